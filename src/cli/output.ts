@@ -1,0 +1,29 @@
+// How every command reports: a readable text for people, or with --json one JSON document on stdout
+// that scripts can rely on. Errors are one line on stderr (or a JSON error object) and exit code 1.
+import { HoldfastError } from '../errors.ts';
+import { ConfigError } from '../config/load.ts';
+
+export interface OutputOptions {
+  json?: boolean;
+}
+
+export function print(options: OutputOptions, data: unknown, text: () => string) {
+  process.stdout.write(options.json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
+}
+
+export function reportError(error: unknown, json: boolean): number {
+  const known = error instanceof HoldfastError || error instanceof ConfigError;
+  const code = error instanceof HoldfastError ? error.code : error instanceof ConfigError ? 'invalid-configuration' : 'internal-error';
+  const message = known ? (error as Error).message : `unexpected error: ${(error as Error)?.stack ?? String(error)}`;
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else process.stderr.write(`holdfast: ${message}\n`);
+  return 1;
+}
+
+/** A plain text table: columns padded to their widest cell. */
+export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  if (rows.length === 0) return '(none)';
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}

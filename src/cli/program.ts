@@ -1,0 +1,28 @@
+// The holdfast command line: one file per command group.
+import { Command } from 'commander';
+import { version } from '../version.ts';
+import { registerAliasCommands } from './alias-commands.ts';
+import { registerDomainCommands } from './domain-commands.ts';
+import { registerForestCommands } from './forest-commands.ts';
+import { registerGroupCommands } from './group-commands.ts';
+import { registerResourceCommands, registerSharedMailboxCommands } from './mailbox-principal-commands.ts';
+import { registerStartCommand } from './start-command.ts';
+import { registerTenantCommands } from './tenant-commands.ts';
+import { registerUserCommands } from './user-commands.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('holdfast')
+    .description('Holdfast: a self-hostable mail and calendar server built to keep working')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)');
+  registerStartCommand(program);
+  registerForestCommands(program);
+  registerTenantCommands(program);
+  registerDomainCommands(program);
+  registerUserCommands(program);
+  registerAliasCommands(program);
+  registerGroupCommands(program);
+  registerSharedMailboxCommands(program);
+  registerResourceCommands(program);
+  return program;
+}

@@ -1,0 +1,36 @@
+// holdfast start — run a node: every role by default, or those given with --roles.
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../server/logger.ts';
+import { allRoles, parseRoles } from '../server/roles.ts';
+import { startNode } from '../server/start.ts';
+import { startupSummary, startupSummaryJson } from '../server/startup-summary.ts';
+import { action } from './context.ts';
+
+export function registerStartCommand(program: Command) {
+  action<[]>(
+    program.command('start').description('run the server').option('--roles <roles>', `run only these roles (comma-separated: ${allRoles.join(', ')})`),
+    async (options) => {
+      const config = loadConfig();
+      const roles = parseRoles(options.roles);
+      const logger = createLogger(config.log);
+      const node = await startNode(config, { roles, logger });
+      process.stdout.write(options.json ? `${JSON.stringify(startupSummaryJson(node))}\n` : startupSummary(node));
+
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) {
+          logger.warn({ signal }, 'second signal: exiting now');
+          process.exit(1);
+        }
+        stopping = true;
+        logger.info({ signal }, 'signal received');
+        await node.stop();
+        logger.flush?.();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    },
+  );
+}

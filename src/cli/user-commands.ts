@@ -1,0 +1,90 @@
+// holdfast user add|list|passwd|set|remove — people who sign in and have a mailbox.
+import { Option, type Command } from 'commander';
+import { parseSize, sizeRule } from '../config/size.ts';
+import { generatePassword } from '../directory/passwords.ts';
+import { invalid } from '../errors.ts';
+import type { Role } from '../store/schema.ts';
+import { action, readPasswordStdin, tenantFor, withDirectory } from './context.ts';
+import { print, table } from './output.ts';
+import { listPrincipals, quotaText } from './principal-listing.ts';
+
+const roles: Role[] = ['user', 'tenant-admin', 'global-admin'];
+
+export function registerUserCommands(program: Command) {
+  const user = program.command('user').description('users (people with a mailbox who sign in)');
+
+  action<[string]>(
+    user
+      .command('add <address>')
+      .description('add a user; without --password a strong password is generated and printed once')
+      .option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)')
+      .option('--password-stdin', 'read the password from standard input')
+      .option('--name <display name>', 'display name')
+      .option('--quota <size>', 'mailbox quota, e.g. 2GB or unlimited', 'unlimited')
+      .addOption(new Option('--role <role>', 'what the user may administer').choices(roles).default('user'))
+      .option('--tenant <name>', 'tenant (default: the one owning the address\'s domain)'),
+    (address, options) =>
+      withDirectory(async ({ directory }) => {
+        const supplied = options.passwordStdin ? await readPasswordStdin() : options.password;
+        const password = supplied ?? generatePassword();
+        const scope = await tenantFor(directory, { tenant: options.tenant, address });
+        const added = await scope.addPrincipal({
+          kind: 'user',
+          address,
+          password,
+          displayName: options.name,
+          role: options.role,
+          quotaBytes: quota(options.quota),
+        });
+        const generated = supplied ? undefined : password;
+        print(options, { ...added, generatedPassword: generated }, () =>
+          [`added user ${added.address} (quota ${quotaText(added)})`, generated ? `password: ${generated}   (shown once)` : ''].filter(Boolean).join('\n'),
+        );
+      }),
+  );
+
+  action<[]>(user.command('list').description('list users').option('--tenant <name>', 'only this tenant').option('--domain <domain>', 'only this domain'), (options) =>
+    withDirectory(async ({ directory }) => {
+      const users = await listPrincipals(directory, ['user'], options);
+      print(options, users, () => table(['USER', 'NAME', 'ROLE', 'QUOTA', 'TENANT'], users.map((u) => [u.address, u.displayName, u.role, quotaText(u), u.tenant])));
+    }),
+  );
+
+  action<[string]>(
+    user
+      .command('passwd <address>')
+      .description('set a user\'s password')
+      .option('--password <password>', 'the new password')
+      .option('--password-stdin', 'read the new password from standard input'),
+    (address, options) =>
+      withDirectory(async ({ directory }) => {
+        const password = options.passwordStdin ? await readPasswordStdin() : options.password;
+        if (!password) throw invalid('password-required', 'give the new password with --password or --password-stdin');
+        const scope = await tenantFor(directory, { address });
+        await scope.setPassword(address, password);
+        print(options, { address: address.toLowerCase(), passwordChanged: true }, () => `password changed for ${address.toLowerCase()}`);
+      }),
+  );
+
+  action<[string]>(user.command('set <address>').description('change a user\'s quota').requiredOption('--quota <size>', 'mailbox quota, e.g. 2GB or unlimited'), (address, options) =>
+    withDirectory(async ({ directory }) => {
+      const scope = await tenantFor(directory, { address });
+      const updated = await scope.setQuota(address, quota(options.quota));
+      print(options, updated, () => `${updated.address}: quota ${quotaText(updated)}`);
+    }),
+  );
+
+  action<[string]>(user.command('remove <address>').description('remove a user and their addresses'), (address, options) =>
+    withDirectory(async ({ directory }) => {
+      const scope = await tenantFor(directory, { address });
+      const removed = await scope.removePrincipal(address, ['user']);
+      print(options, { removed: removed.address }, () => `removed user ${removed.address}`);
+    }),
+  );
+}
+
+export function quota(text: string): number | null {
+  const bytes = parseSize(text);
+  if (bytes === undefined) throw invalid('invalid-option', `--quota = "${text}" is not allowed: expected ${sizeRule}`);
+  return bytes;
+}

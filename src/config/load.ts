@@ -1,0 +1,132 @@
+// Loads configuration: the optional TOML file, then environment variables over it, validated as one.
+// Every error names the key (as the administrator wrote it: file key or variable), the value and what
+// is allowed, because a server that will not start must say exactly why.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import type { z } from 'zod';
+import { invalid } from '../errors.ts';
+import { defaultHostname, defaultPorts, environmentKeys, fileSchema, listenerNames, type Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Raw = Record<string, unknown>;
+
+export interface LoadOptions {
+  env?: Env;
+  cwd?: string;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const { raw, file } = readConfigFile(env, cwd);
+  const sources = new Map<string, string>();
+
+  for (const [variable, key] of Object.entries(environmentKeys)) {
+    const value = env[variable];
+    if (value === undefined || value === '') continue;
+    setPath(raw, key, value);
+    sources.set(key, variable);
+  }
+
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw describeIssue(parsed.error.issues[0]!, raw, sources, file);
+  const values = parsed.data;
+
+  const dataDir = resolve(cwd, values.data_dir ?? './data');
+  const hostname = values.hostname ?? defaultHostname();
+  // A first-run domain needs a dot to be a mail domain; a bare machine name ("vm") gets ".localdomain".
+  const domain = values.domain ?? (hostname.includes('.') ? hostname : `${hostname}.localdomain`);
+  if (!domain.includes('.')) {
+    throw new ConfigError(`${sources.get('domain') ?? `${file}: domain`} = "${domain}" is not allowed: expected a domain name with a dot, such as example.com`);
+  }
+
+  const tls = { cert: values.tls?.cert, key: values.tls?.key };
+  checkTlsPair(tls, sources, file, cwd);
+
+  return {
+    configFile: file,
+    dataDir,
+    database: resolveDatabase(values.database_url, dataDir, cwd),
+    hostname,
+    domain,
+    adminPassword: values.admin_password,
+    bind: values.bind ?? '0.0.0.0',
+    ports: Object.fromEntries(listenerNames.map((name) => [name, values.ports?.[name] ?? defaultPorts[name]])) as Config['ports'],
+    tls: { cert: tls.cert && resolve(cwd, tls.cert), key: tls.key && resolve(cwd, tls.key) },
+    log: { level: values.log?.level ?? 'info', format: values.log?.format ?? 'auto' },
+    shutdownGraceMs: values.shutdown_grace ?? 10_000,
+  };
+}
+
+function readConfigFile(env: Env, cwd: string): { raw: Raw; file?: string } {
+  const explicit = env.HOLDFAST_CONFIG;
+  const file = resolve(cwd, explicit || 'holdfast.toml');
+  if (!existsSync(file)) {
+    if (explicit) throw new ConfigError(`HOLDFAST_CONFIG = "${explicit}": no such file`);
+    return { raw: {} };
+  }
+  try {
+    return { raw: parseToml(readFileSync(file, 'utf8')) as Raw, file };
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    throw new ConfigError(`${file}: not valid TOML: ${reason}`);
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: Raw, sources: Map<string, string>, file?: string): ConfigError {
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const section = path ? ` in [${path}]` : '';
+    return new ConfigError(`${file ?? 'configuration'}: unknown key "${issue.keys.join('", "')}"${section}; see docs/configuration.md for the keys Holdfast reads`);
+  }
+  const where = sources.get(path) ?? `${file ?? 'configuration'}: ${path}`;
+  const value = getPath(raw, path);
+  const shown = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
+  const expected = issue.code === 'invalid_type' ? `a ${issue.expected}` : issue.message;
+  return new ConfigError(`${where} = ${shown} is not allowed: expected ${expected}`);
+}
+
+function checkTlsPair(tls: { cert?: string; key?: string }, sources: Map<string, string>, file: string | undefined, cwd: string) {
+  const label = (key: string) => sources.get(key) ?? `${file ?? 'configuration'}: ${key}`;
+  if (Boolean(tls.cert) !== Boolean(tls.key)) {
+    const missing = tls.cert ? 'tls.key' : 'tls.cert';
+    throw new ConfigError(`${label(missing)} is not set: a TLS certificate and key must be configured together (or neither, for a self-signed certificate)`);
+  }
+  for (const key of ['cert', 'key'] as const) {
+    const path = tls[key];
+    if (path && !existsSync(resolve(cwd, path))) throw new ConfigError(`${label(`tls.${key}`)} = "${path}" is not allowed: no such file`);
+  }
+}
+
+function resolveDatabase(url: string | undefined, dataDir: string, cwd: string): Config['database'] {
+  if (url && /^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  if (!url) return { kind: 'sqlite', path: resolve(dataDir, 'holdfast.sqlite') };
+  return { kind: 'sqlite', path: resolve(cwd, url.replace(/^sqlite:(\/\/)?/, '')) };
+}
+
+function setPath(target: Raw, path: string, value: unknown) {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Raw;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+function getPath(target: Raw, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Raw)[key] : undefined), target);
+}
+
+/** The same check for a value given on the command line (`--roles`), worded like the others. */
+export function invalidOption(option: string, value: string, allowed: string) {
+  return invalid('invalid-option', `${option} = "${value}" is not allowed: expected ${allowed}`);
+}

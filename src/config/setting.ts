@@ -1,0 +1,64 @@
+// One configuration value: how to read it from TOML or an environment string, and the words that
+// tell an administrator what is allowed when the value is wrong.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+/** A zod schema for one value; `allowed` becomes the error text ("expected <allowed>"). */
+export function setting<T>(allowed: string, parse: (raw: unknown) => T | undefined) {
+  return z.unknown().transform((raw, ctx): T => {
+    const value = parse(raw);
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: allowed });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+const text = (raw: unknown) => (typeof raw === 'string' ? raw.trim() : undefined);
+
+export const nonEmptyText = (allowed = 'a non-empty text') =>
+  setting(allowed, (raw) => {
+    const value = text(raw);
+    return value ? value : undefined;
+  });
+
+export const port = setting('a port number from 0 to 65535 (0 picks a free port), or "off"', (raw) => {
+  if (raw === 'off') return 'off' as const;
+  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  return Number.isInteger(value) && value >= 0 && value <= 65535 ? value : undefined;
+});
+
+const hostnamePattern = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+export function isDomainName(value: string): boolean {
+  return hostnamePattern.test(value);
+}
+
+export const domainName = (allowed: string) =>
+  setting(allowed, (raw) => {
+    const value = text(raw)?.toLowerCase().replace(/\.$/, '');
+    return value && isDomainName(value) ? value : undefined;
+  });
+
+export const ipAddress = setting('an IP address such as 0.0.0.0, 127.0.0.1 or ::', (raw) => {
+  const value = text(raw);
+  return value && isIP(value) ? value : undefined;
+});
+
+export const duration = setting('a duration such as "500ms", "30s", "5m", "4h" or "2d"', (raw) =>
+  typeof raw === 'string' ? parseDuration(raw) : undefined,
+);
+
+export const positiveInteger = (allowed = 'a whole number greater than 0') =>
+  setting(allowed, (raw) => {
+    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    return Number.isInteger(value) && value > 0 ? value : undefined;
+  });
+
+export const oneOf = <const T extends string>(values: readonly T[]) =>
+  setting(`one of ${values.map((v) => `"${v}"`).join(', ')}`, (raw) => {
+    const value = text(raw);
+    return values.find((v) => v === value);
+  });

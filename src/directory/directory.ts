@@ -1,0 +1,206 @@
+// The directory: resource forests, tenants, and the lookups that cross tenants (address routing,
+// authentication). Everything inside a tenant goes through `TenantDirectory`, which adds the tenant
+// to every query so that one tenant can never reach another's objects.
+import type { Kysely } from 'kysely';
+import { conflict, invalid, notFound } from '../errors.ts';
+import type { Database, DomainKind, PrincipalKind, Role } from '../store/schema.ts';
+import { parseAddress, parseDomain, parseName } from './names.ts';
+import { verifyPassword } from './passwords.ts';
+import { TenantDirectory } from './tenant-directory.ts';
+
+export interface Forest {
+  id: number;
+  name: string;
+  maxConnections: number;
+  tenants: number;
+}
+
+export interface Tenant {
+  id: number;
+  name: string;
+  forest: string;
+  forestId: number;
+}
+
+export interface Principal {
+  id: number;
+  tenantId: number;
+  kind: PrincipalKind;
+  address: string;
+  displayName: string | null;
+  role: Role;
+  quotaBytes: number | null;
+}
+
+export interface ResolvedAddress {
+  address: string;
+  tenantId: number;
+  principal: Principal;
+  viaAlias: boolean;
+}
+
+export interface DomainOwner {
+  name: string;
+  kind: DomainKind;
+  tenantId: number;
+}
+
+export const defaultForestMaxConnections = 1000;
+
+export class Directory {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  // Forests ---------------------------------------------------------------------------------------
+
+  async addForest(input: { name: string; maxConnections?: number }): Promise<Forest> {
+    const name = parseName('forest', input.name);
+    const maxConnections = checkLimit('--max-connections', input.maxConnections ?? defaultForestMaxConnections);
+    if (await this.db.selectFrom('forests').select('id').where('name', '=', name).executeTakeFirst()) {
+      throw conflict('duplicate-forest', `resource forest "${name}" already exists`);
+    }
+    await this.db.insertInto('forests').values({ name, max_connections: maxConnections, created_at: this.now() }).execute();
+    return this.getForest(name);
+  }
+
+  async setForest(nameInput: string, changes: { maxConnections?: number }): Promise<Forest> {
+    const forest = await this.getForest(nameInput);
+    if (changes.maxConnections !== undefined) {
+      const maxConnections = checkLimit('--max-connections', changes.maxConnections);
+      await this.db.updateTable('forests').set({ max_connections: maxConnections }).where('id', '=', forest.id).execute();
+    }
+    return this.getForest(forest.name);
+  }
+
+  async listForests(): Promise<Forest[]> {
+    const rows = await this.db
+      .selectFrom('forests')
+      .leftJoin('tenants', 'tenants.forest_id', 'forests.id')
+      .select((eb) => ['forests.id', 'forests.name', 'forests.max_connections', eb.fn.count<number>('tenants.id').as('tenants')])
+      .groupBy(['forests.id', 'forests.name', 'forests.max_connections'])
+      .orderBy('forests.name')
+      .execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, maxConnections: r.max_connections, tenants: Number(r.tenants) }));
+  }
+
+  async getForest(nameInput: string): Promise<Forest> {
+    const name = nameInput.trim().toLowerCase();
+    const forest = (await this.listForests()).find((f) => f.name === name);
+    if (!forest) throw notFound('unknown-forest', `unknown resource forest "${nameInput}"`);
+    return forest;
+  }
+
+  // Tenants ---------------------------------------------------------------------------------------
+
+  async addTenant(input: { name: string; forest?: string }): Promise<Tenant> {
+    const name = parseName('tenant', input.name);
+    const forest = await this.getForest(input.forest ?? 'default');
+    if (await this.db.selectFrom('tenants').select('id').where('name', '=', name).executeTakeFirst()) {
+      throw conflict('duplicate-tenant', `tenant "${name}" already exists`);
+    }
+    await this.db.insertInto('tenants').values({ name, forest_id: forest.id, created_at: this.now() }).execute();
+    return this.getTenant(name);
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    const rows = await this.db
+      .selectFrom('tenants')
+      .innerJoin('forests', 'forests.id', 'tenants.forest_id')
+      .select(['tenants.id', 'tenants.name', 'forests.name as forest', 'forests.id as forestId'])
+      .orderBy('tenants.name')
+      .execute();
+    return rows;
+  }
+
+  async getTenant(nameInput: string): Promise<Tenant> {
+    const name = nameInput.trim().toLowerCase();
+    const tenant = (await this.listTenants()).find((t) => t.name === name);
+    if (!tenant) throw notFound('unknown-tenant', `unknown tenant "${nameInput}"`);
+    return tenant;
+  }
+
+  async getTenantById(id: number): Promise<Tenant> {
+    const tenant = (await this.listTenants()).find((t) => t.id === id);
+    if (!tenant) throw notFound('unknown-tenant', `unknown tenant #${id}`);
+    return tenant;
+  }
+
+  /** The directory as seen from inside one tenant. */
+  async tenant(name: string): Promise<TenantDirectory> {
+    const tenant = await this.getTenant(name);
+    return new TenantDirectory(this.db, tenant.id, this.now);
+  }
+
+  /** The tenant that owns a domain (used where an address implies its tenant, as on the CLI). */
+  async tenantOfDomain(domainInput: string): Promise<TenantDirectory> {
+    const owner = await this.findDomain(domainInput);
+    if (!owner) throw notFound('unknown-domain', `unknown domain "${domainInput}": add it first with "holdfast domain add"`);
+    return new TenantDirectory(this.db, owner.tenantId, this.now);
+  }
+
+  // Lookups across tenants (mail routing, login) ----------------------------------------------------
+
+  async findDomain(domainInput: string): Promise<DomainOwner | undefined> {
+    const name = parseDomain(domainInput);
+    const row = await this.db.selectFrom('domains').select(['name', 'kind', 'tenant_id']).where('name', '=', name).executeTakeFirst();
+    return row && { name: row.name, kind: row.kind, tenantId: row.tenant_id };
+  }
+
+  /** Which principal an address reaches (its primary address or an alias), in whatever tenant. */
+  async resolveAddress(addressInput: string): Promise<ResolvedAddress | undefined> {
+    const { address } = parseAddress(addressInput);
+    const row = await this.db
+      .selectFrom('addresses')
+      .innerJoin('principals', 'principals.id', 'addresses.principal_id')
+      .selectAll('principals')
+      .select(['addresses.kind as address_kind'])
+      .where('addresses.address', '=', address)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { address, tenantId: row.tenant_id, principal: toPrincipal(row), viaAlias: row.address_kind === 'alias' };
+  }
+
+  /** The principal for a login, or undefined for a wrong address or password (never saying which). */
+  async authenticate(addressInput: string, password: string): Promise<Principal | undefined> {
+    let address: string;
+    try {
+      address = parseAddress(addressInput).address;
+    } catch {
+      return undefined;
+    }
+    const row = await this.db.selectFrom('principals').selectAll().where('address', '=', address).executeTakeFirst();
+    if (!row?.password_hash) return undefined;
+    return (await verifyPassword(password, row.password_hash)) ? toPrincipal(row) : undefined;
+  }
+
+  async hasGlobalAdmin(): Promise<boolean> {
+    return Boolean(await this.db.selectFrom('principals').select('id').where('role', '=', 'global-admin').executeTakeFirst());
+  }
+}
+
+export function toPrincipal(row: {
+  id: number;
+  tenant_id: number;
+  kind: PrincipalKind;
+  address: string;
+  display_name: string | null;
+  role: Role;
+  quota_bytes: number | null;
+}): Principal {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind,
+    address: row.address,
+    displayName: row.display_name,
+    role: row.role,
+    quotaBytes: row.quota_bytes === null ? null : Number(row.quota_bytes),
+  };
+}
+
+function checkLimit(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw invalid('invalid-limit', `${option} = ${value} is not allowed: expected a whole number greater than 0`);
+  return value;
+}

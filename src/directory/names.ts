@@ -1,0 +1,42 @@
+// Validation of the names the directory stores: addresses, domains, tenant and forest names.
+import { isDomainName } from '../config/setting.ts';
+import { invalid } from '../errors.ts';
+
+const localPartPattern = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/i;
+
+export interface ParsedAddress {
+  address: string;
+  local: string;
+  domain: string;
+}
+
+/** Lower-cases and checks an address; throws `invalid-address` naming it when it is not one. */
+export function parseAddress(input: string): ParsedAddress {
+  const address = input.trim().toLowerCase();
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  if (at < 1 || local.length > 64 || !localPartPattern.test(local) || !isDomainName(domain)) {
+    throw invalid('invalid-address', `"${input}" is not a valid email address`);
+  }
+  return { address, local, domain };
+}
+
+export function parseDomain(input: string): string {
+  const domain = input.trim().toLowerCase().replace(/\.$/, '');
+  if (!isDomainName(domain) || !domain.includes('.')) {
+    throw invalid('invalid-domain', `"${input}" is not a valid domain name (expected something like example.com)`);
+  }
+  return domain;
+}
+
+const namePattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Tenant and forest names: short, lower-case, usable in URLs and file names. */
+export function parseName(kind: 'tenant' | 'forest', input: string): string {
+  const name = input.trim().toLowerCase();
+  if (!namePattern.test(name)) {
+    throw invalid(`invalid-${kind}-name`, `"${input}" is not a valid ${kind} name: use letters, digits and "-" (up to 63 characters)`);
+  }
+  return name;
+}

@@ -1,0 +1,58 @@
+// Password hashing with scrypt (memory-hard, in Node's own crypto) and the strength rule that
+// every way of setting a password applies.
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { invalid } from '../errors.ts';
+
+const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
+  new Promise<Buffer>((resolve, reject) =>
+    scryptCallback(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))),
+  );
+
+// 2^15 × 8 × 128 bytes = 32 MiB of memory per hash: expensive to brute-force, about 0.1 s to check.
+const defaults = { logN: 15, r: 8, p: 1 };
+const keyLength = 32;
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const { logN, r, p } = defaults;
+  const key = await scrypt(password, salt, keyLength, { N: 2 ** logN, r, p, maxmem: 128 * 2 ** logN * r * 2 });
+  return `$scrypt$ln=${logN},r=${r},p=${p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const match = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([^$]+)\$([^$]+)$/.exec(stored);
+  if (!match) return false;
+  const [, logN, r, p, salt, hash] = match;
+  const expected = Buffer.from(hash!, 'base64');
+  const N = 2 ** Number(logN);
+  const key = await scrypt(password, Buffer.from(salt!, 'base64'), expected.length, {
+    N,
+    r: Number(r),
+    p: Number(p),
+    maxmem: 128 * N * Number(r) * 2,
+  });
+  return timingSafeEqual(key, expected);
+}
+
+const common = new Set(['password', 'password1', 'passw0rd', 'qwertyuiop', 'letmein123', 'welcome123', 'administrator', 'changeme123']);
+
+export const passwordRule = 'at least 10 characters mixing at least two of: lower case, upper case, digits, symbols; not the address or a common password';
+
+/** Throws an `invalid` error whose message says what is wrong with the password. */
+export function checkPasswordStrength(password: string, address?: string): void {
+  const reasons: string[] = [];
+  if (password.length < 10) reasons.push(`it has ${password.length} characters, at least 10 are needed`);
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((re) => re.test(password)).length;
+  if (classes < 2) reasons.push('it uses only one kind of character (mix lower case, upper case, digits or symbols)');
+  const local = address?.split('@')[0]?.toLowerCase();
+  if (local && local.length >= 3 && password.toLowerCase().includes(local)) reasons.push('it contains the account name');
+  if (common.has(password.toLowerCase())) reasons.push('it is a commonly used password');
+  if (reasons.length) throw invalid('weak-password', `password too weak: ${reasons.join('; ')}`);
+}
+
+export function generatePassword(): string {
+  for (;;) {
+    const candidate = randomBytes(15).toString('base64url');
+    if (/[a-z]/.test(candidate) && /[A-Z]/.test(candidate) && /[0-9]/.test(candidate)) return candidate;
+  }
+}

@@ -1,0 +1,283 @@
+// The directory inside one tenant: domains, principals, aliases and groups. Every query carries
+// the tenant id; objects of other tenants are reported exactly as if they did not exist.
+import type { Kysely } from 'kysely';
+import { conflict, invalid, notFound } from '../errors.ts';
+import type { Database, DomainKind, PrincipalKind, Role } from '../store/schema.ts';
+import { toPrincipal, type Principal } from './directory.ts';
+import { expandGroup, findLoop } from './group-expansion.ts';
+import { parseAddress, parseDomain } from './names.ts';
+import { checkPasswordStrength, hashPassword } from './passwords.ts';
+
+export interface Domain {
+  id: number;
+  name: string;
+  kind: DomainKind;
+  addresses: number;
+}
+
+export interface Alias {
+  alias: string;
+  target: string;
+}
+
+export interface NewPrincipal {
+  kind: PrincipalKind;
+  address: string;
+  displayName?: string;
+  /** Required for users (they sign in); shared mailboxes, groups and resources have none. */
+  password?: string;
+  role?: Role;
+  quotaBytes?: number | null;
+}
+
+export const domainKinds: DomainKind[] = ['authoritative', 'internal-relay'];
+const mailboxKinds: PrincipalKind[] = ['user', 'shared', 'room', 'equipment'];
+
+export class TenantDirectory {
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly tenantId: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  // Domains -----------------------------------------------------------------------------------------
+
+  async addDomain(nameInput: string, kind: DomainKind = 'authoritative'): Promise<Domain> {
+    const name = parseDomain(nameInput);
+    if (!domainKinds.includes(kind)) throw invalid('invalid-domain-kind', `domain type "${kind}" is not allowed: expected authoritative or internal-relay`);
+    if (await this.db.selectFrom('domains').select('id').where('name', '=', name).executeTakeFirst()) {
+      throw conflict('duplicate-domain', `domain ${name} is already in use`);
+    }
+    await this.db.insertInto('domains').values({ tenant_id: this.tenantId, name, kind, created_at: this.now() }).execute();
+    return this.getDomain(name);
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    const rows = await this.db
+      .selectFrom('domains')
+      .leftJoin('addresses', 'addresses.domain_id', 'domains.id')
+      .select((eb) => ['domains.id', 'domains.name', 'domains.kind', eb.fn.count<number>('addresses.address').as('addresses')])
+      .where('domains.tenant_id', '=', this.tenantId)
+      .groupBy(['domains.id', 'domains.name', 'domains.kind'])
+      .orderBy('domains.name')
+      .execute();
+    return rows.map((r) => ({ ...r, addresses: Number(r.addresses) }));
+  }
+
+  async getDomain(nameInput: string): Promise<Domain> {
+    const name = parseDomain(nameInput);
+    const domain = (await this.listDomains()).find((d) => d.name === name);
+    if (!domain) throw notFound('unknown-domain', `unknown domain "${nameInput}"`);
+    return domain;
+  }
+
+  async removeDomain(nameInput: string): Promise<void> {
+    const domain = await this.getDomain(nameInput);
+    if (domain.addresses > 0) {
+      throw conflict('domain-in-use', `domain ${domain.name} still has ${domain.addresses} address(es); remove its users, aliases and groups first`);
+    }
+    await this.db.deleteFrom('domains').where('id', '=', domain.id).where('tenant_id', '=', this.tenantId).execute();
+  }
+
+  // Principals ----------------------------------------------------------------------------------------
+
+  async addPrincipal(input: NewPrincipal): Promise<Principal> {
+    const { address, domain } = parseAddress(input.address);
+    const domainRow = await this.requireOwnDomain(domain);
+    await this.requireFreeAddress(address);
+    let passwordHash: string | null = null;
+    if (input.kind === 'user') {
+      if (!input.password) throw invalid('password-required', `a password is required for user ${address}`);
+      checkPasswordStrength(input.password, address);
+      passwordHash = await hashPassword(input.password);
+    } else if (input.password) {
+      throw invalid('password-not-allowed', `a ${input.kind} cannot sign in, so it takes no password; grant users access to it instead`);
+    }
+    const now = this.now();
+    const quota = mailboxKinds.includes(input.kind) ? (input.quotaBytes ?? null) : null;
+    await this.db.transaction().execute(async (trx) => {
+      const principal = await trx
+        .insertInto('principals')
+        .values({
+          tenant_id: this.tenantId,
+          kind: input.kind,
+          address,
+          display_name: input.displayName ?? null,
+          password_hash: passwordHash,
+          role: input.role ?? 'user',
+          quota_bytes: quota,
+          created_at: now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await trx
+        .insertInto('addresses')
+        .values({ address, tenant_id: this.tenantId, domain_id: domainRow.id, principal_id: principal.id, kind: 'primary', created_at: now })
+        .execute();
+    });
+    return this.getPrincipal(address);
+  }
+
+  async listPrincipals(kinds?: PrincipalKind[]): Promise<Principal[]> {
+    let query = this.db.selectFrom('principals').selectAll().where('tenant_id', '=', this.tenantId);
+    if (kinds?.length) query = query.where('kind', 'in', kinds);
+    return (await query.orderBy('address').execute()).map(toPrincipal);
+  }
+
+  /** A principal by its primary address or an alias, in this tenant only. */
+  async getPrincipal(addressInput: string, kinds?: PrincipalKind[]): Promise<Principal> {
+    const { address } = parseAddress(addressInput);
+    const row = await this.db
+      .selectFrom('addresses')
+      .innerJoin('principals', 'principals.id', 'addresses.principal_id')
+      .selectAll('principals')
+      .where('addresses.address', '=', address)
+      .where('addresses.tenant_id', '=', this.tenantId)
+      .executeTakeFirst();
+    if (!row || (kinds && !kinds.includes(row.kind))) {
+      const what = kinds?.length === 1 ? kinds[0] : 'address';
+      throw notFound(`unknown-${what}`, `unknown ${what} ${address}`);
+    }
+    return toPrincipal(row);
+  }
+
+  async setPassword(addressInput: string, password: string): Promise<void> {
+    const principal = await this.getPrincipal(addressInput, ['user']);
+    checkPasswordStrength(password, principal.address);
+    const hash = await hashPassword(password);
+    await this.db.updateTable('principals').set({ password_hash: hash }).where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+  }
+
+  async setQuota(addressInput: string, quotaBytes: number | null): Promise<Principal> {
+    const principal = await this.getPrincipal(addressInput, mailboxKinds);
+    await this.db.updateTable('principals').set({ quota_bytes: quotaBytes }).where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+    return this.getPrincipal(principal.address);
+  }
+
+  async removePrincipal(addressInput: string, kinds?: PrincipalKind[]): Promise<Principal> {
+    const principal = await this.getPrincipal(addressInput, kinds);
+    const addresses = await this.addressesOf(principal.id);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('group_members').where('tenant_id', '=', this.tenantId).where('member_address', 'in', addresses).execute();
+      await trx.deleteFrom('principals').where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+    });
+    return principal;
+  }
+
+  // Aliases -------------------------------------------------------------------------------------------
+
+  async addAlias(aliasInput: string, targetInput: string): Promise<Alias> {
+    const { address: alias, domain } = parseAddress(aliasInput);
+    const domainRow = await this.requireOwnDomain(domain);
+    const target = await this.getPrincipal(targetInput);
+    await this.requireFreeAddress(alias);
+    await this.db
+      .insertInto('addresses')
+      .values({ address: alias, tenant_id: this.tenantId, domain_id: domainRow.id, principal_id: target.id, kind: 'alias', created_at: this.now() })
+      .execute();
+    return { alias, target: target.address };
+  }
+
+  async listAliases(): Promise<Alias[]> {
+    return this.db
+      .selectFrom('addresses')
+      .innerJoin('principals', 'principals.id', 'addresses.principal_id')
+      .select(['addresses.address as alias', 'principals.address as target'])
+      .where('addresses.tenant_id', '=', this.tenantId)
+      .where('addresses.kind', '=', 'alias')
+      .orderBy('addresses.address')
+      .execute();
+  }
+
+  async removeAlias(aliasInput: string): Promise<void> {
+    const { address } = parseAddress(aliasInput);
+    const result = await this.db
+      .deleteFrom('addresses')
+      .where('address', '=', address)
+      .where('kind', '=', 'alias')
+      .where('tenant_id', '=', this.tenantId)
+      .executeTakeFirst();
+    if (!result.numDeletedRows) throw notFound('unknown-alias', `unknown alias ${address}`);
+  }
+
+  // Groups --------------------------------------------------------------------------------------------
+
+  async addGroupMember(groupInput: string, memberInput: string): Promise<string[]> {
+    const group = await this.getPrincipal(groupInput, ['group']);
+    const { address: member, domain } = parseAddress(memberInput);
+    const local = await this.findOwnDomain(domain);
+    if (local) {
+      // An address in our own domain must exist: a typo would otherwise silently lose mail.
+      const target = await this.getPrincipal(member);
+      if (target.id === group.id) throw invalid('group-loop', `a group cannot be a member of itself (${group.address})`);
+      if (target.kind === 'group') {
+        const loop = await findLoop(this.membersOf, group.address, target.address);
+        if (loop) throw invalid('group-loop', `adding ${target.address} to ${group.address} would make a loop: ${loop.join(' → ')}`);
+      }
+    }
+    const existing = await this.membersOf(group.address);
+    if (existing.includes(member)) throw conflict('duplicate-member', `${member} is already a member of ${group.address}`);
+    await this.db.insertInto('group_members').values({ group_id: group.id, tenant_id: this.tenantId, member_address: member, created_at: this.now() }).execute();
+    return this.membersOf(group.address);
+  }
+
+  async removeGroupMember(groupInput: string, memberInput: string): Promise<string[]> {
+    const group = await this.getPrincipal(groupInput, ['group']);
+    const { address: member } = parseAddress(memberInput);
+    const result = await this.db
+      .deleteFrom('group_members')
+      .where('group_id', '=', group.id)
+      .where('tenant_id', '=', this.tenantId)
+      .where('member_address', '=', member)
+      .executeTakeFirst();
+    if (!result.numDeletedRows) throw notFound('unknown-member', `${member} is not a member of ${group.address}`);
+    return this.membersOf(group.address);
+  }
+
+  /** Direct members of a group (addresses as they were added). */
+  membersOf = async (groupAddress: string): Promise<string[]> => {
+    const group = await this.getPrincipal(groupAddress, ['group']);
+    const rows = await this.db
+      .selectFrom('group_members')
+      .select('member_address')
+      .where('group_id', '=', group.id)
+      .where('tenant_id', '=', this.tenantId)
+      .orderBy('member_address')
+      .execute();
+    return rows.map((r) => r.member_address);
+  };
+
+  /** Every final recipient of a group: nested groups expanded, aliases resolved, duplicates removed. */
+  async expandGroup(groupAddress: string): Promise<string[]> {
+    const group = await this.getPrincipal(groupAddress, ['group']);
+    return expandGroup(group.address, async (address) => {
+      const principal = await this.getPrincipal(address).catch(() => undefined);
+      if (!principal) return { kind: 'outside', address };
+      if (principal.kind === 'group') return { kind: 'group', address: principal.address, members: await this.membersOf(principal.address) };
+      return { kind: 'mailbox', address: principal.address };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  private async addressesOf(principalId: number): Promise<string[]> {
+    const rows = await this.db.selectFrom('addresses').select('address').where('principal_id', '=', principalId).where('tenant_id', '=', this.tenantId).execute();
+    return rows.map((r) => r.address);
+  }
+
+  private async findOwnDomain(name: string) {
+    return this.db.selectFrom('domains').select(['id', 'kind']).where('name', '=', name).where('tenant_id', '=', this.tenantId).executeTakeFirst();
+  }
+
+  private async requireOwnDomain(name: string) {
+    const domain = await this.findOwnDomain(name);
+    if (!domain) throw notFound('unknown-domain', `unknown domain "${name}": add it first with "holdfast domain add"`);
+    return domain;
+  }
+
+  private async requireFreeAddress(address: string) {
+    if (await this.db.selectFrom('addresses').select('address').where('address', '=', address).executeTakeFirst()) {
+      throw conflict('duplicate-address', `the address ${address} is already in use`);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// The one context created at start and passed down: configuration, store, directory, logger,
+// TLS material and the clock. Nothing else in Holdfast holds global mutable state.
+import type { Config } from '../config/schema.ts';
+import type { Directory } from '../directory/directory.ts';
+import type { Store } from '../store/store.ts';
+import type { Logger } from './logger.ts';
+import type { ListenerInfo } from './listen.ts';
+import type { TlsMaterial } from './tls-certificate.ts';
+
+export interface Holdfast {
+  config: Config;
+  store: Store;
+  directory: Directory;
+  logger: Logger;
+  tls: TlsMaterial;
+  now(): number;
+}
+
+/** A running part of the server (a protocol's listeners, the queue workers...). */
+export interface RunningService {
+  listeners: ListenerInfo[];
+  /** Stops accepting, lets in-flight work finish; the caller bounds how long it may take. */
+  close(): Promise<void>;
+  /** Ends whatever is still open after the grace period. */
+  forceClose?(): void;
+}
+
+export type ServiceStarter = (holdfast: Holdfast) => Promise<RunningService>;

@@ -1,0 +1,65 @@
+// Starting and stopping one Holdfast node: open the store (migrating it), bootstrap a first run,
+// start the services of the requested roles, and stop them in order, within a bound.
+import type { Config } from '../config/schema.ts';
+import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
+import { Directory } from '../directory/directory.ts';
+import type { MigrationResult } from '../store/migrate.ts';
+import { openStore } from '../store/store.ts';
+import type { Holdfast, RunningService } from './holdfast.ts';
+import type { ListenerInfo } from './listen.ts';
+import type { Logger } from './logger.ts';
+import { serviceByRole, type Role } from './roles.ts';
+import { loadTlsMaterial } from './tls-certificate.ts';
+
+export interface RunningNode {
+  holdfast: Holdfast;
+  roles: Role[];
+  listeners: ListenerInfo[];
+  migration: MigrationResult;
+  bootstrap: BootstrapResult;
+  /** Stop accepting, let in-flight work finish (up to the shutdown grace), close the store. */
+  stop(): Promise<void>;
+}
+
+export async function startNode(config: Config, options: { roles: Role[]; logger: Logger; now?: () => number }): Promise<RunningNode> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const { store, migration } = await openStore({ location: config.database, dataDir: config.dataDir, now });
+  if (migration.from !== migration.to) logger.info({ from: migration.from, to: migration.to, backup: migration.backup }, 'store schema migrated');
+
+  const services: RunningService[] = [];
+  let holdfast: Holdfast | undefined;
+  try {
+    const directory = new Directory(store.db, now);
+    const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
+    if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
+    const tls = await loadTlsMaterial(config);
+    holdfast = { config, store, directory, logger, tls, now };
+    for (const role of options.roles) services.push(await serviceByRole[role](holdfast));
+    const listeners = services.flatMap((s) => s.listeners);
+    for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port }, 'listening');
+    const context = holdfast;
+    return { holdfast: context, roles: options.roles, listeners, migration, bootstrap, stop: () => stopNode(context, services) };
+  } catch (error) {
+    await Promise.all(services.map((s) => s.close().catch(() => {})));
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function stopNode(holdfast: Holdfast, services: RunningService[]) {
+  const { logger, config } = holdfast;
+  logger.info({ graceMs: config.shutdownGraceMs }, 'stopping: no new connections, finishing in-flight work');
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = Promise.all(services.map((s) => s.close())).then(() => 'finished' as const);
+  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), config.shutdownGraceMs)));
+  const outcome = await Promise.race([graceful, deadline]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    logger.warn('shutdown grace period over: closing what is still open');
+    services.forEach((s) => s.forceClose?.());
+    await graceful.catch(() => {});
+  }
+  await holdfast.store.close();
+  logger.info('stopped');
+}

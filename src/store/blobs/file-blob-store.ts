@@ -1,0 +1,88 @@
+// Blobs as files under <data dir>/blobs/ab/cd/<sha256>: the embedded (SQLite) deployment.
+// Written to a temporary file while hashing, synced, then renamed into place, so a file at its
+// final name is always complete, and a crash leaves at most a stray temporary file.
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { notFound } from '../../errors.ts';
+import { chunksOf, isBlobHash, type BlobRef, type BlobSource, type BlobStore } from './blob-store.ts';
+
+export class FileBlobStore implements BlobStore {
+  constructor(private readonly root: string) {}
+
+  async put(source: BlobSource): Promise<BlobRef> {
+    const tmpDir = join(this.root, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const tmpPath = join(tmpDir, randomUUID());
+    const hasher = createHash('sha256');
+    let size = 0;
+    const file = await open(tmpPath, 'wx');
+    try {
+      for await (const chunk of chunksOf(source)) {
+        hasher.update(chunk);
+        size += chunk.length;
+        await file.write(chunk);
+      }
+      await file.sync();
+    } catch (error) {
+      await file.close();
+      await rm(tmpPath, { force: true });
+      throw error;
+    }
+    await file.close();
+
+    const hash = hasher.digest('hex');
+    const finalPath = this.pathOf(hash);
+    if (await exists(finalPath)) {
+      await rm(tmpPath, { force: true });
+    } else {
+      await mkdir(dirname(finalPath), { recursive: true });
+      await rename(tmpPath, finalPath);
+      await syncDirectory(dirname(finalPath));
+    }
+    return { hash, size };
+  }
+
+  open(hash: string): Readable {
+    const path = isBlobHash(hash) ? this.pathOf(hash) : undefined;
+    return Readable.from(
+      (async function* () {
+        const file = path ? await open(path, 'r').catch(() => undefined) : undefined;
+        if (!file) throw notFound('blob-not-found', `blob ${hash} does not exist`);
+        yield* file.createReadStream({ highWaterMark: 256 * 1024 });
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  async has(hash: string): Promise<boolean> {
+    return isBlobHash(hash) && exists(this.pathOf(hash));
+  }
+
+  async delete(hash: string): Promise<void> {
+    if (isBlobHash(hash)) await rm(this.pathOf(hash), { force: true });
+  }
+
+  private pathOf(hash: string): string {
+    return join(this.root, hash.slice(0, 2), hash.slice(2, 4), hash);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+// A rename is durable only once the directory entry itself is synced.
+async function syncDirectory(path: string) {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

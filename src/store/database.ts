@@ -1,0 +1,52 @@
+// Opens the one database Holdfast keeps its state in: an embedded SQLite file or PostgreSQL.
+// Both are driven through Kysely so the rest of the code writes each query once.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.ts';
+
+export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  location: StoreLocation;
+  /** The raw SQLite connection (for online backups); undefined on PostgreSQL. */
+  sqlite?: SqliteDatabase.Database;
+  close(): Promise<void>;
+}
+
+// int8 (bigint, count(*)) arrives as a string by default; our integers stay well inside 2^53.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+export function openDatabase(location: StoreLocation): DatabaseHandle {
+  if (location.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: location.url, max: 10 });
+    // An idle client that loses its server must not crash the process; the next query reports it.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', location, close: () => db.destroy() };
+  }
+
+  mkdirSync(dirname(location.path), { recursive: true });
+  const sqlite = new SqliteDatabase(location.path);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: every commit is fsync'd before it returns, which is what a `250` reply promises.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  // The CLI and the server share the file; a writer waits for the other rather than failing.
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', location, sqlite, close: () => db.destroy() };
+}
+
+export function describeLocation(location: StoreLocation): string {
+  if (location.kind === 'sqlite') return `SQLite ${location.path}`;
+  const url = new URL(location.url);
+  if (url.password) url.password = '***';
+  return `PostgreSQL ${url.toString()}`;
+}

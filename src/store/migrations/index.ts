@@ -1,0 +1,14 @@
+// The ordered list of schema migrations. Append only: a released migration is never edited.
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../database.ts';
+import * as directory from './0001-directory.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Kysely<any>, dialect: Dialect): Promise<void>;
+}
+
+export const migrations: Migration[] = [{ version: 1, name: 'directory', up: directory.up }];
+
+export const latestSchemaVersion = migrations.at(-1)!.version;

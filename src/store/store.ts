@@ -1,0 +1,41 @@
+// The store: the database (through Kysely) plus the blob store that belongs with it.
+// SQLite keeps blobs as files in the data dir; PostgreSQL keeps them in the database, so that
+// several nodes share them without a shared filesystem.
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { BlobStore } from './blobs/blob-store.ts';
+import { DatabaseBlobStore } from './blobs/database-blob-store.ts';
+import { FileBlobStore } from './blobs/file-blob-store.ts';
+import { openDatabase, type DatabaseHandle, type Dialect, type StoreLocation } from './database.ts';
+import { migrate, type MigrationResult } from './migrate.ts';
+import type { Database } from './schema.ts';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  blobs: BlobStore;
+  handle: DatabaseHandle;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  location: StoreLocation;
+  dataDir: string;
+  now?: () => number;
+}
+
+/** Opens the store and brings its schema up to date (refusing a newer one). */
+export async function openStore(options: OpenStoreOptions): Promise<{ store: Store; migration: MigrationResult }> {
+  const handle = openDatabase(options.location);
+  try {
+    const migration = await migrate(handle, (options.now ?? Date.now)());
+    const blobs = handle.dialect === 'sqlite' ? new FileBlobStore(join(options.dataDir, 'blobs')) : new DatabaseBlobStore(handle.db, options.now);
+    return {
+      store: { db: handle.db, dialect: handle.dialect, blobs, handle, close: () => handle.close() },
+      migration,
+    };
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw error;
+  }
+}
