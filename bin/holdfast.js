@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// The `holdfast` command. Runs the TypeScript sources directly through tsx, so `npm install`
-// leaves the program ready to run without a separate build step.
-import { register } from 'tsx/esm/api';
+// The `holdfast` command. Runs the compiled program in dist/, which `npm install` builds
+// (the "prepare" script) and `npm start` / `npm test` rebuild from src/.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/main.ts');
+const entry = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('holdfast: the program is not built yet; run "npm install" (or "npm run build") in the Holdfast directory\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 await main(process.argv.slice(2));

@@ -3,7 +3,9 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { bootstrapDirectory } from '../directory/bootstrap.ts';
 import { Directory } from '../directory/directory.ts';
+import { firstRunNotice } from '../server/startup-summary.ts';
 import type { TenantDirectory } from '../directory/tenant-directory.ts';
 import { parseAddress } from '../directory/names.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -20,7 +22,11 @@ export async function withDirectory<T>(fn: (context: CommandContext) => Promise<
   const config = loadConfig();
   const { store } = await openStore({ location: config.database, dataDir: config.dataDir });
   try {
-    return await fn({ config, store, directory: new Directory(store.db) });
+    const directory = new Directory(store.db);
+    // A command run before the first start bootstraps the same way start would, and says so.
+    const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
+    if (bootstrap.created) process.stderr.write(`${firstRunNotice(bootstrap).join('\n')}\n`);
+    return await fn({ config, store, directory });
   } finally {
     await store.close();
   }

@@ -1,16 +1,20 @@
 // holdfast start — run a node: every role by default, or those given with --roles.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
-import { createLogger } from '../server/logger.ts';
 import { allRoles, parseRoles } from '../server/roles.ts';
-import { startNode } from '../server/start.ts';
-import { startupSummary, startupSummaryJson } from '../server/startup-summary.ts';
 import { action } from './context.ts';
 
 export function registerStartCommand(program: Command) {
   action<[]>(
     program.command('start').description('run the server').option('--roles <roles>', `run only these roles (comma-separated: ${allRoles.join(', ')})`),
     async (options) => {
+      // The server's modules (HTTP framework, protocol servers) load only here, so that
+      // administrative commands stay quick.
+      const [{ createLogger }, { startNode }, { startupSummary, startupSummaryJson }] = await Promise.all([
+        import('../server/logger.ts'),
+        import('../server/start.ts'),
+        import('../server/startup-summary.ts'),
+      ]);
       const config = loadConfig();
       const roles = parseRoles(options.roles);
       const logger = createLogger(config.log);

@@ -95,7 +95,8 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Raw, sources: Map<string, s
 }
 
 function checkTlsPair(tls: { cert?: string; key?: string }, sources: Map<string, string>, file: string | undefined, cwd: string) {
-  const label = (key: string) => sources.get(key) ?? `${file ?? 'configuration'}: ${key}`;
+  const variableOf = (key: string) => Object.entries(environmentKeys).find(([, k]) => k === key)![0];
+  const label = (key: string) => sources.get(key) ?? (file ? `${file}: ${key}` : variableOf(key));
   if (Boolean(tls.cert) !== Boolean(tls.key)) {
     const missing = tls.cert ? 'tls.key' : 'tls.cert';
     throw new ConfigError(`${label(missing)} is not set: a TLS certificate and key must be configured together (or neither, for a self-signed certificate)`);

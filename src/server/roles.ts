@@ -1,20 +1,14 @@
 // What a node can be asked to run (`holdfast start --roles http,...`). Many identical nodes over one
 // PostgreSQL database can each run some roles; a single machine runs all of them.
 import { invalidOption } from '../config/load.ts';
-import { startHttp } from '../web/http-service.ts';
-import type { ServiceStarter } from './holdfast.ts';
 
-export const serviceByRole = {
-  http: startHttp,
-} satisfies Record<string, ServiceStarter>;
-
-export type Role = keyof typeof serviceByRole;
-export const allRoles = Object.keys(serviceByRole) as Role[];
+export const allRoles = ['http'] as const;
+export type Role = (typeof allRoles)[number];
 
 export function parseRoles(text: string | undefined): Role[] {
-  if (!text) return allRoles;
+  if (!text) return [...allRoles];
   const roles = text.split(',').map((r) => r.trim()).filter(Boolean);
-  const unknown = roles.find((r) => !(allRoles as string[]).includes(r));
+  const unknown = roles.find((r) => !(allRoles as readonly string[]).includes(r));
   if (unknown !== undefined || roles.length === 0) throw invalidOption('--roles', text, `a comma-separated list of: ${allRoles.join(', ')}`);
   return [...new Set(roles)] as Role[];
 }

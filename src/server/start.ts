@@ -8,7 +8,8 @@ import { openStore } from '../store/store.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
 import type { ListenerInfo } from './listen.ts';
 import type { Logger } from './logger.ts';
-import { serviceByRole, type Role } from './roles.ts';
+import type { Role } from './roles.ts';
+import { serviceByRole } from './services.ts';
 import { loadTlsMaterial } from './tls-certificate.ts';
 
 export interface RunningNode {

@@ -1,5 +1,6 @@
 // The one screen printed when a node starts: what listens where, where data lives, and on a first
 // run the administrator's sign-in (a generated password is shown this once only).
+import type { BootstrapResult } from '../directory/bootstrap.ts';
 import { describeLocation } from '../store/database.ts';
 import { version } from '../version.ts';
 import type { RunningNode } from './start.ts';
@@ -17,15 +18,17 @@ export function startupSummary(node: RunningNode): string {
   const off = Object.entries(config.ports).filter(([, port]) => port === 'off').map(([name]) => name);
   if (off.length) lines.push(`  off:    ${off.join(', ')}`);
   if (node.migration.backup) lines.push(`  schema upgraded v${node.migration.from} → v${node.migration.to}; copy of the old database: ${node.migration.backup}`);
-  const { bootstrap } = node;
-  if (bootstrap.created) {
-    lines.push(`  first run: created forest "default", tenant "default", domain ${bootstrap.domain} and ${bootstrap.adminAddress}`);
-    if (bootstrap.generatedPassword) {
-      lines.push(`    admin password: ${bootstrap.generatedPassword}   (shown once; change it with: holdfast user passwd ${bootstrap.adminAddress} --password-stdin)`);
-    }
-  }
+  if (node.bootstrap.created) lines.push(...firstRunNotice(node.bootstrap).map((line) => `  ${line}`));
   lines.push('  stop with Ctrl-C or SIGTERM', '');
   return lines.join('\n');
+}
+
+export function firstRunNotice(bootstrap: BootstrapResult): string[] {
+  const lines = [`first run: created forest "default", tenant "default", domain ${bootstrap.domain} and ${bootstrap.adminAddress}`];
+  if (bootstrap.generatedPassword) {
+    lines.push(`  admin password: ${bootstrap.generatedPassword}   (shown once; change it with: holdfast user passwd ${bootstrap.adminAddress} --password-stdin)`);
+  }
+  return lines;
 }
 
 export function startupSummaryJson(node: RunningNode) {

@@ -2,9 +2,8 @@
 // Both are driven through Kysely so the rest of the code writes each query once.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import type { Database } from './schema.ts';
 
 export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -20,11 +19,12 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-// int8 (bigint, count(*)) arrives as a string by default; our integers stay well inside 2^53.
-pg.types.setTypeParser(20, (value) => Number(value));
-
-export function openDatabase(location: StoreLocation): DatabaseHandle {
+/** Opens the database; each driver is loaded only when its backend is used. */
+export async function openDatabase(location: StoreLocation): Promise<DatabaseHandle> {
   if (location.kind === 'postgres') {
+    const { default: pg } = await import('pg');
+    // int8 (bigint, count(*)) arrives as a string by default; our integers stay well inside 2^53.
+    pg.types.setTypeParser(20, (value) => Number(value));
     const pool = new pg.Pool({ connectionString: location.url, max: 10 });
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
@@ -32,6 +32,7 @@ export function openDatabase(location: StoreLocation): DatabaseHandle {
     return { db, dialect: 'postgres', location, close: () => db.destroy() };
   }
 
+  const { default: SqliteDatabase } = await import('better-sqlite3');
   mkdirSync(dirname(location.path), { recursive: true });
   const sqlite = new SqliteDatabase(location.path);
   sqlite.pragma('journal_mode = WAL');

@@ -26,7 +26,7 @@ export interface OpenStoreOptions {
 
 /** Opens the store and brings its schema up to date (refusing a newer one). */
 export async function openStore(options: OpenStoreOptions): Promise<{ store: Store; migration: MigrationResult }> {
-  const handle = openDatabase(options.location);
+  const handle = await openDatabase(options.location);
   try {
     const migration = await migrate(handle, (options.now ?? Date.now)());
     const blobs = handle.dialect === 'sqlite' ? new FileBlobStore(join(options.dataDir, 'blobs')) : new DatabaseBlobStore(handle.db, options.now);

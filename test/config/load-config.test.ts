@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { tempDir } from '../helpers/backends.ts';
+
+const base = { HOLDFAST_HOSTNAME: 'mail.example.com' };
+
+function configError(env: Record<string, string>, cwd?: string): string {
+  try {
+    loadConfig({ env: { ...base, ...env }, cwd });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return error.message;
+  }
+  assert.fail('configuration was accepted');
+}
+
+describe('configuration', () => {
+  it('has documented defaults', async () => {
+    const cwd = await tempDir();
+    const config = loadConfig({ env: base, cwd });
+    assert.equal(config.dataDir, join(cwd, 'data'));
+    assert.deepEqual(config.database, { kind: 'sqlite', path: join(cwd, 'data', 'holdfast.sqlite') });
+    assert.equal(config.domain, 'mail.example.com');
+    assert.equal(config.bind, '0.0.0.0');
+    assert.deepEqual(config.ports, { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, http: 8080, https: 443 });
+    assert.equal(config.shutdownGraceMs, 10_000);
+  });
+
+  it('gives a bare host name a usable first-run domain', async () => {
+    const config = loadConfig({ env: { HOLDFAST_HOSTNAME: 'vm' }, cwd: await tempDir() });
+    assert.equal(config.domain, 'vm.localdomain');
+  });
+
+  it('reads holdfast.toml and lets environment variables override it', async () => {
+    const cwd = await tempDir();
+    await writeFile(
+      join(cwd, 'holdfast.toml'),
+      'data_dir = "/srv/holdfast"\ndomain = "example.org"\nshutdown_grace = "30s"\n[ports]\nsmtp = 2525\nimap = "off"\n',
+    );
+    const config = loadConfig({ env: { ...base, HOLDFAST_SMTP_PORT: '2526', HOLDFAST_DATABASE_URL: 'postgres://u@db.example/holdfast' }, cwd });
+    assert.equal(config.configFile, join(cwd, 'holdfast.toml'));
+    assert.equal(config.dataDir, '/srv/holdfast');
+    assert.equal(config.domain, 'example.org');
+    assert.equal(config.ports.smtp, 2526);
+    assert.equal(config.ports.imap, 'off');
+    assert.equal(config.shutdownGraceMs, 30_000);
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgres://u@db.example/holdfast' });
+  });
+
+  it('names the variable, the value and what is allowed', () => {
+    assert.equal(
+      configError({ HOLDFAST_SMTP_PORT: 'twenty-five' }),
+      'HOLDFAST_SMTP_PORT = "twenty-five" is not allowed: expected a port number from 0 to 65535 (0 picks a free port), or "off"',
+    );
+    assert.match(configError({ HOLDFAST_IMAPS_PORT: '70000' }), /^HOLDFAST_IMAPS_PORT = "70000" is not allowed: expected a port number/);
+    assert.match(configError({ HOLDFAST_BIND: 'everywhere' }), /^HOLDFAST_BIND = "everywhere" is not allowed: expected an IP address/);
+    assert.match(configError({ HOLDFAST_DATABASE_URL: 'mysql://x/y' }), /^HOLDFAST_DATABASE_URL = "mysql:\/\/x\/y" is not allowed: expected an SQLite file path/);
+    assert.match(configError({ HOLDFAST_LOG_LEVEL: 'loud' }), /^HOLDFAST_LOG_LEVEL = "loud" is not allowed: expected one of "fatal", "error"/);
+    assert.match(configError({ HOLDFAST_DOMAIN: 'not a domain' }), /^HOLDFAST_DOMAIN = "not a domain" is not allowed: expected a domain name/);
+  });
+
+  it('names the file key for errors in holdfast.toml, and unknown keys', async () => {
+    const cwd = await tempDir();
+    await writeFile(join(cwd, 'holdfast.toml'), '[ports]\nhttp = -1\n');
+    assert.equal(configError({}, cwd), `${join(cwd, 'holdfast.toml')}: ports.http = -1 is not allowed: expected a port number from 0 to 65535 (0 picks a free port), or "off"`);
+    await writeFile(join(cwd, 'holdfast.toml'), '[ports]\nsmpt = 25\n');
+    assert.match(configError({}, cwd), /unknown key "smpt" in \[ports\]/);
+    await writeFile(join(cwd, 'holdfast.toml'), 'ports = [\n');
+    assert.match(configError({}, cwd), /holdfast\.toml: not valid TOML/);
+  });
+
+  it('refuses a missing HOLDFAST_CONFIG file and half a TLS pair', async () => {
+    const cwd = await tempDir();
+    assert.equal(configError({ HOLDFAST_CONFIG: 'nowhere.toml' }, cwd), 'HOLDFAST_CONFIG = "nowhere.toml": no such file');
+    assert.match(configError({ HOLDFAST_TLS_CERT: '/etc/hostname' }, cwd), /^HOLDFAST_TLS_KEY is not set: a TLS certificate and key must be configured together/);
+    assert.match(configError({ HOLDFAST_TLS_CERT: '/nope.crt', HOLDFAST_TLS_KEY: '/nope.key' }, cwd), /^HOLDFAST_TLS_CERT = "\/nope\.crt" is not allowed: no such file/);
+  });
+});

@@ -1,0 +1,80 @@
+// Runs the real `holdfast` command as a user would, in its own process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const holdfastBin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runHoldfast(args: string[], options: { env: Record<string, string>; input?: string }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [holdfastBin, ...args], { env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export interface StartedServer {
+  child: ChildProcess;
+  summary: { listeners: { name: string; host: string; port: number }[]; bootstrap: { created: boolean; adminAddress?: string; generatedPassword?: string }; [key: string]: unknown };
+  port(name: string): number;
+  stderr(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `holdfast start --json` and waits for its start-up summary (or its failure). */
+export function startHoldfast(env: Record<string, string>, args: string[] = []): Promise<StartedServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [holdfastBin, 'start', '--json', ...args], { env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...env } });
+    let stdout = '';
+    let stderr = '';
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const line = stdout.split('\n').find((l) => l.startsWith('{'));
+      if (!line || !stdout.includes('\n')) return;
+      const summary = JSON.parse(line);
+      if (summary.error) return reject(new Error(summary.error.message));
+      resolve({
+        child,
+        summary,
+        port: (name) => summary.listeners.find((l: { name: string }) => l.name === name)!.port,
+        stderr: () => stderr,
+        stop: (signal = 'SIGTERM') => {
+          child.kill(signal);
+          return exited;
+        },
+      });
+    });
+    exited.then((code) => reject(new Error(`holdfast start exited with ${code} before starting:\n${stdout}\n${stderr}`)));
+  });
+}
+
+/** Environment for a server that uses only free loopback ports. */
+export function loopbackEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HOLDFAST_DATA_DIR: dataDir,
+    HOLDFAST_HOSTNAME: 'mail.test.example',
+    HOLDFAST_DOMAIN: 'test.example',
+    HOLDFAST_BIND: '127.0.0.1',
+    HOLDFAST_SMTP_PORT: '0',
+    HOLDFAST_SUBMISSION_PORT: '0',
+    HOLDFAST_SUBMISSIONS_PORT: '0',
+    HOLDFAST_IMAP_PORT: '0',
+    HOLDFAST_IMAPS_PORT: '0',
+    HOLDFAST_HTTP_PORT: '0',
+    HOLDFAST_HTTPS_PORT: '0',
+    ...extra,
+  };
+}

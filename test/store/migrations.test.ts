@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import { openDatabase } from '../../src/store/database.ts';
+import { migrate, schemaVersion } from '../../src/store/migrate.ts';
+import { latestSchemaVersion, migrations } from '../../src/store/migrations/index.ts';
+import { openStore } from '../../src/store/store.ts';
+import { backendNames, createBackend, skipFor } from '../helpers/backends.ts';
+
+for (const name of backendNames) {
+  describe(`store migrations on ${name}`, { skip: skipFor(name) }, () => {
+    it('creates the schema on an empty database, then does nothing the second time', async () => {
+      const backend = await createBackend(name);
+      try {
+        const first = await openStore({ location: backend.location, dataDir: backend.dataDir });
+        assert.deepEqual(first.migration, { from: 0, to: latestSchemaVersion, backup: undefined });
+        await first.store.close();
+        const second = await openStore({ location: backend.location, dataDir: backend.dataDir });
+        assert.deepEqual(second.migration, { from: latestSchemaVersion, to: latestSchemaVersion });
+        await second.store.close();
+      } finally {
+        await backend.cleanup();
+      }
+    });
+
+    it('refuses a database whose schema is newer than the code', async () => {
+      const backend = await createBackend(name);
+      try {
+        const { store } = await openStore({ location: backend.location, dataDir: backend.dataDir });
+        await store.db.insertInto('holdfast_schema').values({ version: latestSchemaVersion + 5, name: 'from-the-future', applied_at: 0 }).execute();
+        await store.close();
+        await assert.rejects(openStore({ location: backend.location, dataDir: backend.dataDir }), (error: Error & { code?: string }) => {
+          assert.equal(error.code, 'schema-too-new');
+          assert.match(error.message, new RegExp(`schema is version ${latestSchemaVersion + 5} but this Holdfast knows only up to version ${latestSchemaVersion}`));
+          return true;
+        });
+      } finally {
+        await backend.cleanup();
+      }
+    });
+
+    it('applies newer migrations in order' + (name === 'sqlite' ? ', after copying the database aside' : ''), async () => {
+      const backend = await createBackend(name);
+      const handle = await openDatabase(backend.location);
+      try {
+        await migrate(handle, Date.now(), migrations.slice(0, 1));
+        await handle.db.insertInto('forests').values({ name: 'kept', max_connections: 5, created_at: 1 }).execute();
+        const extra = {
+          version: latestSchemaVersion + 1,
+          name: 'test-extra-table',
+          up: async (db: any) => db.schema.createTable('test_extra').addColumn('x', 'text').execute(),
+        };
+        const result = await migrate(handle, Date.parse('2026-01-02T03:04:05Z'), [...migrations, extra]);
+        assert.equal(result.to, latestSchemaVersion + 1);
+        assert.equal(await schemaVersion(handle.db), latestSchemaVersion + 1);
+        if (name === 'sqlite') {
+          assert.ok(result.backup && existsSync(result.backup), 'backup file exists');
+          assert.match(result.backup, /backups\/holdfast-schema-v1-2026-01-02T03-04-05-000Z\.sqlite$/);
+          const copy = new SqliteDatabase(result.backup, { readonly: true });
+          assert.deepEqual(copy.prepare('select name from forests').all(), [{ name: 'kept' }]);
+          assert.equal((copy.prepare('select max(version) as v from holdfast_schema').get() as { v: number }).v, 1);
+          copy.close();
+        } else {
+          assert.equal(result.backup, undefined);
+        }
+      } finally {
+        await handle.close();
+        await backend.cleanup();
+      }
+    });
+
+    it('rolls back a migration that fails, leaving the schema version unchanged', async () => {
+      const backend = await createBackend(name);
+      const handle = await openDatabase(backend.location);
+      try {
+        await migrate(handle);
+        const broken = {
+          version: latestSchemaVersion + 1,
+          name: 'broken',
+          up: async (db: any) => {
+            await db.schema.createTable('half_done').addColumn('x', 'text').execute();
+            await db.schema.createTable('forests').addColumn('x', 'text').execute(); // already exists
+          },
+        };
+        await assert.rejects(migrate(handle, Date.now(), [...migrations, broken]));
+        assert.equal(await schemaVersion(handle.db), latestSchemaVersion);
+        const tables = (await handle.db.introspection.getTables()).map((t) => t.name);
+        assert.ok(!tables.includes('half_done'), 'the failed migration left no table behind');
+      } finally {
+        await handle.close();
+        await backend.cleanup();
+      }
+    });
+  });
+}
