@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { invalid } from '../errors.ts';
-import { defaultHostname, defaultPorts, environmentKeys, fileSchema, listenerNames, type Config } from './schema.ts';
+import { parseDuration } from './duration.ts';
+import { defaultHostname, defaultPorts, environmentKeys, fileSchema, listenerNames, type Config, type FileConfig } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -63,6 +64,40 @@ export function loadConfig(options: LoadOptions = {}): Config {
     tls: { cert: tls.cert && resolve(cwd, tls.cert), key: tls.key && resolve(cwd, tls.key) },
     log: { level: values.log?.level ?? 'info', format: values.log?.format ?? 'auto' },
     shutdownGraceMs: values.shutdown_grace ?? 10_000,
+    dnsServers: values.dns_servers,
+    smtp: {
+      maxMessageSize: values.smtp?.max_message_size ?? 50_000_000,
+      maxRecipients: values.smtp?.max_recipients ?? 500,
+      maxConnectionsPerIp: values.smtp?.max_connections_per_ip ?? 20,
+      maxReceivedHeaders: values.smtp?.max_received_headers ?? 20,
+    },
+    limits: {
+      messagesPerMinute: values.limits?.messages_per_minute ?? 30,
+      recipientsPerDay: values.limits?.recipients_per_day ?? 10_000,
+      authFailures: values.limits?.auth_failures ?? 5,
+    },
+    queue: queueSettings(values.queue, file),
+    relays: values.relay ?? [],
+  };
+}
+
+function queueSettings(queue: FileConfig['queue'], file: string | undefined): Config['queue'] {
+  const highWatermark = queue?.high_watermark ?? 100_000;
+  const lowWatermark = queue?.low_watermark ?? Math.floor(highWatermark * 0.8);
+  if (lowWatermark >= highWatermark) {
+    throw new ConfigError(`${file ?? 'configuration'}: queue.low_watermark = ${lowWatermark} is not allowed: expected a number below queue.high_watermark (${highWatermark})`);
+  }
+  return {
+    retryMs: queue?.retry ?? ['1m', '5m', '15m', '30m', '1h', '2h', '4h'].map((d) => parseDuration(d)!),
+    delayNoticeMs: queue?.delay_notice ?? parseDuration('4h')!,
+    expireMs: queue?.expire ?? parseDuration('2d')!,
+    maxActive: queue?.max_active ?? 200,
+    leaseMs: queue?.lease ?? parseDuration('2m')!,
+    pollIntervalMs: queue?.poll_interval ?? 1000,
+    highWatermark,
+    lowWatermark,
+    minFreeDiskBytes: queue?.min_free_disk ?? 1_000_000_000,
+    remotePort: typeof queue?.remote_port === 'number' ? queue.remote_port : 25,
   };
 }
 

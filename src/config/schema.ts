@@ -2,7 +2,7 @@
 // that overrides it. docs/configuration.md documents the same table for administrators.
 import { hostname as machineHostname } from 'node:os';
 import { z } from 'zod';
-import { domainName, duration, ipAddress, nonEmptyText, oneOf, port, setting } from './setting.ts';
+import { dnsServers, domainName, duration, durationList, ipAddress, nonEmptyText, oneOf, port, positiveInteger, setting, size } from './setting.ts';
 
 export const listenerNames = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'http', 'https'] as const;
 export type ListenerName = (typeof listenerNames)[number];
@@ -36,6 +36,21 @@ const portsSchema = z.strictObject(
   Object.fromEntries(listenerNames.map((name) => [name, port.optional()])) as Record<ListenerName, z.ZodOptional<typeof port>>,
 );
 
+const relayUrl = setting('an "smtp://[user:password@]host[:port]" or "smtps://…" URL', (raw) => {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const url = new URL(raw);
+    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname ? url : undefined;
+  } catch {
+    return undefined;
+  }
+});
+
+const relayDomains = setting('a list of domains, or ["*"] for every domain that is not local', (raw) => {
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((d) => typeof d === 'string' && (d === '*' || /^[a-z0-9.-]+$/i.test(d)))) return undefined;
+  return raw.map((d: string) => d.toLowerCase());
+});
+
 export const fileSchema = z.strictObject({
   data_dir: nonEmptyText('a directory path').optional(),
   database_url: databaseUrl.optional(),
@@ -46,6 +61,37 @@ export const fileSchema = z.strictObject({
   shutdown_grace: duration.optional(),
   ports: portsSchema.optional(),
   tls: z.strictObject({ cert: nonEmptyText('a file path').optional(), key: nonEmptyText('a file path').optional() }).optional(),
+  dns_servers: dnsServers.optional(),
+  smtp: z
+    .strictObject({
+      max_message_size: size.optional(),
+      max_recipients: positiveInteger().optional(),
+      max_connections_per_ip: positiveInteger().optional(),
+      max_received_headers: positiveInteger().optional(),
+    })
+    .optional(),
+  limits: z
+    .strictObject({
+      messages_per_minute: positiveInteger().optional(),
+      recipients_per_day: positiveInteger().optional(),
+      auth_failures: positiveInteger().optional(),
+    })
+    .optional(),
+  queue: z
+    .strictObject({
+      retry: durationList.optional(),
+      delay_notice: duration.optional(),
+      expire: duration.optional(),
+      max_active: positiveInteger().optional(),
+      lease: duration.optional(),
+      poll_interval: duration.optional(),
+      high_watermark: positiveInteger('a number of queued recipients greater than 0').optional(),
+      low_watermark: positiveInteger('a number of queued recipients greater than 0').optional(),
+      min_free_disk: size.optional(),
+      remote_port: port.optional(),
+    })
+    .optional(),
+  relay: z.array(z.strictObject({ domains: relayDomains, url: relayUrl })).optional(),
   log: z
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).optional(),
@@ -74,6 +120,7 @@ export const environmentKeys: Record<string, string> = {
   HOLDFAST_HTTPS_PORT: 'ports.https',
   HOLDFAST_TLS_CERT: 'tls.cert',
   HOLDFAST_TLS_KEY: 'tls.key',
+  HOLDFAST_DNS_SERVERS: 'dns_servers',
   HOLDFAST_LOG_LEVEL: 'log.level',
   HOLDFAST_LOG_FORMAT: 'log.format',
 };
@@ -91,6 +138,30 @@ export interface Config {
   tls: { cert?: string; key?: string };
   log: { level: string; format: 'auto' | 'json' | 'pretty' };
   shutdownGraceMs: number;
+  /** DNS servers for MX lookups and SPF/DKIM/DMARC; undefined = the system's resolvers. */
+  dnsServers?: string[];
+  smtp: { maxMessageSize: number; maxRecipients: number; maxConnectionsPerIp: number; maxReceivedHeaders: number };
+  limits: { messagesPerMinute: number; recipientsPerDay: number; authFailures: number };
+  queue: {
+    retryMs: number[];
+    delayNoticeMs: number;
+    expireMs: number;
+    maxActive: number;
+    leaseMs: number;
+    pollIntervalMs: number;
+    highWatermark: number;
+    lowWatermark: number;
+    minFreeDiskBytes: number;
+    /** Port of remote MX hosts: 25, except in tests or port-redirecting setups. */
+    remotePort: number;
+  };
+  relays: RelayRoute[];
+}
+
+export interface RelayRoute {
+  /** Lower-case domains, or "*" for every non-local domain. */
+  domains: string[];
+  url: URL;
 }
 
 export function defaultHostname(): string {

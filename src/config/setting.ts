@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { parseSize } from './size.ts';
 
 /** A zod schema for one value; `allowed` becomes the error text ("expected <allowed>"). */
 export function setting<T>(allowed: string, parse: (raw: unknown) => T | undefined) {
@@ -62,3 +63,26 @@ export const oneOf = <const T extends string>(values: readonly T[]) =>
     const value = text(raw);
     return values.find((v) => v === value);
   });
+
+export const size = setting('a size such as "25MB", "50MB" or "1GB"', (raw) => {
+  const bytes = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseSize(raw) : undefined;
+  return typeof bytes === 'number' && bytes > 0 ? bytes : undefined;
+});
+
+export const durationList = setting('a list of durations such as ["1m", "5m", "1h"]', (raw) => {
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const values = raw.map((v) => (typeof v === 'string' ? parseDuration(v) : undefined));
+  return values.every((v) => v !== undefined && v > 0) ? (values as number[]) : undefined;
+});
+
+/** DNS servers as "host" or "host:port"; the environment form is comma-separated. */
+export const dnsServers = setting('a list of DNS servers such as ["127.0.0.1:5353"] (comma-separated in HOLDFAST_DNS_SERVERS)', (raw) => {
+  const list = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : undefined;
+  if (!list || list.length === 0) return undefined;
+  const servers = list.map((v) => (typeof v === 'string' ? v.trim() : ''));
+  const valid = servers.every((server) => {
+    const match = /^\[?([0-9a-f:.]+?)\]?(?::(\d+))?$/i.exec(server);
+    return Boolean(match && isIP(match[1]!) && (!match[2] || Number(match[2]) < 65536));
+  });
+  return valid ? servers : undefined;
+});

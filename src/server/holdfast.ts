@@ -2,6 +2,10 @@
 // TLS material and the clock. Nothing else in Holdfast holds global mutable state.
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
+import type { MailDns } from '../flow/dns.ts';
+import type { MailFlow } from '../flow/mail-flow.ts';
+import type { QueueRunner } from '../flow/queue/queue-runner.ts';
+import type { ChangeFeed } from '../mailbox/change-feed.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from './logger.ts';
 import type { ListenerInfo } from './listen.ts';
@@ -13,6 +17,12 @@ export interface Holdfast {
   directory: Directory;
   logger: Logger;
   tls: TlsMaterial;
+  dns: MailDns;
+  flow: MailFlow;
+  /** Mailbox change events (new mail, flags, expunges) for IDLE and push. */
+  changes: ChangeFeed;
+  /** The queue runner, when this node runs the queue role. */
+  runner?: QueueRunner;
   now(): number;
 }
 

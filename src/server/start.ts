@@ -3,6 +3,9 @@
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
 import { Directory } from '../directory/directory.ts';
+import { createMailDns, type MailDns } from '../flow/dns.ts';
+import { createMailFlow } from '../flow/mail-flow.ts';
+import { ChangeFeed } from '../mailbox/change-feed.ts';
 import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
@@ -22,7 +25,15 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(config: Config, options: { roles: Role[]; logger: Logger; now?: () => number }): Promise<RunningNode> {
+export interface StartOptions {
+  roles: Role[];
+  logger: Logger;
+  now?: () => number;
+  /** DNS for mail (tests inject one); default: HOLDFAST_DNS_SERVERS or the system's resolvers. */
+  dns?: MailDns;
+}
+
+export async function startNode(config: Config, options: StartOptions): Promise<RunningNode> {
   const { logger } = options;
   const now = options.now ?? Date.now;
   const { store, migration } = await openStore({ location: config.database, dataDir: config.dataDir, now });
@@ -35,7 +46,8 @@ export async function startNode(config: Config, options: { roles: Role[]; logger
     const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
     if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
     const tls = await loadTlsMaterial(config);
-    holdfast = { config, store, directory, logger, tls, now };
+    const flow = createMailFlow({ config, store, directory, now });
+    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, changes: new ChangeFeed() };
     for (const role of options.roles) services.push(await serviceByRole[role](holdfast));
     const listeners = services.flatMap((s) => s.listeners);
     for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port }, 'listening');

@@ -79,6 +79,84 @@ export interface BlobChunkTable {
   data: Uint8Array;
 }
 
+export type RecipientState = 'queued' | 'inflight' | 'delivered' | 'deferred' | 'failed';
+
+export interface QueueMessageTable {
+  id: Generated<number>;
+  blob_hash: string;
+  prefix: string;
+  size: number;
+  sender: string;
+  message_id: string | null;
+  subject: string | null;
+  source: 'mx' | 'submission' | 'dsn';
+  client_ip: string | null;
+  auth_principal_id: number | null;
+  envid: string | null;
+  ret: string | null;
+  held: Generated<number>;
+  received_at: number;
+}
+
+export interface QueueRecipientTable {
+  id: Generated<number>;
+  message_id: number;
+  tenant_id: number | null;
+  recipient: string;
+  original_recipient: string;
+  orcpt: string | null;
+  notify: string | null;
+  route: 'local' | 'remote';
+  domain: string;
+  state: RecipientState;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_reply: string | null;
+  last_attempt_at: number | null;
+  delay_notified: Generated<number>;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TraceEventTable {
+  id: Generated<number>;
+  message_id: number;
+  recipient_id: number | null;
+  at: number;
+  event: string;
+  detail: string;
+}
+
+export interface MailboxTable {
+  id: Generated<number>;
+  tenant_id: number;
+  principal_id: number;
+  name: string;
+  special_use: string | null;
+  uidvalidity: number;
+  uidnext: number;
+  highest_modseq: number;
+  subscribed: Generated<number>;
+  created_at: number;
+}
+
+export interface MessageTable {
+  id: Generated<number>;
+  tenant_id: number;
+  mailbox_id: number;
+  uid: number;
+  blob_hash: string;
+  prefix: string;
+  size: number;
+  flags: Generated<string>;
+  modseq: number;
+  internal_date: number;
+  delivery_key: string | null;
+  created_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -89,4 +167,9 @@ export interface Database {
   group_members: GroupMemberTable;
   blobs: BlobTable;
   blob_chunks: BlobChunkTable;
+  queue_messages: QueueMessageTable;
+  queue_recipients: QueueRecipientTable;
+  trace_events: TraceEventTable;
+  mailboxes: MailboxTable;
+  messages: MessageTable;
 }

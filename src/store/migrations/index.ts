@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.ts';
 import * as directory from './0001-directory.ts';
+import * as mailFlow from './0002-mail-flow.ts';
 
 export interface Migration {
   version: number;
@@ -9,6 +10,9 @@ export interface Migration {
   up(db: Kysely<any>, dialect: Dialect): Promise<void>;
 }
 
-export const migrations: Migration[] = [{ version: 1, name: 'directory', up: directory.up }];
+export const migrations: Migration[] = [
+  { version: 1, name: 'directory', up: directory.up },
+  { version: 2, name: 'mail-flow', up: mailFlow.up },
+];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

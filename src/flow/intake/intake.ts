@@ -1,0 +1,306 @@
+// Intake policy: what SMTP sessions may do, decided before any byte of a message is accepted, and
+// the durable acceptance of the message itself. Independent of the SMTP library: the protocol layer
+// calls these steps and sends the SmtpReply they throw.
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { authenticate as verifyMessage } from 'mailauth';
+import type { Config } from '../../config/schema.ts';
+import type { Directory, Principal } from '../../directory/directory.ts';
+import { parseAddress } from '../../directory/names.ts';
+import { captureHeaders, headerAddresses, headerValue, parseHeaderSection } from '../../message/headers.ts';
+import type { Store } from '../../store/store.ts';
+import { usedBytes } from '../../mailbox/folders.ts';
+import { formatSize } from '../../config/size.ts';
+import type { MailDns } from '../dns.ts';
+import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts';
+import { routeRecipient } from '../router.ts';
+import type { BackPressure } from './back-pressure.ts';
+import type { ConnectionLimits } from './connection-limits.ts';
+import { smtpReply, SmtpReply } from './smtp-reply.ts';
+import type { AuthFailureLimiter } from './auth-failures.ts';
+
+export type IntakeSource = 'mx' | 'submission';
+
+export interface SessionInfo {
+  id: string;
+  source: IntakeSource;
+  clientIp: string;
+  clientHostname?: string;
+  helo?: string;
+  secure: boolean;
+}
+
+interface SessionState {
+  info: SessionInfo;
+  principal?: Principal;
+  forests: Set<number>;
+  sender?: string;
+  recipients: { original: string; orcpt: string | null; notify: string | null; routed: NewRecipient[] }[];
+}
+
+export interface IntakeDeps {
+  config: Config;
+  store: Store;
+  directory: Directory;
+  committer: IntakeCommitter;
+  limits: ConnectionLimits;
+  backPressure: BackPressure;
+  authFailures: AuthFailureLimiter;
+  dns: MailDns;
+  now(): number;
+}
+
+export class Intake {
+  private readonly sessions = new Map<string, SessionState>();
+
+  constructor(private readonly deps: IntakeDeps) {}
+
+  connect(info: SessionInfo) {
+    this.deps.limits.acquireIp(info.clientIp);
+    this.sessions.set(info.id, { info, forests: new Set(), recipients: [] });
+  }
+
+  close(sessionId: string) {
+    const state = this.sessions.get(sessionId);
+    if (!state) return;
+    this.deps.limits.releaseIp(state.info.clientIp);
+    for (const forest of state.forests) this.deps.limits.releaseForest(forest);
+    this.sessions.delete(sessionId);
+  }
+
+  /** What the session has said about itself since connecting (EHLO name, STARTTLS). */
+  update(sessionId: string, details: { helo?: string; secure?: boolean }) {
+    const state = this.state(sessionId);
+    if (details.helo) state.info.helo = details.helo;
+    if (details.secure !== undefined) state.info.secure = details.secure;
+  }
+
+  async login(sessionId: string, username: string, password: string): Promise<Principal> {
+    const state = this.state(sessionId);
+    this.deps.authFailures.check(state.info.clientIp, username);
+    const principal = await this.deps.directory.authenticate(username, password);
+    if (!principal) {
+      this.deps.authFailures.record(state.info.clientIp, username);
+      throw smtpReply(535, '5.7.8', 'Authentication credentials invalid');
+    }
+    await this.joinForest(state, principal.tenantId);
+    state.principal = principal;
+    return principal;
+  }
+
+  async mailFrom(sessionId: string, address: string) {
+    const state = this.state(sessionId);
+    this.deps.backPressure.check();
+    state.recipients = [];
+    state.sender = address.toLowerCase();
+    if (state.info.source !== 'submission') return;
+    const principal = this.requirePrincipal(state);
+    if (!address) throw smtpReply(553, '5.7.1', 'Sender address rejected: a null sender is not allowed on submission');
+    await this.checkSendAs(principal, address);
+    await this.checkSenderRate(principal);
+  }
+
+  async rcptTo(sessionId: string, address: string, dsn: { orcpt?: string; notify?: string[] } = {}) {
+    const state = this.state(sessionId);
+    const { config, directory } = this.deps;
+    if (state.recipients.length >= config.smtp.maxRecipients) {
+      throw smtpReply(452, '4.5.3', `Too many recipients (at most ${config.smtp.maxRecipients} per message); send the rest in another message`);
+    }
+    let parsed: string;
+    try {
+      parsed = parseAddress(address).address;
+    } catch {
+      throw smtpReply(501, '5.1.3', `Bad recipient address syntax <${address}>`);
+    }
+    const route = await routeRecipient(directory, parsed, state.principal?.tenantId ?? null);
+    if (route.kind === 'unknown') throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
+    if (route.kind === 'remote') {
+      const localDomain = await directory.findDomain(route.domain);
+      if (!state.principal && !localDomain) throw smtpReply(550, '5.7.1', `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`);
+      await this.checkRecipientRate(state);
+    } else {
+      if (state.info.source === 'mx') await this.joinForest(state, route.tenantId);
+      else await this.checkRecipientRate(state);
+      const mailbox = route.principal;
+      if (mailbox.kind !== 'group' && mailbox.quotaBytes !== null && (await usedBytes(this.deps.store.db, mailbox.id)) >= mailbox.quotaBytes) {
+        throw smtpReply(552, '5.2.2', `<${parsed}>: Mailbox full (quota ${formatSize(mailbox.quotaBytes)})`);
+      }
+    }
+    state.recipients.push({
+      original: parsed,
+      orcpt: dsn.orcpt ?? null,
+      notify: dsn.notify?.length ? dsn.notify.join(',').toUpperCase() : null,
+      routed: route.recipients.map((r) => ({ recipient: r.recipient, originalRecipient: parsed, route: r.route, domain: r.domain, tenantId: r.tenantId })),
+    });
+  }
+
+  /**
+   * Streams the message into the blob store, checks it, and commits it with its recipients. Resolves
+   * (so the client may get `250`) only once everything is durably stored.
+   */
+  async data(sessionId: string, stream: Readable, envelope: { envid?: string | null; ret?: string | null }, sizeExceeded: () => boolean): Promise<string> {
+    const state = this.state(sessionId);
+    const { config, store } = this.deps;
+    const capture = captureHeaders(stream);
+    const blob = await store.blobs.put(capture.stream);
+    if (sizeExceeded() || blob.size > config.smtp.maxMessageSize) {
+      throw smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
+    }
+    const fields = parseHeaderSection(capture.headers());
+    const received = fields.filter((f) => f.name === 'received').length;
+    if (received > config.smtp.maxReceivedHeaders) {
+      throw smtpReply(554, '5.4.6', `Routing loop detected: the message has passed ${received} mail servers (more than ${config.smtp.maxReceivedHeaders})`);
+    }
+
+    const now = this.deps.now();
+    const added: string[] = [];
+    let authResults: Record<string, unknown> = {};
+    if (state.info.source === 'submission') {
+      const principal = this.requirePrincipal(state);
+      for (const from of headerAddresses(headerValue(fields, 'from'))) await this.checkSendAs(principal, from, 'From header');
+      if (!headerValue(fields, 'message-id')) added.push(`Message-ID: <${randomUUID()}@${config.hostname}>`);
+      if (!headerValue(fields, 'date')) added.push(`Date: ${rfc5322Date(now)}`);
+    } else {
+      const verdict = await this.verify(state, blob.hash);
+      authResults = verdict.summary;
+      if (verdict.headers) added.unshift(verdict.headers.trimEnd());
+    }
+    added.unshift(this.receivedHeader(state, now));
+    const prefix = added.map((h) => `${h}\r\n`).join('');
+
+    const recipients = state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify })));
+    const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
+    const id = await this.deps.committer.submit({
+      blobHash: blob.hash,
+      prefix,
+      size: blob.size + Buffer.byteLength(prefix),
+      sender: state.sender ?? '',
+      messageId,
+      subject: headerValue(fields, 'subject')?.slice(0, 500) ?? null,
+      source: state.info.source,
+      clientIp: state.info.clientIp,
+      authPrincipalId: state.principal?.id ?? null,
+      envid: envelope.envid ?? null,
+      ret: envelope.ret ?? null,
+      receivedAt: now,
+      recipients,
+      receivedDetail: {
+        client: state.info.clientIp,
+        helo: state.info.helo,
+        tls: state.info.secure,
+        auth: state.principal?.address,
+        source: state.info.source,
+        session: state.info.id,
+        ...authResults,
+      },
+    });
+    state.recipients = [];
+    return `2.0.0 Ok: queued as ${id}`;
+  }
+
+  private async verify(state: SessionState, blobHash: string) {
+    const { config, store, dns } = this.deps;
+    const result = await verifyMessage(store.blobs.open(blobHash), {
+      ip: state.info.clientIp,
+      helo: state.info.helo,
+      sender: state.sender || undefined,
+      mta: config.hostname,
+      resolver: dns.resolve as never,
+      disableBimi: true,
+    });
+    const dmarc = result.dmarc as { status?: { result?: string }; policy?: string; domain?: string } | false;
+    if (dmarc && dmarc.status?.result === 'fail' && dmarc.policy === 'reject') {
+      throw smtpReply(550, '5.7.509', `Access denied, sending domain ${dmarc.domain} does not pass DMARC verification and has a DMARC policy of reject`);
+    }
+    return {
+      headers: result.headers as string,
+      summary: {
+        spf: (result.spf as { status?: { result?: string } } | undefined)?.status?.result ?? 'none',
+        dkim: (result.dkim as { results?: { status?: { result?: string } }[] })?.results?.map((r) => r.status?.result) ?? [],
+        dmarc: dmarc ? dmarc.status?.result : 'none',
+      },
+    };
+  }
+
+  private receivedHeader(state: SessionState, now: number): string {
+    const { info, principal } = state;
+    const protocol = `ESMTP${info.secure ? 'S' : ''}${principal ? 'A' : ''}`;
+    const from = `${info.helo ?? 'unknown'} (${info.clientHostname && info.clientHostname !== `[${info.clientIp}]` ? `${info.clientHostname} ` : ''}[${info.clientIp}])`;
+    const forClause = state.recipients.length === 1 ? `\r\n\tfor <${state.recipients[0]!.original}>` : '';
+    return `Received: from ${from}\r\n\tby ${this.deps.config.hostname} (Holdfast) with ${protocol} id ${info.id}${forClause};\r\n\t${rfc5322Date(now)}`;
+  }
+
+  private async joinForest(state: SessionState, tenantId: number) {
+    const tenant = await this.deps.directory.getTenantById(tenantId);
+    if (state.forests.has(tenant.forestId)) return;
+    const forest = await this.deps.directory.getForest(tenant.forest);
+    this.deps.limits.acquireForest(forest.id, forest.maxConnections, forest.name);
+    state.forests.add(forest.id);
+  }
+
+  private async checkSendAs(principal: Principal, address: string, what = 'Sender address') {
+    let resolved;
+    try {
+      resolved = await this.deps.directory.resolveAddress(address);
+    } catch {
+      resolved = undefined;
+    }
+    if (!resolved || resolved.principal.id !== principal.id) {
+      throw smtpReply(553, '5.7.1', `${what} rejected: <${address}> is not an address ${principal.address} may send as`);
+    }
+  }
+
+  private async checkSenderRate(principal: Principal) {
+    const { limits } = this.deps.config;
+    const since = this.deps.now() - 60_000;
+    const row = await this.deps.store.db
+      .selectFrom('queue_messages')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('auth_principal_id', '=', principal.id)
+      .where('received_at', '>', since)
+      .executeTakeFirstOrThrow();
+    if (Number(row.n) >= limits.messagesPerMinute) {
+      throw smtpReply(450, '4.7.1', `Message submission rate for ${principal.address} has exceeded the configured limit (${limits.messagesPerMinute} per minute); try again later`);
+    }
+  }
+
+  /** The 24-hour recipient limit of an authenticated sender; a group counts as one recipient. */
+  private async checkRecipientRate(state: SessionState) {
+    if (!state.principal) return;
+    const { limits } = this.deps.config;
+    const since = this.deps.now() - 86_400_000;
+    const row = await this.deps.store.db
+      .selectFrom((eb) =>
+        eb
+          .selectFrom('queue_recipients as r')
+          .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
+          .select(['r.message_id', 'r.original_recipient'])
+          .distinct()
+          .where('m.auth_principal_id', '=', state.principal!.id)
+          .where('m.received_at', '>', since)
+          .as('sent'),
+      )
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    if (Number(row.n) + state.recipients.length >= limits.recipientsPerDay) {
+      throw smtpReply(452, '4.5.3', `Daily recipient limit reached for ${state.principal.address} (${limits.recipientsPerDay} recipients per 24 hours); try again later`);
+    }
+  }
+
+  private requirePrincipal(state: SessionState): Principal {
+    if (!state.principal) throw smtpReply(530, '5.7.0', 'Authentication required');
+    return state.principal;
+  }
+
+  private state(sessionId: string): SessionState {
+    const state = this.sessions.get(sessionId);
+    if (!state) throw smtpReply(421, '4.3.0', 'Session state lost, closing transmission channel');
+    return state;
+  }
+}
+
+export function rfc5322Date(ms: number): string {
+  return new Date(ms).toUTCString().replace('GMT', '+0000');
+}
+
+export { SmtpReply };

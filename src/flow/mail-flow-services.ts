@@ -1,0 +1,62 @@
+// The two mail-flow roles: "smtp" (listeners on 25/587/465 feeding intake) and "queue" (deliveries).
+import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
+import type { Holdfast, RunningService } from '../server/holdfast.ts';
+import { AuthFailureLimiter } from './intake/auth-failures.ts';
+import { BackPressure } from './intake/back-pressure.ts';
+import { ConnectionLimits } from './intake/connection-limits.ts';
+import { Intake } from './intake/intake.ts';
+import { QueueRunner } from './queue/queue-runner.ts';
+
+export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
+  const { config, store, directory, flow, dns, now } = holdfast;
+  const backPressure = new BackPressure({
+    db: store.db,
+    dataDir: config.dataDir,
+    highWatermark: config.queue.highWatermark,
+    lowWatermark: config.queue.lowWatermark,
+    minFreeDiskBytes: config.queue.minFreeDiskBytes,
+  });
+  await backPressure.start();
+  const intake = new Intake({
+    config,
+    store,
+    directory,
+    committer: flow.committer,
+    limits: new ConnectionLimits(config.smtp.maxConnectionsPerIp),
+    backPressure,
+    authFailures: new AuthFailureLimiter(config.limits.authFailures, 15 * 60_000, now),
+    dns,
+    now,
+  });
+  const { listeners, servers } = await startSmtpListeners(holdfast, intake).catch((error) => {
+    backPressure.stop();
+    throw error;
+  });
+  return {
+    listeners,
+    close: async () => {
+      backPressure.stop();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+    forceClose: () => servers.forEach((s) => (s as unknown as { connections: Set<{ close(): void }> }).connections?.forEach((c) => c.close())),
+  };
+}
+
+export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
+  const { config, store, directory, flow, dns, changes, logger, now } = holdfast;
+  const runner = new QueueRunner({
+    queue: flow.queue,
+    local: { db: store.db, directory, queue: flow.queue, changes, now },
+    remote: { blobs: store.blobs, dns, relays: config.relays, hostname: config.hostname, remotePort: config.queue.remotePort },
+    logger: logger.child({ component: 'queue' }),
+    maxActive: config.queue.maxActive,
+    pollIntervalMs: config.queue.pollIntervalMs,
+    leaseMs: config.queue.leaseMs,
+    singleNode: store.dialect === 'sqlite',
+    now,
+  });
+  holdfast.runner = runner;
+  flow.onCommitted = () => runner.wake();
+  await runner.start();
+  return { listeners: [], close: () => runner.stop() };
+}

@@ -1,0 +1,24 @@
+// The mail flow's shared parts on one node: the queue and the intake committer. The SMTP role feeds
+// the committer; the queue role runs deliveries and is woken as soon as new mail is committed.
+import type { Config } from '../config/schema.ts';
+import type { Directory } from '../directory/directory.ts';
+import type { Store } from '../store/store.ts';
+import { IntakeCommitter } from './queue/intake-committer.ts';
+import { Queue } from './queue/queue.ts';
+
+export interface MailFlow {
+  queue: Queue;
+  committer: IntakeCommitter;
+  /** Set by the queue role so that committed mail is picked up at once rather than at the next poll. */
+  onCommitted: (messageIds: number[]) => void;
+}
+
+export function createMailFlow(deps: { config: Config; store: Store; directory: Directory; now(): number }): MailFlow {
+  const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, now: deps.now });
+  const flow: MailFlow = {
+    queue,
+    committer: new IntakeCommitter(deps.store.db, (ids) => flow.onCommitted(ids)),
+    onCommitted: () => {},
+  };
+  return flow;
+}

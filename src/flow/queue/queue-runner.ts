@@ -1,0 +1,191 @@
+// The queue runner of one node: a bounded active set of claimed recipients, local deliveries run at
+// once, remote ones grouped by message and domain and gated by each destination's concurrency.
+// Leases of work in progress are renewed; a lease left by a dead process expires and is claimed again.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { deliverLocally, type LocalDeliveryDeps } from '../delivery/local-delivery.ts';
+import { DestinationControl } from '../delivery/destination-control.ts';
+import { deliverRemotely, destinationOf, type RemoteDeliveryDeps } from '../delivery/remote-delivery.ts';
+import type { ClaimedRecipient, Queue } from './queue.ts';
+
+export interface QueueRunnerDeps {
+  queue: Queue;
+  local: LocalDeliveryDeps;
+  remote: RemoteDeliveryDeps;
+  logger: Logger;
+  maxActive: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  /** True when this node is the only one (SQLite): leases left at start are stale at once. */
+  singleNode: boolean;
+  now(): number;
+}
+
+interface RemoteJob {
+  destination: string;
+  recipients: ClaimedRecipient[];
+}
+
+export class QueueRunner {
+  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly destinations: DestinationControl;
+  private readonly active = new Map<number, ClaimedRecipient>();
+  private readonly waiting = new Map<string, RemoteJob[]>();
+  private readonly running = new Set<Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private renewTimer?: NodeJS.Timeout;
+  private noticeTimer?: NodeJS.Timeout;
+  private ticking = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly deps: QueueRunnerDeps) {
+    this.destinations = new DestinationControl(deps.now);
+  }
+
+  async start() {
+    if (this.deps.singleNode) {
+      const released = await this.deps.queue.releaseStaleLeases();
+      if (released) this.deps.logger.info({ released }, 'queue: took over deliveries left in flight by the previous run');
+    }
+    this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs);
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(1000, Math.floor(this.deps.leaseMs / 3)));
+    this.noticeTimer = setInterval(() => void this.delayNotices(), 60_000);
+    this.wake();
+  }
+
+  /** Look for due work now (called after intake commits, and on the poll timer). */
+  wake() {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    void this.tick().finally(() => {
+      this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  get activeCount() {
+    return this.active.size;
+  }
+
+  private async tick() {
+    try {
+      const room = this.deps.maxActive - this.active.size;
+      if (room <= 0) return;
+      const claimed = await this.deps.queue.claim(this.owner, room);
+      if (claimed.length === 0) return;
+      for (const r of claimed) this.active.set(r.id, r);
+      const local = claimed.filter((r) => r.route === 'local');
+      if (local.length) this.track(this.runLocal(local));
+      const remoteGroups = new Map<string, ClaimedRecipient[]>();
+      for (const r of claimed.filter((r) => r.route === 'remote')) {
+        const key = `${r.messageId}|${r.domain}`;
+        remoteGroups.set(key, [...(remoteGroups.get(key) ?? []), r]);
+      }
+      for (const recipients of remoteGroups.values()) this.schedule({ destination: destinationOf(this.deps.remote.relays, recipients[0]!.domain), recipients });
+      if (claimed.length === room) this.again = true;
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'queue: claiming work failed');
+    }
+  }
+
+  private track(work: Promise<void>) {
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+  }
+
+  private async runLocal(recipients: ClaimedRecipient[]) {
+    try {
+      await deliverLocally(this.deps.local, recipients);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'queue: local delivery failed; will retry');
+      await this.deps.queue.recordDeferred(recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 local delivery failed temporarily' }))).catch(() => {});
+    } finally {
+      this.finish(recipients);
+    }
+  }
+
+  private schedule(job: RemoteJob) {
+    if (this.destinations.isDead(job.destination)) {
+      const state = this.destinations.state(job.destination);
+      const reply = `451 4.4.1 ${job.destination} is not reachable at the moment (last reply: ${state.lastReply ?? 'none'}); retry scheduled`;
+      this.track(this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply }))).finally(() => this.finish(job.recipients)));
+      return;
+    }
+    if (!this.destinations.tryAcquire(job.destination)) {
+      this.waiting.set(job.destination, [...(this.waiting.get(job.destination) ?? []), job]);
+      return;
+    }
+    this.track(this.runRemote(job));
+  }
+
+  private async runRemote(job: RemoteJob) {
+    let signal: 'success' | 'pushback' | 'unreachable' | 'neutral' = 'neutral';
+    let lastReply: string | null = null;
+    try {
+      const outcome = await deliverRemotely(this.deps.remote, job.recipients);
+      signal = outcome.signal;
+      lastReply = (outcome.deferred[0] ?? outcome.failed[0] ?? outcome.delivered[0])?.reply ?? null;
+      if (outcome.delivered.length) await this.deps.queue.recordDelivered(outcome.delivered);
+      if (outcome.deferred.length) await this.deps.queue.recordDeferred(outcome.deferred);
+      if (outcome.failed.length) await this.deps.queue.recordFailed(outcome.failed);
+    } catch (error) {
+      this.deps.logger.error({ err: error, destination: job.destination }, 'queue: remote delivery failed; will retry');
+      await this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 delivery failed temporarily' }))).catch(() => {});
+    } finally {
+      this.destinations.release(job.destination, signal, lastReply);
+      this.finish(job.recipients);
+      this.startWaiting(job.destination);
+    }
+  }
+
+  private startWaiting(destination: string) {
+    const queue = this.waiting.get(destination);
+    while (queue?.length && !this.stopped) {
+      if (this.destinations.isDead(destination) || this.destinations.tryAcquire(destination)) {
+        const job = queue.shift()!;
+        if (this.destinations.isDead(destination)) this.schedule(job);
+        else this.track(this.runRemote(job));
+      } else break;
+    }
+    if (queue && queue.length === 0) this.waiting.delete(destination);
+  }
+
+  private finish(recipients: ClaimedRecipient[]) {
+    for (const r of recipients) this.active.delete(r.id);
+    this.wake();
+  }
+
+  private async renew() {
+    try {
+      await this.deps.queue.renewLeases(this.owner, [...this.active.keys()]);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'queue: renewing leases failed');
+    }
+  }
+
+  private async delayNotices() {
+    try {
+      const sent = await this.deps.queue.sendDelayNotices();
+      if (sent) this.deps.logger.info({ recipients: sent }, 'queue: delay notices sent');
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'queue: delay notices failed');
+    }
+  }
+
+  /** Stops claiming; in-flight deliveries finish (the caller bounds the wait). Waiting jobs keep their leases until they expire. */
+  async stop() {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearInterval(this.renewTimer);
+    clearInterval(this.noticeTimer);
+    while (this.running.size) await Promise.allSettled([...this.running]);
+  }
+}

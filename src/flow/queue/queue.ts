@@ -1,0 +1,335 @@
+// The queue: per-recipient delivery state with leases. Workers claim due recipients (a lease: owner
+// + expiry); a crashed worker's lease expires and its work is claimed again. Outcomes (delivered,
+// deferred on the retry schedule, failed with a DSN) are written with their trace events in one
+// transaction, so a crash never leaves a half-recorded step.
+import type { Kysely, Transaction } from 'kysely';
+import type { Config } from '../../config/schema.ts';
+import type { Directory } from '../../directory/directory.ts';
+import type { BlobStore } from '../../store/blobs/blob-store.ts';
+import type { Dialect } from '../../store/database.ts';
+import type { Database, RecipientState } from '../../store/schema.ts';
+import { buildDsn, wantsNotice, type DsnRecipient } from '../dsn.ts';
+import { routeRecipient } from '../router.ts';
+import { writeTrace } from '../trace.ts';
+import { insertMessage } from './intake-committer.ts';
+
+export interface QueuedMessage {
+  id: number;
+  blobHash: string;
+  prefix: string;
+  size: number;
+  sender: string;
+  envid: string | null;
+  ret: string | null;
+  receivedAt: number;
+  source: string;
+}
+
+export interface ClaimedRecipient {
+  id: number;
+  messageId: number;
+  recipient: string;
+  originalRecipient: string;
+  orcpt: string | null;
+  notify: string | null;
+  route: 'local' | 'remote';
+  domain: string;
+  tenantId: number | null;
+  attempts: number;
+  delayNotified: boolean;
+  message: QueuedMessage;
+}
+
+export interface Outcome {
+  recipient: ClaimedRecipient;
+  reply: string;
+  remoteMta?: string | null;
+}
+
+export interface QueueDeps {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  blobs: BlobStore;
+  directory: Directory;
+  config: Pick<Config, 'hostname' | 'queue'>;
+  now(): number;
+}
+
+export class Queue {
+  constructor(private readonly deps: QueueDeps) {}
+
+  private get db() {
+    return this.deps.db;
+  }
+
+  /**
+   * Claims up to `limit` due recipients for `owner`. Fair between tenants (each tenant with due work
+   * gets an equal share) and between new and retried mail (half of each share for first attempts),
+   * so neither a bulk sender nor a backlog of deferred mail can starve fresh mail.
+   */
+  async claim(owner: string, limit: number, routes: ('local' | 'remote')[] = ['local', 'remote']): Promise<ClaimedRecipient[]> {
+    if (limit <= 0) return [];
+    const now = this.deps.now();
+    const lease = now + this.deps.config.queue.leaseMs;
+    return this.db.transaction().execute(async (trx) => {
+      const tenants = await this.dueQuery(trx, now, routes).select('r.tenant_id').distinct().execute();
+      if (tenants.length === 0) return [];
+      const share = Math.max(1, Math.ceil(limit / tenants.length));
+      const ids: number[] = [];
+      for (const { tenant_id } of tenants) {
+        for (const fresh of [true, false]) {
+          const rows = await this.dueQuery(trx, now, routes)
+            .select('r.id')
+            .where((eb) => (tenant_id === null ? eb('r.tenant_id', 'is', null) : eb('r.tenant_id', '=', tenant_id)))
+            .where('r.attempts', fresh ? '=' : '>', 0)
+            .orderBy('r.next_attempt_at')
+            .limit(share)
+            .$if(this.deps.dialect === 'postgres', (q) => q.forUpdate('r').skipLocked())
+            .execute();
+          ids.push(...rows.map((r) => r.id));
+        }
+      }
+      const chosen = ids.slice(0, limit);
+      if (chosen.length === 0) return [];
+      const claimed = await trx
+        .updateTable('queue_recipients')
+        .set({ state: 'inflight', lease_owner: owner, lease_expires_at: lease, updated_at: now })
+        .where('id', 'in', chosen)
+        .returning('id')
+        .execute();
+      return this.load(trx, claimed.map((c) => c.id));
+    });
+  }
+
+  private dueQuery(trx: Transaction<Database>, now: number, routes: ('local' | 'remote')[]) {
+    return trx
+      .selectFrom('queue_recipients as r')
+      .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
+      .where('m.held', '=', 0)
+      .where('r.route', 'in', routes)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('r.state', 'in', ['queued', 'deferred']), eb('r.next_attempt_at', '<=', now)]),
+          eb.and([eb('r.state', '=', 'inflight'), eb('r.lease_expires_at', '<', now)]),
+        ]),
+      );
+  }
+
+  private async load(db: Kysely<Database> | Transaction<Database>, ids: number[]): Promise<ClaimedRecipient[]> {
+    if (ids.length === 0) return [];
+    const rows = await db
+      .selectFrom('queue_recipients as r')
+      .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
+      .select([
+        'r.id',
+        'r.message_id',
+        'r.recipient',
+        'r.original_recipient',
+        'r.orcpt',
+        'r.notify',
+        'r.route',
+        'r.domain',
+        'r.tenant_id',
+        'r.attempts',
+        'r.delay_notified',
+        'm.blob_hash',
+        'm.prefix',
+        'm.size',
+        'm.sender',
+        'm.envid',
+        'm.ret',
+        'm.received_at',
+        'm.source',
+      ])
+      .where('r.id', 'in', ids)
+      .orderBy('r.id')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      messageId: r.message_id,
+      recipient: r.recipient,
+      originalRecipient: r.original_recipient,
+      orcpt: r.orcpt,
+      notify: r.notify,
+      route: r.route,
+      domain: r.domain,
+      tenantId: r.tenant_id,
+      attempts: Number(r.attempts),
+      delayNotified: Boolean(r.delay_notified),
+      message: {
+        id: r.message_id,
+        blobHash: r.blob_hash,
+        prefix: r.prefix,
+        size: Number(r.size),
+        sender: r.sender,
+        envid: r.envid,
+        ret: r.ret,
+        receivedAt: Number(r.received_at),
+        source: r.source,
+      },
+    }));
+  }
+
+  /** Extends the leases of work still in progress. */
+  async renewLeases(owner: string, ids: number[]) {
+    if (ids.length === 0) return;
+    const now = this.deps.now();
+    await this.db
+      .updateTable('queue_recipients')
+      .set({ lease_expires_at: now + this.deps.config.queue.leaseMs })
+      .where('id', 'in', ids)
+      .where('lease_owner', '=', owner)
+      .where('state', '=', 'inflight')
+      .execute();
+  }
+
+  /** With a single node (SQLite), every lease left at start belongs to a process that is gone. */
+  async releaseStaleLeases() {
+    const now = this.deps.now();
+    const released = await this.db
+      .updateTable('queue_recipients')
+      .set({ state: 'queued', lease_owner: null, lease_expires_at: null, next_attempt_at: now, updated_at: now })
+      .where('state', '=', 'inflight')
+      .executeTakeFirst();
+    return Number(released.numUpdatedRows);
+  }
+
+  async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>) {
+    const run = async (t: Transaction<Database>) => {
+      const now = this.deps.now();
+      for (const o of outcomes) {
+        await this.setState(t, o.recipient.id, 'delivered', { last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now });
+      }
+      await writeTrace(
+        t,
+        outcomes.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
+      );
+    };
+    if (trx) await run(trx);
+    else await this.db.transaction().execute(run);
+  }
+
+  /** Temporary failures: retry on the schedule, or fail with "expired" once the message is too old. */
+  async recordDeferred(outcomes: Outcome[]) {
+    const now = this.deps.now();
+    const { retryMs, expireMs } = this.deps.config.queue;
+    const expired = outcomes.filter((o) => now - o.recipient.message.receivedAt >= expireMs);
+    const retried = outcomes.filter((o) => !expired.includes(o));
+    if (retried.length) {
+      await this.db.transaction().execute(async (trx) => {
+        for (const o of retried) {
+          const attempts = o.recipient.attempts + 1;
+          const delay = retryMs[Math.min(attempts - 1, retryMs.length - 1)]!;
+          await this.setState(trx, o.recipient.id, 'deferred', { last_reply: o.reply, attempts, last_attempt_at: now, next_attempt_at: now + delay });
+        }
+        await writeTrace(
+          trx,
+          retried.map((o) => ({
+            messageId: o.recipient.messageId,
+            recipientId: o.recipient.id,
+            event: 'deferred' as const,
+            at: now,
+            detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta, attempt: o.recipient.attempts + 1 },
+          })),
+        );
+      });
+    }
+    if (expired.length) {
+      await this.recordFailed(
+        expired.map((o) => ({ ...o, reply: `${o.reply} (message expired after ${Math.round(expireMs / 3_600_000)} hours in the queue)` })),
+        'expired',
+      );
+    }
+  }
+
+  /** Permanent failures: the recipient fails and the sender gets a DSN, in one transaction. */
+  async recordFailed(outcomes: Outcome[], event: 'bounced' | 'expired' = 'bounced') {
+    const now = this.deps.now();
+    const dsns = await this.prepareDsns(outcomes, 'failed');
+    await this.db.transaction().execute(async (trx) => {
+      for (const o of outcomes) {
+        await this.setState(trx, o.recipient.id, 'failed', { last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now });
+      }
+      await writeTrace(
+        trx,
+        outcomes.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
+      );
+      for (const dsn of dsns) await insertMessage(trx, dsn);
+    });
+  }
+
+  /** Tells senders whose mail has waited longer than `delay_notice` that it is still being retried. */
+  async sendDelayNotices(): Promise<number> {
+    const now = this.deps.now();
+    const { delayNoticeMs, expireMs } = this.deps.config.queue;
+    const rows = await this.db
+      .selectFrom('queue_recipients as r')
+      .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
+      .select('r.id')
+      .where('r.state', '=', 'deferred')
+      .where('r.delay_notified', '=', 0)
+      .where('m.received_at', '<=', now - delayNoticeMs)
+      .where('m.sender', '!=', '')
+      .limit(500)
+      .execute();
+    const due = (await this.load(this.db, rows.map((r) => r.id))).filter((r) => wantsNotice(r.notify, 'delayed'));
+    if (due.length === 0) return 0;
+    const outcomes = due.map((recipient) => ({ recipient, reply: '' }));
+    const dsns = await this.prepareDsns(outcomes, 'delayed', (m) => m.receivedAt + expireMs);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('queue_recipients').set({ delay_notified: 1 }).where('id', 'in', due.map((r) => r.id)).execute();
+      await writeTrace(trx, due.map((r) => ({ messageId: r.messageId, recipientId: r.id, event: 'delay-notice' as const, at: now, detail: { recipient: r.recipient } })));
+      for (const dsn of dsns) await insertMessage(trx, dsn);
+    });
+    return due.length;
+  }
+
+  private async setState(trx: Transaction<Database>, id: number, state: RecipientState, fields: Record<string, unknown>) {
+    await trx
+      .updateTable('queue_recipients')
+      .set({ state, lease_owner: null, lease_expires_at: null, updated_at: this.deps.now(), ...fields })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** One DSN per original message, written to the blob store before the transaction that queues it. */
+  private async prepareDsns(outcomes: Outcome[], kind: 'failed' | 'delayed', retryUntil?: (m: QueuedMessage) => number) {
+    const byMessage = new Map<number, Outcome[]>();
+    for (const o of outcomes) {
+      // Never to the null sender (that is how bounce loops start), and only when asked for.
+      if (o.recipient.message.sender === '' || !wantsNotice(o.recipient.notify, kind)) continue;
+      byMessage.set(o.recipient.messageId, [...(byMessage.get(o.recipient.messageId) ?? []), o]);
+    }
+    const now = this.deps.now();
+    const dsns = [];
+    for (const group of byMessage.values()) {
+      const message = group[0]!.recipient.message;
+      const route = await routeRecipient(this.deps.directory, message.sender).catch(() => undefined);
+      if (!route || route.kind === 'unknown' || route.recipients.length === 0) continue;
+      const recipients: DsnRecipient[] = group.map((o) => ({
+        recipient: o.recipient.originalRecipient,
+        orcpt: o.recipient.orcpt,
+        reply: o.reply || null,
+        remoteMta: o.remoteMta,
+        lastAttemptAt: now,
+      }));
+      const blob = await this.deps.blobs.put(
+        buildDsn(this.deps.blobs, { kind, hostname: this.deps.config.hostname, sender: message.sender, original: message, recipients, retryUntil: retryUntil?.(message), now }),
+      );
+      dsns.push({
+        blobHash: blob.hash,
+        prefix: '',
+        size: blob.size,
+        sender: '',
+        subject: kind === 'failed' ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)',
+        source: 'dsn' as const,
+        receivedAt: now,
+        recipients: route.recipients.map((r) => ({ ...r, originalRecipient: message.sender })),
+        receivedDetail: { dsnFor: message.id, kind },
+      });
+    }
+    return dsns;
+  }
+}
+
+export const queueStates: RecipientState[] = ['queued', 'inflight', 'deferred', 'delivered', 'failed'];

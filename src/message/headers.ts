@@ -1,0 +1,59 @@
+// Reading a message's header section: unfolded fields, and capturing that section while the message
+// streams past (so intake never buffers a whole message to look at its headers).
+import addressparser from 'nodemailer/lib/addressparser';
+
+export interface HeaderField {
+  /** Lower-case field name. */
+  name: string;
+  value: string;
+}
+
+export function parseHeaderSection(section: string): HeaderField[] {
+  const fields: HeaderField[] = [];
+  for (const line of section.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && fields.length) fields.at(-1)!.value += ` ${line.trim()}`;
+    else {
+      const colon = line.indexOf(':');
+      if (colon > 0) fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim() });
+    }
+  }
+  return fields;
+}
+
+export const headerValue = (fields: HeaderField[], name: string) => fields.find((f) => f.name === name)?.value;
+
+/** Addresses in an address header (From, To...), lower-cased. */
+export function headerAddresses(value: string | undefined): string[] {
+  if (!value) return [];
+  const flatten = (list: any[]): string[] => list.flatMap((entry) => (entry.group ? flatten(entry.group) : entry.address ? [String(entry.address).toLowerCase()] : []));
+  return flatten(addressparser(value) as any[]);
+}
+
+/**
+ * Passes chunks through unchanged while keeping the header section (up to `limit` bytes).
+ * `result()` gives the section once the stream has been consumed.
+ */
+export function captureHeaders(source: AsyncIterable<Uint8Array>, limit = 256 * 1024) {
+  let collected = Buffer.alloc(0);
+  let done = false;
+  let size = 0;
+  async function* passThrough() {
+    for await (const chunk of source) {
+      size += chunk.length;
+      if (!done) {
+        collected = Buffer.concat([collected, chunk]);
+        const end = collected.indexOf('\r\n\r\n');
+        const endLf = end < 0 ? collected.indexOf('\n\n') : -1;
+        if (end >= 0 || endLf >= 0) {
+          collected = collected.subarray(0, end >= 0 ? end : endLf);
+          done = true;
+        } else if (collected.length > limit) {
+          collected = collected.subarray(0, limit);
+          done = true;
+        }
+      }
+      yield chunk;
+    }
+  }
+  return { stream: passThrough(), headers: () => collected.toString('utf8'), size: () => size };
+}
