@@ -1,5 +1,6 @@
-// Failed logins are limited per source address and per account: after `max` failures within the
-// window, further attempts are refused without checking the password until the window passes.
+// Failed logins are limited per account (`max` failures within the window) and per source address
+// (four times as many, since many users may share one address behind NAT): past the limit, attempts
+// are refused without checking the password until the window passes.
 import { smtpReply } from './smtp-reply.ts';
 
 export class AuthFailureLimiter {
@@ -12,8 +13,8 @@ export class AuthFailureLimiter {
   ) {}
 
   check(ip: string, account: string) {
-    for (const key of [`ip:${ip}`, `account:${account.toLowerCase()}`]) {
-      if (this.recent(key).length >= this.max) {
+    for (const [key, max] of [[`ip:${ip}`, this.max * 4], [`account:${account.toLowerCase()}`, this.max]] as const) {
+      if (this.recent(key).length >= max) {
         throw smtpReply(454, '4.7.0', `Too many failed authentication attempts (${this.max} in ${Math.round(this.windowMs / 60_000)} minutes); try again later`);
       }
     }

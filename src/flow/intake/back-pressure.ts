@@ -24,7 +24,7 @@ export class BackPressure {
 
   async start() {
     await this.measure();
-    this.timer = setInterval(() => void this.measure(), this.options.intervalMs ?? 5000);
+    this.timer = setInterval(() => void this.measure(), this.options.intervalMs ?? 1000);
     this.timer.unref();
   }
 

@@ -83,7 +83,13 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
     closeTimeout: config.shutdownGraceMs,
 
     onConnect(session, callback) {
+      // AUTH is neither offered nor accepted before TLS (it is refused anyway; not advertising it keeps clients honest).
+      if (spec.source === 'submission' && !spec.secure) session.disabledCommands = ['AUTH'];
       run(session, 'connect', () => intake.connect({ id: session.id, source: spec.source, clientIp: session.remoteAddress, clientHostname: session.clientHostname, secure: spec.secure }), callback);
+    },
+    onSecure(_socket, session, callback) {
+      if (spec.source === 'submission') session.disabledCommands = [];
+      callback();
     },
     onAuth(auth, session, callback) {
       run(

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import type { TenantDirectory } from '../../src/directory/tenant-directory.ts';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { plainAuth, SmtpTalk } from '../helpers/smtp-talk.ts';
+
+const password = 'Wonderland-42';
+const message = (from: string, to: string, subject: string, extra = '') => `From: ${from}\r\nTo: ${to}\r\nSubject: ${subject}\r\n${extra}\r\nHello.\r\n`;
+
+async function session(t: TestNode, port = 'smtp') {
+  const { talk, greeting } = await SmtpTalk.open(t.port(port));
+  assert.match(greeting, /^220 /);
+  await talk.send('EHLO client.example');
+  return talk;
+}
+
+for (const name of backendNames) {
+  describe(`SMTP intake on ${name}`, { skip: skipFor(name) }, () => {
+    let t: TestNode;
+    let tenant: TenantDirectory;
+    before(async () => {
+      t = await startTestNode(name, {
+        toml: '[smtp]\nmax_message_size = "20KB"\nmax_recipients = 3\nmax_connections_per_ip = 4\n[limits]\nmessages_per_minute = 3\nauth_failures = 3\n',
+      });
+      tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
+      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
+      await tenant.addPrincipal({ kind: 'user', address: 'carol@test.example', password, quotaBytes: 100_000 });
+      await tenant.addAlias('al@test.example', 'alice@test.example');
+      await tenant.addPrincipal({ kind: 'group', address: 'team@test.example' });
+      await tenant.addGroupMember('team@test.example', 'al@test.example');
+      await tenant.addGroupMember('team@test.example', 'bob@test.example');
+      await tenant.addPrincipal({ kind: 'group', address: 'all@test.example' });
+      await tenant.addGroupMember('all@test.example', 'team@test.example');
+      await tenant.addGroupMember('all@test.example', 'alice@test.example');
+    });
+    after(() => t.stop());
+
+    it('advertises the ESMTP extensions', async () => {
+      const talk = await session(t);
+      const ehlo = await talk.send('EHLO again.example');
+      for (const extension of ['PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'DSN', 'STARTTLS', 'SIZE 20000']) assert.match(ehlo, new RegExp(`250[- ]${extension}`));
+      assert.doesNotMatch(ehlo, /AUTH/, 'no AUTH on the MX port');
+      talk.close();
+    });
+
+    it('accepts mail for local users and delivers it with Received and Authentication-Results', async () => {
+      const client = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('smtp'), secure: false, tls: { rejectUnauthorized: false } });
+      const info = await client.sendMail({ from: 'sender@remote.example', to: 'alice@test.example', subject: 'hello alice', text: 'Hi!' });
+      assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+/);
+      const inbox = await t.waitFor(async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('hello alice')), 'delivery to alice');
+      assert.match(inbox.text, /^Received: from \[127\.0\.0\.1\] \(\[127\.0\.0\.1\]\)\r\n\tby mail\.test\.example \(Holdfast\) with ESMTPS id /);
+      assert.match(inbox.text, /Authentication-Results: mail\.test\.example;/);
+      assert.match(inbox.text, /spf=none/);
+    });
+
+    it('refuses unknown local recipients and relaying, with precise replies', async () => {
+      const talk = await session(t);
+      assert.equal(await talk.send('MAIL FROM:<sender@remote.example>'), '250 2.1.0 Accepted');
+      assert.equal(await talk.send('RCPT TO:<nobody@test.example>'), '550 5.1.1 <nobody@test.example>: Recipient address rejected: no such user here');
+      assert.equal(await talk.send('RCPT TO:<someone@elsewhere.example>'), '550 5.7.1 <someone@elsewhere.example>: Unable to relay; authenticate on the submission port to send to other domains');
+      talk.close();
+    });
+
+    it('expands aliases, plus-addresses and nested groups, delivering once per mailbox', async () => {
+      const talk = await session(t);
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      assert.match(await talk.send('RCPT TO:<all@test.example>'), /^250/);
+      assert.match(await talk.send('RCPT TO:<bob+lists@test.example>'), /^250/);
+      assert.match(await talk.data(message('sender@remote.example', 'all@test.example', 'to everyone')), /^250 2\.0\.0 Ok: queued as \d+/);
+      talk.close();
+      for (const user of ['alice@test.example', 'bob@test.example']) {
+        await t.waitFor(async () => (await t.mailbox(user)).some((m) => m.text.includes('to everyone')), `delivery to ${user}`);
+      }
+      await t.waitFor(async () => {
+        const rows = await t.node.holdfast.store.db.selectFrom('queue_recipients').select('state').where('original_recipient', 'in', ['all@test.example', 'bob+lists@test.example']).execute();
+        return rows.every((r) => r.state === 'delivered');
+      }, 'all copies delivered');
+      assert.equal((await t.mailbox('alice@test.example')).filter((m) => m.text.includes('to everyone')).length, 1, 'alice gets one copy');
+      // bob is reached by the group and by his plus-address: two recipients, but one mailbox copy each.
+      const bobCopies = (await t.mailbox('bob@test.example')).filter((m) => m.text.includes('to everyone')).length;
+      assert.ok(bobCopies >= 1 && bobCopies <= 2, `bob got ${bobCopies}`);
+    });
+
+    it('limits recipients per message and message size', async () => {
+      const talk = await session(t);
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      for (const user of ['alice', 'bob', 'carol']) assert.match(await talk.send(`RCPT TO:<${user}@test.example>`), /^250/);
+      assert.equal(await talk.send('RCPT TO:<al@test.example>'), '452 4.5.3 Too many recipients (at most 3 per message); send the rest in another message');
+      await talk.send('RSET');
+      assert.match(await talk.send('MAIL FROM:<sender@remote.example> SIZE=999999'), /^552 5\.3\.4 /);
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      await talk.send('RCPT TO:<alice@test.example>');
+      const big = message('sender@remote.example', 'alice@test.example', 'too big') + `${'x'.repeat(100)}\r\n`.repeat(300);
+      assert.match(await talk.data(big), /^552 5\.3\.4 /);
+      talk.close();
+    });
+
+    it('refuses a looping message', async () => {
+      const talk = await session(t);
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      await talk.send('RCPT TO:<alice@test.example>');
+      const hops = Array.from({ length: 21 }, (_, i) => `Received: from hop${i}.example by hop${i + 1}.example; Mon, 23 Nov 2026 10:00:00 +0000\r\n`).join('');
+      assert.equal(
+        await talk.data(hops + message('sender@remote.example', 'alice@test.example', 'loop')),
+        '554 5.4.6 Routing loop detected: the message has passed 21 mail servers (more than 20)',
+      );
+      talk.close();
+    });
+
+    it('refuses at RCPT a mailbox that is over its quota', async () => {
+      const talk = await session(t);
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      await talk.send('RCPT TO:<carol@test.example>');
+      assert.match(await talk.data(message('sender@remote.example', 'carol@test.example', 'fills the box')), /^250/);
+      await t.waitFor(async () => (await t.mailbox('carol@test.example')).length > 0, 'carol has mail');
+      await tenant.setQuota('carol@test.example', 10);
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      assert.equal(await talk.send('RCPT TO:<carol@test.example>'), '552 5.2.2 <carol@test.example>: Mailbox full (quota 10B)');
+      talk.close();
+    });
+
+    it('refuses mail that fails DMARC with p=reject', async () => {
+      t.dns.set('_dmarc.bank.example', { TXT: ['v=DMARC1; p=reject'] });
+      t.dns.set('bank.example', { TXT: ['v=spf1 -all'] });
+      const talk = await session(t);
+      await talk.send('MAIL FROM:<ceo@bank.example>');
+      await talk.send('RCPT TO:<alice@test.example>');
+      assert.equal(
+        await talk.data(message('ceo@bank.example', 'alice@test.example', 'wire money')),
+        '550 5.7.509 Access denied, sending domain bank.example does not pass DMARC verification and has a DMARC policy of reject',
+      );
+      talk.close();
+    });
+
+    it('limits concurrent connections per source address', async () => {
+      const open = await Promise.all([1, 2, 3, 4].map(() => SmtpTalk.open(t.port('smtp'))));
+      const fifth = await SmtpTalk.open(t.port('smtp'));
+      assert.equal(fifth.greeting, '421 4.3.2 The maximum number of concurrent server connections has exceeded a per-source limit (4), closing transmission channel');
+      for (const s of open) s.talk.close();
+      fifth.talk.close();
+      await new Promise((r) => setTimeout(r, 200));
+    });
+
+    it('limits concurrent connections per resource forest, naming the limit', async () => {
+      await t.node.holdfast.directory.setForest('default', { maxConnections: 1 });
+      try {
+        const first = await session(t);
+        await first.send('MAIL FROM:<sender@remote.example>');
+        assert.match(await first.send('RCPT TO:<alice@test.example>'), /^250/);
+        const second = await session(t);
+        await second.send('MAIL FROM:<sender@remote.example>');
+        assert.equal(
+          await second.send('RCPT TO:<bob@test.example>'),
+          '421 4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit (forest default: 1), closing transmission channel',
+        );
+        await t.waitFor(async () => second.isClosed, 'the refused connection to close');
+        first.close();
+        await new Promise((r) => setTimeout(r, 200));
+        const third = await session(t);
+        await third.send('MAIL FROM:<sender@remote.example>');
+        assert.match(await third.send('RCPT TO:<bob@test.example>'), /^250/, 'a slot frees when a session ends');
+        third.close();
+      } finally {
+        await t.node.holdfast.directory.setForest('default', { maxConnections: 1000 });
+      }
+    });
+
+    it('requires STARTTLS before AUTH on submission, and checks who may send as whom', async () => {
+      const talk = await session(t, 'submission');
+      assert.doesNotMatch(await talk.send('EHLO client.example'), /AUTH/, 'no AUTH before TLS');
+      assert.match(await talk.send('MAIL FROM:<alice@test.example>'), /^530 /);
+      await talk.startTls();
+      assert.match(await talk.send('EHLO client.example'), /250-AUTH PLAIN LOGIN/);
+      assert.match(await talk.send(`AUTH PLAIN ${plainAuth('alice@test.example', password)}`), /^235 /);
+      assert.equal(await talk.send('MAIL FROM:<bob@test.example>'), '553 5.7.1 Sender address rejected: <bob@test.example> is not an address alice@test.example may send as');
+      assert.equal(await talk.send('MAIL FROM:<al@test.example>'), '250 2.1.0 Accepted', 'an alias of her own');
+      await talk.send('RCPT TO:<bob@test.example>');
+      assert.equal(
+        await talk.data(message('bob@test.example', 'bob@test.example', 'forged')),
+        '553 5.7.1 From header rejected: <bob@test.example> is not an address alice@test.example may send as',
+      );
+      talk.close();
+    });
+
+    it('sends through submission with implicit TLS, adding Message-ID and Date', async () => {
+      const client = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'bob@test.example', pass: password } });
+      const raw = 'From: bob@test.example\r\nTo: alice@test.example\r\nSubject: no ids\r\n\r\nbody\r\n';
+      await client.sendMail({ envelope: { from: 'bob@test.example', to: ['alice@test.example'] }, raw });
+      const found = await t.waitFor(async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Subject: no ids')), 'submitted message');
+      assert.match(found.text, /^Message-ID: <[0-9a-f-]+@mail\.test\.example>\r\n/m);
+      assert.match(found.text, /^Date: .+ \+0000\r\n/m);
+      assert.match(found.text, /with ESMTPSA id/);
+    });
+
+    it('rate-limits failed logins and messages per minute', async () => {
+      const { talk } = await SmtpTalk.open(t.port('submissions'), { tls: true });
+      await talk.send('EHLO client.example');
+      for (let i = 0; i < 3; i++) assert.match(await talk.send(`AUTH PLAIN ${plainAuth('carol@test.example', 'wrong-Password-1')}`), /^535 5\.7\.8 /);
+      assert.equal(await talk.send(`AUTH PLAIN ${plainAuth('carol@test.example', password)}`), '454 4.7.0 Too many failed authentication attempts (3 in 15 minutes); try again later');
+      talk.close();
+
+      const client = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: password } });
+      let refusal: any;
+      for (let i = 0; i < 5 && !refusal; i++) {
+        await client.sendMail({ from: 'alice@test.example', to: 'bob@test.example', subject: `burst ${i}`, text: 'x' }).catch((e) => (refusal = e));
+      }
+      assert.equal(refusal?.response, '450 4.7.1 Message submission rate for alice@test.example has exceeded the configured limit (3 per minute); try again later');
+    });
+  });
+}
