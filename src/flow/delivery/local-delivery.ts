@@ -8,7 +8,7 @@ import type { ChangeFeed, MailboxChange } from '../../mailbox/change-feed.ts';
 import { ensureDefaultFolders, findFolder, usedBytes } from '../../mailbox/folders.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
-import type { ClaimedRecipient, Outcome, Queue } from '../queue/queue.ts';
+import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';
 
 export interface LocalDeliveryDeps {
   db: Kysely<Database>;
@@ -32,7 +32,9 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
       continue;
     }
     const now = deps.now();
-    const change = await deps.db.transaction().execute(async (trx): Promise<MailboxChange | undefined> => {
+    const change = await deps.db
+      .transaction()
+      .execute(async (trx): Promise<MailboxChange | undefined> => {
       await ensureDefaultFolders(trx, principal, now);
       const inbox = (await findFolder(trx, principal.id, 'INBOX'))!;
       const appended = await appendMessage(
@@ -51,7 +53,12 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
       await deps.queue.recordDelivered([{ recipient, reply: `250 2.0.0 delivered to ${principal.address} INBOX (uid ${appended.uid})` }], trx);
       if (!appended.added) return undefined;
       return { tenantId: principal.tenantId, principalId: principal.id, mailboxId: inbox.id, kind: 'append', uid: appended.uid, modseq: appended.modseq };
-    });
+      })
+      // Another worker took this recipient over (our lease expired): the append was rolled back and is theirs to make.
+      .catch((error) => {
+        if (error instanceof LeaseLostError) return undefined;
+        throw error;
+      });
     if (change) deps.changes.publish(change);
   }
   if (failed.length) await deps.queue.recordFailed(failed);

@@ -37,6 +37,10 @@ export interface ClaimedRecipient {
   tenantId: number | null;
   attempts: number;
   delayNotified: boolean;
+  /** The last reply of an earlier attempt, if any. */
+  lastReply: string | null;
+  /** Who holds the lease: an outcome is recorded only while the lease is still its own. */
+  leaseOwner: string | null;
   message: QueuedMessage;
 }
 
@@ -132,6 +136,8 @@ export class Queue {
         'r.tenant_id',
         'r.attempts',
         'r.delay_notified',
+        'r.last_reply',
+        'r.lease_owner',
         'm.blob_hash',
         'm.prefix',
         'm.size',
@@ -156,6 +162,8 @@ export class Queue {
       tenantId: r.tenant_id,
       attempts: Number(r.attempts),
       delayNotified: Boolean(r.delay_notified),
+      lastReply: r.last_reply,
+      leaseOwner: r.lease_owner,
       message: {
         id: r.message_id,
         blobHash: r.blob_hash,
@@ -197,12 +205,11 @@ export class Queue {
   async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>) {
     const run = async (t: Transaction<Database>) => {
       const now = this.deps.now();
-      for (const o of outcomes) {
-        await this.setState(t, o.recipient.id, 'delivered', { last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now });
-      }
+      const applied = await this.applyAll(t, outcomes, 'delivered', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
+      if (applied.length < outcomes.length && trx) throw new LeaseLostError();
       await writeTrace(
         t,
-        outcomes.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
+        applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
       );
     };
     if (trx) await run(trx);
@@ -217,14 +224,14 @@ export class Queue {
     const retried = outcomes.filter((o) => !expired.includes(o));
     if (retried.length) {
       await this.db.transaction().execute(async (trx) => {
-        for (const o of retried) {
+        const applied = await this.applyAll(trx, retried, 'deferred', (o) => {
           const attempts = o.recipient.attempts + 1;
           const delay = retryMs[Math.min(attempts - 1, retryMs.length - 1)]!;
-          await this.setState(trx, o.recipient.id, 'deferred', { last_reply: o.reply, attempts, last_attempt_at: now, next_attempt_at: now + delay });
-        }
+          return { last_reply: o.reply, attempts, last_attempt_at: now, next_attempt_at: now + delay };
+        });
         await writeTrace(
           trx,
-          retried.map((o) => ({
+          applied.map((o) => ({
             messageId: o.recipient.messageId,
             recipientId: o.recipient.id,
             event: 'deferred' as const,
@@ -247,14 +254,13 @@ export class Queue {
     const now = this.deps.now();
     const dsns = await this.prepareDsns(outcomes, 'failed');
     await this.db.transaction().execute(async (trx) => {
-      for (const o of outcomes) {
-        await this.setState(trx, o.recipient.id, 'failed', { last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now });
-      }
+      const applied = await this.applyAll(trx, outcomes, 'failed', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
       await writeTrace(
         trx,
-        outcomes.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
+        applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
       );
-      for (const dsn of dsns) await insertMessage(trx, dsn);
+      const appliedMessages = new Set(applied.map((o) => o.recipient.messageId));
+      for (const dsn of dsns) if (appliedMessages.has(dsn.dsnFor)) await insertMessage(trx, dsn.message);
     });
   }
 
@@ -274,22 +280,36 @@ export class Queue {
       .execute();
     const due = (await this.load(this.db, rows.map((r) => r.id))).filter((r) => wantsNotice(r.notify, 'delayed'));
     if (due.length === 0) return 0;
-    const outcomes = due.map((recipient) => ({ recipient, reply: '' }));
+    const outcomes = due.map((recipient) => ({ recipient, reply: recipient.lastReply ?? '' }));
     const dsns = await this.prepareDsns(outcomes, 'delayed', (m) => m.receivedAt + expireMs);
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('queue_recipients').set({ delay_notified: 1 }).where('id', 'in', due.map((r) => r.id)).execute();
       await writeTrace(trx, due.map((r) => ({ messageId: r.messageId, recipientId: r.id, event: 'delay-notice' as const, at: now, detail: { recipient: r.recipient } })));
-      for (const dsn of dsns) await insertMessage(trx, dsn);
+      for (const dsn of dsns) await insertMessage(trx, dsn.message);
     });
     return due.length;
   }
 
-  private async setState(trx: Transaction<Database>, id: number, state: RecipientState, fields: Record<string, unknown>) {
-    await trx
+  /**
+   * Records an outcome, but only while the recipient's lease is still the claimant's: if the lease
+   * expired and another worker took the recipient over, this (late) outcome is dropped. Returns
+   * whether it was recorded.
+   */
+  private async setState(trx: Transaction<Database>, recipient: ClaimedRecipient, state: RecipientState, fields: Record<string, unknown>): Promise<boolean> {
+    const result = await trx
       .updateTable('queue_recipients')
       .set({ state, lease_owner: null, lease_expires_at: null, updated_at: this.deps.now(), ...fields })
-      .where('id', '=', id)
-      .execute();
+      .where('id', '=', recipient.id)
+      .where((eb) => (recipient.leaseOwner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', recipient.leaseOwner)))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Applies an outcome to each recipient; returns those whose lease was still held. */
+  private async applyAll(trx: Transaction<Database>, outcomes: Outcome[], state: RecipientState, fields: (o: Outcome) => Record<string, unknown>) {
+    const applied: Outcome[] = [];
+    for (const o of outcomes) if (await this.setState(trx, o.recipient, state, fields(o))) applied.push(o);
+    return applied;
   }
 
   /** One DSN per original message, written to the blob store before the transaction that queues it. */
@@ -316,7 +336,7 @@ export class Queue {
       const blob = await this.deps.blobs.put(
         buildDsn(this.deps.blobs, { kind, hostname: this.deps.config.hostname, sender: message.sender, original: message, recipients, retryUntil: retryUntil?.(message), now }),
       );
-      dsns.push({
+      dsns.push({ dsnFor: message.id, message: {
         blobHash: blob.hash,
         prefix: '',
         size: blob.size,
@@ -326,10 +346,17 @@ export class Queue {
         receivedAt: now,
         recipients: route.recipients.map((r) => ({ ...r, originalRecipient: message.sender })),
         receivedDetail: { dsnFor: message.id, kind },
-      });
+      } });
     }
     return dsns;
   }
 }
 
 export const queueStates: RecipientState[] = ['queued', 'inflight', 'deferred', 'delivered', 'failed'];
+
+/** A local delivery whose lease was taken over meanwhile: its transaction is rolled back. */
+export class LeaseLostError extends Error {
+  constructor() {
+    super('the lease on this delivery was taken over by another worker');
+  }
+}
