@@ -6,6 +6,7 @@ import { registerDomainCommands } from './domain-commands.ts';
 import { registerForestCommands } from './forest-commands.ts';
 import { registerGroupCommands } from './group-commands.ts';
 import { registerResourceCommands, registerSharedMailboxCommands } from './mailbox-principal-commands.ts';
+import { registerQueueCommands, registerTraceCommand } from './queue-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTenantCommands } from './tenant-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
@@ -24,5 +25,7 @@ export function buildProgram(): Command {
   registerGroupCommands(program);
   registerSharedMailboxCommands(program);
   registerResourceCommands(program);
+  registerQueueCommands(program);
+  registerTraceCommand(program);
   return program;
 }

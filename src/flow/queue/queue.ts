@@ -78,20 +78,28 @@ export class Queue {
     return this.db.transaction().execute(async (trx) => {
       const tenants = await this.dueQuery(trx, now, routes).select('r.tenant_id').distinct().execute();
       if (tenants.length === 0) return [];
+      // Per tenant: candidates alternating fresh and retried mail; each tenant first gets an equal
+      // share of the active set, and whatever a tenant cannot use goes to the others.
       const share = Math.max(1, Math.ceil(limit / tenants.length));
-      const ids: number[] = [];
+      const candidates: number[][] = [];
       for (const { tenant_id } of tenants) {
-        for (const fresh of [true, false]) {
-          const rows = await this.dueQuery(trx, now, routes)
-            .select('r.id')
-            .where((eb) => (tenant_id === null ? eb('r.tenant_id', 'is', null) : eb('r.tenant_id', '=', tenant_id)))
-            .where('r.attempts', fresh ? '=' : '>', 0)
-            .orderBy('r.next_attempt_at')
-            .limit(share)
-            .$if(this.deps.dialect === 'postgres', (q) => q.forUpdate('r').skipLocked())
-            .execute();
-          ids.push(...rows.map((r) => r.id));
-        }
+        const [fresh, retried] = await Promise.all(
+          [true, false].map((isFresh) =>
+            this.dueQuery(trx, now, routes)
+              .select('r.id')
+              .where((eb) => (tenant_id === null ? eb('r.tenant_id', 'is', null) : eb('r.tenant_id', '=', tenant_id)))
+              .where('r.attempts', isFresh ? '=' : '>', 0)
+              .orderBy('r.next_attempt_at')
+              .limit(limit)
+              .$if(this.deps.dialect === 'postgres', (q) => q.forUpdate('r').skipLocked())
+              .execute(),
+          ),
+        );
+        candidates.push(interleave(fresh!.map((r) => r.id), retried!.map((r) => r.id)));
+      }
+      const ids = candidates.flatMap((list) => list.slice(0, share));
+      for (let round = share; ids.length < limit && candidates.some((list) => list.length > round); round++) {
+        for (const list of candidates) if (list.length > round && ids.length < limit) ids.push(list[round]!);
       }
       const chosen = ids.slice(0, limit);
       if (chosen.length === 0) return [];
@@ -176,6 +184,11 @@ export class Queue {
         source: r.source,
       },
     }));
+  }
+
+  /** Recipients as the queue sees them (for administrative actions on waiting mail). */
+  loadRecipients(ids: number[]): Promise<ClaimedRecipient[]> {
+    return this.load(this.db, ids);
   }
 
   /** Extends the leases of work still in progress. */
@@ -359,4 +372,13 @@ export class LeaseLostError extends Error {
   constructor() {
     super('the lease on this delivery was taken over by another worker');
   }
+}
+
+function interleave(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length) out.push(a[i]!);
+    if (i < b.length) out.push(b[i]!);
+  }
+  return out;
 }
