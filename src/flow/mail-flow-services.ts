@@ -1,4 +1,5 @@
 // The two mail-flow roles: "smtp" (listeners on 25/587/465 feeding intake) and "queue" (deliveries).
+import { hostname } from 'node:os';
 import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
 import type { Holdfast, RunningService } from '../server/holdfast.ts';
 import { AuthFailureLimiter } from './intake/auth-failures.ts';
@@ -53,6 +54,7 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     pollIntervalMs: config.queue.pollIntervalMs,
     leaseMs: config.queue.leaseMs,
     singleNode: store.dialect === 'sqlite',
+    host: hostname(),
     now,
   });
   holdfast.runner = runner;

@@ -18,6 +18,8 @@ export interface QueueRunnerDeps {
   leaseMs: number;
   /** True when this node is the only one (SQLite): leases left at start are stale at once. */
   singleNode: boolean;
+  /** This host's name, in lease owners, so a restart recognises its own dead processes' leases. */
+  host: string;
   now(): number;
 }
 
@@ -27,7 +29,7 @@ interface RemoteJob {
 }
 
 export class QueueRunner {
-  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly owner: string;
   readonly destinations: DestinationControl;
   private readonly active = new Map<number, ClaimedRecipient>();
   private readonly waiting = new Map<string, RemoteJob[]>();
@@ -41,13 +43,12 @@ export class QueueRunner {
 
   constructor(private readonly deps: QueueRunnerDeps) {
     this.destinations = new DestinationControl(deps.now);
+    this.owner = `${deps.host}/${process.pid}/${randomUUID().slice(0, 8)}`;
   }
 
   async start() {
-    if (this.deps.singleNode) {
-      const released = await this.deps.queue.releaseStaleLeases();
-      if (released) this.deps.logger.info({ released }, 'queue: took over deliveries left in flight by the previous run');
-    }
+    const released = await this.deps.queue.releaseStaleLeases({ allOwners: this.deps.singleNode, host: this.deps.host });
+    if (released) this.deps.logger.info({ released }, 'queue: took over deliveries left in flight by a process that stopped');
     this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(1000, Math.floor(this.deps.leaseMs / 3)));
     this.noticeTimer = setInterval(() => void this.delayNotices(), 60_000);

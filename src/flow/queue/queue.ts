@@ -204,13 +204,24 @@ export class Queue {
       .execute();
   }
 
-  /** With a single node (SQLite), every lease left at start belongs to a process that is gone. */
-  async releaseStaleLeases() {
+  /**
+   * Takes back, at start, the work of processes that died holding leases: with a single node
+   * (SQLite) every lease left over; with a shared database the leases of dead processes on this
+   * host (owners are "<host>/<pid>/<random>"). Leases of other hosts run out by themselves.
+   */
+  async releaseStaleLeases(scope: { allOwners: boolean; host: string }) {
     const now = this.deps.now();
+    let owners: string[] | undefined;
+    if (!scope.allOwners) {
+      const rows = await this.db.selectFrom('queue_recipients').select('lease_owner').distinct().where('state', '=', 'inflight').where('lease_owner', 'like', `${scope.host}/%`).execute();
+      owners = rows.map((r) => r.lease_owner!).filter((owner) => !isProcessAlive(Number(owner.split('/')[1])));
+      if (owners.length === 0) return 0;
+    }
     const released = await this.db
       .updateTable('queue_recipients')
       .set({ state: 'queued', lease_owner: null, lease_expires_at: null, next_attempt_at: now, updated_at: now })
       .where('state', '=', 'inflight')
+      .$if(owners !== undefined, (q) => q.where('lease_owner', 'in', owners!))
       .executeTakeFirst();
     return Number(released.numUpdatedRows);
   }
@@ -381,4 +392,14 @@ function interleave(a: number[], b: number[]): number[] {
     if (i < b.length) out.push(b[i]!);
   }
   return out;
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
