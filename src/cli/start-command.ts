@@ -19,7 +19,6 @@ export function registerStartCommand(program: Command) {
       const roles = parseRoles(options.roles);
       const logger = createLogger(config.log);
       const node = await startNode(config, { roles, logger });
-      process.stdout.write(options.json ? `${JSON.stringify(startupSummaryJson(node))}\n` : startupSummary(node));
 
       let stopping = false;
       const stop = async (signal: string) => {
@@ -29,12 +28,19 @@ export function registerStartCommand(program: Command) {
         }
         stopping = true;
         logger.info({ signal }, 'signal received');
-        await node.stop();
-        logger.flush?.();
-        process.exit(0);
+        try {
+          await node.stop();
+          logger.flush?.();
+          process.exit(0);
+        } catch (error) {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        }
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
+      // Printed once the signal handlers are in place: whoever reads it may stop the server at once.
+      process.stdout.write(options.json ? `${JSON.stringify(startupSummaryJson(node))}\n` : startupSummary(node));
     },
   );
 }
