@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { version } from '../version.ts';
 import { registerAliasCommands } from './alias-commands.ts';
+import { registerDkimCommands } from './dkim-commands.ts';
 import { registerDomainCommands } from './domain-commands.ts';
 import { registerForestCommands } from './forest-commands.ts';
 import { registerGroupCommands } from './group-commands.ts';
@@ -27,5 +28,6 @@ export function buildProgram(): Command {
   registerResourceCommands(program);
   registerQueueCommands(program);
   registerTraceCommand(program);
+  registerDkimCommands(program);
   return program;
 }

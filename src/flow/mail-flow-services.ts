@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
 import type { Holdfast, RunningService } from '../server/holdfast.ts';
+import { DkimKeys } from './dkim-keys.ts';
 import { AuthFailureLimiter } from './intake/auth-failures.ts';
 import { BackPressure } from './intake/back-pressure.ts';
 import { ConnectionLimits } from './intake/connection-limits.ts';
@@ -27,6 +28,7 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     backPressure,
     authFailures: new AuthFailureLimiter(config.limits.authFailures, 15 * 60_000, now),
     dns,
+    dkim: new DkimKeys(store.db, now),
     now,
   });
   const { listeners, servers } = await startSmtpListeners(holdfast, intake).catch((error) => {

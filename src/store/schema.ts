@@ -157,6 +157,16 @@ export interface MessageTable {
   created_at: number;
 }
 
+export interface DkimKeyTable {
+  id: Generated<number>;
+  domain_id: number;
+  selector: string;
+  private_key: string;
+  public_key: string;
+  active: number;
+  created_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -172,4 +182,5 @@ export interface Database {
   trace_events: TraceEventTable;
   mailboxes: MailboxTable;
   messages: MessageTable;
+  dkim_keys: DkimKeyTable;
 }

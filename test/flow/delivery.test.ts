@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { authenticate } from 'mailauth';
 import nodemailer from 'nodemailer';
+import { createMailDns } from '../../src/flow/dns.ts';
+import { DkimKeys, dnsRecordName, dnsRecordValue } from '../../src/flow/dkim-keys.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
@@ -67,6 +70,13 @@ for (const name of backendNames) {
       const trace = await t.node.holdfast.store.db.selectFrom('trace_events').select(['event', 'detail']).where('message_id', '=', (await states('first contact'))[0]!.messageId).orderBy('id').execute();
       assert.deepEqual([...new Set(trace.map((e) => e.event))], ['received', 'queued', 'delivered']);
       assert.match(JSON.parse(trace.at(-1)!.detail).reply, /^250 /);
+
+      // Signed with the domain's DKIM key; a receiver that finds the published record verifies it.
+      assert.match(got.data, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=test\.example;/m);
+      const key = await new DkimKeys(t.node.holdfast.store.db).active('test.example');
+      t.dns.set(dnsRecordName(key), { TXT: [dnsRecordValue(key)] });
+      const verdict = await authenticate(got.data, { ip: '127.0.0.1', helo: 'mail.test.example', sender: 'alice@test.example', mta: 'mx.remote.example', resolver: createMailDns([t.dns.server]).resolve as never });
+      assert.equal((verdict.dkim as { results: { status: { result: string } }[] }).results[0]!.status.result, 'pass');
     });
 
     it('falls back to the domain\'s own address when it has no MX', async () => {

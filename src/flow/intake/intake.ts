@@ -7,7 +7,10 @@ import { authenticate as verifyMessage } from 'mailauth';
 import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { parseAddress } from '../../directory/names.ts';
-import { captureHeaders, headerAddresses, headerValue, parseHeaderSection } from '../../message/headers.ts';
+import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
+import { openStoredMessage, type StoredMessageRef } from '../../message/stored-message.ts';
+import { dkimSign } from 'mailauth';
+import type { DkimKeys } from '../dkim-keys.ts';
 import type { Store } from '../../store/store.ts';
 import { usedBytes } from '../../mailbox/folders.ts';
 import { formatSize } from '../../config/size.ts';
@@ -47,6 +50,7 @@ export interface IntakeDeps {
   backPressure: BackPressure;
   authFailures: AuthFailureLimiter;
   dns: MailDns;
+  dkim: DkimKeys;
   now(): number;
 }
 
@@ -165,8 +169,10 @@ export class Intake {
       authResults = verdict.summary;
       if (verdict.headers) added.unshift(verdict.headers.trimEnd());
     }
-    added.unshift(this.receivedHeader(state, now));
-    const prefix = added.map((h) => `${h}\r\n`).join('');
+    let prefix = added.map((h) => `${h}\r\n`).join('');
+    if (state.info.source === 'submission') prefix = (await this.dkimSignature(state, fields, { prefix, blobHash: blob.hash })) + prefix;
+    // Our Received line goes on top, as every hop's does (RFC 5321 4.4).
+    prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
 
     const recipients = state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify })));
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
@@ -220,6 +226,26 @@ export class Intake {
         dmarc: dmarc ? dmarc.status?.result : 'none',
       },
     };
+  }
+
+  /** A DKIM-Signature for mail submitted from one of the sender's tenant's domains. */
+  private async dkimSignature(state: SessionState, fields: HeaderField[], message: StoredMessageRef): Promise<string> {
+    const fromDomain = headerAddresses(headerValue(fields, 'from'))[0]?.split('@')[1] ?? state.sender?.split('@')[1];
+    if (!fromDomain) return '';
+    const owner = await this.deps.directory.findDomain(fromDomain).catch(() => undefined);
+    if (!owner || owner.tenantId !== state.principal?.tenantId) return '';
+    const key = await this.deps.dkim.active(fromDomain);
+    // mailauth 4.x reads the key from signatureData; its type declarations describe top-level fields
+    // that it ignores (they produce an empty signature), hence the cast.
+    const options = {
+      canonicalization: 'relaxed/relaxed',
+      algorithm: 'rsa-sha256',
+      signTime: new Date(this.deps.now()),
+      signatureData: [{ signingDomain: fromDomain, selector: key.selector, privateKey: key.privateKey }],
+    };
+    const result = await dkimSign(openStoredMessage(this.deps.store.blobs, message), options as unknown as Parameters<typeof dkimSign>[1]);
+    if (!result.signatures?.startsWith('DKIM-Signature:')) throw new Error(`DKIM signing for ${fromDomain} produced no signature: ${JSON.stringify(result.errors)}`);
+    return result.signatures ?? '';
   }
 
   private receivedHeader(state: SessionState, now: number): string {

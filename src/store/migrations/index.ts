@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.ts';
 import * as directory from './0001-directory.ts';
 import * as mailFlow from './0002-mail-flow.ts';
+import * as dkim from './0003-dkim.ts';
 
 export interface Migration {
   version: number;
@@ -13,6 +14,7 @@ export interface Migration {
 export const migrations: Migration[] = [
   { version: 1, name: 'directory', up: directory.up },
   { version: 2, name: 'mail-flow', up: mailFlow.up },
+  { version: 3, name: 'dkim', up: dkim.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
