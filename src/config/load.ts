@@ -70,6 +70,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       maxRecipients: values.smtp?.max_recipients ?? 500,
       maxConnectionsPerIp: values.smtp?.max_connections_per_ip ?? 20,
       maxReceivedHeaders: values.smtp?.max_received_headers ?? 20,
+      greetingDelayMs: values.smtp?.greeting_delay ?? 0,
     },
     limits: {
       messagesPerMinute: values.limits?.messages_per_minute ?? 30,

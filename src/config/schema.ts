@@ -68,6 +68,7 @@ export const fileSchema = z.strictObject({
       max_recipients: positiveInteger().optional(),
       max_connections_per_ip: positiveInteger().optional(),
       max_received_headers: positiveInteger().optional(),
+      greeting_delay: duration.optional(),
     })
     .optional(),
   limits: z
@@ -140,7 +141,7 @@ export interface Config {
   shutdownGraceMs: number;
   /** DNS servers for MX lookups and SPF/DKIM/DMARC; undefined = the system's resolvers. */
   dnsServers?: string[];
-  smtp: { maxMessageSize: number; maxRecipients: number; maxConnectionsPerIp: number; maxReceivedHeaders: number };
+  smtp: { maxMessageSize: number; maxRecipients: number; maxConnectionsPerIp: number; maxReceivedHeaders: number; greetingDelayMs: number };
   limits: { messagesPerMinute: number; recipientsPerDay: number; authFailures: number };
   queue: {
     retryMs: number[];

@@ -122,9 +122,26 @@ export class Directory {
   }
 
   async getTenantById(id: number): Promise<Tenant> {
-    const tenant = (await this.listTenants()).find((t) => t.id === id);
+    const tenant = await this.db
+      .selectFrom('tenants')
+      .innerJoin('forests', 'forests.id', 'tenants.forest_id')
+      .select(['tenants.id', 'tenants.name', 'forests.name as forest', 'forests.id as forestId'])
+      .where('tenants.id', '=', id)
+      .executeTakeFirst();
     if (!tenant) throw notFound('unknown-tenant', `unknown tenant #${id}`);
     return tenant;
+  }
+
+  /** The forest a tenant belongs to, with its limits (one query: this is on the SMTP hot path). */
+  async forestOfTenant(tenantId: number): Promise<{ id: number; name: string; maxConnections: number }> {
+    const row = await this.db
+      .selectFrom('tenants')
+      .innerJoin('forests', 'forests.id', 'tenants.forest_id')
+      .select(['forests.id', 'forests.name', 'forests.max_connections'])
+      .where('tenants.id', '=', tenantId)
+      .executeTakeFirst();
+    if (!row) throw notFound('unknown-tenant', `unknown tenant #${tenantId}`);
+    return { id: row.id, name: row.name, maxConnections: Number(row.max_connections) };
   }
 
   /** The directory as seen from inside one tenant. */

@@ -60,7 +60,7 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     now,
   });
   holdfast.runner = runner;
-  flow.onCommitted = () => runner.wake();
+  flow.onCommitted = () => runner.nudge();
   await runner.start();
   return { listeners: [], close: () => runner.stop() };
 }

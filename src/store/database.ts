@@ -41,7 +41,7 @@ export async function openDatabase(location: StoreLocation): Promise<DatabaseHan
   sqlite.pragma('foreign_keys = ON');
   // The CLI and the server share the file; a writer waits for the other rather than failing.
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', location, sqlite, close: () => db.destroy() };
 }
 
@@ -50,4 +50,25 @@ export function describeLocation(location: StoreLocation): string {
   const url = new URL(location.url);
   if (url.password) url.password = '***';
   return `PostgreSQL ${url.toString()}`;
+}
+
+/**
+ * Kysely prepares every query afresh; parsing SQL then costs more than running it. Queries are built
+ * from a fixed set of shapes (values are bound parameters), so prepared statements are kept by their
+ * SQL text and reused.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database) {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(source: string) {
+      let statement = statements.get(source);
+      if (!statement) {
+        statement = sqlite.prepare(source);
+        if (statements.size > 2000) statements.clear(); // a bound, in case some query shape varies endlessly
+        statements.set(source, statement);
+      }
+      return statement;
+    },
+  } as unknown as SqliteDatabase.Database;
 }

@@ -1,11 +1,13 @@
 // The store: the database (through Kysely) plus the blob store that belongs with it.
-// SQLite keeps blobs as files in the data dir; PostgreSQL keeps them in the database, so that
-// several nodes share them without a shared filesystem.
+// Small content is kept inside the database on both (see inline-blob.ts). Larger content: files in
+// the data dir with SQLite; inside the database with PostgreSQL, so that several nodes share it
+// without a shared filesystem.
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { DatabaseBlobStore } from './blobs/database-blob-store.ts';
 import { FileBlobStore } from './blobs/file-blob-store.ts';
+import { LayeredBlobStore } from './blobs/layered-blob-store.ts';
 import { openDatabase, type DatabaseHandle, type Dialect, type StoreLocation } from './database.ts';
 import { migrate, type MigrationResult } from './migrate.ts';
 import type { Database } from './schema.ts';
@@ -29,7 +31,8 @@ export async function openStore(options: OpenStoreOptions): Promise<{ store: Sto
   const handle = await openDatabase(options.location);
   try {
     const migration = await migrate(handle, (options.now ?? Date.now)());
-    const blobs = handle.dialect === 'sqlite' ? new FileBlobStore(join(options.dataDir, 'blobs')) : new DatabaseBlobStore(handle.db, options.now);
+    const inDatabase = new DatabaseBlobStore(handle.db, options.now);
+    const blobs = handle.dialect === 'sqlite' ? new LayeredBlobStore(inDatabase, new FileBlobStore(join(options.dataDir, 'blobs'))) : inDatabase;
     return {
       store: { db: handle.db, dialect: handle.dialect, blobs, handle, close: () => handle.close() },
       migration,

@@ -33,10 +33,10 @@ for (const name of backendNames) {
         };
         const senders = [0, 1, 2, 3, 4, 5].map(sender);
         while (accepted.length < 60) await new Promise((r) => setTimeout(r, 10));
-        server.child.kill('SIGKILL');
+        const killed = server.stop('SIGKILL');
         stop = true;
         await Promise.all(senders);
-        await new Promise((r) => server.child.once('exit', r)).catch(() => {});
+        await killed;
 
         const restarted = await startHoldfast(env);
         after(() => restarted.child.kill('SIGKILL'));

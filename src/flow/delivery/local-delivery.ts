@@ -1,12 +1,13 @@
-// Local delivery: into the recipient's INBOX. The message row and the queue's "delivered" state are
-// written in one transaction, and the message carries the queue recipient as its delivery key, so a
-// redelivery after a crash can never add a second copy.
-import type { Directory } from '../../directory/directory.ts';
+// Local delivery: into the recipients' INBOXes. A batch of recipients is written in one transaction
+// (one commit for many deliveries), and each message row carries its queue recipient as delivery
+// key and is committed with the queue's "delivered" state, so a redelivery after a crash can never
+// add a second copy.
+import type { Kysely } from 'kysely';
 import { formatSize } from '../../config/size.ts';
+import type { Directory, Principal } from '../../directory/directory.ts';
 import { appendMessage } from '../../mailbox/append.ts';
 import type { ChangeFeed, MailboxChange } from '../../mailbox/change-feed.ts';
 import { ensureDefaultFolders, findFolder, usedBytes } from '../../mailbox/folders.ts';
-import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';
 
@@ -18,8 +19,15 @@ export interface LocalDeliveryDeps {
   now(): number;
 }
 
+interface Ready {
+  recipient: ClaimedRecipient;
+  principal: Principal;
+}
+
 export async function deliverLocally(deps: LocalDeliveryDeps, recipients: ClaimedRecipient[]): Promise<void> {
   const failed: Outcome[] = [];
+  const ready: Ready[] = [];
+  const usage = new Map<number, number>();
   for (const recipient of recipients) {
     const resolved = await deps.directory.resolveAddress(recipient.recipient);
     if (!resolved || resolved.principal.kind === 'group') {
@@ -27,20 +35,51 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
       continue;
     }
     const { principal } = resolved;
-    if (principal.quotaBytes !== null && (await usedBytes(deps.db, principal.id)) + recipient.message.size > principal.quotaBytes) {
-      failed.push({ recipient, reply: `552 5.2.2 <${recipient.recipient}>: mailbox full (quota ${formatSize(principal.quotaBytes)})` });
-      continue;
+    if (principal.quotaBytes !== null) {
+      const used = usage.get(principal.id) ?? (await usedBytes(deps.db, principal.id));
+      if (used + recipient.message.size > principal.quotaBytes) {
+        failed.push({ recipient, reply: `552 5.2.2 <${recipient.recipient}>: mailbox full (quota ${formatSize(principal.quotaBytes)})` });
+        continue;
+      }
+      usage.set(principal.id, used + recipient.message.size);
     }
-    const now = deps.now();
-    const change = await deps.db
-      .transaction()
-      .execute(async (trx): Promise<MailboxChange | undefined> => {
-      await ensureDefaultFolders(trx, principal, now);
-      const inbox = (await findFolder(trx, principal.id, 'INBOX'))!;
+    ready.push({ recipient, principal });
+  }
+
+  if (ready.length) {
+    let changes: MailboxChange[];
+    try {
+      changes = await deliverBatch(deps, ready);
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      // Some recipient of the batch was taken over by another worker: deliver the rest one by one.
+      changes = [];
+      for (const item of ready) {
+        changes.push(...(await deliverBatch(deps, [item]).catch((e) => (e instanceof LeaseLostError ? [] : Promise.reject(e)))));
+      }
+    }
+    for (const change of changes) deps.changes.publish(change);
+  }
+  if (failed.length) await deps.queue.recordFailed(failed);
+}
+
+async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<MailboxChange[]> {
+  const now = deps.now();
+  return deps.db.transaction().execute(async (trx) => {
+    const changes: MailboxChange[] = [];
+    const outcomes: Outcome[] = [];
+    const inboxes = new Map<number, number>();
+    for (const { recipient, principal } of items) {
+      let inbox = inboxes.get(principal.id);
+      if (inbox === undefined) {
+        await ensureDefaultFolders(trx, principal, now);
+        inbox = (await findFolder(trx, principal.id, 'INBOX'))!.id;
+        inboxes.set(principal.id, inbox);
+      }
       const appended = await appendMessage(
         trx,
         {
-          mailboxId: inbox.id,
+          mailboxId: inbox,
           tenantId: principal.tenantId,
           blobHash: recipient.message.blobHash,
           prefix: recipient.message.prefix,
@@ -50,16 +89,11 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
         },
         now,
       );
-      await deps.queue.recordDelivered([{ recipient, reply: `250 2.0.0 delivered to ${principal.address} INBOX (uid ${appended.uid})` }], trx);
-      if (!appended.added) return undefined;
-      return { tenantId: principal.tenantId, principalId: principal.id, mailboxId: inbox.id, kind: 'append', uid: appended.uid, modseq: appended.modseq };
-      })
-      // Another worker took this recipient over (our lease expired): the append was rolled back and is theirs to make.
-      .catch((error) => {
-        if (error instanceof LeaseLostError) return undefined;
-        throw error;
-      });
-    if (change) deps.changes.publish(change);
-  }
-  if (failed.length) await deps.queue.recordFailed(failed);
+      outcomes.push({ recipient, reply: `250 2.0.0 delivered to ${principal.address} INBOX (uid ${appended.uid})` });
+      if (appended.added) changes.push({ tenantId: principal.tenantId, principalId: principal.id, mailboxId: inbox, kind: 'append', uid: appended.uid, modseq: appended.modseq });
+    }
+    // Throws LeaseLostError (rolling everything back) if a recipient's lease is no longer ours.
+    await deps.queue.recordDelivered(outcomes, trx);
+    return changes;
+  });
 }

@@ -2,13 +2,13 @@
 // the durable acceptance of the message itself. Independent of the SMTP library: the protocol layer
 // calls these steps and sends the SmtpReply they throw.
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { authenticate as verifyMessage } from 'mailauth';
 import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { parseAddress } from '../../directory/names.ts';
 import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
-import { openStoredMessage, type StoredMessageRef } from '../../message/stored-message.ts';
+import { Readable } from 'node:stream';
+import { spoolMessage, type SpooledMessage } from './spool.ts';
 import { dkimSign } from 'mailauth';
 import type { DkimKeys } from '../dkim-keys.ts';
 import type { Store } from '../../store/store.ts';
@@ -146,7 +146,8 @@ export class Intake {
     const state = this.state(sessionId);
     const { config, store } = this.deps;
     const capture = captureHeaders(stream);
-    const blob = await store.blobs.put(capture.stream);
+    const spooled = await spoolMessage(capture.stream, store.blobs);
+    const blob = spooled.blob;
     if (sizeExceeded() || blob.size > config.smtp.maxMessageSize) {
       throw smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
     }
@@ -165,12 +166,12 @@ export class Intake {
       if (!headerValue(fields, 'message-id')) added.push(`Message-ID: <${randomUUID()}@${config.hostname}>`);
       if (!headerValue(fields, 'date')) added.push(`Date: ${rfc5322Date(now)}`);
     } else {
-      const verdict = await this.verify(state, blob.hash);
+      const verdict = await this.verify(state, spooled);
       authResults = verdict.summary;
       if (verdict.headers) added.unshift(verdict.headers.trimEnd());
     }
     let prefix = added.map((h) => `${h}\r\n`).join('');
-    if (state.info.source === 'submission') prefix = (await this.dkimSignature(state, fields, { prefix, blobHash: blob.hash })) + prefix;
+    if (state.info.source === 'submission') prefix = (await this.dkimSignature(state, fields, prefix, spooled)) + prefix;
     // Our Received line goes on top, as every hop's does (RFC 5321 4.4).
     prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
 
@@ -178,6 +179,7 @@ export class Intake {
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
     const id = await this.deps.committer.submit({
       blobHash: blob.hash,
+      inlineBlob: spooled.inline,
       prefix,
       size: blob.size + Buffer.byteLength(prefix),
       sender: state.sender ?? '',
@@ -204,9 +206,9 @@ export class Intake {
     return `2.0.0 Ok: queued as ${id}`;
   }
 
-  private async verify(state: SessionState, blobHash: string) {
-    const { config, store, dns } = this.deps;
-    const result = await verifyMessage(store.blobs.open(blobHash), {
+  private async verify(state: SessionState, message: SpooledMessage) {
+    const { config, dns } = this.deps;
+    const result = await verifyMessage(message.inline?.data ?? message.open(), {
       ip: state.info.clientIp,
       helo: state.info.helo,
       sender: state.sender || undefined,
@@ -229,7 +231,7 @@ export class Intake {
   }
 
   /** A DKIM-Signature for mail submitted from one of the sender's tenant's domains. */
-  private async dkimSignature(state: SessionState, fields: HeaderField[], message: StoredMessageRef): Promise<string> {
+  private async dkimSignature(state: SessionState, fields: HeaderField[], prefix: string, message: SpooledMessage): Promise<string> {
     const fromDomain = headerAddresses(headerValue(fields, 'from'))[0]?.split('@')[1] ?? state.sender?.split('@')[1];
     if (!fromDomain) return '';
     const owner = await this.deps.directory.findDomain(fromDomain).catch(() => undefined);
@@ -243,7 +245,8 @@ export class Intake {
       signTime: new Date(this.deps.now()),
       signatureData: [{ signingDomain: fromDomain, selector: key.selector, privateKey: key.privateKey }],
     };
-    const result = await dkimSign(openStoredMessage(this.deps.store.blobs, message), options as unknown as Parameters<typeof dkimSign>[1]);
+    const content = message.inline ? Buffer.concat([Buffer.from(prefix), message.inline.data]) : withPrefix(prefix, message.open());
+    const result = await dkimSign(content, options as unknown as Parameters<typeof dkimSign>[1]);
     if (!result.signatures?.startsWith('DKIM-Signature:')) throw new Error(`DKIM signing for ${fromDomain} produced no signature: ${JSON.stringify(result.errors)}`);
     return result.signatures ?? '';
   }
@@ -257,9 +260,8 @@ export class Intake {
   }
 
   private async joinForest(state: SessionState, tenantId: number) {
-    const tenant = await this.deps.directory.getTenantById(tenantId);
-    if (state.forests.has(tenant.forestId)) return;
-    const forest = await this.deps.directory.getForest(tenant.forest);
+    const forest = await this.deps.directory.forestOfTenant(tenantId);
+    if (state.forests.has(forest.id)) return;
     this.deps.limits.acquireForest(forest.id, forest.maxConnections, forest.name);
     state.forests.add(forest.id);
   }
@@ -323,6 +325,16 @@ export class Intake {
     if (!state) throw smtpReply(421, '4.3.0', 'Session state lost, closing transmission channel');
     return state;
   }
+}
+
+function withPrefix(prefix: string, content: Readable): Readable {
+  return Readable.from(
+    (async function* () {
+      yield Buffer.from(prefix);
+      yield* content;
+    })(),
+    { objectMode: false },
+  );
 }
 
 export function rfc5322Date(ms: number): string {

@@ -4,6 +4,7 @@
 // The promise resolves only after the commit: that is when the client may be told `250`.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../store/schema.ts';
+import { writeInlineBlob, type InlineBlob } from '../../store/blobs/inline-blob.ts';
 import { writeTrace } from '../trace.ts';
 
 export interface NewRecipient {
@@ -18,6 +19,8 @@ export interface NewRecipient {
 
 export interface NewMessage {
   blobHash: string;
+  /** Small content written in the same transaction (see store/blobs/inline-blob.ts). */
+  inlineBlob?: InlineBlob;
   prefix: string;
   size: number;
   sender: string;
@@ -90,6 +93,7 @@ export class IntakeCommitter {
 
 /** Inserts one message with its recipients and trace events; returns the message id. */
 export async function insertMessage(trx: Transaction<Database>, m: NewMessage): Promise<number> {
+  if (m.inlineBlob) await writeInlineBlob(trx, m.inlineBlob, m.receivedAt);
   const { id } = await trx
     .insertInto('queue_messages')
     .values({

@@ -76,6 +76,7 @@ export class Queue {
     const now = this.deps.now();
     const lease = now + this.deps.config.queue.leaseMs;
     return this.db.transaction().execute(async (trx) => {
+      await this.reclaimExpiredLeases(trx, now);
       const tenants = await this.dueQuery(trx, now, routes).select('r.tenant_id').distinct().execute();
       if (tenants.length === 0) return [];
       // Per tenant: candidates alternating fresh and retried mail; each tenant first gets an equal
@@ -113,18 +114,28 @@ export class Queue {
     });
   }
 
+  /** Recipients waiting for an attempt that is due; indexed by (state, next_attempt_at). */
   private dueQuery(trx: Transaction<Database>, now: number, routes: ('local' | 'remote')[]) {
     return trx
       .selectFrom('queue_recipients as r')
       .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
+      .where('r.state', 'in', ['queued', 'deferred'])
+      .where('r.next_attempt_at', '<=', now)
       .where('m.held', '=', 0)
-      .where('r.route', 'in', routes)
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('r.state', 'in', ['queued', 'deferred']), eb('r.next_attempt_at', '<=', now)]),
-          eb.and([eb('r.state', '=', 'inflight'), eb('r.lease_expires_at', '<', now)]),
-        ]),
-      );
+      .where('r.route', 'in', routes);
+  }
+
+  /**
+   * Leases that ran out (their worker died or hung) go back to waiting, to be claimed like any other
+   * due work. Their old owner can no longer record an outcome: the lease is not its own any more.
+   */
+  private async reclaimExpiredLeases(trx: Transaction<Database>, now: number) {
+    await trx
+      .updateTable('queue_recipients')
+      .set({ state: 'queued', lease_owner: null, lease_expires_at: null, updated_at: now })
+      .where('state', '=', 'inflight')
+      .where('lease_expires_at', '<', now)
+      .execute();
   }
 
   private async load(db: Kysely<Database> | Transaction<Database>, ids: number[]): Promise<ClaimedRecipient[]> {

@@ -7,7 +7,7 @@ import type { Intake, IntakeSource } from '../../flow/intake/intake.ts';
 import { SmtpReply } from '../../flow/intake/smtp-reply.ts';
 import type { Holdfast } from '../../server/holdfast.ts';
 import { listen, type ListenerInfo } from '../../server/listen.ts';
-import { keepOwnEnhancedCodes } from './enhanced-replies.ts';
+import { patchSmtpServer } from './smtp-server-patches.ts';
 
 interface SmtpListenerSpec {
   name: ListenerName;
@@ -23,7 +23,7 @@ const specs: SmtpListenerSpec[] = [
 ];
 
 export async function startSmtpListeners(holdfast: Holdfast, intake: Intake): Promise<{ listeners: ListenerInfo[]; servers: SMTPServer[] }> {
-  keepOwnEnhancedCodes();
+  patchSmtpServer();
   const { config, logger } = holdfast;
   const servers: SMTPServer[] = [];
   const listeners: ListenerInfo[] = [];
@@ -64,7 +64,7 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
       );
   };
 
-  return {
+  const options: SMTPServerOptions & { greetingDelayMs: number } = {
     name: config.hostname,
     banner: 'Holdfast',
     hideENHANCEDSTATUSCODES: false,
@@ -81,6 +81,8 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
     logger: false,
     socketTimeout: 5 * 60_000,
     closeTimeout: config.shutdownGraceMs,
+    // Read by smtp-server-patches.ts.
+    greetingDelayMs: spec.source === 'mx' ? config.smtp.greetingDelayMs : 0,
 
     onConnect(session, callback) {
       // AUTH is neither offered nor accepted before TLS (it is refused anyway; not advertising it keeps clients honest).
@@ -136,4 +138,5 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
       intake.close(session.id);
     },
   };
+  return options;
 }

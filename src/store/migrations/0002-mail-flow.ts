@@ -46,6 +46,7 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addColumn('updated_at', 'bigint', notNull)
     .execute();
   await db.schema.createIndex('queue_recipients_due').on('queue_recipients').columns(['state', 'next_attempt_at']).execute();
+  await db.schema.createIndex('queue_recipients_lease').on('queue_recipients').columns(['state', 'lease_expires_at']).execute();
   await db.schema.createIndex('queue_recipients_message').on('queue_recipients').column('message_id').execute();
   await db.schema.createIndex('queue_recipients_domain').on('queue_recipients').columns(['domain', 'state']).execute();
 

@@ -1,0 +1,150 @@
+// Peers for side-by-side benchmarks, from Debian's packages, each in its own temporary directory on
+// loopback and non-standard ports, so they never touch a system-wide mail setup:
+// Postfix (MTA) delivering over LMTP into Dovecot (mailbox store).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function requireTool(path: string, pkg: string) {
+  if (!existsSync(path)) throw new Error(`${path} is missing: install it with "apt-get install -y ${pkg}"`);
+}
+
+const uidOf = (user: string) => Number(execFileSync('id', ['-u', user]).toString().trim());
+const gidOf = (user: string) => Number(execFileSync('id', ['-g', user]).toString().trim());
+
+export interface Dovecot {
+  lmtpPort: number;
+  imapPort: number;
+  /** Messages delivered to a user's INBOX so far. */
+  count(user: string): number;
+  stop(): void;
+}
+
+export function startDovecot(dir: string, lmtpPort: number, imapPort: number): Dovecot {
+  requireTool('/usr/sbin/dovecot', 'dovecot-imapd dovecot-lmtpd');
+  for (const sub of ['run', 'state', 'mail']) mkdirSync(join(dir, sub), { recursive: true });
+  chownSync(join(dir, 'mail'), uidOf('nobody'), gidOf('nobody'));
+  const conf = join(dir, 'dovecot.conf');
+  writeFileSync(
+    conf,
+    `base_dir = ${dir}/run
+state_dir = ${dir}/state
+protocols = lmtp imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+log_path = ${dir}/dovecot.log
+mail_location = maildir:${dir}/mail/%n
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 1
+auth_username_format = %n
+passdb {
+  driver = static
+  args = password=bench
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=${dir}/mail/%n
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = ${lmtpPort}
+  }
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${imapPort}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service imap {
+  process_limit = 2000
+}
+service auth {
+  unix_listener auth-userdb {
+    mode = 0666
+  }
+}
+`,
+  );
+  // The daemon keeps inherited pipes open: give it none, and read its log if it fails.
+  const started = spawnSync('/usr/sbin/dovecot', ['-c', conf], { stdio: 'ignore' });
+  if (started.status !== 0) throw new Error(`dovecot did not start (exit ${started.status}); see ${dir}/dovecot.log`);
+  return {
+    lmtpPort,
+    imapPort,
+    count(user) {
+      let n = 0;
+      for (const sub of ['new', 'cur']) {
+        const path = join(dir, 'mail', user, sub);
+        if (existsSync(path)) n += readdirSync(path).length;
+      }
+      return n;
+    },
+    stop() {
+      spawnSync('/usr/bin/doveadm', ['-c', conf, 'stop']);
+    },
+  };
+}
+
+export interface Postfix {
+  port: number;
+  stop(): void;
+}
+
+/**
+ * Postfix accepting mail for `domain` on 127.0.0.1:<port> and handing it to Dovecot over LMTP.
+ * Postfix runs a second instance only from a directory its main configuration lists in
+ * alternate_config_directories, so that setting is added to /etc/postfix/main.cf once.
+ */
+export function startPostfix(dir: string, port: number, domain: string, lmtpPort: number): Postfix {
+  requireTool('/usr/sbin/postfix', 'postfix');
+  const etc = join(dir, 'etc');
+  const allowed = execFileSync('/usr/sbin/postconf', ['-h', 'alternate_config_directories']).toString().trim();
+  if (!allowed.split(/[\s,]+/).includes(etc)) {
+    execFileSync('/usr/sbin/postconf', ['-e', `alternate_config_directories = ${[allowed, etc].filter(Boolean).join(', ')}`]);
+  }
+  for (const sub of ['etc', 'spool', 'data']) mkdirSync(join(dir, sub), { recursive: true });
+  chownSync(join(dir, 'data'), uidOf('postfix'), gidOf('postfix'));
+  const master = readFileSync('/etc/postfix/master.cf', 'utf8').replace(/^smtp\s+inet\s+.*$/m, `127.0.0.1:${port} inet n - n - - smtpd`);
+  writeFileSync(join(etc, 'master.cf'), master);
+  writeFileSync(
+    join(etc, 'main.cf'),
+    `compatibility_level = 3.6
+queue_directory = ${dir}/spool
+data_directory = ${dir}/data
+myhostname = postfix-bench.localdomain
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+virtual_mailbox_domains = ${domain}
+virtual_transport = lmtp:inet:127.0.0.1:${lmtpPort}
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+alias_maps =
+alias_database =
+smtp_dns_support_level = disabled
+default_process_limit = 200
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+`,
+  );
+  for (const command of ['check', 'start']) {
+    const result = spawnSync('/usr/sbin/postfix', ['-c', etc, command], { stdio: 'ignore' });
+    if (result.status !== 0) throw new Error(`postfix ${command} failed (exit ${result.status}); for the reason run: script -qc "postfix -c ${etc} ${command}" /dev/null`);
+  }
+  return {
+    port,
+    stop() {
+      spawnSync('/usr/sbin/postfix', ['-c', etc, 'stop'], { stdio: 'ignore' });
+    },
+  };
+}

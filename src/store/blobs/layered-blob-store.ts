@@ -1,0 +1,36 @@
+// The embedded deployment's blob store: small content inline in the SQLite database (written with
+// the rows that use it), larger content as files. Reads look in the database first.
+import { Readable } from 'node:stream';
+import type { BlobSource, BlobStore, BlobRef } from './blob-store.ts';
+import type { DatabaseBlobStore } from './database-blob-store.ts';
+import type { FileBlobStore } from './file-blob-store.ts';
+
+export class LayeredBlobStore implements BlobStore {
+  constructor(
+    private readonly inline: DatabaseBlobStore,
+    private readonly files: FileBlobStore,
+  ) {}
+
+  put(source: BlobSource): Promise<BlobRef> {
+    return this.files.put(source);
+  }
+
+  open(hash: string): Readable {
+    const { inline, files } = this;
+    return Readable.from(
+      (async function* () {
+        yield* (await inline.has(hash)) ? inline.open(hash) : files.open(hash);
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  async has(hash: string): Promise<boolean> {
+    return (await this.inline.has(hash)) || (await this.files.has(hash));
+  }
+
+  async delete(hash: string): Promise<void> {
+    await this.inline.delete(hash);
+    await this.files.delete(hash);
+  }
+}
