@@ -1,10 +1,11 @@
 // holdfast resource add|list (rooms, equipment) and holdfast shared add|list (shared mailboxes):
 // mailboxes nobody signs in to directly.
 import { Option, type Command } from 'commander';
+import type { Grant } from '../directory/tenant-directory.ts';
 import type { PrincipalKind } from '../store/schema.ts';
 import { action, tenantFor, withDirectory } from './context.ts';
 import { print, table } from './output.ts';
-import { listPrincipals, quotaText } from './principal-listing.ts';
+import { listPrincipals, quotaText, type ListedPrincipal } from './principal-listing.ts';
 import { quota } from './user-commands.ts';
 
 export function registerResourceCommands(program: Command) {
@@ -31,10 +32,39 @@ export function registerSharedMailboxCommands(program: Command) {
     shared.command('add <address>').description('add a shared mailbox').option('--name <display name>', 'display name').option('--quota <size>', 'mailbox quota', 'unlimited'),
     (address, options) => addMailboxPrincipal(address, 'shared', options),
   );
-  action<[]>(shared.command('list').description('list shared mailboxes').option('--tenant <name>', 'only this tenant'), (options) =>
+  action<[]>(shared.command('list').description('list shared mailboxes and who may use them').option('--tenant <name>', 'only this tenant'), (options) =>
     withDirectory(async ({ directory }) => {
-      const rows = await listPrincipals(directory, ['shared'], options);
-      print(options, rows, () => table(['SHARED MAILBOX', 'NAME', 'QUOTA', 'TENANT'], rows.map((r) => [r.address, r.displayName, quotaText(r), r.tenant])));
+      const rows: (ListedPrincipal & { grants: Grant[] })[] = [];
+      for (const mailbox of await listPrincipals(directory, ['shared'], options)) {
+        const scope = await directory.tenant(mailbox.tenant);
+        rows.push({ ...mailbox, grants: await scope.listGrants(mailbox.address) });
+      }
+      const rights = (g: Grant) => [g.fullAccess ? 'full-access' : '', g.sendAs ? 'send-as' : ''].filter(Boolean).join('+');
+      print(options, rows, () =>
+        table(['SHARED MAILBOX', 'NAME', 'QUOTA', 'GRANTS', 'TENANT'], rows.map((r) => [r.address, r.displayName, quotaText(r), r.grants.map((g) => `${g.grantee} (${rights(g)})`).join(', ') || '-', r.tenant])),
+      );
+    }),
+  );
+
+  action<[string, string]>(
+    shared
+      .command('grant <mailbox> <user>')
+      .description('let a user open a shared mailbox (--full-access) and/or send as it (--send-as)')
+      .option('--full-access', 'open and manage the mailbox')
+      .option('--send-as', 'send mail from its addresses'),
+    (mailbox, user, options) =>
+      withDirectory(async ({ directory }) => {
+        const scope = await tenantFor(directory, { address: mailbox });
+        const grant = await scope.grant(mailbox, user, { fullAccess: Boolean(options.fullAccess), sendAs: Boolean(options.sendAs) });
+        print(options, grant, () => `${grant.grantee} may now ${[grant.fullAccess ? 'open' : '', grant.sendAs ? 'send as' : ''].filter(Boolean).join(' and ')} ${grant.mailbox}`);
+      }),
+  );
+
+  action<[string, string]>(shared.command('revoke <mailbox> <user>').description('take a user\'s rights on a shared mailbox away'), (mailbox, user, options) =>
+    withDirectory(async ({ directory }) => {
+      const scope = await tenantFor(directory, { address: mailbox });
+      await scope.revoke(mailbox, user);
+      print(options, { mailbox: mailbox.toLowerCase(), revoked: user.toLowerCase() }, () => `${user.toLowerCase()} has no rights on ${mailbox.toLowerCase()} any more`);
     }),
   );
 }

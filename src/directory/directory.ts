@@ -192,6 +192,18 @@ export class Directory {
     return (await verifyPassword(password, row.password_hash)) ? toPrincipal(row) : undefined;
   }
 
+  /** Whether `principal` may send as `target` (its own mailbox, or a send-as grant on it). */
+  async maySendAs(principalId: number, targetId: number): Promise<boolean> {
+    if (principalId === targetId) return true;
+    const grant = await this.db
+      .selectFrom('mailbox_grants')
+      .select('send_as')
+      .where('target_id', '=', targetId)
+      .where('grantee_id', '=', principalId)
+      .executeTakeFirst();
+    return grant?.send_as === 1;
+  }
+
   async hasGlobalAdmin(): Promise<boolean> {
     return Boolean(await this.db.selectFrom('principals').select('id').where('role', '=', 'global-admin').executeTakeFirst());
   }

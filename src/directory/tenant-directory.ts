@@ -15,6 +15,13 @@ export interface Domain {
   addresses: number;
 }
 
+export interface Grant {
+  mailbox: string;
+  grantee: string;
+  fullAccess: boolean;
+  sendAs: boolean;
+}
+
 export interface Alias {
   alias: string;
   target: string;
@@ -256,6 +263,42 @@ export class TenantDirectory {
       if (principal.kind === 'group') return { kind: 'group', address: principal.address, members: await this.membersOf(principal.address) };
       return { kind: 'mailbox', address: principal.address };
     });
+  }
+
+  // Mailbox grants ------------------------------------------------------------------------------------
+
+  /** Gives a user rights on another mailbox (typically a shared mailbox): full access and/or send-as. */
+  async grant(targetInput: string, granteeInput: string, rights: { fullAccess: boolean; sendAs: boolean }): Promise<Grant> {
+    const target = await this.getPrincipal(targetInput, mailboxKinds);
+    const grantee = await this.getPrincipal(granteeInput, ['user']);
+    if (target.id === grantee.id) throw invalid('invalid-grant', `${grantee.address} already owns that mailbox`);
+    if (!rights.fullAccess && !rights.sendAs) throw invalid('invalid-grant', 'give --full-access, --send-as or both');
+    await this.db.deleteFrom('mailbox_grants').where('target_id', '=', target.id).where('grantee_id', '=', grantee.id).execute();
+    await this.db
+      .insertInto('mailbox_grants')
+      .values({ target_id: target.id, grantee_id: grantee.id, tenant_id: this.tenantId, full_access: rights.fullAccess ? 1 : 0, send_as: rights.sendAs ? 1 : 0, created_at: this.now() })
+      .execute();
+    return { mailbox: target.address, grantee: grantee.address, ...rights };
+  }
+
+  async revoke(targetInput: string, granteeInput: string): Promise<void> {
+    const target = await this.getPrincipal(targetInput, mailboxKinds);
+    const grantee = await this.getPrincipal(granteeInput, ['user']);
+    const result = await this.db.deleteFrom('mailbox_grants').where('target_id', '=', target.id).where('grantee_id', '=', grantee.id).where('tenant_id', '=', this.tenantId).executeTakeFirst();
+    if (!result.numDeletedRows) throw notFound('unknown-grant', `${grantee.address} has no rights on ${target.address}`);
+  }
+
+  async listGrants(targetInput: string): Promise<Grant[]> {
+    const target = await this.getPrincipal(targetInput, mailboxKinds);
+    const rows = await this.db
+      .selectFrom('mailbox_grants')
+      .innerJoin('principals', 'principals.id', 'mailbox_grants.grantee_id')
+      .select(['principals.address', 'mailbox_grants.full_access', 'mailbox_grants.send_as'])
+      .where('mailbox_grants.target_id', '=', target.id)
+      .where('mailbox_grants.tenant_id', '=', this.tenantId)
+      .orderBy('principals.address')
+      .execute();
+    return rows.map((r) => ({ mailbox: target.address, grantee: r.address, fullAccess: r.full_access === 1, sendAs: r.send_as === 1 }));
   }
 
   // ---------------------------------------------------------------------------------------------------

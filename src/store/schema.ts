@@ -167,6 +167,15 @@ export interface DkimKeyTable {
   created_at: number;
 }
 
+export interface MailboxGrantTable {
+  target_id: number;
+  grantee_id: number;
+  tenant_id: number;
+  full_access: number;
+  send_as: number;
+  created_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -183,4 +192,5 @@ export interface Database {
   mailboxes: MailboxTable;
   messages: MessageTable;
   dkim_keys: DkimKeyTable;
+  mailbox_grants: MailboxGrantTable;
 }

@@ -104,6 +104,14 @@ for (const name of backendNames) {
       const resources = await json('resource', 'list', '--tenant', 'acme');
       assert.deepEqual(resources.map((r: { address: string; kind: string }) => [r.address, r.kind]), [['beamer@acme.example', 'equipment'], ['boardroom@acme.example', 'room']]);
       assert.equal((await json('shared', 'list', '--tenant', 'acme'))[0].address, 'support@acme.example');
+      assert.deepEqual(await json('shared', 'grant', 'support@acme.example', 'bob@acme.example', '--send-as'), {
+        mailbox: 'support@acme.example',
+        grantee: 'bob@acme.example',
+        fullAccess: false,
+        sendAs: true,
+      });
+      assert.deepEqual((await json('shared', 'list', '--tenant', 'acme'))[0].grants.map((g: { grantee: string }) => g.grantee), ['bob@acme.example']);
+      await fails(['shared', 'grant', 'support@acme.example', 'bob@acme.example'], 'give --full-access, --send-as or both');
       await json('alias', 'remove', 'a.liddell@acme.example');
       assert.deepEqual(await json('alias', 'list', '--tenant', 'acme'), []);
       const removed = await json('user', 'remove', 'carol@acme.example');

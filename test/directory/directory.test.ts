@@ -137,6 +137,25 @@ for (const name of backendNames) {
       await assert.rejects(contoso.setPassword('support@contoso.example', 'Shared-pass-99'), { code: 'unknown-user' });
       assert.equal(await t.directory.authenticate('support@contoso.example', ''), undefined);
     });
+
+    it('grants users send-as and full access on a shared mailbox, within the tenant only', async () => {
+      const support = await contoso.getPrincipal('support@contoso.example');
+      const bob = await contoso.getPrincipal('bob@contoso.example');
+      assert.equal(await t.directory.maySendAs(bob.id, support.id), false);
+      assert.deepEqual(await contoso.grant('support@contoso.example', 'bob@contoso.example', { fullAccess: true, sendAs: true }), {
+        mailbox: 'support@contoso.example',
+        grantee: 'bob@contoso.example',
+        fullAccess: true,
+        sendAs: true,
+      });
+      assert.equal(await t.directory.maySendAs(bob.id, support.id), true);
+      assert.equal((await contoso.listGrants('support@contoso.example')).length, 1);
+      await assert.rejects(contoso.grant('support@contoso.example', 'carol@fabrikam.example', { fullAccess: true, sendAs: false }), { code: 'unknown-user' });
+      await assert.rejects(contoso.grant('support@contoso.example', 'bob@contoso.example', { fullAccess: false, sendAs: false }), { code: 'invalid-grant' });
+      await contoso.revoke('support@contoso.example', 'bob@contoso.example');
+      assert.equal(await t.directory.maySendAs(bob.id, support.id), false);
+      await assert.rejects(contoso.revoke('support@contoso.example', 'bob@contoso.example'), { code: 'unknown-grant' });
+    });
   });
 
   describe(`first-run bootstrap on ${name}`, { skip: skipFor(name) }, () => {

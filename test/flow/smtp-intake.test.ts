@@ -185,6 +185,17 @@ for (const name of backendNames) {
       talk.close();
     });
 
+    it('lets a user send as a shared mailbox once granted send-as', async () => {
+      await tenant.addPrincipal({ kind: 'shared', address: 'support@test.example' });
+      const submit = () =>
+        nodemailer
+          .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'bob@test.example', pass: password } })
+          .sendMail({ from: 'support@test.example', to: 'alice@test.example', subject: 'from the support desk', text: 'hello' });
+      await assert.rejects(submit(), { responseCode: 553 });
+      await tenant.grant('support@test.example', 'bob@test.example', { fullAccess: false, sendAs: true });
+      assert.match((await submit()).response, /^250 /);
+    });
+
     it('sends through submission with implicit TLS, adding Message-ID and Date', async () => {
       const client = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'bob@test.example', pass: password } });
       const raw = 'From: bob@test.example\r\nTo: alice@test.example\r\nSubject: no ids\r\n\r\nbody\r\n';
@@ -211,3 +222,48 @@ for (const name of backendNames) {
     });
   });
 }
+
+describe('SMTP interop with Python smtplib', () => {
+  it('submits over STARTTLS with AUTH, and the message arrives', async () => {
+    const t = await startTestNode('sqlite');
+    try {
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
+      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
+      const script = `
+import smtplib, ssl, sys
+from email.message import EmailMessage
+msg = EmailMessage()
+msg['From'] = 'alice@test.example'
+msg['To'] = 'bob@test.example'
+msg['Subject'] = 'from python'
+msg.set_content('sent by smtplib')
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as s:
+    s.ehlo('python.example')
+    s.starttls(context=context)
+    s.ehlo('python.example')
+    s.login('alice@test.example', '${password}')
+    print(s.send_message(msg))
+    try:
+        s.sendmail('alice@test.example', ['nobody@elsewhere.example'], 'Subject: x\\r\\n\\r\\nx')
+    except smtplib.SMTPRecipientsRefused as e:
+        print('refused', e.recipients)
+    except smtplib.SMTPSenderRefused as e:
+        print('sender refused', e.smtp_code)
+    print('ok')
+`;
+      const { execFile } = await import('node:child_process');
+      const output = await new Promise<string>((resolve, reject) =>
+        execFile('python3', ['-c', script, String(t.port('submission'))], (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout))),
+      );
+      assert.match(output, /^\{\}\nok\n$/, 'accepted for every recipient; outside recipients are allowed once signed in');
+      const found = await t.waitFor(async () => (await t.mailbox('bob@test.example')).find((m) => m.text.includes('from python')), 'python message');
+      assert.match(found.text, /with ESMTPSA/);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -273,7 +273,7 @@ export class Intake {
     } catch {
       resolved = undefined;
     }
-    if (!resolved || resolved.principal.id !== principal.id) {
+    if (!resolved || !(await this.deps.directory.maySendAs(principal.id, resolved.principal.id))) {
       throw smtpReply(553, '5.7.1', `${what} rejected: <${address}> is not an address ${principal.address} may send as`);
     }
   }

@@ -4,6 +4,7 @@ import type { Dialect } from '../database.ts';
 import * as directory from './0001-directory.ts';
 import * as mailFlow from './0002-mail-flow.ts';
 import * as dkim from './0003-dkim.ts';
+import * as mailboxGrants from './0004-mailbox-grants.ts';
 
 export interface Migration {
   version: number;
@@ -15,6 +16,7 @@ export const migrations: Migration[] = [
   { version: 1, name: 'directory', up: directory.up },
   { version: 2, name: 'mail-flow', up: mailFlow.up },
   { version: 3, name: 'dkim', up: dkim.up },
+  { version: 4, name: 'mailbox-grants', up: mailboxGrants.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
