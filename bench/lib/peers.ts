@@ -1,7 +1,7 @@
 // Peers for side-by-side benchmarks, from Debian's packages, each in its own temporary directory on
 // loopback and non-standard ports, so they never touch a system-wide mail setup:
 // Postfix (MTA) delivering over LMTP into Dovecot (mailbox store).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -97,7 +97,19 @@ service auth {
 
 export interface Postfix {
   port: number;
+  /** Messages in the queue (incoming, active, deferred). */
+  queued(): number;
+  deferred(): number;
+  /** postqueue -f: attempt every queued message now. */
+  flush(): void;
   stop(): void;
+}
+
+function countFiles(path: string): number {
+  if (!existsSync(path)) return 0;
+  let n = 0;
+  for (const entry of readdirSync(path, { withFileTypes: true })) n += entry.isDirectory() ? countFiles(join(path, entry.name)) : 1;
+  return n;
 }
 
 /**
@@ -105,7 +117,7 @@ export interface Postfix {
  * Postfix runs a second instance only from a directory its main configuration lists in
  * alternate_config_directories, so that setting is added to /etc/postfix/main.cf once.
  */
-export function startPostfix(dir: string, port: number, domain: string, lmtpPort: number): Postfix {
+export function startPostfix(dir: string, port: number, domain: string, lmtpPort: number, extraMain = ''): Postfix {
   requireTool('/usr/sbin/postfix', 'postfix');
   const etc = join(dir, 'etc');
   const allowed = execFileSync('/usr/sbin/postconf', ['-h', 'alternate_config_directories']).toString().trim();
@@ -135,16 +147,27 @@ smtp_dns_support_level = disabled
 default_process_limit = 200
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
-`,
+${extraMain}`,
   );
   for (const command of ['check', 'start']) {
     const result = spawnSync('/usr/sbin/postfix', ['-c', etc, command], { stdio: 'ignore' });
     if (result.status !== 0) throw new Error(`postfix ${command} failed (exit ${result.status}); for the reason run: script -qc "postfix -c ${etc} ${command}" /dev/null`);
   }
+  const spool = join(dir, 'spool');
   return {
     port,
+    queued: () => ['incoming', 'active', 'deferred', 'maildrop'].reduce((n, q) => n + countFiles(join(spool, q)), 0),
+    deferred: () => countFiles(join(spool, 'deferred')),
+    flush: () => void spawnSync('/usr/sbin/postqueue', ['-c', etc, '-f'], { stdio: 'ignore' }),
     stop() {
       spawnSync('/usr/sbin/postfix', ['-c', etc, 'stop'], { stdio: 'ignore' });
     },
   };
+}
+
+/** Postfix's smtp-sink: a fast SMTP server that accepts and discards everything. */
+export function startSmtpSink(port: number) {
+  requireTool('/usr/sbin/smtp-sink', 'postfix');
+  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', `127.0.0.1:${port}`, '1000'], { stdio: 'ignore' });
+  return { stop: () => child.kill() };
 }

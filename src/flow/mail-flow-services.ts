@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
 import type { Holdfast, RunningService } from '../server/holdfast.ts';
 import { DkimKeys } from './dkim-keys.ts';
+import { SmtpClient } from './delivery/smtp-client.ts';
 import { AuthFailureLimiter } from './intake/auth-failures.ts';
 import { BackPressure } from './intake/back-pressure.ts';
 import { ConnectionLimits } from './intake/connection-limits.ts';
@@ -47,10 +48,11 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
 
 export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
   const { config, store, directory, flow, dns, changes, logger, now } = holdfast;
+  const smtp = new SmtpClient();
   const runner = new QueueRunner({
     queue: flow.queue,
     local: { db: store.db, directory, queue: flow.queue, changes, now },
-    remote: { blobs: store.blobs, dns, relays: config.relays, hostname: config.hostname, remotePort: config.queue.remotePort },
+    remote: { blobs: store.blobs, dns, relays: config.relays, hostname: config.hostname, remotePort: config.queue.remotePort, smtp },
     logger: logger.child({ component: 'queue' }),
     maxActive: config.queue.maxActive,
     pollIntervalMs: config.queue.pollIntervalMs,
@@ -62,5 +64,11 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
   holdfast.runner = runner;
   flow.onCommitted = () => runner.nudge();
   await runner.start();
-  return { listeners: [], close: () => runner.stop() };
+  return {
+    listeners: [],
+    close: async () => {
+      await runner.stop();
+      smtp.close();
+    },
+  };
 }

@@ -127,6 +127,7 @@ for (const name of backendNames) {
 
     it('backs off a destination that answers 421, and recovers', async () => {
       mx.script = { connect: () => ({ code: 421, message: '4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit, closing transmission channel' }) };
+      mx.dropConnections();
       await send('busy forest', 'hank@remote.example');
       await settle('busy forest', 'deferred');
       assert.match((await states('busy forest'))[0]!.last_reply!, /^421 4\.3\.2 The maximum number of concurrent connections per resource forest/);

@@ -66,6 +66,11 @@ export class FakeMx {
     return this;
   }
 
+  /** Closes every open connection, as an overloaded server does (clients must reconnect). */
+  dropConnections() {
+    for (const connection of (this.server as unknown as { connections: Set<{ close(): void }> }).connections) connection.close();
+  }
+
   stop(): Promise<void> {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }

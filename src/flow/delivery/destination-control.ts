@@ -8,6 +8,8 @@ export interface DestinationState {
   limit: number;
   active: number;
   deadUntil: number;
+  /** When a delivery last went through to a dead destination to see whether it is back. */
+  lastProbeAt: number;
   consecutiveFailures: number;
   lastReply: string | null;
 }
@@ -18,9 +20,11 @@ export interface DestinationPolicy {
   /** Connection failures in a row that mark a destination dead. */
   deadAfter: number;
   deadForMs: number;
+  /** While dead, one delivery every this often is let through to find out whether it is back. */
+  probeEveryMs: number;
 }
 
-export const defaultDestinationPolicy: DestinationPolicy = { initial: 2, max: 20, deadAfter: 3, deadForMs: 60_000 };
+export const defaultDestinationPolicy: DestinationPolicy = { initial: 2, max: 20, deadAfter: 3, deadForMs: 60_000, probeEveryMs: 5_000 };
 
 export class DestinationControl {
   private readonly states = new Map<string, DestinationState>();
@@ -33,7 +37,7 @@ export class DestinationControl {
   state(destination: string): DestinationState {
     let state = this.states.get(destination);
     if (!state) {
-      state = { destination, limit: this.policy.initial, active: 0, deadUntil: 0, consecutiveFailures: 0, lastReply: null };
+      state = { destination, limit: this.policy.initial, active: 0, deadUntil: 0, lastProbeAt: 0, consecutiveFailures: 0, lastReply: null };
       this.states.set(destination, state);
     }
     return state;
@@ -41,6 +45,19 @@ export class DestinationControl {
 
   isDead(destination: string): boolean {
     return this.state(destination).deadUntil > this.now();
+  }
+
+  /**
+   * Whether a delivery to a dead destination may go ahead as a probe (one at a time, every few
+   * seconds): a destination that comes back is found at once, not when its dead time runs out.
+   */
+  tryProbe(destination: string): boolean {
+    const state = this.state(destination);
+    const now = this.now();
+    if (state.active > 0 || now - state.lastProbeAt < this.policy.probeEveryMs) return false;
+    state.lastProbeAt = now;
+    state.active++;
+    return true;
   }
 
   /** Takes a delivery slot if the destination has one free. */
@@ -58,6 +75,7 @@ export class DestinationControl {
     if (reply) state.lastReply = reply;
     if (result === 'success') {
       state.consecutiveFailures = 0;
+      state.deadUntil = 0;
       state.limit = Math.min(this.policy.max, state.limit + 1);
     } else if (result === 'pushback' || result === 'unreachable') {
       state.limit = Math.max(1, Math.floor(state.limit / 2));

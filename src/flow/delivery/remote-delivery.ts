@@ -6,7 +6,7 @@ import { openStoredMessage } from '../../message/stored-message.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import { isNameMissing, type MailDns } from '../dns.ts';
 import type { ClaimedRecipient, Outcome } from '../queue/queue.ts';
-import { sendOverSmtp, SmtpDeliveryError, type SmtpTarget } from './smtp-client.ts';
+import { SmtpDeliveryError, type SmtpClient, type SmtpTarget } from './smtp-client.ts';
 
 export interface RemoteOutcomes {
   delivered: Outcome[];
@@ -23,6 +23,8 @@ export interface RemoteDeliveryDeps {
   hostname: string;
   /** Port of MX hosts (25). */
   remotePort: number;
+  /** Keeps connections to remote servers open between messages. */
+  smtp: SmtpClient;
 }
 
 /** The relay route for a domain: an exact match wins over "*". */
@@ -79,7 +81,7 @@ export async function deliverRemotely(deps: RemoteDeliveryDeps, recipients: Clai
   for (const target of resolution.targets) {
     const remoteMta = target.servername ?? target.host;
     try {
-      const result = await sendOverSmtp(target, {
+      const result = await deps.smtp.send(target, {
         helo: deps.hostname,
         from: message.sender,
         to: recipients.map((r) => r.recipient),

@@ -1,6 +1,7 @@
-// One SMTP client transaction to a remote server (nodemailer's SMTPConnection): connect, opportunistic
+// SMTP client transactions to remote servers (nodemailer's SMTPConnection): connect, opportunistic
 // STARTTLS, optional AUTH (relay routes), the envelope and the message, with every reply kept so the
-// queue can decide per recipient.
+// queue can decide per recipient. Connections are kept open for a few seconds after a transaction and
+// reused (RSET) for the next message to the same server, as Postfix's connection cache does.
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 
@@ -42,7 +43,89 @@ export interface SendInput {
   timeoutMs?: number;
 }
 
-export async function sendOverSmtp(target: SmtpTarget, input: SendInput): Promise<SmtpSendResult> {
+interface CachedConnection {
+  connection: SMTPConnection;
+  uses: number;
+  idleTimer?: NodeJS.Timeout;
+}
+
+const idleMs = 5_000;
+const maxUsesPerConnection = 100;
+const maxIdlePerTarget = 20;
+
+export class SmtpClient {
+  private readonly idle = new Map<string, CachedConnection[]>();
+
+  /** Sends one message; a cached connection that turns out to be dead is replaced once. */
+  async send(target: SmtpTarget, input: SendInput): Promise<SmtpSendResult> {
+    const key = `${target.secure ? 'smtps' : 'smtp'}://${target.auth?.user ?? ''}@${target.host}:${target.port}|${input.helo}`;
+    const cached = this.take(key);
+    if (cached) {
+      try {
+        return await this.transaction(key, cached, input);
+      } catch (error) {
+        // A server may close an idle connection at any time; only then try a fresh one.
+        if (!(error instanceof SmtpDeliveryError) || error.code !== 0) throw error;
+      }
+    }
+    return this.transaction(key, { connection: await connect(target, input), uses: 0 }, input);
+  }
+
+  close() {
+    for (const list of this.idle.values()) for (const c of list) this.discard(c);
+    this.idle.clear();
+  }
+
+  private async transaction(key: string, cached: CachedConnection, input: SendInput): Promise<SmtpSendResult> {
+    let reusable = false;
+    try {
+      const result = await transact(cached.connection, input);
+      reusable = true;
+      return result;
+    } finally {
+      cached.uses++;
+      if (reusable && cached.uses < maxUsesPerConnection) this.keep(key, cached);
+      else this.discard(cached);
+    }
+  }
+
+  private take(key: string): CachedConnection | undefined {
+    const list = this.idle.get(key);
+    const cached = list?.pop();
+    if (list && list.length === 0) this.idle.delete(key);
+    if (cached) clearTimeout(cached.idleTimer);
+    return cached;
+  }
+
+  private keep(key: string, cached: CachedConnection) {
+    // RSET so the next transaction starts clean; a connection that cannot is dropped.
+    cached.connection.reset((error) => {
+      if (error) return this.discard(cached);
+      const list = this.idle.get(key) ?? [];
+      if (list.length >= maxIdlePerTarget) return this.discard(cached);
+      cached.idleTimer = setTimeout(() => {
+        const current = this.idle.get(key);
+        const index = current?.indexOf(cached) ?? -1;
+        if (current && index >= 0) current.splice(index, 1);
+        this.discard(cached);
+      }, idleMs);
+      cached.idleTimer.unref();
+      list.push(cached);
+      this.idle.set(key, list);
+    });
+  }
+
+  private discard(cached: CachedConnection) {
+    clearTimeout(cached.idleTimer);
+    try {
+      cached.connection.quit();
+    } catch {
+      cached.connection.close();
+    }
+  }
+}
+
+async function connect(target: SmtpTarget, input: SendInput): Promise<SMTPConnection> {
   const timeout = input.timeoutMs ?? 60_000;
   const connection = new SMTPConnection({
     host: target.host,
@@ -57,41 +140,40 @@ export async function sendOverSmtp(target: SmtpTarget, input: SendInput): Promis
     socketTimeout: timeout,
     allowInternalNetworkInterfaces: true,
   });
-  connection.on('error', () => {}); // reported through the callbacks below
-  try {
-    await new Promise<void>((resolve, reject) => {
-      connection.connect(() => resolve());
-      connection.once('error', (error) => reject(toDeliveryError(error, 'connect')));
-    });
-    if (target.auth) {
-      await new Promise<void>((resolve, reject) => connection.login(target.auth!, (error) => (error ? reject(toDeliveryError(error, 'auth')) : resolve())));
-    }
-    const info = await new Promise<any>((resolve, reject) =>
-      connection.send(
-        {
-          from: input.from,
-          to: input.to,
-          size: input.size,
-          use8BitMime: true,
-          dsn: input.dsn ? { ret: input.dsn.ret ?? undefined, envid: input.dsn.envid ?? undefined, notify: input.dsn.notify ?? undefined, orcpt: input.dsn.orcpt ?? undefined } : undefined,
-        } as any,
-        input.message(),
-        (error: any, result: any) => (error && !error.rejectedErrors?.length ? reject(toDeliveryError(error, 'transaction')) : resolve(error ? { ...error, accepted: [], rejected: input.to } : result)),
-      ),
-    );
-    const rejectedErrors: any[] = info.rejectedErrors ?? [];
-    return {
-      accepted: (info.accepted ?? []).map(String),
-      rejected: rejectedErrors.map((e) => ({ recipient: String(e.recipient), reply: cleanReply(e.response ?? e.message), code: Number(e.responseCode ?? 0) })),
-      response: cleanReply(info.response ?? ''),
-    };
-  } finally {
-    try {
-      connection.quit();
-    } catch {
+  connection.on('error', () => {}); // reported through the callbacks
+  await new Promise<void>((resolve, reject) => {
+    connection.connect(() => resolve());
+    connection.once('error', (error) => reject(toDeliveryError(error, 'connect')));
+  });
+  if (target.auth) {
+    await new Promise<void>((resolve, reject) => connection.login(target.auth!, (error) => (error ? reject(toDeliveryError(error, 'auth')) : resolve()))).catch((error) => {
       connection.close();
-    }
+      throw error;
+    });
   }
+  return connection;
+}
+
+async function transact(connection: SMTPConnection, input: SendInput): Promise<SmtpSendResult> {
+  const info = await new Promise<any>((resolve, reject) =>
+    connection.send(
+      {
+        from: input.from,
+        to: input.to,
+        size: input.size,
+        use8BitMime: true,
+        dsn: input.dsn ? { ret: input.dsn.ret ?? undefined, envid: input.dsn.envid ?? undefined, notify: input.dsn.notify ?? undefined, orcpt: input.dsn.orcpt ?? undefined } : undefined,
+      } as any,
+      input.message(),
+      (error: any, result: any) => (error && !error.rejectedErrors?.length ? reject(toDeliveryError(error, 'transaction')) : resolve(error ? { ...error, accepted: [], rejected: input.to } : result)),
+    ),
+  );
+  const rejectedErrors: any[] = info.rejectedErrors ?? [];
+  return {
+    accepted: (info.accepted ?? []).map(String),
+    rejected: rejectedErrors.map((e) => ({ recipient: String(e.recipient), reply: cleanReply(e.response ?? e.message), code: Number(e.responseCode ?? 0) })),
+    response: cleanReply(info.response ?? ''),
+  };
 }
 
 function toDeliveryError(error: any, stage: SmtpDeliveryError['stage']): SmtpDeliveryError {

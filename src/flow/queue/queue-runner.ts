@@ -130,13 +130,17 @@ export class QueueRunner {
   }
 
   private schedule(job: RemoteJob) {
-    if (this.destinations.isDead(job.destination)) {
-      const state = this.destinations.state(job.destination);
+    const { destinations } = this;
+    if (destinations.isDead(job.destination)) {
+      const state = destinations.state(job.destination);
+      // A probe is finding out whether the destination is back: wait for its answer.
+      if (state.active > 0) return void this.waiting.set(job.destination, [...(this.waiting.get(job.destination) ?? []), job]);
+      if (destinations.tryProbe(job.destination)) return this.track(this.runRemote(job));
       const reply = `451 4.4.1 ${job.destination} is not reachable at the moment (last reply: ${state.lastReply ?? 'none'}); retry scheduled`;
       this.track(this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply }))).finally(() => this.finish(job.recipients)));
       return;
     }
-    if (!this.destinations.tryAcquire(job.destination)) {
+    if (!destinations.tryAcquire(job.destination)) {
       this.waiting.set(job.destination, [...(this.waiting.get(job.destination) ?? []), job]);
       return;
     }
@@ -166,11 +170,12 @@ export class QueueRunner {
   private startWaiting(destination: string) {
     const queue = this.waiting.get(destination);
     while (queue?.length && !this.stopped) {
-      if (this.destinations.isDead(destination) || this.destinations.tryAcquire(destination)) {
-        const job = queue.shift()!;
-        if (this.destinations.isDead(destination)) this.schedule(job);
-        else this.track(this.runRemote(job));
-      } else break;
+      if (this.destinations.isDead(destination)) {
+        if (this.destinations.state(destination).active > 0) break; // a delivery in flight will decide
+        this.schedule(queue.shift()!);
+      }
+      else if (this.destinations.tryAcquire(destination)) this.track(this.runRemote(queue.shift()!));
+      else break;
     }
     if (queue && queue.length === 0) this.waiting.delete(destination);
   }

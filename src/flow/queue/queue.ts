@@ -237,18 +237,27 @@ export class Queue {
     return Number(released.numUpdatedRows);
   }
 
-  async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>) {
-    const run = async (t: Transaction<Database>) => {
-      const now = this.deps.now();
-      const applied = await this.applyAll(t, outcomes, 'delivered', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
-      if (applied.length < outcomes.length && trx) throw new LeaseLostError();
-      await writeTrace(
-        t,
-        applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
-      );
-    };
-    if (trx) await run(trx);
-    else await this.db.transaction().execute(run);
+  /**
+   * Records deliveries. Inside a caller's transaction (local delivery) at once, throwing
+   * LeaseLostError if any lease is no longer the claimant's (the caller's append must roll back);
+   * otherwise deliveries that finish together share one transaction, and late outcomes are dropped.
+   */
+  async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>): Promise<void> {
+    if (!trx) return this.deliveredBatch.add(outcomes);
+    if ((await this.writeDelivered(trx, outcomes)) < outcomes.length) throw new LeaseLostError();
+  }
+
+  private readonly deliveredBatch: Batcher<Outcome> = new Batcher((outcomes) => this.db.transaction().execute((trx) => this.writeDelivered(trx, outcomes)));
+
+  /** Returns how many outcomes were recorded (the others had lost their lease). */
+  private async writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<number> {
+    const now = this.deps.now();
+    const applied = await this.applyAll(trx, outcomes, 'delivered', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
+    await writeTrace(
+      trx,
+      applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
+    );
+    return applied.length;
   }
 
   /** Temporary failures: retry on the schedule, or fail with "expired" once the message is too old. */
@@ -412,5 +421,37 @@ function isProcessAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Collects items added in the same turn of the event loop and hands them to `flush` together; every
+ * caller's promise settles with that flush.
+ */
+class Batcher<T> {
+  private items: T[] = [];
+  private waiters: { resolve(): void; reject(error: unknown): void }[] = [];
+
+  constructor(private readonly flush: (items: T[]) => Promise<unknown>) {}
+
+  add(items: T[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.items.length === 0) setImmediate(() => void this.run());
+      this.items.push(...items);
+      this.waiters.push({ resolve, reject });
+    });
+  }
+
+  private async run() {
+    const items = this.items;
+    const waiters = this.waiters;
+    this.items = [];
+    this.waiters = [];
+    try {
+      await this.flush(items);
+      waiters.forEach((w) => w.resolve());
+    } catch (error) {
+      waiters.forEach((w) => w.reject(error));
+    }
   }
 }
