@@ -64,7 +64,13 @@ async function drainHoldfast(): Promise<number> {
       await new Promise((r) => setTimeout(r, 300));
       const started = performance.now();
       holdfastCli(dir, ['queue', 'retry', '--domain', 'sink.example']);
-      const done = await waitFor(() => count('delivered') >= messages, 600_000);
+      const progress = setInterval(() => process.stderr.write(`  holdfast: ${count('delivered')} delivered, ${count('deferred')} deferred, ${count('inflight')} in flight\n`), 5000);
+      const done = await waitFor(() => count('delivered') >= messages, 600_000)
+        .catch((error) => {
+          const replies = db.prepare('select state, substr(last_reply, 1, 160) as reply, count(*) as n from queue_recipients where state != ? group by 1, 2 order by 3 desc limit 5').all('delivered');
+          throw new Error(`${error.message}; not delivered: ${JSON.stringify(replies)}`);
+        })
+        .finally(() => clearInterval(progress));
       sink.stop();
       return messages / ((done - started) / 1000);
     } finally {

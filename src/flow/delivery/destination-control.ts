@@ -68,9 +68,13 @@ export class DestinationControl {
     return true;
   }
 
-  /** Gives the slot back with what the destination said: success grows, push-back shrinks. */
-  release(destination: string, result: 'success' | 'pushback' | 'unreachable' | 'neutral', reply: string | null = null) {
+  /**
+   * Gives the slot back with what the destination said: success grows, push-back shrinks. Returns
+   * true when this success brought back a destination that was down.
+   */
+  release(destination: string, result: 'success' | 'pushback' | 'unreachable' | 'neutral', reply: string | null = null): boolean {
     const state = this.state(destination);
+    const wasDown = state.deadUntil > 0;
     state.active = Math.max(0, state.active - 1);
     if (reply) state.lastReply = reply;
     if (result === 'success') {
@@ -82,6 +86,7 @@ export class DestinationControl {
       state.consecutiveFailures++;
       if (result === 'unreachable' && state.consecutiveFailures >= this.policy.deadAfter) state.deadUntil = this.now() + this.policy.deadForMs;
     }
+    return result === 'success' && wasDown;
   }
 
   snapshot(): DestinationState[] {

@@ -38,6 +38,14 @@ export function destinationOf(relays: RelayRoute[], domain: string): string {
   return relay ? `relay:${relay.url.host}` : domain;
 }
 
+/** Which queued mail goes to a destination (the inverse of destinationOf). */
+export function mailOfDestination(relays: RelayRoute[], destination: string): { allRemote: true } | { domains: string[] } {
+  if (!destination.startsWith('relay:')) return { domains: [destination] };
+  const routes = relays.filter((r) => `relay:${r.url.host}` === destination);
+  if (routes.some((r) => r.domains.includes('*'))) return { allRemote: true };
+  return { domains: routes.flatMap((r) => r.domains) };
+}
+
 export type TargetResolution = { targets: SmtpTarget[] } | { permanent: string } | { temporary: string };
 
 export async function resolveTargets(deps: RemoteDeliveryDeps, domain: string): Promise<TargetResolution> {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deliverLocally, type LocalDeliveryDeps } from '../delivery/local-delivery.ts';
 import { DestinationControl } from '../delivery/destination-control.ts';
-import { deliverRemotely, destinationOf, type RemoteDeliveryDeps } from '../delivery/remote-delivery.ts';
+import { deliverRemotely, destinationOf, mailOfDestination, type RemoteDeliveryDeps } from '../delivery/remote-delivery.ts';
 import type { ClaimedRecipient, Queue } from './queue.ts';
 
 export interface QueueRunnerDeps {
@@ -136,8 +136,9 @@ export class QueueRunner {
       // A probe is finding out whether the destination is back: wait for its answer.
       if (state.active > 0) return void this.waiting.set(job.destination, [...(this.waiting.get(job.destination) ?? []), job]);
       if (destinations.tryProbe(job.destination)) return this.track(this.runRemote(job));
+      // Not tried: it waits on the schedule, and is released as soon as a probe finds the destination back.
       const reply = `451 4.4.1 ${job.destination} is not reachable at the moment (last reply: ${state.lastReply ?? 'none'}); retry scheduled`;
-      this.track(this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply }))).finally(() => this.finish(job.recipients)));
+      this.track(this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply })), true).finally(() => this.finish(job.recipients)));
       return;
     }
     if (!destinations.tryAcquire(job.destination)) {
@@ -161,7 +162,10 @@ export class QueueRunner {
       this.deps.logger.error({ err: error, destination: job.destination }, 'queue: remote delivery failed; will retry');
       await this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 delivery failed temporarily' }))).catch(() => {});
     } finally {
-      this.destinations.release(job.destination, signal, lastReply);
+      if (this.destinations.release(job.destination, signal, lastReply)) {
+        const released = await this.deps.queue.retryDestination(mailOfDestination(this.deps.remote.relays, job.destination)).catch(() => 0);
+        this.deps.logger.info({ destination: job.destination, released }, 'queue: destination is reachable again; its deferred mail is retried now');
+      }
       this.finish(job.recipients);
       this.startWaiting(job.destination);
     }

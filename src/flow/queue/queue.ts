@@ -202,6 +202,20 @@ export class Queue {
     return this.load(this.db, ids);
   }
 
+  /** A destination is back: its deferred mail is due now instead of at its next retry. */
+  async retryDestination(target: { allRemote: true } | { domains: string[] }): Promise<number> {
+    const now = this.deps.now();
+    const result = await this.db
+      .updateTable('queue_recipients')
+      .set({ next_attempt_at: now, updated_at: now })
+      .where('state', '=', 'deferred')
+      .where('route', '=', 'remote')
+      .where('next_attempt_at', '>', now)
+      .$if('domains' in target, (q) => q.where('domain', 'in', (target as { domains: string[] }).domains))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Extends the leases of work still in progress. */
   async renewLeases(owner: string, ids: number[]) {
     if (ids.length === 0) return;
@@ -260,8 +274,13 @@ export class Queue {
     return applied.length;
   }
 
-  /** Temporary failures: retry on the schedule, or fail with "expired" once the message is too old. */
-  async recordDeferred(outcomes: Outcome[]) {
+  /**
+   * Temporary failures: retry on the schedule, or fail with "expired" once the message is too old.
+   * `notAttempted` is for mail that was not tried at all (its destination is known to be down): it
+   * waits on the schedule without the attempt counting; retryDestination() releases it early when
+   * the destination comes back.
+   */
+  async recordDeferred(outcomes: Outcome[], notAttempted = false) {
     const now = this.deps.now();
     const { retryMs, expireMs } = this.deps.config.queue;
     const expired = outcomes.filter((o) => now - o.recipient.message.receivedAt >= expireMs);
@@ -269,9 +288,9 @@ export class Queue {
     if (retried.length) {
       await this.db.transaction().execute(async (trx) => {
         const applied = await this.applyAll(trx, retried, 'deferred', (o) => {
-          const attempts = o.recipient.attempts + 1;
-          const delay = retryMs[Math.min(attempts - 1, retryMs.length - 1)]!;
-          return { last_reply: o.reply, attempts, last_attempt_at: now, next_attempt_at: now + delay };
+          const attempts = o.recipient.attempts + (notAttempted ? 0 : 1);
+          const delay = retryMs[Math.min(Math.max(attempts - 1, 0), retryMs.length - 1)]!;
+          return notAttempted ? { last_reply: o.reply, next_attempt_at: now + delay } : { last_reply: o.reply, attempts, last_attempt_at: now, next_attempt_at: now + delay };
         });
         await writeTrace(
           trx,
