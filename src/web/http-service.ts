@@ -17,7 +17,7 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
       apps.push(app);
       await app.ready();
       const actual = await listen(app.server, name, config.bind, port);
-      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'admin and health API' });
+      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'health API' });
     }
   } catch (error) {
     await Promise.all(apps.map((app) => app.close()));
