@@ -37,10 +37,6 @@ export class BackPressure {
     if (this.reason) throw smtpReply(452, '4.3.1', `Insufficient system resources (${this.reason}); try again later`);
   }
 
-  get active(): string | null {
-    return this.reason;
-  }
-
   async measure() {
     const { db, dataDir, highWatermark, lowWatermark, minFreeDiskBytes } = this.options;
     const row = await db

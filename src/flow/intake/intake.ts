@@ -19,7 +19,7 @@ import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts
 import { routeRecipient } from '../router.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
-import { smtpReply, SmtpReply } from './smtp-reply.ts';
+import { smtpReply } from './smtp-reply.ts';
 import type { AuthFailureLimiter } from './auth-failures.ts';
 
 export type IntakeSource = 'mx' | 'submission';
@@ -341,4 +341,3 @@ export function rfc5322Date(ms: number): string {
   return new Date(ms).toUTCString().replace('GMT', '+0000');
 }
 
-export { SmtpReply };

@@ -88,10 +88,6 @@ export class QueueRunner {
     });
   }
 
-  get activeCount() {
-    return this.active.size;
-  }
-
   private async tick() {
     try {
       const room = this.deps.maxActive - this.active.size;
