@@ -1,6 +1,6 @@
 // What administrative commands share: configuration, the store (the same data dir or database the
 // server uses, safely, while it runs) and the directory.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory } from '../directory/bootstrap.ts';
@@ -62,7 +62,6 @@ export async function tenantsFor(directory: Directory, tenant?: string) {
   return Promise.all(tenants.map(async (t) => ({ tenant: t, scope: await directory.tenant(t.name) })));
 }
 
-export const tenantOption = () => new Option('--tenant <name>', 'tenant (default: the one owning the address\'s domain)');
 
 export async function readPasswordStdin(): Promise<string> {
   const chunks: Buffer[] = [];

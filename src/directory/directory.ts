@@ -121,17 +121,6 @@ export class Directory {
     return tenant;
   }
 
-  async getTenantById(id: number): Promise<Tenant> {
-    const tenant = await this.db
-      .selectFrom('tenants')
-      .innerJoin('forests', 'forests.id', 'tenants.forest_id')
-      .select(['tenants.id', 'tenants.name', 'forests.name as forest', 'forests.id as forestId'])
-      .where('tenants.id', '=', id)
-      .executeTakeFirst();
-    if (!tenant) throw notFound('unknown-tenant', `unknown tenant #${id}`);
-    return tenant;
-  }
-
   /** The forest a tenant belongs to, with its limits (one query: this is on the SMTP hot path). */
   async forestOfTenant(tenantId: number): Promise<{ id: number; name: string; maxConnections: number }> {
     const row = await this.db

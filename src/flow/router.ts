@@ -15,7 +15,7 @@ export interface RoutedRecipient {
 
 export type RouteResult =
   | { kind: 'local'; tenantId: number; principal: Principal; recipients: RoutedRecipient[] }
-  | { kind: 'remote'; domain: string; recipients: RoutedRecipient[] }
+  | { kind: 'remote'; domain: string; recipients: RoutedRecipient[]; /** an internal-relay domain of ours, not the internet */ ownDomain: boolean }
   | { kind: 'unknown'; tenantId: number };
 
 const mailboxKinds = new Set(['user', 'shared', 'room', 'equipment']);
@@ -23,13 +23,13 @@ const mailboxKinds = new Set(['user', 'shared', 'room', 'equipment']);
 export async function routeRecipient(directory: Directory, addressInput: string, senderTenantId: number | null = null): Promise<RouteResult> {
   const { address, local, domain } = parseAddress(addressInput);
   const owner = await directory.findDomain(domain);
-  if (!owner) return { kind: 'remote', domain, recipients: [{ recipient: address, route: 'remote', domain, tenantId: senderTenantId }] };
+  if (!owner) return { kind: 'remote', domain, ownDomain: false, recipients: [{ recipient: address, route: 'remote', domain, tenantId: senderTenantId }] };
 
   // user+tag@domain reaches user@domain unless user+tag exists in its own right.
   const plus = local.indexOf('+');
   const resolved = (await directory.resolveAddress(address)) ?? (plus > 0 ? await directory.resolveAddress(`${local.slice(0, plus)}@${domain}`) : undefined);
   if (!resolved) {
-    if (owner.kind === 'internal-relay') return { kind: 'remote', domain, recipients: [{ recipient: address, route: 'remote', domain, tenantId: owner.tenantId }] };
+    if (owner.kind === 'internal-relay') return { kind: 'remote', domain, ownDomain: true, recipients: [{ recipient: address, route: 'remote', domain, tenantId: owner.tenantId }] };
     return { kind: 'unknown', tenantId: owner.tenantId };
   }
   const { principal } = resolved;

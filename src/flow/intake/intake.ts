@@ -119,8 +119,7 @@ export class Intake {
     const route = await routeRecipient(directory, parsed, state.principal?.tenantId ?? null);
     if (route.kind === 'unknown') throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
     if (route.kind === 'remote') {
-      const localDomain = await directory.findDomain(route.domain);
-      if (!state.principal && !localDomain) throw smtpReply(550, '5.7.1', `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`);
+      if (!state.principal && !route.ownDomain) throw smtpReply(550, '5.7.1', `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`);
       await this.checkRecipientRate(state);
     } else {
       if (state.info.source === 'mx') await this.joinForest(state, route.tenantId);

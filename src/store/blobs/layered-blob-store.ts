@@ -19,7 +19,13 @@ export class LayeredBlobStore implements BlobStore {
     const { inline, files } = this;
     return Readable.from(
       (async function* () {
-        yield* (await inline.has(hash)) ? inline.open(hash) : files.open(hash);
+        // The inline store reports a missing blob before yielding anything, so falling back is safe.
+        try {
+          yield* inline.open(hash);
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'blob-not-found') throw error;
+          yield* files.open(hash);
+        }
       })(),
       { objectMode: false },
     );
