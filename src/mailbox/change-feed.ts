@@ -8,7 +8,8 @@ export interface MailboxChange {
   principalId: number;
   mailboxId: number;
   kind: 'append' | 'flags' | 'expunge';
-  uid: number;
+  /** The message, when one message changed. */
+  uid?: number;
   modseq: number;
 }
 

@@ -1,6 +1,7 @@
 // A principal's folders. Every mailbox gets the special-use folders clients expect (RFC 6154),
 // created the first time the mailbox is used.
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { conflict, forbidden, invalid, notFound } from '../errors.ts';
 import type { Database } from '../store/schema.ts';
 
 export const defaultFolders: { name: string; specialUse: string | null }[] = [
@@ -50,4 +51,126 @@ export async function usedBytes(db: Db, principalId: number): Promise<number> {
     .where('mailboxes.principal_id', '=', principalId)
     .executeTakeFirstOrThrow();
   return Number(row.used);
+}
+
+// Folder management (IMAP CREATE/DELETE/RENAME/SUBSCRIBE, later JMAP Mailbox/set) ------------------
+
+/** Hierarchy separator in folder names. */
+export const folderDelimiter = '/';
+
+export type Folder = Awaited<ReturnType<typeof listFolders>>[number];
+
+export async function listFolders(db: Db, principalId: number) {
+  return db.selectFrom('mailboxes').selectAll().where('principal_id', '=', principalId).orderBy('name').execute();
+}
+
+/** A folder name as stored: INBOX in upper case whatever the client wrote, no empty levels. */
+export function normalizeFolderName(name: string): string {
+  const levels = name.split(folderDelimiter);
+  if (levels[0].toUpperCase() === 'INBOX') levels[0] = 'INBOX';
+  if (levels.some((level) => level === '') || name.length > 1000) {
+    throw invalid('bad-folder-name', `folder name "${name}" is not allowed: levels must not be empty, and the name must be at most 1000 characters`);
+  }
+  if (/[\u0000-\u001f\u007f*%]/.test(name)) throw invalid('bad-folder-name', `folder name "${name}" contains a control character or a wildcard (* or %)`);
+  return levels.join(folderDelimiter);
+}
+
+async function nextUidValidity(db: Db, principalId: number, now: number): Promise<number> {
+  const row = await db.selectFrom('mailboxes').select((eb) => eb.fn.max('uidvalidity').as('max')).where('principal_id', '=', principalId).executeTakeFirst();
+  // A folder deleted and created again in the same second must still get a new UIDVALIDITY.
+  return Math.max(Math.floor(now / 1000), Number(row?.max ?? 0) + 1);
+}
+
+export async function createFolder(db: Db, principal: { id: number; tenantId: number }, name: string, specialUse: string | null, now: number) {
+  const normalized = normalizeFolderName(name);
+  if (await findFolder(db, principal.id, normalized)) throw conflict('folder-exists', `folder "${normalized}" already exists`);
+  if (specialUse && !defaultFolders.some((f) => f.specialUse === specialUse) && specialUse !== '\\All' && specialUse !== '\\Flagged') {
+    throw invalid('bad-special-use', `special use ${specialUse} is not one of \\Drafts, \\Sent, \\Trash, \\Junk, \\Archive, \\All, \\Flagged`);
+  }
+  return db
+    .insertInto('mailboxes')
+    .values({
+      tenant_id: principal.tenantId,
+      principal_id: principal.id,
+      name: normalized,
+      special_use: specialUse,
+      uidvalidity: await nextUidValidity(db, principal.id, now),
+      uidnext: 1,
+      highest_modseq: 1,
+      created_at: now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Deletes a folder and its messages; its subfolders stay. INBOX cannot be deleted. */
+export async function deleteFolder(db: Db, principalId: number, name: string) {
+  const normalized = normalizeFolderName(name);
+  if (normalized === 'INBOX') throw forbidden('inbox-not-deletable', 'INBOX cannot be deleted');
+  const folder = await findFolder(db, principalId, normalized);
+  if (!folder) throw notFound('no-such-folder', `folder "${normalized}" does not exist`);
+  await db.deleteFrom('messages').where('mailbox_id', '=', folder.id).execute();
+  await db.deleteFrom('mailbox_expunges').where('mailbox_id', '=', folder.id).execute();
+  await db.deleteFrom('mailboxes').where('id', '=', folder.id).execute();
+  return folder;
+}
+
+/** Renames a folder and every folder below it. Renaming INBOX is handled by the caller (messages move). */
+export async function renameFolder(db: Kysely<Database>, principalId: number, from: string, to: string, now: number) {
+  const source = normalizeFolderName(from);
+  const target = normalizeFolderName(to);
+  if (!(await findFolder(db, principalId, source))) throw notFound('no-such-folder', `folder "${source}" does not exist`);
+  if (await findFolder(db, principalId, target)) throw conflict('folder-exists', `folder "${target}" already exists`);
+  if (target.startsWith(`${source}${folderDelimiter}`)) throw invalid('bad-folder-name', `cannot move "${source}" below itself`);
+  await db.transaction().execute(async (trx) => {
+    const folders = await listFolders(trx, principalId);
+    for (const folder of folders) {
+      if (folder.name !== source && !folder.name.startsWith(`${source}${folderDelimiter}`)) continue;
+      const renamed = target + folder.name.slice(source.length);
+      // A renamed folder is a new folder to clients that cached it by name.
+      await trx.updateTable('mailboxes').set({ name: renamed, uidvalidity: await nextUidValidity(trx, principalId, now) }).where('id', '=', folder.id).execute();
+    }
+  });
+}
+
+export async function setSubscribed(db: Db, principalId: number, name: string, subscribed: boolean) {
+  const folder = await findFolder(db, principalId, normalizeFolderName(name));
+  if (!folder) throw notFound('no-such-folder', `folder "${name}" does not exist`);
+  await db.updateTable('mailboxes').set({ subscribed: subscribed ? 1 : 0 }).where('id', '=', folder.id).execute();
+}
+
+/** Whether a message row has a flag. ESCAPE makes the backslash literal on PostgreSQL too (its LIKE escapes with it by default). */
+export const hasFlag = (flag: string) => sql<boolean>`flags like ${`%${flag}%`} escape '!'`;
+
+export interface FolderStatus {
+  messages: number;
+  unseen: number;
+  deleted: number;
+  size: number;
+  uidnext: number;
+  uidvalidity: number;
+  highestModseq: number;
+}
+
+export async function folderStatus(db: Db, folderId: number): Promise<FolderStatus> {
+  const folder = await db.selectFrom('mailboxes').selectAll().where('id', '=', folderId).executeTakeFirstOrThrow();
+  const counts = await db
+    .selectFrom('messages')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('messages'),
+      eb.fn.coalesce(eb.fn.sum<number>('size'), eb.val(0)).as('size'),
+      eb.fn.sum<number>(eb.case().when(hasFlag('\\Seen')).then(0).else(1).end()).as('unseen'),
+      eb.fn.sum<number>(eb.case().when(hasFlag('\\Deleted')).then(1).else(0).end()).as('deleted'),
+    ])
+    .where('mailbox_id', '=', folderId)
+    .executeTakeFirstOrThrow();
+  return {
+    messages: Number(counts.messages),
+    unseen: Number(counts.unseen ?? 0),
+    deleted: Number(counts.deleted ?? 0),
+    size: Number(counts.size),
+    uidnext: Number(folder.uidnext),
+    uidvalidity: Number(folder.uidvalidity),
+    highestModseq: Number(folder.highest_modseq),
+  };
 }

@@ -157,6 +157,21 @@ export interface MessageTable {
   created_at: number;
 }
 
+export interface BlobMetadataTable {
+  hash: string;
+  tree: string;
+  envelope: string;
+  headers: string;
+  sent_at: number | null;
+  created_at: number;
+}
+
+export interface MailboxExpungeTable {
+  mailbox_id: number;
+  uid: number;
+  modseq: number;
+}
+
 export interface DkimKeyTable {
   id: Generated<number>;
   domain_id: number;
@@ -191,6 +206,8 @@ export interface Database {
   trace_events: TraceEventTable;
   mailboxes: MailboxTable;
   messages: MessageTable;
+  blob_metadata: BlobMetadataTable;
+  mailbox_expunges: MailboxExpungeTable;
   dkim_keys: DkimKeyTable;
   mailbox_grants: MailboxGrantTable;
 }

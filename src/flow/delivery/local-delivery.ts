@@ -8,11 +8,16 @@ import type { Directory, Principal } from '../../directory/directory.ts';
 import { appendMessage } from '../../mailbox/append.ts';
 import type { ChangeFeed, MailboxChange } from '../../mailbox/change-feed.ts';
 import { ensureDefaultFolders, findFolder, usedBytes } from '../../mailbox/folders.ts';
+import type { BlobStore } from '../../store/blobs/blob-store.ts';
+import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
+import { ensureMetadata } from '../../mailbox/message-metadata.ts';
 import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';
 
 export interface LocalDeliveryDeps {
   db: Kysely<Database>;
+  dialect: Dialect;
+  blobs: BlobStore;
   directory: Directory;
   queue: Queue;
   changes: ChangeFeed;
@@ -47,6 +52,8 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   }
 
   if (ready.length) {
+    // Envelope, structure and search text are computed once per content, before the delivery commits.
+    for (const hash of new Set(ready.map((r) => r.recipient.message.blobHash))) await ensureMetadata(deps, hash, deps.now());
     let changes: MailboxChange[];
     try {
       changes = await deliverBatch(deps, ready);

@@ -5,6 +5,7 @@ import * as directory from './0001-directory.ts';
 import * as mailFlow from './0002-mail-flow.ts';
 import * as dkim from './0003-dkim.ts';
 import * as mailboxGrants from './0004-mailbox-grants.ts';
+import * as mailboxAccess from './0005-mailbox-access.ts';
 
 export interface Migration {
   version: number;
@@ -17,6 +18,7 @@ export const migrations: Migration[] = [
   { version: 2, name: 'mail-flow', up: mailFlow.up },
   { version: 3, name: 'dkim', up: dkim.up },
   { version: 4, name: 'mailbox-grants', up: mailboxGrants.up },
+  { version: 5, name: 'mailbox-access', up: mailboxAccess.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

@@ -1,0 +1,108 @@
+// Metadata computed once per message content when it enters a mailbox (delivery or APPEND): the MIME
+// tree with byte offsets, the envelope, the decoded header fields for SEARCH, and the text indexed for
+// full-text search (FTS5 on SQLite, tsvector on PostgreSQL). FETCH and SEARCH read these instead of
+// reparsing messages.
+import { sql, type Kysely } from 'kysely';
+import libmime from 'libmime';
+import { parseEnvelope, type Envelope } from '../message/envelope.ts';
+import { parseHeaderLines, parseMimeTree, splitHeader, type HeaderLine, type MimePart } from '../message/mime-tree.ts';
+import { searchableText } from '../message/part-content.ts';
+import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
+import type { Dialect } from '../store/database.ts';
+import type { Database } from '../store/schema.ts';
+
+export interface MessageMetadata {
+  tree: MimePart;
+  envelope: Envelope;
+  /** Top-level header fields, values decoded (encoded words undone). */
+  headers: HeaderLine[];
+  sentAt: number | null;
+}
+
+export interface MetadataStore {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  blobs: BlobStore;
+}
+
+/** Computes and stores the metadata of the content `hash` unless it is there already. */
+export async function ensureMetadata(store: MetadataStore, hash: string, now: number): Promise<void> {
+  const existing = await store.db.selectFrom('blob_metadata').select('hash').where('hash', '=', hash).executeTakeFirst();
+  if (existing) return;
+  const source = await readBlob(store.blobs, hash);
+  await saveMetadata(store, hash, source, now);
+}
+
+/** Stores the metadata of `source` (whose content hash is `hash`). */
+export async function saveMetadata(store: MetadataStore, hash: string, source: Buffer, now: number): Promise<void> {
+  const { metadata, text } = computeMetadata(source);
+  await store.db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('blob_metadata')
+      .values({
+        hash,
+        tree: JSON.stringify(metadata.tree),
+        envelope: JSON.stringify(metadata.envelope),
+        headers: JSON.stringify(metadata.headers),
+        sent_at: metadata.sentAt,
+        created_at: now,
+      })
+      .onConflict((oc) => oc.column('hash').doNothing())
+      .executeTakeFirst();
+    if (!inserted.numInsertedOrUpdatedRows) return;
+    if (store.dialect === 'sqlite') await sql`insert into blob_text (hash, body) values (${hash}, ${text})`.execute(trx);
+    else await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(trx);
+  });
+}
+
+export function computeMetadata(source: Buffer): { metadata: MessageMetadata; text: string } {
+  const tree = parseMimeTree(source);
+  const latin1 = source.toString('latin1');
+  const rawHeaders = parseHeaderLines(latin1.slice(0, splitHeader(latin1, 0, latin1.length).headerEnd));
+  const headers: HeaderLine[] = rawHeaders.map(([name, value]) => [name, decodeWords(value)]);
+  const date = rawHeaders.find(([name]) => name === 'date')?.[1];
+  const sentAt = date ? Date.parse(date.replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
+  const subject = headers.find(([name]) => name === 'subject')?.[1] ?? '';
+  return {
+    metadata: { tree, envelope: parseEnvelope(rawHeaders), headers, sentAt: Number.isFinite(sentAt) ? sentAt : null },
+    text: `${subject}\n${searchableText(source, tree)}`,
+  };
+}
+
+function decodeWords(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Metadata of several contents at once. */
+export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Promise<Map<string, MessageMetadata>> {
+  const out = new Map<string, MessageMetadata>();
+  const unique = [...new Set(hashes)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = await db.selectFrom('blob_metadata').selectAll().where('hash', 'in', unique.slice(i, i + 500)).execute();
+    for (const row of rows) {
+      out.set(row.hash, { tree: JSON.parse(row.tree), envelope: JSON.parse(row.envelope), headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
+    }
+  }
+  return out;
+}
+
+/** Contents whose text matches every word of `query` (as a word or word prefix), among `hashes`. */
+export async function matchingText(store: MetadataStore, query: string, hashes: string[]): Promise<Set<string>> {
+  const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const found = new Set<string>();
+  if (words.length === 0) return new Set(hashes);
+  const unique = [...new Set(hashes)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const slice = unique.slice(i, i + 500);
+    const rows =
+      store.dialect === 'sqlite'
+        ? await sql<{ hash: string }>`select hash from blob_text where blob_text match ${words.map((w) => `"${w}"*`).join(' AND ')} and hash in (${sql.join(slice)})`.execute(store.db)
+        : await sql<{ hash: string }>`select hash from blob_text where body @@ to_tsquery('simple', ${words.map((w) => `${w}:*`).join(' & ')}) and hash in (${sql.join(slice)})`.execute(store.db);
+    for (const row of rows.rows) found.add(row.hash);
+  }
+  return found;
+}

@@ -1,0 +1,216 @@
+// Operations on the messages of a folder: listing, flags, expunge, copy, move and append. Each
+// operation is one transaction that raises the folder's HIGHESTMODSEQ once and gives every message it
+// changes that MODSEQ; expunges are logged with theirs, so any client can catch up from the MODSEQ it
+// last saw (CONDSTORE/QRESYNC) and a change event is only a hint to look.
+import type { Kysely, Transaction } from 'kysely';
+import { formatSize } from '../config/size.ts';
+import { HoldfastError } from '../errors.ts';
+import type { BlobStore } from '../store/blobs/blob-store.ts';
+import type { Dialect } from '../store/database.ts';
+import type { Database } from '../store/schema.ts';
+import { appendMessage } from './append.ts';
+import type { ChangeFeed, MailboxChange } from './change-feed.ts';
+import { usedBytes, type Folder } from './folders.ts';
+import { saveMetadata } from './message-metadata.ts';
+
+export interface MessageDeps {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  blobs: BlobStore;
+  changes: ChangeFeed;
+  now(): number;
+}
+
+export interface MessageState {
+  uid: number;
+  flags: string[];
+  modseq: number;
+}
+
+export interface MessageRow extends MessageState {
+  size: number;
+  internalDate: number;
+  blobHash: string;
+  prefix: string;
+}
+
+const splitFlags = (text: string) => (text ? text.split(' ') : []);
+
+function toRow(row: { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string; prefix: string }): MessageRow {
+  return { uid: Number(row.uid), flags: splitFlags(row.flags), modseq: Number(row.modseq), size: Number(row.size), internalDate: Number(row.internal_date), blobHash: row.blob_hash, prefix: row.prefix };
+}
+
+/** UID, flags and MODSEQ of every message in the folder, by UID. */
+export async function listMessageStates(db: Kysely<Database>, folderId: number): Promise<MessageState[]> {
+  const rows = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).orderBy('uid').execute();
+  return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
+}
+
+/** Full rows of the messages with these UIDs (those that still exist), by UID. */
+export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
+  const out: MessageRow[] = [];
+  const sorted = [...uids].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; i += 500) {
+    const rows = await db
+      .selectFrom('messages')
+      .select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'prefix'])
+      .where('mailbox_id', '=', folderId)
+      .where('uid', 'in', sorted.slice(i, i + 500))
+      .orderBy('uid')
+      .execute();
+    out.push(...rows.map(toRow));
+  }
+  return out;
+}
+
+/** What changed in the folder after `modseq`: messages added or whose flags changed, and UIDs expunged. */
+export async function changesSince(db: Kysely<Database>, folderId: number, modseq: number) {
+  const changed = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).where('modseq', '>', modseq).orderBy('uid').execute();
+  const expunged = await db.selectFrom('mailbox_expunges').select(['uid', 'modseq']).where('mailbox_id', '=', folderId).where('modseq', '>', modseq).orderBy('uid').execute();
+  return {
+    changed: changed.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) })),
+    expunged: expunged.map((r) => Number(r.uid)),
+  };
+}
+
+async function bumpModseq(trx: Transaction<Database>, folderId: number): Promise<number> {
+  const row = await trx
+    .updateTable('mailboxes')
+    .set((eb) => ({ highest_modseq: eb('highest_modseq', '+', 1) }))
+    .where('id', '=', folderId)
+    .returning('highest_modseq')
+    .executeTakeFirstOrThrow();
+  return Number(row.highest_modseq);
+}
+
+function publish(deps: MessageDeps, folder: Folder, kind: MailboxChange['kind'], modseq: number) {
+  deps.changes.publish({ tenantId: folder.tenant_id, principalId: folder.principal_id, mailboxId: folder.id, kind, modseq });
+}
+
+export type FlagChange = 'set' | 'add' | 'remove';
+
+/**
+ * Changes the flags of the messages with these UIDs. With `unchangedSince` (CONDSTORE), messages
+ * modified after that MODSEQ are left alone and returned in `modified`.
+ */
+export async function storeFlags(deps: MessageDeps, folder: Folder, uids: number[], change: FlagChange, flags: string[], unchangedSince?: number) {
+  const result = await deps.db.transaction().execute(async (trx) => {
+    const rows = await messagesByUid(trx, folder.id, uids);
+    const modified = unchangedSince === undefined ? [] : rows.filter((r) => r.modseq > unchangedSince).map((r) => r.uid);
+    const byNewFlags = new Map<string, number[]>();
+    const updated: MessageState[] = [];
+    for (const row of rows) {
+      if (unchangedSince !== undefined && row.modseq > unchangedSince) continue;
+      const next = applyFlagChange(row.flags, change, flags);
+      if (next.join(' ') === row.flags.join(' ')) {
+        // Nothing changes, but CONDSTORE still reports the message's MODSEQ.
+        if (unchangedSince !== undefined) updated.push({ uid: row.uid, flags: row.flags, modseq: row.modseq });
+        continue;
+      }
+      const key = next.join(' ');
+      byNewFlags.set(key, [...(byNewFlags.get(key) ?? []), row.uid]);
+      updated.push({ uid: row.uid, flags: next, modseq: 0 });
+    }
+    if (byNewFlags.size === 0) return { updated, modified, modseq: 0 };
+    const modseq = await bumpModseq(trx, folder.id);
+    for (const [text, group] of byNewFlags) {
+      for (let i = 0; i < group.length; i += 500) {
+        await trx.updateTable('messages').set({ flags: text, modseq }).where('mailbox_id', '=', folder.id).where('uid', 'in', group.slice(i, i + 500)).execute();
+      }
+    }
+    for (const u of updated) if (u.modseq === 0) u.modseq = modseq;
+    return { updated, modified, modseq };
+  });
+  if (result.modseq) publish(deps, folder, 'flags', result.modseq);
+  return { updated: result.updated, modified: result.modified };
+}
+
+export function applyFlagChange(current: string[], change: FlagChange, flags: string[]): string[] {
+  const canonical = (flag: string) => (flag.startsWith('\\') ? systemFlag(flag) : flag);
+  const given = flags.map(canonical);
+  let next: string[];
+  if (change === 'set') next = given;
+  else if (change === 'add') next = [...current, ...given];
+  else {
+    const removed = new Set(given.map((f) => f.toLowerCase()));
+    next = current.filter((f) => !removed.has(f.toLowerCase()));
+  }
+  const seen = new Set<string>();
+  return next.filter((f) => !seen.has(f.toLowerCase()) && seen.add(f.toLowerCase())).sort();
+}
+
+const systemFlags = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
+/** System flags in their canonical spelling (clients may send \SEEN). */
+export function systemFlag(flag: string): string {
+  return systemFlags.find((f) => f.toLowerCase() === flag.toLowerCase()) ?? flag;
+}
+
+/** Removes the messages flagged \Deleted (all of them, or those among `uids`). Returns the UIDs removed. */
+export async function expungeDeleted(deps: MessageDeps, folder: Folder, uids?: number[]): Promise<number[]> {
+  const result = await deps.db.transaction().execute(async (trx) => {
+    const candidates = uids ? await messagesByUid(trx, folder.id, uids) : (await listMessageStates(trx, folder.id));
+    const doomed = candidates.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
+    if (doomed.length === 0) return { removed: doomed, modseq: 0 };
+    return { removed: doomed, modseq: await removeMessages(trx, folder.id, doomed) };
+  });
+  if (result.modseq) publish(deps, folder, 'expunge', result.modseq);
+  return result.removed;
+}
+
+async function removeMessages(trx: Transaction<Database>, folderId: number, uids: number[]): Promise<number> {
+  const modseq = await bumpModseq(trx, folderId);
+  for (let i = 0; i < uids.length; i += 500) {
+    const slice = uids.slice(i, i + 500);
+    await trx.deleteFrom('messages').where('mailbox_id', '=', folderId).where('uid', 'in', slice).execute();
+    await trx.insertInto('mailbox_expunges').values(slice.map((uid) => ({ mailbox_id: folderId, uid, modseq }))).execute();
+  }
+  return modseq;
+}
+
+export class QuotaExceeded extends HoldfastError {
+  constructor(limit: number) {
+    super('unavailable', 'over-quota', `mailbox is full (quota ${formatSize(limit)})`);
+  }
+}
+
+async function checkQuota(db: Kysely<Database>, folder: Folder, quotaBytes: number | null, adding: number) {
+  if (quotaBytes === null) return;
+  if ((await usedBytes(db, folder.principal_id)) + adding > quotaBytes) throw new QuotaExceeded(quotaBytes);
+}
+
+/**
+ * Copies the messages with these UIDs into `target` (with `move`, removing them from `source` in the
+ * same transaction). Returns [source UID, new UID] pairs in source UID order.
+ */
+export async function copyMessages(deps: MessageDeps, source: Folder, uids: number[], target: Folder, options: { move: boolean; quotaBytes: number | null }) {
+  const now = deps.now();
+  const rows = await messagesByUid(deps.db, source.id, uids);
+  if (!options.move) await checkQuota(deps.db, target, options.quotaBytes, rows.reduce((sum, r) => sum + r.size, 0));
+  const result = await deps.db.transaction().execute(async (trx) => {
+    const pairs: [number, number][] = [];
+    let targetModseq = 0;
+    for (const row of rows) {
+      const appended = await appendMessage(trx, { mailboxId: target.id, tenantId: target.tenant_id, blobHash: row.blobHash, prefix: row.prefix, size: row.size, flags: row.flags, internalDate: row.internalDate }, now);
+      pairs.push([row.uid, appended.uid]);
+      targetModseq = appended.modseq;
+    }
+    const sourceModseq = options.move && rows.length ? await removeMessages(trx, source.id, rows.map((r) => r.uid)) : 0;
+    return { pairs, targetModseq, sourceModseq };
+  });
+  if (result.targetModseq) publish(deps, target, 'append', result.targetModseq);
+  if (result.sourceModseq) publish(deps, source, 'expunge', result.sourceModseq);
+  return result.pairs;
+}
+
+/** Stores `content` as a new message in `folder` (IMAP APPEND, saving a draft or a sent copy). */
+export async function appendContent(deps: MessageDeps, folder: Folder, content: Buffer, options: { flags: string[]; internalDate?: number; quotaBytes: number | null }) {
+  await checkQuota(deps.db, folder, options.quotaBytes, content.length);
+  const now = deps.now();
+  const blob = await deps.blobs.put(content);
+  await saveMetadata(deps, blob.hash, content, now);
+  const appended = await deps.db.transaction().execute((trx) =>
+    appendMessage(trx, { mailboxId: folder.id, tenantId: folder.tenant_id, blobHash: blob.hash, prefix: '', size: content.length, flags: applyFlagChange([], 'add', options.flags), internalDate: options.internalDate ?? now }, now),
+  );
+  publish(deps, folder, 'append', appended.modseq);
+  return appended;
+}

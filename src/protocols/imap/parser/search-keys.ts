@@ -1,0 +1,129 @@
+// SEARCH criteria (RFC 9051 section 6.4.4, with CONDSTORE's MODSEQ and ESEARCH's RETURN options)
+// parsed into a tree the mailbox layer evaluates.
+import { Args, parseNumber, parseSequenceSet, type SequenceSet } from './args.ts';
+import { ParseError, type Token } from './tokenizer.ts';
+
+export type SearchKey =
+  | { kind: 'all' }
+  | { kind: 'none' }
+  | { kind: 'seq'; set: SequenceSet }
+  | { kind: 'uid'; set: SequenceSet }
+  | { kind: 'flag'; flag: string; present: boolean }
+  | { kind: 'header'; field: string; value: string }
+  | { kind: 'text'; where: 'body' | 'text'; value: string }
+  | { kind: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; day: number }
+  | { kind: 'size'; op: 'larger' | 'smaller'; bytes: number }
+  | { kind: 'modseq'; modseq: number }
+  | { kind: 'not'; key: SearchKey }
+  | { kind: 'or'; keys: [SearchKey, SearchKey] }
+  | { kind: 'and'; keys: SearchKey[] };
+
+export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+
+export interface SearchCommand {
+  /** Present when RETURN (...) was given: the reply is ESEARCH. */
+  returns?: SearchReturn[];
+  key: SearchKey;
+}
+
+const flagKeys: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true], UNANSWERED: ['\\Answered', false],
+  DELETED: ['\\Deleted', true], UNDELETED: ['\\Deleted', false],
+  DRAFT: ['\\Draft', true], UNDRAFT: ['\\Draft', false],
+  FLAGGED: ['\\Flagged', true], UNFLAGGED: ['\\Flagged', false],
+  SEEN: ['\\Seen', true], UNSEEN: ['\\Seen', false],
+};
+const headerKeys: Record<string, string> = { FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc', SUBJECT: 'subject' };
+const dateKeys: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
+  BEFORE: ['internal', 'before'], ON: ['internal', 'on'], SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'], SENTON: ['sent', 'on'], SENTSINCE: ['sent', 'since'],
+};
+const months = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+export function parseSearch(args: Args): SearchCommand {
+  let returns: SearchReturn[] | undefined;
+  if (args.accept('RETURN')) {
+    const list = args.list('RETURN options');
+    returns = list.map((t) => {
+      const value = t.kind === 'atom' ? t.value.toUpperCase() : '';
+      if (!['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'].includes(value)) throw new ParseError(`Unknown RETURN option`);
+      return value as SearchReturn;
+    });
+    if (returns.length === 0) returns = ['ALL'];
+  }
+  if (args.accept('CHARSET')) {
+    const charset = args.astring('charset').toUpperCase();
+    if (charset !== 'UTF-8' && charset !== 'US-ASCII') throw new ParseError(`[BADCHARSET (UTF-8 US-ASCII)] Charset ${charset} is not supported`);
+  }
+  const keys: SearchKey[] = [];
+  while (args.more()) keys.push(parseKey(args, 0));
+  if (keys.length === 0) throw new ParseError('Missing search criteria');
+  return { returns, key: keys.length === 1 ? keys[0] : { kind: 'and', keys } };
+}
+
+function parseKey(args: Args, depth: number): SearchKey {
+  if (depth > 32) throw new ParseError('Search criteria nested too deeply');
+  const token = args.next('search criterion');
+  if (token.kind === 'list') {
+    const inner = new Args(token.items);
+    const keys: SearchKey[] = [];
+    while (inner.more()) keys.push(parseKey(inner, depth + 1));
+    if (keys.length === 0) throw new ParseError('Empty search criteria list');
+    return keys.length === 1 ? keys[0] : { kind: 'and', keys };
+  }
+  if (token.kind !== 'atom') throw new ParseError('Expected a search criterion');
+  const word = token.value.toUpperCase();
+  if (/^[\d*$]/.test(word)) return { kind: 'seq', set: parseSequenceSet(token.value) };
+  if (flagKeys[word]) return { kind: 'flag', flag: flagKeys[word][0], present: flagKeys[word][1] };
+  if (headerKeys[word]) return { kind: 'header', field: headerKeys[word], value: args.astring(`${word} value`) };
+  if (dateKeys[word]) return { kind: 'date', field: dateKeys[word][0], op: dateKeys[word][1], day: parseDate(args.astring('date')) };
+  switch (word) {
+    case 'ALL':
+      return { kind: 'all' };
+    case 'NEW':
+    case 'RECENT':
+      return { kind: 'none' }; // Holdfast keeps no \Recent (IMAP4rev2 dropped it)
+    case 'OLD':
+      return { kind: 'all' };
+    case 'KEYWORD':
+      return { kind: 'flag', flag: args.atom('keyword'), present: true };
+    case 'UNKEYWORD':
+      return { kind: 'flag', flag: args.atom('keyword'), present: false };
+    case 'HEADER':
+      return { kind: 'header', field: args.astring('header field name').toLowerCase(), value: args.astring('header value') };
+    case 'BODY':
+      return { kind: 'text', where: 'body', value: args.astring('BODY text') };
+    case 'TEXT':
+      return { kind: 'text', where: 'text', value: args.astring('TEXT text') };
+    case 'LARGER':
+      return { kind: 'size', op: 'larger', bytes: args.number('size') };
+    case 'SMALLER':
+      return { kind: 'size', op: 'smaller', bytes: args.number('size') };
+    case 'UID':
+      return { kind: 'uid', set: parseSequenceSet(args.atom('UID set')) };
+    case 'NOT':
+      return { kind: 'not', key: parseKey(args, depth + 1) };
+    case 'OR':
+      return { kind: 'or', keys: [parseKey(args, depth + 1), parseKey(args, depth + 1)] };
+    case 'MODSEQ': {
+      // MODSEQ [entry-name entry-type] n: the entry applies to flags, which Holdfast versions together.
+      let value = args.astring('MODSEQ value');
+      if (!/^\d+$/.test(value)) {
+        args.astring('MODSEQ entry type');
+        value = args.astring('MODSEQ value');
+      }
+      return { kind: 'modseq', modseq: parseNumber(value, 'MODSEQ value') };
+    }
+    default:
+      throw new ParseError(`Unknown search criterion ${token.value.slice(0, 40)}`);
+  }
+}
+
+/** An IMAP date (1-Feb-1994) as the UTC start of that day, in milliseconds. */
+export function parseDate(text: string): number {
+  const match = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(text);
+  const month = match ? months.indexOf(match[2].toLowerCase()) : -1;
+  if (!match || month < 0) throw new ParseError(`Invalid date "${text.slice(0, 30)}" (expected e.g. 1-Feb-2026)`);
+  return Date.UTC(Number(match[3]), month, Number(match[1]));
+}
+

@@ -1,0 +1,136 @@
+// Turns a framed command into its tag, name and argument tokens: atoms, strings (quoted or literal)
+// and parenthesised lists. Strict: anything that is not IMAP syntax is a ParseError, which the session
+// answers with BAD and the reason.
+import type { CommandFrame } from './command-reader.ts';
+
+export type Token =
+  | { kind: 'atom'; value: string }
+  | { kind: 'string'; value: string; bytes: Buffer; literal: boolean; literal8?: boolean }
+  | { kind: 'list'; items: Token[] };
+
+export interface ParsedCommand {
+  tag: string;
+  /** Upper case, e.g. "UID FETCH" is name "UID" with "FETCH" as the first argument. */
+  name: string;
+  args: Token[];
+}
+
+export class ParseError extends Error {}
+
+const maxDepth = 16;
+
+export function tokenizeCommand(frame: CommandFrame): ParsedCommand {
+  const first = frame.parts[0];
+  if (typeof first !== 'string' || first.length === 0) throw new ParseError('Empty command line');
+  const tagEnd = first.indexOf(' ');
+  const tag = tagEnd < 0 ? first : first.slice(0, tagEnd);
+  if (!/^[\x21-\x7e]+$/.test(tag) || /[(){%*"\\+]/.test(tag)) throw new ParseError('Invalid tag');
+  if (tagEnd < 0) throw new ParseError('Missing command');
+  const rest: CommandFrame = { parts: [first.slice(tagEnd + 1), ...frame.parts.slice(1)] };
+  const tokens = tokenize(rest);
+  const name = tokens.shift();
+  if (!name || name.kind !== 'atom' || !/^[A-Za-z][A-Za-z0-9-]*$/.test(name.value)) throw new ParseError('Missing or invalid command name');
+  return { tag, name: name.value.toUpperCase(), args: tokens };
+}
+
+/** Tokens of a whole frame (or of a continuation line such as an AUTHENTICATE response). */
+export function tokenize(frame: CommandFrame): Token[] {
+  const { parts } = frame;
+  const root: Token[] = [];
+  const stack: Token[][] = [root];
+  const current = () => stack[stack.length - 1];
+  let p = 0;
+  let text = parts[0];
+  if (typeof text !== 'string') throw new ParseError('Unexpected literal');
+  let i = 0;
+  let needSpace = false;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === ' ') {
+      if (!needSpace) throw new ParseError(`Unexpected space at position ${i + 1}`);
+      needSpace = false;
+      i++;
+      continue;
+    }
+    if (c === ')') {
+      if (stack.length === 1) throw new ParseError('Unbalanced ")"');
+      stack.pop();
+      needSpace = true;
+      i++;
+      continue;
+    }
+    if (needSpace) throw new ParseError(`Missing space before position ${i + 1}`);
+    if (c === '(') {
+      if (stack.length > maxDepth) throw new ParseError('Lists nested too deeply');
+      const list: Token = { kind: 'list', items: [] };
+      current().push(list);
+      stack.push(list.items);
+      i++;
+      continue;
+    }
+    if (c === '"') {
+      const [value, next] = readQuoted(text, i);
+      current().push({ kind: 'string', value, bytes: Buffer.from(value, 'utf8'), literal: false });
+      i = next;
+      needSpace = true;
+      continue;
+    }
+    if ((c === '{' || c === '~') && /^~?\{\d+\+?\}$/.test(text.slice(i))) {
+      // A literal ends its line; its content is the next part and the command goes on in the one after.
+      const literal = parts[p + 1];
+      const after = parts[p + 2];
+      if (!Buffer.isBuffer(literal) || typeof after !== 'string') throw new ParseError('Literal announced but not sent');
+      current().push({ kind: 'string', value: literal.toString('utf8'), bytes: literal, literal: true, literal8: c === '~' });
+      p += 2;
+      text = after;
+      i = 0;
+      needSpace = true;
+      continue;
+    }
+    const [atom, next] = readAtom(text, i);
+    current().push({ kind: 'atom', value: atom });
+    i = next;
+    needSpace = true;
+  }
+  if (p !== parts.length - 1) throw new ParseError('Literal without marker');
+  if (stack.length !== 1) throw new ParseError('Unbalanced "("');
+  return root;
+}
+
+function readQuoted(text: string, start: number): [string, number] {
+  let out = '';
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') return [out, i + 1];
+    if (c === '\\') {
+      const next = text[i + 1];
+      if (next !== '"' && next !== '\\') throw new ParseError('Invalid escape in quoted string (only \\" and \\\\ are allowed)');
+      out += next;
+      i++;
+      continue;
+    }
+    if (c === '\r' || c === '\n' || c === '\0') throw new ParseError('Invalid character in quoted string');
+    out += c;
+  }
+  throw new ParseError('Unterminated quoted string');
+}
+
+/** An atom; "[" opens a section that may hold spaces and lists up to its "]" (BODY[HEADER.FIELDS (A B)]<0.10>). */
+function readAtom(text: string, start: number): [string, number] {
+  let i = start;
+  let bracket = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '[') bracket++;
+    else if (c === ']') {
+      if (bracket === 0) throw new ParseError('Unbalanced "]"');
+      bracket--;
+    } else if (bracket === 0 && (c === ' ' || c === '(' || c === ')')) break;
+    else if (c === '"' && bracket === 0) throw new ParseError(`Unexpected quote at position ${i + 1}`);
+    else if (c === '{' && bracket === 0) throw new ParseError(`Unexpected "{" at position ${i + 1}`);
+    else if (c.charCodeAt(0) < 0x20 || c === '\x7f') throw new ParseError('Control character in command');
+    i++;
+  }
+  if (bracket !== 0) throw new ParseError('Unbalanced "["');
+  return [text.slice(start, i), i];
+}

@@ -1,0 +1,82 @@
+// Encoding response data: atoms as they are, strings quoted when they can be and sent as literals when
+// they cannot (line breaks, NUL, 8-bit text to a client that has not enabled UTF-8, long text), NIL for
+// absent values, and parenthesised lists.
+
+/** Written as is: atoms, numbers, flags, response codes. */
+export class Atom {
+  constructor(readonly text: string) {}
+}
+
+export const atom = (text: string) => new Atom(text);
+
+export type Value = Atom | string | Buffer | number | null | Value[];
+
+export interface EncodeOptions {
+  /** The client has enabled UTF8=ACCEPT (or IMAP4rev2): 8-bit text may go in quoted strings. */
+  utf8: boolean;
+}
+
+/** The bytes of `value`; literals are included inline ({n} CRLF bytes). */
+export function encode(value: Value, options: EncodeOptions): Buffer[] {
+  const out: Buffer[] = [];
+  let text = '';
+  const flush = () => {
+    if (text) out.push(Buffer.from(text, 'utf8'));
+    text = '';
+  };
+  const walk = (v: Value) => {
+    if (v === null) text += 'NIL';
+    else if (typeof v === 'number') text += String(v);
+    else if (v instanceof Atom) text += v.text;
+    else if (Array.isArray(v)) {
+      text += '(';
+      v.forEach((item, i) => {
+        if (i) text += ' ';
+        walk(item);
+      });
+      text += ')';
+    } else if (Buffer.isBuffer(v)) {
+      text += `{${v.length}}\r\n`;
+      flush();
+      out.push(v);
+    } else if (canQuote(v, options)) text += `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+    else {
+      const bytes = Buffer.from(v, 'utf8');
+      text += `{${bytes.length}}\r\n`;
+      flush();
+      out.push(bytes);
+    }
+  };
+  walk(value);
+  flush();
+  return out;
+}
+
+function canQuote(text: string, options: EncodeOptions): boolean {
+  if (text.length > 1000) return false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0 || code === 10 || code === 13) return false;
+    if (code > 127 && !options.utf8) return false;
+  }
+  return true;
+}
+
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** An IMAP date-time: "17-Jul-1996 02:44:25 +0000" (in UTC). */
+export function formatDateTime(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(d.getUTCDate())}-${months[d.getUTCMonth()]}-${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+}
+
+/** Parses an IMAP date-time (APPEND's date) to milliseconds, or undefined. */
+export function parseDateTime(text: string): number | undefined {
+  const match = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
+  if (!match) return undefined;
+  const month = months.findIndex((m) => m.toLowerCase() === match[2].toLowerCase());
+  if (month < 0) return undefined;
+  const offset = (Number(match[8]) * 60 + Number(match[9])) * 60_000 * (match[7] === '-' ? -1 : 1);
+  return Date.UTC(Number(match[3]), month, Number(match[1]), Number(match[4]), Number(match[5]), Number(match[6])) - offset;
+}
