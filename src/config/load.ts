@@ -77,6 +77,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
       recipientsPerDay: values.limits?.recipients_per_day ?? 10_000,
       authFailures: values.limits?.auth_failures ?? 5,
     },
+    imap: {
+      appendLimit: values.imap?.append_limit ?? values.smtp?.max_message_size ?? 50_000_000,
+      plaintextLogin: values.imap?.plaintext_login ?? false,
+      idleTimeoutMs: values.imap?.idle_timeout ?? 30 * 60_000,
+      loginTimeoutMs: values.imap?.login_timeout ?? 60_000,
+      maxConnectionsPerUser: values.imap?.max_connections_per_user ?? 50,
+    },
     queue: queueSettings(values.queue, file),
     relays: values.relay ?? [],
   };

@@ -2,7 +2,7 @@
 // that overrides it. docs/configuration.md documents the same table for administrators.
 import { hostname as machineHostname } from 'node:os';
 import { z } from 'zod';
-import { dnsServers, domainName, duration, durationList, ipAddress, nonEmptyText, oneOf, port, positiveInteger, setting, size } from './setting.ts';
+import { dnsServers, domainName, duration, durationList, ipAddress, nonEmptyText, oneOf, port, positiveInteger, setting, size, yesNo } from './setting.ts';
 
 export const listenerNames = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'http', 'https'] as const;
 export type ListenerName = (typeof listenerNames)[number];
@@ -69,6 +69,15 @@ export const fileSchema = z.strictObject({
       max_connections_per_ip: positiveInteger().optional(),
       max_received_headers: positiveInteger().optional(),
       greeting_delay: duration.optional(),
+    })
+    .optional(),
+  imap: z
+    .strictObject({
+      append_limit: size.optional(),
+      plaintext_login: yesNo.optional(),
+      idle_timeout: duration.optional(),
+      login_timeout: duration.optional(),
+      max_connections_per_user: positiveInteger().optional(),
     })
     .optional(),
   limits: z
@@ -143,6 +152,18 @@ export interface Config {
   dnsServers?: string[];
   smtp: { maxMessageSize: number; maxRecipients: number; maxConnectionsPerIp: number; maxReceivedHeaders: number; greetingDelayMs: number };
   limits: { messagesPerMinute: number; recipientsPerDay: number; authFailures: number };
+  imap: {
+    /** Largest message APPEND accepts (advertised as APPENDLIMIT). */
+    appendLimit: number;
+    /** Allow LOGIN/AUTHENTICATE before TLS on port 143 (off: LOGINDISABLED until STARTTLS). */
+    plaintextLogin: boolean;
+    /** An authenticated session silent this long is closed (RFC 9051: at least 30 minutes). */
+    idleTimeoutMs: number;
+    /** A session that has not logged in within this time is closed. */
+    loginTimeoutMs: number;
+    /** Sessions one user may have open at once, over all their devices. */
+    maxConnectionsPerUser: number;
+  };
   queue: {
     retryMs: number[];
     delayNoticeMs: number;

@@ -86,3 +86,9 @@ export const dnsServers = setting('a list of DNS servers such as ["127.0.0.1:535
   });
   return valid ? servers : undefined;
 });
+
+export const yesNo = setting('true or false', (raw) => {
+  if (typeof raw === 'boolean') return raw;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  return undefined;
+});

@@ -4,7 +4,6 @@ import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
 import type { Holdfast, RunningService } from '../server/holdfast.ts';
 import { DkimKeys } from './dkim-keys.ts';
 import { SmtpClient } from './delivery/smtp-client.ts';
-import { AuthFailureLimiter } from './intake/auth-failures.ts';
 import { BackPressure } from './intake/back-pressure.ts';
 import { ConnectionLimits } from './intake/connection-limits.ts';
 import { Intake } from './intake/intake.ts';
@@ -27,7 +26,7 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     committer: flow.committer,
     limits: new ConnectionLimits(config.smtp.maxConnectionsPerIp),
     backPressure,
-    authFailures: new AuthFailureLimiter(config.limits.authFailures, 15 * 60_000, now),
+    logins: holdfast.logins,
     dns,
     dkim: new DkimKeys(store.db, now),
     now,

@@ -70,6 +70,7 @@ export async function changesSince(db: Kysely<Database>, folderId: number, modse
   return {
     changed: changed.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) })),
     expunged: expunged.map((r) => Number(r.uid)),
+    expungedModseqs: expunged.map((r) => Number(r.modseq)),
   };
 }
 

@@ -2,6 +2,7 @@
 // TLS material and the clock. Nothing else in Holdfast holds global mutable state.
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
+import type { LoginLimiter } from '../directory/login-limiter.ts';
 import type { MailDns } from '../flow/dns.ts';
 import type { MailFlow } from '../flow/mail-flow.ts';
 import type { QueueRunner } from '../flow/queue/queue-runner.ts';
@@ -21,6 +22,8 @@ export interface Holdfast {
   flow: MailFlow;
   /** Mailbox change events (new mail, flags, expunges) for IDLE and push. */
   changes: ChangeFeed;
+  /** Failed logins, counted across protocols. */
+  logins: LoginLimiter;
   /** The queue runner, when this node runs the queue role. */
   runner?: QueueRunner;
   now(): number;

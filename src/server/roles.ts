@@ -2,7 +2,7 @@
 // PostgreSQL database can each run some roles; a single machine runs all of them.
 import { invalidOption } from '../config/load.ts';
 
-export const allRoles = ['smtp', 'queue', 'http'] as const;
+export const allRoles = ['smtp', 'imap', 'queue', 'http'] as const;
 export type Role = (typeof allRoles)[number];
 
 export function parseRoles(text: string | undefined): Role[] {

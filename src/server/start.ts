@@ -5,6 +5,7 @@ import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap
 import { Directory } from '../directory/directory.ts';
 import { createMailDns, type MailDns } from '../flow/dns.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
+import { LoginLimiter } from '../directory/login-limiter.ts';
 import { ChangeFeed } from '../mailbox/change-feed.ts';
 import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
@@ -47,7 +48,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
     const tls = await loadTlsMaterial(config);
     const flow = createMailFlow({ config, store, directory, now });
-    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, changes: new ChangeFeed() };
+    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
     for (const role of options.roles) services.push(await serviceByRole[role](holdfast));
     const listeners = services.flatMap((s) => s.listeners);
     for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port }, 'listening');

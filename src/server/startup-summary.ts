@@ -18,7 +18,7 @@ export function startupSummary(node: RunningNode): string {
   const off = Object.entries(config.ports).filter(([, port]) => port === 'off').map(([name]) => name);
   if (off.length) lines.push(`  off:    ${off.join(', ')}`);
   const notServed = Object.entries(config.ports).filter(([name, port]) => port !== 'off' && !node.listeners.some((l) => l.name === name)).map(([name]) => name);
-  if (notServed.length) lines.push(`  not served by this node: ${notServed.join(', ')} (IMAP arrives in a later version; other listeners follow --roles)`);
+  if (notServed.length) lines.push(`  not served by this node: ${notServed.join(', ')} (listeners follow --roles)`);
   if (node.migration.backup) lines.push(`  schema upgraded v${node.migration.from} → v${node.migration.to}; copy of the old database: ${node.migration.backup}`);
   if (node.bootstrap.created) lines.push(...firstRunNotice(node.bootstrap).map((line) => `  ${line}`));
   lines.push('  stop with Ctrl-C or SIGTERM', '');

@@ -20,7 +20,7 @@ import { routeRecipient } from '../router.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
-import type { AuthFailureLimiter } from './auth-failures.ts';
+import type { LoginLimiter } from '../../directory/login-limiter.ts';
 
 export type IntakeSource = 'mx' | 'submission';
 
@@ -48,7 +48,7 @@ export interface IntakeDeps {
   committer: IntakeCommitter;
   limits: ConnectionLimits;
   backPressure: BackPressure;
-  authFailures: AuthFailureLimiter;
+  logins: LoginLimiter;
   dns: MailDns;
   dkim: DkimKeys;
   now(): number;
@@ -81,10 +81,11 @@ export class Intake {
 
   async login(sessionId: string, username: string, password: string): Promise<Principal> {
     const state = this.state(sessionId);
-    this.deps.authFailures.check(state.info.clientIp, username);
+    const refusal = this.deps.logins.refusal(state.info.clientIp, username);
+    if (refusal) throw smtpReply(454, '4.7.0', refusal);
     const principal = await this.deps.directory.authenticate(username, password);
     if (!principal) {
-      this.deps.authFailures.record(state.info.clientIp, username);
+      this.deps.logins.record(state.info.clientIp, username);
       throw smtpReply(535, '5.7.8', 'Authentication credentials invalid');
     }
     await this.joinForest(state, principal.tenantId);

@@ -9,7 +9,15 @@ export class Atom {
 
 export const atom = (text: string) => new Atom(text);
 
-export type Value = Atom | string | Buffer | number | null | Value[];
+/** A multipart BODYSTRUCTURE: its parts back to back ("(...)(...)"), then the rest space-separated. */
+export class Multipart {
+  constructor(
+    readonly parts: Value[],
+    readonly rest: Value[],
+  ) {}
+}
+
+export type Value = Atom | Multipart | string | Buffer | number | null | Value[];
 
 export interface EncodeOptions {
   /** The client has enabled UTF8=ACCEPT (or IMAP4rev2): 8-bit text may go in quoted strings. */
@@ -28,6 +36,15 @@ export function encode(value: Value, options: EncodeOptions): Buffer[] {
     if (v === null) text += 'NIL';
     else if (typeof v === 'number') text += String(v);
     else if (v instanceof Atom) text += v.text;
+    else if (v instanceof Multipart) {
+      text += '(';
+      v.parts.forEach(walk);
+      for (const item of v.rest) {
+        text += ' ';
+        walk(item);
+      }
+      text += ')';
+    }
     else if (Array.isArray(v)) {
       text += '(';
       v.forEach((item, i) => {

@@ -1,0 +1,26 @@
+// What the server announces, by session state: before login only what is needed to log in safely.
+import type { ImapSession } from './session.ts';
+
+const always = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE'];
+
+export function capabilities(session: ImapSession): string[] {
+  const list = [...always];
+  if (session.state === 'not-authenticated') {
+    if (!session.secure) list.push('STARTTLS');
+    if (loginAllowed(session)) list.push('AUTH=PLAIN');
+    else list.push('LOGINDISABLED');
+    return list;
+  }
+  list.push(
+    'IDLE', 'UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'CREATE-SPECIAL-USE', 'CONDSTORE', 'QRESYNC',
+    'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'STATUS=SIZE', `APPENDLIMIT=${session.context.config.appendLimit}`,
+    'QUOTA', 'QUOTA=RES-STORAGE', 'UTF8=ACCEPT', 'BINARY', 'OBJECTID',
+  );
+  if (!session.compressed) list.push('COMPRESS=DEFLATE');
+  return list;
+}
+
+/** Passwords only over TLS, unless the administrator allowed plain-text logins. */
+export function loginAllowed(session: ImapSession): boolean {
+  return session.secure || session.context.config.plaintextLogin;
+}

@@ -1,0 +1,41 @@
+// COPY and MOVE (RFC 6851), with UIDPLUS's COPYUID so clients learn the new UIDs.
+import { findFolder, normalizeFolderName } from '../../../mailbox/folders.ts';
+import { copyMessages } from '../../../mailbox/messages.ts';
+import { asImapNo, ImapNo } from '../imap-error.ts';
+import { parseSequenceSet } from '../parser/args.ts';
+import { atom } from '../response/encode.ts';
+import type { CommandInput } from './index.ts';
+import { folderArg } from './values.ts';
+
+export const copyCommand = (move: boolean) => async ({ session, args, uid }: CommandInput) => {
+  const selected = session.selected!;
+  const set = parseSequenceSet(args.atom(uid ? 'UID set' : 'sequence set'));
+  const name = folderArg(session, args);
+  args.end();
+  const uids = selected.resolve(set, uid);
+  if (move && selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
+  let target;
+  try {
+    target = await findFolder(session.context.mail.db, session.principal!.id, normalizeFolderName(name));
+  } catch (error) {
+    asImapNo(error);
+  }
+  if (!target) throw new ImapNo(`Folder "${name}" does not exist`, 'TRYCREATE');
+  const verb = move ? 'MOVE' : 'COPY';
+  if (uids.length === 0) return `${verb} completed (no messages)`;
+  let pairs: [number, number][];
+  try {
+    pairs = await copyMessages(session.context.mail, selected.folder, uids, target, { move, quotaBytes: session.principal!.quotaBytes });
+  } catch (error) {
+    asImapNo(error);
+  }
+  if (pairs.length === 0) return `${verb} completed (no messages)`;
+  const copyUid = `COPYUID ${target.uidvalidity} ${pairs.map((p) => p[0]).join(',')} ${pairs.map((p) => p[1]).join(',')}`;
+  // MOVE reports COPYUID before the expunges (which the sync after the command sends).
+  if (move) {
+    session.untagged(atom('OK'), atom(`[${copyUid}]`), 'Moved');
+    return `${verb} completed`;
+  }
+  return `[${copyUid}] ${verb} completed`;
+};
+

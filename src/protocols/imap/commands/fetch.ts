@@ -1,0 +1,142 @@
+// FETCH and UID FETCH: flags, dates, sizes and MODSEQ from the message rows; ENVELOPE and
+// BODYSTRUCTURE from metadata stored at delivery; body sections as byte ranges of the stored content.
+// CONDSTORE's CHANGEDSINCE and QRESYNC's VANISHED modifiers are supported. Responses are written
+// message by message, waiting for a slow client to read rather than piling them up in memory.
+import { ensureMetadata, loadMetadata, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
+import { changesSince, messagesByUid, storeFlags, type MessageRow } from '../../../mailbox/messages.ts';
+import { readBlob } from '../../../store/blobs/blob-store.ts';
+import { ImapNo } from '../imap-error.ts';
+import { Args, inRanges, parseSequenceSet } from '../parser/args.ts';
+import { parseFetchItems, type FetchItem } from '../parser/fetch-items.ts';
+import { ParseError } from '../parser/tokenizer.ts';
+import { atom, formatDateTime, type Value } from '../response/encode.ts';
+import { bodyStructureValue, envelopeValue } from '../fetch/body-structure.ts';
+import { applyPartial, binaryBytes, sectionBytes, SectionError, type MessageContent } from '../fetch/sections.ts';
+import type { ImapSession } from '../session.ts';
+import type { CommandInput } from './index.ts';
+import { flagList, uidSetText } from './values.ts';
+
+const batchSize = 100;
+
+export async function fetchCommand({ session, args, uid }: CommandInput) {
+  const selected = session.selected!;
+  const set = parseSequenceSet(args.atom(uid ? 'UID set' : 'sequence set'));
+  const items = parseFetchItems(args.next('fetch items'));
+  let changedSince: number | undefined;
+  let vanished = false;
+  const modifiers = args.optionalList();
+  if (modifiers) {
+    const m = new Args(modifiers);
+    while (m.more()) {
+      const name = m.atom('FETCH modifier').toUpperCase();
+      if (name === 'CHANGEDSINCE') changedSince = m.number('CHANGEDSINCE value');
+      else if (name === 'VANISHED') vanished = true;
+      else throw new ParseError(`Unknown FETCH modifier ${name}`);
+    }
+  }
+  args.end();
+  if (vanished && (!uid || changedSince === undefined || !session.enabled.has('QRESYNC'))) {
+    throw new ParseError('VANISHED needs UID FETCH with CHANGEDSINCE, and QRESYNC enabled');
+  }
+  const has = (name: string) => items.some((i) => i.kind === 'simple' && i.name === name);
+  if (uid && !has('UID')) items.unshift({ kind: 'simple', name: 'UID' });
+  if (changedSince !== undefined || has('MODSEQ')) session.enabled.add('CONDSTORE');
+  if (changedSince !== undefined && !has('MODSEQ')) items.push({ kind: 'simple', name: 'MODSEQ' });
+
+  const { mail } = session.context;
+  if (vanished && !set.saved) {
+    const gone = (await changesSince(mail.db, selected.folder.id, changedSince!)).expunged.filter((u) => inRanges(set.ranges, u, selected.uids.at(-1) ?? 0) && !selected.seqOf(u));
+    if (gone.length) session.untagged(atom('VANISHED'), atom('(EARLIER)'), atom(uidSetText([...new Set(gone)])));
+  }
+
+  const uids = selected.resolve(set, uid);
+  const needsMetadata = items.some((i) => i.kind !== 'simple' || ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name));
+  const needsContent = items.some((i) => i.kind !== 'simple' || ['RFC822', 'RFC822.HEADER', 'RFC822.TEXT'].includes(i.name));
+  const setsSeen = !selected.readOnly && items.some((i) => (i.kind === 'section' && !i.peek) || (i.kind === 'simple' && (i.name === 'RFC822' || i.name === 'RFC822.TEXT')));
+
+  for (let start = 0; start < uids.length; start += batchSize) {
+    let rows = await messagesByUid(mail.db, selected.folder.id, uids.slice(start, start + batchSize));
+    if (changedSince !== undefined) rows = rows.filter((r) => r.modseq > changedSince!);
+    if (rows.length === 0) continue;
+    const seenChanged = new Set<number>();
+    if (setsSeen) {
+      const unseen = rows.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
+      if (unseen.length) {
+        const result = await storeFlags(mail, selected.folder, unseen, 'add', ['\\Seen']);
+        const updated = new Map(result.updated.map((u) => [u.uid, u]));
+        for (const row of rows) {
+          const state = updated.get(row.uid);
+          if (!state) continue;
+          row.flags = state.flags;
+          row.modseq = state.modseq;
+          seenChanged.add(row.uid);
+        }
+      }
+    }
+    const metadata = needsMetadata ? await metadataFor(session, rows) : new Map<string, MessageMetadata>();
+    for (const row of rows) {
+      const seq = selected.seqOf(row.uid);
+      if (!seq) continue;
+      const blob = needsContent ? await readBlob(mail.blobs, row.blobHash) : undefined;
+      const values = fetchValues(session, items, row, metadata.get(row.blobHash), blob);
+      if (seenChanged.has(row.uid) && !has('FLAGS')) values.push(atom('FLAGS'), flagList(row.flags));
+      selected.remember(row);
+      session.untagged(seq, atom('FETCH'), values);
+      await session.drained();
+    }
+  }
+  return 'FETCH completed';
+}
+
+async function metadataFor(session: ImapSession, rows: MessageRow[]): Promise<Map<string, MessageMetadata>> {
+  const { mail } = session.context;
+  let metadata = await loadMetadata(mail.db, rows.map((r) => r.blobHash));
+  const missing = rows.filter((r) => !metadata.has(r.blobHash));
+  if (missing.length) {
+    // Messages stored before metadata existed: computed now, once.
+    for (const row of missing) await ensureMetadata(mail, row.blobHash, mail.now());
+    metadata = await loadMetadata(mail.db, rows.map((r) => r.blobHash));
+  }
+  return metadata;
+}
+
+function fetchValues(session: ImapSession, items: FetchItem[], row: MessageRow, metadata: MessageMetadata | undefined, blob: Buffer | undefined): Value[] {
+  const values: Value[] = [];
+  const content = (): MessageContent => {
+    if (!blob || !metadata) throw new ImapNo('Message content is not available', 'SERVERBUG');
+    return { prefix: Buffer.from(row.prefix, 'utf8'), blob, tree: metadata.tree };
+  };
+  for (const item of items) {
+    if (item.kind === 'simple') {
+      switch (item.name) {
+        case 'UID': values.push(atom('UID'), row.uid); break;
+        case 'FLAGS': values.push(atom('FLAGS'), flagList(row.flags)); break;
+        case 'INTERNALDATE': values.push(atom('INTERNALDATE'), formatDateTime(row.internalDate)); break;
+        case 'RFC822.SIZE': values.push(atom('RFC822.SIZE'), row.size); break;
+        case 'MODSEQ': values.push(atom('MODSEQ'), [row.modseq]); break;
+        case 'ENVELOPE': values.push(atom('ENVELOPE'), envelopeValue(metadata!.envelope)); break;
+        case 'BODYSTRUCTURE': values.push(atom('BODYSTRUCTURE'), bodyStructureValue(metadata!.tree, true)); break;
+        case 'BODY': values.push(atom('BODY'), bodyStructureValue(metadata!.tree, false)); break;
+        case 'EMAILID': values.push(atom('EMAILID'), [atom(`M${row.blobHash.slice(0, 24)}`)]); break;
+        case 'THREADID': values.push(atom('THREADID'), null); break;
+        case 'RFC822': values.push(atom('RFC822'), sectionBytes(content(), { path: [], specifier: '', fields: [] })); break;
+        case 'RFC822.HEADER': values.push(atom('RFC822.HEADER'), sectionBytes(content(), { path: [], specifier: 'HEADER', fields: [] })); break;
+        case 'RFC822.TEXT': values.push(atom('RFC822.TEXT'), sectionBytes(content(), { path: [], specifier: 'TEXT', fields: [] })); break;
+      }
+      continue;
+    }
+    try {
+      if (item.kind === 'binary-size') {
+        values.push(atom(item.label), binaryBytes(content(), item.section)?.length ?? 0);
+        continue;
+      }
+      const bytes = item.binary ? binaryBytes(content(), item.section) : sectionBytes(content(), item.section);
+      const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
+      values.push(atom(label), bytes === null ? null : applyPartial(bytes, item.partial));
+    } catch (error) {
+      if (error instanceof SectionError) throw new ImapNo(error.message, error.code);
+      throw error;
+    }
+  }
+  return values;
+}

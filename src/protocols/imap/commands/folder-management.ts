@@ -1,0 +1,97 @@
+// CREATE (with CREATE-SPECIAL-USE), DELETE, RENAME and SUBSCRIBE/UNSUBSCRIBE.
+import { createFolder, deleteFolder, findFolder, folderDelimiter, normalizeFolderName, renameFolder, setSubscribed } from '../../../mailbox/folders.ts';
+import { copyMessages, listMessageStates } from '../../../mailbox/messages.ts';
+import { asImapNo, ImapNo } from '../imap-error.ts';
+import { Args } from '../parser/args.ts';
+import { ParseError } from '../parser/tokenizer.ts';
+import type { CommandInput } from './index.ts';
+import { folderArg } from './values.ts';
+
+export async function createCommand({ session, args }: CommandInput) {
+  const name = folderArg(session, args).replace(/\/$/, '');
+  let specialUse: string | null = null;
+  const params = args.optionalList();
+  args.end();
+  if (params) {
+    const p = new Args(params);
+    if (p.atom('CREATE parameter').toUpperCase() !== 'USE') throw new ParseError('Unknown CREATE parameter');
+    const uses = p.list('special uses');
+    p.end();
+    if (uses.length !== 1 || uses[0].kind !== 'atom') throw new ImapNo('Exactly one special use per folder', 'USEATTR');
+    specialUse = uses[0].value;
+  }
+  const { db, now } = session.context.mail;
+  const principal = session.principal!;
+  try {
+    const normalized = normalizeFolderName(name);
+    if (await findFolder(db, principal.id, normalized)) throw new ImapNo(`Folder "${normalized}" already exists`, 'ALREADYEXISTS');
+    // Superior levels are created too, so the new folder has a real parent.
+    const levels = normalized.split(folderDelimiter);
+    for (let i = 1; i < levels.length; i++) {
+      const parent = levels.slice(0, i).join(folderDelimiter);
+      if (!(await findFolder(db, principal.id, parent))) await createFolder(db, principal, parent, null, now());
+    }
+    await createFolder(db, principal, normalized, specialUse, now());
+  } catch (error) {
+    if (error instanceof ImapNo) throw error;
+    if ((error as { code?: string }).code === 'bad-special-use') throw new ImapNo((error as Error).message, 'USEATTR');
+    asImapNo(error);
+  }
+  return 'CREATE completed';
+}
+
+export async function deleteCommand({ session, args }: CommandInput) {
+  const name = folderArg(session, args);
+  args.end();
+  const { db } = session.context.mail;
+  const selected = session.selected;
+  try {
+    const deleted = await deleteFolder(db, session.principal!.id, name);
+    if (selected?.folder.id === deleted.id) {
+      session.selected = undefined;
+      session.state = 'authenticated';
+    }
+  } catch (error) {
+    asImapNo(error);
+  }
+  return 'DELETE completed';
+}
+
+export async function renameCommand({ session, args }: CommandInput) {
+  const from = folderArg(session, args);
+  const to = folderArg(session, args);
+  args.end();
+  const { db, now } = session.context.mail;
+  const principal = session.principal!;
+  try {
+    if (normalizeFolderName(from) === 'INBOX') {
+      // Renaming INBOX moves its messages to the new folder; INBOX stays, empty (RFC 9051 6.3.6).
+      const inbox = (await findFolder(db, principal.id, 'INBOX'))!;
+      await createCommandless(session, to);
+      const target = (await findFolder(db, principal.id, normalizeFolderName(to)))!;
+      const uids = (await listMessageStates(db, inbox.id)).map((m) => m.uid);
+      if (uids.length) await copyMessages(session.context.mail, inbox, uids, target, { move: true, quotaBytes: null });
+    } else {
+      await renameFolder(db, principal.id, from, to, now());
+    }
+  } catch (error) {
+    asImapNo(error);
+  }
+  return 'RENAME completed';
+}
+
+async function createCommandless(session: CommandInput['session'], name: string) {
+  const { db, now } = session.context.mail;
+  await createFolder(db, session.principal!, name, null, now());
+}
+
+export const subscribeCommand = (subscribe: boolean) => async ({ session, args }: CommandInput) => {
+  const name = folderArg(session, args);
+  args.end();
+  try {
+    await setSubscribed(session.context.mail.db, session.principal!.id, name, subscribe);
+  } catch (error) {
+    asImapNo(error);
+  }
+  return `${subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} completed`;
+};

@@ -1,0 +1,119 @@
+// LIST (with LIST-EXTENDED selection and return options, SPECIAL-USE, LIST-STATUS), LSUB and NAMESPACE.
+import { folderDelimiter, listFolders, type Folder } from '../../../mailbox/folders.ts';
+import { decodeModifiedUtf7 } from '../mailbox-name.ts';
+import { Args } from '../parser/args.ts';
+import { ParseError, type Token } from '../parser/tokenizer.ts';
+import { atom } from '../response/encode.ts';
+import type { ImapSession } from '../session.ts';
+import type { CommandInput } from './index.ts';
+import { parseStatusItems, sendStatus } from './status.ts';
+import { folderOut } from './values.ts';
+
+interface ListOptions {
+  subscribedOnly: boolean;
+  specialUseOnly: boolean;
+  recursiveMatch: boolean;
+  returnSubscribed: boolean;
+  returnSpecialUse: boolean;
+  status?: string[];
+  lsub: boolean;
+}
+
+export async function listCommand({ session, args }: CommandInput) {
+  const options: ListOptions = { subscribedOnly: false, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false, returnSpecialUse: true, lsub: false };
+  const selection = args.optionalList();
+  for (const token of selection ?? []) {
+    const option = token.kind === 'atom' ? token.value.toUpperCase() : '';
+    if (option === 'SUBSCRIBED') options.subscribedOnly = options.returnSubscribed = true;
+    else if (option === 'SPECIAL-USE') options.specialUseOnly = true;
+    else if (option === 'RECURSIVEMATCH') options.recursiveMatch = true;
+    else if (option !== 'REMOTE') throw new ParseError(`Unknown LIST selection option ${option}`);
+  }
+  if (options.recursiveMatch && !options.subscribedOnly) throw new ParseError('RECURSIVEMATCH needs another selection option');
+  const reference = nameArg(session, args, 'reference name');
+  const patterns = patternArgs(session, args);
+  if (args.accept('RETURN')) parseReturnOptions(args.list('RETURN options'), options);
+  args.end();
+  await list(session, reference, patterns, options);
+  return 'LIST completed';
+}
+
+export async function lsubCommand({ session, args }: CommandInput) {
+  const reference = nameArg(session, args, 'reference name');
+  const patterns = patternArgs(session, args);
+  args.end();
+  await list(session, reference, patterns, { subscribedOnly: true, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false, returnSpecialUse: false, lsub: true });
+  return 'LSUB completed';
+}
+
+export async function namespaceCommand({ session, args }: CommandInput) {
+  args.end();
+  session.untagged(atom('NAMESPACE'), [['', folderDelimiter]], null, null);
+  return 'NAMESPACE completed';
+}
+
+function nameArg(session: ImapSession, args: Args, what: string): string {
+  const raw = args.astring(what);
+  return session.utf8 ? raw : decodeModifiedUtf7(raw);
+}
+
+function patternArgs(session: ImapSession, args: Args): string[] {
+  const list = args.optionalList();
+  if (!list) return [nameArg(session, args, 'folder pattern')];
+  return list.map((t) => {
+    if (t.kind === 'list') throw new ParseError('Expected a folder pattern');
+    return session.utf8 ? t.value : decodeModifiedUtf7(t.value);
+  });
+}
+
+function parseReturnOptions(tokens: Token[], options: ListOptions) {
+  const args = new Args(tokens);
+  while (args.more()) {
+    const option = args.atom('RETURN option').toUpperCase();
+    if (option === 'SUBSCRIBED') options.returnSubscribed = true;
+    else if (option === 'SPECIAL-USE') options.returnSpecialUse = true;
+    else if (option === 'STATUS') options.status = parseStatusItems(args.list('STATUS items'));
+    else if (option !== 'CHILDREN') throw new ParseError(`Unknown LIST return option ${option}`);
+  }
+}
+
+/** A LIST pattern as a regular expression: "*" matches anything, "%" anything but the delimiter. */
+function patternRegex(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, `[^${folderDelimiter}]*`);
+  // INBOX matches case-insensitively.
+  return new RegExp(`^${escaped.replace(/^INBOX(?=$|\/)/i, '[Ii][Nn][Bb][Oo][Xx]')}$`);
+}
+
+async function list(session: ImapSession, reference: string, patterns: string[], options: ListOptions) {
+  if (patterns.length === 1 && patterns[0] === '' && !options.lsub) {
+    // An empty pattern asks for the hierarchy delimiter and root.
+    session.untagged(atom('LIST'), [atom('\\Noselect')], folderDelimiter, '');
+    return;
+  }
+  const folders = await listFolders(session.context.mail.db, session.principal!.id);
+  const byName = new Map(folders.map((f) => [f.name, f]));
+  // Parents that do not exist themselves but have children are listed as \NonExistent (\Noselect).
+  const names = new Set(folders.map((f) => f.name));
+  for (const folder of folders) {
+    const levels = folder.name.split(folderDelimiter);
+    for (let i = 1; i < levels.length; i++) names.add(levels.slice(0, i).join(folderDelimiter));
+  }
+  const regexes = patterns.map((p) => patternRegex(reference && !p.startsWith(folderDelimiter) ? `${reference}${p}` : p));
+  const hasChildren = (name: string) => [...names].some((n) => n.startsWith(`${name}${folderDelimiter}`));
+  const sorted = [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a.localeCompare(b)));
+  for (const name of sorted) {
+    if (!regexes.some((r) => r.test(name))) continue;
+    const folder: Folder | undefined = byName.get(name);
+    const subscribed = folder?.subscribed === 1;
+    if (options.subscribedOnly && !subscribed) continue;
+    if (options.specialUseOnly && !folder?.special_use) continue;
+    const attributes: string[] = [];
+    if (!folder) attributes.push(options.lsub ? '\\Noselect' : '\\NonExistent');
+    if (!options.lsub) attributes.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
+    if (options.returnSpecialUse && folder?.special_use) attributes.push(folder.special_use);
+    if ((options.returnSubscribed || options.subscribedOnly) && subscribed && !options.lsub) attributes.push('\\Subscribed');
+    if (!folder && !options.lsub && attributes[0] === '\\NonExistent') attributes.splice(1, 0, '\\Noselect');
+    session.untagged(atom(options.lsub ? 'LSUB' : 'LIST'), attributes.map(atom), folderDelimiter, folderOut(session, name));
+    if (options.status && folder) await sendStatus(session, folder, options.status);
+  }
+}

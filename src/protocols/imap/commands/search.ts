@@ -1,0 +1,121 @@
+// SEARCH and UID SEARCH, with ESEARCH's RETURN options, SEARCHRES's SAVE and CONDSTORE's MODSEQ. Flags,
+// sizes and dates come from the message rows; header criteria from the decoded headers stored at
+// delivery; BODY and TEXT from the full-text index (word and word-prefix matches).
+import { loadMetadata, matchingText, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
+import { messagesByUid, type MessageRow } from '../../../mailbox/messages.ts';
+import { inRanges } from '../parser/args.ts';
+import { parseSearch, type SearchKey } from '../parser/search-keys.ts';
+import { atom, type Value } from '../response/encode.ts';
+import type { ImapSession } from '../session.ts';
+import type { CommandInput } from './index.ts';
+import { uidSetText } from './values.ts';
+
+const day = 86_400_000;
+
+export async function searchCommand({ session, tag, args, uid }: CommandInput) {
+  const search = parseSearch(args);
+  const selected = session.selected!;
+  const rows = await messagesByUid(session.context.mail.db, selected.folder.id, selected.uids);
+  const matcher = await prepare(session, search.key, rows);
+  const matched = rows.filter((row) => matcher(row)).map((r) => r.uid);
+  const usesModseq = containsModseq(search.key);
+  if (usesModseq) session.enabled.add('CONDSTORE');
+  const numbers = uid ? matched : matched.map((u) => selected.seqOf(u));
+  const highestModseq = usesModseq && matched.length ? Math.max(...rows.filter((r) => matched.includes(r.uid)).map((r) => r.modseq)) : undefined;
+
+  const returns = search.returns ?? (session.rev2 ? ['ALL'] : undefined);
+  if (!returns) {
+    const values: Value[] = [atom('SEARCH'), ...numbers];
+    if (highestModseq !== undefined) values.push([atom('MODSEQ'), highestModseq]);
+    session.untagged(...values);
+    return 'SEARCH completed';
+  }
+  if (returns.includes('SAVE')) selected.savedUids = matched;
+  if (returns.length === 1 && returns[0] === 'SAVE') return 'SEARCH completed (result saved)';
+  const values: Value[] = [atom('ESEARCH'), [atom('TAG'), tag]];
+  if (uid) values.push(atom('UID'));
+  if (numbers.length) {
+    if (returns.includes('MIN')) values.push(atom('MIN'), Math.min(...numbers));
+    if (returns.includes('MAX')) values.push(atom('MAX'), Math.max(...numbers));
+    if (returns.includes('ALL')) values.push(atom('ALL'), atom(uidSetText(numbers)));
+  }
+  if (returns.includes('COUNT')) values.push(atom('COUNT'), numbers.length);
+  if (highestModseq !== undefined) values.push(atom('MODSEQ'), highestModseq);
+  session.untagged(...values);
+  return 'SEARCH completed';
+}
+
+function containsModseq(key: SearchKey): boolean {
+  if (key.kind === 'modseq') return true;
+  if (key.kind === 'not') return containsModseq(key.key);
+  if (key.kind === 'or' || key.kind === 'and') return key.keys.some(containsModseq);
+  return false;
+}
+
+/** Loads what the criteria need (headers, text matches) and returns the predicate. */
+async function prepare(session: ImapSession, key: SearchKey, rows: MessageRow[]): Promise<(row: MessageRow) => boolean> {
+  const selected = session.selected!;
+  const needs = { metadata: false, texts: [] as string[] };
+  const walk = (k: SearchKey) => {
+    if (k.kind === 'header' || (k.kind === 'date' && k.field === 'sent')) needs.metadata = true;
+    if (k.kind === 'text') {
+      needs.texts.push(k.value);
+      if (k.where === 'text') needs.metadata = true;
+    }
+    if (k.kind === 'not') walk(k.key);
+    if (k.kind === 'or' || k.kind === 'and') k.keys.forEach(walk);
+  };
+  walk(key);
+  const hashes = rows.map((r) => r.blobHash);
+  const metadata = needs.metadata ? await loadMetadata(session.context.mail.db, hashes) : new Map<string, MessageMetadata>();
+  const textMatches = new Map<string, Set<string>>();
+  for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
+  const largestSeq = selected.uids.length;
+  const largestUid = selected.uids.at(-1) ?? 0;
+
+  const test = (k: SearchKey, row: MessageRow): boolean => {
+    switch (k.kind) {
+      case 'all':
+        return true;
+      case 'none':
+        return false;
+      case 'seq':
+        return k.set.saved ? selected.savedUids.includes(row.uid) : inRanges(k.set.ranges, selected.seqOf(row.uid), largestSeq);
+      case 'uid':
+        return k.set.saved ? selected.savedUids.includes(row.uid) : inRanges(k.set.ranges, row.uid, largestUid);
+      case 'flag': {
+        const has = row.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase());
+        return has === k.present;
+      }
+      case 'header': {
+        const needle = k.value.toLowerCase();
+        const headers = metadata.get(row.blobHash)?.headers ?? [];
+        return headers.some(([name, value]) => name === k.field && value.toLowerCase().includes(needle));
+      }
+      case 'text': {
+        if (textMatches.get(k.value)!.has(row.blobHash)) return true;
+        // TEXT also covers the header.
+        if (k.where !== 'text') return false;
+        const needle = k.value.toLowerCase();
+        return (metadata.get(row.blobHash)?.headers ?? []).some(([, value]) => value.toLowerCase().includes(needle));
+      }
+      case 'date': {
+        const at = k.field === 'internal' ? row.internalDate : metadata.get(row.blobHash)?.sentAt;
+        if (at === null || at === undefined) return false;
+        const messageDay = Math.floor(at / day) * day;
+        return k.op === 'before' ? messageDay < k.day : k.op === 'on' ? messageDay === k.day : messageDay >= k.day;
+      }
+      case 'size':
+        return k.op === 'larger' ? row.size > k.bytes : row.size < k.bytes;
+      case 'modseq':
+        return row.modseq >= k.modseq;
+      case 'not':
+        return !test(k.key, row);
+      case 'or':
+        return test(k.keys[0], row) || test(k.keys[1], row);
+      case 'and':
+        return k.keys.every((inner) => test(inner, row));
+    }
+  };
+  return (row) => test(key, row);
+}

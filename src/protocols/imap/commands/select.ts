@@ -1,0 +1,114 @@
+// SELECT/EXAMINE (with CONDSTORE and QRESYNC parameters), CLOSE, UNSELECT and EXPUNGE.
+import { findFolder, normalizeFolderName } from '../../../mailbox/folders.ts';
+import { changesSince, expungeDeleted, listMessageStates } from '../../../mailbox/messages.ts';
+import { ImapNo } from '../imap-error.ts';
+import { Args, parseSequenceSet, inRanges } from '../parser/args.ts';
+import { ParseError } from '../parser/tokenizer.ts';
+import { atom } from '../response/encode.ts';
+import { SelectedFolder } from '../selected-folder.ts';
+import type { ImapSession } from '../session.ts';
+import type { CommandInput } from './index.ts';
+import { flagList, folderArg, uidSetText } from './values.ts';
+
+const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+export const selectCommand = (input: CommandInput) => open(input, false);
+export const examineCommand = (input: CommandInput) => open(input, true);
+
+async function open({ session, args }: CommandInput, readOnly: boolean) {
+  const name = folderArg(session, args);
+  let qresync: { uidvalidity: number; modseq: number; known?: ReturnType<typeof parseSequenceSet> } | undefined;
+  const params = args.optionalList();
+  args.end();
+  if (params) {
+    const p = new Args(params);
+    while (p.more()) {
+      const param = p.atom('SELECT parameter').toUpperCase();
+      if (param === 'CONDSTORE') session.enabled.add('CONDSTORE');
+      else if (param === 'QRESYNC') {
+        if (!session.enabled.has('QRESYNC')) throw new ParseError('QRESYNC must be enabled first (ENABLE QRESYNC)');
+        const q = new Args(p.list('QRESYNC parameters'));
+        qresync = { uidvalidity: q.number('UIDVALIDITY'), modseq: q.number('MODSEQ') };
+        if (q.more()) qresync.known = parseSequenceSet(q.atom('known UIDs'));
+        if (q.more()) q.list('sequence match data');
+        q.end();
+      } else throw new ParseError(`Unknown SELECT parameter ${param}`);
+    }
+  }
+  // Selecting another folder (even failing to) first closes the current one, without expunging.
+  if (session.selected) {
+    session.selected = undefined;
+    session.state = 'authenticated';
+    if (session.enabled.has('QRESYNC') || session.rev2) session.untagged(atom('OK'), atom('[CLOSED]'), 'Previous folder closed');
+  }
+  const { db } = session.context.mail;
+  let normalized: string;
+  try {
+    normalized = normalizeFolderName(name);
+  } catch {
+    throw new ImapNo(`Folder "${name}" does not exist`, 'NONEXISTENT');
+  }
+  const folder = await findFolder(db, session.principal!.id, normalized);
+  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, 'NONEXISTENT');
+  const messages = await listMessageStates(db, folder.id);
+  const selected = new SelectedFolder(folder, messages, readOnly);
+  const keywords = [...new Set(messages.flatMap((m) => m.flags.filter((f) => !f.startsWith('\\'))))].sort();
+  session.untagged(atom('FLAGS'), flagList([...systemFlags, ...keywords]));
+  session.untagged(atom('OK'), atom(`[PERMANENTFLAGS (${readOnly ? '' : [...systemFlags, ...keywords, '\\*'].join(' ')})]`), readOnly ? 'Read-only' : 'Flags permitted');
+  session.untagged(messages.length, atom('EXISTS'));
+  if (!session.rev2) {
+    session.untagged(0, atom('RECENT'));
+    const firstUnseen = messages.findIndex((m) => !m.flags.includes('\\Seen'));
+    if (firstUnseen >= 0) session.untagged(atom('OK'), atom(`[UNSEEN ${firstUnseen + 1}]`), 'First unseen');
+  }
+  session.untagged(atom('OK'), atom(`[UIDVALIDITY ${folder.uidvalidity}]`), 'UIDs valid');
+  session.untagged(atom('OK'), atom(`[UIDNEXT ${folder.uidnext}]`), 'Predicted next UID');
+  session.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${folder.highest_modseq}]`), 'Highest');
+  session.untagged(atom('OK'), atom(`[MAILBOXID (F${folder.id})]`), 'Ok');
+  if (qresync && qresync.uidvalidity === Number(folder.uidvalidity)) await resync(session, selected, qresync);
+  session.selected = selected;
+  session.state = 'selected';
+  return `[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`;
+}
+
+/** QRESYNC: what the client missed since the MODSEQ it remembers, as VANISHED (EARLIER) and FETCH. */
+async function resync(session: ImapSession, selected: SelectedFolder, q: { modseq: number; known?: ReturnType<typeof parseSequenceSet> }) {
+  const changes = await changesSince(session.context.mail.db, selected.folder.id, q.modseq);
+  const known = q.known && !q.known.saved ? q.known.ranges : undefined;
+  const vanished = changes.expunged.filter((uid) => !known || inRanges(known, uid, Number.MAX_SAFE_INTEGER));
+  if (vanished.length) session.untagged(atom('VANISHED'), atom('(EARLIER)'), atom(uidSetText([...new Set(vanished)])));
+  for (const state of changes.changed) {
+    const seq = selected.seqOf(state.uid);
+    if (seq) session.untagged(seq, atom('FETCH'), [atom('UID'), state.uid, atom('FLAGS'), flagList(state.flags), atom('MODSEQ'), [state.modseq]]);
+  }
+}
+
+export async function closeCommand({ session, args }: CommandInput) {
+  args.end();
+  const selected = session.selected!;
+  if (!selected.readOnly) await expungeDeleted(session.context.mail, selected.folder);
+  deselect(session);
+  return 'CLOSE completed';
+}
+
+export async function unselectCommand({ session, args }: CommandInput) {
+  args.end();
+  deselect(session);
+  return 'UNSELECT completed';
+}
+
+function deselect(session: ImapSession) {
+  session.selected = undefined;
+  session.state = 'authenticated';
+}
+
+export async function expungeCommand({ session, args, uid }: CommandInput) {
+  const selected = session.selected!;
+  const uids = uid ? selected.resolve(parseSequenceSet(args.atom('UID set')), true) : undefined;
+  args.end();
+  if (selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
+  await expungeDeleted(session.context.mail, selected.folder, uids);
+  // The EXPUNGE responses themselves come from the sync that follows every command.
+  return 'EXPUNGE completed';
+}
+

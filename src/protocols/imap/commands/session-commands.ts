@@ -1,0 +1,78 @@
+// Commands about the connection itself: CAPABILITY, NOOP, LOGOUT, ID, ENABLE, STARTTLS, COMPRESS.
+import { version } from '../../../version.ts';
+import { capabilities } from '../capabilities.ts';
+import { ImapNo } from '../imap-error.ts';
+import { ParseError } from '../parser/tokenizer.ts';
+import { atom } from '../response/encode.ts';
+import type { CommandInput } from './index.ts';
+
+export async function capabilityCommand({ session, args }: CommandInput) {
+  args.end();
+  session.untagged(atom('CAPABILITY'), ...capabilities(session).map(atom));
+  return 'CAPABILITY completed';
+}
+
+export async function noopCommand({ args }: CommandInput) {
+  args.end();
+  return 'NOOP completed';
+}
+
+export async function logoutCommand({ session, tag, args }: CommandInput) {
+  args.end();
+  session.send('* BYE Holdfast IMAP signing off');
+  session.send(`${tag} OK LOGOUT completed`);
+  session.end();
+  return undefined;
+}
+
+export async function idCommand({ session, args }: CommandInput) {
+  // The client's identification is logged (useful when troubleshooting one client); ours is sent back.
+  const list = args.optionalList();
+  if (!list) args.atom('NIL');
+  args.end();
+  if (list) {
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < list.length && i < 60; i += 2) {
+      const key = list[i];
+      const value = list[i + 1];
+      if (key.kind !== 'list' && value.kind !== 'list') fields[key.value.toLowerCase().slice(0, 64)] = value.value.slice(0, 256);
+    }
+    session.log.info({ client: fields }, 'imap: client identified itself');
+  }
+  session.untagged(atom('ID'), ['name', 'Holdfast', 'version', version, 'vendor', 'Holdfast']);
+  return 'ID completed';
+}
+
+const enableable = new Set(['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT', 'IMAP4REV2']);
+
+export async function enableCommand({ session, args }: CommandInput) {
+  const enabled: string[] = [];
+  if (!args.more()) throw new ParseError('ENABLE needs at least one capability');
+  while (args.more()) {
+    const name = args.atom('capability').toUpperCase();
+    if (!enableable.has(name) || session.enabled.has(name)) continue;
+    session.enabled.add(name);
+    if (name === 'QRESYNC') session.enabled.add('CONDSTORE');
+    enabled.push(name === 'IMAP4REV2' ? 'IMAP4rev2' : name);
+  }
+  session.untagged(atom('ENABLED'), ...enabled.map(atom));
+  return 'ENABLE completed';
+}
+
+export async function startTlsCommand({ session, tag, args }: CommandInput) {
+  args.end();
+  if (session.secure) throw new ImapNo('TLS is already active');
+  session.send(`${tag} OK Begin TLS negotiation now`);
+  session.startTls();
+  return undefined;
+}
+
+export async function compressCommand({ session, tag, args }: CommandInput) {
+  const mechanism = args.atom('compression mechanism').toUpperCase();
+  args.end();
+  if (mechanism !== 'DEFLATE') throw new ImapNo(`Unknown compression mechanism ${mechanism}; only DEFLATE is supported`, 'CANNOT');
+  if (session.compressed) throw new ImapNo('Compression is already active', 'COMPRESSIONACTIVE');
+  session.send(`${tag} OK DEFLATE active`);
+  session.startCompression();
+  return undefined;
+}

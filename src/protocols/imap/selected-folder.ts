@@ -1,0 +1,137 @@
+// A session's view of its selected folder: the UIDs it has told the client about (message sequence
+// numbers are positions in that list), the flags and MODSEQ it last reported for each, and the
+// folder's MODSEQ up to which it has caught up. Changes by anyone (other sessions, delivery) are found
+// by asking the store what changed after that MODSEQ, so a missed notification heals by itself.
+import type { Kysely } from 'kysely';
+import type { Folder } from '../../mailbox/folders.ts';
+import { changesSince, type MessageState } from '../../mailbox/messages.ts';
+import type { Database } from '../../store/schema.ts';
+import { inRanges, STAR, type SequenceSet } from './parser/args.ts';
+import { ParseError } from './parser/tokenizer.ts';
+
+export interface SyncResponses {
+  /** UIDs gone from the view, in the order to report them (with their sequence numbers before removal). */
+  expunged: { seq: number; uid: number }[];
+  exists?: number;
+  /** Messages whose flags changed: sequence number and new state. */
+  flags: { seq: number; state: MessageState }[];
+}
+
+export class SelectedFolder {
+  uids: number[];
+  private readonly known = new Map<number, { flags: string; modseq: number }>();
+  /** Expunges found while they could not be reported (during FETCH, STORE, SEARCH). */
+  private pendingExpunges = new Set<number>();
+  highestModseq: number;
+  /** The result of the last SEARCH ... RETURN (SAVE), as UIDs (SEARCHRES "$"). */
+  savedUids: number[] = [];
+
+  constructor(
+    readonly folder: Folder,
+    messages: MessageState[],
+    readonly readOnly: boolean,
+  ) {
+    this.uids = messages.map((m) => m.uid);
+    for (const m of messages) this.known.set(m.uid, { flags: m.flags.join(' '), modseq: m.modseq });
+    this.highestModseq = Number(folder.highest_modseq);
+  }
+
+  get exists() {
+    return this.uids.length;
+  }
+
+  flagsOf(uid: number): string[] {
+    const flags = this.known.get(uid)?.flags;
+    return flags ? flags.split(' ') : [];
+  }
+
+  modseqOf(uid: number): number {
+    return this.known.get(uid)?.modseq ?? 0;
+  }
+
+  /** Records flags the session itself has just reported (after STORE or FETCH). */
+  remember(state: MessageState) {
+    if (this.known.has(state.uid)) this.known.set(state.uid, { flags: state.flags.join(' '), modseq: state.modseq });
+  }
+
+  seqOf(uid: number): number {
+    // UIDs are ascending: binary search.
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.uids[mid] === uid) return mid + 1;
+      if (this.uids[mid] < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** The UIDs a sequence set (of sequence numbers, or of UIDs with `byUid`) selects, ascending. */
+  resolve(set: SequenceSet, byUid: boolean): number[] {
+    if (set.saved) return this.savedUids.filter((uid) => this.seqOf(uid) > 0);
+    if (byUid) {
+      const largest = this.uids.at(-1) ?? 0;
+      // Walk the ranges rather than every message when they are small.
+      return this.uids.filter((uid) => inRanges(set.ranges, uid, largest));
+    }
+    const out: number[] = [];
+    for (const [a, b] of set.ranges) {
+      const lo = a === STAR ? this.uids.length : a;
+      const hi = b === STAR ? this.uids.length : b;
+      if (Math.max(lo, hi) > this.uids.length && this.uids.length > 0 && a !== STAR && b !== STAR) {
+        throw new ParseError(`Invalid message sequence number ${Math.max(lo, hi)} (the folder has ${this.uids.length} messages)`);
+      }
+      if (this.uids.length === 0) {
+        if (a !== STAR || b !== STAR) throw new ParseError('Invalid message sequence number (the folder is empty)');
+        continue;
+      }
+      for (let seq = Math.min(lo, hi); seq <= Math.max(lo, hi); seq++) out.push(this.uids[seq - 1]);
+    }
+    return [...new Set(out)].sort((x, y) => x - y);
+  }
+
+  /**
+   * Catches up with the store. Expunges are applied only when `expungeAllowed` (RFC 9051 forbids
+   * EXPUNGE responses during FETCH, STORE and SEARCH); until then they wait.
+   */
+  async sync(db: Kysely<Database>, expungeAllowed: boolean): Promise<SyncResponses> {
+    const changes = await changesSince(db, this.folder.id, this.highestModseq);
+    const out: SyncResponses = { expunged: [], flags: [] };
+    for (const uid of changes.expunged) if (this.known.has(uid)) this.pendingExpunges.add(uid);
+    if (expungeAllowed && this.pendingExpunges.size) {
+      // Highest sequence number first, so each number is still valid when the client reads it.
+      const doomed = [...this.pendingExpunges].sort((a, b) => b - a);
+      for (const uid of doomed) {
+        const seq = this.seqOf(uid);
+        if (!seq) continue;
+        out.expunged.push({ seq, uid });
+        this.uids.splice(seq - 1, 1);
+        this.known.delete(uid);
+      }
+      this.pendingExpunges.clear();
+    }
+    const before = this.uids.length;
+    let highest = this.highestModseq;
+    for (const state of changes.changed) {
+      highest = Math.max(highest, state.modseq);
+      const seen = this.known.get(state.uid);
+      if (!seen) {
+        if (state.uid > (this.uids.at(-1) ?? 0)) {
+          this.uids.push(state.uid);
+          this.known.set(state.uid, { flags: state.flags.join(' '), modseq: state.modseq });
+        }
+        continue;
+      }
+      if (this.pendingExpunges.has(state.uid)) continue;
+      if (seen.flags !== state.flags.join(' ') || seen.modseq < state.modseq) {
+        const flagsChanged = seen.flags !== state.flags.join(' ');
+        this.known.set(state.uid, { flags: state.flags.join(' '), modseq: state.modseq });
+        if (flagsChanged) out.flags.push({ seq: this.seqOf(state.uid), state });
+      }
+    }
+    this.highestModseq = changes.expungedModseqs.reduce((a, b) => Math.max(a, b), highest);
+    if (this.uids.length !== before) out.exists = this.uids.length;
+    return out;
+  }
+}

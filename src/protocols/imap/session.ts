@@ -1,0 +1,296 @@
+// One IMAP connection: reads framed commands, runs them one at a time in order, writes responses,
+// and keeps the selected folder in step with the store. Command logic lives in commands/; this file
+// is the connection's plumbing: states, TLS and compression, continuation requests, timeouts and
+// flow control (a client that sends faster than it reads is paused, never buffered without bound).
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
+import type { Principal } from '../../directory/directory.ts';
+import type { Logger } from '../../server/logger.ts';
+import type { ImapContext } from './imap-context.ts';
+import { ImapNo } from './imap-error.ts';
+import { Args } from './parser/args.ts';
+import { CommandReader, type CommandFrame, type LiteralDecision } from './parser/command-reader.ts';
+import { ParseError, tokenizeCommand } from './parser/tokenizer.ts';
+import { encode, type Value } from './response/encode.ts';
+import type { SelectedFolder } from './selected-folder.ts';
+import { commandTable, type CommandState } from './commands/index.ts';
+import { syncSelected } from './commands/sync.ts';
+import { capabilities } from './capabilities.ts';
+
+/** Commands queued beyond this many pause reading from the client until they are done. */
+const maxQueued = 64;
+/** Literals of commands other than APPEND (search text, passwords) are small. */
+const maxSmallLiteral = 64 * 1024;
+
+export class ImapSession {
+  readonly id = randomUUID().slice(0, 8);
+  state: CommandState = 'not-authenticated';
+  principal?: Principal;
+  selected?: SelectedFolder;
+  readonly enabled = new Set<string>();
+  secure: boolean;
+  readonly log: Logger;
+  private socket: Socket;
+  private reader!: CommandReader;
+  private readonly queue: CommandFrame[] = [];
+  private running = false;
+  /** A running command waiting for a client line (IDLE's DONE, an AUTHENTICATE response). */
+  private continuation?: (frame: CommandFrame) => void;
+  private deflate?: DeflateRaw;
+  private closed = false;
+  /** Called when the connection closes (IDLE listeners unsubscribe). */
+  readonly onClose: (() => void)[] = [];
+
+  constructor(
+    readonly context: ImapContext,
+    socket: Socket,
+    readonly listener: { name: 'imap' | 'imaps'; secureContext: SecureContext },
+  ) {
+    this.socket = socket;
+    this.secure = listener.name === 'imaps';
+    this.log = context.log.child({ session: this.id, client: socket.remoteAddress });
+    this.attach(socket);
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? 'unknown';
+  }
+
+  /** 8-bit text may be sent quoted and folder names are UTF-8 (IMAP4rev2 or UTF8=ACCEPT enabled). */
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT') || this.enabled.has('IMAP4REV2');
+  }
+
+  /** MODSEQ is reported in FETCH responses (CONDSTORE or QRESYNC enabled, or used). */
+  get condstore(): boolean {
+    return this.enabled.has('CONDSTORE') || this.enabled.has('QRESYNC');
+  }
+
+  get rev2(): boolean {
+    return this.enabled.has('IMAP4REV2');
+  }
+
+  start() {
+    this.setTimeout(this.context.config.loginTimeoutMs);
+    this.send(`* OK [CAPABILITY ${capabilities(this).join(' ')}] Holdfast IMAP ready`);
+  }
+
+  private attach(socket: Socket) {
+    this.reader = new CommandReader({
+      frame: (frame) => this.onFrame(frame),
+      literal: (size, synchronizing, firstLine) => this.decideLiteral(size, firstLine),
+      proceed: () => this.send('+ Ready for literal data'),
+      refused: (tag, reply) => this.send(`${tag ?? '*'} ${reply.startsWith('[TOOBIG]') ? 'NO' : 'BAD'} ${reply}`),
+    });
+    socket.on('data', this.onData);
+    socket.on('error', (error) => this.log.debug({ err: error }, 'imap: connection error'));
+    socket.on('close', () => this.cleanup());
+    socket.on('timeout', () => {
+      this.send('* BYE Autologout; idle for too long');
+      this.end();
+    });
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    try {
+      this.reader.push(chunk);
+    } catch (error) {
+      this.log.error({ err: error }, 'imap: reader failed');
+      this.end();
+    }
+  };
+
+  private decideLiteral(size: number, firstLine: string): LiteralDecision {
+    const name = firstLine.split(' ', 3)[1]?.toUpperCase();
+    const limit = name === 'APPEND' ? this.context.config.appendLimit : maxSmallLiteral;
+    if (name === 'APPEND' && this.state === 'not-authenticated') return { accept: false, reason: 'Log in first' };
+    if (size > limit) return { accept: false, reason: `[TOOBIG] Literal of ${size} bytes is larger than the limit of ${limit} bytes` };
+    return { accept: true };
+  }
+
+  private onFrame(frame: CommandFrame) {
+    if (this.continuation) {
+      const resume = this.continuation;
+      this.continuation = undefined;
+      resume(frame);
+      return;
+    }
+    this.queue.push(frame);
+    if (this.queue.length >= maxQueued) this.socket.pause();
+    void this.pump();
+  }
+
+  private async pump() {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length && !this.closed) {
+        const frame = this.queue.shift()!;
+        if (this.queue.length < maxQueued / 2) this.socket.resume();
+        await this.run(frame);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async run(frame: CommandFrame) {
+    let tag = '*';
+    try {
+      const command = tokenizeCommand(frame);
+      tag = command.tag;
+      const args = new Args(command.args);
+      let name = command.name;
+      let uid = false;
+      if (name === 'UID') {
+        uid = true;
+        name = `UID ${args.atom('UID command').toUpperCase()}`;
+      }
+      const entry = commandTable[name];
+      if (!entry) throw new ParseError(`Unknown command ${name}`);
+      if (!entry.states.includes(this.state)) throw new ParseError(`${name} is not allowed ${stateText[this.state]}`);
+      const text = await entry.run({ session: this, tag, args, uid });
+      if (this.state === 'selected' && entry.sync !== 'none') await syncSelected(this, entry.sync === 'full');
+      if (text !== undefined) this.send(`${tag} OK ${text}`);
+    } catch (error) {
+      if (error instanceof ParseError) this.send(`${tag} BAD ${error.message}`);
+      else if (error instanceof ImapNo) this.send(`${tag} NO ${error.message}`);
+      else {
+        this.log.error({ err: error }, 'imap: command failed');
+        this.send(`${tag} NO [SERVERBUG] Internal error; the command was not completed`);
+      }
+    }
+    this.flush();
+  }
+
+  /** Sends one untagged response: `* ` followed by the values, space-separated. */
+  untagged(...values: Value[]) {
+    const parts: Buffer[] = [Buffer.from('* ')];
+    values.forEach((value, i) => {
+      if (i) parts.push(Buffer.from(' '));
+      parts.push(...encode(value, { utf8: this.utf8 }));
+    });
+    parts.push(Buffer.from('\r\n'));
+    this.write(Buffer.concat(parts));
+  }
+
+  /** Sends a line as it is (CRLF added). */
+  send(line: string) {
+    this.write(Buffer.from(`${line}\r\n`, 'utf8'));
+  }
+
+  write(data: Buffer) {
+    if (this.closed) return;
+    if (this.deflate) this.deflate.write(data);
+    else this.socket.write(data);
+  }
+
+  /** Ends a burst of responses: compressed output is flushed so the client sees it now. */
+  flush() {
+    this.deflate?.flush(zlibConstants.Z_SYNC_FLUSH);
+  }
+
+  /** Waits while the client is slow to read what was sent (a large FETCH). */
+  async drained() {
+    const target = this.deflate ?? this.socket;
+    if (!target.writableNeedDrain || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        target.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      target.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
+  /** Asks the client for more (a continuation request) and waits for its next line. */
+  continueWith(prompt: string): Promise<CommandFrame> {
+    return new Promise((resolve) => {
+      this.continuation = resolve;
+      this.send(`+ ${prompt}`);
+      this.flush();
+      this.socket.resume();
+    });
+  }
+
+  /** Waits for the client's next line without prompting (IDLE: the "+ idling" was sent already). */
+  nextLine(): Promise<CommandFrame> {
+    return new Promise((resolve) => {
+      this.continuation = resolve;
+    });
+  }
+
+  /** Cancels a pending nextLine() (the connection closes). */
+  get waiting(): boolean {
+    return this.continuation !== undefined;
+  }
+
+  loggedIn(principal: Principal) {
+    this.principal = principal;
+    this.state = 'authenticated';
+    this.setTimeout(this.context.config.idleTimeoutMs);
+    this.context.sessionOpened(this);
+  }
+
+  setTimeout(ms: number) {
+    this.socket.setTimeout(ms);
+  }
+
+  /** STARTTLS: the rest of the conversation is over TLS; anything the client pipelined in plain text is dropped. */
+  startTls() {
+    const plain = this.socket;
+    plain.off('data', this.onData);
+    plain.removeAllListeners('timeout');
+    plain.removeAllListeners('close');
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.listener.secureContext });
+    this.socket = secure;
+    this.secure = true;
+    this.attach(secure);
+    secure.setTimeout(this.context.config.loginTimeoutMs);
+  }
+
+  /** COMPRESS=DEFLATE: everything after the tagged OK is compressed both ways. */
+  startCompression() {
+    const inflate = createInflateRaw();
+    const deflate = createDeflateRaw({ windowBits: 15 });
+    this.socket.off('data', this.onData);
+    this.socket.on('data', (chunk: Buffer) => inflate.write(chunk));
+    inflate.on('data', this.onData);
+    inflate.on('error', () => this.end());
+    deflate.pipe(this.socket);
+    this.deflate = deflate;
+  }
+
+  get compressed(): boolean {
+    return this.deflate !== undefined;
+  }
+
+  end() {
+    if (this.closed) return;
+    this.flush();
+    if (this.deflate) this.deflate.end();
+    else this.socket.end();
+    this.closed = true;
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy() {
+    this.socket.destroy();
+  }
+
+  private cleanup() {
+    this.closed = true;
+    for (const listener of this.onClose.splice(0)) listener();
+    this.context.sessionClosed(this);
+  }
+}
+
+const stateText: Record<CommandState, string> = {
+  'not-authenticated': 'before logging in',
+  authenticated: 'without a selected folder',
+  selected: 'with a folder selected',
+};
