@@ -2,7 +2,7 @@
 // over SMTP.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ImapFlow } from 'imapflow';
+import { ImapFlow, type CopyResponseObject, type StatusObject } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
@@ -62,7 +62,7 @@ for (const name of backendNames) {
         // A body part by number, decoded by the client; reading it sets \Seen.
         const part = await client.download(String(message.uid), '2', { uid: true });
         const chunks: Buffer[] = [];
-        for await (const chunk of part.content) chunks.push(chunk as Buffer);
+        for await (const chunk of part.content!) chunks.push(chunk as Buffer);
         assert.equal(Buffer.concat(chunks).toString(), 'attached words');
       } finally {
         lock.release();
@@ -76,7 +76,7 @@ for (const name of backendNames) {
       const client = await connect();
       const lock = await client.getMailboxLock('INBOX');
       try {
-        const found = await client.search({ subject: 'quarterly' }, { uid: true });
+        const found = (await client.search({ subject: 'quarterly' }, { uid: true })) as number[];
         assert.equal(found.length, 1);
         const uid = found[0];
         assert.ok(await client.messageFlagsAdd({ uid: String(uid) }, ['\\Flagged', '$Important'], { uid: true }));
@@ -84,12 +84,12 @@ for (const name of backendNames) {
         assert.deepEqual(flagged, [uid]);
         assert.deepEqual(await client.search({ body: 'lunch' }, { uid: true }), [found[0] + 1]);
 
-        const copied = await client.messageCopy(String(uid), 'Archive', { uid: true });
+        const copied = (await client.messageCopy(String(uid), 'Archive', { uid: true })) as CopyResponseObject;
         assert.equal(copied.uidMap?.size, 1);
-        const moved = await client.messageMove(String(uid), 'Trash', { uid: true });
+        const moved = (await client.messageMove(String(uid), 'Trash', { uid: true })) as CopyResponseObject;
         assert.equal(moved.uidMap?.size, 1);
         assert.equal((client.mailbox as { exists: number }).exists, 2);
-        const status = await client.status('Trash', { messages: true, unseen: true });
+        const status = (await client.status('Trash', { messages: true, unseen: true })) as StatusObject;
         assert.equal(status.messages, 1);
       } finally {
         lock.release();
@@ -129,7 +129,7 @@ for (const name of backendNames) {
       const client = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: 'wrong-password' }, logger: false });
       await assert.rejects(client.connect());
       const bob = await connect('bob@test.example');
-      const bobInbox = await bob.status('INBOX', { messages: true });
+      const bobInbox = (await bob.status('INBOX', { messages: true })) as StatusObject;
       assert.equal(bobInbox.messages, 0);
     });
   });

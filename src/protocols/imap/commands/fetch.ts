@@ -45,7 +45,7 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
 
   const { mail } = session.context;
   if (vanished && !set.saved) {
-    const gone = (await changesSince(mail.db, selected.folder.id, changedSince!)).expunged.filter((u) => inRanges(set.ranges, u, selected.uids.at(-1) ?? 0) && !selected.seqOf(u));
+    const gone = (await changesSince(mail.db, selected.folder.id, changedSince!)).expunged.filter((u) => inRanges(set.ranges, u, Number.MAX_SAFE_INTEGER) && !selected.seqOf(u));
     if (gone.length) session.untagged(atom('VANISHED'), atom('(EARLIER)'), atom(uidSetText([...new Set(gone)])));
   }
 

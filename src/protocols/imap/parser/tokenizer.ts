@@ -15,7 +15,10 @@ export interface ParsedCommand {
   args: Token[];
 }
 
-export class ParseError extends Error {}
+export class ParseError extends Error {
+  /** The command's tag, when it could be read before the error. */
+  tag?: string;
+}
 
 const maxDepth = 16;
 
@@ -27,7 +30,13 @@ export function tokenizeCommand(frame: CommandFrame): ParsedCommand {
   if (!/^[\x21-\x7e]+$/.test(tag) || /[(){%*"\\+]/.test(tag)) throw new ParseError('Invalid tag');
   if (tagEnd < 0) throw new ParseError('Missing command');
   const rest: CommandFrame = { parts: [first.slice(tagEnd + 1), ...frame.parts.slice(1)] };
-  const tokens = tokenize(rest);
+  let tokens: Token[];
+  try {
+    tokens = tokenize(rest);
+  } catch (error) {
+    if (error instanceof ParseError) error.tag = tag;
+    throw error;
+  }
   const name = tokens.shift();
   if (!name || name.kind !== 'atom' || !/^[A-Za-z][A-Za-z0-9-]*$/.test(name.value)) throw new ParseError('Missing or invalid command name');
   return { tag, name: name.value.toUpperCase(), args: tokens };

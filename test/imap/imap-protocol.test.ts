@@ -1,0 +1,222 @@
+// The IMAP protocol byte by byte: RFC 9051 responses, literals, bad input, CONDSTORE/QRESYNC and
+// several sessions on one folder, over raw sockets.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { ImapTalk } from '../helpers/imap-talk.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+
+const password = 'Wonderland-42';
+
+const simple = [
+  'From: Fred Foobar <foobar@Blurdybloop.example>',
+  'Subject: afternoon meeting',
+  'To: mooch@owatagu.siam.edu.example',
+  'Message-Id: <B27397-0100000@Blurdybloop.example>',
+  'MIME-Version: 1.0',
+  'Content-Type: TEXT/PLAIN; CHARSET=US-ASCII',
+  '',
+  'Hello Joe, do you think we can meet at 3:30 tomorrow?',
+  '',
+].join('\r\n');
+
+const multipart = [
+  'From: alice@test.example',
+  'Subject: two parts',
+  'Content-Type: multipart/mixed; boundary="b1"',
+  '',
+  '--b1',
+  'Content-Type: text/plain; charset=utf-8',
+  '',
+  'part one',
+  '--b1',
+  'Content-Type: application/octet-stream; name="a.bin"',
+  'Content-Transfer-Encoding: base64',
+  'Content-Disposition: attachment; filename="a.bin"',
+  '',
+  'AAEC',
+  '--b1--',
+  '',
+].join('\r\n');
+
+for (const name of backendNames) {
+  describe(`IMAP protocol on ${name}`, { skip: skipFor(name) }, () => {
+    let t: TestNode;
+    const talks: ImapTalk[] = [];
+    const open = async (options: { tls?: boolean; login?: boolean } = {}) => {
+      const { talk, greeting } = await ImapTalk.open(t.port(options.tls === false ? 'imap' : 'imaps'), { tls: options.tls !== false });
+      talks.push(talk);
+      if (options.login !== false) await talk.login('carol@test.example', password);
+      return { talk, greeting };
+    };
+    const append = async (talk: ImapTalk, folder: string, message: string) => {
+      const reply = await talk.command(`APPEND ${folder} {${Buffer.byteLength(message)}+}\r\n${message}`);
+      assert.match(reply, /OK \[APPENDUID \d+ \d+\]/);
+    };
+
+    before(async () => {
+      t = await startTestNode(name, { toml: '[imap]\nappend_limit = "64KB"\n' });
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'carol@test.example', password });
+      const { talk } = await open();
+      await talk.command('CREATE Lab');
+      await append(talk, 'Lab', simple);
+      await append(talk, 'Lab', multipart);
+    });
+    after(async () => {
+      talks.forEach((talk) => talk.close());
+      await t.stop();
+    });
+
+    it('port 143 offers STARTTLS and takes passwords only after it', async () => {
+      const { talk, greeting } = await open({ tls: false, login: false });
+      assert.match(greeting, /^\* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 .*STARTTLS.*LOGINDISABLED/);
+      assert.match(await talk.command(`LOGIN carol@test.example ${password}`), /NO \[PRIVACYREQUIRED\]/);
+      assert.match(await talk.command('STARTTLS'), /OK Begin TLS/);
+      await talk.startTls();
+      const caps = await talk.command('CAPABILITY');
+      assert.match(caps, /AUTH=PLAIN/);
+      assert.doesNotMatch(caps, /STARTTLS|LOGINDISABLED/);
+      const initial = Buffer.from(`\0carol@test.example\0${password}`).toString('base64');
+      assert.match(await talk.command(`AUTHENTICATE PLAIN ${initial}`), /OK \[CAPABILITY [^\]]*IDLE[^\]]*\] Logged in/);
+    });
+
+    it('AUTHENTICATE PLAIN without an initial response asks for it', async () => {
+      const { talk } = await open({ login: false });
+      talk.write('a1 AUTHENTICATE PLAIN\r\n');
+      assert.equal(await talk.line(), '+ ');
+      talk.write(`${Buffer.from(`\0carol@test.example\0${password}`).toString('base64')}\r\n`);
+      assert.match(await talk.response('a1'), /a1 OK/);
+    });
+
+    it('answers malformed commands with BAD and a reason, and keeps the session', async () => {
+      const { talk } = await open();
+      assert.match(await talk.command('FROBNICATE'), /BAD Unknown command FROBNICATE/);
+      assert.match(await talk.command('FETCH 1 FLAGS'), /BAD FETCH is not allowed without a selected folder/);
+      assert.match(await talk.command('SELECT'), /BAD Missing folder name/);
+      assert.match(await talk.command('LIST "" ("unbalanced"'), /BAD Unbalanced/);
+      assert.match(await talk.command('SELECT "a\\b"'), /BAD Invalid escape/);
+      assert.match(await talk.command('SELECT Nowhere'), /NO \[NONEXISTENT\]/);
+      await talk.command('SELECT Lab');
+      assert.match(await talk.command('FETCH 0:x FLAGS'), /BAD Invalid sequence set/);
+      assert.match(await talk.command('FETCH 99 FLAGS'), /BAD Invalid message sequence number 99/);
+      assert.match(await talk.command('FETCH 1 (FLAGS BODY[9.X])'), /BAD/);
+      assert.match(await talk.command('STORE 1 FLAGS.LOUD (\\Seen)'), /BAD Unknown STORE action/);
+      assert.match(await talk.command('SEARCH WHENEVER'), /BAD Unknown search criterion/);
+      assert.match(await talk.command('NOOP'), /OK NOOP completed/);
+    });
+
+    it('refuses an over-long line and oversized literals without reading them, then carries on', async () => {
+      const { talk } = await open();
+      talk.write(`a1 NOOP ${'x'.repeat(70_000)}\r\n`);
+      assert.match(await talk.line(), /^a1 BAD Command line too long/);
+      assert.match(await talk.command('NOOP'), /OK/);
+      // A synchronising literal over the limit is refused before the client sends it.
+      talk.write('a2 APPEND Lab {100000}\r\n');
+      assert.match(await talk.line(), /^a2 NO \[TOOBIG\]/);
+      assert.match(await talk.command('NOOP'), /OK/);
+      // A non-synchronising one is skipped byte by byte.
+      talk.write(`a3 APPEND Lab {70000+}\r\n${'y'.repeat(70_000)}\r\n`);
+      assert.match(await talk.line(), /^a3 NO \[TOOBIG\]/);
+      assert.match(await talk.command('NOOP'), /OK/);
+      // Ordinary literals: synchronising (the server says "+") and LITERAL+.
+      talk.write('a4 STATUS {3}\r\n');
+      assert.match(await talk.line(), /^\+ /);
+      talk.write('Lab (MESSAGES)\r\n');
+      assert.match(await talk.response('a4'), /\* STATUS "Lab" \(MESSAGES 2\)\r\na4 OK/);
+    });
+
+    it('fetches envelopes, body structures and sections as RFC 9051 describes', async () => {
+      const { talk } = await open();
+      await talk.command('EXAMINE Lab');
+      const body = 'Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n';
+      const one = await talk.command('FETCH 1 (ENVELOPE BODYSTRUCTURE RFC822.SIZE)');
+      assert.ok(
+        one.includes(
+          '(ENVELOPE (NIL "afternoon meeting" (("Fred Foobar" NIL "foobar" "Blurdybloop.example")) (("Fred Foobar" NIL "foobar" "Blurdybloop.example")) ' +
+            '(("Fred Foobar" NIL "foobar" "Blurdybloop.example")) ((NIL NIL "mooch" "owatagu.siam.edu.example")) NIL NIL NIL "<B27397-0100000@Blurdybloop.example>") ' +
+            `BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" ${body.length} 1 NIL NIL NIL NIL) RFC822.SIZE ${Buffer.byteLength(simple)})`,
+        ),
+        one,
+      );
+      const two = await talk.command('FETCH 2 (BODYSTRUCTURE BODY[1] BODY[2.MIME] BINARY.SIZE[2] BODY[HEADER.FIELDS (SUBJECT FROM)] BODY[]<0.10>)');
+      assert.ok(
+        two.includes(
+          'BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 8 1 NIL NIL NIL NIL)' +
+            '("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 4 NIL ("ATTACHMENT" ("FILENAME" "a.bin")) NIL NIL) "MIXED" ("BOUNDARY" "b1") NIL NIL NIL)',
+        ),
+        two,
+      );
+      assert.ok(two.includes('BODY[1] {8}\r\npart one'), two);
+      assert.match(two, /BODY\[2\.MIME\] \{\d+\}\r\nContent-Type: application\/octet-stream/);
+      assert.ok(two.includes('BINARY.SIZE[2] 3'), two);
+      assert.ok(two.includes('BODY[HEADER.FIELDS (SUBJECT FROM)] {48}\r\nFrom: alice@test.example\r\nSubject: two parts\r\n\r\n'), two);
+      assert.ok(two.includes('BODY[]<0> {10}\r\nFrom: alic'), two);
+      // EXAMINE is read-only: reading a body did not set \Seen.
+      assert.match(await talk.command('FETCH 1:2 FLAGS'), /\* 1 FETCH \(FLAGS \(\)\)\r\n\* 2 FETCH \(FLAGS \(\)\)/);
+    });
+
+    it('reports changes between sessions in protocol order, and no EXPUNGE during FETCH', async () => {
+      const { talk: a } = await open();
+      const { talk: b } = await open();
+      await a.command('CREATE Shared-Work');
+      await append(a, 'Shared-Work', simple);
+      await append(a, 'Shared-Work', simple);
+      await a.command('SELECT Shared-Work');
+      await b.command('SELECT Shared-Work');
+      await a.command('STORE 1 +FLAGS.SILENT (\\Flagged)');
+      assert.match(await b.command('NOOP'), /\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\)\)/);
+      await a.command('STORE 1 +FLAGS.SILENT (\\Deleted)');
+      await a.command('EXPUNGE');
+      await append(a, 'Shared-Work', simple);
+      // FETCH may not shift sequence numbers: the expunge waits, the new message is announced.
+      const during = await b.command('FETCH 1 (UID)');
+      assert.doesNotMatch(during, /EXPUNGE/);
+      assert.match(during, /\* 3 EXISTS/);
+      const later = await b.command('NOOP');
+      assert.match(later, /\* 1 EXPUNGE/);
+      assert.match(await b.command('FETCH 1:* (UID)'), /\* 1 FETCH \(UID 2\)\r\n\* 2 FETCH \(UID 3\)/);
+    });
+
+    it('supports CONDSTORE and QRESYNC resynchronisation', async () => {
+      const { talk } = await open();
+      await talk.command('CREATE Sync');
+      for (let i = 0; i < 3; i++) await append(talk, 'Sync', simple);
+      const selected = await talk.command('SELECT Sync (CONDSTORE)');
+      const [, validity] = /UIDVALIDITY (\d+)/.exec(selected)!;
+      const [, modseq] = /HIGHESTMODSEQ (\d+)/.exec(selected)!;
+      const stored = await talk.command(`UID STORE 1 (UNCHANGEDSINCE ${modseq}) +FLAGS (\\Seen)`);
+      assert.match(stored, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)/);
+      // Stale UNCHANGEDSINCE: the message is left alone and named as MODIFIED.
+      assert.match(await talk.command(`UID STORE 1 (UNCHANGEDSINCE ${modseq}) -FLAGS (\\Seen)`), /OK \[MODIFIED 1\]/);
+      assert.match(await talk.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq})`), /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)\r\n\S+ OK/);
+      await talk.command('UID STORE 3 +FLAGS.SILENT (\\Deleted)');
+      await talk.command('EXPUNGE');
+      await talk.command('UNSELECT');
+
+      const { talk: other } = await open();
+      assert.match(await other.command('ENABLE QRESYNC'), /\* ENABLED QRESYNC/);
+      const resync = await other.command(`SELECT Sync (QRESYNC (${validity} ${modseq} 1:3))`);
+      assert.match(resync, /\* VANISHED \(EARLIER\) 3/);
+      assert.match(resync, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)/);
+      assert.match(await other.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`), /\* VANISHED \(EARLIER\) 3/);
+    });
+
+    it('answers ESEARCH, SEARCHRES, LIST-STATUS, STATUS=SIZE, NAMESPACE, ID and QUOTA', async () => {
+      const { talk } = await open();
+      await talk.command('SELECT Lab');
+      assert.match(await talk.command('SEARCH RETURN (MIN MAX COUNT) ALL'), /\* ESEARCH \(TAG "t\d+"\) MIN 1 MAX 2 COUNT 2/);
+      assert.match(await talk.command('UID SEARCH RETURN (SAVE) SUBJECT "two parts"'), /OK/);
+      assert.match(await talk.command('UID FETCH $ (UID)'), /\* 2 FETCH \(UID 2\)/);
+      assert.match(await talk.command('SEARCH OR SUBJECT meeting BODY "part one"'), /\* SEARCH 1 2/);
+      assert.match(await talk.command('SEARCH NOT FROM alice'), /\* SEARCH 1\r\n/);
+      assert.match(await talk.command('SEARCH LARGER 100000'), /\* SEARCH\r\n/);
+      const status = await talk.command('LIST "" "L*" RETURN (STATUS (MESSAGES SIZE UIDNEXT))');
+      assert.match(status, /\* LIST \(\\HasNoChildren\) "\/" "Lab"\r\n\* STATUS "Lab" \(MESSAGES 2 SIZE \d+ UIDNEXT 3\)/);
+      assert.match(await talk.command('NAMESPACE'), /\* NAMESPACE \(\("" "\/"\)\) NIL NIL/);
+      assert.match(await talk.command('ID ("name" "test")'), /\* ID \("name" "Holdfast"/);
+      assert.match(await talk.command('GETQUOTAROOT INBOX'), /\* QUOTAROOT "INBOX"\r\n/);
+      assert.match(await talk.command('LIST (SPECIAL-USE) "" "*"'), /\\Trash/);
+    });
+  });
+}
