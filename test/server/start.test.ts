@@ -104,13 +104,13 @@ describe('holdfast start refusals', () => {
   it('refuses unknown roles', async () => {
     const result = await runHoldfast(['start', '--roles', 'http,fax'], { env: loopbackEnv(await tempDir()) });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /holdfast: --roles = "http,fax" is not allowed: expected a comma-separated list of: smtp, queue, http/);
+    assert.match(result.stderr, /holdfast: --roles = "http,fax" is not allowed: expected a comma-separated list of: smtp, imap, queue, http/);
   });
 
   it('turns a listener off with "off"', async () => {
     const server = await startHoldfast(loopbackEnv(await tempDir(), { HOLDFAST_HTTPS_PORT: 'off' }));
     try {
-      assert.deepEqual(server.summary.listeners.map((l) => l.name), ['smtp', 'submission', 'submissions', 'http']);
+      assert.deepEqual(server.summary.listeners.map((l) => l.name), ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'http']);
     } finally {
       assert.equal(await server.stop('SIGINT'), 0);
     }
