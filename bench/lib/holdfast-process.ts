@@ -44,7 +44,7 @@ export function holdfastCli(dataDir: string, args: string[]) {
 
 export function startHoldfastProcess(dataDir: string, extra: Record<string, string> = {}): Promise<HoldfastProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'start', '--json'], { env: holdfastEnv(dataDir, extra), stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env.HOLDFAST_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'start', '--json'], { env: holdfastEnv(dataDir, extra), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.on('exit', (code) => reject(new Error(`holdfast exited with ${code}`)));
     child.stdout.on('data', (d) => {

@@ -68,6 +68,10 @@ service imap-login {
 service imap {
   process_limit = 2000
 }
+default_client_limit = 4000
+protocol imap {
+  mail_max_userip_connections = 2000
+}
 service auth {
   unix_listener auth-userdb {
     mode = 0666

@@ -2,7 +2,7 @@
 // tree with byte offsets, the envelope, the decoded header fields for SEARCH, and the text indexed for
 // full-text search (FTS5 on SQLite, tsvector on PostgreSQL). FETCH and SEARCH read these instead of
 // reparsing messages.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import libmime from 'libmime';
 import { parseEnvelope, type Envelope } from '../message/envelope.ts';
 import { parseHeaderLines, parseMimeTree, splitHeader, type HeaderLine, type MimePart } from '../message/mime-tree.ts';
@@ -35,24 +35,27 @@ export async function ensureMetadata(store: MetadataStore, hash: string, now: nu
 
 /** Stores the metadata of `source` (whose content hash is `hash`). */
 export async function saveMetadata(store: MetadataStore, hash: string, source: Buffer, now: number): Promise<void> {
+  await store.db.transaction().execute((trx) => insertMetadata(trx, store.dialect, hash, source, now));
+}
+
+/** Stores the metadata of `source` within the caller's transaction (unless it is there already). */
+export async function insertMetadata(trx: Transaction<Database>, dialect: Dialect, hash: string, source: Buffer, now: number): Promise<void> {
   const { metadata, text } = computeMetadata(source);
-  await store.db.transaction().execute(async (trx) => {
-    const inserted = await trx
-      .insertInto('blob_metadata')
-      .values({
-        hash,
-        tree: JSON.stringify(metadata.tree),
-        envelope: JSON.stringify(metadata.envelope),
-        headers: JSON.stringify(metadata.headers),
-        sent_at: metadata.sentAt,
-        created_at: now,
-      })
-      .onConflict((oc) => oc.column('hash').doNothing())
-      .executeTakeFirst();
-    if (!inserted.numInsertedOrUpdatedRows) return;
-    if (store.dialect === 'sqlite') await sql`insert into blob_text (hash, body) values (${hash}, ${text})`.execute(trx);
-    else await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(trx);
-  });
+  const inserted = await trx
+    .insertInto('blob_metadata')
+    .values({
+      hash,
+      tree: JSON.stringify(metadata.tree),
+      envelope: JSON.stringify(metadata.envelope),
+      headers: JSON.stringify(metadata.headers),
+      sent_at: metadata.sentAt,
+      created_at: now,
+    })
+    .onConflict((oc) => oc.column('hash').doNothing())
+    .executeTakeFirst();
+  if (!inserted.numInsertedOrUpdatedRows) return;
+  if (dialect === 'sqlite') await sql`insert into blob_text (hash, body) values (${hash}, ${text})`.execute(trx);
+  else await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(trx);
 }
 
 export function computeMetadata(source: Buffer): { metadata: MessageMetadata; text: string } {

@@ -11,7 +11,8 @@ import type { Database } from '../store/schema.ts';
 import { appendMessage } from './append.ts';
 import type { ChangeFeed, MailboxChange } from './change-feed.ts';
 import { usedBytes, type Folder } from './folders.ts';
-import { saveMetadata } from './message-metadata.ts';
+import { inlineBlob, inlineBlobLimit, writeInlineBlob } from '../store/blobs/inline-blob.ts';
+import { insertMetadata } from './message-metadata.ts';
 
 export interface MessageDeps {
   db: Kysely<Database>;
@@ -203,15 +204,20 @@ export async function copyMessages(deps: MessageDeps, source: Folder, uids: numb
   return result.pairs;
 }
 
-/** Stores `content` as a new message in `folder` (IMAP APPEND, saving a draft or a sent copy). */
+/**
+ * Stores `content` as a new message in `folder` (IMAP APPEND, saving a draft or a sent copy). Small
+ * content, its metadata and the message row are written in one transaction: one commit per APPEND.
+ */
 export async function appendContent(deps: MessageDeps, folder: Folder, content: Buffer, options: { flags: string[]; internalDate?: number; quotaBytes: number | null }) {
   await checkQuota(deps.db, folder, options.quotaBytes, content.length);
   const now = deps.now();
-  const blob = await deps.blobs.put(content);
-  await saveMetadata(deps, blob.hash, content, now);
-  const appended = await deps.db.transaction().execute((trx) =>
-    appendMessage(trx, { mailboxId: folder.id, tenantId: folder.tenant_id, blobHash: blob.hash, prefix: '', size: content.length, flags: applyFlagChange([], 'add', options.flags), internalDate: options.internalDate ?? now }, now),
-  );
+  const inline = content.length <= inlineBlobLimit ? inlineBlob(content) : undefined;
+  const blob = inline ?? (await deps.blobs.put(content));
+  const appended = await deps.db.transaction().execute(async (trx) => {
+    if (inline) await writeInlineBlob(trx, inline, now);
+    await insertMetadata(trx, deps.dialect, blob.hash, content, now);
+    return appendMessage(trx, { mailboxId: folder.id, tenantId: folder.tenant_id, blobHash: blob.hash, prefix: '', size: content.length, flags: applyFlagChange([], 'add', options.flags), internalDate: options.internalDate ?? now }, now);
+  });
   publish(deps, folder, 'append', appended.modseq);
   return appended;
 }

@@ -39,6 +39,8 @@ export class ImapSession {
   /** A running command waiting for a client line (IDLE's DONE, an AUTHENTICATE response). */
   private continuation?: (frame: CommandFrame) => void;
   private deflate?: DeflateRaw;
+  private output: Buffer[] = [];
+  private outputBytes = 0;
   private closed = false;
   /** Called when the connection closes (IDLE listeners unsubscribe). */
   readonly onClose: (() => void)[] = [];
@@ -49,6 +51,7 @@ export class ImapSession {
     readonly listener: { name: 'imap' | 'imaps'; secureContext: SecureContext },
   ) {
     this.socket = socket;
+    socket.setNoDelay(true);
     this.secure = listener.name === 'imaps';
     this.log = context.log.child({ session: this.id, client: socket.remoteAddress });
     this.attach(socket);
@@ -75,14 +78,21 @@ export class ImapSession {
   start() {
     this.setTimeout(this.context.config.loginTimeoutMs);
     this.send(`* OK [CAPABILITY ${capabilities(this).join(' ')}] Holdfast IMAP ready`);
+    this.flush();
   }
 
   private attach(socket: Socket) {
     this.reader = new CommandReader({
       frame: (frame) => this.onFrame(frame),
       literal: (size, synchronizing, firstLine) => this.decideLiteral(size, firstLine),
-      proceed: () => this.send('+ Ready for literal data'),
-      refused: (tag, reply) => this.send(`${tag ?? '*'} ${reply.startsWith('[TOOBIG]') ? 'NO' : 'BAD'} ${reply}`),
+      proceed: () => {
+        this.send('+ Ready for literal data');
+        this.flush();
+      },
+      refused: (tag, reply) => {
+        this.send(`${tag ?? '*'} ${reply.startsWith('[TOOBIG]') ? 'NO' : 'BAD'} ${reply}`);
+        this.flush();
+      },
     });
     socket.on('data', this.onData);
     socket.on('error', (error) => this.log.debug({ err: error }, 'imap: connection error'));
@@ -181,19 +191,35 @@ export class ImapSession {
     this.write(Buffer.from(`${line}\r\n`, 'utf8'));
   }
 
+  /**
+   * Responses are gathered and sent together when the command ends (one segment for the untagged
+   * data and the tagged reply, instead of small writes that Nagle and delayed ACKs would hold up).
+   */
   write(data: Buffer) {
     if (this.closed) return;
+    this.output.push(data);
+    this.outputBytes += data.length;
+    if (this.outputBytes >= 64 * 1024) this.writeOut();
+  }
+
+  private writeOut() {
+    if (this.output.length === 0) return;
+    const data = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output);
+    this.output = [];
+    this.outputBytes = 0;
     if (this.deflate) this.deflate.write(data);
     else this.socket.write(data);
   }
 
-  /** Ends a burst of responses: compressed output is flushed so the client sees it now. */
+  /** Ends a burst of responses: sends what was gathered (and flushes compression) so the client sees it now. */
   flush() {
+    this.writeOut();
     this.deflate?.flush(zlibConstants.Z_SYNC_FLUSH);
   }
 
   /** Waits while the client is slow to read what was sent (a large FETCH). */
   async drained() {
+    this.writeOut();
     const target = this.deflate ?? this.socket;
     if (!target.writableNeedDrain || this.closed) return;
     await new Promise<void>((resolve) => {
@@ -242,6 +268,7 @@ export class ImapSession {
 
   /** STARTTLS: the rest of the conversation is over TLS; anything the client pipelined in plain text is dropped. */
   startTls() {
+    this.flush();
     const plain = this.socket;
     plain.off('data', this.onData);
     plain.removeAllListeners('timeout');
@@ -255,6 +282,7 @@ export class ImapSession {
 
   /** COMPRESS=DEFLATE: everything after the tagged OK is compressed both ways. */
   startCompression() {
+    this.flush();
     const inflate = createInflateRaw();
     const deflate = createDeflateRaw({ windowBits: 15 });
     this.socket.off('data', this.onData);

@@ -1,0 +1,198 @@
+// bench/imap: the same IMAP workload against Holdfast and against Dovecot (Debian's dovecot-imapd,
+// loopback, non-standard port) in the same run.
+//
+// 1. Ten clients with long-lived sessions, each on its own mailbox of 5 KB messages, loop over a mix
+//    of SELECT, FETCH (flags of a range, envelopes, one whole body), STORE, SEARCH, APPEND of 5 KB,
+//    EXPUNGE and a short IDLE, for a fixed time. Prints commands per second and p99 latency.
+// 2. A thousand connections logged in and IDLE in their INBOX. Prints the memory (PSS) each costs the
+//    server.
+//
+//   npm run bench:imap -- [--seconds 20] [--messages 500] [--idle 1000]
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ImapTalk } from '../test/helpers/imap-talk.ts';
+import { holdfastCli, startHoldfastProcess } from './lib/holdfast-process.ts';
+import { startDovecot } from './lib/peers.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' } } });
+const seconds = Number(values.seconds);
+const messagesPerMailbox = Number(values.messages);
+const idleConnections = Number(values.idle);
+const clients = 10;
+
+interface Server {
+  name: string;
+  port: number;
+  user(i: number): string;
+  password: string;
+  /** Process ids whose memory counts as the server's. */
+  pids(): number[];
+}
+
+function message(i: number): string {
+  const body = `Line ${i} of a benchmark message about quarterly planning and lunch.\r\n`.repeat(70).slice(0, 5000);
+  return `From: sender${i % 7}@bench.example\r\nTo: someone@bench.example\r\nSubject: Benchmark message ${i} topic${i % 13}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${i}.${Math.random()}@bench.example>\r\n\r\n${body}`;
+}
+
+async function connect(server: Server, i: number): Promise<ImapTalk> {
+  const { talk } = await ImapTalk.open(server.port);
+  const reply = await talk.command(`LOGIN ${server.user(i)} ${server.password}`, 60_000);
+  if (!/ OK /.test(reply)) throw new Error(`${server.name}: login failed: ${reply}`);
+  return talk;
+}
+
+async function seed(server: Server) {
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const talk = await connect(server, c);
+      for (let i = 0; i < messagesPerMailbox; i++) {
+        const text = message(i);
+        const reply = await talk.command(`APPEND INBOX {${Buffer.byteLength(text)}+}\r\n${text}`, 60_000);
+        if (!/ OK /.test(reply)) throw new Error(`${server.name}: APPEND failed: ${reply}`);
+      }
+      talk.close();
+    }),
+  );
+}
+
+async function workload(server: Server): Promise<{ perSecond: number; p99: number; commands: number }> {
+  const latencies: number[] = [];
+  const byVerb = new Map<string, number[]>();
+  const deadline = performance.now() + seconds * 1000;
+  const timed = async (talk: ImapTalk, command: string) => {
+    const started = performance.now();
+    const reply = await talk.command(command, 60_000);
+    latencies.push(performance.now() - started);
+    const verb = command.split(' ')[0];
+    byVerb.set(verb, [...(byVerb.get(verb) ?? []), performance.now() - started]);
+    if (!/ OK /.test(reply.slice(reply.lastIndexOf('\r\n') + 1))) throw new Error(`${server.name}: ${command.slice(0, 40)}: ${reply.slice(-200)}`);
+    return reply;
+  };
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const talk = await connect(server, c);
+      let round = 0;
+      while (performance.now() < deadline) {
+        round++;
+        const selected = await timed(talk, 'SELECT INBOX');
+        const exists = Number(/\* (\d+) EXISTS/.exec(selected)?.[1] ?? 1);
+        const pick = () => 1 + Math.floor(Math.random() * exists);
+        await timed(talk, `FETCH 1:${Math.min(exists, 50)} (UID FLAGS)`);
+        const start = pick();
+        await timed(talk, `FETCH ${start}:${Math.min(exists, start + 9)} (ENVELOPE)`);
+        await timed(talk, `FETCH ${pick()} (BODY.PEEK[])`);
+        await timed(talk, `STORE ${pick()} +FLAGS (\\Seen)`);
+        await timed(talk, `SEARCH SUBJECT topic${round % 13}`);
+        const text = message(round);
+        await timed(talk, `APPEND INBOX {${Buffer.byteLength(text)}+}\r\n${text}`);
+        await timed(talk, `STORE ${exists} +FLAGS.SILENT (\\Deleted)`);
+        await timed(talk, 'EXPUNGE');
+        const started = performance.now();
+        talk.write(`i${round} IDLE\r\n`);
+        await talk.line(60_000);
+        talk.write('DONE\r\n');
+        await talk.response(`i${round}`, 60_000);
+        latencies.push(performance.now() - started);
+      }
+      talk.close();
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
+  process.stderr.write(`${server.name}: mean ms per command: ${[...byVerb].map(([verb, list]) => `${verb} ${mean(list).toFixed(1)}`).join(', ')}\n`);
+  return { perSecond: latencies.length / seconds, p99: latencies[Math.floor(latencies.length * 0.99)], commands: latencies.length };
+}
+
+/** Proportional set size of the processes, in KiB (shared pages split between their users). */
+function pss(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      total += Number(match?.[1] ?? 0);
+    } catch {
+      // The process ended.
+    }
+  }
+  return total;
+}
+
+async function idleMemory(server: Server): Promise<number> {
+  const before = pss(server.pids());
+  const talks: ImapTalk[] = [];
+  for (let i = 0; i < idleConnections; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, idleConnections - i) }, async (_, j) => {
+        const talk = await connect(server, (i + j) % clients);
+        await talk.command('SELECT INBOX', 60_000);
+        talk.write('idle IDLE\r\n');
+        await talk.line(60_000);
+        talks.push(talk);
+      }),
+    );
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = pss(server.pids());
+  talks.forEach((t) => t.close());
+  return (after - before) / idleConnections;
+}
+
+function dovecotPids(): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, 'utf8').trim().startsWith('dovecot') || ['imap', 'imap-login', 'auth', 'config', 'anvil', 'log'].includes(readFileSync(`/proc/${p}/comm`, 'utf8').trim());
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function measure(server: Server) {
+  process.stderr.write(`${server.name}: seeding ${clients} mailboxes with ${messagesPerMailbox} messages\n`);
+  await seed(server);
+  process.stderr.write(`${server.name}: mixed workload for ${seconds} s\n`);
+  const mixed = await workload(server);
+  process.stderr.write(`${server.name}: ${idleConnections} idle connections\n`);
+  const idle = await idleMemory(server);
+  return { ...mixed, idleKb: idle };
+}
+
+// Dovecot's mail user (nobody) must be able to enter the directory: not a private mkdtemp one.
+const dovecotDir = join(tmpdir(), 'holdfast-bench-peers');
+rmSync(dovecotDir, { recursive: true, force: true });
+const dovecot = startDovecot(dovecotDir, 24_925, 14_344);
+let peer;
+try {
+  await new Promise((r) => setTimeout(r, 1000));
+  peer = await measure({ name: 'Dovecot', port: dovecot.imapPort, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids });
+} finally {
+  dovecot.stop();
+  rmSync(dovecotDir, { recursive: true, force: true });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
+let ours;
+try {
+  writeFileSync(join(dir, 'holdfast.toml'), '[imap]\nplaintext_login = true\nmax_connections_per_user = 2000\n');
+  for (let i = 0; i < clients; i++) holdfastCli(dir, ['user', 'add', `bench${i}@bench.example`, '--password', 'Bench-Password-1']);
+  const server = await startHoldfastProcess(dir, { HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_IMAP_PORT: '0' });
+  try {
+    ours = await measure({ name: 'Holdfast', port: server.port('imap'), user: (i) => `bench${i}@bench.example`, password: 'Bench-Password-1', pids: () => [server.child.pid!] });
+  } finally {
+    await server.stop();
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload; ${idleConnections} idle connections`);
+console.log('');
+console.log('                    commands/s   p99 ms   KiB per idle connection');
+console.log(`Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.idleKb.toFixed(0).padStart(6)}`);
+console.log(`Holdfast (SQLite)   ${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.idleKb.toFixed(0).padStart(6)}`);
+console.log(`ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}`);
