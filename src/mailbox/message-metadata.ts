@@ -93,6 +93,17 @@ export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Prom
   return out;
 }
 
+/** Only the decoded header fields and sent date of several contents (what SEARCH needs): no tree to parse. */
+export async function loadSearchHeaders(db: Kysely<Database>, hashes: string[]): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
+  const out = new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
+  const unique = [...new Set(hashes)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = await db.selectFrom('blob_metadata').select(['hash', 'headers', 'sent_at']).where('hash', 'in', unique.slice(i, i + 500)).execute();
+    for (const row of rows) out.set(row.hash, { headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
+  }
+  return out;
+}
+
 /** Contents whose text matches every word of `query` (as a word or word prefix), among `hashes`. */
 export async function matchingText(store: MetadataStore, query: string, hashes: string[]): Promise<Set<string>> {
   const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];

@@ -1,7 +1,7 @@
 // SEARCH and UID SEARCH, with ESEARCH's RETURN options, SEARCHRES's SAVE and CONDSTORE's MODSEQ. Flags,
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
 // delivery; BODY and TEXT from the full-text index (word and word-prefix matches).
-import { loadMetadata, matchingText, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
+import { loadSearchHeaders, matchingText, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
 import { messagesByUid, type MessageRow } from '../../../mailbox/messages.ts';
 import { inRanges } from '../parser/args.ts';
 import { parseSearch, type SearchKey } from '../parser/search-keys.ts';
@@ -21,7 +21,8 @@ export async function searchCommand({ session, tag, args, uid }: CommandInput) {
   const usesModseq = containsModseq(search.key);
   if (usesModseq) session.enabled.add('CONDSTORE');
   const numbers = uid ? matched : matched.map((u) => selected.seqOf(u));
-  const highestModseq = usesModseq && matched.length ? Math.max(...rows.filter((r) => matched.includes(r.uid)).map((r) => r.modseq)) : undefined;
+  const matchedSet = new Set(matched);
+  const highestModseq = usesModseq && matched.length ? rows.filter((r) => matchedSet.has(r.uid)).reduce((max, r) => Math.max(max, r.modseq), 0) : undefined;
 
   const returns = search.returns ?? (session.rev2 ? ['ALL'] : undefined);
   if (!returns) {
@@ -35,8 +36,9 @@ export async function searchCommand({ session, tag, args, uid }: CommandInput) {
   const values: Value[] = [atom('ESEARCH'), [atom('TAG'), tag]];
   if (uid) values.push(atom('UID'));
   if (numbers.length) {
-    if (returns.includes('MIN')) values.push(atom('MIN'), Math.min(...numbers));
-    if (returns.includes('MAX')) values.push(atom('MAX'), Math.max(...numbers));
+    // Numbers are ascending (UIDs and sequence numbers alike).
+    if (returns.includes('MIN')) values.push(atom('MIN'), numbers[0]);
+    if (returns.includes('MAX')) values.push(atom('MAX'), numbers[numbers.length - 1]);
     if (returns.includes('ALL')) values.push(atom('ALL'), atom(uidSetText(numbers)));
   }
   if (returns.includes('COUNT')) values.push(atom('COUNT'), numbers.length);
@@ -67,7 +69,7 @@ async function prepare(session: ImapSession, key: SearchKey, rows: MessageRow[])
   };
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
-  const metadata = needs.metadata ? await loadMetadata(session.context.mail.db, hashes) : new Map<string, MessageMetadata>();
+  const metadata = needs.metadata ? await loadSearchHeaders(session.context.mail.db, hashes) : new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
   const textMatches = new Map<string, Set<string>>();
   for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
   const largestSeq = selected.uids.length;
