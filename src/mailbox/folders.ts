@@ -152,8 +152,8 @@ export interface FolderStatus {
   highestModseq: number;
 }
 
-export async function folderStatus(db: Db, folderId: number): Promise<FolderStatus> {
-  const folder = await db.selectFrom('mailboxes').selectAll().where('id', '=', folderId).executeTakeFirstOrThrow();
+/** Counts of the folder's messages; UIDNEXT, UIDVALIDITY and HIGHESTMODSEQ as of the given row. */
+export async function folderStatus(db: Db, folder: Folder): Promise<FolderStatus> {
   const counts = await db
     .selectFrom('messages')
     .select((eb) => [
@@ -162,7 +162,7 @@ export async function folderStatus(db: Db, folderId: number): Promise<FolderStat
       eb.fn.sum<number>(eb.case().when(hasFlag('\\Seen')).then(0).else(1).end()).as('unseen'),
       eb.fn.sum<number>(eb.case().when(hasFlag('\\Deleted')).then(1).else(0).end()).as('deleted'),
     ])
-    .where('mailbox_id', '=', folderId)
+    .where('mailbox_id', '=', folder.id)
     .executeTakeFirstOrThrow();
   return {
     messages: Number(counts.messages),

@@ -7,6 +7,7 @@ import libmime from 'libmime';
 import { parseEnvelope, type Envelope } from '../message/envelope.ts';
 import { parseHeaderLines, parseMimeTree, splitHeader, type HeaderLine, type MimePart } from '../message/mime-tree.ts';
 import { searchableText } from '../message/part-content.ts';
+import { batches } from '../store/batches.ts';
 import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
@@ -84,8 +85,8 @@ function decodeWords(value: string): string {
 export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Promise<Map<string, MessageMetadata>> {
   const out = new Map<string, MessageMetadata>();
   const unique = [...new Set(hashes)];
-  for (let i = 0; i < unique.length; i += 500) {
-    const rows = await db.selectFrom('blob_metadata').selectAll().where('hash', 'in', unique.slice(i, i + 500)).execute();
+  for (const batch of batches(unique)) {
+    const rows = await db.selectFrom('blob_metadata').selectAll().where('hash', 'in', batch).execute();
     for (const row of rows) {
       out.set(row.hash, { tree: JSON.parse(row.tree), envelope: JSON.parse(row.envelope), headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
     }
@@ -97,8 +98,8 @@ export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Prom
 export async function loadSearchHeaders(db: Kysely<Database>, hashes: string[]): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
   const out = new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
   const unique = [...new Set(hashes)];
-  for (let i = 0; i < unique.length; i += 500) {
-    const rows = await db.selectFrom('blob_metadata').select(['hash', 'headers', 'sent_at']).where('hash', 'in', unique.slice(i, i + 500)).execute();
+  for (const batch of batches(unique)) {
+    const rows = await db.selectFrom('blob_metadata').select(['hash', 'headers', 'sent_at']).where('hash', 'in', batch).execute();
     for (const row of rows) out.set(row.hash, { headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
   }
   return out;
@@ -110,8 +111,7 @@ export async function matchingText(store: MetadataStore, query: string, hashes: 
   const found = new Set<string>();
   if (words.length === 0) return new Set(hashes);
   const unique = [...new Set(hashes)];
-  for (let i = 0; i < unique.length; i += 500) {
-    const slice = unique.slice(i, i + 500);
+  for (const slice of batches(unique)) {
     const rows =
       store.dialect === 'sqlite'
         ? await sql<{ hash: string }>`select hash from blob_text where blob_text match ${words.map((w) => `"${w}"*`).join(' AND ')} and hash in (${sql.join(slice)})`.execute(store.db)

@@ -5,6 +5,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { formatSize } from '../config/size.ts';
 import { HoldfastError } from '../errors.ts';
+import { batches } from '../store/batches.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
@@ -51,12 +52,12 @@ export async function listMessageStates(db: Kysely<Database>, folderId: number):
 export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
   const out: MessageRow[] = [];
   const sorted = [...uids].sort((a, b) => a - b);
-  for (let i = 0; i < sorted.length; i += 500) {
+  for (const batch of batches(sorted)) {
     const rows = await db
       .selectFrom('messages')
       .select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'prefix'])
       .where('mailbox_id', '=', folderId)
-      .where('uid', 'in', sorted.slice(i, i + 500))
+      .where('uid', 'in', batch)
       .orderBy('uid')
       .execute();
     out.push(...rows.map(toRow));
@@ -116,8 +117,8 @@ export async function storeFlags(deps: MessageDeps, folder: Folder, uids: number
     if (byNewFlags.size === 0) return { updated, modified, modseq: 0 };
     const modseq = await bumpModseq(trx, folder.id);
     for (const [text, group] of byNewFlags) {
-      for (let i = 0; i < group.length; i += 500) {
-        await trx.updateTable('messages').set({ flags: text, modseq }).where('mailbox_id', '=', folder.id).where('uid', 'in', group.slice(i, i + 500)).execute();
+      for (const batch of batches(group)) {
+        await trx.updateTable('messages').set({ flags: text, modseq }).where('mailbox_id', '=', folder.id).where('uid', 'in', batch).execute();
       }
     }
     for (const u of updated) if (u.modseq === 0) u.modseq = modseq;
@@ -161,8 +162,7 @@ export async function expungeDeleted(deps: MessageDeps, folder: Folder, uids?: n
 
 async function removeMessages(trx: Transaction<Database>, folderId: number, uids: number[]): Promise<number> {
   const modseq = await bumpModseq(trx, folderId);
-  for (let i = 0; i < uids.length; i += 500) {
-    const slice = uids.slice(i, i + 500);
+  for (const slice of batches(uids)) {
     await trx.deleteFrom('messages').where('mailbox_id', '=', folderId).where('uid', 'in', slice).execute();
     await trx.insertInto('mailbox_expunges').values(slice.map((uid) => ({ mailbox_id: folderId, uid, modseq }))).execute();
   }

@@ -250,9 +250,10 @@ export class ImapSession {
     });
   }
 
-  /** Cancels a pending nextLine() (the connection closes). */
-  get waiting(): boolean {
-    return this.continuation !== undefined;
+  /** Leaves the selected state (CLOSE, UNSELECT, SELECT of another folder, DELETE of this one). */
+  deselect() {
+    this.selected = undefined;
+    if (this.state === 'selected') this.state = 'authenticated';
   }
 
   loggedIn(principal: Principal) {

@@ -1,12 +1,11 @@
 // APPEND: a client saves a message (a draft, a sent copy, a migration) into a folder. The literal was
 // already bounded by APPENDLIMIT before it was read.
-import { findFolder, normalizeFolderName } from '../../../mailbox/folders.ts';
 import { appendContent } from '../../../mailbox/messages.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import { parseDateTime } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg } from './values.ts';
+import { folderArg, requireFolder } from './values.ts';
 
 export async function appendCommand({ session, args }: CommandInput) {
   const name = folderArg(session, args);
@@ -25,15 +24,7 @@ export async function appendCommand({ session, args }: CommandInput) {
   args.end();
   if (content.bytes.length === 0) throw new ImapNo('An empty message cannot be appended', 'CANNOT');
   if (!content.literal8 && content.bytes.includes(0)) throw new ImapNo('The message contains NUL bytes; send it as a literal8 (~{n})', 'CANNOT');
-  const { db } = session.context.mail;
-  let normalized: string;
-  try {
-    normalized = normalizeFolderName(name);
-  } catch (error) {
-    asImapNo(error);
-  }
-  const folder = await findFolder(db, session.principal!.id, normalized);
-  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, 'TRYCREATE');
+  const folder = await requireFolder(session, name, 'TRYCREATE', 'refuse');
   try {
     const appended = await appendContent(session.context.mail, folder, content.bytes, { flags, internalDate: date, quotaBytes: session.principal!.quotaBytes });
     return `[APPENDUID ${folder.uidvalidity} ${appended.uid}] APPEND completed`;

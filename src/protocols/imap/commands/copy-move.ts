@@ -1,11 +1,10 @@
 // COPY and MOVE (RFC 6851), with UIDPLUS's COPYUID so clients learn the new UIDs.
-import { findFolder, normalizeFolderName } from '../../../mailbox/folders.ts';
 import { copyMessages } from '../../../mailbox/messages.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { parseSequenceSet } from '../parser/args.ts';
 import { atom } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg } from './values.ts';
+import { folderArg, requireFolder } from './values.ts';
 
 export const copyCommand = (move: boolean) => async ({ session, args, uid }: CommandInput) => {
   const selected = session.selected!;
@@ -14,13 +13,7 @@ export const copyCommand = (move: boolean) => async ({ session, args, uid }: Com
   args.end();
   const uids = selected.resolve(set, uid);
   if (move && selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
-  let target;
-  try {
-    target = await findFolder(session.context.mail.db, session.principal!.id, normalizeFolderName(name));
-  } catch (error) {
-    asImapNo(error);
-  }
-  if (!target) throw new ImapNo(`Folder "${name}" does not exist`, 'TRYCREATE');
+  const target = await requireFolder(session, name, 'TRYCREATE', 'refuse');
   const verb = move ? 'MOVE' : 'COPY';
   if (uids.length === 0) return `${verb} completed (no messages)`;
   let pairs: [number, number][];

@@ -24,7 +24,6 @@ export async function createCommand({ session, args }: CommandInput) {
   const principal = session.principal!;
   try {
     const normalized = normalizeFolderName(name);
-    if (await findFolder(db, principal.id, normalized)) throw new ImapNo(`Folder "${normalized}" already exists`, 'ALREADYEXISTS');
     // Superior levels are created too, so the new folder has a real parent.
     const levels = normalized.split(folderDelimiter);
     for (let i = 1; i < levels.length; i++) {
@@ -47,10 +46,7 @@ export async function deleteCommand({ session, args }: CommandInput) {
   const selected = session.selected;
   try {
     const deleted = await deleteFolder(db, session.principal!.id, name);
-    if (selected?.folder.id === deleted.id) {
-      session.selected = undefined;
-      session.state = 'authenticated';
-    }
+    if (selected?.folder.id === deleted.id) session.deselect();
   } catch (error) {
     asImapNo(error);
   }
@@ -67,7 +63,7 @@ export async function renameCommand({ session, args }: CommandInput) {
     if (normalizeFolderName(from) === 'INBOX') {
       // Renaming INBOX moves its messages to the new folder; INBOX stays, empty (RFC 9051 6.3.6).
       const inbox = (await findFolder(db, principal.id, 'INBOX'))!;
-      await createCommandless(session, to);
+      await createFolder(db, principal, to, null, now());
       const target = (await findFolder(db, principal.id, normalizeFolderName(to)))!;
       const uids = (await listMessageStates(db, inbox.id)).map((m) => m.uid);
       if (uids.length) await copyMessages(session.context.mail, inbox, uids, target, { move: true, quotaBytes: null });
@@ -78,11 +74,6 @@ export async function renameCommand({ session, args }: CommandInput) {
     asImapNo(error);
   }
   return 'RENAME completed';
-}
-
-async function createCommandless(session: CommandInput['session'], name: string) {
-  const { db, now } = session.context.mail;
-  await createFolder(db, session.principal!, name, null, now());
 }
 
 export const subscribeCommand = (subscribe: boolean) => async ({ session, args }: CommandInput) => {

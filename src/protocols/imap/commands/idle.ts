@@ -23,8 +23,10 @@ export async function idleCommand({ session, args }: CommandInput) {
   const unsubscribe = folderId === undefined ? () => {} : session.context.mail.changes.subscribe((change) => {
     if (change.mailboxId === folderId) catchUp();
   });
+  let onClose = () => {};
   const frame = await new Promise<CommandFrame | undefined>((resolve) => {
-    session.onClose.push(() => resolve(undefined));
+    onClose = () => resolve(undefined);
+    session.onClose.push(onClose);
     const waiting = session.nextLine();
     session.send('+ idling');
     session.flush();
@@ -32,6 +34,8 @@ export async function idleCommand({ session, args }: CommandInput) {
     void waiting.then(resolve);
   });
   unsubscribe();
+  const at = session.onClose.indexOf(onClose);
+  if (at >= 0) session.onClose.splice(at, 1);
   await syncing;
   if (!frame) return undefined;
   const line = frame.parts[0];

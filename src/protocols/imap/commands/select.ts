@@ -1,5 +1,4 @@
 // SELECT/EXAMINE (with CONDSTORE and QRESYNC parameters), CLOSE, UNSELECT and EXPUNGE.
-import { findFolder, normalizeFolderName } from '../../../mailbox/folders.ts';
 import { changesSince, expungeDeleted, listMessageStates } from '../../../mailbox/messages.ts';
 import { ImapNo } from '../imap-error.ts';
 import { Args, parseSequenceSet, inRanges } from '../parser/args.ts';
@@ -8,7 +7,7 @@ import { atom } from '../response/encode.ts';
 import { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
-import { flagList, folderArg, uidSetText } from './values.ts';
+import { flagList, folderArg, requireFolder, uidSetText } from './values.ts';
 
 const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
@@ -37,19 +36,11 @@ async function open({ session, args }: CommandInput, readOnly: boolean) {
   }
   // Selecting another folder (even failing to) first closes the current one, without expunging.
   if (session.selected) {
-    session.selected = undefined;
-    session.state = 'authenticated';
+    session.deselect();
     if (session.enabled.has('QRESYNC') || session.rev2) session.untagged(atom('OK'), atom('[CLOSED]'), 'Previous folder closed');
   }
   const { db } = session.context.mail;
-  let normalized: string;
-  try {
-    normalized = normalizeFolderName(name);
-  } catch {
-    throw new ImapNo(`Folder "${name}" does not exist`, 'NONEXISTENT');
-  }
-  const folder = await findFolder(db, session.principal!.id, normalized);
-  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, 'NONEXISTENT');
+  const folder = await requireFolder(session, name, 'NONEXISTENT', 'missing');
   const messages = await listMessageStates(db, folder.id);
   const selected = new SelectedFolder(folder, messages, readOnly);
   const keywords = [...new Set(messages.flatMap((m) => m.flags.filter((f) => !f.startsWith('\\'))))].sort();
@@ -87,19 +78,14 @@ export async function closeCommand({ session, args }: CommandInput) {
   args.end();
   const selected = session.selected!;
   if (!selected.readOnly) await expungeDeleted(session.context.mail, selected.folder);
-  deselect(session);
+  session.deselect();
   return 'CLOSE completed';
 }
 
 export async function unselectCommand({ session, args }: CommandInput) {
   args.end();
-  deselect(session);
+  session.deselect();
   return 'UNSELECT completed';
-}
-
-function deselect(session: ImapSession) {
-  session.selected = undefined;
-  session.state = 'authenticated';
 }
 
 export async function expungeCommand({ session, args, uid }: CommandInput) {

@@ -1,12 +1,11 @@
 // STATUS (with STATUS=SIZE, CONDSTORE's HIGHESTMODSEQ, APPENDLIMIT and OBJECTID's MAILBOXID), also
 // used by LIST-STATUS.
-import { findFolder, folderStatus, normalizeFolderName, type Folder } from '../../../mailbox/folders.ts';
-import { ImapNo } from '../imap-error.ts';
+import { folderStatus, type Folder } from '../../../mailbox/folders.ts';
 import { ParseError, type Token } from '../parser/tokenizer.ts';
 import { atom, type Value } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg, folderOut } from './values.ts';
+import { folderArg, folderOut, requireFolder } from './values.ts';
 
 const statusItems = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ', 'RECENT', 'APPENDLIMIT', 'MAILBOXID'];
 
@@ -23,19 +22,13 @@ export async function statusCommand({ session, args }: CommandInput) {
   const name = folderArg(session, args);
   const items = parseStatusItems(args.list('STATUS items'));
   args.end();
-  let folder: Folder | undefined;
-  try {
-    folder = await findFolder(session.context.mail.db, session.principal!.id, normalizeFolderName(name));
-  } catch {
-    folder = undefined;
-  }
-  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, 'NONEXISTENT');
+  const folder = await requireFolder(session, name, 'NONEXISTENT', 'missing');
   await sendStatus(session, folder, items);
   return 'STATUS completed';
 }
 
 export async function sendStatus(session: ImapSession, folder: Folder, items: string[]) {
-  const status = await folderStatus(session.context.mail.db, folder.id);
+  const status = await folderStatus(session.context.mail.db, folder);
   const values: Value[] = [];
   for (const item of items) {
     values.push(atom(item));

@@ -1,4 +1,6 @@
 // Small pieces of response syntax shared by several commands.
+import { findFolder, normalizeFolderName, type Folder } from '../../../mailbox/folders.ts';
+import { asImapNo, ImapNo } from '../imap-error.ts';
 import { decodeModifiedUtf7, encodeModifiedUtf7 } from '../mailbox-name.ts';
 import type { Args } from '../parser/args.ts';
 import { atom, type Value } from '../response/encode.ts';
@@ -27,4 +29,21 @@ export function folderArg(session: ImapSession, args: Args): string {
 /** A folder name for a response. */
 export function folderOut(session: ImapSession, name: string): Value {
   return session.utf8 ? name : encodeModifiedUtf7(name);
+}
+
+/**
+ * The user's folder called `name`, or NO with `missingCode` (NONEXISTENT, or TRYCREATE where the
+ * client should create it first). A name that cannot exist is refused with its reason when
+ * `badName` is "refuse", and counts as missing otherwise.
+ */
+export async function requireFolder(session: ImapSession, name: string, missingCode: 'NONEXISTENT' | 'TRYCREATE', badName: 'missing' | 'refuse'): Promise<Folder> {
+  let normalized: string | undefined;
+  try {
+    normalized = normalizeFolderName(name);
+  } catch (error) {
+    if (badName === 'refuse') asImapNo(error);
+  }
+  const folder = normalized === undefined ? undefined : await findFolder(session.context.mail.db, session.principal!.id, normalized);
+  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, missingCode);
+  return folder;
 }
