@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { version } from '../version.ts';
 import { registerAliasCommands } from './alias-commands.ts';
+import { registerCalendarCommands } from './calendar-commands.ts';
 import { registerDkimCommands } from './dkim-commands.ts';
 import { registerDomainCommands } from './domain-commands.ts';
 import { registerForestCommands } from './forest-commands.ts';
@@ -29,5 +30,6 @@ export function buildProgram(): Command {
   registerQueueCommands(program);
   registerTraceCommand(program);
   registerDkimCommands(program);
+  registerCalendarCommands(program);
   return program;
 }

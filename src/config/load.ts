@@ -84,6 +84,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
       loginTimeoutMs: values.imap?.login_timeout ?? 60_000,
       maxConnectionsPerUser: values.imap?.max_connections_per_user ?? 50,
     },
+    http: { plaintextLogin: values.http?.plaintext_login ?? false },
+    caldav: { maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000 },
     queue: queueSettings(values.queue, file),
     relays: values.relay ?? [],
   };

@@ -80,6 +80,8 @@ export const fileSchema = z.strictObject({
       max_connections_per_user: positiveInteger().optional(),
     })
     .optional(),
+  http: z.strictObject({ plaintext_login: yesNo.optional() }).optional(),
+  caldav: z.strictObject({ max_resource_size: size.optional() }).optional(),
   limits: z
     .strictObject({
       messages_per_minute: positiveInteger().optional(),
@@ -163,6 +165,14 @@ export interface Config {
     loginTimeoutMs: number;
     /** Sessions one user may have open at once, over all their devices. */
     maxConnectionsPerUser: number;
+  };
+  http: {
+    /** Accept passwords over plain HTTP from other hosts (behind a TLS-terminating proxy). Loopback always may. */
+    plaintextLogin: boolean;
+  };
+  caldav: {
+    /** Largest calendar object a client may store (advertised as max-resource-size). */
+    maxResourceSize: number;
   };
   queue: {
     retryMs: number[];

@@ -191,6 +191,56 @@ export interface MailboxGrantTable {
   created_at: number;
 }
 
+export interface CalendarTable {
+  id: Generated<number>;
+  tenant_id: number;
+  principal_id: number;
+  uri: string;
+  display_name: string | null;
+  description: string | null;
+  color: string | null;
+  timezone: string | null;
+  components: string;
+  dead_properties: string | null;
+  sync_seq: number;
+  created_at: number;
+}
+
+export interface CalendarObjectTable {
+  id: Generated<number>;
+  calendar_id: number;
+  tenant_id: number;
+  uri: string;
+  uid: string;
+  component: string;
+  etag: string;
+  data: string;
+  size: number;
+  first_start: number;
+  last_end: number;
+  recurring: number;
+  seq: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CalendarChangeTable {
+  calendar_id: number;
+  uri: string;
+  seq: number;
+  deleted: number;
+}
+
+export type CalendarAccess = 'read' | 'write';
+
+export interface CalendarGrantTable {
+  calendar_id: number;
+  grantee_id: number;
+  tenant_id: number;
+  access: CalendarAccess;
+  created_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -210,4 +260,8 @@ export interface Database {
   mailbox_expunges: MailboxExpungeTable;
   dkim_keys: DkimKeyTable;
   mailbox_grants: MailboxGrantTable;
+  calendars: CalendarTable;
+  calendar_objects: CalendarObjectTable;
+  calendar_changes: CalendarChangeTable;
+  calendar_grants: CalendarGrantTable;
 }

@@ -1,23 +1,27 @@
-// The HTTP listeners (plain HTTP and HTTPS). They carry the admin and health API now, and CalDAV,
+// The HTTP listeners (plain HTTP and HTTPS). They carry CalDAV and the admin and health API now, and
 // JMAP and the web app as those parts arrive.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Holdfast, RunningService } from '../server/holdfast.ts';
 import { listen, type ListenerInfo } from '../server/listen.ts';
 import { registerHealthRoutes } from './health-routes.ts';
+import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
+import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
 
 export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   const { config } = holdfast;
   const apps: FastifyInstance[] = [];
   const listeners: ListenerInfo[] = [];
+  // One authenticator (and its cache of checked passwords) for both listeners.
+  const authenticator = new DavAuthenticator(holdfast.directory, holdfast.logins, { plaintextLogin: config.http.plaintextLogin, httpsPort: config.ports.https }, holdfast.now);
   try {
     for (const name of ['http', 'https'] as const) {
       const port = config.ports[name];
       if (port === 'off') continue;
-      const app = buildApp(holdfast, name === 'https');
+      const app = buildApp(holdfast, name === 'https', authenticator);
       apps.push(app);
       await app.ready();
       const actual = await listen(app.server, name, config.bind, port);
-      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'health API' });
+      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'CalDAV, health API' });
     }
   } catch (error) {
     await Promise.all(apps.map((app) => app.close()));
@@ -32,13 +36,15 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   };
 }
 
-function buildApp(holdfast: Holdfast, secure: boolean): FastifyInstance {
+function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthenticator): FastifyInstance {
   const options = {
     loggerInstance: holdfast.logger.child({ component: secure ? 'https' : 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle' as const,
   };
   const app = (secure ? Fastify({ ...options, https: { cert: holdfast.tls.cert, key: holdfast.tls.key } }) : Fastify(options)) as unknown as FastifyInstance;
+  addDavMethods(app);
   registerHealthRoutes(app, holdfast);
+  registerDavRoutes(app, holdfast, secure, authenticator);
   return app;
 }

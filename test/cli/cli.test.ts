@@ -112,6 +112,19 @@ for (const name of backendNames) {
       });
       assert.deepEqual((await json('shared', 'list', '--tenant', 'acme'))[0].grants.map((g: { grantee: string }) => g.grantee), ['bob@acme.example']);
       await fails(['shared', 'grant', 'support@acme.example', 'bob@acme.example'], 'give --full-access, --send-as or both');
+
+      assert.deepEqual(await json('calendar', 'grant', 'boardroom@acme.example', 'bob@acme.example', '--access', 'write'), {
+        owner: 'boardroom@acme.example',
+        calendar: 'calendar',
+        grantee: 'bob@acme.example',
+        access: 'write',
+      });
+      const calendars = await json('calendar', 'list', 'boardroom@acme.example');
+      assert.deepEqual(calendars, [{ calendar: 'calendar', name: 'Calendar', components: 'VEVENT,VTODO', objects: 0, sharedWith: ['bob@acme.example (write)'] }]);
+      await fails(['calendar', 'grant', 'boardroom@acme.example', 'admin@cli.example'], /another tenant; calendars are shared within a tenant only/);
+      await fails(['calendar', 'grant', 'boardroom@acme.example', 'bob@acme.example', '--calendar', 'holidays'], /boardroom@acme\.example has no calendar named holidays/);
+      await json('calendar', 'revoke', 'boardroom@acme.example', 'bob@acme.example');
+      assert.deepEqual((await json('calendar', 'list', 'boardroom@acme.example'))[0].sharedWith, []);
       await json('alias', 'remove', 'a.liddell@acme.example');
       assert.deepEqual(await json('alias', 'list', '--tenant', 'acme'), []);
       const removed = await json('user', 'remove', 'carol@acme.example');

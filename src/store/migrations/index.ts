@@ -6,6 +6,7 @@ import * as mailFlow from './0002-mail-flow.ts';
 import * as dkim from './0003-dkim.ts';
 import * as mailboxGrants from './0004-mailbox-grants.ts';
 import * as mailboxAccess from './0005-mailbox-access.ts';
+import * as calendars from './0006-calendars.ts';
 
 export interface Migration {
   version: number;
@@ -19,6 +20,7 @@ export const migrations: Migration[] = [
   { version: 3, name: 'dkim', up: dkim.up },
   { version: 4, name: 'mailbox-grants', up: mailboxGrants.up },
   { version: 5, name: 'mailbox-access', up: mailboxAccess.up },
+  { version: 6, name: 'calendars', up: calendars.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

@@ -1,0 +1,94 @@
+// One CalDAV request, independent of the HTTP framework: the authenticated principal, the resource
+// the path names, the method's handler, and the mapping of domain errors to WebDAV error bodies
+// (RFC 4918 §16 preconditions, RFC 4791 §5.3.2.1).
+import type { Kysely } from 'kysely';
+import type { Principal } from '../../directory/directory.ts';
+import { HoldfastError } from '../../errors.ts';
+import type { Logger } from '../../server/logger.ts';
+import type { Database } from '../../store/schema.ts';
+import { resolve, type DavResource } from './dav-resources.ts';
+import { handleDelete, handleGet, handlePut } from './methods/objects.ts';
+import { handleMkcalendar, handleProppatch } from './methods/proppatch.ts';
+import { handlePropfind } from './methods/propfind.ts';
+import { handleReport } from './methods/report.ts';
+import { caldav, dav, node, writeXml } from './xml/dav-xml.ts';
+
+export interface DavRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | undefined>;
+  body: string;
+}
+
+export interface DavReply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface DavContext {
+  db: Kysely<Database>;
+  viewer: Principal;
+  now(): number;
+  maxResourceSize: number;
+  log: Logger;
+}
+
+export type MethodHandler = (context: DavContext, resource: DavResource, request: DavRequest) => Promise<DavReply>;
+
+export const davMethods = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'] as const;
+
+/** The DAV header: WebDAV class 1 and 3, CalDAV access, extended MKCOL (RFC 5689). */
+export const davCompliance = '1, 3, calendar-access, extended-mkcol';
+
+const handlers: Record<string, MethodHandler> = {
+  GET: handleGet,
+  HEAD: handleGet,
+  PUT: handlePut,
+  DELETE: handleDelete,
+  PROPFIND: handlePropfind,
+  PROPPATCH: handleProppatch,
+  MKCALENDAR: handleMkcalendar,
+  MKCOL: handleMkcalendar,
+  REPORT: handleReport,
+};
+
+export async function handleDav(context: DavContext, request: DavRequest): Promise<DavReply> {
+  try {
+    const handler = handlers[request.method];
+    if (!handler) return { status: 405, headers: { Allow: davMethods.join(', ') }, body: `${request.method} is not supported here` };
+    const resource = await resolve({ db: context.db, viewer: context.viewer, now: context.now() }, request.path);
+    return await handler(context, resource, request);
+  } catch (error) {
+    if (error instanceof HoldfastError) return errorReply(error);
+    context.log.error({ err: error, method: request.method, path: request.path }, 'caldav: request failed');
+    return { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Internal server error; the server log has the details' };
+  }
+}
+
+/** WebDAV precondition element for each domain error code that has one. */
+const preconditions: Record<string, { element: string; status?: number }> = {
+  'valid-calendar-data': { element: caldav('valid-calendar-data'), status: 403 },
+  'valid-calendar-object-resource': { element: caldav('valid-calendar-object-resource'), status: 403 },
+  'supported-calendar-component': { element: caldav('supported-calendar-component'), status: 403 },
+  'no-uid-conflict': { element: caldav('no-uid-conflict'), status: 409 },
+  'max-resource-size': { element: caldav('max-resource-size'), status: 403 },
+  'valid-sync-token': { element: dav('valid-sync-token'), status: 403 },
+  'supported-report': { element: dav('supported-report'), status: 403 },
+  'cannot-modify-protected-property': { element: dav('cannot-modify-protected-property'), status: 403 },
+  'need-privileges': { element: dav('need-privileges'), status: 403 },
+  'calendar-exists': { element: dav('resource-must-be-null'), status: 405 },
+  'etag-mismatch': { element: dav('etag-mismatch'), status: 412 },
+  'valid-filter': { element: caldav('valid-filter'), status: 400 },
+  'supported-collation': { element: caldav('supported-collation'), status: 403 },
+  'supported-calendar-data': { element: caldav('supported-calendar-data'), status: 415 },
+};
+
+export function errorReply(error: HoldfastError): DavReply {
+  const precondition = preconditions[error.code];
+  const status = precondition?.status ?? error.httpStatus;
+  const body = writeXml(node(dav('error'), [...(precondition ? [node(precondition.element)] : []), node('{urn:holdfast:dav}message', error.message)]));
+  return { status, headers: { 'Content-Type': 'application/xml; charset=utf-8' }, body };
+}
+
+export const xmlReply = (status: number, body: string, headers: Record<string, string> = {}): DavReply => ({ status, headers: { 'Content-Type': 'application/xml; charset=utf-8', ...headers }, body });

@@ -1,0 +1,65 @@
+// Mounts CalDAV on the HTTP listeners: `/.well-known/caldav` (RFC 6764 discovery), `/dav/...`, and
+// the WebDAV methods on `/`, since some clients start their discovery there.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Holdfast } from '../../server/holdfast.ts';
+import { DavAuthenticator } from './dav-auth.ts';
+import { davCompliance, davMethods, handleDav, type DavReply } from './dav-handler.ts';
+import { davRoot } from './dav-resources.ts';
+
+const methodsWithBody = ['PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'];
+
+/** Adds the WebDAV methods to a Fastify instance; call once, before any route is registered. */
+export function addDavMethods(app: FastifyInstance) {
+  for (const method of methodsWithBody) app.addHttpMethod(method, { hasBody: true });
+}
+
+export function registerDavRoutes(app: FastifyInstance, holdfast: Holdfast, secure: boolean, authenticator: DavAuthenticator) {
+  const { config } = holdfast;
+  const log = holdfast.logger.child({ component: 'caldav' });
+  const bodyLimit = Math.max(config.caldav.maxResourceSize, 1_000_000) + 64_000;
+
+  app.register(async (scope) => {
+    // Calendar data and WebDAV XML are read as text, whatever the client calls them.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
+    scope.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      const tooLarge = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+      const status = tooLarge ? 413 : (error.statusCode ?? 500);
+      if (status >= 500) log.error({ err: error }, 'caldav: request failed');
+      reply
+        .code(status)
+        .type('text/plain; charset=utf-8')
+        .send(tooLarge ? `The request body is larger than ${bodyLimit} bytes ([caldav] max_resource_size is ${config.caldav.maxResourceSize})` : error.message);
+    });
+
+    const wellKnown = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(301).header('Location', davRoot).send();
+    scope.route({ method: ['GET', 'HEAD', 'PROPFIND', 'OPTIONS'], url: '/.well-known/caldav', handler: wellKnown });
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const path = new URL(request.url, 'http://placeholder').pathname;
+      if (request.method === 'OPTIONS') return send(reply, { status: 200, headers: { Allow: davMethods.join(', ') } });
+      const auth = await authenticator.authenticate({ authorization: request.headers.authorization, remoteAddress: request.socket.remoteAddress ?? 'unknown', secure });
+      if (!auth.ok) {
+        const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
+        if (auth.status === 401) headers['WWW-Authenticate'] = 'Basic realm="Holdfast", charset="UTF-8"';
+        if (auth.status === 429) headers['Retry-After'] = '60';
+        return send(reply, { status: auth.status, headers, body: `${auth.message}\n` });
+      }
+      const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
+      const result = await handleDav(
+        { db: holdfast.store.db, viewer: auth.principal, now: holdfast.now, maxResourceSize: config.caldav.maxResourceSize, log },
+        { method: request.method, path, headers, body: typeof request.body === 'string' ? request.body : '' },
+      );
+      return send(reply, result);
+    };
+    scope.route({ method: [...davMethods], url: '/dav', handler });
+    scope.route({ method: [...davMethods], url: '/dav/*', handler });
+    // `/` itself answers GET with the service description (health routes); the WebDAV methods here.
+    scope.route({ method: davMethods.filter((m) => m !== 'GET' && m !== 'HEAD'), url: '/', handler });
+  });
+}
+
+function send(reply: FastifyReply, result: DavReply) {
+  reply.code(result.status).headers({ DAV: davCompliance, ...result.headers });
+  return reply.send(result.body ?? '');
+}

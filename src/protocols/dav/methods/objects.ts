@@ -1,0 +1,62 @@
+// GET, HEAD, PUT and DELETE of calendar objects (RFC 4791 §5.3.2) with ETag preconditions
+// (If-Match / If-None-Match), and DELETE of whole calendars.
+import { mayWrite } from '../../../calendar/calendar-access.ts';
+import { defaultCalendar, deleteCalendar, deleteObject, getObject, putObject } from '../../../calendar/calendars.ts';
+import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
+import type { DavResource } from '../dav-resources.ts';
+import type { MethodHandler } from '../dav-handler.ts';
+
+export const handleGet: MethodHandler = async (context, resource, request) => {
+  if (resource.kind !== 'object') {
+    if (resource.kind === 'missing' || resource.kind === 'new-calendar') throw notFound('no-such-resource', `${resource.href} does not exist`);
+    return { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Holdfast CalDAV: add this server to a calendar client (Thunderbird, Apple Calendar, DAVx5) with your email address and password.\n' };
+  }
+  const row = await getObject(context.db, resource.calendar.id, resource.uri);
+  if (!row) throw notFound('no-such-object', `${resource.href} does not exist`);
+  const headers = { 'Content-Type': 'text/calendar; charset=utf-8', ETag: row.etag, 'Last-Modified': new Date(row.updated_at).toUTCString() };
+  if (request.headers['if-none-match'] === row.etag) return { status: 304, headers };
+  return { status: 200, headers, body: request.method === 'HEAD' ? undefined : row.data };
+};
+
+export const handlePut: MethodHandler = async (context, resource, request) => {
+  const target = writableObject(resource);
+  const type = request.headers['content-type'];
+  if (type && !/^text\/calendar\b/i.test(type)) {
+    throw new HoldfastError('invalid', 'supported-calendar-data', `Content-Type ${type} is not allowed: calendar objects are text/calendar`);
+  }
+  if (Buffer.byteLength(request.body) > context.maxResourceSize) {
+    throw invalid('max-resource-size', `the calendar object is ${Buffer.byteLength(request.body)} bytes; the limit ([caldav] max_resource_size) is ${context.maxResourceSize}`);
+  }
+  const result = await putObject(context.db, target.calendar, target.uri, request.body, { ifMatch: request.headers['if-match'], ifNoneMatch: request.headers['if-none-match'] }, context.now());
+  // The object is stored exactly as sent, so its ETag is strong and may be returned (RFC 4791 §5.3.4).
+  return { status: result.created ? 201 : 204, headers: { ETag: result.etag } };
+};
+
+export const handleDelete: MethodHandler = async (context, resource, request) => {
+  if (resource.kind === 'object') {
+    writableObject(resource);
+    await deleteObject(context.db, resource.calendar, resource.uri, { ifMatch: request.headers['if-match'] });
+    return { status: 204 };
+  }
+  if (resource.kind === 'calendar') {
+    if (resource.sharedBy) {
+      // Removing a shared calendar from one's own home drops the share, not the owner's calendar.
+      const removed = await context.db.deleteFrom('calendar_grants').where('calendar_id', '=', resource.calendar.id).where('grantee_id', '=', context.viewer.id).executeTakeFirst();
+      if (!Number(removed.numDeletedRows)) throw forbidden('need-privileges', `${resource.href} comes with full access to ${resource.sharedBy}'s mailbox; an administrator removes that grant`);
+      return { status: 204 };
+    }
+    if (resource.right !== 'owner') throw forbidden('need-privileges', `only the owner may delete ${resource.href}`);
+    if (resource.calendar.uri === defaultCalendar.uri) throw forbidden('need-privileges', 'the default calendar cannot be deleted (meeting invitations arrive in it)');
+    await deleteCalendar(context.db, resource.calendar.id);
+    return { status: 204 };
+  }
+  if (resource.kind === 'missing' || resource.kind === 'new-calendar') throw notFound('no-such-resource', `${resource.href} does not exist`);
+  throw forbidden('need-privileges', `${resource.href} cannot be deleted`);
+};
+
+function writableObject(resource: DavResource): Extract<DavResource, { kind: 'object' }> {
+  if (resource.kind === 'missing' || resource.kind === 'new-calendar') throw notFound('no-such-resource', `${resource.href}: there is no calendar here to hold it`);
+  if (resource.kind !== 'object') throw forbidden('need-privileges', `${resource.href} is a collection; PUT calendar objects inside a calendar`);
+  if (!mayWrite(resource.right)) throw forbidden('need-privileges', `you may read ${resource.collectionHref} but not change it`);
+  return resource;
+}

@@ -1,0 +1,137 @@
+// REPORT on a calendar: calendar-query (RFC 4791 §7.8), calendar-multiget (§7.9), free-busy-query
+// (§7.10) and sync-collection (RFC 6578).
+import type { CalendarObject } from '../../../calendar/calendar-object.ts';
+import { matchesQuery, queryScope, type ComponentFilter, type TimeRange } from '../../../calendar/calendar-query.ts';
+import { changesSince, getObjects, listObjects, parsedObject, type CalendarObjectRow } from '../../../calendar/calendars.ts';
+import { expandObject } from '../../../calendar/expand.ts';
+import { busyPeriods, freeBusyCalendar } from '../../../calendar/free-busy.ts';
+import { overlaps } from '../../../calendar/recurrence.ts';
+import { HoldfastError, invalid } from '../../../errors.ts';
+import { parseFilter, timeRange } from '../calendar-filter-xml.ts';
+import { objectHref, type DavResource } from '../dav-resources.ts';
+import { xmlReply, type DavContext, type MethodHandler } from '../dav-handler.ts';
+import { objectProperties, parseSyncToken, propstats, syncToken } from '../properties.ts';
+import { caldav, child, childrenNamed, dav, displayName, multistatus, node, parseXml, propstatResponse, statusResponse, type XmlElement, type XmlNode } from '../xml/dav-xml.ts';
+import type { PropertyRequest } from './propfind.ts';
+
+type CalendarResource = Extract<DavResource, { kind: 'calendar' }>;
+
+export const handleReport: MethodHandler = async (context, resource, request) => {
+  const root = parseXml(request.body);
+  if (resource.kind !== 'calendar') {
+    throw new HoldfastError('forbidden', 'supported-report', `${displayName(root.name)} is answered on calendar collections; ${resource.href} is not one`);
+  }
+  switch (root.name) {
+    case caldav('calendar-query'):
+      return calendarQuery(context, resource, root);
+    case caldav('calendar-multiget'):
+      return calendarMultiget(context, resource, root);
+    case dav('sync-collection'):
+      return syncCollection(context, resource, root);
+    case caldav('free-busy-query'):
+      return freeBusyQuery(context, resource, root);
+    default:
+      throw new HoldfastError('forbidden', 'supported-report', `REPORT ${displayName(root.name)} is not supported: use calendar-query, calendar-multiget, free-busy-query or sync-collection`);
+  }
+};
+
+/** The properties a report asks for, and the expansion range if calendar-data asks for one. */
+function reportProperties(root: XmlElement): { wanted: PropertyRequest; expand?: TimeRange } {
+  if (child(root, dav('allprop'))) return { wanted: 'all' };
+  if (child(root, dav('propname'))) return { wanted: 'names' };
+  const prop = child(root, dav('prop'));
+  const expandElement = child(child(prop, caldav('calendar-data')), caldav('expand'));
+  return { wanted: prop?.children ?? 'all', expand: expandElement ? timeRange(expandElement) : undefined };
+}
+
+async function calendarQuery(context: DavContext, resource: CalendarResource, root: XmlElement) {
+  const { wanted, expand } = reportProperties(root);
+  const filter = parseFilter(child(root, caldav('filter')));
+  const scope = queryScope(filter);
+  const rows = await listObjects(context.db, resource.calendar.id, scope);
+  const simple = isSimpleRangeQuery(filter);
+  const matches = rows.filter((row) => {
+    // A single event's stored span is exactly its one instance: no need to parse it.
+    if (simple && !row.recurring) return !scope.range || overlaps({ start: row.first_start, end: row.last_end }, scope.range.start, scope.range.end);
+    return matchesQuery(parsedObject(row), filter);
+  });
+  return xmlReply(207, multistatus(matches.map((row) => objectResponse(context, resource, row, wanted, expand))));
+}
+
+/** VCALENDAR > one component, filtered by at most a time range: the span columns answer it. */
+function isSimpleRangeQuery(filter: ComponentFilter): boolean {
+  const inner = filter.components[0];
+  return filter.properties.length === 0 && filter.components.length === 1 && !filter.isNotDefined && !!inner && !inner.isNotDefined && inner.properties.length === 0 && inner.components.length === 0;
+}
+
+async function calendarMultiget(context: DavContext, resource: CalendarResource, root: XmlElement) {
+  const { wanted, expand } = reportProperties(root);
+  const hrefs = childrenNamed(root, dav('href')).map((h) => h.text.trim());
+  const names = new Map<string, string>();
+  for (const href of hrefs) {
+    const uri = memberName(resource.href, href);
+    if (uri !== undefined) names.set(href, uri);
+  }
+  const rows = new Map((await getObjects(context.db, resource.calendar.id, [...new Set(names.values())])).map((row) => [row.uri, row]));
+  const responses = hrefs.map((href) => {
+    const row = rows.get(names.get(href) ?? '');
+    return row ? objectResponse(context, resource, row, wanted, expand) : statusResponse(href, 404);
+  });
+  return xmlReply(207, multistatus(responses));
+}
+
+/** The object name an href names inside the collection (full URL or absolute path), if it does. */
+function memberName(collectionHref: string, href: string): string | undefined {
+  let path = href;
+  try {
+    path = new URL(href, 'http://placeholder').pathname;
+  } catch {
+    return undefined;
+  }
+  if (!path.startsWith(collectionHref)) return undefined;
+  const rest = path.slice(collectionHref.length);
+  if (!rest || rest.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    return undefined;
+  }
+}
+
+async function syncCollection(context: DavContext, resource: CalendarResource, root: XmlElement) {
+  const { wanted } = reportProperties(root);
+  const level = child(root, dav('sync-level'))?.text.trim() ?? '1';
+  if (level !== '1') throw invalid('valid-sync-level', `sync-level ${level} is not supported: calendars have no sub-collections, use 1`);
+  const tokenText = child(root, dav('sync-token'))?.text.trim() ?? '';
+  const current = syncToken(resource.calendar);
+  let responses: XmlNode[];
+  if (!tokenText) {
+    const rows = await listObjects(context.db, resource.calendar.id);
+    responses = rows.map((row) => objectResponse(context, resource, row, wanted));
+  } else {
+    const since = parseSyncToken(tokenText);
+    if (since === undefined || since > resource.calendar.sync_seq) {
+      throw new HoldfastError('forbidden', 'valid-sync-token', `sync token ${tokenText} was not issued for this calendar; sync again without a token`);
+    }
+    const { changed, deleted } = await changesSince(context.db, resource.calendar.id, since);
+    const rows = await getObjects(context.db, resource.calendar.id, changed);
+    responses = [...rows.map((row) => objectResponse(context, resource, row, wanted)), ...deleted.map((uri) => statusResponse(objectHref(resource.href, uri), 404))];
+  }
+  return xmlReply(207, multistatus(responses, [node(dav('sync-token'), current)]));
+}
+
+async function freeBusyQuery(context: DavContext, resource: CalendarResource, root: XmlElement) {
+  const rangeElement = child(root, caldav('time-range'));
+  if (!rangeElement) throw invalid('valid-filter', 'a free-busy-query needs a C:time-range');
+  const range = timeRange(rangeElement);
+  const rows = await listObjects(context.db, resource.calendar.id, { component: 'VEVENT', range });
+  const objects: CalendarObject[] = rows.map(parsedObject);
+  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: freeBusyCalendar(busyPeriods(objects, range), range) };
+}
+
+function objectResponse(context: DavContext, resource: CalendarResource, row: CalendarObjectRow, wanted: PropertyRequest, expand?: TimeRange): XmlNode {
+  const href = objectHref(resource.href, row.uri);
+  const getters = objectProperties({ href, row }, { viewer: context.viewer, maxResourceSize: context.maxResourceSize }, resource.right);
+  if (expand) getters.set(caldav('calendar-data'), () => expandObject(parsedObject(row), expand));
+  return propstatResponse(href, propstats(getters, wanted));
+}

@@ -1,0 +1,174 @@
+// The WebDAV XML layer, apart from any calendar logic: reading request bodies into namespaced
+// elements, and writing responses from a small tree. Names are in Clark notation, `{namespace}local`,
+// so that prefixes chosen by a client never matter.
+import { DOMParser, type Element as DomElement } from '@xmldom/xmldom';
+import { invalid } from '../../../errors.ts';
+
+export const ns = {
+  dav: 'DAV:',
+  caldav: 'urn:ietf:params:xml:ns:caldav',
+  calendarServer: 'http://calendarserver.org/ns/',
+  apple: 'http://apple.com/ns/ical/',
+} as const;
+
+export const dav = (local: string) => `{DAV:}${local}`;
+export const caldav = (local: string) => `{${ns.caldav}}${local}`;
+export const calendarServer = (local: string) => `{${ns.calendarServer}}${local}`;
+export const apple = (local: string) => `{${ns.apple}}${local}`;
+
+// Reading -----------------------------------------------------------------------------------------
+
+export interface XmlElement {
+  name: string;
+  children: XmlElement[];
+  attributes: Record<string, string>;
+  text: string;
+}
+
+/** Parses a request body; malformed XML (and DTD entities, which xmldom never expands) is refused. */
+export function parseXml(body: string): XmlElement {
+  let problem: string | undefined;
+  const parser = new DOMParser({
+    onError: (level, message) => {
+      if (level === 'warning') return;
+      problem ??= message;
+      throw new Error(message);
+    },
+  });
+  let root: DomElement | null = null;
+  try {
+    root = parser.parseFromString(body, 'text/xml').documentElement;
+  } catch (error) {
+    throw invalid('bad-xml', `the request body is not well-formed XML: ${problem ?? (error as Error).message}`);
+  }
+  if (!root) throw invalid('bad-xml', 'the request body is not well-formed XML: no root element');
+  return toElement(root);
+}
+
+function toElement(node: DomElement): XmlElement {
+  const children: XmlElement[] = [];
+  let text = '';
+  for (let child = node.firstChild; child; child = child.nextSibling) {
+    if (child.nodeType === 1) children.push(toElement(child as DomElement));
+    else if (child.nodeType === 3 || child.nodeType === 4) text += child.nodeValue ?? '';
+  }
+  const attributes: Record<string, string> = {};
+  for (let i = 0; i < node.attributes.length; i++) {
+    const attribute = node.attributes.item(i)!;
+    if (attribute.name === 'xmlns' || attribute.name.startsWith('xmlns:')) continue;
+    attributes[attribute.localName ?? attribute.name] = attribute.value;
+  }
+  return { name: `{${node.namespaceURI ?? ''}}${node.localName}`, children, attributes, text };
+}
+
+export function child(element: XmlElement | undefined, name: string): XmlElement | undefined {
+  return element?.children.find((c) => c.name === name);
+}
+
+export function childrenNamed(element: XmlElement | undefined, name: string): XmlElement[] {
+  return element?.children.filter((c) => c.name === name) ?? [];
+}
+
+/** Checks the document element of a request body: a precise 400 naming what was expected. */
+export function expectRoot(element: XmlElement, ...names: string[]): XmlElement {
+  if (!names.includes(element.name)) throw invalid('bad-xml', `expected ${names.map(displayName).join(' or ')} as the document element, found ${displayName(element.name)}`);
+  return element;
+}
+
+export function displayName(clark: string): string {
+  const { namespace, local } = splitName(clark);
+  const prefix = Object.entries(prefixes).find(([, uri]) => uri === namespace)?.[0];
+  return prefix ? `${prefix}:${local}` : `{${namespace}}${local}`;
+}
+
+// Writing -----------------------------------------------------------------------------------------
+
+/** An element to write: children elements, or text. */
+export interface XmlNode {
+  name: string;
+  attributes?: Record<string, string>;
+  children?: XmlNode[];
+  text?: string;
+}
+
+export const node = (name: string, content?: XmlNode[] | string, attributes?: Record<string, string>): XmlNode =>
+  typeof content === 'string' ? { name, text: content, attributes } : { name, children: content, attributes };
+
+const prefixes: Record<string, string> = { D: ns.dav, C: ns.caldav, CS: ns.calendarServer, A: ns.apple };
+
+/** Serialises a document, declaring the usual prefixes on the root and any other namespace where used. */
+export function writeXml(root: XmlNode): string {
+  const declarations = Object.entries(prefixes)
+    .map(([prefix, uri]) => ` xmlns:${prefix}="${uri}"`)
+    .join('');
+  return `<?xml version="1.0" encoding="utf-8"?>\n${writeNode(root, declarations)}`;
+}
+
+function writeNode(xml: XmlNode, declarations = ''): string {
+  const { namespace, local } = splitName(xml.name);
+  const prefix = Object.entries(prefixes).find(([, uri]) => uri === namespace)?.[0];
+  let tag: string;
+  let extra = declarations;
+  if (prefix) tag = `${prefix}:${local}`;
+  else if (namespace) {
+    tag = `x:${local}`;
+    extra += ` xmlns:x="${escapeAttribute(namespace)}"`;
+  } else tag = local;
+  for (const [name, value] of Object.entries(xml.attributes ?? {})) extra += ` ${name}="${escapeAttribute(value)}"`;
+  if (xml.text !== undefined && xml.text !== '') return `<${tag}${extra}>${escapeXml(xml.text)}</${tag}>`;
+  if (!xml.children?.length) return `<${tag}${extra}/>`;
+  return `<${tag}${extra}>${xml.children.map((c) => writeNode(c)).join('')}</${tag}>`;
+}
+
+export function splitName(clark: string): { namespace: string; local: string } {
+  const match = /^\{([^}]*)\}(.+)$/.exec(clark);
+  return match ? { namespace: match[1]!, local: match[2]! } : { namespace: '', local: clark };
+}
+
+const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#13;' };
+
+/** Escapes element text; CR is written as a reference so that iCalendar's CRLF survives parsing. */
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>\r]/g, (c) => escapes[c]!);
+}
+
+function escapeAttribute(text: string): string {
+  return text.replace(/[&<>"\r]/g, (c) => escapes[c]!);
+}
+
+// Multistatus (RFC 4918 §13) --------------------------------------------------------------------
+
+export interface PropStat {
+  status: number;
+  properties: XmlNode[];
+}
+
+export function propstatResponse(href: string, propstats: PropStat[]): XmlNode {
+  return node(dav('response'), [
+    node(dav('href'), href),
+    ...propstats
+      .filter((p) => p.properties.length > 0)
+      .map((p) => node(dav('propstat'), [node(dav('prop'), p.properties), node(dav('status'), statusLine(p.status))])),
+  ]);
+}
+
+export function statusResponse(href: string, status: number): XmlNode {
+  return node(dav('response'), [node(dav('href'), href), node(dav('status'), statusLine(status))]);
+}
+
+export function multistatus(responses: XmlNode[], extra: XmlNode[] = []): string {
+  return writeXml(node(dav('multistatus'), [...responses, ...extra]));
+}
+
+const reasons: Record<number, string> = {
+  200: 'OK',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  424: 'Failed Dependency',
+  507: 'Insufficient Storage',
+};
+
+export function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${reasons[status] ?? ''}`.trimEnd();
+}
