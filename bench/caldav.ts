@@ -120,13 +120,13 @@ async function runRadicale() {
 async function runHoldfast() {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
   try {
-    holdfastCli(dir, ['user', 'add', 'bench@bench.example', '--password', 'Bench-Password-1']);
+    holdfastCli(dir, ['user', 'add', 'bench@bench.example', '--password', 'Calendar-Load-77']);
     const server = await startHoldfastProcess(dir, { HOLDFAST_HTTP_PORT: '0' });
     try {
       return await measure({
         name: 'Holdfast',
         calendar: `http://127.0.0.1:${server.port('http')}/dav/calendars/bench@bench.example/bench/`,
-        authorization: `Basic ${Buffer.from('bench@bench.example:Bench-Password-1').toString('base64')}`,
+        authorization: `Basic ${Buffer.from('bench@bench.example:Calendar-Load-77').toString('base64')}`,
       });
     } finally {
       await server.stop();

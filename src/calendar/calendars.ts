@@ -253,3 +253,26 @@ export async function changesSince(db: Db, calendarId: number, since: number): P
   const rows = await db.selectFrom('calendar_changes').select(['uri', 'deleted']).where('calendar_id', '=', calendarId).where('seq', '>', since).orderBy('seq').execute();
   return { changed: rows.filter((r) => !r.deleted).map((r) => r.uri), deleted: rows.filter((r) => r.deleted).map((r) => r.uri) };
 }
+
+/** The object with this UID in any of a principal's own calendars (where scheduling keeps its copy). */
+export async function findObjectByUid(db: Db, principalId: number, uid: string): Promise<{ calendar: CalendarRow; row: CalendarObjectRow } | undefined> {
+  const found = await db
+    .selectFrom('calendar_objects')
+    .innerJoin('calendars', 'calendars.id', 'calendar_objects.calendar_id')
+    .select('calendar_objects.id as object_id')
+    .selectAll('calendars')
+    .where('calendars.principal_id', '=', principalId)
+    .where('calendar_objects.uid', '=', uid)
+    .orderBy('calendars.id')
+    .executeTakeFirst();
+  if (!found) return undefined;
+  const { object_id, ...calendar } = found;
+  const row = await db.selectFrom('calendar_objects').selectAll().where('id', '=', object_id).executeTakeFirstOrThrow();
+  return { calendar, row };
+}
+
+/** A name for an object that arrives by scheduling rather than from a client: its UID, made safe. */
+export function objectUriForUid(uid: string): string {
+  const safe = uid.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 200);
+  return `${safe || 'event'}.ics`;
+}

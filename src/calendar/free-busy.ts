@@ -13,7 +13,11 @@ export interface BusyPeriod {
   type: BusyType;
 }
 
-export function busyPeriods(objects: CalendarObject[], range: TimeRange): BusyPeriod[] {
+/**
+ * Busy time of `objects` within `range`. With `owner` (the calendar's owner), meetings the owner has
+ * declined do not count and those not yet accepted are tentative.
+ */
+export function busyPeriods(objects: CalendarObject[], range: TimeRange, owner?: string): BusyPeriod[] {
   const periods: BusyPeriod[] = [];
   for (const object of objects) {
     if (object.component !== 'VEVENT') continue;
@@ -23,10 +27,18 @@ export function busyPeriods(objects: CalendarObject[], range: TimeRange): BusyPe
       const status = String(item.getFirstPropertyValue('status') ?? 'CONFIRMED').toUpperCase();
       if (status === 'CANCELLED') continue;
       if (instance.end <= instance.start) continue;
-      periods.push({ start: Math.max(instance.start, range.start), end: Math.min(instance.end, range.end), type: status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY' });
+      const answer = owner ? ownerAnswer(item, owner) : undefined;
+      if (answer === 'DECLINED') continue;
+      const tentative = status === 'TENTATIVE' || answer === 'NEEDS-ACTION' || answer === 'TENTATIVE';
+      periods.push({ start: Math.max(instance.start, range.start), end: Math.min(instance.end, range.end), type: tentative ? 'BUSY-TENTATIVE' : 'BUSY' });
     }
   }
   return mergePeriods(periods);
+}
+
+function ownerAnswer(item: ICAL.Component, owner: string): string | undefined {
+  const mine = item.getAllProperties('attendee').find((p) => String(p.getFirstValue()).toLowerCase() === `mailto:${owner}`);
+  return mine ? String(mine.getParameter('partstat') ?? 'NEEDS-ACTION').toUpperCase() : undefined;
 }
 
 /** Joins overlapping periods of the same type; a BUSY period wins over a tentative one. */

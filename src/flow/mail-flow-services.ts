@@ -50,7 +50,7 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
   const smtp = new SmtpClient();
   const runner = new QueueRunner({
     queue: flow.queue,
-    local: { db: store.db, dialect: store.dialect, blobs: store.blobs, directory, queue: flow.queue, changes, now },
+    local: { db: store.db, dialect: store.dialect, blobs: store.blobs, directory, queue: flow.queue, changes, scheduler: holdfast.scheduler, log: logger.child({ component: 'calendar' }), now },
     remote: { blobs: store.blobs, dns, relays: config.relays, hostname: config.hostname, remotePort: config.queue.remotePort, smtp },
     logger: logger.child({ component: 'queue' }),
     maxActive: config.queue.maxActive,

@@ -1,5 +1,6 @@
 // The one context created at start and passed down: configuration, store, directory, logger,
 // TLS material and the clock. Nothing else in Holdfast holds global mutable state.
+import type { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { LoginLimiter } from '../directory/login-limiter.ts';
@@ -20,6 +21,8 @@ export interface Holdfast {
   tls: TlsMaterial;
   dns: MailDns;
   flow: MailFlow;
+  /** Calendar scheduling: invitations, answers and cancellations between calendars and over iMIP. */
+  scheduler: Scheduler;
   /** Mailbox change events (new mail, flags, expunges) for IDLE and push. */
   changes: ChangeFeed;
   /** Failed logins, counted across protocols. */

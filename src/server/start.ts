@@ -1,5 +1,7 @@
 // Starting and stopping one Holdfast node: open the store (migrating it), bootstrap a first run,
 // start the services of the requested roles, and stop them in order, within a bound.
+import { Scheduler } from '../calendar/scheduling/scheduler.ts';
+import { createImipSender } from '../flow/imip-sender.ts';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
 import { Directory } from '../directory/directory.ts';
@@ -48,7 +50,14 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
     const tls = await loadTlsMaterial(config);
     const flow = createMailFlow({ config, store, directory, now });
-    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
+    const scheduler = new Scheduler({
+      db: store.db,
+      directory,
+      now,
+      log: logger.child({ component: 'calendar' }),
+      sendImip: createImipSender({ config, directory, blobs: store.blobs, flow, now }),
+    });
+    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, scheduler, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
     for (const role of options.roles) services.push(await serviceByRole[role](holdfast));
     const listeners = services.flatMap((s) => s.listeners);
     for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port }, 'listening');

@@ -11,7 +11,12 @@ import { ensureDefaultFolders, findFolder, usedBytes } from '../../mailbox/folde
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
-import { ensureMetadata } from '../../mailbox/message-metadata.ts';
+import { ensureMetadata, loadMetadata } from '../../mailbox/message-metadata.ts';
+import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
+import type { MimePart } from '../../message/mime-tree.ts';
+import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
+import type { Logger } from '../../server/logger.ts';
+import { readBlob } from '../../store/blobs/blob-store.ts';
 import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';
 
 export interface LocalDeliveryDeps {
@@ -21,6 +26,9 @@ export interface LocalDeliveryDeps {
   directory: Directory;
   queue: Queue;
   changes: ChangeFeed;
+  /** Applies iMIP mail (invitations, answers) to the recipients' calendars, when set. */
+  scheduler?: Scheduler;
+  log?: Logger;
   now(): number;
 }
 
@@ -66,6 +74,7 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
       }
     }
     for (const change of changes) deps.changes.publish(change);
+    await applyCalendarMail(deps, ready);
   }
   if (failed.length) await deps.queue.recordFailed(failed);
 }
@@ -103,4 +112,44 @@ async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<Ma
     await deps.queue.recordDelivered(outcomes, trx);
     return changes;
   });
+}
+
+/**
+ * Mail with a text/calendar part carrying an iTIP METHOD updates the recipient's calendar too
+ * (RFC 6047). The message is in the INBOX already whatever happens here: a calendar that cannot
+ * take it is logged, never a reason to bounce or retry the mail.
+ */
+async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[]) {
+  if (!deps.scheduler) return;
+  const calendars = new Map<string, string | undefined>();
+  for (const { recipient, principal } of delivered) {
+    const hash = recipient.message.blobHash;
+    try {
+      if (!calendars.has(hash)) calendars.set(hash, await calendarPart(deps, hash));
+      const calendar = calendars.get(hash);
+      if (!calendar) continue;
+      const outcome = await deps.scheduler.receiveImip(principal, calendar, recipient.message.sender);
+      deps.log?.info({ recipient: principal.address, sender: recipient.message.sender, outcome }, 'calendar: iMIP message applied');
+    } catch (error) {
+      deps.log?.warn({ recipient: principal.address, sender: recipient.message.sender, err: error }, 'calendar: iMIP message not applied');
+    }
+  }
+}
+
+async function calendarPart(deps: LocalDeliveryDeps, hash: string): Promise<string | undefined> {
+  const metadata = (await loadMetadata(deps.db, [hash])).get(hash);
+  const part = metadata && findCalendarPart(metadata.tree);
+  if (!part) return undefined;
+  const source = await readBlob(deps.blobs, hash);
+  const bytes = decodeTransfer(part, source.subarray(part.bodyStart, part.end));
+  return bytes && decodeCharset(bytes, part.params.charset);
+}
+
+function findCalendarPart(part: MimePart): MimePart | undefined {
+  if (part.type === 'text' && part.subtype === 'calendar' && part.params.method) return part;
+  for (const child of part.children ?? []) {
+    const found = findCalendarPart(child);
+    if (found) return found;
+  }
+  return undefined;
 }

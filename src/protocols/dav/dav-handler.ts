@@ -2,6 +2,7 @@
 // the path names, the method's handler, and the mapping of domain errors to WebDAV error bodies
 // (RFC 4918 §16 preconditions, RFC 4791 §5.3.2.1).
 import type { Kysely } from 'kysely';
+import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
 import type { Principal } from '../../directory/directory.ts';
 import { HoldfastError } from '../../errors.ts';
 import type { Logger } from '../../server/logger.ts';
@@ -31,6 +32,7 @@ export interface DavContext {
   viewer: Principal;
   now(): number;
   maxResourceSize: number;
+  scheduler: Scheduler;
   log: Logger;
 }
 
@@ -38,8 +40,8 @@ export type MethodHandler = (context: DavContext, resource: DavResource, request
 
 export const davMethods = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'] as const;
 
-/** The DAV header: WebDAV class 1 and 3, CalDAV access, extended MKCOL (RFC 5689). */
-export const davCompliance = '1, 3, calendar-access, extended-mkcol';
+/** The DAV header: WebDAV class 1 and 3, CalDAV access and implicit scheduling, extended MKCOL (RFC 5689). */
+export const davCompliance = '1, 3, calendar-access, calendar-auto-schedule, extended-mkcol';
 
 const handlers: Record<string, MethodHandler> = {
   GET: handleGet,

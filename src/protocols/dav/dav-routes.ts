@@ -47,7 +47,7 @@ export function registerDavRoutes(app: FastifyInstance, holdfast: Holdfast, secu
       }
       const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
       const result = await handleDav(
-        { db: holdfast.store.db, viewer: auth.principal, now: holdfast.now, maxResourceSize: config.caldav.maxResourceSize, log },
+        { db: holdfast.store.db, viewer: auth.principal, now: holdfast.now, maxResourceSize: config.caldav.maxResourceSize, scheduler: holdfast.scheduler, log },
         { method: request.method, path, headers, body: typeof request.body === 'string' ? request.body : '' },
       );
       return send(reply, result);

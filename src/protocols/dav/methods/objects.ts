@@ -1,10 +1,11 @@
 // GET, HEAD, PUT and DELETE of calendar objects (RFC 4791 §5.3.2) with ETag preconditions
 // (If-Match / If-None-Match), and DELETE of whole calendars.
 import { mayWrite } from '../../../calendar/calendar-access.ts';
-import { defaultCalendar, deleteCalendar, deleteObject, getObject, putObject } from '../../../calendar/calendars.ts';
+import { defaultCalendar, deleteCalendar, deleteObject, getObject, parsedObject, putObject } from '../../../calendar/calendars.ts';
+import { toPrincipal, type Principal } from '../../../directory/directory.ts';
 import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
 import type { DavResource } from '../dav-resources.ts';
-import type { MethodHandler } from '../dav-handler.ts';
+import type { DavContext, DavRequest, MethodHandler } from '../dav-handler.ts';
 
 export const handleGet: MethodHandler = async (context, resource, request) => {
   if (resource.kind !== 'object') {
@@ -27,15 +28,41 @@ export const handlePut: MethodHandler = async (context, resource, request) => {
   if (Buffer.byteLength(request.body) > context.maxResourceSize) {
     throw invalid('max-resource-size', `the calendar object is ${Buffer.byteLength(request.body)} bytes; the limit ([caldav] max_resource_size) is ${context.maxResourceSize}`);
   }
+  const previous = await getObject(context.db, target.calendar.id, target.uri);
   const result = await putObject(context.db, target.calendar, target.uri, request.body, { ifMatch: request.headers['if-match'], ifNoneMatch: request.headers['if-none-match'] }, context.now());
-  // The object is stored exactly as sent, so its ETag is strong and may be returned (RFC 4791 §5.3.4).
-  return { status: result.created ? 201 : 204, headers: { ETag: result.etag } };
+  const status = result.created ? 201 : 204;
+  const changed = await schedule(context, target, request, (owner, options) => context.scheduler.afterWrite(owner, previous && parsedObject(previous), result.object, request.body, options));
+  if (changed) {
+    // Answers that came back at once (rooms) are in the stored copy now: the client must fetch it,
+    // so no ETag is returned (RFC 4791 §5.3.4).
+    await putObject(context.db, target.calendar, target.uri, changed, {}, context.now());
+    return { status };
+  }
+  // Stored exactly as sent, so the ETag is strong and may be returned.
+  return { status, headers: { ETag: result.etag } };
 };
+
+/**
+ * Runs implicit scheduling for a change the client made. The change itself is stored already; a
+ * scheduling failure is logged and does not undo it. `Schedule-Reply: F` suppresses answers to the
+ * organizer (RFC 6638 §8.1).
+ */
+async function schedule<T>(context: DavContext, target: Extract<DavResource, { kind: 'object' }>, request: DavRequest, run: (owner: Principal, options: { reply: boolean }) => Promise<T>): Promise<T | undefined> {
+  try {
+    const owner = target.calendar.principal_id === context.viewer.id ? context.viewer : toPrincipal(await context.db.selectFrom('principals').selectAll().where('id', '=', target.calendar.principal_id).executeTakeFirstOrThrow());
+    return await run(owner, { reply: request.headers['schedule-reply']?.toUpperCase() !== 'F' });
+  } catch (error) {
+    context.log.warn({ err: error, path: request.path }, 'caldav: scheduling failed');
+    return undefined;
+  }
+}
 
 export const handleDelete: MethodHandler = async (context, resource, request) => {
   if (resource.kind === 'object') {
-    writableObject(resource);
+    const target = writableObject(resource);
+    const previous = await getObject(context.db, resource.calendar.id, resource.uri);
     await deleteObject(context.db, resource.calendar, resource.uri, { ifMatch: request.headers['if-match'] });
+    if (previous) await schedule(context, target, request, (owner, options) => context.scheduler.afterDelete(owner, parsedObject(previous), previous.data, options));
     return { status: 204 };
   }
   if (resource.kind === 'calendar') {

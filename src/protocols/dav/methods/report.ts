@@ -126,7 +126,8 @@ async function freeBusyQuery(context: DavContext, resource: CalendarResource, ro
   const range = timeRange(rangeElement);
   const rows = await listObjects(context.db, resource.calendar.id, { component: 'VEVENT', range });
   const objects: CalendarObject[] = rows.map(parsedObject);
-  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: freeBusyCalendar(busyPeriods(objects, range), range) };
+  const owner = await context.db.selectFrom('principals').select('address').where('id', '=', resource.calendar.principal_id).executeTakeFirstOrThrow();
+  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: freeBusyCalendar(busyPeriods(objects, range, owner.address), range) };
 }
 
 function objectResponse(context: DavContext, resource: CalendarResource, row: CalendarObjectRow, wanted: PropertyRequest, expand?: TimeRange): XmlNode {

@@ -1,0 +1,228 @@
+// Implicit scheduling (RFC 6638 §3.2): when an organizer stores or deletes a meeting, its attendees
+// receive it; when an attendee answers, the organizer's copy learns the answer. Between principals of
+// one tenant this happens directly in their calendars; rooms and equipment answer at once by their
+// booking policy; everyone else gets iMIP mail (RFC 6047) through the mail flow, and iMIP mail that
+// arrives for a local principal is applied here too.
+import type { Kysely } from 'kysely';
+import type { Directory, Principal } from '../../directory/directory.ts';
+import type { Logger } from '../../server/logger.ts';
+import type { Database } from '../../store/schema.ts';
+import { parseCalendar, parseCalendarObject, type CalendarObject } from '../calendar-object.ts';
+import { defaultCalendar, deleteObject, ensureDefaultCalendar, findCalendar, findObjectByUid, objectUriForUid, putObject } from '../calendars.ts';
+import { decideBooking } from './resource-booking.ts';
+import {
+  attendeesOf,
+  cancelled,
+  itipMessage,
+  keepPartStat,
+  methodOf,
+  organizerOf,
+  partStatOf,
+  replyMessage,
+  summaryOf,
+  timesChanged,
+  withoutMethod,
+  withPartStat,
+  type ItipMethod,
+  type PartStat,
+} from './itip.ts';
+
+/** An iTIP message to send as mail (RFC 6047). */
+export interface ImipMessage {
+  from: string;
+  fromName: string | null;
+  to: string;
+  method: ItipMethod;
+  calendar: string;
+  subject: string;
+  text: string;
+}
+
+export interface SchedulingDeps {
+  db: Kysely<Database>;
+  directory: Directory;
+  now(): number;
+  log: Logger;
+  /** Hands an iMIP message to the mail flow (queued durably before it returns). */
+  sendImip(message: ImipMessage): Promise<void>;
+}
+
+const partStatWords: Record<string, string> = { ACCEPTED: 'Accepted', DECLINED: 'Declined', TENTATIVE: 'Tentative', 'NEEDS-ACTION': 'No answer yet', DELEGATED: 'Delegated' };
+
+export class Scheduler {
+  constructor(private readonly deps: SchedulingDeps) {}
+
+  /**
+   * After `owner` stored `current` (replacing `previous`, if any): invitations go out if the owner
+   * organizes it, an answer goes back if the owner attends it. Returns the organizer's object text
+   * if scheduling changed it (attendee answers that came back at once), else undefined.
+   */
+  async afterWrite(owner: Principal, previous: CalendarObject | undefined, current: CalendarObject, data: string, options: { reply: boolean }): Promise<string | undefined> {
+    const organizer = organizerOf(current);
+    if (!organizer) return undefined;
+    if (await this.isPrincipal(organizer, owner)) {
+      const attendees = attendeesOf(current).filter((a) => a !== organizer);
+      const removed = previous ? attendeesOf(previous).filter((a) => a !== organizer && !attendees.includes(a)) : [];
+      let updated = data;
+      for (const attendee of attendees) {
+        const answer = await this.deliverRequest(owner, current, data, attendee, previous);
+        if (answer) updated = withPartStat(updated, attendee, answer, '2.0');
+      }
+      for (const attendee of removed) await this.deliverCancel(owner, previous!, attendee);
+      return updated === data ? undefined : updated;
+    }
+    if (!options.reply) return undefined;
+    const me = await this.attendeeAddress(current, owner);
+    if (!me) return undefined;
+    const before = previous ? partStatOf(previous, me) : 'NEEDS-ACTION';
+    const after = partStatOf(current, me) ?? 'NEEDS-ACTION';
+    if (after !== before) await this.deliverReply(owner, data, me, after, organizer);
+    return undefined;
+  }
+
+  /** After `owner` deleted a scheduled object: attendees are told it is cancelled, or the organizer that the owner declines. */
+  async afterDelete(owner: Principal, previous: CalendarObject, data: string, options: { reply: boolean }) {
+    const organizer = organizerOf(previous);
+    if (!organizer) return;
+    if (await this.isPrincipal(organizer, owner)) {
+      for (const attendee of attendeesOf(previous).filter((a) => a !== organizer)) await this.deliverCancel(owner, previous, attendee);
+      return;
+    }
+    const me = await this.attendeeAddress(previous, owner);
+    if (me && options.reply && partStatOf(previous, me) !== 'DECLINED') await this.deliverReply(owner, data, me, 'DECLINED', organizer);
+  }
+
+  /** iMIP mail delivered to a local principal: invitations, answers and cancellations from outside. */
+  async receiveImip(principal: Principal, text: string, sender: string): Promise<string> {
+    const root = parseCalendar(text);
+    const method = methodOf(root);
+    const object = parseCalendarObject(withoutMethod(text));
+    const organizer = organizerOf(object);
+    const organizerPrincipal = organizer ? await this.localPrincipal(organizer, principal.tenantId) : undefined;
+    if (method === 'REQUEST') {
+      // Invitations between principals of one tenant were placed already, without mail.
+      if (organizerPrincipal) return 'ignored: internal invitation';
+      const existing = await findObjectByUid(this.deps.db, principal.id, object.uid);
+      const me = (await this.attendeeAddress(object, principal)) ?? principal.address;
+      const previous = existing ? parseCalendarObject(existing.row.data) : undefined;
+      const data = previous && !timesChanged(previous, object) ? keepPartStat(withoutMethod(text), me, previous) : withoutMethod(text);
+      await this.store(principal, data, object.uid);
+      return `invitation from ${organizer ?? sender} placed on the calendar`;
+    }
+    if (method === 'REPLY') {
+      const attendee = attendeesOf(object)[0];
+      if (!attendee || attendee !== sender.toLowerCase()) return `ignored: reply for ${attendee ?? 'nobody'} sent by ${sender}`;
+      const mine = await findObjectByUid(this.deps.db, principal.id, object.uid);
+      if (!mine) return 'ignored: no such meeting';
+      const stored = parseCalendarObject(mine.row.data);
+      if (!(await this.isPrincipal(organizerOf(stored) ?? '', principal))) return 'ignored: not the organizer';
+      await putObject(this.deps.db, mine.calendar, mine.row.uri, withPartStat(mine.row.data, attendee, partStatOf(object, attendee) ?? 'NEEDS-ACTION', '2.0'), {}, this.deps.now());
+      return `answer from ${attendee} recorded`;
+    }
+    if (method === 'CANCEL') {
+      if (!organizer || organizer !== sender.toLowerCase()) return `ignored: cancellation by ${sender} for a meeting organized by ${organizer ?? 'nobody'}`;
+      const mine = await findObjectByUid(this.deps.db, principal.id, object.uid);
+      if (!mine) return 'ignored: no such meeting';
+      await putObject(this.deps.db, mine.calendar, mine.row.uri, cancelled(mine.row.data), {}, this.deps.now());
+      return 'meeting marked cancelled';
+    }
+    return `ignored: METHOD ${method || '(none)'}`;
+  }
+
+  // Delivery ---------------------------------------------------------------------------------------
+
+  /** Sends one attendee the meeting; returns the answer when it comes back at once (rooms). */
+  private async deliverRequest(organizer: Principal, object: CalendarObject, data: string, attendee: string, previous: CalendarObject | undefined): Promise<PartStat | undefined> {
+    const target = await this.localPrincipal(attendee, organizer.tenantId);
+    if (!target) {
+      await this.mail(organizer, attendee, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} invites you to "${summaryOf(object)}".`);
+      return undefined;
+    }
+    if (target.kind === 'room' || target.kind === 'equipment') {
+      const decision = await decideBooking(this.deps.db, target, object, this.deps.now());
+      const answer: PartStat = decision.accept ? 'ACCEPTED' : 'DECLINED';
+      const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
+      if (decision.accept) await this.store(target, withPartStat(data, attendee, 'ACCEPTED'), object.uid);
+      else if (existing) await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
+      // The organizer's calendar has the answer already; the mail tells them why, as Exchange does.
+      await this.mail(target, organizer.address, 'REPLY', replyMessage(data, attendee, answer, decision.reason), `${partStatWords[answer]}: ${summaryOf(object)}`, `${decision.reason}.`);
+      this.deps.log.info({ resource: target.address, uid: object.uid, answer, reason: decision.reason }, 'calendar: resource answered');
+      return answer;
+    }
+    const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
+    const before = existing ? parseCalendarObject(existing.row.data) : previous;
+    // A new time makes an earlier answer stale: the attendee is asked again.
+    const copy = !before ? data : timesChanged(before, object) ? withPartStat(data, attendee, 'NEEDS-ACTION') : keepPartStat(data, attendee, before);
+    await this.store(target, copy, object.uid);
+    return undefined;
+  }
+
+  private async deliverCancel(organizer: Principal, object: CalendarObject, attendee: string) {
+    const target = await this.localPrincipal(attendee, organizer.tenantId);
+    if (!target) {
+      await this.mail(organizer, attendee, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} has cancelled "${summaryOf(object)}".`);
+      return;
+    }
+    const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
+    if (!existing) return;
+    // A room is simply free again; a person keeps the meeting, marked cancelled, until they remove it.
+    if (target.kind === 'room' || target.kind === 'equipment') await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
+    else await putObject(this.deps.db, existing.calendar, existing.row.uri, cancelled(existing.row.data), {}, this.deps.now());
+  }
+
+  private async deliverReply(attendeePrincipal: Principal, data: string, attendee: string, answer: PartStat, organizer: string) {
+    const target = await this.localPrincipal(organizer, attendeePrincipal.tenantId);
+    const object = parseCalendarObject(data);
+    if (!target) {
+      await this.mail(attendeePrincipal, organizer, 'REPLY', replyMessage(data, attendee, answer), `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`, `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`);
+      return;
+    }
+    const mine = await findObjectByUid(this.deps.db, target.id, object.uid);
+    if (!mine) return;
+    await putObject(this.deps.db, mine.calendar, mine.row.uri, withPartStat(mine.row.data, attendee, answer, '2.0'), {}, this.deps.now());
+  }
+
+  /** Puts a scheduling copy where the principal keeps it: the calendar already holding the UID, else the default calendar. */
+  private async store(principal: Principal, data: string, uid: string) {
+    const existing = await findObjectByUid(this.deps.db, principal.id, uid);
+    if (existing) {
+      await putObject(this.deps.db, existing.calendar, existing.row.uri, data, {}, this.deps.now());
+      return;
+    }
+    await ensureDefaultCalendar(this.deps.db, principal, this.deps.now());
+    const calendar = (await findCalendar(this.deps.db, principal.id, defaultCalendar.uri)) ?? (await this.anyCalendar(principal.id));
+    await putObject(this.deps.db, calendar, objectUriForUid(uid), data, {}, this.deps.now());
+  }
+
+  private async anyCalendar(principalId: number) {
+    return this.deps.db.selectFrom('calendars').selectAll().where('principal_id', '=', principalId).orderBy('id').executeTakeFirstOrThrow();
+  }
+
+  private async mail(from: Principal, to: string, method: ItipMethod, calendar: string, subject: string, text: string) {
+    await this.deps.sendImip({ from: from.address, fromName: from.displayName, to, method, calendar, subject, text });
+    this.deps.log.info({ from: from.address, to, method }, 'calendar: iMIP message queued');
+  }
+
+  // Who is who -------------------------------------------------------------------------------------
+
+  /** The local principal (of this tenant) a calendar address reaches, if any; groups are not attendees. */
+  private async localPrincipal(address: string, tenantId: number): Promise<Principal | undefined> {
+    const resolved = await this.deps.directory.resolveAddress(address).catch(() => undefined);
+    if (!resolved || resolved.principal.kind === 'group' || resolved.principal.tenantId !== tenantId) return undefined;
+    return resolved.principal;
+  }
+
+  private async isPrincipal(address: string, principal: Principal): Promise<boolean> {
+    if (address === principal.address) return true;
+    return (await this.localPrincipal(address, principal.tenantId))?.id === principal.id;
+  }
+
+  /** The attendee address in the object that is this principal (its own address or an alias). */
+  private async attendeeAddress(object: CalendarObject, principal: Principal): Promise<string | undefined> {
+    const attendees = attendeesOf(object);
+    if (attendees.includes(principal.address)) return principal.address;
+    for (const attendee of attendees) if (await this.isPrincipal(attendee, principal)) return attendee;
+    return undefined;
+  }
+}
+

@@ -1,0 +1,50 @@
+// iMIP (RFC 6047): calendar scheduling messages leave as ordinary mail through the queue, with the
+// iCalendar in a text/calendar part (method=REQUEST, REPLY or CANCEL) beside a readable text.
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Directory } from '../directory/directory.ts';
+import type { ImipMessage } from '../calendar/scheduling/scheduler.ts';
+import type { Config } from '../config/schema.ts';
+import type { BlobStore } from '../store/blobs/blob-store.ts';
+import type { MailFlow } from './mail-flow.ts';
+import { routeRecipient } from './router.ts';
+
+export interface ImipSenderDeps {
+  config: Config;
+  directory: Directory;
+  blobs: BlobStore;
+  flow: MailFlow;
+  now(): number;
+}
+
+export function createImipSender(deps: ImipSenderDeps): (message: ImipMessage) => Promise<void> {
+  return async (message) => {
+    const mail = new MailComposer({
+      from: message.fromName ? { name: message.fromName, address: message.from } : message.from,
+      to: message.to,
+      subject: message.subject,
+      text: `${message.text}\n`,
+      icalEvent: { method: message.method, content: message.calendar, filename: 'invite.ics' },
+      messageId: `<imip-${deps.now()}-${Math.random().toString(36).slice(2)}@${deps.config.hostname}>`,
+      date: new Date(deps.now()),
+      headers: { 'Auto-Submitted': 'auto-generated' },
+    });
+    const source = await mail.compile().build();
+    const sender = await deps.directory.resolveAddress(message.from);
+    const route = await routeRecipient(deps.directory, message.to, sender?.tenantId ?? null);
+    if (route.kind === 'unknown') throw new Error(`no mailbox ${message.to} to send the ${message.method} to`);
+    const blob = await deps.blobs.put(source);
+    await deps.flow.committer.submit({
+      blobHash: blob.hash,
+      prefix: '',
+      size: blob.size,
+      sender: message.from,
+      messageId: null,
+      subject: message.subject.slice(0, 500),
+      source: 'submission',
+      authPrincipalId: sender?.principal.id ?? null,
+      receivedAt: deps.now(),
+      recipients: route.recipients.map((r) => ({ ...r, originalRecipient: message.to })),
+      receivedDetail: { source: 'calendar', imip: message.method },
+    });
+  };
+}

@@ -1,0 +1,181 @@
+// Meetings end to end: an organizer's CalDAV client stores a meeting and the attendees' calendars
+// follow (RFC 6638 implicit scheduling): internal users directly, rooms by their booking policy,
+// outside attendees by iMIP mail through the queue, and iMIP mail from outside back into calendars.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { DAVClient } from 'tsdav';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { FakeMx } from '../helpers/fake-mx.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+
+const password = 'Wonderland-42';
+const day = 86_400_000;
+
+const utc = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+
+function meeting(options: { uid: string; start: number; hours?: number; summary: string; organizer: string; attendees: [string, string][]; sequence?: number }): string {
+  return [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Holdfast tests//EN',
+    'BEGIN:VEVENT',
+    `UID:${options.uid}`,
+    'DTSTAMP:20261101T000000Z',
+    `SEQUENCE:${options.sequence ?? 0}`,
+    `DTSTART:${utc(options.start)}`,
+    `DTEND:${utc(options.start + (options.hours ?? 1) * 3_600_000)}`,
+    `SUMMARY:${options.summary}`,
+    `ORGANIZER:mailto:${options.organizer}`,
+    ...options.attendees.map(([address, partStat]) => `ATTENDEE;PARTSTAT=${partStat};RSVP=TRUE:mailto:${address}`),
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
+}
+
+for (const name of backendNames) {
+  describe(`Meetings over CalDAV and iMIP on ${name}`, { skip: skipFor(name) }, () => {
+    let t: TestNode;
+    let mx: FakeMx;
+    let base: string;
+    // Whole hours a week from now, so that rooms' booking windows accept them.
+    const nextWeek = Math.ceil((Date.now() + 7 * day) / 3_600_000) * 3_600_000;
+
+    const client = async (user: string) => {
+      const dav = new DAVClient({ serverUrl: base, credentials: { username: user, password }, authMethod: 'Basic', defaultAccountType: 'caldav' });
+      await dav.login();
+      return dav;
+    };
+    const calendarUrl = (user: string) => `${base}/dav/calendars/${user}/calendar/`;
+    const put = (user: string, file: string, data: string, headers: Record<string, string> = {}) =>
+      fetch(`${calendarUrl(user)}${file}`, { method: 'PUT', body: data, headers: { Authorization: auth(user), 'Content-Type': 'text/calendar', ...headers } });
+    const auth = (user: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    /** The copy of a meeting (by UID) in a principal's calendar, or undefined. */
+    const copyOf = async (user: string, uid: string) => {
+      const row = await t.node.holdfast.store.db
+        .selectFrom('calendar_objects')
+        .innerJoin('calendars', 'calendars.id', 'calendar_objects.calendar_id')
+        .innerJoin('principals', 'principals.id', 'calendars.principal_id')
+        .select(['calendar_objects.data', 'calendar_objects.uri'])
+        .where('principals.address', '=', user)
+        .where('calendar_objects.uid', '=', uid)
+        .executeTakeFirst();
+      return row?.data;
+    };
+    const partStat = (data: string | undefined, attendee: string) => new RegExp(`ATTENDEE[^\\r\\n]*PARTSTAT=([A-Z-]+)[^\\r\\n]*:mailto:${attendee}`, 'i').exec(data?.replace(/\r\n /g, '') ?? '')?.[1];
+
+    before(async () => {
+      mx = await new FakeMx().start();
+      t = await startTestNode(name, { toml: `[queue]\npoll_interval = "100ms"\nremote_port = ${mx.port}\n` });
+      base = `http://127.0.0.1:${t.port('http')}`;
+      t.dns.set('remote.example', { MX: [{ exchange: 'mx.remote.example', priority: 10 }] });
+      t.dns.set('mx.remote.example', { A: ['127.0.0.1'] });
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password, displayName: 'Alice' });
+      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password, displayName: 'Bob' });
+      await tenant.addPrincipal({ kind: 'room', address: 'boardroom@test.example', displayName: 'Board room' });
+    });
+    after(async () => {
+      await t.stop();
+      await mx.stop();
+    });
+
+    it('invites, answers, reschedules and cancels between two users', async () => {
+      const alice = await client('alice@test.example');
+      const [aliceCalendar] = await alice.fetchCalendars();
+      const invitation = meeting({ uid: 'plan-1', start: nextWeek, summary: 'Planning', organizer: 'alice@test.example', attendees: [['alice@test.example', 'ACCEPTED'], ['bob@test.example', 'NEEDS-ACTION']] });
+      assert.equal((await alice.createCalendarObject({ calendar: aliceCalendar!, filename: 'plan-1.ics', iCalString: invitation })).status, 201);
+
+      // Bob's client finds the meeting in his calendar and accepts it there.
+      const bob = await client('bob@test.example');
+      const [bobCalendar] = await bob.fetchCalendars();
+      const [copy] = (await bob.fetchCalendarObjects({ calendar: bobCalendar! })).filter((o) => o.data.includes('UID:plan-1'));
+      assert.ok(copy, "the invitation is on bob's calendar");
+      assert.equal(partStat(copy.data, 'bob@test.example'), 'NEEDS-ACTION');
+      const answered = await bob.updateCalendarObject({ calendarObject: { ...copy, data: copy.data.replace('PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob', 'PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob') } });
+      assert.equal(answered.status, 204);
+      assert.equal(partStat(await copyOf('alice@test.example', 'plan-1'), 'bob@test.example'), 'ACCEPTED');
+
+      // Moving the meeting makes bob's answer stale: his copy moves and asks again.
+      const moved = meeting({ uid: 'plan-1', start: nextWeek + 2 * 3_600_000, summary: 'Planning', organizer: 'alice@test.example', attendees: [['alice@test.example', 'ACCEPTED'], ['bob@test.example', 'ACCEPTED']], sequence: 1 });
+      assert.equal((await put('alice@test.example', 'plan-1.ics', moved)).status, 204);
+      const bobCopy = await copyOf('bob@test.example', 'plan-1');
+      assert.match(bobCopy!, new RegExp(`DTSTART:${utc(nextWeek + 2 * 3_600_000)}`));
+      assert.equal(partStat(bobCopy, 'bob@test.example'), 'NEEDS-ACTION');
+
+      // Cancelling: alice deletes it; bob keeps it marked cancelled until he removes it.
+      const [stored] = (await alice.fetchCalendarObjects({ calendar: aliceCalendar! })).filter((o) => o.data.includes('UID:plan-1'));
+      assert.equal((await alice.deleteCalendarObject({ calendarObject: stored! })).status, 204);
+      assert.match((await copyOf('bob@test.example', 'plan-1'))!, /STATUS:CANCELLED/);
+    });
+
+    it('books a free room and declines a conflicting booking, saying why', async () => {
+      const first = meeting({ uid: 'room-1', start: nextWeek + day, summary: 'Board meeting', organizer: 'alice@test.example', attendees: [['alice@test.example', 'ACCEPTED'], ['boardroom@test.example', 'NEEDS-ACTION']] });
+      const booked = await put('alice@test.example', 'room-1.ics', first);
+      assert.equal(booked.status, 201);
+      assert.equal(booked.headers.get('etag'), null, 'the stored copy changed (the room answered), so no ETag');
+      assert.equal(partStat(await copyOf('alice@test.example', 'room-1'), 'boardroom@test.example'), 'ACCEPTED');
+      assert.ok(await copyOf('boardroom@test.example', 'room-1'), 'the room holds the booking');
+
+      const clash = meeting({ uid: 'room-2', start: nextWeek + day + 1_800_000, summary: 'Overlapping', organizer: 'bob@test.example', attendees: [['bob@test.example', 'ACCEPTED'], ['boardroom@test.example', 'NEEDS-ACTION']] });
+      assert.equal((await put('bob@test.example', 'room-2.ics', clash)).status, 201);
+      assert.equal(partStat(await copyOf('bob@test.example', 'room-2'), 'boardroom@test.example'), 'DECLINED');
+      assert.equal(await copyOf('boardroom@test.example', 'room-2'), undefined);
+      // The decline arrives as mail too, with the reason.
+      const inbox = await t.waitFor(async () => (await t.mailbox('bob@test.example')).find((m) => /Subject: Declined: Overlapping/.test(m.text)), 'the decline in bob\'s inbox');
+      assert.match(inbox.text, /Board room is already booked from/);
+      assert.match(inbox.text, /text\/calendar; charset=utf-8; method=REPLY/i);
+
+      const farAway = meeting({ uid: 'room-3', start: nextWeek + 200 * day, summary: 'Far away', organizer: 'bob@test.example', attendees: [['boardroom@test.example', 'NEEDS-ACTION']] });
+      await put('bob@test.example', 'room-3.ics', farAway);
+      assert.equal(partStat(await copyOf('bob@test.example', 'room-3'), 'boardroom@test.example'), 'DECLINED');
+      const tooLong = meeting({ uid: 'room-4', start: nextWeek + 3 * day, hours: 30, summary: 'Offsite', organizer: 'bob@test.example', attendees: [['boardroom@test.example', 'NEEDS-ACTION']] });
+      await put('bob@test.example', 'room-4.ics', tooLong);
+      assert.equal(partStat(await copyOf('bob@test.example', 'room-4'), 'boardroom@test.example'), 'DECLINED');
+
+      // When the first meeting is cancelled the room is free again.
+      await fetch(`${calendarUrl('alice@test.example')}room-1.ics`, { method: 'DELETE', headers: { Authorization: auth('alice@test.example') } });
+      assert.equal(await copyOf('boardroom@test.example', 'room-1'), undefined);
+      await put('bob@test.example', 'room-2.ics', clash.replace('SEQUENCE:0', 'SEQUENCE:1'));
+      assert.equal(partStat(await copyOf('bob@test.example', 'room-2'), 'boardroom@test.example'), 'ACCEPTED');
+    });
+
+    it('sends outside attendees an iMIP invitation through the queue, and applies their iMIP answer', async () => {
+      const invitation = meeting({ uid: 'partner-1', start: nextWeek + 2 * day, summary: 'Partner call', organizer: 'alice@test.example', attendees: [['alice@test.example', 'ACCEPTED'], ['carol@remote.example', 'NEEDS-ACTION']] });
+      assert.equal((await put('alice@test.example', 'partner-1.ics', invitation)).status, 201);
+      const sent = await t.waitFor(async () => mx.received.find((m) => m.to.includes('carol@remote.example')), 'the invitation at the remote MX');
+      assert.equal(sent.from, 'alice@test.example');
+      assert.match(sent.data, /^Subject: Invitation: Partner call/m);
+      assert.match(sent.data, /Content-Type: text\/calendar; charset=utf-8; method=REQUEST/i);
+      const ics = /BEGIN:VCALENDAR[\s\S]*END:VCALENDAR/.exec(Buffer.from(/method=REQUEST[\s\S]*?\r\n\r\n([\s\S]*?)\r\n--/i.exec(sent.data)?.[1] ?? '', /base64/i.test(sent.data) ? 'base64' : 'utf8').toString())?.[0] ?? sent.data;
+      assert.match(ics, /METHOD:REQUEST/);
+      assert.match(ics, /UID:partner-1/);
+
+      // Carol accepts from her own mail client: an iMIP REPLY arrives over SMTP.
+      const reply = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Partner//EN', 'METHOD:REPLY', 'BEGIN:VEVENT', 'UID:partner-1', 'DTSTAMP:20261120T000000Z', `DTSTART:${utc(nextWeek + 2 * day)}`, 'ORGANIZER:mailto:alice@test.example', 'ATTENDEE;PARTSTAT=ACCEPTED:mailto:carol@remote.example', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+      await nodemailer
+        .createTransport({ host: '127.0.0.1', port: t.port('smtp'), secure: false, ignoreTLS: true })
+        .sendMail({ from: 'carol@remote.example', to: 'alice@test.example', subject: 'Accepted: Partner call', text: 'See you then.', icalEvent: { method: 'REPLY', content: reply } });
+      await t.waitFor(async () => partStat(await copyOf('alice@test.example', 'partner-1'), 'carol@remote.example') === 'ACCEPTED', "carol's answer on alice's copy");
+    });
+
+    it('places invitations from outside on the calendar, tentatively', async () => {
+      const request = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Partner//EN', 'METHOD:REQUEST', 'BEGIN:VEVENT', 'UID:outside-1', 'DTSTAMP:20261120T000000Z', `DTSTART:${utc(nextWeek + 4 * day)}`, `DTEND:${utc(nextWeek + 4 * day + 3_600_000)}`, 'SUMMARY:Vendor demo', 'ORGANIZER:mailto:carol@remote.example', 'ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@test.example', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+      await nodemailer
+        .createTransport({ host: '127.0.0.1', port: t.port('smtp'), secure: false, ignoreTLS: true })
+        .sendMail({ from: 'carol@remote.example', to: 'bob@test.example', subject: 'Invitation: Vendor demo', text: 'Join us.', icalEvent: { method: 'REQUEST', content: request } });
+      const copy = await t.waitFor(() => copyOf('bob@test.example', 'outside-1'), "the invitation on bob's calendar");
+      assert.equal(partStat(copy, 'bob@test.example'), 'NEEDS-ACTION');
+      assert.doesNotMatch(copy, /METHOD:/);
+
+      // Free/busy shows it as tentative until bob answers.
+      const freeBusy = await fetch(calendarUrl('bob@test.example'), {
+        method: 'REPORT',
+        headers: { Authorization: auth('bob@test.example'), Depth: '1', 'Content-Type': 'application/xml' },
+        body: `<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:time-range start="${utc(nextWeek + 4 * day - day)}" end="${utc(nextWeek + 5 * day)}"/></c:free-busy-query>`,
+      });
+      assert.match(await freeBusy.text(), /FBTYPE=BUSY-TENTATIVE/);
+    });
+  });
+}
