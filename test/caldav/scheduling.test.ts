@@ -177,5 +177,27 @@ for (const name of backendNames) {
       });
       assert.match(await freeBusy.text(), /FBTYPE=BUSY-TENTATIVE/);
     });
+
+    it('answers free/busy lookups through the scheduling outbox with busy times only', async () => {
+      const principal = await fetch(`${base}/dav/principals/alice@test.example/`, {
+        method: 'PROPFIND',
+        headers: { Authorization: auth('alice@test.example'), Depth: '0' },
+        body: '<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:schedule-outbox-URL/></d:prop></d:propfind>',
+      });
+      const outbox = /<C:schedule-outbox-URL><D:href>([^<]+)<\/D:href>/.exec(await principal.text())?.[1];
+      assert.equal(outbox, '/dav/calendars/alice@test.example/outbox/');
+      const request = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Holdfast tests//EN', 'METHOD:REQUEST', 'BEGIN:VFREEBUSY', 'UID:fb-1', 'DTSTAMP:20261120T000000Z', `DTSTART:${utc(nextWeek + 3 * day)}`, `DTEND:${utc(nextWeek + 5 * day)}`, 'ORGANIZER:mailto:alice@test.example', 'ATTENDEE:mailto:bob@test.example', 'ATTENDEE:mailto:carol@remote.example', 'END:VFREEBUSY', 'END:VCALENDAR', ''].join('\r\n');
+      const response = await fetch(`${base}${outbox}`, { method: 'POST', body: request, headers: { Authorization: auth('alice@test.example'), 'Content-Type': 'text/calendar' } });
+      assert.equal(response.status, 200);
+      const text = (await response.text()).replace(/&#13;/g, '');
+      assert.match(text, /<C:recipient><D:href>mailto:bob@test\.example<\/D:href><\/C:recipient><C:request-status>2\.0;Success/);
+      assert.match(text, new RegExp(`FREEBUSY;FBTYPE=BUSY-TENTATIVE:${utc(nextWeek + 4 * day)}/${utc(nextWeek + 4 * day + 3_600_000)}`));
+      assert.doesNotMatch(text, /Vendor demo/);
+      assert.match(text, /mailto:carol@remote\.example<\/D:href><\/C:recipient><C:request-status>3\.7;Invalid calendar user/);
+
+      const asSomeoneElse = await fetch(`${base}${outbox}`, { method: 'POST', body: request.replace('ORGANIZER:mailto:alice', 'ORGANIZER:mailto:bob'), headers: { Authorization: auth('alice@test.example'), 'Content-Type': 'text/calendar' } });
+      assert.equal(asSomeoneElse.status, 403);
+      assert.match(await asSomeoneElse.text(), /organizer-allowed/);
+    });
   });
 }

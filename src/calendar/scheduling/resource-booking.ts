@@ -4,8 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import type { CalendarObject } from '../calendar-object.ts';
-import { listCalendars, listObjects, parsedObject } from '../calendars.ts';
-import { busyPeriods } from '../free-busy.ts';
+import { busyTimeOf } from '../availability.ts';
 import { instances, openEnd, openStart } from '../recurrence.ts';
 
 export const bookingPolicy = {
@@ -35,13 +34,7 @@ export async function decideBooking(db: Kysely<Database>, resource: { id: number
   if (bookingPolicy.allowConflicts || wanted.length === 0) return { accept: true, reason: `${name} is booked` };
 
   const range = { start: Math.min(...wanted.map((i) => i.start)), end: Math.max(...wanted.map((i) => i.end)) };
-  const existing: CalendarObject[] = [];
-  for (const calendar of await listCalendars(db, resource.id)) {
-    for (const row of await listObjects(db, calendar.id, { component: 'VEVENT', range })) {
-      if (row.uid !== request.uid) existing.push(parsedObject(row));
-    }
-  }
-  const busy = busyPeriods(existing, range);
+  const busy = await busyTimeOf(db, resource, range, { ignoreUid: request.uid });
   for (const instance of wanted) {
     const clash = busy.find((b) => b.start < instance.end && b.end > instance.start);
     if (clash) {

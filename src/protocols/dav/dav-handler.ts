@@ -11,6 +11,7 @@ import { resolve, type DavResource } from './dav-resources.ts';
 import { handleDelete, handleGet, handlePut } from './methods/objects.ts';
 import { handleMkcalendar, handleProppatch } from './methods/proppatch.ts';
 import { handlePropfind } from './methods/propfind.ts';
+import { handlePost } from './methods/outbox.ts';
 import { handleReport } from './methods/report.ts';
 import { caldav, dav, node, writeXml } from './xml/dav-xml.ts';
 
@@ -38,7 +39,7 @@ export interface DavContext {
 
 export type MethodHandler = (context: DavContext, resource: DavResource, request: DavRequest) => Promise<DavReply>;
 
-export const davMethods = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'] as const;
+export const davMethods = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'POST', 'PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'] as const;
 
 /** The DAV header: WebDAV class 1 and 3, CalDAV access and implicit scheduling, extended MKCOL (RFC 5689). */
 export const davCompliance = '1, 3, calendar-access, calendar-auto-schedule, extended-mkcol';
@@ -53,6 +54,7 @@ const handlers: Record<string, MethodHandler> = {
   MKCALENDAR: handleMkcalendar,
   MKCOL: handleMkcalendar,
   REPORT: handleReport,
+  POST: handlePost,
 };
 
 export async function handleDav(context: DavContext, request: DavRequest): Promise<DavReply> {
@@ -82,6 +84,7 @@ const preconditions: Record<string, { element: string; status?: number }> = {
   'calendar-exists': { element: dav('resource-must-be-null'), status: 405 },
   'etag-mismatch': { element: dav('etag-mismatch'), status: 412 },
   'valid-filter': { element: caldav('valid-filter'), status: 400 },
+  'organizer-allowed': { element: caldav('organizer-allowed'), status: 403 },
   'supported-collation': { element: caldav('supported-collation'), status: 403 },
   'supported-calendar-data': { element: caldav('supported-calendar-data'), status: 415 },
 };

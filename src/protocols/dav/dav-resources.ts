@@ -5,6 +5,7 @@
 //   /dav/calendars/{address}/                 its calendar home: own calendars and shared-{id} ones
 //   /dav/calendars/{address}/{calendar}/      a calendar collection
 //   /dav/calendars/{address}/{calendar}/{name} one calendar object (an .ics resource)
+//   /dav/calendars/{address}/inbox/ and outbox/  scheduling collections (RFC 6638), owner only
 //
 // Principals of another tenant do not exist as far as a requester can tell (404).
 import type { Kysely } from 'kysely';
@@ -33,6 +34,7 @@ export type DavResource =
   | { kind: 'home'; href: string; principal: Principal }
   | ({ kind: 'calendar'; href: string; principal: Principal } & CalendarInHome)
   | ({ kind: 'object'; href: string; principal: Principal; collectionHref: string; uri: string } & CalendarInHome)
+  | { kind: 'schedule-inbox' | 'schedule-outbox'; href: string; principal: Principal }
   /** A name in a calendar home that does not exist yet (MKCALENDAR creates it). */
   | { kind: 'new-calendar'; href: string; principal: Principal; uri: string }
   | { kind: 'missing'; href: string };
@@ -58,6 +60,10 @@ export async function resolve(context: ResolveContext, path: string): Promise<Da
   if (principal.id === context.viewer.id) await ensureDefaultCalendar(context.db, principal, context.now);
   if (area === 'principals') return calendarUri ? { kind: 'missing', href: path } : { kind: 'principal', href: principalHref(principal.address), principal };
   if (!calendarUri) return { kind: 'home', href: homeHref(principal.address), principal };
+  if (calendarUri === 'inbox' || calendarUri === 'outbox') {
+    if (principal.id !== context.viewer.id || objectUri) return { kind: 'missing', href: path };
+    return { kind: calendarUri === 'inbox' ? 'schedule-inbox' : 'schedule-outbox', href: calendarHref(principal.address, calendarUri), principal };
+  }
 
   const found = await calendarInHome(context, principal, calendarUri);
   if (!found) {

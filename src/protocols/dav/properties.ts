@@ -4,7 +4,7 @@ import type { CalendarObjectRow, CalendarRow } from '../../calendar/calendars.ts
 import { mayWrite, type CalendarRight } from '../../calendar/calendar-access.ts';
 import type { Principal } from '../../directory/directory.ts';
 import { apple, caldav, calendarServer, dav, node, type PropStat, type XmlElement, type XmlNode } from './xml/dav-xml.ts';
-import { davRoot, homeHref, principalHref, type DavResource } from './dav-resources.ts';
+import { calendarHref, davRoot, homeHref, principalHref, type DavResource } from './dav-resources.ts';
 
 export type PropertyValue = XmlNode[] | string;
 export type PropertyGetters = Map<string, () => PropertyValue | undefined>;
@@ -53,6 +53,12 @@ export function resourceProperties(resource: DavResource, context: PropertyConte
     case 'calendar':
       calendarProperties(set, resource, context);
       break;
+    case 'schedule-inbox':
+    case 'schedule-outbox':
+      set(dav('resourcetype'), () => [node(dav('collection')), node(caldav(resource.kind))]);
+      set(dav('owner'), () => href(principalHref(resource.principal.address)));
+      set(dav('current-user-privilege-set'), () => privileges('owner'));
+      break;
     default:
       break;
   }
@@ -65,6 +71,8 @@ function principalProperties(set: (name: string, get: () => PropertyValue | unde
   set(dav('principal-URL'), () => href(principalHref(principal.address)));
   set(caldav('calendar-home-set'), () => href(homeHref(principal.address)));
   set(caldav('calendar-user-address-set'), () => [node(dav('href'), `mailto:${principal.address}`), node(dav('href'), principalHref(principal.address))]);
+  set(caldav('schedule-inbox-URL'), () => href(calendarHref(principal.address, 'inbox')));
+  set(caldav('schedule-outbox-URL'), () => href(calendarHref(principal.address, 'outbox')));
   set(caldav('calendar-user-type'), () => ({ room: 'ROOM', equipment: 'RESOURCE', shared: 'INDIVIDUAL', user: 'INDIVIDUAL', group: 'GROUP' })[principal.kind]);
 }
 
@@ -138,7 +146,8 @@ function privileges(right: 'owner' | 'write' | 'read'): XmlNode[] {
   const names = ['read', 'read-current-user-privilege-set'];
   if (mayWrite(right)) names.push('write', 'write-content', 'write-properties', 'bind', 'unbind');
   if (right === 'owner') names.push('all');
-  return [...names.map((name) => node(dav('privilege'), [node(dav(name))])), node(dav('privilege'), [node(caldav('read-free-busy'))])];
+  const calendarPrivileges = right === 'owner' ? ['read-free-busy', 'schedule-send', 'schedule-deliver'] : ['read-free-busy'];
+  return [...names.map((name) => node(dav('privilege'), [node(dav(name))])), ...calendarPrivileges.map((name) => node(dav('privilege'), [node(caldav(name))]))];
 }
 
 function reports(kind: DavResource['kind']): XmlNode[] {

@@ -66,6 +66,7 @@ export async function calendarsInHome(context: DavContext, home: Extract<DavReso
     if (right) members.push({ kind: 'calendar', href: calendarHref(principal.address, calendar.uri), principal, calendar, right });
   }
   if (principal.id === context.viewer.id) {
+    members.push({ kind: 'schedule-inbox', href: calendarHref(principal.address, 'inbox'), principal }, { kind: 'schedule-outbox', href: calendarHref(principal.address, 'outbox'), principal });
     for (const shared of await sharedWith(context.db, context.viewer)) {
       const uri = sharedCalendarUri(shared.calendar.id);
       members.push({ kind: 'calendar', href: calendarHref(principal.address, uri), principal, calendar: shared.calendar, right: shared.access, sharedBy: shared.ownerName ?? shared.owner });

@@ -1,0 +1,61 @@
+// POST to the scheduling outbox (RFC 6638 §5): free/busy lookups for people of the same tenant, as
+// calendar clients do when they show attendees' availability. Only busy times are returned.
+import ICAL from 'ical.js';
+import { busyTimeOf } from '../../../calendar/availability.ts';
+import { parseCalendar } from '../../../calendar/calendar-object.ts';
+import { freeBusyCalendar } from '../../../calendar/free-busy.ts';
+import { calendarAddress, methodOf } from '../../../calendar/scheduling/itip.ts';
+import { toMs } from '../../../calendar/recurrence.ts';
+import { forbidden, invalid, notFound } from '../../../errors.ts';
+import type { DavContext, MethodHandler } from '../dav-handler.ts';
+import { xmlReply } from '../dav-handler.ts';
+import { caldav, dav, node, writeXml, type XmlNode } from '../xml/dav-xml.ts';
+
+/** Free/busy lookups beyond this span are refused: a year answers every client's view. */
+const maxLookupMs = 366 * 86_400_000;
+
+export const handlePost: MethodHandler = async (context, resource, request) => {
+  if (resource.kind !== 'schedule-outbox') {
+    if (resource.kind === 'missing') throw notFound('no-such-resource', `${resource.href} does not exist`);
+    throw forbidden('need-privileges', `POST is for the scheduling outbox (${resource.href} is not one)`);
+  }
+  const root = parseCalendar(request.body);
+  const freeBusy = root.getFirstSubcomponent('vfreebusy');
+  if (methodOf(root) !== 'REQUEST' || !freeBusy) throw invalid('valid-calendar-data', 'the outbox takes free/busy requests: METHOD:REQUEST with a VFREEBUSY');
+  const organizer = calendarAddress(freeBusy.getFirstPropertyValue('organizer'));
+  if (organizer !== context.viewer.address) throw forbidden('organizer-allowed', `ORGANIZER must be your own address (${context.viewer.address}), not ${organizer ?? 'missing'}`);
+  const start = freeBusy.getFirstPropertyValue('dtstart');
+  const end = freeBusy.getFirstPropertyValue('dtend');
+  if (!(start instanceof ICAL.Time) || !(end instanceof ICAL.Time)) throw invalid('valid-calendar-data', 'a free/busy request needs DTSTART and DTEND');
+  const range = { start: toMs(start), end: toMs(end) };
+  if (range.end <= range.start || range.end - range.start > maxLookupMs) throw invalid('valid-calendar-data', 'a free/busy request covers more than 0 and at most 366 days');
+  const uid = String(freeBusy.getFirstPropertyValue('uid') ?? '');
+
+  const responses: XmlNode[] = [];
+  for (const property of freeBusy.getAllProperties('attendee')) {
+    const attendee = calendarAddress(property.getFirstValue());
+    if (!attendee) continue;
+    const principal = await principalByAddress(context, attendee);
+    const recipient = node(caldav('recipient'), [node(dav('href'), `mailto:${attendee}`)]);
+    if (!principal) {
+      responses.push(node(caldav('response'), [recipient, node(caldav('request-status'), '3.7;Invalid calendar user')]));
+      continue;
+    }
+    const busy = await busyTimeOf(context.db, principal, range);
+    const reply = freeBusyCalendar(busy, range, { method: 'REPLY', organizer, attendee, uid: uid || undefined });
+    responses.push(node(caldav('response'), [recipient, node(caldav('request-status'), '2.0;Success'), node(caldav('calendar-data'), reply)]));
+  }
+  return xmlReply(200, writeXml(node(caldav('schedule-response'), responses)));
+};
+
+/** The principal an address (primary or alias) reaches in the requester's tenant. */
+async function principalByAddress(context: DavContext, address: string) {
+  return context.db
+    .selectFrom('addresses')
+    .innerJoin('principals', 'principals.id', 'addresses.principal_id')
+    .select(['principals.id', 'principals.address'])
+    .where('addresses.address', '=', address)
+    .where('addresses.tenant_id', '=', context.viewer.tenantId)
+    .where('principals.kind', '!=', 'group')
+    .executeTakeFirst();
+}
