@@ -6,6 +6,7 @@ import type { ImipMessage } from '../calendar/scheduling/scheduler.ts';
 import type { Config } from '../config/schema.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import type { MailFlow } from './mail-flow.ts';
+import { dkimSignature } from './dkim-sign.ts';
 import { routeRecipient } from './router.ts';
 
 export interface ImipSenderDeps {
@@ -28,8 +29,10 @@ export function createImipSender(deps: ImipSenderDeps): (message: ImipMessage) =
       date: new Date(deps.now()),
       headers: { 'Auto-Submitted': 'auto-generated' },
     });
-    const source = await mail.compile().build();
+    const unsigned = await mail.compile().build();
     const sender = await deps.directory.resolveAddress(message.from);
+    // Signed like mail the user submits, so the recipients' DMARC checks pass.
+    const source = Buffer.concat([Buffer.from(await dkimSignature(deps.flow.dkim, message.from.split('@')[1]!, unsigned, deps.now())), unsigned]);
     const route = await routeRecipient(deps.directory, message.to, sender?.tenantId ?? null);
     if (route.kind === 'unknown') throw new Error(`no mailbox ${message.to} to send the ${message.method} to`);
     const blob = await deps.blobs.put(source);

@@ -2,7 +2,6 @@
 import { hostname } from 'node:os';
 import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
 import type { Holdfast, RunningService } from '../server/holdfast.ts';
-import { DkimKeys } from './dkim-keys.ts';
 import { SmtpClient } from './delivery/smtp-client.ts';
 import { BackPressure } from './intake/back-pressure.ts';
 import { ConnectionLimits } from './intake/connection-limits.ts';
@@ -28,7 +27,7 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     backPressure,
     logins: holdfast.logins,
     dns,
-    dkim: new DkimKeys(store.db, now),
+    dkim: flow.dkim,
     now,
   });
   const { listeners, servers } = await startSmtpListeners(holdfast, intake).catch((error) => {

@@ -3,12 +3,15 @@
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { Store } from '../store/store.ts';
+import { DkimKeys } from './dkim-keys.ts';
 import { IntakeCommitter } from './queue/intake-committer.ts';
 import { Queue } from './queue/queue.ts';
 
 export interface MailFlow {
   queue: Queue;
   committer: IntakeCommitter;
+  /** The tenants' DKIM keys, for everything that leaves signed (submissions, iMIP). */
+  dkim: DkimKeys;
   /** Set by the queue role so that committed mail is picked up at once rather than at the next poll. */
   onCommitted: (messageIds: number[]) => void;
 }
@@ -18,6 +21,7 @@ export function createMailFlow(deps: { config: Config; store: Store; directory: 
   const flow: MailFlow = {
     queue,
     committer: new IntakeCommitter(deps.store.db, (ids) => flow.onCommitted(ids)),
+    dkim: new DkimKeys(deps.store.db, deps.now),
     onCommitted: () => {},
   };
   return flow;

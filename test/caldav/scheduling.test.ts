@@ -147,6 +147,7 @@ for (const name of backendNames) {
       const sent = await t.waitFor(async () => mx.received.find((m) => m.to.includes('carol@remote.example')), 'the invitation at the remote MX');
       assert.equal(sent.from, 'alice@test.example');
       assert.match(sent.data, /^Subject: Invitation: Partner call/m);
+      assert.match(sent.data, /^DKIM-Signature:[^]*?d=test\.example;/m, 'signed for the organizer\'s domain');
       assert.match(sent.data, /Content-Type: text\/calendar; charset=utf-8; method=REQUEST/i);
       const ics = /BEGIN:VCALENDAR[\s\S]*END:VCALENDAR/.exec(Buffer.from(/method=REQUEST[\s\S]*?\r\n\r\n([\s\S]*?)\r\n--/i.exec(sent.data)?.[1] ?? '', /base64/i.test(sent.data) ? 'base64' : 'utf8').toString())?.[0] ?? sent.data;
       assert.match(ics, /METHOD:REQUEST/);

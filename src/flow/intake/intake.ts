@@ -9,8 +9,8 @@ import { parseAddress } from '../../directory/names.ts';
 import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
 import { spoolMessage, type SpooledMessage } from './spool.ts';
-import { dkimSign } from 'mailauth';
 import type { DkimKeys } from '../dkim-keys.ts';
+import { dkimSignature } from '../dkim-sign.ts';
 import type { Store } from '../../store/store.ts';
 import { usedBytes } from '../../mailbox/folders.ts';
 import { formatSize } from '../../config/size.ts';
@@ -236,19 +236,8 @@ export class Intake {
     if (!fromDomain) return '';
     const owner = await this.deps.directory.findDomain(fromDomain).catch(() => undefined);
     if (!owner || owner.tenantId !== state.principal?.tenantId) return '';
-    const key = await this.deps.dkim.active(fromDomain);
-    // mailauth 4.x reads the key from signatureData; its type declarations describe top-level fields
-    // that it ignores (they produce an empty signature), hence the cast.
-    const options = {
-      canonicalization: 'relaxed/relaxed',
-      algorithm: 'rsa-sha256',
-      signTime: new Date(this.deps.now()),
-      signatureData: [{ signingDomain: fromDomain, selector: key.selector, privateKey: key.privateKey }],
-    };
     const content = message.inline ? Buffer.concat([Buffer.from(prefix), message.inline.data]) : withPrefix(prefix, message.open());
-    const result = await dkimSign(content, options as unknown as Parameters<typeof dkimSign>[1]);
-    if (!result.signatures?.startsWith('DKIM-Signature:')) throw new Error(`DKIM signing for ${fromDomain} produced no signature: ${JSON.stringify(result.errors)}`);
-    return result.signatures ?? '';
+    return dkimSignature(this.deps.dkim, fromDomain, content, this.deps.now());
   }
 
   private receivedHeader(state: SessionState, now: number): string {
