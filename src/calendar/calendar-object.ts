@@ -53,7 +53,12 @@ export function parseCalendarObject(text: string): CalendarObject {
   const master = masters[0];
   const recurring = Boolean(master && (master.hasProperty('rrule') || master.hasProperty('rdate')));
   const object: CalendarObject = { uid: String([...uids][0]), component: component as CalendarComponent, root, master, overrides, recurring, span: { start: 0, end: 0 } };
-  object.span = spanOf(object);
+  try {
+    object.span = spanOf(object);
+  } catch (error) {
+    // ical.js reads rules lazily: a malformed RRULE shows when its instances are first computed.
+    throw invalid('valid-calendar-data', `the ${component}'s recurrence cannot be evaluated: ${(error as Error).message}`);
+  }
   return object;
 }
 
@@ -68,9 +73,28 @@ export function parseCalendar(text: string): ICAL.Component {
   if (Array.isArray(jcal) && typeof jcal[0] !== 'string') {
     throw invalid('valid-calendar-data', `expected one VCALENDAR, found ${jcal.length}`);
   }
+  const depth = nesting(jcal);
+  if (depth > maxNesting) throw invalid('valid-calendar-data', `components are nested ${depth} levels deep; iCalendar needs at most ${maxNesting} (VCALENDAR > VEVENT > VALARM)`);
   const root = new ICAL.Component(jcal as unknown[]);
   if (root.name !== 'vcalendar') throw invalid('valid-calendar-data', `expected BEGIN:VCALENDAR, found BEGIN:${root.name.toUpperCase()}`);
   return root;
+}
+
+/** Deepest nesting of components a calendar may have (VCALENDAR > VEVENT > VALARM, with room to spare). */
+const maxNesting = 5;
+
+/** How deeply the components of a jCal array nest, measured without recursion. */
+function nesting(jcal: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[jcal, 1]];
+  while (stack.length) {
+    const [component, depth] = stack.pop()!;
+    deepest = Math.max(deepest, depth);
+    if (depth > maxNesting) break;
+    const children = Array.isArray(component) ? component[2] : undefined;
+    if (Array.isArray(children)) for (const child of children) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** Reads every date-time now, so that a malformed one fails the PUT instead of a later query. */

@@ -5,28 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { DAVClient, type DAVCalendar } from 'tsdav';
 import { grantCalendar } from '../../src/calendar/calendar-access.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
+import { event } from '../helpers/calendar-data.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 
 const password = 'Wonderland-42';
-
-/** A VCALENDAR with one event; `extra` lines go inside the VEVENT. */
-export function event(uid: string, start: string, end: string, summary: string, extra: string[] = []): string {
-  return [
-    'BEGIN:VCALENDAR',
-    'VERSION:2.0',
-    'PRODID:-//Holdfast tests//EN',
-    'BEGIN:VEVENT',
-    `UID:${uid}`,
-    'DTSTAMP:20261101T000000Z',
-    start.includes('TZID') ? start : `DTSTART:${start}`,
-    end.includes('TZID') ? end : `DTEND:${end}`,
-    `SUMMARY:${summary}`,
-    ...extra,
-    'END:VEVENT',
-    'END:VCALENDAR',
-    '',
-  ].join('\r\n');
-}
 
 // Weekly on Tuesdays 10:00 Berlin time from 20 October, five times; 27 October cancelled and
 // 3 November moved to 15:00 (an overridden instance).

@@ -33,6 +33,8 @@ export interface DavContext {
   viewer: Principal;
   now(): number;
   maxResourceSize: number;
+  /** The client asked for `Prefer: return=minimal` (or the older `Brief: t`): no 404 propstats. */
+  preferMinimal: boolean;
   scheduler: Scheduler;
   log: Logger;
 }

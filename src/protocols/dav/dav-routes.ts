@@ -46,10 +46,12 @@ export function registerDavRoutes(app: FastifyInstance, holdfast: Holdfast, secu
         return send(reply, { status: auth.status, headers, body: `${auth.message}\n` });
       }
       const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
+      const preferMinimal = /\breturn=minimal\b/i.test(headers.prefer ?? '') || headers.brief?.trim().toLowerCase() === 't';
       const result = await handleDav(
-        { db: holdfast.store.db, viewer: auth.principal, now: holdfast.now, maxResourceSize: config.caldav.maxResourceSize, scheduler: holdfast.scheduler, log },
+        { db: holdfast.store.db, viewer: auth.principal, now: holdfast.now, maxResourceSize: config.caldav.maxResourceSize, preferMinimal, scheduler: holdfast.scheduler, log },
         { method: request.method, path, headers, body: typeof request.body === 'string' ? request.body : '' },
       );
+      if (preferMinimal && result.status === 207) result.headers = { ...result.headers, 'Preference-Applied': 'return=minimal' };
       return send(reply, result);
     };
     scope.route({ method: [...davMethods], url: '/dav', handler });

@@ -158,8 +158,9 @@ function reports(kind: DavResource['kind']): XmlNode[] {
 /**
  * Answers a property request: every requested name is either found (200) or not (404). `request`
  * is the list of requested property elements, or 'all' for allprop, or 'names' for propname.
+ * `minimal` (the client sent `Prefer: return=minimal`, RFC 8144) leaves the 404s out.
  */
-export function propstats(getters: PropertyGetters, request: XmlElement[] | 'all' | 'names'): PropStat[] {
+export function propstats(getters: PropertyGetters, request: XmlElement[] | 'all' | 'names', minimal = false): PropStat[] {
   const found: XmlNode[] = [];
   const missing: XmlNode[] = [];
   if (request === 'names') return [{ status: 200, properties: [...getters.keys()].map((name) => node(name)) }];
@@ -171,6 +172,6 @@ export function propstats(getters: PropertyGetters, request: XmlElement[] | 'all
   }
   return [
     { status: 200, properties: found },
-    { status: 404, properties: missing },
+    { status: 404, properties: minimal ? [] : missing },
   ];
 }

@@ -78,8 +78,8 @@ export async function calendarsInHome(context: DavContext, home: Extract<DavReso
 async function describe(context: DavContext, member: Member, wanted: PropertyRequest): Promise<XmlNode> {
   const propertyContext = { viewer: context.viewer, maxResourceSize: context.maxResourceSize };
   if (member.kind === 'object-row') {
-    return propstatResponse(member.href, propstats(objectProperties({ href: member.href, row: member.row }, propertyContext, member.resource.right), wanted));
+    return propstatResponse(member.href, propstats(objectProperties({ href: member.href, row: member.row }, propertyContext, member.resource.right), wanted, context.preferMinimal));
   }
-  return propstatResponse(member.href, propstats(resourceProperties(member, propertyContext), wanted));
+  return propstatResponse(member.href, propstats(resourceProperties(member, propertyContext), wanted, context.preferMinimal));
 }
 

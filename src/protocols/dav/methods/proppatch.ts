@@ -44,7 +44,7 @@ export const handleProppatch: MethodHandler = async (context, resource, request)
 };
 
 export const handleMkcalendar: MethodHandler = async (context, resource, request) => {
-  if (resource.kind === 'calendar') throw conflict('calendar-exists', `${resource.href} already exists`);
+  if (resource.kind === 'calendar' || resource.kind === 'schedule-inbox' || resource.kind === 'schedule-outbox') throw conflict('calendar-exists', `${resource.href} already exists`);
   if (resource.kind !== 'new-calendar') {
     throw resource.kind === 'missing' ? notFound('no-such-resource', `${resource.href}: calendars are created inside your own calendar home`) : forbidden('need-privileges', `${resource.href} cannot become a calendar`);
   }

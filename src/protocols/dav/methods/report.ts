@@ -134,5 +134,5 @@ function objectResponse(context: DavContext, resource: CalendarResource, row: Ca
   const href = objectHref(resource.href, row.uri);
   const getters = objectProperties({ href, row }, { viewer: context.viewer, maxResourceSize: context.maxResourceSize }, resource.right);
   if (expand) getters.set(caldav('calendar-data'), () => expandObject(parsedObject(row), expand));
-  return propstatResponse(href, propstats(getters, wanted));
+  return propstatResponse(href, propstats(getters, wanted, context.preferMinimal));
 }

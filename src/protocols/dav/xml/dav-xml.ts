@@ -42,14 +42,18 @@ export function parseXml(body: string): XmlElement {
     throw invalid('bad-xml', `the request body is not well-formed XML: ${problem ?? (error as Error).message}`);
   }
   if (!root) throw invalid('bad-xml', 'the request body is not well-formed XML: no root element');
-  return toElement(root);
+  return toElement(root, 0);
 }
 
-function toElement(node: DomElement): XmlElement {
+/** WebDAV requests nest a dozen levels at most (calendar-query filters); deeper is refused. */
+const maxDepth = 32;
+
+function toElement(node: DomElement, depth: number): XmlElement {
+  if (depth > maxDepth) throw invalid('bad-xml', `the request body nests elements more than ${maxDepth} levels deep`);
   const children: XmlElement[] = [];
   let text = '';
   for (let child = node.firstChild; child; child = child.nextSibling) {
-    if (child.nodeType === 1) children.push(toElement(child as DomElement));
+    if (child.nodeType === 1) children.push(toElement(child as DomElement, depth + 1));
     else if (child.nodeType === 3 || child.nodeType === 4) text += child.nodeValue ?? '';
   }
   const attributes: Record<string, string> = {};
