@@ -241,6 +241,19 @@ export interface CalendarGrantTable {
   created_at: number;
 }
 
+export interface ScheduleInboxTable {
+  id: Generated<number>;
+  tenant_id: number;
+  principal_id: number;
+  uri: string;
+  uid: string;
+  method: string;
+  sender: string;
+  etag: string;
+  data: string;
+  created_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -264,4 +277,5 @@ export interface Database {
   calendar_objects: CalendarObjectTable;
   calendar_changes: CalendarChangeTable;
   calendar_grants: CalendarGrantTable;
+  schedule_inbox: ScheduleInboxTable;
 }

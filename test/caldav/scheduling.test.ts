@@ -200,5 +200,45 @@ for (const name of backendNames) {
       assert.equal(asSomeoneElse.status, 403);
       assert.match(await asSomeoneElse.text(), /organizer-allowed/);
     });
+
+    it('carries proposals of a new time to the organizer and their refusal back', async () => {
+      const planned = meeting({ uid: 'plan-2', start: nextWeek + 6 * day, summary: 'Budget', organizer: 'alice@test.example', attendees: [['alice@test.example', 'ACCEPTED'], ['bob@test.example', 'NEEDS-ACTION']] });
+      assert.equal((await put('alice@test.example', 'plan-2.ics', planned)).status, 201);
+      const counter = planned.replace('BEGIN:VEVENT', 'METHOD:COUNTER\r\nBEGIN:VEVENT').replace(`DTSTART:${utc(nextWeek + 6 * day)}`, `DTSTART:${utc(nextWeek + 6 * day + 3_600_000)}`).replace(`DTEND:${utc(nextWeek + 6 * day + 3_600_000)}`, `DTEND:${utc(nextWeek + 6 * day + 7_200_000)}`);
+      const outbox = (user: string) => `${base}/dav/calendars/${user}/outbox/`;
+      const proposed = await fetch(outbox('bob@test.example'), { method: 'POST', body: counter, headers: { Authorization: auth('bob@test.example'), 'Content-Type': 'text/calendar' } });
+      assert.equal(proposed.status, 200);
+      assert.match(await proposed.text(), /mailto:alice@test\.example<\/D:href><\/C:recipient><C:request-status>2\.0;Success/);
+
+      const inbox = async (user: string) => {
+        const listing = await fetch(`${base}/dav/calendars/${user}/inbox/`, { method: 'PROPFIND', headers: { Authorization: auth(user), Depth: '1' }, body: '<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop></d:propfind>' });
+        const text = (await listing.text()).replace(/&#13;/g, '');
+        return [...text.matchAll(/<D:href>([^<]+\.ics)<\/D:href>[^]*?<C:calendar-data>([^<]*)</g)].map((m) => ({ href: m[1]!, data: m[2]! }));
+      };
+      const [proposal] = await inbox('alice@test.example');
+      assert.ok(proposal, "the proposal is in alice's scheduling inbox");
+      assert.match(proposal.data, /METHOD:COUNTER/);
+      assert.match(proposal.data, new RegExp(`DTSTART:${utc(nextWeek + 6 * day + 3_600_000)}`));
+      assert.equal((await fetch(`${base}${proposal.href}`, { headers: { Authorization: auth('alice@test.example') } })).status, 200);
+
+      // Only an attendee proposes; only the organizer refuses.
+      const notAttendee = await fetch(outbox('alice@test.example'), { method: 'POST', body: counter.replace(/ATTENDEE;[^\r]*mailto:alice@test\.example\r\n/, ''), headers: { Authorization: auth('alice@test.example'), 'Content-Type': 'text/calendar' } });
+      assert.equal(notAttendee.status, 403);
+
+      const decline = planned.replace('BEGIN:VEVENT', 'METHOD:DECLINECOUNTER\r\nBEGIN:VEVENT');
+      const declined = await fetch(outbox('alice@test.example'), { method: 'POST', body: decline, headers: { Authorization: auth('alice@test.example'), 'Content-Type': 'text/calendar' } });
+      assert.match(await declined.text(), /mailto:bob@test\.example<\/D:href><\/C:recipient><C:request-status>2\.0;Success/);
+      assert.match((await inbox('bob@test.example'))[0]?.data ?? '', /METHOD:DECLINECOUNTER/);
+
+      assert.equal((await fetch(`${base}${proposal.href}`, { method: 'DELETE', headers: { Authorization: auth('alice@test.example') } })).status, 204);
+      assert.deepEqual(await inbox('alice@test.example'), []);
+
+      // A proposal mailed from outside (carol attends partner-1) lands in the same inbox.
+      const outside = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Partner//EN', 'METHOD:COUNTER', 'BEGIN:VEVENT', 'UID:partner-1', 'DTSTAMP:20261120T000000Z', `DTSTART:${utc(nextWeek + 2 * day + 3_600_000)}`, `DTEND:${utc(nextWeek + 2 * day + 7_200_000)}`, 'SUMMARY:Partner call', 'ORGANIZER:mailto:alice@test.example', 'ATTENDEE;PARTSTAT=ACCEPTED:mailto:carol@remote.example', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+      await nodemailer
+        .createTransport({ host: '127.0.0.1', port: t.port('smtp'), secure: false, ignoreTLS: true })
+        .sendMail({ from: 'carol@remote.example', to: 'alice@test.example', subject: 'New time proposed: Partner call', text: 'Could we start an hour later?', icalEvent: { method: 'COUNTER', content: outside } });
+      await t.waitFor(async () => (await inbox('alice@test.example')).some((i) => i.data.includes('UID:partner-1')), "carol's proposal in alice's inbox");
+    });
   });
 }

@@ -4,7 +4,7 @@
 import ICAL from 'ical.js';
 import { parseCalendar, type CalendarObject } from '../calendar-object.ts';
 
-export type ItipMethod = 'REQUEST' | 'REPLY' | 'CANCEL';
+export type ItipMethod = 'REQUEST' | 'REPLY' | 'CANCEL' | 'COUNTER' | 'DECLINECOUNTER';
 export type PartStat = 'NEEDS-ACTION' | 'ACCEPTED' | 'DECLINED' | 'TENTATIVE' | 'DELEGATED';
 
 /** The email address of a calendar user address (`mailto:Alice@Example` → `alice@example`). */

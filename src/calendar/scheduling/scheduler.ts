@@ -9,7 +9,9 @@ import type { Logger } from '../../server/logger.ts';
 import type { Database } from '../../store/schema.ts';
 import { parseCalendar, parseCalendarObject, type CalendarObject } from '../calendar-object.ts';
 import { defaultCalendar, deleteObject, ensureDefaultCalendar, findCalendar, findObjectByUid, objectUriForUid, putObject } from '../calendars.ts';
+import { forbidden, invalid } from '../../errors.ts';
 import { decideBooking } from './resource-booking.ts';
+import { deliverToInbox } from './schedule-inbox.ts';
 import {
   attendeesOf,
   cancelled,
@@ -92,6 +94,41 @@ export class Scheduler {
     if (me && options.reply && partStatOf(previous, me) !== 'DECLINED') await this.deliverReply(owner, data, me, 'DECLINED', organizer);
   }
 
+  /**
+   * A message a client sends itself through the outbox: a proposal of a new time (COUNTER, from an
+   * attendee to the organizer) or its refusal (DECLINECOUNTER, from the organizer to attendees).
+   * Local recipients find it in their scheduling inbox, others get it by mail.
+   */
+  async sendCounterMessage(from: Principal, text: string): Promise<{ recipient: string; status: string }[]> {
+    const method = methodOf(parseCalendar(text));
+    if (method !== 'COUNTER' && method !== 'DECLINECOUNTER') throw invalid('valid-calendar-data', `the outbox takes METHOD:COUNTER or DECLINECOUNTER here, not ${method || '(none)'}`);
+    const object = parseCalendarObject(withoutMethod(text));
+    const organizer = organizerOf(object);
+    if (!organizer) throw invalid('valid-calendar-data', `a ${method} needs an ORGANIZER`);
+    let recipients: string[];
+    if (method === 'COUNTER') {
+      if (!(await this.attendeeAddress(object, from))) throw forbidden('organizer-allowed', `only an attendee proposes a new time; ${from.address} is not one`);
+      recipients = [organizer];
+    } else {
+      if (!(await this.isPrincipal(organizer, from))) throw forbidden('organizer-allowed', `only the organizer (${organizer}) declines a proposal`);
+      recipients = attendeesOf(object).filter((a) => a !== organizer);
+    }
+    const results: { recipient: string; status: string }[] = [];
+    for (const recipient of recipients) {
+      const target = await this.localPrincipal(recipient, from.tenantId);
+      if (target) {
+        await deliverToInbox(this.deps.db, target, { uid: object.uid, method, sender: from.address, data: text }, this.deps.now());
+        results.push({ recipient, status: '2.0;Success' });
+      } else {
+        const subject = method === 'COUNTER' ? `New time proposed: ${summaryOf(object)}` : `Proposal declined: ${summaryOf(object)}`;
+        const body = method === 'COUNTER' ? `${from.displayName ?? from.address} proposes a new time for "${summaryOf(object)}".` : `${from.displayName ?? from.address} keeps the time of "${summaryOf(object)}".`;
+        await this.mail(from, recipient, method, text, subject, body);
+        results.push({ recipient, status: '1.1;Sent' });
+      }
+    }
+    return results;
+  }
+
   /** iMIP mail delivered to a local principal: invitations, answers and cancellations from outside. */
   async receiveImip(principal: Principal, text: string, sender: string): Promise<string> {
     const root = parseCalendar(text);
@@ -125,6 +162,13 @@ export class Scheduler {
       if (!mine) return 'ignored: no such meeting';
       await putObject(this.deps.db, mine.calendar, mine.row.uri, cancelled(mine.row.data), {}, this.deps.now());
       return 'meeting marked cancelled';
+    }
+    if (method === 'COUNTER' || method === 'DECLINECOUNTER') {
+      // A proposal comes from an attendee to the organizer; its refusal from the organizer.
+      const fromRightPerson = method === 'COUNTER' ? attendeesOf(object).includes(sender.toLowerCase()) && organizerPrincipal?.id === principal.id : organizer === sender.toLowerCase();
+      if (!fromRightPerson) return `ignored: ${method} from ${sender}`;
+      await deliverToInbox(this.deps.db, principal, { uid: object.uid, method, sender, data: text }, this.deps.now());
+      return `${method} placed in the scheduling inbox`;
     }
     return `ignored: METHOD ${method || '(none)'}`;
   }

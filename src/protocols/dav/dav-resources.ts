@@ -35,6 +35,8 @@ export type DavResource =
   | ({ kind: 'calendar'; href: string; principal: Principal } & CalendarInHome)
   | ({ kind: 'object'; href: string; principal: Principal; collectionHref: string; uri: string } & CalendarInHome)
   | { kind: 'schedule-inbox' | 'schedule-outbox'; href: string; principal: Principal }
+  /** A message in the principal's scheduling inbox (a proposed new time or its refusal). */
+  | { kind: 'inbox-item'; href: string; principal: Principal; uri: string }
   /** A name in a calendar home that does not exist yet (MKCALENDAR creates it). */
   | { kind: 'new-calendar'; href: string; principal: Principal; uri: string }
   | { kind: 'missing'; href: string };
@@ -61,7 +63,8 @@ export async function resolve(context: ResolveContext, path: string): Promise<Da
   if (area === 'principals') return calendarUri ? { kind: 'missing', href: path } : { kind: 'principal', href: principalHref(principal.address), principal };
   if (!calendarUri) return { kind: 'home', href: homeHref(principal.address), principal };
   if (calendarUri === 'inbox' || calendarUri === 'outbox') {
-    if (principal.id !== context.viewer.id || objectUri) return { kind: 'missing', href: path };
+    if (principal.id !== context.viewer.id || (objectUri && calendarUri === 'outbox')) return { kind: 'missing', href: path };
+    if (objectUri) return { kind: 'inbox-item', href: objectHref(calendarHref(principal.address, 'inbox'), objectUri), principal, uri: objectUri };
     return { kind: calendarUri === 'inbox' ? 'schedule-inbox' : 'schedule-outbox', href: calendarHref(principal.address, calendarUri), principal };
   }
 

@@ -2,6 +2,7 @@
 // propstat blocks a PROPFIND or REPORT answers with. Unknown properties are reported 404 per name.
 import type { CalendarObjectRow, CalendarRow } from '../../calendar/calendars.ts';
 import { mayWrite, type CalendarRight } from '../../calendar/calendar-access.ts';
+import type { InboxItem } from '../../calendar/scheduling/schedule-inbox.ts';
 import type { Principal } from '../../directory/directory.ts';
 import { apple, caldav, calendarServer, dav, node, type PropStat, type XmlElement, type XmlNode } from './xml/dav-xml.ts';
 import { calendarHref, davRoot, homeHref, principalHref, type DavResource } from './dav-resources.ts';
@@ -115,6 +116,18 @@ export function objectProperties(entry: ObjectEntry, context: PropertyContext, r
     [dav('current-user-principal'), () => href(principalHref(context.viewer.address))],
     [dav('current-user-privilege-set'), () => privileges(right === 'owner' ? 'owner' : right)],
     [caldav('calendar-data'), () => row.data],
+  ]);
+}
+
+/** A scheduling inbox message as a resource (RFC 6638 §2.2). */
+export function inboxItemProperties(item: InboxItem, context: PropertyContext): PropertyGetters {
+  return new Map<string, () => PropertyValue | undefined>([
+    [dav('resourcetype'), () => []],
+    [dav('getetag'), () => item.etag],
+    [dav('getcontenttype'), () => `text/calendar; charset=utf-8; component=vevent; method=${item.method}`],
+    [dav('getcontentlength'), () => String(Buffer.byteLength(item.data))],
+    [dav('current-user-principal'), () => href(principalHref(context.viewer.address))],
+    [caldav('calendar-data'), () => item.data],
   ]);
 }
 

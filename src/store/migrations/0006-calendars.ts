@@ -1,6 +1,7 @@
 // Calendars (CalDAV collections) per principal, the iCalendar objects in them with the time span
 // each covers (recurrences included) for time-range queries, the change log behind sync tokens
-// (RFC 6578) and the grants that share a calendar with another principal of the same tenant.
+// (RFC 6578), the grants that share a calendar with another principal of the same tenant, and the
+// scheduling inbox.
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.ts';
 import { notNull, withId } from './column-types.ts';
@@ -65,4 +66,20 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addPrimaryKeyConstraint('calendar_grants_pk', ['calendar_id', 'grantee_id'])
     .execute();
   await db.schema.createIndex('calendar_grants_grantee').on('calendar_grants').column('grantee_id').execute();
+
+  // Scheduling messages waiting for a principal's client (RFC 6638 schedule inbox): proposals of a
+  // new time (COUNTER) and their refusals (DECLINECOUNTER). Invitations and answers go straight
+  // onto calendars instead.
+  await withId(db.schema.createTable('schedule_inbox'), dialect)
+    .addColumn('tenant_id', 'bigint', notNull)
+    .addColumn('principal_id', 'bigint', (c) => c.notNull().references('principals.id').onDelete('cascade'))
+    .addColumn('uri', 'text', notNull)
+    .addColumn('uid', 'text', notNull)
+    .addColumn('method', 'text', notNull)
+    .addColumn('sender', 'text', notNull)
+    .addColumn('etag', 'text', notNull)
+    .addColumn('data', 'text', notNull)
+    .addColumn('created_at', 'bigint', notNull)
+    .addUniqueConstraint('schedule_inbox_uri', ['principal_id', 'uri'])
+    .execute();
 }

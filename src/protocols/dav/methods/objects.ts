@@ -2,12 +2,18 @@
 // (If-Match / If-None-Match), and DELETE of whole calendars.
 import { mayWrite } from '../../../calendar/calendar-access.ts';
 import { defaultCalendar, deleteCalendar, deleteObject, getObject, parsedObject, putObject } from '../../../calendar/calendars.ts';
+import { deleteInboxItem, getInboxItem } from '../../../calendar/scheduling/schedule-inbox.ts';
 import { toPrincipal, type Principal } from '../../../directory/directory.ts';
 import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
 import type { DavResource } from '../dav-resources.ts';
-import type { DavContext, DavRequest, MethodHandler } from '../dav-handler.ts';
+import type { DavContext, DavReply, DavRequest, MethodHandler } from '../dav-handler.ts';
 
-export const handleGet: MethodHandler = async (context, resource, request) => {
+export const handleGet: MethodHandler = async (context, resource, request): Promise<DavReply> => {
+  if (resource.kind === 'inbox-item') {
+    const item = await getInboxItem(context.db, resource.principal.id, resource.uri);
+    if (!item) throw notFound('no-such-object', `${resource.href} does not exist`);
+    return { status: 200, headers: { 'Content-Type': `text/calendar; charset=utf-8; method=${item.method}`, ETag: item.etag }, body: request.method === 'HEAD' ? undefined : item.data };
+  }
   if (resource.kind !== 'object') {
     if (resource.kind === 'missing' || resource.kind === 'new-calendar') throw notFound('no-such-resource', `${resource.href} does not exist`);
     return { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Holdfast CalDAV: add this server to a calendar client (Thunderbird, Apple Calendar, DAVx5) with your email address and password.\n' };
@@ -75,6 +81,11 @@ export const handleDelete: MethodHandler = async (context, resource, request) =>
     if (resource.right !== 'owner') throw forbidden('need-privileges', `only the owner may delete ${resource.href}`);
     if (resource.calendar.uri === defaultCalendar.uri) throw forbidden('need-privileges', 'the default calendar cannot be deleted (meeting invitations arrive in it)');
     await deleteCalendar(context.db, resource.calendar.id);
+    return { status: 204 };
+  }
+  if (resource.kind === 'inbox-item') {
+    // The client has dealt with the message (RFC 6638 §4.2).
+    if (!(await deleteInboxItem(context.db, resource.principal.id, resource.uri))) throw notFound('no-such-object', `${resource.href} does not exist`);
     return { status: 204 };
   }
   if (resource.kind === 'missing' || resource.kind === 'new-calendar') throw notFound('no-such-resource', `${resource.href} does not exist`);

@@ -1,5 +1,6 @@
 // POST to the scheduling outbox (RFC 6638 §5): free/busy lookups for people of the same tenant, as
-// calendar clients do when they show attendees' availability. Only busy times are returned.
+// calendar clients do when they show attendees' availability (only busy times are returned), and
+// proposals of a new time (COUNTER) and their refusals (DECLINECOUNTER).
 import ICAL from 'ical.js';
 import { busyTimeOf } from '../../../calendar/availability.ts';
 import { parseCalendar } from '../../../calendar/calendar-object.ts';
@@ -20,8 +21,14 @@ export const handlePost: MethodHandler = async (context, resource, request) => {
     throw forbidden('need-privileges', `POST is for the scheduling outbox (${resource.href} is not one)`);
   }
   const root = parseCalendar(request.body);
+  const method = methodOf(root);
+  if (method === 'COUNTER' || method === 'DECLINECOUNTER') {
+    const results = await context.scheduler.sendCounterMessage(context.viewer, request.body);
+    const responses = results.map((r) => node(caldav('response'), [node(caldav('recipient'), [node(dav('href'), `mailto:${r.recipient}`)]), node(caldav('request-status'), r.status)]));
+    return xmlReply(200, writeXml(node(caldav('schedule-response'), responses)));
+  }
   const freeBusy = root.getFirstSubcomponent('vfreebusy');
-  if (methodOf(root) !== 'REQUEST' || !freeBusy) throw invalid('valid-calendar-data', 'the outbox takes free/busy requests: METHOD:REQUEST with a VFREEBUSY');
+  if (method !== 'REQUEST' || !freeBusy) throw invalid('valid-calendar-data', 'the outbox takes free/busy requests (METHOD:REQUEST with a VFREEBUSY), COUNTER and DECLINECOUNTER');
   const organizer = calendarAddress(freeBusy.getFirstPropertyValue('organizer'));
   if (organizer !== context.viewer.address) throw forbidden('organizer-allowed', `ORGANIZER must be your own address (${context.viewer.address}), not ${organizer ?? 'missing'}`);
   const start = freeBusy.getFirstPropertyValue('dtstart');

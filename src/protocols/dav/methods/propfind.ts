@@ -6,7 +6,8 @@ import { notFound } from '../../../errors.ts';
 import { calendarHref, objectHref, principalHref, type DavResource } from '../dav-resources.ts';
 import type { DavContext, MethodHandler } from '../dav-handler.ts';
 import { xmlReply } from '../dav-handler.ts';
-import { objectProperties, propstats, resourceProperties } from '../properties.ts';
+import { getInboxItem, listInbox, type InboxItem } from '../../../calendar/scheduling/schedule-inbox.ts';
+import { inboxItemProperties, objectProperties, propstats, resourceProperties } from '../properties.ts';
 import { child, dav, expectRoot, multistatus, parseXml, propstatResponse, type XmlElement, type XmlNode } from '../xml/dav-xml.ts';
 
 export type PropertyRequest = XmlElement[] | 'all' | 'names';
@@ -30,7 +31,10 @@ export function propertyRequest(body: string): PropertyRequest {
   return prop ? prop.children : 'all';
 }
 
-type Member = DavResource | { kind: 'object-row'; resource: Extract<DavResource, { kind: 'calendar' | 'object' }>; href: string; row: Awaited<ReturnType<typeof getObject>> & object };
+type Member =
+  | DavResource
+  | { kind: 'object-row'; resource: Extract<DavResource, { kind: 'calendar' | 'object' }>; href: string; row: Awaited<ReturnType<typeof getObject>> & object }
+  | { kind: 'inbox-row'; href: string; item: InboxItem };
 
 async function membersOf(context: DavContext, resource: DavResource, depth: number): Promise<Member[]> {
   switch (resource.kind) {
@@ -49,6 +53,16 @@ async function membersOf(context: DavContext, resource: DavResource, depth: numb
     }
     case 'home':
       return depth === 0 ? [resource] : [resource, ...(await calendarsInHome(context, resource))];
+    case 'schedule-inbox': {
+      if (depth === 0) return [resource];
+      const items = await listInbox(context.db, resource.principal.id);
+      return [resource, ...items.map((item) => ({ kind: 'inbox-row' as const, href: objectHref(resource.href, item.uri), item }))];
+    }
+    case 'inbox-item': {
+      const item = await getInboxItem(context.db, resource.principal.id, resource.uri);
+      if (!item) throw notFound('no-such-object', `${resource.href} does not exist`);
+      return [{ kind: 'inbox-row', href: resource.href, item }];
+    }
     case 'principals':
       return depth === 0 ? [resource] : [resource, { kind: 'principal', href: principalHref(context.viewer.address), principal: context.viewer }];
     default:
@@ -77,6 +91,7 @@ export async function calendarsInHome(context: DavContext, home: Extract<DavReso
 
 async function describe(context: DavContext, member: Member, wanted: PropertyRequest): Promise<XmlNode> {
   const propertyContext = { viewer: context.viewer, maxResourceSize: context.maxResourceSize };
+  if (member.kind === 'inbox-row') return propstatResponse(member.href, propstats(inboxItemProperties(member.item, propertyContext), wanted, context.preferMinimal));
   if (member.kind === 'object-row') {
     return propstatResponse(member.href, propstats(objectProperties({ href: member.href, row: member.row }, propertyContext, member.resource.right), wanted, context.preferMinimal));
   }
