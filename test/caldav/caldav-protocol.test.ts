@@ -75,6 +75,21 @@ describe('CalDAV protocol details', () => {
     assert.equal(reserved.status, 405);
   });
 
+  it('keeps tasks and finds them by due date', async () => {
+    const task = (uid: string, due: string | undefined, summary: string) =>
+      ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Holdfast tests//EN', 'BEGIN:VTODO', `UID:${uid}`, 'DTSTAMP:20261101T000000Z', ...(due ? [`DUE:${due}`] : []), `SUMMARY:${summary}`, 'END:VTODO', 'END:VCALENDAR', ''].join('\r\n');
+    const tasks = '/dav/calendars/alice@test.example/tasks/';
+    assert.equal((await request('PUT', `${tasks}report.ics`, task('task-report', '20261204T170000Z', 'Send the report'), { 'Content-Type': 'text/calendar' })).status, 201);
+    assert.equal((await request('PUT', `${tasks}later.ics`, task('task-later', '20270301T170000Z', 'Plan the spring'), { 'Content-Type': 'text/calendar' })).status, 201);
+    assert.equal((await request('PUT', `${tasks}someday.ics`, task('task-someday', undefined, 'Someday'), { 'Content-Type': 'text/calendar' })).status, 201);
+    const found = await request('REPORT', tasks, '<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VTODO"><c:time-range start="20261201T000000Z" end="20261231T000000Z"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>', { Depth: '1' });
+    const names = [...(await found.text()).matchAll(/tasks\/([a-z]+)\.ics/g)].map((m) => m[1]).sort();
+    // A task without dates matches every range (RFC 4791 §9.9).
+    assert.deepEqual(names, ['report', 'someday']);
+    const open = await request('REPORT', tasks, '<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VTODO"><c:prop-filter name="COMPLETED"><c:is-not-defined/></c:prop-filter><c:prop-filter name="SUMMARY"><c:text-match>SPRING</c:text-match></c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>', { Depth: '1' });
+    assert.deepEqual([...(await open.text()).matchAll(/tasks\/([a-z]+)\.ics/g)].map((m) => m[1]), ['later']);
+  });
+
   it('refuses a second object with the same UID, oversized objects and deep nesting', async () => {
     assert.equal((await request('PUT', `${calendar}one.ics`, event('same-uid', '20261201T100000Z', '20261201T110000Z', 'One'), { 'Content-Type': 'text/calendar' })).status, 201);
     const twin = await request('PUT', `${calendar}two.ics`, event('same-uid', '20261201T100000Z', '20261201T110000Z', 'Two'), { 'Content-Type': 'text/calendar' });

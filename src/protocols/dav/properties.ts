@@ -72,6 +72,8 @@ function principalProperties(set: (name: string, get: () => PropertyValue | unde
   set(dav('principal-URL'), () => href(principalHref(principal.address)));
   set(caldav('calendar-home-set'), () => href(homeHref(principal.address)));
   set(caldav('calendar-user-address-set'), () => [node(dav('href'), `mailto:${principal.address}`), node(dav('href'), principalHref(principal.address))]);
+  // Apple clients read the addresses from here.
+  set(calendarServer('email-address-set'), () => [node(calendarServer('email-address'), principal.address)]);
   set(caldav('schedule-inbox-URL'), () => href(calendarHref(principal.address, 'inbox')));
   set(caldav('schedule-outbox-URL'), () => href(calendarHref(principal.address, 'outbox')));
   set(caldav('calendar-user-type'), () => ({ room: 'ROOM', equipment: 'RESOURCE', shared: 'INDIVIDUAL', user: 'INDIVIDUAL', group: 'GROUP' })[principal.kind]);
