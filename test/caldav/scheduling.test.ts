@@ -93,6 +93,8 @@ for (const name of backendNames) {
       const [copy] = (await bob.fetchCalendarObjects({ calendar: bobCalendar! })).filter((o) => o.data.includes('UID:plan-1'));
       assert.ok(copy, "the invitation is on bob's calendar");
       assert.equal(partStat(copy.data, 'bob@test.example'), 'NEEDS-ACTION');
+      // The organizer's copy records how each attendee was reached (RFC 6638 SCHEDULE-STATUS).
+      assert.match((await copyOf('alice@test.example', 'plan-1'))!.replace(/\r\n /g, ''), /SCHEDULE-STATUS=1\.2[^\r\n]*:mailto:bob@test\.example/);
       const answered = await bob.updateCalendarObject({ calendarObject: { ...copy, data: copy.data.replace('PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob', 'PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob') } });
       assert.equal(answered.status, 204);
       assert.equal(partStat(await copyOf('alice@test.example', 'plan-1'), 'bob@test.example'), 'ACCEPTED');
@@ -127,6 +129,10 @@ for (const name of backendNames) {
       assert.match(inbox.text, /Board room is already booked from/);
       assert.match(inbox.text, /text\/calendar; charset=utf-8; method=REPLY/i);
 
+      const typo = meeting({ uid: 'typo-1', start: nextWeek + 5 * day, summary: 'Typo', organizer: 'bob@test.example', attendees: [['bobb@test.example', 'NEEDS-ACTION']] });
+      await put('bob@test.example', 'typo-1.ics', typo);
+      assert.match((await copyOf('bob@test.example', 'typo-1'))!.replace(/\r\n /g, ''), /SCHEDULE-STATUS=3\.7[^\r\n]*:mailto:bobb@test\.example/);
+
       const farAway = meeting({ uid: 'room-3', start: nextWeek + 200 * day, summary: 'Far away', organizer: 'bob@test.example', attendees: [['boardroom@test.example', 'NEEDS-ACTION']] });
       await put('bob@test.example', 'room-3.ics', farAway);
       assert.equal(partStat(await copyOf('bob@test.example', 'room-3'), 'boardroom@test.example'), 'DECLINED');
@@ -144,6 +150,7 @@ for (const name of backendNames) {
     it('sends outside attendees an iMIP invitation through the queue, and applies their iMIP answer', async () => {
       const invitation = meeting({ uid: 'partner-1', start: nextWeek + 2 * day, summary: 'Partner call', organizer: 'alice@test.example', attendees: [['alice@test.example', 'ACCEPTED'], ['carol@remote.example', 'NEEDS-ACTION']] });
       assert.equal((await put('alice@test.example', 'partner-1.ics', invitation)).status, 201);
+      assert.match((await copyOf('alice@test.example', 'partner-1'))!.replace(/\r\n /g, ''), /SCHEDULE-STATUS=1\.1[^\r\n]*:mailto:carol@remote\.example/);
       const sent = await t.waitFor(async () => mx.received.find((m) => m.to.includes('carol@remote.example')), 'the invitation at the remote MX');
       assert.equal(sent.from, 'alice@test.example');
       assert.match(sent.data, /^Subject: Invitation: Partner call/m);

@@ -112,6 +112,37 @@ export function withPartStat(data: string, attendee: string, partStat: PartStat,
   return serialize(root);
 }
 
+export interface DeliveryResult {
+  /** SCHEDULE-STATUS (RFC 6638 §3.2.9): 1.1 sent by mail, 1.2 delivered, 3.7 invalid address. */
+  status: string;
+  /** The answer that came back at once (rooms and equipment). */
+  partStat?: PartStat;
+}
+
+/**
+ * The organizer's object with each attendee's SCHEDULE-STATUS (and immediate answer) recorded, or
+ * undefined if nothing differs from what is stored.
+ */
+export function withDeliveryResults(data: string, results: Map<string, DeliveryResult>): string | undefined {
+  const root = parseCalendar(data);
+  let changed = false;
+  for (const item of items(root)) {
+    for (const property of item.getAllProperties('attendee')) {
+      const result = results.get(calendarAddress(property.getFirstValue()) ?? '');
+      if (!result) continue;
+      if (property.getParameter('schedule-status') !== result.status) {
+        property.setParameter('schedule-status', result.status);
+        changed = true;
+      }
+      if (result.partStat && String(property.getParameter('partstat') ?? '').toUpperCase() !== result.partStat) {
+        property.setParameter('partstat', result.partStat);
+        changed = true;
+      }
+    }
+  }
+  return changed ? serialize(root) : undefined;
+}
+
 /** Copies one attendee's status from an older version of the object into a newer one. */
 export function keepPartStat(data: string, attendee: string, previous: CalendarObject | undefined): string {
   const status = previous && partStatOf(previous, attendee);

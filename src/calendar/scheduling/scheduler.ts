@@ -25,6 +25,8 @@ import {
   timesChanged,
   withoutMethod,
   withPartStat,
+  withDeliveryResults,
+  type DeliveryResult,
   type ItipMethod,
   type PartStat,
 } from './itip.ts';
@@ -65,13 +67,10 @@ export class Scheduler {
     if (await this.isPrincipal(organizer, owner)) {
       const attendees = attendeesOf(current).filter((a) => a !== organizer);
       const removed = previous ? attendeesOf(previous).filter((a) => a !== organizer && !attendees.includes(a)) : [];
-      let updated = data;
-      for (const attendee of attendees) {
-        const answer = await this.deliverRequest(owner, current, data, attendee, previous);
-        if (answer) updated = withPartStat(updated, attendee, answer, '2.0');
-      }
+      const results = new Map<string, DeliveryResult>();
+      for (const attendee of attendees) results.set(attendee, await this.deliverRequest(owner, current, data, attendee, previous));
       for (const attendee of removed) await this.deliverCancel(owner, previous!, attendee);
-      return updated === data ? undefined : updated;
+      return withDeliveryResults(data, results);
     }
     if (!options.reply) return undefined;
     const me = await this.attendeeAddress(current, owner);
@@ -175,12 +174,13 @@ export class Scheduler {
 
   // Delivery ---------------------------------------------------------------------------------------
 
-  /** Sends one attendee the meeting; returns the answer when it comes back at once (rooms). */
-  private async deliverRequest(organizer: Principal, object: CalendarObject, data: string, attendee: string, previous: CalendarObject | undefined): Promise<PartStat | undefined> {
+  /** Sends one attendee the meeting; the result says how, and carries the answer when it comes back at once (rooms). */
+  private async deliverRequest(organizer: Principal, object: CalendarObject, data: string, attendee: string, previous: CalendarObject | undefined): Promise<DeliveryResult> {
     const target = await this.localPrincipal(attendee, organizer.tenantId);
     if (!target) {
+      if (await this.unknownLocalAddress(attendee)) return { status: '3.7' };
       await this.mail(organizer, attendee, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} invites you to "${summaryOf(object)}".`);
-      return undefined;
+      return { status: '1.1' };
     }
     if (target.kind === 'room' || target.kind === 'equipment') {
       const decision = await decideBooking(this.deps.db, target, object, this.deps.now());
@@ -191,14 +191,14 @@ export class Scheduler {
       // The organizer's calendar has the answer already; the mail tells them why, as Exchange does.
       await this.mail(target, organizer.address, 'REPLY', replyMessage(data, attendee, answer, decision.reason), `${partStatWords[answer]}: ${summaryOf(object)}`, `${decision.reason}.`);
       this.deps.log.info({ resource: target.address, uid: object.uid, answer, reason: decision.reason }, 'calendar: resource answered');
-      return answer;
+      return { status: '1.2', partStat: answer };
     }
     const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
     const before = existing ? parseCalendarObject(existing.row.data) : previous;
     // A new time makes an earlier answer stale: the attendee is asked again.
     const copy = !before ? data : timesChanged(before, object) ? withPartStat(data, attendee, 'NEEDS-ACTION') : keepPartStat(data, attendee, before);
     await this.store(target, copy, object.uid);
-    return undefined;
+    return { status: '1.2' };
   }
 
   private async deliverCancel(organizer: Principal, object: CalendarObject, attendee: string) {
@@ -254,6 +254,12 @@ export class Scheduler {
     const resolved = await this.deps.directory.resolveAddress(address).catch(() => undefined);
     if (!resolved || resolved.principal.kind === 'group' || resolved.principal.tenantId !== tenantId) return undefined;
     return resolved.principal;
+  }
+
+  /** An address in one of our own authoritative domains that reaches nobody: mail would bounce. */
+  private async unknownLocalAddress(address: string): Promise<boolean> {
+    const domain = await this.deps.directory.findDomain(address.split('@')[1] ?? '').catch(() => undefined);
+    return domain?.kind === 'authoritative' && !(await this.deps.directory.resolveAddress(address).catch(() => undefined));
   }
 
   private async isPrincipal(address: string, principal: Principal): Promise<boolean> {
