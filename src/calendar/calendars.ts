@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { groupCommit } from '../store/commit-modes.ts';
 import type { CalendarObjectTable, CalendarTable, Database } from '../store/schema.ts';
 import { calendarComponents, parseCalendar, parseCalendarObject, type CalendarObject } from './calendar-object.ts';
 
@@ -179,7 +180,7 @@ export async function putObject(db: Kysely<Database>, calendar: CalendarRow, uri
     throw invalid('supported-calendar-component', `calendar ${calendar.uri} holds ${calendar.components.replace(',', ' and ')} only, not ${object.component}`);
   }
   const etag = objectEtag(data);
-  const created = await db.transaction().execute(async (trx) => {
+  const created = await groupCommit(db, async (trx) => {
     const existing = await trx.selectFrom('calendar_objects').select(['id', 'etag', 'uid']).where('calendar_id', '=', calendar.id).where('uri', '=', uri).executeTakeFirst();
     checkConditions(existing?.etag, conditions, uri);
     const clash = await trx.selectFrom('calendar_objects').select('uri').where('calendar_id', '=', calendar.id).where('uid', '=', object.uid).where('uri', '!=', uri).executeTakeFirst();
@@ -209,7 +210,7 @@ export async function putObject(db: Kysely<Database>, calendar: CalendarRow, uri
 }
 
 export async function deleteObject(db: Kysely<Database>, calendar: CalendarRow, uri: string, conditions: WriteConditions) {
-  await db.transaction().execute(async (trx) => {
+  await groupCommit(db, async (trx) => {
     const existing = await trx.selectFrom('calendar_objects').select(['id', 'etag']).where('calendar_id', '=', calendar.id).where('uri', '=', uri).executeTakeFirst();
     if (!existing) throw notFound('no-such-object', `${uri} is not in calendar ${calendar.uri}`);
     checkConditions(existing.etag, conditions, uri);

@@ -94,12 +94,22 @@ export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Prom
   return out;
 }
 
-/** Only the decoded header fields and sent date of several contents (what SEARCH needs): no tree to parse. */
-export async function loadSearchHeaders(db: Kysely<Database>, hashes: string[]): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
+/**
+ * Only the decoded header fields and sent date of several contents (what SEARCH needs): no tree to
+ * parse. With `containing`, only contents whose header text contains every one of those strings
+ * (ignoring case) are loaded: the database narrows a folder to the few candidates worth parsing.
+ */
+export async function loadSearchHeaders(store: MetadataStore, hashes: string[], containing: string[] = []): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
   const out = new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
   const unique = [...new Set(hashes)];
+  // Headers are stored as JSON: a needle JSON would escape, or (on SQLite, whose LIKE folds ASCII
+  // only) a non-ASCII one, cannot be matched on the text; those are checked after parsing only.
+  const usable = containing.filter((n) => JSON.stringify(n) === `"${n}"` && (store.dialect === 'postgres' || /^[\x20-\x7e]*$/.test(n)));
+  const like = store.dialect === 'sqlite' ? sql.raw('like') : sql.raw('ilike');
   for (const batch of batches(unique)) {
-    const rows = await db.selectFrom('blob_metadata').select(['hash', 'headers', 'sent_at']).where('hash', 'in', batch).execute();
+    let query = store.db.selectFrom('blob_metadata').select(['hash', 'headers', 'sent_at']).where('hash', 'in', batch);
+    for (const needle of usable) query = query.where(sql<boolean>`headers ${like} ${`%${needle.replace(/[!%_]/g, '!$&')}%`} escape '!'`);
+    const rows = await query.execute();
     for (const row of rows) out.set(row.hash, { headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
   }
   return out;

@@ -8,6 +8,7 @@ import { HoldfastError } from '../errors.ts';
 import { batches } from '../store/batches.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
+import { groupCommit, relaxedCommit } from '../store/commit-modes.ts';
 import type { Database } from '../store/schema.ts';
 import { appendMessage } from './append.ts';
 import type { ChangeFeed, MailboxChange } from './change-feed.ts';
@@ -97,7 +98,7 @@ export type FlagChange = 'set' | 'add' | 'remove';
  * modified after that MODSEQ are left alone and returned in `modified`.
  */
 export async function storeFlags(deps: MessageDeps, folder: Folder, uids: number[], change: FlagChange, flags: string[], unchangedSince?: number) {
-  const result = await deps.db.transaction().execute(async (trx) => {
+  const result = await relaxedCommit(deps.db, async (trx) => {
     const rows = await messagesByUid(trx, folder.id, uids);
     const modified = unchangedSince === undefined ? [] : rows.filter((r) => r.modseq > unchangedSince).map((r) => r.uid);
     const byNewFlags = new Map<string, number[]>();
@@ -150,7 +151,7 @@ export function systemFlag(flag: string): string {
 
 /** Removes the messages flagged \Deleted (all of them, or those among `uids`). Returns the UIDs removed. */
 export async function expungeDeleted(deps: MessageDeps, folder: Folder, uids?: number[]): Promise<number[]> {
-  const result = await deps.db.transaction().execute(async (trx) => {
+  const result = await relaxedCommit(deps.db, async (trx) => {
     const candidates = uids ? await messagesByUid(trx, folder.id, uids) : (await listMessageStates(trx, folder.id));
     const doomed = candidates.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
     if (doomed.length === 0) return { removed: doomed, modseq: 0 };
@@ -213,7 +214,7 @@ export async function appendContent(deps: MessageDeps, folder: Folder, content: 
   const now = deps.now();
   const inline = content.length <= inlineBlobLimit ? inlineBlob(content) : undefined;
   const blob = inline ?? (await deps.blobs.put(content));
-  const appended = await deps.db.transaction().execute(async (trx) => {
+  const appended = await groupCommit(deps.db, async (trx) => {
     if (inline) await writeInlineBlob(trx, inline, now);
     await insertMetadata(trx, deps.dialect, blob.hash, content, now);
     return appendMessage(trx, { mailboxId: folder.id, tenantId: folder.tenant_id, blobHash: blob.hash, prefix: '', size: content.length, flags: applyFlagChange([], 'add', options.flags), internalDate: options.internalDate ?? now }, now);

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { registerCommitTarget, WalSync } from './commit-modes.ts';
 import type { Database } from './schema.ts';
 
 export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -29,6 +30,7 @@ export async function openDatabase(location: StoreLocation): Promise<DatabaseHan
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    registerCommitTarget(db, { dialect: 'postgres' });
     return { db, dialect: 'postgres', location, close: () => db.destroy() };
   }
 
@@ -36,13 +38,25 @@ export async function openDatabase(location: StoreLocation): Promise<DatabaseHan
   mkdirSync(dirname(location.path), { recursive: true });
   const sqlite = new SqliteDatabase(location.path);
   sqlite.pragma('journal_mode = WAL');
-  // FULL: every commit is fsync'd before it returns, which is what a `250` reply promises.
+  // FULL: every commit is fsync'd before it returns, which is what a `250` reply promises. The busy
+  // paths commit in groups instead, with the same guarantee (see commit-modes.ts).
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   // The CLI and the server share the file; a writer waits for the other rather than failing.
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', location, sqlite, close: () => db.destroy() };
+  const walSync = new WalSync(`${location.path}-wal`);
+  registerCommitTarget(db, { dialect: 'sqlite', walSync });
+  return {
+    db,
+    dialect: 'sqlite',
+    location,
+    sqlite,
+    close: async () => {
+      await walSync.close();
+      await db.destroy();
+    },
+  };
 }
 
 export function describeLocation(location: StoreLocation): string {

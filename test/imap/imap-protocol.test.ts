@@ -218,5 +218,40 @@ for (const name of backendNames) {
       assert.match(await talk.command('GETQUOTAROOT INBOX'), /\* QUOTAROOT "INBOX"\r\n/);
       assert.match(await talk.command('LIST (SPECIAL-USE) "" "*"'), /\\Trash/);
     });
+
+    it('sorts and threads (RFC 5256 SORT, THREAD=ORDEREDSUBJECT and THREAD=REFERENCES)', async () => {
+      const { talk } = await open();
+      await talk.command('CREATE Threads');
+      const mail = (id: string, date: string, from: string, subject: string, refs: string[] = [], size = 0) =>
+        [`Message-ID: <${id}@test.example>`, `Date: ${date}`, `From: ${from}`, 'To: carol@test.example', `Subject: ${subject}`, ...(refs.length ? [`In-Reply-To: <${refs.at(-1)}@test.example>`, `References: ${refs.map((r) => `<${r}@test.example>`).join(' ')}`] : []), '', `Body ${'x'.repeat(size)}`, ''].join('\r\n');
+      // Arrival order (sequence numbers 1..6) differs from the sent dates on purpose.
+      await append(talk, 'Threads', mail('a', 'Mon, 02 Nov 2026 10:00:00 +0000', 'zed@test.example', 'Plans for [Q4]'));
+      await append(talk, 'Threads', mail('b', 'Mon, 02 Nov 2026 09:00:00 +0000', 'amy@test.example', 'Lunch?', [], 500));
+      await append(talk, 'Threads', mail('c', 'Tue, 03 Nov 2026 10:00:00 +0000', 'bob@test.example', 'Re: Plans for [Q4]', ['a']));
+      await append(talk, 'Threads', mail('d', 'Tue, 03 Nov 2026 11:00:00 +0000', 'amy@test.example', 'RE: Re: Plans for [Q4]', ['a', 'c']));
+      await append(talk, 'Threads', mail('e', 'Wed, 04 Nov 2026 08:00:00 +0000', 'cat@test.example', 'Re: Plans for [Q4]', ['a']));
+      await append(talk, 'Threads', mail('f', 'Wed, 04 Nov 2026 09:00:00 +0000', 'dan@test.example', 'Fwd: Lunch? (fwd)'));
+      await talk.command('SELECT Threads');
+      const capabilities = await talk.command('CAPABILITY');
+      assert.match(capabilities, / SORT /);
+      assert.match(capabilities, /THREAD=ORDEREDSUBJECT THREAD=REFERENCES/);
+
+      assert.match(await talk.command('SORT (DATE) UTF-8 ALL'), /\* SORT 2 1 3 4 5 6\r\n/);
+      assert.match(await talk.command('SORT (REVERSE ARRIVAL) UTF-8 ALL'), /\* SORT 6 5 4 3 2 1\r\n/);
+      // Base subjects: "lunch?" (2, 6) before "plans for [q4]" (1, 3, 4, 5); then by date.
+      assert.match(await talk.command('SORT (SUBJECT DATE) UTF-8 ALL'), /\* SORT 2 6 1 3 4 5\r\n/);
+      assert.match(await talk.command('SORT (FROM) US-ASCII SUBJECT plans'), /\* SORT 4 3 5 1\r\n/);
+      // Equal sizes (3 and 5: one reference each) fall back to the newer date first.
+      assert.match(await talk.command('UID SORT (SIZE REVERSE DATE) UTF-8 ALL'), /\* SORT 1 6 5 3 4 2\r\n/);
+
+      assert.match(await talk.command('THREAD ORDEREDSUBJECT UTF-8 ALL'), /\* THREAD \(2 6\)\(1 \(3\)\(4\)\(5\)\)\r\n/);
+      // By references: 3 and 5 answer 1, 4 answers 3; 6 joins 2 by subject.
+      assert.match(await talk.command('THREAD REFERENCES UTF-8 ALL'), /\* THREAD \(2 6\)\(1 \(3 4\)\(5\)\)\r\n/);
+      assert.match(await talk.command('THREAD REFERENCES UTF-8 FROM amy'), /\* THREAD \(2\)\(4\)\r\n/);
+
+      assert.match(await talk.command('SORT (COLOUR) UTF-8 ALL'), /BAD Unknown sort criterion COLOUR/);
+      assert.match(await talk.command('THREAD SPAGHETTI UTF-8 ALL'), /BAD Unknown threading algorithm SPAGHETTI/);
+      assert.match(await talk.command('SORT (DATE) KOI8-R ALL'), /BAD \[BADCHARSET/);
+    });
   });
 }

@@ -17,6 +17,7 @@ import type { MimePart } from '../../message/mime-tree.ts';
 import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
 import type { Logger } from '../../server/logger.ts';
 import { readBlob } from '../../store/blobs/blob-store.ts';
+import { groupCommit } from '../../store/commit-modes.ts';
 import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';
 
 export interface LocalDeliveryDeps {
@@ -81,7 +82,7 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
 
 async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<MailboxChange[]> {
   const now = deps.now();
-  return deps.db.transaction().execute(async (trx) => {
+  return groupCommit(deps.db, async (trx) => {
     const changes: MailboxChange[] = [];
     const outcomes: Outcome[] = [];
     const inboxes = new Map<number, number>();

@@ -5,6 +5,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import { writeInlineBlob, type InlineBlob } from '../../store/blobs/inline-blob.ts';
+import { groupCommit } from '../../store/commit-modes.ts';
 import { writeTrace } from '../trace.ts';
 
 export interface NewRecipient {
@@ -67,7 +68,7 @@ export class IntakeCommitter {
   private async flush() {
     const batch = this.pending.splice(0, maxBatch);
     try {
-      const ids = await this.db.transaction().execute(async (trx) => {
+      const ids = await groupCommit(this.db, async (trx) => {
         const out: number[] = [];
         for (const item of batch) out.push(await insertMessage(trx, item.message));
         return out;
@@ -78,7 +79,7 @@ export class IntakeCommitter {
       // One bad entry must not fail its neighbours: commit them one by one.
       for (const item of batch) {
         try {
-          const id = await this.db.transaction().execute((trx) => insertMessage(trx, item.message));
+          const id = await groupCommit(this.db, (trx) => insertMessage(trx, item.message));
           item.resolve(id);
           this.onCommitted([id]);
         } catch (error) {

@@ -1,4 +1,5 @@
 // What the server announces, by session state: before login only what is needed to log in safely.
+import { threadAlgorithms } from './commands/sort-thread.ts';
 import type { ImapSession } from './session.ts';
 
 const always = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE'];
@@ -15,6 +16,7 @@ export function capabilities(session: ImapSession): string[] {
     'IDLE', 'UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'CREATE-SPECIAL-USE', 'CONDSTORE', 'QRESYNC',
     'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'STATUS=SIZE', `APPENDLIMIT=${session.context.config.appendLimit}`,
     'QUOTA', 'QUOTA=RES-STORAGE', 'UTF8=ACCEPT', 'BINARY', 'OBJECTID',
+    'SORT', ...threadAlgorithms.map((a) => `THREAD=${a}`),
   );
   if (!session.compressed) list.push('COMPRESS=DEFLATE');
   return list;

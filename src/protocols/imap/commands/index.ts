@@ -9,6 +9,7 @@ import { fetchCommand } from './fetch.ts';
 import { createCommand, deleteCommand, renameCommand, subscribeCommand } from './folder-management.ts';
 import { idleCommand } from './idle.ts';
 import { listCommand, lsubCommand, namespaceCommand } from './list.ts';
+import { sortCommand, threadCommand } from './sort-thread.ts';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.ts';
 import { searchCommand } from './search.ts';
 import { closeCommand, examineCommand, expungeCommand, selectCommand, unselectCommand } from './select.ts';
@@ -78,6 +79,10 @@ export const commandTable: Record<string, Command> = {
   'UID STORE': command(selected, 'full', storeCommand),
   SEARCH: command(selected, 'no-expunge', searchCommand),
   'UID SEARCH': command(selected, 'full', searchCommand),
+  SORT: command(selected, 'no-expunge', sortCommand),
+  'UID SORT': command(selected, 'full', sortCommand),
+  THREAD: command(selected, 'no-expunge', threadCommand),
+  'UID THREAD': command(selected, 'full', threadCommand),
   COPY: command(selected, 'full', copyCommand(false)),
   'UID COPY': command(selected, 'full', copyCommand(false)),
   MOVE: command(selected, 'full', copyCommand(true)),

@@ -15,9 +15,8 @@ const day = 86_400_000;
 export async function searchCommand({ session, tag, args, uid }: CommandInput) {
   const search = parseSearch(args);
   const selected = session.selected!;
-  const rows = await messagesByUid(session.context.mail.db, selected.folder.id, selected.uids);
-  const matcher = await prepare(session, search.key, rows);
-  const matched = rows.filter((row) => matcher(row)).map((r) => r.uid);
+  const { rows, matched: matchedRows } = await searchMessages(session, search.key);
+  const matched = matchedRows.map((r) => r.uid);
   const usesModseq = containsModseq(search.key);
   if (usesModseq) session.enabled.add('CONDSTORE');
   const numbers = uid ? matched : matched.map((u) => selected.seqOf(u));
@@ -47,11 +46,28 @@ export async function searchCommand({ session, tag, args, uid }: CommandInput) {
   return 'SEARCH completed';
 }
 
+/**
+ * Header substrings every match must contain: the values of header criteria that the whole key
+ * requires (itself, or a member of a top-level AND). A message without them cannot match, so its
+ * headers need not be loaded.
+ */
+function requiredHeaderText(key: SearchKey): string[] {
+  const required = key.kind === 'and' ? key.keys : [key];
+  return required.filter((k) => k.kind === 'header' && k.value !== '').map((k) => (k as Extract<SearchKey, { kind: 'header' }>).value);
+}
+
 function containsModseq(key: SearchKey): boolean {
   if (key.kind === 'modseq') return true;
   if (key.kind === 'not') return containsModseq(key.key);
   if (key.kind === 'or' || key.kind === 'and') return key.keys.some(containsModseq);
   return false;
+}
+
+/** The messages of the selected folder, and those matching `key` (in UID order). */
+export async function searchMessages(session: ImapSession, key: SearchKey): Promise<{ rows: MessageRow[]; matched: MessageRow[] }> {
+  const rows = await messagesByUid(session.context.mail.db, session.selected!.folder.id, session.selected!.uids);
+  const matcher = await prepare(session, key, rows);
+  return { rows, matched: rows.filter((row) => matcher(row)) };
 }
 
 /** Loads what the criteria need (headers, text matches) and returns the predicate. */
@@ -69,7 +85,7 @@ async function prepare(session: ImapSession, key: SearchKey, rows: MessageRow[])
   };
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
-  const metadata = needs.metadata ? await loadSearchHeaders(session.context.mail.db, hashes) : new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
+  const metadata = needs.metadata ? await loadSearchHeaders(session.context.mail, hashes, requiredHeaderText(key)) : new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
   const textMatches = new Map<string, Set<string>>();
   for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
   const largestSeq = selected.uids.length;

@@ -51,14 +51,22 @@ export function parseSearch(args: Args): SearchCommand {
     });
     if (returns.length === 0) returns = ['ALL'];
   }
-  if (args.accept('CHARSET')) {
-    const charset = args.astring('charset').toUpperCase();
-    if (charset !== 'UTF-8' && charset !== 'US-ASCII') throw new ParseError(`[BADCHARSET (UTF-8 US-ASCII)] Charset ${charset} is not supported`);
-  }
+  if (args.accept('CHARSET')) checkCharset(args);
+  return { returns, key: parseCriteria(args) };
+}
+
+/** The search charset (SEARCH's optional CHARSET, SORT's and THREAD's required one). */
+export function checkCharset(args: Args) {
+  const charset = args.astring('charset').toUpperCase();
+  if (charset !== 'UTF-8' && charset !== 'US-ASCII') throw new ParseError(`[BADCHARSET (UTF-8 US-ASCII)] Charset ${charset} is not supported`);
+}
+
+/** The rest of the arguments as search criteria, all of which must hold. */
+export function parseCriteria(args: Args): SearchKey {
   const keys: SearchKey[] = [];
   while (args.more()) keys.push(parseKey(args, 0));
   if (keys.length === 0) throw new ParseError('Missing search criteria');
-  return { returns, key: keys.length === 1 ? keys[0] : { kind: 'and', keys } };
+  return keys.length === 1 ? keys[0]! : { kind: 'and', keys };
 }
 
 function parseKey(args: Args, depth: number): SearchKey {

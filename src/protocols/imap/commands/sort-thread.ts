@@ -1,0 +1,105 @@
+// SORT and THREAD (RFC 5256): the messages a search finds, ordered by criteria or grouped into
+// conversations. Both read the envelope and header fields kept per content at delivery.
+import { loadMetadata, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
+import type { MessageRow } from '../../../mailbox/messages.ts';
+import { formatThreads, threadByOrderedSubject, threadByReferences, type ThreadMessage } from '../../../mailbox/threading.ts';
+import { baseSubject } from '../../../message/base-subject.ts';
+import type { EnvelopeAddress } from '../../../message/envelope.ts';
+import { ParseError } from '../parser/tokenizer.ts';
+import { checkCharset, parseCriteria } from '../parser/search-keys.ts';
+import { atom } from '../response/encode.ts';
+import type { ImapSession } from '../session.ts';
+import type { CommandInput } from './index.ts';
+import { searchMessages } from './search.ts';
+
+const sortKeys = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO'] as const;
+type SortKey = (typeof sortKeys)[number];
+
+export const threadAlgorithms = ['ORDEREDSUBJECT', 'REFERENCES'] as const;
+
+export async function sortCommand({ session, args, uid }: CommandInput) {
+  const criteria: { key: SortKey; reverse: boolean }[] = [];
+  let reverse = false;
+  for (const token of args.list('sort criteria')) {
+    const word = token.kind === 'atom' ? token.value.toUpperCase() : '';
+    if (word === 'REVERSE') {
+      reverse = true;
+      continue;
+    }
+    if (!(sortKeys as readonly string[]).includes(word)) throw new ParseError(`Unknown sort criterion ${word || '(not an atom)'}: use ${sortKeys.join(', ')}, each optionally after REVERSE`);
+    criteria.push({ key: word as SortKey, reverse });
+    reverse = false;
+  }
+  if (criteria.length === 0 || reverse) throw new ParseError('Sort criteria must name at least one key, and REVERSE must precede one');
+  checkCharset(args);
+  const { matched } = await searchMessages(session, parseCriteria(args));
+  const metadata = await loadMetadata(session.context.mail.db, matched.map((r) => r.blobHash));
+  const selected = session.selected!;
+  const value = (row: MessageRow, key: SortKey): string | number => {
+    const meta = metadata.get(row.blobHash);
+    switch (key) {
+      case 'ARRIVAL':
+        return row.internalDate;
+      case 'DATE':
+        return sentDate(row, meta);
+      case 'SIZE':
+        return row.size;
+      case 'SUBJECT':
+        return baseSubject(meta?.envelope.subject).text;
+      case 'FROM':
+        return mailbox(meta?.envelope.from);
+      case 'TO':
+        return mailbox(meta?.envelope.to);
+      case 'CC':
+        return mailbox(meta?.envelope.cc);
+    }
+  };
+  const sorted = [...matched].sort((a, b) => {
+    for (const { key, reverse: backwards } of criteria) {
+      const [x, y] = [value(a, key), value(b, key)];
+      const order = typeof x === 'number' ? x - (y as number) : x < y ? -1 : x > y ? 1 : 0;
+      if (order !== 0) return backwards ? -order : order;
+    }
+    return a.uid - b.uid; // ties: mailbox order
+  });
+  session.untagged(atom('SORT'), ...sorted.map((r) => (uid ? r.uid : selected.seqOf(r.uid))));
+  return 'SORT completed';
+}
+
+export async function threadCommand({ session, args, uid }: CommandInput) {
+  const algorithm = args.atom('threading algorithm').toUpperCase();
+  if (!(threadAlgorithms as readonly string[]).includes(algorithm)) throw new ParseError(`Unknown threading algorithm ${algorithm}: use ${threadAlgorithms.join(' or ')}`);
+  checkCharset(args);
+  const { matched } = await searchMessages(session, parseCriteria(args));
+  const messages = await threadMessages(session, matched, uid);
+  const threads = algorithm === 'REFERENCES' ? threadByReferences(messages) : threadByOrderedSubject(messages);
+  session.untagged(atom('THREAD'), ...(threads.length ? [atom(formatThreads(threads))] : []));
+  return 'THREAD completed';
+}
+
+async function threadMessages(session: ImapSession, rows: MessageRow[], uid: boolean): Promise<ThreadMessage[]> {
+  const metadata = await loadMetadata(session.context.mail.db, rows.map((r) => r.blobHash));
+  return rows.map((row) => {
+    const meta = metadata.get(row.blobHash);
+    const header = (name: string) => meta?.headers.find(([n]) => n === name)?.[1] ?? '';
+    const ids = (text: string) => text.match(/<[^<>\s]+>/g) ?? [];
+    const references = ids(header('references'));
+    return {
+      id: uid ? row.uid : session.selected!.seqOf(row.uid),
+      messageId: ids(header('message-id'))[0] ?? null,
+      references: references.length ? references : ids(header('in-reply-to')).slice(0, 1),
+      subject: meta?.envelope.subject ?? null,
+      date: sentDate(row, meta),
+    };
+  });
+}
+
+/** The Date header, or the arrival time for a message without one (RFC 5256 §2.2). */
+function sentDate(row: MessageRow, meta: MessageMetadata | undefined): number {
+  return meta?.sentAt ?? row.internalDate;
+}
+
+/** The local part of the first address, lower-cased (RFC 5256: addr-mailbox). */
+function mailbox(addresses: EnvelopeAddress[] | null | undefined): string {
+  return (addresses?.[0]?.[2] ?? '').toLowerCase();
+}

@@ -1,0 +1,97 @@
+// How a transaction's commit reaches the disk. Three ways, chosen per use:
+//
+// - plain `db.transaction()`: SQLite's synchronous=FULL, the commit is fsync'd before it returns. The
+//   thread waits for the disk (better-sqlite3 is synchronous), so nothing else runs meanwhile.
+// - `groupCommit`: the commit is written without fsync, the connection is released at once, and the
+//   caller waits for one fdatasync of the WAL file that covers every commit written before it ran
+//   (in the libuv thread pool, while other sessions keep working). Concurrent callers share it: the
+//   durability of FULL, at the cost of one fsync per batch instead of one per transaction. For what
+//   the client is told is stored: accepted mail, APPEND, local delivery, calendar writes.
+// - `relaxedCommit`: written without fsync and not waited for. Survives a crash of the process (the
+//   data is in the operating system's cache), lost only if the machine fails before the next fsync.
+//   For flag changes and expunges, which Dovecot does not fsync either.
+//
+// On PostgreSQL a plain commit is durable and does not block the thread; relaxed commits use
+// `synchronous_commit = off`.
+import { open, type FileHandle } from 'node:fs/promises';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Dialect } from './database.ts';
+import type { Database } from './schema.ts';
+
+/** One fdatasync at a time of the WAL file; callers arriving meanwhile share the next one. */
+export class WalSync {
+  private file: FileHandle | undefined;
+  private running: Promise<void> | undefined;
+  private waiting: { resolve(): void; reject(error: unknown): void }[] = [];
+
+  constructor(private readonly walPath: string) {}
+
+  /** Resolves once everything committed before the call is on disk. */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      if (!this.running) this.running = this.drain();
+    });
+  }
+
+  private async drain() {
+    while (this.waiting.length) {
+      const batch = this.waiting.splice(0);
+      try {
+        this.file ??= await open(this.walPath, 'r+');
+        await this.file.datasync();
+        batch.forEach((w) => w.resolve());
+      } catch (error) {
+        batch.forEach((w) => w.reject(error));
+      }
+    }
+    this.running = undefined;
+  }
+
+  async close() {
+    await this.running;
+    await this.file?.close();
+    this.file = undefined;
+  }
+}
+
+interface CommitTarget {
+  dialect: Dialect;
+  walSync?: WalSync;
+}
+
+const targets = new WeakMap<Kysely<Database>, CommitTarget>();
+
+/** Called by openDatabase: how commits on this database reach the disk. */
+export function registerCommitTarget(db: Kysely<Database>, target: CommitTarget) {
+  targets.set(db, target);
+}
+
+export async function relaxedCommit<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  const target = targets.get(db);
+  if (target?.dialect === 'postgres') {
+    return db.transaction().execute(async (trx) => {
+      await sql`set local synchronous_commit = off`.execute(trx);
+      return work(trx);
+    });
+  }
+  if (!target?.walSync) return db.transaction().execute(work);
+  // SQLite has one connection, held for the whole block: no other transaction commits while the
+  // setting is relaxed. In WAL mode NORMAL skips the fsync at commit.
+  return db.connection().execute(async (connection) => {
+    await sql`pragma synchronous = normal`.execute(connection);
+    try {
+      return await connection.transaction().execute(work);
+    } finally {
+      await sql`pragma synchronous = full`.execute(connection);
+    }
+  });
+}
+
+export async function groupCommit<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  const walSync = targets.get(db)?.walSync;
+  if (!walSync) return db.transaction().execute(work);
+  const result = await relaxedCommit(db, work);
+  await walSync.sync();
+  return result;
+}
