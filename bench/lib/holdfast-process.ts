@@ -28,6 +28,8 @@ export function holdfastEnv(dataDir: string, extra: Record<string, string> = {})
     HOLDFAST_SUBMISSIONS_PORT: 'off',
     HOLDFAST_IMAP_PORT: 'off',
     HOLDFAST_IMAPS_PORT: 'off',
+    HOLDFAST_POP3_PORT: 'off',
+    HOLDFAST_POP3S_PORT: 'off',
     HOLDFAST_HTTP_PORT: 'off',
     HOLDFAST_HTTPS_PORT: 'off',
     HOLDFAST_LOG_LEVEL: 'warn',

@@ -4,7 +4,7 @@ import { hostname as machineHostname } from 'node:os';
 import { z } from 'zod';
 import { dnsServers, domainName, duration, durationList, ipAddress, nonEmptyText, oneOf, port, positiveInteger, setting, size, yesNo } from './setting.ts';
 
-export const listenerNames = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'http', 'https'] as const;
+export const listenerNames = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http', 'https'] as const;
 export type ListenerName = (typeof listenerNames)[number];
 
 export const defaultPorts: Record<ListenerName, number> = {
@@ -13,6 +13,8 @@ export const defaultPorts: Record<ListenerName, number> = {
   submissions: 465,
   imap: 143,
   imaps: 993,
+  pop3: 110,
+  pop3s: 995,
   http: 8080,
   https: 443,
 };
@@ -128,6 +130,8 @@ export const environmentKeys: Record<string, string> = {
   HOLDFAST_SUBMISSIONS_PORT: 'ports.submissions',
   HOLDFAST_IMAP_PORT: 'ports.imap',
   HOLDFAST_IMAPS_PORT: 'ports.imaps',
+  HOLDFAST_POP3_PORT: 'ports.pop3',
+  HOLDFAST_POP3S_PORT: 'ports.pop3s',
   HOLDFAST_HTTP_PORT: 'ports.http',
   HOLDFAST_HTTPS_PORT: 'ports.https',
   HOLDFAST_TLS_CERT: 'tls.cert',

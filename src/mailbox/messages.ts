@@ -161,6 +161,17 @@ export async function expungeDeleted(deps: MessageDeps, folder: Folder, uids?: n
   return result.removed;
 }
 
+/** Removes these messages whatever their flags (POP3 DELE, committed at QUIT). Returns how many went. */
+export async function deleteMessages(deps: MessageDeps, folder: Folder, uids: number[]): Promise<number> {
+  if (uids.length === 0) return 0;
+  const result = await groupCommit(deps.db, async (trx) => {
+    const present = (await messagesByUid(trx, folder.id, uids)).map((m) => m.uid);
+    return { removed: present.length, modseq: present.length ? await removeMessages(trx, folder.id, present) : 0 };
+  });
+  if (result.modseq) publish(deps, folder, 'expunge', result.modseq);
+  return result.removed;
+}
+
 async function removeMessages(trx: Transaction<Database>, folderId: number, uids: number[]): Promise<number> {
   const modseq = await bumpModseq(trx, folderId);
   for (const slice of batches(uids)) {

@@ -1,13 +1,34 @@
-// The service each role starts.
+// The service each role starts. The imap role serves mailbox access: IMAP and POP3.
 import { startQueue, startSmtp } from '../flow/mail-flow-services.ts';
 import { startImap } from '../protocols/imap/imap-service.ts';
+import { startPop3 } from '../protocols/pop3/pop3-service.ts';
 import { startHttp } from '../web/http-service.ts';
-import type { ServiceStarter } from './holdfast.ts';
+import type { RunningService, ServiceStarter } from './holdfast.ts';
 import type { Role } from './roles.ts';
+
+const startMailboxAccess: ServiceStarter = async (holdfast) => {
+  const imap = await startImap(holdfast);
+  try {
+    return together(imap, await startPop3(holdfast));
+  } catch (error) {
+    await imap.close();
+    throw error;
+  }
+};
+
+function together(...services: RunningService[]): RunningService {
+  return {
+    listeners: services.flatMap((s) => s.listeners),
+    close: async () => {
+      await Promise.all(services.map((s) => s.close()));
+    },
+    forceClose: () => services.forEach((s) => s.forceClose?.()),
+  };
+}
 
 export const serviceByRole: Record<Role, ServiceStarter> = {
   smtp: startSmtp,
-  imap: startImap,
+  imap: startMailboxAccess,
   queue: startQueue,
   http: startHttp,
 };

@@ -25,8 +25,10 @@ describe('configuration', () => {
     assert.deepEqual(config.database, { kind: 'sqlite', path: join(cwd, 'data', 'holdfast.sqlite') });
     assert.equal(config.domain, 'mail.example.com');
     assert.equal(config.bind, '0.0.0.0');
-    assert.deepEqual(config.ports, { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, http: 8080, https: 443 });
+    assert.deepEqual(config.ports, { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 8080, https: 443 });
     assert.equal(config.shutdownGraceMs, 10_000);
+    assert.deepEqual(config.caldav, { maxResourceSize: 10_000_000 });
+    assert.deepEqual(config.http, { plaintextLogin: false });
   });
 
   it('gives a bare host name a usable first-run domain', async () => {

@@ -73,6 +73,8 @@ export function loopbackEnv(dataDir: string, extra: Record<string, string> = {})
     HOLDFAST_SUBMISSIONS_PORT: '0',
     HOLDFAST_IMAP_PORT: '0',
     HOLDFAST_IMAPS_PORT: '0',
+    HOLDFAST_POP3_PORT: '0',
+    HOLDFAST_POP3S_PORT: '0',
     HOLDFAST_HTTP_PORT: '0',
     HOLDFAST_HTTPS_PORT: '0',
     ...extra,

@@ -110,7 +110,7 @@ describe('holdfast start refusals', () => {
   it('turns a listener off with "off"', async () => {
     const server = await startHoldfast(loopbackEnv(await tempDir(), { HOLDFAST_HTTPS_PORT: 'off' }));
     try {
-      assert.deepEqual(server.summary.listeners.map((l) => l.name), ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'http']);
+      assert.deepEqual(server.summary.listeners.map((l) => l.name), ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http']);
     } finally {
       assert.equal(await server.stop('SIGINT'), 0);
     }

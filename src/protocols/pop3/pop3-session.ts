@@ -1,0 +1,340 @@
+// One POP3 connection (RFC 1939, CAPA and response codes of RFC 2449, STLS of RFC 2595, AUTH PLAIN of
+// RFC 5034) over the INBOX of the same mailbox model IMAP uses. At login the session takes a
+// snapshot of the INBOX and locks it against other POP3 sessions; DELE only marks, and the marked
+// messages are removed when the client says QUIT (never on a dropped connection).
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Principal } from '../../directory/directory.ts';
+import { ensureDefaultFolders, findFolder, type Folder } from '../../mailbox/folders.ts';
+import { deleteMessages, listMessageStates, messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
+import { openStoredMessage } from '../../message/stored-message.ts';
+import type { Logger } from '../../server/logger.ts';
+import type { Pop3Context } from './pop3-context.ts';
+
+const maxLine = 1024;
+
+type State = 'authorization' | 'transaction' | 'closed';
+
+interface Maildrop {
+  folder: Folder;
+  messages: MessageRow[];
+  deleted: Set<number>;
+}
+
+export class Pop3Session {
+  private socket: Socket;
+  private buffer = Buffer.alloc(0);
+  private queue: Promise<void> = Promise.resolve();
+  private state: State = 'authorization';
+  private user: string | undefined;
+  private principal: Principal | undefined;
+  private maildrop: Maildrop | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Set while AUTH PLAIN waits for the client's response line. */
+  private awaitingSasl = false;
+  readonly log: Logger;
+
+  constructor(
+    private readonly context: Pop3Context,
+    socket: Socket,
+    private secure: boolean,
+    private readonly secureContext: SecureContext,
+  ) {
+    this.socket = socket;
+    this.log = context.log.child({ client: socket.remoteAddress });
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? 'unknown';
+  }
+
+  start() {
+    this.attach(this.socket);
+    this.reply(`+OK Holdfast POP3 server ready`);
+  }
+
+  private attach(socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.log.debug({ err: error }, 'pop3: connection error'));
+    socket.on('close', () => this.closed());
+    this.touch();
+  }
+
+  /** RFC 1939 §3: an idle session is closed after at least ten minutes, without UPDATE. */
+  private touch() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.reply('-ERR Autologout: idle for too long');
+      this.socket.end();
+    }, this.context.idleTimeoutMs);
+    this.timer.unref();
+  }
+
+  private onData(chunk: Buffer) {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    for (;;) {
+      const end = this.buffer.indexOf('\n');
+      if (end < 0) break;
+      const line = this.buffer.subarray(0, end).toString('utf8').replace(/\r$/, '');
+      this.buffer = this.buffer.subarray(end + 1);
+      if (line.length > maxLine) {
+        this.reply(`-ERR Command line longer than ${maxLine} characters`);
+        continue;
+      }
+      this.queue = this.queue.then(() => this.handle(line));
+    }
+    if (this.buffer.length > maxLine) {
+      this.reply(`-ERR Command line longer than ${maxLine} characters; closing`);
+      this.socket.destroy();
+    }
+  }
+
+  private async handle(line: string) {
+    if (this.state === 'closed') return;
+    this.touch();
+    try {
+      if (this.awaitingSasl) {
+        this.awaitingSasl = false;
+        return await this.saslPlain(line);
+      }
+      const [verb = '', ...args] = line.split(' ');
+      const command = verb.toUpperCase();
+      const handler = this.handlers[this.state]?.[command];
+      if (!handler) {
+        const elsewhere = Object.entries(this.handlers).find(([, table]) => table[command])?.[0];
+        this.reply(elsewhere ? `-ERR ${command} is not allowed ${this.state === 'authorization' ? 'before logging in' : 'after logging in'}` : `-ERR Unknown command ${command.slice(0, 40)}`);
+        return;
+      }
+      await handler(args);
+    } catch (error) {
+      this.log.error({ err: error }, 'pop3: command failed');
+      this.reply('-ERR [SYS/TEMP] Internal error; try again');
+    }
+  }
+
+  private readonly handlers: Partial<Record<State, Record<string, (args: string[]) => Promise<void> | void>>> = {
+    authorization: {
+      CAPA: () => this.capa(),
+      STLS: () => this.stls(),
+      USER: (args) => {
+        if (!this.loginAllowed()) return this.reply('-ERR [AUTH] Log in over TLS: use STLS first, or port 995');
+        this.user = args.join(' ');
+        this.reply(this.user ? '+OK Send the password with PASS' : '-ERR USER needs a name');
+      },
+      PASS: async (args) => {
+        if (!this.user) return this.reply('-ERR Send USER first');
+        await this.logIn(this.user, args.join(' '));
+      },
+      AUTH: async (args) => {
+        const [mechanism = '', initial] = args;
+        if (mechanism.toUpperCase() !== 'PLAIN') return this.reply(`-ERR Unsupported mechanism ${mechanism}: use PLAIN`);
+        if (!this.loginAllowed()) return this.reply('-ERR [AUTH] Log in over TLS: use STLS first, or port 995');
+        if (initial === undefined) {
+          this.awaitingSasl = true;
+          return this.reply('+ ');
+        }
+        await this.saslPlain(initial);
+      },
+      QUIT: () => this.quit(),
+      NOOP: () => this.reply('+OK'),
+    },
+    transaction: {
+      CAPA: () => this.capa(),
+      STAT: () => {
+        const live = this.live();
+        this.reply(`+OK ${live.length} ${live.reduce((sum, [, m]) => sum + m.size, 0)}`);
+      },
+      LIST: (args) => this.listing(args, 'LIST', (m) => String(m.size)),
+      UIDL: (args) => this.listing(args, 'UIDL', (m) => this.uniqueId(m)),
+      RETR: async (args) => {
+        const message = this.message(args[0]);
+        if (!message) return;
+        this.reply(`+OK ${message.size} octets`);
+        await this.sendContent(message, Infinity);
+      },
+      TOP: async (args) => {
+        const message = this.message(args[0]);
+        if (!message) return;
+        const lines = Number(args[1]);
+        if (!/^\d+$/.test(args[1] ?? '')) return this.reply('-ERR TOP needs a message number and a number of lines');
+        this.reply('+OK Top of message follows');
+        await this.sendContent(message, lines);
+      },
+      DELE: (args) => {
+        const message = this.message(args[0]);
+        if (!message) return;
+        this.maildrop!.deleted.add(message.uid);
+        this.reply(`+OK Message ${args[0]} deleted`);
+      },
+      RSET: () => {
+        this.maildrop!.deleted.clear();
+        this.reply(`+OK ${this.maildrop!.messages.length} messages`);
+      },
+      NOOP: () => this.reply('+OK'),
+      QUIT: () => this.quit(),
+    },
+  };
+
+  private loginAllowed(): boolean {
+    return this.secure || this.context.plaintextLogin;
+  }
+
+  private capa() {
+    const lines = ['+OK Capability list follows', 'TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER', 'IMPLEMENTATION Holdfast'];
+    if (this.state === 'authorization') {
+      if (!this.secure) lines.push('STLS');
+      if (this.loginAllowed()) lines.push('USER', 'SASL PLAIN');
+    }
+    this.reply([...lines, '.'].join('\r\n'));
+  }
+
+  private stls() {
+    if (this.secure) return this.reply('-ERR Already using TLS');
+    this.reply('+OK Begin TLS negotiation');
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    const secured = new TLSSocket(plain, { isServer: true, secureContext: this.secureContext });
+    this.socket = secured;
+    this.secure = true;
+    this.buffer = Buffer.alloc(0); // nothing sent before the handshake may be carried into TLS
+    this.attach(secured);
+  }
+
+  private async saslPlain(response: string) {
+    if (response === '*') return this.reply('-ERR Authentication cancelled');
+    const parts = /^[A-Za-z0-9+/]*={0,2}$/.test(response) ? Buffer.from(response, 'base64').toString('utf8').split('\0') : [];
+    if (parts.length !== 3) return this.reply('-ERR Malformed PLAIN response (expected authzid NUL authcid NUL password in base64)');
+    const [authzid, authcid, password] = parts as [string, string, string];
+    if (authzid && authzid.toLowerCase() !== authcid.toLowerCase()) return this.reply('-ERR [AUTH] Logging in as another user is not supported');
+    await this.logIn(authcid, password);
+  }
+
+  private async logIn(user: string, password: string) {
+    const { context } = this;
+    const refusal = context.logins.refusal(this.remoteAddress, user);
+    if (refusal) return this.reply(`-ERR [LOGIN-DELAY] ${refusal}`);
+    const principal = await context.directory.authenticate(user, password);
+    if (!principal) {
+      context.logins.record(this.remoteAddress, user);
+      this.log.info({ user }, 'pop3: login failed');
+      this.user = undefined;
+      return this.reply('-ERR [AUTH] Invalid user name or password');
+    }
+    if (!context.lock(principal.id, this)) return this.reply('-ERR [IN-USE] The mailbox is open in another POP3 session; close that one first');
+    this.principal = principal;
+    const { db, now } = context.mail;
+    await ensureDefaultFolders(db, principal, now());
+    const folder = (await findFolder(db, principal.id, 'INBOX'))!;
+    const uids = (await listMessageStates(db, folder.id)).map((m) => m.uid);
+    this.maildrop = { folder, messages: await messagesByUid(db, folder.id, uids), deleted: new Set() };
+    this.state = 'transaction';
+    this.log.info({ user: principal.address, messages: uids.length }, 'pop3: logged in');
+    const live = this.live();
+    this.reply(`+OK ${principal.address} has ${live.length} messages (${live.reduce((sum, [, m]) => sum + m.size, 0)} octets)`);
+  }
+
+  /** Messages not marked deleted, with their message numbers. */
+  private live(): [number, MessageRow][] {
+    const { messages, deleted } = this.maildrop!;
+    return messages.map((m, i) => [i + 1, m] as [number, MessageRow]).filter(([, m]) => !deleted.has(m.uid));
+  }
+
+  private message(arg: string | undefined): MessageRow | undefined {
+    const n = /^\d+$/.test(arg ?? '') ? Number(arg) : NaN;
+    const message = this.maildrop!.messages[n - 1];
+    if (!message || this.maildrop!.deleted.has(message.uid)) {
+      this.reply(`-ERR No message ${arg ?? '(missing number)'}${message ? ' (deleted)' : ''}`);
+      return undefined;
+    }
+    return message;
+  }
+
+  /** Stable across sessions as long as the INBOX keeps its UIDVALIDITY. */
+  private uniqueId(message: MessageRow): string {
+    return `${this.maildrop!.folder.uidvalidity}.${message.uid}`;
+  }
+
+  private listing(args: string[], name: string, value: (m: MessageRow) => string) {
+    if (args[0] !== undefined) {
+      const message = this.message(args[0]);
+      if (message) this.reply(`+OK ${args[0]} ${value(message)}`);
+      return;
+    }
+    const live = this.live();
+    this.reply([`+OK ${name} follows (${live.length} messages)`, ...live.map(([n, m]) => `${n} ${value(m)}`), '.'].join('\r\n'));
+  }
+
+  /** The message, dot-stuffed (RFC 1939 §3); with a line limit, the header and that many body lines (TOP). */
+  private async sendContent(message: MessageRow, bodyLines: number) {
+    const stream = openStoredMessage(this.context.mail.blobs, message);
+    let pending = '';
+    let inBody = false;
+    let bodyCount = 0;
+    let done = false;
+    const out: string[] = [];
+    const emit = (line: string) => out.push(line.startsWith('.') ? `.${line}` : line);
+    for await (const chunk of stream) {
+      pending += (chunk as Buffer).toString('latin1'); // bytes through unchanged
+      let end: number;
+      while (!done && (end = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, end).replace(/\r$/, '');
+        pending = pending.slice(end + 1);
+        if (inBody) {
+          if (bodyCount >= bodyLines) {
+            done = true;
+            break;
+          }
+          bodyCount++;
+        } else if (line === '') inBody = true;
+        emit(line);
+      }
+      if (out.length > 256) this.write(out.splice(0).map((l) => `${l}\r\n`).join(''), 'latin1');
+      if (done) {
+        stream.destroy();
+        break;
+      }
+    }
+    if (!done && pending && !(inBody && bodyCount >= bodyLines)) emit(pending.replace(/\r$/, ''));
+    out.push('.');
+    this.write(out.map((l) => `${l}\r\n`).join(''), 'latin1');
+  }
+
+  private async quit() {
+    if (this.state === 'transaction' && this.maildrop) {
+      const deleted = [...this.maildrop.deleted];
+      const removed = await deleteMessages(this.context.mail, this.maildrop.folder, deleted);
+      this.log.info({ user: this.principal?.address, removed }, 'pop3: session ended, deletions applied');
+      this.reply(`+OK Holdfast POP3 server signing off (${removed} messages deleted)`);
+    } else {
+      this.reply('+OK Holdfast POP3 server signing off');
+    }
+    this.state = 'closed';
+    this.socket.end();
+  }
+
+  private reply(text: string) {
+    this.write(`${text}\r\n`);
+  }
+
+  /** Replies are UTF-8 text; message content goes as latin1 so that its bytes pass unchanged. */
+  private write(text: string, encoding: BufferEncoding = 'utf8') {
+    if (!this.socket.destroyed) this.socket.write(Buffer.from(text, encoding));
+  }
+
+  /** Ends the session at shutdown: nothing marked is deleted (that needs QUIT). */
+  end(message: string) {
+    if (this.state !== 'closed') this.reply(`-ERR ${message}`);
+    this.socket.end();
+  }
+
+  destroy() {
+    this.socket.destroy();
+  }
+
+  private closed() {
+    clearTimeout(this.timer);
+    this.state = 'closed';
+    this.context.sessionClosed(this, this.principal?.id);
+  }
+}

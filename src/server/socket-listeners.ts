@@ -1,0 +1,43 @@
+// The pair of listeners a mailbox protocol has: one plain (TLS by a STARTTLS-like command) and one
+// with implicit TLS, each optional (port "off"). Shared by IMAP and POP3.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { ListenerName } from '../config/schema.ts';
+import type { Holdfast } from './holdfast.ts';
+import { listen, type ListenerInfo } from './listen.ts';
+import type { Logger } from './logger.ts';
+
+export interface SocketListenerSpec {
+  name: ListenerName;
+  /** Whether connections arrive already in TLS. */
+  tls: boolean;
+  description: string;
+}
+
+export interface SocketListeners {
+  listeners: ListenerInfo[];
+  /** Stops accepting; resolves when the servers are closed. */
+  close(): Promise<void>;
+}
+
+export async function startSocketListeners(holdfast: Holdfast, specs: SocketListenerSpec[], accept: (socket: Socket, spec: SocketListenerSpec) => void, log: Logger): Promise<SocketListeners> {
+  const { config, tls } = holdfast;
+  const servers: Server[] = [];
+  const listeners: ListenerInfo[] = [];
+  const close = () => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});
+  try {
+    for (const spec of specs) {
+      const port = config.ports[spec.name];
+      if (port === 'off') continue;
+      const server = spec.tls ? createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => accept(socket, spec)) : createServer((socket) => accept(socket, spec));
+      server.on('tlsClientError', (error: Error) => log.debug({ err: error, listener: spec.name }, 'TLS handshake failed'));
+      servers.push(server);
+      const actual = await listen(server, spec.name, config.bind, port);
+      listeners.push({ name: spec.name, host: config.bind, port: actual, scheme: spec.name, description: spec.description });
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { listeners, close };
+}
