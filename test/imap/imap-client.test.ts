@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { ImapFlow, type CopyResponseObject, type StatusObject } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { backendNames, skipFor } from '../helpers/backends.ts';
+import { ImapTalk } from '../helpers/imap-talk.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 
 const password = 'Wonderland-42';
@@ -131,6 +132,49 @@ for (const name of backendNames) {
       const bob = await connect('bob@test.example');
       const bobInbox = (await bob.status('INBOX', { messages: true })) as StatusObject;
       assert.equal(bobInbox.messages, 0);
+    });
+
+    it('shows shared mailboxes under the shared namespace to users granted full access', async () => {
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'shared', address: 'support@test.example', displayName: 'Support' });
+      await tenant.grant('support@test.example', 'bob@test.example', { fullAccess: true, sendAs: false });
+      await send('support@test.example', 'Printer on fire');
+      await delivered('support@test.example', 1);
+
+      const bob = await connect('bob@test.example');
+      const paths = (await bob.list()).map((f) => f.path);
+      assert.ok(paths.includes('Shared/support@test.example/INBOX'), paths.join(', '));
+      assert.ok(paths.includes('Shared/support@test.example/Sent'));
+      const lock = await bob.getMailboxLock('Shared/support@test.example/INBOX');
+      try {
+        const message = await bob.fetchOne('*', { envelope: true, uid: true });
+        assert.equal(message && message.envelope?.subject, 'Printer on fire');
+        // Filing it in the shared mailbox's own Archive works like in one's own mailbox.
+        const moved = (await bob.messageMove('1:*', 'Shared/support@test.example/Archive')) as CopyResponseObject;
+        assert.equal(moved.uidMap?.size, 1);
+      } finally {
+        lock.release();
+      }
+      assert.equal((await t.mailbox('support@test.example', 'Archive')).length, 1);
+
+      const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
+      await talk.login('bob@test.example', password);
+      assert.match(await talk.command('NAMESPACE'), /\* NAMESPACE \(\("" "\/"\)\) NIL \(\("Shared\/" "\/"\)\)/);
+      assert.match(await talk.command('MYRIGHTS "Shared/support@test.example/INBOX"'), /\* MYRIGHTS "Shared\/support@test\.example\/INBOX" lrswipkxtecd\r\n/);
+      assert.match(await talk.command('MYRIGHTS INBOX'), /\* MYRIGHTS "?INBOX"? lrswipkxtecda/);
+      assert.match(await talk.command('GETACL "Shared/support@test.example/INBOX"'), /NO \[NOPERM\]/);
+      assert.match(await talk.command('SETACL INBOX alice@test.example lr'), /NO \[NOPERM\] Access to a mailbox is granted by an administrator/);
+      assert.match(await talk.command('CREATE "Shared/support@test.example/Mine"'), /NO \[NOPERM\]/);
+      talk.close();
+
+      // Without a grant the shared folders do not exist, as far as alice can tell.
+      const alice = await connect('alice@test.example');
+      assert.ok(!(await alice.list()).some((f) => f.path.startsWith('Shared/')));
+      await assert.rejects(alice.mailboxOpen('Shared/support@test.example/INBOX'));
+      const { talk: owner } = await ImapTalk.open(t.port('imaps'), { tls: true });
+      await owner.login('alice@test.example', password);
+      assert.match(await owner.command('STATUS "Shared/support@test.example/INBOX" (MESSAGES)'), /NO \[NONEXISTENT\]/);
+      owner.close();
     });
   });
 }

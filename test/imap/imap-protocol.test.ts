@@ -213,7 +213,7 @@ for (const name of backendNames) {
       assert.match(await talk.command('SEARCH LARGER 100000'), /\* SEARCH\r\n/);
       const status = await talk.command('LIST "" "L*" RETURN (STATUS (MESSAGES SIZE UIDNEXT))');
       assert.match(status, /\* LIST \(\\HasNoChildren\) "\/" "Lab"\r\n\* STATUS "Lab" \(MESSAGES 2 SIZE \d+ UIDNEXT 3\)/);
-      assert.match(await talk.command('NAMESPACE'), /\* NAMESPACE \(\("" "\/"\)\) NIL NIL/);
+      assert.match(await talk.command('NAMESPACE'), /\* NAMESPACE \(\("" "\/"\)\) NIL \(\("Shared\/" "\/"\)\)/);
       assert.match(await talk.command('ID ("name" "test")'), /\* ID \("name" "Holdfast"/);
       assert.match(await talk.command('GETQUOTAROOT INBOX'), /\* QUOTAROOT "INBOX"\r\n/);
       assert.match(await talk.command('LIST (SPECIAL-USE) "" "*"'), /\\Trash/);

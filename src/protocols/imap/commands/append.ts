@@ -5,7 +5,7 @@ import { asImapNo, ImapNo } from '../imap-error.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import { parseDateTime } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg, requireFolder } from './values.ts';
+import { folderArg, quotaOf, requireFolder } from './values.ts';
 
 export async function appendCommand({ session, args }: CommandInput) {
   const name = folderArg(session, args);
@@ -26,7 +26,7 @@ export async function appendCommand({ session, args }: CommandInput) {
   if (!content.literal8 && content.bytes.includes(0)) throw new ImapNo('The message contains NUL bytes; send it as a literal8 (~{n})', 'CANNOT');
   const folder = await requireFolder(session, name, 'TRYCREATE', 'refuse');
   try {
-    const appended = await appendContent(session.context.mail, folder, content.bytes, { flags, internalDate: date, quotaBytes: session.principal!.quotaBytes });
+    const appended = await appendContent(session.context.mail, folder, content.bytes, { flags, internalDate: date, quotaBytes: await quotaOf(session, folder) });
     return `[APPENDUID ${folder.uidvalidity} ${appended.uid}] APPEND completed`;
   } catch (error) {
     asImapNo(error);

@@ -4,7 +4,7 @@ import { asImapNo, ImapNo } from '../imap-error.ts';
 import { parseSequenceSet } from '../parser/args.ts';
 import { atom } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg, requireFolder } from './values.ts';
+import { folderArg, quotaOf, requireFolder } from './values.ts';
 
 export const copyCommand = (move: boolean) => async ({ session, args, uid }: CommandInput) => {
   const selected = session.selected!;
@@ -18,7 +18,7 @@ export const copyCommand = (move: boolean) => async ({ session, args, uid }: Com
   if (uids.length === 0) return `${verb} completed (no messages)`;
   let pairs: [number, number][];
   try {
-    pairs = await copyMessages(session.context.mail, selected.folder, uids, target, { move, quotaBytes: session.principal!.quotaBytes });
+    pairs = await copyMessages(session.context.mail, selected.folder, uids, target, { move, quotaBytes: await quotaOf(session, target) });
   } catch (error) {
     asImapNo(error);
   }

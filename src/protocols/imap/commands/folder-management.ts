@@ -5,10 +5,11 @@ import { asImapNo, ImapNo } from '../imap-error.ts';
 import { Args } from '../parser/args.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg } from './values.ts';
+import { folderArg, refuseShared } from './values.ts';
 
 export async function createCommand({ session, args }: CommandInput) {
   const name = folderArg(session, args).replace(/\/$/, '');
+  refuseShared(name);
   let specialUse: string | null = null;
   const params = args.optionalList();
   args.end();
@@ -41,6 +42,7 @@ export async function createCommand({ session, args }: CommandInput) {
 
 export async function deleteCommand({ session, args }: CommandInput) {
   const name = folderArg(session, args);
+  refuseShared(name);
   args.end();
   const { db } = session.context.mail;
   const selected = session.selected;
@@ -56,6 +58,8 @@ export async function deleteCommand({ session, args }: CommandInput) {
 export async function renameCommand({ session, args }: CommandInput) {
   const from = folderArg(session, args);
   const to = folderArg(session, args);
+  refuseShared(from);
+  refuseShared(to);
   args.end();
   const { db, now } = session.context.mail;
   const principal = session.principal!;

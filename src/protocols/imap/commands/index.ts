@@ -2,6 +2,7 @@
 // brought up to date after it, and the function that carries it out.
 import type { Args } from '../parser/args.ts';
 import type { ImapSession } from '../session.ts';
+import { getAclCommand, listRightsCommand, myRightsCommand, setAclCommand } from './acl.ts';
 import { appendCommand } from './append.ts';
 import { authenticateCommand, loginCommand } from './login.ts';
 import { copyCommand } from './copy-move.ts';
@@ -83,6 +84,11 @@ export const commandTable: Record<string, Command> = {
   'UID SORT': command(selected, 'full', sortCommand),
   THREAD: command(selected, 'no-expunge', threadCommand),
   'UID THREAD': command(selected, 'full', threadCommand),
+  MYRIGHTS: command(after, 'full', myRightsCommand),
+  GETACL: command(after, 'full', getAclCommand),
+  LISTRIGHTS: command(after, 'full', listRightsCommand),
+  SETACL: command(after, 'full', setAclCommand),
+  DELETEACL: command(after, 'full', setAclCommand),
   COPY: command(selected, 'full', copyCommand(false)),
   'UID COPY': command(selected, 'full', copyCommand(false)),
   MOVE: command(selected, 'full', copyCommand(true)),

@@ -1,5 +1,6 @@
 // LIST (with LIST-EXTENDED selection and return options, SPECIAL-USE, LIST-STATUS), LSUB and NAMESPACE.
 import { folderDelimiter, listFolders, type Folder } from '../../../mailbox/folders.ts';
+import { sharedFolders, sharedPrefix } from '../../../mailbox/shared-folders.ts';
 import { decodeModifiedUtf7 } from '../mailbox-name.ts';
 import { Args } from '../parser/args.ts';
 import { ParseError, type Token } from '../parser/tokenizer.ts';
@@ -48,7 +49,7 @@ export async function lsubCommand({ session, args }: CommandInput) {
 
 export async function namespaceCommand({ session, args }: CommandInput) {
   args.end();
-  session.untagged(atom('NAMESPACE'), [['', folderDelimiter]], null, null);
+  session.untagged(atom('NAMESPACE'), [['', folderDelimiter]], null, [[sharedPrefix, folderDelimiter]]);
   return 'NAMESPACE completed';
 }
 
@@ -90,7 +91,9 @@ async function list(session: ImapSession, reference: string, patterns: string[],
     session.untagged(atom('LIST'), [atom('\\Noselect')], folderDelimiter, '');
     return;
   }
-  const folders = await listFolders(session.context.mail.db, session.principal!.id);
+  const { db, now } = session.context.mail;
+  const shared = (await sharedFolders(db, session.principal!, now())).map((f) => ({ ...f, name: f.visibleName, special_use: null }));
+  const folders = [...(await listFolders(db, session.principal!.id)), ...shared];
   const byName = new Map(folders.map((f) => [f.name, f]));
   // Parents that do not exist themselves but have children are listed as \NonExistent (\Noselect).
   const names = new Set(folders.map((f) => f.name));

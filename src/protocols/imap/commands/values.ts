@@ -1,5 +1,6 @@
 // Small pieces of response syntax shared by several commands.
-import { findFolder, normalizeFolderName, type Folder } from '../../../mailbox/folders.ts';
+import { normalizeFolderName, type Folder } from '../../../mailbox/folders.ts';
+import { resolveFolder, sharedPrefix } from '../../../mailbox/shared-folders.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { decodeModifiedUtf7, encodeModifiedUtf7 } from '../mailbox-name.ts';
 import type { Args } from '../parser/args.ts';
@@ -32,9 +33,10 @@ export function folderOut(session: ImapSession, name: string): Value {
 }
 
 /**
- * The user's folder called `name`, or NO with `missingCode` (NONEXISTENT, or TRYCREATE where the
- * client should create it first). A name that cannot exist is refused with its reason when
- * `badName` is "refuse", and counts as missing otherwise.
+ * The folder called `name` (the user's own, or "Shared/<address>/…" of a mailbox shared with them),
+ * or NO with `missingCode` (NONEXISTENT, or TRYCREATE where the client should create it first). A
+ * name that cannot exist is refused with its reason when `badName` is "refuse", and counts as
+ * missing otherwise.
  */
 export async function requireFolder(session: ImapSession, name: string, missingCode: 'NONEXISTENT' | 'TRYCREATE', badName: 'missing' | 'refuse'): Promise<Folder> {
   let normalized: string | undefined;
@@ -43,7 +45,19 @@ export async function requireFolder(session: ImapSession, name: string, missingC
   } catch (error) {
     if (badName === 'refuse') asImapNo(error);
   }
-  const folder = normalized === undefined ? undefined : await findFolder(session.context.mail.db, session.principal!.id, normalized);
-  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, missingCode);
+  const folder = normalized === undefined ? undefined : await resolveFolder(session.context.mail.db, session.principal!, normalized);
+  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, normalized?.startsWith(sharedPrefix) ? 'NONEXISTENT' : missingCode);
   return folder;
+}
+
+/** Folders of shared mailboxes are created, renamed and deleted by their owner's administrator. */
+export function refuseShared(name: string) {
+  if (name.startsWith(sharedPrefix)) throw new ImapNo(`"${name}" belongs to a shared mailbox; its folders are managed by its owner`, 'NOPERM');
+}
+
+/** The quota that applies when adding to a folder: its owner's (a shared mailbox has its own). */
+export async function quotaOf(session: ImapSession, folder: Folder): Promise<number | null> {
+  if (folder.principal_id === session.principal!.id) return session.principal!.quotaBytes;
+  const owner = await session.context.mail.db.selectFrom('principals').select('quota_bytes').where('id', '=', folder.principal_id).executeTakeFirst();
+  return owner?.quota_bytes === null || owner?.quota_bytes === undefined ? null : Number(owner.quota_bytes);
 }

@@ -1,0 +1,69 @@
+// Other principals' mailboxes a user may open: shared mailboxes (and any mailbox) they were given
+// full access to (`holdfast shared grant … --full-access`). They appear under the shared namespace
+// as "Shared/<address>/<folder>" (RFC 2342 NAMESPACE, RFC 4314 ACL), only within the tenant.
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import { ensureDefaultFolders, findFolder, folderDelimiter, listFolders, normalizeFolderName, type Folder } from './folders.ts';
+
+export const sharedPrefix = `Shared${folderDelimiter}`;
+
+/** RFC 4314 rights: what full access allows (everything the owner may do, short of administering it). */
+export const fullRights = 'lrswipkxtecd';
+export const ownerRights = 'lrswipkxtecda';
+
+export interface SharedMailbox {
+  principalId: number;
+  tenantId: number;
+  address: string;
+}
+
+export async function sharedMailboxesOf(db: Kysely<Database>, viewer: { id: number; tenantId: number }): Promise<SharedMailbox[]> {
+  const rows = await db
+    .selectFrom('mailbox_grants')
+    .innerJoin('principals', 'principals.id', 'mailbox_grants.target_id')
+    .select(['principals.id', 'principals.tenant_id', 'principals.address'])
+    .where('mailbox_grants.grantee_id', '=', viewer.id)
+    .where('mailbox_grants.full_access', '=', 1)
+    .where('principals.tenant_id', '=', viewer.tenantId)
+    .orderBy('principals.address')
+    .execute();
+  return rows.map((r) => ({ principalId: r.id, tenantId: r.tenant_id, address: r.address }));
+}
+
+/** Every folder of the mailboxes shared with the viewer, named as the viewer sees them. */
+export async function sharedFolders(db: Kysely<Database>, viewer: { id: number; tenantId: number }, now: number): Promise<(Folder & { visibleName: string })[]> {
+  const out: (Folder & { visibleName: string })[] = [];
+  for (const mailbox of await sharedMailboxesOf(db, viewer)) {
+    await ensureDefaultFolders(db, { id: mailbox.principalId, tenantId: mailbox.tenantId }, now);
+    for (const folder of await listFolders(db, mailbox.principalId)) out.push({ ...folder, visibleName: `${sharedPrefix}${mailbox.address}${folderDelimiter}${folder.name}` });
+  }
+  return out;
+}
+
+/**
+ * The folder a name means to this viewer: one of their own, or "Shared/<address>/<folder>" of a
+ * mailbox shared with them. Undefined when there is none (or no right to it: the same to the viewer).
+ */
+export async function resolveFolder(db: Kysely<Database>, viewer: { id: number; tenantId: number }, name: string): Promise<Folder | undefined> {
+  if (!name.startsWith(sharedPrefix)) return findFolder(db, viewer.id, normalizeFolderName(name));
+  const rest = name.slice(sharedPrefix.length);
+  const split = rest.indexOf(folderDelimiter);
+  if (split < 0) return undefined;
+  const address = rest.slice(0, split).toLowerCase();
+  const mailbox = (await sharedMailboxesOf(db, viewer)).find((m) => m.address === address);
+  if (!mailbox) return undefined;
+  return findFolder(db, mailbox.principalId, normalizeFolderName(rest.slice(split + 1)));
+}
+
+/** Who may open a principal's mailbox besides its owner (for GETACL). */
+export async function granteesOf(db: Kysely<Database>, principalId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('mailbox_grants')
+    .innerJoin('principals', 'principals.id', 'mailbox_grants.grantee_id')
+    .select('principals.address')
+    .where('mailbox_grants.target_id', '=', principalId)
+    .where('mailbox_grants.full_access', '=', 1)
+    .orderBy('principals.address')
+    .execute();
+  return rows.map((r) => r.address);
+}
