@@ -1,6 +1,7 @@
 // Starting and stopping one Holdfast node: open the store (migrating it), bootstrap a first run,
 // start the services of the requested roles, and stop them in order, within a bound.
 import { Scheduler } from '../calendar/scheduling/scheduler.ts';
+import { PostgresChannel } from '../store/postgres-channel.ts';
 import { createImipSender } from '../flow/imip-sender.ts';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
@@ -58,6 +59,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       sendImip: createImipSender({ config, directory, blobs: store.blobs, flow, now }),
     });
     holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, scheduler, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
+    if (config.database.kind === 'postgres') services.push(await relayChanges(holdfast, config.database.url));
     for (const role of options.roles) services.push(await serviceByRole[role](holdfast));
     const listeners = services.flatMap((s) => s.listeners);
     for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port }, 'listening');
@@ -68,6 +70,19 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     await store.close().catch(() => {});
     throw error;
   }
+}
+
+/** Mailbox changes travel between the nodes sharing the database (IDLE on one node, delivery on another). */
+async function relayChanges(holdfast: Holdfast, url: string): Promise<RunningService> {
+  const channel = await new PostgresChannel(url, 'holdfast_mailbox_changes', (message) => holdfast.changes.receive(message), holdfast.logger.child({ component: 'change-feed' })).start();
+  holdfast.changes.connect({ send: (message) => channel.notify(message) });
+  return {
+    listeners: [],
+    close: async () => {
+      holdfast.changes.connect(undefined);
+      await channel.stop();
+    },
+  };
 }
 
 async function stopNode(holdfast: Holdfast, services: RunningService[]) {
