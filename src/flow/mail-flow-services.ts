@@ -18,16 +18,19 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     minFreeDiskBytes: config.queue.minFreeDiskBytes,
   });
   await backPressure.start();
+  const limits = new ConnectionLimits(config.smtp.maxConnectionsPerIp);
+  holdfast.metrics.countForestConnections(() => limits.forestUsage());
   const intake = new Intake({
     config,
     store,
     directory,
     committer: flow.committer,
-    limits: new ConnectionLimits(config.smtp.maxConnectionsPerIp),
+    limits,
     backPressure,
     logins: holdfast.logins,
     dns,
     dkim: flow.dkim,
+    metrics: holdfast.metrics,
     now,
   });
   const { listeners, servers } = await startSmtpListeners(holdfast, intake).catch((error) => {

@@ -1,6 +1,7 @@
 // The mail flow's shared parts on one node: the queue and the intake committer. The SMTP role feeds
 // the committer; the queue role runs deliveries and is woken as soon as new mail is committed.
 import type { Config } from '../config/schema.ts';
+import type { Metrics } from '../health/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { Store } from '../store/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
@@ -16,8 +17,8 @@ export interface MailFlow {
   onCommitted: (messageIds: number[]) => void;
 }
 
-export function createMailFlow(deps: { config: Config; store: Store; directory: Directory; now(): number }): MailFlow {
-  const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, now: deps.now });
+export function createMailFlow(deps: { config: Config; store: Store; directory: Directory; metrics?: Metrics; now(): number }): MailFlow {
+  const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, metrics: deps.metrics, now: deps.now });
   const flow: MailFlow = {
     queue,
     committer: new IntakeCommitter(deps.store.db, (ids) => flow.onCommitted(ids)),

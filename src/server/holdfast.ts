@@ -2,6 +2,7 @@
 // TLS material and the clock. Nothing else in Holdfast holds global mutable state.
 import type { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import type { Config } from '../config/schema.ts';
+import type { Metrics } from '../health/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { LoginLimiter } from '../directory/login-limiter.ts';
 import type { MailDns } from '../flow/dns.ts';
@@ -25,6 +26,8 @@ export interface Holdfast {
   scheduler: Scheduler;
   /** Mailbox change events (new mail, flags, expunges) for IDLE and push. */
   changes: ChangeFeed;
+  /** Prometheus metrics: counted by the services, read at each scrape of /metrics. */
+  metrics: Metrics;
   /** Failed logins, counted across protocols. */
   logins: LoginLimiter;
   /** The queue runner, when this node runs the queue role. */

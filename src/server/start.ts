@@ -1,6 +1,7 @@
 // Starting and stopping one Holdfast node: open the store (migrating it), bootstrap a first run,
 // start the services of the requested roles, and stop them in order, within a bound.
 import { Scheduler } from '../calendar/scheduling/scheduler.ts';
+import { Metrics } from '../health/metrics.ts';
 import { PostgresChannel } from '../store/postgres-channel.ts';
 import { createImipSender } from '../flow/imip-sender.ts';
 import type { Config } from '../config/schema.ts';
@@ -50,7 +51,9 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
     if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
     const tls = await loadTlsMaterial(config);
-    const flow = createMailFlow({ config, store, directory, now });
+    const metrics = new Metrics();
+    metrics.watchQueue(store.db, now);
+    const flow = createMailFlow({ config, store, directory, metrics, now });
     const scheduler = new Scheduler({
       db: store.db,
       directory,
@@ -58,7 +61,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       log: logger.child({ component: 'calendar' }),
       sendImip: createImipSender({ config, directory, blobs: store.blobs, flow, now }),
     });
-    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, scheduler, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
+    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, scheduler, metrics, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
     if (config.database.kind === 'postgres') services.push(await relayChanges(holdfast, config.database.url));
     for (const role of options.roles) services.push(await serviceByRole[role](holdfast));
     const listeners = services.flatMap((s) => s.listeners);

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Holdfast, RunningService } from '../server/holdfast.ts';
 import { listen, type ListenerInfo } from '../server/listen.ts';
 import { registerHealthRoutes } from './health-routes.ts';
+import { registerMetricsRoutes } from './metrics-routes.ts';
 import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
 
@@ -45,6 +46,7 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   const app = (secure ? Fastify({ ...options, https: { cert: holdfast.tls.cert, key: holdfast.tls.key } }) : Fastify(options)) as unknown as FastifyInstance;
   addDavMethods(app);
   registerHealthRoutes(app, holdfast);
+  registerMetricsRoutes(app, holdfast);
   registerDavRoutes(app, holdfast, secure, authenticator);
   return app;
 }

@@ -6,6 +6,8 @@ import { smtpReply } from './smtp-reply.ts';
 export class ConnectionLimits {
   private readonly perIp = new Map<string, number>();
   private readonly perForest = new Map<number, number>();
+  /** Name and limit of each forest seen, for metrics. */
+  private readonly forests = new Map<number, { name: string; max: number }>();
 
   constructor(private readonly maxPerIp: number) {}
 
@@ -24,6 +26,7 @@ export class ConnectionLimits {
   }
 
   acquireForest(forestId: number, max: number, forestName: string) {
+    this.forests.set(forestId, { name: forestName, max });
     const count = this.perForest.get(forestId) ?? 0;
     if (count >= max) {
       throw smtpReply(
@@ -39,6 +42,11 @@ export class ConnectionLimits {
     const count = (this.perForest.get(forestId) ?? 1) - 1;
     if (count <= 0) this.perForest.delete(forestId);
     else this.perForest.set(forestId, count);
+  }
+
+  /** Open connections and the limit of every forest that has had a connection. */
+  forestUsage(): { forest: string; open: number; limit: number }[] {
+    return [...this.forests].map(([id, f]) => ({ forest: f.name, open: this.perForest.get(id) ?? 0, limit: f.max }));
   }
 
   snapshot() {

@@ -9,6 +9,7 @@ import { parseAddress } from '../../directory/names.ts';
 import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
 import { spoolMessage, type SpooledMessage } from './spool.ts';
+import type { Metrics } from '../../health/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
 import type { Store } from '../../store/store.ts';
@@ -51,6 +52,8 @@ export interface IntakeDeps {
   logins: LoginLimiter;
   dns: MailDns;
   dkim: DkimKeys;
+  /** Observes accept latency (end of DATA to 250), when set. */
+  metrics?: Metrics;
   now(): number;
 }
 
@@ -147,6 +150,7 @@ export class Intake {
     const { config, store } = this.deps;
     const capture = captureHeaders(stream);
     const spooled = await spoolMessage(capture.stream, store.blobs);
+    const dataEnded = performance.now();
     const blob = spooled.blob;
     if (sizeExceeded() || blob.size > config.smtp.maxMessageSize) {
       throw smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
@@ -202,6 +206,7 @@ export class Intake {
         ...authResults,
       },
     });
+    this.deps.metrics?.acceptLatency.observe((performance.now() - dataEnded) / 1000);
     state.recipients = [];
     return `2.0.0 Ok: queued as ${id}`;
   }

@@ -2,6 +2,7 @@
 // + expiry); a crashed worker's lease expires and its work is claimed again. Outcomes (delivered,
 // deferred on the retry schedule, failed with a DSN) are written with their trace events in one
 // transaction, so a crash never leaves a half-recorded step.
+import { replyCode, type Metrics } from '../../health/metrics.ts';
 import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';
@@ -56,6 +57,8 @@ export interface QueueDeps {
   blobs: BlobStore;
   directory: Directory;
   config: Pick<Config, 'hostname' | 'queue'>;
+  /** Counts outcomes and delivery latency, when set. */
+  metrics?: Metrics;
   now(): number;
 }
 
@@ -257,8 +260,19 @@ export class Queue {
    * otherwise deliveries that finish together share one transaction, and late outcomes are dropped.
    */
   async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>): Promise<void> {
+    this.count('delivered', outcomes);
     if (!trx) return this.deliveredBatch.add(outcomes);
     if ((await this.writeDelivered(trx, outcomes)) < outcomes.length) throw new LeaseLostError();
+  }
+
+  private count(outcome: 'delivered' | 'deferred' | 'failed', outcomes: Outcome[]) {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    const now = this.deps.now();
+    for (const o of outcomes) {
+      metrics.deliveryOutcomes.inc({ outcome, route: o.recipient.route, code: replyCode(o.reply) });
+      if (outcome === 'delivered') metrics.deliveryLatency.observe({ route: o.recipient.route }, Math.max(0, now - o.recipient.message.receivedAt) / 1000);
+    }
   }
 
   private readonly deliveredBatch: Batcher<Outcome> = new Batcher((outcomes) => this.db.transaction().execute((trx) => this.writeDelivered(trx, outcomes)));
@@ -281,6 +295,7 @@ export class Queue {
    * the destination comes back.
    */
   async recordDeferred(outcomes: Outcome[], notAttempted = false) {
+    if (!notAttempted) this.count('deferred', outcomes);
     const now = this.deps.now();
     const { retryMs, expireMs } = this.deps.config.queue;
     const expired = outcomes.filter((o) => now - o.recipient.message.receivedAt >= expireMs);
@@ -314,6 +329,7 @@ export class Queue {
 
   /** Permanent failures: the recipient fails and the sender gets a DSN, in one transaction. */
   async recordFailed(outcomes: Outcome[], event: 'bounced' | 'expired' = 'bounced') {
+    this.count('failed', outcomes);
     const now = this.deps.now();
     const dsns = await this.prepareDsns(outcomes, 'failed');
     await this.db.transaction().execute(async (trx) => {

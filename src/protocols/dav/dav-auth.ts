@@ -3,9 +3,9 @@
 // (about 0.1 s), so a successful check is remembered for a few minutes under a keyed hash of the
 // credentials (never the password itself), as Dovecot's auth cache does.
 import { createHmac, randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
+import { isLoopbackAddress, parseBasicAuthorization } from '../../server/http-credentials.ts';
 
 export interface DavAuthRequest {
   authorization: string | undefined;
@@ -32,9 +32,9 @@ export class DavAuthenticator {
   ) {}
 
   async authenticate(request: DavAuthRequest): Promise<DavAuthResult> {
-    const credentials = parseBasic(request.authorization);
+    const credentials = parseBasicAuthorization(request.authorization);
     if (!credentials) return { ok: false, status: 401, message: 'Authentication required: sign in with your email address and password' };
-    if (!request.secure && !this.options.plaintextLogin && !isLoopback(request.remoteAddress)) {
+    if (!request.secure && !this.options.plaintextLogin && !isLoopbackAddress(request.remoteAddress)) {
       const https = this.options.httpsPort === 'off' ? 'HTTPS' : `HTTPS (port ${this.options.httpsPort})`;
       return { ok: false, status: 403, message: `Passwords are not accepted over plain HTTP from ${request.remoteAddress}: use ${https}, or set [http] plaintext_login = true behind a TLS-terminating proxy` };
     }
@@ -53,19 +53,4 @@ export class DavAuthenticator {
     this.cache.set(cacheKey, { principal, expires: this.now() + cacheTtlMs });
     return { ok: true, principal };
   }
-}
-
-function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 1) return undefined;
-  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
-function isLoopback(address: string): boolean {
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(plain) === 4) return plain.startsWith('127.');
-  return plain === '::1';
 }

@@ -16,6 +16,7 @@ export async function startImap(holdfast: Holdfast): Promise<RunningService> {
     holdfast.logins,
     log,
   );
+  holdfast.metrics.countSessions('imap', () => context.sessions.size);
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key });
   const { listeners, close } = await startSocketListeners(
     holdfast,

@@ -16,6 +16,7 @@ export async function startPop3(holdfast: Holdfast): Promise<RunningService> {
     config.imap.plaintextLogin,
     log,
   );
+  holdfast.metrics.countSessions('pop3', () => context.sessions.size);
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key });
   const { listeners, close } = await startSocketListeners(
     holdfast,

@@ -1,0 +1,131 @@
+// Prometheus metrics (prom-client): what the mail flow and the protocol services count as they work,
+// and what is read from the store at each scrape (queue depth, oldest mail). `GET /metrics` serves
+// them; `holdfast health` and the service-health probes build on the same numbers.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly deliveryOutcomes = new Counter({
+    name: 'holdfast_delivery_outcomes_total',
+    help: 'Delivery attempts per recipient, by outcome (delivered, deferred, failed), route (local, remote) and reply code',
+    labelNames: ['outcome', 'route', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly acceptLatency = new Histogram({
+    name: 'holdfast_accept_latency_seconds',
+    help: 'From the end of DATA to the 250 reply, the message durably stored',
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly deliveryLatency = new Histogram({
+    name: 'holdfast_delivery_latency_seconds',
+    help: 'From acceptance to delivery, by route',
+    labelNames: ['route'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 3600],
+    registers: [this.registry],
+  });
+
+  private readonly sessionCounts = new Map<string, () => number>();
+  private readonly connectionCounts = new Map<string, () => { forest: string; open: number; limit: number }[]>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'holdfast_' });
+    const sessions = this.sessionCounts;
+    new Gauge({
+      name: 'holdfast_sessions',
+      help: 'Open protocol sessions, by protocol',
+      labelNames: ['protocol'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [protocol, count] of sessions) this.set({ protocol }, count());
+      },
+    });
+    const forests = this.connectionCounts;
+    new Gauge({
+      name: 'holdfast_forest_connections',
+      help: 'Open SMTP connections per resource forest, and the forest limit (kind="limit")',
+      labelNames: ['forest', 'kind'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const read of forests.values()) {
+          for (const f of read()) {
+            this.set({ forest: f.forest, kind: 'open' }, f.open);
+            this.set({ forest: f.forest, kind: 'limit' }, f.limit);
+          }
+        }
+      },
+    });
+  }
+
+  /** A protocol service reports how many sessions it has open. */
+  countSessions(protocol: string, count: () => number) {
+    this.sessionCounts.set(protocol, count);
+  }
+
+  countForestConnections(read: () => { forest: string; open: number; limit: number }[]) {
+    this.connectionCounts.set('smtp', read);
+  }
+
+  /** Queue depth by state and tenant, by destination for remote mail, and the oldest waiting mail, read at each scrape. */
+  watchQueue(db: Kysely<Database>, now: () => number) {
+    new Gauge({
+      name: 'holdfast_queue_recipients',
+      help: 'Queued recipients by state and tenant',
+      labelNames: ['state', 'tenant'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await db
+          .selectFrom('queue_recipients as r')
+          .leftJoin('tenants as t', 't.id', 'r.tenant_id')
+          .select(['r.state', 't.name as tenant', (eb) => eb.fn.countAll<number>().as('n')])
+          .where('r.state', 'in', ['queued', 'inflight', 'deferred'])
+          .groupBy(['r.state', 't.name'])
+          .execute();
+        this.reset();
+        for (const row of rows) this.set({ state: row.state, tenant: row.tenant ?? '(none)' }, Number(row.n));
+      },
+    });
+    new Gauge({
+      name: 'holdfast_queue_destination_recipients',
+      help: 'Remote recipients waiting, by destination domain and state',
+      labelNames: ['destination', 'state'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await db
+          .selectFrom('queue_recipients')
+          .select(['domain', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+          .where('route', '=', 'remote')
+          .where('state', 'in', ['queued', 'inflight', 'deferred'])
+          .groupBy(['domain', 'state'])
+          .execute();
+        this.reset();
+        for (const row of rows) this.set({ destination: row.domain, state: row.state }, Number(row.n));
+      },
+    });
+    new Gauge({
+      name: 'holdfast_queue_oldest_age_seconds',
+      help: 'Age of the oldest recipient not yet delivered or failed (0 when the queue is empty)',
+      registers: [this.registry],
+      async collect() {
+        const row = await db
+          .selectFrom('queue_recipients')
+          .select(sql<number | null>`min(created_at)`.as('oldest'))
+          .where('state', 'in', ['queued', 'inflight', 'deferred'])
+          .executeTakeFirst();
+        this.set(row?.oldest ? Math.max(0, (now() - Number(row.oldest)) / 1000) : 0);
+      },
+    });
+  }
+}
+
+/** The reply code a delivery outcome is counted under: "250", "421", "550"… */
+export function replyCode(reply: string): string {
+  return /^\d{3}/.exec(reply)?.[0] ?? 'none';
+}
