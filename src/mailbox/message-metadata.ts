@@ -95,22 +95,24 @@ export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Prom
 }
 
 /**
- * Only the decoded header fields and sent date of several contents (what SEARCH needs): no tree to
- * parse. With `containing`, only contents whose header text contains every one of those strings
- * (ignoring case) are loaded: the database narrows a folder to the few candidates worth parsing.
+ * The decoded header fields and sent date (what SEARCH needs; no tree to parse) of the contents of
+ * a folder's messages. With `containing`, only contents whose header text contains every one of
+ * those strings (ignoring case): the database narrows the folder to the few worth parsing.
  */
-export async function loadSearchHeaders(store: MetadataStore, hashes: string[], containing: string[] = []): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
-  const out = new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
-  const unique = [...new Set(hashes)];
+export async function loadSearchHeaders(store: MetadataStore, folderId: number, containing: string[] = []): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
   // Headers are stored as JSON: a needle JSON would escape, or (on SQLite, whose LIKE folds ASCII
   // only) a non-ASCII one, cannot be matched on the text; those are checked after parsing only.
   const usable = containing.filter((n) => JSON.stringify(n) === `"${n}"` && (store.dialect === 'postgres' || /^[\x20-\x7e]*$/.test(n)));
   const like = store.dialect === 'sqlite' ? sql.raw('like') : sql.raw('ilike');
-  for (const batch of batches(unique)) {
-    let query = store.db.selectFrom('blob_metadata').select(['hash', 'headers', 'sent_at']).where('hash', 'in', batch);
-    for (const needle of usable) query = query.where(sql<boolean>`headers ${like} ${`%${needle.replace(/[!%_]/g, '!$&')}%`} escape '!'`);
-    const rows = await query.execute();
-    for (const row of rows) out.set(row.hash, { headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
+  let query = store.db
+    .selectFrom('messages')
+    .innerJoin('blob_metadata', 'blob_metadata.hash', 'messages.blob_hash')
+    .select(['blob_metadata.hash', 'blob_metadata.headers', 'blob_metadata.sent_at'])
+    .where('messages.mailbox_id', '=', folderId);
+  for (const needle of usable) query = query.where(sql<boolean>`blob_metadata.headers ${like} ${`%${needle.replace(/[!%_]/g, '!$&')}%`} escape '!'`);
+  const out = new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
+  for (const row of await query.execute()) {
+    if (!out.has(row.hash)) out.set(row.hash, { headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
   }
   return out;
 }

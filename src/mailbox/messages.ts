@@ -66,6 +66,12 @@ export async function messagesByUid(db: Kysely<Database>, folderId: number, uids
   return out;
 }
 
+/** Full rows of every message in the folder, by UID (one range scan, for whole-folder work like SEARCH). */
+export async function messagesInFolder(db: Kysely<Database>, folderId: number): Promise<MessageRow[]> {
+  const rows = await db.selectFrom('messages').select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'prefix']).where('mailbox_id', '=', folderId).orderBy('uid').execute();
+  return rows.map(toRow);
+}
+
 /** What changed in the folder after `modseq`: messages added or whose flags changed, and UIDs expunged. */
 export async function changesSince(db: Kysely<Database>, folderId: number, modseq: number) {
   const changed = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).where('modseq', '>', modseq).orderBy('uid').execute();

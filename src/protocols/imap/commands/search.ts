@@ -2,7 +2,7 @@
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
 // delivery; BODY and TEXT from the full-text index (word and word-prefix matches).
 import { loadSearchHeaders, matchingText, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
-import { messagesByUid, type MessageRow } from '../../../mailbox/messages.ts';
+import { messagesInFolder, type MessageRow } from '../../../mailbox/messages.ts';
 import { inRanges } from '../parser/args.ts';
 import { parseSearch, type SearchKey } from '../parser/search-keys.ts';
 import { atom, type Value } from '../response/encode.ts';
@@ -65,7 +65,10 @@ function containsModseq(key: SearchKey): boolean {
 
 /** The messages of the selected folder, and those matching `key` (in UID order). */
 export async function searchMessages(session: ImapSession, key: SearchKey): Promise<{ rows: MessageRow[]; matched: MessageRow[] }> {
-  const rows = await messagesByUid(session.context.mail.db, session.selected!.folder.id, session.selected!.uids);
+  const selected = session.selected!;
+  // The session's view may lag the folder by a command: only the messages it knows count.
+  const known = new Set(selected.uids);
+  const rows = (await messagesInFolder(session.context.mail.db, selected.folder.id)).filter((row) => known.has(row.uid));
   const matcher = await prepare(session, key, rows);
   return { rows, matched: rows.filter((row) => matcher(row)) };
 }
@@ -85,7 +88,7 @@ async function prepare(session: ImapSession, key: SearchKey, rows: MessageRow[])
   };
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
-  const metadata = needs.metadata ? await loadSearchHeaders(session.context.mail, hashes, requiredHeaderText(key)) : new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
+  const metadata = needs.metadata ? await loadSearchHeaders(session.context.mail, selected.folder.id, requiredHeaderText(key)) : new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
   const textMatches = new Map<string, Set<string>>();
   for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
   const largestSeq = selected.uids.length;
