@@ -1,4 +1,5 @@
 // holdfast queue list|show|retry|hold|release|bounce — the mail queue, read and acted on.
+import { queueInsight } from '../flow/queue/queue-insight.ts';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { invalid } from '../errors.ts';
@@ -38,6 +39,19 @@ export function registerQueueCommands(program: Command) {
         const entries = await admin(context).list({ tenantId, domain: options.domain, state: options.state as RecipientState | undefined, all: options.all });
         print(options, entries, () => listText(entries));
       }),
+  );
+
+  action<[]>(queue.command('insight').description('why mail is waiting: per destination, the last reply, attempts, next retry and an explanation'), (options) =>
+    withDirectory(async (context) => {
+      const insights = await queueInsight(context.store.db, Date.now());
+      print(options, insights, () =>
+        insights.length === 0
+          ? 'No remote mail is waiting.'
+          : insights
+              .map((i) => `${i.destination}: ${i.waiting} waiting (${i.deferred} deferred, ${i.inFlight} in flight) since ${new Date(i.oldestSince).toISOString()}, ${i.attempts} attempts\n  last reply: ${i.lastReply ?? '-'}\n  ${i.explanation}`)
+              .join('\n') + '\n(the running server also reports its current concurrency per destination: GET /admin/queue/insight)',
+      );
+    }),
   );
 
   action<[string]>(queue.command('show <message-id>').description('one message: envelope, recipients and trace'), (id, options) =>

@@ -5,6 +5,7 @@ import type { Holdfast, RunningService } from '../server/holdfast.ts';
 import { listen, type ListenerInfo } from '../server/listen.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
+import { registerAdminRoutes } from './admin-routes.ts';
 import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
 
@@ -47,6 +48,7 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   addDavMethods(app);
   registerHealthRoutes(app, holdfast);
   registerMetricsRoutes(app, holdfast);
+  registerAdminRoutes(app, holdfast);
   registerDavRoutes(app, holdfast, secure, authenticator);
   return app;
 }

@@ -3,7 +3,8 @@
 // forest labels name tenants and destinations.
 import type { FastifyInstance } from 'fastify';
 import type { Holdfast } from '../server/holdfast.ts';
-import { isLoopbackAddress, parseBasicAuthorization } from '../server/http-credentials.ts';
+import { isLoopbackAddress } from '../server/http-credentials.ts';
+import { isGlobalAdmin } from './admin-auth.ts';
 
 export function registerMetricsRoutes(app: FastifyInstance, holdfast: Holdfast) {
   app.get('/metrics', async (request, reply) => {
@@ -15,12 +16,4 @@ export function registerMetricsRoutes(app: FastifyInstance, holdfast: Holdfast) 
     reply.header('Content-Type', holdfast.metrics.registry.contentType);
     return holdfast.metrics.registry.metrics();
   });
-}
-
-async function isGlobalAdmin(holdfast: Holdfast, client: string, authorization: string | undefined): Promise<boolean> {
-  const credentials = parseBasicAuthorization(authorization);
-  if (!credentials || holdfast.logins.refusal(client, credentials.user)) return false;
-  const principal = await holdfast.directory.authenticate(credentials.user, credentials.password);
-  if (!principal) holdfast.logins.record(client, credentials.user);
-  return principal?.role === 'global-admin';
 }
