@@ -8,6 +8,7 @@ import { registerDomainCommands } from './domain-commands.ts';
 import { registerForestCommands } from './forest-commands.ts';
 import { registerGroupCommands } from './group-commands.ts';
 import { registerResourceCommands, registerSharedMailboxCommands } from './mailbox-principal-commands.ts';
+import { registerHealthCommand } from './health-commands.ts';
 import { registerQueueCommands, registerTraceCommand } from './queue-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTenantCommands } from './tenant-commands.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerResourceCommands(program);
   registerQueueCommands(program);
   registerTraceCommand(program);
+  registerHealthCommand(program);
   registerDkimCommands(program);
   registerCalendarCommands(program);
   return program;
