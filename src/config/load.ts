@@ -52,6 +52,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const tls = { cert: values.tls?.cert, key: values.tls?.key };
   checkTlsPair(tls, sources, file, cwd);
 
+  const smtp = {
+    maxMessageSize: values.smtp?.max_message_size ?? 50_000_000,
+    maxRecipients: values.smtp?.max_recipients ?? 500,
+    maxConnectionsPerIp: values.smtp?.max_connections_per_ip ?? 20,
+    maxReceivedHeaders: values.smtp?.max_received_headers ?? 20,
+    greetingDelayMs: values.smtp?.greeting_delay ?? 0,
+  };
+  const limits = {
+    messagesPerMinute: values.limits?.messages_per_minute ?? 30,
+    recipientsPerDay: values.limits?.recipients_per_day ?? 10_000,
+    authFailures: values.limits?.auth_failures ?? 5,
+  };
   return {
     configFile: file,
     dataDir,
@@ -65,18 +77,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     log: { level: values.log?.level ?? 'info', format: values.log?.format ?? 'auto' },
     shutdownGraceMs: values.shutdown_grace ?? 10_000,
     dnsServers: values.dns_servers,
-    smtp: {
-      maxMessageSize: values.smtp?.max_message_size ?? 50_000_000,
-      maxRecipients: values.smtp?.max_recipients ?? 500,
-      maxConnectionsPerIp: values.smtp?.max_connections_per_ip ?? 20,
-      maxReceivedHeaders: values.smtp?.max_received_headers ?? 20,
-      greetingDelayMs: values.smtp?.greeting_delay ?? 0,
-    },
-    limits: {
-      messagesPerMinute: values.limits?.messages_per_minute ?? 30,
-      recipientsPerDay: values.limits?.recipients_per_day ?? 10_000,
-      authFailures: values.limits?.auth_failures ?? 5,
-    },
+    smtp,
+    limits,
     imap: {
       appendLimit: values.imap?.append_limit ?? values.smtp?.max_message_size ?? 50_000_000,
       plaintextLogin: values.imap?.plaintext_login ?? false,
@@ -88,6 +90,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
     caldav: { maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000 },
     queue: queueSettings(values.queue, file),
     relays: values.relay ?? [],
+    tenantLimits: Object.fromEntries(
+      Object.entries(values.tenant_limits ?? {}).map(([tenant, l]) => [
+        tenant.toLowerCase(),
+        {
+          messagesPerMinute: l.messages_per_minute ?? limits.messagesPerMinute,
+          recipientsPerDay: l.recipients_per_day ?? limits.recipientsPerDay,
+          maxRecipients: l.max_recipients ?? smtp.maxRecipients,
+        },
+      ]),
+    ),
   };
 }
 

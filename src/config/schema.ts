@@ -91,6 +91,17 @@ export const fileSchema = z.strictObject({
       auth_failures: positiveInteger().optional(),
     })
     .optional(),
+  // Per tenant (by name), what its senders may do, overriding [limits] and smtp.max_recipients.
+  tenant_limits: z
+    .record(
+      z.string(),
+      z.strictObject({
+        messages_per_minute: positiveInteger().optional(),
+        recipients_per_day: positiveInteger().optional(),
+        max_recipients: positiveInteger().optional(),
+      }),
+    )
+    .optional(),
   queue: z
     .strictObject({
       retry: durationList.optional(),
@@ -141,6 +152,12 @@ export const environmentKeys: Record<string, string> = {
   HOLDFAST_LOG_FORMAT: 'log.format',
 };
 
+export interface SenderLimits {
+  messagesPerMinute: number;
+  recipientsPerDay: number;
+  maxRecipients: number;
+}
+
 export interface Config {
   /** The TOML file that was read, if any. */
   configFile?: string;
@@ -158,6 +175,8 @@ export interface Config {
   dnsServers?: string[];
   smtp: { maxMessageSize: number; maxRecipients: number; maxConnectionsPerIp: number; maxReceivedHeaders: number; greetingDelayMs: number };
   limits: { messagesPerMinute: number; recipientsPerDay: number; authFailures: number };
+  /** Sender limits of some tenants (by tenant name), overriding `limits` and `smtp.maxRecipients`. */
+  tenantLimits: Record<string, SenderLimits>;
   imap: {
     /** Largest message APPEND accepts (advertised as APPENDLIMIT). */
     appendLimit: number;

@@ -50,6 +50,9 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     const directory = new Directory(store.db, now);
     const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
     if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
+    for (const tenant of Object.keys(config.tenantLimits)) {
+      await directory.getTenant(tenant).catch(() => logger.warn({ tenant }, `[tenant_limits.${tenant}] names no tenant; its limits apply to nobody`));
+    }
     const tls = await loadTlsMaterial(config);
     const metrics = new Metrics();
     metrics.watchQueue(store.db, now);

@@ -23,7 +23,7 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
       apps.push(app);
       await app.ready();
       const actual = await listen(app.server, name, config.bind, port);
-      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'CalDAV, health API' });
+      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'CalDAV, metrics, admin and health API' });
     }
   } catch (error) {
     await Promise.all(apps.map((app) => app.close()));

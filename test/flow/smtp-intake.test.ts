@@ -22,7 +22,7 @@ for (const name of backendNames) {
     let tenant: TenantDirectory;
     before(async () => {
       t = await startTestNode(name, {
-        toml: '[smtp]\nmax_message_size = "20KB"\nmax_recipients = 3\nmax_connections_per_ip = 4\n[limits]\nmessages_per_minute = 3\nauth_failures = 3\n',
+        toml: '[smtp]\nmax_message_size = "20KB"\nmax_recipients = 3\nmax_connections_per_ip = 4\n[limits]\nmessages_per_minute = 3\nauth_failures = 3\n[tenant_limits.bulk]\nmax_recipients = 5\n',
       });
       tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
@@ -204,6 +204,21 @@ for (const name of backendNames) {
       assert.match(found.text, /^Message-ID: <[0-9a-f-]+@mail\.test\.example>\r\n/m);
       assert.match(found.text, /^Date: .+ \+0000\r\n/m);
       assert.match(found.text, /with ESMTPSA id/);
+    });
+
+    it("applies a tenant's own sender limits", async () => {
+      await t.node.holdfast.directory.addTenant({ name: 'bulk' });
+      const bulk = await t.node.holdfast.directory.tenant('bulk');
+      await bulk.addDomain('bulk.example');
+      await bulk.addPrincipal({ kind: 'user', address: 'dan@bulk.example', password });
+      const { talk } = await SmtpTalk.open(t.port('submissions'), { tls: true });
+      await talk.send('EHLO client.example');
+      assert.match(await talk.send(`AUTH PLAIN ${plainAuth('dan@bulk.example', password)}`), /^235 /);
+      assert.match(await talk.send('MAIL FROM:<dan@bulk.example>'), /^250 /);
+      // Tenant "bulk" may address 5 recipients per message where the default is 3.
+      for (const user of ['alice', 'bob', 'al', 'team', 'alice+news']) assert.match(await talk.send(`RCPT TO:<${user}@test.example>`), /^250 /);
+      assert.equal(await talk.send('RCPT TO:<all@test.example>'), '452 4.5.3 Too many recipients (at most 5 per message); send the rest in another message');
+      talk.close();
     });
 
     it('rate-limits failed logins and messages per minute', async () => {

@@ -3,7 +3,7 @@
 // calls these steps and sends the SmtpReply they throw.
 import { randomUUID } from 'node:crypto';
 import { authenticate as verifyMessage } from 'mailauth';
-import type { Config } from '../../config/schema.ts';
+import type { Config, SenderLimits } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { parseAddress } from '../../directory/names.ts';
 import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
@@ -111,8 +111,9 @@ export class Intake {
   async rcptTo(sessionId: string, address: string, dsn: { orcpt?: string; notify?: string[] } = {}) {
     const state = this.state(sessionId);
     const { config, directory } = this.deps;
-    if (state.recipients.length >= config.smtp.maxRecipients) {
-      throw smtpReply(452, '4.5.3', `Too many recipients (at most ${config.smtp.maxRecipients} per message); send the rest in another message`);
+    const { maxRecipients } = await this.limitsOf(state.principal);
+    if (state.recipients.length >= maxRecipients) {
+      throw smtpReply(452, '4.5.3', `Too many recipients (at most ${maxRecipients} per message); send the rest in another message`);
     }
     let parsed: string;
     try {
@@ -272,8 +273,17 @@ export class Intake {
     }
   }
 
+  /** The sender limits that apply: the sender's tenant's ([tenant_limits.<name>]) or the defaults. */
+  private async limitsOf(principal: Principal | undefined): Promise<SenderLimits> {
+    const { config } = this.deps;
+    const defaults = { messagesPerMinute: config.limits.messagesPerMinute, recipientsPerDay: config.limits.recipientsPerDay, maxRecipients: config.smtp.maxRecipients };
+    if (!principal || Object.keys(config.tenantLimits).length === 0) return defaults;
+    const tenant = await this.deps.store.db.selectFrom('tenants').select('name').where('id', '=', principal.tenantId).executeTakeFirst();
+    return (tenant && config.tenantLimits[tenant.name.toLowerCase()]) ?? defaults;
+  }
+
   private async checkSenderRate(principal: Principal) {
-    const { limits } = this.deps.config;
+    const limits = await this.limitsOf(principal);
     const since = this.deps.now() - 60_000;
     const row = await this.deps.store.db
       .selectFrom('queue_messages')
@@ -289,7 +299,7 @@ export class Intake {
   /** The 24-hour recipient limit of an authenticated sender; a group counts as one recipient. */
   private async checkRecipientRate(state: SessionState) {
     if (!state.principal) return;
-    const { limits } = this.deps.config;
+    const limits = await this.limitsOf(state.principal);
     const since = this.deps.now() - 86_400_000;
     const row = await this.deps.store.db
       .selectFrom((eb) =>
