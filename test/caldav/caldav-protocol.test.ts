@@ -90,6 +90,20 @@ describe('CalDAV protocol details', () => {
     assert.deepEqual([...(await open.text()).matchAll(/tasks\/([a-z]+)\.ics/g)].map((m) => m[1]), ['later']);
   });
 
+  it('exports a whole calendar as one iCalendar file, each time zone once', async () => {
+    const berlin = (uid: string, day: string) => event(uid, `DTSTART;TZID=Europe/Berlin:202612${day}T100000`, `DTEND;TZID=Europe/Berlin:202612${day}T110000`, `Export ${uid}`).replace('BEGIN:VEVENT', 'BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT');
+    await request('MKCALENDAR', '/dav/calendars/alice@test.example/export/', '');
+    for (const [uid, day] of [['x1', '07'], ['x2', '08']]) assert.equal((await request('PUT', `/dav/calendars/alice@test.example/export/${uid}.ics`, berlin(uid!, day!), { 'Content-Type': 'text/calendar' })).status, 201);
+    const response = await request('GET', '/dav/calendars/alice@test.example/export/');
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/calendar/);
+    const text = await response.text();
+    assert.match(text, /^BEGIN:VCALENDAR\r\n/);
+    assert.match(text, /X-WR-CALNAME:export/);
+    assert.equal(text.match(/BEGIN:VTIMEZONE/g)?.length, 1);
+    assert.equal(text.match(/BEGIN:VEVENT/g)?.length, 2);
+  });
+
   it('refuses a second object with the same UID, oversized objects and deep nesting', async () => {
     assert.equal((await request('PUT', `${calendar}one.ics`, event('same-uid', '20261201T100000Z', '20261201T110000Z', 'One'), { 'Content-Type': 'text/calendar' })).status, 201);
     const twin = await request('PUT', `${calendar}two.ics`, event('same-uid', '20261201T100000Z', '20261201T110000Z', 'Two'), { 'Content-Type': 'text/calendar' });

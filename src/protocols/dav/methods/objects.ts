@@ -1,7 +1,8 @@
 // GET, HEAD, PUT and DELETE of calendar objects (RFC 4791 §5.3.2) with ETag preconditions
 // (If-Match / If-None-Match), and DELETE of whole calendars.
 import { mayWrite } from '../../../calendar/calendar-access.ts';
-import { defaultCalendar, deleteCalendar, deleteObject, getObject, parsedObject, putObject } from '../../../calendar/calendars.ts';
+import { exportCalendar } from '../../../calendar/calendar-export.ts';
+import { defaultCalendar, deleteCalendar, deleteObject, getObject, listObjects, parsedObject, putObject } from '../../../calendar/calendars.ts';
 import { deleteInboxItem, getInboxItem } from '../../../calendar/scheduling/schedule-inbox.ts';
 import { toPrincipal, type Principal } from '../../../directory/directory.ts';
 import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
@@ -13,6 +14,11 @@ export const handleGet: MethodHandler = async (context, resource, request): Prom
     const item = await getInboxItem(context.db, resource.principal.id, resource.uri);
     if (!item) throw notFound('no-such-object', `${resource.href} does not exist`);
     return { status: 200, headers: { 'Content-Type': `text/calendar; charset=utf-8; method=${item.method}`, ETag: item.etag }, body: request.method === 'HEAD' ? undefined : item.data };
+  }
+  if (resource.kind === 'calendar') {
+    // The whole calendar as one .ics file (export, subscription by URL).
+    const body = exportCalendar(resource.calendar, await listObjects(context.db, resource.calendar.id));
+    return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8', 'Content-Disposition': `attachment; filename="${resource.calendar.uri}.ics"` }, body: request.method === 'HEAD' ? undefined : body };
   }
   if (resource.kind !== 'object') {
     if (resource.kind === 'missing' || resource.kind === 'new-calendar') throw notFound('no-such-resource', `${resource.href} does not exist`);
