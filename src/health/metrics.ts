@@ -30,6 +30,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly caldavRequests = new Counter({
+    name: 'holdfast_caldav_requests_total',
+    help: 'CalDAV requests, by method and HTTP status',
+    labelNames: ['method', 'status'] as const,
+    registers: [this.registry],
+  });
+
   private readonly sessionCounts = new Map<string, () => number>();
   private readonly connectionCounts = new Map<string, () => { forest: string; open: number; limit: number }[]>();
 

@@ -31,6 +31,8 @@ describe('metrics', () => {
       .sendMail({ from: 'someone@elsewhere.example', to: 'hana@test.example', subject: 'Counted', text: 'one' });
     await t.waitFor(async () => (await t.mailbox('hana@test.example')).length === 1, 'the delivery');
 
+    const propfind = await fetch(`http://127.0.0.1:${t.port('http')}/dav/calendars/hana@test.example/`, { method: 'PROPFIND', headers: { Depth: '0', Authorization: `Basic ${Buffer.from(`hana@test.example:${password}`).toString('base64')}` } });
+    assert.equal(propfind.status, 207);
     const text = await t.waitFor(async () => {
       const body = await scrape();
       return body.includes('holdfast_delivery_outcomes_total{outcome="delivered",route="local",code="250"} 1') && body;
@@ -43,6 +45,7 @@ describe('metrics', () => {
     assert.match(text, /^holdfast_queue_oldest_age_seconds 0$/m);
     assert.match(text, /^# TYPE holdfast_queue_recipients gauge$/m);
     assert.match(text, /^holdfast_process_resident_memory_bytes \d+/m);
+    assert.match(text, /^holdfast_caldav_requests_total\{method="PROPFIND",status="207"\} 1$/m);
     talk.close();
   });
 });

@@ -52,6 +52,7 @@ export function registerDavRoutes(app: FastifyInstance, holdfast: Holdfast, secu
         { method: request.method, path, headers, body: typeof request.body === 'string' ? request.body : '' },
       );
       if (preferMinimal && result.status === 207) result.headers = { ...result.headers, 'Preference-Applied': 'return=minimal' };
+      holdfast.metrics.caldavRequests.inc({ method: request.method, status: String(result.status) });
       return send(reply, result);
     };
     scope.route({ method: [...davMethods], url: '/dav', handler });
