@@ -207,14 +207,23 @@ export class ImapSession {
     const data = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output);
     this.output = [];
     this.outputBytes = 0;
-    if (this.deflate) this.deflate.write(data);
-    else this.socket.write(data);
+    if (this.deflate) {
+      this.deflate.write(data);
+      this.unflushed = true;
+    } else this.socket.write(data);
   }
 
-  /** Ends a burst of responses: sends what was gathered (and flushes compression) so the client sees it now. */
+  /**
+   * Ends a burst of responses: sends what was gathered (and flushes compression) so the client sees
+   * it now. An empty flush sends nothing: right after COMPRESS, even an empty deflate block could
+   * reach the client in the same read as the OK, which clients rightly refuse.
+   */
   flush() {
     this.writeOut();
-    this.deflate?.flush(zlibConstants.Z_SYNC_FLUSH);
+    if (this.deflate && this.unflushed) {
+      this.unflushed = false;
+      this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    }
   }
 
   /** Waits while the client is slow to read what was sent (a large FETCH). */
@@ -293,6 +302,9 @@ export class ImapSession {
     deflate.pipe(this.socket);
     this.deflate = deflate;
   }
+
+  /** Compressed output written since the last sync flush. */
+  private unflushed = false;
 
   get compressed(): boolean {
     return this.deflate !== undefined;
