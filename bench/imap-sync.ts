@@ -7,13 +7,9 @@
 //    FETCH 1:* (UID FLAGS) (CHANGEDSINCE modseq), as a client that was offline does.
 //
 //   npm run bench:imap-sync -- [--messages 50000]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { holdfastCli, startHoldfastProcess } from './lib/holdfast-process.ts';
-import { startDovecot } from './lib/peers.ts';
+import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' } } });
 const total = Number(values.messages);
@@ -74,32 +70,10 @@ async function measure(server: Server) {
   return { seedRate: total / seedSeconds, syncSeconds, resyncSeconds, fetched, changed };
 }
 
-const dovecotDir = join(tmpdir(), 'holdfast-bench-peers');
-rmSync(dovecotDir, { recursive: true, force: true });
-const dovecot = startDovecot(dovecotDir, 24_926, 14_345);
-let peer;
-try {
-  await new Promise((r) => setTimeout(r, 1000));
-  peer = await measure({ name: 'Dovecot', port: dovecot.imapPort, user: 'reader', password: 'bench' });
-} finally {
-  dovecot.stop();
-  rmSync(dovecotDir, { recursive: true, force: true });
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
-let ours;
-try {
-  writeFileSync(join(dir, 'holdfast.toml'), '[imap]\nplaintext_login = true\n');
-  holdfastCli(dir, ['user', 'add', 'reader@bench.example', '--password', 'Sync-Bench-Words-7']);
-  const server = await startHoldfastProcess(dir, { HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_IMAP_PORT: '0' });
-  try {
-    ours = await measure({ name: 'Holdfast', port: server.port('imap'), user: 'reader@bench.example', password: 'Sync-Bench-Words-7' });
-  } finally {
-    await server.stop();
-  }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
+const peer = await withDovecot({ lmtp: 24_926, imap: 14_345 }, (port) => measure({ name: 'Dovecot', port, user: 'reader', password: 'bench' }));
+const ours = await withHoldfastImap({ users: ['reader@bench.example'], password: 'Sync-Bench-Words-7' }, (server) =>
+  measure({ name: 'Holdfast', port: server.port('imap'), user: 'reader@bench.example', password: 'Sync-Bench-Words-7' }),
+);
 
 console.log(`imap-sync: one INBOX of ${total} messages (2 KB); first sync FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE); resync with CHANGEDSINCE after 500 flag changes and 100 expunges`);
 console.log('');

@@ -8,13 +8,10 @@
 //    server.
 //
 //   npm run bench:imap -- [--seconds 20] [--messages 500] [--idle 1000]
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ImapTalk } from '../test/helpers/imap-talk.ts';
-import { holdfastCli, startHoldfastProcess } from './lib/holdfast-process.ts';
-import { startDovecot } from './lib/peers.ts';
+import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' } } });
 const seconds = Number(values.seconds);
@@ -162,33 +159,11 @@ async function measure(server: Server) {
   return { ...mixed, idleKb: idle };
 }
 
-// Dovecot's mail user (nobody) must be able to enter the directory: not a private mkdtemp one.
-const dovecotDir = join(tmpdir(), 'holdfast-bench-peers');
-rmSync(dovecotDir, { recursive: true, force: true });
-const dovecot = startDovecot(dovecotDir, 24_925, 14_344);
-let peer;
-try {
-  await new Promise((r) => setTimeout(r, 1000));
-  peer = await measure({ name: 'Dovecot', port: dovecot.imapPort, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids });
-} finally {
-  dovecot.stop();
-  rmSync(dovecotDir, { recursive: true, force: true });
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
-let ours;
-try {
-  writeFileSync(join(dir, 'holdfast.toml'), '[imap]\nplaintext_login = true\nmax_connections_per_user = 2000\n');
-  for (let i = 0; i < clients; i++) holdfastCli(dir, ['user', 'add', `bench${i}@bench.example`, '--password', 'Bench-Password-1']);
-  const server = await startHoldfastProcess(dir, { HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_IMAP_PORT: '0' });
-  try {
-    ours = await measure({ name: 'Holdfast', port: server.port('imap'), user: (i) => `bench${i}@bench.example`, password: 'Bench-Password-1', pids: () => [server.child.pid!] });
-  } finally {
-    await server.stop();
-  }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
+const peer = await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) => measure({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids }));
+const users = Array.from({ length: clients }, (_, i) => `bench${i}@bench.example`);
+const ours = await withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n' }, (server) =>
+  measure({ name: 'Holdfast', port: server.port('imap'), user: (i) => users[i]!, password: 'Bench-Password-1', pids: () => [server.child.pid!] }),
+);
 
 console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload; ${idleConnections} idle connections`);
 console.log('');

@@ -6,14 +6,14 @@ import type { Command } from 'commander';
 import { sql } from 'kysely';
 import type { Config, ListenerName } from '../config/schema.ts';
 import { listenerNames } from '../config/schema.ts';
-import { queueInsight, type DestinationInsight } from '../flow/queue/queue-insight.ts';
+import { queueBacklog, queueInsight, type DestinationInsight, type QueueBacklog } from '../flow/queue/queue-insight.ts';
 import { action, withDirectory } from './context.ts';
 import { print } from './output.ts';
 
 interface HealthOverview {
   store: { status: 'ok' | 'unavailable'; latencyMs?: number; error?: string };
   listeners: { name: ListenerName; port: number | 'off'; status: 'accepting' | 'refused' | 'off' | 'not checked' }[];
-  queue: { queued: number; inFlight: number; deferred: number; oldestAgeSeconds: number };
+  queue: QueueBacklog;
   destinations: DestinationInsight[];
 }
 
@@ -28,18 +28,10 @@ export function registerHealthCommand(program: Command) {
       } catch (error) {
         storeStatus = { status: 'unavailable', error: (error as Error).message };
       }
-      const counts = await store.db
-        .selectFrom('queue_recipients')
-        .select(['state', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.min<number>('created_at').as('oldest')])
-        .where('state', 'in', ['queued', 'inflight', 'deferred'])
-        .groupBy('state')
-        .execute();
-      const count = (state: string) => Number(counts.find((c) => c.state === state)?.n ?? 0);
-      const oldest = Math.min(...counts.map((c) => Number(c.oldest)));
       const overview: HealthOverview = {
         store: storeStatus,
         listeners: await Promise.all(listenerNames.map((name) => checkListener(config, name))),
-        queue: { queued: count('queued'), inFlight: count('inflight'), deferred: count('deferred'), oldestAgeSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : 0 },
+        queue: await queueBacklog(store.db, Date.now()),
         destinations: await queueInsight(store.db, Date.now()),
       };
       print(options, overview, () => overviewText(overview));

@@ -1,7 +1,7 @@
 // The two mail-flow roles: "smtp" (listeners on 25/587/465 feeding intake) and "queue" (deliveries).
 import { hostname } from 'node:os';
 import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
-import type { Holdfast, RunningService } from '../server/holdfast.ts';
+import { messageDeps, type Holdfast, type RunningService } from '../server/holdfast.ts';
 import { SmtpClient } from './delivery/smtp-client.ts';
 import { BackPressure } from './intake/back-pressure.ts';
 import { ConnectionLimits } from './intake/connection-limits.ts';
@@ -48,11 +48,11 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
 }
 
 export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
-  const { config, store, directory, flow, dns, changes, logger, now } = holdfast;
+  const { config, store, directory, flow, dns, logger, now } = holdfast;
   const smtp = new SmtpClient();
   const runner = new QueueRunner({
     queue: flow.queue,
-    local: { db: store.db, dialect: store.dialect, blobs: store.blobs, directory, queue: flow.queue, changes, scheduler: holdfast.scheduler, log: logger.child({ component: 'calendar' }), now },
+    local: { ...messageDeps(holdfast), directory, queue: flow.queue, scheduler: holdfast.scheduler, log: logger.child({ component: 'calendar' }) },
     remote: { blobs: store.blobs, dns, relays: config.relays, hostname: config.hostname, remotePort: config.queue.remotePort, smtp },
     logger: logger.child({ component: 'queue' }),
     maxActive: config.queue.maxActive,

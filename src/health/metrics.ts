@@ -2,7 +2,8 @@
 // and what is read from the store at each scrape (queue depth, oldest mail). `GET /metrics` serves
 // them; `holdfast health` and the service-health probes build on the same numbers.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { queueBacklog } from '../flow/queue/queue-insight.ts';
 import type { Database } from '../store/schema.ts';
 
 export class Metrics {
@@ -121,12 +122,7 @@ export class Metrics {
       help: 'Age of the oldest recipient not yet delivered or failed (0 when the queue is empty)',
       registers: [this.registry],
       async collect() {
-        const row = await db
-          .selectFrom('queue_recipients')
-          .select(sql<number | null>`min(created_at)`.as('oldest'))
-          .where('state', 'in', ['queued', 'inflight', 'deferred'])
-          .executeTakeFirst();
-        this.set(row?.oldest ? Math.max(0, (now() - Number(row.oldest)) / 1000) : 0);
+        this.set((await queueBacklog(db, now())).oldestAgeSeconds);
       },
     });
   }

@@ -9,6 +9,7 @@ import type { MailDns } from '../flow/dns.ts';
 import type { MailFlow } from '../flow/mail-flow.ts';
 import type { QueueRunner } from '../flow/queue/queue-runner.ts';
 import type { ChangeFeed } from '../mailbox/change-feed.ts';
+import type { MessageDeps } from '../mailbox/messages.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from './logger.ts';
 import type { ListenerInfo } from './listen.ts';
@@ -45,3 +46,9 @@ export interface RunningService {
 }
 
 export type ServiceStarter = (holdfast: Holdfast) => Promise<RunningService>;
+
+/** What mailbox operations need from the context (IMAP, POP3, local delivery). */
+export function messageDeps(holdfast: Holdfast): MessageDeps {
+  const { store } = holdfast;
+  return { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: holdfast.changes, now: holdfast.now };
+}

@@ -21,6 +21,27 @@ export interface DestinationInsight {
   explanation: string;
 }
 
+export interface QueueBacklog {
+  queued: number;
+  inFlight: number;
+  deferred: number;
+  /** Age of the oldest recipient not yet delivered or failed; 0 when nothing waits. */
+  oldestAgeSeconds: number;
+}
+
+/** How much mail waits, all destinations together. */
+export async function queueBacklog(db: Kysely<Database>, now: number): Promise<QueueBacklog> {
+  const counts = await db
+    .selectFrom('queue_recipients')
+    .select(['state', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.min<number>('created_at').as('oldest')])
+    .where('state', 'in', ['queued', 'inflight', 'deferred'])
+    .groupBy('state')
+    .execute();
+  const count = (state: string) => Number(counts.find((c) => c.state === state)?.n ?? 0);
+  const oldest = Math.min(...counts.map((c) => Number(c.oldest)));
+  return { queued: count('queued'), inFlight: count('inflight'), deferred: count('deferred'), oldestAgeSeconds: Number.isFinite(oldest) ? Math.max(0, Math.round((now - oldest) / 1000)) : 0 };
+}
+
 export async function queueInsight(db: Kysely<Database>, now: number, live: DestinationState[] = []): Promise<DestinationInsight[]> {
   const rows = await db
     .selectFrom('queue_recipients')

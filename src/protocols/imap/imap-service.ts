@@ -1,17 +1,17 @@
 // IMAP listeners: 143 (plain, STARTTLS offered; LOGINDISABLED until TLS unless [imap] plaintext_login)
 // and 993 (implicit TLS). Each connection is an ImapSession.
 import { createSecureContext } from 'node:tls';
-import type { Holdfast, RunningService } from '../../server/holdfast.ts';
+import { messageDeps, type Holdfast, type RunningService } from '../../server/holdfast.ts';
 import { startSocketListeners } from '../../server/socket-listeners.ts';
 import { ImapContext } from './imap-context.ts';
 import { ImapSession } from './session.ts';
 
 export async function startImap(holdfast: Holdfast): Promise<RunningService> {
-  const { config, store, tls, logger } = holdfast;
+  const { config, tls, logger } = holdfast;
   const log = logger.child({ component: 'imap' });
   const context = new ImapContext(
     config.imap,
-    { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: holdfast.changes, now: holdfast.now },
+    messageDeps(holdfast),
     holdfast.directory,
     holdfast.logins,
     log,

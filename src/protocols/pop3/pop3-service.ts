@@ -1,16 +1,16 @@
 // POP3 listeners: 110 (plain, STLS offered; passwords only after it unless [imap] plaintext_login)
 // and 995 (implicit TLS). Each connection is a Pop3Session on the INBOX of the mailbox model.
 import { createSecureContext } from 'node:tls';
-import type { Holdfast, RunningService } from '../../server/holdfast.ts';
+import { messageDeps, type Holdfast, type RunningService } from '../../server/holdfast.ts';
 import { startSocketListeners } from '../../server/socket-listeners.ts';
 import { Pop3Context } from './pop3-context.ts';
 import { Pop3Session } from './pop3-session.ts';
 
 export async function startPop3(holdfast: Holdfast): Promise<RunningService> {
-  const { config, store, tls, logger } = holdfast;
+  const { config, tls, logger } = holdfast;
   const log = logger.child({ component: 'pop3' });
   const context = new Pop3Context(
-    { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: holdfast.changes, now: holdfast.now },
+    messageDeps(holdfast),
     holdfast.directory,
     holdfast.logins,
     config.imap.plaintextLogin,
