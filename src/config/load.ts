@@ -90,8 +90,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     caldav: { maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000 },
     queue: queueSettings(values.queue, file),
     relays: values.relay ?? [],
+    health: healthSettings(values.health, hostname),
     tenantLimits: Object.fromEntries(
-      Object.entries(values.tenant_limits ?? {}).map(([tenant, l]) => [
+      Object.entries({ ...probeTenantLimits, ...values.tenant_limits }).map(([tenant, l]) => [
         tenant.toLowerCase(),
         {
           messagesPerMinute: l.messages_per_minute ?? limits.messagesPerMinute,
@@ -120,6 +121,29 @@ function queueSettings(queue: FileConfig['queue'], file: string | undefined): Co
     lowWatermark,
     minFreeDiskBytes: queue?.min_free_disk ?? 1_000_000_000,
     remotePort: typeof queue?.remote_port === 'number' ? queue.remote_port : 25,
+  };
+}
+
+// The service-health probe sends one message per node and probe interval, however short the interval
+// is set: the sender limits of users do not apply to it.
+export const probeTenantLimits: NonNullable<FileConfig['tenant_limits']> = { 'holdfast-probe': { messages_per_minute: 100_000, recipients_per_day: 100_000_000 } };
+
+function healthSettings(health: FileConfig['health'], hostname: string): Config['health'] {
+  const probeIntervalMs = health?.probe_interval ?? 60_000;
+  return {
+    enabled: health?.enabled ?? true,
+    probeIntervalMs,
+    openAfterMs: health?.open_after ?? 2 * 60_000,
+    resolveAfterMs: health?.resolve_after ?? 10 * 60_000,
+    probeTimeoutMs: health?.probe_timeout ?? Math.min(30_000, probeIntervalMs),
+    storeLatencyMs: health?.store_latency ?? 1000,
+    queueAgeMs: health?.queue_age ?? 60 * 60_000,
+    destinationDeferred: health?.destination_deferred ?? 5,
+    region: health?.region ?? 'default',
+    alertTo: health?.alert_to ?? [],
+    alertFrom: health?.alert_from ?? `holdfast@${hostname}`,
+    alertRelay: health?.alert_relay,
+    webhooks: health?.webhook ?? [],
   };
 }
 

@@ -53,6 +53,25 @@ const relayDomains = setting('a list of domains, or ["*"] for every domain that 
   return raw.map((d: string) => d.toLowerCase());
 });
 
+const emailAddress = setting('an email address such as ops@example.net', (raw) =>
+  typeof raw === 'string' && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(raw.trim()) ? raw.trim().toLowerCase() : undefined,
+);
+
+const addressList = setting('a list of email addresses such as ["ops@example.net"]', (raw) => {
+  if (!Array.isArray(raw) || !raw.every((a) => typeof a === 'string' && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(a.trim()))) return undefined;
+  return raw.map((a: string) => a.trim().toLowerCase());
+});
+
+const webhookUrl = setting('an "http://" or "https://" URL', (raw) => {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const url = new URL(raw);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+});
+
 export const fileSchema = z.strictObject({
   data_dir: nonEmptyText('a directory path').optional(),
   database_url: databaseUrl.optional(),
@@ -117,6 +136,23 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   relay: z.array(z.strictObject({ domains: relayDomains, url: relayUrl })).optional(),
+  health: z
+    .strictObject({
+      enabled: yesNo.optional(),
+      probe_interval: duration.optional(),
+      open_after: duration.optional(),
+      resolve_after: duration.optional(),
+      probe_timeout: duration.optional(),
+      store_latency: duration.optional(),
+      queue_age: duration.optional(),
+      destination_deferred: positiveInteger('a number of deferred recipients greater than 0').optional(),
+      region: nonEmptyText('a region name such as "eu-west"').optional(),
+      alert_to: addressList.optional(),
+      alert_from: emailAddress.optional(),
+      alert_relay: relayUrl.optional(),
+      webhook: z.array(z.strictObject({ url: webhookUrl, secret: nonEmptyText('a shared secret for the HMAC signature') })).optional(),
+    })
+    .optional(),
   log: z
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).optional(),
@@ -148,6 +184,7 @@ export const environmentKeys: Record<string, string> = {
   HOLDFAST_TLS_CERT: 'tls.cert',
   HOLDFAST_TLS_KEY: 'tls.key',
   HOLDFAST_DNS_SERVERS: 'dns_servers',
+  HOLDFAST_HEALTH: 'health.enabled',
   HOLDFAST_LOG_LEVEL: 'log.level',
   HOLDFAST_LOG_FORMAT: 'log.format',
 };
@@ -211,6 +248,31 @@ export interface Config {
     remotePort: number;
   };
   relays: RelayRoute[];
+  health: HealthSettings;
+}
+
+export interface HealthSettings {
+  /** Run the synthetic probes and open issues automatically. */
+  enabled: boolean;
+  probeIntervalMs: number;
+  /** A check must fail this long, without a healthy result between, before an issue opens. */
+  openAfterMs: number;
+  /** An issue resolves after its check has been healthy this long. */
+  resolveAfterMs: number;
+  /** How long a probe message may take from submission to the probe mailbox. */
+  probeTimeoutMs: number;
+  /** A store write and read slower than this is degraded. */
+  storeLatencyMs: number;
+  /** Mail waiting longer than this makes the queue degraded. */
+  queueAgeMs: number;
+  /** Recipients deferred at one destination before it counts as a delivery problem. */
+  destinationDeferred: number;
+  region: string;
+  alertTo: string[];
+  alertFrom: string;
+  /** Smart host for alert mail; without it, alerts go straight to the recipients' MX. */
+  alertRelay?: URL;
+  webhooks: { url: URL; secret: string }[];
 }
 
 export interface RelayRoute {

@@ -5,6 +5,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Kysely } from 'kysely';
 import { queueBacklog } from '../flow/queue/queue-insight.ts';
 import type { Database } from '../store/schema.ts';
+import type { CheckResult } from './check-result.ts';
+import type { StatusSnapshot } from './status-snapshot.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -81,6 +83,51 @@ export class Metrics {
     this.connectionCounts.set('smtp', read);
   }
 
+  /** Probe results, component statuses and open issues, as service health last saw them. */
+  watchHealth(read: () => HealthReading) {
+    new Gauge({
+      name: 'holdfast_health_check_state',
+      help: 'Last result of each service health check on this node: 0 healthy, 1 recovering, 2 failing',
+      labelNames: ['check', 'component'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of read().results) this.set({ check: r.rule, component: r.component }, checkStateValue[r.state]);
+      },
+    });
+    new Gauge({
+      name: 'holdfast_health_check_latency_seconds',
+      help: 'How long the last run of each timed check took (probe round trips, store write and read)',
+      labelNames: ['check'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of read().results) if (r.latencyMs !== undefined) this.set({ check: r.rule }, r.latencyMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'holdfast_health_component_status',
+      help: 'Status of each component: 0 operational, 1 degraded or recovering, 2 interrupted',
+      labelNames: ['component'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of read().snapshot.components) this.set({ component: c.id }, c.status === 'serviceOperational' ? 0 : c.status === 'serviceInterruption' ? 2 : 1);
+      },
+    });
+    new Gauge({
+      name: 'holdfast_health_issues_open',
+      help: 'Open service health issues, by classification',
+      labelNames: ['classification'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const { active } = read().snapshot;
+        for (const classification of ['incident', 'advisory']) this.set({ classification }, active.filter((i) => i.classification === classification).length);
+      },
+    });
+  }
+
   /** Queue depth by state and tenant, by destination for remote mail, and the oldest waiting mail, read at each scrape. */
   watchQueue(db: Kysely<Database>, now: () => number) {
     new Gauge({
@@ -127,6 +174,14 @@ export class Metrics {
     });
   }
 }
+
+/** What service health last saw, read at each scrape. */
+export interface HealthReading {
+  results: CheckResult[];
+  snapshot: StatusSnapshot;
+}
+
+const checkStateValue = { healthy: 0, recovering: 1, failing: 2 } as const;
 
 /** The reply code a delivery outcome is counted under: "250", "421", "550"… */
 export function replyCode(reply: string): string {

@@ -2,6 +2,7 @@
 // TLS material and the clock. Nothing else in Holdfast holds global mutable state.
 import type { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import type { Config } from '../config/schema.ts';
+import type { HealthMonitor } from '../health/health-monitor.ts';
 import type { Metrics } from '../health/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { LoginLimiter } from '../directory/login-limiter.ts';
@@ -29,6 +30,8 @@ export interface Holdfast {
   changes: ChangeFeed;
   /** Prometheus metrics: counted by the services, read at each scrape of /metrics. */
   metrics: Metrics;
+  /** Service health: probes, issues (incidents and advisories), the status page's view. */
+  health: HealthMonitor;
   /** Failed logins, counted across protocols. */
   logins: LoginLimiter;
   /** The queue runner, when this node runs the queue role. */

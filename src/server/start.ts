@@ -1,9 +1,11 @@
 // Starting and stopping one Holdfast node: open the store (migrating it), bootstrap a first run,
 // start the services of the requested roles, and stop them in order, within a bound.
 import { Scheduler } from '../calendar/scheduling/scheduler.ts';
+import { HealthMonitor } from '../health/health-monitor.ts';
 import { Metrics } from '../health/metrics.ts';
 import { PostgresChannel } from '../store/postgres-channel.ts';
 import { createImipSender } from '../flow/imip-sender.ts';
+import { probeTenantLimits } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
 import { Directory } from '../directory/directory.ts';
@@ -28,6 +30,8 @@ export interface RunningNode {
   bootstrap: BootstrapResult;
   /** Stop accepting, let in-flight work finish (up to the shutdown grace), close the store. */
   stop(): Promise<void>;
+  /** Stops one role's service and leaves the rest running (what an operator sees as a failed part). */
+  stopRole(role: Role): Promise<void>;
 }
 
 export interface StartOptions {
@@ -50,7 +54,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     const directory = new Directory(store.db, now);
     const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
     if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
-    for (const tenant of Object.keys(config.tenantLimits)) {
+    for (const tenant of Object.keys(config.tenantLimits).filter((t) => !(t in probeTenantLimits))) {
       await directory.getTenant(tenant).catch(() => logger.warn({ tenant }, `[tenant_limits.${tenant}] names no tenant; its limits apply to nobody`));
     }
     const tls = await loadTlsMaterial(config);
@@ -64,13 +68,28 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       log: logger.child({ component: 'calendar' }),
       sendImip: createImipSender({ config, directory, blobs: store.blobs, flow, now }),
     });
-    holdfast = { config, store, directory, logger, tls, now, dns: options.dns ?? createMailDns(config.dnsServers), flow, scheduler, metrics, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
+    const dns = options.dns ?? createMailDns(config.dnsServers);
+    const health = new HealthMonitor({ config, db: store.db, directory, dns, metrics, logger: logger.child({ component: 'health' }), now });
+    holdfast = { config, store, directory, logger, tls, now, dns, flow, scheduler, metrics, health, changes: new ChangeFeed(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
     if (config.database.kind === 'postgres') services.push(await relayChanges(holdfast, config.database.url));
-    for (const role of options.roles) services.push(await serviceByRole[role](holdfast));
+    const byRole = new Map<Role, RunningService>();
+    for (const role of options.roles) {
+      const service = await serviceByRole[role](holdfast);
+      services.push(service);
+      byRole.set(role, service);
+    }
     const listeners = services.flatMap((s) => s.listeners);
     for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port }, 'listening');
+    health.start(listeners);
     const context = holdfast;
-    return { holdfast: context, roles: options.roles, listeners, migration, bootstrap, stop: () => stopNode(context, services) };
+    const stopRole = async (role: Role) => {
+      const service = byRole.get(role);
+      if (!service) return;
+      byRole.delete(role);
+      services.splice(services.indexOf(service), 1);
+      await service.close();
+    };
+    return { holdfast: context, roles: options.roles, listeners, migration, bootstrap, stop: () => stopNode(context, services), stopRole };
   } catch (error) {
     await Promise.all(services.map((s) => s.close().catch(() => {})));
     await store.close().catch(() => {});
@@ -94,6 +113,7 @@ async function relayChanges(holdfast: Holdfast, url: string): Promise<RunningSer
 async function stopNode(holdfast: Holdfast, services: RunningService[]) {
   const { logger, config } = holdfast;
   logger.info({ graceMs: config.shutdownGraceMs }, 'stopping: no new connections, finishing in-flight work');
+  await holdfast.health.stop();
   let timer: NodeJS.Timeout | undefined;
   const graceful = Promise.all(services.map((s) => s.close())).then(() => 'finished' as const);
   const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), config.shutdownGraceMs)));

@@ -254,6 +254,57 @@ export interface ScheduleInboxTable {
   created_at: number;
 }
 
+export interface HealthIssueTable {
+  id: string;
+  number: number;
+  component: string;
+  rule: string | null;
+  classification: string;
+  origin: string;
+  status: string;
+  title: string;
+  impact_description: string;
+  feature: string;
+  feature_group: string;
+  public_summary: string;
+  /** JSON: { tenants, forests, regions, nodes }. */
+  scope: string;
+  is_resolved: number;
+  start_at: number;
+  end_at: number | null;
+  updated_at: number;
+  created_by: string;
+}
+
+export interface HealthIssuePostTable {
+  id: Generated<number>;
+  issue_id: string;
+  created_at: number;
+  post_type: string;
+  status: string;
+  content: string;
+  author: string;
+}
+
+export interface HealthCheckTable {
+  node: string;
+  check_name: string;
+  component: string;
+  state: string;
+  detail: string;
+  latency_ms: number | null;
+  checked_at: number;
+}
+
+export interface ApiTokenTable {
+  id: Generated<number>;
+  principal_id: number;
+  name: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -278,4 +329,8 @@ export interface Database {
   calendar_changes: CalendarChangeTable;
   calendar_grants: CalendarGrantTable;
   schedule_inbox: ScheduleInboxTable;
+  health_issues: HealthIssueTable;
+  health_issue_posts: HealthIssuePostTable;
+  health_checks: HealthCheckTable;
+  api_tokens: ApiTokenTable;
 }

@@ -6,6 +6,8 @@ import { listen, type ListenerInfo } from '../server/listen.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { registerServiceHealthRoutes } from './service-health-routes.ts';
+import { registerStatusPage } from './status-page.ts';
 import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
 
@@ -23,7 +25,7 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
       apps.push(app);
       await app.ready();
       const actual = await listen(app.server, name, config.bind, port);
-      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'CalDAV, metrics, admin and health API' });
+      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'CalDAV, status page, metrics, admin and health API' });
     }
   } catch (error) {
     await Promise.all(apps.map((app) => app.close()));
@@ -49,6 +51,8 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   registerHealthRoutes(app, holdfast);
   registerMetricsRoutes(app, holdfast);
   registerAdminRoutes(app, holdfast);
+  registerServiceHealthRoutes(app, holdfast);
+  registerStatusPage(app, holdfast);
   registerDavRoutes(app, holdfast, secure, authenticator);
   return app;
 }

@@ -66,6 +66,8 @@ export function loopbackEnv(dataDir: string, extra: Record<string, string> = {})
   return {
     HOLDFAST_DATA_DIR: dataDir,
     HOLDFAST_HOSTNAME: 'mail.test.example',
+    // Probe rounds send mail and add the probe tenant: only the service health tests turn them on.
+    HOLDFAST_HEALTH: 'false',
     HOLDFAST_DOMAIN: 'test.example',
     HOLDFAST_BIND: '127.0.0.1',
     HOLDFAST_SMTP_PORT: '0',

@@ -7,6 +7,7 @@ import * as dkim from './0003-dkim.ts';
 import * as mailboxGrants from './0004-mailbox-grants.ts';
 import * as mailboxAccess from './0005-mailbox-access.ts';
 import * as calendars from './0006-calendars.ts';
+import * as serviceHealth from './0007-service-health.ts';
 
 export interface Migration {
   version: number;
@@ -21,6 +22,7 @@ export const migrations: Migration[] = [
   { version: 4, name: 'mailbox-grants', up: mailboxGrants.up },
   { version: 5, name: 'mailbox-access', up: mailboxAccess.up },
   { version: 6, name: 'calendars', up: calendars.up },
+  { version: 7, name: 'service-health', up: serviceHealth.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

@@ -1,0 +1,249 @@
+// Service health on one node: every [health] probe_interval it runs the checks (listeners, store,
+// mail round trip, CalDAV, queue), records their results, lets the incident rules open, move and
+// resolve issues, notifies, and refreshes what the status page shows.
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/schema.ts';
+import type { Directory } from '../directory/directory.ts';
+import type { MailDns } from '../flow/dns.ts';
+import type { ListenerInfo } from '../server/listen.ts';
+import type { Logger } from '../server/logger.ts';
+import type { Database } from '../store/schema.ts';
+import type { CheckResult, IssueScope } from './check-result.ts';
+import { probeCalDav } from './checks/caldav-probe.ts';
+import { checkListeners } from './checks/listener-check.ts';
+import { probeMail } from './checks/mail-probe.ts';
+import { ensureProbeAccount } from './checks/probe-account.ts';
+import { withinTime, type ProbeAccount, type ProbeContext } from './checks/probe-context.ts';
+import { checkQueue } from './checks/queue-checks.ts';
+import { checkStore } from './checks/store-check.ts';
+import { IncidentRules, type IssueAction, type OpenIssueView } from './incident-rules.ts';
+import type { IssueAdmin } from './issue-admin.ts';
+import { holdfastAuthor, IssueLog, type HealthIssue } from './issue-log.ts';
+import { openingPost, resolvedPost, statusPost } from './issue-posts.ts';
+import type { Metrics } from './metrics.ts';
+import { HealthNotifier } from './notifier.ts';
+import { buildSnapshot, historyDays, staleSnapshot, type StatusSnapshot } from './status-snapshot.ts';
+
+export interface HealthMonitorDeps {
+  config: Config;
+  db: Kysely<Database>;
+  directory: Directory;
+  dns: MailDns;
+  metrics: Metrics;
+  logger: Logger;
+  now(): number;
+}
+
+export class HealthMonitor implements IssueAdmin {
+  readonly log: IssueLog;
+  readonly notifier: HealthNotifier;
+  readonly region: string;
+  readonly now: () => number;
+  private readonly rules: IncidentRules;
+  private readonly node: string;
+  private listeners: ListenerInfo[] = [];
+  private account?: ProbeAccount;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+  private lastResults: CheckResult[] = [];
+  private snapshotCache: StatusSnapshot;
+  /** Rules whose issue could not be recorded (store down) and were alerted from memory. */
+  private readonly alertedUnrecorded = new Set<string>();
+
+  constructor(private readonly deps: HealthMonitorDeps) {
+    const { config } = deps;
+    this.now = deps.now;
+    this.node = config.hostname;
+    this.region = config.health.region;
+    this.log = new IssueLog(deps.db, deps.now);
+    this.notifier = new HealthNotifier({ settings: config.health, dns: deps.dns, hostname: config.hostname, remotePort: config.queue.remotePort, logger: deps.logger });
+    this.rules = new IncidentRules(config.health);
+    this.snapshotCache = buildSnapshot(deps.now(), [], [], { available: true });
+    deps.metrics.watchHealth(() => ({ results: this.lastResults, snapshot: this.snapshotCache }));
+  }
+
+  /** Starts the probe rounds over this node's listeners (the first a few seconds after start). */
+  start(listeners: ListenerInfo[]) {
+    this.listeners = listeners;
+    if (!this.deps.config.health.enabled) return;
+    this.schedule(Math.min(2000, this.deps.config.health.probeIntervalMs));
+  }
+
+  async stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.notifier.settled();
+  }
+
+  private schedule(delayMs: number) {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.round()
+        .catch((error) => this.deps.logger.error({ err: error }, 'service health round failed'))
+        .finally(() => this.schedule(this.deps.config.health.probeIntervalMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One probe round: checks, issue moves, notifications, status page. */
+  async round(): Promise<void> {
+    const { config, logger } = this.deps;
+    const context: ProbeContext = { node: this.node, db: this.deps.db, settings: config.health, now: this.now, scope: () => this.nodeScope() };
+    const results: CheckResult[] = [...(await checkListeners(context, this.listeners)), await checkStore(context)];
+    const storeUp = results.at(-1)!.state === 'healthy' || results.at(-1)!.issue?.classification === 'advisory';
+    if (storeUp) {
+      const probes = await Promise.allSettled([this.probes(context), checkQueue(context)]);
+      for (const outcome of probes) {
+        if (outcome.status === 'fulfilled') results.push(...outcome.value);
+        else logger.warn({ err: outcome.reason }, 'a health probe could not run');
+      }
+    }
+    this.lastResults = results;
+    for (const r of results) if (r.state === 'healthy') this.alertedUnrecorded.delete(r.rule);
+    for (const r of results.filter((r) => r.state !== 'healthy')) logger.warn({ check: r.rule, state: r.state, detail: r.detail }, 'health check not healthy');
+    try {
+      await withinTime(this.record(results), 10_000, 'recording the health checks');
+      const open = await this.openViews();
+      const owns = (rule: string) => !rule.includes('@') || rule.endsWith(`@${this.node}`);
+      const actions = this.rules.evaluate(this.now(), results, open, owns, (rule) => rule.startsWith('destination:'));
+      for (const action of actions) await this.apply(action);
+    } catch (error) {
+      logger.error({ err: error }, 'service health: the store could not record checks or issues');
+      this.alertFromMemory(results);
+    }
+    await this.refreshSnapshot();
+  }
+
+  /** The probes that need the probe account: the mail round trip and CalDAV. */
+  private async probes(context: ProbeContext): Promise<CheckResult[]> {
+    this.account ??= await ensureProbeAccount(this.deps.directory, this.node);
+    const [mail, caldav] = await Promise.all([probeMail(context, this.listeners, this.account), probeCalDav(context, this.listeners, this.account)]);
+    return [...mail, ...caldav];
+  }
+
+  private nodeScope(): IssueScope {
+    return { tenants: [], forests: [], regions: [this.region], nodes: [this.node] };
+  }
+
+  private async record(results: CheckResult[]) {
+    const at = this.now();
+    for (const r of results) {
+      await this.deps.db
+        .insertInto('health_checks')
+        .values({ node: this.node, check_name: r.rule, component: r.component, state: r.state, detail: r.detail, latency_ms: r.latencyMs ?? null, checked_at: at })
+        .onConflict((oc) => oc.columns(['node', 'check_name']).doUpdateSet({ component: r.component, state: r.state, detail: r.detail, latency_ms: r.latencyMs ?? null, checked_at: at }))
+        .execute();
+    }
+    // Destinations that no longer wait are no longer checks.
+    const current = results.map((r) => r.rule);
+    await this.deps.db.deleteFrom('health_checks').where('node', '=', this.node).where('check_name', 'like', 'destination:%').where('check_name', 'not in', current.length ? current : ['']).execute();
+  }
+
+  private async openViews(): Promise<OpenIssueView[]> {
+    const open = await this.log.list({ openOnly: true });
+    return open
+      .filter((i): i is HealthIssue & { rule: string } => i.rule !== null)
+      .map((i) => ({ id: i.id, rule: i.rule, classification: i.classification, status: i.status, updatedAt: i.updatedAt, statusByHoldfast: i.posts.at(-1)?.author === holdfastAuthor }));
+  }
+
+  private async apply(action: IssueAction) {
+    const { health } = this.deps.config;
+    if (action.kind === 'open') {
+      const r = action.result;
+      const issue = await this.log.open({
+        component: r.component,
+        rule: r.rule,
+        classification: r.issue!.classification,
+        origin: r.issue!.origin,
+        status: 'investigating',
+        title: r.issue!.title,
+        impactDescription: r.issue!.impact,
+        feature: r.issue!.feature,
+        publicSummary: r.issue!.publicSummary,
+        scope: r.issue!.scope,
+        startAt: action.since,
+        author: holdfastAuthor,
+        post: openingPost(r, action.since, health.probeIntervalMs),
+      });
+      if (issue) {
+        this.deps.logger.warn({ issue: issue.id, classification: issue.classification, title: issue.title }, 'service health issue opened');
+        this.notifier.notify('issue.opened', issue);
+      }
+      return;
+    }
+    const current = await this.log.require(action.issueId);
+    if (action.kind === 'resolve') {
+      const issue = await this.log.setStatus(action.issueId, 'serviceRestored', { from: action.from, author: holdfastAuthor, post: resolvedPost(current.startAt, this.now(), action.healthySince) });
+      if (issue) {
+        this.deps.logger.info({ issue: issue.id }, 'service health issue resolved');
+        this.notifier.notify('issue.resolved', issue);
+      }
+      return;
+    }
+    const issue = await this.log.setStatus(action.issueId, action.to, {
+      from: action.from,
+      author: holdfastAuthor,
+      classification: action.escalate ? 'incident' : undefined,
+      post: statusPost(action.to, action.result, { startAt: current.startAt, healthySince: action.healthySince, resolveAfterMs: health.resolveAfterMs, escalate: action.escalate }),
+    });
+    if (issue) {
+      this.deps.logger.warn({ issue: issue.id, status: issue.status }, 'service health issue status changed');
+      this.notifier.notify('issue.updated', issue);
+    }
+  }
+
+  /**
+   * With the store down no issue can be recorded: a check failing that long is alerted once from
+   * memory, so the people who must act hear of it anyway.
+   */
+  private alertFromMemory(results: CheckResult[]) {
+    for (const r of results.filter((r) => r.state === 'failing' && r.issue?.classification === 'incident')) {
+      if (this.alertedUnrecorded.has(r.rule)) continue;
+      this.alertedUnrecorded.add(r.rule);
+      const at = this.now();
+      this.notifier.notify('issue.opened', {
+        id: 'UNRECORDED',
+        component: r.component,
+        rule: r.rule,
+        classification: 'incident',
+        origin: r.issue!.origin,
+        status: 'investigating',
+        title: r.issue!.title,
+        impactDescription: r.issue!.impact,
+        feature: r.issue!.feature,
+        featureGroup: 'Platform',
+        publicSummary: r.issue!.publicSummary,
+        scope: r.issue!.scope,
+        isResolved: false,
+        startAt: at,
+        endAt: null,
+        updatedAt: at,
+        createdBy: holdfastAuthor,
+        posts: [{ createdAt: at, postType: 'regular', status: 'investigating', content: openingPost(r, at, this.deps.config.health.probeIntervalMs), author: holdfastAuthor }],
+      });
+    }
+  }
+
+  /** The status page's view: from the store when it answers in time, else the last one, marked. */
+  async statusSnapshot(): Promise<StatusSnapshot> {
+    await this.refreshSnapshot();
+    return this.snapshotCache;
+  }
+
+  private async refreshSnapshot() {
+    const now = this.now();
+    const failing = this.lastResults.filter((r) => r.state === 'failing' && r.issue?.classification === 'incident');
+    const previous = this.snapshotCache;
+    const down = (error: string) => ({ available: false, error, since: previous.store.available ? now : previous.store.since });
+    // Reads may still work while writes fail (a locked or full database): the store check says which.
+    const storeCheck = this.lastResults.find((r) => r.component === 'Store' && r.state === 'failing' && r.issue?.classification === 'incident');
+    try {
+      const issues = await withinTime(this.log.list({ since: now - historyDays * 86_400_000 }), 2000, 'reading the service health issues');
+      this.snapshotCache = buildSnapshot(now, issues, failing, storeCheck ? down(storeCheck.detail) : { available: true });
+    } catch (error) {
+      this.snapshotCache = staleSnapshot(previous, now, failing, down((error as Error).message.split('\n')[0]!));
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// The timeline posts Holdfast writes on its issues, in the shape of the provider's own posts
+// ("Title: … User impact: … Current status: … Scope of impact: … Start time: …"): HTML in the
+// API, plain text in mail and the terminal.
+import type { CheckResult, IssueScope } from './check-result.ts';
+import { statusWords, type IssueStatus } from './components.ts';
+
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Lines "Label: text" as the HTML content of a post. */
+export function postHtml(lines: [label: string, text: string][]): string {
+  return lines.map(([label, text]) => `<b>${escapeHtml(label)}:</b> ${escapeHtml(text)}`).join('<br>\n');
+}
+
+/** The plain text of a post's HTML. */
+export function postText(html: string): string {
+  return html
+    .replace(/<br\s*\/?>\n?/g, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
+}
+
+export const isoTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function scopeText(scope: IssueScope): string {
+  const parts = [scope.tenants.length ? `tenants ${scope.tenants.join(', ')}` : 'all tenants'];
+  if (scope.forests.length) parts.push(`resource forests ${scope.forests.join(', ')}`);
+  if (scope.nodes.length) parts.push(`served by ${scope.nodes.join(', ')}`);
+  if (scope.regions.length) parts.push(`region ${scope.regions.join(', ')}`);
+  return parts.join('; ');
+}
+
+const currentStatus: Partial<Record<IssueStatus, string>> = {
+  investigating: 'Automatic checks detected a problem; we are investigating its scope.',
+  serviceInterruption: 'The problem is confirmed by repeated checks: the service or a major function is unavailable.',
+  serviceDegradation: 'The problem is confirmed by repeated checks: the service works with reduced function or delays.',
+  extendedRecovery: 'The fault has cleared; its effects are still being worked off.',
+};
+
+/** The first post of an automatic issue. */
+export function openingPost(result: CheckResult, since: number, intervalMs: number): string {
+  const issue = result.issue!;
+  return postHtml([
+    ['Title', issue.title],
+    ['User impact', issue.impact],
+    ['Current status', `${currentStatus.investigating} ${result.detail}`],
+    ['Scope of impact', scopeText(issue.scope)],
+    ['Start time', isoTime(since)],
+    ['Next update by', `the next change in status; checks run every ${Math.round(intervalMs / 1000)} s`],
+  ]);
+}
+
+/** A post for an automatic move to `to`. */
+export function statusPost(to: IssueStatus, result: CheckResult | undefined, extra: { startAt: number; healthySince?: number; resolveAfterMs: number; escalate?: boolean }): string {
+  const lines: [string, string][] = [];
+  if (to === 'restoringService') {
+    lines.push(['Current status', `Checks pass again since ${isoTime(extra.healthySince!)}. ${result?.detail ?? ''} We keep watching; the issue resolves after ${Math.round(extra.resolveAfterMs / 60_000)} min of health.`.trim()]);
+  } else {
+    const escalation = extra.escalate ? 'The impact has grown: this is now an incident. ' : '';
+    lines.push(['Current status', `${escalation}${currentStatus[to] ?? statusWords[to]} ${result?.detail ?? ''}`.trim()]);
+  }
+  if (result?.issue) lines.push(['Scope of impact', scopeText(result.issue.scope)]);
+  lines.push(['Start time', isoTime(extra.startAt)]);
+  return postHtml(lines);
+}
+
+/** The final post of an automatically resolved issue. */
+export function resolvedPost(startAt: number, endAt: number, healthySince: number): string {
+  return postHtml([
+    ['Final status', `Checks have passed continuously since ${isoTime(healthySince)}; the service is healthy again.`],
+    ['Start time', isoTime(startAt)],
+    ['End time', isoTime(endAt)],
+  ]);
+}
