@@ -12,6 +12,7 @@ import { registerHealthCommand } from './health-commands.ts';
 import { registerQueueCommands, registerTraceCommand } from './queue-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTenantCommands } from './tenant-commands.ts';
+import { registerTokenCommands } from './token-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerQueueCommands(program);
   registerTraceCommand(program);
   registerHealthCommand(program);
+  registerTokenCommands(program);
   registerDkimCommands(program);
   registerCalendarCommands(program);
   return program;
