@@ -23,14 +23,14 @@ export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: Hold
   const identify = async (request: FastifyRequest, reply: FastifyReply): Promise<AdminIdentity | undefined> => {
     const admin = await authenticateAdmin(holdfast, request.socket.remoteAddress ?? '', request.headers.authorization);
     if (!admin) {
-      reply.code(401).header('WWW-Authenticate', 'Basic realm="Holdfast admin", charset="UTF-8"');
-      graphError(reply, 401, 'Unauthorized', 'Sign in as an administrator: HTTP Basic (address and password) or Authorization: Bearer <token from `holdfast token create`>');
+      reply.header('WWW-Authenticate', 'Basic realm="Holdfast admin", charset="UTF-8"');
+      reply.send(graphError(reply, 401, 'Unauthorized', 'Sign in as an administrator: HTTP Basic (address and password) or Authorization: Bearer <token from `holdfast token create`>'));
     }
     return admin;
   };
   const globalOnly = (admin: AdminIdentity, reply: FastifyReply) => {
     if (admin.role === 'global-admin') return true;
-    graphError(reply, 403, 'Forbidden', 'Only global administrators open, post on or change issues');
+    reply.send(graphError(reply, 403, 'Forbidden', 'Only global administrators open, post on or change issues'));
     return false;
   };
   const viewerOf = (admin: AdminIdentity): HealthViewer => ({ tenant: admin.role === 'tenant-admin' ? (admin.tenant ?? '') : undefined });
@@ -70,7 +70,8 @@ export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: Hold
     const top = Math.min(Math.max(Number(query['$top'] ?? 100) || 100, 1), 1000);
     const skip = Math.max(Number(query['$skip'] ?? 0) || 0, 0);
     const page = shaped.slice(skip, skip + top);
-    const next = skip + top < shaped.length ? `${base}/issues?${new URLSearchParams({ ...(query['$filter'] ? { $filter: query['$filter'] } : {}), $top: String(top), $skip: String(skip + top) })}` : undefined;
+    const filterParam = query['$filter'] ? `$filter=${encodeURIComponent(query['$filter'])}&` : '';
+    const next = skip + top < shaped.length ? `${base}/issues?${filterParam}$top=${top}&$skip=${skip + top}` : undefined;
     return { '@odata.context': `${base}/issues`, value: page, ...(next ? { '@odata.nextLink': next } : {}) };
   });
 

@@ -74,6 +74,18 @@ describe('configuration', () => {
     assert.match(configError({}, cwd), /holdfast\.toml: not valid TOML/);
   });
 
+  it('checks the [health] section key by key', async () => {
+    const cwd = await tempDir();
+    const file = join(cwd, 'holdfast.toml');
+    await writeFile(file, '[health]\nprobe_interval = "soon"\n');
+    assert.equal(configError({}, cwd), `${file}: health.probe_interval = "soon" is not allowed: expected a duration such as "500ms", "30s", "5m", "4h" or "2d"`);
+    await writeFile(file, '[health]\nalert_to = ["ops"]\n');
+    assert.match(configError({}, cwd), /health\.alert_to = \["ops"\] is not allowed: expected a list of email addresses/);
+    await writeFile(file, '[[health.webhook]]\nurl = "ftp://x"\nsecret = "s"\n');
+    assert.match(configError({}, cwd), /health\.webhook\.0\.url = "ftp:\/\/x" is not allowed: expected an "http:\/\/" or "https:\/\/" URL/);
+    assert.match(configError({ HOLDFAST_HEALTH: 'maybe' }, cwd), /^HOLDFAST_HEALTH = "maybe" is not allowed: expected true or false/);
+  });
+
   it('refuses a missing HOLDFAST_CONFIG file and half a TLS pair', async () => {
     const cwd = await tempDir();
     assert.equal(configError({ HOLDFAST_CONFIG: 'nowhere.toml' }, cwd), 'HOLDFAST_CONFIG = "nowhere.toml": no such file');
