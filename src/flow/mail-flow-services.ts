@@ -37,6 +37,8 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     backPressure.stop();
     throw error;
   });
+  const connections = (s: unknown) => (s as { connections?: Set<unknown> }).connections?.size ?? 0;
+  holdfast.metrics.countSessions('smtp', () => servers.reduce((n, s) => n + connections(s), 0));
   return {
     listeners,
     close: async () => {

@@ -41,6 +41,7 @@ describe('metrics', () => {
     assert.match(text, /^holdfast_delivery_latency_seconds_count\{route="local"\} 1$/m);
     assert.match(text, /^holdfast_sessions\{protocol="imap"\} 1$/m);
     assert.match(text, /^holdfast_sessions\{protocol="pop3"\} 0$/m);
+    assert.match(text, /^holdfast_sessions\{protocol="smtp"\} \d+$/m);
     assert.match(text, /^holdfast_forest_connections\{forest="default",kind="limit"\} \d+$/m);
     assert.match(text, /^holdfast_queue_oldest_age_seconds 0$/m);
     assert.match(text, /^# TYPE holdfast_queue_recipients gauge$/m);
