@@ -139,6 +139,7 @@ function healthSettings(health: FileConfig['health'], hostname: string): Config[
     storeLatencyMs: health?.store_latency ?? 1000,
     queueAgeMs: health?.queue_age ?? 60 * 60_000,
     destinationDeferred: health?.destination_deferred ?? 5,
+    destinationFailures: health?.destination_failures ?? 5,
     region: health?.region ?? 'default',
     alertTo: health?.alert_to ?? [],
     alertFrom: health?.alert_from ?? `holdfast@${hostname}`,

@@ -146,6 +146,7 @@ export const fileSchema = z.strictObject({
       store_latency: duration.optional(),
       queue_age: duration.optional(),
       destination_deferred: positiveInteger('a number of deferred recipients greater than 0').optional(),
+      destination_failures: positiveInteger('a number of refused recipients greater than 0').optional(),
       region: nonEmptyText('a region name such as "eu-west"').optional(),
       alert_to: addressList.optional(),
       alert_from: emailAddress.optional(),
@@ -267,6 +268,8 @@ export interface HealthSettings {
   queueAgeMs: number;
   /** Recipients deferred at one destination before it counts as a delivery problem. */
   destinationDeferred: number;
+  /** Recipients refused (5xx) by one destination within an hour, more than it accepted, before it counts as a problem. */
+  destinationFailures: number;
   region: string;
   alertTo: string[];
   alertFrom: string;

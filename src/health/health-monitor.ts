@@ -107,7 +107,7 @@ export class HealthMonitor implements IssueAdmin {
       await withinTime(this.record(results), 10_000, 'recording the health checks');
       const open = await this.openViews();
       const owns = (rule: string) => !rule.includes('@') || rule.endsWith(`@${this.node}`);
-      const actions = this.rules.evaluate(this.now(), results, open, owns, (rule) => rule.startsWith('destination:'));
+      const actions = this.rules.evaluate(this.now(), results, open, owns, (rule) => rule.startsWith('destination:') || rule.startsWith('refusals:'));
       for (const action of actions) await this.apply(action);
     } catch (error) {
       logger.error({ err: error }, 'service health: the store could not record checks or issues');
@@ -136,9 +136,14 @@ export class HealthMonitor implements IssueAdmin {
         .onConflict((oc) => oc.columns(['node', 'check_name']).doUpdateSet({ component: r.component, state: r.state, detail: r.detail, latency_ms: r.latencyMs ?? null, checked_at: at }))
         .execute();
     }
-    // Destinations that no longer wait are no longer checks.
+    // Destinations that no longer wait or refuse are no longer checks.
     const current = results.map((r) => r.rule);
-    await this.deps.db.deleteFrom('health_checks').where('node', '=', this.node).where('check_name', 'like', 'destination:%').where('check_name', 'not in', current.length ? current : ['']).execute();
+    await this.deps.db
+      .deleteFrom('health_checks')
+      .where('node', '=', this.node)
+      .where((eb) => eb.or([eb('check_name', 'like', 'destination:%'), eb('check_name', 'like', 'refusals:%')]))
+      .where('check_name', 'not in', current.length ? current : [''])
+      .execute();
   }
 
   private async openViews(): Promise<OpenIssueView[]> {

@@ -32,12 +32,26 @@ export class HealthNotifier {
 
   constructor(private readonly options: NotifierOptions) {}
 
+  /** The last notification under way per issue and channel: the next one waits, so receivers see them in order. */
+  private readonly chains = new Map<string, Promise<void>>();
+
   /** Sends in the background (retrying webhooks); `settled()` waits for what is under way. */
   notify(kind: HealthEventKind, issue: HealthIssue) {
     const { settings } = this.options;
-    const work = [...settings.webhooks.map((hook) => this.postWebhook(hook, kind, issue)), ...(settings.alertTo.length ? [this.sendMail(kind, issue)] : [])];
-    for (const promise of work) {
-      const tracked = promise.catch((error) => this.options.logger.warn({ err: error, issue: issue.id }, 'health notification failed')).finally(() => this.pending.delete(tracked));
+    const channels: [string, () => Promise<void>][] = [
+      ...settings.webhooks.map((hook): [string, () => Promise<void>] => [hook.url.href, () => this.postWebhook(hook, kind, issue)]),
+      ...(settings.alertTo.length ? [['mail', () => this.sendMail(kind, issue)] as [string, () => Promise<void>]] : []),
+    ];
+    for (const [channel, send] of channels) {
+      const key = `${issue.id} ${channel}`;
+      const tracked: Promise<void> = (this.chains.get(key) ?? Promise.resolve())
+        .then(send)
+        .catch((error) => this.options.logger.warn({ err: error, issue: issue.id, channel }, 'health notification failed'))
+        .finally(() => {
+          this.pending.delete(tracked);
+          if (this.chains.get(key) === tracked) this.chains.delete(key);
+        });
+      this.chains.set(key, tracked);
       this.pending.add(tracked);
     }
   }

@@ -85,6 +85,7 @@ for (const name of backendNames) {
           'resolve_after = "1s"',
           'probe_timeout = "10s"',
           'destination_deferred = 1',
+          'destination_failures = 1',
           'alert_to = ["oncall@ops.example"]',
           `alert_relay = "smtp://127.0.0.1:${alerts.port}"`,
           '[[health.webhook]]',
@@ -96,6 +97,7 @@ for (const name of backendNames) {
       http = `http://127.0.0.1:${t.port('http')}`;
       t.dns.set('busy.example', { MX: [{ exchange: 'mx.busy.example', priority: 10 }] });
       t.dns.set('mx.busy.example', { A: ['127.0.0.1'] });
+      t.dns.set('strict.example', { MX: [{ exchange: 'mx.busy.example', priority: 10 }] });
       await (await t.node.holdfast.directory.tenant('default')).addPrincipal({ kind: 'user', address: 'ivan@test.example', password });
     });
     after(async () => {
@@ -182,17 +184,34 @@ for (const name of backendNames) {
       assert.equal(mx.received.length, 1, 'the message was delivered once');
 
       // Notifications: every webhook signed; alert mail through the alert relay, not the queue.
-      await t.waitFor(async () => hooks.some((h) => JSON.parse(h.body).event === 'issue.resolved'), 'the resolve webhook');
+      await t.waitFor(async () => hooks.some((h) => JSON.parse(h.body).event === 'issue.resolved' && JSON.parse(h.body).issue.id === opened!.id), 'the resolve webhook');
       for (const hook of hooks) {
         const signature = webhookSignature('correct-horse', String(hook.headers['x-holdfast-timestamp']), hook.body);
         assert.equal(hook.headers['x-holdfast-signature'], `sha256=${signature}`);
       }
       const events = hooks.map((h) => JSON.parse(h.body) as { event: string; issue: GraphIssue }).filter((e) => e.issue.id === opened!.id);
       assert.deepEqual([...new Set(events.map((e) => e.event))], ['issue.opened', 'issue.updated', 'issue.resolved']);
-      await t.waitFor(async () => alerts.received.length >= 3, 'alert mail');
-      assert.deepEqual(alerts.received[0]!.to, ['oncall@ops.example']);
-      assert.match(alerts.received[0]!.data, new RegExp(`Subject: \\[Holdfast ${opened!.id}\\] Advisory opened: Mail to busy\\.example is delayed`));
-      assert.match(alerts.received.at(-1)!.data, /Subject: \[Holdfast MF\d+\] Resolved: /);
+      const about = () => alerts.received.filter((m) => m.data.includes(`[Holdfast ${opened!.id}]`));
+      await t.waitFor(async () => about().some((m) => /\] Resolved: /.test(m.data)), 'the resolve alert mail');
+      assert.deepEqual(about()[0]!.to, ['oncall@ops.example']);
+      assert.match(about()[0]!.data, new RegExp(`Subject: \\[Holdfast ${opened!.id}\\] Advisory opened: Mail to busy\\.example is delayed`));
+      assert.match(about().at(-1)!.data, /Subject: \[Holdfast MF\d+\] Resolved: /);
+    });
+
+    it('a destination refusing mail opens an advisory with its reply', async () => {
+      mx.script = { rcpt: (address) => (address.endsWith('@strict.example') ? { code: 550, message: '5.7.1 Service unavailable; client host blocked using a blocklist' } : undefined) };
+      await nodemailer
+        .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'ivan@test.example', pass: password } })
+        .sendMail({ from: 'ivan@test.example', to: 'buyer@strict.example', subject: 'Offer', text: 'see attached' });
+      const [refused] = await t.waitFor(async () => {
+        const found = await issues("feature eq 'Delivery to strict.example'");
+        return found.length > 0 && found;
+      }, 'the refusal advisory', 20_000);
+      assert.equal(refused!.title, 'Mail to strict.example is being refused');
+      assert.equal(refused!.classification, 'advisory');
+      assert.deepEqual(refused!.tenants, ['default']);
+      assert.match(refused!.posts[0]!.description.content, /1 of 1 recipients at strict\.example were refused in the last hour; last reply: 550 5\.7\.1 Service unavailable; client host blocked/);
+      mx.script = {};
     });
 
     it('a stopped IMAP listener opens an incident, shown by the API, the status page and `holdfast health`', async () => {

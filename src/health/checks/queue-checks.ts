@@ -1,17 +1,22 @@
 // The queue, read from the store (the same on every node): mail waiting longer than
-// [health] queue_age, and each remote destination holding at least [health] destination_deferred
-// recipients deferred — with the tenants and resource forests whose mail waits.
+// [health] queue_age; each remote destination holding at least [health] destination_deferred
+// recipients deferred; each destination that refused (5xx) at least [health] destination_failures
+// recipients in the last hour, more than it accepted — with the tenants and resource forests whose
+// mail is affected.
 import { sql } from 'kysely';
 import { queueInsight } from '../../flow/queue/queue-insight.ts';
+import type { RecipientState } from '../../store/schema.ts';
 import type { CheckResult, IssueScope } from '../check-result.ts';
 import type { ProbeContext } from './probe-context.ts';
 
 export const destinationRule = (domain: string) => `destination:${domain}`;
+export const refusalRule = (domain: string) => `refusals:${domain}`;
 export const queueAgeRule = 'queue:age';
+const refusalWindowMs = 3_600_000;
 
 export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> {
   const now = context.now();
-  const { queueAgeMs, destinationDeferred, region } = context.settings;
+  const { queueAgeMs, destinationDeferred, destinationFailures, region } = context.settings;
   const results: CheckResult[] = [];
 
   const old = await context.db
@@ -67,21 +72,50 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
       },
     });
   }
+  const outcomes = await context.db
+    .selectFrom('queue_recipients')
+    .select(['domain', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('route', '=', 'remote')
+    .where('state', 'in', ['failed', 'delivered'])
+    .where('updated_at', '>=', now - refusalWindowMs)
+    .groupBy(['domain', 'state'])
+    .execute();
+  for (const domain of new Set(outcomes.map((o) => o.domain))) {
+    const count = (state: string) => Number(outcomes.find((o) => o.domain === domain && o.state === state)?.n ?? 0);
+    const failed = count('failed');
+    if (failed < destinationFailures || failed <= count('delivered')) continue;
+    const last = await context.db.selectFrom('queue_recipients').select('last_reply').where('domain', '=', domain).where('state', '=', 'failed').orderBy('updated_at', 'desc').limit(1).executeTakeFirst();
+    results.push({
+      rule: refusalRule(domain),
+      component: 'RemoteDelivery',
+      state: 'failing',
+      detail: `${failed} of ${failed + count('delivered')} recipients at ${domain} were refused in the last hour; last reply: ${last?.last_reply ?? 'none'}.`,
+      issue: {
+        classification: 'advisory',
+        origin: 'thirdParty',
+        title: `Mail to ${domain} is being refused`,
+        impact: `Messages to ${domain} are returned to their senders as undeliverable.`,
+        feature: `Delivery to ${domain}`,
+        publicSummary: 'One outside destination refuses mail',
+        scope: await scopeOf(context, (q) => q.where('r.domain', '=', domain).where('r.route', '=', 'remote').where('r.updated_at', '>=', now - refusalWindowMs), region, ['failed']),
+      },
+    });
+  }
   return results;
 }
 
-type WaitingQuery = ReturnType<typeof waitingRecipients>;
+type WaitingQuery = ReturnType<typeof recipientsIn>;
 
-function waitingRecipients(context: ProbeContext) {
+function recipientsIn(context: ProbeContext, states: RecipientState[]) {
   return context.db
     .selectFrom('queue_recipients as r')
     .innerJoin('tenants as t', 't.id', 'r.tenant_id')
     .innerJoin('forests as f', 'f.id', 't.forest_id')
-    .where('r.state', 'in', ['queued', 'inflight', 'deferred']);
+    .where('r.state', 'in', states);
 }
 
-/** The tenants and forests whose mail matches: the sending tenants of the waiting recipients. */
-async function scopeOf(context: ProbeContext, narrow: (q: WaitingQuery) => WaitingQuery, region: string): Promise<IssueScope> {
-  const rows = await narrow(waitingRecipients(context)).select(['t.name as tenant', 'f.name as forest']).groupBy(['t.name', 'f.name']).orderBy(sql`1`).execute();
+/** The tenants and forests whose mail matches: the sending tenants of the recipients (waiting ones by default). */
+async function scopeOf(context: ProbeContext, narrow: (q: WaitingQuery) => WaitingQuery, region: string, states: RecipientState[] = ['queued', 'inflight', 'deferred']): Promise<IssueScope> {
+  const rows = await narrow(recipientsIn(context, states)).select(['t.name as tenant', 'f.name as forest']).groupBy(['t.name', 'f.name']).orderBy(sql`1`).execute();
   return { tenants: [...new Set(rows.map((r) => r.tenant))], forests: [...new Set(rows.map((r) => r.forest))], regions: [region], nodes: [] };
 }
