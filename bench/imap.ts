@@ -7,13 +7,16 @@
 // 2. A thousand connections logged in and IDLE in their INBOX. Prints the memory (PSS) each costs the
 //    server.
 //
-//   npm run bench:imap -- [--seconds 20] [--messages 500] [--idle 1000]
+//   npm run bench:imap -- [--seconds 20] [--messages 500] [--idle 1000] [--holdfast-only]
+//
+// --holdfast-only skips Dovecot (for profiling: HOLDFAST_BENCH_PROFILE=1 writes a CPU profile of the
+// server to /tmp/prof); the ratio needs both.
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ImapTalk } from '../test/helpers/imap-talk.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, 'holdfast-only': { type: 'boolean', default: false } } });
 const seconds = Number(values.seconds);
 const messagesPerMailbox = Number(values.messages);
 const idleConnections = Number(values.idle);
@@ -159,7 +162,7 @@ async function measure(server: Server) {
   return { ...mixed, idleKb: idle };
 }
 
-const peer = await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) => measure({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids }));
+const peer = values['holdfast-only'] ? { perSecond: NaN, p99: NaN, idleKb: NaN } : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) => measure({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids }));
 const users = Array.from({ length: clients }, (_, i) => `bench${i}@bench.example`);
 const ours = await withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n' }, (server) =>
   measure({ name: 'Holdfast', port: server.port('imap'), user: (i) => users[i]!, password: 'Bench-Password-1', pids: () => [server.child.pid!] }),

@@ -15,12 +15,15 @@ import type { ChangeFeed, MailboxChange } from './change-feed.ts';
 import { usedBytes, type Folder } from './folders.ts';
 import { inlineBlob, inlineBlobLimit, writeInlineBlob } from '../store/blobs/inline-blob.ts';
 import { insertMetadata } from './message-metadata.ts';
+import type { FolderIndex } from './folder-index.ts';
 
 export interface MessageDeps {
   db: Kysely<Database>;
   dialect: Dialect;
   blobs: BlobStore;
   changes: ChangeFeed;
+  /** Whole-folder reads (SELECT, SEARCH), kept up to date by MODSEQ. */
+  index: FolderIndex;
   now(): number;
 }
 
@@ -49,6 +52,12 @@ export async function listMessageStates(db: Kysely<Database>, folderId: number):
   return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
 }
 
+/** Messages whose flags may include \\Deleted (narrowed in SQL; the caller checks the flag exactly). */
+async function flaggedDeleted(db: Kysely<Database>, folderId: number): Promise<MessageState[]> {
+  const rows = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).where('flags', 'like', '%Deleted%').orderBy('uid').execute();
+  return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
+}
+
 /** Full rows of the messages with these UIDs (those that still exist), by UID. */
 export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
   const out: MessageRow[] = [];
@@ -64,12 +73,6 @@ export async function messagesByUid(db: Kysely<Database>, folderId: number, uids
     out.push(...rows.map(toRow));
   }
   return out;
-}
-
-/** Full rows of every message in the folder, by UID (one range scan, for whole-folder work like SEARCH). */
-export async function messagesInFolder(db: Kysely<Database>, folderId: number): Promise<MessageRow[]> {
-  const rows = await db.selectFrom('messages').select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'prefix']).where('mailbox_id', '=', folderId).orderBy('uid').execute();
-  return rows.map(toRow);
 }
 
 /** What changed in the folder after `modseq`: messages added or whose flags changed, and UIDs expunged. */
@@ -158,7 +161,7 @@ export function systemFlag(flag: string): string {
 /** Removes the messages flagged \Deleted (all of them, or those among `uids`). Returns the UIDs removed. */
 export async function expungeDeleted(deps: MessageDeps, folder: Folder, uids?: number[]): Promise<number[]> {
   const result = await relaxedCommit(deps.db, async (trx) => {
-    const candidates = uids ? await messagesByUid(trx, folder.id, uids) : (await listMessageStates(trx, folder.id));
+    const candidates = uids ? await messagesByUid(trx, folder.id, uids) : await flaggedDeleted(trx, folder.id);
     const doomed = candidates.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
     if (doomed.length === 0) return { removed: doomed, modseq: 0 };
     return { removed: doomed, modseq: await removeMessages(trx, folder.id, doomed) };

@@ -10,6 +10,7 @@ import type { MailDns } from '../flow/dns.ts';
 import type { MailFlow } from '../flow/mail-flow.ts';
 import type { QueueRunner } from '../flow/queue/queue-runner.ts';
 import type { ChangeFeed } from '../mailbox/change-feed.ts';
+import type { FolderIndex } from '../mailbox/folder-index.ts';
 import type { MessageDeps } from '../mailbox/messages.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from './logger.ts';
@@ -28,6 +29,8 @@ export interface Holdfast {
   scheduler: Scheduler;
   /** Mailbox change events (new mail, flags, expunges) for IDLE and push. */
   changes: ChangeFeed;
+  /** In-memory copies of folders' message lists, brought up to date by MODSEQ (IMAP SELECT, SEARCH). */
+  folderIndex: FolderIndex;
   /** Prometheus metrics: counted by the services, read at each scrape of /metrics. */
   metrics: Metrics;
   /** Service health: probes, issues (incidents and advisories), the status page's view. */
@@ -53,5 +56,5 @@ export type ServiceStarter = (holdfast: Holdfast) => Promise<RunningService>;
 /** What mailbox operations need from the context (IMAP, POP3, local delivery). */
 export function messageDeps(holdfast: Holdfast): MessageDeps {
   const { store } = holdfast;
-  return { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: holdfast.changes, now: holdfast.now };
+  return { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: holdfast.changes, index: holdfast.folderIndex, now: holdfast.now };
 }

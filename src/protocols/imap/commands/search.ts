@@ -1,8 +1,9 @@
 // SEARCH and UID SEARCH, with ESEARCH's RETURN options, SEARCHRES's SAVE and CONDSTORE's MODSEQ. Flags,
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
 // delivery; BODY and TEXT from the full-text index (word and word-prefix matches).
-import { loadSearchHeaders, matchingText, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
-import { messagesInFolder, type MessageRow } from '../../../mailbox/messages.ts';
+import { loadSearchHeaders, matchingText } from '../../../mailbox/message-metadata.ts';
+import type { SearchHeaders } from '../../../mailbox/search-headers.ts';
+import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { inRanges } from '../parser/args.ts';
 import { parseSearch, type SearchKey } from '../parser/search-keys.ts';
 import { atom, type Value } from '../response/encode.ts';
@@ -64,17 +65,25 @@ function containsModseq(key: SearchKey): boolean {
 }
 
 /** The messages of the selected folder, and those matching `key` (in UID order). */
-export async function searchMessages(session: ImapSession, key: SearchKey): Promise<{ rows: MessageRow[]; matched: MessageRow[] }> {
+export async function searchMessages(session: ImapSession, key: SearchKey): Promise<{ rows: IndexedMessage[]; matched: IndexedMessage[] }> {
   const selected = session.selected!;
   // The session's view may lag the folder by a command: only the messages it knows count.
   const known = new Set(selected.uids);
-  const rows = (await messagesInFolder(session.context.mail.db, selected.folder.id)).filter((row) => known.has(row.uid));
+  const { db, index } = session.context.mail;
+  const rows = (await index.messages(db, selected.folder.id)).filter((row) => known.has(row.uid));
   const matcher = await prepare(session, key, rows);
   return { rows, matched: rows.filter((row) => matcher(row)) };
 }
 
+/** Header fields for the criteria: from memory for folders that fit, else narrowed by the store. */
+async function searchHeaders(session: ImapSession, rows: IndexedMessage[], containing: string[]): Promise<Map<string, SearchHeaders>> {
+  const { mail } = session.context;
+  if (mail.index.searchHeaders.fits(rows.length)) return mail.index.searchHeaders.load(mail.db, rows.map((r) => r.blobHash), containing);
+  return loadSearchHeaders(mail, session.selected!.folder.id, containing);
+}
+
 /** Loads what the criteria need (headers, text matches) and returns the predicate. */
-async function prepare(session: ImapSession, key: SearchKey, rows: MessageRow[]): Promise<(row: MessageRow) => boolean> {
+async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessage[]): Promise<(row: IndexedMessage) => boolean> {
   const selected = session.selected!;
   const needs = { metadata: false, texts: [] as string[] };
   const walk = (k: SearchKey) => {
@@ -88,13 +97,13 @@ async function prepare(session: ImapSession, key: SearchKey, rows: MessageRow[])
   };
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
-  const metadata = needs.metadata ? await loadSearchHeaders(session.context.mail, selected.folder.id, requiredHeaderText(key)) : new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
+  const metadata = needs.metadata ? await searchHeaders(session, rows, requiredHeaderText(key)) : new Map<string, SearchHeaders>();
   const textMatches = new Map<string, Set<string>>();
   for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
   const largestSeq = selected.uids.length;
   const largestUid = selected.uids.at(-1) ?? 0;
 
-  const test = (k: SearchKey, row: MessageRow): boolean => {
+  const test = (k: SearchKey, row: IndexedMessage): boolean => {
     switch (k.kind) {
       case 'all':
         return true;

@@ -1,5 +1,5 @@
 // SELECT/EXAMINE (with CONDSTORE and QRESYNC parameters), CLOSE, UNSELECT and EXPUNGE.
-import { changesSince, expungeDeleted, listMessageStates } from '../../../mailbox/messages.ts';
+import { changesSince, expungeDeleted } from '../../../mailbox/messages.ts';
 import { ImapNo } from '../imap-error.ts';
 import { Args, parseSequenceSet, inRanges } from '../parser/args.ts';
 import { ParseError } from '../parser/tokenizer.ts';
@@ -39,9 +39,9 @@ async function open({ session, args }: CommandInput, readOnly: boolean) {
     session.deselect();
     if (session.enabled.has('QRESYNC') || session.rev2) session.untagged(atom('OK'), atom('[CLOSED]'), 'Previous folder closed');
   }
-  const { db } = session.context.mail;
+  const { db, index } = session.context.mail;
   const folder = await requireFolder(session, name, 'NONEXISTENT', 'missing');
-  const messages = await listMessageStates(db, folder.id);
+  const messages = await index.messages(db, folder.id, Number(folder.highest_modseq));
   const selected = new SelectedFolder(folder, messages, readOnly);
   const keywords = [...new Set(messages.flatMap((m) => m.flags.filter((f) => !f.startsWith('\\'))))].sort();
   session.untagged(atom('FLAGS'), flagList([...systemFlags, ...keywords]));

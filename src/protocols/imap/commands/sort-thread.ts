@@ -1,7 +1,7 @@
 // SORT and THREAD (RFC 5256): the messages a search finds, ordered by criteria or grouped into
 // conversations. Both read the envelope and header fields kept per content at delivery.
 import { loadMetadata, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
-import type { MessageRow } from '../../../mailbox/messages.ts';
+import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { formatThreads, threadByOrderedSubject, threadByReferences, type ThreadMessage } from '../../../mailbox/threading.ts';
 import { baseSubject } from '../../../message/base-subject.ts';
 import type { EnvelopeAddress } from '../../../message/envelope.ts';
@@ -35,7 +35,7 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
   const { matched } = await searchMessages(session, parseCriteria(args));
   const metadata = await loadMetadata(session.context.mail.db, matched.map((r) => r.blobHash));
   const selected = session.selected!;
-  const value = (row: MessageRow, key: SortKey): string | number => {
+  const value = (row: IndexedMessage, key: SortKey): string | number => {
     const meta = metadata.get(row.blobHash);
     switch (key) {
       case 'ARRIVAL':
@@ -77,7 +77,7 @@ export async function threadCommand({ session, args, uid }: CommandInput) {
   return 'THREAD completed';
 }
 
-async function threadMessages(session: ImapSession, rows: MessageRow[], uid: boolean): Promise<ThreadMessage[]> {
+async function threadMessages(session: ImapSession, rows: IndexedMessage[], uid: boolean): Promise<ThreadMessage[]> {
   const metadata = await loadMetadata(session.context.mail.db, rows.map((r) => r.blobHash));
   return rows.map((row) => {
     const meta = metadata.get(row.blobHash);
@@ -95,7 +95,7 @@ async function threadMessages(session: ImapSession, rows: MessageRow[], uid: boo
 }
 
 /** The Date header, or the arrival time for a message without one (RFC 5256 §2.2). */
-function sentDate(row: MessageRow, meta: MessageMetadata | undefined): number {
+function sentDate(row: IndexedMessage, meta: MessageMetadata | undefined): number {
   return meta?.sentAt ?? row.internalDate;
 }
 
