@@ -226,9 +226,12 @@ export class ImapSession {
     }
   }
 
-  /** Waits while the client is slow to read what was sent (a large FETCH). */
+  /**
+   * Waits while the client is slow to read what was sent (a large FETCH). Small responses keep
+   * gathering: a FETCH of flags for fifty messages is one write, not fifty.
+   */
   async drained() {
-    this.writeOut();
+    if (this.outputBytes >= 16 * 1024) this.writeOut();
     const target = this.deflate ?? this.socket;
     if (!target.writableNeedDrain || this.closed) return;
     await new Promise<void>((resolve) => {
