@@ -12,6 +12,8 @@
 // --holdfast-only skips Dovecot (for profiling: HOLDFAST_BENCH_PROFILE=1 writes a CPU profile of the
 // server to /tmp/prof); the ratio needs both.
 import { readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImapTalk } from '../test/helpers/imap-talk.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
@@ -29,6 +31,10 @@ interface Server {
   password: string;
   /** Process ids whose memory counts as the server's. */
   pids(): number[];
+  /** Lets the server drop garbage before memory is read (Holdfast: a full GC; Dovecot has none to drop). */
+  settle?(): Promise<void>;
+  /** JavaScript heap and buffers in use after the last settle, in KiB (Holdfast only). */
+  heapKb?(): number;
 }
 
 function message(i: number): string {
@@ -119,24 +125,35 @@ function pss(pids: number[]): number {
   return total;
 }
 
-async function idleMemory(server: Server): Promise<number> {
-  const before = pss(server.pids());
+/**
+ * Memory each idle connection costs: connections logged in and IDLE in their INBOX, opened in two
+ * steps; the cost is the growth between the first fifth and all of them, so what the server frees or
+ * settles after earlier work does not count.
+ */
+async function idleMemory(server: Server): Promise<{ pssKb: number; heapKb: number }> {
   const talks: ImapTalk[] = [];
-  for (let i = 0; i < idleConnections; i += 50) {
-    await Promise.all(
-      Array.from({ length: Math.min(50, idleConnections - i) }, async (_, j) => {
-        const talk = await connect(server, (i + j) % clients);
-        await talk.command('SELECT INBOX', 60_000);
-        talk.write('idle IDLE\r\n');
-        await talk.line(60_000);
-        talks.push(talk);
-      }),
-    );
-  }
-  await new Promise((r) => setTimeout(r, 2000));
-  const after = pss(server.pids());
+  const open = async (from: number, to: number) => {
+    for (let i = from; i < to; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, to - i) }, async (_, j) => {
+          const talk = await connect(server, (i + j) % clients);
+          await talk.command('SELECT INBOX', 60_000);
+          talk.write('idle IDLE\r\n');
+          await talk.line(60_000);
+          talks.push(talk);
+        }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    await server.settle?.();
+    return { pss: pss(server.pids()), heap: server.heapKb?.() ?? NaN };
+  };
+  const first = Math.ceil(idleConnections / 5);
+  const before = await open(0, first);
+  const after = await open(first, idleConnections);
   talks.forEach((t) => t.close());
-  return (after - before) / idleConnections;
+  const count = idleConnections - first;
+  return { pssKb: (after.pss - before.pss) / count, heapKb: (after.heap - before.heap) / count };
 }
 
 function dovecotPids(): number[] {
@@ -159,18 +176,37 @@ async function measure(server: Server) {
   const mixed = await workload(server);
   process.stderr.write(`${server.name}: ${idleConnections} idle connections\n`);
   const idle = await idleMemory(server);
-  return { ...mixed, idleKb: idle };
+  return { ...mixed, idleKb: idle.pssKb, heapKb: idle.heapKb };
 }
 
-const peer = values['holdfast-only'] ? { perSecond: NaN, p99: NaN, idleKb: NaN } : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) => measure({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids }));
+const peer = values['holdfast-only'] ? { perSecond: NaN, p99: NaN, idleKb: NaN, heapKb: NaN } : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) => measure({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids }));
 const users = Array.from({ length: clients }, (_, i) => `bench${i}@bench.example`);
+const memoryFile = join(tmpdir(), `holdfast-bench-memory-${process.pid}.json`);
+process.env.HOLDFAST_BENCH_MEMORY_FILE = memoryFile;
 const ours = await withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n' }, (server) =>
-  measure({ name: 'Holdfast', port: server.port('imap'), user: (i) => users[i]!, password: 'Bench-Password-1', pids: () => [server.child.pid!] }),
+  measure({
+    name: 'Holdfast',
+    port: server.port('imap'),
+    user: (i) => users[i]!,
+    password: 'Bench-Password-1',
+    pids: () => [server.child.pid!],
+    heapKb: () => {
+      const usage = JSON.parse(readFileSync(memoryFile, 'utf8')) as { heapUsed: number; external: number };
+      return (usage.heapUsed + usage.external) / 1024;
+    },
+    settle: async () => {
+      // Two full collections apart: V8 hands freed pages back to the system gradually.
+      for (let i = 0; i < 2; i++) {
+        server.child.kill('SIGUSR2');
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+    },
+  }),
 );
 
 console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload; ${idleConnections} idle connections`);
 console.log('');
-console.log('                    commands/s   p99 ms   KiB per idle connection');
+console.log('                    commands/s   p99 ms   KiB per idle connection (process PSS; JS heap + buffers)');
 console.log(`Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.idleKb.toFixed(0).padStart(6)}`);
-console.log(`Holdfast (SQLite)   ${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.idleKb.toFixed(0).padStart(6)}`);
+console.log(`Holdfast (SQLite)   ${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`);
 console.log(`ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}`);

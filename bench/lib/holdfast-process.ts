@@ -6,6 +6,8 @@ import SqliteDatabase from 'better-sqlite3';
 import { join } from 'node:path';
 
 const bin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
+/** SIGUSR2 makes the server collect garbage (for memory measurements). */
+const gcOnSignal = fileURLToPath(new URL('./gc-on-signal.cjs', import.meta.url));
 
 export interface HoldfastProcess {
   child: ChildProcess;
@@ -46,7 +48,10 @@ export function holdfastCli(dataDir: string, args: string[]) {
 
 export function startHoldfastProcess(dataDir: string, extra: Record<string, string> = {}): Promise<HoldfastProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.HOLDFAST_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'start', '--json'], { env: holdfastEnv(dataDir, extra), stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env.HOLDFAST_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '--expose-gc', '--require', gcOnSignal, bin, 'start', '--json'], {
+      env: holdfastEnv(dataDir, extra),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.on('exit', (code) => reject(new Error(`holdfast exited with ${code}`)));
     child.stdout.on('data', (d) => {

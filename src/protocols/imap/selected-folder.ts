@@ -1,6 +1,7 @@
 // A session's view of its selected folder: the UIDs it has told the client about (message sequence
-// numbers are positions in that list), the flags and MODSEQ it last reported for each, and the
-// folder's MODSEQ up to which it has caught up. Changes by anyone (other sessions, delivery) are found
+// numbers are positions in that list) and the folder's MODSEQ up to which it has caught up; per
+// message only what the session itself told the client since (its own STORE, a FETCH of FLAGS), so
+// that a thousand idle sessions on big folders cost little memory. Changes by anyone (other sessions, delivery) are found
 // by asking the store what changed after that MODSEQ, so a missed notification heals by itself.
 import type { Kysely } from 'kysely';
 import type { Folder } from '../../mailbox/folders.ts';
@@ -19,7 +20,8 @@ export interface SyncResponses {
 
 export class SelectedFolder {
   uids: number[];
-  private readonly known = new Map<number, { flags: string; modseq: number }>();
+  /** Flags the client learned from this session (STORE, FETCH) since the last catch-up: not reported again. */
+  private readonly clientKnows = new Map<number, string>();
   /** Expunges found while they could not be reported (during FETCH, STORE, SEARCH). */
   private pendingExpunges = new Set<number>();
   highestModseq: number;
@@ -28,11 +30,10 @@ export class SelectedFolder {
 
   constructor(
     readonly folder: Folder,
-    messages: MessageState[],
+    messages: readonly { uid: number }[],
     readonly readOnly: boolean,
   ) {
     this.uids = messages.map((m) => m.uid);
-    for (const m of messages) this.known.set(m.uid, { flags: m.flags.join(' '), modseq: m.modseq });
     this.highestModseq = Number(folder.highest_modseq);
   }
 
@@ -40,18 +41,9 @@ export class SelectedFolder {
     return this.uids.length;
   }
 
-  flagsOf(uid: number): string[] {
-    const flags = this.known.get(uid)?.flags;
-    return flags ? flags.split(' ') : [];
-  }
-
-  modseqOf(uid: number): number {
-    return this.known.get(uid)?.modseq ?? 0;
-  }
-
   /** Records flags the session itself has just reported (after STORE or FETCH). */
   remember(state: MessageState) {
-    if (this.known.has(state.uid)) this.known.set(state.uid, { flags: state.flags.join(' '), modseq: state.modseq });
+    if (this.seqOf(state.uid)) this.clientKnows.set(state.uid, state.flags.join(' '));
   }
 
   seqOf(uid: number): number {
@@ -98,7 +90,7 @@ export class SelectedFolder {
   async sync(db: Kysely<Database>, expungeAllowed: boolean): Promise<SyncResponses> {
     const changes = await changesSince(db, this.folder.id, this.highestModseq);
     const out: SyncResponses = { expunged: [], flags: [] };
-    for (const uid of changes.expunged) if (this.known.has(uid)) this.pendingExpunges.add(uid);
+    for (const uid of changes.expunged) if (this.seqOf(uid)) this.pendingExpunges.add(uid);
     if (expungeAllowed && this.pendingExpunges.size) {
       // Highest sequence number first, so each number is still valid when the client reads it.
       const doomed = [...this.pendingExpunges].sort((a, b) => b - a);
@@ -107,7 +99,7 @@ export class SelectedFolder {
         if (!seq) continue;
         out.expunged.push({ seq, uid });
         this.uids.splice(seq - 1, 1);
-        this.known.delete(uid);
+        this.clientKnows.delete(uid);
       }
       this.pendingExpunges.clear();
     }
@@ -115,21 +107,16 @@ export class SelectedFolder {
     let highest = this.highestModseq;
     for (const state of changes.changed) {
       highest = Math.max(highest, state.modseq);
-      const seen = this.known.get(state.uid);
-      if (!seen) {
-        if (state.uid > (this.uids.at(-1) ?? 0)) {
-          this.uids.push(state.uid);
-          this.known.set(state.uid, { flags: state.flags.join(' '), modseq: state.modseq });
-        }
+      const seq = this.seqOf(state.uid);
+      if (!seq) {
+        if (state.uid > (this.uids.at(-1) ?? 0)) this.uids.push(state.uid);
         continue;
       }
       if (this.pendingExpunges.has(state.uid)) continue;
-      if (seen.flags !== state.flags.join(' ') || seen.modseq < state.modseq) {
-        const flagsChanged = seen.flags !== state.flags.join(' ');
-        this.known.set(state.uid, { flags: state.flags.join(' '), modseq: state.modseq });
-        if (flagsChanged) out.flags.push({ seq: this.seqOf(state.uid), state });
-      }
+      // Changed after the MODSEQ this view had: report it, unless the client has these flags from us already.
+      if (this.clientKnows.get(state.uid) !== state.flags.join(' ')) out.flags.push({ seq, state });
     }
+    this.clientKnows.clear();
     this.highestModseq = changes.expungedModseqs.reduce((a, b) => Math.max(a, b), highest);
     if (this.uids.length !== before) out.exists = this.uids.length;
     return out;
