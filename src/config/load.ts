@@ -98,6 +98,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
           messagesPerMinute: l.messages_per_minute ?? limits.messagesPerMinute,
           recipientsPerDay: l.recipients_per_day ?? limits.recipientsPerDay,
           maxRecipients: l.max_recipients ?? smtp.maxRecipients,
+          maxMessageSize: Math.min(l.max_message_size ?? smtp.maxMessageSize, smtp.maxMessageSize),
         },
       ]),
     ),

@@ -118,6 +118,7 @@ export const fileSchema = z.strictObject({
         messages_per_minute: positiveInteger().optional(),
         recipients_per_day: positiveInteger().optional(),
         max_recipients: positiveInteger().optional(),
+        max_message_size: size.optional(),
       }),
     )
     .optional(),
@@ -194,6 +195,8 @@ export interface SenderLimits {
   messagesPerMinute: number;
   recipientsPerDay: number;
   maxRecipients: number;
+  /** Largest message the tenant's users may send, and its mailboxes receive. */
+  maxMessageSize: number;
 }
 
 export interface Config {
@@ -213,7 +216,7 @@ export interface Config {
   dnsServers?: string[];
   smtp: { maxMessageSize: number; maxRecipients: number; maxConnectionsPerIp: number; maxReceivedHeaders: number; greetingDelayMs: number };
   limits: { messagesPerMinute: number; recipientsPerDay: number; authFailures: number };
-  /** Sender limits of some tenants (by tenant name), overriding `limits` and `smtp.maxRecipients`. */
+  /** Limits of some tenants (by tenant name), overriding `limits`, `smtp.maxRecipients` and `smtp.maxMessageSize`. */
   tenantLimits: Record<string, SenderLimits>;
   imap: {
     /** Largest message APPEND accepts (advertised as APPENDLIMIT). */

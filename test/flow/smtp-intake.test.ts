@@ -22,7 +22,7 @@ for (const name of backendNames) {
     let tenant: TenantDirectory;
     before(async () => {
       t = await startTestNode(name, {
-        toml: '[smtp]\nmax_message_size = "20KB"\nmax_recipients = 3\nmax_connections_per_ip = 4\n[limits]\nmessages_per_minute = 3\nauth_failures = 3\n[tenant_limits.bulk]\nmax_recipients = 5\n',
+        toml: '[smtp]\nmax_message_size = "20KB"\nmax_recipients = 3\nmax_connections_per_ip = 4\n[limits]\nmessages_per_minute = 3\nauth_failures = 3\n[tenant_limits.bulk]\nmax_recipients = 5\nmax_message_size = "2KB"\n',
       });
       tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
@@ -219,6 +219,18 @@ for (const name of backendNames) {
       for (const user of ['alice', 'bob', 'al', 'team', 'alice+news']) assert.match(await talk.send(`RCPT TO:<${user}@test.example>`), /^250 /);
       assert.equal(await talk.send('RCPT TO:<all@test.example>'), '452 4.5.3 Too many recipients (at most 5 per message); send the rest in another message');
       talk.close();
+
+      // Tenant "bulk" sends and receives at most 2 KB where the default is 20 KB.
+      const big = 'x'.repeat(5000);
+      const send = (options: { from: string; to: string | string[]; subject: string; text: string }, port: number, auth?: { user: string; pass: string }) =>
+        nodemailer.createTransport({ host: '127.0.0.1', port, secure: Boolean(auth), ignoreTLS: !auth, tls: { rejectUnauthorized: false }, auth }).sendMail(options);
+      const outgoing = await send({ from: 'dan@bulk.example', to: 'bob@test.example', subject: 'Big', text: big }, t.port('submissions'), { user: 'dan@bulk.example', pass: password }).catch((e) => e);
+      assert.equal(outgoing.response, '552 5.3.4 Message size exceeds the maximum message size of tenant bulk (2KB)');
+      const incoming = await send({ from: 'someone@elsewhere.example', to: ['dan@bulk.example', 'bob@test.example'], subject: 'Big for two tenants', text: big }, t.port('smtp')).catch((e) => e);
+      assert.equal(incoming.response, '552 5.3.4 Message size exceeds the maximum message size of tenant bulk (2KB)');
+      await send({ from: 'someone@elsewhere.example', to: 'bob@test.example', subject: 'Big for one tenant', text: big }, t.port('smtp'));
+      await t.waitFor(async () => (await t.mailbox('bob@test.example')).some((m) => m.text.includes('Subject: Big for one tenant')), 'the default limit for tenant default');
+      assert.ok(!(await t.mailbox('bob@test.example')).some((m) => m.text.includes('Subject: Big for two tenants')), 'nothing of the refused message was delivered');
     });
 
     it('rate-limits failed logins and messages per minute', async () => {

@@ -40,6 +40,8 @@ interface SessionState {
   forests: Set<number>;
   sender?: string;
   recipients: { original: string; orcpt: string | null; notify: string | null; routed: NewRecipient[] }[];
+  /** The smallest message size limit among the tenants of the local recipients (inbound mail). */
+  sizeLimit?: { bytes: number; tenant: string };
 }
 
 export interface IntakeDeps {
@@ -100,6 +102,7 @@ export class Intake {
     const state = this.state(sessionId);
     this.deps.backPressure.check();
     state.recipients = [];
+    state.sizeLimit = undefined;
     state.sender = address.toLowerCase();
     if (state.info.source !== 'submission') return;
     const principal = this.requirePrincipal(state);
@@ -127,8 +130,10 @@ export class Intake {
       if (!state.principal && !route.ownDomain) throw smtpReply(550, '5.7.1', `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`);
       await this.checkRecipientRate(state);
     } else {
-      if (state.info.source === 'mx') await this.joinForest(state, route.tenantId);
-      else await this.checkRecipientRate(state);
+      if (state.info.source === 'mx') {
+        await this.joinForest(state, route.tenantId);
+        await this.narrowSizeLimit(state, route.tenantId);
+      } else await this.checkRecipientRate(state);
       const mailbox = route.principal;
       if (mailbox.kind !== 'group' && mailbox.quotaBytes !== null && (await usedBytes(this.deps.store.db, mailbox.id)) >= mailbox.quotaBytes) {
         throw smtpReply(552, '5.2.2', `<${parsed}>: Mailbox full (quota ${formatSize(mailbox.quotaBytes)})`);
@@ -155,6 +160,11 @@ export class Intake {
     const blob = spooled.blob;
     if (sizeExceeded() || blob.size > config.smtp.maxMessageSize) {
       throw smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
+    }
+    const tenantLimit = state.principal ? (await this.limitsOf(state.principal)).maxMessageSize : state.sizeLimit?.bytes;
+    if (tenantLimit !== undefined && blob.size > tenantLimit) {
+      const tenant = state.principal ? await this.tenantName(state.principal.tenantId) : state.sizeLimit!.tenant;
+      throw smtpReply(552, '5.3.4', `Message size exceeds the maximum message size of tenant ${tenant} (${formatSize(tenantLimit)})`);
     }
     const fields = parseHeaderSection(capture.headers());
     const received = fields.filter((f) => f.name === 'received').length;
@@ -273,13 +283,39 @@ export class Intake {
     }
   }
 
-  /** The sender limits that apply: the sender's tenant's ([tenant_limits.<name>]) or the defaults. */
+  /** The limits that apply to a tenant: its own ([tenant_limits.<name>]) or the defaults. */
+  private async limitsOfTenant(tenantId: number): Promise<SenderLimits> {
+    const { config } = this.deps;
+    const defaults = { messagesPerMinute: config.limits.messagesPerMinute, recipientsPerDay: config.limits.recipientsPerDay, maxRecipients: config.smtp.maxRecipients, maxMessageSize: config.smtp.maxMessageSize };
+    if (Object.keys(config.tenantLimits).length === 0) return defaults;
+    return config.tenantLimits[(await this.tenantName(tenantId)).toLowerCase()] ?? defaults;
+  }
+
+  /** The sender limits that apply: the sender's tenant's or the defaults. */
   private async limitsOf(principal: Principal | undefined): Promise<SenderLimits> {
     const { config } = this.deps;
-    const defaults = { messagesPerMinute: config.limits.messagesPerMinute, recipientsPerDay: config.limits.recipientsPerDay, maxRecipients: config.smtp.maxRecipients };
-    if (!principal || Object.keys(config.tenantLimits).length === 0) return defaults;
-    const tenant = await this.deps.store.db.selectFrom('tenants').select('name').where('id', '=', principal.tenantId).executeTakeFirst();
-    return (tenant && config.tenantLimits[tenant.name.toLowerCase()]) ?? defaults;
+    if (!principal) return { messagesPerMinute: config.limits.messagesPerMinute, recipientsPerDay: config.limits.recipientsPerDay, maxRecipients: config.smtp.maxRecipients, maxMessageSize: config.smtp.maxMessageSize };
+    return this.limitsOfTenant(principal.tenantId);
+  }
+
+  /** Tenant names by id, remembered for a minute: limits are looked up at every MAIL and RCPT. */
+  private readonly tenantNames = new Map<number, { name: string; until: number }>();
+
+  private async tenantName(tenantId: number): Promise<string> {
+    const now = this.deps.now();
+    const known = this.tenantNames.get(tenantId);
+    if (known && known.until > now) return known.name;
+    const tenant = await this.deps.store.db.selectFrom('tenants').select('name').where('id', '=', tenantId).executeTakeFirst();
+    const name = tenant?.name ?? '';
+    this.tenantNames.set(tenantId, { name, until: now + 60_000 });
+    return name;
+  }
+
+  /** Inbound mail is held to the smallest size limit among its recipients' tenants. */
+  private async narrowSizeLimit(state: SessionState, tenantId: number) {
+    const { maxMessageSize } = await this.limitsOfTenant(tenantId);
+    if (maxMessageSize >= this.deps.config.smtp.maxMessageSize || (state.sizeLimit && state.sizeLimit.bytes <= maxMessageSize)) return;
+    state.sizeLimit = { bytes: maxMessageSize, tenant: await this.tenantName(tenantId) };
   }
 
   private async checkSenderRate(principal: Principal) {
