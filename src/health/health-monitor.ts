@@ -70,11 +70,14 @@ export class HealthMonitor implements IssueAdmin {
     this.schedule(Math.min(2000, this.deps.config.health.probeIntervalMs));
   }
 
+  /** Stops the rounds; waits briefly for one under way and for notifications being sent, never long. */
   async stop() {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
-    await this.notifier.settled();
+    const settled = Promise.all([this.running, this.notifier.settled()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
   }
 
   private schedule(delayMs: number) {
@@ -100,6 +103,8 @@ export class HealthMonitor implements IssueAdmin {
         else logger.warn({ err: outcome.reason }, 'a health probe could not run');
       }
     }
+    // Stopping while probes ran: their failures are the shutdown's, not news.
+    if (this.stopped) return;
     this.lastResults = results;
     for (const r of results) if (r.state === 'healthy') this.alertedUnrecorded.delete(r.rule);
     for (const r of results.filter((r) => r.state !== 'healthy')) logger.warn({ check: r.rule, state: r.state, detail: r.detail }, 'health check not healthy');

@@ -1,7 +1,8 @@
 // A session's view of its selected folder: the UIDs it has told the client about (message sequence
 // numbers are positions in that list) and the folder's MODSEQ up to which it has caught up; per
 // message only what the session itself told the client since (its own STORE, a FETCH of FLAGS), so
-// that a thousand idle sessions on big folders cost little memory. Changes by anyone (other sessions, delivery) are found
+// that a thousand idle sessions on big folders cost little memory. Changes by anyone (other
+// sessions, delivery) are found
 // by asking the store what changed after that MODSEQ, so a missed notification heals by itself.
 import type { Kysely } from 'kysely';
 import type { Folder } from '../../mailbox/folders.ts';
