@@ -2,8 +2,8 @@
 // numbers are positions in that list) and the folder's MODSEQ up to which it has caught up; per
 // message only what the session itself told the client since (its own STORE, a FETCH of FLAGS), so
 // that a thousand idle sessions on big folders cost little memory. Changes by anyone (other
-// sessions, delivery) are found
-// by asking the store what changed after that MODSEQ, so a missed notification heals by itself.
+// sessions, delivery) are found by asking the store what changed after that MODSEQ, so a missed
+// notification heals by itself.
 import type { Kysely } from 'kysely';
 import type { Folder } from '../../mailbox/folders.ts';
 import { changesSince, type MessageState } from '../../mailbox/messages.ts';
