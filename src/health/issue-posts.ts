@@ -22,6 +22,13 @@ export function postText(html: string): string {
     .replace(/&amp;/g, '&');
 }
 
+/** "10 min", "45 s", "2 h". */
+export function durationText(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 2 * 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
 export const isoTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function scopeText(scope: IssueScope): string {
@@ -48,7 +55,7 @@ export function openingPost(result: CheckResult, since: number, intervalMs: numb
     ['Current status', `${currentStatus.investigating} ${result.detail}`],
     ['Scope of impact', scopeText(issue.scope)],
     ['Start time', isoTime(since)],
-    ['Next update by', `the next change in status; checks run every ${Math.round(intervalMs / 1000)} s`],
+    ['Next update by', `the next change in status; checks run every ${durationText(intervalMs)}`],
   ]);
 }
 
@@ -56,7 +63,8 @@ export function openingPost(result: CheckResult, since: number, intervalMs: numb
 export function statusPost(to: IssueStatus, result: CheckResult | undefined, extra: { startAt: number; healthySince?: number; resolveAfterMs: number; escalate?: boolean }): string {
   const lines: [string, string][] = [];
   if (to === 'restoringService') {
-    lines.push(['Current status', `Checks pass again since ${isoTime(extra.healthySince!)}. ${result?.detail ?? ''} We keep watching; the issue resolves after ${Math.round(extra.resolveAfterMs / 60_000)} min of health.`.trim()]);
+    const detail = result?.detail ? ` ${result.detail}` : '';
+    lines.push(['Current status', `Checks pass again since ${isoTime(extra.healthySince!)}.${detail} We keep watching; the issue resolves after ${durationText(extra.resolveAfterMs)} of health.`]);
   } else {
     const escalation = extra.escalate ? 'The impact has grown: this is now an incident. ' : '';
     lines.push(['Current status', `${escalation}${currentStatus[to] ?? statusWords[to]} ${result?.detail ?? ''}`.trim()]);

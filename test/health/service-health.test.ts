@@ -145,12 +145,12 @@ for (const name of backendNames) {
       assert.deepEqual(opened!.forests, ['default']);
       assert.deepEqual(opened!.regions, ['default']);
       assert.ok(opened!.details.some((d) => d.name === 'NotifyInApp'));
-      const [first, second] = opened!.posts;
+      const [first] = opened!.posts;
       assert.equal(first!.description.contentType, 'html');
       assert.match(first!.description.content, /1 recipients deferred at busy\.example/);
       assert.match(first!.description.content, /421 4\.3\.2 The maximum number of concurrent connections per resource forest/);
       assert.match(first!.description.content, /tenants default; resource forests default/);
-      assert.match(second!.description.content, /confirmed by repeated checks/);
+      assert.ok(opened!.posts.some((p) => /confirmed by repeated checks/.test(p.description.content)), 'a confirmation post');
 
       const overview = await get<{ value: { id: string; service: string; status: string; issues?: GraphIssue[] }[] }>(`${base}/healthOverviews?$expand=issues`);
       const remote = overview.value.find((s) => s.id === 'RemoteDelivery')!;

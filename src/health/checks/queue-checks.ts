@@ -46,7 +46,9 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
   });
 
   for (const insight of await queueInsight(context.db, now)) {
-    if (insight.deferred < destinationDeferred) continue;
+    // Deferred recipients being retried at this moment are in flight: still held up.
+    const held = insight.deferred + (insight.attempts > 0 ? insight.inFlight : 0);
+    if (held < destinationDeferred || insight.lastReply === null) continue;
     const delivered = await context.db
       .selectFrom('queue_recipients')
       .select((eb) => eb.fn.max<number>('updated_at').as('at'))
@@ -60,7 +62,7 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
       rule: destinationRule(insight.destination),
       component: 'RemoteDelivery',
       state: recovering ? 'recovering' : 'failing',
-      detail: `${insight.deferred} recipients deferred at ${insight.destination} (${insight.waiting} waiting since ${new Date(insight.oldestSince).toISOString()}); last reply: ${insight.lastReply ?? 'none'}. ${insight.explanation}.`,
+      detail: `${held} recipients deferred at ${insight.destination} (${insight.waiting} waiting since ${new Date(insight.oldestSince).toISOString()}); last reply: ${insight.lastReply ?? 'none'}. ${insight.explanation}.`,
       issue: {
         classification: 'advisory',
         origin: 'thirdParty',
