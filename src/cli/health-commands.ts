@@ -7,7 +7,7 @@ import type { Config, ListenerName } from '../config/schema.ts';
 import { listenerNames } from '../config/schema.ts';
 import { createMailDns } from '../flow/dns.ts';
 import { queueBacklog, queueInsight, type DestinationInsight, type QueueBacklog } from '../flow/queue/queue-insight.ts';
-import { acceptsConnections, localHost } from '../health/checks/tcp-reachable.ts';
+import { acceptsConnections, implicitTls, localHost } from '../health/checks/tcp-reachable.ts';
 import { statusWords } from '../health/components.ts';
 import { componentHealth, graphIssue, type ComponentHealth } from '../health/graph-shape.ts';
 import { openIssueByHand, updateIssue, type IssueAdmin } from '../health/issue-admin.ts';
@@ -145,7 +145,7 @@ async function checkListener(config: Config, name: ListenerName): Promise<Health
   const port = config.ports[name];
   if (port === 'off') return { name, port, status: 'off' };
   if (port === 0) return { name, port, status: 'not checked' }; // a free port chosen at start
-  return { name, port, status: (await acceptsConnections(localHost(config.bind), port)) ? 'accepting' : 'refused' };
+  return { name, port, status: (await acceptsConnections(localHost(config.bind), port, { tls: implicitTls.includes(name) })) ? 'accepting' : 'refused' };
 }
 
 function overviewText(o: HealthOverview, active: HealthIssue[]): string {

@@ -5,7 +5,7 @@ import type { ListenerInfo } from '../../server/listen.ts';
 import { nodeRule, type CheckResult } from '../check-result.ts';
 import { componentById, type ComponentId } from '../components.ts';
 import type { ProbeContext } from './probe-context.ts';
-import { acceptsConnections, localHost } from './tcp-reachable.ts';
+import { acceptsConnections, implicitTls, localHost } from './tcp-reachable.ts';
 
 const componentOfListener: Record<ListenerName, ComponentId> = {
   smtp: 'SmtpIntake',
@@ -33,7 +33,7 @@ export async function checkListeners(context: ProbeContext, listeners: ListenerI
   const results: CheckResult[] = [];
   for (const [componentId, list] of byComponent) {
     const started = performance.now();
-    const refused = (await Promise.all(list.map(async (l) => ((await acceptsConnections(localHost(l.host), l.port)) ? undefined : l)))).filter((l) => l !== undefined);
+    const refused = (await Promise.all(list.map(async (l) => ((await acceptsConnections(localHost(l.host), l.port, { tls: implicitTls.includes(l.name) })) ? undefined : l)))).filter((l) => l !== undefined);
     const component = componentById(componentId);
     const ports = list.map((l) => `${l.name} ${l.port}`).join(', ');
     results.push({

@@ -1,15 +1,23 @@
-// Whether something accepts TCP connections on a host and port, within a time bound.
+// Whether something accepts connections on a host and port, within a time bound. On implicit-TLS
+// ports the TLS handshake is completed too: a bare connect-and-close looks like a broken client there
+// (and is logged as one).
 import { connect } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import type { ListenerName } from '../../config/schema.ts';
 
-export function acceptsConnections(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+export const implicitTls: readonly ListenerName[] = ['submissions', 'imaps', 'pop3s', 'https'];
+
+export function acceptsConnections(host: string, port: number, options: { tls?: boolean; timeoutMs?: number } = {}): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port });
+    // Our own listener on this machine: whose certificate it is, is not the question here.
+    const socket = options.tls ? connectTls({ host, port, rejectUnauthorized: false }) : connect({ host, port });
     const done = (ok: boolean) => {
-      socket.destroy();
+      if (options.tls && ok) socket.end();
+      else socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
+    socket.setTimeout(options.timeoutMs ?? 2000, () => done(false));
+    socket.once(options.tls ? 'secureConnect' : 'connect', () => done(true));
     socket.once('error', () => done(false));
   });
 }
