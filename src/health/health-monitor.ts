@@ -7,7 +7,9 @@ import type { Directory } from '../directory/directory.ts';
 import type { MailDns } from '../flow/dns.ts';
 import type { ListenerInfo } from '../server/listen.ts';
 import type { Logger } from '../server/logger.ts';
+import type { MessageDeps } from '../mailbox/messages.ts';
 import type { Database } from '../store/schema.ts';
+import { cleanUpProbeMail } from './checks/probe-cleanup.ts';
 import type { CheckResult, IssueScope } from './check-result.ts';
 import { probeCalDav } from './checks/caldav-probe.ts';
 import { checkListeners } from './checks/listener-check.ts';
@@ -27,6 +29,8 @@ import { buildSnapshot, historyDays, staleSnapshot, type StatusSnapshot } from '
 export interface HealthMonitorDeps {
   config: Config;
   db: Kysely<Database>;
+  /** Mailbox operations (the probe's cleanup), once the node's context exists. */
+  mail(): MessageDeps;
   directory: Directory;
   dns: MailDns;
   metrics: Metrics;
@@ -125,6 +129,7 @@ export class HealthMonitor implements IssueAdmin {
   private async probes(context: ProbeContext): Promise<CheckResult[]> {
     this.account ??= await ensureProbeAccount(this.deps.directory, this.node);
     const [mail, caldav] = await Promise.all([probeMail(context, this.listeners, this.account), probeCalDav(context, this.listeners, this.account)]);
+    await cleanUpProbeMail(this.deps.mail(), this.account, this.now()).catch((error) => this.deps.logger.warn({ err: error }, 'probe mail cleanup failed'));
     return [...mail, ...caldav];
   }
 

@@ -16,7 +16,7 @@ import { ChangeFeed } from '../mailbox/change-feed.ts';
 import { FolderIndex } from '../mailbox/folder-index.ts';
 import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
-import type { Holdfast, RunningService } from './holdfast.ts';
+import { messageDeps, type Holdfast, type RunningService } from './holdfast.ts';
 import type { ListenerInfo } from './listen.ts';
 import type { Logger } from './logger.ts';
 import type { Role } from './roles.ts';
@@ -70,7 +70,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       sendImip: createImipSender({ config, directory, blobs: store.blobs, flow, now }),
     });
     const dns = options.dns ?? createMailDns(config.dnsServers);
-    const health = new HealthMonitor({ config, db: store.db, directory, dns, metrics, logger: logger.child({ component: 'health' }), now });
+    const health = new HealthMonitor({ config, db: store.db, mail: () => messageDeps(holdfast!), directory, dns, metrics, logger: logger.child({ component: 'health' }), now });
     holdfast = { config, store, directory, logger, tls, now, dns, flow, scheduler, metrics, health, changes: new ChangeFeed(), folderIndex: new FolderIndex(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
     if (config.database.kind === 'postgres') services.push(await relayChanges(holdfast, config.database.url));
     const byRole = new Map<Role, RunningService>();

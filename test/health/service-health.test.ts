@@ -237,5 +237,19 @@ for (const name of backendNames) {
       const shown = await runHoldfast(['health', 'show', incident!.id], { env });
       assert.match(shown.stdout, /Investigating {2}\(holdfast\)\n {2}Title: IMAP is not accepting connections/);
     });
+
+    it('deletes probe mail, its trace and its content a day later', async () => {
+      const { db } = t.node.holdfast.store;
+      const probes = await db.selectFrom('queue_messages').select(['id', 'blob_hash']).where('sender', 'like', 'probe-%@holdfast-probe.invalid').execute();
+      assert.ok(probes.length > 0);
+      t.clock.advance(25 * 3_600_000);
+      await t.waitFor(async () => (await db.selectFrom('queue_messages').select('id').where('id', 'in', probes.map((p) => p.id)).execute()).length === 0, 'the cleanup', 20_000);
+      assert.equal((await db.selectFrom('trace_events').select('id').where('message_id', 'in', probes.map((p) => p.id)).execute()).length, 0);
+      const kept = () => db.selectFrom('blob_metadata').select('hash').where('hash', 'in', probes.map((p) => p.blob_hash)).execute();
+      await t.waitFor(async () => (await kept()).length === 0, 'the probe contents to go');
+      const blobs = await Promise.all(probes.map((p) => t.node.holdfast.store.blobs.has(p.blob_hash)));
+      assert.ok(blobs.every((present) => !present), 'no probe content left in the blob store');
+      assert.ok((await t.mailbox('ivan@test.example')).length > 0, "users' mail is untouched");
+    });
   });
 }

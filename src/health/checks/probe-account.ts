@@ -21,8 +21,8 @@ export async function ensureProbeAccount(directory: Directory, node: string): Pr
   if (!(await directory.findDomain(probeDomain))) await tenant.addDomain(probeDomain);
   const address = probeAddress(node);
   const password = generatePassword();
-  const existing = (await tenant.listPrincipals(['user'])).some((p) => p.address === address);
+  const existing = (await tenant.listPrincipals(['user'])).find((p) => p.address === address);
   if (existing) await tenant.setPassword(address, password);
-  else await tenant.addPrincipal({ kind: 'user', address, password, displayName: `Holdfast probe (${node})` });
-  return { address, password };
+  const principal = existing ?? (await tenant.addPrincipal({ kind: 'user', address, password, displayName: `Holdfast probe (${node})` }));
+  return { address, password, principalId: principal.id };
 }

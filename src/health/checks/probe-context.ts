@@ -8,6 +8,7 @@ import type { IssueScope } from '../check-result.ts';
 export interface ProbeAccount {
   address: string;
   password: string;
+  principalId: number;
 }
 
 export interface ProbeContext {
