@@ -13,7 +13,7 @@ import { ImapNo } from './imap-error.ts';
 import { Args } from './parser/args.ts';
 import { CommandReader, type CommandFrame, type LiteralDecision } from './parser/command-reader.ts';
 import { ParseError, tokenizeCommand } from './parser/tokenizer.ts';
-import { encode, type Value } from './response/encode.ts';
+import { encode, StreamedLiteral, type Value } from './response/encode.ts';
 import type { SelectedFolder } from './selected-folder.ts';
 import { commandTable, type CommandState } from './commands/index.ts';
 import { syncSelected } from './commands/sync.ts';
@@ -177,13 +177,44 @@ export class ImapSession {
 
   /** Sends one untagged response: `* ` followed by the values, space-separated. */
   untagged(...values: Value[]) {
-    const parts: Buffer[] = [Buffer.from('* ')];
+    const parts = this.encodeUntagged(values);
+    if (parts.some((p) => p instanceof StreamedLiteral)) throw new Error('a streamed literal needs untaggedStreamed()');
+    this.write(Buffer.concat(parts as Buffer[]));
+  }
+
+  /** Like untagged(), with streamed literals read and sent chunk by chunk, waiting for a slow client. */
+  async untaggedStreamed(...values: Value[]) {
+    for (const part of this.encodeUntagged(values)) {
+      if (!(part instanceof StreamedLiteral)) {
+        this.write(part);
+        continue;
+      }
+      let sent = 0;
+      try {
+        for await (const chunk of part.chunks()) {
+          if (this.closed) return;
+          this.write(chunk);
+          sent += chunk.length;
+          await this.drained();
+        }
+        if (sent !== part.length) throw new Error(`stored content ended after ${sent} of ${part.length} bytes`);
+      } catch (error) {
+        // Part of a literal is out: nothing sensible can follow on this connection.
+        this.flush();
+        this.socket.destroy();
+        throw error;
+      }
+    }
+  }
+
+  private encodeUntagged(values: Value[]): (Buffer | StreamedLiteral)[] {
+    const parts: (Buffer | StreamedLiteral)[] = [Buffer.from('* ')];
     values.forEach((value, i) => {
       if (i) parts.push(Buffer.from(' '));
       parts.push(...encode(value, { utf8: this.utf8 }));
     });
     parts.push(Buffer.from('\r\n'));
-    this.write(Buffer.concat(parts));
+    return parts;
   }
 
   /** Sends a line as it is (CRLF added). */

@@ -31,4 +31,30 @@ export async function readBlob(store: BlobStore, hash: string): Promise<Buffer> 
   return Buffer.concat(parts);
 }
 
+/** Bytes [start, end) of a blob, streamed: only one chunk at a time is held, whatever the blob's size. */
+export async function* readBlobRange(store: BlobStore, hash: string, start: number, end: number): AsyncIterable<Buffer> {
+  if (end <= start) return;
+  const stream = store.open(hash);
+  let offset = 0;
+  try {
+    for await (const raw of stream) {
+      const chunk = raw as Buffer;
+      const from = Math.max(start - offset, 0);
+      const to = Math.min(end - offset, chunk.length);
+      if (to > from) yield chunk.subarray(from, to);
+      offset += chunk.length;
+      if (offset >= end) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Bytes [start, end) of a blob in memory (for small ranges: a header). */
+export async function readBlobBytes(store: BlobStore, hash: string, start: number, end: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of readBlobRange(store, hash, start, end)) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
 export const isBlobHash = (hash: string) => /^[0-9a-f]{64}$/.test(hash);

@@ -4,14 +4,14 @@
 // message by message, waiting for a slow client to read rather than piling them up in memory.
 import { ensureMetadata, loadMetadata, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
 import { changesSince, messagesByUid, storeFlags, type MessageRow } from '../../../mailbox/messages.ts';
-import { readBlob } from '../../../store/blobs/blob-store.ts';
+import { readBlob, readBlobRange } from '../../../store/blobs/blob-store.ts';
 import { ImapNo } from '../imap-error.ts';
 import { Args, inRanges, parseSequenceSet } from '../parser/args.ts';
-import { parseFetchItems, type FetchItem } from '../parser/fetch-items.ts';
+import { parseFetchItems, type FetchItem, type Section } from '../parser/fetch-items.ts';
 import { ParseError } from '../parser/tokenizer.ts';
-import { atom, formatDateTime, type Value } from '../response/encode.ts';
+import { atom, formatDateTime, StreamedLiteral, type Value } from '../response/encode.ts';
 import { bodyStructureValue, envelopeValue } from '../fetch/body-structure.ts';
-import { applyPartial, binaryBytes, sectionBytes, SectionError, type MessageContent } from '../fetch/sections.ts';
+import { applyPartial, binaryBytes, sectionBytes, SectionError, sectionPlan, selectHeaderFields, type MessageContent } from '../fetch/sections.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
 import { flagList, uidSetText } from './values.ts';
@@ -77,11 +77,15 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
     for (const row of rows) {
       const seq = selected.seqOf(row.uid);
       if (!seq) continue;
-      const blob = needsContent ? await readBlob(mail.blobs, row.blobHash) : undefined;
-      const values = fetchValues(session, items, row, metadata.get(row.blobHash), blob);
+      const meta = metadata.get(row.blobHash);
+      // A large message is never read whole: its sections are streamed, or read by range.
+      const large = needsContent && row.size > streamAbove;
+      const sections = !needsContent ? noContent : large ? rangedSections(session, row, meta) : inMemorySections(row, meta, await readBlob(mail.blobs, row.blobHash));
+      const values = await fetchValues(items, row, meta, sections);
       if (seenChanged.has(row.uid) && !has('FLAGS')) values.push(atom('FLAGS'), flagList(row.flags));
       selected.remember(row);
-      session.untagged(seq, atom('FETCH'), values);
+      if (large) await session.untaggedStreamed(seq, atom('FETCH'), values);
+      else session.untagged(seq, atom('FETCH'), values);
       await session.drained();
     }
   }
@@ -100,12 +104,87 @@ async function metadataFor(session: ImapSession, rows: MessageRow[]): Promise<Ma
   return metadata;
 }
 
-function fetchValues(session: ImapSession, items: FetchItem[], row: MessageRow, metadata: MessageMetadata | undefined, blob: Buffer | undefined): Value[] {
-  const values: Value[] = [];
+/** Messages larger than this are streamed section by section rather than read into memory. */
+const streamAbove = 256 * 1024;
+
+type Partial = { start: number; length: number } | undefined;
+
+/** Where FETCH gets body sections from: the content in memory, or ranges of the stored content. */
+interface SectionSource {
+  section(section: Section, partial: Partial): Promise<Value>;
+  binary(section: Section, partial: Partial): Promise<Value>;
+  binarySize(section: Section): Promise<number>;
+}
+
+const unavailable = () => new ImapNo('Message content is not available', 'SERVERBUG');
+const noContent: SectionSource = {
+  section: async () => {
+    throw unavailable();
+  },
+  binary: async () => {
+    throw unavailable();
+  },
+  binarySize: async () => {
+    throw unavailable();
+  },
+};
+
+function inMemorySections(row: MessageRow, metadata: MessageMetadata | undefined, blob: Buffer): SectionSource {
   const content = (): MessageContent => {
-    if (!blob || !metadata) throw new ImapNo('Message content is not available', 'SERVERBUG');
+    if (!metadata) throw unavailable();
     return { prefix: Buffer.from(row.prefix, 'utf8'), blob, tree: metadata.tree };
   };
+  return {
+    section: async (section, partial) => {
+      const bytes = sectionBytes(content(), section);
+      return bytes === null ? null : applyPartial(bytes, partial);
+    },
+    binary: async (section, partial) => {
+      const bytes = binaryBytes(content(), section);
+      return bytes === null ? null : applyPartial(bytes, partial);
+    },
+    binarySize: async (section) => binaryBytes(content(), section)?.length ?? 0,
+  };
+}
+
+/** A large message: whole sections and bodies streamed from the blob store, headers read by range. */
+function rangedSections(session: ImapSession, row: MessageRow, metadata: MessageMetadata | undefined): SectionSource {
+  const { blobs } = session.context.mail;
+  const prefix = Buffer.from(row.prefix, 'utf8');
+  /** Bytes [start, end) of the message as sent: the prefix, then the blob. */
+  async function* read(start: number, end: number): AsyncIterable<Buffer> {
+    if (start < prefix.length) yield prefix.subarray(start, Math.min(end, prefix.length));
+    if (end > prefix.length) yield* readBlobRange(blobs, row.blobHash, Math.max(start - prefix.length, 0), end - prefix.length);
+  }
+  const bytes = async (start: number, end: number) => {
+    const parts: Buffer[] = [];
+    for await (const chunk of read(start, end)) parts.push(chunk);
+    return Buffer.concat(parts);
+  };
+  let whole: Promise<SectionSource> | undefined;
+  const inMemory = () => (whole ??= readBlob(blobs, row.blobHash).then((blob) => inMemorySections(row, metadata, blob)));
+  return {
+    async section(section, partial) {
+      if (!metadata) throw unavailable();
+      const plan = sectionPlan(metadata.tree, prefix.length, section);
+      if (plan === null) return null;
+      if (plan.kind === 'header') {
+        const header = await bytes(plan.start, plan.end);
+        return applyPartial(plan.fields ? selectHeaderFields(header, plan.fields.names, plan.fields.exclude) : header, partial);
+      }
+      const start = partial ? Math.min(plan.start + partial.start, plan.end) : plan.start;
+      const end = partial ? Math.min(start + partial.length, plan.end) : plan.end;
+      return new StreamedLiteral(end - start, () => read(start, end));
+    },
+    // Decoding needs the part whole: BINARY of a large message is read into memory.
+    binary: async (section, partial) => (await inMemory()).binary(section, partial),
+    binarySize: async (section) => (await inMemory()).binarySize(section),
+  };
+}
+
+async function fetchValues(items: FetchItem[], row: MessageRow, metadata: MessageMetadata | undefined, sections: SectionSource): Promise<Value[]> {
+  const values: Value[] = [];
+  const whole = (specifier: Section['specifier']): Section => ({ path: [], specifier, fields: [] });
   for (const item of items) {
     if (item.kind === 'simple') {
       switch (item.name) {
@@ -119,20 +198,19 @@ function fetchValues(session: ImapSession, items: FetchItem[], row: MessageRow, 
         case 'BODY': values.push(atom('BODY'), bodyStructureValue(metadata!.tree, false)); break;
         case 'EMAILID': values.push(atom('EMAILID'), [atom(`M${row.blobHash.slice(0, 24)}`)]); break;
         case 'THREADID': values.push(atom('THREADID'), null); break;
-        case 'RFC822': values.push(atom('RFC822'), sectionBytes(content(), { path: [], specifier: '', fields: [] })); break;
-        case 'RFC822.HEADER': values.push(atom('RFC822.HEADER'), sectionBytes(content(), { path: [], specifier: 'HEADER', fields: [] })); break;
-        case 'RFC822.TEXT': values.push(atom('RFC822.TEXT'), sectionBytes(content(), { path: [], specifier: 'TEXT', fields: [] })); break;
+        case 'RFC822': values.push(atom('RFC822'), await sections.section(whole(''), undefined)); break;
+        case 'RFC822.HEADER': values.push(atom('RFC822.HEADER'), await sections.section(whole('HEADER'), undefined)); break;
+        case 'RFC822.TEXT': values.push(atom('RFC822.TEXT'), await sections.section(whole('TEXT'), undefined)); break;
       }
       continue;
     }
     try {
       if (item.kind === 'binary-size') {
-        values.push(atom(item.label), binaryBytes(content(), item.section)?.length ?? 0);
+        values.push(atom(item.label), await sections.binarySize(item.section));
         continue;
       }
-      const bytes = item.binary ? binaryBytes(content(), item.section) : sectionBytes(content(), item.section);
       const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
-      values.push(atom(label), bytes === null ? null : applyPartial(bytes, item.partial));
+      values.push(atom(label), item.binary ? await sections.binary(item.section, item.partial) : await sections.section(item.section, item.partial));
     } catch (error) {
       if (error instanceof SectionError) throw new ImapNo(error.message, error.code);
       throw error;

@@ -67,3 +67,28 @@ export function applyPartial(bytes: Buffer, partial: { start: number; length: nu
   if (!partial) return bytes;
   return bytes.subarray(Math.min(partial.start, bytes.length), Math.min(partial.start + partial.length, bytes.length));
 }
+
+/**
+ * Where a section's bytes are, for a large message read piece by piece instead of whole: a byte
+ * range of the message (prefix + blob) to stream, or a header range to read and filter; null when
+ * the part does not exist.
+ */
+export type SectionPlan = { kind: 'range'; start: number; end: number } | { kind: 'header'; start: number; end: number; fields?: { names: string[]; exclude: boolean } };
+
+/** Offsets in the message as sent (the prefix, then the blob). */
+export function sectionPlan(tree: MimePart, prefixLength: number, section: Section): SectionPlan | null {
+  const { path, specifier } = section;
+  const at = (offset: number) => prefixLength + offset;
+  if (path.length === 0 && specifier === '') return { kind: 'range', start: 0, end: at(tree.end) };
+  const part = path.length ? findPart(tree, path) : tree;
+  if (!part) return null;
+  if (specifier === '') return { kind: 'range', start: at(part.bodyStart), end: at(part.end) };
+  if (specifier === 'MIME') return { kind: 'header', start: at(part.headerStart), end: at(part.bodyStart) };
+  const message = path.length === 0 ? tree : part.message?.root;
+  if (!message) return null;
+  if (specifier === 'TEXT') return { kind: 'range', start: at(message.bodyStart), end: at(message.end) };
+  // The root's header includes the prefix Holdfast added on receipt.
+  const start = message === tree ? 0 : at(message.headerStart);
+  if (specifier === 'HEADER') return { kind: 'header', start, end: at(message.bodyStart) };
+  return { kind: 'header', start, end: at(message.bodyStart), fields: { names: section.fields, exclude: specifier === 'HEADER.FIELDS.NOT' } };
+}

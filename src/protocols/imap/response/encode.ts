@@ -17,16 +17,24 @@ export class Multipart {
   ) {}
 }
 
-export type Value = Atom | Multipart | string | Buffer | number | null | Value[];
+/** A literal sent as it is read (a large body section): its length up front, then its chunks. */
+export class StreamedLiteral {
+  constructor(
+    readonly length: number,
+    readonly chunks: () => AsyncIterable<Buffer>,
+  ) {}
+}
+
+export type Value = Atom | Multipart | StreamedLiteral | string | Buffer | number | null | Value[];
 
 export interface EncodeOptions {
   /** The client has enabled UTF8=ACCEPT (or IMAP4rev2): 8-bit text may go in quoted strings. */
   utf8: boolean;
 }
 
-/** The bytes of `value`; literals are included inline ({n} CRLF bytes). */
-export function encode(value: Value, options: EncodeOptions): Buffer[] {
-  const out: Buffer[] = [];
+/** The bytes of `value`; literals are included inline ({n} CRLF bytes), streamed ones as they are. */
+export function encode(value: Value, options: EncodeOptions): (Buffer | StreamedLiteral)[] {
+  const out: (Buffer | StreamedLiteral)[] = [];
   let text = '';
   const flush = () => {
     if (text) out.push(Buffer.from(text, 'utf8'));
@@ -36,6 +44,11 @@ export function encode(value: Value, options: EncodeOptions): Buffer[] {
     if (v === null) text += 'NIL';
     else if (typeof v === 'number') text += String(v);
     else if (v instanceof Atom) text += v.text;
+    else if (v instanceof StreamedLiteral) {
+      text += `{${v.length}}\r\n`;
+      flush();
+      out.push(v);
+    }
     else if (v instanceof Multipart) {
       text += '(';
       v.parts.forEach(walk);
