@@ -9,7 +9,7 @@ import { ImapTalk } from '../helpers/imap-talk.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 
 const password = 'Wonderland-42';
-const attachment = Buffer.alloc(900_000, 0).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
+const attachment = Buffer.from(Array.from({ length: 900_000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
 const attachmentBase64 = attachment.toString('base64').replace(/.{76}/g, '$&\r\n').trimEnd();
 const textPart = 'The quarterly figures are attached.\r\n'.repeat(8000); // ~300 KB
 const innerHeader = 'From: bob@test.example\r\nSubject: the forwarded one\r\n\r\n';

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readBlob } from '../../src/store/blobs/blob-store.ts';
+import { readBlob, readBlobBytes } from '../../src/store/blobs/blob-store.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { createTestStore } from '../helpers/store.ts';
 
@@ -63,6 +63,21 @@ for (const name of backendNames) {
         assert.equal(hasher.digest('hex'), ref.hash);
         assert.ok(pieces > 1, 'read in more than one piece');
         assert.ok(largest <= 256 * 1024, `no piece larger than 256 KiB (saw ${largest})`);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('streams byte ranges of large and small content', async () => {
+      const t = await createTestStore(name);
+      try {
+        const large = randomBytes(2 * 1024 * 1024 + 5);
+        const small = Buffer.from('a short message body');
+        const [largeRef, smallRef] = [await t.store.blobs.put(slowly(large, 64 * 1024)), await t.store.blobs.put(small)];
+        for (const [start, end] of [[0, 10], [300_000, 1_900_001], [large.length - 3, large.length], [5, 5]]) {
+          assert.deepEqual(await readBlobBytes(t.store.blobs, largeRef.hash, start!, end!), large.subarray(start, end), `large ${start}-${end}`);
+        }
+        assert.deepEqual(await readBlobBytes(t.store.blobs, smallRef.hash, 2, 7), small.subarray(2, 7));
       } finally {
         await t.close();
       }

@@ -11,11 +11,36 @@ export interface BlobRef {
 
 export type BlobSource = AsyncIterable<Uint8Array> | Uint8Array;
 
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** The bytes of `chunks` within [start, end), for stores that cannot seek. Stops reading at `end`. */
+export async function* sliceChunks(chunks: AsyncIterable<Uint8Array>, range: ByteRange | undefined): AsyncIterable<Buffer> {
+  let offset = 0;
+  for await (const raw of chunks) {
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    if (!range) {
+      yield chunk;
+      continue;
+    }
+    const from = Math.max(range.start - offset, 0);
+    const to = Math.min(range.end - offset, chunk.length);
+    if (to > from) yield chunk.subarray(from, to);
+    offset += chunk.length;
+    if (offset >= range.end) return;
+  }
+}
+
 export interface BlobStore {
   /** Stores the content durably (on disk, synced) before resolving. Storing existing content is a no-op. */
   put(source: BlobSource): Promise<BlobRef>;
-  /** Streams the content; the stream errors with code 'blob-not-found' when it does not exist. */
-  open(hash: string): Readable;
+  /**
+   * Streams the content, or with `range` only bytes [start, end) of it (a file store seeks there); the
+   * stream errors with code 'blob-not-found' when it does not exist.
+   */
+  open(hash: string, range?: ByteRange): Readable;
   has(hash: string): Promise<boolean>;
   delete(hash: string): Promise<void>;
 }
@@ -34,20 +59,7 @@ export async function readBlob(store: BlobStore, hash: string): Promise<Buffer> 
 /** Bytes [start, end) of a blob, streamed: only one chunk at a time is held, whatever the blob's size. */
 export async function* readBlobRange(store: BlobStore, hash: string, start: number, end: number): AsyncIterable<Buffer> {
   if (end <= start) return;
-  const stream = store.open(hash);
-  let offset = 0;
-  try {
-    for await (const raw of stream) {
-      const chunk = raw as Buffer;
-      const from = Math.max(start - offset, 0);
-      const to = Math.min(end - offset, chunk.length);
-      if (to > from) yield chunk.subarray(from, to);
-      offset += chunk.length;
-      if (offset >= end) break;
-    }
-  } finally {
-    stream.destroy();
-  }
+  for await (const chunk of store.open(hash, { start, end })) yield chunk as Buffer;
 }
 
 /** Bytes [start, end) of a blob in memory (for small ranges: a header). */

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { notFound } from '../../errors.ts';
 import type { Database } from '../schema.ts';
-import { chunksOf, type BlobRef, type BlobSource, type BlobStore } from './blob-store.ts';
+import { chunksOf, sliceChunks, type BlobRef, type BlobSource, type BlobStore, type ByteRange } from './blob-store.ts';
 
 const chunkSize = 256 * 1024;
 
@@ -55,26 +55,24 @@ export class DatabaseBlobStore implements BlobStore {
     }
   }
 
-  open(hash: string): Readable {
+  open(hash: string, range?: ByteRange): Readable {
     const db = this.db;
-    return Readable.from(
-      (async function* () {
-        const blob = await db.selectFrom('blobs').select('chunks_key').where('hash', '=', hash).executeTakeFirst();
-        if (!blob) throw notFound('blob-not-found', `blob ${hash} does not exist`);
-        // One chunk at a time: memory stays at one chunk whatever the blob's size.
-        for (let seq = 0; ; seq++) {
-          const row = await db
-            .selectFrom('blob_chunks')
-            .select('data')
-            .where('chunks_key', '=', blob.chunks_key)
-            .where('seq', '=', seq)
-            .executeTakeFirst();
-          if (!row) return;
-          yield Buffer.from(row.data);
-        }
-      })(),
-      { objectMode: false },
-    );
+    const chunks = async function* () {
+      const blob = await db.selectFrom('blobs').select('chunks_key').where('hash', '=', hash).executeTakeFirst();
+      if (!blob) throw notFound('blob-not-found', `blob ${hash} does not exist`);
+      // One chunk at a time: memory stays at one chunk whatever the blob's size.
+      for (let seq = 0; ; seq++) {
+        const row = await db
+          .selectFrom('blob_chunks')
+          .select('data')
+          .where('chunks_key', '=', blob.chunks_key)
+          .where('seq', '=', seq)
+          .executeTakeFirst();
+        if (!row) return;
+        yield Buffer.from(row.data);
+      }
+    };
+    return Readable.from(sliceChunks(chunks(), range), { objectMode: false });
   }
 
   async has(hash: string): Promise<boolean> {

@@ -7,7 +7,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { notFound } from '../../errors.ts';
-import { chunksOf, isBlobHash, type BlobRef, type BlobSource, type BlobStore } from './blob-store.ts';
+import { chunksOf, isBlobHash, type BlobRef, type BlobSource, type BlobStore, type ByteRange } from './blob-store.ts';
 
 export class FileBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
@@ -45,13 +45,14 @@ export class FileBlobStore implements BlobStore {
     return { hash, size };
   }
 
-  open(hash: string): Readable {
+  open(hash: string, range?: ByteRange): Readable {
     const path = isBlobHash(hash) ? this.pathOf(hash) : undefined;
     return Readable.from(
       (async function* () {
         const file = path ? await open(path, 'r').catch(() => undefined) : undefined;
         if (!file) throw notFound('blob-not-found', `blob ${hash} does not exist`);
-        yield* file.createReadStream({ highWaterMark: 256 * 1024 });
+        if (range && range.end <= range.start) return void (await file.close());
+        yield* file.createReadStream({ highWaterMark: 256 * 1024, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
       })(),
       { objectMode: false },
     );

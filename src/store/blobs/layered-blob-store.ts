@@ -1,7 +1,7 @@
 // The embedded deployment's blob store: small content inline in the SQLite database (written with
 // the rows that use it), larger content as files. Reads look in the database first.
 import { Readable } from 'node:stream';
-import type { BlobSource, BlobStore, BlobRef } from './blob-store.ts';
+import type { BlobSource, BlobStore, BlobRef, ByteRange } from './blob-store.ts';
 import type { DatabaseBlobStore } from './database-blob-store.ts';
 import type { FileBlobStore } from './file-blob-store.ts';
 
@@ -15,16 +15,16 @@ export class LayeredBlobStore implements BlobStore {
     return this.files.put(source);
   }
 
-  open(hash: string): Readable {
+  open(hash: string, range?: ByteRange): Readable {
     const { inline, files } = this;
     return Readable.from(
       (async function* () {
         // The inline store reports a missing blob before yielding anything, so falling back is safe.
         try {
-          yield* inline.open(hash);
+          yield* inline.open(hash, range);
         } catch (error) {
           if ((error as { code?: string }).code !== 'blob-not-found') throw error;
-          yield* files.open(hash);
+          yield* files.open(hash, range);
         }
       })(),
       { objectMode: false },
