@@ -34,8 +34,13 @@ export async function sharedMailboxesOf(db: Kysely<Database>, viewer: { id: numb
 export async function sharedFolders(db: Kysely<Database>, viewer: { id: number; tenantId: number }, now: number): Promise<(Folder & { visibleName: string })[]> {
   const out: (Folder & { visibleName: string })[] = [];
   for (const mailbox of await sharedMailboxesOf(db, viewer)) {
-    await ensureDefaultFolders(db, { id: mailbox.principalId, tenantId: mailbox.tenantId }, now);
-    for (const folder of await listFolders(db, mailbox.principalId)) out.push({ ...folder, visibleName: `${sharedPrefix}${mailbox.address}${folderDelimiter}${folder.name}` });
+    let folders = await listFolders(db, mailbox.principalId);
+    // A shared mailbox nobody has used yet gets its folders now (once: not again after the owner deletes one).
+    if (!folders.some((f) => f.name === 'INBOX')) {
+      await ensureDefaultFolders(db, { id: mailbox.principalId, tenantId: mailbox.tenantId }, now);
+      folders = await listFolders(db, mailbox.principalId);
+    }
+    for (const folder of folders) out.push({ ...folder, visibleName: `${sharedPrefix}${mailbox.address}${folderDelimiter}${folder.name}` });
   }
   return out;
 }
