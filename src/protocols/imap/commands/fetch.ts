@@ -55,7 +55,9 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
   const setsSeen = !selected.readOnly && items.some((i) => (i.kind === 'section' && !i.peek) || (i.kind === 'simple' && (i.name === 'RFC822' || i.name === 'RFC822.TEXT')));
 
   for (let start = 0; start < uids.length; start += batchSize) {
-    let rows = await messagesByUid(mail.db, selected.folder.id, uids.slice(start, start + batchSize));
+    const batch = uids.slice(start, start + batchSize);
+    // Without content (flags, sizes, dates, envelopes) the folder index has all a row needs.
+    let rows = needsContent ? await messagesByUid(mail.db, selected.folder.id, batch) : await indexedRows(session, batch);
     if (changedSince !== undefined) rows = rows.filter((r) => r.modseq > changedSince!);
     if (rows.length === 0) continue;
     const seenChanged = new Set<number>();
@@ -90,6 +92,13 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
     }
   }
   return 'FETCH completed';
+}
+
+async function indexedRows(session: ImapSession, uids: number[]): Promise<MessageRow[]> {
+  const { mail } = session.context;
+  const wanted = new Set(uids);
+  const all = await mail.index.messages(mail.db, session.selected!.folder.id);
+  return all.filter((m) => wanted.has(m.uid)).map((m) => ({ ...m, prefix: '' }));
 }
 
 async function metadataFor(session: ImapSession, rows: MessageRow[]): Promise<Map<string, MessageMetadata>> {
