@@ -14,7 +14,9 @@ export function registerStatusPage(app: FastifyInstance, holdfast: Holdfast) {
   });
   app.get('/status.json', async (_request, reply) => {
     reply.header('Cache-Control', 'no-store');
-    return holdfast.health.statusSnapshot();
+    const snapshot = await holdfast.health.statusSnapshot();
+    // The store's error text can name hosts or paths: administrators find it in `holdfast health`.
+    return { ...snapshot, store: { available: snapshot.store.available, since: snapshot.store.since } };
   });
 }
 
