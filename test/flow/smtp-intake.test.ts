@@ -110,6 +110,55 @@ for (const name of backendNames) {
       talk.close();
     });
 
+    it('receives a message in BDAT chunks (CHUNKING), pipelined, taking its octets as they are', async () => {
+      const talk = await session(t);
+      assert.match(await talk.send('EHLO again.example'), /250[- ]CHUNKING/);
+      // The chunks hold what would be commands or a terminator in DATA; BDAT must take them as content.
+      const first = message('sender@remote.example', 'alice@test.example', 'in chunks') + '.leading dot stays\r\n.\r\nQUIT\r\n';
+      const second = `RSET\r\n${'z'.repeat(76)}\r\n`.repeat(200) + 'last line\r\n'; // past the stream's buffer: backpressure
+      const chunks = `BDAT ${Buffer.byteLength(first)}\r\n${first}BDAT ${Buffer.byteLength(second)} LAST\r\n${second}`;
+      talk.write(`MAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice@test.example>\r\n${chunks}NOOP\r\n`);
+      const [mail, rcpt, chunk, last, noop] = await talk.replies(5);
+      assert.equal(mail, '250 2.1.0 Accepted');
+      assert.match(rcpt, /^250 /);
+      assert.equal(chunk, `250 2.0.0 ${Buffer.byteLength(first)} octets received`);
+      assert.match(last, /^250 2\.0\.0 Ok: queued as \d+/);
+      assert.match(noop, /^250 /);
+      const delivered = await t.waitFor(async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Subject: in chunks')), 'the chunked message');
+      assert.ok(delivered.text.endsWith(`Hello.\r\n.leading dot stays\r\n.\r\nQUIT\r\n${second}`), delivered.text.slice(0, 2000));
+
+      // An empty last chunk ends a message too.
+      const body = message('sender@remote.example', 'alice@test.example', 'empty last chunk');
+      talk.write(`MAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice@test.example>\r\nBDAT ${Buffer.byteLength(body)}\r\n${body}BDAT 0 LAST\r\n`);
+      const replies = await talk.replies(4);
+      assert.match(replies[3]!, /^250 2\.0\.0 Ok: queued as \d+/);
+      await t.waitFor(async () => (await t.mailbox('alice@test.example')).some((m) => m.text.includes('Subject: empty last chunk')), 'the message ended by BDAT 0 LAST');
+      talk.close();
+    });
+
+    it('refuses BDAT out of order, over the size limit, mixed with DATA or malformed, reading its octets without running them', async () => {
+      const talk = await session(t);
+      const smuggled = 'MAIL FROM:<x@remote.example>\r\n';
+      talk.write(`BDAT ${smuggled.length} LAST\r\n${smuggled}NOOP\r\n`);
+      assert.deepEqual(await talk.replies(2), ['503 5.5.1 Error: need RCPT command', '250 2.0.0 OK']);
+
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      await talk.send('RCPT TO:<alice@test.example>');
+      const oversized = 'y'.repeat(25_000);
+      talk.write(`BDAT ${oversized.length}\r\n${oversized}`);
+      assert.equal(await talk.reply(), '552 5.3.4 Message size exceeds fixed maximum message size (20000 bytes)');
+      assert.equal(await talk.send('MAIL FROM:<sender@remote.example>'), '250 2.1.0 Accepted', 'the refused transaction is over');
+      await talk.send('RCPT TO:<alice@test.example>');
+      talk.write('BDAT 5\r\nabcde');
+      assert.equal(await talk.reply(), '250 2.0.0 5 octets received');
+      assert.equal(await talk.send('DATA'), '503 5.5.1 DATA is not allowed after BDAT in the same transaction');
+      assert.match(await talk.send('RSET'), /^250 /);
+      assert.equal(await talk.send('MAIL FROM:<sender@remote.example>'), '250 2.1.0 Accepted', 'RSET abandons the chunked message');
+      assert.equal(await talk.send('BDAT many LAST'), '501 5.5.4 Syntax: BDAT <size> [LAST]; closing the connection, the chunk cannot be skipped');
+      await t.waitFor(async () => talk.isClosed, 'the connection to close');
+      assert.ok(!(await t.mailbox('alice@test.example')).some((m) => m.text.includes('abcde') || m.text.includes('yyyy')), 'nothing of the refused messages was delivered');
+    });
+
     it('refuses at RCPT a mailbox that is over its quota', async () => {
       const talk = await session(t);
       await talk.send('MAIL FROM:<sender@remote.example>');

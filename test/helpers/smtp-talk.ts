@@ -28,6 +28,13 @@ export class SmtpTalk extends SocketTalk {
     return this.reply();
   }
 
+  /** Reads the next `count` replies (the answers to pipelined commands). */
+  async replies(count: number): Promise<string[]> {
+    const replies: string[] = [];
+    for (let i = 0; i < count; i++) replies.push(await this.reply());
+    return replies;
+  }
+
   /** Sends DATA and the message (dot-stuffed), returns the final reply. */
   async data(message: string): Promise<string> {
     const start = await this.send('DATA');

@@ -8,7 +8,7 @@ import type { Directory, Principal } from '../../directory/directory.ts';
 import { parseAddress } from '../../directory/names.ts';
 import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
-import { spoolMessage, type SpooledMessage } from './spool.ts';
+import { MessageTooLarge, spoolMessage, type SpooledMessage } from './spool.ts';
 import type { Metrics } from '../../health/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
@@ -155,17 +155,19 @@ export class Intake {
     const state = this.state(sessionId);
     const { config, store } = this.deps;
     const capture = captureHeaders(stream);
-    const spooled = await spoolMessage(capture.stream, store.blobs);
+    const tenantLimit = state.principal ? (await this.limitsOf(state.principal)).maxMessageSize : state.sizeLimit?.bytes;
+    const maxBytes = Math.min(config.smtp.maxMessageSize, tenantLimit ?? Infinity);
+    const tooLarge = async () => {
+      if (maxBytes >= config.smtp.maxMessageSize) return smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
+      const tenant = state.principal ? await this.tenantName(state.principal.tenantId) : state.sizeLimit!.tenant;
+      return smtpReply(552, '5.3.4', `Message size exceeds the maximum message size of tenant ${tenant} (${formatSize(maxBytes)})`);
+    };
+    const spooled = await spoolMessage(capture.stream, store.blobs, maxBytes).catch(async (error: unknown) => {
+      throw error instanceof MessageTooLarge ? await tooLarge() : error;
+    });
     const dataEnded = performance.now();
     const blob = spooled.blob;
-    if (sizeExceeded() || blob.size > config.smtp.maxMessageSize) {
-      throw smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
-    }
-    const tenantLimit = state.principal ? (await this.limitsOf(state.principal)).maxMessageSize : state.sizeLimit?.bytes;
-    if (tenantLimit !== undefined && blob.size > tenantLimit) {
-      const tenant = state.principal ? await this.tenantName(state.principal.tenantId) : state.sizeLimit!.tenant;
-      throw smtpReply(552, '5.3.4', `Message size exceeds the maximum message size of tenant ${tenant} (${formatSize(tenantLimit)})`);
-    }
+    if (sizeExceeded() || blob.size > maxBytes) throw await tooLarge();
     const fields = parseHeaderSection(capture.headers());
     const received = fields.filter((f) => f.name === 'received').length;
     if (received > config.smtp.maxReceivedHeaders) {

@@ -1,6 +1,7 @@
 // Receiving a message's bytes: small ones stay in memory and are written inline with the queue
 // entry (one shared commit); large ones are streamed to the blob store as they arrive, so memory
-// stays bounded whatever the size.
+// stays bounded whatever the size. A message over its size limit is refused as soon as it passes the
+// limit: the rest is not stored, only read and dropped by the caller.
 import { Readable } from 'node:stream';
 import type { BlobRef, BlobStore } from '../../store/blobs/blob-store.ts';
 import { inlineBlob, inlineBlobLimit, type InlineBlob } from '../../store/blobs/inline-blob.ts';
@@ -13,8 +14,15 @@ export interface SpooledMessage {
   open(): Readable;
 }
 
-export async function spoolMessage(source: AsyncIterable<Uint8Array>, blobs: BlobStore, limit = inlineBlobLimit): Promise<SpooledMessage> {
-  const iterator = source[Symbol.asyncIterator]();
+/** Thrown by spoolMessage when the message passes its size limit (nothing of it is kept). */
+export class MessageTooLarge extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`message is larger than ${maxBytes} bytes`);
+  }
+}
+
+export async function spoolMessage(source: AsyncIterable<Uint8Array>, blobs: BlobStore, maxBytes = Infinity, limit = inlineBlobLimit): Promise<SpooledMessage> {
+  const iterator = sizeCapped(source, maxBytes)[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
   for (;;) {
@@ -35,4 +43,14 @@ export async function spoolMessage(source: AsyncIterable<Uint8Array>, blobs: Blo
     })(),
   );
   return { blob, open: () => blobs.open(blob.hash) };
+}
+
+/** Passes the source on up to maxBytes; past that, reads the rest to its end (the SMTP reply comes after the message) and throws. */
+async function* sizeCapped(source: AsyncIterable<Uint8Array>, maxBytes: number): AsyncIterable<Uint8Array> {
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.length;
+    if (size <= maxBytes) yield chunk;
+  }
+  if (size > maxBytes) throw new MessageTooLarge(maxBytes);
 }

@@ -52,7 +52,12 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
       log.info({ session: session.id, client: session.remoteAddress, step, reply: error.reply }, 'smtp: refused');
       return error;
     }
-    log.error({ err: error, session: session.id, step }, 'smtp: internal error');
+    if ((error as { code?: string }).code === 'ECONNECTION') {
+      // smtp-server ends the message stream this way when the client leaves (or resets BDAT) mid-message.
+      log.info({ session: session.id, client: session.remoteAddress, step }, 'smtp: message abandoned by the client before its end');
+    } else {
+      log.error({ err: error, session: session.id, step }, 'smtp: internal error');
+    }
     return Object.assign(new Error('4.3.0 Temporary server error; please try again later'), { responseCode: 451 });
   };
   const run = <T>(session: SMTPServerSession, step: string, work: () => Promise<T> | T, callback: (error?: Error | null, value?: T) => void) => {
