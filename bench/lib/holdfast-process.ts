@@ -3,6 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const bin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
@@ -14,7 +15,15 @@ export interface HoldfastProcess {
   port(name: string): number;
   /** Messages in a user's INBOX so far. */
   count(address: string): number;
+  /** CPU time the server process has used so far (user + system, all its threads), in seconds. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+/** utime + stime of a process, from /proc (Linux; in clock ticks of 1/100 s). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export function holdfastEnv(dataDir: string, extra: Record<string, string> = {}) {
@@ -67,6 +76,7 @@ export function startHoldfastProcess(dataDir: string, extra: Record<string, stri
         child,
         port: (name) => summary.listeners.find((l: { name: string }) => l.name === name).port,
         count: (address) => (countQuery.get(address) as { n: number }).n,
+        cpuSeconds: () => processCpuSeconds(child.pid!),
         stop: () =>
           new Promise((done) => {
             db.close();

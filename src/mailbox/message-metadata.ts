@@ -11,6 +11,7 @@ import { batches } from '../store/batches.ts';
 import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
+import { relaxedCommit } from '../store/commit-modes.ts';
 
 export interface MessageMetadata {
   tree: MimePart;
@@ -34,9 +35,12 @@ export async function ensureMetadata(store: MetadataStore, hash: string, now: nu
   await saveMetadata(store, hash, source, now);
 }
 
-/** Stores the metadata of `source` (whose content hash is `hash`). */
+/**
+ * Stores the metadata of `source` (whose content hash is `hash`). Not fsync'd: it can be computed
+ * again, and the delivery that follows it is (its sync covers this commit too).
+ */
 export async function saveMetadata(store: MetadataStore, hash: string, source: Buffer, now: number): Promise<void> {
-  await store.db.transaction().execute((trx) => insertMetadata(trx, store.dialect, hash, source, now));
+  await relaxedCommit(store.db, (trx) => insertMetadata(trx, store.dialect, hash, source, now));
 }
 
 /** Stores the metadata of `source` within the caller's transaction (unless it is there already). */

@@ -209,7 +209,7 @@ export async function copyMessages(deps: MessageDeps, source: Folder, uids: numb
   const now = deps.now();
   const rows = await messagesByUid(deps.db, source.id, uids);
   if (!options.move) await checkQuota(deps.db, target, options.quotaBytes, rows.reduce((sum, r) => sum + r.size, 0));
-  const result = await deps.db.transaction().execute(async (trx) => {
+  const result = await groupCommit(deps.db, async (trx) => {
     const pairs: [number, number][] = [];
     let targetModseq = 0;
     for (const row of rows) {

@@ -1,7 +1,9 @@
 // How a transaction's commit reaches the disk. Three ways, chosen per use:
 //
 // - plain `db.transaction()`: SQLite's synchronous=FULL, the commit is fsync'd before it returns. The
-//   thread waits for the disk (better-sqlite3 is synchronous), so nothing else runs meanwhile.
+//   thread waits for the disk (better-sqlite3 is synchronous), so nothing else runs meanwhile: only
+//   for rare writes (administration, setup). On the mail paths it cost a quarter of the server's
+//   time (bench/smtp-intake, session 5).
 // - `groupCommit`: the commit is written without fsync, the connection is released at once, and the
 //   caller waits for one fdatasync of the WAL file that covers every commit written before it ran
 //   (in the libuv thread pool, while other sessions keep working). Concurrent callers share it: the
@@ -9,7 +11,7 @@
 //   the client is told is stored: accepted mail, APPEND, local delivery, calendar writes.
 // - `relaxedCommit`: written without fsync and not waited for. Survives a crash of the process (the
 //   data is in the operating system's cache), lost only if the machine fails before the next fsync.
-//   For flag changes and expunges, which Dovecot does not fsync either.
+//   For flag changes and expunges, which Dovecot does not fsync either, queue leases and caches.
 //
 // On PostgreSQL a plain commit is durable and does not block the thread; relaxed commits use
 // `synchronous_commit = off`.

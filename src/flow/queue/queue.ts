@@ -7,6 +7,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
+import { groupCommit, relaxedCommit } from '../../store/commit-modes.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database, RecipientState } from '../../store/schema.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from '../dsn.ts';
@@ -78,7 +79,8 @@ export class Queue {
     if (limit <= 0) return [];
     const now = this.deps.now();
     const lease = now + this.deps.config.queue.leaseMs;
-    return this.db.transaction().execute(async (trx) => {
+    // A lease need not survive a crash (the rows go back to the queue either way): no fsync.
+    return relaxedCommit(this.db, async (trx) => {
       await this.reclaimExpiredLeases(trx, now);
       const tenants = await this.dueQuery(trx, now, routes).select('r.tenant_id').distinct().execute();
       if (tenants.length === 0) return [];
@@ -275,7 +277,7 @@ export class Queue {
     }
   }
 
-  private readonly deliveredBatch: Batcher<Outcome> = new Batcher((outcomes) => this.db.transaction().execute((trx) => this.writeDelivered(trx, outcomes)));
+  private readonly deliveredBatch: Batcher<Outcome> = new Batcher((outcomes) => groupCommit(this.db, (trx) => this.writeDelivered(trx, outcomes)));
 
   /** Returns how many outcomes were recorded (the others had lost their lease). */
   private async writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<number> {
@@ -301,7 +303,7 @@ export class Queue {
     const expired = outcomes.filter((o) => now - o.recipient.message.receivedAt >= expireMs);
     const retried = outcomes.filter((o) => !expired.includes(o));
     if (retried.length) {
-      await this.db.transaction().execute(async (trx) => {
+      await groupCommit(this.db, async (trx) => {
         const applied = await this.applyAll(trx, retried, 'deferred', (o) => {
           const attempts = o.recipient.attempts + (notAttempted ? 0 : 1);
           const delay = retryMs[Math.min(Math.max(attempts - 1, 0), retryMs.length - 1)]!;
@@ -332,7 +334,7 @@ export class Queue {
     this.count('failed', outcomes);
     const now = this.deps.now();
     const dsns = await this.prepareDsns(outcomes, 'failed');
-    await this.db.transaction().execute(async (trx) => {
+    await groupCommit(this.db, async (trx) => {
       const applied = await this.applyAll(trx, outcomes, 'failed', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
       await writeTrace(
         trx,
@@ -361,7 +363,7 @@ export class Queue {
     if (due.length === 0) return 0;
     const outcomes = due.map((recipient) => ({ recipient, reply: recipient.lastReply ?? '' }));
     const dsns = await this.prepareDsns(outcomes, 'delayed', (m) => m.receivedAt + expireMs);
-    await this.db.transaction().execute(async (trx) => {
+    await groupCommit(this.db, async (trx) => {
       await trx.updateTable('queue_recipients').set({ delay_notified: 1 }).where('id', 'in', due.map((r) => r.id)).execute();
       await writeTrace(trx, due.map((r) => ({ messageId: r.messageId, recipientId: r.id, event: 'delay-notice' as const, at: now, detail: { recipient: r.recipient } })));
       for (const dsn of dsns) await insertMessage(trx, dsn.message);
