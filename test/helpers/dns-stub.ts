@@ -12,6 +12,10 @@ export interface DnsRecords {
 
 export class DnsStub {
   readonly records = new Map<string, DnsRecords>();
+  /** Names answered SERVFAIL (the server could not get an answer). */
+  readonly failing = new Set<string>();
+  /** Questions received so far, as "TYPE name". */
+  readonly questions: string[] = [];
   private socket?: Socket;
   port = 0;
 
@@ -30,6 +34,7 @@ export class DnsStub {
       const query = dnsPacket.decode(message);
       const question = query.questions?.[0];
       if (!question) return;
+      this.questions.push(`${question.type} ${question.name.toLowerCase()}`);
       const records = this.records.get(question.name.toLowerCase());
       const answers: dnsPacket.Answer[] = [];
       if (records) {
@@ -42,7 +47,8 @@ export class DnsStub {
       const response = dnsPacket.encode({
         type: 'response',
         id: query.id,
-        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (records ? 0 : 3), // rcode 3 = NXDOMAIN
+        // rcode 2 = SERVFAIL, 3 = NXDOMAIN
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (this.failing.has(question.name.toLowerCase()) ? 2 : records ? 0 : 3),
         questions: query.questions,
         answers,
       });
