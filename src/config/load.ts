@@ -115,6 +115,7 @@ function queueSettings(queue: FileConfig['queue'], file: string | undefined): Co
     retryMs: queue?.retry ?? ['1m', '5m', '15m', '30m', '1h', '2h', '4h'].map((d) => parseDuration(d)!),
     delayNoticeMs: queue?.delay_notice ?? parseDuration('4h')!,
     expireMs: queue?.expire ?? parseDuration('2d')!,
+    keepFinishedMs: queue?.keep_finished ?? parseDuration('30d')!,
     maxActive: queue?.max_active ?? 200,
     leaseMs: queue?.lease ?? parseDuration('2m')!,
     pollIntervalMs: queue?.poll_interval ?? 1000,

@@ -127,6 +127,7 @@ export const fileSchema = z.strictObject({
       retry: durationList.optional(),
       delay_notice: duration.optional(),
       expire: duration.optional(),
+      keep_finished: duration.optional(),
       max_active: positiveInteger().optional(),
       lease: duration.optional(),
       poll_interval: duration.optional(),
@@ -242,6 +243,8 @@ export interface Config {
     retryMs: number[];
     delayNoticeMs: number;
     expireMs: number;
+    /** How long delivered and failed mail stays in the queue tables (for trace), then is deleted. */
+    keepFinishedMs: number;
     maxActive: number;
     leaseMs: number;
     pollIntervalMs: number;

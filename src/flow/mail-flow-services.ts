@@ -6,6 +6,7 @@ import { SmtpClient } from './delivery/smtp-client.ts';
 import { BackPressure } from './intake/back-pressure.ts';
 import { ConnectionLimits } from './intake/connection-limits.ts';
 import { Intake } from './intake/intake.ts';
+import { Housekeeping } from './queue/housekeeping.ts';
 import { QueueRunner } from './queue/queue-runner.ts';
 
 export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
@@ -67,9 +68,12 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
   holdfast.runner = runner;
   flow.onCommitted = () => runner.nudge();
   await runner.start();
+  const housekeeping = new Housekeeping({ db: store.db, blobs: store.blobs, keepFinishedMs: config.queue.keepFinishedMs, logger: logger.child({ component: 'housekeeping' }), now });
+  housekeeping.start();
   return {
     listeners: [],
     close: async () => {
+      await housekeeping.stop();
       await runner.stop();
       smtp.close();
     },

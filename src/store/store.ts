@@ -32,7 +32,7 @@ export async function openStore(options: OpenStoreOptions): Promise<{ store: Sto
   try {
     const migration = await migrate(handle, (options.now ?? Date.now)());
     const inDatabase = new DatabaseBlobStore(handle.db, options.now);
-    const blobs = handle.dialect === 'sqlite' ? new LayeredBlobStore(inDatabase, new FileBlobStore(join(options.dataDir, 'blobs'))) : inDatabase;
+    const blobs = handle.dialect === 'sqlite' ? new LayeredBlobStore(inDatabase, new FileBlobStore(join(options.dataDir, 'blobs'), options.now)) : inDatabase;
     return {
       store: { db: handle.db, dialect: handle.dialect, blobs, handle, close: () => handle.close() },
       migration,

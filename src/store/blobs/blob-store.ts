@@ -34,7 +34,10 @@ export async function* sliceChunks(chunks: AsyncIterable<Uint8Array>, range: Byt
 }
 
 export interface BlobStore {
-  /** Stores the content durably (on disk, synced) before resolving. Storing existing content is a no-op. */
+  /**
+   * Stores the content durably (on disk, synced) before resolving. Storing existing content only marks
+   * it as stored again (see deleteIfStoredBefore).
+   */
   put(source: BlobSource): Promise<BlobRef>;
   /**
    * Streams the content, or with `range` only bytes [start, end) of it (a file store seeks there); the
@@ -43,6 +46,12 @@ export interface BlobStore {
   open(hash: string, range?: ByteRange): Readable;
   has(hash: string): Promise<boolean>;
   delete(hash: string): Promise<void>;
+  /**
+   * Deletes the content unless it was last stored at or after `storedBefore` (epoch ms), atomically
+   * with respect to put(): content that a put() is handing out again to a new message is never taken
+   * from under it. For garbage collection, after the caller found no reference left.
+   */
+  deleteIfStoredBefore(hash: string, storedBefore: number): Promise<void>;
 }
 
 export async function* chunksOf(source: BlobSource): AsyncIterable<Uint8Array> {

@@ -4,7 +4,7 @@
 // if the same content already exists).
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { notFound } from '../../errors.ts';
 import type { Database } from '../schema.ts';
 import { chunksOf, sliceChunks, type BlobRef, type BlobSource, type BlobStore, type ByteRange } from './blob-store.ts';
@@ -41,13 +41,8 @@ export class DatabaseBlobStore implements BlobStore {
       }
       await flush();
       const hash = hasher.digest('hex');
-      const inserted = await this.db
-        .insertInto('blobs')
-        .values({ hash, chunks_key: chunksKey, size, created_at: this.now() })
-        .onConflict((oc) => oc.column('hash').doNothing())
-        .returning('hash')
-        .executeTakeFirst();
-      if (!inserted) await this.deleteChunks(chunksKey);
+      const published = await publishBlob(this.db, { hash, chunks_key: chunksKey, size }, this.now());
+      if (!published) await this.deleteChunks(chunksKey);
       return { hash, size };
     } catch (error) {
       await this.deleteChunks(chunksKey).catch(() => {});
@@ -84,7 +79,30 @@ export class DatabaseBlobStore implements BlobStore {
     if (blob) await this.deleteChunks(blob.chunks_key);
   }
 
+  /** `created_at` is when the content was last stored; publishBlob() updates it under a row lock. */
+  async deleteIfStoredBefore(hash: string, storedBefore: number): Promise<void> {
+    const blob = await this.db.deleteFrom('blobs').where('hash', '=', hash).where('created_at', '<', storedBefore).returning('chunks_key').executeTakeFirst();
+    if (blob) await this.deleteChunks(blob.chunks_key);
+  }
+
   private async deleteChunks(chunksKey: string) {
     await this.db.deleteFrom('blob_chunks').where('chunks_key', '=', chunksKey).execute();
   }
+}
+
+/**
+ * Publishes content under its hash; returns false when it was there already. Existing content is
+ * marked as stored again (`created_at`, under the row's lock), so the collector, which deletes only
+ * content stored before its cutoff, cannot take it from a message that is about to refer to it.
+ */
+export async function publishBlob(db: Kysely<Database> | Transaction<Database>, blob: { hash: string; chunks_key: string; size: number }, now: number): Promise<boolean> {
+  const touched = await db.updateTable('blobs').set({ created_at: now }).where('hash', '=', blob.hash).executeTakeFirst();
+  if (Number(touched.numUpdatedRows) > 0) return false;
+  const inserted = await db
+    .insertInto('blobs')
+    .values({ ...blob, created_at: now })
+    .onConflict((oc) => oc.column('hash').doNothing())
+    .returning('hash')
+    .executeTakeFirst();
+  return Boolean(inserted);
 }

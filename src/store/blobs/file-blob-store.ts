@@ -3,14 +3,18 @@
 // final name is always complete, and a crash leaves at most a stray temporary file.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { notFound } from '../../errors.ts';
 import { chunksOf, isBlobHash, type BlobRef, type BlobSource, type BlobStore, type ByteRange } from './blob-store.ts';
 
 export class FileBlobStore implements BlobStore {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** The clock of "last stored" (a file's mtime), as deleteIfStoredBefore compares it. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async put(source: BlobSource): Promise<BlobRef> {
     const tmpDir = join(this.root, 'tmp');
@@ -35,9 +39,17 @@ export class FileBlobStore implements BlobStore {
 
     const hash = hasher.digest('hex');
     const finalPath = this.pathOf(hash);
-    if (await exists(finalPath)) {
+    // Existing content is marked as stored again (its mtime), which keeps the collector off it; if
+    // the collector took it away meanwhile, it is written anew.
+    const storedAt = new Date(this.now());
+    const stillThere = await utimes(finalPath, storedAt, storedAt).then(
+      () => true,
+      () => false,
+    );
+    if (stillThere) {
       await rm(tmpPath, { force: true });
     } else {
+      await utimes(tmpPath, storedAt, storedAt);
       await mkdir(dirname(finalPath), { recursive: true });
       await rename(tmpPath, finalPath);
       await syncDirectory(dirname(finalPath));
@@ -64,6 +76,27 @@ export class FileBlobStore implements BlobStore {
 
   async delete(hash: string): Promise<void> {
     if (isBlobHash(hash)) await rm(this.pathOf(hash), { force: true });
+  }
+
+  /**
+   * Moves the file aside first: a put() that touched it before the move shows in its mtime (and the
+   * file goes back); a put() after the move finds nothing and writes the content anew.
+   */
+  async deleteIfStoredBefore(hash: string, storedBefore: number): Promise<void> {
+    if (!isBlobHash(hash)) return;
+    const path = this.pathOf(hash);
+    const aside = join(this.root, 'tmp', `collect-${hash}-${randomUUID()}`);
+    await mkdir(dirname(aside), { recursive: true });
+    const moved = await rename(path, aside).then(
+      () => true,
+      () => false,
+    );
+    if (!moved) return;
+    if ((await stat(aside)).mtimeMs >= storedBefore) {
+      await rename(aside, path); // the same bytes as any file a put() wrote there meanwhile
+      return;
+    }
+    await rm(aside, { force: true });
   }
 
   private pathOf(hash: string): string {

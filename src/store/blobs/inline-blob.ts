@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
 import type { BlobRef } from './blob-store.ts';
+import { publishBlob } from './database-blob-store.ts';
 
 /** Content up to this size is kept inline in the database. */
 export const inlineBlobLimit = 256 * 1024;
@@ -19,11 +20,6 @@ export function inlineBlob(data: Buffer): InlineBlob {
 
 /** Writes the content unless the same content is already stored (content addressing). */
 export async function writeInlineBlob(trx: Transaction<Database>, blob: InlineBlob, now: number) {
-  const inserted = await trx
-    .insertInto('blobs')
-    .values({ hash: blob.hash, chunks_key: `inline:${blob.hash}`, size: blob.size, created_at: now })
-    .onConflict((oc) => oc.column('hash').doNothing())
-    .returning('hash')
-    .executeTakeFirst();
-  if (inserted) await trx.insertInto('blob_chunks').values({ chunks_key: `inline:${blob.hash}`, seq: 0, data: blob.data }).execute();
+  const published = await publishBlob(trx, { hash: blob.hash, chunks_key: `inline:${blob.hash}`, size: blob.size }, now);
+  if (published) await trx.insertInto('blob_chunks').values({ chunks_key: `inline:${blob.hash}`, seq: 0, data: blob.data }).execute();
 }

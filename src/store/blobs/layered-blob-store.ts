@@ -39,4 +39,9 @@ export class LayeredBlobStore implements BlobStore {
     await this.inline.delete(hash);
     await this.files.delete(hash);
   }
+
+  async deleteIfStoredBefore(hash: string, storedBefore: number): Promise<void> {
+    await this.inline.deleteIfStoredBefore(hash, storedBefore);
+    await this.files.deleteIfStoredBefore(hash, storedBefore);
+  }
 }

@@ -8,6 +8,7 @@ import * as mailboxGrants from './0004-mailbox-grants.ts';
 import * as mailboxAccess from './0005-mailbox-access.ts';
 import * as calendars from './0006-calendars.ts';
 import * as serviceHealth from './0007-service-health.ts';
+import * as contentReferences from './0008-content-references.ts';
 
 export interface Migration {
   version: number;
@@ -23,6 +24,7 @@ export const migrations: Migration[] = [
   { version: 5, name: 'mailbox-access', up: mailboxAccess.up },
   { version: 6, name: 'calendars', up: calendars.up },
   { version: 7, name: 'service-health', up: serviceHealth.up },
+  { version: 8, name: 'content-references', up: contentReferences.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

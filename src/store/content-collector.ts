@@ -1,0 +1,84 @@
+// Deletes message content that nothing uses any more: no mailbox message and no queue entry refers to
+// it (a user expunged the last copy, or the queue entry of mail delivered elsewhere was purged).
+// Content is shared by hash, so it can only go once its last user is gone, and a new message may
+// start to use it again at any moment; three rules keep that safe:
+//
+// - a content is deleted only when it has had no user on two rounds at least a minute apart (what
+//   is between reading a message and committing its copy, as in IMAP COPY, is far shorter);
+// - only content last stored more than an hour ago, checked by the blob store atomically with
+//   put() (a put of existing content marks it stored again), so mail being accepted keeps its content;
+// - its metadata and search text go only after the content itself is gone.
+//
+// Candidates come from the queue purge (flow/queue/queue-retention.ts) and from a walk through all stored
+// metadata, a batch per round, so contents of expunged messages are found too.
+import { sql, type Kysely } from 'kysely';
+import type { BlobStore } from './blobs/blob-store.ts';
+import { batches } from './batches.ts';
+import type { Database } from './schema.ts';
+
+const unusedForMs = 60_000;
+const storedAgoMs = 3_600_000;
+const walkBatch = 500;
+const maxDeletedPerRound = 2_000;
+
+export class ContentCollector {
+  /** Content without users, and when it was first seen so. */
+  private readonly candidates = new Map<string, number>();
+  private walkAfter = '';
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  /** Contents whose users may all be gone (checked before anything is deleted). */
+  consider(hashes: Iterable<string>, now: number) {
+    for (const hash of hashes) if (!this.candidates.has(hash)) this.candidates.set(hash, now);
+  }
+
+  /** One round: walks the next batch of stored contents, then deletes the candidates due. Returns how many were deleted. */
+  async collect(now: number): Promise<number> {
+    await this.walk(now);
+    const due = [...this.candidates]
+      .filter(([, since]) => since <= now - unusedForMs)
+      .slice(0, maxDeletedPerRound)
+      .map(([hash]) => hash);
+    const used = await this.inUse(due);
+    let deleted = 0;
+    for (const hash of due) {
+      this.candidates.delete(hash);
+      if (used.has(hash)) continue;
+      await this.blobs.deleteIfStoredBefore(hash, now - storedAgoMs);
+      if (await this.blobs.has(hash)) continue; // stored again meanwhile: in use
+      await this.db.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
+      await sql`delete from blob_text where hash = ${hash}`.execute(this.db);
+      deleted++;
+    }
+    // Candidates that found a user again are dropped; they are found anew if that user goes.
+    for (const hash of [...this.candidates.keys()]) if (used.has(hash)) this.candidates.delete(hash);
+    return deleted;
+  }
+
+  private async walk(now: number) {
+    const rows = await this.db.selectFrom('blob_metadata').select('hash').where('hash', '>', this.walkAfter).orderBy('hash').limit(walkBatch).execute();
+    this.walkAfter = rows.length === walkBatch ? rows.at(-1)!.hash : '';
+    const hashes = rows.map((r) => r.hash);
+    const used = await this.inUse(hashes);
+    this.consider(
+      hashes.filter((h) => !used.has(h)),
+      now,
+    );
+  }
+
+  /** Those of `hashes` that a mailbox message or a queue entry refers to. */
+  private async inUse(hashes: string[]): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const batch of batches(hashes)) {
+      for (const table of ['messages', 'queue_messages'] as const) {
+        const rows = await this.db.selectFrom(table).select('blob_hash').distinct().where('blob_hash', 'in', batch).execute();
+        for (const row of rows) used.add(row.blob_hash);
+      }
+    }
+    return used;
+  }
+}
