@@ -60,6 +60,8 @@ export class WalSync {
 interface CommitTarget {
   dialect: Dialect;
   walSync?: WalSync;
+  /** SQLite: sets the connection's synchronous mode at once (a pragma through Kysely costs as much as a query). */
+  setSynchronous?: (mode: 'normal' | 'full') => void;
 }
 
 const targets = new WeakMap<Kysely<Database>, CommitTarget>();
@@ -77,15 +79,16 @@ export async function relaxedCommit<T>(db: Kysely<Database>, work: (trx: Transac
       return work(trx);
     });
   }
-  if (!target?.walSync) return db.transaction().execute(work);
+  if (!target?.setSynchronous) return db.transaction().execute(work);
+  const setSynchronous = target.setSynchronous;
   // SQLite has one connection, held for the whole block: no other transaction commits while the
   // setting is relaxed. In WAL mode NORMAL skips the fsync at commit.
   return db.connection().execute(async (connection) => {
-    await sql`pragma synchronous = normal`.execute(connection);
+    setSynchronous('normal');
     try {
       return await connection.transaction().execute(work);
     } finally {
-      await sql`pragma synchronous = full`.execute(connection);
+      setSynchronous('full');
     }
   });
 }

@@ -46,7 +46,7 @@ export async function openDatabase(location: StoreLocation): Promise<DatabaseHan
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const walSync = new WalSync(`${location.path}-wal`);
-  registerCommitTarget(db, { dialect: 'sqlite', walSync });
+  registerCommitTarget(db, { dialect: 'sqlite', walSync, setSynchronous: (mode) => sqlite.pragma(`synchronous = ${mode}`) });
   return {
     db,
     dialect: 'sqlite',

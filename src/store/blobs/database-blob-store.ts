@@ -65,6 +65,7 @@ export class DatabaseBlobStore implements BlobStore {
           .executeTakeFirst();
         if (!row) return;
         yield Buffer.from(row.data);
+        if (blob.chunks_key.startsWith('inline:')) return; // inline content is one chunk (inline-blob.ts)
       }
     };
     return Readable.from(sliceChunks(chunks(), range), { objectMode: false });
