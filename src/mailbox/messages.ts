@@ -52,12 +52,6 @@ export async function listMessageStates(db: Kysely<Database>, folderId: number):
   return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
 }
 
-/** Messages whose flags may include \\Deleted (narrowed in SQL; the caller checks the flag exactly). */
-async function flaggedDeleted(db: Kysely<Database>, folderId: number): Promise<MessageState[]> {
-  const rows = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).where('flags', 'like', '%Deleted%').orderBy('uid').execute();
-  return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
-}
-
 /** Full rows of the messages with these UIDs (those that still exist), by UID. */
 export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
   const out: MessageRow[] = [];
@@ -160,8 +154,12 @@ export function systemFlag(flag: string): string {
 
 /** Removes the messages flagged \Deleted (all of them, or those among `uids`). Returns the UIDs removed. */
 export async function expungeDeleted(deps: MessageDeps, folder: Folder, uids?: number[]): Promise<number[]> {
+  // Candidates from the folder index (no scan of the folder's rows); their flags are checked again
+  // in the transaction. A \Deleted set after this point is left for the next EXPUNGE, as if it came later.
+  const flagged = uids ?? (await deps.index.messages(deps.db, folder.id)).filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
+  if (flagged.length === 0) return [];
   const result = await relaxedCommit(deps.db, async (trx) => {
-    const candidates = uids ? await messagesByUid(trx, folder.id, uids) : await flaggedDeleted(trx, folder.id);
+    const candidates = await messagesByUid(trx, folder.id, flagged);
     const doomed = candidates.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
     if (doomed.length === 0) return { removed: doomed, modseq: 0 };
     return { removed: doomed, modseq: await removeMessages(trx, folder.id, doomed) };

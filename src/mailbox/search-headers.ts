@@ -1,7 +1,8 @@
 // The header fields SEARCH compares, per content hash, kept in memory: contents never change, so a
 // folder searched again (mail apps search the same folder over and over) costs no store read. Kept
 // as the stored JSON in lower case — SEARCH compares without case — and parsed only for the messages
-// that contain every required string. Bounded by size; the least recently used go first.
+// that contain every required string (and the parsed form kept for the next search). Bounded by size;
+// the least recently used go first.
 import type { Kysely } from 'kysely';
 import { batches } from '../store/batches.ts';
 import type { Database } from '../store/schema.ts';
@@ -16,6 +17,8 @@ export interface SearchHeaders {
 interface Entry {
   lower: string;
   sentAt: number | null;
+  /** `lower` parsed, once a search needed it (counted as much again in the size bound). */
+  parsed?: HeaderLine[];
 }
 
 export class SearchHeaderCache {
@@ -46,7 +49,11 @@ export class SearchHeaderCache {
       if (!entry || !needles.every((n) => entry.lower.includes(n))) continue;
       this.entries.delete(hash);
       this.entries.set(hash, entry); // recently used
-      out.set(hash, { headers: JSON.parse(entry.lower) as HeaderLine[], sentAt: entry.sentAt });
+      if (!entry.parsed) {
+        entry.parsed = JSON.parse(entry.lower) as HeaderLine[];
+        this.chars += entry.lower.length;
+      }
+      out.set(hash, { headers: entry.parsed, sentAt: entry.sentAt });
     }
     return out;
   }
@@ -57,7 +64,7 @@ export class SearchHeaderCache {
     for (const [oldest, old] of this.entries) {
       if (this.chars <= this.maxChars) break;
       this.entries.delete(oldest);
-      this.chars -= old.lower.length;
+      this.chars -= old.lower.length * (old.parsed ? 2 : 1);
     }
   }
 }
