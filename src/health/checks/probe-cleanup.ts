@@ -18,6 +18,12 @@ export async function cleanUpProbeMail(mail: MessageDeps, probe: { address: stri
     await deleteMessages(mail, inbox, old.map((m) => Number(m.uid)));
   }
   const { purged, hashes } = await purgeFinishedMail(db, now - probeRetentionMs, { sender: probe.address });
+  if (inbox && hashes.length) {
+    // A probe message delivered late (after its round gave up on it) is newer in the mailbox than in
+    // the queue: it goes with its queue entry, or its content would be kept for good.
+    const late = await db.selectFrom('messages').select('uid').where('mailbox_id', '=', inbox.id).where('blob_hash', 'in', hashes).execute();
+    await deleteMessages(mail, inbox, late.map((m) => Number(m.uid)));
+  }
   for (const hash of hashes) {
     const inMailbox = await db.selectFrom('messages').select('id').where('blob_hash', '=', hash).limit(1).executeTakeFirst();
     const queued = await db.selectFrom('queue_messages').select('id').where('blob_hash', '=', hash).limit(1).executeTakeFirst();
