@@ -21,7 +21,7 @@ export function createMailFlow(deps: { config: Config; store: Store; directory: 
   const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, metrics: deps.metrics, now: deps.now });
   const flow: MailFlow = {
     queue,
-    committer: new IntakeCommitter(deps.store.db, (ids) => flow.onCommitted(ids)),
+    committer: new IntakeCommitter(deps.store.db, deps.store.dialect, (ids) => flow.onCommitted(ids)),
     dkim: new DkimKeys(deps.store.db, deps.now),
     onCommitted: () => {},
   };

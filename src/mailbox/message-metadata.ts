@@ -45,7 +45,17 @@ export async function saveMetadata(store: MetadataStore, hash: string, source: B
 
 /** Stores the metadata of `source` within the caller's transaction (unless it is there already). */
 export async function insertMetadata(trx: Transaction<Database>, dialect: Dialect, hash: string, source: Buffer, now: number): Promise<void> {
-  const { metadata, text } = computeMetadata(source);
+  await storeMetadata(trx, dialect, hash, computeMetadata(source), now);
+}
+
+/** What computeMetadata() found in a content: the metadata and the text to index for search. */
+export interface ComputedMetadata {
+  metadata: MessageMetadata;
+  text: string;
+}
+
+/** Stores metadata computed earlier, within the caller's transaction (unless it is there already). */
+export async function storeMetadata(trx: Transaction<Database>, dialect: Dialect, hash: string, { metadata, text }: ComputedMetadata, now: number): Promise<void> {
   const inserted = await trx
     .insertInto('blob_metadata')
     .values({
@@ -63,7 +73,7 @@ export async function insertMetadata(trx: Transaction<Database>, dialect: Dialec
   else await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(trx);
 }
 
-export function computeMetadata(source: Buffer): { metadata: MessageMetadata; text: string } {
+export function computeMetadata(source: Buffer): ComputedMetadata {
   const tree = parseMimeTree(source);
   const latin1 = source.toString('latin1');
   const rawHeaders = parseHeaderLines(latin1.slice(0, splitHeader(latin1, 0, latin1.length).headerEnd));

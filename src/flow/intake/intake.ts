@@ -9,6 +9,7 @@ import { parseAddress } from '../../directory/names.ts';
 import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
 import { MessageTooLarge, spoolMessage, type SpooledMessage } from './spool.ts';
+import { computeMetadata } from '../../mailbox/message-metadata.ts';
 import type { Metrics } from '../../health/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
@@ -193,6 +194,7 @@ export class Intake {
     prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
 
     const recipients = state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify })));
+    const forMailboxes = spooled.inline && recipients.some((r) => r.route === 'local');
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
     const id = await this.deps.committer.submit({
       blobHash: blob.hash,
@@ -209,6 +211,7 @@ export class Intake {
       ret: envelope.ret ?? null,
       receivedAt: now,
       recipients,
+      metadata: forMailboxes ? metadataOf(spooled.inline!.data) : undefined,
       receivedDetail: {
         client: state.info.clientIp,
         helo: state.info.helo,
@@ -383,3 +386,11 @@ export function rfc5322Date(ms: number): string {
   return new Date(ms).toUTCString().replace('GMT', '+0000');
 }
 
+/** The content's metadata, or nothing if it cannot be computed: delivery tries again and reports it. */
+function metadataOf(content: Buffer) {
+  try {
+    return computeMetadata(content);
+  } catch {
+    return undefined;
+  }
+}

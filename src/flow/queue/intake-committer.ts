@@ -7,6 +7,8 @@ import type { Database } from '../../store/schema.ts';
 import { writeInlineBlob, type InlineBlob } from '../../store/blobs/inline-blob.ts';
 import { groupCommit } from '../../store/commit-modes.ts';
 import { writeTrace } from '../trace.ts';
+import { storeMetadata, type ComputedMetadata } from '../../mailbox/message-metadata.ts';
+import type { Dialect } from '../../store/database.ts';
 
 export interface NewRecipient {
   recipient: string;
@@ -36,6 +38,11 @@ export interface NewMessage {
   recipients: NewRecipient[];
   /** What the "received" trace event records (client, helo, TLS, auth results...). */
   receivedDetail: Record<string, unknown>;
+  /**
+   * The content's metadata, computed at intake for small content bound for a local mailbox: stored
+   * with the message, so that delivery need not read the content back to compute it.
+   */
+  metadata?: ComputedMetadata;
 }
 
 interface Pending {
@@ -52,6 +59,7 @@ export class IntakeCommitter {
 
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
     private readonly onCommitted: (messageIds: number[]) => void = () => {},
   ) {}
 
@@ -70,7 +78,7 @@ export class IntakeCommitter {
     try {
       const ids = await groupCommit(this.db, async (trx) => {
         const out: number[] = [];
-        for (const item of batch) out.push(await insertMessage(trx, item.message));
+        for (const item of batch) out.push(await insertMessage(trx, item.message, this.dialect));
         return out;
       });
       batch.forEach((item, i) => item.resolve(ids[i]!));
@@ -79,7 +87,7 @@ export class IntakeCommitter {
       // One bad entry must not fail its neighbours: commit them one by one.
       for (const item of batch) {
         try {
-          const id = await groupCommit(this.db, (trx) => insertMessage(trx, item.message));
+          const id = await groupCommit(this.db, (trx) => insertMessage(trx, item.message, this.dialect));
           item.resolve(id);
           this.onCommitted([id]);
         } catch (error) {
@@ -92,9 +100,10 @@ export class IntakeCommitter {
   }
 }
 
-/** Inserts one message with its recipients and trace events; returns the message id. */
-export async function insertMessage(trx: Transaction<Database>, m: NewMessage): Promise<number> {
+/** Inserts one message with its recipients and trace events (and its metadata, given the dialect); returns the message id. */
+export async function insertMessage(trx: Transaction<Database>, m: NewMessage, dialect?: Dialect): Promise<number> {
   if (m.inlineBlob) await writeInlineBlob(trx, m.inlineBlob, m.receivedAt);
+  if (m.metadata && dialect) await storeMetadata(trx, dialect, m.blobHash, m.metadata, m.receivedAt);
   const { id } = await trx
     .insertInto('queue_messages')
     .values({
