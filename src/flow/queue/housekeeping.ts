@@ -17,7 +17,8 @@ export interface HousekeepingDeps {
 }
 
 const intervalMs = 60_000;
-const maxPurgedPerRound = 5_000;
+// No more than the collector deletes per round (content-collector.ts), so its candidates stay few.
+const maxPurgedPerRound = 2_000;
 
 export class Housekeeping {
   private readonly collector: ContentCollector;
