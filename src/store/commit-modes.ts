@@ -40,14 +40,22 @@ export class WalSync {
     while (this.waiting.length) {
       const batch = this.waiting.splice(0);
       try {
-        this.file ??= await open(this.walPath, 'r+');
-        await this.file.datasync();
+        this.file ??= await this.openWal();
+        await this.file?.datasync();
         batch.forEach((w) => w.resolve());
       } catch (error) {
         batch.forEach((w) => w.reject(error));
       }
     }
     this.running = undefined;
+  }
+
+  /** The WAL file; none before the first write, and then there is nothing to sync. */
+  private async openWal(): Promise<FileHandle | undefined> {
+    return open(this.walPath, 'r+').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
   }
 
   async close() {
