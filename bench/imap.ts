@@ -7,7 +7,10 @@
 // 2. A thousand connections logged in and IDLE in their INBOX. Prints the memory (PSS) each costs the
 //    server.
 //
-//   npm run bench:imap -- [--seconds 20] [--messages 500] [--idle 1000] [--holdfast-only]
+//   npm run bench:imap -- [--seconds 20] [--rounds 4] [--messages 500] [--idle 1000] [--holdfast-only]
+//
+// Both servers run at once and the mixed workload alternates between them (--rounds slots of
+// seconds/rounds each per server), so that drift in the machine's speed touches both alike.
 //
 // --holdfast-only skips Dovecot (for profiling: HOLDFAST_BENCH_PROFILE=1 writes a CPU profile of the
 // server to /tmp/prof); the ratio needs both.
@@ -18,8 +21,11 @@ import { parseArgs } from 'node:util';
 import { ImapTalk } from '../test/helpers/imap-talk.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, 'holdfast-only': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, 'holdfast-only': { type: 'boolean', default: false } },
+});
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const messagesPerMailbox = Number(values.messages);
 const idleConnections = Number(values.idle);
 const clients = 10;
@@ -63,10 +69,17 @@ async function seed(server: Server) {
   );
 }
 
-async function workload(server: Server): Promise<{ perSecond: number; p99: number; commands: number }> {
+interface WorkloadResult {
+  latencies: number[];
+  byVerb: Map<string, number[]>;
+  seconds: number;
+}
+
+async function workload(server: Server, forSeconds: number): Promise<WorkloadResult> {
   const latencies: number[] = [];
   const byVerb = new Map<string, number[]>();
-  const deadline = performance.now() + seconds * 1000;
+  const begun = performance.now();
+  const deadline = begun + forSeconds * 1000;
   const timed = async (talk: ImapTalk, command: string) => {
     const started = performance.now();
     const reply = await talk.command(command, 60_000);
@@ -105,10 +118,18 @@ async function workload(server: Server): Promise<{ perSecond: number; p99: numbe
       talk.close();
     }),
   );
-  latencies.sort((a, b) => a - b);
+  return { latencies, byVerb, seconds: (performance.now() - begun) / 1000 };
+}
+
+/** Commands per second, p99 and mean latency per command over several rounds. */
+function summarize(name: string, results: WorkloadResult[]) {
+  const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const byVerb = new Map<string, number[]>();
+  for (const r of results) for (const [verb, list] of r.byVerb) byVerb.set(verb, [...(byVerb.get(verb) ?? []), ...list]);
   const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
-  process.stderr.write(`${server.name}: mean ms per command: ${[...byVerb].map(([verb, list]) => `${verb} ${mean(list).toFixed(1)}`).join(', ')}\n`);
-  return { perSecond: latencies.length / seconds, p99: latencies[Math.floor(latencies.length * 0.99)], commands: latencies.length };
+  process.stderr.write(`${name}: mean ms per command: ${[...byVerb].map(([verb, list]) => `${verb} ${mean(list).toFixed(1)}`).join(', ')}\n`);
+  const time = results.reduce((sum, r) => sum + r.seconds, 0);
+  return { perSecond: latencies.length / time, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN };
 }
 
 /** Proportional set size of the processes, in KiB (shared pages split between their users). */
@@ -169,44 +190,78 @@ function dovecotPids(): number[] {
     .map(Number);
 }
 
-async function measure(server: Server) {
-  process.stderr.write(`${server.name}: seeding ${clients} mailboxes with ${messagesPerMailbox} messages\n`);
-  await seed(server);
-  process.stderr.write(`${server.name}: mixed workload for ${seconds} s\n`);
-  const mixed = await workload(server);
-  process.stderr.write(`${server.name}: ${idleConnections} idle connections\n`);
-  const idle = await idleMemory(server);
-  return { ...mixed, idleKb: idle.pssKb, heapKb: idle.heapKb };
+const perSecondOf = (r: WorkloadResult) => r.latencies.length / r.seconds;
+
+/**
+ * Both servers run side by side; the mixed workload alternates between them in rounds (Dovecot,
+ * Holdfast, Holdfast, Dovecot, ...), so that a machine whose speed drifts during the run (a shared
+ * host) is slow or fast for both alike. Each round's pair gives a ratio; the figures are over all
+ * rounds.
+ */
+async function compare(servers: Server[]) {
+  for (const server of servers) {
+    process.stderr.write(`${server.name}: seeding ${clients} mailboxes with ${messagesPerMailbox} messages\n`);
+    await seed(server);
+  }
+  const results = new Map<Server, WorkloadResult[]>(servers.map((s) => [s, []]));
+  const slot = seconds / rounds;
+  process.stderr.write(`mixed workload: ${rounds} rounds of ${slot.toFixed(1)} s per server, alternating\n`);
+  const pairRatios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    for (const server of order) results.get(server)!.push(await workload(server, slot));
+    if (servers.length === 2) pairRatios.push(perSecondOf(results.get(servers[1]!)![round]!) / perSecondOf(results.get(servers[0]!)![round]!));
+  }
+  const figures = new Map<Server, { perSecond: number; p99: number; idleKb: number; heapKb: number }>();
+  for (const server of servers) {
+    const mixed = summarize(server.name, results.get(server)!);
+    process.stderr.write(`${server.name}: ${idleConnections} idle connections\n`);
+    const idle = await idleMemory(server);
+    figures.set(server, { ...mixed, idleKb: idle.pssKb, heapKb: idle.heapKb });
+  }
+  return { figures, pairRatios };
 }
 
-const peer = values['holdfast-only'] ? { perSecond: NaN, p99: NaN, idleKb: NaN, heapKb: NaN } : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) => measure({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids }));
 const users = Array.from({ length: clients }, (_, i) => `bench${i}@bench.example`);
 const memoryFile = join(tmpdir(), `holdfast-bench-memory-${process.pid}.json`);
 process.env.HOLDFAST_BENCH_MEMORY_FILE = memoryFile;
-const ours = await withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n' }, (server) =>
-  measure({
-    name: 'Holdfast',
-    port: server.port('imap'),
-    user: (i) => users[i]!,
-    password: 'Bench-Password-1',
-    pids: () => [server.child.pid!],
-    heapKb: () => {
-      const usage = JSON.parse(readFileSync(memoryFile, 'utf8')) as { heapUsed: number; external: number };
-      return (usage.heapUsed + usage.external) / 1024;
-    },
-    settle: async () => {
-      // Two full collections apart: V8 hands freed pages back to the system gradually.
-      for (let i = 0; i < 2; i++) {
-        server.child.kill('SIGUSR2');
-        await new Promise((r) => setTimeout(r, 1500));
-      }
-    },
-  }),
-);
+const withHoldfast = <T>(run: (server: Server) => Promise<T>) =>
+  withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n' }, (server) =>
+    run({
+      name: 'Holdfast',
+      port: server.port('imap'),
+      user: (i) => users[i]!,
+      password: 'Bench-Password-1',
+      pids: () => [server.child.pid!],
+      heapKb: () => {
+        const usage = JSON.parse(readFileSync(memoryFile, 'utf8')) as { heapUsed: number; external: number };
+        return (usage.heapUsed + usage.external) / 1024;
+      },
+      settle: async () => {
+        // Two full collections apart: V8 hands freed pages back to the system gradually.
+        for (let i = 0; i < 2; i++) {
+          server.child.kill('SIGUSR2');
+          await new Promise((r) => setTimeout(r, 1500));
+        }
+      },
+    }),
+  );
+const dovecot = (port: number): Server => ({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids });
+const none = { perSecond: NaN, p99: NaN, idleKb: NaN, heapKb: NaN };
 
-console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload; ${idleConnections} idle connections`);
+const { peer, ours, pairRatios } = values['holdfast-only']
+  ? await withHoldfast(async (h) => ({ peer: none, ours: (await compare([h])).figures.get(h)!, pairRatios: [] as number[] }))
+  : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) =>
+      withHoldfast(async (h) => {
+        const d = dovecot(port);
+        const { figures, pairRatios } = await compare([d, h]);
+        return { peer: figures.get(d)!, ours: figures.get(h)!, pairRatios };
+      }),
+    );
+
+console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload per server in ${rounds} alternating rounds; ${idleConnections} idle connections`);
 console.log('');
 console.log('                    commands/s   p99 ms   KiB per idle connection (process PSS; JS heap + buffers)');
 console.log(`Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.idleKb.toFixed(0).padStart(6)}`);
 console.log(`Holdfast (SQLite)   ${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`);
-console.log(`ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}`);
+console.log(`ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`);
