@@ -5,6 +5,7 @@
 // stays the truth, this is a copy that knows how old it is.
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import { folderModseq } from './messages.ts';
 import { SearchHeaderCache } from './search-headers.ts';
 
 export interface IndexedMessage {
@@ -67,8 +68,7 @@ export class FolderIndex {
   }
 
   private async currentModseq(db: Kysely<Database>, folderId: number): Promise<number> {
-    const row = await db.selectFrom('mailboxes').select('highest_modseq').where('id', '=', folderId).executeTakeFirst();
-    return Number(row?.highest_modseq ?? 0);
+    return (await folderModseq(db, folderId)) ?? 0;
   }
 
   private async load(db: Kysely<Database>, folderId: number, modseq: number): Promise<IndexedMessage[]> {

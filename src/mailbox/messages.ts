@@ -69,6 +69,12 @@ export async function messagesByUid(db: Kysely<Database>, folderId: number, uids
   return out;
 }
 
+/** The folder's HIGHESTMODSEQ now; undefined when the folder is gone. */
+export async function folderModseq(db: Kysely<Database>, folderId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('mailboxes').select('highest_modseq').where('id', '=', folderId).executeTakeFirst();
+  return row ? Number(row.highest_modseq) : undefined;
+}
+
 /** What changed in the folder after `modseq`: messages added or whose flags changed, and UIDs expunged. */
 export async function changesSince(db: Kysely<Database>, folderId: number, modseq: number) {
   const changed = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).where('modseq', '>', modseq).orderBy('uid').execute();

@@ -6,7 +6,7 @@
 // notification heals by itself.
 import type { Kysely } from 'kysely';
 import type { Folder } from '../../mailbox/folders.ts';
-import { changesSince, type MessageState } from '../../mailbox/messages.ts';
+import { changesSince, folderModseq, type MessageState } from '../../mailbox/messages.ts';
 import type { Database } from '../../store/schema.ts';
 import { inRanges, STAR, type SequenceSet } from './parser/args.ts';
 import { ParseError } from './parser/tokenizer.ts';
@@ -89,7 +89,10 @@ export class SelectedFolder {
    * EXPUNGE responses during FETCH, STORE and SEARCH); until then they wait.
    */
   async sync(db: Kysely<Database>, expungeAllowed: boolean): Promise<SyncResponses> {
-    const changes = await changesSince(db, this.folder.id, this.highestModseq);
+    // Every change raises the folder's HIGHESTMODSEQ in its own transaction: one key lookup tells
+    // whether there is anything to read (most commands change nothing).
+    const current = await folderModseq(db, this.folder.id);
+    const changes = current === undefined || current > this.highestModseq ? await changesSince(db, this.folder.id, this.highestModseq) : noChanges;
     const out: SyncResponses = { expunged: [], flags: [] };
     for (const uid of changes.expunged) if (this.seqOf(uid)) this.pendingExpunges.add(uid);
     if (expungeAllowed && this.pendingExpunges.size) {
@@ -123,3 +126,5 @@ export class SelectedFolder {
     return out;
   }
 }
+
+const noChanges = { changed: [], expunged: [], expungedModseqs: [] };
