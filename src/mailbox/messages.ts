@@ -135,7 +135,7 @@ export async function storeFlags(deps: MessageDeps, folder: Folder, uids: number
     return { updated, modified, modseq };
   });
   if (result.modseq) publish(deps, folder, 'flags', result.modseq);
-  return { updated: result.updated, modified: result.modified };
+  return { updated: result.updated, modified: result.modified, modseq: result.modseq };
 }
 
 export function applyFlagChange(current: string[], change: FlagChange, flags: string[]): string[] {

@@ -85,6 +85,14 @@ export class SelectedFolder {
   }
 
   /**
+   * A flag change this session made and has reported itself (or remembered as known to the client):
+   * when it is the only change since this view's MODSEQ, the view is current without reading it back.
+   */
+  madeChange(modseq: number) {
+    if (modseq === this.highestModseq + 1) this.highestModseq = modseq;
+  }
+
+  /**
    * Catches up with the store. Expunges are applied only when `expungeAllowed` (RFC 9051 forbids
    * EXPUNGE responses during FETCH, STORE and SEARCH); until then they wait.
    */

@@ -47,6 +47,7 @@ export async function storeCommand({ session, args, uid }: CommandInput) {
     if (session.condstore) items.push(atom('MODSEQ'), [state.modseq]);
     session.untagged(seq, atom('FETCH'), items);
   }
+  if (result.modseq) selected.madeChange(result.modseq);
   if (result.modified.length) {
     const numbers = uid ? result.modified : result.modified.map((u) => selected.seqOf(u)).filter(Boolean);
     return `[MODIFIED ${uidSetText(numbers)}] Some messages were modified since then`;
