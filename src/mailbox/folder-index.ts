@@ -54,7 +54,7 @@ export class FolderIndex {
         await pending.catch(() => {});
         continue;
       }
-      const current = highestModseq ?? (await this.currentModseq(db, folderId));
+      const current = highestModseq ?? (await folderModseq(db, folderId)) ?? 0;
       if (this.refreshing.has(folderId)) continue; // another caller started while this one read
       const entry = this.entries.get(folderId);
       if (entry && entry.modseq >= current) {
@@ -65,10 +65,6 @@ export class FolderIndex {
       this.refreshing.set(folderId, work);
       return work;
     }
-  }
-
-  private async currentModseq(db: Kysely<Database>, folderId: number): Promise<number> {
-    return (await folderModseq(db, folderId)) ?? 0;
   }
 
   private async load(db: Kysely<Database>, folderId: number, modseq: number): Promise<IndexedMessage[]> {

@@ -43,42 +43,50 @@ export class ContentCollector {
       .filter(([, since]) => since <= now - unusedForMs)
       .slice(0, maxDeletedPerRound)
       .map(([hash]) => hash);
-    const used = await this.inUse(due);
-    let deleted = 0;
-    for (const hash of due) {
-      this.candidates.delete(hash);
-      if (used.has(hash)) continue;
-      await this.blobs.deleteIfStoredBefore(hash, now - storedAgoMs);
-      if (await this.blobs.has(hash)) continue; // stored again meanwhile: in use
-      await this.db.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
-      await sql`delete from blob_text where hash = ${hash}`.execute(this.db);
-      deleted++;
-    }
-    // Candidates that found a user again are dropped; they are found anew if that user goes.
-    for (const hash of [...this.candidates.keys()]) if (used.has(hash)) this.candidates.delete(hash);
-    return deleted;
+    // Due candidates leave the list whatever becomes of them; one that found a user again is found
+    // anew if that user goes.
+    for (const hash of due) this.candidates.delete(hash);
+    return deleteUnusedContents(this.db, this.blobs, due, now - storedAgoMs);
   }
 
   private async walk(now: number) {
     const rows = await this.db.selectFrom('blob_metadata').select('hash').where('hash', '>', this.walkAfter).orderBy('hash').limit(walkBatch).execute();
     this.walkAfter = rows.length === walkBatch ? rows.at(-1)!.hash : '';
     const hashes = rows.map((r) => r.hash);
-    const used = await this.inUse(hashes);
+    const used = await contentsInUse(this.db, hashes);
     this.consider(
       hashes.filter((h) => !used.has(h)),
       now,
     );
   }
+}
 
-  /** Those of `hashes` that a mailbox message or a queue entry refers to. */
-  private async inUse(hashes: string[]): Promise<Set<string>> {
-    const used = new Set<string>();
-    for (const batch of batches(hashes)) {
-      for (const table of ['messages', 'queue_messages'] as const) {
-        const rows = await this.db.selectFrom(table).select('blob_hash').distinct().where('blob_hash', 'in', batch).execute();
-        for (const row of rows) used.add(row.blob_hash);
-      }
-    }
-    return used;
+/**
+ * Deletes those of `hashes` that no mailbox message or queue entry uses and that were last stored
+ * before `storedBefore`, with their metadata and search text. Returns how many it deleted.
+ */
+export async function deleteUnusedContents(db: Kysely<Database>, blobs: BlobStore, hashes: string[], storedBefore: number): Promise<number> {
+  const used = await contentsInUse(db, hashes);
+  let deleted = 0;
+  for (const hash of hashes) {
+    if (used.has(hash)) continue;
+    await blobs.deleteIfStoredBefore(hash, storedBefore);
+    if (await blobs.has(hash)) continue; // stored again meanwhile: about to be used
+    await db.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
+    await sql`delete from blob_text where hash = ${hash}`.execute(db);
+    deleted++;
   }
+  return deleted;
+}
+
+/** Those of `hashes` that a mailbox message or a queue entry refers to. */
+async function contentsInUse(db: Kysely<Database>, hashes: string[]): Promise<Set<string>> {
+  const used = new Set<string>();
+  for (const batch of batches(hashes)) {
+    for (const table of ['messages', 'queue_messages'] as const) {
+      const rows = await db.selectFrom(table).select('blob_hash').distinct().where('blob_hash', 'in', batch).execute();
+      for (const row of rows) used.add(row.blob_hash);
+    }
+  }
+  return used;
 }

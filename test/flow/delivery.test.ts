@@ -173,7 +173,7 @@ for (const name of backendNames) {
           receivedAt: t.clock.now(),
           recipients: [{ recipient: 'jack@remote.example', originalRecipient: 'jack@remote.example', route: 'remote', domain: 'remote.example', tenantId: null }],
           receivedDetail: {},
-        }),
+        }, t.node.holdfast.store.dialect),
       );
       t.node.holdfast.runner!.wake();
       await settle('bounce of a bounce', 'failed');

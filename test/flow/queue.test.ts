@@ -26,7 +26,7 @@ for (const name of backendNames) {
         tenantId,
       }));
       return t.store.db.transaction().execute((trx) =>
-        insertMessage(trx, { blobHash, prefix: '', size: 10, sender, subject, source: 'submission', receivedAt: clock.now(), recipients, receivedDetail: {} }),
+        insertMessage(trx, { blobHash, prefix: '', size: 10, sender, subject, source: 'submission', receivedAt: clock.now(), recipients, receivedDetail: {} }, t.store.dialect),
       );
     };
 

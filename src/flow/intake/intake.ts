@@ -152,7 +152,7 @@ export class Intake {
    * Streams the message into the blob store, checks it, and commits it with its recipients. Resolves
    * (so the client may get `250`) only once everything is durably stored.
    */
-  async data(sessionId: string, stream: Readable, envelope: { envid?: string | null; ret?: string | null }, sizeExceeded: () => boolean): Promise<string> {
+  async data(sessionId: string, stream: Readable, envelope: { envid?: string | null; ret?: string | null }): Promise<string> {
     const state = this.state(sessionId);
     const { config, store } = this.deps;
     const capture = captureHeaders(stream);
@@ -168,7 +168,6 @@ export class Intake {
     });
     const dataEnded = performance.now();
     const blob = spooled.blob;
-    if (sizeExceeded() || blob.size > maxBytes) throw await tooLarge();
     const fields = parseHeaderSection(capture.headers());
     const received = fields.filter((f) => f.name === 'received').length;
     if (received > config.smtp.maxReceivedHeaders) {

@@ -100,10 +100,10 @@ export class IntakeCommitter {
   }
 }
 
-/** Inserts one message with its recipients and trace events (and its metadata, given the dialect); returns the message id. */
-export async function insertMessage(trx: Transaction<Database>, m: NewMessage, dialect?: Dialect): Promise<number> {
+/** Inserts one message with its recipients, trace events and metadata (when computed); returns the message id. */
+export async function insertMessage(trx: Transaction<Database>, m: NewMessage, dialect: Dialect): Promise<number> {
   if (m.inlineBlob) await writeInlineBlob(trx, m.inlineBlob, m.receivedAt);
-  if (m.metadata && dialect) await storeMetadata(trx, dialect, m.blobHash, m.metadata, m.receivedAt);
+  if (m.metadata) await storeMetadata(trx, dialect, m.blobHash, m.metadata, m.receivedAt);
   const { id } = await trx
     .insertInto('queue_messages')
     .values({

@@ -341,7 +341,7 @@ export class Queue {
         applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
       );
       const appliedMessages = new Set(applied.map((o) => o.recipient.messageId));
-      for (const dsn of dsns) if (appliedMessages.has(dsn.dsnFor)) await insertMessage(trx, dsn.message);
+      for (const dsn of dsns) if (appliedMessages.has(dsn.dsnFor)) await insertMessage(trx, dsn.message, this.deps.dialect);
     });
   }
 
@@ -366,7 +366,7 @@ export class Queue {
     await groupCommit(this.db, async (trx) => {
       await trx.updateTable('queue_recipients').set({ delay_notified: 1 }).where('id', 'in', due.map((r) => r.id)).execute();
       await writeTrace(trx, due.map((r) => ({ messageId: r.messageId, recipientId: r.id, event: 'delay-notice' as const, at: now, detail: { recipient: r.recipient } })));
-      for (const dsn of dsns) await insertMessage(trx, dsn.message);
+      for (const dsn of dsns) await insertMessage(trx, dsn.message, this.deps.dialect);
     });
     return due.length;
   }

@@ -3,10 +3,10 @@
 // and its queue entry, trace events, metadata and content are deleted. Each node cleans up after its
 // own probe account; a probe message's content is unique (it carries a random token), so no other
 // mailbox or queue entry shares it.
-import { sql } from 'kysely';
 import { findFolder } from '../../mailbox/folders.ts';
 import { deleteMessages, type MessageDeps } from '../../mailbox/messages.ts';
 import { purgeFinishedMail } from '../../flow/queue/queue-retention.ts';
+import { deleteUnusedContents } from '../../store/content-collector.ts';
 
 export const probeRetentionMs = 86_400_000;
 
@@ -24,13 +24,6 @@ export async function cleanUpProbeMail(mail: MessageDeps, probe: { address: stri
     const late = await db.selectFrom('messages').select('uid').where('mailbox_id', '=', inbox.id).where('blob_hash', 'in', hashes).execute();
     await deleteMessages(mail, inbox, late.map((m) => Number(m.uid)));
   }
-  for (const hash of hashes) {
-    const inMailbox = await db.selectFrom('messages').select('id').where('blob_hash', '=', hash).limit(1).executeTakeFirst();
-    const queued = await db.selectFrom('queue_messages').select('id').where('blob_hash', '=', hash).limit(1).executeTakeFirst();
-    if (inMailbox || queued) continue; // a late probe message not yet deleted from the probe mailbox
-    await db.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
-    await sql`delete from blob_text where hash = ${hash}`.execute(db);
-    await blobs.delete(hash);
-  }
+  await deleteUnusedContents(db, blobs, hashes, now - probeRetentionMs);
   return purged;
 }

@@ -13,12 +13,11 @@ import { PassThrough } from 'node:stream';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream';
 
-type ChunkStream = PassThrough & { byteLength: number; sizeExceeded: boolean };
 type Reply = [code: number, text: string];
 
 /** One message being received in chunks. */
 interface ChunkedMessage {
-  stream: ChunkStream;
+  stream: PassThrough;
   bytes: number;
   /** onData's verdict, once it has called back. */
   verdict: Promise<Reply>;
@@ -46,7 +45,7 @@ interface ConnectionInternals {
   _unrecognizedCommands: number;
   _server: {
     options: { size?: number };
-    onData(stream: ChunkStream, session: unknown, callback: (error: (Error & { responseCode?: number }) | null, message?: unknown) => void): void;
+    onData(stream: PassThrough, session: unknown, callback: (error: (Error & { responseCode?: number }) | null, message?: unknown) => void): void;
   };
   session: { envelope: { rcptTo: unknown[] } };
   send(code: number, data: unknown, context?: unknown): void;
@@ -134,13 +133,9 @@ function patchConnection(connection: ConnectionInternals) {
     const refusal = this.session.envelope.rcptTo.length ? null : ([503, '5.5.1 Error: need RCPT command'] as Reply);
     const message = refusal ? undefined : (this._chunked ??= startMessage(this));
     const limit = Number(this._server.options.size) || Infinity;
-    if (message) {
-      message.bytes += size;
-      message.stream.byteLength = message.bytes;
-      if (message.bytes > limit) message.stream.sizeExceeded = true;
-    }
+    if (message) message.bytes += size;
     // A message already over the size limit is refused now rather than after all of it arrived.
-    const oversized = message?.stream.sizeExceeded ? ([552, `5.3.4 Message size exceeds fixed maximum message size (${limit} bytes)`] as Reply) : null;
+    const oversized = message && message.bytes > limit ? ([552, `5.3.4 Message size exceeds fixed maximum message size (${limit} bytes)`] as Reply) : null;
     const sink = refusal || oversized ? undefined : message?.stream;
 
     const onComplete = (resume: () => void) => {
@@ -172,7 +167,7 @@ function patchConnection(connection: ConnectionInternals) {
 
 /** Hands a new message stream to onData, as DATA does, and keeps its verdict for the last chunk. */
 function startMessage(connection: ConnectionInternals): ChunkedMessage {
-  const stream = Object.assign(new PassThrough(), { byteLength: 0, sizeExceeded: false });
+  const stream = new PassThrough();
   const verdict = new Promise<Reply>((resolve) => {
     connection._server.onData(stream, connection.session, (error, message) => {
       const reply: Reply = error ? [error.responseCode ?? 450, error.message] : [250, typeof message === 'string' ? message : 'OK: message queued'];

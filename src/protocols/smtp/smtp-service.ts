@@ -131,7 +131,7 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
         'data',
         async () => {
           try {
-            return await intake.data(session.id, stream, { envid: envelope.dsn?.envid, ret: envelope.dsn?.ret }, () => stream.sizeExceeded);
+            return await intake.data(session.id, stream, { envid: envelope.dsn?.envid, ret: envelope.dsn?.ret });
           } finally {
             stream.resume(); // drain whatever a refusal left unread, so the reply reaches the client
           }

@@ -45,7 +45,6 @@ export interface BlobStore {
    */
   open(hash: string, range?: ByteRange): Readable;
   has(hash: string): Promise<boolean>;
-  delete(hash: string): Promise<void>;
   /**
    * Deletes the content unless it was last stored at or after `storedBefore` (epoch ms), atomically
    * with respect to put(): content that a put() is handing out again to a new message is never taken

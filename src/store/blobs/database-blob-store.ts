@@ -4,7 +4,7 @@
 // if the same content already exists).
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { notFound } from '../../errors.ts';
 import type { Database } from '../schema.ts';
 import { chunksOf, sliceChunks, type BlobRef, type BlobSource, type BlobStore, type ByteRange } from './blob-store.ts';
@@ -41,8 +41,16 @@ export class DatabaseBlobStore implements BlobStore {
       }
       await flush();
       const hash = hasher.digest('hex');
-      const published = await publishBlob(this.db, { hash, chunks_key: chunksKey, size }, this.now());
-      if (!published) await this.deleteChunks(chunksKey);
+      // Existing content keeps its chunks and is marked as stored again (`created_at`, under the row's
+      // lock), so the collector, which deletes only content stored before its cutoff, cannot take it
+      // from a message that is about to refer to it; the chunks just written are then dropped.
+      const published = await this.db
+        .insertInto('blobs')
+        .values({ hash, chunks_key: chunksKey, size, created_at: this.now() })
+        .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: this.now() }))
+        .returning('chunks_key')
+        .executeTakeFirstOrThrow();
+      if (published.chunks_key !== chunksKey) await this.deleteChunks(chunksKey);
       return { hash, size };
     } catch (error) {
       await this.deleteChunks(chunksKey).catch(() => {});
@@ -75,12 +83,7 @@ export class DatabaseBlobStore implements BlobStore {
     return Boolean(await this.db.selectFrom('blobs').select('hash').where('hash', '=', hash).executeTakeFirst());
   }
 
-  async delete(hash: string): Promise<void> {
-    const blob = await this.db.deleteFrom('blobs').where('hash', '=', hash).returning('chunks_key').executeTakeFirst();
-    if (blob) await this.deleteChunks(blob.chunks_key);
-  }
-
-  /** `created_at` is when the content was last stored; publishBlob() updates it under a row lock. */
+  /** `created_at` is when the content was last stored; put() and writeInlineBlob() update it under the row's lock. */
   async deleteIfStoredBefore(hash: string, storedBefore: number): Promise<void> {
     const blob = await this.db.deleteFrom('blobs').where('hash', '=', hash).where('created_at', '<', storedBefore).returning('chunks_key').executeTakeFirst();
     if (blob) await this.deleteChunks(blob.chunks_key);
@@ -91,19 +94,3 @@ export class DatabaseBlobStore implements BlobStore {
   }
 }
 
-/**
- * Publishes content under its hash; returns false when it was there already. Existing content is
- * marked as stored again (`created_at`, under the row's lock), so the collector, which deletes only
- * content stored before its cutoff, cannot take it from a message that is about to refer to it.
- */
-export async function publishBlob(db: Kysely<Database> | Transaction<Database>, blob: { hash: string; chunks_key: string; size: number }, now: number): Promise<boolean> {
-  const touched = await db.updateTable('blobs').set({ created_at: now }).where('hash', '=', blob.hash).executeTakeFirst();
-  if (Number(touched.numUpdatedRows) > 0) return false;
-  const inserted = await db
-    .insertInto('blobs')
-    .values({ ...blob, created_at: now })
-    .onConflict((oc) => oc.column('hash').doNothing())
-    .returning('hash')
-    .executeTakeFirst();
-  return Boolean(inserted);
-}

@@ -74,10 +74,6 @@ export class FileBlobStore implements BlobStore {
     return isBlobHash(hash) && exists(this.pathOf(hash));
   }
 
-  async delete(hash: string): Promise<void> {
-    if (isBlobHash(hash)) await rm(this.pathOf(hash), { force: true });
-  }
-
   /**
    * Moves the file aside first: a put() that touched it before the move shows in its mtime (and the
    * file goes back); a put() after the move finds nothing and writes the content anew.

@@ -35,11 +35,6 @@ export class LayeredBlobStore implements BlobStore {
     return (await this.inline.has(hash)) || (await this.files.has(hash));
   }
 
-  async delete(hash: string): Promise<void> {
-    await this.inline.delete(hash);
-    await this.files.delete(hash);
-  }
-
   async deleteIfStoredBefore(hash: string, storedBefore: number): Promise<void> {
     await this.inline.deleteIfStoredBefore(hash, storedBefore);
     await this.files.deleteIfStoredBefore(hash, storedBefore);
