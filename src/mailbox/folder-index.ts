@@ -4,6 +4,7 @@
 // same catch-up clients do with CONDSTORE — so it is right with several nodes writing too: the store
 // stays the truth, this is a copy that knows how old it is.
 import type { Kysely } from 'kysely';
+import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 import { folderModseq } from './messages.ts';
 import { SearchHeaderCache } from './search-headers.ts';
@@ -27,7 +28,16 @@ interface Entry {
 
 const columns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash'] as const;
 
-function toIndexed(row: { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string }): IndexedMessage {
+type IndexedRow = { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string };
+
+const changedSince = new PreparedQuery<{ folderId: number; modseq: number }, IndexedRow>((db, arg) =>
+  db.selectFrom('messages').select(columns).where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')),
+);
+const expungedSince = new PreparedQuery<{ folderId: number; modseq: number }, { uid: number }>((db, arg) =>
+  db.selectFrom('mailbox_expunges').select('uid').where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')),
+);
+
+function toIndexed(row: IndexedRow): IndexedMessage {
   return { uid: Number(row.uid), flags: row.flags ? row.flags.split(' ') : [], modseq: Number(row.modseq), size: Number(row.size), internalDate: Number(row.internal_date), blobHash: row.blob_hash };
 }
 
@@ -75,8 +85,8 @@ export class FolderIndex {
   }
 
   private async catchUp(db: Kysely<Database>, folderId: number, entry: Entry, modseq: number): Promise<IndexedMessage[]> {
-    const changed = await db.selectFrom('messages').select(columns).where('mailbox_id', '=', folderId).where('modseq', '>', entry.modseq).execute();
-    const expunged = await db.selectFrom('mailbox_expunges').select('uid').where('mailbox_id', '=', folderId).where('modseq', '>', entry.modseq).execute();
+    const changed = await changedSince.rows(db, { folderId, modseq: entry.modseq });
+    const expunged = await expungedSince.rows(db, { folderId, modseq: entry.modseq });
     const before = entry.byUid.size;
     for (const row of changed) entry.byUid.set(Number(row.uid), toIndexed(row));
     for (const row of expunged) entry.byUid.delete(Number(row.uid));

@@ -2,6 +2,7 @@
 // created the first time the mailbox is used.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { conflict, forbidden, invalid, notFound } from '../errors.ts';
+import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 
 export const defaultFolders: { name: string; specialUse: string | null }[] = [
@@ -38,8 +39,12 @@ export async function ensureDefaultFolders(db: Db, principal: { id: number; tena
     .execute();
 }
 
-export async function findFolder(db: Db, principalId: number, name: string) {
-  return db.selectFrom('mailboxes').selectAll().where('principal_id', '=', principalId).where('name', '=', name).executeTakeFirst();
+const folderByName = new PreparedQuery<{ principalId: number; name: string }, Folder>((db, arg) =>
+  db.selectFrom('mailboxes').selectAll().where('principal_id', '=', arg('principalId')).where('name', '=', arg('name')),
+);
+
+export async function findFolder(db: Db, principalId: number, name: string): Promise<Folder | undefined> {
+  return folderByName.first(db, { principalId, name });
 }
 
 /** Bytes used by all of a principal's messages (for quota). */

@@ -12,6 +12,7 @@ import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
 import { relaxedCommit } from '../store/commit-modes.ts';
+import { PreparedQuery } from '../store/prepared-query.ts';
 
 export interface MessageMetadata {
   tree: MimePart;
@@ -56,22 +57,25 @@ export interface ComputedMetadata {
 
 /** Stores metadata computed earlier, within the caller's transaction (unless it is there already). */
 export async function storeMetadata(trx: Transaction<Database>, dialect: Dialect, hash: string, { metadata, text }: ComputedMetadata, now: number): Promise<void> {
-  const inserted = await trx
-    .insertInto('blob_metadata')
-    .values({
-      hash,
-      tree: JSON.stringify(metadata.tree),
-      envelope: JSON.stringify(metadata.envelope),
-      headers: JSON.stringify(metadata.headers),
-      sent_at: metadata.sentAt,
-      created_at: now,
-    })
-    .onConflict((oc) => oc.column('hash').doNothing())
-    .executeTakeFirst();
-  if (!inserted.numInsertedOrUpdatedRows) return;
+  const inserted = await insertMetadataRow.run(trx, {
+    hash,
+    tree: JSON.stringify(metadata.tree),
+    envelope: JSON.stringify(metadata.envelope),
+    headers: JSON.stringify(metadata.headers),
+    sentAt: metadata.sentAt,
+    now,
+  });
+  if (!inserted.numAffectedRows) return;
   if (dialect === 'sqlite') await sql`insert into blob_text (hash, body) values (${hash}, ${text})`.execute(trx);
   else await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(trx);
 }
+
+const insertMetadataRow = new PreparedQuery<{ hash: string; tree: string; envelope: string; headers: string; sentAt: number | null; now: number }, never>((db, arg) =>
+  db
+    .insertInto('blob_metadata')
+    .values({ hash: arg('hash'), tree: arg('tree'), envelope: arg('envelope'), headers: arg('headers'), sent_at: arg('sentAt'), created_at: arg('now') })
+    .onConflict((oc) => oc.column('hash').doNothing()),
+);
 
 export function computeMetadata(source: Buffer): ComputedMetadata {
   const tree = parseMimeTree(source);

@@ -9,6 +9,7 @@ import { batches } from '../store/batches.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
 import { groupCommit, relaxedCommit } from '../store/commit-modes.ts';
+import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 import { appendMessage } from './append.ts';
 import type { ChangeFeed, MailboxChange } from './change-feed.ts';
@@ -42,7 +43,7 @@ export interface MessageRow extends MessageState {
 
 const splitFlags = (text: string) => (text ? text.split(' ') : []);
 
-function toRow(row: { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string; prefix: string }): MessageRow {
+function toRow(row: MessageRowFields): MessageRow {
   return { uid: Number(row.uid), flags: splitFlags(row.flags), modseq: Number(row.modseq), size: Number(row.size), internalDate: Number(row.internal_date), blobHash: row.blob_hash, prefix: row.prefix };
 }
 
@@ -52,14 +53,22 @@ export async function listMessageStates(db: Kysely<Database>, folderId: number):
   return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
 }
 
+const rowColumns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'prefix'] as const;
+
+const messageByUid = new PreparedQuery<{ folderId: number; uid: number }, MessageRowFields>((db, arg) =>
+  db.selectFrom('messages').select(rowColumns).where('mailbox_id', '=', arg('folderId')).where('uid', '=', arg('uid')),
+);
+type MessageRowFields = { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string; prefix: string };
+
 /** Full rows of the messages with these UIDs (those that still exist), by UID. */
 export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
+  if (uids.length === 1) return (await messageByUid.rows(db, { folderId, uid: uids[0] })).map(toRow);
   const out: MessageRow[] = [];
   const sorted = [...uids].sort((a, b) => a - b);
   for (const batch of batches(sorted)) {
     const rows = await db
       .selectFrom('messages')
-      .select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'prefix'])
+      .select(rowColumns)
       .where('mailbox_id', '=', folderId)
       .where('uid', 'in', batch)
       .orderBy('uid')
@@ -69,16 +78,28 @@ export async function messagesByUid(db: Kysely<Database>, folderId: number, uids
   return out;
 }
 
+const highestModseq = new PreparedQuery<{ folderId: number }, { highest_modseq: number }>((db, arg) =>
+  db.selectFrom('mailboxes').select('highest_modseq').where('id', '=', arg('folderId')),
+);
+
 /** The folder's HIGHESTMODSEQ now; undefined when the folder is gone. */
 export async function folderModseq(db: Kysely<Database>, folderId: number): Promise<number | undefined> {
-  const row = await db.selectFrom('mailboxes').select('highest_modseq').where('id', '=', folderId).executeTakeFirst();
+  const row = await highestModseq.first(db, { folderId });
   return row ? Number(row.highest_modseq) : undefined;
 }
 
+type Since = { folderId: number; modseq: number };
+const changedSince = new PreparedQuery<Since, { uid: number; flags: string; modseq: number }>((db, arg) =>
+  db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')).orderBy('uid'),
+);
+const expungedSince = new PreparedQuery<Since, { uid: number; modseq: number }>((db, arg) =>
+  db.selectFrom('mailbox_expunges').select(['uid', 'modseq']).where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')).orderBy('uid'),
+);
+
 /** What changed in the folder after `modseq`: messages added or whose flags changed, and UIDs expunged. */
 export async function changesSince(db: Kysely<Database>, folderId: number, modseq: number) {
-  const changed = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).where('modseq', '>', modseq).orderBy('uid').execute();
-  const expunged = await db.selectFrom('mailbox_expunges').select(['uid', 'modseq']).where('mailbox_id', '=', folderId).where('modseq', '>', modseq).orderBy('uid').execute();
+  const changed = await changedSince.rows(db, { folderId, modseq });
+  const expunged = await expungedSince.rows(db, { folderId, modseq });
   return {
     changed: changed.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) })),
     expunged: expunged.map((r) => Number(r.uid)),
@@ -86,15 +107,23 @@ export async function changesSince(db: Kysely<Database>, folderId: number, modse
   };
 }
 
-async function bumpModseq(trx: Transaction<Database>, folderId: number): Promise<number> {
-  const row = await trx
+const nextModseq = new PreparedQuery<{ folderId: number }, { highest_modseq: number }>((db, arg) =>
+  db
     .updateTable('mailboxes')
     .set((eb) => ({ highest_modseq: eb('highest_modseq', '+', 1) }))
-    .where('id', '=', folderId)
-    .returning('highest_modseq')
-    .executeTakeFirstOrThrow();
+    .where('id', '=', arg('folderId'))
+    .returning('highest_modseq'),
+);
+
+async function bumpModseq(trx: Transaction<Database>, folderId: number): Promise<number> {
+  const row = await nextModseq.first(trx, { folderId });
+  if (!row) throw new Error(`folder ${folderId} is gone`);
   return Number(row.highest_modseq);
 }
+
+const setFlagsOfOne = new PreparedQuery<{ folderId: number; uid: number; flags: string; modseq: number }, never>((db, arg) =>
+  db.updateTable('messages').set({ flags: arg('flags'), modseq: arg('modseq') }).where('mailbox_id', '=', arg('folderId')).where('uid', '=', arg('uid')),
+);
 
 function publish(deps: MessageDeps, folder: Folder, kind: MailboxChange['kind'], modseq: number) {
   deps.changes.publish({ tenantId: folder.tenant_id, principalId: folder.principal_id, mailboxId: folder.id, kind, modseq });
@@ -127,6 +156,10 @@ export async function storeFlags(deps: MessageDeps, folder: Folder, uids: number
     if (byNewFlags.size === 0) return { updated, modified, modseq: 0 };
     const modseq = await bumpModseq(trx, folder.id);
     for (const [text, group] of byNewFlags) {
+      if (group.length === 1) {
+        await setFlagsOfOne.run(trx, { folderId: folder.id, uid: group[0], flags: text, modseq });
+        continue;
+      }
       for (const batch of batches(group)) {
         await trx.updateTable('messages').set({ flags: text, modseq }).where('mailbox_id', '=', folder.id).where('uid', 'in', batch).execute();
       }
@@ -185,8 +218,20 @@ export async function deleteMessages(deps: MessageDeps, folder: Folder, uids: nu
   return result.removed;
 }
 
+const deleteOne = new PreparedQuery<{ folderId: number; uid: number }, never>((db, arg) =>
+  db.deleteFrom('messages').where('mailbox_id', '=', arg('folderId')).where('uid', '=', arg('uid')),
+);
+const logExpunge = new PreparedQuery<{ folderId: number; uid: number; modseq: number }, never>((db, arg) =>
+  db.insertInto('mailbox_expunges').values({ mailbox_id: arg('folderId'), uid: arg('uid'), modseq: arg('modseq') }),
+);
+
 async function removeMessages(trx: Transaction<Database>, folderId: number, uids: number[]): Promise<number> {
   const modseq = await bumpModseq(trx, folderId);
+  if (uids.length === 1) {
+    await deleteOne.run(trx, { folderId, uid: uids[0] });
+    await logExpunge.run(trx, { folderId, uid: uids[0], modseq });
+    return modseq;
+  }
   for (const slice of batches(uids)) {
     await trx.deleteFrom('messages').where('mailbox_id', '=', folderId).where('uid', 'in', slice).execute();
     await trx.insertInto('mailbox_expunges').values(slice.map((uid) => ({ mailbox_id: folderId, uid, modseq }))).execute();

@@ -6,10 +6,19 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { notFound } from '../../errors.ts';
+import { PreparedQuery } from '../prepared-query.ts';
 import type { Database } from '../schema.ts';
 import { chunksOf, sliceChunks, type BlobRef, type BlobSource, type BlobStore, type ByteRange } from './blob-store.ts';
 
 const chunkSize = 256 * 1024;
+
+/** Reading content is on every FETCH of a body: built once (prepared-query.ts). */
+const preparedReads = {
+  chunksKeyOf: new PreparedQuery<{ hash: string }, { chunks_key: string }>((db, arg) => db.selectFrom('blobs').select('chunks_key').where('hash', '=', arg('hash'))),
+  chunk: new PreparedQuery<{ chunksKey: string; seq: number }, { data: Buffer | Uint8Array }>((db, arg) =>
+    db.selectFrom('blob_chunks').select('data').where('chunks_key', '=', arg('chunksKey')).where('seq', '=', arg('seq')),
+  ),
+};
 
 export class DatabaseBlobStore implements BlobStore {
   constructor(
@@ -59,18 +68,14 @@ export class DatabaseBlobStore implements BlobStore {
   }
 
   open(hash: string, range?: ByteRange): Readable {
+    const { chunksKeyOf, chunk } = preparedReads;
     const db = this.db;
     const chunks = async function* () {
-      const blob = await db.selectFrom('blobs').select('chunks_key').where('hash', '=', hash).executeTakeFirst();
+      const blob = await chunksKeyOf.first(db, { hash });
       if (!blob) throw notFound('blob-not-found', `blob ${hash} does not exist`);
       // One chunk at a time: memory stays at one chunk whatever the blob's size.
       for (let seq = 0; ; seq++) {
-        const row = await db
-          .selectFrom('blob_chunks')
-          .select('data')
-          .where('chunks_key', '=', blob.chunks_key)
-          .where('seq', '=', seq)
-          .executeTakeFirst();
+        const row = await chunk.first(db, { chunksKey: blob.chunks_key, seq });
         if (!row) return;
         yield Buffer.from(row.data);
         if (blob.chunks_key.startsWith('inline:')) return; // inline content is one chunk (inline-blob.ts)

@@ -3,6 +3,7 @@
 // commit. Larger content is streamed to the blob store first.
 import { createHash } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import { PreparedQuery } from '../prepared-query.ts';
 import type { Database } from '../schema.ts';
 import type { BlobRef } from './blob-store.ts';
 
@@ -23,14 +24,19 @@ export function inlineBlob(data: Buffer): InlineBlob {
  */
 export async function writeInlineBlob(trx: Transaction<Database>, blob: InlineBlob, now: number) {
   const chunksKey = `inline:${blob.hash}`;
-  await trx
-    .insertInto('blobs')
-    .values({ hash: blob.hash, chunks_key: chunksKey, size: blob.size, created_at: now })
-    .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: now }))
-    .execute();
-  await trx
-    .insertInto('blob_chunks')
-    .values({ chunks_key: chunksKey, seq: 0, data: blob.data })
-    .onConflict((oc) => oc.columns(['chunks_key', 'seq']).doNothing())
-    .execute();
+  await upsertBlob.run(trx, { hash: blob.hash, chunksKey, size: blob.size, now });
+  await insertChunk.run(trx, { chunksKey, data: blob.data });
 }
+
+const upsertBlob = new PreparedQuery<{ hash: string; chunksKey: string; size: number; now: number }, never>((db, arg) =>
+  db
+    .insertInto('blobs')
+    .values({ hash: arg('hash'), chunks_key: arg('chunksKey'), size: arg('size'), created_at: arg('now') })
+    .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: arg('now') })),
+);
+const insertChunk = new PreparedQuery<{ chunksKey: string; data: Buffer }, never>((db, arg) =>
+  db
+    .insertInto('blob_chunks')
+    .values({ chunks_key: arg('chunksKey'), seq: 0, data: arg('data') })
+    .onConflict((oc) => oc.columns(['chunks_key', 'seq']).doNothing()),
+);
