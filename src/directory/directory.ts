@@ -1,9 +1,10 @@
 // The directory: resource forests, tenants, and the lookups that cross tenants (address routing,
 // authentication). Everything inside a tenant goes through `TenantDirectory`, which adds the tenant
 // to every query so that one tenant can never reach another's objects.
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
-import type { Database, DomainKind, PrincipalKind, Role } from '../store/schema.ts';
+import { PreparedQuery } from '../store/prepared-query.ts';
+import type { AddressTable, Database, DomainKind, PrincipalKind, PrincipalTable, Role } from '../store/schema.ts';
 import { parseAddress, parseDomain, parseName } from './names.ts';
 import { verifyPassword } from './passwords.ts';
 import { TenantDirectory } from './tenant-directory.ts';
@@ -123,12 +124,7 @@ export class Directory {
 
   /** The forest a tenant belongs to, with its limits (one query: this is on the SMTP hot path). */
   async forestOfTenant(tenantId: number): Promise<{ id: number; name: string; maxConnections: number }> {
-    const row = await this.db
-      .selectFrom('tenants')
-      .innerJoin('forests', 'forests.id', 'tenants.forest_id')
-      .select(['forests.id', 'forests.name', 'forests.max_connections'])
-      .where('tenants.id', '=', tenantId)
-      .executeTakeFirst();
+    const row = await lookups.forestOfTenant.first(this.db, { tenantId });
     if (!row) throw notFound('unknown-tenant', `unknown tenant #${tenantId}`);
     return { id: row.id, name: row.name, maxConnections: Number(row.max_connections) };
   }
@@ -150,20 +146,14 @@ export class Directory {
 
   async findDomain(domainInput: string): Promise<DomainOwner | undefined> {
     const name = parseDomain(domainInput);
-    const row = await this.db.selectFrom('domains').select(['name', 'kind', 'tenant_id']).where('name', '=', name).executeTakeFirst();
+    const row = await lookups.domain.first(this.db, { name });
     return row && { name: row.name, kind: row.kind, tenantId: row.tenant_id };
   }
 
   /** Which principal an address reaches (its primary address or an alias), in whatever tenant. */
   async resolveAddress(addressInput: string): Promise<ResolvedAddress | undefined> {
     const { address } = parseAddress(addressInput);
-    const row = await this.db
-      .selectFrom('addresses')
-      .innerJoin('principals', 'principals.id', 'addresses.principal_id')
-      .selectAll('principals')
-      .select(['addresses.kind as address_kind'])
-      .where('addresses.address', '=', address)
-      .executeTakeFirst();
+    const row = await lookups.address.first(this.db, { address });
     if (!row) return undefined;
     return { address, tenantId: row.tenant_id, principal: toPrincipal(row), viaAlias: row.address_kind === 'alias' };
   }
@@ -197,6 +187,28 @@ export class Directory {
     return Boolean(await this.db.selectFrom('principals').select('id').where('role', '=', 'global-admin').executeTakeFirst());
   }
 }
+
+/** The lookups every SMTP transaction makes, built once (prepared-query.ts). */
+const lookups = {
+  forestOfTenant: new PreparedQuery<{ tenantId: number }, { id: number; name: string; max_connections: number }>((db, arg) =>
+    db
+      .selectFrom('tenants')
+      .innerJoin('forests', 'forests.id', 'tenants.forest_id')
+      .select(['forests.id', 'forests.name', 'forests.max_connections'])
+      .where('tenants.id', '=', arg('tenantId')),
+  ),
+  domain: new PreparedQuery<{ name: string }, { name: string; kind: DomainKind; tenant_id: number }>((db, arg) =>
+    db.selectFrom('domains').select(['name', 'kind', 'tenant_id']).where('name', '=', arg('name')),
+  ),
+  address: new PreparedQuery<{ address: string }, Selectable<PrincipalTable> & { address_kind: AddressTable['kind'] }>((db, arg) =>
+    db
+      .selectFrom('addresses')
+      .innerJoin('principals', 'principals.id', 'addresses.principal_id')
+      .selectAll('principals')
+      .select(['addresses.kind as address_kind'])
+      .where('addresses.address', '=', arg('address')),
+  ),
+};
 
 export function toPrincipal(row: {
   id: number;

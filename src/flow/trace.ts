@@ -1,6 +1,7 @@
 // Trace events: every step of a message's walk, written in the same transaction as the step itself.
 // Message trace and queue views read these and the queue; there is no second bookkeeping.
 import type { Kysely, Transaction } from 'kysely';
+import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 
 export type TraceEventName = 'received' | 'queued' | 'attempt' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'delay-notice' | 'held' | 'released' | 'retry';
@@ -14,9 +15,12 @@ export interface TraceEvent {
 }
 
 export async function writeTrace(db: Kysely<Database> | Transaction<Database>, events: TraceEvent[]) {
-  if (events.length === 0) return;
-  await db
-    .insertInto('trace_events')
-    .values(events.map((e) => ({ message_id: e.messageId, recipient_id: e.recipientId ?? null, at: e.at, event: e.event, detail: JSON.stringify(e.detail ?? {}) })))
-    .execute();
+  // One prepared insert per event: cheaper than building a multi-row insert for the few a step writes.
+  for (const e of events) {
+    await insertEvent.run(db, { messageId: e.messageId, recipientId: e.recipientId ?? null, at: e.at, event: e.event, detail: JSON.stringify(e.detail ?? {}) });
+  }
 }
+
+const insertEvent = new PreparedQuery<{ messageId: number; recipientId: number | null; at: number; event: TraceEventName; detail: string }, never>((db, arg) =>
+  db.insertInto('trace_events').values({ message_id: arg('messageId'), recipient_id: arg('recipientId'), at: arg('at'), event: arg('event'), detail: arg('detail') }),
+);

@@ -16,8 +16,10 @@ export const defaultFolders: { name: string; specialUse: string | null }[] = [
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+const folderNames = new PreparedQuery<{ principalId: number }, { name: string }>((db, arg) => db.selectFrom('mailboxes').select('name').where('principal_id', '=', arg('principalId')));
+
 export async function ensureDefaultFolders(db: Db, principal: { id: number; tenantId: number }, now: number) {
-  const existing = await db.selectFrom('mailboxes').select('name').where('principal_id', '=', principal.id).execute();
+  const existing = await folderNames.rows(db, { principalId: principal.id });
   const have = new Set(existing.map((m) => m.name));
   const missing = defaultFolders.filter((f) => !have.has(f.name));
   if (missing.length === 0) return;

@@ -30,8 +30,7 @@ export interface MetadataStore {
 
 /** Computes and stores the metadata of the content `hash` unless it is there already. */
 export async function ensureMetadata(store: MetadataStore, hash: string, now: number): Promise<void> {
-  const existing = await store.db.selectFrom('blob_metadata').select('hash').where('hash', '=', hash).executeTakeFirst();
-  if (existing) return;
+  if (await metadataExists.first(store.db, { hash })) return;
   const source = await readBlob(store.blobs, hash);
   await saveMetadata(store, hash, source, now);
 }
@@ -97,6 +96,15 @@ function decodeWords(value: string): string {
   } catch {
     return value;
   }
+}
+
+const metadataExists = new PreparedQuery<{ hash: string }, { hash: string }>((db, arg) => db.selectFrom('blob_metadata').select('hash').where('hash', '=', arg('hash')));
+const metadataTree = new PreparedQuery<{ hash: string }, { tree: string }>((db, arg) => db.selectFrom('blob_metadata').select('tree').where('hash', '=', arg('hash')));
+
+/** The MIME tree of a content (without its envelope and header fields); undefined without metadata. */
+export async function loadMimeTree(db: Kysely<Database>, hash: string): Promise<MimePart | undefined> {
+  const row = await metadataTree.first(db, { hash });
+  return row && JSON.parse(row.tree);
 }
 
 /** Metadata of several contents at once. */

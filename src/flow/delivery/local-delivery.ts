@@ -11,7 +11,7 @@ import { ensureDefaultFolders, findFolder, usedBytes } from '../../mailbox/folde
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
-import { ensureMetadata, loadMetadata } from '../../mailbox/message-metadata.ts';
+import { ensureMetadata, loadMimeTree } from '../../mailbox/message-metadata.ts';
 import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
 import type { MimePart } from '../../message/mime-tree.ts';
 import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
@@ -138,8 +138,8 @@ async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[]) {
 }
 
 async function calendarPart(deps: LocalDeliveryDeps, hash: string): Promise<string | undefined> {
-  const metadata = (await loadMetadata(deps.db, [hash])).get(hash);
-  const part = metadata && findCalendarPart(metadata.tree);
+  const tree = await loadMimeTree(deps.db, hash);
+  const part = tree && findCalendarPart(tree);
   if (!part) return undefined;
   const source = await readBlob(deps.blobs, hash);
   const bytes = decodeTransfer(part, source.subarray(part.bodyStart, part.end));

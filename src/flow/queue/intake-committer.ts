@@ -3,7 +3,8 @@
 // the next transaction, so concurrent senders share one fsync instead of paying one each.
 // The promise resolves only after the commit: that is when the client may be told `250`.
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../../store/schema.ts';
+import { PreparedQuery } from '../../store/prepared-query.ts';
+import type { Database, QueueMessageTable, QueueRecipientTable } from '../../store/schema.ts';
 import { writeInlineBlob, type InlineBlob } from '../../store/blobs/inline-blob.ts';
 import { groupCommit } from '../../store/commit-modes.ts';
 import { writeTrace } from '../trace.ts';
@@ -100,48 +101,105 @@ export class IntakeCommitter {
   }
 }
 
+type QueueMessageValues = {
+  blobHash: string;
+  prefix: string;
+  size: number;
+  sender: string;
+  messageId: string | null;
+  subject: string | null;
+  source: QueueMessageTable['source'];
+  clientIp: string | null;
+  authPrincipalId: number | null;
+  envid: string | null;
+  ret: string | null;
+  receivedAt: number;
+};
+const insertQueueMessage = new PreparedQuery<QueueMessageValues, { id: number }>((db, arg) =>
+  db
+    .insertInto('queue_messages')
+    .values({
+      blob_hash: arg('blobHash'),
+      prefix: arg('prefix'),
+      size: arg('size'),
+      sender: arg('sender'),
+      message_id: arg('messageId'),
+      subject: arg('subject'),
+      source: arg('source'),
+      client_ip: arg('clientIp'),
+      auth_principal_id: arg('authPrincipalId'),
+      envid: arg('envid'),
+      ret: arg('ret'),
+      received_at: arg('receivedAt'),
+    })
+    .returning('id'),
+);
+
+type QueueRecipientValues = {
+  messageId: number;
+  tenantId: number | null;
+  recipient: string;
+  originalRecipient: string;
+  orcpt: string | null;
+  notify: string | null;
+  route: QueueRecipientTable['route'];
+  domain: string;
+  receivedAt: number;
+};
+const insertQueueRecipient = new PreparedQuery<QueueRecipientValues, { id: number; recipient: string; route: QueueRecipientTable['route'] }>((db, arg) =>
+  db
+    .insertInto('queue_recipients')
+    .values({
+      message_id: arg('messageId'),
+      tenant_id: arg('tenantId'),
+      recipient: arg('recipient'),
+      original_recipient: arg('originalRecipient'),
+      orcpt: arg('orcpt'),
+      notify: arg('notify'),
+      route: arg('route'),
+      domain: arg('domain'),
+      state: 'queued',
+      next_attempt_at: arg('receivedAt'),
+      created_at: arg('receivedAt'),
+      updated_at: arg('receivedAt'),
+    })
+    .returning(['id', 'recipient', 'route']),
+);
+
 /** Inserts one message with its recipients, trace events and metadata (when computed); returns the message id. */
 export async function insertMessage(trx: Transaction<Database>, m: NewMessage, dialect: Dialect): Promise<number> {
   if (m.inlineBlob) await writeInlineBlob(trx, m.inlineBlob, m.receivedAt);
   if (m.metadata) await storeMetadata(trx, dialect, m.blobHash, m.metadata, m.receivedAt);
-  const { id } = await trx
-    .insertInto('queue_messages')
-    .values({
-      blob_hash: m.blobHash,
-      prefix: m.prefix,
-      size: m.size,
-      sender: m.sender,
-      message_id: m.messageId ?? null,
-      subject: m.subject ?? null,
-      source: m.source,
-      client_ip: m.clientIp ?? null,
-      auth_principal_id: m.authPrincipalId ?? null,
-      envid: m.envid ?? null,
-      ret: m.ret ?? null,
-      received_at: m.receivedAt,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const recipients = await trx
-    .insertInto('queue_recipients')
-    .values(
-      m.recipients.map((r) => ({
-        message_id: id,
-        tenant_id: r.tenantId,
-        recipient: r.recipient,
-        original_recipient: r.originalRecipient,
-        orcpt: r.orcpt ?? null,
-        notify: r.notify ?? null,
-        route: r.route,
-        domain: r.domain,
-        state: 'queued' as const,
-        next_attempt_at: m.receivedAt,
-        created_at: m.receivedAt,
-        updated_at: m.receivedAt,
-      })),
-    )
-    .returning(['id', 'recipient', 'route'])
-    .execute();
+  const inserted = await insertQueueMessage.first(trx, {
+    blobHash: m.blobHash,
+    prefix: m.prefix,
+    size: m.size,
+    sender: m.sender,
+    messageId: m.messageId ?? null,
+    subject: m.subject ?? null,
+    source: m.source,
+    clientIp: m.clientIp ?? null,
+    authPrincipalId: m.authPrincipalId ?? null,
+    envid: m.envid ?? null,
+    ret: m.ret ?? null,
+    receivedAt: m.receivedAt,
+  });
+  const id = inserted!.id;
+  const recipients: { id: number; recipient: string; route: QueueRecipientTable['route'] }[] = [];
+  for (const r of m.recipients) {
+    const row = await insertQueueRecipient.first(trx, {
+      messageId: id,
+      tenantId: r.tenantId,
+      recipient: r.recipient,
+      originalRecipient: r.originalRecipient,
+      orcpt: r.orcpt ?? null,
+      notify: r.notify ?? null,
+      route: r.route,
+      domain: r.domain,
+      receivedAt: m.receivedAt,
+    });
+    recipients.push(row!);
+  }
   await writeTrace(trx, [
     { messageId: id, event: 'received', at: m.receivedAt, detail: { ...m.receivedDetail, sender: m.sender, size: m.size, messageId: m.messageId } },
     ...recipients.map((r) => ({ messageId: id, recipientId: r.id, event: 'queued' as const, at: m.receivedAt, detail: { recipient: r.recipient, route: r.route } })),
