@@ -128,15 +128,17 @@ for (const name of backendNames) {
     it('backs off a destination that answers 421, and recovers', async () => {
       mx.script = { connect: () => ({ code: 421, message: '4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit, closing transmission channel' }) };
       mx.dropConnections();
+      // Earlier deliveries grew the destination's concurrency; how far depends on their timing.
+      const before = t.node.holdfast.runner!.destinations.state('remote.example').limit;
       await send('busy forest', 'hank@remote.example');
       await settle('busy forest', 'deferred');
       assert.match((await states('busy forest'))[0]!.last_reply!, /^421 4\.3\.2 The maximum number of concurrent connections per resource forest/);
-      const destination = t.node.holdfast.runner!.destinations.state('remote.example');
-      assert.equal(destination.limit, 1, 'concurrency halved to its floor');
+      const shrunk = t.node.holdfast.runner!.destinations.state('remote.example').limit;
+      assert.ok(shrunk <= Math.max(1, Math.floor(before / 2)), `concurrency at least halved (${before} → ${shrunk})`);
       mx.script = {};
       t.clock.advance(61_000);
       await settle('busy forest', 'delivered');
-      assert.equal(t.node.holdfast.runner!.destinations.state('remote.example').limit, 2, 'grows again on success');
+      assert.equal(t.node.holdfast.runner!.destinations.state('remote.example').limit, shrunk + 1, 'grows again on success');
     });
 
     it('sends a delay notice once, then expires with a final DSN', async () => {
