@@ -21,6 +21,11 @@ interface Template {
   slots: (string | undefined)[];
 }
 
+/**
+ * `Row` is declared by the caller and must match what the query selects or returns: Kysely's types do
+ * not carry it through a compiled query. Every run reuses the compiled query's id, which only plugins
+ * would look at; Holdfast's Kysely instances have none.
+ */
 export class PreparedQuery<Args extends Record<string, unknown>, Row> {
   /** By dialect adapter: SQLite and PostgreSQL compile the same query to different SQL. */
   private readonly templates = new WeakMap<object, Template>();
