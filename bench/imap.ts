@@ -7,7 +7,7 @@
 // 2. A thousand connections logged in and IDLE in their INBOX. Prints the memory (PSS) each costs the
 //    server.
 //
-//   npm run bench:imap -- [--seconds 20] [--rounds 4] [--messages 500] [--idle 1000] [--holdfast-only]
+//   npm run bench:imap -- [--seconds 20] [--rounds 4] [--messages 500] [--idle 1000] [--clients 10] [--holdfast-only]
 //
 // Both servers run at once and the mixed workload alternates between them (--rounds slots of
 // seconds/rounds each per server), so that drift in the machine's speed touches both alike.
@@ -22,13 +22,13 @@ import { ImapTalk } from '../test/helpers/imap-talk.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, 'holdfast-only': { type: 'boolean', default: false } },
+  options: { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, clients: { type: 'string', default: '10' }, 'holdfast-only': { type: 'boolean', default: false } },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const messagesPerMailbox = Number(values.messages);
 const idleConnections = Number(values.idle);
-const clients = 10;
+const clients = Number(values.clients);
 
 interface Server {
   name: string;
@@ -71,6 +71,8 @@ async function seed(server: Server) {
 
 interface WorkloadResult {
   latencies: number[];
+  /** Server CPU time used during the workload, ms. */
+  cpu: number;
   byVerb: Map<string, number[]>;
   seconds: number;
 }
@@ -78,14 +80,17 @@ interface WorkloadResult {
 async function workload(server: Server, forSeconds: number): Promise<WorkloadResult> {
   const latencies: number[] = [];
   const byVerb = new Map<string, number[]>();
+  const cpuBefore = cpuMs(server.pids());
   const begun = performance.now();
   const deadline = begun + forSeconds * 1000;
   const timed = async (talk: ImapTalk, command: string) => {
     const started = performance.now();
     const reply = await talk.command(command, 60_000);
-    latencies.push(performance.now() - started);
-    const verb = command.split(' ')[0];
-    byVerb.set(verb, [...(byVerb.get(verb) ?? []), performance.now() - started]);
+    const took = performance.now() - started;
+    latencies.push(took);
+    const verb = command.split(' ')[0]!;
+    if (!byVerb.has(verb)) byVerb.set(verb, []);
+    byVerb.get(verb)!.push(took);
     if (!/ OK /.test(reply.slice(reply.lastIndexOf('\r\n') + 1))) throw new Error(`${server.name}: ${command.slice(0, 40)}: ${reply.slice(-200)}`);
     return reply;
   };
@@ -113,12 +118,15 @@ async function workload(server: Server, forSeconds: number): Promise<WorkloadRes
         await talk.line(60_000);
         talk.write('DONE\r\n');
         await talk.response(`i${round}`, 60_000);
-        latencies.push(performance.now() - started);
+        const took = performance.now() - started;
+        latencies.push(took);
+        if (!byVerb.has('IDLE')) byVerb.set('IDLE', []);
+        byVerb.get('IDLE')!.push(took);
       }
       talk.close();
     }),
   );
-  return { latencies, byVerb, seconds: (performance.now() - begun) / 1000 };
+  return { latencies, byVerb, cpu: cpuMs(server.pids()) - cpuBefore, seconds: (performance.now() - begun) / 1000 };
 }
 
 /** Commands per second, p99 and mean latency per command over several rounds. */
@@ -129,7 +137,27 @@ function summarize(name: string, results: WorkloadResult[]) {
   const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
   process.stderr.write(`${name}: mean ms per command: ${[...byVerb].map(([verb, list]) => `${verb} ${mean(list).toFixed(1)}`).join(', ')}\n`);
   const time = results.reduce((sum, r) => sum + r.seconds, 0);
-  return { perSecond: latencies.length / time, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN };
+  const cpu = results.reduce((sum, r) => sum + r.cpu, 0);
+  return { perSecond: latencies.length / time, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, cpuUsPerCommand: (cpu * 1000) / latencies.length };
+}
+
+/**
+ * CPU time the processes have used (user and system, their threads included), in ms. Per command it
+ * is steadier than commands per second on a shared machine whose speed drifts.
+ */
+function cpuMs(pids: number[]): number {
+  const ticksPerMs = 100 / 1000; // USER_HZ
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
+    } catch {
+      // The process ended.
+    }
+  }
+  return total;
 }
 
 /** Proportional set size of the processes, in KiB (shared pages split between their users). */
@@ -212,7 +240,7 @@ async function compare(servers: Server[]) {
     for (const server of order) results.get(server)!.push(await workload(server, slot));
     if (servers.length === 2) pairRatios.push(perSecondOf(results.get(servers[1]!)![round]!) / perSecondOf(results.get(servers[0]!)![round]!));
   }
-  const figures = new Map<Server, { perSecond: number; p99: number; idleKb: number; heapKb: number }>();
+  const figures = new Map<Server, { perSecond: number; p99: number; cpuUsPerCommand: number; idleKb: number; heapKb: number }>();
   for (const server of servers) {
     const mixed = summarize(server.name, results.get(server)!);
     process.stderr.write(`${server.name}: ${idleConnections} idle connections\n`);
@@ -247,7 +275,7 @@ const withHoldfast = <T>(run: (server: Server) => Promise<T>) =>
     }),
   );
 const dovecot = (port: number): Server => ({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids });
-const none = { perSecond: NaN, p99: NaN, idleKb: NaN, heapKb: NaN };
+const none = { perSecond: NaN, p99: NaN, cpuUsPerCommand: NaN, idleKb: NaN, heapKb: NaN };
 
 const { peer, ours, pairRatios } = values['holdfast-only']
   ? await withHoldfast(async (h) => ({ peer: none, ours: (await compare([h])).figures.get(h)!, pairRatios: [] as number[] }))
@@ -261,7 +289,7 @@ const { peer, ours, pairRatios } = values['holdfast-only']
 
 console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload per server in ${rounds} alternating rounds; ${idleConnections} idle connections`);
 console.log('');
-console.log('                    commands/s   p99 ms   KiB per idle connection (process PSS; JS heap + buffers)');
-console.log(`Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.idleKb.toFixed(0).padStart(6)}`);
-console.log(`Holdfast (SQLite)   ${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`);
+console.log('                    commands/s   p99 ms   server CPU µs/command   KiB per idle connection (process PSS; JS heap + buffers)');
+console.log(`Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.cpuUsPerCommand.toFixed(0).padStart(20)}   ${peer.idleKb.toFixed(0).padStart(6)}`);
+console.log(`Holdfast (SQLite)   ${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.cpuUsPerCommand.toFixed(0).padStart(20)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`);
 console.log(`ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`);

@@ -8,6 +8,7 @@ import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 import { folderModseq } from './messages.ts';
 import { SearchHeaderCache } from './search-headers.ts';
+import { StructureCache } from './structure-cache.ts';
 
 export interface IndexedMessage {
   uid: number;
@@ -44,6 +45,8 @@ function toIndexed(row: IndexedRow): IndexedMessage {
 export class FolderIndex {
   /** The header fields SEARCH compares, by content. */
   readonly searchHeaders = new SearchHeaderCache();
+  /** Envelopes and MIME trees FETCH reads, by content. */
+  readonly structures = new StructureCache();
   private readonly entries = new Map<number, Entry>();
   /** One refresh at a time per folder: two interleaved catch-ups could undo an expunge. */
   private readonly refreshing = new Map<number, Promise<IndexedMessage[]>>();

@@ -1,70 +1,89 @@
 // The header fields SEARCH compares, per content hash, kept in memory: contents never change, so a
-// folder searched again (mail apps search the same folder over and over) costs no store read. Kept
-// as the stored JSON in lower case — SEARCH compares without case — and parsed only for the messages
-// that contain every required string (and the parsed form kept for the next search). Bounded by size;
-// the least recently used go first.
+// folder searched again (mail apps search the same folder over and over) costs no store read.
+//
+// Each content's fields are kept as one string, in lower case (SEARCH compares without case), each
+// field marked by its name: a criterion looks into the field it names only — not into every header of
+// every message, which real mail has dozens of (Received, DKIM-Signature, ARC-*). One flat string per
+// message rather than a map of fields: SEARCH visits every message of a folder once, and what it costs
+// is mostly memory reads; objects to hop through cost more than characters to scan (bench/imap).
 import type { Kysely } from 'kysely';
-import { batches } from '../store/batches.ts';
 import type { Database } from '../store/schema.ts';
 import type { HeaderLine } from '../message/mime-tree.ts';
+import { ContentCache, fromMetadata } from './content-cache.ts';
 
 export interface SearchHeaders {
-  /** Field names and values, in lower case. */
-  headers: HeaderLine[];
+  /** `\x01name\x02value` per field, lower case, ending in `\x01`. */
+  text: string;
   sentAt: number | null;
 }
 
-interface Entry {
-  lower: string;
-  sentAt: number | null;
-  /** `lower` parsed, once a search needed it (counted as much again in the size bound). */
-  parsed?: HeaderLine[];
+const fieldMark = '\x01';
+const valueMark = '\x02';
+
+/** The form SEARCH compares: every field with its value, in lower case. */
+export function toSearchHeaders(headers: HeaderLine[], sentAt: number | null): SearchHeaders {
+  // The marks cannot occur in a value: header values are text, and control characters other than tab
+  // are not text (RFC 5322); any that slipped in are dropped.
+  const text = headers.map(([name, value]) => `${fieldMark}${name}${valueMark}${value.replace(/[\x01\x02]/g, '')}`).join('') + fieldMark;
+  return { text: text.toLowerCase(), sentAt };
 }
+
+/** A test of whether the field `field` has a value containing `needle` (both taken in lower case). */
+export function fieldContains(field: string, needle: string): (headers: SearchHeaders | undefined) => boolean {
+  const marker = `${fieldMark}${field.toLowerCase()}${valueMark}`;
+  const lower = needle.toLowerCase();
+  return (headers) => {
+    if (!headers) return false;
+    const { text } = headers;
+    for (let at = text.indexOf(marker); at !== -1; at = text.indexOf(marker, at + marker.length)) {
+      const start = at + marker.length;
+      const found = text.indexOf(lower, start);
+      if (found === -1) return false; // nor in any later value
+      if (found + lower.length <= text.indexOf(fieldMark, start)) return true;
+    }
+    return false;
+  };
+}
+
+/** A test of whether any field's value contains `needle` (taken in lower case). */
+export function anyFieldContains(needle: string): (headers: SearchHeaders | undefined) => boolean {
+  const lower = needle.toLowerCase();
+  return (headers) => {
+    if (!headers) return false;
+    const { text } = headers;
+    for (let found = text.indexOf(lower); found !== -1; found = text.indexOf(lower, found + 1)) {
+      // Inside a value: the last mark before it is a value mark, and no field mark follows within it.
+      const valueStart = text.lastIndexOf(valueMark, found);
+      if (valueStart > text.lastIndexOf(fieldMark, found) && found + lower.length <= text.indexOf(fieldMark, found)) return true;
+    }
+    return false;
+  };
+}
+
+/** Memory an entry costs beyond its text (map entry, objects), in characters' worth. */
+const perEntry = 100;
 
 export class SearchHeaderCache {
-  private readonly entries = new Map<string, Entry>();
-  private chars = 0;
+  private readonly cache: ContentCache<SearchHeaders>;
 
-  /** @param maxChars how much header text to keep (about one byte of memory per character, plus a little). */
-  constructor(private readonly maxChars = 32_000_000) {}
+  /** @param maxSize how much header text to keep (about one byte of memory per character, plus a little per entry). */
+  constructor(maxSize = 32_000_000) {
+    this.cache = new ContentCache(maxSize);
+  }
 
   /** Whether this many contents fit; a larger folder is searched in the store instead. */
   fits(count: number): boolean {
-    return count * 2000 <= this.maxChars;
+    return count * 2000 <= this.cache.maxSize;
   }
 
-  /** The headers of these contents that contain every string of `containing` (ignoring case). */
-  async load(db: Kysely<Database>, hashes: string[], containing: string[]): Promise<Map<string, SearchHeaders>> {
-    const unique = [...new Set(hashes)];
-    const missing = unique.filter((h) => !this.entries.has(h));
-    for (const batch of batches(missing)) {
-      const rows = await db.selectFrom('blob_metadata').select(['hash', 'headers', 'sent_at']).where('hash', 'in', batch).execute();
-      for (const row of rows) this.add(row.hash, { lower: row.headers.toLowerCase(), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
-    }
-    // The JSON text holds a needle as is unless JSON escapes it; those are checked after parsing only.
-    const needles = containing.map((n) => n.toLowerCase()).filter((n) => JSON.stringify(n) === `"${n}"`);
-    const out = new Map<string, SearchHeaders>();
-    for (const hash of unique) {
-      const entry = this.entries.get(hash);
-      if (!entry || !needles.every((n) => entry.lower.includes(n))) continue;
-      this.entries.delete(hash);
-      this.entries.set(hash, entry); // recently used
-      if (!entry.parsed) {
-        entry.parsed = JSON.parse(entry.lower) as HeaderLine[];
-        this.chars += entry.lower.length;
-      }
-      out.set(hash, { headers: entry.parsed, sentAt: entry.sentAt });
-    }
-    return out;
-  }
-
-  private add(hash: string, entry: Entry) {
-    this.entries.set(hash, entry);
-    this.chars += entry.lower.length;
-    for (const [oldest, old] of this.entries) {
-      if (this.chars <= this.maxChars) break;
-      this.entries.delete(oldest);
-      this.chars -= old.lower.length * (old.parsed ? 2 : 1);
-    }
+  /** The headers of these contents, in their order (undefined for a content without metadata). */
+  load(db: Kysely<Database>, hashes: string[]): Promise<(SearchHeaders | undefined)[]> {
+    return this.cache.getMany(
+      hashes,
+      fromMetadata(db, ['headers', 'sent_at'], (row) => {
+        const headers = toSearchHeaders(JSON.parse(row.headers) as HeaderLine[], row.sent_at === null ? null : Number(row.sent_at));
+        return { value: headers, size: headers.text.length + perEntry };
+      }),
+    );
   }
 }

@@ -46,7 +46,13 @@ export interface StartOptions {
 export async function startNode(config: Config, options: StartOptions): Promise<RunningNode> {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  const { store, migration } = await openStore({ location: config.database, dataDir: config.dataDir, now });
+  const { store, migration } = await openStore({
+    location: config.database,
+    dataDir: config.dataDir,
+    now,
+    backgroundCheckpoints: true,
+    onCheckpointError: (error) => logger.warn({ error }, 'WAL checkpoint failed; retrying'),
+  });
   if (migration.from !== migration.to) logger.info({ from: migration.from, to: migration.to, backup: migration.backup }, 'store schema migrated');
 
   const services: RunningService[] = [];

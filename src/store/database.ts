@@ -5,6 +5,8 @@ import { dirname } from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { registerCommitTarget, WalSync } from './commit-modes.ts';
+import { registerDirectRunner } from './prepared-query.ts';
+import { checkpointInBackground } from './wal-checkpointer.ts';
 import type { Database } from './schema.ts';
 
 export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -20,8 +22,15 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+export interface OpenDatabaseOptions {
+  /** SQLite: checkpoint the WAL in a worker thread (the server), not inside commits (see wal-checkpointer.ts). */
+  backgroundCheckpoints?: boolean;
+  /** Reports a checkpoint that failed (it is retried on the next tick). */
+  onCheckpointError?: (error: string) => void;
+}
+
 /** Opens the database; each driver is loaded only when its backend is used. */
-export async function openDatabase(location: StoreLocation): Promise<DatabaseHandle> {
+export async function openDatabase(location: StoreLocation, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   if (location.kind === 'postgres') {
     const { default: pg } = await import('pg');
     // int8 (bigint, count(*)) arrives as a string by default; our integers stay well inside 2^53.
@@ -44,15 +53,30 @@ export async function openDatabase(location: StoreLocation): Promise<DatabaseHan
   sqlite.pragma('foreign_keys = ON');
   // The CLI and the server share the file; a writer waits for the other rather than failing.
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const statements = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  registerDirectRunner(db, {
+    available: (isTransaction) => isTransaction || !sqlite.inTransaction,
+    run(source, parameters) {
+      // As Kysely's SQLite driver does it.
+      const statement = statements.prepare(source);
+      if (statement.reader) return { rows: statement.all(parameters) };
+      const { changes, lastInsertRowid } = statement.run(parameters);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    },
+  });
   const walSync = new WalSync(`${location.path}-wal`);
   registerCommitTarget(db, { dialect: 'sqlite', walSync, setSynchronous: (mode) => sqlite.pragma(`synchronous = ${mode}`) });
+  const checkpointer = options.backgroundCheckpoints ? checkpointInBackground(sqlite, location.path, options.onCheckpointError) : undefined;
   return {
     db,
     dialect: 'sqlite',
     location,
     sqlite,
     close: async () => {
+      // The worker's connection closes first, so that closing the server's (the last) checkpoints
+      // what is left and removes the WAL.
+      await checkpointer?.stop();
       await walSync.close();
       await db.destroy();
     },

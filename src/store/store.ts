@@ -8,7 +8,7 @@ import type { BlobStore } from './blobs/blob-store.ts';
 import { DatabaseBlobStore } from './blobs/database-blob-store.ts';
 import { FileBlobStore } from './blobs/file-blob-store.ts';
 import { LayeredBlobStore } from './blobs/layered-blob-store.ts';
-import { openDatabase, type DatabaseHandle, type Dialect, type StoreLocation } from './database.ts';
+import { openDatabase, type DatabaseHandle, type Dialect, type OpenDatabaseOptions, type StoreLocation } from './database.ts';
 import { migrate, type MigrationResult } from './migrate.ts';
 import type { Database } from './schema.ts';
 
@@ -20,7 +20,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export interface OpenStoreOptions {
+export interface OpenStoreOptions extends OpenDatabaseOptions {
   location: StoreLocation;
   dataDir: string;
   now?: () => number;
@@ -28,7 +28,7 @@ export interface OpenStoreOptions {
 
 /** Opens the store and brings its schema up to date (refusing a newer one). */
 export async function openStore(options: OpenStoreOptions): Promise<{ store: Store; migration: MigrationResult }> {
-  const handle = await openDatabase(options.location);
+  const handle = await openDatabase(options.location, options);
   try {
     const migration = await migrate(handle, (options.now ?? Date.now)());
     const inDatabase = new DatabaseBlobStore(handle.db, options.now);

@@ -2,7 +2,8 @@
 // BODYSTRUCTURE from metadata stored at delivery; body sections as byte ranges of the stored content.
 // CONDSTORE's CHANGEDSINCE and QRESYNC's VANISHED modifiers are supported. Responses are written
 // message by message, waiting for a slow client to read rather than piling them up in memory.
-import { ensureMetadata, loadMetadata, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
+import { ensureMetadata } from '../../../mailbox/message-metadata.ts';
+import type { MessageStructure } from '../../../mailbox/structure-cache.ts';
 import { changesSince, messagesByUid, storeFlags, type MessageRow } from '../../../mailbox/messages.ts';
 import { readBlob, readBlobRange } from '../../../store/blobs/blob-store.ts';
 import { ImapNo } from '../imap-error.ts';
@@ -75,11 +76,11 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
         }
       }
     }
-    const metadata = needsMetadata ? await metadataFor(session, rows) : new Map<string, MessageMetadata>();
-    for (const row of rows) {
+    const metadata = needsMetadata ? await metadataFor(session, rows) : [];
+    for (const [at, row] of rows.entries()) {
       const seq = selected.seqOf(row.uid);
       if (!seq) continue;
-      const meta = metadata.get(row.blobHash);
+      const meta = metadata[at];
       // A large message is never read whole: its sections are streamed, or read by range.
       const large = needsContent && row.size > streamAbove;
       const sections = !needsContent ? noContent : large ? rangedSections(session, row, meta) : inMemorySections(row, meta, await readBlob(mail.blobs, row.blobHash));
@@ -101,14 +102,16 @@ async function indexedRows(session: ImapSession, uids: number[]): Promise<Messag
   return all.filter((m) => wanted.has(m.uid)).map((m) => ({ ...m, prefix: '' }));
 }
 
-async function metadataFor(session: ImapSession, rows: MessageRow[]): Promise<Map<string, MessageMetadata>> {
+/** The envelope and MIME tree of each row, in their order. */
+async function metadataFor(session: ImapSession, rows: MessageRow[]): Promise<(MessageStructure | undefined)[]> {
   const { mail } = session.context;
-  let metadata = await loadMetadata(mail.db, rows.map((r) => r.blobHash));
-  const missing = rows.filter((r) => !metadata.has(r.blobHash));
+  const hashes = rows.map((r) => r.blobHash);
+  let metadata = await mail.index.structures.load(mail.db, hashes);
+  const missing = rows.filter((_, i) => !metadata[i]);
   if (missing.length) {
     // Messages stored before metadata existed: computed now, once.
     for (const row of missing) await ensureMetadata(mail, row.blobHash, mail.now());
-    metadata = await loadMetadata(mail.db, rows.map((r) => r.blobHash));
+    metadata = await mail.index.structures.load(mail.db, hashes);
   }
   return metadata;
 }
@@ -138,7 +141,7 @@ const noContent: SectionSource = {
   },
 };
 
-function inMemorySections(row: MessageRow, metadata: MessageMetadata | undefined, blob: Buffer): SectionSource {
+function inMemorySections(row: MessageRow, metadata: MessageStructure | undefined, blob: Buffer): SectionSource {
   const content = (): MessageContent => {
     if (!metadata) throw unavailable();
     return { prefix: Buffer.from(row.prefix, 'utf8'), blob, tree: metadata.tree };
@@ -157,7 +160,7 @@ function inMemorySections(row: MessageRow, metadata: MessageMetadata | undefined
 }
 
 /** A large message: whole sections and bodies streamed from the blob store, headers read by range. */
-function rangedSections(session: ImapSession, row: MessageRow, metadata: MessageMetadata | undefined): SectionSource {
+function rangedSections(session: ImapSession, row: MessageRow, metadata: MessageStructure | undefined): SectionSource {
   const { blobs } = session.context.mail;
   const prefix = Buffer.from(row.prefix, 'utf8');
   /** Bytes [start, end) of the message as sent: the prefix, then the blob. */
@@ -191,7 +194,7 @@ function rangedSections(session: ImapSession, row: MessageRow, metadata: Message
   };
 }
 
-async function fetchValues(items: FetchItem[], row: MessageRow, metadata: MessageMetadata | undefined, sections: SectionSource): Promise<Value[]> {
+async function fetchValues(items: FetchItem[], row: MessageRow, metadata: MessageStructure | undefined, sections: SectionSource): Promise<Value[]> {
   const values: Value[] = [];
   const whole = (specifier: Section['specifier']): Section => ({ path: [], specifier, fields: [] });
   for (const item of items) {

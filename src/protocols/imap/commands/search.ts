@@ -2,7 +2,7 @@
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
 // delivery; BODY and TEXT from the full-text index (word and word-prefix matches).
 import { loadSearchHeaders, matchingText } from '../../../mailbox/message-metadata.ts';
-import type { SearchHeaders } from '../../../mailbox/search-headers.ts';
+import { anyFieldContains, fieldContains, toSearchHeaders, type SearchHeaders } from '../../../mailbox/search-headers.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { inRanges } from '../parser/args.ts';
 import { parseSearch, type SearchKey } from '../parser/search-keys.ts';
@@ -72,22 +72,33 @@ export async function searchMessages(session: ImapSession, key: SearchKey): Prom
   const { db, index } = session.context.mail;
   const rows = (await index.messages(db, selected.folder.id)).filter((row) => known.has(row.uid));
   const matcher = await prepare(session, key, rows);
-  return { rows, matched: rows.filter((row) => matcher(row)) };
+  return { rows, matched: rows.filter(matcher) };
 }
 
-/** Header fields for the criteria: from memory for folders that fit, else narrowed by the store. */
-async function searchHeaders(session: ImapSession, rows: IndexedMessage[], containing: string[]): Promise<Map<string, SearchHeaders>> {
+/**
+ * Header fields for the criteria, in the order of `rows`: from memory for folders that fit, else
+ * narrowed by the store (undefined for a message that cannot match).
+ */
+async function searchHeaders(session: ImapSession, rows: IndexedMessage[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
   const { mail } = session.context;
-  if (mail.index.searchHeaders.fits(rows.length)) return mail.index.searchHeaders.load(mail.db, rows.map((r) => r.blobHash), containing);
-  return loadSearchHeaders(mail, session.selected!.folder.id, containing);
+  if (mail.index.searchHeaders.fits(rows.length)) return mail.index.searchHeaders.load(mail.db, rows.map((r) => r.blobHash));
+  const found = await loadSearchHeaders(mail, session.selected!.folder.id, containing);
+  return rows.map((row) => {
+    const headers = found.get(row.blobHash);
+    return headers && toSearchHeaders(headers.headers, headers.sentAt);
+  });
 }
 
-/** Loads what the criteria need (headers, text matches) and returns the predicate. */
-async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessage[]): Promise<(row: IndexedMessage) => boolean> {
+/** Loads what the criteria need (headers, text matches) and returns the predicate of `rows[at]`. */
+async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessage[]): Promise<(row: IndexedMessage, at: number) => boolean> {
   const selected = session.selected!;
   const needs = { metadata: false, texts: [] as string[] };
+  /** The header tests of header criteria (and of TEXT, which covers the header too), made once. */
+  const headerTests = new Map<SearchKey, (headers: SearchHeaders | undefined) => boolean>();
   const walk = (k: SearchKey) => {
     if (k.kind === 'header' || (k.kind === 'date' && k.field === 'sent')) needs.metadata = true;
+    if (k.kind === 'header') headerTests.set(k, fieldContains(k.field, k.value));
+    if (k.kind === 'text' && k.where === 'text') headerTests.set(k, anyFieldContains(k.value));
     if (k.kind === 'text') {
       needs.texts.push(k.value);
       if (k.where === 'text') needs.metadata = true;
@@ -97,13 +108,13 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
   };
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
-  const metadata = needs.metadata ? await searchHeaders(session, rows, requiredHeaderText(key)) : new Map<string, SearchHeaders>();
+  const metadata = needs.metadata ? await searchHeaders(session, rows, requiredHeaderText(key)) : [];
   const textMatches = new Map<string, Set<string>>();
   for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
   const largestSeq = selected.uids.length;
   const largestUid = selected.uids.at(-1) ?? 0;
 
-  const test = (k: SearchKey, row: IndexedMessage): boolean => {
+  const test = (k: SearchKey, row: IndexedMessage, at: number): boolean => {
     switch (k.kind) {
       case 'all':
         return true;
@@ -117,22 +128,17 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
         const has = row.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase());
         return has === k.present;
       }
-      case 'header': {
-        const needle = k.value.toLowerCase();
-        const headers = metadata.get(row.blobHash)?.headers ?? [];
-        return headers.some(([name, value]) => name === k.field && value.toLowerCase().includes(needle));
-      }
+      case 'header':
+        return headerTests.get(k)!(metadata[at]);
       case 'text': {
         if (textMatches.get(k.value)!.has(row.blobHash)) return true;
         // TEXT also covers the header.
-        if (k.where !== 'text') return false;
-        const needle = k.value.toLowerCase();
-        return (metadata.get(row.blobHash)?.headers ?? []).some(([, value]) => value.toLowerCase().includes(needle));
+        return k.where === 'text' && headerTests.get(k)!(metadata[at]);
       }
       case 'date': {
-        const at = k.field === 'internal' ? row.internalDate : metadata.get(row.blobHash)?.sentAt;
-        if (at === null || at === undefined) return false;
-        const messageDay = Math.floor(at / day) * day;
+        const date = k.field === 'internal' ? row.internalDate : metadata[at]?.sentAt;
+        if (date === null || date === undefined) return false;
+        const messageDay = Math.floor(date / day) * day;
         return k.op === 'before' ? messageDay < k.day : k.op === 'on' ? messageDay === k.day : messageDay >= k.day;
       }
       case 'size':
@@ -140,12 +146,12 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
       case 'modseq':
         return row.modseq >= k.modseq;
       case 'not':
-        return !test(k.key, row);
+        return !test(k.key, row, at);
       case 'or':
-        return test(k.keys[0], row) || test(k.keys[1], row);
+        return test(k.keys[0], row, at) || test(k.keys[1], row, at);
       case 'and':
-        return k.keys.every((inner) => test(inner, row));
+        return k.keys.every((inner) => test(inner, row, at));
     }
   };
-  return (row) => test(key, row);
+  return (row, at) => test(key, row, at);
 }
