@@ -49,15 +49,17 @@ export async function findFolder(db: Db, principalId: number, name: string): Pro
   return folderByName.first(db, { principalId, name });
 }
 
-/** Bytes used by all of a principal's messages (for quota). */
+const principalUsedBytes = new PreparedQuery<{ principalId: number }, { used: number }>((db, arg) =>
+  db
+    .selectFrom('mailboxes')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('used_bytes'), eb.val(0)).as('used'))
+    .where('principal_id', '=', arg('principalId')),
+);
+
+/** Bytes used by all of a principal's messages (for quota): the sum of their folders' counts. */
 export async function usedBytes(db: Db, principalId: number): Promise<number> {
-  const row = await db
-    .selectFrom('messages')
-    .innerJoin('mailboxes', 'mailboxes.id', 'messages.mailbox_id')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('messages.size'), eb.val(0)).as('used'))
-    .where('mailboxes.principal_id', '=', principalId)
-    .executeTakeFirstOrThrow();
-  return Number(row.used);
+  const row = await principalUsedBytes.first(db, { principalId });
+  return Number(row?.used ?? 0);
 }
 
 // Folder management (IMAP CREATE/DELETE/RENAME/SUBSCRIBE, later JMAP Mailbox/set) ------------------

@@ -139,6 +139,8 @@ export interface MailboxTable {
   uidnext: number;
   highest_modseq: number;
   subscribed: Generated<number>;
+  /** Bytes of the folder's messages, kept by triggers on `messages` (migration 9). */
+  used_bytes: Generated<number>;
   created_at: number;
 }
 

@@ -219,6 +219,36 @@ for (const name of backendNames) {
       assert.match(await talk.command('LIST (SPECIAL-USE) "" "*"'), /\\Trash/);
     });
 
+    it('keeps QUOTA usage right through APPEND, COPY, MOVE, EXPUNGE and DELETE, and refuses what would exceed it', async () => {
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'quinn@test.example', password, quotaBytes: 20 * 1024 });
+      const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
+      talks.push(talk);
+      await talk.login('quinn@test.example', password);
+      const usedKb = async () => Number(/\* QUOTA "" \(STORAGE (\d+) 20\)/.exec(await talk.command('GETQUOTAROOT INBOX'))?.[1]);
+      const message = `Subject: quota\r\n\r\n${'q'.repeat(4 * 1024 - 20)}\r\n`; // 4 KiB
+      assert.equal(await usedKb(), 0);
+      await append(talk, 'INBOX', message);
+      await append(talk, 'INBOX', message);
+      assert.equal(await usedKb(), 8, 'two appended');
+      await talk.command('CREATE Keep');
+      await talk.command('SELECT INBOX');
+      assert.match(await talk.command('COPY 1 Keep'), /OK \[COPYUID/);
+      assert.equal(await usedKb(), 12, 'a copy counts again');
+      assert.match(await talk.command('MOVE 2 Keep'), /OK/);
+      assert.equal(await usedKb(), 12, 'a move changes nothing');
+      await talk.command('SELECT Keep');
+      await talk.command('STORE 1 +FLAGS.SILENT (\\Deleted)');
+      await talk.command('EXPUNGE');
+      assert.equal(await usedKb(), 8, 'an expunged message no longer counts');
+      await talk.command('SELECT INBOX');
+      assert.match(await talk.command('DELETE Keep'), /OK/);
+      assert.equal(await usedKb(), 4, "a deleted folder's messages no longer count");
+      const big = `Subject: big\r\n\r\n${'b'.repeat(17 * 1024)}\r\n`;
+      assert.match(await talk.command(`APPEND INBOX {${big.length}+}\r\n${big}`), /NO \[OVERQUOTA\]/);
+      assert.equal(await usedKb(), 4, 'a refused APPEND stores nothing');
+    });
+
     it('sorts and threads (RFC 5256 SORT, THREAD=ORDEREDSUBJECT and THREAD=REFERENCES)', async () => {
       const { talk } = await open();
       await talk.command('CREATE Threads');

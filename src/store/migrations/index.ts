@@ -9,6 +9,7 @@ import * as mailboxAccess from './0005-mailbox-access.ts';
 import * as calendars from './0006-calendars.ts';
 import * as serviceHealth from './0007-service-health.ts';
 import * as contentReferences from './0008-content-references.ts';
+import * as mailboxUsedBytes from './0009-mailbox-used-bytes.ts';
 
 export interface Migration {
   version: number;
@@ -25,6 +26,7 @@ export const migrations: Migration[] = [
   { version: 6, name: 'calendars', up: calendars.up },
   { version: 7, name: 'service-health', up: serviceHealth.up },
   { version: 8, name: 'content-references', up: contentReferences.up },
+  { version: 9, name: 'mailbox-used-bytes', up: mailboxUsedBytes.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
