@@ -142,7 +142,7 @@ function summarize(name: string, results: WorkloadResult[]) {
 }
 
 /**
- * CPU time the processes have used (user and system, their threads included), in ms. Per command it
+ * CPU time the processes have used (user and system, their threads and ended children included), in ms. Per command it
  * is steadier than commands per second on a shared machine whose speed drifts.
  */
 function cpuMs(pids: number[]): number {
@@ -150,9 +150,10 @@ function cpuMs(pids: number[]): number {
   let total = 0;
   for (const pid of pids) {
     try {
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      // Fields after the command name (which may hold spaces): utime, stime, then cutime and cstime —
+      // the time of children that ended (Dovecot's per-session processes end with their sessions).
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerMs;
     } catch {
       // The process ended.
     }

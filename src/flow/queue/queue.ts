@@ -63,7 +63,13 @@ export interface QueueDeps {
   now(): number;
 }
 
+/** The states of recipients waiting for an attempt. */
+const dueStates = ['queued', 'deferred'] as const;
+
 export class Queue {
+  /** When claim() next looks for expired leases. */
+  private nextLeaseSweep = 0;
+
   constructor(private readonly deps: QueueDeps) {}
 
   private get db() {
@@ -81,27 +87,29 @@ export class Queue {
     const lease = now + this.deps.config.queue.leaseMs;
     // A lease need not survive a crash (the rows go back to the queue either way): no fsync.
     return relaxedCommit(this.db, async (trx) => {
-      await this.reclaimExpiredLeases(trx, now);
-      const tenants = await this.dueQuery(trx, now, routes).select('r.tenant_id').distinct().execute();
+      // Leases run out no sooner than leaseMs after a claim: looking for expired ones at every claim
+      // (a burst of new mail claims every few milliseconds) only rescans the work in flight.
+      if (now >= this.nextLeaseSweep) {
+        await this.reclaimExpiredLeases(trx, now);
+        this.nextLeaseSweep = now + Math.min(1000, this.deps.config.queue.leaseMs / 4);
+      }
+      // Tenants with due work, from the index alone; one whose due mail is all held or on other
+      // routes just has no candidates below.
+      const tenants = await trx
+        .selectFrom('queue_recipients')
+        .select('tenant_id')
+        .distinct()
+        .where('state', 'in', dueStates)
+        .where('next_attempt_at', '<=', now)
+        .execute();
       if (tenants.length === 0) return [];
       // Per tenant: candidates alternating fresh and retried mail; each tenant first gets an equal
       // share of the active set, and whatever a tenant cannot use goes to the others.
       const share = Math.max(1, Math.ceil(limit / tenants.length));
       const candidates: number[][] = [];
       for (const { tenant_id } of tenants) {
-        const [fresh, retried] = await Promise.all(
-          [true, false].map((isFresh) =>
-            this.dueQuery(trx, now, routes)
-              .select('r.id')
-              .where((eb) => (tenant_id === null ? eb('r.tenant_id', 'is', null) : eb('r.tenant_id', '=', tenant_id)))
-              .where('r.attempts', isFresh ? '=' : '>', 0)
-              .orderBy('r.next_attempt_at')
-              .limit(limit)
-              .$if(this.deps.dialect === 'postgres', (q) => q.forUpdate('r').skipLocked())
-              .execute(),
-          ),
-        );
-        candidates.push(interleave(fresh!.map((r) => r.id), retried!.map((r) => r.id)));
+        const [fresh, retried] = await Promise.all([true, false].map((isFresh) => this.oldestDue(trx, now, routes, tenant_id, isFresh, limit)));
+        candidates.push(interleave(fresh!, retried!));
       }
       const ids = candidates.flatMap((list) => list.slice(0, share));
       for (let round = share; ids.length < limit && candidates.some((list) => list.length > round); round++) {
@@ -119,15 +127,34 @@ export class Queue {
     });
   }
 
-  /** Recipients waiting for an attempt that is due; indexed by (state, next_attempt_at). */
-  private dueQuery(trx: Transaction<Database>, now: number, routes: ('local' | 'remote')[]) {
-    return trx
-      .selectFrom('queue_recipients as r')
-      .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
-      .where('r.state', 'in', ['queued', 'deferred'])
-      .where('r.next_attempt_at', '<=', now)
-      .where('m.held', '=', 0)
-      .where('r.route', 'in', routes);
+  /**
+   * The ids of a tenant's oldest due recipients, fresh (never tried) or retried: per state, read in the
+   * order of the (tenant_id, state, next_attempt_at) index and stopped at `limit`, then merged.
+   */
+  private async oldestDue(trx: Transaction<Database>, now: number, routes: ('local' | 'remote')[], tenantId: number | null, fresh: boolean, limit: number): Promise<number[]> {
+    const perState = await Promise.all(
+      dueStates.map((state) =>
+        trx
+          .selectFrom('queue_recipients as r')
+          .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
+          .select(['r.id', 'r.next_attempt_at'])
+          .where((eb) => (tenantId === null ? eb('r.tenant_id', 'is', null) : eb('r.tenant_id', '=', tenantId)))
+          .where('r.state', '=', state)
+          .where('r.next_attempt_at', '<=', now)
+          .where('m.held', '=', 0)
+          .where('r.route', 'in', routes)
+          .where('r.attempts', fresh ? '=' : '>', 0)
+          .orderBy('r.next_attempt_at')
+          .limit(limit)
+          .$if(this.deps.dialect === 'postgres', (q) => q.forUpdate('r').skipLocked())
+          .execute(),
+      ),
+    );
+    return perState
+      .flat()
+      .sort((a, b) => Number(a.next_attempt_at) - Number(b.next_attempt_at))
+      .slice(0, limit)
+      .map((r) => Number(r.id));
   }
 
   /**

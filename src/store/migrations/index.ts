@@ -10,6 +10,7 @@ import * as calendars from './0006-calendars.ts';
 import * as serviceHealth from './0007-service-health.ts';
 import * as contentReferences from './0008-content-references.ts';
 import * as mailboxUsedBytes from './0009-mailbox-used-bytes.ts';
+import * as queueClaimIndexes from './0010-queue-claim-indexes.ts';
 
 export interface Migration {
   version: number;
@@ -27,6 +28,7 @@ export const migrations: Migration[] = [
   { version: 7, name: 'service-health', up: serviceHealth.up },
   { version: 8, name: 'content-references', up: contentReferences.up },
   { version: 9, name: 'mailbox-used-bytes', up: mailboxUsedBytes.up },
+  { version: 10, name: 'queue-claim-indexes', up: queueClaimIndexes.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
