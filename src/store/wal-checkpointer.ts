@@ -53,15 +53,28 @@ export class WalCheckpointer {
   private stopped: Promise<void> | undefined;
   private readonly exited: Promise<void>;
 
+  /**
+   * @param onLost called if the worker ends on its own (it failed): the caller checkpoints itself again.
+   */
   constructor(
     path: string,
     private readonly onError: (error: string) => void = () => {},
+    onLost: () => void = () => {},
     intervalMs = 1000,
   ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(workerSource, { eval: true, workerData: { path, driver } });
     this.worker.unref();
-    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', () => {
+        if (!this.stopped) {
+          clearInterval(this.timer);
+          this.onError('the checkpoint worker stopped; commits checkpoint the WAL themselves again');
+          onLost();
+        }
+        resolve();
+      }),
+    );
     this.worker.on('message', (message: { error?: string }) => {
       this.busy = false;
       if (message.error) this.onError(message.error);
@@ -90,8 +103,9 @@ export class WalCheckpointer {
   }
 }
 
-/** Hands the checkpoints of this connection to a worker thread. */
+/** Hands the checkpoints of this connection to a worker thread (back to its commits if the worker fails). */
 export function checkpointInBackground(sqlite: SqliteDatabase.Database, path: string, onError?: (error: string) => void): WalCheckpointer {
+  const ownThreshold = sqlite.pragma('wal_autocheckpoint', { simple: true });
   sqlite.pragma(`wal_autocheckpoint = ${backstopPages}`);
-  return new WalCheckpointer(path, onError);
+  return new WalCheckpointer(path, onError, () => sqlite.pragma(`wal_autocheckpoint = ${ownThreshold}`));
 }
