@@ -6,6 +6,12 @@ import { openDatabase } from '../../src/store/database.ts';
 import { migrate, schemaVersion } from '../../src/store/migrate.ts';
 import { latestSchemaVersion, migrations } from '../../src/store/migrations/index.ts';
 import { openStore } from '../../src/store/store.ts';
+import { DatabaseBlobStore } from '../../src/store/blobs/database-blob-store.ts';
+import { Directory } from '../../src/directory/directory.ts';
+import { ChangeFeed } from '../../src/mailbox/change-feed.ts';
+import { FolderIndex } from '../../src/mailbox/folder-index.ts';
+import { ensureDefaultFolders, findFolder, usedBytes } from '../../src/mailbox/folders.ts';
+import { appendContent } from '../../src/mailbox/messages.ts';
 import { backendNames, createBackend, skipFor } from '../helpers/backends.ts';
 
 for (const name of backendNames) {
@@ -64,6 +70,32 @@ for (const name of backendNames) {
         } else {
           assert.equal(result.backup, undefined);
         }
+      } finally {
+        await handle.close();
+        await backend.cleanup();
+      }
+    });
+
+    it('counts the bytes of the messages a mailbox held before schema v9 kept the count', async () => {
+      const backend = await createBackend(name);
+      const handle = await openDatabase(backend.location);
+      try {
+        await migrate(handle, Date.now(), migrations.filter((m) => m.version <= 8));
+        const directory = new Directory(handle.db);
+        await directory.addForest({ name: 'default' });
+        await directory.addTenant({ name: 'default', forest: 'default' });
+        const tenant = await directory.tenant('default');
+        await tenant.addDomain('old.example');
+        const user = await tenant.addPrincipal({ kind: 'user', address: 'olga@old.example', password: 'Wonderland-42' });
+        await ensureDefaultFolders(handle.db, user, Date.now());
+        const deps = { db: handle.db, dialect: handle.dialect, blobs: new DatabaseBlobStore(handle.db), changes: new ChangeFeed(), index: new FolderIndex(), now: Date.now };
+        const sizes = [300, 1200, 5000];
+        for (const [i, size] of sizes.entries()) {
+          const folder = (await findFolder(handle.db, user.id, i === 2 ? 'Archive' : 'INBOX'))!;
+          await appendContent(deps, folder, Buffer.from(`Subject: ${i}\r\n\r\n`.padEnd(size, 'x')), { flags: [], quotaBytes: null });
+        }
+        await migrate(handle, Date.now());
+        assert.equal(await usedBytes(handle.db, user.id), sizes.reduce((a, b) => a + b, 0));
       } finally {
         await handle.close();
         await backend.cleanup();
