@@ -51,9 +51,8 @@ export class ContentCache<T> {
     return values;
   }
 
+  /** Keeps a new entry (getMany adds only hashes not there yet). */
   private add(hash: string, entry: Entry<T>) {
-    const previous = this.entries.get(hash);
-    if (previous) this.size -= previous.size;
     this.entries.set(hash, entry);
     this.size += entry.size;
     if (this.size > this.maxSize) this.evict();

@@ -4,9 +4,8 @@
 // same catch-up clients do with CONDSTORE — so it is right with several nodes writing too: the store
 // stays the truth, this is a copy that knows how old it is.
 import type { Kysely } from 'kysely';
-import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
-import { folderModseq } from './messages.ts';
+import { changedSince, expungedSince, folderModseq, type ChangedRow } from './messages.ts';
 import { SearchHeaderCache } from './search-headers.ts';
 import { StructureCache } from './structure-cache.ts';
 
@@ -29,16 +28,7 @@ interface Entry {
 
 const columns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash'] as const;
 
-type IndexedRow = { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string };
-
-const changedSince = new PreparedQuery<{ folderId: number; modseq: number }, IndexedRow>((db, arg) =>
-  db.selectFrom('messages').select(columns).where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')),
-);
-const expungedSince = new PreparedQuery<{ folderId: number; modseq: number }, { uid: number }>((db, arg) =>
-  db.selectFrom('mailbox_expunges').select('uid').where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')),
-);
-
-function toIndexed(row: IndexedRow): IndexedMessage {
+function toIndexed(row: ChangedRow): IndexedMessage {
   return { uid: Number(row.uid), flags: row.flags ? row.flags.split(' ') : [], modseq: Number(row.modseq), size: Number(row.size), internalDate: Number(row.internal_date), blobHash: row.blob_hash };
 }
 

@@ -89,10 +89,19 @@ export async function folderModseq(db: Kysely<Database>, folderId: number): Prom
 }
 
 type Since = { folderId: number; modseq: number };
-const changedSince = new PreparedQuery<Since, { uid: number; flags: string; modseq: number }>((db, arg) =>
-  db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')).orderBy('uid'),
+/** A message row as the folder index keeps it (a session's catch-up reads the first three columns). */
+export type ChangedRow = { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string };
+/** Messages added or changed after a MODSEQ, in UID order: what sessions and the folder index catch up with. */
+export const changedSince = new PreparedQuery<Since, ChangedRow>((db, arg) =>
+  db
+    .selectFrom('messages')
+    .select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash'])
+    .where('mailbox_id', '=', arg('folderId'))
+    .where('modseq', '>', arg('modseq'))
+    .orderBy('uid'),
 );
-const expungedSince = new PreparedQuery<Since, { uid: number; modseq: number }>((db, arg) =>
+/** UIDs expunged after a MODSEQ, with the MODSEQ of each expunge, in UID order. */
+export const expungedSince = new PreparedQuery<Since, { uid: number; modseq: number }>((db, arg) =>
   db.selectFrom('mailbox_expunges').select(['uid', 'modseq']).where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')).orderBy('uid'),
 );
 

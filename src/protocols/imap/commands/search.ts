@@ -49,8 +49,8 @@ export async function searchCommand({ session, tag, args, uid }: CommandInput) {
 
 /**
  * Header substrings every match must contain: the values of header criteria that the whole key
- * requires (itself, or a member of a top-level AND). A message without them cannot match, so its
- * headers need not be loaded.
+ * requires (itself, or a member of a top-level AND). A message without them cannot match, so a folder
+ * too large for the header cache loads only the headers of messages that have them.
  */
 function requiredHeaderText(key: SearchKey): string[] {
   const required = key.kind === 'and' ? key.keys : [key];
@@ -76,15 +76,15 @@ export async function searchMessages(session: ImapSession, key: SearchKey): Prom
 }
 
 /**
- * Header fields for the criteria, in the order of `rows`: from memory for folders that fit, else
+ * Header fields for the criteria, in the order of `hashes`: from memory for folders that fit, else
  * narrowed by the store (undefined for a message that cannot match).
  */
-async function searchHeaders(session: ImapSession, rows: IndexedMessage[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
+async function searchHeaders(session: ImapSession, hashes: string[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
   const { mail } = session.context;
-  if (mail.index.searchHeaders.fits(rows.length)) return mail.index.searchHeaders.load(mail.db, rows.map((r) => r.blobHash));
+  if (mail.index.searchHeaders.fits(hashes.length)) return mail.index.searchHeaders.load(mail.db, hashes);
   const found = await loadSearchHeaders(mail, session.selected!.folder.id, containing);
-  return rows.map((row) => {
-    const headers = found.get(row.blobHash);
+  return hashes.map((hash) => {
+    const headers = found.get(hash);
     return headers && toSearchHeaders(headers.headers, headers.sentAt);
   });
 }
@@ -108,7 +108,7 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
   };
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
-  const metadata = needs.metadata ? await searchHeaders(session, rows, requiredHeaderText(key)) : [];
+  const metadata = needs.metadata ? await searchHeaders(session, hashes, requiredHeaderText(key)) : [];
   const textMatches = new Map<string, Set<string>>();
   for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
   const largestSeq = selected.uids.length;
