@@ -6,7 +6,7 @@ import { conflict, invalid, notFound } from '../errors.ts';
 import { PreparedQuery } from '../store/prepared-query.ts';
 import type { AddressTable, Database, DomainKind, PrincipalKind, PrincipalTable, Role } from '../store/schema.ts';
 import { parseAddress, parseDomain, parseName } from './names.ts';
-import { verifyPassword } from './passwords.ts';
+import { verifyNoPassword, verifyPassword } from './passwords.ts';
 import { TenantDirectory } from './tenant-directory.ts';
 
 export interface Forest {
@@ -164,10 +164,10 @@ export class Directory {
     try {
       address = parseAddress(addressInput).address;
     } catch {
-      return undefined;
+      return verifyNoPassword(password).then(() => undefined);
     }
     const row = await this.db.selectFrom('principals').selectAll().where('address', '=', address).executeTakeFirst();
-    if (!row?.password_hash) return undefined;
+    if (!row?.password_hash) return verifyNoPassword(password).then(() => undefined);
     return (await verifyPassword(password, row.password_hash)) ? toPrincipal(row) : undefined;
   }
 

@@ -34,6 +34,18 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(key, expected);
 }
 
+// A hash of a random password with today's parameters, made once: checking a password against it
+// costs what checking a real one costs, so an unknown user takes as long to refuse as a wrong
+// password and the answer time does not tell which addresses exist.
+let dummyHash: Promise<string> | undefined;
+
+/** Spends the time of one password check and answers false: for a user who does not exist. */
+export async function verifyNoPassword(password: string): Promise<false> {
+  dummyHash ??= hashPassword(randomBytes(16).toString('base64'));
+  await verifyPassword(password, await dummyHash);
+  return false;
+}
+
 const common = new Set(['password', 'password1', 'passw0rd', 'qwertyuiop', 'letmein123', 'welcome123', 'administrator', 'changeme123']);
 
 export const passwordRule = 'at least 10 characters mixing at least two of: lower case, upper case, digits, symbols; not the address or a common password';
