@@ -3,7 +3,8 @@
 // validates everything a calendar collection requires, so a stored object is always readable; the
 // error codes are the CalDAV precondition each failure violates.
 import ICAL from 'ical.js';
-import { invalid } from '../errors.ts';
+import { HoldfastError, invalid } from '../errors.ts';
+import { defaultExpansionSteps, ExpansionBudgetSpent } from './recurrence-budget.ts';
 import { instances, openEnd, openStart, type Instance } from './recurrence.ts';
 import { resolveTimezones } from './time-zones.ts';
 
@@ -25,7 +26,13 @@ export interface CalendarObject {
 /** Recurrences are followed this far to find where a bounded series ends; beyond, it counts as open. */
 const spanInstanceLimit = 5000;
 
-export function parseCalendarObject(text: string): CalendarObject {
+/**
+ * What a recurrence too costly to evaluate does: a new object is refused; one read back from the store
+ * (accepted before this bound existed) counts as open-ended.
+ */
+export type CostlyRecurrence = 'refuse' | 'open-ended';
+
+export function parseCalendarObject(text: string, costlyRecurrence: CostlyRecurrence = 'refuse'): CalendarObject {
   const root = parseCalendar(text);
   const unknownZones = resolveTimezones(root);
   if (unknownZones.length) {
@@ -54,8 +61,9 @@ export function parseCalendarObject(text: string): CalendarObject {
   const recurring = Boolean(master && (master.hasProperty('rrule') || master.hasProperty('rdate')));
   const object: CalendarObject = { uid: String([...uids][0]), component: component as CalendarComponent, root, master, overrides, recurring, span: { start: 0, end: 0 } };
   try {
-    object.span = spanOf(object);
+    object.span = spanOf(object, costlyRecurrence);
   } catch (error) {
+    if (error instanceof HoldfastError) throw error;
     // ical.js reads rules lazily: a malformed RRULE shows when its instances are first computed.
     throw invalid('valid-calendar-data', `the ${component}'s recurrence cannot be evaluated: ${(error as Error).message}`);
   }
@@ -111,25 +119,71 @@ function checkTimes(item: ICAL.Component, component: string) {
   if (component === 'VEVENT' && !item.hasProperty('dtstart')) throw invalid('valid-calendar-data', 'a VEVENT needs DTSTART');
   if (item.hasProperty('dtend') && item.hasProperty('duration')) throw invalid('valid-calendar-data', `a ${component} has DTEND or DURATION, not both`);
   if (item.hasProperty('rrule') && !item.hasProperty('dtstart')) throw invalid('valid-calendar-data', 'RRULE needs DTSTART');
+  checkDurationAndInterval(item, component);
   const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
   const end = (item.getFirstPropertyValue('dtend') ?? item.getFirstPropertyValue('due')) as ICAL.Time | null;
   if (start && end && end.compare(start) < 0) throw invalid('valid-calendar-data', `the ${component} ends (${end.toString()}) before it starts (${start.toString()})`);
 }
 
-function spanOf(object: CalendarObject): { start: number; end: number } {
+/** The end of year 9999, the last instant iCalendar can write. */
+const lastInstant = Date.UTC(10_000, 0, 1);
+/** The longest period a rule may step by (INTERVAL times its frequency): four centuries. */
+const longestRulePeriodSeconds = 400 * 366 * 86_400;
+const frequencySeconds: Record<string, number> = { SECONDLY: 1, MINUTELY: 60, HOURLY: 3600, DAILY: 86_400, WEEKLY: 604_800, MONTHLY: 31 * 86_400, YEARLY: 366 * 86_400 };
+
+/**
+ * ical.js adds a duration, and steps a rule, one year at a time: DURATION:P99999999999W or
+ * FREQ=DAILY;INTERVAL=2147483647 would keep it busy for hours. Both are checked with plain
+ * arithmetic before ical.js is asked for an end or an instance.
+ */
+function checkDurationAndInterval(item: ICAL.Component, component: string) {
+  const duration = item.getFirstPropertyValue('duration') as ICAL.Duration | null;
+  const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
+  if (duration) {
+    if (duration.isNegative) throw invalid('valid-calendar-data', `DURATION of the ${component} is negative (${duration.toString()}); it must not be`);
+    const startMs = start ? start.toUnixTime() * 1000 : 0;
+    if (startMs + duration.toSeconds() * 1000 >= lastInstant) {
+      throw invalid('valid-calendar-data', `DURATION ${duration.toString()} of the ${component} ends after the year 9999`);
+    }
+  }
+  for (const property of item.getAllProperties('rrule')) {
+    const rule = property.getFirstValue() as ICAL.Recur;
+    const step = (rule.interval || 1) * (frequencySeconds[rule.freq] ?? 1);
+    if (step > longestRulePeriodSeconds) {
+      throw invalid('valid-calendar-data', `RRULE FREQ=${rule.freq};INTERVAL=${rule.interval} of the ${component} steps by more than 400 years`);
+    }
+  }
+}
+
+function spanOf(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { start: number; end: number } {
   let start = openEnd;
   let end = openStart;
   const widen = (instance: Instance) => {
     start = Math.min(start, instance.start);
     end = Math.max(end, instance.end);
   };
-  let count = 0;
-  for (const instance of instances(object, openStart, openEnd)) {
-    widen(instance);
-    if (++count > spanInstanceLimit) {
-      end = openEnd; // too many to follow: treat the series as open-ended
-      break;
+  if (object.recurring && !recurrenceIsLive(object)) {
+    if (costlyRecurrence === 'refuse') {
+      throw invalid(
+        'valid-calendar-data',
+        `the ${object.component}'s recurrence rule takes more than ${defaultExpansionSteps} iteration steps to find its second instance; ` +
+          'Holdfast refuses rules this costly (they usually name dates that never occur, such as BYMONTHDAY=30 with BYMONTH=2)',
+      );
     }
+    return { start: openStart, end: openEnd };
+  }
+  let count = 0;
+  try {
+    for (const instance of instances(object, openStart, openEnd, { fromStart: true })) {
+      widen(instance);
+      if (++count > spanInstanceLimit || (count > 1 && openEnded(object))) {
+        end = openEnd; // too many to follow, or no end at all: treat the series as open-ended
+        break;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof ExpansionBudgetSpent)) throw error;
+    end = openEnd; // a live rule too costly to follow to its end counts as open-ended
   }
   // An override may move its instance anywhere; it counts wherever it went.
   for (const override of object.overrides) {
@@ -137,4 +191,28 @@ function spanOf(object: CalendarObject): { start: number; end: number } {
   }
   if (start > end) return { start: openStart, end: openEnd };
   return { start, end };
+}
+
+/**
+ * Whether the series reaches its second instance (or its end) within one expansion budget. ical.js
+ * looks for the next instance until it finds one, so a rule that names no real date would cost every
+ * later query its whole budget: such a rule is refused when stored.
+ */
+function recurrenceIsLive(object: CalendarObject): boolean {
+  try {
+    let found = 0;
+    for (const _ of instances(object, openStart, openEnd, { fromStart: true })) if (++found === 2) break;
+    return true;
+  } catch (error) {
+    if (error instanceof ExpansionBudgetSpent) return false;
+    throw error;
+  }
+}
+
+/** A master whose rule has neither COUNT nor UNTIL repeats for ever. */
+function openEnded(object: CalendarObject): boolean {
+  return (object.master?.getAllProperties('rrule') ?? []).some((property) => {
+    const rule = property.getFirstValue() as ICAL.Recur;
+    return !rule.count && !rule.until;
+  });
 }

@@ -2,7 +2,7 @@
 // parsed calendar object. Time ranges are tested against every instance of a recurring object.
 import ICAL from 'ical.js';
 import type { CalendarObject } from './calendar-object.ts';
-import { instances, overlaps, toMs, type TimeRange } from './recurrence.ts';
+import { instancesWithinBudget, overlaps, toMs, type TimeRange } from './recurrence.ts';
 
 export type { TimeRange };
 
@@ -53,7 +53,7 @@ function matchesComponent(candidates: ICAL.Component[], filter: ComponentFilter,
   // The main component of the object is judged as a whole: its master and overrides form one series.
   if (filter.name === object.component && filter.timeRange) {
     const { start, end } = filter.timeRange;
-    if (instances(object, start, end).next().done) return false;
+    if (instancesWithinBudget(object, start, end).next().done) return false;
   }
   return named.some(
     (component) =>

@@ -125,7 +125,7 @@ export function parsedObject(row: Pick<CalendarObjectRow, 'etag' | 'data'>): Cal
   if (object) {
     parsedCache.delete(row.etag); // re-inserted below: most recently used last
   } else {
-    object = parseCalendarObject(row.data);
+    object = parseCalendarObject(row.data, 'open-ended');
     if (parsedCache.size >= parsedCacheLimit) parsedCache.delete(parsedCache.keys().next().value!);
   }
   parsedCache.set(row.etag, object);

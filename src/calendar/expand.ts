@@ -2,12 +2,12 @@
 // separate components with RECURRENCE-ID, times in UTC, no rules left to evaluate.
 import ICAL from 'ical.js';
 import type { CalendarObject } from './calendar-object.ts';
-import { instances, type TimeRange } from './recurrence.ts';
+import { instancesWithinBudget, type TimeRange } from './recurrence.ts';
 
 export function expandObject(object: CalendarObject, range: TimeRange): string {
   const calendar = new ICAL.Component(['vcalendar', [], []]);
   for (const property of object.root.getAllProperties()) calendar.addProperty(ICAL.Property.fromString(property.toICALString()));
-  for (const instance of instances(object, range.start, range.end)) {
+  for (const instance of instancesWithinBudget(object, range.start, range.end)) {
     const component = new ICAL.Component(ICAL.helpers.clone(instance.item.jCal, true) as unknown[]);
     for (const name of ['rrule', 'rdate', 'exdate', 'dtstart', 'duration', 'dtend', 'due', 'recurrence-id']) component.removeAllProperties(name);
     if (instance.startTime) {

@@ -3,7 +3,7 @@
 // tentative ones are BUSY-TENTATIVE.
 import ICAL from 'ical.js';
 import type { CalendarObject } from './calendar-object.ts';
-import { instances, type TimeRange } from './recurrence.ts';
+import { instancesWithinBudget, type TimeRange } from './recurrence.ts';
 
 export type BusyType = 'BUSY' | 'BUSY-TENTATIVE' | 'BUSY-UNAVAILABLE';
 
@@ -21,7 +21,7 @@ export function busyPeriods(objects: CalendarObject[], range: TimeRange, owner?:
   const periods: BusyPeriod[] = [];
   for (const object of objects) {
     if (object.component !== 'VEVENT') continue;
-    for (const instance of instances(object, range.start, range.end)) {
+    for (const instance of instancesWithinBudget(object, range.start, range.end)) {
       const item = instance.item;
       if (String(item.getFirstPropertyValue('transp') ?? 'OPAQUE').toUpperCase() === 'TRANSPARENT') continue;
       const status = String(item.getFirstPropertyValue('status') ?? 'CONFIRMED').toUpperCase();

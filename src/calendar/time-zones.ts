@@ -3,6 +3,10 @@
 // clients leave VTIMEZONE out, RFC 7809). A TZID that is neither is refused by the caller.
 import ICAL from 'ical.js';
 
+const dayMs = 86_400_000;
+/** Days remembered per zone: some 270 years of daily events; beyond, the memory starts again. */
+const steadyDaysKept = 100_000;
+
 /** An IANA zone answered from Intl, shaped as the ical.js Timezone that Time.toUnixTime asks. */
 class IanaTimezone extends ICAL.Timezone {
   private readonly format: Intl.DateTimeFormat;
@@ -21,13 +25,27 @@ class IanaTimezone extends ICAL.Timezone {
     });
   }
 
+  /**
+   * Offsets of whole wall-clock days with no change inside them, by day number. Asking Intl costs
+   * about 30 µs, and a recurring event asks for every instance; zones change offset a few times a year.
+   */
+  private readonly steadyDays = new Map<number, number>();
+
   /** Seconds east of UTC in effect at the given wall-clock time of this zone. */
   override utcOffset(tt: ICAL.Time): number {
     const wall = Date.UTC(tt.year, tt.month - 1, tt.day, tt.hour, tt.minute, tt.second);
+    const day = Math.floor(wall / dayMs);
+    const steady = this.steadyDays.get(day);
+    if (steady !== undefined) return steady;
     // The offset at an instant is known; the instant of a wall time is not. Two rounds settle it,
     // also across a DST change (a skipped wall time takes the offset before the change).
     let offset = this.offsetAt(wall);
     offset = this.offsetAt(wall - offset * 1000);
+    // Offsets lie within a day of UTC, so the instants a day before and after the wall day bracket it.
+    if (this.offsetAt(day * dayMs - dayMs) === offset && this.offsetAt(day * dayMs + 2 * dayMs) === offset) {
+      if (this.steadyDays.size >= steadyDaysKept) this.steadyDays.clear();
+      this.steadyDays.set(day, offset);
+    }
     return offset;
   }
 

@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import type { CalendarObject } from '../calendar-object.ts';
 import { busyTimeOf } from '../availability.ts';
-import { instances, openEnd, openStart } from '../recurrence.ts';
+import { instancesWithinBudget, openEnd, openStart } from '../recurrence.ts';
 
 export const bookingPolicy = {
   windowDays: 180,
@@ -25,7 +25,7 @@ export async function decideBooking(db: Kysely<Database>, resource: { id: number
   const name = resource.displayName ?? resource.address;
   const windowEnd = now + bookingPolicy.windowDays * day;
   if (request.recurring && !bookingPolicy.allowRecurring) return { accept: false, reason: `${name} does not accept recurring meetings` };
-  const wanted = [...instances(request, openStart, windowEnd + 1)];
+  const wanted = [...instancesWithinBudget(request, openStart, windowEnd + 1)];
   if (request.span.end === openEnd || request.span.start >= windowEnd || wanted.some((i) => i.start >= windowEnd)) {
     return { accept: false, reason: `${name} can be booked at most ${bookingPolicy.windowDays} days ahead (until ${new Date(windowEnd).toISOString().slice(0, 10)})` };
   }
