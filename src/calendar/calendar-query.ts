@@ -2,6 +2,7 @@
 // parsed calendar object. Time ranges are tested against every instance of a recurring object.
 import ICAL from 'ical.js';
 import type { CalendarObject } from './calendar-object.ts';
+import type { ExpansionBudget } from './recurrence-budget.ts';
 import { instancesWithinBudget, overlaps, toMs, type TimeRange } from './recurrence.ts';
 
 export type { TimeRange };
@@ -41,25 +42,25 @@ export function queryScope(filter: ComponentFilter): { component?: string; range
   return { component: inner?.name, range: inner?.timeRange };
 }
 
-export function matchesQuery(object: CalendarObject, filter: ComponentFilter): boolean {
+export function matchesQuery(object: CalendarObject, filter: ComponentFilter, budget?: ExpansionBudget): boolean {
   if (filter.name !== 'VCALENDAR') return false;
-  return matchesComponent([object.root], filter, object);
+  return matchesComponent([object.root], filter, object, budget);
 }
 
-function matchesComponent(candidates: ICAL.Component[], filter: ComponentFilter, object: CalendarObject): boolean {
+function matchesComponent(candidates: ICAL.Component[], filter: ComponentFilter, object: CalendarObject, budget: ExpansionBudget | undefined): boolean {
   const named = candidates.filter((c) => c.name.toUpperCase() === filter.name);
   if (filter.isNotDefined) return named.length === 0;
   if (named.length === 0) return false;
   // The main component of the object is judged as a whole: its master and overrides form one series.
   if (filter.name === object.component && filter.timeRange) {
     const { start, end } = filter.timeRange;
-    if (instancesWithinBudget(object, start, end).next().done) return false;
+    if (instancesWithinBudget(object, start, end, { budget }).next().done) return false;
   }
   return named.some(
     (component) =>
       (filter.name === object.component || !filter.timeRange || componentInRange(component, filter.timeRange)) &&
       filter.properties.every((p) => matchesProperty(component, p)) &&
-      filter.components.every((c) => matchesComponent(component.getAllSubcomponents(), c, object)),
+      filter.components.every((c) => matchesComponent(component.getAllSubcomponents(), c, object, budget)),
   );
 }
 

@@ -3,6 +3,7 @@
 // tentative ones are BUSY-TENTATIVE.
 import ICAL from 'ical.js';
 import type { CalendarObject } from './calendar-object.ts';
+import type { ExpansionBudget } from './recurrence-budget.ts';
 import { instancesWithinBudget, type TimeRange } from './recurrence.ts';
 
 export type BusyType = 'BUSY' | 'BUSY-TENTATIVE' | 'BUSY-UNAVAILABLE';
@@ -17,11 +18,11 @@ export interface BusyPeriod {
  * Busy time of `objects` within `range`. With `owner` (the calendar's owner), meetings the owner has
  * declined do not count and those not yet accepted are tentative.
  */
-export function busyPeriods(objects: CalendarObject[], range: TimeRange, owner?: string): BusyPeriod[] {
+export function busyPeriods(objects: CalendarObject[], range: TimeRange, owner?: string, budget?: ExpansionBudget): BusyPeriod[] {
   const periods: BusyPeriod[] = [];
   for (const object of objects) {
     if (object.component !== 'VEVENT') continue;
-    for (const instance of instancesWithinBudget(object, range.start, range.end)) {
+    for (const instance of instancesWithinBudget(object, range.start, range.end, { budget })) {
       const item = instance.item;
       if (String(item.getFirstPropertyValue('transp') ?? 'OPAQUE').toUpperCase() === 'TRANSPARENT') continue;
       const status = String(item.getFirstPropertyValue('status') ?? 'CONFIRMED').toUpperCase();

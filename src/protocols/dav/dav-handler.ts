@@ -86,9 +86,14 @@ const preconditions: Record<string, { element: string; status?: number }> = {
   'calendar-exists': { element: dav('resource-must-be-null'), status: 405 },
   'etag-mismatch': { element: dav('etag-mismatch'), status: 412 },
   'valid-filter': { element: caldav('valid-filter'), status: 400 },
+  // An answer that would exceed what one request may return (RFC 4918 §15, RFC 5323 §5.2).
+  'number-of-matches-within-limits': { element: dav('number-of-matches-within-limits'), status: 507 },
   'organizer-allowed': { element: caldav('organizer-allowed'), status: 403 },
   'supported-collation': { element: caldav('supported-collation'), status: 403 },
   'supported-calendar-data': { element: caldav('supported-calendar-data'), status: 415 },
+  'max-attendees-per-instance': { element: caldav('max-attendees-per-instance'), status: 403 },
+  // The sender's sending limits (as on SMTP submission): temporary, so 429 (RFC 6585).
+  'sending-limit': { element: '{urn:holdfast:dav}sending-limit', status: 429 },
 };
 
 export function errorReply(error: HoldfastError): DavReply {

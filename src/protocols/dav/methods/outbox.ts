@@ -10,6 +10,7 @@ import { toMs } from '../../../calendar/recurrence.ts';
 import { forbidden, invalid, notFound } from '../../../errors.ts';
 import type { DavContext, MethodHandler } from '../dav-handler.ts';
 import { xmlReply } from '../dav-handler.ts';
+import { limitAttendees, requestExpansionBudget } from '../request-limits.ts';
 import { caldav, dav, node, writeXml, type XmlNode } from '../xml/dav-xml.ts';
 
 /** Free/busy lookups beyond this span are refused: a year answers every client's view. */
@@ -38,17 +39,17 @@ export const handlePost: MethodHandler = async (context, resource, request) => {
   if (range.end <= range.start || range.end - range.start > maxLookupMs) throw invalid('valid-calendar-data', 'a free/busy request covers more than 0 and at most 366 days');
   const uid = String(freeBusy.getFirstPropertyValue('uid') ?? '');
 
+  const attendees = limitAttendees(freeBusy.getAllProperties('attendee').flatMap((property) => calendarAddress(property.getFirstValue()) ?? []));
+  const budget = requestExpansionBudget();
   const responses: XmlNode[] = [];
-  for (const property of freeBusy.getAllProperties('attendee')) {
-    const attendee = calendarAddress(property.getFirstValue());
-    if (!attendee) continue;
+  for (const attendee of attendees) {
     const principal = await principalByAddress(context, attendee);
     const recipient = node(caldav('recipient'), [node(dav('href'), `mailto:${attendee}`)]);
     if (!principal) {
       responses.push(node(caldav('response'), [recipient, node(caldav('request-status'), '3.7;Invalid calendar user')]));
       continue;
     }
-    const busy = await busyTimeOf(context.db, principal, range);
+    const busy = await busyTimeOf(context.db, principal, range, { budget });
     const reply = freeBusyCalendar(busy, range, { method: 'REPLY', organizer, attendee, uid: uid || undefined });
     responses.push(node(caldav('response'), [recipient, node(caldav('request-status'), '2.0;Success'), node(caldav('calendar-data'), reply)]));
   }

@@ -6,6 +6,7 @@ import { notFound } from '../../../errors.ts';
 import { calendarHref, objectHref, principalHref, type DavResource } from '../dav-resources.ts';
 import type { DavContext, MethodHandler } from '../dav-handler.ts';
 import { xmlReply } from '../dav-handler.ts';
+import { limitProperties } from '../request-limits.ts';
 import { getInboxItem, listInbox, type InboxItem } from '../../../calendar/scheduling/schedule-inbox.ts';
 import { inboxItemProperties, objectProperties, propstats, resourceProperties } from '../properties.ts';
 import { child, dav, expectRoot, multistatus, parseXml, propstatResponse, type XmlElement, type XmlNode } from '../xml/dav-xml.ts';
@@ -28,7 +29,7 @@ export function propertyRequest(body: string): PropertyRequest {
   const root = expectRoot(parseXml(body), dav('propfind'));
   if (child(root, dav('propname'))) return 'names';
   const prop = child(root, dav('prop'));
-  return prop ? prop.children : 'all';
+  return prop ? limitProperties(prop.children) : 'all';
 }
 
 type Member =

@@ -8,6 +8,8 @@ import { busyPeriods, freeBusyCalendar } from '../../../calendar/free-busy.ts';
 import { overlaps } from '../../../calendar/recurrence.ts';
 import { HoldfastError, invalid } from '../../../errors.ts';
 import { parseFilter, timeRange } from '../calendar-filter-xml.ts';
+import { InstanceAllowance, limitProperties, requestExpansionBudget, requestExpansionSteps, tooManyInstances } from '../request-limits.ts';
+import { ExpansionBudgetSpent, type ExpansionBudget } from '../../../calendar/recurrence-budget.ts';
 import { objectHref, type DavResource } from '../dav-resources.ts';
 import { xmlReply, type DavContext, type MethodHandler } from '../dav-handler.ts';
 import { objectProperties, parseSyncToken, propstats, syncToken } from '../properties.ts';
@@ -35,13 +37,21 @@ export const handleReport: MethodHandler = async (context, resource, request) =>
   }
 };
 
-/** The properties a report asks for, and the expansion range if calendar-data asks for one. */
-function reportProperties(root: XmlElement): { wanted: PropertyRequest; expand?: TimeRange } {
+/** What an expanding report writes out, and the work all its expansions share. */
+interface Expansion {
+  range: TimeRange;
+  budget: ExpansionBudget;
+  allowance: InstanceAllowance;
+}
+
+/** The properties a report asks for, and the expansion if calendar-data asks for one. */
+function reportProperties(root: XmlElement): { wanted: PropertyRequest; expand?: Expansion } {
   if (child(root, dav('allprop'))) return { wanted: 'all' };
   if (child(root, dav('propname'))) return { wanted: 'names' };
   const prop = child(root, dav('prop'));
   const expandElement = child(child(prop, caldav('calendar-data')), caldav('expand'));
-  return { wanted: prop?.children ?? 'all', expand: expandElement ? timeRange(expandElement) : undefined };
+  const expand = expandElement ? { range: timeRange(expandElement), budget: requestExpansionBudget(), allowance: new InstanceAllowance() } : undefined;
+  return { wanted: prop ? limitProperties(prop.children) : 'all', expand };
 }
 
 async function calendarQuery(context: DavContext, resource: CalendarResource, root: XmlElement) {
@@ -50,10 +60,11 @@ async function calendarQuery(context: DavContext, resource: CalendarResource, ro
   const scope = queryScope(filter);
   const rows = await listObjects(context.db, resource.calendar.id, scope);
   const simple = isSimpleRangeQuery(filter);
+  const budget = requestExpansionBudget();
   const matches = rows.filter((row) => {
     // A single event's stored span is exactly its one instance: no need to parse it.
     if (simple && !row.recurring) return !scope.range || overlaps({ start: row.first_start, end: row.last_end }, scope.range.start, scope.range.end);
-    return matchesQuery(parsedObject(row), filter);
+    return matchesQuery(parsedObject(row), filter, budget);
   });
   return xmlReply(207, multistatus(matches.map((row) => objectResponse(context, resource, row, wanted, expand))));
 }
@@ -127,12 +138,23 @@ async function freeBusyQuery(context: DavContext, resource: CalendarResource, ro
   const rows = await listObjects(context.db, resource.calendar.id, { component: 'VEVENT', range });
   const objects: CalendarObject[] = rows.map(parsedObject);
   const owner = await context.db.selectFrom('principals').select('address').where('id', '=', resource.calendar.principal_id).executeTakeFirstOrThrow();
-  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: freeBusyCalendar(busyPeriods(objects, range, owner.address), range) };
+  const busy = busyPeriods(objects, range, owner.address, requestExpansionBudget());
+  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: freeBusyCalendar(busy, range) };
 }
 
-function objectResponse(context: DavContext, resource: CalendarResource, row: CalendarObjectRow, wanted: PropertyRequest, expand?: TimeRange): XmlNode {
+function objectResponse(context: DavContext, resource: CalendarResource, row: CalendarObjectRow, wanted: PropertyRequest, expand?: Expansion): XmlNode {
   const href = objectHref(resource.href, row.uri);
   const getters = objectProperties({ href, row }, { viewer: context.viewer, maxResourceSize: context.maxResourceSize }, resource.right);
-  if (expand) getters.set(caldav('calendar-data'), () => expandObject(parsedObject(row), expand));
+  if (expand) {
+    const { range, budget, allowance } = expand;
+    getters.set(caldav('calendar-data'), () => {
+      try {
+        return expandObject(parsedObject(row), range, { budget, count: (n) => allowance.take(n) });
+      } catch (error) {
+        if (error instanceof ExpansionBudgetSpent) throw tooManyInstances(`expanding the range takes more than the ${requestExpansionSteps} iteration steps one request may use`);
+        throw error;
+      }
+    });
+  }
   return propstatResponse(href, propstats(getters, wanted, context.preferMinimal));
 }
