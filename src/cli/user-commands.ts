@@ -1,9 +1,12 @@
-// holdfast user add|list|passwd|set|remove — people who sign in and have a mailbox.
+// holdfast user add|list|passwd|unlock|set|remove — people who sign in and have a mailbox.
 import { Option, type Command } from 'commander';
 import { parseSize, sizeRule } from '../config/size.ts';
+import { LoginLimiter, loginAccount, loginLimits } from '../directory/login-limiter.ts';
 import { generatePassword } from '../directory/passwords.ts';
 import { invalid } from '../errors.ts';
 import type { Role } from '../store/schema.ts';
+import type { Store } from '../store/store.ts';
+import type { Config } from '../config/schema.ts';
 import { action, readPasswordStdin, tenantFor, withDirectory } from './context.ts';
 import { print, table } from './output.ts';
 import { listPrincipals, quotaText } from './principal-listing.ts';
@@ -57,13 +60,23 @@ export function registerUserCommands(program: Command) {
       .option('--password <password>', 'the new password')
       .option('--password-stdin', 'read the new password from standard input'),
     (address, options) =>
-      withDirectory(async ({ directory }) => {
+      withDirectory(async ({ directory, store, config }) => {
         const password = options.passwordStdin ? await readPasswordStdin() : options.password;
         if (!password) throw invalid('password-required', 'give the new password with --password or --password-stdin');
         const scope = await tenantFor(directory, { address });
         await scope.setPassword(address, password);
+        // Whoever was locked out by guesses may sign in with the new password at once.
+        await loginLimiter(store, config).unlock(address);
         print(options, { address: address.toLowerCase(), passwordChanged: true }, () => `password changed for ${address.toLowerCase()}`);
       }),
+  );
+
+  action<[string]>(user.command('unlock <address>').description('clear the failed sign-ins that make sources wait before trying this account again'), (address, options) =>
+    withDirectory(async ({ store, config }) => {
+      const account = loginAccount(address);
+      const sources = await loginLimiter(store, config).unlock(account);
+      print(options, { address: account, sources }, () => `cleared the failed sign-ins of ${account} (from ${sources} source${sources === 1 ? '' : 's'})`);
+    }),
   );
 
   action<[string]>(user.command('set <address>').description('change a user\'s quota').requiredOption('--quota <size>', 'mailbox quota, e.g. 2GB or unlimited'), (address, options) =>
@@ -87,4 +100,9 @@ export function quota(text: string): number | null {
   const bytes = parseSize(text);
   if (bytes === undefined) throw invalid('invalid-option', `--quota = "${text}" is not allowed: expected ${sizeRule}`);
   return bytes;
+}
+
+/** The server's login limiter over the same store, for clearing an account's failures. */
+function loginLimiter(store: Store, config: Config): LoginLimiter {
+  return new LoginLimiter(store.db, loginLimits(config.limits.authFailures), Date.now);
 }

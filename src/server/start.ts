@@ -11,7 +11,8 @@ import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap
 import { Directory } from '../directory/directory.ts';
 import { createMailDns, type MailDns } from '../flow/dns.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
-import { LoginLimiter } from '../directory/login-limiter.ts';
+import { LoginLimiter, loginLimits } from '../directory/login-limiter.ts';
+import { isProbeAddress } from '../health/checks/probe-account.ts';
 import { ChangeFeed } from '../mailbox/change-feed.ts';
 import { FolderIndex } from '../mailbox/folder-index.ts';
 import type { MigrationResult } from '../store/migrate.ts';
@@ -77,7 +78,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     });
     const dns = options.dns ?? createMailDns(config.dnsServers);
     const health = new HealthMonitor({ config, db: store.db, mail: () => messageDeps(holdfast!), directory, dns, metrics, logger: logger.child({ component: 'health' }), now });
-    holdfast = { config, store, directory, logger, tls, now, dns, flow, scheduler, metrics, health, changes: new ChangeFeed(), folderIndex: new FolderIndex(), logins: new LoginLimiter(config.limits.authFailures, 15 * 60_000, now) };
+    holdfast = { config, store, directory, logger, tls, now, dns, flow, scheduler, metrics, health, changes: new ChangeFeed(), folderIndex: new FolderIndex(), logins: new LoginLimiter(store.db, loginLimits(config.limits.authFailures), now, isProbeAddress) };
     if (config.database.kind === 'postgres') services.push(await relayChanges(holdfast, config.database.url));
     const byRole = new Map<Role, RunningService>();
     for (const role of options.roles) {

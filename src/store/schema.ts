@@ -307,6 +307,14 @@ export interface ApiTokenTable {
   last_used_at: number | null;
 }
 
+/** Failed sign-ins per (source address, account); account '' counts every failure from the source. */
+export interface LoginFailureTable {
+  source: string;
+  account: string;
+  failures: number;
+  last_failure_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -335,4 +343,5 @@ export interface Database {
   health_issue_posts: HealthIssuePostTable;
   health_checks: HealthCheckTable;
   api_tokens: ApiTokenTable;
+  login_failures: LoginFailureTable;
 }

@@ -1,10 +1,15 @@
 // Who may use the administrative HTTP endpoints: an administrator, by address and password (HTTP
-// Basic) or by an API token (`Authorization: Bearer hf_…`, from `holdfast token create`). Failed
-// attempts are counted like every other login. A tenant administrator sees their tenant only.
+// Basic) or by an API token (`Authorization: Bearer hf_…`, from `holdfast token create`). Both
+// are refused over plain HTTP from another machine, as CalDAV does ([http] plaintext_login), and
+// both go through the login limiter: passwords per (source, address), tokens per (source, token
+// prefix), so bad tokens from one client never lock out the others. A tenant administrator sees
+// their tenant only.
+import type { TLSSocket } from 'node:tls';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokens } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/directory.ts';
 import type { Holdfast } from '../server/holdfast.ts';
-import { parseBasicAuthorization } from '../server/http-credentials.ts';
+import { checkHttpPassword, httpLoginResult, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult } from '../server/http-credentials.ts';
 
 export interface AdminIdentity {
   address: string;
@@ -13,29 +18,72 @@ export interface AdminIdentity {
   tenant?: string;
 }
 
-export async function authenticateAdmin(holdfast: Holdfast, client: string, authorization: string | undefined): Promise<AdminIdentity | undefined> {
-  const principal = await authenticatePrincipal(holdfast, client, authorization);
-  if (!principal || principal.role === 'user') return undefined;
-  if (principal.role === 'global-admin') return { address: principal.address, role: 'global-admin' };
+export type AdminAuthResult = HttpLoginResult<AdminIdentity>;
+
+/** How an API words a refusal: its realm for WWW-Authenticate and the body of the answer. */
+export interface RefusalWording {
+  realm: string;
+  body: (status: number, message: string) => unknown;
+}
+
+/** The limiter's account key of a bearer token: its first characters, enough to tell tokens apart, never the secret. */
+const tokenAccount = (token: string) => `api-token:${token.slice(0, 11)}`;
+
+/** The credentials and origin of an HTTP request. */
+export function loginRequest(request: FastifyRequest): HttpLoginRequest {
+  return { authorization: request.headers.authorization, remoteAddress: request.socket.remoteAddress ?? '', secure: (request.socket as TLSSocket).encrypted === true };
+}
+
+export async function authenticateAdmin(holdfast: Holdfast, request: HttpLoginRequest): Promise<AdminAuthResult> {
+  const result = await authenticatePrincipal(holdfast, request);
+  if (!result.ok) return result;
+  const { principal } = result;
+  if (principal.role === 'user') return { ok: false, status: 403, message: `${principal.address} is not an administrator` };
+  if (principal.role === 'global-admin') return { ok: true, principal: { address: principal.address, role: 'global-admin' } };
   const tenant = (await holdfast.directory.listTenants()).find((t) => t.id === principal.tenantId);
-  return { address: principal.address, role: 'tenant-admin', tenant: tenant?.name };
+  return { ok: true, principal: { address: principal.address, role: 'tenant-admin', tenant: tenant?.name } };
 }
 
-export async function isGlobalAdmin(holdfast: Holdfast, client: string, authorization: string | undefined): Promise<boolean> {
-  return (await authenticateAdmin(holdfast, client, authorization))?.role === 'global-admin';
+/**
+ * The administrator of a request; otherwise sends the refusal — 401 with WWW-Authenticate, 403, or
+ * 429 with Retry-After — with the body `body` words for this API, and answers undefined.
+ */
+export async function requireAdmin(
+  holdfast: Holdfast,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: RefusalWording,
+): Promise<AdminIdentity | undefined> {
+  const result = await authenticateAdmin(holdfast, loginRequest(request));
+  if (result.ok) return result.principal;
+  reply.code(result.status);
+  if (result.status === 401) reply.header('WWW-Authenticate', `Basic realm="${options.realm}", charset="UTF-8"`);
+  if (result.retryAfterSeconds) reply.header('Retry-After', String(result.retryAfterSeconds));
+  reply.send(options.body(result.status, result.message));
+  return undefined;
 }
 
-async function authenticatePrincipal(holdfast: Holdfast, client: string, authorization: string | undefined): Promise<Principal | undefined> {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+/** As requireAdmin, for endpoints only global administrators may use (a tenant administrator gets 403). */
+export async function requireGlobalAdmin(holdfast: Holdfast, request: FastifyRequest, reply: FastifyReply, options: RefusalWording): Promise<AdminIdentity | undefined> {
+  const admin = await requireAdmin(holdfast, request, reply, options);
+  if (!admin || admin.role === 'global-admin') return admin;
+  reply.code(403).send(options.body(403, `${admin.address} is a tenant administrator; this needs a global administrator`));
+  return undefined;
+}
+
+/** The `code` of an error body for each refusal status. */
+export const errorCodes: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 429: 'too-many-requests' };
+
+async function authenticatePrincipal(holdfast: Holdfast, request: HttpLoginRequest): Promise<HttpLoginResult> {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
+  const credentials = parseBasicAuthorization(request.authorization);
+  if (!bearer && !credentials) return { ok: false, status: 401, message: 'Sign in as an administrator' };
+  const refusal = plainHttpRefusal(request, { plaintextLogin: holdfast.config.http.plaintextLogin, httpsPort: holdfast.config.ports.https });
+  if (refusal) return refusal;
   if (bearer) {
-    if (holdfast.logins.refusal(client, 'api-token')) return undefined;
-    const principal = await new ApiTokens(holdfast.store.db, holdfast.directory, holdfast.now).principalOf(bearer);
-    if (!principal) holdfast.logins.record(client, 'api-token');
-    return principal;
+    const tokens = new ApiTokens(holdfast.store.db, holdfast.directory, holdfast.now);
+    const outcome = await holdfast.logins.attempt<Principal>(request.remoteAddress, tokenAccount(bearer), () => tokens.principalOf(bearer));
+    return httpLoginResult(outcome, 'Unknown or revoked API token');
   }
-  const credentials = parseBasicAuthorization(authorization);
-  if (!credentials || holdfast.logins.refusal(client, credentials.user)) return undefined;
-  const principal = await holdfast.directory.authenticate(credentials.user, credentials.password);
-  if (!principal) holdfast.logins.record(client, credentials.user);
-  return principal;
+  return checkHttpPassword(holdfast.directory, holdfast.logins, request.remoteAddress, credentials!);
 }

@@ -3,14 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import { queueInsight } from '../flow/queue/queue-insight.ts';
 import type { Holdfast } from '../server/holdfast.ts';
-import { isGlobalAdmin } from './admin-auth.ts';
+import { errorCodes, requireGlobalAdmin } from './admin-auth.ts';
 
 export function registerAdminRoutes(app: FastifyInstance, holdfast: Holdfast) {
   app.get('/admin/queue/insight', async (request, reply) => {
-    if (!(await isGlobalAdmin(holdfast, request.socket.remoteAddress ?? '', request.headers.authorization))) {
-      reply.code(401).header('WWW-Authenticate', 'Basic realm="Holdfast admin", charset="UTF-8"');
-      return { error: { code: 'unauthorized', message: 'Sign in as a global administrator (HTTP Basic: address and password)' } };
-    }
+    if (!(await requireGlobalAdmin(holdfast, request, reply, { realm: 'Holdfast admin', body: (status, message) => ({ error: { code: errorCodes[status], message: status === 401 ? `${message} (a global administrator: HTTP Basic or an API token)` : message } }) }))) return reply;
     // Concurrency per destination lives in this node's queue runner, when it runs the queue role.
     return { destinations: await queueInsight(holdfast.store.db, holdfast.now(), holdfast.runner?.destinations.snapshot() ?? []) };
   });

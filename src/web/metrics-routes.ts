@@ -4,15 +4,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Holdfast } from '../server/holdfast.ts';
 import { isLoopbackAddress } from '../server/http-credentials.ts';
-import { isGlobalAdmin } from './admin-auth.ts';
+import { requireGlobalAdmin } from './admin-auth.ts';
 
 export function registerMetricsRoutes(app: FastifyInstance, holdfast: Holdfast) {
   app.get('/metrics', async (request, reply) => {
     const client = request.socket.remoteAddress ?? '';
-    if (!isLoopbackAddress(client) && !(await isGlobalAdmin(holdfast, client, request.headers.authorization))) {
-      reply.code(401).header('WWW-Authenticate', 'Basic realm="Holdfast metrics", charset="UTF-8"');
-      return 'Metrics are open from this machine; from elsewhere sign in as a global administrator\n';
-    }
+    const body = (status: number, message: string) => (status === 401 ? 'Metrics are open from this machine; from elsewhere sign in as a global administrator\n' : `${message}\n`);
+    if (!isLoopbackAddress(client) && !(await requireGlobalAdmin(holdfast, request, reply, { realm: 'Holdfast metrics', body }))) return reply;
     reply.header('Content-Type', holdfast.metrics.registry.contentType);
     return holdfast.metrics.registry.metrics();
   });

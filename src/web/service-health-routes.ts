@@ -10,9 +10,11 @@ import { componentHealth, graphHealthOverview, graphIssue, visibleTo, type Healt
 import { openIssueByHand, updateIssue } from '../health/issue-admin.ts';
 import type { HealthIssue } from '../health/issue-log.ts';
 import type { Holdfast } from '../server/holdfast.ts';
-import { authenticateAdmin, type AdminIdentity } from './admin-auth.ts';
+import { requireAdmin, type AdminIdentity } from './admin-auth.ts';
 
 const base = '/admin/serviceAnnouncement';
+const signInHint = 'HTTP Basic (address and password) or Authorization: Bearer <token from `holdfast token create`>';
+const graphCodes: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'TooManyRequests' };
 const historyMs = 30 * 86_400_000;
 
 type Query = Record<string, string | undefined>;
@@ -20,14 +22,11 @@ type Body = Record<string, unknown> | undefined;
 
 export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: Holdfast) {
   const { health } = holdfast;
-  const identify = async (request: FastifyRequest, reply: FastifyReply): Promise<AdminIdentity | undefined> => {
-    const admin = await authenticateAdmin(holdfast, request.socket.remoteAddress ?? '', request.headers.authorization);
-    if (!admin) {
-      reply.header('WWW-Authenticate', 'Basic realm="Holdfast admin", charset="UTF-8"');
-      reply.send(graphError(reply, 401, 'Unauthorized', 'Sign in as an administrator: HTTP Basic (address and password) or Authorization: Bearer <token from `holdfast token create`>'));
-    }
-    return admin;
-  };
+  const identify = (request: FastifyRequest, reply: FastifyReply): Promise<AdminIdentity | undefined> =>
+    requireAdmin(holdfast, request, reply, {
+      realm: 'Holdfast admin',
+      body: (status, message) => ({ error: { code: graphCodes[status] ?? 'Unauthorized', message: status === 401 ? `${message}: ${signInHint}` : message } }),
+    });
   const globalOnly = (admin: AdminIdentity, reply: FastifyReply) => {
     if (admin.role === 'global-admin') return true;
     reply.send(graphError(reply, 403, 'Forbidden', 'Only global administrators open, post on or change issues'));

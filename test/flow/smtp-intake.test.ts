@@ -286,7 +286,7 @@ for (const name of backendNames) {
       const { talk } = await SmtpTalk.open(t.port('submissions'), { tls: true });
       await talk.send('EHLO client.example');
       for (let i = 0; i < 3; i++) assert.match(await talk.send(`AUTH PLAIN ${plainAuth('carol@test.example', 'wrong-Password-1')}`), /^535 5\.7\.8 /);
-      assert.equal(await talk.send(`AUTH PLAIN ${plainAuth('carol@test.example', password)}`), '454 4.7.0 Too many failed authentication attempts (3 in 15 minutes); try again later');
+      assert.equal(await talk.send(`AUTH PLAIN ${plainAuth('carol@test.example', password)}`), '454 4.7.0 Too many failed sign-ins; try again in 60 seconds');
       talk.close();
 
       const client = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: password } });

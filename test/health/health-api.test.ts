@@ -46,7 +46,7 @@ describe('service health API', () => {
     const anonymous = await call('GET', `${base}/issues`, undefined);
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.json.error.code, 'Unauthorized');
-    assert.equal((await call('GET', `${base}/issues`, basic('ivan@test.example', 'Wonderland-42'))).status, 401, 'users are not administrators');
+    assert.equal((await call('GET', `${base}/issues`, basic('ivan@test.example', 'Wonderland-42'))).status, 403, 'users are not administrators');
     assert.equal((await call('GET', `${base}/issues`, 'Bearer hf_not-a-token')).status, 401);
   });
 

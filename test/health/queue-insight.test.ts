@@ -45,7 +45,7 @@ describe('queue insight', () => {
     assert.match(busy!.explanation, /^busy\.example is limiting connections \(421 4\.3\.2.*\); Holdfast lowered its concurrency there to 1; next attempt in \d+ min$/);
 
     assert.equal((await fetch(url)).status, 401);
-    assert.equal((await fetch(url, { headers: { Authorization: `Basic ${Buffer.from('ivan@test.example:' + password).toString('base64')}` } })).status, 401, 'users are not administrators');
+    assert.equal((await fetch(url, { headers: { Authorization: `Basic ${Buffer.from('ivan@test.example:' + password).toString('base64')}` } })).status, 403, 'users are not administrators');
 
     const env = loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: adminPassword });
     const cli = await runHoldfast(['queue', 'insight'], { env });

@@ -87,13 +87,12 @@ export class Intake {
 
   async login(sessionId: string, username: string, password: string): Promise<Principal> {
     const state = this.state(sessionId);
-    const refusal = this.deps.logins.refusal(state.info.clientIp, username);
-    if (refusal) throw smtpReply(454, '4.7.0', refusal);
-    const principal = await this.deps.directory.authenticate(username, password);
-    if (!principal) {
-      this.deps.logins.record(state.info.clientIp, username);
+    const outcome = await this.deps.logins.attempt(state.info.clientIp, username, () => this.deps.directory.authenticate(username, password));
+    if (!outcome.ok) {
+      if (outcome.throttled) throw smtpReply(454, '4.7.0', outcome.message);
       throw smtpReply(535, '5.7.8', 'Authentication credentials invalid');
     }
+    const { principal } = outcome;
     await this.joinForest(state, principal.tenantId);
     state.principal = principal;
     return principal;

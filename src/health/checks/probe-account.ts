@@ -14,6 +14,11 @@ export function probeAddress(node: string): string {
   return `${local}@${probeDomain}`;
 }
 
+/** Whether an address is a probe account (of this node or another). */
+export function isProbeAddress(address: string): boolean {
+  return address.trim().toLowerCase().endsWith(`@${probeDomain}`);
+}
+
 export async function ensureProbeAccount(directory: Directory, node: string): Promise<ProbeAccount> {
   if (!(await directory.listForests()).some((f) => f.name === probeTenant)) await directory.addForest({ name: probeTenant });
   if (!(await directory.listTenants()).some((t) => t.name === probeTenant)) await directory.addTenant({ name: probeTenant, forest: probeTenant });

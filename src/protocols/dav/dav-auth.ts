@@ -5,17 +5,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
-import { isLoopbackAddress, parseBasicAuthorization } from '../../server/http-credentials.ts';
+import { checkHttpPassword, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult, type PlainHttpPolicy } from '../../server/http-credentials.ts';
 
-export interface DavAuthRequest {
-  authorization: string | undefined;
-  remoteAddress: string;
-  secure: boolean;
-}
-
-export type DavAuthResult =
-  | { ok: true; principal: Principal }
-  | { ok: false; status: 401 | 403 | 429; message: string };
+export type DavAuthRequest = HttpLoginRequest;
+export type DavAuthResult = HttpLoginResult;
 
 const cacheTtlMs = 5 * 60_000;
 const cacheMaxEntries = 10_000;
@@ -27,28 +20,22 @@ export class DavAuthenticator {
   constructor(
     private readonly directory: Directory,
     private readonly logins: LoginLimiter,
-    private readonly options: { plaintextLogin: boolean; httpsPort: number | 'off' },
+    private readonly options: PlainHttpPolicy,
     private readonly now: () => number,
   ) {}
 
   async authenticate(request: DavAuthRequest): Promise<DavAuthResult> {
     const credentials = parseBasicAuthorization(request.authorization);
     if (!credentials) return { ok: false, status: 401, message: 'Authentication required: sign in with your email address and password' };
-    if (!request.secure && !this.options.plaintextLogin && !isLoopbackAddress(request.remoteAddress)) {
-      const https = this.options.httpsPort === 'off' ? 'HTTPS' : `HTTPS (port ${this.options.httpsPort})`;
-      return { ok: false, status: 403, message: `Passwords are not accepted over plain HTTP from ${request.remoteAddress}: use ${https}, or set [http] plaintext_login = true behind a TLS-terminating proxy` };
-    }
+    const refusal = plainHttpRefusal(request, this.options);
+    if (refusal) return refusal;
     const cacheKey = createHmac('sha256', this.key).update(`${credentials.user}\0${credentials.password}`).digest('base64');
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expires > this.now()) return { ok: true, principal: cached.principal };
 
-    const refusal = this.logins.refusal(request.remoteAddress, credentials.user);
-    if (refusal) return { ok: false, status: 429, message: refusal };
-    const principal = await this.directory.authenticate(credentials.user, credentials.password);
-    if (!principal) {
-      this.logins.record(request.remoteAddress, credentials.user);
-      return { ok: false, status: 401, message: 'Wrong email address or password' };
-    }
+    const result = await checkHttpPassword(this.directory, this.logins, request.remoteAddress, credentials);
+    if (!result.ok) return result;
+    const { principal } = result;
     if (this.cache.size >= cacheMaxEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(cacheKey, { principal, expires: this.now() + cacheTtlMs });
     return { ok: true, principal };

@@ -42,7 +42,7 @@ export function registerDavRoutes(app: FastifyInstance, holdfast: Holdfast, secu
       if (!auth.ok) {
         const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
         if (auth.status === 401) headers['WWW-Authenticate'] = 'Basic realm="Holdfast", charset="UTF-8"';
-        if (auth.status === 429) headers['Retry-After'] = '60';
+        if (auth.retryAfterSeconds) headers['Retry-After'] = String(auth.retryAfterSeconds);
         return send(reply, { status: auth.status, headers, body: `${auth.message}\n` });
       }
       const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));

@@ -212,15 +212,14 @@ export class Pop3Session {
 
   private async logIn(user: string, password: string) {
     const { context } = this;
-    const refusal = context.logins.refusal(this.remoteAddress, user);
-    if (refusal) return this.reply(`-ERR [LOGIN-DELAY] ${refusal}`);
-    const principal = await context.directory.authenticate(user, password);
-    if (!principal) {
-      context.logins.record(this.remoteAddress, user);
-      this.log.info({ user }, 'pop3: login failed');
+    const outcome = await context.logins.attempt(this.remoteAddress, user, () => context.directory.authenticate(user, password));
+    if (!outcome.ok) {
+      this.log.info({ user, throttled: outcome.throttled }, 'pop3: login failed');
       this.user = undefined;
-      return this.reply('-ERR [AUTH] Invalid user name or password');
+      // RFC 3206: SYS/TEMP is a temporary refusal worth retrying later; AUTH says the credentials are wrong.
+      return this.reply(outcome.throttled ? `-ERR [SYS/TEMP] ${outcome.message}` : '-ERR [AUTH] Invalid user name or password');
     }
+    const { principal } = outcome;
     if (!context.lock(principal.id, this)) return this.reply('-ERR [IN-USE] The mailbox is open in another POP3 session; close that one first');
     this.principal = principal;
     const { db, now } = context.mail;

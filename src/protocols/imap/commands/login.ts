@@ -1,5 +1,5 @@
 // LOGIN and AUTHENTICATE PLAIN (with SASL-IR). Passwords only over TLS unless configured otherwise;
-// failures are counted per account and per address by the shared login limiter.
+// failures are throttled per source address and per (source, account) by the shared login limiter.
 import { ensureDefaultFolders } from '../../../mailbox/folders.ts';
 import { capabilities, loginAllowed } from '../capabilities.ts';
 import { ImapNo } from '../imap-error.ts';
@@ -41,14 +41,13 @@ const privacyRequired = () => new ImapNo('Log in over TLS: use STARTTLS first, o
 async function logIn(session: ImapSession, user: string, password: string): Promise<string> {
   const { context } = session;
   if (!loginAllowed(session)) throw privacyRequired();
-  const refusal = context.logins.refusal(session.remoteAddress, user);
-  if (refusal) throw new ImapNo(refusal, 'UNAVAILABLE');
-  const principal = await context.directory.authenticate(user, password);
-  if (!principal) {
-    context.logins.record(session.remoteAddress, user);
-    session.log.info({ user }, 'imap: login failed');
+  const outcome = await context.logins.attempt(session.remoteAddress, user, () => context.directory.authenticate(user, password));
+  if (!outcome.ok) {
+    session.log.info({ user, throttled: outcome.throttled }, 'imap: login failed');
+    if (outcome.throttled) throw new ImapNo(outcome.message, 'UNAVAILABLE');
     throw new ImapNo('Invalid user name or password', 'AUTHENTICATIONFAILED');
   }
+  const { principal } = outcome;
   if (!context.mayOpen(principal.id)) {
     throw new ImapNo(`Too many open sessions for ${principal.address} (limit ${context.config.maxConnectionsPerUser}); close some on other devices`, 'LIMIT');
   }
