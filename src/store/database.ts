@@ -3,7 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
+import { SqliteDialectKeepingErrors } from './sqlite-dialect.ts';
 import { registerCommitTarget, WalSync } from './commit-modes.ts';
 import { registerDirectRunner } from './prepared-query.ts';
 import { checkpointInBackground } from './wal-checkpointer.ts';
@@ -54,7 +55,7 @@ export async function openDatabase(location: StoreLocation, options: OpenDatabas
   // The CLI and the server share the file; a writer waits for the other rather than failing.
   sqlite.pragma('busy_timeout = 5000');
   const statements = withStatementCache(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialectKeepingErrors({ database: statements }, sqlite) });
   registerDirectRunner(db, {
     available: (isTransaction) => isTransaction || !sqlite.inTransaction,
     run(source, parameters) {

@@ -109,6 +109,11 @@ export class QueueRunner {
     }
   }
 
+  /** A deferral the store would not take (a full disk, a lost database): the lease is what brings the work back. */
+  private unrecorded(failure: unknown) {
+    this.deps.logger.error({ err: failure, retryInMs: this.deps.leaseMs }, 'queue: could not record a deferral; the delivery is tried again when its lease expires');
+  }
+
   private track(work: Promise<void>) {
     this.running.add(work);
     void work.finally(() => this.running.delete(work));
@@ -119,7 +124,7 @@ export class QueueRunner {
       await deliverLocally(this.deps.local, recipients);
     } catch (error) {
       this.deps.logger.error({ err: error }, 'queue: local delivery failed; will retry');
-      await this.deps.queue.recordDeferred(recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 local delivery failed temporarily' }))).catch(() => {});
+      await this.deps.queue.recordDeferred(recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 local delivery failed temporarily' }))).catch((failure) => this.unrecorded(failure));
     } finally {
       this.finish(recipients);
     }
@@ -156,7 +161,7 @@ export class QueueRunner {
       if (outcome.failed.length) await this.deps.queue.recordFailed(outcome.failed);
     } catch (error) {
       this.deps.logger.error({ err: error, destination: job.destination }, 'queue: remote delivery failed; will retry');
-      await this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 delivery failed temporarily' }))).catch(() => {});
+      await this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 delivery failed temporarily' }))).catch((failure) => this.unrecorded(failure));
     } finally {
       if (this.destinations.release(job.destination, signal, lastReply)) {
         const released = await this.deps.queue.retryDestination(mailOfDestination(this.deps.remote.relays, job.destination)).catch(() => 0);

@@ -1,0 +1,28 @@
+// Kysely's SQLite dialect, with one change: a rollback after SQLite already rolled the transaction
+// back by itself is skipped. SQLite does that on some errors (SQLITE_FULL when the disk or
+// max_page_count is reached, SQLITE_IOERR, SQLITE_NOMEM); Kysely's ROLLBACK then fails with "cannot
+// rollback - no transaction is active", and that error replaces the one that says what went wrong.
+import { SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+
+interface TransactionState {
+  readonly inTransaction: boolean;
+}
+
+export class SqliteDialectKeepingErrors extends SqliteDialect {
+  constructor(
+    private readonly settings: SqliteDialectConfig,
+    private readonly connection: TransactionState,
+  ) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    const connection = this.connection;
+    return new (class extends SqliteDriver {
+      override async rollbackTransaction(databaseConnection: DatabaseConnection): Promise<void> {
+        if (!connection.inTransaction) return;
+        await super.rollbackTransaction(databaseConnection);
+      }
+    })(this.settings);
+  }
+}
