@@ -4,20 +4,28 @@ import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { Holdfast } from '../server/holdfast.ts';
 import { version } from '../version.ts';
+import { authenticateAdmin, loginRequest } from './admin-auth.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, holdfast: Holdfast) {
   app.get('/', async () => ({ service: 'holdfast', version, hostname: holdfast.config.hostname }));
 
   app.get('/health/live', async () => ({ status: 'ok' }));
 
-  app.get('/health/ready', async (_request, reply) => {
+  // Anyone (a load balancer) learns ready or not and which components were checked; the store's
+  // latency and error text (which can name database hosts and ports) only a global administrator.
+  app.get('/health/ready', async (request, reply) => {
     const started = performance.now();
+    let store: { status: 'ok' | 'unavailable'; latencyMs?: number; error?: string };
     try {
       await sql`select 1`.execute(holdfast.store.db);
-      return { status: 'ok', store: { status: 'ok', latencyMs: Math.round((performance.now() - started) * 10) / 10 } };
+      store = { status: 'ok', latencyMs: Math.round((performance.now() - started) * 10) / 10 };
     } catch (error) {
       reply.code(503);
-      return { status: 'unavailable', store: { status: 'unavailable', error: (error as Error).message } };
+      store = { status: 'unavailable', error: (error as Error).message };
     }
+    const ready = { status: store.status, store: { status: store.status } };
+    if (!request.headers.authorization) return ready;
+    const admin = await authenticateAdmin(holdfast, loginRequest(request)).catch(() => undefined);
+    return admin?.ok && admin.principal.role === 'global-admin' ? { ...ready, store } : ready;
   });
 }

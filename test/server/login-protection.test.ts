@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { networkInterfaces } from 'node:os';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { backendNames, skipFor } from '../helpers/backends.ts';
@@ -94,6 +96,23 @@ function httpGet(port: number, path: string, options: { source?: string; host?: 
     req.end();
   });
 }
+
+/** A GET over HTTPS, to `host`. */
+function httpsGet(port: number, path: string, options: { host: string; authorization: string }): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: options.host, port, path, rejectUnauthorized: false, headers: { Authorization: options.authorization } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode! }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** An address of this machine that is not loopback: connections to it come from a non-loopback source. */
+const outsideAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -193,6 +212,24 @@ for (const name of backendNames) {
       assert.match(basicThrottled.body, /Too many failed sign-ins/);
     });
 
+    it('refuses administrator passwords and tokens over plain HTTP from another machine, as CalDAV does', { skip: outsideAddress ? false : 'no non-loopback IPv4 address on this machine' }, async () => {
+      const host = outsideAddress!;
+      const issues = '/admin/serviceAnnouncement/issues';
+      const plain = await httpGet(t.port('http'), issues, { host, authorization: basic(admin, adminPassword) });
+      assert.equal(plain.status, 403);
+      assert.match(plain.body, /Passwords are not accepted over plain HTTP from .*: use HTTPS \(port \d+\), or set \[http\] plaintext_login = true/);
+      assert.equal((await httpGet(t.port('http'), issues, { host, authorization: 'Bearer hf_any-token' })).status, 403, 'tokens are as secret as passwords');
+      assert.equal((await httpsGet(t.port('https'), issues, { host, authorization: basic(admin, adminPassword) })).status, 200, 'HTTPS from anywhere');
+      assert.equal((await httpGet(t.port('http'), issues, { authorization: basic(admin, adminPassword) })).status, 200, 'plain HTTP from this machine');
+    });
+
+    it('tells anonymous readiness callers only ready or not and the components checked', async () => {
+      const anonymous = await httpGet(t.port('http'), '/health/ready');
+      assert.deepEqual([anonymous.status, JSON.parse(anonymous.body)], [200, { status: 'ok', store: { status: 'ok' } }]);
+      const detailed = JSON.parse((await httpGet(t.port('http'), '/health/ready', { authorization: basic(admin, adminPassword) })).body);
+      assert.equal(typeof detailed.store.latencyMs, 'number', 'a global administrator sees the figures');
+    });
+
     it('takes as long to refuse an unknown user as a wrong password (account existence is not told by timing)', async () => {
       const imaps = t.port('imaps');
       const source = '127.0.0.9';
@@ -205,6 +242,23 @@ for (const name of backendNames) {
       assert.ok(median(wrong) > 20, `a wrong password costs a password check (${median(wrong)} ms)`);
       assert.ok(median(unknown) > median(wrong) * 0.6, `unknown user ${median(unknown).toFixed(1)} ms vs wrong password ${median(wrong).toFixed(1)} ms`);
       assert.match(await imapLogin(imaps, admin, adminPassword, source), /^a OK/);
+    });
+  });
+}
+
+for (const name of backendNames) {
+  describe(`readiness with the store down on ${name}`, { skip: skipFor(name) }, () => {
+    it('says "unavailable" without the store\'s error text (which names hosts and ports)', async () => {
+      const t = await startTestNode(name);
+      try {
+        await t.node.holdfast.store.db.destroy();
+        const ready = await httpGet(t.port('http'), '/health/ready');
+        assert.deepEqual([ready.status, JSON.parse(ready.body)], [503, { status: 'unavailable', store: { status: 'unavailable' } }]);
+      } finally {
+        await t.node.stop().catch(() => {});
+        t.dns.stop();
+        await t.backend.cleanup();
+      }
     });
   });
 }
