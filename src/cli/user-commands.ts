@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { parseSize, sizeRule } from '../config/size.ts';
 import { LoginLimiter, loginAccount, loginLimits } from '../directory/login-limiter.ts';
 import { generatePassword } from '../directory/passwords.ts';
+import { isProbeAddress } from '../health/checks/probe-account.ts';
 import { invalid } from '../errors.ts';
 import type { Role } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
@@ -89,6 +90,9 @@ export function registerUserCommands(program: Command) {
 
   action<[string]>(user.command('remove <address>').description('remove a user and their addresses'), (address, options) =>
     withDirectory(async ({ directory }) => {
+      if (isProbeAddress(address)) {
+        throw invalid('probe-account', `${loginAccount(address)} is a service health probe account: removing it would make the probe report false outages (to stop probing, set [health] enabled = false)`);
+      }
       const scope = await tenantFor(directory, { address });
       const removed = await scope.removePrincipal(address, ['user']);
       print(options, { removed: removed.address }, () => `removed user ${removed.address}`);

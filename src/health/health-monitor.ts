@@ -14,7 +14,7 @@ import type { CheckResult, IssueScope } from './check-result.ts';
 import { probeCalDav } from './checks/caldav-probe.ts';
 import { checkListeners } from './checks/listener-check.ts';
 import { probeMail } from './checks/mail-probe.ts';
-import { ensureProbeAccount } from './checks/probe-account.ts';
+import { checkProbeAccount, ensureProbeAccount } from './checks/probe-account.ts';
 import { withinTime, type ProbeAccount, type ProbeContext } from './checks/probe-context.ts';
 import { checkQueue } from './checks/queue-checks.ts';
 import { checkStore } from './checks/store-check.ts';
@@ -127,10 +127,14 @@ export class HealthMonitor implements IssueAdmin {
 
   /** The probes that need the probe account: the mail round trip and CalDAV. */
   private async probes(context: ProbeContext): Promise<CheckResult[]> {
-    this.account ??= await ensureProbeAccount(this.deps.directory, this.node);
-    const [mail, caldav] = await Promise.all([probeMail(context, this.listeners, this.account), probeCalDav(context, this.listeners, this.account)]);
-    await cleanUpProbeMail(this.deps.mail(), this.account, this.now()).catch((error) => this.deps.logger.warn({ err: error }, 'probe mail cleanup failed'));
-    return [...mail, ...caldav];
+    const account = (this.account ??= await ensureProbeAccount(this.deps.directory, this.node));
+    const [mail, caldav] = await Promise.all([probeMail(context, this.listeners, account), probeCalDav(context, this.listeners, account)]);
+    await cleanUpProbeMail(this.deps.mail(), account, this.now()).catch((error) => this.deps.logger.warn({ err: error }, 'probe mail cleanup failed'));
+    const accountCheck = await checkProbeAccount(this.deps.directory, this.node, account, [...mail, ...caldav]);
+    if (accountCheck.state === 'healthy') return [accountCheck, ...mail, ...caldav];
+    // The probes' failures were the account's: drop them, and set the account up again next round.
+    this.account = undefined;
+    return [accountCheck];
   }
 
   private nodeScope(): IssueScope {

@@ -7,10 +7,13 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
+import { probeAddress } from '../../src/health/checks/probe-account.ts';
 import { webhookSignature } from '../../src/health/notifier.ts';
+import { hashPassword } from '../../src/directory/passwords.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { loopbackEnv, runHoldfast } from '../helpers/cli.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
+import { ImapTalk } from '../helpers/imap-talk.ts';
 import { adminPassword, startTestNode, type TestNode } from '../helpers/node.ts';
 
 const password = 'Wonderland-42';
@@ -119,6 +122,37 @@ for (const name of backendNames) {
       }
       const probeTenant = await t.node.holdfast.directory.getTenant('holdfast-probe');
       assert.equal(probeTenant.forest, 'holdfast-probe', 'probe traffic counts in its own forest, not a customer one');
+    });
+
+    it('the probe account cannot be locked out by strangers or removed, and its own trouble is a note, not an incident', async () => {
+      const { db } = t.node.holdfast.store;
+      const probe = probeAddress('mail.test.example');
+      const check = (rule: string) => db.selectFrom('health_checks').selectAll().where('check_name', '=', `${rule}@mail.test.example`).executeTakeFirst();
+      for (let i = 0; i < 8; i++) {
+        const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
+        assert.match(await talk.command(`LOGIN ${probe} Wrong-Guess-${i}`), /NO \[AUTHENTICATIONFAILED\]/);
+        talk.close();
+      }
+      const since = t.clock.now();
+      const signIn = await t.waitFor(async () => {
+        const row = await check('probe:sign-in');
+        return row && row.checked_at > since && row;
+      }, 'a probe round after the guesses', 20_000);
+      assert.equal(signIn.state, 'healthy', `the probe still signs in: ${signIn.detail}`);
+
+      const env = loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: adminPassword });
+      const removal = await runHoldfast(['user', 'remove', probe], { env });
+      assert.equal(removal.code, 1);
+      assert.match(removal.stderr, /is a service health probe account: removing it would make the probe report false outages/);
+
+      // Its password changed outside Holdfast: the probe's failures are its account's, not the service's.
+      await db.updateTable('principals').set({ password_hash: await hashPassword('Changed-Elsewhere-1') }).where('address', '=', probe).execute();
+      const note = await t.waitFor(async () => (await check('monitor:probe-account'))?.state === 'failing' && check('monitor:probe-account'), 'the probe account note', 20_000);
+      assert.match(note!.detail, /removed or its password changed outside Holdfast/);
+      await t.waitFor(async () => (await check('monitor:probe-account'))?.state === 'healthy', 'the probe account set up again', 20_000);
+      assert.equal((await check('probe:sign-in'))?.state, 'healthy');
+      const open = await t.node.holdfast.health.log.list({ openOnly: true });
+      assert.deepEqual(open.map((i) => i.rule), [], 'no issue from the probe account\'s own trouble');
     });
 
     it('a destination limiting connections opens an advisory, notifies, and resolves when mail flows again', async () => {
