@@ -2,6 +2,9 @@
 // every way of setting a password applies.
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { invalid } from '../errors.ts';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as commonLanguage from '@zxcvbn-ts/language-common';
+import * as englishLanguage from '@zxcvbn-ts/language-en';
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) =>
@@ -46,9 +49,28 @@ export async function verifyNoPassword(password: string): Promise<false> {
   return false;
 }
 
-const common = new Set(['password', 'password1', 'passw0rd', 'qwertyuiop', 'letmein123', 'welcome123', 'administrator', 'changeme123']);
+/**
+ * zxcvbn's estimate of how many guesses a password takes, as a score from 0 to 4, against dictionaries
+ * of common passwords, names and English words and keyboard patterns. Score 2 means more than 10^8
+ * guesses: enough where guessing goes through the throttled sign-in and hashes are memory-hard
+ * (Password123 and Welcome2024 score 1).
+ */
+export const minimumPasswordScore = 2;
+/** zxcvbn's matching grows faster than the length: longer passwords are judged on their first characters. */
+const estimatedLength = 64;
 
-export const passwordRule = 'at least 10 characters mixing at least two of: lower case, upper case, digits, symbols; not the address or a common password';
+let estimator: ZxcvbnFactory | undefined;
+
+function strengthOf(password: string, userInputs: string[]) {
+  estimator ??= new ZxcvbnFactory({
+    dictionary: { ...commonLanguage.dictionary, ...englishLanguage.dictionary },
+    graphs: commonLanguage.adjacencyGraphs,
+    translations: englishLanguage.translations,
+  });
+  return estimator.check(password.slice(0, estimatedLength), userInputs);
+}
+
+export const passwordRule = `at least 10 characters mixing at least two of: lower case, upper case, digits, symbols; not the address, and hard to guess (zxcvbn score ${minimumPasswordScore} or more of 4)`;
 
 /** Throws an `invalid` error whose message says what is wrong with the password. */
 export function checkPasswordStrength(password: string, address?: string): void {
@@ -58,7 +80,13 @@ export function checkPasswordStrength(password: string, address?: string): void 
   if (classes < 2) reasons.push('it uses only one kind of character (mix lower case, upper case, digits or symbols)');
   const local = address?.split('@')[0]?.toLowerCase();
   if (local && local.length >= 3 && password.toLowerCase().includes(local)) reasons.push('it contains the account name');
-  if (common.has(password.toLowerCase())) reasons.push('it is a commonly used password');
+  if (reasons.length === 0) {
+    const strength = strengthOf(password, address ? [address, ...address.split(/[@.]/)] : []);
+    if (strength.score < minimumPasswordScore) {
+      const advice = [strength.feedback.warning, ...strength.feedback.suggestions].filter(Boolean).join(' ');
+      reasons.push(`it is easy to guess (score ${strength.score} of 4, at least ${minimumPasswordScore} needed)${advice ? `: ${advice}` : ''}`);
+    }
+  }
   if (reasons.length) throw invalid('weak-password', `password too weak: ${reasons.join('; ')}`);
 }
 

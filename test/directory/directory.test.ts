@@ -81,6 +81,10 @@ for (const name of backendNames) {
         message: /contains the account name/,
       });
       await assert.rejects(contoso.addPrincipal({ kind: 'shared', address: 'info@contoso.example', password }), { code: 'password-not-allowed' });
+      // Long enough and mixed, but among the first guesses of anyone who tries (zxcvbn's dictionaries).
+      for (const guessable of ['Password123', 'Welcome2024', 'Qwertyuiop1']) {
+        await assert.rejects(contoso.addPrincipal({ kind: 'user', address: 'guessable@contoso.example', password: guessable }), { code: 'weak-password', message: /easy to guess \(score [01] of 4/ }, guessable);
+      }
     });
 
     it('resolves aliases to their principal', async () => {
