@@ -58,6 +58,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     maxConnectionsPerIp: values.smtp?.max_connections_per_ip ?? 20,
     maxReceivedHeaders: values.smtp?.max_received_headers ?? 20,
     greetingDelayMs: values.smtp?.greeting_delay ?? 0,
+    // Exchange's receive connectors default to the same MaxHeaderSize.
+    maxHeaderSize: values.smtp?.max_header_size ?? 256 * 1024,
+    trustedRelays: values.smtp?.trusted_relays ?? [],
   };
   const limits = {
     messagesPerMinute: values.limits?.messages_per_minute ?? 30,
@@ -87,7 +90,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       maxConnectionsPerUser: values.imap?.max_connections_per_user ?? 50,
     },
     http: { plaintextLogin: values.http?.plaintext_login ?? false },
-    caldav: { maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000 },
+    caldav: { maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000, maxAttendees: values.caldav?.max_attendees ?? defaultMaxAttendees },
     queue: queueSettings(values.queue, file),
     relays: values.relay ?? [],
     health: healthSettings(values.health, hostname),
@@ -104,6 +107,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     ),
   };
 }
+
+// Exchange Online allows 500 attendees per meeting, as many as recipients per message; each outside
+// attendee is one recipient of the invitation and counts against the organizer's sending limits.
+const defaultMaxAttendees = 500;
 
 function queueSettings(queue: FileConfig['queue'], file: string | undefined): Config['queue'] {
   const highWatermark = queue?.high_watermark ?? 100_000;

@@ -2,7 +2,7 @@
 // that overrides it. docs/configuration.md documents the same table for administrators.
 import { hostname as machineHostname } from 'node:os';
 import { z } from 'zod';
-import { dnsServers, domainName, duration, durationList, ipAddress, nonEmptyText, oneOf, port, positiveInteger, setting, size, yesNo } from './setting.ts';
+import { dnsServers, domainName, duration, durationList, ipAddress, ipRanges, nonEmptyText, oneOf, port, positiveInteger, setting, size, yesNo } from './setting.ts';
 
 export const listenerNames = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http', 'https'] as const;
 export type ListenerName = (typeof listenerNames)[number];
@@ -90,6 +90,8 @@ export const fileSchema = z.strictObject({
       max_connections_per_ip: positiveInteger().optional(),
       max_received_headers: positiveInteger().optional(),
       greeting_delay: duration.optional(),
+      max_header_size: size.optional(),
+      trusted_relays: ipRanges.optional(),
     })
     .optional(),
   imap: z
@@ -102,7 +104,7 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   http: z.strictObject({ plaintext_login: yesNo.optional() }).optional(),
-  caldav: z.strictObject({ max_resource_size: size.optional() }).optional(),
+  caldav: z.strictObject({ max_resource_size: size.optional(), max_attendees: positiveInteger().optional() }).optional(),
   limits: z
     .strictObject({
       messages_per_minute: positiveInteger().optional(),
@@ -215,7 +217,17 @@ export interface Config {
   shutdownGraceMs: number;
   /** DNS servers for MX lookups and SPF/DKIM/DMARC; undefined = the system's resolvers. */
   dnsServers?: string[];
-  smtp: { maxMessageSize: number; maxRecipients: number; maxConnectionsPerIp: number; maxReceivedHeaders: number; greetingDelayMs: number };
+  smtp: {
+    maxMessageSize: number;
+    maxRecipients: number;
+    maxConnectionsPerIp: number;
+    maxReceivedHeaders: number;
+    greetingDelayMs: number;
+    /** Largest header section accepted: every header field is checked, so none may lie beyond what is read. */
+    maxHeaderSize: number;
+    /** Servers (IP addresses and CIDR ranges) that may pass on mail claiming a hosted domain without SPF or DKIM for it. */
+    trustedRelays: string[];
+  };
   limits: { messagesPerMinute: number; recipientsPerDay: number; authFailures: number };
   /** Limits of some tenants (by tenant name), overriding `limits`, `smtp.maxRecipients` and `smtp.maxMessageSize`. */
   tenantLimits: Record<string, SenderLimits>;
@@ -238,6 +250,8 @@ export interface Config {
   caldav: {
     /** Largest calendar object a client may store (advertised as max-resource-size). */
     maxResourceSize: number;
+    /** Attendees one calendar object may have (RFC 4791 max-attendees-per-instance). */
+    maxAttendees: number;
   };
   queue: {
     retryMs: number[];

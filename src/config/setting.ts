@@ -87,6 +87,19 @@ export const dnsServers = setting('a list of DNS servers such as ["127.0.0.1:535
   return valid ? servers : undefined;
 });
 
+/** IP addresses and CIDR ranges, such as ["192.0.2.10", "198.51.100.0/24", "2001:db8::/32"]. */
+export const ipRanges = setting('a list of IP addresses or CIDR ranges such as ["192.0.2.10", "198.51.100.0/24", "2001:db8::/32"]', (raw) => {
+  if (!Array.isArray(raw)) return undefined;
+  const ranges = raw.map((entry) => (typeof entry === 'string' ? entry.trim() : ''));
+  const valid = ranges.every((range) => {
+    const [address, bits, ...rest] = range.split('/');
+    const family = isIP(address ?? '');
+    if (!family || rest.length) return false;
+    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  return valid ? ranges : undefined;
+});
+
 export const yesNo = setting('true or false', (raw) => {
   if (typeof raw === 'boolean') return raw;
   if (raw === 'true' || raw === 'false') return raw === 'true';

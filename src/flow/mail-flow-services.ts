@@ -31,6 +31,7 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     logins: holdfast.logins,
     dns,
     dkim: flow.dkim,
+    senderLimits: flow.senderLimits,
     metrics: holdfast.metrics,
     now,
   });

@@ -7,12 +7,15 @@ import type { Store } from '../store/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
 import { IntakeCommitter } from './queue/intake-committer.ts';
 import { Queue } from './queue/queue.ts';
+import { SenderLimits } from './sender-limits.ts';
 
 export interface MailFlow {
   queue: Queue;
   committer: IntakeCommitter;
   /** The tenants' DKIM keys, for everything that leaves signed (submissions, iMIP). */
   dkim: DkimKeys;
+  /** The sending limits of users, shared by submission and calendar invitations. */
+  senderLimits: SenderLimits;
   /** Set by the queue role so that committed mail is picked up at once rather than at the next poll. */
   onCommitted: (messageIds: number[]) => void;
 }
@@ -23,6 +26,7 @@ export function createMailFlow(deps: { config: Config; store: Store; directory: 
     queue,
     committer: new IntakeCommitter(deps.store.db, deps.store.dialect, (ids) => flow.onCommitted(ids)),
     dkim: new DkimKeys(deps.store.db, deps.now),
+    senderLimits: new SenderLimits(deps),
     onCommitted: () => {},
   };
   return flow;

@@ -30,12 +30,24 @@ export function headerAddresses(value: string | undefined): string[] {
 }
 
 /**
+ * The author addresses of a From field (RFC 5322 3.6.2: a mailbox-list, lower-cased), and whether it
+ * used group syntax (`X:;`), which names no author and hides who wrote the message.
+ */
+export function authorsOf(value: string): { addresses: string[]; group: boolean } {
+  const entries = addressparser(value) as any[];
+  return { addresses: headerAddresses(value), group: entries.some((entry) => entry.group) };
+}
+
+/**
  * Passes chunks through unchanged while keeping the header section (up to `limit` bytes).
- * `result()` gives the section once the stream has been consumed.
+ * `headers()` gives the section once the stream has been consumed; `complete()` says whether it
+ * fitted within the limit (if not, `headers()` holds only its first `limit` bytes, and a check of
+ * its fields could miss one further down).
  */
 export function captureHeaders(source: AsyncIterable<Uint8Array>, limit = 256 * 1024) {
   let collected = Buffer.alloc(0);
   let done = false;
+  let truncated = false;
   let size = 0;
   async function* passThrough() {
     for await (const chunk of source) {
@@ -47,13 +59,15 @@ export function captureHeaders(source: AsyncIterable<Uint8Array>, limit = 256 * 
         if (end >= 0 || endLf >= 0) {
           collected = collected.subarray(0, end >= 0 ? end : endLf);
           done = true;
-        } else if (collected.length > limit) {
+        }
+        if (collected.length > limit) {
           collected = collected.subarray(0, limit);
           done = true;
+          truncated = true;
         }
       }
       yield chunk;
     }
   }
-  return { stream: passThrough(), headers: () => collected.toString('utf8'), size: () => size };
+  return { stream: passThrough(), headers: () => collected.toString('utf8'), complete: () => !truncated, size: () => size };
 }

@@ -4,7 +4,7 @@ import { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
 import { Metrics } from '../health/metrics.ts';
 import { PostgresChannel } from '../store/postgres-channel.ts';
-import { createImipSender } from '../flow/imip-sender.ts';
+import { createImipLimitCheck, createImipSender } from '../flow/imip-sender.ts';
 import { probeTenantLimits } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
@@ -75,6 +75,8 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       now,
       log: logger.child({ component: 'calendar' }),
       sendImip: createImipSender({ config, directory, blobs: store.blobs, flow, now }),
+      checkSending: createImipLimitCheck(flow.senderLimits),
+      maxAttendees: config.caldav.maxAttendees,
     });
     const dns = options.dns ?? createMailDns(config.dnsServers);
     const health = new HealthMonitor({ config, db: store.db, mail: () => messageDeps(holdfast!), directory, dns, metrics, logger: logger.child({ component: 'health' }), now });

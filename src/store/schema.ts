@@ -94,6 +94,8 @@ export interface QueueMessageTable {
   auth_principal_id: number | null;
   envid: string | null;
   ret: string | null;
+  /** The From address proved at intake (aligned SPF/DKIM, trusted relay, or a signed-in sender), if any. */
+  verified_from: string | null;
   held: Generated<number>;
   received_at: number;
 }

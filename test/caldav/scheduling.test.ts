@@ -69,7 +69,8 @@ for (const name of backendNames) {
       mx = await new FakeMx().start();
       t = await startTestNode(name, { toml: `[queue]\npoll_interval = "100ms"\nremote_port = ${mx.port}\n` });
       base = `http://127.0.0.1:${t.port('http')}`;
-      t.dns.set('remote.example', { MX: [{ exchange: 'mx.remote.example', priority: 10 }] });
+      // remote.example's mail comes from here (SPF): its iMIP answers are proved to come from their authors.
+      t.dns.set('remote.example', { MX: [{ exchange: 'mx.remote.example', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
       t.dns.set('mx.remote.example', { A: ['127.0.0.1'] });
       const tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password, displayName: 'Alice' });

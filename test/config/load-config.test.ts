@@ -27,7 +27,9 @@ describe('configuration', () => {
     assert.equal(config.bind, '0.0.0.0');
     assert.deepEqual(config.ports, { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 8080, https: 443 });
     assert.equal(config.shutdownGraceMs, 10_000);
-    assert.deepEqual(config.caldav, { maxResourceSize: 10_000_000 });
+    assert.deepEqual(config.caldav, { maxResourceSize: 10_000_000, maxAttendees: 500 });
+    assert.equal(config.smtp.maxHeaderSize, 262_144);
+    assert.deepEqual(config.smtp.trustedRelays, []);
     assert.deepEqual(config.http, { plaintextLogin: false });
   });
 
@@ -84,6 +86,25 @@ describe('configuration', () => {
     await writeFile(file, '[[health.webhook]]\nurl = "ftp://x"\nsecret = "s"\n');
     assert.match(configError({}, cwd), /health\.webhook\.0\.url = "ftp:\/\/x" is not allowed: expected an "http:\/\/" or "https:\/\/" URL/);
     assert.match(configError({ HOLDFAST_HEALTH: 'maybe' }, cwd), /^HOLDFAST_HEALTH = "maybe" is not allowed: expected true or false/);
+  });
+
+  it('reads the trusted relays, header size and attendee cap, naming what is wrong', async () => {
+    const cwd = await tempDir();
+    const file = join(cwd, 'holdfast.toml');
+    await writeFile(file, '[smtp]\ntrusted_relays = ["192.0.2.10", "198.51.100.0/24", "2001:db8::/32"]\nmax_header_size = "64KiB"\n[caldav]\nmax_attendees = 100\n');
+    const config = loadConfig({ env: base, cwd });
+    assert.deepEqual(config.smtp.trustedRelays, ['192.0.2.10', '198.51.100.0/24', '2001:db8::/32']);
+    assert.equal(config.smtp.maxHeaderSize, 65_536);
+    assert.equal(config.caldav.maxAttendees, 100);
+    await writeFile(file, '[smtp]\ntrusted_relays = ["192.0.2.10", "198.51.100.0/33"]\n');
+    assert.equal(
+      configError({}, cwd),
+      `${file}: smtp.trusted_relays = ["192.0.2.10","198.51.100.0/33"] is not allowed: expected a list of IP addresses or CIDR ranges such as ["192.0.2.10", "198.51.100.0/24", "2001:db8::/32"]`,
+    );
+    await writeFile(file, '[smtp]\ntrusted_relays = "192.0.2.10"\n');
+    assert.match(configError({}, cwd), /smtp\.trusted_relays = "192\.0\.2\.10" is not allowed: expected a list of IP addresses/);
+    await writeFile(file, '[caldav]\nmax_attendees = 0\n');
+    assert.equal(configError({}, cwd), `${file}: caldav.max_attendees = 0 is not allowed: expected a whole number greater than 0`);
   });
 
   it('refuses a missing HOLDFAST_CONFIG file and half a TLS pair', async () => {

@@ -324,7 +324,7 @@ with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as s:
     s.login('alice@test.example', '${password}')
     print(s.send_message(msg))
     try:
-        s.sendmail('alice@test.example', ['nobody@elsewhere.example'], 'Subject: x\\r\\n\\r\\nx')
+        s.sendmail('alice@test.example', ['nobody@elsewhere.example'], 'From: alice@test.example\\r\\nSubject: x\\r\\n\\r\\nx')
     except smtplib.SMTPRecipientsRefused as e:
         print('refused', e.recipients)
     except smtplib.SMTPSenderRefused as e:

@@ -35,7 +35,8 @@ import {
 export interface ImipMessage {
   from: string;
   fromName: string | null;
-  to: string;
+  /** Every recipient of the message: one invitation reaches all outside attendees, as one message. */
+  to: string[];
   method: ItipMethod;
   calendar: string;
   subject: string;
@@ -49,7 +50,14 @@ export interface SchedulingDeps {
   log: Logger;
   /** Hands an iMIP message to the mail flow (queued durably before it returns). */
   sendImip(message: ImipMessage): Promise<void>;
+  /** Throws (a HoldfastError) if `from` may not send one more message to `recipients` more recipients now. */
+  checkSending(from: Principal, recipients: number): Promise<void>;
+  /** Attendees one meeting may have ([caldav] max_attendees). */
+  maxAttendees: number;
 }
+
+/** What scheduling does for one change: invite and cancel (the organizer), or answer (an attendee). */
+type Plan = { kind: 'organize'; attendees: string[]; removed: string[] } | { kind: 'answer'; organizer: string; me: string; answer: PartStat };
 
 const partStatWords: Record<string, string> = { ACCEPTED: 'Accepted', DECLINED: 'Declined', TENTATIVE: 'Tentative', 'NEEDS-ACTION': 'No answer yet', DELEGATED: 'Delegated' };
 
@@ -57,40 +65,60 @@ export class Scheduler {
   constructor(private readonly deps: SchedulingDeps) {}
 
   /**
+   * Before `owner`'s change is stored (`current` undefined for a deletion): refuses a meeting with
+   * more attendees than allowed, and a change whose mail (one message to the attendees reached by
+   * mail, or one answer to an organizer outside) the owner's sending limits do not allow now.
+   */
+  async checkChange(owner: Principal, previous: CalendarObject | undefined, current: CalendarObject | undefined, options: { reply: boolean }) {
+    const attendees = current ? attendeesOf(current).length : 0;
+    if (attendees > this.deps.maxAttendees) {
+      throw forbidden('max-attendees-per-instance', `the meeting has ${attendees} attendees; at most ${this.deps.maxAttendees} are allowed ([caldav] max_attendees)`);
+    }
+    const plan = await this.plan(owner, previous, current, options);
+    const addressed = plan?.kind === 'organize' ? [...plan.attendees, ...plan.removed] : plan ? [plan.organizer] : [];
+    let byMail = 0;
+    for (const address of addressed) if (await this.reachedByMail(address, owner.tenantId)) byMail++;
+    if (byMail) await this.deps.checkSending(owner, byMail);
+  }
+
+  /**
    * After `owner` stored `current` (replacing `previous`, if any): invitations go out if the owner
    * organizes it, an answer goes back if the owner attends it. Returns the organizer's object text
    * if scheduling changed it (attendee answers that came back at once), else undefined.
    */
   async afterWrite(owner: Principal, previous: CalendarObject | undefined, current: CalendarObject, data: string, options: { reply: boolean }): Promise<string | undefined> {
-    const organizer = organizerOf(current);
-    if (!organizer) return undefined;
-    if (await this.isPrincipal(organizer, owner)) {
-      const attendees = attendeesOf(current).filter((a) => a !== organizer);
-      const removed = previous ? attendeesOf(previous).filter((a) => a !== organizer && !attendees.includes(a)) : [];
-      const results = new Map<string, DeliveryResult>();
-      for (const attendee of attendees) results.set(attendee, await this.deliverRequest(owner, current, data, attendee, previous));
-      for (const attendee of removed) await this.deliverCancel(owner, previous!, attendee);
-      return withDeliveryResults(data, results);
-    }
-    if (!options.reply) return undefined;
-    const me = await this.attendeeAddress(current, owner);
-    if (!me) return undefined;
-    const before = previous ? partStatOf(previous, me) : 'NEEDS-ACTION';
-    const after = partStatOf(current, me) ?? 'NEEDS-ACTION';
-    if (after !== before) await this.deliverReply(owner, data, me, after, organizer);
-    return undefined;
+    const plan = await this.plan(owner, previous, current, options);
+    if (plan?.kind === 'answer') await this.deliverReply(owner, data, plan.me, plan.answer, plan.organizer);
+    if (plan?.kind !== 'organize') return undefined;
+    const results = await this.deliverRequests(owner, current, data, plan.attendees, previous);
+    if (previous) await this.deliverCancels(owner, previous, plan.removed);
+    return withDeliveryResults(data, results);
   }
 
   /** After `owner` deleted a scheduled object: attendees are told it is cancelled, or the organizer that the owner declines. */
   async afterDelete(owner: Principal, previous: CalendarObject, data: string, options: { reply: boolean }) {
-    const organizer = organizerOf(previous);
-    if (!organizer) return;
+    const plan = await this.plan(owner, previous, undefined, options);
+    if (plan?.kind === 'organize') await this.deliverCancels(owner, previous, plan.removed);
+    if (plan?.kind === 'answer') await this.deliverReply(owner, data, plan.me, plan.answer, plan.organizer);
+  }
+
+  /** Who hears of `owner`'s change: every attendee if the owner organizes, else the organizer if the owner's answer changed. */
+  private async plan(owner: Principal, previous: CalendarObject | undefined, current: CalendarObject | undefined, options: { reply: boolean }): Promise<Plan | undefined> {
+    const object = current ?? previous;
+    const organizer = object && organizerOf(object);
+    if (!object || !organizer) return undefined;
     if (await this.isPrincipal(organizer, owner)) {
-      for (const attendee of attendeesOf(previous).filter((a) => a !== organizer)) await this.deliverCancel(owner, previous, attendee);
-      return;
+      const attendees = current ? attendeesOf(current).filter((a) => a !== organizer) : [];
+      const removed = previous ? attendeesOf(previous).filter((a) => a !== organizer && !attendees.includes(a)) : [];
+      return { kind: 'organize', attendees, removed };
     }
-    const me = await this.attendeeAddress(previous, owner);
-    if (me && options.reply && partStatOf(previous, me) !== 'DECLINED') await this.deliverReply(owner, data, me, 'DECLINED', organizer);
+    if (!options.reply) return undefined;
+    const me = await this.attendeeAddress(object, owner);
+    if (!me) return undefined;
+    // Deleting a meeting one attends declines it.
+    const before = previous ? partStatOf(previous, me) : 'NEEDS-ACTION';
+    const answer = current ? (partStatOf(current, me) ?? 'NEEDS-ACTION') : 'DECLINED';
+    return answer === before ? undefined : { kind: 'answer', organizer, me, answer };
   }
 
   /**
@@ -112,61 +140,73 @@ export class Scheduler {
       if (!(await this.isPrincipal(organizer, from))) throw forbidden('organizer-allowed', `only the organizer (${organizer}) declines a proposal`);
       recipients = attendeesOf(object).filter((a) => a !== organizer);
     }
+    const byMail: string[] = [];
+    for (const recipient of recipients) if (!(await this.localPrincipal(recipient, from.tenantId))) byMail.push(recipient);
+    if (byMail.length) await this.deps.checkSending(from, byMail.length);
     const results: { recipient: string; status: string }[] = [];
     for (const recipient of recipients) {
       const target = await this.localPrincipal(recipient, from.tenantId);
-      if (target) {
-        await deliverToInbox(this.deps.db, target, { uid: object.uid, method, sender: from.address, data: text }, this.deps.now());
-        results.push({ recipient, status: '2.0;Success' });
-      } else {
-        const subject = method === 'COUNTER' ? `New time proposed: ${summaryOf(object)}` : `Proposal declined: ${summaryOf(object)}`;
-        const body = method === 'COUNTER' ? `${from.displayName ?? from.address} proposes a new time for "${summaryOf(object)}".` : `${from.displayName ?? from.address} keeps the time of "${summaryOf(object)}".`;
-        await this.mail(from, recipient, method, text, subject, body);
-        results.push({ recipient, status: '1.1;Sent' });
-      }
+      if (!target) continue;
+      await deliverToInbox(this.deps.db, target, { uid: object.uid, method, sender: from.address, data: text }, this.deps.now());
+      results.push({ recipient, status: '2.0;Success' });
+    }
+    if (byMail.length) {
+      const subject = method === 'COUNTER' ? `New time proposed: ${summaryOf(object)}` : `Proposal declined: ${summaryOf(object)}`;
+      const body = method === 'COUNTER' ? `${from.displayName ?? from.address} proposes a new time for "${summaryOf(object)}".` : `${from.displayName ?? from.address} keeps the time of "${summaryOf(object)}".`;
+      await this.mail(from, byMail, method, text, subject, body);
+      results.push(...byMail.map((recipient) => ({ recipient, status: '1.1;Sent' })));
     }
     return results;
   }
 
-  /** iMIP mail delivered to a local principal: invitations, answers and cancellations from outside. */
-  async receiveImip(principal: Principal, text: string, sender: string): Promise<string> {
+  /**
+   * iMIP mail delivered to a local principal: invitations, answers and cancellations from outside.
+   * `author` is the From address the mail flow proved the message comes from (aligned SPF or DKIM, a
+   * trusted relay, a signed-in sender), or null. Only the organizer invites, moves or cancels, and
+   * only an attendee answers for themselves; a UID alone proves nothing. Anything else stays mail.
+   */
+  async receiveImip(principal: Principal, text: string, author: string | null): Promise<string> {
+    if (!author) return 'ignored: the sender is not authenticated (no SPF or DKIM aligned with its From address)';
     const root = parseCalendar(text);
     const method = methodOf(root);
     const object = parseCalendarObject(withoutMethod(text));
     const organizer = organizerOf(object);
     const organizerPrincipal = organizer ? await this.localPrincipal(organizer, principal.tenantId) : undefined;
+    const mine = await findObjectByUid(this.deps.db, principal.id, object.uid);
+    const stored = mine && parseCalendarObject(mine.row.data);
+    // A message about a meeting we hold must come from that meeting's organizer, whatever it says of itself.
+    const otherMeeting = stored && organizerOf(stored) !== organizer ? `ignored: ${object.uid} is a meeting organized by ${organizerOf(stored) ?? 'nobody'}` : undefined;
     if (method === 'REQUEST') {
       // Invitations between principals of one tenant were placed already, without mail.
       if (organizerPrincipal) return 'ignored: internal invitation';
-      const existing = await findObjectByUid(this.deps.db, principal.id, object.uid);
+      if (organizer !== author) return `ignored: invitation sent by ${author} for a meeting organized by ${organizer ?? 'nobody'}`;
+      if (otherMeeting) return otherMeeting;
       const me = (await this.attendeeAddress(object, principal)) ?? principal.address;
-      const previous = existing ? parseCalendarObject(existing.row.data) : undefined;
-      const data = previous && !timesChanged(previous, object) ? keepPartStat(withoutMethod(text), me, previous) : withoutMethod(text);
+      const data = stored && !timesChanged(stored, object) ? keepPartStat(withoutMethod(text), me, stored) : withoutMethod(text);
       await this.store(principal, data, object.uid);
-      return `invitation from ${organizer ?? sender} placed on the calendar`;
+      return `invitation from ${organizer} placed on the calendar`;
     }
     if (method === 'REPLY') {
       const attendee = attendeesOf(object)[0];
-      if (!attendee || attendee !== sender.toLowerCase()) return `ignored: reply for ${attendee ?? 'nobody'} sent by ${sender}`;
-      const mine = await findObjectByUid(this.deps.db, principal.id, object.uid);
-      if (!mine) return 'ignored: no such meeting';
-      const stored = parseCalendarObject(mine.row.data);
+      if (!attendee || attendee !== author) return `ignored: reply for ${attendee ?? 'nobody'} sent by ${author}`;
+      if (!mine || !stored) return 'ignored: no such meeting';
       if (!(await this.isPrincipal(organizerOf(stored) ?? '', principal))) return 'ignored: not the organizer';
+      if (!attendeesOf(stored).includes(attendee)) return `ignored: ${attendee} is not invited`;
       await putObject(this.deps.db, mine.calendar, mine.row.uri, withPartStat(mine.row.data, attendee, partStatOf(object, attendee) ?? 'NEEDS-ACTION', '2.0'), {}, this.deps.now());
       return `answer from ${attendee} recorded`;
     }
     if (method === 'CANCEL') {
-      if (!organizer || organizer !== sender.toLowerCase()) return `ignored: cancellation by ${sender} for a meeting organized by ${organizer ?? 'nobody'}`;
-      const mine = await findObjectByUid(this.deps.db, principal.id, object.uid);
+      if (!organizer || organizer !== author) return `ignored: cancellation by ${author} for a meeting organized by ${organizer ?? 'nobody'}`;
       if (!mine) return 'ignored: no such meeting';
+      if (otherMeeting) return otherMeeting;
       await putObject(this.deps.db, mine.calendar, mine.row.uri, cancelled(mine.row.data), {}, this.deps.now());
       return 'meeting marked cancelled';
     }
     if (method === 'COUNTER' || method === 'DECLINECOUNTER') {
       // A proposal comes from an attendee to the organizer; its refusal from the organizer.
-      const fromRightPerson = method === 'COUNTER' ? attendeesOf(object).includes(sender.toLowerCase()) && organizerPrincipal?.id === principal.id : organizer === sender.toLowerCase();
-      if (!fromRightPerson) return `ignored: ${method} from ${sender}`;
-      await deliverToInbox(this.deps.db, principal, { uid: object.uid, method, sender, data: text }, this.deps.now());
+      const fromRightPerson = method === 'COUNTER' ? attendeesOf(object).includes(author) && organizerPrincipal?.id === principal.id : organizer === author && !otherMeeting;
+      if (!fromRightPerson) return `ignored: ${method} from ${author}`;
+      await deliverToInbox(this.deps.db, principal, { uid: object.uid, method, sender: author, data: text }, this.deps.now());
       return `${method} placed in the scheduling inbox`;
     }
     return `ignored: METHOD ${method || '(none)'}`;
@@ -174,14 +214,26 @@ export class Scheduler {
 
   // Delivery ---------------------------------------------------------------------------------------
 
-  /** Sends one attendee the meeting; the result says how, and carries the answer when it comes back at once (rooms). */
-  private async deliverRequest(organizer: Principal, object: CalendarObject, data: string, attendee: string, previous: CalendarObject | undefined): Promise<DeliveryResult> {
-    const target = await this.localPrincipal(attendee, organizer.tenantId);
-    if (!target) {
-      if (await this.unknownLocalAddress(attendee)) return { status: '3.7' };
-      await this.mail(organizer, attendee, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} invites you to "${summaryOf(object)}".`);
-      return { status: '1.1' };
+  /** Gives every attendee the meeting: local ones directly, the rest in one invitation by mail. The results say how each was reached. */
+  private async deliverRequests(organizer: Principal, object: CalendarObject, data: string, attendees: string[], previous: CalendarObject | undefined): Promise<Map<string, DeliveryResult>> {
+    const results = new Map<string, DeliveryResult>();
+    const byMail: string[] = [];
+    for (const attendee of attendees) {
+      const result = await this.deliverRequest(organizer, object, data, attendee, previous);
+      if (!result) byMail.push(attendee);
+      results.set(attendee, result ?? { status: '1.1' });
     }
+    if (byMail.length) await this.mail(organizer, byMail, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} invites you to "${summaryOf(object)}".`);
+    return results;
+  }
+
+  /**
+   * Gives one local attendee the meeting; the result says how, and carries the answer when it comes
+   * back at once (rooms). Undefined for an attendee reached only by mail.
+   */
+  private async deliverRequest(organizer: Principal, object: CalendarObject, data: string, attendee: string, previous: CalendarObject | undefined): Promise<DeliveryResult | undefined> {
+    const target = await this.localPrincipal(attendee, organizer.tenantId);
+    if (!target) return (await this.unknownLocalAddress(attendee)) ? { status: '3.7' } : undefined;
     if (target.kind === 'room' || target.kind === 'equipment') {
       const decision = await decideBooking(this.deps.db, target, object, this.deps.now());
       const answer: PartStat = decision.accept ? 'ACCEPTED' : 'DECLINED';
@@ -189,7 +241,7 @@ export class Scheduler {
       if (decision.accept) await this.store(target, withPartStat(data, attendee, 'ACCEPTED'), object.uid);
       else if (existing) await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
       // The organizer's calendar has the answer already; the mail tells them why, as Exchange does.
-      await this.mail(target, organizer.address, 'REPLY', replyMessage(data, attendee, answer, decision.reason), `${partStatWords[answer]}: ${summaryOf(object)}`, `${decision.reason}.`);
+      await this.mail(target, [organizer.address], 'REPLY', replyMessage(data, attendee, answer, decision.reason), `${partStatWords[answer]}: ${summaryOf(object)}`, `${decision.reason}.`);
       this.deps.log.info({ resource: target.address, uid: object.uid, answer, reason: decision.reason }, 'calendar: resource answered');
       return { status: '1.2', partStat: answer };
     }
@@ -201,24 +253,30 @@ export class Scheduler {
     return { status: '1.2' };
   }
 
-  private async deliverCancel(organizer: Principal, object: CalendarObject, attendee: string) {
+  /** Tells attendees the meeting is cancelled: local ones in their calendars, the rest in one message. */
+  private async deliverCancels(organizer: Principal, object: CalendarObject, attendees: string[]) {
+    const byMail: string[] = [];
+    for (const attendee of attendees) if (!(await this.cancelLocally(organizer, object, attendee)) && (await this.reachedByMail(attendee, organizer.tenantId))) byMail.push(attendee);
+    if (byMail.length) await this.mail(organizer, byMail, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} has cancelled "${summaryOf(object)}".`);
+  }
+
+  /** Cancels the meeting in a local attendee's calendar; false for an attendee who is not local. */
+  private async cancelLocally(organizer: Principal, object: CalendarObject, attendee: string): Promise<boolean> {
     const target = await this.localPrincipal(attendee, organizer.tenantId);
-    if (!target) {
-      await this.mail(organizer, attendee, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} has cancelled "${summaryOf(object)}".`);
-      return;
-    }
+    if (!target) return false;
     const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
-    if (!existing) return;
+    if (!existing) return true;
     // A room is simply free again; a person keeps the meeting, marked cancelled, until they remove it.
     if (target.kind === 'room' || target.kind === 'equipment') await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
     else await putObject(this.deps.db, existing.calendar, existing.row.uri, cancelled(existing.row.data), {}, this.deps.now());
+    return true;
   }
 
   private async deliverReply(attendeePrincipal: Principal, data: string, attendee: string, answer: PartStat, organizer: string) {
     const target = await this.localPrincipal(organizer, attendeePrincipal.tenantId);
     const object = parseCalendarObject(data);
     if (!target) {
-      await this.mail(attendeePrincipal, organizer, 'REPLY', replyMessage(data, attendee, answer), `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`, `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`);
+      await this.mail(attendeePrincipal, [organizer], 'REPLY', replyMessage(data, attendee, answer), `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`, `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`);
       return;
     }
     const mine = await findObjectByUid(this.deps.db, target.id, object.uid);
@@ -242,7 +300,7 @@ export class Scheduler {
     return this.deps.db.selectFrom('calendars').selectAll().where('principal_id', '=', principalId).orderBy('id').executeTakeFirstOrThrow();
   }
 
-  private async mail(from: Principal, to: string, method: ItipMethod, calendar: string, subject: string, text: string) {
+  private async mail(from: Principal, to: string[], method: ItipMethod, calendar: string, subject: string, text: string) {
     await this.deps.sendImip({ from: from.address, fromName: from.displayName, to, method, calendar, subject, text });
     this.deps.log.info({ from: from.address, to, method }, 'calendar: iMIP message queued');
   }
@@ -254,6 +312,11 @@ export class Scheduler {
     const resolved = await this.deps.directory.resolveAddress(address).catch(() => undefined);
     if (!resolved || resolved.principal.kind === 'group' || resolved.principal.tenantId !== tenantId) return undefined;
     return resolved.principal;
+  }
+
+  /** Whether scheduling reaches this address by mail: not a principal of the tenant, nor a local address that reaches nobody. */
+  private async reachedByMail(address: string, tenantId: number): Promise<boolean> {
+    return !(await this.localPrincipal(address, tenantId)) && !(await this.unknownLocalAddress(address));
   }
 
   /** An address in one of our own authoritative domains that reaches nobody: mail would bounce. */

@@ -117,8 +117,9 @@ async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<Ma
 
 /**
  * Mail with a text/calendar part carrying an iTIP METHOD updates the recipient's calendar too
- * (RFC 6047). The message is in the INBOX already whatever happens here: a calendar that cannot
- * take it is logged, never a reason to bounce or retry the mail.
+ * (RFC 6047), on the word of the author intake proved (never the envelope, which anyone may write).
+ * The message is in the INBOX already whatever happens here: a calendar that cannot or may not take
+ * it is logged, never a reason to bounce or retry the mail.
  */
 async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[]) {
   if (!deps.scheduler) return;
@@ -129,7 +130,7 @@ async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[]) {
       if (!calendars.has(hash)) calendars.set(hash, await calendarPart(deps, hash));
       const calendar = calendars.get(hash);
       if (!calendar) continue;
-      const outcome = await deps.scheduler.receiveImip(principal, calendar, recipient.message.sender);
+      const outcome = await deps.scheduler.receiveImip(principal, calendar, recipient.message.verifiedFrom);
       deps.log?.info({ recipient: principal.address, sender: recipient.message.sender, outcome }, 'calendar: iMIP message applied');
     } catch (error) {
       deps.log?.warn({ recipient: principal.address, sender: recipient.message.sender, err: error }, 'calendar: iMIP message not applied');

@@ -3,10 +3,10 @@
 // calls these steps and sends the SmtpReply they throw.
 import { randomUUID } from 'node:crypto';
 import { authenticate as verifyMessage } from 'mailauth';
-import type { Config, SenderLimits } from '../../config/schema.ts';
+import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { parseAddress } from '../../directory/names.ts';
-import { captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
+import { authorsOf, captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
 import { MessageTooLarge, spoolMessage, type SpooledMessage } from './spool.ts';
 import { computeMetadata } from '../../mailbox/message-metadata.ts';
@@ -23,6 +23,8 @@ import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
+import type { SenderLimits, SendingRefusal } from '../sender-limits.ts';
+import { authenticatedDomains, domainOf, isAligned, TrustedRelays, type AuthenticatedDomains } from './sender-authentication.ts';
 
 export type IntakeSource = 'mx' | 'submission';
 
@@ -55,6 +57,7 @@ export interface IntakeDeps {
   logins: LoginLimiter;
   dns: MailDns;
   dkim: DkimKeys;
+  senderLimits: SenderLimits;
   /** Observes accept latency (end of DATA to 250), when set. */
   metrics?: Metrics;
   now(): number;
@@ -62,8 +65,11 @@ export interface IntakeDeps {
 
 export class Intake {
   private readonly sessions = new Map<string, SessionState>();
+  private readonly trustedRelays: TrustedRelays;
 
-  constructor(private readonly deps: IntakeDeps) {}
+  constructor(private readonly deps: IntakeDeps) {
+    this.trustedRelays = new TrustedRelays(deps.config.smtp.trustedRelays);
+  }
 
   connect(info: SessionInfo) {
     this.deps.limits.acquireIp(info.clientIp);
@@ -114,7 +120,7 @@ export class Intake {
   async rcptTo(sessionId: string, address: string, dsn: { orcpt?: string; notify?: string[] } = {}) {
     const state = this.state(sessionId);
     const { config, directory } = this.deps;
-    const { maxRecipients } = await this.limitsOf(state.principal);
+    const { maxRecipients } = await this.deps.senderLimits.of(state.principal);
     if (state.recipients.length >= maxRecipients) {
       throw smtpReply(452, '4.5.3', `Too many recipients (at most ${maxRecipients} per message); send the rest in another message`);
     }
@@ -154,12 +160,12 @@ export class Intake {
   async data(sessionId: string, stream: Readable, envelope: { envid?: string | null; ret?: string | null }): Promise<string> {
     const state = this.state(sessionId);
     const { config, store } = this.deps;
-    const capture = captureHeaders(stream);
-    const tenantLimit = state.principal ? (await this.limitsOf(state.principal)).maxMessageSize : state.sizeLimit?.bytes;
+    const capture = captureHeaders(stream, config.smtp.maxHeaderSize);
+    const tenantLimit = state.principal ? (await this.deps.senderLimits.of(state.principal)).maxMessageSize : state.sizeLimit?.bytes;
     const maxBytes = Math.min(config.smtp.maxMessageSize, tenantLimit ?? Infinity);
     const tooLarge = async () => {
       if (maxBytes >= config.smtp.maxMessageSize) return smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
-      const tenant = state.principal ? await this.tenantName(state.principal.tenantId) : state.sizeLimit!.tenant;
+      const tenant = state.principal ? await this.deps.senderLimits.tenantName(state.principal.tenantId) : state.sizeLimit!.tenant;
       return smtpReply(552, '5.3.4', `Message size exceeds the maximum message size of tenant ${tenant} (${formatSize(maxBytes)})`);
     };
     const spooled = await spoolMessage(capture.stream, store.blobs, maxBytes).catch(async (error: unknown) => {
@@ -167,6 +173,8 @@ export class Intake {
     });
     const dataEnded = performance.now();
     const blob = spooled.blob;
+    // Every header field is checked (From above all), so a header section longer than what is read is refused.
+    if (!capture.complete()) throw smtpReply(552, '5.3.4', `Message header size exceeds fixed maximum header size (${config.smtp.maxHeaderSize} bytes)`);
     const fields = parseHeaderSection(capture.headers());
     const received = fields.filter((f) => f.name === 'received').length;
     if (received > config.smtp.maxReceivedHeaders) {
@@ -176,13 +184,14 @@ export class Intake {
     const now = this.deps.now();
     const added: string[] = [];
     let authResults: Record<string, unknown> = {};
+    let verifiedFrom: string | null;
     if (state.info.source === 'submission') {
-      const principal = this.requirePrincipal(state);
-      for (const from of headerAddresses(headerValue(fields, 'from'))) await this.checkSendAs(principal, from, 'From header');
+      verifiedFrom = await this.checkAuthor(this.requirePrincipal(state), fields);
       if (!headerValue(fields, 'message-id')) added.push(`Message-ID: <${randomUUID()}@${config.hostname}>`);
       if (!headerValue(fields, 'date')) added.push(`Date: ${rfc5322Date(now)}`);
     } else {
       const verdict = await this.verify(state, spooled);
+      verifiedFrom = await this.checkOwnDomains(state, fields, verdict.domains);
       authResults = verdict.summary;
       if (verdict.headers) added.unshift(verdict.headers.trimEnd());
     }
@@ -205,6 +214,7 @@ export class Intake {
       source: state.info.source,
       clientIp: state.info.clientIp,
       authPrincipalId: state.principal?.id ?? null,
+      verifiedFrom,
       envid: envelope.envid ?? null,
       ret: envelope.ret ?? null,
       receivedAt: now,
@@ -241,6 +251,7 @@ export class Intake {
     }
     return {
       headers: result.headers as string,
+      domains: authenticatedDomains(result),
       summary: {
         spf: (result.spf as { status?: { result?: string } } | undefined)?.status?.result ?? 'none',
         dkim: (result.dkim as { results?: { status?: { result?: string } }[] })?.results?.map((r) => r.status?.result) ?? [],
@@ -286,76 +297,59 @@ export class Intake {
     }
   }
 
-  /** The limits that apply to a tenant: its own ([tenant_limits.<name>]) or the defaults. */
-  private async limitsOfTenant(tenantId: number): Promise<SenderLimits> {
-    const { config } = this.deps;
-    const defaults = { messagesPerMinute: config.limits.messagesPerMinute, recipientsPerDay: config.limits.recipientsPerDay, maxRecipients: config.smtp.maxRecipients, maxMessageSize: config.smtp.maxMessageSize };
-    if (Object.keys(config.tenantLimits).length === 0) return defaults;
-    return config.tenantLimits[(await this.tenantName(tenantId)).toLowerCase()] ?? defaults;
+  /**
+   * A submitted message names its author in exactly one From field, with addresses the user may send
+   * as (RFC 5322 §3.6: From occurs once); its DKIM signature vouches for that author. Returns the one
+   * author, if there is one.
+   */
+  private async checkAuthor(principal: Principal, fields: HeaderField[]): Promise<string | null> {
+    const from = fields.filter((f) => f.name === 'from');
+    if (from.length !== 1) {
+      const found = from.length === 0 ? 'has no From header' : `has ${from.length} From headers`;
+      throw smtpReply(553, '5.7.1', `Message rejected: it ${found}; a message needs exactly one, naming its author`);
+    }
+    const { addresses, group } = authorsOf(from[0]!.value);
+    if (group) throw smtpReply(553, '5.7.1', `From header rejected: a group ("${from[0]!.value.slice(0, 100)}") names no author; give an address ${principal.address} may send as`);
+    if (addresses.length === 0) throw smtpReply(553, '5.7.1', `From header rejected: it names no address; give an address ${principal.address} may send as`);
+    for (const address of addresses) await this.checkSendAs(principal, address, 'From header');
+    return addresses.length === 1 ? addresses[0]! : null;
   }
 
-  /** The sender limits that apply: the sender's tenant's or the defaults. */
-  private async limitsOf(principal: Principal | undefined): Promise<SenderLimits> {
-    const { config } = this.deps;
-    if (!principal) return { messagesPerMinute: config.limits.messagesPerMinute, recipientsPerDay: config.limits.recipientsPerDay, maxRecipients: config.smtp.maxRecipients, maxMessageSize: config.smtp.maxMessageSize };
-    return this.limitsOfTenant(principal.tenantId);
-  }
-
-  /** Tenant names by id, remembered for a minute: limits are looked up at every MAIL and RCPT. */
-  private readonly tenantNames = new Map<number, { name: string; until: number }>();
-
-  private async tenantName(tenantId: number): Promise<string> {
-    const now = this.deps.now();
-    const known = this.tenantNames.get(tenantId);
-    if (known && known.until > now) return known.name;
-    const tenant = await this.deps.store.db.selectFrom('tenants').select('name').where('id', '=', tenantId).executeTakeFirst();
-    const name = tenant?.name ?? '';
-    this.tenantNames.set(tenantId, { name, until: now + 60_000 });
-    return name;
+  /**
+   * Mail from outside that claims one of our own domains (envelope sender or From) must prove it:
+   * SPF or DKIM aligned with that domain, or a trusted relay passing it on. Otherwise anyone could
+   * mail our users as their colleagues. Returns the message's one From address if it is proved.
+   */
+  private async checkOwnDomains(state: SessionState, fields: HeaderField[], proof: AuthenticatedDomains): Promise<string | null> {
+    const trusted = this.trustedRelays.has(state.info.clientIp);
+    const from = fields.filter((f) => f.name === 'from');
+    const authors = from.flatMap((f) => headerAddresses(f.value));
+    if (!trusted) {
+      const claims = new Map<string, string>();
+      for (const address of [state.sender ?? '', ...authors]) if (domainOf(address) && !claims.has(domainOf(address))) claims.set(domainOf(address), address);
+      for (const [domain, address] of claims) {
+        if (isAligned(domain, proof) || !(await this.deps.directory.findDomain(domain).catch(() => undefined))) continue;
+        throw smtpReply(550, '5.7.1', `Message rejected as spoofed: <${address}> is in ${domain}, a domain of this server, and the message passed neither SPF nor DKIM for ${domain}; senders of ${domain} use the submission port`);
+      }
+    }
+    const author = from.length === 1 && authors.length === 1 ? authors[0]! : undefined;
+    return author && (trusted || isAligned(domainOf(author), proof)) ? author : null;
   }
 
   /** Inbound mail is held to the smallest size limit among its recipients' tenants. */
   private async narrowSizeLimit(state: SessionState, tenantId: number) {
-    const { maxMessageSize } = await this.limitsOfTenant(tenantId);
+    const { maxMessageSize } = await this.deps.senderLimits.ofTenant(tenantId);
     if (maxMessageSize >= this.deps.config.smtp.maxMessageSize || (state.sizeLimit && state.sizeLimit.bytes <= maxMessageSize)) return;
-    state.sizeLimit = { bytes: maxMessageSize, tenant: await this.tenantName(tenantId) };
+    state.sizeLimit = { bytes: maxMessageSize, tenant: await this.deps.senderLimits.tenantName(tenantId) };
   }
 
   private async checkSenderRate(principal: Principal) {
-    const limits = await this.limitsOf(principal);
-    const since = this.deps.now() - 60_000;
-    const row = await this.deps.store.db
-      .selectFrom('queue_messages')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('auth_principal_id', '=', principal.id)
-      .where('received_at', '>', since)
-      .executeTakeFirstOrThrow();
-    if (Number(row.n) >= limits.messagesPerMinute) {
-      throw smtpReply(450, '4.7.1', `Message submission rate for ${principal.address} has exceeded the configured limit (${limits.messagesPerMinute} per minute); try again later`);
-    }
+    throwRefusal(await this.deps.senderLimits.messageRefusal(principal));
   }
 
   /** The 24-hour recipient limit of an authenticated sender; a group counts as one recipient. */
   private async checkRecipientRate(state: SessionState) {
-    if (!state.principal) return;
-    const limits = await this.limitsOf(state.principal);
-    const since = this.deps.now() - 86_400_000;
-    const row = await this.deps.store.db
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('queue_recipients as r')
-          .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
-          .select(['r.message_id', 'r.original_recipient'])
-          .distinct()
-          .where('m.auth_principal_id', '=', state.principal!.id)
-          .where('m.received_at', '>', since)
-          .as('sent'),
-      )
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    if (Number(row.n) + state.recipients.length >= limits.recipientsPerDay) {
-      throw smtpReply(452, '4.5.3', `Daily recipient limit reached for ${state.principal.address} (${limits.recipientsPerDay} recipients per 24 hours); try again later`);
-    }
+    if (state.principal) throwRefusal(await this.deps.senderLimits.recipientRefusal(state.principal, state.recipients.length));
   }
 
   private requirePrincipal(state: SessionState): Principal {
@@ -368,6 +362,11 @@ export class Intake {
     if (!state) throw smtpReply(421, '4.3.0', 'Session state lost, closing transmission channel');
     return state;
   }
+}
+
+function throwRefusal(refusal: SendingRefusal | undefined) {
+  if (!refusal) return;
+  throw refusal.limit === 'messages-per-minute' ? smtpReply(450, '4.7.1', refusal.text) : smtpReply(452, '4.5.3', refusal.text);
 }
 
 function withPrefix(prefix: string, content: Readable): Readable {

@@ -33,6 +33,8 @@ export interface NewMessage {
   source: 'mx' | 'submission' | 'dsn';
   clientIp?: string | null;
   authPrincipalId?: number | null;
+  /** The message's one From address, when intake proved the message comes from it. */
+  verifiedFrom?: string | null;
   envid?: string | null;
   ret?: string | null;
   receivedAt: number;
@@ -111,6 +113,7 @@ type QueueMessageValues = {
   source: QueueMessageTable['source'];
   clientIp: string | null;
   authPrincipalId: number | null;
+  verifiedFrom: string | null;
   envid: string | null;
   ret: string | null;
   receivedAt: number;
@@ -128,6 +131,7 @@ const insertQueueMessage = new PreparedQuery<QueueMessageValues, { id: number }>
       source: arg('source'),
       client_ip: arg('clientIp'),
       auth_principal_id: arg('authPrincipalId'),
+      verified_from: arg('verifiedFrom'),
       envid: arg('envid'),
       ret: arg('ret'),
       received_at: arg('receivedAt'),
@@ -180,6 +184,7 @@ export async function insertMessage(trx: Transaction<Database>, m: NewMessage, d
     source: m.source,
     clientIp: m.clientIp ?? null,
     authPrincipalId: m.authPrincipalId ?? null,
+    verifiedFrom: m.verifiedFrom ?? null,
     envid: m.envid ?? null,
     ret: m.ret ?? null,
     receivedAt: m.receivedAt,

@@ -25,6 +25,8 @@ export interface QueuedMessage {
   ret: string | null;
   receivedAt: number;
   source: string;
+  /** The From address intake proved the message comes from, if any. */
+  verifiedFrom: string | null;
 }
 
 export interface ClaimedRecipient {
@@ -197,6 +199,7 @@ export class Queue {
         'm.ret',
         'm.received_at',
         'm.source',
+        'm.verified_from',
       ])
       .where('r.id', 'in', ids)
       .orderBy('r.id')
@@ -225,6 +228,7 @@ export class Queue {
         ret: r.ret,
         receivedAt: Number(r.received_at),
         source: r.source,
+        verifiedFrom: r.verified_from,
       },
     }));
   }

@@ -11,6 +11,7 @@ import * as serviceHealth from './0007-service-health.ts';
 import * as contentReferences from './0008-content-references.ts';
 import * as mailboxUsedBytes from './0009-mailbox-used-bytes.ts';
 import * as queueClaimIndexes from './0010-queue-claim-indexes.ts';
+import * as queueVerifiedAuthor from './0011-queue-verified-author.ts';
 import * as loginFailures from './0012-login-failures.ts';
 
 export interface Migration {
@@ -30,6 +31,7 @@ export const migrations: Migration[] = [
   { version: 8, name: 'content-references', up: contentReferences.up },
   { version: 9, name: 'mailbox-used-bytes', up: mailboxUsedBytes.up },
   { version: 10, name: 'queue-claim-indexes', up: queueClaimIndexes.up },
+  { version: 11, name: 'queue-verified-author', up: queueVerifiedAuthor.up },
   { version: 12, name: 'login-failures', up: loginFailures.up },
 ];
 

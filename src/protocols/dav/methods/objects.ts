@@ -4,6 +4,7 @@ import { mayWrite } from '../../../calendar/calendar-access.ts';
 import { exportCalendar } from '../../../calendar/calendar-export.ts';
 import { defaultCalendar, deleteCalendar, deleteObject, getObject, listObjects, parsedObject, putObject } from '../../../calendar/calendars.ts';
 import { deleteInboxItem, getInboxItem } from '../../../calendar/scheduling/schedule-inbox.ts';
+import { parseCalendarObject } from '../../../calendar/calendar-object.ts';
 import { toPrincipal, type Principal } from '../../../directory/directory.ts';
 import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
 import type { DavResource } from '../dav-resources.ts';
@@ -41,6 +42,8 @@ export const handlePut: MethodHandler = async (context, resource, request) => {
     throw invalid('max-resource-size', `the calendar object is ${Buffer.byteLength(request.body)} bytes; the limit ([caldav] max_resource_size) is ${context.maxResourceSize}`);
   }
   const previous = await getObject(context.db, target.calendar.id, target.uri);
+  // Refused before anything is stored: too many attendees, or invitations the sending limits do not allow now.
+  await context.scheduler.checkChange(await ownerOf(context, target), previous && parsedObject(previous), parseCalendarObject(request.body), scheduleOptions(request));
   const result = await putObject(context.db, target.calendar, target.uri, request.body, { ifMatch: request.headers['if-match'], ifNoneMatch: request.headers['if-none-match'] }, context.now());
   const status = result.created ? 201 : 204;
   const changed = await schedule(context, target, request, (owner, options) => context.scheduler.afterWrite(owner, previous && parsedObject(previous), result.object, request.body, options));
@@ -61,18 +64,26 @@ export const handlePut: MethodHandler = async (context, resource, request) => {
  */
 async function schedule<T>(context: DavContext, target: Extract<DavResource, { kind: 'object' }>, request: DavRequest, run: (owner: Principal, options: { reply: boolean }) => Promise<T>): Promise<T | undefined> {
   try {
-    const owner = target.calendar.principal_id === context.viewer.id ? context.viewer : toPrincipal(await context.db.selectFrom('principals').selectAll().where('id', '=', target.calendar.principal_id).executeTakeFirstOrThrow());
-    return await run(owner, { reply: request.headers['schedule-reply']?.toUpperCase() !== 'F' });
+    return await run(await ownerOf(context, target), scheduleOptions(request));
   } catch (error) {
     context.log.warn({ err: error, path: request.path }, 'caldav: scheduling failed');
     return undefined;
   }
 }
 
+/** Whose calendar it is: scheduling acts for the owner (a delegate writes in someone else's). */
+async function ownerOf(context: DavContext, target: Extract<DavResource, { kind: 'object' }>): Promise<Principal> {
+  if (target.calendar.principal_id === context.viewer.id) return context.viewer;
+  return toPrincipal(await context.db.selectFrom('principals').selectAll().where('id', '=', target.calendar.principal_id).executeTakeFirstOrThrow());
+}
+
+const scheduleOptions = (request: DavRequest) => ({ reply: request.headers['schedule-reply']?.toUpperCase() !== 'F' });
+
 export const handleDelete: MethodHandler = async (context, resource, request) => {
   if (resource.kind === 'object') {
     const target = writableObject(resource);
     const previous = await getObject(context.db, resource.calendar.id, resource.uri);
+    if (previous) await context.scheduler.checkChange(await ownerOf(context, target), parsedObject(previous), undefined, scheduleOptions(request));
     await deleteObject(context.db, resource.calendar, resource.uri, { ifMatch: request.headers['if-match'] });
     if (previous) await schedule(context, target, request, (owner, options) => context.scheduler.afterDelete(owner, parsedObject(previous), previous.data, options));
     return { status: 204 };
