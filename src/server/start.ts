@@ -47,7 +47,7 @@ export interface StartOptions {
 export async function startNode(config: Config, options: StartOptions): Promise<RunningNode> {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  const { store, migration } = await openStore({
+  const { store, migration, madePrivate } = await openStore({
     location: config.database,
     dataDir: config.dataDir,
     now,
@@ -55,6 +55,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     onCheckpointError: (error) => logger.warn({ error }, 'WAL checkpoint failed; retrying'),
   });
   if (migration.from !== migration.to) logger.info({ from: migration.from, to: migration.to, backup: migration.backup }, 'store schema migrated');
+  if (madePrivate) logger.warn({ count: madePrivate, dataDir: config.dataDir }, `made ${madePrivate} files and directories in the data dir private to Holdfast's user (other local users could read them)`);
 
   const services: RunningService[] = [];
   let holdfast: Holdfast | undefined;

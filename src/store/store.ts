@@ -2,7 +2,7 @@
 // Small content is kept inside the database on both (see inline-blob.ts). Larger content: files in
 // the data dir with SQLite; inside the database with PostgreSQL, so that several nodes share it
 // without a shared filesystem.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { DatabaseBlobStore } from './blobs/database-blob-store.ts';
@@ -10,6 +10,7 @@ import { FileBlobStore } from './blobs/file-blob-store.ts';
 import { LayeredBlobStore } from './blobs/layered-blob-store.ts';
 import { openDatabase, type DatabaseHandle, type Dialect, type OpenDatabaseOptions, type StoreLocation } from './database.ts';
 import { migrate, type MigrationResult } from './migrate.ts';
+import { keepPrivate } from './private-files.ts';
 import type { Database } from './schema.ts';
 
 export interface Store {
@@ -26,8 +27,13 @@ export interface OpenStoreOptions extends OpenDatabaseOptions {
   now?: () => number;
 }
 
+/** An SQLite database's files, wherever it is (never its whole directory, which may be shared). */
+const sqliteFiles = (path: string) => [path, `${path}-wal`, `${path}-shm`, join(dirname(path), 'backups')];
+
 /** Opens the store and brings its schema up to date (refusing a newer one). */
-export async function openStore(options: OpenStoreOptions): Promise<{ store: Store; migration: MigrationResult }> {
+export async function openStore(options: OpenStoreOptions): Promise<{ store: Store; migration: MigrationResult; madePrivate: number }> {
+  // Before anything is created: the database, its WAL, blobs and backups are for Holdfast's user only.
+  const madePrivate = await keepPrivate([options.dataDir, ...(options.location.kind === 'sqlite' ? sqliteFiles(options.location.path) : [])]);
   const handle = await openDatabase(options.location, options);
   try {
     const migration = await migrate(handle, (options.now ?? Date.now)());
@@ -36,6 +42,7 @@ export async function openStore(options: OpenStoreOptions): Promise<{ store: Sto
     return {
       store: { db: handle.db, dialect: handle.dialect, blobs, handle, close: () => handle.close() },
       migration,
+      madePrivate,
     };
   } catch (error) {
     await handle.close().catch(() => {});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { chmod, lstat, readdir, readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
@@ -20,6 +20,18 @@ function httpsGet(port: number, path: string): Promise<{ status: number; body: s
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Every file and directory under `root` (itself as ''), with its permission bits. */
+async function modes(root: string): Promise<[path: string, mode: number, directory: boolean][]> {
+  const found: [string, number, boolean][] = [];
+  const visit = async (relative: string) => {
+    const stats = await lstat(join(root, relative));
+    found.push([relative, stats.mode & 0o777, stats.isDirectory()]);
+    if (stats.isDirectory()) for (const name of await readdir(join(root, relative))) await visit(join(relative, name));
+  };
+  await visit('');
+  return found;
 }
 
 const refused = (port: number) =>
@@ -58,6 +70,29 @@ for (const name of backendNames) {
         assert.match(server.stderr(), /"msg":"stopped"/);
       } finally {
         server.child.kill('SIGKILL');
+        await backend.cleanup();
+      }
+    });
+
+    it('keeps the data dir for its own user only, and tightens what an older version left open', async () => {
+      const backend = await createBackend(name);
+      const env = loopbackEnv(backend.dataDir, { HOLDFAST_DATABASE_URL: backend.databaseUrl });
+      try {
+        await (await startHoldfast(env)).stop();
+        const created = await modes(backend.dataDir);
+        assert.ok(created.some(([path]) => path.endsWith('.key')) && created.some(([path]) => path.endsWith('.crt')), 'the TLS key and certificate are there');
+        if (name === 'sqlite') assert.ok(created.some(([path]) => path === 'holdfast.sqlite'));
+        for (const [path, mode, directory] of created) assert.equal(mode, directory ? 0o700 : 0o600, `${path || 'the data dir'} is ${mode.toString(8)}`);
+
+        // As an older Holdfast left them: files 0644 in 0755 directories.
+        for (const [path, , directory] of created) await chmod(join(backend.dataDir, path), directory ? 0o755 : 0o644);
+        const server = await startHoldfast(env);
+        await server.stop();
+        const said = server.stderr().split('\n').filter((line) => line.includes('private to Holdfast'));
+        assert.equal(said.length, 1, 'said once');
+        assert.match(said[0]!, new RegExp(`made ${created.length} files and directories in the data dir private`));
+        for (const [path, mode, directory] of await modes(backend.dataDir)) assert.equal(mode, directory ? 0o700 : 0o600, `${path || 'the data dir'} is ${mode.toString(8)}`);
+      } finally {
         await backend.cleanup();
       }
     });
