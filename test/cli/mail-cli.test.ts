@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
+import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast queue, trace and dkim commands on ${name}`, { skip: skipFor(name) }, () => {
@@ -18,6 +18,7 @@ for (const name of backendNames) {
     before(async () => {
       backend = await createBackend(name);
       env = loopbackEnv(backend.dataDir, { HOLDFAST_DATABASE_URL: backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42' });
+      await initHoldfast(env);
       await json('user', 'add', 'alice@test.example', '--password', 'Wonderland-42');
       // No queue role: accepted mail waits in the queue for the commands to look at.
       server = await startHoldfast(env, ['--roles', 'smtp,http']);
