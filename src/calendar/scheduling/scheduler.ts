@@ -8,7 +8,7 @@ import type { Directory, Principal } from '../../directory/directory.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { Database } from '../../store/schema.ts';
 import { parseCalendar, parseCalendarObject, type CalendarObject } from '../calendar-object.ts';
-import { defaultCalendar, deleteObject, ensureDefaultCalendar, findCalendar, findObjectByUid, objectUriForUid, putObject } from '../calendars.ts';
+import { defaultCalendar, deleteObject, ensureDefaultCalendar, findCalendar, findObjectByUid, objectUriForUid, parsedObject, putObject } from '../calendars.ts';
 import { forbidden, invalid } from '../../errors.ts';
 import { decideBooking } from './resource-booking.ts';
 import { deliverToInbox } from './schedule-inbox.ts';
@@ -173,7 +173,7 @@ export class Scheduler {
     const organizer = organizerOf(object);
     const organizerPrincipal = organizer ? await this.localPrincipal(organizer, principal.tenantId) : undefined;
     const mine = await findObjectByUid(this.deps.db, principal.id, object.uid);
-    const stored = mine && parseCalendarObject(mine.row.data);
+    const stored = mine && parsedObject(mine.row);
     // A message about a meeting we hold must come from that meeting's organizer, whatever it says of itself.
     const otherMeeting = stored && organizerOf(stored) !== organizer ? `ignored: ${object.uid} is a meeting organized by ${organizerOf(stored) ?? 'nobody'}` : undefined;
     if (method === 'REQUEST') {
@@ -246,7 +246,7 @@ export class Scheduler {
       return { status: '1.2', partStat: answer };
     }
     const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
-    const before = existing ? parseCalendarObject(existing.row.data) : previous;
+    const before = existing ? parsedObject(existing.row) : previous;
     // A new time makes an earlier answer stale: the attendee is asked again.
     const copy = !before ? data : timesChanged(before, object) ? withPartStat(data, attendee, 'NEEDS-ACTION') : keepPartStat(data, attendee, before);
     await this.store(target, copy, object.uid);
