@@ -27,6 +27,13 @@ out["search_body"] = m.search(None, "BODY", "report")[1][0].decode()
 typ, data = m.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
 out["fetch"] = data[0][0].decode()
 out["header"] = data[0][1].decode()
+typ, data = m.fetch("1", "(RFC822.HEADER FLAGS)")
+out["rfc822_header"] = [typ, data[0][1].decode(), data[0][0].decode()]
+typ, data = m.fetch("1", "(RFC822.TEXT)")
+out["rfc822_text"] = [typ, data[0][1].decode()]
+typ, data = m.fetch("1", "(RFC822)")
+out["rfc822"] = [typ, data[0][1].decode()]
+out["seen"] = m.fetch("1", "(FLAGS)")[1][0].decode()
 out["store"] = m.store("1", "+FLAGS", "\\Deleted")[0]
 out["copy"] = m.copy("1", "Archive")[0]
 out["expunge"] = [x.decode() for x in m.expunge()[1] if x]
@@ -58,6 +65,12 @@ for (const name of backendNames) {
       assert.equal(out.search_body, '1');
       assert.match(out.fetch, /FLAGS \(\\Flagged\) INTERNALDATE "14-Nov-2023 22:13:20 \+0000"/);
       assert.equal(out.header, 'Subject: =?utf-8?q?K=C3=A4se?=\r\n\r\n');
+      // RFC822.* (IMAP4rev1, as fetchmail and imaplib scripts use them): HEADER does not set \Seen, TEXT does.
+      assert.deepEqual(out.rfc822_header.slice(0, 2), ['OK', 'From: dave@test.example\r\nSubject: =?utf-8?q?K=C3=A4se?=\r\n\r\n']);
+      assert.doesNotMatch(out.rfc822_header[2], /\\Seen/);
+      assert.deepEqual(out.rfc822_text, ['OK', 'Cheese report.\r\n']);
+      assert.deepEqual(out.rfc822, ['OK', 'From: dave@test.example\r\nSubject: =?utf-8?q?K=C3=A4se?=\r\n\r\nCheese report.\r\n']);
+      assert.match(out.seen, /\\Seen/);
       assert.equal(out.store, 'OK');
       assert.equal(out.copy, 'OK');
       assert.deepEqual(out.expunge, ['1']);

@@ -51,8 +51,9 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
   }
 
   const uids = selected.resolve(set, uid);
-  const needsMetadata = items.some((i) => i.kind !== 'simple' || ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name));
   const needsContent = items.some((i) => i.kind !== 'simple' || ['RFC822', 'RFC822.HEADER', 'RFC822.TEXT'].includes(i.name));
+  // Sections are cut along the MIME tree, so content always comes with it.
+  const needsMetadata = needsContent || items.some((i) => i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name));
   const setsSeen = !selected.readOnly && items.some((i) => (i.kind === 'section' && !i.peek) || (i.kind === 'simple' && (i.name === 'RFC822' || i.name === 'RFC822.TEXT')));
 
   for (let start = 0; start < uids.length; start += batchSize) {
@@ -140,7 +141,8 @@ interface SectionSource {
   binarySize(section: Section): Promise<number>;
 }
 
-const unavailable = () => new ImapNo('Message content is not available', 'SERVERBUG');
+/** A section asked of a message whose content or MIME tree was not loaded: a bug, logged by the session with its details. */
+const unavailable = () => new Error('FETCH asked for message content that was not loaded');
 const noContent: SectionSource = {
   section: async () => {
     throw unavailable();
