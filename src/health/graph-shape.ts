@@ -4,7 +4,7 @@
 import type { ServiceStatus } from './components.ts';
 import { componentById, components, worstStatus } from './components.ts';
 import type { HealthIssue } from './issue-log.ts';
-import { isoTime } from './issue-posts.ts';
+import { isoTime, tenantPost } from './issue-posts.ts';
 
 /** Who reads: a global administrator sees every issue; a tenant administrator only their tenant's. */
 export interface HealthViewer {
@@ -40,8 +40,13 @@ export function graphIssue(issue: HealthIssue, viewer: HealthViewer) {
     forests: viewer.tenant ? [] : issue.scope.forests,
     nodes: issue.scope.nodes,
     tenants: viewer.tenant ? issue.scope.tenants.filter((t) => t === viewer.tenant) : issue.scope.tenants,
-    affectedTenantsEstimate: issue.scope.tenants.length || null,
-    posts: issue.posts.map((p) => ({ createdDateTime: isoTime(p.createdAt), postType: p.postType, description: { contentType: 'html', content: p.content } })),
+    // How many tenants are affected tells a tenant administrator about the others: only operators see it.
+    affectedTenantsEstimate: viewer.tenant ? null : issue.scope.tenants.length || null,
+    posts: issue.posts.map((p) => ({
+      createdDateTime: isoTime(p.createdAt),
+      postType: p.postType,
+      description: { contentType: 'html', content: viewer.tenant ? tenantPost(p.content, issue.scope, viewer.tenant) : p.content },
+    })),
   };
 }
 

@@ -6,9 +6,27 @@ import { statusWords, type IssueStatus } from './components.ts';
 
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Lines "Label: text" as the HTML content of a post. */
-export function postHtml(lines: [label: string, text: string][]): string {
-  return lines.map(([label, text]) => `<b>${escapeHtml(label)}:</b> ${escapeHtml(text)}`).join('<br>\n');
+/**
+ * Lines "Label: text" as the HTML content of a post. A line's `detail` (a check's figures, which
+ * count every tenant's mail) is marked, so a tenant administrator's view can leave it out.
+ */
+export function postHtml(lines: [label: string, text: string, detail?: string][]): string {
+  return lines
+    .map(([label, text, detail]) => {
+      const figures = detail ? `${text ? ' ' : ''}<span class="detail">${escapeHtml(detail)}</span>` : '';
+      return `<b>${escapeHtml(label)}:</b> ${escapeHtml(text)}${figures}`;
+    })
+    .join('<br>\n');
+}
+
+/**
+ * A post as a tenant administrator reads it: the scope narrowed to their own tenant (no other
+ * tenant's name, no resource forests) and the checks' figures, which count every tenant's mail,
+ * left out.
+ */
+export function tenantPost(html: string, scope: IssueScope, tenant: string): string {
+  const own = scopeText({ ...scope, tenants: scope.tenants.filter((t) => t === tenant), forests: [] });
+  return html.replace(/(<b>Scope of impact:<\/b> )[^<]*/g, `$1${escapeHtml(own)}`).replace(/ ?<span class="detail">[^<]*<\/span>/g, '');
 }
 
 /** The plain text of a post's HTML. */
@@ -52,7 +70,7 @@ export function openingPost(result: CheckResult, since: number, intervalMs: numb
   return postHtml([
     ['Title', issue.title],
     ['User impact', issue.impact],
-    ['Current status', `${currentStatus.investigating} ${result.detail}`],
+    ['Current status', currentStatus.investigating!, result.detail],
     ['Scope of impact', scopeText(issue.scope)],
     ['Start time', isoTime(since)],
     ['Next update by', `the next change in status; checks run every ${durationText(intervalMs)}`],
@@ -61,13 +79,12 @@ export function openingPost(result: CheckResult, since: number, intervalMs: numb
 
 /** A post for an automatic move to `to`. */
 export function statusPost(to: IssueStatus, result: CheckResult | undefined, extra: { startAt: number; healthySince?: number; resolveAfterMs: number; escalate?: boolean }): string {
-  const lines: [string, string][] = [];
+  const lines: [string, string, string?][] = [];
   if (to === 'restoringService') {
-    const detail = result?.detail ? ` ${result.detail}` : '';
-    lines.push(['Current status', `Checks pass again since ${isoTime(extra.healthySince!)}.${detail} We keep watching; the issue resolves after ${durationText(extra.resolveAfterMs)} of health.`]);
+    lines.push(['Current status', `Checks pass again since ${isoTime(extra.healthySince!)}. We keep watching; the issue resolves after ${durationText(extra.resolveAfterMs)} of health.`, result?.detail]);
   } else {
     const escalation = extra.escalate ? 'The impact has grown: this is now an incident. ' : '';
-    lines.push(['Current status', `${escalation}${currentStatus[to] ?? statusWords[to]} ${result?.detail ?? ''}`.trim()]);
+    lines.push(['Current status', `${escalation}${currentStatus[to] ?? statusWords[to]}`, result?.detail]);
   }
   if (result?.issue) lines.push(['Scope of impact', scopeText(result.issue.scope)]);
   lines.push(['Start time', isoTime(extra.startAt)]);

@@ -3,6 +3,8 @@
 // administrator may see; Graph-style errors, $filter and paging. And the public status page when
 // the store stops answering.
 import assert from 'node:assert/strict';
+import type { CheckResult } from '../../src/health/check-result.ts';
+import { openingPost, statusPost } from '../../src/health/issue-posts.ts';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { loopbackEnv, runHoldfast } from '../helpers/cli.ts';
@@ -126,6 +128,54 @@ describe('service health API', () => {
     assert.equal(queue.status, 'investigating');
     assert.equal((await call('POST', `${base}/issues`, boss, { service: 'Imap', title: 'x', impactDescription: 'y' })).status, 403);
     assert.equal((await call('PATCH', `${base}/issues/${mine.json.id}`, boss, { status: 'falsePositive' })).status, 403);
+  });
+
+  it("a tenant administrator's view of automatic posts names no other tenant and none of everyone's figures", async () => {
+    const result: CheckResult = {
+      rule: 'destination:busy.example',
+      component: 'Queue',
+      state: 'failing',
+      detail: '42 recipients deferred at busy.example (42 waiting since 2026-01-01T00:00:00.000Z); last reply: 421 4.3.2 Busy.',
+      issue: {
+        classification: 'advisory',
+        origin: 'thirdParty',
+        title: 'Mail to busy.example is delayed',
+        impact: 'Messages to busy.example are waiting in the queue.',
+        feature: 'Outbound delivery',
+        publicSummary: 'Delivery to one outside destination is delayed',
+        scope: { tenants: ['default', 'other'], forests: ['default', 'eu-1'], regions: ['local'], nodes: [] },
+      },
+    };
+    const { health } = t.node.holdfast;
+    const since = health.now();
+    const opened = await health.log.open({
+      component: result.component,
+      rule: result.rule,
+      classification: 'advisory',
+      origin: 'thirdParty',
+      status: 'investigating',
+      title: result.issue!.title,
+      impactDescription: result.issue!.impact,
+      feature: result.issue!.feature,
+      publicSummary: result.issue!.publicSummary,
+      scope: result.issue!.scope,
+      startAt: since,
+      author: 'holdfast',
+      post: openingPost(result, since, 60_000),
+    });
+    await health.log.setStatus(opened!.id, 'serviceDegradation', { from: 'investigating', author: 'holdfast', post: statusPost('serviceDegradation', result, { startAt: since, resolveAfterMs: 60_000 }) });
+
+    const operator = (await call('GET', `${base}/issues/${opened!.id}`, admin)).json;
+    assert.match(operator.posts[0].description.content, /tenants default, other; resource forests default, eu-1/);
+    assert.match(operator.posts[1].description.content, /42 recipients deferred/);
+    assert.equal(operator.affectedTenantsEstimate, 2);
+
+    const tenant = (await call('GET', `${base}/issues/${opened!.id}`, basic('boss@other.example', 'Lighthouse-77'))).json;
+    const posts = tenant.posts.map((p: { description: { content: string } }) => p.description.content).join('\n');
+    assert.match(posts, /<b>Scope of impact:<\/b> tenants other; region local/);
+    assert.doesNotMatch(posts, /default|eu-1|42 recipients|421 4\.3\.2/, "no other tenant's name, no forest, no figures about everyone's mail");
+    assert.match(posts, /Automatic checks detected a problem/, 'the status sentences stay');
+    assert.equal(tenant.affectedTenantsEstimate, null);
   });
 
   it('pages with @odata.nextLink and a revoked token stops working', async () => {
