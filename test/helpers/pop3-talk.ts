@@ -27,7 +27,12 @@ export class Pop3Talk extends SocketTalk {
 
   async startTls(): Promise<string> {
     const reply = await this.send('STLS');
-    if (reply.startsWith('+OK')) await this.upgradeToTls();
+    if (reply.startsWith('+OK')) await this.upgrade();
     return reply;
+  }
+
+  /** After "+OK Begin TLS": the rest of the conversation over TLS. */
+  async upgrade() {
+    await this.upgradeToTls();
   }
 }

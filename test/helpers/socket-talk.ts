@@ -75,6 +75,11 @@ export class SocketTalk {
     this.socket.write(text);
   }
 
+  /** Stops reading what the server sends (a client that never reads its answers). */
+  stopReading() {
+    this.socket.pause();
+  }
+
   get isClosed() {
     return this.closed;
   }

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { Args } from '../../src/protocols/imap/parser/args.ts';
 import { CommandReader, type CommandFrame } from '../../src/protocols/imap/parser/command-reader.ts';
 import { parseFetchItems } from '../../src/protocols/imap/parser/fetch-items.ts';
+import { decideLiteral, literalMinusLimit, maxCommandBeforeLogin, maxSmallLiteral } from '../../src/protocols/imap/parser/literal-limits.ts';
 import { parseSearch } from '../../src/protocols/imap/parser/search-keys.ts';
 import { ParseError, tokenizeCommand } from '../../src/protocols/imap/parser/tokenizer.ts';
 
@@ -104,5 +105,72 @@ describe('IMAP command parser under fuzzing', () => {
     for (let i = 0; i < 10_000; i++) reader.push(Buffer.alloc(1000, 'x'));
     assert.equal(refused, 1);
     assert.ok((reader as unknown as { pending: Buffer }).pending.length <= 1024);
+  });
+
+  it('caps the whole of a command, not only each literal: endless literals before login end the connection', () => {
+    const refusals: { reply: string; close: boolean }[] = [];
+    let accepted = 0;
+    const reader = new CommandReader(
+      {
+        frame: () => assert.fail('no frame expected'),
+        literal: (size, synchronizing, firstLine, totalSoFar) => {
+          const decision = decideLiteral({ size, synchronizing, command: firstLine.split(' ')[1], totalSoFar }, { loggedIn: false, appendLimit: 50_000_000 });
+          if (decision.accept) accepted += size;
+          return decision;
+        },
+        proceed: () => {},
+        refused: (_tag, reply, close) => refusals.push({ reply, close }),
+      },
+      1024,
+    );
+    // `a LOGIN {4096+}` and then more of them for ever, each within LITERAL-'s 4096 bytes.
+    reader.push(Buffer.from('a LOGIN {4096+}\r\n'));
+    const piece = Buffer.concat([Buffer.alloc(4096, 'x'), Buffer.from(' {4096+}\r\n')]);
+    for (let i = 0; i < 10_000; i++) reader.push(piece);
+    assert.deepEqual(refusals, [{ reply: `[TOOBIG] Before login a command may have at most ${maxCommandBeforeLogin} bytes`, close: true }]);
+    assert.ok(accepted <= maxCommandBeforeLogin);
+    // One literal over LITERAL-'s limit is refused at once.
+    const alone = decideLiteral({ size: literalMinusLimit + 1, synchronizing: false, command: 'LOGIN', totalSoFar: 20 }, { loggedIn: false, appendLimit: 50_000_000 });
+    assert.equal(alone.accept, false);
+    assert.equal(alone.close, true);
+    assert.match(alone.reason!, /^\[TOOBIG\]/);
+  });
+
+  it('never lets a fuzzed chain of literals make a command larger than its limit', () => {
+    const rand = random(7888);
+    for (let round = 0; round < 2000; round++) {
+      const loggedIn = rand() < 0.5;
+      const limits = { loggedIn, appendLimit: 1 + Math.floor(rand() * 200_000) };
+      const maxLine = 256;
+      let closed = false;
+      let biggest = 0;
+      const reader = new CommandReader(
+        {
+          frame: (frame) => {
+            assert.ok(!closed, 'a frame after the reader was told to close');
+            biggest = Math.max(biggest, frame.parts.reduce((sum, part) => sum + part.length, 0));
+          },
+          literal: (size, synchronizing, firstLine, totalSoFar) =>
+            decideLiteral({ size, synchronizing, command: firstLine.split(' ')[1]?.toUpperCase(), totalSoFar }, limits),
+          proceed: () => {},
+          refused: (_tag, _reply, close) => {
+            assert.ok(!closed, 'a refusal after the reader was told to close');
+            closed ||= close;
+          },
+        },
+        maxLine,
+      );
+      const command = rand() < 0.3 ? 'APPEND' : rand() < 0.5 ? 'LOGIN' : 'SEARCH';
+      reader.push(Buffer.from(`a ${command} `));
+      for (let i = 0, n = Math.floor(rand() * 40); i < n && !closed; i++) {
+        const size = Math.floor(rand() * (rand() < 0.8 ? 5000 : 100_000));
+        reader.push(Buffer.from(`{${size}${rand() < 0.7 ? '+' : ''}}\r\n`));
+        reader.push(Buffer.alloc(size, 'y'));
+        reader.push(Buffer.from(' '));
+      }
+      reader.push(Buffer.from('\r\n'));
+      const limit = loggedIn ? limits.appendLimit + maxSmallLiteral : maxCommandBeforeLogin;
+      assert.ok(biggest <= limit + maxLine, `a command of ${biggest} bytes got through (limit ${limit}, ${JSON.stringify(limits)})`);
+    }
   });
 });

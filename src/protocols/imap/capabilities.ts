@@ -2,11 +2,11 @@
 import { threadAlgorithms } from './commands/sort-thread.ts';
 import type { ImapSession } from './session.ts';
 
-const always = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE'];
-
 export function capabilities(session: ImapSession): string[] {
-  const list = [...always];
-  if (session.state === 'not-authenticated') {
+  const loggedIn = session.state !== 'not-authenticated';
+  // Before login non-synchronising literals are held to 4096 bytes (LITERAL-, parser/literal-limits.ts).
+  const list = ['IMAP4rev1', 'IMAP4rev2', loggedIn ? 'LITERAL+' : 'LITERAL-', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE'];
+  if (!loggedIn) {
     if (!session.secure) list.push('STARTTLS');
     if (loginAllowed(session)) list.push('AUTH=PLAIN');
     else list.push('LOGINDISABLED');

@@ -1,9 +1,11 @@
 // One IMAP connection: reads framed commands, runs them one at a time in order, writes responses,
 // and keeps the selected folder in step with the store. Command logic lives in commands/; this file
 // is the connection's plumbing: states, TLS and compression, continuation requests, timeouts and
-// flow control (a client that sends faster than it reads is paused, never buffered without bound).
+// flow control (../command-queue.ts: a client that sends faster than it reads is paused, never
+// buffered for).
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import type { Principal } from '../../directory/directory.ts';
@@ -11,18 +13,15 @@ import type { Logger } from '../../server/logger.ts';
 import type { ImapContext } from './imap-context.ts';
 import { ImapNo } from './imap-error.ts';
 import { Args } from './parser/args.ts';
-import { CommandReader, type CommandFrame, type LiteralDecision } from './parser/command-reader.ts';
+import { CommandReader, type CommandFrame } from './parser/command-reader.ts';
+import { decideLiteral } from './parser/literal-limits.ts';
 import { ParseError, tokenizeCommand } from './parser/tokenizer.ts';
 import { encode, StreamedLiteral, type Value } from './response/encode.ts';
 import type { SelectedFolder } from './selected-folder.ts';
 import { commandTable, type CommandState } from './commands/index.ts';
 import { syncSelected } from './commands/sync.ts';
 import { capabilities } from './capabilities.ts';
-
-/** Commands queued beyond this many pause reading from the client until they are done. */
-const maxQueued = 64;
-/** Literals of commands other than APPEND (search text, passwords) are small. */
-const maxSmallLiteral = 64 * 1024;
+import { CommandQueue, whenWritable } from '../command-queue.ts';
 
 export class ImapSession {
   readonly id = randomUUID().slice(0, 8);
@@ -34,8 +33,7 @@ export class ImapSession {
   readonly log: Logger;
   private socket: Socket;
   private reader!: CommandReader;
-  private readonly queue: CommandFrame[] = [];
-  private running = false;
+  private readonly queue: CommandQueue<CommandFrame>;
   /** A running command waiting for a client line (IDLE's DONE, an AUTHENTICATE response). */
   private continuation?: (frame: CommandFrame) => void;
   private deflate?: DeflateRaw;
@@ -51,6 +49,7 @@ export class ImapSession {
     readonly listener: { name: 'imap' | 'imaps'; secureContext: SecureContext },
   ) {
     this.socket = socket;
+    this.queue = new CommandQueue(socket, { run: (frame) => this.run(frame), drained: () => this.drained(), closed: () => this.closed });
     socket.setNoDelay(true);
     this.secure = listener.name === 'imaps';
     this.log = context.log.child({ session: this.id, client: socket.remoteAddress });
@@ -81,26 +80,46 @@ export class ImapSession {
     this.flush();
   }
 
-  private attach(socket: Socket) {
-    this.reader = new CommandReader({
-      frame: (frame) => this.onFrame(frame),
-      literal: (size, synchronizing, firstLine) => this.decideLiteral(size, firstLine),
-      proceed: () => {
-        this.send('+ Ready for literal data');
-        this.flush();
-      },
-      refused: (tag, reply) => {
-        this.send(`${tag ?? '*'} ${reply.startsWith('[TOOBIG]') ? 'NO' : 'BAD'} ${reply}`);
-        this.flush();
-      },
-    });
-    socket.on('data', this.onData);
+  private attach(socket: Socket, previous?: Socket) {
+    this.readCommandsFrom(socket, previous);
     socket.on('error', (error) => this.log.debug({ err: error }, 'imap: connection error'));
     socket.on('close', () => this.cleanup());
     socket.on('timeout', () => {
       this.send('* BYE Autologout; idle for too long');
       this.end();
     });
+  }
+
+  /**
+   * Reads commands from `input` (the socket, or the inflater once COMPRESS is active) with a fresh
+   * reader. Whatever was read from the previous input and not yet run is dropped (CommandQueue.restart).
+   */
+  private readCommandsFrom(input: Readable, previous?: Readable) {
+    this.reader?.stop();
+    previous?.off('data', this.onData);
+    this.queue.restart(input);
+    this.reader = new CommandReader({
+      frame: (frame) => this.onFrame(frame),
+      literal: (size, synchronizing, firstLine, totalSoFar) =>
+        decideLiteral({ size, synchronizing, command: firstLine.split(' ', 3)[1]?.toUpperCase(), totalSoFar }, { loggedIn: this.state !== 'not-authenticated', appendLimit: this.context.config.appendLimit }),
+      proceed: () => {
+        this.send('+ Ready for literal data');
+        this.flush();
+      },
+      refused: (tag, reply, close) => this.refused(tag, reply, close),
+    });
+    input.on('data', this.onData);
+  }
+
+  private refused(tag: string | null, reply: string, close: boolean) {
+    // RFC 7888 §4: a non-synchronising literal too big to take is answered BAD [TOOBIG]; the rest of
+    // the stream cannot be framed without reading it, so the connection ends.
+    this.send(`${tag ?? '*'} ${reply.startsWith('[TOOBIG]') && !close ? 'NO' : 'BAD'} ${reply}`);
+    if (close) {
+      this.queue.pauseInput();
+      this.send('* BYE Closing the connection: the command was refused and its data cannot be skipped safely');
+      this.end();
+    } else this.flush();
   }
 
   private readonly onData = (chunk: Buffer) => {
@@ -112,14 +131,6 @@ export class ImapSession {
     }
   };
 
-  private decideLiteral(size: number, firstLine: string): LiteralDecision {
-    const name = firstLine.split(' ', 3)[1]?.toUpperCase();
-    const limit = name === 'APPEND' ? this.context.config.appendLimit : maxSmallLiteral;
-    if (name === 'APPEND' && this.state === 'not-authenticated') return { accept: false, reason: 'Log in first' };
-    if (size > limit) return { accept: false, reason: `[TOOBIG] Literal of ${size} bytes is larger than the limit of ${limit} bytes` };
-    return { accept: true };
-  }
-
   private onFrame(frame: CommandFrame) {
     if (this.continuation) {
       const resume = this.continuation;
@@ -127,23 +138,7 @@ export class ImapSession {
       resume(frame);
       return;
     }
-    this.queue.push(frame);
-    if (this.queue.length >= maxQueued) this.socket.pause();
-    void this.pump();
-  }
-
-  private async pump() {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length && !this.closed) {
-        const frame = this.queue.shift()!;
-        if (this.queue.length < maxQueued / 2) this.socket.resume();
-        await this.run(frame);
-      }
-    } finally {
-      this.running = false;
-    }
+    this.queue.push(frame, frame.parts.reduce((sum, part) => sum + part.length, 0));
   }
 
   private async run(frame: CommandFrame) {
@@ -263,17 +258,7 @@ export class ImapSession {
    */
   async drained() {
     if (this.outputBytes >= 16 * 1024) this.writeOut();
-    const target = this.deflate ?? this.socket;
-    if (!target.writableNeedDrain || this.closed) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        target.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      target.once('drain', done);
-      this.socket.once('close', done);
-    });
+    if (!this.closed) await whenWritable(this.deflate ?? this.socket, this.socket);
   }
 
   /** Asks the client for more (a continuation request) and waits for its next line. */
@@ -282,7 +267,7 @@ export class ImapSession {
       this.continuation = resolve;
       this.send(`+ ${prompt}`);
       this.flush();
-      this.socket.resume();
+      this.queue.resumeInput();
     });
   }
 
@@ -314,25 +299,28 @@ export class ImapSession {
   startTls() {
     this.flush();
     const plain = this.socket;
-    plain.off('data', this.onData);
     plain.removeAllListeners('timeout');
     plain.removeAllListeners('close');
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.listener.secureContext });
     this.socket = secure;
     this.secure = true;
-    this.attach(secure);
+    this.attach(secure, plain);
     secure.setTimeout(this.context.config.loginTimeoutMs);
   }
 
-  /** COMPRESS=DEFLATE: everything after the tagged OK is compressed both ways. */
+  /**
+   * COMPRESS=DEFLATE: everything after the tagged OK is compressed both ways. The socket is piped
+   * into the inflater, so a few compressed bytes that inflate to megabytes (a deflate bomb) are
+   * inflated only as fast as the commands in them run: pausing the inflater's output stops zlib,
+   * whose full input buffer then pauses the socket.
+   */
   startCompression() {
     this.flush();
     const inflate = createInflateRaw();
     const deflate = createDeflateRaw({ windowBits: 15 });
-    this.socket.off('data', this.onData);
-    this.socket.on('data', (chunk: Buffer) => inflate.write(chunk));
-    inflate.on('data', this.onData);
     inflate.on('error', () => this.end());
+    this.readCommandsFrom(inflate, this.socket);
+    this.socket.pipe(inflate);
     deflate.pipe(this.socket);
     this.deflate = deflate;
   }

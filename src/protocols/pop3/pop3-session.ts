@@ -9,6 +9,7 @@ import { ensureDefaultFolders, findFolder, type Folder } from '../../mailbox/fol
 import { deleteMessages, listMessageStates, messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
 import { openStoredMessage } from '../../message/stored-message.ts';
 import type { Logger } from '../../server/logger.ts';
+import { CommandQueue, whenWritable } from '../command-queue.ts';
 import type { Pop3Context } from './pop3-context.ts';
 
 const maxLine = 1024;
@@ -24,7 +25,8 @@ interface Maildrop {
 export class Pop3Session {
   private socket: Socket;
   private buffer = Buffer.alloc(0);
-  private queue: Promise<void> = Promise.resolve();
+  /** Each command read: a line to handle, or the refusal of one too long. */
+  private readonly queue: CommandQueue<() => Promise<void> | void>;
   private state: State = 'authorization';
   private user: string | undefined;
   private principal: Principal | undefined;
@@ -41,6 +43,7 @@ export class Pop3Session {
     private readonly secureContext: SecureContext,
   ) {
     this.socket = socket;
+    this.queue = new CommandQueue(socket, { run: async (command) => command(), drained: () => whenWritable(this.socket, this.socket), closed: () => this.state === 'closed' });
     this.log = context.log.child({ client: socket.remoteAddress });
   }
 
@@ -77,11 +80,8 @@ export class Pop3Session {
       if (end < 0) break;
       const line = this.buffer.subarray(0, end).toString('utf8').replace(/\r$/, '');
       this.buffer = this.buffer.subarray(end + 1);
-      if (line.length > maxLine) {
-        this.reply(`-ERR Command line longer than ${maxLine} characters`);
-        continue;
-      }
-      this.queue = this.queue.then(() => this.handle(line));
+      if (line.length > maxLine) this.queue.push(() => this.reply(`-ERR Command line longer than ${maxLine} characters`), end);
+      else this.queue.push(() => this.handle(line), end);
     }
     if (this.buffer.length > maxLine) {
       this.reply(`-ERR Command line longer than ${maxLine} characters; closing`);
@@ -198,6 +198,7 @@ export class Pop3Session {
     this.socket = secured;
     this.secure = true;
     this.buffer = Buffer.alloc(0); // nothing sent before the handshake may be carried into TLS
+    this.queue.restart(secured);
     this.attach(secured);
   }
 
@@ -288,7 +289,10 @@ export class Pop3Session {
         } else if (line === '') inBody = true;
         emit(line);
       }
-      if (out.length > 256) this.write(out.splice(0).map((l) => `${l}\r\n`).join(''), 'latin1');
+      if (out.length > 256) {
+        this.write(out.splice(0).map((l) => `${l}\r\n`).join(''), 'latin1');
+        await whenWritable(this.socket, this.socket); // a large message goes out as fast as the client reads it
+      }
       if (done) {
         stream.destroy();
         break;

@@ -1,7 +1,8 @@
 // Frames the bytes a client sends into whole commands: lines, and the literals ({n}, {n+}, ~{n}) that
 // continue them. Bounded: a line longer than `maxLine` is refused and skipped without being kept, a
-// literal is only read after the session has accepted its size (for a synchronising literal, before
-// the client sends it; an oversized non-synchronising literal is skipped byte by byte, never buffered).
+// literal is only read after the session has accepted its size, knowing how much of the command came
+// before it (for a synchronising literal, before the client sends it; an oversized non-synchronising
+// literal is skipped byte by byte, never buffered, or ends the reading if the session says so).
 //
 // The reader knows nothing of commands; the session decides what each frame means.
 
@@ -15,6 +16,8 @@ export interface LiteralDecision {
   accept: boolean;
   /** Why not, sent as the tagged reply when the literal is refused. */
   reason?: string;
+  /** Refused and not worth skipping: the reader stops and the session closes the connection. */
+  close?: boolean;
 }
 
 export interface CommandReaderEvents {
@@ -23,8 +26,11 @@ export interface CommandReaderEvents {
   literal(size: number, synchronizing: boolean, firstLine: string, totalSoFar: number): LiteralDecision;
   /** The client may send a synchronising literal now. */
   proceed(): void;
-  /** A command was refused while being read (too long, refused literal): tagged BAD/NO with this text. */
-  refused(tag: string | null, reply: string): void;
+  /**
+   * A command was refused while being read (too long, refused literal): tagged BAD/NO with this
+   * text. With `close`, the reader has stopped and the session is to end the connection.
+   */
+  refused(tag: string | null, reply: string, close: boolean): void;
 }
 
 const literalAtEnd = /~?\{(\d{1,20})(\+)?\}$/;
@@ -38,16 +44,27 @@ export class CommandReader {
   /** Skipping a refused command: its rest is dropped up to the end of its line (after any literal). */
   private skipping = false;
   private skippingLine = false;
+  /** Stopped: whatever arrives from now on is dropped. */
+  private stopped = false;
 
   constructor(
     private readonly events: CommandReaderEvents,
     private readonly maxLine = 64 * 1024,
   ) {}
 
+  /** Drops what is buffered and everything that arrives later (the stream changes under it: STARTTLS, COMPRESS). */
+  stop() {
+    this.stopped = true;
+    this.pending = Buffer.alloc(0);
+    this.literalLeft = 0;
+    this.resetCommand();
+  }
+
   push(chunk: Buffer) {
+    if (this.stopped) return;
     let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = Buffer.alloc(0);
-    while (data.length) {
+    while (data.length && !this.stopped) {
       if (this.literalLeft > 0) {
         const take = Math.min(this.literalLeft, data.length);
         if (!this.skipping) this.literalChunks.push(data.subarray(0, take));
@@ -63,7 +80,7 @@ export class CommandReader {
       if (newline < 0) {
         if (data.length > this.maxLine) {
           // Too long to be a command line: refuse it and drop what comes until its end.
-          if (!this.skippingLine && !this.skipping) this.events.refused(this.tagOf(data.toString('utf8', 0, 64)), `Command line too long (more than ${this.maxLine} bytes)`);
+          if (!this.skippingLine && !this.skipping) this.events.refused(this.tagOf(data.toString('utf8', 0, 64)), `Command line too long (more than ${this.maxLine} bytes)`, false);
           this.skippingLine = true;
           this.resetCommand();
           return;
@@ -78,7 +95,7 @@ export class CommandReader {
         continue;
       }
       if (lineBytes.length > this.maxLine) {
-        this.events.refused(this.tagOf(lineBytes.toString('utf8', 0, 64)), `Command line too long (more than ${this.maxLine} bytes)`);
+        this.events.refused(this.tagOf(lineBytes.toString('utf8', 0, 64)), `Command line too long (more than ${this.maxLine} bytes)`, false);
         this.resetCommand();
         continue;
       }
@@ -113,7 +130,10 @@ export class CommandReader {
       if (synchronizing) this.events.proceed();
       return;
     }
-    this.events.refused(this.tagOf(firstLine), decision.reason ?? 'Literal refused');
+    const close = decision.close === true;
+    if (close) this.stop();
+    this.events.refused(this.tagOf(firstLine), decision.reason ?? 'Literal refused', close);
+    if (close) return;
     if (synchronizing) {
       // The client will not send it; the command is over.
       this.resetCommand();
