@@ -10,11 +10,14 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { HeaderLine } from '../message/mime-tree.ts';
 import { ContentCache, fromMetadata } from './content-cache.ts';
+import { sentDay } from '../message/sent-day.ts';
 
 export interface SearchHeaders {
   /** `\x01name\x02value` per field, lower case, ending in `\x01`. */
   text: string;
   sentAt: number | null;
+  /** The day of the Date: header in its own zone, as UTC midnight (SENTBEFORE/SENTON/SENTSINCE). */
+  sentDay: number | null;
 }
 
 const fieldMark = '\x01';
@@ -25,7 +28,8 @@ export function toSearchHeaders(headers: HeaderLine[], sentAt: number | null): S
   // The marks cannot occur in a value: header values are text, and control characters other than tab
   // are not text (RFC 5322); any that slipped in are dropped.
   const text = headers.map(([name, value]) => `${fieldMark}${name}${valueMark}${value.replace(/[\x01\x02]/g, '')}`).join('') + fieldMark;
-  return { text: text.toLowerCase(), sentAt };
+  const date = headers.find(([name]) => name.toLowerCase() === 'date')?.[1];
+  return { text: text.toLowerCase(), sentAt, sentDay: date ? sentDay(date) : null };
 }
 
 /** A test of whether the field `field` has a value containing `needle` (both taken in lower case). */

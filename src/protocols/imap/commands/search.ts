@@ -136,9 +136,8 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
         return k.where === 'text' && headerTests.get(k)!(metadata[at]);
       }
       case 'date': {
-        const date = k.field === 'internal' ? row.internalDate : metadata[at]?.sentAt;
-        if (date === null || date === undefined) return false;
-        const messageDay = Math.floor(date / day) * day;
+        const messageDay = k.field === 'internal' ? Math.floor(row.internalDate / day) * day : metadata[at]?.sentDay;
+        if (messageDay === null || messageDay === undefined) return false;
         return k.op === 'before' ? messageDay < k.day : k.op === 'on' ? messageDay === k.day : messageDay >= k.day;
       }
       case 'size':
