@@ -3,12 +3,11 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { bootstrapDirectory } from '../directory/bootstrap.ts';
 import { Directory } from '../directory/directory.ts';
-import { firstRunNotice } from '../server/startup-summary.ts';
 import type { TenantDirectory } from '../directory/tenant-directory.ts';
 import { parseAddress } from '../directory/names.ts';
-import { openStore, type Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+import { openInstallation } from './installation.ts';
 import { reportError, type OutputOptions } from './output.ts';
 import { invalid } from '../errors.ts';
 
@@ -20,12 +19,10 @@ export interface CommandContext {
 
 export async function withDirectory<T>(fn: (context: CommandContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const { store } = await openStore({ location: config.database, dataDir: config.dataDir });
+  // Only `start` and `init` create an installation; every other command works on an existing one.
+  const store = await openInstallation(config);
   try {
     const directory = new Directory(store.db);
-    // A command run before the first start bootstraps the same way start would, and says so.
-    const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
-    if (bootstrap.created) process.stderr.write(`${firstRunNotice(bootstrap).join('\n')}\n`);
     return await fn({ config, store, directory });
   } finally {
     await store.close();

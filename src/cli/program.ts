@@ -9,6 +9,7 @@ import { registerForestCommands } from './forest-commands.ts';
 import { registerGroupCommands } from './group-commands.ts';
 import { registerResourceCommands, registerSharedMailboxCommands } from './mailbox-principal-commands.ts';
 import { registerHealthCommand } from './health-commands.ts';
+import { registerInitCommand } from './init-command.ts';
 import { registerQueueCommands, registerTraceCommand } from './queue-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTenantCommands } from './tenant-commands.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)');
   registerStartCommand(program);
+  registerInitCommand(program);
   registerForestCommands(program);
   registerTenantCommands(program);
   registerDomainCommands(program);

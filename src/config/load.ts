@@ -22,12 +22,26 @@ type Raw = Record<string, unknown>;
 export interface LoadOptions {
   env?: Env;
   cwd?: string;
+  /** The system-wide file (tests point it elsewhere). */
+  systemConfigFile?: string;
+}
+
+export const systemConfigFile = '/etc/holdfast/holdfast.toml';
+
+/**
+ * Where the configuration file is looked for, in this order; the first that exists is read. With
+ * HOLDFAST_CONFIG set only that file counts (and it must exist). The same order everywhere, so a
+ * command run from another directory finds the server's file instead of starting from defaults.
+ */
+export function configFileCandidates(env: Env, cwd: string, systemFile = systemConfigFile): string[] {
+  if (env.HOLDFAST_CONFIG) return [resolve(cwd, env.HOLDFAST_CONFIG)];
+  return [resolve(cwd, 'holdfast.toml'), systemFile];
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const { raw, file } = readConfigFile(env, cwd);
+  const { raw, file } = readConfigFile(env, cwd, options.systemConfigFile);
   const sources = new Map<string, string>();
 
   for (const [variable, key] of Object.entries(environmentKeys)) {
@@ -157,11 +171,10 @@ function healthSettings(health: FileConfig['health'], hostname: string): Config[
   };
 }
 
-function readConfigFile(env: Env, cwd: string): { raw: Raw; file?: string } {
-  const explicit = env.HOLDFAST_CONFIG;
-  const file = resolve(cwd, explicit || 'holdfast.toml');
-  if (!existsSync(file)) {
-    if (explicit) throw new ConfigError(`HOLDFAST_CONFIG = "${explicit}": no such file`);
+function readConfigFile(env: Env, cwd: string, systemFile?: string): { raw: Raw; file?: string } {
+  const file = configFileCandidates(env, cwd, systemFile).find((candidate) => existsSync(candidate));
+  if (!file) {
+    if (env.HOLDFAST_CONFIG) throw new ConfigError(`HOLDFAST_CONFIG = "${env.HOLDFAST_CONFIG}": no such file`);
     return { raw: {} };
   }
   try {

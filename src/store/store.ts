@@ -2,8 +2,9 @@
 // Small content is kept inside the database on both (see inline-blob.ts). Larger content: files in
 // the data dir with SQLite; inside the database with PostgreSQL, so that several nodes share it
 // without a shared filesystem.
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { DatabaseBlobStore } from './blobs/database-blob-store.ts';
 import { FileBlobStore } from './blobs/file-blob-store.ts';
@@ -47,5 +48,23 @@ export async function openStore(options: OpenStoreOptions): Promise<{ store: Sto
   } catch (error) {
     await handle.close().catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * Whether a store was ever created at this location (an SQLite file, or a PostgreSQL database with
+ * Holdfast's schema), found without creating anything: administrative commands must not start a
+ * second, empty installation beside the server's.
+ */
+export async function storeExists(location: StoreLocation): Promise<boolean> {
+  if (location.kind === 'sqlite') return existsSync(location.path);
+  const handle = await openDatabase(location);
+  try {
+    // Asked directly, not through schemaVersion(), so that a server that cannot be reached is
+    // reported as that, never as a missing installation.
+    const { rows } = await sql<{ found: string | null }>`select to_regclass('holdfast_schema')::text as found`.execute(handle.db);
+    return Boolean(rows[0]?.found);
+  } finally {
+    await handle.close();
   }
 }

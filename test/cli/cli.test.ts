@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
 import { runHoldfast } from '../helpers/cli.ts';
@@ -28,14 +30,29 @@ for (const name of backendNames) {
     });
     after(() => backend.cleanup());
 
-    it('bootstraps on first use and says so once', async () => {
-      const first = await holdfast('tenant', 'list');
-      assert.equal(first.code, 0);
-      assert.match(first.stderr, /first run: created forest "default", tenant "default", domain cli\.example and admin@cli\.example/);
-      assert.match(first.stderr, /admin password: \S{20}/);
-      const second = await holdfast('tenant', 'list');
-      assert.equal(second.stderr, '');
-      assert.match(second.stdout, /^TENANT\s+FOREST\ndefault\s+default$/m);
+    it('refuses to work on a missing installation and says where it looked', async () => {
+      const result = await holdfast('tenant', 'list');
+      assert.equal(result.code, 1);
+      const expected = name === 'sqlite' ? `SQLite ${backend.dataDir}/holdfast.sqlite (HOLDFAST_DATABASE_URL) does not exist` : 'has no Holdfast schema';
+      assert.ok(result.stderr.includes(`holdfast: no Holdfast installation found: the database `), result.stderr);
+      assert.ok(result.stderr.includes(expected), result.stderr);
+      assert.ok(result.stderr.includes(`data directory ${backend.dataDir} (HOLDFAST_DATA_DIR)`), result.stderr);
+      assert.match(result.stderr, /configuration looked for in \S+\/holdfast\.toml \(not found\), \/etc\/holdfast\/holdfast\.toml \(not found\)\..*"holdfast init"/);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+      if (name === 'sqlite') assert.ok(!existsSync(join(backend.dataDir, 'holdfast.sqlite')), 'no database was created');
+    });
+
+    it('sets up an installation with init, once', async () => {
+      const first = await holdfast('init');
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /first run: created forest "default", tenant "default", domain cli\.example and admin@cli\.example/);
+      assert.match(first.stdout, /admin password: \S{20}/);
+      const again = await holdfast('init', '--json');
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(JSON.parse(again.stdout).created, false);
+      const list = await holdfast('tenant', 'list');
+      assert.equal(list.stderr, '');
+      assert.match(list.stdout, /^TENANT\s+FOREST\ndefault\s+default$/m);
     });
 
     it('manages forests, tenants and domains', async () => {

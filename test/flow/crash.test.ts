@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { openStore } from '../../src/store/store.ts';
 import { backendNames, createBackend, skipFor } from '../helpers/backends.ts';
-import { loopbackEnv, runHoldfast, startHoldfast } from '../helpers/cli.ts';
+import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`crash safety on ${name}`, { skip: skipFor(name) }, () => {
@@ -13,6 +13,7 @@ for (const name of backendNames) {
       const backend = await createBackend(name);
       const env = loopbackEnv(backend.dataDir, { HOLDFAST_DATABASE_URL: backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42' });
       try {
+        await initHoldfast(env);
         assert.equal((await runHoldfast(['user', 'add', 'alice@test.example', '--password', 'Wonderland-42'], { env })).code, 0);
         const server = await startHoldfast(env);
         after(() => server.child.kill('SIGKILL'));

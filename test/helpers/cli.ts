@@ -10,9 +10,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runHoldfast(args: string[], options: { env: Record<string, string>; input?: string }): Promise<CliResult> {
+export function runHoldfast(args: string[], options: { env: Record<string, string>; input?: string; cwd?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [holdfastBin, ...args], { env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...options.env } });
+    const child = spawn(process.execPath, [holdfastBin, ...args], { env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...options.env }, cwd: options.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -21,6 +21,12 @@ export function runHoldfast(args: string[], options: { env: Record<string, strin
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Sets up a new installation (`holdfast init`), as an administrator does before any other command. */
+export async function initHoldfast(env: Record<string, string>): Promise<void> {
+  const result = await runHoldfast(['init', '--json'], { env });
+  if (result.code !== 0) throw new Error(`holdfast init failed:\n${result.stdout}${result.stderr}`);
 }
 
 export interface StartedServer {
