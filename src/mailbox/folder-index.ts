@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { changedSince, expungedSince, folderModseq, type ChangedRow } from './messages.ts';
 import { SearchHeaderCache } from './search-headers.ts';
+import { BodyTextCache } from './body-text.ts';
 import { StructureCache } from './structure-cache.ts';
 
 export interface IndexedMessage {
@@ -37,6 +38,8 @@ export class FolderIndex {
   readonly searchHeaders = new SearchHeaderCache();
   /** Envelopes and MIME trees FETCH reads, by content. */
   readonly structures = new StructureCache();
+  /** Decoded body texts for BODY/TEXT search, by content. */
+  readonly bodyTexts = new BodyTextCache();
   private readonly entries = new Map<number, Entry>();
   /** One refresh at a time per folder: two interleaved catch-ups could undo an expunge. */
   private readonly refreshing = new Map<number, Promise<IndexedMessage[]>>();

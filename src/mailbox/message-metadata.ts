@@ -143,18 +143,3 @@ export async function loadSearchHeaders(store: MetadataStore, folderId: number, 
   return out;
 }
 
-/** Contents whose text matches every word of `query` (as a word or word prefix), among `hashes`. */
-export async function matchingText(store: MetadataStore, query: string, hashes: string[]): Promise<Set<string>> {
-  const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  const found = new Set<string>();
-  if (words.length === 0) return new Set(hashes);
-  const unique = [...new Set(hashes)];
-  for (const slice of batches(unique)) {
-    const rows =
-      store.dialect === 'sqlite'
-        ? await sql<{ hash: string }>`select hash from blob_text where blob_text match ${words.map((w) => `"${w}"*`).join(' AND ')} and hash in (${sql.join(slice)})`.execute(store.db)
-        : await sql<{ hash: string }>`select hash from blob_text where body @@ to_tsquery('simple', ${words.map((w) => `${w}:*`).join(' & ')}) and hash in (${sql.join(slice)})`.execute(store.db);
-    for (const row of rows.rows) found.add(row.hash);
-  }
-  return found;
-}

@@ -1,7 +1,7 @@
 // SEARCH and UID SEARCH, with ESEARCH's RETURN options, SEARCHRES's SAVE and CONDSTORE's MODSEQ. Flags,
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
-// delivery; BODY and TEXT from the full-text index (word and word-prefix matches).
-import { loadSearchHeaders, matchingText } from '../../../mailbox/message-metadata.ts';
+// delivery; BODY and TEXT from the decoded body texts (substrings, as RFC 3501 asks).
+import { loadSearchHeaders } from '../../../mailbox/message-metadata.ts';
 import { anyFieldContains, fieldContains, toSearchHeaders, type SearchHeaders } from '../../../mailbox/search-headers.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { inRanges } from '../parser/args.ts';
@@ -110,7 +110,9 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
   const hashes = rows.map((r) => r.blobHash);
   const metadata = needs.metadata ? await searchHeaders(session, hashes, requiredHeaderText(key)) : [];
   const textMatches = new Map<string, Set<string>>();
-  for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await matchingText(session.context.mail, text, hashes));
+  const { mail } = session.context;
+  const bodies = { db: mail.db, blobs: mail.blobs, structures: mail.index.structures };
+  for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await mail.index.bodyTexts.containing(bodies, text, hashes));
   const largestSeq = selected.uids.length;
   const largestUid = selected.uids.at(-1) ?? 0;
 
