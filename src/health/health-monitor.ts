@@ -20,7 +20,7 @@ import { checkQueue } from './checks/queue-checks.ts';
 import { checkStore } from './checks/store-check.ts';
 import { IncidentRules, type IssueAction, type OpenIssueView } from './incident-rules.ts';
 import type { IssueAdmin } from './issue-admin.ts';
-import { holdfastAuthor, IssueLog, type HealthIssue } from './issue-log.ts';
+import { holdfastAuthor, IssueLog, type HealthIssue, type NewIssue } from './issue-log.ts';
 import { openingPost, resolvedPost, statusPost } from './issue-posts.ts';
 import type { Metrics } from './metrics.ts';
 import { HealthNotifier } from './notifier.ts';
@@ -36,6 +36,25 @@ export interface HealthMonitorDeps {
   metrics: Metrics;
   logger: Logger;
   now(): number;
+}
+
+/** The issue a failing check opens, with its first post. */
+export function automaticIssue(r: CheckResult, since: number, probeIntervalMs: number): NewIssue {
+  return {
+    component: r.component,
+    rule: r.rule,
+    classification: r.issue!.classification,
+    origin: r.issue!.origin,
+    status: 'investigating',
+    title: r.issue!.title,
+    impactDescription: r.issue!.impact,
+    feature: r.issue!.feature,
+    publicSummary: r.issue!.publicSummary,
+    scope: r.issue!.scope,
+    startAt: since,
+    author: holdfastAuthor,
+    post: openingPost(r, since, probeIntervalMs),
+  };
 }
 
 export class HealthMonitor implements IssueAdmin {
@@ -170,22 +189,7 @@ export class HealthMonitor implements IssueAdmin {
   private async apply(action: IssueAction) {
     const { health } = this.deps.config;
     if (action.kind === 'open') {
-      const r = action.result;
-      const issue = await this.log.open({
-        component: r.component,
-        rule: r.rule,
-        classification: r.issue!.classification,
-        origin: r.issue!.origin,
-        status: 'investigating',
-        title: r.issue!.title,
-        impactDescription: r.issue!.impact,
-        feature: r.issue!.feature,
-        publicSummary: r.issue!.publicSummary,
-        scope: r.issue!.scope,
-        startAt: action.since,
-        author: holdfastAuthor,
-        post: openingPost(r, action.since, health.probeIntervalMs),
-      });
+      const issue = await this.log.open(automaticIssue(action.result, action.since, health.probeIntervalMs));
       if (issue) {
         this.deps.logger.warn({ issue: issue.id, classification: issue.classification, title: issue.title }, 'service health issue opened');
         this.notifier.notify('issue.opened', issue);

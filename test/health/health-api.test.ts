@@ -4,7 +4,8 @@
 // the store stops answering.
 import assert from 'node:assert/strict';
 import type { CheckResult } from '../../src/health/check-result.ts';
-import { openingPost, statusPost } from '../../src/health/issue-posts.ts';
+import { automaticIssue } from '../../src/health/health-monitor.ts';
+import { statusPost } from '../../src/health/issue-posts.ts';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { loopbackEnv, runHoldfast } from '../helpers/cli.ts';
@@ -148,21 +149,7 @@ describe('service health API', () => {
     };
     const { health } = t.node.holdfast;
     const since = health.now();
-    const opened = await health.log.open({
-      component: result.component,
-      rule: result.rule,
-      classification: 'advisory',
-      origin: 'thirdParty',
-      status: 'investigating',
-      title: result.issue!.title,
-      impactDescription: result.issue!.impact,
-      feature: result.issue!.feature,
-      publicSummary: result.issue!.publicSummary,
-      scope: result.issue!.scope,
-      startAt: since,
-      author: 'holdfast',
-      post: openingPost(result, since, 60_000),
-    });
+    const opened = await health.log.open(automaticIssue(result, since, 60_000));
     await health.log.setStatus(opened!.id, 'serviceDegradation', { from: 'investigating', author: 'holdfast', post: statusPost('serviceDegradation', result, { startAt: since, resolveAfterMs: 60_000 }) });
 
     const operator = (await call('GET', `${base}/issues/${opened!.id}`, admin)).json;
