@@ -49,8 +49,14 @@ function addresses(value: string | null): EnvelopeAddress[] | null {
       return;
     }
     const address = entry.address ?? '';
+    // An empty entry (`G: <>;`) is no address at all; written as all NILs it would end a group early.
+    if (!address && !entry.name) return;
+    // A NIL host marks group syntax (RFC 3501 §7.4.2), so an address without a domain or mailbox gets
+    // Dovecot's placeholders instead of NIL.
     const at = address.lastIndexOf('@');
-    out.push([entry.name || null, null, at >= 0 ? address.slice(0, at) : address || null, at >= 0 ? address.slice(at + 1) : null]);
+    const mailbox = at >= 0 ? address.slice(0, at) : address;
+    const host = at >= 0 ? address.slice(at + 1) : '';
+    out.push([entry.name || null, null, mailbox || 'MISSING_MAILBOX', host || 'MISSING_DOMAIN']);
   };
   for (const entry of addressparser(value) as { name?: string; address?: string; group?: unknown[] }[]) add(entry);
   return out.length ? out : null;
