@@ -1,5 +1,7 @@
 // The base subject of RFC 5256 §2.1: the subject with reply and forward markers, list tags and
-// "(fwd)" trailers removed, for sorting and threading by subject. Comparison is then case-insensitive.
+// "(fwd)" trailers removed, for sorting and threading by subject. The text is given in the form the
+// i;ascii-casemap comparator compares (ASCII letters in upper case, nothing else changed), so that
+// plain string order is RFC 5256's order: "_" sorts after "Z", as Dovecot sorts it.
 
 export interface BaseSubject {
   text: string;
@@ -42,5 +44,10 @@ export function baseSubject(subject: string | null | undefined): BaseSubject {
     }
     if (text === before) break;
   }
-  return { text: text.toLowerCase(), isReply };
+  return { text: asciiCasemap(text), isReply };
+}
+
+/** RFC 4790's i;ascii-casemap: a-z as A-Z, every other character as it is. */
+export function asciiCasemap(text: string): string {
+  return text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }

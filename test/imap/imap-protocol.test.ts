@@ -283,5 +283,16 @@ for (const name of backendNames) {
       assert.match(await talk.command('THREAD SPAGHETTI UTF-8 ALL'), /BAD Unknown threading algorithm SPAGHETTI/);
       assert.match(await talk.command('SORT (DATE) KOI8-R ALL'), /BAD \[BADCHARSET/);
     });
+
+    it('sorts subjects decoded and compared as i;ascii-casemap (RFC 5256 2.1)', async () => {
+      const { talk } = await open();
+      await talk.command('CREATE Subjects');
+      for (const subject of ['_underscore first?', 'apple', '=?utf-8?q?Zebra?=', 'Banana']) {
+        await append(talk, 'Subjects', `From: a@test.example\r\nSubject: ${subject}\r\n\r\nBody\r\n`);
+      }
+      await talk.command('SELECT Subjects');
+      // APPLE, BANANA, ZEBRA, then "_" (0x5F) after the upper-case letters.
+      assert.match(await talk.command('SORT (SUBJECT) UTF-8 ALL'), /\* SORT 2 4 3 1\r\n/);
+    });
   });
 }

@@ -3,7 +3,7 @@
 import { loadMetadata, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { formatThreads, threadByOrderedSubject, threadByReferences, type ThreadMessage } from '../../../mailbox/threading.ts';
-import { baseSubject } from '../../../message/base-subject.ts';
+import { asciiCasemap, baseSubject } from '../../../message/base-subject.ts';
 import type { EnvelopeAddress } from '../../../message/envelope.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import { checkCharset, parseCriteria } from '../parser/search-keys.ts';
@@ -45,7 +45,7 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
       case 'SIZE':
         return row.size;
       case 'SUBJECT':
-        return baseSubject(meta?.envelope.subject).text;
+        return baseSubject(decodedSubject(meta)).text;
       case 'FROM':
         return mailbox(meta?.envelope.from);
       case 'TO':
@@ -88,7 +88,7 @@ async function threadMessages(session: ImapSession, rows: IndexedMessage[], uid:
       id: uid ? row.uid : session.selected!.seqOf(row.uid),
       messageId: ids(header('message-id'))[0] ?? null,
       references: references.length ? references : ids(header('in-reply-to')).slice(0, 1),
-      subject: meta?.envelope.subject ?? null,
+      subject: decodedSubject(meta),
       date: sentDate(row, meta),
     };
   });
@@ -99,7 +99,12 @@ function sentDate(row: IndexedMessage, meta: MessageMetadata | undefined): numbe
   return meta?.sentAt ?? row.internalDate;
 }
 
-/** The local part of the first address, lower-cased (RFC 5256: addr-mailbox). */
+/** The Subject with encoded words decoded, as RFC 5256 §2.1 takes it (the envelope keeps it encoded). */
+function decodedSubject(meta: MessageMetadata | undefined): string | null {
+  return meta?.headers.find(([name]) => name === 'subject')?.[1] ?? null;
+}
+
+/** The local part of the first address, as i;ascii-casemap compares it (RFC 5256: addr-mailbox). */
 function mailbox(addresses: EnvelopeAddress[] | null | undefined): string {
-  return (addresses?.[0]?.[2] ?? '').toLowerCase();
+  return asciiCasemap(addresses?.[0]?.[2] ?? '');
 }
