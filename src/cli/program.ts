@@ -20,7 +20,10 @@ export function buildProgram(): Command {
   const program = new Command('holdfast')
     .description('Holdfast: a self-hostable mail and calendar server built to keep working')
     .version(version)
-    .showHelpAfterError('(run with --help for usage)');
+    // Commander's errors are thrown, not printed: main.ts reports them as one line, or as JSON with
+    // --json, like the commands' own. Subcommands inherit both settings.
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
   registerStartCommand(program);
   registerInitCommand(program);
   registerForestCommands(program);

@@ -5,6 +5,7 @@ import { LoginLimiter, loginAccount, loginLimits } from '../directory/login-limi
 import { generatePassword } from '../directory/passwords.ts';
 import { isProbeAddress } from '../health/checks/probe-account.ts';
 import { invalid } from '../errors.ts';
+import type { Principal } from '../directory/directory.ts';
 import type { Role } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { Config } from '../config/schema.ts';
@@ -50,7 +51,9 @@ export function registerUserCommands(program: Command) {
   action<[]>(user.command('list').description('list users').option('--tenant <name>', 'only this tenant').option('--domain <domain>', 'only this domain'), (options) =>
     withDirectory(async ({ directory }) => {
       const users = await listPrincipals(directory, ['user'], options);
-      print(options, users, () => table(['USER', 'NAME', 'ROLE', 'QUOTA', 'TENANT'], users.map((u) => [u.address, u.displayName, u.role, quotaText(u), u.tenant])));
+      print(options, users, () =>
+        table(['USER', 'NAME', 'ROLE', 'QUOTA', 'SIGN-IN', 'TENANT'], users.map((u) => [u.address, u.displayName, u.role, quotaText(u), u.disabled ? 'disabled' : 'enabled', u.tenant])),
+      );
     }),
   );
 
@@ -80,24 +83,50 @@ export function registerUserCommands(program: Command) {
     }),
   );
 
-  action<[string]>(user.command('set <address>').description('change a user\'s quota').requiredOption('--quota <size>', 'mailbox quota, e.g. 2GB or unlimited'), (address, options) =>
-    withDirectory(async ({ directory }) => {
-      const scope = await tenantFor(directory, { address });
-      const updated = await scope.setQuota(address, quota(options.quota));
-      print(options, updated, () => `${updated.address}: quota ${quotaText(updated)}`);
-    }),
+  action<[string]>(
+    user
+      .command('set <address>')
+      .description('change a user\'s display name, role or quota, or disable or enable their sign-in')
+      .option('--name <display name>', 'display name ("" clears it)')
+      .addOption(new Option('--role <role>', 'what the user may administer').choices(roles))
+      .option('--quota <size>', 'mailbox quota, e.g. 2GB or unlimited')
+      .addOption(new Option('--disable', 'refuse the user\'s sign-ins on every protocol and their API tokens; mail to them is still delivered').conflicts('enable'))
+      .option('--enable', 'allow the user to sign in again'),
+    (address, options) =>
+      withDirectory(async ({ directory }) => {
+        const changes = {
+          displayName: options.name,
+          role: options.role,
+          quotaBytes: options.quota === undefined ? undefined : quota(options.quota),
+          disabled: options.disable ? true : options.enable ? false : undefined,
+        };
+        if (Object.values(changes).every((value) => value === undefined)) throw invalid('nothing-to-change', 'give at least one of --name, --role, --quota, --disable, --enable');
+        if (changes.disabled || changes.role) refuseProbeAccount(address, 'disabling it or changing its role');
+        const scope = await tenantFor(directory, { address });
+        const updated = await scope.updatePrincipal(address, changes, ['user']);
+        print(options, updated, () => `${updated.address}: ${describeUser(updated)}`);
+      }),
   );
 
   action<[string]>(user.command('remove <address>').description('remove a user and their addresses'), (address, options) =>
     withDirectory(async ({ directory }) => {
-      if (isProbeAddress(address)) {
-        throw invalid('probe-account', `${loginAccount(address)} is a service health probe account: removing it would make the probe report false outages (to stop probing, set [health] enabled = false)`);
-      }
+      refuseProbeAccount(address, 'removing it');
       const scope = await tenantFor(directory, { address });
       const removed = await scope.removePrincipal(address, ['user']);
       print(options, { removed: removed.address }, () => `removed user ${removed.address}`);
     }),
   );
+}
+
+/** The probe signs in with its account every round: changing it would make the probe report false outages. */
+function refuseProbeAccount(address: string, change: string) {
+  if (!isProbeAddress(address)) return;
+  throw invalid('probe-account', `${loginAccount(address)} is a service health probe account: ${change} would make the probe report false outages (to stop probing, set [health] enabled = false)`);
+}
+
+function describeUser(principal: Principal): string {
+  const name = principal.displayName ? `"${principal.displayName}"` : 'no display name';
+  return `${name}, role ${principal.role}, quota ${quotaText(principal)}, sign-in ${principal.disabled ? 'disabled' : 'enabled'}`;
 }
 
 export function quota(text: string): number | null {

@@ -62,6 +62,8 @@ export class ApiTokens {
     const row = await this.db.selectFrom('api_tokens as k').innerJoin('principals as p', 'p.id', 'k.principal_id').select(['k.id', 'p.address']).where('k.token_hash', '=', hashOf(token)).executeTakeFirst();
     if (!row) return undefined;
     await this.db.updateTable('api_tokens').set({ last_used_at: this.now() }).where('id', '=', row.id).execute();
-    return (await this.directory.resolveAddress(row.address))?.principal;
+    const principal = (await this.directory.resolveAddress(row.address))?.principal;
+    // A disabled account's tokens stop working with it (and work again if it is enabled).
+    return principal?.disabled ? undefined : principal;
   }
 }

@@ -31,6 +31,8 @@ export interface Principal {
   displayName: string | null;
   role: Role;
   quotaBytes: number | null;
+  /** A disabled account cannot sign in (password or API token); its mail is still delivered. */
+  disabled: boolean;
 }
 
 export interface ResolvedAddress {
@@ -168,7 +170,8 @@ export class Directory {
     }
     const row = await this.db.selectFrom('principals').selectAll().where('address', '=', address).executeTakeFirst();
     if (!row?.password_hash) return verifyNoPassword(password).then(() => undefined);
-    return (await verifyPassword(password, row.password_hash)) ? toPrincipal(row) : undefined;
+    // The password is checked first either way, so a disabled account answers in the same time.
+    return (await verifyPassword(password, row.password_hash)) && row.disabled_at === null ? toPrincipal(row) : undefined;
   }
 
   /** Whether `principal` may send as `target` (its own mailbox, or a send-as grant on it). */
@@ -218,6 +221,7 @@ export function toPrincipal(row: {
   display_name: string | null;
   role: Role;
   quota_bytes: number | null;
+  disabled_at: number | null;
 }): Principal {
   return {
     id: row.id,
@@ -227,6 +231,7 @@ export function toPrincipal(row: {
     displayName: row.display_name,
     role: row.role,
     quotaBytes: row.quota_bytes === null ? null : Number(row.quota_bytes),
+    disabled: row.disabled_at !== null,
   };
 }
 

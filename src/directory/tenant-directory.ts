@@ -37,6 +37,15 @@ export interface NewPrincipal {
   quotaBytes?: number | null;
 }
 
+/** What `updatePrincipal` may change; a field left out keeps its value. */
+export interface PrincipalChanges {
+  displayName?: string | null;
+  role?: Role;
+  quotaBytes?: number | null;
+  /** Disabled: cannot sign in (password or API token); mail to it is still delivered. */
+  disabled?: boolean;
+}
+
 export const domainKinds: DomainKind[] = ['authoritative', 'internal-relay'];
 const mailboxKinds: PrincipalKind[] = ['user', 'shared', 'room', 'equipment'];
 
@@ -156,9 +165,37 @@ export class TenantDirectory {
   }
 
   async setQuota(addressInput: string, quotaBytes: number | null): Promise<Principal> {
-    const principal = await this.getPrincipal(addressInput, mailboxKinds);
-    await this.db.updateTable('principals').set({ quota_bytes: quotaBytes }).where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+    return this.updatePrincipal(addressInput, { quotaBytes });
+  }
+
+  async updatePrincipal(addressInput: string, changes: PrincipalChanges, kinds: PrincipalKind[] = mailboxKinds): Promise<Principal> {
+    const principal = await this.getPrincipal(addressInput, kinds);
+    const losesGlobalAdmin = principal.role === 'global-admin' && !principal.disabled && ((changes.role && changes.role !== 'global-admin') || changes.disabled);
+    if (losesGlobalAdmin) await this.requireAnotherGlobalAdmin(principal);
+    const values = {
+      ...(changes.displayName !== undefined && { display_name: changes.displayName?.trim() || null }),
+      ...(changes.role !== undefined && { role: changes.role }),
+      ...(changes.quotaBytes !== undefined && { quota_bytes: changes.quotaBytes }),
+      // Disabling again keeps the time it was first disabled.
+      ...(changes.disabled !== undefined && changes.disabled !== principal.disabled && { disabled_at: changes.disabled ? this.now() : null }),
+    };
+    if (Object.keys(values).length === 0) return principal;
+    await this.db.updateTable('principals').set(values).where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
     return this.getPrincipal(principal.address);
+  }
+
+  /** Someone must always be able to sign in and administer the whole installation. */
+  private async requireAnotherGlobalAdmin(principal: Principal) {
+    const other = await this.db
+      .selectFrom('principals')
+      .select('id')
+      .where('role', '=', 'global-admin')
+      .where('disabled_at', 'is', null)
+      .where('id', '!=', principal.id)
+      .executeTakeFirst();
+    if (!other) {
+      throw conflict('last-global-admin', `${principal.address} is the only enabled global administrator: make another user one first (holdfast user set <address> --role global-admin)`);
+    }
   }
 
   async removePrincipal(addressInput: string, kinds?: PrincipalKind[]): Promise<Principal> {

@@ -45,6 +45,8 @@ export interface PrincipalTable {
   role: Role;
   quota_bytes: number | null;
   created_at: number;
+  /** When the account was disabled (it cannot sign in; its mail is still delivered); null while enabled. */
+  disabled_at: number | null;
 }
 
 /** Every address that mail can be sent to, and the principal it reaches. The routing table. */

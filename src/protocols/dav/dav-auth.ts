@@ -31,7 +31,13 @@ export class DavAuthenticator {
     if (refusal) return refusal;
     const cacheKey = createHmac('sha256', this.key).update(`${credentials.user}\0${credentials.password}`).digest('base64');
     const cached = this.cache.get(cacheKey);
-    if (cached && cached.expires > this.now()) return { ok: true, principal: cached.principal };
+    if (cached && cached.expires > this.now()) {
+      // The account may have been disabled or removed since (by `holdfast user set` in another
+      // process): an indexed lookup, far cheaper than the KDF the cache saves, says so at once.
+      const current = (await this.directory.resolveAddress(cached.principal.address))?.principal;
+      if (current?.id === cached.principal.id && !current.disabled) return { ok: true, principal: current };
+      this.cache.delete(cacheKey);
+    }
 
     const result = await checkHttpPassword(this.directory, this.logins, request.remoteAddress, credentials);
     if (!result.ok) return result;

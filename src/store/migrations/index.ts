@@ -13,6 +13,7 @@ import * as mailboxUsedBytes from './0009-mailbox-used-bytes.ts';
 import * as queueClaimIndexes from './0010-queue-claim-indexes.ts';
 import * as queueVerifiedAuthor from './0011-queue-verified-author.ts';
 import * as loginFailures from './0012-login-failures.ts';
+import * as principalDisabled from './0013-principal-disabled.ts';
 
 export interface Migration {
   version: number;
@@ -33,6 +34,7 @@ export const migrations: Migration[] = [
   { version: 10, name: 'queue-claim-indexes', up: queueClaimIndexes.up },
   { version: 11, name: 'queue-verified-author', up: queueVerifiedAuthor.up },
   { version: 12, name: 'login-failures', up: loginFailures.up },
+  { version: 13, name: 'principal-disabled', up: principalDisabled.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
