@@ -7,6 +7,7 @@ import { registerHealthRoutes } from './health-routes.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { registerServiceHealthRoutes } from './service-health-routes.ts';
+import { limitPipelining } from './pipelining-limit.ts';
 import { registerStatusPage } from './status-page.ts';
 import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
@@ -47,6 +48,7 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
     forceCloseConnections: 'idle' as const,
   };
   const app = (secure ? Fastify({ ...options, https: { cert: holdfast.tls.cert, key: holdfast.tls.key } }) : Fastify(options)) as unknown as FastifyInstance;
+  limitPipelining(app.server);
   addDavMethods(app);
   registerHealthRoutes(app, holdfast);
   registerMetricsRoutes(app, holdfast);
