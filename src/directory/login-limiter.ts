@@ -1,11 +1,11 @@
-// Who may try a password now (the login limiter). Failed sign-ins are throttled per source address and per (source,
-// account), never for an account as a whole: a stranger's wrong guesses must not lock its owner out
-// (the denial of service a per-account lockout hands to anyone who knows an address). Past a
-// threshold each further failure doubles the wait, from `firstDelayMs` up to `maxDelayMs`.
-// An account under attack from many sources (more than `perSourceFailures` failures in all) is
-// also closed to every source that has failed recently — but a source with no failures still
-// signs in with the right password: the "familiar location" idea of Microsoft's smart lockout.
-// One throttle serves every protocol and every node (the counters live in the store), so guessing
+// The login limiter: who may try a password now. Failed sign-ins are throttled per source address
+// and per (source, account), never for an account as a whole: a stranger's wrong guesses must not
+// lock its owner out (the denial of service a per-account lockout hands to anyone who knows an
+// address). Past a threshold each further failure doubles the wait, from `firstDelayMs` up to
+// `maxDelayMs`. An account under attack from many sources (`perSourceFailures` failures in all) is
+// also closed to every source that has failed lately — but a source with no failures still signs
+// in with the right password: the "familiar location" idea of Microsoft's smart lockout.
+// One limiter serves every protocol and every node (the counters live in the store), so guessing
 // over IMAP, SMTP, POP3 and HTTP counts together.
 import { LoginFailures, type FailureCount } from './login-failures.ts';
 
