@@ -126,6 +126,24 @@ for (const name of backendNames) {
       assert.match(await talk.response('a4'), /\* STATUS "Lab" \(MESSAGES 2\)\r\na4 OK/);
     });
 
+    it('before login announces LITERAL- and holds a command to 8 KiB: a refused non-synchronizing literal ends the connection', async () => {
+      const { talk, greeting } = await open({ tls: true, login: false });
+      assert.match(greeting, / LITERAL- /);
+      assert.doesNotMatch(greeting, /LITERAL\+/);
+      // A synchronising literal over the limit is refused before the client sends it; the session goes on.
+      talk.write('a1 LOGIN {9000}\r\n');
+      assert.match(await talk.line(), /^a1 NO \[TOOBIG\] Before login a command may have at most 8192 bytes/);
+      assert.match(await talk.command('NOOP'), /OK/);
+      // A non-synchronising one over LITERAL-'s 4096 bytes is on its way already: BAD [TOOBIG], BYE, closed.
+      talk.write(`a2 LOGIN {5000+}\r\n${'x'.repeat(5000)} {6+}\r\nsecret\r\n`);
+      assert.match(await talk.line(), /^a2 BAD \[TOOBIG\] Before login a non-synchronizing literal may have at most 4096 bytes/);
+      assert.match(await talk.line(), /^\* BYE /);
+      assert.match(await talk.line(), /connection closed/);
+      // After login LITERAL+ is announced.
+      const { talk: other } = await open();
+      assert.match(await other.command('CAPABILITY'), /\* CAPABILITY [^\r]*LITERAL\+/);
+    });
+
     it('fetches envelopes, body structures and sections as RFC 9051 describes', async () => {
       const { talk } = await open();
       await talk.command('EXAMINE Lab');
