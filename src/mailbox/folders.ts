@@ -1,7 +1,9 @@
 // A principal's folders. Every mailbox gets the special-use folders clients expect (RFC 6154),
 // created the first time the mailbox is used.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import { conflict, forbidden, invalid, notFound } from '../errors.ts';
+import { batches } from '../store/batches.ts';
+import { groupCommit } from '../store/commit-modes.ts';
 import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 
@@ -47,6 +49,21 @@ const folderByName = new PreparedQuery<{ principalId: number; name: string }, Fo
 
 export async function findFolder(db: Db, principalId: number, name: string): Promise<Folder | undefined> {
   return folderByName.first(db, { principalId, name });
+}
+
+/**
+ * Locks these folders' rows until the transaction ends, in id order. Every write to a folder locks its
+ * row (UIDNEXT and HIGHESTMODSEQ, and `used_bytes` through the triggers of migration 9) before its
+ * messages; a transaction that writes to several folders (a delivery to many INBOXes, MOVE) takes
+ * them all at its start in this one order, because two taking the same rows in different orders
+ * deadlock on PostgreSQL. SQLite has one writer at a time: nothing to do there.
+ */
+export async function lockFolders(trx: Transaction<Database>, ids: number[]) {
+  if (!(trx.getExecutor().adapter instanceof PostgresAdapter)) return;
+  // PostgreSQL locks the rows in the order the sort hands them over.
+  for (const batch of batches([...new Set(ids)].sort((a, b) => a - b))) {
+    await trx.selectFrom('mailboxes').select('id').where('id', 'in', batch).orderBy('id').forNoKeyUpdate().execute();
+  }
 }
 
 const principalUsedBytes = new PreparedQuery<{ principalId: number }, { used: number }>((db, arg) =>
@@ -113,14 +130,18 @@ export async function createFolder(db: Db, principal: { id: number; tenantId: nu
 }
 
 /** Deletes a folder and its messages; its subfolders stay. INBOX cannot be deleted. */
-export async function deleteFolder(db: Db, principalId: number, name: string) {
+export async function deleteFolder(db: Kysely<Database>, principalId: number, name: string) {
   const normalized = normalizeFolderName(name);
   if (normalized === 'INBOX') throw forbidden('inbox-not-deletable', 'INBOX cannot be deleted');
   const folder = await findFolder(db, principalId, normalized);
   if (!folder) throw notFound('no-such-folder', `folder "${normalized}" does not exist`);
-  await db.deleteFrom('messages').where('mailbox_id', '=', folder.id).execute();
-  await db.deleteFrom('mailbox_expunges').where('mailbox_id', '=', folder.id).execute();
-  await db.deleteFrom('mailboxes').where('id', '=', folder.id).execute();
+  await groupCommit(db, async (trx) => {
+    // The folder's row before its messages, as every other writer to the folder takes them.
+    await lockFolders(trx, [folder.id]);
+    await trx.deleteFrom('messages').where('mailbox_id', '=', folder.id).execute();
+    await trx.deleteFrom('mailbox_expunges').where('mailbox_id', '=', folder.id).execute();
+    await trx.deleteFrom('mailboxes').where('id', '=', folder.id).execute();
+  });
   return folder;
 }
 
@@ -131,10 +152,10 @@ export async function renameFolder(db: Kysely<Database>, principalId: number, fr
   if (!(await findFolder(db, principalId, source))) throw notFound('no-such-folder', `folder "${source}" does not exist`);
   if (await findFolder(db, principalId, target)) throw conflict('folder-exists', `folder "${target}" already exists`);
   if (target.startsWith(`${source}${folderDelimiter}`)) throw invalid('bad-folder-name', `cannot move "${source}" below itself`);
-  await db.transaction().execute(async (trx) => {
-    const folders = await listFolders(trx, principalId);
+  await groupCommit(db, async (trx) => {
+    const folders = (await listFolders(trx, principalId)).filter((f) => f.name === source || f.name.startsWith(`${source}${folderDelimiter}`));
+    await lockFolders(trx, folders.map((f) => f.id));
     for (const folder of folders) {
-      if (folder.name !== source && !folder.name.startsWith(`${source}${folderDelimiter}`)) continue;
       const renamed = target + folder.name.slice(source.length);
       // A renamed folder is a new folder to clients that cached it by name.
       await trx.updateTable('mailboxes').set({ name: renamed, uidvalidity: await nextUidValidity(trx, principalId, now) }).where('id', '=', folder.id).execute();

@@ -13,7 +13,7 @@ import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 import { appendMessage } from './append.ts';
 import type { ChangeFeed, MailboxChange } from './change-feed.ts';
-import { usedBytes, type Folder } from './folders.ts';
+import { lockFolders, usedBytes, type Folder } from './folders.ts';
 import { inlineBlob, inlineBlobLimit, writeInlineBlob } from '../store/blobs/inline-blob.ts';
 import { insertMetadata } from './message-metadata.ts';
 import type { FolderIndex } from './folder-index.ts';
@@ -268,6 +268,7 @@ export async function copyMessages(deps: MessageDeps, source: Folder, uids: numb
   const rows = await messagesByUid(deps.db, source.id, uids);
   if (!options.move) await checkQuota(deps.db, target, options.quotaBytes, rows.reduce((sum, r) => sum + r.size, 0));
   const result = await groupCommit(deps.db, async (trx) => {
+    if (options.move) await lockFolders(trx, [source.id, target.id]);
     const pairs: [number, number][] = [];
     let targetModseq = 0;
     for (const row of rows) {

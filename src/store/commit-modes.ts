@@ -14,11 +14,14 @@
 //   For flag changes and expunges, which Dovecot does not fsync either, queue leases and caches.
 //
 // On PostgreSQL a plain commit is durable and does not block the thread; relaxed commits use
-// `synchronous_commit = off`.
+// `synchronous_commit = off`. Both modes run the transaction again when PostgreSQL ended it on a
+// deadlock or serialization conflict (transient-retry.ts): the work passed in must have no effect
+// outside the transaction before it commits.
 import { open, type FileHandle } from 'node:fs/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from './database.ts';
 import type { Database } from './schema.ts';
+import { retryTransient } from './transient-retry.ts';
 
 /** One fdatasync at a time of the WAL file; callers arriving meanwhile share the next one. */
 export class WalSync {
@@ -82,10 +85,12 @@ export function registerCommitTarget(db: Kysely<Database>, target: CommitTarget)
 export async function relaxedCommit<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
   const target = targets.get(db);
   if (target?.dialect === 'postgres') {
-    return db.transaction().execute(async (trx) => {
-      await sql`set local synchronous_commit = off`.execute(trx);
-      return work(trx);
-    });
+    return retryTransient(() =>
+      db.transaction().execute(async (trx) => {
+        await sql`set local synchronous_commit = off`.execute(trx);
+        return work(trx);
+      }),
+    );
   }
   if (!target?.setSynchronous) return db.transaction().execute(work);
   const setSynchronous = target.setSynchronous;
@@ -102,7 +107,9 @@ export async function relaxedCommit<T>(db: Kysely<Database>, work: (trx: Transac
 }
 
 export async function groupCommit<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-  const walSync = targets.get(db)?.walSync;
+  const target = targets.get(db);
+  if (target?.dialect === 'postgres') return retryTransient(() => db.transaction().execute(work));
+  const walSync = target?.walSync;
   if (!walSync) return db.transaction().execute(work);
   const result = await relaxedCommit(db, work);
   await walSync.sync();

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { createMailDns } from '../../src/flow/dns.ts';
-import { silentLogger } from '../../src/server/logger.ts';
+import { silentLogger, type Logger } from '../../src/server/logger.ts';
 import { allRoles, type Role } from '../../src/server/roles.ts';
 import { startNode, type RunningNode } from '../../src/server/start.ts';
 import { createBackend, type BackendName, type TestBackend } from './backends.ts';
@@ -35,7 +35,7 @@ export interface TestNode {
 
 export async function startTestNode(
   backendName: BackendName,
-  options: { env?: Record<string, string>; toml?: string; roles?: Role[]; backend?: TestBackend; dns?: DnsStub; clock?: TestClock } = {},
+  options: { env?: Record<string, string>; toml?: string; roles?: Role[]; backend?: TestBackend; dns?: DnsStub; clock?: TestClock; logger?: Logger } = {},
 ): Promise<TestNode> {
   const backend = options.backend ?? (await createBackend(backendName));
   const dns = options.dns ?? (await new DnsStub().start());
@@ -50,7 +50,7 @@ export async function startTestNode(
     }),
     cwd: backend.dataDir,
   });
-  const node = await startNode(config, { roles: options.roles ?? [...allRoles], logger: silentLogger(), now: clock.now, dns: createMailDns([dns.server]) });
+  const node = await startNode(config, { roles: options.roles ?? [...allRoles], logger: options.logger ?? silentLogger(), now: clock.now, dns: createMailDns([dns.server]) });
   const { db } = node.holdfast.store;
   return {
     node,

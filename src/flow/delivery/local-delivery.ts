@@ -7,7 +7,7 @@ import { formatSize } from '../../config/size.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { appendMessage } from '../../mailbox/append.ts';
 import type { ChangeFeed, MailboxChange } from '../../mailbox/change-feed.ts';
-import { ensureDefaultFolders, findFolder, usedBytes } from '../../mailbox/folders.ts';
+import { ensureDefaultFolders, findFolder, lockFolders, usedBytes } from '../../mailbox/folders.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
@@ -85,14 +85,17 @@ async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<Ma
   return groupCommit(deps.db, async (trx) => {
     const changes: MailboxChange[] = [];
     const outcomes: Outcome[] = [];
+    // Every INBOX of the batch is locked before the first append, in one order (see lockFolders):
+    // batches running at once share INBOXes. Folders are created in principal order for the same reason.
     const inboxes = new Map<number, number>();
+    for (const { principal } of [...items].sort((a, b) => a.principal.id - b.principal.id)) {
+      if (inboxes.has(principal.id)) continue;
+      await ensureDefaultFolders(trx, principal, now);
+      inboxes.set(principal.id, (await findFolder(trx, principal.id, 'INBOX'))!.id);
+    }
+    await lockFolders(trx, [...inboxes.values()]);
     for (const { recipient, principal } of items) {
-      let inbox = inboxes.get(principal.id);
-      if (inbox === undefined) {
-        await ensureDefaultFolders(trx, principal, now);
-        inbox = (await findFolder(trx, principal.id, 'INBOX'))!.id;
-        inboxes.set(principal.id, inbox);
-      }
+      const inbox = inboxes.get(principal.id)!;
       const appended = await appendMessage(
         trx,
         {
