@@ -34,7 +34,7 @@ export function registerCalendarCommands(program: Command) {
         const owner = await (await tenantFor(directory, { address: ownerAddress })).getPrincipal(ownerAddress);
         const grantee = await (await tenantFor(directory, { address: granteeAddress })).getPrincipal(granteeAddress);
         const grant = await grantCalendar(store.db, { owner, grantee, calendar: options.calendar, access: options.access }, Date.now());
-        print(options, grant, () => `${grant.grantee} may now ${grant.access === 'write' ? 'read and change' : 'read'} ${grant.owner}'s calendar ${grant.calendar}`);
+        print(options, grant, () => `${grant.grantee} may now ${grant.access === 'write' ? 'read and change' : 'read'} ${grant.owner}'s ${grant.calendar === defaultCalendar.uri ? 'default calendar' : `calendar "${grant.calendar}"`}`);
       }),
   );
 

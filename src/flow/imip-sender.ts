@@ -51,7 +51,8 @@ export function createImipSender(deps: ImipSenderDeps): (message: ImipMessage) =
       messageId: null,
       subject: message.subject.slice(0, 500),
       source: 'submission',
-      authPrincipalId: sender?.principal.id ?? null,
+      // A notice to colleagues is server mail: it does not draw on the sender's limits.
+      authPrincipalId: message.notice ? null : (sender?.principal.id ?? null),
       // Written here for the principal it is from: delivery to a local calendar may trust its author.
       verifiedFrom: message.from,
       receivedAt: deps.now(),

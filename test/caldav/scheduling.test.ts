@@ -3,6 +3,7 @@
 // outside attendees by iMIP mail through the queue, and iMIP mail from outside back into calendars.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import { DAVClient } from 'tsdav';
 import { backendNames, skipFor } from '../helpers/backends.ts';
@@ -110,6 +111,19 @@ for (const name of backendNames) {
       // Cancelling: alice deletes it; bob keeps it marked cancelled until he removes it.
       const [stored] = (await alice.fetchCalendarObjects({ calendar: aliceCalendar! })).filter((o) => o.data.includes('UID:plan-1'));
       assert.equal((await alice.deleteCalendarObject({ calendarObject: stored! })).status, 204);
+      assert.match((await copyOf('bob@test.example', 'plan-1'))!, /STATUS:CANCELLED/);
+
+      // Each step reached the other side's INBOX too, as Exchange users expect, saying when and who.
+      const inboxOf = (user: string, subject: RegExp, what: string) => t.waitFor(async () => (await t.mailbox(user)).find((m) => subject.test(m.text)), what);
+      const invitationMail = await inboxOf('bob@test.example', /^Subject: Invitation: Planning/m, "the invitation in bob's inbox");
+      assert.match(invitationMail.text, /text\/calendar; charset=utf-8; method=REQUEST/i);
+      const readable = (await simpleParser(invitationMail.text)).text ?? '';
+      assert.match(readable, /When: .*2026|When: .*2027/);
+      assert.match(readable, /\(UTC\)/);
+      assert.match(readable, /Organizer: Alice <alice@test\.example>/);
+      await inboxOf('alice@test.example', /^Subject: Accepted: Planning/m, "bob's answer in alice's inbox");
+      await inboxOf('bob@test.example', /^Subject: Canceled: Planning/m, "the cancellation in bob's inbox");
+      // The mail left the calendars as the direct scheduling made them: bob's copy is still cancelled.
       assert.match((await copyOf('bob@test.example', 'plan-1'))!, /STATUS:CANCELLED/);
     });
 

@@ -3,6 +3,7 @@
 // one tenant this happens directly in their calendars; rooms and equipment answer at once by their
 // booking policy; everyone else gets iMIP mail (RFC 6047) through the mail flow, and iMIP mail that
 // arrives for a local principal is applied here too.
+import { meetingDetails } from './meeting-text.ts';
 import type { Kysely } from 'kysely';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import type { Logger } from '../../server/logger.ts';
@@ -41,6 +42,11 @@ export interface ImipMessage {
   calendar: string;
   subject: string;
   text: string;
+  /**
+   * Mail to principals of the sender's tenant telling them what scheduling already did to their
+   * calendars: server mail, not counted against the sender's sending limits.
+   */
+  notice?: boolean;
 }
 
 export interface SchedulingDeps {
@@ -190,6 +196,8 @@ export class Scheduler {
       const attendee = attendeesOf(object)[0];
       if (!attendee || attendee !== author) return `ignored: reply for ${attendee ?? 'nobody'} sent by ${author}`;
       if (!mine || !stored) return 'ignored: no such meeting';
+      // An answer between principals of one tenant was recorded when it was given, without mail.
+      if (await this.localPrincipal(attendee, principal.tenantId)) return 'ignored: internal answer';
       if (!(await this.isPrincipal(organizerOf(stored) ?? '', principal))) return 'ignored: not the organizer';
       if (!attendeesOf(stored).includes(attendee)) return `ignored: ${attendee} is not invited`;
       await putObject(this.deps.db, mine.calendar, mine.row.uri, withPartStat(mine.row.data, attendee, partStatOf(object, attendee) ?? 'NEEDS-ACTION', '2.0'), {}, this.deps.now());
@@ -214,16 +222,24 @@ export class Scheduler {
 
   // Delivery ---------------------------------------------------------------------------------------
 
-  /** Gives every attendee the meeting: local ones directly, the rest in one invitation by mail. The results say how each was reached. */
+  /**
+   * Gives every attendee the meeting: local ones directly, the rest in one invitation by mail. Local
+   * people get the invitation in their INBOX too, as Exchange users expect (delivery leaves their
+   * calendar alone: it has the meeting already). The results say how each was reached.
+   */
   private async deliverRequests(organizer: Principal, object: CalendarObject, data: string, attendees: string[], previous: CalendarObject | undefined): Promise<Map<string, DeliveryResult>> {
     const results = new Map<string, DeliveryResult>();
     const byMail: string[] = [];
+    const localPeople: string[] = [];
     for (const attendee of attendees) {
       const result = await this.deliverRequest(organizer, object, data, attendee, previous);
       if (!result) byMail.push(attendee);
+      else if (result.status === '1.2' && !result.partStat) localPeople.push(attendee);
       results.set(attendee, result ?? { status: '1.1' });
     }
-    if (byMail.length) await this.mail(organizer, byMail, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} invites you to "${summaryOf(object)}".`);
+    const text = `${organizer.displayName ?? organizer.address} invites you to "${summaryOf(object)}".\n\n${meetingDetails(object, organizer)}`;
+    if (byMail.length) await this.mail(organizer, byMail, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, text);
+    if (localPeople.length) await this.mail(organizer, localPeople, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, text, { notice: true });
     return results;
   }
 
@@ -256,20 +272,28 @@ export class Scheduler {
   /** Tells attendees the meeting is cancelled: local ones in their calendars, the rest in one message. */
   private async deliverCancels(organizer: Principal, object: CalendarObject, attendees: string[]) {
     const byMail: string[] = [];
-    for (const attendee of attendees) if (!(await this.cancelLocally(organizer, object, attendee)) && (await this.reachedByMail(attendee, organizer.tenantId))) byMail.push(attendee);
-    if (byMail.length) await this.mail(organizer, byMail, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, `${organizer.displayName ?? organizer.address} has cancelled "${summaryOf(object)}".`);
+    const localPeople: string[] = [];
+    for (const attendee of attendees) {
+      const local = await this.cancelLocally(organizer, object, attendee);
+      if (local === 'person') localPeople.push(attendee);
+      else if (!local && (await this.reachedByMail(attendee, organizer.tenantId))) byMail.push(attendee);
+    }
+    const text = `${organizer.displayName ?? organizer.address} has cancelled "${summaryOf(object)}".\n\n${meetingDetails(object, organizer)}`;
+    if (byMail.length) await this.mail(organizer, byMail, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, text);
+    if (localPeople.length) await this.mail(organizer, localPeople, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, text, { notice: true });
   }
 
-  /** Cancels the meeting in a local attendee's calendar; false for an attendee who is not local. */
-  private async cancelLocally(organizer: Principal, object: CalendarObject, attendee: string): Promise<boolean> {
+  /** Cancels the meeting in a local attendee's calendar: which kind of attendee it was, false for one who is not local. */
+  private async cancelLocally(organizer: Principal, object: CalendarObject, attendee: string): Promise<'person' | 'resource' | false> {
     const target = await this.localPrincipal(attendee, organizer.tenantId);
     if (!target) return false;
+    const resource = target.kind === 'room' || target.kind === 'equipment';
     const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
-    if (!existing) return true;
+    if (!existing) return resource ? 'resource' : 'person';
     // A room is simply free again; a person keeps the meeting, marked cancelled, until they remove it.
-    if (target.kind === 'room' || target.kind === 'equipment') await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
+    if (resource) await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
     else await putObject(this.deps.db, existing.calendar, existing.row.uri, cancelled(existing.row.data), {}, this.deps.now());
-    return true;
+    return resource ? 'resource' : 'person';
   }
 
   private async deliverReply(attendeePrincipal: Principal, data: string, attendee: string, answer: PartStat, organizer: string) {
@@ -282,6 +306,8 @@ export class Scheduler {
     const mine = await findObjectByUid(this.deps.db, target.id, object.uid);
     if (!mine) return;
     await putObject(this.deps.db, mine.calendar, mine.row.uri, withPartStat(mine.row.data, attendee, answer, '2.0'), {}, this.deps.now());
+    // The organizer hears of the answer in the INBOX too (delivery leaves the calendar alone: it has the answer).
+    await this.mail(attendeePrincipal, [target.address], 'REPLY', replyMessage(data, attendee, answer), `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`, `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`, { notice: true });
   }
 
   /** Puts a scheduling copy where the principal keeps it: the calendar already holding the UID, else the default calendar. */
@@ -300,8 +326,8 @@ export class Scheduler {
     return this.deps.db.selectFrom('calendars').selectAll().where('principal_id', '=', principalId).orderBy('id').executeTakeFirstOrThrow();
   }
 
-  private async mail(from: Principal, to: string[], method: ItipMethod, calendar: string, subject: string, text: string) {
-    await this.deps.sendImip({ from: from.address, fromName: from.displayName, to, method, calendar, subject, text });
+  private async mail(from: Principal, to: string[], method: ItipMethod, calendar: string, subject: string, text: string, options: { notice?: boolean } = {}) {
+    await this.deps.sendImip({ from: from.address, fromName: from.displayName, to, method, calendar, subject, text, notice: options.notice });
     this.deps.log.info({ from: from.address, to, method }, 'calendar: iMIP message queued');
   }
 
