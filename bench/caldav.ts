@@ -7,16 +7,18 @@
 // 2. calendar-query REPORTs with a time range of one month and of one year, and a PROPFIND Depth 1 of
 //    the collection (getetag), each repeated; prints the median time.
 //
-//   npm run bench:caldav -- [--events 1000] [--repeat 20]
+//   npm run bench:caldav -- [--events 1000] [--repeat 20] [--database postgres://…]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { holdfastCli, startHoldfastProcess } from './lib/holdfast-process.ts';
+import { databaseOption, storeName } from './lib/bench-store.ts';
+import { guarded, withStarted } from './lib/cleanup.ts';
+import { withInstallation } from './lib/holdfast-process.ts';
 import { requireTool } from './lib/peers.ts';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ options: { events: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '20' }, ...databaseOption } });
 const eventCount = Number(values.events);
 const repeat = Number(values.repeat);
 
@@ -99,41 +101,38 @@ async function runRadicale() {
     join(dir, 'config'),
     `[server]\nhosts = 127.0.0.1:${port}\n[auth]\ntype = none\n[storage]\nfilesystem_folder = ${join(dir, 'collections')}\n[logging]\nlevel = warning\n`,
   );
-  const child = spawn('/usr/bin/python3', ['-m', 'radicale', '--config', join(dir, 'config')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  try {
-    for (let i = 0; ; i++) {
-      try {
-        await fetch(`http://127.0.0.1:${port}/`);
-        break;
-      } catch (error) {
-        if (i > 100) throw error;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    return await measure({ name: 'Radicale', calendar: `http://127.0.0.1:${port}/bench/bench/`, authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}` });
-  } finally {
-    child.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return guarded(
+    () => rmSync(dir, { recursive: true, force: true }),
+    () =>
+      withStarted(
+        () => spawn('/usr/bin/python3', ['-m', 'radicale', '--config', join(dir, 'config')], { stdio: ['ignore', 'ignore', 'inherit'] }),
+        (child) => child.kill('SIGTERM'),
+        async () => {
+          for (let i = 0; ; i++) {
+            try {
+              await fetch(`http://127.0.0.1:${port}/`);
+              break;
+            } catch (error) {
+              if (i > 100) throw error;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+          return measure({ name: 'Radicale', calendar: `http://127.0.0.1:${port}/bench/bench/`, authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}` });
+        },
+      ),
+  );
 }
 
 async function runHoldfast() {
-  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
-  try {
-    holdfastCli(dir, ['user', 'add', 'bench@bench.example', '--password', 'Calendar-Load-77']);
-    const server = await startHoldfastProcess(dir, { HOLDFAST_HTTP_PORT: '0' });
-    try {
-      return await measure({
-        name: 'Holdfast',
-        calendar: `http://127.0.0.1:${server.port('http')}/dav/calendars/bench@bench.example/bench/`,
-        authorization: `Basic ${Buffer.from('bench@bench.example:Calendar-Load-77').toString('base64')}`,
-      });
-    } finally {
-      await server.stop();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return withInstallation(values.database, async (installation) => {
+    installation.cli(['user', 'add', 'bench@bench.example', '--password', 'Calendar-Load-77']);
+    const server = await installation.start({ HOLDFAST_HTTP_PORT: '0' });
+    return measure({
+      name: 'Holdfast',
+      calendar: `http://127.0.0.1:${server.port('http')}/dav/calendars/bench@bench.example/bench/`,
+      authorization: `Basic ${Buffer.from('bench@bench.example:Calendar-Load-77').toString('base64')}`,
+    });
+  });
 }
 
 const radicaleVersion = spawnSync('/usr/bin/python3', ['-c', 'import radicale; print(radicale.VERSION)'], { encoding: 'utf8' }).stdout.trim();
@@ -146,7 +145,7 @@ console.log(`caldav: ${eventCount} events PUT one after another (10% recurring),
 console.log('');
 console.log('                     PUT/s  first10%  last10%   month ms    year ms  PROPFIND ms');
 console.log(row(`Radicale ${radicaleVersion}`, peer));
-console.log(row('Holdfast (SQLite)', ours));
+console.log(row(`Holdfast (${storeName(values.database)})`, ours));
 console.log(
   `ratio                ${(ours.putRate / peer.putRate).toFixed(1).padStart(7)}×                   ${(ours.month / peer.month).toFixed(2).padStart(10)} ${(ours.year / peer.year).toFixed(2).padStart(10)} ${(ours.listing / peer.listing).toFixed(2).padStart(10)}`,
 );

@@ -6,12 +6,13 @@
 // 3. Resync after changes elsewhere (flags on 500 messages, 100 expunged): CONDSTORE
 //    FETCH 1:* (UID FLAGS) (CHANGEDSINCE modseq), as a client that was offline does.
 //
-//   npm run bench:imap-sync -- [--messages 50000]
+//   npm run bench:imap-sync -- [--messages 50000] [--database postgres://…]
 import { parseArgs } from 'node:util';
 import { ImapFlow } from 'imapflow';
+import { databaseOption, storeName } from './lib/bench-store.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, ...databaseOption } });
 const total = Number(values.messages);
 const connections = 8;
 
@@ -71,7 +72,7 @@ async function measure(server: Server) {
 }
 
 const peer = await withDovecot({ lmtp: 24_926, imap: 14_345 }, (port) => measure({ name: 'Dovecot', port, user: 'reader', password: 'bench' }));
-const ours = await withHoldfastImap({ users: ['reader@bench.example'], password: 'Sync-Bench-Words-7' }, (server) =>
+const ours = await withHoldfastImap({ users: ['reader@bench.example'], password: 'Sync-Bench-Words-7', databaseUrl: values.database }, (server) =>
   measure({ name: 'Holdfast', port: server.port('imap'), user: 'reader@bench.example', password: 'Sync-Bench-Words-7' }),
 );
 
@@ -79,6 +80,6 @@ console.log(`imap-sync: one INBOX of ${total} messages (2 KB); first sync FETCH 
 console.log('');
 console.log('                    APPEND/s   first sync s   resync s');
 console.log(`Dovecot             ${peer.seedRate.toFixed(0).padStart(8)} ${peer.syncSeconds.toFixed(2).padStart(14)} ${peer.resyncSeconds.toFixed(2).padStart(10)}`);
-console.log(`Holdfast (SQLite)   ${ours.seedRate.toFixed(0).padStart(8)} ${ours.syncSeconds.toFixed(2).padStart(14)} ${ours.resyncSeconds.toFixed(2).padStart(10)}`);
+console.log(`${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.seedRate.toFixed(0).padStart(8)} ${ours.syncSeconds.toFixed(2).padStart(14)} ${ours.resyncSeconds.toFixed(2).padStart(10)}`);
 console.log(`ratio (time, lower is better)   ${(ours.syncSeconds / peer.syncSeconds).toFixed(2).padStart(14)} ${(ours.resyncSeconds / peer.resyncSeconds).toFixed(2).padStart(10)}`);
 console.log(`messages seen: Dovecot ${peer.fetched} / ${peer.changed} changed, Holdfast ${ours.fetched} / ${ours.changed} changed`);

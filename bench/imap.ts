@@ -8,6 +8,7 @@
 //    server.
 //
 //   npm run bench:imap -- [--seconds 20] [--rounds 4] [--messages 500] [--idle 1000] [--clients 10] [--holdfast-only]
+//                         [--database postgres://…]
 //
 // Both servers run at once and the mixed workload alternates between them (--rounds slots of
 // seconds/rounds each per server), so that drift in the machine's speed touches both alike.
@@ -19,10 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImapTalk } from '../test/helpers/imap-talk.ts';
+import { databaseOption, storeName } from './lib/bench-store.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, clients: { type: 'string', default: '10' }, 'holdfast-only': { type: 'boolean', default: false } },
+  options: { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, clients: { type: 'string', default: '10' }, 'holdfast-only': { type: 'boolean', default: false }, ...databaseOption },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
@@ -255,7 +257,7 @@ const users = Array.from({ length: clients }, (_, i) => `bench${i}@bench.example
 const memoryFile = join(tmpdir(), `holdfast-bench-memory-${process.pid}.json`);
 process.env.HOLDFAST_BENCH_MEMORY_FILE = memoryFile;
 const withHoldfast = <T>(run: (server: Server) => Promise<T>) =>
-  withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n' }, (server) =>
+  withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n', databaseUrl: values.database }, (server) =>
     run({
       name: 'Holdfast',
       port: server.port('imap'),
@@ -292,5 +294,5 @@ console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} message
 console.log('');
 console.log('                    commands/s   p99 ms   server CPU µs/command   KiB per idle connection (process PSS; JS heap + buffers)');
 console.log(`Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.cpuUsPerCommand.toFixed(0).padStart(20)}   ${peer.idleKb.toFixed(0).padStart(6)}`);
-console.log(`Holdfast (SQLite)   ${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.cpuUsPerCommand.toFixed(0).padStart(20)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`);
+console.log(`${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.cpuUsPerCommand.toFixed(0).padStart(20)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`);
 console.log(`ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`);

@@ -3,84 +3,79 @@
 // the backlog while the destination refuses connections, then the sink starts and each is told to
 // retry now (holdfast queue retry --domain / postqueue -f). Prints messages per second drained.
 //
-//   npm run bench:queue-drain -- [--messages 10000]
-import { rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+//   npm run bench:queue-drain -- [--messages 10000] [--database postgres://…]
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import SqliteDatabase from 'better-sqlite3';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
-import { holdfastCli, startHoldfastProcess } from './lib/holdfast-process.ts';
-import { startDovecot, startPostfix, startSmtpSink } from './lib/peers.ts';
+import { databaseOption, storeName } from './lib/bench-store.ts';
+import { withStarted } from './lib/cleanup.ts';
+import { withInstallation } from './lib/holdfast-process.ts';
+import { startSmtpSink, withMailPeers } from './lib/peers.ts';
 import { smtpSource, waitFor } from './lib/smtp-load.ts';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '10000' } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '10000' }, ...databaseOption } });
 const messages = Number(values.messages);
 const recipient = 'someone@sink.example';
 const sinkPort = 2_626;
 
+const withSink = <T>(use: () => Promise<T>) => withStarted(() => startSmtpSink(sinkPort), (sink) => sink.stop(), use);
+
 async function drainPostfix(): Promise<number> {
   const dir = join(tmpdir(), 'holdfast-bench-peers');
-  rmSync(dir, { recursive: true, force: true });
-  const dovecot = startDovecot(join(dir, 'dovecot'), 24_924, 14_343); // unused here, but the config expects an LMTP target
-  const postfix = startPostfix(join(dir, 'postfix'), 2_625, 'local.example', dovecot.lmtpPort, `relayhost = [127.0.0.1]:${sinkPort}\n`);
-  try {
+  // Dovecot is unused here, but the configuration expects an LMTP target.
+  const peers = { domain: 'local.example', smtpPort: 2_625, lmtpPort: 24_924, imapPort: 14_343, extraMain: `relayhost = [127.0.0.1]:${sinkPort}\n` };
+  return withMailPeers(dir, peers, async ({ postfix }) => {
     await new Promise((r) => setTimeout(r, 1000));
     await smtpSource({ port: postfix.port, messages, sessions: 20, size: 5120, to: recipient });
     await waitFor(() => postfix.deferred() >= messages, 600_000);
-    const sink = startSmtpSink(sinkPort);
-    await new Promise((r) => setTimeout(r, 300));
-    const started = performance.now();
-    postfix.flush();
-    const done = await waitFor(() => postfix.queued() === 0, 600_000);
-    sink.stop();
-    return messages / ((done - started) / 1000);
-  } finally {
-    postfix.stop();
-    dovecot.stop();
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return withSink(async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const started = performance.now();
+      postfix.flush();
+      const done = await waitFor(() => postfix.queued() === 0, 600_000);
+      return messages / ((done - started) / 1000);
+    });
+  });
 }
 
 async function drainHoldfast(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
-  const dns = await new DnsStub().start();
-  try {
-    writeFileSync(
-      join(dir, 'holdfast.toml'),
-      `[smtp]\nmax_connections_per_ip = 100\n[queue]\nretry = ["30m"]\n[[relay]]\ndomains = ["sink.example"]\nurl = "smtp://127.0.0.1:${sinkPort}"\n`,
-    );
-    // sink.example is passed on (internal relay), so port 25 accepts it and the relay route sends it on.
-    holdfastCli(dir, ['domain', 'add', 'sink.example', '--type', 'internal-relay']);
-    const env = { HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server };
-    const server = await startHoldfastProcess(dir, env);
-    const db = new SqliteDatabase(join(dir, 'holdfast.sqlite'), { readonly: true });
-    const count = (state: string) => (db.prepare('select count(*) as n from queue_recipients where state = ?').get(state) as { n: number }).n;
-    try {
-      await smtpSource({ port: server.port('smtp'), messages, sessions: 20, size: 5120, to: recipient });
-      await waitFor(() => count('deferred') >= messages, 600_000);
-      const sink = startSmtpSink(sinkPort);
-      await new Promise((r) => setTimeout(r, 300));
-      const started = performance.now();
-      holdfastCli(dir, ['queue', 'retry', '--domain', 'sink.example']);
-      const progress = setInterval(() => process.stderr.write(`  holdfast: ${count('delivered')} delivered, ${count('deferred')} deferred, ${count('inflight')} in flight\n`), 5000);
-      const done = await waitFor(() => count('delivered') >= messages, 600_000)
-        .catch((error) => {
-          const replies = db.prepare('select state, substr(last_reply, 1, 160) as reply, count(*) as n from queue_recipients where state != ? group by 1, 2 order by 3 desc limit 5').all('delivered');
-          throw new Error(`${error.message}; not delivered: ${JSON.stringify(replies)}`);
-        })
-        .finally(() => clearInterval(progress));
-      sink.stop();
-      return messages / ((done - started) / 1000);
-    } finally {
-      db.close();
-      await server.stop();
-    }
-  } finally {
-    dns.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return withInstallation(values.database, (installation) =>
+    withStarted(
+      () => new DnsStub().start(),
+      (dns) => dns.stop(),
+      async (dns) => {
+        const { dir, store } = installation;
+        writeFileSync(
+          join(dir, 'holdfast.toml'),
+          `[smtp]\nmax_connections_per_ip = 100\n[queue]\nretry = ["30m"]\n[[relay]]\ndomains = ["sink.example"]\nurl = "smtp://127.0.0.1:${sinkPort}"\n`,
+        );
+        // sink.example is passed on (internal relay), so port 25 accepts it and the relay route sends it on.
+        installation.cli(['domain', 'add', 'sink.example', '--type', 'internal-relay']);
+        const server = await installation.start({ HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server });
+        const count = async (state: string) => (await store.query<{ n: number }>('select count(*) as n from queue_recipients where state = ?', state))[0]!.n;
+        await smtpSource({ port: server.port('smtp'), messages, sessions: 20, size: 5120, to: recipient });
+        await waitFor(async () => (await count('deferred')) >= messages, 600_000);
+        return withSink(async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          const started = performance.now();
+          installation.cli(['queue', 'retry', '--domain', 'sink.example']);
+          const progress = setInterval(
+            async () => process.stderr.write(`  holdfast: ${await count('delivered')} delivered, ${await count('deferred')} deferred, ${await count('inflight')} in flight\n`),
+            5000,
+          );
+          const done = await waitFor(async () => (await count('delivered')) >= messages, 600_000)
+            .catch(async (error) => {
+              const replies = await store.query('select state, substr(last_reply, 1, 160) as reply, count(*) as n from queue_recipients where state != ? group by 1, 2 order by 3 desc limit 5', 'delivered');
+              throw new Error(`${error.message}; not delivered: ${JSON.stringify(replies)}`);
+            })
+            .finally(() => clearInterval(progress));
+          return messages / ((done - started) / 1000);
+        });
+      },
+    ),
+  );
 }
 
 console.log(`queue-drain: ${messages} messages of 5 KB queued while the destination was down, then drained to smtp-sink`);
@@ -88,5 +83,5 @@ const peer = await drainPostfix();
 const ours = await drainHoldfast();
 console.log('');
 console.log(`Postfix            ${peer.toFixed(0).padStart(6)} msg/s`);
-console.log(`Holdfast (SQLite)  ${ours.toFixed(0).padStart(6)} msg/s`);
+console.log(`${`Holdfast (${storeName(values.database)})`.padEnd(19)}${ours.toFixed(0).padStart(6)} msg/s`);
 console.log(`ratio              ${(ours / peer).toFixed(2).padStart(6)}`);

@@ -4,19 +4,37 @@
 // p99 accept latency at half its peak rate.
 //
 //   npm run bench:smtp-intake -- [--messages 10000] [--sessions 20] [--size 5120] [--holdfast-only]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//                                [--database postgres://…] [--compare-sqlite] [--rounds 1]
+//
+// --database runs Holdfast on a new PostgreSQL database on that server (created and dropped by the
+// run); --compare-sqlite measures Holdfast on SQLite as well, alternating with PostgreSQL for
+// --rounds rounds, and prints PostgreSQL's figures as a share of SQLite's.
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
-import { holdfastCli, startHoldfastProcess } from './lib/holdfast-process.ts';
-import { startDovecot, startPostfix } from './lib/peers.ts';
+import { databaseOption, storeName } from './lib/bench-store.ts';
+import { withStarted } from './lib/cleanup.ts';
+import { withInstallation } from './lib/holdfast-process.ts';
+import { withMailPeers } from './lib/peers.ts';
 import { pacedLatency, smtpSource, waitFor } from './lib/smtp-load.ts';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '10000' }, sessions: { type: 'string', default: '20' }, size: { type: 'string', default: '5120' }, 'holdfast-only': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '10000' },
+    sessions: { type: 'string', default: '20' },
+    size: { type: 'string', default: '5120' },
+    'holdfast-only': { type: 'boolean', default: false },
+    'compare-sqlite': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
+    ...databaseOption,
+  },
+});
 const messages = Number(values.messages);
 const sessions = Number(values.sessions);
 const size = Number(values.size);
+const rounds = Number(values.rounds);
 const recipient = 'bench@bench.example';
 
 interface Figures {
@@ -24,70 +42,82 @@ interface Figures {
   endToEndRate: number;
 }
 
-async function measureHoldfast(): Promise<Figures & { latency: Awaited<ReturnType<typeof pacedLatency>>; latencyRate: number; cpuPerMessage: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
-  try {
-    holdfastCli(dir, ['user', 'add', recipient, '--password', 'Load-Test-Password-7']);
+type HoldfastFigures = Figures & { latency: Awaited<ReturnType<typeof pacedLatency>>; latencyRate: number; cpuPerMessage: number };
+
+async function measureHoldfast(databaseUrl: string | undefined): Promise<HoldfastFigures> {
+  return withInstallation(databaseUrl, async (installation) => {
+    installation.cli(['user', 'add', recipient, '--password', 'Load-Test-Password-7']);
     // All load comes from one address: lift the per-source connection limit (20) above the sessions.
-    writeFileSync(join(dir, 'holdfast.toml'), `[smtp]\nmax_connections_per_ip = ${sessions * 4}\n`);
+    writeFileSync(join(installation.dir, 'holdfast.toml'), `[smtp]\nmax_connections_per_ip = ${sessions * 4}\n`);
     // SPF/DKIM/DMARC lookups go to a DNS stub on loopback (no records: "none"), never the machine's resolver.
-    const dns = await new DnsStub().start();
-    const server = await startHoldfastProcess(dir, { HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server });
-    try {
-      const before = server.count(recipient);
-      const cpuBefore = server.cpuSeconds();
-      const started = performance.now();
-      const seconds = await smtpSource({ port: server.port('smtp'), messages, sessions, size, to: recipient });
-      const done = await waitFor(() => server.count(recipient) >= before + messages, 600_000);
-      const cpuPerMessage = ((server.cpuSeconds() - cpuBefore) * 1000) / messages;
-      const acceptRate = messages / seconds;
-      const endToEndRate = messages / ((done - started) / 1000);
-      const latencyRate = Math.max(1, Math.round(acceptRate / 2));
-      const latency = await pacedLatency({ port: server.port('smtp'), rate: latencyRate, seconds: 5, size, to: recipient });
-      return { acceptRate, endToEndRate, latency, latencyRate, cpuPerMessage };
-    } finally {
-      await server.stop();
-      dns.stop();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return withStarted(
+      () => new DnsStub().start(),
+      (dns) => dns.stop(),
+      async (dns) => {
+        const server = await installation.start({ HOLDFAST_CONFIG: join(installation.dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server });
+        const before = await server.count(recipient);
+        const cpuBefore = server.cpuSeconds();
+        const started = performance.now();
+        const seconds = await smtpSource({ port: server.port('smtp'), messages, sessions, size, to: recipient });
+        const done = await waitFor(async () => (await server.count(recipient)) >= before + messages, 600_000);
+        const cpuPerMessage = ((server.cpuSeconds() - cpuBefore) * 1000) / messages;
+        const acceptRate = messages / seconds;
+        const endToEndRate = messages / ((done - started) / 1000);
+        const latencyRate = Math.max(1, Math.round(acceptRate / 2));
+        const latency = await pacedLatency({ port: server.port('smtp'), rate: latencyRate, seconds: 5, size, to: recipient });
+        return { acceptRate, endToEndRate, latency, latencyRate, cpuPerMessage };
+      },
+    );
+  });
 }
 
 async function measurePostfix(): Promise<Figures> {
-  const dir = join(tmpdir(), 'holdfast-bench-peers'); // a fixed path: Postfix must be told about it once
-  rmSync(dir, { recursive: true, force: true });
-  const dovecot = startDovecot(join(dir, 'dovecot'), 24_924, 14_343);
-  const postfix = startPostfix(join(dir, 'postfix'), 2_625, 'bench.example', dovecot.lmtpPort);
-  try {
+  // A fixed path: a run killed outright leaves its daemons' pid files there for the next run to find.
+  const dir = join(tmpdir(), 'holdfast-bench-peers');
+  return withMailPeers(dir, { domain: 'bench.example', smtpPort: 2_625, lmtpPort: 24_924, imapPort: 14_343 }, async ({ postfix, dovecot }) => {
     await new Promise((r) => setTimeout(r, 1000));
     const user = recipient.split('@')[0]!;
     const started = performance.now();
     const seconds = await smtpSource({ port: postfix.port, messages, sessions, size, to: recipient });
     const done = await waitFor(() => dovecot.count(user) >= messages, 600_000);
     return { acceptRate: messages / seconds, endToEndRate: messages / ((done - started) / 1000) };
-  } finally {
-    postfix.stop();
-    dovecot.stop();
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const fmt = (n: number) => n.toFixed(0).padStart(7);
-console.log(`smtp-intake: ${messages} messages of ${size} bytes, ${sessions} concurrent sessions, one message per connection (smtp-source)`);
+const line = (name: string, f: Figures) => `${name.padEnd(26)}${fmt(f.acceptRate)}      ${fmt(f.endToEndRate)}`;
+const ours = storeName(values.database);
+console.log(`smtp-intake: ${messages} messages of ${size} bytes, ${sessions} concurrent sessions, one message per connection (smtp-source), Holdfast on ${ours}`);
 const peer = values['holdfast-only'] ? undefined : await measurePostfix();
-const ours = await measureHoldfast();
+const holdfast: HoldfastFigures[] = [];
+const sqlite: HoldfastFigures[] = [];
+for (let round = 0; round < rounds; round++) {
+  // Alternating, so that the machine's drifting speed touches both stores alike.
+  if (values['compare-sqlite'] && round % 2 === 1) sqlite.push(await measureHoldfast(undefined));
+  holdfast.push(await measureHoldfast(values.database));
+  if (values['compare-sqlite'] && round % 2 === 0) sqlite.push(await measureHoldfast(undefined));
+}
 console.log('');
 console.log('                          accepted/s   end-to-end/s');
-if (peer) console.log(`Postfix + Dovecot (LMTP)  ${fmt(peer.acceptRate)}      ${fmt(peer.endToEndRate)}`);
-console.log(`Holdfast (SQLite)         ${fmt(ours.acceptRate)}      ${fmt(ours.endToEndRate)}`);
-if (peer) console.log(`ratio Holdfast/peer       ${(ours.acceptRate / peer.acceptRate).toFixed(2).padStart(7)}      ${(ours.endToEndRate / peer.endToEndRate).toFixed(2).padStart(7)}   (goal: end-to-end >= 2.00)`);
+if (peer) console.log(line('Postfix + Dovecot (LMTP)', peer));
+holdfast.forEach((f, i) => console.log(line(`Holdfast (${ours})${rounds > 1 ? ` #${i + 1}` : ''}`, f)));
+sqlite.forEach((f, i) => console.log(line(`Holdfast (SQLite)${rounds > 1 ? ` #${i + 1}` : ''}`, f)));
+const mean = (list: HoldfastFigures[], key: 'acceptRate' | 'endToEndRate') => list.reduce((sum, f) => sum + f[key], 0) / list.length;
+if (peer) {
+  console.log(`${'ratio Holdfast/peer'.padEnd(26)}${(mean(holdfast, 'acceptRate') / peer.acceptRate).toFixed(2).padStart(7)}      ${(mean(holdfast, 'endToEndRate') / peer.endToEndRate).toFixed(2).padStart(7)}   (goal: end-to-end >= 2.00)`);
+}
+if (sqlite.length) {
+  const perRound = holdfast.map((f, i) => (f.endToEndRate / sqlite[i]!.endToEndRate).toFixed(2)).join(', ');
+  console.log(`${`ratio ${ours}/SQLite`.padEnd(26)}${(mean(holdfast, 'acceptRate') / mean(sqlite, 'acceptRate')).toFixed(2).padStart(7)}      ${(mean(holdfast, 'endToEndRate') / mean(sqlite, 'endToEndRate')).toFixed(2).padStart(7)}   (goal: end-to-end >= 0.80; per round ${perRound})`);
+}
 console.log('');
 console.log('(Holdfast also checks SPF, DKIM, DMARC and ARC on every message; this Postfix has no such milters.)');
-// Less at the mercy of other load on the machine than the rates: what one message costs the server.
-console.log(`Holdfast CPU per message, intake to mailbox: ${ours.cpuPerMessage.toFixed(2)} ms (user + system, all threads)`);
-console.log(
-  `Holdfast accept latency at ${ours.latencyRate} msg/s (half its peak), ${ours.latency.count} messages: ` +
-    `p50 ${ours.latency.p50.toFixed(1)} ms, p99 ${ours.latency.p99.toFixed(1)} ms, max ${ours.latency.max.toFixed(1)} ms (goal: p99 < 50 ms)`,
-);
+for (const [name, list] of [[ours, holdfast], ['SQLite', sqlite]] as const) {
+  for (const f of list) {
+    // Less at the mercy of other load on the machine than the rates: what one message costs the server.
+    console.log(
+      `Holdfast (${name}): CPU per message, intake to mailbox ${f.cpuPerMessage.toFixed(2)} ms (user + system, all threads); accept latency at ${f.latencyRate} msg/s (half its peak), ` +
+        `${f.latency.count} messages: p50 ${f.latency.p50.toFixed(1)} ms, p99 ${f.latency.p99.toFixed(1)} ms, max ${f.latency.max.toFixed(1)} ms (goal: p99 < 50 ms)`,
+    );
+  }
+}

@@ -1,10 +1,13 @@
 // A real Holdfast server process for benchmarks (the compiled program, as `npm start` runs it),
-// on an SQLite store in a temporary data directory, loopback only.
+// loopback only, in a fresh installation: a temporary data directory and a store of its own (SQLite
+// in that directory, or a new PostgreSQL database: bench-store.ts), removed after the measurement.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import SqliteDatabase from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBenchStore, type BenchStore } from './bench-store.ts';
+import { guarded } from './cleanup.ts';
 
 const bin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 /** SIGUSR2 makes the server collect garbage (for memory measurements). */
@@ -14,7 +17,7 @@ export interface HoldfastProcess {
   child: ChildProcess;
   port(name: string): number;
   /** Messages in a user's INBOX so far. */
-  count(address: string): number;
+  count(address: string): Promise<number>;
   /** CPU time the server process has used so far (user + system, all its threads), in seconds. */
   cpuSeconds(): number;
   stop(): Promise<void>;
@@ -49,13 +52,53 @@ export function holdfastEnv(dataDir: string, extra: Record<string, string> = {})
   };
 }
 
-export function holdfastCli(dataDir: string, args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { env: holdfastEnv(dataDir), encoding: 'utf8' });
+export interface Installation {
+  dir: string;
+  store: BenchStore;
+  /** Runs a `holdfast` command on this installation. */
+  cli(args: string[]): string;
+  /** Starts the server; it is stopped with the installation if the caller has not stopped it. */
+  start(extra?: Record<string, string>): Promise<HoldfastProcess>;
+}
+
+/**
+ * A fresh installation for one measurement, on SQLite or (with a URL) a new PostgreSQL database;
+ * its servers, directory and database are removed after `use`, however it ends.
+ */
+export async function withInstallation<T>(databaseUrl: string | undefined, use: (installation: Installation) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
+  const servers: HoldfastProcess[] = [];
+  let store: BenchStore | undefined;
+  const remove = async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+    await store?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return guarded(remove, async () => {
+    store = await createBenchStore(dir, databaseUrl);
+    const env = store.env;
+    const installation: Installation = {
+      dir,
+      store,
+      cli: (args) => holdfastCli(dir, args, env),
+      start: async (extra = {}) => {
+        const server = await startHoldfastProcess(dir, installation.store, { ...env, ...extra });
+        servers.push(server);
+        return server;
+      },
+    };
+    installation.cli(['init']);
+    return use(installation);
+  });
+}
+
+function holdfastCli(dataDir: string, args: string[], extra: Record<string, string>) {
+  const result = spawnSync(process.execPath, [bin, ...args], { env: holdfastEnv(dataDir, extra), encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`holdfast ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
 }
 
-export function startHoldfastProcess(dataDir: string, extra: Record<string, string> = {}): Promise<HoldfastProcess> {
+function startHoldfastProcess(dataDir: string, store: BenchStore, extra: Record<string, string>): Promise<HoldfastProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(process.env.HOLDFAST_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '--expose-gc', '--require', gcOnSignal, bin, 'start', '--json'], {
       env: holdfastEnv(dataDir, extra),
@@ -67,23 +110,25 @@ export function startHoldfastProcess(dataDir: string, extra: Record<string, stri
       out += d;
       if (!out.includes('\n')) return;
       const summary = JSON.parse(out.split('\n')[0]!);
-      const db = new SqliteDatabase(join(dataDir, 'holdfast.sqlite'), { readonly: true, fileMustExist: true });
-      db.pragma('busy_timeout = 5000');
-      const countQuery = db.prepare(
-        `select count(*) as n from messages m join mailboxes b on b.id = m.mailbox_id join principals p on p.id = b.principal_id where p.address = ? and b.name = 'INBOX'`,
-      );
+      let stopped: Promise<void> | undefined;
       resolve({
         child,
         port: (name) => summary.listeners.find((l: { name: string }) => l.name === name).port,
-        count: (address) => (countQuery.get(address) as { n: number }).n,
+        count: async (address) =>
+          (
+            await store.query<{ n: number }>(
+              `select count(*) as n from messages m join mailboxes b on b.id = m.mailbox_id join principals p on p.id = b.principal_id where p.address = ? and b.name = 'INBOX'`,
+              address,
+            )
+          )[0]!.n,
         cpuSeconds: () => processCpuSeconds(child.pid!),
         stop: () =>
-          new Promise((done) => {
-            db.close();
+          (stopped ??= new Promise((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
             child.removeAllListeners('exit');
             child.once('exit', () => done());
             child.kill('SIGTERM');
-          }),
+          })),
       });
     });
   });

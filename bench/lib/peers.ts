@@ -1,12 +1,81 @@
 // Peers for side-by-side benchmarks, from Debian's packages, each in its own temporary directory on
-// loopback and non-standard ports, so they never touch a system-wide mail setup:
+// loopback and non-standard ports, so they never touch a system-wide mail setup (nor need one: a
+// Postfix installed with "No configuration" has no /etc/postfix/main.cf, and is not given one):
 // Postfix (MTA) delivering over LMTP into Dovecot (mailbox store).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { guarded, withStarted } from './cleanup.ts';
 
 export function requireTool(path: string, pkg: string) {
   if (!existsSync(path)) throw new Error(`${path} is missing: install it with "apt-get install -y ${pkg}"`);
+}
+
+/** Where each peer's daemon writes its pid, relative to the directory it runs from. */
+const pidFiles = ['run/master.pid', 'dovecot/run/master.pid', 'spool/pid/master.pid', 'postfix/spool/pid/master.pid'];
+
+/**
+ * Empties a peer's directory for a new run. A run that was killed (SIGKILL, a crash) may have left its
+ * daemons running from there, holding the fixed ports: they are stopped first, by the pids they wrote.
+ */
+export function freshPeerDir(dir: string) {
+  for (const file of pidFiles.map((f) => join(dir, f))) {
+    const pid = runningMaster(file);
+    if (!pid) continue;
+    process.stderr.write(`bench: stopping a daemon (pid ${pid}) left running by an earlier run in ${dir}\n`);
+    process.kill(pid, 'SIGTERM');
+    if (!exited(pid)) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
+
+/** The pid in a Dovecot or Postfix pid file, if that process is still a Dovecot or Postfix master (pids get reused). */
+function runningMaster(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  const comm = `/proc/${pid}/comm`;
+  const name = pid > 0 && existsSync(comm) ? readFileSync(comm, 'utf8').trim() : '';
+  return name === 'dovecot' || name === 'master' ? pid : undefined;
+}
+
+/** Waits up to 5 s for a process to end; whether it did. */
+function exited(pid: number): boolean {
+  for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.1']);
+  return !existsSync(`/proc/${pid}`);
+}
+
+/** Stops a daemon with its own command, and waits until its master process has gone (its ports are free). */
+function stopDaemon(pidFile: string, command: string, args: string[]) {
+  const pid = runningMaster(pidFile);
+  spawnSync(command, args, { stdio: 'ignore' });
+  if (pid && !exited(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * Dovecot and Postfix delivering to it over LMTP, from a fresh `dir`; both stopped and the directory
+ * removed after `use`, however it ends.
+ */
+export async function withMailPeers<T>(
+  dir: string,
+  options: { domain: string; smtpPort: number; lmtpPort: number; imapPort: number; extraMain?: string },
+  use: (peers: { postfix: Postfix; dovecot: Dovecot }) => Promise<T>,
+): Promise<T> {
+  freshPeerDir(dir);
+  return guarded(
+    () => rmSync(dir, { recursive: true, force: true }),
+    () =>
+      withStarted(
+        () => startDovecot(join(dir, 'dovecot'), options.lmtpPort, options.imapPort),
+        (dovecot) => dovecot.stop(),
+        (dovecot) =>
+          withStarted(
+            () => startPostfix(join(dir, 'postfix'), options.smtpPort, options.domain, options.lmtpPort, options.extraMain),
+            (postfix) => postfix.stop(),
+            (postfix) => use({ postfix, dovecot }),
+          ),
+      ),
+  );
 }
 
 const uidOf = (user: string) => Number(execFileSync('id', ['-u', user]).toString().trim());
@@ -93,9 +162,7 @@ service auth {
       }
       return n;
     },
-    stop() {
-      spawnSync('/usr/bin/doveadm', ['-c', conf, 'stop']);
-    },
+    stop: () => stopDaemon(join(dir, 'run', 'master.pid'), '/usr/bin/doveadm', ['-c', conf, 'stop']),
   };
 }
 
@@ -117,20 +184,19 @@ function countFiles(path: string): number {
 }
 
 /**
- * Postfix accepting mail for `domain` on 127.0.0.1:<port> and handing it to Dovecot over LMTP.
- * Postfix runs a second instance only from a directory its main configuration lists in
- * alternate_config_directories, so that setting is added to /etc/postfix/main.cf once.
+ * Postfix accepting mail for `domain` on 127.0.0.1:<port> and handing it to Dovecot over LMTP, as a
+ * second instance with its own configuration directory (`postfix -c`). Run as root, Postfix needs
+ * nothing from /etc/postfix/main.cf (absent after a "No configuration" install); master.cf is
+ * copied from the package.
  */
 export function startPostfix(dir: string, port: number, domain: string, lmtpPort: number, extraMain = ''): Postfix {
   requireTool('/usr/sbin/postfix', 'postfix');
   const etc = join(dir, 'etc');
-  const allowed = execFileSync('/usr/sbin/postconf', ['-h', 'alternate_config_directories']).toString().trim();
-  if (!allowed.split(/[\s,]+/).includes(etc)) {
-    execFileSync('/usr/sbin/postconf', ['-e', `alternate_config_directories = ${[allowed, etc].filter(Boolean).join(', ')}`]);
-  }
   for (const sub of ['etc', 'spool', 'data']) mkdirSync(join(dir, sub), { recursive: true });
   chownSync(join(dir, 'data'), uidOf('postfix'), gidOf('postfix'));
-  const master = readFileSync('/etc/postfix/master.cf', 'utf8').replace(/^smtp\s+inet\s+.*$/m, `127.0.0.1:${port} inet n - n - - smtpd`);
+  const masterSource = ['/etc/postfix/master.cf', '/usr/share/postfix/master.cf.dist'].find(existsSync);
+  if (!masterSource) throw new Error('no master.cf in /etc/postfix or /usr/share/postfix: reinstall the postfix package');
+  const master = readFileSync(masterSource, 'utf8').replace(/^smtp\s+inet\s+.*$/m, `127.0.0.1:${port} inet n - n - - smtpd`);
   writeFileSync(join(etc, 'master.cf'), master);
   writeFileSync(
     join(etc, 'main.cf'),
@@ -163,9 +229,7 @@ ${extraMain}`,
     queued: () => ['incoming', 'active', 'deferred', 'maildrop'].reduce((n, q) => n + countFiles(join(spool, q)), 0),
     deferred: () => countFiles(join(spool, 'deferred')),
     flush: () => void spawnSync('/usr/sbin/postqueue', ['-c', etc, '-f'], { stdio: 'ignore' }),
-    stop() {
-      spawnSync('/usr/sbin/postfix', ['-c', etc, 'stop'], { stdio: 'ignore' });
-    },
+    stop: () => stopDaemon(join(spool, 'pid', 'master.pid'), '/usr/sbin/postfix', ['-c', etc, 'stop']),
   };
 }
 

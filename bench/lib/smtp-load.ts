@@ -72,9 +72,9 @@ export async function pacedLatency(options: { port: number; rate: number; second
   return { count: latencies.length, p50: pick(0.5), p99: pick(0.99), max: latencies.at(-1)! };
 }
 
-export async function waitFor(check: () => boolean, timeoutMs: number): Promise<number> {
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
   const started = performance.now();
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() - started > timeoutMs) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
