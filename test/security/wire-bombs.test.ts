@@ -174,62 +174,45 @@ describe('the server under wire-level attacks', () => {
     assertHeldUp(result, `IMAP deflate bomb (${(bomb.length / 1024).toFixed(0)} KB inflating to 160 MB)`);
   });
 
-  it('IMAP: a client that pipelines commands and never reads is paused, not buffered for', async () => {
-    const socket = await rawConnect(t.port('imap'));
+  /** 8 MB of one small command, pipelined by a client that never reads a byte of the answers. */
+  async function neverReading(protocol: string, command: string, probe: () => Promise<void>) {
+    const socket = await rawConnect(t.port(protocol.toLowerCase()));
     socket.pause();
-    const piece = repeated('a CAPABILITY\r\n');
+    const piece = repeated(command);
     const result = await underAttack(async () => {
       await flood(socket, () => piece, { limit: 8 * MiB });
-    }, imapProbe);
+    }, probe);
     socket.destroy();
-    assertHeldUp(result, 'IMAP never-reading client');
+    assertHeldUp(result, `${protocol} never-reading client`);
+  }
+
+  it('IMAP: a client that pipelines commands and never reads is paused, not buffered for', async () => {
+    await neverReading('IMAP', 'a CAPABILITY\r\n', imapProbe);
   });
 
   it('POP3: a client that pipelines commands and never reads is paused, not buffered for', async () => {
-    const socket = await rawConnect(t.port('pop3'));
-    socket.pause();
-    const piece = repeated('CAPA\r\n');
-    const result = await underAttack(async () => {
-      await flood(socket, () => piece, { limit: 8 * MiB });
-    }, async () => {
+    await neverReading('POP3', 'CAPA\r\n', async () => {
       const { talk, greeting } = await Pop3Talk.open(t.port('pop3'));
       assert.match(greeting, /^\+OK/);
       assert.match(await talk.send('NOOP'), /^\+OK/);
       talk.close();
     });
-    socket.destroy();
-    assertHeldUp(result, 'POP3 never-reading client');
   });
 
-  it('SMTP: a client that pipelines commands and never reads is paused, not buffered for', async () => {
-    const socket = await rawConnect(t.port('smtp'));
-    socket.pause();
-    socket.write('EHLO attacker.example\r\n');
-    const piece = repeated('NOOP\r\n');
-    const result = await underAttack(async () => {
-      await flood(socket, () => piece, { limit: 8 * MiB });
-    }, async () => {
+  it('SMTP: a client that pipelines commands and never reads is paused, not buffered for (smtp-server waits for drain)', async () => {
+    await neverReading('SMTP', 'NOOP\r\n', async () => {
       const { talk, greeting } = await SmtpTalk.open(t.port('smtp'));
       assert.match(greeting, /^220/);
       assert.match(await talk.send('NOOP'), /^250/);
       talk.close();
     });
-    socket.destroy();
-    assertHeldUp(result, 'SMTP never-reading client');
   });
 
-  it('HTTP: a client that pipelines requests and never reads is paused, not buffered for', async () => {
-    const socket = await rawConnect(t.port('http'));
-    socket.pause();
-    const piece = repeated('GET /health/live HTTP/1.1\r\nHost: a\r\n\r\n');
-    const result = await underAttack(async () => {
-      await flood(socket, () => piece, { limit: 8 * MiB });
-    }, async () => {
+  it('HTTP: a client that pipelines requests and never reads is cut off, not buffered for', async () => {
+    await neverReading('HTTP', 'GET /health/live HTTP/1.1\r\nHost: a\r\n\r\n', async () => {
       const response = await fetch(`http://127.0.0.1:${t.port('http')}/health/live`);
       assert.equal(response.status, 200);
       await response.text();
     });
-    socket.destroy();
-    assertHeldUp(result, 'HTTP never-reading client');
   });
 });
