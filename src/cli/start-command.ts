@@ -1,6 +1,7 @@
 // holdfast start — run a node: every role by default, or those given with --roles.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
+import { rootWarning } from '../server/root-warning.ts';
 import { allRoles, parseRoles } from '../server/roles.ts';
 import { action } from './context.ts';
 
@@ -18,6 +19,8 @@ export function registerStartCommand(program: Command) {
       const config = loadConfig();
       const roles = parseRoles(options.roles);
       const logger = createLogger(config.log);
+      const asRoot = rootWarning(process.getuid?.(), process.env);
+      if (asRoot) logger.warn({ uid: 0 }, asRoot);
       const node = await startNode(config, { roles, logger });
 
       let stopping = false;
