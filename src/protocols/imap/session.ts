@@ -100,8 +100,10 @@ export class ImapSession {
     this.queue.restart(input);
     this.reader = new CommandReader({
       frame: (frame) => this.onFrame(frame),
-      literal: (size, synchronizing, firstLine, totalSoFar) =>
-        decideLiteral({ size, synchronizing, command: firstLine.split(' ', 3)[1]?.toUpperCase(), totalSoFar }, { loggedIn: this.state !== 'not-authenticated', appendLimit: this.context.config.appendLimit }),
+      literal: (size, synchronizing, firstLine, totalSoFar) => {
+        const command = firstLine.split(' ', 3)[1]?.toUpperCase();
+        return decideLiteral({ size, synchronizing, command, totalSoFar }, { loggedIn: this.state !== 'not-authenticated', appendLimit: this.context.config.appendLimit });
+      },
       proceed: () => {
         this.send('+ Ready for literal data');
         this.flush();
