@@ -71,6 +71,7 @@ export class HealthMonitor implements IssueAdmin {
   private stopped = false;
   private lastResults: CheckResult[] = [];
   private snapshotCache: StatusSnapshot;
+  private installedAt?: number;
   /** Rules whose issue could not be recorded (store down) and were alerted from memory. */
   private readonly alertedUnrecorded = new Set<string>();
 
@@ -83,7 +84,7 @@ export class HealthMonitor implements IssueAdmin {
     this.notifier = new HealthNotifier({ settings: config.health, dns: deps.dns, hostname: config.hostname, remotePort: config.queue.remotePort, logger: deps.logger });
     this.rules = new IncidentRules(config.health);
     this.snapshotCache = buildSnapshot(deps.now(), [], [], { available: true });
-    deps.metrics.watchHealth(() => ({ results: this.lastResults, snapshot: this.snapshotCache }));
+    deps.metrics.watchHealth(() => ({ results: this.lastResults }), () => this.statusSnapshot());
   }
 
   /** Starts the probe rounds over this node's listeners (the first a few seconds after start). */
@@ -249,6 +250,12 @@ export class HealthMonitor implements IssueAdmin {
     }
   }
 
+  /** When the store was created: its first schema version's time. */
+  private async installationTime(): Promise<number | undefined> {
+    const row = await this.deps.db.selectFrom('holdfast_schema').select((eb) => eb.fn.min('applied_at').as('first')).executeTakeFirst();
+    return row?.first === null || row?.first === undefined ? undefined : Number(row.first);
+  }
+
   /** The status page's view: from the store when it answers in time, else the last one, marked. */
   async statusSnapshot(): Promise<StatusSnapshot> {
     await this.refreshSnapshot();
@@ -264,7 +271,8 @@ export class HealthMonitor implements IssueAdmin {
     const storeCheck = this.lastResults.find((r) => r.component === 'Store' && r.state === 'failing' && r.issue?.classification === 'incident');
     try {
       const issues = await withinTime(this.log.list({ since: now - historyDays * 86_400_000 }), 2000, 'reading the service health issues');
-      this.snapshotCache = buildSnapshot(now, issues, failing, storeCheck ? down(storeCheck.detail) : { available: true });
+      this.installedAt ??= await this.installationTime();
+      this.snapshotCache = buildSnapshot(now, issues, failing, storeCheck ? down(storeCheck.detail) : { available: true }, this.installedAt);
     } catch (error) {
       this.snapshotCache = staleSnapshot(previous, now, failing, down((error as Error).message.split('\n')[0]!));
     }

@@ -83,8 +83,12 @@ export class Metrics {
     this.connectionCounts.set('smtp', read);
   }
 
-  /** Probe results, component statuses and open issues, as service health last saw them. */
-  watchHealth(read: () => HealthReading) {
+  /**
+   * Probe results as service health last saw them; component statuses and open issues as the store
+   * has them at the scrape (`snapshot` reads it), so an issue opened or closed by an administrator
+   * shows at once, not after the next probe round.
+   */
+  watchHealth(read: () => HealthReading, snapshot: () => Promise<StatusSnapshot>) {
     new Gauge({
       name: 'holdfast_health_check_state',
       help: 'Last result of each service health check on this node: 0 healthy, 1 recovering, 2 failing',
@@ -110,9 +114,10 @@ export class Metrics {
       help: 'Status of each component: 0 operational, 1 degraded or recovering, 2 interrupted',
       labelNames: ['component'] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const { components } = await snapshot();
         this.reset();
-        for (const c of read().snapshot.components) this.set({ component: c.id }, c.status === 'serviceOperational' ? 0 : c.status === 'serviceInterruption' ? 2 : 1);
+        for (const c of components) this.set({ component: c.id }, c.status === 'serviceOperational' ? 0 : c.status === 'serviceInterruption' ? 2 : 1);
       },
     });
     new Gauge({
@@ -120,9 +125,9 @@ export class Metrics {
       help: 'Open service health issues, by classification',
       labelNames: ['classification'] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const { active } = await snapshot();
         this.reset();
-        const { active } = read().snapshot;
         for (const classification of ['incident', 'advisory']) this.set({ classification }, active.filter((i) => i.classification === classification).length);
       },
     });
@@ -178,7 +183,6 @@ export class Metrics {
 /** What service health last saw, read at each scrape. */
 export interface HealthReading {
   results: CheckResult[];
-  snapshot: StatusSnapshot;
 }
 
 const checkStateValue = { healthy: 0, recovering: 1, failing: 2 } as const;

@@ -19,6 +19,8 @@ export interface PublicIssue {
 
 export interface StatusSnapshot {
   generatedAt: number;
+  /** When this installation's store was created: the history starts there, not 30 days back. */
+  installedAt?: number;
   store: { available: boolean; error?: string; since?: number };
   components: { id: string; name: string; group: string; status: ServiceStatus; note?: string }[];
   active: PublicIssue[];
@@ -27,7 +29,7 @@ export interface StatusSnapshot {
 
 export const historyDays = 30;
 
-export function buildSnapshot(now: number, issues: HealthIssue[], failingChecks: CheckResult[], store: StatusSnapshot['store']): StatusSnapshot {
+export function buildSnapshot(now: number, issues: HealthIssue[], failingChecks: CheckResult[], store: StatusSnapshot['store'], installedAt?: number): StatusSnapshot {
   const active = issues.filter((i) => !i.isResolved);
   const toPublic = (i: HealthIssue): PublicIssue => ({
     id: i.id,
@@ -41,6 +43,7 @@ export function buildSnapshot(now: number, issues: HealthIssue[], failingChecks:
   });
   return {
     generatedAt: now,
+    installedAt,
     store,
     components: overlay(componentHealth(active), failingChecks, store),
     active: active.map(toPublic),

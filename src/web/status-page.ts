@@ -24,14 +24,36 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
 const dayMs = 86_400_000;
 
+/** Statuses that mean the service works again: shown green, like operational. */
+const settled = new Set(['serviceOperational', 'serviceRestored', 'postIncidentReviewPublished', 'falsePositive']);
+
 function level(status: string): 'ok' | 'warn' | 'down' {
-  if (status === 'serviceOperational') return 'ok';
+  if (settled.has(status)) return 'ok';
   return status === 'serviceInterruption' ? 'down' : 'warn';
 }
 
-export function renderStatusPage(s: StatusSnapshot, hostname: string): string {
+/** Severity order of open issues for the headline: incidents first, then the worse status. */
+function severity(issue: PublicIssue): number {
+  return (issue.classification === 'incident' ? 10 : 0) + (issue.status === 'serviceInterruption' ? 2 : issue.status === 'serviceDegradation' ? 1 : 0);
+}
+
+/** The headline names the worst open issue: "Incident: IMAP interrupted (and 1 more open issue)". */
+function headlineOf(s: StatusSnapshot): string {
+  const open = s.active.filter((i) => !settled.has(i.status)).sort((a, b) => severity(b) - severity(a));
+  const worst = open[0];
+  if (worst) {
+    const more = open.length > 1 ? ` (and ${open.length - 1} more open ${open.length === 2 ? 'issue' : 'issues'})` : '';
+    return `${worst.classification === 'incident' ? 'Incident' : 'Advisory'}: ${worst.component} ${statusText(worst.status).toLowerCase()}${more}`;
+  }
   const affected = s.components.filter((c) => c.status !== 'serviceOperational');
-  const headline = affected.length === 0 ? 'All services are operational' : affected.some((c) => level(c.status) === 'down') ? 'Some services are unavailable' : 'Some services are degraded';
+  if (affected.length) return `Investigating: ${affected.map((c) => c.name).join(', ')}`;
+  return 'All services are operational';
+}
+
+export function renderStatusPage(s: StatusSnapshot, hostname: string): string {
+  const headline = headlineOf(s);
+  const historyStart = Math.max(s.generatedAt - historyDays * dayMs, s.installedAt ?? 0);
+  const historyTitle = historyStart > s.generatedAt - historyDays * dayMs ? `Since installation (${new Date(historyStart).toISOString().slice(0, 10)})` : `Last ${historyDays} days`;
   const groups = Object.entries(healthServices).map(([id, service]) => {
     const rows = s.components
       .filter((c) => c.group === id)
@@ -46,29 +68,38 @@ export function renderStatusPage(s: StatusSnapshot, hostname: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="60">
 <title>Status · ${escape(hostname)}</title>
-<style>body{font:15px/1.45 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;width:100%}td,th{padding:.3em .5em;text-align:left;border-bottom:1px solid #eee}th{background:#f6f6f6}.ok{color:#1a7f37}.warn{color:#9a6700}.down{color:#cf222e}.banner{padding:.6em 1em;background:#fff8c5;border:1px solid #d4a72c}.days span{display:inline-block;width:6px;height:14px;margin-right:1px;background:#2da44e}.days span.warn{background:#d4a72c}.days span.down{background:#cf222e}small{color:#666}</style>
+<style>body{font:15px/1.45 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;width:100%}td,th{padding:.3em .5em;text-align:left;border-bottom:1px solid #eee}th{background:#f6f6f6}.ok{color:#1a7f37}.warn{color:#9a6700}.down{color:#cf222e}.banner{padding:.6em 1em;background:#fff8c5;border:1px solid #d4a72c}.days span{display:inline-block;width:6px;height:14px;margin-right:1px;background:#2da44e}.days span.warn{background:#d4a72c}.days span.down{background:#cf222e}.days span.none{background:#ddd}small{color:#666}</style>
 </head><body>
 <h1>${escape(headline)}</h1>
 ${s.store.available ? '' : `<p class="banner">The store is not answering${s.store.since ? ` since ${time(s.store.since)}` : ''}: this page shows the last known issues and what this server sees now. Mail accepted before is kept; new mail is deferred by senders and retried.</p>`}
 <table>${groups.join('\n')}</table>
 <h2>Active issues</h2>
 ${issueList(s.active, 'No active issues.')}
-<h2>Last ${historyDays} days</h2>
-${issueList(s.history, `No issues in the last ${historyDays} days.`)}
+<h2>${historyTitle}</h2>
+${issueList(s.history, 'No issues.')}
 <p><small>Generated ${time(s.generatedAt)} by ${escape(hostname)}. Machine-readable: <a href="/status.json">/status.json</a>.</small></p>
 </body></html>
 `;
 }
 
-/** One cell per day of the last 30, coloured by the worst issue of the component that day. */
+/**
+ * One cell per day of the last 30, coloured by the worst issue of the component that day; days
+ * before the installation are grey ("no data"), not green.
+ */
 function dayStrip(component: string, s: StatusSnapshot): string {
   const issues = [...s.active, ...s.history].filter((i) => i.component === component);
   const today = Math.floor(s.generatedAt / dayMs) * dayMs;
+  const firstDay = s.installedAt === undefined ? -Infinity : Math.floor(s.installedAt / dayMs) * dayMs;
   const cells: string[] = [];
   for (let day = today - (historyDays - 1) * dayMs; day <= today; day += dayMs) {
+    const date = new Date(day).toISOString().slice(0, 10);
+    if (day < firstDay) {
+      cells.push(`<span class="none" title="${date}: not installed yet"></span>`);
+      continue;
+    }
     const that = issues.filter((i) => i.startAt < day + dayMs && (i.endAt ?? s.generatedAt) >= day && i.status !== 'falsePositive');
     const worst = that.some((i) => i.classification === 'incident') ? 'down' : that.length ? 'warn' : '';
-    cells.push(`<span${worst ? ` class="${worst}"` : ''} title="${new Date(day).toISOString().slice(0, 10)}"></span>`);
+    cells.push(`<span${worst ? ` class="${worst}"` : ''} title="${date}"></span>`);
   }
   return cells.join('');
 }

@@ -198,6 +198,9 @@ describe('status page', () => {
     assert.match(healthy.headers.get('content-type')!, /text\/html/);
     const page = await healthy.text();
     assert.match(page, /All services are operational/);
+    // A new installation has no history before it: those days are grey, not 30 green days.
+    assert.match(page, /<h2>Since installation \(\d{4}-\d\d-\d\d\)<\/h2>/);
+    assert.match(page, /<span class="none" title="\d{4}-\d\d-\d\d: not installed yet"><\/span>/);
     for (const component of ['SMTP intake', 'Submission', 'Queue', 'Local delivery', 'Remote delivery', 'IMAP', 'POP3', 'CalDAV', 'HTTP API', 'Store', 'Directory and authentication']) {
       assert.match(page, new RegExp(`<td>${component}</td>`));
     }

@@ -194,7 +194,7 @@ for (const name of backendNames) {
       assert.equal((await get<{ status: string }>(`${base}/healthOverviews/Remote%20delivery`)).status, 'serviceDegradation');
 
       const page = await (await fetch(`${http}/status`)).text();
-      assert.match(page, /Some services are degraded/);
+      assert.match(page, /<h1>Advisory: Remote delivery degraded<\/h1>/);
       assert.match(page, /Delivery to one outside destination is delayed/);
       assert.doesNotMatch(page, /busy\.example|ivan@|tenants default/, 'nothing tenant-private on the public page');
 
@@ -261,7 +261,7 @@ for (const name of backendNames) {
       assert.deepEqual(incident!.tenants, [], 'every tenant on the node');
       assert.match(incident!.posts[0]!.description.content, /imap \(port \d+\) and imaps \(port \d+\) on mail\.test\.example refused connections/);
       assert.equal((await get<{ status: string }>(`${base}/healthOverviews/Imap`)).status, 'serviceInterruption');
-      assert.match(await (await fetch(`${http}/status`)).text(), /Some services are unavailable[\s\S]*IMAP<\/td><td class="down">Interrupted/);
+      assert.match(await (await fetch(`${http}/status`)).text(), /<h1>Incident: (IMAP|POP3) interrupted \(and \d more open issues?\)<\/h1>[\s\S]*IMAP<\/td><td class="down">Interrupted/);
 
       const env = loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: adminPassword });
       const cli = await runHoldfast(['health'], { env });
@@ -270,6 +270,13 @@ for (const name of backendNames) {
       assert.match(cli.stdout, new RegExp(`^  ${incident!.id} incident · Interrupted · since .*: IMAP is not accepting connections`, 'm'));
       const shown = await runHoldfast(['health', 'show', incident!.id], { env });
       assert.match(shown.stdout, /Investigating {2}\(holdfast\)\n {2}Title: IMAP is not accepting connections/);
+
+      // An issue opened from another process shows in the metrics at the next scrape, not the next probe round.
+      const openIncidents = async () => Number(/holdfast_health_issues_open\{classification="incident"\} (\d+)/.exec(await (await fetch(`${http}/metrics`)).text())?.[1]);
+      const before = await openIncidents();
+      const opened = await runHoldfast(['health', 'open', '--component', 'Pop3', '--title', 'POP3 maintenance', '--impact', 'POP3 clients may be refused', '--json'], { env });
+      assert.equal(opened.code, 0, opened.stderr);
+      assert.equal(await openIncidents(), before + 1);
     });
 
     it('deletes probe mail, its trace and its content a day later', async () => {
