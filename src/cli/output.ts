@@ -2,6 +2,7 @@
 // that scripts can rely on. Errors are one line on stderr (or a JSON error object) and exit code 1.
 import { HoldfastError } from '../errors.ts';
 import { ConfigError } from '../config/load.ts';
+import { isoTime } from '../health/issue-posts.ts';
 
 export interface OutputOptions {
   json?: boolean;
@@ -18,6 +19,11 @@ export function reportError(error: unknown, json: boolean): number {
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   else process.stderr.write(`holdfast: ${message}\n`);
   return 1;
+}
+
+/** A time as every command prints it: ISO 8601 in UTC to the second (2026-12-05T21:30:00Z), like the health API. */
+export function timeText(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '-' : isoTime(ms);
 }
 
 /** A plain text table: columns padded to their widest cell. */

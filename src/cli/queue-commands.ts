@@ -8,9 +8,7 @@ import { QueueAdmin, type QueueEntry } from '../flow/queue/queue-admin.ts';
 import { traceMessages } from '../flow/trace-query.ts';
 import type { RecipientState } from '../store/schema.ts';
 import { action, withDirectory, type CommandContext } from './context.ts';
-import { print, table } from './output.ts';
-
-const time = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
+import { print, table, timeText as time } from './output.ts';
 
 function admin({ config, store, directory }: CommandContext) {
   const flow = createMailFlow({ config, store, directory, now: Date.now });
@@ -48,7 +46,7 @@ export function registerQueueCommands(program: Command) {
         insights.length === 0
           ? 'No remote mail is waiting.'
           : insights
-              .map((i) => `${i.destination}: ${i.waiting} waiting (${i.deferred} deferred, ${i.inFlight} in flight) since ${new Date(i.oldestSince).toISOString()}, ${i.attempts} attempts\n  last reply: ${i.lastReply ?? '-'}\n  ${i.explanation}`)
+              .map((i) => `${i.destination}: ${i.waiting} waiting (${i.deferred} deferred, ${i.inFlight} in flight) since ${time(i.oldestSince)}, ${i.attempts} attempts\n  last reply: ${i.lastReply ?? '-'}\n  ${i.explanation}`)
               .join('\n') + '\n(the running server also reports its current concurrency per destination: GET /admin/queue/insight)',
       );
     }),

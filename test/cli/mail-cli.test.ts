@@ -60,6 +60,24 @@ for (const name of backendNames) {
       assert.equal(none.stderr.trim(), 'holdfast: give --sender, --recipient or --message-id');
     });
 
+    it('prints every time as ISO 8601 UTC to the second (list, show, insight, trace)', async () => {
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: 'Wonderland-42' } });
+      const info = await transport.sendMail({ from: 'alice@test.example', to: 'carol@remote.example', subject: 'to the outside', text: 'hi' });
+      const id = /queued as (\d+)/.exec(info.response)![1]!;
+      const outputs = {
+        list: (await runHoldfast(['queue', 'list'], { env })).stdout,
+        show: (await runHoldfast(['queue', 'show', id], { env })).stdout,
+        insight: (await runHoldfast(['queue', 'insight'], { env })).stdout,
+        trace: (await runHoldfast(['trace', '--sender', 'alice@test.example'], { env })).stdout,
+      };
+      const iso = /\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/;
+      for (const [command, text] of Object.entries(outputs)) {
+        assert.match(text, iso, `${command} prints ISO 8601 times: ${text}`);
+        assert.doesNotMatch(text, /\d\d:\d\d:\d\d\.\d{3}|\d{4}-\d\d-\d\d \d\d:/, `${command} prints no other time format: ${text}`);
+      }
+      assert.match(outputs.insight, new RegExp(`remote\\.example: 1 waiting \\(0 deferred, 0 in flight\\) since ${iso.source}`));
+    });
+
     it('prints the DKIM record to publish, and rotates the key', async () => {
       const [record] = await json('dkim', 'show', 'test.example');
       assert.match(record.name, /^hf\d{8}\._domainkey\.test\.example$/);
