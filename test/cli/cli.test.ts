@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { runHoldfast } from '../helpers/cli.ts';
+import { cliOn, initHoldfast, runHoldfast } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast CLI on ${name}`, { skip: skipFor(name) }, () => {
     let backend: TestBackend;
     let env: Record<string, string>;
-    const holdfast = (...args: string[]) => runHoldfast(args, { env });
-    const json = async (...args: string[]) => {
-      const result = await holdfast(...args, '--json');
-      assert.equal(result.code, 0, `holdfast ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
-      return JSON.parse(result.stdout);
-    };
+    const { holdfast, json } = cliOn(() => env);
     const fails = async (args: string[], reason: string | RegExp) => {
       const result = await holdfast(...args);
       assert.equal(result.code, 1, `expected holdfast ${args.join(' ')} to fail`);
@@ -27,33 +20,9 @@ for (const name of backendNames) {
     before(async () => {
       backend = await createBackend(name);
       env = { HOLDFAST_DATA_DIR: backend.dataDir, HOLDFAST_DATABASE_URL: backend.databaseUrl, HOLDFAST_HOSTNAME: 'mail.cli.example', HOLDFAST_DOMAIN: 'cli.example' };
+      await initHoldfast(env);
     });
     after(() => backend.cleanup());
-
-    it('refuses to work on a missing installation and says where it looked', async () => {
-      const result = await holdfast('tenant', 'list');
-      assert.equal(result.code, 1);
-      const expected = name === 'sqlite' ? `SQLite ${backend.dataDir}/holdfast.sqlite (HOLDFAST_DATABASE_URL) does not exist` : 'has no Holdfast schema';
-      assert.ok(result.stderr.includes(`holdfast: no Holdfast installation found: the database `), result.stderr);
-      assert.ok(result.stderr.includes(expected), result.stderr);
-      assert.ok(result.stderr.includes(`data directory ${backend.dataDir} (HOLDFAST_DATA_DIR)`), result.stderr);
-      assert.match(result.stderr, /configuration looked for in \S+\/holdfast\.toml \(not found\), \/etc\/holdfast\/holdfast\.toml \(not found\)\..*"holdfast init"/);
-      assert.equal(result.stderr.trim().split('\n').length, 1);
-      if (name === 'sqlite') assert.ok(!existsSync(join(backend.dataDir, 'holdfast.sqlite')), 'no database was created');
-    });
-
-    it('sets up an installation with init, once', async () => {
-      const first = await holdfast('init');
-      assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, /first run: created forest "default", tenant "default", domain cli\.example and admin@cli\.example/);
-      assert.match(first.stdout, /admin password: \S{20}/);
-      const again = await holdfast('init', '--json');
-      assert.equal(again.code, 0, again.stderr);
-      assert.equal(JSON.parse(again.stdout).created, false);
-      const list = await holdfast('tenant', 'list');
-      assert.equal(list.stderr, '');
-      assert.match(list.stdout, /^TENANT\s+FOREST\ndefault\s+default$/m);
-    });
 
     it('manages forests, tenants and domains', async () => {
       assert.deepEqual(await json('forest', 'add', 'eu-west', '--max-connections', '40'), { id: 2, name: 'eu-west', maxConnections: 40, tenants: 0 });

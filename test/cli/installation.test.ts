@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { tempDir } from '../helpers/backends.ts';
-import { runHoldfast } from '../helpers/cli.ts';
+import { after, before, describe, it } from 'node:test';
+import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from '../helpers/backends.ts';
+import { cliOn, runHoldfast } from '../helpers/cli.ts';
 
 // Nothing from the environment the tests run in may point the command somewhere.
 const clean = { HOLDFAST_CONFIG: '', HOLDFAST_DATA_DIR: '', HOLDFAST_DATABASE_URL: '', HOLDFAST_HOSTNAME: 'mail.test.example', HOLDFAST_DOMAIN: 'test.example' };
@@ -44,3 +44,42 @@ describe('finding the installation', () => {
     assert.equal(JSON.parse(asJson.stdout).error.code, 'no-installation');
   });
 });
+
+for (const name of backendNames) {
+  describe(`a missing installation on ${name}`, { skip: skipFor(name) }, () => {
+    let backend: TestBackend;
+    let env: Record<string, string>;
+    const { holdfast } = cliOn(() => env);
+    before(async () => {
+      // An empty data directory, or an empty PostgreSQL database.
+      backend = await createBackend(name);
+      env = { ...clean, HOLDFAST_DATA_DIR: backend.dataDir, HOLDFAST_DATABASE_URL: backend.databaseUrl, HOLDFAST_HOSTNAME: 'mail.cli.example', HOLDFAST_DOMAIN: 'cli.example' };
+    });
+    after(() => backend.cleanup());
+
+    it('refuses to work on a missing installation and says where it looked', async () => {
+      const result = await holdfast('tenant', 'list');
+      assert.equal(result.code, 1);
+      const expected = name === 'sqlite' ? `SQLite ${backend.dataDir}/holdfast.sqlite (HOLDFAST_DATABASE_URL) does not exist` : 'has no Holdfast schema';
+      assert.ok(result.stderr.includes(`holdfast: no Holdfast installation found: the database `), result.stderr);
+      assert.ok(result.stderr.includes(expected), result.stderr);
+      assert.ok(result.stderr.includes(`data directory ${backend.dataDir} (HOLDFAST_DATA_DIR)`), result.stderr);
+      assert.match(result.stderr, /configuration looked for in \S+\/holdfast\.toml \(not found\), \/etc\/holdfast\/holdfast\.toml \(not found\)\..*"holdfast init"/);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+      if (name === 'sqlite') assert.ok(!existsSync(join(backend.dataDir, 'holdfast.sqlite')), 'no database was created');
+    });
+
+    it('sets up an installation with init, once', async () => {
+      const first = await holdfast('init');
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /first run: created forest "default", tenant "default", domain cli\.example and admin@cli\.example/);
+      assert.match(first.stdout, /admin password: \S{20}/);
+      const again = await holdfast('init', '--json');
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(JSON.parse(again.stdout).created, false);
+      const list = await holdfast('tenant', 'list');
+      assert.equal(list.stderr, '');
+      assert.match(list.stdout, /^TENANT\s+FOREST\ndefault\s+default$/m);
+    });
+  });
+}

@@ -3,18 +3,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { initHoldfast, runHoldfast } from '../helpers/cli.ts';
+import { cliOn, initHoldfast } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast user set on ${name}`, { skip: skipFor(name) }, () => {
     let backend: TestBackend;
     let env: Record<string, string>;
-    const holdfast = (...args: string[]) => runHoldfast(args, { env });
-    const json = async (...args: string[]) => {
-      const result = await holdfast(...args, '--json');
-      assert.equal(result.code, 0, `holdfast ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
-      return JSON.parse(result.stdout);
-    };
+    const { holdfast, json } = cliOn(() => env);
     const failsWith = async (args: string[], error: { code: string; message: string }) => {
       const result = await holdfast(...args, '--json');
       assert.equal(result.code, 1);

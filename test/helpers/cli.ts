@@ -1,4 +1,5 @@
 // Runs the real `holdfast` command as a user would, in its own process.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +22,20 @@ export function runHoldfast(args: string[], options: { env: Record<string, strin
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * `holdfast …` on one installation (its environment read at each call, so it may be set up in a
+ * `before`): `holdfast` returns the result, `json` adds --json, requires success and parses stdout.
+ */
+export function cliOn(env: () => Record<string, string>) {
+  const holdfast = (...args: string[]) => runHoldfast(args, { env: env() });
+  const json = async (...args: string[]) => {
+    const result = await holdfast(...args, '--json');
+    assert.equal(result.code, 0, `holdfast ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
+  return { holdfast, json };
 }
 
 /** Sets up a new installation (`holdfast init`), as an administrator does before any other command. */
