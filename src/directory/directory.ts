@@ -186,6 +186,22 @@ export class Directory {
     return grant?.send_as === 1;
   }
 
+  /**
+   * The administrators of a tenant (its principals with an admin role), or the global administrators
+   * when `tenantId` is null: who reads the postmaster's mail.
+   */
+  async administrators(tenantId: number | null): Promise<Principal[]> {
+    const rows = await this.db
+      .selectFrom('principals')
+      .selectAll()
+      .where('kind', '!=', 'group')
+      .$if(tenantId === null, (q) => q.where('role', '=', 'global-admin'))
+      .$if(tenantId !== null, (q) => q.where('tenant_id', '=', tenantId!).where('role', 'in', ['tenant-admin', 'global-admin']))
+      .orderBy('id')
+      .execute();
+    return rows.map(toPrincipal);
+  }
+
   async hasGlobalAdmin(): Promise<boolean> {
     return Boolean(await this.db.selectFrom('principals').select('id').where('role', '=', 'global-admin').executeTakeFirst());
   }

@@ -3,6 +3,7 @@
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../health/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
+import type { Logger } from '../server/logger.ts';
 import type { Store } from '../store/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
 import { IntakeCommitter } from './queue/intake-committer.ts';
@@ -20,11 +21,12 @@ export interface MailFlow {
   onCommitted: (messageIds: number[]) => void;
 }
 
-export function createMailFlow(deps: { config: Config; store: Store; directory: Directory; metrics?: Metrics; now(): number }): MailFlow {
-  const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, metrics: deps.metrics, now: deps.now });
+/** `log` receives the per-message lines of mail-log.ts (received, delivered, deferred, bounced). */
+export function createMailFlow(deps: { config: Config; store: Store; directory: Directory; metrics?: Metrics; log?: Logger; now(): number }): MailFlow {
+  const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, metrics: deps.metrics, log: deps.log, now: deps.now });
   const flow: MailFlow = {
     queue,
-    committer: new IntakeCommitter(deps.store.db, deps.store.dialect, (ids) => flow.onCommitted(ids)),
+    committer: new IntakeCommitter(deps.store.db, deps.store.dialect, (ids) => flow.onCommitted(ids), deps.log),
     dkim: new DkimKeys(deps.store.db, deps.now),
     senderLimits: new SenderLimits(deps),
     onCommitted: () => {},

@@ -1,6 +1,9 @@
 // Where each recipient goes: a local mailbox (through aliases, plus-addressing and group expansion),
 // or a remote domain (through a relay route or MX). Unknown addresses in authoritative domains are
-// refused; internal-relay domains pass them on.
+// refused; internal-relay domains pass them on. Every server must take mail for its postmaster
+// (RFC 5321 §4.5.1): postmaster@ each authoritative domain reaches the tenant's administrators, and
+// the server's own names — bare "postmaster", postmaster@ and MAILER-DAEMON@ its host name (the
+// sender of its bounces) — the global administrators, unless such an address exists in its own right.
 import type { Directory, Principal } from '../directory/directory.ts';
 import { parseAddress } from '../directory/names.ts';
 
@@ -15,22 +18,32 @@ export interface RoutedRecipient {
 
 export type RouteResult =
   | { kind: 'local'; tenantId: number; principal: Principal; recipients: RoutedRecipient[] }
+  /** Postmaster mail, to administrators: always accepted (no quota check), like the RFC asks. */
+  | { kind: 'postmaster'; tenantId: number; recipients: RoutedRecipient[] }
   | { kind: 'remote'; domain: string; recipients: RoutedRecipient[]; /** an internal-relay domain of ours, not the internet */ ownDomain: boolean }
   | { kind: 'unknown'; tenantId: number };
 
 const mailboxKinds = new Set(['user', 'shared', 'room', 'equipment']);
 
-export async function routeRecipient(directory: Directory, addressInput: string, senderTenantId: number | null = null): Promise<RouteResult> {
-  const { address, local, domain } = parseAddress(addressInput);
+/**
+ * `hostname` is the server's own name (config.hostname): with it, the server's postmaster names are
+ * recognised, the bare "postmaster" included (which parseAddress alone refuses).
+ */
+export async function routeRecipient(directory: Directory, addressInput: string, senderTenantId: number | null = null, hostname?: string): Promise<RouteResult> {
+  const bare = hostname !== undefined && addressInput.trim().toLowerCase() === 'postmaster';
+  const { address, local, domain } = parseAddress(bare ? `postmaster@${hostname}` : addressInput);
+  const serverName = domain === hostname && (local === 'postmaster' || local === 'mailer-daemon');
   const owner = await directory.findDomain(domain);
-  if (!owner) return { kind: 'remote', domain, ownDomain: false, recipients: [{ recipient: address, route: 'remote', domain, tenantId: senderTenantId }] };
+  if (!owner && !serverName) return { kind: 'remote', domain, ownDomain: false, recipients: [{ recipient: address, route: 'remote', domain, tenantId: senderTenantId }] };
 
   // user+tag@domain reaches user@domain unless user+tag exists in its own right.
   const plus = local.indexOf('+');
   const resolved = (await directory.resolveAddress(address)) ?? (plus > 0 ? await directory.resolveAddress(`${local.slice(0, plus)}@${domain}`) : undefined);
   if (!resolved) {
-    if (owner.kind === 'internal-relay') return { kind: 'remote', domain, ownDomain: true, recipients: [{ recipient: address, route: 'remote', domain, tenantId: owner.tenantId }] };
-    return { kind: 'unknown', tenantId: owner.tenantId };
+    if (serverName) return toAdministrators(directory, null);
+    if (owner!.kind === 'internal-relay') return { kind: 'remote', domain, ownDomain: true, recipients: [{ recipient: address, route: 'remote', domain, tenantId: owner!.tenantId }] };
+    if (local === 'postmaster') return toAdministrators(directory, owner!.tenantId);
+    return { kind: 'unknown', tenantId: owner!.tenantId };
   }
   const { principal } = resolved;
   if (principal.kind !== 'group') {
@@ -52,6 +65,14 @@ export async function routeRecipient(directory: Directory, addressInput: string,
     }
   }
   return { kind: 'local', tenantId: principal.tenantId, principal, recipients };
+}
+
+/** A tenant's administrators (the global ones if it has none, or for the server's own names). */
+async function toAdministrators(directory: Directory, tenantId: number | null): Promise<RouteResult> {
+  let admins = await directory.administrators(tenantId);
+  if (admins.length === 0 && tenantId !== null) admins = await directory.administrators(null);
+  if (admins.length === 0) return { kind: 'unknown', tenantId: tenantId ?? 0 };
+  return { kind: 'postmaster', tenantId: tenantId ?? admins[0]!.tenantId, recipients: admins.map(localRecipient) };
 }
 
 function localRecipient(principal: Principal): RoutedRecipient {

@@ -71,3 +71,54 @@ export function captureHeaders(source: AsyncIterable<Uint8Array>, limit = 256 * 
   }
   return { stream: passThrough(), headers: () => collected.toString('utf8'), complete: () => !truncated, size: () => size };
 }
+
+/**
+ * Passes a message on without the header fields named in `names` (lower-case), their continuation
+ * lines included; the body is never looked at. The header section is held back until its end, at
+ * most `limit` bytes: a longer one passes unchanged (intake refuses it for its size anyway).
+ */
+export async function* dropHeaderFields(source: AsyncIterable<Uint8Array>, names: ReadonlySet<string>, limit: number): AsyncIterable<Buffer> {
+  const iterator = source[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) {
+      if (head.length) yield withoutFields(head, names); // a message that is all header
+      return;
+    }
+    head = Buffer.concat([head, next.value]);
+    const end = headerSectionEnd(head);
+    if (end >= 0) {
+      yield withoutFields(head.subarray(0, end), names);
+      yield head.subarray(end);
+      break;
+    }
+    if (head.length > limit) {
+      yield head;
+      break;
+    }
+  }
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield Buffer.from(next.value);
+}
+
+/** Where the header section ends (after its last field's line break), or -1 if not yet seen. */
+function headerSectionEnd(data: Buffer): number {
+  if (data[0] === 0x0a || (data[0] === 0x0d && data[1] === 0x0a)) return 0; // no header at all
+  const crlf = data.indexOf('\r\n\r\n');
+  const lf = data.indexOf('\n\n');
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) return crlf + 2;
+  return lf >= 0 ? lf + 1 : -1;
+}
+
+function withoutFields(section: Buffer, names: ReadonlySet<string>): Buffer {
+  // latin1 maps bytes to characters one to one, so 8-bit and UTF-8 header bytes pass unchanged.
+  const lines = section.toString('latin1').split(/(?<=\n)/);
+  let dropping = false;
+  const kept = lines.filter((line) => {
+    if (/^[ \t]/.test(line)) return !dropping;
+    const colon = line.indexOf(':');
+    dropping = colon > 0 && names.has(line.slice(0, colon).trim().toLowerCase());
+    return !dropping;
+  });
+  return kept.length === lines.length ? section : Buffer.from(kept.join(''), 'latin1');
+}

@@ -69,7 +69,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     const tls = await loadTlsMaterial(config);
     const metrics = new Metrics();
     metrics.watchQueue(store.db, now);
-    const flow = createMailFlow({ config, store, directory, metrics, now });
+    const flow = createMailFlow({ config, store, directory, metrics, log: logger.child({ component: 'mail' }), now });
     const scheduler = new Scheduler({
       db: store.db,
       directory,

@@ -51,7 +51,7 @@ for (const name of backendNames) {
       const info = await client.sendMail({ from: 'sender@remote.example', to: 'alice@test.example', subject: 'hello alice', text: 'Hi!' });
       assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+/);
       const inbox = await t.waitFor(async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('hello alice')), 'delivery to alice');
-      assert.match(inbox.text, /^Received: from \[127\.0\.0\.1\] \(\[127\.0\.0\.1\]\)\r\n\tby mail\.test\.example \(Holdfast\) with ESMTPS id /);
+      assert.match(inbox.text, /^Return-Path: <sender@remote\.example>\r\nDelivered-To: alice@test\.example\r\nReceived: from \[127\.0\.0\.1\] \(\[127\.0\.0\.1\]\)\r\n\tby mail\.test\.example \(Holdfast\) with ESMTPS id /);
       assert.match(inbox.text, /Authentication-Results: mail\.test\.example;/);
       assert.match(inbox.text, /spf=none/);
     });

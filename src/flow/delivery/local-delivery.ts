@@ -82,9 +82,10 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
 
 async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<MailboxChange[]> {
   const now = deps.now();
-  return groupCommit(deps.db, async (trx) => {
+  let outcomes: Outcome[] = [];
+  const committed = await groupCommit(deps.db, async (trx) => {
     const changes: MailboxChange[] = [];
-    const outcomes: Outcome[] = [];
+    outcomes = []; // the transaction may run again (transient conflicts)
     // Every INBOX of the batch is locked before the first append, in one order (see lockFolders):
     // batches running at once share INBOXes. Folders are created in principal order for the same reason.
     const inboxes = new Map<number, number>();
@@ -96,14 +97,15 @@ async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<Ma
     await lockFolders(trx, [...inboxes.values()]);
     for (const { recipient, principal } of items) {
       const inbox = inboxes.get(principal.id)!;
+      const headers = deliveryHeaders(recipient.message.sender, principal.address);
       const appended = await appendMessage(
         trx,
         {
           mailboxId: inbox,
           tenantId: principal.tenantId,
           blobHash: recipient.message.blobHash,
-          prefix: recipient.message.prefix,
-          size: recipient.message.size,
+          prefix: headers + recipient.message.prefix,
+          size: recipient.message.size + Buffer.byteLength(headers),
           internalDate: recipient.message.receivedAt,
           deliveryKey: `queue-recipient:${recipient.id}`,
         },
@@ -116,6 +118,18 @@ async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<Ma
     await deps.queue.recordDelivered(outcomes, trx);
     return changes;
   });
+  deps.queue.logDelivered(outcomes);
+  return committed;
+}
+
+/**
+ * What final delivery adds on top of the stored message (RFC 5321 §4.4, as Postfix's local(8)):
+ * the envelope sender ("<>" for bounces), and the mailbox the message reached after alias and group
+ * expansion. Kept in the row's prefix, so every copy still shares one blob and the delivery key
+ * (the queue recipient) does not depend on them.
+ */
+export function deliveryHeaders(sender: string, mailbox: string): string {
+  return `Return-Path: <${sender}>\r\nDelivered-To: ${mailbox}\r\n`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { authenticate as verifyMessage } from 'mailauth';
 import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { parseAddress } from '../../directory/names.ts';
-import { authorsOf, captureHeaders, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
+import { authorsOf, captureHeaders, dropHeaderFields, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
 import { MessageTooLarge, spoolMessage, type SpooledMessage } from './spool.ts';
 import { computeMetadata } from '../../mailbox/message-metadata.ts';
@@ -27,6 +27,13 @@ import type { SenderLimits, SendingRefusal } from '../sender-limits.ts';
 import { authenticatedDomains, domainOf, isAligned, TrustedRelays, type AuthenticatedDomains } from './sender-authentication.ts';
 
 export type IntakeSource = 'mx' | 'submission';
+
+/**
+ * Header fields removed from every message received, as Postfix's cleanup(8) does (its
+ * message_drop_headers): Return-Path is what final delivery writes from the envelope (RFC 5321
+ * §4.4), so one that came with the message is at best stale and at worst a forged bounce address.
+ */
+const droppedOnReceipt: ReadonlySet<string> = new Set(['return-path']);
 
 export interface SessionInfo {
   id: string;
@@ -126,11 +133,12 @@ export class Intake {
     }
     let parsed: string;
     try {
-      parsed = parseAddress(address).address;
+      // The one address without a domain every server takes (RFC 5321 §4.1.1.3); smtp-server passes it on.
+      parsed = address.toLowerCase() === 'postmaster' ? 'postmaster' : parseAddress(address).address;
     } catch {
       throw smtpReply(501, '5.1.3', `Bad recipient address syntax <${address}>`);
     }
-    const route = await routeRecipient(directory, parsed, state.principal?.tenantId ?? null);
+    const route = await routeRecipient(directory, parsed, state.principal?.tenantId ?? null, config.hostname);
     if (route.kind === 'unknown') throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
     if (route.kind === 'remote') {
       if (!state.principal && !route.ownDomain) throw smtpReply(550, '5.7.1', `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`);
@@ -140,8 +148,8 @@ export class Intake {
         await this.joinForest(state, route.tenantId);
         await this.narrowSizeLimit(state, route.tenantId);
       } else await this.checkRecipientRate(state);
-      const mailbox = route.principal;
-      if (mailbox.kind !== 'group' && mailbox.quotaBytes !== null && (await usedBytes(this.deps.store.db, mailbox.id)) >= mailbox.quotaBytes) {
+      const mailbox = route.kind === 'local' ? route.principal : undefined;
+      if (mailbox && mailbox.kind !== 'group' && mailbox.quotaBytes !== null && (await usedBytes(this.deps.store.db, mailbox.id)) >= mailbox.quotaBytes) {
         throw smtpReply(552, '5.2.2', `<${parsed}>: Mailbox full (quota ${formatSize(mailbox.quotaBytes)})`);
       }
     }
@@ -160,7 +168,7 @@ export class Intake {
   async data(sessionId: string, stream: Readable, envelope: { envid?: string | null; ret?: string | null }): Promise<string> {
     const state = this.state(sessionId);
     const { config, store } = this.deps;
-    const capture = captureHeaders(stream, config.smtp.maxHeaderSize);
+    const capture = captureHeaders(dropHeaderFields(stream, droppedOnReceipt, config.smtp.maxHeaderSize), config.smtp.maxHeaderSize);
     const tenantLimit = state.principal ? (await this.deps.senderLimits.of(state.principal)).maxMessageSize : state.sizeLimit?.bytes;
     const maxBytes = Math.min(config.smtp.maxMessageSize, tenantLimit ?? Infinity);
     const tooLarge = async () => {

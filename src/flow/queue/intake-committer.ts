@@ -10,6 +10,8 @@ import { groupCommit } from '../../store/commit-modes.ts';
 import { writeTrace } from '../trace.ts';
 import { storeMetadata, type ComputedMetadata } from '../../mailbox/message-metadata.ts';
 import type { Dialect } from '../../store/database.ts';
+import type { Logger } from '../../server/logger.ts';
+import { logReceived } from '../mail-log.ts';
 
 export interface NewRecipient {
   recipient: string;
@@ -64,6 +66,8 @@ export class IntakeCommitter {
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
     private readonly onCommitted: (messageIds: number[]) => void = () => {},
+    /** Where each committed message's "mail received" line goes (mail-log.ts), when set. */
+    private readonly log?: Logger,
   ) {}
 
   submit(message: NewMessage): Promise<number> {
@@ -84,14 +88,14 @@ export class IntakeCommitter {
         for (const item of batch) out.push(await insertMessage(trx, item.message, this.dialect));
         return out;
       });
-      batch.forEach((item, i) => item.resolve(ids[i]!));
+      batch.forEach((item, i) => this.committed(item, ids[i]!));
       this.onCommitted(ids);
     } catch {
       // One bad entry must not fail its neighbours: commit them one by one.
       for (const item of batch) {
         try {
           const id = await groupCommit(this.db, (trx) => insertMessage(trx, item.message, this.dialect));
-          item.resolve(id);
+          this.committed(item, id);
           this.onCommitted([id]);
         } catch (error) {
           item.reject(error);
@@ -100,6 +104,11 @@ export class IntakeCommitter {
     }
     if (this.pending.length > 0) setImmediate(() => void this.flush());
     else this.flushing = false;
+  }
+
+  private committed(item: Pending, id: number) {
+    logReceived(this.log, id, item.message);
+    item.resolve(id);
   }
 }
 

@@ -11,9 +11,11 @@ import { groupCommit, relaxedCommit } from '../../store/commit-modes.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database, RecipientState } from '../../store/schema.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from '../dsn.ts';
+import { logOutcomes, logReceived } from '../mail-log.ts';
+import type { Logger } from '../../server/logger.ts';
 import { routeRecipient } from '../router.ts';
 import { writeTrace } from '../trace.ts';
-import { insertMessage } from './intake-committer.ts';
+import { insertMessage, type NewMessage } from './intake-committer.ts';
 
 export interface QueuedMessage {
   id: number;
@@ -62,6 +64,8 @@ export interface QueueDeps {
   config: Pick<Config, 'hostname' | 'queue'>;
   /** Counts outcomes and delivery latency, when set. */
   metrics?: Metrics;
+  /** Where each recipient's outcome is logged (mail-log.ts), when set. */
+  log?: Logger;
   now(): number;
 }
 
@@ -295,7 +299,12 @@ export class Queue {
   async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>): Promise<void> {
     this.count('delivered', outcomes);
     if (!trx) return this.deliveredBatch.add(outcomes);
-    if ((await this.writeDelivered(trx, outcomes)) < outcomes.length) throw new LeaseLostError();
+    if ((await this.writeDelivered(trx, outcomes)).length < outcomes.length) throw new LeaseLostError();
+  }
+
+  /** Logs deliveries recorded in a caller's transaction (recordDelivered with trx), once it has committed. */
+  logDelivered(outcomes: Outcome[]) {
+    logOutcomes(this.deps.log, 'delivered', outcomes, this.deps.now());
   }
 
   private count(outcome: 'delivered' | 'deferred' | 'failed', outcomes: Outcome[]) {
@@ -308,17 +317,17 @@ export class Queue {
     }
   }
 
-  private readonly deliveredBatch: Batcher<Outcome> = new Batcher((outcomes) => groupCommit(this.db, (trx) => this.writeDelivered(trx, outcomes)));
+  private readonly deliveredBatch: Batcher<Outcome> = new Batcher(async (outcomes) => this.logDelivered(await groupCommit(this.db, (trx) => this.writeDelivered(trx, outcomes))));
 
-  /** Returns how many outcomes were recorded (the others had lost their lease). */
-  private async writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<number> {
+  /** Returns the outcomes recorded (the others had lost their lease). */
+  private async writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<Outcome[]> {
     const now = this.deps.now();
     const applied = await this.applyAll(trx, outcomes, 'delivered', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
     await writeTrace(
       trx,
       applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
     );
-    return applied.length;
+    return applied;
   }
 
   /**
@@ -334,10 +343,12 @@ export class Queue {
     const expired = outcomes.filter((o) => now - o.recipient.message.receivedAt >= expireMs);
     const retried = outcomes.filter((o) => !expired.includes(o));
     if (retried.length) {
-      await groupCommit(this.db, async (trx) => {
+      const retryAt = new Map<Outcome, number>();
+      const deferred = await groupCommit(this.db, async (trx) => {
         const applied = await this.applyAll(trx, retried, 'deferred', (o) => {
           const attempts = o.recipient.attempts + (notAttempted ? 0 : 1);
           const delay = retryMs[Math.min(Math.max(attempts - 1, 0), retryMs.length - 1)]!;
+          retryAt.set(o, now + delay);
           return notAttempted ? { last_reply: o.reply, next_attempt_at: now + delay } : { last_reply: o.reply, attempts, last_attempt_at: now, next_attempt_at: now + delay };
         });
         await writeTrace(
@@ -350,7 +361,12 @@ export class Queue {
             detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta, attempt: o.recipient.attempts + 1 },
           })),
         );
+        return applied;
       });
+      logOutcomes(this.deps.log, 'deferred', deferred, now, (o) => ({
+        nextAttempt: new Date(retryAt.get(o)!).toISOString(),
+        ...(notAttempted ? { attempts: o.recipient.attempts, attempted: false } : {}),
+      }));
     }
     if (expired.length) {
       await this.recordFailed(
@@ -365,15 +381,28 @@ export class Queue {
     this.count('failed', outcomes);
     const now = this.deps.now();
     const dsns = await this.prepareDsns(outcomes, 'failed');
-    await groupCommit(this.db, async (trx) => {
+    const { applied, notices } = await groupCommit(this.db, async (trx) => {
       const applied = await this.applyAll(trx, outcomes, 'failed', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
       await writeTrace(
         trx,
         applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
       );
       const appliedMessages = new Set(applied.map((o) => o.recipient.messageId));
-      for (const dsn of dsns) if (appliedMessages.has(dsn.dsnFor)) await insertMessage(trx, dsn.message, this.deps.dialect);
+      return { applied, notices: await this.insertDsns(trx, dsns.filter((dsn) => appliedMessages.has(dsn.dsnFor))) };
     });
+    this.logDsns(notices);
+    logOutcomes(this.deps.log, 'bounced', applied, now, (o) => ({ expired: event === 'expired' || undefined, dsnQueueId: notices.find((n) => n.dsnFor === o.recipient.messageId)?.queueId }));
+  }
+
+  /** Queues DSNs in the caller's transaction; logDsns() logs them once it has committed. */
+  private async insertDsns(trx: Transaction<Database>, dsns: { dsnFor: number; message: NewMessage }[]) {
+    const queued = [];
+    for (const dsn of dsns) queued.push({ ...dsn, queueId: await insertMessage(trx, dsn.message, this.deps.dialect) });
+    return queued;
+  }
+
+  private logDsns(queued: { queueId: number; message: NewMessage }[]) {
+    for (const dsn of queued) logReceived(this.deps.log, dsn.queueId, dsn.message);
   }
 
   /** Tells senders whose mail has waited longer than `delay_notice` that it is still being retried. */
@@ -394,11 +423,12 @@ export class Queue {
     if (due.length === 0) return 0;
     const outcomes = due.map((recipient) => ({ recipient, reply: recipient.lastReply ?? '' }));
     const dsns = await this.prepareDsns(outcomes, 'delayed', (m) => m.receivedAt + expireMs);
-    await groupCommit(this.db, async (trx) => {
+    const notices = await groupCommit(this.db, async (trx) => {
       await trx.updateTable('queue_recipients').set({ delay_notified: 1 }).where('id', 'in', due.map((r) => r.id)).execute();
       await writeTrace(trx, due.map((r) => ({ messageId: r.messageId, recipientId: r.id, event: 'delay-notice' as const, at: now, detail: { recipient: r.recipient } })));
-      for (const dsn of dsns) await insertMessage(trx, dsn.message, this.deps.dialect);
+      return this.insertDsns(trx, dsns);
     });
+    this.logDsns(notices);
     return due.length;
   }
 

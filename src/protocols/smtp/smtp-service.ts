@@ -47,9 +47,10 @@ export async function startSmtpListeners(holdfast: Holdfast, intake: Intake): Pr
 function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpec): SMTPServerOptions {
   const { config, tls, logger } = holdfast;
   const log = logger.child({ component: spec.name });
-  const fail = (error: unknown, session: SMTPServerSession, step: string) => {
+  // `fields` adds what the step was about, such as the user name an AUTH tried (never its password).
+  const fail = (error: unknown, session: SMTPServerSession, step: string, fields: Record<string, unknown> = {}) => {
     if (error instanceof SmtpReply) {
-      log.info({ session: session.id, client: session.remoteAddress, step, reply: error.reply }, 'smtp: refused');
+      log.info({ session: session.id, client: session.remoteAddress, step, ...fields, reply: error.reply }, 'smtp: refused');
       return error;
     }
     if ((error as { code?: string }).code === 'ECONNECTION') {
@@ -60,16 +61,16 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
     }
     return Object.assign(new Error('4.3.0 Temporary server error; please try again later'), { responseCode: 451 });
   };
-  const run = <T>(session: SMTPServerSession, step: string, work: () => Promise<T> | T, callback: (error?: Error | null, value?: T) => void) => {
+  const run = <T>(session: SMTPServerSession, step: string, work: () => Promise<T> | T, callback: (error?: Error | null, value?: T) => void, fields?: Record<string, unknown>) => {
     Promise.resolve()
       .then(work)
       .then(
         (value) => callback(null, value),
-        (error) => callback(fail(error, session, step)),
+        (error) => callback(fail(error, session, step, fields)),
       );
   };
 
-  const options: SMTPServerOptions & { greetingDelayMs: number } = {
+  const options: SMTPServerOptions & { greetingDelayMs: number; authRequiredMessage: string } = {
     name: config.hostname,
     banner: 'Holdfast',
     hideENHANCEDSTATUSCODES: false,
@@ -80,6 +81,8 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
     size: config.smtp.maxMessageSize,
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: spec.source === 'mx',
+    // smtp-server's own words are "Error: authentication Required"; intake's (and the docs') are these.
+    authRequiredMessage: 'Authentication required',
     disabledCommands: spec.source === 'mx' ? ['AUTH'] : [],
     allowInsecureAuth: false,
     disableReverseLookup: true,
@@ -107,6 +110,7 @@ function serverOptions(holdfast: Holdfast, intake: Intake, spec: SmtpListenerSpe
           return { user: principal.address };
         },
         (error, result) => (error ? callback(error) : callback(null, result as { user: string })),
+        { user: auth.username ?? '' },
       );
     },
     onMailFrom(address, session, callback) {

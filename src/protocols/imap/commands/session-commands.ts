@@ -37,7 +37,8 @@ export async function idCommand({ session, args }: CommandInput) {
       const value = list[i + 1];
       if (key.kind !== 'list' && value.kind !== 'list') fields[key.value.toLowerCase().slice(0, 64)] = value.value.slice(0, 256);
     }
-    session.log.info({ client: fields }, 'imap: client identified itself');
+    // `client` is already the session's address (its log binding): the ID fields get their own key.
+    session.log.info({ imapId: fields }, 'imap: client identified itself');
   }
   session.untagged(atom('ID'), ['name', 'Holdfast', 'version', version, 'vendor', 'Holdfast']);
   return 'ID completed';
