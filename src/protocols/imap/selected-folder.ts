@@ -15,6 +15,10 @@ export interface SyncResponses {
   /** UIDs gone from the view, in the order to report them (with their sequence numbers before removal). */
   expunged: { seq: number; uid: number }[];
   exists?: number;
+  /** UIDs of messages new to this view, ascending. */
+  added: number[];
+  /** Keywords seen for the first time in this folder (to be announced in FLAGS before any FETCH shows them). */
+  keywordsGrew: boolean;
   /** Messages whose flags changed: sequence number and new state. */
   flags: { seq: number; state: MessageState }[];
 }
@@ -28,18 +32,40 @@ export class SelectedFolder {
   highestModseq: number;
   /** The result of the last SEARCH ... RETURN (SAVE), as UIDs (SEARCHRES "$"). */
   savedUids: number[] = [];
+  /** Messages that are \Recent in this session (IMAP4rev1 only; see ../recent-messages.ts). */
+  readonly recent = new Set<number>();
+  /** The keywords the client was told of in FLAGS: a FETCH showing another one must come after a new FLAGS. */
+  readonly keywords = new Set<string>();
 
   constructor(
     readonly folder: Folder,
-    messages: readonly { uid: number }[],
+    messages: readonly { uid: number; flags: readonly string[] }[],
     readonly readOnly: boolean,
   ) {
     this.uids = messages.map((m) => m.uid);
     this.highestModseq = Number(folder.highest_modseq);
+    // A plain loop: SELECT of a large folder visits every message.
+    for (const m of messages) for (const flag of m.flags) if (!flag.startsWith('\\')) this.keywords.add(flag);
   }
 
   get exists() {
     return this.uids.length;
+  }
+
+  /** Adds the keywords among `flags` to those the client knows; true when there was a new one. */
+  learnKeywords(flags: readonly string[]): boolean {
+    let grew = false;
+    for (const flag of flags) {
+      if (flag.startsWith('\\') || this.keywords.has(flag)) continue;
+      this.keywords.add(flag);
+      grew = true;
+    }
+    return grew;
+  }
+
+  /** A message's flags as this session shows them: with \Recent when it is recent here. */
+  flagsFor(uid: number, flags: string[]): string[] {
+    return this.recent.has(uid) ? [...flags, '\\Recent'] : flags;
   }
 
   /** Records flags the session itself has just reported (after STORE or FETCH). */
@@ -101,7 +127,7 @@ export class SelectedFolder {
     // whether there is anything to read (most commands change nothing).
     const current = await folderModseq(db, this.folder.id);
     const changes = current === undefined || current > this.highestModseq ? await changesSince(db, this.folder.id, this.highestModseq) : noChanges;
-    const out: SyncResponses = { expunged: [], flags: [] };
+    const out: SyncResponses = { expunged: [], flags: [], added: [], keywordsGrew: false };
     for (const uid of changes.expunged) if (this.seqOf(uid)) this.pendingExpunges.add(uid);
     if (expungeAllowed && this.pendingExpunges.size) {
       // Highest sequence number first, so each number is still valid when the client reads it.
@@ -112,6 +138,7 @@ export class SelectedFolder {
         out.expunged.push({ seq, uid });
         this.uids.splice(seq - 1, 1);
         this.clientKnows.delete(uid);
+        this.recent.delete(uid);
       }
       this.pendingExpunges.clear();
     }
@@ -121,9 +148,14 @@ export class SelectedFolder {
       highest = Math.max(highest, state.modseq);
       const seq = this.seqOf(state.uid);
       if (!seq) {
-        if (state.uid > (this.uids.at(-1) ?? 0)) this.uids.push(state.uid);
+        if (state.uid > (this.uids.at(-1) ?? 0)) {
+          this.uids.push(state.uid);
+          out.added.push(state.uid);
+          if (this.learnKeywords(state.flags)) out.keywordsGrew = true;
+        }
         continue;
       }
+      if (this.learnKeywords(state.flags)) out.keywordsGrew = true;
       if (this.pendingExpunges.has(state.uid)) continue;
       // Changed after the MODSEQ this view had: report it, unless the client has these flags from us already.
       if (this.clientKnows.get(state.uid) !== state.flags.join(' ')) out.flags.push({ seq, state });

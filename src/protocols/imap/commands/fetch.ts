@@ -15,6 +15,7 @@ import { bodyStructureValue, envelopeValue } from '../fetch/body-structure.ts';
 import { applyPartial, binaryBytes, sectionBytes, SectionError, sectionPlan, selectHeaderFields, type MessageContent } from '../fetch/sections.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
+import { announceNewKeywords } from './sync.ts';
 import { flagList, uidSetText } from './values.ts';
 
 const batchSize = 100;
@@ -78,6 +79,8 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
       }
     }
     const metadata = needsMetadata ? await metadataFor(session, rows) : [];
+    // Another session may have set a keyword this client has not been told of yet.
+    if (has('FLAGS') || seenChanged.size) announceNewKeywords(session, rows.map((r) => r.flags));
     for (const [at, row] of rows.entries()) {
       const seq = selected.seqOf(row.uid);
       if (!seq) continue;
@@ -85,8 +88,9 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
       // A large message is never read whole: its sections are streamed, or read by range.
       const large = needsContent && row.size > streamAbove;
       const sections = !needsContent ? noContent : large ? rangedSections(session, row, meta) : inMemorySections(row, meta, await readBlob(mail.blobs, row.blobHash));
-      const values = await fetchValues(items, row, meta, sections);
-      if (seenChanged.has(row.uid) && !has('FLAGS')) values.push(atom('FLAGS'), flagList(row.flags));
+      const flags = flagList(selected.flagsFor(row.uid, row.flags));
+      const values = await fetchValues(items, row, meta, sections, flags);
+      if (seenChanged.has(row.uid) && !has('FLAGS')) values.push(atom('FLAGS'), flags);
       selected.remember(row);
       if (large) await session.untaggedStreamed(seq, atom('FETCH'), values);
       else session.untagged(seq, atom('FETCH'), values);
@@ -208,14 +212,14 @@ function rangedSections(session: ImapSession, row: MessageRow, metadata: Message
   };
 }
 
-async function fetchValues(items: FetchItem[], row: MessageRow, metadata: MessageStructure | undefined, sections: SectionSource): Promise<Value[]> {
+async function fetchValues(items: FetchItem[], row: MessageRow, metadata: MessageStructure | undefined, sections: SectionSource, flags: Value): Promise<Value[]> {
   const values: Value[] = [];
   const whole = (specifier: Section['specifier']): Section => ({ path: [], specifier, fields: [] });
   for (const item of items) {
     if (item.kind === 'simple') {
       switch (item.name) {
         case 'UID': values.push(atom('UID'), row.uid); break;
-        case 'FLAGS': values.push(atom('FLAGS'), flagList(row.flags)); break;
+        case 'FLAGS': values.push(atom('FLAGS'), flags); break;
         case 'INTERNALDATE': values.push(atom('INTERNALDATE'), formatDateTime(row.internalDate)); break;
         case 'RFC822.SIZE': values.push(atom('RFC822.SIZE'), row.size); break;
         case 'MODSEQ': values.push(atom('MODSEQ'), [row.modseq]); break;

@@ -130,6 +130,8 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
         const has = row.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase());
         return has === k.present;
       }
+      case 'recent':
+        return selected.recent.has(row.uid) === k.present;
       case 'header':
         return headerTests.get(k)!(metadata[at]);
       case 'text': {

@@ -7,9 +7,8 @@ import { atom } from '../response/encode.ts';
 import { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
+import { announceFlags } from './sync.ts';
 import { flagList, folderArg, requireFolder, uidSetText } from './values.ts';
-
-const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 export const selectCommand = (input: CommandInput) => open(input, false);
 export const examineCommand = (input: CommandInput) => open(input, true);
@@ -35,29 +34,30 @@ async function open({ session, args }: CommandInput, readOnly: boolean) {
     }
   }
   // Selecting another folder (even failing to) first closes the current one, without expunging.
+  // [CLOSED] marks where responses about it end: RFC 7162 3.2.11 asks it of a server announcing
+  // QRESYNC whatever the client enabled, and Dovecot sends it to every client.
   if (session.selected) {
     session.deselect();
-    if (session.enabled.has('QRESYNC') || session.rev2) session.untagged(atom('OK'), atom('[CLOSED]'), 'Previous folder closed');
+    session.untagged(atom('OK'), atom('[CLOSED]'), atom('Previous mailbox closed'));
   }
   const { db, index } = session.context.mail;
   const folder = await requireFolder(session, name, 'NONEXISTENT', 'missing');
   const messages = await index.messages(db, folder.id, Number(folder.highest_modseq));
   const selected = new SelectedFolder(folder, messages, readOnly);
-  const keywordSet = new Set<string>(); // a plain loop: SELECT of a large folder visits every message
-  for (const m of messages) for (const flag of m.flags) if (!flag.startsWith('\\')) keywordSet.add(flag);
-  const keywords = [...keywordSet].sort();
-  session.untagged(atom('FLAGS'), flagList([...systemFlags, ...keywords]));
-  session.untagged(atom('OK'), atom(`[PERMANENTFLAGS (${readOnly ? '' : [...systemFlags, ...keywords, '\\*'].join(' ')})]`), readOnly ? 'Read-only' : 'Flags permitted');
+  announceFlags(session, selected);
   session.untagged(messages.length, atom('EXISTS'));
   if (!session.rev2) {
-    session.untagged(0, atom('RECENT'));
+    // IMAP4rev1: the messages no session has seen yet are recent to this one; SELECT takes them for
+    // itself, EXAMINE only looks (RFC 3501 2.3.2, 6.3.2). IMAP4rev2 sessions neither see nor take them.
+    for (const uid of session.context.recent.take(folder.id, messages, !readOnly)) selected.recent.add(uid);
+    session.untagged(selected.recent.size, atom('RECENT'));
     const firstUnseen = messages.findIndex((m) => !m.flags.includes('\\Seen'));
-    if (firstUnseen >= 0) session.untagged(atom('OK'), atom(`[UNSEEN ${firstUnseen + 1}]`), 'First unseen');
+    if (firstUnseen >= 0) session.untagged(atom('OK'), atom(`[UNSEEN ${firstUnseen + 1}]`), atom('First unseen'));
   }
-  session.untagged(atom('OK'), atom(`[UIDVALIDITY ${folder.uidvalidity}]`), 'UIDs valid');
-  session.untagged(atom('OK'), atom(`[UIDNEXT ${folder.uidnext}]`), 'Predicted next UID');
-  session.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${folder.highest_modseq}]`), 'Highest');
-  session.untagged(atom('OK'), atom(`[MAILBOXID (F${folder.id})]`), 'Ok');
+  session.untagged(atom('OK'), atom(`[UIDVALIDITY ${folder.uidvalidity}]`), atom('UIDs valid'));
+  session.untagged(atom('OK'), atom(`[UIDNEXT ${folder.uidnext}]`), atom('Predicted next UID'));
+  session.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${folder.highest_modseq}]`), atom('Highest'));
+  session.untagged(atom('OK'), atom(`[MAILBOXID (F${folder.id})]`), atom('Ok'));
   if (qresync && qresync.uidvalidity === Number(folder.uidvalidity)) await resync(session, selected, qresync);
   session.selected = selected;
   session.state = 'selected';
@@ -72,7 +72,7 @@ async function resync(session: ImapSession, selected: SelectedFolder, q: { modse
   if (vanished.length) session.untagged(atom('VANISHED'), atom('(EARLIER)'), atom(uidSetText([...new Set(vanished)])));
   for (const state of changes.changed) {
     const seq = selected.seqOf(state.uid);
-    if (seq) session.untagged(seq, atom('FETCH'), [atom('UID'), state.uid, atom('FLAGS'), flagList(state.flags), atom('MODSEQ'), [state.modseq]]);
+    if (seq) session.untagged(seq, atom('FETCH'), [atom('UID'), state.uid, atom('FLAGS'), flagList(selected.flagsFor(state.uid, state.flags)), atom('MODSEQ'), [state.modseq]]);
   }
 }
 

@@ -6,6 +6,7 @@ import { Args, parseSequenceSet } from '../parser/args.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import { atom, type Value } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
+import { announceNewKeywords } from './sync.ts';
 import { flagList, uidSetText } from './values.ts';
 
 export async function storeCommand({ session, args, uid }: CommandInput) {
@@ -35,6 +36,7 @@ export async function storeCommand({ session, args, uid }: CommandInput) {
   if (selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
   const uids = selected.resolve(set, uid);
   const result = await storeFlags(session.context.mail, selected.folder, uids, change, flags, unchangedSince);
+  announceNewKeywords(session, result.updated.map((state) => state.flags));
   for (const state of result.updated) {
     const seq = selected.seqOf(state.uid);
     selected.remember(state);
@@ -43,7 +45,7 @@ export async function storeCommand({ session, args, uid }: CommandInput) {
     if (silent && unchangedSince === undefined) continue;
     const items: Value[] = [];
     if (uid) items.push(atom('UID'), state.uid);
-    if (!silent) items.push(atom('FLAGS'), flagList(state.flags));
+    if (!silent) items.push(atom('FLAGS'), flagList(selected.flagsFor(state.uid, state.flags)));
     if (session.condstore) items.push(atom('MODSEQ'), [state.modseq]);
     session.untagged(seq, atom('FETCH'), items);
   }

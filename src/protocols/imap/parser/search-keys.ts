@@ -9,6 +9,8 @@ export type SearchKey =
   | { kind: 'seq'; set: SequenceSet }
   | { kind: 'uid'; set: SequenceSet }
   | { kind: 'flag'; flag: string; present: boolean }
+  /** \Recent in this session (IMAP4rev1; never in an IMAP4rev2 session). */
+  | { kind: 'recent'; present: boolean }
   | { kind: 'header'; field: string; value: string }
   | { kind: 'text'; where: 'body' | 'text'; value: string }
   | { kind: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; day: number }
@@ -88,11 +90,12 @@ function parseKey(args: Args, depth: number): SearchKey {
   switch (word) {
     case 'ALL':
       return { kind: 'all' };
-    case 'NEW':
     case 'RECENT':
-      return { kind: 'none' }; // Holdfast keeps no \Recent (IMAP4rev2 dropped it)
+      return { kind: 'recent', present: true };
     case 'OLD':
-      return { kind: 'all' };
+      return { kind: 'recent', present: false };
+    case 'NEW':
+      return { kind: 'and', keys: [{ kind: 'recent', present: true }, { kind: 'flag', flag: '\\Seen', present: false }] };
     case 'KEYWORD':
       return { kind: 'flag', flag: args.atom('keyword'), present: true };
     case 'UNKEYWORD':
