@@ -42,7 +42,7 @@ interface Figures {
   endToEndRate: number;
 }
 
-type HoldfastFigures = Figures & { latency: Awaited<ReturnType<typeof pacedLatency>>; latencyRate: number; cpuPerMessage: number };
+type HoldfastFigures = Figures & { latency: Awaited<ReturnType<typeof pacedLatency>>; latencyRate: number; cpuPerMessage: number; databaseCpuPerMessage: number };
 
 async function measureHoldfast(databaseUrl: string | undefined): Promise<HoldfastFigures> {
   return withInstallation(databaseUrl, async (installation) => {
@@ -57,15 +57,17 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
         const server = await installation.start({ HOLDFAST_CONFIG: join(installation.dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server });
         const before = await server.count(recipient);
         const cpuBefore = server.cpuSeconds();
+        const databaseCpuBefore = installation.store.serverCpuSeconds();
         const started = performance.now();
         const seconds = await smtpSource({ port: server.port('smtp'), messages, sessions, size, to: recipient });
         const done = await waitFor(async () => (await server.count(recipient)) >= before + messages, 600_000);
         const cpuPerMessage = ((server.cpuSeconds() - cpuBefore) * 1000) / messages;
+        const databaseCpuPerMessage = ((installation.store.serverCpuSeconds() - databaseCpuBefore) * 1000) / messages;
         const acceptRate = messages / seconds;
         const endToEndRate = messages / ((done - started) / 1000);
         const latencyRate = Math.max(1, Math.round(acceptRate / 2));
         const latency = await pacedLatency({ port: server.port('smtp'), rate: latencyRate, seconds: 5, size, to: recipient });
-        return { acceptRate, endToEndRate, latency, latencyRate, cpuPerMessage };
+        return { acceptRate, endToEndRate, latency, latencyRate, cpuPerMessage, databaseCpuPerMessage };
       },
     );
   });
@@ -116,7 +118,9 @@ for (const [name, list] of [[ours, holdfast], ['SQLite', sqlite]] as const) {
   for (const f of list) {
     // Less at the mercy of other load on the machine than the rates: what one message costs the server.
     console.log(
-      `Holdfast (${name}): CPU per message, intake to mailbox ${f.cpuPerMessage.toFixed(2)} ms (user + system, all threads); accept latency at ${f.latencyRate} msg/s (half its peak), ` +
+      `Holdfast (${name}): CPU per message, intake to mailbox ${f.cpuPerMessage.toFixed(2)} ms (user + system, all threads)` +
+        (f.databaseCpuPerMessage ? ` + ${f.databaseCpuPerMessage.toFixed(2)} ms in PostgreSQL's backends` : '') +
+        `; accept latency at ${f.latencyRate} msg/s (half its peak), ` +
         `${f.latency.count} messages: p50 ${f.latency.p50.toFixed(1)} ms, p99 ${f.latency.p99.toFixed(1)} ms, max ${f.latency.max.toFixed(1)} ms (goal: p99 < 50 ms)`,
     );
   }

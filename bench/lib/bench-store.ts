@@ -1,10 +1,11 @@
 // The store a benchmarked Holdfast runs on: SQLite in its data directory (the default), or, with
 // `--database postgres://…`, a fresh PostgreSQL database created on that server for the one
 // measurement and dropped after it, so that runs never see each other's data.
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
+import { createScratchDatabase } from '../../test/helpers/backends.ts';
+import { watchProcessesCpu } from './process-cpu.ts';
 
 /** The option every bench takes (node:util parseArgs shape). */
 export const databaseOption = { database: { type: 'string' } } as const;
@@ -14,6 +15,8 @@ export interface BenchStore {
   name: string;
   /** What the CLI and the server need in their environment to use this store. */
   env: Record<string, string>;
+  /** CPU seconds the database server has spent on this store so far (SQLite: 0, it runs inside Holdfast). */
+  serverCpuSeconds(): number;
   /** A read query, with `?` for each parameter (either database). */
   query<T>(sql: string, ...params: unknown[]): Promise<T[]>;
   /** Closes the reading connection; drops the PostgreSQL database. */
@@ -28,6 +31,7 @@ export async function createBenchStore(dataDir: string, databaseUrl: string | un
     return {
       name: 'SQLite',
       env: {},
+      serverCpuSeconds: () => 0,
       async query<T>(sql: string, ...params: unknown[]) {
         // Opened at the first read: the CLI or the server creates the file.
         db ??= new SqliteDatabase(join(dataDir, 'holdfast.sqlite'), { readonly: true, fileMustExist: true });
@@ -39,21 +43,22 @@ export async function createBenchStore(dataDir: string, databaseUrl: string | un
       },
     };
   }
-  const database = `holdfast_bench_${randomBytes(6).toString('hex')}`;
-  await withClient(databaseUrl, (client) => client.query(`create database ${database}`));
-  const url = new URL(databaseUrl);
-  url.pathname = `/${database}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  const database = await createScratchDatabase(databaseUrl, 'holdfast_bench');
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  // The server's backends for this database name it in their command line (a server on this machine).
+  const cpu = watchProcessesCpu(` ${database.name} `);
   return {
     name: 'PostgreSQL',
-    env: { HOLDFAST_DATABASE_URL: url.toString() },
+    env: { HOLDFAST_DATABASE_URL: database.url },
+    serverCpuSeconds: () => cpu.seconds(),
     async query<T>(sql: string, ...params: unknown[]) {
       let n = 0;
       return (await pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows.map((row) => numbers(row)) as T[];
     },
     async remove() {
+      cpu.stop();
       await pool.end();
-      await withClient(databaseUrl, (client) => client.query(`drop database if exists ${database} with (force)`));
+      await database.drop();
     },
   };
 }
@@ -61,14 +66,4 @@ export async function createBenchStore(dataDir: string, databaseUrl: string | un
 /** count(*) arrives from pg as a string. */
 function numbers(row: Record<string, unknown>) {
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v]));
-}
-
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
 }

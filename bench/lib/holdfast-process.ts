@@ -2,12 +2,13 @@
 // loopback only, in a fresh installation: a temporary data directory and a store of its own (SQLite
 // in that directory, or a new PostgreSQL database: bench-store.ts), removed after the measurement.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBenchStore, type BenchStore } from './bench-store.ts';
 import { guarded } from './cleanup.ts';
+import { processCpuSeconds } from './process-cpu.ts';
 
 const bin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 /** SIGUSR2 makes the server collect garbage (for memory measurements). */
@@ -21,12 +22,6 @@ export interface HoldfastProcess {
   /** CPU time the server process has used so far (user + system, all its threads), in seconds. */
   cpuSeconds(): number;
   stop(): Promise<void>;
-}
-
-/** utime + stime of a process, from /proc (Linux; in clock ticks of 1/100 s). */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export function holdfastEnv(dataDir: string, extra: Record<string, string> = {}) {

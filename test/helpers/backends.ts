@@ -34,23 +34,29 @@ export async function createBackend(name: BackendName): Promise<TestBackend> {
     const path = join(dataDir, 'holdfast.sqlite');
     return { location: { kind: 'sqlite', path }, dataDir, databaseUrl: path, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
   }
-  const database = `holdfast_test_${randomBytes(6).toString('hex')}`;
-  await withAdminClient((client) => client.query(`create database ${database}`));
-  const url = new URL(postgresUrl!);
-  url.pathname = `/${database}`;
+  const database = await createScratchDatabase(postgresUrl!, 'holdfast_test');
   return {
-    location: { kind: 'postgres', url: url.toString() },
+    location: { kind: 'postgres', url: database.url },
     dataDir,
-    databaseUrl: url.toString(),
+    databaseUrl: database.url,
     cleanup: async () => {
-      await withAdminClient((client) => client.query(`drop database if exists ${database} with (force)`));
+      await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
 
-async function withAdminClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: postgresUrl });
+/** A new, empty database on the PostgreSQL server at `serverUrl` (tests, benchmarks): its URL and name, and how to drop it. */
+export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await withAdminClient(serverUrl, (client) => client.query(`create database ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), name, drop: () => withAdminClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => {}) };
+}
+
+async function withAdminClient<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
     return await fn(client);

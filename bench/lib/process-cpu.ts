@@ -1,0 +1,52 @@
+// CPU time of processes, from /proc (Linux): less at the mercy of other load on a shared machine than
+// rates are, so benchmarks report it beside them.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** utime + stime of a process in seconds (clock ticks of 1/100 s); 0 once it has gone. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU used by the processes whose command line contains `marker` (PostgreSQL backends show their
+ * database's name there), sampled every 200 ms: backends come and go with the server's pool, and
+ * one that ends between two samples loses at most its last 200 ms.
+ */
+export function watchProcessesCpu(marker: string) {
+  const seen = new Map<number, { first: number; last: number }>();
+  const sample = () => {
+    for (const name of readdirSync('/proc')) {
+      const pid = Number(name);
+      if (!pid) continue;
+      let command = '';
+      try {
+        command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!command.includes(marker)) continue;
+      const cpu = processCpuSeconds(pid);
+      const entry = seen.get(pid);
+      if (entry) entry.last = Math.max(entry.last, cpu);
+      else seen.set(pid, { first: cpu, last: cpu });
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 200);
+  timer.unref();
+  return {
+    /** CPU seconds used since the watch began (backends that started later count from 0). */
+    seconds(): number {
+      sample();
+      let total = 0;
+      for (const { first, last } of seen.values()) total += last - first;
+      return total;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
