@@ -1,13 +1,15 @@
 // The command parser alone, fed random and mutated input: it must never throw anything but a
 // ParseError, never hang, and never buffer more than its limits.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Args } from '../../src/protocols/imap/parser/args.ts';
 import { CommandReader, type CommandFrame } from '../../src/protocols/imap/parser/command-reader.ts';
 import { parseFetchItems } from '../../src/protocols/imap/parser/fetch-items.ts';
 import { decideLiteral, literalMinusLimit, maxCommandBeforeLogin, maxSmallLiteral } from '../../src/protocols/imap/parser/literal-limits.ts';
 import { parseSearch } from '../../src/protocols/imap/parser/search-keys.ts';
 import { ParseError, tokenizeCommand } from '../../src/protocols/imap/parser/tokenizer.ts';
+import { ImapTalk } from '../helpers/imap-talk.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
 
 const seeds = [
   'a1 LOGIN "user@example.com" "secret"',
@@ -172,5 +174,105 @@ describe('IMAP command parser under fuzzing', () => {
       const limit = loggedIn ? limits.appendLimit + maxSmallLiteral : maxCommandBeforeLogin;
       assert.ok(biggest <= limit + maxLine, `a command of ${biggest} bytes got through (limit ${limit}, ${JSON.stringify(limits)})`);
     }
+  });
+});
+
+// RFC 3501 / RFC 9051 formal syntax: ASTRING-CHAR is any CHAR but atom-specials ("(" ")" "{" SP CTL
+// list-wildcards quoted-specials), with resp-specials ("]") allowed again; a LIST pattern adds "%" and "*".
+const astringChars = [...Array(0x7f - 0x21).keys()].map((i) => String.fromCharCode(0x21 + i)).filter((c) => !'(){%*"\\'.includes(c)).join('');
+const listChars = `${astringChars}%*`;
+
+function pick(rand: () => number, chars: string, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += chars[Math.floor(rand() * chars.length)];
+  return out;
+}
+
+/** A mailbox name as an atom, a quoted string or a literal: every form a client may send. */
+function nameArgument(rand: () => number, chars: string): { text: string; value: string } {
+  const form = rand();
+  if (form < 0.6) {
+    const value = pick(rand, chars, 1 + Math.floor(rand() * 12));
+    return { text: value, value };
+  }
+  const value = pick(rand, `${chars} "\\`, 1 + Math.floor(rand() * 12));
+  if (form < 0.85) return { text: `"${value.replace(/[\\"]/g, '\\$&')}"`, value };
+  return { text: `{${value.length}+}\r\n${value}`, value };
+}
+
+/** A valid command naming mailboxes, with the names its arguments must come out as. */
+function validCommand(rand: () => number): { line: string; names: string[] } {
+  const name = nameArgument(rand, astringChars);
+  const other = nameArgument(rand, astringChars);
+  const pattern = nameArgument(rand, listChars);
+  const choices: [string, string[]][] = [
+    [`SELECT ${name.text}`, [name.value]],
+    [`EXAMINE ${name.text}`, [name.value]],
+    [`STATUS ${name.text} (MESSAGES UIDNEXT)`, [name.value]],
+    [`CREATE ${name.text}`, [name.value]],
+    [`DELETE ${name.text}`, [name.value]],
+    [`SUBSCRIBE ${name.text}`, [name.value]],
+    [`UNSUBSCRIBE ${name.text}`, [name.value]],
+    [`RENAME ${name.text} ${other.text}`, [name.value, other.value]],
+    [`LIST "" ${pattern.text}`, ['', pattern.value]],
+    [`LIST ${name.text} ${pattern.text}`, [name.value, pattern.value]],
+    [`LSUB "" ${pattern.text}`, ['', pattern.value]],
+  ];
+  const [line, names] = choices[Math.floor(rand() * choices.length)]!;
+  return { line, names };
+}
+
+/** The frame a reader makes of one command (literals already accepted). */
+function frameOf(line: string): CommandFrame {
+  let frame: CommandFrame | undefined;
+  const reader = new CommandReader({ frame: (f) => (frame = f), literal: () => ({ accept: true }), proceed: () => {}, refused: () => assert.fail(`refused: ${line}`) });
+  reader.push(Buffer.from(`${line}\r\n`, 'latin1'));
+  return frame ?? assert.fail(`no frame for ${JSON.stringify(line)}`);
+}
+
+describe('IMAP mailbox names with every allowed character', () => {
+  it('parses every valid mailbox argument into exactly the name sent', () => {
+    const rand = random(3501);
+    // The names from issue 14: "[" without "]", "]" in an atom.
+    const fixed = ["SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", "LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*", 'SELECT a]b', 'LIST "" ]*[%'];
+    for (const line of fixed) {
+      const command = tokenizeCommand(frameOf(`a ${line}`));
+      assert.equal(command.args.at(-1)!.kind, 'atom', line);
+      assert.equal((command.args.at(-1) as { value: string }).value, line.split(' ').at(-1), line);
+    }
+    for (let i = 0; i < 20_000; i++) {
+      const { line, names } = validCommand(rand);
+      const command = tokenizeCommand(frameOf(`a${i} ${line}`));
+      const values = command.args.filter((t) => t.kind !== 'list').map((t) => (t as { value: string }).value);
+      assert.deepEqual(values.slice(0, names.length), names, line);
+    }
+    // FETCH sections keep their spaces, lists and quotes.
+    const fetch = tokenizeCommand(frameOf('a FETCH 1 (BODY.PEEK[HEADER.FIELDS ("From" Subject)]<0.10> BINARY[1] BODY[])'));
+    assert.deepEqual((fetch.args[1] as { items: { value: string }[] }).items.map((t) => t.value), ['BODY.PEEK[HEADER.FIELDS ("From" Subject)]<0.10>', 'BINARY[1]', 'BODY[]']);
+  });
+
+  describe('over a connection', () => {
+    let t: TestNode;
+    before(async () => {
+      t = await startTestNode('sqlite');
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'fuzz@test.example', password: 'Wonderland-42' });
+    });
+    after(() => t.stop());
+
+    it('answers random valid commands OK or NO, never BAD, and never closes the connection', async () => {
+      const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
+      await talk.login('fuzz@test.example', 'Wonderland-42');
+      const rand = random(9051);
+      const lines = ["SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", "LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*", 'CREATE a]b[c', 'SELECT a]b[c', 'LIST "" a]*'];
+      for (let i = 0; i < 1500; i++) lines.push(validCommand(rand).line);
+      for (const line of lines) {
+        const reply = await talk.command(line);
+        assert.doesNotMatch(reply, /^t\d+ BAD|\(connection closed\)/m, `${JSON.stringify(line)} got ${JSON.stringify(reply)}`);
+      }
+      assert.match(await talk.command("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}"), /^t\d+ NO /m);
+      assert.match(await talk.command('NOOP'), /OK/);
+      talk.close();
+    });
   });
 });

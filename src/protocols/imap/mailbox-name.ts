@@ -18,3 +18,17 @@ export function decodeModifiedUtf7(name: string): string {
     return out;
   });
 }
+
+/**
+ * Whether every "&" of `name` starts a well-formed modified base64 run, as RFC 3501 section 5.1.3
+ * asks (the shortest encoding, of characters that cannot stand for themselves). A name that is not
+ * is refused, as Dovecot does, rather than decoded into something the client did not mean.
+ * Unencoded 8-bit characters are let through: some clients send UTF-8 names without enabling it.
+ */
+export function isModifiedUtf7(name: string): boolean {
+  for (const run of name.match(/&[^-]*(-|$)/g) ?? []) {
+    if (run === '&-') continue;
+    if (!/^&[A-Za-z0-9+,]+-$/.test(run) || encodeModifiedUtf7(decodeModifiedUtf7(run)) !== run) return false;
+  }
+  return true;
+}

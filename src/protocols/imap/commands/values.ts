@@ -2,7 +2,7 @@
 import { normalizeFolderName, type Folder } from '../../../mailbox/folders.ts';
 import { resolveFolder, sharedPrefix } from '../../../mailbox/shared-folders.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
-import { decodeModifiedUtf7, encodeModifiedUtf7 } from '../mailbox-name.ts';
+import { decodeModifiedUtf7, encodeModifiedUtf7, isModifiedUtf7 } from '../mailbox-name.ts';
 import type { Args } from '../parser/args.ts';
 import { atom, type Value } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
@@ -24,7 +24,9 @@ export function uidSetText(uids: number[]): string {
 /** A folder name argument, decoded from modified UTF-7 unless the client speaks UTF-8. */
 export function folderArg(session: ImapSession, args: Args): string {
   const raw = args.astring('folder name');
-  return session.utf8 ? raw : decodeModifiedUtf7(raw);
+  if (session.utf8) return raw;
+  if (!isModifiedUtf7(raw)) throw new ImapNo('Mailbox name is not valid modified UTF-7', 'CANNOT');
+  return decodeModifiedUtf7(raw);
 }
 
 /** A folder name for a response. */

@@ -124,22 +124,40 @@ function readQuoted(text: string, start: number): [string, number] {
   throw new ParseError('Unterminated quoted string');
 }
 
-/** An atom; "[" opens a section that may hold spaces and lists up to its "]" (BODY[HEADER.FIELDS (A B)]<0.10>). */
+/**
+ * An atom. After a FETCH item name (BODY[, BINARY.PEEK[...) "[" opens a section that may hold
+ * spaces and lists up to its "]" (BODY[HEADER.FIELDS (A B)]<0.10>). Anywhere else "[" and "]" are
+ * ordinary characters: a mailbox name is an astring, and ASTRING-CHAR includes both (RFC 3501 and
+ * RFC 9051 formal syntax), so `SELECT a]b[c` is a name, not a syntax error.
+ */
 function readAtom(text: string, start: number): [string, number] {
-  let i = start;
-  let bracket = 0;
+  let i = sectionEnd(text, start);
   while (i < text.length) {
     const c = text[i];
-    if (c === '[') bracket++;
-    else if (c === ']') {
-      if (bracket === 0) throw new ParseError('Unbalanced "]"');
-      bracket--;
-    } else if (bracket === 0 && (c === ' ' || c === '(' || c === ')')) break;
-    else if (c === '"' && bracket === 0) throw new ParseError(`Unexpected quote at position ${i + 1}`);
-    else if (c === '{' && bracket === 0) throw new ParseError(`Unexpected "{" at position ${i + 1}`);
-    else if (c.charCodeAt(0) < 0x20 || c === '\x7f') throw new ParseError('Control character in command');
+    if (c === ' ' || c === '(' || c === ')') break;
+    if (c === '"') throw new ParseError(`Unexpected quote at position ${i + 1}`);
+    if (c === '{') throw new ParseError(`Unexpected "{" at position ${i + 1}`);
+    if (c.charCodeAt(0) < 0x20 || c === '\x7f') throw new ParseError('Control character in command');
     i++;
   }
-  if (bracket !== 0) throw new ParseError('Unbalanced "["');
   return [text.slice(start, i), i];
+}
+
+const sectionName = /^(?:BODY|BINARY)(?:\.PEEK|\.SIZE)?\[/i;
+
+/**
+ * Just after the "]" of a FETCH item's section starting at `start` (quotes and lists inside are
+ * kept: HEADER.FIELDS ("From")), or `start` when there is none there or its brackets do not close.
+ */
+function sectionEnd(text: string, start: number): number {
+  const name = sectionName.exec(text.slice(start, start + 12));
+  if (!name) return start;
+  let depth = 0;
+  for (let i = start + name[0].length - 1; i < text.length; i++) {
+    const c = text[i];
+    if (c.charCodeAt(0) < 0x20 || c === '\x7f') return start;
+    if (c === '[') depth++;
+    else if (c === ']' && --depth === 0) return i + 1;
+  }
+  return start;
 }
