@@ -2,9 +2,8 @@
 // every way of setting a password applies.
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { invalid } from '../errors.ts';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as commonLanguage from '@zxcvbn-ts/language-common';
-import * as englishLanguage from '@zxcvbn-ts/language-en';
+import { createRequire } from 'node:module';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) =>
@@ -61,12 +60,20 @@ const estimatedLength = 64;
 
 let estimator: ZxcvbnFactory | undefined;
 
+/**
+ * zxcvbn and its dictionaries take a second or more to load: they are loaded the first time a
+ * password is judged, not by every `holdfast` command and server start.
+ */
+function loadEstimator(): ZxcvbnFactory {
+  const require = createRequire(import.meta.url);
+  const { ZxcvbnFactory: Factory } = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core');
+  const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+  const english = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en');
+  return new Factory({ dictionary: { ...common.dictionary, ...english.dictionary }, graphs: common.adjacencyGraphs, translations: english.translations });
+}
+
 function strengthOf(password: string, userInputs: string[]) {
-  estimator ??= new ZxcvbnFactory({
-    dictionary: { ...commonLanguage.dictionary, ...englishLanguage.dictionary },
-    graphs: commonLanguage.adjacencyGraphs,
-    translations: englishLanguage.translations,
-  });
+  estimator ??= loadEstimator();
   return estimator.check(password.slice(0, estimatedLength), userInputs);
 }
 

@@ -1,8 +1,9 @@
 // Recurrence expansion is bounded in work, not only in instances found: rules that never produce a
 // second instance, durations and intervals that would keep ical.js busy for hours are refused at once,
 // and queries that start years after DTSTART cost what the range holds, not what came before it.
-// The budget is counted in iteration steps with a 100 ms clock as backstop; the time bounds asserted
-// here are looser (500 ms) so that a loaded CI machine does not fail them, and the slowest case is printed.
+// Whether an object is accepted depends on iteration steps alone; the time bounds asserted here are
+// loose (5 s, where an unbounded rule runs for hours) so that a loaded CI machine, where a cold step
+// costs ten times more, does not fail them. The slowest fuzzed case is printed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCalendarObject } from '../../src/calendar/calendar-object.ts';
@@ -54,21 +55,21 @@ describe('Recurrence expansion bounds', () => {
       });
       assert.ok(refusal instanceof HoldfastError, `refused (${String(refusal)})`);
       assert.equal(refusal.code, 'valid-calendar-data');
-      assert.ok(ms < 500, `took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
     });
   }
 
   for (const duration of ['P99999999999W', 'PT99999999999999S', 'P3000000D']) {
     it(`refuses DURATION:${duration} at once`, () => {
       const ms = timed(() => assert.throws(() => parseCalendarObject(event(['DTSTART:20260105T100000Z', `DURATION:${duration}`])), /ends after the year 9999/));
-      assert.ok(ms < 500, `took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
     });
   }
 
   it('keeps rules that are rare but real: a leap day, the last Friday, every weekday', () => {
     for (const rule of ['FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29', 'FREQ=MONTHLY;BYDAY=-1FR', 'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29']) {
       const object = parseCalendarObject(event(['DTSTART:20240105T100000Z', 'DURATION:PT1H', `RRULE:${rule}`]));
-      assert.ok([...instances(object, Date.UTC(2026, 0, 1), Date.UTC(2029, 0, 1))].length > 0, rule);
+      assert.ok([...instances(object, Date.UTC(2026, 0, 1), Date.UTC(2029, 0, 1), { budget: new ExpansionBudget(20_000, 60_000) })].length > 0, rule);
     }
   });
 
@@ -77,7 +78,7 @@ describe('Recurrence expansion bounds', () => {
     assert.equal(object.span.end, 8_640_000_000_000_000);
     // ical.js looks for the second instance before it hands out the first: the query ends with none.
     const ms = timed(() => assert.ok([...instancesWithinBudget(object, Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1))].length <= 1));
-    assert.ok(ms < 500, `took ${ms.toFixed(0)} ms`);
+    assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
   });
 
   it('answers a query years after DTSTART from the range, not from the start', () => {
@@ -159,7 +160,7 @@ describe('Recurrence expansion bounds', () => {
         }
       });
       slowest = Math.max(slowest, ms);
-      assert.ok(ms < 500, `seed ${seed}: ${lines.join(' ')} took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 5000, `seed ${seed}: ${lines.join(' ')} took ${ms.toFixed(0)} ms`);
     }
     console.log(`# slowest fuzzed object: ${slowest.toFixed(0)} ms`);
   });
