@@ -94,6 +94,17 @@ for (const name of backendNames) {
       assert.ok(!(await t.mailbox('bob@test.example')).some((m) => /Subject: (spoofed|hidden)/.test(m.text)));
     });
 
+    it('defers instead of refusing when SPF for the hosted domain cannot be looked up (DNS error)', async () => {
+      // A domain of its own: answers about test.example are cached from the tests before.
+      await (await t.node.holdfast.directory.tenant('default')).addDomain('dns-trouble.example');
+      t.dns.failing.add('dns-trouble.example');
+      try {
+        assert.equal(await mx(t, 'carl@dns-trouble.example', message('From: carl@dns-trouble.example\r\n', 'dns trouble')), '451 4.4.3 Message not accepted for now: SPF and DKIM for dns-trouble.example could not be checked (a DNS error); try again later');
+      } finally {
+        t.dns.failing.delete('dns-trouble.example');
+      }
+    });
+
     it('accepts mail for a hosted domain that passes DKIM aligned with it, or SPF', async () => {
       const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       t.dns.set('outside._domainkey.test.example', { TXT: [`v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`] });

@@ -337,6 +337,8 @@ export class Intake {
       for (const address of [state.sender ?? '', ...authors]) if (domainOf(address) && !claims.has(domainOf(address))) claims.set(domainOf(address), address);
       for (const [domain, address] of claims) {
         if (isAligned(domain, proof) || !(await this.deps.directory.findDomain(domain).catch(() => undefined))) continue;
+        // A DNS failure is no proof of spoofing: the sender tries again, as with DMARC's temperror.
+        if (proof.temporaryError) throw smtpReply(451, '4.4.3', `Message not accepted for now: SPF and DKIM for ${domain} could not be checked (a DNS error); try again later`);
         throw smtpReply(550, '5.7.1', `Message rejected as spoofed: <${address}> is in ${domain}, a domain of this server, and the message passed neither SPF nor DKIM for ${domain}; senders of ${domain} use the submission port`);
       }
     }

@@ -9,6 +9,8 @@ import { BlockList, isIP } from 'node:net';
 export interface AuthenticatedDomains {
   spf?: string;
   dkim: string[];
+  /** SPF or a DKIM signature could not be checked for now (a DNS error): what failed may yet pass. */
+  temporaryError?: boolean;
 }
 
 /** The domains in a mailauth `authenticate` result that passed SPF or DKIM. */
@@ -18,6 +20,7 @@ export function authenticatedDomains(result: { spf?: unknown; dkim?: unknown }):
   return {
     spf: spf?.status?.result === 'pass' && spf.domain ? spf.domain.toLowerCase() : undefined,
     dkim: dkim.filter((r) => r.status?.result === 'pass' && r.signingDomain).map((r) => r.signingDomain!.toLowerCase()),
+    temporaryError: spf?.status?.result === 'temperror' || dkim.some((r) => r.status?.result === 'temperror'),
   };
 }
 
