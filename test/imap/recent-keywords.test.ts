@@ -1,6 +1,7 @@
 // What IMAP4rev1 clients rely on beyond RFC 9051: \Recent (RFC 3501 2.3.2: one session sees a
 // message as recent, the first to SELECT its folder after it arrived; Dovecot's behaviour is the
-// reference) and a FLAGS response before any FETCH that shows a keyword new to the folder.
+// reference), a FLAGS response before any FETCH that shows a keyword new to the folder, and the
+// untagged responses of EXAMINE and COPY.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -138,6 +139,21 @@ for (const name of backendNames) {
       // The read-only watcher saw the first as recent without taking it; the second was taken before it looked.
       assert.match(await watcher.command('NOOP'), /\* 2 EXISTS\r\n\S+ OK/);
       assert.match(await watcher.command('SEARCH RECENT'), /\* SEARCH 1\r\n/);
+    });
+
+    it('answers EXAMINE and COPY with the responses RFC 3501, 7162 and UIDPLUS ask for, as Dovecot does', async () => {
+      const a = await open();
+      await a.command('CREATE Copies');
+      for (const subject of ['one', 'two', 'three']) await append(a, 'INBOX', message(subject));
+      await a.command('SELECT INBOX');
+      const examined = await a.command('EXAMINE Copies (CONDSTORE)');
+      // Leaving INBOX is marked, nothing may be changed (no \*), and CONDSTORE gets HIGHESTMODSEQ.
+      assert.match(examined, /^\* OK \[CLOSED\] /);
+      assert.match(examined, /\* OK \[PERMANENTFLAGS \(\)\] /);
+      assert.match(examined, /\* OK \[HIGHESTMODSEQ \d+\] /);
+      assert.match(examined, /OK \[READ-ONLY\] EXAMINE completed$/);
+      await a.command('SELECT INBOX');
+      assert.match(await a.command('COPY 1:3 Copies'), /OK \[COPYUID \d+ 1:3 1:3\] COPY completed/);
     });
 
     it('announces FLAGS and PERMANENTFLAGS before any FETCH that shows a keyword new to the folder', async () => {

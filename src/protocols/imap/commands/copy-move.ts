@@ -4,7 +4,7 @@ import { asImapNo, ImapNo } from '../imap-error.ts';
 import { parseSequenceSet } from '../parser/args.ts';
 import { atom } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg, quotaOf, requireFolder } from './values.ts';
+import { folderArg, quotaOf, requireFolder, uidSetText } from './values.ts';
 
 export const copyCommand = (move: boolean) => async ({ session, args, uid }: CommandInput) => {
   const selected = session.selected!;
@@ -23,7 +23,8 @@ export const copyCommand = (move: boolean) => async ({ session, args, uid }: Com
     asImapNo(error);
   }
   if (pairs.length === 0) return `${verb} completed (no messages)`;
-  const copyUid = `COPYUID ${target.uidvalidity} ${pairs.map((p) => p[0]).join(',')} ${pairs.map((p) => p[1]).join(',')}`;
+  // Ascending on both sides, pair by pair, so the compact sets (1:3) still match one to one.
+  const copyUid = `COPYUID ${target.uidvalidity} ${uidSetText(pairs.map((p) => p[0]))} ${uidSetText(pairs.map((p) => p[1]))}`;
   // MOVE reports COPYUID before the expunges (which the sync after the command sends).
   if (move) {
     session.untagged(atom('OK'), atom(`[${copyUid}]`), 'Moved');
