@@ -84,28 +84,37 @@ export function threadByReferences(messages: ThreadMessage[]): ThreadNode[] {
   // (2)-(3) The root set, with placeholders pruned.
   let roots = prune([...byId.values()].filter((c) => !c.parent), true);
 
+  // (4) Siblings ordered by date, so that a placeholder root takes the subject of its first child.
+  const sortTree = (nodes: Container[]) => {
+    for (const node of nodes) sortTree(node.children);
+    nodes.sort(byDate);
+  };
+  sortTree(roots);
+
   // (5) Threads whose roots share a base subject are joined.
-  const bySubject = new Map<string, Container>();
   const subjectOf = (c: Container) => baseSubject((c.message ?? c.children[0]?.message)?.subject).text;
   const isReply = (c: Container) => (c.message ? baseSubject(c.message.subject).isReply : false);
-  const merged: Container[] = [];
-  for (const root of roots.sort(byDate)) {
+  // (5A) Every subject's preferred root is found first, over the whole root set: a placeholder over a
+  // message, an original over a reply. Joining as the roots come would let an earlier reply become
+  // the parent-less sibling of its original under a new placeholder.
+  const bySubject = new Map<string, Container>();
+  for (const root of roots) {
+    const subject = subjectOf(root);
+    const old = bySubject.get(subject);
+    if (subject && (!old || (old.message && !root.message) || (old.message && root.message && isReply(old) && !isReply(root)))) bySubject.set(subject, root);
+  }
+  // (5B) Every other root with that subject is joined to it.
+  const merged: Container[] = [...roots];
+  for (const root of roots) {
     const subject = subjectOf(root);
     const other = subject ? bySubject.get(subject) : undefined;
-    if (!other) {
-      if (subject) bySubject.set(subject, root);
-      merged.push(root);
-      continue;
-    }
+    // A root already joined to a new placeholder is no longer a root.
+    if (!other || other === root || root.parent) continue;
+    merged.splice(merged.indexOf(root), 1);
     if (!other.message && !root.message) {
-      for (const child of root.children) setParent(child, other);
-    } else if (!other.message) {
-      setParent(root, other);
-    } else if (!root.message) {
-      merged.splice(merged.indexOf(other), 1, root);
-      setParent(other, root);
-      bySubject.set(subject, root);
-    } else if (!isReply(other) && isReply(root)) {
+      for (const child of [...root.children]) setParent(child, other);
+    } else if (!other.message || (isReply(root) && !isReply(other))) {
+      // (5A) made a placeholder or an original the subject's root wherever there is one.
       setParent(root, other);
     } else {
       const placeholder: Container = { children: [] };
@@ -117,11 +126,7 @@ export function threadByReferences(messages: ThreadMessage[]): ThreadNode[] {
   }
   roots = merged;
 
-  // (4), (6) Siblings ordered by date at every level.
-  const sortTree = (nodes: Container[]) => {
-    for (const node of nodes) sortTree(node.children);
-    nodes.sort(byDate);
-  };
+  // (6) Again, with the joined threads.
   sortTree(roots);
   return roots;
 }
