@@ -25,6 +25,9 @@ export async function ensureDefaultFolders(db: Db, principal: { id: number; tena
   const have = new Set(existing.map((m) => m.name));
   const missing = defaultFolders.filter((f) => !have.has(f.name));
   if (missing.length === 0) return;
+  // A new mailbox's first folders take the clock (nextUidValidity counts them); a default folder
+  // deleted and now made again must get a value it never had.
+  const uidvalidity = existing.length === 0 ? Math.floor(now / 1000) : await nextUidValidity(db, principal.id, now);
   await db
     .insertInto('mailboxes')
     .values(
@@ -33,7 +36,7 @@ export async function ensureDefaultFolders(db: Db, principal: { id: number; tena
         principal_id: principal.id,
         name: f.name,
         special_use: f.specialUse,
-        uidvalidity: Math.floor(now / 1000),
+        uidvalidity,
         uidnext: 1,
         highest_modseq: 1,
         created_at: now,
@@ -101,10 +104,22 @@ export function normalizeFolderName(name: string): string {
   return levels.join(folderDelimiter);
 }
 
+/**
+ * A UIDVALIDITY no folder of the principal has had: the clock in seconds, or one more than the last
+ * given or the highest held now, if that is later. The last one is kept with the principal (it never decreases), so a folder
+ * deleted and created again in the same second gets a new value even if it held the highest; one
+ * statement reads and raises it, so concurrent CREATEs get different values.
+ */
 async function nextUidValidity(db: Db, principalId: number, now: number): Promise<number> {
-  const row = await db.selectFrom('mailboxes').select((eb) => eb.fn.max('uidvalidity').as('max')).where('principal_id', '=', principalId).executeTakeFirst();
-  // A folder deleted and created again in the same second must still get a new UIDVALIDITY.
-  return Math.max(Math.floor(now / 1000), Number(row?.max ?? 0) + 1);
+  const held = await db.selectFrom('mailboxes').select((eb) => eb.fn.max('uidvalidity').as('max')).where('principal_id', '=', principalId).executeTakeFirst();
+  const seconds = Math.max(Math.floor(now / 1000), Number(held?.max ?? 0) + 1);
+  const row = await db
+    .updateTable('principals')
+    .set({ uidvalidity_floor: sql<number>`case when uidvalidity_floor + 1 > ${seconds} then uidvalidity_floor + 1 else ${seconds} end` })
+    .where('id', '=', principalId)
+    .returning('uidvalidity_floor')
+    .executeTakeFirstOrThrow();
+  return Number(row.uidvalidity_floor);
 }
 
 export async function createFolder(db: Db, principal: { id: number; tenantId: number }, name: string, specialUse: string | null, now: number) {
@@ -113,6 +128,8 @@ export async function createFolder(db: Db, principal: { id: number; tenantId: nu
   if (specialUse && !defaultFolders.some((f) => f.specialUse === specialUse) && specialUse !== '\\All' && specialUse !== '\\Flagged') {
     throw invalid('bad-special-use', `special use ${specialUse} is not one of \\Drafts, \\Sent, \\Trash, \\Junk, \\Archive, \\All, \\Flagged`);
   }
+  // A subscription the name kept after a DELETE is the new folder's now (new folders are subscribed).
+  await db.deleteFrom('folder_subscriptions').where('principal_id', '=', principal.id).where('name', '=', normalized).execute();
   return db
     .insertInto('mailboxes')
     .values({
@@ -141,6 +158,10 @@ export async function deleteFolder(db: Kysely<Database>, principalId: number, na
     await trx.deleteFrom('messages').where('mailbox_id', '=', folder.id).execute();
     await trx.deleteFrom('mailbox_expunges').where('mailbox_id', '=', folder.id).execute();
     await trx.deleteFrom('mailboxes').where('id', '=', folder.id).execute();
+    // DELETE leaves the subscription (RFC 3501 6.3.9): LIST (SUBSCRIBED) shows it as \NonExistent.
+    if (folder.subscribed === 1) {
+      await trx.insertInto('folder_subscriptions').values({ principal_id: principalId, name: normalized }).onConflict((oc) => oc.doNothing()).execute();
+    }
   });
   return folder;
 }
@@ -164,9 +185,18 @@ export async function renameFolder(db: Kysely<Database>, principalId: number, fr
 }
 
 export async function setSubscribed(db: Db, principalId: number, name: string, subscribed: boolean) {
-  const folder = await findFolder(db, principalId, normalizeFolderName(name));
+  const normalized = normalizeFolderName(name);
+  const folder = await findFolder(db, principalId, normalized);
+  // A subscription its folder's DELETE left behind can still be removed.
+  const kept = subscribed ? undefined : await db.deleteFrom('folder_subscriptions').where('principal_id', '=', principalId).where('name', '=', normalized).executeTakeFirst();
+  if (!folder && Number(kept?.numDeletedRows ?? 0) > 0) return;
   if (!folder) throw notFound('no-such-folder', `folder "${name}" does not exist`);
   await db.updateTable('mailboxes').set({ subscribed: subscribed ? 1 : 0 }).where('id', '=', folder.id).execute();
+}
+
+/** Names subscribed to that have no folder (any more). */
+export async function subscriptionsWithoutFolder(db: Db, principalId: number): Promise<string[]> {
+  return (await db.selectFrom('folder_subscriptions').select('name').where('principal_id', '=', principalId).execute()).map((r) => r.name);
 }
 
 /** Whether a message row has a flag. ESCAPE makes the backslash literal on PostgreSQL too (its LIKE escapes with it by default). */

@@ -47,6 +47,8 @@ export interface PrincipalTable {
   created_at: number;
   /** When the account was disabled (it cannot sign in; its mail is still delivered); null while enabled. */
   disabled_at: number | null;
+  /** The last UIDVALIDITY given to one of the principal's folders; never decreases (migration 14). */
+  uidvalidity_floor: Generated<number>;
 }
 
 /** Every address that mail can be sent to, and the principal it reaches. The routing table. */
@@ -131,6 +133,12 @@ export interface TraceEventTable {
   at: number;
   event: string;
   detail: string;
+}
+
+/** A subscription to a name that has no folder (any more): DELETE leaves subscriptions (migration 14). */
+export interface FolderSubscriptionTable {
+  principal_id: number;
+  name: string;
 }
 
 export interface MailboxTable {
@@ -325,6 +333,7 @@ export interface Database {
   tenants: TenantTable;
   domains: DomainTable;
   principals: PrincipalTable;
+  folder_subscriptions: FolderSubscriptionTable;
   addresses: AddressTable;
   group_members: GroupMemberTable;
   blobs: BlobTable;

@@ -14,6 +14,7 @@ import * as queueClaimIndexes from './0010-queue-claim-indexes.ts';
 import * as queueVerifiedAuthor from './0011-queue-verified-author.ts';
 import * as loginFailures from './0012-login-failures.ts';
 import * as principalDisabled from './0013-principal-disabled.ts';
+import * as folderLifecycle from './0014-folder-lifecycle.ts';
 
 export interface Migration {
   version: number;
@@ -35,6 +36,7 @@ export const migrations: Migration[] = [
   { version: 11, name: 'queue-verified-author', up: queueVerifiedAuthor.up },
   { version: 12, name: 'login-failures', up: loginFailures.up },
   { version: 13, name: 'principal-disabled', up: principalDisabled.up },
+  { version: 14, name: 'folder-lifecycle', up: folderLifecycle.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

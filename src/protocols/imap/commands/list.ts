@@ -1,5 +1,5 @@
 // LIST (with LIST-EXTENDED selection and return options, SPECIAL-USE, LIST-STATUS), LSUB and NAMESPACE.
-import { folderDelimiter, listFolders, type Folder } from '../../../mailbox/folders.ts';
+import { folderDelimiter, listFolders, subscriptionsWithoutFolder, type Folder } from '../../../mailbox/folders.ts';
 import { sharedFolders, sharedPrefix } from '../../../mailbox/shared-folders.ts';
 import { decodeModifiedUtf7 } from '../mailbox-name.ts';
 import { Args } from '../parser/args.ts';
@@ -92,31 +92,48 @@ async function list(session: ImapSession, reference: string, patterns: string[],
     return;
   }
   const { db, now } = session.context.mail;
+  const principalId = session.principal!.id;
   const shared = (await sharedFolders(db, session.principal!, now())).map((f) => ({ ...f, name: f.visibleName, special_use: null }));
-  const folders = [...(await listFolders(db, session.principal!.id)), ...shared];
+  const folders = [...(await listFolders(db, principalId)), ...shared];
   const byName = new Map(folders.map((f) => [f.name, f]));
+  // Subscriptions outlive their folders (DELETE leaves them): those are listed only when subscriptions are asked for.
+  const subscribed = new Set([...folders.filter((f) => f.subscribed === 1).map((f) => f.name), ...(await subscriptionsWithoutFolder(db, principalId))]);
   // Parents that do not exist themselves but have children are listed as \NonExistent (\Noselect).
-  const names = new Set(folders.map((f) => f.name));
-  for (const folder of folders) {
-    const levels = folder.name.split(folderDelimiter);
+  const names = new Set([...folders.map((f) => f.name), ...(options.subscribedOnly ? subscribed : [])]);
+  for (const name of [...names]) {
+    const levels = name.split(folderDelimiter);
     for (let i = 1; i < levels.length; i++) names.add(levels.slice(0, i).join(folderDelimiter));
   }
   const regexes = patterns.map((p) => patternRegex(reference && !p.startsWith(folderDelimiter) ? `${reference}${p}` : p));
+  const matches = (name: string) => regexes.some((r) => r.test(name));
   const hasChildren = (name: string) => [...names].some((n) => n.startsWith(`${name}${folderDelimiter}`));
+  // A subscribed name below this one that the pattern does not reach (LSUB's \Noselect parent, RFC 3501
+  // 6.3.9; CHILDINFO under RECURSIVEMATCH, RFC 5258 3.5): the client learns where it lies.
+  const hasSubscribedBelow = (name: string) => [...subscribed].some((n) => n.startsWith(`${name}${folderDelimiter}`) && !matches(n));
   const sorted = [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a.localeCompare(b)));
   for (const name of sorted) {
-    if (!regexes.some((r) => r.test(name))) continue;
+    if (!matches(name)) continue;
     const folder: Folder | undefined = byName.get(name);
-    const subscribed = folder?.subscribed === 1;
-    if (options.subscribedOnly && !subscribed) continue;
+    const isSubscribed = subscribed.has(name);
+    let childInfo = false;
+    if (options.subscribedOnly && !isSubscribed) {
+      if (!(options.lsub || options.recursiveMatch) || !hasSubscribedBelow(name)) continue;
+      childInfo = true;
+    }
     if (options.specialUseOnly && !folder?.special_use) continue;
     const attributes: string[] = [];
-    if (!folder) attributes.push(options.lsub ? '\\Noselect' : '\\NonExistent');
-    if (!options.lsub) attributes.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
-    if (options.returnSpecialUse && folder?.special_use) attributes.push(folder.special_use);
-    if ((options.returnSubscribed || options.subscribedOnly) && subscribed && !options.lsub) attributes.push('\\Subscribed');
-    if (!folder && !options.lsub && attributes[0] === '\\NonExistent') attributes.splice(1, 0, '\\Noselect');
-    session.untagged(atom(options.lsub ? 'LSUB' : 'LIST'), attributes.map(atom), folderDelimiter, folderOut(session, name));
+    if (options.lsub) {
+      if (childInfo) attributes.push('\\Noselect');
+    } else {
+      if (!folder) attributes.push('\\NonExistent');
+      // \NonExistent implies \Noselect; a parent that is only implied says both, as it always has.
+      if (!folder && !isSubscribed) attributes.push('\\Noselect');
+      attributes.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
+      if (options.returnSpecialUse && folder?.special_use) attributes.push(folder.special_use);
+      if ((options.returnSubscribed || options.subscribedOnly) && isSubscribed) attributes.push('\\Subscribed');
+    }
+    const extended = childInfo && !options.lsub ? [['CHILDINFO', ['SUBSCRIBED']]] : [];
+    session.untagged(atom(options.lsub ? 'LSUB' : 'LIST'), attributes.map(atom), folderDelimiter, folderOut(session, name), ...extended);
     if (options.status && folder) await sendStatus(session, folder, options.status);
   }
 }
