@@ -181,7 +181,7 @@ export class Normaliser {
 function serialise(token: Token): string {
   if (typeof token === 'string') return token;
   if (Array.isArray(token)) return `(${token.map(serialise).join(' ')})`;
-  return /^[^(){ \x00-\x1f\x7f-\xff%*"\\\]]+$/.test(token.text) && token.text.toUpperCase() !== 'NIL' ? token.text : JSON.stringify(token.text);
+  return /^[^(){ \x00-\x1f\x7f-\xff%*"\\]+$/.test(token.text) && token.text.toUpperCase() !== 'NIL' ? token.text : JSON.stringify(token.text);
 }
 
 /** Flags and attributes are sets: their order is free. */

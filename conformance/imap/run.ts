@@ -22,9 +22,14 @@ interface Fixture {
   messages: { folder?: string; flags?: string; date?: string; lines: string[] }[];
   commands: string[];
 }
+/**
+ * A deliberate difference: in one fixture's command, or anywhere when those are left out; the whole
+ * reply, or only the differing lines (as printed: "- " Dovecot's, "+ " Holdfast's) that match `lines`.
+ */
 interface Deliberate {
-  fixture: string;
-  command: string;
+  fixture?: string;
+  command?: string;
+  lines?: string[];
   reason: string;
 }
 interface Server {
@@ -78,11 +83,17 @@ async function compare(dovecot: Server, holdfast: Server) {
       if (dLines.join('\n') === hLines.join('\n')) continue;
       differing++;
       const command = (d ?? h)!.command;
-      const known = deliberate.find((x) => x.fixture === fixture.name && x.command === command);
-      if (!known) unexplained++;
-      console.log(`${fixture.name} #${i + 1}: ${command}${known ? `   (deliberate: ${known.reason})` : ''}`);
-      for (const line of dLines.filter((l) => !hLines.includes(l))) console.log(`  - dovecot   ${line}`);
-      for (const line of hLines.filter((l) => !dLines.includes(l))) console.log(`  + holdfast  ${line}`);
+      const changed = [...dLines.filter((l) => !hLines.includes(l)).map((l) => `- ${l}`), ...hLines.filter((l) => !dLines.includes(l)).map((l) => `+ ${l}`)];
+      const applies = deliberate.filter((x) => (x.fixture ?? fixture.name) === fixture.name && (x.command ?? command) === command);
+      const reasons = new Set<string>();
+      const explained = changed.every((line) => {
+        const known = applies.find((x) => !x.lines || x.lines.some((pattern) => new RegExp(pattern).test(line)));
+        if (known) reasons.add(known.reason);
+        return known;
+      });
+      if (!explained) unexplained++;
+      console.log(`${fixture.name} #${i + 1}: ${command}${explained ? `   (deliberate: ${[...reasons].join('; ')})` : ''}`);
+      for (const line of changed) console.log(`  ${line[0]} ${line[0] === '-' ? 'dovecot ' : 'holdfast'}  ${line.slice(2)}`);
       if (dLines.every((l) => hLines.includes(l)) && hLines.every((l) => dLines.includes(l))) console.log('  (the same lines, a different number of times)');
     }
   }
