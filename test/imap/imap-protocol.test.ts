@@ -300,7 +300,8 @@ for (const name of backendNames) {
 
       assert.match(await talk.command('SORT (COLOUR) UTF-8 ALL'), /BAD Unknown sort criterion COLOUR/);
       assert.match(await talk.command('THREAD SPAGHETTI UTF-8 ALL'), /BAD Unknown threading algorithm SPAGHETTI/);
-      assert.match(await talk.command('SORT (DATE) KOI8-R ALL'), /BAD \[BADCHARSET/);
+      assert.match(await talk.command('SORT (DATE) KOI8-R ALL'), /NO \[BADCHARSET \(UTF-8 US-ASCII\)\]/);
+      assert.match(await talk.command('SEARCH CHARSET KOI8-R ALL'), /NO \[BADCHARSET \(UTF-8 US-ASCII\)\]/);
     });
 
     it('sorts subjects decoded and compared as i;ascii-casemap (RFC 5256 2.1)', async () => {

@@ -162,7 +162,7 @@ export class ImapSession {
       if (this.state === 'selected' && entry.sync !== 'none') await syncSelected(this, entry.sync === 'full');
       if (text !== undefined) this.send(`${tag} OK ${text}`);
     } catch (error) {
-      if (error instanceof ParseError) this.send(`${error.tag ?? tag} BAD ${error.message}`);
+      if (error instanceof ParseError) this.send(`${error.tag ?? tag} ${error.status} ${error.message}`);
       else if (error instanceof ImapNo) this.send(`${tag} NO ${error.message}`);
       else {
         this.log.error({ err: error }, 'imap: command failed');

@@ -58,9 +58,10 @@ export function parseSearch(args: Args): SearchCommand {
 }
 
 /** The search charset (SEARCH's optional CHARSET, SORT's and THREAD's required one). */
+/** An unsupported charset is a well-formed request the server cannot honour: NO, not BAD (RFC 3501 6.4.4, RFC 5256). */
 export function checkCharset(args: Args) {
   const charset = args.astring('charset').toUpperCase();
-  if (charset !== 'UTF-8' && charset !== 'US-ASCII') throw new ParseError(`[BADCHARSET (UTF-8 US-ASCII)] Charset ${charset} is not supported`);
+  if (charset !== 'UTF-8' && charset !== 'US-ASCII') throw new ParseError(`[BADCHARSET (UTF-8 US-ASCII)] Charset ${charset} is not supported`, 'NO');
 }
 
 /** The rest of the arguments as search criteria, all of which must hold. */

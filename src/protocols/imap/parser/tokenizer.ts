@@ -18,6 +18,17 @@ export interface ParsedCommand {
 export class ParseError extends Error {
   /** The command's tag, when it could be read before the error. */
   tag?: string;
+
+  /**
+   * @param status BAD for a command that is not well-formed; NO for a well-formed one asking for what
+   * the server does not support where the RFC says NO (an unknown CHARSET: RFC 3501 §6.4.4).
+   */
+  constructor(
+    message: string,
+    readonly status: 'BAD' | 'NO' = 'BAD',
+  ) {
+    super(message);
+  }
 }
 
 const maxDepth = 16;
