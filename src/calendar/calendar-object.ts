@@ -162,27 +162,21 @@ function spanOf(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { s
     start = Math.min(start, instance.start);
     end = Math.max(end, instance.end);
   };
-  if (object.recurring && !recurrenceIsLive(object)) {
-    if (costlyRecurrence === 'refuse') {
-      throw invalid(
-        'valid-calendar-data',
-        `the ${object.component}'s recurrence rule takes more than ${defaultExpansionSteps} iteration steps to find its second instance; ` +
-          'Holdfast refuses rules this costly (they usually name dates that never occur, such as BYMONTHDAY=30 with BYMONTH=2)',
-      );
-    }
-    return { start: openStart, end: openEnd };
-  }
+  const forever = openEnded(object);
   let count = 0;
   try {
     for (const instance of instances(object, openStart, openEnd, { fromStart: true, budget: acceptanceBudget() })) {
       widen(instance);
-      if (++count > spanInstanceLimit || (count > 1 && openEnded(object))) {
+      if (++count > spanInstanceLimit || (count > 1 && forever)) {
         end = openEnd; // too many to follow, or no end at all: treat the series as open-ended
         break;
       }
     }
   } catch (error) {
     if (!(error instanceof ExpansionBudgetSpent)) throw error;
+    // ical.js looks for the next instance until it finds one: a rule that cannot reach its second
+    // within the budget names no real date, and would cost every later query its whole budget.
+    if (count < 2) return costlyRule(object, costlyRecurrence);
     end = openEnd; // a live rule too costly to follow to its end counts as open-ended
   }
   // An override may move its instance anywhere; it counts wherever it went.
@@ -193,20 +187,16 @@ function spanOf(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { s
   return { start, end };
 }
 
-/**
- * Whether the series reaches its second instance (or its end) within one expansion budget. ical.js
- * looks for the next instance until it finds one, so a rule that names no real date would cost every
- * later query its whole budget: such a rule is refused when stored.
- */
-function recurrenceIsLive(object: CalendarObject): boolean {
-  try {
-    let found = 0;
-    for (const _ of instances(object, openStart, openEnd, { fromStart: true, budget: acceptanceBudget() })) if (++found === 2) break;
-    return true;
-  } catch (error) {
-    if (error instanceof ExpansionBudgetSpent) return false;
-    throw error;
+/** A new object with such a rule is refused; one read back from the store counts as open-ended. */
+function costlyRule(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { start: number; end: number } {
+  if (costlyRecurrence === 'refuse') {
+    throw invalid(
+      'valid-calendar-data',
+      `the ${object.component}'s recurrence rule takes more than ${defaultExpansionSteps} iteration steps to find its second instance; ` +
+        'Holdfast refuses rules this costly (they usually name dates that never occur, such as BYMONTHDAY=30 with BYMONTH=2)',
+    );
   }
+  return { start: openStart, end: openEnd };
 }
 
 /**
