@@ -6,15 +6,15 @@ import type { ExpansionBudget } from './recurrence-budget.ts';
 import { instances, type TimeRange } from './recurrence.ts';
 
 /**
- * `count` hears of each instance written, so a caller can bound a whole answer. A client asked for
+ * `onInstance` hears of each instance written, so a caller can bound a whole answer. A client asked for
  * every instance in the range: when the budget runs out first this throws ExpansionBudgetSpent rather
  * than answer with some of them.
  */
-export function expandObject(object: CalendarObject, range: TimeRange, options: { budget?: ExpansionBudget; count?: (instances: number) => void } = {}): string {
+export function expandObject(object: CalendarObject, range: TimeRange, options: { budget?: ExpansionBudget; onInstance?: () => void } = {}): string {
   const calendar = new ICAL.Component(['vcalendar', [], []]);
   for (const property of object.root.getAllProperties()) calendar.addProperty(ICAL.Property.fromString(property.toICALString()));
   for (const instance of instances(object, range.start, range.end, { budget: options.budget })) {
-    options.count?.(1);
+    options.onInstance?.();
     const component = new ICAL.Component(ICAL.helpers.clone(instance.item.jCal, true) as unknown[]);
     for (const name of ['rrule', 'rdate', 'exdate', 'dtstart', 'duration', 'dtend', 'due', 'recurrence-id']) component.removeAllProperties(name);
     if (instance.startTime) {

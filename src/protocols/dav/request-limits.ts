@@ -48,8 +48,8 @@ export function tooManyInstances(reason: string): HoldfastError {
 export class InstanceAllowance {
   private written = 0;
 
-  take(count: number): void {
-    this.written += count;
+  take(): void {
+    this.written++;
     if (this.written > maxExpandedInstances) {
       throw tooManyInstances(`the expanded answer would hold more than ${maxExpandedInstances} instances`);
     }

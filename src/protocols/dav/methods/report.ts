@@ -60,7 +60,8 @@ async function calendarQuery(context: DavContext, resource: CalendarResource, ro
   const scope = queryScope(filter);
   const rows = await listObjects(context.db, resource.calendar.id, scope);
   const simple = isSimpleRangeQuery(filter);
-  const budget = requestExpansionBudget();
+  // The filter and the expansion of one request share its budget.
+  const budget = expand?.budget ?? requestExpansionBudget();
   const matches = rows.filter((row) => {
     // A single event's stored span is exactly its one instance: no need to parse it.
     if (simple && !row.recurring) return !scope.range || overlaps({ start: row.first_start, end: row.last_end }, scope.range.start, scope.range.end);
@@ -149,7 +150,7 @@ function objectResponse(context: DavContext, resource: CalendarResource, row: Ca
     const { range, budget, allowance } = expand;
     getters.set(caldav('calendar-data'), () => {
       try {
-        return expandObject(parsedObject(row), range, { budget, count: (n) => allowance.take(n) });
+        return expandObject(parsedObject(row), range, { budget, onInstance: () => allowance.take() });
       } catch (error) {
         if (error instanceof ExpansionBudgetSpent) throw tooManyInstances(`expanding the range takes more than the ${requestExpansionSteps} iteration steps one request may use`);
         throw error;
