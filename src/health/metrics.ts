@@ -89,6 +89,9 @@ export class Metrics {
    * shows at once, not after the next probe round.
    */
   watchHealth(read: () => HealthReading, snapshot: () => Promise<StatusSnapshot>) {
+    // The gauges of one scrape are collected together: they share one read of the store.
+    let reading: Promise<StatusSnapshot> | undefined;
+    const current = () => (reading ??= snapshot().finally(() => (reading = undefined)));
     new Gauge({
       name: 'holdfast_health_check_state',
       help: 'Last result of each service health check on this node: 0 healthy, 1 recovering, 2 failing',
@@ -115,7 +118,7 @@ export class Metrics {
       labelNames: ['component'] as const,
       registers: [this.registry],
       async collect() {
-        const { components } = await snapshot();
+        const { components } = await current();
         this.reset();
         for (const c of components) this.set({ component: c.id }, c.status === 'serviceOperational' ? 0 : c.status === 'serviceInterruption' ? 2 : 1);
       },
@@ -126,7 +129,7 @@ export class Metrics {
       labelNames: ['classification'] as const,
       registers: [this.registry],
       async collect() {
-        const { active } = await snapshot();
+        const { active } = await current();
         this.reset();
         for (const classification of ['incident', 'advisory']) this.set({ classification }, active.filter((i) => i.classification === classification).length);
       },
