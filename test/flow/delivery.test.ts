@@ -138,7 +138,10 @@ for (const name of backendNames) {
       mx.script = {};
       t.clock.advance(61_000);
       await settle('busy forest', 'delivered');
-      assert.equal(t.node.holdfast.runner!.destinations.state('remote.example').limit, shrunk + 1, 'grows again on success');
+      // The delivered state is committed before the runner takes in the outcome: give it that moment.
+      const limit = () => t.node.holdfast.runner!.destinations.state('remote.example').limit;
+      await t.waitFor(async () => limit() !== shrunk, 'the runner to take in the delivery', 5000).catch(() => undefined);
+      assert.equal(limit(), shrunk + 1, 'grows again on success');
     });
 
     it('sends a delay notice once, then expires with a final DSN', async () => {
