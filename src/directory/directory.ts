@@ -7,7 +7,11 @@ import { PreparedQuery } from '../store/prepared-query.ts';
 import type { AddressTable, Database, DomainKind, PrincipalKind, PrincipalTable, Role } from '../store/schema.ts';
 import { parseAddress, parseDomain, parseName } from './names.ts';
 import { verifyNoPassword, verifyPassword } from './passwords.ts';
+import { toPrincipal, type Principal } from './principal.ts';
 import { TenantDirectory } from './tenant-directory.ts';
+
+// Principals are defined in principal.ts (tenant-directory.ts needs them too); most callers import them from here.
+export { toPrincipal, type Principal } from './principal.ts';
 
 export interface Forest {
   id: number;
@@ -21,18 +25,6 @@ export interface Tenant {
   name: string;
   forest: string;
   forestId: number;
-}
-
-export interface Principal {
-  id: number;
-  tenantId: number;
-  kind: PrincipalKind;
-  address: string;
-  displayName: string | null;
-  role: Role;
-  quotaBytes: number | null;
-  /** A disabled account cannot sign in (password or API token); its mail is still delivered. */
-  disabled: boolean;
 }
 
 export interface ResolvedAddress {
@@ -228,28 +220,6 @@ const lookups = {
       .where('addresses.address', '=', arg('address')),
   ),
 };
-
-export function toPrincipal(row: {
-  id: number;
-  tenant_id: number;
-  kind: PrincipalKind;
-  address: string;
-  display_name: string | null;
-  role: Role;
-  quota_bytes: number | null;
-  disabled_at: number | null;
-}): Principal {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    kind: row.kind,
-    address: row.address,
-    displayName: row.display_name,
-    role: row.role,
-    quotaBytes: row.quota_bytes === null ? null : Number(row.quota_bytes),
-    disabled: row.disabled_at !== null,
-  };
-}
 
 function checkLimit(option: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw invalid('invalid-limit', `${option} = ${value} is not allowed: expected a whole number greater than 0`);

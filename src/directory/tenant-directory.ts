@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
 import type { Database, DomainKind, PrincipalKind, Role } from '../store/schema.ts';
-import { toPrincipal, type Principal } from './directory.ts';
+import { toPrincipal, type Principal } from './principal.ts';
 import { expandGroup, findLoop } from './group-expansion.ts';
 import { parseAddress, parseDomain } from './names.ts';
 import { checkPasswordStrength, hashPassword } from './passwords.ts';

@@ -1,45 +1,15 @@
 // One CalDAV request, independent of the HTTP framework: the authenticated principal, the resource
 // the path names, the method's handler, and the mapping of domain errors to WebDAV error bodies
 // (RFC 4918 §16 preconditions, RFC 4791 §5.3.2.1).
-import type { Kysely } from 'kysely';
-import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
-import type { Principal } from '../../directory/directory.ts';
 import { HoldfastError } from '../../errors.ts';
-import type { Logger } from '../../server/logger.ts';
-import type { Database } from '../../store/schema.ts';
-import { resolve, type DavResource } from './dav-resources.ts';
+import type { DavContext, DavReply, DavRequest, MethodHandler } from './dav-reply.ts';
+import { resolve } from './dav-resources.ts';
 import { handleDelete, handleGet, handlePut } from './methods/objects.ts';
 import { handleMkcalendar, handleProppatch } from './methods/proppatch.ts';
 import { handlePropfind } from './methods/propfind.ts';
 import { handlePost } from './methods/outbox.ts';
 import { handleReport } from './methods/report.ts';
 import { caldav, dav, node, writeXml } from './xml/dav-xml.ts';
-
-export interface DavRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string | undefined>;
-  body: string;
-}
-
-export interface DavReply {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-export interface DavContext {
-  db: Kysely<Database>;
-  viewer: Principal;
-  now(): number;
-  maxResourceSize: number;
-  /** The client asked for `Prefer: return=minimal` (or the older `Brief: t`): no 404 propstats. */
-  preferMinimal: boolean;
-  scheduler: Scheduler;
-  log: Logger;
-}
-
-export type MethodHandler = (context: DavContext, resource: DavResource, request: DavRequest) => Promise<DavReply>;
 
 export const davMethods = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'POST', 'PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'] as const;
 
@@ -102,5 +72,3 @@ export function errorReply(error: HoldfastError): DavReply {
   const body = writeXml(node(dav('error'), [...(precondition ? [node(precondition.element)] : []), node('{urn:holdfast:dav}message', error.message)]));
   return { status, headers: { 'Content-Type': 'application/xml; charset=utf-8' }, body };
 }
-
-export const xmlReply = (status: number, body: string, headers: Record<string, string> = {}): DavReply => ({ status, headers: { 'Content-Type': 'application/xml; charset=utf-8', ...headers }, body });

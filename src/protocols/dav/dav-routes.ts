@@ -3,7 +3,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Holdfast } from '../../server/holdfast.ts';
 import { DavAuthenticator } from './dav-auth.ts';
-import { davCompliance, davMethods, handleDav, type DavReply } from './dav-handler.ts';
+import { davCompliance, davMethods, handleDav } from './dav-handler.ts';
+import type { DavReply } from './dav-reply.ts';
 import { davRoot } from './dav-resources.ts';
 
 const methodsWithBody = ['PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'];

@@ -8,7 +8,7 @@ import { parseCalendarObject } from '../../../calendar/calendar-object.ts';
 import { toPrincipal, type Principal } from '../../../directory/directory.ts';
 import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
 import type { DavResource } from '../dav-resources.ts';
-import type { DavContext, DavReply, DavRequest, MethodHandler } from '../dav-handler.ts';
+import type { DavContext, DavReply, DavRequest, MethodHandler } from '../dav-reply.ts';
 
 export const handleGet: MethodHandler = async (context, resource, request): Promise<DavReply> => {
   if (resource.kind === 'inbox-item') {

@@ -4,8 +4,8 @@ import { sharedCalendarUri, sharedWith, rightOn } from '../../../calendar/calend
 import { getObject, listCalendars, listObjects } from '../../../calendar/calendars.ts';
 import { notFound } from '../../../errors.ts';
 import { calendarHref, objectHref, principalHref, type DavResource } from '../dav-resources.ts';
-import type { DavContext, MethodHandler } from '../dav-handler.ts';
-import { xmlReply } from '../dav-handler.ts';
+import type { DavContext, MethodHandler } from '../dav-reply.ts';
+import { xmlReply } from '../dav-reply.ts';
 import { limitProperties } from '../request-limits.ts';
 import { getInboxItem, listInbox, type InboxItem } from '../../../calendar/scheduling/schedule-inbox.ts';
 import { inboxItemProperties, objectProperties, propstats, resourceProperties } from '../properties.ts';

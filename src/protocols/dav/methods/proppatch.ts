@@ -3,7 +3,7 @@
 import { mayWrite } from '../../../calendar/calendar-access.ts';
 import { createCalendar, updateCalendar, type CalendarProperties, type CalendarRow } from '../../../calendar/calendars.ts';
 import { conflict, forbidden, HoldfastError, notFound } from '../../../errors.ts';
-import { xmlReply, type MethodHandler } from '../dav-handler.ts';
+import { xmlReply, type MethodHandler } from '../dav-reply.ts';
 import { deadProperties, protectedProperties, writableCalendarProperties } from '../properties.ts';
 import { apple, caldav, child, childrenNamed, dav, displayName, expectRoot, multistatus, node, parseXml, propstatResponse, type XmlElement } from '../xml/dav-xml.ts';
 

@@ -11,7 +11,7 @@ import { parseFilter, timeRange } from '../calendar-filter-xml.ts';
 import { InstanceAllowance, limitProperties, requestExpansionBudget, requestExpansionSteps, tooManyInstances } from '../request-limits.ts';
 import { ExpansionBudgetSpent, type ExpansionBudget } from '../../../calendar/recurrence-budget.ts';
 import { objectHref, type DavResource } from '../dav-resources.ts';
-import { xmlReply, type DavContext, type MethodHandler } from '../dav-handler.ts';
+import { xmlReply, type DavContext, type MethodHandler } from '../dav-reply.ts';
 import { objectProperties, parseSyncToken, propstats, syncToken } from '../properties.ts';
 import { caldav, child, childrenNamed, dav, displayName, multistatus, node, parseXml, propstatResponse, statusResponse, type XmlElement, type XmlNode } from '../xml/dav-xml.ts';
 import type { PropertyRequest } from './propfind.ts';
