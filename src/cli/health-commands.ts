@@ -14,7 +14,7 @@ import { openIssueByHand, updateIssue, type IssueAdmin } from '../health/issue-a
 import { IssueLog, type HealthIssue } from '../health/issue-log.ts';
 import { isoTime, postText } from '../health/issue-posts.ts';
 import { HealthNotifier } from '../health/notifier.ts';
-import { createLogger } from '../server/logger.ts';
+import { createLogger } from '../logging/logger.ts';
 import type { Store } from '../store/store.ts';
 import { action, withDirectory } from './context.ts';
 import { print, table } from './output.ts';

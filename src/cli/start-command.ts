@@ -12,7 +12,7 @@ export function registerStartCommand(program: Command) {
       // The server's modules (HTTP framework, protocol servers) load only here, so that
       // administrative commands stay quick.
       const [{ createLogger }, { startNode }, { startupSummary, startupSummaryJson }] = await Promise.all([
-        import('../server/logger.ts'),
+        import('../logging/logger.ts'),
         import('../server/start.ts'),
         import('../server/startup-summary.ts'),
       ]);

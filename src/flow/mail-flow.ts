@@ -3,7 +3,7 @@
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../health/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../logging/logger.ts';
 import type { Store } from '../store/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
 import { IntakeCommitter } from './queue/intake-committer.ts';

@@ -4,7 +4,7 @@
 // delay=…, status=…" lines). Every field has one key with one meaning across all lines; the table in
 // docs/operations.md ("Log lines") lists them. Lines are written after the commit that made the event
 // true, never from inside a transaction that may still roll back or run again.
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../logging/logger.ts';
 import type { NewMessage } from './queue/intake-committer.ts';
 import type { Outcome } from './queue/queue.ts';
 

@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { HealthSettings } from '../config/schema.ts';
 import type { MailDns } from '../flow/dns.ts';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../logging/logger.ts';
 import { statusWords } from './components.ts';
 import { graphIssue } from './graph-shape.ts';
 import type { HealthIssue } from './issue-log.ts';

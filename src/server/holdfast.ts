@@ -13,9 +13,9 @@ import type { ChangeFeed } from '../mailbox/change-feed.ts';
 import type { FolderIndex } from '../mailbox/folder-index.ts';
 import type { MessageDeps } from '../mailbox/messages.ts';
 import type { Store } from '../store/store.ts';
-import type { Logger } from './logger.ts';
-import type { ListenerInfo } from './listen.ts';
-import type { TlsMaterial } from './tls-certificate.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { ListenerInfo } from '../net/listen.ts';
+import type { TlsMaterial } from '../net/tls-certificate.ts';
 
 export interface Holdfast {
   config: Config;

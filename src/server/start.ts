@@ -18,11 +18,11 @@ import { FolderIndex } from '../mailbox/folder-index.ts';
 import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
 import { messageDeps, type Holdfast, type RunningService } from './holdfast.ts';
-import type { ListenerInfo } from './listen.ts';
-import type { Logger } from './logger.ts';
+import type { ListenerInfo } from '../net/listen.ts';
+import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
 import { serviceByRole } from './services.ts';
-import { loadTlsMaterial } from './tls-certificate.ts';
+import { loadTlsMaterial } from '../net/tls-certificate.ts';
 
 export interface RunningNode {
   holdfast: Holdfast;

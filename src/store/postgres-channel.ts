@@ -2,7 +2,7 @@
 // publishes, the others receive. A dedicated connection listens; it reconnects after a failure
 // (anything missed meanwhile is only a hint lost: IMAP sessions catch up by MODSEQ anyway).
 import pg from 'pg';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../logging/logger.ts';
 
 export class PostgresChannel {
   private client: pg.Client | undefined;

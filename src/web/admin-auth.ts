@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokens } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/directory.ts';
 import type { Holdfast } from '../server/holdfast.ts';
-import { checkHttpPassword, httpLoginResult, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult } from '../server/http-credentials.ts';
+import { checkHttpPassword, httpLoginResult, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult } from '../net/http-credentials.ts';
 
 export interface AdminIdentity {
   address: string;

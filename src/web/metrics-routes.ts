@@ -3,7 +3,7 @@
 // forest labels name tenants and destinations.
 import type { FastifyInstance } from 'fastify';
 import type { Holdfast } from '../server/holdfast.ts';
-import { isLoopbackAddress } from '../server/http-credentials.ts';
+import { isLoopbackAddress } from '../net/http-credentials.ts';
 import { requireGlobalAdmin } from './admin-auth.ts';
 
 export function registerMetricsRoutes(app: FastifyInstance, holdfast: Holdfast) {

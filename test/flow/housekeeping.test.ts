@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { Housekeeping } from '../../src/flow/queue/housekeeping.ts';
-import { silentLogger } from '../../src/server/logger.ts';
+import { silentLogger } from '../../src/logging/logger.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 

@@ -1,7 +1,7 @@
 // A pino logger that keeps every line a node writes, for tests that assert log lines as an
 // administrator would grep them: pass `capture.logger` to startTestNode({ logger }).
 import pino from 'pino';
-import type { Logger } from '../../src/server/logger.ts';
+import type { Logger } from '../../src/logging/logger.ts';
 
 export type LogRecord = Record<string, unknown> & { msg: string; level: number };
 

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { createMailDns } from '../../src/flow/dns.ts';
-import { silentLogger, type Logger } from '../../src/server/logger.ts';
+import { silentLogger, type Logger } from '../../src/logging/logger.ts';
 import { allRoles, type Role } from '../../src/server/roles.ts';
 import { startNode, type RunningNode } from '../../src/server/start.ts';
 import { createBackend, type BackendName, type TestBackend } from './backends.ts';

@@ -6,7 +6,7 @@
 import { meetingDetails } from './meeting-text.ts';
 import type { Kysely } from 'kysely';
 import type { Directory, Principal } from '../../directory/directory.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import type { Database } from '../../store/schema.ts';
 import { parseCalendar, parseCalendarObject, type CalendarObject } from '../calendar-object.ts';
 import { defaultCalendar, deleteObject, ensureDefaultCalendar, findCalendar, findObjectByUid, objectUriForUid, parsedObject, putObject } from '../calendars.ts';

@@ -15,7 +15,7 @@ import { ensureMetadata, loadMimeTree } from '../../mailbox/message-metadata.ts'
 import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
 import type { MimePart } from '../../message/mime-tree.ts';
 import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import { readBlob } from '../../store/blobs/blob-store.ts';
 import { groupCommit } from '../../store/commit-modes.ts';
 import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';

@@ -10,7 +10,7 @@ import { groupCommit } from '../../store/commit-modes.ts';
 import { writeTrace } from '../trace.ts';
 import { storeMetadata, type ComputedMetadata } from '../../mailbox/message-metadata.ts';
 import type { Dialect } from '../../store/database.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import { logReceived } from '../mail-log.ts';
 
 export interface NewRecipient {

@@ -12,7 +12,7 @@ import type { Dialect } from '../../store/database.ts';
 import type { Database, RecipientState } from '../../store/schema.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from '../dsn.ts';
 import { logOutcomes, logReceived } from '../mail-log.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import { routeRecipient } from '../router.ts';
 import { writeTrace } from '../trace.ts';
 import { insertMessage, type NewMessage } from './intake-committer.ts';

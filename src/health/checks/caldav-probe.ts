@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { ListenerInfo } from '../../server/listen.ts';
+import type { ListenerInfo } from '../../net/listen.ts';
 import { nodeRule, type CheckResult } from '../check-result.ts';
 import { isRefused, withinTime, type ProbeAccount, type ProbeContext } from './probe-context.ts';
 import { localHost } from './tcp-reachable.ts';

@@ -1,7 +1,7 @@
 // Do this node's listeners accept connections? One check per component (IMAP on 143 and 993 is
 // one check): an incident when any of its listeners refuses.
 import type { ListenerName } from '../../config/schema.ts';
-import type { ListenerInfo } from '../../server/listen.ts';
+import type { ListenerInfo } from '../../net/listen.ts';
 import { nodeRule, type CheckResult } from '../check-result.ts';
 import { componentById, type ComponentId } from '../components.ts';
 import type { ProbeContext } from './probe-context.ts';

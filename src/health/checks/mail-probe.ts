@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import type { ListenerInfo } from '../../server/listen.ts';
+import type { ListenerInfo } from '../../net/listen.ts';
 import { nodeRule, type CheckResult } from '../check-result.ts';
 import { isRefused, withinTime, type ProbeAccount, type ProbeContext } from './probe-context.ts';
 import { localHost } from './tcp-reachable.ts';

@@ -5,7 +5,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
-import { checkHttpPassword, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult, type PlainHttpPolicy } from '../../server/http-credentials.ts';
+import { checkHttpPassword, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult, type PlainHttpPolicy } from '../../net/http-credentials.ts';
 
 export type DavAuthRequest = HttpLoginRequest;
 export type DavAuthResult = HttpLoginResult;

@@ -4,7 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
 import type { Principal } from '../../directory/directory.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import type { Database } from '../../store/schema.ts';
 import type { DavResource } from './dav-resources.ts';
 

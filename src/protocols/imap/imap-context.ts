@@ -4,7 +4,7 @@ import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
 import type { MessageDeps } from '../../mailbox/messages.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import { RecentMessages } from './recent-messages.ts';
 import type { ImapSession } from './session.ts';
 

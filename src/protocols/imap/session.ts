@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import type { Principal } from '../../directory/directory.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import type { ImapContext } from './imap-context.ts';
 import { ImapNo } from './imap-error.ts';
 import { Args } from './parser/args.ts';

@@ -3,7 +3,7 @@
 import type { Directory } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
 import type { MessageDeps } from '../../mailbox/messages.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import type { Pop3Session } from './pop3-session.ts';
 
 export class Pop3Context {

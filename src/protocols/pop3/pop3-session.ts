@@ -8,7 +8,7 @@ import type { Principal } from '../../directory/directory.ts';
 import { ensureDefaultFolders, findFolder, type Folder } from '../../mailbox/folders.ts';
 import { deleteMessages, listMessageStates, messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
 import { openStoredMessage } from '../../message/stored-message.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from '../../logging/logger.ts';
 import { CommandQueue, whenWritable } from '../command-queue.ts';
 import type { Pop3Context } from './pop3-context.ts';
 

@@ -6,7 +6,7 @@ import type { ListenerName } from '../../config/schema.ts';
 import type { Intake, IntakeSource } from '../../flow/intake/intake.ts';
 import { SmtpReply } from '../../flow/intake/smtp-reply.ts';
 import type { Holdfast } from '../../server/holdfast.ts';
-import { listen, type ListenerInfo } from '../../server/listen.ts';
+import { listen, type ListenerInfo } from '../../net/listen.ts';
 import { patchSmtpServer } from './smtp-server-patches.ts';
 
 interface SmtpListenerSpec {

@@ -3,9 +3,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { ListenerName } from '../config/schema.ts';
-import type { Holdfast } from './holdfast.ts';
+import type { Holdfast } from '../server/holdfast.ts';
 import { listen, type ListenerInfo } from './listen.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../logging/logger.ts';
 
 export interface SocketListenerSpec {
   name: ListenerName;

@@ -1,14 +1,14 @@
 // The HTTP listeners (plain HTTP and HTTPS). They carry CalDAV and the admin and health API now, and
 // JMAP and the web app as those parts arrive.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Holdfast, RunningService } from '../server/holdfast.ts';
-import { listen, type ListenerInfo } from '../server/listen.ts';
-import { registerHealthRoutes } from './health-routes.ts';
-import { registerMetricsRoutes } from './metrics-routes.ts';
-import { registerAdminRoutes } from './admin-routes.ts';
-import { registerServiceHealthRoutes } from './service-health-routes.ts';
-import { limitPipelining } from './pipelining-limit.ts';
-import { registerStatusPage } from './status-page.ts';
+import type { Holdfast, RunningService } from './holdfast.ts';
+import { listen, type ListenerInfo } from '../net/listen.ts';
+import { registerHealthRoutes } from '../web/health-routes.ts';
+import { registerMetricsRoutes } from '../web/metrics-routes.ts';
+import { registerAdminRoutes } from '../web/admin-routes.ts';
+import { registerServiceHealthRoutes } from '../web/service-health-routes.ts';
+import { limitPipelining } from '../web/pipelining-limit.ts';
+import { registerStatusPage } from '../web/status-page.ts';
 import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
 
