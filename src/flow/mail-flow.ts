@@ -1,7 +1,7 @@
 // The mail flow's shared parts on one node: the queue and the intake committer. The SMTP role feeds
 // the committer; the queue role runs deliveries and is woken as soon as new mail is committed.
 import type { Config } from '../config/schema.ts';
-import type { Metrics } from '../health/metrics.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Store } from '../store/store.ts';

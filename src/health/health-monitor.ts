@@ -22,7 +22,7 @@ import { IncidentRules, type IssueAction, type OpenIssueView } from './incident-
 import type { IssueAdmin } from './issue-admin.ts';
 import { holdfastAuthor, IssueLog, type HealthIssue, type NewIssue } from './issue-log.ts';
 import { openingPost, resolvedPost, statusPost } from './issue-posts.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { HealthNotifier } from './notifier.ts';
 import { buildSnapshot, historyDays, staleSnapshot, type StatusSnapshot } from './status-snapshot.ts';
 

@@ -3,7 +3,7 @@
 import type { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import type { Config } from '../config/schema.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
-import type { Metrics } from '../health/metrics.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { LoginLimiter } from '../directory/login-limiter.ts';
 import type { MailDns } from '../flow/dns.ts';

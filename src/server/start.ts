@@ -2,7 +2,7 @@
 // start the services of the requested roles, and stop them in order, within a bound.
 import { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
-import { Metrics } from '../health/metrics.ts';
+import { Metrics } from '../metrics/metrics.ts';
 import { PostgresChannel } from '../store/postgres-channel.ts';
 import { createImipLimitCheck, createImipSender } from '../flow/imip-sender.ts';
 import { probeTenantLimits } from '../config/load.ts';

@@ -10,7 +10,7 @@ import { authorsOf, captureHeaders, dropHeaderFields, headerAddresses, headerVal
 import { Readable } from 'node:stream';
 import { MessageTooLarge, spoolMessage, type SpooledMessage } from './spool.ts';
 import { computeMetadata } from '../../mailbox/message-metadata.ts';
-import type { Metrics } from '../../health/metrics.ts';
+import type { Metrics } from '../../metrics/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
 import type { Store } from '../../store/store.ts';

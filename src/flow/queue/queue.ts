@@ -2,7 +2,7 @@
 // + expiry); a crashed worker's lease expires and its work is claimed again. Outcomes (delivered,
 // deferred on the retry schedule, failed with a DSN) are written with their trace events in one
 // transaction, so a crash never leaves a half-recorded step.
-import { replyCode, type Metrics } from '../../health/metrics.ts';
+import { replyCode, type Metrics } from '../../metrics/metrics.ts';
 import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';

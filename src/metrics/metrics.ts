@@ -5,8 +5,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Kysely } from 'kysely';
 import { queueBacklog } from '../flow/queue/queue-insight.ts';
 import type { Database } from '../store/schema.ts';
-import type { CheckResult } from './check-result.ts';
-import type { StatusSnapshot } from './status-snapshot.ts';
+import type { CheckResult } from '../health/check-result.ts';
+import type { StatusSnapshot } from '../health/status-snapshot.ts';
 
 export class Metrics {
   readonly registry = new Registry();
