@@ -18,6 +18,7 @@ import { checkProbeAccount, ensureProbeAccount } from './checks/probe-account.ts
 import { withinTime, type ProbeAccount, type ProbeContext } from './checks/probe-context.ts';
 import { checkQueue } from './checks/queue-checks.ts';
 import { checkStore } from './checks/store-check.ts';
+import { watchHealth } from './health-metrics.ts';
 import { IncidentRules, type IssueAction, type OpenIssueView } from './incident-rules.ts';
 import type { IssueAdmin } from './issue-admin.ts';
 import { holdfastAuthor, IssueLog, type HealthIssue, type NewIssue } from './issue-log.ts';
@@ -84,7 +85,7 @@ export class HealthMonitor implements IssueAdmin {
     this.notifier = new HealthNotifier({ settings: config.health, dns: deps.dns, hostname: config.hostname, remotePort: config.queue.remotePort, logger: deps.logger });
     this.rules = new IncidentRules(config.health);
     this.snapshotCache = buildSnapshot(deps.now(), [], [], { available: true });
-    deps.metrics.watchHealth(() => ({ results: this.lastResults }), () => this.statusSnapshot());
+    watchHealth(deps.metrics, () => ({ results: this.lastResults }), () => this.statusSnapshot());
   }
 
   /** Starts the probe rounds over this node's listeners (the first a few seconds after start). */

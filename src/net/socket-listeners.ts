@@ -2,10 +2,10 @@
 // with implicit TLS, each optional (port "off"). Shared by IMAP and POP3.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import type { ListenerName } from '../config/schema.ts';
-import type { Holdfast } from '../server/holdfast.ts';
+import type { Config, ListenerName } from '../config/schema.ts';
 import { listen, type ListenerInfo } from './listen.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { TlsMaterial } from './tls-certificate.ts';
 
 export interface SocketListenerSpec {
   name: ListenerName;
@@ -20,8 +20,14 @@ export interface SocketListeners {
   close(): Promise<void>;
 }
 
-export async function startSocketListeners(holdfast: Holdfast, specs: SocketListenerSpec[], accept: (socket: Socket, spec: SocketListenerSpec) => void, log: Logger): Promise<SocketListeners> {
-  const { config, tls } = holdfast;
+/** Where to listen (`config.ports`, `config.bind`) and the certificate for the implicit-TLS ones. */
+export interface ListenerSettings {
+  config: Pick<Config, 'ports' | 'bind'>;
+  tls: TlsMaterial;
+}
+
+export async function startSocketListeners(settings: ListenerSettings, specs: SocketListenerSpec[], accept: (socket: Socket, spec: SocketListenerSpec) => void, log: Logger): Promise<SocketListeners> {
+  const { config, tls } = settings;
   const servers: Server[] = [];
   const listeners: ListenerInfo[] = [];
   const close = () => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});

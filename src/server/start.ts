@@ -2,6 +2,7 @@
 // start the services of the requested roles, and stop them in order, within a bound.
 import { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
+import { watchQueue } from '../flow/queue/queue-metrics.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { PostgresChannel } from '../store/postgres-channel.ts';
 import { createImipLimitCheck, createImipSender } from '../flow/imip-sender.ts';
@@ -68,7 +69,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     }
     const tls = await loadTlsMaterial(config);
     const metrics = new Metrics();
-    metrics.watchQueue(store.db, now);
+    watchQueue(metrics, store.db, now);
     const flow = createMailFlow({ config, store, directory, metrics, log: logger.child({ component: 'mail' }), now });
     const scheduler = new Scheduler({
       db: store.db,

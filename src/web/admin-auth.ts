@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokens } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/directory.ts';
-import type { Holdfast } from '../server/holdfast.ts';
+import type { WebContext } from './web-context.ts';
 import { checkHttpPassword, httpLoginResult, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult } from '../net/http-credentials.ts';
 
 export interface AdminIdentity {
@@ -34,7 +34,7 @@ export function loginRequest(request: FastifyRequest): HttpLoginRequest {
   return { authorization: request.headers.authorization, remoteAddress: request.socket.remoteAddress ?? '', secure: (request.socket as TLSSocket).encrypted === true };
 }
 
-export async function authenticateAdmin(holdfast: Holdfast, request: HttpLoginRequest): Promise<AdminAuthResult> {
+export async function authenticateAdmin(holdfast: WebContext, request: HttpLoginRequest): Promise<AdminAuthResult> {
   const result = await authenticatePrincipal(holdfast, request);
   if (!result.ok) return result;
   const { principal } = result;
@@ -49,7 +49,7 @@ export async function authenticateAdmin(holdfast: Holdfast, request: HttpLoginRe
  * 429 with Retry-After — with the body `body` words for this API, and answers undefined.
  */
 export async function requireAdmin(
-  holdfast: Holdfast,
+  holdfast: WebContext,
   request: FastifyRequest,
   reply: FastifyReply,
   options: RefusalWording,
@@ -64,7 +64,7 @@ export async function requireAdmin(
 }
 
 /** As requireAdmin, for endpoints only global administrators may use (a tenant administrator gets 403). */
-export async function requireGlobalAdmin(holdfast: Holdfast, request: FastifyRequest, reply: FastifyReply, options: RefusalWording): Promise<AdminIdentity | undefined> {
+export async function requireGlobalAdmin(holdfast: WebContext, request: FastifyRequest, reply: FastifyReply, options: RefusalWording): Promise<AdminIdentity | undefined> {
   const admin = await requireAdmin(holdfast, request, reply, options);
   if (!admin || admin.role === 'global-admin') return admin;
   reply.code(403).send(options.body(403, `${admin.address} is a tenant administrator; this needs a global administrator`));
@@ -74,7 +74,7 @@ export async function requireGlobalAdmin(holdfast: Holdfast, request: FastifyReq
 /** The `code` of an error body for each refusal status. */
 export const errorCodes: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 429: 'too-many-requests' };
 
-async function authenticatePrincipal(holdfast: Holdfast, request: HttpLoginRequest): Promise<HttpLoginResult> {
+async function authenticatePrincipal(holdfast: WebContext, request: HttpLoginRequest): Promise<HttpLoginResult> {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
   const credentials = parseBasicAuthorization(request.authorization);
   if (!bearer && !credentials) return { ok: false, status: 401, message: 'Sign in as an administrator' };

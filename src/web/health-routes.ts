@@ -2,11 +2,11 @@
 // (components, incidents) builds on these.
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
-import type { Holdfast } from '../server/holdfast.ts';
+import type { WebContext } from './web-context.ts';
 import { version } from '../version.ts';
 import { authenticateAdmin, loginRequest } from './admin-auth.ts';
 
-export function registerHealthRoutes(app: FastifyInstance, holdfast: Holdfast) {
+export function registerHealthRoutes(app: FastifyInstance, holdfast: WebContext) {
   app.get('/', async () => ({ service: 'holdfast', version, hostname: holdfast.config.hostname }));
 
   app.get('/health/live', async () => ({ status: 'ok' }));

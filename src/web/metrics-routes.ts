@@ -2,11 +2,11 @@
 // elsewhere it needs a global administrator's address and password (HTTP Basic), since queue and
 // forest labels name tenants and destinations.
 import type { FastifyInstance } from 'fastify';
-import type { Holdfast } from '../server/holdfast.ts';
+import type { WebContext } from './web-context.ts';
 import { isLoopbackAddress } from '../net/http-credentials.ts';
 import { requireGlobalAdmin } from './admin-auth.ts';
 
-export function registerMetricsRoutes(app: FastifyInstance, holdfast: Holdfast) {
+export function registerMetricsRoutes(app: FastifyInstance, holdfast: WebContext) {
   app.get('/metrics', async (request, reply) => {
     const client = request.socket.remoteAddress ?? '';
     const body = (status: number, message: string) => (status === 401 ? 'Metrics are open from this machine; from elsewhere sign in as a global administrator\n' : `${message}\n`);

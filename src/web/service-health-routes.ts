@@ -9,7 +9,7 @@ import { findComponent } from '../health/components.ts';
 import { componentHealth, graphHealthOverview, graphIssue, visibleTo, type HealthViewer } from '../health/graph-shape.ts';
 import { openIssueByHand, updateIssue } from '../health/issue-admin.ts';
 import type { HealthIssue } from '../health/issue-log.ts';
-import type { Holdfast } from '../server/holdfast.ts';
+import type { WebContext } from './web-context.ts';
 import { requireAdmin, type AdminIdentity } from './admin-auth.ts';
 
 const base = '/admin/serviceAnnouncement';
@@ -20,7 +20,7 @@ const historyMs = 30 * 86_400_000;
 type Query = Record<string, string | undefined>;
 type Body = Record<string, unknown> | undefined;
 
-export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: Holdfast) {
+export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: WebContext) {
   const { health } = holdfast;
   const identify = (request: FastifyRequest, reply: FastifyReply): Promise<AdminIdentity | undefined> =>
     requireAdmin(holdfast, request, reply, {

@@ -4,9 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import { healthServices } from '../health/components.ts';
 import { historyDays, statusText, type PublicIssue, type StatusSnapshot } from '../health/status-snapshot.ts';
-import type { Holdfast } from '../server/holdfast.ts';
+import type { WebContext } from './web-context.ts';
 
-export function registerStatusPage(app: FastifyInstance, holdfast: Holdfast) {
+export function registerStatusPage(app: FastifyInstance, holdfast: WebContext) {
   app.get('/status', async (_request, reply) => {
     const snapshot = await holdfast.health.statusSnapshot();
     reply.header('Content-Type', 'text/html; charset=utf-8').header('Cache-Control', 'no-store');

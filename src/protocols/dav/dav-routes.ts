@@ -1,7 +1,11 @@
 // Mounts CalDAV on the HTTP listeners: `/.well-known/caldav` (RFC 6764 discovery), `/dav/...`, and
 // the WebDAV methods on `/`, since some clients start their discovery there.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Holdfast } from '../../server/holdfast.ts';
+import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
+import type { Config } from '../../config/schema.ts';
+import type { Logger } from '../../logging/logger.ts';
+import type { Metrics } from '../../metrics/metrics.ts';
+import type { Store } from '../../store/store.ts';
 import { DavAuthenticator } from './dav-auth.ts';
 import { davCompliance, davMethods, handleDav } from './dav-handler.ts';
 import type { DavReply } from './dav-reply.ts';
@@ -14,7 +18,17 @@ export function addDavMethods(app: FastifyInstance) {
   for (const method of methodsWithBody) app.addHttpMethod(method, { hasBody: true });
 }
 
-export function registerDavRoutes(app: FastifyInstance, holdfast: Holdfast, secure: boolean, authenticator: DavAuthenticator) {
+/** What CalDAV reads from the running server. */
+export interface DavRoutesContext {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  scheduler: Scheduler;
+  metrics: Metrics;
+  now(): number;
+}
+
+export function registerDavRoutes(app: FastifyInstance, holdfast: DavRoutesContext, secure: boolean, authenticator: DavAuthenticator) {
   const { config } = holdfast;
   const log = holdfast.logger.child({ component: 'caldav' });
   const bodyLimit = Math.max(config.caldav.maxResourceSize, 1_000_000) + 64_000;
