@@ -10,8 +10,3 @@ export function component(lines: string[], name = 'VEVENT', uid = 'u-1'): string
 export function calendar(components: string[][], properties: string[] = []): string {
   return ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Holdfast tests//EN', ...properties, ...components.flat(), 'END:VCALENDAR', ''].join('\r\n');
 }
-
-/** An instant as iCalendar UTC text: 2026-01-05T10:00:00Z → 20260105T100000Z. */
-export function utc(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]|\.\d{3}/g, '');
-}
