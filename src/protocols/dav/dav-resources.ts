@@ -9,8 +9,7 @@
 //
 // Principals of another tenant do not exist as far as a requester can tell (404).
 import type { Kysely } from 'kysely';
-import type { Principal } from '../../directory/directory.ts';
-import { toPrincipal } from '../../directory/directory.ts';
+import { principalById, principalInTenant, type Principal } from '../../directory/principal.ts';
 import { rightOn, sharedCalendarUri, type CalendarRight } from '../../calendar/calendar-access.ts';
 import { ensureDefaultCalendar, findCalendar, type CalendarRow } from '../../calendar/calendars.ts';
 import type { Database } from '../../store/schema.ts';
@@ -57,7 +56,7 @@ export async function resolve(context: ResolveContext, path: string): Promise<Da
   if (!area) return { kind: 'root', href: davRoot };
   if (area !== 'principals' && area !== 'calendars') return { kind: 'missing', href: path };
   if (!address) return area === 'principals' ? { kind: 'principals', href: `${davRoot}principals/` } : { kind: 'missing', href: path };
-  const principal = await principalInTenant(context, address);
+  const principal = await homeOwner(context, address);
   if (!principal || rest.length) return { kind: 'missing', href: path };
   if (principal.id === context.viewer.id) await ensureDefaultCalendar(context.db, principal, context.now);
   if (area === 'principals') return calendarUri ? { kind: 'missing', href: path } : { kind: 'principal', href: principalHref(principal.address), principal };
@@ -78,10 +77,9 @@ export async function resolve(context: ResolveContext, path: string): Promise<Da
   return { kind: 'object', href: objectHref(href, objectUri), principal, ...found, collectionHref: href, uri: objectUri };
 }
 
-async function principalInTenant(context: ResolveContext, address: string): Promise<Principal | undefined> {
+async function homeOwner(context: ResolveContext, address: string): Promise<Principal | undefined> {
   if (address.toLowerCase() === context.viewer.address) return context.viewer;
-  const row = await context.db.selectFrom('principals').selectAll().where('address', '=', address.toLowerCase()).where('tenant_id', '=', context.viewer.tenantId).executeTakeFirst();
-  return row && row.kind !== 'group' ? toPrincipal(row) : undefined;
+  return principalInTenant(context.db, context.viewer.tenantId, address);
 }
 
 export interface CalendarInHome {
@@ -101,8 +99,8 @@ async function calendarInHome(context: ResolveContext, owner: Principal, uri: st
     calendar = await db.selectFrom('calendars').selectAll().where('id', '=', Number(sharedId[1])).executeTakeFirst();
     if (calendar && sharedCalendarUri(calendar.id) !== uri) calendar = undefined;
     if (calendar) {
-      const sharer = await db.selectFrom('principals').select(['address', 'display_name']).where('id', '=', calendar.principal_id).executeTakeFirstOrThrow();
-      sharedBy = sharer.display_name ?? sharer.address;
+      const sharer = await principalById(db, calendar.principal_id);
+      sharedBy = sharer.displayName ?? sharer.address;
     }
   } else {
     calendar = await findCalendar(db, owner.id, uri);

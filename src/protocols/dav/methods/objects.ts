@@ -5,7 +5,7 @@ import { exportCalendar } from '../../../calendar/calendar-export.ts';
 import { defaultCalendar, deleteCalendar, deleteObject, getObject, listObjects, parsedObject, putObject } from '../../../calendar/calendars.ts';
 import { deleteInboxItem, getInboxItem } from '../../../calendar/scheduling/schedule-inbox.ts';
 import { parseCalendarObject } from '../../../calendar/calendar-object.ts';
-import { toPrincipal, type Principal } from '../../../directory/directory.ts';
+import { principalById, type Principal } from '../../../directory/principal.ts';
 import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
 import type { DavResource } from '../dav-resources.ts';
 import type { DavContext, DavReply, DavRequest, MethodHandler } from '../dav-reply.ts';
@@ -74,7 +74,7 @@ async function schedule<T>(context: DavContext, target: Extract<DavResource, { k
 /** Whose calendar it is: scheduling acts for the owner (a delegate writes in someone else's). */
 async function ownerOf(context: DavContext, target: Extract<DavResource, { kind: 'object' }>): Promise<Principal> {
   if (target.calendar.principal_id === context.viewer.id) return context.viewer;
-  return toPrincipal(await context.db.selectFrom('principals').selectAll().where('id', '=', target.calendar.principal_id).executeTakeFirstOrThrow());
+  return principalById(context.db, target.calendar.principal_id);
 }
 
 const scheduleOptions = (request: DavRequest) => ({ reply: request.headers['schedule-reply']?.toUpperCase() !== 'F' });

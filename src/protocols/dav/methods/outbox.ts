@@ -7,6 +7,7 @@ import { parseCalendar } from '../../../calendar/calendar-object.ts';
 import { freeBusyCalendar } from '../../../calendar/free-busy.ts';
 import { calendarAddress, methodOf } from '../../../calendar/scheduling/itip.ts';
 import { toMs } from '../../../calendar/recurrence.ts';
+import { principalReachedBy } from '../../../directory/principal.ts';
 import { forbidden, invalid, notFound } from '../../../errors.ts';
 import type { DavContext, MethodHandler } from '../dav-reply.ts';
 import { xmlReply } from '../dav-reply.ts';
@@ -43,7 +44,7 @@ export const handlePost: MethodHandler = async (context, resource, request) => {
   const budget = requestExpansionBudget();
   const responses: XmlNode[] = [];
   for (const attendee of attendees) {
-    const principal = await principalByAddress(context, attendee);
+    const principal = await principalReachedBy(context.db, context.viewer.tenantId, attendee);
     const recipient = node(caldav('recipient'), [node(dav('href'), `mailto:${attendee}`)]);
     if (!principal) {
       responses.push(node(caldav('response'), [recipient, node(caldav('request-status'), '3.7;Invalid calendar user')]));
@@ -55,15 +56,3 @@ export const handlePost: MethodHandler = async (context, resource, request) => {
   }
   return xmlReply(200, writeXml(node(caldav('schedule-response'), responses)));
 };
-
-/** The principal an address (primary or alias) reaches in the requester's tenant. */
-async function principalByAddress(context: DavContext, address: string) {
-  return context.db
-    .selectFrom('addresses')
-    .innerJoin('principals', 'principals.id', 'addresses.principal_id')
-    .select(['principals.id', 'principals.address'])
-    .where('addresses.address', '=', address)
-    .where('addresses.tenant_id', '=', context.viewer.tenantId)
-    .where('principals.kind', '!=', 'group')
-    .executeTakeFirst();
-}

@@ -6,6 +6,7 @@ import { changesSince, getObjects, listObjects, parsedObject, type CalendarObjec
 import { expandObject } from '../../../calendar/expand.ts';
 import { busyPeriods, freeBusyCalendar } from '../../../calendar/free-busy.ts';
 import { overlaps } from '../../../calendar/recurrence.ts';
+import { principalById } from '../../../directory/principal.ts';
 import { HoldfastError, invalid } from '../../../errors.ts';
 import { parseFilter, timeRange } from '../calendar-filter-xml.ts';
 import { InstanceAllowance, limitProperties, requestExpansionBudget, requestExpansionSteps, tooManyInstances } from '../request-limits.ts';
@@ -138,7 +139,7 @@ async function freeBusyQuery(context: DavContext, resource: CalendarResource, ro
   const range = timeRange(rangeElement);
   const rows = await listObjects(context.db, resource.calendar.id, { component: 'VEVENT', range });
   const objects: CalendarObject[] = rows.map(parsedObject);
-  const owner = await context.db.selectFrom('principals').select('address').where('id', '=', resource.calendar.principal_id).executeTakeFirstOrThrow();
+  const owner = await principalById(context.db, resource.calendar.principal_id);
   const busy = busyPeriods(objects, range, owner.address, requestExpansionBudget());
   return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: freeBusyCalendar(busy, range) };
 }
