@@ -6,7 +6,7 @@ import { formatThreads, threadByOrderedSubject, threadByReferences, type ThreadM
 import { asciiCasemap, baseSubject } from '../../../message/base-subject.ts';
 import type { EnvelopeAddress } from '../../../message/envelope.ts';
 import { ParseError } from '../parser/tokenizer.ts';
-import { checkCharset, parseCriteria } from '../parser/search-keys.ts';
+import { parseCharset, parseCriteria } from '../parser/search-keys.ts';
 import { atom } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
@@ -31,8 +31,8 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
     reverse = false;
   }
   if (criteria.length === 0 || reverse) throw new ParseError('Sort criteria must name at least one key, and REVERSE must precede one');
-  checkCharset(args);
-  const { matched } = await searchMessages(session, parseCriteria(args));
+  const text = parseCharset(args);
+  const { matched } = await searchMessages(session, parseCriteria(args, text));
   const metadata = await loadMetadata(session.context.mail.db, matched.map((r) => r.blobHash));
   const selected = session.selected!;
   const value = (row: IndexedMessage, key: SortKey): string | number => {
@@ -69,8 +69,8 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
 export async function threadCommand({ session, args, uid }: CommandInput) {
   const algorithm = args.atom('threading algorithm').toUpperCase();
   if (!(threadAlgorithms as readonly string[]).includes(algorithm)) throw new ParseError(`Unknown threading algorithm ${algorithm}: use ${threadAlgorithms.join(' or ')}`);
-  checkCharset(args);
-  const { matched } = await searchMessages(session, parseCriteria(args));
+  const text = parseCharset(args);
+  const { matched } = await searchMessages(session, parseCriteria(args, text));
   const messages = await threadMessages(session, matched, uid);
   const threads = algorithm === 'REFERENCES' ? threadByReferences(messages) : threadByOrderedSubject(messages);
   session.untagged(atom('THREAD'), ...(threads.length ? [atom(formatThreads(threads))] : []));

@@ -1,5 +1,6 @@
 // SEARCH criteria (RFC 9051 section 6.4.4, with CONDSTORE's MODSEQ and ESEARCH's RETURN options)
 // parsed into a tree the mailbox layer evaluates.
+import { createDecodeStream, decode } from 'libmime/lib/charset';
 import { Args, parseNumber, parseSequenceSet, type SequenceSet } from './args.ts';
 import { ParseError, type Token } from './tokenizer.ts';
 
@@ -53,32 +54,61 @@ export function parseSearch(args: Args): SearchCommand {
     });
     if (returns.length === 0) returns = ['ALL'];
   }
-  if (args.accept('CHARSET')) checkCharset(args);
-  return { returns, key: parseCriteria(args) };
+  const text = args.accept('CHARSET') ? parseCharset(args) : asSent;
+  return { returns, key: parseCriteria(args, text) };
 }
 
-/** The search charset (SEARCH's optional CHARSET, SORT's and THREAD's required one). */
-/** An unsupported charset is a well-formed request the server cannot honour: NO, not BAD (RFC 3501 6.4.4, RFC 5256). */
-export function checkCharset(args: Args) {
-  const charset = args.astring('charset').toUpperCase();
-  if (charset !== 'UTF-8' && charset !== 'US-ASCII') throw new ParseError(`[BADCHARSET (UTF-8 US-ASCII)] Charset ${charset} is not supported`, 'NO');
+/** Reads the string a criterion compares (FROM, HEADER, BODY...) as text, in the search charset. */
+export type SearchText = (token: Exclude<Token, { kind: 'list' }>) => string;
+
+/** UTF-8 (and US-ASCII, a subset): strings as the parser read them. */
+const asSent: SearchText = (token) => token.value;
+
+/**
+ * The search charset (SEARCH's optional CHARSET, SORT's and THREAD's required one): UTF-8, or any
+ * charset the message decoder (libmime, iconv-lite) reads, whose strings are converted to text as
+ * Dovecot converts them with iconv. An unsupported charset is a well-formed request the server cannot
+ * honour: NO, not BAD (RFC 3501 6.4.4, RFC 5256), naming the charsets every client can use.
+ */
+export function parseCharset(args: Args): SearchText {
+  const name = args.astring('charset');
+  const upper = name.toUpperCase();
+  if (upper === 'UTF-8' || upper === 'US-ASCII') return asSent;
+  // Atoms and quoted strings are ASCII: a charset that does not read ASCII as itself (UTF-16, UTF-32)
+  // could not be searched for with them.
+  if (!createDecodeStream(name).supported || decode(Buffer.from('az'), name) !== 'az') {
+    throw new ParseError(`[BADCHARSET (UTF-8 US-ASCII)] Charset ${upper} is not supported`, 'NO');
+  }
+  return (token) => {
+    // A literal's bytes are as sent; a quoted string's are its UTF-8 (8-bit text in one is UTF-8 by RFC 9051).
+    const text = decode(token.kind === 'string' ? token.bytes : Buffer.from(token.value), name);
+    if (text.includes('\uFFFD')) throw new ParseError(`Search string is not valid ${upper}`);
+    return text;
+  };
 }
 
-/** The rest of the arguments as search criteria, all of which must hold. */
-export function parseCriteria(args: Args): SearchKey {
+/** The rest of the arguments as search criteria, all of which must hold; strings are read by `text`. */
+export function parseCriteria(args: Args, text: SearchText = asSent): SearchKey {
   const keys: SearchKey[] = [];
-  while (args.more()) keys.push(parseKey(args, 0));
+  while (args.more()) keys.push(parseKey(args, 0, text));
   if (keys.length === 0) throw new ParseError('Missing search criteria');
   return keys.length === 1 ? keys[0]! : { kind: 'and', keys };
 }
 
-function parseKey(args: Args, depth: number): SearchKey {
+/** A criterion's string argument (an astring) as text. */
+function searchString(args: Args, what: string, text: SearchText): string {
+  const token = args.next(what);
+  if (token.kind === 'list') throw new ParseError(`Expected ${what}, not a list`);
+  return text(token);
+}
+
+function parseKey(args: Args, depth: number, text: SearchText): SearchKey {
   if (depth > 32) throw new ParseError('Search criteria nested too deeply');
   const token = args.next('search criterion');
   if (token.kind === 'list') {
     const inner = new Args(token.items);
     const keys: SearchKey[] = [];
-    while (inner.more()) keys.push(parseKey(inner, depth + 1));
+    while (inner.more()) keys.push(parseKey(inner, depth + 1, text));
     if (keys.length === 0) throw new ParseError('Empty search criteria list');
     return keys.length === 1 ? keys[0] : { kind: 'and', keys };
   }
@@ -86,7 +116,7 @@ function parseKey(args: Args, depth: number): SearchKey {
   const word = token.value.toUpperCase();
   if (/^[\d*$]/.test(word)) return { kind: 'seq', set: parseSequenceSet(token.value) };
   if (flagKeys[word]) return { kind: 'flag', flag: flagKeys[word][0], present: flagKeys[word][1] };
-  if (headerKeys[word]) return { kind: 'header', field: headerKeys[word], value: args.astring(`${word} value`) };
+  if (headerKeys[word]) return { kind: 'header', field: headerKeys[word], value: searchString(args, `${word} value`, text) };
   if (dateKeys[word]) return { kind: 'date', field: dateKeys[word][0], op: dateKeys[word][1], day: parseDate(args.astring('date')) };
   switch (word) {
     case 'ALL':
@@ -102,11 +132,11 @@ function parseKey(args: Args, depth: number): SearchKey {
     case 'UNKEYWORD':
       return { kind: 'flag', flag: args.atom('keyword'), present: false };
     case 'HEADER':
-      return { kind: 'header', field: args.astring('header field name').toLowerCase(), value: args.astring('header value') };
+      return { kind: 'header', field: args.astring('header field name').toLowerCase(), value: searchString(args, 'header value', text) };
     case 'BODY':
-      return { kind: 'text', where: 'body', value: args.astring('BODY text') };
+      return { kind: 'text', where: 'body', value: searchString(args, 'BODY text', text) };
     case 'TEXT':
-      return { kind: 'text', where: 'text', value: args.astring('TEXT text') };
+      return { kind: 'text', where: 'text', value: searchString(args, 'TEXT text', text) };
     case 'LARGER':
       return { kind: 'size', op: 'larger', bytes: args.number('size') };
     case 'SMALLER':
@@ -114,9 +144,9 @@ function parseKey(args: Args, depth: number): SearchKey {
     case 'UID':
       return { kind: 'uid', set: parseSequenceSet(args.atom('UID set')) };
     case 'NOT':
-      return { kind: 'not', key: parseKey(args, depth + 1) };
+      return { kind: 'not', key: parseKey(args, depth + 1, text) };
     case 'OR':
-      return { kind: 'or', keys: [parseKey(args, depth + 1), parseKey(args, depth + 1)] };
+      return { kind: 'or', keys: [parseKey(args, depth + 1, text), parseKey(args, depth + 1, text)] };
     case 'MODSEQ': {
       // MODSEQ [entry-name entry-type] n: the entry applies to flags, which Holdfast versions together.
       let value = args.astring('MODSEQ value');
@@ -131,11 +161,19 @@ function parseKey(args: Args, depth: number): SearchKey {
   }
 }
 
-/** An IMAP date (1-Feb-1994) as the UTC start of that day, in milliseconds. */
+/**
+ * An IMAP date (1-Feb-1994) as the UTC start of that day, in milliseconds. A day the month does not
+ * have (31-Feb-2024, 0-Mar-2024) is well-formed by the grammar (date-day = 1*2DIGIT) but names no day:
+ * NaN, which no message's day is before, on or since (Dovecot 2.3 finds nothing ON or SINCE it too).
+ */
 export function parseDate(text: string): number {
   const match = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(text);
   const month = match ? months.indexOf(match[2].toLowerCase()) : -1;
   if (!match || month < 0) throw new ParseError(`Invalid date "${text.slice(0, 30)}" (expected e.g. 1-Feb-2026)`);
-  return Date.UTC(Number(match[3]), month, Number(match[1]));
+  const day = Number(match[1]);
+  // setUTCFullYear, unlike Date.UTC, takes years 0 to 99 as they are.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(match[3]), month, day);
+  return date.getUTCDate() === day ? date.getTime() : NaN;
 }
 

@@ -136,10 +136,12 @@ function readQuoted(text: string, start: number): [string, number] {
 }
 
 /**
- * An atom. After a FETCH item name (BODY[, BINARY.PEEK[...) "[" opens a section that may hold
- * spaces and lists up to its "]" (BODY[HEADER.FIELDS (A B)]<0.10>). Anywhere else "[" and "]" are
- * ordinary characters: a mailbox name is an astring, and ASTRING-CHAR includes both (RFC 3501 and
- * RFC 9051 formal syntax), so `SELECT a]b[c` is a name, not a syntax error.
+ * An atom, ASCII only: ATOM-CHAR is a CHAR (%x01-7F) in IMAP4rev1 and IMAP4rev2 alike, and UTF8=ACCEPT
+ * (RFC 6855) allows UTF-8 in quoted strings only, so 8-bit text outside a string is BAD whatever the
+ * client enabled (Dovecot answers the same). After a FETCH item name (BODY[, BINARY.PEEK[...) "["
+ * opens a section that may hold spaces and lists up to its "]" (BODY[HEADER.FIELDS (A B)]<0.10>).
+ * Anywhere else "[" and "]" are ordinary characters: a mailbox name is an astring, and ASTRING-CHAR
+ * includes both (RFC 3501 and RFC 9051 formal syntax), so `SELECT a]b[c` is a name, not a syntax error.
  */
 function readAtom(text: string, start: number): [string, number] {
   let i = sectionEnd(text, start);
@@ -149,6 +151,7 @@ function readAtom(text: string, start: number): [string, number] {
     if (c === '"') throw new ParseError(`Unexpected quote at position ${i + 1}`);
     if (c === '{') throw new ParseError(`Unexpected "{" at position ${i + 1}`);
     if (c.charCodeAt(0) < 0x20 || c === '\x7f') throw new ParseError('Control character in command');
+    if (c.charCodeAt(0) > 0x7f) throw new ParseError('8-bit character in an atom: send the text as a quoted string or a literal');
     i++;
   }
   return [text.slice(start, i), i];
@@ -166,7 +169,7 @@ function sectionEnd(text: string, start: number): number {
   let depth = 0;
   for (let i = start + name[0].length - 1; i < text.length; i++) {
     const c = text[i];
-    if (c.charCodeAt(0) < 0x20 || c === '\x7f') return start;
+    if (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) >= 0x7f) return start;
     if (c === '[') depth++;
     else if (c === ']' && --depth === 0) return i + 1;
   }
