@@ -16,7 +16,7 @@ import { Args } from './parser/args.ts';
 import { CommandReader, type CommandFrame } from './parser/command-reader.ts';
 import { decideLiteral } from './parser/literal-limits.ts';
 import { ParseError, tokenizeCommand } from './parser/tokenizer.ts';
-import { encode, StreamedLiteral, type Value } from './response/encode.ts';
+import { atom, encode, StreamedLiteral, type Value } from './response/encode.ts';
 import type { SelectedFolder } from './selected-folder.ts';
 import { commandTable, type CommandState } from './commands/index.ts';
 import { syncSelected } from './commands/sync.ts';
@@ -68,6 +68,17 @@ export class ImapSession {
   /** MODSEQ is reported in FETCH responses (CONDSTORE or QRESYNC enabled, or used). */
   get condstore(): boolean {
     return this.enabled.has('CONDSTORE') || this.enabled.has('QRESYNC');
+  }
+
+  /**
+   * A CONDSTORE enabling command ran (RFC 7162 3.1: FETCH or SEARCH with MODSEQ, STORE with
+   * UNCHANGEDSINCE, ENABLE...): MODSEQ is reported from now on. The first one while a folder is
+   * selected also gives the folder's HIGHESTMODSEQ, as the RFC asks (and Dovecot sends).
+   */
+  enableCondstore() {
+    if (this.condstore) return;
+    this.enabled.add('CONDSTORE');
+    if (this.selected) this.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${this.selected.highestModseq}]`), atom('Highest'));
   }
 
   get rev2(): boolean {

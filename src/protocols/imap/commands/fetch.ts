@@ -42,7 +42,7 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
   }
   const has = (name: string) => items.some((i) => i.kind === 'simple' && i.name === name);
   if (uid && !has('UID')) items.unshift({ kind: 'simple', name: 'UID' });
-  if (changedSince !== undefined || has('MODSEQ')) session.enabled.add('CONDSTORE');
+  if (changedSince !== undefined || has('MODSEQ')) session.enableCondstore();
   if (changedSince !== undefined && !has('MODSEQ')) items.push({ kind: 'simple', name: 'MODSEQ' });
 
   const { mail } = session.context;

@@ -1,7 +1,7 @@
 // SEARCH and UID SEARCH, with ESEARCH's RETURN options, SEARCHRES's SAVE and CONDSTORE's MODSEQ. Flags,
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
 // delivery; BODY and TEXT from the decoded body texts (substrings, as RFC 3501 asks).
-import { loadSearchHeaders } from '../../../mailbox/message-metadata.ts';
+import { ensureMetadata, loadSearchHeaders } from '../../../mailbox/message-metadata.ts';
 import { anyFieldContains, fieldContains, toSearchHeaders, type SearchHeaders } from '../../../mailbox/search-headers.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { inRanges } from '../parser/args.ts';
@@ -16,34 +16,38 @@ const day = 86_400_000;
 export async function searchCommand({ session, tag, args, uid }: CommandInput) {
   const search = parseSearch(args);
   const selected = session.selected!;
-  const { rows, matched: matchedRows } = await searchMessages(session, search.key);
-  const matched = matchedRows.map((r) => r.uid);
+  const { matched } = await searchMessages(session, search.key);
   const usesModseq = containsModseq(search.key);
-  if (usesModseq) session.enabled.add('CONDSTORE');
-  const numbers = uid ? matched : matched.map((u) => selected.seqOf(u));
-  const matchedSet = new Set(matched);
-  const highestModseq = usesModseq && matched.length ? rows.filter((r) => matchedSet.has(r.uid)).reduce((max, r) => Math.max(max, r.modseq), 0) : undefined;
+  if (usesModseq) session.enableCondstore();
+  const number = (row: IndexedMessage) => (uid ? row.uid : selected.seqOf(row.uid));
+  // With a MODSEQ criterion the reply adds the highest MODSEQ of the messages it reports (RFC 7162
+  // 3.1.5); none when it reports none.
+  const modseqOf = (rows: IndexedMessage[]): Value[] => (usesModseq && rows.length ? [atom('MODSEQ'), rows.reduce((max, r) => Math.max(max, r.modseq), 0)] : []);
 
   const returns = search.returns ?? (session.rev2 ? ['ALL'] : undefined);
   if (!returns) {
-    const values: Value[] = [atom('SEARCH'), ...numbers];
-    if (highestModseq !== undefined) values.push([atom('MODSEQ'), highestModseq]);
-    session.untagged(...values);
+    const modseq = modseqOf(matched);
+    session.untagged(atom('SEARCH'), ...matched.map(number), ...(modseq.length ? [modseq] : []));
     return 'SEARCH completed';
   }
-  if (returns.includes('SAVE')) selected.savedUids = matched;
-  if (returns.length === 1 && returns[0] === 'SAVE') return 'SEARCH completed (result saved)';
+  // MIN and MAX without ALL or COUNT are about the first and last match only: those are what SAVE
+  // keeps (RFC 5182 2.1) and whose MODSEQ is reported (RFC 4731 3.2). Matches are in UID order.
+  const [first, last] = [matched[0], matched.at(-1)];
+  const extremesOnly = !returns.includes('ALL') && !returns.includes('COUNT') && (returns.includes('MIN') || returns.includes('MAX'));
+  const reported = extremesOnly ? [...new Set([returns.includes('MIN') ? first : undefined, returns.includes('MAX') ? last : undefined])].filter((r) => r !== undefined) : matched;
+  if (returns.includes('SAVE')) selected.savedUids = reported.map((r) => r.uid);
+  // SAVE alone answers nothing but OK (RFC 5182), unless a MODSEQ criterion asks for the MODSEQ, which
+  // an ESEARCH response must then carry (RFC 4731 3.2; Dovecot sends it too).
+  if (returns.length === 1 && returns[0] === 'SAVE' && !usesModseq) return 'SEARCH completed (result saved)';
   const values: Value[] = [atom('ESEARCH'), [atom('TAG'), tag]];
   if (uid) values.push(atom('UID'));
-  if (numbers.length) {
-    // Numbers are ascending (UIDs and sequence numbers alike).
-    if (returns.includes('MIN')) values.push(atom('MIN'), numbers[0]);
-    if (returns.includes('MAX')) values.push(atom('MAX'), numbers[numbers.length - 1]);
-    if (returns.includes('ALL')) values.push(atom('ALL'), atom(uidSetText(numbers)));
+  if (first && last) {
+    if (returns.includes('MIN')) values.push(atom('MIN'), number(first));
+    if (returns.includes('MAX')) values.push(atom('MAX'), number(last));
+    if (returns.includes('ALL')) values.push(atom('ALL'), atom(uidSetText(matched.map(number))));
   }
-  if (returns.includes('COUNT')) values.push(atom('COUNT'), numbers.length);
-  if (highestModseq !== undefined) values.push(atom('MODSEQ'), highestModseq);
-  session.untagged(...values);
+  if (returns.includes('COUNT')) values.push(atom('COUNT'), matched.length);
+  session.untagged(...values, ...modseqOf(reported));
   return 'SEARCH completed';
 }
 
@@ -64,15 +68,28 @@ function containsModseq(key: SearchKey): boolean {
   return false;
 }
 
-/** The messages of the selected folder, and those matching `key` (in UID order). */
-export async function searchMessages(session: ImapSession, key: SearchKey): Promise<{ rows: IndexedMessage[]; matched: IndexedMessage[] }> {
+/** The messages of the selected folder matching `key` (in UID order). */
+export async function searchMessages(session: ImapSession, key: SearchKey): Promise<{ matched: IndexedMessage[] }> {
   const selected = session.selected!;
   // The session's view may lag the folder by a command: only the messages it knows count.
   const known = new Set(selected.uids);
   const { db, index } = session.context.mail;
   const rows = (await index.messages(db, selected.folder.id)).filter((row) => known.has(row.uid));
   const matcher = await prepare(session, key, rows);
-  return { rows, matched: rows.filter(matcher) };
+  return { matched: rows.filter(matcher) };
+}
+
+/**
+ * What `load` gives for these contents (in their order), once the metadata of contents stored before
+ * metadata existed has been computed (once, as FETCH does), so that they are searched like the others.
+ */
+async function loadComputingMissing<T>(session: ImapSession, hashes: string[], load: (hashes: string[]) => Promise<(T | undefined)[]>): Promise<(T | undefined)[]> {
+  const loaded = await load(hashes);
+  const missing = new Set(hashes.filter((_, i) => loaded[i] === undefined));
+  if (missing.size === 0) return loaded;
+  const { mail } = session.context;
+  for (const hash of missing) await ensureMetadata(mail, hash, mail.now());
+  return load(hashes);
 }
 
 /**
@@ -81,7 +98,7 @@ export async function searchMessages(session: ImapSession, key: SearchKey): Prom
  */
 async function searchHeaders(session: ImapSession, hashes: string[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
   const { mail } = session.context;
-  if (mail.index.searchHeaders.fits(hashes.length)) return mail.index.searchHeaders.load(mail.db, hashes);
+  if (mail.index.searchHeaders.fits(hashes.length)) return loadComputingMissing(session, hashes, (some) => mail.index.searchHeaders.load(mail.db, some));
   const found = await loadSearchHeaders(mail, session.selected!.folder.id, containing);
   return hashes.map((hash) => {
     const headers = found.get(hash);
@@ -92,7 +109,7 @@ async function searchHeaders(session: ImapSession, hashes: string[], containing:
 /** Loads what the criteria need (headers, text matches) and returns the predicate of `rows[at]`. */
 async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessage[]): Promise<(row: IndexedMessage, at: number) => boolean> {
   const selected = session.selected!;
-  const needs = { metadata: false, texts: [] as string[] };
+  const needs = { metadata: false, texts: [] as Extract<SearchKey, { kind: 'text' }>[] };
   /** The header tests of header criteria (and of TEXT, which covers the header too), made once. */
   const headerTests = new Map<SearchKey, (headers: SearchHeaders | undefined) => boolean>();
   const walk = (k: SearchKey) => {
@@ -100,7 +117,7 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
     if (k.kind === 'header') headerTests.set(k, fieldContains(k.field, k.value));
     if (k.kind === 'text' && k.where === 'text') headerTests.set(k, anyFieldContains(k.value));
     if (k.kind === 'text') {
-      needs.texts.push(k.value);
+      needs.texts.push(k);
       if (k.where === 'text') needs.metadata = true;
     }
     if (k.kind === 'not') walk(k.key);
@@ -109,10 +126,10 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
   const metadata = needs.metadata ? await searchHeaders(session, hashes, requiredHeaderText(key)) : [];
-  const textMatches = new Map<string, Set<string>>();
+  const textMatches = new Map<SearchKey, Set<string>>();
   const { mail } = session.context;
-  const bodies = { db: mail.db, blobs: mail.blobs, structures: mail.index.structures };
-  for (const text of needs.texts) if (!textMatches.has(text)) textMatches.set(text, await mail.index.bodyTexts.containing(bodies, text, hashes));
+  const bodies = { blobs: mail.blobs, structures: (some: string[]) => loadComputingMissing(session, some, (them) => mail.index.structures.load(mail.db, them)) };
+  for (const k of needs.texts) textMatches.set(k, await mail.index.bodyTexts.containing(bodies, k.value, hashes, k.where));
   const largestSeq = selected.uids.length;
   const largestUid = selected.uids.at(-1) ?? 0;
 
@@ -135,13 +152,13 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
       case 'header':
         return headerTests.get(k)!(metadata[at]);
       case 'text': {
-        if (textMatches.get(k.value)!.has(row.blobHash)) return true;
+        if (textMatches.get(k)!.has(row.blobHash)) return true;
         // TEXT also covers the header.
         return k.where === 'text' && headerTests.get(k)!(metadata[at]);
       }
       case 'date': {
         const messageDay = k.field === 'internal' ? Math.floor(row.internalDate / day) * day : metadata[at]?.sentDay;
-        if (messageDay === null || messageDay === undefined) return false;
+        if (messageDay === undefined) return false;
         return k.op === 'before' ? messageDay < k.day : k.op === 'on' ? messageDay === k.day : messageDay >= k.day;
       }
       case 'size':

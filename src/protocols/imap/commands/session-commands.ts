@@ -52,8 +52,8 @@ export async function enableCommand({ session, args }: CommandInput) {
   while (args.more()) {
     const name = args.atom('capability').toUpperCase();
     if (!enableable.has(name) || session.enabled.has(name)) continue;
+    if (name === 'CONDSTORE' || name === 'QRESYNC') session.enableCondstore();
     session.enabled.add(name);
-    if (name === 'QRESYNC') session.enabled.add('CONDSTORE');
     enabled.push(name === 'IMAP4REV2' ? 'IMAP4rev2' : name);
   }
   session.untagged(atom('ENABLED'), ...enabled.map(atom));
