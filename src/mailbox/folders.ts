@@ -3,7 +3,7 @@
 import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import { conflict, forbidden, invalid, notFound } from '../errors.ts';
 import { batches } from '../store/batches.ts';
-import { groupCommit } from '../store/commit-modes.ts';
+import { groupCommit, relaxedCommit } from '../store/commit-modes.ts';
 import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 
@@ -206,6 +206,8 @@ export interface FolderStatus {
   messages: number;
   unseen: number;
   deleted: number;
+  /** Messages no IMAP4rev1 session has taken as \Recent yet (as of the given row). */
+  recent: number;
   size: number;
   uidnext: number;
   uidvalidity: number;
@@ -221,6 +223,7 @@ export async function folderStatus(db: Db, folder: Folder): Promise<FolderStatus
       eb.fn.coalesce(eb.fn.sum<number>('size'), eb.val(0)).as('size'),
       eb.fn.sum<number>(eb.case().when(hasFlag('\\Seen')).then(0).else(1).end()).as('unseen'),
       eb.fn.sum<number>(eb.case().when(hasFlag('\\Deleted')).then(1).else(0).end()).as('deleted'),
+      eb.fn.sum<number>(eb.case().when('uid', '>=', Number(folder.recent_from_uid)).then(1).else(0).end()).as('recent'),
     ])
     .where('mailbox_id', '=', folder.id)
     .executeTakeFirstOrThrow();
@@ -228,9 +231,48 @@ export async function folderStatus(db: Db, folder: Folder): Promise<FolderStatus
     messages: Number(counts.messages),
     unseen: Number(counts.unseen ?? 0),
     deleted: Number(counts.deleted ?? 0),
+    recent: Number(counts.recent ?? 0),
     size: Number(counts.size),
     uidnext: Number(folder.uidnext),
     uidvalidity: Number(folder.uidvalidity),
     highestModseq: Number(folder.highest_modseq),
   };
+}
+
+// \Recent (IMAP4rev1) ----------------------------------------------------------------------------
+
+// Raises recent_from_uid to `upTo` (never lowers it) and keeps the value it had in recent_claim_from:
+// the right-hand sides of SET all read the row as it was, on SQLite and PostgreSQL alike, and RETURNING
+// shows the row after. On PostgreSQL a second claimer waits for the first's row lock and then works on
+// the row the first left, so two claims never overlap.
+const claimRecentUpTo = new PreparedQuery<{ folderId: number; upTo: number }, { recent_claim_from: number; recent_from_uid: number }>((db, arg) =>
+  db
+    .updateTable('mailboxes')
+    .set({
+      recent_claim_from: sql<number>`recent_from_uid`,
+      recent_from_uid: sql<number>`case when recent_from_uid > ${arg('upTo')} then recent_from_uid else ${arg('upTo')} end`,
+    })
+    .where('id', '=', arg('folderId'))
+    .returning(['recent_claim_from', 'recent_from_uid']),
+);
+
+/**
+ * Takes the folder's recent messages below UID `upTo` for one session, in one statement: returns the
+ * UIDs it took as [from, to) (empty when another session took them first), or undefined when the
+ * folder is gone. Committed as flag changes are, without waiting for the disk: a claim lost with the
+ * machine only shows its messages as recent once more.
+ */
+export async function claimRecent(db: Kysely<Database>, folderId: number, upTo: number): Promise<[number, number] | undefined> {
+  const row = await relaxedCommit(db, (trx) => claimRecentUpTo.first(trx, { folderId, upTo }));
+  return row && [Number(row.recent_claim_from), Number(row.recent_from_uid)];
+}
+
+const recentFromUid = new PreparedQuery<{ folderId: number }, { recent_from_uid: number }>((db, arg) =>
+  db.selectFrom('mailboxes').select('recent_from_uid').where('id', '=', arg('folderId')),
+);
+
+/** The lowest UID still recent in the folder now (for a session that looks without taking). */
+export async function recentFrom(db: Db, folderId: number): Promise<number | undefined> {
+  const row = await recentFromUid.first(db, { folderId });
+  return row && Number(row.recent_from_uid);
 }

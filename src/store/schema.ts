@@ -154,6 +154,10 @@ export interface MailboxTable {
   /** Bytes of the folder's messages, kept by triggers on `messages` (migration 9). */
   used_bytes: Generated<number>;
   created_at: number;
+  /** IMAP4rev1 \Recent: the lowest UID still recent to the next session that SELECTs the folder (migration 15). */
+  recent_from_uid: Generated<number>;
+  /** Where the last claim of recent messages began; written and read only by claimRecent (migration 15). */
+  recent_claim_from: Generated<number>;
 }
 
 export interface MessageTable {

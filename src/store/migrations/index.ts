@@ -15,6 +15,7 @@ import * as queueVerifiedAuthor from './0011-queue-verified-author.ts';
 import * as loginFailures from './0012-login-failures.ts';
 import * as principalDisabled from './0013-principal-disabled.ts';
 import * as folderLifecycle from './0014-folder-lifecycle.ts';
+import * as recentMessages from './0015-recent-messages.ts';
 
 export interface Migration {
   version: number;
@@ -37,6 +38,7 @@ export const migrations: Migration[] = [
   { version: 12, name: 'login-failures', up: loginFailures.up },
   { version: 13, name: 'principal-disabled', up: principalDisabled.up },
   { version: 14, name: 'folder-lifecycle', up: folderLifecycle.up },
+  { version: 15, name: 'recent-messages', up: recentMessages.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

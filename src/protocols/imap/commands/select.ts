@@ -3,6 +3,7 @@ import { changesSince, expungeDeleted } from '../../../mailbox/messages.ts';
 import { ImapNo } from '../imap-error.ts';
 import { Args, parseSequenceSet, inRanges } from '../parser/args.ts';
 import { ParseError } from '../parser/tokenizer.ts';
+import { recentAtSelect } from '../recent-messages.ts';
 import { atom } from '../response/encode.ts';
 import { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
@@ -49,7 +50,7 @@ async function open({ session, args }: CommandInput, readOnly: boolean) {
   if (!session.rev2) {
     // IMAP4rev1: the messages no session has seen yet are recent to this one; SELECT takes them for
     // itself, EXAMINE only looks (RFC 3501 2.3.2, 6.3.2). IMAP4rev2 sessions neither see nor take them.
-    for (const uid of session.context.recent.take(folder.id, messages, !readOnly)) selected.recent.add(uid);
+    for (const uid of await recentAtSelect(db, folder, messages, !readOnly)) selected.recent.add(uid);
     session.untagged(selected.recent.size, atom('RECENT'));
     const firstUnseen = messages.findIndex((m) => !m.flags.includes('\\Seen'));
     if (firstUnseen >= 0) session.untagged(atom('OK'), atom(`[UNSEEN ${firstUnseen + 1}]`), atom('First unseen'));

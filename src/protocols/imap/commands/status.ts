@@ -40,7 +40,7 @@ export async function sendStatus(session: ImapSession, folder: Folder, items: st
       case 'DELETED': values.push(status.deleted); break;
       case 'SIZE': values.push(status.size); break;
       case 'HIGHESTMODSEQ': values.push(status.highestModseq); break;
-      case 'RECENT': values.push(0); break;
+      case 'RECENT': values.push(status.recent); break;
       case 'APPENDLIMIT': values.push(session.context.config.appendLimit); break;
       case 'MAILBOXID': values.push([atom(`F${folder.id}`)]); break;
     }

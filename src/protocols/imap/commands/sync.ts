@@ -1,6 +1,7 @@
 // Telling the client what changed in its selected folder since it last heard: expunges (EXPUNGE, or
 // VANISHED once QRESYNC is enabled), keywords new to the folder (FLAGS and PERMANENTFLAGS, before
 // any FETCH shows them), new messages (EXISTS, and RECENT for IMAP4rev1) and flag changes (FETCH FLAGS).
+import { recentArrivals } from '../recent-messages.ts';
 import { atom } from '../response/encode.ts';
 import type { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
@@ -11,6 +12,7 @@ const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'
 export async function syncSelected(session: ImapSession, expungeAllowed: boolean) {
   const selected = session.selected;
   if (!selected) return;
+  const recentBefore = selected.recent.size;
   const changes = await selected.sync(session.context.mail.db, expungeAllowed);
   if (changes.expunged.length) {
     if (session.enabled.has('QRESYNC')) session.untagged(atom('VANISHED'), atom(uidSetText(changes.expunged.map((e) => e.uid))));
@@ -18,11 +20,11 @@ export async function syncSelected(session: ImapSession, expungeAllowed: boolean
   }
   if (changes.keywordsGrew) announceFlags(session);
   if (changes.exists !== undefined) session.untagged(changes.exists, atom('EXISTS'));
-  if (changes.added.length && !session.rev2) {
+  if (!session.rev2) {
     // New mail is recent to the first read-write session that hears of it (EXAMINE only looks).
-    const recent = session.context.recent.take(selected.folder.id, changes.added.map((uid) => ({ uid })), !selected.readOnly);
-    for (const uid of recent) selected.recent.add(uid);
-    if (recent.length) session.untagged(selected.recent.size, atom('RECENT'));
+    for (const uid of await recentArrivals(session.context.mail.db, selected.folder.id, changes.added, !selected.readOnly)) selected.recent.add(uid);
+    // The count changes with new recent mail and with expunges of recent messages (as Dovecot tells).
+    if (selected.recent.size !== recentBefore) session.untagged(selected.recent.size, atom('RECENT'));
   }
   for (const { seq, state } of changes.flags) {
     if (!seq) continue;
