@@ -3,9 +3,8 @@
 // recipients deferred; each destination that refused (5xx) at least [health] destination_failures
 // recipients in the last hour, more than it accepted — with the tenants and resource forests whose
 // mail is affected.
-import { sql } from 'kysely';
+import { lastDeliveredAt, lastRefusal, lateRecipients, remoteOutcomesSince, tenantsAndForestsOf, type RecipientSelection } from '../../flow/queue/queue-health.ts';
 import { queueInsight } from '../../flow/queue/queue-insight.ts';
-import type { RecipientState } from '../../store/schema.ts';
 import type { CheckResult, IssueScope } from '../check-result.ts';
 import type { ProbeContext } from './probe-context.ts';
 
@@ -19,19 +18,13 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
   const { queueAgeMs, destinationDeferred, destinationFailures, region } = context.settings;
   const results: CheckResult[] = [];
 
-  const old = await context.db
-    .selectFrom('queue_recipients')
-    .select([(eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.min<number>('created_at').as('oldest')])
-    .where('state', 'in', ['queued', 'inflight', 'deferred'])
-    .where('created_at', '<', now - queueAgeMs)
-    .executeTakeFirst();
-  const late = Number(old?.n ?? 0);
+  const { count: late, oldestAt } = await lateRecipients(context.db, now - queueAgeMs);
   const minutes = Math.round(queueAgeMs / 60_000);
   results.push({
     rule: queueAgeRule,
     component: 'Queue',
     state: late ? 'failing' : 'healthy',
-    detail: late ? `${late} recipients have waited more than ${minutes} min; the oldest since ${new Date(Number(old!.oldest)).toISOString()}.` : `No mail has waited more than ${minutes} min.`,
+    detail: late ? `${late} recipients have waited more than ${minutes} min; the oldest since ${new Date(oldestAt!).toISOString()}.` : `No mail has waited more than ${minutes} min.`,
     issue: late
       ? {
           classification: 'advisory',
@@ -40,7 +33,7 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
           impact: 'Some messages are delivered late.',
           feature: 'Queue age',
           publicSummary: 'Some mail is delivered late',
-          scope: await scopeOf(context, (q) => q.where('r.created_at', '<', now - queueAgeMs), region),
+          scope: await scopeOf(context, { queuedBefore: now - queueAgeMs }, region),
         }
       : undefined,
   });
@@ -49,15 +42,9 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
     // Deferred recipients being retried at this moment are in flight: still held up.
     const held = insight.deferred + (insight.attempts > 0 ? insight.inFlight : 0);
     if (held < destinationDeferred || insight.lastReply === null) continue;
-    const delivered = await context.db
-      .selectFrom('queue_recipients')
-      .select((eb) => eb.fn.max<number>('updated_at').as('at'))
-      .where('route', '=', 'remote')
-      .where('domain', '=', insight.destination)
-      .where('state', '=', 'delivered')
-      .executeTakeFirst();
+    const deliveredAt = await lastDeliveredAt(context.db, insight.destination);
     // Delivered after the last failed attempt: the destination takes mail again; the rest waits for its retry.
-    const recovering = delivered?.at != null && insight.lastAttemptAt !== null && Number(delivered.at) > insight.lastAttemptAt;
+    const recovering = deliveredAt !== null && insight.lastAttemptAt !== null && deliveredAt > insight.lastAttemptAt;
     results.push({
       rule: destinationRule(insight.destination),
       component: 'RemoteDelivery',
@@ -70,28 +57,18 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
         impact: `Messages to ${insight.destination} are waiting in the queue; Holdfast retries them on schedule and nothing is lost.`,
         feature: `Delivery to ${insight.destination}`,
         publicSummary: 'Delivery to one outside destination is delayed',
-        scope: await scopeOf(context, (q) => q.where('r.domain', '=', insight.destination).where('r.route', '=', 'remote'), region),
+        scope: await scopeOf(context, { remoteDomain: insight.destination }, region),
       },
     });
   }
-  const outcomes = await context.db
-    .selectFrom('queue_recipients')
-    .select(['domain', 'state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('route', '=', 'remote')
-    .where('state', 'in', ['failed', 'delivered'])
-    .where('updated_at', '>=', now - refusalWindowMs)
-    .groupBy(['domain', 'state'])
-    .execute();
-  for (const domain of new Set(outcomes.map((o) => o.domain))) {
-    const count = (state: string) => Number(outcomes.find((o) => o.domain === domain && o.state === state)?.n ?? 0);
-    const failed = count('failed');
-    if (failed < destinationFailures || failed <= count('delivered')) continue;
-    const last = await context.db.selectFrom('queue_recipients').select('last_reply').where('domain', '=', domain).where('state', '=', 'failed').orderBy('updated_at', 'desc').limit(1).executeTakeFirst();
+  for (const [domain, { delivered, failed }] of await remoteOutcomesSince(context.db, now - refusalWindowMs)) {
+    if (failed < destinationFailures || failed <= delivered) continue;
+    const last = await lastRefusal(context.db, domain);
     results.push({
       rule: refusalRule(domain),
       component: 'RemoteDelivery',
       state: 'failing',
-      detail: `${failed} of ${failed + count('delivered')} recipients at ${domain} were refused in the last hour; last reply: ${last?.last_reply ?? 'none'}.`,
+      detail: `${failed} of ${failed + delivered} recipients at ${domain} were refused in the last hour; last reply: ${last ?? 'none'}.`,
       issue: {
         classification: 'advisory',
         origin: 'thirdParty',
@@ -99,25 +76,14 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
         impact: `Messages to ${domain} are returned to their senders as undeliverable.`,
         feature: `Delivery to ${domain}`,
         publicSummary: 'One outside destination refuses mail',
-        scope: await scopeOf(context, (q) => q.where('r.domain', '=', domain).where('r.route', '=', 'remote').where('r.updated_at', '>=', now - refusalWindowMs), region, ['failed']),
+        scope: await scopeOf(context, { remoteDomain: domain, updatedSince: now - refusalWindowMs, states: ['failed'] }, region),
       },
     });
   }
   return results;
 }
 
-type WaitingQuery = ReturnType<typeof recipientsIn>;
-
-function recipientsIn(context: ProbeContext, states: RecipientState[]) {
-  return context.db
-    .selectFrom('queue_recipients as r')
-    .innerJoin('tenants as t', 't.id', 'r.tenant_id')
-    .innerJoin('forests as f', 'f.id', 't.forest_id')
-    .where('r.state', 'in', states);
-}
-
-/** The tenants and forests whose mail matches: the sending tenants of the recipients (waiting ones by default). */
-async function scopeOf(context: ProbeContext, narrow: (q: WaitingQuery) => WaitingQuery, region: string, states: RecipientState[] = ['queued', 'inflight', 'deferred']): Promise<IssueScope> {
-  const rows = await narrow(recipientsIn(context, states)).select(['t.name as tenant', 'f.name as forest']).groupBy(['t.name', 'f.name']).orderBy(sql`1`).execute();
-  return { tenants: [...new Set(rows.map((r) => r.tenant))], forests: [...new Set(rows.map((r) => r.forest))], regions: [region], nodes: [] };
+/** The issue's scope: the tenants and forests whose mail the selected recipients are. */
+async function scopeOf(context: ProbeContext, selection: RecipientSelection, region: string): Promise<IssueScope> {
+  return { ...(await tenantsAndForestsOf(context.db, selection)), regions: [region], nodes: [] };
 }
