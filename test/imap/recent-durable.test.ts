@@ -1,7 +1,7 @@
 // \Recent kept in the store (mailboxes.recent_from_uid, schema v15): a message is recent to exactly
 // one IMAP4rev1 session whatever its internal date, after a restart, and with sessions on several
-// nodes claiming at once; RECENT after an EXPUNGE of recent messages and STATUS (RECENT), as Dovecot
-// (the reference) answers.
+// nodes claiming at once. Also the replies around it that Dovecot (the reference) gives: RECENT after
+// an EXPUNGE of recent messages, STATUS (RECENT), and BAD for an unknown system flag in STORE and APPEND.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, createBackend, postgresSkip, skipFor, type BackendName, type TestBackend } from '../helpers/backends.ts';
@@ -114,6 +114,23 @@ for (const name of backendNames) {
       await append(b, 'Gone', message('three'));
       assert.equal(recentCount(await b.command('SELECT Gone')), 1);
       assert.match(await a.command('NOOP'), /^\* 2 EXISTS\r\n\S+ OK/);
+    });
+
+    it('answers BAD to an unknown system flag in STORE and APPEND, and stores nothing', async () => {
+      const a = await session();
+      await a.command('CREATE Flags');
+      await append(a, 'Flags', message('one'));
+      await a.command('SELECT Flags');
+      assert.match(await a.command('STORE 1 +FLAGS (\\Unknown)'), /^\S+ BAD .*\\Unknown/);
+      assert.match(await a.command('STORE 1 +FLAGS (\\*)'), /^\S+ BAD /);
+      assert.match(await a.command('STORE 1 +FLAGS (\\Recent)'), /^\S+ BAD /);
+      // A system flag in any case is still one, and keywords are free.
+      assert.match(await a.command('STORE 1 +FLAGS (\\sEEN $Later)'), /\* 1 FETCH \(FLAGS \(\$Later \\Seen \\Recent\)\)/);
+      const text = message('two');
+      assert.match(await a.command(`APPEND Flags (\\Unknown) {${text.length}+}\r\n${text}`), /^\S+ BAD .*\\Unknown/);
+      assert.match(await a.command(`APPEND Flags (\\Recent) {${text.length}+}\r\n${text}`), /^\S+ BAD /);
+      assert.match(await a.command('FETCH 1:* (FLAGS)'), /^\* 1 FETCH \(FLAGS \(\$Later \\Seen \\Recent\)\)\r\n\S+ OK/);
+      assert.match(await a.command('STATUS Flags (MESSAGES)'), /MESSAGES 1\)/);
     });
   });
 }

@@ -5,14 +5,11 @@ import { asImapNo, ImapNo } from '../imap-error.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import { parseDateTime } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
-import { folderArg, quotaOf, requireFolder } from './values.ts';
+import { flagArg, folderArg, quotaOf, requireFolder } from './values.ts';
 
 export async function appendCommand({ session, args }: CommandInput) {
   const name = folderArg(session, args);
-  const flags = (args.optionalList() ?? []).map((t) => {
-    if (t.kind !== 'atom' || !/^\\?[^\s()\\]+$/.test(t.value) || t.value === '\\Recent') throw new ParseError('Invalid flag in APPEND');
-    return t.value;
-  });
+  const flags = (args.optionalList() ?? []).map(flagArg);
   let date: number | undefined;
   const next = args.peek();
   if (next?.kind === 'string' && !next.literal) {

@@ -7,7 +7,7 @@ import { ParseError } from '../parser/tokenizer.ts';
 import { atom, type Value } from '../response/encode.ts';
 import type { CommandInput } from './index.ts';
 import { announceNewKeywords } from './sync.ts';
-import { flagList, uidSetText } from './values.ts';
+import { flagArg, flagList, uidSetText } from './values.ts';
 
 export async function storeCommand({ session, args, uid }: CommandInput) {
   const selected = session.selected!;
@@ -29,10 +29,7 @@ export async function storeCommand({ session, args, uid }: CommandInput) {
   const flagTokens = args.optionalList() ?? [];
   if (!flagTokens.length) while (args.more()) flagTokens.push(args.next('flag'));
   args.end();
-  const flags = flagTokens.map((t) => {
-    if (t.kind !== 'atom' || !/^\\?[^\s()\\"{]+$/.test(t.value) || t.value.toLowerCase() === '\\recent') throw new ParseError('Invalid flag');
-    return t.value;
-  });
+  const flags = flagTokens.map(flagArg);
   if (selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
   const uids = selected.resolve(set, uid);
   const result = await storeFlags(session.context.mail, selected.folder, uids, change, flags, unchangedSince);

@@ -5,9 +5,7 @@ import { recentArrivals } from '../recent-messages.ts';
 import { atom } from '../response/encode.ts';
 import type { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
-import { flagList, uidSetText } from './values.ts';
-
-const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+import { flagList, systemFlags, uidSetText } from './values.ts';
 
 export async function syncSelected(session: ImapSession, expungeAllowed: boolean) {
   const selected = session.selected;

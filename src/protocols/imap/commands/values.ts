@@ -4,10 +4,26 @@ import { resolveFolder, sharedPrefix } from '../../../mailbox/shared-folders.ts'
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { decodeModifiedUtf7, encodeModifiedUtf7, isModifiedUtf7 } from '../mailbox-name.ts';
 import type { Args } from '../parser/args.ts';
+import { ParseError, type Token } from '../parser/tokenizer.ts';
 import { atom, type Value } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
 
 export const flagList = (flags: string[]): Value => flags.map(atom);
+
+/** The flags a client may set: the system flags of RFC 9051 section 2.3.2 (\Recent is the server's). */
+export const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+const settable = new Set(systemFlags.map((f) => f.toLowerCase()));
+
+/**
+ * A flag of STORE or APPEND: a keyword (an atom) or one of the system flags. Another name beginning
+ * with "\" (\Recent, \Unknown, \*) is BAD, as in Dovecot: flags with a backslash are the protocol's
+ * own, and PERMANENTFLAGS' \* lets a client create keywords only (RFC 9051 sections 2.3.2, 7.1).
+ */
+export function flagArg(token: Token): string {
+  if (token.kind !== 'atom' || !/^\\?[^\s()\\"{]+$/.test(token.value)) throw new ParseError('Invalid flag');
+  if (token.value.startsWith('\\') && !settable.has(token.value.toLowerCase())) throw new ParseError(`Invalid system flag ${token.value}`);
+  return token.value;
+}
 
 /** UIDs as a compact set: 1:3,7,9:10. */
 export function uidSetText(uids: number[]): string {
