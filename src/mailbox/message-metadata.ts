@@ -5,7 +5,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import libmime from 'libmime';
 import { parseEnvelope, type Envelope } from '../message/envelope.ts';
-import { parseHeaderLines, parseMimeTree, splitHeader, type HeaderLine, type MimePart } from '../message/mime-tree.ts';
+import { isCurrentTree, parseHeaderLines, parseMimeTree, splitHeader, type HeaderLine, type MimePart } from '../message/mime-tree.ts';
 import { searchableText } from '../message/part-content.ts';
 import { batches } from '../store/batches.ts';
 import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
@@ -28,11 +28,18 @@ export interface MetadataStore {
   blobs: BlobStore;
 }
 
-/** Computes and stores the metadata of the content `hash` unless it is there already. */
+/**
+ * Computes and stores the metadata of the content `hash` unless it is there already. A MIME tree and
+ * envelope stored by an older version of their parsers (see treeFormat) are computed again and
+ * replaced, so that messages stored before a change are answered as new ones are.
+ */
 export async function ensureMetadata(store: MetadataStore, hash: string, now: number): Promise<void> {
-  if (await metadataExists.first(store.db, { hash })) return;
+  const stored = await storedTreeStart.first(store.db, { hash });
+  if (stored && isCurrentTree(stored.start)) return;
   const source = await readBlob(store.blobs, hash);
-  await saveMetadata(store, hash, source, now);
+  if (!stored) return saveMetadata(store, hash, source, now);
+  const { tree, envelope } = computeMetadata(source).metadata;
+  await relaxedCommit(store.db, (trx) => replaceStructure.run(trx, { hash, tree: JSON.stringify(tree), envelope: JSON.stringify(envelope) }));
 }
 
 /**
@@ -98,7 +105,13 @@ function decodeWords(value: string): string {
   }
 }
 
-const metadataExists = new PreparedQuery<{ hash: string }, { hash: string }>((db, arg) => db.selectFrom('blob_metadata').select('hash').where('hash', '=', arg('hash')));
+/** The first bytes of a stored tree: enough to read its format (isCurrentTree). */
+const storedTreeStart = new PreparedQuery<{ hash: string }, { start: string }>((db, arg) =>
+  db.selectFrom('blob_metadata').select(sql<string>`substr(tree, 1, 32)`.as('start')).where('hash', '=', arg('hash')),
+);
+const replaceStructure = new PreparedQuery<{ hash: string; tree: string; envelope: string }, never>((db, arg) =>
+  db.updateTable('blob_metadata').set({ tree: arg('tree'), envelope: arg('envelope') }).where('hash', '=', arg('hash')),
+);
 const metadataTree = new PreparedQuery<{ hash: string }, { tree: string }>((db, arg) => db.selectFrom('blob_metadata').select('tree').where('hash', '=', arg('hash')));
 
 /** The MIME tree of a content (without its envelope and header fields); undefined without metadata. */

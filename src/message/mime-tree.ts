@@ -5,10 +5,23 @@
 // Offsets are into the blob (the bytes as the sender sent them). Lenient like every mail reader must
 // be: a missing boundary ends the part at the end of its parent, a header without a blank line is all
 // header. Nesting and part counts are bounded so a hostile message cannot make the tree unbounded.
-import libmime from 'libmime';
 import { parseEnvelope, type Envelope } from './envelope.ts';
+import { HeaderScanner } from './header-scanner.ts';
+import { parseContentField } from './mime-params.ts';
+
+/**
+ * The version of what parseMimeTree() and parseEnvelope() make, kept in the root of a stored tree:
+ * metadata stored by an older version is computed again (mailbox/message-metadata.ts).
+ * 2: line counts are the body's line breaks; parameters and addresses read as Dovecot reads them.
+ */
+export const treeFormat = 2;
+
+/** Whether a stored tree (its JSON, or the start of it) was made by this version: parseMimeTree() writes the format first. */
+export const isCurrentTree = (json: string) => json.startsWith(`{"format":${treeFormat},`);
 
 export interface MimePart {
+  /** The root's treeFormat (stored trees only). */
+  format?: number;
   /** Offset of the part's first header line (for the root: 0). */
   headerStart: number;
   /** Offset of the part's body (after the blank line). */
@@ -17,6 +30,7 @@ export interface MimePart {
   end: number;
   type: string; // lower case, e.g. "text"
   subtype: string; // lower case, e.g. "plain"
+  /** Parameters, RFC 2231 sections joined but not decoded (mime-params.ts). */
   params: Record<string, string>;
   id: string | null;
   description: string | null;
@@ -25,7 +39,7 @@ export interface MimePart {
   disposition: { type: string; params: Record<string, string> } | null;
   language: string[] | null;
   location: string | null;
-  /** Lines of the body, for text/* and message/rfc822 parts. */
+  /** Line breaks in the body (a last line without one is not counted, as Dovecot counts), for text/* and message/rfc822 parts. */
   lines: number;
   /** Sub-parts of a multipart. */
   children?: MimePart[];
@@ -43,7 +57,8 @@ export function parseMimeTree(source: Buffer): MimePart {
   // latin1 keeps one character per byte, so string offsets are byte offsets.
   const text = source.toString('latin1');
   const budget = { parts: 0 };
-  return parsePart(text, 0, text.length, 0, budget, false);
+  // The format first, so that a stored tree says its version in its first bytes.
+  return { format: treeFormat, ...parsePart(text, 0, text.length, 0, budget, false) };
 }
 
 function parsePart(text: string, start: number, end: number, depth: number, budget: { parts: number }, inDigest: boolean): MimePart {
@@ -52,15 +67,14 @@ function parsePart(text: string, start: number, end: number, depth: number, budg
   const headers = parseHeaderLines(text.slice(start, headerEnd));
   const field = (name: string) => headers.find(([n]) => n === name)?.[1] ?? null;
 
-  const contentType = field('content-type');
-  const parsedType = contentType ? libmime.parseHeaderValue(contentType) : null;
-  let [type, subtype] = (parsedType?.value ?? '').toLowerCase().split('/').map((s) => s.trim());
+  const contentType = parseContentField(field('content-type') ?? '', true);
+  let [type, subtype] = contentType.value.split('/');
   if (!type || !subtype) [type, subtype] = inDigest ? ['message', 'rfc822'] : ['text', 'plain'];
-  const params = lowerKeys(parsedType?.params ?? {});
+  const params = contentType.params;
   if (type === 'text' && !params.charset) params.charset = 'us-ascii';
 
   const dispositionField = field('content-disposition');
-  const disposition = dispositionField ? libmime.parseHeaderValue(dispositionField) : null;
+  const disposition = dispositionField === null ? null : parseContentField(dispositionField, false);
   const language = field('content-language');
   const part: MimePart = {
     headerStart: start,
@@ -71,20 +85,20 @@ function parsePart(text: string, start: number, end: number, depth: number, budg
     params,
     id: field('content-id'),
     description: field('content-description'),
-    encoding: field('content-transfer-encoding')?.trim().toLowerCase() ?? null,
+    encoding: transferEncoding(field('content-transfer-encoding')),
     md5: field('content-md5'),
-    disposition: disposition?.value ? { type: disposition.value.toLowerCase(), params: lowerKeys(disposition.params) } : null,
-    language: language ? language.split(',').map((l) => l.trim()).filter(Boolean) : null,
+    disposition: disposition?.value ? { type: disposition.value, params: disposition.params } : null,
+    language: language === null ? null : languageTags(language),
     location: field('content-location'),
     lines: 0,
   };
 
   const canNest = depth < maxDepth && budget.parts < maxParts;
-  if (type === 'multipart' && params.boundary && canNest) {
-    part.children = splitMultipart(text, bodyStart, end, params.boundary).map(([s, e]) =>
-      parsePart(text, s, e, depth + 1, budget, subtype === 'digest'),
-    );
-    if (part.children.length === 0) part.children.push(emptyTextPart(bodyStart, end));
+  if (type === 'multipart') {
+    const ranges = params.boundary && canNest ? splitMultipart(text, bodyStart, end, params.boundary) : [];
+    part.children = ranges.map(([s, e]) => parsePart(text, s, e, depth + 1, budget, subtype === 'digest'));
+    // IMAP has no multipart without parts: one empty text part stands in (as in Dovecot, BODY[1] is "").
+    if (part.children.length === 0) part.children.push(emptyTextPart(end));
   } else if (type === 'message' && (subtype === 'rfc822' || subtype === 'global') && canNest) {
     const root = parsePart(text, bodyStart, end, depth + 1, budget, false);
     const nestedHeaders = parseHeaderLines(text.slice(bodyStart, splitHeader(text, bodyStart, end).headerEnd));
@@ -94,9 +108,9 @@ function parsePart(text: string, start: number, end: number, depth: number, budg
   return part;
 }
 
-function emptyTextPart(at: number, end: number): MimePart {
+function emptyTextPart(at: number): MimePart {
   return {
-    headerStart: at, bodyStart: at, end, type: 'text', subtype: 'plain', params: { charset: 'us-ascii' },
+    headerStart: at, bodyStart: at, end: at, type: 'text', subtype: 'plain', params: { charset: 'us-ascii' },
     id: null, description: null, encoding: null, md5: null, disposition: null, language: null, location: null, lines: 0,
   };
 }
@@ -165,28 +179,54 @@ function lineBreakBefore(text: string, delimiterAt: number, floor: number): numb
   return at;
 }
 
+/**
+ * RFC 3501 gives "the size of the body in text lines" without saying how a last line without a
+ * line break counts; Dovecot counts line breaks, so a part's last line, whose CRLF
+ * belongs to the next boundary (RFC 2046 §5.1.1), is not counted.
+ */
 function countLines(text: string, start: number, end: number): number {
-  if (end <= start) return 0;
   let lines = 0;
   for (let at = text.indexOf('\n', start); at >= 0 && at < end; at = text.indexOf('\n', at + 1)) lines++;
-  return text[end - 1] === '\n' ? lines : lines + 1;
+  return lines;
 }
 
-function lowerKeys(params: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(params)) out[key.toLowerCase()] = String(value);
-  return out;
+/** A Content-Transfer-Encoding: one token, lower-case; null when it is missing or not one token. */
+function transferEncoding(value: string | null): string | null {
+  if (value === null) return null;
+  const scanner = new HeaderScanner(value);
+  scanner.skipCfws();
+  const token = scanner.token();
+  return token && scanner.atEnd ? token.toLowerCase() : null;
 }
 
-/** The part `path` (IMAP section numbers, e.g. [2, 1]) refers to, or undefined. */
+/** Content-Language: a comma-separated list of tags (RFC 3282); null when there is none. */
+function languageTags(value: string): string[] | null {
+  const scanner = new HeaderScanner(value);
+  const tags: string[] = [];
+  scanner.skipCfws();
+  for (let tag = scanner.dotAtom(); tag !== undefined; tag = scanner.dotAtom()) {
+    tags.push(tag);
+    if (scanner.peek() !== ',') break;
+    scanner.at++;
+    scanner.skipCfws();
+  }
+  return tags.length ? tags : null;
+}
+
+/**
+ * The part `path` (IMAP section numbers, e.g. [2, 1]) refers to, or undefined. A message that is not
+ * multipart has one part, 1, its body (RFC 9051 §6.4.5); a part that is neither multipart nor a
+ * message has none.
+ */
 export function findPart(root: MimePart, path: number[]): MimePart | undefined {
   let part: MimePart | undefined = root;
   for (let i = 0; i < path.length; i++) {
-    const n = path[i];
+    const n = path[i]!;
     // Inside a message/rfc822 part, numbering continues into the encapsulated message.
-    if (i > 0 && part.message) part = part.message.root;
-    if (part.children) part = part.children[n - 1];
-    else if (n !== 1) return undefined;
+    const container: MimePart = i > 0 && part.message ? part.message.root : part;
+    if (container.children) part = container.children[n - 1];
+    else if (n === 1 && (i === 0 || part.message)) part = container;
+    else return undefined;
     if (!part) return undefined;
   }
   return part;

@@ -1,6 +1,7 @@
 // Decoding a part's body: its transfer encoding (base64, quoted-printable) and then its charset.
 // Used to index text for search and, with BINARY, to send a part decoded.
 import { decode as decodeQuotedPrintable } from 'libqp';
+import { paramValue } from './mime-params.ts';
 import type { MimePart } from './mime-tree.ts';
 
 /** The body bytes of `part` with the transfer encoding undone; undefined for an unknown encoding. */
@@ -41,7 +42,7 @@ export function searchableText(source: Buffer, root: MimePart, limit = 1024 * 10
     if (part.subtype !== 'plain' && part.subtype !== 'html') return;
     const bytes = decodeTransfer(part, source.subarray(part.bodyStart, part.end));
     if (!bytes) return;
-    let text = decodeCharset(bytes, part.params.charset);
+    let text = decodeCharset(bytes, paramValue(part.params, 'charset'));
     if (part.subtype === 'html') text = htmlToText(text);
     pieces.push(text);
     length += text.length;

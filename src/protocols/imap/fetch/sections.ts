@@ -1,5 +1,9 @@
 // The bytes of a body section (RFC 9051 section 6.4.5): a message is the prefix Holdfast added on
 // receipt followed by the blob; section offsets come from the stored MIME tree.
+//
+// A section that does not exist (a part number past the last, HEADER or TEXT of a part that is not a
+// message) is empty. The RFCs do not say what it is (the grammar allows NIL too); Dovecot answers
+// "", so clients are used to that.
 import { findPart, parseHeaderLines, type MimePart } from '../../../message/mime-tree.ts';
 import { decodeTransfer } from '../../../message/part-content.ts';
 import type { Section } from '../parser/fetch-items.ts';
@@ -19,18 +23,20 @@ export class SectionError extends Error {
   }
 }
 
-/** The section's bytes, or null when the part does not exist (sent as NIL / empty). */
-export function sectionBytes(content: MessageContent, section: Section): Buffer | null {
+const nothing = Buffer.alloc(0);
+
+/** The section's bytes (none when the part does not exist). */
+export function sectionBytes(content: MessageContent, section: Section): Buffer {
   const { prefix, blob, tree } = content;
   const { path, specifier } = section;
   if (path.length === 0 && specifier === '') return Buffer.concat([prefix, blob]);
   const part = path.length ? findPart(tree, path) : tree;
-  if (!part) return null;
+  if (!part) return nothing;
   if (specifier === '') return blob.subarray(part.bodyStart, part.end);
   if (specifier === 'MIME') return blob.subarray(part.headerStart, part.bodyStart);
   // HEADER and TEXT of a part number refer to the message it encapsulates.
   const message = path.length === 0 ? tree : part.message?.root;
-  if (!message) return null;
+  if (!message) return nothing;
   const isRoot = message === tree;
   if (specifier === 'TEXT') return blob.subarray(message.bodyStart, message.end);
   const header = Buffer.concat([isRoot ? prefix : Buffer.alloc(0), blob.subarray(message.headerStart, message.bodyStart)]);
@@ -52,11 +58,11 @@ export function selectHeaderFields(header: Buffer, fields: string[], exclude: bo
   return Buffer.from(kept.map((l) => `${l}\r\n`).join('') + '\r\n', 'latin1');
 }
 
-/** BINARY[section]: the part's content with its transfer encoding undone. */
-export function binaryBytes(content: MessageContent, section: Section): Buffer | null {
+/** BINARY[section]: the part's content with its transfer encoding undone (none when the part does not exist). */
+export function binaryBytes(content: MessageContent, section: Section): Buffer {
   if (section.path.length === 0) return Buffer.concat([content.prefix, content.blob]);
   const part = findPart(content.tree, section.path);
-  if (!part) return null;
+  if (!part) return nothing;
   if (part.children) throw new SectionError('BINARY of a multipart is not defined', 'UNKNOWN-CTE');
   const decoded = decodeTransfer(part, content.blob.subarray(part.bodyStart, part.end));
   if (!decoded) throw new SectionError(`Unknown content transfer encoding ${part.encoding}`, 'UNKNOWN-CTE');
@@ -70,22 +76,23 @@ export function applyPartial(bytes: Buffer, partial: { start: number; length: nu
 
 /**
  * Where a section's bytes are, for a large message read piece by piece instead of whole: a byte
- * range of the message (prefix + blob) to stream, or a header range to read and filter; null when
- * the part does not exist.
+ * range of the message (prefix + blob) to stream, or a header range to read and filter; an empty
+ * range when the part does not exist.
  */
 export type SectionPlan = { kind: 'range'; start: number; end: number } | { kind: 'header'; start: number; end: number; fields?: { names: string[]; exclude: boolean } };
 
 /** Offsets in the message as sent (the prefix, then the blob). */
-export function sectionPlan(tree: MimePart, prefixLength: number, section: Section): SectionPlan | null {
+export function sectionPlan(tree: MimePart, prefixLength: number, section: Section): SectionPlan {
   const { path, specifier } = section;
   const at = (offset: number) => prefixLength + offset;
   if (path.length === 0 && specifier === '') return { kind: 'range', start: 0, end: at(tree.end) };
+  const nowhere: SectionPlan = { kind: 'range', start: 0, end: 0 };
   const part = path.length ? findPart(tree, path) : tree;
-  if (!part) return null;
+  if (!part) return nowhere;
   if (specifier === '') return { kind: 'range', start: at(part.bodyStart), end: at(part.end) };
   if (specifier === 'MIME') return { kind: 'header', start: at(part.headerStart), end: at(part.bodyStart) };
   const message = path.length === 0 ? tree : part.message?.root;
-  if (!message) return null;
+  if (!message) return nowhere;
   if (specifier === 'TEXT') return { kind: 'range', start: at(message.bodyStart), end: at(message.end) };
   // The root's header includes the prefix Holdfast added on receipt.
   const start = message === tree ? 0 : at(message.headerStart);

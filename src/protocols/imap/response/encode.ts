@@ -25,7 +25,19 @@ export class StreamedLiteral {
   ) {}
 }
 
-export type Value = Atom | Multipart | StreamedLiteral | string | Buffer | number | null | Value[];
+/**
+ * Text with two forms: `utf8` for a client that enabled UTF-8 (IMAP4rev2 or UTF8=ACCEPT), `ascii`
+ * for one that did not (an RFC 2231 parameter value: decoded for the one, as the message has it for
+ * the other).
+ */
+export class Utf8Alternative {
+  constructor(
+    readonly utf8: string,
+    readonly ascii: string,
+  ) {}
+}
+
+export type Value = Atom | Multipart | StreamedLiteral | Utf8Alternative | string | Buffer | number | null | Value[];
 
 export interface EncodeOptions {
   /** The client has enabled UTF8=ACCEPT (or IMAP4rev2): 8-bit text may go in quoted strings. */
@@ -44,6 +56,7 @@ export function encode(value: Value, options: EncodeOptions): (Buffer | Streamed
     if (v === null) text += 'NIL';
     else if (typeof v === 'number') text += String(v);
     else if (v instanceof Atom) text += v.text;
+    else if (v instanceof Utf8Alternative) walk(options.utf8 ? v.utf8 : v.ascii);
     else if (v instanceof StreamedLiteral) {
       text += `{${v.length}}\r\n`;
       flush();
