@@ -1,7 +1,8 @@
 // \Recent kept in the store (mailboxes.recent_from_uid, schema v15): a message is recent to exactly
 // one IMAP4rev1 session whatever its internal date, after a restart, and with sessions on several
 // nodes claiming at once. Also the replies around it that Dovecot (the reference) gives: RECENT after
-// an EXPUNGE of recent messages, STATUS (RECENT), and BAD for an unknown system flag in STORE and APPEND.
+// an EXPUNGE of recent messages, STATUS (RECENT), BAD for an unknown system flag in STORE and APPEND,
+// and a failed SELECT that leaves no folder selected.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, createBackend, postgresSkip, skipFor, type BackendName, type TestBackend } from '../helpers/backends.ts';
@@ -131,6 +132,23 @@ for (const name of backendNames) {
       assert.match(await a.command(`APPEND Flags (\\Recent) {${text.length}+}\r\n${text}`), /^\S+ BAD /);
       assert.match(await a.command('FETCH 1:* (FLAGS)'), /^\* 1 FETCH \(FLAGS \(\$Later \\Seen \\Recent\)\)\r\n\S+ OK/);
       assert.match(await a.command('STATUS Flags (MESSAGES)'), /MESSAGES 1\)/);
+    });
+
+    it('leaves no folder selected after a SELECT that fails, with [CLOSED] first; a BAD one changes nothing', async () => {
+      const a = await session();
+      assert.match(await a.command('SELECT INBOX'), /OK \[READ-WRITE\]/);
+      // Not valid modified UTF-7: such a name cannot exist.
+      assert.match(await a.command('SELECT a&b'), /^\* OK \[CLOSED\] [^\r]*\r\n\S+ NO \[CANNOT\] /);
+      assert.match(await a.command('FETCH 1 (FLAGS)'), /^\S+ BAD /);
+      await a.command('SELECT INBOX');
+      // A name with brackets is a name like any other; this one does not exist.
+      assert.match(await a.command('EXAMINE a[b]'), /^\* OK \[CLOSED\] [^\r]*\r\n\S+ NO \[NONEXISTENT\] /);
+      assert.match(await a.command('NOOP'), /^\S+ OK/);
+      assert.match(await a.command('CLOSE'), /^\S+ BAD /);
+      // A malformed SELECT is not run: INBOX stays selected.
+      await a.command('SELECT INBOX');
+      assert.match(await a.command('SELECT INBOX (NOSUCHPARAMETER)'), /^\S+ BAD /);
+      assert.match(await a.command('CLOSE'), /^\S+ OK/);
     });
   });
 }

@@ -9,13 +9,15 @@ import { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
 import { announceFlags } from './sync.ts';
-import { flagList, folderArg, requireFolder, uidSetText } from './values.ts';
+import { decodeFolderName, flagList, requireFolder, uidSetText } from './values.ts';
 
 export const selectCommand = (input: CommandInput) => open(input, false);
 export const examineCommand = (input: CommandInput) => open(input, true);
 
 async function open({ session, args }: CommandInput, readOnly: boolean) {
-  const name = folderArg(session, args);
+  // Decoded only once the command is known to be well-formed: a name that cannot be decoded fails the
+  // SELECT (NO, after leaving the selected folder), as a name that does not exist does.
+  const rawName = args.astring('folder name');
   let qresync: { uidvalidity: number; modseq: number; known?: ReturnType<typeof parseSequenceSet> } | undefined;
   const params = args.optionalList();
   args.end();
@@ -34,15 +36,16 @@ async function open({ session, args }: CommandInput, readOnly: boolean) {
       } else throw new ParseError(`Unknown SELECT parameter ${param}`);
     }
   }
-  // Selecting another folder (even failing to) first closes the current one, without expunging.
-  // [CLOSED] marks where responses about it end: RFC 7162 3.2.11 asks it of a server announcing
-  // QRESYNC whatever the client enabled, and Dovecot sends it to every client.
+  // Selecting another folder first closes the current one, without expunging; a SELECT that fails
+  // leaves none selected (RFC 3501 6.3.1). [CLOSED] marks where responses about it end: RFC 7162
+  // 3.2.11 asks it of a server announcing QRESYNC whatever the client enabled, and Dovecot sends it
+  // to every client. A BAD command is not run at all and leaves the folder selected.
   if (session.selected) {
     session.deselect();
     session.untagged(atom('OK'), atom('[CLOSED]'), atom('Previous mailbox closed'));
   }
   const { db, index } = session.context.mail;
-  const folder = await requireFolder(session, name, 'NONEXISTENT', 'missing');
+  const folder = await requireFolder(session, decodeFolderName(session, rawName), 'NONEXISTENT', 'missing');
   const messages = await index.messages(db, folder.id, Number(folder.highest_modseq));
   const selected = new SelectedFolder(folder, messages, readOnly);
   announceFlags(session, selected);

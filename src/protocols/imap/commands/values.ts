@@ -39,7 +39,11 @@ export function uidSetText(uids: number[]): string {
 
 /** A folder name argument, decoded from modified UTF-7 unless the client speaks UTF-8. */
 export function folderArg(session: ImapSession, args: Args): string {
-  const raw = args.astring('folder name');
+  return decodeFolderName(session, args.astring('folder name'));
+}
+
+/** A folder name as the client wrote it, decoded (NO [CANNOT] when it is not valid modified UTF-7). */
+export function decodeFolderName(session: ImapSession, raw: string): string {
   if (session.utf8) return raw;
   if (!isModifiedUtf7(raw)) throw new ImapNo('Mailbox name is not valid modified UTF-7', 'CANNOT');
   return decodeModifiedUtf7(raw);
