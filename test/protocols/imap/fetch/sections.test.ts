@@ -72,8 +72,8 @@ describe('FETCH BODY[section] of RFC 3501\'s complex message', () => {
     assert.equal(fetch(message, '4.2.2.MIME'), 'Content-Type: multipart/alternative; boundary="fourtwotwo"\r\n\r\n');
   });
 
-  it('has no HEADER or TEXT for a part that is not message/rfc822', () => {
-    for (const text of ['1.HEADER', '1.TEXT', '4.HEADER', '4.2.1.TEXT']) assert.equal(fetch(message, text), null, text);
+  it('has no HEADER or TEXT for a part that is not message/rfc822 (empty, as Dovecot answers)', () => {
+    for (const text of ['1.HEADER', '1.TEXT', '4.HEADER', '4.2.1.TEXT']) assert.ok(!fetch(message, text), text);
   });
 
   it('has nothing for a part number the message does not have', () => {
@@ -191,7 +191,7 @@ describe('BINARY[section] (RFC 3516)', () => {
 
   it('gives the whole message for BINARY[] and nothing for a part that does not exist', () => {
     assert.deepEqual(binary(''), Buffer.concat([prefix, message.blob]));
-    assert.equal(binary('9'), null);
+    assert.ok(!binary('9')?.length);
   });
 });
 
