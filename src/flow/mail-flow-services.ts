@@ -35,19 +35,18 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     metrics: holdfast.metrics,
     now,
   });
-  const { listeners, servers } = await startSmtpListeners(holdfast, intake).catch((error) => {
+  const smtp = await startSmtpListeners(holdfast, intake).catch((error) => {
     backPressure.stop();
     throw error;
   });
-  const connections = (s: unknown) => (s as { connections?: Set<unknown> }).connections?.size ?? 0;
-  holdfast.metrics.countSessions('smtp', () => servers.reduce((n, s) => n + connections(s), 0));
+  holdfast.metrics.countSessions('smtp', () => smtp.sessionCount());
   return {
-    listeners,
+    listeners: smtp.listeners,
     close: async () => {
       backPressure.stop();
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      await smtp.close();
     },
-    forceClose: () => servers.forEach((s) => (s as unknown as { connections: Set<{ close(): void }> }).connections?.forEach((c) => c.close())),
+    forceClose: () => smtp.forceClose(),
   };
 }
 

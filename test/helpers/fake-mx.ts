@@ -31,7 +31,9 @@ export class FakeMx {
       disableReverseLookup: true,
       authOptional: !options.auth,
       allowInsecureAuth: true,
-      hideENHANCEDSTATUSCODES: false,
+      // The scripted replies carry their own enhanced codes ("4.7.1 greylisted"); smtp-server would
+      // put one of its own in front of each.
+      hideENHANCEDSTATUSCODES: true,
       hideDSN: false,
       onConnect: (_session, callback) => {
         this.connections++;
