@@ -193,6 +193,11 @@ for (const name of backendNames) {
         await other.command('SELECT Modseq');
         assert.match(await other.command('SEARCH MODSEQ 1'), /^\* OK \[HIGHESTMODSEQ \d+\]/m);
         other.close();
+
+        const storing = await login();
+        await storing.command('SELECT Modseq');
+        assert.match(await storing.command('STORE 1 (UNCHANGEDSINCE 1) +FLAGS (Unchanged)'), /^\* OK \[HIGHESTMODSEQ \d+\]/m);
+        storing.close();
       });
 
       it('reports the MODSEQ of the MIN or MAX alone, and the highest of all otherwise', async () => {

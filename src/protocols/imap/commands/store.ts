@@ -19,7 +19,7 @@ export async function storeCommand({ session, args, uid }: CommandInput) {
     if (m.atom('STORE modifier').toUpperCase() !== 'UNCHANGEDSINCE') throw new ParseError('Unknown STORE modifier');
     unchangedSince = m.number('UNCHANGEDSINCE value');
     m.end();
-    session.enabled.add('CONDSTORE');
+    session.enableCondstore();
   }
   const action = args.atom('STORE action').toUpperCase();
   const match = /^([+-]?)FLAGS(\.SILENT)?$/.exec(action);
