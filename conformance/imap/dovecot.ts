@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { guarded, withStarted } from '../../bench/lib/cleanup.ts';
 import { freshPeerDir, requireTool } from '../../bench/lib/peers.ts';
@@ -66,11 +67,24 @@ service auth {
 `;
 }
 
-/** Runs `use` against a fresh Dovecot on 127.0.0.1:port; stopped and removed after, however it ends. */
-export async function withReferenceDovecot<T>(port: number, use: (port: number) => Promise<T>): Promise<T> {
+/** A port nothing listens on at the moment, for a peer that cannot be told to pick one itself. */
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Runs `use` against a fresh Dovecot on 127.0.0.1 (a free port, a directory of this run's own, so
+ * that two runs at once do not meet); stopped and removed after, however it ends.
+ */
+export async function withReferenceDovecot<T>(use: (port: number) => Promise<T>): Promise<T> {
   requireTool('/usr/sbin/dovecot', 'dovecot-imapd');
+  const port = await unusedPort();
   // Dovecot's mail user (nobody) must be able to enter the directory: not a private mkdtemp one.
-  const dir = join(tmpdir(), 'holdfast-conformance-dovecot');
+  const dir = join(tmpdir(), `holdfast-conformance-dovecot-${process.pid}`);
   freshPeerDir(dir);
   const conf = join(dir, 'dovecot.conf');
   return guarded(

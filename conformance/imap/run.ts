@@ -101,7 +101,7 @@ async function compare(dovecot: Server, holdfast: Server) {
   return unexplained;
 }
 
-const unexplained = await withReferenceDovecot(14_346, (dovecotPort) =>
+const unexplained = await withReferenceDovecot((dovecotPort) =>
   withHoldfastImap({ users: fixtures.map((f) => `${f.name}@bench.example`), password: holdfastPassword, databaseUrl: values.database }, (server) =>
     compare(
       { name: 'Dovecot', port: dovecotPort, login: (fixture) => `${fixture} ${dovecotPassword}` },
