@@ -118,7 +118,9 @@ function checkTimes(item: ICAL.Component, component: string) {
   }
   if (component === 'VEVENT' && !item.hasProperty('dtstart')) throw invalid('valid-calendar-data', 'a VEVENT needs DTSTART');
   if (item.hasProperty('dtend') && item.hasProperty('duration')) throw invalid('valid-calendar-data', `a ${component} has DTEND or DURATION, not both`);
-  if (item.hasProperty('rrule') && !item.hasProperty('dtstart')) throw invalid('valid-calendar-data', 'RRULE needs DTSTART');
+  for (const name of ['rrule', 'rdate']) {
+    if (item.hasProperty(name) && !item.hasProperty('dtstart')) throw invalid('valid-calendar-data', `${name.toUpperCase()} needs DTSTART`);
+  }
   checkDurationAndInterval(item, component);
   const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
   const end = (item.getFirstPropertyValue('dtend') ?? item.getFirstPropertyValue('due')) as ICAL.Time | null;
@@ -132,18 +134,20 @@ const longestRulePeriodSeconds = 400 * 366 * 86_400;
 const frequencySeconds: Record<string, number> = { SECONDLY: 1, MINUTELY: 60, HOURLY: 3600, DAILY: 86_400, WEEKLY: 604_800, MONTHLY: 31 * 86_400, YEARLY: 366 * 86_400 };
 
 /**
- * ical.js adds a duration, and steps a rule, one year at a time: DURATION:P99999999999W or
- * FREQ=DAILY;INTERVAL=2147483647 would keep it busy for hours. Both are checked with plain
- * arithmetic before ical.js is asked for an end or an instance.
+ * ical.js adds days, and steps a rule, one year at a time: DURATION:P99999999999W (or an RDATE period
+ * that long) or FREQ=DAILY;INTERVAL=2147483647 would keep it busy for hours. Both are checked with
+ * plain arithmetic before ical.js is asked for an end or an instance.
  */
 function checkDurationAndInterval(item: ICAL.Component, component: string) {
   const duration = item.getFirstPropertyValue('duration') as ICAL.Duration | null;
   const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
-  if (duration) {
-    if (duration.isNegative) throw invalid('valid-calendar-data', `DURATION of the ${component} is negative (${duration.toString()}); it must not be`);
-    const startMs = start ? start.toUnixTime() * 1000 : 0;
-    if (startMs + duration.toSeconds() * 1000 >= lastInstant) {
-      throw invalid('valid-calendar-data', `DURATION ${duration.toString()} of the ${component} ends after the year 9999`);
+  if (duration) checkDuration(`DURATION ${duration.toString()} of the ${component}`, start, duration);
+  for (const property of item.getAllProperties('rdate')) {
+    for (const value of property.getValues()) {
+      if (!(value instanceof ICAL.Period)) continue;
+      const name = `RDATE period ${value.toString()} of the ${component}`;
+      if (value.duration) checkDuration(name, value.start, value.duration);
+      else if (value.end!.compare(value.start) < 0) throw invalid('valid-calendar-data', `${name} ends before it starts`);
     }
   }
   for (const property of item.getAllProperties('rrule')) {
@@ -153,6 +157,12 @@ function checkDurationAndInterval(item: ICAL.Component, component: string) {
       throw invalid('valid-calendar-data', `RRULE FREQ=${rule.freq};INTERVAL=${rule.interval} of the ${component} steps by more than 400 years`);
     }
   }
+}
+
+function checkDuration(name: string, start: ICAL.Time | null, duration: ICAL.Duration) {
+  if (duration.isNegative) throw invalid('valid-calendar-data', `${name} is negative; it must not be`);
+  const startMs = start ? start.toUnixTime() * 1000 : 0;
+  if (startMs + duration.toSeconds() * 1000 >= lastInstant) throw invalid('valid-calendar-data', `${name} ends after the year 9999`);
 }
 
 function spanOf(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { start: number; end: number } {
@@ -183,7 +193,7 @@ function spanOf(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { s
   for (const override of object.overrides) {
     for (const instance of instances({ ...object, master: override, overrides: [], recurring: false }, openStart, openEnd)) widen(instance);
   }
-  if (start > end) return { start: openStart, end: openEnd };
+  // A set whose every instance is excluded keeps the empty span: no time range finds it.
   return { start, end };
 }
 

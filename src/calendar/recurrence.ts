@@ -27,9 +27,8 @@ export interface Instance {
   item: ICAL.Component;
   /** Set for instances of a recurring object: the RECURRENCE-ID that names the instance. */
   recurrenceId?: ICAL.Time;
-  /** The instance's own start and end as ical.js times (for writing expanded data). */
+  /** The instance's own start as an ical.js time (for writing expanded data). */
   startTime?: ICAL.Time;
-  endTime?: ICAL.Time;
 }
 
 type ObjectShape = Pick<CalendarObject, 'master' | 'overrides' | 'recurring' | 'component'>;
@@ -55,7 +54,6 @@ export function* instances(object: ObjectShape, rangeStart: number, rangeEnd: nu
     return;
   }
   const budget = options.budget ?? new ExpansionBudget();
-  const taskLength = object.component === 'VTODO' ? taskDuration(master) : undefined;
   let latestShift = 0;
   const overridden = new Set<number>();
   for (const override of object.overrides) {
@@ -64,31 +62,156 @@ export function* instances(object: ObjectShape, rangeStart: number, rangeEnd: nu
     if (moved && id) latestShift = Math.max(latestShift, moved.end - toMs(id));
     if (id) overridden.add(toMs(id));
   }
-  // A THISANDFUTURE override moves every later instance: then each one is looked at in full.
+  // A THISANDFUTURE override moves every later instance: then ical.js places each one.
   const rangeOverride = object.overrides.some((o) => o.getFirstProperty('recurrence-id')?.getParameter('range'));
-  const masterLengthMs = rangeOverride ? openEnd : longestLength(master, taskLength);
-  const series = options.fromStart ? undefined : seriesNear(master, rangeStart - latestShift - (taskLength ?? 0));
-  const event = new ICAL.Event(series?.component ?? master, { strictExceptions: false });
+  const masterLength = lengthOf(master);
+  const ruleStart = options.fromStart ? undefined : seriesNear(master, rangeStart - latestShift - longest(masterLength));
+  const event = new ICAL.Event(master, { strictExceptions: false });
   for (const override of object.overrides) event.relateException(override);
-  const iterator = budget.run(() => event.iterator());
-  // A series moved forward starts at a time that need not be an instance: skip it (it lies before the range).
-  if (series) budget.run(() => iterator.next());
+  const occurrences = recurrenceSet(master, ruleStart);
+  const movedStart = ruleStart && toMs(ruleStart);
   for (let count = 0; count < expansionLimit; count++) {
-    const next = budget.run(() => iterator.next());
-    if (!next || next.year > lastYear) return;
+    const next = budget.run(() => occurrences.next());
+    if (next.done || next.value.time.year > lastYear) return;
     // Occurrences come in RECURRENCE-ID order; once past the range by more than any override moves
     // an instance, no later one can fall inside it.
-    const at = toMs(next);
+    const { time, at, length } = next.value;
     if (at >= rangeEnd + latestShift) return;
-    // Instances that end before the range need no details (the costly part), unless overridden.
-    if (at + masterLengthMs < rangeStart && !overridden.has(at)) continue;
-    const details = event.getOccurrenceDetails(next);
-    const start = toMs(details.startDate);
-    const end = taskLength !== undefined ? start + taskLength : toMs(details.endDate);
-    const item = details.item.component === series?.component ? master : details.item.component;
-    const instance: Instance = { start, end, item, recurrenceId: next, startTime: details.startDate, endTime: details.endDate };
+    // A series moved forward starts at a time that need not be an instance: skip it (it lies before the range).
+    if (movedStart !== undefined && at <= movedStart) continue;
+    let instance: Instance = { start: at, end: endOf(time, length ?? masterLength), item: master, recurrenceId: time, startTime: time };
+    if (rangeOverride || overridden.has(at)) {
+      const details = event.getOccurrenceDetails(time);
+      const item = details.item.component;
+      if (item !== master) instance = { start: toMs(details.startDate), end: endOf(details.startDate, lengthOf(item)), item, recurrenceId: time, startTime: details.startDate };
+    }
     if (overlaps(instance, rangeStart, rangeEnd)) yield instance;
   }
+}
+
+/** One member of a recurrence set: its start (the RECURRENCE-ID naming it) and, for an RDATE period, its own length. */
+interface Occurrence {
+  time: ICAL.Time;
+  at: number;
+  length?: Length;
+}
+
+/**
+ * The recurrence set of a master (RFC 5545 §3.8.5.2): DTSTART, the instances of its RRULEs and its
+ * RDATEs, in order and each once, less its EXDATEs. ical.js's RecurExpansion leaves DTSTART out when
+ * there is RDATE but no RRULE, gives an instance both RRULE and RDATE name twice (and then misses an
+ * EXDATE on it), and fails on RDATE periods: only its rule iterators are used here. `ruleStart`
+ * replaces DTSTART for the rules (see seriesNear), which only happens without RDATE.
+ */
+function* recurrenceSet(master: ICAL.Component, ruleStart: ICAL.Time | undefined): Generator<Occurrence> {
+  const { dates, excludedTimes, excludedDays } = recurrenceDates(master);
+  const start = ruleStart ?? (master.getFirstPropertyValue('dtstart') as ICAL.Time);
+  const sources = [...master.getAllProperties('rrule').map((rule) => ruleOccurrences(rule.getFirstValue() as ICAL.Recur, start)), dates.values()];
+  const heads = sources.map((source) => source.next().value);
+  let previous: number | undefined;
+  for (;;) {
+    // The earliest head; a rule's instance wins over an RDATE at the same time (it is listed first).
+    let first = -1;
+    heads.forEach((head, i) => {
+      if (head && (first < 0 || head.at < heads[first]!.at)) first = i;
+    });
+    if (first < 0) return;
+    const occurrence = heads[first]!;
+    heads[first] = sources[first]!.next().value;
+    if (occurrence.at === previous || excludedTimes.has(occurrence.at) || excludedDays.has(dayOf(occurrence.time))) continue;
+    previous = occurrence.at;
+    yield occurrence;
+  }
+}
+
+function* ruleOccurrences(rule: ICAL.Recur, start: ICAL.Time): Generator<Occurrence> {
+  const iterator = rule.iterator(start);
+  // The iterator reuses its time object: each occurrence is a copy.
+  for (let next = iterator.next(); next; next = iterator.next()) {
+    const time = next.clone();
+    yield { time, at: toMs(time) };
+  }
+}
+
+interface RecurrenceDates {
+  /** RDATEs in order, and DTSTART when no RRULE starts the set with it. */
+  dates: Occurrence[];
+  excludedTimes: Set<number>;
+  /** EXDATEs given as dates (VALUE=DATE) exclude every instance on that day, as ical.js does. */
+  excludedDays: Set<string>;
+}
+
+/** By master component: a parsed object is cached, and its dates need sorting once. */
+const datesOfMasters = new WeakMap<ICAL.Component, RecurrenceDates>();
+
+function recurrenceDates(master: ICAL.Component): RecurrenceDates {
+  let found = datesOfMasters.get(master);
+  if (found) return found;
+  const dates: Occurrence[] = [];
+  if (!master.hasProperty('rrule')) {
+    const start = master.getFirstPropertyValue('dtstart') as ICAL.Time;
+    dates.push({ time: start, at: toMs(start) });
+  }
+  for (const property of master.getAllProperties('rdate')) {
+    for (const value of property.getValues() as (ICAL.Time | ICAL.Period)[]) {
+      if (value instanceof ICAL.Period) dates.push({ time: value.start, at: toMs(value.start), length: periodLength(value) });
+      else dates.push({ time: value, at: toMs(value) });
+    }
+  }
+  dates.sort((a, b) => a.at - b.at);
+  const excludedTimes = new Set<number>();
+  const excludedDays = new Set<string>();
+  for (const property of master.getAllProperties('exdate')) {
+    for (const value of property.getValues() as ICAL.Time[]) {
+      if (value.isDate) excludedDays.add(dayOf(value));
+      else excludedTimes.add(toMs(value));
+    }
+  }
+  found = { dates, excludedTimes, excludedDays };
+  datesOfMasters.set(master, found);
+  return found;
+}
+
+/** The calendar day of a time, on its own wall clock. */
+function dayOf(time: ICAL.Time): string {
+  return `${time.year}-${time.month}-${time.day}`;
+}
+
+/**
+ * How long an instance lasts (RFC 5545 §3.3.6): whole days and weeks are nominal (the same wall-clock
+ * time so many days later, 23 or 25 hours across a DST change), hours, minutes and seconds exact.
+ */
+export interface Length {
+  days: number;
+  ms: number;
+}
+
+/** The length of a component's instances: DTEND or DUE minus DTSTART is exact (RFC 5545 §3.8.5.3), a DURATION nominal in its days. */
+export function lengthOf(item: ICAL.Component): Length {
+  const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
+  const end = item.getFirstPropertyValue(item.name === 'vtodo' ? 'due' : 'dtend') as ICAL.Time | null;
+  const duration = item.getFirstPropertyValue('duration') as ICAL.Duration | null;
+  if (start && end) return { days: 0, ms: toMs(end) - toMs(start) };
+  if (duration) return durationLength(duration);
+  // An event or journal entry on a date without an end lasts that day (RFC 5545 §3.6.1); otherwise an instant.
+  return { days: start?.isDate && item.name !== 'vtodo' ? 1 : 0, ms: 0 };
+}
+
+function durationLength(duration: ICAL.Duration): Length {
+  const sign = duration.isNegative ? -1 : 1;
+  return { days: sign * (duration.weeks * 7 + duration.days), ms: sign * (duration.hours * 3600 + duration.minutes * 60 + duration.seconds) * 1000 };
+}
+
+function periodLength(period: ICAL.Period): Length {
+  return period.duration ? durationLength(period.duration) : { days: 0, ms: toMs(period.end!) - toMs(period.start) };
+}
+
+/** Where an instance starting at `start` ends. ical.js's Time.addDuration would add hours on the wall clock too. */
+export function endOf(start: ICAL.Time, length: Length): number {
+  if (!length.days) return toMs(start) + length.ms;
+  const day = start.clone();
+  day.day += length.days;
+  return toMs(day) + length.ms;
 }
 
 /**
@@ -104,11 +227,9 @@ export function* instancesWithinBudget(object: ObjectShape, rangeStart: number, 
   }
 }
 
-/** An upper bound of the master's instance length, with a day to spare for DST changes in between. */
-function longestLength(master: ICAL.Component, taskLength: number | undefined): number {
-  if (taskLength !== undefined) return Math.max(taskLength, 0) + 86_400_000;
-  const duration = new ICAL.Event(master).duration;
-  return duration.toSeconds() * 1000 + 86_400_000;
+/** An upper bound of an instance's length in ms, with a day to spare for DST changes in between. */
+function longest(length: Length): number {
+  return Math.max(length.days, 0) * 86_400_000 + length.ms + 86_400_000;
 }
 
 /**
@@ -129,11 +250,11 @@ const frequencyPeriods: Record<string, { unit: 'second' | 'minute' | 'hour' | 'd
 /**
  * ical.js follows a series from DTSTART, so a meeting started years ago costs thousands of steps
  * before a query reaches this week. For a rule without COUNT, the series from DTSTART + k periods has
- * the same instances after its first, so the query can start there: the copy of the master starts a
- * whole number of periods before `notBefore` (with a day and a period to spare), keeps the instance
- * length as DURATION, and its first instance is skipped. COUNT rules are followed from DTSTART.
+ * the same instances after its first, so the query can start there: the rule is followed from a whole
+ * number of periods before `notBefore` (with a day and a period to spare), and that start is skipped.
+ * COUNT rules are followed from DTSTART.
  */
-function seriesNear(master: ICAL.Component, notBefore: number): { component: ICAL.Component } | undefined {
+function seriesNear(master: ICAL.Component, notBefore: number): ICAL.Time | undefined {
   const rules = master.getAllProperties('rrule');
   if (rules.length !== 1 || master.hasProperty('rdate')) return undefined;
   const rule = rules[0]!.getFirstValue() as ICAL.Recur;
@@ -146,15 +267,9 @@ function seriesNear(master: ICAL.Component, notBefore: number): { component: ICA
   const periodMs = period.unitMs * unitsPerPeriod;
   const periods = Math.floor((notBefore - toMs(start) - 86_400_000 - periodMs) / periodMs);
   if (periods < 2) return undefined;
-  const duration = new ICAL.Event(master).duration;
   const moved = start.clone();
   moved[period.unit] += periods * unitsPerPeriod;
-  const component = new ICAL.Component(ICAL.helpers.clone(master.jCal, true) as unknown[]);
-  component.removeAllProperties('dtend');
-  component.removeAllProperties('duration');
-  component.updatePropertyWithValue('dtstart', moved);
-  component.addPropertyWithValue('duration', duration);
-  return { component };
+  return moved;
 }
 
 /** RFC 4791 §9.9: a zero-length instance overlaps when it starts inside the range. */
@@ -170,28 +285,9 @@ export function toMs(time: ICAL.Time): number {
 /** The one instance a non-recurring component describes; tasks and journals without dates span all time. */
 function singleInstance(item: ICAL.Component): Instance | undefined {
   const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
-  if (item.name === 'vevent') {
-    if (!start) return undefined;
-    const event = new ICAL.Event(item);
-    return { start: toMs(start), end: toMs(event.endDate), item, startTime: start, endTime: event.endDate };
-  }
-  if (item.name === 'vtodo') {
-    const due = item.getFirstPropertyValue('due') as ICAL.Time | null;
-    if (!start && !due) return { start: openStart, end: openEnd, item };
-    if (!start) return { start: toMs(due!), end: toMs(due!), item };
-    const length = taskDuration(item) ?? 0;
-    return { start: toMs(start), end: toMs(start) + length, item, startTime: start };
-  }
-  // VJOURNAL: a day for a date, an instant for a date-time.
-  if (!start) return { start: openStart, end: openEnd, item };
-  return { start: toMs(start), end: toMs(start) + (start.isDate ? 86_400_000 : 0), item, startTime: start };
-}
-
-function taskDuration(item: ICAL.Component): number | undefined {
-  const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
-  const due = item.getFirstPropertyValue('due') as ICAL.Time | null;
-  const duration = item.getFirstPropertyValue('duration') as ICAL.Duration | null;
-  if (start && due) return toMs(due) - toMs(start);
-  if (duration) return duration.toSeconds() * 1000;
-  return undefined;
+  if (start) return { start: toMs(start), end: endOf(start, lengthOf(item)), item, startTime: start };
+  if (item.name === 'vevent') return undefined;
+  const due = item.name === 'vtodo' ? (item.getFirstPropertyValue('due') as ICAL.Time | null) : null;
+  if (due) return { start: toMs(due), end: toMs(due), item };
+  return { start: openStart, end: openEnd, item };
 }

@@ -64,7 +64,18 @@ describe('Recurrence expansion bounds', () => {
       const ms = timed(() => assert.throws(() => parseCalendarObject(event(['DTSTART:20260105T100000Z', `DURATION:${duration}`])), /ends after the year 9999/));
       assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
     });
+
+    it(`refuses an RDATE period of ${duration} at once`, () => {
+      const ms = timed(() => assert.throws(() => parseCalendarObject(event(['DTSTART:20260105T100000Z', `RDATE;VALUE=PERIOD:20260106T100000Z/${duration}`])), /ends after the year 9999/));
+      assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
+    });
   }
+
+  it('refuses an RDATE period that ends before it starts', () => {
+    for (const period of ['20260106T100000Z/-PT1H', '20260106T100000Z/20260106T090000Z']) {
+      assert.throws(() => parseCalendarObject(event(['DTSTART:20260105T100000Z', `RDATE;VALUE=PERIOD:${period}`])), /negative|ends before it starts/);
+    }
+  });
 
   it('keeps rules that are rare but real: a leap day, the last Friday, every weekday', () => {
     for (const rule of ['FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29', 'FREQ=MONTHLY;BYDAY=-1FR', 'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29']) {

@@ -1,8 +1,8 @@
 // The readable part of a scheduling message: what people see in the mail before their client shows
 // the invitation — when (date, time and zone), where, and who organizes it — as Exchange writes it.
-import ICAL from 'ical.js';
+import type ICAL from 'ical.js';
 import type { CalendarObject } from '../calendar-object.ts';
-import { toMs } from '../recurrence.ts';
+import { endOf, lengthOf, toMs } from '../recurrence.ts';
 
 /** "When / Where / Organizer" lines for the meeting (its first instance, and the rule if it repeats). */
 export function meetingDetails(object: CalendarObject, organizer: { address: string; displayName: string | null }): string {
@@ -20,17 +20,16 @@ export function meetingDetails(object: CalendarObject, organizer: { address: str
 }
 
 function when(item: ICAL.Component, start: ICAL.Time): string {
-  const end = new ICAL.Event(item).endDate;
+  const startMs = toMs(start);
+  const endMs = endOf(start, lengthOf(item));
   if (start.isDate) {
-    const day = (t: ICAL.Time) => new Date(Date.UTC(t.year, t.month - 1, t.day)).toLocaleDateString('en-GB', { timeZone: 'UTC', dateStyle: 'full' });
-    const last = end.clone();
-    last.day -= 1;
-    return last.compare(start) > 0 ? `${day(start)} to ${day(last)} (all day)` : `${day(start)} (all day)`;
+    // Dates are floating, read as UTC; the end is the day after the last.
+    const day = (ms: number) => new Date(ms).toLocaleDateString('en-GB', { timeZone: 'UTC', dateStyle: 'full' });
+    const lastDay = endMs - 86_400_000;
+    return lastDay > startMs ? `${day(startMs)} to ${day(lastDay)} (all day)` : `${day(startMs)} (all day)`;
   }
   const zone = zoneName(start);
   const format = (ms: number, style: Intl.DateTimeFormatOptions) => new Date(ms).toLocaleString('en-GB', { timeZone: zone, ...style });
-  const startMs = toMs(start);
-  const endMs = toMs(end);
   const sameDay = format(startMs, { dateStyle: 'full' }) === format(endMs, { dateStyle: 'full' });
   const to = sameDay ? format(endMs, { timeStyle: 'short' }) : format(endMs, { dateStyle: 'full', timeStyle: 'short' });
   return `${format(startMs, { dateStyle: 'full', timeStyle: 'short' })} to ${to} (${zone})`;
