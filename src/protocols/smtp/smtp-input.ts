@@ -82,15 +82,6 @@ export class SmtpInput {
     this.wake?.();
   }
 
-  /** Whether a complete line is already here, so reading it will not wait. */
-  hasLine(): boolean {
-    return this.chunks.some((c) => c.includes(LF));
-  }
-
-  get pending(): number {
-    return this.buffered;
-  }
-
   /** The next line without its line end (CRLF, or a bare LF), as UTF-8; longer than maxLength is refused, skipped to its end. */
   async line(maxLength: number): Promise<LineResult> {
     let skipping = false;
