@@ -1,5 +1,5 @@
 // The service each role starts. The imap role serves mailbox access: IMAP and POP3.
-import { startQueue, startSmtp } from '../flow/mail-flow-services.ts';
+import { startQueue, startSmtp } from './mail-flow-services.ts';
 import { startImap } from './imap-service.ts';
 import { startPop3 } from './pop3-service.ts';
 import { startHttp } from './http-service.ts';

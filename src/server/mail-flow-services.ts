@@ -1,13 +1,13 @@
 // The two mail-flow roles: "smtp" (listeners on 25/587/465 feeding intake) and "queue" (deliveries).
 import { hostname } from 'node:os';
-import { startSmtpListeners } from '../protocols/smtp/smtp-service.ts';
-import { messageDeps, type Holdfast, type RunningService } from '../server/holdfast.ts';
-import { SmtpClient } from './delivery/smtp-client.ts';
-import { BackPressure } from './intake/back-pressure.ts';
-import { ConnectionLimits } from './intake/connection-limits.ts';
-import { Intake } from './intake/intake.ts';
-import { Housekeeping } from './queue/housekeeping.ts';
-import { QueueRunner } from './queue/queue-runner.ts';
+import { startSmtpListeners } from '../protocols/smtp/smtp-listeners.ts';
+import { messageDeps, type Holdfast, type RunningService } from './holdfast.ts';
+import { SmtpClient } from '../flow/delivery/smtp-client.ts';
+import { BackPressure } from '../flow/intake/back-pressure.ts';
+import { ConnectionLimits } from '../flow/intake/connection-limits.ts';
+import { Intake } from '../flow/intake/intake.ts';
+import { Housekeeping } from '../flow/queue/housekeeping.ts';
+import { QueueRunner } from '../flow/queue/queue-runner.ts';
 
 export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
   const { config, store, directory, flow, dns, now } = holdfast;
