@@ -12,13 +12,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { databaseOption, storeName } from './lib/bench-store.ts';
+import { benchArgs } from './lib/bench-args.ts';
+import { storeName } from './lib/bench-store.ts';
 import { guarded, withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
 import { requireTool } from './lib/peers.ts';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '20' }, ...databaseOption } });
+const { values } = benchArgs(import.meta.url, { events: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '20' } });
 const eventCount = Number(values.events);
 const repeat = Number(values.repeat);
 

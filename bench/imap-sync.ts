@@ -7,12 +7,12 @@
 //    FETCH 1:* (UID FLAGS) (CHANGEDSINCE modseq), as a client that was offline does.
 //
 //   npm run bench:imap-sync -- [--messages 50000] [--database postgres://…]
-import { parseArgs } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { databaseOption, storeName } from './lib/bench-store.ts';
+import { benchArgs } from './lib/bench-args.ts';
+import { storeName } from './lib/bench-store.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, ...databaseOption } });
+const { values } = benchArgs(import.meta.url, { messages: { type: 'string', default: '50000' } });
 const total = Number(values.messages);
 const connections = 8;
 

@@ -18,14 +18,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ImapTalk } from '../test/helpers/imap-talk.ts';
-import { databaseOption, storeName } from './lib/bench-store.ts';
+import { benchArgs } from './lib/bench-args.ts';
+import { storeName } from './lib/bench-store.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, clients: { type: 'string', default: '10' }, 'holdfast-only': { type: 'boolean', default: false }, ...databaseOption },
-});
+const { values } = benchArgs(import.meta.url, { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, clients: { type: 'string', default: '10' }, 'holdfast-only': { type: 'boolean', default: false } });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const messagesPerMailbox = Number(values.messages);

@@ -7,15 +7,15 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
-import { databaseOption, storeName } from './lib/bench-store.ts';
+import { benchArgs } from './lib/bench-args.ts';
+import { storeName } from './lib/bench-store.ts';
 import { withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
 import { startSmtpSink, withMailPeers } from './lib/peers.ts';
 import { smtpSource, waitFor } from './lib/smtp-load.ts';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '10000' }, ...databaseOption } });
+const { values } = benchArgs(import.meta.url, { messages: { type: 'string', default: '10000' } });
 const messages = Number(values.messages);
 const recipient = 'someone@sink.example';
 const sinkPort = 2_626;

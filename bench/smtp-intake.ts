@@ -12,24 +12,21 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
-import { databaseOption, storeName } from './lib/bench-store.ts';
+import { benchArgs } from './lib/bench-args.ts';
+import { storeName } from './lib/bench-store.ts';
 import { withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
 import { withMailPeers } from './lib/peers.ts';
 import { pacedLatency, smtpSource, waitFor } from './lib/smtp-load.ts';
 
-const { values } = parseArgs({
-  options: {
-    messages: { type: 'string', default: '10000' },
-    sessions: { type: 'string', default: '20' },
-    size: { type: 'string', default: '5120' },
-    'holdfast-only': { type: 'boolean', default: false },
-    'compare-sqlite': { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '1' },
-    ...databaseOption,
-  },
+const { values } = benchArgs(import.meta.url, {
+  messages: { type: 'string', default: '10000' },
+  sessions: { type: 'string', default: '20' },
+  size: { type: 'string', default: '5120' },
+  'holdfast-only': { type: 'boolean', default: false },
+  'compare-sqlite': { type: 'boolean', default: false },
+  rounds: { type: 'string', default: '1' },
 });
 const messages = Number(values.messages);
 const sessions = Number(values.sessions);

@@ -7,9 +7,6 @@ import pg from 'pg';
 import { createScratchDatabase } from '../../test/helpers/backends.ts';
 import { watchProcessesCpu } from './process-cpu.ts';
 
-/** The option every bench takes (node:util parseArgs shape). */
-export const databaseOption = { database: { type: 'string' } } as const;
-
 export interface BenchStore {
   /** For result tables: "SQLite" or "PostgreSQL". */
   name: string;
