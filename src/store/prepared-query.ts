@@ -9,7 +9,7 @@
 // On SQLite a run also skips Kysely's executor when it can (see DirectRunner): the connection is in
 // this process, and passing a key lookup through the executor's promises cost twice what SQLite takes
 // to answer it (bench/imap, session 7).
-import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import { PostgresAdapter, type Compilable, type CompiledQuery, type Kysely, type QueryResult, type RawBuilder } from 'kysely';
 import type { Database } from './schema.ts';
 
 /** Stands for a named value while the query is built; replaced by the value at each run. */
@@ -93,4 +93,13 @@ export class PreparedQuery<Args extends Record<string, unknown>, Row> {
     }
     return template;
   }
+}
+
+/**
+ * A statement Kysely's builder cannot say (a batch of rows passed as one JSON value, say), written
+ * in SQL for each dialect, for a PreparedQuery: `new PreparedQuery((db, arg) => sqlFor(db, {...}))`.
+ */
+export function sqlFor<Row>(db: Kysely<Database>, texts: { postgres: RawBuilder<Row>; sqlite: RawBuilder<Row> }): Compilable<Row> {
+  const query = db.getExecutor().adapter instanceof PostgresAdapter ? texts.postgres : texts.sqlite;
+  return { compile: () => query.compile(db) };
 }

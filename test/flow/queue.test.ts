@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
 import { insertMessage, type NewRecipient } from '../../src/flow/queue/intake-committer.ts';
 import { QueueAdmin } from '../../src/flow/queue/queue-admin.ts';
-import { Queue } from '../../src/flow/queue/queue.ts';
+import { Queue, type ClaimedRecipient } from '../../src/flow/queue/queue.ts';
 import { traceMessages } from '../../src/flow/trace-query.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { TestClock } from '../helpers/node.ts';
@@ -108,6 +108,20 @@ for (const name of backendNames) {
       const traced = await traceMessages(t.store.db, { recipient: 'r1@far.example', since: clock.now() - 60_000 });
       assert.ok(traced.some((m) => m.id === id));
       await assert.rejects(admin.hold(99999), { code: 'unknown-message', message: 'no message 99999 in the queue' });
+    });
+
+    it('claims from more tenants than one statement reads, each its share', async () => {
+      // The claim reads the due mail of 50 tenants per statement (queue.ts, oldestDue).
+      const tenants: number[] = [];
+      for (let i = 0; i < 60; i++) tenants.push((await t.directory.addTenant({ name: `many-${i}` })).id);
+      for (const tenantId of tenants) await enqueue(tenantId, 2, 'many tenants');
+      clock.advance(1000);
+      const ours = (claimed: ClaimedRecipient[]) => claimed.filter((c) => tenants.includes(c.tenantId!));
+      const first = ours(await queue.claim('w', 61)); // 61: earlier tests left a DSN without tenant
+      assert.deepEqual(first.map((c) => c.tenantId).sort(), [...tenants].sort(), 'one each: an equal share for every tenant');
+      const rest = ours(await queue.claim('w', 200));
+      assert.equal(rest.length, 60);
+      await queue.recordDelivered([...first, ...rest].map((recipient) => ({ recipient, reply: '250 ok' })));
     });
   });
 }

@@ -4,20 +4,21 @@
 // add a second copy.
 import type { Kysely } from 'kysely';
 import { formatSize } from '../../config/size.ts';
-import type { Directory, Principal } from '../../directory/directory.ts';
+import type { Directory, Principal, ResolvedAddress } from '../../directory/directory.ts';
 import { appendMessage } from '../../mailbox/append.ts';
 import type { ChangeFeed, MailboxChange } from '../../mailbox/change-feed.ts';
 import { ensureDefaultFolders, findFolder, lockFolders, usedBytes } from '../../mailbox/folders.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
-import { ensureMetadata, loadMimeTree } from '../../mailbox/message-metadata.ts';
+import { computeMetadata, storeMetadata } from '../../mailbox/message-metadata.ts';
 import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
 import type { MimePart } from '../../message/mime-tree.ts';
 import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { readBlob } from '../../store/blobs/blob-store.ts';
-import { groupCommit } from '../../store/commit-modes.ts';
+import { batches } from '../../store/batches.ts';
+import { groupCommit, relaxedCommit } from '../../store/commit-modes.ts';
 import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';
 
 export interface LocalDeliveryDeps {
@@ -42,8 +43,12 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   const failed: Outcome[] = [];
   const ready: Ready[] = [];
   const usage = new Map<number, number>();
+  // Each address is read once per batch (a burst of mail to one mailbox is one lookup), and fresh:
+  // an account removed since intake accepted the mail is not delivered to.
+  const addresses = new Map<string, ResolvedAddress | undefined>();
   for (const recipient of recipients) {
-    const resolved = await deps.directory.resolveAddress(recipient.recipient);
+    if (!addresses.has(recipient.recipient)) addresses.set(recipient.recipient, await deps.directory.resolveAddress(recipient.recipient));
+    const resolved = addresses.get(recipient.recipient);
     if (!resolved || resolved.principal.kind === 'group') {
       failed.push({ recipient, reply: `550 5.1.1 <${recipient.recipient}>: no such mailbox here` });
       continue;
@@ -61,8 +66,7 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   }
 
   if (ready.length) {
-    // Envelope, structure and search text are computed once per content, before the delivery commits.
-    for (const hash of new Set(ready.map((r) => r.recipient.message.blobHash))) await ensureMetadata(deps, hash, deps.now());
+    const trees = await mimeTrees(deps, [...new Set(ready.map((r) => r.recipient.message.blobHash))]);
     let changes: MailboxChange[];
     try {
       changes = await deliverBatch(deps, ready);
@@ -75,7 +79,7 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
       }
     }
     for (const change of changes) deps.changes.publish(change);
-    await applyCalendarMail(deps, ready);
+    await applyCalendarMail(deps, ready, trees);
   }
   if (failed.length) await deps.queue.recordFailed(failed);
 }
@@ -118,7 +122,7 @@ async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<Ma
     await deps.queue.recordDelivered(outcomes, trx);
     return changes;
   });
-  deps.queue.logDelivered(outcomes);
+  deps.queue.delivered(outcomes);
   return committed;
 }
 
@@ -138,13 +142,13 @@ export function deliveryHeaders(sender: string, mailbox: string): string {
  * The message is in the INBOX already whatever happens here: a calendar that cannot or may not take
  * it is logged, never a reason to bounce or retry the mail.
  */
-async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[]) {
+async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[], trees: Map<string, MimePart>) {
   if (!deps.scheduler) return;
   const calendars = new Map<string, string | undefined>();
   for (const { recipient, principal } of delivered) {
     const hash = recipient.message.blobHash;
     try {
-      if (!calendars.has(hash)) calendars.set(hash, await calendarPart(deps, hash));
+      if (!calendars.has(hash)) calendars.set(hash, await calendarPart(deps, hash, trees.get(hash)!));
       const calendar = calendars.get(hash);
       if (!calendar) continue;
       const outcome = await deps.scheduler.receiveImip(principal, calendar, recipient.message.verifiedFrom);
@@ -155,9 +159,29 @@ async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[]) {
   }
 }
 
-async function calendarPart(deps: LocalDeliveryDeps, hash: string): Promise<string | undefined> {
-  const tree = await loadMimeTree(deps.db, hash);
-  const part = tree && findCalendarPart(tree);
+/**
+ * The MIME trees of contents (for calendar mail), read together from their stored metadata, which
+ * also tells which have none yet. Envelope, structure and search text are computed once per content,
+ * before the delivery commits: intake stores them for small messages; the others' are computed now.
+ * Not fsync'd: they can be computed again, and the delivery that follows is (its sync covers this
+ * commit too).
+ */
+async function mimeTrees(deps: LocalDeliveryDeps, hashes: string[]): Promise<Map<string, MimePart>> {
+  const trees = new Map<string, MimePart>();
+  for (const batch of batches(hashes)) {
+    const rows = await deps.db.selectFrom('blob_metadata').select(['hash', 'tree']).where('hash', 'in', batch).execute();
+    for (const row of rows) trees.set(row.hash, JSON.parse(row.tree));
+  }
+  for (const hash of hashes.filter((h) => !trees.has(h))) {
+    const computed = computeMetadata(await readBlob(deps.blobs, hash));
+    await relaxedCommit(deps.db, (trx) => storeMetadata(trx, deps.dialect, hash, computed, deps.now()));
+    trees.set(hash, computed.metadata.tree);
+  }
+  return trees;
+}
+
+async function calendarPart(deps: LocalDeliveryDeps, hash: string, tree: MimePart): Promise<string | undefined> {
+  const part = findCalendarPart(tree);
   if (!part) return undefined;
   const source = await readBlob(deps.blobs, hash);
   const bytes = decodeTransfer(part, source.subarray(part.bodyStart, part.end));

@@ -7,7 +7,7 @@ import { PreparedQuery } from '../../store/prepared-query.ts';
 import type { Database, QueueMessageTable, QueueRecipientTable } from '../../store/schema.ts';
 import { writeInlineBlob, type InlineBlob } from '../../store/blobs/inline-blob.ts';
 import { groupCommit } from '../../store/commit-modes.ts';
-import { writeTrace } from '../trace.ts';
+import { writeTrace, type TraceEvent } from '../trace.ts';
 import { storeMetadata, type ComputedMetadata } from '../../mailbox/message-metadata.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Logger } from '../../logging/logger.ts';
@@ -83,11 +83,7 @@ export class IntakeCommitter {
   private async flush() {
     const batch = this.pending.splice(0, maxBatch);
     try {
-      const ids = await groupCommit(this.db, async (trx) => {
-        const out: number[] = [];
-        for (const item of batch) out.push(await insertMessage(trx, item.message, this.dialect));
-        return out;
-      });
+      const ids = await groupCommit(this.db, (trx) => insertMessages(trx, batch.map((item) => item.message), this.dialect));
       batch.forEach((item, i) => this.committed(item, ids[i]!));
       this.onCommitted(ids);
     } catch {
@@ -179,8 +175,24 @@ const insertQueueRecipient = new PreparedQuery<QueueRecipientValues, { id: numbe
     .returning(['id', 'recipient', 'route']),
 );
 
-/** Inserts one message with its recipients, trace events and metadata (when computed); returns the message id. */
+/**
+ * Inserts messages with their recipients, trace events and metadata (when computed); returns their
+ * ids. The trace events of all of them are written together (one statement).
+ */
+export async function insertMessages(trx: Transaction<Database>, messages: NewMessage[], dialect: Dialect): Promise<number[]> {
+  const trace: TraceEvent[] = [];
+  const ids: number[] = [];
+  for (const m of messages) ids.push(await insertOne(trx, m, dialect, trace));
+  await writeTrace(trx, trace);
+  return ids;
+}
+
 export async function insertMessage(trx: Transaction<Database>, m: NewMessage, dialect: Dialect): Promise<number> {
+  return (await insertMessages(trx, [m], dialect))[0]!;
+}
+
+/** Inserts one message, adding its trace events to `trace` for the caller to write. */
+async function insertOne(trx: Transaction<Database>, m: NewMessage, dialect: Dialect, trace: TraceEvent[]): Promise<number> {
   if (m.inlineBlob) await writeInlineBlob(trx, m.inlineBlob, m.receivedAt);
   if (m.metadata) await storeMetadata(trx, dialect, m.blobHash, m.metadata, m.receivedAt);
   const inserted = await insertQueueMessage.first(trx, {
@@ -214,9 +226,9 @@ export async function insertMessage(trx: Transaction<Database>, m: NewMessage, d
     });
     recipients.push(row!);
   }
-  await writeTrace(trx, [
+  trace.push(
     { messageId: id, event: 'received', at: m.receivedAt, detail: { ...m.receivedDetail, sender: m.sender, size: m.size, messageId: m.messageId } },
     ...recipients.map((r) => ({ messageId: id, recipientId: r.id, event: 'queued' as const, at: m.receivedAt, detail: { recipient: r.recipient, route: r.route } })),
-  ]);
+  );
   return id;
 }

@@ -3,19 +3,21 @@
 // deferred on the retry schedule, failed with a DSN) are written with their trace events in one
 // transaction, so a crash never leaves a half-recorded step.
 import { replyCode, type Metrics } from '../../metrics/metrics.ts';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
+import { batches } from '../../store/batches.ts';
 import { groupCommit, relaxedCommit } from '../../store/commit-modes.ts';
 import type { Dialect } from '../../store/database.ts';
+import { PreparedQuery, sqlFor } from '../../store/prepared-query.ts';
 import type { Database, RecipientState } from '../../store/schema.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from '../dsn.ts';
 import { logOutcomes, logReceived } from '../mail-log.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { routeRecipient } from '../router.ts';
 import { writeTrace } from '../trace.ts';
-import { insertMessage, type NewMessage } from './intake-committer.ts';
+import { insertMessages, type NewMessage } from './intake-committer.ts';
 
 export interface QueuedMessage {
   id: number;
@@ -112,11 +114,8 @@ export class Queue {
       // Per tenant: candidates alternating fresh and retried mail; each tenant first gets an equal
       // share of the active set, and whatever a tenant cannot use goes to the others.
       const share = Math.max(1, Math.ceil(limit / tenants.length));
-      const candidates: number[][] = [];
-      for (const { tenant_id } of tenants) {
-        const [fresh, retried] = await Promise.all([true, false].map((isFresh) => this.oldestDue(trx, now, routes, tenant_id, isFresh, limit)));
-        candidates.push(interleave(fresh!, retried!));
-      }
+      const due = await this.oldestDue(trx, now, routes, tenants.map((t) => t.tenant_id), limit);
+      const candidates = tenants.map(({ tenant_id }) => interleave(due.get(dueKey(tenant_id, true)) ?? [], due.get(dueKey(tenant_id, false)) ?? []));
       const ids = candidates.flatMap((list) => list.slice(0, share));
       for (let round = share; ids.length < limit && candidates.some((list) => list.length > round); round++) {
         for (const list of candidates) if (list.length > round && ids.length < limit) ids.push(list[round]!);
@@ -134,33 +133,40 @@ export class Queue {
   }
 
   /**
-   * The ids of a tenant's oldest due recipients, fresh (never tried) or retried: per state, read in the
-   * order of the (tenant_id, state, next_attempt_at) index and stopped at `limit`, then merged.
+   * The ids of each tenant's oldest due recipients, fresh (never tried) and retried apart, by
+   * dueKey(): per tenant, state and kind, read in the order of the (tenant_id, state,
+   * next_attempt_at) index and stopped at `limit`, then merged. One statement for all of them (a
+   * union of those reads): on PostgreSQL each statement is a round trip, and statements run at once
+   * in one transaction are not allowed (pg queues them and deprecates it).
    */
-  private async oldestDue(trx: Transaction<Database>, now: number, routes: ('local' | 'remote')[], tenantId: number | null, fresh: boolean, limit: number): Promise<number[]> {
-    const perState = await Promise.all(
-      dueStates.map((state) =>
-        trx
-          .selectFrom('queue_recipients as r')
-          .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
-          .select(['r.id', 'r.next_attempt_at'])
-          .where((eb) => (tenantId === null ? eb('r.tenant_id', 'is', null) : eb('r.tenant_id', '=', tenantId)))
-          .where('r.state', '=', state)
-          .where('r.next_attempt_at', '<=', now)
-          .where('m.held', '=', 0)
-          .where('r.route', 'in', routes)
-          .where('r.attempts', fresh ? '=' : '>', 0)
-          .orderBy('r.next_attempt_at')
-          .limit(limit)
-          .$if(this.deps.dialect === 'postgres', (q) => q.forUpdate('r').skipLocked())
-          .execute(),
-      ),
-    );
-    return perState
-      .flat()
-      .sort((a, b) => Number(a.next_attempt_at) - Number(b.next_attempt_at))
-      .slice(0, limit)
-      .map((r) => Number(r.id));
+  private async oldestDue(trx: Transaction<Database>, now: number, routes: ('local' | 'remote')[], tenantIds: (number | null)[], limit: number): Promise<Map<string, number[]>> {
+    const read = (tenantId: number | null, state: (typeof dueStates)[number], fresh: boolean) =>
+      trx
+        .selectFrom('queue_recipients as r')
+        .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
+        .select(['r.id', 'r.next_attempt_at', 'r.tenant_id', 'r.attempts'])
+        .where((eb) => (tenantId === null ? eb('r.tenant_id', 'is', null) : eb('r.tenant_id', '=', tenantId)))
+        .where('r.state', '=', state)
+        .where('r.next_attempt_at', '<=', now)
+        .where('m.held', '=', 0)
+        .where('r.route', 'in', routes)
+        .where('r.attempts', fresh ? '=' : '>', 0)
+        .orderBy('r.next_attempt_at')
+        .limit(limit)
+        .$if(this.deps.dialect === 'postgres', (q) => q.forUpdate('r').skipLocked());
+    const due = new Map<string, { id: number; at: number }[]>();
+    // Tenants in groups, within what one statement may hold (SQLite: 500 members of a union).
+    for (const group of batches(tenantIds, 50)) {
+      const reads = group.flatMap((tenantId) => dueStates.flatMap((state) => [true, false].map((fresh) => read(tenantId, state, fresh))));
+      // Each read in a subquery of its own: its order and limit apply to it alone (and PostgreSQL
+      // allows FOR UPDATE there, not on a member of a union).
+      const [first, ...rest] = reads.map((q, i) => trx.selectFrom(q.as(`d${i}`)).selectAll());
+      for (const r of await rest.reduce((union, q) => union.unionAll(q), first!).execute()) {
+        const key = dueKey(r.tenant_id, Number(r.attempts) === 0);
+        due.set(key, [...(due.get(key) ?? []), { id: Number(r.id), at: Number(r.next_attempt_at) }]);
+      }
+    }
+    return new Map([...due].map(([key, list]) => [key, list.sort((a, b) => a.at - b.at).slice(0, limit).map((r) => r.id)]));
   }
 
   /**
@@ -297,13 +303,16 @@ export class Queue {
    * otherwise deliveries that finish together share one transaction, and late outcomes are dropped.
    */
   async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>): Promise<void> {
-    this.count('delivered', outcomes);
     if (!trx) return this.deliveredBatch.add(outcomes);
     if ((await this.writeDelivered(trx, outcomes)).length < outcomes.length) throw new LeaseLostError();
   }
 
-  /** Logs deliveries recorded in a caller's transaction (recordDelivered with trx), once it has committed. */
-  logDelivered(outcomes: Outcome[]) {
+  /**
+   * Counts and logs deliveries recorded in a caller's transaction (recordDelivered with trx), once it
+   * has committed: never from inside it, which PostgreSQL may end on a deadlock and run again.
+   */
+  delivered(outcomes: Outcome[]) {
+    this.count('delivered', outcomes);
     logOutcomes(this.deps.log, 'delivered', outcomes, this.deps.now());
   }
 
@@ -317,12 +326,12 @@ export class Queue {
     }
   }
 
-  private readonly deliveredBatch: Batcher<Outcome> = new Batcher(async (outcomes) => this.logDelivered(await groupCommit(this.db, (trx) => this.writeDelivered(trx, outcomes))));
+  private readonly deliveredBatch: Batcher<Outcome> = new Batcher(async (outcomes) => this.delivered(await groupCommit(this.db, (trx) => this.writeDelivered(trx, outcomes))));
 
   /** Returns the outcomes recorded (the others had lost their lease). */
   private async writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<Outcome[]> {
     const now = this.deps.now();
-    const applied = await this.applyAll(trx, outcomes, 'delivered', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
+    const applied = await this.applyAll(trx, outcomes, 'delivered', (o) => ({ lastReply: o.reply, attempts: o.recipient.attempts + 1, lastAttemptAt: now }));
     await writeTrace(
       trx,
       applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
@@ -349,7 +358,7 @@ export class Queue {
           const attempts = o.recipient.attempts + (notAttempted ? 0 : 1);
           const delay = retryMs[Math.min(Math.max(attempts - 1, 0), retryMs.length - 1)]!;
           retryAt.set(o, now + delay);
-          return notAttempted ? { last_reply: o.reply, next_attempt_at: now + delay } : { last_reply: o.reply, attempts, last_attempt_at: now, next_attempt_at: now + delay };
+          return notAttempted ? { lastReply: o.reply, nextAttemptAt: now + delay } : { lastReply: o.reply, attempts, lastAttemptAt: now, nextAttemptAt: now + delay };
         });
         await writeTrace(
           trx,
@@ -382,7 +391,7 @@ export class Queue {
     const now = this.deps.now();
     const dsns = await this.prepareDsns(outcomes, 'failed');
     const { applied, notices } = await groupCommit(this.db, async (trx) => {
-      const applied = await this.applyAll(trx, outcomes, 'failed', (o) => ({ last_reply: o.reply, attempts: o.recipient.attempts + 1, last_attempt_at: now }));
+      const applied = await this.applyAll(trx, outcomes, 'failed', (o) => ({ lastReply: o.reply, attempts: o.recipient.attempts + 1, lastAttemptAt: now }));
       await writeTrace(
         trx,
         applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
@@ -396,9 +405,8 @@ export class Queue {
 
   /** Queues DSNs in the caller's transaction; logDsns() logs them once it has committed. */
   private async insertDsns(trx: Transaction<Database>, dsns: { dsnFor: number; message: NewMessage }[]) {
-    const queued = [];
-    for (const dsn of dsns) queued.push({ ...dsn, queueId: await insertMessage(trx, dsn.message, this.deps.dialect) });
-    return queued;
+    const ids = await insertMessages(trx, dsns.map((dsn) => dsn.message), this.deps.dialect);
+    return dsns.map((dsn, i) => ({ ...dsn, queueId: ids[i]! }));
   }
 
   private logDsns(queued: { queueId: number; message: NewMessage }[]) {
@@ -433,25 +441,19 @@ export class Queue {
   }
 
   /**
-   * Records an outcome, but only while the recipient's lease is still the claimant's: if the lease
-   * expired and another worker took the recipient over, this (late) outcome is dropped. Returns
-   * whether it was recorded.
+   * Records outcomes (one statement for all), each only while its recipient's lease is still the
+   * claimant's: if the lease expired and another worker took the recipient over, that (late) outcome
+   * is dropped. Returns the outcomes recorded.
    */
-  private async setState(trx: Transaction<Database>, recipient: ClaimedRecipient, state: RecipientState, fields: Record<string, unknown>): Promise<boolean> {
-    const result = await trx
-      .updateTable('queue_recipients')
-      .set({ state, lease_owner: null, lease_expires_at: null, updated_at: this.deps.now(), ...fields })
-      .where('id', '=', recipient.id)
-      .where((eb) => (recipient.leaseOwner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', recipient.leaseOwner)))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
-  }
-
-  /** Applies an outcome to each recipient; returns those whose lease was still held. */
-  private async applyAll(trx: Transaction<Database>, outcomes: Outcome[], state: RecipientState, fields: (o: Outcome) => Record<string, unknown>) {
-    const applied: Outcome[] = [];
-    for (const o of outcomes) if (await this.setState(trx, o.recipient, state, fields(o))) applied.push(o);
-    return applied;
+  private async applyAll(trx: Transaction<Database>, outcomes: Outcome[], state: RecipientState, fields: (o: Outcome) => OutcomeFields): Promise<Outcome[]> {
+    if (outcomes.length === 0) return [];
+    const rows = outcomes.map((o) => {
+      const f = fields(o);
+      return [o.recipient.id, o.recipient.leaseOwner, f.lastReply, f.attempts ?? null, f.lastAttemptAt ?? null, f.nextAttemptAt ?? null];
+    });
+    const recorded = await recordOutcomes.rows(trx, { state, now: this.deps.now(), rows: JSON.stringify(rows) });
+    const ids = new Set(recorded.map((r) => Number(r.id)));
+    return outcomes.filter((o) => ids.has(o.recipient.id));
   }
 
   /** One DSN per original message, written to the blob store before the transaction that queues it. */
@@ -494,6 +496,42 @@ export class Queue {
   }
 }
 
+/** What an outcome sets besides the state (and the lease, which it ends); a field left out keeps its value. */
+interface OutcomeFields {
+  lastReply: string;
+  attempts?: number;
+  lastAttemptAt?: number;
+  nextAttemptAt?: number;
+}
+
+/**
+ * Records outcomes given as one JSON array of [id, lease owner, reply, attempts, last attempt,
+ * next attempt] (null: keep the value), where the lease owner is still the one given. One shape for
+ * any number of outcomes, prepared once; on PostgreSQL one round trip instead of one per recipient.
+ */
+const recordOutcomes = new PreparedQuery<{ state: RecipientState; now: number; rows: string }, { id: number }>((db, arg) =>
+  sqlFor(db, {
+    postgres: sql`update queue_recipients as r
+      set state = ${arg('state')}, lease_owner = null, lease_expires_at = null, updated_at = ${arg('now')},
+        last_reply = v.value ->> 2,
+        attempts = coalesce((v.value ->> 3)::integer, r.attempts),
+        last_attempt_at = coalesce((v.value ->> 4)::bigint, r.last_attempt_at),
+        next_attempt_at = coalesce((v.value ->> 5)::bigint, r.next_attempt_at)
+      from json_array_elements(${arg('rows')}::json) as v(value)
+      where r.id = (v.value ->> 0)::bigint and r.lease_owner is not distinct from v.value ->> 1
+      returning r.id`,
+    sqlite: sql`update queue_recipients
+      set state = ${arg('state')}, lease_owner = null, lease_expires_at = null, updated_at = ${arg('now')},
+        last_reply = v.value ->> 2,
+        attempts = coalesce(v.value ->> 3, queue_recipients.attempts),
+        last_attempt_at = coalesce(v.value ->> 4, queue_recipients.last_attempt_at),
+        next_attempt_at = coalesce(v.value ->> 5, queue_recipients.next_attempt_at)
+      from json_each(${arg('rows')}) as v
+      where queue_recipients.id = v.value ->> 0 and queue_recipients.lease_owner is v.value ->> 1
+      returning queue_recipients.id`,
+  }),
+);
+
 export const queueStates: RecipientState[] = ['queued', 'inflight', 'deferred', 'delivered', 'failed'];
 
 /** A local delivery whose lease was taken over meanwhile: its transaction is rolled back. */
@@ -502,6 +540,8 @@ export class LeaseLostError extends Error {
     super('the lease on this delivery was taken over by another worker');
   }
 }
+
+const dueKey = (tenantId: number | null, fresh: boolean) => `${tenantId}/${fresh ? 'fresh' : 'retried'}`;
 
 function interleave(a: number[], b: number[]): number[] {
   const out: number[] = [];
