@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Store } from '../store/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
 import { IntakeCommitter } from './queue/intake-committer.ts';
+import { NewMailSignal } from './queue/new-mail-signal.ts';
 import { Queue } from './queue/queue.ts';
 import { SenderLimits } from './sender-limits.ts';
 
@@ -17,19 +18,19 @@ export interface MailFlow {
   dkim: DkimKeys;
   /** The sending limits of users, shared by submission and calendar invitations. */
   senderLimits: SenderLimits;
-  /** Set by the queue role so that committed mail is picked up at once rather than at the next poll. */
-  onCommitted: (messageIds: number[]) => void;
+  /** Raised when mail is committed, so that the queue role picks it up at once rather than at its next poll. */
+  newMail: NewMailSignal;
 }
 
 /** `log` receives the per-message lines of mail-log.ts (received, delivered, deferred, bounced). */
 export function createMailFlow(deps: { config: Config; store: Store; directory: Directory; metrics?: Metrics; log?: Logger; now(): number }): MailFlow {
   const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, metrics: deps.metrics, log: deps.log, now: deps.now });
-  const flow: MailFlow = {
+  const newMail = new NewMailSignal();
+  return {
     queue,
-    committer: new IntakeCommitter(deps.store.db, deps.store.dialect, (ids) => flow.onCommitted(ids), deps.log),
+    committer: new IntakeCommitter(deps.store.db, deps.store.dialect, () => newMail.raise(), deps.log),
     dkim: new DkimKeys(deps.store.db, deps.now),
     senderLimits: new SenderLimits(deps),
-    onCommitted: () => {},
+    newMail,
   };
-  return flow;
 }

@@ -28,6 +28,12 @@ export interface MessageDeps {
   now(): number;
 }
 
+/** The mailbox's dependencies taken from the running server's parts (IMAP, POP3, local delivery, probes). */
+export function messageDeps(parts: { store: { db: Kysely<Database>; dialect: Dialect; blobs: BlobStore }; changes: ChangeFeed; folderIndex: FolderIndex; now(): number }): MessageDeps {
+  const { store } = parts;
+  return { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: parts.changes, index: parts.folderIndex, now: parts.now };
+}
+
 export interface MessageState {
   uid: number;
   flags: string[];

@@ -8,10 +8,9 @@ import type { Directory } from '../directory/directory.ts';
 import type { LoginLimiter } from '../directory/login-limiter.ts';
 import type { MailDns } from '../flow/dns.ts';
 import type { MailFlow } from '../flow/mail-flow.ts';
-import type { QueueRunner } from '../flow/queue/queue-runner.ts';
+import type { DestinationControl } from '../flow/delivery/destination-control.ts';
 import type { ChangeFeed } from '../mailbox/change-feed.ts';
 import type { FolderIndex } from '../mailbox/folder-index.ts';
-import type { MessageDeps } from '../mailbox/messages.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ListenerInfo } from '../net/listen.ts';
@@ -37,8 +36,8 @@ export interface Holdfast {
   health: HealthMonitor;
   /** Failed logins, counted across protocols. */
   logins: LoginLimiter;
-  /** The queue runner, when this node runs the queue role. */
-  runner?: QueueRunner;
+  /** Remote destinations' concurrency and health as this node's queue runner sees them (empty without the queue role). */
+  destinations: DestinationControl;
   now(): number;
 }
 
@@ -52,9 +51,3 @@ export interface RunningService {
 }
 
 export type ServiceStarter = (holdfast: Holdfast) => Promise<RunningService>;
-
-/** What mailbox operations need from the context (IMAP, POP3, local delivery). */
-export function messageDeps(holdfast: Holdfast): MessageDeps {
-  const { store } = holdfast;
-  return { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: holdfast.changes, index: holdfast.folderIndex, now: holdfast.now };
-}

@@ -1,7 +1,8 @@
 // IMAP listeners: 143 (plain, STARTTLS offered; LOGINDISABLED until TLS unless [imap] plaintext_login)
 // and 993 (implicit TLS). Each connection is an ImapSession.
 import { createSecureContext } from 'node:tls';
-import { messageDeps, type Holdfast, type RunningService } from './holdfast.ts';
+import { messageDeps } from '../mailbox/messages.ts';
+import type { Holdfast, RunningService } from './holdfast.ts';
 import { startSocketListeners } from '../net/socket-listeners.ts';
 import { ImapContext } from '../protocols/imap/imap-context.ts';
 import { ImapSession } from '../protocols/imap/session.ts';

@@ -1,7 +1,8 @@
 // POP3 listeners: 110 (plain, STLS offered; passwords only after it unless [imap] plaintext_login)
 // and 995 (implicit TLS). Each connection is a Pop3Session on the INBOX of the mailbox model.
 import { createSecureContext } from 'node:tls';
-import { messageDeps, type Holdfast, type RunningService } from './holdfast.ts';
+import { messageDeps } from '../mailbox/messages.ts';
+import type { Holdfast, RunningService } from './holdfast.ts';
 import { startSocketListeners } from '../net/socket-listeners.ts';
 import { Pop3Context } from '../protocols/pop3/pop3-context.ts';
 import { Pop3Session } from '../protocols/pop3/pop3-session.ts';

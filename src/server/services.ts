@@ -1,7 +1,8 @@
 // The service each role starts. The imap role serves mailbox access: IMAP and POP3.
-import { startQueue, startSmtp } from './mail-flow-services.ts';
 import { startImap } from './imap-service.ts';
 import { startPop3 } from './pop3-service.ts';
+import { startQueue } from './queue-service.ts';
+import { startSmtp } from './smtp-service.ts';
 import { startHttp } from './http-service.ts';
 import type { RunningService, ServiceStarter } from './holdfast.ts';
 import type { Role } from './roles.ts';

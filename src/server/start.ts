@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
 import { Directory } from '../directory/directory.ts';
 import { createMailDns, type MailDns } from '../flow/dns.ts';
+import { DestinationControl } from '../flow/delivery/destination-control.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
 import { LoginLimiter, loginLimits } from '../directory/login-limiter.ts';
 import { isProbeAddress } from '../health/checks/probe-account.ts';
@@ -18,7 +19,8 @@ import { ChangeFeed } from '../mailbox/change-feed.ts';
 import { FolderIndex } from '../mailbox/folder-index.ts';
 import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
-import { messageDeps, type Holdfast, type RunningService } from './holdfast.ts';
+import { messageDeps } from '../mailbox/messages.ts';
+import type { Holdfast, RunningService } from './holdfast.ts';
 import type { ListenerInfo } from '../net/listen.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
@@ -82,7 +84,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     });
     const dns = options.dns ?? createMailDns(config.dnsServers);
     const health = new HealthMonitor({ config, db: store.db, mail: () => messageDeps(holdfast!), directory, dns, metrics, logger: logger.child({ component: 'health' }), now });
-    holdfast = { config, store, directory, logger, tls, now, dns, flow, scheduler, metrics, health, changes: new ChangeFeed(), folderIndex: new FolderIndex(), logins: new LoginLimiter(store.db, loginLimits(config.limits.authFailures), now, isProbeAddress) };
+    holdfast = { config, store, directory, logger, tls, now, dns, flow, scheduler, metrics, health, destinations: new DestinationControl(now), changes: new ChangeFeed(), folderIndex: new FolderIndex(), logins: new LoginLimiter(store.db, loginLimits(config.limits.authFailures), now, isProbeAddress) };
     if (config.database.kind === 'postgres') services.push(await relayChanges(holdfast, config.database.url));
     const byRole = new Map<Role, RunningService>();
     for (const role of options.roles) {

@@ -4,7 +4,7 @@
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { LoginLimiter } from '../directory/login-limiter.ts';
-import type { QueueRunner } from '../flow/queue/queue-runner.ts';
+import type { DestinationControl } from '../flow/delivery/destination-control.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../store/store.ts';
@@ -16,7 +16,7 @@ export interface WebContext {
   logins: LoginLimiter;
   metrics: Metrics;
   health: HealthMonitor;
-  /** The queue runner, when this node runs the queue role. */
-  runner?: QueueRunner;
+  /** Remote destinations as this node's queue runner sees them (empty without the queue role). */
+  destinations: DestinationControl;
   now(): number;
 }

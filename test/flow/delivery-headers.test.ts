@@ -79,7 +79,7 @@ for (const name of backendNames) {
       // As after a crash between the append and forgetting the lease: the recipient is due again.
       const row = await db.selectFrom('queue_recipients as r').innerJoin('queue_messages as m', 'm.id', 'r.message_id').select('r.id').where('m.subject', '=', 'once only').executeTakeFirstOrThrow();
       await db.updateTable('queue_recipients').set({ state: 'queued', next_attempt_at: 0, lease_owner: null, lease_expires_at: null }).where('id', '=', row.id).execute();
-      t.node.holdfast.runner?.wake();
+      t.node.holdfast.flow.newMail.raise();
       await t.waitFor(async () => (await db.selectFrom('queue_recipients').select('state').where('id', '=', row.id).executeTakeFirst())?.state === 'delivered', 'delivered again');
       assert.equal((await t.mailbox('bob@test.example')).filter((m) => m.text.includes('Subject: once only')).length, 1);
     });

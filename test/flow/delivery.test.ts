@@ -129,17 +129,17 @@ for (const name of backendNames) {
       mx.script = { connect: () => ({ code: 421, message: '4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit, closing transmission channel' }) };
       mx.dropConnections();
       // Earlier deliveries grew the destination's concurrency; how far depends on their timing.
-      const before = t.node.holdfast.runner!.destinations.state('remote.example').limit;
+      const before = t.node.holdfast.destinations.state('remote.example').limit;
       await send('busy forest', 'hank@remote.example');
       await settle('busy forest', 'deferred');
       assert.match((await states('busy forest'))[0]!.last_reply!, /^421 4\.3\.2 The maximum number of concurrent connections per resource forest/);
-      const shrunk = t.node.holdfast.runner!.destinations.state('remote.example').limit;
+      const shrunk = t.node.holdfast.destinations.state('remote.example').limit;
       assert.ok(shrunk <= Math.max(1, Math.floor(before / 2)), `concurrency at least halved (${before} → ${shrunk})`);
       mx.script = {};
       t.clock.advance(61_000);
       await settle('busy forest', 'delivered');
       // The delivered state is committed before the runner takes in the outcome: give it that moment.
-      const limit = () => t.node.holdfast.runner!.destinations.state('remote.example').limit;
+      const limit = () => t.node.holdfast.destinations.state('remote.example').limit;
       await t.waitFor(async () => limit() !== shrunk, 'the runner to take in the delivery', 5000).catch(() => undefined);
       assert.equal(limit(), shrunk + 1, 'grows again on success');
     });
@@ -180,7 +180,7 @@ for (const name of backendNames) {
           receivedDetail: {},
         }, t.node.holdfast.store.dialect),
       );
-      t.node.holdfast.runner!.wake();
+      t.node.holdfast.flow.newMail.raise();
       await settle('bounce of a bounce', 'failed');
       const afterward = await db.selectFrom('queue_messages').select('id').where('source', '=', 'dsn').execute();
       const extra = await db.selectFrom('queue_messages').select(['id', 'subject']).where('source', '=', 'dsn').where('id', 'not in', before.map((b) => b.id)).execute();

@@ -4,12 +4,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deliverLocally, type LocalDeliveryDeps } from '../delivery/local-delivery.ts';
-import { DestinationControl } from '../delivery/destination-control.ts';
+import type { DestinationControl } from '../delivery/destination-control.ts';
 import { deliverRemotely, destinationOf, mailOfDestination, type RemoteDeliveryDeps } from '../delivery/remote-delivery.ts';
+import type { NewMailSignal } from './new-mail-signal.ts';
 import type { ClaimedRecipient, Queue } from './queue.ts';
 
 export interface QueueRunnerDeps {
   queue: Queue;
+  /** Raised when new mail is committed: claimed at once instead of at the next poll. */
+  newMail: NewMailSignal;
+  /** Each remote destination's concurrency and health, also read by the admin API's queue insight. */
+  destinations: DestinationControl;
   local: LocalDeliveryDeps;
   remote: RemoteDeliveryDeps;
   logger: Logger;
@@ -41,12 +46,13 @@ export class QueueRunner {
   private renewTimer?: NodeJS.Timeout;
   private noticeTimer?: NodeJS.Timeout;
   private nudgeTimer?: NodeJS.Timeout;
+  private stopListening?: () => void;
   private ticking = false;
   private again = false;
   private stopped = false;
 
   constructor(private readonly deps: QueueRunnerDeps) {
-    this.destinations = new DestinationControl(deps.now);
+    this.destinations = deps.destinations;
     this.owner = `${deps.host}/${process.pid}/${randomUUID().slice(0, 8)}`;
   }
 
@@ -56,6 +62,7 @@ export class QueueRunner {
     this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(1000, Math.floor(this.deps.leaseMs / 3)));
     this.noticeTimer = setInterval(() => void this.delayNotices(), 60_000);
+    this.stopListening = this.deps.newMail.listen(() => this.nudge());
     this.wake();
   }
 
@@ -210,6 +217,7 @@ export class QueueRunner {
   /** Stops claiming; in-flight deliveries finish (the caller bounds the wait). Waiting jobs keep their leases until they expire. */
   async stop() {
     this.stopped = true;
+    this.stopListening?.();
     clearInterval(this.timer);
     clearInterval(this.renewTimer);
     clearInterval(this.noticeTimer);

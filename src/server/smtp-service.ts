@@ -1,0 +1,47 @@
+// The smtp role: listeners on 25/587/465 whose sessions feed intake (policy, limits, back pressure).
+import { BackPressure } from '../flow/intake/back-pressure.ts';
+import { ConnectionLimits } from '../flow/intake/connection-limits.ts';
+import { Intake } from '../flow/intake/intake.ts';
+import { startSmtpListeners } from '../protocols/smtp/smtp-listeners.ts';
+import type { Holdfast, RunningService } from './holdfast.ts';
+
+export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
+  const { config, store, directory, flow, dns, now } = holdfast;
+  const backPressure = new BackPressure({
+    db: store.db,
+    dataDir: config.dataDir,
+    highWatermark: config.queue.highWatermark,
+    lowWatermark: config.queue.lowWatermark,
+    minFreeDiskBytes: config.queue.minFreeDiskBytes,
+  });
+  await backPressure.start();
+  const limits = new ConnectionLimits(config.smtp.maxConnectionsPerIp);
+  holdfast.metrics.countForestConnections(() => limits.forestUsage());
+  const intake = new Intake({
+    config,
+    store,
+    directory,
+    committer: flow.committer,
+    limits,
+    backPressure,
+    logins: holdfast.logins,
+    dns,
+    dkim: flow.dkim,
+    senderLimits: flow.senderLimits,
+    metrics: holdfast.metrics,
+    now,
+  });
+  const smtp = await startSmtpListeners(holdfast, intake).catch((error) => {
+    backPressure.stop();
+    throw error;
+  });
+  holdfast.metrics.countSessions('smtp', () => smtp.sessionCount());
+  return {
+    listeners: smtp.listeners,
+    close: async () => {
+      backPressure.stop();
+      await smtp.close();
+    },
+    forceClose: () => smtp.forceClose(),
+  };
+}
