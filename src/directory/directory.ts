@@ -9,6 +9,7 @@ import { parseAddress, parseDomain, parseName } from './names.ts';
 import { verifyNoPassword, verifyPassword } from './passwords.ts';
 import { toPrincipal, type Principal } from './principal.ts';
 import { TenantDirectory } from './tenant-directory.ts';
+import { directoryChanged } from './lookup-cache.ts';
 
 // Principals are defined in principal.ts (tenant-directory.ts needs them too); most callers import them from here.
 export { toPrincipal, type Principal } from './principal.ts';
@@ -65,6 +66,7 @@ export class Directory {
     if (changes.maxConnections !== undefined) {
       const maxConnections = checkLimit('--max-connections', changes.maxConnections);
       await this.db.updateTable('forests').set({ max_connections: maxConnections }).where('id', '=', forest.id).execute();
+      directoryChanged(this);
     }
     return this.getForest(forest.name);
   }
@@ -126,14 +128,14 @@ export class Directory {
   /** The directory as seen from inside one tenant. */
   async tenant(name: string): Promise<TenantDirectory> {
     const tenant = await this.getTenant(name);
-    return new TenantDirectory(this.db, tenant.id, this.now);
+    return new TenantDirectory(this.db, tenant.id, this.now, () => directoryChanged(this));
   }
 
   /** The tenant that owns a domain (used where an address implies its tenant, as on the CLI). */
   async tenantOfDomain(domainInput: string): Promise<TenantDirectory> {
     const owner = await this.findDomain(domainInput);
     if (!owner) throw notFound('unknown-domain', `unknown domain "${domainInput}": add it first with "holdfast domain add"`);
-    return new TenantDirectory(this.db, owner.tenantId, this.now);
+    return new TenantDirectory(this.db, owner.tenantId, this.now, () => directoryChanged(this));
   }
 
   // Lookups across tenants (mail routing, login) ----------------------------------------------------

@@ -54,6 +54,8 @@ export class TenantDirectory {
     private readonly db: Kysely<Database>,
     readonly tenantId: number,
     private readonly now: () => number = Date.now,
+    /** Told after every change of domains, principals and addresses (mail routing caches them: lookup-cache.ts). */
+    private readonly changed: () => void = () => {},
   ) {}
 
   // Domains -----------------------------------------------------------------------------------------
@@ -65,6 +67,7 @@ export class TenantDirectory {
       throw conflict('duplicate-domain', `domain ${name} is already in use`);
     }
     await this.db.insertInto('domains').values({ tenant_id: this.tenantId, name, kind, created_at: this.now() }).execute();
+    this.changed();
     return this.getDomain(name);
   }
 
@@ -93,6 +96,7 @@ export class TenantDirectory {
       throw conflict('domain-in-use', `domain ${domain.name} still has ${domain.addresses} address(es); remove its users, aliases and groups first`);
     }
     await this.db.deleteFrom('domains').where('id', '=', domain.id).where('tenant_id', '=', this.tenantId).execute();
+    this.changed();
   }
 
   // Principals ----------------------------------------------------------------------------------------
@@ -131,6 +135,7 @@ export class TenantDirectory {
         .values({ address, tenant_id: this.tenantId, domain_id: domainRow.id, principal_id: principal.id, kind: 'primary', created_at: now })
         .execute();
     });
+    this.changed();
     return this.getPrincipal(address);
   }
 
@@ -181,6 +186,7 @@ export class TenantDirectory {
     };
     if (Object.keys(values).length === 0) return principal;
     await this.db.updateTable('principals').set(values).where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+    this.changed();
     return this.getPrincipal(principal.address);
   }
 
@@ -205,6 +211,7 @@ export class TenantDirectory {
       await trx.deleteFrom('group_members').where('tenant_id', '=', this.tenantId).where('member_address', 'in', addresses).execute();
       await trx.deleteFrom('principals').where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
     });
+    this.changed();
     return principal;
   }
 
@@ -219,6 +226,7 @@ export class TenantDirectory {
       .insertInto('addresses')
       .values({ address: alias, tenant_id: this.tenantId, domain_id: domainRow.id, principal_id: target.id, kind: 'alias', created_at: this.now() })
       .execute();
+    this.changed();
     return { alias, target: target.address };
   }
 
@@ -242,6 +250,7 @@ export class TenantDirectory {
       .where('tenant_id', '=', this.tenantId)
       .executeTakeFirst();
     if (!result.numDeletedRows) throw notFound('unknown-alias', `unknown alias ${address}`);
+    this.changed();
   }
 
   // Groups --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { authenticate as verifyMessage } from 'mailauth';
 import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
+import { routingLookups } from '../../directory/lookup-cache.ts';
 import { parseAddress } from '../../directory/names.ts';
 import { authorsOf, captureHeaders, dropHeaderFields, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
@@ -73,9 +74,12 @@ export interface IntakeDeps {
 export class Intake {
   private readonly sessions = new Map<string, SessionState>();
   private readonly trustedRelays: TrustedRelays;
+  /** The directory for routing: domains, addresses and forests from a short cache (lookup-cache.ts). */
+  private readonly routing: Directory;
 
   constructor(private readonly deps: IntakeDeps) {
     this.trustedRelays = new TrustedRelays(deps.config.smtp.trustedRelays);
+    this.routing = routingLookups(deps.directory);
   }
 
   connect(info: SessionInfo) {
@@ -126,7 +130,7 @@ export class Intake {
 
   async rcptTo(sessionId: string, address: string, dsn: { orcpt?: string; notify?: string[] } = {}) {
     const state = this.state(sessionId);
-    const { config, directory } = this.deps;
+    const { config } = this.deps;
     const { maxRecipients } = await this.deps.senderLimits.of(state.principal);
     if (state.recipients.length >= maxRecipients) {
       throw smtpReply(452, '4.5.3', `Too many recipients (at most ${maxRecipients} per message); send the rest in another message`);
@@ -138,7 +142,7 @@ export class Intake {
     } catch {
       throw smtpReply(501, '5.1.3', `Bad recipient address syntax <${address}>`);
     }
-    const route = await routeRecipient(directory, parsed, state.principal?.tenantId ?? null, config.hostname);
+    const route = await routeRecipient(this.routing, parsed, state.principal?.tenantId ?? null, config.hostname);
     if (route.kind === 'unknown') throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
     if (route.kind === 'remote') {
       if (!state.principal && !route.ownDomain) throw smtpReply(550, '5.7.1', `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`);
@@ -272,7 +276,7 @@ export class Intake {
   private async dkimSignature(state: SessionState, fields: HeaderField[], prefix: string, message: SpooledMessage): Promise<string> {
     const fromDomain = headerAddresses(headerValue(fields, 'from'))[0]?.split('@')[1] ?? state.sender?.split('@')[1];
     if (!fromDomain) return '';
-    const owner = await this.deps.directory.findDomain(fromDomain).catch(() => undefined);
+    const owner = await this.routing.findDomain(fromDomain).catch(() => undefined);
     if (!owner || owner.tenantId !== state.principal?.tenantId) return '';
     const content = message.inline ? Buffer.concat([Buffer.from(prefix), message.inline.data]) : withPrefix(prefix, message.open());
     return dkimSignature(this.deps.dkim, fromDomain, content, this.deps.now());
@@ -287,7 +291,7 @@ export class Intake {
   }
 
   private async joinForest(state: SessionState, tenantId: number) {
-    const forest = await this.deps.directory.forestOfTenant(tenantId);
+    const forest = await this.routing.forestOfTenant(tenantId);
     if (state.forests.has(forest.id)) return;
     this.deps.limits.acquireForest(forest.id, forest.maxConnections, forest.name);
     state.forests.add(forest.id);
@@ -336,7 +340,7 @@ export class Intake {
       const claims = new Map<string, string>();
       for (const address of [state.sender ?? '', ...authors]) if (domainOf(address) && !claims.has(domainOf(address))) claims.set(domainOf(address), address);
       for (const [domain, address] of claims) {
-        if (isAligned(domain, proof) || !(await this.deps.directory.findDomain(domain).catch(() => undefined))) continue;
+        if (isAligned(domain, proof) || !(await this.routing.findDomain(domain).catch(() => undefined))) continue;
         // A DNS failure is no proof of spoofing: the sender tries again, as with DMARC's temperror.
         if (proof.temporaryError) throw smtpReply(451, '4.4.3', `Message not accepted for now: SPF and DKIM for ${domain} could not be checked (a DNS error); try again later`);
         throw smtpReply(550, '5.7.1', `Message rejected as spoofed: <${address}> is in ${domain}, a domain of this server, and the message passed neither SPF nor DKIM for ${domain}; senders of ${domain} use the submission port`);
