@@ -1,6 +1,8 @@
 // Encoding response data: atoms as they are, strings quoted when they can be and sent as literals when
-// they cannot (line breaks, NUL, 8-bit text to a client that has not enabled UTF-8, long text), NIL for
-// absent values, and parenthesised lists.
+// they cannot (line breaks, 8-bit text to a client that has not enabled UTF-8, long text), NIL for
+// absent values, and parenthesised lists. No string ever carries NUL, which neither a quoted string
+// nor a literal may hold (RFC 9051 §4.3: CHAR8 excludes %x00): a header value with one (a hostile
+// Subject) has U+FFFD in its place, as Dovecot sends it.
 
 /** Written as is: atoms, numbers, flags, response codes. */
 export class Atom {
@@ -82,7 +84,8 @@ export function encode(value: Value, options: EncodeOptions): (Buffer | Streamed
       text += `{${v.length}}\r\n`;
       flush();
       out.push(v);
-    } else if (canQuote(v, options)) text += `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+    } else if (v.includes('\0')) walk(v.replaceAll('\0', '\uFFFD'));
+    else if (canQuote(v, options)) text += `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
     else {
       const bytes = Buffer.from(v, 'utf8');
       text += `{${bytes.length}}\r\n`;
@@ -99,7 +102,7 @@ function canQuote(text: string, options: EncodeOptions): boolean {
   if (text.length > 1000) return false;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code === 0 || code === 10 || code === 13) return false;
+    if (code === 10 || code === 13) return false;
     if (code > 127 && !options.utf8) return false;
   }
   return true;
@@ -114,12 +117,20 @@ export function formatDateTime(ms: number): string {
   return `${pad(d.getUTCDate())}-${months[d.getUTCMonth()]}-${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }
 
-/** Parses an IMAP date-time (APPEND's date) to milliseconds, or undefined. */
+/**
+ * Parses an IMAP date-time (APPEND's date) to milliseconds, or undefined. A day the month does not
+ * have (31-Feb) or a time past 23:59:59 is refused rather than carried into the next day or month
+ * (Dovecot stores the append time or 13-Dec-1901 instead); second 60, a leap second, is taken as 59
+ * as Dovecot takes it.
+ */
 export function parseDateTime(text: string): number | undefined {
   const match = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
   if (!match) return undefined;
   const month = months.findIndex((m) => m.toLowerCase() === match[2].toLowerCase());
-  if (month < 0) return undefined;
+  const [day, year, hour, minute, second] = [match[1], match[3], match[4], match[5], match[6]].map(Number) as [number, number, number, number, number];
+  // Day 0 of the next month is the last day of this one.
+  const daysInMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  if (month < 0 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 60) return undefined;
   const offset = (Number(match[8]) * 60 + Number(match[9])) * 60_000 * (match[7] === '-' ? -1 : 1);
-  return Date.UTC(Number(match[3]), month, Number(match[1]), Number(match[4]), Number(match[5]), Number(match[6])) - offset;
+  return Date.UTC(year, month, day, hour, minute, Math.min(second, 59)) - offset;
 }
