@@ -95,8 +95,14 @@ function parsePart(text: string, start: number, end: number, depth: number, budg
 
   const canNest = depth < maxDepth && budget.parts < maxParts;
   if (type === 'multipart') {
-    const ranges = params.boundary && canNest ? splitMultipart(text, bodyStart, end, params.boundary) : [];
-    part.children = ranges.map(([s, e]) => parsePart(text, s, e, depth + 1, budget, subtype === 'digest'));
+    const ranges = params.boundary && canNest ? splitMultipart(text, bodyStart, end, params.boundary, maxParts - budget.parts) : [];
+    part.children = [];
+    // Parts past the bound (counted over the whole message) are left out: BODYSTRUCTURE does not list
+    // them and BODY[n] of one is empty; their bytes stay in the multipart's own body (BODY[TEXT]).
+    for (const [s, e] of ranges) {
+      if (budget.parts >= maxParts) break;
+      part.children.push(parsePart(text, s, e, depth + 1, budget, subtype === 'digest'));
+    }
     // IMAP has no multipart without parts: one empty text part stands in (as in Dovecot, BODY[1] is "").
     if (part.children.length === 0) part.children.push(emptyTextPart(end));
   } else if (type === 'message' && (subtype === 'rfc822' || subtype === 'global') && canNest) {
@@ -146,8 +152,8 @@ export function parseHeaderLines(header: string): HeaderLine[] {
   return lines;
 }
 
-/** The [start, end) ranges of the body parts between `--boundary` delimiter lines. */
-function splitMultipart(text: string, start: number, end: number, boundary: string): [number, number][] {
+/** The [start, end) ranges of the body parts between `--boundary` delimiter lines: the first `limit` of them. */
+function splitMultipart(text: string, start: number, end: number, boundary: string, limit: number): [number, number][] {
   const delimiter = `--${boundary}`;
   const ranges: [number, number][] = [];
   let partStart = -1;
@@ -163,7 +169,7 @@ function splitMultipart(text: string, start: number, end: number, boundary: stri
     // A delimiter line is the boundary, an optional "--" and only white space after.
     if (!/^(--)?[ \t\r]*$/.test(text.slice(at, lineEnd))) continue;
     if (partStart >= 0) ranges.push([partStart, lineBreakBefore(text, found, partStart)]);
-    if (closing) return ranges;
+    if (closing || ranges.length === limit) return ranges;
     partStart = Math.min(lineEnd + 1, end);
     at = partStart;
   }
