@@ -120,17 +120,40 @@ export async function loadMimeTree(db: Kysely<Database>, hash: string): Promise<
   return row && JSON.parse(row.tree);
 }
 
-/** Metadata of several contents at once. */
-export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Promise<Map<string, MessageMetadata>> {
-  const out = new Map<string, MessageMetadata>();
-  const unique = [...new Set(hashes)];
-  for (const batch of batches(unique)) {
-    const rows = await db.selectFrom('blob_metadata').selectAll().where('hash', 'in', batch).execute();
+/** What SORT and THREAD read of a content: its metadata but the MIME tree. */
+export type SortMetadata = Omit<MessageMetadata, 'tree'>;
+
+/**
+ * The envelope, header fields and sent date of these contents, in their order: undefined for a
+ * content without metadata, or whose envelope an older version stored (see ensureMetadata).
+ */
+export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Promise<(SortMetadata | undefined)[]> {
+  const found = new Map<string, SortMetadata>();
+  for (const batch of batches([...new Set(hashes)])) {
+    const rows = await db
+      .selectFrom('blob_metadata')
+      .select(['hash', 'envelope', 'headers', 'sent_at', sql<string>`substr(tree, 1, 32)`.as('treeStart')])
+      .where('hash', 'in', batch)
+      .execute();
     for (const row of rows) {
-      out.set(row.hash, { tree: JSON.parse(row.tree), envelope: JSON.parse(row.envelope), headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
+      if (!isCurrentTree(row.treeStart)) continue;
+      found.set(row.hash, { envelope: JSON.parse(row.envelope), headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
     }
   }
-  return out;
+  return hashes.map((hash) => found.get(hash));
+}
+
+/**
+ * What `load` gives for these contents (in their order), once the metadata `load` found missing —
+ * contents stored before metadata existed, or by an older version of the parsers — has been
+ * computed (once, each), so that those are answered as any other.
+ */
+export async function loadComputingMissing<T>(store: MetadataStore & { now(): number }, hashes: string[], load: (hashes: string[]) => Promise<(T | undefined)[]>): Promise<(T | undefined)[]> {
+  const loaded = await load(hashes);
+  const missing = new Set(hashes.filter((_, i) => loaded[i] === undefined));
+  if (missing.size === 0) return loaded;
+  for (const hash of missing) await ensureMetadata(store, hash, store.now());
+  return load(hashes);
 }
 
 /**

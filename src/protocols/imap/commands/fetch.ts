@@ -2,7 +2,7 @@
 // BODYSTRUCTURE from metadata stored at delivery; body sections as byte ranges of the stored content.
 // CONDSTORE's CHANGEDSINCE and QRESYNC's VANISHED modifiers are supported. Responses are written
 // message by message, waiting for a slow client to read rather than piling them up in memory.
-import { ensureMetadata } from '../../../mailbox/message-metadata.ts';
+import { loadComputingMissing } from '../../../mailbox/message-metadata.ts';
 import type { MessageStructure } from '../../../mailbox/structure-cache.ts';
 import { changesSince, messagesByUid, storeFlags, type MessageRow } from '../../../mailbox/messages.ts';
 import { readBlob, readBlobRange } from '../../../store/blobs/blob-store.ts';
@@ -78,7 +78,7 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
         }
       }
     }
-    const metadata = needsMetadata ? await metadataFor(session, rows) : [];
+    const metadata = needsMetadata ? await loadComputingMissing(mail, rows.map((r) => r.blobHash), (hashes) => mail.index.structures.load(mail.db, hashes)) : [];
     // Another session may have set a keyword this client has not been told of yet.
     if (has('FLAGS') || seenChanged.size) announceNewKeywords(session, rows.map((r) => r.flags));
     for (const [at, row] of rows.entries()) {
@@ -117,20 +117,6 @@ async function indexedRows(session: ImapSession, uids: number[]): Promise<Messag
     if (row?.uid === uid) rows.push({ ...row, prefix: '' });
   }
   return rows;
-}
-
-/** The envelope and MIME tree of each row, in their order. */
-async function metadataFor(session: ImapSession, rows: MessageRow[]): Promise<(MessageStructure | undefined)[]> {
-  const { mail } = session.context;
-  const hashes = rows.map((r) => r.blobHash);
-  let metadata = await mail.index.structures.load(mail.db, hashes);
-  const missing = rows.filter((_, i) => !metadata[i]);
-  if (missing.length) {
-    // Messages stored before metadata existed: computed now, once.
-    for (const row of missing) await ensureMetadata(mail, row.blobHash, mail.now());
-    metadata = await mail.index.structures.load(mail.db, hashes);
-  }
-  return metadata;
 }
 
 /** Messages larger than this are streamed section by section rather than read into memory. */

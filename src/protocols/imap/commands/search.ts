@@ -1,7 +1,7 @@
 // SEARCH and UID SEARCH, with ESEARCH's RETURN options, SEARCHRES's SAVE and CONDSTORE's MODSEQ. Flags,
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
 // delivery; BODY and TEXT from the decoded body texts (substrings, as RFC 3501 asks).
-import { ensureMetadata, loadSearchHeaders } from '../../../mailbox/message-metadata.ts';
+import { loadComputingMissing, loadSearchHeaders } from '../../../mailbox/message-metadata.ts';
 import { anyFieldContains, fieldContains, toSearchHeaders, type SearchHeaders } from '../../../mailbox/search-headers.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { inRanges } from '../parser/args.ts';
@@ -80,25 +80,12 @@ export async function searchMessages(session: ImapSession, key: SearchKey): Prom
 }
 
 /**
- * What `load` gives for these contents (in their order), once the metadata of contents stored before
- * metadata existed has been computed (once, as FETCH does), so that they are searched like the others.
- */
-async function loadComputingMissing<T>(session: ImapSession, hashes: string[], load: (hashes: string[]) => Promise<(T | undefined)[]>): Promise<(T | undefined)[]> {
-  const loaded = await load(hashes);
-  const missing = new Set(hashes.filter((_, i) => loaded[i] === undefined));
-  if (missing.size === 0) return loaded;
-  const { mail } = session.context;
-  for (const hash of missing) await ensureMetadata(mail, hash, mail.now());
-  return load(hashes);
-}
-
-/**
  * Header fields for the criteria, in the order of `hashes`: from memory for folders that fit, else
  * narrowed by the store (undefined for a message that cannot match).
  */
 async function searchHeaders(session: ImapSession, hashes: string[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
   const { mail } = session.context;
-  if (mail.index.searchHeaders.fits(hashes.length)) return loadComputingMissing(session, hashes, (some) => mail.index.searchHeaders.load(mail.db, some));
+  if (mail.index.searchHeaders.fits(hashes.length)) return loadComputingMissing(mail, hashes, (some) => mail.index.searchHeaders.load(mail.db, some));
   const found = await loadSearchHeaders(mail, session.selected!.folder.id, containing);
   return hashes.map((hash) => {
     const headers = found.get(hash);
@@ -128,7 +115,7 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
   const metadata = needs.metadata ? await searchHeaders(session, hashes, requiredHeaderText(key)) : [];
   const textMatches = new Map<SearchKey, Set<string>>();
   const { mail } = session.context;
-  const bodies = { blobs: mail.blobs, structures: (some: string[]) => loadComputingMissing(session, some, (them) => mail.index.structures.load(mail.db, them)) };
+  const bodies = { blobs: mail.blobs, structures: (some: string[]) => loadComputingMissing(mail, some, (them) => mail.index.structures.load(mail.db, them)) };
   for (const k of needs.texts) textMatches.set(k, await mail.index.bodyTexts.containing(bodies, k.value, hashes, k.where));
   const largestSeq = selected.uids.length;
   const largestUid = selected.uids.at(-1) ?? 0;

@@ -1,6 +1,7 @@
 // SORT and THREAD (RFC 5256): the messages a search finds, ordered by criteria or grouped into
-// conversations. Both read the envelope and header fields kept per content at delivery.
-import { loadMetadata, type MessageMetadata } from '../../../mailbox/message-metadata.ts';
+// conversations. Both read the envelope and header fields kept per content at delivery, computed
+// again where an older version stored them, as FETCH and SEARCH do.
+import { loadComputingMissing, loadMetadata, type SortMetadata } from '../../../mailbox/message-metadata.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { formatThreads, threadByOrderedSubject, threadByReferences, type ThreadMessage } from '../../../mailbox/threading.ts';
 import { asciiCasemap, baseSubject } from '../../../message/base-subject.ts';
@@ -33,10 +34,9 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
   if (criteria.length === 0 || reverse) throw new ParseError('Sort criteria must name at least one key, and REVERSE must precede one');
   const text = parseCharset(args);
   const { matched } = await searchMessages(session, parseCriteria(args, text));
-  const metadata = await loadMetadata(session.context.mail.db, matched.map((r) => r.blobHash));
+  const metadata = await metadataOf(session, matched);
   const selected = session.selected!;
-  const value = (row: IndexedMessage, key: SortKey): string | number => {
-    const meta = metadata.get(row.blobHash);
+  const value = ({ row, meta }: { row: IndexedMessage; meta: SortMetadata | undefined }, key: SortKey): string | number => {
     switch (key) {
       case 'ARRIVAL':
         return row.internalDate;
@@ -54,15 +54,15 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
         return mailbox(meta?.envelope.cc);
     }
   };
-  const sorted = [...matched].sort((a, b) => {
+  const sorted = matched.map((row, i) => ({ row, meta: metadata[i] })).sort((a, b) => {
     for (const { key, reverse: backwards } of criteria) {
       const [x, y] = [value(a, key), value(b, key)];
       const order = typeof x === 'number' ? x - (y as number) : x < y ? -1 : x > y ? 1 : 0;
       if (order !== 0) return backwards ? -order : order;
     }
-    return a.uid - b.uid; // ties: mailbox order
+    return a.row.uid - b.row.uid; // ties: mailbox order
   });
-  session.untagged(atom('SORT'), ...sorted.map((r) => (uid ? r.uid : selected.seqOf(r.uid))));
+  session.untagged(atom('SORT'), ...sorted.map(({ row }) => (uid ? row.uid : selected.seqOf(row.uid))));
   return 'SORT completed';
 }
 
@@ -78,9 +78,9 @@ export async function threadCommand({ session, args, uid }: CommandInput) {
 }
 
 async function threadMessages(session: ImapSession, rows: IndexedMessage[], uid: boolean): Promise<ThreadMessage[]> {
-  const metadata = await loadMetadata(session.context.mail.db, rows.map((r) => r.blobHash));
-  return rows.map((row) => {
-    const meta = metadata.get(row.blobHash);
+  const metadata = await metadataOf(session, rows);
+  return rows.map((row, i) => {
+    const meta = metadata[i];
     const header = (name: string) => meta?.headers.find(([n]) => n === name)?.[1] ?? '';
     const ids = (text: string) => text.match(/<[^<>\s]+>/g) ?? [];
     const references = ids(header('references'));
@@ -94,14 +94,24 @@ async function threadMessages(session: ImapSession, rows: IndexedMessage[], uid:
   });
 }
 
+/** The metadata of each row, in their order. */
+function metadataOf(session: ImapSession, rows: IndexedMessage[]): Promise<(SortMetadata | undefined)[]> {
+  const { mail } = session.context;
+  return loadComputingMissing(mail, rows.map((r) => r.blobHash), (hashes) => loadMetadata(mail.db, hashes));
+}
+
 /** The Date header, or the arrival time for a message without one (RFC 5256 §2.2). */
-function sentDate(row: IndexedMessage, meta: MessageMetadata | undefined): number {
+function sentDate(row: IndexedMessage, meta: SortMetadata | undefined): number {
   return meta?.sentAt ?? row.internalDate;
 }
 
-/** The Subject with encoded words decoded, as RFC 5256 §2.1 takes it (the envelope keeps it encoded). */
-function decodedSubject(meta: MessageMetadata | undefined): string | null {
-  return meta?.headers.find(([name]) => name === 'subject')?.[1] ?? null;
+/**
+ * The Subject with encoded words decoded, as RFC 5256 §2.1 takes it (the envelope keeps it encoded).
+ * Of a message with more than one, the last, as ENVELOPE gives it: the order a client is told
+ * agrees with the subjects it shows (Dovecot sorts and threads by the first).
+ */
+function decodedSubject(meta: SortMetadata | undefined): string | null {
+  return meta?.headers.reduce<string | null>((last, [name, value]) => (name === 'subject' ? value : last), null) ?? null;
 }
 
 /** The local part of the first address, as i;ascii-casemap compares it (RFC 5256: addr-mailbox). */
