@@ -46,17 +46,22 @@ export async function idCommand({ session, args }: CommandInput) {
 
 const enableable = new Set(['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT', 'IMAP4REV2']);
 
+/**
+ * ENABLED lists every extension asked for that is on once the command has run, also one already on
+ * (an earlier ENABLE, or CONDSTORE turned on by FETCH MODSEQ): RFC 9051 §6.3.1 lists "all enabled
+ * extensions" asked for, and Dovecot answers so, which tells a client that asks again where it stands.
+ */
 export async function enableCommand({ session, args }: CommandInput) {
-  const enabled: string[] = [];
+  const enabled = new Set<string>();
   if (!args.more()) throw new ParseError('ENABLE needs at least one capability');
   while (args.more()) {
     const name = args.atom('capability').toUpperCase();
-    if (!enableable.has(name) || session.enabled.has(name)) continue;
+    if (!enableable.has(name)) continue;
     if (name === 'CONDSTORE' || name === 'QRESYNC') session.enableCondstore();
     session.enabled.add(name);
-    enabled.push(name === 'IMAP4REV2' ? 'IMAP4rev2' : name);
+    enabled.add(name === 'IMAP4REV2' ? 'IMAP4rev2' : name);
   }
-  session.untagged(atom('ENABLED'), ...enabled.map(atom));
+  session.untagged(atom('ENABLED'), ...[...enabled].map(atom));
   return 'ENABLE completed';
 }
 
