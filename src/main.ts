@@ -6,7 +6,7 @@ import { invalid } from './errors.ts';
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await (await buildProgram(argv)).parseAsync(argv, { from: 'user' });
   } catch (error) {
     // Help and --version (and help shown for a missing command) are printed already.
     if (error instanceof CommanderError && (error.exitCode === 0 || error.code === 'commander.help')) {

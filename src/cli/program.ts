@@ -1,22 +1,34 @@
 // The holdfast command line: one file per command group.
 import { Command } from 'commander';
 import { version } from '../version.ts';
-import { registerAliasCommands } from './alias-commands.ts';
-import { registerCalendarCommands } from './calendar-commands.ts';
-import { registerDkimCommands } from './dkim-commands.ts';
-import { registerDomainCommands } from './domain-commands.ts';
-import { registerForestCommands } from './forest-commands.ts';
-import { registerGroupCommands } from './group-commands.ts';
-import { registerResourceCommands, registerSharedMailboxCommands } from './mailbox-principal-commands.ts';
-import { registerHealthCommand } from './health-commands.ts';
-import { registerInitCommand } from './init-command.ts';
-import { registerQueueCommands, registerTraceCommand } from './queue-commands.ts';
-import { registerStartCommand } from './start-command.ts';
-import { registerTenantCommands } from './tenant-commands.ts';
-import { registerTokenCommands } from './token-commands.ts';
-import { registerUserCommands } from './user-commands.ts';
+type Register = (program: Command) => void;
 
-export function buildProgram(): Command {
+/**
+ * Each top-level command and the module that defines it, loaded only when needed: a command such
+ * as `holdfast user list` loads its own group and what it uses, not the mail flow, the calendar
+ * and the health checks of every other group (each module loaded costs start-up time).
+ */
+const commandGroups: Record<string, () => Promise<Register[]>> = {
+  start: async () => [(await import('./start-command.ts')).registerStartCommand],
+  init: async () => [(await import('./init-command.ts')).registerInitCommand],
+  forest: async () => [(await import('./forest-commands.ts')).registerForestCommands],
+  tenant: async () => [(await import('./tenant-commands.ts')).registerTenantCommands],
+  domain: async () => [(await import('./domain-commands.ts')).registerDomainCommands],
+  user: async () => [(await import('./user-commands.ts')).registerUserCommands],
+  alias: async () => [(await import('./alias-commands.ts')).registerAliasCommands],
+  group: async () => [(await import('./group-commands.ts')).registerGroupCommands],
+  shared: async () => [(await import('./mailbox-principal-commands.ts')).registerSharedMailboxCommands],
+  resource: async () => [(await import('./mailbox-principal-commands.ts')).registerResourceCommands],
+  queue: async () => [(await import('./queue-commands.ts')).registerQueueCommands],
+  trace: async () => [(await import('./queue-commands.ts')).registerTraceCommand],
+  health: async () => [(await import('./health-commands.ts')).registerHealthCommand],
+  token: async () => [(await import('./token-commands.ts')).registerTokenCommands],
+  dkim: async () => [(await import('./dkim-commands.ts')).registerDkimCommands],
+  calendar: async () => [(await import('./calendar-commands.ts')).registerCalendarCommands],
+};
+
+/** The program for `argv`: the named command's group only, or every group (help, an unknown command). */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('holdfast')
     .description('Holdfast: a self-hostable mail and calendar server built to keep working')
     .version(version)
@@ -24,21 +36,8 @@ export function buildProgram(): Command {
     // --json, like the commands' own. Subcommands inherit both settings.
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  registerStartCommand(program);
-  registerInitCommand(program);
-  registerForestCommands(program);
-  registerTenantCommands(program);
-  registerDomainCommands(program);
-  registerUserCommands(program);
-  registerAliasCommands(program);
-  registerGroupCommands(program);
-  registerSharedMailboxCommands(program);
-  registerResourceCommands(program);
-  registerQueueCommands(program);
-  registerTraceCommand(program);
-  registerHealthCommand(program);
-  registerTokenCommands(program);
-  registerDkimCommands(program);
-  registerCalendarCommands(program);
+  const named = argv.find((arg) => !arg.startsWith('-'));
+  const groups = named !== undefined && named in commandGroups ? [commandGroups[named]!] : Object.values(commandGroups);
+  for (const register of (await Promise.all(groups.map((load) => load()))).flat()) register(program);
   return program;
 }
