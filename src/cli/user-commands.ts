@@ -1,8 +1,9 @@
-// holdfast user add|list|passwd|unlock|set|remove — people who sign in and have a mailbox.
+// holdfast user add|list|passwd|unlock|kick|set|remove — people who sign in and have a mailbox.
 import { Option, type Command } from 'commander';
 import { parseSize, sizeRule } from '../config/size.ts';
 import { LoginLimiter, loginAccount, loginLimits } from '../directory/login-limiter.ts';
 import { generatePassword } from '../directory/passwords.ts';
+import { sessionRecheckMs } from '../directory/session-check.ts';
 import { isProbeAddress } from '../health/checks/probe-account.ts';
 import { invalid } from '../errors.ts';
 import type { Principal } from '../directory/directory.ts';
@@ -80,6 +81,14 @@ export function registerUserCommands(program: Command) {
       const account = loginAccount(address);
       const sources = await loginLimiter(store, config).unlock(account);
       print(options, { address: account, sources }, () => `cleared the failed sign-ins of ${account} (from ${sources} source${sources === 1 ? '' : 's'})`);
+    }),
+  );
+
+  action<[string]>(user.command('kick <address>').description('end the user\'s open IMAP and POP3 sessions on every node (a remembered CalDAV password is checked again); they may sign in again'), (address, options) =>
+    withDirectory(async ({ directory }) => {
+      const scope = await tenantFor(directory, { address });
+      const kicked = await scope.endSessions(address);
+      print(options, { address: kicked.address, sessionsEnded: true }, () => `the sessions of ${kicked.address} end within ${sessionRecheckMs / 1000} seconds`);
     }),
   );
 

@@ -14,6 +14,8 @@ export interface Principal {
   quotaBytes: number | null;
   /** A disabled account cannot sign in (password or API token); its mail is still delivered. */
   disabled: boolean;
+  /** Sessions signed in under an older generation end (a password change, `holdfast user kick`): session-check.ts. */
+  sessionGeneration: number;
 }
 
 export function toPrincipal(row: {
@@ -25,6 +27,7 @@ export function toPrincipal(row: {
   role: Role;
   quota_bytes: number | null;
   disabled_at: number | null;
+  session_generation: number;
 }): Principal {
   return {
     id: row.id,
@@ -35,6 +38,7 @@ export function toPrincipal(row: {
     role: row.role,
     quotaBytes: row.quota_bytes === null ? null : Number(row.quota_bytes),
     disabled: row.disabled_at !== null,
+    sessionGeneration: row.session_generation,
   };
 }
 

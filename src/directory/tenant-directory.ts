@@ -162,11 +162,28 @@ export class TenantDirectory {
     return toPrincipal(row);
   }
 
+  /** Sets a new password; sessions signed in with the old one end (session-check.ts). */
   async setPassword(addressInput: string, password: string): Promise<void> {
     const principal = await this.getPrincipal(addressInput, ['user']);
     checkPasswordStrength(password, principal.address);
-    const hash = await hashPassword(password);
-    await this.db.updateTable('principals').set({ password_hash: hash }).where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+    await this.endSessionsOf(principal, { password_hash: await hashPassword(password) });
+  }
+
+  /** Ends every session of a user, on every node, within `sessionRecheckMs` (`holdfast user kick`); they may sign in again. */
+  async endSessions(addressInput: string): Promise<Principal> {
+    const principal = await this.getPrincipal(addressInput, ['user']);
+    await this.endSessionsOf(principal);
+    return principal;
+  }
+
+  /** A new session generation, with `values` in the same update: sessions of the old one end. */
+  private async endSessionsOf(principal: Principal, values: { password_hash?: string } = {}) {
+    await this.db
+      .updateTable('principals')
+      .set((eb) => ({ ...values, session_generation: eb('session_generation', '+', 1) }))
+      .where('id', '=', principal.id)
+      .where('tenant_id', '=', this.tenantId)
+      .execute();
   }
 
   async setQuota(addressInput: string, quotaBytes: number | null): Promise<Principal> {

@@ -49,6 +49,8 @@ export interface PrincipalTable {
   disabled_at: number | null;
   /** The last UIDVALIDITY given to one of the principal's folders; never decreases (migration 14). */
   uidvalidity_floor: Generated<number>;
+  /** Raised by a password change or `holdfast user kick`: sessions signed in under an older one end (migration 16). */
+  session_generation: Generated<number>;
 }
 
 /** Every address that mail can be sent to, and the principal it reaches. The routing table. */

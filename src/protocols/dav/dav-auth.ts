@@ -1,10 +1,13 @@
 // HTTP Basic authentication for CalDAV, with the same accounts and failed-login limits as mail.
 // Calendar clients send the password with every request, and checking it costs a memory-hard KDF
 // (about 0.1 s), so a successful check is remembered for a few minutes under a keyed hash of the
-// credentials (never the password itself), as Dovecot's auth cache does.
+// credentials (never the password itself), as Dovecot's auth cache does. Each use of a remembered
+// check re-reads the account (session-check.ts), so a disabled account, a new password or
+// `holdfast user kick` ends it at once, on every node.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
+import { currentSignIn } from '../../directory/session-check.ts';
 import { checkHttpPassword, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult, type PlainHttpPolicy } from '../../net/http-credentials.ts';
 
 export type DavAuthRequest = HttpLoginRequest;
@@ -32,10 +35,10 @@ export class DavAuthenticator {
     const cacheKey = createHmac('sha256', this.key).update(`${credentials.user}\0${credentials.password}`).digest('base64');
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expires > this.now()) {
-      // The account may have been disabled or removed since (by `holdfast user set` in another
-      // process): an indexed lookup, far cheaper than the KDF the cache saves, says so at once.
-      const current = (await this.directory.resolveAddress(cached.principal.address))?.principal;
-      if (current?.id === cached.principal.id && !current.disabled) return { ok: true, principal: current };
+      // The account may have been disabled, removed or given a new password since (by the CLI, in
+      // another process): a primary-key read, far cheaper than the KDF the cache saves, says so.
+      const current = await currentSignIn(this.directory.db, cached.principal);
+      if ('principal' in current) return { ok: true, principal: current.principal };
       this.cache.delete(cacheKey);
     }
 

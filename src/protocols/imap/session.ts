@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import type { Principal } from '../../directory/directory.ts';
+import { SessionCheck } from '../../directory/session-check.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { ImapContext } from './imap-context.ts';
 import { ImapNo } from './imap-error.ts';
@@ -40,6 +41,10 @@ export class ImapSession {
   private output: Buffer[] = [];
   private outputBytes = 0;
   private closed = false;
+  /** A command is running (IDLE included, while it waits for DONE). */
+  private running = false;
+  /** Re-reads the sign-in now and then: a disabled account, new password or kick ends the session. */
+  private signIn?: SessionCheck;
   /** Called when the connection closes (IDLE listeners unsubscribe). */
   readonly onClose: (() => void)[] = [];
 
@@ -155,7 +160,9 @@ export class ImapSession {
   }
 
   private async run(frame: CommandFrame) {
+    if (this.signIn && !(await this.signIn.holds())) return;
     let tag = '*';
+    this.running = true;
     try {
       const command = tokenizeCommand(frame);
       tag = command.tag;
@@ -180,6 +187,7 @@ export class ImapSession {
         this.send(`${tag} NO [SERVERBUG] Internal error; the command was not completed`);
       }
     }
+    this.running = false;
     this.flush();
   }
 
@@ -302,6 +310,16 @@ export class ImapSession {
     this.state = 'authenticated';
     this.setTimeout(this.context.config.idleTimeoutMs);
     this.context.sessionOpened(this);
+    this.signIn = new SessionCheck(this.context.mail, principal, {
+      log: this.log,
+      // Between commands, or in IDLE: never in the middle of an answer.
+      waiting: () => !this.running || this.continuation !== undefined,
+      revoke: (reason) => {
+        this.queue.pauseInput();
+        this.send(`* BYE Signed out: ${reason}`);
+        this.end();
+      },
+    });
   }
 
   setTimeout(ms: number) {
@@ -360,6 +378,7 @@ export class ImapSession {
 
   private cleanup() {
     this.closed = true;
+    this.signIn?.stop();
     for (const listener of this.onClose.splice(0)) listener();
     this.context.sessionClosed(this);
   }

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Principal } from '../../directory/directory.ts';
+import { SessionCheck } from '../../directory/session-check.ts';
 import { ensureDefaultFolders, findFolder, type Folder } from '../../mailbox/folders.ts';
 import { deleteMessages, listMessageStates, messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
 import { openStoredMessage } from '../../message/stored-message.ts';
@@ -34,6 +35,10 @@ export class Pop3Session {
   private timer: NodeJS.Timeout | undefined;
   /** Set while AUTH PLAIN waits for the client's response line. */
   private awaitingSasl = false;
+  /** A command is being answered (a RETR may be streaming). */
+  private running = false;
+  /** Re-reads the sign-in now and then: a disabled account, new password or kick ends the session. */
+  private signIn?: SessionCheck;
   readonly log: Logger;
 
   constructor(
@@ -90,8 +95,10 @@ export class Pop3Session {
   }
 
   private async handle(line: string) {
+    if (this.signIn && !(await this.signIn.holds())) return;
     if (this.state === 'closed') return;
     this.touch();
+    this.running = true;
     try {
       if (this.awaitingSasl) {
         this.awaitingSasl = false;
@@ -110,6 +117,7 @@ export class Pop3Session {
       this.log.error({ err: error }, 'pop3: command failed');
       this.reply('-ERR [SYS/TEMP] Internal error; try again');
     }
+    this.running = false;
   }
 
   private readonly handlers: Partial<Record<State, Record<string, (args: string[]) => Promise<void> | void>>> = {
@@ -223,6 +231,12 @@ export class Pop3Session {
     const { principal } = outcome;
     if (!context.lock(principal.id, this)) return this.reply('-ERR [IN-USE] The mailbox is open in another POP3 session; close that one first');
     this.principal = principal;
+    this.signIn = new SessionCheck(context.mail, principal, {
+      log: this.log,
+      waiting: () => !this.running,
+      // Like a dropped connection: what DELE marked stays (only QUIT deletes).
+      revoke: (reason) => this.end(`Signed out: ${reason}`),
+    });
     const { db, now } = context.mail;
     await ensureDefaultFolders(db, principal, now());
     const folder = (await findFolder(db, principal.id, 'INBOX'))!;
@@ -337,6 +351,7 @@ export class Pop3Session {
 
   private closed() {
     clearTimeout(this.timer);
+    this.signIn?.stop();
     this.state = 'closed';
     this.context.sessionClosed(this, this.principal?.id);
   }

@@ -16,6 +16,7 @@ import * as loginFailures from './0012-login-failures.ts';
 import * as principalDisabled from './0013-principal-disabled.ts';
 import * as folderLifecycle from './0014-folder-lifecycle.ts';
 import * as recentMessages from './0015-recent-messages.ts';
+import * as sessionGeneration from './0016-session-generation.ts';
 
 export interface Migration {
   version: number;
@@ -39,6 +40,7 @@ export const migrations: Migration[] = [
   { version: 13, name: 'principal-disabled', up: principalDisabled.up },
   { version: 14, name: 'folder-lifecycle', up: folderLifecycle.up },
   { version: 15, name: 'recent-messages', up: recentMessages.up },
+  { version: 16, name: 'session-generation', up: sessionGeneration.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
