@@ -8,8 +8,11 @@ export class SmtpTalk extends SocketTalk {
     return { talk, greeting: await talk.reply() };
   }
 
-  /** Reads one complete reply. */
-  async reply(timeoutMs = 10_000): Promise<string> {
+  /**
+   * Reads one complete reply. The wait only detects a server that never answers: on a loaded
+   * machine a PostgreSQL commit behind 20 sessions has taken over 5 s, so it is generous.
+   */
+  async reply(timeoutMs = 60_000): Promise<string> {
     const { text, closed } = await this.until((buffer) => {
       const lines = buffer.split('\r\n');
       let length = 0;
