@@ -128,19 +128,24 @@ for (const name of backendNames) {
     it('backs off a destination that answers 421, and recovers', async () => {
       mx.script = { connect: () => ({ code: 421, message: '4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit, closing transmission channel' }) };
       mx.dropConnections();
+      // An outcome is committed before the runner takes it in (and adjusts the concurrency): wait
+      // until no delivery to the destination is in hand before each reading of its limit.
+      const destination = () => t.node.holdfast.destinations.state('remote.example');
+      const limit = () => destination().limit;
+      const idle = (what: string) => t.waitFor(async () => destination().active === 0, what, 5000).catch(() => undefined);
       // Earlier deliveries grew the destination's concurrency; how far depends on their timing.
-      const before = t.node.holdfast.destinations.state('remote.example').limit;
+      await idle('the earlier deliveries to be taken in');
+      const before = limit();
       await send('busy forest', 'hank@remote.example');
       await settle('busy forest', 'deferred');
       assert.match((await states('busy forest'))[0]!.last_reply!, /^421 4\.3\.2 The maximum number of concurrent connections per resource forest/);
-      const shrunk = t.node.holdfast.destinations.state('remote.example').limit;
+      await idle('the runner to take in the 421');
+      const shrunk = limit();
       assert.ok(shrunk <= Math.max(1, Math.floor(before / 2)), `concurrency at least halved (${before} → ${shrunk})`);
       mx.script = {};
       t.clock.advance(61_000);
       await settle('busy forest', 'delivered');
-      // The delivered state is committed before the runner takes in the outcome: give it that moment.
-      const limit = () => t.node.holdfast.destinations.state('remote.example').limit;
-      await t.waitFor(async () => limit() !== shrunk, 'the runner to take in the delivery', 5000).catch(() => undefined);
+      await idle('the runner to take in the delivery');
       assert.equal(limit(), shrunk + 1, 'grows again on success');
     });
 
