@@ -17,7 +17,7 @@ class Slot {
   constructor(readonly name: string) {}
 }
 
-type Arg<Args> = <K extends keyof Args & string>(name: K) => Args[K];
+export type Arg<Args> = <K extends keyof Args & string>(name: K) => Args[K];
 
 interface Template {
   compiled: CompiledQuery;
@@ -100,6 +100,11 @@ export class PreparedQuery<Args extends Record<string, unknown>, Row> {
  * in SQL for each dialect, for a PreparedQuery: `new PreparedQuery((db, arg) => sqlFor(db, {...}))`.
  */
 export function sqlFor<Row>(db: Kysely<Database>, texts: { postgres: RawBuilder<Row>; sqlite: RawBuilder<Row> }): Compilable<Row> {
-  const query = db.getExecutor().adapter instanceof PostgresAdapter ? texts.postgres : texts.sqlite;
+  const query = isPostgres(db) ? texts.postgres : texts.sqlite;
   return { compile: () => query.compile(db) };
+}
+
+/** Whether `db` (a database or a transaction) is on PostgreSQL. */
+export function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }

@@ -93,24 +93,26 @@ export class Queue {
     if (limit <= 0) return [];
     const now = this.deps.now();
     const lease = now + this.deps.config.queue.leaseMs;
-    // A lease need not survive a crash (the rows go back to the queue either way): no fsync.
+    // Leases run out no sooner than leaseMs after a claim: looking for expired ones at every claim
+    // (a burst of new mail claims every few milliseconds) only rescans the work in flight. A lease
+    // need not survive a crash (the rows go back to the queue either way): no fsync.
+    if (now >= this.nextLeaseSweep) {
+      await relaxedCommit(this.db, (trx) => this.reclaimExpiredLeases(trx, now));
+      this.nextLeaseSweep = now + Math.min(1000, this.deps.config.queue.leaseMs / 4);
+    }
+    // Tenants with due work, from the index alone; one whose due mail is all held, on other routes
+    // or claimed meanwhile just has no candidates below. Asked before any transaction: many claims
+    // find nothing (every commit and every finished delivery nudges the runner), and then this is
+    // their one statement instead of four on PostgreSQL.
+    const tenants = await this.db
+      .selectFrom('queue_recipients')
+      .select('tenant_id')
+      .distinct()
+      .where('state', 'in', dueStates)
+      .where('next_attempt_at', '<=', now)
+      .execute();
+    if (tenants.length === 0) return [];
     return relaxedCommit(this.db, async (trx) => {
-      // Leases run out no sooner than leaseMs after a claim: looking for expired ones at every claim
-      // (a burst of new mail claims every few milliseconds) only rescans the work in flight.
-      if (now >= this.nextLeaseSweep) {
-        await this.reclaimExpiredLeases(trx, now);
-        this.nextLeaseSweep = now + Math.min(1000, this.deps.config.queue.leaseMs / 4);
-      }
-      // Tenants with due work, from the index alone; one whose due mail is all held or on other
-      // routes just has no candidates below.
-      const tenants = await trx
-        .selectFrom('queue_recipients')
-        .select('tenant_id')
-        .distinct()
-        .where('state', 'in', dueStates)
-        .where('next_attempt_at', '<=', now)
-        .execute();
-      if (tenants.length === 0) return [];
       // Per tenant: candidates alternating fresh and retried mail; each tenant first gets an equal
       // share of the active set, and whatever a tenant cannot use goes to the others.
       const share = Math.max(1, Math.ceil(limit / tenants.length));

@@ -2,8 +2,8 @@
 // rows that refer to it, so accepting a message costs no fsync of its own: it shares the group
 // commit. Larger content is streamed to the blob store first.
 import { createHash } from 'node:crypto';
-import type { Transaction } from 'kysely';
-import { PreparedQuery } from '../prepared-query.ts';
+import type { Kysely, QueryCreator, Transaction } from 'kysely';
+import { isPostgres, PreparedQuery, type Arg } from '../prepared-query.ts';
 import type { Database } from '../schema.ts';
 import type { BlobRef } from './blob-store.ts';
 
@@ -21,22 +21,29 @@ export function inlineBlob(data: Buffer): InlineBlob {
 /**
  * Writes the content unless the same content is already stored (content addressing); existing content
  * is marked as stored again (`created_at`, under the row's lock: see DatabaseBlobStore.deleteIfStoredBefore).
+ * On PostgreSQL in one statement (each is a round trip), on SQLite in two.
  */
 export async function writeInlineBlob(trx: Transaction<Database>, blob: InlineBlob, now: number) {
-  const chunksKey = `inline:${blob.hash}`;
-  await upsertBlob.run(trx, { hash: blob.hash, chunksKey, size: blob.size, now });
-  await insertChunk.run(trx, { chunksKey, data: blob.data });
+  const values = { hash: blob.hash, chunksKey: `inline:${blob.hash}`, size: blob.size, now, data: blob.data };
+  if (isPostgres(trx)) return void (await upsertBlobWithChunk.run(trx, values));
+  await upsertBlob.run(trx, values);
+  await insertChunk.run(trx, values);
 }
 
-const upsertBlob = new PreparedQuery<{ hash: string; chunksKey: string; size: number; now: number }, never>((db, arg) =>
+type BlobValues = { hash: string; chunksKey: string; size: number; now: number; data: Buffer };
+
+const upsertBlobQuery = (db: Kysely<Database>, arg: Arg<BlobValues>) =>
   db
     .insertInto('blobs')
     .values({ hash: arg('hash'), chunks_key: arg('chunksKey'), size: arg('size'), created_at: arg('now') })
-    .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: arg('now') })),
-);
-const insertChunk = new PreparedQuery<{ chunksKey: string; data: Buffer }, never>((db, arg) =>
+    .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: arg('now') }));
+const insertChunkQuery = (db: QueryCreator<Database>, arg: Arg<BlobValues>) =>
   db
     .insertInto('blob_chunks')
     .values({ chunks_key: arg('chunksKey'), seq: 0, data: arg('data') })
-    .onConflict((oc) => oc.columns(['chunks_key', 'seq']).doNothing()),
-);
+    .onConflict((oc) => oc.columns(['chunks_key', 'seq']).doNothing());
+
+const upsertBlob = new PreparedQuery<BlobValues, never>(upsertBlobQuery);
+const insertChunk = new PreparedQuery<BlobValues, never>(insertChunkQuery);
+/** Both in one statement (PostgreSQL runs a data-modifying WITH whether or not the rest reads it). */
+const upsertBlobWithChunk = new PreparedQuery<BlobValues, never>((db, arg) => insertChunkQuery(db.with('blob', () => upsertBlobQuery(db, arg)), arg));
