@@ -12,7 +12,6 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ImapTalk } from '../../test/helpers/imap-talk.ts';
-import { databaseOption } from '../../bench/lib/bench-store.ts';
 import { withHoldfastImap } from '../../bench/lib/imap-servers.ts';
 import { dovecotPassword, withReferenceDovecot } from './dovecot.ts';
 import { Normaliser } from './normalise.ts';
@@ -38,7 +37,7 @@ interface Server {
   login(fixture: string): string;
 }
 
-const { values, positionals } = parseArgs({ options: { strict: { type: 'boolean', default: false }, ...databaseOption }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { strict: { type: 'boolean', default: false }, database: { type: 'string' } }, allowPositionals: true });
 // Both servers write dates in UTC, so that a date the fixture sets reads the same from either.
 process.env.TZ = 'UTC';
 const here = fileURLToPath(new URL('.', import.meta.url));
