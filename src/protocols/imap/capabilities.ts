@@ -3,7 +3,7 @@ import { threadAlgorithms } from './commands/sort-thread.ts';
 import type { ImapSession } from './session.ts';
 
 export function capabilities(session: ImapSession): string[] {
-  const loggedIn = session.state !== 'not-authenticated';
+  const loggedIn = session.state.name !== 'not-authenticated';
   // Before login non-synchronising literals are held to 4096 bytes (LITERAL-, parser/literal-limits.ts).
   const list = ['IMAP4rev1', 'IMAP4rev2', loggedIn ? 'LITERAL+' : 'LITERAL-', 'SASL-IR', 'ID', 'ENABLE', 'NAMESPACE'];
   if (!loggedIn) {

@@ -19,16 +19,20 @@ import { decideLiteral } from './parser/literal-limits.ts';
 import { ParseError, tokenizeCommand } from './parser/tokenizer.ts';
 import { atom, encode, StreamedLiteral, type Value } from './response/encode.ts';
 import type { SelectedFolder } from './selected-folder.ts';
-import { commandTable, type CommandState } from './commands/index.ts';
+import { commandTable, dispatch } from './commands/index.ts';
 import { syncSelected } from './commands/sync.ts';
 import { capabilities } from './capabilities.ts';
 import { CommandQueue, whenWritable } from '../command-queue.ts';
 
+/** The states of RFC 9051 section 3, each with what commands in it use. */
+export type SessionState =
+  | { name: 'not-authenticated' }
+  | { name: 'authenticated'; principal: Principal }
+  | { name: 'selected'; principal: Principal; selected: SelectedFolder };
+
 export class ImapSession {
   readonly id = randomUUID().slice(0, 8);
-  state: CommandState = 'not-authenticated';
-  principal?: Principal;
-  selected?: SelectedFolder;
+  state: SessionState = { name: 'not-authenticated' };
   readonly enabled = new Set<string>();
   secure: boolean;
   readonly log: Logger;
@@ -59,6 +63,15 @@ export class ImapSession {
     this.secure = listener.name === 'imaps';
     this.log = context.log.child({ session: this.id, client: socket.remoteAddress });
     this.attach(socket);
+  }
+
+  // For code that runs in any state; commands get these from their state (commands/index.ts dispatch).
+  get principal(): Principal | undefined {
+    return this.state.name === 'not-authenticated' ? undefined : this.state.principal;
+  }
+
+  get selected(): SelectedFolder | undefined {
+    return this.state.name === 'selected' ? this.state.selected : undefined;
   }
 
   get remoteAddress(): string {
@@ -118,7 +131,7 @@ export class ImapSession {
       frame: (frame) => this.onFrame(frame),
       literal: (size, synchronizing, firstLine, totalSoFar) => {
         const command = firstLine.split(' ', 3)[1]?.toUpperCase();
-        return decideLiteral({ size, synchronizing, command, totalSoFar }, { loggedIn: this.state !== 'not-authenticated', appendLimit: this.context.config.appendLimit });
+        return decideLiteral({ size, synchronizing, command, totalSoFar }, { loggedIn: this.state.name !== 'not-authenticated', appendLimit: this.context.config.appendLimit });
       },
       proceed: () => {
         this.send('+ Ready for literal data');
@@ -175,9 +188,8 @@ export class ImapSession {
       }
       const entry = commandTable[name];
       if (!entry) throw new ParseError(`Unknown command ${name}`);
-      if (!entry.states.includes(this.state)) throw new ParseError(`${name} is not allowed ${stateText[this.state]}`);
-      const text = await entry.run({ session: this, tag, args, uid });
-      if (this.state === 'selected' && entry.sync !== 'none') await syncSelected(this, entry.sync === 'full');
+      const text = await dispatch(entry, name, { session: this, tag, args, uid });
+      if (this.state.name === 'selected' && entry.sync !== 'none') await syncSelected(this, entry.sync === 'full');
       if (text !== undefined) this.send(`${tag} OK ${text}`);
     } catch (error) {
       if (error instanceof ParseError) this.send(`${error.tag ?? tag} ${error.status} ${error.message}`);
@@ -301,13 +313,11 @@ export class ImapSession {
 
   /** Leaves the selected state (CLOSE, UNSELECT, SELECT of another folder, DELETE of this one). */
   deselect() {
-    this.selected = undefined;
-    if (this.state === 'selected') this.state = 'authenticated';
+    if (this.state.name === 'selected') this.state = { name: 'authenticated', principal: this.state.principal };
   }
 
   loggedIn(principal: Principal) {
-    this.principal = principal;
-    this.state = 'authenticated';
+    this.state = { name: 'authenticated', principal };
     this.setTimeout(this.context.config.idleTimeoutMs);
     this.context.sessionOpened(this);
     this.signIn = new SessionCheck(this.context.mail, principal, {
@@ -383,9 +393,3 @@ export class ImapSession {
     this.context.sessionClosed(this);
   }
 }
-
-const stateText: Record<CommandState, string> = {
-  'not-authenticated': 'before logging in',
-  authenticated: 'without a selected folder',
-  selected: 'with a folder selected',
-};

@@ -4,10 +4,11 @@ import { appendContent } from '../../../mailbox/messages.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import { parseDateTime } from '../response/encode.ts';
-import type { CommandInput } from './index.ts';
+import type { AuthenticatedCommand } from './index.ts';
 import { flagArg, folderArg, quotaOf, requireFolder } from './values.ts';
 
-export async function appendCommand({ session, args }: CommandInput) {
+export async function appendCommand(command: AuthenticatedCommand) {
+  const { session, args } = command;
   const name = folderArg(session, args);
   const flags = (args.optionalList() ?? []).map(flagArg);
   let date: number | undefined;
@@ -21,9 +22,9 @@ export async function appendCommand({ session, args }: CommandInput) {
   args.end();
   if (content.bytes.length === 0) throw new ImapNo('An empty message cannot be appended', 'CANNOT');
   if (!content.literal8 && content.bytes.includes(0)) throw new ImapNo('The message contains NUL bytes; send it as a literal8 (~{n})', 'CANNOT');
-  const folder = await requireFolder(session, name, 'TRYCREATE', 'refuse');
+  const folder = await requireFolder(command, name, 'TRYCREATE', 'refuse');
   try {
-    const appended = await appendContent(session.context.mail, folder, content.bytes, { flags, internalDate: date, quotaBytes: await quotaOf(session, folder) });
+    const appended = await appendContent(session.context.mail, folder, content.bytes, { flags, internalDate: date, quotaBytes: await quotaOf(command, folder) });
     return `[APPENDUID ${folder.uidvalidity} ${appended.uid}] APPEND completed`;
   } catch (error) {
     asImapNo(error);

@@ -3,22 +3,22 @@ import { copyMessages } from '../../../mailbox/messages.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { parseSequenceSet } from '../parser/args.ts';
 import { atom } from '../response/encode.ts';
-import type { CommandInput } from './index.ts';
+import type { SelectedCommand } from './index.ts';
 import { folderArg, quotaOf, requireFolder, uidSetText } from './values.ts';
 
-export const copyCommand = (move: boolean) => async ({ session, args, uid }: CommandInput) => {
-  const selected = session.selected!;
+export const copyCommand = (move: boolean) => async (command: SelectedCommand) => {
+  const { session, args, uid, selected } = command;
   const set = parseSequenceSet(args.atom(uid ? 'UID set' : 'sequence set'));
   const name = folderArg(session, args);
   args.end();
   const uids = selected.resolve(set, uid);
   if (move && selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
-  const target = await requireFolder(session, name, 'TRYCREATE', 'refuse');
+  const target = await requireFolder(command, name, 'TRYCREATE', 'refuse');
   const verb = move ? 'MOVE' : 'COPY';
   if (uids.length === 0) return `${verb} completed (no messages)`;
   let pairs: [number, number][];
   try {
-    pairs = await copyMessages(session.context.mail, selected.folder, uids, target, { move, quotaBytes: await quotaOf(session, target) });
+    pairs = await copyMessages(session.context.mail, selected.folder, uids, target, { move, quotaBytes: await quotaOf(command, target) });
   } catch (error) {
     asImapNo(error);
   }

@@ -13,15 +13,15 @@ import { ParseError } from '../parser/tokenizer.ts';
 import { atom, formatDateTime, StreamedLiteral, type Value } from '../response/encode.ts';
 import { bodyStructureValue, envelopeValue } from '../fetch/body-structure.ts';
 import { applyPartial, binaryBytes, sectionBytes, SectionError, sectionPlan, selectHeaderFields, type MessageContent } from '../fetch/sections.ts';
+import type { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
-import type { CommandInput } from './index.ts';
+import type { SelectedCommand } from './index.ts';
 import { announceNewKeywords } from './sync.ts';
 import { flagList, uidSetText } from './values.ts';
 
 const batchSize = 100;
 
-export async function fetchCommand({ session, args, uid }: CommandInput) {
-  const selected = session.selected!;
+export async function fetchCommand({ session, args, uid, selected }: SelectedCommand) {
   const set = parseSequenceSet(args.atom(uid ? 'UID set' : 'sequence set'));
   const items = parseFetchItems(args.next('fetch items'));
   let changedSince: number | undefined;
@@ -60,7 +60,7 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
   for (let start = 0; start < uids.length; start += batchSize) {
     const batch = uids.slice(start, start + batchSize);
     // Without content (flags, sizes, dates, envelopes) the folder index has all a row needs.
-    let rows = needsContent ? await messagesByUid(mail.db, selected.folder.id, batch) : await indexedRows(session, batch);
+    let rows = needsContent ? await messagesByUid(mail.db, selected.folder.id, batch) : await indexedRows(session, selected, batch);
     if (changedSince !== undefined) rows = rows.filter((r) => r.modseq > changedSince!);
     if (rows.length === 0) continue;
     const seenChanged = new Set<number>();
@@ -80,7 +80,7 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
     }
     const metadata = needsMetadata ? await loadComputingMissing(mail, rows.map((r) => r.blobHash), (hashes) => mail.index.structures.load(mail.db, hashes)) : [];
     // Another session may have set a keyword this client has not been told of yet.
-    if (has('FLAGS') || seenChanged.size) announceNewKeywords(session, rows.map((r) => r.flags));
+    if (has('FLAGS') || seenChanged.size) announceNewKeywords(session, selected, rows.map((r) => r.flags));
     for (const [at, row] of rows.entries()) {
       const seq = selected.seqOf(row.uid);
       if (!seq) continue;
@@ -101,9 +101,9 @@ export async function fetchCommand({ session, args, uid }: CommandInput) {
 }
 
 /** The folder index's rows of these UIDs (ascending), found by binary search: a FETCH of a few messages costs the same in any folder. */
-async function indexedRows(session: ImapSession, uids: number[]): Promise<MessageRow[]> {
+async function indexedRows(session: ImapSession, selected: SelectedFolder, uids: number[]): Promise<MessageRow[]> {
   const { mail } = session.context;
-  const all = await mail.index.messages(mail.db, session.selected!.folder.id);
+  const all = await mail.index.messages(mail.db, selected.folder.id);
   const rows: MessageRow[] = [];
   let lo = 0;
   for (const uid of uids) {

@@ -4,10 +4,10 @@ import { copyMessages, listMessageStates } from '../../../mailbox/messages.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { Args } from '../parser/args.ts';
 import { ParseError } from '../parser/tokenizer.ts';
-import type { CommandInput } from './index.ts';
+import type { AuthenticatedCommand } from './index.ts';
 import { folderArg, refuseShared } from './values.ts';
 
-export async function createCommand({ session, args }: CommandInput) {
+export async function createCommand({ session, args, principal }: AuthenticatedCommand) {
   const name = folderArg(session, args).replace(/\/$/, '');
   refuseShared(name);
   let specialUse: string | null = null;
@@ -22,7 +22,6 @@ export async function createCommand({ session, args }: CommandInput) {
     specialUse = uses[0].value;
   }
   const { db, now } = session.context.mail;
-  const principal = session.principal!;
   try {
     const normalized = normalizeFolderName(name);
     // Superior levels are created too, so the new folder has a real parent.
@@ -40,29 +39,27 @@ export async function createCommand({ session, args }: CommandInput) {
   return 'CREATE completed';
 }
 
-export async function deleteCommand({ session, args }: CommandInput) {
+export async function deleteCommand({ session, args, principal }: AuthenticatedCommand) {
   const name = folderArg(session, args);
   refuseShared(name);
   args.end();
   const { db } = session.context.mail;
-  const selected = session.selected;
   try {
-    const deleted = await deleteFolder(db, session.principal!.id, name);
-    if (selected?.folder.id === deleted.id) session.deselect();
+    const deleted = await deleteFolder(db, principal.id, name);
+    if (session.selected?.folder.id === deleted.id) session.deselect();
   } catch (error) {
     asImapNo(error);
   }
   return 'DELETE completed';
 }
 
-export async function renameCommand({ session, args }: CommandInput) {
+export async function renameCommand({ session, args, principal }: AuthenticatedCommand) {
   const from = folderArg(session, args);
   const to = folderArg(session, args);
   refuseShared(from);
   refuseShared(to);
   args.end();
   const { db, now } = session.context.mail;
-  const principal = session.principal!;
   try {
     if (normalizeFolderName(from) === 'INBOX') {
       // Renaming INBOX moves its messages to the new folder; INBOX stays, empty (RFC 9051 6.3.6).
@@ -80,11 +77,11 @@ export async function renameCommand({ session, args }: CommandInput) {
   return 'RENAME completed';
 }
 
-export const subscribeCommand = (subscribe: boolean) => async ({ session, args }: CommandInput) => {
+export const subscribeCommand = (subscribe: boolean) => async ({ session, args, principal }: AuthenticatedCommand) => {
   const name = folderArg(session, args);
   args.end();
   try {
-    await setSubscribed(session.context.mail.db, session.principal!.id, name, subscribe);
+    await setSubscribed(session.context.mail.db, principal.id, name, subscribe);
   } catch (error) {
     asImapNo(error);
   }

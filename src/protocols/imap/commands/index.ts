@@ -1,7 +1,12 @@
-// Every command the server understands: the states it is allowed in, how the selected folder is
-// brought up to date after it, and the function that carries it out.
+// Every command the server understands: the state it needs, how the selected folder is brought up
+// to date after it, and the function that carries it out. The dispatcher checks the state once and
+// hands the command what that state holds (the principal, the selected folder): a command of the
+// selected state cannot be written to run without a folder.
+import type { Principal } from '../../../directory/directory.ts';
 import type { Args } from '../parser/args.ts';
-import type { ImapSession } from '../session.ts';
+import { ParseError } from '../parser/tokenizer.ts';
+import type { SelectedFolder } from '../selected-folder.ts';
+import type { ImapSession, SessionState } from '../session.ts';
 import { getAclCommand, listRightsCommand, myRightsCommand, setAclCommand } from './acl.ts';
 import { appendCommand } from './append.ts';
 import { authenticateCommand, loginCommand } from './login.ts';
@@ -18,8 +23,6 @@ import { capabilityCommand, compressCommand, enableCommand, idCommand, logoutCom
 import { statusCommand } from './status.ts';
 import { storeCommand } from './store.ts';
 
-export type CommandState = 'not-authenticated' | 'authenticated' | 'selected';
-
 export interface CommandInput {
   session: ImapSession;
   tag: string;
@@ -28,69 +31,106 @@ export interface CommandInput {
   uid: boolean;
 }
 
-export interface Command {
-  states: CommandState[];
-  /** After the command: report new mail, flag changes and expunges ("full"), all but expunges, or nothing. */
-  sync: 'full' | 'no-expunge' | 'none';
-  /** Carries the command out; returns the tagged OK text (undefined: the command wrote its own ending). */
-  run(input: CommandInput): Promise<string | undefined>;
+/** A command of the authenticated state (allowed in the selected state too): who is logged in. */
+export interface AuthenticatedCommand extends CommandInput {
+  principal: Principal;
 }
 
-const any: CommandState[] = ['not-authenticated', 'authenticated', 'selected'];
-const before: CommandState[] = ['not-authenticated'];
-const after: CommandState[] = ['authenticated', 'selected'];
-const selected: CommandState[] = ['selected'];
+/** A command of the selected state: also the folder selected when it started. */
+export interface SelectedCommand extends AuthenticatedCommand {
+  selected: SelectedFolder;
+}
 
-const command = (states: CommandState[], sync: Command['sync'], run: Command['run']): Command => ({ states, sync, run });
+/** Carries the command out; returns the tagged OK text (undefined: the command wrote its own ending). */
+type Run<Input> = (input: Input) => Promise<string | undefined>;
+
+export type Command = {
+  /** After the command: report new mail, flag changes and expunges ("full"), all but expunges, or nothing. */
+  sync: 'full' | 'no-expunge' | 'none';
+} & (
+  | { needs: 'any' | 'not-authenticated'; run: Run<CommandInput> }
+  | { needs: 'authenticated'; run: Run<AuthenticatedCommand> }
+  | { needs: 'selected'; run: Run<SelectedCommand> }
+);
+
+const stateText: Record<SessionState['name'], string> = {
+  'not-authenticated': 'before logging in',
+  authenticated: 'without a selected folder',
+  selected: 'with a folder selected',
+};
+
+/** Runs `command` with what the session's state holds, or refuses it (BAD) in a state it is not allowed in. */
+export function dispatch(command: Command, name: string, input: CommandInput): Promise<string | undefined> {
+  const { state } = input.session;
+  switch (command.needs) {
+    case 'any':
+      return command.run(input);
+    case 'not-authenticated':
+      if (state.name === 'not-authenticated') return command.run(input);
+      break;
+    case 'authenticated':
+      if (state.name !== 'not-authenticated') return command.run({ ...input, principal: state.principal });
+      break;
+    case 'selected':
+      if (state.name === 'selected') return command.run({ ...input, principal: state.principal, selected: state.selected });
+      break;
+  }
+  throw new ParseError(`${name} is not allowed ${stateText[state.name]}`);
+}
+
+const anyState = (sync: Command['sync'], run: Run<CommandInput>): Command => ({ needs: 'any', sync, run });
+const notAuthenticated = (sync: Command['sync'], run: Run<CommandInput>): Command => ({ needs: 'not-authenticated', sync, run });
+const authenticated = (sync: Command['sync'], run: Run<AuthenticatedCommand>): Command => ({ needs: 'authenticated', sync, run });
+const selected = (sync: Command['sync'], run: Run<SelectedCommand>): Command => ({ needs: 'selected', sync, run });
 
 export const commandTable: Record<string, Command> = {
-  CAPABILITY: command(any, 'full', capabilityCommand),
-  NOOP: command(any, 'full', noopCommand),
-  CHECK: command(selected, 'full', noopCommand),
-  LOGOUT: command(any, 'none', logoutCommand),
-  ID: command(any, 'full', idCommand),
-  ENABLE: command(after, 'none', enableCommand),
-  STARTTLS: command(before, 'none', startTlsCommand),
-  LOGIN: command(before, 'none', loginCommand),
-  AUTHENTICATE: command(before, 'none', authenticateCommand),
-  COMPRESS: command(after, 'none', compressCommand),
-  SELECT: command(after, 'none', selectCommand),
-  EXAMINE: command(after, 'none', examineCommand),
-  CREATE: command(after, 'full', createCommand),
-  DELETE: command(after, 'full', deleteCommand),
-  RENAME: command(after, 'full', renameCommand),
-  SUBSCRIBE: command(after, 'full', subscribeCommand(true)),
-  UNSUBSCRIBE: command(after, 'full', subscribeCommand(false)),
-  LIST: command(after, 'full', listCommand),
-  LSUB: command(after, 'full', lsubCommand),
-  NAMESPACE: command(after, 'full', namespaceCommand),
-  STATUS: command(after, 'full', statusCommand),
-  APPEND: command(after, 'full', appendCommand),
-  GETQUOTA: command(after, 'full', getQuotaCommand),
-  GETQUOTAROOT: command(after, 'full', getQuotaRootCommand),
-  SETQUOTA: command(after, 'full', setQuotaCommand),
-  IDLE: command(after, 'full', idleCommand),
-  CLOSE: command(selected, 'none', closeCommand),
-  UNSELECT: command(selected, 'none', unselectCommand),
-  EXPUNGE: command(selected, 'full', expungeCommand),
-  'UID EXPUNGE': command(selected, 'full', expungeCommand),
-  FETCH: command(selected, 'no-expunge', fetchCommand),
-  'UID FETCH': command(selected, 'full', fetchCommand),
-  STORE: command(selected, 'no-expunge', storeCommand),
-  'UID STORE': command(selected, 'full', storeCommand),
-  SEARCH: command(selected, 'no-expunge', searchCommand),
-  'UID SEARCH': command(selected, 'full', searchCommand),
-  SORT: command(selected, 'no-expunge', sortCommand),
-  'UID SORT': command(selected, 'full', sortCommand),
-  THREAD: command(selected, 'no-expunge', threadCommand),
-  'UID THREAD': command(selected, 'full', threadCommand),
-  MYRIGHTS: command(after, 'full', myRightsCommand),
-  GETACL: command(after, 'full', getAclCommand),
-  LISTRIGHTS: command(after, 'full', listRightsCommand),
-  SETACL: command(after, 'full', setAclCommand),
-  DELETEACL: command(after, 'full', setAclCommand),
-  COPY: command(selected, 'full', copyCommand(false)),
-  'UID COPY': command(selected, 'full', copyCommand(false)),
-  MOVE: command(selected, 'full', copyCommand(true)),
-  'UID MOVE': command(selected, 'full', copyCommand(true)),
+  CAPABILITY: anyState('full', capabilityCommand),
+  NOOP: anyState('full', noopCommand),
+  CHECK: selected('full', noopCommand),
+  LOGOUT: anyState('none', logoutCommand),
+  ID: anyState('full', idCommand),
+  ENABLE: authenticated('none', enableCommand),
+  STARTTLS: notAuthenticated('none', startTlsCommand),
+  LOGIN: notAuthenticated('none', loginCommand),
+  AUTHENTICATE: notAuthenticated('none', authenticateCommand),
+  COMPRESS: authenticated('none', compressCommand),
+  SELECT: authenticated('none', selectCommand),
+  EXAMINE: authenticated('none', examineCommand),
+  CREATE: authenticated('full', createCommand),
+  DELETE: authenticated('full', deleteCommand),
+  RENAME: authenticated('full', renameCommand),
+  SUBSCRIBE: authenticated('full', subscribeCommand(true)),
+  UNSUBSCRIBE: authenticated('full', subscribeCommand(false)),
+  LIST: authenticated('full', listCommand),
+  LSUB: authenticated('full', lsubCommand),
+  NAMESPACE: authenticated('full', namespaceCommand),
+  STATUS: authenticated('full', statusCommand),
+  APPEND: authenticated('full', appendCommand),
+  GETQUOTA: authenticated('full', getQuotaCommand),
+  GETQUOTAROOT: authenticated('full', getQuotaRootCommand),
+  SETQUOTA: authenticated('full', setQuotaCommand),
+  IDLE: authenticated('full', idleCommand),
+  CLOSE: selected('none', closeCommand),
+  UNSELECT: selected('none', unselectCommand),
+  EXPUNGE: selected('full', expungeCommand),
+  'UID EXPUNGE': selected('full', expungeCommand),
+  FETCH: selected('no-expunge', fetchCommand),
+  'UID FETCH': selected('full', fetchCommand),
+  STORE: selected('no-expunge', storeCommand),
+  'UID STORE': selected('full', storeCommand),
+  SEARCH: selected('no-expunge', searchCommand),
+  'UID SEARCH': selected('full', searchCommand),
+  SORT: selected('no-expunge', sortCommand),
+  'UID SORT': selected('full', sortCommand),
+  THREAD: selected('no-expunge', threadCommand),
+  'UID THREAD': selected('full', threadCommand),
+  MYRIGHTS: authenticated('full', myRightsCommand),
+  GETACL: authenticated('full', getAclCommand),
+  LISTRIGHTS: authenticated('full', listRightsCommand),
+  SETACL: authenticated('full', setAclCommand),
+  DELETEACL: authenticated('full', setAclCommand),
+  COPY: selected('full', copyCommand(false)),
+  'UID COPY': selected('full', copyCommand(false)),
+  MOVE: selected('full', copyCommand(true)),
+  'UID MOVE': selected('full', copyCommand(true)),
 };

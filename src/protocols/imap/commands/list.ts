@@ -6,7 +6,7 @@ import { Args } from '../parser/args.ts';
 import { ParseError, type Token } from '../parser/tokenizer.ts';
 import { atom } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
-import type { CommandInput } from './index.ts';
+import type { AuthenticatedCommand, CommandInput } from './index.ts';
 import { parseStatusItems, sendStatus } from './status.ts';
 import { folderOut } from './values.ts';
 
@@ -20,7 +20,8 @@ interface ListOptions {
   lsub: boolean;
 }
 
-export async function listCommand({ session, args }: CommandInput) {
+export async function listCommand(command: AuthenticatedCommand) {
+  const { session, args } = command;
   const options: ListOptions = { subscribedOnly: false, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false, returnSpecialUse: true, lsub: false };
   const selection = args.optionalList();
   for (const token of selection ?? []) {
@@ -35,15 +36,16 @@ export async function listCommand({ session, args }: CommandInput) {
   const patterns = patternArgs(session, args);
   if (args.accept('RETURN')) parseReturnOptions(args.list('RETURN options'), options);
   args.end();
-  await list(session, reference, patterns, options);
+  await list(command, reference, patterns, options);
   return 'LIST completed';
 }
 
-export async function lsubCommand({ session, args }: CommandInput) {
+export async function lsubCommand(command: AuthenticatedCommand) {
+  const { session, args } = command;
   const reference = nameArg(session, args, 'reference name');
   const patterns = patternArgs(session, args);
   args.end();
-  await list(session, reference, patterns, { subscribedOnly: true, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false, returnSpecialUse: false, lsub: true });
+  await list(command, reference, patterns, { subscribedOnly: true, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false, returnSpecialUse: false, lsub: true });
   return 'LSUB completed';
 }
 
@@ -85,15 +87,15 @@ function patternRegex(pattern: string): RegExp {
   return new RegExp(`^${escaped.replace(/^INBOX(?=$|\/)/i, '[Ii][Nn][Bb][Oo][Xx]')}$`);
 }
 
-async function list(session: ImapSession, reference: string, patterns: string[], options: ListOptions) {
+async function list({ session, principal }: AuthenticatedCommand, reference: string, patterns: string[], options: ListOptions) {
   if (patterns.length === 1 && patterns[0] === '' && !options.lsub) {
     // An empty pattern asks for the hierarchy delimiter and root.
     session.untagged(atom('LIST'), [atom('\\Noselect')], folderDelimiter, '');
     return;
   }
   const { db, now } = session.context.mail;
-  const principalId = session.principal!.id;
-  const shared = (await sharedFolders(db, session.principal!, now())).map((f) => ({ ...f, name: f.visibleName, special_use: null }));
+  const principalId = principal.id;
+  const shared = (await sharedFolders(db, principal, now())).map((f) => ({ ...f, name: f.visibleName, special_use: null }));
   const folders = [...(await listFolders(db, principalId)), ...shared];
   const byName = new Map(folders.map((f) => [f.name, f]));
   // Subscriptions outlive their folders (DELETE leaves them): those are listed only when subscriptions are asked for.

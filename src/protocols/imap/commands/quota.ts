@@ -3,33 +3,32 @@
 import { usedBytes } from '../../../mailbox/folders.ts';
 import { ImapNo } from '../imap-error.ts';
 import { atom } from '../response/encode.ts';
-import type { ImapSession } from '../session.ts';
-import type { CommandInput } from './index.ts';
+import type { AuthenticatedCommand, CommandInput } from './index.ts';
 import { folderArg, folderOut } from './values.ts';
 
-async function sendQuota(session: ImapSession) {
-  const principal = session.principal!;
+async function sendQuota({ session, principal }: AuthenticatedCommand) {
   if (principal.quotaBytes === null) return false;
   const used = await usedBytes(session.context.mail.db, principal.id);
   session.untagged(atom('QUOTA'), '', [atom('STORAGE'), Math.ceil(used / 1024), Math.floor(principal.quotaBytes / 1024)]);
   return true;
 }
 
-export async function getQuotaRootCommand({ session, args }: CommandInput) {
+export async function getQuotaRootCommand(command: AuthenticatedCommand) {
+  const { session, args, principal } = command;
   const name = folderArg(session, args);
   args.end();
-  if (session.principal!.quotaBytes === null) session.untagged(atom('QUOTAROOT'), folderOut(session, name));
+  if (principal.quotaBytes === null) session.untagged(atom('QUOTAROOT'), folderOut(session, name));
   else {
     session.untagged(atom('QUOTAROOT'), folderOut(session, name), '');
-    await sendQuota(session);
+    await sendQuota(command);
   }
   return 'GETQUOTAROOT completed';
 }
 
-export async function getQuotaCommand({ session, args }: CommandInput) {
-  const root = args.astring('quota root');
-  args.end();
-  if (root !== '' || !(await sendQuota(session))) throw new ImapNo(`No quota root "${root}"`, 'NONEXISTENT');
+export async function getQuotaCommand(command: AuthenticatedCommand) {
+  const root = command.args.astring('quota root');
+  command.args.end();
+  if (root !== '' || !(await sendQuota(command))) throw new ImapNo(`No quota root "${root}"`, 'NONEXISTENT');
   return 'GETQUOTA completed';
 }
 

@@ -7,16 +7,15 @@ import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { inRanges } from '../parser/args.ts';
 import { parseSearch, type SearchKey } from '../parser/search-keys.ts';
 import { atom, type Value } from '../response/encode.ts';
-import type { ImapSession } from '../session.ts';
-import type { CommandInput } from './index.ts';
+import type { SelectedCommand } from './index.ts';
 import { uidSetText } from './values.ts';
 
 const day = 86_400_000;
 
-export async function searchCommand({ session, tag, args, uid }: CommandInput) {
+export async function searchCommand(command: SelectedCommand) {
+  const { session, tag, args, uid, selected } = command;
   const search = parseSearch(args);
-  const selected = session.selected!;
-  const { matched } = await searchMessages(session, search.key);
+  const { matched } = await searchMessages(command, search.key);
   const usesModseq = containsModseq(search.key);
   if (usesModseq) session.enableCondstore();
   const number = (row: IndexedMessage) => (uid ? row.uid : selected.seqOf(row.uid));
@@ -69,13 +68,13 @@ function containsModseq(key: SearchKey): boolean {
 }
 
 /** The messages of the selected folder matching `key` (in UID order). */
-export async function searchMessages(session: ImapSession, key: SearchKey): Promise<{ matched: IndexedMessage[] }> {
-  const selected = session.selected!;
+export async function searchMessages(command: SelectedCommand, key: SearchKey): Promise<{ matched: IndexedMessage[] }> {
+  const { session, selected } = command;
   // The session's view may lag the folder by a command: only the messages it knows count.
   const known = new Set(selected.uids);
   const { db, index } = session.context.mail;
   const rows = (await index.messages(db, selected.folder.id)).filter((row) => known.has(row.uid));
-  const matcher = await prepare(session, key, rows);
+  const matcher = await prepare(command, key, rows);
   return { matched: rows.filter(matcher) };
 }
 
@@ -83,10 +82,10 @@ export async function searchMessages(session: ImapSession, key: SearchKey): Prom
  * Header fields for the criteria, in the order of `hashes`: from memory for folders that fit, else
  * narrowed by the store (undefined for a message that cannot match).
  */
-async function searchHeaders(session: ImapSession, hashes: string[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
+async function searchHeaders({ session, selected }: SelectedCommand, hashes: string[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
   const { mail } = session.context;
   if (mail.index.searchHeaders.fits(hashes.length)) return loadComputingMissing(mail, hashes, (some) => mail.index.searchHeaders.load(mail.db, some));
-  const found = await loadSearchHeaders(mail, session.selected!.folder.id, containing);
+  const found = await loadSearchHeaders(mail, selected.folder.id, containing);
   return hashes.map((hash) => {
     const headers = found.get(hash);
     return headers && toSearchHeaders(headers.headers, headers.sentAt);
@@ -94,8 +93,8 @@ async function searchHeaders(session: ImapSession, hashes: string[], containing:
 }
 
 /** Loads what the criteria need (headers, text matches) and returns the predicate of `rows[at]`. */
-async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessage[]): Promise<(row: IndexedMessage, at: number) => boolean> {
-  const selected = session.selected!;
+async function prepare(command: SelectedCommand, key: SearchKey, rows: IndexedMessage[]): Promise<(row: IndexedMessage, at: number) => boolean> {
+  const { session, selected } = command;
   const needs = { metadata: false, texts: [] as Extract<SearchKey, { kind: 'text' }>[] };
   /** The header tests of header criteria (and of TEXT, which covers the header too), made once. */
   const headerTests = new Map<SearchKey, (headers: SearchHeaders | undefined) => boolean>();
@@ -112,7 +111,7 @@ async function prepare(session: ImapSession, key: SearchKey, rows: IndexedMessag
   };
   walk(key);
   const hashes = rows.map((r) => r.blobHash);
-  const metadata = needs.metadata ? await searchHeaders(session, hashes, requiredHeaderText(key)) : [];
+  const metadata = needs.metadata ? await searchHeaders(command, hashes, requiredHeaderText(key)) : [];
   const textMatches = new Map<SearchKey, Set<string>>();
   const { mail } = session.context;
   const bodies = { blobs: mail.blobs, structures: (some: string[]) => loadComputingMissing(mail, some, (them) => mail.index.structures.load(mail.db, them)) };

@@ -7,14 +7,15 @@ import { recentAtSelect } from '../recent-messages.ts';
 import { atom } from '../response/encode.ts';
 import { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
-import type { CommandInput } from './index.ts';
+import type { AuthenticatedCommand, SelectedCommand } from './index.ts';
 import { announceFlags } from './sync.ts';
 import { decodeFolderName, flagList, requireFolder, uidSetText } from './values.ts';
 
-export const selectCommand = (input: CommandInput) => open(input, false);
-export const examineCommand = (input: CommandInput) => open(input, true);
+export const selectCommand = (command: AuthenticatedCommand) => open(command, false);
+export const examineCommand = (command: AuthenticatedCommand) => open(command, true);
 
-async function open({ session, args }: CommandInput, readOnly: boolean) {
+async function open(command: AuthenticatedCommand, readOnly: boolean) {
+  const { session, args } = command;
   // Decoded only once the command is known to be well-formed: a name that cannot be decoded fails the
   // SELECT (NO, after leaving the selected folder), as a name that does not exist does.
   const rawName = args.astring('folder name');
@@ -45,7 +46,7 @@ async function open({ session, args }: CommandInput, readOnly: boolean) {
     session.untagged(atom('OK'), atom('[CLOSED]'), atom('Previous mailbox closed'));
   }
   const { db, index } = session.context.mail;
-  const folder = await requireFolder(session, decodeFolderName(session, rawName), 'NONEXISTENT', 'missing');
+  const folder = await requireFolder(command, decodeFolderName(session, rawName), 'NONEXISTENT', 'missing');
   const messages = await index.messages(db, folder.id, Number(folder.highest_modseq));
   const selected = new SelectedFolder(folder, messages, readOnly);
   announceFlags(session, selected);
@@ -63,8 +64,7 @@ async function open({ session, args }: CommandInput, readOnly: boolean) {
   session.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${folder.highest_modseq}]`), atom('Highest'));
   session.untagged(atom('OK'), atom(`[MAILBOXID (F${folder.id})]`), atom('Ok'));
   if (qresync && qresync.uidvalidity === Number(folder.uidvalidity)) await resync(session, selected, qresync);
-  session.selected = selected;
-  session.state = 'selected';
+  session.state = { name: 'selected', principal: command.principal, selected };
   return `[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`;
 }
 
@@ -80,22 +80,20 @@ async function resync(session: ImapSession, selected: SelectedFolder, q: { modse
   }
 }
 
-export async function closeCommand({ session, args }: CommandInput) {
+export async function closeCommand({ session, args, selected }: SelectedCommand) {
   args.end();
-  const selected = session.selected!;
   if (!selected.readOnly) await expungeDeleted(session.context.mail, selected.folder);
   session.deselect();
   return 'CLOSE completed';
 }
 
-export async function unselectCommand({ session, args }: CommandInput) {
+export async function unselectCommand({ session, args }: SelectedCommand) {
   args.end();
   session.deselect();
   return 'UNSELECT completed';
 }
 
-export async function expungeCommand({ session, args, uid }: CommandInput) {
-  const selected = session.selected!;
+export async function expungeCommand({ session, args, uid, selected }: SelectedCommand) {
   const uids = uid ? selected.resolve(parseSequenceSet(args.atom('UID set')), true) : undefined;
   args.end();
   if (selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');

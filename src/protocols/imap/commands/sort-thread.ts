@@ -10,7 +10,7 @@ import { ParseError } from '../parser/tokenizer.ts';
 import { parseCharset, parseCriteria } from '../parser/search-keys.ts';
 import { atom } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
-import type { CommandInput } from './index.ts';
+import type { SelectedCommand } from './index.ts';
 import { searchMessages } from './search.ts';
 
 const sortKeys = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO'] as const;
@@ -18,7 +18,8 @@ type SortKey = (typeof sortKeys)[number];
 
 export const threadAlgorithms = ['ORDEREDSUBJECT', 'REFERENCES'] as const;
 
-export async function sortCommand({ session, args, uid }: CommandInput) {
+export async function sortCommand(command: SelectedCommand) {
+  const { session, args, uid, selected } = command;
   const criteria: { key: SortKey; reverse: boolean }[] = [];
   let reverse = false;
   for (const token of args.list('sort criteria')) {
@@ -33,9 +34,8 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
   }
   if (criteria.length === 0 || reverse) throw new ParseError('Sort criteria must name at least one key, and REVERSE must precede one');
   const text = parseCharset(args);
-  const { matched } = await searchMessages(session, parseCriteria(args, text));
+  const { matched } = await searchMessages(command, parseCriteria(args, text));
   const metadata = await metadataOf(session, matched);
-  const selected = session.selected!;
   const value = ({ row, meta }: { row: IndexedMessage; meta: SortMetadata | undefined }, key: SortKey): string | number => {
     switch (key) {
       case 'ARRIVAL':
@@ -66,18 +66,19 @@ export async function sortCommand({ session, args, uid }: CommandInput) {
   return 'SORT completed';
 }
 
-export async function threadCommand({ session, args, uid }: CommandInput) {
+export async function threadCommand(command: SelectedCommand) {
+  const { session, args, uid } = command;
   const algorithm = args.atom('threading algorithm').toUpperCase();
   if (!(threadAlgorithms as readonly string[]).includes(algorithm)) throw new ParseError(`Unknown threading algorithm ${algorithm}: use ${threadAlgorithms.join(' or ')}`);
   const text = parseCharset(args);
-  const { matched } = await searchMessages(session, parseCriteria(args, text));
-  const messages = await threadMessages(session, matched, uid);
+  const { matched } = await searchMessages(command, parseCriteria(args, text));
+  const messages = await threadMessages(command, matched, uid);
   const threads = algorithm === 'REFERENCES' ? threadByReferences(messages) : threadByOrderedSubject(messages);
   session.untagged(atom('THREAD'), ...(threads.length ? [atom(formatThreads(threads))] : []));
   return 'THREAD completed';
 }
 
-async function threadMessages(session: ImapSession, rows: IndexedMessage[], uid: boolean): Promise<ThreadMessage[]> {
+async function threadMessages({ session, selected }: SelectedCommand, rows: IndexedMessage[], uid: boolean): Promise<ThreadMessage[]> {
   const metadata = await metadataOf(session, rows);
   return rows.map((row, i) => {
     const meta = metadata[i];
@@ -85,7 +86,7 @@ async function threadMessages(session: ImapSession, rows: IndexedMessage[], uid:
     const ids = (text: string) => text.match(/<[^<>\s]+>/g) ?? [];
     const references = ids(header('references'));
     return {
-      id: uid ? row.uid : session.selected!.seqOf(row.uid),
+      id: uid ? row.uid : selected.seqOf(row.uid),
       messageId: ids(header('message-id'))[0] ?? null,
       references: references.length ? references : ids(header('in-reply-to')).slice(0, 1),
       subject: decodedSubject(meta),

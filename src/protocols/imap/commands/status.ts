@@ -4,7 +4,7 @@ import { folderStatus, type Folder } from '../../../mailbox/folders.ts';
 import { ParseError, type Token } from '../parser/tokenizer.ts';
 import { atom, type Value } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
-import type { CommandInput } from './index.ts';
+import type { AuthenticatedCommand } from './index.ts';
 import { folderArg, folderOut, requireFolder } from './values.ts';
 
 const statusItems = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ', 'RECENT', 'APPENDLIMIT', 'MAILBOXID'];
@@ -18,11 +18,12 @@ export function parseStatusItems(tokens: Token[]): string[] {
   });
 }
 
-export async function statusCommand({ session, args }: CommandInput) {
+export async function statusCommand(command: AuthenticatedCommand) {
+  const { session, args } = command;
   const name = folderArg(session, args);
   const items = parseStatusItems(args.list('STATUS items'));
   args.end();
-  const folder = await requireFolder(session, name, 'NONEXISTENT', 'missing');
+  const folder = await requireFolder(command, name, 'NONEXISTENT', 'missing');
   await sendStatus(session, folder, items);
   return 'STATUS completed';
 }

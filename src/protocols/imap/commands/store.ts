@@ -5,12 +5,11 @@ import { ImapNo } from '../imap-error.ts';
 import { Args, parseSequenceSet } from '../parser/args.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import { atom, type Value } from '../response/encode.ts';
-import type { CommandInput } from './index.ts';
+import type { SelectedCommand } from './index.ts';
 import { announceNewKeywords } from './sync.ts';
 import { flagArg, flagList, uidSetText } from './values.ts';
 
-export async function storeCommand({ session, args, uid }: CommandInput) {
-  const selected = session.selected!;
+export async function storeCommand({ session, args, uid, selected }: SelectedCommand) {
   const set = parseSequenceSet(args.atom(uid ? 'UID set' : 'sequence set'));
   let unchangedSince: number | undefined;
   const modifiers = args.optionalList();
@@ -33,7 +32,7 @@ export async function storeCommand({ session, args, uid }: CommandInput) {
   if (selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
   const uids = selected.resolve(set, uid);
   const result = await storeFlags(session.context.mail, selected.folder, uids, change, flags, unchangedSince);
-  announceNewKeywords(session, result.updated.map((state) => state.flags));
+  announceNewKeywords(session, selected, result.updated.map((state) => state.flags));
   for (const state of result.updated) {
     const seq = selected.seqOf(state.uid);
     selected.remember(state);

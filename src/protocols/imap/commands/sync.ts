@@ -16,7 +16,7 @@ export async function syncSelected(session: ImapSession, expungeAllowed: boolean
     if (session.enabled.has('QRESYNC')) session.untagged(atom('VANISHED'), atom(uidSetText(changes.expunged.map((e) => e.uid))));
     else for (const { seq } of changes.expunged) session.untagged(seq, atom('EXPUNGE'));
   }
-  if (changes.keywordsGrew) announceFlags(session);
+  if (changes.keywordsGrew) announceFlags(session, selected);
   if (changes.exists !== undefined) session.untagged(changes.exists, atom('EXISTS'));
   if (!session.rev2) {
     // New mail is recent to the first read-write session that hears of it (EXAMINE only looks).
@@ -33,7 +33,7 @@ export async function syncSelected(session: ImapSession, expungeAllowed: boolean
 }
 
 /** FLAGS and PERMANENTFLAGS of the selected folder: at SELECT, and again whenever a keyword is new to it. */
-export function announceFlags(session: ImapSession, selected: SelectedFolder = session.selected!) {
+export function announceFlags(session: ImapSession, selected: SelectedFolder) {
   const flags = [...systemFlags, ...[...selected.keywords].sort()];
   session.untagged(atom('FLAGS'), flagList(flags));
   // EXAMINE: nothing can be changed, so no \* either (RFC 3501 section 6.3.2).
@@ -42,8 +42,8 @@ export function announceFlags(session: ImapSession, selected: SelectedFolder = s
 }
 
 /** Before FETCH responses that show these flags: a FLAGS response first if one of them is a keyword new to the client. */
-export function announceNewKeywords(session: ImapSession, flagLists: readonly (readonly string[])[]) {
+export function announceNewKeywords(session: ImapSession, selected: SelectedFolder, flagLists: readonly (readonly string[])[]) {
   let grew = false;
-  for (const flags of flagLists) if (session.selected!.learnKeywords(flags)) grew = true;
-  if (grew) announceFlags(session);
+  for (const flags of flagLists) if (selected.learnKeywords(flags)) grew = true;
+  if (grew) announceFlags(session, selected);
 }

@@ -7,6 +7,7 @@ import type { Args } from '../parser/args.ts';
 import { ParseError, type Token } from '../parser/tokenizer.ts';
 import { atom, type Value } from '../response/encode.ts';
 import type { ImapSession } from '../session.ts';
+import type { AuthenticatedCommand } from './index.ts';
 
 export const flagList = (flags: string[]): Value => flags.map(atom);
 
@@ -60,14 +61,14 @@ export function folderOut(session: ImapSession, name: string): Value {
  * name that cannot exist is refused with its reason when `badName` is "refuse", and counts as
  * missing otherwise.
  */
-export async function requireFolder(session: ImapSession, name: string, missingCode: 'NONEXISTENT' | 'TRYCREATE', badName: 'missing' | 'refuse'): Promise<Folder> {
+export async function requireFolder({ session, principal }: AuthenticatedCommand, name: string, missingCode: 'NONEXISTENT' | 'TRYCREATE', badName: 'missing' | 'refuse'): Promise<Folder> {
   let normalized: string | undefined;
   try {
     normalized = normalizeFolderName(name);
   } catch (error) {
     if (badName === 'refuse') asImapNo(error);
   }
-  const folder = normalized === undefined ? undefined : await resolveFolder(session.context.mail.db, session.principal!, normalized);
+  const folder = normalized === undefined ? undefined : await resolveFolder(session.context.mail.db, principal, normalized);
   if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, normalized?.startsWith(sharedPrefix) ? 'NONEXISTENT' : missingCode);
   return folder;
 }
@@ -78,8 +79,8 @@ export function refuseShared(name: string) {
 }
 
 /** The quota that applies when adding to a folder: its owner's (a shared mailbox has its own). */
-export async function quotaOf(session: ImapSession, folder: Folder): Promise<number | null> {
-  if (folder.principal_id === session.principal!.id) return session.principal!.quotaBytes;
+export async function quotaOf({ session, principal }: AuthenticatedCommand, folder: Folder): Promise<number | null> {
+  if (folder.principal_id === principal.id) return principal.quotaBytes;
   const owner = await session.context.mail.db.selectFrom('principals').select('quota_bytes').where('id', '=', folder.principal_id).executeTakeFirst();
   return owner?.quota_bytes === null || owner?.quota_bytes === undefined ? null : Number(owner.quota_bytes);
 }
