@@ -15,23 +15,25 @@ import type { Pop3Context } from './pop3-context.ts';
 
 const maxLine = 1024;
 
-type State = 'authorization' | 'transaction' | 'closed';
-
 interface Maildrop {
   folder: Folder;
   messages: MessageRow[];
   deleted: Set<number>;
 }
 
+/** The states of RFC 1939 section 3; the transaction state holds the INBOX snapshot its commands use. */
+type State = { name: 'authorization' } | { name: 'transaction'; maildrop: Maildrop } | { name: 'closed' };
+
+type Handler<Extra extends unknown[]> = (args: string[], ...extra: Extra) => Promise<void> | void;
+
 export class Pop3Session {
   private socket: Socket;
   private buffer = Buffer.alloc(0);
   /** Each command read: a line to handle, or the refusal of one too long. */
   private readonly queue: CommandQueue<() => Promise<void> | void>;
-  private state: State = 'authorization';
+  private state: State = { name: 'authorization' };
   private user: string | undefined;
   private principal: Principal | undefined;
-  private maildrop: Maildrop | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Set while AUTH PLAIN waits for the client's response line. */
   private awaitingSasl = false;
@@ -48,7 +50,7 @@ export class Pop3Session {
     private readonly secureContext: SecureContext,
   ) {
     this.socket = socket;
-    this.queue = new CommandQueue(socket, { run: async (command) => command(), drained: () => whenWritable(this.socket, this.socket), closed: () => this.state === 'closed' });
+    this.queue = new CommandQueue(socket, { run: async (command) => command(), drained: () => whenWritable(this.socket, this.socket), closed: () => this.state.name === 'closed' });
     this.log = context.log.child({ client: socket.remoteAddress });
   }
 
@@ -96,7 +98,7 @@ export class Pop3Session {
 
   private async handle(line: string) {
     if (this.signIn && !(await this.signIn.holds())) return;
-    if (this.state === 'closed') return;
+    if (this.state.name === 'closed') return;
     this.touch();
     this.running = true;
     try {
@@ -106,13 +108,13 @@ export class Pop3Session {
       }
       const [verb = '', ...args] = line.split(' ');
       const command = verb.toUpperCase();
-      const handler = this.handlers[this.state]?.[command];
-      if (!handler) {
-        const elsewhere = Object.entries(this.handlers).find(([, table]) => table[command])?.[0];
-        this.reply(elsewhere ? `-ERR ${command} is not allowed ${this.state === 'authorization' ? 'before logging in' : 'after logging in'}` : `-ERR Unknown command ${command.slice(0, 40)}`);
-        return;
+      const { state } = this;
+      if (state.name === 'authorization' && this.handlers.authorization[command]) await this.handlers.authorization[command](args);
+      else if (state.name === 'transaction' && this.handlers.transaction[command]) await this.handlers.transaction[command](args, state.maildrop);
+      else {
+        const elsewhere = Object.values(this.handlers).some((table) => table[command]);
+        this.reply(elsewhere ? `-ERR ${command} is not allowed ${state.name === 'authorization' ? 'before logging in' : 'after logging in'}` : `-ERR Unknown command ${command.slice(0, 40)}`);
       }
-      await handler(args);
     } catch (error) {
       this.log.error({ err: error }, 'pop3: command failed');
       this.reply('-ERR [SYS/TEMP] Internal error; try again');
@@ -120,7 +122,7 @@ export class Pop3Session {
     this.running = false;
   }
 
-  private readonly handlers: Partial<Record<State, Record<string, (args: string[]) => Promise<void> | void>>> = {
+  private readonly handlers: { authorization: Record<string, Handler<[]>>; transaction: Record<string, Handler<[Maildrop]>> } = {
     authorization: {
       CAPA: () => this.capa(),
       STLS: () => this.stls(),
@@ -148,35 +150,35 @@ export class Pop3Session {
     },
     transaction: {
       CAPA: () => this.capa(),
-      STAT: () => {
-        const live = this.live();
+      STAT: (_, maildrop) => {
+        const live = this.live(maildrop);
         this.reply(`+OK ${live.length} ${live.reduce((sum, [, m]) => sum + m.size, 0)}`);
       },
-      LIST: (args) => this.listing(args, 'LIST', (m) => String(m.size)),
-      UIDL: (args) => this.listing(args, 'UIDL', (m) => this.uniqueId(m)),
-      RETR: async (args) => {
-        const message = this.message(args[0]);
+      LIST: (args, maildrop) => this.listing(maildrop, args, 'LIST', (m) => String(m.size)),
+      UIDL: (args, maildrop) => this.listing(maildrop, args, 'UIDL', (m) => uniqueId(maildrop, m)),
+      RETR: async (args, maildrop) => {
+        const message = this.message(maildrop, args[0]);
         if (!message) return;
         this.reply(`+OK ${message.size} octets`);
         await this.sendContent(message, Infinity);
       },
-      TOP: async (args) => {
-        const message = this.message(args[0]);
+      TOP: async (args, maildrop) => {
+        const message = this.message(maildrop, args[0]);
         if (!message) return;
         const lines = Number(args[1]);
         if (!/^\d+$/.test(args[1] ?? '')) return this.reply('-ERR TOP needs a message number and a number of lines');
         this.reply('+OK Top of message follows');
         await this.sendContent(message, lines);
       },
-      DELE: (args) => {
-        const message = this.message(args[0]);
+      DELE: (args, maildrop) => {
+        const message = this.message(maildrop, args[0]);
         if (!message) return;
-        this.maildrop!.deleted.add(message.uid);
+        maildrop.deleted.add(message.uid);
         this.reply(`+OK Message ${args[0]} deleted`);
       },
-      RSET: () => {
-        this.maildrop!.deleted.clear();
-        this.reply(`+OK ${this.maildrop!.messages.length} messages`);
+      RSET: (_, maildrop) => {
+        maildrop.deleted.clear();
+        this.reply(`+OK ${maildrop.messages.length} messages`);
       },
       NOOP: () => this.reply('+OK'),
       QUIT: () => this.quit(),
@@ -189,7 +191,7 @@ export class Pop3Session {
 
   private capa() {
     const lines = ['+OK Capability list follows', 'TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER', 'IMPLEMENTATION Holdfast'];
-    if (this.state === 'authorization') {
+    if (this.state.name === 'authorization') {
       if (!this.secure) lines.push('STLS');
       if (this.loginAllowed()) lines.push('USER', 'SASL PLAIN');
     }
@@ -241,41 +243,35 @@ export class Pop3Session {
     await ensureDefaultFolders(db, principal, now());
     const folder = (await findFolder(db, principal.id, 'INBOX'))!;
     const uids = (await listMessageStates(db, folder.id)).map((m) => m.uid);
-    this.maildrop = { folder, messages: await messagesByUid(db, folder.id, uids), deleted: new Set() };
-    this.state = 'transaction';
+    const maildrop = { folder, messages: await messagesByUid(db, folder.id, uids), deleted: new Set<number>() };
+    this.state = { name: 'transaction', maildrop };
     this.log.info({ user: principal.address, messages: uids.length }, 'pop3: logged in');
-    const live = this.live();
+    const live = this.live(maildrop);
     this.reply(`+OK ${principal.address} has ${live.length} messages (${live.reduce((sum, [, m]) => sum + m.size, 0)} octets)`);
   }
 
   /** Messages not marked deleted, with their message numbers. */
-  private live(): [number, MessageRow][] {
-    const { messages, deleted } = this.maildrop!;
+  private live({ messages, deleted }: Maildrop): [number, MessageRow][] {
     return messages.map((m, i) => [i + 1, m] as [number, MessageRow]).filter(([, m]) => !deleted.has(m.uid));
   }
 
-  private message(arg: string | undefined): MessageRow | undefined {
+  private message({ messages, deleted }: Maildrop, arg: string | undefined): MessageRow | undefined {
     const n = /^\d+$/.test(arg ?? '') ? Number(arg) : NaN;
-    const message = this.maildrop!.messages[n - 1];
-    if (!message || this.maildrop!.deleted.has(message.uid)) {
+    const message = messages[n - 1];
+    if (!message || deleted.has(message.uid)) {
       this.reply(`-ERR No message ${arg ?? '(missing number)'}${message ? ' (deleted)' : ''}`);
       return undefined;
     }
     return message;
   }
 
-  /** Stable across sessions as long as the INBOX keeps its UIDVALIDITY. */
-  private uniqueId(message: MessageRow): string {
-    return `${this.maildrop!.folder.uidvalidity}.${message.uid}`;
-  }
-
-  private listing(args: string[], name: string, value: (m: MessageRow) => string) {
+  private listing(maildrop: Maildrop, args: string[], name: string, value: (m: MessageRow) => string) {
     if (args[0] !== undefined) {
-      const message = this.message(args[0]);
+      const message = this.message(maildrop, args[0]);
       if (message) this.reply(`+OK ${args[0]} ${value(message)}`);
       return;
     }
-    const live = this.live();
+    const live = this.live(maildrop);
     this.reply([`+OK ${name} follows (${live.length} messages)`, ...live.map(([n, m]) => `${n} ${value(m)}`), '.'].join('\r\n'));
   }
 
@@ -318,15 +314,15 @@ export class Pop3Session {
   }
 
   private async quit() {
-    if (this.state === 'transaction' && this.maildrop) {
-      const deleted = [...this.maildrop.deleted];
-      const removed = await deleteMessages(this.context.mail, this.maildrop.folder, deleted);
+    if (this.state.name === 'transaction') {
+      const { folder, deleted } = this.state.maildrop;
+      const removed = await deleteMessages(this.context.mail, folder, [...deleted]);
       this.log.info({ user: this.principal?.address, removed }, 'pop3: session ended, deletions applied');
       this.reply(`+OK Holdfast POP3 server signing off (${removed} messages deleted)`);
     } else {
       this.reply('+OK Holdfast POP3 server signing off');
     }
-    this.state = 'closed';
+    this.state = { name: 'closed' };
     this.socket.end();
   }
 
@@ -341,7 +337,7 @@ export class Pop3Session {
 
   /** Ends the session at shutdown: nothing marked is deleted (that needs QUIT). */
   end(message: string) {
-    if (this.state !== 'closed') this.reply(`-ERR ${message}`);
+    if (this.state.name !== 'closed') this.reply(`-ERR ${message}`);
     this.socket.end();
   }
 
@@ -352,7 +348,12 @@ export class Pop3Session {
   private closed() {
     clearTimeout(this.timer);
     this.signIn?.stop();
-    this.state = 'closed';
+    this.state = { name: 'closed' };
     this.context.sessionClosed(this, this.principal?.id);
   }
+}
+
+/** Stable across sessions as long as the INBOX keeps its UIDVALIDITY. */
+function uniqueId(maildrop: Maildrop, message: MessageRow): string {
+  return `${maildrop.folder.uidvalidity}.${message.uid}`;
 }
