@@ -4,7 +4,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { PreparedQuery } from '../store/prepared-query.ts';
-import type { AddressTable, Database, DomainKind, PrincipalKind, PrincipalTable, Role } from '../store/schema.ts';
+import type { AddressTable, Database, DomainKind, PrincipalTable } from '../store/schema.ts';
 import { parseAddress, parseDomain, parseName } from './names.ts';
 import { verifyNoPassword, verifyPassword } from './passwords.ts';
 import { toPrincipal, type Principal } from './principal.ts';

@@ -104,7 +104,8 @@ export class Pop3Session {
     try {
       if (this.awaitingSasl) {
         this.awaitingSasl = false;
-        return await this.saslPlain(line);
+        await this.saslPlain(line);
+        return;
       }
       const [verb = '', ...args] = line.split(' ');
       const command = verb.toUpperCase();
@@ -118,8 +119,10 @@ export class Pop3Session {
     } catch (error) {
       this.log.error({ err: error }, 'pop3: command failed');
       this.reply('-ERR [SYS/TEMP] Internal error; try again');
+    } finally {
+      // Also after the AUTH PLAIN continuation: a session left "running" would never be re-checked while idle.
+      this.running = false;
     }
-    this.running = false;
   }
 
   private readonly handlers: { authorization: Record<string, Handler<[]>>; transaction: Record<string, Handler<[Maildrop]>> } = {

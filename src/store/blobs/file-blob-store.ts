@@ -2,7 +2,6 @@
 // Written to a temporary file while hashing, synced, then renamed into place, so a file at its
 // final name is always complete, and a crash leaves at most a stray temporary file.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';

@@ -9,8 +9,7 @@ import { calendarAddress, methodOf } from '../../../calendar/scheduling/itip.ts'
 import { toMs } from '../../../calendar/recurrence.ts';
 import { principalReachedBy } from '../../../directory/principal.ts';
 import { forbidden, invalid, notFound } from '../../../errors.ts';
-import type { DavContext, MethodHandler } from '../dav-reply.ts';
-import { xmlReply } from '../dav-reply.ts';
+import { xmlReply, type MethodHandler } from '../dav-reply.ts';
 import { limitAttendees, requestExpansionBudget } from '../request-limits.ts';
 import { caldav, dav, node, writeXml, type XmlNode } from '../xml/dav-xml.ts';
 
