@@ -21,9 +21,9 @@ const part3Mime = 'Content-Type: message/rfc822\r\n\r\n';
 const message =
   `${header}--b1\r\n${part1Mime}${textPart}\r\n--b1\r\n${part2Mime}${attachmentBase64}\r\n--b1\r\n${part3Mime}${innerHeader}${innerText}\r\n--b1--\r\n`;
 
-/** The literal after `label` in a FETCH response (read as latin1, byte for byte). */
+/** The literal (or literal8, for BINARY content with NUL) after `label` in a FETCH response (read as latin1, byte for byte). */
 function literal(reply: string, label: string): string {
-  const at = reply.indexOf(`${label} {`);
+  const at = Math.max(reply.indexOf(`${label} {`), reply.indexOf(`${label} ~{`));
   assert.ok(at >= 0, `${label} in the response`);
   const open = reply.indexOf('{', at);
   const close = reply.indexOf('}', open);

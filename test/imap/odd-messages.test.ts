@@ -42,6 +42,25 @@ describe('IMAP: odd messages and requests', () => {
     await talk.command('CLOSE');
   });
 
+  it('sends NUL in a body section as 0x80, as Dovecot, and keeps it in BINARY content, as a literal8 (RFC 3516)', async () => {
+    await talk.command('CREATE nulbody');
+    const small = crlf(['Subject: before\0after', '', 'body\0text']);
+    // Over 256 KiB: its sections are streamed from the store rather than read whole.
+    const large = crlf(['Subject: large', '', `${'x'.repeat(300_000)}\0end`]);
+    const binary = crlf(['Subject: binary', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', 'AAEC']);
+    for (const message of [small, large, binary]) assert.match(await talk.command(`APPEND nulbody ~{${message.length}+}\r\n${message}`), /OK \[APPENDUID/);
+    await talk.command('EXAMINE nulbody');
+    const sections = await talk.command('FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])');
+    assert.ok(!sections.includes('\0'), 'no NUL on the wire');
+    assert.ok(sections.includes('{25}\r\nSubject: before\x80after\r\n\r\n'), sections.slice(0, 300));
+    assert.ok(sections.includes('{9}\r\nbody\x80text'), sections.slice(0, 300));
+    assert.ok(sections.includes(`${'x'.repeat(100)}\x80end`), 'the streamed section too');
+    const content = await talk.command('FETCH 3 (BINARY.PEEK[1] BINARY.SIZE[1])');
+    assert.ok(content.includes('BINARY[1] ~{3}\r\n\0\x01\x02'), JSON.stringify(content));
+    assert.match(content, /BINARY\.SIZE\[1\] 3/);
+    await talk.command('CLOSE');
+  });
+
   it('refuses an APPEND date that does not exist with BAD, and takes the last day of a month', async () => {
     for (const date of ['31-Feb-2020 00:00:00 +0000', '29-Feb-2021 00:00:00 +0000', '17-Jul-1996 25:61:61 +0000', '00-Jul-1996 00:00:00 +0000']) {
       assert.match(await append('Subject: x\r\n\r\nx', `"${date}" `), /^t\d+ BAD .*date-time/m, date);

@@ -10,7 +10,7 @@ import { ImapNo } from '../imap-error.ts';
 import { Args, inRanges, parseSequenceSet } from '../parser/args.ts';
 import { parseFetchItems, type FetchItem, type Section } from '../parser/fetch-items.ts';
 import { ParseError } from '../parser/tokenizer.ts';
-import { atom, formatDateTime, StreamedLiteral, type Value } from '../response/encode.ts';
+import { atom, BinaryContent, formatDateTime, StreamedLiteral, type Value } from '../response/encode.ts';
 import { bodyStructureValue, envelopeValue } from '../fetch/body-structure.ts';
 import { applyPartial, binaryBytes, sectionBytes, SectionError, sectionPlan, selectHeaderFields, type MessageContent } from '../fetch/sections.ts';
 import type { SelectedFolder } from '../selected-folder.ts';
@@ -157,7 +157,7 @@ function inMemorySections(row: MessageRow, metadata: MessageStructure | undefine
     },
     binary: async (section, partial) => {
       const bytes = binaryBytes(content(), section);
-      return bytes === null ? null : applyPartial(bytes, partial);
+      return bytes === null ? null : new BinaryContent(applyPartial(bytes, partial));
     },
     binarySize: async (section) => binaryBytes(content(), section)?.length ?? 0,
   };

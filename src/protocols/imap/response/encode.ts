@@ -1,8 +1,9 @@
 // Encoding response data: atoms as they are, strings quoted when they can be and sent as literals when
 // they cannot (line breaks, 8-bit text to a client that has not enabled UTF-8, long text), NIL for
-// absent values, and parenthesised lists. No string ever carries NUL, which neither a quoted string
-// nor a literal may hold (RFC 9051 §4.3: CHAR8 excludes %x00): a header value with one (a hostile
-// Subject) has U+FFFD in its place, as Dovecot sends it.
+// absent values, and parenthesised lists. Nothing but a literal8 ever carries NUL, which neither a
+// quoted string nor a literal may hold (RFC 9051 §4.3: CHAR8 excludes %x00): a header value with one
+// (a hostile Subject) has U+FFFD in its place, and a body section 0x80, as Dovecot sends them;
+// BINARY content keeps its NULs in a literal8 (RFC 3516 §4.2: ~{n}).
 
 /** Written as is: atoms, numbers, flags, response codes. */
 export class Atom {
@@ -27,6 +28,11 @@ export class StreamedLiteral {
   ) {}
 }
 
+/** Decoded content (BINARY[section]): a literal8 when it holds NUL, an ordinary literal otherwise. */
+export class BinaryContent {
+  constructor(readonly bytes: Buffer) {}
+}
+
 /**
  * Text with two forms: `utf8` for a client that enabled UTF-8 (IMAP4rev2 or UTF8=ACCEPT), `ascii`
  * for one that did not (an RFC 2231 parameter value: decoded for the one, as the message has it for
@@ -39,7 +45,7 @@ export class Utf8Alternative {
   ) {}
 }
 
-export type Value = Atom | Multipart | StreamedLiteral | Utf8Alternative | string | Buffer | number | null | Value[];
+export type Value = Atom | Multipart | StreamedLiteral | BinaryContent | Utf8Alternative | string | Buffer | number | null | Value[];
 
 export interface EncodeOptions {
   /** The client has enabled UTF8=ACCEPT (or IMAP4rev2): 8-bit text may go in quoted strings. */
@@ -62,7 +68,12 @@ export function encode(value: Value, options: EncodeOptions): (Buffer | Streamed
     else if (v instanceof StreamedLiteral) {
       text += `{${v.length}}\r\n`;
       flush();
-      out.push(v);
+      out.push(new StreamedLiteral(v.length, () => chunksWithoutNul(v.chunks())));
+    }
+    else if (v instanceof BinaryContent) {
+      text += `${v.bytes.includes(0) ? '~' : ''}{${v.bytes.length}}\r\n`;
+      flush();
+      out.push(v.bytes);
     }
     else if (v instanceof Multipart) {
       text += '(';
@@ -83,7 +94,7 @@ export function encode(value: Value, options: EncodeOptions): (Buffer | Streamed
     } else if (Buffer.isBuffer(v)) {
       text += `{${v.length}}\r\n`;
       flush();
-      out.push(v);
+      out.push(withoutNul(v));
     } else if (v.includes('\0')) walk(v.replaceAll('\0', '\uFFFD'));
     else if (canQuote(v, options)) text += `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
     else {
@@ -96,6 +107,18 @@ export function encode(value: Value, options: EncodeOptions): (Buffer | Streamed
   walk(value);
   flush();
   return out;
+}
+
+/** The bytes with each NUL as 0x80 (same length, so sizes and partial ranges stay right); the same buffer when there is none. */
+function withoutNul(bytes: Buffer): Buffer {
+  if (!bytes.includes(0)) return bytes;
+  const copy = Buffer.from(bytes);
+  for (let i = copy.indexOf(0); i !== -1; i = copy.indexOf(0, i + 1)) copy[i] = 0x80;
+  return copy;
+}
+
+async function* chunksWithoutNul(chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  for await (const chunk of chunks) yield withoutNul(chunk);
 }
 
 function canQuote(text: string, options: EncodeOptions): boolean {

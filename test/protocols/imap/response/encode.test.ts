@@ -2,7 +2,7 @@
 // literals, lists, the multipart BODYSTRUCTURE form, and date-time values.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { atom, encode, formatDateTime, Multipart, parseDateTime, StreamedLiteral, type Value } from '../../../../src/protocols/imap/response/encode.ts';
+import { atom, BinaryContent, encode, formatDateTime, Multipart, parseDateTime, StreamedLiteral, type Value } from '../../../../src/protocols/imap/response/encode.ts';
 
 /** The encoded bytes as text, a streamed literal shown as <stream n>. */
 function wire(value: Value, utf8 = false): string {
@@ -78,15 +78,27 @@ describe('IMAP response encoding: other values', () => {
     assert.equal(wire(value), '(("TEXT" "PLAIN")("TEXT" "HTML") "ALTERNATIVE" ("BOUNDARY" "x") NIL)');
   });
 
-  it('announces a streamed literal with its length and hands the stream on in place', () => {
-    const stream = new StreamedLiteral(7, async function* () {
-      yield Buffer.from('streams');
+  it('announces a streamed literal with its length and streams its chunks in place, NUL as 0x80', async () => {
+    const stream = new StreamedLiteral(8, async function* () {
+      yield Buffer.from('stre');
+      yield Buffer.from('am\0s');
     });
     const pieces = encode(['BODY[]', stream, 'after'], { utf8: false });
     assert.equal(pieces.length, 3);
-    assert.equal((pieces[0] as Buffer).toString(), '("BODY[]" {7}\r\n');
-    assert.equal(pieces[1], stream);
+    assert.equal((pieces[0] as Buffer).toString(), '("BODY[]" {8}\r\n');
+    const streamed = pieces[1] as StreamedLiteral;
+    assert.equal(streamed.length, 8);
+    const chunks: Buffer[] = [];
+    for await (const chunk of streamed.chunks()) chunks.push(chunk);
+    assert.deepEqual(Buffer.concat(chunks), Buffer.from('stream\x80s', 'latin1'));
     assert.equal((pieces[2] as Buffer).toString(), ' "after")');
+  });
+
+  it('sends content with NUL as 0x80 in a literal, and BINARY content with NUL as a literal8 (RFC 3516)', () => {
+    const joined = (value: Value) => Buffer.concat(encode(value, { utf8: false }) as Buffer[]).toString('latin1');
+    assert.equal(joined(Buffer.from('a\0b', 'latin1')), '{3}\r\na\x80b');
+    assert.equal(joined(new BinaryContent(Buffer.from('a\0b', 'latin1'))), '~{3}\r\na\0b');
+    assert.equal(joined(new BinaryContent(Buffer.from('ab'))), '{2}\r\nab');
   });
 });
 
