@@ -1,10 +1,10 @@
 // A principal's folders. Every mailbox gets the special-use folders clients expect (RFC 6154),
 // created the first time the mailbox is used.
-import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { conflict, forbidden, invalid, notFound } from '../errors.ts';
 import { batches } from '../store/batches.ts';
 import { groupCommit, relaxedCommit } from '../store/commit-modes.ts';
-import { PreparedQuery } from '../store/prepared-query.ts';
+import { isPostgres, PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 
 export const defaultFolders: { name: string; specialUse: string | null }[] = [
@@ -62,7 +62,7 @@ export async function findFolder(db: Db, principalId: number, name: string): Pro
  * deadlock on PostgreSQL. SQLite has one writer at a time: nothing to do there.
  */
 export async function lockFolders(trx: Transaction<Database>, ids: number[]) {
-  if (!(trx.getExecutor().adapter instanceof PostgresAdapter)) return;
+  if (!isPostgres(trx)) return;
   // PostgreSQL locks the rows in the order the sort hands them over.
   for (const batch of batches([...new Set(ids)].sort((a, b) => a - b))) {
     await trx.selectFrom('mailboxes').select('id').where('id', 'in', batch).orderBy('id').forNoKeyUpdate().execute();

@@ -6,7 +6,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect } from 'kysely';
 import { SqliteDialectKeepingErrors } from './sqlite-dialect.ts';
 import { registerCommitTarget, WalSync } from './commit-modes.ts';
-import { registerDirectRunner } from './prepared-query.ts';
+import { carryingPreparedQueries, PreparedQueries } from './prepared-query.ts';
 import { checkpointInBackground } from './wal-checkpointer.ts';
 import type { Database } from './schema.ts';
 
@@ -39,7 +39,7 @@ export async function openDatabase(location: StoreLocation, options: OpenDatabas
     const pool = new pg.Pool({ connectionString: location.url, max: 10, Client: withNamedStatements(pg.Client) });
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: carryingPreparedQueries(new PostgresDialect({ pool }), new PreparedQueries('postgres')) });
     registerCommitTarget(db, { dialect: 'postgres' });
     return { db, dialect: 'postgres', location, close: () => db.destroy() };
   }
@@ -55,8 +55,7 @@ export async function openDatabase(location: StoreLocation, options: OpenDatabas
   // The CLI and the server share the file; a writer waits for the other rather than failing.
   sqlite.pragma('busy_timeout = 5000');
   const statements = withStatementCache(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialectKeepingErrors({ database: statements }, sqlite) });
-  registerDirectRunner(db, {
+  const preparedQueries = new PreparedQueries('sqlite', {
     available: (isTransaction) => isTransaction || !sqlite.inTransaction,
     run(source, parameters) {
       // As Kysely's SQLite driver does it.
@@ -66,6 +65,7 @@ export async function openDatabase(location: StoreLocation, options: OpenDatabas
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     },
   });
+  const db = new Kysely<Database>({ dialect: carryingPreparedQueries(new SqliteDialectKeepingErrors({ database: statements }, sqlite), preparedQueries) });
   const walSync = new WalSync(`${location.path}-wal`);
   registerCommitTarget(db, { dialect: 'sqlite', walSync, setSynchronous: (mode) => sqlite.pragma(`synchronous = ${mode}`) });
   const checkpointer = options.backgroundCheckpoints ? checkpointInBackground(sqlite, location.path, options.onCheckpointError) : undefined;

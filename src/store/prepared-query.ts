@@ -9,7 +9,10 @@
 // On SQLite a run also skips Kysely's executor when it can (see DirectRunner): the connection is in
 // this process, and passing a key lookup through the executor's promises cost twice what SQLite takes
 // to answer it (bench/imap, session 7).
-import { PostgresAdapter, type Compilable, type CompiledQuery, type Kysely, type QueryResult, type RawBuilder } from 'kysely';
+//
+// What a database has compiled and how it runs directly belong to that database: its PreparedQueries,
+// made by openDatabase. The queries themselves are declared once, at module level, and hold nothing.
+import type { Compilable, CompiledQuery, Dialect as KyselyDialect, Kysely, QueryResult, RawBuilder } from 'kysely';
 import type { Database } from './schema.ts';
 
 /** Stands for a named value while the query is built; replaced by the value at each run. */
@@ -37,11 +40,52 @@ export interface DirectRunner {
   run(sql: string, parameters: readonly unknown[]): QueryResult<unknown>;
 }
 
-const directRunners = new WeakMap<object, DirectRunner>();
+/** One database's prepared queries: each compiled for its dialect, and run directly where it can (SQLite). */
+export class PreparedQueries {
+  /** By query: each is compiled for this database on its first run. */
+  private readonly templates = new Map<object, Template>();
 
-/** Called by openDatabase for an SQLite database. */
-export function registerDirectRunner(db: Kysely<Database>, runner: DirectRunner) {
-  directRunners.set(db.getExecutor().adapter, runner);
+  constructor(
+    readonly dialect: 'sqlite' | 'postgres',
+    private readonly direct?: DirectRunner,
+  ) {}
+
+  async run<Args extends Record<string, unknown>, Row>(query: PreparedQuery<Args, Row>, db: Kysely<Database>, args: Args): Promise<QueryResult<Row>> {
+    let template = this.templates.get(query);
+    if (!template) this.templates.set(query, (template = query.compile(db)));
+    const parameters = template.compiled.parameters.map((constant, i) => {
+      const name = template.slots[i];
+      return name === undefined ? constant : args[name];
+    });
+    if (this.direct?.available(db.isTransaction)) return this.direct.run(template.compiled.sql, parameters) as QueryResult<Row>;
+    return db.executeQuery<Row>({ ...template.compiled, parameters } as CompiledQuery<Row>);
+  }
+}
+
+const carried = Symbol('PreparedQueries');
+
+/**
+ * `dialect`, with its adapter carrying `queries`: Kysely makes one adapter per database and hands it to
+ * every transaction on it, so a run on either finds the database's own PreparedQueries there.
+ */
+export function carryingPreparedQueries(dialect: KyselyDialect, queries: PreparedQueries): KyselyDialect {
+  return {
+    createDriver: () => dialect.createDriver(),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createAdapter: () => Object.assign(dialect.createAdapter(), { [carried]: queries }),
+  };
+}
+
+/**
+ * The PreparedQueries of `db` (a database or a transaction). getExecutor() is Kysely's (typed,
+ * documented as internal) and the one place Holdfast reaches past its public API: nothing public
+ * leads from a transaction to what its database was made with.
+ */
+function preparedQueriesOf(db: Kysely<Database>): PreparedQueries {
+  const queries = (db.getExecutor().adapter as { [carried]?: PreparedQueries })[carried];
+  if (!queries) throw new Error('not a database made by openDatabase');
+  return queries;
 }
 
 /**
@@ -50,25 +94,14 @@ export function registerDirectRunner(db: Kysely<Database>, runner: DirectRunner)
  * would look at; Holdfast's Kysely instances have none.
  */
 export class PreparedQuery<Args extends Record<string, unknown>, Row> {
-  /** By dialect adapter: SQLite and PostgreSQL compile the same query to different SQL. */
-  private readonly templates = new WeakMap<object, Template>();
-
   /**
    * @param build builds the query on `db`, with `arg(name)` wherever a value of the run goes.
    */
   constructor(private readonly build: (db: Kysely<Database>, arg: Arg<Args>) => Compilable<Row>) {}
 
   /** Runs the query on `db` (the database or a transaction) with these values. */
-  async run(db: Kysely<Database>, args: Args): Promise<QueryResult<Row>> {
-    const adapter = db.getExecutor().adapter;
-    const template = this.template(db, adapter);
-    const parameters = template.compiled.parameters.map((constant, i) => {
-      const name = template.slots[i];
-      return name === undefined ? constant : args[name];
-    });
-    const direct = directRunners.get(adapter);
-    if (direct?.available(db.isTransaction)) return direct.run(template.compiled.sql, parameters) as QueryResult<Row>;
-    return db.executeQuery<Row>({ ...template.compiled, parameters } as CompiledQuery<Row>);
+  run(db: Kysely<Database>, args: Args): Promise<QueryResult<Row>> {
+    return preparedQueriesOf(db).run(this, db, args);
   }
 
   async rows(db: Kysely<Database>, args: Args): Promise<Row[]> {
@@ -79,19 +112,10 @@ export class PreparedQuery<Args extends Record<string, unknown>, Row> {
     return (await this.run(db, args)).rows[0];
   }
 
-  /**
-   * @param key the dialect adapter: getExecutor() is Kysely's (typed, documented as internal); its
-   *   adapter is one object per dialect instance, shared by the database and its transactions.
-   */
-  private template(db: Kysely<Database>, key: object): Template {
-    let template = this.templates.get(key);
-    if (!template) {
-      const compiled = this.build(db, ((name: string) => new Slot(name)) as Arg<Args>).compile();
-      const slots = compiled.parameters.map((p) => (p instanceof Slot ? p.name : undefined));
-      template = { compiled, slots };
-      this.templates.set(key, template);
-    }
-    return template;
+  /** The query compiled for `db`'s dialect, with the named values marked (PreparedQueries keeps it). */
+  compile(db: Kysely<Database>): Template {
+    const compiled = this.build(db, ((name: string) => new Slot(name)) as Arg<Args>).compile();
+    return { compiled, slots: compiled.parameters.map((p) => (p instanceof Slot ? p.name : undefined)) };
   }
 }
 
@@ -106,5 +130,5 @@ export function sqlFor<Row>(db: Kysely<Database>, texts: { postgres: RawBuilder<
 
 /** Whether `db` (a database or a transaction) is on PostgreSQL. */
 export function isPostgres(db: Kysely<Database>): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
+  return preparedQueriesOf(db).dialect === 'postgres';
 }
