@@ -3,8 +3,6 @@
 // changes that MODSEQ; expunges are logged with theirs, so any client can catch up from the MODSEQ it
 // last saw (CONDSTORE/QRESYNC) and a change event is only a hint to look.
 import type { Kysely, Transaction } from 'kysely';
-import { formatSize } from '../config/size.ts';
-import { HoldfastError } from '../errors.ts';
 import { batches } from '../store/batches.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
@@ -13,7 +11,8 @@ import { PreparedQuery } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 import { appendMessage } from './append.ts';
 import type { ChangeFeed, MailboxChange } from './change-feed.ts';
-import { lockFolders, usedBytes, type Folder } from './folders.ts';
+import { lockFolders, type Folder } from './folders.ts';
+import { checkQuota } from './quota.ts';
 import { inlineBlob, inlineBlobLimit, writeInlineBlob } from '../store/blobs/inline-blob.ts';
 import { insertMetadata } from './message-metadata.ts';
 import type { FolderIndex } from './folder-index.ts';
@@ -254,17 +253,6 @@ async function removeMessages(trx: Transaction<Database>, folderId: number, uids
   return modseq;
 }
 
-export class QuotaExceeded extends HoldfastError {
-  constructor(limit: number) {
-    super('unavailable', 'over-quota', `mailbox is full (quota ${formatSize(limit)})`);
-  }
-}
-
-async function checkQuota(db: Kysely<Database>, folder: Folder, quotaBytes: number | null, adding: number) {
-  if (quotaBytes === null) return;
-  if ((await usedBytes(db, folder.principal_id)) + adding > quotaBytes) throw new QuotaExceeded(quotaBytes);
-}
-
 /**
  * Copies the messages with these UIDs into `target` (with `move`, removing them from `source` in the
  * same transaction). Returns [source UID, new UID] pairs in source UID order.
@@ -272,7 +260,7 @@ async function checkQuota(db: Kysely<Database>, folder: Folder, quotaBytes: numb
 export async function copyMessages(deps: MessageDeps, source: Folder, uids: number[], target: Folder, options: { move: boolean; quotaBytes: number | null }) {
   const now = deps.now();
   const rows = await messagesByUid(deps.db, source.id, uids);
-  if (!options.move) await checkQuota(deps.db, target, options.quotaBytes, rows.reduce((sum, r) => sum + r.size, 0));
+  if (!options.move) await checkQuota(deps.db, target.principal_id, options.quotaBytes, rows.reduce((sum, r) => sum + r.size, 0));
   const result = await groupCommit(deps.db, async (trx) => {
     if (options.move) await lockFolders(trx, [source.id, target.id]);
     const pairs: [number, number][] = [];
@@ -295,7 +283,7 @@ export async function copyMessages(deps: MessageDeps, source: Folder, uids: numb
  * content, its metadata and the message row are written in one transaction: one commit per APPEND.
  */
 export async function appendContent(deps: MessageDeps, folder: Folder, content: Buffer, options: { flags: string[]; internalDate?: number; quotaBytes: number | null }) {
-  await checkQuota(deps.db, folder, options.quotaBytes, content.length);
+  await checkQuota(deps.db, folder.principal_id, options.quotaBytes, content.length);
   const now = deps.now();
   const inline = content.length <= inlineBlobLimit ? inlineBlob(content) : undefined;
   const blob = inline ?? (await deps.blobs.put(content));

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { Directory } from '../../src/directory/directory.ts';
 import { deliverLocally } from '../../src/flow/delivery/local-delivery.ts';
 import { insertMessage } from '../../src/flow/queue/intake-committer.ts';
-import { Queue, type Outcome } from '../../src/flow/queue/queue.ts';
+import { Queue, type Outcome, type QueueDeps } from '../../src/flow/queue/queue.ts';
 import { ChangeFeed } from '../../src/mailbox/change-feed.ts';
 import { Metrics } from '../../src/metrics/metrics.ts';
 import type { Database } from '../../src/store/schema.ts';
@@ -20,9 +20,15 @@ import { createTestStore, type TestStore } from '../helpers/store.ts';
 /** Ends the first delivery transaction it records in as PostgreSQL does to break a deadlock. */
 class DeadlockOnce extends Queue {
   deadlocks = 0;
-  override async recordDelivered(outcomes: Outcome[], trx?: Transaction<Database>) {
-    await super.recordDelivered(outcomes, trx);
-    if (trx && this.deadlocks++ === 0) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+  constructor(deps: QueueDeps) {
+    super(deps);
+    const outcomes = this.outcomes as unknown as { writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<Outcome[]> };
+    const write = outcomes.writeDelivered.bind(outcomes);
+    outcomes.writeDelivered = async (trx, recorded) => {
+      const applied = await write(trx, recorded);
+      if (this.deadlocks++ === 0) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+      return applied;
+    };
   }
 }
 

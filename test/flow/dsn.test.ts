@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { buildDsn, statusOf, wantsNotice, type DsnInput } from '../../src/flow/dsn.ts';
+import { buildDsn, statusOf, wantsNotice, type DsnInput } from '../../src/flow/queue/dsn.ts';
 import { parseHeaderLines, parseMimeTree } from '../../src/message/mime-tree.ts';
 import type { BlobStore } from '../../src/store/blobs/blob-store.ts';
 import { bodyOf } from '../helpers/mime-samples.ts';

@@ -1,13 +1,11 @@
-// Local delivery: into the recipients' INBOXes. A batch of recipients is written in one transaction
-// (one commit for many deliveries), and each message row carries its queue recipient as delivery
-// key and is committed with the queue's "delivered" state, so a redelivery after a crash can never
-// add a second copy.
+// Local delivery: into the recipients' INBOXes. Addresses are resolved here (fresh: an account
+// removed since intake accepted the mail is not delivered to); the queue's outcome code then
+// appends (mailbox/delivery.ts: default folders, quota, delivery key) and marks the recipients
+// delivered in one transaction, so a redelivery after a crash can never add a second copy. Calendar
+// mail is applied once the messages are in.
 import type { Kysely } from 'kysely';
-import { formatSize } from '../../config/size.ts';
-import type { Directory, Principal, ResolvedAddress } from '../../directory/directory.ts';
-import { appendMessage } from '../../mailbox/append.ts';
-import type { ChangeFeed, MailboxChange } from '../../mailbox/change-feed.ts';
-import { ensureDefaultFolders, findFolder, lockFolders, usedBytes } from '../../mailbox/folders.ts';
+import type { Directory, ResolvedAddress } from '../../directory/directory.ts';
+import type { ChangeFeed } from '../../mailbox/change-feed.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
@@ -18,8 +16,10 @@ import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { readBlob } from '../../store/blobs/blob-store.ts';
 import { batches } from '../../store/batches.ts';
-import { groupCommit, relaxedCommit } from '../../store/commit-modes.ts';
-import { LeaseLostError, type ClaimedRecipient, type Outcome, type Queue } from '../queue/queue.ts';
+import { relaxedCommit } from '../../store/commit-modes.ts';
+import type { ClaimedRecipient, Outcome } from '../queue/claimed-recipient.ts';
+import type { LocalRecipient } from '../queue/outcomes.ts';
+import type { Queue } from '../queue/queue.ts';
 
 export interface LocalDeliveryDeps {
   db: Kysely<Database>;
@@ -34,17 +34,10 @@ export interface LocalDeliveryDeps {
   now(): number;
 }
 
-interface Ready {
-  recipient: ClaimedRecipient;
-  principal: Principal;
-}
-
 export async function deliverLocally(deps: LocalDeliveryDeps, recipients: ClaimedRecipient[]): Promise<void> {
   const failed: Outcome[] = [];
-  const ready: Ready[] = [];
-  const usage = new Map<number, number>();
-  // Each address is read once per batch (a burst of mail to one mailbox is one lookup), and fresh:
-  // an account removed since intake accepted the mail is not delivered to.
+  const ready: LocalRecipient[] = [];
+  // Each address is read once per batch (a burst of mail to one mailbox is one lookup).
   const addresses = new Map<string, ResolvedAddress | undefined>();
   for (const recipient of recipients) {
     if (!addresses.has(recipient.recipient)) addresses.set(recipient.recipient, await deps.directory.resolveAddress(recipient.recipient));
@@ -53,87 +46,16 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
       failed.push({ recipient, reply: `550 5.1.1 <${recipient.recipient}>: no such mailbox here` });
       continue;
     }
-    const { principal } = resolved;
-    if (principal.quotaBytes !== null) {
-      const used = usage.get(principal.id) ?? (await usedBytes(deps.db, principal.id));
-      if (used + recipient.message.size > principal.quotaBytes) {
-        failed.push({ recipient, reply: `552 5.2.2 <${recipient.recipient}>: mailbox full (quota ${formatSize(principal.quotaBytes)})` });
-        continue;
-      }
-      usage.set(principal.id, used + recipient.message.size);
-    }
-    ready.push({ recipient, principal });
+    ready.push({ recipient, mailbox: resolved.principal });
   }
 
   if (ready.length) {
     const trees = await mimeTrees(deps, [...new Set(ready.map((r) => r.recipient.message.blobHash))]);
-    let changes: MailboxChange[];
-    try {
-      changes = await deliverBatch(deps, ready);
-    } catch (error) {
-      if (!(error instanceof LeaseLostError)) throw error;
-      // Some recipient of the batch was taken over by another worker: deliver the rest one by one.
-      changes = [];
-      for (const item of ready) {
-        changes.push(...(await deliverBatch(deps, [item]).catch((e) => (e instanceof LeaseLostError ? [] : Promise.reject(e)))));
-      }
-    }
+    const { delivered, changes } = await deps.queue.deliverLocally(ready);
     for (const change of changes) deps.changes.publish(change);
-    await applyCalendarMail(deps, ready, trees);
+    await applyCalendarMail(deps, delivered, trees);
   }
   if (failed.length) await deps.queue.recordFailed(failed);
-}
-
-async function deliverBatch(deps: LocalDeliveryDeps, items: Ready[]): Promise<MailboxChange[]> {
-  const now = deps.now();
-  let outcomes: Outcome[] = [];
-  const committed = await groupCommit(deps.db, async (trx) => {
-    const changes: MailboxChange[] = [];
-    outcomes = []; // the transaction may run again (transient conflicts)
-    // Every INBOX of the batch is locked before the first append, in one order (see lockFolders):
-    // batches running at once share INBOXes. Folders are created in principal order for the same reason.
-    const inboxes = new Map<number, number>();
-    for (const { principal } of [...items].sort((a, b) => a.principal.id - b.principal.id)) {
-      if (inboxes.has(principal.id)) continue;
-      await ensureDefaultFolders(trx, principal, now);
-      inboxes.set(principal.id, (await findFolder(trx, principal.id, 'INBOX'))!.id);
-    }
-    await lockFolders(trx, [...inboxes.values()]);
-    for (const { recipient, principal } of items) {
-      const inbox = inboxes.get(principal.id)!;
-      const headers = deliveryHeaders(recipient.message.sender, principal.address);
-      const appended = await appendMessage(
-        trx,
-        {
-          mailboxId: inbox,
-          tenantId: principal.tenantId,
-          blobHash: recipient.message.blobHash,
-          prefix: headers + recipient.message.prefix,
-          size: recipient.message.size + Buffer.byteLength(headers),
-          internalDate: recipient.message.receivedAt,
-          deliveryKey: `queue-recipient:${recipient.id}`,
-        },
-        now,
-      );
-      outcomes.push({ recipient, reply: `250 2.0.0 delivered to ${principal.address} INBOX (uid ${appended.uid})` });
-      if (appended.added) changes.push({ tenantId: principal.tenantId, principalId: principal.id, mailboxId: inbox, kind: 'append', uid: appended.uid, modseq: appended.modseq });
-    }
-    // Throws LeaseLostError (rolling everything back) if a recipient's lease is no longer ours.
-    await deps.queue.recordDelivered(outcomes, trx);
-    return changes;
-  });
-  deps.queue.delivered(outcomes);
-  return committed;
-}
-
-/**
- * What final delivery adds on top of the stored message (RFC 5321 §4.4, as Postfix's local(8)):
- * the envelope sender ("<>" for bounces), and the mailbox the message reached after alias and group
- * expansion. Kept in the row's prefix, so every copy still shares one blob and the delivery key
- * (the queue recipient) does not depend on them.
- */
-export function deliveryHeaders(sender: string, mailbox: string): string {
-  return `Return-Path: <${sender}>\r\nDelivered-To: ${mailbox}\r\n`;
 }
 
 /**
@@ -142,19 +64,19 @@ export function deliveryHeaders(sender: string, mailbox: string): string {
  * The message is in the INBOX already whatever happens here: a calendar that cannot or may not take
  * it is logged, never a reason to bounce or retry the mail.
  */
-async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: Ready[], trees: Map<string, MimePart>) {
+async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: LocalRecipient[], trees: Map<string, MimePart>) {
   if (!deps.scheduler) return;
   const calendars = new Map<string, string | undefined>();
-  for (const { recipient, principal } of delivered) {
+  for (const { recipient, mailbox } of delivered) {
     const hash = recipient.message.blobHash;
     try {
       if (!calendars.has(hash)) calendars.set(hash, await calendarPart(deps, hash, trees.get(hash)!));
       const calendar = calendars.get(hash);
       if (!calendar) continue;
-      const outcome = await deps.scheduler.receiveImip(principal, calendar, recipient.message.verifiedFrom);
-      deps.log?.info({ recipient: principal.address, sender: recipient.message.sender, outcome }, 'calendar: iMIP message applied');
+      const outcome = await deps.scheduler.receiveImip(mailbox, calendar, recipient.message.verifiedFrom);
+      deps.log?.info({ recipient: mailbox.address, sender: recipient.message.sender, outcome }, 'calendar: iMIP message applied');
     } catch (error) {
-      deps.log?.warn({ recipient: principal.address, sender: recipient.message.sender, err: error }, 'calendar: iMIP message not applied');
+      deps.log?.warn({ recipient: mailbox.address, sender: recipient.message.sender, err: error }, 'calendar: iMIP message not applied');
     }
   }
 }

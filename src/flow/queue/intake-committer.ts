@@ -6,6 +6,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { PreparedQuery } from '../../store/prepared-query.ts';
 import type { Database, QueueMessageTable, QueueRecipientTable } from '../../store/schema.ts';
 import { writeInlineBlob, type InlineBlob } from '../../store/blobs/inline-blob.ts';
+import { Batcher, ItemFailed } from '../../store/batcher.ts';
 import { groupCommit } from '../../store/commit-modes.ts';
 import { writeTrace, type TraceEvent } from '../trace.ts';
 import { storeMetadata, type ComputedMetadata } from '../../mailbox/message-metadata.ts';
@@ -50,17 +51,11 @@ export interface NewMessage {
   metadata?: ComputedMetadata;
 }
 
-interface Pending {
-  message: NewMessage;
-  resolve(id: number): void;
-  reject(error: unknown): void;
-}
-
+/** At most this many messages per transaction. */
 const maxBatch = 256;
 
 export class IntakeCommitter {
-  private pending: Pending[] = [];
-  private flushing = false;
+  private readonly batch = new Batcher<NewMessage, number>((messages) => this.commit(messages), maxBatch);
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -70,41 +65,35 @@ export class IntakeCommitter {
     private readonly log?: Logger,
   ) {}
 
+  /** Resolves with the message's queue id once it is committed. */
   submit(message: NewMessage): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ message, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+    return this.batch.add(message);
   }
 
-  private async flush() {
-    const batch = this.pending.splice(0, maxBatch);
+  private async commit(messages: NewMessage[]): Promise<(number | ItemFailed)[]> {
     try {
-      const ids = await groupCommit(this.db, (trx) => insertMessages(trx, batch.map((item) => item.message), this.dialect));
-      batch.forEach((item, i) => this.committed(item, ids[i]!));
-      this.onCommitted(ids);
+      const ids = await groupCommit(this.db, (trx) => insertMessages(trx, messages, this.dialect));
+      this.committed(messages, ids);
+      return ids;
     } catch {
       // One bad entry must not fail its neighbours: commit them one by one.
-      for (const item of batch) {
+      const results: (number | ItemFailed)[] = [];
+      for (const message of messages) {
         try {
-          const id = await groupCommit(this.db, (trx) => insertMessage(trx, item.message, this.dialect));
-          this.committed(item, id);
-          this.onCommitted([id]);
+          const id = await groupCommit(this.db, (trx) => insertMessage(trx, message, this.dialect));
+          this.committed([message], [id]);
+          results.push(id);
         } catch (error) {
-          item.reject(error);
+          results.push(new ItemFailed(error));
         }
       }
+      return results;
     }
-    if (this.pending.length > 0) setImmediate(() => void this.flush());
-    else this.flushing = false;
   }
 
-  private committed(item: Pending, id: number) {
-    logReceived(this.log, id, item.message);
-    item.resolve(id);
+  private committed(messages: NewMessage[], ids: number[]) {
+    messages.forEach((message, i) => logReceived(this.log, ids[i]!, message));
+    this.onCommitted(ids);
   }
 }
 

@@ -1,8 +1,8 @@
 // Delivery status notifications (RFC 3464): a multipart/report telling the sender which recipients
 // failed or are delayed, and why. Never sent for a message with the null sender.
 import { randomUUID } from 'node:crypto';
-import type { BlobStore } from '../store/blobs/blob-store.ts';
-import { openStoredMessage, readHeaderSection, type StoredMessageRef } from '../message/stored-message.ts';
+import type { BlobStore } from '../../store/blobs/blob-store.ts';
+import { openStoredMessage, readHeaderSection, type StoredMessageRef } from '../../message/stored-message.ts';
 
 export interface DsnRecipient {
   recipient: string;

@@ -1,0 +1,81 @@
+// Final delivery of queued mail into INBOXes: the default folders, the quota and the append, in the
+// caller's transaction. The queue records the delivered state in that same transaction (and the
+// delivery key, the queue recipient, makes a repeated append add nothing), so a message is in the
+// mailbox exactly once whatever crashes when.
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import { appendMessage } from './append.ts';
+import type { MailboxChange } from './change-feed.ts';
+import { ensureDefaultFolders, findFolder, lockFolders } from './folders.ts';
+import { fitsQuota } from './quota.ts';
+
+/** The mailbox a message is delivered to. */
+export interface Recipient {
+  id: number;
+  tenantId: number;
+  address: string;
+  quotaBytes: number | null;
+}
+
+/** A queued message as delivery needs it. */
+export interface DeliveredMessage {
+  sender: string;
+  blobHash: string;
+  /** The header lines added on receipt, kept beside the blob. */
+  prefix: string;
+  size: number;
+  receivedAt: number;
+}
+
+export interface Delivery {
+  recipient: Recipient;
+  message: DeliveredMessage;
+  /** Names the delivery: the same key in the same INBOX adds nothing the second time. */
+  key: string;
+}
+
+export type DeliveryResult = { delivered: true; uid: number; change?: MailboxChange } | { delivered: false; quotaBytes: number };
+
+/**
+ * Delivers each message to its recipient's INBOX, in order, and says for each whether it went in;
+ * one that would take its mailbox over quota does not (counting the messages delivered before it).
+ * Every INBOX is locked before the first append, in one order (see lockFolders): batches running at
+ * once share INBOXes. Folders are created in principal order for the same reason.
+ */
+export async function deliver(trx: Transaction<Database>, deliveries: Delivery[], now: number): Promise<DeliveryResult[]> {
+  const inboxes = new Map<number, number>();
+  for (const { recipient } of [...deliveries].sort((a, b) => a.recipient.id - b.recipient.id)) {
+    if (inboxes.has(recipient.id)) continue;
+    await ensureDefaultFolders(trx, recipient, now);
+    inboxes.set(recipient.id, (await findFolder(trx, recipient.id, 'INBOX'))!.id);
+  }
+  await lockFolders(trx, [...inboxes.values()]);
+  const results: DeliveryResult[] = [];
+  for (const { recipient, message, key } of deliveries) {
+    const inbox = inboxes.get(recipient.id)!;
+    const headers = deliveryHeaders(message.sender, recipient.address);
+    const size = message.size + Buffer.byteLength(headers);
+    if (!(await fitsQuota(trx, recipient.id, recipient.quotaBytes, size))) {
+      results.push({ delivered: false, quotaBytes: recipient.quotaBytes! });
+      continue;
+    }
+    const appended = await appendMessage(
+      trx,
+      { mailboxId: inbox, tenantId: recipient.tenantId, blobHash: message.blobHash, prefix: headers + message.prefix, size, internalDate: message.receivedAt, deliveryKey: key },
+      now,
+    );
+    const change: MailboxChange = { tenantId: recipient.tenantId, principalId: recipient.id, mailboxId: inbox, kind: 'append', uid: appended.uid, modseq: appended.modseq };
+    results.push({ delivered: true, uid: appended.uid, change: appended.added ? change : undefined });
+  }
+  return results;
+}
+
+/**
+ * What final delivery adds on top of the stored message (RFC 5321 §4.4, as Postfix's local(8)):
+ * the envelope sender ("<>" for bounces), and the mailbox the message reached after alias and group
+ * expansion. Kept in the row's prefix, so every copy still shares one blob and the delivery key
+ * (the queue recipient) does not depend on them.
+ */
+export function deliveryHeaders(sender: string, mailbox: string): string {
+  return `Return-Path: <${sender}>\r\nDelivered-To: ${mailbox}\r\n`;
+}
