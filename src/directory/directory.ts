@@ -9,7 +9,7 @@ import { parseAddress, parseDomain, parseName } from './names.ts';
 import { verifyNoPassword, verifyPassword } from './passwords.ts';
 import { toPrincipal, type Principal } from './principal.ts';
 import { TenantDirectory } from './tenant-directory.ts';
-import { directoryChanged } from './lookup-cache.ts';
+import { cachedRouting, LookupCache } from './lookup-cache.ts';
 
 // Principals are defined in principal.ts (tenant-directory.ts needs them too); most callers import them from here.
 export { toPrincipal, type Principal } from './principal.ts';
@@ -44,10 +44,21 @@ export interface DomainOwner {
 export const defaultForestMaxConnections = 1000;
 
 export class Directory {
+  /** Cleared after every change made through this directory or its TenantDirectories. */
+  private readonly routingCache: LookupCache;
+  /**
+   * This directory for mail routing: domains, addresses and forests answered from a short cache
+   * (lookup-cache.ts says how stale an answer may be).
+   */
+  readonly routing: Directory;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.routingCache = new LookupCache(now);
+    this.routing = cachedRouting(this, this.routingCache);
+  }
 
   // Forests ---------------------------------------------------------------------------------------
 
@@ -66,7 +77,7 @@ export class Directory {
     if (changes.maxConnections !== undefined) {
       const maxConnections = checkLimit('--max-connections', changes.maxConnections);
       await this.db.updateTable('forests').set({ max_connections: maxConnections }).where('id', '=', forest.id).execute();
-      directoryChanged(this);
+      this.routingCache.clear();
     }
     return this.getForest(forest.name);
   }
@@ -128,14 +139,14 @@ export class Directory {
   /** The directory as seen from inside one tenant. */
   async tenant(name: string): Promise<TenantDirectory> {
     const tenant = await this.getTenant(name);
-    return new TenantDirectory(this.db, tenant.id, this.now, () => directoryChanged(this));
+    return new TenantDirectory(this.db, tenant.id, this.now, () => this.routingCache.clear());
   }
 
   /** The tenant that owns a domain (used where an address implies its tenant, as on the CLI). */
   async tenantOfDomain(domainInput: string): Promise<TenantDirectory> {
     const owner = await this.findDomain(domainInput);
     if (!owner) throw notFound('unknown-domain', `unknown domain "${domainInput}": add it first with "holdfast domain add"`);
-    return new TenantDirectory(this.db, owner.tenantId, this.now, () => directoryChanged(this));
+    return new TenantDirectory(this.db, owner.tenantId, this.now, () => this.routingCache.clear());
   }
 
   // Lookups across tenants (mail routing, login) ----------------------------------------------------

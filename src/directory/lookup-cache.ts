@@ -15,7 +15,8 @@ export const lookupCacheMs = 1000;
 /** A bound on memory, far above the names one second of mail asks about. */
 const maxEntries = 10_000;
 
-class LookupCache {
+/** Cached answers, each for `lookupCacheMs`; one per Directory, which clears it after each change it makes. */
+export class LookupCache {
   private readonly entries = new Map<string, { value: unknown; expires: number }>();
   /** Raised by clear(): a lookup that started before a change does not store its answer. */
   private generation = 0;
@@ -41,28 +42,20 @@ class LookupCache {
   }
 }
 
-const views = new WeakMap<Directory, { view: Directory; cache: LookupCache }>();
-
 /**
- * `directory` with findDomain, resolveAddress and forestOfTenant answered from the cache; everything
- * else is the directory's own. One view (and cache) per directory.
+ * `directory` with findDomain, resolveAddress and forestOfTenant answered from `cache`; everything
+ * else is the directory's own. Made by the Directory (its `routing`).
  */
-export function routingLookups(directory: Directory): Directory {
-  let entry = views.get(directory);
-  if (!entry) {
-    const cache = new LookupCache(directory.now);
-    const view: Directory = Object.create(directory);
-    view.findDomain = (name) => cache.get(`domain:${name.trim().toLowerCase()}`, () => directory.findDomain(name), () => true);
-    view.resolveAddress = (address) =>
-      cache.get(`address:${address.trim().toLowerCase()}`, () => directory.resolveAddress(address), (found: ResolvedAddress | undefined) => found !== undefined);
-    view.forestOfTenant = (tenantId) => cache.get(`forest:${tenantId}`, () => directory.forestOfTenant(tenantId), () => true);
-    entry = { view, cache };
-    views.set(directory, entry);
-  }
-  return entry.view;
+export function cachedRouting(directory: Directory, cache: LookupCache): Directory {
+  const view: Directory = Object.create(directory);
+  view.findDomain = (name) => cache.get(`domain:${name.trim().toLowerCase()}`, () => directory.findDomain(name), () => true);
+  view.resolveAddress = (address) =>
+    cache.get(`address:${address.trim().toLowerCase()}`, () => directory.resolveAddress(address), (found: ResolvedAddress | undefined) => found !== undefined);
+  view.forestOfTenant = (tenantId) => cache.get(`forest:${tenantId}`, () => directory.forestOfTenant(tenantId), () => true);
+  return view;
 }
 
-/** Called by Directory and TenantDirectory after every change: the cached answers may be wrong now. */
-export function directoryChanged(directory: Directory) {
-  views.get(directory)?.cache.clear();
+/** The directory's routing view; intake.ts still asks through here (it can read `directory.routing`). */
+export function routingLookups(directory: Directory): Directory {
+  return directory.routing;
 }

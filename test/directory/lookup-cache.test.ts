@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Directory } from '../../src/directory/directory.ts';
-import { lookupCacheMs, routingLookups } from '../../src/directory/lookup-cache.ts';
+import { lookupCacheMs } from '../../src/directory/lookup-cache.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { TestClock } from '../helpers/node.ts';
 import { createTestStore, type TestStore } from '../helpers/store.ts';
@@ -23,7 +23,7 @@ for (const name of backendNames) {
       t = await createTestStore(name);
       directory = new Directory(t.store.db, clock.now);
       elsewhere = new Directory(t.store.db, clock.now);
-      routing = routingLookups(directory);
+      routing = directory.routing;
       await directory.addForest({ name: 'default' });
       await directory.addTenant({ name: 'contoso' });
       const contoso = await directory.tenant('contoso');
@@ -34,7 +34,7 @@ for (const name of backendNames) {
     after(() => t.close());
 
     it('is one view per directory, which answers as the directory does', async () => {
-      assert.equal(routingLookups(directory), routing);
+      assert.equal(directory.routing, routing);
       assert.deepEqual(await routing.resolveAddress('Alice@contoso.example'), await directory.resolveAddress('alice@contoso.example'));
       assert.deepEqual(await routing.findDomain('contoso.example'), await directory.findDomain('contoso.example'));
       assert.equal(await routing.findDomain('outside.example'), undefined);
