@@ -47,6 +47,12 @@ export async function principalById(db: Kysely<Database>, id: number): Promise<P
   return toPrincipal(await db.selectFrom('principals').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
 }
 
+/** The quota of the principal with this id, in bytes: null for none (or no such principal). */
+export async function quotaBytesOf(db: Kysely<Database>, id: number): Promise<number | null> {
+  const row = await db.selectFrom('principals').select('quota_bytes').where('id', '=', id).executeTakeFirst();
+  return row?.quota_bytes == null ? null : Number(row.quota_bytes);
+}
+
 /** The principal whose primary address this is, in the tenant; groups are not principals one can act on. */
 export async function principalInTenant(db: Kysely<Database>, tenantId: number, address: string): Promise<Principal | undefined> {
   const row = await db.selectFrom('principals').selectAll().where('address', '=', address.toLowerCase()).where('tenant_id', '=', tenantId).executeTakeFirst();

@@ -1,4 +1,5 @@
 // Small pieces of response syntax shared by several commands.
+import { quotaBytesOf } from '../../../directory/principal.ts';
 import { normalizeFolderName, type Folder } from '../../../mailbox/folders.ts';
 import { resolveFolder, sharedPrefix } from '../../../mailbox/shared-folders.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
@@ -81,6 +82,5 @@ export function refuseShared(name: string) {
 /** The quota that applies when adding to a folder: its owner's (a shared mailbox has its own). */
 export async function quotaOf({ session, principal }: AuthenticatedCommand, folder: Folder): Promise<number | null> {
   if (folder.principal_id === principal.id) return principal.quotaBytes;
-  const owner = await session.context.mail.db.selectFrom('principals').select('quota_bytes').where('id', '=', folder.principal_id).executeTakeFirst();
-  return owner?.quota_bytes === null || owner?.quota_bytes === undefined ? null : Number(owner.quota_bytes);
+  return quotaBytesOf(session.context.mail.db, folder.principal_id);
 }
