@@ -5,7 +5,7 @@ import { parseDuration } from '../config/duration.ts';
 import { invalid } from '../errors.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
 import { QueueAdmin, type QueueEntry } from '../flow/queue/queue-admin.ts';
-import { traceMessages } from '../flow/trace-query.ts';
+import { traceMessages } from '../flow/queue/trace-query.ts';
 import type { RecipientState } from '../store/schema.ts';
 import { action, withDirectory, type CommandContext } from './context.ts';
 import { print, table, timeText as time } from './output.ts';

@@ -4,6 +4,7 @@
 import type { Config, SenderLimits as Limits } from '../config/schema.ts';
 import type { Principal } from '../directory/directory.ts';
 import type { Store } from '../store/store.ts';
+import { messagesSentSince, recipientsSentSince } from './queue/sent-by-sender.ts';
 
 /** Why a sender may not send now; each protocol turns it into its own reply. */
 export interface SendingRefusal {
@@ -29,33 +30,15 @@ export class SenderLimits {
   /** Refuses one more message if the sender sent its limit in the last minute. */
   async messageRefusal(principal: Principal): Promise<SendingRefusal | undefined> {
     const limits = await this.of(principal);
-    const row = await this.deps.store.db
-      .selectFrom('queue_messages')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('auth_principal_id', '=', principal.id)
-      .where('received_at', '>', this.deps.now() - 60_000)
-      .executeTakeFirstOrThrow();
-    if (Number(row.n) < limits.messagesPerMinute) return undefined;
+    if ((await messagesSentSince(this.deps.store.db, principal.id, this.deps.now() - 60_000)) < limits.messagesPerMinute) return undefined;
     return { limit: 'messages-per-minute', text: `Message submission rate for ${principal.address} has exceeded the configured limit (${limits.messagesPerMinute} per minute); try again later` };
   }
 
   /** Refuses `adding` more recipients if, with `pending` ones not yet queued, they pass the 24-hour limit. A group counts as one. */
   async recipientRefusal(principal: Principal, pending: number, adding = 1): Promise<SendingRefusal | undefined> {
     const limits = await this.of(principal);
-    const row = await this.deps.store.db
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('queue_recipients as r')
-          .innerJoin('queue_messages as m', 'm.id', 'r.message_id')
-          .select(['r.message_id', 'r.original_recipient'])
-          .distinct()
-          .where('m.auth_principal_id', '=', principal.id)
-          .where('m.received_at', '>', this.deps.now() - 86_400_000)
-          .as('sent'),
-      )
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    if (Number(row.n) + pending + adding <= limits.recipientsPerDay) return undefined;
+    const sent = await recipientsSentSince(this.deps.store.db, principal.id, this.deps.now() - 86_400_000);
+    if (sent + pending + adding <= limits.recipientsPerDay) return undefined;
     return { limit: 'recipients-per-day', text: `Daily recipient limit reached for ${principal.address} (${limits.recipientsPerDay} recipients per 24 hours); try again later` };
   }
 

@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { insertMessage, type NewRecipient } from '../../src/flow/queue/intake-committer.ts';
 import { QueueAdmin } from '../../src/flow/queue/queue-admin.ts';
 import { Queue, type ClaimedRecipient } from '../../src/flow/queue/queue.ts';
-import { traceMessages } from '../../src/flow/trace-query.ts';
+import { traceMessages } from '../../src/flow/queue/trace-query.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { TestClock } from '../helpers/node.ts';
 import { createTestStore, type TestStore } from '../helpers/store.ts';

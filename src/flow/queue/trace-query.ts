@@ -1,7 +1,7 @@
 // Message trace: find messages by sender, recipient or Message-ID and show each one's timeline.
 import type { Kysely } from 'kysely';
-import { invalid } from '../errors.ts';
-import type { Database } from '../store/schema.ts';
+import { invalid } from '../../errors.ts';
+import type { Database } from '../../store/schema.ts';
 
 export interface TraceQuery {
   sender?: string;
