@@ -1,6 +1,6 @@
 // Metadata computed once per message content when it enters a mailbox (delivery or APPEND): the MIME
 // tree with byte offsets, the envelope, the decoded header fields for SEARCH, and the text indexed for
-// full-text search (FTS5 on SQLite, tsvector on PostgreSQL). FETCH and SEARCH read these instead of
+// full-text index (store/full-text.ts). FETCH and SEARCH read these instead of
 // reparsing messages.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import libmime from 'libmime';
@@ -13,6 +13,7 @@ import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
 import { relaxedCommit } from '../store/commit-modes.ts';
 import { PreparedQuery } from '../store/prepared-query.ts';
+import { indexText } from '../store/full-text.ts';
 
 export interface MessageMetadata {
   tree: MimePart;
@@ -72,8 +73,7 @@ export async function storeMetadata(trx: Transaction<Database>, dialect: Dialect
     now,
   });
   if (!inserted.numAffectedRows) return;
-  if (dialect === 'sqlite') await sql`insert into blob_text (hash, body) values (${hash}, ${text})`.execute(trx);
-  else await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(trx);
+  await indexText(trx, dialect, hash, text);
 }
 
 const insertMetadataRow = new PreparedQuery<{ hash: string; tree: string; envelope: string; headers: string; sentAt: number | null; now: number }, never>((db, arg) =>

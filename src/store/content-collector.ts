@@ -11,10 +11,11 @@
 //
 // Candidates come from the queue purge (flow/queue/queue-retention.ts) and from a walk through all stored
 // metadata, a batch per round, so contents of expunged messages are found too.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { batches } from './batches.ts';
 import type { Database } from './schema.ts';
+import { dropText } from './full-text.ts';
 
 const unusedForMs = 60_000;
 const storedAgoMs = 3_600_000;
@@ -73,7 +74,7 @@ export async function deleteUnusedContents(db: Kysely<Database>, blobs: BlobStor
     await blobs.deleteIfStoredBefore(hash, storedBefore);
     if (await blobs.has(hash)) continue; // stored again meanwhile: about to be used
     await db.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
-    await sql`delete from blob_text where hash = ${hash}`.execute(db);
+    await dropText(db, hash);
     deleted++;
   }
   return deleted;
