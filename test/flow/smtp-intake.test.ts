@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import type { TenantDirectory } from '../../src/directory/tenant-directory.ts';
+import { usedBytes } from '../../src/mailbox/folders.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { plainAuth, SmtpTalk } from '../helpers/smtp-talk.ts';
@@ -168,6 +169,25 @@ for (const name of backendNames) {
       await tenant.setQuota('carol@test.example', 10);
       await talk.send('MAIL FROM:<sender@remote.example>');
       assert.equal(await talk.send('RCPT TO:<carol@test.example>'), '552 5.2.2 <carol@test.example>: Mailbox full (quota 10B)');
+      talk.close();
+    });
+
+    it('applies the quota rule at RCPT: a mailbox exactly at its limit is full, and SIZE= is checked against what is left', async () => {
+      const carol = (await t.node.holdfast.directory.resolveAddress('carol@test.example'))!.principal;
+      const used = await usedBytes(t.node.holdfast.store.db, carol.id);
+      assert.ok(used > 0, 'carol has mail from the test before');
+      const talk = await session(t);
+      await tenant.setQuota('carol@test.example', used);
+      await talk.send('MAIL FROM:<sender@remote.example>');
+      assert.match(await talk.send('RCPT TO:<carol@test.example>'), /^552 5\.2\.2 /, 'exactly at the limit: nothing more fits');
+      await tenant.setQuota('carol@test.example', used + 100);
+      await talk.send('RSET');
+      await talk.send('MAIL FROM:<sender@remote.example> SIZE=100');
+      assert.equal(await talk.send('RCPT TO:<carol@test.example>'), '250 2.1.5 Accepted', 'a message that brings the mailbox exactly to its limit fits');
+      await talk.send('RSET');
+      await talk.send('MAIL FROM:<sender@remote.example> SIZE=101');
+      assert.match(await talk.send('RCPT TO:<carol@test.example>'), /^552 5\.2\.2 /, 'one byte more does not');
+      await tenant.setQuota('carol@test.example', 10);
       talk.close();
     });
 

@@ -268,6 +268,21 @@ for (const name of backendNames) {
       assert.equal(await usedKb(), 4, 'a refused APPEND stores nothing');
     });
 
+    it('applies the quota rule at the edge: an APPEND or COPY that brings usage exactly to the limit fits, nothing more does', async () => {
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'edge@test.example', password, quotaBytes: 1200 });
+      const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
+      talks.push(talk);
+      await talk.login('edge@test.example', password);
+      await append(talk, 'INBOX', `Subject: edge\r\n\r\n${'e'.repeat(400 - 19)}\r\n`); // 400 bytes
+      await talk.command('CREATE Keep');
+      await talk.command('SELECT INBOX');
+      assert.match(await talk.command('COPY 1 Keep'), /OK \[COPYUID/, '800 of 1200');
+      assert.match(await talk.command('COPY 1 Keep'), /OK \[COPYUID/, 'exactly 1200 of 1200: fits');
+      assert.match(await talk.command('APPEND INBOX {1+}\r\nx'), /NO \[OVERQUOTA\]/, 'one byte more does not');
+      assert.match(await talk.command('COPY 1 Keep'), /NO \[OVERQUOTA\]/);
+    });
+
     it('sorts and threads (RFC 5256 SORT, THREAD=ORDEREDSUBJECT and THREAD=REFERENCES)', async () => {
       const { talk } = await open();
       await talk.command('CREATE Threads');

@@ -15,7 +15,7 @@ import type { Metrics } from '../../metrics/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
 import type { Store } from '../../store/store.ts';
-import { usedBytes } from '../../mailbox/folders.ts';
+import { fitsQuota, sizeNotKnown } from '../../mailbox/quota.ts';
 import { formatSize } from '../../config/size.ts';
 import type { MailDns } from '../dns.ts';
 import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts';
@@ -53,6 +53,8 @@ interface SessionState {
   recipients: { original: string; orcpt: string | null; notify: string | null; routed: NewRecipient[] }[];
   /** The smallest message size limit among the tenants of the local recipients (inbound mail). */
   sizeLimit?: { bytes: number; tenant: string };
+  /** The size MAIL FROM declared (SIZE=, RFC 1870), if it did. */
+  declaredSize?: number;
 }
 
 export interface IntakeDeps {
@@ -115,11 +117,12 @@ export class Intake {
     return principal;
   }
 
-  async mailFrom(sessionId: string, address: string) {
+  async mailFrom(sessionId: string, address: string, params: { size?: number } = {}) {
     const state = this.state(sessionId);
     this.deps.backPressure.check();
     state.recipients = [];
     state.sizeLimit = undefined;
+    state.declaredSize = params.size;
     state.sender = address.toLowerCase();
     if (state.info.source !== 'submission') return;
     const principal = this.requirePrincipal(state);
@@ -153,7 +156,8 @@ export class Intake {
         await this.narrowSizeLimit(state, route.tenantId);
       } else await this.checkRecipientRate(state);
       const mailbox = route.kind === 'local' ? route.principal : undefined;
-      if (mailbox && mailbox.kind !== 'group' && mailbox.quotaBytes !== null && (await usedBytes(this.deps.store.db, mailbox.id)) >= mailbox.quotaBytes) {
+      // The message is not here yet: it is checked at the size declared, or as the smallest message.
+      if (mailbox && mailbox.kind !== 'group' && !(await fitsQuota(this.deps.store.db, mailbox.id, mailbox.quotaBytes, state.declaredSize ?? sizeNotKnown))) {
         throw smtpReply(552, '5.2.2', `<${parsed}>: Mailbox full (quota ${formatSize(mailbox.quotaBytes)})`);
       }
     }

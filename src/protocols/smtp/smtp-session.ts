@@ -262,7 +262,7 @@ export class SmtpSession {
     if (this.transaction) return this.send(reply(503, '5.5.1', 'Error: nested MAIL command'));
     // RFC 1870: a declared size over the limit is refused before any of the message is sent.
     if (params.size !== undefined && params.size > this.config.maxMessageSize) return this.send(this.tooLarge());
-    const refused = await this.attempt('mail', () => this.context.intake.mailFrom(this.id, address));
+    const refused = await this.attempt('mail', () => this.context.intake.mailFrom(this.id, address, { size: params.size }));
     if (refused) return this.send(refused);
     this.transaction = { params, recipients: 0 };
     this.send(reply(250, '2.1.0', 'Accepted'));
