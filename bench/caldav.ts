@@ -18,7 +18,10 @@ import { guarded, withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
 import { requireTool } from './lib/peers.ts';
 
-const { values } = benchArgs(import.meta.url, { events: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '20' } });
+const { values } = benchArgs(import.meta.url, {
+  events: { type: 'string', default: '1000' },
+  repeat: { type: 'string', default: '20' },
+});
 const eventCount = Number(values.events);
 const repeat = Number(values.repeat);
 
@@ -32,7 +35,11 @@ interface Target {
 function event(i: number): string {
   // Spread over two years from 1 January 2026, during working hours.
   const start = new Date(Date.UTC(2026, 0, 1, 8 + (i % 9), 0, 0) + Math.floor((i * 730) / eventCount) * 86_400_000);
-  const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = (d: Date) =>
+    d
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
   const end = new Date(start.getTime() + 3_600_000);
   const recurring = i % 10 === 0 ? ['RRULE:FREQ=WEEKLY;COUNT=20'] : [];
   return [
@@ -57,13 +64,15 @@ function event(i: number): string {
 async function send(target: Target, method: string, url: string, body?: string, headers: Record<string, string> = {}) {
   const response = await fetch(url, { method, body, headers: { Authorization: target.authorization, ...headers } });
   const text = await response.text();
-  if (response.status >= 300) throw new Error(`${target.name}: ${method} ${url}: ${response.status} ${text.slice(0, 200)}`);
+  if (response.status >= 300)
+    throw new Error(`${target.name}: ${method} ${url}: ${response.status} ${text.slice(0, 200)}`);
   return text;
 }
 
 const rangeQuery = (start: string, end: string) =>
   `<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="${start}" end="${end}"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`;
-const propfind = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>';
+const propfind =
+  '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>';
 
 async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -74,10 +83,22 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
 const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
 
 async function measure(target: Target) {
-  await send(target, 'MKCALENDAR', target.calendar, '<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Bench</d:displayname></d:prop></d:set></c:mkcalendar>');
+  await send(
+    target,
+    'MKCALENDAR',
+    target.calendar,
+    '<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Bench</d:displayname></d:prop></d:set></c:mkcalendar>',
+  );
   const putTimes: number[] = [];
   for (let i = 0; i < eventCount; i++) {
-    putTimes.push(await timeIt(() => send(target, 'PUT', `${target.calendar}event-${i}.ics`, event(i), { 'Content-Type': 'text/calendar; charset=utf-8', 'If-None-Match': '*' })));
+    putTimes.push(
+      await timeIt(() =>
+        send(target, 'PUT', `${target.calendar}event-${i}.ics`, event(i), {
+          'Content-Type': 'text/calendar; charset=utf-8',
+          'If-None-Match': '*',
+        }),
+      ),
+    );
   }
   const tenth = Math.max(1, Math.floor(eventCount / 10));
   const rate = (list: number[]) => (list.length * 1000) / list.reduce((a, b) => a + b, 0);
@@ -86,11 +107,41 @@ async function measure(target: Target) {
   const listing: number[] = [];
   let monthHits = 0;
   for (let r = 0; r < repeat; r++) {
-    month.push(await timeIt(async () => (monthHits = (await send(target, 'REPORT', target.calendar, rangeQuery('20260601T000000Z', '20260701T000000Z'), { Depth: '1', 'Content-Type': 'application/xml' })).split('<C:calendar-data').length - 1)));
-    year.push(await timeIt(() => send(target, 'REPORT', target.calendar, rangeQuery('20260101T000000Z', '20270101T000000Z'), { Depth: '1', 'Content-Type': 'application/xml' })));
-    listing.push(await timeIt(() => send(target, 'PROPFIND', target.calendar, propfind, { Depth: '1', 'Content-Type': 'application/xml' })));
+    month.push(
+      await timeIt(
+        async () =>
+          (monthHits =
+            (
+              await send(target, 'REPORT', target.calendar, rangeQuery('20260601T000000Z', '20260701T000000Z'), {
+                Depth: '1',
+                'Content-Type': 'application/xml',
+              })
+            ).split('<C:calendar-data').length - 1),
+      ),
+    );
+    year.push(
+      await timeIt(() =>
+        send(target, 'REPORT', target.calendar, rangeQuery('20260101T000000Z', '20270101T000000Z'), {
+          Depth: '1',
+          'Content-Type': 'application/xml',
+        }),
+      ),
+    );
+    listing.push(
+      await timeIt(() =>
+        send(target, 'PROPFIND', target.calendar, propfind, { Depth: '1', 'Content-Type': 'application/xml' }),
+      ),
+    );
   }
-  return { putRate: rate(putTimes), firstTenth: rate(putTimes.slice(0, tenth)), lastTenth: rate(putTimes.slice(-tenth)), month: median(month), year: median(year), listing: median(listing), monthHits };
+  return {
+    putRate: rate(putTimes),
+    firstTenth: rate(putTimes.slice(0, tenth)),
+    lastTenth: rate(putTimes.slice(-tenth)),
+    month: median(month),
+    year: median(year),
+    listing: median(listing),
+    monthHits,
+  };
 }
 
 async function runRadicale() {
@@ -105,7 +156,10 @@ async function runRadicale() {
     () => rmSync(dir, { recursive: true, force: true }),
     () =>
       withStarted(
-        () => spawn('/usr/bin/python3', ['-m', 'radicale', '--config', join(dir, 'config')], { stdio: ['ignore', 'ignore', 'inherit'] }),
+        () =>
+          spawn('/usr/bin/python3', ['-m', 'radicale', '--config', join(dir, 'config')], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          }),
         (child) => child.kill('SIGTERM'),
         async () => {
           for (let i = 0; ; i++) {
@@ -117,7 +171,11 @@ async function runRadicale() {
               await new Promise((r) => setTimeout(r, 100));
             }
           }
-          return measure({ name: 'Radicale', calendar: `http://127.0.0.1:${port}/bench/bench/`, authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}` });
+          return measure({
+            name: 'Radicale',
+            calendar: `http://127.0.0.1:${port}/bench/bench/`,
+            authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}`,
+          });
         },
       ),
   );
@@ -135,13 +193,17 @@ async function runHoldfast() {
   });
 }
 
-const radicaleVersion = spawnSync('/usr/bin/python3', ['-c', 'import radicale; print(radicale.VERSION)'], { encoding: 'utf8' }).stdout.trim();
+const radicaleVersion = spawnSync('/usr/bin/python3', ['-c', 'import radicale; print(radicale.VERSION)'], {
+  encoding: 'utf8',
+}).stdout.trim();
 const peer = await runRadicale();
 const ours = await runHoldfast();
 
 const row = (name: string, r: typeof ours) =>
   `${name.padEnd(20)}${r.putRate.toFixed(0).padStart(8)} ${r.firstTenth.toFixed(0).padStart(8)} ${r.lastTenth.toFixed(0).padStart(8)} ${r.month.toFixed(1).padStart(10)} ${r.year.toFixed(1).padStart(10)} ${r.listing.toFixed(1).padStart(10)}`;
-console.log(`caldav: ${eventCount} events PUT one after another (10% recurring), then ${repeat}× each query; month query matches ${ours.monthHits} (Radicale ${peer.monthHits})`);
+console.log(
+  `caldav: ${eventCount} events PUT one after another (10% recurring), then ${repeat}× each query; month query matches ${ours.monthHits} (Radicale ${peer.monthHits})`,
+);
 console.log('');
 console.log('                     PUT/s  first10%  last10%   month ms    year ms  PROPFIND ms');
 console.log(row(`Radicale ${radicaleVersion}`, peer));

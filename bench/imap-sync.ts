@@ -24,7 +24,14 @@ interface Server {
 }
 
 const client = async (server: Server) => {
-  const imap = new ImapFlow({ host: '127.0.0.1', port: server.port, secure: false, doSTARTTLS: false, auth: { user: server.user, pass: server.password }, logger: false });
+  const imap = new ImapFlow({
+    host: '127.0.0.1',
+    port: server.port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: server.user, pass: server.password },
+    logger: false,
+  });
   await imap.connect();
   return imap;
 };
@@ -49,7 +56,14 @@ async function measure(server: Server) {
   started = performance.now();
   const mailbox = await reader.mailboxOpen('INBOX');
   let fetched = 0;
-  for await (const _ of reader.fetch('1:*', { uid: true, flags: true, envelope: true, bodyStructure: true, size: true })) fetched++;
+  for await (const _ of reader.fetch('1:*', {
+    uid: true,
+    flags: true,
+    envelope: true,
+    bodyStructure: true,
+    size: true,
+  }))
+    fetched++;
   const syncSeconds = (performance.now() - started) / 1000;
   const modseq = BigInt(mailbox.highestModseq ?? 0n);
   await reader.logout();
@@ -67,19 +81,40 @@ async function measure(server: Server) {
   for await (const _ of again.fetch('1:*', { uid: true, flags: true }, { changedSince: modseq })) changed++;
   const resyncSeconds = (performance.now() - started) / 1000;
   await again.logout();
-  process.stderr.write(`${server.name}: seeded ${total} in ${seedSeconds.toFixed(1)} s, first sync ${fetched} in ${syncSeconds.toFixed(2)} s, resync ${changed} changed in ${resyncSeconds.toFixed(2)} s\n`);
+  process.stderr.write(
+    `${server.name}: seeded ${total} in ${seedSeconds.toFixed(1)} s, first sync ${fetched} in ${syncSeconds.toFixed(2)} s, resync ${changed} changed in ${resyncSeconds.toFixed(2)} s\n`,
+  );
   return { seedRate: total / seedSeconds, syncSeconds, resyncSeconds, fetched, changed };
 }
 
-const peer = await withDovecot({ lmtp: 24_926, imap: 14_345 }, (port) => measure({ name: 'Dovecot', port, user: 'reader', password: 'bench' }));
-const ours = await withHoldfastImap({ users: ['reader@bench.example'], password: 'Sync-Bench-Words-7', databaseUrl: values.database }, (server) =>
-  measure({ name: 'Holdfast', port: server.port('imap'), user: 'reader@bench.example', password: 'Sync-Bench-Words-7' }),
+const peer = await withDovecot({ lmtp: 24_926, imap: 14_345 }, (port) =>
+  measure({ name: 'Dovecot', port, user: 'reader', password: 'bench' }),
+);
+const ours = await withHoldfastImap(
+  { users: ['reader@bench.example'], password: 'Sync-Bench-Words-7', databaseUrl: values.database },
+  (server) =>
+    measure({
+      name: 'Holdfast',
+      port: server.port('imap'),
+      user: 'reader@bench.example',
+      password: 'Sync-Bench-Words-7',
+    }),
 );
 
-console.log(`imap-sync: one INBOX of ${total} messages (2 KB); first sync FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE); resync with CHANGEDSINCE after 500 flag changes and 100 expunges`);
+console.log(
+  `imap-sync: one INBOX of ${total} messages (2 KB); first sync FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE); resync with CHANGEDSINCE after 500 flag changes and 100 expunges`,
+);
 console.log('');
 console.log('                    APPEND/s   first sync s   resync s');
-console.log(`Dovecot             ${peer.seedRate.toFixed(0).padStart(8)} ${peer.syncSeconds.toFixed(2).padStart(14)} ${peer.resyncSeconds.toFixed(2).padStart(10)}`);
-console.log(`${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.seedRate.toFixed(0).padStart(8)} ${ours.syncSeconds.toFixed(2).padStart(14)} ${ours.resyncSeconds.toFixed(2).padStart(10)}`);
-console.log(`ratio (time, lower is better)   ${(ours.syncSeconds / peer.syncSeconds).toFixed(2).padStart(14)} ${(ours.resyncSeconds / peer.resyncSeconds).toFixed(2).padStart(10)}`);
-console.log(`messages seen: Dovecot ${peer.fetched} / ${peer.changed} changed, Holdfast ${ours.fetched} / ${ours.changed} changed`);
+console.log(
+  `Dovecot             ${peer.seedRate.toFixed(0).padStart(8)} ${peer.syncSeconds.toFixed(2).padStart(14)} ${peer.resyncSeconds.toFixed(2).padStart(10)}`,
+);
+console.log(
+  `${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.seedRate.toFixed(0).padStart(8)} ${ours.syncSeconds.toFixed(2).padStart(14)} ${ours.resyncSeconds.toFixed(2).padStart(10)}`,
+);
+console.log(
+  `ratio (time, lower is better)   ${(ours.syncSeconds / peer.syncSeconds).toFixed(2).padStart(14)} ${(ours.resyncSeconds / peer.resyncSeconds).toFixed(2).padStart(10)}`,
+);
+console.log(
+  `messages seen: Dovecot ${peer.fetched} / ${peer.changed} changed, Holdfast ${ours.fetched} / ${ours.changed} changed`,
+);

@@ -23,7 +23,14 @@ import { benchArgs } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
-const { values } = benchArgs(import.meta.url, { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '4' }, messages: { type: 'string', default: '500' }, idle: { type: 'string', default: '1000' }, clients: { type: 'string', default: '10' }, 'holdfast-only': { type: 'boolean', default: false } });
+const { values } = benchArgs(import.meta.url, {
+  seconds: { type: 'string', default: '20' },
+  rounds: { type: 'string', default: '4' },
+  messages: { type: 'string', default: '500' },
+  idle: { type: 'string', default: '1000' },
+  clients: { type: 'string', default: '10' },
+  'holdfast-only': { type: 'boolean', default: false },
+});
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const messagesPerMailbox = Number(values.messages);
@@ -91,7 +98,8 @@ async function workload(server: Server, forSeconds: number): Promise<WorkloadRes
     const verb = command.split(' ')[0]!;
     if (!byVerb.has(verb)) byVerb.set(verb, []);
     byVerb.get(verb)!.push(took);
-    if (!/ OK /.test(reply.slice(reply.lastIndexOf('\r\n') + 1))) throw new Error(`${server.name}: ${command.slice(0, 40)}: ${reply.slice(-200)}`);
+    if (!/ OK /.test(reply.slice(reply.lastIndexOf('\r\n') + 1)))
+      throw new Error(`${server.name}: ${command.slice(0, 40)}: ${reply.slice(-200)}`);
     return reply;
   };
   await Promise.all(
@@ -133,12 +141,19 @@ async function workload(server: Server, forSeconds: number): Promise<WorkloadRes
 function summarize(name: string, results: WorkloadResult[]) {
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const byVerb = new Map<string, number[]>();
-  for (const r of results) for (const [verb, list] of r.byVerb) byVerb.set(verb, [...(byVerb.get(verb) ?? []), ...list]);
+  for (const r of results)
+    for (const [verb, list] of r.byVerb) byVerb.set(verb, [...(byVerb.get(verb) ?? []), ...list]);
   const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
-  process.stderr.write(`${name}: mean ms per command: ${[...byVerb].map(([verb, list]) => `${verb} ${mean(list).toFixed(1)}`).join(', ')}\n`);
+  process.stderr.write(
+    `${name}: mean ms per command: ${[...byVerb].map(([verb, list]) => `${verb} ${mean(list).toFixed(1)}`).join(', ')}\n`,
+  );
   const time = results.reduce((sum, r) => sum + r.seconds, 0);
   const cpu = results.reduce((sum, r) => sum + r.cpu, 0);
-  return { perSecond: latencies.length / time, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, cpuUsPerCommand: (cpu * 1000) / latencies.length };
+  return {
+    perSecond: latencies.length / time,
+    p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+    cpuUsPerCommand: (cpu * 1000) / latencies.length,
+  };
 }
 
 /**
@@ -211,7 +226,12 @@ function dovecotPids(): number[] {
     .filter((p) => /^\d+$/.test(p))
     .filter((p) => {
       try {
-        return readFileSync(`/proc/${p}/comm`, 'utf8').trim().startsWith('dovecot') || ['imap', 'imap-login', 'auth', 'config', 'anvil', 'log'].includes(readFileSync(`/proc/${p}/comm`, 'utf8').trim());
+        return (
+          readFileSync(`/proc/${p}/comm`, 'utf8').trim().startsWith('dovecot') ||
+          ['imap', 'imap-login', 'auth', 'config', 'anvil', 'log'].includes(
+            readFileSync(`/proc/${p}/comm`, 'utf8').trim(),
+          )
+        );
       } catch {
         return false;
       }
@@ -239,9 +259,13 @@ async function compare(servers: Server[]) {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? servers : [...servers].reverse();
     for (const server of order) results.get(server)!.push(await workload(server, slot));
-    if (servers.length === 2) pairRatios.push(perSecondOf(results.get(servers[1]!)![round]!) / perSecondOf(results.get(servers[0]!)![round]!));
+    if (servers.length === 2)
+      pairRatios.push(perSecondOf(results.get(servers[1]!)![round]!) / perSecondOf(results.get(servers[0]!)![round]!));
   }
-  const figures = new Map<Server, { perSecond: number; p99: number; cpuUsPerCommand: number; idleKb: number; heapKb: number }>();
+  const figures = new Map<
+    Server,
+    { perSecond: number; p99: number; cpuUsPerCommand: number; idleKb: number; heapKb: number }
+  >();
   for (const server of servers) {
     const mixed = summarize(server.name, results.get(server)!);
     process.stderr.write(`${server.name}: ${idleConnections} idle connections\n`);
@@ -255,31 +279,48 @@ const users = Array.from({ length: clients }, (_, i) => `bench${i}@bench.example
 const memoryFile = join(tmpdir(), `holdfast-bench-memory-${process.pid}.json`);
 process.env.HOLDFAST_BENCH_MEMORY_FILE = memoryFile;
 const withHoldfast = <T>(run: (server: Server) => Promise<T>) =>
-  withHoldfastImap({ users, password: 'Bench-Password-1', imapSettings: 'max_connections_per_user = 2000\n', databaseUrl: values.database }, (server) =>
-    run({
-      name: 'Holdfast',
-      port: server.port('imap'),
-      user: (i) => users[i]!,
+  withHoldfastImap(
+    {
+      users,
       password: 'Bench-Password-1',
-      pids: () => [server.child.pid!],
-      heapKb: () => {
-        const usage = JSON.parse(readFileSync(memoryFile, 'utf8')) as { heapUsed: number; external: number };
-        return (usage.heapUsed + usage.external) / 1024;
-      },
-      settle: async () => {
-        // Two full collections apart: V8 hands freed pages back to the system gradually.
-        for (let i = 0; i < 2; i++) {
-          server.child.kill('SIGUSR2');
-          await new Promise((r) => setTimeout(r, 1500));
-        }
-      },
-    }),
+      imapSettings: 'max_connections_per_user = 2000\n',
+      databaseUrl: values.database,
+    },
+    (server) =>
+      run({
+        name: 'Holdfast',
+        port: server.port('imap'),
+        user: (i) => users[i]!,
+        password: 'Bench-Password-1',
+        pids: () => [server.child.pid!],
+        heapKb: () => {
+          const usage = JSON.parse(readFileSync(memoryFile, 'utf8')) as { heapUsed: number; external: number };
+          return (usage.heapUsed + usage.external) / 1024;
+        },
+        settle: async () => {
+          // Two full collections apart: V8 hands freed pages back to the system gradually.
+          for (let i = 0; i < 2; i++) {
+            server.child.kill('SIGUSR2');
+            await new Promise((r) => setTimeout(r, 1500));
+          }
+        },
+      }),
   );
-const dovecot = (port: number): Server => ({ name: 'Dovecot', port, user: (i) => `bench${i}`, password: 'bench', pids: dovecotPids });
+const dovecot = (port: number): Server => ({
+  name: 'Dovecot',
+  port,
+  user: (i) => `bench${i}`,
+  password: 'bench',
+  pids: dovecotPids,
+});
 const none = { perSecond: NaN, p99: NaN, cpuUsPerCommand: NaN, idleKb: NaN, heapKb: NaN };
 
 const { peer, ours, pairRatios } = values['holdfast-only']
-  ? await withHoldfast(async (h) => ({ peer: none, ours: (await compare([h])).figures.get(h)!, pairRatios: [] as number[] }))
+  ? await withHoldfast(async (h) => ({
+      peer: none,
+      ours: (await compare([h])).figures.get(h)!,
+      pairRatios: [] as number[],
+    }))
   : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) =>
       withHoldfast(async (h) => {
         const d = dovecot(port);
@@ -288,9 +329,19 @@ const { peer, ours, pairRatios } = values['holdfast-only']
       }),
     );
 
-console.log(`imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload per server in ${rounds} alternating rounds; ${idleConnections} idle connections`);
+console.log(
+  `imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload per server in ${rounds} alternating rounds; ${idleConnections} idle connections`,
+);
 console.log('');
-console.log('                    commands/s   p99 ms   server CPU µs/command   KiB per idle connection (process PSS; JS heap + buffers)');
-console.log(`Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.cpuUsPerCommand.toFixed(0).padStart(20)}   ${peer.idleKb.toFixed(0).padStart(6)}`);
-console.log(`${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.cpuUsPerCommand.toFixed(0).padStart(20)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`);
-console.log(`ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`);
+console.log(
+  '                    commands/s   p99 ms   server CPU µs/command   KiB per idle connection (process PSS; JS heap + buffers)',
+);
+console.log(
+  `Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.cpuUsPerCommand.toFixed(0).padStart(20)}   ${peer.idleKb.toFixed(0).padStart(6)}`,
+);
+console.log(
+  `${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.cpuUsPerCommand.toFixed(0).padStart(20)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`,
+);
+console.log(
+  `ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`,
+);

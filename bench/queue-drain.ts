@@ -20,12 +20,23 @@ const messages = Number(values.messages);
 const recipient = 'someone@sink.example';
 const sinkPort = 2_626;
 
-const withSink = <T>(use: () => Promise<T>) => withStarted(() => startSmtpSink(sinkPort), (sink) => sink.stop(), use);
+const withSink = <T>(use: () => Promise<T>) =>
+  withStarted(
+    () => startSmtpSink(sinkPort),
+    (sink) => sink.stop(),
+    use,
+  );
 
 async function drainPostfix(): Promise<number> {
   const dir = join(tmpdir(), 'holdfast-bench-peers');
   // Dovecot is unused here, but the configuration expects an LMTP target.
-  const peers = { domain: 'local.example', smtpPort: 2_625, lmtpPort: 24_924, imapPort: 14_343, extraMain: `relayhost = [127.0.0.1]:${sinkPort}\n` };
+  const peers = {
+    domain: 'local.example',
+    smtpPort: 2_625,
+    lmtpPort: 24_924,
+    imapPort: 14_343,
+    extraMain: `relayhost = [127.0.0.1]:${sinkPort}\n`,
+  };
   return withMailPeers(dir, peers, async ({ postfix }) => {
     await new Promise((r) => setTimeout(r, 1000));
     await smtpSource({ port: postfix.port, messages, sessions: 20, size: 5120, to: recipient });
@@ -53,8 +64,12 @@ async function drainHoldfast(): Promise<number> {
         );
         // sink.example is passed on (internal relay), so port 25 accepts it and the relay route sends it on.
         installation.cli(['domain', 'add', 'sink.example', '--type', 'internal-relay']);
-        const server = await installation.start({ HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server });
-        const count = async (state: string) => (await store.query<{ n: number }>('select count(*) as n from queue_recipients where state = ?', state))[0]!.n;
+        const server = await installation.start({
+          HOLDFAST_CONFIG: join(dir, 'holdfast.toml'),
+          HOLDFAST_DNS_SERVERS: dns.server,
+        });
+        const count = async (state: string) =>
+          (await store.query<{ n: number }>('select count(*) as n from queue_recipients where state = ?', state))[0]!.n;
         await smtpSource({ port: server.port('smtp'), messages, sessions: 20, size: 5120, to: recipient });
         await waitFor(async () => (await count('deferred')) >= messages, 600_000);
         return withSink(async () => {
@@ -62,12 +77,18 @@ async function drainHoldfast(): Promise<number> {
           const started = performance.now();
           installation.cli(['queue', 'retry', '--domain', 'sink.example']);
           const progress = setInterval(
-            async () => process.stderr.write(`  holdfast: ${await count('delivered')} delivered, ${await count('deferred')} deferred, ${await count('inflight')} in flight\n`),
+            async () =>
+              process.stderr.write(
+                `  holdfast: ${await count('delivered')} delivered, ${await count('deferred')} deferred, ${await count('inflight')} in flight\n`,
+              ),
             5000,
           );
           const done = await waitFor(async () => (await count('delivered')) >= messages, 600_000)
             .catch(async (error) => {
-              const replies = await store.query('select state, substr(last_reply, 1, 160) as reply, count(*) as n from queue_recipients where state != ? group by 1, 2 order by 3 desc limit 5', 'delivered');
+              const replies = await store.query(
+                'select state, substr(last_reply, 1, 160) as reply, count(*) as n from queue_recipients where state != ? group by 1, 2 order by 3 desc limit 5',
+                'delivered',
+              );
               throw new Error(`${error.message}; not delivered: ${JSON.stringify(replies)}`);
             })
             .finally(() => clearInterval(progress));
@@ -78,7 +99,9 @@ async function drainHoldfast(): Promise<number> {
   );
 }
 
-console.log(`queue-drain: ${messages} messages of 5 KB queued while the destination was down, then drained to smtp-sink`);
+console.log(
+  `queue-drain: ${messages} messages of 5 KB queued while the destination was down, then drained to smtp-sink`,
+);
 const peer = await drainPostfix();
 const ours = await drainHoldfast();
 console.log('');

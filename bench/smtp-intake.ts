@@ -39,7 +39,12 @@ interface Figures {
   endToEndRate: number;
 }
 
-type HoldfastFigures = Figures & { latency: Awaited<ReturnType<typeof pacedLatency>>; latencyRate: number; cpuPerMessage: number; databaseCpuPerMessage: number };
+type HoldfastFigures = Figures & {
+  latency: Awaited<ReturnType<typeof pacedLatency>>;
+  latencyRate: number;
+  cpuPerMessage: number;
+  databaseCpuPerMessage: number;
+};
 
 async function measureHoldfast(databaseUrl: string | undefined): Promise<HoldfastFigures> {
   return withInstallation(databaseUrl, async (installation) => {
@@ -51,7 +56,10 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
       () => new DnsStub().start(),
       (dns) => dns.stop(),
       async (dns) => {
-        const server = await installation.start({ HOLDFAST_CONFIG: join(installation.dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server });
+        const server = await installation.start({
+          HOLDFAST_CONFIG: join(installation.dir, 'holdfast.toml'),
+          HOLDFAST_DNS_SERVERS: dns.server,
+        });
         const before = await server.count(recipient);
         const cpuBefore = server.cpuSeconds();
         const databaseCpuBefore = installation.store.serverCpuSeconds();
@@ -63,7 +71,13 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
         const acceptRate = messages / seconds;
         const endToEndRate = messages / ((done - started) / 1000);
         const latencyRate = Math.max(1, Math.round(acceptRate / 2));
-        const latency = await pacedLatency({ port: server.port('smtp'), rate: latencyRate, seconds: 5, size, to: recipient });
+        const latency = await pacedLatency({
+          port: server.port('smtp'),
+          rate: latencyRate,
+          seconds: 5,
+          size,
+          to: recipient,
+        });
         return { acceptRate, endToEndRate, latency, latencyRate, cpuPerMessage, databaseCpuPerMessage };
       },
     );
@@ -73,20 +87,26 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
 async function measurePostfix(): Promise<Figures> {
   // A fixed path: a run killed outright leaves its daemons' pid files there for the next run to find.
   const dir = join(tmpdir(), 'holdfast-bench-peers');
-  return withMailPeers(dir, { domain: 'bench.example', smtpPort: 2_625, lmtpPort: 24_924, imapPort: 14_343 }, async ({ postfix, dovecot }) => {
-    await new Promise((r) => setTimeout(r, 1000));
-    const user = recipient.split('@')[0]!;
-    const started = performance.now();
-    const seconds = await smtpSource({ port: postfix.port, messages, sessions, size, to: recipient });
-    const done = await waitFor(() => dovecot.count(user) >= messages, 600_000);
-    return { acceptRate: messages / seconds, endToEndRate: messages / ((done - started) / 1000) };
-  });
+  return withMailPeers(
+    dir,
+    { domain: 'bench.example', smtpPort: 2_625, lmtpPort: 24_924, imapPort: 14_343 },
+    async ({ postfix, dovecot }) => {
+      await new Promise((r) => setTimeout(r, 1000));
+      const user = recipient.split('@')[0]!;
+      const started = performance.now();
+      const seconds = await smtpSource({ port: postfix.port, messages, sessions, size, to: recipient });
+      const done = await waitFor(() => dovecot.count(user) >= messages, 600_000);
+      return { acceptRate: messages / seconds, endToEndRate: messages / ((done - started) / 1000) };
+    },
+  );
 }
 
 const fmt = (n: number) => n.toFixed(0).padStart(7);
 const line = (name: string, f: Figures) => `${name.padEnd(26)}${fmt(f.acceptRate)}      ${fmt(f.endToEndRate)}`;
 const ours = storeName(values.database);
-console.log(`smtp-intake: ${messages} messages of ${size} bytes, ${sessions} concurrent sessions, one message per connection (smtp-source), Holdfast on ${ours}`);
+console.log(
+  `smtp-intake: ${messages} messages of ${size} bytes, ${sessions} concurrent sessions, one message per connection (smtp-source), Holdfast on ${ours}`,
+);
 const peer = values['holdfast-only'] ? undefined : await measurePostfix();
 const holdfast: HoldfastFigures[] = [];
 const sqlite: HoldfastFigures[] = [];
@@ -101,17 +121,25 @@ console.log('                          accepted/s   end-to-end/s');
 if (peer) console.log(line('Postfix + Dovecot (LMTP)', peer));
 holdfast.forEach((f, i) => console.log(line(`Holdfast (${ours})${rounds > 1 ? ` #${i + 1}` : ''}`, f)));
 sqlite.forEach((f, i) => console.log(line(`Holdfast (SQLite)${rounds > 1 ? ` #${i + 1}` : ''}`, f)));
-const mean = (list: HoldfastFigures[], key: 'acceptRate' | 'endToEndRate') => list.reduce((sum, f) => sum + f[key], 0) / list.length;
+const mean = (list: HoldfastFigures[], key: 'acceptRate' | 'endToEndRate') =>
+  list.reduce((sum, f) => sum + f[key], 0) / list.length;
 if (peer) {
-  console.log(`${'ratio Holdfast/peer'.padEnd(26)}${(mean(holdfast, 'acceptRate') / peer.acceptRate).toFixed(2).padStart(7)}      ${(mean(holdfast, 'endToEndRate') / peer.endToEndRate).toFixed(2).padStart(7)}   (goal: end-to-end >= 2.00)`);
+  console.log(
+    `${'ratio Holdfast/peer'.padEnd(26)}${(mean(holdfast, 'acceptRate') / peer.acceptRate).toFixed(2).padStart(7)}      ${(mean(holdfast, 'endToEndRate') / peer.endToEndRate).toFixed(2).padStart(7)}   (goal: end-to-end >= 2.00)`,
+  );
 }
 if (sqlite.length) {
   const perRound = holdfast.map((f, i) => (f.endToEndRate / sqlite[i]!.endToEndRate).toFixed(2)).join(', ');
-  console.log(`${`ratio ${ours}/SQLite`.padEnd(26)}${(mean(holdfast, 'acceptRate') / mean(sqlite, 'acceptRate')).toFixed(2).padStart(7)}      ${(mean(holdfast, 'endToEndRate') / mean(sqlite, 'endToEndRate')).toFixed(2).padStart(7)}   (goal: end-to-end >= 0.80; per round ${perRound})`);
+  console.log(
+    `${`ratio ${ours}/SQLite`.padEnd(26)}${(mean(holdfast, 'acceptRate') / mean(sqlite, 'acceptRate')).toFixed(2).padStart(7)}      ${(mean(holdfast, 'endToEndRate') / mean(sqlite, 'endToEndRate')).toFixed(2).padStart(7)}   (goal: end-to-end >= 0.80; per round ${perRound})`,
+  );
 }
 console.log('');
 console.log('(Holdfast also checks SPF, DKIM, DMARC and ARC on every message; this Postfix has no such milters.)');
-for (const [name, list] of [[ours, holdfast], ['SQLite', sqlite]] as const) {
+for (const [name, list] of [
+  [ours, holdfast],
+  ['SQLite', sqlite],
+] as const) {
   for (const f of list) {
     // Less at the mercy of other load on the machine than the rates: what one message costs the server.
     console.log(

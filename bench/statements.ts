@@ -68,21 +68,26 @@ let sent = 0;
 
 async function sendAll(port: number, total: number) {
   // Each message its own content, as real mail is: every one has its blob, metadata and search text.
-  const body = () => `From: load@sender.example\r\nTo: ${recipient}\r\nSubject: statements ${++sent}\r\nMessage-ID: <${sent}@sender.example>\r\n\r\n${`${'y'.repeat(78)}\r\n`.repeat(64)}`;
+  const body = () =>
+    `From: load@sender.example\r\nTo: ${recipient}\r\nSubject: statements ${++sent}\r\nMessage-ID: <${sent}@sender.example>\r\n\r\n${`${'y'.repeat(78)}\r\n`.repeat(64)}`;
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(sessions, total) }, async () => {
-    while (next < total) {
-      next++;
-      await sendOne(port, body());
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(sessions, total) }, async () => {
+      while (next < total) {
+        next++;
+        await sendOne(port, body());
+      }
+    }),
+  );
 }
 
 async function measure(databaseUrl: string | undefined) {
   const dataDir = await tempDir('holdfast-bench-');
   const database = databaseUrl ? await createScratchDatabase(databaseUrl, 'holdfast_bench') : undefined;
   const backend: TestBackend = {
-    location: database ? { kind: 'postgres', url: database.url } : { kind: 'sqlite', path: join(dataDir, 'holdfast.sqlite') },
+    location: database
+      ? { kind: 'postgres', url: database.url }
+      : { kind: 'sqlite', path: join(dataDir, 'holdfast.sqlite') },
     dataDir,
     databaseUrl: database?.url ?? join(dataDir, 'holdfast.sqlite'),
     cleanup: async () => {
@@ -91,39 +96,58 @@ async function measure(databaseUrl: string | undefined) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-  return guarded(() => backend.cleanup(), async () => {
-    // Deliveries are seen in the log ("mail delivered"), so that waiting for them runs no statement.
-    let delivered = 0;
-    const logger = pino({ level: 'info' }, { write: (line: string) => void (line.includes('"mail delivered"') && delivered++) });
-    const t = await startTestNode(database ? 'postgres' : 'sqlite', { backend, roles: ['smtp', 'queue'], logger, toml: '[smtp]\nmax_connections_per_ip = 1000\n' });
-    return guarded(() => t.stop(), async () => {
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: recipient, password: 'Statement-Count-Words-7' });
-      const port = t.port('smtp');
-      const deliveredAll = async (target: number) => {
-        while (delivered < target) await new Promise((r) => setTimeout(r, 20));
-      };
-      // Warm up (folders created, caches filled, statements prepared), then count.
-      await sendAll(port, 10);
-      await deliveredAll(10);
-      tally.clear();
-      counting = true;
-      await sendAll(port, messages);
-      await deliveredAll(10 + messages);
-      counting = false;
-      return new Map(tally);
-    });
-  });
+  return guarded(
+    () => backend.cleanup(),
+    async () => {
+      // Deliveries are seen in the log ("mail delivered"), so that waiting for them runs no statement.
+      let delivered = 0;
+      const logger = pino(
+        { level: 'info' },
+        { write: (line: string) => void (line.includes('"mail delivered"') && delivered++) },
+      );
+      const t = await startTestNode(database ? 'postgres' : 'sqlite', {
+        backend,
+        roles: ['smtp', 'queue'],
+        logger,
+        toml: '[smtp]\nmax_connections_per_ip = 1000\n',
+      });
+      return guarded(
+        () => t.stop(),
+        async () => {
+          const tenant = await t.node.holdfast.directory.tenant('default');
+          await tenant.addPrincipal({ kind: 'user', address: recipient, password: 'Statement-Count-Words-7' });
+          const port = t.port('smtp');
+          const deliveredAll = async (target: number) => {
+            while (delivered < target) await new Promise((r) => setTimeout(r, 20));
+          };
+          // Warm up (folders created, caches filled, statements prepared), then count.
+          await sendAll(port, 10);
+          await deliveredAll(10);
+          tally.clear();
+          counting = true;
+          await sendAll(port, messages);
+          await deliveredAll(10 + messages);
+          counting = false;
+          return new Map(tally);
+        },
+      );
+    },
+  );
 }
 
 function report(name: string, statements: Map<string, number>) {
   const total = [...statements.values()].reduce((a, b) => a + b, 0);
-  console.log(`\n${name}: ${(total / messages).toFixed(1)} statements per message (${total} for ${messages} messages, ${sessions} session${sessions > 1 ? 's' : ''} at a time)`);
+  console.log(
+    `\n${name}: ${(total / messages).toFixed(1)} statements per message (${total} for ${messages} messages, ${sessions} session${sessions > 1 ? 's' : ''} at a time)`,
+  );
   const top = [...statements].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top));
-  for (const [text, n] of top) console.log(`${(n / messages).toFixed(2).padStart(7)}  ${text.replace(/\s+/g, ' ').slice(0, 150)}`);
+  for (const [text, n] of top)
+    console.log(`${(n / messages).toFixed(2).padStart(7)}  ${text.replace(/\s+/g, ' ').slice(0, 150)}`);
 }
 
-console.log(`statements: ${messages} messages of 5 KB to one local user, ${sessions} SMTP session${sessions > 1 ? 's' : ''} at a time, one message per connection`);
+console.log(
+  `statements: ${messages} messages of 5 KB to one local user, ${sessions} SMTP session${sessions > 1 ? 's' : ''} at a time, one message per connection`,
+);
 report('SQLite', await measure(undefined));
 if (values.database) report('PostgreSQL', await measure(values.database));
 process.exit(0);

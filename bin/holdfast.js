@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 
 const entry = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(entry)) {
-  process.stderr.write('holdfast: the program is not built yet; run "npm install" (or "npm run build") in the Holdfast directory\n');
+  process.stderr.write(
+    'holdfast: the program is not built yet; run "npm install" (or "npm run build") in the Holdfast directory\n',
+  );
   process.exit(1);
 }
 const { main } = await import(entry.href);

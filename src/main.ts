@@ -24,7 +24,10 @@ export async function main(argv: string[]): Promise<void> {
 function usageError(error: unknown): unknown {
   if (!(error instanceof CommanderError)) return error;
   // A value outside an option's choices is worded as every invalid setting is: key, value, what is allowed.
-  const choice = /^error: option '(-[^ ']+)[^']*' argument '(.*)' is invalid\. Allowed choices are (.*)\.$/.exec(error.message);
-  if (choice) return invalid('invalid-option', `${choice[1]} = "${choice[2]}" is not allowed: expected one of ${choice[3]}`);
+  const choice = /^error: option '(-[^ ']+)[^']*' argument '(.*)' is invalid\. Allowed choices are (.*)\.$/.exec(
+    error.message,
+  );
+  if (choice)
+    return invalid('invalid-option', `${choice[1]} = "${choice[2]}" is not allowed: expected one of ${choice[3]}`);
   return invalid('invalid-usage', `${error.message.replace(/^error: /, '')} (run with --help for usage)`);
 }

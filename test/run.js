@@ -18,7 +18,13 @@ function findTests(dir) {
 const only = process.argv.slice(2);
 const files = only.length ? only : findTests('test');
 if (!process.env.HOLDFAST_TEST_DATABASE_URL) {
-  console.log('# PostgreSQL tests skipped: set HOLDFAST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run them');
+  console.log(
+    '# PostgreSQL tests skipped: set HOLDFAST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run them',
+  );
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-timeout=300000', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-timeout=300000', '--test-concurrency=2', ...files],
+  { stdio: 'inherit' },
+);
 process.exit(result.status ?? 1);

@@ -26,5 +26,8 @@ export function benchArgs<O extends Options>(benchUrl: string, options: O) {
 function usage(file: string): string {
   const lines = readFileSync(file, 'utf8').split('\n');
   const end = lines.findIndex((line) => !line.startsWith('//'));
-  return lines.slice(0, end).map((line) => line.replace(/^\/\/ ?/, '')).join('\n');
+  return lines
+    .slice(0, end)
+    .map((line) => line.replace(/^\/\/ ?/, ''))
+    .join('\n');
 }

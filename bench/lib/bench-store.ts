@@ -50,7 +50,12 @@ export async function createBenchStore(dataDir: string, databaseUrl: string | un
     serverCpuSeconds: () => cpu.seconds(),
     async query<T>(sql: string, ...params: unknown[]) {
       let n = 0;
-      return (await pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows.map((row) => numbers(row)) as T[];
+      return (
+        await pool.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows.map((row) => numbers(row)) as T[];
     },
     async remove() {
       cpu.stop();
@@ -62,5 +67,7 @@ export async function createBenchStore(dataDir: string, databaseUrl: string | un
 
 /** count(*) arrives from pg as a string. */
 function numbers(row: Record<string, unknown>) {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v]));
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v]),
+  );
 }

@@ -9,7 +9,11 @@ let handlersInstalled = false;
 function installSignalHandlers() {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+  for (const [signal, number] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+  ] as const) {
     process.once(signal, async () => {
       process.stderr.write(`\nbench: ${signal}, stopping what this run started\n`);
       // Newest first: a server stops before the directory or database it uses is removed.
@@ -39,7 +43,14 @@ export async function guarded<T>(cleanup: () => unknown, use: () => Promise<T>):
 }
 
 /** Starts something with a clean-up (a server and its stop), then runs `use` with it, guarded. */
-export async function withStarted<S, T>(start: () => S | Promise<S>, stop: (started: S) => unknown, use: (started: S) => Promise<T>): Promise<T> {
+export async function withStarted<S, T>(
+  start: () => S | Promise<S>,
+  stop: (started: S) => unknown,
+  use: (started: S) => Promise<T>,
+): Promise<T> {
   const started = await start();
-  return guarded(() => stop(started), () => use(started));
+  return guarded(
+    () => stop(started),
+    () => use(started),
+  );
 }

@@ -60,7 +60,10 @@ export interface Installation {
  * A fresh installation for one measurement, on SQLite or (with a URL) a new PostgreSQL database;
  * its servers, directory and database are removed after `use`, however it ends.
  */
-export async function withInstallation<T>(databaseUrl: string | undefined, use: (installation: Installation) => Promise<T>): Promise<T> {
+export async function withInstallation<T>(
+  databaseUrl: string | undefined,
+  use: (installation: Installation) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
   const servers: HoldfastProcess[] = [];
   let store: BenchStore | undefined;
@@ -93,12 +96,28 @@ function holdfastCli(dataDir: string, args: string[], extra: Record<string, stri
   return result.stdout;
 }
 
-function startHoldfastProcess(dataDir: string, store: BenchStore, extra: Record<string, string>): Promise<HoldfastProcess> {
+function startHoldfastProcess(
+  dataDir: string,
+  store: BenchStore,
+  extra: Record<string, string>,
+): Promise<HoldfastProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.HOLDFAST_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '--expose-gc', '--require', gcOnSignal, bin, 'start', '--json'], {
-      env: holdfastEnv(dataDir, extra),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.HOLDFAST_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+        '--expose-gc',
+        '--require',
+        gcOnSignal,
+        bin,
+        'start',
+        '--json',
+      ],
+      {
+        env: holdfastEnv(dataDir, extra),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.on('exit', (code) => reject(new Error(`holdfast exited with ${code}`)));
     child.stdout.on('data', (d) => {

@@ -8,7 +8,10 @@ import { withInstallation, type HoldfastProcess } from './holdfast-process.ts';
 import { freshPeerDir, startDovecot } from './peers.ts';
 
 /** Runs `measure` against a fresh Dovecot (any user name, password "bench") on 127.0.0.1:imapPort. */
-export async function withDovecot<T>(ports: { lmtp: number; imap: number }, measure: (imapPort: number) => Promise<T>): Promise<T> {
+export async function withDovecot<T>(
+  ports: { lmtp: number; imap: number },
+  measure: (imapPort: number) => Promise<T>,
+): Promise<T> {
   // Dovecot's mail user (nobody) must be able to enter the directory: not a private mkdtemp one.
   const dir = join(tmpdir(), 'holdfast-bench-peers');
   freshPeerDir(dir);

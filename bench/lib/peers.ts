@@ -70,7 +70,8 @@ export async function withMailPeers<T>(
         (dovecot) => dovecot.stop(),
         (dovecot) =>
           withStarted(
-            () => startPostfix(join(dir, 'postfix'), options.smtpPort, options.domain, options.lmtpPort, options.extraMain),
+            () =>
+              startPostfix(join(dir, 'postfix'), options.smtpPort, options.domain, options.lmtpPort, options.extraMain),
             (postfix) => postfix.stop(),
             (postfix) => use({ postfix, dovecot }),
           ),
@@ -179,7 +180,8 @@ export interface Postfix {
 function countFiles(path: string): number {
   if (!existsSync(path)) return 0;
   let n = 0;
-  for (const entry of readdirSync(path, { withFileTypes: true })) n += entry.isDirectory() ? countFiles(join(path, entry.name)) : 1;
+  for (const entry of readdirSync(path, { withFileTypes: true }))
+    n += entry.isDirectory() ? countFiles(join(path, entry.name)) : 1;
   return n;
 }
 
@@ -195,8 +197,12 @@ export function startPostfix(dir: string, port: number, domain: string, lmtpPort
   for (const sub of ['etc', 'spool', 'data']) mkdirSync(join(dir, sub), { recursive: true });
   chownSync(join(dir, 'data'), uidOf('postfix'), gidOf('postfix'));
   const masterSource = ['/etc/postfix/master.cf', '/usr/share/postfix/master.cf.dist'].find(existsSync);
-  if (!masterSource) throw new Error('no master.cf in /etc/postfix or /usr/share/postfix: reinstall the postfix package');
-  const master = readFileSync(masterSource, 'utf8').replace(/^smtp\s+inet\s+.*$/m, `127.0.0.1:${port} inet n - n - - smtpd`);
+  if (!masterSource)
+    throw new Error('no master.cf in /etc/postfix or /usr/share/postfix: reinstall the postfix package');
+  const master = readFileSync(masterSource, 'utf8').replace(
+    /^smtp\s+inet\s+.*$/m,
+    `127.0.0.1:${port} inet n - n - - smtpd`,
+  );
   writeFileSync(join(etc, 'master.cf'), master);
   writeFileSync(
     join(etc, 'main.cf'),
@@ -221,7 +227,10 @@ ${extraMain}`,
   );
   for (const command of ['check', 'start']) {
     const result = spawnSync('/usr/sbin/postfix', ['-c', etc, command], { stdio: 'ignore' });
-    if (result.status !== 0) throw new Error(`postfix ${command} failed (exit ${result.status}); for the reason run: script -qc "postfix -c ${etc} ${command}" /dev/null`);
+    if (result.status !== 0)
+      throw new Error(
+        `postfix ${command} failed (exit ${result.status}); for the reason run: script -qc "postfix -c ${etc} ${command}" /dev/null`,
+      );
   }
   const spool = join(dir, 'spool');
   return {

@@ -5,7 +5,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** utime + stime of a process in seconds (clock ticks of 1/100 s); 0 once it has gone. */
 export function processCpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;

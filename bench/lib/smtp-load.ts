@@ -7,17 +7,33 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export async function smtpSource(options: { port: number; messages: number; sessions: number; size: number; to: string }): Promise<number> {
+export async function smtpSource(options: {
+  port: number;
+  messages: number;
+  sessions: number;
+  size: number;
+  to: string;
+}): Promise<number> {
   const started = performance.now();
-  await run('/usr/sbin/smtp-source', [
-    '-s', String(options.sessions),
-    '-m', String(options.messages),
-    '-l', String(options.size),
-    '-f', 'load@sender.example',
-    '-t', options.to,
-    '-M', 'load.sender.example',
-    `127.0.0.1:${options.port}`,
-  ], { maxBuffer: 64 * 1024 * 1024 });
+  await run(
+    '/usr/sbin/smtp-source',
+    [
+      '-s',
+      String(options.sessions),
+      '-m',
+      String(options.messages),
+      '-l',
+      String(options.size),
+      '-f',
+      'load@sender.example',
+      '-t',
+      options.to,
+      '-M',
+      'load.sender.example',
+      `127.0.0.1:${options.port}`,
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
   return (performance.now() - started) / 1000;
 }
 
@@ -55,7 +71,9 @@ function sendOne(port: number, to: string, body: string): Promise<number> {
 }
 
 export async function pacedLatency(options: { port: number; rate: number; seconds: number; size: number; to: string }) {
-  const body = `From: load@sender.example\r\nTo: ${options.to}\r\nSubject: latency probe\r\n\r\n${'x'.repeat(76)}\r\n`.repeat(1).concat(`${'y'.repeat(78)}\r\n`.repeat(Math.ceil(options.size / 80)));
+  const body = `From: load@sender.example\r\nTo: ${options.to}\r\nSubject: latency probe\r\n\r\n${'x'.repeat(76)}\r\n`
+    .repeat(1)
+    .concat(`${'y'.repeat(78)}\r\n`.repeat(Math.ceil(options.size / 80)));
   const latencies: number[] = [];
   const total = Math.round(options.rate * options.seconds);
   const started = performance.now();

@@ -16,7 +16,9 @@ export const dovecotPassword = 'conformance';
 const specialUse = ['Drafts', 'Sent', 'Trash', 'Junk', 'Archive'];
 
 function config(dir: string, port: number) {
-  const mailboxes = specialUse.map((name) => `  mailbox ${name} {\n    auto = subscribe\n    special_use = \\${name}\n  }`).join('\n');
+  const mailboxes = specialUse
+    .map((name) => `  mailbox ${name} {\n    auto = subscribe\n    special_use = \\${name}\n  }`)
+    .join('\n');
   return `base_dir = ${dir}/run
 state_dir = ${dir}/state
 protocols = imap
@@ -93,11 +95,19 @@ export async function withReferenceDovecot<T>(use: (port: number) => Promise<T>)
       withStarted(
         () => {
           for (const sub of ['run', 'state', 'mail']) mkdirSync(join(dir, sub), { recursive: true });
-          chownSync(join(dir, 'mail'), Number(spawnSync('id', ['-u', 'nobody']).stdout.toString()), Number(spawnSync('id', ['-g', 'nobody']).stdout.toString()));
+          chownSync(
+            join(dir, 'mail'),
+            Number(spawnSync('id', ['-u', 'nobody']).stdout.toString()),
+            Number(spawnSync('id', ['-g', 'nobody']).stdout.toString()),
+          );
           writeFileSync(conf, config(dir, port));
           // The daemon keeps inherited pipes open: give it none, and read its log if it fails.
-          const started = spawnSync('/usr/sbin/dovecot', ['-c', conf], { stdio: 'ignore', env: { ...process.env, TZ: 'UTC' } });
-          if (started.status !== 0) throw new Error(`dovecot did not start (exit ${started.status}); see ${dir}/dovecot.log`);
+          const started = spawnSync('/usr/sbin/dovecot', ['-c', conf], {
+            stdio: 'ignore',
+            env: { ...process.env, TZ: 'UTC' },
+          });
+          if (started.status !== 0)
+            throw new Error(`dovecot did not start (exit ${started.status}); see ${dir}/dovecot.log`);
         },
         () => spawnSync('/usr/bin/doveadm', ['-c', conf, 'stop'], { stdio: 'ignore' }),
         async () => {

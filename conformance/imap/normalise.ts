@@ -115,12 +115,16 @@ export class Normaliser {
   private response({ tokens }: Response): string {
     const [first, second] = tokens;
     const word = (t: Token | undefined) => (typeof t === 'string' ? t.toUpperCase() : '');
-    if (statusWords.has(word(first))) return [first, ...(Array.isArray(second) ? [`[${this.code(second)}]`] : [])].join(' ');
+    if (statusWords.has(word(first)))
+      return [first, ...(Array.isArray(second) ? [`[${this.code(second)}]`] : [])].join(' ');
     if (word(first) === 'CAPABILITY') return 'CAPABILITY <capabilities>';
-    if (word(second) === 'FETCH' && Array.isArray(tokens[2])) return `${first} FETCH (${this.pairs(tokens[2], this.fetchItem)})`;
-    if (word(first) === 'STATUS' && Array.isArray(tokens[2])) return `STATUS ${serialise(tokens[1]!)} (${this.pairs(tokens[2], this.statusItem)})`;
+    if (word(second) === 'FETCH' && Array.isArray(tokens[2]))
+      return `${first} FETCH (${this.pairs(tokens[2], this.fetchItem)})`;
+    if (word(first) === 'STATUS' && Array.isArray(tokens[2]))
+      return `STATUS ${serialise(tokens[1]!)} (${this.pairs(tokens[2], this.statusItem)})`;
     if (word(first) === 'FLAGS' && Array.isArray(second)) return `FLAGS ${serialise(sorted(second))}`;
-    if ((word(first) === 'LIST' || word(first) === 'LSUB') && Array.isArray(second)) return [first, serialise(sorted(this.listAttributes(second))), ...tokens.slice(2).map(serialise)].join(' ');
+    if ((word(first) === 'LIST' || word(first) === 'LSUB') && Array.isArray(second))
+      return [first, serialise(sorted(this.listAttributes(second))), ...tokens.slice(2).map(serialise)].join(' ');
     return tokens.map(serialise).join(' ');
   }
 
@@ -145,7 +149,8 @@ export class Normaliser {
   /** Key-value pairs (FETCH items, STATUS items) in a fixed order. */
   private pairs(list: Token[], value: (key: string, v: Token) => string): string {
     const pairs: string[] = [];
-    for (let i = 0; i < list.length; i += 2) pairs.push(`${serialise(list[i]!)} ${value(String(list[i]).toUpperCase(), list[i + 1]!)}`);
+    for (let i = 0; i < list.length; i += 2)
+      pairs.push(`${serialise(list[i]!)} ${value(String(list[i]).toUpperCase(), list[i + 1]!)}`);
     return pairs.sort().join(' ');
   }
 
@@ -159,7 +164,8 @@ export class Normaliser {
     return attributes.filter((a) => {
       const name = String(a).toUpperCase();
       if (name === '\\HASCHILDREN' || name === '\\HASNOCHILDREN') return children;
-      if (['\\ALL', '\\ARCHIVE', '\\DRAFTS', '\\FLAGGED', '\\JUNK', '\\SENT', '\\TRASH'].includes(name)) return specialUse;
+      if (['\\ALL', '\\ARCHIVE', '\\DRAFTS', '\\FLAGGED', '\\JUNK', '\\SENT', '\\TRASH'].includes(name))
+        return specialUse;
       return true;
     });
   }
@@ -170,18 +176,27 @@ export class Normaliser {
     // MIME types, subtypes, encodings and parameter names are case-insensitive: all is compared so.
     if (key === 'BODY' || key === 'BODYSTRUCTURE') return serialise(foldBody(v));
     // An INTERNALDATE the fixture did not set is the time of the APPEND.
-    if (key === 'INTERNALDATE' && typeof v === 'object' && !Array.isArray(v) && Date.parse(v.text.replace(/^ /, '').replace(/-/g, ' ')) >= this.appendedSince - 3_600_000) return '<append time>';
+    if (
+      key === 'INTERNALDATE' &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Date.parse(v.text.replace(/^ /, '').replace(/-/g, ' ')) >= this.appendedSince - 3_600_000
+    )
+      return '<append time>';
     return serialise(v);
   };
 
-  private statusItem = (key: string, v: Token): string => (key === 'UIDVALIDITY' ? this.validity(v) : key === 'HIGHESTMODSEQ' ? '<modseq>' : serialise(v));
+  private statusItem = (key: string, v: Token): string =>
+    key === 'UIDVALIDITY' ? this.validity(v) : key === 'HIGHESTMODSEQ' ? '<modseq>' : serialise(v);
 }
 
 /** A string that could be an atom prints as one: servers may send either. */
 function serialise(token: Token): string {
   if (typeof token === 'string') return token;
   if (Array.isArray(token)) return `(${token.map(serialise).join(' ')})`;
-  return /^[^(){ \x00-\x1f\x7f-\xff%*"\\]+$/.test(token.text) && token.text.toUpperCase() !== 'NIL' ? token.text : JSON.stringify(token.text);
+  return /^[^(){ \x00-\x1f\x7f-\xff%*"\\]+$/.test(token.text) && token.text.toUpperCase() !== 'NIL'
+    ? token.text
+    : JSON.stringify(token.text);
 }
 
 /** Flags and attributes are sets: their order is free. */

@@ -37,19 +37,31 @@ interface Server {
   login(fixture: string): string;
 }
 
-const { values, positionals } = parseArgs({ options: { strict: { type: 'boolean', default: false }, database: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { strict: { type: 'boolean', default: false }, database: { type: 'string' } },
+  allowPositionals: true,
+});
 // Both servers write dates in UTC, so that a date the fixture sets reads the same from either.
 process.env.TZ = 'UTC';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const fixtures: Fixture[] = readdirSync(join(here, 'fixtures'))
-  .filter((file) => file.endsWith('.json') && (positionals.length === 0 || positionals.includes(basename(file, '.json'))))
+  .filter(
+    (file) => file.endsWith('.json') && (positionals.length === 0 || positionals.includes(basename(file, '.json'))),
+  )
   .sort()
-  .map((file) => ({ name: basename(file, '.json'), ...JSON.parse(readFileSync(join(here, 'fixtures', file), 'utf8')) }));
+  .map((file) => ({
+    name: basename(file, '.json'),
+    ...JSON.parse(readFileSync(join(here, 'fixtures', file), 'utf8')),
+  }));
 const deliberate: Deliberate[] = JSON.parse(readFileSync(join(here, 'deliberate.json'), 'utf8'));
 const holdfastPassword = 'Conformance-Check-42';
 
 /** The commands a server ran for a fixture (APPENDs first), each with its normalised reply. */
-async function transcript(server: Server, fixture: Fixture, started: number): Promise<{ command: string; lines: string[] }[]> {
+async function transcript(
+  server: Server,
+  fixture: Fixture,
+  started: number,
+): Promise<{ command: string; lines: string[] }[]> {
   const { talk } = await ImapTalk.open(server.port);
   await talk.command(`LOGIN ${server.login(fixture.name)}`);
   const normaliser = new Normaliser(started);
@@ -60,7 +72,12 @@ async function transcript(server: Server, fixture: Fixture, started: number): Pr
   const result = [];
   for (const command of [...appends, ...fixture.commands]) {
     const reply = await talk.command(command).catch((error: Error) => `(no reply: ${error.message.split(';')[0]})`);
-    result.push({ command: command.split('\r\n')[0]!, lines: reply.startsWith('(no reply') ? [reply] : normaliser.lines(reply.replace(/\bt\d+ (?=(OK|NO|BAD)\b)/g, 'tag '), command) });
+    result.push({
+      command: command.split('\r\n')[0]!,
+      lines: reply.startsWith('(no reply')
+        ? [reply]
+        : normaliser.lines(reply.replace(/\bt\d+ (?=(OK|NO|BAD)\b)/g, 'tag '), command),
+    });
     if (reply.startsWith('(no reply') || reply.endsWith('(connection closed)')) break;
   }
   talk.close();
@@ -73,7 +90,10 @@ async function compare(dovecot: Server, holdfast: Server) {
   let differing = 0;
   let unexplained = 0;
   for (const fixture of fixtures) {
-    const [reference, ours] = [await transcript(dovecot, fixture, started), await transcript(holdfast, fixture, started)];
+    const [reference, ours] = [
+      await transcript(dovecot, fixture, started),
+      await transcript(holdfast, fixture, started),
+    ];
     for (let i = 0; i < Math.max(reference.length, ours.length); i++) {
       compared++;
       const [d, h] = [reference[i], ours[i]];
@@ -82,8 +102,13 @@ async function compare(dovecot: Server, holdfast: Server) {
       if (dLines.join('\n') === hLines.join('\n')) continue;
       differing++;
       const command = (d ?? h)!.command;
-      const changed = [...dLines.filter((l) => !hLines.includes(l)).map((l) => `- ${l}`), ...hLines.filter((l) => !dLines.includes(l)).map((l) => `+ ${l}`)];
-      const applies = deliberate.filter((x) => (x.fixture ?? fixture.name) === fixture.name && (x.command ?? command) === command);
+      const changed = [
+        ...dLines.filter((l) => !hLines.includes(l)).map((l) => `- ${l}`),
+        ...hLines.filter((l) => !dLines.includes(l)).map((l) => `+ ${l}`),
+      ];
+      const applies = deliberate.filter(
+        (x) => (x.fixture ?? fixture.name) === fixture.name && (x.command ?? command) === command,
+      );
       const reasons = new Set<string>();
       const explained = changed.every((line) => {
         const known = applies.find((x) => !x.lines || x.lines.some((pattern) => new RegExp(pattern).test(line)));
@@ -91,21 +116,33 @@ async function compare(dovecot: Server, holdfast: Server) {
         return known;
       });
       if (!explained) unexplained++;
-      console.log(`${fixture.name} #${i + 1}: ${command}${explained ? `   (deliberate: ${[...reasons].join('; ')})` : ''}`);
-      for (const line of changed) console.log(`  ${line[0]} ${line[0] === '-' ? 'dovecot ' : 'holdfast'}  ${line.slice(2)}`);
-      if (dLines.every((l) => hLines.includes(l)) && hLines.every((l) => dLines.includes(l))) console.log('  (the same lines, a different number of times)');
+      console.log(
+        `${fixture.name} #${i + 1}: ${command}${explained ? `   (deliberate: ${[...reasons].join('; ')})` : ''}`,
+      );
+      for (const line of changed)
+        console.log(`  ${line[0]} ${line[0] === '-' ? 'dovecot ' : 'holdfast'}  ${line.slice(2)}`);
+      if (dLines.every((l) => hLines.includes(l)) && hLines.every((l) => dLines.includes(l)))
+        console.log('  (the same lines, a different number of times)');
     }
   }
-  console.log(`\nconformance:imap: ${compared} commands compared in ${fixtures.length} fixtures; ${differing} differ, ${differing - unexplained} of them deliberate (deliberate.json), ${unexplained} not`);
+  console.log(
+    `\nconformance:imap: ${compared} commands compared in ${fixtures.length} fixtures; ${differing} differ, ${differing - unexplained} of them deliberate (deliberate.json), ${unexplained} not`,
+  );
   return unexplained;
 }
 
 const unexplained = await withReferenceDovecot((dovecotPort) =>
-  withHoldfastImap({ users: fixtures.map((f) => `${f.name}@bench.example`), password: holdfastPassword, databaseUrl: values.database }, (server) =>
-    compare(
-      { name: 'Dovecot', port: dovecotPort, login: (fixture) => `${fixture} ${dovecotPassword}` },
-      { name: 'Holdfast', port: server.port('imap'), login: (fixture) => `${fixture}@bench.example ${holdfastPassword}` },
-    ),
+  withHoldfastImap(
+    { users: fixtures.map((f) => `${f.name}@bench.example`), password: holdfastPassword, databaseUrl: values.database },
+    (server) =>
+      compare(
+        { name: 'Dovecot', port: dovecotPort, login: (fixture) => `${fixture} ${dovecotPassword}` },
+        {
+          name: 'Holdfast',
+          port: server.port('imap'),
+          login: (fixture) => `${fixture}@bench.example ${holdfastPassword}`,
+        },
+      ),
   ),
 );
 process.exitCode = values.strict && unexplained > 0 ? 1 : 0;

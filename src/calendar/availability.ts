@@ -8,7 +8,12 @@ import { busyPeriods, type BusyPeriod } from './free-busy.ts';
 import type { ExpansionBudget } from './recurrence-budget.ts';
 import type { TimeRange } from './recurrence.ts';
 
-export async function busyTimeOf(db: Kysely<Database>, principal: { id: number; address: string }, range: TimeRange, options: { ignoreUid?: string; budget?: ExpansionBudget } = {}): Promise<BusyPeriod[]> {
+export async function busyTimeOf(
+  db: Kysely<Database>,
+  principal: { id: number; address: string },
+  range: TimeRange,
+  options: { ignoreUid?: string; budget?: ExpansionBudget } = {},
+): Promise<BusyPeriod[]> {
   const objects: CalendarObject[] = [];
   for (const calendar of await listCalendars(db, principal.id)) {
     for (const row of await listObjects(db, calendar.id, { component: 'VEVENT', range })) {

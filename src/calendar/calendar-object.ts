@@ -36,36 +36,69 @@ export function parseCalendarObject(text: string, costlyRecurrence: CostlyRecurr
   const root = parseCalendar(text);
   const unknownZones = resolveTimezones(root);
   if (unknownZones.length) {
-    throw invalid('valid-calendar-data', `TZID ${unknownZones.join(', ')} has no VTIMEZONE in the object and is not an IANA time zone name`);
+    throw invalid(
+      'valid-calendar-data',
+      `TZID ${unknownZones.join(', ')} has no VTIMEZONE in the object and is not an IANA time zone name`,
+    );
   }
   if (root.getFirstProperty('method')) {
-    throw invalid('valid-calendar-object-resource', 'a stored calendar object must not have a METHOD property (that belongs to scheduling messages)');
+    throw invalid(
+      'valid-calendar-object-resource',
+      'a stored calendar object must not have a METHOD property (that belongs to scheduling messages)',
+    );
   }
   const items = root.getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
-  if (items.length === 0) throw invalid('valid-calendar-object-resource', 'the VCALENDAR holds no VEVENT, VTODO or VJOURNAL');
+  if (items.length === 0)
+    throw invalid('valid-calendar-object-resource', 'the VCALENDAR holds no VEVENT, VTODO or VJOURNAL');
   const names = new Set(items.map((c) => c.name.toUpperCase()));
-  if (names.size > 1) throw invalid('valid-calendar-object-resource', `one object holds one kind of component, not ${[...names].join(' and ')}`);
+  if (names.size > 1)
+    throw invalid(
+      'valid-calendar-object-resource',
+      `one object holds one kind of component, not ${[...names].join(' and ')}`,
+    );
   const component = [...names][0] as string;
   if (!(calendarComponents as readonly string[]).includes(component)) {
-    throw invalid('supported-calendar-component', `${component} is not a calendar component Holdfast stores (expected VEVENT, VTODO or VJOURNAL)`);
+    throw invalid(
+      'supported-calendar-component',
+      `${component} is not a calendar component Holdfast stores (expected VEVENT, VTODO or VJOURNAL)`,
+    );
   }
   const uids = new Set(items.map((c) => c.getFirstPropertyValue('uid')));
   if (uids.has(null) || uids.has('')) throw invalid('valid-calendar-object-resource', `the ${component} has no UID`);
-  if (uids.size > 1) throw invalid('valid-calendar-object-resource', `every component of one object shares one UID; found ${[...uids].join(', ')}`);
+  if (uids.size > 1)
+    throw invalid(
+      'valid-calendar-object-resource',
+      `every component of one object shares one UID; found ${[...uids].join(', ')}`,
+    );
   const masters = items.filter((c) => !c.hasProperty('recurrence-id'));
-  if (masters.length > 1) throw invalid('valid-calendar-object-resource', `${masters.length} ${component}s with UID ${String([...uids][0])} and no RECURRENCE-ID; overridden instances need one`);
+  if (masters.length > 1)
+    throw invalid(
+      'valid-calendar-object-resource',
+      `${masters.length} ${component}s with UID ${String([...uids][0])} and no RECURRENCE-ID; overridden instances need one`,
+    );
   const overrides = items.filter((c) => c.hasProperty('recurrence-id'));
   for (const item of items) checkTimes(item, component);
 
   const master = masters[0];
   const recurring = Boolean(master && (master.hasProperty('rrule') || master.hasProperty('rdate')));
-  const object: CalendarObject = { uid: String([...uids][0]), component: component as CalendarComponent, root, master, overrides, recurring, span: { start: 0, end: 0 } };
+  const object: CalendarObject = {
+    uid: String([...uids][0]),
+    component: component as CalendarComponent,
+    root,
+    master,
+    overrides,
+    recurring,
+    span: { start: 0, end: 0 },
+  };
   try {
     object.span = spanOf(object, costlyRecurrence);
   } catch (error) {
     if (error instanceof HoldfastError) throw error;
     // ical.js reads rules lazily: a malformed RRULE shows when its instances are first computed.
-    throw invalid('valid-calendar-data', `the ${component}'s recurrence cannot be evaluated: ${(error as Error).message}`);
+    throw invalid(
+      'valid-calendar-data',
+      `the ${component}'s recurrence cannot be evaluated: ${(error as Error).message}`,
+    );
   }
   return object;
 }
@@ -82,9 +115,14 @@ export function parseCalendar(text: string): ICAL.Component {
     throw invalid('valid-calendar-data', `expected one VCALENDAR, found ${jcal.length}`);
   }
   const depth = nesting(jcal);
-  if (depth > maxNesting) throw invalid('valid-calendar-data', `components are nested ${depth} levels deep; iCalendar needs at most ${maxNesting} (VCALENDAR > VEVENT > VALARM)`);
+  if (depth > maxNesting)
+    throw invalid(
+      'valid-calendar-data',
+      `components are nested ${depth} levels deep; iCalendar needs at most ${maxNesting} (VCALENDAR > VEVENT > VALARM)`,
+    );
   const root = new ICAL.Component(jcal as unknown[]);
-  if (root.name !== 'vcalendar') throw invalid('valid-calendar-data', `expected BEGIN:VCALENDAR, found BEGIN:${root.name.toUpperCase()}`);
+  if (root.name !== 'vcalendar')
+    throw invalid('valid-calendar-data', `expected BEGIN:VCALENDAR, found BEGIN:${root.name.toUpperCase()}`);
   return root;
 }
 
@@ -110,28 +148,47 @@ function checkTimes(item: ICAL.Component, component: string) {
   for (const name of ['dtstart', 'dtend', 'due', 'recurrence-id', 'duration', 'rrule', 'exdate', 'rdate']) {
     for (const property of item.getAllProperties(name)) {
       try {
-        for (const value of property.getValues()) if (value === null || (typeof value === 'number' && Number.isNaN(value))) throw new Error('empty value');
+        for (const value of property.getValues())
+          if (value === null || (typeof value === 'number' && Number.isNaN(value))) throw new Error('empty value');
       } catch (error) {
-        throw invalid('valid-calendar-data', `${name.toUpperCase()} of the ${component} is not valid: ${(error as Error).message}`);
+        throw invalid(
+          'valid-calendar-data',
+          `${name.toUpperCase()} of the ${component} is not valid: ${(error as Error).message}`,
+        );
       }
     }
   }
-  if (component === 'VEVENT' && !item.hasProperty('dtstart')) throw invalid('valid-calendar-data', 'a VEVENT needs DTSTART');
-  if (item.hasProperty('dtend') && item.hasProperty('duration')) throw invalid('valid-calendar-data', `a ${component} has DTEND or DURATION, not both`);
+  if (component === 'VEVENT' && !item.hasProperty('dtstart'))
+    throw invalid('valid-calendar-data', 'a VEVENT needs DTSTART');
+  if (item.hasProperty('dtend') && item.hasProperty('duration'))
+    throw invalid('valid-calendar-data', `a ${component} has DTEND or DURATION, not both`);
   for (const name of ['rrule', 'rdate']) {
-    if (item.hasProperty(name) && !item.hasProperty('dtstart')) throw invalid('valid-calendar-data', `${name.toUpperCase()} needs DTSTART`);
+    if (item.hasProperty(name) && !item.hasProperty('dtstart'))
+      throw invalid('valid-calendar-data', `${name.toUpperCase()} needs DTSTART`);
   }
   checkDurationAndInterval(item, component);
   const start = item.getFirstPropertyValue('dtstart') as ICAL.Time | null;
   const end = (item.getFirstPropertyValue('dtend') ?? item.getFirstPropertyValue('due')) as ICAL.Time | null;
-  if (start && end && end.compare(start) < 0) throw invalid('valid-calendar-data', `the ${component} ends (${end.toString()}) before it starts (${start.toString()})`);
+  if (start && end && end.compare(start) < 0)
+    throw invalid(
+      'valid-calendar-data',
+      `the ${component} ends (${end.toString()}) before it starts (${start.toString()})`,
+    );
 }
 
 /** The end of year 9999, the last instant iCalendar can write. */
 const lastInstant = Date.UTC(10_000, 0, 1);
 /** The longest period a rule may step by (INTERVAL times its frequency): four centuries. */
 const longestRulePeriodSeconds = 400 * 366 * 86_400;
-const frequencySeconds: Record<string, number> = { SECONDLY: 1, MINUTELY: 60, HOURLY: 3600, DAILY: 86_400, WEEKLY: 604_800, MONTHLY: 31 * 86_400, YEARLY: 366 * 86_400 };
+const frequencySeconds: Record<string, number> = {
+  SECONDLY: 1,
+  MINUTELY: 60,
+  HOURLY: 3600,
+  DAILY: 86_400,
+  WEEKLY: 604_800,
+  MONTHLY: 31 * 86_400,
+  YEARLY: 366 * 86_400,
+};
 
 /**
  * ical.js adds days, and steps a rule, one year at a time: DURATION:P99999999999W (or an RDATE period
@@ -147,14 +204,18 @@ function checkDurationAndInterval(item: ICAL.Component, component: string) {
       if (!(value instanceof ICAL.Period)) continue;
       const name = `RDATE period ${value.toString()} of the ${component}`;
       if (value.duration) checkDuration(name, value.start, value.duration);
-      else if (value.end!.compare(value.start) < 0) throw invalid('valid-calendar-data', `${name} ends before it starts`);
+      else if (value.end!.compare(value.start) < 0)
+        throw invalid('valid-calendar-data', `${name} ends before it starts`);
     }
   }
   for (const property of item.getAllProperties('rrule')) {
     const rule = property.getFirstValue() as ICAL.Recur;
     const step = (rule.interval || 1) * (frequencySeconds[rule.freq] ?? 1);
     if (step > longestRulePeriodSeconds) {
-      throw invalid('valid-calendar-data', `RRULE FREQ=${rule.freq};INTERVAL=${rule.interval} of the ${component} steps by more than 400 years`);
+      throw invalid(
+        'valid-calendar-data',
+        `RRULE FREQ=${rule.freq};INTERVAL=${rule.interval} of the ${component} steps by more than 400 years`,
+      );
     }
   }
 }
@@ -162,7 +223,8 @@ function checkDurationAndInterval(item: ICAL.Component, component: string) {
 function checkDuration(name: string, start: ICAL.Time | null, duration: ICAL.Duration) {
   if (duration.isNegative) throw invalid('valid-calendar-data', `${name} is negative; it must not be`);
   const startMs = start ? start.toUnixTime() * 1000 : 0;
-  if (startMs + duration.toSeconds() * 1000 >= lastInstant) throw invalid('valid-calendar-data', `${name} ends after the year 9999`);
+  if (startMs + duration.toSeconds() * 1000 >= lastInstant)
+    throw invalid('valid-calendar-data', `${name} ends after the year 9999`);
 }
 
 function spanOf(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { start: number; end: number } {
@@ -191,7 +253,12 @@ function spanOf(object: CalendarObject, costlyRecurrence: CostlyRecurrence): { s
   }
   // An override may move its instance anywhere; it counts wherever it went.
   for (const override of object.overrides) {
-    for (const instance of instances({ ...object, master: override, overrides: [], recurring: false }, openStart, openEnd)) widen(instance);
+    for (const instance of instances(
+      { ...object, master: override, overrides: [], recurring: false },
+      openStart,
+      openEnd,
+    ))
+      widen(instance);
   }
   // A set whose every instance is excluded keeps the empty span: no time range finds it.
   return { start, end };

@@ -38,7 +38,8 @@ export interface ComponentFilter {
 
 /** The component kind and time range a query asks for, to narrow candidates in the store. */
 export function queryScope(filter: ComponentFilter): { component?: string; range?: TimeRange } {
-  const inner = filter.components.length === 1 && !filter.components[0]!.isNotDefined ? filter.components[0]! : undefined;
+  const inner =
+    filter.components.length === 1 && !filter.components[0]!.isNotDefined ? filter.components[0]! : undefined;
   return { component: inner?.name, range: inner?.timeRange };
 }
 
@@ -47,7 +48,12 @@ export function matchesQuery(object: CalendarObject, filter: ComponentFilter, bu
   return matchesComponent([object.root], filter, object, budget);
 }
 
-function matchesComponent(candidates: ICAL.Component[], filter: ComponentFilter, object: CalendarObject, budget: ExpansionBudget | undefined): boolean {
+function matchesComponent(
+  candidates: ICAL.Component[],
+  filter: ComponentFilter,
+  object: CalendarObject,
+  budget: ExpansionBudget | undefined,
+): boolean {
   const named = candidates.filter((c) => c.name.toUpperCase() === filter.name);
   if (filter.isNotDefined) return named.length === 0;
   if (named.length === 0) return false;
@@ -78,7 +84,11 @@ function matchesProperty(component: ICAL.Component, filter: PropertyFilter): boo
   return properties.some((property) => {
     if (filter.timeRange) {
       const value = property.getFirstValue();
-      if (!(value instanceof ICAL.Time) || !overlaps({ start: toMs(value), end: toMs(value) }, filter.timeRange.start, filter.timeRange.end)) return false;
+      if (
+        !(value instanceof ICAL.Time) ||
+        !overlaps({ start: toMs(value), end: toMs(value) }, filter.timeRange.start, filter.timeRange.end)
+      )
+        return false;
     }
     if (filter.textMatch && !textMatches(property.getValues().map(String).join(','), filter.textMatch)) return false;
     return filter.parameters.every((p) => {
@@ -91,6 +101,8 @@ function matchesProperty(component: ICAL.Component, filter: PropertyFilter): boo
 }
 
 export function textMatches(value: string, match: TextMatch): boolean {
-  const found = match.caseSensitive ? value.includes(match.text) : value.toLowerCase().includes(match.text.toLowerCase());
+  const found = match.caseSensitive
+    ? value.includes(match.text)
+    : value.toLowerCase().includes(match.text.toLowerCase());
   return found !== match.negate;
 }

@@ -20,11 +20,24 @@ export const reservedCalendarNames = ['inbox', 'outbox'];
 
 /** Gives a principal its default calendar the first time it has none. */
 export async function ensureDefaultCalendar(db: Db, principal: { id: number; tenantId: number }, now: number) {
-  const existing = await db.selectFrom('calendars').select('id').where('principal_id', '=', principal.id).executeTakeFirst();
+  const existing = await db
+    .selectFrom('calendars')
+    .select('id')
+    .where('principal_id', '=', principal.id)
+    .executeTakeFirst();
   if (existing) return;
   await db
     .insertInto('calendars')
-    .values({ tenant_id: principal.tenantId, principal_id: principal.id, uri: defaultCalendar.uri, display_name: defaultCalendar.displayName, components: 'VEVENT,VTODO', dead_properties: null, sync_seq: 0, created_at: now })
+    .values({
+      tenant_id: principal.tenantId,
+      principal_id: principal.id,
+      uri: defaultCalendar.uri,
+      display_name: defaultCalendar.displayName,
+      components: 'VEVENT,VTODO',
+      dead_properties: null,
+      sync_seq: 0,
+      created_at: now,
+    })
     .onConflict((oc) => oc.columns(['principal_id', 'uri']).doNothing())
     .execute();
 }
@@ -34,7 +47,12 @@ export async function listCalendars(db: Db, principalId: number): Promise<Calend
 }
 
 export async function findCalendar(db: Db, principalId: number, uri: string): Promise<CalendarRow | undefined> {
-  return db.selectFrom('calendars').selectAll().where('principal_id', '=', principalId).where('uri', '=', uri).executeTakeFirst();
+  return db
+    .selectFrom('calendars')
+    .selectAll()
+    .where('principal_id', '=', principalId)
+    .where('uri', '=', uri)
+    .executeTakeFirst();
 }
 
 export interface CalendarProperties {
@@ -47,10 +65,17 @@ export interface CalendarProperties {
   deadProperties?: string | null;
 }
 
-export async function createCalendar(db: Db, principal: { id: number; tenantId: number }, uri: string, properties: CalendarProperties, now: number): Promise<CalendarRow> {
+export async function createCalendar(
+  db: Db,
+  principal: { id: number; tenantId: number },
+  uri: string,
+  properties: CalendarProperties,
+  now: number,
+): Promise<CalendarRow> {
   checkCalendarName(uri);
   const values = checkProperties(properties);
-  if (await findCalendar(db, principal.id, uri)) throw conflict('calendar-exists', `a calendar named ${uri} already exists`);
+  if (await findCalendar(db, principal.id, uri))
+    throw conflict('calendar-exists', `a calendar named ${uri} already exists`);
   return db
     .insertInto('calendars')
     .values({
@@ -81,35 +106,53 @@ export async function deleteCalendar(db: Db, calendarId: number) {
 
 function checkCalendarName(uri: string) {
   if (!/^[A-Za-z0-9][A-Za-z0-9._~@+-]{0,99}$/.test(uri)) {
-    throw invalid('bad-calendar-name', `calendar name ${JSON.stringify(uri)} is not allowed: use 1 to 100 letters, digits and . _ ~ @ + -, starting with a letter or digit`);
+    throw invalid(
+      'bad-calendar-name',
+      `calendar name ${JSON.stringify(uri)} is not allowed: use 1 to 100 letters, digits and . _ ~ @ + -, starting with a letter or digit`,
+    );
   }
   if (reservedCalendarNames.includes(uri.toLowerCase()) || uri.startsWith('shared-')) {
-    throw invalid('bad-calendar-name', `calendar name ${uri} is reserved (inbox, outbox and shared-… name scheduling and shared collections)`);
+    throw invalid(
+      'bad-calendar-name',
+      `calendar name ${uri} is reserved (inbox, outbox and shared-… name scheduling and shared collections)`,
+    );
   }
 }
 
 function checkProperties(properties: CalendarProperties) {
-  const values: Partial<Pick<CalendarRow, 'display_name' | 'description' | 'color' | 'timezone' | 'components' | 'dead_properties'>> = {};
+  const values: Partial<
+    Pick<CalendarRow, 'display_name' | 'description' | 'color' | 'timezone' | 'components' | 'dead_properties'>
+  > = {};
   if (properties.deadProperties !== undefined) values.dead_properties = properties.deadProperties;
   if (properties.displayName !== undefined) values.display_name = properties.displayName;
   if (properties.description !== undefined) values.description = properties.description;
   if (properties.color !== undefined) {
     if (properties.color !== null && !/^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$/.test(properties.color)) {
-      throw invalid('bad-calendar-color', `calendar colour ${JSON.stringify(properties.color)} is not allowed: expected #RRGGBB or #RRGGBBAA`);
+      throw invalid(
+        'bad-calendar-color',
+        `calendar colour ${JSON.stringify(properties.color)} is not allowed: expected #RRGGBB or #RRGGBBAA`,
+      );
     }
     values.color = properties.color;
   }
   if (properties.timezone !== undefined) {
     if (properties.timezone !== null) {
       const zones = parseCalendar(properties.timezone).getAllSubcomponents('vtimezone').length;
-      if (zones !== 1) throw invalid('valid-calendar-data', `calendar-timezone must be a VCALENDAR with exactly one VTIMEZONE, found ${zones}`);
+      if (zones !== 1)
+        throw invalid(
+          'valid-calendar-data',
+          `calendar-timezone must be a VCALENDAR with exactly one VTIMEZONE, found ${zones}`,
+        );
     }
     values.timezone = properties.timezone;
   }
   if (properties.components !== undefined) {
     const unknown = properties.components.filter((c) => !(calendarComponents as readonly string[]).includes(c));
     if (unknown.length || properties.components.length === 0) {
-      throw invalid('supported-calendar-component', `supported-calendar-component-set ${properties.components.join(', ') || '(empty)'} is not allowed: expected some of VEVENT, VTODO, VJOURNAL`);
+      throw invalid(
+        'supported-calendar-component',
+        `supported-calendar-component-set ${properties.components.join(', ') || '(empty)'} is not allowed: expected some of VEVENT, VTODO, VJOURNAL`,
+      );
     }
     values.components = properties.components.join(',');
   }
@@ -139,19 +182,34 @@ export function objectEtag(data: string): string {
 }
 
 export async function getObject(db: Db, calendarId: number, uri: string): Promise<CalendarObjectRow | undefined> {
-  return db.selectFrom('calendar_objects').selectAll().where('calendar_id', '=', calendarId).where('uri', '=', uri).executeTakeFirst();
+  return db
+    .selectFrom('calendar_objects')
+    .selectAll()
+    .where('calendar_id', '=', calendarId)
+    .where('uri', '=', uri)
+    .executeTakeFirst();
 }
 
 export async function getObjects(db: Db, calendarId: number, uris: string[]): Promise<CalendarObjectRow[]> {
   if (uris.length === 0) return [];
-  return db.selectFrom('calendar_objects').selectAll().where('calendar_id', '=', calendarId).where('uri', 'in', uris).execute();
+  return db
+    .selectFrom('calendar_objects')
+    .selectAll()
+    .where('calendar_id', '=', calendarId)
+    .where('uri', 'in', uris)
+    .execute();
 }
 
 /** Objects of a calendar, narrowed to those whose span meets [start, end) when a range is given. */
-export async function listObjects(db: Db, calendarId: number, options: { range?: { start: number; end: number }; component?: string } = {}): Promise<CalendarObjectRow[]> {
+export async function listObjects(
+  db: Db,
+  calendarId: number,
+  options: { range?: { start: number; end: number }; component?: string } = {},
+): Promise<CalendarObjectRow[]> {
   let query = db.selectFrom('calendar_objects').selectAll().where('calendar_id', '=', calendarId);
   if (options.component) query = query.where('component', '=', options.component);
-  if (options.range) query = query.where('first_start', '<', options.range.end).where('last_end', '>=', options.range.start);
+  if (options.range)
+    query = query.where('first_start', '<', options.range.end).where('last_end', '>=', options.range.start);
   return query.orderBy('id').execute();
 }
 
@@ -171,23 +229,50 @@ export interface PutResult {
 export const maxObjectUriLength = 255;
 
 /** Creates or replaces one object. Validates first, so invalid data changes nothing. */
-export async function putObject(db: Kysely<Database>, calendar: CalendarRow, uri: string, data: string, conditions: WriteConditions, now: number): Promise<PutResult> {
+export async function putObject(
+  db: Kysely<Database>,
+  calendar: CalendarRow,
+  uri: string,
+  data: string,
+  conditions: WriteConditions,
+  now: number,
+): Promise<PutResult> {
   if (uri.length > maxObjectUriLength || /[/\\]/.test(uri) || uri === '.' || uri === '..') {
-    throw invalid('bad-object-name', `object name ${JSON.stringify(uri.slice(0, 80))} is not allowed: at most ${maxObjectUriLength} characters, no slashes`);
+    throw invalid(
+      'bad-object-name',
+      `object name ${JSON.stringify(uri.slice(0, 80))} is not allowed: at most ${maxObjectUriLength} characters, no slashes`,
+    );
   }
   const object = parseCalendarObject(data);
   if (!calendar.components.split(',').includes(object.component)) {
-    throw invalid('supported-calendar-component', `calendar ${calendar.uri} holds ${calendar.components.replace(',', ' and ')} only, not ${object.component}`);
+    throw invalid(
+      'supported-calendar-component',
+      `calendar ${calendar.uri} holds ${calendar.components.replace(',', ' and ')} only, not ${object.component}`,
+    );
   }
   const etag = objectEtag(data);
   const created = await groupCommit(db, async (trx) => {
-    const existing = await trx.selectFrom('calendar_objects').select(['id', 'etag', 'uid']).where('calendar_id', '=', calendar.id).where('uri', '=', uri).executeTakeFirst();
+    const existing = await trx
+      .selectFrom('calendar_objects')
+      .select(['id', 'etag', 'uid'])
+      .where('calendar_id', '=', calendar.id)
+      .where('uri', '=', uri)
+      .executeTakeFirst();
     checkConditions(existing?.etag, conditions, uri);
-    const clash = await trx.selectFrom('calendar_objects').select('uri').where('calendar_id', '=', calendar.id).where('uid', '=', object.uid).where('uri', '!=', uri).executeTakeFirst();
+    const clash = await trx
+      .selectFrom('calendar_objects')
+      .select('uri')
+      .where('calendar_id', '=', calendar.id)
+      .where('uid', '=', object.uid)
+      .where('uri', '!=', uri)
+      .executeTakeFirst();
     if (clash) throw conflict('no-uid-conflict', `UID ${object.uid} is already used by ${clash.uri} in this calendar`);
     if (existing && existing.uid !== object.uid) {
       // RFC 4791 §5.3.2: replacing an object keeps its UID.
-      throw conflict('no-uid-conflict', `${uri} holds UID ${existing.uid}; a replacement must keep it (found ${object.uid})`);
+      throw conflict(
+        'no-uid-conflict',
+        `${uri} holds UID ${existing.uid}; a replacement must keep it (found ${object.uid})`,
+      );
     }
     const seq = await nextChange(trx, calendar.id, uri, false);
     const values = {
@@ -203,15 +288,29 @@ export async function putObject(db: Kysely<Database>, calendar: CalendarRow, uri
       updated_at: now,
     };
     if (existing) await trx.updateTable('calendar_objects').set(values).where('id', '=', existing.id).execute();
-    else await trx.insertInto('calendar_objects').values({ ...values, calendar_id: calendar.id, tenant_id: calendar.tenant_id, uri, created_at: now }).execute();
+    else
+      await trx
+        .insertInto('calendar_objects')
+        .values({ ...values, calendar_id: calendar.id, tenant_id: calendar.tenant_id, uri, created_at: now })
+        .execute();
     return !existing;
   });
   return { etag, created, object };
 }
 
-export async function deleteObject(db: Kysely<Database>, calendar: CalendarRow, uri: string, conditions: WriteConditions) {
+export async function deleteObject(
+  db: Kysely<Database>,
+  calendar: CalendarRow,
+  uri: string,
+  conditions: WriteConditions,
+) {
   await groupCommit(db, async (trx) => {
-    const existing = await trx.selectFrom('calendar_objects').select(['id', 'etag']).where('calendar_id', '=', calendar.id).where('uri', '=', uri).executeTakeFirst();
+    const existing = await trx
+      .selectFrom('calendar_objects')
+      .select(['id', 'etag'])
+      .where('calendar_id', '=', calendar.id)
+      .where('uri', '=', uri)
+      .executeTakeFirst();
     if (!existing) throw notFound('no-such-object', `${uri} is not in calendar ${calendar.uri}`);
     checkConditions(existing.etag, conditions, uri);
     await nextChange(trx, calendar.id, uri, true);
@@ -222,18 +321,29 @@ export async function deleteObject(db: Kysely<Database>, calendar: CalendarRow, 
 function checkConditions(currentEtag: string | undefined, conditions: WriteConditions, uri: string) {
   if (conditions.ifNoneMatch !== undefined && currentEtag !== undefined) {
     const tags = conditions.ifNoneMatch.split(',').map((t) => t.trim());
-    if (tags.includes('*') || tags.includes(currentEtag)) throw conflict('etag-mismatch', `${uri} already exists (If-None-Match: ${conditions.ifNoneMatch})`);
+    if (tags.includes('*') || tags.includes(currentEtag))
+      throw conflict('etag-mismatch', `${uri} already exists (If-None-Match: ${conditions.ifNoneMatch})`);
   }
   if (conditions.ifMatch !== undefined) {
     const tags = conditions.ifMatch.split(',').map((t) => t.trim());
     if (currentEtag === undefined || !(tags.includes('*') || tags.includes(currentEtag))) {
-      throw conflict('etag-mismatch', currentEtag ? `${uri} has changed since (ETag is now ${currentEtag}, If-Match: ${conditions.ifMatch})` : `${uri} does not exist (If-Match: ${conditions.ifMatch})`);
+      throw conflict(
+        'etag-mismatch',
+        currentEtag
+          ? `${uri} has changed since (ETag is now ${currentEtag}, If-Match: ${conditions.ifMatch})`
+          : `${uri} does not exist (If-Match: ${conditions.ifMatch})`,
+      );
     }
   }
 }
 
 /** Takes the calendar's next change number and records that `uri` changed with it. */
-async function nextChange(trx: Transaction<Database>, calendarId: number, uri: string, deleted: boolean): Promise<number> {
+async function nextChange(
+  trx: Transaction<Database>,
+  calendarId: number,
+  uri: string,
+  deleted: boolean,
+): Promise<number> {
   // Updating the calendar row first also serialises concurrent writers to one calendar (PostgreSQL row lock).
   const { sync_seq: seq } = await trx
     .updateTable('calendars')
@@ -250,13 +360,30 @@ async function nextChange(trx: Transaction<Database>, calendarId: number, uri: s
 }
 
 /** What changed after change number `since` (RFC 6578): names still present, and names deleted. */
-export async function changesSince(db: Db, calendarId: number, since: number): Promise<{ changed: string[]; deleted: string[] }> {
-  const rows = await db.selectFrom('calendar_changes').select(['uri', 'deleted']).where('calendar_id', '=', calendarId).where('seq', '>', since).orderBy('seq').execute();
-  return { changed: rows.filter((r) => !r.deleted).map((r) => r.uri), deleted: rows.filter((r) => r.deleted).map((r) => r.uri) };
+export async function changesSince(
+  db: Db,
+  calendarId: number,
+  since: number,
+): Promise<{ changed: string[]; deleted: string[] }> {
+  const rows = await db
+    .selectFrom('calendar_changes')
+    .select(['uri', 'deleted'])
+    .where('calendar_id', '=', calendarId)
+    .where('seq', '>', since)
+    .orderBy('seq')
+    .execute();
+  return {
+    changed: rows.filter((r) => !r.deleted).map((r) => r.uri),
+    deleted: rows.filter((r) => r.deleted).map((r) => r.uri),
+  };
 }
 
 /** The object with this UID in any of a principal's own calendars (where scheduling keeps its copy). */
-export async function findObjectByUid(db: Db, principalId: number, uid: string): Promise<{ calendar: CalendarRow; row: CalendarObjectRow } | undefined> {
+export async function findObjectByUid(
+  db: Db,
+  principalId: number,
+  uid: string,
+): Promise<{ calendar: CalendarRow; row: CalendarObjectRow } | undefined> {
   const found = await db
     .selectFrom('calendar_objects')
     .innerJoin('calendars', 'calendars.id', 'calendar_objects.calendar_id')

@@ -10,13 +10,19 @@ import { instances, type TimeRange } from './recurrence.ts';
  * every instance in the range: when the budget runs out first this throws ExpansionBudgetSpent rather
  * than answer with some of them.
  */
-export function expandObject(object: CalendarObject, range: TimeRange, options: { budget?: ExpansionBudget; onInstance?: () => void } = {}): string {
+export function expandObject(
+  object: CalendarObject,
+  range: TimeRange,
+  options: { budget?: ExpansionBudget; onInstance?: () => void } = {},
+): string {
   const calendar = new ICAL.Component(['vcalendar', [], []]);
-  for (const property of object.root.getAllProperties()) calendar.addProperty(ICAL.Property.fromString(property.toICALString()));
+  for (const property of object.root.getAllProperties())
+    calendar.addProperty(ICAL.Property.fromString(property.toICALString()));
   for (const instance of instances(object, range.start, range.end, { budget: options.budget })) {
     options.onInstance?.();
     const component = new ICAL.Component(ICAL.helpers.clone(instance.item.jCal, true) as unknown[]);
-    for (const name of ['rrule', 'rdate', 'exdate', 'dtstart', 'duration', 'dtend', 'due', 'recurrence-id']) component.removeAllProperties(name);
+    for (const name of ['rrule', 'rdate', 'exdate', 'dtstart', 'duration', 'dtend', 'due', 'recurrence-id'])
+      component.removeAllProperties(name);
     if (instance.startTime) {
       component.addPropertyWithValue('dtstart', utc(instance.startTime, instance.start));
       const endName = object.component === 'VTODO' ? 'due' : 'dtend';
@@ -24,10 +30,14 @@ export function expandObject(object: CalendarObject, range: TimeRange, options: 
         component.addPropertyWithValue(endName, utc(instance.startTime, instance.end));
       }
     }
-    if (instance.recurrenceId) component.addPropertyWithValue('recurrence-id', utc(instance.recurrenceId, instance.recurrenceId.toUnixTime() * 1000));
+    if (instance.recurrenceId)
+      component.addPropertyWithValue(
+        'recurrence-id',
+        utc(instance.recurrenceId, instance.recurrenceId.toUnixTime() * 1000),
+      );
     calendar.addSubcomponent(component);
   }
-  return calendar.toString().replace(/\r?\n/g, '\r\n') + '\r\n';
+  return `${calendar.toString().replace(/\r?\n/g, '\r\n')}\r\n`;
 }
 
 /** A time as UTC; all-day dates stay dates (they have no time to convert). */

@@ -18,7 +18,12 @@ export interface BusyPeriod {
  * Busy time of `objects` within `range`. With `owner` (the calendar's owner), meetings the owner has
  * declined do not count and those not yet accepted are tentative.
  */
-export function busyPeriods(objects: CalendarObject[], range: TimeRange, owner?: string, budget?: ExpansionBudget): BusyPeriod[] {
+export function busyPeriods(
+  objects: CalendarObject[],
+  range: TimeRange,
+  owner?: string,
+  budget?: ExpansionBudget,
+): BusyPeriod[] {
   const periods: BusyPeriod[] = [];
   for (const object of objects) {
     if (object.component !== 'VEVENT') continue;
@@ -31,14 +36,20 @@ export function busyPeriods(objects: CalendarObject[], range: TimeRange, owner?:
       const answer = owner ? ownerAnswer(item, owner) : undefined;
       if (answer === 'DECLINED') continue;
       const tentative = status === 'TENTATIVE' || answer === 'NEEDS-ACTION' || answer === 'TENTATIVE';
-      periods.push({ start: Math.max(instance.start, range.start), end: Math.min(instance.end, range.end), type: tentative ? 'BUSY-TENTATIVE' : 'BUSY' });
+      periods.push({
+        start: Math.max(instance.start, range.start),
+        end: Math.min(instance.end, range.end),
+        type: tentative ? 'BUSY-TENTATIVE' : 'BUSY',
+      });
     }
   }
   return mergePeriods(periods);
 }
 
 function ownerAnswer(item: ICAL.Component, owner: string): string | undefined {
-  const mine = item.getAllProperties('attendee').find((p) => String(p.getFirstValue()).toLowerCase() === `mailto:${owner}`);
+  const mine = item
+    .getAllProperties('attendee')
+    .find((p) => String(p.getFirstValue()).toLowerCase() === `mailto:${owner}`);
   return mine ? String(mine.getParameter('partstat') ?? 'NEEDS-ACTION').toUpperCase() : undefined;
 }
 
@@ -57,7 +68,11 @@ function mergePeriods(periods: BusyPeriod[]): BusyPeriod[] {
 }
 
 /** A VCALENDAR with one VFREEBUSY covering the range. */
-export function freeBusyCalendar(periods: BusyPeriod[], range: TimeRange, extra: { method?: string; organizer?: string; attendee?: string; uid?: string } = {}): string {
+export function freeBusyCalendar(
+  periods: BusyPeriod[],
+  range: TimeRange,
+  extra: { method?: string; organizer?: string; attendee?: string; uid?: string } = {},
+): string {
   const calendar = new ICAL.Component(['vcalendar', [], []]);
   calendar.addPropertyWithValue('version', '2.0');
   calendar.addPropertyWithValue('prodid', '-//Holdfast//Calendar//EN');
@@ -76,7 +91,7 @@ export function freeBusyCalendar(periods: BusyPeriod[], range: TimeRange, extra:
     freeBusy.addProperty(property);
   }
   calendar.addSubcomponent(freeBusy);
-  return calendar.toString().replace(/\r?\n/g, '\r\n') + '\r\n';
+  return `${calendar.toString().replace(/\r?\n/g, '\r\n')}\r\n`;
 }
 
 export function utcTime(ms: number): ICAL.Time {

@@ -82,7 +82,8 @@ function chargeIteratorSteps(): void {
   const prototype = ICAL.RecurIterator.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const name of steppingMethods) {
     const original = prototype[name];
-    if (typeof original !== 'function') throw new Error(`ical.js RecurIterator has no ${name}: the recurrence budget cannot be applied`);
+    if (typeof original !== 'function')
+      throw new Error(`ical.js RecurIterator has no ${name}: the recurrence budget cannot be applied`);
     prototype[name] = function charged(this: unknown, ...args: unknown[]) {
       // These methods call each other (next_day asks next_hour, and so on): one candidate is one step.
       if (nested === 0) activeBudget?.spend();

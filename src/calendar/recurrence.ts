@@ -44,7 +44,12 @@ export interface ExpansionOptions {
  * Instances overlapping [rangeStart, rangeEnd) as RFC 4791 §9.9 defines overlap. Throws
  * ExpansionBudgetSpent when the budget runs out before the range is covered.
  */
-export function* instances(object: ObjectShape, rangeStart: number, rangeEnd: number, options: ExpansionOptions = {}): Generator<Instance> {
+export function* instances(
+  object: ObjectShape,
+  rangeStart: number,
+  rangeEnd: number,
+  options: ExpansionOptions = {},
+): Generator<Instance> {
   const { master } = object;
   if (!master || !object.recurring) {
     for (const item of master ? [master] : object.overrides) {
@@ -65,7 +70,9 @@ export function* instances(object: ObjectShape, rangeStart: number, rangeEnd: nu
   // A THISANDFUTURE override moves every later instance: then ical.js places each one.
   const rangeOverride = object.overrides.some((o) => o.getFirstProperty('recurrence-id')?.getParameter('range'));
   const masterLength = lengthOf(master);
-  const ruleStart = options.fromStart ? undefined : seriesNear(master, rangeStart - latestShift - longest(masterLength));
+  const ruleStart = options.fromStart
+    ? undefined
+    : seriesNear(master, rangeStart - latestShift - longest(masterLength));
   const event = new ICAL.Event(master, { strictExceptions: false });
   for (const override of object.overrides) event.relateException(override);
   const occurrences = recurrenceSet(master, ruleStart);
@@ -79,11 +86,24 @@ export function* instances(object: ObjectShape, rangeStart: number, rangeEnd: nu
     if (at >= rangeEnd + latestShift) return;
     // A series moved forward starts at a time that need not be an instance: skip it (it lies before the range).
     if (movedStart !== undefined && at <= movedStart) continue;
-    let instance: Instance = { start: at, end: endOf(time, length ?? masterLength), item: master, recurrenceId: time, startTime: time };
+    let instance: Instance = {
+      start: at,
+      end: endOf(time, length ?? masterLength),
+      item: master,
+      recurrenceId: time,
+      startTime: time,
+    };
     if (rangeOverride || overridden.has(at)) {
       const details = event.getOccurrenceDetails(time);
       const item = details.item.component;
-      if (item !== master) instance = { start: toMs(details.startDate), end: endOf(details.startDate, lengthOf(item)), item, recurrenceId: time, startTime: details.startDate };
+      if (item !== master)
+        instance = {
+          start: toMs(details.startDate),
+          end: endOf(details.startDate, lengthOf(item)),
+          item,
+          recurrenceId: time,
+          startTime: details.startDate,
+        };
     }
     if (overlaps(instance, rangeStart, rangeEnd)) yield instance;
   }
@@ -106,7 +126,10 @@ interface Occurrence {
 function* recurrenceSet(master: ICAL.Component, ruleStart: ICAL.Time | undefined): Generator<Occurrence> {
   const { dates, excludedTimes, excludedDays } = recurrenceDates(master);
   const start = ruleStart ?? (master.getFirstPropertyValue('dtstart') as ICAL.Time);
-  const sources = [...master.getAllProperties('rrule').map((rule) => ruleOccurrences(rule.getFirstValue() as ICAL.Recur, start)), dates.values()];
+  const sources = [
+    ...master.getAllProperties('rrule').map((rule) => ruleOccurrences(rule.getFirstValue() as ICAL.Recur, start)),
+    dates.values(),
+  ];
   const heads = sources.map((source) => source.next().value);
   let previous: number | undefined;
   for (;;) {
@@ -118,7 +141,8 @@ function* recurrenceSet(master: ICAL.Component, ruleStart: ICAL.Time | undefined
     if (first < 0) return;
     const occurrence = heads[first]!;
     heads[first] = sources[first]!.next().value;
-    if (occurrence.at === previous || excludedTimes.has(occurrence.at) || excludedDays.has(dayOf(occurrence.time))) continue;
+    if (occurrence.at === previous || excludedTimes.has(occurrence.at) || excludedDays.has(dayOf(occurrence.time)))
+      continue;
     previous = occurrence.at;
     yield occurrence;
   }
@@ -154,7 +178,8 @@ function recurrenceDates(master: ICAL.Component): RecurrenceDates {
   }
   for (const property of master.getAllProperties('rdate')) {
     for (const value of property.getValues() as (ICAL.Time | ICAL.Period)[]) {
-      if (value instanceof ICAL.Period) dates.push({ time: value.start, at: toMs(value.start), length: periodLength(value) });
+      if (value instanceof ICAL.Period)
+        dates.push({ time: value.start, at: toMs(value.start), length: periodLength(value) });
       else dates.push({ time: value, at: toMs(value) });
     }
   }
@@ -199,7 +224,10 @@ export function lengthOf(item: ICAL.Component): Length {
 
 function durationLength(duration: ICAL.Duration): Length {
   const sign = duration.isNegative ? -1 : 1;
-  return { days: sign * (duration.weeks * 7 + duration.days), ms: sign * (duration.hours * 3600 + duration.minutes * 60 + duration.seconds) * 1000 };
+  return {
+    days: sign * (duration.weeks * 7 + duration.days),
+    ms: sign * (duration.hours * 3600 + duration.minutes * 60 + duration.seconds) * 1000,
+  };
 }
 
 function periodLength(period: ICAL.Period): Length {
@@ -219,7 +247,12 @@ export function endOf(start: ICAL.Time, length: Length): number {
  * there instead of failing the request (a rule accepted before the budget existed, or one that only
  * gets costly far from its start).
  */
-export function* instancesWithinBudget(object: ObjectShape, rangeStart: number, rangeEnd: number, options: ExpansionOptions = {}): Generator<Instance> {
+export function* instancesWithinBudget(
+  object: ObjectShape,
+  rangeStart: number,
+  rangeEnd: number,
+  options: ExpansionOptions = {},
+): Generator<Instance> {
   try {
     yield* instances(object, rangeStart, rangeEnd, options);
   } catch (error) {
@@ -237,7 +270,10 @@ function longest(length: Length): number {
  * than the real one (so the moved start stays before the range). A month or year moved from a day
  * after the 28th could land on a day that does not exist: such series are not moved.
  */
-const frequencyPeriods: Record<string, { unit: 'second' | 'minute' | 'hour' | 'day' | 'month' | 'year'; units: number; unitMs: number }> = {
+const frequencyPeriods: Record<
+  string,
+  { unit: 'second' | 'minute' | 'hour' | 'day' | 'month' | 'year'; units: number; unitMs: number }
+> = {
   SECONDLY: { unit: 'second', units: 1, unitMs: 1000 },
   MINUTELY: { unit: 'minute', units: 1, unitMs: 60_000 },
   HOURLY: { unit: 'hour', units: 1, unitMs: 3_600_000 },

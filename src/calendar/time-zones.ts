@@ -64,14 +64,30 @@ class IanaTimezone extends WallClockZone {
 
   protected offsetAt(instant: number): number {
     const parts = Object.fromEntries(this.format.formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
-    const asUtc = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+    const asUtc = Date.UTC(
+      Number(parts.year),
+      Number(parts.month) - 1,
+      Number(parts.day),
+      Number(parts.hour),
+      Number(parts.minute),
+      Number(parts.second),
+    );
     return Math.round((asUtc - Math.floor(instant / 1000) * 1000) / 1000);
   }
 }
 
 /** What ical.js 2.2.1 keeps of a VTIMEZONE: its changes of offset, at UTC times, in order. */
 interface ZoneChanges {
-  changes: { year: number; month: number; day: number; hour: number; minute: number; second: number; utcOffset: number; prevUtcOffset: number }[];
+  changes: {
+    year: number;
+    month: number;
+    day: number;
+    hour: number;
+    minute: number;
+    second: number;
+    utcOffset: number;
+    prevUtcOffset: number;
+  }[];
   _ensureCoverage(year: number): void;
 }
 
@@ -122,7 +138,9 @@ interface ZoneCache {
  * neither defined in the object nor IANA names.
  */
 export function resolveTimezones(root: ICAL.Component): string[] {
-  const defined = new Map(root.getAllSubcomponents('vtimezone').map((z) => [String(z.getFirstPropertyValue('tzid')), z]));
+  const defined = new Map(
+    root.getAllSubcomponents('vtimezone').map((z) => [String(z.getFirstPropertyValue('tzid')), z]),
+  );
   const unknown: string[] = [];
   const cache = root as unknown as ZoneCache;
   cache._timezoneCache ??= new Map();

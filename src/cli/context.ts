@@ -31,6 +31,7 @@ export async function withDirectory<T>(fn: (context: CommandContext) => Promise<
 
 /** Adds --json and turns the action's errors into a one-line reason and exit code 1. */
 /** Parsed options of a command: --json plus whatever the command declares. */
+// biome-ignore lint/suspicious/noExplicitAny: commander types the options a command declares as any
 export type CommandOptions = OutputOptions & { [option: string]: any };
 
 export function action<A extends unknown[]>(command: Command, fn: (...args: [...A, CommandOptions]) => Promise<void>) {
@@ -47,7 +48,10 @@ export function action<A extends unknown[]>(command: Command, fn: (...args: [...
 }
 
 /** The tenant an address belongs to (by its domain), or the one named by --tenant. */
-export async function tenantFor(directory: Directory, options: { tenant?: string; address?: string }): Promise<TenantDirectory> {
+export async function tenantFor(
+  directory: Directory,
+  options: { tenant?: string; address?: string },
+): Promise<TenantDirectory> {
   if (options.tenant) return directory.tenant(options.tenant);
   if (options.address) return directory.tenantOfDomain(parseAddress(options.address).domain);
   return directory.tenant('default');
@@ -59,18 +63,20 @@ export async function tenantsFor(directory: Directory, tenant?: string) {
   return Promise.all(tenants.map(async (t) => ({ tenant: t, scope: await directory.tenant(t.name) })));
 }
 
-
 export async function readPasswordStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!password) throw invalid('password-required', 'no password on standard input');
   return password;
 }
 
 export function integerOption(name: string) {
   return (value: string) => {
-    if (!/^\d+$/.test(value)) throw invalid('invalid-option', `${name} = "${value}" is not allowed: expected a whole number`);
+    if (!/^\d+$/.test(value))
+      throw invalid('invalid-option', `${name} = "${value}" is not allowed: expected a whole number`);
     return Number(value);
   };
 }

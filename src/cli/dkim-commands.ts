@@ -8,29 +8,54 @@ import { print } from './output.ts';
 export function registerDkimCommands(program: Command) {
   const dkim = program.command('dkim').description('DKIM signing keys');
 
-  action<[string]>(dkim.command('show <domain>').description('print the DNS record to publish for a domain (a key is created if it has none)'), (domain, options) =>
-    withDirectory(async ({ store }) => {
-      const keys = new DkimKeys(store.db);
-      const active = await keys.active(parseDomain(domain));
-      const all = await keys.list(active.domain);
-      const records = all.map((k) => ({ name: dnsRecordName(k), type: 'TXT', value: dnsRecordValue(k), selector: k.selector, active: k.active }));
-      print(options, records, () =>
-        [
-          `Publish this TXT record so receivers can verify mail signed for ${active.domain}:`,
-          '',
-          `${dnsRecordName(active)}. IN TXT "${dnsRecordValue(active)}"`,
-          ...(all.length > 1 ? ['', 'Earlier keys (keep them published until mail signed with them has been delivered):', ...all.filter((k) => !k.active).map((k) => `${dnsRecordName(k)}. IN TXT "${dnsRecordValue(k)}"`)] : []),
-        ].join('\n'),
-      );
-    }),
+  action<[string]>(
+    dkim
+      .command('show <domain>')
+      .description('print the DNS record to publish for a domain (a key is created if it has none)'),
+    (domain, options) =>
+      withDirectory(async ({ store }) => {
+        const keys = new DkimKeys(store.db);
+        const active = await keys.active(parseDomain(domain));
+        const all = await keys.list(active.domain);
+        const records = all.map((k) => ({
+          name: dnsRecordName(k),
+          type: 'TXT',
+          value: dnsRecordValue(k),
+          selector: k.selector,
+          active: k.active,
+        }));
+        print(options, records, () =>
+          [
+            `Publish this TXT record so receivers can verify mail signed for ${active.domain}:`,
+            '',
+            `${dnsRecordName(active)}. IN TXT "${dnsRecordValue(active)}"`,
+            ...(all.length > 1
+              ? [
+                  '',
+                  'Earlier keys (keep them published until mail signed with them has been delivered):',
+                  ...all.filter((k) => !k.active).map((k) => `${dnsRecordName(k)}. IN TXT "${dnsRecordValue(k)}"`),
+                ]
+              : []),
+          ].join('\n'),
+        );
+      }),
   );
 
-  action<[string]>(dkim.command('rotate <domain>').description('create a new key with a new selector and sign with it from now on'), (domain, options) =>
-    withDirectory(async ({ store }) => {
-      const key = await new DkimKeys(store.db).rotate(parseDomain(domain));
-      print(options, { name: dnsRecordName(key), type: 'TXT', value: dnsRecordValue(key), selector: key.selector }, () =>
-        [`New key ${key.selector} for ${key.domain} is now used for signing. Publish:`, '', `${dnsRecordName(key)}. IN TXT "${dnsRecordValue(key)}"`].join('\n'),
-      );
-    }),
+  action<[string]>(
+    dkim.command('rotate <domain>').description('create a new key with a new selector and sign with it from now on'),
+    (domain, options) =>
+      withDirectory(async ({ store }) => {
+        const key = await new DkimKeys(store.db).rotate(parseDomain(domain));
+        print(
+          options,
+          { name: dnsRecordName(key), type: 'TXT', value: dnsRecordValue(key), selector: key.selector },
+          () =>
+            [
+              `New key ${key.selector} for ${key.domain} is now used for signing. Publish:`,
+              '',
+              `${dnsRecordName(key)}. IN TXT "${dnsRecordValue(key)}"`,
+            ].join('\n'),
+        );
+      }),
   );
 }

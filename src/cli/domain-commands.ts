@@ -13,30 +13,51 @@ export function registerDomainCommands(program: Command) {
       .command('add <domain>')
       .description('accept mail for a domain')
       .option('--tenant <name>', 'tenant that owns the domain', 'default')
-      .addOption(new Option('--type <type>', 'authoritative: all its addresses are here; internal-relay: unknown addresses are passed on').choices(domainKinds).default('authoritative')),
+      .addOption(
+        new Option(
+          '--type <type>',
+          'authoritative: all its addresses are here; internal-relay: unknown addresses are passed on',
+        )
+          .choices(domainKinds)
+          .default('authoritative'),
+      ),
     (name, options) =>
       withDirectory(async ({ directory }) => {
         const scope = await directory.tenant(options.tenant);
         const added = await scope.addDomain(name, options.type as DomainKind);
-        print(options, { ...added, tenant: options.tenant }, () => `added ${added.kind} domain ${added.name} to tenant ${options.tenant}`);
+        print(
+          options,
+          { ...added, tenant: options.tenant },
+          () => `added ${added.kind} domain ${added.name} to tenant ${options.tenant}`,
+        );
       }),
   );
 
-  action<[]>(domain.command('list').description('list accepted domains').option('--tenant <name>', 'only this tenant'), (options) =>
-    withDirectory(async ({ directory }) => {
-      const rows: { name: string; kind: string; tenant: string; addresses: number }[] = [];
-      for (const { tenant, scope } of await tenantsFor(directory, options.tenant)) {
-        for (const d of await scope.listDomains()) rows.push({ name: d.name, kind: d.kind, tenant: tenant.name, addresses: d.addresses });
-      }
-      print(options, rows, () => table(['DOMAIN', 'TYPE', 'TENANT', 'ADDRESSES'], rows.map((d) => [d.name, d.kind, d.tenant, d.addresses])));
-    }),
+  action<[]>(
+    domain.command('list').description('list accepted domains').option('--tenant <name>', 'only this tenant'),
+    (options) =>
+      withDirectory(async ({ directory }) => {
+        const rows: { name: string; kind: string; tenant: string; addresses: number }[] = [];
+        for (const { tenant, scope } of await tenantsFor(directory, options.tenant)) {
+          for (const d of await scope.listDomains())
+            rows.push({ name: d.name, kind: d.kind, tenant: tenant.name, addresses: d.addresses });
+        }
+        print(options, rows, () =>
+          table(
+            ['DOMAIN', 'TYPE', 'TENANT', 'ADDRESSES'],
+            rows.map((d) => [d.name, d.kind, d.tenant, d.addresses]),
+          ),
+        );
+      }),
   );
 
-  action<[string]>(domain.command('remove <domain>').description('stop accepting mail for a domain (it must have no addresses left)'), (name, options) =>
-    withDirectory(async ({ directory }) => {
-      const scope = await directory.tenantOfDomain(name);
-      await scope.removeDomain(name);
-      print(options, { removed: name.toLowerCase() }, () => `removed domain ${name.toLowerCase()}`);
-    }),
+  action<[string]>(
+    domain.command('remove <domain>').description('stop accepting mail for a domain (it must have no addresses left)'),
+    (name, options) =>
+      withDirectory(async ({ directory }) => {
+        const scope = await directory.tenantOfDomain(name);
+        await scope.removeDomain(name);
+        print(options, { removed: name.toLowerCase() }, () => `removed domain ${name.toLowerCase()}`);
+      }),
   );
 }

@@ -7,7 +7,14 @@ export function registerForestCommands(program: Command) {
   const forest = program.command('forest').description('resource forests (capacity partitions of tenants)');
 
   action<[string]>(
-    forest.command('add <name>').description('add a resource forest').option('--max-connections <n>', 'concurrent SMTP connections allowed for all its tenants', integerOption('--max-connections')),
+    forest
+      .command('add <name>')
+      .description('add a resource forest')
+      .option(
+        '--max-connections <n>',
+        'concurrent SMTP connections allowed for all its tenants',
+        integerOption('--max-connections'),
+      ),
     (name, options) =>
       withDirectory(async ({ directory }) => {
         const added = await directory.addForest({ name, maxConnections: options.maxConnections });
@@ -16,7 +23,10 @@ export function registerForestCommands(program: Command) {
   );
 
   action<[string]>(
-    forest.command('set <name>').description('change a resource forest\'s limits').option('--max-connections <n>', 'concurrent SMTP connections allowed', integerOption('--max-connections')),
+    forest
+      .command('set <name>')
+      .description("change a resource forest's limits")
+      .option('--max-connections <n>', 'concurrent SMTP connections allowed', integerOption('--max-connections')),
     (name, options) =>
       withDirectory(async ({ directory }) => {
         const updated = await directory.setForest(name, { maxConnections: options.maxConnections });
@@ -27,7 +37,12 @@ export function registerForestCommands(program: Command) {
   action<[]>(forest.command('list').description('list resource forests'), (options) =>
     withDirectory(async ({ directory }) => {
       const forests = await directory.listForests();
-      print(options, forests, () => table(['FOREST', 'MAX CONNECTIONS', 'TENANTS'], forests.map((f) => [f.name, f.maxConnections, f.tenants])));
+      print(options, forests, () =>
+        table(
+          ['FOREST', 'MAX CONNECTIONS', 'TENANTS'],
+          forests.map((f) => [f.name, f.maxConnections, f.tenants]),
+        ),
+      );
     }),
   );
 }

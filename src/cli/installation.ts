@@ -15,7 +15,12 @@ type Env = Record<string, string | undefined>;
 /** Opens the installation's store, or explains where none was found. */
 export async function openInstallation(config: Config, env: Env = process.env, cwd = process.cwd()): Promise<Store> {
   if (!(await storeExists(config.database))) {
-    throw missingInstallation(config, config.database.kind === 'sqlite' ? 'does not exist' : 'has no Holdfast schema', env, cwd);
+    throw missingInstallation(
+      config,
+      config.database.kind === 'sqlite' ? 'does not exist' : 'has no Holdfast schema',
+      env,
+      cwd,
+    );
   }
   const { store } = await openStore({ location: config.database, dataDir: config.dataDir });
   if (await new Directory(store.db).hasGlobalAdmin()) return store;
@@ -27,7 +32,9 @@ function missingInstallation(config: Config, problem: string, env: Env, cwd: str
   const candidates = configFileCandidates(env, cwd);
   // Files after the one read were not consulted.
   const consulted = config.configFile ? candidates.slice(0, candidates.indexOf(config.configFile) + 1) : candidates;
-  const files = consulted.map((file) => `${file} (${file === config.configFile ? 'read' : existsSync(file) ? 'not read' : 'not found'})`);
+  const files = consulted.map(
+    (file) => `${file} (${file === config.configFile ? 'read' : existsSync(file) ? 'not read' : 'not found'})`,
+  );
   const database = `${describeLocation(config.database)}${env.HOLDFAST_DATABASE_URL ? ' (HOLDFAST_DATABASE_URL)' : ''}`;
   const dataDir = `${config.dataDir}${env.HOLDFAST_DATA_DIR ? ' (HOLDFAST_DATA_DIR)' : ''}`;
   return notFound(

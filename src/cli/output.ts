@@ -14,7 +14,12 @@ export function print(options: OutputOptions, data: unknown, text: () => string)
 
 export function reportError(error: unknown, json: boolean): number {
   const known = error instanceof HoldfastError || error instanceof ConfigError;
-  const code = error instanceof HoldfastError ? error.code : error instanceof ConfigError ? 'invalid-configuration' : 'internal-error';
+  const code =
+    error instanceof HoldfastError
+      ? error.code
+      : error instanceof ConfigError
+        ? 'invalid-configuration'
+        : 'internal-error';
   const message = known ? (error as Error).message : `unexpected error: ${(error as Error)?.stack ?? String(error)}`;
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   else process.stderr.write(`holdfast: ${message}\n`);

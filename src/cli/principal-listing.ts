@@ -6,7 +6,11 @@ import { tenantsFor } from './context.ts';
 
 export type ListedPrincipal = Principal & { tenant: string };
 
-export async function listPrincipals(directory: Directory, kinds: PrincipalKind[], options: { tenant?: string; domain?: string; [other: string]: unknown }) {
+export async function listPrincipals(
+  directory: Directory,
+  kinds: PrincipalKind[],
+  options: { tenant?: string; domain?: string; [other: string]: unknown },
+) {
   const rows: ListedPrincipal[] = [];
   for (const { tenant, scope } of await tenantsFor(directory, options.tenant)) {
     for (const principal of await scope.listPrincipals(kinds)) {

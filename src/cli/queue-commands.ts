@@ -34,47 +34,69 @@ export function registerQueueCommands(program: Command) {
     (options) =>
       withDirectory(async (context) => {
         const tenantId = options.tenant ? (await context.directory.getTenant(options.tenant)).id : undefined;
-        const entries = await admin(context).list({ tenantId, domain: options.domain, state: options.state as RecipientState | undefined, all: options.all });
+        const entries = await admin(context).list({
+          tenantId,
+          domain: options.domain,
+          state: options.state as RecipientState | undefined,
+          all: options.all,
+        });
         print(options, entries, () => listText(entries));
       }),
   );
 
-  action<[]>(queue.command('insight').description('why mail is waiting: per destination, the last reply, attempts, next retry and an explanation'), (options) =>
-    withDirectory(async (context) => {
-      const insights = await queueInsight(context.store.db, Date.now());
-      print(options, insights, () =>
-        insights.length === 0
-          ? 'No remote mail is waiting.'
-          : insights
-              .map((i) => `${i.destination}: ${i.waiting} waiting (${i.deferred} deferred, ${i.inFlight} in flight) since ${time(i.oldestSince)}, ${i.attempts} attempts\n  last reply: ${i.lastReply ?? '-'}\n  ${i.explanation}`)
-              .join('\n') + '\n(the running server also reports its current concurrency per destination: GET /admin/queue/insight)',
-      );
-    }),
+  action<[]>(
+    queue
+      .command('insight')
+      .description('why mail is waiting: per destination, the last reply, attempts, next retry and an explanation'),
+    (options) =>
+      withDirectory(async (context) => {
+        const insights = await queueInsight(context.store.db, Date.now());
+        print(options, insights, () =>
+          insights.length === 0
+            ? 'No remote mail is waiting.'
+            : insights
+                .map(
+                  (i) =>
+                    `${i.destination}: ${i.waiting} waiting (${i.deferred} deferred, ${i.inFlight} in flight) since ${time(i.oldestSince)}, ${i.attempts} attempts\n  last reply: ${i.lastReply ?? '-'}\n  ${i.explanation}`,
+                )
+                .join('\n') +
+              '\n(the running server also reports its current concurrency per destination: GET /admin/queue/insight)',
+        );
+      }),
   );
 
-  action<[string]>(queue.command('show <message-id>').description('one message: envelope, recipients and trace'), (id, options) =>
-    withDirectory(async (context) => {
-      const shown = await admin(context).show(messageId(id));
-      print(options, shown, () =>
-        [
-          `message ${shown.id} from <${shown.sender}> (${shown.size} bytes, ${shown.source}${shown.held ? ', HELD' : ''})`,
-          `  subject:     ${shown.subject ?? '-'}`,
-          `  message-id:  ${shown.messageIdHeader ?? '-'}`,
-          `  received:    ${time(shown.receivedAt)}`,
-          '',
-          listText(shown.recipients),
-          '',
-          ...shown.trace.map((e) => `  ${time(e.at)}  ${String(e.event).padEnd(12)} ${e.recipient ?? ''} ${e.reply ?? ''}`.trimEnd()),
-        ].join('\n'),
-      );
-    }),
+  action<[string]>(
+    queue.command('show <message-id>').description('one message: envelope, recipients and trace'),
+    (id, options) =>
+      withDirectory(async (context) => {
+        const shown = await admin(context).show(messageId(id));
+        print(options, shown, () =>
+          [
+            `message ${shown.id} from <${shown.sender}> (${shown.size} bytes, ${shown.source}${shown.held ? ', HELD' : ''})`,
+            `  subject:     ${shown.subject ?? '-'}`,
+            `  message-id:  ${shown.messageIdHeader ?? '-'}`,
+            `  received:    ${time(shown.receivedAt)}`,
+            '',
+            listText(shown.recipients),
+            '',
+            ...shown.trace.map((e) =>
+              `  ${time(e.at)}  ${String(e.event).padEnd(12)} ${e.recipient ?? ''} ${e.reply ?? ''}`.trimEnd(),
+            ),
+          ].join('\n'),
+        );
+      }),
   );
 
-  action<[string | undefined]>(queue.command('retry [message-id]').description('retry now: one message, or all mail for --domain').option('--domain <domain>', 'every waiting message for this domain'), (id, options) =>
-    withDirectory(async (context) => {
-      const count = await admin(context).retry({ messageId: id ? messageId(id) : undefined, domain: options.domain });
-      print(options, { retried: count }, () => `${count} recipient(s) will be retried now`);
-    }),
+  action<[string | undefined]>(
+    queue
+      .command('retry [message-id]')
+      .description('retry now: one message, or all mail for --domain')
+      .option('--domain <domain>', 'every waiting message for this domain'),
+    (id, options) =>
+      withDirectory(async (context) => {
+        const count = await admin(context).retry({ messageId: id ? messageId(id) : undefined, domain: options.domain });
+        print(options, { retried: count }, () => `${count} recipient(s) will be retried now`);
+      }),
   );
 
   for (const [verb, description] of [
@@ -84,16 +106,24 @@ export function registerQueueCommands(program: Command) {
     action<[string]>(queue.command(`${verb} <message-id>`).description(description), (id, options) =>
       withDirectory(async (context) => {
         await admin(context)[verb](messageId(id));
-        print(options, { [verb === 'hold' ? 'held' : 'released']: Number(id) }, () => `message ${id} ${verb === 'hold' ? 'held' : 'released'}`);
+        print(
+          options,
+          { [verb === 'hold' ? 'held' : 'released']: Number(id) },
+          () => `message ${id} ${verb === 'hold' ? 'held' : 'released'}`,
+        );
       }),
     );
   }
 
-  action<[string]>(queue.command('bounce <message-id>').description('give up on a message: its waiting recipients fail and the sender gets a DSN'), (id, options) =>
-    withDirectory(async (context) => {
-      const count = await admin(context).bounce(messageId(id));
-      print(options, { bounced: count }, () => `${count} recipient(s) bounced`);
-    }),
+  action<[string]>(
+    queue
+      .command('bounce <message-id>')
+      .description('give up on a message: its waiting recipients fail and the sender gets a DSN'),
+    (id, options) =>
+      withDirectory(async (context) => {
+        const count = await admin(context).bounce(messageId(id));
+        print(options, { bounced: count }, () => `${count} recipient(s) bounced`);
+      }),
   );
 }
 
@@ -111,10 +141,19 @@ export function registerTraceCommand(program: Command) {
         let since: number | undefined;
         if (options.since) {
           const ms = parseDuration(options.since);
-          if (ms === undefined) throw invalid('invalid-option', `--since = "${options.since}" is not allowed: expected a duration such as "30m", "2h" or "3d"`);
+          if (ms === undefined)
+            throw invalid(
+              'invalid-option',
+              `--since = "${options.since}" is not allowed: expected a duration such as "30m", "2h" or "3d"`,
+            );
           since = Date.now() - ms;
         }
-        const messages = await traceMessages(store.db, { sender: options.sender, recipient: options.recipient, messageId: options.messageId, since });
+        const messages = await traceMessages(store.db, {
+          sender: options.sender,
+          recipient: options.recipient,
+          messageId: options.messageId,
+          since,
+        });
         print(options, messages, () =>
           messages.length === 0
             ? '(no messages found)'
@@ -122,7 +161,9 @@ export function registerTraceCommand(program: Command) {
                 .map((m) =>
                   [
                     `message ${m.id} from <${m.sender}>  ${m.subject ?? ''}  ${m.messageIdHeader ?? ''}`.trimEnd(),
-                    ...m.events.map((e) => `  ${time(e.at)}  ${e.event.padEnd(12)} ${e.recipient ?? (e.client ? `from ${e.client}` : '')} ${e.reply ?? ''}`.trimEnd()),
+                    ...m.events.map((e) =>
+                      `  ${time(e.at)}  ${e.event.padEnd(12)} ${e.recipient ?? (e.client ? `from ${e.client}` : '')} ${e.reply ?? ''}`.trimEnd(),
+                    ),
                   ].join('\n'),
                 )
                 .join('\n\n'),
@@ -134,6 +175,14 @@ export function registerTraceCommand(program: Command) {
 function listText(entries: QueueEntry[]): string {
   return table(
     ['MESSAGE', 'RECIPIENT', 'STATE', 'ATTEMPTS', 'NEXT ATTEMPT', 'SENDER', 'LAST REPLY'],
-    entries.map((e) => [e.messageId, e.recipient, e.held ? `${e.state} (held)` : e.state, e.attempts, time(e.nextAttemptAt), e.sender || '<>', e.lastReply?.slice(0, 80)]),
+    entries.map((e) => [
+      e.messageId,
+      e.recipient,
+      e.held ? `${e.state} (held)` : e.state,
+      e.attempts,
+      time(e.nextAttemptAt),
+      e.sender || '<>',
+      e.lastReply?.slice(0, 80),
+    ]),
   );
 }

@@ -7,7 +7,10 @@ import { action } from './context.ts';
 
 export function registerStartCommand(program: Command) {
   action<[]>(
-    program.command('start').description('run the server').option('--roles <roles>', `run only these roles (comma-separated: ${allRoles.join(', ')})`),
+    program
+      .command('start')
+      .description('run the server')
+      .option('--roles <roles>', `run only these roles (comma-separated: ${allRoles.join(', ')})`),
     async (options) => {
       // The server's modules (HTTP framework, protocol servers) load only here, so that
       // administrative commands stay quick.

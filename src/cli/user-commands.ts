@@ -28,7 +28,7 @@ export function registerUserCommands(program: Command) {
       .option('--name <display name>', 'display name')
       .option('--quota <size>', 'mailbox quota, e.g. 2GB or unlimited', 'unlimited')
       .addOption(new Option('--role <role>', 'what the user may administer').choices(roles).default('user'))
-      .option('--tenant <name>', 'tenant (default: the one owning the address\'s domain)'),
+      .option('--tenant <name>', "tenant (default: the one owning the address's domain)"),
     (address, options) =>
       withDirectory(async ({ directory }) => {
         const supplied = options.passwordStdin ? await readPasswordStdin() : options.password;
@@ -44,24 +44,45 @@ export function registerUserCommands(program: Command) {
         });
         const generated = supplied ? undefined : password;
         print(options, { ...added, generatedPassword: generated }, () =>
-          [`added user ${added.address} (quota ${quotaText(added)})`, generated ? `password: ${generated}   (shown once)` : ''].filter(Boolean).join('\n'),
+          [
+            `added user ${added.address} (quota ${quotaText(added)})`,
+            generated ? `password: ${generated}   (shown once)` : '',
+          ]
+            .filter(Boolean)
+            .join('\n'),
         );
       }),
   );
 
-  action<[]>(user.command('list').description('list users').option('--tenant <name>', 'only this tenant').option('--domain <domain>', 'only this domain'), (options) =>
-    withDirectory(async ({ directory }) => {
-      const users = await listPrincipals(directory, ['user'], options);
-      print(options, users, () =>
-        table(['USER', 'NAME', 'ROLE', 'QUOTA', 'SIGN-IN', 'TENANT'], users.map((u) => [u.address, u.displayName, u.role, quotaText(u), u.disabled ? 'disabled' : 'enabled', u.tenant])),
-      );
-    }),
+  action<[]>(
+    user
+      .command('list')
+      .description('list users')
+      .option('--tenant <name>', 'only this tenant')
+      .option('--domain <domain>', 'only this domain'),
+    (options) =>
+      withDirectory(async ({ directory }) => {
+        const users = await listPrincipals(directory, ['user'], options);
+        print(options, users, () =>
+          table(
+            ['USER', 'NAME', 'ROLE', 'QUOTA', 'SIGN-IN', 'TENANT'],
+            users.map((u) => [
+              u.address,
+              u.displayName,
+              u.role,
+              quotaText(u),
+              u.disabled ? 'disabled' : 'enabled',
+              u.tenant,
+            ]),
+          ),
+        );
+      }),
   );
 
   action<[string]>(
     user
       .command('passwd <address>')
-      .description('set a user\'s password')
+      .description("set a user's password")
       .option('--password <password>', 'the new password')
       .option('--password-stdin', 'read the new password from standard input'),
     (address, options) =>
@@ -72,34 +93,61 @@ export function registerUserCommands(program: Command) {
         await scope.setPassword(address, password);
         // Whoever was locked out by guesses may sign in with the new password at once.
         await loginLimiter(store, config).unlock(address);
-        print(options, { address: address.toLowerCase(), passwordChanged: true }, () => `password changed for ${address.toLowerCase()}`);
+        print(
+          options,
+          { address: address.toLowerCase(), passwordChanged: true },
+          () => `password changed for ${address.toLowerCase()}`,
+        );
       }),
   );
 
-  action<[string]>(user.command('unlock <address>').description('clear the failed sign-ins that make sources wait before trying this account again'), (address, options) =>
-    withDirectory(async ({ store, config }) => {
-      const account = loginAccount(address);
-      const sources = await loginLimiter(store, config).unlock(account);
-      print(options, { address: account, sources }, () => `cleared the failed sign-ins of ${account} (from ${sources} source${sources === 1 ? '' : 's'})`);
-    }),
+  action<[string]>(
+    user
+      .command('unlock <address>')
+      .description('clear the failed sign-ins that make sources wait before trying this account again'),
+    (address, options) =>
+      withDirectory(async ({ store, config }) => {
+        const account = loginAccount(address);
+        const sources = await loginLimiter(store, config).unlock(account);
+        print(
+          options,
+          { address: account, sources },
+          () => `cleared the failed sign-ins of ${account} (from ${sources} source${sources === 1 ? '' : 's'})`,
+        );
+      }),
   );
 
-  action<[string]>(user.command('kick <address>').description('end the user\'s open IMAP and POP3 sessions on every node (a remembered CalDAV password is checked again); they may sign in again'), (address, options) =>
-    withDirectory(async ({ directory }) => {
-      const scope = await tenantFor(directory, { address });
-      const kicked = await scope.endSessions(address);
-      print(options, { address: kicked.address, sessionsEnded: true }, () => `the sessions of ${kicked.address} end within ${sessionRecheckMs / 1000} seconds`);
-    }),
+  action<[string]>(
+    user
+      .command('kick <address>')
+      .description(
+        "end the user's open IMAP and POP3 sessions on every node (a remembered CalDAV password is checked again); they may sign in again",
+      ),
+    (address, options) =>
+      withDirectory(async ({ directory }) => {
+        const scope = await tenantFor(directory, { address });
+        const kicked = await scope.endSessions(address);
+        print(
+          options,
+          { address: kicked.address, sessionsEnded: true },
+          () => `the sessions of ${kicked.address} end within ${sessionRecheckMs / 1000} seconds`,
+        );
+      }),
   );
 
   action<[string]>(
     user
       .command('set <address>')
-      .description('change a user\'s display name, role or quota, or disable or enable their sign-in')
+      .description("change a user's display name, role or quota, or disable or enable their sign-in")
       .option('--name <display name>', 'display name ("" clears it)')
       .addOption(new Option('--role <role>', 'what the user may administer').choices(roles))
       .option('--quota <size>', 'mailbox quota, e.g. 2GB or unlimited')
-      .addOption(new Option('--disable', 'refuse the user\'s sign-ins on every protocol and their API tokens; mail to them is still delivered').conflicts('enable'))
+      .addOption(
+        new Option(
+          '--disable',
+          "refuse the user's sign-ins on every protocol and their API tokens; mail to them is still delivered",
+        ).conflicts('enable'),
+      )
       .option('--enable', 'allow the user to sign in again'),
     (address, options) =>
       withDirectory(async ({ directory }) => {
@@ -109,7 +157,8 @@ export function registerUserCommands(program: Command) {
           quotaBytes: options.quota === undefined ? undefined : quota(options.quota),
           disabled: options.disable ? true : options.enable ? false : undefined,
         };
-        if (Object.values(changes).every((value) => value === undefined)) throw invalid('nothing-to-change', 'give at least one of --name, --role, --quota, --disable, --enable');
+        if (Object.values(changes).every((value) => value === undefined))
+          throw invalid('nothing-to-change', 'give at least one of --name, --role, --quota, --disable, --enable');
         if (changes.disabled || changes.role) refuseProbeAccount(address, 'disabling it or changing its role');
         const scope = await tenantFor(directory, { address });
         const updated = await scope.updatePrincipal(address, changes, ['user']);
@@ -117,20 +166,25 @@ export function registerUserCommands(program: Command) {
       }),
   );
 
-  action<[string]>(user.command('remove <address>').description('remove a user and their addresses'), (address, options) =>
-    withDirectory(async ({ directory }) => {
-      refuseProbeAccount(address, 'removing it');
-      const scope = await tenantFor(directory, { address });
-      const removed = await scope.removePrincipal(address, ['user']);
-      print(options, { removed: removed.address }, () => `removed user ${removed.address}`);
-    }),
+  action<[string]>(
+    user.command('remove <address>').description('remove a user and their addresses'),
+    (address, options) =>
+      withDirectory(async ({ directory }) => {
+        refuseProbeAccount(address, 'removing it');
+        const scope = await tenantFor(directory, { address });
+        const removed = await scope.removePrincipal(address, ['user']);
+        print(options, { removed: removed.address }, () => `removed user ${removed.address}`);
+      }),
   );
 }
 
 /** The probe signs in with its account every round: changing it would make the probe report false outages. */
 function refuseProbeAccount(address: string, change: string) {
   if (!isProbeAddress(address)) return;
-  throw invalid('probe-account', `${loginAccount(address)} is a service health probe account: ${change} would make the probe report false outages (to stop probing, set [health] enabled = false)`);
+  throw invalid(
+    'probe-account',
+    `${loginAccount(address)} is a service health probe account: ${change} would make the probe report false outages (to stop probing, set [health] enabled = false)`,
+  );
 }
 
 function describeUser(principal: Principal): string {

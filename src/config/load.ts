@@ -7,7 +7,15 @@ import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { invalid } from '../errors.ts';
 import { parseDuration } from './duration.ts';
-import { defaultHostname, defaultPorts, environmentKeys, fileSchema, listenerNames, type Config, type FileConfig } from './schema.ts';
+import {
+  defaultHostname,
+  defaultPorts,
+  environmentKeys,
+  fileSchema,
+  listenerNames,
+  type Config,
+  type FileConfig,
+} from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -60,7 +68,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // A first-run domain needs a dot to be a mail domain; a bare machine name ("vm") gets ".localdomain".
   const domain = values.domain ?? (hostname.includes('.') ? hostname : `${hostname}.localdomain`);
   if (!domain.includes('.')) {
-    throw new ConfigError(`${sources.get('domain') ?? `${file}: domain`} = "${domain}" is not allowed: expected a domain name with a dot, such as example.com`);
+    throw new ConfigError(
+      `${sources.get('domain') ?? `${file}: domain`} = "${domain}" is not allowed: expected a domain name with a dot, such as example.com`,
+    );
   }
 
   const tls = { cert: values.tls?.cert, key: values.tls?.key };
@@ -89,7 +99,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     domain,
     adminPassword: values.admin_password,
     bind: values.bind ?? '0.0.0.0',
-    ports: Object.fromEntries(listenerNames.map((name) => [name, values.ports?.[name] ?? defaultPorts[name]])) as Config['ports'],
+    ports: Object.fromEntries(
+      listenerNames.map((name) => [name, values.ports?.[name] ?? defaultPorts[name]]),
+    ) as Config['ports'],
     tls: { cert: tls.cert && resolve(cwd, tls.cert), key: tls.key && resolve(cwd, tls.key) },
     log: { level: values.log?.level ?? 'info', format: values.log?.format ?? 'auto' },
     shutdownGraceMs: values.shutdown_grace ?? 10_000,
@@ -104,7 +116,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
       maxConnectionsPerUser: values.imap?.max_connections_per_user ?? 50,
     },
     http: { plaintextLogin: values.http?.plaintext_login ?? false },
-    caldav: { maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000, maxAttendees: values.caldav?.max_attendees ?? defaultMaxAttendees },
+    caldav: {
+      maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000,
+      maxAttendees: values.caldav?.max_attendees ?? defaultMaxAttendees,
+    },
     queue: queueSettings(values.queue, file),
     relays: values.relay ?? [],
     health: healthSettings(values.health, hostname),
@@ -130,7 +145,9 @@ function queueSettings(queue: FileConfig['queue'], file: string | undefined): Co
   const highWatermark = queue?.high_watermark ?? 100_000;
   const lowWatermark = queue?.low_watermark ?? Math.floor(highWatermark * 0.8);
   if (lowWatermark >= highWatermark) {
-    throw new ConfigError(`${file ?? 'configuration'}: queue.low_watermark = ${lowWatermark} is not allowed: expected a number below queue.high_watermark (${highWatermark})`);
+    throw new ConfigError(
+      `${file ?? 'configuration'}: queue.low_watermark = ${lowWatermark} is not allowed: expected a number below queue.high_watermark (${highWatermark})`,
+    );
   }
   return {
     retryMs: queue?.retry ?? ['1m', '5m', '15m', '30m', '1h', '2h', '4h'].map((d) => parseDuration(d)!),
@@ -149,7 +166,9 @@ function queueSettings(queue: FileConfig['queue'], file: string | undefined): Co
 
 // The service-health probe sends one message per node and probe interval, however short the interval
 // is set: the sender limits of users do not apply to it.
-export const probeTenantLimits: NonNullable<FileConfig['tenant_limits']> = { 'holdfast-probe': { messages_per_minute: 100_000, recipients_per_day: 100_000_000 } };
+export const probeTenantLimits: NonNullable<FileConfig['tenant_limits']> = {
+  'holdfast-probe': { messages_per_minute: 100_000, recipients_per_day: 100_000_000 },
+};
 
 function healthSettings(health: FileConfig['health'], hostname: string): Config['health'] {
   const probeIntervalMs = health?.probe_interval ?? 60_000;
@@ -189,7 +208,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Raw, sources: Map<string, s
   const path = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') {
     const section = path ? ` in [${path}]` : '';
-    return new ConfigError(`${file ?? 'configuration'}: unknown key "${issue.keys.join('", "')}"${section}; see docs/configuration.md for the keys Holdfast reads`);
+    return new ConfigError(
+      `${file ?? 'configuration'}: unknown key "${issue.keys.join('", "')}"${section}; see docs/configuration.md for the keys Holdfast reads`,
+    );
   }
   const where = sources.get(path) ?? `${file ?? 'configuration'}: ${path}`;
   const value = getPath(raw, path);
@@ -198,16 +219,24 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Raw, sources: Map<string, s
   return new ConfigError(`${where} = ${shown} is not allowed: expected ${expected}`);
 }
 
-function checkTlsPair(tls: { cert?: string; key?: string }, sources: Map<string, string>, file: string | undefined, cwd: string) {
+function checkTlsPair(
+  tls: { cert?: string; key?: string },
+  sources: Map<string, string>,
+  file: string | undefined,
+  cwd: string,
+) {
   const variableOf = (key: string) => Object.entries(environmentKeys).find(([, k]) => k === key)![0];
   const label = (key: string) => sources.get(key) ?? (file ? `${file}: ${key}` : variableOf(key));
   if (Boolean(tls.cert) !== Boolean(tls.key)) {
     const missing = tls.cert ? 'tls.key' : 'tls.cert';
-    throw new ConfigError(`${label(missing)} is not set: a TLS certificate and key must be configured together (or neither, for a self-signed certificate)`);
+    throw new ConfigError(
+      `${label(missing)} is not set: a TLS certificate and key must be configured together (or neither, for a self-signed certificate)`,
+    );
   }
   for (const key of ['cert', 'key'] as const) {
     const path = tls[key];
-    if (path && !existsSync(resolve(cwd, path))) throw new ConfigError(`${label(`tls.${key}`)} = "${path}" is not allowed: no such file`);
+    if (path && !existsSync(resolve(cwd, path)))
+      throw new ConfigError(`${label(`tls.${key}`)} = "${path}" is not allowed: no such file`);
   }
 }
 
@@ -228,7 +257,9 @@ function setPath(target: Raw, path: string, value: unknown) {
 }
 
 function getPath(target: Raw, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Raw)[key] : undefined), target);
+  return path
+    .split('.')
+    .reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Raw)[key] : undefined), target);
 }
 
 /** The same check for a value given on the command line (`--roles`), worded like the others. */

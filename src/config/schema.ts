@@ -2,9 +2,33 @@
 // that overrides it. docs/configuration.md documents the same table for administrators.
 import { hostname as machineHostname } from 'node:os';
 import { z } from 'zod';
-import { dnsServers, domainName, duration, durationList, ipAddress, ipRanges, nonEmptyText, oneOf, port, positiveInteger, setting, size, yesNo } from './setting.ts';
+import {
+  dnsServers,
+  domainName,
+  duration,
+  durationList,
+  ipAddress,
+  ipRanges,
+  nonEmptyText,
+  oneOf,
+  port,
+  positiveInteger,
+  setting,
+  size,
+  yesNo,
+} from './setting.ts';
 
-export const listenerNames = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http', 'https'] as const;
+export const listenerNames = [
+  'smtp',
+  'submission',
+  'submissions',
+  'imap',
+  'imaps',
+  'pop3',
+  'pop3s',
+  'http',
+  'https',
+] as const;
 export type ListenerName = (typeof listenerNames)[number];
 
 export const defaultPorts: Record<ListenerName, number> = {
@@ -35,7 +59,10 @@ const databaseUrl = setting('an SQLite file path (or "sqlite:<path>"), or a "pos
 });
 
 const portsSchema = z.strictObject(
-  Object.fromEntries(listenerNames.map((name) => [name, port.optional()])) as Record<ListenerName, z.ZodOptional<typeof port>>,
+  Object.fromEntries(listenerNames.map((name) => [name, port.optional()])) as Record<
+    ListenerName,
+    z.ZodOptional<typeof port>
+  >,
 );
 
 const relayUrl = setting('an "smtp://[user:password@]host[:port]" or "smtps://â€¦" URL', (raw) => {
@@ -49,7 +76,12 @@ const relayUrl = setting('an "smtp://[user:password@]host[:port]" or "smtps://â€
 });
 
 const relayDomains = setting('a list of domains, or ["*"] for every domain that is not local', (raw) => {
-  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((d) => typeof d === 'string' && (d === '*' || /^[a-z0-9.-]+$/i.test(d)))) return undefined;
+  if (
+    !Array.isArray(raw) ||
+    raw.length === 0 ||
+    !raw.every((d) => typeof d === 'string' && (d === '*' || /^[a-z0-9.-]+$/i.test(d)))
+  )
+    return undefined;
   return raw.map((d: string) => d.toLowerCase());
 });
 
@@ -58,7 +90,8 @@ const emailAddress = setting('an email address such as ops@example.net', (raw) =
 );
 
 const addressList = setting('a list of email addresses such as ["ops@example.net"]', (raw) => {
-  if (!Array.isArray(raw) || !raw.every((a) => typeof a === 'string' && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(a.trim()))) return undefined;
+  if (!Array.isArray(raw) || !raw.every((a) => typeof a === 'string' && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(a.trim())))
+    return undefined;
   return raw.map((a: string) => a.trim().toLowerCase());
 });
 
@@ -81,7 +114,9 @@ export const fileSchema = z.strictObject({
   bind: ipAddress.optional(),
   shutdown_grace: duration.optional(),
   ports: portsSchema.optional(),
-  tls: z.strictObject({ cert: nonEmptyText('a file path').optional(), key: nonEmptyText('a file path').optional() }).optional(),
+  tls: z
+    .strictObject({ cert: nonEmptyText('a file path').optional(), key: nonEmptyText('a file path').optional() })
+    .optional(),
   dns_servers: dnsServers.optional(),
   smtp: z
     .strictObject({
@@ -104,7 +139,9 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   http: z.strictObject({ plaintext_login: yesNo.optional() }).optional(),
-  caldav: z.strictObject({ max_resource_size: size.optional(), max_attendees: positiveInteger().optional() }).optional(),
+  caldav: z
+    .strictObject({ max_resource_size: size.optional(), max_attendees: positiveInteger().optional() })
+    .optional(),
   limits: z
     .strictObject({
       messages_per_minute: positiveInteger().optional(),
@@ -155,7 +192,9 @@ export const fileSchema = z.strictObject({
       alert_to: addressList.optional(),
       alert_from: emailAddress.optional(),
       alert_relay: relayUrl.optional(),
-      webhook: z.array(z.strictObject({ url: webhookUrl, secret: nonEmptyText('a shared secret for the HMAC signature') })).optional(),
+      webhook: z
+        .array(z.strictObject({ url: webhookUrl, secret: nonEmptyText('a shared secret for the HMAC signature') }))
+        .optional(),
     })
     .optional(),
   log: z

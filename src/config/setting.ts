@@ -54,7 +54,8 @@ export const duration = setting('a duration such as "500ms", "30s", "5m", "4h" o
 
 export const positiveInteger = (allowed = 'a whole number greater than 0') =>
   setting(allowed, (raw) => {
-    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
     return Number.isInteger(value) && value > 0 ? value : undefined;
   });
 
@@ -76,29 +77,35 @@ export const durationList = setting('a list of durations such as ["1m", "5m", "1
 });
 
 /** DNS servers as "host" or "host:port"; the environment form is comma-separated. */
-export const dnsServers = setting('a list of DNS servers such as ["127.0.0.1:5353"] (comma-separated in HOLDFAST_DNS_SERVERS)', (raw) => {
-  const list = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : undefined;
-  if (!list || list.length === 0) return undefined;
-  const servers = list.map((v) => (typeof v === 'string' ? v.trim() : ''));
-  const valid = servers.every((server) => {
-    const match = /^\[?([0-9a-f:.]+?)\]?(?::(\d+))?$/i.exec(server);
-    return Boolean(match && isIP(match[1]!) && (!match[2] || Number(match[2]) < 65536));
-  });
-  return valid ? servers : undefined;
-});
+export const dnsServers = setting(
+  'a list of DNS servers such as ["127.0.0.1:5353"] (comma-separated in HOLDFAST_DNS_SERVERS)',
+  (raw) => {
+    const list = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : undefined;
+    if (!list || list.length === 0) return undefined;
+    const servers = list.map((v) => (typeof v === 'string' ? v.trim() : ''));
+    const valid = servers.every((server) => {
+      const match = /^\[?([0-9a-f:.]+?)\]?(?::(\d+))?$/i.exec(server);
+      return Boolean(match && isIP(match[1]!) && (!match[2] || Number(match[2]) < 65536));
+    });
+    return valid ? servers : undefined;
+  },
+);
 
 /** IP addresses and CIDR ranges, such as ["192.0.2.10", "198.51.100.0/24", "2001:db8::/32"]. */
-export const ipRanges = setting('a list of IP addresses or CIDR ranges such as ["192.0.2.10", "198.51.100.0/24", "2001:db8::/32"]', (raw) => {
-  if (!Array.isArray(raw)) return undefined;
-  const ranges = raw.map((entry) => (typeof entry === 'string' ? entry.trim() : ''));
-  const valid = ranges.every((range) => {
-    const [address, bits, ...rest] = range.split('/');
-    const family = isIP(address ?? '');
-    if (!family || rest.length) return false;
-    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
-  });
-  return valid ? ranges : undefined;
-});
+export const ipRanges = setting(
+  'a list of IP addresses or CIDR ranges such as ["192.0.2.10", "198.51.100.0/24", "2001:db8::/32"]',
+  (raw) => {
+    if (!Array.isArray(raw)) return undefined;
+    const ranges = raw.map((entry) => (typeof entry === 'string' ? entry.trim() : ''));
+    const valid = ranges.every((range) => {
+      const [address, bits, ...rest] = range.split('/');
+      const family = isIP(address ?? '');
+      if (!family || rest.length) return false;
+      return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+    });
+    return valid ? ranges : undefined;
+  },
+);
 
 export const yesNo = setting('true or false', (raw) => {
   if (typeof raw === 'boolean') return raw;

@@ -1,7 +1,7 @@
 // First run: a directory without a global administrator (an empty one, or an interrupted first run) gets the forest and tenant "default", the first-run domain and a
 // global administrator, so a newcomer can sign in straight away.
 import { invalid } from '../errors.ts';
-import { Directory } from './directory.ts';
+import type { Directory } from './directory.ts';
 import { checkPasswordStrength, generatePassword } from './passwords.ts';
 
 export interface BootstrapResult {
@@ -12,7 +12,10 @@ export interface BootstrapResult {
   generatedPassword?: string;
 }
 
-export async function bootstrapDirectory(directory: Directory, options: { domain: string; adminPassword?: string }): Promise<BootstrapResult> {
+export async function bootstrapDirectory(
+  directory: Directory,
+  options: { domain: string; adminPassword?: string },
+): Promise<BootstrapResult> {
   if (await directory.hasGlobalAdmin()) return { created: false };
   const adminAddress = `admin@${options.domain}`;
   if (options.adminPassword) {
@@ -24,10 +27,23 @@ export async function bootstrapDirectory(directory: Directory, options: { domain
   }
   const password = options.adminPassword ?? generatePassword();
   // Each step tolerates an earlier, interrupted first run having done it already.
-  if (!(await directory.listForests()).some((f) => f.name === 'default')) await directory.addForest({ name: 'default' });
-  if (!(await directory.listTenants()).some((t) => t.name === 'default')) await directory.addTenant({ name: 'default', forest: 'default' });
+  if (!(await directory.listForests()).some((f) => f.name === 'default'))
+    await directory.addForest({ name: 'default' });
+  if (!(await directory.listTenants()).some((t) => t.name === 'default'))
+    await directory.addTenant({ name: 'default', forest: 'default' });
   const tenant = await directory.tenant('default');
   if (!(await directory.findDomain(options.domain))) await tenant.addDomain(options.domain);
-  await tenant.addPrincipal({ kind: 'user', address: adminAddress, password, role: 'global-admin', displayName: 'Administrator' });
-  return { created: true, domain: options.domain, adminAddress, generatedPassword: options.adminPassword ? undefined : password };
+  await tenant.addPrincipal({
+    kind: 'user',
+    address: adminAddress,
+    password,
+    role: 'global-admin',
+    displayName: 'Administrator',
+  });
+  return {
+    created: true,
+    domain: options.domain,
+    adminAddress,
+    generatedPassword: options.adminPassword ? undefined : password,
+  };
 }

@@ -68,7 +68,10 @@ export class Directory {
     if (await this.db.selectFrom('forests').select('id').where('name', '=', name).executeTakeFirst()) {
       throw conflict('duplicate-forest', `resource forest "${name}" already exists`);
     }
-    await this.db.insertInto('forests').values({ name, max_connections: maxConnections, created_at: this.now() }).execute();
+    await this.db
+      .insertInto('forests')
+      .values({ name, max_connections: maxConnections, created_at: this.now() })
+      .execute();
     return this.getForest(name);
   }
 
@@ -76,7 +79,11 @@ export class Directory {
     const forest = await this.getForest(nameInput);
     if (changes.maxConnections !== undefined) {
       const maxConnections = checkLimit('--max-connections', changes.maxConnections);
-      await this.db.updateTable('forests').set({ max_connections: maxConnections }).where('id', '=', forest.id).execute();
+      await this.db
+        .updateTable('forests')
+        .set({ max_connections: maxConnections })
+        .where('id', '=', forest.id)
+        .execute();
       this.routingCache.clear();
     }
     return this.getForest(forest.name);
@@ -86,7 +93,12 @@ export class Directory {
     const rows = await this.db
       .selectFrom('forests')
       .leftJoin('tenants', 'tenants.forest_id', 'forests.id')
-      .select((eb) => ['forests.id', 'forests.name', 'forests.max_connections', eb.fn.count<number>('tenants.id').as('tenants')])
+      .select((eb) => [
+        'forests.id',
+        'forests.name',
+        'forests.max_connections',
+        eb.fn.count<number>('tenants.id').as('tenants'),
+      ])
       .groupBy(['forests.id', 'forests.name', 'forests.max_connections'])
       .orderBy('forests.name')
       .execute();
@@ -145,7 +157,8 @@ export class Directory {
   /** The tenant that owns a domain (used where an address implies its tenant, as on the CLI). */
   async tenantOfDomain(domainInput: string): Promise<TenantDirectory> {
     const owner = await this.findDomain(domainInput);
-    if (!owner) throw notFound('unknown-domain', `unknown domain "${domainInput}": add it first with "holdfast domain add"`);
+    if (!owner)
+      throw notFound('unknown-domain', `unknown domain "${domainInput}": add it first with "holdfast domain add"`);
     return new TenantDirectory(this.db, owner.tenantId, this.now, () => this.routingCache.clear());
   }
 
@@ -176,7 +189,9 @@ export class Directory {
     const row = await this.db.selectFrom('principals').selectAll().where('address', '=', address).executeTakeFirst();
     if (!row?.password_hash) return verifyNoPassword(password).then(() => undefined);
     // The password is checked first either way, so a disabled account answers in the same time.
-    return (await verifyPassword(password, row.password_hash)) && row.disabled_at === null ? toPrincipal(row) : undefined;
+    return (await verifyPassword(password, row.password_hash)) && row.disabled_at === null
+      ? toPrincipal(row)
+      : undefined;
   }
 
   /** Whether `principal` may send as `target` (its own mailbox, or a send-as grant on it). */
@@ -201,40 +216,47 @@ export class Directory {
       .selectAll()
       .where('kind', '!=', 'group')
       .$if(tenantId === null, (q) => q.where('role', '=', 'global-admin'))
-      .$if(tenantId !== null, (q) => q.where('tenant_id', '=', tenantId!).where('role', 'in', ['tenant-admin', 'global-admin']))
+      .$if(tenantId !== null, (q) =>
+        q.where('tenant_id', '=', tenantId!).where('role', 'in', ['tenant-admin', 'global-admin']),
+      )
       .orderBy('id')
       .execute();
     return rows.map(toPrincipal);
   }
 
   async hasGlobalAdmin(): Promise<boolean> {
-    return Boolean(await this.db.selectFrom('principals').select('id').where('role', '=', 'global-admin').executeTakeFirst());
+    return Boolean(
+      await this.db.selectFrom('principals').select('id').where('role', '=', 'global-admin').executeTakeFirst(),
+    );
   }
 }
 
 /** The lookups every SMTP transaction makes, built once (prepared-query.ts). */
 const lookups = {
-  forestOfTenant: new PreparedQuery<{ tenantId: number }, { id: number; name: string; max_connections: number }>((db, arg) =>
-    db
-      .selectFrom('tenants')
-      .innerJoin('forests', 'forests.id', 'tenants.forest_id')
-      .select(['forests.id', 'forests.name', 'forests.max_connections'])
-      .where('tenants.id', '=', arg('tenantId')),
+  forestOfTenant: new PreparedQuery<{ tenantId: number }, { id: number; name: string; max_connections: number }>(
+    (db, arg) =>
+      db
+        .selectFrom('tenants')
+        .innerJoin('forests', 'forests.id', 'tenants.forest_id')
+        .select(['forests.id', 'forests.name', 'forests.max_connections'])
+        .where('tenants.id', '=', arg('tenantId')),
   ),
   domain: new PreparedQuery<{ name: string }, { name: string; kind: DomainKind; tenant_id: number }>((db, arg) =>
     db.selectFrom('domains').select(['name', 'kind', 'tenant_id']).where('name', '=', arg('name')),
   ),
-  address: new PreparedQuery<{ address: string }, Selectable<PrincipalTable> & { address_kind: AddressTable['kind'] }>((db, arg) =>
-    db
-      .selectFrom('addresses')
-      .innerJoin('principals', 'principals.id', 'addresses.principal_id')
-      .selectAll('principals')
-      .select(['addresses.kind as address_kind'])
-      .where('addresses.address', '=', arg('address')),
+  address: new PreparedQuery<{ address: string }, Selectable<PrincipalTable> & { address_kind: AddressTable['kind'] }>(
+    (db, arg) =>
+      db
+        .selectFrom('addresses')
+        .innerJoin('principals', 'principals.id', 'addresses.principal_id')
+        .selectAll('principals')
+        .select(['addresses.kind as address_kind'])
+        .where('addresses.address', '=', arg('address')),
   ),
 };
 
 function checkLimit(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw invalid('invalid-limit', `${option} = ${value} is not allowed: expected a whole number greater than 0`);
+  if (!Number.isInteger(value) || value < 1)
+    throw invalid('invalid-limit', `${option} = ${value} is not allowed: expected a whole number greater than 0`);
   return value;
 }

@@ -27,7 +27,11 @@ export async function expandGroup(group: string, lookup: (address: string) => Pr
  * Would making `candidate` a member of `group` create a cycle? Returns the cycle as a path
  * (group → candidate → … → group) or undefined.
  */
-export async function findLoop(membersOf: (group: string) => Promise<string[]>, group: string, candidate: string): Promise<string[] | undefined> {
+export async function findLoop(
+  membersOf: (group: string) => Promise<string[]>,
+  group: string,
+  candidate: string,
+): Promise<string[] | undefined> {
   const seen = new Set<string>();
   const search = async (current: string, path: string[]): Promise<string[] | undefined> => {
     if (current === group) return path;

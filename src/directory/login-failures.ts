@@ -31,15 +31,24 @@ export class LoginFailures {
       .selectFrom('login_failures')
       .selectAll()
       .where('last_failure_at', '>', now - this.forgetAfterMs)
-      .where((eb) => eb.or([eb.and([eb('source', '=', source), eb('account', 'in', [anyAccount, account])]), eb('account', '=', account)]))
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('source', '=', source), eb('account', 'in', [anyAccount, account])]),
+          eb('account', '=', account),
+        ]),
+      )
       .execute();
-    const count = (row: (typeof rows)[number] | undefined) => row && { failures: Number(row.failures), lastFailureAt: Number(row.last_failure_at) };
+    const count = (row: (typeof rows)[number] | undefined) =>
+      row && { failures: Number(row.failures), lastFailureAt: Number(row.last_failure_at) };
     const forAccount = rows.filter((r) => r.account === account);
     return {
       fromSource: count(rows.find((r) => r.source === source && r.account === anyAccount)),
       forPair: count(rows.find((r) => r.source === source && r.account === account)),
       forAccount: forAccount.length
-        ? { failures: forAccount.reduce((sum, r) => sum + Number(r.failures), 0), lastFailureAt: Math.max(...forAccount.map((r) => Number(r.last_failure_at))) }
+        ? {
+            failures: forAccount.reduce((sum, r) => sum + Number(r.failures), 0),
+            lastFailureAt: Math.max(...forAccount.map((r) => Number(r.last_failure_at))),
+          }
         : undefined,
     };
   }
@@ -74,6 +83,9 @@ export class LoginFailures {
 
   /** Deletes counters nobody would read any more. */
   async prune(now: number): Promise<void> {
-    await this.db.deleteFrom('login_failures').where('last_failure_at', '<=', now - this.forgetAfterMs).execute();
+    await this.db
+      .deleteFrom('login_failures')
+      .where('last_failure_at', '<=', now - this.forgetAfterMs)
+      .execute();
   }
 }

@@ -22,7 +22,13 @@ export interface LoginLimits {
 
 /** The limits for [limits] auth_failures: a source may fail four times as often as a (source, account) pair. */
 export function loginLimits(authFailures: number): LoginLimits {
-  return { perAccountFailures: authFailures, perSourceFailures: 4 * authFailures, firstDelayMs: 60_000, maxDelayMs: 15 * 60_000, forgetAfterMs: 60 * 60_000 };
+  return {
+    perAccountFailures: authFailures,
+    perSourceFailures: 4 * authFailures,
+    firstDelayMs: 60_000,
+    maxDelayMs: 15 * 60_000,
+    forgetAfterMs: 60 * 60_000,
+  };
 }
 
 export type LoginOutcome<T> =
@@ -61,7 +67,12 @@ export class LoginLimiter {
       const waitMs = await this.waitMs(source, account);
       if (waitMs > 0) {
         const retryAfterSeconds = Math.ceil(waitMs / 1000);
-        return { ok: false, throttled: true, retryAfterSeconds, message: `Too many failed sign-ins; try again in ${waitText(retryAfterSeconds)}` };
+        return {
+          ok: false,
+          throttled: true,
+          retryAfterSeconds,
+          message: `Too many failed sign-ins; try again in ${waitText(retryAfterSeconds)}`,
+        };
       }
     }
     const principal = await check();
@@ -87,7 +98,10 @@ export class LoginLimiter {
     const now = this.now();
     const seen = await this.failures.seen(source, account, now);
     const { perAccountFailures, perSourceFailures } = this.settings;
-    const waits = [this.remaining(seen.forPair, perAccountFailures, now), this.remaining(seen.fromSource, perSourceFailures, now)];
+    const waits = [
+      this.remaining(seen.forPair, perAccountFailures, now),
+      this.remaining(seen.fromSource, perSourceFailures, now),
+    ];
     // A source that has not failed lately is "familiar": the attack on its account does not close it.
     if (seen.fromSource) waits.push(this.remaining(seen.forAccount, perSourceFailures, now));
     return Math.max(...waits);

@@ -48,10 +48,24 @@ export class LookupCache {
  */
 export function cachedRouting(directory: Directory, cache: LookupCache): Directory {
   const view: Directory = Object.create(directory);
-  view.findDomain = (name) => cache.get(`domain:${name.trim().toLowerCase()}`, () => directory.findDomain(name), () => true);
+  view.findDomain = (name) =>
+    cache.get(
+      `domain:${name.trim().toLowerCase()}`,
+      () => directory.findDomain(name),
+      () => true,
+    );
   view.resolveAddress = (address) =>
-    cache.get(`address:${address.trim().toLowerCase()}`, () => directory.resolveAddress(address), (found: ResolvedAddress | undefined) => found !== undefined);
-  view.forestOfTenant = (tenantId) => cache.get(`forest:${tenantId}`, () => directory.forestOfTenant(tenantId), () => true);
+    cache.get(
+      `address:${address.trim().toLowerCase()}`,
+      () => directory.resolveAddress(address),
+      (found: ResolvedAddress | undefined) => found !== undefined,
+    );
+  view.forestOfTenant = (tenantId) =>
+    cache.get(
+      `forest:${tenantId}`,
+      () => directory.forestOfTenant(tenantId),
+      () => true,
+    );
   return view;
 }
 

@@ -36,7 +36,10 @@ const namePattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export function parseName(kind: 'tenant' | 'forest', input: string): string {
   const name = input.trim().toLowerCase();
   if (!namePattern.test(name)) {
-    throw invalid(`invalid-${kind}-name`, `"${input}" is not a valid ${kind} name: use letters, digits and "-" (up to 63 characters)`);
+    throw invalid(
+      `invalid-${kind}-name`,
+      `"${input}" is not a valid ${kind} name: use letters, digits and "-" (up to 63 characters)`,
+    );
   }
   return name;
 }

@@ -69,7 +69,11 @@ function loadEstimator(): ZxcvbnFactory {
   const { ZxcvbnFactory: Factory } = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core');
   const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
   const english = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en');
-  return new Factory({ dictionary: { ...common.dictionary, ...english.dictionary }, graphs: common.adjacencyGraphs, translations: english.translations });
+  return new Factory({
+    dictionary: { ...common.dictionary, ...english.dictionary },
+    graphs: common.adjacencyGraphs,
+    translations: english.translations,
+  });
 }
 
 function strengthOf(password: string, userInputs: string[]) {
@@ -86,12 +90,15 @@ export function checkPasswordStrength(password: string, address?: string): void 
   const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((re) => re.test(password)).length;
   if (classes < 2) reasons.push('it uses only one kind of character (mix lower case, upper case, digits or symbols)');
   const local = address?.split('@')[0]?.toLowerCase();
-  if (local && local.length >= 3 && password.toLowerCase().includes(local)) reasons.push('it contains the account name');
+  if (local && local.length >= 3 && password.toLowerCase().includes(local))
+    reasons.push('it contains the account name');
   if (reasons.length === 0) {
     const strength = strengthOf(password, address ? [address, ...address.split(/[@.]/)] : []);
     if (strength.score < minimumPasswordScore) {
       const advice = [strength.feedback.warning, ...strength.feedback.suggestions].filter(Boolean).join(' ');
-      reasons.push(`it is easy to guess (score ${strength.score} of 4, at least ${minimumPasswordScore} needed)${advice ? `: ${advice}` : ''}`);
+      reasons.push(
+        `it is easy to guess (score ${strength.score} of 4, at least ${minimumPasswordScore} needed)${advice ? `: ${advice}` : ''}`,
+      );
     }
   }
   if (reasons.length) throw invalid('weak-password', `password too weak: ${reasons.join('; ')}`);

@@ -54,13 +54,26 @@ export async function quotaBytesOf(db: Kysely<Database>, id: number): Promise<nu
 }
 
 /** The principal whose primary address this is, in the tenant; groups are not principals one can act on. */
-export async function principalInTenant(db: Kysely<Database>, tenantId: number, address: string): Promise<Principal | undefined> {
-  const row = await db.selectFrom('principals').selectAll().where('address', '=', address.toLowerCase()).where('tenant_id', '=', tenantId).executeTakeFirst();
+export async function principalInTenant(
+  db: Kysely<Database>,
+  tenantId: number,
+  address: string,
+): Promise<Principal | undefined> {
+  const row = await db
+    .selectFrom('principals')
+    .selectAll()
+    .where('address', '=', address.toLowerCase())
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
   return row && row.kind !== 'group' ? toPrincipal(row) : undefined;
 }
 
 /** The principal an address (primary or alias) reaches in the tenant, groups left out. */
-export async function principalReachedBy(db: Kysely<Database>, tenantId: number, address: string): Promise<Principal | undefined> {
+export async function principalReachedBy(
+  db: Kysely<Database>,
+  tenantId: number,
+  address: string,
+): Promise<Principal | undefined> {
   const row = await db
     .selectFrom('addresses')
     .innerJoin('principals', 'principals.id', 'addresses.principal_id')

@@ -17,17 +17,23 @@ export const sessionRecheckMs = 15_000;
 /** The interval sessions use: `sessionRecheckMs`, shortened by tests (read when a session signs in). */
 export const sessionRecheck = { intervalMs: sessionRecheckMs };
 
-const principalById = new PreparedQuery<{ id: number }, Parameters<typeof toPrincipal>[0]>((db, arg) => db.selectFrom('principals').selectAll().where('id', '=', arg('id')));
+const principalById = new PreparedQuery<{ id: number }, Parameters<typeof toPrincipal>[0]>((db, arg) =>
+  db.selectFrom('principals').selectAll().where('id', '=', arg('id')),
+);
 
 /**
  * The principal as it is now, if a sign-in as `signedIn` (the principal as it was at login) still
  * holds; otherwise why not, in words for the user.
  */
-export async function currentSignIn(db: Kysely<Database>, signedIn: Principal): Promise<{ principal: Principal } | { revoked: string }> {
+export async function currentSignIn(
+  db: Kysely<Database>,
+  signedIn: Principal,
+): Promise<{ principal: Principal } | { revoked: string }> {
   const row = await principalById.first(db, { id: signedIn.id });
   if (!row) return { revoked: 'the account was removed' };
   if (row.disabled_at !== null) return { revoked: 'the account was disabled' };
-  if (row.session_generation !== signedIn.sessionGeneration) return { revoked: 'the password was changed or an administrator ended your sessions' };
+  if (row.session_generation !== signedIn.sessionGeneration)
+    return { revoked: 'the password was changed or an administrator ended your sessions' };
   return { principal: toPrincipal(row) };
 }
 
@@ -84,13 +90,16 @@ export class SessionCheck {
       state = await currentSignIn(this.deps.db, this.principal);
     } catch (error) {
       // The store is unreachable for now: the session goes on and reads again after the interval.
-      this.session.log.warn({ err: error }, 'could not re-check the session\'s sign-in');
+      this.session.log.warn({ err: error }, "could not re-check the session's sign-in");
       return;
     }
     if (!('revoked' in state)) return;
     this.revoked = true;
     this.stop();
-    this.session.log.info({ user: this.principal.address, reason: state.revoked }, 'session ended: its sign-in was revoked');
+    this.session.log.info(
+      { user: this.principal.address, reason: state.revoked },
+      'session ended: its sign-in was revoked',
+    );
     this.session.revoke(state.revoked);
   }
 }

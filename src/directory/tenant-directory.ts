@@ -62,11 +62,18 @@ export class TenantDirectory {
 
   async addDomain(nameInput: string, kind: DomainKind = 'authoritative'): Promise<Domain> {
     const name = parseDomain(nameInput);
-    if (!domainKinds.includes(kind)) throw invalid('invalid-domain-kind', `domain type "${kind}" is not allowed: expected authoritative or internal-relay`);
+    if (!domainKinds.includes(kind))
+      throw invalid(
+        'invalid-domain-kind',
+        `domain type "${kind}" is not allowed: expected authoritative or internal-relay`,
+      );
     if (await this.db.selectFrom('domains').select('id').where('name', '=', name).executeTakeFirst()) {
       throw conflict('duplicate-domain', `domain ${name} is already in use`);
     }
-    await this.db.insertInto('domains').values({ tenant_id: this.tenantId, name, kind, created_at: this.now() }).execute();
+    await this.db
+      .insertInto('domains')
+      .values({ tenant_id: this.tenantId, name, kind, created_at: this.now() })
+      .execute();
     this.changed();
     return this.getDomain(name);
   }
@@ -75,7 +82,12 @@ export class TenantDirectory {
     const rows = await this.db
       .selectFrom('domains')
       .leftJoin('addresses', 'addresses.domain_id', 'domains.id')
-      .select((eb) => ['domains.id', 'domains.name', 'domains.kind', eb.fn.count<number>('addresses.address').as('addresses')])
+      .select((eb) => [
+        'domains.id',
+        'domains.name',
+        'domains.kind',
+        eb.fn.count<number>('addresses.address').as('addresses'),
+      ])
       .where('domains.tenant_id', '=', this.tenantId)
       .groupBy(['domains.id', 'domains.name', 'domains.kind'])
       .orderBy('domains.name')
@@ -93,7 +105,10 @@ export class TenantDirectory {
   async removeDomain(nameInput: string): Promise<void> {
     const domain = await this.getDomain(nameInput);
     if (domain.addresses > 0) {
-      throw conflict('domain-in-use', `domain ${domain.name} still has ${domain.addresses} address(es); remove its users, aliases and groups first`);
+      throw conflict(
+        'domain-in-use',
+        `domain ${domain.name} still has ${domain.addresses} address(es); remove its users, aliases and groups first`,
+      );
     }
     await this.db.deleteFrom('domains').where('id', '=', domain.id).where('tenant_id', '=', this.tenantId).execute();
     this.changed();
@@ -111,7 +126,10 @@ export class TenantDirectory {
       checkPasswordStrength(input.password, address);
       passwordHash = await hashPassword(input.password);
     } else if (input.password) {
-      throw invalid('password-not-allowed', `a ${input.kind} cannot sign in, so it takes no password; grant users access to it instead`);
+      throw invalid(
+        'password-not-allowed',
+        `a ${input.kind} cannot sign in, so it takes no password; grant users access to it instead`,
+      );
     }
     const now = this.now();
     const quota = mailboxKinds.includes(input.kind) ? (input.quotaBytes ?? null) : null;
@@ -132,7 +150,14 @@ export class TenantDirectory {
         .executeTakeFirstOrThrow();
       await trx
         .insertInto('addresses')
-        .values({ address, tenant_id: this.tenantId, domain_id: domainRow.id, principal_id: principal.id, kind: 'primary', created_at: now })
+        .values({
+          address,
+          tenant_id: this.tenantId,
+          domain_id: domainRow.id,
+          principal_id: principal.id,
+          kind: 'primary',
+          created_at: now,
+        })
         .execute();
     });
     this.changed();
@@ -190,19 +215,32 @@ export class TenantDirectory {
     return this.updatePrincipal(addressInput, { quotaBytes });
   }
 
-  async updatePrincipal(addressInput: string, changes: PrincipalChanges, kinds: PrincipalKind[] = mailboxKinds): Promise<Principal> {
+  async updatePrincipal(
+    addressInput: string,
+    changes: PrincipalChanges,
+    kinds: PrincipalKind[] = mailboxKinds,
+  ): Promise<Principal> {
     const principal = await this.getPrincipal(addressInput, kinds);
-    const losesGlobalAdmin = principal.role === 'global-admin' && !principal.disabled && ((changes.role && changes.role !== 'global-admin') || changes.disabled);
+    const losesGlobalAdmin =
+      principal.role === 'global-admin' &&
+      !principal.disabled &&
+      ((changes.role && changes.role !== 'global-admin') || changes.disabled);
     if (losesGlobalAdmin) await this.requireAnotherGlobalAdmin(principal);
     const values = {
       ...(changes.displayName !== undefined && { display_name: changes.displayName?.trim() || null }),
       ...(changes.role !== undefined && { role: changes.role }),
       ...(changes.quotaBytes !== undefined && { quota_bytes: changes.quotaBytes }),
       // Disabling again keeps the time it was first disabled.
-      ...(changes.disabled !== undefined && changes.disabled !== principal.disabled && { disabled_at: changes.disabled ? this.now() : null }),
+      ...(changes.disabled !== undefined &&
+        changes.disabled !== principal.disabled && { disabled_at: changes.disabled ? this.now() : null }),
     };
     if (Object.keys(values).length === 0) return principal;
-    await this.db.updateTable('principals').set(values).where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+    await this.db
+      .updateTable('principals')
+      .set(values)
+      .where('id', '=', principal.id)
+      .where('tenant_id', '=', this.tenantId)
+      .execute();
     this.changed();
     return this.getPrincipal(principal.address);
   }
@@ -217,7 +255,10 @@ export class TenantDirectory {
       .where('id', '!=', principal.id)
       .executeTakeFirst();
     if (!other) {
-      throw conflict('last-global-admin', `${principal.address} is the only enabled global administrator: make another user one first (holdfast user set <address> --role global-admin)`);
+      throw conflict(
+        'last-global-admin',
+        `${principal.address} is the only enabled global administrator: make another user one first (holdfast user set <address> --role global-admin)`,
+      );
     }
   }
 
@@ -225,8 +266,16 @@ export class TenantDirectory {
     const principal = await this.getPrincipal(addressInput, kinds);
     const addresses = await this.addressesOf(principal.id);
     await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('group_members').where('tenant_id', '=', this.tenantId).where('member_address', 'in', addresses).execute();
-      await trx.deleteFrom('principals').where('id', '=', principal.id).where('tenant_id', '=', this.tenantId).execute();
+      await trx
+        .deleteFrom('group_members')
+        .where('tenant_id', '=', this.tenantId)
+        .where('member_address', 'in', addresses)
+        .execute();
+      await trx
+        .deleteFrom('principals')
+        .where('id', '=', principal.id)
+        .where('tenant_id', '=', this.tenantId)
+        .execute();
     });
     this.changed();
     return principal;
@@ -241,7 +290,14 @@ export class TenantDirectory {
     await this.requireFreeAddress(alias);
     await this.db
       .insertInto('addresses')
-      .values({ address: alias, tenant_id: this.tenantId, domain_id: domainRow.id, principal_id: target.id, kind: 'alias', created_at: this.now() })
+      .values({
+        address: alias,
+        tenant_id: this.tenantId,
+        domain_id: domainRow.id,
+        principal_id: target.id,
+        kind: 'alias',
+        created_at: this.now(),
+      })
       .execute();
     this.changed();
     return { alias, target: target.address };
@@ -279,15 +335,24 @@ export class TenantDirectory {
     if (local) {
       // An address in our own domain must exist: a typo would otherwise silently lose mail.
       const target = await this.getPrincipal(member);
-      if (target.id === group.id) throw invalid('group-loop', `a group cannot be a member of itself (${group.address})`);
+      if (target.id === group.id)
+        throw invalid('group-loop', `a group cannot be a member of itself (${group.address})`);
       if (target.kind === 'group') {
         const loop = await findLoop(this.membersOf, group.address, target.address);
-        if (loop) throw invalid('group-loop', `adding ${target.address} to ${group.address} would make a loop: ${loop.join(' → ')}`);
+        if (loop)
+          throw invalid(
+            'group-loop',
+            `adding ${target.address} to ${group.address} would make a loop: ${loop.join(' → ')}`,
+          );
       }
     }
     const existing = await this.membersOf(group.address);
-    if (existing.includes(member)) throw conflict('duplicate-member', `${member} is already a member of ${group.address}`);
-    await this.db.insertInto('group_members').values({ group_id: group.id, tenant_id: this.tenantId, member_address: member, created_at: this.now() }).execute();
+    if (existing.includes(member))
+      throw conflict('duplicate-member', `${member} is already a member of ${group.address}`);
+    await this.db
+      .insertInto('group_members')
+      .values({ group_id: group.id, tenant_id: this.tenantId, member_address: member, created_at: this.now() })
+      .execute();
     return this.membersOf(group.address);
   }
 
@@ -323,7 +388,8 @@ export class TenantDirectory {
     return expandGroup(group.address, async (address) => {
       const principal = await this.getPrincipal(address).catch(() => undefined);
       if (!principal) return { kind: 'outside', address };
-      if (principal.kind === 'group') return { kind: 'group', address: principal.address, members: await this.membersOf(principal.address) };
+      if (principal.kind === 'group')
+        return { kind: 'group', address: principal.address, members: await this.membersOf(principal.address) };
       return { kind: 'mailbox', address: principal.address };
     });
   }
@@ -331,15 +397,30 @@ export class TenantDirectory {
   // Mailbox grants ------------------------------------------------------------------------------------
 
   /** Gives a user rights on another mailbox (typically a shared mailbox): full access and/or send-as. */
-  async grant(targetInput: string, granteeInput: string, rights: { fullAccess: boolean; sendAs: boolean }): Promise<Grant> {
+  async grant(
+    targetInput: string,
+    granteeInput: string,
+    rights: { fullAccess: boolean; sendAs: boolean },
+  ): Promise<Grant> {
     const target = await this.getPrincipal(targetInput, mailboxKinds);
     const grantee = await this.getPrincipal(granteeInput, ['user']);
     if (target.id === grantee.id) throw invalid('invalid-grant', `${grantee.address} already owns that mailbox`);
     if (!rights.fullAccess && !rights.sendAs) throw invalid('invalid-grant', 'give --full-access, --send-as or both');
-    await this.db.deleteFrom('mailbox_grants').where('target_id', '=', target.id).where('grantee_id', '=', grantee.id).execute();
+    await this.db
+      .deleteFrom('mailbox_grants')
+      .where('target_id', '=', target.id)
+      .where('grantee_id', '=', grantee.id)
+      .execute();
     await this.db
       .insertInto('mailbox_grants')
-      .values({ target_id: target.id, grantee_id: grantee.id, tenant_id: this.tenantId, full_access: rights.fullAccess ? 1 : 0, send_as: rights.sendAs ? 1 : 0, created_at: this.now() })
+      .values({
+        target_id: target.id,
+        grantee_id: grantee.id,
+        tenant_id: this.tenantId,
+        full_access: rights.fullAccess ? 1 : 0,
+        send_as: rights.sendAs ? 1 : 0,
+        created_at: this.now(),
+      })
       .execute();
     return { mailbox: target.address, grantee: grantee.address, ...rights };
   }
@@ -347,8 +428,14 @@ export class TenantDirectory {
   async revoke(targetInput: string, granteeInput: string): Promise<void> {
     const target = await this.getPrincipal(targetInput, mailboxKinds);
     const grantee = await this.getPrincipal(granteeInput, ['user']);
-    const result = await this.db.deleteFrom('mailbox_grants').where('target_id', '=', target.id).where('grantee_id', '=', grantee.id).where('tenant_id', '=', this.tenantId).executeTakeFirst();
-    if (!result.numDeletedRows) throw notFound('unknown-grant', `${grantee.address} has no rights on ${target.address}`);
+    const result = await this.db
+      .deleteFrom('mailbox_grants')
+      .where('target_id', '=', target.id)
+      .where('grantee_id', '=', grantee.id)
+      .where('tenant_id', '=', this.tenantId)
+      .executeTakeFirst();
+    if (!result.numDeletedRows)
+      throw notFound('unknown-grant', `${grantee.address} has no rights on ${target.address}`);
   }
 
   async listGrants(targetInput: string): Promise<Grant[]> {
@@ -361,18 +448,33 @@ export class TenantDirectory {
       .where('mailbox_grants.tenant_id', '=', this.tenantId)
       .orderBy('principals.address')
       .execute();
-    return rows.map((r) => ({ mailbox: target.address, grantee: r.address, fullAccess: r.full_access === 1, sendAs: r.send_as === 1 }));
+    return rows.map((r) => ({
+      mailbox: target.address,
+      grantee: r.address,
+      fullAccess: r.full_access === 1,
+      sendAs: r.send_as === 1,
+    }));
   }
 
   // ---------------------------------------------------------------------------------------------------
 
   private async addressesOf(principalId: number): Promise<string[]> {
-    const rows = await this.db.selectFrom('addresses').select('address').where('principal_id', '=', principalId).where('tenant_id', '=', this.tenantId).execute();
+    const rows = await this.db
+      .selectFrom('addresses')
+      .select('address')
+      .where('principal_id', '=', principalId)
+      .where('tenant_id', '=', this.tenantId)
+      .execute();
     return rows.map((r) => r.address);
   }
 
   private async findOwnDomain(name: string) {
-    return this.db.selectFrom('domains').select(['id', 'kind']).where('name', '=', name).where('tenant_id', '=', this.tenantId).executeTakeFirst();
+    return this.db
+      .selectFrom('domains')
+      .select(['id', 'kind'])
+      .where('name', '=', name)
+      .where('tenant_id', '=', this.tenantId)
+      .executeTakeFirst();
   }
 
   private async requireOwnDomain(name: string) {

@@ -4,7 +4,12 @@ import type { Readable } from 'node:stream';
 import { dkimSign } from 'mailauth';
 import type { DkimKeys } from './dkim-keys.ts';
 
-export async function dkimSignature(keys: DkimKeys, domain: string, content: Buffer | Readable, now: number): Promise<string> {
+export async function dkimSignature(
+  keys: DkimKeys,
+  domain: string,
+  content: Buffer | Readable,
+  now: number,
+): Promise<string> {
   const key = await keys.active(domain);
   // mailauth 4.x reads the key from signatureData; its type declarations describe top-level fields
   // that it ignores (they produce an empty signature), hence the cast.
@@ -15,6 +20,7 @@ export async function dkimSignature(keys: DkimKeys, domain: string, content: Buf
     signatureData: [{ signingDomain: domain, selector: key.selector, privateKey: key.privateKey }],
   };
   const result = await dkimSign(content, options as unknown as Parameters<typeof dkimSign>[1]);
-  if (!result.signatures?.startsWith('DKIM-Signature:')) throw new Error(`DKIM signing for ${domain} produced no signature: ${JSON.stringify(result.errors)}`);
+  if (!result.signatures?.startsWith('DKIM-Signature:'))
+    throw new Error(`DKIM signing for ${domain} produced no signature: ${JSON.stringify(result.errors)}`);
   return result.signatures;
 }

@@ -37,7 +37,10 @@ export function createMailDns(servers?: string[], now: () => number = Date.now):
   return {
     resolveMx: (domain) => cached('MX', domain, () => resolver.resolveMx(domain)),
     async resolveAddresses(host) {
-      const [v4, v6] = await Promise.all([cached('A', host, () => resolver.resolve4(host)).catch(missing), cached('AAAA', host, () => resolver.resolve6(host)).catch(missing)]);
+      const [v4, v6] = await Promise.all([
+        cached('A', host, () => resolver.resolve4(host)).catch(missing),
+        cached('AAAA', host, () => resolver.resolve6(host)).catch(missing),
+      ]);
       return [...v4, ...v6];
     },
     resolve: (name, type) => cached(type, name, () => resolver.resolve(name, type as 'TXT')),
@@ -50,4 +53,5 @@ function missing(error: NodeJS.ErrnoException): string[] {
 }
 
 /** A DNS failure that means "this name does not exist", as opposed to "could not ask". */
-export const isNameMissing = (error: unknown) => ['ENOTFOUND', 'ENODATA'].includes((error as NodeJS.ErrnoException)?.code ?? '');
+export const isNameMissing = (error: unknown) =>
+  ['ENOTFOUND', 'ENODATA'].includes((error as NodeJS.ErrnoException)?.code ?? '');

@@ -35,7 +35,10 @@ export function createImipSender(deps: ImipSenderDeps): (message: ImipMessage) =
     const unsigned = await mail.compile().build();
     const sender = await deps.directory.resolveAddress(message.from);
     // Signed like mail the user submits, so the recipients' DMARC checks pass.
-    const source = Buffer.concat([Buffer.from(await dkimSignature(deps.flow.dkim, message.from.split('@')[1]!, unsigned, deps.now())), unsigned]);
+    const source = Buffer.concat([
+      Buffer.from(await dkimSignature(deps.flow.dkim, message.from.split('@')[1]!, unsigned, deps.now())),
+      unsigned,
+    ]);
     const recipients = [];
     for (const to of message.to) {
       const route = await routeRecipient(deps.directory, to, sender?.tenantId ?? null);
@@ -72,6 +75,9 @@ export function createImipLimitCheck(limits: SenderLimits): (from: Principal, re
     const refusal = (await limits.messageRefusal(from)) ?? (await limits.recipientRefusal(from, 0, recipients));
     if (!refusal) return;
     const mail = `${recipients} ${recipients === 1 ? 'recipient' : 'recipients'}`;
-    throw forbidden('sending-limit', `${refusal.text}. This change would send calendar mail to ${mail}; it was not saved and nothing was sent`);
+    throw forbidden(
+      'sending-limit',
+      `${refusal.text}. This change would send calendar mail to ${mail}; it was not saved and nothing was sent`,
+    );
   };
 }

@@ -23,8 +23,24 @@ export interface MailFlow {
 }
 
 /** `log` receives the per-message lines of mail-log.ts (received, delivered, deferred, bounced). */
-export function createMailFlow(deps: { config: Config; store: Store; directory: Directory; metrics?: Metrics; log?: Logger; now(): number }): MailFlow {
-  const queue = new Queue({ db: deps.store.db, dialect: deps.store.dialect, blobs: deps.store.blobs, directory: deps.directory, config: deps.config, metrics: deps.metrics, log: deps.log, now: deps.now });
+export function createMailFlow(deps: {
+  config: Config;
+  store: Store;
+  directory: Directory;
+  metrics?: Metrics;
+  log?: Logger;
+  now(): number;
+}): MailFlow {
+  const queue = new Queue({
+    db: deps.store.db,
+    dialect: deps.store.dialect,
+    blobs: deps.store.blobs,
+    directory: deps.directory,
+    config: deps.config,
+    metrics: deps.metrics,
+    log: deps.log,
+    now: deps.now,
+  });
   const newMail = new NewMailSignal();
   return {
     queue,

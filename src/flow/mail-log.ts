@@ -37,7 +37,13 @@ export function logReceived(log: Logger | undefined, queueId: number, message: N
   );
 }
 
-export function logOutcomes(log: Logger | undefined, status: OutcomeStatus, outcomes: Outcome[], now: number, extra: (o: Outcome) => Record<string, unknown> = () => ({})) {
+export function logOutcomes(
+  log: Logger | undefined,
+  status: OutcomeStatus,
+  outcomes: Outcome[],
+  now: number,
+  extra: (o: Outcome) => Record<string, unknown> = () => ({}),
+) {
   if (!log) return;
   for (const o of outcomes) {
     const { recipient } = o;
@@ -45,7 +51,8 @@ export function logOutcomes(log: Logger | undefined, status: OutcomeStatus, outc
       {
         queueId: recipient.messageId,
         recipient: recipient.recipient,
-        originalRecipient: recipient.originalRecipient !== recipient.recipient ? recipient.originalRecipient : undefined,
+        originalRecipient:
+          recipient.originalRecipient !== recipient.recipient ? recipient.originalRecipient : undefined,
         sender: recipient.message.sender,
         tenantId: recipient.tenantId ?? undefined,
         relay: o.remoteMta ?? (recipient.route === 'local' ? 'local' : undefined),

@@ -20,7 +20,12 @@ export type RouteResult =
   | { kind: 'local'; tenantId: number; principal: Principal; recipients: RoutedRecipient[] }
   /** Postmaster mail, to administrators: always accepted (no quota check), like the RFC asks. */
   | { kind: 'postmaster'; tenantId: number; recipients: RoutedRecipient[] }
-  | { kind: 'remote'; domain: string; recipients: RoutedRecipient[]; /** an internal-relay domain of ours, not the internet */ ownDomain: boolean }
+  | {
+      kind: 'remote';
+      domain: string;
+      recipients: RoutedRecipient[] /** an internal-relay domain of ours, not the internet */;
+      ownDomain: boolean;
+    }
   | { kind: 'unknown'; tenantId: number };
 
 const mailboxKinds = new Set(['user', 'shared', 'room', 'equipment']);
@@ -29,19 +34,38 @@ const mailboxKinds = new Set(['user', 'shared', 'room', 'equipment']);
  * `hostname` is the server's own name (config.hostname): with it, the server's postmaster names are
  * recognised, the bare "postmaster" included (which parseAddress alone refuses).
  */
-export async function routeRecipient(directory: Directory, addressInput: string, senderTenantId: number | null = null, hostname?: string): Promise<RouteResult> {
+export async function routeRecipient(
+  directory: Directory,
+  addressInput: string,
+  senderTenantId: number | null = null,
+  hostname?: string,
+): Promise<RouteResult> {
   const bare = hostname !== undefined && addressInput.trim().toLowerCase() === 'postmaster';
   const { address, local, domain } = parseAddress(bare ? `postmaster@${hostname}` : addressInput);
   const serverName = domain === hostname && (local === 'postmaster' || local === 'mailer-daemon');
   const owner = await directory.findDomain(domain);
-  if (!owner && !serverName) return { kind: 'remote', domain, ownDomain: false, recipients: [{ recipient: address, route: 'remote', domain, tenantId: senderTenantId }] };
+  if (!owner && !serverName)
+    return {
+      kind: 'remote',
+      domain,
+      ownDomain: false,
+      recipients: [{ recipient: address, route: 'remote', domain, tenantId: senderTenantId }],
+    };
 
   // user+tag@domain reaches user@domain unless user+tag exists in its own right.
   const plus = local.indexOf('+');
-  const resolved = (await directory.resolveAddress(address)) ?? (plus > 0 ? await directory.resolveAddress(`${local.slice(0, plus)}@${domain}`) : undefined);
+  const resolved =
+    (await directory.resolveAddress(address)) ??
+    (plus > 0 ? await directory.resolveAddress(`${local.slice(0, plus)}@${domain}`) : undefined);
   if (!resolved) {
     if (serverName) return toAdministrators(directory, null);
-    if (owner!.kind === 'internal-relay') return { kind: 'remote', domain, ownDomain: true, recipients: [{ recipient: address, route: 'remote', domain, tenantId: owner!.tenantId }] };
+    if (owner!.kind === 'internal-relay')
+      return {
+        kind: 'remote',
+        domain,
+        ownDomain: true,
+        recipients: [{ recipient: address, route: 'remote', domain, tenantId: owner!.tenantId }],
+      };
     if (local === 'postmaster') return toAdministrators(directory, owner!.tenantId);
     return { kind: 'unknown', tenantId: owner!.tenantId };
   }
@@ -76,5 +100,11 @@ async function toAdministrators(directory: Directory, tenantId: number | null): 
 }
 
 function localRecipient(principal: Principal): RoutedRecipient {
-  return { recipient: principal.address, route: 'local', domain: parseAddress(principal.address).domain, tenantId: principal.tenantId, principal };
+  return {
+    recipient: principal.address,
+    route: 'local',
+    domain: parseAddress(principal.address).domain,
+    tenantId: principal.tenantId,
+    principal,
+  };
 }

@@ -30,8 +30,14 @@ export class SenderLimits {
   /** Refuses one more message if the sender sent its limit in the last minute. */
   async messageRefusal(principal: Principal): Promise<SendingRefusal | undefined> {
     const limits = await this.of(principal);
-    if ((await messagesSentSince(this.deps.store.db, principal.id, this.deps.now() - 60_000)) < limits.messagesPerMinute) return undefined;
-    return { limit: 'messages-per-minute', text: `Message submission rate for ${principal.address} has exceeded the configured limit (${limits.messagesPerMinute} per minute); try again later` };
+    if (
+      (await messagesSentSince(this.deps.store.db, principal.id, this.deps.now() - 60_000)) < limits.messagesPerMinute
+    )
+      return undefined;
+    return {
+      limit: 'messages-per-minute',
+      text: `Message submission rate for ${principal.address} has exceeded the configured limit (${limits.messagesPerMinute} per minute); try again later`,
+    };
   }
 
   /** Refuses `adding` more recipients if, with `pending` ones not yet queued, they pass the 24-hour limit. A group counts as one. */
@@ -39,7 +45,10 @@ export class SenderLimits {
     const limits = await this.of(principal);
     const sent = await recipientsSentSince(this.deps.store.db, principal.id, this.deps.now() - 86_400_000);
     if (sent + pending + adding <= limits.recipientsPerDay) return undefined;
-    return { limit: 'recipients-per-day', text: `Daily recipient limit reached for ${principal.address} (${limits.recipientsPerDay} recipients per 24 hours); try again later` };
+    return {
+      limit: 'recipients-per-day',
+      text: `Daily recipient limit reached for ${principal.address} (${limits.recipientsPerDay} recipients per 24 hours); try again later`,
+    };
   }
 
   /** Tenant names by id, remembered for a minute: limits are looked up at every MAIL and RCPT. */
@@ -49,7 +58,11 @@ export class SenderLimits {
     const now = this.deps.now();
     const known = this.tenantNames.get(tenantId);
     if (known && known.until > now) return known.name;
-    const tenant = await this.deps.store.db.selectFrom('tenants').select('name').where('id', '=', tenantId).executeTakeFirst();
+    const tenant = await this.deps.store.db
+      .selectFrom('tenants')
+      .select('name')
+      .where('id', '=', tenantId)
+      .executeTakeFirst();
     const name = tenant?.name ?? '';
     this.tenantNames.set(tenantId, { name, until: now + 60_000 });
     return name;
@@ -57,6 +70,11 @@ export class SenderLimits {
 
   private defaults(): Limits {
     const { config } = this.deps;
-    return { messagesPerMinute: config.limits.messagesPerMinute, recipientsPerDay: config.limits.recipientsPerDay, maxRecipients: config.smtp.maxRecipients, maxMessageSize: config.smtp.maxMessageSize };
+    return {
+      messagesPerMinute: config.limits.messagesPerMinute,
+      recipientsPerDay: config.limits.recipientsPerDay,
+      maxRecipients: config.smtp.maxRecipients,
+      maxMessageSize: config.smtp.maxMessageSize,
+    };
   }
 }

@@ -4,7 +4,18 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { PreparedQuery, sqlFor } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 
-export type TraceEventName = 'received' | 'queued' | 'attempt' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'delay-notice' | 'held' | 'released' | 'retry';
+export type TraceEventName =
+  | 'received'
+  | 'queued'
+  | 'attempt'
+  | 'delivered'
+  | 'deferred'
+  | 'bounced'
+  | 'expired'
+  | 'delay-notice'
+  | 'held'
+  | 'released'
+  | 'retry';
 
 export interface TraceEvent {
   messageId: number;

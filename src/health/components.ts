@@ -58,7 +58,11 @@ export type IssueStatus = (typeof issueStatuses)[number];
 export type ServiceStatus = IssueStatus | 'serviceOperational';
 
 /** Statuses that end an issue. */
-export const resolvedStatuses: readonly IssueStatus[] = ['serviceRestored', 'falsePositive', 'postIncidentReviewPublished'];
+export const resolvedStatuses: readonly IssueStatus[] = [
+  'serviceRestored',
+  'falsePositive',
+  'postIncidentReviewPublished',
+];
 
 /** Graph payloads are seen in both camelCase and PascalCase: accept either. */
 export function parseStatus(text: string): IssueStatus | undefined {
@@ -81,7 +85,10 @@ const severity: Record<ServiceStatus, number> = {
 
 /** A component's status: the worst status among its active issues. */
 export function worstStatus(statuses: ServiceStatus[]): ServiceStatus {
-  return statuses.reduce<ServiceStatus>((worst, s) => (severity[s] > severity[worst] ? s : worst), 'serviceOperational');
+  return statuses.reduce<ServiceStatus>(
+    (worst, s) => (severity[s] > severity[worst] ? s : worst),
+    'serviceOperational',
+  );
 }
 
 /** Words for people (status page, terminal, mail). */

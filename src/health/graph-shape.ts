@@ -45,7 +45,10 @@ export function graphIssue(issue: HealthIssue, viewer: HealthViewer) {
     posts: issue.posts.map((p) => ({
       createdDateTime: isoTime(p.createdAt),
       postType: p.postType,
-      description: { contentType: 'html', content: viewer.tenant ? tenantPost(p.content, issue.scope, viewer.tenant) : p.content },
+      description: {
+        contentType: 'html',
+        content: viewer.tenant ? tenantPost(p.content, issue.scope, viewer.tenant) : p.content,
+      },
     })),
   };
 }
@@ -67,7 +70,11 @@ export function componentHealth(active: HealthIssue[]): ComponentHealth[] {
   }));
 }
 
-export function graphHealthOverview(component: ComponentHealth, issues: HealthIssue[] | undefined, viewer: HealthViewer) {
+export function graphHealthOverview(
+  component: ComponentHealth,
+  issues: HealthIssue[] | undefined,
+  viewer: HealthViewer,
+) {
   return {
     id: component.id,
     service: component.name,

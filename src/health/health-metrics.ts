@@ -49,7 +49,11 @@ export function watchHealth(metrics: Metrics, read: () => HealthReading, snapsho
     async collect() {
       const { components } = await current();
       this.reset();
-      for (const c of components) this.set({ component: c.id }, c.status === 'serviceOperational' ? 0 : c.status === 'serviceInterruption' ? 2 : 1);
+      for (const c of components)
+        this.set(
+          { component: c.id },
+          c.status === 'serviceOperational' ? 0 : c.status === 'serviceInterruption' ? 2 : 1,
+        );
     },
   });
   new Gauge({
@@ -60,7 +64,8 @@ export function watchHealth(metrics: Metrics, read: () => HealthReading, snapsho
     async collect() {
       const { active } = await current();
       this.reset();
-      for (const classification of ['incident', 'advisory']) this.set({ classification }, active.filter((i) => i.classification === classification).length);
+      for (const classification of ['incident', 'advisory'])
+        this.set({ classification }, active.filter((i) => i.classification === classification).length);
     },
   });
 }

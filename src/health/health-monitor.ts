@@ -82,10 +82,20 @@ export class HealthMonitor implements IssueAdmin {
     this.node = config.hostname;
     this.region = config.health.region;
     this.log = new IssueLog(deps.db, deps.now);
-    this.notifier = new HealthNotifier({ settings: config.health, dns: deps.dns, hostname: config.hostname, remotePort: config.queue.remotePort, logger: deps.logger });
+    this.notifier = new HealthNotifier({
+      settings: config.health,
+      dns: deps.dns,
+      hostname: config.hostname,
+      remotePort: config.queue.remotePort,
+      logger: deps.logger,
+    });
     this.rules = new IncidentRules(config.health);
     this.snapshotCache = buildSnapshot(deps.now(), [], [], { available: true });
-    watchHealth(deps.metrics, () => ({ results: this.lastResults }), () => this.statusSnapshot());
+    watchHealth(
+      deps.metrics,
+      () => ({ results: this.lastResults }),
+      () => this.statusSnapshot(),
+    );
   }
 
   /** Starts the probe rounds over this node's listeners (the first a few seconds after start). */
@@ -118,7 +128,13 @@ export class HealthMonitor implements IssueAdmin {
   /** One probe round: checks, issue moves, notifications, status page. */
   async round(): Promise<void> {
     const { config, logger } = this.deps;
-    const context: ProbeContext = { node: this.node, db: this.deps.db, settings: config.health, now: this.now, scope: () => this.nodeScope() };
+    const context: ProbeContext = {
+      node: this.node,
+      db: this.deps.db,
+      settings: config.health,
+      now: this.now,
+      scope: () => this.nodeScope(),
+    };
     const results: CheckResult[] = [...(await checkListeners(context, this.listeners)), await checkStore(context)];
     const storeUp = results.at(-1)!.state === 'healthy' || results.at(-1)!.issue?.classification === 'advisory';
     if (storeUp) {
@@ -132,12 +148,19 @@ export class HealthMonitor implements IssueAdmin {
     if (this.stopped) return;
     this.lastResults = results;
     for (const r of results) if (r.state === 'healthy') this.alertedUnrecorded.delete(r.rule);
-    for (const r of results.filter((r) => r.state !== 'healthy')) logger.warn({ check: r.rule, state: r.state, detail: r.detail }, 'health check not healthy');
+    for (const r of results.filter((r) => r.state !== 'healthy'))
+      logger.warn({ check: r.rule, state: r.state, detail: r.detail }, 'health check not healthy');
     try {
       await withinTime(this.record(results), 10_000, 'recording the health checks');
       const open = await this.openViews();
       const owns = (rule: string) => !rule.includes('@') || rule.endsWith(`@${this.node}`);
-      const actions = this.rules.evaluate(this.now(), results, open, owns, (rule) => rule.startsWith('destination:') || rule.startsWith('refusals:'));
+      const actions = this.rules.evaluate(
+        this.now(),
+        results,
+        open,
+        owns,
+        (rule) => rule.startsWith('destination:') || rule.startsWith('refusals:'),
+      );
       for (const action of actions) await this.apply(action);
     } catch (error) {
       logger.error({ err: error }, 'service health: the store could not record checks or issues');
@@ -149,8 +172,13 @@ export class HealthMonitor implements IssueAdmin {
   /** The probes that need the probe account: the mail round trip and CalDAV. */
   private async probes(context: ProbeContext): Promise<CheckResult[]> {
     const account = (this.account ??= await ensureProbeAccount(this.deps.directory, this.node));
-    const [mail, caldav] = await Promise.all([probeMail(context, this.listeners, account), probeCalDav(context, this.listeners, account)]);
-    await cleanUpProbeMail(this.deps.mail(), account, this.now()).catch((error) => this.deps.logger.warn({ err: error }, 'probe mail cleanup failed'));
+    const [mail, caldav] = await Promise.all([
+      probeMail(context, this.listeners, account),
+      probeCalDav(context, this.listeners, account),
+    ]);
+    await cleanUpProbeMail(this.deps.mail(), account, this.now()).catch((error) =>
+      this.deps.logger.warn({ err: error }, 'probe mail cleanup failed'),
+    );
     const accountCheck = await checkProbeAccount(this.deps.directory, this.node, account, [...mail, ...caldav]);
     if (accountCheck.state === 'healthy') return [accountCheck, ...mail, ...caldav];
     // The probes' failures were the account's: drop them, and set the account up again next round.
@@ -167,8 +195,24 @@ export class HealthMonitor implements IssueAdmin {
     for (const r of results) {
       await this.deps.db
         .insertInto('health_checks')
-        .values({ node: this.node, check_name: r.rule, component: r.component, state: r.state, detail: r.detail, latency_ms: r.latencyMs ?? null, checked_at: at })
-        .onConflict((oc) => oc.columns(['node', 'check_name']).doUpdateSet({ component: r.component, state: r.state, detail: r.detail, latency_ms: r.latencyMs ?? null, checked_at: at }))
+        .values({
+          node: this.node,
+          check_name: r.rule,
+          component: r.component,
+          state: r.state,
+          detail: r.detail,
+          latency_ms: r.latencyMs ?? null,
+          checked_at: at,
+        })
+        .onConflict((oc) =>
+          oc.columns(['node', 'check_name']).doUpdateSet({
+            component: r.component,
+            state: r.state,
+            detail: r.detail,
+            latency_ms: r.latencyMs ?? null,
+            checked_at: at,
+          }),
+        )
         .execute();
     }
     // Destinations that no longer wait or refuse are no longer checks.
@@ -185,7 +229,14 @@ export class HealthMonitor implements IssueAdmin {
     const open = await this.log.list({ openOnly: true });
     return open
       .filter((i): i is HealthIssue & { rule: string } => i.rule !== null)
-      .map((i) => ({ id: i.id, rule: i.rule, classification: i.classification, status: i.status, updatedAt: i.updatedAt, statusByHoldfast: i.posts.at(-1)?.author === holdfastAuthor }));
+      .map((i) => ({
+        id: i.id,
+        rule: i.rule,
+        classification: i.classification,
+        status: i.status,
+        updatedAt: i.updatedAt,
+        statusByHoldfast: i.posts.at(-1)?.author === holdfastAuthor,
+      }));
   }
 
   private async apply(action: IssueAction) {
@@ -193,14 +244,21 @@ export class HealthMonitor implements IssueAdmin {
     if (action.kind === 'open') {
       const issue = await this.log.open(automaticIssue(action.result, action.since, health.probeIntervalMs));
       if (issue) {
-        this.deps.logger.warn({ issue: issue.id, classification: issue.classification, title: issue.title }, 'service health issue opened');
+        this.deps.logger.warn(
+          { issue: issue.id, classification: issue.classification, title: issue.title },
+          'service health issue opened',
+        );
         this.notifier.notify('issue.opened', issue);
       }
       return;
     }
     const current = await this.log.require(action.issueId);
     if (action.kind === 'resolve') {
-      const issue = await this.log.setStatus(action.issueId, 'serviceRestored', { from: action.from, author: holdfastAuthor, post: resolvedPost(current.startAt, this.now(), action.healthySince) });
+      const issue = await this.log.setStatus(action.issueId, 'serviceRestored', {
+        from: action.from,
+        author: holdfastAuthor,
+        post: resolvedPost(current.startAt, this.now(), action.healthySince),
+      });
       if (issue) {
         this.deps.logger.info({ issue: issue.id }, 'service health issue resolved');
         this.notifier.notify('issue.resolved', issue);
@@ -211,7 +269,12 @@ export class HealthMonitor implements IssueAdmin {
       from: action.from,
       author: holdfastAuthor,
       classification: action.escalate ? 'incident' : undefined,
-      post: statusPost(action.to, action.result, { startAt: current.startAt, healthySince: action.healthySince, resolveAfterMs: health.resolveAfterMs, escalate: action.escalate }),
+      post: statusPost(action.to, action.result, {
+        startAt: current.startAt,
+        healthySince: action.healthySince,
+        resolveAfterMs: health.resolveAfterMs,
+        escalate: action.escalate,
+      }),
     });
     if (issue) {
       this.deps.logger.warn({ issue: issue.id, status: issue.status }, 'service health issue status changed');
@@ -246,14 +309,25 @@ export class HealthMonitor implements IssueAdmin {
         endAt: null,
         updatedAt: at,
         createdBy: holdfastAuthor,
-        posts: [{ createdAt: at, postType: 'regular', status: 'investigating', content: openingPost(r, at, this.deps.config.health.probeIntervalMs), author: holdfastAuthor }],
+        posts: [
+          {
+            createdAt: at,
+            postType: 'regular',
+            status: 'investigating',
+            content: openingPost(r, at, this.deps.config.health.probeIntervalMs),
+            author: holdfastAuthor,
+          },
+        ],
       });
     }
   }
 
   /** When the store was created: its first schema version's time. */
   private async installationTime(): Promise<number | undefined> {
-    const row = await this.deps.db.selectFrom('holdfast_schema').select((eb) => eb.fn.min('applied_at').as('first')).executeTakeFirst();
+    const row = await this.deps.db
+      .selectFrom('holdfast_schema')
+      .select((eb) => eb.fn.min('applied_at').as('first'))
+      .executeTakeFirst();
     return row?.first === null || row?.first === undefined ? undefined : Number(row.first);
   }
 
@@ -267,13 +341,29 @@ export class HealthMonitor implements IssueAdmin {
     const now = this.now();
     const failing = this.lastResults.filter((r) => r.state === 'failing' && r.issue?.classification === 'incident');
     const previous = this.snapshotCache;
-    const down = (error: string) => ({ available: false, error, since: previous.store.available ? now : previous.store.since });
+    const down = (error: string) => ({
+      available: false,
+      error,
+      since: previous.store.available ? now : previous.store.since,
+    });
     // Reads may still work while writes fail (a locked or full database): the store check says which.
-    const storeCheck = this.lastResults.find((r) => r.component === 'Store' && r.state === 'failing' && r.issue?.classification === 'incident');
+    const storeCheck = this.lastResults.find(
+      (r) => r.component === 'Store' && r.state === 'failing' && r.issue?.classification === 'incident',
+    );
     try {
-      const issues = await withinTime(this.log.list({ since: now - historyDays * 86_400_000 }), 2000, 'reading the service health issues');
+      const issues = await withinTime(
+        this.log.list({ since: now - historyDays * 86_400_000 }),
+        2000,
+        'reading the service health issues',
+      );
       this.installedAt ??= await this.installationTime();
-      this.snapshotCache = buildSnapshot(now, issues, failing, storeCheck ? down(storeCheck.detail) : { available: true }, this.installedAt);
+      this.snapshotCache = buildSnapshot(
+        now,
+        issues,
+        failing,
+        storeCheck ? down(storeCheck.detail) : { available: true },
+        this.installedAt,
+      );
     } catch (error) {
       this.snapshotCache = staleSnapshot(previous, now, failing, down((error as Error).message.split('\n')[0]!));
     }

@@ -19,7 +19,15 @@ export interface OpenIssueView {
 
 export type IssueAction =
   | { kind: 'open'; result: CheckResult; since: number }
-  | { kind: 'status'; issueId: string; from: IssueStatus; to: IssueStatus; result?: CheckResult; escalate?: boolean; healthySince?: number }
+  | {
+      kind: 'status';
+      issueId: string;
+      from: IssueStatus;
+      to: IssueStatus;
+      result?: CheckResult;
+      escalate?: boolean;
+      healthySince?: number;
+    }
   | { kind: 'resolve'; issueId: string; from: IssueStatus; healthySince: number };
 
 interface RuleMemory {
@@ -46,11 +54,20 @@ export class IncidentRules {
    * shared ones); `absentIsHealthy(rule)` says which rules report only their failures (a destination
    * with no deferred mail is not mentioned at all).
    */
-  evaluate(now: number, results: CheckResult[], open: OpenIssueView[], owns: (rule: string) => boolean, absentIsHealthy: (rule: string) => boolean): IssueAction[] {
+  evaluate(
+    now: number,
+    results: CheckResult[],
+    open: OpenIssueView[],
+    owns: (rule: string) => boolean,
+    absentIsHealthy: (rule: string) => boolean,
+  ): IssueAction[] {
     const actions: IssueAction[] = [];
     const byRule = new Map(results.filter((r) => r.issue || r.state === 'healthy').map((r) => [r.rule, r]));
     const openByRule = new Map(open.map((i) => [i.rule, i]));
-    const rules = new Set([...byRule.keys(), ...[...openByRule.keys()].filter((rule) => owns(rule) && (byRule.has(rule) || absentIsHealthy(rule)))]);
+    const rules = new Set([
+      ...byRule.keys(),
+      ...[...openByRule.keys()].filter((rule) => owns(rule) && (byRule.has(rule) || absentIsHealthy(rule))),
+    ]);
     for (const rule of rules) {
       const result = byRule.get(rule);
       const issue = openByRule.get(rule);
@@ -65,15 +82,18 @@ export class IncidentRules {
         memory.healthySince = undefined;
         memory.failingSince ??= now;
         if (!issue) {
-          if (now - memory.failingSince >= this.times.openAfterMs) actions.push({ kind: 'open', result, since: memory.failingSince });
+          if (now - memory.failingSince >= this.times.openAfterMs)
+            actions.push({ kind: 'open', result, since: memory.failingSince });
           continue;
         }
-        const target: IssueStatus = result.issue.classification === 'incident' ? 'serviceInterruption' : 'serviceDegradation';
+        const target: IssueStatus =
+          result.issue.classification === 'incident' ? 'serviceInterruption' : 'serviceDegradation';
         const escalate = issue.classification === 'advisory' && result.issue.classification === 'incident';
         const confirm = issue.status === 'investigating' && now - issue.updatedAt >= this.times.probeIntervalMs / 2;
         const relapse = recoveryStatuses.includes(issue.status);
         if (escalate || (issue.statusByHoldfast && (confirm || relapse))) {
-          if (escalate || issue.status !== target) actions.push({ kind: 'status', issueId: issue.id, from: issue.status, to: target, result, escalate });
+          if (escalate || issue.status !== target)
+            actions.push({ kind: 'status', issueId: issue.id, from: issue.status, to: target, result, escalate });
         }
         continue;
       }
@@ -81,7 +101,8 @@ export class IncidentRules {
       memory.failingSince = undefined;
       if (state === 'recovering') {
         memory.healthySince = undefined;
-        if (issue && issue.statusByHoldfast && issue.status !== 'extendedRecovery') actions.push({ kind: 'status', issueId: issue.id, from: issue.status, to: 'extendedRecovery', result });
+        if (issue?.statusByHoldfast && issue.status !== 'extendedRecovery')
+          actions.push({ kind: 'status', issueId: issue.id, from: issue.status, to: 'extendedRecovery', result });
         continue;
       }
 
@@ -90,7 +111,14 @@ export class IncidentRules {
       if (now - memory.healthySince >= this.times.resolveAfterMs) {
         actions.push({ kind: 'resolve', issueId: issue.id, from: issue.status, healthySince: memory.healthySince });
       } else if (issue.statusByHoldfast && issue.status !== 'restoringService') {
-        actions.push({ kind: 'status', issueId: issue.id, from: issue.status, to: 'restoringService', result, healthySince: memory.healthySince });
+        actions.push({
+          kind: 'status',
+          issueId: issue.id,
+          from: issue.status,
+          to: 'restoringService',
+          result,
+          healthySince: memory.healthySince,
+        });
       }
     }
     return actions;

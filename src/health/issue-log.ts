@@ -5,7 +5,15 @@ import type { Kysely } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
 import type { Database, HealthIssueTable } from '../store/schema.ts';
 import type { IssueScope } from './check-result.ts';
-import { componentById, healthServices, parseStatus, resolvedStatuses, type Classification, type ComponentId, type IssueStatus } from './components.ts';
+import {
+  componentById,
+  healthServices,
+  parseStatus,
+  resolvedStatuses,
+  type Classification,
+  type ComponentId,
+  type IssueStatus,
+} from './components.ts';
 
 export interface HealthPost {
   createdAt: number;
@@ -65,10 +73,14 @@ export class IssueLog {
   /** Opens an issue; undefined when its rule already has an open issue (another node was first). */
   async open(input: NewIssue): Promise<HealthIssue | undefined> {
     const component = componentById(input.component);
-    if (resolvedStatuses.includes(input.status)) throw invalid('invalid-status', `a new issue cannot start as ${input.status}`);
+    if (resolvedStatuses.includes(input.status))
+      throw invalid('invalid-status', `a new issue cannot start as ${input.status}`);
     for (let attempt = 0; ; attempt++) {
       if (input.rule && (await this.openForRule(input.rule))) return undefined;
-      const last = await this.db.selectFrom('health_issues').select((eb) => eb.fn.max<number>('number').as('n')).executeTakeFirst();
+      const last = await this.db
+        .selectFrom('health_issues')
+        .select((eb) => eb.fn.max<number>('number').as('n'))
+        .executeTakeFirst();
       const number = Math.max(Number(last?.n ?? 0) + 1, firstNumber);
       const id = `${healthServices[component.service].prefix}${number}`;
       const at = this.now();
@@ -97,7 +109,17 @@ export class IssueLog {
               created_by: input.author,
             })
             .execute();
-          await trx.insertInto('health_issue_posts').values({ issue_id: id, created_at: at, post_type: 'regular', status: input.status, content: input.post, author: input.author }).execute();
+          await trx
+            .insertInto('health_issue_posts')
+            .values({
+              issue_id: id,
+              created_at: at,
+              post_type: 'regular',
+              status: input.status,
+              content: input.post,
+              author: input.author,
+            })
+            .execute();
         });
         return (await this.get(id))!;
       } catch (error) {
@@ -108,7 +130,11 @@ export class IssueLog {
   }
 
   async get(id: string): Promise<HealthIssue | undefined> {
-    const row = await this.db.selectFrom('health_issues').selectAll().where('id', '=', id.trim().toUpperCase()).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('health_issues')
+      .selectAll()
+      .where('id', '=', id.trim().toUpperCase())
+      .executeTakeFirst();
     return row && (await this.withPosts([row]))[0];
   }
 
@@ -130,7 +156,12 @@ export class IssueLog {
   }
 
   async openForRule(rule: string): Promise<HealthIssue | undefined> {
-    const row = await this.db.selectFrom('health_issues').selectAll().where('rule', '=', rule).where('is_resolved', '=', 0).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('health_issues')
+      .selectAll()
+      .where('rule', '=', rule)
+      .where('is_resolved', '=', 0)
+      .executeTakeFirst();
     return row && (await this.withPosts([row]))[0];
   }
 
@@ -138,11 +169,24 @@ export class IssueLog {
    * Moves an issue to a status with a post. With `from`, only if it still has that status (another
    * node may have moved it): returns undefined when it had not.
    */
-  async setStatus(id: string, to: IssueStatus, change: { post: string; author: string; from?: IssueStatus; classification?: Classification; postType?: HealthPost['postType'] }): Promise<HealthIssue | undefined> {
+  async setStatus(
+    id: string,
+    to: IssueStatus,
+    change: {
+      post: string;
+      author: string;
+      from?: IssueStatus;
+      classification?: Classification;
+      postType?: HealthPost['postType'];
+    },
+  ): Promise<HealthIssue | undefined> {
     const issue = await this.require(id);
     const resolving = resolvedStatuses.includes(to);
     if (issue.isResolved && !(to === 'postIncidentReviewPublished' || to === issue.status)) {
-      throw conflict('issue-resolved', `${issue.id} is resolved (${issue.status}); only postIncidentReviewPublished may follow. Open a new issue if the problem is back`);
+      throw conflict(
+        'issue-resolved',
+        `${issue.id} is resolved (${issue.status}); only postIncidentReviewPublished may follow. Open a new issue if the problem is back`,
+      );
     }
     const at = this.now();
     const changed = await this.db.transaction().execute(async (trx) => {
@@ -159,19 +203,42 @@ export class IssueLog {
       if (change.from) update = update.where('status', '=', change.from);
       const result = await update.executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) return false;
-      await trx.insertInto('health_issue_posts').values({ issue_id: issue.id, created_at: at, post_type: change.postType ?? 'regular', status: to, content: change.post, author: change.author }).execute();
+      await trx
+        .insertInto('health_issue_posts')
+        .values({
+          issue_id: issue.id,
+          created_at: at,
+          post_type: change.postType ?? 'regular',
+          status: to,
+          content: change.post,
+          author: change.author,
+        })
+        .execute();
       return true;
     });
     return changed ? this.get(issue.id) : undefined;
   }
 
   /** A post without a status change. */
-  async addPost(id: string, post: { content: string; author: string; postType?: HealthPost['postType'] }): Promise<HealthIssue> {
+  async addPost(
+    id: string,
+    post: { content: string; author: string; postType?: HealthPost['postType'] },
+  ): Promise<HealthIssue> {
     const issue = await this.require(id);
     const at = this.now();
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('health_issues').set({ updated_at: at }).where('id', '=', issue.id).execute();
-      await trx.insertInto('health_issue_posts').values({ issue_id: issue.id, created_at: at, post_type: post.postType ?? 'regular', status: issue.status, content: post.content, author: post.author }).execute();
+      await trx
+        .insertInto('health_issue_posts')
+        .values({
+          issue_id: issue.id,
+          created_at: at,
+          post_type: post.postType ?? 'regular',
+          status: issue.status,
+          content: post.content,
+          author: post.author,
+        })
+        .execute();
     });
     return (await this.get(issue.id))!;
   }
@@ -181,7 +248,11 @@ export class IssueLog {
     const posts = await this.db
       .selectFrom('health_issue_posts')
       .selectAll()
-      .where('issue_id', 'in', rows.map((r) => r.id))
+      .where(
+        'issue_id',
+        'in',
+        rows.map((r) => r.id),
+      )
       .orderBy('created_at')
       .orderBy('id')
       .execute();
@@ -205,7 +276,13 @@ export class IssueLog {
       createdBy: row.created_by,
       posts: posts
         .filter((p) => p.issue_id === row.id)
-        .map((p) => ({ createdAt: Number(p.created_at), postType: p.post_type as HealthPost['postType'], status: parseStatus(p.status) ?? 'investigating', content: p.content, author: p.author })),
+        .map((p) => ({
+          createdAt: Number(p.created_at),
+          postType: p.post_type as HealthPost['postType'],
+          status: parseStatus(p.status) ?? 'investigating',
+          content: p.content,
+          author: p.author,
+        })),
     }));
   }
 }

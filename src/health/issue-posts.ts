@@ -4,7 +4,8 @@
 import type { CheckResult, IssueScope } from './check-result.ts';
 import { statusWords, type IssueStatus } from './components.ts';
 
-const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * Lines "Label: text" as the HTML content of a post. A line's `detail` (a check's figures, which
@@ -26,7 +27,9 @@ export function postHtml(lines: [label: string, text: string, detail?: string][]
  */
 export function tenantPost(html: string, scope: IssueScope, tenant: string): string {
   const own = scopeText({ ...scope, tenants: scope.tenants.filter((t) => t === tenant), forests: [] });
-  return html.replace(/(<b>Scope of impact:<\/b> )[^<]*/g, `$1${escapeHtml(own)}`).replace(/ ?<span class="detail">[^<]*<\/span>/g, '');
+  return html
+    .replace(/(<b>Scope of impact:<\/b> )[^<]*/g, `$1${escapeHtml(own)}`)
+    .replace(/ ?<span class="detail">[^<]*<\/span>/g, '');
 }
 
 /** The plain text of a post's HTML. */
@@ -78,10 +81,18 @@ export function openingPost(result: CheckResult, since: number, intervalMs: numb
 }
 
 /** A post for an automatic move to `to`. */
-export function statusPost(to: IssueStatus, result: CheckResult | undefined, extra: { startAt: number; healthySince?: number; resolveAfterMs: number; escalate?: boolean }): string {
+export function statusPost(
+  to: IssueStatus,
+  result: CheckResult | undefined,
+  extra: { startAt: number; healthySince?: number; resolveAfterMs: number; escalate?: boolean },
+): string {
   const lines: [string, string, string?][] = [];
   if (to === 'restoringService') {
-    lines.push(['Current status', `Checks pass again since ${isoTime(extra.healthySince!)}. We keep watching; the issue resolves after ${durationText(extra.resolveAfterMs)} of health.`, result?.detail]);
+    lines.push([
+      'Current status',
+      `Checks pass again since ${isoTime(extra.healthySince!)}. We keep watching; the issue resolves after ${durationText(extra.resolveAfterMs)} of health.`,
+      result?.detail,
+    ]);
   } else {
     const escalation = extra.escalate ? 'The impact has grown: this is now an incident. ' : '';
     lines.push(['Current status', `${escalation}${currentStatus[to] ?? statusWords[to]}`, result?.detail]);

@@ -39,14 +39,19 @@ export class HealthNotifier {
   notify(kind: HealthEventKind, issue: HealthIssue) {
     const { settings } = this.options;
     const channels: [string, () => Promise<void>][] = [
-      ...settings.webhooks.map((hook): [string, () => Promise<void>] => [hook.url.href, () => this.postWebhook(hook, kind, issue)]),
+      ...settings.webhooks.map((hook): [string, () => Promise<void>] => [
+        hook.url.href,
+        () => this.postWebhook(hook, kind, issue),
+      ]),
       ...(settings.alertTo.length ? [['mail', () => this.sendMail(kind, issue)] as [string, () => Promise<void>]] : []),
     ];
     for (const [channel, send] of channels) {
       const key = `${issue.id} ${channel}`;
       const tracked: Promise<void> = (this.chains.get(key) ?? Promise.resolve())
         .then(send)
-        .catch((error) => this.options.logger.warn({ err: error, issue: issue.id, channel }, 'health notification failed'))
+        .catch((error) =>
+          this.options.logger.warn({ err: error, issue: issue.id, channel }, 'health notification failed'),
+        )
         .finally(() => {
           this.pending.delete(tracked);
           if (this.chains.get(key) === tracked) this.chains.delete(key);
@@ -88,7 +93,12 @@ export class HealthNotifier {
 
   private async sendMail(kind: HealthEventKind, issue: HealthIssue) {
     const { settings, hostname } = this.options;
-    const what = kind === 'issue.opened' ? `${issue.classification === 'incident' ? 'Incident' : 'Advisory'} opened` : kind === 'issue.resolved' ? 'Resolved' : statusWords[issue.status];
+    const what =
+      kind === 'issue.opened'
+        ? `${issue.classification === 'incident' ? 'Incident' : 'Advisory'} opened`
+        : kind === 'issue.resolved'
+          ? 'Resolved'
+          : statusWords[issue.status];
     const latest = issue.posts.at(-1);
     const message = {
       from: settings.alertFrom,
@@ -112,7 +122,9 @@ export class HealthNotifier {
           port: Number(relay.port) || (relay.protocol === 'smtps:' ? 465 : 587),
           secure: relay.protocol === 'smtps:',
           name: hostname,
-          auth: relay.username ? { user: decodeURIComponent(relay.username), pass: decodeURIComponent(relay.password) } : undefined,
+          auth: relay.username
+            ? { user: decodeURIComponent(relay.username), pass: decodeURIComponent(relay.password) }
+            : undefined,
           // Like the relay routes of the queue: a smart host's certificate is often not for its name.
           tls: { rejectUnauthorized: false },
           connectionTimeout: 15_000,
@@ -135,7 +147,13 @@ export class HealthNotifier {
           const [address] = await this.options.dns.resolveAddresses(host);
           if (!address) throw new Error(`${host} has no address`);
           await nodemailer
-            .createTransport({ host: address, port: this.options.remotePort, name: hostname, tls: { rejectUnauthorized: false, servername: host }, connectionTimeout: 15_000 })
+            .createTransport({
+              host: address,
+              port: this.options.remotePort,
+              name: hostname,
+              tls: { rejectUnauthorized: false, servername: host },
+              connectionTimeout: 15_000,
+            })
             .sendMail({ ...message, envelope: { from: settings.alertFrom, to: recipients } });
           lastError = undefined;
           break;

@@ -29,7 +29,13 @@ export interface StatusSnapshot {
 
 export const historyDays = 30;
 
-export function buildSnapshot(now: number, issues: HealthIssue[], failingChecks: CheckResult[], store: StatusSnapshot['store'], installedAt?: number): StatusSnapshot {
+export function buildSnapshot(
+  now: number,
+  issues: HealthIssue[],
+  failingChecks: CheckResult[],
+  store: StatusSnapshot['store'],
+  installedAt?: number,
+): StatusSnapshot {
   const active = issues.filter((i) => !i.isResolved);
   const toPublic = (i: HealthIssue): PublicIssue => ({
     id: i.id,
@@ -52,17 +58,31 @@ export function buildSnapshot(now: number, issues: HealthIssue[], failingChecks:
 }
 
 /** The last snapshot read from the store, with what this node sees now while the store does not answer. */
-export function staleSnapshot(previous: StatusSnapshot, now: number, failingChecks: CheckResult[], store: StatusSnapshot['store']): StatusSnapshot {
+export function staleSnapshot(
+  previous: StatusSnapshot,
+  now: number,
+  failingChecks: CheckResult[],
+  store: StatusSnapshot['store'],
+): StatusSnapshot {
   return { ...previous, generatedAt: now, store, components: overlay(previous.components, failingChecks, store) };
 }
 
 /** A failing check without an issue yet (or with the store unable to record one) shows as investigating. */
-function overlay(list: StatusSnapshot['components'], failingChecks: CheckResult[], store: StatusSnapshot['store']): StatusSnapshot['components'] {
+function overlay(
+  list: StatusSnapshot['components'],
+  failingChecks: CheckResult[],
+  store: StatusSnapshot['store'],
+): StatusSnapshot['components'] {
   return list.map((c) => {
-    if (c.id === 'Store' && !store.available) return { ...c, status: 'serviceInterruption', note: 'The store is not answering' };
+    if (c.id === 'Store' && !store.available)
+      return { ...c, status: 'serviceInterruption', note: 'The store is not answering' };
     const failing = failingChecks.some((r) => r.component === c.id);
     if (!failing) return c;
-    return { ...c, status: worstStatus([c.status, 'investigating']), ...(c.status === 'serviceOperational' ? { note: 'Checks are failing; not yet confirmed' } : {}) };
+    return {
+      ...c,
+      status: worstStatus([c.status, 'investigating']),
+      ...(c.status === 'serviceOperational' ? { note: 'Checks are failing; not yet confirmed' } : {}),
+    };
   });
 }
 

@@ -10,7 +10,10 @@ export function createLogger(log: Config['log']): Logger {
   if (pretty) {
     return pino({
       level: log.level,
-      transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+      },
     });
   }
   return pino({ level: log.level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));

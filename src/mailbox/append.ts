@@ -22,8 +22,13 @@ export interface AppendResult {
   added: boolean;
 }
 
-const byDeliveryKey = new PreparedQuery<{ folderId: number; deliveryKey: string }, { uid: number; modseq: number }>((db, arg) =>
-  db.selectFrom('messages').select(['uid', 'modseq']).where('mailbox_id', '=', arg('folderId')).where('delivery_key', '=', arg('deliveryKey')),
+const byDeliveryKey = new PreparedQuery<{ folderId: number; deliveryKey: string }, { uid: number; modseq: number }>(
+  (db, arg) =>
+    db
+      .selectFrom('messages')
+      .select(['uid', 'modseq'])
+      .where('mailbox_id', '=', arg('folderId'))
+      .where('delivery_key', '=', arg('deliveryKey')),
 );
 
 // The UPDATE takes the folder's row lock (PostgreSQL) so concurrent appends get distinct UIDs.
@@ -35,7 +40,19 @@ const nextUid = new PreparedQuery<{ folderId: number }, { uidnext: number; highe
     .returning(['uidnext', 'highest_modseq']),
 );
 
-type MessageValues = { tenantId: number; folderId: number; uid: number; blobHash: string; prefix: string; size: number; flags: string; modseq: number; internalDate: number; deliveryKey: string | null; now: number };
+type MessageValues = {
+  tenantId: number;
+  folderId: number;
+  uid: number;
+  blobHash: string;
+  prefix: string;
+  size: number;
+  flags: string;
+  modseq: number;
+  internalDate: number;
+  deliveryKey: string | null;
+  now: number;
+};
 const insertRow = new PreparedQuery<MessageValues, never>((db, arg) =>
   db.insertInto('messages').values({
     tenant_id: arg('tenantId'),
@@ -52,7 +69,11 @@ const insertRow = new PreparedQuery<MessageValues, never>((db, arg) =>
   }),
 );
 
-export async function appendMessage(trx: Transaction<Database>, input: AppendInput, now: number): Promise<AppendResult> {
+export async function appendMessage(
+  trx: Transaction<Database>,
+  input: AppendInput,
+  now: number,
+): Promise<AppendResult> {
   if (input.deliveryKey) {
     const existing = await byDeliveryKey.first(trx, { folderId: input.mailboxId, deliveryKey: input.deliveryKey });
     if (existing) return { uid: existing.uid, modseq: existing.modseq, added: false };

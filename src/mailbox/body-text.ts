@@ -46,7 +46,12 @@ export class BodyTextCache {
    * The hashes (of `hashes`) whose decoded body text — for TEXT, or the headers inside the body —
    * contains `needle`, compared in lower case.
    */
-  async containing(source: BodyTextSource, needle: string, hashes: string[], where: 'body' | 'text'): Promise<Set<string>> {
+  async containing(
+    source: BodyTextSource,
+    needle: string,
+    hashes: string[],
+    where: 'body' | 'text',
+  ): Promise<Set<string>> {
     const lower = needle.toLowerCase();
     const found = new Set<string>();
     const unique = [...new Set(hashes)];
@@ -59,13 +64,17 @@ export class BodyTextCache {
           const tree = structures[i]?.tree;
           if (!tree) continue;
           const blob = await readBlob(source.blobs, hash);
-          const value = { body: searchableText(blob, tree).toLowerCase(), innerHeaders: innerHeaders(blob, tree).toLowerCase() };
+          const value = {
+            body: searchableText(blob, tree).toLowerCase(),
+            innerHeaders: innerHeaders(blob, tree).toLowerCase(),
+          };
           loaded.set(hash, { value, size: value.body.length + value.innerHeaders.length });
         }
         return loaded;
       });
       for (const [i, text] of texts.entries()) {
-        if (text && (text.body.includes(lower) || (where === 'text' && text.innerHeaders.includes(lower)))) found.add(batch[i]!);
+        if (text && (text.body.includes(lower) || (where === 'text' && text.innerHeaders.includes(lower))))
+          found.add(batch[i]!);
       }
     }
     return found;

@@ -27,7 +27,10 @@ export class ContentCache<T> {
    * The values of these contents, in the order of `hashes`: cached ones at once, the others from `load`
    * (given each missing hash once) and kept; undefined for a content `load` does not return.
    */
-  async getMany(hashes: string[], load: (missing: string[]) => Promise<Map<string, { value: T; size: number }>>): Promise<(T | undefined)[]> {
+  async getMany(
+    hashes: string[],
+    load: (missing: string[]) => Promise<Map<string, { value: T; size: number }>>,
+  ): Promise<(T | undefined)[]> {
     const now = ++this.clock;
     const values: (T | undefined)[] = new Array(hashes.length);
     let missing: Set<string> | undefined;
@@ -73,11 +76,19 @@ export class ContentCache<T> {
  * A cache loader over the stored metadata: reads these columns of the missing contents (in batches)
  * and makes each row a value and its size.
  */
-export function fromMetadata<C extends keyof BlobMetadataTable, T>(db: Kysely<Database>, columns: C[], toEntry: (row: Pick<BlobMetadataTable, 'hash' | C>) => { value: T; size: number }) {
+export function fromMetadata<C extends keyof BlobMetadataTable, T>(
+  db: Kysely<Database>,
+  columns: C[],
+  toEntry: (row: Pick<BlobMetadataTable, 'hash' | C>) => { value: T; size: number },
+) {
   return async (missing: string[]) => {
     const loaded = new Map<string, { value: T; size: number }>();
     for (const batch of batches(missing)) {
-      const rows = await db.selectFrom('blob_metadata').select(['hash', ...columns]).where('hash', 'in', batch).execute();
+      const rows = await db
+        .selectFrom('blob_metadata')
+        .select(['hash', ...columns])
+        .where('hash', 'in', batch)
+        .execute();
       // Kysely cannot narrow a selection of generic columns; the rows hold exactly `hash` and `columns`.
       for (const row of rows as unknown as Pick<BlobMetadataTable, 'hash' | C>[]) loaded.set(row.hash, toEntry(row));
     }

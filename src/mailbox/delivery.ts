@@ -34,7 +34,9 @@ export interface Delivery {
   key: string;
 }
 
-export type DeliveryResult = { delivered: true; uid: number; change?: MailboxChange } | { delivered: false; quotaBytes: number };
+export type DeliveryResult =
+  | { delivered: true; uid: number; change?: MailboxChange }
+  | { delivered: false; quotaBytes: number };
 
 /**
  * Delivers each message to its recipient's INBOX, in order, and says for each whether it went in;
@@ -42,7 +44,11 @@ export type DeliveryResult = { delivered: true; uid: number; change?: MailboxCha
  * Every INBOX is locked before the first append, in one order (see lockFolders): batches running at
  * once share INBOXes. Folders are created in principal order for the same reason.
  */
-export async function deliver(trx: Transaction<Database>, deliveries: Delivery[], now: number): Promise<DeliveryResult[]> {
+export async function deliver(
+  trx: Transaction<Database>,
+  deliveries: Delivery[],
+  now: number,
+): Promise<DeliveryResult[]> {
   const inboxes = new Map<number, number>();
   for (const { recipient } of [...deliveries].sort((a, b) => a.recipient.id - b.recipient.id)) {
     if (inboxes.has(recipient.id)) continue;
@@ -61,10 +67,25 @@ export async function deliver(trx: Transaction<Database>, deliveries: Delivery[]
     }
     const appended = await appendMessage(
       trx,
-      { mailboxId: inbox, tenantId: recipient.tenantId, blobHash: message.blobHash, prefix: headers + message.prefix, size, internalDate: message.receivedAt, deliveryKey: key },
+      {
+        mailboxId: inbox,
+        tenantId: recipient.tenantId,
+        blobHash: message.blobHash,
+        prefix: headers + message.prefix,
+        size,
+        internalDate: message.receivedAt,
+        deliveryKey: key,
+      },
       now,
     );
-    const change: MailboxChange = { tenantId: recipient.tenantId, principalId: recipient.id, mailboxId: inbox, kind: 'append', uid: appended.uid, modseq: appended.modseq };
+    const change: MailboxChange = {
+      tenantId: recipient.tenantId,
+      principalId: recipient.id,
+      mailboxId: inbox,
+      kind: 'append',
+      uid: appended.uid,
+      modseq: appended.modseq,
+    };
     results.push({ delivered: true, uid: appended.uid, change: appended.added ? change : undefined });
   }
   return results;

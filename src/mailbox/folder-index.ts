@@ -30,7 +30,14 @@ interface Entry {
 const columns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash'] as const;
 
 function toIndexed(row: ChangedRow): IndexedMessage {
-  return { uid: Number(row.uid), flags: row.flags ? row.flags.split(' ') : [], modseq: Number(row.modseq), size: Number(row.size), internalDate: Number(row.internal_date), blobHash: row.blob_hash };
+  return {
+    uid: Number(row.uid),
+    flags: row.flags ? row.flags.split(' ') : [],
+    modseq: Number(row.modseq),
+    size: Number(row.size),
+    internalDate: Number(row.internal_date),
+    blobHash: row.blob_hash,
+  };
 }
 
 export class FolderIndex {
@@ -67,20 +74,32 @@ export class FolderIndex {
         this.touch(folderId, entry);
         return (entry.sorted ??= [...entry.byUid.values()].sort((a, b) => a.uid - b.uid));
       }
-      const work = (entry ? this.catchUp(db, folderId, entry, current) : this.load(db, folderId, current)).finally(() => this.refreshing.delete(folderId));
+      const work = (entry ? this.catchUp(db, folderId, entry, current) : this.load(db, folderId, current)).finally(() =>
+        this.refreshing.delete(folderId),
+      );
       this.refreshing.set(folderId, work);
       return work;
     }
   }
 
   private async load(db: Kysely<Database>, folderId: number, modseq: number): Promise<IndexedMessage[]> {
-    const rows = await db.selectFrom('messages').select(columns).where('mailbox_id', '=', folderId).orderBy('uid').execute();
+    const rows = await db
+      .selectFrom('messages')
+      .select(columns)
+      .where('mailbox_id', '=', folderId)
+      .orderBy('uid')
+      .execute();
     const sorted = rows.map(toIndexed);
     this.store(folderId, { modseq, byUid: new Map(sorted.map((m) => [m.uid, m])), sorted });
     return sorted;
   }
 
-  private async catchUp(db: Kysely<Database>, folderId: number, entry: Entry, modseq: number): Promise<IndexedMessage[]> {
+  private async catchUp(
+    db: Kysely<Database>,
+    folderId: number,
+    entry: Entry,
+    modseq: number,
+  ): Promise<IndexedMessage[]> {
     const changed = await changedSince.rows(db, { folderId, modseq: entry.modseq });
     const expunged = await expungedSince.rows(db, { folderId, modseq: entry.modseq });
     const before = entry.byUid.size;

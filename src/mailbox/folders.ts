@@ -18,7 +18,9 @@ export const defaultFolders: { name: string; specialUse: string | null }[] = [
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-const folderNames = new PreparedQuery<{ principalId: number }, { name: string }>((db, arg) => db.selectFrom('mailboxes').select('name').where('principal_id', '=', arg('principalId')));
+const folderNames = new PreparedQuery<{ principalId: number }, { name: string }>((db, arg) =>
+  db.selectFrom('mailboxes').select('name').where('principal_id', '=', arg('principalId')),
+);
 
 export async function ensureDefaultFolders(db: Db, principal: { id: number; tenantId: number }, now: number) {
   const existing = await folderNames.rows(db, { principalId: principal.id });
@@ -98,9 +100,13 @@ export function normalizeFolderName(name: string): string {
   const levels = name.split(folderDelimiter);
   if (levels[0].toUpperCase() === 'INBOX') levels[0] = 'INBOX';
   if (levels.some((level) => level === '') || name.length > 1000) {
-    throw invalid('bad-folder-name', `folder name "${name}" is not allowed: levels must not be empty, and the name must be at most 1000 characters`);
+    throw invalid(
+      'bad-folder-name',
+      `folder name "${name}" is not allowed: levels must not be empty, and the name must be at most 1000 characters`,
+    );
   }
-  if (/[\u0000-\u001f\u007f*%]/.test(name)) throw invalid('bad-folder-name', `folder name "${name}" contains a control character or a wildcard (* or %)`);
+  if (/[\u0000-\u001f\u007f*%]/.test(name))
+    throw invalid('bad-folder-name', `folder name "${name}" contains a control character or a wildcard (* or %)`);
   return levels.join(folderDelimiter);
 }
 
@@ -111,25 +117,50 @@ export function normalizeFolderName(name: string): string {
  * statement reads and raises it, so concurrent CREATEs get different values.
  */
 async function nextUidValidity(db: Db, principalId: number, now: number): Promise<number> {
-  const held = await db.selectFrom('mailboxes').select((eb) => eb.fn.max('uidvalidity').as('max')).where('principal_id', '=', principalId).executeTakeFirst();
+  const held = await db
+    .selectFrom('mailboxes')
+    .select((eb) => eb.fn.max('uidvalidity').as('max'))
+    .where('principal_id', '=', principalId)
+    .executeTakeFirst();
   const seconds = Math.max(Math.floor(now / 1000), Number(held?.max ?? 0) + 1);
   const row = await db
     .updateTable('principals')
-    .set({ uidvalidity_floor: sql<number>`case when uidvalidity_floor + 1 > ${seconds} then uidvalidity_floor + 1 else ${seconds} end` })
+    .set({
+      uidvalidity_floor: sql<number>`case when uidvalidity_floor + 1 > ${seconds} then uidvalidity_floor + 1 else ${seconds} end`,
+    })
     .where('id', '=', principalId)
     .returning('uidvalidity_floor')
     .executeTakeFirstOrThrow();
   return Number(row.uidvalidity_floor);
 }
 
-export async function createFolder(db: Db, principal: { id: number; tenantId: number }, name: string, specialUse: string | null, now: number) {
+export async function createFolder(
+  db: Db,
+  principal: { id: number; tenantId: number },
+  name: string,
+  specialUse: string | null,
+  now: number,
+) {
   const normalized = normalizeFolderName(name);
-  if (await findFolder(db, principal.id, normalized)) throw conflict('folder-exists', `folder "${normalized}" already exists`);
-  if (specialUse && !defaultFolders.some((f) => f.specialUse === specialUse) && specialUse !== '\\All' && specialUse !== '\\Flagged') {
-    throw invalid('bad-special-use', `special use ${specialUse} is not one of \\Drafts, \\Sent, \\Trash, \\Junk, \\Archive, \\All, \\Flagged`);
+  if (await findFolder(db, principal.id, normalized))
+    throw conflict('folder-exists', `folder "${normalized}" already exists`);
+  if (
+    specialUse &&
+    !defaultFolders.some((f) => f.specialUse === specialUse) &&
+    specialUse !== '\\All' &&
+    specialUse !== '\\Flagged'
+  ) {
+    throw invalid(
+      'bad-special-use',
+      `special use ${specialUse} is not one of \\Drafts, \\Sent, \\Trash, \\Junk, \\Archive, \\All, \\Flagged`,
+    );
   }
   // A subscription the name kept after a DELETE is the new folder's now (new folders are subscribed).
-  await db.deleteFrom('folder_subscriptions').where('principal_id', '=', principal.id).where('name', '=', normalized).execute();
+  await db
+    .deleteFrom('folder_subscriptions')
+    .where('principal_id', '=', principal.id)
+    .where('name', '=', normalized)
+    .execute();
   return db
     .insertInto('mailboxes')
     .values({
@@ -160,7 +191,11 @@ export async function deleteFolder(db: Kysely<Database>, principalId: number, na
     await trx.deleteFrom('mailboxes').where('id', '=', folder.id).execute();
     // DELETE leaves the subscription (RFC 3501 6.3.9): LIST (SUBSCRIBED) shows it as \NonExistent.
     if (folder.subscribed === 1) {
-      await trx.insertInto('folder_subscriptions').values({ principal_id: principalId, name: normalized }).onConflict((oc) => oc.doNothing()).execute();
+      await trx
+        .insertInto('folder_subscriptions')
+        .values({ principal_id: principalId, name: normalized })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
     }
   });
   return folder;
@@ -170,16 +205,27 @@ export async function deleteFolder(db: Kysely<Database>, principalId: number, na
 export async function renameFolder(db: Kysely<Database>, principalId: number, from: string, to: string, now: number) {
   const source = normalizeFolderName(from);
   const target = normalizeFolderName(to);
-  if (!(await findFolder(db, principalId, source))) throw notFound('no-such-folder', `folder "${source}" does not exist`);
+  if (!(await findFolder(db, principalId, source)))
+    throw notFound('no-such-folder', `folder "${source}" does not exist`);
   if (await findFolder(db, principalId, target)) throw conflict('folder-exists', `folder "${target}" already exists`);
-  if (target.startsWith(`${source}${folderDelimiter}`)) throw invalid('bad-folder-name', `cannot move "${source}" below itself`);
+  if (target.startsWith(`${source}${folderDelimiter}`))
+    throw invalid('bad-folder-name', `cannot move "${source}" below itself`);
   await groupCommit(db, async (trx) => {
-    const folders = (await listFolders(trx, principalId)).filter((f) => f.name === source || f.name.startsWith(`${source}${folderDelimiter}`));
-    await lockFolders(trx, folders.map((f) => f.id));
+    const folders = (await listFolders(trx, principalId)).filter(
+      (f) => f.name === source || f.name.startsWith(`${source}${folderDelimiter}`),
+    );
+    await lockFolders(
+      trx,
+      folders.map((f) => f.id),
+    );
     for (const folder of folders) {
       const renamed = target + folder.name.slice(source.length);
       // A renamed folder is a new folder to clients that cached it by name.
-      await trx.updateTable('mailboxes').set({ name: renamed, uidvalidity: await nextUidValidity(trx, principalId, now) }).where('id', '=', folder.id).execute();
+      await trx
+        .updateTable('mailboxes')
+        .set({ name: renamed, uidvalidity: await nextUidValidity(trx, principalId, now) })
+        .where('id', '=', folder.id)
+        .execute();
     }
   });
 }
@@ -188,15 +234,27 @@ export async function setSubscribed(db: Db, principalId: number, name: string, s
   const normalized = normalizeFolderName(name);
   const folder = await findFolder(db, principalId, normalized);
   // A subscription its folder's DELETE left behind can still be removed.
-  const kept = subscribed ? undefined : await db.deleteFrom('folder_subscriptions').where('principal_id', '=', principalId).where('name', '=', normalized).executeTakeFirst();
+  const kept = subscribed
+    ? undefined
+    : await db
+        .deleteFrom('folder_subscriptions')
+        .where('principal_id', '=', principalId)
+        .where('name', '=', normalized)
+        .executeTakeFirst();
   if (!folder && Number(kept?.numDeletedRows ?? 0) > 0) return;
   if (!folder) throw notFound('no-such-folder', `folder "${name}" does not exist`);
-  await db.updateTable('mailboxes').set({ subscribed: subscribed ? 1 : 0 }).where('id', '=', folder.id).execute();
+  await db
+    .updateTable('mailboxes')
+    .set({ subscribed: subscribed ? 1 : 0 })
+    .where('id', '=', folder.id)
+    .execute();
 }
 
 /** Names subscribed to that have no folder (any more). */
 export async function subscriptionsWithoutFolder(db: Db, principalId: number): Promise<string[]> {
-  return (await db.selectFrom('folder_subscriptions').select('name').where('principal_id', '=', principalId).execute()).map((r) => r.name);
+  return (
+    await db.selectFrom('folder_subscriptions').select('name').where('principal_id', '=', principalId).execute()
+  ).map((r) => r.name);
 }
 
 /** Whether a message row has a flag. ESCAPE makes the backslash literal on PostgreSQL too (its LIKE escapes with it by default). */
@@ -245,7 +303,10 @@ export async function folderStatus(db: Db, folder: Folder): Promise<FolderStatus
 // the right-hand sides of SET all read the row as it was, on SQLite and PostgreSQL alike, and RETURNING
 // shows the row after. On PostgreSQL a second claimer waits for the first's row lock and then works on
 // the row the first left, so two claims never overlap.
-const claimRecentUpTo = new PreparedQuery<{ folderId: number; upTo: number }, { recent_claim_from: number; recent_from_uid: number }>((db, arg) =>
+const claimRecentUpTo = new PreparedQuery<
+  { folderId: number; upTo: number },
+  { recent_claim_from: number; recent_from_uid: number }
+>((db, arg) =>
   db
     .updateTable('mailboxes')
     .set({
@@ -262,7 +323,11 @@ const claimRecentUpTo = new PreparedQuery<{ folderId: number; upTo: number }, { 
  * folder is gone. Committed as flag changes are, without waiting for the disk: a claim lost with the
  * machine only shows its messages as recent once more.
  */
-export async function claimRecent(db: Kysely<Database>, folderId: number, upTo: number): Promise<[number, number] | undefined> {
+export async function claimRecent(
+  db: Kysely<Database>,
+  folderId: number,
+  upTo: number,
+): Promise<[number, number] | undefined> {
   const row = await relaxedCommit(db, (trx) => claimRecentUpTo.first(trx, { folderId, upTo }));
   return row && [Number(row.recent_claim_from), Number(row.recent_from_uid)];
 }

@@ -5,7 +5,14 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import libmime from 'libmime';
 import { parseEnvelope, type Envelope } from '../message/envelope.ts';
-import { isCurrentTree, parseHeaderLines, parseMimeTree, splitHeader, type HeaderLine, type MimePart } from '../message/mime-tree.ts';
+import {
+  isCurrentTree,
+  parseHeaderLines,
+  parseMimeTree,
+  splitHeader,
+  type HeaderLine,
+  type MimePart,
+} from '../message/mime-tree.ts';
 import { searchableText } from '../message/part-content.ts';
 import { batches } from '../store/batches.ts';
 import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
@@ -40,7 +47,9 @@ export async function ensureMetadata(store: MetadataStore, hash: string, now: nu
   const source = await readBlob(store.blobs, hash);
   if (!stored) return saveMetadata(store, hash, source, now);
   const { tree, envelope } = computeMetadata(source).metadata;
-  await relaxedCommit(store.db, (trx) => replaceStructure.run(trx, { hash, tree: JSON.stringify(tree), envelope: JSON.stringify(envelope) }));
+  await relaxedCommit(store.db, (trx) =>
+    replaceStructure.run(trx, { hash, tree: JSON.stringify(tree), envelope: JSON.stringify(envelope) }),
+  );
 }
 
 /**
@@ -52,7 +61,13 @@ export async function saveMetadata(store: MetadataStore, hash: string, source: B
 }
 
 /** Stores the metadata of `source` within the caller's transaction (unless it is there already). */
-export async function insertMetadata(trx: Transaction<Database>, dialect: Dialect, hash: string, source: Buffer, now: number): Promise<void> {
+export async function insertMetadata(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  hash: string,
+  source: Buffer,
+  now: number,
+): Promise<void> {
   await storeMetadata(trx, dialect, hash, computeMetadata(source), now);
 }
 
@@ -63,7 +78,13 @@ export interface ComputedMetadata {
 }
 
 /** Stores metadata computed earlier, within the caller's transaction (unless it is there already). */
-export async function storeMetadata(trx: Transaction<Database>, dialect: Dialect, hash: string, { metadata, text }: ComputedMetadata, now: number): Promise<void> {
+export async function storeMetadata(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  hash: string,
+  { metadata, text }: ComputedMetadata,
+  now: number,
+): Promise<void> {
   const inserted = await insertMetadataRow.run(trx, {
     hash,
     tree: JSON.stringify(metadata.tree),
@@ -76,10 +97,20 @@ export async function storeMetadata(trx: Transaction<Database>, dialect: Dialect
   await indexText(trx, dialect, hash, text);
 }
 
-const insertMetadataRow = new PreparedQuery<{ hash: string; tree: string; envelope: string; headers: string; sentAt: number | null; now: number }, never>((db, arg) =>
+const insertMetadataRow = new PreparedQuery<
+  { hash: string; tree: string; envelope: string; headers: string; sentAt: number | null; now: number },
+  never
+>((db, arg) =>
   db
     .insertInto('blob_metadata')
-    .values({ hash: arg('hash'), tree: arg('tree'), envelope: arg('envelope'), headers: arg('headers'), sent_at: arg('sentAt'), created_at: arg('now') })
+    .values({
+      hash: arg('hash'),
+      tree: arg('tree'),
+      envelope: arg('envelope'),
+      headers: arg('headers'),
+      sent_at: arg('sentAt'),
+      created_at: arg('now'),
+    })
     .onConflict((oc) => oc.column('hash').doNothing()),
 );
 
@@ -110,9 +141,14 @@ const storedTreeStart = new PreparedQuery<{ hash: string }, { start: string }>((
   db.selectFrom('blob_metadata').select(sql<string>`substr(tree, 1, 32)`.as('start')).where('hash', '=', arg('hash')),
 );
 const replaceStructure = new PreparedQuery<{ hash: string; tree: string; envelope: string }, never>((db, arg) =>
-  db.updateTable('blob_metadata').set({ tree: arg('tree'), envelope: arg('envelope') }).where('hash', '=', arg('hash')),
+  db
+    .updateTable('blob_metadata')
+    .set({ tree: arg('tree'), envelope: arg('envelope') })
+    .where('hash', '=', arg('hash')),
 );
-const metadataTree = new PreparedQuery<{ hash: string }, { tree: string }>((db, arg) => db.selectFrom('blob_metadata').select('tree').where('hash', '=', arg('hash')));
+const metadataTree = new PreparedQuery<{ hash: string }, { tree: string }>((db, arg) =>
+  db.selectFrom('blob_metadata').select('tree').where('hash', '=', arg('hash')),
+);
 
 /** The MIME tree of a content (without its envelope and header fields); undefined without metadata. */
 export async function loadMimeTree(db: Kysely<Database>, hash: string): Promise<MimePart | undefined> {
@@ -137,7 +173,11 @@ export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Prom
       .execute();
     for (const row of rows) {
       if (!isCurrentTree(row.treeStart)) continue;
-      found.set(row.hash, { envelope: JSON.parse(row.envelope), headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
+      found.set(row.hash, {
+        envelope: JSON.parse(row.envelope),
+        headers: JSON.parse(row.headers),
+        sentAt: row.sent_at === null ? null : Number(row.sent_at),
+      });
     }
   }
   return hashes.map((hash) => found.get(hash));
@@ -148,7 +188,11 @@ export async function loadMetadata(db: Kysely<Database>, hashes: string[]): Prom
  * contents stored before metadata existed, or by an older version of the parsers — has been
  * computed (once, each), so that those are answered as any other.
  */
-export async function loadComputingMissing<T>(store: MetadataStore & { now(): number }, hashes: string[], load: (hashes: string[]) => Promise<(T | undefined)[]>): Promise<(T | undefined)[]> {
+export async function loadComputingMissing<T>(
+  store: MetadataStore & { now(): number },
+  hashes: string[],
+  load: (hashes: string[]) => Promise<(T | undefined)[]>,
+): Promise<(T | undefined)[]> {
   const loaded = await load(hashes);
   const missing = new Set(hashes.filter((_, i) => loaded[i] === undefined));
   if (missing.size === 0) return loaded;
@@ -161,21 +205,33 @@ export async function loadComputingMissing<T>(store: MetadataStore & { now(): nu
  * a folder's messages. With `containing`, only contents whose header text contains every one of
  * those strings (ignoring case): the database narrows the folder to the few worth parsing.
  */
-export async function loadSearchHeaders(store: MetadataStore, folderId: number, containing: string[] = []): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
+export async function loadSearchHeaders(
+  store: MetadataStore,
+  folderId: number,
+  containing: string[] = [],
+): Promise<Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>> {
   // Headers are stored as JSON: a needle JSON would escape, or (on SQLite, whose LIKE folds ASCII
   // only) a non-ASCII one, cannot be matched on the text; those are checked after parsing only.
-  const usable = containing.filter((n) => JSON.stringify(n) === `"${n}"` && (store.dialect === 'postgres' || /^[\x20-\x7e]*$/.test(n)));
+  const usable = containing.filter(
+    (n) => JSON.stringify(n) === `"${n}"` && (store.dialect === 'postgres' || /^[\x20-\x7e]*$/.test(n)),
+  );
   const like = store.dialect === 'sqlite' ? sql.raw('like') : sql.raw('ilike');
   let query = store.db
     .selectFrom('messages')
     .innerJoin('blob_metadata', 'blob_metadata.hash', 'messages.blob_hash')
     .select(['blob_metadata.hash', 'blob_metadata.headers', 'blob_metadata.sent_at'])
     .where('messages.mailbox_id', '=', folderId);
-  for (const needle of usable) query = query.where(sql<boolean>`blob_metadata.headers ${like} ${`%${needle.replace(/[!%_]/g, '!$&')}%`} escape '!'`);
+  for (const needle of usable)
+    query = query.where(
+      sql<boolean>`blob_metadata.headers ${like} ${`%${needle.replace(/[!%_]/g, '!$&')}%`} escape '!'`,
+    );
   const out = new Map<string, Pick<MessageMetadata, 'headers' | 'sentAt'>>();
   for (const row of await query.execute()) {
-    if (!out.has(row.hash)) out.set(row.hash, { headers: JSON.parse(row.headers), sentAt: row.sent_at === null ? null : Number(row.sent_at) });
+    if (!out.has(row.hash))
+      out.set(row.hash, {
+        headers: JSON.parse(row.headers),
+        sentAt: row.sent_at === null ? null : Number(row.sent_at),
+      });
   }
   return out;
 }
-

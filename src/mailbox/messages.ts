@@ -28,9 +28,21 @@ export interface MessageDeps {
 }
 
 /** The mailbox's dependencies taken from the running server's parts (IMAP, POP3, local delivery, probes). */
-export function messageDeps(parts: { store: { db: Kysely<Database>; dialect: Dialect; blobs: BlobStore }; changes: ChangeFeed; folderIndex: FolderIndex; now(): number }): MessageDeps {
+export function messageDeps(parts: {
+  store: { db: Kysely<Database>; dialect: Dialect; blobs: BlobStore };
+  changes: ChangeFeed;
+  folderIndex: FolderIndex;
+  now(): number;
+}): MessageDeps {
   const { store } = parts;
-  return { db: store.db, dialect: store.dialect, blobs: store.blobs, changes: parts.changes, index: parts.folderIndex, now: parts.now };
+  return {
+    db: store.db,
+    dialect: store.dialect,
+    blobs: store.blobs,
+    changes: parts.changes,
+    index: parts.folderIndex,
+    now: parts.now,
+  };
 }
 
 export interface MessageState {
@@ -49,12 +61,25 @@ export interface MessageRow extends MessageState {
 const splitFlags = (text: string) => (text ? text.split(' ') : []);
 
 function toRow(row: MessageRowFields): MessageRow {
-  return { uid: Number(row.uid), flags: splitFlags(row.flags), modseq: Number(row.modseq), size: Number(row.size), internalDate: Number(row.internal_date), blobHash: row.blob_hash, prefix: row.prefix };
+  return {
+    uid: Number(row.uid),
+    flags: splitFlags(row.flags),
+    modseq: Number(row.modseq),
+    size: Number(row.size),
+    internalDate: Number(row.internal_date),
+    blobHash: row.blob_hash,
+    prefix: row.prefix,
+  };
 }
 
 /** UID, flags and MODSEQ of every message in the folder, by UID. */
 export async function listMessageStates(db: Kysely<Database>, folderId: number): Promise<MessageState[]> {
-  const rows = await db.selectFrom('messages').select(['uid', 'flags', 'modseq']).where('mailbox_id', '=', folderId).orderBy('uid').execute();
+  const rows = await db
+    .selectFrom('messages')
+    .select(['uid', 'flags', 'modseq'])
+    .where('mailbox_id', '=', folderId)
+    .orderBy('uid')
+    .execute();
   return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
 }
 
@@ -63,7 +88,15 @@ const rowColumns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_has
 const messageByUid = new PreparedQuery<{ folderId: number; uid: number }, MessageRowFields>((db, arg) =>
   db.selectFrom('messages').select(rowColumns).where('mailbox_id', '=', arg('folderId')).where('uid', '=', arg('uid')),
 );
-type MessageRowFields = { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string; prefix: string };
+type MessageRowFields = {
+  uid: number;
+  flags: string;
+  modseq: number;
+  size: number;
+  internal_date: number;
+  blob_hash: string;
+  prefix: string;
+};
 
 /** Full rows of the messages with these UIDs (those that still exist), by UID. */
 export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
@@ -95,7 +128,14 @@ export async function folderModseq(db: Kysely<Database>, folderId: number): Prom
 
 type Since = { folderId: number; modseq: number };
 /** A message row as the folder index keeps it (a session's catch-up reads the first three columns). */
-export type ChangedRow = { uid: number; flags: string; modseq: number; size: number; internal_date: number; blob_hash: string };
+export type ChangedRow = {
+  uid: number;
+  flags: string;
+  modseq: number;
+  size: number;
+  internal_date: number;
+  blob_hash: string;
+};
 /** Messages added or changed after a MODSEQ, in UID order: what sessions and the folder index catch up with. */
 export const changedSince = new PreparedQuery<Since, ChangedRow>((db, arg) =>
   db
@@ -107,7 +147,12 @@ export const changedSince = new PreparedQuery<Since, ChangedRow>((db, arg) =>
 );
 /** UIDs expunged after a MODSEQ, with the MODSEQ of each expunge, in UID order. */
 export const expungedSince = new PreparedQuery<Since, { uid: number; modseq: number }>((db, arg) =>
-  db.selectFrom('mailbox_expunges').select(['uid', 'modseq']).where('mailbox_id', '=', arg('folderId')).where('modseq', '>', arg('modseq')).orderBy('uid'),
+  db
+    .selectFrom('mailbox_expunges')
+    .select(['uid', 'modseq'])
+    .where('mailbox_id', '=', arg('folderId'))
+    .where('modseq', '>', arg('modseq'))
+    .orderBy('uid'),
 );
 
 /** What changed in the folder after `modseq`: messages added or whose flags changed, and UIDs expunged. */
@@ -135,12 +180,23 @@ async function bumpModseq(trx: Transaction<Database>, folderId: number): Promise
   return Number(row.highest_modseq);
 }
 
-const setFlagsOfOne = new PreparedQuery<{ folderId: number; uid: number; flags: string; modseq: number }, never>((db, arg) =>
-  db.updateTable('messages').set({ flags: arg('flags'), modseq: arg('modseq') }).where('mailbox_id', '=', arg('folderId')).where('uid', '=', arg('uid')),
+const setFlagsOfOne = new PreparedQuery<{ folderId: number; uid: number; flags: string; modseq: number }, never>(
+  (db, arg) =>
+    db
+      .updateTable('messages')
+      .set({ flags: arg('flags'), modseq: arg('modseq') })
+      .where('mailbox_id', '=', arg('folderId'))
+      .where('uid', '=', arg('uid')),
 );
 
 function publish(deps: MessageDeps, folder: Folder, kind: MailboxChange['kind'], modseq: number) {
-  deps.changes.publish({ tenantId: folder.tenant_id, principalId: folder.principal_id, mailboxId: folder.id, kind, modseq });
+  deps.changes.publish({
+    tenantId: folder.tenant_id,
+    principalId: folder.principal_id,
+    mailboxId: folder.id,
+    kind,
+    modseq,
+  });
 }
 
 export type FlagChange = 'set' | 'add' | 'remove';
@@ -149,10 +205,18 @@ export type FlagChange = 'set' | 'add' | 'remove';
  * Changes the flags of the messages with these UIDs. With `unchangedSince` (CONDSTORE), messages
  * modified after that MODSEQ are left alone and returned in `modified`.
  */
-export async function storeFlags(deps: MessageDeps, folder: Folder, uids: number[], change: FlagChange, flags: string[], unchangedSince?: number) {
+export async function storeFlags(
+  deps: MessageDeps,
+  folder: Folder,
+  uids: number[],
+  change: FlagChange,
+  flags: string[],
+  unchangedSince?: number,
+) {
   const result = await relaxedCommit(deps.db, async (trx) => {
     const rows = await messagesByUid(trx, folder.id, uids);
-    const modified = unchangedSince === undefined ? [] : rows.filter((r) => r.modseq > unchangedSince).map((r) => r.uid);
+    const modified =
+      unchangedSince === undefined ? [] : rows.filter((r) => r.modseq > unchangedSince).map((r) => r.uid);
     const byNewFlags = new Map<string, number[]>();
     const updated: MessageState[] = [];
     for (const row of rows) {
@@ -175,7 +239,12 @@ export async function storeFlags(deps: MessageDeps, folder: Folder, uids: number
         continue;
       }
       for (const batch of batches(group)) {
-        await trx.updateTable('messages').set({ flags: text, modseq }).where('mailbox_id', '=', folder.id).where('uid', 'in', batch).execute();
+        await trx
+          .updateTable('messages')
+          .set({ flags: text, modseq })
+          .where('mailbox_id', '=', folder.id)
+          .where('uid', 'in', batch)
+          .execute();
       }
     }
     for (const u of updated) if (u.modseq === 0) u.modseq = modseq;
@@ -209,7 +278,9 @@ export function systemFlag(flag: string): string {
 export async function expungeDeleted(deps: MessageDeps, folder: Folder, uids?: number[]): Promise<number[]> {
   // Candidates from the folder index (no scan of the folder's rows); their flags are checked again
   // in the transaction. A \Deleted set after this point is left for the next EXPUNGE, as if it came later.
-  const flagged = uids ?? (await deps.index.messages(deps.db, folder.id)).filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
+  const flagged =
+    uids ??
+    (await deps.index.messages(deps.db, folder.id)).filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
   if (flagged.length === 0) return [];
   const result = await relaxedCommit(deps.db, async (trx) => {
     const candidates = await messagesByUid(trx, folder.id, flagged);
@@ -248,7 +319,10 @@ async function removeMessages(trx: Transaction<Database>, folderId: number, uids
   }
   for (const slice of batches(uids)) {
     await trx.deleteFrom('messages').where('mailbox_id', '=', folderId).where('uid', 'in', slice).execute();
-    await trx.insertInto('mailbox_expunges').values(slice.map((uid) => ({ mailbox_id: folderId, uid, modseq }))).execute();
+    await trx
+      .insertInto('mailbox_expunges')
+      .values(slice.map((uid) => ({ mailbox_id: folderId, uid, modseq })))
+      .execute();
   }
   return modseq;
 }
@@ -257,20 +331,51 @@ async function removeMessages(trx: Transaction<Database>, folderId: number, uids
  * Copies the messages with these UIDs into `target` (with `move`, removing them from `source` in the
  * same transaction). Returns [source UID, new UID] pairs in source UID order.
  */
-export async function copyMessages(deps: MessageDeps, source: Folder, uids: number[], target: Folder, options: { move: boolean; quotaBytes: number | null }) {
+export async function copyMessages(
+  deps: MessageDeps,
+  source: Folder,
+  uids: number[],
+  target: Folder,
+  options: { move: boolean; quotaBytes: number | null },
+) {
   const now = deps.now();
   const rows = await messagesByUid(deps.db, source.id, uids);
-  if (!options.move) await checkQuota(deps.db, target.principal_id, options.quotaBytes, rows.reduce((sum, r) => sum + r.size, 0));
+  if (!options.move)
+    await checkQuota(
+      deps.db,
+      target.principal_id,
+      options.quotaBytes,
+      rows.reduce((sum, r) => sum + r.size, 0),
+    );
   const result = await groupCommit(deps.db, async (trx) => {
     if (options.move) await lockFolders(trx, [source.id, target.id]);
     const pairs: [number, number][] = [];
     let targetModseq = 0;
     for (const row of rows) {
-      const appended = await appendMessage(trx, { mailboxId: target.id, tenantId: target.tenant_id, blobHash: row.blobHash, prefix: row.prefix, size: row.size, flags: row.flags, internalDate: row.internalDate }, now);
+      const appended = await appendMessage(
+        trx,
+        {
+          mailboxId: target.id,
+          tenantId: target.tenant_id,
+          blobHash: row.blobHash,
+          prefix: row.prefix,
+          size: row.size,
+          flags: row.flags,
+          internalDate: row.internalDate,
+        },
+        now,
+      );
       pairs.push([row.uid, appended.uid]);
       targetModseq = appended.modseq;
     }
-    const sourceModseq = options.move && rows.length ? await removeMessages(trx, source.id, rows.map((r) => r.uid)) : 0;
+    const sourceModseq =
+      options.move && rows.length
+        ? await removeMessages(
+            trx,
+            source.id,
+            rows.map((r) => r.uid),
+          )
+        : 0;
     return { pairs, targetModseq, sourceModseq };
   });
   if (result.targetModseq) publish(deps, target, 'append', result.targetModseq);
@@ -282,7 +387,12 @@ export async function copyMessages(deps: MessageDeps, source: Folder, uids: numb
  * Stores `content` as a new message in `folder` (IMAP APPEND, saving a draft or a sent copy). Small
  * content, its metadata and the message row are written in one transaction: one commit per APPEND.
  */
-export async function appendContent(deps: MessageDeps, folder: Folder, content: Buffer, options: { flags: string[]; internalDate?: number; quotaBytes: number | null }) {
+export async function appendContent(
+  deps: MessageDeps,
+  folder: Folder,
+  content: Buffer,
+  options: { flags: string[]; internalDate?: number; quotaBytes: number | null },
+) {
   await checkQuota(deps.db, folder.principal_id, options.quotaBytes, content.length);
   const now = deps.now();
   const inline = content.length <= inlineBlobLimit ? inlineBlob(content) : undefined;
@@ -290,7 +400,19 @@ export async function appendContent(deps: MessageDeps, folder: Folder, content: 
   const appended = await groupCommit(deps.db, async (trx) => {
     if (inline) await writeInlineBlob(trx, inline, now);
     await insertMetadata(trx, deps.dialect, blob.hash, content, now);
-    return appendMessage(trx, { mailboxId: folder.id, tenantId: folder.tenant_id, blobHash: blob.hash, prefix: '', size: content.length, flags: applyFlagChange([], 'add', options.flags), internalDate: options.internalDate ?? now }, now);
+    return appendMessage(
+      trx,
+      {
+        mailboxId: folder.id,
+        tenantId: folder.tenant_id,
+        blobHash: blob.hash,
+        prefix: '',
+        size: content.length,
+        flags: applyFlagChange([], 'add', options.flags),
+        internalDate: options.internalDate ?? now,
+      },
+      now,
+    );
   });
   publish(deps, folder, 'append', appended.modseq);
   return appended;

@@ -21,12 +21,22 @@ export class QuotaExceeded extends HoldfastError {
 export const sizeNotKnown = 1;
 
 /** Whether `adding` bytes fit into a principal's quota (null: no quota) with what they use now. */
-export async function fitsQuota(db: Kysely<Database> | Transaction<Database>, principalId: number, quotaBytes: number | null, adding: number): Promise<boolean> {
+export async function fitsQuota(
+  db: Kysely<Database> | Transaction<Database>,
+  principalId: number,
+  quotaBytes: number | null,
+  adding: number,
+): Promise<boolean> {
   if (quotaBytes === null) return true;
   return (await usedBytes(db, principalId)) + adding <= quotaBytes;
 }
 
 /** Throws QuotaExceeded (IMAP: NO [OVERQUOTA]) when `adding` bytes do not fit. */
-export async function checkQuota(db: Kysely<Database> | Transaction<Database>, principalId: number, quotaBytes: number | null, adding: number) {
+export async function checkQuota(
+  db: Kysely<Database> | Transaction<Database>,
+  principalId: number,
+  quotaBytes: number | null,
+  adding: number,
+) {
   if (!(await fitsQuota(db, principalId, quotaBytes, adding))) throw new QuotaExceeded(quotaBytes!);
 }

@@ -31,7 +31,9 @@ const valueMark = '\x02';
 export function toSearchHeaders(headers: HeaderLine[], sentAt: number | null): SearchHeaders {
   // The marks cannot occur in a value: header values are text, and control characters other than tab
   // are not text (RFC 5322); any that slipped in are dropped.
-  const text = headers.map(([name, value]) => `${fieldMark}${name}${valueMark}${value.replace(/[\x01\x02]/g, '')}`).join('') + fieldMark;
+  const text =
+    headers.map(([name, value]) => `${fieldMark}${name}${valueMark}${value.replace(/[\x01\x02]/g, '')}`).join('') +
+    fieldMark;
   const date = headers.find(([name]) => name.toLowerCase() === 'date')?.[1];
   return { text: text.toLowerCase(), sentAt, sentDay: (date && sentDay(date)) || 0 };
 }
@@ -61,7 +63,7 @@ export function fieldContains(field: string, needle: string): (headers: SearchHe
 export function anyFieldContains(needle: string): (headers: SearchHeaders | undefined) => boolean {
   const lower = needle.toLowerCase();
   if (/[\x01\x02]/.test(lower)) return () => false; // values hold no marks (toSearchHeaders)
-  return (headers) => headers !== undefined && headers.text.includes(lower);
+  return (headers) => headers?.text.includes(lower) === true;
 }
 
 /** Memory an entry costs beyond its text (map entry, objects), in characters' worth. */
@@ -85,7 +87,10 @@ export class SearchHeaderCache {
     return this.cache.getMany(
       hashes,
       fromMetadata(db, ['headers', 'sent_at'], (row) => {
-        const headers = toSearchHeaders(JSON.parse(row.headers) as HeaderLine[], row.sent_at === null ? null : Number(row.sent_at));
+        const headers = toSearchHeaders(
+          JSON.parse(row.headers) as HeaderLine[],
+          row.sent_at === null ? null : Number(row.sent_at),
+        );
         return { value: headers, size: headers.text.length + perEntry };
       }),
     );

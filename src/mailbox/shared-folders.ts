@@ -3,7 +3,14 @@
 // as "Shared/<address>/<folder>" (RFC 2342 NAMESPACE, RFC 4314 ACL), only within the tenant.
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { ensureDefaultFolders, findFolder, folderDelimiter, listFolders, normalizeFolderName, type Folder } from './folders.ts';
+import {
+  ensureDefaultFolders,
+  findFolder,
+  folderDelimiter,
+  listFolders,
+  normalizeFolderName,
+  type Folder,
+} from './folders.ts';
 
 export const sharedPrefix = `Shared${folderDelimiter}`;
 
@@ -17,7 +24,10 @@ export interface SharedMailbox {
   address: string;
 }
 
-export async function sharedMailboxesOf(db: Kysely<Database>, viewer: { id: number; tenantId: number }): Promise<SharedMailbox[]> {
+export async function sharedMailboxesOf(
+  db: Kysely<Database>,
+  viewer: { id: number; tenantId: number },
+): Promise<SharedMailbox[]> {
   const rows = await db
     .selectFrom('mailbox_grants')
     .innerJoin('principals', 'principals.id', 'mailbox_grants.target_id')
@@ -31,7 +41,11 @@ export async function sharedMailboxesOf(db: Kysely<Database>, viewer: { id: numb
 }
 
 /** Every folder of the mailboxes shared with the viewer, named as the viewer sees them. */
-export async function sharedFolders(db: Kysely<Database>, viewer: { id: number; tenantId: number }, now: number): Promise<(Folder & { visibleName: string })[]> {
+export async function sharedFolders(
+  db: Kysely<Database>,
+  viewer: { id: number; tenantId: number },
+  now: number,
+): Promise<(Folder & { visibleName: string })[]> {
   const out: (Folder & { visibleName: string })[] = [];
   for (const mailbox of await sharedMailboxesOf(db, viewer)) {
     let folders = await listFolders(db, mailbox.principalId);
@@ -40,7 +54,8 @@ export async function sharedFolders(db: Kysely<Database>, viewer: { id: number; 
       await ensureDefaultFolders(db, { id: mailbox.principalId, tenantId: mailbox.tenantId }, now);
       folders = await listFolders(db, mailbox.principalId);
     }
-    for (const folder of folders) out.push({ ...folder, visibleName: `${sharedPrefix}${mailbox.address}${folderDelimiter}${folder.name}` });
+    for (const folder of folders)
+      out.push({ ...folder, visibleName: `${sharedPrefix}${mailbox.address}${folderDelimiter}${folder.name}` });
   }
   return out;
 }
@@ -49,7 +64,11 @@ export async function sharedFolders(db: Kysely<Database>, viewer: { id: number; 
  * The folder a name means to this viewer: one of their own, or "Shared/<address>/<folder>" of a
  * mailbox shared with them. Undefined when there is none (or no right to it: the same to the viewer).
  */
-export async function resolveFolder(db: Kysely<Database>, viewer: { id: number; tenantId: number }, name: string): Promise<Folder | undefined> {
+export async function resolveFolder(
+  db: Kysely<Database>,
+  viewer: { id: number; tenantId: number },
+  name: string,
+): Promise<Folder | undefined> {
   if (!name.startsWith(sharedPrefix)) return findFolder(db, viewer.id, normalizeFolderName(name));
   const rest = name.slice(sharedPrefix.length);
   const split = rest.indexOf(folderDelimiter);

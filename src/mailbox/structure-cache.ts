@@ -26,7 +26,10 @@ export class StructureCache {
 
   /** The structure of these contents, in their order (undefined for a content without metadata, or with old metadata). */
   load(db: Kysely<Database>, hashes: string[]): Promise<(MessageStructure | undefined)[]> {
-    const read = fromMetadata(db, ['tree', 'envelope'], (row) => ({ value: { tree: JSON.parse(row.tree) as MimePart, envelope: JSON.parse(row.envelope) as Envelope }, size: row.tree.length + row.envelope.length }));
+    const read = fromMetadata(db, ['tree', 'envelope'], (row) => ({
+      value: { tree: JSON.parse(row.tree) as MimePart, envelope: JSON.parse(row.envelope) as Envelope },
+      size: row.tree.length + row.envelope.length,
+    }));
     return this.cache.getMany(hashes, async (missing) => {
       const loaded = await read(missing);
       for (const [hash, { value }] of loaded) if (value.tree.format !== treeFormat) loaded.delete(hash);

@@ -37,7 +37,10 @@ export function threadByOrderedSubject(messages: ThreadMessage[]): ThreadNode[] 
     groups.set(key, [...(groups.get(key) ?? []), message]);
   }
   // The first message is the parent of all the others.
-  const threads = [...groups.values()].map(([first, ...rest]) => ({ message: first, children: rest.map((m) => ({ message: m, children: [] })) }));
+  const threads = [...groups.values()].map(([first, ...rest]) => ({
+    message: first,
+    children: rest.map((m) => ({ message: m, children: [] })),
+  }));
   return threads.sort(byDate);
 }
 
@@ -73,7 +76,8 @@ export function threadByReferences(messages: ThreadMessage[]): ThreadNode[] {
     let previous: Container | undefined;
     for (const reference of message.references) {
       const current = containerFor(reference);
-      if (previous && !current.parent && !reachable(previous, current) && current !== container) setParent(current, previous);
+      if (previous && !current.parent && !reachable(previous, current) && current !== container)
+        setParent(current, previous);
       previous = current;
     }
     // The message's own references decide its parent.
@@ -82,7 +86,10 @@ export function threadByReferences(messages: ThreadMessage[]): ThreadNode[] {
   }
 
   // (2)-(3) The root set, with placeholders pruned.
-  let roots = prune([...byId.values()].filter((c) => !c.parent), true);
+  let roots = prune(
+    [...byId.values()].filter((c) => !c.parent),
+    true,
+  );
 
   // (4) Siblings ordered by date, so that a placeholder root takes the subject of its first child.
   const sortTree = (nodes: Container[]) => {
@@ -101,7 +108,11 @@ export function threadByReferences(messages: ThreadMessage[]): ThreadNode[] {
   for (const root of roots) {
     const subject = subjectOf(root);
     const old = bySubject.get(subject);
-    if (subject && (!old || (old.message && !root.message) || (old.message && root.message && isReply(old) && !isReply(root)))) bySubject.set(subject, root);
+    if (
+      subject &&
+      (!old || (old.message && !root.message) || (old.message && root.message && isReply(old) && !isReply(root)))
+    )
+      bySubject.set(subject, root);
   }
   // (5B) Every other root with that subject is joined to it.
   const merged: Container[] = [...roots];

@@ -73,7 +73,12 @@ type Parsed = { name?: string | null; route?: string | null; mailbox?: string | 
 
 /** A missing mailbox or domain gets Dovecot's placeholder: NIL would read as group syntax. */
 function missing(address: Parsed): EnvelopeAddress {
-  return [address.name ?? null, address.route ?? null, address.mailbox ?? 'MISSING_MAILBOX', address.host || 'MISSING_DOMAIN'];
+  return [
+    address.name ?? null,
+    address.route ?? null,
+    address.mailbox ?? 'MISSING_MAILBOX',
+    address.host || 'MISSING_DOMAIN',
+  ];
 }
 
 /** `name: mailbox, mailbox;` as group start, members and group end; false (nothing read) if not a group. */
@@ -107,7 +112,13 @@ function group(scanner: HeaderScanner, out: EnvelopeAddress[]): boolean {
 /** A mailbox: `phrase <[@route:]local@domain>` or `local@domain [(comment)]`. */
 function mailbox(scanner: HeaderScanner, out: EnvelopeAddress[]) {
   const start = scanner.at;
-  out.push(missing(nameAddress(scanner) ?? (((scanner.at = start), addressSpec(scanner)))));
+  const named = nameAddress(scanner);
+  if (named) {
+    out.push(missing(named));
+    return;
+  }
+  scanner.at = start; // not a name-addr: read it again as an addr-spec
+  out.push(missing(addressSpec(scanner)));
 }
 
 function nameAddress(scanner: HeaderScanner): Parsed | undefined {

@@ -14,7 +14,8 @@ export function parseHeaderSection(section: string): HeaderField[] {
     if (/^[ \t]/.test(line) && fields.length) fields.at(-1)!.value += ` ${line.trim()}`;
     else {
       const colon = line.indexOf(':');
-      if (colon > 0) fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim() });
+      if (colon > 0)
+        fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim() });
     }
   }
   return fields;
@@ -23,10 +24,19 @@ export function parseHeaderSection(section: string): HeaderField[] {
 export const headerValue = (fields: HeaderField[], name: string) => fields.find((f) => f.name === name)?.value;
 
 /** Addresses in an address header (From, To...), lower-cased. */
+/** What addressparser returns for each entry (its own typings say less). */
+interface ParsedEntry {
+  address?: string;
+  group?: ParsedEntry[];
+}
+
 export function headerAddresses(value: string | undefined): string[] {
   if (!value) return [];
-  const flatten = (list: any[]): string[] => list.flatMap((entry) => (entry.group ? flatten(entry.group) : entry.address ? [String(entry.address).toLowerCase()] : []));
-  return flatten(addressparser(value) as any[]);
+  const flatten = (list: ParsedEntry[]): string[] =>
+    list.flatMap((entry) =>
+      entry.group ? flatten(entry.group) : entry.address ? [String(entry.address).toLowerCase()] : [],
+    );
+  return flatten(addressparser(value) as ParsedEntry[]);
 }
 
 /**
@@ -34,7 +44,7 @@ export function headerAddresses(value: string | undefined): string[] {
  * used group syntax (`X:;`), which names no author and hides who wrote the message.
  */
 export function authorsOf(value: string): { addresses: string[]; group: boolean } {
-  const entries = addressparser(value) as any[];
+  const entries = addressparser(value) as ParsedEntry[];
   return { addresses: headerAddresses(value), group: entries.some((entry) => entry.group) };
 }
 
@@ -69,7 +79,12 @@ export function captureHeaders(source: AsyncIterable<Uint8Array>, limit = 256 * 
       yield chunk;
     }
   }
-  return { stream: passThrough(), headers: () => collected.toString('utf8'), complete: () => !truncated, size: () => size };
+  return {
+    stream: passThrough(),
+    headers: () => collected.toString('utf8'),
+    complete: () => !truncated,
+    size: () => size,
+  };
 }
 
 /**
@@ -77,7 +92,11 @@ export function captureHeaders(source: AsyncIterable<Uint8Array>, limit = 256 * 
  * lines included; the body is never looked at. The header section is held back until its end, at
  * most `limit` bytes: a longer one passes unchanged (intake refuses it for its size anyway).
  */
-export async function* dropHeaderFields(source: AsyncIterable<Uint8Array>, names: ReadonlySet<string>, limit: number): AsyncIterable<Buffer> {
+export async function* dropHeaderFields(
+  source: AsyncIterable<Uint8Array>,
+  names: ReadonlySet<string>,
+  limit: number,
+): AsyncIterable<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   for (;;) {

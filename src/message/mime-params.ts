@@ -103,7 +103,10 @@ function section(name: string, value: string): Section | undefined {
 export function decodeExtendedValue(value: string): string | undefined {
   const match = /^([^']*)'[^']*'(.*)$/s.exec(value);
   if (!match) return undefined;
-  const bytes = Buffer.from(match[2]!.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  const bytes = Buffer.from(
+    match[2]!.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  );
   try {
     const text = new TextDecoder(match[1] || 'us-ascii', { fatal: true }).decode(bytes);
     return /[\x00-\x1f\x7f]/.test(text) ? undefined : text;

@@ -61,7 +61,14 @@ export function parseMimeTree(source: Buffer): MimePart {
   return { format: treeFormat, ...parsePart(text, 0, text.length, 0, budget, false) };
 }
 
-function parsePart(text: string, start: number, end: number, depth: number, budget: { parts: number }, inDigest: boolean): MimePart {
+function parsePart(
+  text: string,
+  start: number,
+  end: number,
+  depth: number,
+  budget: { parts: number },
+  inDigest: boolean,
+): MimePart {
   budget.parts++;
   const { headerEnd, bodyStart } = splitHeader(text, start, end);
   const headers = parseHeaderLines(text.slice(start, headerEnd));
@@ -95,7 +102,8 @@ function parsePart(text: string, start: number, end: number, depth: number, budg
 
   const canNest = depth < maxDepth && budget.parts < maxParts;
   if (type === 'multipart') {
-    const ranges = params.boundary && canNest ? splitMultipart(text, bodyStart, end, params.boundary, maxParts - budget.parts) : [];
+    const ranges =
+      params.boundary && canNest ? splitMultipart(text, bodyStart, end, params.boundary, maxParts - budget.parts) : [];
     part.children = [];
     // Parts past the bound (counted over the whole message) are left out: BODYSTRUCTURE does not list
     // them and BODY[n] of one is empty; their bytes stay in the multipart's own body (BODY[TEXT]).
@@ -116,8 +124,20 @@ function parsePart(text: string, start: number, end: number, depth: number, budg
 
 function emptyTextPart(at: number): MimePart {
   return {
-    headerStart: at, bodyStart: at, end: at, type: 'text', subtype: 'plain', params: { charset: 'us-ascii' },
-    id: null, description: null, encoding: null, md5: null, disposition: null, language: null, location: null, lines: 0,
+    headerStart: at,
+    bodyStart: at,
+    end: at,
+    type: 'text',
+    subtype: 'plain',
+    params: { charset: 'us-ascii' },
+    id: null,
+    description: null,
+    encoding: null,
+    md5: null,
+    disposition: null,
+    language: null,
+    location: null,
+    lines: 0,
   };
 }
 
@@ -146,7 +166,9 @@ export function parseHeaderLines(header: string): HeaderLine[] {
     if (colon <= 0) continue;
     const name = raw.slice(0, colon).trim().toLowerCase();
     if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) continue;
-    const value = Buffer.from(raw.slice(colon + 1).replace(/\r?\n/g, ''), 'latin1').toString('utf8').trim();
+    const value = Buffer.from(raw.slice(colon + 1).replace(/\r?\n/g, ''), 'latin1')
+      .toString('utf8')
+      .trim();
     lines.push([name, value]);
   }
   return lines;

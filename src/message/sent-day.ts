@@ -5,7 +5,19 @@
 const dayMs = 86_400_000;
 
 /** RFC 5322 §4.3's obsolete zone names; military letters and anything else count as -0000. */
-const namedZones: Record<string, number> = { ut: 0, gmt: 0, z: 0, est: -5, edt: -4, cst: -6, cdt: -5, mst: -7, mdt: -6, pst: -8, pdt: -7 };
+const namedZones: Record<string, number> = {
+  ut: 0,
+  gmt: 0,
+  z: 0,
+  est: -5,
+  edt: -4,
+  cst: -6,
+  cdt: -5,
+  mst: -7,
+  mdt: -6,
+  pst: -8,
+  pdt: -7,
+};
 
 /** The sent day as the UTC midnight of that calendar date (ms), or null when the date cannot be read. */
 export function sentDay(dateValue: string): number | null {
@@ -19,5 +31,5 @@ function zoneOffsetMs(text: string): number {
   const numeric = /([+-])(\d{2})(\d{2})$/.exec(text);
   if (numeric) return (numeric[1] === '-' ? -1 : 1) * (Number(numeric[2]) * 60 + Number(numeric[3])) * 60_000;
   const named = /([a-z]+)$/i.exec(text)?.[1]?.toLowerCase();
-  return (named && namedZones[named]) ? namedZones[named]! * 3_600_000 : 0;
+  return named && namedZones[named] ? namedZones[named]! * 3_600_000 : 0;
 }

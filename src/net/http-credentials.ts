@@ -43,18 +43,30 @@ export type HttpLoginResult<T = Principal> = { ok: true; principal: T } | HttpLo
 export function plainHttpRefusal(request: HttpLoginRequest, policy: PlainHttpPolicy): HttpLoginFailure | undefined {
   if (request.secure || policy.plaintextLogin || isLoopbackAddress(request.remoteAddress)) return undefined;
   const https = policy.httpsPort === 'off' ? 'HTTPS' : `HTTPS (port ${policy.httpsPort})`;
-  return { ok: false, status: 403, message: `Passwords are not accepted over plain HTTP from ${request.remoteAddress}: use ${https}, or set [http] plaintext_login = true behind a TLS-terminating proxy` };
+  return {
+    ok: false,
+    status: 403,
+    message: `Passwords are not accepted over plain HTTP from ${request.remoteAddress}: use ${https}, or set [http] plaintext_login = true behind a TLS-terminating proxy`,
+  };
 }
 
 /** A login limiter's outcome as an HTTP answer: 429 (with the wait) when throttled, 401 when wrong. */
 export function httpLoginResult<T>(outcome: LoginOutcome<T>, wrong: string): HttpLoginResult<T> {
   if (outcome.ok) return outcome;
-  if (outcome.throttled) return { ok: false, status: 429, message: outcome.message, retryAfterSeconds: outcome.retryAfterSeconds };
+  if (outcome.throttled)
+    return { ok: false, status: 429, message: outcome.message, retryAfterSeconds: outcome.retryAfterSeconds };
   return { ok: false, status: 401, message: wrong };
 }
 
 /** An address and password checked through the login limiter. */
-export async function checkHttpPassword(directory: Directory, logins: LoginLimiter, remoteAddress: string, credentials: { user: string; password: string }): Promise<HttpLoginResult> {
-  const outcome = await logins.attempt(remoteAddress, credentials.user, () => directory.authenticate(credentials.user, credentials.password));
+export async function checkHttpPassword(
+  directory: Directory,
+  logins: LoginLimiter,
+  remoteAddress: string,
+  credentials: { user: string; password: string },
+): Promise<HttpLoginResult> {
+  const outcome = await logins.attempt(remoteAddress, credentials.user, () =>
+    directory.authenticate(credentials.user, credentials.password),
+  );
   return httpLoginResult(outcome, 'Wrong email address or password');
 }

@@ -32,7 +32,12 @@ export function listen(server: Server, name: ListenerName, host: string, port: n
   });
 }
 
-export function describeListenError(error: NodeJS.ErrnoException, name: ListenerName, host: string, port: number): Error {
+export function describeListenError(
+  error: NodeJS.ErrnoException,
+  name: ListenerName,
+  host: string,
+  port: number,
+): Error {
   const key = portVariable(name);
   switch (error.code) {
     case 'EADDRINUSE':
@@ -47,7 +52,10 @@ export function describeListenError(error: NodeJS.ErrnoException, name: Listener
           `sudo setcap cap_net_bind_service=+ep "$(command -v node)"); or set ${key} to a port above 1023, or "off"`,
       );
     case 'EADDRNOTAVAIL':
-      return unavailable('bind-address-unavailable', `HOLDFAST_BIND = ${host}: this machine has no such address; use 0.0.0.0 (all IPv4), :: (all) or one of its addresses`);
+      return unavailable(
+        'bind-address-unavailable',
+        `HOLDFAST_BIND = ${host}: this machine has no such address; use 0.0.0.0 (all IPv4), :: (all) or one of its addresses`,
+      );
     default:
       return unavailable('listen-failed', `${key} = ${port}: cannot listen on ${host}:${port}: ${error.message}`);
   }

@@ -26,20 +26,36 @@ export interface ListenerSettings {
   tls: TlsMaterial;
 }
 
-export async function startSocketListeners(settings: ListenerSettings, specs: SocketListenerSpec[], accept: (socket: Socket, spec: SocketListenerSpec) => void, log: Logger): Promise<SocketListeners> {
+export async function startSocketListeners(
+  settings: ListenerSettings,
+  specs: SocketListenerSpec[],
+  accept: (socket: Socket, spec: SocketListenerSpec) => void,
+  log: Logger,
+): Promise<SocketListeners> {
   const { config, tls } = settings;
   const servers: Server[] = [];
   const listeners: ListenerInfo[] = [];
-  const close = () => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});
+  const close = () =>
+    Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});
   try {
     for (const spec of specs) {
       const port = config.ports[spec.name];
       if (port === 'off') continue;
-      const server = spec.tls ? createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => accept(socket, spec)) : createServer((socket) => accept(socket, spec));
-      server.on('tlsClientError', (error: Error) => log.debug({ err: error, listener: spec.name }, 'TLS handshake failed'));
+      const server = spec.tls
+        ? createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => accept(socket, spec))
+        : createServer((socket) => accept(socket, spec));
+      server.on('tlsClientError', (error: Error) =>
+        log.debug({ err: error, listener: spec.name }, 'TLS handshake failed'),
+      );
       servers.push(server);
       const actual = await listen(server, spec.name, config.bind, port);
-      listeners.push({ name: spec.name, host: config.bind, port: actual, scheme: spec.name, description: spec.description });
+      listeners.push({
+        name: spec.name,
+        host: config.bind,
+        port: actual,
+        scheme: spec.name,
+        description: spec.description,
+      });
     }
   } catch (error) {
     await close();

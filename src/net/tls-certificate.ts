@@ -16,7 +16,12 @@ export interface TlsMaterial {
 
 export async function loadTlsMaterial(config: Config): Promise<TlsMaterial> {
   if (config.tls.cert && config.tls.key) {
-    return { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key), selfSigned: false, certPath: config.tls.cert };
+    return {
+      cert: await readFile(config.tls.cert),
+      key: await readFile(config.tls.key),
+      selfSigned: false,
+      certPath: config.tls.cert,
+    };
   }
   const dir = join(config.dataDir, 'tls');
   const certPath = join(dir, `${config.hostname}.crt`);
@@ -32,7 +37,14 @@ export async function loadTlsMaterial(config: Config): Promise<TlsMaterial> {
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
         { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: config.hostname }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: config.hostname },
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
       ],
     });
     await writeFile(keyPath, pems.private, { mode: 0o600 });

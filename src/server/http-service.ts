@@ -17,7 +17,12 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   const apps: FastifyInstance[] = [];
   const listeners: ListenerInfo[] = [];
   // One authenticator (and its cache of checked passwords) for both listeners.
-  const authenticator = new DavAuthenticator(holdfast.directory, holdfast.logins, { plaintextLogin: config.http.plaintextLogin, httpsPort: config.ports.https }, holdfast.now);
+  const authenticator = new DavAuthenticator(
+    holdfast.directory,
+    holdfast.logins,
+    { plaintextLogin: config.http.plaintextLogin, httpsPort: config.ports.https },
+    holdfast.now,
+  );
   try {
     for (const name of ['http', 'https'] as const) {
       const port = config.ports[name];
@@ -26,7 +31,13 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
       apps.push(app);
       await app.ready();
       const actual = await listen(app.server, name, config.bind, port);
-      listeners.push({ name, host: config.bind, port: actual, scheme: name, description: 'CalDAV, status page, metrics, admin and health API' });
+      listeners.push({
+        name,
+        host: config.bind,
+        port: actual,
+        scheme: name,
+        description: 'CalDAV, status page, metrics, admin and health API',
+      });
     }
   } catch (error) {
     await Promise.all(apps.map((app) => app.close()));
@@ -47,7 +58,9 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle' as const,
   };
-  const app = (secure ? Fastify({ ...options, https: { cert: holdfast.tls.cert, key: holdfast.tls.key } }) : Fastify(options)) as unknown as FastifyInstance;
+  const app = (secure
+    ? Fastify({ ...options, https: { cert: holdfast.tls.cert, key: holdfast.tls.key } })
+    : Fastify(options)) as unknown as FastifyInstance;
   limitPipelining(app.server);
   addDavMethods(app);
   registerHealthRoutes(app, holdfast);

@@ -14,8 +14,21 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     queue: flow.queue,
     newMail: flow.newMail,
     destinations: holdfast.destinations,
-    local: { ...messageDeps(holdfast), directory, queue: flow.queue, scheduler: holdfast.scheduler, log: logger.child({ component: 'calendar' }) },
-    remote: { blobs: store.blobs, dns, relays: config.relays, hostname: config.hostname, remotePort: config.queue.remotePort, smtp },
+    local: {
+      ...messageDeps(holdfast),
+      directory,
+      queue: flow.queue,
+      scheduler: holdfast.scheduler,
+      log: logger.child({ component: 'calendar' }),
+    },
+    remote: {
+      blobs: store.blobs,
+      dns,
+      relays: config.relays,
+      hostname: config.hostname,
+      remotePort: config.queue.remotePort,
+      smtp,
+    },
     logger: logger.child({ component: 'queue' }),
     maxActive: config.queue.maxActive,
     pollIntervalMs: config.queue.pollIntervalMs,
@@ -25,7 +38,13 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     now,
   });
   await runner.start();
-  const housekeeping = new Housekeeping({ db: store.db, blobs: store.blobs, keepFinishedMs: config.queue.keepFinishedMs, logger: logger.child({ component: 'housekeeping' }), now });
+  const housekeeping = new Housekeeping({
+    db: store.db,
+    blobs: store.blobs,
+    keepFinishedMs: config.queue.keepFinishedMs,
+    logger: logger.child({ component: 'housekeeping' }),
+    now,
+  });
   housekeeping.start();
   return {
     listeners: [],

@@ -7,8 +7,12 @@ export type Role = (typeof allRoles)[number];
 
 export function parseRoles(text: string | undefined): Role[] {
   if (!text) return [...allRoles];
-  const roles = text.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const unknown = roles.find((r) => !(allRoles as readonly string[]).includes(r));
-  if (unknown !== undefined || roles.length === 0) throw invalidOption('--roles', text, `a comma-separated list of: ${allRoles.join(', ')}`);
+  if (unknown !== undefined || roles.length === 0)
+    throw invalidOption('--roles', text, `a comma-separated list of: ${allRoles.join(', ')}`);
   return [...new Set(roles)] as Role[];
 }

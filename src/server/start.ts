@@ -57,17 +57,28 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     backgroundCheckpoints: true,
     onCheckpointError: (error) => logger.warn({ error }, 'WAL checkpoint failed; retrying'),
   });
-  if (migration.from !== migration.to) logger.info({ from: migration.from, to: migration.to, backup: migration.backup }, 'store schema migrated');
-  if (madePrivate) logger.warn({ count: madePrivate, dataDir: config.dataDir }, `made ${madePrivate} files and directories in the data dir private to Holdfast's user (other local users could read them)`);
+  if (migration.from !== migration.to)
+    logger.info({ from: migration.from, to: migration.to, backup: migration.backup }, 'store schema migrated');
+  if (madePrivate)
+    logger.warn(
+      { count: madePrivate, dataDir: config.dataDir },
+      `made ${madePrivate} files and directories in the data dir private to Holdfast's user (other local users could read them)`,
+    );
 
   const services: RunningService[] = [];
   let holdfast: Holdfast | undefined;
   try {
     const directory = new Directory(store.db, now);
-    const bootstrap = await bootstrapDirectory(directory, { domain: config.domain, adminPassword: config.adminPassword });
-    if (bootstrap.created) logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
+    const bootstrap = await bootstrapDirectory(directory, {
+      domain: config.domain,
+      adminPassword: config.adminPassword,
+    });
+    if (bootstrap.created)
+      logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
     for (const tenant of Object.keys(config.tenantLimits).filter((t) => !(t in probeTenantLimits))) {
-      await directory.getTenant(tenant).catch(() => logger.warn({ tenant }, `[tenant_limits.${tenant}] names no tenant; its limits apply to nobody`));
+      await directory
+        .getTenant(tenant)
+        .catch(() => logger.warn({ tenant }, `[tenant_limits.${tenant}] names no tenant; its limits apply to nobody`));
     }
     const tls = await loadTlsMaterial(config);
     const metrics = new Metrics();
@@ -83,8 +94,33 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       maxAttendees: config.caldav.maxAttendees,
     });
     const dns = options.dns ?? createMailDns(config.dnsServers);
-    const health = new HealthMonitor({ config, db: store.db, mail: () => messageDeps(holdfast!), directory, dns, metrics, logger: logger.child({ component: 'health' }), now });
-    holdfast = { config, store, directory, logger, tls, now, dns, flow, scheduler, metrics, health, destinations: new DestinationControl(now), changes: new ChangeFeed(), folderIndex: new FolderIndex(), logins: new LoginLimiter(store.db, loginLimits(config.limits.authFailures), now, isProbeAddress) };
+    const health = new HealthMonitor({
+      config,
+      db: store.db,
+      mail: () => messageDeps(holdfast!),
+      directory,
+      dns,
+      metrics,
+      logger: logger.child({ component: 'health' }),
+      now,
+    });
+    holdfast = {
+      config,
+      store,
+      directory,
+      logger,
+      tls,
+      now,
+      dns,
+      flow,
+      scheduler,
+      metrics,
+      health,
+      destinations: new DestinationControl(now),
+      changes: new ChangeFeed(),
+      folderIndex: new FolderIndex(),
+      logins: new LoginLimiter(store.db, loginLimits(config.limits.authFailures), now, isProbeAddress),
+    };
     if (config.database.kind === 'postgres') services.push(await relayChanges(holdfast, config.database.url));
     const byRole = new Map<Role, RunningService>();
     for (const role of options.roles) {
@@ -103,7 +139,15 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       services.splice(services.indexOf(service), 1);
       await service.close();
     };
-    return { holdfast: context, roles: options.roles, listeners, migration, bootstrap, stop: () => stopNode(context, services), stopRole };
+    return {
+      holdfast: context,
+      roles: options.roles,
+      listeners,
+      migration,
+      bootstrap,
+      stop: () => stopNode(context, services),
+      stopRole,
+    };
   } catch (error) {
     await Promise.all(services.map((s) => s.close().catch(() => {})));
     await store.close().catch(() => {});
@@ -113,7 +157,12 @@ export async function startNode(config: Config, options: StartOptions): Promise<
 
 /** Mailbox changes travel between the nodes sharing the database (IDLE on one node, delivery on another). */
 async function relayChanges(holdfast: Holdfast, url: string): Promise<RunningService> {
-  const channel = await new PostgresChannel(url, 'holdfast_mailbox_changes', (message) => holdfast.changes.receive(message), holdfast.logger.child({ component: 'change-feed' })).start();
+  const channel = await new PostgresChannel(
+    url,
+    'holdfast_mailbox_changes',
+    (message) => holdfast.changes.receive(message),
+    holdfast.logger.child({ component: 'change-feed' }),
+  ).start();
   holdfast.changes.connect({ send: (message) => channel.notify(message) });
   return {
     listeners: [],
@@ -130,7 +179,9 @@ async function stopNode(holdfast: Holdfast, services: RunningService[]) {
   await holdfast.health.stop();
   let timer: NodeJS.Timeout | undefined;
   const graceful = Promise.all(services.map((s) => s.close())).then(() => 'finished' as const);
-  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), config.shutdownGraceMs)));
+  const deadline = new Promise<'timeout'>(
+    (resolve) => (timer = setTimeout(() => resolve('timeout'), config.shutdownGraceMs)),
+  );
   const outcome = await Promise.race([graceful, deadline]);
   clearTimeout(timer);
   if (outcome === 'timeout') {

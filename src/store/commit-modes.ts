@@ -82,7 +82,10 @@ export function registerCommitTarget(db: Kysely<Database>, target: CommitTarget)
   targets.set(db, target);
 }
 
-export async function relaxedCommit<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+export async function relaxedCommit<T>(
+  db: Kysely<Database>,
+  work: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
   const target = targets.get(db);
   if (target?.dialect === 'postgres') {
     return retryTransient(() =>
@@ -106,7 +109,10 @@ export async function relaxedCommit<T>(db: Kysely<Database>, work: (trx: Transac
   });
 }
 
-export async function groupCommit<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+export async function groupCommit<T>(
+  db: Kysely<Database>,
+  work: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
   const target = targets.get(db);
   if (target?.dialect === 'postgres') return retryTransient(() => db.transaction().execute(work));
   const walSync = target?.walSync;

@@ -51,7 +51,13 @@ export class ContentCollector {
   }
 
   private async walk(now: number) {
-    const rows = await this.db.selectFrom('blob_metadata').select('hash').where('hash', '>', this.walkAfter).orderBy('hash').limit(walkBatch).execute();
+    const rows = await this.db
+      .selectFrom('blob_metadata')
+      .select('hash')
+      .where('hash', '>', this.walkAfter)
+      .orderBy('hash')
+      .limit(walkBatch)
+      .execute();
     this.walkAfter = rows.length === walkBatch ? rows.at(-1)!.hash : '';
     const hashes = rows.map((r) => r.hash);
     const used = await contentsInUse(this.db, hashes);
@@ -66,7 +72,12 @@ export class ContentCollector {
  * Deletes those of `hashes` that no mailbox message or queue entry uses and that were last stored
  * before `storedBefore`, with their metadata and search text. Returns how many it deleted.
  */
-export async function deleteUnusedContents(db: Kysely<Database>, blobs: BlobStore, hashes: string[], storedBefore: number): Promise<number> {
+export async function deleteUnusedContents(
+  db: Kysely<Database>,
+  blobs: BlobStore,
+  hashes: string[],
+  storedBefore: number,
+): Promise<number> {
   const used = await contentsInUse(db, hashes);
   let deleted = 0;
   for (const hash of hashes) {

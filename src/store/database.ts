@@ -31,7 +31,10 @@ export interface OpenDatabaseOptions {
 }
 
 /** Opens the database; each driver is loaded only when its backend is used. */
-export async function openDatabase(location: StoreLocation, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
+export async function openDatabase(
+  location: StoreLocation,
+  options: OpenDatabaseOptions = {},
+): Promise<DatabaseHandle> {
   if (location.kind === 'postgres') {
     const { default: pg } = await import('pg');
     // int8 (bigint, count(*)) arrives as a string by default; our integers stay well inside 2^53.
@@ -39,7 +42,9 @@ export async function openDatabase(location: StoreLocation, options: OpenDatabas
     const pool = new pg.Pool({ connectionString: location.url, max: 10, Client: withNamedStatements(pg.Client) });
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
-    const db = new Kysely<Database>({ dialect: carryingPreparedQueries(new PostgresDialect({ pool }), new PreparedQueries('postgres')) });
+    const db = new Kysely<Database>({
+      dialect: carryingPreparedQueries(new PostgresDialect({ pool }), new PreparedQueries('postgres')),
+    });
     registerCommitTarget(db, { dialect: 'postgres' });
     return { db, dialect: 'postgres', location, close: () => db.destroy() };
   }
@@ -65,10 +70,18 @@ export async function openDatabase(location: StoreLocation, options: OpenDatabas
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     },
   });
-  const db = new Kysely<Database>({ dialect: carryingPreparedQueries(new SqliteDialectKeepingErrors({ database: statements }, sqlite), preparedQueries) });
+  const db = new Kysely<Database>({
+    dialect: carryingPreparedQueries(new SqliteDialectKeepingErrors({ database: statements }, sqlite), preparedQueries),
+  });
   const walSync = new WalSync(`${location.path}-wal`);
-  registerCommitTarget(db, { dialect: 'sqlite', walSync, setSynchronous: (mode) => sqlite.pragma(`synchronous = ${mode}`) });
-  const checkpointer = options.backgroundCheckpoints ? checkpointInBackground(sqlite, location.path, options.onCheckpointError) : undefined;
+  registerCommitTarget(db, {
+    dialect: 'sqlite',
+    walSync,
+    setSynchronous: (mode) => sqlite.pragma(`synchronous = ${mode}`),
+  });
+  const checkpointer = options.backgroundCheckpoints
+    ? checkpointInBackground(sqlite, location.path, options.onCheckpointError)
+    : undefined;
   return {
     db,
     dialect: 'sqlite',
@@ -97,6 +110,7 @@ export async function openDatabase(location: StoreLocation, options: OpenDatabas
 function withNamedStatements(Client: typeof import('pg').Client): typeof import('pg').Client {
   const names = new Map<string, string>();
   return class extends Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's Client.query has a dozen overloads; this one passes every call through
     override query(config: any, values?: any, callback?: any): any {
       if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
         let name = names.get(config);

@@ -9,7 +9,10 @@ import type { Database } from './schema.ts';
 /** Indexes a content's text; called once per content, with its metadata. */
 export async function indexText(db: Kysely<Database>, dialect: Dialect, hash: string, text: string): Promise<void> {
   if (dialect === 'sqlite') await sql`insert into blob_text (hash, body) values (${hash}, ${text})`.execute(db);
-  else await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(db);
+  else
+    await sql`insert into blob_text (hash, body) values (${hash}, to_tsvector('simple', ${text})) on conflict do nothing`.execute(
+      db,
+    );
 }
 
 /** Removes a content's text, when the content itself goes. */

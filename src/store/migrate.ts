@@ -17,14 +17,21 @@ export interface MigrationResult {
 
 export async function schemaVersion(db: Kysely<Database>): Promise<number> {
   try {
-    const row = await db.selectFrom('holdfast_schema').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+    const row = await db
+      .selectFrom('holdfast_schema')
+      .select((eb) => eb.fn.max('version').as('version'))
+      .executeTakeFirst();
     return Number(row?.version ?? 0);
   } catch {
     return 0; // no version table yet: an empty database
   }
 }
 
-export async function migrate(handle: DatabaseHandle, now = Date.now(), available: Migration[] = migrations): Promise<MigrationResult> {
+export async function migrate(
+  handle: DatabaseHandle,
+  now = Date.now(),
+  available: Migration[] = migrations,
+): Promise<MigrationResult> {
   const latest = available.at(-1)?.version ?? latestSchemaVersion;
   const from = await schemaVersion(handle.db);
   if (from > latest) {
@@ -52,11 +59,17 @@ export async function migrate(handle: DatabaseHandle, now = Date.now(), availabl
       const current = await schemaVersion(conn);
       for (const migration of available.filter((m) => m.version > current)) {
         await migration.up(conn, handle.dialect);
-        await conn.insertInto('holdfast_schema').values({ version: migration.version, name: migration.name, applied_at: now }).execute();
+        await conn
+          .insertInto('holdfast_schema')
+          .values({ version: migration.version, name: migration.name, applied_at: now })
+          .execute();
       }
       await sql.raw('commit').execute(conn);
     } catch (error) {
-      await sql.raw('rollback').execute(conn).catch(() => {});
+      await sql
+        .raw('rollback')
+        .execute(conn)
+        .catch(() => {});
       throw error;
     }
   });

@@ -61,7 +61,10 @@ export class PostgresChannel {
     while (this.waiting.length) {
       const batch = this.waiting.splice(0);
       try {
-        await this.client?.query('select pg_notify($1, payload) from unnest($2::text[]) as payload', [this.channel, batch.map((w) => w.payload)]);
+        await this.client?.query('select pg_notify($1, payload) from unnest($2::text[]) as payload', [
+          this.channel,
+          batch.map((w) => w.payload),
+        ]);
         batch.forEach((w) => w.resolve());
       } catch (error) {
         batch.forEach((w) => w.reject(error));

@@ -50,14 +50,19 @@ export class PreparedQueries {
     private readonly direct?: DirectRunner,
   ) {}
 
-  async run<Args extends Record<string, unknown>, Row>(query: PreparedQuery<Args, Row>, db: Kysely<Database>, args: Args): Promise<QueryResult<Row>> {
+  async run<Args extends Record<string, unknown>, Row>(
+    query: PreparedQuery<Args, Row>,
+    db: Kysely<Database>,
+    args: Args,
+  ): Promise<QueryResult<Row>> {
     let template = this.templates.get(query);
     if (!template) this.templates.set(query, (template = query.compile(db)));
     const parameters = template.compiled.parameters.map((constant, i) => {
       const name = template.slots[i];
       return name === undefined ? constant : args[name];
     });
-    if (this.direct?.available(db.isTransaction)) return this.direct.run(template.compiled.sql, parameters) as QueryResult<Row>;
+    if (this.direct?.available(db.isTransaction))
+      return this.direct.run(template.compiled.sql, parameters) as QueryResult<Row>;
     return db.executeQuery<Row>({ ...template.compiled, parameters } as CompiledQuery<Row>);
   }
 }
@@ -123,7 +128,10 @@ export class PreparedQuery<Args extends Record<string, unknown>, Row> {
  * A statement Kysely's builder cannot say (a batch of rows passed as one JSON value, say), written
  * in SQL for each dialect, for a PreparedQuery: `new PreparedQuery((db, arg) => sqlFor(db, {...}))`.
  */
-export function sqlFor<Row>(db: Kysely<Database>, texts: { postgres: RawBuilder<Row>; sqlite: RawBuilder<Row> }): Compilable<Row> {
+export function sqlFor<Row>(
+  db: Kysely<Database>,
+  texts: { postgres: RawBuilder<Row>; sqlite: RawBuilder<Row> },
+): Compilable<Row> {
   const query = isPostgres(db) ? texts.postgres : texts.sqlite;
   return { compile: () => query.compile(db) };
 }

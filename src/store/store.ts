@@ -9,7 +9,13 @@ import type { BlobStore } from './blobs/blob-store.ts';
 import { DatabaseBlobStore } from './blobs/database-blob-store.ts';
 import { FileBlobStore } from './blobs/file-blob-store.ts';
 import { LayeredBlobStore } from './blobs/layered-blob-store.ts';
-import { openDatabase, type DatabaseHandle, type Dialect, type OpenDatabaseOptions, type StoreLocation } from './database.ts';
+import {
+  openDatabase,
+  type DatabaseHandle,
+  type Dialect,
+  type OpenDatabaseOptions,
+  type StoreLocation,
+} from './database.ts';
 import { migrate, type MigrationResult } from './migrate.ts';
 import { keepPrivate } from './private-files.ts';
 import type { Database } from './schema.ts';
@@ -32,14 +38,22 @@ export interface OpenStoreOptions extends OpenDatabaseOptions {
 const sqliteFiles = (path: string) => [path, `${path}-wal`, `${path}-shm`, join(dirname(path), 'backups')];
 
 /** Opens the store and brings its schema up to date (refusing a newer one). */
-export async function openStore(options: OpenStoreOptions): Promise<{ store: Store; migration: MigrationResult; madePrivate: number }> {
+export async function openStore(
+  options: OpenStoreOptions,
+): Promise<{ store: Store; migration: MigrationResult; madePrivate: number }> {
   // Before anything is created: the database, its WAL, blobs and backups are for Holdfast's user only.
-  const madePrivate = await keepPrivate([options.dataDir, ...(options.location.kind === 'sqlite' ? sqliteFiles(options.location.path) : [])]);
+  const madePrivate = await keepPrivate([
+    options.dataDir,
+    ...(options.location.kind === 'sqlite' ? sqliteFiles(options.location.path) : []),
+  ]);
   const handle = await openDatabase(options.location, options);
   try {
     const migration = await migrate(handle, (options.now ?? Date.now)());
     const inDatabase = new DatabaseBlobStore(handle.db, options.now);
-    const blobs = handle.dialect === 'sqlite' ? new LayeredBlobStore(inDatabase, new FileBlobStore(join(options.dataDir, 'blobs'), options.now)) : inDatabase;
+    const blobs =
+      handle.dialect === 'sqlite'
+        ? new LayeredBlobStore(inDatabase, new FileBlobStore(join(options.dataDir, 'blobs'), options.now))
+        : inDatabase;
     return {
       store: { db: handle.db, dialect: handle.dialect, blobs, handle, close: () => handle.close() },
       migration,
@@ -62,7 +76,9 @@ export async function storeExists(location: StoreLocation): Promise<boolean> {
   try {
     // Asked directly, not through schemaVersion(), so that a server that cannot be reached is
     // reported as that, never as a missing installation.
-    const { rows } = await sql<{ found: string | null }>`select to_regclass('holdfast_schema')::text as found`.execute(handle.db);
+    const { rows } = await sql<{ found: string | null }>`select to_regclass('holdfast_schema')::text as found`.execute(
+      handle.db,
+    );
     return Boolean(rows[0]?.found);
   } finally {
     await handle.close();

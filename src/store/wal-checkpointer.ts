@@ -104,7 +104,11 @@ export class WalCheckpointer {
 }
 
 /** Hands the checkpoints of this connection to a worker thread (back to its commits if the worker fails). */
-export function checkpointInBackground(sqlite: SqliteDatabase.Database, path: string, onError?: (error: string) => void): WalCheckpointer {
+export function checkpointInBackground(
+  sqlite: SqliteDatabase.Database,
+  path: string,
+  onError?: (error: string) => void,
+): WalCheckpointer {
   const ownThreshold = sqlite.pragma('wal_autocheckpoint', { simple: true });
   sqlite.pragma(`wal_autocheckpoint = ${backstopPages}`);
   return new WalCheckpointer(path, onError, () => sqlite.pragma(`wal_autocheckpoint = ${ownThreshold}`));

@@ -9,7 +9,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokens } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/directory.ts';
 import type { WebContext } from './web-context.ts';
-import { checkHttpPassword, httpLoginResult, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult } from '../net/http-credentials.ts';
+import {
+  checkHttpPassword,
+  httpLoginResult,
+  parseBasicAuthorization,
+  plainHttpRefusal,
+  type HttpLoginRequest,
+  type HttpLoginResult,
+} from '../net/http-credentials.ts';
 
 export interface AdminIdentity {
   address: string;
@@ -31,15 +38,21 @@ const tokenAccount = (token: string) => `api-token:${token.slice(0, 11)}`;
 
 /** The credentials and origin of an HTTP request. */
 export function loginRequest(request: FastifyRequest): HttpLoginRequest {
-  return { authorization: request.headers.authorization, remoteAddress: request.socket.remoteAddress ?? '', secure: (request.socket as TLSSocket).encrypted === true };
+  return {
+    authorization: request.headers.authorization,
+    remoteAddress: request.socket.remoteAddress ?? '',
+    secure: (request.socket as TLSSocket).encrypted === true,
+  };
 }
 
 export async function authenticateAdmin(holdfast: WebContext, request: HttpLoginRequest): Promise<AdminAuthResult> {
   const result = await authenticatePrincipal(holdfast, request);
   if (!result.ok) return result;
   const { principal } = result;
-  if (principal.role === 'user') return { ok: false, status: 403, message: `${principal.address} is not an administrator` };
-  if (principal.role === 'global-admin') return { ok: true, principal: { address: principal.address, role: 'global-admin' } };
+  if (principal.role === 'user')
+    return { ok: false, status: 403, message: `${principal.address} is not an administrator` };
+  if (principal.role === 'global-admin')
+    return { ok: true, principal: { address: principal.address, role: 'global-admin' } };
   const tenant = (await holdfast.directory.listTenants()).find((t) => t.id === principal.tenantId);
   return { ok: true, principal: { address: principal.address, role: 'tenant-admin', tenant: tenant?.name } };
 }
@@ -64,10 +77,17 @@ export async function requireAdmin(
 }
 
 /** As requireAdmin, for endpoints only global administrators may use (a tenant administrator gets 403). */
-export async function requireGlobalAdmin(holdfast: WebContext, request: FastifyRequest, reply: FastifyReply, options: RefusalWording): Promise<AdminIdentity | undefined> {
+export async function requireGlobalAdmin(
+  holdfast: WebContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: RefusalWording,
+): Promise<AdminIdentity | undefined> {
   const admin = await requireAdmin(holdfast, request, reply, options);
   if (!admin || admin.role === 'global-admin') return admin;
-  reply.code(403).send(options.body(403, `${admin.address} is a tenant administrator; this needs a global administrator`));
+  reply
+    .code(403)
+    .send(options.body(403, `${admin.address} is a tenant administrator; this needs a global administrator`));
   return undefined;
 }
 
@@ -78,11 +98,16 @@ async function authenticatePrincipal(holdfast: WebContext, request: HttpLoginReq
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
   const credentials = parseBasicAuthorization(request.authorization);
   if (!bearer && !credentials) return { ok: false, status: 401, message: 'Sign in as an administrator' };
-  const refusal = plainHttpRefusal(request, { plaintextLogin: holdfast.config.http.plaintextLogin, httpsPort: holdfast.config.ports.https });
+  const refusal = plainHttpRefusal(request, {
+    plaintextLogin: holdfast.config.http.plaintextLogin,
+    httpsPort: holdfast.config.ports.https,
+  });
   if (refusal) return refusal;
   if (bearer) {
     const tokens = new ApiTokens(holdfast.store.db, holdfast.directory, holdfast.now);
-    const outcome = await holdfast.logins.attempt<Principal>(request.remoteAddress, tokenAccount(bearer), () => tokens.principalOf(bearer));
+    const outcome = await holdfast.logins.attempt<Principal>(request.remoteAddress, tokenAccount(bearer), () =>
+      tokens.principalOf(bearer),
+    );
     return httpLoginResult(outcome, 'Unknown or revoked API token');
   }
   return checkHttpPassword(holdfast.directory, holdfast.logins, request.remoteAddress, credentials!);

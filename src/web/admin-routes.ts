@@ -7,7 +7,18 @@ import { errorCodes, requireGlobalAdmin } from './admin-auth.ts';
 
 export function registerAdminRoutes(app: FastifyInstance, holdfast: WebContext) {
   app.get('/admin/queue/insight', async (request, reply) => {
-    if (!(await requireGlobalAdmin(holdfast, request, reply, { realm: 'Holdfast admin', body: (status, message) => ({ error: { code: errorCodes[status], message: status === 401 ? `${message} (a global administrator: HTTP Basic or an API token)` : message } }) }))) return reply;
+    if (
+      !(await requireGlobalAdmin(holdfast, request, reply, {
+        realm: 'Holdfast admin',
+        body: (status, message) => ({
+          error: {
+            code: errorCodes[status],
+            message: status === 401 ? `${message} (a global administrator: HTTP Basic or an API token)` : message,
+          },
+        }),
+      }))
+    )
+      return reply;
     // Concurrency per destination lives in this node's queue runner, when it runs the queue role.
     return { destinations: await queueInsight(holdfast.store.db, holdfast.now(), holdfast.destinations.snapshot()) };
   });

@@ -9,8 +9,15 @@ import { requireGlobalAdmin } from './admin-auth.ts';
 export function registerMetricsRoutes(app: FastifyInstance, holdfast: WebContext) {
   app.get('/metrics', async (request, reply) => {
     const client = request.socket.remoteAddress ?? '';
-    const body = (status: number, message: string) => (status === 401 ? 'Metrics are open from this machine; from elsewhere sign in as a global administrator\n' : `${message}\n`);
-    if (!isLoopbackAddress(client) && !(await requireGlobalAdmin(holdfast, request, reply, { realm: 'Holdfast metrics', body }))) return reply;
+    const body = (status: number, message: string) =>
+      status === 401
+        ? 'Metrics are open from this machine; from elsewhere sign in as a global administrator\n'
+        : `${message}\n`;
+    if (
+      !isLoopbackAddress(client) &&
+      !(await requireGlobalAdmin(holdfast, request, reply, { realm: 'Holdfast metrics', body }))
+    )
+      return reply;
     reply.header('Content-Type', holdfast.metrics.registry.contentType);
     return holdfast.metrics.registry.metrics();
   });

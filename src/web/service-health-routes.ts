@@ -6,7 +6,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HoldfastError } from '../errors.ts';
 import { findComponent } from '../health/components.ts';
-import { componentHealth, graphHealthOverview, graphIssue, visibleTo, type HealthViewer } from '../health/graph-shape.ts';
+import {
+  componentHealth,
+  graphHealthOverview,
+  graphIssue,
+  visibleTo,
+  type HealthViewer,
+} from '../health/graph-shape.ts';
 import { openIssueByHand, updateIssue } from '../health/issue-admin.ts';
 import type { HealthIssue } from '../health/issue-log.ts';
 import type { WebContext } from './web-context.ts';
@@ -25,34 +31,51 @@ export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: WebC
   const identify = (request: FastifyRequest, reply: FastifyReply): Promise<AdminIdentity | undefined> =>
     requireAdmin(holdfast, request, reply, {
       realm: 'Holdfast admin',
-      body: (status, message) => ({ error: { code: graphCodes[status] ?? 'Unauthorized', message: status === 401 ? `${message}: ${signInHint}` : message } }),
+      body: (status, message) => ({
+        error: {
+          code: graphCodes[status] ?? 'Unauthorized',
+          message: status === 401 ? `${message}: ${signInHint}` : message,
+        },
+      }),
     });
   const globalOnly = (admin: AdminIdentity, reply: FastifyReply) => {
     if (admin.role === 'global-admin') return true;
     reply.send(graphError(reply, 403, 'Forbidden', 'Only global administrators open, post on or change issues'));
     return false;
   };
-  const viewerOf = (admin: AdminIdentity): HealthViewer => ({ tenant: admin.role === 'tenant-admin' ? (admin.tenant ?? '') : undefined });
-  const visible = async (viewer: HealthViewer, options: { since?: number } = {}) => (await health.log.list(options)).filter((i) => visibleTo(i, viewer));
+  const viewerOf = (admin: AdminIdentity): HealthViewer => ({
+    tenant: admin.role === 'tenant-admin' ? (admin.tenant ?? '') : undefined,
+  });
+  const visible = async (viewer: HealthViewer, options: { since?: number } = {}) =>
+    (await health.log.list(options)).filter((i) => visibleTo(i, viewer));
 
   app.get(`${base}/healthOverviews`, async (request, reply) => {
     const admin = await identify(request, reply);
     if (!admin) return reply;
     const viewer = viewerOf(admin);
     const issues = await visible(viewer, { since: health.now() - historyMs });
-    const expand = (request.query as Query)['$expand'] === 'issues';
-    return { '@odata.context': `${base}/healthOverviews`, value: componentHealth(issues).map((c) => graphHealthOverview(c, expand ? issues : undefined, viewer)) };
+    const expand = (request.query as Query).$expand === 'issues';
+    return {
+      '@odata.context': `${base}/healthOverviews`,
+      value: componentHealth(issues).map((c) => graphHealthOverview(c, expand ? issues : undefined, viewer)),
+    };
   });
 
   app.get(`${base}/healthOverviews/:service`, async (request, reply) => {
     const admin = await identify(request, reply);
     if (!admin) return reply;
     const component = findComponent((request.params as { service: string }).service);
-    if (!component) return graphError(reply, 404, 'itemNotFound', `No service named "${(request.params as { service: string }).service}"; GET ${base}/healthOverviews lists them`);
+    if (!component)
+      return graphError(
+        reply,
+        404,
+        'itemNotFound',
+        `No service named "${(request.params as { service: string }).service}"; GET ${base}/healthOverviews lists them`,
+      );
     const viewer = viewerOf(admin);
     const issues = await visible(viewer, { since: health.now() - historyMs });
     const entry = componentHealth(issues).find((c) => c.id === component.id)!;
-    return graphHealthOverview(entry, (request.query as Query)['$expand'] === 'issues' ? issues : undefined, viewer);
+    return graphHealthOverview(entry, (request.query as Query).$expand === 'issues' ? issues : undefined, viewer);
   });
 
   app.get(`${base}/issues`, async (request, reply) => {
@@ -61,16 +84,21 @@ export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: WebC
     const query = request.query as Query;
     const viewer = viewerOf(admin);
     let shaped = (await visible(viewer)).map((i) => graphIssue(i, viewer));
-    if (query['$filter']) {
-      const filter = parseFilter(query['$filter']);
+    if (query.$filter) {
+      const filter = parseFilter(query.$filter);
       if (typeof filter === 'string') return graphError(reply, 400, 'BadRequest', filter);
-      shaped = shaped.filter((issue) => filter.every(([field, value]) => String((issue as Record<string, unknown>)[field]).toLowerCase() === value.toLowerCase()));
+      shaped = shaped.filter((issue) =>
+        filter.every(
+          ([field, value]) => String((issue as Record<string, unknown>)[field]).toLowerCase() === value.toLowerCase(),
+        ),
+      );
     }
-    const top = Math.min(Math.max(Number(query['$top'] ?? 100) || 100, 1), 1000);
-    const skip = Math.max(Number(query['$skip'] ?? 0) || 0, 0);
+    const top = Math.min(Math.max(Number(query.$top ?? 100) || 100, 1), 1000);
+    const skip = Math.max(Number(query.$skip ?? 0) || 0, 0);
     const page = shaped.slice(skip, skip + top);
-    const filterParam = query['$filter'] ? `$filter=${encodeURIComponent(query['$filter'])}&` : '';
-    const next = skip + top < shaped.length ? `${base}/issues?${filterParam}$top=${top}&$skip=${skip + top}` : undefined;
+    const filterParam = query.$filter ? `$filter=${encodeURIComponent(query.$filter)}&` : '';
+    const next =
+      skip + top < shaped.length ? `${base}/issues?${filterParam}$top=${top}&$skip=${skip + top}` : undefined;
     return { '@odata.context': `${base}/issues`, value: page, ...(next ? { '@odata.nextLink': next } : {}) };
   });
 
@@ -79,7 +107,8 @@ export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: WebC
     if (!admin) return reply;
     const viewer = viewerOf(admin);
     const issue = await health.log.get((request.params as { id: string }).id);
-    if (!issue || !visibleTo(issue, viewer)) return graphError(reply, 404, 'itemNotFound', `No issue ${(request.params as { id: string }).id}`);
+    if (!issue || !visibleTo(issue, viewer))
+      return graphError(reply, 404, 'itemNotFound', `No issue ${(request.params as { id: string }).id}`);
     return graphIssue(issue, viewer);
   });
 
@@ -108,7 +137,12 @@ export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: WebC
     const body = (request.body ?? {}) as Body & {};
     const description = body.description as { content?: unknown } | undefined;
     return acting(reply, 201, async () =>
-      updateIssue(health, (request.params as { id: string }).id, { message: text(body.message ?? description?.content), status: optionalText(body.status), postType: optionalText(body.postType), author: admin.address }),
+      updateIssue(health, (request.params as { id: string }).id, {
+        message: text(body.message ?? description?.content),
+        status: optionalText(body.status),
+        postType: optionalText(body.postType),
+        author: admin.address,
+      }),
     );
   });
 
@@ -116,8 +150,15 @@ export function registerServiceHealthRoutes(app: FastifyInstance, holdfast: WebC
     const admin = await identify(request, reply);
     if (!admin || !globalOnly(admin, reply)) return reply;
     const body = (request.body ?? {}) as Body & {};
-    if (typeof body.status !== 'string') return graphError(reply, 400, 'BadRequest', 'status is required, e.g. {"status": "restoringService"}');
-    return acting(reply, 200, async () => updateIssue(health, (request.params as { id: string }).id, { status: body.status as string, message: optionalText(body.message), author: admin.address }));
+    if (typeof body.status !== 'string')
+      return graphError(reply, 400, 'BadRequest', 'status is required, e.g. {"status": "restoringService"}');
+    return acting(reply, 200, async () =>
+      updateIssue(health, (request.params as { id: string }).id, {
+        status: body.status as string,
+        message: optionalText(body.message),
+        author: admin.address,
+      }),
+    );
   });
 }
 

@@ -8,7 +8,8 @@ import { dirname, join, normalize, relative, sep } from 'node:path';
 import { test } from 'node:test';
 
 const root = join(import.meta.dirname, '..', '..', 'src');
-const importSpec = /^(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'|^import\s+'(\.[^']+)'|\bimport\(\s*'(\.[^']+)'\s*\)/gm;
+const importSpec =
+  /^(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'|^import\s+'(\.[^']+)'|\bimport\(\s*'(\.[^']+)'\s*\)/gm;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -12,21 +12,65 @@ const home = '/dav/calendars/alice@test.example/calendar/';
 
 // America/New_York as clients send it: DST from the second Sunday of March to the first of November.
 const newYork = [
-  ['BEGIN:VTIMEZONE', 'TZID:New York', 'BEGIN:DAYLIGHT', 'TZOFFSETFROM:-0500', 'TZOFFSETTO:-0400', 'TZNAME:EDT', 'DTSTART:20070311T020000'],
-  ['RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU', 'END:DAYLIGHT', 'BEGIN:STANDARD', 'TZOFFSETFROM:-0400', 'TZOFFSETTO:-0500', 'TZNAME:EST'],
+  [
+    'BEGIN:VTIMEZONE',
+    'TZID:New York',
+    'BEGIN:DAYLIGHT',
+    'TZOFFSETFROM:-0500',
+    'TZOFFSETTO:-0400',
+    'TZNAME:EDT',
+    'DTSTART:20070311T020000',
+  ],
+  [
+    'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU',
+    'END:DAYLIGHT',
+    'BEGIN:STANDARD',
+    'TZOFFSETFROM:-0400',
+    'TZOFFSETTO:-0500',
+    'TZNAME:EST',
+  ],
   ['DTSTART:20071104T020000', 'RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU', 'END:STANDARD', 'END:VTIMEZONE'],
 ].flat();
 
 const events: Record<string, string> = {
   // DTSTART is the first instance; the RDATE instance is excluded.
-  'rdate-excluded': calendar([component(['DTSTART:20260105T100000Z', 'DTEND:20260105T110000Z', 'RDATE:20260106T100000Z', 'EXDATE:20260106T100000Z'], 'VEVENT', 'rdate-excluded')]),
+  'rdate-excluded': calendar([
+    component(
+      ['DTSTART:20260105T100000Z', 'DTEND:20260105T110000Z', 'RDATE:20260106T100000Z', 'EXDATE:20260106T100000Z'],
+      'VEVENT',
+      'rdate-excluded',
+    ),
+  ]),
   // RRULE and RDATE both name the 12th; an EXDATE removes the 13th although an RDATE names it too.
-  'rdate-twice': calendar([component(['DTSTART:20260112T100000Z', 'DTEND:20260112T110000Z', 'RRULE:FREQ=DAILY;COUNT=3', 'RDATE:20260112T100000Z,20260113T100000Z', 'EXDATE:20260113T100000Z'], 'VEVENT', 'rdate-twice')]),
-  'rdate-period': calendar([component(['DTSTART:20260119T100000Z', 'DTEND:20260119T110000Z', 'RDATE;VALUE=PERIOD:20260120T000000Z/PT2H'], 'VEVENT', 'rdate-period')]),
+  'rdate-twice': calendar([
+    component(
+      [
+        'DTSTART:20260112T100000Z',
+        'DTEND:20260112T110000Z',
+        'RRULE:FREQ=DAILY;COUNT=3',
+        'RDATE:20260112T100000Z,20260113T100000Z',
+        'EXDATE:20260113T100000Z',
+      ],
+      'VEVENT',
+      'rdate-twice',
+    ),
+  ]),
+  'rdate-period': calendar([
+    component(
+      ['DTSTART:20260119T100000Z', 'DTEND:20260119T110000Z', 'RDATE;VALUE=PERIOD:20260120T000000Z/PT2H'],
+      'VEVENT',
+      'rdate-period',
+    ),
+  ]),
   // One exact hour from 01:30 EDT on the night clocks go back: it ends at 01:30 EST (06:30Z).
-  'fall-back': calendar([component(['DTSTART;TZID=America/New_York:20261101T013000', 'DURATION:PT1H'], 'VEVENT', 'fall-back')]),
+  'fall-back': calendar([
+    component(['DTSTART;TZID=America/New_York:20261101T013000', 'DURATION:PT1H'], 'VEVENT', 'fall-back'),
+  ]),
   // 02:30 does not exist on 8 March in New York: read as EST, 07:30Z.
-  'spring-gap': calendar([newYork, component(['DTSTART;TZID=New York:20260308T023000', 'DURATION:PT1H'], 'VEVENT', 'spring-gap')]),
+  'spring-gap': calendar([
+    newYork,
+    component(['DTSTART;TZID=New York:20260308T023000', 'DURATION:PT1H'], 'VEVENT', 'spring-gap'),
+  ]),
 };
 
 const utc = (ms: number) => new Date(ms).toISOString().replace(/[-:]|\.\d+/g, '');
@@ -36,18 +80,35 @@ for (const name of backendNames) {
     let t: TestNode;
     let base: string;
     const request = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>
-      fetch(`${base}${path}`, { method, body, headers: { Authorization: `Basic ${Buffer.from(`alice@test.example:${password}`).toString('base64')}`, ...headers } });
+      fetch(`${base}${path}`, {
+        method,
+        body,
+        headers: {
+          Authorization: `Basic ${Buffer.from(`alice@test.example:${password}`).toString('base64')}`,
+          ...headers,
+        },
+      });
 
     /** The events a time-range calendar-query finds in [start, end). */
     const found = async (start: number, end: number) => {
       const range = `<c:time-range start="${utc(start)}" end="${utc(end)}"/>`;
-      const response = await request('REPORT', home, `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">${range}</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`, { Depth: '1' });
+      const response = await request(
+        'REPORT',
+        home,
+        `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">${range}</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`,
+        { Depth: '1' },
+      );
       assert.equal(response.status, 207);
       return [...(await response.text()).matchAll(/calendar\/([\w-]+)\.ics/g)].map((m) => m[1]).sort();
     };
     /** The BUSY periods free/busy gives for [start, end). */
     const busy = async (start: number, end: number) => {
-      const response = await request('REPORT', home, `<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:time-range start="${utc(start)}" end="${utc(end)}"/></c:free-busy-query>`, { Depth: '1' });
+      const response = await request(
+        'REPORT',
+        home,
+        `<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:time-range start="${utc(start)}" end="${utc(end)}"/></c:free-busy-query>`,
+        { Depth: '1' },
+      );
       assert.equal(response.status, 200);
       return [...(await response.text()).matchAll(/FREEBUSY;FBTYPE=BUSY:(\S+)/g)].map((m) => m[1]);
     };
@@ -73,9 +134,17 @@ for (const name of backendNames) {
 
     it('does not find an instance both RDATE and EXDATE name, and expands one RDATE equal to a rule instance once', async () => {
       assert.deepEqual(await found(Date.UTC(2026, 0, 13), Date.UTC(2026, 0, 14)), []);
-      assert.deepEqual(await busy(Date.UTC(2026, 0, 12), Date.UTC(2026, 0, 15)), ['20260112T100000Z/20260112T110000Z', '20260114T100000Z/20260114T110000Z']);
+      assert.deepEqual(await busy(Date.UTC(2026, 0, 12), Date.UTC(2026, 0, 15)), [
+        '20260112T100000Z/20260112T110000Z',
+        '20260114T100000Z/20260114T110000Z',
+      ]);
       const expand = '<c:calendar-data><c:expand start="20260112T000000Z" end="20260115T000000Z"/></c:calendar-data>';
-      const response = await request('REPORT', home, `<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop>${expand}</d:prop><d:href>${home}rdate-twice.ics</d:href></c:calendar-multiget>`, { Depth: '1' });
+      const response = await request(
+        'REPORT',
+        home,
+        `<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop>${expand}</d:prop><d:href>${home}rdate-twice.ics</d:href></c:calendar-multiget>`,
+        { Depth: '1' },
+      );
       const starts = [...(await response.text()).matchAll(/DTSTART:(\w+)/g)].map((m) => m[1]);
       assert.deepEqual(starts, ['20260112T100000Z', '20260114T100000Z']);
     });
@@ -83,7 +152,10 @@ for (const name of backendNames) {
     it('stores an RDATE period and finds its instance for the length of the period', async () => {
       assert.deepEqual(await found(Date.UTC(2026, 0, 20, 1), Date.UTC(2026, 0, 20, 2)), ['rdate-period']);
       assert.deepEqual(await found(Date.UTC(2026, 0, 20, 2), Date.UTC(2026, 0, 20, 10)), []);
-      assert.deepEqual(await busy(Date.UTC(2026, 0, 19), Date.UTC(2026, 0, 21)), ['20260119T100000Z/20260119T110000Z', '20260120T000000Z/20260120T020000Z']);
+      assert.deepEqual(await busy(Date.UTC(2026, 0, 19), Date.UTC(2026, 0, 21)), [
+        '20260119T100000Z/20260119T110000Z',
+        '20260120T000000Z/20260120T020000Z',
+      ]);
     });
 
     it('lasts exact hours across the DST change in autumn', async () => {

@@ -22,7 +22,12 @@ describe('holdfast health', () => {
       HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
       HOLDFAST_IMAP_PORT: String(imap),
       HOLDFAST_HTTP_PORT: String(http),
-      ...Object.fromEntries(['SMTP', 'SUBMISSION', 'SUBMISSIONS', 'IMAPS', 'POP3', 'POP3S', 'HTTPS'].map((n) => [`HOLDFAST_${n}_PORT`, 'off'])),
+      ...Object.fromEntries(
+        ['SMTP', 'SUBMISSION', 'SUBMISSIONS', 'IMAPS', 'POP3', 'POP3S', 'HTTPS'].map((n) => [
+          `HOLDFAST_${n}_PORT`,
+          'off',
+        ]),
+      ),
     });
     const server = await startHoldfast(env, ['--roles', 'imap,http']);
     try {
@@ -30,8 +35,20 @@ describe('holdfast health', () => {
       assert.equal(result.code, 0, result.stderr);
       const health = JSON.parse(result.stdout);
       assert.equal(health.store.status, 'ok');
-      const status = Object.fromEntries(health.listeners.map((l: { name: string; status: string }) => [l.name, l.status]));
-      assert.deepEqual(status, { smtp: 'off', submission: 'off', submissions: 'off', imap: 'accepting', imaps: 'off', pop3: 'off', pop3s: 'off', http: 'accepting', https: 'off' });
+      const status = Object.fromEntries(
+        health.listeners.map((l: { name: string; status: string }) => [l.name, l.status]),
+      );
+      assert.deepEqual(status, {
+        smtp: 'off',
+        submission: 'off',
+        submissions: 'off',
+        imap: 'accepting',
+        imaps: 'off',
+        pop3: 'off',
+        pop3s: 'off',
+        http: 'accepting',
+        https: 'off',
+      });
       assert.deepEqual(health.queue, { queued: 0, inFlight: 0, deferred: 0, oldestAgeSeconds: 0 });
     } finally {
       await server.stop();

@@ -9,7 +9,13 @@ import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from 
 import { cliOn, runHoldfast } from '../helpers/cli.ts';
 
 // Nothing from the environment the tests run in may point the command somewhere.
-const clean = { HOLDFAST_CONFIG: '', HOLDFAST_DATA_DIR: '', HOLDFAST_DATABASE_URL: '', HOLDFAST_HOSTNAME: 'mail.test.example', HOLDFAST_DOMAIN: 'test.example' };
+const clean = {
+  HOLDFAST_CONFIG: '',
+  HOLDFAST_DATA_DIR: '',
+  HOLDFAST_DATABASE_URL: '',
+  HOLDFAST_HOSTNAME: 'mail.test.example',
+  HOLDFAST_DOMAIN: 'test.example',
+};
 
 describe('finding the installation', () => {
   it('uses the configuration file of the directory it runs in, or HOLDFAST_CONFIG from anywhere', async () => {
@@ -22,14 +28,20 @@ describe('finding the installation', () => {
     const here = await runHoldfast(['user', 'list'], { env: clean, cwd: serverDir });
     assert.equal(here.code, 0, here.stderr);
     assert.match(here.stdout, /admin@test\.example/);
-    const viaVariable = await runHoldfast(['user', 'list'], { env: { ...clean, HOLDFAST_CONFIG: join(serverDir, 'holdfast.toml') }, cwd: elsewhere });
+    const viaVariable = await runHoldfast(['user', 'list'], {
+      env: { ...clean, HOLDFAST_CONFIG: join(serverDir, 'holdfast.toml') },
+      cwd: elsewhere,
+    });
     assert.equal(viaVariable.code, 0, viaVariable.stderr);
     assert.match(viaVariable.stdout, /admin@test\.example/);
   });
 
   it('refuses from another directory, saying where it looked, and creates nothing there', async () => {
     const elsewhere = await tempDir();
-    const result = await runHoldfast(['user', 'add', 'alice@test.example', '--password', 'Wonderland-42'], { env: clean, cwd: elsewhere });
+    const result = await runHoldfast(['user', 'add', 'alice@test.example', '--password', 'Wonderland-42'], {
+      env: clean,
+      cwd: elsewhere,
+    });
     assert.equal(result.code, 1);
     assert.equal(
       result.stderr.split('\n')[0],
@@ -53,26 +65,42 @@ for (const name of backendNames) {
     before(async () => {
       // An empty data directory, or an empty PostgreSQL database.
       backend = await createBackend(name);
-      env = { ...clean, HOLDFAST_DATA_DIR: backend.dataDir, HOLDFAST_DATABASE_URL: backend.databaseUrl, HOLDFAST_HOSTNAME: 'mail.cli.example', HOLDFAST_DOMAIN: 'cli.example' };
+      env = {
+        ...clean,
+        HOLDFAST_DATA_DIR: backend.dataDir,
+        HOLDFAST_DATABASE_URL: backend.databaseUrl,
+        HOLDFAST_HOSTNAME: 'mail.cli.example',
+        HOLDFAST_DOMAIN: 'cli.example',
+      };
     });
     after(() => backend.cleanup());
 
     it('refuses to work on a missing installation and says where it looked', async () => {
       const result = await holdfast('tenant', 'list');
       assert.equal(result.code, 1);
-      const expected = name === 'sqlite' ? `SQLite ${backend.dataDir}/holdfast.sqlite (HOLDFAST_DATABASE_URL) does not exist` : 'has no Holdfast schema';
+      const expected =
+        name === 'sqlite'
+          ? `SQLite ${backend.dataDir}/holdfast.sqlite (HOLDFAST_DATABASE_URL) does not exist`
+          : 'has no Holdfast schema';
       assert.ok(result.stderr.includes(`holdfast: no Holdfast installation found: the database `), result.stderr);
       assert.ok(result.stderr.includes(expected), result.stderr);
       assert.ok(result.stderr.includes(`data directory ${backend.dataDir} (HOLDFAST_DATA_DIR)`), result.stderr);
-      assert.match(result.stderr, /configuration looked for in \S+\/holdfast\.toml \(not found\), \/etc\/holdfast\/holdfast\.toml \(not found\)\..*"holdfast init"/);
+      assert.match(
+        result.stderr,
+        /configuration looked for in \S+\/holdfast\.toml \(not found\), \/etc\/holdfast\/holdfast\.toml \(not found\)\..*"holdfast init"/,
+      );
       assert.equal(result.stderr.trim().split('\n').length, 1);
-      if (name === 'sqlite') assert.ok(!existsSync(join(backend.dataDir, 'holdfast.sqlite')), 'no database was created');
+      if (name === 'sqlite')
+        assert.ok(!existsSync(join(backend.dataDir, 'holdfast.sqlite')), 'no database was created');
     });
 
     it('sets up an installation with init, once', async () => {
       const first = await holdfast('init');
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, /first run: created forest "default", tenant "default", domain cli\.example and admin@cli\.example/);
+      assert.match(
+        first.stdout,
+        /first run: created forest "default", tenant "default", domain cli\.example and admin@cli\.example/,
+      );
       assert.match(first.stdout, /admin password: \S{20}/);
       const again = await holdfast('init', '--json');
       assert.equal(again.code, 0, again.stderr);

@@ -17,13 +17,27 @@ for (const name of backendNames) {
 
     before(async () => {
       backend = await createBackend(name);
-      env = loopbackEnv(backend.dataDir, { HOLDFAST_DATABASE_URL: backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42' });
+      env = loopbackEnv(backend.dataDir, {
+        HOLDFAST_DATABASE_URL: backend.databaseUrl,
+        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
+      });
       await initHoldfast(env);
       await json('user', 'add', 'alice@test.example', '--password', 'Wonderland-42');
       // No queue role: accepted mail waits in the queue for the commands to look at.
       server = await startHoldfast(env, ['--roles', 'smtp,http']);
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.port('smtp'), secure: false, ignoreTLS: true });
-      await transport.sendMail({ from: 'bob@outside.example', to: 'alice@test.example', subject: 'waiting mail', text: 'hi', messageId: '<wait-1@outside.example>' });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: server.port('smtp'),
+        secure: false,
+        ignoreTLS: true,
+      });
+      await transport.sendMail({
+        from: 'bob@outside.example',
+        to: 'alice@test.example',
+        subject: 'waiting mail',
+        text: 'hi',
+        messageId: '<wait-1@outside.example>',
+      });
     });
     after(async () => {
       await server.stop();
@@ -37,7 +51,10 @@ for (const name of backendNames) {
       const id = String(entry.messageId);
       const shown = await json('queue', 'show', id);
       assert.equal(shown.subject, 'waiting mail');
-      assert.deepEqual(shown.trace.map((e: { event: string }) => e.event), ['received', 'queued']);
+      assert.deepEqual(
+        shown.trace.map((e: { event: string }) => e.event),
+        ['received', 'queued'],
+      );
       assert.deepEqual(await json('queue', 'hold', id), { held: Number(id) });
       assert.equal((await json('queue', 'list'))[0].held, true);
       assert.deepEqual(await json('queue', 'release', id), { released: Number(id) });
@@ -51,7 +68,11 @@ for (const name of backendNames) {
     });
 
     it('traces a message by recipient, sender and Message-ID', async () => {
-      for (const filter of [['--recipient', 'alice@test.example'], ['--sender', 'bob@outside.example'], ['--message-id', 'wait-1@outside.example']]) {
+      for (const filter of [
+        ['--recipient', 'alice@test.example'],
+        ['--sender', 'bob@outside.example'],
+        ['--message-id', 'wait-1@outside.example'],
+      ]) {
         const [traced] = await json('trace', ...filter, '--since', '1h');
         assert.equal(traced.subject, 'waiting mail', `found by ${filter[0]}`);
         assert.deepEqual(traced.events.map((e: { event: string }) => e.event).slice(0, 2), ['received', 'queued']);
@@ -61,8 +82,19 @@ for (const name of backendNames) {
     });
 
     it('prints every time as ISO 8601 UTC to the second (list, show, insight, trace)', async () => {
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: 'Wonderland-42' } });
-      const info = await transport.sendMail({ from: 'alice@test.example', to: 'carol@remote.example', subject: 'to the outside', text: 'hi' });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: server.port('submissions'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'alice@test.example', pass: 'Wonderland-42' },
+      });
+      const info = await transport.sendMail({
+        from: 'alice@test.example',
+        to: 'carol@remote.example',
+        subject: 'to the outside',
+        text: 'hi',
+      });
       const id = /queued as (\d+)/.exec(info.response)![1]!;
       const outputs = {
         list: (await runHoldfast(['queue', 'list'], { env })).stdout,
@@ -73,9 +105,16 @@ for (const name of backendNames) {
       const iso = /\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/;
       for (const [command, text] of Object.entries(outputs)) {
         assert.match(text, iso, `${command} prints ISO 8601 times: ${text}`);
-        assert.doesNotMatch(text, /\d\d:\d\d:\d\d\.\d{3}|\d{4}-\d\d-\d\d \d\d:/, `${command} prints no other time format: ${text}`);
+        assert.doesNotMatch(
+          text,
+          /\d\d:\d\d:\d\d\.\d{3}|\d{4}-\d\d-\d\d \d\d:/,
+          `${command} prints no other time format: ${text}`,
+        );
       }
-      assert.match(outputs.insight, new RegExp(`remote\\.example: 1 waiting \\(0 deferred, 0 in flight\\) since ${iso.source}`));
+      assert.match(
+        outputs.insight,
+        new RegExp(`remote\\.example: 1 waiting \\(0 deferred, 0 in flight\\) since ${iso.source}`),
+      );
     });
 
     it('prints the DKIM record to publish, and rotates the key', async () => {
@@ -85,7 +124,10 @@ for (const name of backendNames) {
       const rotated = await json('dkim', 'rotate', 'test.example');
       assert.notEqual(rotated.selector, record.selector);
       const records = await json('dkim', 'show', 'test.example');
-      assert.deepEqual(records.map((r: { active: boolean }) => r.active), [false, true]);
+      assert.deepEqual(
+        records.map((r: { active: boolean }) => r.active),
+        [false, true],
+      );
       const unknown = await runHoldfast(['dkim', 'show', 'nowhere.example'], { env });
       assert.equal(unknown.stderr.trim(), 'holdfast: unknown domain "nowhere.example"');
     });

@@ -19,30 +19,62 @@ for (const name of backendNames) {
 
     before(async () => {
       backend = await createBackend(name);
-      env = { HOLDFAST_DATA_DIR: backend.dataDir, HOLDFAST_DATABASE_URL: backend.databaseUrl, HOLDFAST_DOMAIN: 'set.example', HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42' };
+      env = {
+        HOLDFAST_DATA_DIR: backend.dataDir,
+        HOLDFAST_DATABASE_URL: backend.databaseUrl,
+        HOLDFAST_DOMAIN: 'set.example',
+        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
+      };
       await initHoldfast(env);
       await json('user', 'add', 'bob@set.example', '--password', 'Can-We-Fix-It-77');
     });
     after(() => backend.cleanup());
 
     it('changes name, role and quota, and disables and enables sign-in', async () => {
-      const bob = await json('user', 'set', 'bob@set.example', '--name', 'Bob Builder', '--role', 'tenant-admin', '--quota', '1GB', '--disable');
-      assert.deepEqual([bob.displayName, bob.role, bob.quotaBytes, bob.disabled], ['Bob Builder', 'tenant-admin', 1_000_000_000, true]);
+      const bob = await json(
+        'user',
+        'set',
+        'bob@set.example',
+        '--name',
+        'Bob Builder',
+        '--role',
+        'tenant-admin',
+        '--quota',
+        '1GB',
+        '--disable',
+      );
+      assert.deepEqual(
+        [bob.displayName, bob.role, bob.quotaBytes, bob.disabled],
+        ['Bob Builder', 'tenant-admin', 1_000_000_000, true],
+      );
       const text = await holdfast('user', 'set', 'bob@set.example', '--enable');
       assert.equal(text.stdout, 'bob@set.example: "Bob Builder", role tenant-admin, quota 1GB, sign-in enabled\n');
     });
 
     it('keeps one enabled global administrator, and asks for something to change', async () => {
-      const message = 'admin@set.example is the only enabled global administrator: make another user one first (holdfast user set <address> --role global-admin)';
+      const message =
+        'admin@set.example is the only enabled global administrator: make another user one first (holdfast user set <address> --role global-admin)';
       await failsWith(['user', 'set', 'admin@set.example', '--disable'], { code: 'last-global-admin', message });
       await failsWith(['user', 'set', 'admin@set.example', '--role', 'user'], { code: 'last-global-admin', message });
-      await failsWith(['user', 'set', 'bob@set.example'], { code: 'nothing-to-change', message: 'give at least one of --name, --role, --quota, --disable, --enable' });
+      await failsWith(['user', 'set', 'bob@set.example'], {
+        code: 'nothing-to-change',
+        message: 'give at least one of --name, --role, --quota, --disable, --enable',
+      });
     });
 
     it('reports option errors as JSON under --json', async () => {
-      await failsWith(['user', 'set', 'bob@set.example', '--role', 'boss'], { code: 'invalid-option', message: '--role = "boss" is not allowed: expected one of user, tenant-admin, global-admin' });
-      await failsWith(['user', 'set', 'bob@set.example', '--frobnicate'], { code: 'invalid-usage', message: "unknown option '--frobnicate' (run with --help for usage)" });
-      await failsWith(['user', 'set', 'bob@set.example', '--disable', '--enable'], { code: 'invalid-usage', message: "option '--disable' cannot be used with option '--enable' (run with --help for usage)" });
+      await failsWith(['user', 'set', 'bob@set.example', '--role', 'boss'], {
+        code: 'invalid-option',
+        message: '--role = "boss" is not allowed: expected one of user, tenant-admin, global-admin',
+      });
+      await failsWith(['user', 'set', 'bob@set.example', '--frobnicate'], {
+        code: 'invalid-usage',
+        message: "unknown option '--frobnicate' (run with --help for usage)",
+      });
+      await failsWith(['user', 'set', 'bob@set.example', '--disable', '--enable'], {
+        code: 'invalid-usage',
+        message: "option '--disable' cannot be used with option '--enable' (run with --help for usage)",
+      });
       const text = await holdfast('user', 'set', 'bob@set.example', '--frobnicate');
       assert.equal(text.code, 1);
       assert.equal(text.stderr, "holdfast: unknown option '--frobnicate' (run with --help for usage)\n");

@@ -21,7 +21,10 @@ describe('configuration file order', () => {
     assert.equal(loadConfig({ env, cwd, systemConfigFile: systemFile }).dataDir, '/srv/local');
 
     await writeFile(join(cwd, 'other.toml'), 'data_dir = "/srv/other"\n');
-    assert.equal(loadConfig({ env: { ...env, HOLDFAST_CONFIG: 'other.toml' }, cwd, systemConfigFile: systemFile }).dataDir, '/srv/other');
+    assert.equal(
+      loadConfig({ env: { ...env, HOLDFAST_CONFIG: 'other.toml' }, cwd, systemConfigFile: systemFile }).dataDir,
+      '/srv/other',
+    );
   });
 
   it('lists the places it looks, the system file being /etc/holdfast/holdfast.toml', () => {

@@ -13,7 +13,9 @@ const text = (file: string) => readFileSync(path(file), 'utf8');
 const hasVerify = spawnSync('systemd-analyze', ['--version']).status === 0;
 
 describe('contrib/', () => {
-  it('holdfast.service passes systemd-analyze verify', { skip: !hasVerify && 'systemd-analyze is not installed (apt-get install systemd)' }, () => {
+  it('holdfast.service passes systemd-analyze verify', {
+    skip: !hasVerify && 'systemd-analyze is not installed (apt-get install systemd)',
+  }, () => {
     const result = spawnSync('systemd-analyze', ['verify', path('holdfast.service')], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stderr.trim(), '', 'no warnings');
@@ -49,7 +51,10 @@ describe('contrib/', () => {
     const configured = [...image.matchAll(/HOLDFAST_\w+_PORT=(\d+)/g)].map((m) => Number(m[1])).sort();
     const exposed = /^EXPOSE (.*)$/m.exec(image)![1]!.split(' ').map(Number).sort();
     assert.deepEqual(exposed, configured);
-    assert.ok(configured.every((port) => port > 1023), 'no privilege needed inside the container');
+    assert.ok(
+      configured.every((port) => port > 1023),
+      'no privilege needed inside the container',
+    );
     assert.ok(configured.includes(8080), 'the health check port');
   });
 
@@ -59,7 +64,10 @@ describe('contrib/', () => {
     const exposed = /^EXPOSE (.*)$/m.exec(image)![1]!.split(' ').sort();
     const published = [...compose.matchAll(/- "\d+:(\d+)"/g)].map((m) => m[1]!).sort();
     assert.deepEqual(published, exposed);
-    assert.match(compose, /HOLDFAST_DATABASE_URL: postgres:\/\/holdfast:\$\{HOLDFAST_DB_PASSWORD\}@postgres:5432\/holdfast/);
+    assert.match(
+      compose,
+      /HOLDFAST_DATABASE_URL: postgres:\/\/holdfast:\$\{HOLDFAST_DB_PASSWORD\}@postgres:5432\/holdfast/,
+    );
     assert.match(compose, /dockerfile: contrib\/Containerfile/);
     assert.match(compose, /condition: service_healthy/);
   });

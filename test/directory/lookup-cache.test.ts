@@ -35,7 +35,10 @@ for (const name of backendNames) {
 
     it('is one view per directory, which answers as the directory does', async () => {
       assert.equal(directory.routing, routing);
-      assert.deepEqual(await routing.resolveAddress('Alice@contoso.example'), await directory.resolveAddress('alice@contoso.example'));
+      assert.deepEqual(
+        await routing.resolveAddress('Alice@contoso.example'),
+        await directory.resolveAddress('alice@contoso.example'),
+      );
       assert.deepEqual(await routing.findDomain('contoso.example'), await directory.findDomain('contoso.example'));
       assert.equal(await routing.findDomain('outside.example'), undefined);
     });
@@ -45,19 +48,31 @@ for (const name of backendNames) {
       assert.equal((await routing.resolveAddress('al@contoso.example'))?.principal.address, 'alice@contoso.example');
       await (await elsewhere.tenant('contoso')).removeAlias('al@contoso.example');
       assert.ok(await routing.resolveAddress('al@contoso.example'), 'still routed from the cache');
-      assert.equal(await directory.resolveAddress('al@contoso.example'), undefined, 'the directory itself is never cached');
+      assert.equal(
+        await directory.resolveAddress('al@contoso.example'),
+        undefined,
+        'the directory itself is never cached',
+      );
       clock.advance(lookupCacheMs + 1);
       assert.equal(await routing.resolveAddress('al@contoso.example'), undefined, `gone after ${lookupCacheMs} ms`);
 
       await (await directory.tenant('contoso')).addAlias('bobby@contoso.example', 'bob@contoso.example');
       assert.ok(await routing.resolveAddress('bobby@contoso.example'));
       await (await directory.tenant('contoso')).removeAlias('bobby@contoso.example');
-      assert.equal(await routing.resolveAddress('bobby@contoso.example'), undefined, 'a change through the same directory clears the cache');
+      assert.equal(
+        await routing.resolveAddress('bobby@contoso.example'),
+        undefined,
+        'a change through the same directory clears the cache',
+      );
     });
 
     it('never keeps an address that does not exist: a new mailbox takes mail at once', async () => {
       assert.equal(await routing.resolveAddress('carol@contoso.example'), undefined);
-      await (await elsewhere.tenant('contoso')).addPrincipal({ kind: 'user', address: 'carol@contoso.example', password });
+      await (await elsewhere.tenant('contoso')).addPrincipal({
+        kind: 'user',
+        address: 'carol@contoso.example',
+        password,
+      });
       assert.equal((await routing.resolveAddress('carol@contoso.example'))?.principal.address, 'carol@contoso.example');
     });
 
@@ -75,8 +90,15 @@ for (const name of backendNames) {
 
     it('sees a disabled account and a changed quota like any other change; signing in never uses the cache', async () => {
       assert.equal((await routing.resolveAddress('bob@contoso.example'))?.principal.disabled, false);
-      await (await elsewhere.tenant('contoso')).updatePrincipal('bob@contoso.example', { disabled: true, quotaBytes: 5000 });
-      assert.equal(await directory.authenticate('bob@contoso.example', password), undefined, 'a disabled account cannot sign in, at once');
+      await (await elsewhere.tenant('contoso')).updatePrincipal('bob@contoso.example', {
+        disabled: true,
+        quotaBytes: 5000,
+      });
+      assert.equal(
+        await directory.authenticate('bob@contoso.example', password),
+        undefined,
+        'a disabled account cannot sign in, at once',
+      );
       assert.equal((await directory.resolveAddress('bob@contoso.example'))?.principal.disabled, true);
       clock.advance(lookupCacheMs + 1);
       const bob = (await routing.resolveAddress('bob@contoso.example'))?.principal;

@@ -32,7 +32,10 @@ describe('concurrent writes on postgres', { skip: postgresSkip }, () => {
     // Everything the node logs, as JSON lines, kept to be looked at after the run.
     const logger = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line)) });
     // The retry schedule is long on purpose: a delivery that waits for it fails the test.
-    t = await startTestNode('postgres', { logger, toml: '[queue]\npoll_interval = "100ms"\nretry = ["10m"]\n[imap]\nplaintext_login = true\n' });
+    t = await startTestNode('postgres', {
+      logger,
+      toml: '[queue]\npoll_interval = "100ms"\nretry = ["10m"]\n[imap]\nplaintext_login = true\n',
+    });
     const tenant = await t.node.holdfast.directory.tenant('default');
     await Promise.all(mailboxes.map((address) => tenant.addPrincipal({ kind: 'user', address, password })));
     records.length = 0; // what start-up says about its surroundings is not what this test looks at
@@ -52,10 +55,14 @@ describe('concurrent writes on postgres', { skip: postgresSkip }, () => {
         assert.match(await talk.send('EHLO load.example'), /^250/);
         for (let i = 0; i < messagesPerSession; i++) {
           // One or two recipients, spread so that concurrent deliveries meet in the same mailboxes.
-          const to = [...new Set([mailboxes[(s + i) % mailboxes.length]!, mailboxes[(s * 7 + i * 3) % mailboxes.length]!])];
+          const to = [
+            ...new Set([mailboxes[(s + i) % mailboxes.length]!, mailboxes[(s * 7 + i * 3) % mailboxes.length]!]),
+          ];
           assert.match(await talk.send('MAIL FROM:<sender@remote.example>'), /^250/);
           for (const rcpt of to) assert.match(await talk.send(`RCPT TO:<${rcpt}>`), /^250/);
-          const reply = await talk.data(`From: sender@remote.example\r\nTo: ${to.join(', ')}\r\nSubject: load ${s}-${i}\r\nMessage-ID: <load-${s}-${i}@remote.example>\r\n\r\nmessage ${i} of session ${s}\r\n`);
+          const reply = await talk.data(
+            `From: sender@remote.example\r\nTo: ${to.join(', ')}\r\nSubject: load ${s}-${i}\r\nMessage-ID: <load-${s}-${i}@remote.example>\r\n\r\nmessage ${i} of session ${s}\r\n`,
+          );
           assert.match(reply, /^250/);
           for (const rcpt of to) expected.set(rcpt, expected.get(rcpt)! + 1);
         }
@@ -80,22 +87,36 @@ describe('concurrent writes on postgres', { skip: postgresSkip }, () => {
         .execute();
       return new Map(rows.map((r) => [r.address, Number(r.count)]));
     };
-    const loud = () => records.filter((r) => r.level >= 40).map((r) => `${r.msg}${r.err?.message ? `: ${r.err.message}` : ''}`);
+    const loud = () =>
+      records.filter((r) => r.level >= 40).map((r) => `${r.msg}${r.err?.message ? `: ${r.err.message}` : ''}`);
     const smtpMs = Date.now() - started;
     await t
-      .waitFor(async () => {
-        const now = await counts();
-        return mailboxes.every((m) => now.get(m) === expected.get(m));
-      }, 'every message in its mailbox', 10_000)
+      .waitFor(
+        async () => {
+          const now = await counts();
+          return mailboxes.every((m) => now.get(m) === expected.get(m));
+        },
+        'every message in its mailbox',
+        10_000,
+      )
       .catch(async (error) => {
-        const states = await db.selectFrom('queue_recipients').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
-        assert.fail(`${error.message} (sending took ${smtpMs} ms); queue: ${JSON.stringify(states)}; got ${JSON.stringify([...(await counts())])}; logged: ${loud().slice(0, 5).join('; ')}`);
+        const states = await db
+          .selectFrom('queue_recipients')
+          .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+          .groupBy('state')
+          .execute();
+        assert.fail(
+          `${error.message} (sending took ${smtpMs} ms); queue: ${JSON.stringify(states)}; got ${JSON.stringify([...(await counts())])}; logged: ${loud().slice(0, 5).join('; ')}`,
+        );
       });
     const elapsed = Date.now() - started;
     console.log(`${sessions * messagesPerSession} messages sent in ${smtpMs} ms, all in place after ${elapsed} ms`);
 
     assert.ok(delivered >= 400, `${delivered} deliveries`);
-    assert.ok(appended.every((n) => n > 0), `IMAP appends per user: ${appended.join(', ')}`);
+    assert.ok(
+      appended.every((n) => n > 0),
+      `IMAP appends per user: ${appended.join(', ')}`,
+    );
     assert.deepEqual(loud(), [], 'nothing logged at warning level or above');
   });
 });
@@ -109,7 +130,15 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function imapWriters(t: TestNode, user: string, done: () => boolean): Promise<number> {
   const connect = async (folder: string) => {
-    const client = new ImapFlow({ host: '127.0.0.1', port: t.port('imap'), secure: false, doSTARTTLS: false, disableCompression: true, auth: { user, pass: password }, logger: false });
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: t.port('imap'),
+      secure: false,
+      doSTARTTLS: false,
+      disableCompression: true,
+      auth: { user, pass: password },
+      logger: false,
+    });
     await client.connect();
     await client.mailboxOpen(folder);
     return client;
@@ -119,7 +148,9 @@ async function imapWriters(t: TestNode, user: string, done: () => boolean): Prom
   let appended = 0;
   const forth = async () => {
     for (let round = 0; !done() || round < 3; round++) {
-      await inbox.append('INBOX', `From: ${user}\r\nSubject: appended ${round}\r\n\r\nappended by IMAP\r\n`, ['\\Draft']);
+      await inbox.append('INBOX', `From: ${user}\r\nSubject: appended ${round}\r\n\r\nappended by IMAP\r\n`, [
+        '\\Draft',
+      ]);
       appended++;
       await inbox.noop();
       // The newest few messages: enough to meet deliveries in the folder's row, without a STORE
@@ -127,7 +158,8 @@ async function imapWriters(t: TestNode, user: string, done: () => boolean): Prom
       const newest = `${Math.max(1, (inbox.mailbox as { exists: number }).exists - 4)}:*`;
       await inbox.messageFlagsAdd(newest, ['\\Flagged', `$round${round % 4}`]);
       await inbox.messageFlagsRemove(newest, ['\\Flagged']);
-      if (round % 2 === 0 && (inbox.mailbox as { exists: number }).exists > 0) await inbox.messageMove('1:2', 'Archive');
+      if (round % 2 === 0 && (inbox.mailbox as { exists: number }).exists > 0)
+        await inbox.messageMove('1:2', 'Archive');
       // A breath between rounds: the clients share the node's one thread, and a shared test machine.
       await pause(20);
     }

@@ -22,7 +22,9 @@ class DeadlockOnce extends Queue {
   deadlocks = 0;
   constructor(deps: QueueDeps) {
     super(deps);
-    const outcomes = this.outcomes as unknown as { writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<Outcome[]> };
+    const outcomes = this.outcomes as unknown as {
+      writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<Outcome[]>;
+    };
     const write = outcomes.writeDelivered.bind(outcomes);
     outcomes.writeDelivered = async (trx, recorded) => {
       const applied = await write(trx, recorded);
@@ -56,16 +58,28 @@ describe('local delivery run again after a deadlock', { skip: postgresSkip }, ()
     const blob = await blobs.put(Buffer.from('From: someone@outside.example\r\nSubject: once\r\n\r\nhello\r\n'));
     const tenantId = (await directory.getTenant('contoso')).id;
     await db.transaction().execute((trx) =>
-      insertMessage(trx, {
-        blobHash: blob.hash,
-        prefix: '',
-        size: blob.size,
-        sender: 'someone@outside.example',
-        source: 'mx',
-        receivedAt: clock.now(),
-        recipients: [{ recipient: 'alice@contoso.example', originalRecipient: 'alice@contoso.example', route: 'local', domain: 'contoso.example', tenantId }],
-        receivedDetail: {},
-      }, dialect),
+      insertMessage(
+        trx,
+        {
+          blobHash: blob.hash,
+          prefix: '',
+          size: blob.size,
+          sender: 'someone@outside.example',
+          source: 'mx',
+          receivedAt: clock.now(),
+          recipients: [
+            {
+              recipient: 'alice@contoso.example',
+              originalRecipient: 'alice@contoso.example',
+              route: 'local',
+              domain: 'contoso.example',
+              tenantId,
+            },
+          ],
+          receivedDetail: {},
+        },
+        dialect,
+      ),
     );
     const claimed = await queue.claim('worker', 10);
     assert.equal(claimed.length, 1);
@@ -76,7 +90,11 @@ describe('local delivery run again after a deadlock', { skip: postgresSkip }, ()
     const messages = await db.selectFrom('messages').select('id').execute();
     assert.equal(messages.length, 1, 'one copy in the mailbox');
     const counted = (await metrics.deliveryOutcomes.get()).values.filter((v) => v.labels.outcome === 'delivered');
-    assert.deepEqual(counted.map((v) => [v.labels.route, v.value]), [['local', 1]], 'counted once');
+    assert.deepEqual(
+      counted.map((v) => [v.labels.route, v.value]),
+      [['local', 1]],
+      'counted once',
+    );
     assert.equal((await metrics.deliveryLatency.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value, 1);
     assert.equal(log.records('mail delivered').length, 1, 'logged once');
   });

@@ -18,7 +18,13 @@ for (const name of backendNames) {
 
     const send = (subject: string, to: string | string[], extra: { dsn?: object } = {}) =>
       nodemailer
-        .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: password } })
+        .createTransport({
+          host: '127.0.0.1',
+          port: t.port('submissions'),
+          secure: true,
+          tls: { rejectUnauthorized: false },
+          auth: { user: 'alice@test.example', pass: password },
+        })
         .sendMail({ from: 'alice@test.example', to, subject, text: `about ${subject}`, ...extra });
     const states = async (subject: string) =>
       t.node.holdfast.store.db
@@ -28,7 +34,11 @@ for (const name of backendNames) {
         .where('m.subject', '=', subject)
         .orderBy('r.recipient')
         .execute();
-    const settle = (subject: string, state: string) => t.waitFor(async () => (await states(subject)).every((r) => r.state === state) && (await states(subject)).length > 0, `${subject}: ${state}`);
+    const settle = (subject: string, state: string) =>
+      t.waitFor(
+        async () => (await states(subject)).every((r) => r.state === state) && (await states(subject)).length > 0,
+        `${subject}: ${state}`,
+      );
 
     before(async () => {
       mx = await new FakeMx().start();
@@ -64,10 +74,19 @@ for (const name of backendNames) {
       await send('first contact', ['bob@remote.example', 'carol@remote.example']);
       await settle('first contact', 'delivered');
       const got = mx.received.find((m) => m.data.includes('Subject: first contact'))!;
-      assert.deepEqual(got.to, ['bob@remote.example', 'carol@remote.example'], 'one transaction for both recipients of the domain');
+      assert.deepEqual(
+        got.to,
+        ['bob@remote.example', 'carol@remote.example'],
+        'one transaction for both recipients of the domain',
+      );
       assert.equal(got.from, 'alice@test.example');
       assert.match(got.data, /^Received: from .*\r\n\tby mail\.test\.example \(Holdfast\) with ESMTPSA/);
-      const trace = await t.node.holdfast.store.db.selectFrom('trace_events').select(['event', 'detail']).where('message_id', '=', (await states('first contact'))[0]!.messageId).orderBy('id').execute();
+      const trace = await t.node.holdfast.store.db
+        .selectFrom('trace_events')
+        .select(['event', 'detail'])
+        .where('message_id', '=', (await states('first contact'))[0]!.messageId)
+        .orderBy('id')
+        .execute();
       assert.deepEqual([...new Set(trace.map((e) => e.event))], ['received', 'queued', 'delivered']);
       assert.match(JSON.parse(trace.at(-1)!.detail).reply, /^250 /);
 
@@ -75,11 +94,17 @@ for (const name of backendNames) {
       assert.match(got.data, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=test\.example;/m);
       const key = await new DkimKeys(t.node.holdfast.store.db).active('test.example');
       t.dns.set(dnsRecordName(key), { TXT: [dnsRecordValue(key)] });
-      const verdict = await authenticate(got.data, { ip: '127.0.0.1', helo: 'mail.test.example', sender: 'alice@test.example', mta: 'mx.remote.example', resolver: createMailDns([t.dns.server]).resolve as never });
+      const verdict = await authenticate(got.data, {
+        ip: '127.0.0.1',
+        helo: 'mail.test.example',
+        sender: 'alice@test.example',
+        mta: 'mx.remote.example',
+        resolver: createMailDns([t.dns.server]).resolve as never,
+      });
       assert.equal((verdict.dkim as { results: { status: { result: string } }[] }).results[0]!.status.result, 'pass');
     });
 
-    it('falls back to the domain\'s own address when it has no MX', async () => {
+    it("falls back to the domain's own address when it has no MX", async () => {
       await send('no mx record', 'dave@nomx.example');
       await settle('no mx record', 'delivered');
     });
@@ -92,18 +117,37 @@ for (const name of backendNames) {
     });
 
     it('bounces a 5xx refusal with a DSN to the sender', async () => {
-      mx.script = { rcpt: (address) => (address.startsWith('ghost') ? { code: 550, message: '5.1.1 <ghost@remote.example>: no such user' } : undefined) };
+      mx.script = {
+        rcpt: (address) =>
+          address.startsWith('ghost')
+            ? { code: 550, message: '5.1.1 <ghost@remote.example>: no such user' }
+            : undefined,
+      };
       await send('to a ghost', ['ghost@remote.example', 'frank@remote.example']);
       await t.waitFor(async () => {
         const s = await states('to a ghost');
-        return s.find((r) => r.recipient === 'ghost@remote.example')?.state === 'failed' && s.find((r) => r.recipient === 'frank@remote.example')?.state === 'delivered';
+        return (
+          s.find((r) => r.recipient === 'ghost@remote.example')?.state === 'failed' &&
+          s.find((r) => r.recipient === 'frank@remote.example')?.state === 'delivered'
+        );
       }, 'one failed, one delivered');
-      const dsn = await t.waitFor(async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Undelivered Mail Returned to Sender')), 'DSN in the sender\'s inbox');
+      const dsn = await t.waitFor(
+        async () =>
+          (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Undelivered Mail Returned to Sender')),
+        "DSN in the sender's inbox",
+      );
       assert.match(dsn.text, /Content-Type: multipart\/report; report-type=delivery-status;/);
       assert.match(dsn.text, /^From: Mail Delivery System <MAILER-DAEMON@mail\.test\.example>/m);
-      assert.match(dsn.text, /Final-Recipient: rfc822; ghost@remote\.example\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.remote\.example\r\nDiagnostic-Code: smtp; 550 5\.1\.1 <ghost@remote\.example>: no such user/);
+      assert.match(
+        dsn.text,
+        /Final-Recipient: rfc822; ghost@remote\.example\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.remote\.example\r\nDiagnostic-Code: smtp; 550 5\.1\.1 <ghost@remote\.example>: no such user/,
+      );
       assert.match(dsn.text, /Content-Type: text\/rfc822-headers\r\n\r\n[\s\S]*Subject: to a ghost/);
-      assert.doesNotMatch(dsn.text, /Final-Recipient: rfc822; frank@remote\.example/, 'the delivered recipient is not reported');
+      assert.doesNotMatch(
+        dsn.text,
+        /Final-Recipient: rfc822; frank@remote\.example/,
+        'the delivered recipient is not reported',
+      );
       mx.script = {};
     });
 
@@ -115,7 +159,10 @@ for (const name of backendNames) {
       const [deferred] = await states('greylisted');
       assert.equal(deferred!.attempts, 1);
       assert.match(deferred!.last_reply!, /^451 4\.7\.1 greylisted/);
-      assert.ok(Math.abs(deferred!.next_attempt_at - (t.clock.now() + 60_000)) < 5_000, 'next attempt one minute later (retry[0])');
+      assert.ok(
+        Math.abs(deferred!.next_attempt_at - (t.clock.now() + 60_000)) < 5_000,
+        'next attempt one minute later (retry[0])',
+      );
       await new Promise((r) => setTimeout(r, 300));
       assert.equal((await states('greylisted'))[0]!.state, 'deferred', 'not retried before it is due');
       refuse = false;
@@ -126,19 +173,29 @@ for (const name of backendNames) {
     });
 
     it('backs off a destination that answers 421, and recovers', async () => {
-      mx.script = { connect: () => ({ code: 421, message: '4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit, closing transmission channel' }) };
+      mx.script = {
+        connect: () => ({
+          code: 421,
+          message:
+            '4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit, closing transmission channel',
+        }),
+      };
       mx.dropConnections();
       // An outcome is committed before the runner takes it in (and adjusts the concurrency): wait
       // until no delivery to the destination is in hand before each reading of its limit.
       const destination = () => t.node.holdfast.destinations.state('remote.example');
       const limit = () => destination().limit;
-      const idle = (what: string) => t.waitFor(async () => destination().active === 0, what, 5000).catch(() => undefined);
+      const idle = (what: string) =>
+        t.waitFor(async () => destination().active === 0, what, 5000).catch(() => undefined);
       // Earlier deliveries grew the destination's concurrency; how far depends on their timing.
       await idle('the earlier deliveries to be taken in');
       const before = limit();
       await send('busy forest', 'hank@remote.example');
       await settle('busy forest', 'deferred');
-      assert.match((await states('busy forest'))[0]!.last_reply!, /^421 4\.3\.2 The maximum number of concurrent connections per resource forest/);
+      assert.match(
+        (await states('busy forest'))[0]!.last_reply!,
+        /^421 4\.3\.2 The maximum number of concurrent connections per resource forest/,
+      );
       await idle('the runner to take in the 421');
       const shrunk = limit();
       assert.ok(shrunk <= Math.max(1, Math.floor(before / 2)), `concurrency at least halved (${before} → ${shrunk})`);
@@ -155,13 +212,25 @@ for (const name of backendNames) {
       await settle('stuck mail', 'deferred');
       t.clock.advance(5 * 60_000); // past delay_notice (4m)
       await t.node.holdfast.flow.queue.sendDelayNotices();
-      const delayed = await t.waitFor(async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Delayed Mail') && m.text.includes('stuck mail')), 'delay notice');
+      const delayed = await t.waitFor(
+        async () =>
+          (await t.mailbox('alice@test.example')).find(
+            (m) => m.text.includes('Delayed Mail') && m.text.includes('stuck mail'),
+          ),
+        'delay notice',
+      );
       assert.match(delayed.text, /Action: delayed\r\nStatus: 4\.2\.2/);
       assert.match(delayed.text, /Will-Retry-Until: /);
       assert.equal(await t.node.holdfast.flow.queue.sendDelayNotices(), 0, 'only one delay notice');
       t.clock.advance(6 * 60_000); // past expire (10m)
       await settle('stuck mail', 'failed');
-      const expired = await t.waitFor(async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Undelivered Mail') && m.text.includes('stuck mail')), 'expiry DSN');
+      const expired = await t.waitFor(
+        async () =>
+          (await t.mailbox('alice@test.example')).find(
+            (m) => m.text.includes('Undelivered Mail') && m.text.includes('stuck mail'),
+          ),
+        'expiry DSN',
+      );
       assert.match(expired.text, /message expired after/);
       mx.script = {};
     });
@@ -173,22 +242,47 @@ for (const name of backendNames) {
       const blob = await blobs.put(Buffer.from('From: <>\r\nSubject: bounce of a bounce\r\n\r\nx\r\n'));
       const before = await db.selectFrom('queue_messages').select('id').where('source', '=', 'dsn').execute();
       await db.transaction().execute((trx) =>
-        insertMessage(trx, {
-          blobHash: blob.hash,
-          prefix: '',
-          size: blob.size,
-          sender: '',
-          subject: 'bounce of a bounce',
-          source: 'dsn',
-          receivedAt: t.clock.now(),
-          recipients: [{ recipient: 'jack@remote.example', originalRecipient: 'jack@remote.example', route: 'remote', domain: 'remote.example', tenantId: null }],
-          receivedDetail: {},
-        }, t.node.holdfast.store.dialect),
+        insertMessage(
+          trx,
+          {
+            blobHash: blob.hash,
+            prefix: '',
+            size: blob.size,
+            sender: '',
+            subject: 'bounce of a bounce',
+            source: 'dsn',
+            receivedAt: t.clock.now(),
+            recipients: [
+              {
+                recipient: 'jack@remote.example',
+                originalRecipient: 'jack@remote.example',
+                route: 'remote',
+                domain: 'remote.example',
+                tenantId: null,
+              },
+            ],
+            receivedDetail: {},
+          },
+          t.node.holdfast.store.dialect,
+        ),
       );
       t.node.holdfast.flow.newMail.raise();
       await settle('bounce of a bounce', 'failed');
-      const extra = await db.selectFrom('queue_messages').select(['id', 'subject']).where('source', '=', 'dsn').where('id', 'not in', before.map((b) => b.id)).execute();
-      assert.deepEqual(extra.map((m) => m.subject), ['bounce of a bounce'], 'no DSN besides the test message itself');
+      const extra = await db
+        .selectFrom('queue_messages')
+        .select(['id', 'subject'])
+        .where('source', '=', 'dsn')
+        .where(
+          'id',
+          'not in',
+          before.map((b) => b.id),
+        )
+        .execute();
+      assert.deepEqual(
+        extra.map((m) => m.subject),
+        ['bounce of a bounce'],
+        'no DSN besides the test message itself',
+      );
       mx.script = {};
     });
   });

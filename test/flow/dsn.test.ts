@@ -9,7 +9,8 @@ import { parseHeaderLines, parseMimeTree } from '../../src/message/mime-tree.ts'
 import type { BlobStore } from '../../src/store/blobs/blob-store.ts';
 import { bodyOf } from '../helpers/mime-samples.ts';
 
-const original = 'From: Sender <sender@example.org>\r\nTo: bob@remote.example\r\nSubject: Quarterly numbers\r\n\r\nThe numbers are attached.\r\n';
+const original =
+  'From: Sender <sender@example.org>\r\nTo: bob@remote.example\r\nSubject: Quarterly numbers\r\n\r\nThe numbers are attached.\r\n';
 const prefix = 'Received: from client.example.org by mx.holdfast.example\r\n';
 
 /** A blob store holding the one original message. */
@@ -29,7 +30,13 @@ function input(overrides: Partial<DsnInput> = {}, ret: string | null = null, env
     sender: 'sender@example.org',
     original: { prefix, blobHash: 'original-hash', envid, ret, receivedAt: arrived },
     recipients: [
-      { recipient: 'bob@remote.example', orcpt: 'rfc822;Bob@Remote.example', reply: '550 5.1.1 <bob@remote.example>: no such user', remoteMta: 'mx1.remote.example', lastAttemptAt: arrived + 60_000 },
+      {
+        recipient: 'bob@remote.example',
+        orcpt: 'rfc822;Bob@Remote.example',
+        reply: '550 5.1.1 <bob@remote.example>: no such user',
+        remoteMta: 'mx1.remote.example',
+        lastAttemptAt: arrived + 60_000,
+      },
       { recipient: 'carol@remote.example', orcpt: null, reply: null, lastAttemptAt: null },
     ],
     now: arrived + 120_000,
@@ -54,7 +61,15 @@ async function read(dsn: DsnInput) {
     .split(/\r\n\r\n/)
     .filter((group) => group.trim())
     .map((group) => parseHeaderLines(group));
-  return { source, tree, header: new Map(header), parts, perMessage: new Map(perMessage), perRecipient: perRecipient.map((fields) => new Map(fields)), bodyOf: (i: number) => bodyOf(source, parts[i])! };
+  return {
+    source,
+    tree,
+    header: new Map(header),
+    parts,
+    perMessage: new Map(perMessage),
+    perRecipient: perRecipient.map((fields) => new Map(fields)),
+    bodyOf: (i: number) => bodyOf(source, parts[i])!,
+  };
 }
 
 describe('DSN structure (RFC 6522, RFC 3464 §2)', () => {
@@ -62,7 +77,10 @@ describe('DSN structure (RFC 6522, RFC 3464 §2)', () => {
     const dsn = await read(input());
     assert.equal(`${dsn.tree.type}/${dsn.tree.subtype}`, 'multipart/report');
     assert.equal(dsn.tree.params['report-type'], 'delivery-status');
-    assert.deepEqual(dsn.parts.map((p) => `${p.type}/${p.subtype}`), ['text/plain', 'message/delivery-status', 'text/rfc822-headers']);
+    assert.deepEqual(
+      dsn.parts.map((p) => `${p.type}/${p.subtype}`),
+      ['text/plain', 'message/delivery-status', 'text/rfc822-headers'],
+    );
   });
 
   it('comes from MAILER-DAEMON, goes to the envelope sender, and is marked auto-replied (RFC 3834)', async () => {
@@ -123,7 +141,8 @@ describe('message/delivery-status fields (RFC 3464 §2.2, §2.3)', () => {
     assert.equal(bob!.get('remote-mta'), 'dns; mx1.remote.example');
     assert.equal(bob!.get('diagnostic-code'), 'smtp; 550 5.1.1 <bob@remote.example>: no such user');
     assert.equal(Date.parse(bob!.get('last-attempt-date')!), arrived + 60_000);
-    for (const name of ['original-recipient', 'remote-mta', 'diagnostic-code', 'last-attempt-date', 'will-retry-until']) assert.equal(carol!.has(name), false, name);
+    for (const name of ['original-recipient', 'remote-mta', 'diagnostic-code', 'last-attempt-date', 'will-retry-until'])
+      assert.equal(carol!.has(name), false, name);
   });
 
   it('types an ORCPT given without its address type as rfc822', async () => {
@@ -136,14 +155,34 @@ describe('message/delivery-status fields (RFC 3464 §2.2, §2.3)', () => {
     const dsn = input();
     dsn.recipients[0]!.reply = '550-5.7.1 Message rejected\r\n550 5.7.1 See https://remote.example/policy';
     const { perRecipient, bodyOf: partBody } = await read(dsn);
-    assert.equal(perRecipient[0]!.get('diagnostic-code'), 'smtp; 550-5.7.1 Message rejected 550 5.7.1 See https://remote.example/policy');
+    assert.equal(
+      perRecipient[0]!.get('diagnostic-code'),
+      'smtp; 550-5.7.1 Message rejected 550 5.7.1 See https://remote.example/policy',
+    );
     assert.equal(perRecipient[0]!.get('status'), '5.7.1');
-    assert.equal(partBody(1).split('\r\n').filter((l) => l.startsWith('550 ')).length, 0, 'no line of the reply stands alone as a field');
+    assert.equal(
+      partBody(1)
+        .split('\r\n')
+        .filter((l) => l.startsWith('550 ')).length,
+      0,
+      'no line of the reply stands alone as a field',
+    );
   });
 
   it('reports a delay with Action: delayed, a 4.x.x status and Will-Retry-Until', async () => {
     const retryUntil = arrived + 5 * 86_400_000;
-    const dsn = input({ kind: 'delayed', retryUntil, recipients: [{ recipient: 'bob@remote.example', orcpt: null, reply: '451 4.7.1 Try again later', lastAttemptAt: arrived + 60_000 }] });
+    const dsn = input({
+      kind: 'delayed',
+      retryUntil,
+      recipients: [
+        {
+          recipient: 'bob@remote.example',
+          orcpt: null,
+          reply: '451 4.7.1 Try again later',
+          lastAttemptAt: arrived + 60_000,
+        },
+      ],
+    });
     const { header, perRecipient, bodyOf: partBody } = await read(dsn);
     assert.match(header.get('subject')!, /delayed/i);
     assert.equal(perRecipient[0]!.get('action'), 'delayed');

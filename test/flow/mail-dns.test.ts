@@ -21,7 +21,11 @@ describe('DNS for mail', () => {
     assert.equal(asked('TXT sender.example'), 1, 'one query for three concurrent lookups');
 
     dns.set('sender.example', { TXT: ['v=spf1 ~all'] });
-    assert.deepEqual(await mail.resolve('SENDER.example', 'TXT'), [['v=spf1 -all']], 'a cached answer, whatever the case of the name');
+    assert.deepEqual(
+      await mail.resolve('SENDER.example', 'TXT'),
+      [['v=spf1 -all']],
+      'a cached answer, whatever the case of the name',
+    );
     await assert.rejects(mail.resolve('_dmarc.sender.example', 'TXT'), { code: 'ENOTFOUND' });
     await assert.rejects(mail.resolve('_dmarc.sender.example', 'TXT'), { code: 'ENOTFOUND' });
     assert.equal(asked('TXT _dmarc.sender.example'), 1, 'a missing name is remembered too');

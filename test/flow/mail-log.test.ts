@@ -20,13 +20,23 @@ for (const name of backendNames) {
 
     const submit = (subject: string, to: string[]) =>
       nodemailer
-        .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: password } })
+        .createTransport({
+          host: '127.0.0.1',
+          port: t.port('submissions'),
+          secure: true,
+          tls: { rejectUnauthorized: false },
+          auth: { user: 'alice@test.example', pass: password },
+        })
         .sendMail({ from: 'alice@test.example', to, subject, text: `about ${subject}` });
-    const line = (msg: string, where: (r: LogRecord) => boolean, what: string) => t.waitFor(async () => log.records(msg).find(where), `${msg}: ${what}`);
+    const line = (msg: string, where: (r: LogRecord) => boolean, what: string) =>
+      t.waitFor(async () => log.records(msg).find(where), `${msg}: ${what}`);
 
     before(async () => {
       mx = await new FakeMx().start();
-      t = await startTestNode(name, { logger: log.logger, toml: `[queue]\npoll_interval = "100ms"\nretry = ["10m"]\nremote_port = ${mx.port}\n` });
+      t = await startTestNode(name, {
+        logger: log.logger,
+        toml: `[queue]\npoll_interval = "100ms"\nretry = ["10m"]\nremote_port = ${mx.port}\n`,
+      });
       const tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
       await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
@@ -52,7 +62,11 @@ for (const name of backendNames) {
       assert.equal(received.component, 'mail');
       assert.ok((received.size as number) > 100);
 
-      const local = await line('mail delivered', (r) => r.queueId === queueId && r.recipient === 'bob@test.example', 'to bob');
+      const local = await line(
+        'mail delivered',
+        (r) => r.queueId === queueId && r.recipient === 'bob@test.example',
+        'to bob',
+      );
       assert.equal(local.originalRecipient, 'robert@test.example');
       assert.equal(local.relay, 'local');
       assert.match(local.reply as string, /^250 2\.0\.0 delivered to bob@test\.example INBOX \(uid \d+\)$/);
@@ -61,7 +75,11 @@ for (const name of backendNames) {
       assert.equal(local.sender, 'alice@test.example');
       assert.ok(typeof local.delay === 'number' && local.delay >= 0 && local.delay < 10);
 
-      const remote = await line('mail delivered', (r) => r.queueId === queueId && r.recipient === 'carol@remote.example', 'to carol');
+      const remote = await line(
+        'mail delivered',
+        (r) => r.queueId === queueId && r.recipient === 'carol@remote.example',
+        'to carol',
+      );
       assert.equal(remote.relay, 'mx.remote.example');
       assert.match(remote.reply as string, /^250 /);
       assert.equal(remote.originalRecipient, undefined, 'only when it differs from the recipient');
@@ -70,7 +88,11 @@ for (const name of backendNames) {
     it('logs deferrals with the next attempt, and bounces with the queue id of their DSN', async () => {
       mx.script = {
         rcpt: (address) =>
-          address.startsWith('grey') ? { code: 451, message: '4.7.1 greylisted' } : address.startsWith('ghost') ? { code: 550, message: '5.1.1 no such user' } : undefined,
+          address.startsWith('grey')
+            ? { code: 451, message: '4.7.1 greylisted' }
+            : address.startsWith('ghost')
+              ? { code: 550, message: '5.1.1 no such user' }
+              : undefined,
       };
       try {
         const info = await submit('unlucky mail', ['grey@remote.example', 'ghost@remote.example']);
@@ -80,7 +102,10 @@ for (const name of backendNames) {
         assert.match(deferred.reply as string, /^451 4\.7\.1 greylisted/);
         assert.equal(deferred.attempts, 1);
         assert.match(deferred.nextAttempt as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-        assert.ok(Math.abs(Date.parse(deferred.nextAttempt as string) - (t.clock.now() + 600_000)) < 10_000, 'ten minutes later');
+        assert.ok(
+          Math.abs(Date.parse(deferred.nextAttempt as string) - (t.clock.now() + 600_000)) < 10_000,
+          'ten minutes later',
+        );
 
         const bounced = await line('mail bounced', (r) => r.queueId === queueId, 'ghost');
         assert.equal(bounced.recipient, 'ghost@remote.example');
@@ -90,7 +115,11 @@ for (const name of backendNames) {
         const dsn = await line('mail received', (r) => r.queueId === bounced.dsnQueueId, 'the DSN');
         assert.equal(dsn.sender, '');
         assert.equal(dsn.source, 'dsn');
-        await line('mail delivered', (r) => r.queueId === bounced.dsnQueueId && r.recipient === 'alice@test.example', 'the DSN to alice');
+        await line(
+          'mail delivered',
+          (r) => r.queueId === bounced.dsnQueueId && r.recipient === 'alice@test.example',
+          'the DSN to alice',
+        );
       } finally {
         mx.script = {};
       }
@@ -99,7 +128,10 @@ for (const name of backendNames) {
     it('logs the user name a failed AUTH tried, never the password', async () => {
       const { talk } = await SmtpTalk.open(t.port('submissions'), { tls: true });
       await talk.send('EHLO client.example');
-      assert.equal(await talk.send(`AUTH PLAIN ${plainAuth('Alice@Test.example', 'not-Her-Password-7')}`), '535 5.7.8 Authentication credentials invalid');
+      assert.equal(
+        await talk.send(`AUTH PLAIN ${plainAuth('Alice@Test.example', 'not-Her-Password-7')}`),
+        '535 5.7.8 Authentication credentials invalid',
+      );
       talk.close();
       const refused = await line('smtp: refused', (r) => r.step === 'auth', 'the AUTH');
       assert.equal(refused.user, 'Alice@Test.example');
@@ -108,7 +140,15 @@ for (const name of backendNames) {
     });
 
     it('writes every key once per line (IMAP sessions included)', async () => {
-      const client = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'bob@test.example', pass: password }, logger: false, clientInfo: { name: 'log-test' } });
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port: t.port('imaps'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'bob@test.example', pass: password },
+        logger: false,
+        clientInfo: { name: 'log-test' },
+      });
       await client.connect();
       await client.logout();
       const identified = await line('imap: client identified itself', () => true, 'IMAP ID');
@@ -128,10 +168,18 @@ for (const name of backendNames) {
     it('answers 530 5.7.0 Authentication required, as the docs say, on 587 after STARTTLS and on 465', async () => {
       const { talk } = await SmtpTalk.open(t.port('submission'));
       await talk.send('EHLO client.example');
-      assert.equal(await talk.send('MAIL FROM:<alice@test.example>'), '530 5.7.0 Authentication required', 'before STARTTLS');
+      assert.equal(
+        await talk.send('MAIL FROM:<alice@test.example>'),
+        '530 5.7.0 Authentication required',
+        'before STARTTLS',
+      );
       await talk.startTls();
       await talk.send('EHLO client.example');
-      assert.equal(await talk.send('MAIL FROM:<alice@test.example>'), '530 5.7.0 Authentication required', 'after STARTTLS');
+      assert.equal(
+        await talk.send('MAIL FROM:<alice@test.example>'),
+        '530 5.7.0 Authentication required',
+        'after STARTTLS',
+      );
       talk.close();
       const implicit = await SmtpTalk.open(t.port('submissions'), { tls: true });
       await implicit.talk.send('EHLO client.example');

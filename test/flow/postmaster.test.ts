@@ -36,28 +36,43 @@ for (const name of backendNames) {
       await talk.send('EHLO client.remote.example');
       assert.equal(await talk.send(`MAIL FROM:<${from}>`), '250 2.1.0 Accepted');
       const reply = await talk.send(`RCPT TO:<${rcpt}>`);
-      if (reply.startsWith('250')) assert.match(await talk.data(`From: ${from || 'MAILER-DAEMON@remote.example'}\r\nTo: ${rcpt}\r\nSubject: ${subject}\r\n\r\nFor the postmaster.\r\n`), /^250 2\.0\.0 Ok: queued as \d+$/);
+      if (reply.startsWith('250'))
+        assert.match(
+          await talk.data(
+            `From: ${from || 'MAILER-DAEMON@remote.example'}\r\nTo: ${rcpt}\r\nSubject: ${subject}\r\n\r\nFor the postmaster.\r\n`,
+          ),
+          /^250 2\.0\.0 Ok: queued as \d+$/,
+        );
       await talk.send('QUIT');
       talk.close();
       return reply;
     }
-    const arrived = (address: string, subject: string) => t.waitFor(async () => (await t.mailbox(address)).find((m) => m.text.includes(`Subject: ${subject}`)), `${subject} for ${address}`);
-    const has = async (address: string, subject: string) => (await t.mailbox(address)).some((m) => m.text.includes(`Subject: ${subject}`));
+    const arrived = (address: string, subject: string) =>
+      t.waitFor(
+        async () => (await t.mailbox(address)).find((m) => m.text.includes(`Subject: ${subject}`)),
+        `${subject} for ${address}`,
+      );
+    const has = async (address: string, subject: string) =>
+      (await t.mailbox(address)).some((m) => m.text.includes(`Subject: ${subject}`));
 
-    it('takes postmaster@ a local domain for the tenant\'s administrators', async () => {
+    it("takes postmaster@ a local domain for the tenant's administrators", async () => {
       assert.equal(await mailTo('PostMaster@acme.example', 'acme postmaster'), '250 2.1.5 Accepted');
       const message = await arrived('boss@acme.example', 'acme postmaster');
       assert.match(message.text, /^Return-Path: <someone@remote\.example>\r\nDelivered-To: boss@acme\.example\r\n/);
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(await has('worker@acme.example', 'acme postmaster'), false, 'not for users without the admin role');
-      assert.equal(await has('admin@test.example', 'acme postmaster'), false, 'not for other tenants\' administrators');
+      assert.equal(await has('admin@test.example', 'acme postmaster'), false, "not for other tenants' administrators");
 
       assert.equal(await mailTo('postmaster@test.example', 'default postmaster'), '250 2.1.5 Accepted');
       await arrived('admin@test.example', 'default postmaster');
     });
 
     it('takes the bare Postmaster (any case, no domain) for the global administrators', async () => {
-      for (const [rcpt, subject] of [['Postmaster', 'bare one'], ['postmaster', 'bare two'], ['POSTMASTER', 'bare three']] as const) {
+      for (const [rcpt, subject] of [
+        ['Postmaster', 'bare one'],
+        ['postmaster', 'bare two'],
+        ['POSTMASTER', 'bare three'],
+      ] as const) {
         assert.equal(await mailTo(rcpt, subject), '250 2.1.5 Accepted', rcpt);
         await arrived('admin@test.example', subject);
       }
@@ -82,8 +97,14 @@ for (const name of backendNames) {
     });
 
     it('still refuses other unknown names and bare local parts', async () => {
-      assert.equal(await mailTo('nobody@acme.example', 'x'), '550 5.1.1 <nobody@acme.example>: Recipient address rejected: no such user here');
-      assert.equal(await mailTo('mailer-daemon@acme.example', 'x'), '550 5.1.1 <mailer-daemon@acme.example>: Recipient address rejected: no such user here');
+      assert.equal(
+        await mailTo('nobody@acme.example', 'x'),
+        '550 5.1.1 <nobody@acme.example>: Recipient address rejected: no such user here',
+      );
+      assert.equal(
+        await mailTo('mailer-daemon@acme.example', 'x'),
+        '550 5.1.1 <mailer-daemon@acme.example>: Recipient address rejected: no such user here',
+      );
       assert.match(await mailTo('abuse', 'x'), /^501 5\.1\.3 /);
     });
   });

@@ -26,7 +26,21 @@ for (const name of backendNames) {
         tenantId,
       }));
       return t.store.db.transaction().execute((trx) =>
-        insertMessage(trx, { blobHash, prefix: '', size: 10, sender, subject, source: 'submission', receivedAt: clock.now(), recipients, receivedDetail: {} }, t.store.dialect),
+        insertMessage(
+          trx,
+          {
+            blobHash,
+            prefix: '',
+            size: 10,
+            sender,
+            subject,
+            source: 'submission',
+            receivedAt: clock.now(),
+            recipients,
+            receivedDetail: {},
+          },
+          t.store.dialect,
+        ),
       );
     };
 
@@ -36,7 +50,14 @@ for (const name of backendNames) {
       await t.directory.addTenant({ name: 'bulk' });
       await t.directory.addTenant({ name: 'small' });
       const config = loadConfig({ env: { HOLDFAST_HOSTNAME: 'mail.test.example' } });
-      queue = new Queue({ db: t.store.db, dialect: t.store.dialect, blobs: t.store.blobs, directory: t.directory, config, now: clock.now });
+      queue = new Queue({
+        db: t.store.db,
+        dialect: t.store.dialect,
+        blobs: t.store.blobs,
+        directory: t.directory,
+        config,
+        now: clock.now,
+      });
       admin = new QueueAdmin(t.store.db, queue, clock.now);
       blobHash = (await t.store.blobs.put(Buffer.from('Subject: x\r\n\r\nbody\r\n'))).hash;
     });
@@ -79,10 +100,27 @@ for (const name of backendNames) {
       const [takenOver] = await queue.claim('other-worker', 10);
       assert.equal(takenOver?.id, first.id);
       await queue.recordDelivered([{ recipient: first, reply: '250 late' }]);
-      const row = await t.store.db.selectFrom('queue_recipients').select(['state', 'lease_owner']).where('id', '=', first.id).executeTakeFirstOrThrow();
-      assert.deepEqual(row, { state: 'inflight', lease_owner: 'other-worker' }, 'the stale worker cannot record an outcome');
+      const row = await t.store.db
+        .selectFrom('queue_recipients')
+        .select(['state', 'lease_owner'])
+        .where('id', '=', first.id)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(
+        row,
+        { state: 'inflight', lease_owner: 'other-worker' },
+        'the stale worker cannot record an outcome',
+      );
       await queue.recordDelivered([{ recipient: takenOver!, reply: '250 ok' }]);
-      assert.equal((await t.store.db.selectFrom('queue_recipients').select('state').where('id', '=', first.id).executeTakeFirstOrThrow()).state, 'delivered');
+      assert.equal(
+        (
+          await t.store.db
+            .selectFrom('queue_recipients')
+            .select('state')
+            .where('id', '=', first.id)
+            .executeTakeFirstOrThrow()
+        ).state,
+        'delivered',
+      );
     });
 
     it('holds, releases, retries and bounces messages for the administrator, with a trace', async () => {
@@ -101,10 +139,14 @@ for (const name of backendNames) {
       await queue.recordDeferred(again.map((recipient) => ({ recipient, reply: '451 4.4.1 no answer' })));
       assert.equal(await admin.bounce(id), 2);
       const shown = await admin.show(id);
-      assert.deepEqual(shown.recipients.map((r) => r.state), ['failed', 'failed']);
+      assert.deepEqual(
+        shown.recipients.map((r) => r.state),
+        ['failed', 'failed'],
+      );
       assert.match(shown.recipients[0]!.lastReply!, /removed from the queue by the administrator/);
       const events = shown.trace.map((e) => e.event);
-      for (const event of ['received', 'queued', 'held', 'released', 'deferred', 'retry', 'bounced']) assert.ok(events.includes(event), `trace has ${event}`);
+      for (const event of ['received', 'queued', 'held', 'released', 'deferred', 'retry', 'bounced'])
+        assert.ok(events.includes(event), `trace has ${event}`);
       const traced = await traceMessages(t.store.db, { recipient: 'r1@far.example', since: clock.now() - 60_000 });
       assert.ok(traced.some((m) => m.id === id));
       await assert.rejects(admin.hold(99999), { code: 'unknown-message', message: 'no message 99999 in the queue' });
@@ -118,7 +160,11 @@ for (const name of backendNames) {
       clock.advance(1000);
       const ours = (claimed: ClaimedRecipient[]) => claimed.filter((c) => tenants.includes(c.tenantId!));
       const first = ours(await queue.claim('w', 61)); // 61: earlier tests left a DSN without tenant
-      assert.deepEqual(first.map((c) => c.tenantId).sort(), [...tenants].sort(), 'one each: an equal share for every tenant');
+      assert.deepEqual(
+        first.map((c) => c.tenantId).sort(),
+        [...tenants].sort(),
+        'one each: an equal share for every tenant',
+      );
       const rest = ours(await queue.claim('w', 200));
       assert.equal(rest.length, 60);
       await queue.recordDelivered([...first, ...rest].map((recipient) => ({ recipient, reply: '250 ok' })));

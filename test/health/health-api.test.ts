@@ -22,9 +22,13 @@ describe('service health API', () => {
   const call = async (method: string, path: string, authorization: string | undefined, body?: unknown) => {
     const response = await fetch(`${http}${path}`, {
       method,
-      headers: { ...(authorization ? { Authorization: authorization } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        ...(authorization ? { Authorization: authorization } : {}),
+        ...(body ? { 'Content-Type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
+    // biome-ignore lint/suspicious/noExplicitAny: each test reads the fields of the API's answer it checks
     return { status: response.status, json: (await response.json()) as any };
   };
 
@@ -35,10 +39,24 @@ describe('service health API', () => {
     await directory.addTenant({ name: 'other' });
     const other = await directory.tenant('other');
     await other.addDomain('other.example');
-    await other.addPrincipal({ kind: 'user', address: 'boss@other.example', password: 'Lighthouse-77', role: 'tenant-admin' });
-    await (await directory.tenant('default')).addPrincipal({ kind: 'user', address: 'ivan@test.example', password: 'Wonderland-42' });
-    const env = loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: adminPassword });
-    const created = await runHoldfast(['token', 'create', 'admin@test.example', '--name', 'monitoring', '--json'], { env });
+    await other.addPrincipal({
+      kind: 'user',
+      address: 'boss@other.example',
+      password: 'Lighthouse-77',
+      role: 'tenant-admin',
+    });
+    await (await directory.tenant('default')).addPrincipal({
+      kind: 'user',
+      address: 'ivan@test.example',
+      password: 'Wonderland-42',
+    });
+    const env = loopbackEnv(t.backend.dataDir, {
+      HOLDFAST_DATABASE_URL: t.backend.databaseUrl,
+      HOLDFAST_ADMIN_PASSWORD: adminPassword,
+    });
+    const created = await runHoldfast(['token', 'create', 'admin@test.example', '--name', 'monitoring', '--json'], {
+      env,
+    });
     assert.equal(created.code, 0, created.stderr);
     token = JSON.parse(created.stdout).token;
     assert.match(token, /^hf_/);
@@ -49,7 +67,11 @@ describe('service health API', () => {
     const anonymous = await call('GET', `${base}/issues`, undefined);
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.json.error.code, 'Unauthorized');
-    assert.equal((await call('GET', `${base}/issues`, basic('ivan@test.example', 'Wonderland-42'))).status, 403, 'users are not administrators');
+    assert.equal(
+      (await call('GET', `${base}/issues`, basic('ivan@test.example', 'Wonderland-42'))).status,
+      403,
+      'users are not administrators',
+    );
     assert.equal((await call('GET', `${base}/issues`, 'Bearer hf_not-a-token')).status, 401);
   });
 
@@ -72,12 +94,19 @@ describe('service health API', () => {
     assert.deepEqual(issue.tenants, []);
     assert.match(issue.posts[0].description.content, /We are looking at the submission logs/);
 
-    const posted = await call('POST', `${base}/issues/${issue.id}/posts`, bearer, { message: 'Cause found: an expired certificate on port 587.', status: 'restoringService', postType: 'quick' });
+    const posted = await call('POST', `${base}/issues/${issue.id}/posts`, bearer, {
+      message: 'Cause found: an expired certificate on port 587.',
+      status: 'restoringService',
+      postType: 'quick',
+    });
     assert.equal(posted.status, 201);
     assert.equal(posted.json.status, 'restoringService');
     assert.equal(posted.json.posts[1].postType, 'quick');
 
-    const restored = await call('PATCH', `${base}/issues/${issue.id}`, admin, { status: 'ServiceRestored', message: 'Certificate renewed.' });
+    const restored = await call('PATCH', `${base}/issues/${issue.id}`, admin, {
+      status: 'ServiceRestored',
+      message: 'Certificate renewed.',
+    });
     assert.equal(restored.status, 200);
     assert.equal(restored.json.status, 'serviceRestored', 'PascalCase accepted as Graph payloads use it');
     assert.equal(restored.json.isResolved, true);
@@ -86,23 +115,46 @@ describe('service health API', () => {
     const again = await call('PATCH', `${base}/issues/${issue.id}`, admin, { status: 'investigating' });
     assert.equal(again.status, 409);
     assert.match(again.json.error.message, /is resolved .*Open a new issue/);
-    const review = await call('PATCH', `${base}/issues/${issue.id}`, admin, { status: 'postIncidentReviewPublished', message: 'Review: certificate expiry is now alerted 14 days ahead.' });
+    const review = await call('PATCH', `${base}/issues/${issue.id}`, admin, {
+      status: 'postIncidentReviewPublished',
+      message: 'Review: certificate expiry is now alerted 14 days ahead.',
+    });
     assert.equal(review.json.status, 'postIncidentReviewPublished');
 
-    const listed = await call('GET', `${base}/issues?$filter=${encodeURIComponent("isResolved eq true and classification eq 'advisory'")}`, bearer);
-    assert.deepEqual(listed.json.value.map((i: { id: string }) => i.id), [issue.id]);
+    const listed = await call(
+      'GET',
+      `${base}/issues?$filter=${encodeURIComponent("isResolved eq true and classification eq 'advisory'")}`,
+      bearer,
+    );
+    assert.deepEqual(
+      listed.json.value.map((i: { id: string }) => i.id),
+      [issue.id],
+    );
   });
 
   it('answers bad requests with a precise Graph error and changes nothing', async () => {
     const before = (await call('GET', `${base}/issues`, admin)).json.value.length;
-    const badComponent = await call('POST', `${base}/issues`, admin, { service: 'Fax', title: 'x', impactDescription: 'y' });
+    const badComponent = await call('POST', `${base}/issues`, admin, {
+      service: 'Fax',
+      title: 'x',
+      impactDescription: 'y',
+    });
     assert.equal(badComponent.status, 400);
     assert.match(badComponent.json.error.message, /component = "Fax" is not allowed/);
-    const badStatus = await call('POST', `${base}/issues`, admin, { service: 'Imap', title: 'x', impactDescription: 'y', status: 'serviceRestored' });
+    const badStatus = await call('POST', `${base}/issues`, admin, {
+      service: 'Imap',
+      title: 'x',
+      impactDescription: 'y',
+      status: 'serviceRestored',
+    });
     assert.equal(badStatus.status, 400);
     const noTitle = await call('POST', `${base}/issues`, admin, { service: 'Imap', impactDescription: 'y' });
     assert.match(noTitle.json.error.message, /title is required/);
-    const badFilter = await call('GET', `${base}/issues?$filter=${encodeURIComponent('startswith(title, "x")')}`, admin);
+    const badFilter = await call(
+      'GET',
+      `${base}/issues?$filter=${encodeURIComponent('startswith(title, "x")')}`,
+      admin,
+    );
     assert.equal(badFilter.status, 400);
     assert.match(badFilter.json.error.message, /not supported/);
     const missing = await call('GET', `${base}/issues/MF9999`, admin);
@@ -114,9 +166,24 @@ describe('service health API', () => {
   });
 
   it('a tenant administrator sees issues affecting everyone and their own tenant, and changes none', async () => {
-    const mine = await call('POST', `${base}/issues`, admin, { service: 'Queue', title: 'Mail of tenant other is delayed', impactDescription: 'Late mail.', tenants: ['other'] });
-    const theirs = await call('POST', `${base}/issues`, admin, { service: 'Queue', title: 'Mail of tenant default is delayed', impactDescription: 'Late mail.', tenants: ['default'] });
-    const everyone = await call('POST', `${base}/issues`, admin, { service: 'Store', title: 'Store maintenance', impactDescription: 'Brief pauses.', classification: 'advisory' });
+    const mine = await call('POST', `${base}/issues`, admin, {
+      service: 'Queue',
+      title: 'Mail of tenant other is delayed',
+      impactDescription: 'Late mail.',
+      tenants: ['other'],
+    });
+    const theirs = await call('POST', `${base}/issues`, admin, {
+      service: 'Queue',
+      title: 'Mail of tenant default is delayed',
+      impactDescription: 'Late mail.',
+      tenants: ['default'],
+    });
+    const everyone = await call('POST', `${base}/issues`, admin, {
+      service: 'Store',
+      title: 'Store maintenance',
+      impactDescription: 'Brief pauses.',
+      classification: 'advisory',
+    });
     const boss = basic('boss@other.example', 'Lighthouse-77');
     const seen = (await call('GET', `${base}/issues`, boss)).json.value.map((i: { id: string }) => i.id);
     assert.ok(seen.includes(mine.json.id) && seen.includes(everyone.json.id));
@@ -127,8 +194,14 @@ describe('service health API', () => {
     assert.deepEqual(shown.forests, [], 'forest layout is the operator’s business');
     const queue = (await call('GET', `${base}/healthOverviews/Queue`, boss)).json;
     assert.equal(queue.status, 'investigating');
-    assert.equal((await call('POST', `${base}/issues`, boss, { service: 'Imap', title: 'x', impactDescription: 'y' })).status, 403);
-    assert.equal((await call('PATCH', `${base}/issues/${mine.json.id}`, boss, { status: 'falsePositive' })).status, 403);
+    assert.equal(
+      (await call('POST', `${base}/issues`, boss, { service: 'Imap', title: 'x', impactDescription: 'y' })).status,
+      403,
+    );
+    assert.equal(
+      (await call('PATCH', `${base}/issues/${mine.json.id}`, boss, { status: 'falsePositive' })).status,
+      403,
+    );
   });
 
   it("a tenant administrator's view of automatic posts names no other tenant and none of everyone's figures", async () => {
@@ -136,7 +209,8 @@ describe('service health API', () => {
       rule: 'destination:busy.example',
       component: 'Queue',
       state: 'failing',
-      detail: '42 recipients deferred at busy.example (42 waiting since 2026-01-01T00:00:00.000Z); last reply: 421 4.3.2 Busy.',
+      detail:
+        '42 recipients deferred at busy.example (42 waiting since 2026-01-01T00:00:00.000Z); last reply: 421 4.3.2 Busy.',
       issue: {
         classification: 'advisory',
         origin: 'thirdParty',
@@ -150,17 +224,26 @@ describe('service health API', () => {
     const { health } = t.node.holdfast;
     const since = health.now();
     const opened = await health.log.open(automaticIssue(result, since, 60_000));
-    await health.log.setStatus(opened!.id, 'serviceDegradation', { from: 'investigating', author: 'holdfast', post: statusPost('serviceDegradation', result, { startAt: since, resolveAfterMs: 60_000 }) });
+    await health.log.setStatus(opened!.id, 'serviceDegradation', {
+      from: 'investigating',
+      author: 'holdfast',
+      post: statusPost('serviceDegradation', result, { startAt: since, resolveAfterMs: 60_000 }),
+    });
 
     const operator = (await call('GET', `${base}/issues/${opened!.id}`, admin)).json;
     assert.match(operator.posts[0].description.content, /tenants default, other; resource forests default, eu-1/);
     assert.match(operator.posts[1].description.content, /42 recipients deferred/);
     assert.equal(operator.affectedTenantsEstimate, 2);
 
-    const tenant = (await call('GET', `${base}/issues/${opened!.id}`, basic('boss@other.example', 'Lighthouse-77'))).json;
+    const tenant = (await call('GET', `${base}/issues/${opened!.id}`, basic('boss@other.example', 'Lighthouse-77')))
+      .json;
     const posts = tenant.posts.map((p: { description: { content: string } }) => p.description.content).join('\n');
     assert.match(posts, /<b>Scope of impact:<\/b> tenants other; region local/);
-    assert.doesNotMatch(posts, /default|eu-1|42 recipients|421 4\.3\.2/, "no other tenant's name, no forest, no figures about everyone's mail");
+    assert.doesNotMatch(
+      posts,
+      /default|eu-1|42 recipients|421 4\.3\.2/,
+      "no other tenant's name, no forest, no figures about everyone's mail",
+    );
     assert.match(posts, /Automatic checks detected a problem/, 'the status sentences stay');
     assert.equal(tenant.affectedTenantsEstimate, null);
   });
@@ -173,7 +256,10 @@ describe('service health API', () => {
     assert.ok(next.value.length >= 1);
     assert.ok(!next.value.some((i: { id: string }) => first.value.some((f: { id: string }) => f.id === i.id)));
 
-    const env = loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: adminPassword });
+    const env = loopbackEnv(t.backend.dataDir, {
+      HOLDFAST_DATABASE_URL: t.backend.databaseUrl,
+      HOLDFAST_ADMIN_PASSWORD: adminPassword,
+    });
     const list = await runHoldfast(['token', 'list'], { env });
     assert.match(list.stdout, /^1 +admin@test\.example +monitoring +\S+ +\S+Z$/m, 'last use recorded');
     assert.equal((await runHoldfast(['token', 'revoke', '1'], { env })).code, 0);
@@ -187,7 +273,11 @@ describe('service health API', () => {
 describe('status page', () => {
   let t: TestNode;
   before(async () => {
-    t = await startTestNode('sqlite', { roles: ['http'], env: { HOLDFAST_HEALTH: 'true' }, toml: '[health]\nprobe_interval = "300ms"\n' });
+    t = await startTestNode('sqlite', {
+      roles: ['http'],
+      env: { HOLDFAST_HEALTH: 'true' },
+      toml: '[health]\nprobe_interval = "300ms"\n',
+    });
   });
   after(() => t.stop());
 
@@ -201,7 +291,19 @@ describe('status page', () => {
     // A new installation has no history before it: those days are grey, not 30 green days.
     assert.match(page, /<h2>Since installation \(\d{4}-\d\d-\d\d\)<\/h2>/);
     assert.match(page, /<span class="none" title="\d{4}-\d\d-\d\d: not installed yet"><\/span>/);
-    for (const component of ['SMTP intake', 'Submission', 'Queue', 'Local delivery', 'Remote delivery', 'IMAP', 'POP3', 'CalDAV', 'HTTP API', 'Store', 'Directory and authentication']) {
+    for (const component of [
+      'SMTP intake',
+      'Submission',
+      'Queue',
+      'Local delivery',
+      'Remote delivery',
+      'IMAP',
+      'POP3',
+      'CalDAV',
+      'HTTP API',
+      'Store',
+      'Directory and authentication',
+    ]) {
       assert.match(page, new RegExp(`<td>${component}</td>`));
     }
 
@@ -209,10 +311,16 @@ describe('status page', () => {
     const locker = new Database(t.backend.databaseUrl);
     locker.exec('BEGIN EXCLUSIVE');
     try {
-      const down = await t.waitFor(async () => {
-        const snapshot = (await (await fetch(`${url}.json`)).json()) as { store: { available: boolean; error?: string; since?: number } };
-        return !snapshot.store.available && snapshot;
-      }, 'the status page to notice the store', 40_000);
+      const down = await t.waitFor(
+        async () => {
+          const snapshot = (await (await fetch(`${url}.json`)).json()) as {
+            store: { available: boolean; error?: string; since?: number };
+          };
+          return !snapshot.store.available && snapshot;
+        },
+        'the status page to notice the store',
+        40_000,
+      );
       assert.equal(down.store.error, undefined, 'no internal error text on the public page');
       assert.ok(down.store.since);
       const response = await fetch(url);
@@ -224,6 +332,10 @@ describe('status page', () => {
       locker.exec('COMMIT');
       locker.close();
     }
-    await t.waitFor(async () => ((await (await fetch(`${url}.json`)).json()) as { store: { available: boolean } }).store.available, 'the store to be back', 40_000);
+    await t.waitFor(
+      async () => ((await (await fetch(`${url}.json`)).json()) as { store: { available: boolean } }).store.available,
+      'the store to be back',
+      40_000,
+    );
   });
 });

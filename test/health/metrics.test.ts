@@ -31,7 +31,13 @@ describe('metrics', () => {
       .sendMail({ from: 'someone@elsewhere.example', to: 'hana@test.example', subject: 'Counted', text: 'one' });
     await t.waitFor(async () => (await t.mailbox('hana@test.example')).length === 1, 'the delivery');
 
-    const propfind = await fetch(`http://127.0.0.1:${t.port('http')}/dav/calendars/hana@test.example/`, { method: 'PROPFIND', headers: { Depth: '0', Authorization: `Basic ${Buffer.from(`hana@test.example:${password}`).toString('base64')}` } });
+    const propfind = await fetch(`http://127.0.0.1:${t.port('http')}/dav/calendars/hana@test.example/`, {
+      method: 'PROPFIND',
+      headers: {
+        Depth: '0',
+        Authorization: `Basic ${Buffer.from(`hana@test.example:${password}`).toString('base64')}`,
+      },
+    });
     assert.equal(propfind.status, 207);
     const text = await t.waitFor(async () => {
       const body = await scrape();

@@ -9,7 +9,9 @@ import pg from 'pg';
 import type { StoreLocation } from '../../src/store/database.ts';
 
 export const postgresUrl = process.env.HOLDFAST_TEST_DATABASE_URL;
-export const postgresSkip = postgresUrl ? false : 'set HOLDFAST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests';
+export const postgresSkip = postgresUrl
+  ? false
+  : 'set HOLDFAST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests';
 
 export interface TestBackend {
   location: StoreLocation;
@@ -32,7 +34,12 @@ export async function createBackend(name: BackendName): Promise<TestBackend> {
   const dataDir = await tempDir();
   if (name === 'sqlite') {
     const path = join(dataDir, 'holdfast.sqlite');
-    return { location: { kind: 'sqlite', path }, dataDir, databaseUrl: path, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
+    return {
+      location: { kind: 'sqlite', path },
+      dataDir,
+      databaseUrl: path,
+      cleanup: () => rm(dataDir, { recursive: true, force: true }),
+    };
   }
   const database = await createScratchDatabase(postgresUrl!, 'holdfast_test');
   return {
@@ -47,12 +54,22 @@ export async function createBackend(name: BackendName): Promise<TestBackend> {
 }
 
 /** A new, empty database on the PostgreSQL server at `serverUrl` (tests, benchmarks): its URL and name, and how to drop it. */
-export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(
+  serverUrl: string,
+  prefix: string,
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   await withAdminClient(serverUrl, (client) => client.query(`create database ${name}`));
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  return { url: url.toString(), name, drop: () => withAdminClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => {}) };
+  return {
+    url: url.toString(),
+    name,
+    drop: () =>
+      withAdminClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(
+        () => {},
+      ),
+  };
 }
 
 async function withAdminClient<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {

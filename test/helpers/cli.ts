@@ -11,9 +11,15 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runHoldfast(args: string[], options: { env: Record<string, string>; input?: string; cwd?: string }): Promise<CliResult> {
+export function runHoldfast(
+  args: string[],
+  options: { env: Record<string, string>; input?: string; cwd?: string },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [holdfastBin, ...args], { env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...options.env }, cwd: options.cwd });
+    const child = spawn(process.execPath, [holdfastBin, ...args], {
+      env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...options.env },
+      cwd: options.cwd,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -46,7 +52,11 @@ export async function initHoldfast(env: Record<string, string>): Promise<void> {
 
 export interface StartedServer {
   child: ChildProcess;
-  summary: { listeners: { name: string; host: string; port: number }[]; bootstrap: { created: boolean; adminAddress?: string; generatedPassword?: string }; [key: string]: unknown };
+  summary: {
+    listeners: { name: string; host: string; port: number }[];
+    bootstrap: { created: boolean; adminAddress?: string; generatedPassword?: string };
+    [key: string]: unknown;
+  };
   port(name: string): number;
   stderr(): string;
   /** Sends a signal and resolves with the exit code. */
@@ -56,7 +66,9 @@ export interface StartedServer {
 /** Starts `holdfast start --json` and waits for its start-up summary (or its failure). */
 export function startHoldfast(env: Record<string, string>, args: string[] = []): Promise<StartedServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [holdfastBin, 'start', '--json', ...args], { env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...env } });
+    const child = spawn(process.execPath, [holdfastBin, 'start', '--json', ...args], {
+      env: { ...process.env, HOLDFAST_LOG_FORMAT: 'json', ...env },
+    });
     let stdout = '';
     let stderr = '';
     const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
@@ -78,7 +90,9 @@ export function startHoldfast(env: Record<string, string>, args: string[] = []):
         },
       });
     });
-    exited.then((code) => reject(new Error(`holdfast start exited with ${code} before starting:\n${stdout}\n${stderr}`)));
+    exited.then((code) =>
+      reject(new Error(`holdfast start exited with ${code} before starting:\n${stdout}\n${stderr}`)),
+    );
   });
 }
 

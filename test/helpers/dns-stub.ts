@@ -38,17 +38,36 @@ export class DnsStub {
       const records = this.records.get(question.name.toLowerCase());
       const answers: dnsPacket.Answer[] = [];
       if (records) {
-        if (question.type === 'MX') for (const mx of records.MX ?? []) answers.push({ type: 'MX', name: question.name, ttl: 60, data: { preference: mx.priority, exchange: mx.exchange } });
-        if (question.type === 'A') for (const a of records.A ?? []) answers.push({ type: 'A', name: question.name, ttl: 60, data: a });
-        if (question.type === 'AAAA') for (const a of records.AAAA ?? []) answers.push({ type: 'AAAA', name: question.name, ttl: 60, data: a });
+        if (question.type === 'MX')
+          for (const mx of records.MX ?? [])
+            answers.push({
+              type: 'MX',
+              name: question.name,
+              ttl: 60,
+              data: { preference: mx.priority, exchange: mx.exchange },
+            });
+        if (question.type === 'A')
+          for (const a of records.A ?? []) answers.push({ type: 'A', name: question.name, ttl: 60, data: a });
+        if (question.type === 'AAAA')
+          for (const a of records.AAAA ?? []) answers.push({ type: 'AAAA', name: question.name, ttl: 60, data: a });
         // A TXT string holds at most 255 bytes; longer values (DKIM keys) are split into several.
-        if (question.type === 'TXT') for (const t of records.TXT ?? []) answers.push({ type: 'TXT', name: question.name, ttl: 60, data: t.match(/.{1,255}/g)!.map((part) => Buffer.from(part)) });
+        if (question.type === 'TXT')
+          for (const t of records.TXT ?? [])
+            answers.push({
+              type: 'TXT',
+              name: question.name,
+              ttl: 60,
+              data: t.match(/.{1,255}/g)!.map((part) => Buffer.from(part)),
+            });
       }
       const response = dnsPacket.encode({
         type: 'response',
         id: query.id,
         // rcode 2 = SERVFAIL, 3 = NXDOMAIN
-        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (this.failing.has(question.name.toLowerCase()) ? 2 : records ? 0 : 3),
+        flags:
+          dnsPacket.RECURSION_DESIRED |
+          dnsPacket.RECURSION_AVAILABLE |
+          (this.failing.has(question.name.toLowerCase()) ? 2 : records ? 0 : 3),
         questions: query.questions,
         answers,
       });

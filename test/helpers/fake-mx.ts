@@ -41,7 +41,8 @@ export class FakeMx {
         callback(reply ? err(reply) : undefined);
       },
       onAuth: (auth, _session, callback) => {
-        if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) return callback(null, { user: auth.username });
+        if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass)
+          return callback(null, { user: auth.username });
         callback(err({ code: 535, message: '5.7.8 bad credentials' }));
       },
       onRcptTo: (address, _session, callback) => {
@@ -55,7 +56,11 @@ export class FakeMx {
         stream.on('end', () => {
           const reply = this.script.data?.();
           if (reply) return callback(err(reply));
-          this.received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data });
+          this.received.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            data,
+          });
           callback(null, 'Ok: queued at the fake MX');
         });
       },
@@ -70,7 +75,8 @@ export class FakeMx {
 
   /** Closes every open connection, as an overloaded server does (clients must reconnect). */
   dropConnections() {
-    for (const connection of (this.server as unknown as { connections: Set<{ close(): void }> }).connections) connection.close();
+    for (const connection of (this.server as unknown as { connections: Set<{ close(): void }> }).connections)
+      connection.close();
   }
 
   stop(): Promise<void> {

@@ -8,5 +8,13 @@ export function component(lines: string[], name = 'VEVENT', uid = 'u-1'): string
 
 /** A VCALENDAR holding the components; `properties` go before them (e.g. METHOD:REQUEST). */
 export function calendar(components: string[][], properties: string[] = []): string {
-  return ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Holdfast tests//EN', ...properties, ...components.flat(), 'END:VCALENDAR', ''].join('\r\n');
+  return [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Holdfast tests//EN',
+    ...properties,
+    ...components.flat(),
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
 }

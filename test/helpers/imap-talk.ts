@@ -12,7 +12,11 @@ export class ImapTalk extends SocketTalk {
 
   /** One line (without CRLF). */
   async line(timeoutMs?: number): Promise<string> {
-    const { text, closed } = await this.until((b) => (b.indexOf('\r\n') >= 0 ? b.indexOf('\r\n') + 2 : -1), 'a line', timeoutMs);
+    const { text, closed } = await this.until(
+      (b) => (b.indexOf('\r\n') >= 0 ? b.indexOf('\r\n') + 2 : -1),
+      'a line',
+      timeoutMs,
+    );
     return closed ? `${text}(connection closed)` : text.replace(/\r\n$/, '');
   }
 
@@ -25,10 +29,14 @@ export class ImapTalk extends SocketTalk {
 
   /** Everything up to and including the tagged response for `tag`. */
   async response(tag: string, timeoutMs?: number): Promise<string> {
-    const { text, closed } = await this.until((b) => {
-      const match = new RegExp(`(^|\\r\\n)${tag} (OK|NO|BAD)[^\\r]*\\r\\n`).exec(b);
-      return match ? match.index + match[0].length : -1;
-    }, `the response to ${tag}`, timeoutMs);
+    const { text, closed } = await this.until(
+      (b) => {
+        const match = new RegExp(`(^|\\r\\n)${tag} (OK|NO|BAD)[^\\r]*\\r\\n`).exec(b);
+        return match ? match.index + match[0].length : -1;
+      },
+      `the response to ${tag}`,
+      timeoutMs,
+    );
     return closed ? `${text}(connection closed)` : text.replace(/\r\n$/, '');
   }
 

@@ -35,7 +35,15 @@ export interface TestNode {
 
 export async function startTestNode(
   backendName: BackendName,
-  options: { env?: Record<string, string>; toml?: string; roles?: Role[]; backend?: TestBackend; dns?: DnsStub; clock?: TestClock; logger?: Logger } = {},
+  options: {
+    env?: Record<string, string>;
+    toml?: string;
+    roles?: Role[];
+    backend?: TestBackend;
+    dns?: DnsStub;
+    clock?: TestClock;
+    logger?: Logger;
+  } = {},
 ): Promise<TestNode> {
   const backend = options.backend ?? (await createBackend(backendName));
   const dns = options.dns ?? (await new DnsStub().start());
@@ -50,7 +58,12 @@ export async function startTestNode(
     }),
     cwd: backend.dataDir,
   });
-  const node = await startNode(config, { roles: options.roles ?? [...allRoles], logger: options.logger ?? silentLogger(), now: clock.now, dns: createMailDns([dns.server]) });
+  const node = await startNode(config, {
+    roles: options.roles ?? [...allRoles],
+    logger: options.logger ?? silentLogger(),
+    now: clock.now,
+    dns: createMailDns([dns.server]),
+  });
   const { db } = node.holdfast.store;
   return {
     node,
@@ -74,7 +87,13 @@ export async function startTestNode(
         .orderBy('messages.uid')
         .execute();
       const { readBlob } = await import('../../src/store/blobs/blob-store.ts');
-      return Promise.all(rows.map(async (r) => ({ uid: r.uid, flags: r.flags, text: r.prefix + (await readBlob(node.holdfast.store.blobs, r.blob_hash)).toString('utf8') })));
+      return Promise.all(
+        rows.map(async (r) => ({
+          uid: r.uid,
+          flags: r.flags,
+          text: r.prefix + (await readBlob(node.holdfast.store.blobs, r.blob_hash)).toString('utf8'),
+        })),
+      );
     },
     async waitFor(check, what, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

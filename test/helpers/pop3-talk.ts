@@ -10,13 +10,19 @@ export class Pop3Talk extends SocketTalk {
 
   /** One reply line, without its CRLF. */
   async line(): Promise<string> {
-    const { text, closed } = await this.until((buffer) => (buffer.includes('\r\n') ? buffer.indexOf('\r\n') + 2 : -1), 'a POP3 reply line');
+    const { text, closed } = await this.until(
+      (buffer) => (buffer.includes('\r\n') ? buffer.indexOf('\r\n') + 2 : -1),
+      'a POP3 reply line',
+    );
     return closed && !text ? '(connection closed)' : text.replace(/\r\n$/, '');
   }
 
   /** A multi-line response as sent, up to and including the terminating ".". */
   async multiline(): Promise<string> {
-    const { text } = await this.until((buffer) => (buffer.includes('\r\n.\r\n') ? buffer.indexOf('\r\n.\r\n') + 5 : -1), 'a POP3 multi-line response');
+    const { text } = await this.until(
+      (buffer) => (buffer.includes('\r\n.\r\n') ? buffer.indexOf('\r\n.\r\n') + 5 : -1),
+      'a POP3 multi-line response',
+    );
     return text;
   }
 

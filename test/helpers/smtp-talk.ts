@@ -13,15 +13,19 @@ export class SmtpTalk extends SocketTalk {
    * machine a PostgreSQL commit behind 20 sessions has taken over 5 s, so it is generous.
    */
   async reply(timeoutMs = 60_000): Promise<string> {
-    const { text, closed } = await this.until((buffer) => {
-      const lines = buffer.split('\r\n');
-      let length = 0;
-      for (let i = 0; i < lines.length - 1; i++) {
-        length += lines[i]!.length + 2;
-        if (/^\d{3}( |$)/.test(lines[i]!)) return length;
-      }
-      return -1;
-    }, 'an SMTP reply', timeoutMs);
+    const { text, closed } = await this.until(
+      (buffer) => {
+        const lines = buffer.split('\r\n');
+        let length = 0;
+        for (let i = 0; i < lines.length - 1; i++) {
+          length += lines[i]!.length + 2;
+          if (/^\d{3}( |$)/.test(lines[i]!)) return length;
+        }
+        return -1;
+      },
+      'an SMTP reply',
+      timeoutMs,
+    );
     if (closed) return text ? text : '(connection closed)';
     return text.replace(/\r\n$/, '').split('\r\n').join('\n');
   }

@@ -29,7 +29,9 @@ export class SocketTalk {
   }
 
   protected static async connect(port: number, options: { tls?: boolean } = {}): Promise<Socket | TLSSocket> {
-    const socket = options.tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : connect({ host: '127.0.0.1', port });
+    const socket = options.tls
+      ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+      : connect({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
@@ -41,7 +43,11 @@ export class SocketTalk {
    * Waits until `find` reports where a complete response ends in what has arrived; returns and
    * consumes it. When the connection closes first, returns what there is.
    */
-  protected async until(find: (buffer: string) => number, what: string, timeoutMs = 10_000): Promise<{ text: string; closed: boolean }> {
+  protected async until(
+    find: (buffer: string) => number,
+    what: string,
+    timeoutMs = 10_000,
+  ): Promise<{ text: string; closed: boolean }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const end = find(this.buffer);

@@ -18,7 +18,11 @@ describe('mailbox changes across nodes', { skip: postgresSkip }, () => {
   before(async () => {
     backend = await createBackend('postgres');
     imapNode = await startTestNode('postgres', { backend, roles: ['imap'] });
-    mailNode = await startTestNode('postgres', { backend, roles: ['smtp', 'queue'], toml: '[queue]\npoll_interval = "100ms"\n' });
+    mailNode = await startTestNode('postgres', {
+      backend,
+      roles: ['smtp', 'queue'],
+      toml: '[queue]\npoll_interval = "100ms"\n',
+    });
     const tenant = await imapNode.node.holdfast.directory.tenant('default');
     await tenant.addPrincipal({ kind: 'user', address: 'gina@test.example', password });
   });
@@ -36,7 +40,13 @@ describe('mailbox changes across nodes', { skip: postgresSkip }, () => {
     assert.match(await talk.line(), /^\+ /);
 
     await nodemailer
-      .createTransport({ host: '127.0.0.1', port: mailNode.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'gina@test.example', pass: password } })
+      .createTransport({
+        host: '127.0.0.1',
+        port: mailNode.port('submissions'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'gina@test.example', pass: password },
+      })
       .sendMail({ from: 'gina@test.example', to: 'gina@test.example', subject: 'Across nodes', text: 'hello' });
     // Only the mail node runs the queue, so the delivery (and its change event) happen there.
     assert.match(await talk.line(10_000), /^\* 1 EXISTS/);

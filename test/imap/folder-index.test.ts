@@ -23,16 +23,27 @@ for (const name of backendNames) {
       await tenant.addDomain('index.example');
       const user = await tenant.addPrincipal({ kind: 'user', address: 'ida@index.example', password: 'Wonderland-42' });
       await ensureDefaultFolders(t.store.db, user, Date.now());
-      writer = { db: t.store.db, dialect: t.store.dialect, blobs: t.store.blobs, changes: new ChangeFeed(), index: new FolderIndex(), now: Date.now };
+      writer = {
+        db: t.store.db,
+        dialect: t.store.dialect,
+        blobs: t.store.blobs,
+        changes: new ChangeFeed(),
+        index: new FolderIndex(),
+        now: Date.now,
+      };
     });
     after(() => t.close());
 
-    const inbox = async () => (await findFolder(t.store.db, (await t.directory.resolveAddress('ida@index.example'))!.principal.id, 'INBOX'))!;
-    const message = (i: number) => Buffer.from(`Subject: note ${i}\r\nMessage-ID: <${i}@index.example>\r\n\r\nbody ${i}\r\n`);
-    const view = async () => (await reader.messages(t.store.db, (await inbox()).id)).map((m) => `${m.uid}:${m.flags.join(',')}`);
+    const inbox = async () =>
+      (await findFolder(t.store.db, (await t.directory.resolveAddress('ida@index.example'))!.principal.id, 'INBOX'))!;
+    const message = (i: number) =>
+      Buffer.from(`Subject: note ${i}\r\nMessage-ID: <${i}@index.example>\r\n\r\nbody ${i}\r\n`);
+    const view = async () =>
+      (await reader.messages(t.store.db, (await inbox()).id)).map((m) => `${m.uid}:${m.flags.join(',')}`);
 
     it('follows appends, flag changes and expunges made elsewhere', async () => {
-      for (let i = 1; i <= 5; i++) await appendContent(writer, await inbox(), message(i), { flags: [], quotaBytes: null });
+      for (let i = 1; i <= 5; i++)
+        await appendContent(writer, await inbox(), message(i), { flags: [], quotaBytes: null });
       assert.deepEqual(await view(), ['1:', '2:', '3:', '4:', '5:']);
       await storeFlags(writer, await inbox(), [2, 4], 'add', ['\\Seen']);
       await appendContent(writer, await inbox(), message(6), { flags: ['\\Flagged'], quotaBytes: null });
@@ -47,7 +58,9 @@ for (const name of backendNames) {
 
     it('gives every concurrent reader the same, current list', async () => {
       const folder = await inbox();
-      const writes = Array.from({ length: 10 }, (_, i) => appendContent(writer, folder, message(100 + i), { flags: [], quotaBytes: null }));
+      const writes = Array.from({ length: 10 }, (_, i) =>
+        appendContent(writer, folder, message(100 + i), { flags: [], quotaBytes: null }),
+      );
       const reads = Array.from({ length: 20 }, () => reader.messages(t.store.db, folder.id));
       await Promise.all([...writes, ...reads]);
       const final = await view();

@@ -27,7 +27,11 @@ for (const name of backendNames) {
 
     it('THREAD REFERENCES makes an earlier reply a child of its original by subject (RFC 5256 5A)', async () => {
       await talk.command('CREATE Threads');
-      for (const [subject, date] of [['Re: Lunch', '09:00'], ['Lunch', '10:00'], ['Plans', '11:00']]) {
+      for (const [subject, date] of [
+        ['Re: Lunch', '09:00'],
+        ['Lunch', '10:00'],
+        ['Plans', '11:00'],
+      ]) {
         const text = `Subject: ${subject}\r\nDate: Mon, 1 Jan 2024 ${date}:00 +0000\r\n\r\nx\r\n`;
         assert.match(await talk.command(`APPEND Threads {${text.length}+}\r\n${text}`), /OK/);
       }
@@ -53,11 +57,17 @@ for (const name of backendNames) {
       for (const folder of ['p', 'p/a']) await talk.command(`UNSUBSCRIBE ${folder}`);
       assert.match(await talk.command('LSUB "" p/%'), /\* LSUB \(\\Noselect\) "\/" "?p\/a"?\r\n/);
       assert.doesNotMatch(await talk.command('LSUB "" *'), /LSUB \(\\Noselect\) "\/" "?p\/a"?\r\n/);
-      assert.match(await talk.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" p/%'), /\* LIST \(\\HasChildren\) "\/" "?p\/a"? \("CHILDINFO" \("SUBSCRIBED"\)\)\r\n/);
+      assert.match(
+        await talk.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" p/%'),
+        /\* LIST \(\\HasChildren\) "\/" "?p\/a"? \("CHILDINFO" \("SUBSCRIBED"\)\)\r\n/,
+      );
       assert.doesNotMatch(await talk.command('LIST (SUBSCRIBED) "" p/%'), /p\/a/);
 
       assert.match(await talk.command('DELETE q'), /OK/);
-      assert.match(await talk.command('LIST (SUBSCRIBED) "" q'), /\* LIST \(\\NonExistent \\HasNoChildren \\Subscribed\) "\/" "?q"?\r\n/);
+      assert.match(
+        await talk.command('LIST (SUBSCRIBED) "" q'),
+        /\* LIST \(\\NonExistent \\HasNoChildren \\Subscribed\) "\/" "?q"?\r\n/,
+      );
       assert.match(await talk.command('LSUB "" q'), /\* LSUB \(\) "\/" "?q"?\r\n/);
       assert.doesNotMatch(await talk.command('LIST "" q'), /\* LIST/);
       assert.match(await talk.command('UNSUBSCRIBE q'), /OK/);

@@ -16,16 +16,30 @@ for (const name of backendNames) {
     const clients: ImapFlow[] = [];
 
     const connect = async (user = 'alice@test.example') => {
-      const client = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass: password }, logger: false });
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port: t.port('imaps'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user, pass: password },
+        logger: false,
+      });
       await client.connect();
       clients.push(client);
       return client;
     };
     const send = (to: string, subject: string, extra: object = {}) =>
       nodemailer
-        .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'bob@test.example', pass: password } })
+        .createTransport({
+          host: '127.0.0.1',
+          port: t.port('submissions'),
+          secure: true,
+          tls: { rejectUnauthorized: false },
+          auth: { user: 'bob@test.example', pass: password },
+        })
         .sendMail({ from: 'bob@test.example', to, subject, text: `Hello about ${subject}`, ...extra });
-    const delivered = (address: string, count: number) => t.waitFor(async () => (await t.mailbox(address)).length >= count, `${count} messages for ${address}`);
+    const delivered = (address: string, count: number) =>
+      t.waitFor(async () => (await t.mailbox(address)).length >= count, `${count} messages for ${address}`);
 
     before(async () => {
       t = await startTestNode(name, { toml: '[queue]\npoll_interval = "100ms"\n' });
@@ -39,17 +53,35 @@ for (const name of backendNames) {
     });
 
     it('logs in, lists the special-use folders and reads a delivered message', async () => {
-      await send('alice@test.example', 'First light', { html: '<p>Hello <b>world</b></p>', attachments: [{ filename: 'notes.txt', content: 'attached words' }] });
+      await send('alice@test.example', 'First light', {
+        html: '<p>Hello <b>world</b></p>',
+        attachments: [{ filename: 'notes.txt', content: 'attached words' }],
+      });
       await delivered('alice@test.example', 1);
       const client = await connect();
       const folders = await client.list();
       const byName = Object.fromEntries(folders.map((f) => [f.path, f.specialUse ?? '']));
-      assert.deepEqual(byName, { INBOX: '\\Inbox', Drafts: '\\Drafts', Sent: '\\Sent', Trash: '\\Trash', Junk: '\\Junk', Archive: '\\Archive' });
+      assert.deepEqual(byName, {
+        INBOX: '\\Inbox',
+        Drafts: '\\Drafts',
+        Sent: '\\Sent',
+        Trash: '\\Trash',
+        Junk: '\\Junk',
+        Archive: '\\Archive',
+      });
 
       const lock = await client.getMailboxLock('INBOX');
       try {
         assert.equal((client.mailbox as { exists: number }).exists, 1);
-        const message = await client.fetchOne('*', { uid: true, envelope: true, bodyStructure: true, flags: true, size: true, source: true, headers: ['subject'] });
+        const message = await client.fetchOne('*', {
+          uid: true,
+          envelope: true,
+          bodyStructure: true,
+          flags: true,
+          size: true,
+          source: true,
+          headers: ['subject'],
+        });
         assert.ok(message);
         assert.equal(message.envelope?.subject, 'First light');
         assert.equal(message.envelope?.from?.[0].address, 'bob@test.example');
@@ -101,8 +133,12 @@ for (const name of backendNames) {
 
     it('appends a draft and creates, renames and deletes folders', async () => {
       const client = await connect();
-      const appended = await client.append('Drafts', 'From: alice@test.example\r\nSubject: Draft one\r\n\r\nNot finished.\r\n', ['\\Draft']);
-      assert.ok(appended && appended.uid);
+      const appended = await client.append(
+        'Drafts',
+        'From: alice@test.example\r\nSubject: Draft one\r\n\r\nNot finished.\r\n',
+        ['\\Draft'],
+      );
+      assert.ok(appended !== false && appended.uid);
       await client.mailboxCreate(['Projects', 'Holdfast']);
       await client.mailboxRename('Projects', 'Work');
       const paths = (await client.list()).map((f) => f.path);
@@ -117,17 +153,29 @@ for (const name of backendNames) {
       const client = await connect();
       await client.mailboxOpen('INBOX');
       const before = (client.mailbox as { exists: number }).exists;
-      const arrived = new Promise<number>((resolve) => client.on('exists', (data: { count: number }) => resolve(data.count)));
+      const arrived = new Promise<number>((resolve) =>
+        client.on('exists', (data: { count: number }) => resolve(data.count)),
+      );
       // imapflow enters IDLE by itself once the folder is open and nothing else is running.
       void client.idle();
       await new Promise((resolve) => setTimeout(resolve, 200));
       await send('alice@test.example', 'Wake up');
-      const count = await Promise.race([arrived, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('IDLE did not wake')), 10_000))]);
+      const count = await Promise.race([
+        arrived,
+        new Promise<number>((_, reject) => setTimeout(() => reject(new Error('IDLE did not wake')), 10_000)),
+      ]);
       assert.equal(count, before + 1);
     });
 
     it('refuses a wrong password and keeps tenants apart', async () => {
-      const client = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: 'wrong-password' }, logger: false });
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port: t.port('imaps'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'alice@test.example', pass: 'wrong-password' },
+        logger: false,
+      });
       await assert.rejects(client.connect());
       const bob = await connect('bob@test.example');
       const bobInbox = (await bob.status('INBOX', { messages: true })) as StatusObject;
@@ -148,7 +196,7 @@ for (const name of backendNames) {
       const lock = await bob.getMailboxLock('Shared/support@test.example/INBOX');
       try {
         const message = await bob.fetchOne('*', { envelope: true, uid: true });
-        assert.equal(message && message.envelope?.subject, 'Printer on fire');
+        assert.equal(message !== false && message.envelope?.subject, 'Printer on fire');
         // Filing it in the shared mailbox's own Archive works like in one's own mailbox.
         const moved = (await bob.messageMove('1:*', 'Shared/support@test.example/Archive')) as CopyResponseObject;
         assert.equal(moved.uidMap?.size, 1);
@@ -160,10 +208,16 @@ for (const name of backendNames) {
       const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
       await talk.login('bob@test.example', password);
       assert.match(await talk.command('NAMESPACE'), /\* NAMESPACE \(\("" "\/"\)\) NIL \(\("Shared\/" "\/"\)\)/);
-      assert.match(await talk.command('MYRIGHTS "Shared/support@test.example/INBOX"'), /\* MYRIGHTS "Shared\/support@test\.example\/INBOX" lrswipkxtecd\r\n/);
+      assert.match(
+        await talk.command('MYRIGHTS "Shared/support@test.example/INBOX"'),
+        /\* MYRIGHTS "Shared\/support@test\.example\/INBOX" lrswipkxtecd\r\n/,
+      );
       assert.match(await talk.command('MYRIGHTS INBOX'), /\* MYRIGHTS "?INBOX"? lrswipkxtecda/);
       assert.match(await talk.command('GETACL "Shared/support@test.example/INBOX"'), /NO \[NOPERM\]/);
-      assert.match(await talk.command('SETACL INBOX alice@test.example lr'), /NO \[NOPERM\] Access to a mailbox is granted by an administrator/);
+      assert.match(
+        await talk.command('SETACL INBOX alice@test.example lr'),
+        /NO \[NOPERM\] Access to a mailbox is granted by an administrator/,
+      );
       assert.match(await talk.command('CREATE "Shared/support@test.example/Mine"'), /NO \[NOPERM\]/);
       talk.close();
 

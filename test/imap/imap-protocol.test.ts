@@ -44,7 +44,9 @@ for (const name of backendNames) {
     let t: TestNode;
     const talks: ImapTalk[] = [];
     const open = async (options: { tls?: boolean; login?: boolean } = {}) => {
-      const { talk, greeting } = await ImapTalk.open(t.port(options.tls === false ? 'imap' : 'imaps'), { tls: options.tls !== false });
+      const { talk, greeting } = await ImapTalk.open(t.port(options.tls === false ? 'imap' : 'imaps'), {
+        tls: options.tls !== false,
+      });
       talks.push(talk);
       if (options.login !== false) await talk.login('carol@test.example', password);
       return { talk, greeting };
@@ -136,7 +138,10 @@ for (const name of backendNames) {
       assert.match(await talk.command('NOOP'), /OK/);
       // A non-synchronising one over LITERAL-'s 4096 bytes is on its way already: BAD [TOOBIG], BYE, closed.
       talk.write(`a2 LOGIN {5000+}\r\n${'x'.repeat(5000)} {6+}\r\nsecret\r\n`);
-      assert.match(await talk.line(), /^a2 BAD \[TOOBIG\] Before login a non-synchronizing literal may have at most 4096 bytes/);
+      assert.match(
+        await talk.line(),
+        /^a2 BAD \[TOOBIG\] Before login a non-synchronizing literal may have at most 4096 bytes/,
+      );
       assert.match(await talk.line(), /^\* BYE /);
       assert.match(await talk.line(), /connection closed/);
       // After login LITERAL+ is announced.
@@ -157,7 +162,9 @@ for (const name of backendNames) {
         ),
         one,
       );
-      const two = await talk.command('FETCH 2 (BODYSTRUCTURE BODY[1] BODY[2.MIME] BINARY.SIZE[2] BODY[HEADER.FIELDS (SUBJECT FROM)] BODY[]<0.10>)');
+      const two = await talk.command(
+        'FETCH 2 (BODYSTRUCTURE BODY[1] BODY[2.MIME] BINARY.SIZE[2] BODY[HEADER.FIELDS (SUBJECT FROM)] BODY[]<0.10>)',
+      );
       assert.ok(
         two.includes(
           'BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 8 0 NIL NIL NIL NIL)' +
@@ -168,7 +175,12 @@ for (const name of backendNames) {
       assert.ok(two.includes('BODY[1] {8}\r\npart one'), two);
       assert.match(two, /BODY\[2\.MIME\] \{\d+\}\r\nContent-Type: application\/octet-stream/);
       assert.ok(two.includes('BINARY.SIZE[2] 3'), two);
-      assert.ok(two.includes('BODY[HEADER.FIELDS (SUBJECT FROM)] {48}\r\nFrom: alice@test.example\r\nSubject: two parts\r\n\r\n'), two);
+      assert.ok(
+        two.includes(
+          'BODY[HEADER.FIELDS (SUBJECT FROM)] {48}\r\nFrom: alice@test.example\r\nSubject: two parts\r\n\r\n',
+        ),
+        two,
+      );
       assert.ok(two.includes('BODY[]<0> {10}\r\nFrom: alic'), two);
       // EXAMINE is read-only: reading a body did not set \Seen.
       assert.match(await talk.command('FETCH 1:2 FLAGS'), /\* 1 FETCH \(FLAGS \(\)\)\r\n\* 2 FETCH \(FLAGS \(\)\)/);
@@ -208,7 +220,10 @@ for (const name of backendNames) {
       assert.match(stored, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\) MODSEQ \(\d+\)\)/);
       // Stale UNCHANGEDSINCE: the message is left alone and named as MODIFIED.
       assert.match(await talk.command(`UID STORE 1 (UNCHANGEDSINCE ${modseq}) -FLAGS (\\Seen)`), /OK \[MODIFIED 1\]/);
-      assert.match(await talk.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq})`), /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\) MODSEQ \(\d+\)\)\r\n\S+ OK/);
+      assert.match(
+        await talk.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq})`),
+        /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\) MODSEQ \(\d+\)\)\r\n\S+ OK/,
+      );
       await talk.command('UID STORE 3 +FLAGS.SILENT (\\Deleted)');
       await talk.command('EXPUNGE');
       await talk.command('UNSELECT');
@@ -218,20 +233,29 @@ for (const name of backendNames) {
       const resync = await other.command(`SELECT Sync (QRESYNC (${validity} ${modseq} 1:3))`);
       assert.match(resync, /\* VANISHED \(EARLIER\) 3/);
       assert.match(resync, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)/);
-      assert.match(await other.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`), /\* VANISHED \(EARLIER\) 3/);
+      assert.match(
+        await other.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`),
+        /\* VANISHED \(EARLIER\) 3/,
+      );
     });
 
     it('answers ESEARCH, SEARCHRES, LIST-STATUS, STATUS=SIZE, NAMESPACE, ID and QUOTA', async () => {
       const { talk } = await open();
       await talk.command('SELECT Lab');
-      assert.match(await talk.command('SEARCH RETURN (MIN MAX COUNT) ALL'), /\* ESEARCH \(TAG "t\d+"\) MIN 1 MAX 2 COUNT 2/);
+      assert.match(
+        await talk.command('SEARCH RETURN (MIN MAX COUNT) ALL'),
+        /\* ESEARCH \(TAG "t\d+"\) MIN 1 MAX 2 COUNT 2/,
+      );
       assert.match(await talk.command('UID SEARCH RETURN (SAVE) SUBJECT "two parts"'), /OK/);
       assert.match(await talk.command('UID FETCH $ (UID)'), /\* 2 FETCH \(UID 2\)/);
       assert.match(await talk.command('SEARCH OR SUBJECT meeting BODY "part one"'), /\* SEARCH 1 2/);
       assert.match(await talk.command('SEARCH NOT FROM alice'), /\* SEARCH 1\r\n/);
       assert.match(await talk.command('SEARCH LARGER 100000'), /\* SEARCH\r\n/);
       const status = await talk.command('LIST "" "L*" RETURN (STATUS (MESSAGES SIZE UIDNEXT))');
-      assert.match(status, /\* LIST \(\\HasNoChildren\) "\/" "Lab"\r\n\* STATUS "Lab" \(MESSAGES 2 SIZE \d+ UIDNEXT 3\)/);
+      assert.match(
+        status,
+        /\* LIST \(\\HasNoChildren\) "\/" "Lab"\r\n\* STATUS "Lab" \(MESSAGES 2 SIZE \d+ UIDNEXT 3\)/,
+      );
       assert.match(await talk.command('NAMESPACE'), /\* NAMESPACE \(\("" "\/"\)\) NIL \(\("Shared\/" "\/"\)\)/);
       assert.match(await talk.command('ID ("name" "test")'), /\* ID \("name" "Holdfast"/);
       assert.match(await talk.command('GETQUOTAROOT INBOX'), /\* QUOTAROOT "INBOX"\r\n/);
@@ -244,7 +268,8 @@ for (const name of backendNames) {
       const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
       talks.push(talk);
       await talk.login('quinn@test.example', password);
-      const usedKb = async () => Number(/\* QUOTA "" \(STORAGE (\d+) 20\)/.exec(await talk.command('GETQUOTAROOT INBOX'))?.[1]);
+      const usedKb = async () =>
+        Number(/\* QUOTA "" \(STORAGE (\d+) 20\)/.exec(await talk.command('GETQUOTAROOT INBOX'))?.[1]);
       const message = `Subject: quota\r\n\r\n${'q'.repeat(4 * 1024 - 20)}\r\n`; // 4 KiB
       assert.equal(await usedKb(), 0);
       await append(talk, 'INBOX', message);
@@ -287,14 +312,49 @@ for (const name of backendNames) {
       const { talk } = await open();
       await talk.command('CREATE Threads');
       const mail = (id: string, date: string, from: string, subject: string, refs: string[] = [], size = 0) =>
-        [`Message-ID: <${id}@test.example>`, `Date: ${date}`, `From: ${from}`, 'To: carol@test.example', `Subject: ${subject}`, ...(refs.length ? [`In-Reply-To: <${refs.at(-1)}@test.example>`, `References: ${refs.map((r) => `<${r}@test.example>`).join(' ')}`] : []), '', `Body ${'x'.repeat(size)}`, ''].join('\r\n');
+        [
+          `Message-ID: <${id}@test.example>`,
+          `Date: ${date}`,
+          `From: ${from}`,
+          'To: carol@test.example',
+          `Subject: ${subject}`,
+          ...(refs.length
+            ? [
+                `In-Reply-To: <${refs.at(-1)}@test.example>`,
+                `References: ${refs.map((r) => `<${r}@test.example>`).join(' ')}`,
+              ]
+            : []),
+          '',
+          `Body ${'x'.repeat(size)}`,
+          '',
+        ].join('\r\n');
       // Arrival order (sequence numbers 1..6) differs from the sent dates on purpose.
       await append(talk, 'Threads', mail('a', 'Mon, 02 Nov 2026 10:00:00 +0000', 'zed@test.example', 'Plans for [Q4]'));
-      await append(talk, 'Threads', mail('b', 'Mon, 02 Nov 2026 09:00:00 +0000', 'amy@test.example', 'Lunch?', [], 500));
-      await append(talk, 'Threads', mail('c', 'Tue, 03 Nov 2026 10:00:00 +0000', 'bob@test.example', 'Re: Plans for [Q4]', ['a']));
-      await append(talk, 'Threads', mail('d', 'Tue, 03 Nov 2026 11:00:00 +0000', 'amy@test.example', 'RE: Re: Plans for [Q4]', ['a', 'c']));
-      await append(talk, 'Threads', mail('e', 'Wed, 04 Nov 2026 08:00:00 +0000', 'cat@test.example', 'Re: Plans for [Q4]', ['a']));
-      await append(talk, 'Threads', mail('f', 'Wed, 04 Nov 2026 09:00:00 +0000', 'dan@test.example', 'Fwd: Lunch? (fwd)'));
+      await append(
+        talk,
+        'Threads',
+        mail('b', 'Mon, 02 Nov 2026 09:00:00 +0000', 'amy@test.example', 'Lunch?', [], 500),
+      );
+      await append(
+        talk,
+        'Threads',
+        mail('c', 'Tue, 03 Nov 2026 10:00:00 +0000', 'bob@test.example', 'Re: Plans for [Q4]', ['a']),
+      );
+      await append(
+        talk,
+        'Threads',
+        mail('d', 'Tue, 03 Nov 2026 11:00:00 +0000', 'amy@test.example', 'RE: Re: Plans for [Q4]', ['a', 'c']),
+      );
+      await append(
+        talk,
+        'Threads',
+        mail('e', 'Wed, 04 Nov 2026 08:00:00 +0000', 'cat@test.example', 'Re: Plans for [Q4]', ['a']),
+      );
+      await append(
+        talk,
+        'Threads',
+        mail('f', 'Wed, 04 Nov 2026 09:00:00 +0000', 'dan@test.example', 'Fwd: Lunch? (fwd)'),
+      );
       await talk.command('SELECT Threads');
       const capabilities = await talk.command('CAPABILITY');
       assert.match(capabilities, / SORT /);

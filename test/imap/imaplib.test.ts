@@ -58,7 +58,10 @@ for (const name of backendNames) {
       const { stdout } = await run('python3', ['-c', script, String(t.port('imap')), 'dave@test.example', password]);
       const out = JSON.parse(stdout);
       assert.equal(out.login, 'OK');
-      assert.ok(out.folders.some((f: string) => f.includes('\\Sent') && f.endsWith('"Sent"')), out.folders.join('\n'));
+      assert.ok(
+        out.folders.some((f: string) => f.includes('\\Sent') && f.endsWith('"Sent"')),
+        out.folders.join('\n'),
+      );
       assert.equal(out.append, 'OK');
       assert.equal(out.exists, 1);
       assert.equal(out.search, '');
@@ -67,10 +70,16 @@ for (const name of backendNames) {
       assert.match(out.fetch, /FLAGS \(\\Flagged \\Recent\) INTERNALDATE "14-Nov-2023 22:13:20 \+0000"/);
       assert.equal(out.header, 'Subject: =?utf-8?q?K=C3=A4se?=\r\n\r\n');
       // RFC822.* (IMAP4rev1, as fetchmail and imaplib scripts use them): HEADER does not set \Seen, TEXT does.
-      assert.deepEqual(out.rfc822_header.slice(0, 2), ['OK', 'From: dave@test.example\r\nSubject: =?utf-8?q?K=C3=A4se?=\r\n\r\n']);
+      assert.deepEqual(out.rfc822_header.slice(0, 2), [
+        'OK',
+        'From: dave@test.example\r\nSubject: =?utf-8?q?K=C3=A4se?=\r\n\r\n',
+      ]);
       assert.doesNotMatch(out.rfc822_header[2], /\\Seen/);
       assert.deepEqual(out.rfc822_text, ['OK', 'Cheese report.\r\n']);
-      assert.deepEqual(out.rfc822, ['OK', 'From: dave@test.example\r\nSubject: =?utf-8?q?K=C3=A4se?=\r\n\r\nCheese report.\r\n']);
+      assert.deepEqual(out.rfc822, [
+        'OK',
+        'From: dave@test.example\r\nSubject: =?utf-8?q?K=C3=A4se?=\r\n\r\nCheese report.\r\n',
+      ]);
       assert.match(out.seen, /\\Seen/);
       assert.equal(out.store, 'OK');
       assert.equal(out.copy, 'OK');

@@ -14,12 +14,13 @@ const attachmentBase64 = attachment.toString('base64').replace(/.{76}/g, '$&\r\n
 const textPart = 'The quarterly figures are attached.\r\n'.repeat(8000); // ~300 KB
 const innerHeader = 'From: bob@test.example\r\nSubject: the forwarded one\r\n\r\n';
 const innerText = 'Forwarded text.\r\n';
-const header = 'From: alice@test.example\r\nTo: carol@test.example\r\nSubject: figures\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n';
+const header =
+  'From: alice@test.example\r\nTo: carol@test.example\r\nSubject: figures\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n';
 const part1Mime = 'Content-Type: text/plain; charset=utf-8\r\n\r\n';
-const part2Mime = 'Content-Type: application/octet-stream; name="figures.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n';
+const part2Mime =
+  'Content-Type: application/octet-stream; name="figures.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n';
 const part3Mime = 'Content-Type: message/rfc822\r\n\r\n';
-const message =
-  `${header}--b1\r\n${part1Mime}${textPart}\r\n--b1\r\n${part2Mime}${attachmentBase64}\r\n--b1\r\n${part3Mime}${innerHeader}${innerText}\r\n--b1--\r\n`;
+const message = `${header}--b1\r\n${part1Mime}${textPart}\r\n--b1\r\n${part2Mime}${attachmentBase64}\r\n--b1\r\n${part3Mime}${innerHeader}${innerText}\r\n--b1--\r\n`;
 
 /** The literal (or literal8, for BINARY content with NUL) after `label` in a FETCH response (read as latin1, byte for byte). */
 function literal(reply: string, label: string): string {
@@ -37,7 +38,11 @@ for (const name of backendNames) {
     let talk: ImapTalk;
     before(async () => {
       t = await startTestNode(name);
-      await (await t.node.holdfast.directory.tenant('default')).addPrincipal({ kind: 'user', address: 'carol@test.example', password });
+      await (await t.node.holdfast.directory.tenant('default')).addPrincipal({
+        kind: 'user',
+        address: 'carol@test.example',
+        password,
+      });
       ({ talk } = await ImapTalk.open(t.port('imaps'), { tls: true }));
       await talk.login('carol@test.example', password);
       const reply = await talk.command(`APPEND INBOX {${Buffer.byteLength(message)}+}\r\n${message}`, 60_000);
@@ -50,7 +55,10 @@ for (const name of backendNames) {
     });
 
     it('streams the whole message and its parts, byte for byte', async () => {
-      const reply = await talk.command('FETCH 1 (RFC822.SIZE BODY[] BODY[]<700000.1000> BODY[1] BODY[2] BODY[2]<10.20> BODY[TEXT])', 60_000);
+      const reply = await talk.command(
+        'FETCH 1 (RFC822.SIZE BODY[] BODY[]<700000.1000> BODY[1] BODY[2] BODY[2]<10.20> BODY[TEXT])',
+        60_000,
+      );
       assert.ok(reply.includes(`RFC822.SIZE ${message.length}`));
       assert.equal(literal(reply, 'BODY[]'), message);
       assert.equal(literal(reply, 'BODY[]<700000>'), message.slice(700_000, 701_000));
@@ -61,10 +69,19 @@ for (const name of backendNames) {
     });
 
     it('reads headers, MIME headers and an encapsulated message by range', async () => {
-      const reply = await talk.command('FETCH 1 (BODY[HEADER] BODY[HEADER.FIELDS (SUBJECT FROM)] BODY[HEADER.FIELDS.NOT (SUBJECT FROM)] BODY[2.MIME] BODY[3.HEADER] BODY[3.TEXT] BODY[HEADER]<5.10>)', 60_000);
+      const reply = await talk.command(
+        'FETCH 1 (BODY[HEADER] BODY[HEADER.FIELDS (SUBJECT FROM)] BODY[HEADER.FIELDS.NOT (SUBJECT FROM)] BODY[2.MIME] BODY[3.HEADER] BODY[3.TEXT] BODY[HEADER]<5.10>)',
+        60_000,
+      );
       assert.equal(literal(reply, 'BODY[HEADER]'), header);
-      assert.equal(literal(reply, 'BODY[HEADER.FIELDS (SUBJECT FROM)]'), 'From: alice@test.example\r\nSubject: figures\r\n\r\n');
-      assert.equal(literal(reply, 'BODY[HEADER.FIELDS.NOT (SUBJECT FROM)]'), 'To: carol@test.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n');
+      assert.equal(
+        literal(reply, 'BODY[HEADER.FIELDS (SUBJECT FROM)]'),
+        'From: alice@test.example\r\nSubject: figures\r\n\r\n',
+      );
+      assert.equal(
+        literal(reply, 'BODY[HEADER.FIELDS.NOT (SUBJECT FROM)]'),
+        'To: carol@test.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n',
+      );
       assert.equal(literal(reply, 'BODY[2.MIME]'), part2Mime);
       assert.equal(literal(reply, 'BODY[3.HEADER]'), innerHeader);
       assert.equal(literal(reply, 'BODY[3.TEXT]'), innerText);
@@ -74,7 +91,10 @@ for (const name of backendNames) {
     it('decodes BINARY of a large part', async () => {
       const reply = await talk.command('FETCH 1 (BINARY.SIZE[2] BINARY.PEEK[2]<0.64>)', 60_000);
       assert.ok(reply.includes(`BINARY.SIZE[2] ${attachment.length}`), reply.slice(0, 200));
-      assert.equal(Buffer.from(literal(reply, 'BINARY[2]<0>'), 'latin1').toString('hex'), attachment.subarray(0, 64).toString('hex'));
+      assert.equal(
+        Buffer.from(literal(reply, 'BINARY[2]<0>'), 'latin1').toString('hex'),
+        attachment.subarray(0, 64).toString('hex'),
+      );
     });
   });
 }

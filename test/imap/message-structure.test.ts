@@ -11,7 +11,14 @@ import { startTestNode, type TestNode } from '../helpers/node.ts';
 const password = 'Wonderland-42';
 const crlf = (lines: string[]) => lines.join('\r\n');
 
-const addresses = crlf(['From: no-domain, @x.example, <>', 'To: A Group:a@x.example,(comment) b@x.example;', 'Cc: c@x.example (Carol)', 'Subject: addresses', '', 'body']);
+const addresses = crlf([
+  'From: no-domain, @x.example, <>',
+  'To: A Group:a@x.example,(comment) b@x.example;',
+  'Cc: c@x.example (Carol)',
+  'Subject: addresses',
+  '',
+  'body',
+]);
 const nested = crlf([
   'From: a@x.example',
   'Subject: nested',
@@ -36,8 +43,21 @@ const nested = crlf([
   '--outer--',
   '',
 ]);
-const empty = crlf(['From: a@x.example', 'Subject: empty multipart', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=nothing', '', 'no parts at all']);
-const plain = crlf(['From: b@x.example (Old Comment)', 'Subject: stored by an older Holdfast', '', 'line one', 'line two']);
+const empty = crlf([
+  'From: a@x.example',
+  'Subject: empty multipart',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary=nothing',
+  '',
+  'no parts at all',
+]);
+const plain = crlf([
+  'From: b@x.example (Old Comment)',
+  'Subject: stored by an older Holdfast',
+  '',
+  'line one',
+  'line two',
+]);
 
 const euroUtf8AsLatin1 = Buffer.from('€', 'utf8').toString('latin1');
 
@@ -46,10 +66,15 @@ describe('IMAP message structure (ENVELOPE, BODYSTRUCTURE, sections)', () => {
   let talk: ImapTalk;
   before(async () => {
     t = await startTestNode('sqlite');
-    await (await t.node.holdfast.directory.tenant('default')).addPrincipal({ kind: 'user', address: 'carol@test.example', password });
+    await (await t.node.holdfast.directory.tenant('default')).addPrincipal({
+      kind: 'user',
+      address: 'carol@test.example',
+      password,
+    });
     ({ talk } = await ImapTalk.open(t.port('imaps'), { tls: true }));
     await talk.login('carol@test.example', password);
-    for (const message of [addresses, nested, empty, plain]) assert.match(await talk.command(`APPEND INBOX {${Buffer.byteLength(message)}+}\r\n${message}`), /OK \[APPENDUID/);
+    for (const message of [addresses, nested, empty, plain])
+      assert.match(await talk.command(`APPEND INBOX {${Buffer.byteLength(message)}+}\r\n${message}`), /OK \[APPENDUID/);
     await storeAsOldVersion(t, 'stored by an older Holdfast');
     await talk.command('EXAMINE INBOX');
   });
@@ -61,28 +86,54 @@ describe('IMAP message structure (ENVELOPE, BODYSTRUCTURE, sections)', () => {
   it('reads addresses as RFC 5322 writes them: a word without @ is a mailbox, a comment before an address is no name, one after it is', async () => {
     const reply = await talk.command('FETCH 1 ENVELOPE');
     assert.ok(reply.includes('((NIL NIL "no-domain" "MISSING_DOMAIN")'), reply);
-    assert.ok(reply.includes('(NIL NIL "MISSING_MAILBOX" "x.example") (NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))'), reply);
-    assert.ok(reply.includes('((NIL NIL "A Group" NIL) (NIL NIL "a" "x.example") (NIL NIL "b" "x.example") (NIL NIL NIL NIL))'), reply);
+    assert.ok(
+      reply.includes('(NIL NIL "MISSING_MAILBOX" "x.example") (NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))'),
+      reply,
+    );
+    assert.ok(
+      reply.includes('((NIL NIL "A Group" NIL) (NIL NIL "a" "x.example") (NIL NIL "b" "x.example") (NIL NIL NIL NIL))'),
+      reply,
+    );
     assert.ok(reply.includes('(("Carol" NIL "c" "x.example"))'), reply);
   });
 
   it("counts a body's line breaks, not a last line without one", async () => {
     const reply = await talk.command('FETCH 2:4 BODYSTRUCTURE');
-    assert.match(reply, /\("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 42 0 NIL NIL NIL NIL\)/, 'a part before its boundary');
-    assert.match(reply, /"MESSAGE" "RFC822" NIL NIL NIL "7BIT" 29 \(.*\) \("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 10 0 NIL NIL NIL NIL\) 2 /, 'the encapsulated message: two line breaks');
-    assert.match(reply, /\* 4 FETCH \(BODYSTRUCTURE \("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 18 1 /, 'two lines, the last without CRLF');
+    assert.match(
+      reply,
+      /\("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 42 0 NIL NIL NIL NIL\)/,
+      'a part before its boundary',
+    );
+    assert.match(
+      reply,
+      /"MESSAGE" "RFC822" NIL NIL NIL "7BIT" 29 \(.*\) \("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 10 0 NIL NIL NIL NIL\) 2 /,
+      'the encapsulated message: two line breaks',
+    );
+    assert.match(
+      reply,
+      /\* 4 FETCH \(BODYSTRUCTURE \("TEXT" "PLAIN" \("CHARSET" "us-ascii"\) NIL NIL "7BIT" 18 1 /,
+      'two lines, the last without CRLF',
+    );
   });
 
   it('gives a multipart without parts one empty text part', async () => {
     const reply = await talk.command('FETCH 3 (BODYSTRUCTURE BODY[1] BODY[TEXT])');
-    assert.ok(reply.includes('BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 0 0 NIL NIL NIL NIL) "MIXED"'), reply);
+    assert.ok(
+      reply.includes(
+        'BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 0 0 NIL NIL NIL NIL) "MIXED"',
+      ),
+      reply,
+    );
     assert.ok(reply.includes('BODY[1] {0}\r\n'), reply);
     assert.ok(reply.includes('BODY[TEXT] {15}\r\nno parts at all'), reply);
   });
 
   it('answers a part that does not exist with an empty string, as Dovecot', async () => {
-    const reply = await talk.command('FETCH 2 (BODY[4] BODY[1.1] BODY[3.HEADER] BODY[9.MIME] BINARY[4] BINARY.SIZE[4] BODY[4]<0.10>)');
-    for (const item of ['BODY[4]', 'BODY[1.1]', 'BODY[3.HEADER]', 'BODY[9.MIME]', 'BINARY[4]', 'BODY[4]<0>']) assert.ok(reply.includes(`${item} {0}\r\n`) || reply.includes(`${item} ""`), `${item}: ${reply}`);
+    const reply = await talk.command(
+      'FETCH 2 (BODY[4] BODY[1.1] BODY[3.HEADER] BODY[9.MIME] BINARY[4] BINARY.SIZE[4] BODY[4]<0.10>)',
+    );
+    for (const item of ['BODY[4]', 'BODY[1.1]', 'BODY[3.HEADER]', 'BODY[9.MIME]', 'BINARY[4]', 'BODY[4]<0>'])
+      assert.ok(reply.includes(`${item} {0}\r\n`) || reply.includes(`${item} ""`), `${item}: ${reply}`);
     assert.ok(reply.includes('BINARY.SIZE[4] 0'), reply);
     assert.ok(!reply.includes('NIL'), reply);
   });
@@ -131,5 +182,9 @@ async function storeAsOldVersion(t: TestNode, subject: string) {
   const row = rows.find((r) => JSON.parse(r.envelope).subject === subject)!;
   const { format: _, ...tree } = JSON.parse(row.tree);
   const envelope = { ...JSON.parse(row.envelope), from: [['Old Comment', null, 'MISSING_MAILBOX', 'MISSING_DOMAIN']] };
-  await db.updateTable('blob_metadata').set({ tree: JSON.stringify({ ...tree, lines: 2 }), envelope: JSON.stringify(envelope) }).where('hash', '=', row.hash).execute();
+  await db
+    .updateTable('blob_metadata')
+    .set({ tree: JSON.stringify({ ...tree, lines: 2 }), envelope: JSON.stringify(envelope) })
+    .where('hash', '=', row.hash)
+    .execute();
 }

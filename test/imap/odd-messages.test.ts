@@ -16,11 +16,16 @@ const replacementAsLatin1 = Buffer.from('\uFFFD', 'utf8').toString('latin1');
 describe('IMAP: odd messages and requests', () => {
   let t: TestNode;
   let talk: ImapTalk;
-  const append = async (message: string, options = '') => talk.command(`APPEND INBOX ${options}{${Buffer.byteLength(message, 'latin1')}+}\r\n${message}`);
+  const append = async (message: string, options = '') =>
+    talk.command(`APPEND INBOX ${options}{${Buffer.byteLength(message, 'latin1')}+}\r\n${message}`);
 
   before(async () => {
     t = await startTestNode('sqlite');
-    await (await t.node.holdfast.directory.tenant('default')).addPrincipal({ kind: 'user', address: 'carol@test.example', password });
+    await (await t.node.holdfast.directory.tenant('default')).addPrincipal({
+      kind: 'user',
+      address: 'carol@test.example',
+      password,
+    });
     ({ talk } = await ImapTalk.open(t.port('imaps'), { tls: true }));
     await talk.login('carol@test.example', password);
   });
@@ -31,7 +36,13 @@ describe('IMAP: odd messages and requests', () => {
 
   it('never sends NUL from a header value: U+FFFD in its place, as Dovecot (RFC 9051 §4.3: CHAR8 excludes %x00)', async () => {
     await talk.command('CREATE nul');
-    const message = crlf(['From: "Nul\0Name" <a@x.example>', 'Subject: before\0after', 'Content-Type: text/plain; name="a\0b"', '', 'body']);
+    const message = crlf([
+      'From: "Nul\0Name" <a@x.example>',
+      'Subject: before\0after',
+      'Content-Type: text/plain; name="a\0b"',
+      '',
+      'body',
+    ]);
     assert.match(await talk.command(`APPEND nul ~{${message.length}+}\r\n${message}`), /OK \[APPENDUID/);
     await talk.command('EXAMINE nul');
     const reply = await talk.command('FETCH 1 (ENVELOPE BODYSTRUCTURE)');
@@ -47,8 +58,15 @@ describe('IMAP: odd messages and requests', () => {
     const small = crlf(['Subject: before\0after', '', 'body\0text']);
     // Over 256 KiB: its sections are streamed from the store rather than read whole.
     const large = crlf(['Subject: large', '', `${'x'.repeat(300_000)}\0end`]);
-    const binary = crlf(['Subject: binary', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', 'AAEC']);
-    for (const message of [small, large, binary]) assert.match(await talk.command(`APPEND nulbody ~{${message.length}+}\r\n${message}`), /OK \[APPENDUID/);
+    const binary = crlf([
+      'Subject: binary',
+      'Content-Type: application/octet-stream',
+      'Content-Transfer-Encoding: base64',
+      '',
+      'AAEC',
+    ]);
+    for (const message of [small, large, binary])
+      assert.match(await talk.command(`APPEND nulbody ~{${message.length}+}\r\n${message}`), /OK \[APPENDUID/);
     await talk.command('EXAMINE nulbody');
     const sections = await talk.command('FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])');
     assert.ok(!sections.includes('\0'), 'no NUL on the wire');
@@ -62,19 +80,37 @@ describe('IMAP: odd messages and requests', () => {
   });
 
   it('refuses an APPEND date that does not exist with BAD, and takes the last day of a month', async () => {
-    for (const date of ['31-Feb-2020 00:00:00 +0000', '29-Feb-2021 00:00:00 +0000', '17-Jul-1996 25:61:61 +0000', '00-Jul-1996 00:00:00 +0000']) {
+    for (const date of [
+      '31-Feb-2020 00:00:00 +0000',
+      '29-Feb-2021 00:00:00 +0000',
+      '17-Jul-1996 25:61:61 +0000',
+      '00-Jul-1996 00:00:00 +0000',
+    ]) {
       assert.match(await append('Subject: x\r\n\r\nx', `"${date}" `), /^t\d+ BAD .*date-time/m, date);
     }
     await talk.command('CREATE dates');
-    assert.match(await talk.command('APPEND dates "29-Feb-2024 23:59:60 +0100" {15+}\r\nSubject: x\r\n\r\nx'), /OK \[APPENDUID/);
+    assert.match(
+      await talk.command('APPEND dates "29-Feb-2024 23:59:60 +0100" {15+}\r\nSubject: x\r\n\r\nx'),
+      /OK \[APPENDUID/,
+    );
     await talk.command('EXAMINE dates');
-    assert.match(await talk.command('FETCH 1 INTERNALDATE'), /INTERNALDATE "29-Feb-2024 22:59:59 \+0000"/, 'a leap second as second 59');
+    assert.match(
+      await talk.command('FETCH 1 INTERNALDATE'),
+      /INTERNALDATE "29-Feb-2024 22:59:59 \+0000"/,
+      'a leap second as second 59',
+    );
     await talk.command('CLOSE');
   });
 
   it('keeps at most 2000 parts of a multipart, in BODYSTRUCTURE and BODY[n] alike', async () => {
     await talk.command('CREATE parts');
-    const message = crlf(['Subject: many parts', 'Content-Type: multipart/mixed; boundary=b', '', `${'--b\r\n\r\nx\r\n'.repeat(5000)}--b--`, '']);
+    const message = crlf([
+      'Subject: many parts',
+      'Content-Type: multipart/mixed; boundary=b',
+      '',
+      `${'--b\r\n\r\nx\r\n'.repeat(5000)}--b--`,
+      '',
+    ]);
     assert.match(await talk.command(`APPEND parts {${message.length}+}\r\n${message}`), /OK \[APPENDUID/);
     await talk.command('EXAMINE parts');
     const structure = await talk.command('FETCH 1 BODYSTRUCTURE');
@@ -114,9 +150,17 @@ describe('IMAP: odd messages and requests', () => {
       const row = rows.find((r) => JSON.parse(r.envelope).subject === 'zulu')!;
       const { format: _, ...tree } = JSON.parse(row.tree);
       const envelope = { ...JSON.parse(row.envelope), from: [[null, null, 'aaa', 'x.example']] };
-      await db.updateTable('blob_metadata').set({ tree: JSON.stringify(tree), envelope: JSON.stringify(envelope) }).where('hash', '=', row.hash).execute();
+      await db
+        .updateTable('blob_metadata')
+        .set({ tree: JSON.stringify(tree), envelope: JSON.stringify(envelope) })
+        .where('hash', '=', row.hash)
+        .execute();
       assert.match(await talk.command('SORT (FROM) UTF-8 ALL'), /^\* SORT 2 3 1$/m, 'amy, bob, zed: not the stale aaa');
-      const stored = await db.selectFrom('blob_metadata').select('tree').where('hash', '=', row.hash).executeTakeFirstOrThrow();
+      const stored = await db
+        .selectFrom('blob_metadata')
+        .select('tree')
+        .where('hash', '=', row.hash)
+        .executeTakeFirstOrThrow();
       assert.equal(JSON.parse(stored.tree).format, 2, 'stored again in the current form');
     });
   });
@@ -129,7 +173,11 @@ describe('IMAP: odd messages and requests', () => {
       assert.match(await other.command('FETCH 1 (MODSEQ)'), /MODSEQ \(\d+\)/);
       assert.match(await other.command('ENABLE CONDSTORE'), /^\* ENABLED CONDSTORE$/m);
       assert.match(await other.command('ENABLE CONDSTORE X-UNKNOWN CONDSTORE'), /^\* ENABLED CONDSTORE$/m);
-      assert.match(await other.command('ENABLE X-UNKNOWN'), /^\* ENABLED$/m, 'sent even when nothing is (RFC 9051 §6.3.1)');
+      assert.match(
+        await other.command('ENABLE X-UNKNOWN'),
+        /^\* ENABLED$/m,
+        'sent even when nothing is (RFC 9051 §6.3.1)',
+      );
     } finally {
       other.close();
     }

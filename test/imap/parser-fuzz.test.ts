@@ -5,7 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import { Args } from '../../src/protocols/imap/parser/args.ts';
 import { CommandReader, type CommandFrame } from '../../src/protocols/imap/parser/command-reader.ts';
 import { parseFetchItems } from '../../src/protocols/imap/parser/fetch-items.ts';
-import { decideLiteral, literalMinusLimit, maxCommandBeforeLogin, maxSmallLiteral } from '../../src/protocols/imap/parser/literal-limits.ts';
+import {
+  decideLiteral,
+  literalMinusLimit,
+  maxCommandBeforeLogin,
+  maxSmallLiteral,
+} from '../../src/protocols/imap/parser/literal-limits.ts';
 import { parseSearch } from '../../src/protocols/imap/parser/search-keys.ts';
 import { ParseError, tokenizeCommand } from '../../src/protocols/imap/parser/tokenizer.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
@@ -42,7 +47,8 @@ function mutate(text: string, rand: () => number): string {
     const char = alphabet[Math.floor(rand() * alphabet.length)];
     if (choice < 0.4) out = out.slice(0, at) + char + out.slice(at);
     else if (choice < 0.7) out = out.slice(0, at) + out.slice(at + 1);
-    else if (choice < 0.85) out = out.slice(0, at) + `{${Math.floor(rand() * 40)}${rand() < 0.5 ? '+' : ''}}\r\n` + out.slice(at);
+    else if (choice < 0.85)
+      out = `${out.slice(0, at)}{${Math.floor(rand() * 40)}${rand() < 0.5 ? '+' : ''}}\r\n${out.slice(at)}`;
     else out = out.slice(0, at) + out.slice(at).split('').reverse().join('');
   }
   return out;
@@ -80,7 +86,10 @@ describe('IMAP command parser under fuzzing', () => {
             try {
               interpret(frame);
             } catch (error) {
-              if (!(error instanceof ParseError)) throw new Error(`not a ParseError for ${JSON.stringify(input.toString('latin1'))}: ${(error as Error).stack}`);
+              if (!(error instanceof ParseError))
+                throw new Error(
+                  `not a ParseError for ${JSON.stringify(input.toString('latin1'))}: ${(error as Error).stack}`,
+                );
             }
           },
           literal: (size) => ({ accept: size <= 64, reason: 'too big' }),
@@ -103,7 +112,15 @@ describe('IMAP command parser under fuzzing', () => {
 
   it('does not buffer an endless line', () => {
     let refused = 0;
-    const reader = new CommandReader({ frame: () => assert.fail('no frame expected'), literal: () => ({ accept: true }), proceed: () => {}, refused: () => refused++ }, 1024);
+    const reader = new CommandReader(
+      {
+        frame: () => assert.fail('no frame expected'),
+        literal: () => ({ accept: true }),
+        proceed: () => {},
+        refused: () => refused++,
+      },
+      1024,
+    );
     for (let i = 0; i < 10_000; i++) reader.push(Buffer.alloc(1000, 'x'));
     assert.equal(refused, 1);
     assert.ok((reader as unknown as { pending: Buffer }).pending.length <= 1024);
@@ -116,7 +133,10 @@ describe('IMAP command parser under fuzzing', () => {
       {
         frame: () => assert.fail('no frame expected'),
         literal: (size, synchronizing, firstLine, totalSoFar) => {
-          const decision = decideLiteral({ size, synchronizing, command: firstLine.split(' ')[1], totalSoFar }, { loggedIn: false, appendLimit: 50_000_000 });
+          const decision = decideLiteral(
+            { size, synchronizing, command: firstLine.split(' ')[1], totalSoFar },
+            { loggedIn: false, appendLimit: 50_000_000 },
+          );
           if (decision.accept) accepted += size;
           return decision;
         },
@@ -129,10 +149,15 @@ describe('IMAP command parser under fuzzing', () => {
     reader.push(Buffer.from('a LOGIN {4096+}\r\n'));
     const piece = Buffer.concat([Buffer.alloc(4096, 'x'), Buffer.from(' {4096+}\r\n')]);
     for (let i = 0; i < 10_000; i++) reader.push(piece);
-    assert.deepEqual(refusals, [{ reply: `[TOOBIG] Before login a command may have at most ${maxCommandBeforeLogin} bytes`, close: true }]);
+    assert.deepEqual(refusals, [
+      { reply: `[TOOBIG] Before login a command may have at most ${maxCommandBeforeLogin} bytes`, close: true },
+    ]);
     assert.ok(accepted <= maxCommandBeforeLogin);
     // One literal over LITERAL-'s limit is refused at once.
-    const alone = decideLiteral({ size: literalMinusLimit + 1, synchronizing: false, command: 'LOGIN', totalSoFar: 20 }, { loggedIn: false, appendLimit: 50_000_000 });
+    const alone = decideLiteral(
+      { size: literalMinusLimit + 1, synchronizing: false, command: 'LOGIN', totalSoFar: 20 },
+      { loggedIn: false, appendLimit: 50_000_000 },
+    );
     assert.equal(alone.accept, false);
     assert.equal(alone.close, true);
     assert.match(alone.reason!, /^\[TOOBIG\]/);
@@ -150,7 +175,10 @@ describe('IMAP command parser under fuzzing', () => {
         {
           frame: (frame) => {
             assert.ok(!closed, 'a frame after the reader was told to close');
-            biggest = Math.max(biggest, frame.parts.reduce((sum, part) => sum + part.length, 0));
+            biggest = Math.max(
+              biggest,
+              frame.parts.reduce((sum, part) => sum + part.length, 0),
+            );
           },
           literal: (size, synchronizing, firstLine, totalSoFar) =>
             decideLiteral({ size, synchronizing, command: firstLine.split(' ')[1]?.toUpperCase(), totalSoFar }, limits),
@@ -172,14 +200,20 @@ describe('IMAP command parser under fuzzing', () => {
       }
       reader.push(Buffer.from('\r\n'));
       const limit = loggedIn ? limits.appendLimit + maxSmallLiteral : maxCommandBeforeLogin;
-      assert.ok(biggest <= limit + maxLine, `a command of ${biggest} bytes got through (limit ${limit}, ${JSON.stringify(limits)})`);
+      assert.ok(
+        biggest <= limit + maxLine,
+        `a command of ${biggest} bytes got through (limit ${limit}, ${JSON.stringify(limits)})`,
+      );
     }
   });
 });
 
 // RFC 3501 / RFC 9051 formal syntax: ASTRING-CHAR is any CHAR but atom-specials ("(" ")" "{" SP CTL
 // list-wildcards quoted-specials), with resp-specials ("]") allowed again; a LIST pattern adds "%" and "*".
-const astringChars = [...Array(0x7f - 0x21).keys()].map((i) => String.fromCharCode(0x21 + i)).filter((c) => !'(){%*"\\'.includes(c)).join('');
+const astringChars = [...Array(0x7f - 0x21).keys()]
+  .map((i) => String.fromCharCode(0x21 + i))
+  .filter((c) => !'(){%*"\\'.includes(c))
+  .join('');
 const listChars = `${astringChars}%*`;
 
 function pick(rand: () => number, chars: string, length: number): string {
@@ -225,7 +259,12 @@ function validCommand(rand: () => number): { line: string; names: string[] } {
 /** The frame a reader makes of one command (literals already accepted). */
 function frameOf(line: string): CommandFrame {
   let frame: CommandFrame | undefined;
-  const reader = new CommandReader({ frame: (f) => (frame = f), literal: () => ({ accept: true }), proceed: () => {}, refused: () => assert.fail(`refused: ${line}`) });
+  const reader = new CommandReader({
+    frame: (f) => (frame = f),
+    literal: () => ({ accept: true }),
+    proceed: () => {},
+    refused: () => assert.fail(`refused: ${line}`),
+  });
   reader.push(Buffer.from(`${line}\r\n`, 'latin1'));
   return frame ?? assert.fail(`no frame for ${JSON.stringify(line)}`);
 }
@@ -234,7 +273,12 @@ describe('IMAP mailbox names with every allowed character', () => {
   it('parses every valid mailbox argument into exactly the name sent', () => {
     const rand = random(3501);
     // The names from issue 14: "[" without "]", "]" in an atom.
-    const fixed = ["SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", "LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*", 'SELECT a]b', 'LIST "" ]*[%'];
+    const fixed = [
+      "SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}",
+      'LIST "" !#$&\'+,-.0123456789:;<=>?@^_`|[}%*',
+      'SELECT a]b',
+      'LIST "" ]*[%',
+    ];
     for (const line of fixed) {
       const command = tokenizeCommand(frameOf(`a ${line}`));
       assert.equal(command.args.at(-1)!.kind, 'atom', line);
@@ -247,8 +291,13 @@ describe('IMAP mailbox names with every allowed character', () => {
       assert.deepEqual(values.slice(0, names.length), names, line);
     }
     // FETCH sections keep their spaces, lists and quotes.
-    const fetch = tokenizeCommand(frameOf('a FETCH 1 (BODY.PEEK[HEADER.FIELDS ("From" Subject)]<0.10> BINARY[1] BODY[])'));
-    assert.deepEqual((fetch.args[1] as { items: { value: string }[] }).items.map((t) => t.value), ['BODY.PEEK[HEADER.FIELDS ("From" Subject)]<0.10>', 'BINARY[1]', 'BODY[]']);
+    const fetch = tokenizeCommand(
+      frameOf('a FETCH 1 (BODY.PEEK[HEADER.FIELDS ("From" Subject)]<0.10> BINARY[1] BODY[])'),
+    );
+    assert.deepEqual(
+      (fetch.args[1] as { items: { value: string }[] }).items.map((t) => t.value),
+      ['BODY.PEEK[HEADER.FIELDS ("From" Subject)]<0.10>', 'BINARY[1]', 'BODY[]'],
+    );
   });
 
   describe('over a connection', () => {
@@ -264,11 +313,21 @@ describe('IMAP mailbox names with every allowed character', () => {
       const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
       await talk.login('fuzz@test.example', 'Wonderland-42');
       const rand = random(9051);
-      const lines = ["SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", "LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*", 'CREATE a]b[c', 'SELECT a]b[c', 'LIST "" a]*'];
+      const lines = [
+        "SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}",
+        'LIST "" !#$&\'+,-.0123456789:;<=>?@^_`|[}%*',
+        'CREATE a]b[c',
+        'SELECT a]b[c',
+        'LIST "" a]*',
+      ];
       for (let i = 0; i < 1500; i++) lines.push(validCommand(rand).line);
       for (const line of lines) {
         const reply = await talk.command(line);
-        assert.doesNotMatch(reply, /^t\d+ BAD|\(connection closed\)/m, `${JSON.stringify(line)} got ${JSON.stringify(reply)}`);
+        assert.doesNotMatch(
+          reply,
+          /^t\d+ BAD|\(connection closed\)/m,
+          `${JSON.stringify(line)} got ${JSON.stringify(reply)}`,
+        );
       }
       assert.match(await talk.command("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}"), /^t\d+ NO /m);
       assert.match(await talk.command('NOOP'), /OK/);

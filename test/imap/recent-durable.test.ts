@@ -5,7 +5,14 @@
 // and a failed SELECT that leaves no folder selected.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { backendNames, createBackend, postgresSkip, skipFor, type BackendName, type TestBackend } from '../helpers/backends.ts';
+import {
+  backendNames,
+  createBackend,
+  postgresSkip,
+  skipFor,
+  type BackendName,
+  type TestBackend,
+} from '../helpers/backends.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 
@@ -95,7 +102,11 @@ for (const name of backendNames) {
       assert.equal(recentCount(await examiner.command('EXAMINE Race')), 5);
       const replies = await Promise.all(sessions.map((s) => s.command('SELECT Race')));
       const counts = replies.map(recentCount);
-      assert.equal(counts.reduce((a, b) => a + b, 0), 5, counts.join(' '));
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        5,
+        counts.join(' '),
+      );
       assert.deepEqual([...counts].sort(), [0, 0, 0, 5]);
       // The examiner still shows them as it saw them.
       assert.deepEqual(await recentUids(examiner), [1, 2, 3, 4, 5]);
@@ -126,7 +137,10 @@ for (const name of backendNames) {
       assert.match(await a.command('STORE 1 +FLAGS (\\*)'), /^\S+ BAD /);
       assert.match(await a.command('STORE 1 +FLAGS (\\Recent)'), /^\S+ BAD /);
       // A system flag in any case is still one, and keywords are free.
-      assert.match(await a.command('STORE 1 +FLAGS (\\sEEN $Later)'), /\* 1 FETCH \(FLAGS \(\$Later \\Seen \\Recent\)\)/);
+      assert.match(
+        await a.command('STORE 1 +FLAGS (\\sEEN $Later)'),
+        /\* 1 FETCH \(FLAGS \(\$Later \\Seen \\Recent\)\)/,
+      );
       const text = message('two');
       assert.match(await a.command(`APPEND Flags (\\Unknown) {${text.length}+}\r\n${text}`), /^\S+ BAD .*\\Unknown/);
       assert.match(await a.command(`APPEND Flags (\\Recent) {${text.length}+}\r\n${text}`), /^\S+ BAD /);
@@ -160,7 +174,10 @@ describe('IMAP \\Recent with sessions on two nodes claiming at once', { skip: po
 
   before(async () => {
     backend = await createBackend('postgres');
-    nodes.push(await startTestNode('postgres', { backend, roles: ['imap'] }), await startTestNode('postgres', { backend, roles: ['imap'] }));
+    nodes.push(
+      await startTestNode('postgres', { backend, roles: ['imap'] }),
+      await startTestNode('postgres', { backend, roles: ['imap'] }),
+    );
     await addUser(nodes[0]!);
   });
   after(async () => {
@@ -195,6 +212,10 @@ describe('IMAP \\Recent with sessions on two nodes claiming at once', { skip: po
     for (const r of readers) await r.command('NOOP');
     const taken = await Promise.all(readers.map(recentUids));
     const all = taken.flat().sort((a, b) => a - b);
-    assert.deepEqual(all, Array.from({ length: 40 }, (_, i) => i + 1), taken.map((t) => t.join(',')).join(' | '));
+    assert.deepEqual(
+      all,
+      Array.from({ length: 40 }, (_, i) => i + 1),
+      taken.map((t) => t.join(',')).join(' | '),
+    );
   });
 });

@@ -25,7 +25,9 @@ const texts = [
   'From: a@test.example\r\nSubject: qwertyuiop in the subject only\r\n\r\nThe body says something else.\r\n',
   'From: a@test.example\r\nSubject: encoded\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe aus K=F6ln\r\n',
   'From: a@test.example\r\nSubject: inside a word\r\n\r\nxxQWERTYUIOPxx is here.\r\n',
-  'From: a@test.example\r\nSubject: base64\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n' + Buffer.from('Die Straße nach Zürich\r\n').toString('base64') + '\r\n',
+  'From: a@test.example\r\nSubject: base64\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+    Buffer.from('Die Straße nach Zürich\r\n').toString('base64') +
+    '\r\n',
 ];
 
 for (const name of backendNames) {
@@ -36,7 +38,9 @@ for (const name of backendNames) {
     const fill = async (folder: string, messages: { text: string; internal?: string }[]) => {
       await talk.command(`CREATE ${folder}`);
       for (const [i, m] of messages.entries()) {
-        talk.write(`${folder}${i} APPEND ${folder}${m.internal ? ` "${m.internal}"` : ''} {${Buffer.byteLength(m.text)}+}\r\n${m.text}\r\n`);
+        talk.write(
+          `${folder}${i} APPEND ${folder}${m.internal ? ` "${m.internal}"` : ''} {${Buffer.byteLength(m.text)}+}\r\n${m.text}\r\n`,
+        );
         assert.match(await talk.response(`${folder}${i}`), /OK/);
       }
       await talk.command(`SELECT ${folder}`);
@@ -53,10 +57,19 @@ for (const name of backendNames) {
       await t.stop();
     });
 
-    const search = async (criteria: string) => /\* SEARCH([\d ]*)\r\n/.exec(await talk.command(`SEARCH ${criteria}`))?.[1]?.trim();
+    const search = async (criteria: string) =>
+      /\* SEARCH([\d ]*)\r\n/.exec(await talk.command(`SEARCH ${criteria}`))?.[1]?.trim();
 
     describe('dates', () => {
-      before(() => fill('Dates', dated.map((m, i) => ({ text: `From: a@test.example\r\nDate: ${m.date}\r\nSubject: dated ${i + 1}\r\n\r\nBody ${i + 1}\r\n`, internal: m.internal }))));
+      before(() =>
+        fill(
+          'Dates',
+          dated.map((m, i) => ({
+            text: `From: a@test.example\r\nDate: ${m.date}\r\nSubject: dated ${i + 1}\r\n\r\nBody ${i + 1}\r\n`,
+            internal: m.internal,
+          })),
+        ),
+      );
 
       it('compares the Date: header in its own zone', async () => {
         assert.equal(await search('SENTBEFORE 25-Mar-2007'), '1');
@@ -74,7 +87,12 @@ for (const name of backendNames) {
     });
 
     describe('text', () => {
-      before(() => fill('Texts', texts.map((text) => ({ text }))));
+      before(() =>
+        fill(
+          'Texts',
+          texts.map((text) => ({ text })),
+        ),
+      );
 
       it('matches BODY in the body only, as a substring', async () => {
         assert.equal(await search('BODY qwertyuiop'), '4');
@@ -87,7 +105,13 @@ for (const name of backendNames) {
       /** SEARCH CHARSET UTF-8 BODY with the string as a literal of its UTF-8 bytes. */
       const searchUtf8 = async (tag: string, text: string) => {
         const bytes = Buffer.from(text, 'utf8');
-        talk.write(Buffer.concat([Buffer.from(`${tag} SEARCH CHARSET UTF-8 BODY {${bytes.length}+}\r\n`), bytes, Buffer.from('\r\n')]));
+        talk.write(
+          Buffer.concat([
+            Buffer.from(`${tag} SEARCH CHARSET UTF-8 BODY {${bytes.length}+}\r\n`),
+            bytes,
+            Buffer.from('\r\n'),
+          ]),
+        );
         return /\* SEARCH([\d ]*)\r\n/.exec(await talk.response(tag))?.[1]?.trim();
       };
 

@@ -18,8 +18,14 @@ import { startTestNode, type TestNode } from '../helpers/node.ts';
 const password = 'Wonderland-42';
 
 const datedMessages = [
-  { internal: '01-Mar-2024 10:00:00 +0000', text: 'From: a@test.example\r\nSubject: readable\r\nDate: Fri, 1 Mar 2024 10:00:00 +0000\r\n\r\nx\r\n' },
-  { internal: '01-Jan-2038 00:00:00 +0000', text: 'From: a@test.example\r\nSubject: unreadable\r\nDate: not a date at all\r\n\r\nx\r\n' },
+  {
+    internal: '01-Mar-2024 10:00:00 +0000',
+    text: 'From: a@test.example\r\nSubject: readable\r\nDate: Fri, 1 Mar 2024 10:00:00 +0000\r\n\r\nx\r\n',
+  },
+  {
+    internal: '01-Jan-2038 00:00:00 +0000',
+    text: 'From: a@test.example\r\nSubject: unreadable\r\nDate: not a date at all\r\n\r\nx\r\n',
+  },
   { internal: '02-Mar-2024 10:00:00 +0000', text: 'From: a@test.example\r\nSubject: no date\r\n\r\nx\r\n' },
 ];
 
@@ -49,7 +55,9 @@ const mimeMessages = [
       '',
     ].join('\r\n'),
   },
-  { text: 'From: a@test.example\r\nSubject: =?koi8-r?q?=F0=D2=C9=D7=C5=D4?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nViele Grüße\r\n' },
+  {
+    text: 'From: a@test.example\r\nSubject: =?koi8-r?q?=F0=D2=C9=D7=C5=D4?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nViele Grüße\r\n',
+  },
 ];
 
 for (const name of backendNames) {
@@ -64,7 +72,9 @@ for (const name of backendNames) {
     const fill = async (folder: string, messages: { text: string; internal?: string }[]) => {
       await talk.command(`CREATE ${folder}`);
       for (const [i, m] of messages.entries()) {
-        talk.write(`${folder}${i} APPEND ${folder}${m.internal ? ` "${m.internal}"` : ''} {${Buffer.byteLength(m.text)}+}\r\n${m.text}\r\n`);
+        talk.write(
+          `${folder}${i} APPEND ${folder}${m.internal ? ` "${m.internal}"` : ''} {${Buffer.byteLength(m.text)}+}\r\n${m.text}\r\n`,
+        );
         assert.match(await talk.response(`${folder}${i}`), /OK/);
       }
       await talk.command(`SELECT ${folder}`);
@@ -119,15 +129,24 @@ for (const name of backendNames) {
       before(() => fill('Charsets', mimeMessages));
 
       it('converts search strings from the CHARSET given', async () => {
-        const literal = Buffer.concat([Buffer.from(`CHARSET KOI8-R SUBJECT {${koi8Subject.length}+}\r\n`), koi8Subject]);
+        const literal = Buffer.concat([
+          Buffer.from(`CHARSET KOI8-R SUBJECT {${koi8Subject.length}+}\r\n`),
+          koi8Subject,
+        ]);
         assert.equal(await search(literal), '2');
         assert.equal(await search('CHARSET koi8-r SUBJECT forwarded'), '1');
-        const latin1 = Buffer.concat([Buffer.from('CHARSET ISO-8859-1 BODY {5+}\r\n'), Buffer.from('Gr\xfc\xdfe', 'latin1')]);
+        const latin1 = Buffer.concat([
+          Buffer.from('CHARSET ISO-8859-1 BODY {5+}\r\n'),
+          Buffer.from('Gr\xfc\xdfe', 'latin1'),
+        ]);
         assert.equal(await search(latin1), '2');
       });
 
       it('answers NO [BADCHARSET] for a charset it cannot read, and for one that does not read ASCII as ASCII', async () => {
-        assert.equal(await search('CHARSET UNKNOWN-8 SUBJECT x'), 'NO [BADCHARSET (UTF-8 US-ASCII)] Charset UNKNOWN-8 is not supported');
+        assert.equal(
+          await search('CHARSET UNKNOWN-8 SUBJECT x'),
+          'NO [BADCHARSET (UTF-8 US-ASCII)] Charset UNKNOWN-8 is not supported',
+        );
         assert.match(await search('CHARSET UTF-16 SUBJECT x'), /^NO \[BADCHARSET \(UTF-8 US-ASCII\)\]/);
       });
 
@@ -154,7 +173,9 @@ for (const name of backendNames) {
 
     describe('contents stored without metadata', () => {
       before(async () => {
-        await fill('Bare', [{ text: 'From: old@test.example\r\nSubject: from before metadata\r\n\r\nAn ancient body.\r\n' }]);
+        await fill('Bare', [
+          { text: 'From: old@test.example\r\nSubject: from before metadata\r\n\r\nAn ancient body.\r\n' },
+        ]);
         // As a content stored before metadata existed: nothing derived from it is kept.
         const { db } = t.node.holdfast.store;
         await db.deleteFrom('blob_metadata').execute();
@@ -170,7 +191,10 @@ for (const name of backendNames) {
     describe('CONDSTORE and ESEARCH', () => {
       let session: ImapTalk;
       before(async () => {
-        await fill('Modseq', [1, 2, 3].map((i) => ({ text: `From: a@test.example\r\nSubject: m${i}\r\n\r\nx\r\n` })));
+        await fill(
+          'Modseq',
+          [1, 2, 3].map((i) => ({ text: `From: a@test.example\r\nSubject: m${i}\r\n\r\nx\r\n` })),
+        );
         // Message 1 changes last: it has the highest MODSEQ, message 3 the lowest of the others' but one.
         await talk.command('STORE 1 +FLAGS (\\Flagged)');
         session = await login();
@@ -196,21 +220,39 @@ for (const name of backendNames) {
 
         const storing = await login();
         await storing.command('SELECT Modseq');
-        assert.match(await storing.command('STORE 1 (UNCHANGEDSINCE 1) +FLAGS (Unchanged)'), /^\* OK \[HIGHESTMODSEQ \d+\]/m);
+        assert.match(
+          await storing.command('STORE 1 (UNCHANGEDSINCE 1) +FLAGS (Unchanged)'),
+          /^\* OK \[HIGHESTMODSEQ \d+\]/m,
+        );
         storing.close();
       });
 
       it('reports the MODSEQ of the MIN or MAX alone, and the highest of all otherwise', async () => {
         const [m1, m2, m3] = await modseqs();
         assert.ok(m1! > m3! && m3! > m2!);
-        assert.match(await session.command('SEARCH RETURN (MIN) MODSEQ 1'), new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) MIN 1 MODSEQ ${m1}\\r$`, 'm'));
-        assert.match(await session.command('SEARCH RETURN (MAX) MODSEQ 1'), new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) MAX 3 MODSEQ ${m3}\\r$`, 'm'));
-        assert.match(await session.command('SEARCH RETURN (MIN MAX) 2:3 MODSEQ 1'), new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) MIN 2 MAX 3 MODSEQ ${m3}\\r$`, 'm'));
-        assert.match(await session.command('SEARCH RETURN (COUNT) 2:3 MODSEQ 1'), new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) COUNT 2 MODSEQ ${m3}\\r$`, 'm'));
+        assert.match(
+          await session.command('SEARCH RETURN (MIN) MODSEQ 1'),
+          new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) MIN 1 MODSEQ ${m1}\\r$`, 'm'),
+        );
+        assert.match(
+          await session.command('SEARCH RETURN (MAX) MODSEQ 1'),
+          new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) MAX 3 MODSEQ ${m3}\\r$`, 'm'),
+        );
+        assert.match(
+          await session.command('SEARCH RETURN (MIN MAX) 2:3 MODSEQ 1'),
+          new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) MIN 2 MAX 3 MODSEQ ${m3}\\r$`, 'm'),
+        );
+        assert.match(
+          await session.command('SEARCH RETURN (COUNT) 2:3 MODSEQ 1'),
+          new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) COUNT 2 MODSEQ ${m3}\\r$`, 'm'),
+        );
       });
 
       it('reports the MODSEQ for RETURN (SAVE) with a MODSEQ criterion, and saves only the MIN with MIN', async () => {
-        assert.match(await session.command('SEARCH RETURN (SAVE) 2:3 MODSEQ 1'), new RegExp(`^\\* ESEARCH \\(TAG "\\w+"\\) MODSEQ \\d+\\r$`, 'm'));
+        assert.match(
+          await session.command('SEARCH RETURN (SAVE) 2:3 MODSEQ 1'),
+          /^\* ESEARCH \(TAG "\w+"\) MODSEQ \d+\r$/m,
+        );
         assert.doesNotMatch(await session.command('SEARCH RETURN (SAVE) 2:3'), /ESEARCH/);
         await session.command('SEARCH RETURN (SAVE MIN) 2:3');
         assert.equal(await search('$', session), '2');

@@ -23,18 +23,41 @@ for (const name of backendNames) {
     it('delivers a message that brings usage exactly to the quota, and refuses one byte more', async () => {
       const contoso = await t.directory.tenant('contoso');
       const headers = Buffer.byteLength(deliveryHeaders('bob@outside.example', 'edge@contoso.example'));
-      const recipient = await contoso.addPrincipal({ kind: 'user', address: 'edge@contoso.example', password: 'Correct-Horse-7', quotaBytes: 2 * (headers + 100) });
+      const recipient = await contoso.addPrincipal({
+        kind: 'user',
+        address: 'edge@contoso.example',
+        password: 'Correct-Horse-7',
+        quotaBytes: 2 * (headers + 100),
+      });
       const blob = await t.store.blobs.put(Buffer.from('x'.repeat(100)));
-      const message = (size: number): DeliveredMessage => ({ sender: 'bob@outside.example', blobHash: blob.hash, prefix: '', size, receivedAt: 0 });
-      const run = (size: number, key: string) => t.store.db.transaction().execute((trx) => deliver(trx, [{ recipient, message: message(size), key }], 0));
+      const message = (size: number): DeliveredMessage => ({
+        sender: 'bob@outside.example',
+        blobHash: blob.hash,
+        prefix: '',
+        size,
+        receivedAt: 0,
+      });
+      const run = (size: number, key: string) =>
+        t.store.db.transaction().execute((trx) => deliver(trx, [{ recipient, message: message(size), key }], 0));
 
       const [first, second] = await t.store.db.transaction().execute((trx) =>
-        deliver(trx, [{ recipient, message: message(100), key: 'edge:1' }, { recipient, message: message(100), key: 'edge:2' }], 0),
+        deliver(
+          trx,
+          [
+            { recipient, message: message(100), key: 'edge:1' },
+            { recipient, message: message(100), key: 'edge:2' },
+          ],
+          0,
+        ),
       );
       assert.equal(first?.delivered, true);
       assert.equal(second?.delivered, true, 'the second brings the mailbox exactly to its quota');
       assert.equal(await usedBytes(t.store.db, recipient.id), recipient.quotaBytes);
-      assert.deepEqual(await run(1, 'edge:3'), [{ delivered: false, quotaBytes: recipient.quotaBytes }], 'nothing more fits');
+      assert.deepEqual(
+        await run(1, 'edge:3'),
+        [{ delivered: false, quotaBytes: recipient.quotaBytes }],
+        'nothing more fits',
+      );
     });
   });
 }

@@ -12,7 +12,12 @@ function rfc2231Value(params: Record<string, string>, name: string): string | un
   const encoded = params[`${name}*`];
   const match = encoded === undefined ? null : /^([^']*)'[^']*'(.*)$/.exec(encoded);
   if (!match) return undefined;
-  return new TextDecoder(match[1] || 'us-ascii').decode(Buffer.from(match[2]!.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1'));
+  return new TextDecoder(match[1] || 'us-ascii').decode(
+    Buffer.from(
+      match[2]!.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      'latin1',
+    ),
+  );
 }
 
 const typeOf = (part: { type: string; subtype: string } | undefined) => part && `${part.type}/${part.subtype}`;
@@ -35,7 +40,8 @@ describe('MIME tree: RFC 3501 example of a complex message', () => {
   ];
 
   it('numbers every part as RFC 3501 does, into encapsulated messages', () => {
-    for (const [number, type] of expected) assert.equal(typeOf(findPart(tree, number.split('.').map(Number))), type, number);
+    for (const [number, type] of expected)
+      assert.equal(typeOf(findPart(tree, number.split('.').map(Number))), type, number);
   });
 
   it('gives each leaf exactly its body, without the CRLF that belongs to the next delimiter (RFC 2046 §5.1.1)', () => {
@@ -53,7 +59,8 @@ describe('MIME tree: RFC 3501 example of a complex message', () => {
   });
 
   it('finds no part past the last one of a multipart', () => {
-    for (const path of [[5], [4, 3], [3, 3], [4, 2, 2, 3], [0]]) assert.equal(findPart(tree, path), undefined, path.join('.'));
+    for (const path of [[5], [4, 3], [3, 3], [4, 2, 2, 3], [0]])
+      assert.equal(findPart(tree, path), undefined, path.join('.'));
   });
 
   it('reads the envelope of an encapsulated message, Sender and Reply-To defaulting to From', () => {
@@ -83,13 +90,17 @@ describe('MIME tree: types and defaults (RFC 2045 §5.2, RFC 2046 §5.1)', () =>
   });
 
   it('takes a body part that starts with a blank line as one without header fields', () => {
-    const { source, tree } = parsed('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nSubject: not a header\n--b--\n');
+    const { source, tree } = parsed(
+      'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nSubject: not a header\n--b--\n',
+    );
     assert.equal(typeOf(tree.children![0]), 'text/plain');
     assert.equal(bodyOf(source, tree.children![0]), 'Subject: not a header');
   });
 
   it('takes an untyped part of multipart/digest as message/rfc822 (RFC 2046 §5.1.5)', () => {
-    const { tree } = parsed('Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nfirst\n--d\nContent-Type: text/plain\n\nplain\n--d--\n');
+    const { tree } = parsed(
+      'Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nfirst\n--d\nContent-Type: text/plain\n\nplain\n--d--\n',
+    );
     assert.deepEqual(tree.children!.map(typeOf), ['message/rfc822', 'text/plain']);
     assert.equal(tree.children![0]!.message?.envelope.subject, 'one');
   });
@@ -121,12 +132,23 @@ describe('MIME tree: types and defaults (RFC 2045 §5.2, RFC 2046 §5.1)', () =>
   });
 
   it('joins RFC 2231 parameter continuations into one parameter (RFC 2231 §3)', () => {
-    assert.deepEqual(parsed('Content-Type: application/octet-stream; name*0="long"; name*1="name.txt"\n\nx').tree.params, { name: 'longname.txt' });
+    assert.deepEqual(
+      parsed('Content-Type: application/octet-stream; name*0="long"; name*1="name.txt"\n\nx').tree.params,
+      { name: 'longname.txt' },
+    );
   });
 
   it('keeps an RFC 2231 charset parameter readable, decoded or as name* for the client to decode (RFC 2231 §4)', () => {
-    assert.equal(rfc2231Value(parsed("Content-Type: application/octet-stream; name*=utf-8''na%C3%AFve.txt\n\nx").tree.params, 'name'), 'naïve.txt');
-    const { disposition } = parsed("Content-Disposition: attachment; filename*0*=utf-8''na%C3%AF; filename*1=\"ve.txt\"\n\nx").tree;
+    assert.equal(
+      rfc2231Value(
+        parsed("Content-Type: application/octet-stream; name*=utf-8''na%C3%AFve.txt\n\nx").tree.params,
+        'name',
+      ),
+      'naïve.txt',
+    );
+    const { disposition } = parsed(
+      'Content-Disposition: attachment; filename*0*=utf-8\'\'na%C3%AF; filename*1="ve.txt"\n\nx',
+    ).tree;
     assert.equal(disposition?.type, 'attachment');
     assert.equal(rfc2231Value(disposition!.params, 'filename'), 'naïve.txt');
     assert.equal(Object.keys(disposition!.params).length, 1, 'one parameter, its sections joined');
@@ -135,14 +157,24 @@ describe('MIME tree: types and defaults (RFC 2045 §5.2, RFC 2046 §5.1)', () =>
 
 describe('MIME tree: delimiters (RFC 2046 §5.1.1)', () => {
   it('takes only "--boundary" at the start of a line, with optional white space after, as a delimiter', () => {
-    const { source, tree } = parsed('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nkeep\n--bb\n--b-x\n --b\n--b  \nContent-Type: text/html\n\nsecond\n--b--  \n');
-    assert.deepEqual(tree.children!.map((c) => bodyOf(source, c)), ['keep\r\n--bb\r\n--b-x\r\n --b', 'second']);
+    const { source, tree } = parsed(
+      'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nkeep\n--bb\n--b-x\n --b\n--b  \nContent-Type: text/html\n\nsecond\n--b--  \n',
+    );
+    assert.deepEqual(
+      tree.children!.map((c) => bodyOf(source, c)),
+      ['keep\r\n--bb\r\n--b-x\r\n --b', 'second'],
+    );
     assert.equal(typeOf(tree.children![1]), 'text/html');
   });
 
   it('ends the last part at the end of the multipart when the close delimiter is missing', () => {
-    const { source, tree } = parsed('Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\nContent-Type: text/html\n\n<p>two</p>\n');
-    assert.deepEqual(tree.children!.map((c) => bodyOf(source, c)), ['one', '<p>two</p>\r\n']);
+    const { source, tree } = parsed(
+      'Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\nContent-Type: text/html\n\n<p>two</p>\n',
+    );
+    assert.deepEqual(
+      tree.children!.map((c) => bodyOf(source, c)),
+      ['one', '<p>two</p>\r\n'],
+    );
   });
 
   it('ends a nested multipart at its parent part when its own close delimiter is missing', () => {
@@ -157,7 +189,10 @@ describe('MIME tree: delimiters (RFC 2046 §5.1.1)', () => {
   it('reads messages with bare LF line ends too', () => {
     const source = Buffer.from('Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n--b--\n');
     const tree = parseMimeTree(source);
-    assert.deepEqual(tree.children!.map((c) => bodyOf(source, c)), ['one', 'two']);
+    assert.deepEqual(
+      tree.children!.map((c) => bodyOf(source, c)),
+      ['one', 'two'],
+    );
   });
 
   it('gives a multipart without any body part one text part, as IMAP needs at least one (RFC 9051 body-type-mpart)', () => {
@@ -166,32 +201,35 @@ describe('MIME tree: delimiters (RFC 2046 §5.1.1)', () => {
       assert.deepEqual(tree.children!.map(typeOf), ['text/plain'], JSON.stringify(body));
     }
     const { source, tree } = parsed('Content-Type: multipart/mixed; boundary=b\n\n--b\n\n--b--\n');
-    assert.deepEqual(tree.children!.map((c) => [typeOf(c), bodyOf(source, c), c.lines]), [['text/plain', '', 0]], 'one empty part');
+    assert.deepEqual(
+      tree.children!.map((c) => [typeOf(c), bodyOf(source, c), c.lines]),
+      [['text/plain', '', 0]],
+      'one empty part',
+    );
   });
 
-  it(
-    'gives the text part standing for a multipart without delimiters a line count that agrees with its body',
-    () => {
-      const { source, tree } = parsed('Content-Type: multipart/mixed; boundary=b\n\nno parts at all\n');
-      const [only] = tree.children!;
-      const body = bodyOf(source, only)!;
-      assert.ok(body === '' ? only!.lines === 0 : only!.lines >= 1, `${JSON.stringify(body)} with ${only!.lines} lines`);
-      assert.equal(only!.end - only!.bodyStart, body.length);
-    },
-  );
+  it('gives the text part standing for a multipart without delimiters a line count that agrees with its body', () => {
+    const { source, tree } = parsed('Content-Type: multipart/mixed; boundary=b\n\nno parts at all\n');
+    const [only] = tree.children!;
+    const body = bodyOf(source, only)!;
+    assert.ok(body === '' ? only!.lines === 0 : only!.lines >= 1, `${JSON.stringify(body)} with ${only!.lines} lines`);
+    assert.equal(only!.end - only!.bodyStart, body.length);
+  });
 
-  it(
-    'never leaves a multipart without parts when its boundary parameter is missing',
-    () => {
-      const { tree } = parsed('Content-Type: multipart/mixed\n\n--b\n\none\n');
-      assert.ok(tree.type !== 'multipart' || (tree.children?.length ?? 0) >= 1, `${typeOf(tree)} with ${tree.children?.length ?? 'no'} children`);
-    },
-  );
+  it('never leaves a multipart without parts when its boundary parameter is missing', () => {
+    const { tree } = parsed('Content-Type: multipart/mixed\n\n--b\n\none\n');
+    assert.ok(
+      tree.type !== 'multipart' || (tree.children?.length ?? 0) >= 1,
+      `${typeOf(tree)} with ${tree.children?.length ?? 'no'} children`,
+    );
+  });
 });
 
 describe('MIME tree: message/rfc822 and message/global parts', () => {
   it('parses the encapsulated message and numbers a non-multipart one as its part 1', () => {
-    const { source, tree } = parsed('Content-Type: message/rfc822\n\nSubject: inner\nFrom: a@b.example\n\nhello\nworld\n');
+    const { source, tree } = parsed(
+      'Content-Type: message/rfc822\n\nSubject: inner\nFrom: a@b.example\n\nhello\nworld\n',
+    );
     assert.equal(tree.message?.envelope.subject, 'inner');
     assert.equal(typeOf(tree.message?.root), 'text/plain');
     assert.equal(bodyOf(source, tree.message?.root), 'hello\r\nworld\r\n');
@@ -225,10 +263,13 @@ describe('MIME tree: line counts of text parts (RFC 3501 body-fld-lines)', () =>
 
 describe('MIME tree: headers', () => {
   it('unfolds header lines, lower-cases names and skips lines that are not fields', () => {
-    assert.deepEqual(parseHeaderLines('Subject: a\r\n b\r\n\tc\r\nX-Bad Name: q\r\nnocolon\r\n: empty\r\nFrom:  me \r\n'), [
-      ['subject', 'a b\tc'],
-      ['from', 'me'],
-    ]);
+    assert.deepEqual(
+      parseHeaderLines('Subject: a\r\n b\r\n\tc\r\nX-Bad Name: q\r\nnocolon\r\n: empty\r\nFrom:  me \r\n'),
+      [
+        ['subject', 'a b\tc'],
+        ['from', 'me'],
+      ],
+    );
   });
 
   it('reads 8-bit header values as UTF-8 (RFC 6532)', () => {
@@ -274,7 +315,9 @@ describe('MIME tree: bounds against hostile messages', () => {
 
   it('bounds the number of parts over the whole message, nested ones included', () => {
     const inner = `Content-Type: multipart/mixed; boundary=i\n\n${'--i\n\ny\n'.repeat(1500)}--i--`;
-    const { tree } = parsed(`Content-Type: multipart/mixed; boundary=o\n\n--o\n${inner}\n${'--o\n\nx\n'.repeat(1500)}--o--\n`);
+    const { tree } = parsed(
+      `Content-Type: multipart/mixed; boundary=o\n\n--o\n${inner}\n${'--o\n\nx\n'.repeat(1500)}--o--\n`,
+    );
     let count = 0;
     const walk = (part: MimePart) => {
       count++;

@@ -12,7 +12,7 @@ import { Pop3Talk } from '../helpers/pop3-talk.ts';
 const run = promisify(execFile);
 const password = 'Wonderland-42';
 
-const script = String.raw`
+const script = `
 import poplib, json, ssl, sys
 port, tls_port, user, password = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
@@ -62,23 +62,49 @@ for (const name of backendNames) {
       const tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: 'erin@test.example', password });
       await tenant.addPrincipal({ kind: 'user', address: 'fred@test.example', password });
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'fred@test.example', pass: password } });
-      await transport.sendMail({ from: 'fred@test.example', to: 'erin@test.example', subject: 'First', text: 'line one\n.line with a leading dot\nline three\n' });
-      await transport.sendMail({ from: 'fred@test.example', to: 'erin@test.example', subject: 'Second', text: 'second body\n' });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: t.port('submissions'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'fred@test.example', pass: password },
+      });
+      await transport.sendMail({
+        from: 'fred@test.example',
+        to: 'erin@test.example',
+        subject: 'First',
+        text: 'line one\n.line with a leading dot\nline three\n',
+      });
+      await transport.sendMail({
+        from: 'fred@test.example',
+        to: 'erin@test.example',
+        subject: 'Second',
+        text: 'second body\n',
+      });
       await t.waitFor(async () => (await t.mailbox('erin@test.example')).length === 2, 'two messages for erin');
     });
     after(() => t.stop());
 
     it('lists, reads, deletes on QUIT only, and locks the mailbox meanwhile', async () => {
       const stored = await t.mailbox('erin@test.example');
-      const { stdout } = await run('python3', ['-c', script, String(t.port('pop3')), String(t.port('pop3s')), 'erin@test.example', password]);
+      const { stdout } = await run('python3', [
+        '-c',
+        script,
+        String(t.port('pop3')),
+        String(t.port('pop3s')),
+        'erin@test.example',
+        password,
+      ]);
       const out = JSON.parse(stdout);
       assert.ok(out.capa_before.includes('STLS'));
       assert.ok(!out.capa_before.includes('USER'), 'no passwords before TLS');
       assert.ok(out.capa_after.includes('USER') && out.capa_after.includes('UIDL') && out.capa_after.includes('TOP'));
       assert.match(out.pass, /^\+OK erin@test\.example has 2 messages/);
       assert.deepEqual(out.stat, [2, stored.reduce((sum, m) => sum + Buffer.byteLength(m.text), 0)]);
-      assert.deepEqual(out.list, stored.map((m, i) => `${i + 1} ${Buffer.byteLength(m.text)}`));
+      assert.deepEqual(
+        out.list,
+        stored.map((m, i) => `${i + 1} ${Buffer.byteLength(m.text)}`),
+      );
       assert.match(out.uidl[0], /^1 \d+\.1$/);
       // TOP 1 1: the header, the blank line and one body line.
       assert.ok(out.top.includes('Subject: First'));
@@ -98,8 +124,19 @@ for (const name of backendNames) {
     });
 
     it('keeps dot-stuffed lines intact', async () => {
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'fred@test.example', pass: password } });
-      await transport.sendMail({ from: 'fred@test.example', to: 'fred@test.example', subject: 'Dots', text: '.\n..two\nend\n' });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: t.port('submissions'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'fred@test.example', pass: password },
+      });
+      await transport.sendMail({
+        from: 'fred@test.example',
+        to: 'fred@test.example',
+        subject: 'Dots',
+        text: '.\n..two\nend\n',
+      });
       await t.waitFor(async () => (await t.mailbox('fred@test.example')).length === 1, 'a message for fred');
       const { talk, greeting } = await Pop3Talk.open(t.port('pop3'));
       assert.match(greeting, /^\+OK Holdfast POP3 server ready/);
@@ -110,7 +147,10 @@ for (const name of backendNames) {
       assert.match(await talk.startTls(), /^\+OK/);
       assert.match(await talk.send('USER fred@test.example'), /^\+OK/);
       assert.match(await talk.send('PASS wrong-password'), /^-ERR \[AUTH\] Invalid user name or password/);
-      assert.match(await talk.send(`AUTH PLAIN ${Buffer.from(`\0fred@test.example\0${password}`).toString('base64')}`), /^\+OK fred@test\.example has 1 messages/);
+      assert.match(
+        await talk.send(`AUTH PLAIN ${Buffer.from(`\0fred@test.example\0${password}`).toString('base64')}`),
+        /^\+OK fred@test\.example has 1 messages/,
+      );
       assert.match(await talk.send('RETR 1'), /^\+OK \d+ octets/);
       const body = await talk.multiline();
       // Lines starting with "." go out with one more dot; the response ends with CRLF "." CRLF.

@@ -48,7 +48,10 @@ async function underAttack(attack: () => Promise<void>, probe: () => Promise<voi
   const probing = (async () => {
     while (attacking) {
       const started = performance.now();
-      await Promise.race([probe(), new Promise((_, reject) => setTimeout(() => reject(new Error('probe timed out')), 5000))]);
+      await Promise.race([
+        probe(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('probe timed out')), 5000)),
+      ]);
       slowestAnswerMs = Math.max(slowestAnswerMs, performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -61,7 +64,12 @@ async function underAttack(attack: () => Promise<void>, probe: () => Promise<voi
     clearInterval(sampler);
     delay.disable();
   }
-  return { rssGrowth: peakRss - base.rss, heapGrowth: peakHeap - base.heapUsed, slowestAnswerMs, eventLoopDelayMaxMs: delay.max / 1e6 };
+  return {
+    rssGrowth: peakRss - base.rss,
+    heapGrowth: peakHeap - base.heapUsed,
+    slowestAnswerMs,
+    eventLoopDelayMaxMs: delay.max / 1e6,
+  };
 }
 
 function assertHeldUp(result: AttackResult, what: string) {
@@ -85,7 +93,16 @@ async function rawConnect(port: number): Promise<Socket> {
  * Writes what `next` gives as fast as the server takes it: up to `limit` bytes, or until the server
  * has not taken anything for `stallMs` (it stopped reading), or closes, or `deadlineMs` passes.
  */
-async function flood(socket: { write(data: Buffer): boolean; once(event: string, listener: () => void): unknown; off(event: string, listener: () => void): unknown; destroyed: boolean }, next: () => Buffer, options: { limit: number; stallMs?: number; deadlineMs?: number }) {
+async function flood(
+  socket: {
+    write(data: Buffer): boolean;
+    once(event: string, listener: () => void): unknown;
+    off(event: string, listener: () => void): unknown;
+    destroyed: boolean;
+  },
+  next: () => Buffer,
+  options: { limit: number; stallMs?: number; deadlineMs?: number },
+) {
   const { limit, stallMs = 1000, deadlineMs = 8000 } = options;
   const deadline = Date.now() + deadlineMs;
   let written = 0;

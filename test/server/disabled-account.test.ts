@@ -25,9 +25,17 @@ for (const name of backendNames) {
       // Many refusals follow on purpose: the sign-in throttle must not be what refuses them.
       t = await startTestNode(name, { toml: '[limits]\nauth_failures = 100\n' });
       const { directory, store } = t.node.holdfast;
-      await (await directory.tenant('default')).addPrincipal({ kind: 'user', address: dora, password, role: 'tenant-admin' });
+      await (await directory.tenant('default')).addPrincipal({
+        kind: 'user',
+        address: dora,
+        password,
+        role: 'tenant-admin',
+      });
       token = (await new ApiTokens(store.db, directory, Date.now).create(dora, 'script')).token;
-      env = loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: adminPassword });
+      env = loopbackEnv(t.backend.dataDir, {
+        HOLDFAST_DATABASE_URL: t.backend.databaseUrl,
+        HOLDFAST_ADMIN_PASSWORD: adminPassword,
+      });
     });
     after(() => t?.stop());
 
@@ -58,7 +66,13 @@ for (const name of backendNames) {
       }
     };
     const http = (path: string, authorization: string, method = 'GET') =>
-      fetch(`http://127.0.0.1:${t.port('http')}${path}`, { method, headers: { Authorization: authorization, Depth: '0' } }).then((r) => (r.body?.cancel(), r.status));
+      fetch(`http://127.0.0.1:${t.port('http')}${path}`, {
+        method,
+        headers: { Authorization: authorization, Depth: '0' },
+      }).then((r) => {
+        void r.body?.cancel();
+        return r.status;
+      });
     const signIns = async () => ({
       imap: await imap(),
       pop3: await pop3(),
@@ -74,28 +88,59 @@ for (const name of backendNames) {
     };
 
     it('signs in everywhere while enabled', async () => {
-      assert.deepEqual(await signIns(), { imap: 'OK', pop3: '+OK', submission: '235', caldav: 207, adminApi: 200, apiToken: 200 });
+      assert.deepEqual(await signIns(), {
+        imap: 'OK',
+        pop3: '+OK',
+        submission: '235',
+        caldav: 207,
+        adminApi: 200,
+        apiToken: 200,
+      });
     });
 
     it('refuses every sign-in once disabled, and still takes its mail', async () => {
       assert.equal((await cli('user', 'set', dora, '--disable')).disabled, true);
-      assert.deepEqual(await signIns(), { imap: 'NO', pop3: '-ERR', submission: '535', caldav: 401, adminApi: 401, apiToken: 401 });
+      assert.deepEqual(await signIns(), {
+        imap: 'NO',
+        pop3: '-ERR',
+        submission: '535',
+        caldav: 401,
+        adminApi: 401,
+        apiToken: 401,
+      });
 
       const { talk } = await SmtpTalk.open(t.port('smtp'));
       await talk.send('EHLO sender.example');
       assert.match(await talk.send('MAIL FROM:<someone@outside.example>'), /^250/);
       assert.match(await talk.send(`RCPT TO:<${dora}>`), /^250/);
-      assert.match(await talk.data('From: someone@outside.example\r\nTo: dora@test.example\r\nSubject: while away\r\n\r\nStill here.\r\n'), /^250/);
+      assert.match(
+        await talk.data(
+          'From: someone@outside.example\r\nTo: dora@test.example\r\nSubject: while away\r\n\r\nStill here.\r\n',
+        ),
+        /^250/,
+      );
       talk.close();
-      await t.waitFor(async () => (await t.mailbox(dora)).some((m) => m.text.includes('Subject: while away')), 'the mail in her INBOX');
+      await t.waitFor(
+        async () => (await t.mailbox(dora)).some((m) => m.text.includes('Subject: while away')),
+        'the mail in her INBOX',
+      );
 
-      const [listed] = (await cli('user', 'list', '--tenant', 'default')).filter((u: { address: string }) => u.address === dora);
+      const [listed] = (await cli('user', 'list', '--tenant', 'default')).filter(
+        (u: { address: string }) => u.address === dora,
+      );
       assert.equal(listed.disabled, true);
     });
 
     it('signs in again once enabled', async () => {
       assert.equal((await cli('user', 'set', dora, '--enable')).disabled, false);
-      assert.deepEqual(await signIns(), { imap: 'OK', pop3: '+OK', submission: '235', caldav: 207, adminApi: 200, apiToken: 200 });
+      assert.deepEqual(await signIns(), {
+        imap: 'OK',
+        pop3: '+OK',
+        submission: '235',
+        caldav: 207,
+        adminApi: 200,
+        apiToken: 200,
+      });
     });
   });
 }

@@ -30,8 +30,12 @@ for (const name of backendNames) {
       sessionRecheck.intervalMs = intervalMs;
       t = await startTestNode(name, { toml: '[limits]\nauth_failures = 100\n' });
       const tenant = await t.node.holdfast.directory.tenant('default');
-      for (const user of ['dora', 'erin', 'fred', 'carl']) await tenant.addPrincipal({ kind: 'user', address: `${user}@test.example`, password });
-      env = loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl, HOLDFAST_ADMIN_PASSWORD: adminPassword });
+      for (const user of ['dora', 'erin', 'fred', 'carl'])
+        await tenant.addPrincipal({ kind: 'user', address: `${user}@test.example`, password });
+      env = loopbackEnv(t.backend.dataDir, {
+        HOLDFAST_DATABASE_URL: t.backend.databaseUrl,
+        HOLDFAST_ADMIN_PASSWORD: adminPassword,
+      });
     });
     after(async () => {
       sessionRecheck.intervalMs = sessionRecheckMs;
@@ -39,7 +43,14 @@ for (const name of backendNames) {
     });
 
     const imapClient = (user: string, pass = password) => {
-      const client = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass }, logger: false });
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port: t.port('imaps'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user, pass },
+        logger: false,
+      });
       client.on('error', () => {});
       return client;
     };
@@ -47,11 +58,15 @@ for (const name of backendNames) {
       fetch(`http://127.0.0.1:${t.port('http')}/dav/calendars/${user}/`, {
         method: 'PROPFIND',
         headers: { Authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`, Depth: '0' },
-      }).then((r) => (r.body?.cancel(), r.status));
+      }).then((r) => {
+        void r.body?.cancel();
+        return r.status;
+      });
 
     /** Every kind of session a user can hold open, signed in and working. */
     async function openSessions(user: string) {
-      const closedAt = (client: ImapFlow) => new Promise<number>((resolve) => client.once('close', () => resolve(Date.now())));
+      const closedAt = (client: ImapFlow) =>
+        new Promise<number>((resolve) => client.once('close', () => resolve(Date.now())));
 
       // A mail client keeps issuing commands until the server ends its session.
       const busy = imapClient(user);
@@ -163,7 +178,7 @@ for (const name of backendNames) {
       assert.equal(await caldav(fred), 207);
     });
 
-    it('kept the untouched account\'s sessions through many re-checks', async () => {
+    it("kept the untouched account's sessions through many re-checks", async () => {
       const commandsBefore = control.commands();
       await delay(intervalMs * 3);
       assert.ok(control.commands() > commandsBefore, 'the busy session still runs commands');
@@ -185,19 +200,28 @@ for (const name of backendNames) {
     let t: TestNode;
     before(async () => {
       t = await startTestNode(name);
-      await (await t.node.holdfast.directory.tenant('default')).addPrincipal({ kind: 'user', address: 'gina@test.example', password });
+      await (await t.node.holdfast.directory.tenant('default')).addPrincipal({
+        kind: 'user',
+        address: 'gina@test.example',
+        password,
+      });
     });
     after(() => t?.stop());
 
     it('reads the account at the first command after the interval, not at every command', async () => {
       const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
       await talk.login('gina@test.example', password);
-      await (await t.node.holdfast.directory.tenant('default')).updatePrincipal('gina@test.example', { disabled: true });
+      await (await t.node.holdfast.directory.tenant('default')).updatePrincipal('gina@test.example', {
+        disabled: true,
+      });
       // Within the interval a command costs no read of the account…
       assert.match(await talk.command('NOOP'), /^t2 OK/);
       // …and the first command after it ends the session, without waiting for the timer.
       t.clock.advance(sessionRecheckMs);
-      assert.equal(await talk.command('STATUS INBOX (MESSAGES)'), '* BYE Signed out: the account was disabled\r\n(connection closed)');
+      assert.equal(
+        await talk.command('STATUS INBOX (MESSAGES)'),
+        '* BYE Signed out: the account was disabled\r\n(connection closed)',
+      );
     });
   });
 }

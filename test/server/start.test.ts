@@ -37,7 +37,10 @@ async function modes(root: string): Promise<[path: string, mode: number, directo
 const refused = (port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
-    socket.on('connect', () => (socket.destroy(), resolve(false)));
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.on('error', () => resolve(true));
   });
 
@@ -80,18 +83,26 @@ for (const name of backendNames) {
       try {
         await (await startHoldfast(env)).stop();
         const created = await modes(backend.dataDir);
-        assert.ok(created.some(([path]) => path.endsWith('.key')) && created.some(([path]) => path.endsWith('.crt')), 'the TLS key and certificate are there');
+        assert.ok(
+          created.some(([path]) => path.endsWith('.key')) && created.some(([path]) => path.endsWith('.crt')),
+          'the TLS key and certificate are there',
+        );
         if (name === 'sqlite') assert.ok(created.some(([path]) => path === 'holdfast.sqlite'));
-        for (const [path, mode, directory] of created) assert.equal(mode, directory ? 0o700 : 0o600, `${path || 'the data dir'} is ${mode.toString(8)}`);
+        for (const [path, mode, directory] of created)
+          assert.equal(mode, directory ? 0o700 : 0o600, `${path || 'the data dir'} is ${mode.toString(8)}`);
 
         // As an older Holdfast left them: files 0644 in 0755 directories.
         for (const [path, , directory] of created) await chmod(join(backend.dataDir, path), directory ? 0o755 : 0o644);
         const server = await startHoldfast(env);
         await server.stop();
-        const said = server.stderr().split('\n').filter((line) => line.includes('private to Holdfast'));
+        const said = server
+          .stderr()
+          .split('\n')
+          .filter((line) => line.includes('private to Holdfast'));
         assert.equal(said.length, 1, 'said once');
         assert.match(said[0]!, new RegExp(`made ${created.length} files and directories in the data dir private`));
-        for (const [path, mode, directory] of await modes(backend.dataDir)) assert.equal(mode, directory ? 0o700 : 0o600, `${path || 'the data dir'} is ${mode.toString(8)}`);
+        for (const [path, mode, directory] of await modes(backend.dataDir))
+          assert.equal(mode, directory ? 0o700 : 0o600, `${path || 'the data dir'} is ${mode.toString(8)}`);
       } finally {
         await backend.cleanup();
       }
@@ -103,9 +114,14 @@ for (const name of backendNames) {
         const { store } = await openStore({ location: backend.location, dataDir: backend.dataDir });
         await store.db.insertInto('holdfast_schema').values({ version: 999, name: 'future', applied_at: 0 }).execute();
         await store.close();
-        const result = await runHoldfast(['start'], { env: loopbackEnv(backend.dataDir, { HOLDFAST_DATABASE_URL: backend.databaseUrl }) });
+        const result = await runHoldfast(['start'], {
+          env: loopbackEnv(backend.dataDir, { HOLDFAST_DATABASE_URL: backend.databaseUrl }),
+        });
         assert.equal(result.code, 1);
-        assert.match(result.stderr, /holdfast: the database schema is version 999 but this Holdfast knows only up to version \d+/);
+        assert.match(
+          result.stderr,
+          /holdfast: the database schema is version 999 but this Holdfast knows only up to version \d+/,
+        );
       } finally {
         await backend.cleanup();
       }
@@ -117,7 +133,10 @@ describe('holdfast start refusals', () => {
   it('names the configuration key, value and what is allowed', async () => {
     const result = await runHoldfast(['start'], { env: loopbackEnv(await tempDir(), { HOLDFAST_IMAP_PORT: 'imap' }) });
     assert.equal(result.code, 1);
-    assert.equal(result.stderr.trim(), 'holdfast: HOLDFAST_IMAP_PORT = "imap" is not allowed: expected a port number from 0 to 65535 (0 picks a free port), or "off"');
+    assert.equal(
+      result.stderr.trim(),
+      'holdfast: HOLDFAST_IMAP_PORT = "imap" is not allowed: expected a port number from 0 to 65535 (0 picks a free port), or "off"',
+    );
   });
 
   it('says which port is taken and how to choose another', async () => {
@@ -125,11 +144,15 @@ describe('holdfast start refusals', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const result = await runHoldfast(['start'], { env: loopbackEnv(await tempDir(), { HOLDFAST_HTTP_PORT: String(port) }) });
+      const result = await runHoldfast(['start'], {
+        env: loopbackEnv(await tempDir(), { HOLDFAST_HTTP_PORT: String(port) }),
+      });
       assert.equal(result.code, 1);
       assert.match(
         result.stderr,
-        new RegExp(`holdfast: HOLDFAST_HTTP_PORT = ${port}: port ${port} on 127\\.0\\.0\\.1 is already in use by another program; stop that program, or set HOLDFAST_HTTP_PORT to a free port \\(or "off" to disable the http listener\\)`),
+        new RegExp(
+          `holdfast: HOLDFAST_HTTP_PORT = ${port}: port ${port} on 127\\.0\\.0\\.1 is already in use by another program; stop that program, or set HOLDFAST_HTTP_PORT to a free port \\(or "off" to disable the http listener\\)`,
+        ),
       );
     } finally {
       blocker.close();
@@ -139,13 +162,19 @@ describe('holdfast start refusals', () => {
   it('refuses unknown roles', async () => {
     const result = await runHoldfast(['start', '--roles', 'http,fax'], { env: loopbackEnv(await tempDir()) });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /holdfast: --roles = "http,fax" is not allowed: expected a comma-separated list of: smtp, imap, queue, http/);
+    assert.match(
+      result.stderr,
+      /holdfast: --roles = "http,fax" is not allowed: expected a comma-separated list of: smtp, imap, queue, http/,
+    );
   });
 
   it('turns a listener off with "off"', async () => {
     const server = await startHoldfast(loopbackEnv(await tempDir(), { HOLDFAST_HTTPS_PORT: 'off' }));
     try {
-      assert.deepEqual(server.summary.listeners.map((l) => l.name), ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http']);
+      assert.deepEqual(
+        server.summary.listeners.map((l) => l.name),
+        ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'],
+      );
     } finally {
       assert.equal(await server.stop('SIGINT'), 0);
     }

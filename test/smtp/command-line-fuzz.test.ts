@@ -27,7 +27,8 @@ const seeds = [
   'GET / HTTP/1.1',
 ];
 
-const alphabet = ' :<>@[]=+,;.-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\r\n\t\0\x7f\u00e9\u200b\uffff';
+const alphabet =
+  ' :<>@[]=+,;.-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\r\n\t\0\x7f\u00e9\u200b\uffff';
 
 describe('SMTP command-line parser (fuzzed)', () => {
   it('parses the seeds', () => {
@@ -38,7 +39,11 @@ describe('SMTP command-line parser (fuzzed)', () => {
       params: { size: 1000, body: '8BITMIME', smtpUtf8: true, ret: 'HDRS', envid: 'abc+def' },
     });
     assert.deepEqual(parseCommand(seeds[4]!), { verb: 'MAIL', address: 'bob@münchen.de', params: { smtpUtf8: false } });
-    assert.deepEqual(parseCommand(seeds[5]!), { verb: 'RCPT', address: 'bob@example.com', params: { notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;bob@example.com' } });
+    assert.deepEqual(parseCommand(seeds[5]!), {
+      verb: 'RCPT',
+      address: 'bob@example.com',
+      params: { notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;bob@example.com' },
+    });
     assert.deepEqual(parseCommand('bdat 0 last'), { verb: 'BDAT', size: 0, last: true });
   });
 
@@ -52,12 +57,22 @@ describe('SMTP command-line parser (fuzzed)', () => {
     assert.equal(refusal('MAIL FROM:<a@b.example> SIZE=1 SIZE=2'), '501 5.5.4 Error: duplicate SIZE parameter');
     assert.equal(refusal('MAIL FROM:<a@b.example> SIZE=big'), '501 5.5.4 Error: Bad message size syntax');
     assert.equal(refusal('MAIL FROM:<a@b.example> XFOO=1'), '555 5.5.4 Error: unsupported parameter XFOO');
-    assert.equal(refusal('MAIL FROM:<a@b.example> ENVID=a+0D+0Ab'), '501 5.1.7 Error: Bad sender address syntax', 'a CRLF smuggled in xtext');
+    assert.equal(
+      refusal('MAIL FROM:<a@b.example> ENVID=a+0D+0Ab'),
+      '501 5.1.7 Error: Bad sender address syntax',
+      'a CRLF smuggled in xtext',
+    );
     assert.equal(refusal('RCPT TO:<>'), '501 5.1.3 Error: Bad recipient address syntax');
     assert.equal(refusal('RCPT TO:<a..b@example.com>'), '501 5.1.3 Error: Bad recipient address syntax');
-    assert.equal(refusal('RCPT TO:<a@example.com> NOTIFY=NEVER,DELAY'), '501 5.5.4 Error: NOTIFY=NEVER cannot be combined with other values');
+    assert.equal(
+      refusal('RCPT TO:<a@example.com> NOTIFY=NEVER,DELAY'),
+      '501 5.5.4 Error: NOTIFY=NEVER cannot be combined with other values',
+    );
     assert.equal(refusal('EHLO'), '501 Error: syntax: EHLO hostname');
-    assert.equal(refusal('BDAT 12x'), '501 5.5.4 Syntax: BDAT <size> [LAST]; closing the connection, the chunk cannot be skipped');
+    assert.equal(
+      refusal('BDAT 12x'),
+      '501 5.5.4 Syntax: BDAT <size> [LAST]; closing the connection, the chunk cannot be skipped',
+    );
     assert.equal(parseCommand('POST /wp-login HTTP/1.0').verb, 'HTTP');
     assert.deepEqual(parseCommand('WIZ magic'), { verb: 'UNKNOWN', name: 'WIZ' });
   });
@@ -66,7 +81,12 @@ describe('SMTP command-line parser (fuzzed)', () => {
     const rand = random(20261206);
     for (let i = 0; i < 20_000; i++) {
       const seed = seeds[Math.floor(rand() * seeds.length)]!;
-      const line = rand() < 0.1 ? Array.from({ length: Math.floor(rand() * 80) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('') : mutate(seed, rand, alphabet);
+      const line =
+        rand() < 0.1
+          ? Array.from({ length: Math.floor(rand() * 80) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join(
+              '',
+            )
+          : mutate(seed, rand, alphabet);
       const parsed = parseCommand(line);
       if (isSyntaxError(parsed)) {
         const text = formatReply(parsed.refusal);
@@ -81,13 +101,25 @@ describe('SMTP command-line parser (fuzzed)', () => {
 
   it('decodes SASL PLAIN and LOGIN responses, refusing bad base64 and a second identity', () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
-    assert.deepEqual(decodePlain(b64('\0alice@example.com\0secret')), { username: 'alice@example.com', password: 'secret' });
-    assert.deepEqual(decodePlain(b64('alice@example.com\0\0secret')), { username: 'alice@example.com', password: 'secret' });
+    assert.deepEqual(decodePlain(b64('\0alice@example.com\0secret')), {
+      username: 'alice@example.com',
+      password: 'secret',
+    });
+    assert.deepEqual(decodePlain(b64('alice@example.com\0\0secret')), {
+      username: 'alice@example.com',
+      password: 'secret',
+    });
     assert.equal(decodePlain(b64('bob@example.com\0alice@example.com\0secret')), 'mismatch');
-    assert.deepEqual(decodePlain('not base64!'), { refusal: { enhanced: '5.5.2', text: 'Error: cannot decode the response as base64' } });
-    assert.deepEqual(decodePlain(b64('only\0two')), { refusal: { enhanced: '5.5.4', text: 'Error: invalid userdata' } });
+    assert.deepEqual(decodePlain('not base64!'), {
+      refusal: { enhanced: '5.5.2', text: 'Error: cannot decode the response as base64' },
+    });
+    assert.deepEqual(decodePlain(b64('only\0two')), {
+      refusal: { enhanced: '5.5.4', text: 'Error: invalid userdata' },
+    });
     assert.equal(decodeLoginResponse(b64('alice'), 'username'), 'alice');
-    assert.deepEqual(decodeLoginResponse(b64('al\r\nice'), 'username'), { refusal: { enhanced: '5.5.4', text: 'Error: invalid userdata' } });
+    assert.deepEqual(decodeLoginResponse(b64('al\r\nice'), 'username'), {
+      refusal: { enhanced: '5.5.4', text: 'Error: invalid userdata' },
+    });
   });
 });
 
@@ -145,7 +177,10 @@ describe('DATA decoding (dot-unstuffing and the end of data)', () => {
     const rand = random(99);
     const pieces = ['.', '..', '\r\n', '\n', '\r', 'x', 'MAIL FROM:<a@b>', '\r\n.\r'];
     for (let round = 0; round < 2000; round++) {
-      const body = Array.from({ length: Math.floor(rand() * 30) }, () => pieces[Math.floor(rand() * pieces.length)]).join('');
+      const body = Array.from(
+        { length: Math.floor(rand() * 30) },
+        () => pieces[Math.floor(rand() * pieces.length)],
+      ).join('');
       const input = Buffer.from(`${body}\r\n.\r\nNOOP\r\n`, 'latin1');
       const whole = decode(input, []);
       assert.ok(whole.done);

@@ -47,7 +47,8 @@ class ScriptedIntake implements SmtpIntake {
   async rcptTo(_id: string, address: string) {
     this.calls.push(`rcpt ${address}`);
     if (address.startsWith('slow@')) await sleep(50);
-    if (address.startsWith('nobody@')) throw smtpReply(550, '5.1.1', `<${address}>: Recipient address rejected: no such user here`);
+    if (address.startsWith('nobody@'))
+      throw smtpReply(550, '5.1.1', `<${address}>: Recipient address rejected: no such user here`);
   }
   async data(_id: string, stream: Readable): Promise<string> {
     await this.gate;
@@ -81,7 +82,11 @@ interface Wire {
   close(): Promise<void>;
 }
 
-const pems = selfsigned.generate([{ name: 'commonName', value: 'mx.test.example' }], { keySize: 2048, days: 1, algorithm: 'sha256' });
+const pems = selfsigned.generate([{ name: 'commonName', value: 'mx.test.example' }], {
+  keySize: 2048,
+  days: 1,
+  algorithm: 'sha256',
+});
 const secureContext = createSecureContext({ key: pems.private, cert: pems.cert });
 
 async function startWire(overrides: Partial<SmtpSessionConfig> = {}): Promise<Wire> {
@@ -113,7 +118,9 @@ async function startWire(overrides: Partial<SmtpSessionConfig> = {}): Promise<Wi
     sessions.add(session);
     void session.start();
   };
-  const server: Server = config.implicitTls ? createTlsServer({ key: pems.private, cert: pems.cert }, accept) : createServer(accept);
+  const server: Server = config.implicitTls
+    ? createTlsServer({ key: pems.private, cert: pems.cert }, accept)
+    : createServer(accept);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
@@ -145,7 +152,9 @@ describe('SMTP wire', () => {
   it('answers pipelined commands in order, in one write, however long each took', async () => {
     const talk = await open(wire);
     const before = wire.writes.at(-1)!;
-    talk.write('EHLO client.example\r\nMAIL FROM:<a@remote.example> SIZE=100 BODY=8BITMIME\r\nRCPT TO:<slow@test.example>\r\nRCPT TO:<nobody@test.example>\r\nRCPT TO:<b@test.example>\r\nNOOP\r\n');
+    talk.write(
+      'EHLO client.example\r\nMAIL FROM:<a@remote.example> SIZE=100 BODY=8BITMIME\r\nRCPT TO:<slow@test.example>\r\nRCPT TO:<nobody@test.example>\r\nRCPT TO:<b@test.example>\r\nNOOP\r\n',
+    );
     const replies = await talk.replies(6);
     assert.deepEqual(replies.slice(1), [
       '250 2.1.0 Accepted',
@@ -156,7 +165,17 @@ describe('SMTP wire', () => {
     ]);
     assert.equal(
       replies[0],
-      ['mx.test.example Nice to meet you, [127.0.0.1]', 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'DSN', 'STARTTLS', 'SIZE 10000', 'CHUNKING']
+      [
+        'mx.test.example Nice to meet you, [127.0.0.1]',
+        'PIPELINING',
+        '8BITMIME',
+        'SMTPUTF8',
+        'ENHANCEDSTATUSCODES',
+        'DSN',
+        'STARTTLS',
+        'SIZE 10000',
+        'CHUNKING',
+      ]
         .map((line, i, all) => `250${i < all.length - 1 ? '-' : ' '}${line}`)
         .join('\n'),
     );
@@ -167,12 +186,20 @@ describe('SMTP wire', () => {
   it('receives DATA dot-unstuffed; a smuggled end of data (LF.CRLF, LF.LF) is content, not the end', async () => {
     const talk = await open(wire);
     await talk.send('EHLO client.example');
-    const smuggled = 'Subject: smuggle\r\n\r\nhi\n.\r\nMAIL FROM:<evil@remote.example>\r\nRCPT TO:<victim@test.example>\r\nDATA\r\n\n.\n..stuffed\r\n';
+    const smuggled =
+      'Subject: smuggle\r\n\r\nhi\n.\r\nMAIL FROM:<evil@remote.example>\r\nRCPT TO:<victim@test.example>\r\nDATA\r\n\n.\n..stuffed\r\n';
     talk.write(`MAIL FROM:<a@remote.example>\r\nRCPT TO:<b@test.example>\r\nDATA\r\n`);
-    assert.deepEqual(await talk.replies(3), ['250 2.1.0 Accepted', '250 2.1.5 Accepted', '354 End data with <CR><LF>.<CR><LF>']);
+    assert.deepEqual(await talk.replies(3), [
+      '250 2.1.0 Accepted',
+      '250 2.1.5 Accepted',
+      '354 End data with <CR><LF>.<CR><LF>',
+    ]);
     talk.write(`${smuggled}.\r\nNOOP\r\n`);
-    assert.deepEqual(await talk.replies(2), ['250 2.0.0 Ok: queued as ' + wire.intake.messages.length, '250 2.0.0 OK']);
-    assert.equal(wire.intake.messages.at(-1), 'Subject: smuggle\r\n\r\nhi\r\n.\r\nMAIL FROM:<evil@remote.example>\r\nRCPT TO:<victim@test.example>\r\nDATA\r\n\r\n.\r\n.stuffed\r\n');
+    assert.deepEqual(await talk.replies(2), [`250 2.0.0 Ok: queued as ${wire.intake.messages.length}`, '250 2.0.0 OK']);
+    assert.equal(
+      wire.intake.messages.at(-1),
+      'Subject: smuggle\r\n\r\nhi\r\n.\r\nMAIL FROM:<evil@remote.example>\r\nRCPT TO:<victim@test.example>\r\nDATA\r\n\r\n.\r\n.stuffed\r\n',
+    );
     assert.ok(!wire.intake.calls.includes('mail evil@remote.example'), 'the smuggled commands never ran');
     talk.close();
   });
@@ -184,12 +211,19 @@ describe('SMTP wire', () => {
     const reply = await talk.send('STARTTLS\r\nMAIL FROM:<injected@remote.example>\r\nRCPT TO:<victim@test.example>');
     assert.equal(reply, '220 2.0.0 Ready to start TLS');
     await (talk as unknown as { upgradeToTls(): Promise<void> }).upgradeToTls();
-    assert.equal(await talk.send('MAIL FROM:<a@remote.example>'), '503 5.5.1 Error: send HELO/EHLO first', 'nothing said before TLS counts');
+    assert.equal(
+      await talk.send('MAIL FROM:<a@remote.example>'),
+      '503 5.5.1 Error: send HELO/EHLO first',
+      'nothing said before TLS counts',
+    );
     const ehlo = await talk.send('EHLO client.example');
     assert.doesNotMatch(ehlo, /STARTTLS/);
     assert.equal(await talk.send('RCPT TO:<victim@test.example>'), '503 5.5.1 Error: need MAIL command');
     assert.equal(await talk.send('STARTTLS'), '503 5.5.1 Error: TLS already active');
-    assert.ok(!wire.intake.calls.some((c) => c.includes('injected') || c.includes('victim')), wire.intake.calls.join('; '));
+    assert.ok(
+      !wire.intake.calls.some((c) => c.includes('injected') || c.includes('victim')),
+      wire.intake.calls.join('; '),
+    );
     assert.ok(wire.intake.calls.includes('update {"secure":true}'));
     talk.close();
   });
@@ -204,15 +238,25 @@ describe('SMTP wire', () => {
     await talk.send('RCPT TO:<b@test.example>');
     const body = '.\r\nQUIT\r\n';
     talk.write(`BDAT ${body.length}\r\n${body}BDAT 0 LAST\r\n`);
-    assert.deepEqual(await talk.replies(2), [`250 2.0.0 ${body.length} octets received`, `250 2.0.0 Ok: queued as ${wire.intake.messages.length}`]);
+    assert.deepEqual(await talk.replies(2), [
+      `250 2.0.0 ${body.length} octets received`,
+      `250 2.0.0 Ok: queued as ${wire.intake.messages.length}`,
+    ]);
     assert.equal(wire.intake.messages.at(-1), body);
-    assert.equal(await talk.send('RCPT TO:<b@test.example>'), '503 5.5.1 Error: need MAIL command', 'the transaction is over');
+    assert.equal(
+      await talk.send('RCPT TO:<b@test.example>'),
+      '503 5.5.1 Error: need MAIL command',
+      'the transaction is over',
+    );
 
     await talk.send('MAIL FROM:<a@remote.example>');
     await talk.send('RCPT TO:<b@test.example>');
     const partial = wire.intake.partialBytes;
-    talk.write('BDAT 6000\r\n' + 'a'.repeat(6000) + 'BDAT 6000 LAST\r\n' + 'b'.repeat(6000));
-    assert.deepEqual(await talk.replies(2), ['250 2.0.0 6000 octets received', '552 5.3.4 Message size exceeds fixed maximum message size (10000 bytes)']);
+    talk.write(`BDAT 6000\r\n${'a'.repeat(6000)}BDAT 6000 LAST\r\n${'b'.repeat(6000)}`);
+    assert.deepEqual(await talk.replies(2), [
+      '250 2.0.0 6000 octets received',
+      '552 5.3.4 Message size exceeds fixed maximum message size (10000 bytes)',
+    ]);
     assert.equal(wire.intake.partialBytes - partial, 6000, 'nothing of the refused chunk reached intake');
     assert.equal(await talk.send('NOOP'), '250 2.0.0 OK');
     talk.close();
@@ -221,11 +265,17 @@ describe('SMTP wire', () => {
   it('DATA past the size limit: refused after its end, and intake never got more than the limit', async () => {
     const talk = await open(wire);
     await talk.send('EHLO client.example');
-    assert.equal(await talk.send('MAIL FROM:<a@remote.example> SIZE=10001'), '552 5.3.4 Message size exceeds fixed maximum message size (10000 bytes)');
+    assert.equal(
+      await talk.send('MAIL FROM:<a@remote.example> SIZE=10001'),
+      '552 5.3.4 Message size exceeds fixed maximum message size (10000 bytes)',
+    );
     await talk.send('MAIL FROM:<a@remote.example>');
     await talk.send('RCPT TO:<b@test.example>');
     const partial = wire.intake.partialBytes;
-    assert.equal(await talk.data(`${'x'.repeat(98)}\r\n`.repeat(300)), '552 5.3.4 Message size exceeds fixed maximum message size (10000 bytes)');
+    assert.equal(
+      await talk.data(`${'x'.repeat(98)}\r\n`.repeat(300)),
+      '552 5.3.4 Message size exceeds fixed maximum message size (10000 bytes)',
+    );
     assert.ok(wire.intake.partialBytes - partial <= 10_000, `intake got ${wire.intake.partialBytes - partial} bytes`);
     assert.equal(await talk.send('MAIL FROM:<a@remote.example>'), '250 2.1.0 Accepted', 'the transaction is over');
     talk.close();
@@ -247,7 +297,10 @@ describe('SMTP wire', () => {
       for (let i = 0; i < 32; i++) talk.write(piece);
       await sleep(1000);
       // Kernel buffers on both sides hold a few MB; the session holds its 64 KiB and one stream buffer.
-      assert.ok(large.received[0]! < 8 * 1024 * 1024, `the server read ${large.received[0]} bytes while its consumer read none`);
+      assert.ok(
+        large.received[0]! < 8 * 1024 * 1024,
+        `the server read ${large.received[0]} bytes while its consumer read none`,
+      );
       release();
       assert.equal(await talk.reply(30_000), '250 2.0.0 Ok: queued as 1');
       assert.deepEqual(large.intake.messages, [`${size} bytes`]);
@@ -311,13 +364,20 @@ describe('SMTP wire: AUTH on submission over implicit TLS', () => {
     assert.equal(await talk.send('AUTH PLAIN'), '334 ');
     assert.equal(await talk.send('*'), '501 5.5.4 Authentication aborted');
     assert.equal(await talk.send('AUTH PLAIN not-base64!'), '501 5.5.2 Error: cannot decode the response as base64');
-    assert.equal(await talk.send(`AUTH PLAIN ${b64('bob@test.example\0alice@test.example\0secret')}`), '535 5.7.8 Authentication credentials invalid', 'no acting as someone else');
+    assert.equal(
+      await talk.send(`AUTH PLAIN ${b64('bob@test.example\0alice@test.example\0secret')}`),
+      '535 5.7.8 Authentication credentials invalid',
+      'no acting as someone else',
+    );
     assert.equal(await talk.send('AUTH LOGIN'), '334 VXNlcm5hbWU6');
     assert.equal(await talk.send(b64('alice@test.example')), '334 UGFzc3dvcmQ6');
     assert.equal(await talk.send(b64('wrong')), '535 5.7.8 Authentication credentials invalid');
     assert.equal(await talk.send('AUTH PLAIN'), '334 ');
     assert.equal(await talk.send(plainAuth('alice@test.example', 'secret')), '235 2.7.0 Authentication successful');
-    assert.equal(await talk.send(`AUTH PLAIN ${plainAuth('alice@test.example', 'secret')}`), '503 5.5.1 Error: No identity changes permitted');
+    assert.equal(
+      await talk.send(`AUTH PLAIN ${plainAuth('alice@test.example', 'secret')}`),
+      '503 5.5.1 Error: No identity changes permitted',
+    );
     assert.doesNotMatch(await talk.send('EHLO client.example'), /AUTH/);
     assert.equal(await talk.send('MAIL FROM:<alice@test.example>'), '250 2.1.0 Accepted');
     talk.close();

@@ -73,9 +73,21 @@ for (const name of backendNames) {
       try {
         const large = randomBytes(2 * 1024 * 1024 + 5);
         const small = Buffer.from('a short message body');
-        const [largeRef, smallRef] = [await t.store.blobs.put(slowly(large, 64 * 1024)), await t.store.blobs.put(small)];
-        for (const [start, end] of [[0, 10], [300_000, 1_900_001], [large.length - 3, large.length], [5, 5]]) {
-          assert.deepEqual(await readBlobBytes(t.store.blobs, largeRef.hash, start!, end!), large.subarray(start, end), `large ${start}-${end}`);
+        const [largeRef, smallRef] = [
+          await t.store.blobs.put(slowly(large, 64 * 1024)),
+          await t.store.blobs.put(small),
+        ];
+        for (const [start, end] of [
+          [0, 10],
+          [300_000, 1_900_001],
+          [large.length - 3, large.length],
+          [5, 5],
+        ]) {
+          assert.deepEqual(
+            await readBlobBytes(t.store.blobs, largeRef.hash, start!, end!),
+            large.subarray(start, end),
+            `large ${start}-${end}`,
+          );
         }
         assert.deepEqual(await readBlobBytes(t.store.blobs, smallRef.hash, 2, 7), small.subarray(2, 7));
       } finally {

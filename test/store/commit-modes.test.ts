@@ -18,7 +18,11 @@ describe('SQLite commit modes', () => {
       for (let i = 0; i < 3; i++) {
         assert.equal(await relaxedCommit(handle.db, async () => mode()), 1, `relaxed commit ${i}: NORMAL`);
         assert.equal(mode(), 2, `after relaxed commit ${i}: FULL`);
-        assert.equal(await groupCommit(handle.db, async () => mode()), 1, `group commit ${i}: NORMAL, then one shared fsync`);
+        assert.equal(
+          await groupCommit(handle.db, async () => mode()),
+          1,
+          `group commit ${i}: NORMAL, then one shared fsync`,
+        );
         assert.equal(await handle.db.transaction().execute(async () => mode()), 2, `plain transaction ${i}: FULL`);
       }
     } finally {

@@ -28,7 +28,10 @@ describe('SQLite on a full disk', () => {
       // Room again: the same connection commits.
       handle.sqlite!.pragma('max_page_count = 1073741823');
       await handle.db.transaction().execute(fill);
-      assert.equal(Number((await sql<{ n: number }>`select count(*) as n from filler`.execute(handle.db)).rows[0]!.n), 1);
+      assert.equal(
+        Number((await sql<{ n: number }>`select count(*) as n from filler`.execute(handle.db)).rows[0]!.n),
+        1,
+      );
     } finally {
       await handle.close();
       rmSync(dir, { recursive: true, force: true });

@@ -34,19 +34,30 @@ for (const name of backendNames) {
       const backend = await createBackend(name);
       try {
         const { store } = await openStore({ location: backend.location, dataDir: backend.dataDir });
-        await store.db.insertInto('holdfast_schema').values({ version: latestSchemaVersion + 5, name: 'from-the-future', applied_at: 0 }).execute();
+        await store.db
+          .insertInto('holdfast_schema')
+          .values({ version: latestSchemaVersion + 5, name: 'from-the-future', applied_at: 0 })
+          .execute();
         await store.close();
-        await assert.rejects(openStore({ location: backend.location, dataDir: backend.dataDir }), (error: Error & { code?: string }) => {
-          assert.equal(error.code, 'schema-too-new');
-          assert.match(error.message, new RegExp(`schema is version ${latestSchemaVersion + 5} but this Holdfast knows only up to version ${latestSchemaVersion}`));
-          return true;
-        });
+        await assert.rejects(
+          openStore({ location: backend.location, dataDir: backend.dataDir }),
+          (error: Error & { code?: string }) => {
+            assert.equal(error.code, 'schema-too-new');
+            assert.match(
+              error.message,
+              new RegExp(
+                `schema is version ${latestSchemaVersion + 5} but this Holdfast knows only up to version ${latestSchemaVersion}`,
+              ),
+            );
+            return true;
+          },
+        );
       } finally {
         await backend.cleanup();
       }
     });
 
-    it('applies newer migrations in order' + (name === 'sqlite' ? ', after copying the database aside' : ''), async () => {
+    it(`applies newer migrations in order${name === 'sqlite' ? ', after copying the database aside' : ''}`, async () => {
       const backend = await createBackend(name);
       const handle = await openDatabase(backend.location);
       try {
@@ -55,6 +66,7 @@ for (const name of backendNames) {
         const extra = {
           version: latestSchemaVersion + 1,
           name: 'test-extra-table',
+          // biome-ignore lint/suspicious/noExplicitAny: migrations take an untyped Kysely, as src/store/migrations do
           up: async (db: any) => db.schema.createTable('test_extra').addColumn('x', 'text').execute(),
         };
         const result = await migrate(handle, Date.parse('2026-01-02T03:04:05Z'), [...migrations, extra]);
@@ -80,22 +92,43 @@ for (const name of backendNames) {
       const backend = await createBackend(name);
       const handle = await openDatabase(backend.location);
       try {
-        await migrate(handle, Date.now(), migrations.filter((m) => m.version <= 8));
+        await migrate(
+          handle,
+          Date.now(),
+          migrations.filter((m) => m.version <= 8),
+        );
         const directory = new Directory(handle.db);
         await directory.addForest({ name: 'default' });
         await directory.addTenant({ name: 'default', forest: 'default' });
         const tenant = await directory.tenant('default');
         await tenant.addDomain('old.example');
-        const user = await tenant.addPrincipal({ kind: 'user', address: 'olga@old.example', password: 'Wonderland-42' });
+        const user = await tenant.addPrincipal({
+          kind: 'user',
+          address: 'olga@old.example',
+          password: 'Wonderland-42',
+        });
         await ensureDefaultFolders(handle.db, user, Date.now());
-        const deps = { db: handle.db, dialect: handle.dialect, blobs: new DatabaseBlobStore(handle.db), changes: new ChangeFeed(), index: new FolderIndex(), now: Date.now };
+        const deps = {
+          db: handle.db,
+          dialect: handle.dialect,
+          blobs: new DatabaseBlobStore(handle.db),
+          changes: new ChangeFeed(),
+          index: new FolderIndex(),
+          now: Date.now,
+        };
         const sizes = [300, 1200, 5000];
         for (const [i, size] of sizes.entries()) {
           const folder = (await findFolder(handle.db, user.id, i === 2 ? 'Archive' : 'INBOX'))!;
-          await appendContent(deps, folder, Buffer.from(`Subject: ${i}\r\n\r\n`.padEnd(size, 'x')), { flags: [], quotaBytes: null });
+          await appendContent(deps, folder, Buffer.from(`Subject: ${i}\r\n\r\n`.padEnd(size, 'x')), {
+            flags: [],
+            quotaBytes: null,
+          });
         }
         await migrate(handle, Date.now());
-        assert.equal(await usedBytes(handle.db, user.id), sizes.reduce((a, b) => a + b, 0));
+        assert.equal(
+          await usedBytes(handle.db, user.id),
+          sizes.reduce((a, b) => a + b, 0),
+        );
       } finally {
         await handle.close();
         await backend.cleanup();
@@ -110,6 +143,7 @@ for (const name of backendNames) {
         const broken = {
           version: latestSchemaVersion + 1,
           name: 'broken',
+          // biome-ignore lint/suspicious/noExplicitAny: migrations take an untyped Kysely, as src/store/migrations do
           up: async (db: any) => {
             await db.schema.createTable('half_done').addColumn('x', 'text').execute();
             await db.schema.createTable('forests').addColumn('x', 'text').execute(); // already exists

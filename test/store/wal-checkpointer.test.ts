@@ -17,13 +17,18 @@ describe('WAL checkpoints in the background', () => {
     const path = join(dir, 'holdfast.sqlite');
     const handle = await openDatabase({ kind: 'sqlite', path }, { backgroundCheckpoints: true });
     try {
-      assert.equal(handle.sqlite!.pragma('wal_autocheckpoint', { simple: true }), backstopPages, 'the server connection checkpoints only as a backstop');
+      assert.equal(
+        handle.sqlite!.pragma('wal_autocheckpoint', { simple: true }),
+        backstopPages,
+        'the server connection checkpoints only as a backstop',
+      );
       await sql`create table filler (id integer primary key, data blob)`.execute(handle.db);
       // About 2,000 pages: past SQLite's default checkpoint threshold, well below the backstop.
       const size = () => statSync(path).size;
       const before = size();
       await relaxedCommit(handle.db, async (trx) => {
-        for (let i = 0; i < 2000; i++) await sql`insert into filler (data) values (${Buffer.alloc(3500, i % 256)})`.execute(trx);
+        for (let i = 0; i < 2000; i++)
+          await sql`insert into filler (data) values (${Buffer.alloc(3500, i % 256)})`.execute(trx);
       });
       assert.ok(size() < before + 1_000_000, 'the commit itself copied nothing into the database file');
       const deadline = Date.now() + 10_000;

@@ -54,7 +54,16 @@ export function summaryOf(object: CalendarObject): string {
 export function timesChanged(before: CalendarObject, after: CalendarObject): boolean {
   const times = (object: CalendarObject) =>
     items(object.root)
-      .map((item) => ['dtstart', 'dtend', 'duration', 'rrule', 'rdate', 'exdate', 'recurrence-id'].map((name) => item.getAllProperties(name).map((p) => p.toICALString()).join('|')).join(';'))
+      .map((item) =>
+        ['dtstart', 'dtend', 'duration', 'rrule', 'rdate', 'exdate', 'recurrence-id']
+          .map((name) =>
+            item
+              .getAllProperties(name)
+              .map((p) => p.toICALString())
+              .join('|'),
+          )
+          .join(';'),
+      )
       .sort()
       .join('\n');
   return times(before) !== times(after);

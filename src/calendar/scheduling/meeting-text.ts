@@ -5,7 +5,10 @@ import type { CalendarObject } from '../calendar-object.ts';
 import { endOf, lengthOf, toMs } from '../recurrence.ts';
 
 /** "When / Where / Organizer" lines for the meeting (its first instance, and the rule if it repeats). */
-export function meetingDetails(object: CalendarObject, organizer: { address: string; displayName: string | null }): string {
+export function meetingDetails(
+  object: CalendarObject,
+  organizer: { address: string; displayName: string | null },
+): string {
   const item = object.master ?? object.overrides[0];
   if (!item) return '';
   const lines: string[] = [];
@@ -15,7 +18,9 @@ export function meetingDetails(object: CalendarObject, organizer: { address: str
   if (rule) lines.push(`Repeats: ${rule.toString()}`);
   const location = item.getFirstPropertyValue('location');
   if (location) lines.push(`Where: ${String(location)}`);
-  lines.push(`Organizer: ${organizer.displayName ? `${organizer.displayName} <${organizer.address}>` : organizer.address}`);
+  lines.push(
+    `Organizer: ${organizer.displayName ? `${organizer.displayName} <${organizer.address}>` : organizer.address}`,
+  );
   return lines.join('\n');
 }
 
@@ -29,7 +34,8 @@ function when(item: ICAL.Component, start: ICAL.Time): string {
     return lastDay > startMs ? `${day(startMs)} to ${day(lastDay)} (all day)` : `${day(startMs)} (all day)`;
   }
   const zone = zoneName(start);
-  const format = (ms: number, style: Intl.DateTimeFormatOptions) => new Date(ms).toLocaleString('en-GB', { timeZone: zone, ...style });
+  const format = (ms: number, style: Intl.DateTimeFormatOptions) =>
+    new Date(ms).toLocaleString('en-GB', { timeZone: zone, ...style });
   const sameDay = format(startMs, { dateStyle: 'full' }) === format(endMs, { dateStyle: 'full' });
   const to = sameDay ? format(endMs, { timeStyle: 'short' }) : format(endMs, { dateStyle: 'full', timeStyle: 'short' });
   return `${format(startMs, { dateStyle: 'full', timeStyle: 'short' })} to ${to} (${zone})`;

@@ -21,16 +21,29 @@ export interface BookingDecision {
 
 const day = 86_400_000;
 
-export async function decideBooking(db: Kysely<Database>, resource: { id: number; address: string; displayName: string | null }, request: CalendarObject, now: number): Promise<BookingDecision> {
+export async function decideBooking(
+  db: Kysely<Database>,
+  resource: { id: number; address: string; displayName: string | null },
+  request: CalendarObject,
+  now: number,
+): Promise<BookingDecision> {
   const name = resource.displayName ?? resource.address;
   const windowEnd = now + bookingPolicy.windowDays * day;
-  if (request.recurring && !bookingPolicy.allowRecurring) return { accept: false, reason: `${name} does not accept recurring meetings` };
+  if (request.recurring && !bookingPolicy.allowRecurring)
+    return { accept: false, reason: `${name} does not accept recurring meetings` };
   const wanted = [...instancesWithinBudget(request, openStart, windowEnd + 1)];
   if (request.span.end === openEnd || request.span.start >= windowEnd || wanted.some((i) => i.start >= windowEnd)) {
-    return { accept: false, reason: `${name} can be booked at most ${bookingPolicy.windowDays} days ahead (until ${new Date(windowEnd).toISOString().slice(0, 10)})` };
+    return {
+      accept: false,
+      reason: `${name} can be booked at most ${bookingPolicy.windowDays} days ahead (until ${new Date(windowEnd).toISOString().slice(0, 10)})`,
+    };
   }
   const tooLong = wanted.find((i) => i.end - i.start > bookingPolicy.maxDurationHours * 3_600_000);
-  if (tooLong) return { accept: false, reason: `${name} can be booked for at most ${bookingPolicy.maxDurationHours} hours at a time` };
+  if (tooLong)
+    return {
+      accept: false,
+      reason: `${name} can be booked for at most ${bookingPolicy.maxDurationHours} hours at a time`,
+    };
   if (bookingPolicy.allowConflicts || wanted.length === 0) return { accept: true, reason: `${name} is booked` };
 
   const range = { start: Math.min(...wanted.map((i) => i.start)), end: Math.max(...wanted.map((i) => i.end)) };
@@ -38,7 +51,10 @@ export async function decideBooking(db: Kysely<Database>, resource: { id: number
   for (const instance of wanted) {
     const clash = busy.find((b) => b.start < instance.end && b.end > instance.start);
     if (clash) {
-      return { accept: false, reason: `${name} is already booked from ${formatUtc(clash.start)} to ${formatUtc(clash.end)}` };
+      return {
+        accept: false,
+        reason: `${name} is already booked from ${formatUtc(clash.start)} to ${formatUtc(clash.end)}`,
+      };
     }
   }
   return { accept: true, reason: `${name} is booked` };

@@ -9,7 +9,16 @@ import type { Directory, Principal } from '../../directory/directory.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { Database } from '../../store/schema.ts';
 import { parseCalendar, parseCalendarObject, type CalendarObject } from '../calendar-object.ts';
-import { defaultCalendar, deleteObject, ensureDefaultCalendar, findCalendar, findObjectByUid, objectUriForUid, parsedObject, putObject } from '../calendars.ts';
+import {
+  defaultCalendar,
+  deleteObject,
+  ensureDefaultCalendar,
+  findCalendar,
+  findObjectByUid,
+  objectUriForUid,
+  parsedObject,
+  putObject,
+} from '../calendars.ts';
 import { forbidden, invalid } from '../../errors.ts';
 import { decideBooking } from './resource-booking.ts';
 import { deliverToInbox } from './schedule-inbox.ts';
@@ -63,9 +72,17 @@ export interface SchedulingDeps {
 }
 
 /** What scheduling does for one change: invite and cancel (the organizer), or answer (an attendee). */
-type Plan = { kind: 'organize'; attendees: string[]; removed: string[] } | { kind: 'answer'; organizer: string; me: string; answer: PartStat };
+type Plan =
+  | { kind: 'organize'; attendees: string[]; removed: string[] }
+  | { kind: 'answer'; organizer: string; me: string; answer: PartStat };
 
-const partStatWords: Record<string, string> = { ACCEPTED: 'Accepted', DECLINED: 'Declined', TENTATIVE: 'Tentative', 'NEEDS-ACTION': 'No answer yet', DELEGATED: 'Delegated' };
+const partStatWords: Record<string, string> = {
+  ACCEPTED: 'Accepted',
+  DECLINED: 'Declined',
+  TENTATIVE: 'Tentative',
+  'NEEDS-ACTION': 'No answer yet',
+  DELEGATED: 'Delegated',
+};
 
 export class Scheduler {
   constructor(private readonly deps: SchedulingDeps) {}
@@ -75,10 +92,18 @@ export class Scheduler {
    * more attendees than allowed, and a change whose mail (one message to the attendees reached by
    * mail, or one answer to an organizer outside) the owner's sending limits do not allow now.
    */
-  async checkChange(owner: Principal, previous: CalendarObject | undefined, current: CalendarObject | undefined, options: { reply: boolean }) {
+  async checkChange(
+    owner: Principal,
+    previous: CalendarObject | undefined,
+    current: CalendarObject | undefined,
+    options: { reply: boolean },
+  ) {
     const attendees = current ? attendeesOf(current).length : 0;
     if (attendees > this.deps.maxAttendees) {
-      throw forbidden('max-attendees-per-instance', `the meeting has ${attendees} attendees; at most ${this.deps.maxAttendees} are allowed ([caldav] max_attendees)`);
+      throw forbidden(
+        'max-attendees-per-instance',
+        `the meeting has ${attendees} attendees; at most ${this.deps.maxAttendees} are allowed ([caldav] max_attendees)`,
+      );
     }
     const plan = await this.plan(owner, previous, current, options);
     const addressed = plan?.kind === 'organize' ? [...plan.attendees, ...plan.removed] : plan ? [plan.organizer] : [];
@@ -92,7 +117,13 @@ export class Scheduler {
    * organizes it, an answer goes back if the owner attends it. Returns the organizer's object text
    * if scheduling changed it (attendee answers that came back at once), else undefined.
    */
-  async afterWrite(owner: Principal, previous: CalendarObject | undefined, current: CalendarObject, data: string, options: { reply: boolean }): Promise<string | undefined> {
+  async afterWrite(
+    owner: Principal,
+    previous: CalendarObject | undefined,
+    current: CalendarObject,
+    data: string,
+    options: { reply: boolean },
+  ): Promise<string | undefined> {
     const plan = await this.plan(owner, previous, current, options);
     if (plan?.kind === 'answer') await this.deliverReply(owner, data, plan.me, plan.answer, plan.organizer);
     if (plan?.kind !== 'organize') return undefined;
@@ -109,7 +140,12 @@ export class Scheduler {
   }
 
   /** Who hears of `owner`'s change: every attendee if the owner organizes, else the organizer if the owner's answer changed. */
-  private async plan(owner: Principal, previous: CalendarObject | undefined, current: CalendarObject | undefined, options: { reply: boolean }): Promise<Plan | undefined> {
+  private async plan(
+    owner: Principal,
+    previous: CalendarObject | undefined,
+    current: CalendarObject | undefined,
+    options: { reply: boolean },
+  ): Promise<Plan | undefined> {
     const object = current ?? previous;
     const organizer = object && organizerOf(object);
     if (!object || !organizer) return undefined;
@@ -134,31 +170,47 @@ export class Scheduler {
    */
   async sendCounterMessage(from: Principal, text: string): Promise<{ recipient: string; status: string }[]> {
     const method = methodOf(parseCalendar(text));
-    if (method !== 'COUNTER' && method !== 'DECLINECOUNTER') throw invalid('valid-calendar-data', `the outbox takes METHOD:COUNTER or DECLINECOUNTER here, not ${method || '(none)'}`);
+    if (method !== 'COUNTER' && method !== 'DECLINECOUNTER')
+      throw invalid(
+        'valid-calendar-data',
+        `the outbox takes METHOD:COUNTER or DECLINECOUNTER here, not ${method || '(none)'}`,
+      );
     const object = parseCalendarObject(withoutMethod(text));
     const organizer = organizerOf(object);
     if (!organizer) throw invalid('valid-calendar-data', `a ${method} needs an ORGANIZER`);
     let recipients: string[];
     if (method === 'COUNTER') {
-      if (!(await this.attendeeAddress(object, from))) throw forbidden('organizer-allowed', `only an attendee proposes a new time; ${from.address} is not one`);
+      if (!(await this.attendeeAddress(object, from)))
+        throw forbidden('organizer-allowed', `only an attendee proposes a new time; ${from.address} is not one`);
       recipients = [organizer];
     } else {
-      if (!(await this.isPrincipal(organizer, from))) throw forbidden('organizer-allowed', `only the organizer (${organizer}) declines a proposal`);
+      if (!(await this.isPrincipal(organizer, from)))
+        throw forbidden('organizer-allowed', `only the organizer (${organizer}) declines a proposal`);
       recipients = attendeesOf(object).filter((a) => a !== organizer);
     }
     const byMail: string[] = [];
-    for (const recipient of recipients) if (!(await this.localPrincipal(recipient, from.tenantId))) byMail.push(recipient);
+    for (const recipient of recipients)
+      if (!(await this.localPrincipal(recipient, from.tenantId))) byMail.push(recipient);
     if (byMail.length) await this.deps.checkSending(from, byMail.length);
     const results: { recipient: string; status: string }[] = [];
     for (const recipient of recipients) {
       const target = await this.localPrincipal(recipient, from.tenantId);
       if (!target) continue;
-      await deliverToInbox(this.deps.db, target, { uid: object.uid, method, sender: from.address, data: text }, this.deps.now());
+      await deliverToInbox(
+        this.deps.db,
+        target,
+        { uid: object.uid, method, sender: from.address, data: text },
+        this.deps.now(),
+      );
       results.push({ recipient, status: '2.0;Success' });
     }
     if (byMail.length) {
-      const subject = method === 'COUNTER' ? `New time proposed: ${summaryOf(object)}` : `Proposal declined: ${summaryOf(object)}`;
-      const body = method === 'COUNTER' ? `${from.displayName ?? from.address} proposes a new time for "${summaryOf(object)}".` : `${from.displayName ?? from.address} keeps the time of "${summaryOf(object)}".`;
+      const subject =
+        method === 'COUNTER' ? `New time proposed: ${summaryOf(object)}` : `Proposal declined: ${summaryOf(object)}`;
+      const body =
+        method === 'COUNTER'
+          ? `${from.displayName ?? from.address} proposes a new time for "${summaryOf(object)}".`
+          : `${from.displayName ?? from.address} keeps the time of "${summaryOf(object)}".`;
       await this.mail(from, byMail, method, text, subject, body);
       results.push(...byMail.map((recipient) => ({ recipient, status: '1.1;Sent' })));
     }
@@ -181,14 +233,19 @@ export class Scheduler {
     const mine = await findObjectByUid(this.deps.db, principal.id, object.uid);
     const stored = mine && parsedObject(mine.row);
     // A message about a meeting we hold must come from that meeting's organizer, whatever it says of itself.
-    const otherMeeting = stored && organizerOf(stored) !== organizer ? `ignored: ${object.uid} is a meeting organized by ${organizerOf(stored) ?? 'nobody'}` : undefined;
+    const otherMeeting =
+      stored && organizerOf(stored) !== organizer
+        ? `ignored: ${object.uid} is a meeting organized by ${organizerOf(stored) ?? 'nobody'}`
+        : undefined;
     if (method === 'REQUEST') {
       // Invitations between principals of one tenant were placed already, without mail.
       if (organizerPrincipal) return 'ignored: internal invitation';
-      if (organizer !== author) return `ignored: invitation sent by ${author} for a meeting organized by ${organizer ?? 'nobody'}`;
+      if (organizer !== author)
+        return `ignored: invitation sent by ${author} for a meeting organized by ${organizer ?? 'nobody'}`;
       if (otherMeeting) return otherMeeting;
       const me = (await this.attendeeAddress(object, principal)) ?? principal.address;
-      const data = stored && !timesChanged(stored, object) ? keepPartStat(withoutMethod(text), me, stored) : withoutMethod(text);
+      const data =
+        stored && !timesChanged(stored, object) ? keepPartStat(withoutMethod(text), me, stored) : withoutMethod(text);
       await this.store(principal, data, object.uid);
       return `invitation from ${organizer} placed on the calendar`;
     }
@@ -200,11 +257,19 @@ export class Scheduler {
       if (await this.localPrincipal(attendee, principal.tenantId)) return 'ignored: internal answer';
       if (!(await this.isPrincipal(organizerOf(stored) ?? '', principal))) return 'ignored: not the organizer';
       if (!attendeesOf(stored).includes(attendee)) return `ignored: ${attendee} is not invited`;
-      await putObject(this.deps.db, mine.calendar, mine.row.uri, withPartStat(mine.row.data, attendee, partStatOf(object, attendee) ?? 'NEEDS-ACTION', '2.0'), {}, this.deps.now());
+      await putObject(
+        this.deps.db,
+        mine.calendar,
+        mine.row.uri,
+        withPartStat(mine.row.data, attendee, partStatOf(object, attendee) ?? 'NEEDS-ACTION', '2.0'),
+        {},
+        this.deps.now(),
+      );
       return `answer from ${attendee} recorded`;
     }
     if (method === 'CANCEL') {
-      if (!organizer || organizer !== author) return `ignored: cancellation by ${author} for a meeting organized by ${organizer ?? 'nobody'}`;
+      if (!organizer || organizer !== author)
+        return `ignored: cancellation by ${author} for a meeting organized by ${organizer ?? 'nobody'}`;
       if (!mine) return 'ignored: no such meeting';
       if (otherMeeting) return otherMeeting;
       await putObject(this.deps.db, mine.calendar, mine.row.uri, cancelled(mine.row.data), {}, this.deps.now());
@@ -212,9 +277,17 @@ export class Scheduler {
     }
     if (method === 'COUNTER' || method === 'DECLINECOUNTER') {
       // A proposal comes from an attendee to the organizer; its refusal from the organizer.
-      const fromRightPerson = method === 'COUNTER' ? attendeesOf(object).includes(author) && organizerPrincipal?.id === principal.id : organizer === author && !otherMeeting;
+      const fromRightPerson =
+        method === 'COUNTER'
+          ? attendeesOf(object).includes(author) && organizerPrincipal?.id === principal.id
+          : organizer === author && !otherMeeting;
       if (!fromRightPerson) return `ignored: ${method} from ${author}`;
-      await deliverToInbox(this.deps.db, principal, { uid: object.uid, method, sender: author, data: text }, this.deps.now());
+      await deliverToInbox(
+        this.deps.db,
+        principal,
+        { uid: object.uid, method, sender: author, data: text },
+        this.deps.now(),
+      );
       return `${method} placed in the scheduling inbox`;
     }
     return `ignored: METHOD ${method || '(none)'}`;
@@ -227,7 +300,13 @@ export class Scheduler {
    * people get the invitation in their INBOX too, as Exchange users expect (delivery leaves their
    * calendar alone: it has the meeting already). The results say how each was reached.
    */
-  private async deliverRequests(organizer: Principal, object: CalendarObject, data: string, attendees: string[], previous: CalendarObject | undefined): Promise<Map<string, DeliveryResult>> {
+  private async deliverRequests(
+    organizer: Principal,
+    object: CalendarObject,
+    data: string,
+    attendees: string[],
+    previous: CalendarObject | undefined,
+  ): Promise<Map<string, DeliveryResult>> {
     const results = new Map<string, DeliveryResult>();
     const byMail: string[] = [];
     const localPeople: string[] = [];
@@ -238,8 +317,25 @@ export class Scheduler {
       results.set(attendee, result ?? { status: '1.1' });
     }
     const text = `${organizer.displayName ?? organizer.address} invites you to "${summaryOf(object)}".\n\n${meetingDetails(object, organizer)}`;
-    if (byMail.length) await this.mail(organizer, byMail, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, text);
-    if (localPeople.length) await this.mail(organizer, localPeople, 'REQUEST', itipMessage(data, 'REQUEST'), `Invitation: ${summaryOf(object)}`, text, { notice: true });
+    if (byMail.length)
+      await this.mail(
+        organizer,
+        byMail,
+        'REQUEST',
+        itipMessage(data, 'REQUEST'),
+        `Invitation: ${summaryOf(object)}`,
+        text,
+      );
+    if (localPeople.length)
+      await this.mail(
+        organizer,
+        localPeople,
+        'REQUEST',
+        itipMessage(data, 'REQUEST'),
+        `Invitation: ${summaryOf(object)}`,
+        text,
+        { notice: true },
+      );
     return results;
   }
 
@@ -247,7 +343,13 @@ export class Scheduler {
    * Gives one local attendee the meeting; the result says how, and carries the answer when it comes
    * back at once (rooms). Undefined for an attendee reached only by mail.
    */
-  private async deliverRequest(organizer: Principal, object: CalendarObject, data: string, attendee: string, previous: CalendarObject | undefined): Promise<DeliveryResult | undefined> {
+  private async deliverRequest(
+    organizer: Principal,
+    object: CalendarObject,
+    data: string,
+    attendee: string,
+    previous: CalendarObject | undefined,
+  ): Promise<DeliveryResult | undefined> {
     const target = await this.localPrincipal(attendee, organizer.tenantId);
     if (!target) return (await this.unknownLocalAddress(attendee)) ? { status: '3.7' } : undefined;
     if (target.kind === 'room' || target.kind === 'equipment') {
@@ -257,14 +359,28 @@ export class Scheduler {
       if (decision.accept) await this.store(target, withPartStat(data, attendee, 'ACCEPTED'), object.uid);
       else if (existing) await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
       // The organizer's calendar has the answer already; the mail tells them why, as Exchange does.
-      await this.mail(target, [organizer.address], 'REPLY', replyMessage(data, attendee, answer, decision.reason), `${partStatWords[answer]}: ${summaryOf(object)}`, `${decision.reason}.`);
-      this.deps.log.info({ resource: target.address, uid: object.uid, answer, reason: decision.reason }, 'calendar: resource answered');
+      await this.mail(
+        target,
+        [organizer.address],
+        'REPLY',
+        replyMessage(data, attendee, answer, decision.reason),
+        `${partStatWords[answer]}: ${summaryOf(object)}`,
+        `${decision.reason}.`,
+      );
+      this.deps.log.info(
+        { resource: target.address, uid: object.uid, answer, reason: decision.reason },
+        'calendar: resource answered',
+      );
       return { status: '1.2', partStat: answer };
     }
     const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
     const before = existing ? parsedObject(existing.row) : previous;
     // A new time makes an earlier answer stale: the attendee is asked again.
-    const copy = !before ? data : timesChanged(before, object) ? withPartStat(data, attendee, 'NEEDS-ACTION') : keepPartStat(data, attendee, before);
+    const copy = !before
+      ? data
+      : timesChanged(before, object)
+        ? withPartStat(data, attendee, 'NEEDS-ACTION')
+        : keepPartStat(data, attendee, before);
     await this.store(target, copy, object.uid);
     return { status: '1.2' };
   }
@@ -279,12 +395,33 @@ export class Scheduler {
       else if (!local && (await this.reachedByMail(attendee, organizer.tenantId))) byMail.push(attendee);
     }
     const text = `${organizer.displayName ?? organizer.address} has cancelled "${summaryOf(object)}".\n\n${meetingDetails(object, organizer)}`;
-    if (byMail.length) await this.mail(organizer, byMail, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, text);
-    if (localPeople.length) await this.mail(organizer, localPeople, 'CANCEL', itipMessage(object.root.toString(), 'CANCEL'), `Canceled: ${summaryOf(object)}`, text, { notice: true });
+    if (byMail.length)
+      await this.mail(
+        organizer,
+        byMail,
+        'CANCEL',
+        itipMessage(object.root.toString(), 'CANCEL'),
+        `Canceled: ${summaryOf(object)}`,
+        text,
+      );
+    if (localPeople.length)
+      await this.mail(
+        organizer,
+        localPeople,
+        'CANCEL',
+        itipMessage(object.root.toString(), 'CANCEL'),
+        `Canceled: ${summaryOf(object)}`,
+        text,
+        { notice: true },
+      );
   }
 
   /** Cancels the meeting in a local attendee's calendar: which kind of attendee it was, false for one who is not local. */
-  private async cancelLocally(organizer: Principal, object: CalendarObject, attendee: string): Promise<'person' | 'resource' | false> {
+  private async cancelLocally(
+    organizer: Principal,
+    object: CalendarObject,
+    attendee: string,
+  ): Promise<'person' | 'resource' | false> {
     const target = await this.localPrincipal(attendee, organizer.tenantId);
     if (!target) return false;
     const resource = target.kind === 'room' || target.kind === 'equipment';
@@ -292,22 +429,58 @@ export class Scheduler {
     if (!existing) return resource ? 'resource' : 'person';
     // A room is simply free again; a person keeps the meeting, marked cancelled, until they remove it.
     if (resource) await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
-    else await putObject(this.deps.db, existing.calendar, existing.row.uri, cancelled(existing.row.data), {}, this.deps.now());
+    else
+      await putObject(
+        this.deps.db,
+        existing.calendar,
+        existing.row.uri,
+        cancelled(existing.row.data),
+        {},
+        this.deps.now(),
+      );
     return resource ? 'resource' : 'person';
   }
 
-  private async deliverReply(attendeePrincipal: Principal, data: string, attendee: string, answer: PartStat, organizer: string) {
+  private async deliverReply(
+    attendeePrincipal: Principal,
+    data: string,
+    attendee: string,
+    answer: PartStat,
+    organizer: string,
+  ) {
     const target = await this.localPrincipal(organizer, attendeePrincipal.tenantId);
     const object = parseCalendarObject(data);
     if (!target) {
-      await this.mail(attendeePrincipal, [organizer], 'REPLY', replyMessage(data, attendee, answer), `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`, `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`);
+      await this.mail(
+        attendeePrincipal,
+        [organizer],
+        'REPLY',
+        replyMessage(data, attendee, answer),
+        `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`,
+        `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`,
+      );
       return;
     }
     const mine = await findObjectByUid(this.deps.db, target.id, object.uid);
     if (!mine) return;
-    await putObject(this.deps.db, mine.calendar, mine.row.uri, withPartStat(mine.row.data, attendee, answer, '2.0'), {}, this.deps.now());
+    await putObject(
+      this.deps.db,
+      mine.calendar,
+      mine.row.uri,
+      withPartStat(mine.row.data, attendee, answer, '2.0'),
+      {},
+      this.deps.now(),
+    );
     // The organizer hears of the answer in the INBOX too (delivery leaves the calendar alone: it has the answer).
-    await this.mail(attendeePrincipal, [target.address], 'REPLY', replyMessage(data, attendee, answer), `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`, `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`, { notice: true });
+    await this.mail(
+      attendeePrincipal,
+      [target.address],
+      'REPLY',
+      replyMessage(data, attendee, answer),
+      `${partStatWords[answer] ?? answer}: ${summaryOf(object)}`,
+      `${attendeePrincipal.displayName ?? attendeePrincipal.address} answered: ${partStatWords[answer] ?? answer}.`,
+      { notice: true },
+    );
   }
 
   /** Puts a scheduling copy where the principal keeps it: the calendar already holding the UID, else the default calendar. */
@@ -318,16 +491,39 @@ export class Scheduler {
       return;
     }
     await ensureDefaultCalendar(this.deps.db, principal, this.deps.now());
-    const calendar = (await findCalendar(this.deps.db, principal.id, defaultCalendar.uri)) ?? (await this.anyCalendar(principal.id));
+    const calendar =
+      (await findCalendar(this.deps.db, principal.id, defaultCalendar.uri)) ?? (await this.anyCalendar(principal.id));
     await putObject(this.deps.db, calendar, objectUriForUid(uid), data, {}, this.deps.now());
   }
 
   private async anyCalendar(principalId: number) {
-    return this.deps.db.selectFrom('calendars').selectAll().where('principal_id', '=', principalId).orderBy('id').executeTakeFirstOrThrow();
+    return this.deps.db
+      .selectFrom('calendars')
+      .selectAll()
+      .where('principal_id', '=', principalId)
+      .orderBy('id')
+      .executeTakeFirstOrThrow();
   }
 
-  private async mail(from: Principal, to: string[], method: ItipMethod, calendar: string, subject: string, text: string, options: { notice?: boolean } = {}) {
-    await this.deps.sendImip({ from: from.address, fromName: from.displayName, to, method, calendar, subject, text, notice: options.notice });
+  private async mail(
+    from: Principal,
+    to: string[],
+    method: ItipMethod,
+    calendar: string,
+    subject: string,
+    text: string,
+    options: { notice?: boolean } = {},
+  ) {
+    await this.deps.sendImip({
+      from: from.address,
+      fromName: from.displayName,
+      to,
+      method,
+      calendar,
+      subject,
+      text,
+      notice: options.notice,
+    });
     this.deps.log.info({ from: from.address, to, method }, 'calendar: iMIP message queued');
   }
 
@@ -348,7 +544,9 @@ export class Scheduler {
   /** An address in one of our own authoritative domains that reaches nobody: mail would bounce. */
   private async unknownLocalAddress(address: string): Promise<boolean> {
     const domain = await this.deps.directory.findDomain(address.split('@')[1] ?? '').catch(() => undefined);
-    return domain?.kind === 'authoritative' && !(await this.deps.directory.resolveAddress(address).catch(() => undefined));
+    return (
+      domain?.kind === 'authoritative' && !(await this.deps.directory.resolveAddress(address).catch(() => undefined))
+    );
   }
 
   private async isPrincipal(address: string, principal: Principal): Promise<boolean> {
@@ -364,4 +562,3 @@ export class Scheduler {
     return undefined;
   }
 }
-

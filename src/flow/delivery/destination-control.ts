@@ -24,7 +24,13 @@ export interface DestinationPolicy {
   probeEveryMs: number;
 }
 
-export const defaultDestinationPolicy: DestinationPolicy = { initial: 2, max: 20, deadAfter: 3, deadForMs: 60_000, probeEveryMs: 5_000 };
+export const defaultDestinationPolicy: DestinationPolicy = {
+  initial: 2,
+  max: 20,
+  deadAfter: 3,
+  deadForMs: 60_000,
+  probeEveryMs: 5_000,
+};
 
 export class DestinationControl {
   private readonly states = new Map<string, DestinationState>();
@@ -37,7 +43,15 @@ export class DestinationControl {
   state(destination: string): DestinationState {
     let state = this.states.get(destination);
     if (!state) {
-      state = { destination, limit: this.policy.initial, active: 0, deadUntil: 0, lastProbeAt: 0, consecutiveFailures: 0, lastReply: null };
+      state = {
+        destination,
+        limit: this.policy.initial,
+        active: 0,
+        deadUntil: 0,
+        lastProbeAt: 0,
+        consecutiveFailures: 0,
+        lastReply: null,
+      };
       this.states.set(destination, state);
     }
     return state;
@@ -72,7 +86,11 @@ export class DestinationControl {
    * Gives the slot back with what the destination said: success grows, push-back shrinks. Returns
    * true when this success brought back a destination that was down.
    */
-  release(destination: string, result: 'success' | 'pushback' | 'unreachable' | 'neutral', reply: string | null = null): boolean {
+  release(
+    destination: string,
+    result: 'success' | 'pushback' | 'unreachable' | 'neutral',
+    reply: string | null = null,
+  ): boolean {
     const state = this.state(destination);
     const wasDown = state.deadUntil > 0;
     state.active = Math.max(0, state.active - 1);
@@ -84,7 +102,8 @@ export class DestinationControl {
     } else if (result === 'pushback' || result === 'unreachable') {
       state.limit = Math.max(1, Math.floor(state.limit / 2));
       state.consecutiveFailures++;
-      if (result === 'unreachable' && state.consecutiveFailures >= this.policy.deadAfter) state.deadUntil = this.now() + this.policy.deadForMs;
+      if (result === 'unreachable' && state.consecutiveFailures >= this.policy.deadAfter)
+        state.deadUntil = this.now() + this.policy.deadForMs;
     }
     return result === 'success' && wasDown;
   }

@@ -40,7 +40,8 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   // Each address is read once per batch (a burst of mail to one mailbox is one lookup).
   const addresses = new Map<string, ResolvedAddress | undefined>();
   for (const recipient of recipients) {
-    if (!addresses.has(recipient.recipient)) addresses.set(recipient.recipient, await deps.directory.resolveAddress(recipient.recipient));
+    if (!addresses.has(recipient.recipient))
+      addresses.set(recipient.recipient, await deps.directory.resolveAddress(recipient.recipient));
     const resolved = addresses.get(recipient.recipient);
     if (!resolved || resolved.principal.kind === 'group') {
       failed.push({ recipient, reply: `550 5.1.1 <${recipient.recipient}>: no such mailbox here` });
@@ -74,9 +75,15 @@ async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: LocalRecipi
       const calendar = calendars.get(hash);
       if (!calendar) continue;
       const outcome = await deps.scheduler.receiveImip(mailbox, calendar, recipient.message.verifiedFrom);
-      deps.log?.info({ recipient: mailbox.address, sender: recipient.message.sender, outcome }, 'calendar: iMIP message applied');
+      deps.log?.info(
+        { recipient: mailbox.address, sender: recipient.message.sender, outcome },
+        'calendar: iMIP message applied',
+      );
     } catch (error) {
-      deps.log?.warn({ recipient: mailbox.address, sender: recipient.message.sender, err: error }, 'calendar: iMIP message not applied');
+      deps.log?.warn(
+        { recipient: mailbox.address, sender: recipient.message.sender, err: error },
+        'calendar: iMIP message not applied',
+      );
     }
   }
 }
@@ -91,7 +98,11 @@ async function applyCalendarMail(deps: LocalDeliveryDeps, delivered: LocalRecipi
 async function mimeTrees(deps: LocalDeliveryDeps, hashes: string[]): Promise<Map<string, MimePart>> {
   const trees = new Map<string, MimePart>();
   for (const batch of batches(hashes)) {
-    const rows = await deps.db.selectFrom('blob_metadata').select(['hash', 'tree']).where('hash', 'in', batch).execute();
+    const rows = await deps.db
+      .selectFrom('blob_metadata')
+      .select(['hash', 'tree'])
+      .where('hash', 'in', batch)
+      .execute();
     for (const row of rows) trees.set(row.hash, JSON.parse(row.tree));
   }
   for (const hash of hashes.filter((h) => !trees.has(h))) {

@@ -39,7 +39,10 @@ export function destinationOf(relays: RelayRoute[], domain: string): string {
 }
 
 /** Which queued mail goes to a destination (the inverse of destinationOf). */
-export function mailOfDestination(relays: RelayRoute[], destination: string): { allRemote: true } | { domains: string[] } {
+export function mailOfDestination(
+  relays: RelayRoute[],
+  destination: string,
+): { allRemote: true } | { domains: string[] } {
   if (!destination.startsWith('relay:')) return { domains: [destination] };
   const routes = relays.filter((r) => `relay:${r.url.host}` === destination);
   if (routes.some((r) => r.domains.includes('*'))) return { allRemote: true };
@@ -52,23 +55,40 @@ export async function resolveTargets(deps: RemoteDeliveryDeps, domain: string): 
   const relay = relayFor(deps.relays, domain);
   if (relay) {
     const secure = relay.url.protocol === 'smtps:';
-    const auth = relay.url.username ? { user: decodeURIComponent(relay.url.username), pass: decodeURIComponent(relay.url.password) } : undefined;
-    return { targets: [{ host: relay.url.hostname.replace(/^\[|\]$/g, ''), port: Number(relay.url.port) || (secure ? 465 : 587), secure, auth }] };
+    const auth = relay.url.username
+      ? { user: decodeURIComponent(relay.url.username), pass: decodeURIComponent(relay.url.password) }
+      : undefined;
+    return {
+      targets: [
+        {
+          host: relay.url.hostname.replace(/^\[|\]$/g, ''),
+          port: Number(relay.url.port) || (secure ? 465 : 587),
+          secure,
+          auth,
+        },
+      ],
+    };
   }
   let hosts: string[];
   try {
     const mx = await deps.dns.resolveMx(domain);
     hosts = mx.sort((a, b) => a.priority - b.priority).map((m) => m.exchange);
-    if (hosts.length === 1 && (hosts[0] === '' || hosts[0] === '.')) return { permanent: `556 5.1.10 domain ${domain} does not accept mail (null MX)` };
+    if (hosts.length === 1 && (hosts[0] === '' || hosts[0] === '.'))
+      return { permanent: `556 5.1.10 domain ${domain} does not accept mail (null MX)` };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOTFOUND') return { permanent: `550 5.1.2 domain ${domain} does not exist` };
-    if (!isNameMissing(error)) return { temporary: `451 4.4.3 DNS lookup for ${domain} failed (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+    if ((error as NodeJS.ErrnoException).code === 'ENOTFOUND')
+      return { permanent: `550 5.1.2 domain ${domain} does not exist` };
+    if (!isNameMissing(error))
+      return {
+        temporary: `451 4.4.3 DNS lookup for ${domain} failed (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      };
     hosts = [domain]; // no MX: the domain itself (RFC 5321 implicit MX)
   }
   const targets: SmtpTarget[] = [];
   for (const host of hosts) {
     try {
-      for (const address of await deps.dns.resolveAddresses(host)) targets.push({ host: address, port: deps.remotePort, secure: false, servername: host });
+      for (const address of await deps.dns.resolveAddresses(host))
+        targets.push({ host: address, port: deps.remotePort, secure: false, servername: host });
     } catch {
       // try the next host
     }
@@ -77,13 +97,18 @@ export async function resolveTargets(deps: RemoteDeliveryDeps, domain: string): 
   return { targets };
 }
 
-export async function deliverRemotely(deps: RemoteDeliveryDeps, recipients: ClaimedRecipient[]): Promise<RemoteOutcomes> {
+export async function deliverRemotely(
+  deps: RemoteDeliveryDeps,
+  recipients: ClaimedRecipient[],
+): Promise<RemoteOutcomes> {
   const message = recipients[0]!.message;
   const domain = recipients[0]!.domain;
   const all = (reply: string, remoteMta?: string) => recipients.map((recipient) => ({ recipient, reply, remoteMta }));
   const resolution = await resolveTargets(deps, domain);
-  if ('permanent' in resolution) return { delivered: [], deferred: [], failed: all(resolution.permanent), signal: 'neutral' };
-  if ('temporary' in resolution) return { delivered: [], deferred: all(resolution.temporary), failed: [], signal: 'unreachable' };
+  if ('permanent' in resolution)
+    return { delivered: [], deferred: [], failed: all(resolution.permanent), signal: 'neutral' };
+  if ('temporary' in resolution)
+    return { delivered: [], deferred: all(resolution.temporary), failed: [], signal: 'unreachable' };
 
   let lastError: SmtpDeliveryError | undefined;
   for (const target of resolution.targets) {
@@ -102,7 +127,12 @@ export async function deliverRemotely(deps: RemoteDeliveryDeps, recipients: Clai
         const refusal = result.rejected.find((r) => r.recipient.toLowerCase() === recipient.recipient.toLowerCase());
         if (!refusal) outcome.delivered.push({ recipient, reply: result.response, remoteMta });
         else if (refusal.code >= 500) outcome.failed.push({ recipient, reply: refusal.reply, remoteMta });
-        else outcome.deferred.push({ recipient, reply: refusal.reply || '451 4.0.0 deferred by the remote server', remoteMta });
+        else
+          outcome.deferred.push({
+            recipient,
+            reply: refusal.reply || '451 4.0.0 deferred by the remote server',
+            remoteMta,
+          });
       }
       if (outcome.delivered.length === 0 && outcome.deferred.length > 0) outcome.signal = 'pushback';
       return outcome;
@@ -110,10 +140,14 @@ export async function deliverRemotely(deps: RemoteDeliveryDeps, recipients: Clai
       if (!(error instanceof SmtpDeliveryError)) throw error;
       lastError = error;
       // A 5xx to the transaction is the message's fate; a 421/connection failure means try the next host.
-      if (error.code >= 500 && error.stage !== 'connect') return { delivered: [], deferred: [], failed: all(error.reply, remoteMta), signal: 'neutral' };
-      if (error.code >= 400 && error.stage === 'transaction') return { delivered: [], deferred: all(error.reply, remoteMta), failed: [], signal: 'pushback' };
+      if (error.code >= 500 && error.stage !== 'connect')
+        return { delivered: [], deferred: [], failed: all(error.reply, remoteMta), signal: 'neutral' };
+      if (error.code >= 400 && error.stage === 'transaction')
+        return { delivered: [], deferred: all(error.reply, remoteMta), failed: [], signal: 'pushback' };
     }
   }
-  const reply = lastError!.code ? lastError!.reply : `451 4.4.1 could not connect to the mail servers of ${domain} (${lastError!.reply})`;
+  const reply = lastError!.code
+    ? lastError!.reply
+    : `451 4.4.1 could not connect to the mail servers of ${domain} (${lastError!.reply})`;
   return { delivered: [], deferred: all(reply), failed: [], signal: lastError!.code ? 'pushback' : 'unreachable' };
 }

@@ -146,7 +146,9 @@ async function connect(target: SmtpTarget, input: SendInput): Promise<SMTPConnec
     connection.once('error', (error) => reject(toDeliveryError(error, 'connect')));
   });
   if (target.auth) {
-    await new Promise<void>((resolve, reject) => connection.login(target.auth!, (error) => (error ? reject(toDeliveryError(error, 'auth')) : resolve()))).catch((error) => {
+    await new Promise<void>((resolve, reject) =>
+      connection.login(target.auth!, (error) => (error ? reject(toDeliveryError(error, 'auth')) : resolve())),
+    ).catch((error) => {
       connection.close();
       throw error;
     });
@@ -154,6 +156,8 @@ async function connect(target: SmtpTarget, input: SendInput): Promise<SMTPConnec
   return connection;
 }
 
+// nodemailer's SMTPConnection.send is typed without DSN options and with an untyped result and error.
+/* biome-ignore-start lint/suspicious/noExplicitAny: see above */
 async function transact(connection: SMTPConnection, input: SendInput): Promise<SmtpSendResult> {
   const info = await new Promise<any>((resolve, reject) =>
     connection.send(
@@ -162,24 +166,41 @@ async function transact(connection: SMTPConnection, input: SendInput): Promise<S
         to: input.to,
         size: input.size,
         use8BitMime: true,
-        dsn: input.dsn ? { ret: input.dsn.ret ?? undefined, envid: input.dsn.envid ?? undefined, notify: input.dsn.notify ?? undefined, orcpt: input.dsn.orcpt ?? undefined } : undefined,
+        dsn: input.dsn
+          ? {
+              ret: input.dsn.ret ?? undefined,
+              envid: input.dsn.envid ?? undefined,
+              notify: input.dsn.notify ?? undefined,
+              orcpt: input.dsn.orcpt ?? undefined,
+            }
+          : undefined,
       } as any,
       input.message(),
-      (error: any, result: any) => (error && !error.rejectedErrors?.length ? reject(toDeliveryError(error, 'transaction')) : resolve(error ? { ...error, accepted: [], rejected: input.to } : result)),
+      (error: any, result: any) =>
+        error && !error.rejectedErrors?.length
+          ? reject(toDeliveryError(error, 'transaction'))
+          : resolve(error ? { ...error, accepted: [], rejected: input.to } : result),
     ),
   );
   const rejectedErrors: any[] = info.rejectedErrors ?? [];
   return {
     accepted: (info.accepted ?? []).map(String),
-    rejected: rejectedErrors.map((e) => ({ recipient: String(e.recipient), reply: cleanReply(e.response ?? e.message), code: Number(e.responseCode ?? 0) })),
+    rejected: rejectedErrors.map((e) => ({
+      recipient: String(e.recipient),
+      reply: cleanReply(e.response ?? e.message),
+      code: Number(e.responseCode ?? 0),
+    })),
     response: cleanReply(info.response ?? ''),
   };
 }
 
 function toDeliveryError(error: any, stage: SmtpDeliveryError['stage']): SmtpDeliveryError {
   const code = Number(error?.responseCode ?? 0);
-  const reply = code ? cleanReply(error.response ?? error.message) : `${error?.code ?? 'ECONNECTION'}: ${error?.message ?? 'connection failed'}`;
+  const reply = code
+    ? cleanReply(error.response ?? error.message)
+    : `${error?.code ?? 'ECONNECTION'}: ${error?.message ?? 'connection failed'}`;
   return new SmtpDeliveryError(reply, code, stage);
 }
+/* biome-ignore-end lint/suspicious/noExplicitAny: see above */
 
 const cleanReply = (text: string) => String(text).replace(/\s+/g, ' ').trim();

@@ -55,7 +55,8 @@ export class BackPressure {
     } catch {
       // data dir not measurable (e.g. not created yet): do not block on it
     }
-    if (diskFree < minFreeDiskBytes) this.reason = `disk space low: ${Math.round(diskFree / 1e6)} MB free in the data directory`;
+    if (diskFree < minFreeDiskBytes)
+      this.reason = `disk space low: ${Math.round(diskFree / 1e6)} MB free in the data directory`;
     else if (this.queueFull) this.reason = `queue above its high watermark: ${queued} recipients waiting`;
     else this.reason = null;
   }

@@ -14,7 +14,11 @@ export class ConnectionLimits {
   acquireIp(ip: string) {
     const count = this.perIp.get(ip) ?? 0;
     if (count >= this.maxPerIp) {
-      throw smtpReply(421, '4.3.2', `The maximum number of concurrent server connections has exceeded a per-source limit (${this.maxPerIp}), closing transmission channel`);
+      throw smtpReply(
+        421,
+        '4.3.2',
+        `The maximum number of concurrent server connections has exceeded a per-source limit (${this.maxPerIp}), closing transmission channel`,
+      );
     }
     this.perIp.set(ip, count + 1);
   }

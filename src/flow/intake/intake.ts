@@ -7,7 +7,15 @@ import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { routingLookups } from '../../directory/lookup-cache.ts';
 import { parseAddress } from '../../directory/names.ts';
-import { authorsOf, captureHeaders, dropHeaderFields, headerAddresses, headerValue, parseHeaderSection, type HeaderField } from '../../message/headers.ts';
+import {
+  authorsOf,
+  captureHeaders,
+  dropHeaderFields,
+  headerAddresses,
+  headerValue,
+  parseHeaderSection,
+  type HeaderField,
+} from '../../message/headers.ts';
 import { Readable } from 'node:stream';
 import { MessageTooLarge, spoolMessage, type SpooledMessage } from './spool.ts';
 import { computeMetadata } from '../../mailbox/message-metadata.ts';
@@ -25,7 +33,13 @@ import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
 import type { SenderLimits, SendingRefusal } from '../sender-limits.ts';
-import { authenticatedDomains, domainOf, isAligned, TrustedRelays, type AuthenticatedDomains } from './sender-authentication.ts';
+import {
+  authenticatedDomains,
+  domainOf,
+  isAligned,
+  TrustedRelays,
+  type AuthenticatedDomains,
+} from './sender-authentication.ts';
 
 export type IntakeSource = 'mx' | 'submission';
 
@@ -106,7 +120,9 @@ export class Intake {
 
   async login(sessionId: string, username: string, password: string): Promise<Principal> {
     const state = this.state(sessionId);
-    const outcome = await this.deps.logins.attempt(state.info.clientIp, username, () => this.deps.directory.authenticate(username, password));
+    const outcome = await this.deps.logins.attempt(state.info.clientIp, username, () =>
+      this.deps.directory.authenticate(username, password),
+    );
     if (!outcome.ok) {
       if (outcome.throttled) throw smtpReply(454, '4.7.0', outcome.message);
       throw smtpReply(535, '5.7.8', 'Authentication credentials invalid');
@@ -136,7 +152,11 @@ export class Intake {
     const { config } = this.deps;
     const { maxRecipients } = await this.deps.senderLimits.of(state.principal);
     if (state.recipients.length >= maxRecipients) {
-      throw smtpReply(452, '4.5.3', `Too many recipients (at most ${maxRecipients} per message); send the rest in another message`);
+      throw smtpReply(
+        452,
+        '4.5.3',
+        `Too many recipients (at most ${maxRecipients} per message); send the rest in another message`,
+      );
     }
     let parsed: string;
     try {
@@ -146,9 +166,15 @@ export class Intake {
       throw smtpReply(501, '5.1.3', `Bad recipient address syntax <${address}>`);
     }
     const route = await routeRecipient(this.routing, parsed, state.principal?.tenantId ?? null, config.hostname);
-    if (route.kind === 'unknown') throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
+    if (route.kind === 'unknown')
+      throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
     if (route.kind === 'remote') {
-      if (!state.principal && !route.ownDomain) throw smtpReply(550, '5.7.1', `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`);
+      if (!state.principal && !route.ownDomain)
+        throw smtpReply(
+          550,
+          '5.7.1',
+          `<${parsed}>: Unable to relay; authenticate on the submission port to send to other domains`,
+        );
       await this.checkRecipientRate(state);
     } else {
       if (state.info.source === 'mx') {
@@ -157,7 +183,11 @@ export class Intake {
       } else await this.checkRecipientRate(state);
       const mailbox = route.kind === 'local' ? route.principal : undefined;
       // The message is not here yet: it is checked at the size declared, or as the smallest message.
-      if (mailbox && mailbox.kind !== 'group' && !(await fitsQuota(this.deps.store.db, mailbox.id, mailbox.quotaBytes, state.declaredSize ?? sizeNotKnown))) {
+      if (
+        mailbox &&
+        mailbox.kind !== 'group' &&
+        !(await fitsQuota(this.deps.store.db, mailbox.id, mailbox.quotaBytes, state.declaredSize ?? sizeNotKnown))
+      ) {
         throw smtpReply(552, '5.2.2', `<${parsed}>: Mailbox full (quota ${formatSize(mailbox.quotaBytes)})`);
       }
     }
@@ -165,7 +195,13 @@ export class Intake {
       original: parsed,
       orcpt: dsn.orcpt ?? null,
       notify: dsn.notify?.length ? dsn.notify.join(',').toUpperCase() : null,
-      routed: route.recipients.map((r) => ({ recipient: r.recipient, originalRecipient: parsed, route: r.route, domain: r.domain, tenantId: r.tenantId })),
+      routed: route.recipients.map((r) => ({
+        recipient: r.recipient,
+        originalRecipient: parsed,
+        route: r.route,
+        domain: r.domain,
+        tenantId: r.tenantId,
+      })),
     });
   }
 
@@ -173,16 +209,36 @@ export class Intake {
    * Streams the message into the blob store, checks it, and commits it with its recipients. Resolves
    * (so the client may get `250`) only once everything is durably stored.
    */
-  async data(sessionId: string, stream: Readable, envelope: { envid?: string | null; ret?: string | null }): Promise<string> {
+  async data(
+    sessionId: string,
+    stream: Readable,
+    envelope: { envid?: string | null; ret?: string | null },
+  ): Promise<string> {
     const state = this.state(sessionId);
     const { config, store } = this.deps;
-    const capture = captureHeaders(dropHeaderFields(stream, droppedOnReceipt, config.smtp.maxHeaderSize), config.smtp.maxHeaderSize);
-    const tenantLimit = state.principal ? (await this.deps.senderLimits.of(state.principal)).maxMessageSize : state.sizeLimit?.bytes;
+    const capture = captureHeaders(
+      dropHeaderFields(stream, droppedOnReceipt, config.smtp.maxHeaderSize),
+      config.smtp.maxHeaderSize,
+    );
+    const tenantLimit = state.principal
+      ? (await this.deps.senderLimits.of(state.principal)).maxMessageSize
+      : state.sizeLimit?.bytes;
     const maxBytes = Math.min(config.smtp.maxMessageSize, tenantLimit ?? Infinity);
     const tooLarge = async () => {
-      if (maxBytes >= config.smtp.maxMessageSize) return smtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`);
-      const tenant = state.principal ? await this.deps.senderLimits.tenantName(state.principal.tenantId) : state.sizeLimit!.tenant;
-      return smtpReply(552, '5.3.4', `Message size exceeds the maximum message size of tenant ${tenant} (${formatSize(maxBytes)})`);
+      if (maxBytes >= config.smtp.maxMessageSize)
+        return smtpReply(
+          552,
+          '5.3.4',
+          `Message size exceeds fixed maximum message size (${formatSize(config.smtp.maxMessageSize)})`,
+        );
+      const tenant = state.principal
+        ? await this.deps.senderLimits.tenantName(state.principal.tenantId)
+        : state.sizeLimit!.tenant;
+      return smtpReply(
+        552,
+        '5.3.4',
+        `Message size exceeds the maximum message size of tenant ${tenant} (${formatSize(maxBytes)})`,
+      );
     };
     const spooled = await spoolMessage(capture.stream, store.blobs, maxBytes).catch(async (error: unknown) => {
       throw error instanceof MessageTooLarge ? await tooLarge() : error;
@@ -190,11 +246,20 @@ export class Intake {
     const dataEnded = performance.now();
     const blob = spooled.blob;
     // Every header field is checked (From above all), so a header section longer than what is read is refused.
-    if (!capture.complete()) throw smtpReply(552, '5.3.4', `Message header size exceeds fixed maximum header size (${config.smtp.maxHeaderSize} bytes)`);
+    if (!capture.complete())
+      throw smtpReply(
+        552,
+        '5.3.4',
+        `Message header size exceeds fixed maximum header size (${config.smtp.maxHeaderSize} bytes)`,
+      );
     const fields = parseHeaderSection(capture.headers());
     const received = fields.filter((f) => f.name === 'received').length;
     if (received > config.smtp.maxReceivedHeaders) {
-      throw smtpReply(554, '5.4.6', `Routing loop detected: the message has passed ${received} mail servers (more than ${config.smtp.maxReceivedHeaders})`);
+      throw smtpReply(
+        554,
+        '5.4.6',
+        `Routing loop detected: the message has passed ${received} mail servers (more than ${config.smtp.maxReceivedHeaders})`,
+      );
     }
 
     const now = this.deps.now();
@@ -212,11 +277,14 @@ export class Intake {
       if (verdict.headers) added.unshift(verdict.headers.trimEnd());
     }
     let prefix = added.map((h) => `${h}\r\n`).join('');
-    if (state.info.source === 'submission') prefix = (await this.dkimSignature(state, fields, prefix, spooled)) + prefix;
+    if (state.info.source === 'submission')
+      prefix = (await this.dkimSignature(state, fields, prefix, spooled)) + prefix;
     // Our Received line goes on top, as every hop's does (RFC 5321 4.4).
     prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
 
-    const recipients = state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify })));
+    const recipients = state.recipients.flatMap((r) =>
+      r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify })),
+    );
     const forMailboxes = spooled.inline && recipients.some((r) => r.route === 'local');
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
     const id = await this.deps.committer.submit({
@@ -263,26 +331,39 @@ export class Intake {
     });
     const dmarc = result.dmarc as { status?: { result?: string }; policy?: string; domain?: string } | false;
     if (dmarc && dmarc.status?.result === 'fail' && dmarc.policy === 'reject') {
-      throw smtpReply(550, '5.7.509', `Access denied, sending domain ${dmarc.domain} does not pass DMARC verification and has a DMARC policy of reject`);
+      throw smtpReply(
+        550,
+        '5.7.509',
+        `Access denied, sending domain ${dmarc.domain} does not pass DMARC verification and has a DMARC policy of reject`,
+      );
     }
     return {
       headers: result.headers as string,
       domains: authenticatedDomains(result),
       summary: {
         spf: (result.spf as { status?: { result?: string } } | undefined)?.status?.result ?? 'none',
-        dkim: (result.dkim as { results?: { status?: { result?: string } }[] })?.results?.map((r) => r.status?.result) ?? [],
+        dkim:
+          (result.dkim as { results?: { status?: { result?: string } }[] })?.results?.map((r) => r.status?.result) ??
+          [],
         dmarc: dmarc ? dmarc.status?.result : 'none',
       },
     };
   }
 
   /** A DKIM-Signature for mail submitted from one of the sender's tenant's domains. */
-  private async dkimSignature(state: SessionState, fields: HeaderField[], prefix: string, message: SpooledMessage): Promise<string> {
+  private async dkimSignature(
+    state: SessionState,
+    fields: HeaderField[],
+    prefix: string,
+    message: SpooledMessage,
+  ): Promise<string> {
     const fromDomain = headerAddresses(headerValue(fields, 'from'))[0]?.split('@')[1] ?? state.sender?.split('@')[1];
     if (!fromDomain) return '';
     const owner = await this.routing.findDomain(fromDomain).catch(() => undefined);
     if (!owner || owner.tenantId !== state.principal?.tenantId) return '';
-    const content = message.inline ? Buffer.concat([Buffer.from(prefix), message.inline.data]) : withPrefix(prefix, message.open());
+    const content = message.inline
+      ? Buffer.concat([Buffer.from(prefix), message.inline.data])
+      : withPrefix(prefix, message.open());
     return dkimSignature(this.deps.dkim, fromDomain, content, this.deps.now());
   }
 
@@ -302,14 +383,18 @@ export class Intake {
   }
 
   private async checkSendAs(principal: Principal, address: string, what = 'Sender address') {
-    let resolved;
+    let resolved: Awaited<ReturnType<Directory['resolveAddress']>> | undefined;
     try {
       resolved = await this.deps.directory.resolveAddress(address);
     } catch {
       resolved = undefined;
     }
     if (!resolved || !(await this.deps.directory.maySendAs(principal.id, resolved.principal.id))) {
-      throw smtpReply(553, '5.7.1', `${what} rejected: <${address}> is not an address ${principal.address} may send as`);
+      throw smtpReply(
+        553,
+        '5.7.1',
+        `${what} rejected: <${address}> is not an address ${principal.address} may send as`,
+      );
     }
   }
 
@@ -325,8 +410,18 @@ export class Intake {
       throw smtpReply(553, '5.7.1', `Message rejected: it ${found}; a message needs exactly one, naming its author`);
     }
     const { addresses, group } = authorsOf(from[0]!.value);
-    if (group) throw smtpReply(553, '5.7.1', `From header rejected: a group ("${from[0]!.value.slice(0, 100)}") names no author; give an address ${principal.address} may send as`);
-    if (addresses.length === 0) throw smtpReply(553, '5.7.1', `From header rejected: it names no address; give an address ${principal.address} may send as`);
+    if (group)
+      throw smtpReply(
+        553,
+        '5.7.1',
+        `From header rejected: a group ("${from[0]!.value.slice(0, 100)}") names no author; give an address ${principal.address} may send as`,
+      );
+    if (addresses.length === 0)
+      throw smtpReply(
+        553,
+        '5.7.1',
+        `From header rejected: it names no address; give an address ${principal.address} may send as`,
+      );
     for (const address of addresses) await this.checkSendAs(principal, address, 'From header');
     return addresses.length === 1 ? addresses[0]! : null;
   }
@@ -336,18 +431,32 @@ export class Intake {
    * SPF or DKIM aligned with that domain, or a trusted relay passing it on. Otherwise anyone could
    * mail our users as their colleagues. Returns the message's one From address if it is proved.
    */
-  private async checkOwnDomains(state: SessionState, fields: HeaderField[], proof: AuthenticatedDomains): Promise<string | null> {
+  private async checkOwnDomains(
+    state: SessionState,
+    fields: HeaderField[],
+    proof: AuthenticatedDomains,
+  ): Promise<string | null> {
     const trusted = this.trustedRelays.has(state.info.clientIp);
     const from = fields.filter((f) => f.name === 'from');
     const authors = from.flatMap((f) => headerAddresses(f.value));
     if (!trusted) {
       const claims = new Map<string, string>();
-      for (const address of [state.sender ?? '', ...authors]) if (domainOf(address) && !claims.has(domainOf(address))) claims.set(domainOf(address), address);
+      for (const address of [state.sender ?? '', ...authors])
+        if (domainOf(address) && !claims.has(domainOf(address))) claims.set(domainOf(address), address);
       for (const [domain, address] of claims) {
         if (isAligned(domain, proof) || !(await this.routing.findDomain(domain).catch(() => undefined))) continue;
         // A DNS failure is no proof of spoofing: the sender tries again, as with DMARC's temperror.
-        if (proof.temporaryError) throw smtpReply(451, '4.4.3', `Message not accepted for now: SPF and DKIM for ${domain} could not be checked (a DNS error); try again later`);
-        throw smtpReply(550, '5.7.1', `Message rejected as spoofed: <${address}> is in ${domain}, a domain of this server, and the message passed neither SPF nor DKIM for ${domain}; senders of ${domain} use the submission port`);
+        if (proof.temporaryError)
+          throw smtpReply(
+            451,
+            '4.4.3',
+            `Message not accepted for now: SPF and DKIM for ${domain} could not be checked (a DNS error); try again later`,
+          );
+        throw smtpReply(
+          550,
+          '5.7.1',
+          `Message rejected as spoofed: <${address}> is in ${domain}, a domain of this server, and the message passed neither SPF nor DKIM for ${domain}; senders of ${domain} use the submission port`,
+        );
       }
     }
     const author = from.length === 1 && authors.length === 1 ? authors[0]! : undefined;
@@ -357,7 +466,11 @@ export class Intake {
   /** Inbound mail is held to the smallest size limit among its recipients' tenants. */
   private async narrowSizeLimit(state: SessionState, tenantId: number) {
     const { maxMessageSize } = await this.deps.senderLimits.ofTenant(tenantId);
-    if (maxMessageSize >= this.deps.config.smtp.maxMessageSize || (state.sizeLimit && state.sizeLimit.bytes <= maxMessageSize)) return;
+    if (
+      maxMessageSize >= this.deps.config.smtp.maxMessageSize ||
+      (state.sizeLimit && state.sizeLimit.bytes <= maxMessageSize)
+    )
+      return;
     state.sizeLimit = { bytes: maxMessageSize, tenant: await this.deps.senderLimits.tenantName(tenantId) };
   }
 
@@ -367,7 +480,8 @@ export class Intake {
 
   /** The 24-hour recipient limit of an authenticated sender; a group counts as one recipient. */
   private async checkRecipientRate(state: SessionState) {
-    if (state.principal) throwRefusal(await this.deps.senderLimits.recipientRefusal(state.principal, state.recipients.length));
+    if (state.principal)
+      throwRefusal(await this.deps.senderLimits.recipientRefusal(state.principal, state.recipients.length));
   }
 
   private requirePrincipal(state: SessionState): Principal {
@@ -384,7 +498,9 @@ export class Intake {
 
 function throwRefusal(refusal: SendingRefusal | undefined) {
   if (!refusal) return;
-  throw refusal.limit === 'messages-per-minute' ? smtpReply(450, '4.7.1', refusal.text) : smtpReply(452, '4.5.3', refusal.text);
+  throw refusal.limit === 'messages-per-minute'
+    ? smtpReply(450, '4.7.1', refusal.text)
+    : smtpReply(452, '4.5.3', refusal.text);
 }
 
 function withPrefix(prefix: string, content: Readable): Readable {

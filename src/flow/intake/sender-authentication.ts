@@ -16,7 +16,9 @@ export interface AuthenticatedDomains {
 /** The domains in a mailauth `authenticate` result that passed SPF or DKIM. */
 export function authenticatedDomains(result: { spf?: unknown; dkim?: unknown }): AuthenticatedDomains {
   const spf = result.spf as { status?: { result?: string }; domain?: string } | undefined;
-  const dkim = (result.dkim as { results?: { signingDomain?: string; status?: { result?: string } }[] } | undefined)?.results ?? [];
+  const dkim =
+    (result.dkim as { results?: { signingDomain?: string; status?: { result?: string } }[] } | undefined)?.results ??
+    [];
   return {
     spf: spf?.status?.result === 'pass' && spf.domain ? spf.domain.toLowerCase() : undefined,
     dkim: dkim.filter((r) => r.status?.result === 'pass' && r.signingDomain).map((r) => r.signingDomain!.toLowerCase()),
@@ -60,5 +62,10 @@ export class TrustedRelays {
 /** The domain of an address, lower-cased ('' for none, as of the null sender). */
 export function domainOf(address: string): string {
   const at = address.lastIndexOf('@');
-  return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  return at < 0
+    ? ''
+    : address
+        .slice(at + 1)
+        .toLowerCase()
+        .replace(/\.$/, '');
 }

@@ -21,7 +21,12 @@ export class MessageTooLarge extends Error {
   }
 }
 
-export async function spoolMessage(source: AsyncIterable<Uint8Array>, blobs: BlobStore, maxBytes = Infinity, limit = inlineBlobLimit): Promise<SpooledMessage> {
+export async function spoolMessage(
+  source: AsyncIterable<Uint8Array>,
+  blobs: BlobStore,
+  maxBytes = Infinity,
+  limit = inlineBlobLimit,
+): Promise<SpooledMessage> {
   const iterator = sizeCapped(source, maxBytes)[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
@@ -29,7 +34,11 @@ export async function spoolMessage(source: AsyncIterable<Uint8Array>, blobs: Blo
     const next = await iterator.next();
     if (next.done) {
       const inline = inlineBlob(Buffer.concat(head, size));
-      return { blob: { hash: inline.hash, size: inline.size }, inline, open: () => Readable.from([inline.data], { objectMode: false }) };
+      return {
+        blob: { hash: inline.hash, size: inline.size },
+        inline,
+        open: () => Readable.from([inline.data], { objectMode: false }),
+      };
     }
     head.push(Buffer.from(next.value));
     size += next.value.length;

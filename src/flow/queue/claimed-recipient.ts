@@ -42,7 +42,10 @@ export interface Outcome {
   remoteMta?: string | null;
 }
 
-export async function loadRecipients(db: Kysely<Database> | Transaction<Database>, ids: number[]): Promise<ClaimedRecipient[]> {
+export async function loadRecipients(
+  db: Kysely<Database> | Transaction<Database>,
+  ids: number[],
+): Promise<ClaimedRecipient[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom('queue_recipients as r')

@@ -30,7 +30,11 @@ export class Claims {
    * gets an equal share) and between new and retried mail (half of each share for first attempts),
    * so neither a bulk sender nor a backlog of deferred mail can starve fresh mail.
    */
-  async claim(owner: string, limit: number, routes: ('local' | 'remote')[] = ['local', 'remote']): Promise<ClaimedRecipient[]> {
+  async claim(
+    owner: string,
+    limit: number,
+    routes: ('local' | 'remote')[] = ['local', 'remote'],
+  ): Promise<ClaimedRecipient[]> {
     if (limit <= 0) return [];
     const now = this.deps.now();
     const lease = now + this.deps.config.queue.leaseMs;
@@ -57,8 +61,16 @@ export class Claims {
       // Per tenant: candidates alternating fresh and retried mail; each tenant first gets an equal
       // share of the active set, and whatever a tenant cannot use goes to the others.
       const share = Math.max(1, Math.ceil(limit / tenants.length));
-      const due = await this.oldestDue(trx, now, routes, tenants.map((t) => t.tenant_id), limit);
-      const candidates = tenants.map(({ tenant_id }) => interleave(due.get(dueKey(tenant_id, true)) ?? [], due.get(dueKey(tenant_id, false)) ?? []));
+      const due = await this.oldestDue(
+        trx,
+        now,
+        routes,
+        tenants.map((t) => t.tenant_id),
+        limit,
+      );
+      const candidates = tenants.map(({ tenant_id }) =>
+        interleave(due.get(dueKey(tenant_id, true)) ?? [], due.get(dueKey(tenant_id, false)) ?? []),
+      );
       const ids = candidates.flatMap((list) => list.slice(0, share));
       for (let round = share; ids.length < limit && candidates.some((list) => list.length > round); round++) {
         for (const list of candidates) if (list.length > round && ids.length < limit) ids.push(list[round]!);
@@ -71,7 +83,10 @@ export class Claims {
         .where('id', 'in', chosen)
         .returning('id')
         .execute();
-      return loadRecipients(trx, claimed.map((c) => c.id));
+      return loadRecipients(
+        trx,
+        claimed.map((c) => c.id),
+      );
     });
   }
 
@@ -82,7 +97,13 @@ export class Claims {
    * union of those reads): on PostgreSQL each statement is a round trip, and statements run at once
    * in one transaction are not allowed (pg queues them and deprecates it).
    */
-  private async oldestDue(trx: Transaction<Database>, now: number, routes: ('local' | 'remote')[], tenantIds: (number | null)[], limit: number): Promise<Map<string, number[]>> {
+  private async oldestDue(
+    trx: Transaction<Database>,
+    now: number,
+    routes: ('local' | 'remote')[],
+    tenantIds: (number | null)[],
+    limit: number,
+  ): Promise<Map<string, number[]>> {
     const read = (tenantId: number | null, state: (typeof dueStates)[number], fresh: boolean) =>
       trx
         .selectFrom('queue_recipients as r')
@@ -100,7 +121,9 @@ export class Claims {
     const due = new Map<string, { id: number; at: number }[]>();
     // Tenants in groups, within what one statement may hold (SQLite: 500 members of a union).
     for (const group of batches(tenantIds, 50)) {
-      const reads = group.flatMap((tenantId) => dueStates.flatMap((state) => [true, false].map((fresh) => read(tenantId, state, fresh))));
+      const reads = group.flatMap((tenantId) =>
+        dueStates.flatMap((state) => [true, false].map((fresh) => read(tenantId, state, fresh))),
+      );
       // Each read in a subquery of its own: its order and limit apply to it alone (and PostgreSQL
       // allows FOR UPDATE there, not on a member of a union).
       const [first, ...rest] = reads.map((q, i) => trx.selectFrom(q.as(`d${i}`)).selectAll());
@@ -109,7 +132,15 @@ export class Claims {
         due.set(key, [...(due.get(key) ?? []), { id: Number(r.id), at: Number(r.next_attempt_at) }]);
       }
     }
-    return new Map([...due].map(([key, list]) => [key, list.sort((a, b) => a.at - b.at).slice(0, limit).map((r) => r.id)]));
+    return new Map(
+      [...due].map(([key, list]) => [
+        key,
+        list
+          .sort((a, b) => a.at - b.at)
+          .slice(0, limit)
+          .map((r) => r.id),
+      ]),
+    );
   }
 
   /** A destination is back: its deferred mail is due now instead of at its next retry. */

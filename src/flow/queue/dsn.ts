@@ -57,7 +57,9 @@ export async function* buildDsn(blobs: BlobStore, input: DsnInput): AsyncIterabl
       '',
       human,
       '',
-      ...input.recipients.map((r) => `  <${r.recipient}>: ${r.reply ?? (failed ? 'delivery failed' : 'not delivered yet')}`),
+      ...input.recipients.map(
+        (r) => `  <${r.recipient}>: ${r.reply ?? (failed ? 'delivery failed' : 'not delivered yet')}`,
+      ),
       '',
       `--${boundary}`,
       'Content-Type: message/delivery-status',

@@ -54,7 +54,8 @@ export class Housekeeping {
       this.collector.consider(batch.hashes, now);
     }
     const contentsDeleted = await this.collector.collect(now);
-    if (purged || contentsDeleted) this.deps.logger.info({ purged, contentsDeleted }, 'housekeeping: removed finished mail and unused content');
+    if (purged || contentsDeleted)
+      this.deps.logger.info({ purged, contentsDeleted }, 'housekeeping: removed finished mail and unused content');
     return { purged, contentsDeleted };
   }
 }

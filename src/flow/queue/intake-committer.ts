@@ -144,7 +144,10 @@ type QueueRecipientValues = {
   domain: string;
   receivedAt: number;
 };
-const insertQueueRecipient = new PreparedQuery<QueueRecipientValues, { id: number; recipient: string; route: QueueRecipientTable['route'] }>((db, arg) =>
+const insertQueueRecipient = new PreparedQuery<
+  QueueRecipientValues,
+  { id: number; recipient: string; route: QueueRecipientTable['route'] }
+>((db, arg) =>
   db
     .insertInto('queue_recipients')
     .values({
@@ -168,7 +171,11 @@ const insertQueueRecipient = new PreparedQuery<QueueRecipientValues, { id: numbe
  * Inserts messages with their recipients, trace events and metadata (when computed); returns their
  * ids. The trace events of all of them are written together (one statement).
  */
-export async function insertMessages(trx: Transaction<Database>, messages: NewMessage[], dialect: Dialect): Promise<number[]> {
+export async function insertMessages(
+  trx: Transaction<Database>,
+  messages: NewMessage[],
+  dialect: Dialect,
+): Promise<number[]> {
   const trace: TraceEvent[] = [];
   const ids: number[] = [];
   for (const m of messages) ids.push(await insertOne(trx, m, dialect, trace));
@@ -181,7 +188,12 @@ export async function insertMessage(trx: Transaction<Database>, m: NewMessage, d
 }
 
 /** Inserts one message, adding its trace events to `trace` for the caller to write. */
-async function insertOne(trx: Transaction<Database>, m: NewMessage, dialect: Dialect, trace: TraceEvent[]): Promise<number> {
+async function insertOne(
+  trx: Transaction<Database>,
+  m: NewMessage,
+  dialect: Dialect,
+  trace: TraceEvent[],
+): Promise<number> {
   if (m.inlineBlob) await writeInlineBlob(trx, m.inlineBlob, m.receivedAt);
   if (m.metadata) await storeMetadata(trx, dialect, m.blobHash, m.metadata, m.receivedAt);
   const inserted = await insertQueueMessage.first(trx, {
@@ -216,8 +228,19 @@ async function insertOne(trx: Transaction<Database>, m: NewMessage, dialect: Dia
     recipients.push(row!);
   }
   trace.push(
-    { messageId: id, event: 'received', at: m.receivedAt, detail: { ...m.receivedDetail, sender: m.sender, size: m.size, messageId: m.messageId } },
-    ...recipients.map((r) => ({ messageId: id, recipientId: r.id, event: 'queued' as const, at: m.receivedAt, detail: { recipient: r.recipient, route: r.route } })),
+    {
+      messageId: id,
+      event: 'received',
+      at: m.receivedAt,
+      detail: { ...m.receivedDetail, sender: m.sender, size: m.size, messageId: m.messageId },
+    },
+    ...recipients.map((r) => ({
+      messageId: id,
+      recipientId: r.id,
+      event: 'queued' as const,
+      at: m.receivedAt,
+      detail: { recipient: r.recipient, route: r.route },
+    })),
   );
   return id;
 }

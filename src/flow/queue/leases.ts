@@ -64,7 +64,13 @@ export async function releaseStaleLeases(deps: LeaseDeps, scope: { allOwners: bo
   const now = deps.now();
   let owners: string[] | undefined;
   if (!scope.allOwners) {
-    const rows = await deps.db.selectFrom('queue_recipients').select('lease_owner').distinct().where('state', '=', 'inflight').where('lease_owner', 'like', `${scope.host}/%`).execute();
+    const rows = await deps.db
+      .selectFrom('queue_recipients')
+      .select('lease_owner')
+      .distinct()
+      .where('state', '=', 'inflight')
+      .where('lease_owner', 'like', `${scope.host}/%`)
+      .execute();
     owners = rows.map((r) => r.lease_owner!).filter((owner) => !isProcessAlive(Number(owner.split('/')[1])));
     if (owners.length === 0) return 0;
   }
@@ -82,11 +88,24 @@ export async function releaseStaleLeases(deps: LeaseDeps, scope: { allOwners: bo
  * lease is still the claimant's: if the lease expired and another worker took the recipient over,
  * that (late) outcome is dropped. Returns the outcomes recorded.
  */
-export async function endLeases(trx: Transaction<Database>, outcomes: Outcome[], state: RecipientState, now: number, fields: (o: Outcome) => OutcomeFields): Promise<Outcome[]> {
+export async function endLeases(
+  trx: Transaction<Database>,
+  outcomes: Outcome[],
+  state: RecipientState,
+  now: number,
+  fields: (o: Outcome) => OutcomeFields,
+): Promise<Outcome[]> {
   if (outcomes.length === 0) return [];
   const rows = outcomes.map((o) => {
     const f = fields(o);
-    return [o.recipient.id, o.recipient.leaseOwner, f.lastReply, f.attempts ?? null, f.lastAttemptAt ?? null, f.nextAttemptAt ?? null];
+    return [
+      o.recipient.id,
+      o.recipient.leaseOwner,
+      f.lastReply,
+      f.attempts ?? null,
+      f.lastAttemptAt ?? null,
+      f.nextAttemptAt ?? null,
+    ];
   });
   const recorded = await recordOutcomes.rows(trx, { state, now, rows: JSON.stringify(rows) });
   const ids = new Set(recorded.map((r) => Number(r.id)));
@@ -98,9 +117,10 @@ export async function endLeases(trx: Transaction<Database>, outcomes: Outcome[],
  * next attempt] (null: keep the value), where the lease owner is still the one given. One shape for
  * any number of outcomes, prepared once; on PostgreSQL one round trip instead of one per recipient.
  */
-const recordOutcomes = new PreparedQuery<{ state: RecipientState; now: number; rows: string }, { id: number }>((db, arg) =>
-  sqlFor(db, {
-    postgres: sql`update queue_recipients as r
+const recordOutcomes = new PreparedQuery<{ state: RecipientState; now: number; rows: string }, { id: number }>(
+  (db, arg) =>
+    sqlFor(db, {
+      postgres: sql`update queue_recipients as r
       set state = ${arg('state')}, lease_owner = null, lease_expires_at = null, updated_at = ${arg('now')},
         last_reply = v.value ->> 2,
         attempts = coalesce((v.value ->> 3)::integer, r.attempts),
@@ -109,7 +129,7 @@ const recordOutcomes = new PreparedQuery<{ state: RecipientState; now: number; r
       from json_array_elements(${arg('rows')}::json) as v(value)
       where r.id = (v.value ->> 0)::bigint and r.lease_owner is not distinct from v.value ->> 1
       returning r.id`,
-    sqlite: sql`update queue_recipients
+      sqlite: sql`update queue_recipients
       set state = ${arg('state')}, lease_owner = null, lease_expires_at = null, updated_at = ${arg('now')},
         last_reply = v.value ->> 2,
         attempts = coalesce(v.value ->> 3, queue_recipients.attempts),
@@ -118,7 +138,7 @@ const recordOutcomes = new PreparedQuery<{ state: RecipientState; now: number; r
       from json_each(${arg('rows')}) as v
       where queue_recipients.id = v.value ->> 0 and queue_recipients.lease_owner is v.value ->> 1
       returning queue_recipients.id`,
-  }),
+    }),
 );
 
 function isProcessAlive(pid: number): boolean {

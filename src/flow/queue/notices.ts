@@ -37,7 +37,11 @@ export class Notices {
 
   /** Queues notices in the caller's transaction; logQueued() logs them once it has committed. */
   async queue(trx: Transaction<Database>, notices: PreparedNotice[]) {
-    const ids = await insertMessages(trx, notices.map((notice) => notice.message), this.deps.dialect);
+    const ids = await insertMessages(
+      trx,
+      notices.map((notice) => notice.message),
+      this.deps.dialect,
+    );
     return notices.map((notice, i) => ({ ...notice, queueId: ids[i]! }));
   }
 
@@ -59,13 +63,35 @@ export class Notices {
       .where('m.sender', '!=', '')
       .limit(500)
       .execute();
-    const due = (await loadRecipients(this.deps.db, rows.map((r) => r.id))).filter((r) => wantsNotice(r.notify, 'delayed'));
+    const due = (
+      await loadRecipients(
+        this.deps.db,
+        rows.map((r) => r.id),
+      )
+    ).filter((r) => wantsNotice(r.notify, 'delayed'));
     if (due.length === 0) return 0;
     const outcomes = due.map((recipient) => ({ recipient, reply: recipient.lastReply ?? '' }));
     const notices = await this.prepare(outcomes, 'delayed', (m) => m.receivedAt + expireMs);
     const queued = await groupCommit(this.deps.db, async (trx) => {
-      await trx.updateTable('queue_recipients').set({ delay_notified: 1 }).where('id', 'in', due.map((r) => r.id)).execute();
-      await writeTrace(trx, due.map((r) => ({ messageId: r.messageId, recipientId: r.id, event: 'delay-notice' as const, at: now, detail: { recipient: r.recipient } })));
+      await trx
+        .updateTable('queue_recipients')
+        .set({ delay_notified: 1 })
+        .where(
+          'id',
+          'in',
+          due.map((r) => r.id),
+        )
+        .execute();
+      await writeTrace(
+        trx,
+        due.map((r) => ({
+          messageId: r.messageId,
+          recipientId: r.id,
+          event: 'delay-notice' as const,
+          at: now,
+          detail: { recipient: r.recipient },
+        })),
+      );
       return this.queue(trx, notices);
     });
     this.logQueued(queued);
@@ -94,19 +120,30 @@ export class Notices {
         lastAttemptAt: now,
       }));
       const blob = await this.deps.blobs.put(
-        buildDsn(this.deps.blobs, { kind, hostname: this.deps.config.hostname, sender: message.sender, original: message, recipients, retryUntil: retryUntil?.(message), now }),
+        buildDsn(this.deps.blobs, {
+          kind,
+          hostname: this.deps.config.hostname,
+          sender: message.sender,
+          original: message,
+          recipients,
+          retryUntil: retryUntil?.(message),
+          now,
+        }),
       );
-      notices.push({ dsnFor: message.id, message: {
-        blobHash: blob.hash,
-        prefix: '',
-        size: blob.size,
-        sender: '',
-        subject: kind === 'failed' ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)',
-        source: 'dsn' as const,
-        receivedAt: now,
-        recipients: route.recipients.map((r) => ({ ...r, originalRecipient: message.sender })),
-        receivedDetail: { dsnFor: message.id, kind },
-      } });
+      notices.push({
+        dsnFor: message.id,
+        message: {
+          blobHash: blob.hash,
+          prefix: '',
+          size: blob.size,
+          sender: '',
+          subject: kind === 'failed' ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)',
+          source: 'dsn' as const,
+          receivedAt: now,
+          recipients: route.recipients.map((r) => ({ ...r, originalRecipient: message.sender })),
+          receivedDetail: { dsnFor: message.id, kind },
+        },
+      });
     }
     return notices;
   }

@@ -67,7 +67,9 @@ export class Outcomes {
       // Some recipient of the batch was taken over by another worker: deliver the rest one by one.
       result = { delivered: [], changes: [], refused: [] };
       for (const one of recipients) {
-        const single = await this.deliverBatch([one]).catch((e) => (e instanceof LeaseLostError ? undefined : Promise.reject(e)));
+        const single = await this.deliverBatch([one]).catch((e) =>
+          e instanceof LeaseLostError ? undefined : Promise.reject(e),
+        );
         result.delivered.push(...(single?.delivered ?? []));
         result.changes.push(...(single?.changes ?? []));
         result.refused.push(...(single?.refused ?? []));
@@ -88,11 +90,22 @@ export class Outcomes {
       refused = [];
       delivered = [];
       const changes: MailboxChange[] = [];
-      const results = await deliver(trx, recipients.map(({ recipient, mailbox }) => ({ recipient: mailbox, message: recipient.message, key: `queue-recipient:${recipient.id}` })), now);
+      const results = await deliver(
+        trx,
+        recipients.map(({ recipient, mailbox }) => ({
+          recipient: mailbox,
+          message: recipient.message,
+          key: `queue-recipient:${recipient.id}`,
+        })),
+        now,
+      );
       results.forEach((result, i) => {
         const { recipient, mailbox } = recipients[i]!;
         if (!result.delivered) {
-          refused.push({ recipient, reply: `552 5.2.2 <${recipient.recipient}>: mailbox full (quota ${formatSize(result.quotaBytes)})` });
+          refused.push({
+            recipient,
+            reply: `552 5.2.2 <${recipient.recipient}>: mailbox full (quota ${formatSize(result.quotaBytes)})`,
+          });
           return;
         }
         outcomes.push({ recipient, reply: `250 2.0.0 delivered to ${mailbox.address} INBOX (uid ${result.uid})` });
@@ -110,10 +123,20 @@ export class Outcomes {
   /** Returns the outcomes recorded (the others had lost their lease). */
   private async writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<Outcome[]> {
     const now = this.deps.now();
-    const applied = await endLeases(trx, outcomes, 'delivered', now, (o) => ({ lastReply: o.reply, attempts: o.recipient.attempts + 1, lastAttemptAt: now }));
+    const applied = await endLeases(trx, outcomes, 'delivered', now, (o) => ({
+      lastReply: o.reply,
+      attempts: o.recipient.attempts + 1,
+      lastAttemptAt: now,
+    }));
     await writeTrace(
       trx,
-      applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event: 'delivered' as const, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
+      applied.map((o) => ({
+        messageId: o.recipient.messageId,
+        recipientId: o.recipient.id,
+        event: 'delivered' as const,
+        at: now,
+        detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta },
+      })),
     );
     return applied;
   }
@@ -133,7 +156,11 @@ export class Outcomes {
     const now = this.deps.now();
     for (const o of outcomes) {
       metrics.deliveryOutcomes.inc({ outcome, route: o.recipient.route, code: replyCode(o.reply) });
-      if (outcome === 'delivered') metrics.deliveryLatency.observe({ route: o.recipient.route }, Math.max(0, now - o.recipient.message.receivedAt) / 1000);
+      if (outcome === 'delivered')
+        metrics.deliveryLatency.observe(
+          { route: o.recipient.route },
+          Math.max(0, now - o.recipient.message.receivedAt) / 1000,
+        );
     }
   }
 
@@ -156,7 +183,9 @@ export class Outcomes {
           const attempts = o.recipient.attempts + (notAttempted ? 0 : 1);
           const delay = retryMs[Math.min(Math.max(attempts - 1, 0), retryMs.length - 1)]!;
           retryAt.set(o, now + delay);
-          return notAttempted ? { lastReply: o.reply, nextAttemptAt: now + delay } : { lastReply: o.reply, attempts, lastAttemptAt: now, nextAttemptAt: now + delay };
+          return notAttempted
+            ? { lastReply: o.reply, nextAttemptAt: now + delay }
+            : { lastReply: o.reply, attempts, lastAttemptAt: now, nextAttemptAt: now + delay };
         });
         await writeTrace(
           trx,
@@ -165,7 +194,12 @@ export class Outcomes {
             recipientId: o.recipient.id,
             event: 'deferred' as const,
             at: now,
-            detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta, attempt: o.recipient.attempts + 1 },
+            detail: {
+              recipient: o.recipient.recipient,
+              reply: o.reply,
+              remoteMta: o.remoteMta,
+              attempt: o.recipient.attempts + 1,
+            },
           })),
         );
         return applied;
@@ -177,7 +211,10 @@ export class Outcomes {
     }
     if (expired.length) {
       await this.recordFailed(
-        expired.map((o) => ({ ...o, reply: `${o.reply} (message expired after ${Math.round(expireMs / 3_600_000)} hours in the queue)` })),
+        expired.map((o) => ({
+          ...o,
+          reply: `${o.reply} (message expired after ${Math.round(expireMs / 3_600_000)} hours in the queue)`,
+        })),
         'expired',
       );
     }
@@ -189,15 +226,34 @@ export class Outcomes {
     const now = this.deps.now();
     const dsns = await this.deps.notices.prepare(outcomes, 'failed');
     const { applied, notices } = await groupCommit(this.db, async (trx) => {
-      const applied = await endLeases(trx, outcomes, 'failed', now, (o) => ({ lastReply: o.reply, attempts: o.recipient.attempts + 1, lastAttemptAt: now }));
+      const applied = await endLeases(trx, outcomes, 'failed', now, (o) => ({
+        lastReply: o.reply,
+        attempts: o.recipient.attempts + 1,
+        lastAttemptAt: now,
+      }));
       await writeTrace(
         trx,
-        applied.map((o) => ({ messageId: o.recipient.messageId, recipientId: o.recipient.id, event, at: now, detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta } })),
+        applied.map((o) => ({
+          messageId: o.recipient.messageId,
+          recipientId: o.recipient.id,
+          event,
+          at: now,
+          detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta },
+        })),
       );
       const appliedMessages = new Set(applied.map((o) => o.recipient.messageId));
-      return { applied, notices: await this.deps.notices.queue(trx, dsns.filter((dsn) => appliedMessages.has(dsn.dsnFor))) };
+      return {
+        applied,
+        notices: await this.deps.notices.queue(
+          trx,
+          dsns.filter((dsn) => appliedMessages.has(dsn.dsnFor)),
+        ),
+      };
     });
     this.deps.notices.logQueued(notices);
-    logOutcomes(this.deps.log, 'bounced', applied, now, (o) => ({ expired: event === 'expired' || undefined, dsnQueueId: notices.find((n) => n.dsnFor === o.recipient.messageId)?.queueId }));
+    logOutcomes(this.deps.log, 'bounced', applied, now, (o) => ({
+      expired: event === 'expired' || undefined,
+      dsnQueueId: notices.find((n) => n.dsnFor === o.recipient.messageId)?.queueId,
+    }));
   }
 }

@@ -40,7 +40,10 @@ export class QueueAdmin {
 
   async list(filter: QueueFilter = {}, limit = 1000): Promise<QueueEntry[]> {
     if (filter.state && !queueStates.includes(filter.state)) {
-      throw invalid('invalid-option', `--state = "${filter.state}" is not allowed: expected one of ${queueStates.join(', ')}`);
+      throw invalid(
+        'invalid-option',
+        `--state = "${filter.state}" is not allowed: expected one of ${queueStates.join(', ')}`,
+      );
     }
     let query = this.db
       .selectFrom('queue_recipients as r')
@@ -75,10 +78,20 @@ export class QueueAdmin {
   }
 
   async show(messageId: number) {
-    const message = await this.db.selectFrom('queue_messages').selectAll().where('id', '=', messageId).executeTakeFirst();
+    const message = await this.db
+      .selectFrom('queue_messages')
+      .selectAll()
+      .where('id', '=', messageId)
+      .executeTakeFirst();
     if (!message) throw notFound('unknown-message', `no message ${messageId} in the queue`);
     const recipients = await this.list({ all: true }).then((all) => all.filter((r) => r.messageId === messageId));
-    const trace = await this.db.selectFrom('trace_events').selectAll().where('message_id', '=', messageId).orderBy('at').orderBy('id').execute();
+    const trace = await this.db
+      .selectFrom('trace_events')
+      .selectAll()
+      .where('message_id', '=', messageId)
+      .orderBy('at')
+      .orderBy('id')
+      .execute();
     return {
       id: message.id,
       sender: message.sender,
@@ -90,7 +103,12 @@ export class QueueAdmin {
       held: Boolean(message.held),
       receivedAt: Number(message.received_at),
       recipients,
-      trace: trace.map((e) => ({ at: Number(e.at), event: e.event, recipientId: e.recipient_id, ...JSON.parse(e.detail) })),
+      trace: trace.map((e) => ({
+        at: Number(e.at),
+        event: e.event,
+        recipientId: e.recipient_id,
+        ...JSON.parse(e.detail),
+      })),
     };
   }
 
@@ -105,13 +123,20 @@ export class QueueAdmin {
   /** Makes waiting recipients due now (one message, or every message for a domain). */
   async retry(target: { messageId?: number; domain?: string }): Promise<number> {
     const now = this.now();
-    let query = this.db.updateTable('queue_recipients').set({ next_attempt_at: now, updated_at: now }).where('state', 'in', ['queued', 'deferred']);
-    if (target.messageId !== undefined) query = query.where('message_id', '=', await this.requireMessage(target.messageId));
+    let query = this.db
+      .updateTable('queue_recipients')
+      .set({ next_attempt_at: now, updated_at: now })
+      .where('state', 'in', ['queued', 'deferred']);
+    if (target.messageId !== undefined)
+      query = query.where('message_id', '=', await this.requireMessage(target.messageId));
     else if (target.domain) query = query.where('domain', '=', target.domain.toLowerCase());
     else throw invalid('invalid-option', 'give a message id or --domain');
     const result = await query.executeTakeFirst();
     const count = Number(result.numUpdatedRows);
-    if (target.messageId !== undefined) await writeTrace(this.db, [{ messageId: target.messageId, event: 'retry', at: now, detail: { by: 'administrator' } }]);
+    if (target.messageId !== undefined)
+      await writeTrace(this.db, [
+        { messageId: target.messageId, event: 'retry', at: now, detail: { by: 'administrator' } },
+      ]);
     return count;
   }
 
@@ -121,14 +146,25 @@ export class QueueAdmin {
     const waiting = (await this.list({})).filter((r) => r.messageId === messageId && r.state !== 'inflight');
     if (waiting.length === 0) return 0;
     const claimed = await this.queue.loadRecipients(waiting.map((r) => r.recipientId));
-    await this.queue.recordFailed(claimed.map((recipient) => ({ recipient, reply: '550 5.3.0 message removed from the queue by the administrator' })));
+    await this.queue.recordFailed(
+      claimed.map((recipient) => ({
+        recipient,
+        reply: '550 5.3.0 message removed from the queue by the administrator',
+      })),
+    );
     return claimed.length;
   }
 
   private async setHeld(messageId: number, held: boolean) {
     await this.requireMessage(messageId);
-    await this.db.updateTable('queue_messages').set({ held: held ? 1 : 0 }).where('id', '=', messageId).execute();
-    await writeTrace(this.db, [{ messageId, event: held ? 'held' : 'released', at: this.now(), detail: { by: 'administrator' } }]);
+    await this.db
+      .updateTable('queue_messages')
+      .set({ held: held ? 1 : 0 })
+      .where('id', '=', messageId)
+      .execute();
+    await writeTrace(this.db, [
+      { messageId, event: held ? 'held' : 'released', at: this.now(), detail: { by: 'administrator' } },
+    ]);
   }
 
   private async requireMessage(messageId: number): Promise<number> {

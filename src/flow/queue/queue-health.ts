@@ -7,7 +7,10 @@ import type { Database, RecipientState } from '../../store/schema.ts';
 const waitingStates: RecipientState[] = ['queued', 'inflight', 'deferred'];
 
 /** Recipients not yet delivered or failed that were queued before `before`, and the oldest one's time. */
-export async function lateRecipients(db: Kysely<Database>, before: number): Promise<{ count: number; oldestAt: number | null }> {
+export async function lateRecipients(
+  db: Kysely<Database>,
+  before: number,
+): Promise<{ count: number; oldestAt: number | null }> {
   const row = await db
     .selectFrom('queue_recipients')
     .select([(eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.min<number>('created_at').as('oldest')])
@@ -31,7 +34,10 @@ export async function lastDeliveredAt(db: Kysely<Database>, domain: string): Pro
 }
 
 /** Per remote destination, how many recipients were delivered and how many failed since `since`. */
-export async function remoteOutcomesSince(db: Kysely<Database>, since: number): Promise<Map<string, { delivered: number; failed: number }>> {
+export async function remoteOutcomesSince(
+  db: Kysely<Database>,
+  since: number,
+): Promise<Map<string, { delivered: number; failed: number }>> {
   const rows = await db
     .selectFrom('queue_recipients')
     .select(['domain', 'state', (eb) => eb.fn.countAll<number>().as('n')])
@@ -51,7 +57,14 @@ export async function remoteOutcomesSince(db: Kysely<Database>, since: number): 
 
 /** The reply of the last recipient a destination refused. */
 export async function lastRefusal(db: Kysely<Database>, domain: string): Promise<string | null> {
-  const row = await db.selectFrom('queue_recipients').select('last_reply').where('domain', '=', domain).where('state', '=', 'failed').orderBy('updated_at', 'desc').limit(1).executeTakeFirst();
+  const row = await db
+    .selectFrom('queue_recipients')
+    .select('last_reply')
+    .where('domain', '=', domain)
+    .where('state', '=', 'failed')
+    .orderBy('updated_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return row?.last_reply ?? null;
 }
 
@@ -64,7 +77,10 @@ export interface RecipientSelection {
 }
 
 /** The sending tenants of the selected recipients and the resource forests they belong to. */
-export async function tenantsAndForestsOf(db: Kysely<Database>, selection: RecipientSelection): Promise<{ tenants: string[]; forests: string[] }> {
+export async function tenantsAndForestsOf(
+  db: Kysely<Database>,
+  selection: RecipientSelection,
+): Promise<{ tenants: string[]; forests: string[] }> {
   let query = db
     .selectFrom('queue_recipients as r')
     .innerJoin('tenants as t', 't.id', 'r.tenant_id')
@@ -72,7 +88,12 @@ export async function tenantsAndForestsOf(db: Kysely<Database>, selection: Recip
     .where('r.state', 'in', selection.states ?? waitingStates);
   if (selection.queuedBefore !== undefined) query = query.where('r.created_at', '<', selection.queuedBefore);
   if (selection.updatedSince !== undefined) query = query.where('r.updated_at', '>=', selection.updatedSince);
-  if (selection.remoteDomain !== undefined) query = query.where('r.domain', '=', selection.remoteDomain).where('r.route', '=', 'remote');
-  const rows = await query.select(['t.name as tenant', 'f.name as forest']).groupBy(['t.name', 'f.name']).orderBy(sql`1`).execute();
+  if (selection.remoteDomain !== undefined)
+    query = query.where('r.domain', '=', selection.remoteDomain).where('r.route', '=', 'remote');
+  const rows = await query
+    .select(['t.name as tenant', 'f.name as forest'])
+    .groupBy(['t.name', 'f.name'])
+    .orderBy(sql`1`)
+    .execute();
   return { tenants: [...new Set(rows.map((r) => r.tenant))], forests: [...new Set(rows.map((r) => r.forest))] };
 }

@@ -39,10 +39,19 @@ export async function queueBacklog(db: Kysely<Database>, now: number): Promise<Q
     .execute();
   const count = (state: string) => Number(counts.find((c) => c.state === state)?.n ?? 0);
   const oldest = Math.min(...counts.map((c) => Number(c.oldest)));
-  return { queued: count('queued'), inFlight: count('inflight'), deferred: count('deferred'), oldestAgeSeconds: Number.isFinite(oldest) ? Math.max(0, Math.round((now - oldest) / 1000)) : 0 };
+  return {
+    queued: count('queued'),
+    inFlight: count('inflight'),
+    deferred: count('deferred'),
+    oldestAgeSeconds: Number.isFinite(oldest) ? Math.max(0, Math.round((now - oldest) / 1000)) : 0,
+  };
 }
 
-export async function queueInsight(db: Kysely<Database>, now: number, live: DestinationState[] = []): Promise<DestinationInsight[]> {
+export async function queueInsight(
+  db: Kysely<Database>,
+  now: number,
+  live: DestinationState[] = [],
+): Promise<DestinationInsight[]> {
   const rows = await db
     .selectFrom('queue_recipients')
     .select(['domain', 'state', 'attempts', 'last_reply', 'last_attempt_at', 'next_attempt_at', 'created_at'])
@@ -56,7 +65,9 @@ export async function queueInsight(db: Kysely<Database>, now: number, live: Dest
   const insights: DestinationInsight[] = [];
   for (const [destination, list] of byDomain) {
     const deferred = list.filter((r) => r.state === 'deferred');
-    const latest = [...list].filter((r) => r.last_attempt_at !== null).sort((a, b) => Number(b.last_attempt_at) - Number(a.last_attempt_at))[0];
+    const latest = [...list]
+      .filter((r) => r.last_attempt_at !== null)
+      .sort((a, b) => Number(b.last_attempt_at) - Number(a.last_attempt_at))[0];
     const state = liveByDomain.get(destination);
     const insight: DestinationInsight = {
       destination,
@@ -68,7 +79,9 @@ export async function queueInsight(db: Kysely<Database>, now: number, live: Dest
       lastReply: latest?.last_reply ?? null,
       lastAttemptAt: latest ? Number(latest.last_attempt_at) : null,
       nextAttemptAt: deferred.length ? Math.min(...deferred.map((r) => Number(r.next_attempt_at))) : null,
-      concurrency: state ? { limit: state.limit, active: state.active, deadUntil: state.deadUntil > now ? state.deadUntil : null } : null,
+      concurrency: state
+        ? { limit: state.limit, active: state.active, deadUntil: state.deadUntil > now ? state.deadUntil : null }
+        : null,
       explanation: '',
     };
     insight.explanation = explain(insight, now);
@@ -80,13 +93,17 @@ export async function queueInsight(db: Kysely<Database>, now: number, live: Dest
 function explain(insight: DestinationInsight, now: number): string {
   const next = insight.nextAttemptAt ? `next attempt ${inMinutes(insight.nextAttemptAt - now)}` : 'being delivered now';
   const reply = insight.lastReply ?? '';
-  if (insight.concurrency?.deadUntil) return `${insight.destination} cannot be reached (${reply || 'no answer'}); Holdfast sends it one probe at a time until it answers again; ${next}`;
+  if (insight.concurrency?.deadUntil)
+    return `${insight.destination} cannot be reached (${reply || 'no answer'}); Holdfast sends it one probe at a time until it answers again; ${next}`;
   if (!reply) return insight.inFlight ? `first delivery attempt under way` : `waiting for its first delivery attempt`;
   if (/^421\b|4\.3\.2|too many|concurrent connections|connection limit/i.test(reply)) {
-    const concurrency = insight.concurrency ? `; Holdfast lowered its concurrency there to ${insight.concurrency.limit}` : '';
+    const concurrency = insight.concurrency
+      ? `; Holdfast lowered its concurrency there to ${insight.concurrency.limit}`
+      : '';
     return `${insight.destination} is limiting connections (${reply.slice(0, 120)})${concurrency}; ${next}`;
   }
-  if (/^4\d\d/.test(reply)) return `${insight.destination} answered with a temporary failure (${reply.slice(0, 120)}); ${next}`;
+  if (/^4\d\d/.test(reply))
+    return `${insight.destination} answered with a temporary failure (${reply.slice(0, 120)}); ${next}`;
   return `last attempt: ${reply.slice(0, 120)}; ${next}`;
 }
 

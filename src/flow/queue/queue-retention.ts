@@ -9,14 +9,25 @@ import type { Database } from '../../store/schema.ts';
  * Deletes up to `limit` queue entries received before `cutoff` whose recipients are all finished
  * (delivered or failed), optionally only those from `sender`. Returns how many, and their contents.
  */
-export async function purgeFinishedMail(db: Kysely<Database>, cutoff: number, options: { limit?: number; sender?: string } = {}): Promise<{ purged: number; hashes: string[] }> {
+export async function purgeFinishedMail(
+  db: Kysely<Database>,
+  cutoff: number,
+  options: { limit?: number; sender?: string } = {},
+): Promise<{ purged: number; hashes: string[] }> {
   const done = await db
     .selectFrom('queue_messages as m')
     .select(['m.id', 'm.blob_hash'])
     .where('m.received_at', '<', cutoff)
     .$if(options.sender !== undefined, (q) => q.where('m.sender', '=', options.sender!))
     .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('queue_recipients as r').select('r.id').whereRef('r.message_id', '=', 'm.id').where('r.state', 'in', ['queued', 'inflight', 'deferred']))),
+      not(
+        exists(
+          selectFrom('queue_recipients as r')
+            .select('r.id')
+            .whereRef('r.message_id', '=', 'm.id')
+            .where('r.state', 'in', ['queued', 'inflight', 'deferred']),
+        ),
+      ),
     )
     .orderBy('m.received_at')
     .limit(options.limit ?? 500)

@@ -5,7 +5,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deliverLocally, type LocalDeliveryDeps } from '../delivery/local-delivery.ts';
 import type { DestinationControl } from '../delivery/destination-control.ts';
-import { deliverRemotely, destinationOf, mailOfDestination, type RemoteDeliveryDeps } from '../delivery/remote-delivery.ts';
+import {
+  deliverRemotely,
+  destinationOf,
+  mailOfDestination,
+  type RemoteDeliveryDeps,
+} from '../delivery/remote-delivery.ts';
 import type { NewMailSignal } from './new-mail-signal.ts';
 import type { ClaimedRecipient, Queue } from './queue.ts';
 
@@ -57,8 +62,12 @@ export class QueueRunner {
   }
 
   async start() {
-    const released = await this.deps.queue.releaseStaleLeases({ allOwners: this.deps.singleNode, host: this.deps.host });
-    if (released) this.deps.logger.info({ released }, 'queue: took over deliveries left in flight by a process that stopped');
+    const released = await this.deps.queue.releaseStaleLeases({
+      allOwners: this.deps.singleNode,
+      host: this.deps.host,
+    });
+    if (released)
+      this.deps.logger.info({ released }, 'queue: took over deliveries left in flight by a process that stopped');
     this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(1000, Math.floor(this.deps.leaseMs / 3)));
     this.noticeTimer = setInterval(() => void this.delayNotices(), 60_000);
@@ -109,7 +118,8 @@ export class QueueRunner {
         const key = `${r.messageId}|${r.domain}`;
         remoteGroups.set(key, [...(remoteGroups.get(key) ?? []), r]);
       }
-      for (const recipients of remoteGroups.values()) this.schedule({ destination: destinationOf(this.deps.remote.relays, recipients[0]!.domain), recipients });
+      for (const recipients of remoteGroups.values())
+        this.schedule({ destination: destinationOf(this.deps.remote.relays, recipients[0]!.domain), recipients });
       if (claimed.length === room) this.again = true;
     } catch (error) {
       this.deps.logger.error({ err: error }, 'queue: claiming work failed');
@@ -118,7 +128,10 @@ export class QueueRunner {
 
   /** A deferral the store would not take (a full disk, a lost database): the lease is what brings the work back. */
   private unrecorded(failure: unknown) {
-    this.deps.logger.error({ err: failure, retryInMs: this.deps.leaseMs }, 'queue: could not record a deferral; the delivery is tried again when its lease expires');
+    this.deps.logger.error(
+      { err: failure, retryInMs: this.deps.leaseMs },
+      'queue: could not record a deferral; the delivery is tried again when its lease expires',
+    );
   }
 
   private track(work: Promise<void>) {
@@ -131,7 +144,11 @@ export class QueueRunner {
       await deliverLocally(this.deps.local, recipients);
     } catch (error) {
       this.deps.logger.error({ err: error }, 'queue: local delivery failed; will retry');
-      await this.deps.queue.recordDeferred(recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 local delivery failed temporarily' }))).catch((failure) => this.unrecorded(failure));
+      await this.deps.queue
+        .recordDeferred(
+          recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 local delivery failed temporarily' })),
+        )
+        .catch((failure) => this.unrecorded(failure));
     } finally {
       this.finish(recipients);
     }
@@ -142,11 +159,19 @@ export class QueueRunner {
     if (destinations.isDead(job.destination)) {
       const state = destinations.state(job.destination);
       // A probe is finding out whether the destination is back: wait for its answer.
-      if (state.active > 0) return void this.waiting.set(job.destination, [...(this.waiting.get(job.destination) ?? []), job]);
+      if (state.active > 0)
+        return void this.waiting.set(job.destination, [...(this.waiting.get(job.destination) ?? []), job]);
       if (destinations.tryProbe(job.destination)) return this.track(this.runRemote(job));
       // Not tried: it waits on the schedule, and is released as soon as a probe finds the destination back.
       const reply = `451 4.4.1 ${job.destination} is not reachable at the moment (last reply: ${state.lastReply ?? 'none'}); retry scheduled`;
-      this.track(this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply })), true).finally(() => this.finish(job.recipients)));
+      this.track(
+        this.deps.queue
+          .recordDeferred(
+            job.recipients.map((recipient) => ({ recipient, reply })),
+            true,
+          )
+          .finally(() => this.finish(job.recipients)),
+      );
       return;
     }
     if (!destinations.tryAcquire(job.destination)) {
@@ -168,11 +193,20 @@ export class QueueRunner {
       if (outcome.failed.length) await this.deps.queue.recordFailed(outcome.failed);
     } catch (error) {
       this.deps.logger.error({ err: error, destination: job.destination }, 'queue: remote delivery failed; will retry');
-      await this.deps.queue.recordDeferred(job.recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 delivery failed temporarily' }))).catch((failure) => this.unrecorded(failure));
+      await this.deps.queue
+        .recordDeferred(
+          job.recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 delivery failed temporarily' })),
+        )
+        .catch((failure) => this.unrecorded(failure));
     } finally {
       if (this.destinations.release(job.destination, signal, lastReply)) {
-        const released = await this.deps.queue.retryDestination(mailOfDestination(this.deps.remote.relays, job.destination)).catch(() => 0);
-        this.deps.logger.info({ destination: job.destination, released }, 'queue: destination is reachable again; its deferred mail is retried now');
+        const released = await this.deps.queue
+          .retryDestination(mailOfDestination(this.deps.remote.relays, job.destination))
+          .catch(() => 0);
+        this.deps.logger.info(
+          { destination: job.destination, released },
+          'queue: destination is reachable again; its deferred mail is retried now',
+        );
       }
       this.finish(job.recipients);
       this.startWaiting(job.destination);
@@ -185,8 +219,7 @@ export class QueueRunner {
       if (this.destinations.isDead(destination)) {
         if (this.destinations.state(destination).active > 0) break; // a delivery in flight will decide
         this.schedule(queue.shift()!);
-      }
-      else if (this.destinations.tryAcquire(destination)) this.track(this.runRemote(queue.shift()!));
+      } else if (this.destinations.tryAcquire(destination)) this.track(this.runRemote(queue.shift()!));
       else break;
     }
     if (queue && queue.length === 0) this.waiting.delete(destination);

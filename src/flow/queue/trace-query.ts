@@ -21,10 +21,18 @@ export interface TracedMessage {
 }
 
 export async function traceMessages(db: Kysely<Database>, query: TraceQuery): Promise<TracedMessage[]> {
-  if (!query.sender && !query.recipient && !query.messageId) throw invalid('invalid-option', 'give --sender, --recipient or --message-id');
-  let messages = db.selectFrom('queue_messages as m').select(['m.id', 'm.sender', 'm.subject', 'm.message_id', 'm.received_at']);
+  if (!query.sender && !query.recipient && !query.messageId)
+    throw invalid('invalid-option', 'give --sender, --recipient or --message-id');
+  let messages = db
+    .selectFrom('queue_messages as m')
+    .select(['m.id', 'm.sender', 'm.subject', 'm.message_id', 'm.received_at']);
   if (query.sender) messages = messages.where('m.sender', '=', query.sender.toLowerCase());
-  if (query.messageId) messages = messages.where('m.message_id', '=', query.messageId.startsWith('<') ? query.messageId : `<${query.messageId}>`);
+  if (query.messageId)
+    messages = messages.where(
+      'm.message_id',
+      '=',
+      query.messageId.startsWith('<') ? query.messageId : `<${query.messageId}>`,
+    );
   if (query.recipient) {
     const recipient = query.recipient.toLowerCase();
     messages = messages.where((eb) =>
@@ -33,15 +41,26 @@ export async function traceMessages(db: Kysely<Database>, query: TraceQuery): Pr
           .selectFrom('queue_recipients as r')
           .select('r.id')
           .whereRef('r.message_id', '=', 'm.id')
-          .where((inner) => inner.or([inner('r.recipient', '=', recipient), inner('r.original_recipient', '=', recipient)])),
+          .where((inner) =>
+            inner.or([inner('r.recipient', '=', recipient), inner('r.original_recipient', '=', recipient)]),
+          ),
       ),
     );
   }
   if (query.since) messages = messages.where('m.received_at', '>=', query.since);
-  const rows = await messages.orderBy('m.received_at', 'desc').limit(query.limit ?? 50).execute();
+  const rows = await messages
+    .orderBy('m.received_at', 'desc')
+    .limit(query.limit ?? 50)
+    .execute();
   const result: TracedMessage[] = [];
   for (const row of rows) {
-    const events = await db.selectFrom('trace_events').select(['at', 'event', 'detail']).where('message_id', '=', row.id).orderBy('at').orderBy('id').execute();
+    const events = await db
+      .selectFrom('trace_events')
+      .select(['at', 'event', 'detail'])
+      .where('message_id', '=', row.id)
+      .orderBy('at')
+      .orderBy('id')
+      .execute();
     result.push({
       id: row.id,
       sender: row.sender,

@@ -29,11 +29,18 @@ const impactOf: Record<string, string> = {
 
 export async function checkListeners(context: ProbeContext, listeners: ListenerInfo[]): Promise<CheckResult[]> {
   const byComponent = new Map<ComponentId, ListenerInfo[]>();
-  for (const l of listeners) byComponent.set(componentOfListener[l.name], [...(byComponent.get(componentOfListener[l.name]) ?? []), l]);
+  for (const l of listeners)
+    byComponent.set(componentOfListener[l.name], [...(byComponent.get(componentOfListener[l.name]) ?? []), l]);
   const results: CheckResult[] = [];
   for (const [componentId, list] of byComponent) {
     const started = performance.now();
-    const refused = (await Promise.all(list.map(async (l) => ((await acceptsConnections(localHost(l.host), l.port, { tls: implicitTls.includes(l.name) })) ? undefined : l)))).filter((l) => l !== undefined);
+    const refused = (
+      await Promise.all(
+        list.map(async (l) =>
+          (await acceptsConnections(localHost(l.host), l.port, { tls: implicitTls.includes(l.name) })) ? undefined : l,
+        ),
+      )
+    ).filter((l) => l !== undefined);
     const component = componentById(componentId);
     const ports = list.map((l) => `${l.name} ${l.port}`).join(', ');
     results.push({

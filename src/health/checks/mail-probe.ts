@@ -12,7 +12,11 @@ import { localHost } from './tcp-reachable.ts';
 
 export const probeHeader = 'X-Holdfast-Probe';
 
-export async function probeMail(context: ProbeContext, listeners: ListenerInfo[], account: ProbeAccount): Promise<CheckResult[]> {
+export async function probeMail(
+  context: ProbeContext,
+  listeners: ListenerInfo[],
+  account: ProbeAccount,
+): Promise<CheckResult[]> {
   const smtp = ['submissions', 'submission'].map((name) => listeners.find((l) => l.name === name)).find(Boolean);
   if (!smtp) return [];
   const results: CheckResult[] = [];
@@ -29,15 +33,28 @@ export async function probeMail(context: ProbeContext, listeners: ListenerInfo[]
           tls: { rejectUnauthorized: false }, // this node's own certificate, on loopback
           auth: { user: account.address, pass: account.password },
         })
-        .sendMail({ from: account.address, to: account.address, subject: `Holdfast probe ${token}`, text: 'A synthetic probe of mail flow. It is deleted once seen.', headers: { [probeHeader]: token } }),
+        .sendMail({
+          from: account.address,
+          to: account.address,
+          subject: `Holdfast probe ${token}`,
+          text: 'A synthetic probe of mail flow. It is deleted once seen.',
+          headers: { [probeHeader]: token },
+        }),
       context.settings.probeTimeoutMs,
       'submitting the probe message',
     );
-    results.push(submission(context, 'healthy', `The probe message was accepted in ${Math.round(performance.now() - submitted)} ms.`));
+    results.push(
+      submission(
+        context,
+        'healthy',
+        `The probe message was accepted in ${Math.round(performance.now() - submitted)} ms.`,
+      ),
+    );
   } catch (error) {
     if (isRefused(error)) return []; // the listener check reports it
     const reply = (error as { response?: string }).response ?? (error as Error).message;
-    if ((error as { responseCode?: number }).responseCode === 535) return [signIn(context, 'failing', `Submission refused the probe account's password: ${reply}`)];
+    if ((error as { responseCode?: number }).responseCode === 535)
+      return [signIn(context, 'failing', `Submission refused the probe account's password: ${reply}`)];
     return [submission(context, 'failing', `Submitting the probe message failed: ${reply}.`)];
   }
 
@@ -60,7 +77,14 @@ export async function probeMail(context: ProbeContext, listeners: ListenerInfo[]
     } catch (error) {
       if (isRefused(error)) return results;
       if ((error as { authenticationFailed?: boolean }).authenticationFailed) {
-        return [...results, signIn(context, 'failing', `IMAP refused the probe account's password: ${(error as { responseText?: string }).responseText ?? (error as Error).message}`)];
+        return [
+          ...results,
+          signIn(
+            context,
+            'failing',
+            `IMAP refused the probe account's password: ${(error as { responseText?: string }).responseText ?? (error as Error).message}`,
+          ),
+        ];
       }
       return [...results, imapCheck(context, 'failing', `IMAP sign-in did not complete: ${(error as Error).message}.`)];
     }
@@ -82,11 +106,22 @@ export async function probeMail(context: ProbeContext, listeners: ListenerInfo[]
     const latencyMs = Math.round(performance.now() - submitted);
     results.push(
       seen
-        ? delivery(context, 'healthy', `The probe message reached the mailbox ${latencyMs} ms after submission.`, latencyMs)
-        : delivery(context, 'failing', `The probe message submitted ${Math.round(latencyMs / 1000)} s ago has not reached the probe mailbox.`, latencyMs),
+        ? delivery(
+            context,
+            'healthy',
+            `The probe message reached the mailbox ${latencyMs} ms after submission.`,
+            latencyMs,
+          )
+        : delivery(
+            context,
+            'failing',
+            `The probe message submitted ${Math.round(latencyMs / 1000)} s ago has not reached the probe mailbox.`,
+            latencyMs,
+          ),
     );
     // Probe messages never pile up, this one or late ones from earlier rounds.
-    if ((client.mailbox && typeof client.mailbox === 'object' ? client.mailbox.exists : 0) > 0) await client.messageDelete('1:*').catch(() => {});
+    if ((client.mailbox && typeof client.mailbox === 'object' ? client.mailbox.exists : 0) > 0)
+      await client.messageDelete('1:*').catch(() => {});
   } finally {
     await client.logout().catch(() => client.close());
   }
@@ -158,7 +193,8 @@ function delivery(context: ProbeContext, state: CheckResult['state'], detail: st
       classification: 'incident',
       origin: 'customer',
       title: 'Mail is not being delivered to mailboxes',
-      impact: 'Messages are accepted but do not appear in mailboxes; they are kept in the queue and delivered when this clears.',
+      impact:
+        'Messages are accepted but do not appear in mailboxes; they are kept in the queue and delivered when this clears.',
       feature: 'Delivery to mailboxes',
       publicSummary: 'New mail is not reaching mailboxes',
       scope: context.scope(),

@@ -23,7 +23,10 @@ export interface ProbeContext {
 /** Runs `work` but gives up after `ms`, naming what took too long. */
 export async function withinTime<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms)),
+  );
   try {
     return await Promise.race([work, timeout]);
   } finally {

@@ -3,7 +3,14 @@
 // recipients deferred; each destination that refused (5xx) at least [health] destination_failures
 // recipients in the last hour, more than it accepted — with the tenants and resource forests whose
 // mail is affected.
-import { lastDeliveredAt, lastRefusal, lateRecipients, remoteOutcomesSince, tenantsAndForestsOf, type RecipientSelection } from '../../flow/queue/queue-health.ts';
+import {
+  lastDeliveredAt,
+  lastRefusal,
+  lateRecipients,
+  remoteOutcomesSince,
+  tenantsAndForestsOf,
+  type RecipientSelection,
+} from '../../flow/queue/queue-health.ts';
 import { queueInsight } from '../../flow/queue/queue-insight.ts';
 import type { CheckResult, IssueScope } from '../check-result.ts';
 import type { ProbeContext } from './probe-context.ts';
@@ -24,7 +31,9 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
     rule: queueAgeRule,
     component: 'Queue',
     state: late ? 'failing' : 'healthy',
-    detail: late ? `${late} recipients have waited more than ${minutes} min; the oldest since ${new Date(oldestAt!).toISOString()}.` : `No mail has waited more than ${minutes} min.`,
+    detail: late
+      ? `${late} recipients have waited more than ${minutes} min; the oldest since ${new Date(oldestAt!).toISOString()}.`
+      : `No mail has waited more than ${minutes} min.`,
     issue: late
       ? {
           classification: 'advisory',
@@ -76,7 +85,11 @@ export async function checkQueue(context: ProbeContext): Promise<CheckResult[]> 
         impact: `Messages to ${domain} are returned to their senders as undeliverable.`,
         feature: `Delivery to ${domain}`,
         publicSummary: 'One outside destination refuses mail',
-        scope: await scopeOf(context, { remoteDomain: domain, updatedSince: now - refusalWindowMs, states: ['failed'] }, region),
+        scope: await scopeOf(
+          context,
+          { remoteDomain: domain, updatedSince: now - refusalWindowMs, states: ['failed'] },
+          region,
+        ),
       },
     });
   }

@@ -20,13 +20,16 @@ export async function checkStore(context: ProbeContext): Promise<CheckResult> {
     component: 'Store',
     state: failure || slow ? 'failing' : 'healthy',
     latencyMs,
-    detail: failure ? `The store does not answer writes from ${context.node}: ${failure}.` : `A write and read took ${latencyMs} ms (limit ${limit} ms).`,
+    detail: failure
+      ? `The store does not answer writes from ${context.node}: ${failure}.`
+      : `A write and read took ${latencyMs} ms (limit ${limit} ms).`,
     issue: failure
       ? {
           classification: 'incident',
           origin: 'customer',
           title: `The store cannot be written from ${context.node}`,
-          impact: 'Mail cannot be accepted or delivered, and mailboxes and calendars cannot be changed, on the affected server.',
+          impact:
+            'Mail cannot be accepted or delivered, and mailboxes and calendars cannot be changed, on the affected server.',
           feature: 'Store writes',
           publicSummary: 'Mail storage is unavailable on one server',
           scope: context.scope(),
@@ -47,9 +50,22 @@ async function writeAndRead(context: ProbeContext, rule: string) {
   const at = context.now();
   await context.db
     .insertInto('health_checks')
-    .values({ node: context.node, check_name: rule, component: 'Store', state: 'healthy', detail: 'heartbeat', latency_ms: null, checked_at: at })
+    .values({
+      node: context.node,
+      check_name: rule,
+      component: 'Store',
+      state: 'healthy',
+      detail: 'heartbeat',
+      latency_ms: null,
+      checked_at: at,
+    })
     .onConflict((oc) => oc.columns(['node', 'check_name']).doUpdateSet({ checked_at: at }))
     .execute();
-  const row = await context.db.selectFrom('health_checks').select('checked_at').where('node', '=', context.node).where('check_name', '=', rule).executeTakeFirst();
+  const row = await context.db
+    .selectFrom('health_checks')
+    .select('checked_at')
+    .where('node', '=', context.node)
+    .where('check_name', '=', rule)
+    .executeTakeFirst();
   if (Number(row?.checked_at) !== at) throw new Error('the heartbeat written was not read back');
 }

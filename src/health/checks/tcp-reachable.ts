@@ -7,7 +7,11 @@ import type { ListenerName } from '../../config/schema.ts';
 
 export const implicitTls: readonly ListenerName[] = ['submissions', 'imaps', 'pop3s', 'https'];
 
-export function acceptsConnections(host: string, port: number, options: { tls?: boolean; timeoutMs?: number } = {}): Promise<boolean> {
+export function acceptsConnections(
+  host: string,
+  port: number,
+  options: { tls?: boolean; timeoutMs?: number } = {},
+): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     // Our own listener on this machine: whose certificate it is, is not the question here.
     const socket = options.tls ? connectTls({ host, port, rejectUnauthorized: false }) : connect({ host, port });

@@ -8,7 +8,14 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
 import { currentSignIn } from '../../directory/session-check.ts';
-import { checkHttpPassword, parseBasicAuthorization, plainHttpRefusal, type HttpLoginRequest, type HttpLoginResult, type PlainHttpPolicy } from '../../net/http-credentials.ts';
+import {
+  checkHttpPassword,
+  parseBasicAuthorization,
+  plainHttpRefusal,
+  type HttpLoginRequest,
+  type HttpLoginResult,
+  type PlainHttpPolicy,
+} from '../../net/http-credentials.ts';
 
 export type DavAuthRequest = HttpLoginRequest;
 export type DavAuthResult = HttpLoginResult;
@@ -29,10 +36,17 @@ export class DavAuthenticator {
 
   async authenticate(request: DavAuthRequest): Promise<DavAuthResult> {
     const credentials = parseBasicAuthorization(request.authorization);
-    if (!credentials) return { ok: false, status: 401, message: 'Authentication required: sign in with your email address and password' };
+    if (!credentials)
+      return {
+        ok: false,
+        status: 401,
+        message: 'Authentication required: sign in with your email address and password',
+      };
     const refusal = plainHttpRefusal(request, this.options);
     if (refusal) return refusal;
-    const cacheKey = createHmac('sha256', this.key).update(`${credentials.user}\0${credentials.password}`).digest('base64');
+    const cacheKey = createHmac('sha256', this.key)
+      .update(`${credentials.user}\0${credentials.password}`)
+      .digest('base64');
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expires > this.now()) {
       // The account may have been disabled, removed or given a new password since (by the CLI, in

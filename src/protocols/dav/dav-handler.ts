@@ -11,7 +11,19 @@ import { handlePost } from './methods/outbox.ts';
 import { handleReport } from './methods/report.ts';
 import { caldav, dav, node, writeXml } from './xml/dav-xml.ts';
 
-export const davMethods = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'POST', 'PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'] as const;
+export const davMethods = [
+  'OPTIONS',
+  'GET',
+  'HEAD',
+  'PUT',
+  'DELETE',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCALENDAR',
+  'MKCOL',
+  'REPORT',
+] as const;
 
 /** The DAV header: WebDAV class 1 and 3, CalDAV access and implicit scheduling, extended MKCOL (RFC 5689). */
 export const davCompliance = '1, 3, calendar-access, calendar-auto-schedule, extended-mkcol';
@@ -32,13 +44,22 @@ const handlers: Record<string, MethodHandler> = {
 export async function handleDav(context: DavContext, request: DavRequest): Promise<DavReply> {
   try {
     const handler = handlers[request.method];
-    if (!handler) return { status: 405, headers: { Allow: davMethods.join(', ') }, body: `${request.method} is not supported here` };
+    if (!handler)
+      return {
+        status: 405,
+        headers: { Allow: davMethods.join(', ') },
+        body: `${request.method} is not supported here`,
+      };
     const resource = await resolve({ db: context.db, viewer: context.viewer, now: context.now() }, request.path);
     return await handler(context, resource, request);
   } catch (error) {
     if (error instanceof HoldfastError) return errorReply(error);
     context.log.error({ err: error, method: request.method, path: request.path }, 'caldav: request failed');
-    return { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Internal server error; the server log has the details' };
+    return {
+      status: 500,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      body: 'Internal server error; the server log has the details',
+    };
   }
 }
 
@@ -69,6 +90,11 @@ const preconditions: Record<string, { element: string; status?: number }> = {
 export function errorReply(error: HoldfastError): DavReply {
   const precondition = preconditions[error.code];
   const status = precondition?.status ?? error.httpStatus;
-  const body = writeXml(node(dav('error'), [...(precondition ? [node(precondition.element)] : []), node('{urn:holdfast:dav}message', error.message)]));
+  const body = writeXml(
+    node(dav('error'), [
+      ...(precondition ? [node(precondition.element)] : []),
+      node('{urn:holdfast:dav}message', error.message),
+    ]),
+  );
   return { status, headers: { 'Content-Type': 'application/xml; charset=utf-8' }, body };
 }

@@ -34,4 +34,8 @@ export interface DavContext {
 
 export type MethodHandler = (context: DavContext, resource: DavResource, request: DavRequest) => Promise<DavReply>;
 
-export const xmlReply = (status: number, body: string, headers: Record<string, string> = {}): DavReply => ({ status, headers: { 'Content-Type': 'application/xml; charset=utf-8', ...headers }, body });
+export const xmlReply = (status: number, body: string, headers: Record<string, string> = {}): DavReply => ({
+  status,
+  headers: { 'Content-Type': 'application/xml; charset=utf-8', ...headers },
+  body,
+});

@@ -55,26 +55,52 @@ export async function resolve(context: ResolveContext, path: string): Promise<Da
   const [, area, address, calendarUri, objectUri, ...rest] = parts;
   if (!area) return { kind: 'root', href: davRoot };
   if (area !== 'principals' && area !== 'calendars') return { kind: 'missing', href: path };
-  if (!address) return area === 'principals' ? { kind: 'principals', href: `${davRoot}principals/` } : { kind: 'missing', href: path };
+  if (!address)
+    return area === 'principals'
+      ? { kind: 'principals', href: `${davRoot}principals/` }
+      : { kind: 'missing', href: path };
   const principal = await homeOwner(context, address);
   if (!principal || rest.length) return { kind: 'missing', href: path };
   if (principal.id === context.viewer.id) await ensureDefaultCalendar(context.db, principal, context.now);
-  if (area === 'principals') return calendarUri ? { kind: 'missing', href: path } : { kind: 'principal', href: principalHref(principal.address), principal };
+  if (area === 'principals')
+    return calendarUri
+      ? { kind: 'missing', href: path }
+      : { kind: 'principal', href: principalHref(principal.address), principal };
   if (!calendarUri) return { kind: 'home', href: homeHref(principal.address), principal };
   if (calendarUri === 'inbox' || calendarUri === 'outbox') {
-    if (principal.id !== context.viewer.id || (objectUri && calendarUri === 'outbox')) return { kind: 'missing', href: path };
-    if (objectUri) return { kind: 'inbox-item', href: objectHref(calendarHref(principal.address, 'inbox'), objectUri), principal, uri: objectUri };
-    return { kind: calendarUri === 'inbox' ? 'schedule-inbox' : 'schedule-outbox', href: calendarHref(principal.address, calendarUri), principal };
+    if (principal.id !== context.viewer.id || (objectUri && calendarUri === 'outbox'))
+      return { kind: 'missing', href: path };
+    if (objectUri)
+      return {
+        kind: 'inbox-item',
+        href: objectHref(calendarHref(principal.address, 'inbox'), objectUri),
+        principal,
+        uri: objectUri,
+      };
+    return {
+      kind: calendarUri === 'inbox' ? 'schedule-inbox' : 'schedule-outbox',
+      href: calendarHref(principal.address, calendarUri),
+      principal,
+    };
   }
 
   const found = await calendarInHome(context, principal, calendarUri);
   if (!found) {
     const own = principal.id === context.viewer.id;
-    return !objectUri && own ? { kind: 'new-calendar', href: calendarHref(principal.address, calendarUri), principal, uri: calendarUri } : { kind: 'missing', href: path };
+    return !objectUri && own
+      ? { kind: 'new-calendar', href: calendarHref(principal.address, calendarUri), principal, uri: calendarUri }
+      : { kind: 'missing', href: path };
   }
   const href = calendarHref(principal.address, calendarUri);
   if (!objectUri) return { kind: 'calendar', href, principal, ...found };
-  return { kind: 'object', href: objectHref(href, objectUri), principal, ...found, collectionHref: href, uri: objectUri };
+  return {
+    kind: 'object',
+    href: objectHref(href, objectUri),
+    principal,
+    ...found,
+    collectionHref: href,
+    uri: objectUri,
+  };
 }
 
 async function homeOwner(context: ResolveContext, address: string): Promise<Principal | undefined> {
@@ -90,7 +116,11 @@ export interface CalendarInHome {
 }
 
 /** A calendar of the home's owner, or one shared into the viewer's own home, that the viewer may use. */
-async function calendarInHome(context: ResolveContext, owner: Principal, uri: string): Promise<CalendarInHome | undefined> {
+async function calendarInHome(
+  context: ResolveContext,
+  owner: Principal,
+  uri: string,
+): Promise<CalendarInHome | undefined> {
   const { db, viewer } = context;
   let calendar: CalendarRow | undefined;
   let sharedBy: string | undefined;

@@ -6,7 +6,7 @@ import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../store/store.ts';
-import { DavAuthenticator } from './dav-auth.ts';
+import type { DavAuthenticator } from './dav-auth.ts';
 import { davCompliance, davMethods, handleDav } from './dav-handler.ts';
 import type { DavReply } from './dav-reply.ts';
 import { davRoot } from './dav-resources.ts';
@@ -28,7 +28,12 @@ export interface DavRoutesContext {
   now(): number;
 }
 
-export function registerDavRoutes(app: FastifyInstance, holdfast: DavRoutesContext, secure: boolean, authenticator: DavAuthenticator) {
+export function registerDavRoutes(
+  app: FastifyInstance,
+  holdfast: DavRoutesContext,
+  secure: boolean,
+  authenticator: DavAuthenticator,
+) {
   const { config } = holdfast;
   const log = holdfast.logger.child({ component: 'caldav' });
   const bodyLimit = Math.max(config.caldav.maxResourceSize, 1_000_000) + 64_000;
@@ -44,29 +49,50 @@ export function registerDavRoutes(app: FastifyInstance, holdfast: DavRoutesConte
       reply
         .code(status)
         .type('text/plain; charset=utf-8')
-        .send(tooLarge ? `The request body is larger than ${bodyLimit} bytes ([caldav] max_resource_size is ${config.caldav.maxResourceSize})` : error.message);
+        .send(
+          tooLarge
+            ? `The request body is larger than ${bodyLimit} bytes ([caldav] max_resource_size is ${config.caldav.maxResourceSize})`
+            : error.message,
+        );
     });
 
-    const wellKnown = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(301).header('Location', davRoot).send();
+    const wellKnown = async (_request: FastifyRequest, reply: FastifyReply) =>
+      reply.code(301).header('Location', davRoot).send();
     scope.route({ method: ['GET', 'HEAD', 'PROPFIND', 'OPTIONS'], url: '/.well-known/caldav', handler: wellKnown });
 
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const path = new URL(request.url, 'http://placeholder').pathname;
       if (request.method === 'OPTIONS') return send(reply, { status: 200, headers: { Allow: davMethods.join(', ') } });
-      const auth = await authenticator.authenticate({ authorization: request.headers.authorization, remoteAddress: request.socket.remoteAddress ?? 'unknown', secure });
+      const auth = await authenticator.authenticate({
+        authorization: request.headers.authorization,
+        remoteAddress: request.socket.remoteAddress ?? 'unknown',
+        secure,
+      });
       if (!auth.ok) {
         const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
         if (auth.status === 401) headers['WWW-Authenticate'] = 'Basic realm="Holdfast", charset="UTF-8"';
         if (auth.retryAfterSeconds) headers['Retry-After'] = String(auth.retryAfterSeconds);
         return send(reply, { status: auth.status, headers, body: `${auth.message}\n` });
       }
-      const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
-      const preferMinimal = /\breturn=minimal\b/i.test(headers.prefer ?? '') || headers.brief?.trim().toLowerCase() === 't';
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]),
+      );
+      const preferMinimal =
+        /\breturn=minimal\b/i.test(headers.prefer ?? '') || headers.brief?.trim().toLowerCase() === 't';
       const result = await handleDav(
-        { db: holdfast.store.db, viewer: auth.principal, now: holdfast.now, maxResourceSize: config.caldav.maxResourceSize, preferMinimal, scheduler: holdfast.scheduler, log },
+        {
+          db: holdfast.store.db,
+          viewer: auth.principal,
+          now: holdfast.now,
+          maxResourceSize: config.caldav.maxResourceSize,
+          preferMinimal,
+          scheduler: holdfast.scheduler,
+          log,
+        },
         { method: request.method, path, headers, body: typeof request.body === 'string' ? request.body : '' },
       );
-      if (preferMinimal && result.status === 207) result.headers = { ...result.headers, 'Preference-Applied': 'return=minimal' };
+      if (preferMinimal && result.status === 207)
+        result.headers = { ...result.headers, 'Preference-Applied': 'return=minimal' };
       holdfast.metrics.caldavRequests.inc({ method: request.method, status: String(result.status) });
       return send(reply, result);
     };

@@ -4,7 +4,16 @@ import type { CalendarObjectRow, CalendarRow } from '../../calendar/calendars.ts
 import { mayWrite, type CalendarRight } from '../../calendar/calendar-access.ts';
 import type { InboxItem } from '../../calendar/scheduling/schedule-inbox.ts';
 import type { Principal } from '../../directory/directory.ts';
-import { apple, caldav, calendarServer, dav, node, type PropStat, type XmlElement, type XmlNode } from './xml/dav-xml.ts';
+import {
+  apple,
+  caldav,
+  calendarServer,
+  dav,
+  node,
+  type PropStat,
+  type XmlElement,
+  type XmlNode,
+} from './xml/dav-xml.ts';
 import { calendarHref, davRoot, homeHref, principalHref, type DavResource } from './dav-resources.ts';
 
 export type PropertyValue = XmlNode[] | string;
@@ -49,7 +58,9 @@ export function resourceProperties(resource: DavResource, context: PropertyConte
     case 'home':
       set(dav('resourcetype'), () => [node(dav('collection'))]);
       set(dav('owner'), () => href(principalHref(resource.principal.address)));
-      set(dav('current-user-privilege-set'), () => privileges(resource.principal.id === context.viewer.id ? 'owner' : 'read'));
+      set(dav('current-user-privilege-set'), () =>
+        privileges(resource.principal.id === context.viewer.id ? 'owner' : 'read'),
+      );
       break;
     case 'calendar':
       calendarProperties(set, resource, context);
@@ -71,12 +82,21 @@ function principalProperties(set: (name: string, get: () => PropertyValue | unde
   set(dav('displayname'), () => principal.displayName ?? principal.address);
   set(dav('principal-URL'), () => href(principalHref(principal.address)));
   set(caldav('calendar-home-set'), () => href(homeHref(principal.address)));
-  set(caldav('calendar-user-address-set'), () => [node(dav('href'), `mailto:${principal.address}`), node(dav('href'), principalHref(principal.address))]);
+  set(caldav('calendar-user-address-set'), () => [
+    node(dav('href'), `mailto:${principal.address}`),
+    node(dav('href'), principalHref(principal.address)),
+  ]);
   // Apple clients read the addresses from here.
   set(calendarServer('email-address-set'), () => [node(calendarServer('email-address'), principal.address)]);
   set(caldav('schedule-inbox-URL'), () => href(calendarHref(principal.address, 'inbox')));
   set(caldav('schedule-outbox-URL'), () => href(calendarHref(principal.address, 'outbox')));
-  set(caldav('calendar-user-type'), () => ({ room: 'ROOM', equipment: 'RESOURCE', shared: 'INDIVIDUAL', user: 'INDIVIDUAL', group: 'GROUP' })[principal.kind]);
+  set(
+    caldav('calendar-user-type'),
+    () =>
+      ({ room: 'ROOM', equipment: 'RESOURCE', shared: 'INDIVIDUAL', user: 'INDIVIDUAL', group: 'GROUP' })[
+        principal.kind
+      ],
+  );
 }
 
 function calendarProperties(
@@ -95,8 +115,12 @@ function calendarProperties(
   set(calendarServer('getctag'), () => String(calendar.sync_seq));
   set(caldav('calendar-description'), () => calendar.description ?? undefined);
   set(caldav('calendar-timezone'), () => calendar.timezone ?? undefined);
-  set(caldav('supported-calendar-component-set'), () => calendar.components.split(',').map((name) => node(caldav('comp'), undefined, { name })));
-  set(caldav('supported-calendar-data'), () => [node(caldav('calendar-data'), undefined, { 'content-type': 'text/calendar', version: '2.0' })]);
+  set(caldav('supported-calendar-component-set'), () =>
+    calendar.components.split(',').map((name) => node(caldav('comp'), undefined, { name })),
+  );
+  set(caldav('supported-calendar-data'), () => [
+    node(caldav('calendar-data'), undefined, { 'content-type': 'text/calendar', version: '2.0' }),
+  ]);
   set(caldav('max-resource-size'), () => String(context.maxResourceSize));
   set(apple('calendar-color'), () => calendar.color ?? undefined);
 }
@@ -134,7 +158,13 @@ export function inboxItemProperties(item: InboxItem, context: PropertyContext): 
 }
 
 /** Properties a client may set on a calendar (PROPPATCH, MKCALENDAR); others are protected or dead. */
-export const writableCalendarProperties = new Set([dav('displayname'), caldav('calendar-description'), caldav('calendar-timezone'), apple('calendar-color'), caldav('supported-calendar-component-set')]);
+export const writableCalendarProperties = new Set([
+  dav('displayname'),
+  caldav('calendar-description'),
+  caldav('calendar-timezone'),
+  apple('calendar-color'),
+  caldav('supported-calendar-component-set'),
+]);
 
 /** Live properties that only the server sets. */
 export const protectedProperties = new Set([
@@ -161,12 +191,19 @@ function privileges(right: 'owner' | 'write' | 'read'): XmlNode[] {
   const names = ['read', 'read-current-user-privilege-set'];
   if (mayWrite(right)) names.push('write', 'write-content', 'write-properties', 'bind', 'unbind');
   if (right === 'owner') names.push('all');
-  const calendarPrivileges = right === 'owner' ? ['read-free-busy', 'schedule-send', 'schedule-deliver'] : ['read-free-busy'];
-  return [...names.map((name) => node(dav('privilege'), [node(dav(name))])), ...calendarPrivileges.map((name) => node(dav('privilege'), [node(caldav(name))]))];
+  const calendarPrivileges =
+    right === 'owner' ? ['read-free-busy', 'schedule-send', 'schedule-deliver'] : ['read-free-busy'];
+  return [
+    ...names.map((name) => node(dav('privilege'), [node(dav(name))])),
+    ...calendarPrivileges.map((name) => node(dav('privilege'), [node(caldav(name))])),
+  ];
 }
 
 function reports(kind: DavResource['kind']): XmlNode[] {
-  const names = kind === 'calendar' ? [caldav('calendar-query'), caldav('calendar-multiget'), caldav('free-busy-query'), dav('sync-collection')] : [];
+  const names =
+    kind === 'calendar'
+      ? [caldav('calendar-query'), caldav('calendar-multiget'), caldav('free-busy-query'), dav('sync-collection')]
+      : [];
   return names.map((name) => node(dav('supported-report'), [node(dav('report'), [node(name)])]));
 }
 
@@ -175,11 +212,16 @@ function reports(kind: DavResource['kind']): XmlNode[] {
  * is the list of requested property elements, or 'all' for allprop, or 'names' for propname.
  * `minimal` (the client sent `Prefer: return=minimal`, RFC 8144) leaves the 404s out.
  */
-export function propstats(getters: PropertyGetters, request: XmlElement[] | 'all' | 'names', minimal = false): PropStat[] {
+export function propstats(
+  getters: PropertyGetters,
+  request: XmlElement[] | 'all' | 'names',
+  minimal = false,
+): PropStat[] {
   const found: XmlNode[] = [];
   const missing: XmlNode[] = [];
   if (request === 'names') return [{ status: 200, properties: [...getters.keys()].map((name) => node(name)) }];
-  const names = request === 'all' ? [...getters.keys()].filter((n) => n !== caldav('calendar-data')) : request.map((e) => e.name);
+  const names =
+    request === 'all' ? [...getters.keys()].filter((n) => n !== caldav('calendar-data')) : request.map((e) => e.name);
   for (const name of names) {
     const value = getters.get(name)?.();
     if (value === undefined) missing.push(node(name));

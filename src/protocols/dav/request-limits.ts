@@ -20,7 +20,10 @@ export function limitProperties(children: XmlElement[]): XmlElement[] {
   const distinct = new Map<string, XmlElement>();
   for (const element of children) if (!distinct.has(element.name)) distinct.set(element.name, element);
   if (distinct.size > maxRequestedProperties) {
-    throw invalid('too-many-properties', `the request names ${distinct.size} different properties; at most ${maxRequestedProperties} are answered in one request`);
+    throw invalid(
+      'too-many-properties',
+      `the request names ${distinct.size} different properties; at most ${maxRequestedProperties} are answered in one request`,
+    );
   }
   return [...distinct.values()];
 }
@@ -29,7 +32,10 @@ export function limitProperties(children: XmlElement[]): XmlElement[] {
 export function limitAttendees(addresses: string[]): string[] {
   const distinct = [...new Set(addresses)];
   if (distinct.length > maxFreeBusyAttendees) {
-    throw invalid('valid-calendar-data', `the free/busy request names ${distinct.length} attendees; at most ${maxFreeBusyAttendees} are looked up in one request`);
+    throw invalid(
+      'valid-calendar-data',
+      `the free/busy request names ${distinct.length} attendees; at most ${maxFreeBusyAttendees} are looked up in one request`,
+    );
   }
   return distinct;
 }

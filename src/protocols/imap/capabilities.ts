@@ -13,10 +13,30 @@ export function capabilities(session: ImapSession): string[] {
     return list;
   }
   list.push(
-    'IDLE', 'UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'CREATE-SPECIAL-USE', 'CONDSTORE', 'QRESYNC',
-    'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'STATUS=SIZE', `APPENDLIMIT=${session.context.config.appendLimit}`,
-    'QUOTA', 'QUOTA=RES-STORAGE', 'UTF8=ACCEPT', 'BINARY', 'OBJECTID',
-    'SORT', ...threadAlgorithms.map((a) => `THREAD=${a}`), 'ACL', 'RIGHTS=texk',
+    'IDLE',
+    'UIDPLUS',
+    'MOVE',
+    'UNSELECT',
+    'CHILDREN',
+    'SPECIAL-USE',
+    'CREATE-SPECIAL-USE',
+    'CONDSTORE',
+    'QRESYNC',
+    'ESEARCH',
+    'SEARCHRES',
+    'LIST-EXTENDED',
+    'LIST-STATUS',
+    'STATUS=SIZE',
+    `APPENDLIMIT=${session.context.config.appendLimit}`,
+    'QUOTA',
+    'QUOTA=RES-STORAGE',
+    'UTF8=ACCEPT',
+    'BINARY',
+    'OBJECTID',
+    'SORT',
+    ...threadAlgorithms.map((a) => `THREAD=${a}`),
+    'ACL',
+    'RIGHTS=texk',
   );
   if (!session.compressed) list.push('COMPRESS=DEFLATE');
   return list;

@@ -16,7 +16,12 @@ import type { Database } from '../../store/schema.ts';
  * recent_from_uid only ever grows, so when it is past the last message there is nothing to take and no
  * statement is run.
  */
-export async function recentAtSelect(db: Kysely<Database>, folder: Folder, messages: readonly { uid: number }[], claim: boolean): Promise<number[]> {
+export async function recentAtSelect(
+  db: Kysely<Database>,
+  folder: Folder,
+  messages: readonly { uid: number }[],
+  claim: boolean,
+): Promise<number[]> {
   const last = messages.at(-1)?.uid;
   if (last === undefined || Number(folder.recent_from_uid) > last) return [];
   // Only up to the last message the session shows: mail arriving meanwhile is left to whoever hears of it first.
@@ -28,7 +33,12 @@ export async function recentAtSelect(db: Kysely<Database>, folder: Folder, messa
  * Mail that arrived while the folder was selected (`added`, ascending): the UIDs recent to this session.
  * A read-write session takes them unless another session did first; a read-only one only looks.
  */
-export async function recentArrivals(db: Kysely<Database>, folderId: number, added: readonly number[], claim: boolean): Promise<number[]> {
+export async function recentArrivals(
+  db: Kysely<Database>,
+  folderId: number,
+  added: readonly number[],
+  claim: boolean,
+): Promise<number[]> {
   const last = added.at(-1);
   if (last === undefined) return [];
   const from = claim ? (await claimRecent(db, folderId, last + 1))?.[0] : await recentFrom(db, folderId);

@@ -99,7 +99,9 @@ export class SelectedFolder {
       const lo = a === STAR ? this.uids.length : a;
       const hi = b === STAR ? this.uids.length : b;
       if (Math.max(lo, hi) > this.uids.length && this.uids.length > 0 && a !== STAR && b !== STAR) {
-        throw new ParseError(`Invalid message sequence number ${Math.max(lo, hi)} (the folder has ${this.uids.length} messages)`);
+        throw new ParseError(
+          `Invalid message sequence number ${Math.max(lo, hi)} (the folder has ${this.uids.length} messages)`,
+        );
       }
       if (this.uids.length === 0) {
         if (a !== STAR || b !== STAR) throw new ParseError('Invalid message sequence number (the folder is empty)');
@@ -126,7 +128,10 @@ export class SelectedFolder {
     // Every change raises the folder's HIGHESTMODSEQ in its own transaction: one key lookup tells
     // whether there is anything to read (most commands change nothing).
     const current = await folderModseq(db, this.folder.id);
-    const changes = current === undefined || current > this.highestModseq ? await changesSince(db, this.folder.id, this.highestModseq) : noChanges;
+    const changes =
+      current === undefined || current > this.highestModseq
+        ? await changesSince(db, this.folder.id, this.highestModseq)
+        : noChanges;
     const out: SyncResponses = { expunged: [], flags: [], added: [], keywordsGrew: false };
     for (const uid of changes.expunged) if (this.seqOf(uid)) this.pendingExpunges.add(uid);
     if (expungeAllowed && this.pendingExpunges.size) {

@@ -58,7 +58,11 @@ export class ImapSession {
     readonly listener: { name: 'imap' | 'imaps'; secureContext: SecureContext },
   ) {
     this.socket = socket;
-    this.queue = new CommandQueue(socket, { run: (frame) => this.run(frame), drained: () => this.drained(), closed: () => this.closed });
+    this.queue = new CommandQueue(socket, {
+      run: (frame) => this.run(frame),
+      drained: () => this.drained(),
+      closed: () => this.closed,
+    });
     socket.setNoDelay(true);
     this.secure = listener.name === 'imaps';
     this.log = context.log.child({ session: this.id, client: socket.remoteAddress });
@@ -96,7 +100,8 @@ export class ImapSession {
   enableCondstore() {
     if (this.condstore) return;
     this.enabled.add('CONDSTORE');
-    if (this.selected) this.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${this.selected.highestModseq}]`), atom('Highest'));
+    if (this.selected)
+      this.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${this.selected.highestModseq}]`), atom('Highest'));
   }
 
   get rev2(): boolean {
@@ -131,7 +136,10 @@ export class ImapSession {
       frame: (frame) => this.onFrame(frame),
       literal: (size, synchronizing, firstLine, totalSoFar) => {
         const command = firstLine.split(' ', 3)[1]?.toUpperCase();
-        return decideLiteral({ size, synchronizing, command, totalSoFar }, { loggedIn: this.state.name !== 'not-authenticated', appendLimit: this.context.config.appendLimit });
+        return decideLiteral(
+          { size, synchronizing, command, totalSoFar },
+          { loggedIn: this.state.name !== 'not-authenticated', appendLimit: this.context.config.appendLimit },
+        );
       },
       proceed: () => {
         this.send('+ Ready for literal data');
@@ -169,7 +177,10 @@ export class ImapSession {
       resume(frame);
       return;
     }
-    this.queue.push(frame, frame.parts.reduce((sum, part) => sum + part.length, 0));
+    this.queue.push(
+      frame,
+      frame.parts.reduce((sum, part) => sum + part.length, 0),
+    );
   }
 
   private async run(frame: CommandFrame) {

@@ -50,7 +50,11 @@ export class Pop3Session {
     private readonly secureContext: SecureContext,
   ) {
     this.socket = socket;
-    this.queue = new CommandQueue(socket, { run: async (command) => command(), drained: () => whenWritable(this.socket, this.socket), closed: () => this.state.name === 'closed' });
+    this.queue = new CommandQueue(socket, {
+      run: async (command) => command(),
+      drained: () => whenWritable(this.socket, this.socket),
+      closed: () => this.state.name === 'closed',
+    });
     this.log = context.log.child({ client: socket.remoteAddress });
   }
 
@@ -87,7 +91,8 @@ export class Pop3Session {
       if (end < 0) break;
       const line = this.buffer.subarray(0, end).toString('utf8').replace(/\r$/, '');
       this.buffer = this.buffer.subarray(end + 1);
-      if (line.length > maxLine) this.queue.push(() => this.reply(`-ERR Command line longer than ${maxLine} characters`), end);
+      if (line.length > maxLine)
+        this.queue.push(() => this.reply(`-ERR Command line longer than ${maxLine} characters`), end);
       else this.queue.push(() => this.handle(line), end);
     }
     if (this.buffer.length > maxLine) {
@@ -110,11 +115,17 @@ export class Pop3Session {
       const [verb = '', ...args] = line.split(' ');
       const command = verb.toUpperCase();
       const { state } = this;
-      if (state.name === 'authorization' && this.handlers.authorization[command]) await this.handlers.authorization[command](args);
-      else if (state.name === 'transaction' && this.handlers.transaction[command]) await this.handlers.transaction[command](args, state.maildrop);
+      if (state.name === 'authorization' && this.handlers.authorization[command])
+        await this.handlers.authorization[command](args);
+      else if (state.name === 'transaction' && this.handlers.transaction[command])
+        await this.handlers.transaction[command](args, state.maildrop);
       else {
         const elsewhere = Object.values(this.handlers).some((table) => table[command]);
-        this.reply(elsewhere ? `-ERR ${command} is not allowed ${state.name === 'authorization' ? 'before logging in' : 'after logging in'}` : `-ERR Unknown command ${command.slice(0, 40)}`);
+        this.reply(
+          elsewhere
+            ? `-ERR ${command} is not allowed ${state.name === 'authorization' ? 'before logging in' : 'after logging in'}`
+            : `-ERR Unknown command ${command.slice(0, 40)}`,
+        );
       }
     } catch (error) {
       this.log.error({ err: error }, 'pop3: command failed');
@@ -125,7 +136,10 @@ export class Pop3Session {
     }
   }
 
-  private readonly handlers: { authorization: Record<string, Handler<[]>>; transaction: Record<string, Handler<[Maildrop]>> } = {
+  private readonly handlers: {
+    authorization: Record<string, Handler<[]>>;
+    transaction: Record<string, Handler<[Maildrop]>>;
+  } = {
     authorization: {
       CAPA: () => this.capa(),
       STLS: () => this.stls(),
@@ -140,7 +154,8 @@ export class Pop3Session {
       },
       AUTH: async (args) => {
         const [mechanism = '', initial] = args;
-        if (mechanism.toUpperCase() !== 'PLAIN') return this.reply(`-ERR Unsupported mechanism ${mechanism}: use PLAIN`);
+        if (mechanism.toUpperCase() !== 'PLAIN')
+          return this.reply(`-ERR Unsupported mechanism ${mechanism}: use PLAIN`);
         if (!this.loginAllowed()) return this.reply('-ERR [AUTH] Log in over TLS: use STLS first, or port 995');
         if (initial === undefined) {
           this.awaitingSasl = true;
@@ -193,7 +208,16 @@ export class Pop3Session {
   }
 
   private capa() {
-    const lines = ['+OK Capability list follows', 'TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER', 'IMPLEMENTATION Holdfast'];
+    const lines = [
+      '+OK Capability list follows',
+      'TOP',
+      'UIDL',
+      'RESP-CODES',
+      'AUTH-RESP-CODE',
+      'PIPELINING',
+      'EXPIRE NEVER',
+      'IMPLEMENTATION Holdfast',
+    ];
     if (this.state.name === 'authorization') {
       if (!this.secure) lines.push('STLS');
       if (this.loginAllowed()) lines.push('USER', 'SASL PLAIN');
@@ -217,24 +241,33 @@ export class Pop3Session {
 
   private async saslPlain(response: string) {
     if (response === '*') return this.reply('-ERR Authentication cancelled');
-    const parts = /^[A-Za-z0-9+/]*={0,2}$/.test(response) ? Buffer.from(response, 'base64').toString('utf8').split('\0') : [];
-    if (parts.length !== 3) return this.reply('-ERR Malformed PLAIN response (expected authzid NUL authcid NUL password in base64)');
+    const parts = /^[A-Za-z0-9+/]*={0,2}$/.test(response)
+      ? Buffer.from(response, 'base64').toString('utf8').split('\0')
+      : [];
+    if (parts.length !== 3)
+      return this.reply('-ERR Malformed PLAIN response (expected authzid NUL authcid NUL password in base64)');
     const [authzid, authcid, password] = parts as [string, string, string];
-    if (authzid && authzid.toLowerCase() !== authcid.toLowerCase()) return this.reply('-ERR [AUTH] Logging in as another user is not supported');
+    if (authzid && authzid.toLowerCase() !== authcid.toLowerCase())
+      return this.reply('-ERR [AUTH] Logging in as another user is not supported');
     await this.logIn(authcid, password);
   }
 
   private async logIn(user: string, password: string) {
     const { context } = this;
-    const outcome = await context.logins.attempt(this.remoteAddress, user, () => context.directory.authenticate(user, password));
+    const outcome = await context.logins.attempt(this.remoteAddress, user, () =>
+      context.directory.authenticate(user, password),
+    );
     if (!outcome.ok) {
       this.log.info({ user, throttled: outcome.throttled }, 'pop3: login failed');
       this.user = undefined;
       // RFC 3206: SYS/TEMP is a temporary refusal worth retrying later; AUTH says the credentials are wrong.
-      return this.reply(outcome.throttled ? `-ERR [SYS/TEMP] ${outcome.message}` : '-ERR [AUTH] Invalid user name or password');
+      return this.reply(
+        outcome.throttled ? `-ERR [SYS/TEMP] ${outcome.message}` : '-ERR [AUTH] Invalid user name or password',
+      );
     }
     const { principal } = outcome;
-    if (!context.lock(principal.id, this)) return this.reply('-ERR [IN-USE] The mailbox is open in another POP3 session; close that one first');
+    if (!context.lock(principal.id, this))
+      return this.reply('-ERR [IN-USE] The mailbox is open in another POP3 session; close that one first');
     this.principal = principal;
     this.signIn = new SessionCheck(context.mail, principal, {
       log: this.log,
@@ -250,7 +283,9 @@ export class Pop3Session {
     this.state = { name: 'transaction', maildrop };
     this.log.info({ user: principal.address, messages: uids.length }, 'pop3: logged in');
     const live = this.live(maildrop);
-    this.reply(`+OK ${principal.address} has ${live.length} messages (${live.reduce((sum, [, m]) => sum + m.size, 0)} octets)`);
+    this.reply(
+      `+OK ${principal.address} has ${live.length} messages (${live.reduce((sum, [, m]) => sum + m.size, 0)} octets)`,
+    );
   }
 
   /** Messages not marked deleted, with their message numbers. */
@@ -275,7 +310,9 @@ export class Pop3Session {
       return;
     }
     const live = this.live(maildrop);
-    this.reply([`+OK ${name} follows (${live.length} messages)`, ...live.map(([n, m]) => `${n} ${value(m)}`), '.'].join('\r\n'));
+    this.reply(
+      [`+OK ${name} follows (${live.length} messages)`, ...live.map(([n, m]) => `${n} ${value(m)}`), '.'].join('\r\n'),
+    );
   }
 
   /** The message, dot-stuffed (RFC 1939 §3); with a line limit, the header and that many body lines (TOP). */
@@ -303,7 +340,13 @@ export class Pop3Session {
         emit(line);
       }
       if (out.length > 256) {
-        this.write(out.splice(0).map((l) => `${l}\r\n`).join(''), 'latin1');
+        this.write(
+          out
+            .splice(0)
+            .map((l) => `${l}\r\n`)
+            .join(''),
+          'latin1',
+        );
         await whenWritable(this.socket, this.socket); // a large message goes out as fast as the client reads it
       }
       if (done) {

@@ -53,7 +53,10 @@ const bdatSyntax = /^BDAT +(\d{1,15})( +LAST)? *$/i;
 const base64Argument = /^[A-Za-z0-9+/]*={0,2}$/;
 const simpleVerbs = new Set(['DATA', 'RSET', 'NOOP', 'QUIT', 'HELP', 'STARTTLS', 'VRFY']);
 
-const syntaxError = (verb: Verb, code: number, enhanced: string | undefined, text: string): SyntaxError => ({ verb, refusal: reply(code, enhanced, text) });
+const syntaxError = (verb: Verb, code: number, enhanced: string | undefined, text: string): SyntaxError => ({
+  verb,
+  refusal: reply(code, enhanced, text),
+});
 
 export function parseCommand(line: string): SmtpCommand | SyntaxError {
   if (httpRequest.test(line)) return { verb: 'HTTP' };
@@ -70,7 +73,13 @@ export function parseCommand(line: string): SmtpCommand | SyntaxError {
     case 'BDAT': {
       const match = bdatSyntax.exec(line.trim());
       // Without a size there is no telling where the chunk ends and the next command begins.
-      if (!match) return syntaxError('BDAT', 501, '5.5.4', 'Syntax: BDAT <size> [LAST]; closing the connection, the chunk cannot be skipped');
+      if (!match)
+        return syntaxError(
+          'BDAT',
+          501,
+          '5.5.4',
+          'Syntax: BDAT <size> [LAST]; closing the connection, the chunk cannot be skipped',
+        );
       return { verb: 'BDAT', size: Number(match[1]), last: Boolean(match[2]) };
     }
     case 'AUTH':
@@ -87,10 +96,17 @@ export function parseCommand(line: string): SmtpCommand | SyntaxError {
 
 /** HELO/EHLO take exactly one argument; replies to them carry no enhanced code (RFC 2034 §3). */
 function parseHelo(verb: 'EHLO' | 'HELO', words: string[]): SmtpCommand | SyntaxError {
-  if (words.length !== 2) return syntaxError(verb, 501, undefined, verb === 'EHLO' ? 'Error: syntax: EHLO hostname' : 'Error: Syntax: HELO hostname');
+  if (words.length !== 2)
+    return syntaxError(
+      verb,
+      501,
+      undefined,
+      verb === 'EHLO' ? 'Error: syntax: EHLO hostname' : 'Error: Syntax: HELO hostname',
+    );
   const domain = words[1]!;
   // A domain is at most 255 octets (RFC 5321 §4.5.3.1.2); the name ends up in Received lines and logs.
-  if (domain.length > 300 || controlCharacters.test(domain)) return syntaxError(verb, 501, undefined, 'Error: Bad hostname syntax');
+  if (domain.length > 300 || controlCharacters.test(domain))
+    return syntaxError(verb, 501, undefined, 'Error: Bad hostname syntax');
   return { verb, domain };
 }
 
@@ -110,10 +126,16 @@ interface PathCommand {
  * `<name>:<path> [KEY[=value]]...`, with the path in angle brackets. Parameter values are xtext
  * (RFC 3461 §4) and are decoded here; a value that decodes to a control character is refused.
  */
-function parsePath(line: string, name: 'MAIL FROM' | 'RCPT TO'): PathCommand | 'syntax' | { duplicate: string } | { valueless: string } {
+function parsePath(
+  line: string,
+  name: 'MAIL FROM' | 'RCPT TO',
+): PathCommand | 'syntax' | { duplicate: string } | { valueless: string } {
   const colon = line.indexOf(':');
   if (colon < 0 || line.slice(0, colon).trim().toUpperCase() !== name) return 'syntax';
-  const [path = '', ...words] = line.slice(colon + 1).trim().split(/\s+/);
+  const [path = '', ...words] = line
+    .slice(colon + 1)
+    .trim()
+    .split(/\s+/);
   if (!/^<[^<>]*>$/.test(path)) return 'syntax';
   // A source route ("<@relay.example:user@example.com>") is accepted and ignored (RFC 5321 §4.1.2, appendix C).
   let address = path.slice(1, -1).replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
@@ -149,7 +171,8 @@ function checkAddress(address: string): string | undefined {
   // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets.
   if (!local || !domain || local.length + 1 + domain.length > 253) return undefined;
   if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return undefined;
-  if (domain.startsWith('[') && domain.endsWith(']')) return isAddressLiteral(domain.slice(1, -1)) ? address : undefined;
+  if (domain.startsWith('[') && domain.endsWith(']'))
+    return isAddressLiteral(domain.slice(1, -1)) ? address : undefined;
   if (/^[.-]|[.-]$|\.\.|\.-|-\./.test(domain) || !/^[a-zA-Z0-9\u0080-\uffff.-]+$/.test(domain)) return undefined;
   if (!/(^|\.)xn--/i.test(domain)) return address;
   const unicode = domainToUnicode(domain);
@@ -158,7 +181,9 @@ function checkAddress(address: string): string | undefined {
 
 function isAddressLiteral(literal: string): boolean {
   if (/^IPv6:/i.test(literal)) return /^[0-9a-f:.]+$/i.test(literal.slice(5)) && literal.includes(':', 5);
-  return /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(literal) && literal.split('.').every((n) => Number(n) <= 255);
+  return (
+    /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(literal) && literal.split('.').every((n) => Number(n) <= 255)
+  );
 }
 
 function decodeXtext(value: string): string {
@@ -166,7 +191,10 @@ function decodeXtext(value: string): string {
 }
 
 function pathError(verb: 'MAIL' | 'RCPT', parsed: Exclude<ReturnType<typeof parsePath>, PathCommand>): SyntaxError {
-  if (parsed === 'syntax') return verb === 'MAIL' ? syntaxError(verb, 501, '5.1.7', 'Error: Bad sender address syntax') : syntaxError(verb, 501, '5.1.3', 'Error: Bad recipient address syntax');
+  if (parsed === 'syntax')
+    return verb === 'MAIL'
+      ? syntaxError(verb, 501, '5.1.7', 'Error: Bad sender address syntax')
+      : syntaxError(verb, 501, '5.1.3', 'Error: Bad recipient address syntax');
   if ('duplicate' in parsed) return syntaxError(verb, 501, '5.5.4', `Error: duplicate ${parsed.duplicate} parameter`);
   return syntaxError(verb, 501, '5.5.4', `Error: ${parsed.valueless} parameter requires a value`);
 }
@@ -178,7 +206,8 @@ function oneOf<T extends string>(value: string | true, allowed: readonly T[]): T
   return allowed.find((v) => v === upper(value));
 }
 
-const unsupported = (verb: Verb, key: string) => syntaxError(verb, 555, '5.5.4', `Error: unsupported parameter ${key.slice(0, 32)}`);
+const unsupported = (verb: Verb, key: string) =>
+  syntaxError(verb, 555, '5.5.4', `Error: unsupported parameter ${key.slice(0, 32)}`);
 
 function parseMail(line: string): SmtpCommand | SyntaxError {
   const parsed = parsePath(line, 'MAIL FROM');
@@ -187,15 +216,18 @@ function parseMail(line: string): SmtpCommand | SyntaxError {
   for (const [key, value] of parsed.params) {
     switch (key) {
       case 'SIZE':
-        if (value === true || !/^\d{1,20}$/.test(value)) return syntaxError('MAIL', 501, '5.5.4', 'Error: Bad message size syntax');
+        if (value === true || !/^\d{1,20}$/.test(value))
+          return syntaxError('MAIL', 501, '5.5.4', 'Error: Bad message size syntax');
         params.size = Number(value);
         break;
       case 'BODY':
         params.body = oneOf(value, ['7BIT', '8BITMIME'] as const);
-        if (!params.body) return syntaxError('MAIL', 501, '5.5.4', 'Invalid BODY parameter value. Must be 7BIT or 8BITMIME');
+        if (!params.body)
+          return syntaxError('MAIL', 501, '5.5.4', 'Invalid BODY parameter value. Must be 7BIT or 8BITMIME');
         break;
       case 'SMTPUTF8':
-        if (value !== true) return syntaxError('MAIL', 501, '5.5.4', 'Invalid SMTPUTF8 parameter. This flag does not accept a value');
+        if (value !== true)
+          return syntaxError('MAIL', 501, '5.5.4', 'Invalid SMTPUTF8 parameter. This flag does not accept a value');
         params.smtpUtf8 = true;
         break;
       case 'RET':
@@ -204,7 +236,8 @@ function parseMail(line: string): SmtpCommand | SyntaxError {
         break;
       case 'ENVID':
         // RFC 3461 §4.4: at most 100 characters.
-        if (value === true || value.length > 100) return syntaxError('MAIL', 501, '5.5.4', 'Error: ENVID must be 1 to 100 characters');
+        if (value === true || value.length > 100)
+          return syntaxError('MAIL', 501, '5.5.4', 'Error: ENVID must be 1 to 100 characters');
         params.envid = value;
         break;
       case 'AUTH':
@@ -228,14 +261,17 @@ function parseRcpt(line: string): SmtpCommand | SyntaxError {
     switch (key) {
       case 'NOTIFY': {
         const notify = upper(value).split(',');
-        if (notify.some((v) => !notifyValues.has(v))) return syntaxError('RCPT', 501, '5.5.4', 'Error: NOTIFY parameter must be NEVER, SUCCESS, FAILURE, or DELAY');
-        if (notify.includes('NEVER') && notify.length > 1) return syntaxError('RCPT', 501, '5.5.4', 'Error: NOTIFY=NEVER cannot be combined with other values');
+        if (notify.some((v) => !notifyValues.has(v)))
+          return syntaxError('RCPT', 501, '5.5.4', 'Error: NOTIFY parameter must be NEVER, SUCCESS, FAILURE, or DELAY');
+        if (notify.includes('NEVER') && notify.length > 1)
+          return syntaxError('RCPT', 501, '5.5.4', 'Error: NOTIFY=NEVER cannot be combined with other values');
         params.notify = notify;
         break;
       }
       case 'ORCPT':
         // RFC 3461 §4.2: addr-type ";" xtext.
-        if (value === true || !/^[a-z0-9!#$%&'*+/=?^_`{|}~-]+;./i.test(value)) return syntaxError('RCPT', 501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
+        if (value === true || !/^[a-z0-9!#$%&'*+/=?^_`{|}~-]+;./i.test(value))
+          return syntaxError('RCPT', 501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
         params.orcpt = value;
         break;
       default:

@@ -35,6 +35,7 @@ export function decodeLoginResponse(response: string, what: 'username' | 'passwo
   const decoded = decodeBase64(response);
   if (!decoded) return notBase64;
   const text = decoded.toString('utf8');
-  if (what === 'username' && (!text || controlCharacters.test(text))) return text ? invalid : { refusal: { enhanced: '5.5.4', text: 'Error: missing username' } };
+  if (what === 'username' && (!text || controlCharacters.test(text)))
+    return text ? invalid : { refusal: { enhanced: '5.5.4', text: 'Error: missing username' } };
   return text;
 }

@@ -171,10 +171,13 @@ export class SmtpInput {
     try {
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        timer = setTimeout(() => {
-          timedOut = true;
-          resolve();
-        }, Math.max(0, this.options.waitLimit()));
+        timer = setTimeout(
+          () => {
+            timedOut = true;
+            resolve();
+          },
+          Math.max(0, this.options.waitLimit()),
+        );
       });
     } finally {
       this.wake = undefined;

@@ -68,7 +68,11 @@ export async function startSmtpListeners(settings: SmtpSettings, intake: SmtpInt
     ]),
   );
   const accept = (socket: Socket, spec: { name: ListenerName }) => {
-    const session = new SmtpSession({ intake, log: log.child({ listener: spec.name }), sessions }, configs.get(spec.name)!, socket);
+    const session = new SmtpSession(
+      { intake, log: log.child({ listener: spec.name }), sessions },
+      configs.get(spec.name)!,
+      socket,
+    );
     sessions.add(session);
     session.start().catch((error: unknown) => {
       log.error({ err: error }, 'smtp: session failed');

@@ -8,7 +8,11 @@ export interface Reply {
   text: string | string[];
 }
 
-export const reply = (code: number, enhanced: string | undefined, text: string | string[]): Reply => ({ code, enhanced, text });
+export const reply = (code: number, enhanced: string | undefined, text: string | string[]): Reply => ({
+  code,
+  enhanced,
+  text,
+});
 
 /**
  * Reply text must never hold a control character: some of it echoes what the client sent (a
@@ -19,5 +23,7 @@ const controlCharacters = /[\x00-\x1f\x7f-\x9f]/g;
 export function formatReply({ code, enhanced, text }: Reply): string {
   const lines = Array.isArray(text) ? text : [text];
   const status = enhanced ? `${enhanced} ` : '';
-  return lines.map((line, i) => `${code}${i < lines.length - 1 ? '-' : ' '}${status}${line.replace(controlCharacters, ' ')}\r\n`).join('');
+  return lines
+    .map((line, i) => `${code}${i < lines.length - 1 ? '-' : ' '}${status}${line.replace(controlCharacters, ' ')}\r\n`)
+    .join('');
 }

@@ -76,7 +76,9 @@ interface IncomingMessage {
 }
 
 export class SmtpSession {
-  readonly id = BigInt(`0x${randomBytes(10).toString('hex')}`).toString(32).padStart(16, '0');
+  readonly id = BigInt(`0x${randomBytes(10).toString('hex')}`)
+    .toString(32)
+    .padStart(16, '0');
   private socket: Socket;
   private readonly raw: Socket;
   private readonly input: SmtpInput;
@@ -127,7 +129,13 @@ export class SmtpSession {
     socket.once('close', () => this.closed());
     this.input.attach(socket);
     try {
-      this.context.intake.connect({ id: this.id, source: this.config.source, clientIp: this.clientIp, clientHostname: `[${this.clientIp}]`, secure: this.secure });
+      this.context.intake.connect({
+        id: this.id,
+        source: this.config.source,
+        clientIp: this.clientIp,
+        clientHostname: `[${this.clientIp}]`,
+        secure: this.secure,
+      });
       this.connected = true;
     } catch (error) {
       this.send(this.refusal(error, 'connect'));
@@ -198,8 +206,10 @@ export class SmtpSession {
     const { verb } = parsed;
     if (verb === 'HTTP') return this.send(reply(421, '4.4.2', 'HTTP requests not allowed'));
     if (verb === 'UNKNOWN' || (verb === 'AUTH' && !this.authOffered && !this.user)) return this.unrecognizedCommand();
-    if (this.authOffered && verb !== 'AUTH' && ++this.unauthenticated >= maxBadCommands) return this.send(reply(421, '4.4.2', 'Error: too many unauthenticated commands'));
-    if (!this.helo && (verb === 'MAIL' || verb === 'RCPT' || verb === 'DATA' || verb === 'AUTH')) return this.send(reply(503, '5.5.1', 'Error: send HELO/EHLO first'));
+    if (this.authOffered && verb !== 'AUTH' && ++this.unauthenticated >= maxBadCommands)
+      return this.send(reply(421, '4.4.2', 'Error: too many unauthenticated commands'));
+    if (!this.helo && (verb === 'MAIL' || verb === 'RCPT' || verb === 'DATA' || verb === 'AUTH'))
+      return this.send(reply(503, '5.5.1', 'Error: send HELO/EHLO first'));
     if (this.config.source === 'submission' && !this.user && (verb === 'MAIL' || verb === 'RCPT' || verb === 'DATA')) {
       return this.send(reply(530, '5.7.0', 'Authentication required'));
     }
@@ -262,7 +272,9 @@ export class SmtpSession {
     if (this.transaction) return this.send(reply(503, '5.5.1', 'Error: nested MAIL command'));
     // RFC 1870: a declared size over the limit is refused before any of the message is sent.
     if (params.size !== undefined && params.size > this.config.maxMessageSize) return this.send(this.tooLarge());
-    const refused = await this.attempt('mail', () => this.context.intake.mailFrom(this.id, address, { size: params.size }));
+    const refused = await this.attempt('mail', () =>
+      this.context.intake.mailFrom(this.id, address, { size: params.size }),
+    );
     if (refused) return this.send(refused);
     this.transaction = { params, recipients: 0 };
     this.send(reply(250, '2.1.0', 'Accepted'));
@@ -272,8 +284,11 @@ export class SmtpSession {
     const transaction = this.transaction;
     if (!transaction) return this.send(reply(503, '5.5.1', 'Error: need MAIL command'));
     // The chunks already sent went to intake with the recipients known then.
-    if (transaction.chunked) return this.send(reply(503, '5.5.1', 'Error: RCPT is not allowed after BDAT in the same transaction'));
-    const refused = await this.attempt('rcpt', () => this.context.intake.rcptTo(this.id, address, { orcpt: params.orcpt, notify: params.notify }));
+    if (transaction.chunked)
+      return this.send(reply(503, '5.5.1', 'Error: RCPT is not allowed after BDAT in the same transaction'));
+    const refused = await this.attempt('rcpt', () =>
+      this.context.intake.rcptTo(this.id, address, { orcpt: params.orcpt, notify: params.notify }),
+    );
     if (refused) return this.send(refused);
     transaction.recipients++;
     this.send(reply(250, '2.1.5', 'Accepted'));
@@ -283,10 +298,17 @@ export class SmtpSession {
     const transaction = this.transaction;
     if (!transaction?.recipients) return this.send(reply(503, '5.5.1', 'Error: need RCPT command'));
     // RFC 3030 §3: DATA and BDAT do not mix within one transaction.
-    if (transaction.chunked) return this.send(reply(503, '5.5.1', 'DATA is not allowed after BDAT in the same transaction'));
+    if (transaction.chunked)
+      return this.send(reply(503, '5.5.1', 'DATA is not allowed after BDAT in the same transaction'));
     this.send(reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
     const message = this.receive(transaction.params, false);
-    if (await this.read(message, this.input.dotData(new DotDecoder(), (piece) => this.write(message, piece)))) await this.finish(message);
+    if (
+      await this.read(
+        message,
+        this.input.dotData(new DotDecoder(), (piece) => this.write(message, piece)),
+      )
+    )
+      await this.finish(message);
   }
 
   /**
@@ -304,7 +326,13 @@ export class SmtpSession {
     message.bytes += size;
     // A message announced past the limit is refused at this chunk, not after all of it arrived.
     if (message.bytes > this.config.maxMessageSize) this.refuse(message, this.tooLarge());
-    if (!(await this.read(message, this.input.exact(size, message.refused ? () => {} : (piece) => this.write(message, piece))))) return;
+    if (
+      !(await this.read(
+        message,
+        this.input.exact(size, message.refused ? () => {} : (piece) => this.write(message, piece)),
+      ))
+    )
+      return;
     if (message.refused || last) return this.finish(message);
     this.send(reply(250, '2.0.0', `${size} octets received`));
   }
@@ -394,8 +422,10 @@ export class SmtpSession {
   private async auth(mechanism: string, initial: string | undefined) {
     if (this.user) return this.send(reply(503, '5.5.1', 'Error: No identity changes permitted'));
     // RFC 4954 §4: not during a mail transaction.
-    if (this.transaction) return this.send(reply(503, '5.5.1', 'Error: AUTH is not permitted during a mail transaction'));
-    if (!(saslMechanisms as readonly string[]).includes(mechanism)) return this.send(reply(504, '5.5.4', 'Error: Unrecognized authentication type'));
+    if (this.transaction)
+      return this.send(reply(503, '5.5.1', 'Error: AUTH is not permitted during a mail transaction'));
+    if (!(saslMechanisms as readonly string[]).includes(mechanism))
+      return this.send(reply(504, '5.5.4', 'Error: Unrecognized authentication type'));
     let username: string;
     let password: string;
     if (mechanism === 'PLAIN') {
@@ -403,7 +433,8 @@ export class SmtpSession {
       if (response === undefined) return;
       const credentials = decodePlain(response);
       if (credentials === 'mismatch') return this.send(reply(535, '5.7.8', 'Authentication credentials invalid'));
-      if ('refusal' in credentials) return this.send(reply(501, credentials.refusal.enhanced, credentials.refusal.text));
+      if ('refusal' in credentials)
+        return this.send(reply(501, credentials.refusal.enhanced, credentials.refusal.text));
       ({ username, password } = credentials);
     } else {
       const first = initial ?? (await this.challenge('VXNlcm5hbWU6')); // "Username:"
@@ -474,7 +505,8 @@ export class SmtpSession {
   }
 
   private unrecognizedCommand(refusal = reply(500, '5.5.2', 'Error: command not recognized')) {
-    if (++this.unrecognized >= maxBadCommands) return this.send(reply(421, '4.4.2', 'Error: too many unrecognized commands'));
+    if (++this.unrecognized >= maxBadCommands)
+      return this.send(reply(421, '4.4.2', 'Error: too many unrecognized commands'));
     this.send(refusal);
   }
 
@@ -494,7 +526,8 @@ export class SmtpSession {
       this.log.info({ step, ...fields, reply: error.reply }, 'smtp: refused');
       return reply(error.responseCode, undefined, error.message);
     }
-    if ((error as { code?: string }).code === 'ECONNECTION') this.log.info({ step }, 'smtp: message abandoned by the client before its end');
+    if ((error as { code?: string }).code === 'ECONNECTION')
+      this.log.info({ step }, 'smtp: message abandoned by the client before its end');
     else this.log.error({ err: error, step }, 'smtp: internal error');
     return reply(451, '4.3.0', 'Temporary server error; please try again later');
   }

@@ -17,7 +17,10 @@ export interface ByteRange {
 }
 
 /** The bytes of `chunks` within [start, end), for stores that cannot seek. Stops reading at `end`. */
-export async function* sliceChunks(chunks: AsyncIterable<Uint8Array>, range: ByteRange | undefined): AsyncIterable<Buffer> {
+export async function* sliceChunks(
+  chunks: AsyncIterable<Uint8Array>,
+  range: ByteRange | undefined,
+): AsyncIterable<Buffer> {
   let offset = 0;
   for await (const raw of chunks) {
     const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
@@ -65,7 +68,12 @@ export async function readBlob(store: BlobStore, hash: string): Promise<Buffer> 
 }
 
 /** Bytes [start, end) of a blob, streamed: only one chunk at a time is held, whatever the blob's size. */
-export async function* readBlobRange(store: BlobStore, hash: string, start: number, end: number): AsyncIterable<Buffer> {
+export async function* readBlobRange(
+  store: BlobStore,
+  hash: string,
+  start: number,
+  end: number,
+): AsyncIterable<Buffer> {
   if (end <= start) return;
   for await (const chunk of store.open(hash, { start, end })) yield chunk as Buffer;
 }

@@ -14,9 +14,15 @@ const chunkSize = 256 * 1024;
 
 /** Reading content is on every FETCH of a body: built once (prepared-query.ts). */
 const preparedReads = {
-  chunksKeyOf: new PreparedQuery<{ hash: string }, { chunks_key: string }>((db, arg) => db.selectFrom('blobs').select('chunks_key').where('hash', '=', arg('hash'))),
+  chunksKeyOf: new PreparedQuery<{ hash: string }, { chunks_key: string }>((db, arg) =>
+    db.selectFrom('blobs').select('chunks_key').where('hash', '=', arg('hash')),
+  ),
   chunk: new PreparedQuery<{ chunksKey: string; seq: number }, { data: Buffer | Uint8Array }>((db, arg) =>
-    db.selectFrom('blob_chunks').select('data').where('chunks_key', '=', arg('chunksKey')).where('seq', '=', arg('seq')),
+    db
+      .selectFrom('blob_chunks')
+      .select('data')
+      .where('chunks_key', '=', arg('chunksKey'))
+      .where('seq', '=', arg('seq')),
   ),
 };
 
@@ -90,7 +96,12 @@ export class DatabaseBlobStore implements BlobStore {
 
   /** `created_at` is when the content was last stored; put() and writeInlineBlob() update it under the row's lock. */
   async deleteIfStoredBefore(hash: string, storedBefore: number): Promise<void> {
-    const blob = await this.db.deleteFrom('blobs').where('hash', '=', hash).where('created_at', '<', storedBefore).returning('chunks_key').executeTakeFirst();
+    const blob = await this.db
+      .deleteFrom('blobs')
+      .where('hash', '=', hash)
+      .where('created_at', '<', storedBefore)
+      .returning('chunks_key')
+      .executeTakeFirst();
     if (blob) await this.deleteChunks(blob.chunks_key);
   }
 
@@ -98,4 +109,3 @@ export class DatabaseBlobStore implements BlobStore {
     await this.db.deleteFrom('blob_chunks').where('chunks_key', '=', chunksKey).execute();
   }
 }
-

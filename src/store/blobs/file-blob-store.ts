@@ -63,7 +63,10 @@ export class FileBlobStore implements BlobStore {
         const file = path ? await open(path, 'r').catch(() => undefined) : undefined;
         if (!file) throw notFound('blob-not-found', `blob ${hash} does not exist`);
         if (range && range.end <= range.start) return void (await file.close());
-        yield* file.createReadStream({ highWaterMark: 256 * 1024, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
+        yield* file.createReadStream({
+          highWaterMark: 256 * 1024,
+          ...(range ? { start: range.start, end: range.end - 1 } : {}),
+        });
       })(),
       { objectMode: false },
     );

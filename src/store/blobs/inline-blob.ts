@@ -46,4 +46,9 @@ const insertChunkQuery = (db: QueryCreator<Database>, arg: Arg<BlobValues>) =>
 const upsertBlob = new PreparedQuery<BlobValues, never>(upsertBlobQuery);
 const insertChunk = new PreparedQuery<BlobValues, never>(insertChunkQuery);
 /** Both in one statement (PostgreSQL runs a data-modifying WITH whether or not the rest reads it). */
-const upsertBlobWithChunk = new PreparedQuery<BlobValues, never>((db, arg) => insertChunkQuery(db.with('blob', () => upsertBlobQuery(db, arg)), arg));
+const upsertBlobWithChunk = new PreparedQuery<BlobValues, never>((db, arg) =>
+  insertChunkQuery(
+    db.with('blob', () => upsertBlobQuery(db, arg)),
+    arg,
+  ),
+);

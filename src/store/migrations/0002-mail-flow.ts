@@ -21,7 +21,11 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addColumn('held', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('received_at', 'bigint', notNull)
     .execute();
-  await db.schema.createIndex('queue_messages_sender').on('queue_messages').columns(['auth_principal_id', 'received_at']).execute();
+  await db.schema
+    .createIndex('queue_messages_sender')
+    .on('queue_messages')
+    .columns(['auth_principal_id', 'received_at'])
+    .execute();
   await db.schema.createIndex('queue_messages_received').on('queue_messages').column('received_at').execute();
 
   // One recipient of a message, and where its delivery stands.
@@ -45,8 +49,16 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addColumn('created_at', 'bigint', notNull)
     .addColumn('updated_at', 'bigint', notNull)
     .execute();
-  await db.schema.createIndex('queue_recipients_due').on('queue_recipients').columns(['state', 'next_attempt_at']).execute();
-  await db.schema.createIndex('queue_recipients_lease').on('queue_recipients').columns(['state', 'lease_expires_at']).execute();
+  await db.schema
+    .createIndex('queue_recipients_due')
+    .on('queue_recipients')
+    .columns(['state', 'next_attempt_at'])
+    .execute();
+  await db.schema
+    .createIndex('queue_recipients_lease')
+    .on('queue_recipients')
+    .columns(['state', 'lease_expires_at'])
+    .execute();
   await db.schema.createIndex('queue_recipients_message').on('queue_recipients').column('message_id').execute();
   await db.schema.createIndex('queue_recipients_domain').on('queue_recipients').columns(['domain', 'state']).execute();
 

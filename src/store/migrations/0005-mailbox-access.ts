@@ -18,7 +18,9 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .execute();
 
   if (dialect === 'sqlite') {
-    await sql`create virtual table blob_text using fts5(hash unindexed, body, tokenize = 'unicode61 remove_diacritics 2')`.execute(db);
+    await sql`create virtual table blob_text using fts5(hash unindexed, body, tokenize = 'unicode61 remove_diacritics 2')`.execute(
+      db,
+    );
   } else {
     await db.schema
       .createTable('blob_text')
@@ -34,7 +36,11 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addColumn('uid', 'bigint', notNull)
     .addColumn('modseq', 'bigint', notNull)
     .execute();
-  await db.schema.createIndex('mailbox_expunges_modseq').on('mailbox_expunges').columns(['mailbox_id', 'modseq']).execute();
+  await db.schema
+    .createIndex('mailbox_expunges_modseq')
+    .on('mailbox_expunges')
+    .columns(['mailbox_id', 'modseq'])
+    .execute();
   await db.schema.createIndex('messages_mailbox_modseq').on('messages').columns(['mailbox_id', 'modseq']).execute();
   await db.schema.createIndex('mailboxes_tenant').on('mailboxes').columns(['tenant_id']).execute();
 }

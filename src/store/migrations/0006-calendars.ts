@@ -43,7 +43,11 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addUniqueConstraint('calendar_objects_uri', ['calendar_id', 'uri'])
     .addUniqueConstraint('calendar_objects_uid', ['calendar_id', 'uid'])
     .execute();
-  await db.schema.createIndex('calendar_objects_span').on('calendar_objects').columns(['calendar_id', 'first_start', 'last_end']).execute();
+  await db.schema
+    .createIndex('calendar_objects_span')
+    .on('calendar_objects')
+    .columns(['calendar_id', 'first_start', 'last_end'])
+    .execute();
 
   // One row per object URI that ever changed, with the change number that last touched it.
   await db.schema

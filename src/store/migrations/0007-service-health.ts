@@ -29,7 +29,13 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addColumn('created_by', 'text', notNull) // "holdfast" or the administrator's address
     .execute();
   // At most one open issue per rule, even with several nodes evaluating the same rule.
-  await db.schema.createIndex('health_issues_open_rule').on('health_issues').column('rule').unique().where(sql.ref('is_resolved'), '=', 0).execute();
+  await db.schema
+    .createIndex('health_issues_open_rule')
+    .on('health_issues')
+    .column('rule')
+    .unique()
+    .where(sql.ref('is_resolved'), '=', 0)
+    .execute();
   await db.schema.createIndex('health_issues_start').on('health_issues').column('start_at').execute();
 
   await withId(db.schema.createTable('health_issue_posts'), dialect)
@@ -40,7 +46,11 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addColumn('content', 'text', notNull) // HTML
     .addColumn('author', 'text', notNull)
     .execute();
-  await db.schema.createIndex('health_issue_posts_issue').on('health_issue_posts').columns(['issue_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('health_issue_posts_issue')
+    .on('health_issue_posts')
+    .columns(['issue_id', 'created_at'])
+    .execute();
 
   // The last result of each check, per node: `holdfast health` and the API read them.
   await db.schema

@@ -6,8 +6,13 @@ import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../database.ts';
 
 export async function up(db: Kysely<any>, dialect: Dialect) {
-  await db.schema.alterTable('mailboxes').addColumn('used_bytes', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
-  await sql`update mailboxes set used_bytes = (select coalesce(sum(size), 0) from messages where messages.mailbox_id = mailboxes.id)`.execute(db);
+  await db.schema
+    .alterTable('mailboxes')
+    .addColumn('used_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await sql`update mailboxes set used_bytes = (select coalesce(sum(size), 0) from messages where messages.mailbox_id = mailboxes.id)`.execute(
+    db,
+  );
   if (dialect === 'sqlite') {
     await sql`create trigger messages_used_bytes_insert after insert on messages begin
       update mailboxes set used_bytes = used_bytes + new.size where id = new.mailbox_id;

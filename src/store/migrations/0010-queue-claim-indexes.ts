@@ -8,6 +8,14 @@ import type { Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>) {
   await db.schema.dropIndex('queue_recipients_due').execute();
-  await db.schema.createIndex('queue_recipients_due').on('queue_recipients').columns(['state', 'next_attempt_at', 'tenant_id']).execute();
-  await db.schema.createIndex('queue_recipients_tenant_due').on('queue_recipients').columns(['tenant_id', 'state', 'next_attempt_at']).execute();
+  await db.schema
+    .createIndex('queue_recipients_due')
+    .on('queue_recipients')
+    .columns(['state', 'next_attempt_at', 'tenant_id'])
+    .execute();
+  await db.schema
+    .createIndex('queue_recipients_tenant_due')
+    .on('queue_recipients')
+    .columns(['tenant_id', 'state', 'next_attempt_at'])
+    .execute();
 }

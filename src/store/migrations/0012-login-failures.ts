@@ -13,6 +13,10 @@ export async function up(db: Kysely<any>) {
     .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('login_failures_pk', ['source', 'account'])
     .execute();
-  await db.schema.createIndex('login_failures_account').on('login_failures').columns(['account', 'last_failure_at']).execute();
+  await db.schema
+    .createIndex('login_failures_account')
+    .on('login_failures')
+    .columns(['account', 'last_failure_at'])
+    .execute();
   await db.schema.createIndex('login_failures_age').on('login_failures').column('last_failure_at').execute();
 }

@@ -6,8 +6,13 @@
 import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>) {
-  await db.schema.alterTable('principals').addColumn('uidvalidity_floor', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
-  await sql`update principals set uidvalidity_floor = coalesce((select max(uidvalidity) from mailboxes where mailboxes.principal_id = principals.id), 0)`.execute(db);
+  await db.schema
+    .alterTable('principals')
+    .addColumn('uidvalidity_floor', 'bigint', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await sql`update principals set uidvalidity_floor = coalesce((select max(uidvalidity) from mailboxes where mailboxes.principal_id = principals.id), 0)`.execute(
+    db,
+  );
   await db.schema
     .createTable('folder_subscriptions')
     .addColumn('principal_id', 'bigint', (c) => c.notNull().references('principals.id').onDelete('cascade'))

@@ -7,8 +7,14 @@
 import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>) {
-  await db.schema.alterTable('mailboxes').addColumn('recent_from_uid', 'bigint', (c) => c.notNull().defaultTo(1)).execute();
-  await db.schema.alterTable('mailboxes').addColumn('recent_claim_from', 'bigint', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable('mailboxes')
+    .addColumn('recent_from_uid', 'bigint', (c) => c.notNull().defaultTo(1))
+    .execute();
+  await db.schema
+    .alterTable('mailboxes')
+    .addColumn('recent_claim_from', 'bigint', (c) => c.notNull().defaultTo(1))
+    .execute();
   // Mail already in a folder is not recent: the server kept \Recent in memory until now, and counted
   // only mail that arrived after its start, so after this upgrade (a restart) nothing present is new.
   await sql`update mailboxes set recent_from_uid = uidnext, recent_claim_from = uidnext`.execute(db);

@@ -5,5 +5,8 @@
 import type { Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>) {
-  await db.schema.alterTable('principals').addColumn('session_generation', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('principals')
+    .addColumn('session_generation', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
 }

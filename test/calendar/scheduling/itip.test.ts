@@ -3,7 +3,7 @@
 // cancel, and the status bookkeeping of the organizer's copy.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import ICAL from 'ical.js';
+import type ICAL from 'ical.js';
 import { parseCalendar, parseCalendarObject } from '../../../src/calendar/calendar-object.ts';
 import {
   attendeesOf,
@@ -23,7 +23,16 @@ import {
 } from '../../../src/calendar/scheduling/itip.ts';
 import { calendar, component } from '../../helpers/icalendar-text.ts';
 
-const zone = ['BEGIN:VTIMEZONE', 'TZID:Custom/Zone', 'BEGIN:STANDARD', 'DTSTART:19700101T000000', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0100', 'END:STANDARD', 'END:VTIMEZONE'];
+const zone = [
+  'BEGIN:VTIMEZONE',
+  'TZID:Custom/Zone',
+  'BEGIN:STANDARD',
+  'DTSTART:19700101T000000',
+  'TZOFFSETFROM:+0100',
+  'TZOFFSETTO:+0100',
+  'END:STANDARD',
+  'END:VTIMEZONE',
+];
 
 const masterLines = [
   'DTSTART:20260105T100000Z',
@@ -55,7 +64,10 @@ const overrideLines = [
 const meeting = calendar([zone, component(masterLines), component(overrideLines)]);
 
 /** The non-timezone components of iCalendar text. */
-const itemsOf = (text: string) => parseCalendar(text).getAllSubcomponents().filter((c) => c.name !== 'vtimezone');
+const itemsOf = (text: string) =>
+  parseCalendar(text)
+    .getAllSubcomponents()
+    .filter((c) => c.name !== 'vtimezone');
 const attendeeLines = (item: ICAL.Component) => item.getAllProperties('attendee').map((p) => p.toICALString());
 
 describe('Calendar user addresses', () => {
@@ -65,7 +77,8 @@ describe('Calendar user addresses', () => {
   });
 
   it('reads nothing from other URIs or no value', () => {
-    for (const value of ['urn:uuid:6f1c', 'https://example.org/alice', 'alice@example.org', '', undefined, null]) assert.equal(calendarAddress(value), undefined, String(value));
+    for (const value of ['urn:uuid:6f1c', 'https://example.org/alice', 'alice@example.org', '', undefined, null])
+      assert.equal(calendarAddress(value), undefined, String(value));
   });
 });
 
@@ -74,7 +87,12 @@ describe('Who organizes and who attends', () => {
 
   it('finds the organizer and every attendee of any instance once', () => {
     assert.equal(organizerOf(object), 'olga@example.org');
-    assert.deepEqual(attendeesOf(object).sort(), ['bob@example.org', 'carol@example.org', 'dave@example.org', 'olga@example.org']);
+    assert.deepEqual(attendeesOf(object).sort(), [
+      'bob@example.org',
+      'carol@example.org',
+      'dave@example.org',
+      'olga@example.org',
+    ]);
     assert.equal(summaryOf(object), 'Planning');
   });
 
@@ -111,7 +129,10 @@ describe('Whether the times changed', () => {
 
   it('ignores changes that leave the times alone', () => {
     assert.equal(timesChanged(object(base), object(base.map((l) => (l === 'SUMMARY:a' ? 'SUMMARY:b' : l)))), false);
-    assert.equal(timesChanged(object(base), object([...base, 'LOCATION:elsewhere', 'ATTENDEE:mailto:new@example.org'])), false);
+    assert.equal(
+      timesChanged(object(base), object([...base, 'LOCATION:elsewhere', 'ATTENDEE:mailto:new@example.org'])),
+      false,
+    );
   });
 });
 
@@ -140,7 +161,11 @@ describe('REQUEST and CANCEL (RFC 5546 §3.2.2, §3.2.5)', () => {
   });
 
   it('writes CRLF line ends and ends with one', () => {
-    for (const text of [itipMessage(meeting, 'REQUEST'), itipMessage(meeting, 'CANCEL'), replyMessage(meeting, 'bob@example.org', 'ACCEPTED')]) {
+    for (const text of [
+      itipMessage(meeting, 'REQUEST'),
+      itipMessage(meeting, 'CANCEL'),
+      replyMessage(meeting, 'bob@example.org', 'ACCEPTED'),
+    ]) {
       assert.ok(text.endsWith('END:VCALENDAR\r\n'));
       assert.ok(!/[^\r]\n/.test(text), 'a bare LF');
     }
@@ -175,7 +200,7 @@ describe('REPLY (RFC 5546 §3.2.3)', () => {
     assert.equal(master!.getFirstProperty('attendee')!.getParameter('cn'), 'Bob', 'other parameters kept');
   });
 
-  it('leaves out the description, location and alarms, and adds the attendee\'s comment', () => {
+  it("leaves out the description, location and alarms, and adds the attendee's comment", () => {
     for (const item of [master!, override!]) {
       for (const name of ['description', 'location']) assert.equal(item.getFirstProperty(name), null, name);
       assert.equal(item.getAllSubcomponents('valarm').length, 0);
@@ -197,10 +222,12 @@ describe('REPLY (RFC 5546 §3.2.3)', () => {
 });
 
 describe('Attendee status in stored objects', () => {
-  it('sets one attendee\'s PARTSTAT (and SCHEDULE-STATUS) in every component, matching the address in any case', () => {
+  it("sets one attendee's PARTSTAT (and SCHEDULE-STATUS) in every component, matching the address in any case", () => {
     const updated = withPartStat(meeting, 'bob@example.org', 'DECLINED', '2.0');
     for (const item of itemsOf(updated)) {
-      const bob = item.getAllProperties('attendee').find((p) => calendarAddress(p.getFirstValue()) === 'bob@example.org')!;
+      const bob = item
+        .getAllProperties('attendee')
+        .find((p) => calendarAddress(p.getFirstValue()) === 'bob@example.org')!;
       assert.equal(bob.getParameter('partstat'), 'DECLINED');
       assert.equal(bob.getParameter('schedule-status'), '2.0');
     }
@@ -209,7 +236,13 @@ describe('Attendee status in stored objects', () => {
 
   it('records delivery results, and reports no change when they are already recorded', () => {
     assert.equal(withDeliveryResults(meeting, new Map([['nobody@example.org', { status: '1.1' }]])), undefined);
-    const recorded = withDeliveryResults(meeting, new Map([['bob@example.org', { status: '1.2' }], ['carol@example.org', { status: '1.2', partStat: 'ACCEPTED' }]]))!;
+    const recorded = withDeliveryResults(
+      meeting,
+      new Map([
+        ['bob@example.org', { status: '1.2' }],
+        ['carol@example.org', { status: '1.2', partStat: 'ACCEPTED' }],
+      ]),
+    )!;
     assert.ok(recorded);
     const master = itemsOf(recorded)[0]!;
     const byAddress = new Map(master.getAllProperties('attendee').map((p) => [calendarAddress(p.getFirstValue()), p]));
@@ -219,9 +252,12 @@ describe('Attendee status in stored objects', () => {
     assert.equal(withDeliveryResults(recorded, new Map([['bob@example.org', { status: '1.2' }]])), undefined);
   });
 
-  it('keeps an attendee\'s earlier answer in a new version, but not NEEDS-ACTION', () => {
+  it("keeps an attendee's earlier answer in a new version, but not NEEDS-ACTION", () => {
     const answered = parseCalendarObject(withPartStat(meeting, 'carol@example.org', 'ACCEPTED'));
-    assert.equal(partStatOf(parseCalendarObject(keepPartStat(meeting, 'carol@example.org', answered)), 'carol@example.org'), 'ACCEPTED');
+    assert.equal(
+      partStatOf(parseCalendarObject(keepPartStat(meeting, 'carol@example.org', answered)), 'carol@example.org'),
+      'ACCEPTED',
+    );
     assert.equal(keepPartStat(meeting, 'bob@example.org', answered), meeting, 'bob never answered');
     assert.equal(keepPartStat(meeting, 'carol@example.org', undefined), meeting);
   });
@@ -231,6 +267,10 @@ describe('Attendee status in stored objects', () => {
     assert.equal(methodOf(parseCalendar(stored)), '');
     parseCalendarObject(stored);
     for (const item of itemsOf(cancelled(meeting))) assert.equal(item.getFirstPropertyValue('status'), 'CANCELLED');
-    assert.equal(itemsOf(cancelled(meeting))[0]!.getFirstPropertyValue('sequence'), 2, 'the copy keeps the organizer\'s SEQUENCE');
+    assert.equal(
+      itemsOf(cancelled(meeting))[0]!.getFirstPropertyValue('sequence'),
+      2,
+      "the copy keeps the organizer's SEQUENCE",
+    );
   });
 });

@@ -3,7 +3,11 @@
 // is dead for a while, and while dead a probe every few seconds finds it when it comes back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultDestinationPolicy, DestinationControl, type DestinationPolicy } from '../../../src/flow/delivery/destination-control.ts';
+import {
+  defaultDestinationPolicy,
+  DestinationControl,
+  type DestinationPolicy,
+} from '../../../src/flow/delivery/destination-control.ts';
 
 const policy: DestinationPolicy = { initial: 2, max: 5, deadAfter: 3, deadForMs: 60_000, probeEveryMs: 5_000 };
 
@@ -68,7 +72,11 @@ describe('Destination concurrency', () => {
     const { control: c } = control();
     c.release('mx.a.example', 'pushback', '421 4.3.2 Shutting down');
     c.release('mx.a.example', 'neutral');
-    assert.equal(c.state('mx.a.example').lastReply, '421 4.3.2 Shutting down', 'a release without a reply keeps the last one');
+    assert.equal(
+      c.state('mx.a.example').lastReply,
+      '421 4.3.2 Shutting down',
+      'a release without a reply keeps the last one',
+    );
     assert.equal(c.state('mx.a.example').active, 0);
   });
 });

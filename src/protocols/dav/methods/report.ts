@@ -2,19 +2,44 @@
 // (§7.10) and sync-collection (RFC 6578).
 import type { CalendarObject } from '../../../calendar/calendar-object.ts';
 import { matchesQuery, queryScope, type ComponentFilter, type TimeRange } from '../../../calendar/calendar-query.ts';
-import { changesSince, getObjects, listObjects, parsedObject, type CalendarObjectRow } from '../../../calendar/calendars.ts';
+import {
+  changesSince,
+  getObjects,
+  listObjects,
+  parsedObject,
+  type CalendarObjectRow,
+} from '../../../calendar/calendars.ts';
 import { expandObject } from '../../../calendar/expand.ts';
 import { busyPeriods, freeBusyCalendar } from '../../../calendar/free-busy.ts';
 import { overlaps } from '../../../calendar/recurrence.ts';
 import { principalById } from '../../../directory/principal.ts';
 import { HoldfastError, invalid } from '../../../errors.ts';
 import { parseFilter, timeRange } from '../calendar-filter-xml.ts';
-import { InstanceAllowance, limitProperties, requestExpansionBudget, requestExpansionSteps, tooManyInstances } from '../request-limits.ts';
+import {
+  InstanceAllowance,
+  limitProperties,
+  requestExpansionBudget,
+  requestExpansionSteps,
+  tooManyInstances,
+} from '../request-limits.ts';
 import { ExpansionBudgetSpent, type ExpansionBudget } from '../../../calendar/recurrence-budget.ts';
 import { objectHref, type DavResource } from '../dav-resources.ts';
 import { xmlReply, type DavContext, type MethodHandler } from '../dav-reply.ts';
 import { objectProperties, parseSyncToken, propstats, syncToken } from '../properties.ts';
-import { caldav, child, childrenNamed, dav, displayName, multistatus, node, parseXml, propstatResponse, statusResponse, type XmlElement, type XmlNode } from '../xml/dav-xml.ts';
+import {
+  caldav,
+  child,
+  childrenNamed,
+  dav,
+  displayName,
+  multistatus,
+  node,
+  parseXml,
+  propstatResponse,
+  statusResponse,
+  type XmlElement,
+  type XmlNode,
+} from '../xml/dav-xml.ts';
 import type { PropertyRequest } from './propfind.ts';
 
 type CalendarResource = Extract<DavResource, { kind: 'calendar' }>;
@@ -22,7 +47,11 @@ type CalendarResource = Extract<DavResource, { kind: 'calendar' }>;
 export const handleReport: MethodHandler = async (context, resource, request) => {
   const root = parseXml(request.body);
   if (resource.kind !== 'calendar') {
-    throw new HoldfastError('forbidden', 'supported-report', `${displayName(root.name)} is answered on calendar collections; ${resource.href} is not one`);
+    throw new HoldfastError(
+      'forbidden',
+      'supported-report',
+      `${displayName(root.name)} is answered on calendar collections; ${resource.href} is not one`,
+    );
   }
   switch (root.name) {
     case caldav('calendar-query'):
@@ -34,7 +63,11 @@ export const handleReport: MethodHandler = async (context, resource, request) =>
     case caldav('free-busy-query'):
       return freeBusyQuery(context, resource, root);
     default:
-      throw new HoldfastError('forbidden', 'supported-report', `REPORT ${displayName(root.name)} is not supported: use calendar-query, calendar-multiget, free-busy-query or sync-collection`);
+      throw new HoldfastError(
+        'forbidden',
+        'supported-report',
+        `REPORT ${displayName(root.name)} is not supported: use calendar-query, calendar-multiget, free-busy-query or sync-collection`,
+      );
   }
 };
 
@@ -51,7 +84,9 @@ function reportProperties(root: XmlElement): { wanted: PropertyRequest; expand?:
   if (child(root, dav('propname'))) return { wanted: 'names' };
   const prop = child(root, dav('prop'));
   const expandElement = child(child(prop, caldav('calendar-data')), caldav('expand'));
-  const expand = expandElement ? { range: timeRange(expandElement), budget: requestExpansionBudget(), allowance: new InstanceAllowance() } : undefined;
+  const expand = expandElement
+    ? { range: timeRange(expandElement), budget: requestExpansionBudget(), allowance: new InstanceAllowance() }
+    : undefined;
   return { wanted: prop ? limitProperties(prop.children) : 'all', expand };
 }
 
@@ -65,7 +100,10 @@ async function calendarQuery(context: DavContext, resource: CalendarResource, ro
   const budget = expand?.budget ?? requestExpansionBudget();
   const matches = rows.filter((row) => {
     // A single event's stored span is exactly its one instance: no need to parse it.
-    if (simple && !row.recurring) return !scope.range || overlaps({ start: row.first_start, end: row.last_end }, scope.range.start, scope.range.end);
+    if (simple && !row.recurring)
+      return (
+        !scope.range || overlaps({ start: row.first_start, end: row.last_end }, scope.range.start, scope.range.end)
+      );
     return matchesQuery(parsedObject(row), filter, budget);
   });
   return xmlReply(207, multistatus(matches.map((row) => objectResponse(context, resource, row, wanted, expand))));
@@ -74,7 +112,15 @@ async function calendarQuery(context: DavContext, resource: CalendarResource, ro
 /** VCALENDAR > one component, filtered by at most a time range: the span columns answer it. */
 function isSimpleRangeQuery(filter: ComponentFilter): boolean {
   const inner = filter.components[0];
-  return filter.properties.length === 0 && filter.components.length === 1 && !filter.isNotDefined && !!inner && !inner.isNotDefined && inner.properties.length === 0 && inner.components.length === 0;
+  return (
+    filter.properties.length === 0 &&
+    filter.components.length === 1 &&
+    !filter.isNotDefined &&
+    !!inner &&
+    !inner.isNotDefined &&
+    inner.properties.length === 0 &&
+    inner.components.length === 0
+  );
 }
 
 async function calendarMultiget(context: DavContext, resource: CalendarResource, root: XmlElement) {
@@ -85,7 +131,9 @@ async function calendarMultiget(context: DavContext, resource: CalendarResource,
     const uri = memberName(resource.href, href);
     if (uri !== undefined) names.set(href, uri);
   }
-  const rows = new Map((await getObjects(context.db, resource.calendar.id, [...new Set(names.values())])).map((row) => [row.uri, row]));
+  const rows = new Map(
+    (await getObjects(context.db, resource.calendar.id, [...new Set(names.values())])).map((row) => [row.uri, row]),
+  );
   const responses = hrefs.map((href) => {
     const row = rows.get(names.get(href) ?? '');
     return row ? objectResponse(context, resource, row, wanted, expand) : statusResponse(href, 404);
@@ -114,7 +162,8 @@ function memberName(collectionHref: string, href: string): string | undefined {
 async function syncCollection(context: DavContext, resource: CalendarResource, root: XmlElement) {
   const { wanted } = reportProperties(root);
   const level = child(root, dav('sync-level'))?.text.trim() ?? '1';
-  if (level !== '1') throw invalid('valid-sync-level', `sync-level ${level} is not supported: calendars have no sub-collections, use 1`);
+  if (level !== '1')
+    throw invalid('valid-sync-level', `sync-level ${level} is not supported: calendars have no sub-collections, use 1`);
   const tokenText = child(root, dav('sync-token'))?.text.trim() ?? '';
   const current = syncToken(resource.calendar);
   let responses: XmlNode[];
@@ -124,11 +173,18 @@ async function syncCollection(context: DavContext, resource: CalendarResource, r
   } else {
     const since = parseSyncToken(tokenText);
     if (since === undefined || since > resource.calendar.sync_seq) {
-      throw new HoldfastError('forbidden', 'valid-sync-token', `sync token ${tokenText} was not issued for this calendar; sync again without a token`);
+      throw new HoldfastError(
+        'forbidden',
+        'valid-sync-token',
+        `sync token ${tokenText} was not issued for this calendar; sync again without a token`,
+      );
     }
     const { changed, deleted } = await changesSince(context.db, resource.calendar.id, since);
     const rows = await getObjects(context.db, resource.calendar.id, changed);
-    responses = [...rows.map((row) => objectResponse(context, resource, row, wanted)), ...deleted.map((uri) => statusResponse(objectHref(resource.href, uri), 404))];
+    responses = [
+      ...rows.map((row) => objectResponse(context, resource, row, wanted)),
+      ...deleted.map((uri) => statusResponse(objectHref(resource.href, uri), 404)),
+    ];
   }
   return xmlReply(207, multistatus(responses, [node(dav('sync-token'), current)]));
 }
@@ -141,19 +197,36 @@ async function freeBusyQuery(context: DavContext, resource: CalendarResource, ro
   const objects: CalendarObject[] = rows.map(parsedObject);
   const owner = await principalById(context.db, resource.calendar.principal_id);
   const busy = busyPeriods(objects, range, owner.address, requestExpansionBudget());
-  return { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' }, body: freeBusyCalendar(busy, range) };
+  return {
+    status: 200,
+    headers: { 'Content-Type': 'text/calendar; charset=utf-8' },
+    body: freeBusyCalendar(busy, range),
+  };
 }
 
-function objectResponse(context: DavContext, resource: CalendarResource, row: CalendarObjectRow, wanted: PropertyRequest, expand?: Expansion): XmlNode {
+function objectResponse(
+  context: DavContext,
+  resource: CalendarResource,
+  row: CalendarObjectRow,
+  wanted: PropertyRequest,
+  expand?: Expansion,
+): XmlNode {
   const href = objectHref(resource.href, row.uri);
-  const getters = objectProperties({ href, row }, { viewer: context.viewer, maxResourceSize: context.maxResourceSize }, resource.right);
+  const getters = objectProperties(
+    { href, row },
+    { viewer: context.viewer, maxResourceSize: context.maxResourceSize },
+    resource.right,
+  );
   if (expand) {
     const { range, budget, allowance } = expand;
     getters.set(caldav('calendar-data'), () => {
       try {
         return expandObject(parsedObject(row), range, { budget, onInstance: () => allowance.take() });
       } catch (error) {
-        if (error instanceof ExpansionBudgetSpent) throw tooManyInstances(`expanding the range takes more than the ${requestExpansionSteps} iteration steps one request may use`);
+        if (error instanceof ExpansionBudgetSpent)
+          throw tooManyInstances(
+            `expanding the range takes more than the ${requestExpansionSteps} iteration steps one request may use`,
+          );
         throw error;
       }
     });

@@ -34,7 +34,11 @@ export const maxXmlTags = 10_000;
 /** Parses a request body; malformed XML (and DTD entities, which xmldom never expands) is refused. */
 export function parseXml(body: string): XmlElement {
   const tags = countTags(body);
-  if (tags > maxXmlTags) throw invalid('bad-xml', `the request body has more than ${maxXmlTags} XML tags; Holdfast reads at most that many in one request`);
+  if (tags > maxXmlTags)
+    throw invalid(
+      'bad-xml',
+      `the request body has more than ${maxXmlTags} XML tags; Holdfast reads at most that many in one request`,
+    );
   let problem: string | undefined;
   const parser = new DOMParser({
     onError: (level, message) => {
@@ -90,7 +94,11 @@ export function childrenNamed(element: XmlElement | undefined, name: string): Xm
 
 /** Checks the document element of a request body: a precise 400 naming what was expected. */
 export function expectRoot(element: XmlElement, ...names: string[]): XmlElement {
-  if (!names.includes(element.name)) throw invalid('bad-xml', `expected ${names.map(displayName).join(' or ')} as the document element, found ${displayName(element.name)}`);
+  if (!names.includes(element.name))
+    throw invalid(
+      'bad-xml',
+      `expected ${names.map(displayName).join(' or ')} as the document element, found ${displayName(element.name)}`,
+    );
   return element;
 }
 

@@ -12,7 +12,11 @@ export async function myRightsCommand(command: AuthenticatedCommand) {
   const name = folderArg(session, args);
   args.end();
   const folder = await requireFolder(command, name, 'NONEXISTENT', 'missing');
-  session.untagged(atom('MYRIGHTS'), folderOut(session, name), atom(folder.principal_id === principal.id ? ownerRights : fullRights));
+  session.untagged(
+    atom('MYRIGHTS'),
+    folderOut(session, name),
+    atom(folder.principal_id === principal.id ? ownerRights : fullRights),
+  );
   return 'MYRIGHTS completed';
 }
 
@@ -21,8 +25,12 @@ export async function getAclCommand(command: AuthenticatedCommand) {
   const name = folderArg(session, args);
   args.end();
   const folder = await requireFolder(command, name, 'NONEXISTENT', 'missing');
-  if (folder.principal_id !== principal.id) throw new ImapNo('Only the owner may see who has access (right "a")', 'NOPERM');
-  const grants = (await granteesOf(session.context.mail.db, folder.principal_id)).flatMap((address) => [address, atom(fullRights)]);
+  if (folder.principal_id !== principal.id)
+    throw new ImapNo('Only the owner may see who has access (right "a")', 'NOPERM');
+  const grants = (await granteesOf(session.context.mail.db, folder.principal_id)).flatMap((address) => [
+    address,
+    atom(fullRights),
+  ]);
   session.untagged(atom('ACL'), folderOut(session, name), principal.address, atom(ownerRights), ...grants);
   return 'GETACL completed';
 }
@@ -40,5 +48,8 @@ export async function listRightsCommand(command: AuthenticatedCommand) {
 
 export async function setAclCommand(command: AuthenticatedCommand): Promise<string> {
   await requireFolder(command, folderArg(command.session, command.args), 'NONEXISTENT', 'missing');
-  throw new ImapNo('Access to a mailbox is granted by an administrator: holdfast shared grant <mailbox> <user> --full-access', 'NOPERM');
+  throw new ImapNo(
+    'Access to a mailbox is granted by an administrator: holdfast shared grant <mailbox> <user> --full-access',
+    'NOPERM',
+  );
 }

@@ -21,10 +21,15 @@ export async function appendCommand(command: AuthenticatedCommand) {
   if (content.kind !== 'string' || !content.literal) throw new ParseError('Expected the message as a literal');
   args.end();
   if (content.bytes.length === 0) throw new ImapNo('An empty message cannot be appended', 'CANNOT');
-  if (!content.literal8 && content.bytes.includes(0)) throw new ImapNo('The message contains NUL bytes; send it as a literal8 (~{n})', 'CANNOT');
+  if (!content.literal8 && content.bytes.includes(0))
+    throw new ImapNo('The message contains NUL bytes; send it as a literal8 (~{n})', 'CANNOT');
   const folder = await requireFolder(command, name, 'TRYCREATE', 'refuse');
   try {
-    const appended = await appendContent(session.context.mail, folder, content.bytes, { flags, internalDate: date, quotaBytes: await quotaOf(command, folder) });
+    const appended = await appendContent(session.context.mail, folder, content.bytes, {
+      flags,
+      internalDate: date,
+      quotaBytes: await quotaOf(command, folder),
+    });
     return `[APPENDUID ${folder.uidvalidity} ${appended.uid}] APPEND completed`;
   } catch (error) {
     asImapNo(error);

@@ -18,7 +18,10 @@ export const copyCommand = (move: boolean) => async (command: SelectedCommand) =
   if (uids.length === 0) return `${verb} completed (no messages)`;
   let pairs: [number, number][];
   try {
-    pairs = await copyMessages(session.context.mail, selected.folder, uids, target, { move, quotaBytes: await quotaOf(command, target) });
+    pairs = await copyMessages(session.context.mail, selected.folder, uids, target, {
+      move,
+      quotaBytes: await quotaOf(command, target),
+    });
   } catch (error) {
     asImapNo(error);
   }
@@ -32,4 +35,3 @@ export const copyCommand = (move: boolean) => async (command: SelectedCommand) =
   }
   return `[${copyUid}] ${verb} completed`;
 };
-

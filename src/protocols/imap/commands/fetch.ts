@@ -12,7 +12,15 @@ import { parseFetchItems, type FetchItem, type Section } from '../parser/fetch-i
 import { ParseError } from '../parser/tokenizer.ts';
 import { atom, BinaryContent, formatDateTime, StreamedLiteral, type Value } from '../response/encode.ts';
 import { bodyStructureValue, envelopeValue } from '../fetch/body-structure.ts';
-import { applyPartial, binaryBytes, sectionBytes, SectionError, sectionPlan, selectHeaderFields, type MessageContent } from '../fetch/sections.ts';
+import {
+  applyPartial,
+  binaryBytes,
+  sectionBytes,
+  SectionError,
+  sectionPlan,
+  selectHeaderFields,
+  type MessageContent,
+} from '../fetch/sections.ts';
 import type { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
 import type { SelectedCommand } from './index.ts';
@@ -47,20 +55,32 @@ export async function fetchCommand({ session, args, uid, selected }: SelectedCom
 
   const { mail } = session.context;
   if (vanished && !set.saved) {
-    const gone = (await changesSince(mail.db, selected.folder.id, changedSince!)).expunged.filter((u) => inRanges(set.ranges, u, Number.MAX_SAFE_INTEGER) && !selected.seqOf(u));
+    const gone = (await changesSince(mail.db, selected.folder.id, changedSince!)).expunged.filter(
+      (u) => inRanges(set.ranges, u, Number.MAX_SAFE_INTEGER) && !selected.seqOf(u),
+    );
     if (gone.length) session.untagged(atom('VANISHED'), atom('(EARLIER)'), atom(uidSetText([...new Set(gone)])));
   }
 
   const uids = selected.resolve(set, uid);
-  const needsContent = items.some((i) => i.kind !== 'simple' || ['RFC822', 'RFC822.HEADER', 'RFC822.TEXT'].includes(i.name));
+  const needsContent = items.some(
+    (i) => i.kind !== 'simple' || ['RFC822', 'RFC822.HEADER', 'RFC822.TEXT'].includes(i.name),
+  );
   // Sections are cut along the MIME tree, so content always comes with it.
-  const needsMetadata = needsContent || items.some((i) => i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name));
-  const setsSeen = !selected.readOnly && items.some((i) => (i.kind === 'section' && !i.peek) || (i.kind === 'simple' && (i.name === 'RFC822' || i.name === 'RFC822.TEXT')));
+  const needsMetadata =
+    needsContent || items.some((i) => i.kind === 'simple' && ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'].includes(i.name));
+  const setsSeen =
+    !selected.readOnly &&
+    items.some(
+      (i) =>
+        (i.kind === 'section' && !i.peek) || (i.kind === 'simple' && (i.name === 'RFC822' || i.name === 'RFC822.TEXT')),
+    );
 
   for (let start = 0; start < uids.length; start += batchSize) {
     const batch = uids.slice(start, start + batchSize);
     // Without content (flags, sizes, dates, envelopes) the folder index has all a row needs.
-    let rows = needsContent ? await messagesByUid(mail.db, selected.folder.id, batch) : await indexedRows(session, selected, batch);
+    let rows = needsContent
+      ? await messagesByUid(mail.db, selected.folder.id, batch)
+      : await indexedRows(session, selected, batch);
     if (changedSince !== undefined) rows = rows.filter((r) => r.modseq > changedSince!);
     if (rows.length === 0) continue;
     const seenChanged = new Set<number>();
@@ -78,16 +98,31 @@ export async function fetchCommand({ session, args, uid, selected }: SelectedCom
         }
       }
     }
-    const metadata = needsMetadata ? await loadComputingMissing(mail, rows.map((r) => r.blobHash), (hashes) => mail.index.structures.load(mail.db, hashes)) : [];
+    const metadata = needsMetadata
+      ? await loadComputingMissing(
+          mail,
+          rows.map((r) => r.blobHash),
+          (hashes) => mail.index.structures.load(mail.db, hashes),
+        )
+      : [];
     // Another session may have set a keyword this client has not been told of yet.
-    if (has('FLAGS') || seenChanged.size) announceNewKeywords(session, selected, rows.map((r) => r.flags));
+    if (has('FLAGS') || seenChanged.size)
+      announceNewKeywords(
+        session,
+        selected,
+        rows.map((r) => r.flags),
+      );
     for (const [at, row] of rows.entries()) {
       const seq = selected.seqOf(row.uid);
       if (!seq) continue;
       const meta = metadata[at];
       // A large message is never read whole: its sections are streamed, or read by range.
       const large = needsContent && row.size > streamAbove;
-      const sections = !needsContent ? noContent : large ? rangedSections(session, row, meta) : inMemorySections(row, meta, await readBlob(mail.blobs, row.blobHash));
+      const sections = !needsContent
+        ? noContent
+        : large
+          ? rangedSections(session, row, meta)
+          : inMemorySections(row, meta, await readBlob(mail.blobs, row.blobHash));
       const flags = flagList(selected.flagsFor(row.uid, row.flags));
       const values = await fetchValues(items, row, meta, sections, flags);
       if (seenChanged.has(row.uid) && !has('FLAGS')) values.push(atom('FLAGS'), flags);
@@ -170,7 +205,8 @@ function rangedSections(session: ImapSession, row: MessageRow, metadata: Message
   /** Bytes [start, end) of the message as sent: the prefix, then the blob. */
   async function* read(start: number, end: number): AsyncIterable<Buffer> {
     if (start < prefix.length) yield prefix.subarray(start, Math.min(end, prefix.length));
-    if (end > prefix.length) yield* readBlobRange(blobs, row.blobHash, Math.max(start - prefix.length, 0), end - prefix.length);
+    if (end > prefix.length)
+      yield* readBlobRange(blobs, row.blobHash, Math.max(start - prefix.length, 0), end - prefix.length);
   }
   const bytes = async (start: number, end: number) => {
     const parts: Buffer[] = [];
@@ -178,7 +214,8 @@ function rangedSections(session: ImapSession, row: MessageRow, metadata: Message
     return Buffer.concat(parts);
   };
   let whole: Promise<SectionSource> | undefined;
-  const inMemory = () => (whole ??= readBlob(blobs, row.blobHash).then((blob) => inMemorySections(row, metadata, blob)));
+  const inMemory = () =>
+    (whole ??= readBlob(blobs, row.blobHash).then((blob) => inMemorySections(row, metadata, blob)));
   return {
     async section(section, partial) {
       if (!metadata) throw unavailable();
@@ -186,7 +223,10 @@ function rangedSections(session: ImapSession, row: MessageRow, metadata: Message
       if (plan === null) return null;
       if (plan.kind === 'header') {
         const header = await bytes(plan.start, plan.end);
-        return applyPartial(plan.fields ? selectHeaderFields(header, plan.fields.names, plan.fields.exclude) : header, partial);
+        return applyPartial(
+          plan.fields ? selectHeaderFields(header, plan.fields.names, plan.fields.exclude) : header,
+          partial,
+        );
       }
       const start = partial ? Math.min(plan.start + partial.start, plan.end) : plan.start;
       const end = partial ? Math.min(start + partial.length, plan.end) : plan.end;
@@ -198,25 +238,57 @@ function rangedSections(session: ImapSession, row: MessageRow, metadata: Message
   };
 }
 
-async function fetchValues(items: FetchItem[], row: MessageRow, metadata: MessageStructure | undefined, sections: SectionSource, flags: Value): Promise<Value[]> {
+async function fetchValues(
+  items: FetchItem[],
+  row: MessageRow,
+  metadata: MessageStructure | undefined,
+  sections: SectionSource,
+  flags: Value,
+): Promise<Value[]> {
   const values: Value[] = [];
   const whole = (specifier: Section['specifier']): Section => ({ path: [], specifier, fields: [] });
   for (const item of items) {
     if (item.kind === 'simple') {
       switch (item.name) {
-        case 'UID': values.push(atom('UID'), row.uid); break;
-        case 'FLAGS': values.push(atom('FLAGS'), flags); break;
-        case 'INTERNALDATE': values.push(atom('INTERNALDATE'), formatDateTime(row.internalDate)); break;
-        case 'RFC822.SIZE': values.push(atom('RFC822.SIZE'), row.size); break;
-        case 'MODSEQ': values.push(atom('MODSEQ'), [row.modseq]); break;
-        case 'ENVELOPE': values.push(atom('ENVELOPE'), envelopeValue(metadata!.envelope)); break;
-        case 'BODYSTRUCTURE': values.push(atom('BODYSTRUCTURE'), bodyStructureValue(metadata!.tree, true)); break;
-        case 'BODY': values.push(atom('BODY'), bodyStructureValue(metadata!.tree, false)); break;
-        case 'EMAILID': values.push(atom('EMAILID'), [atom(`M${row.blobHash.slice(0, 24)}`)]); break;
-        case 'THREADID': values.push(atom('THREADID'), null); break;
-        case 'RFC822': values.push(atom('RFC822'), await sections.section(whole(''), undefined)); break;
-        case 'RFC822.HEADER': values.push(atom('RFC822.HEADER'), await sections.section(whole('HEADER'), undefined)); break;
-        case 'RFC822.TEXT': values.push(atom('RFC822.TEXT'), await sections.section(whole('TEXT'), undefined)); break;
+        case 'UID':
+          values.push(atom('UID'), row.uid);
+          break;
+        case 'FLAGS':
+          values.push(atom('FLAGS'), flags);
+          break;
+        case 'INTERNALDATE':
+          values.push(atom('INTERNALDATE'), formatDateTime(row.internalDate));
+          break;
+        case 'RFC822.SIZE':
+          values.push(atom('RFC822.SIZE'), row.size);
+          break;
+        case 'MODSEQ':
+          values.push(atom('MODSEQ'), [row.modseq]);
+          break;
+        case 'ENVELOPE':
+          values.push(atom('ENVELOPE'), envelopeValue(metadata!.envelope));
+          break;
+        case 'BODYSTRUCTURE':
+          values.push(atom('BODYSTRUCTURE'), bodyStructureValue(metadata!.tree, true));
+          break;
+        case 'BODY':
+          values.push(atom('BODY'), bodyStructureValue(metadata!.tree, false));
+          break;
+        case 'EMAILID':
+          values.push(atom('EMAILID'), [atom(`M${row.blobHash.slice(0, 24)}`)]);
+          break;
+        case 'THREADID':
+          values.push(atom('THREADID'), null);
+          break;
+        case 'RFC822':
+          values.push(atom('RFC822'), await sections.section(whole(''), undefined));
+          break;
+        case 'RFC822.HEADER':
+          values.push(atom('RFC822.HEADER'), await sections.section(whole('HEADER'), undefined));
+          break;
+        case 'RFC822.TEXT':
+          values.push(atom('RFC822.TEXT'), await sections.section(whole('TEXT'), undefined));
+          break;
       }
       continue;
     }
@@ -226,7 +298,12 @@ async function fetchValues(items: FetchItem[], row: MessageRow, metadata: Messag
         continue;
       }
       const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
-      values.push(atom(label), item.binary ? await sections.binary(item.section, item.partial) : await sections.section(item.section, item.partial));
+      values.push(
+        atom(label),
+        item.binary
+          ? await sections.binary(item.section, item.partial)
+          : await sections.section(item.section, item.partial),
+      );
     } catch (error) {
       if (error instanceof SectionError) throw new ImapNo(error.message, error.code);
       throw error;

@@ -1,5 +1,13 @@
 // CREATE (with CREATE-SPECIAL-USE), DELETE, RENAME and SUBSCRIBE/UNSUBSCRIBE.
-import { createFolder, deleteFolder, findFolder, folderDelimiter, normalizeFolderName, renameFolder, setSubscribed } from '../../../mailbox/folders.ts';
+import {
+  createFolder,
+  deleteFolder,
+  findFolder,
+  folderDelimiter,
+  normalizeFolderName,
+  renameFolder,
+  setSubscribed,
+} from '../../../mailbox/folders.ts';
 import { copyMessages, listMessageStates } from '../../../mailbox/messages.ts';
 import { asImapNo, ImapNo } from '../imap-error.ts';
 import { Args } from '../parser/args.ts';
@@ -77,13 +85,15 @@ export async function renameCommand({ session, args, principal }: AuthenticatedC
   return 'RENAME completed';
 }
 
-export const subscribeCommand = (subscribe: boolean) => async ({ session, args, principal }: AuthenticatedCommand) => {
-  const name = folderArg(session, args);
-  args.end();
-  try {
-    await setSubscribed(session.context.mail.db, principal.id, name, subscribe);
-  } catch (error) {
-    asImapNo(error);
-  }
-  return `${subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} completed`;
-};
+export const subscribeCommand =
+  (subscribe: boolean) =>
+  async ({ session, args, principal }: AuthenticatedCommand) => {
+    const name = folderArg(session, args);
+    args.end();
+    try {
+      await setSubscribed(session.context.mail.db, principal.id, name, subscribe);
+    } catch (error) {
+      asImapNo(error);
+    }
+    return `${subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} completed`;
+  };

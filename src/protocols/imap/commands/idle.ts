@@ -20,9 +20,12 @@ export async function idleCommand({ session, args }: CommandInput) {
       session.flush();
     });
   };
-  const unsubscribe = folderId === undefined ? () => {} : session.context.mail.changes.subscribe((change) => {
-    if (change.mailboxId === folderId) catchUp();
-  });
+  const unsubscribe =
+    folderId === undefined
+      ? () => {}
+      : session.context.mail.changes.subscribe((change) => {
+          if (change.mailboxId === folderId) catchUp();
+        });
   let onClose = () => {};
   const frame = await new Promise<CommandFrame | undefined>((resolve) => {
     onClose = () => resolve(undefined);
@@ -39,6 +42,7 @@ export async function idleCommand({ session, args }: CommandInput) {
   await syncing;
   if (!frame) return undefined;
   const line = frame.parts[0];
-  if (frame.parts.length !== 1 || typeof line !== 'string' || line.toUpperCase() !== 'DONE') throw new ParseError('Expected DONE to end IDLE');
+  if (frame.parts.length !== 1 || typeof line !== 'string' || line.toUpperCase() !== 'DONE')
+    throw new ParseError('Expected DONE to end IDLE');
   return 'IDLE terminated';
 }

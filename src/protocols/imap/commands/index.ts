@@ -19,7 +19,15 @@ import { sortCommand, threadCommand } from './sort-thread.ts';
 import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from './quota.ts';
 import { searchCommand } from './search.ts';
 import { closeCommand, examineCommand, expungeCommand, selectCommand, unselectCommand } from './select.ts';
-import { capabilityCommand, compressCommand, enableCommand, idCommand, logoutCommand, noopCommand, startTlsCommand } from './session-commands.ts';
+import {
+  capabilityCommand,
+  compressCommand,
+  enableCommand,
+  idCommand,
+  logoutCommand,
+  noopCommand,
+  startTlsCommand,
+} from './session-commands.ts';
 import { statusCommand } from './status.ts';
 import { storeCommand } from './store.ts';
 
@@ -72,15 +80,24 @@ export function dispatch(command: Command, name: string, input: CommandInput): P
       if (state.name !== 'not-authenticated') return command.run({ ...input, principal: state.principal });
       break;
     case 'selected':
-      if (state.name === 'selected') return command.run({ ...input, principal: state.principal, selected: state.selected });
+      if (state.name === 'selected')
+        return command.run({ ...input, principal: state.principal, selected: state.selected });
       break;
   }
   throw new ParseError(`${name} is not allowed ${stateText[state.name]}`);
 }
 
 const anyState = (sync: Command['sync'], run: Run<CommandInput>): Command => ({ needs: 'any', sync, run });
-const notAuthenticated = (sync: Command['sync'], run: Run<CommandInput>): Command => ({ needs: 'not-authenticated', sync, run });
-const authenticated = (sync: Command['sync'], run: Run<AuthenticatedCommand>): Command => ({ needs: 'authenticated', sync, run });
+const notAuthenticated = (sync: Command['sync'], run: Run<CommandInput>): Command => ({
+  needs: 'not-authenticated',
+  sync,
+  run,
+});
+const authenticated = (sync: Command['sync'], run: Run<AuthenticatedCommand>): Command => ({
+  needs: 'authenticated',
+  sync,
+  run,
+});
 const selected = (sync: Command['sync'], run: Run<SelectedCommand>): Command => ({ needs: 'selected', sync, run });
 
 export const commandTable: Record<string, Command> = {

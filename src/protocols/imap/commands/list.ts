@@ -22,7 +22,14 @@ interface ListOptions {
 
 export async function listCommand(command: AuthenticatedCommand) {
   const { session, args } = command;
-  const options: ListOptions = { subscribedOnly: false, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false, returnSpecialUse: true, lsub: false };
+  const options: ListOptions = {
+    subscribedOnly: false,
+    specialUseOnly: false,
+    recursiveMatch: false,
+    returnSubscribed: false,
+    returnSpecialUse: true,
+    lsub: false,
+  };
   const selection = args.optionalList();
   for (const token of selection ?? []) {
     const option = token.kind === 'atom' ? token.value.toUpperCase() : '';
@@ -31,7 +38,8 @@ export async function listCommand(command: AuthenticatedCommand) {
     else if (option === 'RECURSIVEMATCH') options.recursiveMatch = true;
     else if (option !== 'REMOTE') throw new ParseError(`Unknown LIST selection option ${option}`);
   }
-  if (options.recursiveMatch && !options.subscribedOnly) throw new ParseError('RECURSIVEMATCH needs another selection option');
+  if (options.recursiveMatch && !options.subscribedOnly)
+    throw new ParseError('RECURSIVEMATCH needs another selection option');
   const reference = nameArg(session, args, 'reference name');
   const patterns = patternArgs(session, args);
   if (args.accept('RETURN')) parseReturnOptions(args.list('RETURN options'), options);
@@ -45,7 +53,14 @@ export async function lsubCommand(command: AuthenticatedCommand) {
   const reference = nameArg(session, args, 'reference name');
   const patterns = patternArgs(session, args);
   args.end();
-  await list(command, reference, patterns, { subscribedOnly: true, specialUseOnly: false, recursiveMatch: false, returnSubscribed: false, returnSpecialUse: false, lsub: true });
+  await list(command, reference, patterns, {
+    subscribedOnly: true,
+    specialUseOnly: false,
+    recursiveMatch: false,
+    returnSubscribed: false,
+    returnSpecialUse: false,
+    lsub: true,
+  });
   return 'LSUB completed';
 }
 
@@ -82,12 +97,20 @@ function parseReturnOptions(tokens: Token[], options: ListOptions) {
 
 /** A LIST pattern as a regular expression: "*" matches anything, "%" anything but the delimiter. */
 function patternRegex(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, `[^${folderDelimiter}]*`);
+  const escaped = pattern
+    .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/%/g, `[^${folderDelimiter}]*`);
   // INBOX matches case-insensitively.
   return new RegExp(`^${escaped.replace(/^INBOX(?=$|\/)/i, '[Ii][Nn][Bb][Oo][Xx]')}$`);
 }
 
-async function list({ session, principal }: AuthenticatedCommand, reference: string, patterns: string[], options: ListOptions) {
+async function list(
+  { session, principal }: AuthenticatedCommand,
+  reference: string,
+  patterns: string[],
+  options: ListOptions,
+) {
   if (patterns.length === 1 && patterns[0] === '' && !options.lsub) {
     // An empty pattern asks for the hierarchy delimiter and root.
     session.untagged(atom('LIST'), [atom('\\Noselect')], folderDelimiter, '');
@@ -95,23 +118,33 @@ async function list({ session, principal }: AuthenticatedCommand, reference: str
   }
   const { db, now } = session.context.mail;
   const principalId = principal.id;
-  const shared = (await sharedFolders(db, principal, now())).map((f) => ({ ...f, name: f.visibleName, special_use: null }));
+  const shared = (await sharedFolders(db, principal, now())).map((f) => ({
+    ...f,
+    name: f.visibleName,
+    special_use: null,
+  }));
   const folders = [...(await listFolders(db, principalId)), ...shared];
   const byName = new Map(folders.map((f) => [f.name, f]));
   // Subscriptions outlive their folders (DELETE leaves them): those are listed only when subscriptions are asked for.
-  const subscribed = new Set([...folders.filter((f) => f.subscribed === 1).map((f) => f.name), ...(await subscriptionsWithoutFolder(db, principalId))]);
+  const subscribed = new Set([
+    ...folders.filter((f) => f.subscribed === 1).map((f) => f.name),
+    ...(await subscriptionsWithoutFolder(db, principalId)),
+  ]);
   // Parents that do not exist themselves but have children are listed as \NonExistent (\Noselect).
   const names = new Set([...folders.map((f) => f.name), ...(options.subscribedOnly ? subscribed : [])]);
   for (const name of [...names]) {
     const levels = name.split(folderDelimiter);
     for (let i = 1; i < levels.length; i++) names.add(levels.slice(0, i).join(folderDelimiter));
   }
-  const regexes = patterns.map((p) => patternRegex(reference && !p.startsWith(folderDelimiter) ? `${reference}${p}` : p));
+  const regexes = patterns.map((p) =>
+    patternRegex(reference && !p.startsWith(folderDelimiter) ? `${reference}${p}` : p),
+  );
   const matches = (name: string) => regexes.some((r) => r.test(name));
   const hasChildren = (name: string) => [...names].some((n) => n.startsWith(`${name}${folderDelimiter}`));
   // A subscribed name below this one that the pattern does not reach (LSUB's \Noselect parent, RFC 3501
   // 6.3.9; CHILDINFO under RECURSIVEMATCH, RFC 5258 3.5): the client learns where it lies.
-  const hasSubscribedBelow = (name: string) => [...subscribed].some((n) => n.startsWith(`${name}${folderDelimiter}`) && !matches(n));
+  const hasSubscribedBelow = (name: string) =>
+    [...subscribed].some((n) => n.startsWith(`${name}${folderDelimiter}`) && !matches(n));
   const sorted = [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a.localeCompare(b)));
   for (const name of sorted) {
     if (!matches(name)) continue;
@@ -135,7 +168,13 @@ async function list({ session, principal }: AuthenticatedCommand, reference: str
       if ((options.returnSubscribed || options.subscribedOnly) && isSubscribed) attributes.push('\\Subscribed');
     }
     const extended = childInfo && !options.lsub ? [['CHILDINFO', ['SUBSCRIBED']]] : [];
-    session.untagged(atom(options.lsub ? 'LSUB' : 'LIST'), attributes.map(atom), folderDelimiter, folderOut(session, name), ...extended);
+    session.untagged(
+      atom(options.lsub ? 'LSUB' : 'LIST'),
+      attributes.map(atom),
+      folderDelimiter,
+      folderOut(session, name),
+      ...extended,
+    );
     if (options.status && folder) await sendStatus(session, folder, options.status);
   }
 }

@@ -31,8 +31,13 @@ export async function authenticateCommand({ session, args }: CommandInput) {
   if (response === '=') response = '';
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(response)) throw new ParseError('Invalid base64 in AUTHENTICATE response');
   const [authzid, authcid, password, extra] = Buffer.from(response, 'base64').toString('utf8').split('\0');
-  if (authcid === undefined || password === undefined || extra !== undefined) throw new ParseError('Malformed PLAIN response (expected authzid NUL authcid NUL password)');
-  if (authzid && authzid.toLowerCase() !== authcid.toLowerCase()) throw new ImapNo('Logging in as another user is not supported; open shared mailboxes under "Shared/" instead', 'AUTHORIZATIONFAILED');
+  if (authcid === undefined || password === undefined || extra !== undefined)
+    throw new ParseError('Malformed PLAIN response (expected authzid NUL authcid NUL password)');
+  if (authzid && authzid.toLowerCase() !== authcid.toLowerCase())
+    throw new ImapNo(
+      'Logging in as another user is not supported; open shared mailboxes under "Shared/" instead',
+      'AUTHORIZATIONFAILED',
+    );
   return logIn(session, authcid, password);
 }
 
@@ -41,7 +46,9 @@ const privacyRequired = () => new ImapNo('Log in over TLS: use STARTTLS first, o
 async function logIn(session: ImapSession, user: string, password: string): Promise<string> {
   const { context } = session;
   if (!loginAllowed(session)) throw privacyRequired();
-  const outcome = await context.logins.attempt(session.remoteAddress, user, () => context.directory.authenticate(user, password));
+  const outcome = await context.logins.attempt(session.remoteAddress, user, () =>
+    context.directory.authenticate(user, password),
+  );
   if (!outcome.ok) {
     session.log.info({ user, throttled: outcome.throttled }, 'imap: login failed');
     if (outcome.throttled) throw new ImapNo(outcome.message, 'UNAVAILABLE');
@@ -49,7 +56,10 @@ async function logIn(session: ImapSession, user: string, password: string): Prom
   }
   const { principal } = outcome;
   if (!context.mayOpen(principal.id)) {
-    throw new ImapNo(`Too many open sessions for ${principal.address} (limit ${context.config.maxConnectionsPerUser}); close some on other devices`, 'LIMIT');
+    throw new ImapNo(
+      `Too many open sessions for ${principal.address} (limit ${context.config.maxConnectionsPerUser}); close some on other devices`,
+      'LIMIT',
+    );
   }
   await ensureDefaultFolders(context.mail.db, principal, context.mail.now());
   session.loggedIn(principal);

@@ -9,7 +9,11 @@ import { folderArg, folderOut } from './values.ts';
 async function sendQuota({ session, principal }: AuthenticatedCommand) {
   if (principal.quotaBytes === null) return false;
   const used = await usedBytes(session.context.mail.db, principal.id);
-  session.untagged(atom('QUOTA'), '', [atom('STORAGE'), Math.ceil(used / 1024), Math.floor(principal.quotaBytes / 1024)]);
+  session.untagged(atom('QUOTA'), '', [
+    atom('STORAGE'),
+    Math.ceil(used / 1024),
+    Math.floor(principal.quotaBytes / 1024),
+  ]);
   return true;
 }
 

@@ -2,7 +2,12 @@
 // sizes and dates come from the message rows; header criteria from the decoded headers stored at
 // delivery; BODY and TEXT from the decoded body texts (substrings, as RFC 3501 asks).
 import { loadComputingMissing, loadSearchHeaders } from '../../../mailbox/message-metadata.ts';
-import { anyFieldContains, fieldContains, toSearchHeaders, type SearchHeaders } from '../../../mailbox/search-headers.ts';
+import {
+  anyFieldContains,
+  fieldContains,
+  toSearchHeaders,
+  type SearchHeaders,
+} from '../../../mailbox/search-headers.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import { inRanges } from '../parser/args.ts';
 import { parseSearch, type SearchKey } from '../parser/search-keys.ts';
@@ -21,7 +26,8 @@ export async function searchCommand(command: SelectedCommand) {
   const number = (row: IndexedMessage) => (uid ? row.uid : selected.seqOf(row.uid));
   // With a MODSEQ criterion the reply adds the highest MODSEQ of the messages it reports (RFC 7162
   // 3.1.5); none when it reports none.
-  const modseqOf = (rows: IndexedMessage[]): Value[] => (usesModseq && rows.length ? [atom('MODSEQ'), rows.reduce((max, r) => Math.max(max, r.modseq), 0)] : []);
+  const modseqOf = (rows: IndexedMessage[]): Value[] =>
+    usesModseq && rows.length ? [atom('MODSEQ'), rows.reduce((max, r) => Math.max(max, r.modseq), 0)] : [];
 
   const returns = search.returns ?? (session.rev2 ? ['ALL'] : undefined);
   if (!returns) {
@@ -32,8 +38,13 @@ export async function searchCommand(command: SelectedCommand) {
   // MIN and MAX without ALL or COUNT are about the first and last match only: those are what SAVE
   // keeps (RFC 5182 2.1) and whose MODSEQ is reported (RFC 4731 3.2). Matches are in UID order.
   const [first, last] = [matched[0], matched.at(-1)];
-  const extremesOnly = !returns.includes('ALL') && !returns.includes('COUNT') && (returns.includes('MIN') || returns.includes('MAX'));
-  const reported = extremesOnly ? [...new Set([returns.includes('MIN') ? first : undefined, returns.includes('MAX') ? last : undefined])].filter((r) => r !== undefined) : matched;
+  const extremesOnly =
+    !returns.includes('ALL') && !returns.includes('COUNT') && (returns.includes('MIN') || returns.includes('MAX'));
+  const reported = extremesOnly
+    ? [...new Set([returns.includes('MIN') ? first : undefined, returns.includes('MAX') ? last : undefined])].filter(
+        (r) => r !== undefined,
+      )
+    : matched;
   if (returns.includes('SAVE')) selected.savedUids = reported.map((r) => r.uid);
   // SAVE alone answers nothing but OK (RFC 5182), unless a MODSEQ criterion asks for the MODSEQ, which
   // an ESEARCH response must then carry (RFC 4731 3.2; Dovecot sends it too).
@@ -57,7 +68,9 @@ export async function searchCommand(command: SelectedCommand) {
  */
 function requiredHeaderText(key: SearchKey): string[] {
   const required = key.kind === 'and' ? key.keys : [key];
-  return required.filter((k) => k.kind === 'header' && k.value !== '').map((k) => (k as Extract<SearchKey, { kind: 'header' }>).value);
+  return required
+    .filter((k) => k.kind === 'header' && k.value !== '')
+    .map((k) => (k as Extract<SearchKey, { kind: 'header' }>).value);
 }
 
 function containsModseq(key: SearchKey): boolean {
@@ -82,9 +95,14 @@ export async function searchMessages(command: SelectedCommand, key: SearchKey): 
  * Header fields for the criteria, in the order of `hashes`: from memory for folders that fit, else
  * narrowed by the store (undefined for a message that cannot match).
  */
-async function searchHeaders({ session, selected }: SelectedCommand, hashes: string[], containing: string[]): Promise<(SearchHeaders | undefined)[]> {
+async function searchHeaders(
+  { session, selected }: SelectedCommand,
+  hashes: string[],
+  containing: string[],
+): Promise<(SearchHeaders | undefined)[]> {
   const { mail } = session.context;
-  if (mail.index.searchHeaders.fits(hashes.length)) return loadComputingMissing(mail, hashes, (some) => mail.index.searchHeaders.load(mail.db, some));
+  if (mail.index.searchHeaders.fits(hashes.length))
+    return loadComputingMissing(mail, hashes, (some) => mail.index.searchHeaders.load(mail.db, some));
   const found = await loadSearchHeaders(mail, selected.folder.id, containing);
   return hashes.map((hash) => {
     const headers = found.get(hash);
@@ -93,7 +111,11 @@ async function searchHeaders({ session, selected }: SelectedCommand, hashes: str
 }
 
 /** Loads what the criteria need (headers, text matches) and returns the predicate of `rows[at]`. */
-async function prepare(command: SelectedCommand, key: SearchKey, rows: IndexedMessage[]): Promise<(row: IndexedMessage, at: number) => boolean> {
+async function prepare(
+  command: SelectedCommand,
+  key: SearchKey,
+  rows: IndexedMessage[],
+): Promise<(row: IndexedMessage, at: number) => boolean> {
   const { session, selected } = command;
   const needs = { metadata: false, texts: [] as Extract<SearchKey, { kind: 'text' }>[] };
   /** The header tests of header criteria (and of TEXT, which covers the header too), made once. */
@@ -114,8 +136,13 @@ async function prepare(command: SelectedCommand, key: SearchKey, rows: IndexedMe
   const metadata = needs.metadata ? await searchHeaders(command, hashes, requiredHeaderText(key)) : [];
   const textMatches = new Map<SearchKey, Set<string>>();
   const { mail } = session.context;
-  const bodies = { blobs: mail.blobs, structures: (some: string[]) => loadComputingMissing(mail, some, (them) => mail.index.structures.load(mail.db, them)) };
-  for (const k of needs.texts) textMatches.set(k, await mail.index.bodyTexts.containing(bodies, k.value, hashes, k.where));
+  const bodies = {
+    blobs: mail.blobs,
+    structures: (some: string[]) =>
+      loadComputingMissing(mail, some, (them) => mail.index.structures.load(mail.db, them)),
+  };
+  for (const k of needs.texts)
+    textMatches.set(k, await mail.index.bodyTexts.containing(bodies, k.value, hashes, k.where));
   const largestSeq = selected.uids.length;
   const largestUid = selected.uids.at(-1) ?? 0;
 
@@ -126,7 +153,9 @@ async function prepare(command: SelectedCommand, key: SearchKey, rows: IndexedMe
       case 'none':
         return false;
       case 'seq':
-        return k.set.saved ? selected.savedUids.includes(row.uid) : inRanges(k.set.ranges, selected.seqOf(row.uid), largestSeq);
+        return k.set.saved
+          ? selected.savedUids.includes(row.uid)
+          : inRanges(k.set.ranges, selected.seqOf(row.uid), largestSeq);
       case 'uid':
         return k.set.saved ? selected.savedUids.includes(row.uid) : inRanges(k.set.ranges, row.uid, largestUid);
       case 'flag': {

@@ -69,14 +69,26 @@ async function open(command: AuthenticatedCommand, readOnly: boolean) {
 }
 
 /** QRESYNC: what the client missed since the MODSEQ it remembers, as VANISHED (EARLIER) and FETCH. */
-async function resync(session: ImapSession, selected: SelectedFolder, q: { modseq: number; known?: ReturnType<typeof parseSequenceSet> }) {
+async function resync(
+  session: ImapSession,
+  selected: SelectedFolder,
+  q: { modseq: number; known?: ReturnType<typeof parseSequenceSet> },
+) {
   const changes = await changesSince(session.context.mail.db, selected.folder.id, q.modseq);
   const known = q.known && !q.known.saved ? q.known.ranges : undefined;
   const vanished = changes.expunged.filter((uid) => !known || inRanges(known, uid, Number.MAX_SAFE_INTEGER));
   if (vanished.length) session.untagged(atom('VANISHED'), atom('(EARLIER)'), atom(uidSetText([...new Set(vanished)])));
   for (const state of changes.changed) {
     const seq = selected.seqOf(state.uid);
-    if (seq) session.untagged(seq, atom('FETCH'), [atom('UID'), state.uid, atom('FLAGS'), flagList(selected.flagsFor(state.uid, state.flags)), atom('MODSEQ'), [state.modseq]]);
+    if (seq)
+      session.untagged(seq, atom('FETCH'), [
+        atom('UID'),
+        state.uid,
+        atom('FLAGS'),
+        flagList(selected.flagsFor(state.uid, state.flags)),
+        atom('MODSEQ'),
+        [state.modseq],
+      ]);
   }
 }
 
@@ -101,4 +113,3 @@ export async function expungeCommand({ session, args, uid, selected }: SelectedC
   // The EXPUNGE responses themselves come from the sync that follows every command.
   return 'EXPUNGE completed';
 }
-

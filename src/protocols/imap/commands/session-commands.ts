@@ -35,7 +35,8 @@ export async function idCommand({ session, args }: CommandInput) {
     for (let i = 0; i + 1 < list.length && i < 60; i += 2) {
       const key = list[i];
       const value = list[i + 1];
-      if (key.kind !== 'list' && value.kind !== 'list') fields[key.value.toLowerCase().slice(0, 64)] = value.value.slice(0, 256);
+      if (key.kind !== 'list' && value.kind !== 'list')
+        fields[key.value.toLowerCase().slice(0, 64)] = value.value.slice(0, 256);
     }
     // `client` is already the session's address (its log binding): the ID fields get their own key.
     session.log.info({ imapId: fields }, 'imap: client identified itself');
@@ -76,7 +77,8 @@ export async function startTlsCommand({ session, tag, args }: CommandInput) {
 export async function compressCommand({ session, tag, args }: CommandInput) {
   const mechanism = args.atom('compression mechanism').toUpperCase();
   args.end();
-  if (mechanism !== 'DEFLATE') throw new ImapNo(`Unknown compression mechanism ${mechanism}; only DEFLATE is supported`, 'CANNOT');
+  if (mechanism !== 'DEFLATE')
+    throw new ImapNo(`Unknown compression mechanism ${mechanism}; only DEFLATE is supported`, 'CANNOT');
   if (session.compressed) throw new ImapNo('Compression is already active', 'COMPRESSIONACTIVE');
   session.send(`${tag} OK DEFLATE active`);
   session.startCompression();

@@ -3,7 +3,12 @@
 // again where an older version stored them, as FETCH and SEARCH do.
 import { loadComputingMissing, loadMetadata, type SortMetadata } from '../../../mailbox/message-metadata.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
-import { formatThreads, threadByOrderedSubject, threadByReferences, type ThreadMessage } from '../../../mailbox/threading.ts';
+import {
+  formatThreads,
+  threadByOrderedSubject,
+  threadByReferences,
+  type ThreadMessage,
+} from '../../../mailbox/threading.ts';
 import { asciiCasemap, baseSubject } from '../../../message/base-subject.ts';
 import type { EnvelopeAddress } from '../../../message/envelope.ts';
 import { ParseError } from '../parser/tokenizer.ts';
@@ -28,15 +33,22 @@ export async function sortCommand(command: SelectedCommand) {
       reverse = true;
       continue;
     }
-    if (!(sortKeys as readonly string[]).includes(word)) throw new ParseError(`Unknown sort criterion ${word || '(not an atom)'}: use ${sortKeys.join(', ')}, each optionally after REVERSE`);
+    if (!(sortKeys as readonly string[]).includes(word))
+      throw new ParseError(
+        `Unknown sort criterion ${word || '(not an atom)'}: use ${sortKeys.join(', ')}, each optionally after REVERSE`,
+      );
     criteria.push({ key: word as SortKey, reverse });
     reverse = false;
   }
-  if (criteria.length === 0 || reverse) throw new ParseError('Sort criteria must name at least one key, and REVERSE must precede one');
+  if (criteria.length === 0 || reverse)
+    throw new ParseError('Sort criteria must name at least one key, and REVERSE must precede one');
   const text = parseCharset(args);
   const { matched } = await searchMessages(command, parseCriteria(args, text));
   const metadata = await metadataOf(session, matched);
-  const value = ({ row, meta }: { row: IndexedMessage; meta: SortMetadata | undefined }, key: SortKey): string | number => {
+  const value = (
+    { row, meta }: { row: IndexedMessage; meta: SortMetadata | undefined },
+    key: SortKey,
+  ): string | number => {
     switch (key) {
       case 'ARRIVAL':
         return row.internalDate;
@@ -54,14 +66,16 @@ export async function sortCommand(command: SelectedCommand) {
         return mailbox(meta?.envelope.cc);
     }
   };
-  const sorted = matched.map((row, i) => ({ row, meta: metadata[i] })).sort((a, b) => {
-    for (const { key, reverse: backwards } of criteria) {
-      const [x, y] = [value(a, key), value(b, key)];
-      const order = typeof x === 'number' ? x - (y as number) : x < y ? -1 : x > y ? 1 : 0;
-      if (order !== 0) return backwards ? -order : order;
-    }
-    return a.row.uid - b.row.uid; // ties: mailbox order
-  });
+  const sorted = matched
+    .map((row, i) => ({ row, meta: metadata[i] }))
+    .sort((a, b) => {
+      for (const { key, reverse: backwards } of criteria) {
+        const [x, y] = [value(a, key), value(b, key)];
+        const order = typeof x === 'number' ? x - (y as number) : x < y ? -1 : x > y ? 1 : 0;
+        if (order !== 0) return backwards ? -order : order;
+      }
+      return a.row.uid - b.row.uid; // ties: mailbox order
+    });
   session.untagged(atom('SORT'), ...sorted.map(({ row }) => (uid ? row.uid : selected.seqOf(row.uid))));
   return 'SORT completed';
 }
@@ -69,7 +83,8 @@ export async function sortCommand(command: SelectedCommand) {
 export async function threadCommand(command: SelectedCommand) {
   const { session, args, uid } = command;
   const algorithm = args.atom('threading algorithm').toUpperCase();
-  if (!(threadAlgorithms as readonly string[]).includes(algorithm)) throw new ParseError(`Unknown threading algorithm ${algorithm}: use ${threadAlgorithms.join(' or ')}`);
+  if (!(threadAlgorithms as readonly string[]).includes(algorithm))
+    throw new ParseError(`Unknown threading algorithm ${algorithm}: use ${threadAlgorithms.join(' or ')}`);
   const text = parseCharset(args);
   const { matched } = await searchMessages(command, parseCriteria(args, text));
   const messages = await threadMessages(command, matched, uid);
@@ -78,7 +93,11 @@ export async function threadCommand(command: SelectedCommand) {
   return 'THREAD completed';
 }
 
-async function threadMessages({ session, selected }: SelectedCommand, rows: IndexedMessage[], uid: boolean): Promise<ThreadMessage[]> {
+async function threadMessages(
+  { session, selected }: SelectedCommand,
+  rows: IndexedMessage[],
+  uid: boolean,
+): Promise<ThreadMessage[]> {
   const metadata = await metadataOf(session, rows);
   return rows.map((row, i) => {
     const meta = metadata[i];
@@ -98,7 +117,11 @@ async function threadMessages({ session, selected }: SelectedCommand, rows: Inde
 /** The metadata of each row, in their order. */
 function metadataOf(session: ImapSession, rows: IndexedMessage[]): Promise<(SortMetadata | undefined)[]> {
   const { mail } = session.context;
-  return loadComputingMissing(mail, rows.map((r) => r.blobHash), (hashes) => loadMetadata(mail.db, hashes));
+  return loadComputingMissing(
+    mail,
+    rows.map((r) => r.blobHash),
+    (hashes) => loadMetadata(mail.db, hashes),
+  );
 }
 
 /** The Date header, or the arrival time for a message without one (RFC 5256 §2.2). */
@@ -112,7 +135,9 @@ function sentDate(row: IndexedMessage, meta: SortMetadata | undefined): number {
  * agrees with the subjects it shows (Dovecot sorts and threads by the first).
  */
 function decodedSubject(meta: SortMetadata | undefined): string | null {
-  return meta?.headers.reduce<string | null>((last, [name, value]) => (name === 'subject' ? value : last), null) ?? null;
+  return (
+    meta?.headers.reduce<string | null>((last, [name, value]) => (name === 'subject' ? value : last), null) ?? null
+  );
 }
 
 /** The local part of the first address, as i;ascii-casemap compares it (RFC 5256: addr-mailbox). */

@@ -7,13 +7,25 @@ import type { ImapSession } from '../session.ts';
 import type { AuthenticatedCommand } from './index.ts';
 import { folderArg, folderOut, requireFolder } from './values.ts';
 
-const statusItems = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ', 'RECENT', 'APPENDLIMIT', 'MAILBOXID'];
+const statusItems = [
+  'MESSAGES',
+  'UIDNEXT',
+  'UIDVALIDITY',
+  'UNSEEN',
+  'DELETED',
+  'SIZE',
+  'HIGHESTMODSEQ',
+  'RECENT',
+  'APPENDLIMIT',
+  'MAILBOXID',
+];
 
 export function parseStatusItems(tokens: Token[]): string[] {
   if (tokens.length === 0) throw new ParseError('STATUS needs at least one item');
   return tokens.map((t) => {
     const item = t.kind === 'atom' ? t.value.toUpperCase() : '';
-    if (!statusItems.includes(item)) throw new ParseError(`Unknown STATUS item ${t.kind === 'list' ? '(...)' : t.value}`);
+    if (!statusItems.includes(item))
+      throw new ParseError(`Unknown STATUS item ${t.kind === 'list' ? '(...)' : t.value}`);
     return item;
   });
 }
@@ -34,16 +46,36 @@ export async function sendStatus(session: ImapSession, folder: Folder, items: st
   for (const item of items) {
     values.push(atom(item));
     switch (item) {
-      case 'MESSAGES': values.push(status.messages); break;
-      case 'UIDNEXT': values.push(status.uidnext); break;
-      case 'UIDVALIDITY': values.push(status.uidvalidity); break;
-      case 'UNSEEN': values.push(status.unseen); break;
-      case 'DELETED': values.push(status.deleted); break;
-      case 'SIZE': values.push(status.size); break;
-      case 'HIGHESTMODSEQ': values.push(status.highestModseq); break;
-      case 'RECENT': values.push(status.recent); break;
-      case 'APPENDLIMIT': values.push(session.context.config.appendLimit); break;
-      case 'MAILBOXID': values.push([atom(`F${folder.id}`)]); break;
+      case 'MESSAGES':
+        values.push(status.messages);
+        break;
+      case 'UIDNEXT':
+        values.push(status.uidnext);
+        break;
+      case 'UIDVALIDITY':
+        values.push(status.uidvalidity);
+        break;
+      case 'UNSEEN':
+        values.push(status.unseen);
+        break;
+      case 'DELETED':
+        values.push(status.deleted);
+        break;
+      case 'SIZE':
+        values.push(status.size);
+        break;
+      case 'HIGHESTMODSEQ':
+        values.push(status.highestModseq);
+        break;
+      case 'RECENT':
+        values.push(status.recent);
+        break;
+      case 'APPENDLIMIT':
+        values.push(session.context.config.appendLimit);
+        break;
+      case 'MAILBOXID':
+        values.push([atom(`F${folder.id}`)]);
+        break;
     }
   }
   session.untagged(atom('STATUS'), folderOut(session, folder.name), values);

@@ -22,7 +22,8 @@ export async function storeCommand({ session, args, uid, selected }: SelectedCom
   }
   const action = args.atom('STORE action').toUpperCase();
   const match = /^([+-]?)FLAGS(\.SILENT)?$/.exec(action);
-  if (!match) throw new ParseError(`Unknown STORE action ${action} (expected FLAGS, +FLAGS or -FLAGS, optionally .SILENT)`);
+  if (!match)
+    throw new ParseError(`Unknown STORE action ${action} (expected FLAGS, +FLAGS or -FLAGS, optionally .SILENT)`);
   const change: FlagChange = match[1] === '+' ? 'add' : match[1] === '-' ? 'remove' : 'set';
   const silent = match[2] !== undefined;
   const flagTokens = args.optionalList() ?? [];
@@ -32,7 +33,11 @@ export async function storeCommand({ session, args, uid, selected }: SelectedCom
   if (selected.readOnly) throw new ImapNo('The folder is open read-only (EXAMINE)', 'READ-ONLY');
   const uids = selected.resolve(set, uid);
   const result = await storeFlags(session.context.mail, selected.folder, uids, change, flags, unchangedSince);
-  announceNewKeywords(session, selected, result.updated.map((state) => state.flags));
+  announceNewKeywords(
+    session,
+    selected,
+    result.updated.map((state) => state.flags),
+  );
   for (const state of result.updated) {
     const seq = selected.seqOf(state.uid);
     selected.remember(state);

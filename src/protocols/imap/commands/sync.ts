@@ -13,14 +13,21 @@ export async function syncSelected(session: ImapSession, expungeAllowed: boolean
   const recentBefore = selected.recent.size;
   const changes = await selected.sync(session.context.mail.db, expungeAllowed);
   if (changes.expunged.length) {
-    if (session.enabled.has('QRESYNC')) session.untagged(atom('VANISHED'), atom(uidSetText(changes.expunged.map((e) => e.uid))));
+    if (session.enabled.has('QRESYNC'))
+      session.untagged(atom('VANISHED'), atom(uidSetText(changes.expunged.map((e) => e.uid))));
     else for (const { seq } of changes.expunged) session.untagged(seq, atom('EXPUNGE'));
   }
   if (changes.keywordsGrew) announceFlags(session, selected);
   if (changes.exists !== undefined) session.untagged(changes.exists, atom('EXISTS'));
   if (!session.rev2) {
     // New mail is recent to the first read-write session that hears of it (EXAMINE only looks).
-    for (const uid of await recentArrivals(session.context.mail.db, selected.folder.id, changes.added, !selected.readOnly)) selected.recent.add(uid);
+    for (const uid of await recentArrivals(
+      session.context.mail.db,
+      selected.folder.id,
+      changes.added,
+      !selected.readOnly,
+    ))
+      selected.recent.add(uid);
     // The count changes with new recent mail and with expunges of recent messages (as Dovecot tells).
     if (selected.recent.size !== recentBefore) session.untagged(selected.recent.size, atom('RECENT'));
   }
@@ -38,11 +45,19 @@ export function announceFlags(session: ImapSession, selected: SelectedFolder) {
   session.untagged(atom('FLAGS'), flagList(flags));
   // EXAMINE: nothing can be changed, so no \* either (RFC 3501 section 6.3.2).
   const permanent = selected.readOnly ? '' : [...flags, '\\*'].join(' ');
-  session.untagged(atom('OK'), atom(`[PERMANENTFLAGS (${permanent})]`), atom(selected.readOnly ? 'Read-only mailbox' : 'Flags permitted'));
+  session.untagged(
+    atom('OK'),
+    atom(`[PERMANENTFLAGS (${permanent})]`),
+    atom(selected.readOnly ? 'Read-only mailbox' : 'Flags permitted'),
+  );
 }
 
 /** Before FETCH responses that show these flags: a FLAGS response first if one of them is a keyword new to the client. */
-export function announceNewKeywords(session: ImapSession, selected: SelectedFolder, flagLists: readonly (readonly string[])[]) {
+export function announceNewKeywords(
+  session: ImapSession,
+  selected: SelectedFolder,
+  flagLists: readonly (readonly string[])[],
+) {
   let grew = false;
   for (const flags of flagLists) if (selected.learnKeywords(flags)) grew = true;
   if (grew) announceFlags(session, selected);

@@ -23,7 +23,8 @@ const settable = new Set(systemFlags.map((f) => f.toLowerCase()));
  */
 export function flagArg(token: Token): string {
   if (token.kind !== 'atom' || !/^\\?[^\s()\\"{]+$/.test(token.value)) throw new ParseError('Invalid flag');
-  if (token.value.startsWith('\\') && !settable.has(token.value.toLowerCase())) throw new ParseError(`Invalid system flag ${token.value}`);
+  if (token.value.startsWith('\\') && !settable.has(token.value.toLowerCase()))
+    throw new ParseError(`Invalid system flag ${token.value}`);
   return token.value;
 }
 
@@ -62,21 +63,32 @@ export function folderOut(session: ImapSession, name: string): Value {
  * name that cannot exist is refused with its reason when `badName` is "refuse", and counts as
  * missing otherwise.
  */
-export async function requireFolder({ session, principal }: AuthenticatedCommand, name: string, missingCode: 'NONEXISTENT' | 'TRYCREATE', badName: 'missing' | 'refuse'): Promise<Folder> {
+export async function requireFolder(
+  { session, principal }: AuthenticatedCommand,
+  name: string,
+  missingCode: 'NONEXISTENT' | 'TRYCREATE',
+  badName: 'missing' | 'refuse',
+): Promise<Folder> {
   let normalized: string | undefined;
   try {
     normalized = normalizeFolderName(name);
   } catch (error) {
     if (badName === 'refuse') asImapNo(error);
   }
-  const folder = normalized === undefined ? undefined : await resolveFolder(session.context.mail.db, principal, normalized);
-  if (!folder) throw new ImapNo(`Folder "${name}" does not exist`, normalized?.startsWith(sharedPrefix) ? 'NONEXISTENT' : missingCode);
+  const folder =
+    normalized === undefined ? undefined : await resolveFolder(session.context.mail.db, principal, normalized);
+  if (!folder)
+    throw new ImapNo(
+      `Folder "${name}" does not exist`,
+      normalized?.startsWith(sharedPrefix) ? 'NONEXISTENT' : missingCode,
+    );
   return folder;
 }
 
 /** Folders of shared mailboxes are created, renamed and deleted by their owner's administrator. */
 export function refuseShared(name: string) {
-  if (name.startsWith(sharedPrefix)) throw new ImapNo(`"${name}" belongs to a shared mailbox; its folders are managed by its owner`, 'NOPERM');
+  if (name.startsWith(sharedPrefix))
+    throw new ImapNo(`"${name}" belongs to a shared mailbox; its folders are managed by its owner`, 'NOPERM');
 }
 
 /** The quota that applies when adding to a folder: its owner's (a shared mailbox has its own). */

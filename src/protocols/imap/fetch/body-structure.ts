@@ -41,7 +41,10 @@ export function bodyStructureValue(part: MimePart, extended: boolean): Value {
   if (part.children) {
     const rest: Value[] = [part.subtype.toUpperCase()];
     if (extended) rest.push(params(part.params, true), disposition(part), language(part), part.location);
-    return new Multipart(part.children.map((child) => bodyStructureValue(child, extended)), rest);
+    return new Multipart(
+      part.children.map((child) => bodyStructureValue(child, extended)),
+      rest,
+    );
   }
   const value: Value[] = [
     part.type.toUpperCase(),
@@ -52,11 +55,14 @@ export function bodyStructureValue(part: MimePart, extended: boolean): Value {
     (part.encoding ?? '7bit').toUpperCase(),
     part.end - part.bodyStart,
   ];
-  if (part.message) value.push(envelopeValue(part.message.envelope), bodyStructureValue(part.message.root, extended), part.lines);
+  if (part.message)
+    value.push(envelopeValue(part.message.envelope), bodyStructureValue(part.message.root, extended), part.lines);
   else if (part.type === 'text') value.push(part.lines);
   if (extended) value.push(part.md5, disposition(part), language(part), part.location);
   return value;
 }
 
-const disposition = (part: MimePart): Value => (part.disposition ? [part.disposition.type.toUpperCase(), params(part.disposition.params)] : null);
-const language = (part: MimePart): Value => (part.language ? (part.language.length === 1 ? part.language[0] : part.language) : null);
+const disposition = (part: MimePart): Value =>
+  part.disposition ? [part.disposition.type.toUpperCase(), params(part.disposition.params)] : null;
+const language = (part: MimePart): Value =>
+  part.language ? (part.language.length === 1 ? part.language[0] : part.language) : null;

@@ -39,7 +39,10 @@ export function sectionBytes(content: MessageContent, section: Section): Buffer 
   if (!message) return nothing;
   const isRoot = message === tree;
   if (specifier === 'TEXT') return blob.subarray(message.bodyStart, message.end);
-  const header = Buffer.concat([isRoot ? prefix : Buffer.alloc(0), blob.subarray(message.headerStart, message.bodyStart)]);
+  const header = Buffer.concat([
+    isRoot ? prefix : Buffer.alloc(0),
+    blob.subarray(message.headerStart, message.bodyStart),
+  ]);
   if (specifier === 'HEADER') return header;
   return selectHeaderFields(header, section.fields, specifier === 'HEADER.FIELDS.NOT');
 }
@@ -55,7 +58,7 @@ export function selectHeaderFields(header: Buffer, fields: string[], exclude: bo
     if (!line) continue;
     if (wanted.has(line[0]) !== exclude) kept.push(raw.replace(/\r?\n/g, '\r\n'));
   }
-  return Buffer.from(kept.map((l) => `${l}\r\n`).join('') + '\r\n', 'latin1');
+  return Buffer.from(`${kept.map((l) => `${l}\r\n`).join('')}\r\n`, 'latin1');
 }
 
 /** BINARY[section]: the part's content with its transfer encoding undone (none when the part does not exist). */
@@ -79,7 +82,9 @@ export function applyPartial(bytes: Buffer, partial: { start: number; length: nu
  * range of the message (prefix + blob) to stream, or a header range to read and filter; an empty
  * range when the part does not exist.
  */
-export type SectionPlan = { kind: 'range'; start: number; end: number } | { kind: 'header'; start: number; end: number; fields?: { names: string[]; exclude: boolean } };
+export type SectionPlan =
+  | { kind: 'range'; start: number; end: number }
+  | { kind: 'header'; start: number; end: number; fields?: { names: string[]; exclude: boolean } };
 
 /** Offsets in the message as sent (the prefix, then the blob). */
 export function sectionPlan(tree: MimePart, prefixLength: number, section: Section): SectionPlan {
@@ -97,5 +102,10 @@ export function sectionPlan(tree: MimePart, prefixLength: number, section: Secti
   // The root's header includes the prefix Holdfast added on receipt.
   const start = message === tree ? 0 : at(message.headerStart);
   if (specifier === 'HEADER') return { kind: 'header', start, end: at(message.bodyStart) };
-  return { kind: 'header', start, end: at(message.bodyStart), fields: { names: section.fields, exclude: specifier === 'HEADER.FIELDS.NOT' } };
+  return {
+    kind: 'header',
+    start,
+    end: at(message.bodyStart),
+    fields: { names: section.fields, exclude: specifier === 'HEADER.FIELDS.NOT' },
+  };
 }

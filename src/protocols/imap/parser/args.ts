@@ -97,7 +97,8 @@ export function parseSequenceSet(text: string): SequenceSet {
     if (!match) throw new ParseError(`Invalid sequence set "${text}"`);
     const a = match[1] === '*' ? STAR : Number(match[1]);
     const b = match[2] === undefined ? a : match[2] === '*' ? STAR : Number(match[2]);
-    if (a === 0 || b === 0 || a > 0xffffffff && a !== STAR || b > 0xffffffff && b !== STAR) throw new ParseError(`Invalid sequence set "${text}": numbers are 1 to 4294967295`);
+    if (a === 0 || b === 0 || (a > 0xffffffff && a !== STAR) || (b > 0xffffffff && b !== STAR))
+      throw new ParseError(`Invalid sequence set "${text}": numbers are 1 to 4294967295`);
     ranges.push(a <= b ? [a, b] : [b, a]);
   }
   return { saved: false, ranges };

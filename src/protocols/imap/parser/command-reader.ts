@@ -80,7 +80,12 @@ export class CommandReader {
       if (newline < 0) {
         if (data.length > this.maxLine) {
           // Too long to be a command line: refuse it and drop what comes until its end.
-          if (!this.skippingLine && !this.skipping) this.events.refused(this.tagOf(data.toString('utf8', 0, 64)), `Command line too long (more than ${this.maxLine} bytes)`, false);
+          if (!this.skippingLine && !this.skipping)
+            this.events.refused(
+              this.tagOf(data.toString('utf8', 0, 64)),
+              `Command line too long (more than ${this.maxLine} bytes)`,
+              false,
+            );
           this.skippingLine = true;
           this.resetCommand();
           return;
@@ -95,7 +100,11 @@ export class CommandReader {
         continue;
       }
       if (lineBytes.length > this.maxLine) {
-        this.events.refused(this.tagOf(lineBytes.toString('utf8', 0, 64)), `Command line too long (more than ${this.maxLine} bytes)`, false);
+        this.events.refused(
+          this.tagOf(lineBytes.toString('utf8', 0, 64)),
+          `Command line too long (more than ${this.maxLine} bytes)`,
+          false,
+        );
         this.resetCommand();
         continue;
       }
@@ -107,7 +116,7 @@ export class CommandReader {
     const literal = literalAtEnd.exec(text);
     if (this.skipping) {
       // The rest of a refused command: follow its non-synchronising literals, drop everything.
-      if (literal && literal[2]) this.literalLeft = Number(literal[1]);
+      if (literal?.[2]) this.literalLeft = Number(literal[1]);
       else if (!literal) this.resetCommand();
       return;
     }

@@ -10,12 +10,33 @@ export interface Section {
   fields: string[];
 }
 
-export const simpleItems = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'UID', 'MODSEQ', 'EMAILID', 'THREADID', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'] as const;
+export const simpleItems = [
+  'FLAGS',
+  'INTERNALDATE',
+  'RFC822.SIZE',
+  'ENVELOPE',
+  'BODYSTRUCTURE',
+  'BODY',
+  'UID',
+  'MODSEQ',
+  'EMAILID',
+  'THREADID',
+  'RFC822',
+  'RFC822.HEADER',
+  'RFC822.TEXT',
+] as const;
 export type SimpleItem = (typeof simpleItems)[number];
 
 export type FetchItem =
   | { kind: 'simple'; name: SimpleItem }
-  | { kind: 'section'; binary: boolean; peek: boolean; section: Section; partial?: { start: number; length: number }; label: string }
+  | {
+      kind: 'section';
+      binary: boolean;
+      peek: boolean;
+      section: Section;
+      partial?: { start: number; length: number };
+      label: string;
+    }
   | { kind: 'binary-size'; section: Section; label: string };
 
 const macros: Record<string, SimpleItem[]> = {
@@ -25,7 +46,8 @@ const macros: Record<string, SimpleItem[]> = {
 };
 
 export function parseFetchItems(token: Token): FetchItem[] {
-  if (token.kind === 'atom' && macros[token.value.toUpperCase()]) return macros[token.value.toUpperCase()].map((name) => ({ kind: 'simple', name }));
+  if (token.kind === 'atom' && macros[token.value.toUpperCase()])
+    return macros[token.value.toUpperCase()].map((name) => ({ kind: 'simple', name }));
   const tokens = token.kind === 'list' ? token.items : [token];
   if (tokens.length === 0) throw new ParseError('Empty list of fetch items');
   return tokens.map((t) => {
@@ -54,7 +76,10 @@ export function parseFetchItem(text: string): FetchItem {
     peek: kind.endsWith('.PEEK'),
     section,
     // RFC 9051 wants <start.length>; a bare <start> is taken as "to the end", as some clients send it.
-    partial: start === undefined ? undefined : { start: Number(start), length: length === undefined ? Number.MAX_SAFE_INTEGER : Number(length) },
+    partial:
+      start === undefined
+        ? undefined
+        : { start: Number(start), length: length === undefined ? Number.MAX_SAFE_INTEGER : Number(length) },
     label,
   };
 }
@@ -63,16 +88,25 @@ export function parseSection(text: string, binary: boolean): Section {
   const match = /^((?:\d+\.)*\d+)?(?:^|\.)?([A-Za-z.]*)(?: \(([^()]*)\))?$/.exec(text);
   if (!match) throw new ParseError(`Invalid section "${text.slice(0, 60)}"`);
   const path = match[1] ? match[1].split('.').map(Number) : [];
-  if (path.some((n) => n === 0 || !Number.isSafeInteger(n))) throw new ParseError(`Invalid section "${text.slice(0, 60)}": part numbers start at 1`);
+  if (path.some((n) => n === 0 || !Number.isSafeInteger(n)))
+    throw new ParseError(`Invalid section "${text.slice(0, 60)}": part numbers start at 1`);
   const specifier = match[2].toUpperCase() as SectionSpecifier;
-  if (!['', 'HEADER', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT', 'TEXT', 'MIME'].includes(specifier)) throw new ParseError(`Invalid section "${text.slice(0, 60)}"`);
+  if (!['', 'HEADER', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT', 'TEXT', 'MIME'].includes(specifier))
+    throw new ParseError(`Invalid section "${text.slice(0, 60)}"`);
   if (binary && specifier !== '') throw new ParseError('BINARY sections are part numbers only');
   if (specifier === 'MIME' && path.length === 0) throw new ParseError('MIME needs a part number');
   const hasFields = specifier === 'HEADER.FIELDS' || specifier === 'HEADER.FIELDS.NOT';
-  if (hasFields !== (match[3] !== undefined)) throw new ParseError(`Invalid section "${text.slice(0, 60)}": HEADER.FIELDS takes a list of field names`);
-  const fields = match[3] ? match[3].split(' ').filter(Boolean).map((f) => f.replace(/^"(.*)"$/, '$1')) : [];
+  if (hasFields !== (match[3] !== undefined))
+    throw new ParseError(`Invalid section "${text.slice(0, 60)}": HEADER.FIELDS takes a list of field names`);
+  const fields = match[3]
+    ? match[3]
+        .split(' ')
+        .filter(Boolean)
+        .map((f) => f.replace(/^"(.*)"$/, '$1'))
+    : [];
   if (hasFields && fields.length === 0) throw new ParseError('HEADER.FIELDS needs at least one field name');
   // "1.HEADER" style: the specifier follows the path after a dot.
-  if (path.length && specifier && !text.startsWith(`${match[1]}.`)) throw new ParseError(`Invalid section "${text.slice(0, 60)}"`);
+  if (path.length && specifier && !text.startsWith(`${match[1]}.`))
+    throw new ParseError(`Invalid section "${text.slice(0, 60)}"`);
   return { path, specifier, fields };
 }

@@ -38,16 +38,22 @@ function beforeLogin({ size, synchronizing, command, totalSoFar }: LiteralReques
   // benefit of the doubt of reading it to find where the next command begins: BAD, then close.
   const refuse = (reason: string): LiteralDecision => ({ accept: false, reason, close: !synchronizing });
   if (command === 'APPEND') return refuse('Log in first');
-  if (!synchronizing && size > literalMinusLimit) return refuse(`[TOOBIG] Before login a non-synchronizing literal may have at most ${literalMinusLimit} bytes (LITERAL-)`);
-  if (totalSoFar + size > maxCommandBeforeLogin) return refuse(`[TOOBIG] Before login a command may have at most ${maxCommandBeforeLogin} bytes`);
+  if (!synchronizing && size > literalMinusLimit)
+    return refuse(
+      `[TOOBIG] Before login a non-synchronizing literal may have at most ${literalMinusLimit} bytes (LITERAL-)`,
+    );
+  if (totalSoFar + size > maxCommandBeforeLogin)
+    return refuse(`[TOOBIG] Before login a command may have at most ${maxCommandBeforeLogin} bytes`);
   return { accept: true };
 }
 
 function afterLogin({ size, command, totalSoFar }: LiteralRequest, appendLimit: number): LiteralDecision {
   // A refused non-synchronising literal is skipped unread: its size says where the next command begins.
   const limit = command === 'APPEND' ? appendLimit : maxSmallLiteral;
-  if (size > limit) return { accept: false, reason: `[TOOBIG] Literal of ${size} bytes is larger than the limit of ${limit} bytes` };
+  if (size > limit)
+    return { accept: false, reason: `[TOOBIG] Literal of ${size} bytes is larger than the limit of ${limit} bytes` };
   const maxCommand = appendLimit + maxSmallLiteral; // the largest message, and room for the command's own text
-  if (totalSoFar + size > maxCommand) return { accept: false, reason: `[TOOBIG] A command may have at most ${maxCommand} bytes` };
+  if (totalSoFar + size > maxCommand)
+    return { accept: false, reason: `[TOOBIG] A command may have at most ${maxCommand} bytes` };
   return { accept: true };
 }

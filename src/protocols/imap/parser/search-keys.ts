@@ -30,16 +30,25 @@ export interface SearchCommand {
 }
 
 const flagKeys: Record<string, [string, boolean]> = {
-  ANSWERED: ['\\Answered', true], UNANSWERED: ['\\Answered', false],
-  DELETED: ['\\Deleted', true], UNDELETED: ['\\Deleted', false],
-  DRAFT: ['\\Draft', true], UNDRAFT: ['\\Draft', false],
-  FLAGGED: ['\\Flagged', true], UNFLAGGED: ['\\Flagged', false],
-  SEEN: ['\\Seen', true], UNSEEN: ['\\Seen', false],
+  ANSWERED: ['\\Answered', true],
+  UNANSWERED: ['\\Answered', false],
+  DELETED: ['\\Deleted', true],
+  UNDELETED: ['\\Deleted', false],
+  DRAFT: ['\\Draft', true],
+  UNDRAFT: ['\\Draft', false],
+  FLAGGED: ['\\Flagged', true],
+  UNFLAGGED: ['\\Flagged', false],
+  SEEN: ['\\Seen', true],
+  UNSEEN: ['\\Seen', false],
 };
 const headerKeys: Record<string, string> = { FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc', SUBJECT: 'subject' };
 const dateKeys: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
-  BEFORE: ['internal', 'before'], ON: ['internal', 'on'], SINCE: ['internal', 'since'],
-  SENTBEFORE: ['sent', 'before'], SENTON: ['sent', 'on'], SENTSINCE: ['sent', 'since'],
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'],
+  SENTON: ['sent', 'on'],
+  SENTSINCE: ['sent', 'since'],
 };
 const months = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
@@ -116,8 +125,10 @@ function parseKey(args: Args, depth: number, text: SearchText): SearchKey {
   const word = token.value.toUpperCase();
   if (/^[\d*$]/.test(word)) return { kind: 'seq', set: parseSequenceSet(token.value) };
   if (flagKeys[word]) return { kind: 'flag', flag: flagKeys[word][0], present: flagKeys[word][1] };
-  if (headerKeys[word]) return { kind: 'header', field: headerKeys[word], value: searchString(args, `${word} value`, text) };
-  if (dateKeys[word]) return { kind: 'date', field: dateKeys[word][0], op: dateKeys[word][1], day: parseDate(args.astring('date')) };
+  if (headerKeys[word])
+    return { kind: 'header', field: headerKeys[word], value: searchString(args, `${word} value`, text) };
+  if (dateKeys[word])
+    return { kind: 'date', field: dateKeys[word][0], op: dateKeys[word][1], day: parseDate(args.astring('date')) };
   switch (word) {
     case 'ALL':
       return { kind: 'all' };
@@ -126,13 +137,23 @@ function parseKey(args: Args, depth: number, text: SearchText): SearchKey {
     case 'OLD':
       return { kind: 'recent', present: false };
     case 'NEW':
-      return { kind: 'and', keys: [{ kind: 'recent', present: true }, { kind: 'flag', flag: '\\Seen', present: false }] };
+      return {
+        kind: 'and',
+        keys: [
+          { kind: 'recent', present: true },
+          { kind: 'flag', flag: '\\Seen', present: false },
+        ],
+      };
     case 'KEYWORD':
       return { kind: 'flag', flag: args.atom('keyword'), present: true };
     case 'UNKEYWORD':
       return { kind: 'flag', flag: args.atom('keyword'), present: false };
     case 'HEADER':
-      return { kind: 'header', field: args.astring('header field name').toLowerCase(), value: searchString(args, 'header value', text) };
+      return {
+        kind: 'header',
+        field: args.astring('header field name').toLowerCase(),
+        value: searchString(args, 'header value', text),
+      };
     case 'BODY':
       return { kind: 'text', where: 'body', value: searchString(args, 'BODY text', text) };
     case 'TEXT':
@@ -176,4 +197,3 @@ export function parseDate(text: string): number {
   date.setUTCFullYear(Number(match[3]), month, day);
   return date.getUTCDate() === day ? date.getTime() : NaN;
 }
-

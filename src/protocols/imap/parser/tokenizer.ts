@@ -49,7 +49,8 @@ export function tokenizeCommand(frame: CommandFrame): ParsedCommand {
     throw error;
   }
   const name = tokens.shift();
-  if (!name || name.kind !== 'atom' || !/^[A-Za-z][A-Za-z0-9-]*$/.test(name.value)) throw new ParseError('Missing or invalid command name');
+  if (name?.kind !== 'atom' || !/^[A-Za-z][A-Za-z0-9-]*$/.test(name.value))
+    throw new ParseError('Missing or invalid command name');
   return { tag, name: name.value.toUpperCase(), args: tokens };
 }
 
@@ -99,8 +100,15 @@ export function tokenize(frame: CommandFrame): Token[] {
       // A literal ends its line; its content is the next part and the command goes on in the one after.
       const literal = parts[p + 1];
       const after = parts[p + 2];
-      if (!Buffer.isBuffer(literal) || typeof after !== 'string') throw new ParseError('Literal announced but not sent');
-      current().push({ kind: 'string', value: literal.toString('utf8'), bytes: literal, literal: true, literal8: c === '~' });
+      if (!Buffer.isBuffer(literal) || typeof after !== 'string')
+        throw new ParseError('Literal announced but not sent');
+      current().push({
+        kind: 'string',
+        value: literal.toString('utf8'),
+        bytes: literal,
+        literal: true,
+        literal8: c === '~',
+      });
       p += 2;
       text = after;
       i = 0;
@@ -124,7 +132,8 @@ function readQuoted(text: string, start: number): [string, number] {
     if (c === '"') return [out, i + 1];
     if (c === '\\') {
       const next = text[i + 1];
-      if (next !== '"' && next !== '\\') throw new ParseError('Invalid escape in quoted string (only \\" and \\\\ are allowed)');
+      if (next !== '"' && next !== '\\')
+        throw new ParseError('Invalid escape in quoted string (only \\" and \\\\ are allowed)');
       out += next;
       i++;
       continue;
@@ -151,7 +160,8 @@ function readAtom(text: string, start: number): [string, number] {
     if (c === '"') throw new ParseError(`Unexpected quote at position ${i + 1}`);
     if (c === '{') throw new ParseError(`Unexpected "{" at position ${i + 1}`);
     if (c.charCodeAt(0) < 0x20 || c === '\x7f') throw new ParseError('Control character in command');
-    if (c.charCodeAt(0) > 0x7f) throw new ParseError('8-bit character in an atom: send the text as a quoted string or a literal');
+    if (c.charCodeAt(0) > 0x7f)
+      throw new ParseError('8-bit character in an atom: send the text as a quoted string or a literal');
     i++;
   }
   return [text.slice(start, i), i];

@@ -45,7 +45,17 @@ export class Utf8Alternative {
   ) {}
 }
 
-export type Value = Atom | Multipart | StreamedLiteral | BinaryContent | Utf8Alternative | string | Buffer | number | null | Value[];
+export type Value =
+  | Atom
+  | Multipart
+  | StreamedLiteral
+  | BinaryContent
+  | Utf8Alternative
+  | string
+  | Buffer
+  | number
+  | null
+  | Value[];
 
 export interface EncodeOptions {
   /** The client has enabled UTF8=ACCEPT (or IMAP4rev2): 8-bit text may go in quoted strings. */
@@ -69,13 +79,11 @@ export function encode(value: Value, options: EncodeOptions): (Buffer | Streamed
       text += `{${v.length}}\r\n`;
       flush();
       out.push(new StreamedLiteral(v.length, () => chunksWithoutNul(v.chunks())));
-    }
-    else if (v instanceof BinaryContent) {
+    } else if (v instanceof BinaryContent) {
       text += `${v.bytes.includes(0) ? '~' : ''}{${v.bytes.length}}\r\n`;
       flush();
       out.push(v.bytes);
-    }
-    else if (v instanceof Multipart) {
+    } else if (v instanceof Multipart) {
       text += '(';
       v.parts.forEach(walk);
       for (const item of v.rest) {
@@ -83,8 +91,7 @@ export function encode(value: Value, options: EncodeOptions): (Buffer | Streamed
         walk(item);
       }
       text += ')';
-    }
-    else if (Array.isArray(v)) {
+    } else if (Array.isArray(v)) {
       text += '(';
       v.forEach((item, i) => {
         if (i) text += ' ';
@@ -150,7 +157,13 @@ export function parseDateTime(text: string): number | undefined {
   const match = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
   if (!match) return undefined;
   const month = months.findIndex((m) => m.toLowerCase() === match[2].toLowerCase());
-  const [day, year, hour, minute, second] = [match[1], match[3], match[4], match[5], match[6]].map(Number) as [number, number, number, number, number];
+  const [day, year, hour, minute, second] = [match[1], match[3], match[4], match[5], match[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   // Day 0 of the next month is the last day of this one.
   const daysInMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
   if (month < 0 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 60) return undefined;

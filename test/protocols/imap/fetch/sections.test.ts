@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SectionSpecifier } from '../../../../src/protocols/imap/parser/fetch-items.ts';
-import { applyPartial, binaryBytes, sectionBytes, sectionPlan, selectHeaderFields, SectionError, type MessageContent } from '../../../../src/protocols/imap/fetch/sections.ts';
+import {
+  applyPartial,
+  binaryBytes,
+  sectionBytes,
+  sectionPlan,
+  selectHeaderFields,
+  SectionError,
+  type MessageContent,
+} from '../../../../src/protocols/imap/fetch/sections.ts';
 import { parsed, rfc3501Sample } from '../../../helpers/mime-samples.ts';
 
 /** "4.2.HEADER" → { path: [4, 2], specifier: 'HEADER' }. */
@@ -21,9 +29,10 @@ function content(text: string): MessageContent {
   return { prefix, blob: source, tree };
 }
 
-const fetch = (message: MessageContent, text: string, fields: string[] = []) => sectionBytes(message, section(text, fields))?.toString('latin1') ?? null;
+const fetch = (message: MessageContent, text: string, fields: string[] = []) =>
+  sectionBytes(message, section(text, fields))?.toString('latin1') ?? null;
 
-describe('FETCH BODY[section] of RFC 3501\'s complex message', () => {
+describe("FETCH BODY[section] of RFC 3501's complex message", () => {
   const message = content(rfc3501Sample);
   const whole = Buffer.concat([prefix, message.blob]).toString('latin1');
 
@@ -39,7 +48,8 @@ describe('FETCH BODY[section] of RFC 3501\'s complex message', () => {
   });
 
   it('gives each leaf part its body', () => {
-    for (const number of ['1', '3.1', '3.2', '4.1', '4.2.1', '4.2.2.1', '4.2.2.2']) assert.equal(fetch(message, number), `Body ${number}`, number);
+    for (const number of ['1', '3.1', '3.2', '4.1', '4.2.1', '4.2.2.1', '4.2.2.2'])
+      assert.equal(fetch(message, number), `Body ${number}`, number);
     assert.equal(fetch(message, '2'), 'Qm9keSAy', 'the body as sent, still encoded');
   });
 
@@ -47,7 +57,10 @@ describe('FETCH BODY[section] of RFC 3501\'s complex message', () => {
     const three = fetch(message, '3')!;
     assert.ok(three.startsWith('From: Bob <bob@example.org>\r\n'));
     assert.ok(three.endsWith('--three--'));
-    assert.equal(fetch(message, '3.HEADER'), 'From: Bob <bob@example.org>\r\nSubject: Inner 3\r\nContent-Type: multipart/mixed; boundary="three"\r\n\r\n');
+    assert.equal(
+      fetch(message, '3.HEADER'),
+      'From: Bob <bob@example.org>\r\nSubject: Inner 3\r\nContent-Type: multipart/mixed; boundary="three"\r\n\r\n',
+    );
     assert.equal(fetch(message, '3.HEADER')! + fetch(message, '3.TEXT'), three);
     assert.ok(fetch(message, '4.2.HEADER')!.startsWith('Subject: Inner 4.2\r\n'));
     assert.ok(fetch(message, '4.2.TEXT')!.startsWith('--fourtwo\r\n'));
@@ -91,7 +104,9 @@ describe('FETCH BODY[section] of a message that is not multipart', () => {
   });
 
   it('numbers the body of an encapsulated non-multipart message part n.1', () => {
-    const outer = content('Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner body\n--b--\n');
+    const outer = content(
+      'Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner body\n--b--\n',
+    );
     assert.equal(fetch(outer, '1.1'), 'inner body');
     assert.equal(fetch(outer, '1.TEXT'), 'inner body');
     assert.equal(fetch(outer, '1.HEADER'), 'Subject: inner\r\n\r\n');
@@ -105,7 +120,9 @@ describe('FETCH BODY[section] of a message that is not multipart', () => {
 });
 
 describe('HEADER.FIELDS and HEADER.FIELDS.NOT', () => {
-  const header = Buffer.from('Received: from a\r\n by b\r\nSubject: Hi\r\nSubject-Extra: no\r\nTO: x@example.org\r\nX-Lf: bare\nFrom: f@example.org\r\n\r\n');
+  const header = Buffer.from(
+    'Received: from a\r\n by b\r\nSubject: Hi\r\nSubject-Extra: no\r\nTO: x@example.org\r\nX-Lf: bare\nFrom: f@example.org\r\n\r\n',
+  );
   const select = (fields: string[], exclude: boolean) => selectHeaderFields(header, fields, exclude).toString('latin1');
 
   it('keeps the named fields, matched without regard to case but otherwise exactly, folded lines and all', () => {
@@ -114,7 +131,10 @@ describe('HEADER.FIELDS and HEADER.FIELDS.NOT', () => {
   });
 
   it('keeps every other field for .NOT, and writes each line with CRLF', () => {
-    assert.equal(select(['Subject', 'To', 'Received'], true), 'Subject-Extra: no\r\nX-Lf: bare\r\nFrom: f@example.org\r\n\r\n');
+    assert.equal(
+      select(['Subject', 'To', 'Received'], true),
+      'Subject-Extra: no\r\nX-Lf: bare\r\nFrom: f@example.org\r\n\r\n',
+    );
   });
 
   it('still ends with the blank line when no field matches (RFC 3501: subsetting does not exclude it)', () => {
@@ -182,11 +202,17 @@ describe('BINARY[section] (RFC 3516)', () => {
   });
 
   it('refuses an encoding it does not know with UNKNOWN-CTE', () => {
-    assert.throws(() => binary('2'), (error: unknown) => error instanceof SectionError && error.code === 'UNKNOWN-CTE');
+    assert.throws(
+      () => binary('2'),
+      (error: unknown) => error instanceof SectionError && error.code === 'UNKNOWN-CTE',
+    );
   });
 
   it('refuses a multipart part with UNKNOWN-CTE', () => {
-    assert.throws(() => binary('4'), (error: unknown) => error instanceof SectionError && error.code === 'UNKNOWN-CTE');
+    assert.throws(
+      () => binary('4'),
+      (error: unknown) => error instanceof SectionError && error.code === 'UNKNOWN-CTE',
+    );
   });
 
   it('gives the whole message for BINARY[] and nothing for a part that does not exist', () => {
@@ -202,8 +228,12 @@ describe('Section plans for streamed messages', () => {
     ['TEXT', []],
     ['HEADER.FIELDS', ['Subject', 'Received']],
     ['HEADER.FIELDS.NOT', ['Subject']],
-    ...['1', '2', '3', '3.1', '3.2', '4', '4.1', '4.2', '4.2.1', '4.2.2', '4.2.2.1', '4.2.2.2'].map((n): [string, string[]] => [n, []]),
-    ...['1.MIME', '3.MIME', '4.2.2.MIME', '3.HEADER', '3.TEXT', '4.2.HEADER', '4.2.TEXT'].map((n): [string, string[]] => [n, []]),
+    ...['1', '2', '3', '3.1', '3.2', '4', '4.1', '4.2', '4.2.1', '4.2.2', '4.2.2.1', '4.2.2.2'].map(
+      (n): [string, string[]] => [n, []],
+    ),
+    ...['1.MIME', '3.MIME', '4.2.2.MIME', '3.HEADER', '3.TEXT', '4.2.HEADER', '4.2.TEXT'].map(
+      (n): [string, string[]] => [n, []],
+    ),
     ['4.2.HEADER.FIELDS', ['message-id']],
     ['3.HEADER.FIELDS.NOT', ['from']],
     ['5', []],
@@ -223,7 +253,8 @@ describe('Section plans for streamed messages', () => {
       }
       assert.ok(plan, text);
       let planned: Buffer = whole.subarray(plan.start, plan.end);
-      if (plan.kind === 'header' && plan.fields) planned = selectHeaderFields(planned, plan.fields.names, plan.fields.exclude);
+      if (plan.kind === 'header' && plan.fields)
+        planned = selectHeaderFields(planned, plan.fields.names, plan.fields.exclude);
       assert.equal(planned.toString('latin1'), wanted.toString('latin1'), text);
     }
   });

@@ -2,7 +2,16 @@
 // literals, lists, the multipart BODYSTRUCTURE form, and date-time values.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { atom, BinaryContent, encode, formatDateTime, Multipart, parseDateTime, StreamedLiteral, type Value } from '../../../../src/protocols/imap/response/encode.ts';
+import {
+  atom,
+  BinaryContent,
+  encode,
+  formatDateTime,
+  Multipart,
+  parseDateTime,
+  StreamedLiteral,
+  type Value,
+} from '../../../../src/protocols/imap/response/encode.ts';
 
 /** The encoded bytes as text, a streamed literal shown as <stream n>. */
 function wire(value: Value, utf8 = false): string {
@@ -44,7 +53,10 @@ describe('IMAP response encoding: strings', () => {
 
   it('keeps the literal bytes apart from the text around them', () => {
     const pieces = encode(['a', 'two\r\nlines', 'b'], { utf8: false }) as Buffer[];
-    assert.deepEqual(pieces.map((p) => p.toString()), ['("a" {10}\r\n', 'two\r\nlines', ' "b")']);
+    assert.deepEqual(
+      pieces.map((p) => p.toString()),
+      ['("a" {10}\r\n', 'two\r\nlines', ' "b")'],
+    );
   });
 
   it('never sends NUL in a literal or quoted string, but U+FFFD in its place as Dovecot (RFC 9051 §4.3: CHAR8 excludes %x00)', () => {
@@ -74,7 +86,13 @@ describe('IMAP response encoding: other values', () => {
   });
 
   it('writes a multipart body as its parts back to back, then the rest (RFC 9051 body-type-mpart)', () => {
-    const value = new Multipart([['TEXT', 'PLAIN'], ['TEXT', 'HTML']], ['ALTERNATIVE', ['BOUNDARY', 'x'], null]);
+    const value = new Multipart(
+      [
+        ['TEXT', 'PLAIN'],
+        ['TEXT', 'HTML'],
+      ],
+      ['ALTERNATIVE', ['BOUNDARY', 'x'], null],
+    );
     assert.equal(wire(value), '(("TEXT" "PLAIN")("TEXT" "HTML") "ALTERNATIVE" ("BOUNDARY" "x") NIL)');
   });
 
@@ -117,11 +135,28 @@ describe('IMAP date-time', () => {
   });
 
   it('refuses text that is not a date-time', () => {
-    for (const text of ['17-Foo-1996 02:44:25 +0000', '17-Jul-1996 02:44:25', '17-Jul-96 02:44:25 +0000', 'yesterday', '']) assert.equal(parseDateTime(text), undefined, text);
+    for (const text of [
+      '17-Foo-1996 02:44:25 +0000',
+      '17-Jul-1996 02:44:25',
+      '17-Jul-96 02:44:25 +0000',
+      'yesterday',
+      '',
+    ])
+      assert.equal(parseDateTime(text), undefined, text);
   });
 
   it('refuses dates and times that do not exist rather than carry them into the next day or month', () => {
-    for (const text of ['31-Feb-2020 00:00:00 +0000', '29-Feb-2021 00:00:00 +0000', '31-Apr-2020 00:00:00 +0000', '00-Jul-1996 00:00:00 +0000', '32-Jul-1996 00:00:00 +0000', '17-Jul-1996 25:61:61 +0000', '17-Jul-1996 24:00:00 +0000', '17-Jul-1996 23:60:00 +0000', '17-Jul-1996 23:59:61 +0000']) {
+    for (const text of [
+      '31-Feb-2020 00:00:00 +0000',
+      '29-Feb-2021 00:00:00 +0000',
+      '31-Apr-2020 00:00:00 +0000',
+      '00-Jul-1996 00:00:00 +0000',
+      '32-Jul-1996 00:00:00 +0000',
+      '17-Jul-1996 25:61:61 +0000',
+      '17-Jul-1996 24:00:00 +0000',
+      '17-Jul-1996 23:60:00 +0000',
+      '17-Jul-1996 23:59:61 +0000',
+    ]) {
       assert.equal(parseDateTime(text), undefined, text);
     }
   });
