@@ -122,23 +122,7 @@ export class Outcomes {
 
   /** Returns the outcomes recorded (the others had lost their lease). */
   private async writeDelivered(trx: Transaction<Database>, outcomes: Outcome[]): Promise<Outcome[]> {
-    const now = this.deps.now();
-    const applied = await endLeases(trx, outcomes, 'delivered', now, (o) => ({
-      lastReply: o.reply,
-      attempts: o.recipient.attempts + 1,
-      lastAttemptAt: now,
-    }));
-    await writeTrace(
-      trx,
-      applied.map((o) => ({
-        messageId: o.recipient.messageId,
-        recipientId: o.recipient.id,
-        event: 'delivered' as const,
-        at: now,
-        detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta },
-      })),
-    );
-    return applied;
+    return endAttempts(trx, outcomes, 'delivered', 'delivered', this.deps.now());
   }
 
   /**
@@ -226,21 +210,7 @@ export class Outcomes {
     const now = this.deps.now();
     const dsns = await this.deps.notices.prepare(outcomes, 'failed');
     const { applied, notices } = await groupCommit(this.db, async (trx) => {
-      const applied = await endLeases(trx, outcomes, 'failed', now, (o) => ({
-        lastReply: o.reply,
-        attempts: o.recipient.attempts + 1,
-        lastAttemptAt: now,
-      }));
-      await writeTrace(
-        trx,
-        applied.map((o) => ({
-          messageId: o.recipient.messageId,
-          recipientId: o.recipient.id,
-          event,
-          at: now,
-          detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta },
-        })),
-      );
+      const applied = await endAttempts(trx, outcomes, 'failed', event, now);
       const appliedMessages = new Set(applied.map((o) => o.recipient.messageId));
       return {
         applied,
@@ -256,4 +226,33 @@ export class Outcomes {
       dsnQueueId: notices.find((n) => n.dsnFor === o.recipient.messageId)?.queueId,
     }));
   }
+}
+
+/**
+ * Ends the attempts whose leases are still the claimant's with their final state and reply, and
+ * traces each; returns those (the others were taken over and are left alone).
+ */
+async function endAttempts(
+  trx: Transaction<Database>,
+  outcomes: Outcome[],
+  state: 'delivered' | 'failed',
+  event: 'delivered' | 'bounced' | 'expired',
+  now: number,
+): Promise<Outcome[]> {
+  const applied = await endLeases(trx, outcomes, state, now, (o) => ({
+    lastReply: o.reply,
+    attempts: o.recipient.attempts + 1,
+    lastAttemptAt: now,
+  }));
+  await writeTrace(
+    trx,
+    applied.map((o) => ({
+      messageId: o.recipient.messageId,
+      recipientId: o.recipient.id,
+      event,
+      at: now,
+      detail: { recipient: o.recipient.recipient, reply: o.reply, remoteMta: o.remoteMta },
+    })),
+  );
+  return applied;
 }
