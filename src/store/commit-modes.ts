@@ -20,6 +20,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from './database.ts';
+import { carriedBy } from './database-attachments.ts';
 import type { Database } from './schema.ts';
 import { retryTransient } from './transient-retry.ts';
 
@@ -68,26 +69,24 @@ export class WalSync {
   }
 }
 
-interface CommitTarget {
+/** How commits on one database reach the disk; it carries this under commitTargetKey (database-attachments.ts). */
+export interface CommitTarget {
   dialect: Dialect;
   walSync?: WalSync;
   /** SQLite: sets the connection's synchronous mode at once (a pragma through Kysely costs as much as a query). */
   setSynchronous?: (mode: 'normal' | 'full') => void;
 }
 
-const targets = new WeakMap<Kysely<Database>, CommitTarget>();
+export const commitTargetKey = Symbol('CommitTarget');
 
-/** Called by openDatabase: how commits on this database reach the disk. */
-export function registerCommitTarget(db: Kysely<Database>, target: CommitTarget) {
-  targets.set(db, target);
-}
+const targetOf = (db: Kysely<Database>) => carriedBy<CommitTarget>(db, commitTargetKey);
 
 export async function relaxedCommit<T>(
   db: Kysely<Database>,
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
-  const target = targets.get(db);
-  if (target?.dialect === 'postgres') {
+  const target = targetOf(db);
+  if (target.dialect === 'postgres') {
     return retryTransient(() =>
       db.transaction().execute(async (trx) => {
         await sql`set local synchronous_commit = off`.execute(trx);
@@ -95,8 +94,8 @@ export async function relaxedCommit<T>(
       }),
     );
   }
-  if (!target?.setSynchronous) return db.transaction().execute(work);
-  const setSynchronous = target.setSynchronous;
+  const { setSynchronous } = target;
+  if (!setSynchronous) throw new Error('a SQLite database without its synchronous setter');
   // SQLite has one connection, held for the whole block: no other transaction commits while the
   // setting is relaxed. In WAL mode NORMAL skips the fsync at commit.
   return db.connection().execute(async (connection) => {
@@ -113,10 +112,12 @@ export async function groupCommit<T>(
   db: Kysely<Database>,
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
-  const target = targets.get(db);
-  if (target?.dialect === 'postgres') return retryTransient(() => db.transaction().execute(work));
-  const walSync = target?.walSync;
-  if (!walSync) return db.transaction().execute(work);
+  const target = targetOf(db);
+  if (target.dialect === 'postgres') return retryTransient(() => db.transaction().execute(work));
+  const { walSync } = target;
+  // Every SQLite database openDatabase makes can sync its WAL; one that could not would make the
+  // group commit's promise (on disk before the answer) false, so it is an error, not a fallback.
+  if (!walSync) throw new Error('a SQLite database without its WAL sync: group commits could not be made durable');
   const result = await relaxedCommit(db, work);
   await walSync.sync();
   return result;

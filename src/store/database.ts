@@ -5,8 +5,9 @@ import { dirname } from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect } from 'kysely';
 import { SqliteDialectKeepingErrors } from './sqlite-dialect.ts';
-import { registerCommitTarget, WalSync } from './commit-modes.ts';
-import { carryingPreparedQueries, PreparedQueries } from './prepared-query.ts';
+import { type CommitTarget, commitTargetKey, WalSync } from './commit-modes.ts';
+import { carrying } from './database-attachments.ts';
+import { PreparedQueries, preparedQueriesKey } from './prepared-query.ts';
 import { checkpointInBackground } from './wal-checkpointer.ts';
 import type { Database } from './schema.ts';
 
@@ -42,10 +43,13 @@ export async function openDatabase(
     const pool = new pg.Pool({ connectionString: location.url, max: 10, Client: withNamedStatements(pg.Client) });
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
+    const commit: CommitTarget = { dialect: 'postgres' };
     const db = new Kysely<Database>({
-      dialect: carryingPreparedQueries(new PostgresDialect({ pool }), new PreparedQueries('postgres')),
+      dialect: carrying(new PostgresDialect({ pool }), {
+        [preparedQueriesKey]: new PreparedQueries('postgres'),
+        [commitTargetKey]: commit,
+      }),
     });
-    registerCommitTarget(db, { dialect: 'postgres' });
     return { db, dialect: 'postgres', location, close: () => db.destroy() };
   }
 
@@ -70,14 +74,17 @@ export async function openDatabase(
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     },
   });
-  const db = new Kysely<Database>({
-    dialect: carryingPreparedQueries(new SqliteDialectKeepingErrors({ database: statements }, sqlite), preparedQueries),
-  });
   const walSync = new WalSync(`${location.path}-wal`);
-  registerCommitTarget(db, {
+  const commit: CommitTarget = {
     dialect: 'sqlite',
     walSync,
     setSynchronous: (mode) => sqlite.pragma(`synchronous = ${mode}`),
+  };
+  const db = new Kysely<Database>({
+    dialect: carrying(new SqliteDialectKeepingErrors({ database: statements }, sqlite), {
+      [preparedQueriesKey]: preparedQueries,
+      [commitTargetKey]: commit,
+    }),
   });
   const checkpointer = options.backgroundCheckpoints
     ? checkpointInBackground(sqlite, location.path, options.onCheckpointError)

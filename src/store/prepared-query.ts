@@ -12,7 +12,8 @@
 //
 // What a database has compiled and how it runs directly belong to that database: its PreparedQueries,
 // made by openDatabase. The queries themselves are declared once, at module level, and hold nothing.
-import type { Compilable, CompiledQuery, Dialect as KyselyDialect, Kysely, QueryResult, RawBuilder } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely, QueryResult, RawBuilder } from 'kysely';
+import { carriedBy } from './database-attachments.ts';
 import type { Database } from './schema.ts';
 
 /** Stands for a named value while the query is built; replaced by the value at each run. */
@@ -67,31 +68,10 @@ export class PreparedQueries {
   }
 }
 
-const carried = Symbol('PreparedQueries');
+/** The key under which a database carries its PreparedQueries (database-attachments.ts). */
+export const preparedQueriesKey = Symbol('PreparedQueries');
 
-/**
- * `dialect`, with its adapter carrying `queries`: Kysely makes one adapter per database and hands it to
- * every transaction on it, so a run on either finds the database's own PreparedQueries there.
- */
-export function carryingPreparedQueries(dialect: KyselyDialect, queries: PreparedQueries): KyselyDialect {
-  return {
-    createDriver: () => dialect.createDriver(),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-    createAdapter: () => Object.assign(dialect.createAdapter(), { [carried]: queries }),
-  };
-}
-
-/**
- * The PreparedQueries of `db` (a database or a transaction). getExecutor() is Kysely's (typed,
- * documented as internal) and the one place Holdfast reaches past its public API: nothing public
- * leads from a transaction to what its database was made with.
- */
-function preparedQueriesOf(db: Kysely<Database>): PreparedQueries {
-  const queries = (db.getExecutor().adapter as { [carried]?: PreparedQueries })[carried];
-  if (!queries) throw new Error('not a database made by openDatabase');
-  return queries;
-}
+const preparedQueriesOf = (db: Kysely<Database>) => carriedBy<PreparedQueries>(db, preparedQueriesKey);
 
 /**
  * `Row` is declared by the caller and must match what the query selects or returns: Kysely's types do
