@@ -68,8 +68,3 @@ export function cachedRouting(directory: Directory, cache: LookupCache): Directo
     );
   return view;
 }
-
-/** The directory's routing view; intake.ts still asks through here (it can read `directory.routing`). */
-export function routingLookups(directory: Directory): Directory {
-  return directory.routing;
-}

@@ -4,6 +4,7 @@
 import { statfs } from 'node:fs/promises';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
+import { waitingRecipients } from '../queue/queue-health.ts';
 import { smtpReply } from './smtp-reply.ts';
 
 export interface BackPressureOptions {
@@ -39,13 +40,8 @@ export class BackPressure {
 
   async measure() {
     const { db, dataDir, highWatermark, lowWatermark, minFreeDiskBytes } = this.options;
-    const row = await db
-      .selectFrom('queue_recipients')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('state', 'in', ['queued', 'deferred', 'inflight'])
-      .executeTakeFirst()
-      .catch(() => undefined);
-    const queued = Number(row?.n ?? 0);
+    // The store unreadable for a moment: count nothing waiting rather than refuse mail for it.
+    const queued = await waitingRecipients(db).catch(() => 0);
     if (queued >= highWatermark) this.queueFull = true;
     else if (queued < lowWatermark) this.queueFull = false;
     let diskFree = Infinity;

@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto';
 import { authenticate as verifyMessage } from 'mailauth';
 import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
-import { routingLookups } from '../../directory/lookup-cache.ts';
 import { parseAddress } from '../../directory/names.ts';
 import {
   authorsOf,
@@ -95,7 +94,7 @@ export class Intake {
 
   constructor(private readonly deps: IntakeDeps) {
     this.trustedRelays = new TrustedRelays(deps.config.smtp.trustedRelays);
-    this.routing = routingLookups(deps.directory);
+    this.routing = deps.directory.routing;
   }
 
   connect(info: SessionInfo) {

@@ -6,6 +6,16 @@ import type { Database, RecipientState } from '../../store/schema.ts';
 
 const waitingStates: RecipientState[] = ['queued', 'inflight', 'deferred'];
 
+/** Recipients not yet delivered or failed (intake's back pressure compares it with its watermarks). */
+export async function waitingRecipients(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('queue_recipients')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('state', 'in', waitingStates)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 /** Recipients not yet delivered or failed that were queued before `before`, and the oldest one's time. */
 export async function lateRecipients(
   db: Kysely<Database>,
