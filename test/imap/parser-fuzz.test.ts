@@ -15,6 +15,7 @@ import { parseSearch } from '../../src/protocols/imap/parser/search-keys.ts';
 import { ParseError, tokenizeCommand } from '../../src/protocols/imap/parser/tokenizer.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { random } from '../helpers/fuzz.ts';
 
 const seeds = [
   'a1 LOGIN "user@example.com" "secret"',
@@ -28,16 +29,7 @@ const seeds = [
 
 const alphabet = ' ()[]<>{}"\\*%$:,.+-~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\r\n\0\x7f\xe9';
 
-function random(seed: number) {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
-
+/** The shared mutations (helpers/fuzz.ts) plus one IMAP's framing must survive: a literal announced mid-line. */
 function mutate(text: string, rand: () => number): string {
   let out = text;
   const edits = 1 + Math.floor(rand() * 4);
