@@ -7,6 +7,14 @@ import { PreparedQuery } from '../store/prepared-query.ts';
 import type { AddressTable, Database, DomainKind, PrincipalTable } from '../store/schema.ts';
 import { parseAddress, parseDomain, parseName } from './names.ts';
 import { verifyNoPassword, verifyPassword } from './passwords.ts';
+import {
+  CredentialCache,
+  defaultCredentialCacheSettings,
+  type CredentialCacheSettings,
+  type CredentialCacheStats,
+  type StoredCredential,
+} from './credential-cache.ts';
+import { kdfQueue, type KdfStats } from './kdf-queue.ts';
 import { toPrincipal, type Principal } from './principal.ts';
 import { TenantDirectory } from './tenant-directory.ts';
 import { cachedRouting, LookupCache } from './lookup-cache.ts';
@@ -51,13 +59,18 @@ export class Directory {
    * (lookup-cache.ts says how stale an answer may be).
    */
   readonly routing: Directory;
+  /** Sign-ins whose password was checked lately (credential-cache.ts): a second one costs no KDF. */
+  readonly credentials: CredentialCache;
 
   constructor(
     readonly db: Kysely<Database>,
     readonly now: () => number = Date.now,
+    /** [auth] cache_size and cache_ttl; what is left out is the cache's default. */
+    credentialCache: Partial<CredentialCacheSettings> = {},
   ) {
     this.routingCache = new LookupCache(now);
     this.routing = cachedRouting(this, this.routingCache);
+    this.credentials = new CredentialCache(withDefaults(credentialCache, defaultCredentialCacheSettings), now);
   }
 
   // Forests ---------------------------------------------------------------------------------------
@@ -178,20 +191,50 @@ export class Directory {
     return { address, tenantId: row.tenant_id, principal: toPrincipal(row), viaAlias: row.address_kind === 'alias' };
   }
 
-  /** The principal for a login, or undefined for a wrong address or password (never saying which). */
+  /**
+   * The principal for a login, or undefined for a wrong address or password (never saying which).
+   * A password checked lately against the same row is not checked with the KDF again (the credential
+   * cache); otherwise the check waits its turn in the KDF queue, which may throw a temporary failure
+   * (HoldfastError 'unavailable', code 'kdf-queue-full') that each protocol answers as such.
+   */
   async authenticate(addressInput: string, password: string): Promise<Principal | undefined> {
+    const found = await this.signInRow(addressInput);
+    if (!found) return verifyNoPassword(password).then(() => undefined);
+    const { address, row, hash } = found;
+    // A disabled account is checked (and refused) like a wrong password, in the same time.
+    const ok = await this.credentials.verify(address, password, storedCredential(row, hash), () =>
+      verifyPassword(password, hash),
+    );
+    return ok ? toPrincipal(row) : undefined;
+  }
+
+  /**
+   * The principal when these credentials signed in lately and its row has not changed since (no
+   * KDF, no wait); undefined otherwise, when `authenticate` decides. For HTTP, where every request
+   * carries the password.
+   */
+  async authenticateFromCache(addressInput: string, password: string): Promise<Principal | undefined> {
+    const found = await this.signInRow(addressInput);
+    if (!found) return undefined;
+    const { address, row, hash } = found;
+    return this.credentials.has(address, password, storedCredential(row, hash)) ? toPrincipal(row) : undefined;
+  }
+
+  /** The sign-in path's counts (for metrics): this directory's cache and the process's KDF queue. */
+  signInStats(): { cache: CredentialCacheStats; kdf: KdfStats } {
+    return { cache: this.credentials.stats(), kdf: kdfQueue.stats() };
+  }
+
+  /** The row a sign-in name reaches, if it is an address with a password. */
+  private async signInRow(addressInput: string) {
     let address: string;
     try {
       address = parseAddress(addressInput).address;
     } catch {
-      return verifyNoPassword(password).then(() => undefined);
+      return undefined;
     }
-    const row = await this.db.selectFrom('principals').selectAll().where('address', '=', address).executeTakeFirst();
-    if (!row?.password_hash) return verifyNoPassword(password).then(() => undefined);
-    // The password is checked first either way, so a disabled account answers in the same time.
-    return (await verifyPassword(password, row.password_hash)) && row.disabled_at === null
-      ? toPrincipal(row)
-      : undefined;
+    const row = await lookups.signIn.first(this.db, { address });
+    return row?.password_hash ? { address, row, hash: row.password_hash } : undefined;
   }
 
   /** Whether `principal` may send as `target` (its own mailbox, or a send-as grant on it). */
@@ -244,6 +287,9 @@ const lookups = {
   domain: new PreparedQuery<{ name: string }, { name: string; kind: DomainKind; tenant_id: number }>((db, arg) =>
     db.selectFrom('domains').select(['name', 'kind', 'tenant_id']).where('name', '=', arg('name')),
   ),
+  signIn: new PreparedQuery<{ address: string }, Selectable<PrincipalTable>>((db, arg) =>
+    db.selectFrom('principals').selectAll().where('address', '=', arg('address')),
+  ),
   address: new PreparedQuery<{ address: string }, Selectable<PrincipalTable> & { address_kind: AddressTable['kind'] }>(
     (db, arg) =>
       db
@@ -254,6 +300,21 @@ const lookups = {
         .where('addresses.address', '=', arg('address')),
   ),
 };
+
+/** `settings` with each undefined value replaced by the default's. */
+function withDefaults<T extends object>(settings: Partial<T>, defaults: T): T {
+  const defined = Object.entries(settings).filter(([, value]) => value !== undefined);
+  return { ...defaults, ...Object.fromEntries(defined) };
+}
+
+function storedCredential(row: Selectable<PrincipalTable>, hash: string): StoredCredential {
+  return {
+    principalId: row.id,
+    passwordHash: hash,
+    sessionGeneration: Number(row.session_generation),
+    disabled: row.disabled_at !== null,
+  };
+}
 
 function checkLimit(option: string, value: number): number {
   if (!Number.isInteger(value) || value < 1)

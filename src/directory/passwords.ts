@@ -1,13 +1,18 @@
 // Password hashing with scrypt (memory-hard, in Node's own crypto) and the strength rule that
-// every way of setting a password applies.
+// every way of setting a password applies. Every hash, checked or made, waits its turn in the
+// process's KDF queue (kdf-queue.ts), which may refuse it with a temporary failure in a storm.
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { invalid } from '../errors.ts';
 import { createRequire } from 'node:module';
 import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import { kdfQueue } from './kdf-queue.ts';
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) =>
-    scryptCallback(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))),
+  kdfQueue.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scryptCallback(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))),
+      ),
   );
 
 // 2^15 × 8 × 128 bytes = 32 MiB of memory per hash: expensive to brute-force, about 0.1 s to check.
@@ -43,7 +48,11 @@ let dummyHash: Promise<string> | undefined;
 
 /** Spends the time of one password check and answers false: for a user who does not exist. */
 export async function verifyNoPassword(password: string): Promise<false> {
-  dummyHash ??= hashPassword(randomBytes(16).toString('base64'));
+  // Made in the KDF queue like any hash: refused in a storm, it is made again by the next call.
+  dummyHash ??= hashPassword(randomBytes(16).toString('base64')).catch((error: unknown) => {
+    dummyHash = undefined;
+    throw error;
+  });
   await verifyPassword(password, await dummyHash);
   return false;
 }

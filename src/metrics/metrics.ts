@@ -3,6 +3,12 @@
 // health/health-metrics.ts for service health) into the one registry. `GET /metrics` serves them.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** What the sign-in path counts (the shapes of directory/credential-cache.ts's and directory/kdf-queue.ts's stats). */
+export interface SignInStats {
+  cache: { hits: number; misses: number; entries: number };
+  kdf: { running: number; waiting: number; completed: number; rejected: number; waitMsTotal: number };
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -36,6 +42,7 @@ export class Metrics {
   });
 
   private readonly sessionCounts = new Map<string, () => number>();
+  private signIns?: () => SignInStats;
   private readonly connectionCounts = new Map<string, () => { forest: string; open: number; limit: number }[]>();
 
   constructor() {
@@ -49,6 +56,69 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [protocol, count] of sessions) this.set({ protocol }, count());
+      },
+    });
+    const signIns = () => this.signIns?.();
+    // Counters whose totals the sign-in path keeps itself: each scrape sets them to those totals.
+    const total = (name: string, help: string, value: (s: SignInStats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const stats = signIns();
+          if (!stats) return;
+          this.reset();
+          this.inc(value(stats));
+        },
+      });
+    new Counter({
+      name: 'holdfast_auth_cache_lookups_total',
+      help: 'Password sign-ins by whether the cache of verified sign-ins answered (hit) or the KDF had to (miss)',
+      labelNames: ['result'] as const,
+      registers: [this.registry],
+      collect() {
+        const stats = signIns();
+        if (!stats) return;
+        this.reset();
+        this.inc({ result: 'hit' }, stats.cache.hits);
+        this.inc({ result: 'miss' }, stats.cache.misses);
+      },
+    });
+    total(
+      'holdfast_kdf_computations_total',
+      'Password hashes computed (checks and new passwords)',
+      (s) => s.kdf.completed,
+    );
+    total(
+      'holdfast_kdf_rejected_total',
+      'Sign-ins refused with a temporary failure because the KDF queue was full ([auth] kdf_queue)',
+      (s) => s.kdf.rejected,
+    );
+    total(
+      'holdfast_kdf_wait_seconds_total',
+      'Time password hashes waited for their turn in the KDF queue, added up (divide by computations for the mean)',
+      (s) => s.kdf.waitMsTotal / 1000,
+    );
+    new Gauge({
+      name: 'holdfast_kdf_queue',
+      help: 'Password hashes running (state="running") and waiting for their turn (state="waiting")',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const stats = signIns();
+        if (!stats) return;
+        this.set({ state: 'running' }, stats.kdf.running);
+        this.set({ state: 'waiting' }, stats.kdf.waiting);
+      },
+    });
+    new Gauge({
+      name: 'holdfast_auth_cache_entries',
+      help: 'Verified sign-ins in the cache',
+      registers: [this.registry],
+      collect() {
+        const stats = signIns();
+        if (stats) this.set(stats.cache.entries);
       },
     });
     const forests = this.connectionCounts;
@@ -67,6 +137,14 @@ export class Metrics {
         }
       },
     });
+  }
+
+  /**
+   * The sign-in path's counts, read at each scrape: the directory's cache of verified sign-ins and
+   * the process's KDF queue (directory/credential-cache.ts, directory/kdf-queue.ts).
+   */
+  watchSignIns(read: () => SignInStats) {
+    this.signIns = read;
   }
 
   /** A protocol service reports how many sessions it has open. */

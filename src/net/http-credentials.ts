@@ -1,9 +1,10 @@
 // What HTTP-based services (CalDAV, the admin API) need to know about a request's credentials and
 // origin, and the steps of a password check they share: no password over plain HTTP from another
-// machine unless [http] plaintext_login says a TLS proxy is in front, then the login limiter, then
-// the directory.
+// machine unless [http] plaintext_login says a TLS proxy is in front, then the directory's cache of
+// verified sign-ins, then the login limiter and the directory's KDF check.
 import { isIP } from 'node:net';
 import type { Directory, Principal } from '../directory/directory.ts';
+import { kdfRetryAfterSeconds, temporarySignInFailure } from '../directory/kdf-queue.ts';
 import type { LoginLimiter, LoginOutcome } from '../directory/login-limiter.ts';
 
 /** The user and password of an `Authorization: Basic` header, or undefined. */
@@ -36,7 +37,12 @@ export interface PlainHttpPolicy {
   httpsPort: number | 'off';
 }
 
-export type HttpLoginFailure = { ok: false; status: 401 | 403 | 429; message: string; retryAfterSeconds?: number };
+export type HttpLoginFailure = {
+  ok: false;
+  status: 401 | 403 | 429 | 503;
+  message: string;
+  retryAfterSeconds?: number;
+};
 export type HttpLoginResult<T = Principal> = { ok: true; principal: T } | HttpLoginFailure;
 
 /** Why this request may not carry a password or token (plain HTTP from another machine), or undefined. */
@@ -58,15 +64,28 @@ export function httpLoginResult<T>(outcome: LoginOutcome<T>, wrong: string): Htt
   return { ok: false, status: 401, message: wrong };
 }
 
-/** An address and password checked through the login limiter. */
+/**
+ * An address and password checked through the login limiter; 503 with Retry-After when the check
+ * cannot run now (too many sign-ins wait for the KDF).
+ */
 export async function checkHttpPassword(
   directory: Directory,
   logins: LoginLimiter,
   remoteAddress: string,
   credentials: { user: string; password: string },
 ): Promise<HttpLoginResult> {
-  const outcome = await logins.attempt(remoteAddress, credentials.user, () =>
-    directory.authenticate(credentials.user, credentials.password),
-  );
-  return httpLoginResult(outcome, 'Wrong email address or password');
+  // Calendar clients send the password with every request: one verified lately against the same
+  // account row passes without the KDF, and without the limiter's reads and writes (it is no guess).
+  const cached = await directory.authenticateFromCache(credentials.user, credentials.password);
+  if (cached) return { ok: true, principal: cached };
+  try {
+    const outcome = await logins.attempt(remoteAddress, credentials.user, () =>
+      directory.authenticate(credentials.user, credentials.password),
+    );
+    return httpLoginResult(outcome, 'Wrong email address or password');
+  } catch (error) {
+    const busy = temporarySignInFailure(error);
+    if (!busy) throw error;
+    return { ok: false, status: 503, message: busy.message, retryAfterSeconds: kdfRetryAfterSeconds };
+  }
 }

@@ -16,13 +16,11 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   const { config } = holdfast;
   const apps: FastifyInstance[] = [];
   const listeners: ListenerInfo[] = [];
-  // One authenticator (and its cache of checked passwords) for both listeners.
-  const authenticator = new DavAuthenticator(
-    holdfast.directory,
-    holdfast.logins,
-    { plaintextLogin: config.http.plaintextLogin, httpsPort: config.ports.https },
-    holdfast.now,
-  );
+  // One authenticator for both listeners.
+  const authenticator = new DavAuthenticator(holdfast.directory, holdfast.logins, {
+    plaintextLogin: config.http.plaintextLogin,
+    httpsPort: config.ports.https,
+  });
   try {
     for (const name of ['http', 'https'] as const) {
       const port = config.ports[name];

@@ -284,7 +284,7 @@ describe('CalDAV protocol details', () => {
 
   it('accepts passwords over plain HTTP from loopback only, unless configured', async () => {
     const { directory, logins } = t.node.holdfast;
-    const strict = new DavAuthenticator(directory, logins, { plaintextLogin: false, httpsPort: 443 }, Date.now);
+    const strict = new DavAuthenticator(directory, logins, { plaintextLogin: false, httpsPort: 443 });
     const remote = await strict.authenticate({ authorization: auth(), remoteAddress: '203.0.113.7', secure: false });
     assert.deepEqual(remote.ok ? 'accepted' : [remote.status, remote.message], [
       403,
@@ -294,7 +294,7 @@ describe('CalDAV protocol details', () => {
     assert.ok(
       (await strict.authenticate({ authorization: auth(), remoteAddress: '::ffff:127.0.0.1', secure: false })).ok,
     );
-    const proxied = new DavAuthenticator(directory, logins, { plaintextLogin: true, httpsPort: 443 }, Date.now);
+    const proxied = new DavAuthenticator(directory, logins, { plaintextLogin: true, httpsPort: 443 });
     assert.ok((await proxied.authenticate({ authorization: auth(), remoteAddress: '203.0.113.7', secure: false })).ok);
   });
 

@@ -5,6 +5,8 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Principal } from '../../directory/directory.ts';
+import { temporarySignInFailure } from '../../directory/kdf-queue.ts';
+import type { LoginOutcome } from '../../directory/login-limiter.ts';
 import { SessionCheck } from '../../directory/session-check.ts';
 import { ensureDefaultFolders, findFolder, type Folder } from '../../mailbox/folders.ts';
 import { deleteMessages, listMessageStates, messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
@@ -254,9 +256,18 @@ export class Pop3Session {
 
   private async logIn(user: string, password: string) {
     const { context } = this;
-    const outcome = await context.logins.attempt(this.remoteAddress, user, () =>
-      context.directory.authenticate(user, password),
-    );
+    let outcome: LoginOutcome<Principal>;
+    try {
+      outcome = await context.logins.attempt(this.remoteAddress, user, () =>
+        context.directory.authenticate(user, password),
+      );
+    } catch (error) {
+      // Too many sign-ins wait for the password KDF: a temporary refusal (RFC 3206), not wrong credentials.
+      const busy = temporarySignInFailure(error);
+      if (!busy) throw error;
+      this.user = undefined;
+      return this.reply(`-ERR [SYS/TEMP] ${busy.message}`);
+    }
     if (!outcome.ok) {
       this.log.info({ user, throttled: outcome.throttled }, 'pop3: login failed');
       this.user = undefined;

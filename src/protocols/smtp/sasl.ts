@@ -1,5 +1,6 @@
 // The SASL mechanisms SMTP AUTH offers (RFC 4954): PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login),
 // decoded from their base64 responses. Pure: the exchange itself (334 prompts) is the session's.
+import { temporarySignInFailure } from '../../directory/kdf-queue.ts';
 import { decodeBase64 } from './command-line.ts';
 
 export const saslMechanisms = ['PLAIN', 'LOGIN'] as const;
@@ -38,4 +39,14 @@ export function decodeLoginResponse(response: string, what: 'username' | 'passwo
   if (what === 'username' && (!text || controlCharacters.test(text)))
     return text ? invalid : { refusal: { enhanced: '5.5.4', text: 'Error: missing username' } };
   return text;
+}
+
+/**
+ * The text of RFC 4954's temporary authentication failure (454 4.7.0) when the credentials could not
+ * be checked now (too many sign-ins wait for the password KDF), naming the limit; undefined for any
+ * other error.
+ */
+export function temporaryAuthFailure(error: unknown): string | undefined {
+  const busy = temporarySignInFailure(error);
+  return busy && `Temporary authentication failure: ${busy.message}`;
 }

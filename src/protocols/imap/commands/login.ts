@@ -2,7 +2,7 @@
 // failures are throttled per source address and per (source, account) by the shared login limiter.
 import { ensureDefaultFolders } from '../../../mailbox/folders.ts';
 import { capabilities, loginAllowed } from '../capabilities.ts';
-import { ImapNo } from '../imap-error.ts';
+import { asImapNo, ImapNo } from '../imap-error.ts';
 import { ParseError } from '../parser/tokenizer.ts';
 import type { ImapSession } from '../session.ts';
 import type { CommandInput } from './index.ts';
@@ -46,9 +46,10 @@ const privacyRequired = () => new ImapNo('Log in over TLS: use STARTTLS first, o
 async function logIn(session: ImapSession, user: string, password: string): Promise<string> {
   const { context } = session;
   if (!loginAllowed(session)) throw privacyRequired();
-  const outcome = await context.logins.attempt(session.remoteAddress, user, () =>
-    context.directory.authenticate(user, password),
-  );
+  // A check that cannot run now (too many wait for the password KDF) is NO [UNAVAILABLE]: try later.
+  const outcome = await context.logins
+    .attempt(session.remoteAddress, user, () => context.directory.authenticate(user, password))
+    .catch(asImapNo);
   if (!outcome.ok) {
     session.log.info({ user, throttled: outcome.throttled }, 'imap: login failed');
     if (outcome.throttled) throw new ImapNo(outcome.message, 'UNAVAILABLE');
