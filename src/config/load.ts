@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { invalid } from '../errors.ts';
 import { parseDuration } from './duration.ts';
 import {
+  authSettings,
   defaultHostname,
   defaultPorts,
   environmentKeys,
@@ -108,6 +109,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     dnsServers: values.dns_servers,
     smtp,
     limits,
+    auth: authSettings(values.auth),
     imap: {
       appendLimit: values.imap?.append_limit ?? values.smtp?.max_message_size ?? 50_000_000,
       plaintextLogin: values.imap?.plaintext_login ?? false,

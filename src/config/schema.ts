@@ -65,6 +65,13 @@ const portsSchema = z.strictObject(
   >,
 );
 
+const wholeNumber = (allowed: string) =>
+  setting(allowed, (raw) => {
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    return Number.isInteger(value) && value >= 0 ? value : undefined;
+  });
+
 const relayUrl = setting('an "smtp://[user:password@]host[:port]" or "smtps://…" URL', (raw) => {
   if (typeof raw !== 'string') return undefined;
   try {
@@ -147,6 +154,14 @@ export const fileSchema = z.strictObject({
       messages_per_minute: positiveInteger().optional(),
       recipients_per_day: positiveInteger().optional(),
       auth_failures: positiveInteger().optional(),
+    })
+    .optional(),
+  auth: z
+    .strictObject({
+      cache_size: wholeNumber('a number of remembered sign-ins, 0 or more (0 turns the cache off)').optional(),
+      cache_ttl: duration.optional(),
+      kdf_concurrency: positiveInteger('a number of password hashes computed at once, 1 or more').optional(),
+      kdf_queue: positiveInteger('a number of sign-ins that may wait for a password check, 1 or more').optional(),
     })
     .optional(),
   // Per tenant (by name), what its senders may do, overriding [limits] and smtp.max_recipients.
@@ -268,6 +283,7 @@ export interface Config {
     trustedRelays: string[];
   };
   limits: { messagesPerMinute: number; recipientsPerDay: number; authFailures: number };
+  auth: AuthSettings;
   /** Limits of some tenants (by tenant name), overriding `limits`, `smtp.maxRecipients` and `smtp.maxMessageSize`. */
   tenantLimits: Record<string, SenderLimits>;
   imap: {
@@ -335,6 +351,30 @@ export interface HealthSettings {
   /** Smart host for alert mail; without it, alerts go straight to the recipients' MX. */
   alertRelay?: URL;
   webhooks: { url: URL; secret: string }[];
+}
+
+/**
+ * [auth]: the cache of verified sign-ins (directory/credential-cache.ts) and the queue of password
+ * hashing (directory/kdf-queue.ts). A key left out is undefined: those modules' defaults apply
+ * (10000 sign-ins for an hour; one hash fewer at once than libuv has threads, at most the cores; 500 waiting).
+ */
+export interface AuthSettings {
+  /** Verified sign-ins remembered; 0 turns the cache off. */
+  cacheSize?: number;
+  cacheTtlMs?: number;
+  /** Password hashes computed at once. */
+  kdfConcurrency?: number;
+  /** Sign-ins that may wait for a password check; the next one gets a temporary failure. */
+  kdfQueue?: number;
+}
+
+export function authSettings(section: NonNullable<FileConfig['auth']> | undefined): AuthSettings {
+  return {
+    cacheSize: section?.cache_size,
+    cacheTtlMs: section?.cache_ttl,
+    kdfConcurrency: section?.kdf_concurrency,
+    kdfQueue: section?.kdf_queue,
+  };
 }
 
 export interface RelayRoute {

@@ -17,7 +17,7 @@ import type { Logger } from '../../logging/logger.ts';
 import { whenWritable } from '../command-queue.ts';
 import { isSyntaxError, maxCommandLength, parseCommand, type MailParams, type SmtpCommand } from './command-line.ts';
 import { DotDecoder } from './dot-data.ts';
-import { decodeLoginResponse, decodePlain, saslMechanisms } from './sasl.ts';
+import { decodeLoginResponse, decodePlain, saslMechanisms, temporaryAuthFailure } from './sasl.ts';
 import { InputStopped, SmtpInput } from './smtp-input.ts';
 import { formatReply, reply, type Reply } from './smtp-reply.ts';
 
@@ -453,7 +453,8 @@ export class SmtpSession {
       this.unauthenticated = 0;
       this.send(reply(235, '2.7.0', 'Authentication successful'));
     } catch (error) {
-      this.send(this.refusal(error, 'auth', { user: username }));
+      const busy = temporaryAuthFailure(error);
+      this.send(busy ? reply(454, '4.7.0', busy) : this.refusal(error, 'auth', { user: username }));
     }
   }
 
