@@ -25,6 +25,7 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   token: async () => [(await import('./token-commands.ts')).registerTokenCommands],
   dkim: async () => [(await import('./dkim-commands.ts')).registerDkimCommands],
   calendar: async () => [(await import('./calendar-commands.ts')).registerCalendarCommands],
+  cluster: async () => [(await import('./cluster-commands.ts')).registerClusterCommands],
 };
 
 /** The program for `argv`: the named command's group only, or every group (help, an unknown command). */

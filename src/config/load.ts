@@ -9,6 +9,7 @@ import { invalid } from '../errors.ts';
 import { parseDuration } from './duration.ts';
 import {
   authSettings,
+  clusterSettings,
   defaultHostname,
   defaultPorts,
   environmentKeys,
@@ -125,6 +126,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     queue: queueSettings(values.queue, file),
     relays: values.relay ?? [],
     health: healthSettings(values.health, hostname),
+    cluster: clusterSettings(values.cluster),
     tenantLimits: Object.fromEntries(
       Object.entries({ ...probeTenantLimits, ...values.tenant_limits }).map(([tenant, l]) => [
         tenant.toLowerCase(),

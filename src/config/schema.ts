@@ -192,6 +192,25 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   relay: z.array(z.strictObject({ domains: relayDomains, url: relayUrl })).optional(),
+  cluster: z
+    .strictObject({
+      heartbeat: duration.optional(),
+      lease: duration.optional(),
+    })
+    .superRefine((section, ctx) => {
+      const { heartbeatMs, leaseMs } = clusterSettings(section);
+      if (heartbeatMs < 100)
+        ctx.addIssue({ code: 'custom', path: ['heartbeat'], message: 'a duration of at least 100ms' });
+      // A holder renews its leases at each heartbeat: three chances before one runs out, so a slow
+      // round, a busy database or some clock skew between nodes never hands a lease to a second node.
+      else if (leaseMs < 3 * heartbeatMs)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['lease'],
+          message: `a duration at least 3 times cluster.heartbeat (${heartbeatMs}ms), that is at least ${3 * heartbeatMs}ms`,
+        });
+    })
+    .optional(),
   health: z
     .strictObject({
       enabled: yesNo.optional(),
@@ -325,6 +344,19 @@ export interface Config {
   };
   relays: RelayRoute[];
   health: HealthSettings;
+  cluster: ClusterSettings;
+}
+
+/** [cluster]: how often a node says it is alive and renews its singleton leases, and how long a lease lasts. */
+export interface ClusterSettings {
+  heartbeatMs: number;
+  /** A singleton job's lease: another node takes the job over this long after its holder went silent. */
+  leaseMs: number;
+}
+
+export function clusterSettings(section: { heartbeat?: number; lease?: number } | undefined): ClusterSettings {
+  const heartbeatMs = section?.heartbeat ?? 5000;
+  return { heartbeatMs, leaseMs: section?.lease ?? Math.max(15_000, 3 * heartbeatMs) };
 }
 
 export interface HealthSettings {

@@ -22,6 +22,7 @@ export const components = [
   { id: 'HttpApi', name: 'HTTP API', service: 'Platform' },
   { id: 'Store', name: 'Store', service: 'Platform' },
   { id: 'Directory', name: 'Directory and authentication', service: 'Platform' },
+  { id: 'Nodes', name: 'Nodes', service: 'Platform' },
 ] as const satisfies readonly { id: string; name: string; service: HealthServiceId }[];
 
 export type ComponentId = (typeof components)[number]['id'];

@@ -1,6 +1,12 @@
 // Service health on one node: every [health] probe_interval it runs the checks (listeners, store,
 // mail round trip, CalDAV, queue), records their results, lets the incident rules open, move and
 // resolve issues, notifies, and refreshes what the status page shows.
+//
+// Each node checks itself (rules ending "@<node>"). What is the same for every node (the queue, the
+// nodes of the cluster) is checked and judged by one node, the holder of the singleton lease
+// "health" (cluster/singletons.ts); it also judges the issues of nodes that left (no running node
+// has their name any more), so that an issue of a node that stopped resolves instead of staying
+// open on the status page.
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
@@ -9,6 +15,10 @@ import type { ListenerInfo } from '../net/listen.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { MessageDeps } from '../mailbox/messages.ts';
 import type { Database } from '../store/schema.ts';
+import type { Cluster } from '../cluster/cluster.ts';
+import type { LeaderLease } from '../cluster/leader-lease.ts';
+import { listNodes } from '../cluster/node-registry.ts';
+import { checkNodes } from './checks/node-check.ts';
 import { cleanUpProbeMail } from './checks/probe-cleanup.ts';
 import type { CheckResult, IssueScope } from './check-result.ts';
 import { probeCalDav } from './checks/caldav-probe.ts';
@@ -37,7 +47,16 @@ export interface HealthMonitorDeps {
   metrics: Metrics;
   logger: Logger;
   now(): number;
+  /** Decides which node runs the shared checks, and lists the nodes. */
+  cluster: Cluster;
 }
+
+/** The singleton lease whose holder runs the shared checks. */
+export const sharedChecksLease = 'health';
+
+/** Rules that report only their failures: one absent from a round is healthy. */
+const reportsFailuresOnly = (rule: string) =>
+  rule.startsWith('destination:') || rule.startsWith('refusals:') || rule.startsWith('node:');
 
 /** The issue a failing check opens, with its first post. */
 export function automaticIssue(r: CheckResult, since: number, probeIntervalMs: number): NewIssue {
@@ -65,6 +84,9 @@ export class HealthMonitor implements IssueAdmin {
   readonly now: () => number;
   private readonly rules: IncidentRules;
   private readonly node: string;
+  private readonly sharedLease: LeaderLease;
+  /** Names of the nodes not stopped, as the last round judging the shared checks saw them. */
+  private presentNodes?: Set<string>;
   private listeners: ListenerInfo[] = [];
   private account?: ProbeAccount;
   private timer?: NodeJS.Timeout;
@@ -90,6 +112,7 @@ export class HealthMonitor implements IssueAdmin {
       logger: deps.logger,
     });
     this.rules = new IncidentRules(config.health);
+    this.sharedLease = deps.cluster.singletons.lease(sharedChecksLease);
     this.snapshotCache = buildSnapshot(deps.now(), [], [], { available: true });
     watchHealth(
       deps.metrics,
@@ -137,8 +160,13 @@ export class HealthMonitor implements IssueAdmin {
     };
     const results: CheckResult[] = [...(await checkListeners(context, this.listeners)), await checkStore(context)];
     const storeUp = results.at(-1)!.state === 'healthy' || results.at(-1)!.issue?.classification === 'advisory';
+    // Taken now: a lease lost during the round is found by the fence before the shared issues move.
+    const sharedToken = (await this.deps.cluster.singletons.holds(sharedChecksLease))?.token;
     if (storeUp) {
-      const probes = await Promise.allSettled([this.probes(context), checkQueue(context)]);
+      const probes = await Promise.allSettled([
+        this.probes(context),
+        ...(sharedToken === undefined ? [] : [checkQueue(context), this.checkCluster(context)]),
+      ]);
       for (const outcome of probes) {
         if (outcome.status === 'fulfilled') results.push(...outcome.value);
         else logger.warn({ err: outcome.reason }, 'a health probe could not run');
@@ -151,22 +179,43 @@ export class HealthMonitor implements IssueAdmin {
     for (const r of results.filter((r) => r.state !== 'healthy'))
       logger.warn({ check: r.rule, state: r.state, detail: r.detail }, 'health check not healthy');
     try {
-      await withinTime(this.record(results), 10_000, 'recording the health checks');
+      await withinTime(this.record(results, sharedToken !== undefined), 10_000, 'recording the health checks');
       const open = await this.openViews();
-      const owns = (rule: string) => !rule.includes('@') || rule.endsWith(`@${this.node}`);
-      const actions = this.rules.evaluate(
+      const mine = (rule: string) => rule.endsWith(`@${this.node}`);
+      const departed = (rule: string) => {
+        const at = rule.lastIndexOf('@');
+        return at >= 0 && this.presentNodes !== undefined && !this.presentNodes.has(rule.slice(at + 1));
+      };
+      let shared = sharedToken !== undefined;
+      const owns = (rule: string) => mine(rule) || (shared && (!rule.includes('@') || departed(rule)));
+      let actions = this.rules.evaluate(
         this.now(),
         results,
         open,
         owns,
-        (rule) => rule.startsWith('destination:') || rule.startsWith('refusals:'),
+        (rule) => reportsFailuresOnly(rule) || departed(rule),
       );
+      if (shared && actions.some((a) => !mine(a.kind === 'open' ? a.result.rule : ruleOf(open, a.issueId)))) {
+        // A node that lost the lease mid-round (it paused, another took over) leaves the shared issues alone.
+        shared = await this.sharedLease.fence(this.deps.db, sharedToken!).then(
+          () => true,
+          () => false,
+        );
+        if (!shared) actions = actions.filter((a) => mine(a.kind === 'open' ? a.result.rule : ruleOf(open, a.issueId)));
+      }
       for (const action of actions) await this.apply(action);
     } catch (error) {
       logger.error({ err: error }, 'service health: the store could not record checks or issues');
       this.alertFromMemory(results);
     }
     await this.refreshSnapshot();
+  }
+
+  /** The nodes of the cluster: one check each, and which node names are still present. */
+  private async checkCluster(context: ProbeContext): Promise<CheckResult[]> {
+    const nodes = await listNodes(this.deps.db, this.now());
+    this.presentNodes = new Set(nodes.filter((n) => n.state !== 'stopped').map((n) => n.name));
+    return checkNodes(context, nodes);
   }
 
   /** The probes that need the probe account: the mail round trip and CalDAV. */
@@ -190,7 +239,7 @@ export class HealthMonitor implements IssueAdmin {
     return { tenants: [], forests: [], regions: [this.region], nodes: [this.node] };
   }
 
-  private async record(results: CheckResult[]) {
+  private async record(results: CheckResult[], shared: boolean) {
     const at = this.now();
     for (const r of results) {
       await this.deps.db
@@ -215,12 +264,20 @@ export class HealthMonitor implements IssueAdmin {
         )
         .execute();
     }
-    // Destinations that no longer wait or refuse are no longer checks.
+    // Destinations that no longer wait or refuse, and nodes that stopped, are no longer checks.
     const current = results.map((r) => r.rule);
     await this.deps.db
       .deleteFrom('health_checks')
       .where('node', '=', this.node)
-      .where((eb) => eb.or([eb('check_name', 'like', 'destination:%'), eb('check_name', 'like', 'refusals:%')]))
+      .where((eb) =>
+        eb.or([
+          eb('check_name', 'like', 'destination:%'),
+          eb('check_name', 'like', 'refusals:%'),
+          eb('check_name', 'like', 'node:%'),
+          // Shared checks this node no longer runs (another node holds the lease): not its to show.
+          ...(shared ? [] : [eb('check_name', 'not like', '%@%')]),
+        ]),
+      )
       .where('check_name', 'not in', current.length ? current : [''])
       .execute();
   }
@@ -368,4 +425,8 @@ export class HealthMonitor implements IssueAdmin {
       this.snapshotCache = staleSnapshot(previous, now, failing, down((error as Error).message.split('\n')[0]!));
     }
   }
+}
+
+function ruleOf(open: OpenIssueView[], issueId: string): string {
+  return open.find((i) => i.id === issueId)?.rule ?? '';
 }

@@ -1,6 +1,7 @@
 // The one context created at start and passed down: configuration, store, directory, logger,
 // TLS material and the clock. Nothing else in Holdfast holds global mutable state.
 import type { Scheduler } from '../calendar/scheduling/scheduler.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 import type { Config } from '../config/schema.ts';
 import type { HealthMonitor } from '../health/health-monitor.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -38,6 +39,8 @@ export interface Holdfast {
   logins: LoginLimiter;
   /** Remote destinations' concurrency and health as this node's queue runner sees them (empty without the queue role). */
   destinations: DestinationControl;
+  /** This node in the cluster: its registration and heartbeat, and the singleton jobs it may run. */
+  cluster: Cluster;
   now(): number;
 }
 

@@ -1,11 +1,17 @@
 // The queue role: the runner that delivers what intake committed (local and remote, with retries and
-// leases) and the housekeeping of finished mail.
+// leases), on every node with the role; and what must run once across them, as singletons (one node
+// at a time, under a lease: cluster/singletons.ts): the housekeeping of finished mail and unused
+// content, and delay notices.
 import { hostname } from 'node:os';
 import { SmtpClient } from '../flow/delivery/smtp-client.ts';
-import { Housekeeping } from '../flow/queue/housekeeping.ts';
+import { Housekeeping, housekeepingIntervalMs } from '../flow/queue/housekeeping.ts';
+import { Notices } from '../flow/queue/notices.ts';
 import { QueueRunner } from '../flow/queue/queue-runner.ts';
 import { messageDeps } from '../mailbox/messages.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
+
+/** How often deferred mail is looked at for senders to tell (one query when there is none). */
+const delayNoticeIntervalMs = 60_000;
 
 export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
   const { config, store, directory, flow, dns, logger, now } = holdfast;
@@ -45,11 +51,26 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     logger: logger.child({ component: 'housekeeping' }),
     now,
   });
-  housekeeping.start();
+  const { singletons } = holdfast.cluster;
+  singletons.runAsSingleton('housekeeping', housekeepingIntervalMs, (run) => housekeeping.round(run.fence));
+  const notices = new Notices({
+    db: store.db,
+    dialect: store.dialect,
+    blobs: store.blobs,
+    directory,
+    config,
+    log: logger.child({ component: 'mail' }),
+    now,
+  });
+  const noticeLog = logger.child({ component: 'queue' });
+  singletons.runAsSingleton('delay-notices', delayNoticeIntervalMs, async (run) => {
+    const sent = await notices.sendDelayNotices(run.fence);
+    if (sent) noticeLog.info({ recipients: sent }, 'queue: delay notices sent');
+  });
   return {
     listeners: [],
+    // The singletons stop with the node (start.ts): their leases are released after the services close.
     close: async () => {
-      await housekeeping.stop();
       await runner.stop();
       smtp.close();
     },

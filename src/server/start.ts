@@ -1,6 +1,8 @@
 // Starting and stopping one Holdfast node: open the store (migrating it), bootstrap a first run,
 // start the services of the requested roles, and stop them in order, within a bound.
 import { Scheduler } from '../calendar/scheduling/scheduler.ts';
+import { Cluster } from '../cluster/cluster.ts';
+import { version } from '../version.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
 import { watchQueue } from '../flow/queue/queue-metrics.ts';
 import { Metrics } from '../metrics/metrics.ts';
@@ -67,7 +69,22 @@ export async function startNode(config: Config, options: StartOptions): Promise<
 
   const services: RunningService[] = [];
   let holdfast: Holdfast | undefined;
+  // Registered first, so `holdfast cluster status` shows a node from its start; its singleton leases
+  // are contended for once every service has added its jobs.
+  const cluster = new Cluster({
+    db: store.db,
+    settings: config.cluster,
+    name: config.hostname,
+    roles: options.roles,
+    version,
+    logger: logger.child({ component: 'cluster' }),
+    now,
+  });
+  let clusterJoined = false;
   try {
+    await cluster.register();
+    clusterJoined = true;
+    logger.info({ node: cluster.nodeId, roles: options.roles }, 'cluster: node registered');
     const directory = new Directory(store.db, now);
     const bootstrap = await bootstrapDirectory(directory, {
       domain: config.domain,
@@ -103,6 +120,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       metrics,
       logger: logger.child({ component: 'health' }),
       now,
+      cluster,
     });
     holdfast = {
       config,
@@ -117,6 +135,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       metrics,
       health,
       destinations: new DestinationControl(now),
+      cluster,
       changes: new ChangeFeed(),
       folderIndex: new FolderIndex(),
       logins: new LoginLimiter(store.db, loginLimits(config.limits.authFailures), now, isProbeAddress),
@@ -130,6 +149,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     }
     const listeners = services.flatMap((s) => s.listeners);
     for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port }, 'listening');
+    cluster.start();
     health.start(listeners);
     const context = holdfast;
     const stopRole = async (role: Role) => {
@@ -150,6 +170,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     };
   } catch (error) {
     await Promise.all(services.map((s) => s.close().catch(() => {})));
+    if (clusterJoined) await cluster.stop().catch(() => {});
     await store.close().catch(() => {});
     throw error;
   }
@@ -189,6 +210,12 @@ async function stopNode(holdfast: Holdfast, services: RunningService[]) {
     services.forEach((s) => s.forceClose?.());
     await graceful.catch(() => {});
   }
+  // After the services: a singleton job still running finishes, then its lease goes to another node at once.
+  await holdfast.cluster
+    .stop()
+    .catch((error) =>
+      logger.warn({ err: error }, 'cluster: could not say this node stopped; the others see it silent'),
+    );
   await holdfast.store.close();
   logger.info('stopped');
 }

@@ -11,7 +11,12 @@
 //
 // Candidates come from the queue purge (flow/queue/queue-retention.ts) and from a walk through all stored
 // metadata, a batch per round, so contents of expunged messages are found too.
-import type { Kysely } from 'kysely';
+//
+// It runs on one node (the singleton "housekeeping"): its `fence` runs before the first deletion and
+// in each transaction that drops metadata, so a node that lost the lease stops within one content.
+// Deleting is safe whoever does it (the rules above are checked at each deletion); the fence keeps
+// two nodes from doing the same work.
+import type { Kysely, Transaction } from 'kysely';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { batches } from './batches.ts';
 import type { Database } from './schema.ts';
@@ -21,6 +26,9 @@ const unusedForMs = 60_000;
 const storedAgoMs = 3_600_000;
 const walkBatch = 500;
 const maxDeletedPerRound = 2_000;
+
+/** A singleton job's check before it writes (cluster/leader-lease.ts): throws when its lease is gone. */
+export type WriteFence = (trx: Transaction<Database>) => Promise<void>;
 
 export class ContentCollector {
   /** Content without users, and when it was first seen so. */
@@ -38,7 +46,7 @@ export class ContentCollector {
   }
 
   /** One round: walks the next batch of stored contents, then deletes the candidates due. Returns how many were deleted. */
-  async collect(now: number): Promise<number> {
+  async collect(now: number, fence?: WriteFence): Promise<number> {
     await this.walk(now);
     const due = [...this.candidates]
       .filter(([, since]) => since <= now - unusedForMs)
@@ -47,7 +55,7 @@ export class ContentCollector {
     // Due candidates leave the list whatever becomes of them; one that found a user again is found
     // anew if that user goes.
     for (const hash of due) this.candidates.delete(hash);
-    return deleteUnusedContents(this.db, this.blobs, due, now - storedAgoMs);
+    return deleteUnusedContents(this.db, this.blobs, due, now - storedAgoMs, fence);
   }
 
   private async walk(now: number) {
@@ -77,15 +85,20 @@ export async function deleteUnusedContents(
   blobs: BlobStore,
   hashes: string[],
   storedBefore: number,
+  fence?: WriteFence,
 ): Promise<number> {
   const used = await contentsInUse(db, hashes);
+  if (fence && hashes.some((h) => !used.has(h))) await db.transaction().execute(fence);
   let deleted = 0;
   for (const hash of hashes) {
     if (used.has(hash)) continue;
     await blobs.deleteIfStoredBefore(hash, storedBefore);
     if (await blobs.has(hash)) continue; // stored again meanwhile: about to be used
-    await db.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
-    await dropText(db, hash);
+    await db.transaction().execute(async (trx) => {
+      await fence?.(trx);
+      await trx.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
+      await dropText(trx, hash);
+    });
     deleted++;
   }
   return deleted;

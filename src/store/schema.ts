@@ -333,6 +333,34 @@ export interface LoginFailureTable {
   last_failure_at: number;
 }
 
+/** A node (one Holdfast process) as it registered and last beat (cluster/node-registry.ts). */
+export interface ClusterNodeTable {
+  id: string;
+  /** The machine's host name (os.hostname()), with `pid` telling this host's processes apart. */
+  host: string;
+  /** The name service health knows the node by ([hostname]). */
+  name: string;
+  pid: number;
+  /** Comma-separated roles. */
+  roles: string;
+  version: string;
+  /** The node's [cluster] heartbeat: silence is judged against the node's own interval. */
+  heartbeat_ms: number;
+  started_at: number;
+  heartbeat_at: number;
+  stopped_at: number | null;
+}
+
+/** Work that runs on one node at a time, under a lease with a fencing token (cluster/leader-lease.ts). */
+export interface SingletonLeaseTable {
+  name: string;
+  holder: string | null;
+  token: number;
+  acquired_at: number;
+  expires_at: number;
+  last_run_at: number | null;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -363,4 +391,6 @@ export interface Database {
   health_checks: HealthCheckTable;
   api_tokens: ApiTokenTable;
   login_failures: LoginFailureTable;
+  cluster_nodes: ClusterNodeTable;
+  singleton_leases: SingletonLeaseTable;
 }

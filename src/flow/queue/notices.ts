@@ -1,6 +1,8 @@
 // Notices to senders: DSNs (RFC 3464, composed by dsn.ts) for recipients that failed, and "Delayed
 // Mail" notices for mail still deferred after `delay_notice`. A notice is a new queued message,
-// committed in the same transaction as the state it reports; never sent to the null sender.
+// committed in the same transaction as the state it reports; never sent to the null sender. Delay
+// notices are looked for once a minute by one node (the singleton "delay-notices", started by
+// server/queue-service.ts): two nodes finding the same deferred recipient would each tell its sender.
 import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';
@@ -15,6 +17,7 @@ import { writeTrace } from '../trace.ts';
 import { loadRecipients, type Outcome, type QueuedMessage } from './claimed-recipient.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from './dsn.ts';
 import { insertMessages, type NewMessage } from './intake-committer.ts';
+import type { Fence } from './queue-retention.ts';
 
 export interface NoticeDeps {
   db: Kysely<Database>;
@@ -49,8 +52,11 @@ export class Notices {
     for (const notice of queued) logReceived(this.deps.log, notice.queueId, notice.message);
   }
 
-  /** Tells senders whose mail has waited longer than `delay_notice` that it is still being retried. */
-  async sendDelayNotices(): Promise<number> {
+  /**
+   * Tells senders whose mail has waited longer than `delay_notice` that it is still being retried.
+   * `fence` runs first in the transaction that records and queues the notices.
+   */
+  async sendDelayNotices(fence?: Fence): Promise<number> {
     const now = this.deps.now();
     const { delayNoticeMs, expireMs } = this.deps.config.queue;
     const rows = await this.deps.db
@@ -73,6 +79,7 @@ export class Notices {
     const outcomes = due.map((recipient) => ({ recipient, reply: recipient.lastReply ?? '' }));
     const notices = await this.prepare(outcomes, 'delayed', (m) => m.receivedAt + expireMs);
     const queued = await groupCommit(this.deps.db, async (trx) => {
+      await fence?.(trx);
       await trx
         .updateTable('queue_recipients')
         .set({ delay_notified: 1 })

@@ -2,8 +2,11 @@
 // `[queue] keep_finished` (30 days) so that `holdfast trace` and `holdfast queue show` can answer
 // questions about them, then deleted with their recipients and trace events. Their contents are
 // handed to the content collector, which deletes those nothing else uses.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../store/schema.ts';
+
+/** A check a singleton job's transaction runs before it writes (cluster/leader-lease.ts): it throws when the job's lease is gone. */
+export type Fence = (trx: Transaction<Database>) => Promise<void>;
 
 /**
  * Deletes up to `limit` queue entries received before `cutoff` whose recipients are all finished
@@ -12,7 +15,7 @@ import type { Database } from '../../store/schema.ts';
 export async function purgeFinishedMail(
   db: Kysely<Database>,
   cutoff: number,
-  options: { limit?: number; sender?: string } = {},
+  options: { limit?: number; sender?: string; fence?: Fence } = {},
 ): Promise<{ purged: number; hashes: string[] }> {
   const done = await db
     .selectFrom('queue_messages as m')
@@ -35,6 +38,7 @@ export async function purgeFinishedMail(
   if (done.length === 0) return { purged: 0, hashes: [] };
   const ids = done.map((m) => m.id);
   await db.transaction().execute(async (trx) => {
+    await options.fence?.(trx);
     await trx.deleteFrom('trace_events').where('message_id', 'in', ids).execute();
     await trx.deleteFrom('queue_recipients').where('message_id', 'in', ids).execute();
     await trx.deleteFrom('queue_messages').where('id', 'in', ids).execute();

@@ -49,7 +49,6 @@ export class QueueRunner {
   private readonly running = new Set<Promise<void>>();
   private timer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
-  private noticeTimer?: NodeJS.Timeout;
   private nudgeTimer?: NodeJS.Timeout;
   private stopListening?: () => void;
   private ticking = false;
@@ -70,7 +69,6 @@ export class QueueRunner {
       this.deps.logger.info({ released }, 'queue: took over deliveries left in flight by a process that stopped');
     this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(1000, Math.floor(this.deps.leaseMs / 3)));
-    this.noticeTimer = setInterval(() => void this.delayNotices(), 60_000);
     this.stopListening = this.deps.newMail.listen(() => this.nudge());
     this.wake();
   }
@@ -238,14 +236,6 @@ export class QueueRunner {
     }
   }
 
-  private async delayNotices() {
-    try {
-      const sent = await this.deps.queue.sendDelayNotices();
-      if (sent) this.deps.logger.info({ recipients: sent }, 'queue: delay notices sent');
-    } catch (error) {
-      this.deps.logger.warn({ err: error }, 'queue: delay notices failed');
-    }
-  }
 
   /** Stops claiming; in-flight deliveries finish (the caller bounds the wait). Waiting jobs keep their leases until they expire. */
   async stop() {
@@ -253,7 +243,6 @@ export class QueueRunner {
     this.stopListening?.();
     clearInterval(this.timer);
     clearInterval(this.renewTimer);
-    clearInterval(this.noticeTimer);
     clearTimeout(this.nudgeTimer);
     while (this.running.size) await Promise.allSettled([...this.running]);
   }

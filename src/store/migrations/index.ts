@@ -17,6 +17,7 @@ import * as principalDisabled from './0013-principal-disabled.ts';
 import * as folderLifecycle from './0014-folder-lifecycle.ts';
 import * as recentMessages from './0015-recent-messages.ts';
 import * as sessionGeneration from './0016-session-generation.ts';
+import * as cluster from './0017-cluster.ts';
 
 export interface Migration {
   version: number;
@@ -41,6 +42,7 @@ export const migrations: Migration[] = [
   { version: 14, name: 'folder-lifecycle', up: folderLifecycle.up },
   { version: 15, name: 'recent-messages', up: recentMessages.up },
   { version: 16, name: 'session-generation', up: sessionGeneration.up },
+  { version: 17, name: 'cluster', up: cluster.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

@@ -1,0 +1,65 @@
+// This node's part in the cluster: its registration and heartbeat (node-registry.ts) and the
+// singleton jobs it may run (singletons.ts). Made by server/start.ts; with SQLite the one node
+// simply always holds every lease.
+import type { Kysely } from 'kysely';
+import type { ClusterSettings } from '../config/schema.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Database } from '../store/schema.ts';
+import { NodeRegistry } from './node-registry.ts';
+import { Singletons } from './singletons.ts';
+
+export interface ClusterDeps {
+  db: Kysely<Database>;
+  settings: ClusterSettings;
+  /** [hostname]: the name service health uses for this node. */
+  name: string;
+  roles: readonly string[];
+  version: string;
+  logger: Logger;
+  now(): number;
+}
+
+export class Cluster {
+  readonly registry: NodeRegistry;
+  readonly singletons: Singletons;
+
+  constructor(deps: ClusterDeps) {
+    const { settings } = deps;
+    this.registry = new NodeRegistry({ ...deps, heartbeatMs: settings.heartbeatMs });
+    this.singletons = new Singletons({
+      db: deps.db,
+      nodeId: this.registry.id,
+      heartbeatMs: settings.heartbeatMs,
+      leaseMs: settings.leaseMs,
+      logger: deps.logger,
+      now: deps.now,
+    });
+  }
+
+  get nodeId(): string {
+    return this.registry.id;
+  }
+
+  /** Registers the node; call start() once the services have added their singleton jobs. */
+  async register() {
+    await this.registry.register();
+    this.registry.start();
+  }
+
+  /** Starts contending for the singleton leases. */
+  start() {
+    this.singletons.start();
+  }
+
+  /** Stops heartbeats and renewals without a word: how a hung or cut-off node looks to the others (drills, tests). */
+  freeze() {
+    this.registry.freeze();
+    this.singletons.freeze();
+  }
+
+  /** A clean stop: running singleton jobs finish, leases are released, the node is marked stopped. */
+  async stop() {
+    await this.singletons.stop();
+    await this.registry.stop();
+  }
+}
