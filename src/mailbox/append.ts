@@ -1,7 +1,7 @@
 // Adding a message to a folder: allocate the next UID and MODSEQ atomically with the insert.
 // A `deliveryKey` makes the append idempotent: the same key in the same folder adds nothing.
-import type { Transaction } from 'kysely';
-import { PreparedQuery } from '../store/prepared-query.ts';
+import { sql, type Transaction } from 'kysely';
+import { isPostgres, PreparedQuery, rawSql } from '../store/prepared-query.ts';
 import type { Database } from '../store/schema.ts';
 
 export interface AppendInput {
@@ -69,11 +69,54 @@ const insertRow = new PreparedQuery<MessageValues, never>((db, arg) =>
   }),
 );
 
+/**
+ * appendMessage's three statements as one, for PostgreSQL, where each statement is a round trip: the
+ * UPDATE and INSERT run only when no message has the delivery key yet.
+ */
+const appendInOneStatement = new PreparedQuery<
+  Omit<MessageValues, 'uid' | 'modseq'>,
+  { uid: number; modseq: number; added: boolean }
+>((db, arg) =>
+  rawSql(
+    db,
+    sql`with existing as (
+          select uid, modseq from messages where mailbox_id = ${arg('folderId')} and delivery_key = ${arg('deliveryKey')}),
+        folder as (
+          update mailboxes set uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+          where id = ${arg('folderId')} and not exists (select 1 from existing)
+          returning uidnext - 1 as uid, highest_modseq as modseq),
+        added as (
+          insert into messages (tenant_id, mailbox_id, uid, blob_hash, prefix, size, flags, modseq, internal_date,
+            delivery_key, created_at)
+          select ${arg('tenantId')}, ${arg('folderId')}, folder.uid, ${arg('blobHash')}, ${arg('prefix')}, ${arg('size')},
+            ${arg('flags')}, folder.modseq, ${arg('internalDate')}, ${arg('deliveryKey')}, ${arg('now')}
+          from folder
+          returning uid, modseq)
+        select uid, modseq, false as added from existing
+        union all select uid, modseq, true as added from added`,
+  ),
+);
+
 export async function appendMessage(
   trx: Transaction<Database>,
   input: AppendInput,
   now: number,
 ): Promise<AppendResult> {
+  if (isPostgres(trx)) {
+    const row = await appendInOneStatement.first(trx, {
+      tenantId: input.tenantId,
+      folderId: input.mailboxId,
+      blobHash: input.blobHash,
+      prefix: input.prefix,
+      size: input.size,
+      flags: (input.flags ?? []).join(' '),
+      internalDate: input.internalDate,
+      deliveryKey: input.deliveryKey ?? null,
+      now,
+    });
+    if (!row) throw new Error(`folder ${input.mailboxId} is gone`);
+    return { uid: Number(row.uid), modseq: Number(row.modseq), added: row.added };
+  }
   if (input.deliveryKey) {
     const existing = await byDeliveryKey.first(trx, { folderId: input.mailboxId, deliveryKey: input.deliveryKey });
     if (existing) return { uid: existing.uid, modseq: existing.modseq, added: false };

@@ -19,8 +19,8 @@ import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
 import { relaxedCommit } from '../store/commit-modes.ts';
-import { PreparedQuery } from '../store/prepared-query.ts';
-import { indexText } from '../store/full-text.ts';
+import { PreparedQuery, rawSql } from '../store/prepared-query.ts';
+import { indexText, indexTexts } from '../store/full-text.ts';
 
 export interface MessageMetadata {
   tree: MimePart;
@@ -96,6 +96,58 @@ export async function storeMetadata(
   if (!inserted.numAffectedRows) return;
   await indexText(trx, dialect, hash, text);
 }
+
+/**
+ * Stores the metadata of several contents, as storeMetadata does each: on PostgreSQL with one
+ * statement for the rows and one for their text, whatever their number; on SQLite (no round trips)
+ * one by one.
+ */
+export async function storeMetadataOf(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  items: { hash: string; computed: ComputedMetadata; now: number }[],
+): Promise<void> {
+  const unique = [...new Map(items.map((item) => [item.hash, item])).values()];
+  if (dialect === 'sqlite' || unique.length < 2) {
+    for (const { hash, computed, now } of unique) await storeMetadata(trx, dialect, hash, computed, now);
+    return;
+  }
+  const inserted = await insertMetadataRows.rows(trx, {
+    hashes: unique.map((i) => i.hash),
+    trees: unique.map((i) => JSON.stringify(i.computed.metadata.tree)),
+    envelopes: unique.map((i) => JSON.stringify(i.computed.metadata.envelope)),
+    headers: unique.map((i) => JSON.stringify(i.computed.metadata.headers)),
+    sentAts: unique.map((i) => i.computed.metadata.sentAt),
+    times: unique.map((i) => i.now),
+  });
+  const stored = new Set(inserted.map((r) => r.hash));
+  await indexTexts(
+    trx,
+    unique.filter((i) => stored.has(i.hash)).map((i) => ({ hash: i.hash, text: i.computed.text })),
+  );
+}
+
+/** PostgreSQL only: the rows of storeMetadataOf, returning the hashes that were not there yet. */
+const insertMetadataRows = new PreparedQuery<
+  {
+    hashes: string[];
+    trees: string[];
+    envelopes: string[];
+    headers: string[];
+    sentAts: (number | null)[];
+    times: number[];
+  },
+  { hash: string }
+>((db, arg) =>
+  rawSql(
+    db,
+    sql`insert into blob_metadata (hash, tree, envelope, headers, sent_at, created_at)
+      select * from unnest(${arg('hashes')}::text[], ${arg('trees')}::text[], ${arg('envelopes')}::text[],
+        ${arg('headers')}::text[], ${arg('sentAts')}::bigint[], ${arg('times')}::bigint[])
+      on conflict (hash) do nothing
+      returning hash`,
+  ),
+);
 
 const insertMetadataRow = new PreparedQuery<
   { hash: string; tree: string; envelope: string; headers: string; sentAt: number | null; now: number },

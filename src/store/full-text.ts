@@ -15,6 +15,14 @@ export async function indexText(db: Kysely<Database>, dialect: Dialect, hash: st
     );
 }
 
+/** PostgreSQL only: indexes several contents' text in one statement (indexText for each, at once). */
+export async function indexTexts(db: Kysely<Database>, items: { hash: string; text: string }[]): Promise<void> {
+  if (items.length === 0) return;
+  await sql`insert into blob_text (hash, body)
+    select t.hash, to_tsvector('simple', t.body) from unnest(${items.map((i) => i.hash)}::text[], ${items.map((i) => i.text)}::text[]) as t(hash, body)
+    on conflict do nothing`.execute(db);
+}
+
 /** Removes a content's text, when the content itself goes. */
 export async function dropText(db: Kysely<Database>, hash: string): Promise<void> {
   await sql`delete from blob_text where hash = ${hash}`.execute(db);

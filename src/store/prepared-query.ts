@@ -112,7 +112,11 @@ export function sqlFor<Row>(
   db: Kysely<Database>,
   texts: { postgres: RawBuilder<Row>; sqlite: RawBuilder<Row> },
 ): Compilable<Row> {
-  const query = isPostgres(db) ? texts.postgres : texts.sqlite;
+  return rawSql(db, isPostgres(db) ? texts.postgres : texts.sqlite);
+}
+
+/** A statement in SQL for one dialect only (its callers run it only there), for a PreparedQuery. */
+export function rawSql<Row>(db: Kysely<Database>, query: RawBuilder<Row>): Compilable<Row> {
   return { compile: () => query.compile(db) };
 }
 

@@ -2,14 +2,14 @@
 // with its recipients and trace events; sessions that finish DATA while a commit is under way share
 // the next transaction, so concurrent senders share one fsync instead of paying one each.
 // The promise resolves only after the commit: that is when the client may be told `250`.
-import type { Kysely, Transaction } from 'kysely';
-import { PreparedQuery } from '../../store/prepared-query.ts';
-import type { Database, QueueMessageTable, QueueRecipientTable } from '../../store/schema.ts';
-import { writeInlineBlob, type InlineBlob } from '../../store/blobs/inline-blob.ts';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { PreparedQuery, sqlFor } from '../../store/prepared-query.ts';
+import type { Database } from '../../store/schema.ts';
+import { writeInlineBlobs, type InlineBlob } from '../../store/blobs/inline-blob.ts';
 import { Batcher, ItemFailed } from '../../store/batcher.ts';
 import { groupCommit } from '../../store/commit-modes.ts';
 import { writeTrace, type TraceEvent } from '../trace.ts';
-import { storeMetadata, type ComputedMetadata } from '../../mailbox/message-metadata.ts';
+import { storeMetadataOf, type ComputedMetadata } from '../../mailbox/message-metadata.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { logReceived } from '../mail-log.ts';
@@ -97,150 +97,126 @@ export class IntakeCommitter {
   }
 }
 
-type QueueMessageValues = {
-  blobHash: string;
-  prefix: string;
-  size: number;
-  sender: string;
-  messageId: string | null;
-  subject: string | null;
-  source: QueueMessageTable['source'];
-  clientIp: string | null;
-  authPrincipalId: number | null;
-  verifiedFrom: string | null;
-  envid: string | null;
-  ret: string | null;
-  receivedAt: number;
-};
-const insertQueueMessage = new PreparedQuery<QueueMessageValues, { id: number }>((db, arg) =>
-  db
-    .insertInto('queue_messages')
-    .values({
-      blob_hash: arg('blobHash'),
-      prefix: arg('prefix'),
-      size: arg('size'),
-      sender: arg('sender'),
-      message_id: arg('messageId'),
-      subject: arg('subject'),
-      source: arg('source'),
-      client_ip: arg('clientIp'),
-      auth_principal_id: arg('authPrincipalId'),
-      verified_from: arg('verifiedFrom'),
-      envid: arg('envid'),
-      ret: arg('ret'),
-      received_at: arg('receivedAt'),
-    })
-    .returning('id'),
+// A batch's messages, and then its recipients, go in as one statement each (a round trip per statement
+// costs PostgreSQL more than the rows do): the rows travel as one JSON array, as trace events do
+// (flow/trace.ts), so the statement has one shape for any batch and is prepared once. Rows are
+// inserted in the order given, which is the order of the ids they get (see writeTrace): sorting the
+// returned ids gives each row its id whatever order RETURNING lists them in.
+const insertQueueMessages = new PreparedQuery<{ rows: string }, { id: number }>((db, arg) =>
+  sqlFor(db, {
+    postgres: sql`insert into queue_messages (blob_hash, prefix, size, sender, message_id, subject, source, client_ip,
+        auth_principal_id, verified_from, envid, ret, received_at)
+      select e.value ->> 0, e.value ->> 1, (e.value ->> 2)::bigint, e.value ->> 3, e.value ->> 4, e.value ->> 5,
+        e.value ->> 6, e.value ->> 7, (e.value ->> 8)::bigint, e.value ->> 9, e.value ->> 10, e.value ->> 11,
+        (e.value ->> 12)::bigint
+      from json_array_elements(${arg('rows')}::json) with ordinality as e(value, n) order by e.n
+      returning id`,
+    sqlite: sql`insert into queue_messages (blob_hash, prefix, size, sender, message_id, subject, source, client_ip,
+        auth_principal_id, verified_from, envid, ret, received_at)
+      select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
+        value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12
+      from json_each(${arg('rows')}) order by key
+      returning id`,
+  }),
 );
 
-type QueueRecipientValues = {
-  messageId: number;
-  tenantId: number | null;
-  recipient: string;
-  originalRecipient: string;
-  orcpt: string | null;
-  notify: string | null;
-  route: QueueRecipientTable['route'];
-  domain: string;
-  receivedAt: number;
-};
-const insertQueueRecipient = new PreparedQuery<
-  QueueRecipientValues,
-  { id: number; recipient: string; route: QueueRecipientTable['route'] }
->((db, arg) =>
-  db
-    .insertInto('queue_recipients')
-    .values({
-      message_id: arg('messageId'),
-      tenant_id: arg('tenantId'),
-      recipient: arg('recipient'),
-      original_recipient: arg('originalRecipient'),
-      orcpt: arg('orcpt'),
-      notify: arg('notify'),
-      route: arg('route'),
-      domain: arg('domain'),
-      state: 'queued',
-      next_attempt_at: arg('receivedAt'),
-      created_at: arg('receivedAt'),
-      updated_at: arg('receivedAt'),
-    })
-    .returning(['id', 'recipient', 'route']),
+const insertQueueRecipients = new PreparedQuery<{ rows: string }, { id: number }>((db, arg) =>
+  sqlFor(db, {
+    postgres: sql`insert into queue_recipients (message_id, tenant_id, recipient, original_recipient, orcpt, notify,
+        route, domain, state, next_attempt_at, created_at, updated_at)
+      select (e.value ->> 0)::bigint, (e.value ->> 1)::bigint, e.value ->> 2, e.value ->> 3, e.value ->> 4,
+        e.value ->> 5, e.value ->> 6, e.value ->> 7, 'queued', (e.value ->> 8)::bigint, (e.value ->> 8)::bigint,
+        (e.value ->> 8)::bigint
+      from json_array_elements(${arg('rows')}::json) with ordinality as e(value, n) order by e.n
+      returning id`,
+    sqlite: sql`insert into queue_recipients (message_id, tenant_id, recipient, original_recipient, orcpt, notify,
+        route, domain, state, next_attempt_at, created_at, updated_at)
+      select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
+        'queued', value ->> 8, value ->> 8, value ->> 8
+      from json_each(${arg('rows')}) order by key
+      returning id`,
+  }),
 );
+
+/** The ids a statement gave its rows, in the order the rows were given. */
+async function insertedIds(trx: Transaction<Database>, query: typeof insertQueueMessages, rows: unknown[][]) {
+  const returned = await query.rows(trx, { rows: JSON.stringify(rows) });
+  return returned.map((r) => Number(r.id)).sort((a, b) => a - b);
+}
 
 /**
- * Inserts messages with their recipients, trace events and metadata (when computed); returns their
- * ids. The trace events of all of them are written together (one statement).
+ * Inserts messages with their recipients, trace events, content (when small) and metadata (when
+ * computed); returns their ids. Each table gets one statement for the whole batch.
  */
 export async function insertMessages(
   trx: Transaction<Database>,
   messages: NewMessage[],
   dialect: Dialect,
 ): Promise<number[]> {
-  const trace: TraceEvent[] = [];
-  const ids: number[] = [];
-  for (const m of messages) ids.push(await insertOne(trx, m, dialect, trace));
+  if (messages.length === 0) return [];
+  await writeInlineBlobs(
+    trx,
+    messages.flatMap((m) => (m.inlineBlob ? [{ blob: m.inlineBlob, now: m.receivedAt }] : [])),
+  );
+  await storeMetadataOf(
+    trx,
+    dialect,
+    messages.flatMap((m) => (m.metadata ? [{ hash: m.blobHash, computed: m.metadata, now: m.receivedAt }] : [])),
+  );
+  const ids = await insertedIds(
+    trx,
+    insertQueueMessages,
+    messages.map((m) => [
+      m.blobHash,
+      m.prefix,
+      m.size,
+      m.sender,
+      m.messageId ?? null,
+      m.subject ?? null,
+      m.source,
+      m.clientIp ?? null,
+      m.authPrincipalId ?? null,
+      m.verifiedFrom ?? null,
+      m.envid ?? null,
+      m.ret ?? null,
+      m.receivedAt,
+    ]),
+  );
+  const recipients = messages.flatMap((m, i) => m.recipients.map((r) => ({ m, r, messageId: ids[i]! })));
+  const recipientIds = await insertedIds(
+    trx,
+    insertQueueRecipients,
+    recipients.map(({ m, r, messageId }) => [
+      messageId,
+      r.tenantId,
+      r.recipient,
+      r.originalRecipient,
+      r.orcpt ?? null,
+      r.notify ?? null,
+      r.route,
+      r.domain,
+      m.receivedAt,
+    ]),
+  );
+  const trace: TraceEvent[] = messages.map((m, i) => ({
+    messageId: ids[i]!,
+    event: 'received',
+    at: m.receivedAt,
+    detail: { ...m.receivedDetail, sender: m.sender, size: m.size, messageId: m.messageId },
+  }));
+  recipients.forEach(({ m, r, messageId }, i) =>
+    trace.push({
+      messageId,
+      recipientId: recipientIds[i]!,
+      event: 'queued',
+      at: m.receivedAt,
+      detail: { recipient: r.recipient, route: r.route },
+    }),
+  );
   await writeTrace(trx, trace);
   return ids;
 }
 
 export async function insertMessage(trx: Transaction<Database>, m: NewMessage, dialect: Dialect): Promise<number> {
   return (await insertMessages(trx, [m], dialect))[0]!;
-}
-
-/** Inserts one message, adding its trace events to `trace` for the caller to write. */
-async function insertOne(
-  trx: Transaction<Database>,
-  m: NewMessage,
-  dialect: Dialect,
-  trace: TraceEvent[],
-): Promise<number> {
-  if (m.inlineBlob) await writeInlineBlob(trx, m.inlineBlob, m.receivedAt);
-  if (m.metadata) await storeMetadata(trx, dialect, m.blobHash, m.metadata, m.receivedAt);
-  const inserted = await insertQueueMessage.first(trx, {
-    blobHash: m.blobHash,
-    prefix: m.prefix,
-    size: m.size,
-    sender: m.sender,
-    messageId: m.messageId ?? null,
-    subject: m.subject ?? null,
-    source: m.source,
-    clientIp: m.clientIp ?? null,
-    authPrincipalId: m.authPrincipalId ?? null,
-    verifiedFrom: m.verifiedFrom ?? null,
-    envid: m.envid ?? null,
-    ret: m.ret ?? null,
-    receivedAt: m.receivedAt,
-  });
-  const id = inserted!.id;
-  const recipients: { id: number; recipient: string; route: QueueRecipientTable['route'] }[] = [];
-  for (const r of m.recipients) {
-    const row = await insertQueueRecipient.first(trx, {
-      messageId: id,
-      tenantId: r.tenantId,
-      recipient: r.recipient,
-      originalRecipient: r.originalRecipient,
-      orcpt: r.orcpt ?? null,
-      notify: r.notify ?? null,
-      route: r.route,
-      domain: r.domain,
-      receivedAt: m.receivedAt,
-    });
-    recipients.push(row!);
-  }
-  trace.push(
-    {
-      messageId: id,
-      event: 'received',
-      at: m.receivedAt,
-      detail: { ...m.receivedDetail, sender: m.sender, size: m.size, messageId: m.messageId },
-    },
-    ...recipients.map((r) => ({
-      messageId: id,
-      recipientId: r.id,
-      event: 'queued' as const,
-      at: m.receivedAt,
-      detail: { recipient: r.recipient, route: r.route },
-    })),
-  );
-  return id;
 }

@@ -2,8 +2,8 @@
 // rows that refer to it, so accepting a message costs no fsync of its own: it shares the group
 // commit. Larger content is streamed to the blob store first.
 import { createHash } from 'node:crypto';
-import type { Kysely, QueryCreator, Transaction } from 'kysely';
-import { isPostgres, PreparedQuery, type Arg } from '../prepared-query.ts';
+import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
+import { isPostgres, PreparedQuery, rawSql, type Arg } from '../prepared-query.ts';
 import type { Database } from '../schema.ts';
 import type { BlobRef } from './blob-store.ts';
 
@@ -29,6 +29,42 @@ export async function writeInlineBlob(trx: Transaction<Database>, blob: InlineBl
   await upsertBlob.run(trx, values);
   await insertChunk.run(trx, values);
 }
+
+/**
+ * Writes several contents as writeInlineBlob does each: on PostgreSQL in one statement for all of
+ * them, on SQLite (where a statement costs no round trip) one by one. The same content twice in
+ * one batch is written once.
+ */
+export async function writeInlineBlobs(trx: Transaction<Database>, blobs: { blob: InlineBlob; now: number }[]) {
+  const unique = [...new Map(blobs.map((b) => [b.blob.hash, b])).values()];
+  if (!isPostgres(trx) || unique.length < 2) {
+    for (const { blob, now } of unique) await writeInlineBlob(trx, blob, now);
+    return;
+  }
+  await upsertBlobsWithChunks.run(trx, {
+    hashes: unique.map((b) => b.blob.hash),
+    sizes: unique.map((b) => b.blob.size),
+    times: unique.map((b) => b.now),
+    datas: unique.map((b) => b.blob.data),
+  });
+}
+
+const upsertBlobsWithChunks = new PreparedQuery<
+  { hashes: string[]; sizes: number[]; times: number[]; datas: Buffer[] },
+  never
+>((db, arg) =>
+  rawSql(
+    db,
+    sql`with blob as (
+        insert into blobs (hash, chunks_key, size, created_at)
+        select b.hash, 'inline:' || b.hash, b.size, b.at
+        from unnest(${arg('hashes')}::text[], ${arg('sizes')}::bigint[], ${arg('times')}::bigint[]) as b(hash, size, at)
+        on conflict (hash) do update set created_at = excluded.created_at)
+      insert into blob_chunks (chunks_key, seq, data)
+      select 'inline:' || c.hash, 0, c.data from unnest(${arg('hashes')}::text[], ${arg('datas')}::bytea[]) as c(hash, data)
+      on conflict (chunks_key, seq) do nothing`,
+  ),
+);
 
 type BlobValues = { hash: string; chunksKey: string; size: number; now: number; data: Buffer };
 
