@@ -1,8 +1,19 @@
-// Kysely's SQLite dialect, with one change: a rollback after SQLite already rolled the transaction
+// Kysely's SQLite dialect, with two changes. A rollback after SQLite already rolled the transaction
 // back by itself is skipped. SQLite does that on some errors (SQLITE_FULL when the disk or
 // max_page_count is reached, SQLITE_IOERR, SQLITE_NOMEM); Kysely's ROLLBACK then fails with "cannot
 // rollback - no transaction is active", and that error replaces the one that says what went wrong.
-import { SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+// And transactions begin IMMEDIATE (every one of ours writes): a deferred transaction that read first
+// fails with "database is locked" at its first write if another process (a worker of `start
+// --workers`, the CLI) writes meanwhile — SQLite cannot wait there (busy_timeout does not apply).
+// Taking the write lock at BEGIN waits for it (busy_timeout) instead.
+import {
+  CompiledQuery,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDialectConfig,
+} from 'kysely';
 
 interface TransactionState {
   readonly inTransaction: boolean;
@@ -19,6 +30,9 @@ export class SqliteDialectKeepingErrors extends SqliteDialect {
   override createDriver(): Driver {
     const connection = this.connection;
     return new (class extends SqliteDriver {
+      override async beginTransaction(databaseConnection: DatabaseConnection): Promise<void> {
+        await databaseConnection.executeQuery(CompiledQuery.raw('begin immediate'));
+      }
       override async rollbackTransaction(databaseConnection: DatabaseConnection): Promise<void> {
         if (!connection.inTransaction) return;
         await super.rollbackTransaction(databaseConnection);
