@@ -1,8 +1,12 @@
-// holdfast start — run a node: every role by default, or those given with --roles.
+// holdfast start — run a node: every role by default, or those given with --roles; with --workers N,
+// N processes sharing the listeners (server/workers.ts).
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { rootWarning } from '../server/root-warning.ts';
 import { allRoles, parseRoles } from '../server/roles.ts';
+import { parseWorkers } from '../server/worker-count.ts';
+import { workerIndexVariable } from '../server/worker-messages.ts';
 import { action } from './context.ts';
 
 export function registerStartCommand(program: Command) {
@@ -10,7 +14,11 @@ export function registerStartCommand(program: Command) {
     program
       .command('start')
       .description('run the server')
-      .option('--roles <roles>', `run only these roles (comma-separated: ${allRoles.join(', ')})`),
+      .option('--roles <roles>', `run only these roles (comma-separated: ${allRoles.join(', ')})`)
+      .option(
+        '--workers <n>',
+        'processes sharing the listeners: a number, or "auto" for one per core (default 1: this process alone)',
+      ),
     async (options) => {
       // The server's modules (HTTP framework, protocol servers) load only here, so that
       // administrative commands stay quick.
@@ -21,9 +29,18 @@ export function registerStartCommand(program: Command) {
       ]);
       const config = loadConfig();
       const roles = parseRoles(options.roles);
+      const workers = parseWorkers(options.workers);
       const logger = createLogger(config.log);
+      if (cluster.isWorker) {
+        const { runWorker } = await import('../server/worker-node.ts');
+        return runWorker(config, { roles, logger, index: Number(process.env[workerIndexVariable]) });
+      }
       const asRoot = rootWarning(process.getuid?.(), process.env);
       if (asRoot) logger.warn({ uid: 0 }, asRoot);
+      if (workers > 1) {
+        const { runWorkers } = await import('../server/workers.ts');
+        return runWorkers(config, { count: workers, roles, logger, json: Boolean(options.json) });
+      }
       const node = await startNode(config, { roles, logger });
 
       let stopping = false;

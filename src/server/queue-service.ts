@@ -9,6 +9,7 @@ import { Notices } from '../flow/queue/notices.ts';
 import { QueueRunner } from '../flow/queue/queue-runner.ts';
 import { messageDeps } from '../mailbox/messages.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
+import { workerIndexVariable } from './worker-messages.ts';
 
 /** How often deferred mail is looked at for senders to tell (one query when there is none). */
 const delayNoticeIntervalMs = 60_000;
@@ -39,7 +40,8 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     maxActive: config.queue.maxActive,
     pollIntervalMs: config.queue.pollIntervalMs,
     leaseMs: config.queue.leaseMs,
-    singleNode: store.dialect === 'sqlite',
+    // Workers of `start --workers` share one SQLite file: only a dead process's leases are stale.
+    singleNode: store.dialect === 'sqlite' && process.env[workerIndexVariable] === undefined,
     host: hostname(),
     now,
   });

@@ -1,0 +1,23 @@
+// What the primary process and its workers (`holdfast start --workers N`) tell each other over the
+// cluster's IPC channel. Every message carries `holdfast` so that nothing else on the channel (Node's
+// own cluster messages) is mistaken for one.
+import type { ErrorKind } from '../errors.ts';
+import type { ListenerInfo } from '../net/listen.ts';
+import type { Role } from './roles.ts';
+
+/** The environment variable that tells a worker its number (1…N); a restarted worker keeps its number. */
+export const workerIndexVariable = 'HOLDFAST_WORKER_INDEX';
+
+export type WorkerMessage =
+  /** The worker serves: its listeners (the same ports in every worker) for the start-up summary. */
+  | { holdfast: 'ready'; roles: Role[]; listeners: ListenerInfo[] }
+  /** The worker could not start: the primary reports this error, as a single process would. */
+  | { holdfast: 'failed'; error: { kind?: ErrorKind; code?: string; message: string; stack?: string } }
+  /** A mailbox change (ChangeFeed's relay message), for the other workers' IDLE sessions. */
+  | { holdfast: 'change'; message: string };
+
+export type PrimaryMessage = { holdfast: 'change'; message: string };
+
+export function isHoldfastMessage<T extends { holdfast: string }>(value: unknown): value is T {
+  return typeof value === 'object' && value !== null && typeof (value as { holdfast?: unknown }).holdfast === 'string';
+}

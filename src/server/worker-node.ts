@@ -1,0 +1,68 @@
+// One worker of `holdfast start --workers N`: a whole node (startNode) in a process forked by the
+// primary (workers.ts). Its listeners are the primary's, shared through node:cluster. On SQLite its
+// mailbox changes travel to the other workers through the primary (on PostgreSQL, startNode's
+// LISTEN/NOTIFY relay already carries them between every process, on this machine or another).
+// It stops on SIGTERM from the primary, or when the primary is gone.
+import { HoldfastError } from '../errors.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Role } from './roles.ts';
+import { startNode, type RunningNode } from './start.ts';
+import { isHoldfastMessage, type PrimaryMessage, type WorkerMessage } from './worker-messages.ts';
+
+function send(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+export async function runWorker(config: Config, options: { roles: Role[]; logger: Logger; index: number }) {
+  const logger = options.logger.child({ worker: options.index });
+  let node: RunningNode;
+  try {
+    node = await startNode(config, { roles: options.roles, logger });
+  } catch (error) {
+    const e = error as Error;
+    await send({
+      holdfast: 'failed',
+      error:
+        error instanceof HoldfastError
+          ? { kind: error.kind, code: error.code, message: error.message }
+          : { message: e?.message ?? String(error), stack: e?.stack },
+    });
+    logger.flush?.();
+    process.exit(1);
+  }
+
+  if (config.database.kind === 'sqlite') {
+    const { changes } = node.holdfast;
+    changes.connect({ send: (message) => send({ holdfast: 'change', message }) });
+    process.on('message', (message) => {
+      if (isHoldfastMessage<PrimaryMessage>(message) && message.holdfast === 'change') changes.receive(message.message);
+    });
+  }
+
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'worker stopping');
+    try {
+      await node.stop();
+      logger.flush?.();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'worker shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Ctrl-C reaches every process of the terminal's group: the primary answers it by sending SIGTERM
+  // to each worker, so a worker ignores SIGINT itself (else it would take that SIGTERM for a second
+  // signal and exit without finishing its work).
+  process.on('SIGINT', () => {});
+  // The primary is gone (killed): nobody would restart or stop this worker.
+  process.on('disconnect', () => void stop('primary process gone'));
+  await send({ holdfast: 'ready', roles: node.roles, listeners: node.listeners });
+}

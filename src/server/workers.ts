@@ -1,0 +1,200 @@
+// `holdfast start --workers N`: all cores of one machine. The primary process prepares the store once
+// (migrations, first-run bootstrap, the self-signed certificate), then forks N workers (node:cluster),
+// each a whole node (worker-node.ts) listening on the same ports: the primary accepts connections
+// and hands them to the workers in turn. It relays mailbox changes between workers (IDLE in one sees
+// a delivery made by another), restarts a worker that dies (with backoff), stops them all on
+// SIGTERM/SIGINT, and prints the start-up summary once.
+import cluster, { type Worker } from 'node:cluster';
+import type { Config } from '../config/schema.ts';
+import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
+import { Directory } from '../directory/directory.ts';
+import { HoldfastError } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import { loadTlsMaterial, type TlsMaterial } from '../net/tls-certificate.ts';
+import type { MigrationResult } from '../store/migrate.ts';
+import { openStore } from '../store/store.ts';
+import type { Holdfast } from './holdfast.ts';
+import type { Role } from './roles.ts';
+import type { RunningNode } from './start.ts';
+import { startupSummary, startupSummaryJson } from './startup-summary.ts';
+import { isHoldfastMessage, workerIndexVariable, type PrimaryMessage, type WorkerMessage } from './worker-messages.ts';
+
+export interface WorkersOptions {
+  count: number;
+  roles: Role[];
+  logger: Logger;
+  json: boolean;
+}
+
+/** Restart delays: 1 s, doubling up to 30 s for a worker that keeps dying; back to 1 s once one ran a minute. */
+const firstRestartDelayMs = 1000;
+const longestRestartDelayMs = 30_000;
+const healthyRunMs = 60_000;
+
+interface Slot {
+  index: number;
+  worker?: Worker;
+  startedAt: number;
+  ready: boolean;
+  failures: number;
+  restartTimer?: NodeJS.Timeout;
+}
+
+export async function runWorkers(config: Config, options: WorkersOptions): Promise<void> {
+  const { logger, count } = options;
+  const prepared = await prepareStore(config, logger);
+
+  const slots: Slot[] = Array.from({ length: count }, (_, i) => ({
+    index: i + 1,
+    startedAt: 0,
+    ready: false,
+    failures: 0,
+  }));
+  let stopping = false;
+  let started = false;
+  let summaryListeners: RunningNode['listeners'] | undefined;
+  let startFailed: ((error: Error) => void) | undefined;
+  let allReady: (() => void) | undefined;
+  const startup = new Promise<void>((resolve, reject) => {
+    allReady = resolve;
+    startFailed = reject;
+  });
+
+  const relay = (from: Worker, message: string) => {
+    const forward: PrimaryMessage = { holdfast: 'change', message };
+    for (const slot of slots)
+      if (slot.worker && slot.worker !== from && slot.ready && slot.worker.isConnected()) slot.worker.send(forward);
+  };
+
+  const fork = (slot: Slot) => {
+    slot.restartTimer = undefined;
+    slot.ready = false;
+    slot.startedAt = Date.now();
+    const worker = cluster.fork({ [workerIndexVariable]: String(slot.index) });
+    slot.worker = worker;
+    worker.on('message', (message: unknown) => {
+      if (!isHoldfastMessage<WorkerMessage>(message)) return;
+      if (message.holdfast === 'change') relay(worker, message.message);
+      else if (message.holdfast === 'ready') {
+        slot.ready = true;
+        summaryListeners ??= message.listeners;
+        logger.info({ worker: slot.index, workerPid: worker.process.pid }, 'worker started');
+        if (!started && slots.every((s) => s.ready)) {
+          started = true;
+          allReady?.();
+        }
+      } else if (message.holdfast === 'failed') {
+        const { kind, code, message: text, stack } = message.error;
+        const error = kind && code ? new HoldfastError(kind, code, text) : Object.assign(new Error(text), { stack });
+        if (!started) startFailed?.(error);
+        else logger.error({ worker: slot.index, err: error }, 'worker could not start');
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      if (slot.worker === worker) slot.worker = undefined;
+      slot.ready = false;
+      if (stopping) return;
+      if (!started) {
+        startFailed?.(new Error(`worker ${slot.index} exited during start (code ${code}, signal ${signal})`));
+        return;
+      }
+      slot.failures = Date.now() - slot.startedAt >= healthyRunMs ? 1 : slot.failures + 1;
+      const delayMs = Math.min(longestRestartDelayMs, firstRestartDelayMs * 2 ** (slot.failures - 1));
+      logger.error(
+        { worker: slot.index, workerPid: worker.process.pid, code, signal, restartInMs: delayMs },
+        'worker died; restarting it',
+      );
+      slot.restartTimer = setTimeout(() => fork(slot), delayMs);
+    });
+  };
+
+  /** Asks every worker to stop (SIGTERM: each finishes its in-flight work); resolves when all have exited. */
+  const stopAll = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    stopping = true;
+    for (const slot of slots) clearTimeout(slot.restartTimer);
+    const exits = slots
+      .map((s) => s.worker)
+      .filter((w): w is Worker => w !== undefined && !w.isDead())
+      .map(
+        (worker) =>
+          new Promise<number>((resolve) => {
+            worker.once('exit', (code) => resolve(code ?? 1));
+            worker.process.kill(signal);
+          }),
+      );
+    return (await Promise.all(exits)).every((code) => code === 0);
+  };
+
+  // Workers run this same program (the argv of `holdfast start`) and find their number in the environment.
+  cluster.setupPrimary({ silent: false });
+  for (const slot of slots) fork(slot);
+  try {
+    await startup;
+  } catch (error) {
+    await stopAll('SIGKILL');
+    throw error;
+  }
+
+  let signalled = false;
+  const onSignal = async (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: stopping the workers now');
+      await stopAll('SIGKILL');
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal, workers: count }, 'signal received: stopping the workers');
+    const clean = await stopAll();
+    logger.info('stopped');
+    logger.flush?.();
+    process.exit(clean ? 0 : 1);
+  };
+  process.on('SIGTERM', (signal) => void onSignal(signal));
+  process.on('SIGINT', (signal) => void onSignal(signal));
+
+  // The summary of the whole machine, as one node prints its own (the pid is the primary's: it is
+  // the process to signal), with the primary's migration and first-run results.
+  const summarised = {
+    holdfast: { config, tls: prepared.tls } satisfies Pick<Holdfast, 'config' | 'tls'>,
+    roles: options.roles,
+    listeners: summaryListeners ?? [],
+    migration: prepared.migration,
+    bootstrap: prepared.bootstrap,
+  } as unknown as RunningNode; // startupSummary reads only these fields
+  const pids = slots.map((s) => s.worker?.process.pid ?? 0);
+  if (options.json) process.stdout.write(`${JSON.stringify({ ...startupSummaryJson(summarised), workers: pids })}\n`);
+  else {
+    const [first, ...rest] = startupSummary(summarised).split('\n');
+    process.stdout.write([first, `  workers ${count} (pids ${pids.join(', ')})`, ...rest].join('\n'));
+  }
+}
+
+/**
+ * What must happen once, before the workers start together: migrations (they take a lock anyway, but
+ * each worker would also keep its own backup copy), the first-run bootstrap (whose generated
+ * password is shown once) and the self-signed certificate (each worker would make another).
+ */
+async function prepareStore(
+  config: Config,
+  logger: Logger,
+): Promise<{ migration: MigrationResult; bootstrap: BootstrapResult; tls: TlsMaterial }> {
+  const { store, migration, madePrivate } = await openStore({ location: config.database, dataDir: config.dataDir });
+  try {
+    if (madePrivate)
+      logger.warn(
+        { count: madePrivate, dataDir: config.dataDir },
+        `made ${madePrivate} files and directories in the data dir private to Holdfast's user (other local users could read them)`,
+      );
+    if (migration.from !== migration.to)
+      logger.info({ from: migration.from, to: migration.to, backup: migration.backup }, 'store schema migrated');
+    const bootstrap = await bootstrapDirectory(new Directory(store.db), {
+      domain: config.domain,
+      adminPassword: config.adminPassword,
+    });
+    if (bootstrap.created)
+      logger.info({ domain: bootstrap.domain, admin: bootstrap.adminAddress }, 'first run: directory bootstrapped');
+    return { migration, bootstrap, tls: await loadTlsMaterial(config) };
+  } finally {
+    await store.close();
+  }
+}
