@@ -7,8 +7,18 @@
 // 2. A thousand connections logged in and IDLE in their INBOX. Prints the memory (PSS) each costs the
 //    server.
 //
+// With --login-cycle, instead: clients that sign in per connection, as phones polling and clients
+// reconnecting after an outage do. Each client connects, LOGINs, runs SELECT, FETCH of all flags and
+// UID SEARCH UNSEEN, LOGOUTs, and starts over, for a fixed time. Prints sign-ins and commands per
+// second and the sign-in latency (connect to LOGIN's OK, p50 and p99) of both servers; then Holdfast
+// once more, offered sign-ins at the rate Dovecot reached (new connections at even intervals,
+// whatever the answers), for its latency at the peer's rate. Holdfast checks a password with scrypt
+// once and then from its cache of verified sign-ins; the Dovecot here has a static passdb (no hash).
+//
 //   npm run bench:imap -- [--seconds 20] [--rounds 4] [--messages 500] [--idle 1000] [--clients 10] [--holdfast-only]
-//                         [--database postgres://…]
+//                         [--login-cycle] [--database postgres://…]
+//
+// --messages defaults to 50 with --login-cycle.
 //
 // Both servers run at once and the mixed workload alternates between them (--rounds slots of
 // seconds/rounds each per server), so that drift in the machine's speed touches both alike.
@@ -19,21 +29,24 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapTalk } from '../test/helpers/imap-talk.ts';
-import { benchArgs } from './lib/bench-args.ts';
+import { benchArgs, workersOption } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
 import { withDovecot, withHoldfastImap } from './lib/imap-servers.ts';
 
 const { values } = benchArgs(import.meta.url, {
   seconds: { type: 'string', default: '20' },
   rounds: { type: 'string', default: '4' },
-  messages: { type: 'string', default: '500' },
+  messages: { type: 'string' },
   idle: { type: 'string', default: '1000' },
   clients: { type: 'string', default: '10' },
   'holdfast-only': { type: 'boolean', default: false },
+  ...workersOption,
+  'login-cycle': { type: 'boolean', default: false },
 });
+const loginCycle = values['login-cycle'];
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
-const messagesPerMailbox = Number(values.messages);
+const messagesPerMailbox = Number(values.messages ?? (loginCycle ? 50 : 500));
 const idleConnections = Number(values.idle);
 const clients = Number(values.clients);
 
@@ -275,6 +288,155 @@ async function compare(servers: Server[]) {
   return { figures, pairRatios };
 }
 
+/** What one server did in one slot of the login-cycle workload. */
+interface CycleResult {
+  /** Each sign-in: from the connect to LOGIN's OK, ms. */
+  logins: number[];
+  commands: number;
+  seconds: number;
+  /** Server CPU time used, ms. */
+  cpu: number;
+}
+
+/** The commands of one cycle after LOGIN, before LOGOUT: what a client polling its INBOX asks. */
+const cycleCommands = ['SELECT INBOX', 'FETCH 1:* (UID FLAGS)', 'UID SEARCH UNSEEN'];
+
+/** One cycle as client `i`: connect, LOGIN, the commands, LOGOUT. Adds the sign-in's latency to `logins`. */
+async function cycle(server: Server, i: number, logins: number[]): Promise<number> {
+  const started = performance.now();
+  const { talk } = await ImapTalk.open(server.port);
+  try {
+    const expectOk = (command: string, reply: string) => {
+      if (!/ OK /.test(reply.slice(reply.lastIndexOf('\r\n') + 1)))
+        throw new Error(`${server.name}: ${command}: ${reply.slice(-200)}`);
+    };
+    expectOk('LOGIN', await talk.command(`LOGIN ${server.user(i)} ${server.password}`, 60_000));
+    logins.push(performance.now() - started);
+    for (const command of cycleCommands) expectOk(command, await talk.command(command, 60_000));
+    expectOk('LOGOUT', await talk.command('LOGOUT', 60_000));
+  } finally {
+    talk.close();
+  }
+  return 2 + cycleCommands.length;
+}
+
+/** `clients` clients cycling, each starting over as soon as its cycle ends, for `forSeconds`. */
+async function loginCycles(server: Server, forSeconds: number): Promise<CycleResult> {
+  const logins: number[] = [];
+  let commands = 0;
+  const cpuBefore = cpuMs(server.pids());
+  const begun = performance.now();
+  const deadline = begun + forSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      while (performance.now() < deadline) {
+        const count = await cycle(server, c, logins);
+        commands += count;
+      }
+    }),
+  );
+  return { logins, commands, seconds: (performance.now() - begun) / 1000, cpu: cpuMs(server.pids()) - cpuBefore };
+}
+
+/**
+ * Cycles started at `perSecond` at even intervals for `forSeconds`, whether or not earlier ones have
+ * ended (an open loop: what a server sees from many independent clients), over the same users.
+ */
+async function pacedCycles(server: Server, perSecond: number, forSeconds: number): Promise<CycleResult> {
+  const logins: number[] = [];
+  let commands = 0;
+  const cpuBefore = cpuMs(server.pids());
+  const begun = performance.now();
+  const running: Promise<void>[] = [];
+  for (let n = 0; n < perSecond * forSeconds; n++) {
+    const at = begun + (n * 1000) / perSecond;
+    const wait = at - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    running.push(
+      cycle(server, n % clients, logins).then((count) => {
+        commands += count;
+      }),
+    );
+  }
+  await Promise.all(running);
+  return { logins, commands, seconds: (performance.now() - begun) / 1000, cpu: cpuMs(server.pids()) - cpuBefore };
+}
+
+interface CycleFigures {
+  loginsPerSecond: number;
+  commandsPerSecond: number;
+  p50: number;
+  p99: number;
+  cpuUsPerLogin: number;
+}
+
+function cycleFigures(results: CycleResult[]): CycleFigures {
+  const logins = results.flatMap((r) => r.logins).sort((a, b) => a - b);
+  const time = results.reduce((sum, r) => sum + r.seconds, 0);
+  const at = (q: number) => logins[Math.min(logins.length - 1, Math.floor(logins.length * q))] ?? NaN;
+  return {
+    loginsPerSecond: logins.length / time,
+    commandsPerSecond: results.reduce((sum, r) => sum + r.commands, 0) / time,
+    p50: at(0.5),
+    p99: at(0.99),
+    cpuUsPerLogin: (results.reduce((sum, r) => sum + r.cpu, 0) * 1000) / logins.length,
+  };
+}
+
+/**
+ * The login-cycle workload on both servers, alternating in rounds as the mixed workload does; then
+ * Holdfast (the last server) paced at the rate the first reached.
+ */
+async function compareLoginCycles(servers: Server[]) {
+  for (const server of servers) {
+    process.stderr.write(`${server.name}: seeding ${clients} mailboxes with ${messagesPerMailbox} messages\n`);
+    await seed(server);
+  }
+  const results = new Map<Server, CycleResult[]>(servers.map((s) => [s, []]));
+  const slot = seconds / rounds;
+  process.stderr.write(`login cycles: ${rounds} rounds of ${slot.toFixed(1)} s per server, alternating\n`);
+  const pairRatios: number[] = [];
+  const rate = (r: CycleResult) => r.logins.length / r.seconds;
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    for (const server of order) results.get(server)!.push(await loginCycles(server, slot));
+    if (servers.length === 2)
+      pairRatios.push(rate(results.get(servers[1]!)![round]!) / rate(results.get(servers[0]!)![round]!));
+  }
+  const figures = new Map(servers.map((s) => [s, cycleFigures(results.get(s)!)]));
+  let paced: { perSecond: number; figures: CycleFigures } | undefined;
+  if (servers.length === 2) {
+    const perSecond = Math.max(1, Math.round(figures.get(servers[0]!)!.loginsPerSecond));
+    process.stderr.write(`${servers[1]!.name}: paced at ${perSecond} sign-ins/s for ${slot.toFixed(1)} s\n`);
+    paced = { perSecond, figures: cycleFigures([await pacedCycles(servers[1]!, perSecond, slot)]) };
+  }
+  return { figures, pairRatios, paced };
+}
+
+function printLoginCycles(
+  peer: CycleFigures,
+  ours: CycleFigures,
+  pairRatios: number[],
+  paced?: { perSecond: number; figures: CycleFigures },
+) {
+  const row = (name: string, f: CycleFigures) =>
+    `${name.padEnd(20)}${f.loginsPerSecond.toFixed(0).padStart(9)} ${f.commandsPerSecond.toFixed(0).padStart(11)} ${f.p50.toFixed(1).padStart(13)} ${f.p99.toFixed(1).padStart(13)} ${f.cpuUsPerLogin.toFixed(0).padStart(20)}`;
+  console.log(
+    `imap login cycle: ${clients} clients, each: connect, LOGIN, ${cycleCommands.join(', ')}, LOGOUT, and again; ${messagesPerMailbox} messages per mailbox; ${seconds} s per server in ${rounds} alternating rounds`,
+  );
+  console.log('');
+  console.log('                    logins/s  commands/s  login p50 ms  login p99 ms  server CPU µs/login');
+  console.log(row('Dovecot', peer));
+  console.log(row(`Holdfast (${storeName(values.database)})`, ours));
+  console.log(
+    `ratio (logins/s)    ${(ours.loginsPerSecond / peer.loginsPerSecond).toFixed(2).padStart(9)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`,
+  );
+  if (paced)
+    console.log(
+      `Holdfast at Dovecot's rate (${paced.perSecond} logins/s offered, open loop): ${paced.figures.loginsPerSecond.toFixed(0)} logins/s, login p50 ${paced.figures.p50.toFixed(1)} ms, p99 ${paced.figures.p99.toFixed(1)} ms`,
+    );
+}
+
 const users = Array.from({ length: clients }, (_, i) => `bench${i}@bench.example`);
 const memoryFile = join(tmpdir(), `holdfast-bench-memory-${process.pid}.json`);
 process.env.HOLDFAST_BENCH_MEMORY_FILE = memoryFile;
@@ -285,6 +447,7 @@ const withHoldfast = <T>(run: (server: Server) => Promise<T>) =>
       password: 'Bench-Password-1',
       imapSettings: 'max_connections_per_user = 2000\n',
       databaseUrl: values.database,
+      workers: values.workers,
     },
     (server) =>
       run({
@@ -292,7 +455,7 @@ const withHoldfast = <T>(run: (server: Server) => Promise<T>) =>
         port: server.port('imap'),
         user: (i) => users[i]!,
         password: 'Bench-Password-1',
-        pids: () => [server.child.pid!],
+        pids: () => server.pids(),
         heapKb: () => {
           const usage = JSON.parse(readFileSync(memoryFile, 'utf8')) as { heapUsed: number; external: number };
           return (usage.heapUsed + usage.external) / 1024;
@@ -315,33 +478,62 @@ const dovecot = (port: number): Server => ({
 });
 const none = { perSecond: NaN, p99: NaN, cpuUsPerCommand: NaN, idleKb: NaN, heapKb: NaN };
 
-const { peer, ours, pairRatios } = values['holdfast-only']
-  ? await withHoldfast(async (h) => ({
-      peer: none,
-      ours: (await compare([h])).figures.get(h)!,
-      pairRatios: [] as number[],
-    }))
-  : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) =>
-      withHoldfast(async (h) => {
-        const d = dovecot(port);
-        const { figures, pairRatios } = await compare([d, h]);
-        return { peer: figures.get(d)!, ours: figures.get(h)!, pairRatios };
-      }),
-    );
+async function runLoginCycles() {
+  const noFigures: CycleFigures = {
+    loginsPerSecond: NaN,
+    commandsPerSecond: NaN,
+    p50: NaN,
+    p99: NaN,
+    cpuUsPerLogin: NaN,
+  };
+  const { peer, ours, pairRatios, paced } = values['holdfast-only']
+    ? await withHoldfast(async (h) => ({
+        peer: noFigures,
+        ours: (await compareLoginCycles([h])).figures.get(h)!,
+        pairRatios: [] as number[],
+        paced: undefined,
+      }))
+    : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) =>
+        withHoldfast(async (h) => {
+          const d = dovecot(port);
+          const { figures, pairRatios, paced } = await compareLoginCycles([d, h]);
+          return { peer: figures.get(d)!, ours: figures.get(h)!, pairRatios, paced };
+        }),
+      );
+  printLoginCycles(peer, ours, pairRatios, paced);
+}
 
-console.log(
-  `imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload per server in ${rounds} alternating rounds; ${idleConnections} idle connections`,
-);
-console.log('');
-console.log(
-  '                    commands/s   p99 ms   server CPU µs/command   KiB per idle connection (process PSS; JS heap + buffers)',
-);
-console.log(
-  `Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.cpuUsPerCommand.toFixed(0).padStart(20)}   ${peer.idleKb.toFixed(0).padStart(6)}`,
-);
-console.log(
-  `${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.cpuUsPerCommand.toFixed(0).padStart(20)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`,
-);
-console.log(
-  `ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`,
-);
+async function runMixed() {
+  const { peer, ours, pairRatios } = values['holdfast-only']
+    ? await withHoldfast(async (h) => ({
+        peer: none,
+        ours: (await compare([h])).figures.get(h)!,
+        pairRatios: [] as number[],
+      }))
+    : await withDovecot({ lmtp: 24_925, imap: 14_344 }, (port) =>
+        withHoldfast(async (h) => {
+          const d = dovecot(port);
+          const { figures, pairRatios } = await compare([d, h]);
+          return { peer: figures.get(d)!, ours: figures.get(h)!, pairRatios };
+        }),
+      );
+
+  console.log(
+    `imap: ${clients} long-lived sessions, ${messagesPerMailbox} messages of 5 KB per mailbox, ${seconds} s mixed workload per server in ${rounds} alternating rounds; ${idleConnections} idle connections`,
+  );
+  console.log('');
+  console.log(
+    '                    commands/s   p99 ms   server CPU µs/command   KiB per idle connection (process PSS; JS heap + buffers)',
+  );
+  console.log(
+    `Dovecot             ${peer.perSecond.toFixed(0).padStart(10)} ${peer.p99.toFixed(1).padStart(8)}   ${peer.cpuUsPerCommand.toFixed(0).padStart(20)}   ${peer.idleKb.toFixed(0).padStart(6)}`,
+  );
+  console.log(
+    `${`Holdfast (${storeName(values.database)})`.padEnd(20)}${ours.perSecond.toFixed(0).padStart(10)} ${ours.p99.toFixed(1).padStart(8)}   ${ours.cpuUsPerCommand.toFixed(0).padStart(20)}   ${ours.idleKb.toFixed(0).padStart(6)}; ${ours.heapKb.toFixed(1)}`,
+  );
+  console.log(
+    `ratio (commands/s)  ${(ours.perSecond / peer.perSecond).toFixed(2).padStart(10)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`,
+  );
+}
+
+await (loginCycle ? runLoginCycles() : runMixed());
