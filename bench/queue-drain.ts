@@ -3,19 +3,21 @@
 // the backlog while the destination refuses connections, then the sink starts and each is told to
 // retry now (holdfast queue retry --domain / postqueue -f). Prints messages per second drained.
 //
-//   npm run bench:queue-drain -- [--messages 10000] [--database postgres://…]
+//   npm run bench:queue-drain -- [--messages 10000] [--database postgres://…] [--workers N|auto]
+//
+// --workers runs Holdfast as `holdfast start --workers N` (processes sharing the listeners and the queue).
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
-import { benchArgs } from './lib/bench-args.ts';
+import { benchArgs, workersOption } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
 import { withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
 import { startSmtpSink, withMailPeers } from './lib/peers.ts';
 import { smtpSource, waitFor } from './lib/smtp-load.ts';
 
-const { values } = benchArgs(import.meta.url, { messages: { type: 'string', default: '10000' } });
+const { values } = benchArgs(import.meta.url, { messages: { type: 'string', default: '10000' }, ...workersOption });
 const messages = Number(values.messages);
 const recipient = 'someone@sink.example';
 const sinkPort = 2_626;
@@ -64,10 +66,10 @@ async function drainHoldfast(): Promise<number> {
         );
         // sink.example is passed on (internal relay), so port 25 accepts it and the relay route sends it on.
         installation.cli(['domain', 'add', 'sink.example', '--type', 'internal-relay']);
-        const server = await installation.start({
-          HOLDFAST_CONFIG: join(dir, 'holdfast.toml'),
-          HOLDFAST_DNS_SERVERS: dns.server,
-        });
+        const server = await installation.start(
+          { HOLDFAST_CONFIG: join(dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server },
+          { workers: values.workers },
+        );
         const count = async (state: string) =>
           (await store.query<{ n: number }>('select count(*) as n from queue_recipients where state = ?', state))[0]!.n;
         await smtpSource({ port: server.port('smtp'), messages, sessions: 20, size: 5120, to: recipient });
@@ -100,7 +102,7 @@ async function drainHoldfast(): Promise<number> {
 }
 
 console.log(
-  `queue-drain: ${messages} messages of 5 KB queued while the destination was down, then drained to smtp-sink`,
+  `queue-drain: ${messages} messages of 5 KB queued while the destination was down, then drained to smtp-sink; Holdfast with --workers ${values.workers}`,
 );
 const peer = await drainPostfix();
 const ours = await drainHoldfast();

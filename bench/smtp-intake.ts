@@ -4,16 +4,17 @@
 // p99 accept latency at half its peak rate.
 //
 //   npm run bench:smtp-intake -- [--messages 10000] [--sessions 20] [--size 5120] [--holdfast-only]
-//                                [--database postgres://…] [--compare-sqlite] [--rounds 1]
+//                                [--database postgres://…] [--compare-sqlite] [--rounds 1] [--workers N|auto]
 //
 // --database runs Holdfast on a new PostgreSQL database on that server (created and dropped by the
 // run); --compare-sqlite measures Holdfast on SQLite as well, alternating with PostgreSQL for
-// --rounds rounds, and prints PostgreSQL's figures as a share of SQLite's.
+// --rounds rounds, and prints PostgreSQL's figures as a share of SQLite's. --workers runs Holdfast as
+// `holdfast start --workers N` (processes sharing the listeners; CPU counts all of them).
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
-import { benchArgs } from './lib/bench-args.ts';
+import { benchArgs, workersOption } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
 import { withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
@@ -27,6 +28,7 @@ const { values } = benchArgs(import.meta.url, {
   'holdfast-only': { type: 'boolean', default: false },
   'compare-sqlite': { type: 'boolean', default: false },
   rounds: { type: 'string', default: '1' },
+  ...workersOption,
 });
 const messages = Number(values.messages);
 const sessions = Number(values.sessions);
@@ -56,10 +58,10 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
       () => new DnsStub().start(),
       (dns) => dns.stop(),
       async (dns) => {
-        const server = await installation.start({
-          HOLDFAST_CONFIG: join(installation.dir, 'holdfast.toml'),
-          HOLDFAST_DNS_SERVERS: dns.server,
-        });
+        const server = await installation.start(
+          { HOLDFAST_CONFIG: join(installation.dir, 'holdfast.toml'), HOLDFAST_DNS_SERVERS: dns.server },
+          { workers: values.workers },
+        );
         const before = await server.count(recipient);
         const cpuBefore = server.cpuSeconds();
         const databaseCpuBefore = installation.store.serverCpuSeconds();
@@ -105,7 +107,7 @@ const fmt = (n: number) => n.toFixed(0).padStart(7);
 const line = (name: string, f: Figures) => `${name.padEnd(26)}${fmt(f.acceptRate)}      ${fmt(f.endToEndRate)}`;
 const ours = storeName(values.database);
 console.log(
-  `smtp-intake: ${messages} messages of ${size} bytes, ${sessions} concurrent sessions, one message per connection (smtp-source), Holdfast on ${ours}`,
+  `smtp-intake: ${messages} messages of ${size} bytes, ${sessions} concurrent sessions, one message per connection (smtp-source), Holdfast on ${ours} with --workers ${values.workers}`,
 );
 const peer = values['holdfast-only'] ? undefined : await measurePostfix();
 const holdfast: HoldfastFigures[] = [];

@@ -12,6 +12,9 @@ const common = {
   help: { type: 'boolean', default: false },
 } as const;
 
+/** `--workers N` (or auto): Holdfast runs as `holdfast start --workers N`; for the benches that take it. */
+export const workersOption = { workers: { type: 'string', default: '1' } } as const;
+
 /** Parses the process's arguments; with --help, prints the usage of the bench at `benchUrl` (its import.meta.url) and exits. */
 export function benchArgs<O extends Options>(benchUrl: string, options: O) {
   const parsed = parseArgs({ options: { ...options, ...common } as O & typeof common });

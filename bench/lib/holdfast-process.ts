@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBenchStore, type BenchStore } from './bench-store.ts';
 import { guarded } from './cleanup.ts';
-import { processCpuSeconds } from './process-cpu.ts';
+import { processCpuSeconds, processTree } from './process-cpu.ts';
 
 const bin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 /** SIGUSR2 makes the server collect garbage (for memory measurements). */
@@ -19,7 +19,9 @@ export interface HoldfastProcess {
   port(name: string): number;
   /** Messages in a user's INBOX so far. */
   count(address: string): Promise<number>;
-  /** CPU time the server process has used so far (user + system, all its threads), in seconds. */
+  /** The server's processes: the one started, and its workers with --workers. */
+  pids(): number[];
+  /** CPU time the server's processes have used so far (user + system, all their threads), in seconds. */
   cpuSeconds(): number;
   stop(): Promise<void>;
 }
@@ -47,13 +49,21 @@ export function holdfastEnv(dataDir: string, extra: Record<string, string> = {})
   };
 }
 
+export interface StartOptions {
+  /** `--workers`: a number or "auto"; 1 (the default) is one process. */
+  workers?: string;
+}
+
 export interface Installation {
   dir: string;
   store: BenchStore;
   /** Runs a `holdfast` command on this installation. */
   cli(args: string[]): string;
-  /** Starts the server; it is stopped with the installation if the caller has not stopped it. */
-  start(extra?: Record<string, string>): Promise<HoldfastProcess>;
+  /**
+   * Starts the server (`holdfast start --workers N` with `workers`); it is stopped with the
+   * installation if the caller has not stopped it.
+   */
+  start(extra?: Record<string, string>, options?: StartOptions): Promise<HoldfastProcess>;
 }
 
 /**
@@ -79,8 +89,8 @@ export async function withInstallation<T>(
       dir,
       store,
       cli: (args) => holdfastCli(dir, args, env),
-      start: async (extra = {}) => {
-        const server = await startHoldfastProcess(dir, installation.store, { ...env, ...extra });
+      start: async (extra = {}, options = {}) => {
+        const server = await startHoldfastProcess(dir, installation.store, { ...env, ...extra }, options);
         servers.push(server);
         return server;
       },
@@ -100,6 +110,7 @@ function startHoldfastProcess(
   dataDir: string,
   store: BenchStore,
   extra: Record<string, string>,
+  options: StartOptions,
 ): Promise<HoldfastProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -112,6 +123,7 @@ function startHoldfastProcess(
         bin,
         'start',
         '--json',
+        ...(options.workers && options.workers !== '1' ? ['--workers', options.workers] : []),
       ],
       {
         env: holdfastEnv(dataDir, extra),
@@ -135,7 +147,9 @@ function startHoldfastProcess(
               address,
             )
           )[0]!.n,
-        cpuSeconds: () => processCpuSeconds(child.pid!),
+        pids: () => processTree(child.pid!),
+        // Workers that died and were restarted take their CPU time with them (they should not die).
+        cpuSeconds: () => processTree(child.pid!).reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
         stop: () =>
           (stopped ??= new Promise((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done();

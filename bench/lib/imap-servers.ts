@@ -34,13 +34,15 @@ export async function withDovecot<T>(
  * on SQLite or on a new PostgreSQL database on the server at `databaseUrl`.
  */
 export async function withHoldfastImap<T>(
-  options: { users: string[]; password: string; imapSettings?: string; databaseUrl?: string },
+  options: { users: string[]; password: string; imapSettings?: string; databaseUrl?: string; workers?: string },
   measure: (server: HoldfastProcess) => Promise<T>,
 ): Promise<T> {
   return withInstallation(options.databaseUrl, async (installation) => {
     const config = join(installation.dir, 'holdfast.toml');
     writeFileSync(config, `[imap]\nplaintext_login = true\n${options.imapSettings ?? ''}`);
     for (const user of options.users) installation.cli(['user', 'add', user, '--password', options.password]);
-    return measure(await installation.start({ HOLDFAST_CONFIG: config, HOLDFAST_IMAP_PORT: '0' }));
+    return measure(
+      await installation.start({ HOLDFAST_CONFIG: config, HOLDFAST_IMAP_PORT: '0' }, { workers: options.workers }),
+    );
   });
 }

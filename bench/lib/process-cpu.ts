@@ -14,6 +14,17 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/** A process and its children (the workers of `holdfast start --workers N`), from /proc. */
+export function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    // gone, or a kernel without the children file: the process alone
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
 /**
  * CPU used by the processes whose command line contains `marker` (PostgreSQL backends show their
  * database's name there), sampled every 200 ms: backends come and go with the server's pool, and
