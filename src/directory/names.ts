@@ -5,21 +5,28 @@ import { invalid } from '../errors.ts';
 const localPartPattern = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/i;
 
 export interface ParsedAddress {
+  /** Lower-cased: how the directory stores and compares addresses. */
   address: string;
   local: string;
   domain: string;
+  /**
+   * The local part as given with the domain lower-cased: what goes to another server, which alone
+   * decides what case means in its local parts (RFC 5321 §2.4).
+   */
+  asGiven: string;
 }
 
 /** Lower-cases and checks an address; throws `invalid-address` naming it when it is not one. */
 export function parseAddress(input: string): ParsedAddress {
-  const address = input.trim().toLowerCase();
+  const trimmed = input.trim();
+  const address = trimmed.toLowerCase();
   const at = address.lastIndexOf('@');
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
   if (at < 1 || local.length > 64 || !localPartPattern.test(local) || !isDomainName(domain)) {
     throw invalid('invalid-address', `"${input}" is not a valid email address`);
   }
-  return { address, local, domain };
+  return { address, local, domain, asGiven: `${trimmed.slice(0, at)}@${domain}` };
 }
 
 export function parseDomain(input: string): string {

@@ -4,6 +4,7 @@
 // (RFC 5321 §4.5.1): postmaster@ each authoritative domain reaches the tenant's administrators, and
 // the server's own names — bare "postmaster", postmaster@ and MAILER-DAEMON@ its host name (the
 // sender of its bounces) — the global administrators, unless such an address exists in its own right.
+// Our own addresses compare without regard to case; a remote address keeps its local part as given.
 import type { Directory, Principal } from '../directory/directory.ts';
 import { parseAddress } from '../directory/names.ts';
 
@@ -41,7 +42,7 @@ export async function routeRecipient(
   hostname?: string,
 ): Promise<RouteResult> {
   const bare = hostname !== undefined && addressInput.trim().toLowerCase() === 'postmaster';
-  const { address, local, domain } = parseAddress(bare ? `postmaster@${hostname}` : addressInput);
+  const { address, local, domain, asGiven } = parseAddress(bare ? `postmaster@${hostname}` : addressInput);
   const serverName = domain === hostname && (local === 'postmaster' || local === 'mailer-daemon');
   const owner = await directory.findDomain(domain);
   if (!owner && !serverName)
@@ -49,7 +50,7 @@ export async function routeRecipient(
       kind: 'remote',
       domain,
       ownDomain: false,
-      recipients: [{ recipient: address, route: 'remote', domain, tenantId: senderTenantId }],
+      recipients: [{ recipient: asGiven, route: 'remote', domain, tenantId: senderTenantId }],
     };
 
   // user+tag@domain reaches user@domain unless user+tag exists in its own right.
@@ -64,7 +65,7 @@ export async function routeRecipient(
         kind: 'remote',
         domain,
         ownDomain: true,
-        recipients: [{ recipient: address, route: 'remote', domain, tenantId: owner!.tenantId }],
+        recipients: [{ recipient: asGiven, route: 'remote', domain, tenantId: owner!.tenantId }],
       };
     if (local === 'postmaster') return toAdministrators(directory, owner!.tenantId);
     return { kind: 'unknown', tenantId: owner!.tenantId };

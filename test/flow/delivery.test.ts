@@ -71,13 +71,13 @@ for (const name of backendNames) {
 
     it('delivers to the MX of the recipient domain, with our headers', async () => {
       mx.script = {};
-      await send('first contact', ['bob@remote.example', 'carol@remote.example']);
+      await send('first contact', ['bob@remote.example', 'Carol.Case@Remote.Example']);
       await settle('first contact', 'delivered');
       const got = mx.received.find((m) => m.data.includes('Subject: first contact'))!;
       assert.deepEqual(
         got.to,
-        ['bob@remote.example', 'carol@remote.example'],
-        'one transaction for both recipients of the domain',
+        ['bob@remote.example', 'Carol.Case@remote.example'],
+        'one transaction for both recipients of the domain; a local part keeps its case (RFC 5321 §2.4)',
       );
       assert.equal(got.from, 'alice@test.example');
       assert.match(got.data, /^Received: from .*\r\n\tby mail\.test\.example \(Holdfast\) with ESMTPSA/);

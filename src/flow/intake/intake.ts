@@ -160,7 +160,7 @@ export class Intake {
     let parsed: string;
     try {
       // The one address without a domain every server takes (RFC 5321 §4.1.1.3); smtp-server passes it on.
-      parsed = address.toLowerCase() === 'postmaster' ? 'postmaster' : parseAddress(address).address;
+      parsed = address.toLowerCase() === 'postmaster' ? 'postmaster' : parseAddress(address).asGiven;
     } catch {
       throw smtpReply(501, '5.1.3', `Bad recipient address syntax <${address}>`);
     }
