@@ -281,8 +281,8 @@ export class Intake {
     // Our Received line goes on top, as every hop's does (RFC 5321 4.4).
     prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
 
-    const recipients = state.recipients.flatMap((r) =>
-      r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify })),
+    const recipients = oncePerMailbox(
+      state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify }))),
     );
     const forMailboxes = spooled.inline && recipients.some((r) => r.route === 'local');
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
@@ -493,6 +493,20 @@ export class Intake {
     if (!state) throw smtpReply(421, '4.3.0', 'Session state lost, closing transmission channel');
     return state;
   }
+}
+
+/**
+ * A mailbox reached twice (named and through a group or alias, say) gets one copy, as with Postfix's
+ * duplicate filter: the first RCPT that reached it (its ORCPT and NOTIFY) stands.
+ */
+function oncePerMailbox<R extends { route: string; recipient: string }>(recipients: R[]): R[] {
+  const reached = new Set<string>();
+  return recipients.filter((r) => {
+    const key = `${r.route} ${r.recipient}`;
+    if (reached.has(key)) return false;
+    reached.add(key);
+    return true;
+  });
 }
 
 function throwRefusal(refusal: SendingRefusal | undefined) {
