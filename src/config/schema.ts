@@ -355,8 +355,9 @@ export interface ClusterSettings {
 }
 
 export function clusterSettings(section: { heartbeat?: number; lease?: number } | undefined): ClusterSettings {
-  const heartbeatMs = section?.heartbeat ?? 5000;
-  return { heartbeatMs, leaseMs: section?.lease ?? Math.max(15_000, 3 * heartbeatMs) };
+  // A node that dies hands its singleton jobs over within a lease plus a heartbeat: 12 s by default.
+  const heartbeatMs = section?.heartbeat ?? 2000;
+  return { heartbeatMs, leaseMs: section?.lease ?? 5 * heartbeatMs };
 }
 
 export interface HealthSettings {

@@ -176,12 +176,9 @@ describe('[cluster] settings', () => {
     return () => loadConfig({ env: loopbackEnv(dir), cwd: dir });
   };
 
-  it('defaults to a 5 s heartbeat and a 15 s lease, and derives the lease from a longer heartbeat', async () => {
-    assert.deepEqual((await load(''))().cluster, { heartbeatMs: 5000, leaseMs: 15_000 });
-    assert.deepEqual((await load('[cluster]\nheartbeat = "10s"\n'))().cluster, {
-      heartbeatMs: 10_000,
-      leaseMs: 30_000,
-    });
+  it('defaults to a 2 s heartbeat and a 10 s lease (five heartbeats), also with another heartbeat', async () => {
+    assert.deepEqual((await load(''))().cluster, { heartbeatMs: 2000, leaseMs: 10_000 });
+    assert.deepEqual((await load('[cluster]\nheartbeat = "5s"\n'))().cluster, { heartbeatMs: 5000, leaseMs: 25_000 });
   });
 
   it('refuses a lease shorter than three heartbeats, and a heartbeat under 100 ms, naming key and value', async () => {
