@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FencedOut } from '../../src/cluster/leader-lease.ts';
 import { listNodes } from '../../src/cluster/node-registry.ts';
+import { Housekeeping } from '../../src/flow/queue/housekeeping.ts';
+import { silentLogger } from '../../src/logging/logger.ts';
 import { createBackend, postgresSkip, type TestBackend } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 
@@ -134,6 +136,50 @@ describe('singleton jobs across nodes', { skip: postgresSkip }, () => {
     );
     const written = await db.selectFrom('health_checks').select('node').where('node', '=', 'stale-writer').execute();
     assert.equal(written.length, 0);
+
+    // Housekeeping under the stale token: finished mail past keep_finished stays for the new holder.
+    const { id } = await db
+      .insertInto('queue_messages')
+      .values({
+        blob_hash: 'f'.repeat(64),
+        prefix: '',
+        size: 0,
+        sender: 'old@test.example',
+        message_id: null,
+        subject: 'finished long ago',
+        source: 'mx',
+        client_ip: null,
+        auth_principal_id: null,
+        envid: null,
+        ret: null,
+        verified_from: null,
+        received_at: 1,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { store, config } = holder.node.holdfast;
+    const housekeeping = new Housekeeping({
+      db,
+      blobs: store.blobs,
+      keepFinishedMs: config.queue.keepFinishedMs,
+      logger: silentLogger(),
+      now: Date.now,
+    });
+    await assert.rejects(
+      housekeeping.round((trx) => stale.fence(trx, staleToken)),
+      FencedOut,
+    );
+    assert.ok(await db.selectFrom('queue_messages').select('id').where('id', '=', id).executeTakeFirst(), 'not purged');
+    const current = other.node.holdfast.cluster.singletons.lease('test-job').held!;
+    assert.equal(
+      (
+        await housekeeping.round((trx) =>
+          other.node.holdfast.cluster.singletons.lease('test-job').fence(trx, current.token),
+        )
+      ).purged,
+      1,
+      'the holder purges it',
+    );
 
     // The others see it silent, not stopped.
     await other.waitFor(
