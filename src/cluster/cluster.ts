@@ -6,7 +6,10 @@ import type { ClusterSettings } from '../config/schema.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../store/schema.ts';
 import { NodeRegistry } from './node-registry.ts';
-import { Singletons } from './singletons.ts';
+import { Singletons, withinMs } from './singletons.ts';
+
+/** How long a clean stop may take before the node stops without saying so. */
+const stopBoundMs = 10_000;
 
 export interface ClusterDeps {
   db: Kysely<Database>;
@@ -23,7 +26,10 @@ export class Cluster {
   readonly registry: NodeRegistry;
   readonly singletons: Singletons;
 
+  private readonly logger: Logger;
+
   constructor(deps: ClusterDeps) {
+    this.logger = deps.logger;
     const { settings } = deps;
     this.registry = new NodeRegistry({ ...deps, heartbeatMs: settings.heartbeatMs });
     this.singletons = new Singletons({
@@ -59,7 +65,15 @@ export class Cluster {
 
   /** A clean stop: running singleton jobs finish, leases are released, the node is marked stopped. */
   async stop() {
-    await this.singletons.stop();
-    await this.registry.stop();
+    // Bounded: with the store gone, the others see this node silent and its leases run out.
+    await withinMs(
+      (async () => {
+        await this.singletons.stop();
+        await this.registry.stop();
+      })().catch((error) =>
+        this.logger.warn({ err: error }, 'cluster: could not say this node stopped; the others see it silent'),
+      ),
+      stopBoundMs,
+    );
   }
 }

@@ -16,6 +16,9 @@ export interface SingletonRun {
   fence(trx: Transaction<Database>): Promise<void>;
 }
 
+/** How long a clean stop waits for running jobs before it releases their leases anyway. */
+const stopWaitMs = 5000;
+
 export type SingletonJob = (run: SingletonRun) => Promise<unknown>;
 
 export interface SingletonsDeps {
@@ -77,8 +80,8 @@ export class Singletons {
   /** A clean stop: lets running jobs finish, then releases the leases so another node takes over at once. */
   async stop() {
     this.freeze();
-    await this.ticking;
-    await Promise.all([...this.entries.values()].map((e) => e.running));
+    // Briefly: a job still running after that is fenced out by whoever takes its lease next.
+    await withinMs(Promise.all([this.ticking, ...[...this.entries.values()].map((e) => e.running)]), stopWaitMs);
     for (const { lease } of this.entries.values())
       await lease
         .release()
@@ -175,4 +178,11 @@ export class Singletons {
       }
     }
   }
+}
+
+/** Waits for `work`, but no longer than `ms`. */
+export async function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

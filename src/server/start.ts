@@ -211,11 +211,7 @@ async function stopNode(holdfast: Holdfast, services: RunningService[]) {
     await graceful.catch(() => {});
   }
   // After the services: a singleton job still running finishes, then its lease goes to another node at once.
-  await holdfast.cluster
-    .stop()
-    .catch((error) =>
-      logger.warn({ err: error }, 'cluster: could not say this node stopped; the others see it silent'),
-    );
+  await holdfast.cluster.stop();
   await holdfast.store.close();
   logger.info('stopped');
 }
