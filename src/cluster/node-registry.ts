@@ -80,9 +80,20 @@ export class NodeRegistry {
 
   /** Beats every [cluster] heartbeat until stop(). */
   start() {
+    // Said once when heartbeats begin to fail (the store unreachable) and once when they work again.
+    let failingSince: number | undefined;
     this.timer = setInterval(() => {
       this.beating ??= this.beat()
-        .catch((error) => this.deps.logger.warn({ err: error }, 'cluster: heartbeat failed; trying again'))
+        .then(() => {
+          if (failingSince === undefined) return;
+          this.deps.logger.info({ silentMs: this.deps.now() - failingSince }, 'cluster: heartbeats work again');
+          failingSince = undefined;
+        })
+        .catch((error) => {
+          if (failingSince !== undefined) return;
+          failingSince = this.deps.now();
+          this.deps.logger.warn({ err: error }, 'cluster: heartbeat failed; trying again at every heartbeat');
+        })
         .finally(() => (this.beating = undefined));
     }, this.deps.heartbeatMs);
     this.timer.unref();

@@ -37,6 +37,8 @@ interface Entry {
   running?: Promise<void>;
   /** performance.now() when this node took the lease or last ran the job: the next run is an interval later. */
   mark: number;
+  /** Whether taking or renewing the lease failed last time (logged once until it works again). */
+  failing?: boolean;
   /** What this node last said about the lease in its log: held or not. */
   logged: boolean;
 }
@@ -134,9 +136,13 @@ export class Singletons {
         const held = await this.acquire(entry);
         if (held && entry.job && !entry.running && performance.now() - entry.mark >= entry.job.intervalMs)
           entry.running = this.run(entry, held.token).finally(() => (entry.running = undefined));
+        entry.failing = false;
       } catch (error) {
-        // The store did not answer: the lease runs out if this lasts, and the job moves to a node that can write.
-        this.deps.logger.warn({ err: error, singleton: lease.name }, 'cluster: could not take or renew a lease');
+        // The store did not answer: the lease runs out if this lasts, and the job moves to a node that
+        // can write. Said once per outage, not at every heartbeat.
+        if (!entry.failing)
+          this.deps.logger.warn({ err: error, singleton: lease.name }, 'cluster: could not take or renew a lease');
+        entry.failing = true;
       }
     }
   }
