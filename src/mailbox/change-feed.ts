@@ -4,6 +4,7 @@
 // sessions read what changed from the store by MODSEQ, so a lost event delays, never loses, a change.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { resubscribed } from '../store/channel-signals.ts';
 
 export interface MailboxChange {
   tenantId: number;
@@ -35,6 +36,8 @@ export class ChangeFeed {
 
   /** Changes from other nodes arrive here (a relay's message). */
   receive(message: string) {
+    // The relay lost its connection for a while: what other nodes changed meanwhile was not heard.
+    if (message === resubscribed) return this.resync();
     let parsed: { node?: string; change?: MailboxChange };
     try {
       parsed = JSON.parse(message) as typeof parsed;
@@ -52,5 +55,16 @@ export class ChangeFeed {
   subscribe(listener: (change: MailboxChange) => void): () => void {
     this.emitter.on('change', listener);
     return () => this.emitter.off('change', listener);
+  }
+
+  /** Every listener should look again at whatever it shows: changes may have been missed. */
+  resync() {
+    this.emitter.emit('resync');
+  }
+
+  /** Called at each resync(); IDLE sessions catch up with their folder. */
+  onResync(listener: () => void): () => void {
+    this.emitter.on('resync', listener);
+    return () => this.emitter.off('resync', listener);
   }
 }

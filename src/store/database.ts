@@ -40,8 +40,22 @@ export async function openDatabase(
     const { default: pg } = await import('pg');
     // int8 (bigint, count(*)) arrives as a string by default; our integers stay well inside 2^53.
     pg.types.setTypeParser(20, (value) => Number(value));
-    const pool = new pg.Pool({ connectionString: location.url, max: 10, Client: withNamedStatements(pg.Client) });
-    // An idle client that loses its server must not crash the process; the next query reports it.
+    const pool = new pg.Pool({
+      connectionString: location.url,
+      max: 10,
+      Client: withNamedStatements(pg.Client),
+      // While the server is gone (a failover, a restart) a statement fails within this bound rather
+      // than waiting: a refused or reset connection fails at once, a silent network (packets
+      // dropped) after this long; the caller answers with a temporary failure (store-unavailable.ts).
+      // It also bounds the wait for a free connection, which past 10 s is an outage as far as a
+      // client is concerned. The next statement connects again by itself.
+      connectionTimeoutMillis: 10_000,
+      // A connection whose server vanished without a word (a killed VM) is found out by TCP.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    // An idle client that loses its server must not crash the process; the pool drops it and the
+    // next query connects anew (checked-out clients are covered in withNamedStatements).
     pool.on('error', () => {});
     const commit: CommitTarget = { dialect: 'postgres' };
     const db = new Kysely<Database>({
@@ -111,12 +125,23 @@ export async function openDatabase(
  * with parameters is given a name and prepared once per connection. Bounded: past 2,000 texts (an
  * `in (…)` list of a new length is a new text) the rest run unnamed. Texts without parameters stay
  * on the simple protocol (it allows several statements in one text, as migrations write them).
+ * Names are per text, prepared again on each new connection (after a failover too).
  * A prepared `select *` fails once its table's columns change: a migration run while other nodes
  * are up needs them restarted, as the new code does anyway.
  */
 function withNamedStatements(Client: typeof import('pg').Client): typeof import('pg').Client {
   const names = new Map<string, string>();
   return class extends Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's Client constructor options, passed through as they are
+    constructor(...args: any[]) {
+      super(...args);
+      // pg emits 'error' on a client whose connection breaks. The pool listens only while the client
+      // is idle; one checked out (between two statements of a transaction) would have no listener,
+      // and an unheard 'error' ends the process. The statements on it fail by themselves, and the
+      // pool drops a client that is no longer queryable when it is released.
+      this.on('error', () => {});
+    }
+
     // biome-ignore lint/suspicious/noExplicitAny: pg's Client.query has a dozen overloads; this one passes every call through
     override query(config: any, values?: any, callback?: any): any {
       if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {

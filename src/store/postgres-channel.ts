@@ -1,13 +1,23 @@
 // A PostgreSQL LISTEN/NOTIFY channel between the nodes sharing one database: what one node
-// publishes, the others receive. A dedicated connection listens; it reconnects after a failure
-// (anything missed meanwhile is only a hint lost: IMAP sessions catch up by MODSEQ anyway).
+// publishes, the others receive. A dedicated connection listens; after a failure (a failover, a
+// restart, a cut network) it reconnects with growing waits, listens again and tells the receiver
+// that it may have missed payloads (`resubscribed`): they are hints, and IMAP sessions catch up by
+// MODSEQ once told to look.
 import pg from 'pg';
 import type { Logger } from '../logging/logger.ts';
+import { resubscribed } from './channel-signals.ts';
+
+/** Reconnection waits grow from the first to the last, doubling, with jitter so nodes do not come back in step. */
+const firstRetryMs = 200;
+const lastRetryMs = 5000;
 
 export class PostgresChannel {
   private client: pg.Client | undefined;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
+  private failures = 0;
+  /** Connections whose end was seen (also before they were this.client). */
+  private readonly ended = new WeakSet<pg.Client>();
   private waiting: { payload: string; resolve(): void; reject(error: unknown): void }[] = [];
   private sending: Promise<void> | undefined;
 
@@ -20,28 +30,65 @@ export class PostgresChannel {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
   }
 
+  /** Connects and listens; fails if the database cannot be reached now (a node starts only with its store). */
   async start(): Promise<this> {
-    await this.connect();
+    this.client = await this.subscribe();
     return this;
   }
 
-  private async connect() {
-    const client = new pg.Client({ connectionString: this.url });
+  /** A new connection listening on the channel, or the error that prevented it. */
+  private async subscribe(): Promise<pg.Client> {
+    const client = new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     client.on('notification', (message) => {
       if (message.channel === this.channel && message.payload !== undefined) this.onMessage(message.payload);
     });
-    const reconnect = (error?: Error) => {
-      if (this.stopped || this.client !== client) return;
-      this.client = undefined;
-      this.log.warn({ err: error }, 'change feed: lost the PostgreSQL listener, reconnecting');
-      client.end().catch(() => {});
-      this.retry = setTimeout(() => void this.connect().catch((e) => reconnect(e as Error)), 1000);
-    };
-    client.on('error', reconnect);
-    client.on('end', () => reconnect());
-    this.client = client;
-    await client.connect();
-    await client.query(`listen ${this.channel}`);
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`listen ${this.channel}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    return client;
+  }
+
+  private lost(client: pg.Client, error?: Error) {
+    this.ended.add(client);
+    if (this.stopped || this.client !== client) return;
+    this.client = undefined;
+    this.log.warn({ err: error }, 'change feed: lost the PostgreSQL listener, reconnecting');
+    client.end().catch(() => {});
+    this.reconnectLater();
+  }
+
+  private reconnectLater() {
+    const wait = Math.min(lastRetryMs, firstRetryMs * 2 ** this.failures) * (0.5 + Math.random() / 2);
+    this.retry = setTimeout(async () => {
+      let client: pg.Client;
+      try {
+        client = await this.subscribe();
+      } catch (error) {
+        if (this.stopped) return;
+        // Logged at the first failure and then every tenth, not at every retry of a long outage.
+        if (this.failures++ % 10 === 0)
+          this.log.warn({ err: error, failures: this.failures }, 'change feed: PostgreSQL listener still down');
+        return this.reconnectLater();
+      }
+      if (this.stopped) return void client.end().catch(() => {});
+      this.client = client;
+      this.failures = 0;
+      this.log.info('change feed: listening again; sessions re-check what they show');
+      this.onMessage(resubscribed);
+      // A connection that broke between LISTEN and the line above raised its events with no owner.
+      if (this.ended.has(client)) this.lost(client);
+    }, wait);
   }
 
   /**

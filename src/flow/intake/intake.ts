@@ -22,6 +22,7 @@ import type { Metrics } from '../../metrics/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
 import type { Store } from '../../store/store.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { fitsQuota, sizeNotKnown } from '../../mailbox/quota.ts';
 import { formatSize } from '../../config/size.ts';
 import type { MailDns } from '../dns.ts';
@@ -358,7 +359,7 @@ export class Intake {
   ): Promise<string> {
     const fromDomain = headerAddresses(headerValue(fields, 'from'))[0]?.split('@')[1] ?? state.sender?.split('@')[1];
     if (!fromDomain) return '';
-    const owner = await this.routing.findDomain(fromDomain).catch(() => undefined);
+    const owner = await this.routing.findDomain(fromDomain).catch(unlessUnavailable);
     if (!owner || owner.tenantId !== state.principal?.tenantId) return '';
     const content = message.inline
       ? Buffer.concat([Buffer.from(prefix), message.inline.data])
@@ -385,8 +386,8 @@ export class Intake {
     let resolved: Awaited<ReturnType<Directory['resolveAddress']>> | undefined;
     try {
       resolved = await this.deps.directory.resolveAddress(address);
-    } catch {
-      resolved = undefined;
+    } catch (error) {
+      resolved = unlessUnavailable(error);
     }
     if (!resolved || !(await this.deps.directory.maySendAs(principal.id, resolved.principal.id))) {
       throw smtpReply(
@@ -443,7 +444,7 @@ export class Intake {
       for (const address of [state.sender ?? '', ...authors])
         if (domainOf(address) && !claims.has(domainOf(address))) claims.set(domainOf(address), address);
       for (const [domain, address] of claims) {
-        if (isAligned(domain, proof) || !(await this.routing.findDomain(domain).catch(() => undefined))) continue;
+        if (isAligned(domain, proof) || !(await this.routing.findDomain(domain).catch(unlessUnavailable))) continue;
         // A DNS failure is no proof of spoofing: the sender tries again, as with DMARC's temperror.
         if (proof.temporaryError)
           throw smtpReply(
@@ -493,6 +494,15 @@ export class Intake {
     if (!state) throw smtpReply(421, '4.3.0', 'Session state lost, closing transmission channel');
     return state;
   }
+}
+
+/**
+ * For lookups whose failure means "no": a store that cannot be reached is no answer at all, and must
+ * not turn into a permanent refusal (or a skipped check); it reaches the session as 451 4.3.0.
+ */
+function unlessUnavailable(error: unknown): undefined {
+  if (isStoreUnavailable(error)) throw error;
+  return undefined;
 }
 
 /**

@@ -54,6 +54,8 @@ export class QueueRunner {
   private ticking = false;
   private again = false;
   private stopped = false;
+  /** When claims began to fail (the store unreachable), while they do. */
+  private claimsFailingSince: number | undefined;
 
   constructor(private readonly deps: QueueRunnerDeps) {
     this.destinations = deps.destinations;
@@ -107,6 +109,13 @@ export class QueueRunner {
       const room = this.deps.maxActive - this.active.size;
       if (room <= 0) return;
       const claimed = await this.deps.queue.claim(this.owner, room);
+      if (this.claimsFailingSince !== undefined) {
+        this.deps.logger.info(
+          { outageMs: this.deps.now() - this.claimsFailingSince },
+          'queue: claiming works again; deliveries resume',
+        );
+        this.claimsFailingSince = undefined;
+      }
       if (claimed.length === 0) return;
       for (const r of claimed) this.active.set(r.id, r);
       const local = claimed.filter((r) => r.route === 'local');
@@ -120,7 +129,11 @@ export class QueueRunner {
         this.schedule({ destination: destinationOf(this.deps.remote.relays, recipients[0]!.domain), recipients });
       if (claimed.length === room) this.again = true;
     } catch (error) {
-      this.deps.logger.error({ err: error }, 'queue: claiming work failed');
+      // The next poll tries again (a database failover is over in seconds); said once, not at every poll.
+      if (this.claimsFailingSince === undefined) {
+        this.claimsFailingSince = this.deps.now();
+        this.deps.logger.error({ err: error }, 'queue: claiming work failed; retrying at every poll');
+      } else this.deps.logger.debug({ err: error }, 'queue: claiming work still fails');
     }
   }
 
@@ -235,7 +248,6 @@ export class QueueRunner {
       this.deps.logger.warn({ err: error }, 'queue: renewing leases failed');
     }
   }
-
 
   /** Stops claiming; in-flight deliveries finish (the caller bounds the wait). Waiting jobs keep their leases until they expire. */
   async stop() {

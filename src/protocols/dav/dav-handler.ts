@@ -1,6 +1,7 @@
 // One CalDAV request, independent of the HTTP framework: the authenticated principal, the resource
 // the path names, the method's handler, and the mapping of domain errors to WebDAV error bodies
 // (RFC 4918 §16 preconditions, RFC 4791 §5.3.2.1).
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { HoldfastError } from '../../errors.ts';
 import type { DavContext, DavReply, DavRequest, MethodHandler } from './dav-reply.ts';
 import { resolve } from './dav-resources.ts';
@@ -54,6 +55,10 @@ export async function handleDav(context: DavContext, request: DavRequest): Promi
     return await handler(context, resource, request);
   } catch (error) {
     if (error instanceof HoldfastError) return errorReply(error);
+    if (isStoreUnavailable(error)) {
+      context.log.warn({ err: error, method: request.method, path: request.path }, 'caldav: store unavailable');
+      return storeUnavailableReply();
+    }
     context.log.error({ err: error, method: request.method, path: request.path }, 'caldav: request failed');
     return {
       status: 500,
@@ -61,6 +66,18 @@ export async function handleDav(context: DavContext, request: DavRequest): Promi
       body: 'Internal server error; the server log has the details',
     };
   }
+}
+
+/** What a 503 for an unreachable store asks clients to wait: about the time a database failover takes. */
+const storeRetryAfterSeconds = 5;
+
+/** A database failover or restart: nothing was done, and the client retries after the pause asked for. */
+export function storeUnavailableReply(): DavReply {
+  return {
+    status: 503,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(storeRetryAfterSeconds) },
+    body: 'The calendar store is unavailable for the moment; try again shortly\n',
+  };
 }
 
 /** WebDAV precondition element for each domain error code that has one. */

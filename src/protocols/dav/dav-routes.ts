@@ -1,13 +1,14 @@
 // Mounts CalDAV on the HTTP listeners: `/.well-known/caldav` (RFC 6764 discovery), `/dav/...`, and
 // the WebDAV methods on `/`, since some clients start their discovery there.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../store/store.ts';
 import type { DavAuthenticator } from './dav-auth.ts';
-import { davCompliance, davMethods, handleDav } from './dav-handler.ts';
+import { davCompliance, davMethods, handleDav, storeUnavailableReply } from './dav-handler.ts';
 import type { DavReply } from './dav-reply.ts';
 import { davRoot } from './dav-resources.ts';
 
@@ -43,6 +44,11 @@ export function registerDavRoutes(
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
     scope.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      // Signing in could not read the store (a database failover).
+      if (isStoreUnavailable(error)) {
+        log.warn({ err: error }, 'caldav: store unavailable');
+        return send(reply, storeUnavailableReply());
+      }
       const tooLarge = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
       const status = tooLarge ? 413 : (error.statusCode ?? 500);
       if (status >= 500) log.error({ err: error }, 'caldav: request failed');

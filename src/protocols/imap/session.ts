@@ -13,6 +13,7 @@ import { SessionCheck } from '../../directory/session-check.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { ImapContext } from './imap-context.ts';
 import { ImapNo } from './imap-error.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { Args } from './parser/args.ts';
 import { CommandReader, type CommandFrame } from './parser/command-reader.ts';
 import { decideLiteral } from './parser/literal-limits.ts';
@@ -205,7 +206,11 @@ export class ImapSession {
     } catch (error) {
       if (error instanceof ParseError) this.send(`${error.tag ?? tag} ${error.status} ${error.message}`);
       else if (error instanceof ImapNo) this.send(`${tag} NO ${error.message}`);
-      else {
+      // A database failover or restart: the command did nothing, and the session stays for the retry.
+      else if (isStoreUnavailable(error)) {
+        this.log.warn({ err: error }, 'imap: mail store unavailable');
+        this.send(`${tag} NO [UNAVAILABLE] The mail store is unavailable for the moment; try again shortly`);
+      } else {
         this.log.error({ err: error }, 'imap: command failed');
         this.send(`${tag} NO [SERVERBUG] Internal error; the command was not completed`);
       }

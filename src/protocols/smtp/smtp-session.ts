@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import type { Intake, IntakeSource } from '../../flow/intake/intake.ts';
 import { SmtpReply } from '../../flow/intake/smtp-reply.ts';
 import type { Logger } from '../../logging/logger.ts';
@@ -526,6 +527,13 @@ export class SmtpSession {
     if (error instanceof SmtpReply) {
       this.log.info({ step, ...fields, reply: error.reply }, 'smtp: refused');
       return reply(error.responseCode, undefined, error.message);
+    }
+    if (isStoreUnavailable(error)) {
+      // A database failover or restart: nothing was stored, and the client's retry will find it back.
+      this.log.warn({ err: error, step }, 'smtp: mail store unavailable');
+      if (step === 'auth')
+        return reply(454, '4.7.0', 'Temporary authentication failure: the mail store is unavailable');
+      return reply(451, '4.3.0', 'Mail store unavailable; please try again later');
     }
     if ((error as { code?: string }).code === 'ECONNECTION')
       this.log.info({ step }, 'smtp: message abandoned by the client before its end');

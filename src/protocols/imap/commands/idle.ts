@@ -20,12 +20,19 @@ export async function idleCommand({ session, args }: CommandInput) {
       session.flush();
     });
   };
-  const unsubscribe =
+  const { changes } = session.context.mail;
+  const unsubscribeChanges =
     folderId === undefined
       ? () => {}
-      : session.context.mail.changes.subscribe((change) => {
+      : changes.subscribe((change) => {
           if (change.mailboxId === folderId) catchUp();
         });
+  // The feed lost its link to other nodes for a while (a database failover): their changes were not heard.
+  const unsubscribeResync = folderId === undefined ? () => {} : changes.onResync(catchUp);
+  const unsubscribe = () => {
+    unsubscribeChanges();
+    unsubscribeResync();
+  };
   let onClose = () => {};
   const frame = await new Promise<CommandFrame | undefined>((resolve) => {
     onClose = () => resolve(undefined);
