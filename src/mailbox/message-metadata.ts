@@ -107,7 +107,10 @@ export async function storeMetadataOf(
   dialect: Dialect,
   items: { hash: string; computed: ComputedMetadata; now: number }[],
 ): Promise<void> {
-  const unique = [...new Map(items.map((item) => [item.hash, item])).values()];
+  // In hash order: two batches written at once wait for each other's rows in one order (no deadlock).
+  const unique = [...new Map(items.map((item) => [item.hash, item])).values()].sort((a, b) =>
+    a.hash < b.hash ? -1 : 1,
+  );
   if (dialect === 'sqlite' || unique.length < 2) {
     for (const { hash, computed, now } of unique) await storeMetadata(trx, dialect, hash, computed, now);
     return;

@@ -55,7 +55,7 @@ export interface NewMessage {
 const maxBatch = 256;
 
 export class IntakeCommitter {
-  private readonly batch = new Batcher<NewMessage, number>((messages) => this.commit(messages), maxBatch);
+  private readonly batch: Batcher<NewMessage, number>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -63,7 +63,10 @@ export class IntakeCommitter {
     private readonly onCommitted: (messageIds: number[]) => void = () => {},
     /** Where each committed message's "mail received" line goes (mail-log.ts), when set. */
     private readonly log?: Logger,
-  ) {}
+  ) {
+    // PostgreSQL: a second batch is written while the first waits for its commit's round trip.
+    this.batch = new Batcher((messages) => this.commit(messages), maxBatch, dialect === 'postgres' ? 2 : 1);
+  }
 
   /** Resolves with the message's queue id once it is committed. */
   submit(message: NewMessage): Promise<number> {

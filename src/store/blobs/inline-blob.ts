@@ -36,7 +36,10 @@ export async function writeInlineBlob(trx: Transaction<Database>, blob: InlineBl
  * one batch is written once.
  */
 export async function writeInlineBlobs(trx: Transaction<Database>, blobs: { blob: InlineBlob; now: number }[]) {
-  const unique = [...new Map(blobs.map((b) => [b.blob.hash, b])).values()];
+  // In hash order: two batches written at once lock the rows they share in one order (no deadlock).
+  const unique = [...new Map(blobs.map((b) => [b.blob.hash, b])).values()].sort((a, b) =>
+    a.blob.hash < b.blob.hash ? -1 : 1,
+  );
   if (!isPostgres(trx) || unique.length < 2) {
     for (const { blob, now } of unique) await writeInlineBlob(trx, blob, now);
     return;
