@@ -5,7 +5,7 @@
 // And transactions begin IMMEDIATE (every one of ours writes): a deferred transaction that read first
 // fails with "database is locked" at its first write if another process (a worker of `start
 // --workers`, the CLI) writes meanwhile — SQLite cannot wait there (busy_timeout does not apply).
-// Taking the write lock at BEGIN waits for it (busy_timeout) instead.
+// Taking the write lock at BEGIN waits for it instead, without stopping the thread (sqlite-write-lock.ts).
 import {
   CompiledQuery,
   SqliteDialect,
@@ -14,8 +14,9 @@ import {
   type Driver,
   type SqliteDialectConfig,
 } from 'kysely';
+import { beginWithoutBlocking, type PragmaConnection } from './sqlite-write-lock.ts';
 
-interface TransactionState {
+interface TransactionState extends PragmaConnection {
   readonly inTransaction: boolean;
 }
 
@@ -29,9 +30,15 @@ export class SqliteDialectKeepingErrors extends SqliteDialect {
 
   override createDriver(): Driver {
     const connection = this.connection;
+    let busyTimeoutMs: number | undefined;
     return new (class extends SqliteDriver {
       override async beginTransaction(databaseConnection: DatabaseConnection): Promise<void> {
-        await databaseConnection.executeQuery(CompiledQuery.raw('begin immediate'));
+        busyTimeoutMs ??= Number(connection.pragma('busy_timeout', { simple: true }));
+        await beginWithoutBlocking(
+          connection,
+          () => databaseConnection.executeQuery(CompiledQuery.raw('begin immediate')),
+          busyTimeoutMs,
+        );
       }
       override async rollbackTransaction(databaseConnection: DatabaseConnection): Promise<void> {
         if (!connection.inTransaction) return;
