@@ -73,8 +73,16 @@ describe('a node losing its PostgreSQL and getting it back', { skip: postgresSki
     const proxied = throughProxy(backend.databaseUrl, await proxy.start());
     const dirB = await tempDir();
     const common = { HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42' };
-    const envA = loopbackEnv(backend.dataDir, { ...common, HOLDFAST_DATABASE_URL: proxied });
-    const envB = loopbackEnv(dirB, { ...common, HOLDFAST_DATABASE_URL: backend.databaseUrl });
+    const envA = loopbackEnv(backend.dataDir, {
+      ...common,
+      HOLDFAST_DATABASE_URL: proxied,
+      HOLDFAST_CONFIG: join(backend.dataDir, 'holdfast.toml'),
+    });
+    const envB = loopbackEnv(dirB, {
+      ...common,
+      HOLDFAST_DATABASE_URL: backend.databaseUrl,
+      HOLDFAST_CONFIG: join(dirB, 'holdfast.toml'),
+    });
     await writeFile(join(backend.dataDir, 'holdfast.toml'), toml);
     await writeFile(join(dirB, 'holdfast.toml'), toml);
     await initHoldfast(envA);
