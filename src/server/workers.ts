@@ -108,21 +108,31 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
     });
   };
 
-  /** Asks every worker to stop (SIGTERM: each finishes its in-flight work); resolves when all have exited. */
+  /**
+   * Asks every worker to stop (SIGTERM: each finishes its in-flight work within the shutdown grace);
+   * resolves when all have exited, whether all exited cleanly. One still running well after its
+   * grace is killed.
+   */
   const stopAll = async (signal: NodeJS.Signals = 'SIGTERM') => {
     stopping = true;
     for (const slot of slots) clearTimeout(slot.restartTimer);
-    const exits = slots
-      .map((s) => s.worker)
-      .filter((w): w is Worker => w !== undefined && !w.isDead())
-      .map(
-        (worker) =>
-          new Promise<number>((resolve) => {
-            worker.once('exit', (code) => resolve(code ?? 1));
-            worker.process.kill(signal);
-          }),
-      );
-    return (await Promise.all(exits)).every((code) => code === 0);
+    const running = slots.map((s) => s.worker).filter((w): w is Worker => w !== undefined && !w.isDead());
+    const exits = running.map(
+      (worker) =>
+        new Promise<number>((resolve) => {
+          worker.once('exit', (code) => resolve(code ?? 1));
+          worker.process.kill(signal);
+        }),
+    );
+    const overdue = setTimeout(() => {
+      logger.error('workers still running long after the shutdown grace: killing them');
+      for (const worker of running) if (!worker.isDead()) worker.process.kill('SIGKILL');
+    }, config.shutdownGraceMs + 10_000);
+    try {
+      return (await Promise.all(exits)).every((code) => code === 0);
+    } finally {
+      clearTimeout(overdue);
+    }
   };
 
   // Workers run this same program (the argv of `holdfast start`) and find their number in the environment.

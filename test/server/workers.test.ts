@@ -4,11 +4,14 @@
 // SIGTERM stops them all cleanly. Which worker holds a connection is read from /proc (Linux).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
+import { parseWorkers } from '../../src/server/worker-count.ts';
 import { openStore } from '../../src/store/store.ts';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
+import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from '../helpers/backends.ts';
 import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
 
 const password = 'Wonderland-42';
@@ -64,6 +67,49 @@ async function waitUntil<T>(what: string, check: () => T | undefined | Promise<T
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('--workers', () => {
+  it('takes a whole number from 1 to 64, or auto for one per core', () => {
+    assert.equal(parseWorkers(undefined), 1);
+    assert.equal(parseWorkers('3'), 3);
+    assert.equal(parseWorkers('auto', 4), 4);
+    assert.equal(parseWorkers('auto', 200), 64);
+    for (const bad of ['0', '65', '1.5', '-2', 'two', ''])
+      assert.throws(
+        () => parseWorkers(bad, 4),
+        (error: Error) =>
+          error.message ===
+          `--workers = "${bad}" is not allowed: expected a whole number from 1 to 64, or "auto" (one per core: 4 here)`,
+      );
+  });
+
+  it('refuses a bad value before starting anything, naming the option', async () => {
+    const dataDir = await tempDir();
+    after(() => rm(dataDir, { recursive: true, force: true }));
+    const result = await runHoldfast(['start', '--workers', 'many'], { env: loopbackEnv(dataDir) });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^holdfast: --workers = "many" is not allowed: expected a whole number from 1 to 64/);
+  });
+
+  it("reports a worker's failure to start as a single process would, and leaves no worker behind", async () => {
+    const dataDir = await tempDir();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    after(async () => {
+      taken.close();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    const port = (taken.address() as AddressInfo).port;
+    const result = await runHoldfast(['start', '--workers', '2'], {
+      env: loopbackEnv(dataDir, { HOLDFAST_IMAP_PORT: String(port) }),
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      new RegExp(`holdfast: HOLDFAST_IMAP_PORT = ${port}: port ${port} on 127.0.0.1 is already in use`),
+    );
+  });
+});
 
 for (const name of backendNames) {
   describe(`holdfast start --workers 2 on ${name}`, { skip: skipFor(name) }, () => {
