@@ -293,9 +293,25 @@ interface CycleResult {
   /** Each sign-in: from the connect to LOGIN's OK, ms. */
   logins: number[];
   commands: number;
+  /** Cycles that ended in an error (a refused command, a connection the server closed), and the last error. */
+  failures: { count: number; last?: string };
   seconds: number;
   /** Server CPU time used, ms. */
   cpu: number;
+}
+
+/**
+ * Runs one cycle, counting an error instead of ending the run: under a storm a server may drop a
+ * connection, and how often is part of the result (printed beside the figures).
+ */
+async function counted(run: () => Promise<number>, result: { commands: number; failures: CycleResult['failures'] }) {
+  try {
+    const commands = await run(); // read the total after the wait: other cycles add to it meanwhile
+    result.commands += commands;
+  } catch (error) {
+    result.failures.count++;
+    result.failures.last = String(error);
+  }
 }
 
 /** The commands of one cycle after LOGIN, before LOGOUT: what a client polling its INBOX asks. */
@@ -323,19 +339,17 @@ async function cycle(server: Server, i: number, logins: number[]): Promise<numbe
 /** `clients` clients cycling, each starting over as soon as its cycle ends, for `forSeconds`. */
 async function loginCycles(server: Server, forSeconds: number): Promise<CycleResult> {
   const logins: number[] = [];
-  let commands = 0;
+  const tally = { commands: 0, failures: { count: 0 } as CycleResult['failures'] };
   const cpuBefore = cpuMs(server.pids());
   const begun = performance.now();
   const deadline = begun + forSeconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
-      while (performance.now() < deadline) {
-        const count = await cycle(server, c, logins);
-        commands += count;
-      }
+      while (performance.now() < deadline) await counted(() => cycle(server, c, logins), tally);
     }),
   );
-  return { logins, commands, seconds: (performance.now() - begun) / 1000, cpu: cpuMs(server.pids()) - cpuBefore };
+  const seconds = (performance.now() - begun) / 1000;
+  return { logins, ...tally, seconds, cpu: cpuMs(server.pids()) - cpuBefore };
 }
 
 /**
@@ -344,7 +358,7 @@ async function loginCycles(server: Server, forSeconds: number): Promise<CycleRes
  */
 async function pacedCycles(server: Server, perSecond: number, forSeconds: number): Promise<CycleResult> {
   const logins: number[] = [];
-  let commands = 0;
+  const tally = { commands: 0, failures: { count: 0 } as CycleResult['failures'] };
   const cpuBefore = cpuMs(server.pids());
   const begun = performance.now();
   const running: Promise<void>[] = [];
@@ -352,14 +366,11 @@ async function pacedCycles(server: Server, perSecond: number, forSeconds: number
     const at = begun + (n * 1000) / perSecond;
     const wait = at - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    running.push(
-      cycle(server, n % clients, logins).then((count) => {
-        commands += count;
-      }),
-    );
+    running.push(counted(() => cycle(server, n % clients, logins), tally));
   }
   await Promise.all(running);
-  return { logins, commands, seconds: (performance.now() - begun) / 1000, cpu: cpuMs(server.pids()) - cpuBefore };
+  const seconds = (performance.now() - begun) / 1000;
+  return { logins, ...tally, seconds, cpu: cpuMs(server.pids()) - cpuBefore };
 }
 
 interface CycleFigures {
@@ -368,6 +379,7 @@ interface CycleFigures {
   p50: number;
   p99: number;
   cpuUsPerLogin: number;
+  failures: CycleResult['failures'];
 }
 
 function cycleFigures(results: CycleResult[]): CycleFigures {
@@ -380,6 +392,13 @@ function cycleFigures(results: CycleResult[]): CycleFigures {
     p50: at(0.5),
     p99: at(0.99),
     cpuUsPerLogin: (results.reduce((sum, r) => sum + r.cpu, 0) * 1000) / logins.length,
+    failures: {
+      count: results.reduce((sum, r) => sum + r.failures.count, 0),
+      last: results
+        .map((r) => r.failures.last)
+        .filter(Boolean)
+        .at(-1),
+    },
   };
 }
 
@@ -428,6 +447,13 @@ function printLoginCycles(
   console.log('                    logins/s  commands/s  login p50 ms  login p99 ms  server CPU µs/login');
   console.log(row('Dovecot', peer));
   console.log(row(`Holdfast (${storeName(values.database)})`, ours));
+  const failed = [
+    ['Dovecot', peer],
+    ['Holdfast', ours],
+    ['Holdfast paced', paced?.figures],
+  ] as const;
+  for (const [name, f] of failed)
+    if (f?.failures.count) console.log(`${name}: ${f.failures.count} cycles failed (last: ${f.failures.last})`);
   console.log(
     `ratio (logins/s)    ${(ours.loginsPerSecond / peer.loginsPerSecond).toFixed(2).padStart(9)}   (per round: ${pairRatios.map((r) => r.toFixed(2)).join(', ') || '-'})`,
   );
@@ -485,6 +511,7 @@ async function runLoginCycles() {
     p50: NaN,
     p99: NaN,
     cpuUsPerLogin: NaN,
+    failures: { count: 0 },
   };
   const { peer, ours, pairRatios, paced } = values['holdfast-only']
     ? await withHoldfast(async (h) => ({
