@@ -118,7 +118,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       loginTimeoutMs: values.imap?.login_timeout ?? 60_000,
       maxConnectionsPerUser: values.imap?.max_connections_per_user ?? 50,
     },
-    http: { plaintextLogin: values.http?.plaintext_login ?? false },
+    http: { plaintextLogin: values.http?.plaintext_login ?? false, trustedProxies: values.http?.trusted_proxies ?? [] },
     caldav: {
       maxResourceSize: values.caldav?.max_resource_size ?? 10_000_000,
       maxAttendees: values.caldav?.max_attendees ?? defaultMaxAttendees,

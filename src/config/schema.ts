@@ -16,6 +16,7 @@ import {
   setting,
   size,
   yesNo,
+  networkList,
 } from './setting.ts';
 
 export const listenerNames = [
@@ -145,7 +146,7 @@ export const fileSchema = z.strictObject({
       max_connections_per_user: positiveInteger().optional(),
     })
     .optional(),
-  http: z.strictObject({ plaintext_login: yesNo.optional() }).optional(),
+  http: z.strictObject({ plaintext_login: yesNo.optional(), trusted_proxies: networkList.optional() }).optional(),
   caldav: z
     .strictObject({ max_resource_size: size.optional(), max_attendees: positiveInteger().optional() })
     .optional(),
@@ -320,6 +321,11 @@ export interface Config {
   http: {
     /** Accept passwords over plain HTTP from other hosts (behind a TLS-terminating proxy). Loopback always may. */
     plaintextLogin: boolean;
+    /**
+     * Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: behind them the client's own
+     * address is what sign-in throttling and the loopback rules see. Empty: the headers are ignored.
+     */
+    trustedProxies: string[];
   };
   caldav: {
     /** Largest calendar object a client may store (advertised as max-resource-size). */

@@ -107,6 +107,24 @@ export const ipRanges = setting(
   },
 );
 
+/** An IP address, or a network as address/prefix length (CIDR). */
+function isAddressOrNetwork(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/');
+  const family = isIP(address ?? '');
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+export const networkList = setting(
+  'a list of IP addresses or networks such as ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]',
+  (raw) => {
+    if (!Array.isArray(raw)) return undefined;
+    const values = raw.map((v) => (typeof v === 'string' ? v.trim() : ''));
+    return values.every(isAddressOrNetwork) ? values : undefined;
+  },
+);
+
 export const yesNo = setting('true or false', (raw) => {
   if (typeof raw === 'boolean') return raw;
   if (raw === 'true' || raw === 'false') return raw === 'true';

@@ -31,10 +31,8 @@ export function loginLimits(authFailures: number): LoginLimits {
   };
 }
 
-export type LoginOutcome<T> =
-  | { ok: true; principal: T }
-  | { ok: false; throttled: false }
-  | { ok: false; throttled: true; message: string; retryAfterSeconds: number };
+export type ThrottledOutcome = { ok: false; throttled: true; message: string; retryAfterSeconds: number };
+export type LoginOutcome<T> = { ok: true; principal: T } | { ok: false; throttled: false } | ThrottledOutcome;
 
 const pruneEveryMs = 60_000;
 
@@ -63,18 +61,8 @@ export class LoginLimiter {
    */
   async attempt<T>(source: string, name: string, check: () => Promise<T | undefined>): Promise<LoginOutcome<T>> {
     const account = loginAccount(name);
-    if (!this.unthrottled(account)) {
-      const waitMs = await this.waitMs(source, account);
-      if (waitMs > 0) {
-        const retryAfterSeconds = Math.ceil(waitMs / 1000);
-        return {
-          ok: false,
-          throttled: true,
-          retryAfterSeconds,
-          message: `Too many failed sign-ins; try again in ${waitText(retryAfterSeconds)}`,
-        };
-      }
-    }
+    const throttled = await this.throttled(source, name);
+    if (throttled) return throttled;
     const principal = await check();
     const now = this.now();
     if (principal === undefined) {
@@ -87,6 +75,25 @@ export class LoginLimiter {
     }
     await this.failures.forgetPair(source, account);
     return { ok: true, principal };
+  }
+
+  /**
+   * The refusal `source` gets for `name` now, if it must wait; reads only. A sign-in that needs no
+   * password check (one the credential cache remembers) must still ask: otherwise a throttled guesser
+   * would learn from a success that its guess was right.
+   */
+  async throttled(source: string, name: string): Promise<ThrottledOutcome | undefined> {
+    const account = loginAccount(name);
+    if (this.unthrottled(account)) return undefined;
+    const waitMs = await this.waitMs(source, account);
+    if (waitMs <= 0) return undefined;
+    const retryAfterSeconds = Math.ceil(waitMs / 1000);
+    return {
+      ok: false,
+      throttled: true,
+      retryAfterSeconds,
+      message: `Too many failed sign-ins; try again in ${waitText(retryAfterSeconds)}`,
+    };
   }
 
   /** Clears every source's failures for an account (`holdfast user unlock`, a new password); how many sources had some. */

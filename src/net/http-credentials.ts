@@ -75,9 +75,13 @@ export async function checkHttpPassword(
   credentials: { user: string; password: string },
 ): Promise<HttpLoginResult> {
   // Calendar clients send the password with every request: one verified lately against the same
-  // account row passes without the KDF, and without the limiter's reads and writes (it is no guess).
+  // account row passes without the KDF and without the limiter's writes (it is no guess) — but not
+  // from a source that must wait, to which a success would say that its guess was right.
   const cached = await directory.authenticateFromCache(credentials.user, credentials.password);
-  if (cached) return { ok: true, principal: cached };
+  if (cached) {
+    const throttled = await logins.throttled(remoteAddress, credentials.user);
+    return throttled ? httpLoginResult(throttled, 'Wrong email address or password') : { ok: true, principal: cached };
+  }
   try {
     const outcome = await logins.attempt(remoteAddress, credentials.user, () =>
       directory.authenticate(credentials.user, credentials.password),

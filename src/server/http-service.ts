@@ -55,6 +55,8 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
     loggerInstance: holdfast.logger.child({ component: secure ? 'https' : 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle' as const,
+    // request.ip and request.protocol follow X-Forwarded-For/-Proto only from these ([http] trusted_proxies).
+    trustProxy: holdfast.config.http.trustedProxies.length ? holdfast.config.http.trustedProxies : false,
   };
   const app = (secure
     ? Fastify({ ...options, https: { cert: holdfast.tls.cert, key: holdfast.tls.key } })

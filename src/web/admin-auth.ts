@@ -4,7 +4,6 @@
 // both go through the login limiter: passwords per (source, address), tokens per (source, token
 // prefix), so bad tokens from one client never lock out the others. A tenant administrator sees
 // their tenant only.
-import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokens } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/directory.ts';
@@ -40,8 +39,9 @@ const tokenAccount = (token: string) => `api-token:${token.slice(0, 11)}`;
 export function loginRequest(request: FastifyRequest): HttpLoginRequest {
   return {
     authorization: request.headers.authorization,
-    remoteAddress: request.socket.remoteAddress ?? '',
-    secure: (request.socket as TLSSocket).encrypted === true,
+    // The client's own address and scheme, through a trusted proxy too (see http-service.ts).
+    remoteAddress: request.ip ?? '',
+    secure: request.protocol === 'https',
   };
 }
 

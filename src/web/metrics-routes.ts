@@ -8,7 +8,7 @@ import { requireGlobalAdmin } from './admin-auth.ts';
 
 export function registerMetricsRoutes(app: FastifyInstance, holdfast: WebContext) {
   app.get('/metrics', async (request, reply) => {
-    const client = request.socket.remoteAddress ?? '';
+    const client = request.ip ?? ''; // behind a trusted proxy, the client's own address
     const body = (status: number, message: string) =>
       status === 401
         ? 'Metrics are open from this machine; from elsewhere sign in as a global administrator\n'

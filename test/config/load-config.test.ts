@@ -40,7 +40,7 @@ describe('configuration', () => {
     assert.deepEqual(config.caldav, { maxResourceSize: 10_000_000, maxAttendees: 500 });
     assert.equal(config.smtp.maxHeaderSize, 262_144);
     assert.deepEqual(config.smtp.trustedRelays, []);
-    assert.deepEqual(config.http, { plaintextLogin: false });
+    assert.deepEqual(config.http, { plaintextLogin: false, trustedProxies: [] });
   });
 
   it('gives a bare host name a usable first-run domain', async () => {

@@ -71,8 +71,8 @@ export function registerDavRoutes(
       if (request.method === 'OPTIONS') return send(reply, { status: 200, headers: { Allow: davMethods.join(', ') } });
       const auth = await authenticator.authenticate({
         authorization: request.headers.authorization,
-        remoteAddress: request.socket.remoteAddress ?? 'unknown',
-        secure,
+        remoteAddress: request.ip ?? 'unknown', // behind a trusted proxy, the client's own address
+        secure: secure || request.protocol === 'https',
       });
       if (!auth.ok) {
         const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
