@@ -2,7 +2,7 @@
 // primary (workers.ts). Its listeners are the primary's, shared through node:cluster. On SQLite its
 // mailbox changes travel to the other workers through the primary (on PostgreSQL, startNode's
 // LISTEN/NOTIFY relay already carries them between every process, on this machine or another).
-// It stops on SIGTERM from the primary, or when the primary is gone.
+// It stops on SIGTERM from the primary.
 import { HoldfastError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -62,7 +62,7 @@ export async function runWorker(config: Config, options: { roles: Role[]; logger
   // to each worker, so a worker ignores SIGINT itself (else it would take that SIGTERM for a second
   // signal and exit without finishing its work).
   process.on('SIGINT', () => {});
-  // The primary is gone (killed): nobody would restart or stop this worker.
-  process.on('disconnect', () => void stop('primary process gone'));
+  // A worker whose primary is gone (killed) is ended by node:cluster itself at once, as by a crash:
+  // what it accepted is stored, and its deliveries in flight are taken over once their leases end.
   await send({ holdfast: 'ready', roles: node.roles, listeners: node.listeners });
 }
