@@ -37,6 +37,12 @@ export async function currentSignIn(
   return { principal: toPrincipal(row) };
 }
 
+/** Where sessions re-read their principals, and the clock they count the interval by. */
+export interface SessionCheckDeps {
+  db: Kysely<Database>;
+  now: () => number;
+}
+
 /** What a session tells its check, and how the check ends it. */
 export interface CheckedSession {
   readonly log: Logger;
@@ -54,7 +60,7 @@ export class SessionCheck {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly deps: { db: Kysely<Database>; now: () => number },
+    private readonly deps: SessionCheckDeps,
     private readonly principal: Principal,
     private readonly session: CheckedSession,
   ) {

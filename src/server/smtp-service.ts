@@ -31,7 +31,8 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     metrics: holdfast.metrics,
     now,
   });
-  const smtp = await startSmtpListeners(holdfast, intake).catch((error) => {
+  const settings = { config, tls: holdfast.tls, logger: holdfast.logger, signIns: { db: store.db, now } };
+  const smtp = await startSmtpListeners(settings, intake).catch((error) => {
     backPressure.stop();
     throw error;
   });

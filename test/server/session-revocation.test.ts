@@ -1,6 +1,7 @@
 // Sessions opened before an administrator cut the user off end: disabling the account, a new password
 // (`holdfast user passwd`, as after a compromise) or `holdfast user kick` end the user's IMAP sessions
-// (busy and in IDLE) with a BYE, POP3 with -ERR, and CalDAV's remembered password, within the
+// (busy and in IDLE) with a BYE, POP3 with -ERR, SMTP submission with 421 4.7.0, and CalDAV's
+// remembered password, within the
 // re-check interval (shortened here; 15 s in service) and on another process's word (the CLI). An
 // enabled account left alone keeps its sessions.
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { cliOn, loopbackEnv } from '../helpers/cli.ts';
 import { adminPassword, startTestNode, type TestNode } from '../helpers/node.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { Pop3Talk } from '../helpers/pop3-talk.ts';
+import { SmtpTalk } from '../helpers/smtp-talk.ts';
 
 const password = 'Explorer-Map-42';
 const newPassword = 'Fresh-Compass-77';
@@ -101,10 +103,16 @@ for (const name of backendNames) {
       assert.match(await pop3.send(`PASS ${password}`), /^\+OK/);
       assert.match(await pop3.send('DELE 1'), /^\+OK/);
 
+      // SMTP submission, signed in and waiting for the next message.
+      const { talk: smtp } = await SmtpTalk.open(t.port('submissions'), { tls: true });
+      await smtp.send('EHLO client.example');
+      const plain = Buffer.from(`\0${user}\0${password}`).toString('base64');
+      assert.match(await smtp.send(`AUTH PLAIN ${plain}`), /^235 /);
+
       // CalDAV: the password is now remembered by the server.
       assert.equal(await caldav(user), 207);
 
-      return { busy, busyClosed, busyFailed, idling, pop3, commands: () => busyCommands };
+      return { busy, busyClosed, busyFailed, idling, pop3, smtp, commands: () => busyCommands };
     }
 
     type Sessions = Awaited<ReturnType<typeof openSessions>>;
@@ -119,7 +127,7 @@ for (const name of backendNames) {
 
     /** Each session ends within the interval after `since`, the IMAP ones with a BYE saying why. */
     async function assertCutOff(user: string, s: Sessions, since: number, reason: string) {
-      const [idleLine, pop3Line] = await Promise.all([nextNews(s.idling), s.pop3.line()]);
+      const [idleLine, pop3Line, smtpReply] = await Promise.all([nextNews(s.idling), s.pop3.line(), s.smtp.reply()]);
       const idleClosed = Date.now();
       const [busyClosed, busyFailed] = await Promise.all([s.busyClosed, s.busyFailed]);
       for (const [what, at] of Object.entries({ busyClosed, busyFailed, idleClosed })) {
@@ -129,6 +137,8 @@ for (const name of backendNames) {
       assert.equal(await s.idling.line(), '(connection closed)');
       assert.equal(pop3Line, `-ERR Signed out: ${reason}`);
       assert.equal(await s.pop3.line(), '(connection closed)');
+      assert.equal(smtpReply, `421 4.7.0 Signed out: ${reason}`);
+      assert.equal(await s.smtp.reply(), '(connection closed)');
       // A POP3 session that did not QUIT deletes nothing.
       assert.equal((await t.mailbox(user)).length, 1);
     }
@@ -189,6 +199,7 @@ for (const name of backendNames) {
       control.idling.write('DONE\r\n');
       assert.match(await control.idling.response('i1'), /i1 OK IDLE terminated$/);
       assert.match(await control.pop3.send('STAT'), /^\+OK 0 /); // its one message is marked deleted
+      assert.match(await control.smtp.send('MAIL FROM:<carl@test.example>'), /^250 /);
       assert.equal(await caldav('carl@test.example'), 207);
       await control.busy.logout();
       await control.busyFailed;
@@ -207,6 +218,25 @@ for (const name of backendNames) {
       });
     });
     after(() => t?.stop());
+
+    it('ends an SMTP submission session at its first command after the interval', async () => {
+      const { talk } = await SmtpTalk.open(t.port('submissions'), { tls: true });
+      await talk.send('EHLO client.example');
+      assert.match(
+        await talk.send(`AUTH PLAIN ${Buffer.from(`\0gina@test.example\0${password}`).toString('base64')}`),
+        /^235 /,
+      );
+      await (await t.node.holdfast.directory.tenant('default')).updatePrincipal('gina@test.example', {
+        disabled: true,
+      });
+      assert.match(await talk.send('MAIL FROM:<gina@test.example>'), /^250 /, 'within the interval: no read yet');
+      t.clock.advance(sessionRecheckMs);
+      assert.equal(await talk.send('RCPT TO:<gina@test.example>'), '421 4.7.0 Signed out: the account was disabled');
+      assert.equal(await talk.reply(), '(connection closed)');
+      await (await t.node.holdfast.directory.tenant('default')).updatePrincipal('gina@test.example', {
+        disabled: false,
+      });
+    });
 
     it('reads the account at the first command after the interval, not at every command', async () => {
       const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });

@@ -114,7 +114,9 @@ async function startWire(overrides: Partial<SmtpSessionConfig> = {}): Promise<Wi
       return write(...args);
     }) as typeof socket.write;
     socket.on('data', (chunk: Buffer) => (received[index]! += chunk.length));
-    const session = new SmtpSession({ intake, log: silentLogger(), sessions }, config, socket);
+    // No store behind the scripted intake: a signed-in session here ends long before its first re-check (15 s).
+    const signIns = { db: undefined as never, now: Date.now };
+    const session = new SmtpSession({ intake, log: silentLogger(), sessions, signIns }, config, socket);
     sessions.add(session);
     void session.start();
   };

@@ -5,6 +5,7 @@ import { createSecureContext } from 'node:tls';
 import type { Config, ListenerName } from '../../config/schema.ts';
 import type { IntakeSource } from '../../flow/intake/intake.ts';
 import type { Logger } from '../../logging/logger.ts';
+import type { SessionCheckDeps } from '../../directory/session-check.ts';
 import type { ListenerInfo } from '../../net/listen.ts';
 import { startSocketListeners } from '../../net/socket-listeners.ts';
 import type { TlsMaterial } from '../../net/tls-certificate.ts';
@@ -32,6 +33,8 @@ export interface SmtpSettings {
   config: Pick<Config, 'ports' | 'bind' | 'hostname' | 'smtp'>;
   tls: TlsMaterial;
   logger: Logger;
+  /** Where signed-in sessions re-read their accounts (revoked sign-ins end their sessions). */
+  signIns: SessionCheckDeps;
 }
 
 export interface SmtpListeners {
@@ -48,7 +51,7 @@ export interface SmtpListeners {
 }
 
 export async function startSmtpListeners(settings: SmtpSettings, intake: SmtpIntake): Promise<SmtpListeners> {
-  const { config, tls, logger } = settings;
+  const { config, tls, logger, signIns } = settings;
   const log = logger.child({ component: 'smtp' });
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key });
   const sessions = new Set<SmtpSession>();
@@ -69,7 +72,7 @@ export async function startSmtpListeners(settings: SmtpSettings, intake: SmtpInt
   );
   const accept = (socket: Socket, spec: { name: ListenerName }) => {
     const session = new SmtpSession(
-      { intake, log: log.child({ listener: spec.name }), sessions },
+      { intake, log: log.child({ listener: spec.name }), sessions, signIns },
       configs.get(spec.name)!,
       socket,
     );

@@ -15,6 +15,7 @@ import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import type { Intake, IntakeSource } from '../../flow/intake/intake.ts';
 import { SmtpReply } from '../../flow/intake/smtp-reply.ts';
 import type { Logger } from '../../logging/logger.ts';
+import { SessionCheck, type SessionCheckDeps } from '../../directory/session-check.ts';
 import { whenWritable } from '../command-queue.ts';
 import { isSyntaxError, maxCommandLength, parseCommand, type MailParams, type SmtpCommand } from './command-line.ts';
 import { DotDecoder } from './dot-data.ts';
@@ -44,6 +45,8 @@ export interface SmtpSessionContext {
   intake: SmtpIntake;
   log: Logger;
   sessions: Set<SmtpSession>;
+  /** Where a signed-in session re-reads its account (directory/session-check.ts). */
+  signIns: SessionCheckDeps;
 }
 
 /** Bytes read ahead of the session before the socket is paused; more than one command line. */
@@ -100,6 +103,9 @@ export class SmtpSession {
   private waitingForCommand = false;
   private readonly deadline: number;
   private closeTimer: NodeJS.Timeout | undefined;
+  private signIn: SessionCheck | undefined;
+  /** Why the sign-in no longer holds, once an administrator revoked it. */
+  private signedOut: string | undefined;
 
   constructor(
     private readonly context: SmtpSessionContext,
@@ -197,6 +203,7 @@ export class SmtpSession {
   }
 
   private stopReply(stopped: InputStopped): Reply {
+    if (this.signedOut !== undefined) return this.signedOutReply();
     if (stopped.reason === 'interrupted') return reply(421, '4.3.2', 'Server shutting down');
     if (Date.now() >= this.deadline) return reply(421, '4.4.2', 'Session time limit reached - closing connection');
     return reply(421, '4.4.2', 'Timeout - closing connection');
@@ -218,7 +225,13 @@ export class SmtpSession {
       if (verb === 'BDAT') this.closing = true; // the end of its chunk cannot be found
       return this.send(parsed.refusal);
     }
+    if (this.signIn && !(await this.signIn.holds())) return this.send(this.signedOutReply());
     await this.handle(parsed);
+  }
+
+  /** The account was disabled, its password changed or `holdfast user kick` run: no more mail from here. */
+  private signedOutReply(): Reply {
+    return reply(421, '4.7.0', `Signed out: ${this.signedOut ?? 'the sign-in no longer holds'}`);
   }
 
   private async handle(command: SmtpCommand) {
@@ -452,6 +465,14 @@ export class SmtpSession {
       const principal = await this.context.intake.login(this.id, username, password);
       this.user = principal.address;
       this.unauthenticated = 0;
+      this.signIn = new SessionCheck(this.context.signIns, principal, {
+        log: this.log,
+        waiting: () => this.waitingForCommand,
+        revoke: (reason) => {
+          this.signedOut = reason;
+          this.input.interrupt();
+        },
+      });
       this.send(reply(235, '2.7.0', 'Authentication successful'));
     } catch (error) {
       const busy = temporaryAuthFailure(error);
@@ -571,6 +592,7 @@ export class SmtpSession {
 
   private closed() {
     clearTimeout(this.closeTimer);
+    this.signIn?.stop();
     this.ended = this.closing = true;
     this.abandonTransaction();
     if (this.connected) this.context.intake.close(this.id);
