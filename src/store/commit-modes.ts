@@ -23,35 +23,23 @@ import type { Dialect } from './database.ts';
 import { carriedBy } from './database-attachments.ts';
 import type { Database } from './schema.ts';
 import { retryTransient } from './transient-retry.ts';
+import { Batcher } from './batcher.ts';
 
 /** One fdatasync at a time of the WAL file; callers arriving meanwhile share the next one. */
 export class WalSync {
   private file: FileHandle | undefined;
-  private running: Promise<void> | undefined;
-  private waiting: { resolve(): void; reject(error: unknown): void }[] = [];
+  /** Callers that ask while a sync runs share the next one (store/batcher.ts). */
+  private readonly syncs = new Batcher<void>(async (callers) => {
+    this.file ??= await this.openWal();
+    await this.file?.datasync();
+    return callers.map(() => undefined);
+  });
 
   constructor(private readonly walPath: string) {}
 
   /** Resolves once everything committed before the call is on disk. */
   sync(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      if (!this.running) this.running = this.drain();
-    });
-  }
-
-  private async drain() {
-    while (this.waiting.length) {
-      const batch = this.waiting.splice(0);
-      try {
-        this.file ??= await this.openWal();
-        await this.file?.datasync();
-        batch.forEach((w) => w.resolve());
-      } catch (error) {
-        batch.forEach((w) => w.reject(error));
-      }
-    }
-    this.running = undefined;
+    return this.syncs.add();
   }
 
   /** The WAL file; none before the first write, and then there is nothing to sync. */
@@ -63,7 +51,7 @@ export class WalSync {
   }
 
   async close() {
-    await this.running;
+    await this.syncs.idle();
     await this.file?.close();
     this.file = undefined;
   }
