@@ -59,7 +59,7 @@ export async function authenticateAdmin(holdfast: WebContext, request: HttpLogin
 
 /**
  * The administrator of a request; otherwise sends the refusal — 401 with WWW-Authenticate, 403, or
- * 429 with Retry-After — with the body `body` words for this API, and answers undefined.
+ * 429 or 503 with Retry-After — with the body `body` words for this API, and answers undefined.
  */
 export async function requireAdmin(
   holdfast: WebContext,
@@ -92,7 +92,12 @@ export async function requireGlobalAdmin(
 }
 
 /** The `code` of an error body for each refusal status. */
-export const errorCodes: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 429: 'too-many-requests' };
+export const errorCodes: Record<number, string> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  429: 'too-many-requests',
+  503: 'unavailable',
+};
 
 async function authenticatePrincipal(holdfast: WebContext, request: HttpLoginRequest): Promise<HttpLoginResult> {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
