@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../store/schema.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { Singletons, withinMs } from './singletons.ts';
+import { StoreBackoff } from './store-backoff.ts';
 
 /** How long a clean stop may take before the node stops without saying so. */
 const stopBoundMs = 10_000;
@@ -31,9 +32,11 @@ export class Cluster {
   constructor(deps: ClusterDeps) {
     this.logger = deps.logger;
     const { settings } = deps;
-    this.registry = new NodeRegistry({ ...deps, heartbeatMs: settings.heartbeatMs });
+    const backoff = new StoreBackoff(settings.leaseMs);
+    this.registry = new NodeRegistry({ ...deps, backoff, heartbeatMs: settings.heartbeatMs });
     this.singletons = new Singletons({
       db: deps.db,
+      backoff,
       nodeId: this.registry.id,
       heartbeatMs: settings.heartbeatMs,
       leaseMs: settings.leaseMs,

@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { conflict, notFound } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ClusterNodeTable, Database } from '../store/schema.ts';
+import type { StoreBackoff } from './store-backoff.ts';
 
 /** Heartbeats a node may miss before it counts as silent (a slow round or a busy store is not a lost node). */
 export const silentAfterBeats = 3;
@@ -33,6 +34,8 @@ export interface ClusterNode {
 
 export interface NodeRegistryDeps {
   db: Kysely<Database>;
+  /** Shared with the singleton leases: while the store fails writes, tries are spaced out. */
+  backoff: StoreBackoff;
   /** [hostname]: the name service health uses for this node. */
   name: string;
   roles: readonly string[];
@@ -82,17 +85,21 @@ export class NodeRegistry {
   start() {
     // Said once when heartbeats begin to fail (the store unreachable) and once when they work again.
     let failingSince: number | undefined;
+    const { backoff } = this.deps;
     this.timer = setInterval(() => {
-      this.beating ??= this.beat()
+      if (this.beating || backoff.waiting) return;
+      this.beating = this.beat()
         .then(() => {
+          backoff.succeeded();
           if (failingSince === undefined) return;
           this.deps.logger.info({ silentMs: this.deps.now() - failingSince }, 'cluster: heartbeats work again');
           failingSince = undefined;
         })
         .catch((error) => {
+          backoff.failed();
           if (failingSince !== undefined) return;
           failingSince = this.deps.now();
-          this.deps.logger.warn({ err: error }, 'cluster: heartbeat failed; trying again at every heartbeat');
+          this.deps.logger.warn({ err: error }, 'cluster: heartbeat failed; trying again');
         })
         .finally(() => (this.beating = undefined));
     }, this.deps.heartbeatMs);
@@ -123,6 +130,8 @@ export class NodeRegistry {
   async stop() {
     clearInterval(this.timer);
     await this.beating;
+    // A store failing writes would keep the try waiting: the others see the node silent instead.
+    if (this.deps.backoff.waiting) return;
     await this.deps.db
       .updateTable('cluster_nodes')
       .set({ stopped_at: this.deps.now() })

@@ -7,7 +7,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../store/schema.ts';
-import { FencedOut, LeaderLease } from './leader-lease.ts';
+import { FencedOut, LeaderLease, type LeaseState } from './leader-lease.ts';
+import type { StoreBackoff } from './store-backoff.ts';
 
 /** What a job's run is given: the token it started under and the check its writes carry. */
 export interface SingletonRun {
@@ -23,6 +24,8 @@ export type SingletonJob = (run: SingletonRun) => Promise<unknown>;
 
 export interface SingletonsDeps {
   db: Kysely<Database>;
+  /** Shared with the heartbeat: while the store fails writes, tries are spaced out. */
+  backoff: StoreBackoff;
   /** This node's id (the holder named in the leases). */
   nodeId: string;
   heartbeatMs: number;
@@ -84,15 +87,17 @@ export class Singletons {
     this.freeze();
     // Briefly: a job still running after that is fenced out by whoever takes its lease next.
     await withinMs(Promise.all([this.ticking, ...[...this.entries.values()].map((e) => e.running)]), stopWaitMs);
-    for (const { lease } of this.entries.values())
-      await lease
-        .release()
-        .catch((error) =>
-          this.deps.logger.warn(
-            { err: error, singleton: lease.name },
-            'cluster: releasing a lease failed; it runs out by itself',
-          ),
+    for (const { lease } of this.entries.values()) {
+      // A store failing writes would keep each try waiting: the leases run out by themselves.
+      if (this.deps.backoff.waiting) return;
+      await lease.release().catch((error) => {
+        this.deps.backoff.failed();
+        this.deps.logger.warn(
+          { err: error, singleton: lease.name },
+          'cluster: releasing a lease failed; it runs out by itself',
         );
+      });
+    }
   }
 
   /**
@@ -100,9 +105,25 @@ export class Singletons {
    * (a round that keeps its own rhythm asks before its shared work). Never while frozen or stopped.
    */
   async holds(name: string) {
+    return (await this.contendFor(name)).held;
+  }
+
+  /**
+   * Like holds(), and says whether another node holds the lease or the store could not say (it did
+   * not answer): work that must go on when the store is down (checking the store) runs in that case.
+   */
+  async contendFor(name: string): Promise<{ held?: LeaseState; unknown: boolean }> {
     const entry = this.entry(name);
-    if (this.stopped || entry.lease.held) return entry.lease.held;
-    return this.acquire(entry).catch(() => undefined);
+    if (this.stopped || entry.lease.held) return { held: entry.lease.held, unknown: false };
+    if (this.deps.backoff.waiting) return { unknown: true };
+    try {
+      const held = await this.acquire(entry);
+      this.deps.backoff.succeeded();
+      return { held, unknown: false };
+    } catch {
+      this.deps.backoff.failed();
+      return { unknown: true };
+    }
   }
 
   /** The names of the leases this node holds now. */
@@ -124,7 +145,7 @@ export class Singletons {
   }
 
   private tick() {
-    if (this.ticking || this.stopped) return;
+    if (this.ticking || this.stopped || this.deps.backoff.waiting) return;
     this.ticking = this.contend().finally(() => (this.ticking = undefined));
   }
 
@@ -139,12 +160,15 @@ export class Singletons {
         entry.failing = false;
       } catch (error) {
         // The store did not answer: the lease runs out if this lasts, and the job moves to a node that
-        // can write. Said once per outage, not at every heartbeat.
+        // can write. Said once per outage, not at every heartbeat; the other leases wait for the next try.
         if (!entry.failing)
           this.deps.logger.warn({ err: error, singleton: lease.name }, 'cluster: could not take or renew a lease');
         entry.failing = true;
+        this.deps.backoff.failed();
+        return;
       }
     }
+    this.deps.backoff.succeeded();
   }
 
   private async acquire(entry: Entry) {

@@ -2,11 +2,13 @@
 // mail round trip, CalDAV, queue), records their results, lets the incident rules open, move and
 // resolve issues, notifies, and refreshes what the status page shows.
 //
-// Each node checks itself (rules ending "@<node>"). What is the same for every node (the queue, the
-// nodes of the cluster) is checked and judged by one node, the holder of the singleton lease
-// "health" (cluster/singletons.ts); it also judges the issues of nodes that left (no running node
-// has their name any more), so that an issue of a node that stopped resolves instead of staying
-// open on the status page.
+// Each node checks itself (rules ending "@<node>"), once per node name: processes sharing a name
+// and its listeners (workers) leave it to the holder of the lease "health-probes@<name>". What is
+// the same for every node (the queue, the nodes of the cluster) is checked and judged by one node,
+// the holder of the singleton lease "health" (cluster/singletons.ts), and recorded under the node
+// "(shared)"; that node also judges the issues of nodes that left (no node not stopped has their
+// name any more), so that an issue of a node that stopped resolves instead of staying open on the
+// status page.
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
@@ -53,6 +55,10 @@ export interface HealthMonitorDeps {
 
 /** The singleton lease whose holder runs the shared checks. */
 export const sharedChecksLease = 'health';
+/** The node under which the shared checks' results are recorded (health_checks), whoever ran them. */
+export const sharedCheckNode = '(shared)';
+/** The lease of a node name's own checks, among the processes sharing that name. */
+export const probesLease = (node: string) => `health-probes@${node}`;
 
 /** Rules that report only their failures: one absent from a round is healthy. */
 const reportsFailuresOnly = (rule: string) =>
@@ -158,13 +164,21 @@ export class HealthMonitor implements IssueAdmin {
       now: this.now,
       scope: () => this.nodeScope(),
     };
-    const results: CheckResult[] = [...(await checkListeners(context, this.listeners)), await checkStore(context)];
-    const storeUp = results.at(-1)!.state === 'healthy' || results.at(-1)!.issue?.classification === 'advisory';
+    const { singletons } = this.deps.cluster;
+    // Processes sharing a node name (the workers of `start --workers`, on the same listeners) probe
+    // it once: whichever holds its lease; all of them when the store cannot say (it may be down).
+    const probing = await singletons.contendFor(probesLease(this.node));
+    const selfChecks = Boolean(probing.held) || probing.unknown;
+    const results: CheckResult[] = selfChecks
+      ? [...(await checkListeners(context, this.listeners)), await checkStore(context)]
+      : [];
+    const storeUp =
+      !selfChecks || results.at(-1)!.state === 'healthy' || results.at(-1)!.issue?.classification === 'advisory';
     // Taken now: a lease lost during the round is found by the fence before the shared issues move.
-    const sharedToken = (await this.deps.cluster.singletons.holds(sharedChecksLease))?.token;
+    const sharedToken = (await singletons.holds(sharedChecksLease))?.token;
     if (storeUp) {
       const probes = await Promise.allSettled([
-        this.probes(context),
+        ...(selfChecks ? [this.probes(context)] : []),
         ...(sharedToken === undefined ? [] : [checkQueue(context), this.checkCluster(context)]),
       ]);
       for (const outcome of probes) {
@@ -242,10 +256,11 @@ export class HealthMonitor implements IssueAdmin {
   private async record(results: CheckResult[], shared: boolean) {
     const at = this.now();
     for (const r of results) {
+      const node = r.rule.includes('@') ? this.node : sharedCheckNode;
       await this.deps.db
         .insertInto('health_checks')
         .values({
-          node: this.node,
+          node,
           check_name: r.rule,
           component: r.component,
           state: r.state,
@@ -264,21 +279,26 @@ export class HealthMonitor implements IssueAdmin {
         )
         .execute();
     }
-    // Destinations that no longer wait or refuse, and nodes that stopped, are no longer checks.
+    if (!shared) return;
+    // Destinations that no longer wait or refuse, and nodes that stopped, are no longer checks; nor
+    // are shared checks recorded under a node's name (by versions before the cluster registry).
     const current = results.map((r) => r.rule);
     await this.deps.db
       .deleteFrom('health_checks')
-      .where('node', '=', this.node)
       .where((eb) =>
         eb.or([
-          eb('check_name', 'like', 'destination:%'),
-          eb('check_name', 'like', 'refusals:%'),
-          eb('check_name', 'like', 'node:%'),
-          // Shared checks this node no longer runs (another node holds the lease): not its to show.
-          ...(shared ? [] : [eb('check_name', 'not like', '%@%')]),
+          eb.and([
+            eb('node', '=', sharedCheckNode),
+            eb.or([
+              eb('check_name', 'like', 'destination:%'),
+              eb('check_name', 'like', 'refusals:%'),
+              eb('check_name', 'like', 'node:%'),
+            ]),
+            eb('check_name', 'not in', current.length ? current : ['']),
+          ]),
+          eb.and([eb('node', '!=', sharedCheckNode), eb('check_name', 'not like', '%@%')]),
         ]),
       )
-      .where('check_name', 'not in', current.length ? current : [''])
       .execute();
   }
 

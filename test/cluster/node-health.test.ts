@@ -49,6 +49,10 @@ describe('nodes in service health', { skip: postgresSkip }, () => {
 
   it('reports a node that stops beating as an advisory on Nodes, not an outage, until it is forgotten', async () => {
     const [a, b] = nodes as [TestNode, TestNode];
+    // Both run under one name (as the workers of one machine do): one of them probes it.
+    const probers = () =>
+      [a, b].filter((t) => t.node.holdfast.cluster.singletons.held().includes('health-probes@mail.test.example'));
+    await a.waitFor(async () => probers().length === 1, 'one process probing the shared node name');
     const silentId = b.node.holdfast.cluster.nodeId;
     // Hung: no heartbeat, no lease renewal, no probe rounds; nothing says it stopped.
     b.node.holdfast.cluster.freeze();
