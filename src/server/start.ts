@@ -12,6 +12,7 @@ import { probeTenantLimits } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
 import { Directory } from '../directory/directory.ts';
+import { kdfQueue } from '../directory/kdf-queue.ts';
 import { createMailDns, type MailDns } from '../flow/dns.ts';
 import { DestinationControl } from '../flow/delivery/destination-control.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
@@ -85,7 +86,12 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     await cluster.register();
     clusterJoined = true;
     logger.info({ node: cluster.nodeId, roles: options.roles }, 'cluster: node registered');
-    const directory = new Directory(store.db, now);
+    // The sign-in path ([auth]): this process's queue for password hashing, the directory's cache of verified sign-ins.
+    kdfQueue.configure({ concurrency: config.auth.kdfConcurrency, maxWaiting: config.auth.kdfQueue });
+    const directory = new Directory(store.db, now, {
+      maxEntries: config.auth.cacheSize,
+      ttlMs: config.auth.cacheTtlMs,
+    });
     const bootstrap = await bootstrapDirectory(directory, {
       domain: config.domain,
       adminPassword: config.adminPassword,
@@ -99,6 +105,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     }
     const tls = await loadTlsMaterial(config);
     const metrics = new Metrics();
+    metrics.watchSignIns(() => directory.signInStats());
     watchQueue(metrics, store.db, now);
     const flow = createMailFlow({ config, store, directory, metrics, log: logger.child({ component: 'mail' }), now });
     const scheduler = new Scheduler({

@@ -187,3 +187,34 @@ for (const name of backendNames) {
     });
   });
 }
+
+describe('[auth] settings on a running node', () => {
+  let t: TestNode;
+  const limits = { ...kdfQueue.settings };
+  before(async () => {
+    t = await startTestNode('sqlite', { toml: '[auth]\ncache_size = 0\nkdf_concurrency = 1\nkdf_queue = 7\n' });
+    await (await t.node.holdfast.directory.tenant('default')).addPrincipal({
+      kind: 'user',
+      address: 'plain@test.example',
+      password,
+    });
+  });
+  after(async () => {
+    await t?.stop();
+    kdfQueue.configure(limits);
+  });
+
+  it('sizes the KDF queue, turns the cache off, and shows the sign-in path in /metrics', async () => {
+    assert.deepEqual(kdfQueue.settings, { concurrency: 1, maxWaiting: 7 });
+    const before = kdfCompleted();
+    for (let i = 0; i < 2; i++) {
+      const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
+      assert.match((await talk.command(`LOGIN "plain@test.example" "${password}"`)).split('\r\n').at(-1)!, /^t1 OK /);
+      talk.close();
+    }
+    assert.equal(kdfCompleted() - before, 2, 'with cache_size = 0 every sign-in runs the KDF');
+    const metrics = await (await fetch(`http://127.0.0.1:${t.port('http')}/metrics`)).text();
+    assert.match(metrics, /^holdfast_auth_cache_lookups_total\{result="miss"\} [1-9]/m);
+    assert.match(metrics, /^holdfast_kdf_computations_total [1-9]/m);
+  });
+});
