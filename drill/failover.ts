@@ -2,8 +2,8 @@
 // production layout (three etcd members, three PostgreSQL 15 under Patroni with synchronous_mode,
 // HAProxy routing to the primary by Patroni's REST check) and three Holdfast nodes in their own data
 // directories, puts SMTP load on every node with an IMAP IDLE session on each, and then, one at a
-// time: kills a Holdfast node, kills the PostgreSQL primary's host (Patroni and PostgreSQL, SIGKILL),
-// and kills etcd's leader. After each it prints the invariants; it exits non-zero if one fails, and
+// time: kills a Holdfast node, kills the PostgreSQL primary's postmaster (SIGKILL; Patroni lives),
+// kills the primary's whole host (Patroni and PostgreSQL, SIGKILL), and kills etcd's leader. After each it prints the invariants; it exits non-zero if one fails, and
 // removes everything it started and wrote on every way out (Ctrl-C included).
 //
 // Needs root (PostgreSQL runs as the `postgres` account through setpriv) and the Debian packages
@@ -192,18 +192,39 @@ async function main() {
     log(`${victim.name} restarted`);
   }
 
-  // 2. The PostgreSQL primary's host dies.
+  // 2. The PostgreSQL primary's postmaster is killed; its Patroni lives and decides (restart or failover).
+  {
+    await sleep(5000);
+    const since = Date.now();
+    const primary = await cluster.killPrimaryPostgres();
+    log(`step 2: kill -9 the postmaster of the PostgreSQL primary ${primary.name} (its Patroni lives on) under load`);
+    const leader = await waitForPrimary(undefined, 90_000);
+    log(`Patroni: ${leader ?? 'no'} primary running ${((Date.now() - since) / 1000).toFixed(1)} s after the kill`);
+    await sleep(Math.max(0, 15_000 - (Date.now() - since)));
+    await waitSmtpBack(since, 60_000);
+    await sleep(5000); // IDLE sessions see mail delivered after the recovery
+    await checkStep(`the PostgreSQL primary's postmaster (${primary.name}) killed`, since, {
+      survivors: nodes.nodes,
+      ok: leader !== undefined,
+      extra: [`${leader ? 'ok  ' : 'FAIL'} primary afterwards: ${leader ?? 'none'}`],
+      smtpGoalMs: smtpBackGoalMs,
+    });
+    const healthy = await cluster.waitHealthy(180_000);
+    log(`cluster healthy: ${healthy.map((m) => `${m.name} ${m.role}`).join(', ')}`);
+  }
+
+  // 3. The PostgreSQL primary's host dies: Patroni and PostgreSQL, so the leader key must expire.
   {
     await sleep(5000);
     const since = Date.now();
     const primary = await cluster.killPrimaryHost();
-    log(`step 2: killed the PostgreSQL primary ${primary.name} (Patroni and postmaster, SIGKILL) under load`);
-    const promoted = await waitForNewPrimary(primary.name, 90_000);
+    log(`step 3: killed the PostgreSQL primary's host ${primary.name} (Patroni and postmaster, SIGKILL) under load`);
+    const promoted = await waitForPrimary(primary.name, 90_000);
     log(`Patroni promoted ${promoted ?? 'nobody'} ${((Date.now() - since) / 1000).toFixed(1)} s after the kill`);
     await sleep(Math.max(0, 15_000 - (Date.now() - since)));
     await waitSmtpBack(since, 60_000);
     await sleep(5000); // IDLE sessions see mail delivered after the failover
-    await checkStep(`the PostgreSQL primary (${primary.name}) killed`, since, {
+    await checkStep(`the PostgreSQL primary's host (${primary.name}) killed`, since, {
       survivors: nodes.nodes,
       ok: promoted !== undefined,
       extra: [`${promoted ? 'ok  ' : 'FAIL'} new primary: ${promoted ?? 'none'}`],
@@ -214,14 +235,14 @@ async function main() {
     log(`${primary.name} back as a replica: ${healthy.map((m) => `${m.name} ${m.role}`).join(', ')}`);
   }
 
-  // 3. etcd's leader dies.
+  // 4. etcd's leader dies.
   {
     await sleep(5000);
     const leader = await cluster.etcdLeader();
     if (!leader) throw new Error('etcd has no leader');
     const since = Date.now();
     await processes.stop(leader, 'SIGKILL');
-    log(`step 3: killed etcd's leader ${leader} (SIGKILL) under load`);
+    log(`step 4: killed etcd's leader ${leader} (SIGKILL) under load`);
     let newLeader: string | undefined;
     // The survivors name the dead leader until their election timeout passes.
     while (!newLeader && Date.now() - since < 30_000) {
@@ -256,7 +277,8 @@ async function main() {
   return results.every((r) => r.ok) && summary.lost.length === 0 && summary.duplicated.length === 0;
 }
 
-async function waitForNewPrimary(old: string, timeoutMs: number): Promise<string | undefined> {
+/** A running primary (other than `old`, when given). */
+async function waitForPrimary(old: string | undefined, timeoutMs: number): Promise<string | undefined> {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {
     const leader = (await cluster.members()).find((m) => m.role === 'leader' && m.state === 'running');

@@ -157,12 +157,17 @@ export class PostgresCluster {
     return primary;
   }
 
-  /** Only the PostgreSQL primary's postmaster killed with SIGKILL; its Patroni lives on. */
+  /**
+   * The PostgreSQL primary crashes: the postmaster and every backend killed with SIGKILL (a postmaster
+   * killed alone leaves its backends serving the connections they have). Its Patroni lives on.
+   */
   async killPrimaryPostgres(): Promise<PostgresMember> {
     const primary = await this.primary();
     if (!primary) throw new Error('no primary to kill');
     const postmaster = await postmasterPid(primary);
     if (!postmaster) throw new Error(`no postmaster.pid for ${primary.name}`);
+    // Patroni starts PostgreSQL in a session of its own: the postmaster leads its process group.
+    killQuietly(-postmaster, 'SIGKILL');
     killQuietly(postmaster, 'SIGKILL');
     return primary;
   }
