@@ -60,20 +60,7 @@ export class NodeRegistry {
     const { db, now } = this.deps;
     const at = now();
     await db.insertInto('cluster_nodes').values(this.row(at)).execute();
-    // A process of this host that died without stopping (killed, crashed) and was replaced: it is
-    // not coming back, so it is no longer a silent node. Other hosts' nodes are judged by their silence.
-    const silent = await db
-      .selectFrom('cluster_nodes')
-      .selectAll()
-      .where('host', '=', this.host)
-      .where('stopped_at', 'is', null)
-      .where('id', '!=', this.id)
-      .execute();
-    const gone = silent.filter((n) => stateOf(n, at) === 'silent' && !isProcessAlive(Number(n.pid))).map((n) => n.id);
-    if (gone.length) {
-      await db.updateTable('cluster_nodes').set({ stopped_at: at }).where('id', 'in', gone).execute();
-      this.deps.logger.info({ nodes: gone }, 'cluster: nodes of this host whose process ended are marked stopped');
-    }
+    await this.markEndedProcesses(at);
     await db
       .deleteFrom('cluster_nodes')
       .where('stopped_at', 'is not', null)
@@ -106,8 +93,31 @@ export class NodeRegistry {
     this.timer.unref();
   }
 
+  /**
+   * A process of this host that died without stopping (killed, crashed; a worker that is restarted)
+   * is not coming back: once silent it is marked stopped, rather than reported as a silent node
+   * until someone forgets it. Other hosts' nodes are judged by their silence alone.
+   */
+  private async markEndedProcesses(at: number) {
+    const { db } = this.deps;
+    const candidates = await db
+      .selectFrom('cluster_nodes')
+      .select(['id', 'pid', 'heartbeat_at', 'heartbeat_ms', 'stopped_at'])
+      .where('host', '=', this.host)
+      .where('stopped_at', 'is', null)
+      .where('id', '!=', this.id)
+      .execute();
+    const gone = candidates
+      .filter((n) => stateOf(n, at) === 'silent' && !isProcessAlive(Number(n.pid)))
+      .map((n) => n.id);
+    if (gone.length === 0) return;
+    await db.updateTable('cluster_nodes').set({ stopped_at: at }).where('id', 'in', gone).execute();
+    this.deps.logger.info({ nodes: gone }, 'cluster: nodes of this host whose process ended are marked stopped');
+  }
+
   async beat() {
     const at = this.deps.now();
+    await this.markEndedProcesses(at);
     const updated = await this.deps.db
       .updateTable('cluster_nodes')
       .set({ heartbeat_at: at, stopped_at: null })

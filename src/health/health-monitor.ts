@@ -18,7 +18,6 @@ import type { Logger } from '../logging/logger.ts';
 import type { MessageDeps } from '../mailbox/messages.ts';
 import type { Database } from '../store/schema.ts';
 import type { Cluster } from '../cluster/cluster.ts';
-import type { LeaderLease } from '../cluster/leader-lease.ts';
 import { listNodes } from '../cluster/node-registry.ts';
 import { checkNodes } from './checks/node-check.ts';
 import { cleanUpProbeMail } from './checks/probe-cleanup.ts';
@@ -90,7 +89,6 @@ export class HealthMonitor implements IssueAdmin {
   readonly now: () => number;
   private readonly rules: IncidentRules;
   private readonly node: string;
-  private readonly sharedLease: LeaderLease;
   /** Names of the nodes not stopped, as the last round judging the shared checks saw them. */
   private presentNodes?: Set<string>;
   private listeners: ListenerInfo[] = [];
@@ -118,7 +116,6 @@ export class HealthMonitor implements IssueAdmin {
       logger: deps.logger,
     });
     this.rules = new IncidentRules(config.health);
-    this.sharedLease = deps.cluster.singletons.lease(sharedChecksLease);
     this.snapshotCache = buildSnapshot(deps.now(), [], [], { available: true });
     watchHealth(
       deps.metrics,
@@ -175,6 +172,7 @@ export class HealthMonitor implements IssueAdmin {
     const storeUp =
       !selfChecks || results.at(-1)!.state === 'healthy' || results.at(-1)!.issue?.classification === 'advisory';
     // Taken now: a lease lost during the round is found by the fence before the shared issues move.
+    // Only nodes that run health rounds contend for it (their first round adds it).
     const sharedToken = (await singletons.holds(sharedChecksLease))?.token;
     if (storeUp) {
       const probes = await Promise.allSettled([
@@ -211,10 +209,13 @@ export class HealthMonitor implements IssueAdmin {
       );
       if (shared && actions.some((a) => !mine(a.kind === 'open' ? a.result.rule : ruleOf(open, a.issueId)))) {
         // A node that lost the lease mid-round (it paused, another took over) leaves the shared issues alone.
-        shared = await this.sharedLease.fence(this.deps.db, sharedToken!).then(
-          () => true,
-          () => false,
-        );
+        shared = await singletons
+          .lease(sharedChecksLease)
+          .fence(this.deps.db, sharedToken!)
+          .then(
+            () => true,
+            () => false,
+          );
         if (!shared) actions = actions.filter((a) => mine(a.kind === 'open' ? a.result.rule : ruleOf(open, a.issueId)));
       }
       for (const action of actions) await this.apply(action);

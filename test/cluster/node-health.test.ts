@@ -53,6 +53,8 @@ describe('nodes in service health', { skip: postgresSkip }, () => {
     const probers = () =>
       [a, b].filter((t) => t.node.holdfast.cluster.singletons.held().includes('health-probes@mail.test.example'));
     await a.waitFor(async () => probers().length === 1, 'one process probing the shared node name');
+    const leaders = () => [a, b].filter((t) => t.node.holdfast.cluster.singletons.held().includes('health'));
+    await a.waitFor(async () => leaders().length === 1, 'one node running the shared checks');
     const silentId = b.node.holdfast.cluster.nodeId;
     // Hung: no heartbeat, no lease renewal, no probe rounds; nothing says it stopped.
     b.node.holdfast.cluster.freeze();
