@@ -108,6 +108,30 @@ for (const name of backendNames) {
       assert.match(await talk.command('NOOP'), /OK NOOP completed/);
     });
 
+    it('answers BAD to a sequence number past the last message also beside "*", however large', async () => {
+      const { talk } = await open();
+      const exists = Number(/\* (\d+) EXISTS/.exec(await talk.command('SELECT Lab'))?.[1]);
+      assert.ok(exists > 0);
+      assert.match(
+        await talk.command(`FETCH ${exists + 1}:* FLAGS`),
+        new RegExp(`BAD Invalid message sequence number ${exists + 1} \\(the folder has ${exists} messages\\)`),
+      );
+      assert.match(await talk.command(`FETCH *:${exists + 5} FLAGS`), /BAD Invalid message sequence number/);
+      // Sequence numbers up to that one were once walked one by one, until the server ran out of memory.
+      assert.match(await talk.command('FETCH 4294967295:* FLAGS'), /BAD Invalid message sequence number 4294967295/);
+      assert.match(await talk.command('STORE 4294967295:* +FLAGS (\\Seen)'), /BAD Invalid message sequence number/);
+      assert.match(await talk.command('COPY 4294967295:* Lab'), /BAD Invalid message sequence number/);
+      // UIDs are not positions: past the last one, n:* is the last message (RFC 9051 section 6.4.9).
+      assert.match(
+        await talk.command('UID FETCH 4294967295:* (FLAGS)'),
+        new RegExp(`\\* ${exists} FETCH .*\\r\\n\\S+ OK`),
+      );
+      assert.match(
+        await talk.command(`FETCH ${exists}:* (UID)`),
+        new RegExp(`^\\* ${exists} FETCH \\(UID \\d+\\)\\r\\n\\S+ OK`),
+      );
+    });
+
     it('refuses an over-long line and oversized literals without reading them, then carries on', async () => {
       const { talk } = await open();
       talk.write(`a1 NOOP ${'x'.repeat(70_000)}\r\n`);

@@ -79,8 +79,9 @@ export class SelectedFolder {
     let hi = this.uids.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (this.uids[mid] === uid) return mid + 1;
-      if (this.uids[mid] < uid) lo = mid + 1;
+      const at = this.uids[mid]!;
+      if (at === uid) return mid + 1;
+      if (at < uid) lo = mid + 1;
       else hi = mid - 1;
     }
     return 0;
@@ -98,7 +99,10 @@ export class SelectedFolder {
     for (const [a, b] of set.ranges) {
       const lo = a === STAR ? this.uids.length : a;
       const hi = b === STAR ? this.uids.length : b;
-      if (Math.max(lo, hi) > this.uids.length && this.uids.length > 0 && a !== STAR && b !== STAR) {
+      // A number past the last message is BAD also when the other end is "*" (5:* in a folder of 2;
+      // RFC 9051 section 9, seq-number): 4294967295:* once walked every number up to it, until the
+      // server ran out of memory.
+      if (Math.max(lo, hi) > this.uids.length && this.uids.length > 0) {
         throw new ParseError(
           `Invalid message sequence number ${Math.max(lo, hi)} (the folder has ${this.uids.length} messages)`,
         );
@@ -107,7 +111,7 @@ export class SelectedFolder {
         if (a !== STAR || b !== STAR) throw new ParseError('Invalid message sequence number (the folder is empty)');
         continue;
       }
-      for (let seq = Math.min(lo, hi); seq <= Math.max(lo, hi); seq++) out.push(this.uids[seq - 1]);
+      for (const uid of this.uids.slice(Math.min(lo, hi) - 1, Math.max(lo, hi))) out.push(uid);
     }
     return [...new Set(out)].sort((x, y) => x - y);
   }
