@@ -98,7 +98,7 @@ export async function listFolders(db: Db, principalId: number) {
 /** A folder name as stored: INBOX in upper case whatever the client wrote, no empty levels. */
 export function normalizeFolderName(name: string): string {
   const levels = name.split(folderDelimiter);
-  if (levels[0].toUpperCase() === 'INBOX') levels[0] = 'INBOX';
+  if (levels[0]?.toUpperCase() === 'INBOX') levels[0] = 'INBOX';
   if (levels.some((level) => level === '') || name.length > 1000) {
     throw invalid(
       'bad-folder-name',

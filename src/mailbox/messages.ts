@@ -100,7 +100,8 @@ type MessageRowFields = {
 
 /** Full rows of the messages with these UIDs (those that still exist), by UID. */
 export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
-  if (uids.length === 1) return (await messageByUid.rows(db, { folderId, uid: uids[0] })).map(toRow);
+  const [only] = uids;
+  if (only !== undefined && uids.length === 1) return (await messageByUid.rows(db, { folderId, uid: only })).map(toRow);
   const out: MessageRow[] = [];
   const sorted = [...uids].sort((a, b) => a - b);
   for (const batch of batches(sorted)) {
@@ -234,8 +235,9 @@ export async function storeFlags(
     if (byNewFlags.size === 0) return { updated, modified, modseq: 0 };
     const modseq = await bumpModseq(trx, folder.id);
     for (const [text, group] of byNewFlags) {
-      if (group.length === 1) {
-        await setFlagsOfOne.run(trx, { folderId: folder.id, uid: group[0], flags: text, modseq });
+      const [only] = group;
+      if (only !== undefined && group.length === 1) {
+        await setFlagsOfOne.run(trx, { folderId: folder.id, uid: only, flags: text, modseq });
         continue;
       }
       for (const batch of batches(group)) {
@@ -312,9 +314,10 @@ const logExpunge = new PreparedQuery<{ folderId: number; uid: number; modseq: nu
 
 async function removeMessages(trx: Transaction<Database>, folderId: number, uids: number[]): Promise<number> {
   const modseq = await bumpModseq(trx, folderId);
-  if (uids.length === 1) {
-    await deleteOne.run(trx, { folderId, uid: uids[0] });
-    await logExpunge.run(trx, { folderId, uid: uids[0], modseq });
+  const [only] = uids;
+  if (only !== undefined && uids.length === 1) {
+    await deleteOne.run(trx, { folderId, uid: only });
+    await logExpunge.run(trx, { folderId, uid: only, modseq });
     return modseq;
   }
   for (const slice of batches(uids)) {

@@ -13,9 +13,9 @@ export const maxWaitingRequests = 32;
 /** Wraps the server's request handler (Fastify's) so that it only runs for connections within the bound. */
 export function limitPipelining(server: Server) {
   const handlers = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
-  if (handlers.length !== 1)
-    throw new Error(`expected one request handler on the HTTP server, found ${handlers.length}`);
   const [handler] = handlers;
+  if (!handler || handlers.length !== 1)
+    throw new Error(`expected one request handler on the HTTP server, found ${handlers.length}`);
   const waiting = new WeakMap<Socket, number>();
   server.removeAllListeners('request');
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {

@@ -189,10 +189,10 @@ for (const name of backendNames) {
       talk.write(`MAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice@test.example>\r\n${chunks}NOOP\r\n`);
       const [mail, rcpt, chunk, last, noop] = await talk.replies(5);
       assert.equal(mail, '250 2.1.0 Accepted');
-      assert.match(rcpt, /^250 /);
+      assert.match(rcpt!, /^250 /);
       assert.equal(chunk, `250 2.0.0 ${Buffer.byteLength(first)} octets received`);
-      assert.match(last, /^250 2\.0\.0 Ok: queued as \d+/);
-      assert.match(noop, /^250 /);
+      assert.match(last!, /^250 2\.0\.0 Ok: queued as \d+/);
+      assert.match(noop!, /^250 /);
       const delivered = await t.waitFor(
         async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Subject: in chunks')),
         'the chunked message',

@@ -42,7 +42,11 @@ for (const name of backendNames) {
     });
 
     it('a folder deleted and created again at once gets a new UIDVALIDITY, also after it held the highest', async () => {
-      const validity = async () => /UIDVALIDITY (\d+)/.exec(await talk.command('STATUS Again (UIDVALIDITY)'))![1];
+      const validity = async () => {
+        const [, value] = /UIDVALIDITY (\d+)/.exec(await talk.command('STATUS Again (UIDVALIDITY)')) ?? [];
+        assert.ok(value, 'STATUS answers UIDVALIDITY');
+        return value;
+      };
       const seen = new Set<string>();
       for (let i = 0; i < 3; i++) {
         assert.match(await talk.command('CREATE Again'), /OK/);

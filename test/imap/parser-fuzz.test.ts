@@ -70,7 +70,7 @@ describe('IMAP command parser under fuzzing', () => {
     let frames = 0;
     let refusals = 0;
     for (let i = 0; i < 20_000; i++) {
-      const input = Buffer.from(`${mutate(seeds[i % seeds.length], rand)}\r\n`, 'latin1');
+      const input = Buffer.from(`${mutate(seeds[i % seeds.length]!, rand)}\r\n`, 'latin1');
       const reader = new CommandReader(
         {
           frame: (frame) => {

@@ -278,8 +278,9 @@ export class ImapSession {
   }
 
   private writeOut() {
-    if (this.output.length === 0) return;
-    const data = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output);
+    const [first] = this.output;
+    if (!first) return;
+    const data = this.output.length === 1 ? first : Buffer.concat(this.output);
     this.output = [];
     this.outputBytes = 0;
     if (this.deflate) {

@@ -121,7 +121,7 @@ describe('Whether the times changed', () => {
       ['DTSTART:20260105T100000Z', 'DTSTART:20260105T090000Z'],
       ['DTEND:20260105T110000Z', 'DTEND:20260105T120000Z'],
       ['RRULE:FREQ=DAILY;COUNT=3', 'RRULE:FREQ=DAILY;COUNT=4'],
-    ]) {
+    ] as const) {
       assert.equal(timesChanged(object(base), object(base.map((l) => (l === from ? to : l)))), true, to);
     }
     assert.equal(timesChanged(object(base), object([...base, 'EXDATE:20260106T100000Z'])), true, 'EXDATE');

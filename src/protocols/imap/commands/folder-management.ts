@@ -26,8 +26,9 @@ export async function createCommand({ session, args, principal }: AuthenticatedC
     if (p.atom('CREATE parameter').toUpperCase() !== 'USE') throw new ParseError('Unknown CREATE parameter');
     const uses = p.list('special uses');
     p.end();
-    if (uses.length !== 1 || uses[0].kind !== 'atom') throw new ImapNo('Exactly one special use per folder', 'USEATTR');
-    specialUse = uses[0].value;
+    const [use] = uses;
+    if (uses.length !== 1 || use?.kind !== 'atom') throw new ImapNo('Exactly one special use per folder', 'USEATTR');
+    specialUse = use.value;
   }
   const { db, now } = session.context.mail;
   try {

@@ -32,10 +32,11 @@ export async function idCommand({ session, args }: CommandInput) {
   args.end();
   if (list) {
     const fields: Record<string, string> = {};
-    for (let i = 0; i + 1 < list.length && i < 60; i += 2) {
+    for (let i = 0; i < list.length && i < 60; i += 2) {
+      // An odd last field name has no value: it is left out.
       const key = list[i];
       const value = list[i + 1];
-      if (key.kind !== 'list' && value.kind !== 'list')
+      if (key && value && key.kind !== 'list' && value.kind !== 'list')
         fields[key.value.toLowerCase().slice(0, 64)] = value.value.slice(0, 256);
     }
     // `client` is already the session's address (its log binding): the ID fields get their own key.

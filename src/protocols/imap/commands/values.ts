@@ -30,14 +30,13 @@ export function flagArg(token: Token): string {
 
 /** UIDs as a compact set: 1:3,7,9:10. */
 export function uidSetText(uids: number[]): string {
-  const sorted = [...uids].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    const start = sorted[i];
-    while (i + 1 < sorted.length && sorted[i + 1] === sorted[i] + 1) i++;
-    parts.push(start === sorted[i] ? String(start) : `${start}:${sorted[i]}`);
+  const ranges: [number, number][] = [];
+  for (const uid of [...uids].sort((a, b) => a - b)) {
+    const last = ranges.at(-1);
+    if (last && uid === last[1] + 1) last[1] = uid;
+    else ranges.push([uid, uid]);
   }
-  return parts.join(',');
+  return ranges.map(([start, end]) => (start === end ? String(start) : `${start}:${end}`)).join(',');
 }
 
 /** A folder name argument, decoded from modified UTF-7 unless the client speaks UTF-8. */

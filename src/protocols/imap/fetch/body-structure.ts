@@ -64,5 +64,8 @@ export function bodyStructureValue(part: MimePart, extended: boolean): Value {
 
 const disposition = (part: MimePart): Value =>
   part.disposition ? [part.disposition.type.toUpperCase(), params(part.disposition.params)] : null;
-const language = (part: MimePart): Value =>
-  part.language ? (part.language.length === 1 ? part.language[0] : part.language) : null;
+const language = ({ language }: MimePart): Value => {
+  if (!language) return null;
+  const [only] = language;
+  return language.length === 1 && only !== undefined ? only : language;
+};

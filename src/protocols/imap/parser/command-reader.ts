@@ -161,7 +161,8 @@ export class CommandReader {
   }
 
   private tagOf(line: string): string | null {
-    const tag = line.split(' ', 1)[0];
+    const space = line.indexOf(' ');
+    const tag = space < 0 ? line : line.slice(0, space);
     return /^[\x21-\x7e]+$/.test(tag) && !/[(){%*"\\+]/.test(tag) ? tag : null;
   }
 }

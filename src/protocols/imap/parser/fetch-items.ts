@@ -46,8 +46,8 @@ const macros: Record<string, SimpleItem[]> = {
 };
 
 export function parseFetchItems(token: Token): FetchItem[] {
-  if (token.kind === 'atom' && macros[token.value.toUpperCase()])
-    return macros[token.value.toUpperCase()].map((name) => ({ kind: 'simple', name }));
+  const macro = token.kind === 'atom' ? macros[token.value.toUpperCase()] : undefined;
+  if (macro) return macro.map((name) => ({ kind: 'simple', name }));
   const tokens = token.kind === 'list' ? token.items : [token];
   if (tokens.length === 0) throw new ParseError('Empty list of fetch items');
   return tokens.map((t) => {
@@ -62,9 +62,9 @@ export function parseFetchItem(text: string): FetchItem {
   const match = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d+)(?:\.(\d+))?>)?$/i.exec(text);
   if (!match) throw new ParseError(`Unknown fetch item "${text.slice(0, 60)}"`);
   const [, name, sectionText, start, length] = match;
-  const kind = name.toUpperCase();
+  const kind = name!.toUpperCase();
   const binary = kind.startsWith('BINARY');
-  const section = parseSection(sectionText, binary);
+  const section = parseSection(sectionText!, binary);
   const label = `${binary ? 'BINARY' : 'BODY'}[${sectionText}]`;
   if (kind === 'BINARY.SIZE') {
     if (start !== undefined) throw new ParseError('BINARY.SIZE takes no partial range');
@@ -90,7 +90,7 @@ export function parseSection(text: string, binary: boolean): Section {
   const path = match[1] ? match[1].split('.').map(Number) : [];
   if (path.some((n) => n === 0 || !Number.isSafeInteger(n)))
     throw new ParseError(`Invalid section "${text.slice(0, 60)}": part numbers start at 1`);
-  const specifier = match[2].toUpperCase() as SectionSpecifier;
+  const specifier = match[2]!.toUpperCase() as SectionSpecifier;
   if (!['', 'HEADER', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT', 'TEXT', 'MIME'].includes(specifier))
     throw new ParseError(`Invalid section "${text.slice(0, 60)}"`);
   if (binary && specifier !== '') throw new ParseError('BINARY sections are part numbers only');

@@ -100,8 +100,14 @@ export function parseCharset(args: Args): SearchText {
 export function parseCriteria(args: Args, text: SearchText = asSent): SearchKey {
   const keys: SearchKey[] = [];
   while (args.more()) keys.push(parseKey(args, 0, text));
-  if (keys.length === 0) throw new ParseError('Missing search criteria');
-  return keys.length === 1 ? keys[0]! : { kind: 'and', keys };
+  return allOf(keys, 'Missing search criteria');
+}
+
+/** Criteria that must all hold: the one alone, or their AND; none is a ParseError with `ifNone`. */
+function allOf(keys: SearchKey[], ifNone: string): SearchKey {
+  const [first] = keys;
+  if (!first) throw new ParseError(ifNone);
+  return keys.length === 1 ? first : { kind: 'and', keys };
 }
 
 /** A criterion's string argument (an astring) as text. */
@@ -118,8 +124,7 @@ function parseKey(args: Args, depth: number, text: SearchText): SearchKey {
     const inner = new Args(token.items);
     const keys: SearchKey[] = [];
     while (inner.more()) keys.push(parseKey(inner, depth + 1, text));
-    if (keys.length === 0) throw new ParseError('Empty search criteria list');
-    return keys.length === 1 ? keys[0] : { kind: 'and', keys };
+    return allOf(keys, 'Empty search criteria list');
   }
   if (token.kind !== 'atom') throw new ParseError('Expected a search criterion');
   const word = token.value.toUpperCase();
@@ -189,7 +194,7 @@ function parseKey(args: Args, depth: number, text: SearchText): SearchKey {
  */
 export function parseDate(text: string): number {
   const match = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(text);
-  const month = match ? months.indexOf(match[2].toLowerCase()) : -1;
+  const month = match ? months.indexOf(match[2]!.toLowerCase()) : -1;
   if (!match || month < 0) throw new ParseError(`Invalid date "${text.slice(0, 30)}" (expected e.g. 1-Feb-2026)`);
   const day = Number(match[1]);
   // setUTCFullYear, unlike Date.UTC, takes years 0 to 99 as they are.

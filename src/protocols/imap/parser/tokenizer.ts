@@ -58,8 +58,10 @@ export function tokenizeCommand(frame: CommandFrame): ParsedCommand {
 export function tokenize(frame: CommandFrame): Token[] {
   const { parts } = frame;
   const root: Token[] = [];
-  const stack: Token[][] = [root];
-  const current = () => stack[stack.length - 1];
+  /** The list that tokens go into now. */
+  let items = root;
+  /** The lists around it, the outermost first. */
+  const outer: Token[][] = [];
   let p = 0;
   let text = parts[0];
   if (typeof text !== 'string') throw new ParseError('Unexpected literal');
@@ -74,24 +76,26 @@ export function tokenize(frame: CommandFrame): Token[] {
       continue;
     }
     if (c === ')') {
-      if (stack.length === 1) throw new ParseError('Unbalanced ")"');
-      stack.pop();
+      const parent = outer.pop();
+      if (!parent) throw new ParseError('Unbalanced ")"');
+      items = parent;
       needSpace = true;
       i++;
       continue;
     }
     if (needSpace) throw new ParseError(`Missing space before position ${i + 1}`);
     if (c === '(') {
-      if (stack.length > maxDepth) throw new ParseError('Lists nested too deeply');
+      if (outer.length >= maxDepth) throw new ParseError('Lists nested too deeply');
       const list: Token = { kind: 'list', items: [] };
-      current().push(list);
-      stack.push(list.items);
+      items.push(list);
+      outer.push(items);
+      items = list.items;
       i++;
       continue;
     }
     if (c === '"') {
       const [value, next] = readQuoted(text, i);
-      current().push({ kind: 'string', value, bytes: Buffer.from(value, 'utf8'), literal: false });
+      items.push({ kind: 'string', value, bytes: Buffer.from(value, 'utf8'), literal: false });
       i = next;
       needSpace = true;
       continue;
@@ -102,7 +106,7 @@ export function tokenize(frame: CommandFrame): Token[] {
       const after = parts[p + 2];
       if (!Buffer.isBuffer(literal) || typeof after !== 'string')
         throw new ParseError('Literal announced but not sent');
-      current().push({
+      items.push({
         kind: 'string',
         value: literal.toString('utf8'),
         bytes: literal,
@@ -116,12 +120,12 @@ export function tokenize(frame: CommandFrame): Token[] {
       continue;
     }
     const [atom, next] = readAtom(text, i);
-    current().push({ kind: 'atom', value: atom });
+    items.push({ kind: 'atom', value: atom });
     i = next;
     needSpace = true;
   }
   if (p !== parts.length - 1) throw new ParseError('Literal without marker');
-  if (stack.length !== 1) throw new ParseError('Unbalanced "("');
+  if (outer.length !== 0) throw new ParseError('Unbalanced "("');
   return root;
 }
 
@@ -155,7 +159,7 @@ function readQuoted(text: string, start: number): [string, number] {
 function readAtom(text: string, start: number): [string, number] {
   let i = sectionEnd(text, start);
   while (i < text.length) {
-    const c = text[i];
+    const c = text.charAt(i);
     if (c === ' ' || c === '(' || c === ')') break;
     if (c === '"') throw new ParseError(`Unexpected quote at position ${i + 1}`);
     if (c === '{') throw new ParseError(`Unexpected "{" at position ${i + 1}`);
@@ -178,7 +182,7 @@ function sectionEnd(text: string, start: number): number {
   if (!name) return start;
   let depth = 0;
   for (let i = start + name[0].length - 1; i < text.length; i++) {
-    const c = text[i];
+    const c = text.charAt(i);
     if (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) >= 0x7f) return start;
     if (c === '[') depth++;
     else if (c === ']' && --depth === 0) return i + 1;

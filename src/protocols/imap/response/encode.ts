@@ -156,7 +156,7 @@ export function formatDateTime(ms: number): string {
 export function parseDateTime(text: string): number | undefined {
   const match = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
   if (!match) return undefined;
-  const month = months.findIndex((m) => m.toLowerCase() === match[2].toLowerCase());
+  const month = months.findIndex((m) => m.toLowerCase() === match[2]!.toLowerCase());
   const [day, year, hour, minute, second] = [match[1], match[3], match[4], match[5], match[6]].map(Number) as [
     number,
     number,
