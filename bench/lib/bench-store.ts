@@ -42,6 +42,9 @@ export async function createBenchStore(dataDir: string, databaseUrl: string | un
   }
   const database = await createScratchDatabase(databaseUrl, 'holdfast_bench');
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  // An idle client whose backend is ended (the server restarted, another engineer's test) must not
+  // end the run; the next query reports it.
+  pool.on('error', () => {});
   // The server's backends for this database name it in their command line (a server on this machine).
   const cpu = watchProcessesCpu(` ${database.name} `);
   return {
