@@ -127,6 +127,8 @@ for (const name of backendNames) {
         auth: { user: 'alice@test.example', pass: password },
         logger: false,
       });
+      // Sessions on the worker killed below end with it.
+      client.on('error', () => {});
       await client.connect();
       clients.push(client);
       const socket = (client as unknown as { socket: import('node:net').Socket }).socket;
@@ -226,8 +228,12 @@ for (const name of backendNames) {
       );
       assert.ok(!alive(victim));
       assert.ok(alive(survivor));
-      // The new worker takes connections too.
-      await waitUntil('a connection on the new worker', async () => (await imap()).worker === replacement);
+      // The new worker takes connections too, once it has started (the primary says so).
+      await waitUntil('the new worker to start', () =>
+        new RegExp(`"workerPid":${replacement},"msg":"worker started"`).test(server.stderr()),
+      );
+      const holders = [(await imap()).worker, (await imap()).worker, (await imap()).worker];
+      assert.ok(holders.includes(replacement), `a connection on the new worker ${replacement}: ${holders}`);
       stop = true;
       await Promise.all(senders);
 
