@@ -11,6 +11,7 @@ import {
   mailOfDestination,
   type RemoteDeliveryDeps,
 } from '../delivery/remote-delivery.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import type { NewMailSignal } from './new-mail-signal.ts';
 import type { ClaimedRecipient, Queue } from './queue.ts';
 
@@ -195,13 +196,11 @@ export class QueueRunner {
   private async runRemote(job: RemoteJob) {
     let signal: 'success' | 'pushback' | 'unreachable' | 'neutral' = 'neutral';
     let lastReply: string | null = null;
+    let outcome: Awaited<ReturnType<typeof deliverRemotely>> | undefined;
     try {
-      const outcome = await deliverRemotely(this.deps.remote, job.recipients);
+      outcome = await deliverRemotely(this.deps.remote, job.recipients);
       signal = outcome.signal;
       lastReply = (outcome.deferred[0] ?? outcome.failed[0] ?? outcome.delivered[0])?.reply ?? null;
-      if (outcome.delivered.length) await this.deps.queue.recordDelivered(outcome.delivered);
-      if (outcome.deferred.length) await this.deps.queue.recordDeferred(outcome.deferred);
-      if (outcome.failed.length) await this.deps.queue.recordFailed(outcome.failed);
     } catch (error) {
       this.deps.logger.error({ err: error, destination: job.destination }, 'queue: remote delivery failed; will retry');
       await this.deps.queue
@@ -209,6 +208,18 @@ export class QueueRunner {
           job.recipients.map((recipient) => ({ recipient, reply: '451 4.3.0 delivery failed temporarily' })),
         )
         .catch((failure) => this.unrecorded(failure));
+    }
+    try {
+      // The destination has taken what it answered 2xx for. Until that is recorded, a crash (or a
+      // lease running out) sends it a second time: the record comes first, at once (no QUIT awaited,
+      // the connection is reset for reuse in the background), and a store that cannot be reached is
+      // retried while the lease lasts rather than answered by a deferral that would resend it.
+      if (outcome?.delivered.length) await this.whileLeased(() => this.deps.queue.recordDelivered(outcome.delivered));
+      if (outcome?.deferred.length) await this.whileLeased(() => this.deps.queue.recordDeferred(outcome.deferred));
+      if (outcome?.failed.length) await this.whileLeased(() => this.deps.queue.recordFailed(outcome.failed));
+    } catch (failure) {
+      // The lease brings the recipients back; those the destination accepted get a second transaction.
+      this.unrecorded(failure);
     } finally {
       if (this.destinations.release(job.destination, signal, lastReply)) {
         const released = await this.deps.queue
@@ -221,6 +232,22 @@ export class QueueRunner {
       }
       this.finish(job.recipients);
       this.startWaiting(job.destination);
+    }
+  }
+
+  /**
+   * Runs `record` again while the store is unreachable (a database failover) and the lease on the
+   * work, renewed meanwhile, can still be ours; any other failure is thrown at once.
+   */
+  private async whileLeased(record: () => Promise<void>) {
+    const until = this.deps.now() + this.deps.leaseMs;
+    for (let wait = 200; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        return await record();
+      } catch (error) {
+        if (!isStoreUnavailable(error) || this.deps.now() + wait >= until) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 
