@@ -90,6 +90,8 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
         else logger.error({ worker: slot.index, err: error }, 'worker could not start');
       }
     });
+    // A message sent while the worker's channel closes (it is dying): the exit below says what happened.
+    worker.on('error', (error) => logger.debug({ worker: slot.index, err: error }, 'worker channel error'));
     worker.on('exit', (code, signal) => {
       if (slot.worker === worker) slot.worker = undefined;
       slot.ready = false;
