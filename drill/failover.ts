@@ -17,6 +17,7 @@ import { IdleWatch } from './lib/idle-watch.ts';
 import { countMailboxes, leasedBy, waitDrained } from './lib/invariants.ts';
 import { PostgresCluster } from './lib/postgres-cluster.ts';
 import { Processes, sleep } from './lib/processes.ts';
+import { RemoteSink } from './lib/remote-sink.ts';
 import { type Attempt, SmtpLoad } from './lib/smtp-load.ts';
 
 const keep = process.argv.includes('--keep'); // leave the temporary directory (logs) behind
@@ -30,6 +31,8 @@ chmodSync(base, 0o755); // PostgreSQL's account must reach its directories below
 const processes = new Processes(base);
 const cluster = new PostgresCluster(base, processes);
 const watches = new Map<string, IdleWatch>();
+/** The remote server takes a second per message: remote deliveries are in flight when something dies. */
+const sink = new RemoteSink(1000);
 let load: SmtpLoad | undefined;
 let cleaning: Promise<void> | undefined;
 
@@ -37,6 +40,7 @@ function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     for (const watch of watches.values()) watch.close();
     await load?.stop().catch(() => {});
+    await sink.stop().catch(() => {});
     await cluster.stop().catch(() => {});
     await processes.stopAll().catch(() => {});
     if (keep) console.log(`logs and data kept in ${base}`);
@@ -86,8 +90,9 @@ async function checkStep(
   await load!.settled();
   const drained = await waitDrained(url, 120_000);
   const accepted = load!.accepted();
-  const refused = load!.attempts.filter((a) => a.outcome === 'temporary').map((a) => a.messageId);
+  const refused = load!.attempts.filter((a) => a.outcome === 'temporary' && !a.remote).map((a) => a.messageId);
   const count = await countMailboxes(url, accepted, refused);
+  const remote = sink.compare(load!.accepted(true));
   const window = smtpWindow(load!.attempts, since, new Set(options.survivors.map((n) => n.name)));
   const idle = options.survivors.map((n) => ({ node: n.name, saw: watches.get(n.name)?.sawMailAfter(since) ?? false }));
   let ok = options.ok;
@@ -119,6 +124,11 @@ async function checkStep(
         (options.smtpGoalMs ? ` (goal ${options.smtpGoalMs / 1000} s)` : ''),
     ),
     ...(window.replies.length ? [`     replies meanwhile: ${window.replies.join(' | ')}`] : []),
+    check(
+      remote.missing.length === 0,
+      `remote mail: ${remote.missing.length} of ${load!.accepted(true).length} answered 250 not received by the remote server`,
+    ),
+    `     remote mail received twice by the remote server so far (a delivery in flight when its node or the database died): ${remote.twice.length}`,
     ...idle.map((i) => check(i.saw, `IMAP IDLE on ${i.node} announced new mail after the failure`)),
     `     answered 4xx but stored anyway (the node lost the commit's answer; the sender's retry is a second copy): ${count.deliveredThoughRefused}`,
     ...options.extra,
@@ -144,7 +154,16 @@ async function main() {
     `PostgreSQL cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${members.map((m) => `${m.name} ${m.role}`).join(', ')}; etcd leader ${await cluster.etcdLeader()}`,
   );
   await cluster.query('create database holdfast');
-  const nodes = new HoldfastNodes(base, processes, cluster.url('holdfast'), 3);
+  const sinkPort = await sink.start();
+  const nodes = new HoldfastNodes(
+    base,
+    processes,
+    cluster.url('holdfast'),
+    3,
+    // The drill's one submitting user sends far more than a person: no sending limits in the way.
+    `[limits]\nmessages_per_minute = 100000\nrecipients_per_day = 10000000\n` +
+      `[[relay]]\ndomains = ["remote.example"]\nurl = "smtp://127.0.0.1:${sinkPort}"\n`,
+  );
   await nodes.cli(['init', '--json']);
   for (const user of users) await nodes.cli(['user', 'add', user, '--password', password]);
   for (const node of nodes.nodes) await nodes.start(node);
@@ -153,7 +172,12 @@ async function main() {
   );
   for (const [i, node] of nodes.nodes.entries()) await openWatch(node, users[i % users.length]!);
 
-  load = new SmtpLoad(nodes.nodes, users);
+  load = new SmtpLoad(nodes.nodes, users, {
+    user: users[0]!,
+    password,
+    to: 'someone@remote.example',
+    intervalMs: 1000,
+  });
   load.start();
   await sleep(8000);
   log(`warm-up: ${load.accepted().length} messages accepted`);
@@ -277,10 +301,19 @@ async function main() {
     all.filter((a) => a.outcome === 'temporary').map((a) => a.messageId),
   );
   console.log(
-    `== overall: ${all.length} SMTP attempts, ${summary.accepted} answered 250, ${summary.lost.length} lost, ${summary.duplicated.length} duplicated`,
+    `== overall: ${all.length} SMTP attempts, ${summary.accepted} answered 250 for local mailboxes, ${summary.lost.length} lost, ${summary.duplicated.length} duplicated`,
+  );
+  const remote = sink.compare(load.accepted(true));
+  console.log(
+    `   remote: ${load.accepted(true).length} answered 250, ${remote.missing.length} never reached the remote server, ${remote.twice.length} reached it twice`,
   );
   for (const r of results) console.log(`   ${r.ok ? 'PASS' : 'FAIL'}  ${r.step}`);
-  return results.every((r) => r.ok) && summary.lost.length === 0 && summary.duplicated.length === 0;
+  return (
+    results.every((r) => r.ok) &&
+    summary.lost.length === 0 &&
+    summary.duplicated.length === 0 &&
+    remote.missing.length === 0
+  );
 }
 
 /** A running primary (other than `old`, when given). */

@@ -29,13 +29,15 @@ export class HoldfastNodes {
     private readonly processes: Processes,
     private readonly databaseUrl: string,
     count: number,
+    /** Added to each node's holdfast.toml. */
+    extraToml = '',
   ) {
     for (let i = 1; i <= count; i++) {
       const dataDir = join(base, `holdfast${i}`);
       mkdirSync(dataDir, { recursive: true });
       writeFileSync(
         join(dataDir, 'holdfast.toml'),
-        `# Written by the failover drill.\n[queue]\npoll_interval = "200ms"\nlease = "${drillLeaseMs / 1000}s"\n`,
+        `# Written by the failover drill.\n[queue]\npoll_interval = "200ms"\nlease = "${drillLeaseMs / 1000}s"\n${extraToml}`,
       );
       this.nodes.push({ name: `holdfast${i}`, dataDir, ports: {}, pid: 0 });
     }

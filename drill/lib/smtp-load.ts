@@ -10,6 +10,8 @@ export type Outcome = 'accepted' | 'temporary' | 'permanent' | 'unreachable';
 export interface Attempt {
   at: number;
   node: string;
+  /** Submitted for a remote recipient (relayed to the drill's remote sink). */
+  remote: boolean;
   messageId: string;
   outcome: Outcome;
   reply: string;
@@ -25,14 +27,17 @@ export class SmtpLoad {
   constructor(
     private readonly nodes: HoldfastNode[],
     private readonly recipients: string[],
+    /** A user submitting mail to a remote address, one message per `intervalMs` on each node. */
+    private readonly remote: { user: string; password: string; to: string; intervalMs: number },
     private readonly sendersPerNode = 2,
   ) {}
 
   start() {
     this.running = true;
-    this.workers = this.nodes.flatMap((node) =>
-      Array.from({ length: this.sendersPerNode }, (_, i) => this.sender(node, i)),
-    );
+    this.workers = this.nodes.flatMap((node) => [
+      ...Array.from({ length: this.sendersPerNode }, (_, i) => this.sender(node, i)),
+      this.sender(node, this.sendersPerNode, true),
+    ]);
   }
 
   pause() {
@@ -55,11 +60,12 @@ export class SmtpLoad {
 
   private inFlight = 0;
 
-  accepted(): string[] {
-    return this.attempts.filter((a) => a.outcome === 'accepted').map((a) => a.messageId);
+  /** Message-IDs answered 250: for local mailboxes, or (remote) for the remote sink. */
+  accepted(remote = false): string[] {
+    return this.attempts.filter((a) => a.outcome === 'accepted' && a.remote === remote).map((a) => a.messageId);
   }
 
-  private async sender(node: HoldfastNode, index: number) {
+  private async sender(node: HoldfastNode, index: number, remote = false) {
     while (this.running) {
       if (this.paused || !node.ports.smtp) {
         await sleep(100);
@@ -69,9 +75,15 @@ export class SmtpLoad {
       const messageId = `<drill-${n}-${node.name}-${index}@drill.example>`;
       const transport = nodemailer.createTransport({
         host: '127.0.0.1',
-        port: node.ports.smtp,
+        port: remote ? node.ports.submission : node.ports.smtp,
         secure: false,
-        ignoreTLS: true,
+        ...(remote
+          ? {
+              requireTLS: true,
+              tls: { rejectUnauthorized: false },
+              auth: { user: this.remote.user, pass: this.remote.password },
+            }
+          : { ignoreTLS: true }),
         pool: false,
         connectionTimeout: 15_000,
         greetingTimeout: 15_000,
@@ -81,13 +93,13 @@ export class SmtpLoad {
       this.inFlight++;
       try {
         const info = await transport.sendMail({
-          from: 'load@outside.example',
-          to: this.recipients[n % this.recipients.length],
+          from: remote ? this.remote.user : 'load@outside.example',
+          to: remote ? this.remote.to : this.recipients[n % this.recipients.length],
           subject: `drill ${n}`,
           text: `Message ${n} of the failover drill.\n${'x'.repeat(1500)}\n`,
           messageId,
         });
-        this.attempts.push({ at, node: node.name, messageId, outcome: 'accepted', reply: info.response });
+        this.attempts.push({ at, node: node.name, remote, messageId, outcome: 'accepted', reply: info.response });
       } catch (error) {
         const { responseCode, response, code, message } = error as {
           responseCode?: number;
@@ -102,11 +114,19 @@ export class SmtpLoad {
           : code === 'ECONNECTION' || code === 'ESOCKET'
             ? 'unreachable'
             : 'temporary';
-        this.attempts.push({ at, node: node.name, messageId, outcome, reply: response ?? `${code}: ${message}` });
+        this.attempts.push({
+          at,
+          node: node.name,
+          remote,
+          messageId,
+          outcome,
+          reply: response ?? `${code}: ${message}`,
+        });
         if (outcome !== 'permanent') await sleep(200); // as a client backs off, a little
       } finally {
         this.inFlight--;
       }
+      if (remote) await sleep(this.remote.intervalMs);
     }
   }
 }
