@@ -153,7 +153,9 @@ export class QueueRunner {
 
   private async runLocal(recipients: ClaimedRecipient[]) {
     try {
-      await deliverLocally(this.deps.local, recipients);
+      // A store that cannot be reached (a failover) is not the recipients' fault: tried again while
+      // the lease lasts (the delivery is one transaction), not deferred by the retry schedule.
+      await this.whileLeased(() => deliverLocally(this.deps.local, recipients));
     } catch (error) {
       this.deps.logger.error({ err: error }, 'queue: local delivery failed; will retry');
       await this.deps.queue
@@ -198,7 +200,9 @@ export class QueueRunner {
     let lastReply: string | null = null;
     let outcome: Awaited<ReturnType<typeof deliverRemotely>> | undefined;
     try {
-      outcome = await deliverRemotely(this.deps.remote, job.recipients);
+      // A store error comes before the message's end of data reached the destination (its content is
+      // read as it is sent): nothing was delivered, and it is tried again as local delivery is.
+      outcome = await this.whileLeased(() => deliverRemotely(this.deps.remote, job.recipients));
       signal = outcome.signal;
       lastReply = (outcome.deferred[0] ?? outcome.failed[0] ?? outcome.delivered[0])?.reply ?? null;
     } catch (error) {
@@ -236,14 +240,14 @@ export class QueueRunner {
   }
 
   /**
-   * Runs `record` again while the store is unreachable (a database failover) and the lease on the
+   * Runs `work` again while the store is unreachable (a database failover) and the lease on the
    * work, renewed meanwhile, can still be ours; any other failure is thrown at once.
    */
-  private async whileLeased(record: () => Promise<void>) {
+  private async whileLeased<T>(work: () => Promise<T>): Promise<T> {
     const until = this.deps.now() + this.deps.leaseMs;
     for (let wait = 200; ; wait = Math.min(wait * 2, 2000)) {
       try {
-        return await record();
+        return await work();
       } catch (error) {
         if (!isStoreUnavailable(error) || this.deps.now() + wait >= until) throw error;
         await new Promise((resolve) => setTimeout(resolve, wait));
