@@ -10,8 +10,8 @@ import { type Processes, waitFor } from './processes.ts';
 
 const holdfastBin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 
-/** How long a delivery stays leased to a node that stopped renewing it (the drill's own setting). */
-export const drillLeaseMs = 10_000;
+/** How long a delivery stays leased to a node that stopped renewing it: as contrib/cluster/holdfast.toml. */
+export const drillLeaseMs = 30_000;
 
 export interface HoldfastNode {
   name: string;
