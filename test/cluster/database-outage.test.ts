@@ -13,6 +13,7 @@ import { createBackend, postgresSkip, postgresUrl, tempDir, type TestBackend } f
 import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { SmtpTalk } from '../helpers/smtp-talk.ts';
+import { Pop3Talk } from '../helpers/pop3-talk.ts';
 import { TcpProxy, targetOf, throughProxy } from './tcp-proxy.ts';
 
 const password = 'Wonderland-42';
@@ -121,6 +122,15 @@ describe('a node losing its PostgreSQL and getting it back', { skip: postgresSki
 
     // IMAP: NO [UNAVAILABLE], and the session is still there.
     assert.match(await imap.command('STATUS INBOX (MESSAGES)'), /^t\d+ NO \[UNAVAILABLE\] /m);
+
+    // POP3: a temporary refusal (RFC 3206 SYS/TEMP) naming the cause.
+    const { talk: pop3 } = await Pop3Talk.open(nodeA.port('pop3s'), { tls: true });
+    assert.match(await pop3.send('USER gina@test.example'), /^\+OK/);
+    assert.equal(
+      await pop3.send(`PASS ${password}`),
+      '-ERR [SYS/TEMP] The mail store is unavailable for the moment; try again shortly',
+    );
+    pop3.close();
 
     // CalDAV: 503 with Retry-After.
     assert.deepEqual(await caldavStatus(nodeA.port('http')), { status: 503, retryAfter: '5' });

@@ -7,6 +7,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Principal } from '../../directory/directory.ts';
 import { temporarySignInFailure } from '../../directory/kdf-queue.ts';
 import type { LoginOutcome } from '../../directory/login-limiter.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { SessionCheck } from '../../directory/session-check.ts';
 import { ensureDefaultFolders, findFolder, type Folder } from '../../mailbox/folders.ts';
 import { deleteMessages, listMessageStates, messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
@@ -130,8 +131,14 @@ export class Pop3Session {
         );
       }
     } catch (error) {
-      this.log.error({ err: error }, 'pop3: command failed');
-      this.reply('-ERR [SYS/TEMP] Internal error; try again');
+      // A database failover or restart: the command did nothing, and the session stays for the retry.
+      if (isStoreUnavailable(error)) {
+        this.log.warn({ err: error }, 'pop3: mail store unavailable');
+        this.reply('-ERR [SYS/TEMP] The mail store is unavailable for the moment; try again shortly');
+      } else {
+        this.log.error({ err: error }, 'pop3: command failed');
+        this.reply('-ERR [SYS/TEMP] Internal error; try again');
+      }
     } finally {
       // Also after the AUTH PLAIN continuation: a session left "running" would never be re-checked while idle.
       this.running = false;
