@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load.ts';
 import { rootWarning } from '../server/root-warning.ts';
 import { allRoles, parseRoles } from '../server/roles.ts';
 import { parseWorkers } from '../server/worker-count.ts';
-import { workerIndexVariable } from '../server/worker-messages.ts';
+import { workerCountVariable, workerIndexVariable } from '../server/worker-messages.ts';
 import { action } from './context.ts';
 
 export function registerStartCommand(program: Command) {
@@ -33,7 +33,12 @@ export function registerStartCommand(program: Command) {
       const logger = createLogger(config.log);
       if (cluster.isWorker) {
         const { runWorker } = await import('../server/worker-node.ts');
-        return runWorker(config, { roles, logger, index: Number(process.env[workerIndexVariable]) });
+        return runWorker(config, {
+          roles,
+          logger,
+          index: Number(process.env[workerIndexVariable]),
+          count: Number(process.env[workerCountVariable]),
+        });
       }
       const asRoot = rootWarning(process.getuid?.(), process.env);
       if (asRoot) logger.warn({ uid: 0 }, asRoot);

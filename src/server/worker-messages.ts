@@ -7,6 +7,8 @@ import type { Role } from './roles.ts';
 
 /** The environment variable that tells a worker its number (1…N); a restarted worker keeps its number. */
 export const workerIndexVariable = 'HOLDFAST_WORKER_INDEX';
+/** The environment variable that tells a worker how many workers share the machine. */
+export const workerCountVariable = 'HOLDFAST_WORKER_COUNT';
 
 export type WorkerMessage =
   /** The worker serves: its listeners (the same ports in every worker) for the start-up summary. */

@@ -4,6 +4,7 @@
 // LISTEN/NOTIFY relay already carries them between every process, on this machine or another).
 // It stops on SIGTERM from the primary.
 import { HoldfastError } from '../errors.ts';
+import { defaultKdfConcurrency } from '../directory/kdf-queue.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
@@ -17,8 +18,14 @@ function send(message: WorkerMessage): Promise<void> {
   });
 }
 
-export async function runWorker(config: Config, options: { roles: Role[]; logger: Logger; index: number }) {
+export async function runWorker(
+  config: Config,
+  options: { roles: Role[]; logger: Logger; index: number; count: number },
+) {
   const logger = options.logger.child({ worker: options.index });
+  // Password hashes are pure CPU: the workers share the machine's cores, so each takes its share
+  // unless [auth] kdf_concurrency says otherwise.
+  config.auth.kdfConcurrency ??= Math.max(1, Math.floor(defaultKdfConcurrency() / Math.max(1, options.count || 1)));
   let node: RunningNode;
   try {
     node = await startNode(config, { roles: options.roles, logger });

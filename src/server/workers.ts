@@ -17,7 +17,13 @@ import type { Holdfast } from './holdfast.ts';
 import type { Role } from './roles.ts';
 import type { RunningNode } from './start.ts';
 import { startupSummary, startupSummaryJson } from './startup-summary.ts';
-import { isHoldfastMessage, workerIndexVariable, type PrimaryMessage, type WorkerMessage } from './worker-messages.ts';
+import {
+  isHoldfastMessage,
+  workerCountVariable,
+  workerIndexVariable,
+  type PrimaryMessage,
+  type WorkerMessage,
+} from './worker-messages.ts';
 
 export interface WorkersOptions {
   count: number;
@@ -70,7 +76,10 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
     slot.restartTimer = undefined;
     slot.ready = false;
     slot.startedAt = Date.now();
-    const worker = cluster.fork({ [workerIndexVariable]: String(slot.index) });
+    const worker = cluster.fork({
+      [workerIndexVariable]: String(slot.index),
+      [workerCountVariable]: String(slots.length),
+    });
     slot.worker = worker;
     worker.on('message', (message: unknown) => {
       if (!isHoldfastMessage<WorkerMessage>(message)) return;
