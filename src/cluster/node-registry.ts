@@ -9,6 +9,7 @@ import { conflict, notFound } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ClusterNodeTable, Database } from '../store/schema.ts';
 import type { StoreBackoff } from './store-backoff.ts';
+import { isProcessAlive } from '../processes.ts';
 
 /** Heartbeats a node may miss before it counts as silent (a slow round or a busy store is not a lost node). */
 export const silentAfterBeats = 3;
@@ -206,14 +207,4 @@ export async function forgetNode(db: Kysely<Database>, id: string, now: number):
   }
   await db.deleteFrom('cluster_nodes').where('id', '=', node.id).execute();
   return node;
-}
-
-function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -7,7 +7,8 @@
 // queue (directory/kdf-queue.ts), which every scrypt of the node goes through.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
+import { imapflowClient } from '../helpers/imapflow.ts';
 import { kdfQueue } from '../../src/directory/kdf-queue.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { cliOn, loopbackEnv } from '../helpers/cli.ts';
@@ -31,18 +32,7 @@ for (const name of backendNames) {
     let env: Record<string, string>;
     const { json: cli } = cliOn(() => env);
 
-    const imapClient = (user: string, pass = password) => {
-      const client = new ImapFlow({
-        host: '127.0.0.1',
-        port: t.port('imaps'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user, pass },
-        logger: false,
-      });
-      client.on('error', () => {});
-      return client;
-    };
+    const imapClient = (user: string, pass = password) => imapflowClient(t.port('imaps'), user, pass);
     const imapLogin = async (user: string, pass: string) => {
       const { talk } = await ImapTalk.open(t.port('imaps'), { tls: true });
       const reply = await talk.command(`LOGIN "${user}" "${pass}"`);

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
+import { imapflowClient } from '../helpers/imapflow.ts';
 import { sessionRecheck, sessionRecheckMs } from '../../src/directory/session-check.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { cliOn, loopbackEnv } from '../helpers/cli.ts';
@@ -44,18 +45,7 @@ for (const name of backendNames) {
       await t?.stop();
     });
 
-    const imapClient = (user: string, pass = password) => {
-      const client = new ImapFlow({
-        host: '127.0.0.1',
-        port: t.port('imaps'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user, pass },
-        logger: false,
-      });
-      client.on('error', () => {});
-      return client;
-    };
+    const imapClient = (user: string, pass = password) => imapflowClient(t.port('imaps'), user, pass);
     const caldav = (user: string, pass = password) =>
       fetch(`http://127.0.0.1:${t.port('http')}/dav/calendars/${user}/`, {
         method: 'PROPFIND',

@@ -7,6 +7,7 @@ import type { Config } from '../../config/schema.ts';
 import { PreparedQuery, sqlFor } from '../../store/prepared-query.ts';
 import type { Database, RecipientState } from '../../store/schema.ts';
 import type { Outcome } from './claimed-recipient.ts';
+import { isProcessAlive } from '../../processes.ts';
 
 export interface LeaseDeps {
   db: Kysely<Database>;
@@ -140,13 +141,3 @@ const recordOutcomes = new PreparedQuery<{ state: RecipientState; now: number; r
       returning queue_recipients.id`,
     }),
 );
-
-function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
