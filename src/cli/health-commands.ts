@@ -8,7 +8,7 @@ import { listenerNames } from '../config/schema.ts';
 import { createMailDns } from '../flow/dns.ts';
 import { queueBacklog, queueInsight, type DestinationInsight, type QueueBacklog } from '../flow/queue/queue-insight.ts';
 import { acceptsConnections, implicitTls, localHost } from '../health/checks/tcp-reachable.ts';
-import { statusWords } from '../health/components.ts';
+import { components, statusWords } from '../health/components.ts';
 import { componentHealth, graphIssue, type ComponentHealth } from '../health/graph-shape.ts';
 import { openIssueByHand, updateIssue, type IssueAdmin } from '../health/issue-admin.ts';
 import { IssueLog, type HealthIssue } from '../health/issue-log.ts';
@@ -111,10 +111,7 @@ export function registerHealthCommand(program: Command) {
     health
       .command('open')
       .description('open an issue by hand (notified like automatic ones)')
-      .requiredOption(
-        '--component <component>',
-        'e.g. SmtpIntake, Submission, Queue, LocalDelivery, RemoteDelivery, Imap, Pop3, CalDav, HttpApi, Store, Directory',
-      )
+      .requiredOption('--component <component>', `one of ${components.map((c) => c.id).join(', ')}`)
       .requiredOption('--title <text>', 'one line: what is wrong')
       .requiredOption('--impact <text>', 'one sentence: what users notice')
       .option('--classification <kind>', 'incident or advisory', 'incident')

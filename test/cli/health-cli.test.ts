@@ -59,3 +59,12 @@ describe('holdfast health', () => {
     assert.match(after.stdout, /^not accepting: imap, http \(is the server running with these roles\?\)$/m);
   });
 });
+
+describe('holdfast health open --help', () => {
+  it('names every component an issue can be opened on, Nodes included', async () => {
+    const result = await runHoldfast(['health', 'open', '--help'], { env: loopbackEnv(await tempDir()) });
+    assert.equal(result.code, 0, result.stderr);
+    const listed = result.stdout.replace(/\s+/g, ' ');
+    for (const id of ['SmtpIntake', 'CalDav', 'Directory', 'Nodes']) assert.ok(listed.includes(id), id);
+  });
+});
