@@ -8,6 +8,7 @@ import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { SmtpTalk } from '../helpers/smtp-talk.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 const day = 86_400_000;
@@ -160,13 +161,7 @@ for (const name of backendNames) {
       assert.equal(await queuedBy('alice@test.example'), 1);
 
       // Two messages by SMTP reach the limit of 3 a minute; SMTP then refuses, and so does CalDAV.
-      const smtp = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: t.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'alice@test.example', pass: password },
-      });
+      const smtp = submission(t.port('submissions'), 'alice@test.example', password);
       for (const i of [1, 2])
         await smtp.sendMail({
           from: 'alice@test.example',

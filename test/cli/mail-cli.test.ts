@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
 import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
+import { submission } from '../helpers/submission.ts';
 
 for (const name of backendNames) {
   describe(`holdfast queue, trace and dkim commands on ${name}`, { skip: skipFor(name) }, () => {
@@ -82,13 +83,7 @@ for (const name of backendNames) {
     });
 
     it('prints every time as ISO 8601 UTC to the second (list, show, insight, trace)', async () => {
-      const transport = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: server.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'alice@test.example', pass: 'Wonderland-42' },
-      });
+      const transport = submission(server.port('submissions'), 'alice@test.example', 'Wonderland-42');
       const info = await transport.sendMail({
         from: 'alice@test.example',
         to: 'carol@remote.example',

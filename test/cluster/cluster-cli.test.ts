@@ -8,11 +8,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { tempDir } from '../helpers/backends.ts';
 import { loopbackEnv, type CliResult } from '../helpers/cli.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 const mainModule = new URL('../../src/main.ts', import.meta.url).href;
@@ -74,15 +74,12 @@ describe('holdfast cluster', () => {
   });
 
   it('shows the node, its queue leases and the singleton jobs it runs', async () => {
-    await nodemailer
-      .createTransport({
-        host: '127.0.0.1',
-        port: t.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'gina@test.example', pass: password },
-      })
-      .sendMail({ from: 'gina@test.example', to: 'someone@remote.example', subject: 'Held', text: 'in flight' });
+    await submission(t.port('submissions'), 'gina@test.example', password).sendMail({
+      from: 'gina@test.example',
+      to: 'someone@remote.example',
+      subject: 'Held',
+      text: 'in flight',
+    });
     const { db } = t.node.holdfast.store;
     await t.waitFor(
       async () => db.selectFrom('queue_recipients').select('id').where('state', '=', 'inflight').executeTakeFirst(),

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authenticate } from 'mailauth';
-import nodemailer from 'nodemailer';
 import { createMailDns } from '../../src/flow/dns.ts';
 import { DkimKeys, dnsRecordName, dnsRecordValue } from '../../src/flow/dkim-keys.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 
@@ -17,15 +17,13 @@ for (const name of backendNames) {
     let relay: FakeMx;
 
     const send = (subject: string, to: string | string[], extra: { dsn?: object } = {}) =>
-      nodemailer
-        .createTransport({
-          host: '127.0.0.1',
-          port: t.port('submissions'),
-          secure: true,
-          tls: { rejectUnauthorized: false },
-          auth: { user: 'alice@test.example', pass: password },
-        })
-        .sendMail({ from: 'alice@test.example', to, subject, text: `about ${subject}`, ...extra });
+      submission(t.port('submissions'), 'alice@test.example', password).sendMail({
+        from: 'alice@test.example',
+        to,
+        subject,
+        text: `about ${subject}`,
+        ...extra,
+      });
     const states = async (subject: string) =>
       t.node.holdfast.store.db
         .selectFrom('queue_recipients as r')

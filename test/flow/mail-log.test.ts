@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { LogCapture, type LogRecord } from '../helpers/log-capture.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { plainAuth, SmtpTalk } from '../helpers/smtp-talk.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 
@@ -19,15 +19,12 @@ for (const name of backendNames) {
     const log = new LogCapture();
 
     const submit = (subject: string, to: string[]) =>
-      nodemailer
-        .createTransport({
-          host: '127.0.0.1',
-          port: t.port('submissions'),
-          secure: true,
-          tls: { rejectUnauthorized: false },
-          auth: { user: 'alice@test.example', pass: password },
-        })
-        .sendMail({ from: 'alice@test.example', to, subject, text: `about ${subject}` });
+      submission(t.port('submissions'), 'alice@test.example', password).sendMail({
+        from: 'alice@test.example',
+        to,
+        subject,
+        text: `about ${subject}`,
+      });
     const line = (msg: string, where: (r: LogRecord) => boolean, what: string) =>
       t.waitFor(async () => log.records(msg).find(where), `${msg}: ${what}`);
 

@@ -6,6 +6,7 @@ import { usedBytes } from '../../src/mailbox/folders.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { plainAuth, SmtpTalk } from '../helpers/smtp-talk.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 const message = (from: string, to: string, subject: string, extra = '') =>
@@ -367,33 +368,19 @@ for (const name of backendNames) {
     it('lets a user send as a shared mailbox once granted send-as', async () => {
       await tenant.addPrincipal({ kind: 'shared', address: 'support@test.example' });
       const submit = () =>
-        nodemailer
-          .createTransport({
-            host: '127.0.0.1',
-            port: t.port('submissions'),
-            secure: true,
-            tls: { rejectUnauthorized: false },
-            auth: { user: 'bob@test.example', pass: password },
-          })
-          .sendMail({
-            from: 'support@test.example',
-            to: 'alice@test.example',
-            subject: 'from the support desk',
-            text: 'hello',
-          });
+        submission(t.port('submissions'), 'bob@test.example', password).sendMail({
+          from: 'support@test.example',
+          to: 'alice@test.example',
+          subject: 'from the support desk',
+          text: 'hello',
+        });
       await assert.rejects(submit(), { responseCode: 553 });
       await tenant.grant('support@test.example', 'bob@test.example', { fullAccess: false, sendAs: true });
       assert.match((await submit()).response, /^250 /);
     });
 
     it('sends through submission with implicit TLS, adding Message-ID and Date', async () => {
-      const client = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: t.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'bob@test.example', pass: password },
-      });
+      const client = submission(t.port('submissions'), 'bob@test.example', password);
       const raw = 'From: bob@test.example\r\nTo: alice@test.example\r\nSubject: no ids\r\n\r\nbody\r\n';
       await client.sendMail({ envelope: { from: 'bob@test.example', to: ['alice@test.example'] }, raw });
       const found = await t.waitFor(
@@ -484,13 +471,7 @@ for (const name of backendNames) {
       );
       talk.close();
 
-      const client = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: t.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'alice@test.example', pass: password },
-      });
+      const client = submission(t.port('submissions'), 'alice@test.example', password);
       // biome-ignore lint/suspicious/noExplicitAny: nodemailer's error, read for its fields
       let refusal: any;
       for (let i = 0; i < 5 && !refusal; i++) {

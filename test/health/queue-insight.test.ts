@@ -3,10 +3,10 @@
 // waits, by the admin API (with the live concurrency) and by `holdfast queue insight`.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { loopbackEnv, runHoldfast } from '../helpers/cli.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { adminPassword, startTestNode, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 
@@ -34,15 +34,12 @@ describe('queue insight', () => {
   });
 
   it('explains why mail for a limiting destination waits', async () => {
-    await nodemailer
-      .createTransport({
-        host: '127.0.0.1',
-        port: t.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'ivan@test.example', pass: password },
-      })
-      .sendMail({ from: 'ivan@test.example', to: 'someone@busy.example', subject: 'Stuck', text: 'waiting' });
+    await submission(t.port('submissions'), 'ivan@test.example', password).sendMail({
+      from: 'ivan@test.example',
+      to: 'someone@busy.example',
+      subject: 'Stuck',
+      text: 'waiting',
+    });
     const url = `http://127.0.0.1:${t.port('http')}/admin/queue/insight`;
     const admin = `Basic ${Buffer.from(`admin@test.example:${adminPassword}`).toString('base64')}`;
     const body = await t.waitFor(async () => {

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { probeAddress } from '../../src/health/checks/probe-account.ts';
 import { webhookSignature } from '../../src/health/notifier.ts';
 import { hashPassword } from '../../src/directory/passwords.ts';
@@ -15,6 +14,7 @@ import { loopbackEnv, runHoldfast } from '../helpers/cli.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { adminPassword, startTestNode, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 const base = '/admin/serviceAnnouncement';
@@ -216,20 +216,12 @@ for (const name of backendNames) {
             '4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit, closing transmission channel',
         }),
       };
-      await nodemailer
-        .createTransport({
-          host: '127.0.0.1',
-          port: t.port('submissions'),
-          secure: true,
-          tls: { rejectUnauthorized: false },
-          auth: { user: 'ivan@test.example', pass: password },
-        })
-        .sendMail({
-          from: 'ivan@test.example',
-          to: 'someone@busy.example',
-          subject: 'Quarterly figures',
-          text: 'attached',
-        });
+      await submission(t.port('submissions'), 'ivan@test.example', password).sendMail({
+        from: 'ivan@test.example',
+        to: 'someone@busy.example',
+        subject: 'Quarterly figures',
+        text: 'attached',
+      });
 
       const [opened] = await t.waitFor(
         async () => {
@@ -348,15 +340,12 @@ for (const name of backendNames) {
             ? { code: 550, message: '5.7.1 Service unavailable; client host blocked using a blocklist' }
             : undefined,
       };
-      await nodemailer
-        .createTransport({
-          host: '127.0.0.1',
-          port: t.port('submissions'),
-          secure: true,
-          tls: { rejectUnauthorized: false },
-          auth: { user: 'ivan@test.example', pass: password },
-        })
-        .sendMail({ from: 'ivan@test.example', to: 'buyer@strict.example', subject: 'Offer', text: 'see attached' });
+      await submission(t.port('submissions'), 'ivan@test.example', password).sendMail({
+        from: 'ivan@test.example',
+        to: 'buyer@strict.example',
+        subject: 'Offer',
+        text: 'see attached',
+      });
       const [refused] = await t.waitFor(
         async () => {
           const found = await issues("feature eq 'Delivery to strict.example'");

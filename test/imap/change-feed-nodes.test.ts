@@ -3,10 +3,10 @@
 // without the client sending anything.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { createBackend, postgresSkip, type TestBackend } from '../helpers/backends.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 
@@ -39,15 +39,12 @@ describe('mailbox changes across nodes', { skip: postgresSkip }, () => {
     talk.write('i1 IDLE\r\n');
     assert.match(await talk.line(), /^\+ /);
 
-    await nodemailer
-      .createTransport({
-        host: '127.0.0.1',
-        port: mailNode.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'gina@test.example', pass: password },
-      })
-      .sendMail({ from: 'gina@test.example', to: 'gina@test.example', subject: 'Across nodes', text: 'hello' });
+    await submission(mailNode.port('submissions'), 'gina@test.example', password).sendMail({
+      from: 'gina@test.example',
+      to: 'gina@test.example',
+      subject: 'Across nodes',
+      text: 'hello',
+    });
     // Only the mail node runs the queue, so the delivery (and its change event) happen there.
     assert.match(await talk.line(10_000), /^\* 1 EXISTS/);
     talk.write('DONE\r\n');

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow, type CopyResponseObject, type StatusObject } from 'imapflow';
-import nodemailer from 'nodemailer';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
 
 const password = 'Wonderland-42';
 
@@ -29,15 +29,13 @@ for (const name of backendNames) {
       return client;
     };
     const send = (to: string, subject: string, extra: object = {}) =>
-      nodemailer
-        .createTransport({
-          host: '127.0.0.1',
-          port: t.port('submissions'),
-          secure: true,
-          tls: { rejectUnauthorized: false },
-          auth: { user: 'bob@test.example', pass: password },
-        })
-        .sendMail({ from: 'bob@test.example', to, subject, text: `Hello about ${subject}`, ...extra });
+      submission(t.port('submissions'), 'bob@test.example', password).sendMail({
+        from: 'bob@test.example',
+        to,
+        subject,
+        text: `Hello about ${subject}`,
+        ...extra,
+      });
     const delivered = (address: string, count: number) =>
       t.waitFor(async () => (await t.mailbox(address)).length >= count, `${count} messages for ${address}`);
 

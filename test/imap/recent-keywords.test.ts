@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
@@ -31,6 +30,7 @@ out["flags"] = m.fetch("1", "(FLAGS)")[1][0].decode()
 m.logout()
 print(json.dumps(out))
 `;
+import { submission } from '../helpers/submission.ts';
 
 for (const name of backendNames) {
   describe(`IMAP \\Recent and new keywords on ${name}`, { skip: skipFor(name) }, () => {
@@ -119,15 +119,12 @@ for (const name of backendNames) {
 
     it('counts delivered mail as recent to imaplib, at SELECT and at NOOP during a session', async () => {
       const send = (subject: string) =>
-        nodemailer
-          .createTransport({
-            host: '127.0.0.1',
-            port: t.port('submissions'),
-            secure: true,
-            tls: { rejectUnauthorized: false },
-            auth: { user: 'bob@test.example', pass: password },
-          })
-          .sendMail({ from: 'bob@test.example', to: 'erin@test.example', subject, text: 'Hello.' });
+        submission(t.port('submissions'), 'bob@test.example', password).sendMail({
+          from: 'bob@test.example',
+          to: 'erin@test.example',
+          subject,
+          text: 'Hello.',
+        });
       const inbox = async (count: number) =>
         t.waitFor(async () => (await t.mailbox('erin@test.example')).length >= count, `${count} messages in the INBOX`);
       const watcher = await open();

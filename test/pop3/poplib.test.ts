@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import nodemailer from 'nodemailer';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { Pop3Talk } from '../helpers/pop3-talk.ts';
@@ -53,6 +52,7 @@ r.rset()
 r.quit()
 print(json.dumps(out))
 `;
+import { submission } from '../helpers/submission.ts';
 
 for (const name of backendNames) {
   describe(`POP3 with Python poplib on ${name}`, { skip: skipFor(name) }, () => {
@@ -62,13 +62,7 @@ for (const name of backendNames) {
       const tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: 'erin@test.example', password });
       await tenant.addPrincipal({ kind: 'user', address: 'fred@test.example', password });
-      const transport = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: t.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'fred@test.example', pass: password },
-      });
+      const transport = submission(t.port('submissions'), 'fred@test.example', password);
       await transport.sendMail({
         from: 'fred@test.example',
         to: 'erin@test.example',
@@ -124,13 +118,7 @@ for (const name of backendNames) {
     });
 
     it('keeps dot-stuffed lines intact', async () => {
-      const transport = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: t.port('submissions'),
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'fred@test.example', pass: password },
-      });
+      const transport = submission(t.port('submissions'), 'fred@test.example', password);
       await transport.sendMail({
         from: 'fred@test.example',
         to: 'fred@test.example',
