@@ -80,6 +80,28 @@ function smtpWindow(attempts: Attempt[], since: number, nodes: Set<string>) {
   };
 }
 
+/**
+ * After losing the database primary: SMTP is given at least 15 s and then until it accepts again,
+ * IDLE sessions 5 s more to see mail delivered after the recovery, and the step is checked.
+ */
+async function checkDatabaseStep(
+  step: string,
+  since: number,
+  survivors: HoldfastNode[],
+  primary: string | undefined,
+  label: string,
+) {
+  await sleep(Math.max(0, 15_000 - (Date.now() - since)));
+  await waitSmtpBack(since, 60_000);
+  await sleep(5000);
+  await checkStep(step, since, {
+    survivors,
+    ok: primary !== undefined,
+    extra: [`${primary ? 'ok  ' : 'FAIL'} ${label}: ${primary ?? 'none'}`],
+    smtpGoalMs: smtpBackGoalMs,
+  });
+}
+
 async function checkStep(
   step: string,
   since: number,
@@ -230,15 +252,13 @@ async function main() {
     log(
       `PostgreSQL primary ${leader ?? 'not'} running again ${((Date.now() - since) / 1000).toFixed(1)} s after the kill`,
     );
-    await sleep(Math.max(0, 15_000 - (Date.now() - since)));
-    await waitSmtpBack(since, 60_000);
-    await sleep(5000); // IDLE sessions see mail delivered after the recovery
-    await checkStep(`the PostgreSQL primary's postmaster (${primary.name}) killed`, since, {
-      survivors: nodes.nodes,
-      ok: leader !== undefined,
-      extra: [`${leader ? 'ok  ' : 'FAIL'} primary afterwards: ${leader ?? 'none'}`],
-      smtpGoalMs: smtpBackGoalMs,
-    });
+    await checkDatabaseStep(
+      `the PostgreSQL primary's postmaster (${primary.name}) killed`,
+      since,
+      nodes.nodes,
+      leader,
+      'primary afterwards',
+    );
     const healthy = await cluster.waitHealthy(180_000);
     log(`cluster healthy: ${healthy.map((m) => `${m.name} ${m.role}`).join(', ')}`);
   }
@@ -251,15 +271,13 @@ async function main() {
     log(`step 3: killed the PostgreSQL primary's host ${primary.name} (Patroni and postmaster, SIGKILL) under load`);
     const promoted = await waitForPrimary(primary.name, 90_000);
     log(`Patroni promoted ${promoted ?? 'nobody'} ${((Date.now() - since) / 1000).toFixed(1)} s after the kill`);
-    await sleep(Math.max(0, 15_000 - (Date.now() - since)));
-    await waitSmtpBack(since, 60_000);
-    await sleep(5000); // IDLE sessions see mail delivered after the failover
-    await checkStep(`the PostgreSQL primary's host (${primary.name}) killed`, since, {
-      survivors: nodes.nodes,
-      ok: promoted !== undefined,
-      extra: [`${promoted ? 'ok  ' : 'FAIL'} new primary: ${promoted ?? 'none'}`],
-      smtpGoalMs: smtpBackGoalMs,
-    });
+    await checkDatabaseStep(
+      `the PostgreSQL primary's host (${primary.name}) killed`,
+      since,
+      nodes.nodes,
+      promoted,
+      'new primary',
+    );
     cluster.startPatroni(primary);
     const healthy = await cluster.waitHealthy(180_000);
     log(`${primary.name} back as a replica: ${healthy.map((m) => `${m.name} ${m.role}`).join(', ')}`);
