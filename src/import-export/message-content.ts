@@ -15,6 +15,8 @@ export interface ReceivedContent {
   header: Buffer;
 }
 
+const writeSize = 256 * 1024;
+
 export async function receiveContent(blobs: BlobStore, chunks: AsyncIterable<Uint8Array>): Promise<ReceivedContent> {
   const iterator = chunks[Symbol.asyncIterator]();
   const head: Buffer[] = [];
@@ -31,13 +33,22 @@ export async function receiveContent(blobs: BlobStore, chunks: AsyncIterable<Uin
     held += chunk.length;
   }
   const start = Buffer.concat(head);
+  // Sources hand over a line at a time: the store gets them gathered into writes of 256 KiB.
   async function* rest(): AsyncIterable<Uint8Array> {
     yield start;
+    let gathered: Uint8Array[] = [];
+    let size = 0;
     for (;;) {
       const next = await iterator.next();
-      if (next.done) return;
-      yield next.value;
+      if (next.done) break;
+      gathered.push(next.value);
+      size += next.value.length;
+      if (size < writeSize) continue;
+      yield Buffer.concat(gathered);
+      gathered = [];
+      size = 0;
     }
+    if (size) yield Buffer.concat(gathered);
   }
   const stored = await blobs.put(rest());
   return { hash: stored.hash, size: stored.size, header: headerSection(start.subarray(0, inlineBlobLimit)) };
