@@ -9,6 +9,10 @@
 //   put() (a put of existing content marks it stored again), so mail being accepted keeps its content;
 // - its metadata and search text go only after the content itself is gone.
 //
+// And nothing is deleted while a backup holds the contents (`content_holds`, migration 18): its
+// snapshot may refer to a content whose last message was expunged since, and the backup has yet to
+// copy it. The hold is checked before each deletion; a round that meets one keeps its candidates.
+//
 // Candidates come from the queue purge (flow/queue/queue-retention.ts) and from a walk through all stored
 // metadata, a batch per round, so contents of expunged messages are found too.
 //
@@ -53,9 +57,11 @@ export class ContentCollector {
       .slice(0, maxDeletedPerRound)
       .map(([hash]) => hash);
     // Due candidates leave the list whatever becomes of them; one that found a user again is found
-    // anew if that user goes.
+    // anew if that user goes. Those a backup's hold kept from being looked at stay.
     for (const hash of due) this.candidates.delete(hash);
-    return deleteUnusedContents(this.db, this.blobs, due, now - storedAgoMs, fence);
+    const { deleted, held } = await deleteUnused(this.db, this.blobs, due, now - storedAgoMs, now, fence);
+    for (const hash of held) this.candidates.set(hash, now - unusedForMs);
+    return deleted;
   }
 
   private async walk(now: number) {
@@ -86,12 +92,28 @@ export async function deleteUnusedContents(
   hashes: string[],
   storedBefore: number,
   fence?: WriteFence,
+  now = Date.now(),
 ): Promise<number> {
+  return (await deleteUnused(db, blobs, hashes, storedBefore, now, fence)).deleted;
+}
+
+/** deleteUnusedContents, also returning the hashes it left alone because a backup holds contents. */
+async function deleteUnused(
+  db: Kysely<Database>,
+  blobs: BlobStore,
+  hashes: string[],
+  storedBefore: number,
+  now: number,
+  fence?: WriteFence,
+): Promise<{ deleted: number; held: string[] }> {
   const used = await contentsInUse(db, hashes);
   if (fence && hashes.some((h) => !used.has(h))) await db.transaction().execute(fence);
   let deleted = 0;
-  for (const hash of hashes) {
+  for (const [index, hash] of hashes.entries()) {
     if (used.has(hash)) continue;
+    // Checked after contentsInUse: a backup whose hold began later took its snapshot later, when
+    // this content had no user either.
+    if (await contentHeld(db, now)) return { deleted, held: hashes.slice(index) };
     await blobs.deleteIfStoredBefore(hash, storedBefore);
     if (await blobs.has(hash)) continue; // stored again meanwhile: about to be used
     await db.transaction().execute(async (trx) => {
@@ -101,7 +123,18 @@ export async function deleteUnusedContents(
     });
     deleted++;
   }
-  return deleted;
+  return { deleted, held: [] };
+}
+
+/** Whether a backup holds contents now (a hold not yet expired). */
+export async function contentHeld(db: Kysely<Database>, now: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('content_holds')
+    .select('id')
+    .where('expires_at', '>', now)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Those of `hashes` that a mailbox message or a queue entry refers to. */

@@ -224,6 +224,8 @@ export interface CalendarTable {
   dead_properties: string | null;
   sync_seq: number;
   created_at: number;
+  /** Sync tokens below it were issued before a restore and are refused (migration 18). */
+  sync_floor: Generated<number>;
 }
 
 export interface CalendarObjectTable {
@@ -361,6 +363,14 @@ export interface SingletonLeaseTable {
   last_run_at: number | null;
 }
 
+/** A backup copying contents: the collector deletes none while a hold has not expired (migration 18). */
+export interface ContentHoldTable {
+  id: string;
+  holder: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -393,4 +403,5 @@ export interface Database {
   login_failures: LoginFailureTable;
   cluster_nodes: ClusterNodeTable;
   singleton_leases: SingletonLeaseTable;
+  content_holds: ContentHoldTable;
 }

@@ -18,6 +18,7 @@ import * as folderLifecycle from './0014-folder-lifecycle.ts';
 import * as recentMessages from './0015-recent-messages.ts';
 import * as sessionGeneration from './0016-session-generation.ts';
 import * as cluster from './0017-cluster.ts';
+import * as backupRestore from './0018-backup-restore.ts';
 
 export interface Migration {
   version: number;
@@ -43,6 +44,7 @@ export const migrations: Migration[] = [
   { version: 15, name: 'recent-messages', up: recentMessages.up },
   { version: 16, name: 'session-generation', up: sessionGeneration.up },
   { version: 17, name: 'cluster', up: cluster.up },
+  { version: 18, name: 'backup-restore', up: backupRestore.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;

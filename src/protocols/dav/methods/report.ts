@@ -172,7 +172,8 @@ async function syncCollection(context: DavContext, resource: CalendarResource, r
     responses = rows.map((row) => objectResponse(context, resource, row, wanted));
   } else {
     const since = parseSyncToken(tokenText);
-    if (since === undefined || since > resource.calendar.sync_seq) {
+    // Tokens below the floor were issued before a restore to an older state (migration 18).
+    if (since === undefined || since > resource.calendar.sync_seq || since < Number(resource.calendar.sync_floor)) {
       throw new HoldfastError(
         'forbidden',
         'valid-sync-token',

@@ -1,0 +1,132 @@
+// The backups in a target directory and their expiry. Only complete backups (a directory named by
+// its id, with its manifest) count; `.partial-…` directories are backups being written or left by
+// a crash. Expiry keeps the newest N, removes the others, then removes from the shared pool the
+// contents no kept backup lists, and never one while a backup may be writing (it may be about to
+// list a content it found there).
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalid } from '../errors.ts';
+import { checkManifest, isBackupId, manifestName } from './backup-format.ts';
+import { poolContents, removeFromPool } from './content-pool.ts';
+import { openBackup } from './open-backup.ts';
+import { poolPath, poolDirName } from './backup-format.ts';
+
+export interface BackupListing {
+  id: string;
+  dir: string;
+  createdAt: number;
+  finishedAt: number;
+  schemaVersion: number;
+  dialect: 'sqlite' | 'postgres';
+  holdfastVersion: string;
+  counts: Record<string, number>;
+  rows: number;
+  blobs: number;
+  blobBytes: number;
+}
+
+/** Complete backups in `to`, oldest first. */
+export async function listBackups(to: string): Promise<BackupListing[]> {
+  const names = await readdir(to).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  const listings: BackupListing[] = [];
+  for (const name of names.filter(isBackupId)) {
+    const dir = join(to, name);
+    const text = await readFile(join(dir, manifestName), 'utf8').catch(() => undefined);
+    if (text === undefined) continue; // not finished: ignored
+    let manifest: ReturnType<typeof checkManifest>;
+    try {
+      manifest = checkManifest(JSON.parse(text), join(dir, manifestName));
+    } catch {
+      continue; // damaged: `backup verify` says how
+    }
+    listings.push({
+      id: manifest.id,
+      dir,
+      createdAt: manifest.createdAt,
+      finishedAt: manifest.finishedAt,
+      schemaVersion: manifest.schemaVersion,
+      dialect: manifest.dialect,
+      holdfastVersion: manifest.holdfastVersion,
+      counts: Object.fromEntries(manifest.tables.map((t) => [t.name, t.rows])),
+      rows: manifest.tables.reduce((sum, t) => sum + t.rows, 0),
+      blobs: manifest.contents.count,
+      blobBytes: manifest.contents.bytes,
+    });
+  }
+  return listings.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+}
+
+/** Directories of backups being written (or left by a crash), with their age. */
+export async function partialBackups(to: string, now = Date.now()): Promise<{ name: string; ageMs: number }[]> {
+  const names = await readdir(to).catch(() => [] as string[]);
+  const partials: { name: string; ageMs: number }[] = [];
+  for (const name of names.filter((n) => n.startsWith('.partial-'))) {
+    const info = await stat(join(to, name)).catch(() => undefined);
+    if (info) partials.push({ name, ageMs: now - info.mtimeMs });
+  }
+  return partials;
+}
+
+export interface ExpiryResult {
+  kept: string[];
+  removed: string[];
+  blobsRemoved: number;
+  bytesFreed: number;
+  /** Why unused contents were left in the pool this time, if they were. */
+  poolKept?: string;
+}
+
+/** A partial backup older than this is taken for a crash's leftover, not one being written. */
+const abandonedAfterMs = 24 * 3600_000;
+
+export async function expireBackups(to: string, keep: number, now = Date.now()): Promise<ExpiryResult> {
+  if (!Number.isInteger(keep) || keep < 1)
+    throw invalid('invalid-keep', `keep = ${keep} is not allowed: keep at least the newest backup (1 or more)`);
+  const backups = (await listBackups(to)).reverse();
+  const kept = backups.slice(0, keep);
+  const expired = backups.slice(keep);
+
+  // What the kept backups need, read before anything is removed: a list that cannot be read stops
+  // the expiry, since its contents cannot be told apart from unused ones.
+  const needed = new Set<string>();
+  for (const listing of kept) {
+    const backup = await openBackup(listing.dir);
+    for await (const { hash } of backup.contents()) needed.add(hash);
+  }
+
+  for (const listing of expired) {
+    // Renamed first, so a crash halfway leaves no half-removed directory that looks complete.
+    const aside = join(to, `.expired-${listing.id}`);
+    await rename(listing.dir, aside);
+    await rm(aside, { recursive: true, force: true });
+  }
+  for (const name of (await readdir(to)).filter((n) => n.startsWith('.expired-')))
+    await rm(join(to, name), { recursive: true, force: true });
+
+  const partials = await partialBackups(to, now);
+  for (const partial of partials.filter((p) => p.ageMs > abandonedAfterMs))
+    await rm(join(to, partial.name), { recursive: true, force: true });
+  const writing = partials.filter((p) => p.ageMs <= abandonedAfterMs);
+  if (writing.length > 0)
+    return {
+      kept: kept.map((b) => b.id),
+      removed: expired.map((b) => b.id),
+      blobsRemoved: 0,
+      bytesFreed: 0,
+      poolKept: `a backup is being written (${writing.map((p) => p.name).join(', ')}): unused contents are removed at the next expiry`,
+    };
+
+  let blobsRemoved = 0;
+  let bytesFreed = 0;
+  for await (const hash of poolContents(to)) {
+    if (needed.has(hash)) continue;
+    bytesFreed += (await stat(poolPath(to, hash)).catch(() => ({ size: 0 }))).size;
+    await removeFromPool(to, hash);
+    blobsRemoved++;
+  }
+  await rm(join(to, poolDirName, 'tmp'), { recursive: true, force: true });
+  return { kept: kept.map((b) => b.id), removed: expired.map((b) => b.id), blobsRemoved, bytesFreed };
+}

@@ -1,0 +1,216 @@
+// `holdfast backup create`: a consistent copy of a live store, taken while it serves. One snapshot
+// (store-snapshot.ts) gives every table and the list of contents as of one moment; the contents go
+// to the target's shared pool (content-pool.ts), only those not there yet; a hold keeps the content
+// collector from deleting any of them meanwhile (content-hold.ts). Everything is written into a
+// temporary directory that is renamed to the backup's id once complete, manifest included: a crash
+// leaves a `.partial-…` directory, never something that looks like a backup.
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { describeLocation } from '../store/database.ts';
+import type { Store } from '../store/store.ts';
+import { version } from '../version.ts';
+import {
+  backupFormat,
+  backupFormatVersion,
+  backupId,
+  contentsListName,
+  encodeValue,
+  manifestName,
+  tableFile,
+  type BackupManifest,
+  type FileEntry,
+  type TableEntry,
+} from './backup-format.ts';
+import { takeContentHold } from './content-hold.ts';
+import { addToPool, pooled, pooledSize } from './content-pool.ts';
+import { syncDirectory, writeFileAtomically } from './durable-files.ts';
+import { createNdjsonWriter } from './ndjson-files.ts';
+import { openSnapshot } from './store-snapshot.ts';
+
+export interface BackupProgress {
+  table?: string;
+  rows?: number;
+  blobs?: number;
+}
+
+export interface CreateBackupOptions {
+  to: string;
+  now?: () => number;
+  /** Called after each table (awaited, if it returns a promise) and every 1,000 contents. */
+  onProgress?: (progress: BackupProgress) => void | Promise<void>;
+}
+
+export interface BackupSummary {
+  id: string;
+  dir: string;
+  createdAt: number;
+  schemaVersion: number;
+  dialect: 'sqlite' | 'postgres';
+  counts: Record<string, number>;
+  /** Contents the backup refers to. */
+  blobs: number;
+  /** Of those, the ones this backup wrote to the pool (the others were there from earlier backups). */
+  newBlobs: number;
+  /** Bytes written: table files, new contents (compressed), manifest. */
+  bytesWritten: number;
+  durationMs: number;
+  /** Contents the store should have had but did not (lost before this backup); normally none. */
+  missingBlobs: string[];
+}
+
+/** Contents copied at once (compression runs in the thread pool; reads wait on the disk or network). */
+const parallelCopies = 4;
+
+export async function createBackup(store: Store, options: CreateBackupOptions): Promise<BackupSummary> {
+  const now = options.now ?? Date.now;
+  const started = Date.now();
+  const to = options.to;
+  await mkdir(to, { recursive: true });
+  const createdAt = now();
+  const id = await freeId(to, createdAt);
+  const partial = join(to, `.partial-${id}-${randomUUID().slice(0, 8)}`);
+  await mkdir(join(partial, 'tables'), { recursive: true });
+  const hold = await takeContentHold(store.db, now, `backup ${id}`);
+  try {
+    const snapshot = await openSnapshot(store);
+    const files: Record<string, FileEntry> = {};
+    const tables: TableEntry[] = [];
+    const counts: Record<string, number> = {};
+    let bytesWritten = 0;
+    const dirsToSync = new Set<string>();
+    let contentCount = 0;
+    let contentBytes = 0;
+    let newBlobs = 0;
+    const missing: string[] = [];
+    try {
+      for (const table of snapshot.tables) {
+        const file = tableFile(table.name);
+        const writer = await createNdjsonWriter(join(partial, file));
+        let rows = 0;
+        try {
+          await writer.write({ table: table.name, columns: table.columns });
+          for await (const row of snapshot.rows(table)) {
+            await writer.write(row.map(encodeValue));
+            if (++rows % 10_000 === 0) options.onProgress?.({ table: table.name, rows });
+          }
+          files[file] = await writer.finish();
+        } catch (error) {
+          await writer.abort();
+          throw error;
+        }
+        bytesWritten += files[file]!.bytes;
+        tables.push({ name: table.name, file, columns: table.columns, rows });
+        counts[table.name] = rows;
+        // Awaited: a caller may act between the tables and the contents (the tests do, to race the collector).
+        await options.onProgress?.({ table: table.name, rows });
+      }
+
+      const list = await createNdjsonWriter(join(partial, contentsListName));
+      try {
+        const copyOne = async (hash: string, required: boolean) => {
+          if (await pooled(to, hash)) return { size: await pooledSize(to, hash), written: 0 };
+          try {
+            const { size, bytes } = await addToPool(to, hash, store.blobs.open(hash) as Readable, dirsToSync);
+            return { size, written: bytes };
+          } catch (error) {
+            if ((error as { code?: string }).code !== 'blob-not-found') throw error;
+            // Referenced only by metadata: content the collector took before the snapshot's hold.
+            if (required) missing.push(hash);
+            return undefined;
+          }
+        };
+        const running = new Set<Promise<void>>();
+        let failure: unknown;
+        for await (const { hash, required } of snapshot.contents()) {
+          const job: Promise<void> = copyOne(hash, required)
+            .then(async (copied) => {
+              if (!copied) return;
+              await list.write([hash, copied.size]);
+              contentCount++;
+              contentBytes += copied.size;
+              if (copied.written) {
+                newBlobs++;
+                bytesWritten += copied.written;
+              }
+              if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
+            })
+            .catch((error) => {
+              failure ??= error;
+            })
+            .finally(() => running.delete(job));
+          running.add(job);
+          if (running.size >= parallelCopies) await Promise.race(running);
+          if (failure) break;
+        }
+        await Promise.all(running);
+        if (failure) throw failure;
+        files[contentsListName] = await list.finish();
+        bytesWritten += files[contentsListName]!.bytes;
+        options.onProgress?.({ blobs: contentCount });
+      } catch (error) {
+        await list.abort();
+        throw error;
+      }
+    } finally {
+      await snapshot.close();
+    }
+
+    for (const dir of dirsToSync) await syncDirectory(dir);
+    await syncDirectory(join(partial, 'tables'));
+    const manifest: BackupManifest = {
+      format: backupFormat,
+      formatVersion: backupFormatVersion,
+      id,
+      createdAt,
+      finishedAt: now(),
+      holdfastVersion: version,
+      schemaVersion: snapshot.schemaVersion,
+      dialect: snapshot.dialect,
+      source: describeLocation(store.handle.location),
+      tables,
+      contents: { file: contentsListName, count: contentCount, bytes: contentBytes, missing: missing.sort() },
+      files,
+    };
+    const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+    await writeFileAtomically(join(partial, manifestName), manifestText);
+    bytesWritten += Buffer.byteLength(manifestText);
+    // The commit point: the directory appears under its id, complete.
+    await rename(partial, join(to, id));
+    await syncDirectory(to);
+    return {
+      id,
+      dir: join(to, id),
+      createdAt,
+      schemaVersion: snapshot.schemaVersion,
+      dialect: snapshot.dialect,
+      counts,
+      blobs: contentCount,
+      newBlobs,
+      bytesWritten,
+      durationMs: Date.now() - started,
+      missingBlobs: manifest.contents.missing,
+    };
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  } finally {
+    await hold.release().catch(() => {});
+  }
+}
+
+/** The id for a backup taken at `at`, with a suffix if one of that second exists already. */
+async function freeId(to: string, at: number): Promise<string> {
+  const base = backupId(at);
+  for (let n = 1; ; n++) {
+    const id = n === 1 ? base : `${base}-${n}`;
+    if (
+      !(await stat(join(to, id)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return id;
+  }
+}

@@ -1,0 +1,109 @@
+// Compressed NDJSON files: one JSON value per line, gzip'd, written with back pressure and synced,
+// read line by line. Memory stays at a line and the compressor's window, whatever the file's size.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import type { FileEntry } from './backup-format.ts';
+
+/** Fast over small: backups are written while the server serves, and mail compresses well at any level. */
+export const gzipLevel = 3;
+
+export interface NdjsonWriter {
+  write(value: unknown): Promise<void>;
+  /** Ends the file, syncs it, and returns its hash and size on disk. */
+  finish(): Promise<FileEntry>;
+  /** Gives up: closes the file (the caller removes it). */
+  abort(): Promise<void>;
+}
+
+export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
+  const file = await open(path, 'wx');
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const gzip = createGzip({ level: gzipLevel });
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const out = file.createWriteStream({ autoClose: false });
+  const done = pipeline(gzip, counter, out);
+  let failure: unknown;
+  done.catch((error) => (failure = error));
+  return {
+    async write(value) {
+      if (failure) throw failure;
+      if (!gzip.write(`${JSON.stringify(value)}\n`)) await drained(gzip);
+    },
+    async finish() {
+      gzip.end();
+      await done;
+      await file.sync();
+      await file.close();
+      return { sha256: hash.digest('hex'), bytes };
+    },
+    async abort() {
+      gzip.destroy();
+      await done.catch(() => {});
+      await file.close().catch(() => {});
+    },
+  };
+}
+
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      stream.off('error', onError);
+      resolve();
+    };
+    const onError = (error: Error) => {
+      stream.off('drain', onDrain);
+      reject(error);
+    };
+    stream.once('drain', onDrain);
+    stream.once('error', onError);
+  });
+}
+
+/** The values of a compressed NDJSON file, one per line; a damaged file fails saying what is wrong. */
+export async function* readNdjson(path: string): AsyncIterable<unknown> {
+  const gunzip = createGunzip();
+  const source = createReadStream(path, { highWaterMark: 256 * 1024 });
+  // Errors of both (a missing file, a truncated or corrupted stream) surface in the loop below.
+  source.on('error', (error) => gunzip.destroy(error));
+  source.pipe(gunzip);
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  let number = 0;
+  const parse = (line: string) => {
+    number++;
+    try {
+      return JSON.parse(line);
+    } catch {
+      throw new Error(`line ${number} is not JSON`);
+    }
+  };
+  try {
+    for await (const chunk of gunzip) {
+      pending += decoder.write(chunk as Buffer);
+      let start = 0;
+      for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n', start)) {
+        const line = pending.slice(start, end);
+        start = end + 1;
+        if (line !== '') yield parse(line);
+      }
+      pending = pending.slice(start);
+    }
+    pending += decoder.end();
+    if (pending !== '') throw new Error(`the last line (${number + 1}) is cut off`);
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
+}

@@ -1,0 +1,108 @@
+// Reading a backup: its manifest, each table's rows (streamed, values as the database gives them)
+// and its contents from the pool. Used by restore and verify, and by partial restore, which takes
+// one tenant, user or folder out of a backup without loading anything else.
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { invalid, notFound } from '../errors.ts';
+import { checkManifest, decodeValue, manifestName, type BackupManifest, type TableEntry } from './backup-format.ts';
+import { openPooled } from './content-pool.ts';
+import { readNdjson } from './ndjson-files.ts';
+
+export interface OpenedBackup {
+  dir: string;
+  /** The directory holding the content pool (the backup's parent). */
+  to: string;
+  manifest: BackupManifest;
+  /** The rows of a table as records; a table the backup does not hold yields nothing. */
+  rows(table: string): AsyncIterable<Record<string, unknown>>;
+  /** The same rows as arrays in the order of `columns`. */
+  rowArrays(table: string): AsyncIterable<unknown[]>;
+  /** [hash, size] of every content in the backup. */
+  contents(): AsyncIterable<{ hash: string; size: number }>;
+  /** A content's bytes, uncompressed. */
+  openBlob(hash: string): Readable;
+  close(): Promise<void>;
+}
+
+export async function openBackup(dir: string): Promise<OpenedBackup> {
+  const path = resolve(dir);
+  const manifestPath = join(path, manifestName);
+  const text = await readFile(manifestPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT')
+      throw notFound(
+        'backup-not-found',
+        `no ${manifestName} in ${path}: not a Holdfast backup, or one that did not finish (name a directory "backup list" shows)`,
+      );
+    throw invalid('backup-unreadable', `cannot read ${manifestPath}: ${error.message}`);
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalid('backup-manifest-damaged', `${manifestPath} is not valid JSON: the manifest is damaged`);
+  }
+  const manifest = checkManifest(parsed, manifestPath);
+  const to = dirname(path);
+  const entry = (table: string): TableEntry | undefined => manifest.tables.find((t) => t.name === table);
+
+  async function* rowArrays(table: string): AsyncIterable<unknown[]> {
+    const found = entry(table);
+    if (!found) return;
+    const file = join(path, found.file);
+    let first = true;
+    try {
+      for await (const line of readNdjson(file)) {
+        if (first) {
+          first = false;
+          const header = line as { table?: string; columns?: string[] };
+          if (header.table !== table || JSON.stringify(header.columns) !== JSON.stringify(found.columns))
+            throw new Error('its first line does not name the table and columns the manifest lists');
+          continue;
+        }
+        if (!Array.isArray(line) || line.length !== found.columns.length)
+          throw new Error(
+            `a row has ${Array.isArray(line) ? line.length : 'no'} values for ${found.columns.length} columns`,
+          );
+        yield line.map(decodeValue);
+      }
+      if (first) throw new Error('it is empty');
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT')
+        throw notFound('backup-file-missing', `${found.file} of backup ${manifest.id} is missing (${file})`);
+      if (error instanceof Error && !('kind' in error))
+        throw invalid('backup-file-damaged', `${found.file} of backup ${manifest.id} is damaged: ${error.message}`);
+      throw error;
+    }
+  }
+
+  return {
+    dir: path,
+    to,
+    manifest,
+    rowArrays,
+    async *rows(table) {
+      const columns = entry(table)?.columns ?? [];
+      for await (const values of rowArrays(table))
+        yield Object.fromEntries(columns.map((column, i) => [column, values[i]]));
+    },
+    async *contents() {
+      const file = join(path, manifest.contents.file);
+      try {
+        for await (const line of readNdjson(file)) {
+          const [hash, size] = line as [string, number];
+          yield { hash, size };
+        }
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ENOENT')
+          throw notFound('backup-file-missing', `${manifest.contents.file} of backup ${manifest.id} is missing`);
+        throw invalid(
+          'backup-file-damaged',
+          `${manifest.contents.file} of backup ${manifest.id} is damaged: ${(error as Error).message}`,
+        );
+      }
+    },
+    openBlob: (hash) => openPooled(to, hash),
+    close: async () => {},
+  };
+}

@@ -1,0 +1,37 @@
+// One consistent view of a live store, read while it serves: every table and the list of contents
+// it refers to as of one moment. SQLite: a read transaction on a connection of its own; PostgreSQL:
+// a repeatable-read, read-only transaction read through cursors. Rows come out as arrays in the
+// order of the table's columns, a batch at a time, so no table is held in memory.
+import type { TableInfo } from './table-catalog.ts';
+
+export interface ContentReference {
+  hash: string;
+  /** A message or queue entry uses it (else only metadata names it: content about to be collected). */
+  required: boolean;
+}
+
+export interface StoreSnapshot {
+  dialect: 'sqlite' | 'postgres';
+  schemaVersion: number;
+  tables: TableInfo[];
+  rows(table: TableInfo): AsyncIterable<unknown[]>;
+  /** Each content the snapshot refers to, once, in hash order. */
+  contents(): AsyncIterable<ContentReference>;
+  close(): Promise<void>;
+}
+
+/**
+ * Where rows refer to contents. Messages and queue entries need theirs; `blob_metadata` also names
+ * contents whose last message is gone (the collector deletes both), copied when still there.
+ */
+export const contentReferencesSql = `select hash, max(required) as required from (
+    select blob_hash as hash, 1 as required from messages
+    union all select blob_hash as hash, 1 as required from queue_messages
+    union all select hash, 0 as required from blob_metadata
+  ) refs group by hash order by hash`;
+
+/** Rows per batch read from the database. */
+export const snapshotBatch = 1000;
+
+/** Gives the event loop a turn: a snapshot read in the server's process must not hold it for long. */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,0 +1,60 @@
+// The snapshot of an SQLite store: a second connection to the same file holds one read transaction
+// (WAL mode lets the server write meanwhile; its writes stay invisible here). Reads are synchronous
+// in better-sqlite3, so rows are taken a batch at a time with a turn of the event loop between.
+import SqliteDatabase from 'better-sqlite3';
+import { quoteIdentifier } from './sql-names.ts';
+import { contentReferencesSql, snapshotBatch, yieldToEventLoop, type StoreSnapshot } from './snapshot-shape.ts';
+import type { TableInfo } from './table-catalog.ts';
+
+export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Promise<StoreSnapshot> {
+  const connection = new SqliteDatabase(path, { readonly: true, fileMustExist: true });
+  try {
+    connection.pragma('busy_timeout = 5000');
+    connection.exec('begin');
+    // The first read starts the snapshot: everything after sees the database as of now.
+    const row = connection.prepare('select max(version) as version from holdfast_schema').get() as {
+      version: number | null;
+    };
+    return {
+      dialect: 'sqlite',
+      schemaVersion: Number(row.version ?? 0),
+      tables,
+      rows: (table) =>
+        batches<unknown[]>(
+          connection
+            .prepare(`select ${table.columns.map(quoteIdentifier).join(', ')} from ${quoteIdentifier(table.name)}`)
+            .raw(true),
+        ),
+      async *contents() {
+        for await (const row of batches<[string, number]>(connection.prepare(contentReferencesSql).raw(true)))
+          yield { hash: row[0], required: Number(row[1]) === 1 };
+      },
+      close: async () => {
+        if (connection.inTransaction) connection.exec('commit');
+        connection.close();
+      },
+    };
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+}
+
+async function* batches<Row>(statement: SqliteDatabase.Statement): AsyncIterable<Row> {
+  const rows = statement.iterate() as IterableIterator<Row>;
+  try {
+    for (;;) {
+      const batch: Row[] = [];
+      while (batch.length < snapshotBatch) {
+        const next = rows.next();
+        if (next.done) break;
+        batch.push(next.value);
+      }
+      yield* batch;
+      if (batch.length < snapshotBatch) return;
+      await yieldToEventLoop();
+    }
+  } finally {
+    rows.return?.();
+  }
+}

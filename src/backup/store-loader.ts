@@ -1,0 +1,319 @@
+// Loads rows and contents into a store, for a restore (from a backup's files) and a copy (from another
+// store's snapshot). Everything happens in one transaction: the schema of the source's version,
+// the rows, the contents, the upgrade to this Holdfast's schema and the fix-ups
+// (restored-identities.ts). A failure leaves the target as it was: nothing on PostgreSQL; on SQLite
+// the new database is built in a temporary file renamed into place only when complete, and
+// content files written beside it are removed again.
+//
+// Contents go back the way the target's own store keeps them: small ones inline in the database
+// (inline-blob.ts, written in the load's transaction), larger ones through its blob store (files
+// beside SQLite, chunks in PostgreSQL).
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { invalid } from '../errors.ts';
+import { DatabaseBlobStore } from '../store/blobs/database-blob-store.ts';
+import { FileBlobStore } from '../store/blobs/file-blob-store.ts';
+import { inlineBlob, inlineBlobLimit, writeInlineBlobs, type InlineBlob } from '../store/blobs/inline-blob.ts';
+import { openDatabase, type DatabaseHandle, type StoreLocation } from '../store/database.ts';
+import { schemaVersion } from '../store/migrate.ts';
+import { latestSchemaVersion } from '../store/migrations/index.ts';
+import { keepPrivate } from '../store/private-files.ts';
+import type { Database } from '../store/schema.ts';
+import { recountFolderBytes, renewClientIdentities, setSequencesPastIds } from './restored-identities.ts';
+import { migrateWithin } from './schema-in-transaction.ts';
+import { quoteIdentifier } from './sql-names.ts';
+import { syncDirectory } from './durable-files.ts';
+import type { TableInfo } from './table-catalog.ts';
+import { yieldToEventLoop } from './snapshot-shape.ts';
+
+/** What is loaded: a backup read back, or a live store's snapshot. */
+export interface LoadSource {
+  schemaVersion: number;
+  tables: TableInfo[];
+  rows(table: TableInfo): AsyncIterable<unknown[]>;
+  contents(): AsyncIterable<{ hash: string }>;
+  openContent(hash: string): Readable;
+  /** Where a content comes from, for messages about it. */
+  describeContent(hash: string): string;
+  /** What the source is, for messages ("backup backup-…", "the source store"). */
+  name: string;
+}
+
+export interface LoadTarget {
+  location: StoreLocation;
+  /** Where an SQLite target keeps its content files (blobs/); unused for PostgreSQL. */
+  dataDir: string;
+}
+
+export interface LoadOptions {
+  now: number;
+  /** New UIDVALIDITY and calendar sync floors (a restore); a copy of a stopped store keeps them. */
+  renewIdentities: boolean;
+  /**
+   * The target holds an earlier copy of the same source at the same schema version: its rows are
+   * replaced, contents it has already are kept (a catch-up). Otherwise the target must be empty.
+   */
+  replace?: boolean;
+  onProgress?: (progress: { table?: string; rows?: number; blobs?: number }) => void;
+  /** Reports a missing or damaged content and goes on (verify); without it the load fails. */
+  onContentProblem?: (problem: string) => void;
+}
+
+export interface LoadResult {
+  counts: Record<string, number>;
+  contents: number;
+  /** Contents the target had already (a catch-up) and were not copied again. */
+  contentsKept: number;
+  contentBytes: number;
+  schemaVersion: number;
+  migratedTo: number;
+  renewed?: { folders: number; calendars: number };
+}
+
+/** Rows per insert statement at most; fewer for wide tables (SQLite binds at most 32,766 values). */
+const rowsPerInsert = 500;
+const bytesPerInsert = 4 * 1024 * 1024;
+const inlinePerBatch = 200;
+
+export async function loadStore(source: LoadSource, target: LoadTarget, options: LoadOptions): Promise<LoadResult> {
+  if (source.schemaVersion > latestSchemaVersion)
+    throw invalid(
+      'backup-schema-too-new',
+      `${source.name} has schema version ${source.schemaVersion} but this Holdfast knows only up to version ` +
+        `${latestSchemaVersion}: restore it with the Holdfast that made it (or a newer one)`,
+    );
+  if (source.schemaVersion < 1) throw invalid('backup-schema-missing', `${source.name} has no schema version`);
+  const location = target.location;
+  const sqlitePath = location.kind === 'sqlite' ? location.path : undefined;
+  // What the server would make private at start, before anything is written (PostgreSQL: nothing on disk).
+  if (sqlitePath) await keepPrivate([target.dataDir, sqlitePath, join(dirname(sqlitePath), 'backups')]);
+  // A new SQLite database is built beside its final name and renamed into place when complete.
+  const buildPath =
+    sqlitePath && !options.replace ? `${sqlitePath}.restoring-${randomBytes(4).toString('hex')}` : sqlitePath;
+  const handle = await openDatabase(buildPath ? { kind: 'sqlite', path: buildPath } : location);
+  // SQLite: the temporary file is synced once at the end instead of at each commit.
+  if (handle.sqlite && !options.replace) handle.sqlite.pragma('synchronous = OFF');
+  const files = sqlitePath ? new FileBlobStore(join(target.dataDir, 'blobs'), () => options.now) : undefined;
+  const filesWritten: string[] = [];
+  try {
+    const result = await handle.db
+      .transaction()
+      .execute((trx) => loadWithin(trx, handle, source, options, files, filesWritten));
+    if (sqlitePath && buildPath !== sqlitePath) {
+      await handle.close();
+      const file = await open(buildPath!, 'r+');
+      await file.sync();
+      await file.close();
+      await rename(buildPath!, sqlitePath);
+      await syncDirectory(dirname(sqlitePath));
+    } else await handle.close();
+    return result;
+  } catch (error) {
+    await handle.close().catch(() => {});
+    if (buildPath && buildPath !== sqlitePath)
+      for (const suffix of ['', '-wal', '-shm']) await rm(`${buildPath}${suffix}`, { force: true });
+    for (const hash of filesWritten) await files?.deleteIfStoredBefore(hash, Number.MAX_SAFE_INTEGER).catch(() => {});
+    throw error;
+  }
+}
+
+async function loadWithin(
+  trx: Transaction<Database>,
+  handle: DatabaseHandle,
+  source: LoadSource,
+  options: LoadOptions,
+  files: FileBlobStore | undefined,
+  filesWritten: string[],
+): Promise<LoadResult> {
+  const dialect = handle.dialect;
+  if (options.replace) {
+    const version = await schemaVersion(trx);
+    if (version !== source.schemaVersion)
+      throw invalid(
+        'target-schema-differs',
+        `the target's schema is version ${version} and ${source.name}'s is ${source.schemaVersion}: copy into an empty target instead`,
+      );
+    await emptyTables(trx, dialect, source.tables);
+  } else {
+    await migrateWithin(trx, dialect, 0, source.schemaVersion, options.now);
+  }
+
+  const counts: Record<string, number> = {};
+  for (const table of source.tables) {
+    counts[table.name] = await loadTable(trx, table, source.rows(table), options);
+    options.onProgress?.({ table: table.name, rows: counts[table.name] });
+  }
+
+  const contents = await loadContents(trx, source, options, files, filesWritten);
+  if (options.replace) await dropUnreferencedContents(trx);
+  await migrateWithin(trx, dialect, source.schemaVersion, latestSchemaVersion, options.now);
+  await recountFolderBytes(trx);
+  if (dialect === 'postgres') await setSequencesPastIds(trx);
+  const renewed = options.renewIdentities ? await renewClientIdentities(trx, dialect, options.now) : undefined;
+  return {
+    counts,
+    ...contents,
+    schemaVersion: source.schemaVersion,
+    migratedTo: latestSchemaVersion,
+    ...(renewed ? { renewed } : {}),
+  };
+}
+
+async function loadTable(
+  trx: Transaction<Database>,
+  table: TableInfo,
+  rows: AsyncIterable<unknown[]>,
+  options: LoadOptions,
+): Promise<number> {
+  const perInsert = Math.max(1, Math.min(rowsPerInsert, Math.floor(30_000 / table.columns.length)));
+  let batch: Record<string, unknown>[] = [];
+  let batchBytes = 0;
+  let count = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    // biome-ignore lint/suspicious/noExplicitAny: the table and its columns come from the catalog, not from Kysely's types
+    await (trx as Kysely<any>).insertInto(table.name).values(batch).execute();
+    batch = [];
+    batchBytes = 0;
+    await yieldToEventLoop();
+  };
+  for await (const values of rows) {
+    const record: Record<string, unknown> = {};
+    table.columns.forEach((column, i) => {
+      const value = values[i];
+      record[column] = value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value;
+      batchBytes += typeof value === 'string' ? value.length : value instanceof Uint8Array ? value.length : 8;
+    });
+    batch.push(record);
+    count++;
+    if (batch.length >= perInsert || batchBytes >= bytesPerInsert) await flush();
+    if (count % 50_000 === 0) options.onProgress?.({ table: table.name, rows: count });
+  }
+  await flush();
+  return count;
+}
+
+async function loadContents(
+  trx: Transaction<Database>,
+  source: LoadSource,
+  options: LoadOptions,
+  files: FileBlobStore | undefined,
+  filesWritten: string[],
+): Promise<{ contents: number; contentsKept: number; contentBytes: number }> {
+  // Larger contents: files beside SQLite, chunks inside PostgreSQL (written in this transaction).
+  const large = files ?? new DatabaseBlobStore(trx, () => options.now);
+  const inline = new DatabaseBlobStore(trx, () => options.now);
+  let pending: { blob: InlineBlob; now: number }[] = [];
+  let pendingBytes = 0;
+  let contents = 0;
+  let contentsKept = 0;
+  let contentBytes = 0;
+  const problem = (text: string) => {
+    if (!options.onContentProblem) throw invalid('backup-content-damaged', text);
+    options.onContentProblem(text);
+  };
+  const flush = async () => {
+    if (pending.length === 0) return;
+    await writeInlineBlobs(trx, pending);
+    pending = [];
+    pendingBytes = 0;
+  };
+  for await (const { hash } of source.contents()) {
+    if (options.replace && ((await inline.has(hash)) || (await files?.has(hash)))) {
+      contentsKept++;
+      contents++;
+      continue;
+    }
+    let read: { head: Buffer[]; headBytes: number; rest?: AsyncIterator<unknown> };
+    try {
+      read = await readHead(source.openContent(hash), inlineBlobLimit);
+    } catch (error) {
+      problem(contentError(source, hash, error));
+      continue;
+    }
+    if (!read.rest) {
+      const blob = inlineBlob(Buffer.concat(read.head, read.headBytes));
+      if (blob.hash !== hash) {
+        problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${blob.hash}`);
+        continue;
+      }
+      pending.push({ blob, now: options.now });
+      pendingBytes += blob.size;
+      if (pending.length >= inlinePerBatch || pendingBytes >= bytesPerInsert) await flush();
+      contentBytes += blob.size;
+    } else {
+      const existedBefore = files ? await files.has(hash) : true;
+      let ref: { hash: string; size: number };
+      try {
+        ref = await large.put(chain(read.head, read.rest));
+      } catch (error) {
+        problem(contentError(source, hash, error));
+        continue;
+      }
+      if (files && !existedBefore) filesWritten.push(ref.hash);
+      if (ref.hash !== hash) {
+        problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${ref.hash}`);
+        continue;
+      }
+      contentBytes += ref.size;
+    }
+    contents++;
+    if (contents % 1000 === 0) options.onProgress?.({ blobs: contents });
+  }
+  await flush();
+  options.onProgress?.({ blobs: contents });
+  return { contents, contentsKept, contentBytes };
+}
+
+function contentError(source: LoadSource, hash: string, error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === 'ENOENT' || code === 'blob-not-found')
+    return `content ${hash} is missing (${source.describeContent(hash)})`;
+  return `content ${hash} (${source.describeContent(hash)}) cannot be read: ${(error as Error).message}`;
+}
+
+/** Reads up to `limit` bytes; `rest` is set when there is more (the stream continues from there). */
+async function readHead(
+  stream: Readable,
+  limit: number,
+): Promise<{ head: Buffer[]; headBytes: number; rest?: AsyncIterator<unknown> }> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { head, headBytes };
+    const chunk = next.value as Buffer;
+    head.push(chunk);
+    headBytes += chunk.length;
+    if (headBytes > limit) return { head, headBytes, rest: iterator };
+  }
+}
+
+async function* chain(head: Buffer[], rest: AsyncIterator<unknown>): AsyncIterable<Uint8Array> {
+  yield* head;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value as Buffer;
+}
+
+/** A catch-up: the rows of every loaded table go, to be loaded again (in reverse order of loading). */
+async function emptyTables(trx: Transaction<Database>, dialect: 'sqlite' | 'postgres', tables: TableInfo[]) {
+  if (dialect === 'postgres') {
+    await sql
+      .raw(`truncate ${tables.map((t) => quoteIdentifier(t.name)).join(', ')} restart identity cascade`)
+      .execute(trx);
+    return;
+  }
+  for (const table of [...tables].reverse()) await sql.raw(`delete from ${quoteIdentifier(table.name)}`).execute(trx);
+}
+
+/** A catch-up: contents of the earlier copy that nothing refers to any more. */
+async function dropUnreferencedContents(trx: Transaction<Database>) {
+  await sql`delete from blobs where hash not in (select blob_hash from messages union select blob_hash from queue_messages union select hash from blob_metadata)`.execute(
+    trx,
+  );
+  await sql`delete from blob_chunks where chunks_key not in (select chunks_key from blobs)`.execute(trx);
+  await sql`delete from blob_text where hash not in (select hash from blob_metadata)`.execute(trx);
+}
