@@ -82,6 +82,17 @@ async function keywordsOf(dir: string): Promise<string[]> {
   return keywords;
 }
 
+/** UIDs by file base name, from Dovecot's dovecot-uidlist ("<uid> [fields] :<base name>" lines). */
+async function uidsOf(dir: string): Promise<Map<string, number>> {
+  const text = await readFile(join(dir, 'dovecot-uidlist'), 'utf8').catch(() => '');
+  const uids = new Map<string, number>();
+  for (const line of text.split('\n').slice(1)) {
+    const match = /^(\d+)\b[^:]*:(.+)$/.exec(line.trim());
+    if (match) uids.set(match[2]!, Number(match[1]));
+  }
+  return uids;
+}
+
 async function* crlfFile(path: string): AsyncIterable<Buffer> {
   for await (const piece of linePieces(createReadStream(path, { highWaterMark: 256 * 1024 })))
     yield withCrlf(piece.bytes);
@@ -108,9 +119,15 @@ export async function importMaildir(
       const names = await readdir(join(source.dir, sub)).catch(() => [] as string[]);
       for (const name of names) if (!name.startsWith('.')) files.push({ path: join(source.dir, sub, name), name });
     }
-    // Maildir names begin with the time of delivery: name order is arrival order, as a re-run sees it too.
+    // In the source's UID order where Dovecot kept one (dovecot-uidlist), else by name: Maildir names
+    // begin with the time of delivery. A re-run sees the same order.
     const base = (name: string) => name.replace(/[:!;]2,.*$/, '');
-    files.sort((a, b) => (base(a.name) < base(b.name) ? -1 : base(a.name) > base(b.name) ? 1 : 0));
+    const uids = await uidsOf(source.dir);
+    const order = (name: string) => uids.get(base(name)) ?? Number.MAX_SAFE_INTEGER;
+    files.sort(
+      (a, b) =>
+        order(a.name) - order(b.name) || (base(a.name) < base(b.name) ? -1 : base(a.name) > base(b.name) ? 1 : 0),
+    );
     const counter = new KeyCounter();
     for (const file of files) {
       if (context.signal?.aborted) break;
