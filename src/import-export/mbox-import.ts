@@ -16,6 +16,8 @@ import { readMbox } from './mbox-reader.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import { failureReason } from './failure-reason.ts';
 
+const readpstOthers = ['calendar', 'contacts', 'journal'];
+
 export interface MboxFile {
   path: string;
   /** The folder it goes into ("/" between levels). */
@@ -33,7 +35,8 @@ export async function findMboxFiles(path: string, folder: string | undefined): P
     const levels = relative(path, file).split(sep);
     const last = levels.at(-1)!;
     const named = last === 'mbox' || last.endsWith('.mbox');
-    if (!named && (last.includes('.') || !(await startsLikeMbox(file)))) continue;
+    // readpst -r writes a folder's appointments, contacts and journal beside its mbox: not mail.
+    if (!named && (last.includes('.') || readpstOthers.includes(last) || !(await startsLikeMbox(file)))) continue;
     if (last === 'mbox') levels.pop();
     const names = levels.map((level) => decodeFileLevel(level.replace(/\.(mbox|sbd)$/, '')));
     const inside = names.join(folderDelimiter);
