@@ -3,7 +3,7 @@
 // file, checked against its name, synced and renamed, so a name in the pool always holds the whole
 // content; a backup writes only the contents it does not find.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
@@ -37,7 +37,6 @@ export async function addToPool(
   const hasher = createHash('sha256');
   let size = 0;
   let bytes = 0;
-  const file = await open(tmp, 'wx');
   try {
     await pipeline(
       source,
@@ -55,20 +54,18 @@ export async function addToPool(
           done(null, chunk);
         },
       }),
-      file.createWriteStream({ autoClose: false }),
+      // flush: synced before it is closed, so the rename below publishes a content on disk.
+      createWriteStream(tmp, { flags: 'wx', flush: true }),
     );
     const actual = hasher.digest('hex');
     if (actual !== hash)
       throw invalid('content-hash-mismatch', `content ${hash} read from the store hashes to ${actual}: it is damaged`);
-    await file.sync();
-    await file.close();
     const path = poolPath(to, hash);
     await mkdir(dirname(path), { recursive: true });
     await rename(tmp, path);
     dirsToSync.add(dirname(path));
     return { size, bytes };
   } catch (error) {
-    await file.close().catch(() => {});
     await rm(tmp, { force: true });
     throw error;
   }

@@ -1,8 +1,7 @@
 // Compressed NDJSON files: one JSON value per line, gzip'd, written with back pressure and synced,
 // read line by line. Memory stays at a line and the compressor's window, whatever the file's size.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +20,6 @@ export interface NdjsonWriter {
 }
 
 export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
-  const file = await open(path, 'wx');
   const hash = createHash('sha256');
   let bytes = 0;
   const gzip = createGzip({ level: gzipLevel });
@@ -32,7 +30,8 @@ export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
       done(null, chunk);
     },
   });
-  const out = file.createWriteStream({ autoClose: false });
+  // flush: the file is synced before it is closed, so a finished file is on disk.
+  const out = createWriteStream(path, { flags: 'wx', flush: true });
   const done = pipeline(gzip, counter, out);
   let failure: unknown;
   done.catch((error) => (failure = error));
@@ -44,14 +43,11 @@ export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
     async finish() {
       gzip.end();
       await done;
-      await file.sync();
-      await file.close();
       return { sha256: hash.digest('hex'), bytes };
     },
     async abort() {
       gzip.destroy();
       await done.catch(() => {});
-      await file.close().catch(() => {});
     },
   };
 }

@@ -1,0 +1,264 @@
+// Backups of a serving node's store on each backend: create, verify, restore into an empty store,
+// refusal of a non-empty one, incremental contents, expiry, damage found by verify, and the content
+// collector held off while a backup copies what its snapshot refers to.
+import assert from 'node:assert/strict';
+import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { poolPath } from '../../src/backup/backup-format.ts';
+import { expireBackups, listBackups } from '../../src/backup/backup-list.ts';
+import { pooled } from '../../src/backup/content-pool.ts';
+import { createBackup, type BackupSummary } from '../../src/backup/create-backup.ts';
+import { openBackup } from '../../src/backup/open-backup.ts';
+import { restoreBackup } from '../../src/backup/restore-backup.ts';
+import { verifyBackup } from '../../src/backup/verify-backup.ts';
+import { readBlob } from '../../src/store/blobs/blob-store.ts';
+import { ContentCollector } from '../../src/store/content-collector.ts';
+import { openStore, type Store } from '../../src/store/store.ts';
+import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from '../helpers/backends.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
+
+const password = 'Backup-Drill-42';
+const alice = 'alice@test.example';
+
+/** Every message of every folder as folder/uid → prefix + content, read from a store. */
+async function messagesOf(store: Store): Promise<Map<string, string>> {
+  const rows = await store.db
+    .selectFrom('messages')
+    .innerJoin('mailboxes', 'mailboxes.id', 'messages.mailbox_id')
+    .select(['mailboxes.name', 'messages.uid', 'messages.prefix', 'messages.blob_hash'])
+    .orderBy('messages.id')
+    .execute();
+  const out = new Map<string, string>();
+  for (const r of rows)
+    out.set(`${r.name}/${r.uid}`, r.prefix + (await readBlob(store.blobs, r.blob_hash)).toString('latin1'));
+  return out;
+}
+
+for (const name of backendNames) {
+  describe(`backups on ${name}`, { skip: skipFor(name) }, () => {
+    let t: TestNode;
+    let to: string;
+    let first: BackupSummary;
+    const targets: TestBackend[] = [];
+    let sent = 0;
+
+    const send = async (count: number, bodySize = 200) => {
+      for (let i = 0; i < count; i++) {
+        sent++;
+        await submission(t.port('submissions'), alice, password).sendMail({
+          from: alice,
+          to: alice,
+          subject: `message ${sent}`,
+          text: `body ${sent} ${'x'.repeat(bodySize)}`,
+        });
+      }
+      await t.waitFor(async () => (await t.mailbox(alice)).length === sent, `${sent} messages delivered`);
+    };
+    const newTarget = async () => {
+      const backend = await createBackend(name);
+      targets.push(backend);
+      return backend;
+    };
+
+    before(async () => {
+      t = await startTestNode(name);
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: alice, password });
+      await send(3);
+      await send(1, 400_000); // above the inline limit: a file on SQLite, chunks on PostgreSQL
+      to = await tempDir('holdfast-backups-');
+    });
+    after(async () => {
+      await t.stop();
+      for (const backend of targets) await backend.cleanup();
+      await rm(to, { recursive: true, force: true });
+    });
+
+    it('backs up a serving store, verifies the backup, and restores it into an empty store', async () => {
+      first = await createBackup(t.node.holdfast.store, { to });
+      assert.equal(first.dialect, name);
+      assert.equal(first.counts.messages, 4);
+      assert.ok(first.blobs >= 4, `${first.blobs} contents`);
+      assert.equal(first.newBlobs, first.blobs, 'an empty target: every content is new');
+      assert.ok(
+        !('cluster_nodes' in first.counts) && !('blobs' in first.counts),
+        'node-local and blob tables are not dumped',
+      );
+
+      const verified = await verifyBackup(first.dir);
+      assert.equal(verified.ok, true, verified.verdict);
+      assert.match(verified.verdict, /is good/);
+
+      const target = await newTarget();
+      const restored = await restoreBackup(first.dir, { location: target.location, dataDir: target.dataDir });
+      assert.equal(restored.counts.messages, 4);
+      const { store } = await openStore({ location: target.location, dataDir: target.dataDir });
+      try {
+        assert.deepEqual(
+          await messagesOf(store),
+          await messagesOf(t.node.holdfast.store),
+          'every message, byte for byte',
+        );
+        const before = await t.node.holdfast.store.db.selectFrom('mailboxes').select(['name', 'uidvalidity']).execute();
+        const after = await store.db.selectFrom('mailboxes').select(['name', 'uidvalidity']).execute();
+        for (const folder of after) {
+          const old = before.find((f) => f.name === folder.name)!;
+          assert.ok(Number(folder.uidvalidity) > Number(old.uidvalidity), `${folder.name}: a new, higher UIDVALIDITY`);
+        }
+        const calendars = await store.db.selectFrom('calendars').select(['sync_seq', 'sync_floor']).execute();
+        for (const c of calendars)
+          assert.ok(Number(c.sync_floor) > 1e12 && Number(c.sync_seq) === Number(c.sync_floor));
+      } finally {
+        await store.close();
+      }
+
+      await assert.rejects(
+        restoreBackup(first.dir, { location: target.location, dataDir: target.dataDir }),
+        /is not empty: it holds a Holdfast store \(schema v\d+: 1 tenant\(s\), \d+ account\(s\), 4 message\(s\)\)/,
+      );
+    });
+
+    it('copies only new contents into the same target the next time, and expiry keeps what kept backups need', async () => {
+      await send(2);
+      const second = await createBackup(t.node.holdfast.store, { to });
+      assert.equal(second.counts.messages, 6);
+      assert.equal(second.blobs, first.blobs + 2);
+      assert.equal(second.newBlobs, 2, 'the contents of the first backup were in the pool already');
+      assert.deepEqual(
+        (await listBackups(to)).map((b) => b.id),
+        [first.id, second.id],
+      );
+
+      // A content only an expired backup listed, and a backup a crash left unfinished.
+      const orphan = 'f'.repeat(64);
+      await mkdir(join(poolPath(to, orphan), '..'), { recursive: true });
+      await writeFile(poolPath(to, orphan), gzipSync('gone'));
+      await mkdir(join(to, 'backup-20200101T000000Z'));
+      const expiry = await expireBackups(to, 1);
+      assert.deepEqual(expiry.removed, [first.id]);
+      assert.equal(expiry.blobsRemoved, 1);
+      assert.equal(await pooled(to, orphan), false);
+      assert.deepEqual(
+        (await listBackups(to)).map((b) => b.id),
+        [second.id],
+        'the unfinished directory is no backup',
+      );
+      const verified = await verifyBackup(second.dir);
+      assert.equal(verified.ok, true, verified.verdict);
+      first = second;
+    });
+
+    it('verify finds a damaged content and a truncated table file, naming them', async () => {
+      const backup = await openBackup(first.dir);
+      let victim = '';
+      for await (const { hash } of backup.contents()) victim = hash;
+      const original = await readFile(poolPath(to, victim));
+      await writeFile(poolPath(to, victim), gzipSync('not what was stored'));
+      try {
+        const result = await verifyBackup(first.dir);
+        assert.equal(result.ok, false);
+        assert.match(result.verdict, /is damaged/);
+        assert.ok(
+          result.problems.some((p) => p.includes(victim) && /damaged: its bytes hash to/.test(p)),
+          result.problems.join('\n'),
+        );
+      } finally {
+        await writeFile(poolPath(to, victim), original);
+      }
+
+      const table = join(first.dir, 'tables', 'messages.ndjson.gz');
+      const whole = await readFile(table);
+      await truncate(table, Math.floor(whole.length / 2));
+      try {
+        const result = await verifyBackup(first.dir);
+        assert.equal(result.ok, false);
+        assert.match(result.verdict, /size mismatch in tables\/messages\.ndjson\.gz/);
+        const target = await newTarget();
+        await assert.rejects(
+          restoreBackup(first.dir, { location: target.location, dataDir: target.dataDir }),
+          /tables\/messages\.ndjson\.gz of backup .* is damaged/,
+        );
+        if (target.location.kind === 'sqlite') {
+          const { readdir } = await import('node:fs/promises');
+          assert.deepEqual(
+            (await readdir(target.dataDir)).filter((f) => f.includes('sqlite')),
+            [],
+            'a failed restore leaves no database behind',
+          );
+        }
+      } finally {
+        await writeFile(table, whole);
+      }
+      assert.equal((await verifyBackup(first.dir)).ok, true);
+    });
+
+    it('refuses a backup of a newer schema and a directory that is no backup, saying why', async () => {
+      const copy = await tempDir('holdfast-newer-');
+      try {
+        await cp(first.dir, copy, { recursive: true });
+        const manifest = JSON.parse(await readFile(join(copy, 'manifest.json'), 'utf8'));
+        await writeFile(join(copy, 'manifest.json'), JSON.stringify({ ...manifest, schemaVersion: 999 }));
+        const target = await newTarget();
+        await assert.rejects(
+          restoreBackup(copy, { location: target.location, dataDir: target.dataDir }),
+          /has schema version 999 but this Holdfast knows only up to version \d+/,
+        );
+        await writeFile(join(copy, 'manifest.json'), JSON.stringify({ ...manifest, formatVersion: 7 }));
+        await assert.rejects(
+          restoreBackup(copy, { location: target.location, dataDir: target.dataDir }),
+          /backup format version 7; this Holdfast reads version 1/,
+        );
+        await rm(join(copy, 'manifest.json'));
+        await assert.rejects(
+          restoreBackup(copy, { location: target.location, dataDir: target.dataDir }),
+          /no manifest\.json in .*: not a Holdfast backup, or one that did not finish/,
+        );
+        const verdict = await verifyBackup(copy);
+        assert.equal(verdict.ok, false);
+        assert.match(verdict.verdict, /no manifest\.json/);
+      } finally {
+        await rm(copy, { recursive: true, force: true });
+      }
+    });
+
+    it('holds the content collector off while it copies: content expunged after the snapshot is still backed up', async () => {
+      const { store } = t.node.holdfast;
+      // Content stored three hours ago (by the node's clock), so the collector may take it once unused.
+      t.clock.offset = -3 * 3600_000;
+      await send(1, 300);
+      t.clock.offset = 0;
+      const doomed = await store.db
+        .selectFrom('messages')
+        .select(['id', 'blob_hash'])
+        .orderBy('id', 'desc')
+        .executeTakeFirstOrThrow();
+      const collector = new ContentCollector(store.db, store.blobs);
+      let collectedDuringBackup = -1;
+      const lastTable = (await openBackup(first.dir)).manifest.tables.at(-1)!.name;
+      const backup = await createBackup(store, {
+        to,
+        onProgress: async (progress) => {
+          if (progress.table !== lastTable || collectedDuringBackup >= 0) return;
+          // Between the snapshot's tables and its contents: the message goes, the collector runs.
+          await store.db.deleteFrom('messages').where('id', '=', doomed.id).execute();
+          await store.db.deleteFrom('queue_messages').where('blob_hash', '=', doomed.blob_hash).execute();
+          collector.consider([doomed.blob_hash], Date.now() - 120_000);
+          collectedDuringBackup = await collector.collect(Date.now());
+        },
+      });
+      assert.equal(collectedDuringBackup, 0, 'nothing is deleted while the backup holds contents');
+      assert.equal(backup.counts.messages, sent, 'the snapshot has the message');
+      assert.equal(await pooled(to, doomed.blob_hash), true, 'and its content');
+      assert.equal(backup.missingBlobs.length, 0);
+      assert.equal((await verifyBackup(backup.dir)).ok, true);
+
+      // The hold is gone with the backup: the same content is collected now.
+      assert.equal(await collector.collect(Date.now()), 1);
+      assert.equal(await store.blobs.has(doomed.blob_hash), false);
+      sent--;
+    });
+  });
+}
