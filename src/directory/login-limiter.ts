@@ -7,7 +7,7 @@
 // in with the right password: the "familiar location" idea of Microsoft's smart lockout.
 // One limiter serves every protocol and every node (the counters live in the store), so guessing
 // over IMAP, SMTP, POP3 and HTTP counts together.
-import { LoginFailures, type FailureCount } from './login-failures.ts';
+import { LoginFailures, type FailureCount, type FailuresSeen } from './login-failures.ts';
 
 export interface LoginLimits {
   /** Failures of one source for one account before it waits ([limits] auth_failures). */
@@ -61,7 +61,8 @@ export class LoginLimiter {
    */
   async attempt<T>(source: string, name: string, check: () => Promise<T | undefined>): Promise<LoginOutcome<T>> {
     const account = loginAccount(name);
-    const throttled = await this.throttled(source, name);
+    const seen = await this.seen(source, account);
+    const throttled = this.refusal(seen);
     if (throttled) return throttled;
     const principal = await check();
     const now = this.now();
@@ -73,7 +74,9 @@ export class LoginLimiter {
       }
       return { ok: false, throttled: false };
     }
-    await this.failures.forgetPair(source, account);
+    // Only a pair that failed lately has a row to forget: a write on every sign-in would make each
+    // one wait for the store's write lock (SQLite: one writer at a time across all workers).
+    if (seen.forPair) await this.failures.forgetPair(source, account);
     return { ok: true, principal };
   }
 
@@ -83,9 +86,22 @@ export class LoginLimiter {
    * would learn from a success that its guess was right.
    */
   async throttled(source: string, name: string): Promise<ThrottledOutcome | undefined> {
-    const account = loginAccount(name);
-    if (this.unthrottled(account)) return undefined;
-    const waitMs = await this.waitMs(source, account);
+    return this.refusal(await this.seen(source, loginAccount(name)));
+  }
+
+  /** Clears every source's failures for an account (`holdfast user unlock`, a new password); how many sources had some. */
+  unlock(name: string): Promise<number> {
+    return this.failures.forgetAccount(loginAccount(name));
+  }
+
+  /** The recent failures that judge a sign-in of `account` from `source`; none for an unthrottled account. */
+  private async seen(source: string, account: string): Promise<FailuresSeen> {
+    if (this.unthrottled(account)) return {};
+    return this.failures.seen(source, account, this.now());
+  }
+
+  private refusal(seen: FailuresSeen): ThrottledOutcome | undefined {
+    const waitMs = this.waitMs(seen);
     if (waitMs <= 0) return undefined;
     const retryAfterSeconds = Math.ceil(waitMs / 1000);
     return {
@@ -96,14 +112,8 @@ export class LoginLimiter {
     };
   }
 
-  /** Clears every source's failures for an account (`holdfast user unlock`, a new password); how many sources had some. */
-  unlock(name: string): Promise<number> {
-    return this.failures.forgetAccount(loginAccount(name));
-  }
-
-  private async waitMs(source: string, account: string): Promise<number> {
+  private waitMs(seen: FailuresSeen): number {
     const now = this.now();
-    const seen = await this.failures.seen(source, account, now);
     const { perAccountFailures, perSourceFailures } = this.settings;
     const waits = [
       this.remaining(seen.forPair, perAccountFailures, now),

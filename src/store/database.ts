@@ -68,6 +68,9 @@ export async function openDatabase(
   }
 
   const { default: SqliteDatabase } = await import('better-sqlite3');
+  // How long a statement that another process keeps from the write lock past its patience waits
+  // (thread stopped) before it fails with "database is locked".
+  const busyTimeoutMs = 5000;
   mkdirSync(dirname(location.path), { recursive: true });
   const sqlite = new SqliteDatabase(location.path);
   sqlite.pragma('journal_mode = WAL');
@@ -75,8 +78,9 @@ export async function openDatabase(
   // paths commit in groups instead, with the same guarantee (see commit-modes.ts).
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  // The CLI and the server share the file; a writer waits for the other rather than failing.
-  sqlite.pragma('busy_timeout = 5000');
+  // The CLI and the server (and the workers of `start --workers`) share the file: a writer waits for
+  // the others rather than failing, without stopping this thread (sqlite-write-lock.ts).
+  sqlite.pragma('busy_timeout = 0');
   const statements = withStatementCache(sqlite);
   const preparedQueries = new PreparedQueries('sqlite', {
     available: (isTransaction) => isTransaction || !sqlite.inTransaction,
@@ -95,7 +99,7 @@ export async function openDatabase(
     setSynchronous: (mode) => sqlite.pragma(`synchronous = ${mode}`),
   };
   const db = new Kysely<Database>({
-    dialect: carrying(new SqliteDialectKeepingErrors({ database: statements }, sqlite), {
+    dialect: carrying(new SqliteDialectKeepingErrors({ database: statements }, sqlite, busyTimeoutMs), {
       [preparedQueriesKey]: preparedQueries,
       [commitTargetKey]: commit,
     }),

@@ -14,6 +14,7 @@
 // made by openDatabase. The queries themselves are declared once, at module level, and hold nothing.
 import type { Compilable, CompiledQuery, Kysely, QueryResult, RawBuilder } from 'kysely';
 import { carriedBy } from './database-attachments.ts';
+import { isBusy } from './sqlite-write-lock.ts';
 import type { Database } from './schema.ts';
 
 /** Stands for a named value while the query is built; replaced by the value at each run. */
@@ -62,8 +63,14 @@ export class PreparedQueries {
       const name = template.slots[i];
       return name === undefined ? constant : args[name];
     });
-    if (this.direct?.available(db.isTransaction))
-      return this.direct.run(template.compiled.sql, parameters) as QueryResult<Row>;
+    if (this.direct?.available(db.isTransaction)) {
+      try {
+        return this.direct.run(template.compiled.sql, parameters) as QueryResult<Row>;
+      } catch (error) {
+        // Another process holds SQLite's write lock: the driver waits for it without blocking.
+        if (db.isTransaction || !isBusy(error)) throw error;
+      }
+    }
     return db.executeQuery<Row>({ ...template.compiled, parameters } as CompiledQuery<Row>);
   }
 }

@@ -5,16 +5,18 @@
 // And transactions begin IMMEDIATE (every one of ours writes): a deferred transaction that read first
 // fails with "database is locked" at its first write if another process (a worker of `start
 // --workers`, the CLI) writes meanwhile — SQLite cannot wait there (busy_timeout does not apply).
-// Taking the write lock at BEGIN waits for it instead, without stopping the thread (sqlite-write-lock.ts).
+// Taking the write lock at BEGIN waits for it instead. Every statement outside a transaction (BEGIN
+// and autocommit ones) waits for another process's lock without stopping the thread (sqlite-write-lock.ts).
 import {
   CompiledQuery,
+  type QueryResult,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
   type Driver,
   type SqliteDialectConfig,
 } from 'kysely';
-import { beginWithoutBlocking, type PragmaConnection } from './sqlite-write-lock.ts';
+import { withoutBlocking, type PragmaConnection } from './sqlite-write-lock.ts';
 
 interface TransactionState extends PragmaConnection {
   readonly inTransaction: boolean;
@@ -24,21 +26,33 @@ export class SqliteDialectKeepingErrors extends SqliteDialect {
   constructor(
     private readonly settings: SqliteDialectConfig,
     private readonly connection: TransactionState,
+    /** How long a statement that ran out of patience waits in SQLite's busy handler. */
+    private readonly busyTimeoutMs: number,
   ) {
     super(settings);
   }
 
   override createDriver(): Driver {
     const connection = this.connection;
-    let busyTimeoutMs: number | undefined;
+    const { busyTimeoutMs } = this;
     return new (class extends SqliteDriver {
+      /** The driver's one connection, its statements outside a transaction waiting without blocking. */
+      private patient?: DatabaseConnection;
+
+      override async acquireConnection(): Promise<DatabaseConnection> {
+        const inner = await super.acquireConnection();
+        // One wrapper for the one connection: Kysely keeps every connection it is handed in a set.
+        this.patient ??= {
+          executeQuery: <R>(query: CompiledQuery): Promise<QueryResult<R>> =>
+            connection.inTransaction
+              ? inner.executeQuery<R>(query)
+              : withoutBlocking(connection, () => inner.executeQuery<R>(query), busyTimeoutMs),
+          streamQuery: (query, chunkSize) => inner.streamQuery(query, chunkSize),
+        };
+        return this.patient;
+      }
       override async beginTransaction(databaseConnection: DatabaseConnection): Promise<void> {
-        busyTimeoutMs ??= Number(connection.pragma('busy_timeout', { simple: true }));
-        await beginWithoutBlocking(
-          connection,
-          () => databaseConnection.executeQuery(CompiledQuery.raw('begin immediate')),
-          busyTimeoutMs,
-        );
+        await databaseConnection.executeQuery(CompiledQuery.raw('begin immediate'));
       }
       override async rollbackTransaction(databaseConnection: DatabaseConnection): Promise<void> {
         if (!connection.inTransaction) return;
