@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
-import { conflict } from '../errors.ts';
+import { conflict, unavailable } from '../errors.ts';
 import { describeLocation, openDatabase, type StoreLocation } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
 import { tableNames } from './table-catalog.ts';
@@ -36,6 +36,9 @@ export async function targetContents(location: StoreLocation): Promise<string | 
   const handle = await openDatabase(location);
   try {
     return await postgresContents(handle.db);
+  } catch (error) {
+    // The first contact with the target: an unknown database or a refused connection, said in one line.
+    throw unavailable('target-unreachable', `cannot use ${describeLocation(location)}: ${(error as Error).message}`);
   } finally {
     await handle.close();
   }
