@@ -26,7 +26,10 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   dkim: async () => [(await import('./dkim-commands.ts')).registerDkimCommands],
   calendar: async () => [(await import('./calendar-commands.ts')).registerCalendarCommands],
   cluster: async () => [(await import('./cluster-commands.ts')).registerClusterCommands],
-  backup: async () => [(await import('./backup-commands.ts')).registerBackupCommands],
+  backup: async () => [
+    (await import('./backup-commands.ts')).registerBackupCommands,
+    (await import('./backup-recover-command.ts')).registerBackupRecoverCommand,
+  ],
   store: async () => [(await import('./store-commands.ts')).registerStoreCommands],
   import: async () => [(await import('./import-commands.ts')).registerImportCommands],
   export: async () => [(await import('./export-command.ts')).registerExportCommand],

@@ -71,6 +71,8 @@ export interface AppendOptions {
   flags: string[];
   internalDate: number;
   key: string;
+  /** Header lines the message had before its shared content (a delivered copy's Return-Path, Received…). */
+  prefix?: string;
 }
 
 export class MailTarget {
@@ -149,8 +151,10 @@ export class MailTarget {
     const computed = content.inline ? computeMetadata(content.inline.data) : undefined;
     if (!content.inline) await ensureMetadata(this.store, content.hash, now);
     const flags = applyFlagChange([], 'add', storableFlags(options.flags));
+    const prefix = options.prefix ?? '';
+    const size = content.size + Buffer.byteLength(prefix);
     return groupCommit(this.store.db, async (trx) => {
-      if (!(await fitsQuota(trx, this.owner.id, this.owner.quotaBytes, content.size)))
+      if (!(await fitsQuota(trx, this.owner.id, this.owner.quotaBytes, size)))
         throw new QuotaExceeded(this.owner.quotaBytes!);
       if (content.inline) {
         await writeInlineBlob(trx, content.inline, now);
@@ -162,8 +166,8 @@ export class MailTarget {
           mailboxId: folder.id,
           tenantId: folder.tenant_id,
           blobHash: content.hash,
-          prefix: '',
-          size: content.size,
+          prefix,
+          size,
           flags,
           internalDate: options.internalDate,
           deliveryKey: options.key,
