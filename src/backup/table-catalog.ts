@@ -21,6 +21,7 @@ export const tablesNotCopied: Record<string, string> = {
   health_checks: "each node's latest check results, made again within a probe round",
   login_failures: 'short-lived sign-in throttling',
   content_holds: 'backups running on the source',
+  backup_runs: "the schedule's record of the source's backups; the target keeps its own from its first",
 };
 
 /** SQLite's own tables and the shadow tables of the FTS5 index. */

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
+import { defaultBackupDir } from '../backup/backup-location.ts';
 import { invalid } from '../errors.ts';
 import { parseDuration } from './duration.ts';
 import {
@@ -127,6 +128,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
     relays: values.relay ?? [],
     health: healthSettings(values.health, hostname),
     cluster: clusterSettings(values.cluster),
+    backup: {
+      everyMs: values.backup?.schedule === 'off' ? undefined : values.backup?.schedule,
+      keep: values.backup?.keep ?? 7,
+      to: resolve(cwd, values.backup?.to ?? defaultBackupDir(dataDir)),
+      verify: values.backup?.verify ?? true,
+    },
     tenantLimits: Object.fromEntries(
       Object.entries({ ...probeTenantLimits, ...values.tenant_limits }).map(([tenant, l]) => [
         tenant.toLowerCase(),

@@ -2,6 +2,7 @@
 // that overrides it. docs/configuration.md documents the same table for administrators.
 import { hostname as machineHostname } from 'node:os';
 import { z } from 'zod';
+import { parseDuration } from './duration.ts';
 import {
   dnsServers,
   domainName,
@@ -57,6 +58,14 @@ const databaseUrl = setting('an SQLite file path (or "sqlite:<path>"), or a "pos
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined; // some other URL scheme
   return value;
+});
+
+/** [backup] schedule: "off", or how often a backup is taken (at least every minute is checked). */
+const backupSchedule = setting('"off", or a duration of at least 1m such as "6h" or "1d"', (raw) => {
+  if (typeof raw !== 'string') return undefined;
+  if (raw.trim() === 'off') return 'off' as const;
+  const ms = parseDuration(raw);
+  return ms !== undefined && ms >= 60_000 ? ms : undefined;
 });
 
 const portsSchema = z.strictObject(
@@ -193,6 +202,14 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   relay: z.array(z.strictObject({ domains: relayDomains, url: relayUrl })).optional(),
+  backup: z
+    .strictObject({
+      schedule: backupSchedule.optional(),
+      keep: positiveInteger('a number of backups to keep, 1 or more').optional(),
+      to: nonEmptyText('a directory path').optional(),
+      verify: yesNo.optional(),
+    })
+    .optional(),
   cluster: z
     .strictObject({
       heartbeat: duration.optional(),
@@ -264,6 +281,7 @@ export const environmentKeys: Record<string, string> = {
   HOLDFAST_TLS_KEY: 'tls.key',
   HOLDFAST_DNS_SERVERS: 'dns_servers',
   HOLDFAST_HEALTH: 'health.enabled',
+  HOLDFAST_BACKUP_SCHEDULE: 'backup.schedule',
   HOLDFAST_LOG_LEVEL: 'log.level',
   HOLDFAST_LOG_FORMAT: 'log.format',
 };
@@ -351,6 +369,19 @@ export interface Config {
   relays: RelayRoute[];
   health: HealthSettings;
   cluster: ClusterSettings;
+  backup: BackupSettings;
+}
+
+/** [backup]: backups taken by the server itself (backup/backup-schedule.ts). */
+export interface BackupSettings {
+  /** How often; undefined when scheduled backups are off (the default). */
+  everyMs?: number;
+  /** Complete backups kept in `to`; older ones are expired after each new one. */
+  keep: number;
+  /** Where they go (an absolute path). */
+  to: string;
+  /** Verify each backup (a scratch restore) before counting it as good. */
+  verify: boolean;
 }
 
 /** [cluster]: how often a node says it is alive and renews its singleton leases, and how long a lease lasts. */

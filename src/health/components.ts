@@ -23,6 +23,7 @@ export const components = [
   { id: 'Store', name: 'Store', service: 'Platform' },
   { id: 'Directory', name: 'Directory and authentication', service: 'Platform' },
   { id: 'Nodes', name: 'Nodes', service: 'Platform' },
+  { id: 'Backup', name: 'Backup', service: 'Platform' },
 ] as const satisfies readonly { id: string; name: string; service: HealthServiceId }[];
 
 export type ComponentId = (typeof components)[number]['id'];

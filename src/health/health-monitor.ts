@@ -27,6 +27,7 @@ import { checkListeners } from './checks/listener-check.ts';
 import { probeMail } from './checks/mail-probe.ts';
 import { checkProbeAccount, ensureProbeAccount } from './checks/probe-account.ts';
 import { withinTime, type ProbeAccount, type ProbeContext } from './checks/probe-context.ts';
+import { checkBackups } from './checks/backup-check.ts';
 import { checkQueue } from './checks/queue-checks.ts';
 import { checkStore } from './checks/store-check.ts';
 import { watchHealth } from './health-metrics.ts';
@@ -177,7 +178,9 @@ export class HealthMonitor implements IssueAdmin {
     if (storeUp) {
       const probes = await Promise.allSettled([
         ...(selfChecks ? [this.probes(context)] : []),
-        ...(sharedToken === undefined ? [] : [checkQueue(context), this.checkCluster(context)]),
+        ...(sharedToken === undefined
+          ? []
+          : [checkQueue(context), this.checkCluster(context), checkBackups(context, this.deps.config.backup)]),
       ]);
       for (const outcome of probes) {
         if (outcome.status === 'fulfilled') results.push(...outcome.value);

@@ -1,8 +1,9 @@
 // The queue role: the runner that delivers what intake committed (local and remote, with retries and
 // leases), on every node with the role; and what must run once across them, as singletons (one node
 // at a time, under a lease: cluster/singletons.ts): the housekeeping of finished mail and unused
-// content, and delay notices.
+// content, delay notices, and scheduled backups.
 import { hostname } from 'node:os';
+import { BackupSchedule, backupCheckIntervalMs } from '../backup/backup-schedule.ts';
 import { SmtpClient } from '../flow/delivery/smtp-client.ts';
 import { Housekeeping, housekeepingIntervalMs } from '../flow/queue/housekeeping.ts';
 import { Notices } from '../flow/queue/notices.ts';
@@ -69,10 +70,20 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     const sent = await notices.sendDelayNotices(run.fence);
     if (sent) noticeLog.info({ recipients: sent }, 'queue: delay notices sent');
   });
+  const backups = new BackupSchedule({
+    db: store.db,
+    config,
+    node: holdfast.cluster.nodeId,
+    logger: logger.child({ component: 'backup' }),
+    now,
+  });
+  if (config.backup.everyMs !== undefined)
+    singletons.runAsSingleton('backup', backupCheckIntervalMs, () => backups.round());
   return {
     listeners: [],
     // The singletons stop with the node (start.ts): their leases are released after the services close.
     close: async () => {
+      backups.stop();
       await runner.stop();
       smtp.close();
     },

@@ -4,6 +4,7 @@ import { Scheduler } from '../calendar/scheduling/scheduler.ts';
 import { Cluster } from '../cluster/cluster.ts';
 import { version } from '../version.ts';
 import { HealthMonitor } from '../health/health-monitor.ts';
+import { watchBackups } from '../backup/backup-metrics.ts';
 import { watchQueue } from '../flow/queue/queue-metrics.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { PostgresChannel } from '../store/postgres-channel.ts';
@@ -107,6 +108,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     const metrics = new Metrics();
     metrics.watchSignIns(() => directory.signInStats());
     watchQueue(metrics, store.db, now);
+    watchBackups(metrics, store.db, now);
     const flow = createMailFlow({ config, store, directory, metrics, log: logger.child({ component: 'mail' }), now });
     const scheduler = new Scheduler({
       db: store.db,

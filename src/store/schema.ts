@@ -364,6 +364,23 @@ export interface SingletonLeaseTable {
 }
 
 /** A backup copying contents: the collector deletes none while a hold has not expired (migration 18). */
+export type BackupRunState = 'running' | 'verified' | 'failed';
+
+/** A backup started by `[backup] schedule` and how it ended (migration 19). */
+export interface BackupRunTable {
+  id: string;
+  node: string;
+  target: string;
+  started_at: number;
+  finished_at: number | null;
+  state: BackupRunState;
+  backup_id: string | null;
+  bytes_written: number | null;
+  contents: number | null;
+  messages: number | null;
+  error: string | null;
+}
+
 export interface ContentHoldTable {
   id: string;
   holder: string;
@@ -404,4 +421,5 @@ export interface Database {
   cluster_nodes: ClusterNodeTable;
   singleton_leases: SingletonLeaseTable;
   content_holds: ContentHoldTable;
+  backup_runs: BackupRunTable;
 }

@@ -19,6 +19,7 @@ import * as recentMessages from './0015-recent-messages.ts';
 import * as sessionGeneration from './0016-session-generation.ts';
 import * as cluster from './0017-cluster.ts';
 import * as backupRestore from './0018-backup-restore.ts';
+import * as backupRuns from './0019-backup-runs.ts';
 
 export interface Migration {
   version: number;
@@ -45,6 +46,7 @@ export const migrations: Migration[] = [
   { version: 16, name: 'session-generation', up: sessionGeneration.up },
   { version: 17, name: 'cluster', up: cluster.up },
   { version: 18, name: 'backup-restore', up: backupRestore.up },
+  { version: 19, name: 'backup-runs', up: backupRuns.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
