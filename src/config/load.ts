@@ -2,10 +2,9 @@
 // Every error names the key (as the administrator wrote it: file key or variable), the value and what
 // is allowed, because a server that will not start must say exactly why.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
-import { defaultBackupDir } from '../backup/backup-location.ts';
 import { invalid } from '../errors.ts';
 import { parseDuration } from './duration.ts';
 import {
@@ -277,3 +276,10 @@ function getPath(target: Raw, path: string): unknown {
 export function invalidOption(option: string, value: string, allowed: string) {
   return invalid('invalid-option', `${option} = "${value}" is not allowed: expected ${allowed}`);
 }
+
+/**
+ * Where backups go when neither `backup.to` nor --to says: beside the data, under
+ * <data dir>/backups/snapshots/ (<data dir>/backups/ itself also holds the copies an upgrade keeps
+ * of an SQLite database, holdfast-schema-v*.sqlite, which backups leave alone).
+ */
+export const defaultBackupDir = (dataDir: string) => join(dataDir, 'backups', 'snapshots');
