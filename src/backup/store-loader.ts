@@ -18,12 +18,11 @@ import { DatabaseBlobStore } from '../store/blobs/database-blob-store.ts';
 import { FileBlobStore } from '../store/blobs/file-blob-store.ts';
 import { inlineBlob, inlineBlobLimit, writeInlineBlobs, type InlineBlob } from '../store/blobs/inline-blob.ts';
 import { openDatabase, type DatabaseHandle, type StoreLocation } from '../store/database.ts';
-import { schemaVersion } from '../store/migrate.ts';
+import { applyMigrations, createVersionTable, schemaVersion } from '../store/migrate.ts';
 import { latestSchemaVersion } from '../store/migrations/index.ts';
 import { keepPrivate } from '../store/private-files.ts';
 import type { Database } from '../store/schema.ts';
 import { recountFolderBytes, renewClientIdentities, setSequencesPastIds } from './restored-identities.ts';
-import { migrateWithin } from './schema-in-transaction.ts';
 import { quoteIdentifier } from './sql-names.ts';
 import { syncDirectory } from './durable-files.ts';
 import type { TableInfo } from './table-catalog.ts';
@@ -138,7 +137,9 @@ async function loadWithin(
       );
     await emptyTables(trx, dialect, source.tables);
   } else {
-    await migrateWithin(trx, dialect, 0, source.schemaVersion, options.now);
+    // The backup's schema first, so that its rows fit; the upgrade to this Holdfast's follows the load.
+    await createVersionTable(trx);
+    await applyMigrations(trx, dialect, 0, source.schemaVersion, options.now);
   }
 
   const counts: Record<string, number> = {};
@@ -149,7 +150,7 @@ async function loadWithin(
 
   const contents = await loadContents(trx, source, options, files, filesWritten);
   if (options.replace) await dropUnreferencedContents(trx);
-  await migrateWithin(trx, dialect, source.schemaVersion, latestSchemaVersion, options.now);
+  await applyMigrations(trx, dialect, source.schemaVersion, latestSchemaVersion, options.now);
   await recountFolderBytes(trx);
   if (dialect === 'postgres') await setSequencesPastIds(trx);
   const renewed = options.renewIdentities ? await renewClientIdentities(trx, dialect, options.now) : undefined;

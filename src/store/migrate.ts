@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { unavailable } from '../errors.ts';
-import type { DatabaseHandle } from './database.ts';
+import type { DatabaseHandle, Dialect } from './database.ts';
 import { latestSchemaVersion, migrations, type Migration } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 
@@ -49,21 +49,8 @@ export async function migrate(
     await sql.raw(handle.dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(conn);
     try {
       if (handle.dialect === 'postgres') await sql`select pg_advisory_xact_lock(4242001)`.execute(conn);
-      await conn.schema
-        .createTable('holdfast_schema')
-        .ifNotExists()
-        .addColumn('version', 'integer', (c) => c.primaryKey())
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('applied_at', 'bigint', (c) => c.notNull())
-        .execute();
-      const current = await schemaVersion(conn);
-      for (const migration of available.filter((m) => m.version > current)) {
-        await migration.up(conn, handle.dialect);
-        await conn
-          .insertInto('holdfast_schema')
-          .values({ version: migration.version, name: migration.name, applied_at: now })
-          .execute();
-      }
+      await createVersionTable(conn);
+      await applyMigrations(conn, handle.dialect, await schemaVersion(conn), latest, now, available);
       await sql.raw('commit').execute(conn);
     } catch (error) {
       await sql
@@ -74,6 +61,39 @@ export async function migrate(
     }
   });
   return { from, to: latest, backup };
+}
+
+/** The table recording which migrations a database has had (in the caller's transaction). */
+export async function createVersionTable(db: Kysely<Database>): Promise<void> {
+  await db.schema
+    .createTable('holdfast_schema')
+    .ifNotExists()
+    .addColumn('version', 'integer', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('applied_at', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
+/**
+ * Applies the migrations after version `from` up to `to`, recording each, inside the caller's
+ * transaction: at start up to the latest; a restore to its backup's version first (so the rows fit),
+ * then on to the latest once they are loaded.
+ */
+export async function applyMigrations(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  from: number,
+  to: number,
+  now: number,
+  available: Migration[] = migrations,
+): Promise<void> {
+  for (const migration of available.filter((m) => m.version > from && m.version <= to)) {
+    await migration.up(db, dialect);
+    await db
+      .insertInto('holdfast_schema')
+      .values({ version: migration.version, name: migration.name, applied_at: now })
+      .execute();
+  }
 }
 
 async function backupSqlite(handle: DatabaseHandle, version: number, now: number): Promise<string> {
