@@ -18,7 +18,7 @@ import { ContentCollector } from '../../src/store/content-collector.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { submission } from '../helpers/submission.ts';
+import { SelfMailer } from '../helpers/submission.ts';
 
 const password = 'Backup-Drill-42';
 const alice = 'alice@test.example';
@@ -43,20 +43,8 @@ for (const name of backendNames) {
     let to: string;
     let first: BackupSummary;
     const targets: TestBackend[] = [];
-    let sent = 0;
+    let mail: SelfMailer;
 
-    const send = async (count: number, bodySize = 200) => {
-      for (let i = 0; i < count; i++) {
-        sent++;
-        await submission(t.port('submissions'), alice, password).sendMail({
-          from: alice,
-          to: alice,
-          subject: `message ${sent}`,
-          text: `body ${sent} ${'x'.repeat(bodySize)}`,
-        });
-      }
-      await t.waitFor(async () => (await t.mailbox(alice)).length === sent, `${sent} messages delivered`);
-    };
     const newTarget = async () => {
       const backend = await createBackend(name);
       targets.push(backend);
@@ -67,8 +55,9 @@ for (const name of backendNames) {
       t = await startTestNode(name);
       const tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: alice, password });
-      await send(3);
-      await send(1, 400_000); // above the inline limit: a file on SQLite, chunks on PostgreSQL
+      mail = new SelfMailer(t, alice, password);
+      await mail.send(3);
+      await mail.send(1, 400_000); // above the inline limit: a file on SQLite, chunks on PostgreSQL
       to = await tempDir('holdfast-backups-');
     });
     after(async () => {
@@ -122,7 +111,7 @@ for (const name of backendNames) {
     });
 
     it('copies only new contents into the same target the next time, and expiry keeps what kept backups need', async () => {
-      await send(2);
+      await mail.send(2);
       const second = await createBackup(t.node.holdfast.store, { to });
       assert.equal(second.counts.messages, 6);
       assert.equal(second.blobs, first.blobs + 2);
@@ -228,7 +217,7 @@ for (const name of backendNames) {
       const { store } = t.node.holdfast;
       // Content stored three hours ago (by the node's clock), so the collector may take it once unused.
       t.clock.offset = -3 * 3600_000;
-      await send(1, 300);
+      await mail.send(1, 300);
       t.clock.offset = 0;
       const doomed = await store.db
         .selectFrom('messages')
@@ -250,7 +239,7 @@ for (const name of backendNames) {
         },
       });
       assert.equal(collectedDuringBackup, 0, 'nothing is deleted while the backup holds contents');
-      assert.equal(backup.counts.messages, sent, 'the snapshot has the message');
+      assert.equal(backup.counts.messages, mail.sent, 'the snapshot has the message');
       assert.equal(await pooled(to, doomed.blob_hash), true, 'and its content');
       assert.equal(backup.missingBlobs.length, 0);
       assert.equal((await verifyBackup(backup.dir)).ok, true);
@@ -258,7 +247,7 @@ for (const name of backendNames) {
       // The hold is gone with the backup: the same content is collected now.
       assert.equal(await collector.collect(Date.now()), 1);
       assert.equal(await store.blobs.has(doomed.blob_hash), false);
-      sent--;
+      mail.sent--;
     });
   });
 }

@@ -10,7 +10,7 @@ import { readBlob } from '../../src/store/blobs/blob-store.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { createBackend, postgresSkip, tempDir, type TestBackend } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { submission } from '../helpers/submission.ts';
+import { SelfMailer } from '../helpers/submission.ts';
 
 const password = 'Backup-Drill-42';
 const alice = 'alice@test.example';
@@ -51,19 +51,7 @@ describe('between backends', { skip: postgresSkip }, () => {
   let t: TestNode;
   let to: string;
   const targets: TestBackend[] = [];
-  let sent = 0;
-  const send = async (count: number, bodySize = 200) => {
-    for (let i = 0; i < count; i++) {
-      sent++;
-      await submission(t.port('submissions'), alice, password).sendMail({
-        from: alice,
-        to: alice,
-        subject: `message ${sent}`,
-        text: `body ${sent} ${'y'.repeat(bodySize)}`,
-      });
-    }
-    await t.waitFor(async () => (await t.mailbox(alice)).length === sent, `${sent} messages delivered`);
-  };
+  let mail: SelfMailer;
   const target = async (name: 'sqlite' | 'postgres') => {
     const backend = await createBackend(name);
     targets.push(backend);
@@ -74,8 +62,9 @@ describe('between backends', { skip: postgresSkip }, () => {
     t = await startTestNode('sqlite');
     const tenant = await t.node.holdfast.directory.tenant('default');
     await tenant.addPrincipal({ kind: 'user', address: alice, password });
-    await send(3);
-    await send(1, 600_000);
+    mail = new SelfMailer(t, alice, password, 'y');
+    await mail.send(3);
+    await mail.send(1, 600_000);
     to = await tempDir('holdfast-backups-');
   });
   after(async () => {
@@ -132,10 +121,10 @@ describe('between backends', { skip: postgresSkip }, () => {
     const started = Date.now();
     const first = await copyStore(t.node.holdfast.store, postgres, { renewIdentities: false });
     const firstMs = Date.now() - started;
-    assert.equal(first.counts.messages, sent);
+    assert.equal(first.counts.messages, mail.sent);
     assert.deepEqual((await opened(postgres, contentsOf)).messages, (await contentsOf(t.node.holdfast.store)).messages);
 
-    await send(2);
+    await mail.send(2);
     await assert.rejects(copyStore(t.node.holdfast.store, postgres, { renewIdentities: false }), /is not empty/);
     const caughtUpAt = Date.now();
     const caughtUp = await copyStore(t.node.holdfast.store, postgres, { renewIdentities: false, catchUp: true });
@@ -143,7 +132,7 @@ describe('between backends', { skip: postgresSkip }, () => {
     context.diagnostic(
       `first copy ${firstMs} ms, catch-up ${catchUpMs} ms (${caughtUp.contentsKept} of ${caughtUp.contents} contents kept)`,
     );
-    assert.equal(caughtUp.counts.messages, sent);
+    assert.equal(caughtUp.counts.messages, mail.sent);
     assert.equal(caughtUp.contents - caughtUp.contentsKept, 2, 'only the two new contents were copied');
     const source = await contentsOf(t.node.holdfast.store);
     const copied = await opened(postgres, contentsOf);
