@@ -16,6 +16,7 @@ import type { Store } from '../store/store.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ListenerInfo } from '../net/listen.ts';
 import type { TlsMaterial } from '../net/tls-certificate.ts';
+import type { MachineLimitsClient } from './machine-limits-client.ts';
 
 export interface Holdfast {
   config: Config;
@@ -41,6 +42,8 @@ export interface Holdfast {
   destinations: DestinationControl;
   /** This node in the cluster: its registration and heartbeat, and the singleton jobs it may run. */
   cluster: Cluster;
+  /** A worker of --workers: per-address and per-user limits counted by the primary for the machine (absent: by this process). */
+  machineLimits?: MachineLimitsClient;
   now(): number;
 }
 

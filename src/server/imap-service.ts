@@ -10,7 +10,14 @@ import { ImapSession } from '../protocols/imap/session.ts';
 export async function startImap(holdfast: Holdfast): Promise<RunningService> {
   const { config, tls, logger } = holdfast;
   const log = logger.child({ component: 'imap' });
-  const context = new ImapContext(config.imap, messageDeps(holdfast), holdfast.directory, holdfast.logins, log);
+  const context = new ImapContext(
+    config.imap,
+    messageDeps(holdfast),
+    holdfast.directory,
+    holdfast.logins,
+    log,
+    holdfast.machineLimits?.count('imap-user', config.imap.maxConnectionsPerUser),
+  );
   holdfast.metrics.countSessions('imap', () => context.sessions.size);
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key });
   const { listeners, close } = await startSocketListeners(

@@ -15,7 +15,10 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     minFreeDiskBytes: config.queue.minFreeDiskBytes,
   });
   await backPressure.start();
-  const limits = new ConnectionLimits(config.smtp.maxConnectionsPerIp);
+  const limits = new ConnectionLimits(
+    config.smtp.maxConnectionsPerIp,
+    holdfast.machineLimits?.count('smtp-ip', config.smtp.maxConnectionsPerIp),
+  );
   holdfast.metrics.countForestConnections(() => limits.forestUsage());
   const intake = new Intake({
     config,

@@ -25,6 +25,7 @@ import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
 import { messageDeps } from '../mailbox/messages.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
+import type { MachineLimitsClient } from './machine-limits-client.ts';
 import type { ListenerInfo } from '../net/listen.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
@@ -49,6 +50,8 @@ export interface StartOptions {
   now?: () => number;
   /** DNS for mail (tests inject one); default: HOLDFAST_DNS_SERVERS or the system's resolvers. */
   dns?: MailDns;
+  /** A worker of --workers: the primary counts the per-address and per-user limits for the machine. */
+  machineLimits?: MachineLimitsClient;
 }
 
 export async function startNode(config: Config, options: StartOptions): Promise<RunningNode> {
@@ -145,6 +148,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       health,
       destinations: new DestinationControl(now),
       cluster,
+      machineLimits: options.machineLimits,
       changes: new ChangeFeed(),
       folderIndex: new FolderIndex(),
       logins: new LoginLimiter(store.db, loginLimits(config.limits.authFailures), now, isProbeAddress),

@@ -16,9 +16,22 @@ export type WorkerMessage =
   /** The worker could not start: the primary reports this error, as a single process would. */
   | { holdfast: 'failed'; error: { kind?: ErrorKind; code?: string; message: string; stack?: string } }
   /** A mailbox change (ChangeFeed's relay message), for the other workers' IDLE sessions. */
-  | { holdfast: 'change'; message: string };
+  | { holdfast: 'change'; message: string }
+  /** Take one of `max` machine-wide slots of kind + key (a connection, a session); answered by 'taken' with the same id. */
+  | { holdfast: 'take'; id: number; kind: LimitKind; key: string; max: number }
+  /** Give back a slot the primary granted this worker (the connection or session ended). */
+  | { holdfast: 'give'; kind: LimitKind; key: string };
 
-export type PrimaryMessage = { holdfast: 'change'; message: string };
+export type PrimaryMessage =
+  | { holdfast: 'change'; message: string }
+  /** The answer to the worker's 'take' with this id: whether it now holds the slot. */
+  | { holdfast: 'taken'; id: number; granted: boolean };
+
+/**
+ * The limits counted per machine under --workers: SMTP connections per client address
+ * (smtp.max_connections_per_ip) and IMAP sessions per user (imap.max_connections_per_user).
+ */
+export type LimitKind = 'smtp-ip' | 'imap-user';
 
 export function isHoldfastMessage<T extends { holdfast: string }>(value: unknown): value is T {
   return typeof value === 'object' && value !== null && typeof (value as { holdfast?: unknown }).holdfast === 'string';

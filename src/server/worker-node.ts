@@ -8,8 +8,18 @@ import { defaultKdfConcurrency } from '../directory/kdf-queue.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
+import { MachineLimitsClient, type PrimaryChannel } from './machine-limits-client.ts';
 import { startNode, type RunningNode } from './start.ts';
 import { isHoldfastMessage, type PrimaryMessage, type WorkerMessage } from './worker-messages.ts';
+
+/** The cluster channel to the primary, for requests that want to know whether they were handed over. */
+const toPrimary: PrimaryChannel = {
+  connected: () => process.connected === true && process.send !== undefined,
+  send: (message, done) => {
+    if (!process.send) return done(new Error('no channel to the primary'));
+    process.send(message, undefined, {}, (error) => done(error ?? null));
+  },
+};
 
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -26,9 +36,14 @@ export async function runWorker(
   // Password hashes are pure CPU: the workers share the machine's cores, so each takes its share
   // unless [auth] kdf_concurrency says otherwise.
   config.auth.kdfConcurrency ??= Math.max(1, Math.floor(defaultKdfConcurrency() / Math.max(1, options.count || 1)));
+  // Per-address and per-user limits hold for the machine: the primary keeps the counts.
+  const machineLimits = new MachineLimitsClient(toPrimary, logger);
+  process.on('message', (message) => {
+    if (isHoldfastMessage<PrimaryMessage>(message)) machineLimits.receive(message);
+  });
   let node: RunningNode;
   try {
-    node = await startNode(config, { roles: options.roles, logger });
+    node = await startNode(config, { roles: options.roles, logger, machineLimits });
   } catch (error) {
     const e = error as Error;
     await send({

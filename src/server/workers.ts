@@ -2,8 +2,9 @@
 // (migrations, first-run bootstrap, the self-signed certificate), then forks N workers (node:cluster),
 // each a whole node (worker-node.ts) listening on the same ports: the primary accepts connections
 // and hands them to the workers in turn. It relays mailbox changes between workers (IDLE in one sees
-// a delivery made by another), restarts a worker that dies (with backoff), stops them all on
-// SIGTERM/SIGINT, and prints the start-up summary once.
+// a delivery made by another), keeps the machine-wide counts of the per-address and per-user limits
+// (machine-limits.ts; a worker that dies gives back what it held), restarts a worker that dies (with
+// backoff), stops them all on SIGTERM/SIGINT, and prints the start-up summary once.
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
@@ -14,6 +15,7 @@ import { loadTlsMaterial, type TlsMaterial } from '../net/tls-certificate.ts';
 import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
 import type { Holdfast } from './holdfast.ts';
+import { MachineLimits } from './machine-limits.ts';
 import type { Role } from './roles.ts';
 import type { RunningNode } from './start.ts';
 import { startupSummary, startupSummaryJson } from './startup-summary.ts';
@@ -66,6 +68,11 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
     startFailed = reject;
   });
 
+  const limits = new MachineLimits();
+  const answer = (worker: Worker, message: PrimaryMessage) => {
+    if (worker.isConnected()) worker.send(message);
+  };
+
   const relay = (from: Worker, message: string) => {
     const forward: PrimaryMessage = { holdfast: 'change', message };
     for (const slot of slots)
@@ -83,7 +90,11 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
     slot.worker = worker;
     worker.on('message', (message: unknown) => {
       if (!isHoldfastMessage<WorkerMessage>(message)) return;
-      if (message.holdfast === 'change') relay(worker, message.message);
+      if (message.holdfast === 'take') {
+        const granted = limits.take(worker.id, message.kind, message.key, message.max);
+        answer(worker, { holdfast: 'taken', id: message.id, granted });
+      } else if (message.holdfast === 'give') limits.give(worker.id, message.kind, message.key);
+      else if (message.holdfast === 'change') relay(worker, message.message);
       else if (message.holdfast === 'ready') {
         slot.ready = true;
         summaryListeners ??= message.listeners;
@@ -104,6 +115,9 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
     worker.on('exit', (code, signal) => {
       if (slot.worker === worker) slot.worker = undefined;
       slot.ready = false;
+      // Its connections and sessions ended with it (a restarted worker is a new Worker and holds nothing).
+      const released = limits.releaseWorker(worker.id);
+      if (released) logger.info({ worker: slot.index, released }, 'worker exited: its connection slots are free again');
       if (stopping) return;
       if (!started) {
         startFailed?.(new Error(`worker ${slot.index} exited during start (code ${code}, signal ${signal})`));

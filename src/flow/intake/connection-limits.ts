@@ -1,7 +1,17 @@
 // Concurrent SMTP connections: per source address (checked when a client connects) and per resource
 // forest (checked when a session first touches a tenant of the forest: at AUTH for submission, at
 // RCPT for inbound mail). Over a limit the client gets 421 4.3.2 naming the limit and retries later.
+// Under --workers the per-address count is the machine's (SharedCount: the primary keeps it); this
+// process's own count is then what it falls back to when the primary does not answer in time.
 import { smtpReply } from './smtp-reply.ts';
+
+/** A count shared by the processes of one machine (`--workers`: kept by the primary), with its limit. */
+export interface SharedCount {
+  /** Takes a slot of `key`: true if taken, false if all are in use, undefined if there was no answer in time. */
+  take(key: string): Promise<boolean | undefined>;
+  /** Gives back a slot `take` took. */
+  give(key: string): void;
+}
 
 export class ConnectionLimits {
   private readonly perIp = new Map<string, number>();
@@ -9,17 +19,20 @@ export class ConnectionLimits {
   /** Name and limit of each forest seen, for metrics. */
   private readonly forests = new Map<number, { name: string; max: number }>();
 
-  constructor(private readonly maxPerIp: number) {}
+  /** With `machine`, the per-address limit counts every process of the machine. */
+  constructor(
+    private readonly maxPerIp: number,
+    private readonly machine?: SharedCount,
+  ) {}
 
-  acquireIp(ip: string) {
+  /**
+   * Counts a connection from `ip`, or throws the 421 when the limit is reached. In one process this
+   * is synchronous (the connect path is hot); with a machine-wide count it returns a promise.
+   */
+  acquireIp(ip: string): Promise<void> | void {
+    if (this.machine) return this.acquireMachineWide(ip, this.machine);
     const count = this.perIp.get(ip) ?? 0;
-    if (count >= this.maxPerIp) {
-      throw smtpReply(
-        421,
-        '4.3.2',
-        `The maximum number of concurrent server connections has exceeded a per-source limit (${this.maxPerIp}), closing transmission channel`,
-      );
-    }
+    if (count >= this.maxPerIp) throw this.tooManyFromIp();
     this.perIp.set(ip, count + 1);
   }
 
@@ -27,6 +40,23 @@ export class ConnectionLimits {
     const count = (this.perIp.get(ip) ?? 1) - 1;
     if (count <= 0) this.perIp.delete(ip);
     else this.perIp.set(ip, count);
+    this.machine?.give(ip);
+  }
+
+  private async acquireMachineWide(ip: string, machine: SharedCount) {
+    const taken = await machine.take(ip);
+    const count = this.perIp.get(ip) ?? 0;
+    // No answer from the primary: this process's own count decides, as in a single process.
+    if (taken === false || (taken === undefined && count >= this.maxPerIp)) throw this.tooManyFromIp();
+    this.perIp.set(ip, count + 1);
+  }
+
+  private tooManyFromIp() {
+    return smtpReply(
+      421,
+      '4.3.2',
+      `The maximum number of concurrent server connections has exceeded a per-source limit (${this.maxPerIp}), closing transmission channel`,
+    );
   }
 
   acquireForest(forestId: number, max: number, forestName: string) {

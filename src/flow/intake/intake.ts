@@ -98,8 +98,11 @@ export class Intake {
     this.routing = deps.directory.routing;
   }
 
-  connect(info: SessionInfo) {
-    this.deps.limits.acquireIp(info.clientIp);
+  /** Throws (or, with machine-wide limits under --workers, rejects with) the refusal of a connection over a limit. */
+  connect(info: SessionInfo): Promise<void> | void {
+    const counting = this.deps.limits.acquireIp(info.clientIp);
+    if (counting)
+      return counting.then(() => void this.sessions.set(info.id, { info, forests: new Set(), recipients: [] }));
     this.sessions.set(info.id, { info, forests: new Set(), recipients: [] });
   }
 

@@ -136,13 +136,16 @@ export class SmtpSession {
     socket.once('close', () => this.closed());
     this.input.attach(socket);
     try {
-      this.context.intake.connect({
+      const counting = this.context.intake.connect({
         id: this.id,
         source: this.config.source,
         clientIp: this.clientIp,
         clientHostname: `[${this.clientIp}]`,
         secure: this.secure,
       });
+      // Only with machine-wide limits (--workers): the client may have gone while the primary answered.
+      if (counting) await counting;
+      if (this.ended) return this.context.intake.close(this.id);
       this.connected = true;
     } catch (error) {
       this.send(this.refusal(error, 'connect'));

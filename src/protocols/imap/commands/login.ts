@@ -56,13 +56,25 @@ async function logIn(session: ImapSession, user: string, password: string): Prom
     throw new ImapNo('Invalid user name or password', 'AUTHENTICATIONFAILED');
   }
   const { principal } = outcome;
-  if (!context.mayOpen(principal.id)) {
+  // Synchronous in one process; under --workers the primary answers for the whole machine.
+  const may = context.mayOpen(principal.id);
+  if (may === false || (may !== true && !(await may))) {
     throw new ImapNo(
       `Too many open sessions for ${principal.address} (limit ${context.config.maxConnectionsPerUser}); close some on other devices`,
       'LIMIT',
     );
   }
-  await ensureDefaultFolders(context.mail.db, principal, context.mail.now());
+  try {
+    await ensureDefaultFolders(context.mail.db, principal, context.mail.now());
+  } catch (error) {
+    context.openAbandoned(principal.id);
+    throw error;
+  }
+  // The client left while its folders were made: no session opens, so none is counted.
+  if (!context.sessions.has(session)) {
+    context.openAbandoned(principal.id);
+    throw new ImapNo('The connection closed during login');
+  }
   session.loggedIn(principal);
   session.log.info({ user: principal.address }, 'imap: logged in');
   return `[CAPABILITY ${capabilities(session).join(' ')}] Logged in`;
