@@ -6,17 +6,17 @@
 //
 // The store: --messages messages (by default 100,000, about 1.1 GB) of mixed sizes — mostly text of
 // 2–16 KB, a few with attachments up to 2 MB — over --users users with five folders each
-// (bench/lib/backup-seed.ts). They are written once as Maildir++ files, which are Dovecot's mail
-// (indexed by `doveadm mailbox status` before anything is measured, as delivered mail would be) and
-// are loaded into Holdfast with `holdfast import maildir`, so both hold the same mail. Seeding is
-// not measured.
+// (bench/lib/backup-seed.ts). They are written once as Maildir++ files, which each server takes in
+// its own way: Dovecot saves them into its mail location itself (doveadm backup -R from the files),
+// so its indexes and caches are those of delivered mail, and Holdfast loads them with the code of
+// `holdfast import maildir`. Both then hold the same mail. Seeding is not measured.
 //
 // Measured, each step alone, in this order:
 //   full backup     holdfast backup create --to DIR        | doveadm backup -u USER maildir:DIR/USER
 //   verify          holdfast backup verify DIR             | (Dovecot has no such command)
 //   restore         holdfast backup restore DIR into an    | doveadm -o mail_location=maildir:EMPTY/USER
 //                   empty data directory or database      |   backup -R -u USER maildir:DIR/USER
-//   then 1 % new mail is added to both (Holdfast: import maildir; Dovecot: files, then indexed), and
+//   then 1 % new mail is added to both (Holdfast: import maildir; Dovecot: saved as before), and
 //   incremental     holdfast backup create --to DIR again  | doveadm backup -u USER … again
 // doveadm cannot name a destination per user in one run (-A/-F do not expand %u there), so it runs
 // once per user, --dovecot-jobs at a time (default 2, one per core: Holdfast's backup also uses both);
@@ -30,10 +30,11 @@
 // and restore faster than doveadm backup; an incremental backup after 1 % new mail in under a tenth
 // of the full backup's time. The machine is shared: read ratios within one run, not absolute times.
 import { execFileSync } from 'node:child_process';
-import { chownSync, cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { createScratchDatabase } from '../test/helpers/backends.ts';
 import { benchArgs } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
@@ -61,6 +62,8 @@ const programDir = join(root, 'program');
 const bin = join(programDir, 'bin', 'holdfast.js');
 const peerDir = join(root, 'dovecot');
 const mailRoot = join(peerDir, 'mail');
+/** The Maildir files both servers' mail comes from. */
+const filesRoot = join(root, 'maildir');
 const nobody = { uid: Number(execFileSync('id', ['-u', 'nobody'])), gid: Number(execFileSync('id', ['-g', 'nobody'])) };
 
 interface Step {
@@ -97,11 +100,16 @@ function log(text: string) {
 
 function dovecotTool(conf: string) {
   const doveadm = (args: string[]): Job => ({ command: '/usr/bin/doveadm', args: ['-c', conf, ...args] });
-  const usersFile = join(root, 'dovecot-users');
-  writeFileSync(usersFile, `${users.join('\n')}\n`);
   return {
-    /** Dovecot notices new files and indexes them, as it would have while delivering them. */
-    index: () => timed([doveadm(['mailbox', 'status', '-F', usersFile, 'messages', '*'])]),
+    /**
+     * Saves the files' mail into Dovecot's mail location — only what it does not have yet — through
+     * Dovecot itself, which indexes and caches it as it would while delivering it.
+     */
+    take: (from: string) =>
+      timed(
+        users.map((user) => doveadm(['backup', '-R', '-u', user, `maildir:${join(from, user)}`])),
+        dovecotJobs,
+      ),
     backup: (to: string) =>
       timed(
         users.map((user) => doveadm(['backup', '-u', user, `maildir:${join(to, user)}`])),
@@ -138,8 +146,9 @@ async function run(installation: Installation): Promise<{ steps: Step[]; notes: 
   const holdfast = (args: string[]) => holdfastJob(hfEnv, args);
 
   let started = performance.now();
-  const seeded = writeMail(mailRoot, userCount, 0, total);
-  execFileSync('chown', ['-R', `${nobody.uid}:${nobody.gid}`, mailRoot]);
+  const seeded = writeMail(filesRoot, userCount, 0, total);
+  for (const user of users) mkdirSync(join(filesRoot, user, 'cur'), { recursive: true });
+  execFileSync('chown', ['-R', `${nobody.uid}:${nobody.gid}`, filesRoot]);
   log(`wrote ${seeded.messages} messages (${mb(seeded.bytes)} MB) as Maildir files in ${since(started)} s`);
   notes.push(
     `mail: ${seeded.messages} messages, ${mb(seeded.bytes)} MB, ${seeded.users.size} users with up to 5 folders each; ${added} new (1 %) before the incremental`,
@@ -150,11 +159,12 @@ async function run(installation: Installation): Promise<{ steps: Step[]; notes: 
     (dovecot) => dovecot.stop(),
     async () => {
       const dovecot = dovecotTool(join(peerDir, 'dovecot.conf'));
-      const indexed = await dovecot.index();
-      log(`Dovecot indexed them in ${indexed.seconds.toFixed(1)} s`);
+      const saved = await dovecot.take(filesRoot);
+      requireCount('Dovecot', maildirMessages(mailRoot), total);
+      log(`Dovecot saved them in ${saved.seconds.toFixed(1)} s`);
 
       started = performance.now();
-      await seedHoldfast(hfEnv, mailRoot, seeded.users, true);
+      await seedHoldfast(hfEnv, filesRoot, seeded.users, true);
       const inHoldfast = await messageCount(installation);
       if (inHoldfast !== total) throw new Error(`Holdfast holds ${inHoldfast} messages after the import, not ${total}`);
       log(`Holdfast imported them in ${since(started)} s`);
@@ -201,9 +211,10 @@ async function run(installation: Installation): Promise<{ steps: Step[]; notes: 
       log(`adding ${added} new messages to both`);
       const deltaRoot = join(root, 'new-mail');
       const delta = writeMail(deltaRoot, userCount, total, added);
-      writeMail(mailRoot, userCount, total, added);
-      execFileSync('chown', ['-R', `${nobody.uid}:${nobody.gid}`, mailRoot]);
-      await dovecot.index();
+      writeMail(filesRoot, userCount, total, added);
+      execFileSync('chown', ['-R', `${nobody.uid}:${nobody.gid}`, filesRoot]);
+      await dovecot.take(filesRoot);
+      requireCount('Dovecot after the new mail', maildirMessages(mailRoot), total + added);
       await seedHoldfast(hfEnv, deltaRoot, delta.users, false);
       requireCount('Holdfast after the new mail', await messageCount(installation), total + added);
 
@@ -267,25 +278,45 @@ async function holdfastStep(installation: Installation, step: () => Promise<Timi
 async function holdfastRestore(backupDir: string): Promise<NonNullable<Step['holdfast']>> {
   const dataDir = join(root, 'holdfast-restore');
   mkdirSync(dataDir, { recursive: true });
-  const restoreInto = async (extra: Record<string, string>, databaseCpu: () => number) => {
+  const restoreInto = async (extra: Record<string, string>, databaseCpu: () => number, size: () => Promise<number>) => {
     const timing = await timed([holdfastJob(holdfastEnv(dataDir, extra), ['backup', 'restore', backupDir, '--json'])]);
     const summary = JSON.parse(timing.stdout) as { counts: Record<string, number> };
     requireCount('Holdfast restore', summary.counts.messages ?? 0, total);
-    return { ...timing, extraCpu: databaseCpu(), bytes: values.database ? undefined : diskBytes(dataDir) };
+    return { ...timing, extraCpu: databaseCpu(), bytes: await size() };
   };
-  if (!values.database) return restoreInto({}, () => 0);
+  if (!values.database)
+    return restoreInto(
+      {},
+      () => 0,
+      async () => diskBytes(dataDir),
+    );
   const database = await createScratchDatabase(values.database, 'holdfast_bench_restore');
   return guarded(
     () => database.drop(),
     async () => {
       const cpu = watchProcessesCpu(` ${database.name} `);
       try {
-        return await restoreInto({ HOLDFAST_DATABASE_URL: database.url }, () => cpu.seconds());
+        return await restoreInto(
+          { HOLDFAST_DATABASE_URL: database.url },
+          () => cpu.seconds(),
+          () => databaseSize(database.url),
+        );
       } finally {
         cpu.stop();
       }
     },
   );
+}
+
+async function databaseSize(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>('select pg_database_size(current_database()) as n');
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 async function messageCount(installation: Installation): Promise<number> {
@@ -373,5 +404,5 @@ printGoals(result.steps);
 console.log('');
 for (const note of result.notes) console.log(note);
 console.log(
-  'CPU: user + system of the commands and their children; "+ n" is PostgreSQL\'s backends. MB: bytes on disk (du) of the backup, of what the incremental added, of the restored store.',
+  'CPU: user + system of the commands and their children; "+ n" is PostgreSQL\'s backends. MB: bytes on disk (du) of the backup, of what the incremental added, of the restored store (PostgreSQL: size of its database).',
 );
