@@ -120,7 +120,7 @@ export class MachineLimitsClient {
     this.unanswered = true;
     this.log.warn(
       { reason },
-      'machine-wide limits: the primary did not answer; counting this worker’s connections only until it does',
+      "machine-wide limits: the primary did not answer; counting this worker's connections only until it does",
     );
   }
 }
