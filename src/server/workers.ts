@@ -91,7 +91,8 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
     worker.on('message', (message: unknown) => {
       if (!isHoldfastMessage<WorkerMessage>(message)) return;
       if (message.holdfast === 'take') {
-        const granted = limits.take(worker.id, message.kind, message.key, message.max);
+        // A request read after the worker's exit (which freed its slots) would hold a slot forever.
+        const granted = !worker.isDead() && limits.take(worker.id, message.kind, message.key, message.max);
         answer(worker, { holdfast: 'taken', id: message.id, granted });
       } else if (message.holdfast === 'give') limits.give(worker.id, message.kind, message.key);
       else if (message.holdfast === 'change') relay(worker, message.message);
