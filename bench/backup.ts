@@ -21,7 +21,10 @@
 // doveadm cannot name a destination per user in one run (-A/-F do not expand %u there), so it runs
 // once per user, --dovecot-jobs at a time (default 2, one per core: Holdfast's backup also uses both);
 // the time 100 doveadm processes take only to start is printed too. Holdfast runs as the CLI, on the
-// installation's store, with no server running.
+// installation's store, with no server running, from a copy of bin/ and dist/ taken at the start (so
+// a rebuild by someone else during the run changes nothing). Needs root and Debian's dovecot-imapd;
+// everything goes under /tmp/holdfast-bench-backup (Dovecot on 127.0.0.1:24931/14351), removed at
+// the end; about 10 times the mail's size on disk at the peak (11 GB for the default).
 //
 // Printed: wall seconds of each step for both, the ratio (Holdfast / Dovecot: below 1 is faster),
 // CPU seconds (the commands and their children; on PostgreSQL also the database's backends), and
