@@ -27,22 +27,38 @@ export interface BackupListing {
 
 /** Complete backups in `to`, oldest first. */
 export async function listBackups(to: string): Promise<BackupListing[]> {
+  return (await scanBackups(to)).complete;
+}
+
+/** A backup directory whose manifest is missing or cannot be read (a backup renamed into place always has one). */
+export interface DamagedBackup {
+  name: string;
+  reason: string;
+}
+
+/** The backups in `to`: complete ones oldest first, and damaged ones. */
+export async function scanBackups(to: string): Promise<{ complete: BackupListing[]; damaged: DamagedBackup[] }> {
   const names = await readdir(to).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
     throw error;
   });
-  const listings: BackupListing[] = [];
+  const complete: BackupListing[] = [];
+  const damaged: DamagedBackup[] = [];
   for (const name of names.filter(isBackupId)) {
     const dir = join(to, name);
     const text = await readFile(join(dir, manifestName), 'utf8').catch(() => undefined);
-    if (text === undefined) continue; // not finished: ignored
+    if (text === undefined) {
+      damaged.push({ name, reason: `it has no ${manifestName}` });
+      continue;
+    }
     let manifest: ReturnType<typeof checkManifest>;
     try {
       manifest = checkManifest(JSON.parse(text), join(dir, manifestName));
-    } catch {
-      continue; // damaged: `backup verify` says how
+    } catch (error) {
+      damaged.push({ name, reason: `its ${manifestName} is damaged (${(error as Error).message.split('\n')[0]})` });
+      continue;
     }
-    listings.push({
+    complete.push({
       id: manifest.id,
       dir,
       createdAt: manifest.createdAt,
@@ -56,7 +72,7 @@ export async function listBackups(to: string): Promise<BackupListing[]> {
       blobBytes: manifest.contents.bytes,
     });
   }
-  return listings.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  return { complete: complete.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id)), damaged };
 }
 
 /** Directories of backups being written (or left by a crash), with their age. */
@@ -85,7 +101,8 @@ const abandonedAfterMs = 24 * 3600_000;
 export async function expireBackups(to: string, keep: number, now = Date.now()): Promise<ExpiryResult> {
   if (!Number.isInteger(keep) || keep < 1)
     throw invalid('invalid-keep', `keep = ${keep} is not allowed: keep at least the newest backup (1 or more)`);
-  const backups = (await listBackups(to)).reverse();
+  const { complete, damaged } = await scanBackups(to);
+  const backups = complete.reverse();
   const kept = backups.slice(0, keep);
   const expired = backups.slice(keep);
 
@@ -105,6 +122,17 @@ export async function expireBackups(to: string, keep: number, now = Date.now()):
   }
   for (const name of (await readdir(to)).filter((n) => n.startsWith('.expired-')))
     await rm(join(to, name), { recursive: true, force: true });
+
+  // A backup that cannot be read may still need any content of the pool: keep them all until it is
+  // repaired or removed by hand.
+  if (damaged.length > 0)
+    return {
+      kept: kept.map((b) => b.id),
+      removed: expired.map((b) => b.id),
+      blobsRemoved: 0,
+      bytesFreed: 0,
+      poolKept: `${damaged.map((d) => `${d.name}: ${d.reason}`).join('; ')}: no content is removed while a backup cannot be read (repair it, or remove its directory by hand)`,
+    };
 
   const partials = await partialBackups(to, now);
   for (const partial of partials.filter((p) => p.ageMs > abandonedAfterMs))

@@ -4,7 +4,6 @@
 // collector from deleting any of them meanwhile (content-hold.ts). Everything is written into a
 // temporary directory that is renamed to the backup's id once complete, manifest included: a crash
 // leaves a `.partial-…` directory, never something that looks like a backup.
-import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -69,9 +68,8 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
   const to = options.to;
   await mkdir(to, { recursive: true });
   const createdAt = now();
-  const id = await freeId(to, createdAt);
-  const partial = join(to, `.partial-${id}-${randomUUID().slice(0, 8)}`);
-  await mkdir(join(partial, 'tables'), { recursive: true });
+  const { id, partial } = await claimId(to, createdAt);
+  await mkdir(join(partial, 'tables'));
   const hold = await takeContentHold(store.db, now, `backup ${id}`);
   try {
     const snapshot = await openSnapshot(store);
@@ -200,17 +198,26 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
   }
 }
 
-/** The id for a backup taken at `at`, with a suffix if one of that second exists already. */
-async function freeId(to: string, at: number): Promise<string> {
+/**
+ * The id for a backup taken at `at` (with a suffix if one of that second exists already) and its
+ * partial directory, claimed by creating it: two backups started in the same second (a scheduled one
+ * and one by hand) never pick the same id.
+ */
+async function claimId(to: string, at: number): Promise<{ id: string; partial: string }> {
   const base = backupId(at);
   for (let n = 1; ; n++) {
     const id = n === 1 ? base : `${base}-${n}`;
-    if (
-      !(await stat(join(to, id)).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return id;
+    const taken = await stat(join(to, id)).then(
+      () => true,
+      () => false,
+    );
+    if (taken) continue;
+    const partial = join(to, `.partial-${id}`);
+    try {
+      await mkdir(partial);
+      return { id, partial };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
 }

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { invalid, notFound } from '../errors.ts';
 import { checkManifest, decodeValue, manifestName, type BackupManifest, type TableEntry } from './backup-format.ts';
 import { openPooled } from './content-pool.ts';
+import { hashFile } from './durable-files.ts';
 import { readNdjson } from './ndjson-files.ts';
 
 export interface OpenedBackup {
@@ -22,6 +23,10 @@ export interface OpenedBackup {
   contents(): AsyncIterable<{ hash: string; size: number }>;
   /** A content's bytes, uncompressed. */
   openBlob(hash: string): Readable;
+  /** Files that are missing or differ from the manifest (size, SHA-256); none when intact. */
+  fileProblems(): Promise<string[]>;
+  /** Throws, naming the first problem, unless every file is as the manifest says. */
+  checkFiles(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -103,6 +108,29 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
       }
     },
     openBlob: (hash) => openPooled(to, hash),
+    fileProblems: () => fileProblems(path, manifest),
+    async checkFiles() {
+      const problems = await fileProblems(path, manifest);
+      if (problems.length > 0)
+        throw invalid(
+          'backup-damaged',
+          `backup ${manifest.id} is damaged: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : ''}; "holdfast backup verify ${path}" lists them`,
+        );
+    },
     close: async () => {},
   };
+}
+
+async function fileProblems(dir: string, manifest: BackupManifest): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [file, expected] of Object.entries(manifest.files)) {
+    const actual = await hashFile(join(dir, file)).catch((error: NodeJS.ErrnoException) =>
+      error.code === 'ENOENT' ? undefined : Promise.reject(error),
+    );
+    if (!actual) problems.push(`${file} is missing`);
+    else if (actual.bytes !== expected.bytes)
+      problems.push(`size mismatch in ${file}: ${actual.bytes} bytes, the manifest says ${expected.bytes}`);
+    else if (actual.sha256 !== expected.sha256) problems.push(`hash mismatch in ${file}`);
+  }
+  return problems;
 }

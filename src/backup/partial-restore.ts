@@ -82,6 +82,7 @@ export async function recoverFromBackup(
   checkSelection(selection);
   const backup = await openBackup(dir);
   try {
+    await backup.checkFiles();
     const into = normalizeFolderName(selection.into ?? defaultInto);
     const summary: RecoverySummary = {
       backup: backup.manifest.id,
@@ -273,7 +274,10 @@ async function recoverMessage(
   const account = message.account;
   account.target ??= await MailTarget.open(target.store, account.owner!, target.now);
   const folder = await account.target.folderFor(`${into}${folderDelimiter}${message.folder}`);
-  const content = await receiveContent(target.store.blobs, backup.openBlob(message.hash));
+  const content = await receiveContent(target.store.blobs, backup.openBlob(message.hash)).catch((error) => {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw notFound('backup-content-missing', `its content ${message.hash} is missing from the backup's blobs/`);
+  });
   if (content.hash !== message.hash)
     throw invalid('backup-content-damaged', `its content in the backup does not match its hash ${message.hash}`);
   return account.target.append(folder, content, {

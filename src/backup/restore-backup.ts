@@ -14,6 +14,8 @@ export interface RestoreOptions {
   onProgress?: (progress: { table?: string; rows?: number; blobs?: number }) => void;
   /** Reports a missing or damaged content and goes on (verify); without it the restore fails. */
   onContentProblem?: (problem: string) => void;
+  /** The caller checked every file against the manifest already (verify): skip doing it again. */
+  filesChecked?: boolean;
 }
 
 export interface RestoreSummary extends LoadResult {
@@ -32,6 +34,8 @@ export async function restoreBackup(
   const started = Date.now();
   const backup = await openBackup(dir);
   try {
+    // A table file that is short of rows would still decompress: refuse what the manifest does not vouch for.
+    if (!options.filesChecked) await backup.checkFiles();
     await requireEmptyTarget(target.location, 'A restore');
     const result = await loadStore(backupSource(backup), target, {
       now: (options.now ?? Date.now)(),

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { HoldfastError } from '../errors.ts';
 import { latestSchemaVersion } from '../store/migrations/index.ts';
 import { openStore } from '../store/store.ts';
-import { hashFile } from './durable-files.ts';
 import { openBackup } from './open-backup.ts';
 import { restoreBackup } from './restore-backup.ts';
 
@@ -43,15 +42,7 @@ export async function verifyBackup(dir: string, options: VerifyOptions = {}): Pr
   const problems: string[] = [];
 
   options.onProgress?.({ step: 'files' });
-  for (const [file, expected] of Object.entries(manifest.files)) {
-    const actual = await hashFile(join(backup.dir, file)).catch((error: NodeJS.ErrnoException) =>
-      error.code === 'ENOENT' ? undefined : Promise.reject(error),
-    );
-    if (!actual) problems.push(`${file} is missing`);
-    else if (actual.bytes !== expected.bytes)
-      problems.push(`size mismatch in ${file}: ${actual.bytes} bytes, the manifest says ${expected.bytes}`);
-    else if (actual.sha256 !== expected.sha256) problems.push(`hash mismatch in ${file}`);
-  }
+  problems.push(...(await backup.fileProblems()));
   for (const table of manifest.tables)
     if (!manifest.files[table.file]) problems.push(`the manifest lists no hash for ${table.file}`);
   if (manifest.schemaVersion > latestSchemaVersion)
@@ -71,6 +62,7 @@ export async function verifyBackup(dir: string, options: VerifyOptions = {}): Pr
       const restored = await restoreBackup(backup.dir, target, {
         onProgress: options.onProgress,
         onContentProblem: (problem) => problems.push(problem),
+        filesChecked: true,
       });
       for (const table of manifest.tables)
         if (restored.counts[table.name] !== table.rows)

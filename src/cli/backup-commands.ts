@@ -1,14 +1,16 @@
 // holdfast backup create|verify|restore|list|expire — consistent online backups of the store (the
 // database and the contents it refers to), their verification, and a whole restore into an empty
 // data directory or database.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defaultBackupDir } from '../backup/backup-location.ts';
-import { expireBackups, listBackups } from '../backup/backup-list.ts';
+import { expireBackups, scanBackups } from '../backup/backup-list.ts';
 import { createBackup } from '../backup/create-backup.ts';
 import { restoreBackup } from '../backup/restore-backup.ts';
 import { verifyBackup } from '../backup/verify-backup.ts';
 import { loadConfig } from '../config/load.ts';
+import { notFound } from '../errors.ts';
 import { describeLocation } from '../store/database.ts';
 import { action, integerOption, withDirectory } from './context.ts';
 import { print, table, timeText } from './output.ts';
@@ -92,23 +94,28 @@ export function registerBackupCommands(program: Command) {
       .description('the complete backups in a directory, oldest first')
       .option('--to <dir>', 'where backups go (default: <data dir>/backups/snapshots)'),
     async (options) => {
-      const to = resolve(options.to ?? defaultBackupDir(loadConfig().dataDir));
-      const backups = await listBackups(to);
+      const to = existingPlace(options.to);
+      const { complete: backups, damaged } = await scanBackups(to);
+      if (damaged.length > 0) process.exitCode = 1;
+      const damagedText = damaged.map((d) => `damaged: ${d.name}: ${d.reason}`);
       print(options, backups, () =>
         backups.length === 0
-          ? `no complete backups in ${to}`
-          : table(
-              ['ID', 'TAKEN', 'SCHEMA', 'FROM', 'MESSAGES', 'CONTENTS', 'CONTENT SIZE'],
-              backups.map((b) => [
-                b.id,
-                timeText(b.createdAt),
-                `v${b.schemaVersion}`,
-                b.dialect,
-                b.counts.messages ?? 0,
-                b.blobs,
-                megabytes(b.blobBytes),
-              ]),
-            ),
+          ? [`no complete backups in ${to}`, ...damagedText].join('\n')
+          : [
+              table(
+                ['ID', 'TAKEN', 'SCHEMA', 'FROM', 'MESSAGES', 'CONTENTS', 'CONTENT SIZE'],
+                backups.map((b) => [
+                  b.id,
+                  timeText(b.createdAt),
+                  `v${b.schemaVersion}`,
+                  b.dialect,
+                  b.counts.messages ?? 0,
+                  b.blobs,
+                  megabytes(b.blobBytes),
+                ]),
+              ),
+              ...damagedText,
+            ].join('\n'),
       );
     },
   );
@@ -120,7 +127,7 @@ export function registerBackupCommands(program: Command) {
       .requiredOption('--keep <n>', 'how many of the newest backups to keep', integerOption('--keep'))
       .option('--to <dir>', 'where backups go (default: <data dir>/backups/snapshots)'),
     async (options) => {
-      const to = resolve(options.to ?? defaultBackupDir(loadConfig().dataDir));
+      const to = existingPlace(options.to);
       const result = await expireBackups(to, options.keep);
       print(options, result, () =>
         [
@@ -149,4 +156,11 @@ export function progress(json: boolean | undefined) {
 
 export function clearProgress(json: boolean | undefined) {
   if (!json && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+}
+
+/** Where `list` and `expire` look: --to, which must exist (a mistyped one is not an empty place), or the default place. */
+function existingPlace(given: string | undefined): string {
+  const to = resolve(given ?? defaultBackupDir(loadConfig().dataDir));
+  if (given && !existsSync(to)) throw notFound('no-backup-directory', `there is no directory ${to}`);
+  return to;
 }

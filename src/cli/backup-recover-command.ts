@@ -21,8 +21,11 @@ export function registerBackupRecoverCommand(program: Command) {
       .option('--tenant <name>', 'every mailbox of this tenant')
       .option('--user <address>', 'one mailbox (a user, shared mailbox, room or equipment)')
       .option('--folder <name>', 'only this folder of --user')
-      .option('--received-since <time>', 'only mail received at or after this time (2026-12-01 or 2026-12-01T08:00Z)')
-      .option('--received-until <time>', 'only mail received before this time')
+      .option(
+        '--received-since <time>',
+        'only mail received at or after this time, UTC unless a zone is given (2026-12-01, 2026-12-01T08:00, 2026-12-01T09:00+01:00)',
+      )
+      .option('--received-until <time>', 'only mail received before this time (the end is not included)')
       .option('--into <name>', 'the folder and calendar recovered items go into', 'Recovered')
       .option('--dry-run', 'count what would come back, change nothing'),
     (dir, options) =>
@@ -51,14 +54,16 @@ export function registerBackupRecoverCommand(program: Command) {
           },
         );
         print(options, summary, () => recoveryText(summary));
-        if (summary.messages.failed || summary.events.failed) process.exitCode = 1;
+        // Not everything asked for came back: an account that no longer exists, an item that failed.
+        if (summary.messages.failed || summary.events.failed || summary.accountsMissing.length) process.exitCode = 1;
       }),
   );
 }
 
 function timeOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const time = Date.parse(value);
+  // A time without a zone is UTC, as a date alone is (Date.parse would read it as local time).
+  const time = Date.parse(/T\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(value) ? `${value}Z` : value);
   if (Number.isNaN(time))
     throw invalid(
       'bad-option',

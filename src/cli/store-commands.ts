@@ -1,11 +1,11 @@
 // holdfast store copy — the installation's store copied into another, empty one (SQLite to
 // PostgreSQL and back) while the server serves, and caught up with the server stopped: the way to
 // move an installation between backends (docs/operations.md, "Backups").
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { copyStore } from '../backup/copy-store.ts';
 import { listNodes } from '../cluster/node-registry.ts';
-import { conflict } from '../errors.ts';
+import { conflict, invalid } from '../errors.ts';
 import type { StoreLocation } from '../store/database.ts';
 import { clearProgress, progress } from './backup-commands.ts';
 import { action, withDirectory } from './context.ts';
@@ -48,8 +48,8 @@ export function registerStoreCommands(program: Command) {
               ? [`  warning: ${summary.missingContents} content(s) the store refers to were missing in it`]
               : []),
             running.length > 0
-              ? `  copied while Holdfast serves: to switch, stop Holdfast, run this again with --catch-up, point HOLDFAST_DATABASE_URL at ${options.to}, start`
-              : `  to switch: point HOLDFAST_DATABASE_URL (database_url) at ${options.to} and start Holdfast`,
+              ? `  copied while Holdfast serves: to switch, stop Holdfast, run this again with --catch-up, ${switchTo(target)}, start`
+              : `  to switch: ${switchTo(target)} and start Holdfast`,
           ].join('\n'),
         );
       }),
@@ -59,6 +59,23 @@ export function registerStoreCommands(program: Command) {
 /** A PostgreSQL URL, or the path of an SQLite file (its content files go beside it, in blobs/). */
 function targetOf(to: string): { location: StoreLocation; dataDir: string } {
   if (/^postgres(ql)?:\/\//.test(to)) return { location: { kind: 'postgres', url: to }, dataDir: '' };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(to))
+    throw invalid(
+      'bad-copy-target',
+      `--to ${to}: not a target; give a postgres:// URL or the path of a new SQLite file`,
+    );
   const path = resolve(to);
   return { location: { kind: 'sqlite', path }, dataDir: dirname(path) };
+}
+
+/**
+ * What the administrator sets to run on the copy: the database URL for PostgreSQL; for SQLite the
+ * data directory, since its content files are beside the database (and the commands must agree).
+ */
+function switchTo(target: { location: StoreLocation; dataDir: string }): string {
+  return target.location.kind === 'postgres'
+    ? `set database_url in holdfast.toml (or HOLDFAST_DATABASE_URL for every command and the server) to ${target.location.url}`
+    : basename(target.location.path) === 'holdfast.sqlite'
+      ? `set data_dir in holdfast.toml (or HOLDFAST_DATA_DIR) to ${target.dataDir}, with no database_url`
+      : `set data_dir in holdfast.toml (or HOLDFAST_DATA_DIR) to ${target.dataDir} and database_url to ${target.location.path}`;
 }

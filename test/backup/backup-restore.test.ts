@@ -2,7 +2,7 @@
 // refusal of a non-empty one, incremental contents, expiry, damage found by verify, and the content
 // collector held off while a backup copies what its snapshot refers to.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -125,7 +125,10 @@ for (const name of backendNames) {
       const orphan = 'f'.repeat(64);
       await mkdir(join(poolPath(to, orphan), '..'), { recursive: true });
       await writeFile(poolPath(to, orphan), gzipSync('gone'));
-      await mkdir(join(to, 'backup-20200101T000000Z'));
+      const leftover = join(to, '.partial-backup-20200101T000000Z');
+      await mkdir(leftover);
+      const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+      await utimes(leftover, twoDaysAgo, twoDaysAgo);
       const expiry = await expireBackups(to, 1);
       assert.deepEqual(expiry.removed, [first.id]);
       assert.equal(expiry.blobsRemoved, 1);
@@ -168,7 +171,7 @@ for (const name of backendNames) {
         const target = await newTarget();
         await assert.rejects(
           restoreBackup(first.dir, { location: target.location, dataDir: target.dataDir }),
-          /tables\/messages\.ndjson\.gz of backup .* is damaged/,
+          /is damaged: size mismatch in tables\/messages\.ndjson\.gz/,
         );
         if (target.location.kind === 'sqlite') {
           const { readdir } = await import('node:fs/promises');
