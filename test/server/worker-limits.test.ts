@@ -4,7 +4,6 @@
 // and a worker killed with SIGKILL gives back what it held. Also the two halves on their own: the
 // primary's bookkeeping, and a worker's client when the primary answers late or not at all.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -13,6 +12,7 @@ import { MachineLimits } from '../../src/server/machine-limits.ts';
 import { MachineLimitsClient, type PrimaryChannel } from '../../src/server/machine-limits-client.ts';
 import type { WorkerMessage } from '../../src/server/worker-messages.ts';
 import { createBackend, type TestBackend } from '../helpers/backends.ts';
+import { childrenOf, holderOf, waitUntil } from '../helpers/worker-processes.ts';
 import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { LogCapture } from '../helpers/log-capture.ts';
@@ -108,49 +108,6 @@ describe('machine-wide limits: a worker’s client', () => {
     assert.equal(await client.count('smtp-ip', 3).take('10.0.0.1'), undefined);
   });
 });
-
-/** The pids of a process's children (the workers of the primary). */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** Which of `pids` holds the server side of the loopback connection from `clientPort` to `serverPort` (Linux /proc). */
-function holderOf(pids: number[], serverPort: number, clientPort: number): number | undefined {
-  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
-  const line = readFileSync('/proc/net/tcp', 'utf8')
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .find((f) => f[1]?.endsWith(`:${hex(serverPort)}`) && f[2]?.endsWith(`:${hex(clientPort)}`));
-  const inode = line?.[9];
-  if (!inode) return undefined;
-  return pids.find((pid) => {
-    try {
-      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-        try {
-          return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
-        } catch {
-          return false;
-        }
-      });
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function waitUntil<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const localPort = (talk: SmtpTalk | ImapTalk) => (talk as unknown as { socket: Socket }).socket.localPort!;
 

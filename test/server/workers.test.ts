@@ -3,7 +3,6 @@
 // with SIGKILL is restarted while the other keeps serving (and no accepted message is lost), and
 // SIGTERM stops them all cleanly. Which worker holds a connection is read from /proc (Linux).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -12,18 +11,10 @@ import nodemailer from 'nodemailer';
 import { parseWorkers } from '../../src/server/worker-count.ts';
 import { openStore } from '../../src/store/store.ts';
 import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from '../helpers/backends.ts';
+import { childrenOf, holderOf, waitUntil } from '../helpers/worker-processes.ts';
 import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
 
 const password = 'Wonderland-42';
-
-/** The pids of a process's children (the workers of the primary). */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 const alive = (pid: number) => {
   try {
@@ -33,40 +24,6 @@ const alive = (pid: number) => {
     return false;
   }
 };
-
-/** Which of `pids` holds the server side of the loopback connection from `clientPort` to `serverPort`. */
-function holderOf(pids: number[], serverPort: number, clientPort: number): number | undefined {
-  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
-  const line = readFileSync('/proc/net/tcp', 'utf8')
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .find((f) => f[1]?.endsWith(`:${hex(serverPort)}`) && f[2]?.endsWith(`:${hex(clientPort)}`));
-  const inode = line?.[9];
-  if (!inode) return undefined;
-  return pids.find((pid) => {
-    try {
-      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-        try {
-          return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
-        } catch {
-          return false;
-        }
-      });
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function waitUntil<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('--workers', () => {
   it('takes a whole number from 1 to 64, or auto for one per core', () => {
