@@ -8,7 +8,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
 import { invalid } from '../errors.ts';
 import { poolDirName, poolPath } from './backup-format.ts';
 import { gzipLevel } from './ndjson-files.ts';
@@ -23,6 +23,7 @@ export async function pooled(to: string, hash: string): Promise<boolean> {
 /**
  * Writes a content into the pool under `hash`, refusing bytes that do not hash to it. The new
  * file's directory is added to `dirsToSync`: the caller syncs them all once, before the manifest.
+ * `made` remembers the directories made already (one set per backup run), so that each is made once.
  * Returns the content's size and the bytes written.
  */
 export async function addToPool(
@@ -30,9 +31,10 @@ export async function addToPool(
   hash: string,
   source: Readable | AsyncIterable<Uint8Array>,
   dirsToSync: Set<string>,
+  made: Set<string> = new Set(),
 ): Promise<{ size: number; bytes: number }> {
   const tmpDir = join(to, poolDirName, 'tmp');
-  await mkdir(tmpDir, { recursive: true });
+  await makeDirOnce(tmpDir, made);
   const tmp = join(tmpDir, randomUUID());
   const hasher = createHash('sha256');
   let size = 0;
@@ -61,7 +63,7 @@ export async function addToPool(
     if (actual !== hash)
       throw invalid('content-hash-mismatch', `content ${hash} read from the store hashes to ${actual}: it is damaged`);
     const path = poolPath(to, hash);
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirOnce(dirname(path), made);
     await rename(tmp, path);
     dirsToSync.add(dirname(path));
     return { size, bytes };
@@ -71,12 +73,34 @@ export async function addToPool(
   }
 }
 
+async function makeDirOnce(path: string, made: Set<string>): Promise<void> {
+  if (made.has(path)) return;
+  await mkdir(path, { recursive: true });
+  made.add(path);
+}
+
+/** Pooled files below this size are read whole and decompressed at once rather than streamed. */
+const smallPooledBytes = 1024 * 1024;
+
 /** A pooled content's uncompressed bytes; errors with code 'ENOENT' when it is not there. */
 export function openPooled(to: string, hash: string): Readable {
   const out = new PassThrough();
-  pipeline(createReadStream(poolPath(to, hash), { highWaterMark: 256 * 1024 }), createGunzip(), out).catch((error) =>
-    out.destroy(error),
-  );
+  const path = poolPath(to, hash);
+  const read = async () => {
+    // Most contents are small mail: one read and one inflate cost less than a stream pipeline each.
+    const file = await open(path, 'r');
+    try {
+      const { size } = await file.stat();
+      if (size < smallPooledBytes) {
+        out.end(gunzipSync(await file.readFile()));
+        return;
+      }
+    } finally {
+      await file.close();
+    }
+    await pipeline(createReadStream(path, { highWaterMark: 256 * 1024 }), createGunzip(), out);
+  };
+  read().catch((error) => out.destroy(error));
   return out;
 }
 

@@ -61,6 +61,27 @@ export interface BackupSummary {
 
 /** Contents copied at once (compression runs in the thread pool; reads wait on the disk or network). */
 const parallelCopies = 4;
+/** Pool directories synced at once (each sync waits on the disk; one after another they add up). */
+const parallelSyncs = 32;
+
+/** Syncs every directory, `parallelSyncs` at a time; resolves once all are synced, fails on the first error. */
+async function syncDirectories(dirs: Iterable<string>): Promise<void> {
+  const queue = [...dirs];
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    try {
+      while (!failed && next < queue.length) await syncDirectory(queue[next++]!);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  };
+  // Settled, not raced: no sync is still running when this returns (the caller may remove the files).
+  const results = await Promise.allSettled(Array.from({ length: Math.min(parallelSyncs, queue.length) }, worker));
+  const rejected = results.find((r) => r.status === 'rejected');
+  if (rejected) throw (rejected as PromiseRejectedResult).reason;
+}
 
 export async function createBackup(store: Store, options: CreateBackupOptions): Promise<BackupSummary> {
   const now = options.now ?? Date.now;
@@ -78,6 +99,7 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
     const counts: Record<string, number> = {};
     let bytesWritten = 0;
     const dirsToSync = new Set<string>();
+    const madeDirs = new Set<string>();
     let contentCount = 0;
     let contentBytes = 0;
     let newBlobs = 0;
@@ -110,7 +132,7 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         const copyOne = async (hash: string, required: boolean) => {
           if (await pooled(to, hash)) return { size: await pooledSize(to, hash), written: 0 };
           try {
-            const { size, bytes } = await addToPool(to, hash, store.blobs.open(hash) as Readable, dirsToSync);
+            const { size, bytes } = await addToPool(to, hash, store.blobs.open(hash) as Readable, dirsToSync, madeDirs);
             return { size, written: bytes };
           } catch (error) {
             if ((error as { code?: string }).code !== 'blob-not-found') throw error;
@@ -155,7 +177,7 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
       await snapshot.close();
     }
 
-    for (const dir of dirsToSync) await syncDirectory(dir);
+    await syncDirectories(dirsToSync);
     await syncDirectory(join(partial, 'tables'));
     const manifest: BackupManifest = {
       format: backupFormat,

@@ -93,8 +93,15 @@ export async function loadStore(source: LoadSource, target: LoadTarget, options:
   const buildPath =
     sqlitePath && !options.replace ? `${sqlitePath}.restoring-${randomBytes(4).toString('hex')}` : sqlitePath;
   const handle = await openDatabase(buildPath ? { kind: 'sqlite', path: buildPath } : location);
-  // SQLite: the temporary file is synced once at the end instead of at each commit.
-  if (handle.sqlite && !options.replace) handle.sqlite.pragma('synchronous = OFF');
+  // A new SQLite file is synced once at the end instead of at each commit, and built with its
+  // journal in memory and a large page cache: it is discarded if the load fails, so nothing needs to
+  // survive a crash until it is complete. It goes back to WAL before it is closed (below).
+  const building = handle.sqlite && !options.replace ? handle.sqlite : undefined;
+  if (building) {
+    building.pragma('synchronous = OFF');
+    building.pragma('journal_mode = MEMORY');
+    building.pragma('cache_size = -262144');
+  }
   const files = sqlitePath ? new FileBlobStore(join(target.dataDir, 'blobs'), () => options.now) : undefined;
   const filesWritten: string[] = [];
   try {
@@ -102,6 +109,9 @@ export async function loadStore(source: LoadSource, target: LoadTarget, options:
       .transaction()
       .execute((trx) => loadWithin(trx, handle, source, options, files, filesWritten));
     if (sqlitePath && buildPath !== sqlitePath) {
+      // The finished file is in WAL mode like every store (recorded in its header, kept on close).
+      const mode = building?.pragma('journal_mode = WAL', { simple: true });
+      if (building && mode !== 'wal') throw new Error(`the restored database did not switch to WAL (it is ${mode})`);
       await handle.close();
       const file = await open(buildPath!, 'r+');
       await file.sync();
@@ -222,47 +232,55 @@ async function loadContents(
     pending = [];
     pendingBytes = 0;
   };
-  for await (const { hash } of source.contents()) {
-    if (options.replace && ((await inline.has(hash)) || (await files?.has(hash)))) {
-      contentsKept++;
-      contents++;
-      continue;
-    }
-    let read: { head: Buffer[]; headBytes: number; rest?: AsyncIterator<unknown> };
-    try {
-      read = await readHead(source.openContent(hash), inlineBlobLimit);
-    } catch (error) {
-      problem(contentError(source, hash, error));
-      continue;
-    }
-    if (!read.rest) {
-      const blob = inlineBlob(Buffer.concat(read.head, read.headBytes));
-      if (blob.hash !== hash) {
-        problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${blob.hash}`);
+  // The next contents are read while one is written (a fresh target: a catch-up first asks whether
+  // the target has a content, and reads only those it lacks). They are written in the source's order.
+  const ahead = options.replace ? undefined : new ReadAhead(source, contentsReadAhead);
+  const entries: AsyncIterable<{ hash: string; read?: Promise<HeadRead> }> = ahead ?? source.contents();
+  try {
+    for await (const { hash, read: readAhead } of entries) {
+      if (options.replace && ((await inline.has(hash)) || (await files?.has(hash)))) {
+        contentsKept++;
+        contents++;
         continue;
       }
-      pending.push({ blob, now: options.now });
-      pendingBytes += blob.size;
-      if (pending.length >= inlinePerBatch || pendingBytes >= bytesPerInsert) await flush();
-      contentBytes += blob.size;
-    } else {
-      const existedBefore = files ? await files.has(hash) : true;
-      let ref: { hash: string; size: number };
+      let read: HeadRead;
       try {
-        ref = await large.put(chain(read.head, read.rest));
+        read = readAhead ? await readAhead : await readHead(source.openContent(hash), inlineBlobLimit);
       } catch (error) {
         problem(contentError(source, hash, error));
         continue;
       }
-      if (files && !existedBefore) filesWritten.push(ref.hash);
-      if (ref.hash !== hash) {
-        problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${ref.hash}`);
-        continue;
+      if (!read.rest) {
+        const blob = inlineBlob(Buffer.concat(read.head, read.headBytes));
+        if (blob.hash !== hash) {
+          problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${blob.hash}`);
+          continue;
+        }
+        pending.push({ blob, now: options.now });
+        pendingBytes += blob.size;
+        if (pending.length >= inlinePerBatch || pendingBytes >= bytesPerInsert) await flush();
+        contentBytes += blob.size;
+      } else {
+        const existedBefore = files ? await files.has(hash) : true;
+        let ref: { hash: string; size: number };
+        try {
+          ref = await large.put(chain(read.head, read.rest));
+        } catch (error) {
+          problem(contentError(source, hash, error));
+          continue;
+        }
+        if (files && !existedBefore) filesWritten.push(ref.hash);
+        if (ref.hash !== hash) {
+          problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${ref.hash}`);
+          continue;
+        }
+        contentBytes += ref.size;
       }
-      contentBytes += ref.size;
+      contents++;
+      if (contents % 1000 === 0) options.onProgress?.({ blobs: contents });
     }
-    contents++;
-    if (contents % 1000 === 0) options.onProgress?.({ blobs: contents });
+  } finally {
+    await ahead?.discard();
   }
   await flush();
   options.onProgress?.({ blobs: contents });
@@ -274,6 +292,63 @@ function contentError(source: LoadSource, hash: string, error: unknown): string 
   if (code === 'ENOENT' || code === 'blob-not-found')
     return `content ${hash} is missing (${source.describeContent(hash)})`;
   return `content ${hash} (${source.describeContent(hash)}) cannot be read: ${(error as Error).message}`;
+}
+
+/** Contents read ahead of the one being written. */
+const contentsReadAhead = 8;
+
+type HeadRead = { head: Buffer[]; headBytes: number; rest?: AsyncIterator<unknown> };
+
+/**
+ * The source's contents in order, each with its head being read (`readHead`), up to `depth` ahead of
+ * the one the caller is at. A failed read is its entry's rejected promise, met when the caller gets there.
+ */
+class ReadAhead implements AsyncIterable<{ hash: string; read: Promise<HeadRead> }> {
+  private readonly queue: { hash: string; read: Promise<HeadRead> }[] = [];
+  private readonly contents: AsyncIterator<{ hash: string }>;
+  private done = false;
+
+  constructor(
+    private readonly source: LoadSource,
+    private readonly depth: number,
+  ) {
+    this.contents = source.contents()[Symbol.asyncIterator]();
+  }
+
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      while (!this.done && this.queue.length < this.depth) {
+        const next = await this.contents.next();
+        if (next.done) {
+          this.done = true;
+          break;
+        }
+        const { hash } = next.value;
+        const read = Promise.resolve().then(() => readHead(this.source.openContent(hash), inlineBlobLimit));
+        read.catch(() => {}); // met by the caller in its turn
+        this.queue.push({ hash, read });
+      }
+      const entry = this.queue.shift();
+      if (!entry) return;
+      yield entry;
+    }
+  }
+
+  /** Closes what was read ahead and not taken, and the source's list. */
+  async discard() {
+    const left = this.queue.splice(0);
+    for (const { read } of left)
+      await read
+        .then(
+          (r) => r.rest?.return?.(),
+          () => {},
+        )
+        .catch(() => {});
+    if (!this.done) {
+      this.done = true;
+      await this.contents.return?.();
+    }
+  }
 }
 
 /** Reads up to `limit` bytes; `rest` is set when there is more (the stream continues from there). */
