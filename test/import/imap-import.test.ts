@@ -229,8 +229,8 @@ describe('holdfast import imap from Dovecot', { skip: skipAll }, () => {
         assert.match(resumed.stderr, /^Bulk: 400\/400 {2}copied \d+ {2}skipped \d+ {2}failed 0 \(done\)$/m);
       });
 
-      it('has copied every folder into its place with flags, keywords, dates and bytes as the source has them', async () => {
-        const mail = await inStore((store) => holdfastMail(store, 'alice@test.example'));
+      /** Every source folder is in its target folder: the same bytes and flags (and internal dates). */
+      const assertCopied = (mail: Awaited<ReturnType<typeof holdfastMail>>, { dates }: { dates: boolean }) => {
         for (const [folder, target] of Object.entries(expectedFolders)) {
           const want = source.get(folder)!;
           const got = mail.get(target) ?? [];
@@ -238,9 +238,15 @@ describe('holdfast import imap from Dovecot', { skip: skipAll }, () => {
           for (const [i, m] of want.entries()) {
             assert.ok(got[i]!.bytes.equals(m.bytes), `${target} message ${i + 1}: the same bytes`);
             assert.deepEqual(got[i]!.flags, m.flags, `${target} message ${i + 1}: the same flags`);
-            assert.equal(got[i]!.internalDate, m.internalDate, `${target} message ${i + 1}: the same internal date`);
+            if (dates)
+              assert.equal(got[i]!.internalDate, m.internalDate, `${target} message ${i + 1}: the same internal date`);
           }
         }
+      };
+
+      it('has copied every folder into its place with flags, keywords, dates and bytes as the source has them', async () => {
+        const mail = await inStore((store) => holdfastMail(store, 'alice@test.example'));
+        assertCopied(mail, { dates: true });
         assert.ok(!mail.has('All Mail') && !mail.has('Sent Messages') && !mail.has('Deleted Messages'));
         assert.ok(mail.get('INBOX')![3]!.bytes.length > 3_000_000, 'the large message came whole');
       });
@@ -277,15 +283,7 @@ describe('holdfast import imap from Dovecot', { skip: skipAll }, () => {
         );
         assert.equal(result.code, 0, result.stdout + result.stderr);
         const mail = await inStore((store) => holdfastMail(store, 'bob@test.example'));
-        for (const [folder, target] of Object.entries(expectedFolders)) {
-          const want = source.get(folder)!;
-          const got = mail.get(target) ?? [];
-          assert.equal(got.length, want.length, `${folder} → ${target}`);
-          for (const [i, m] of want.entries()) {
-            assert.ok(got[i]!.bytes.equals(m.bytes), `${target} message ${i + 1}: the same bytes`);
-            assert.deepEqual(got[i]!.flags, m.flags, `${target} message ${i + 1}: the same flags`);
-          }
-        }
+        assertCopied(mail, { dates: false });
       });
 
       it('exports with holdfast export and brings it back with holdfast import mbox', async () => {
