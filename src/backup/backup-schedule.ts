@@ -46,13 +46,17 @@ export class BackupSchedule {
     const { db, config, node, logger, now } = this.deps;
     const everyMs = config.backup.everyMs;
     if (everyMs === undefined || this.stopped) return;
-    // Only the holder of the lease runs backups: a run still marked running is one whose node died.
-    await db
-      .updateTable('backup_runs')
-      .set({ state: 'failed', finished_at: now(), error: 'the node running it stopped before it ended' })
-      .where('state', '=', 'running')
-      .execute();
-    const { lastGood, last } = await backupRecord(db);
+    let { lastGood, last } = await backupRecord(db);
+    // Only the holder of the lease runs backups: a run still marked running is one whose node died
+    // (written only then: an idle minute costs reads, not a write).
+    if (last?.state === 'running') {
+      await db
+        .updateTable('backup_runs')
+        .set({ state: 'failed', finished_at: now(), error: 'the node running it stopped before it ended' })
+        .where('state', '=', 'running')
+        .execute();
+      ({ lastGood, last } = await backupRecord(db));
+    }
     const at = now();
     if (lastGood && lastGood.started_at + everyMs > at) return;
     if (last?.state === 'failed' && last.started_at + Math.min(everyMs, retryAfterFailureMs) > at) return;
