@@ -103,6 +103,7 @@ export function registerImportCommands(program: Command) {
             password: options.passwordStdin ? secret : undefined,
             accessToken: options.accessTokenStdin ? secret : undefined,
             insecure: Boolean(options.insecure),
+            maxMessageSize: context.config.imap.appendLimit,
           }),
         );
       }),

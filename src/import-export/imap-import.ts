@@ -3,8 +3,11 @@
 // in UID batches: first a listing (flags, internal date, size, Message-ID) from which each
 // message's import key is made, then only the messages the target folder lacks are downloaded,
 // one at a time and streamed. Nothing assumes CONDSTORE, QRESYNC or any extension beyond
-// IMAP4rev1, so that Exchange Online and other plain servers work.
+// IMAP4rev1, so that Exchange Online and other plain servers work. A message larger than the store
+// takes (imap.append_limit) is listed as failed without being downloaded, and a source that sends
+// more than it announced is cut off at the limit: nothing it sends is ever held whole.
 import { ImapFlow, type FetchMessageObject, type ListResponse } from 'imapflow';
+import { formatSize } from '../config/size.ts';
 import { type HoldfastError, invalid, unavailable } from '../errors.ts';
 import { folderDelimiter } from '../mailbox/folders.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
@@ -23,10 +26,15 @@ export interface ImapSource {
   accessToken?: string;
   /** Accept a certificate that does not verify (a test server's self-signed one). */
   insecure?: boolean;
+  /** The largest message taken, in bytes (imap.append_limit): a larger one is listed as failed. */
+  maxMessageSize?: number;
 }
 
 /** Messages listed per FETCH: the listing held in memory at once. */
 const listingBatch = 250;
+
+/** How much of a message one FETCH asks for (imapflow's download window). */
+const downloadWindow = 64 * 1024;
 
 /** Virtual folders that show messages kept elsewhere: copying them would copy those messages twice. */
 const virtualFolders = ['\\All', '\\Flagged'];
@@ -49,10 +57,20 @@ export function parseImapUrl(url: string): { host: string; port: number; secure:
   };
 }
 
-export async function importFromImap(
-  context: { target: MailTarget; blobs: BlobStore; report: ImportReport; signal?: AbortSignal },
-  source: ImapSource,
-): Promise<void> {
+interface ImportContext {
+  target: MailTarget;
+  blobs: BlobStore;
+  report: ImportReport;
+  signal?: AbortSignal;
+}
+
+interface RunContext extends ImportContext {
+  maxMessageSize: number | undefined;
+  /** What ended the connection, when it ended. */
+  connectionError: unknown;
+}
+
+export async function importFromImap(context: ImportContext, source: ImapSource): Promise<void> {
   const { host, port, secure } = parseImapUrl(source.url);
   const client = new ImapFlow({
     host,
@@ -65,10 +83,17 @@ export async function importFromImap(
       ? { user: source.user, accessToken: source.accessToken }
       : { user: source.user, pass: source.password ?? '' },
     logger: false,
+    // A literal is the one thing imapflow holds whole: none may be larger than a message is allowed
+    // to be plus a download window (a source that ignores the window ends the connection here).
+    maxLiteralSize: source.maxMessageSize === undefined ? undefined : source.maxMessageSize + downloadWindow,
     disableAutoIdle: true,
     clientInfo: { name: 'Holdfast import' },
   });
-  client.on('error', () => {}); // a dropped connection fails the command in progress, which says so
+  // A dropped connection fails the command in progress; why it dropped is kept for its failure line.
+  const run: RunContext = { ...context, maxMessageSize: source.maxMessageSize, connectionError: undefined };
+  client.on('error', (error) => {
+    run.connectionError = error;
+  });
   try {
     await client.connect();
   } catch (error) {
@@ -78,9 +103,11 @@ export async function importFromImap(
     const folders = await sourceFolders(client);
     for (const entry of folders) {
       if (context.signal?.aborted) break;
-      await importFolder(context, client, entry);
+      await importFolder(run, client, entry);
       if (!client.usable) {
-        context.report.stoppedBy = `the connection to ${source.url} was lost`;
+        context.report.stoppedBy = isOversized(run.connectionError)
+          ? `${source.url} sent more than imap.append_limit at once: the connection was closed`
+          : `the connection to ${source.url} was lost`;
         return;
       }
     }
@@ -126,11 +153,7 @@ export function targetName(entry: Pick<ListResponse, 'path' | 'delimiter'>): str
   return levels.map((level) => level.replaceAll(folderDelimiter, '_')).join(folderDelimiter);
 }
 
-async function importFolder(
-  context: { target: MailTarget; blobs: BlobStore; report: ImportReport; signal?: AbortSignal },
-  client: ImapFlow,
-  entry: ListResponse,
-) {
+async function importFolder(context: RunContext, client: ImapFlow, entry: ListResponse) {
   const { target, report } = context;
   if (entry.flags.has('\\Noselect') || entry.flags.has('\\NonExistent')) return;
   if (entry.specialUse && virtualFolders.includes(entry.specialUse)) {
@@ -223,7 +246,7 @@ async function listMessages(client: ImapFlow, uids: number[]): Promise<ListedMes
 }
 
 async function copyMessage(
-  context: { target: MailTarget; blobs: BlobStore; report: ImportReport },
+  context: RunContext,
   client: ImapFlow,
   folder: Awaited<ReturnType<MailTarget['folderFor']>>,
   folderReport: FolderReport,
@@ -231,13 +254,27 @@ async function copyMessage(
   key: string,
 ) {
   const label = `UID ${message.uid}`;
+  const limit = context.maxMessageSize ?? Number.POSITIVE_INFINITY;
+  if (message.size > limit) {
+    context.report.failed(
+      folderReport,
+      label,
+      `${formatSize(message.size)}, larger than the limit of ${formatSize(limit)} (imap.append_limit): not copied`,
+    );
+    return;
+  }
   try {
-    const download = await client.download(String(message.uid), undefined, { uid: true });
+    // At most one byte over the limit is asked for, a window at a time: enough to tell it is too large.
+    const download = await client.download(String(message.uid), undefined, {
+      uid: true,
+      chunkSize: downloadWindow,
+      maxBytes: limit + 1,
+    });
     if (!download.content) {
       context.report.failed(folderReport, label, 'the message is no longer in the source folder');
       return;
     }
-    const content = await receiveContent(context.blobs, download.content);
+    const content = await receiveContent(context.blobs, upTo(download.content, limit));
     const added = await context.target.append(folder, content, {
       flags: message.flags,
       internalDate: message.internalDate,
@@ -246,6 +283,31 @@ async function copyMessage(
     if (added) context.report.copied(folderReport, content.size);
     else folderReport.skipped++;
   } catch (error) {
-    context.report.failed(folderReport, label, failureReason(error));
+    context.report.failed(folderReport, label, copyFailure(client.usable ? error : (context.connectionError ?? error)));
+  }
+
+  function copyFailure(error: unknown): string {
+    if (isOversized(error))
+      return `the source sent more than the limit of ${formatSize(limit)} (imap.append_limit) for a message it announced as ${formatSize(message.size)}: not copied`;
+    if ((error as { code?: string }).code === 'DownloadOverflow')
+      return `the source sent more than twice the ${formatSize(message.size)} it announced: not copied`;
+    return failureReason(error);
+  }
+}
+
+class MessageTooLarge extends Error {}
+
+/** A message over the limit, or a literal over it (imapflow's maxLiteralSize, which ends the connection). */
+function isOversized(error: unknown): boolean {
+  return error instanceof MessageTooLarge || (error as { code?: string } | undefined)?.code === 'LiteralTooLarge';
+}
+
+/** The chunks of a download, failing as soon as they add up to more than `limit` bytes. */
+async function* upTo(chunks: AsyncIterable<Uint8Array>, limit: number): AsyncIterable<Uint8Array> {
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += chunk.length;
+    if (size > limit) throw new MessageTooLarge();
+    yield chunk;
   }
 }
