@@ -93,6 +93,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     recipientsPerDay: values.limits?.recipients_per_day ?? 10_000,
     authFailures: values.limits?.auth_failures ?? 5,
   };
+  const continuity = continuitySettings(values.continuity, values.relay ?? [], file);
   return {
     configFile: file,
     dataDir,
@@ -124,7 +125,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
       maxAttendees: values.caldav?.max_attendees ?? defaultMaxAttendees,
     },
     queue: queueSettings(values.queue, file),
-    relays: values.relay ?? [],
+    // A continuity upstream is the relay route of its domains; listed first, so it is the one used.
+    relays: [...continuity.upstreams.map((u) => ({ domains: u.domains, url: u.url })), ...(values.relay ?? [])],
+    continuity,
     health: healthSettings(values.health, hostname),
     cluster: clusterSettings(values.cluster),
     backup: {
@@ -171,6 +174,51 @@ function queueSettings(queue: FileConfig['queue'], file: string | undefined): Co
     lowWatermark,
     minFreeDiskBytes: queue?.min_free_disk ?? 1_000_000_000,
     remotePort: typeof queue?.remote_port === 'number' ? queue.remote_port : 25,
+  };
+}
+
+/**
+ * [continuity]: each domain belongs to one upstream, each upstream has its own name, and a domain of
+ * an upstream is not also a [[relay]] domain (which route would its mail take?).
+ */
+function continuitySettings(
+  section: FileConfig['continuity'],
+  relays: NonNullable<FileConfig['relay']>,
+  file: string | undefined,
+): Config['continuity'] {
+  const where = file ?? 'configuration';
+  const probeIntervalMs = section?.probe_interval ?? 60_000;
+  const owners = new Map<string, number>();
+  const names = new Map<string, number>();
+  const upstreams = (section?.upstream ?? []).map((u, i) => {
+    const key = `continuity.upstream[${i}]`;
+    for (const domain of u.domains) {
+      const other = owners.get(domain);
+      if (other !== undefined)
+        throw new ConfigError(
+          `${where}: ${key}.domains = ${JSON.stringify(u.domains)} is not allowed: ${domain} is already a domain of continuity.upstream[${other}]; a domain has one upstream`,
+        );
+      owners.set(domain, i);
+      const relay = relays.findIndex((r) => r.domains.includes(domain));
+      if (relay >= 0)
+        throw new ConfigError(
+          `${where}: ${key}.domains = ${JSON.stringify(u.domains)} is not allowed: ${domain} is also in relay[${relay}].domains; a continuity domain's mail goes to its upstream, so remove it from one of them`,
+        );
+    }
+    const name = u.name ?? u.url.host;
+    if (names.has(name))
+      throw new ConfigError(
+        `${where}: ${key}.name = "${name}" is not allowed: continuity.upstream[${names.get(name)}] has that name already; give each upstream its own`,
+      );
+    names.set(name, i);
+    return { name, domains: u.domains, url: u.url, probeRecipient: u.probe_recipient ?? `postmaster@${u.domains[0]}` };
+  });
+  return {
+    activateAfterMs: section?.activate_after ?? 10 * 60_000,
+    probeIntervalMs,
+    probeTimeoutMs: section?.probe_timeout ?? Math.min(30_000, probeIntervalMs),
+    retainMs: section?.retain ?? parseDuration('30d')!,
+    upstreams,
   };
 }
 

@@ -10,6 +10,7 @@ import {
   durationList,
   ipAddress,
   ipRanges,
+  isDomainName,
   nonEmptyText,
   oneOf,
   port,
@@ -100,6 +101,17 @@ const relayDomains = setting('a list of domains, or ["*"] for every domain that 
   )
     return undefined;
   return raw.map((d: string) => d.toLowerCase());
+});
+
+/** [[continuity.upstream]] domains: each a domain name; "*" is not allowed (an upstream serves named domains). */
+const continuityDomains = setting('a list of domain names such as ["contoso.com"] ("*" is not allowed here)', (raw) => {
+  if (
+    !Array.isArray(raw) ||
+    raw.length === 0 ||
+    !raw.every((d) => typeof d === 'string' && isDomainName(d.trim().toLowerCase().replace(/\.$/, '')))
+  )
+    return undefined;
+  return raw.map((d: string) => d.trim().toLowerCase().replace(/\.$/, ''));
 });
 
 const emailAddress = setting('an email address such as ops@example.net', (raw) =>
@@ -202,6 +214,24 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   relay: z.array(z.strictObject({ domains: relayDomains, url: relayUrl })).optional(),
+  continuity: z
+    .strictObject({
+      activate_after: duration.optional(),
+      probe_interval: duration.optional(),
+      probe_timeout: duration.optional(),
+      retain: duration.optional(),
+      upstream: z
+        .array(
+          z.strictObject({
+            name: nonEmptyText('a short name for the upstream, such as "exchange-online"').optional(),
+            domains: continuityDomains,
+            url: relayUrl,
+            probe_recipient: emailAddress.optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
   backup: z
     .strictObject({
       schedule: backupSchedule.optional(),
@@ -367,9 +397,37 @@ export interface Config {
     remotePort: number;
   };
   relays: RelayRoute[];
+  continuity: ContinuitySettings;
   health: HealthSettings;
   cluster: ClusterSettings;
   backup: BackupSettings;
+}
+
+/**
+ * [continuity]: domains whose mail Holdfast relays to an upstream provider (Exchange Online, any SMTP
+ * server) and takes over when that provider fails (docs/continuity.md). Each upstream is also a
+ * relay route for its domains (load.ts puts it first in `relays`), so the queue delivers to it.
+ */
+export interface ContinuitySettings {
+  /** The upstream must keep failing this long (no success between) before an event starts by itself. */
+  activateAfterMs: number;
+  /** How often each upstream is probed (and events are looked after). */
+  probeIntervalMs: number;
+  /** How long one probe may take before it counts as a failure (a timeout). */
+  probeTimeoutMs: number;
+  /** How long the copies an event delivered into mailboxes are kept after it ends. */
+  retainMs: number;
+  upstreams: ContinuityUpstream[];
+}
+
+export interface ContinuityUpstream {
+  /** Names the upstream in events, status and metrics. */
+  name: string;
+  /** Lower-case domain names whose mail goes to this upstream. */
+  domains: string[];
+  url: URL;
+  /** The address the probe asks RCPT for (the probe never sends a message). */
+  probeRecipient: string;
 }
 
 /** [backup]: backups taken by the server itself (backup/backup-schedule.ts). */

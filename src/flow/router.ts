@@ -5,6 +5,9 @@
 // the server's own names — bare "postmaster", postmaster@ and MAILER-DAEMON@ its host name (the
 // sender of its bounces) — the global administrators, unless such an address exists in its own right.
 // Our own addresses compare without regard to case; a remote address keeps its local part as given.
+// A continuity domain (docs/continuity.md) is served by an upstream provider: mail to its known
+// addresses is passed on to that upstream as a gateway does (the continuity copier, not the router,
+// puts a copy into the mailbox during an event), so it routes as the domain's remote mail.
 import type { Directory, Principal } from '../directory/directory.ts';
 import { parseAddress } from '../directory/names.ts';
 
@@ -40,6 +43,8 @@ export async function routeRecipient(
   addressInput: string,
   senderTenantId: number | null = null,
   hostname?: string,
+  /** Domains whose mail goes to a continuity upstream, even for addresses that have a mailbox here. */
+  upstreamDomains?: ReadonlySet<string>,
 ): Promise<RouteResult> {
   const bare = hostname !== undefined && addressInput.trim().toLowerCase() === 'postmaster';
   const { address, local, domain, asGiven } = parseAddress(bare ? `postmaster@${hostname}` : addressInput);
@@ -71,6 +76,13 @@ export async function routeRecipient(
     return { kind: 'unknown', tenantId: owner!.tenantId };
   }
   const { principal } = resolved;
+  if (upstreamDomains?.has(domain) && local !== 'postmaster')
+    return {
+      kind: 'remote',
+      domain,
+      ownDomain: true,
+      recipients: [{ recipient: asGiven, route: 'remote', domain, tenantId: principal.tenantId }],
+    };
   if (principal.kind !== 'group') {
     return { kind: 'local', tenantId: principal.tenantId, principal, recipients: [localRecipient(principal)] };
   }

@@ -10,6 +10,7 @@ import type { LoginLimiter } from '../directory/login-limiter.ts';
 import type { MailDns } from '../flow/dns.ts';
 import type { MailFlow } from '../flow/mail-flow.ts';
 import type { DestinationControl } from '../flow/delivery/destination-control.ts';
+import type { UpstreamWatch } from '../continuity/upstream-watch.ts';
 import type { ChangeFeed } from '../mailbox/change-feed.ts';
 import type { FolderIndex } from '../mailbox/folder-index.ts';
 import type { Store } from '../store/store.ts';
@@ -40,6 +41,8 @@ export interface Holdfast {
   logins: LoginLimiter;
   /** Remote destinations' concurrency and health as this node's queue runner sees them (empty without the queue role). */
   destinations: DestinationControl;
+  /** What the queue's deliveries to continuity upstreams met, until the continuity service records it. */
+  upstreamWatch: UpstreamWatch;
   /** This node in the cluster: its registration and heartbeat, and the singleton jobs it may run. */
   cluster: Cluster;
   /** A worker of --workers: per-address and per-user limits counted by the primary for the machine (absent: by this process). */

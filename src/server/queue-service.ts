@@ -4,6 +4,7 @@
 // content, delay notices, and scheduled backups.
 import { hostname } from 'node:os';
 import { BackupSchedule, backupCheckIntervalMs } from '../backup/backup-schedule.ts';
+import { ContinuityService } from '../continuity/continuity-service.ts';
 import { SmtpClient } from '../flow/delivery/smtp-client.ts';
 import { Housekeeping, housekeepingIntervalMs } from '../flow/queue/housekeeping.ts';
 import { Notices } from '../flow/queue/notices.ts';
@@ -79,11 +80,27 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
   });
   if (config.backup.everyMs !== undefined)
     singletons.runAsSingleton('backup', backupCheckIntervalMs, () => backups.round());
+  // Continuity mode (docs/continuity.md): nothing runs unless [[continuity.upstream]] is configured.
+  const continuity = new ContinuityService({
+    db: store.db,
+    dialect: store.dialect,
+    config,
+    directory,
+    mail: messageDeps(holdfast),
+    health: holdfast.health,
+    watch: holdfast.upstreamWatch,
+    newMail: flow.newMail,
+    singletons,
+    logger: logger.child({ component: 'continuity' }),
+    now,
+  });
+  continuity.start();
   return {
     listeners: [],
     // The singletons stop with the node (start.ts): their leases are released after the services close.
     close: async () => {
       backups.stop();
+      await continuity.stop();
       await runner.stop();
       smtp.close();
     },

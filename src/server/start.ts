@@ -16,6 +16,7 @@ import { Directory } from '../directory/directory.ts';
 import { kdfQueue } from '../directory/kdf-queue.ts';
 import { createMailDns, type MailDns } from '../flow/dns.ts';
 import { DestinationControl } from '../flow/delivery/destination-control.ts';
+import { UpstreamWatch } from '../continuity/upstream-watch.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
 import { LoginLimiter, loginLimits } from '../directory/login-limiter.ts';
 import { isProbeAddress } from '../health/checks/probe-account.ts';
@@ -134,6 +135,8 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       now,
       cluster,
     });
+    // The queue's attempts at continuity upstreams are observed as they are released (continuity/).
+    const upstreamWatch = new UpstreamWatch(config.continuity, config.relays, now);
     holdfast = {
       config,
       store,
@@ -146,7 +149,8 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       scheduler,
       metrics,
       health,
-      destinations: new DestinationControl(now),
+      destinations: new DestinationControl(now, undefined, upstreamWatch.observer),
+      upstreamWatch,
       cluster,
       machineLimits: options.machineLimits,
       changes: new ChangeFeed(),

@@ -388,6 +388,45 @@ export interface ContentHoldTable {
   expires_at: number;
 }
 
+/** What an upstream of continuity mode has been answering (migration 20). */
+export interface ContinuityUpstreamTable {
+  name: string;
+  failing_since: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  /** JSON: [{ at, reply, source }] newest last. */
+  last_replies: Generated<string>;
+  probed_at: number | null;
+}
+
+export type ContinuityEventState = 'active' | 'recovering' | 'closed';
+
+export interface ContinuityEventTable {
+  id: Generated<number>;
+  upstream: string;
+  state: ContinuityEventState;
+  started_by: 'automatic' | 'admin';
+  reason: string;
+  started_at: number;
+  recovering_since: number | null;
+  ended_at: number | null;
+  copy_cursor: Generated<number>;
+  issue_id: string | null;
+  posted_state: string | null;
+}
+
+/** One queued recipient copied into one mailbox during a continuity event. */
+export interface ContinuityCopyTable {
+  queue_recipient_id: number;
+  principal_id: number;
+  event_id: number;
+  queue_message_id: number;
+  mailbox_id: number | null;
+  uid: number | null;
+  copied_at: number;
+  removed_at: number | null;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -422,4 +461,7 @@ export interface Database {
   singleton_leases: SingletonLeaseTable;
   content_holds: ContentHoldTable;
   backup_runs: BackupRunTable;
+  continuity_upstreams: ContinuityUpstreamTable;
+  continuity_events: ContinuityEventTable;
+  continuity_copies: ContinuityCopyTable;
 }

@@ -32,12 +32,20 @@ export const defaultDestinationPolicy: DestinationPolicy = {
   probeEveryMs: 5_000,
 };
 
+/** Told each attempt's result as it is released (continuity mode watches its upstreams this way). */
+export type DestinationObserver = (
+  destination: string,
+  result: 'success' | 'pushback' | 'unreachable' | 'neutral',
+  reply: string | null,
+) => void;
+
 export class DestinationControl {
   private readonly states = new Map<string, DestinationState>();
 
   constructor(
     private readonly now: () => number,
     private readonly policy: DestinationPolicy = defaultDestinationPolicy,
+    private readonly observer?: DestinationObserver,
   ) {}
 
   state(destination: string): DestinationState {
@@ -94,6 +102,7 @@ export class DestinationControl {
     const state = this.state(destination);
     const wasDown = state.deadUntil > 0;
     state.active = Math.max(0, state.active - 1);
+    this.observer?.(destination, result, reply);
     if (reply) state.lastReply = reply;
     if (result === 'success') {
       state.consecutiveFailures = 0;

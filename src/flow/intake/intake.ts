@@ -92,10 +92,13 @@ export class Intake {
   private readonly trustedRelays: TrustedRelays;
   /** The directory for routing: domains, addresses and forests from a short cache (lookup-cache.ts). */
   private readonly routing: Directory;
+  /** Domains served by a continuity upstream: their mail is relayed there (router.ts). */
+  private readonly upstreamDomains: ReadonlySet<string>;
 
   constructor(private readonly deps: IntakeDeps) {
     this.trustedRelays = new TrustedRelays(deps.config.smtp.trustedRelays);
     this.routing = deps.directory.routing;
+    this.upstreamDomains = new Set(deps.config.continuity.upstreams.flatMap((u) => u.domains));
   }
 
   /** Throws (or, with machine-wide limits under --workers, rejects with) the refusal of a connection over a limit. */
@@ -168,7 +171,13 @@ export class Intake {
     } catch {
       throw smtpReply(501, '5.1.3', `Bad recipient address syntax <${address}>`);
     }
-    const route = await routeRecipient(this.routing, parsed, state.principal?.tenantId ?? null, config.hostname);
+    const route = await routeRecipient(
+      this.routing,
+      parsed,
+      state.principal?.tenantId ?? null,
+      config.hostname,
+      this.upstreamDomains,
+    );
     if (route.kind === 'unknown')
       throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
     if (route.kind === 'remote') {
