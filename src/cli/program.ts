@@ -32,6 +32,7 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   ],
   store: async () => [(await import('./store-commands.ts')).registerStoreCommands],
   import: async () => [(await import('./import-commands.ts')).registerImportCommands],
+  continuity: async () => [(await import('./continuity-commands.ts')).registerContinuityCommands],
   export: async () => [(await import('./export-command.ts')).registerExportCommand],
 };
 
