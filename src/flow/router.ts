@@ -76,7 +76,7 @@ export async function routeRecipient(
     return { kind: 'unknown', tenantId: owner!.tenantId };
   }
   const { principal } = resolved;
-  if (upstreamDomains?.has(domain) && local !== 'postmaster')
+  if (upstreamDomains?.has(domain))
     return {
       kind: 'remote',
       domain,

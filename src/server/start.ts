@@ -17,6 +17,7 @@ import { kdfQueue } from '../directory/kdf-queue.ts';
 import { createMailDns, type MailDns } from '../flow/dns.ts';
 import { DestinationControl } from '../flow/delivery/destination-control.ts';
 import { UpstreamWatch } from '../continuity/upstream-watch.ts';
+import { watchContinuity } from '../continuity/continuity-metrics.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
 import { LoginLimiter, loginLimits } from '../directory/login-limiter.ts';
 import { isProbeAddress } from '../health/checks/probe-account.ts';
@@ -113,6 +114,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     metrics.watchSignIns(() => directory.signInStats());
     watchQueue(metrics, store.db, now);
     watchBackups(metrics, store.db, now);
+    watchContinuity(metrics, store, config.continuity, now);
     const flow = createMailFlow({ config, store, directory, metrics, log: logger.child({ component: 'mail' }), now });
     const scheduler = new Scheduler({
       db: store.db,

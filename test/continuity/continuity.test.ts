@@ -101,6 +101,8 @@ for (const backend of backendNames) {
       const detected = Date.now() - firstFailure;
       assert.ok(detected < 1500 + 3000, `detected after ${detected} ms`);
       assert.equal(active.event!.startedBy, 'automatic');
+      const metric = (name: string) => t.node.holdfast.metrics.registry.getSingleMetricAsString(name);
+      assert.match(await metric('holdfast_continuity_state'), /holdfast_continuity_state\{upstream="exchange"\} 1/);
       assert.match(active.lastReplies.map((r) => r.reply).join('\n'), /421 4\.3\.2/);
 
       // Users read every message over IMAP during the event.
@@ -149,6 +151,11 @@ for (const backend of backendNames) {
         20_000,
       );
       assert.equal(closed.waiting, 0);
+      assert.match(await metric('holdfast_continuity_state'), /holdfast_continuity_state\{upstream="exchange"\} 0/);
+      assert.match(
+        await metric('holdfast_continuity_messages'),
+        new RegExp(`holdfast_continuity_messages\\{upstream="exchange",kind="held"\\} ${held}`),
+      );
       assert.equal(closed.held, held);
       const ids = upstream.received.map((m) => /^Message-ID:\s*(\S+)/im.exec(m.data)?.[1]);
       assert.equal(ids.length, held, `upstream received ${ids.length} messages`);
