@@ -1,4 +1,4 @@
-// holdfast import imap|mbox|maildir|ics: bringing a mailbox's mail and calendars in from another
+// holdfast import imap|mbox|maildir|pst|ics: bringing a mailbox's mail and calendars in from another
 // server or from files (src/import-export/). Each run can be repeated: what is already there is
 // skipped, so an interrupted run is finished by running it again.
 import { readFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { ImportReport } from '../import-export/import-report.ts';
 import { MailTarget } from '../import-export/mail-target.ts';
 import { findMaildirFolders, importMaildir } from '../import-export/maildir-import.ts';
 import { findMboxFiles, importMboxFiles } from '../import-export/mbox-import.ts';
+import { withReadpstTree } from '../import-export/pst-import.ts';
 import type { Store } from '../store/store.ts';
 import {
   action,
@@ -131,6 +132,25 @@ export function registerImportCommands(program: Command) {
       withDirectory(async (context) => {
         const folders = await findMaildirFolders(directory);
         await runMailImport(context, options, directory, (parts) => importMaildir(parts, folders));
+      }),
+  );
+
+  action<[string]>(
+    group
+      .command('pst <file>')
+      .description("import an Outlook PST (or OST) file's mail, one folder each, through readpst (Debian's pst-utils)")
+      .requiredOption('--to <address>', 'the Holdfast mailbox to import into')
+      .option(
+        '--folder <name>',
+        'put the whole PST under this folder (default: its folders at the top, Inbox into INBOX)',
+      ),
+    (file, options) =>
+      withDirectory(async (context) => {
+        await ownerOf(context, options.to); // an unknown mailbox is refused before readpst runs
+        await withReadpstTree(file, async (tree) => {
+          const files = await findMboxFiles(tree, options.folder);
+          await runMailImport(context, options, file, (parts) => importMboxFiles(parts, files));
+        });
       }),
   );
 

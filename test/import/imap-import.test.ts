@@ -5,8 +5,6 @@
 // from Dovecot's Maildir on disk, and goes out and back in through `holdfast export` and `import mbox`.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
@@ -15,9 +13,10 @@ import { listFolders } from '../../src/mailbox/folders.ts';
 import { listMessageStates, messagesByUid } from '../../src/mailbox/messages.ts';
 import { openStoredMessage } from '../../src/message/stored-message.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { holdfastBin, initHoldfast, loopbackEnv, runHoldfast } from '../helpers/cli.ts';
+import { backendNames, skipFor, type TestBackend } from '../helpers/backends.ts';
+import { holdfastBin, runHoldfast } from '../helpers/cli.ts';
 import { dovecotInstalled, startDovecotSource, type DovecotSource } from './dovecot-source.ts';
+import { type ImportInstallation, importInstallation } from './installation.ts';
 
 const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
 const message = (n: string, extra = '') =>
@@ -170,25 +169,12 @@ describe('holdfast import imap from Dovecot', { skip: skipAll }, () => {
         }
       };
 
+      let installation: ImportInstallation;
       before(async () => {
-        backend = await createBackend(name);
-        scratch = await mkdtemp(join(tmpdir(), 'holdfast-import-cli-'));
-        env = loopbackEnv(backend.dataDir, {
-          HOLDFAST_DATABASE_URL: backend.databaseUrl,
-          HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
-        });
-        await initHoldfast(env);
-        for (const user of ['alice', 'bob', 'dave']) {
-          const added = await runHoldfast(['user', 'add', `${user}@test.example`, '--password', 'Wonderland-42'], {
-            env,
-          });
-          assert.equal(added.code, 0, added.stderr);
-        }
+        installation = await importInstallation(name, ['alice', 'bob', 'dave']);
+        ({ backend, scratch, env } = installation);
       });
-      after(async () => {
-        await backend.cleanup();
-        await rm(scratch, { recursive: true, force: true });
-      });
+      after(() => installation?.cleanup());
 
       it('stops where it is killed, and a second run copies the rest', async () => {
         const child = spawn(process.execPath, [holdfastBin, ...importArgs(imaps()), '--json'], {

@@ -4,8 +4,7 @@
 // token is bad; and a source offering messages larger than imap.append_limit, honestly or not:
 // each is listed as not copied with its folder, size and the limit, and never downloaded whole.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Directory } from '../../src/directory/directory.ts';
@@ -13,9 +12,10 @@ import { listFolders } from '../../src/mailbox/folders.ts';
 import { listMessageStates, messagesByUid } from '../../src/mailbox/messages.ts';
 import { openStoredMessage } from '../../src/message/stored-message.ts';
 import { openStore } from '../../src/store/store.ts';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { initHoldfast, loopbackEnv, runHoldfast } from '../helpers/cli.ts';
+import { backendNames, skipFor, type TestBackend } from '../helpers/backends.ts';
+import { runHoldfast } from '../helpers/cli.ts';
 import { startScriptedSource, type ScriptedMessage } from './scripted-imap-source.ts';
+import { type ImportInstallation, importInstallation } from './installation.ts';
 
 const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
 const mail = (n: string, body = `Body of ${n}.\n`) =>
@@ -58,7 +58,6 @@ async function mailOf(backend: TestBackend, address: string) {
 for (const name of backendNames) {
   describe(`holdfast import imap from scripted sources, into ${name}`, { skip: skipFor(name) }, () => {
     let backend: TestBackend;
-    let scratch: string;
     let env: Record<string, string>;
     const importArgs = (url: string, secret: '--password-stdin' | '--access-token-stdin', to: string) => [
       'import',
@@ -73,28 +72,16 @@ for (const name of backendNames) {
       to,
     ];
 
+    let installation: ImportInstallation;
     before(async () => {
-      backend = await createBackend(name);
-      scratch = await mkdtemp(join(tmpdir(), 'holdfast-import-scripted-'));
-      const config = join(scratch, 'holdfast.toml');
-      await writeFile(config, `[imap]\nappend_limit = "${limit}"\n`);
-      env = loopbackEnv(backend.dataDir, {
-        HOLDFAST_CONFIG: config,
-        HOLDFAST_DATABASE_URL: backend.databaseUrl,
-        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
+      installation = await importInstallation(name, ['alice', 'bob', 'carol', 'dave'], async (scratch) => {
+        const config = join(scratch, 'holdfast.toml');
+        await writeFile(config, `[imap]\nappend_limit = "${limit}"\n`);
+        return { HOLDFAST_CONFIG: config };
       });
-      await initHoldfast(env);
-      for (const user of ['alice', 'bob', 'carol', 'dave']) {
-        const added = await runHoldfast(['user', 'add', `${user}@test.example`, '--password', 'Wonderland-42'], {
-          env,
-        });
-        assert.equal(added.code, 0, added.stderr);
-      }
+      ({ backend, env } = installation);
     });
-    after(async () => {
-      await backend.cleanup();
-      await rm(scratch, { recursive: true, force: true });
-    });
+    after(() => installation?.cleanup());
 
     describe('with an OAuth 2.0 access token (SASL XOAUTH2)', () => {
       const messages: ScriptedMessage[] = [
