@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import type { MailFlow } from './mail-flow.ts';
 import { dkimSignature } from './dkim-sign.ts';
-import { routeRecipient } from './router.ts';
+import { routeRecipient, upstreamDomainsOf } from './router.ts';
 import type { SenderLimits } from './sender-limits.ts';
 
 export interface ImipSenderDeps {
@@ -40,8 +40,10 @@ export function createImipSender(deps: ImipSenderDeps): (message: ImipMessage) =
       unsigned,
     ]);
     const recipients = [];
+    // A continuity user's invitation goes to the upstream with the rest of their mail (docs/continuity.md).
+    const upstreamDomains = upstreamDomainsOf(deps.config.continuity);
     for (const to of message.to) {
-      const route = await routeRecipient(deps.directory, to, sender?.tenantId ?? null);
+      const route = await routeRecipient(deps.directory, to, sender?.tenantId ?? null, undefined, upstreamDomains);
       if (route.kind === 'unknown') throw new Error(`no mailbox ${to} to send the ${message.method} to`);
       recipients.push(...route.recipients.map((r) => ({ ...r, originalRecipient: to })));
     }

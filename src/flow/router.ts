@@ -8,6 +8,7 @@
 // A continuity domain (docs/continuity.md) is served by an upstream provider: mail to its known
 // addresses is passed on to that upstream as a gateway does (the continuity copier, not the router,
 // puts a copy into the mailbox during an event), so it routes as the domain's remote mail.
+import type { ContinuitySettings } from '../config/schema.ts';
 import type { Directory, Principal } from '../directory/directory.ts';
 import { parseAddress } from '../directory/names.ts';
 
@@ -33,6 +34,14 @@ export type RouteResult =
   | { kind: 'unknown'; tenantId: number };
 
 const mailboxKinds = new Set(['user', 'shared', 'room', 'equipment']);
+
+/**
+ * The domains of the continuity upstreams: every route to their addresses — mail from outside,
+ * submission, iMIP, DSNs, group members — takes this, so that their mail goes upstream like the rest.
+ */
+export function upstreamDomainsOf(continuity: Pick<ContinuitySettings, 'upstreams'>): ReadonlySet<string> {
+  return new Set(continuity.upstreams.flatMap((u) => u.domains));
+}
 
 /**
  * `hostname` is the server's own name (config.hostname): with it, the server's postmaster names are
@@ -92,9 +101,11 @@ export async function routeRecipient(
   const recipients: RoutedRecipient[] = [];
   for (const member of members) {
     const target = await directory.resolveAddress(member);
-    if (target && mailboxKinds.has(target.principal.kind)) recipients.push(localRecipient(target.principal));
+    const memberDomain = parseAddress(member).domain;
+    if (target && upstreamDomains?.has(memberDomain))
+      recipients.push({ recipient: member, route: 'remote', domain: memberDomain, tenantId: principal.tenantId });
+    else if (target && mailboxKinds.has(target.principal.kind)) recipients.push(localRecipient(target.principal));
     else {
-      const memberDomain = parseAddress(member).domain;
       const memberOwner = await directory.findDomain(memberDomain);
       // An unknown address inside our own authoritative domain would only bounce; skip it.
       if (memberOwner && memberOwner.kind === 'authoritative') continue;

@@ -27,7 +27,7 @@ import { fitsQuota, sizeNotKnown } from '../../mailbox/quota.ts';
 import { formatSize } from '../../config/size.ts';
 import type { MailDns } from '../dns.ts';
 import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts';
-import { routeRecipient } from '../router.ts';
+import { routeRecipient, upstreamDomainsOf } from '../router.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
@@ -98,7 +98,7 @@ export class Intake {
   constructor(private readonly deps: IntakeDeps) {
     this.trustedRelays = new TrustedRelays(deps.config.smtp.trustedRelays);
     this.routing = deps.directory.routing;
-    this.upstreamDomains = new Set(deps.config.continuity.upstreams.flatMap((u) => u.domains));
+    this.upstreamDomains = upstreamDomainsOf(deps.config.continuity);
   }
 
   /** Throws (or, with machine-wide limits under --workers, rejects with) the refusal of a connection over a limit. */

@@ -12,7 +12,7 @@ import { groupCommit } from '../../store/commit-modes.ts';
 import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
 import { logReceived } from '../mail-log.ts';
-import { routeRecipient } from '../router.ts';
+import { routeRecipient, upstreamDomainsOf } from '../router.ts';
 import { writeTrace } from '../trace.ts';
 import { loadRecipients, type Outcome, type QueuedMessage } from './claimed-recipient.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from './dsn.ts';
@@ -24,7 +24,7 @@ export interface NoticeDeps {
   dialect: Dialect;
   blobs: BlobStore;
   directory: Directory;
-  config: Pick<Config, 'hostname' | 'queue'>;
+  config: Pick<Config, 'hostname' | 'queue' | 'continuity'>;
   log?: Logger;
   now(): number;
 }
@@ -117,7 +117,14 @@ export class Notices {
     const notices: PreparedNotice[] = [];
     for (const group of byMessage.values()) {
       const message = group[0]!.recipient.message;
-      const route = await routeRecipient(this.deps.directory, message.sender).catch(() => undefined);
+      // To a continuity user, a notice goes to the upstream with the rest of their mail (docs/continuity.md).
+      const route = await routeRecipient(
+        this.deps.directory,
+        message.sender,
+        null,
+        undefined,
+        upstreamDomainsOf(this.deps.config.continuity),
+      ).catch(() => undefined);
       if (!route || route.kind === 'unknown' || route.recipients.length === 0) continue;
       const recipients: DsnRecipient[] = group.map((o) => ({
         recipient: o.recipient.originalRecipient,

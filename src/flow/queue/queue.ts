@@ -23,7 +23,7 @@ export interface QueueDeps {
   dialect: Dialect;
   blobs: BlobStore;
   directory: Directory;
-  config: Pick<Config, 'hostname' | 'queue'>;
+  config: Pick<Config, 'hostname' | 'queue' | 'continuity'>;
   /** Counts outcomes and delivery latency, when set. */
   metrics?: Metrics;
   /** Where each recipient's outcome is logged (mail-log.ts), when set. */
