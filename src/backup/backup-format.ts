@@ -4,15 +4,19 @@
 //   <to>/<id>/manifest.json                 written last; a directory without it is incomplete
 //   <to>/<id>/tables/<table>.ndjson.gz      a header line, then one JSON array of values per row
 //   <to>/<id>/contents.ndjson.gz            [hash, size] of every content the snapshot refers to
-//   <to>/blobs/ab/cd/<sha256>.gz            the contents, shared by every backup in <to>
+//   <to>/packs/<id>-0001.pack               the contents, shared by every backup in <to>
+//                                           (content-packs.ts)
 //
 // Contents are named by the SHA-256 of their uncompressed bytes (as the store names them), so a
-// later backup into the same place writes only contents it does not find there.
+// later backup into the same place writes only contents it does not find there. Format 1 kept one
+// file per content, <to>/blobs/ab/cd/<sha256>.gz; its backups are still read.
 import { join } from 'node:path';
 import { invalid } from '../errors.ts';
 
 export const backupFormat = 'holdfast-backup';
-export const backupFormatVersion = 1;
+export const backupFormatVersion = 2;
+/** Format versions this Holdfast reads. */
+const readableFormatVersions = [1, 2];
 
 export const manifestName = 'manifest.json';
 export const contentsListName = 'contents.ndjson.gz';
@@ -59,7 +63,7 @@ export interface BackupManifest {
   files: Record<string, FileEntry>;
 }
 
-/** Where a content lives in the pool of `to`. */
+/** Where format 1 kept a content in the pool of `to`. */
 export function poolPath(to: string, hash: string): string {
   return join(to, poolDirName, hash.slice(0, 2), hash.slice(2, 4), `${hash}.gz`);
 }
@@ -99,10 +103,10 @@ export function checkManifest(value: unknown, where: string): BackupManifest {
   const manifest = value as Partial<BackupManifest> | null;
   if (!manifest || typeof manifest !== 'object' || manifest.format !== backupFormat)
     throw invalid('backup-not-a-backup', `${where} is not a Holdfast backup manifest (no "format": "${backupFormat}")`);
-  if (manifest.formatVersion !== backupFormatVersion)
+  if (!readableFormatVersions.includes(Number(manifest.formatVersion)))
     throw invalid(
       'backup-format-version',
-      `${where} has backup format version ${manifest.formatVersion}; this Holdfast reads version ${backupFormatVersion}`,
+      `${where} has backup format version ${manifest.formatVersion}; this Holdfast reads versions ${readableFormatVersions.join(' and ')}`,
     );
   for (const field of ['id', 'createdAt', 'schemaVersion', 'dialect', 'tables', 'contents', 'files'] as const)
     if (manifest[field] === undefined)

@@ -1,15 +1,15 @@
 // The backups in a target directory and their expiry. Only complete backups (a directory named by
 // its id, with its manifest) count; `.partial-…` directories are backups being written or left by
 // a crash. Expiry keeps the newest N, removes the others, then removes from the shared pool the
-// contents no kept backup lists, and never one while a backup may be writing (it may be about to
-// list a content it found there).
+// contents no kept backup lists (pool-expiry.ts), and never one while a backup may be writing (it
+// may be about to list a content it found there).
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../errors.ts';
 import { checkManifest, isBackupId, manifestName } from './backup-format.ts';
-import { poolContents, removeFromPool } from './content-pool.ts';
+import { removePoolLeftovers } from './content-pool.ts';
 import { openBackup } from './open-backup.ts';
-import { poolPath, poolDirName } from './backup-format.ts';
+import { expirePool } from './pool-expiry.ts';
 
 export interface BackupListing {
   id: string;
@@ -147,14 +147,12 @@ export async function expireBackups(to: string, keep: number, now = Date.now()):
       poolKept: `a backup is being written (${writing.map((p) => p.name).join(', ')}): unused contents are removed at the next expiry`,
     };
 
-  let blobsRemoved = 0;
-  let bytesFreed = 0;
-  for await (const hash of poolContents(to)) {
-    if (needed.has(hash)) continue;
-    bytesFreed += (await stat(poolPath(to, hash)).catch(() => ({ size: 0 }))).size;
-    await removeFromPool(to, hash);
-    blobsRemoved++;
-  }
-  await rm(join(to, poolDirName, 'tmp'), { recursive: true, force: true });
-  return { kept: kept.map((b) => b.id), removed: expired.map((b) => b.id), blobsRemoved, bytesFreed };
+  await removePoolLeftovers(to);
+  const pool = await expirePool(to, needed, now);
+  return {
+    kept: kept.map((b) => b.id),
+    removed: expired.map((b) => b.id),
+    blobsRemoved: pool.contentsRemoved,
+    bytesFreed: pool.bytesFreed,
+  };
 }

@@ -1,6 +1,7 @@
 // `holdfast backup create`: a consistent copy of a live store, taken while it serves. One snapshot
 // (store-snapshot.ts) gives every table and the list of contents as of one moment; the contents go
-// to the target's shared pool (content-pool.ts), only those not there yet; a hold keeps the content
+// to the target's shared pool (content-pool.ts), only those not there yet, appended to packs of
+// this backup's own (content-packs.ts); a hold keeps the content
 // collector from deleting any of them meanwhile (content-hold.ts). Everything is written into a
 // temporary directory that is renamed to the backup's id once complete, manifest included: a crash
 // leaves a `.partial-…` directory, never something that looks like a backup.
@@ -23,7 +24,9 @@ import {
   type TableEntry,
 } from './backup-format.ts';
 import { takeContentHold } from './content-hold.ts';
-import { addToPool, pooled, pooledSize } from './content-pool.ts';
+import { PackWriter, streamedContentBytes } from './content-packs.ts';
+import { ContentPool } from './content-pool.ts';
+import { chain, readHead } from './content-stream.ts';
 import { syncDirectory, writeFileAtomically } from './durable-files.ts';
 import { createNdjsonWriter } from './ndjson-files.ts';
 import { openSnapshot } from './store-snapshot.ts';
@@ -59,29 +62,8 @@ export interface BackupSummary {
   missingBlobs: string[];
 }
 
-/** Contents copied at once (compression runs in the thread pool; reads wait on the disk or network). */
-const parallelCopies = 4;
-/** Pool directories synced at once (each sync waits on the disk; one after another they add up). */
-const parallelSyncs = 32;
-
-/** Syncs every directory, `parallelSyncs` at a time; resolves once all are synced, fails on the first error. */
-async function syncDirectories(dirs: Iterable<string>): Promise<void> {
-  const queue = [...dirs];
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    try {
-      while (!failed && next < queue.length) await syncDirectory(queue[next++]!);
-    } catch (error) {
-      failed = true;
-      throw error;
-    }
-  };
-  // Settled, not raced: no sync is still running when this returns (the caller may remove the files).
-  const results = await Promise.allSettled(Array.from({ length: Math.min(parallelSyncs, queue.length) }, worker));
-  const rejected = results.find((r) => r.status === 'rejected');
-  if (rejected) throw (rejected as PromiseRejectedResult).reason;
-}
+/** Contents read from the store and compressed at once (compression runs in the thread pool). */
+const parallelCopies = 8;
 
 export async function createBackup(store: Store, options: CreateBackupOptions): Promise<BackupSummary> {
   const now = options.now ?? Date.now;
@@ -98,8 +80,9 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
     const tables: TableEntry[] = [];
     const counts: Record<string, number> = {};
     let bytesWritten = 0;
-    const dirsToSync = new Set<string>();
-    const madeDirs = new Set<string>();
+    const pool = await ContentPool.open(to);
+    await mkdir(pool.packsDir, { recursive: true });
+    const packs = new PackWriter(pool.packsDir, id);
     let contentCount = 0;
     let contentBytes = 0;
     let newBlobs = 0;
@@ -130,10 +113,10 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
       const list = await createNdjsonWriter(join(partial, contentsListName));
       try {
         const copyOne = async (hash: string, required: boolean) => {
-          if (await pooled(to, hash)) return { size: await pooledSize(to, hash), written: 0 };
+          const pooledSize = pool.size(hash);
+          if (pooledSize !== undefined) return { size: pooledSize, written: 0 };
           try {
-            const { size, bytes } = await addToPool(to, hash, store.blobs.open(hash) as Readable, dirsToSync, madeDirs);
-            return { size, written: bytes };
+            return await copyContent(packs, hash, store.blobs.open(hash) as Readable);
           } catch (error) {
             if ((error as { code?: string }).code !== 'blob-not-found') throw error;
             // Referenced only by metadata: content the collector took before the snapshot's hold.
@@ -150,10 +133,7 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
               await list.write([hash, copied.size]);
               contentCount++;
               contentBytes += copied.size;
-              if (copied.written) {
-                newBlobs++;
-                bytesWritten += copied.written;
-              }
+              if (copied.written) newBlobs++;
               if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
             })
             .catch((error) => {
@@ -166,18 +146,21 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         }
         await Promise.all(running);
         if (failure) throw failure;
+        // Packs sealed before a failure stay: their contents are whole, and a later backup uses them.
+        await packs.finish();
+        bytesWritten += packs.bytesWritten;
         files[contentsListName] = await list.finish();
         bytesWritten += files[contentsListName]!.bytes;
         options.onProgress?.({ blobs: contentCount });
       } catch (error) {
         await list.abort();
+        await packs.abort();
         throw error;
       }
     } finally {
       await snapshot.close();
     }
 
-    await syncDirectories(dirsToSync);
     await syncDirectory(join(partial, 'tables'));
     const manifest: BackupManifest = {
       format: backupFormat,
@@ -218,6 +201,21 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
   } finally {
     await hold.release().catch(() => {});
   }
+}
+
+/** Reads one content from the store into a pack: most whole (compressed in the thread pool), a large one streamed. */
+async function copyContent(
+  packs: PackWriter,
+  hash: string,
+  source: Readable,
+): Promise<{ size: number; written: number }> {
+  const read = await readHead(source, streamedContentBytes);
+  if (read.rest) {
+    const streamed = await packs.addStream(hash, chain(read.head, read.rest));
+    return { size: streamed.size, written: streamed.length };
+  }
+  const data = Buffer.concat(read.head, read.headBytes);
+  return { size: data.length, written: await packs.add(hash, data) };
 }
 
 /**

@@ -3,10 +3,10 @@
 // one tenant, user or folder out of a backup without loading anything else.
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { invalid, notFound } from '../errors.ts';
 import { checkManifest, decodeValue, manifestName, type BackupManifest, type TableEntry } from './backup-format.ts';
-import { openPooled } from './content-pool.ts';
+import { ContentPool } from './content-pool.ts';
 import { hashFile } from './durable-files.ts';
 import { readNdjson } from './ndjson-files.ts';
 
@@ -23,6 +23,10 @@ export interface OpenedBackup {
   contents(): AsyncIterable<{ hash: string; size: number }>;
   /** A content's bytes, uncompressed. */
   openBlob(hash: string): Readable;
+  /** Every content of the backup with its bytes, in the order the pool reads fastest (content-pool.ts). */
+  readContents(): AsyncIterable<{ hash: string; data: Promise<Buffer> }>;
+  /** The target's content pool (its index read on first use). */
+  pool(): Promise<ContentPool>;
   /** Files that are missing or differ from the manifest (size, SHA-256); none when intact. */
   fileProblems(): Promise<string[]>;
   /** Throws, naming the first problem, unless every file is as the manifest says. */
@@ -50,6 +54,11 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
   const manifest = checkManifest(parsed, manifestPath);
   const to = dirname(path);
   const entry = (table: string): TableEntry | undefined => manifest.tables.find((t) => t.name === table);
+  let opened: Promise<ContentPool> | undefined;
+  const pool = () => {
+    opened ??= ContentPool.open(to);
+    return opened;
+  };
 
   async function* rowArrays(table: string): AsyncIterable<unknown[]> {
     const found = entry(table);
@@ -81,33 +90,52 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
     }
   }
 
+  async function* contents() {
+    const file = join(path, manifest.contents.file);
+    try {
+      for await (const line of readNdjson(file)) {
+        const [hash, size] = line as [string, number];
+        yield { hash, size };
+      }
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT')
+        throw notFound('backup-file-missing', `${manifest.contents.file} of backup ${manifest.id} is missing`);
+      throw invalid(
+        'backup-file-damaged',
+        `${manifest.contents.file} of backup ${manifest.id} is damaged: ${(error as Error).message}`,
+      );
+    }
+  }
+
   return {
     dir: path,
     to,
     manifest,
     rowArrays,
+    contents,
+    pool,
     async *rows(table) {
       const columns = entry(table)?.columns ?? [];
       for await (const values of rowArrays(table))
         yield Object.fromEntries(columns.map((column, i) => [column, values[i]]));
     },
-    async *contents() {
-      const file = join(path, manifest.contents.file);
-      try {
-        for await (const line of readNdjson(file)) {
-          const [hash, size] = line as [string, number];
-          yield { hash, size };
-        }
-      } catch (error) {
-        if ((error as { code?: string }).code === 'ENOENT')
-          throw notFound('backup-file-missing', `${manifest.contents.file} of backup ${manifest.id} is missing`);
-        throw invalid(
-          'backup-file-damaged',
-          `${manifest.contents.file} of backup ${manifest.id} is damaged: ${(error as Error).message}`,
-        );
-      }
+    openBlob(hash) {
+      const out = new PassThrough();
+      pool().then(
+        (p) =>
+          p
+            .open(hash)
+            .on('error', (error) => out.destroy(error))
+            .pipe(out),
+        (error) => out.destroy(error),
+      );
+      return out;
     },
-    openBlob: (hash) => openPooled(to, hash),
+    async *readContents() {
+      const hashes: string[] = [];
+      for await (const { hash } of contents()) hashes.push(hash);
+      yield* (await pool()).read(hashes);
+    },
     fileProblems: () => fileProblems(path, manifest),
     async checkFiles() {
       const problems = await fileProblems(path, manifest);

@@ -4,7 +4,6 @@
 // (store-loader.ts, restored-identities.ts). A backup of a newer schema is refused.
 import { describeLocation, type StoreLocation } from '../store/database.ts';
 import type { Readable } from 'node:stream';
-import { poolPath } from './backup-format.ts';
 import { openBackup, type OpenedBackup } from './open-backup.ts';
 import { loadStore, type LoadResult, type LoadSource } from './store-loader.ts';
 import { requireEmptyTarget } from './target-state.ts';
@@ -37,7 +36,7 @@ export async function restoreBackup(
     // A table file that is short of rows would still decompress: refuse what the manifest does not vouch for.
     if (!options.filesChecked) await backup.checkFiles();
     await requireEmptyTarget(target.location, 'A restore');
-    const result = await loadStore(backupSource(backup), target, {
+    const result = await loadStore(await backupSource(backup), target, {
       now: (options.now ?? Date.now)(),
       renewIdentities: true,
       onProgress: options.onProgress,
@@ -57,7 +56,8 @@ export async function restoreBackup(
 }
 
 /** A backup as something a store is loaded from. */
-export function backupSource(backup: OpenedBackup): LoadSource {
+export async function backupSource(backup: OpenedBackup): Promise<LoadSource> {
+  const pool = await backup.pool();
   return {
     name: `backup ${backup.manifest.id}`,
     schemaVersion: backup.manifest.schemaVersion,
@@ -65,6 +65,7 @@ export function backupSource(backup: OpenedBackup): LoadSource {
     rows: (table) => backup.rowArrays(table.name),
     contents: () => backup.contents(),
     openContent: (hash): Readable => backup.openBlob(hash),
-    describeContent: (hash) => poolPath(backup.to, hash),
+    readContents: () => backup.readContents(),
+    describeContent: (hash) => pool.describe(hash),
   };
 }

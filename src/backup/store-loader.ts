@@ -27,6 +27,7 @@ import { quoteIdentifier } from './sql-names.ts';
 import { syncDirectory } from './durable-files.ts';
 import type { TableInfo } from './table-catalog.ts';
 import { yieldToEventLoop } from './snapshot-shape.ts';
+import { chain, readHead, type HeadRead } from './content-stream.ts';
 
 /** What is loaded: a backup read back, or a live store's snapshot. */
 export interface LoadSource {
@@ -35,6 +36,11 @@ export interface LoadSource {
   rows(table: TableInfo): AsyncIterable<unknown[]>;
   contents(): AsyncIterable<{ hash: string }>;
   openContent(hash: string): Readable;
+  /**
+   * Every content with its bytes, read ahead in the order the source reads fastest (a backup's
+   * packs); without it, contents are opened one by one in the order of `contents`.
+   */
+  readContents?(): AsyncIterable<{ hash: string; data: Promise<Buffer> }>;
   /** Where a content comes from, for messages about it. */
   describeContent(hash: string): string;
   /** What the source is, for messages ("backup backup-…", "the source store"). */
@@ -234,8 +240,10 @@ async function loadContents(
   };
   // The next contents are read while one is written (a fresh target: a catch-up first asks whether
   // the target has a content, and reads only those it lacks). They are written in the source's order.
-  const ahead = options.replace ? undefined : new ReadAhead(source, contentsReadAhead);
-  const entries: AsyncIterable<{ hash: string; read?: Promise<HeadRead> }> = ahead ?? source.contents();
+  const ahead = options.replace || source.readContents ? undefined : new ReadAhead(source, contentsReadAhead);
+  const entries: AsyncIterable<{ hash: string; read?: Promise<HeadRead> }> = options.replace
+    ? source.contents()
+    : (ahead ?? wholeContents(source.readContents!()));
   try {
     for await (const { hash, read: readAhead } of entries) {
       if (options.replace && ((await inline.has(hash)) || (await files?.has(hash)))) {
@@ -250,7 +258,7 @@ async function loadContents(
         problem(contentError(source, hash, error));
         continue;
       }
-      if (!read.rest) {
+      if (!read.rest && read.headBytes <= inlineBlobLimit) {
         const blob = inlineBlob(Buffer.concat(read.head, read.headBytes));
         if (blob.hash !== hash) {
           problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${blob.hash}`);
@@ -264,7 +272,7 @@ async function loadContents(
         const existedBefore = files ? await files.has(hash) : true;
         let ref: { hash: string; size: number };
         try {
-          ref = await large.put(chain(read.head, read.rest));
+          ref = await large.put(read.rest ? chain(read.head, read.rest) : Buffer.concat(read.head, read.headBytes));
         } catch (error) {
           problem(contentError(source, hash, error));
           continue;
@@ -291,13 +299,14 @@ function contentError(source: LoadSource, hash: string, error: unknown): string 
   const code = (error as { code?: string }).code;
   if (code === 'ENOENT' || code === 'blob-not-found')
     return `content ${hash} is missing (${source.describeContent(hash)})`;
+  // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR): the compressed bytes were changed or cut.
+  if (code?.startsWith('Z_') || code === 'backup-pack-damaged')
+    return `content ${hash} (${source.describeContent(hash)}) is damaged: ${(error as Error).message}`;
   return `content ${hash} (${source.describeContent(hash)}) cannot be read: ${(error as Error).message}`;
 }
 
 /** Contents read ahead of the one being written. */
 const contentsReadAhead = 8;
-
-type HeadRead = { head: Buffer[]; headBytes: number; rest?: AsyncIterator<unknown> };
 
 /**
  * The source's contents in order, each with its head being read (`readHead`), up to `depth` ahead of
@@ -351,27 +360,12 @@ class ReadAhead implements AsyncIterable<{ hash: string; read: Promise<HeadRead>
   }
 }
 
-/** Reads up to `limit` bytes; `rest` is set when there is more (the stream continues from there). */
-async function readHead(
-  stream: Readable,
-  limit: number,
-): Promise<{ head: Buffer[]; headBytes: number; rest?: AsyncIterator<unknown> }> {
-  const iterator = stream[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) return { head, headBytes };
-    const chunk = next.value as Buffer;
-    head.push(chunk);
-    headBytes += chunk.length;
-    if (headBytes > limit) return { head, headBytes, rest: iterator };
-  }
-}
-
-async function* chain(head: Buffer[], rest: AsyncIterator<unknown>): AsyncIterable<Uint8Array> {
-  yield* head;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value as Buffer;
+/** Contents read whole by the source, as reads of their head with nothing left. */
+async function* wholeContents(
+  contents: AsyncIterable<{ hash: string; data: Promise<Buffer> }>,
+): AsyncIterable<{ hash: string; read: Promise<HeadRead> }> {
+  for await (const { hash, data } of contents)
+    yield { hash, read: data.then((bytes) => ({ head: [bytes], headBytes: bytes.length })) };
 }
 
 /** A catch-up: the rows of every loaded table go, to be loaded again (in reverse order of loading). */

@@ -72,7 +72,7 @@ describe('damaged and contended backups', () => {
     await cp(to, place, { recursive: true });
     const second = await createBackup(t.node.holdfast.store, { to: place, now: () => Date.now() + 5_000 });
     await truncate(join(place, backup.id, 'manifest.json'), 50);
-    const poolBefore = await readdir(join(place, 'blobs'), { recursive: true });
+    const poolBefore = await readdir(join(place, 'packs'), { recursive: true });
 
     const { complete, damaged } = await scanBackups(place);
     assert.deepEqual(
@@ -86,7 +86,7 @@ describe('damaged and contended backups', () => {
       String(result.poolKept),
       /manifest\.json is damaged.*no content is removed while a backup cannot be read/,
     );
-    assert.deepEqual(await readdir(join(place, 'blobs'), { recursive: true }), poolBefore);
+    assert.deepEqual(await readdir(join(place, 'packs'), { recursive: true }), poolBefore);
 
     const env = loopbackEnv(t.backend.dataDir);
     const listed = await runHoldfast(['backup', 'list', '--to', place], { env });

@@ -2,13 +2,16 @@
 // refusal of a non-empty one, incremental contents, expiry, damage found by verify, and the content
 // collector held off while a backup copies what its snapshot refers to.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { poolPath } from '../../src/backup/backup-format.ts';
 import { expireBackups, listBackups } from '../../src/backup/backup-list.ts';
-import { pooled } from '../../src/backup/content-pool.ts';
+import { PackWriter } from '../../src/backup/content-packs.ts';
+import { ContentPool } from '../../src/backup/content-pool.ts';
+import { readAll } from '../../src/backup/content-stream.ts';
 import { createBackup, type BackupSummary } from '../../src/backup/create-backup.ts';
 import { openBackup } from '../../src/backup/open-backup.ts';
 import { restoreBackup } from '../../src/backup/restore-backup.ts';
@@ -121,18 +124,27 @@ for (const name of backendNames) {
         [first.id, second.id],
       );
 
-      // A content only an expired backup listed, and a backup a crash left unfinished.
-      const orphan = 'f'.repeat(64);
-      await mkdir(join(poolPath(to, orphan), '..'), { recursive: true });
-      await writeFile(poolPath(to, orphan), gzipSync('gone'));
+      // Contents only an expired backup listed (in a pack of their own, and in a file as format 1
+      // kept them), and a backup a crash left unfinished.
+      const gone = Buffer.from('gone');
+      const orphan = createHash('sha256').update(gone).digest('hex');
+      const orphanPack = new PackWriter(join(to, 'packs'), 'backup-20200101T000000Z');
+      await orphanPack.add(orphan, gone);
+      await orphanPack.finish();
+      const legacyOrphan = 'f'.repeat(64);
+      await mkdir(join(poolPath(to, legacyOrphan), '..'), { recursive: true });
+      await writeFile(poolPath(to, legacyOrphan), gzipSync('gone too'));
       const leftover = join(to, '.partial-backup-20200101T000000Z');
       await mkdir(leftover);
       const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
       await utimes(leftover, twoDaysAgo, twoDaysAgo);
       const expiry = await expireBackups(to, 1);
       assert.deepEqual(expiry.removed, [first.id]);
-      assert.equal(expiry.blobsRemoved, 1);
-      assert.equal(await pooled(to, orphan), false);
+      assert.equal(expiry.blobsRemoved, 2);
+      const pool = await ContentPool.open(to);
+      assert.equal(pool.size(orphan), undefined, 'the pack only the expired backup needed is gone');
+      assert.equal(pool.packs.length, 2, 'each kept content in the pack its backup wrote');
+      await assert.rejects(readFile(poolPath(to, legacyOrphan)), { code: 'ENOENT' });
       assert.deepEqual(
         (await listBackups(to)).map((b) => b.id),
         [second.id],
@@ -147,18 +159,22 @@ for (const name of backendNames) {
       const backup = await openBackup(first.dir);
       let victim = '';
       for await (const { hash } of backup.contents()) victim = hash;
-      const original = await readFile(poolPath(to, victim));
-      await writeFile(poolPath(to, victim), gzipSync('not what was stored'));
+      const where = [...(await ContentPool.open(to)).located()].find(([hash]) => hash === victim)![1];
+      const pack = join(to, 'packs', where.pack);
+      const original = await readFile(pack);
+      const damaged = Buffer.from(original);
+      damaged.fill(0x55, where.offset + 10, where.offset + where.length - 8);
+      await writeFile(pack, damaged);
       try {
         const result = await verifyBackup(first.dir);
         assert.equal(result.ok, false);
         assert.match(result.verdict, /is damaged/);
         assert.ok(
-          result.problems.some((p) => p.includes(victim) && /damaged: its bytes hash to/.test(p)),
+          result.problems.some((p) => p.includes(victim) && p.includes(where.pack) && / is damaged: /.test(p)),
           result.problems.join('\n'),
         );
       } finally {
-        await writeFile(poolPath(to, victim), original);
+        await writeFile(pack, original);
       }
 
       const table = join(first.dir, 'tables', 'messages.ndjson.gz');
@@ -187,6 +203,25 @@ for (const name of backendNames) {
       assert.equal((await verifyBackup(first.dir)).ok, true);
     });
 
+    it('reads a backup of format 1, which kept one file per content', async () => {
+      const old = join(await tempDir(), 'format-1');
+      await cp(first.dir, join(old, first.id), { recursive: true });
+      const backup = await openBackup(first.dir);
+      const pool = await backup.pool();
+      for await (const { hash } of backup.contents()) {
+        await mkdir(join(poolPath(old, hash), '..'), { recursive: true });
+        await writeFile(poolPath(old, hash), gzipSync(await readAll(pool.open(hash))));
+      }
+      const manifestPath = join(old, first.id, 'manifest.json');
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+      await writeFile(manifestPath, JSON.stringify({ ...manifest, formatVersion: 1 }));
+      const verified = await verifyBackup(join(old, first.id));
+      assert.equal(verified.ok, true, verified.verdict);
+      const target = await newTarget();
+      const restored = await restoreBackup(join(old, first.id), { location: target.location, dataDir: target.dataDir });
+      assert.equal(restored.contents, first.blobs);
+    });
+
     it('refuses a backup of a newer schema and a directory that is no backup, saying why', async () => {
       const copy = await tempDir('holdfast-newer-');
       try {
@@ -201,7 +236,7 @@ for (const name of backendNames) {
         await writeFile(join(copy, 'manifest.json'), JSON.stringify({ ...manifest, formatVersion: 7 }));
         await assert.rejects(
           restoreBackup(copy, { location: target.location, dataDir: target.dataDir }),
-          /backup format version 7; this Holdfast reads version 1/,
+          /backup format version 7; this Holdfast reads versions 1 and 2/,
         );
         await rm(join(copy, 'manifest.json'));
         await assert.rejects(
@@ -243,7 +278,7 @@ for (const name of backendNames) {
       });
       assert.equal(collectedDuringBackup, 0, 'nothing is deleted while the backup holds contents');
       assert.equal(backup.counts.messages, mail.sent, 'the snapshot has the message');
-      assert.equal(await pooled(to, doomed.blob_hash), true, 'and its content');
+      assert.notEqual((await ContentPool.open(to)).size(doomed.blob_hash), undefined, 'and its content');
       assert.equal(backup.missingBlobs.length, 0);
       assert.equal((await verifyBackup(backup.dir)).ok, true);
 
