@@ -211,7 +211,23 @@ function continuitySettings(
         `${where}: ${key}.name = "${name}" is not allowed: continuity.upstream[${names.get(name)}] has that name already; give each upstream its own`,
       );
     names.set(name, i);
-    return { name, domains: u.domains, url: u.url, probeRecipient: u.probe_recipient ?? `postmaster@${u.domains[0]}` };
+    const sent = u.sent && {
+      url: u.sent.url,
+      credentialsFile: u.sent.credentials,
+      folder: u.sent.folder,
+      tlsVerify: u.sent.tls_verify ?? true,
+    };
+    if (sent && (sent.url.username !== '') === (sent.credentialsFile !== undefined))
+      throw new ConfigError(
+        `${where}: ${key}.sent is not allowed as given: sign in either as a master user (user:password@ in sent.url) or with per-user sent.credentials, one of the two`,
+      );
+    return {
+      name,
+      domains: u.domains,
+      url: u.url,
+      probeRecipient: u.probe_recipient ?? `postmaster@${u.domains[0]}`,
+      ...(sent ? { sent } : {}),
+    };
   });
   return {
     activateAfterMs: section?.activate_after ?? 10 * 60_000,

@@ -103,6 +103,17 @@ const relayDomains = setting('a list of domains, or ["*"] for every domain that 
   return raw.map((d: string) => d.toLowerCase());
 });
 
+/** [continuity.upstream.sent] url: where users' sent items are appended; user:password@ is a master user. */
+const imapUrl = setting('an "imaps://[user:password@]host[:port]" or "imap://…" URL (imap:// uses STARTTLS)', (raw) => {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const url = new URL(raw);
+    return (url.protocol === 'imap:' || url.protocol === 'imaps:') && url.hostname ? url : undefined;
+  } catch {
+    return undefined;
+  }
+});
+
 /** [[continuity.upstream]] domains: each a domain name; "*" is not allowed (an upstream serves named domains). */
 const continuityDomains = setting('a list of domain names such as ["contoso.com"] ("*" is not allowed here)', (raw) => {
   if (
@@ -227,6 +238,14 @@ export const fileSchema = z.strictObject({
             domains: continuityDomains,
             url: relayUrl,
             probe_recipient: emailAddress.optional(),
+            sent: z
+              .strictObject({
+                url: imapUrl,
+                credentials: nonEmptyText('a file path').optional(),
+                folder: nonEmptyText('a folder name such as "Sent Items"').optional(),
+                tls_verify: yesNo.optional(),
+              })
+              .optional(),
           }),
         )
         .optional(),
@@ -428,6 +447,20 @@ export interface ContinuityUpstream {
   url: URL;
   /** The address the probe asks RCPT for (the probe never sends a message). */
   probeRecipient: string;
+  /** Where what users send during an event is appended on recovery (continuity/sent-replay.ts); absent: nowhere. */
+  sent?: UpstreamSentFolder;
+}
+
+/** [continuity.upstream.sent]: the upstream's IMAP server and how Holdfast signs in there as each user. */
+export interface UpstreamSentFolder {
+  /** imaps:// or imap:// (STARTTLS); a user:password in it is a master user (SASL PLAIN with the user as authzid). */
+  url: URL;
+  /** A file of "address,password" (or "address,login,password") lines, instead of a master user. */
+  credentialsFile?: string;
+  /** The upstream folder; default: the one marked \Sent, else "Sent". */
+  folder?: string;
+  /** Whether the server's certificate is checked (default yes). */
+  tlsVerify: boolean;
 }
 
 /** [backup]: backups taken by the server itself (backup/backup-schedule.ts). */

@@ -7,7 +7,7 @@
 //    service health (event-issue.ts), and remove copies past `continuity.retain`.
 import type { Kysely } from 'kysely';
 import type { Singletons } from '../cluster/singletons.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, ContinuityUpstream } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
 import { backlogCounts, copyStart, releaseOldestFirst } from '../flow/queue/domain-backlog.ts';
 import type { NewMailSignal } from '../flow/queue/new-mail-signal.ts';
@@ -23,6 +23,7 @@ import { removeExpiredCopies } from './copy-retention.ts';
 import { postEventState } from './event-issue.ts';
 import { decide } from './event-rules.ts';
 import { probeUpstream } from './upstream-probe.ts';
+import { SentReplay, sentGiveUpMs } from './sent-replay.ts';
 import { UpstreamRecords } from './upstream-record.ts';
 import type { UpstreamWatch } from './upstream-watch.ts';
 
@@ -48,6 +49,7 @@ const copyDelayMs = 20;
 export class ContinuityService {
   readonly events: ContinuityEvents;
   readonly records: UpstreamRecords;
+  private readonly sent: SentReplay;
   private timer?: NodeJS.Timeout;
   private nudgeTimer?: NodeJS.Timeout;
   private stopListening?: () => void;
@@ -58,6 +60,7 @@ export class ContinuityService {
   constructor(private readonly deps: ContinuityServiceDeps) {
     this.events = new ContinuityEvents(deps.db);
     this.records = new UpstreamRecords(deps.db, deps.dialect);
+    this.sent = new SentReplay({ db: deps.db, blobs: deps.mail.blobs, logger: deps.logger, now: deps.now });
   }
 
   start() {
@@ -179,7 +182,7 @@ export class ContinuityService {
         if (await this.events.move(event.id, 'recovering', 'active', now(), decision.reason))
           log.warn({ event: event.id, reason: decision.reason }, 'continuity: upstream fails again during the replay');
       } else if (decision.kind === 'replay' && event) {
-        await this.replay(event, upstream.domains, log);
+        await this.replay(event, upstream, log);
       }
     }
     await this.tell();
@@ -188,18 +191,36 @@ export class ContinuityService {
 
   /**
    * Recovering: what the upstream pushed back meanwhile is released again (each round, not at its
-   * next retry hours later), and the event closes once nothing queued before the recovery waits.
+   * next retry hours later), and the event closes once nothing queued before the recovery waits and
+   * what users sent is in their upstream Sent folder (when [continuity.upstream.sent] is set).
    */
-  private async replay(event: ContinuityEvent, domains: string[], log: Logger) {
+  private async replay(event: ContinuityEvent, upstream: ContinuityUpstream, log: Logger) {
     const now = this.deps.now();
-    await releaseOldestFirst(this.deps.db, domains, now);
-    const { waiting } = await backlogCounts(this.deps.db, domains, {
+    await releaseOldestFirst(this.deps.db, upstream.domains, now);
+    const { waiting } = await backlogCounts(this.deps.db, upstream.domains, {
       before: event.recoveringSince ?? now,
       since: now,
     });
-    if (waiting > 0) return;
-    if (await this.events.move(event.id, 'recovering', 'closed', now))
+    if (waiting > 0 || !(await this.sentItemsUpstream(event, upstream, log))) return;
+    if (await this.events.move(event.id, 'recovering', 'closed', this.deps.now())) {
+      this.sent.forget(event.id);
       log.info({ event: event.id }, 'continuity: the held mail is with the upstream; event closed');
+    }
+  }
+
+  /** Appends users' sent items upstream; false while some wait for the upstream's IMAP to answer. */
+  private async sentItemsUpstream(event: ContinuityEvent, upstream: ContinuityUpstream, log: Logger) {
+    if (!upstream.sent) return true;
+    const now = this.deps.now();
+    const result = await this.sent.run(event, upstream, now - (event.recoveringSince ?? now) > sentGiveUpMs);
+    if (result.appended)
+      log.info({ event: event.id, appended: result.appended }, 'continuity: sent items appended upstream');
+    if (result.skipped.length)
+      log.warn(
+        { event: event.id, skipped: result.skipped },
+        'continuity: some users’ sent items stay in Holdfast only (their Sent folder upstream could not be reached)',
+      );
+    return result.waiting === 0;
   }
 
   /** Posts each event's state changes to service health (one post per change). */

@@ -98,6 +98,20 @@ describe('[continuity] settings', () => {
     assert.deepEqual(ok.continuity.upstreams[0]!.domains, ['a.example']);
     assert.equal(ok.continuity.activateAfterMs, 600_000);
     assert.equal(ok.relays[0]!.url.host, 'up.example:2525', 'the upstream is the relay route of its domains');
+    const upstream =
+      '[[continuity.upstream]]\ndomains = ["a.example"]\nurl = "smtp://up.example"\n[continuity.upstream.sent]\n';
+    assert.throws(
+      await config(`${upstream}url = "imaps://imap.example"\n`),
+      /continuity\.upstream\[0\]\.sent is not allowed as given: sign in either as a master user .* or with per-user sent\.credentials/,
+    );
+    assert.throws(
+      await config(`${upstream}url = "https://imap.example"\ncredentials = "creds.csv"\n`),
+      /continuity\.upstream\.0\.sent\.url = "https:\/\/imap\.example" is not allowed: expected an "imaps:/,
+    );
+    const sent = (await config(`${upstream}url = "imaps://master:secret@imap.example"\nfolder = "Sent Items"\n`))();
+    assert.equal(sent.continuity.upstreams[0]!.sent?.url.username, 'master');
+    assert.equal(sent.continuity.upstreams[0]!.sent?.folder, 'Sent Items');
+    assert.equal(sent.continuity.upstreams[0]!.sent?.tlsVerify, true);
   });
 });
 
