@@ -8,8 +8,9 @@ import nodemailer from 'nodemailer';
 import { createImipSender } from '../../src/flow/imip-sender.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
+import { startContinuityNode } from './continuity-node.ts';
 
 const password = 'Continuity-Routes-31';
 const alice = 'alice@contoso.example';
@@ -26,25 +27,16 @@ for (const backend of backendNames) {
       outside = await new FakeMx().start();
       outside.script.rcpt = (address) =>
         address.startsWith('nobody@') ? { code: 550, message: '5.1.1 no such user' } : undefined;
-      t = await startTestNode(backend, {
-        toml: [
-          '[queue]',
-          'retry = ["1s"]',
-          `remote_port = ${outside.port}`,
-          '[continuity]',
-          'probe_interval = "1h"',
-          '[[continuity.upstream]]',
-          'name = "exchange"',
-          'domains = ["contoso.example"]',
-          `url = "smtp://127.0.0.1:${upstream.port}"`,
-        ].join('\n'),
+      t = await startContinuityNode(backend, {
+        upstreamPort: upstream.port,
+        outsidePort: outside.port,
+        settings: ['probe_interval = "1h"'],
+        users: [alice],
+        password,
       });
-      t.dns.set('partner.example', { MX: [{ exchange: 'mx.partner.example', priority: 10 }] });
-      t.dns.set('mx.partner.example', { A: ['127.0.0.1'] });
       const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addDomain('contoso.example');
       await tenant.addDomain('fabrikam.example');
-      for (const address of [alice, organizer]) await tenant.addPrincipal({ kind: 'user', address, password });
+      await tenant.addPrincipal({ kind: 'user', address: organizer, password });
       await tenant.addPrincipal({ kind: 'group', address: 'team@fabrikam.example' });
       for (const member of [organizer, alice]) await tenant.addGroupMember('team@fabrikam.example', member);
     });

@@ -10,8 +10,9 @@ import { continuityStatus, type UpstreamStatus } from '../../src/continuity/cont
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
+import { startContinuityNode } from './continuity-node.ts';
 
 const password = 'Continuity-Works-77';
 const users = ['alice@contoso.example', 'bob@contoso.example'];
@@ -34,29 +35,13 @@ for (const backend of backendNames) {
             }
           : undefined;
       outside = await new FakeMx().start();
-      t = await startTestNode(backend, {
-        toml: [
-          '[queue]',
-          'retry = ["1s"]',
-          `remote_port = ${outside.port}`,
-          '[cluster]',
-          'heartbeat = "200ms"',
-          'lease = "1s"',
-          '[continuity]',
-          'activate_after = "1500ms"',
-          'probe_interval = "300ms"',
-          'probe_timeout = "2s"',
-          '[[continuity.upstream]]',
-          'name = "exchange"',
-          'domains = ["contoso.example"]',
-          `url = "smtp://127.0.0.1:${upstream.port}"`,
-        ].join('\n'),
+      t = await startContinuityNode(backend, {
+        upstreamPort: upstream.port,
+        outsidePort: outside.port,
+        settings: ['activate_after = "1500ms"', 'probe_interval = "300ms"', 'probe_timeout = "2s"'],
+        users,
+        password,
       });
-      t.dns.set('partner.example', { MX: [{ exchange: 'mx.partner.example', priority: 10 }] });
-      t.dns.set('mx.partner.example', { A: ['127.0.0.1'] });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addDomain('contoso.example');
-      for (const address of users) await tenant.addPrincipal({ kind: 'user', address, password });
     });
 
     after(async () => {

@@ -15,7 +15,8 @@ import { silentLogger } from '../../src/logging/logger.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
+import { startContinuityNode } from './continuity-node.ts';
 import { dovecotInstalled, startUpstreamImap, type UpstreamImap } from './upstream-imap.ts';
 
 const password = 'Sent-Replay-Works-64';
@@ -36,26 +37,17 @@ for (const backend of backendNames) {
       dir = mkdtempSync(join(tmpdir(), 'holdfast-sent-replay-'));
       upstream = await new FakeMx().start();
       imap = await startUpstreamImap();
-      t = await startTestNode(backend, {
+      t = await startContinuityNode(backend, {
+        upstreamPort: upstream.port,
+        settings: ['activate_after = "1h"', 'probe_interval = "300ms"'],
         toml: [
-          '[cluster]',
-          'heartbeat = "200ms"',
-          'lease = "1s"',
-          '[continuity]',
-          'activate_after = "1h"',
-          'probe_interval = "300ms"',
-          '[[continuity.upstream]]',
-          'name = "exchange"',
-          'domains = ["contoso.example"]',
-          `url = "smtp://127.0.0.1:${upstream.port}"`,
           '[continuity.upstream.sent]',
           `url = "imaps://${imap.masterUser}:${imap.masterPassword}@127.0.0.1:${imap.imapsPort}"`,
           'tls_verify = false',
-        ].join('\n'),
+        ],
+        users: [alice, bob],
+        password,
       });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addDomain('contoso.example');
-      for (const address of [alice, bob]) await tenant.addPrincipal({ kind: 'user', address, password });
     });
 
     after(async () => {
