@@ -3,6 +3,9 @@
 //
 //   <to>/<id>/manifest.json                 written last; a directory without it is incomplete
 //   <to>/<id>/tables/<table>.ndjson.gz      a header line, then one JSON array of values per row
+//   <to>/segments/<table>-<fp>.ndjson.gz    the same for part of a large table, shared by every
+//                                           backup in <to> whose rows there are the same
+//                                           (table-segments.ts)
 //   <to>/<id>/contents.ndjson.gz            [hash, size] of every content the snapshot refers to
 //   <to>/packs/<id>-0001.pack               the contents, shared by every backup in <to>
 //                                           (content-packs.ts)
@@ -25,10 +28,17 @@ export const poolDirName = 'blobs';
 /** A table's file and what it holds. */
 export interface TableEntry {
   name: string;
-  /** Relative to the backup's directory. */
+  /** Relative to the backup's directory; for a table in segments, its first segment's (or none). */
   file: string;
   columns: string[];
   rows: number;
+  /** A large table's segments, shared with other backups in the same place (table-segments.ts). */
+  segments?: { file: string; from: number | null; to: number | null; rows: number }[];
+}
+
+/** The files holding a table's rows, in order. */
+export function tableFiles(table: TableEntry): string[] {
+  return table.segments ? table.segments.map((s) => s.file) : [table.file];
 }
 
 /** A file of the backup and its SHA-256 (of the bytes on disk). */

@@ -6,10 +6,11 @@
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../errors.ts';
-import { checkManifest, isBackupId, manifestName } from './backup-format.ts';
+import { checkManifest, isBackupId, manifestName, tableFiles } from './backup-format.ts';
 import { removePoolLeftovers } from './content-pool.ts';
 import { openBackup } from './open-backup.ts';
 import { expirePool } from './pool-expiry.ts';
+import { expireSegments } from './table-segments.ts';
 
 export interface BackupListing {
   id: string;
@@ -109,9 +110,11 @@ export async function expireBackups(to: string, keep: number, now = Date.now()):
   // What the kept backups need, read before anything is removed: a list that cannot be read stops
   // the expiry, since its contents cannot be told apart from unused ones.
   const needed = new Set<string>();
+  const neededSegments = new Set<string>();
   for (const listing of kept) {
     const backup = await openBackup(listing.dir);
     for await (const { hash } of backup.contents()) needed.add(hash);
+    for (const table of backup.manifest.tables) for (const file of tableFiles(table)) neededSegments.add(file);
   }
 
   for (const listing of expired) {
@@ -149,10 +152,11 @@ export async function expireBackups(to: string, keep: number, now = Date.now()):
 
   await removePoolLeftovers(to);
   const pool = await expirePool(to, needed, now);
+  const segments = await expireSegments(to, neededSegments);
   return {
     kept: kept.map((b) => b.id),
     removed: expired.map((b) => b.id),
     blobsRemoved: pool.contentsRemoved,
-    bytesFreed: pool.bytesFreed,
+    bytesFreed: pool.bytesFreed + segments.bytes,
   };
 }

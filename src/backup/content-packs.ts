@@ -3,20 +3,23 @@
 // messages that was most of a backup's and a restore's time. A pack is written once, start to end,
 // synced once and renamed into place complete; it is read in long sequential spans.
 //
-//   <to>/packs/<name>.pack   the contents, each a gzip member of its own, back to back; then the
-//                            index, a gzip'd JSON list of [hash, offset, length, size] (size: the
-//                            content's uncompressed bytes); then a footer of 24 bytes: "HFPACK01",
-//                            the index's offset and its length (each a 64-bit little-endian integer).
+//   <to>/packs/<name>.pack   blocks, each a gzip member holding one or more whole contents back to
+//                            back (about 256 KB of them; a large content is a block of its own);
+//                            then the index, a gzip'd JSON list of [hash, block offset, block
+//                            length, start in the block, size]; then a footer of 24 bytes:
+//                            "HFPACK01", the index's offset and its length (64-bit little-endian).
 //
-// A pack being written is named `.tmp-<name>.pack`: a crash leaves that, never a pack that looks
-// whole. Any member can be read alone (partial restore) from the offset and length in the index.
+// Contents are compressed a block at a time because compressing or decompressing a few kilobytes
+// costs mostly the call (zlib's set-up), not the bytes. A pack being written is named
+// `.tmp-<name>.pack`: a crash leaves that, never a pack that looks whole. Any content can be read
+// alone (partial restore) by decompressing its block.
 import { createHash } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { createGzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { createGzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { invalid } from '../errors.ts';
 import { syncDirectory } from './durable-files.ts';
 import { gzipLevel } from './ndjson-files.ts';
@@ -25,21 +28,28 @@ export const packsDirName = 'packs';
 export const packSuffix = '.pack';
 export const packTempPrefix = '.tmp-';
 
-/** Where a content is: which pack, the member's offset and compressed length, the content's size. */
+/** Where a content is: its pack, its block's offset and compressed length, where in the block, its size. */
 export interface PackEntry {
   hash: string;
   pack: string;
   offset: number;
   length: number;
+  start: number;
   size: number;
 }
 
 const footerMagic = Buffer.from('HFPACK01', 'latin1');
 const footerBytes = 24;
-/** A pack is sealed once it holds this much; a restore reads it, an expiry rewrites it, as a unit. */
+/** A pack is sealed once it holds this much; an expiry keeps or rewrites it as a unit. */
 export const packTargetBytes = 64 * 1024 * 1024;
-/** Contents at least this large are streamed into a pack rather than compressed in one piece. */
+/** Contents are gathered into blocks of about this many (uncompressed) bytes. */
+const blockTargetBytes = 256 * 1024;
+/** Contents at least this large are streamed into a block of their own rather than held whole. */
 export const streamedContentBytes = 8 * 1024 * 1024;
+/** Output chunk size for a block's decompression: most blocks in one chunk (each is a round trip from the thread pool). */
+export const blockChunkBytes = 2 * blockTargetBytes;
+/** Blocks being compressed (in the thread pool) or waiting to be written, at most. */
+const blocksInFlight = 4;
 
 const gzipAsync = promisify(gzip);
 
@@ -64,52 +74,55 @@ export async function readPackIndex(dir: string, name: string): Promise<PackEntr
     }
     if (!Array.isArray(list)) throw damaged('its index is not a list');
     return list.map((item) => {
-      const [hash, offset, length, contentSize] = item as [unknown, unknown, unknown, unknown];
+      const [hash, offset, length, start, contentSize] = item as unknown[];
+      const numbers = [offset, length, start, contentSize];
       if (
         typeof hash !== 'string' ||
         !/^[0-9a-f]{64}$/.test(hash) ||
-        ![offset, length, contentSize].every((n) => Number.isSafeInteger(n) && (n as number) >= 0) ||
+        !numbers.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) ||
         (offset as number) + (length as number) > indexOffset
       )
-        throw damaged(`its index holds an entry that is not [hash, offset, length, size] within the pack`);
-      return { hash, pack: name, offset: offset as number, length: length as number, size: contentSize as number };
+        throw damaged('its index holds an entry that is not [hash, offset, length, start, size] within the pack');
+      return {
+        hash,
+        pack: name,
+        offset: offset as number,
+        length: length as number,
+        start: start as number,
+        size: contentSize as number,
+      };
     });
   } finally {
     await file.close();
   }
 }
 
-/** Spans read at once when members are read in order (most members are a few kilobytes). */
+/** Spans read at once when blocks are read in order. */
 const spanBytes = 8 * 1024 * 1024;
 
 /**
- * The compressed members of one pack at these entries, in the order given (sorted by offset, they
- * are read in long spans). Fails if the pack is missing or shorter than its index says.
+ * The compressed blocks of one pack at these offsets (each { offset, length }, sorted by offset:
+ * neighbours are read in long spans). Fails if the pack is missing or shorter than its index says.
  */
-export async function* readPackMembers(
+export async function* readPackBlocks(
   dir: string,
   name: string,
-  entries: PackEntry[],
-): AsyncIterable<{ entry: PackEntry; member: Buffer }> {
+  blocks: { offset: number; length: number }[],
+): AsyncIterable<{ offset: number; block: Buffer }> {
   const file = await open(join(dir, name), 'r');
   try {
-    for (let i = 0; i < entries.length; ) {
-      const start = entries[i]!.offset;
-      let end = start + entries[i]!.length;
+    for (let i = 0; i < blocks.length; ) {
+      const first = blocks[i]!.offset;
+      let end = first + blocks[i]!.length;
       let j = i + 1;
-      // Neighbours in the pack share one read, as long as the span stays short.
-      while (
-        j < entries.length &&
-        entries[j]!.offset >= start &&
-        entries[j]!.offset + entries[j]!.length - start <= spanBytes
-      ) {
-        end = Math.max(end, entries[j]!.offset + entries[j]!.length);
+      while (j < blocks.length && blocks[j]!.offset + blocks[j]!.length - first <= spanBytes) {
+        end = Math.max(end, blocks[j]!.offset + blocks[j]!.length);
         j++;
       }
-      const span = await readExactly(file, start, end - start);
+      const span = await readExactly(file, first, end - first);
       for (; i < j; i++) {
-        const entry = entries[i]!;
-        yield { entry, member: span.subarray(entry.offset - start, entry.offset - start + entry.length) };
+        const { offset, length } = blocks[i]!;
+        yield { offset, block: span.subarray(offset - first, offset - first + length) };
       }
     }
   } finally {
@@ -117,14 +130,24 @@ export async function* readPackMembers(
   }
 }
 
-/** One member read alone (partial restore, a single content). */
-export async function readPackMember(dir: string, entry: PackEntry): Promise<Buffer> {
+/** One content's block, read alone (partial restore). */
+export async function readPackBlock(dir: string, entry: PackEntry): Promise<Buffer> {
   const file = await open(join(dir, entry.pack), 'r');
   try {
     return await readExactly(file, entry.offset, entry.length);
   } finally {
     await file.close();
   }
+}
+
+/** A content cut out of its decompressed block; a block too short for it is damage. */
+export function contentOf(entry: PackEntry, block: Buffer): Buffer {
+  if (entry.start + entry.size > block.length)
+    throw invalid(
+      'backup-pack-damaged',
+      `its block in pack ${entry.pack} at byte ${entry.offset} holds ${block.length} bytes, too few for it`,
+    );
+  return block.subarray(entry.start, entry.start + entry.size);
 }
 
 async function readExactly(file: FileHandle, position: number, length: number): Promise<Buffer> {
@@ -144,20 +167,25 @@ async function readExactly(file: FileHandle, position: number, length: number): 
 
 /**
  * Appends contents to packs in `dir`, named `<prefix>-0001.pack`, `-0002`, …, each sealed when it
- * reaches packTargetBytes. Contents are compressed in the thread pool, several at once, and
- * appended one at a time in the order their compression finishes. Nothing is visible under a
- * pack's name until `finish` (or a pack filling up) has sealed, synced and renamed it.
+ * reaches packTargetBytes. Contents are gathered into blocks; a full block is compressed in the
+ * thread pool while the next fills, and blocks are written in the order they filled. Nothing is
+ * visible under a pack's name until `finish` (or a pack filling up) has sealed, synced and renamed it.
  */
 export class PackWriter {
   /** Packs sealed so far, by name. */
   readonly sealed: string[] = [];
-  /** Bytes of sealed and open packs written so far (members, indexes, footers). */
+  /** Bytes written so far (blocks, indexes, footers). */
   bytesWritten = 0;
   private file?: FileHandle;
   private name = '';
   private position = 0;
-  private entries: [string, number, number, number][] = [];
+  private entries: [string, number, number, number, number][] = [];
+  private block: { hash: string; data: Buffer }[] = [];
+  private blockBytes = 0;
+  /** Blocks handed on and not yet written, oldest first. */
+  private inFlight: Promise<void>[] = [];
   private turn: Promise<unknown> = Promise.resolve();
+  private failure: unknown;
 
   constructor(
     private readonly dir: string,
@@ -165,35 +193,24 @@ export class PackWriter {
   ) {}
 
   /**
-   * Compresses a content held in memory and appends it; resolves to its compressed length. Bytes
-   * that do not hash to `hash` are refused: a pack holds only what its index names.
+   * Adds a content held in memory. Bytes that do not hash to `hash` are refused: a pack holds only
+   * what its index names. Resolves once the content is taken (waiting while blocks pile up).
    */
-  async add(hash: string, data: Buffer): Promise<number> {
+  async add(hash: string, data: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
     const actual = createHash('sha256').update(data).digest('hex');
     if (actual !== hash) throw hashMismatch(hash, actual);
-    const member = await gzipAsync(data, { level: gzipLevel });
-    await this.append(hash, member, data.length);
-    return member.length;
-  }
-
-  /** Appends a member as it is (an expiry moves members between packs without recompressing them). */
-  append(hash: string, member: Buffer, size: number): Promise<void> {
-    return this.inTurn(async () => {
-      const file = await this.current();
-      await writeAll(file, member, this.position);
-      this.entries.push([hash, this.position, member.length, size]);
-      this.position += member.length;
-      this.bytesWritten += member.length;
-      if (this.position >= packTargetBytes) await this.seal();
-    });
+    this.block.push({ hash, data });
+    this.blockBytes += data.length;
+    if (this.blockBytes >= blockTargetBytes) await this.flushBlock();
   }
 
   /**
-   * Streams a large content into the pack (one at a time: the pack is written in order); resolves to
-   * its size and compressed length. Bytes that do not hash to `hash` are refused, their member
-   * dropped (the next write goes over it).
+   * Streams a large content into a block of its own; resolves to its size. Bytes that do not hash
+   * to `hash` are refused, their block dropped (the next write goes over it).
    */
-  addStream(hash: string, source: AsyncIterable<Uint8Array>): Promise<{ size: number; length: number }> {
+  async addStream(hash: string, source: AsyncIterable<Uint8Array>): Promise<{ size: number }> {
+    await this.flushBlock();
     return this.inTurn(async () => {
       const file = await this.current();
       const hasher = createHash('sha256');
@@ -223,14 +240,17 @@ export class PackWriter {
         this.position = start;
         throw hashMismatch(hash, actual);
       }
-      this.entries.push([hash, start, this.position - start, size]);
+      this.entries.push([hash, start, this.position - start, 0, size]);
       if (this.position >= packTargetBytes) await this.seal();
-      return { size, length: this.position - start };
+      return { size };
     });
   }
 
-  /** Seals the open pack, if any, and syncs the directory: every pack written is then on disk. */
-  finish(): Promise<string[]> {
+  /** Writes what is gathered, seals the open pack and syncs the directory: every pack written is on disk. */
+  async finish(): Promise<string[]> {
+    await this.flushBlock();
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
     return this.inTurn(async () => {
       await this.seal();
       if (this.sealed.length > 0) await syncDirectory(this.dir);
@@ -239,14 +259,48 @@ export class PackWriter {
   }
 
   /** Gives up: the open pack's temporary file goes; packs sealed already stay (the caller decides). */
-  abort(): Promise<void> {
-    return this.inTurn(async () => {
+  async abort(): Promise<void> {
+    this.block = [];
+    await Promise.allSettled(this.inFlight);
+    await this.inTurn(async () => {
       const file = this.file;
       this.file = undefined;
       if (!file) return;
       await file.close().catch(() => {});
       await rm(join(this.dir, `${packTempPrefix}${this.name}`), { force: true });
+    }).catch(() => {});
+  }
+
+  /** Compresses the gathered contents as one block and queues it to be written after those before it. */
+  private async flushBlock(): Promise<void> {
+    if (this.block.length === 0) return;
+    const contents = this.block;
+    this.block = [];
+    this.blockBytes = 0;
+    const bytes = Buffer.concat(contents.map((c) => c.data));
+    // One output chunk as large as the block: each chunk is a round trip from the thread pool.
+    const compressed = gzipAsync(bytes, { level: gzipLevel, chunkSize: bytes.length + 1024 });
+    compressed.catch(() => {}); // met below, in turn
+    const written = this.inTurn(async () => {
+      const block = await compressed;
+      const file = await this.current();
+      await writeAll(file, block, this.position);
+      let start = 0;
+      for (const { hash, data } of contents) {
+        this.entries.push([hash, this.position, block.length, start, data.length]);
+        start += data.length;
+      }
+      this.position += block.length;
+      this.bytesWritten += block.length;
+      if (this.position >= packTargetBytes) await this.seal();
+    }).catch((error) => {
+      this.failure ??= error;
     });
+    this.inFlight.push(written);
+    written.finally(() => this.inFlight.splice(this.inFlight.indexOf(written), 1));
+    // Back pressure: the caller waits while too many blocks are on their way.
+    while (this.inFlight.length > blocksInFlight) await this.inFlight[0];
+    if (this.failure) throw this.failure;
   }
 
   /** Runs `work` after everything queued before it; a failure fails that call only. */

@@ -14,20 +14,22 @@ import { promisify } from 'node:util';
 import { createGunzip, gunzip, gunzipSync } from 'node:zlib';
 import { poolDirName, poolPath } from './backup-format.ts';
 import {
+  blockChunkBytes,
+  contentOf,
   packSuffix,
   packsDirName,
   packTempPrefix,
+  readPackBlock,
+  readPackBlocks,
   readPackIndex,
-  readPackMember,
-  readPackMembers,
   type PackEntry,
 } from './content-packs.ts';
 import { readAll } from './content-stream.ts';
 
 const gunzipAsync = promisify(gunzip);
 
-/** Contents being decompressed at once while a backup is read in order (the thread pool runs them). */
-const decompressAhead = 16;
+/** Contents read ahead while a backup is read in order (their blocks decompressed in the thread pool). */
+const readAhead = 64;
 
 export class ContentPool {
   private constructor(
@@ -87,10 +89,10 @@ export class ContentPool {
     const entry = this.entries.get(hash);
     if (!entry) return openLegacy(this.to, hash);
     const out = new PassThrough();
-    readPackMember(this.packsDir, entry)
-      .then((member) => gunzipAsync(member))
+    readPackBlock(this.packsDir, entry)
+      .then((block) => gunzipAsync(block, { chunkSize: blockChunkBytes }))
       .then(
-        (data) => out.end(data),
+        (block) => out.end(Buffer.from(contentOf(entry, block))),
         (error) => out.destroy(error),
       );
     return out;
@@ -98,44 +100,55 @@ export class ContentPool {
 
   /**
    * The bytes of these contents, read pack by pack in the order they were written (long sequential
-   * reads) and decompressed several at once. Each comes with a promise of its bytes; a content that
-   * cannot be read (missing, damaged, its pack gone) has a rejected one, met by the caller in turn.
+   * reads), each block decompressed once, several at a time. Each comes with a promise of its bytes;
+   * a content that cannot be read (missing, damaged, its pack gone) has a rejected one, met by the
+   * caller in turn.
    */
   async *read(hashes: Iterable<string>): AsyncIterable<{ hash: string; data: Promise<Buffer> }> {
-    const byPack = new Map<string, PackEntry[]>();
+    // pack → block offset → the contents wanted from that block
+    const byPack = new Map<string, Map<number, PackEntry[]>>();
     const elsewhere: string[] = [];
     for (const hash of hashes) {
       const entry = this.entries.get(hash);
-      if (!entry) elsewhere.push(hash);
-      else {
-        const list = byPack.get(entry.pack) ?? [];
-        if (list.length === 0) byPack.set(entry.pack, list);
-        list.push(entry);
+      if (!entry) {
+        elsewhere.push(hash);
+        continue;
       }
+      let blocks = byPack.get(entry.pack);
+      if (!blocks) byPack.set(entry.pack, (blocks = new Map()));
+      const wanted = blocks.get(entry.offset);
+      if (wanted) wanted.push(entry);
+      else blocks.set(entry.offset, [entry]);
     }
     const window: { hash: string; data: Promise<Buffer> }[] = [];
     const started = (hash: string, data: Promise<Buffer>) => {
       data.catch(() => {}); // met by the caller in its turn
       window.push({ hash, data });
     };
-    for (const [pack, list] of [...byPack].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      list.sort((a, b) => a.offset - b.offset);
-      let delivered = 0;
+    for (const [pack, blocks] of [...byPack].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const order = [...blocks.values()]
+        .map((wanted) => ({ offset: wanted[0]!.offset, length: wanted[0]!.length, wanted }))
+        .sort((a, b) => a.offset - b.offset);
+      let done = 0;
       try {
-        for await (const { entry, member } of readPackMembers(this.packsDir, pack, list)) {
-          started(entry.hash, gunzipAsync(member));
-          delivered++;
-          if (window.length >= decompressAhead) yield window.shift()!;
+        for await (const { block } of readPackBlocks(this.packsDir, pack, order)) {
+          const decompressed = gunzipAsync(block, { chunkSize: blockChunkBytes });
+          for (const entry of order[done]!.wanted)
+            started(
+              entry.hash,
+              decompressed.then((bytes) => contentOf(entry, bytes)),
+            );
+          done++;
+          while (window.length >= readAhead) yield window.shift()!;
         }
       } catch (error) {
         // The pack is gone or short: each content it should have held fails with the reason.
-        for (const { hash } of list.slice(delivered)) started(hash, Promise.reject(error));
+        for (const { wanted } of order.slice(done)) for (const { hash } of wanted) started(hash, Promise.reject(error));
       }
-      while (window.length > decompressAhead) yield window.shift()!;
     }
     for (const hash of elsewhere) {
       started(hash, readAll(openLegacy(this.to, hash)));
-      if (window.length >= decompressAhead) yield window.shift()!;
+      while (window.length >= readAhead) yield window.shift()!;
     }
     yield* window.splice(0);
   }

@@ -30,6 +30,9 @@ import { chain, readHead } from './content-stream.ts';
 import { syncDirectory, writeFileAtomically } from './durable-files.ts';
 import { createNdjsonWriter } from './ndjson-files.ts';
 import { openSnapshot } from './store-snapshot.ts';
+import { listBackups } from './backup-list.ts';
+import { openBackup } from './open-backup.ts';
+import { segmentedTables, writeSegments } from './table-segments.ts';
 
 export interface BackupProgress {
   table?: string;
@@ -42,6 +45,8 @@ export interface CreateBackupOptions {
   now?: () => number;
   /** Called after each table (awaited, if it returns a promise) and every 1,000 contents. */
   onProgress?: (progress: BackupProgress) => void | Promise<void>;
+  /** Rows per segment of a large table (table-segments.ts); tests make it small. */
+  segmentRows?: number;
 }
 
 export interface BackupSummary {
@@ -88,7 +93,31 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
     let newBlobs = 0;
     const missing: string[] = [];
     try {
+      const previous = await newestManifest(to, snapshot.schemaVersion);
       for (const table of snapshot.tables) {
+        if (segmentedTables[table.name]) {
+          const before = previous?.tables.find((t) => t.name === table.name);
+          const written = await writeSegments(
+            snapshot,
+            table,
+            to,
+            snapshot.schemaVersion,
+            before?.segments && previous ? { segments: before.segments, files: previous.files } : undefined,
+            options.segmentRows,
+          );
+          Object.assign(files, written.files);
+          bytesWritten += written.bytesWritten;
+          tables.push({
+            name: table.name,
+            file: written.segments[0]?.file ?? '',
+            columns: table.columns,
+            rows: written.rows,
+            segments: written.segments,
+          });
+          counts[table.name] = written.rows;
+          await options.onProgress?.({ table: table.name, rows: written.rows });
+          continue;
+        }
         const file = tableFile(table.name);
         const writer = await createNdjsonWriter(join(partial, file));
         let rows = 0;
@@ -114,7 +143,7 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
       try {
         const copyOne = async (hash: string, required: boolean) => {
           const pooledSize = pool.size(hash);
-          if (pooledSize !== undefined) return { size: pooledSize, written: 0 };
+          if (pooledSize !== undefined) return { size: pooledSize, added: false };
           try {
             return await copyContent(packs, hash, store.blobs.open(hash) as Readable);
           } catch (error) {
@@ -133,7 +162,7 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
               await list.write([hash, copied.size]);
               contentCount++;
               contentBytes += copied.size;
-              if (copied.written) newBlobs++;
+              if (copied.added) newBlobs++;
               if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
             })
             .catch((error) => {
@@ -203,19 +232,20 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
   }
 }
 
-/** Reads one content from the store into a pack: most whole (compressed in the thread pool), a large one streamed. */
-async function copyContent(
-  packs: PackWriter,
-  hash: string,
-  source: Readable,
-): Promise<{ size: number; written: number }> {
+/** The manifest of the newest complete backup in `to` of this schema version, if any (its segments are shared). */
+async function newestManifest(to: string, schemaVersion: number): Promise<BackupManifest | undefined> {
+  const newest = (await listBackups(to)).filter((b) => b.schemaVersion === schemaVersion).at(-1);
+  if (!newest) return undefined;
+  return (await openBackup(newest.dir).catch(() => undefined))?.manifest;
+}
+
+/** Reads one content from the store into a pack: most whole (compressed a block at a time), a large one streamed. */
+async function copyContent(packs: PackWriter, hash: string, source: Readable): Promise<{ size: number; added: true }> {
   const read = await readHead(source, streamedContentBytes);
-  if (read.rest) {
-    const streamed = await packs.addStream(hash, chain(read.head, read.rest));
-    return { size: streamed.size, written: streamed.length };
-  }
+  if (read.rest) return { ...(await packs.addStream(hash, chain(read.head, read.rest))), added: true };
   const data = Buffer.concat(read.head, read.headBytes);
-  return { size: data.length, written: await packs.add(hash, data) };
+  await packs.add(hash, data);
+  return { size: data.length, added: true };
 }
 
 /**

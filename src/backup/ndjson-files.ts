@@ -19,10 +19,14 @@ export interface NdjsonWriter {
   abort(): Promise<void>;
 }
 
+/** Characters of lines gathered before they go to the compressor. */
+const batchChars = 256 * 1024;
+
 export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
   const hash = createHash('sha256');
   let bytes = 0;
-  const gzip = createGzip({ level: gzipLevel });
+  // Large chunks: each chunk compressed is a round trip to the thread pool.
+  const gzip = createGzip({ level: gzipLevel, chunkSize: batchChars });
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
@@ -35,12 +39,26 @@ export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
   const done = pipeline(gzip, counter, out);
   let failure: unknown;
   done.catch((error) => (failure = error));
+  let draining: Promise<void> | undefined;
+  // Lines are handed to the compressor a batch at a time: one call per line cost more than the line.
+  let batch = '';
+  const handOn = async () => {
+    const text = batch;
+    batch = '';
+    // Writers running at once (a backup's copies) share one wait for the compressor to drain.
+    if (!gzip.write(text)) {
+      draining ??= drained(gzip).finally(() => (draining = undefined));
+      await draining;
+    } else if (draining) await draining;
+  };
   return {
     async write(value) {
       if (failure) throw failure;
-      if (!gzip.write(`${JSON.stringify(value)}\n`)) await drained(gzip);
+      batch += `${JSON.stringify(value)}\n`;
+      if (batch.length >= batchChars) await handOn();
     },
     async finish() {
+      if (batch) await handOn();
       gzip.end();
       await done;
       return { sha256: hash.digest('hex'), bytes };

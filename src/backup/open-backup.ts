@@ -5,7 +5,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { invalid, notFound } from '../errors.ts';
-import { checkManifest, decodeValue, manifestName, type BackupManifest, type TableEntry } from './backup-format.ts';
+import {
+  checkManifest,
+  decodeValue,
+  manifestName,
+  tableFiles,
+  type BackupManifest,
+  type TableEntry,
+} from './backup-format.ts';
 import { ContentPool } from './content-pool.ts';
 import { hashFile } from './durable-files.ts';
 import { readNdjson } from './ndjson-files.ts';
@@ -63,7 +70,12 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
   async function* rowArrays(table: string): AsyncIterable<unknown[]> {
     const found = entry(table);
     if (!found) return;
-    const file = join(path, found.file);
+    for (const file of tableFiles(found)) yield* fileRows(found, file);
+  }
+
+  async function* fileRows(found: TableEntry, name: string): AsyncIterable<unknown[]> {
+    const table = found.name;
+    const file = join(path, name);
     let first = true;
     try {
       for await (const line of readNdjson(file)) {
@@ -83,9 +95,9 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
       if (first) throw new Error('it is empty');
     } catch (error) {
       if ((error as { code?: string }).code === 'ENOENT')
-        throw notFound('backup-file-missing', `${found.file} of backup ${manifest.id} is missing (${file})`);
+        throw notFound('backup-file-missing', `${name} of backup ${manifest.id} is missing (${file})`);
       if (error instanceof Error && !('kind' in error))
-        throw invalid('backup-file-damaged', `${found.file} of backup ${manifest.id} is damaged: ${error.message}`);
+        throw invalid('backup-file-damaged', `${name} of backup ${manifest.id} is damaged: ${error.message}`);
       throw error;
     }
   }

@@ -1,11 +1,11 @@
 // Removing from a backup target's content pool what no kept backup needs. A pack none of whose
-// contents is needed is deleted; a pack mostly unneeded (less than half its bytes needed) has its
-// needed members copied into a new pack, as they are, and is then deleted; other packs stay whole
-// (an unneeded content in a mostly needed pack waits for a later expiry). Format-1 pool files
+// contents is needed is deleted; a pack mostly unneeded (less than half its content bytes needed)
+// has its needed contents written into a new pack and is then deleted; other packs stay whole (an
+// unneeded content in a mostly needed pack waits for a later expiry). Format-1 pool files
 // (one per content) go one by one. The caller makes sure no backup is being written meanwhile.
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PackWriter, readPackMembers, type PackEntry } from './content-packs.ts';
+import { PackWriter, type PackEntry } from './content-packs.ts';
 import { ContentPool, legacyPoolContents, removeLegacyContent } from './content-pool.ts';
 
 export interface PoolExpiry {
@@ -26,9 +26,11 @@ export async function expirePool(to: string, needed: Set<string>, now: number): 
   // Each needed content counts in one pack only (the pool's choice): a copy left in another pack by
   // an interrupted expiry is unneeded there and goes with it.
   const live = new Map<string, PackEntry[]>(pool.packs.map((pack) => [pack, []]));
+  const contentBytes = new Map<string, number>(pool.packs.map((pack) => [pack, 0]));
   const counts = new Map<string, number>(pool.packs.map((pack) => [pack, 0]));
   for (const [hash, entry] of pool.located()) {
     counts.set(entry.pack, (counts.get(entry.pack) ?? 0) + 1);
+    contentBytes.set(entry.pack, (contentBytes.get(entry.pack) ?? 0) + entry.size);
     if (needed.has(hash)) live.get(entry.pack)?.push(entry);
   }
   const packBytes = async (pack: string) => (await stat(join(pool.packsDir, pack))).size;
@@ -37,12 +39,10 @@ export async function expirePool(to: string, needed: Set<string>, now: number): 
   try {
     for (const pack of pool.packs) {
       const entries = live.get(pack)!;
+      const liveBytes = entries.reduce((sum, e) => sum + e.size, 0);
+      if (entries.length > 0 && liveBytes * 2 >= contentBytes.get(pack)!) continue;
+      for await (const { hash, data } of pool.read(entries.map((e) => e.hash))) await rewrite.add(hash, await data);
       const bytes = await packBytes(pack);
-      const liveBytes = entries.reduce((sum, e) => sum + e.length, 0);
-      if (entries.length > 0 && liveBytes * 2 >= bytes) continue;
-      entries.sort((a, b) => a.offset - b.offset);
-      for await (const { entry, member } of readPackMembers(pool.packsDir, pack, entries))
-        await rewrite.append(entry.hash, member, entry.size);
       goes.push(pack);
       bytesFreed += bytes;
       contentsRemoved += (counts.get(pack) ?? 0) - entries.length;

@@ -18,9 +18,10 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
       'select max(version) as version from holdfast_schema',
     );
     let cursors = 0;
-    async function* read(query: string): AsyncIterable<unknown[]> {
+    async function* read(query: string, params: unknown[] = []): AsyncIterable<unknown[]> {
       const cursor = `holdfast_backup_${++cursors}`;
-      await client.query(`declare ${cursor} no scroll cursor for ${query}`);
+      let n = 0;
+      await client.query(`declare ${cursor} no scroll cursor for ${query.replace(/\?/g, () => `$${++n}`)}`, params);
       try {
         for (;;) {
           const batch = await client.query({ text: `fetch ${snapshotBatch} from ${cursor}`, rowMode: 'array' });
@@ -37,6 +38,7 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
       tables,
       rows: (table) =>
         read(`select ${table.columns.map(quoteIdentifier).join(', ')} from ${quoteIdentifier(table.name)}`),
+      query: (text, params) => read(text, params),
       async *contents() {
         for await (const row of read(contentReferencesSql))
           yield { hash: String(row[0]), required: Number(row[1]) === 1 };

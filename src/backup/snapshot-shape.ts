@@ -15,6 +15,8 @@ export interface StoreSnapshot {
   schemaVersion: number;
   tables: TableInfo[];
   rows(table: TableInfo): AsyncIterable<unknown[]>;
+  /** Rows of a query of our own in the snapshot, as arrays; `?` marks each parameter. */
+  query(text: string, params: unknown[]): AsyncIterable<unknown[]>;
   /** Each content the snapshot refers to, once, in hash order. */
   contents(): AsyncIterable<ContentReference>;
   close(): Promise<void>;

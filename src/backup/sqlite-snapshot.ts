@@ -25,6 +25,7 @@ export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Pro
             .prepare(`select ${table.columns.map(quoteIdentifier).join(', ')} from ${quoteIdentifier(table.name)}`)
             .raw(true),
         ),
+      query: (text, params) => batches<unknown[]>(connection.prepare(text).raw(true), params),
       async *contents() {
         for await (const row of batches<[string, number]>(connection.prepare(contentReferencesSql).raw(true)))
           yield { hash: row[0], required: Number(row[1]) === 1 };
@@ -40,8 +41,8 @@ export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Pro
   }
 }
 
-async function* batches<Row>(statement: SqliteDatabase.Statement): AsyncIterable<Row> {
-  const rows = statement.iterate() as IterableIterator<Row>;
+async function* batches<Row>(statement: SqliteDatabase.Statement, params: unknown[] = []): AsyncIterable<Row> {
+  const rows = statement.iterate(...params) as IterableIterator<Row>;
   try {
     for (;;) {
       const batch: Row[] = [];

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { HoldfastError } from '../errors.ts';
 import { latestSchemaVersion } from '../store/migrations/index.ts';
 import { openStore } from '../store/store.ts';
+import { tableFiles } from './backup-format.ts';
 import { openBackup } from './open-backup.ts';
 import { restoreBackup } from './restore-backup.ts';
 
@@ -44,7 +45,8 @@ export async function verifyBackup(dir: string, options: VerifyOptions = {}): Pr
   options.onProgress?.({ step: 'files' });
   problems.push(...(await backup.fileProblems()));
   for (const table of manifest.tables)
-    if (!manifest.files[table.file]) problems.push(`the manifest lists no hash for ${table.file}`);
+    for (const file of tableFiles(table))
+      if (!manifest.files[file]) problems.push(`the manifest lists no hash for ${file}`);
   if (manifest.schemaVersion > latestSchemaVersion)
     problems.push(
       `schema version ${manifest.schemaVersion} is newer than this Holdfast's (${latestSchemaVersion}): verify it with a newer Holdfast`,

@@ -44,7 +44,9 @@ describe('damaged and contended backups', () => {
     await cp(to, copy, { recursive: true });
     const dir = join(copy, backup.id);
     // Valid gzip, one row short: only the manifest's size and hash tell.
-    const file = join(dir, 'tables', 'messages.ndjson.gz');
+    // The messages table is dumped in segments (backup/table-segments.ts): its first one.
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    const file = join(dir, manifest.tables.find((t: { name: string }) => t.name === 'messages').segments[0].file);
     const lines = gunzipSync(await readFile(file))
       .toString()
       .trimEnd()
@@ -55,7 +57,7 @@ describe('damaged and contended backups', () => {
     targets.push(target);
     await assert.rejects(
       restoreBackup(dir, { location: target.location, dataDir: target.dataDir }),
-      /is damaged: size mismatch in tables\/messages\.ndjson\.gz/,
+      /is damaged: size mismatch in \.\.\/segments\/messages-[0-9a-f]+\.ndjson\.gz/,
     );
     await assert.rejects(
       recoverFromBackup(
@@ -63,7 +65,7 @@ describe('damaged and contended backups', () => {
         { store: t.node.holdfast.store, findOwner: async () => undefined },
         { user: alice, dryRun: true },
       ),
-      /is damaged: size mismatch in tables\/messages\.ndjson\.gz.*holdfast backup verify/,
+      /is damaged: size mismatch in \.\.\/segments\/messages-[0-9a-f]+\.ndjson\.gz.*holdfast backup verify/,
     );
   });
 

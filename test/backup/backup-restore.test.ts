@@ -20,6 +20,7 @@ import { readBlob } from '../../src/store/blobs/blob-store.ts';
 import { ContentCollector } from '../../src/store/content-collector.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from '../helpers/backends.ts';
+import { imapflowClient } from '../helpers/imapflow.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { SelfMailer } from '../helpers/submission.ts';
 
@@ -70,7 +71,8 @@ for (const name of backendNames) {
     });
 
     it('backs up a serving store, verifies the backup, and restores it into an empty store', async () => {
-      first = await createBackup(t.node.holdfast.store, { to });
+      // One row per segment of blob_metadata: the next backup shares those that did not change.
+      first = await createBackup(t.node.holdfast.store, { to, segmentRows: 1 });
       assert.equal(first.dialect, name);
       assert.equal(first.counts.messages, 4);
       assert.ok(first.blobs >= 4, `${first.blobs} contents`);
@@ -115,8 +117,27 @@ for (const name of backendNames) {
 
     it('copies only new contents into the same target the next time, and expiry keeps what kept backups need', async () => {
       await mail.send(2);
-      const second = await createBackup(t.node.holdfast.store, { to });
+      // A flag set over IMAP on the oldest message: its segment of the messages table changed.
+      const client = imapflowClient(t.port('imaps'), alice, password);
+      await client.connect();
+      try {
+        await client.mailboxOpen('INBOX');
+        await client.messageFlagsAdd('1', ['\\Flagged']);
+      } finally {
+        await client.logout();
+      }
+      const second = await createBackup(t.node.holdfast.store, { to, segmentRows: 1 });
       assert.equal(second.counts.messages, 6);
+      const segmentsOf = async (dir: string) =>
+        (await openBackup(dir)).manifest.tables.find((t) => t.name === 'blob_metadata')!.segments!.map((s) => s.file);
+      const [before, after] = [await segmentsOf(first.dir), await segmentsOf(second.dir)];
+      assert.ok(before.length >= 3, `the first backup's blob_metadata is in segments (${before.length})`);
+      assert.deepEqual(
+        after.slice(0, before.length - 1),
+        before.slice(0, -1),
+        'segments with the same rows are shared',
+      );
+      assert.ok(after.length > before.length, 'the last segment grew and was cut again');
       assert.equal(second.blobs, first.blobs + 2);
       assert.equal(second.newBlobs, 2, 'the contents of the first backup were in the pool already');
       assert.deepEqual(
@@ -152,6 +173,15 @@ for (const name of backendNames) {
       );
       const verified = await verifyBackup(second.dir);
       assert.equal(verified.ok, true, verified.verdict);
+      const target = await newTarget();
+      await restoreBackup(second.dir, { location: target.location, dataDir: target.dataDir });
+      const { store } = await openStore({ ...target, now: Date.now });
+      try {
+        const oldest = await store.db.selectFrom('messages').select('flags').orderBy('id').executeTakeFirstOrThrow();
+        assert.match(oldest.flags, /\\Flagged/, 'the restore has the flag set after the first backup');
+      } finally {
+        await store.close();
+      }
       first = second;
     });
 
@@ -177,17 +207,17 @@ for (const name of backendNames) {
         await writeFile(pack, original);
       }
 
-      const table = join(first.dir, 'tables', 'messages.ndjson.gz');
+      const table = join(first.dir, 'tables', 'mailboxes.ndjson.gz');
       const whole = await readFile(table);
       await truncate(table, Math.floor(whole.length / 2));
       try {
         const result = await verifyBackup(first.dir);
         assert.equal(result.ok, false);
-        assert.match(result.verdict, /size mismatch in tables\/messages\.ndjson\.gz/);
+        assert.match(result.verdict, /size mismatch in tables\/mailboxes\.ndjson\.gz/);
         const target = await newTarget();
         await assert.rejects(
           restoreBackup(first.dir, { location: target.location, dataDir: target.dataDir }),
-          /is damaged: size mismatch in tables\/messages\.ndjson\.gz/,
+          /is damaged: size mismatch in tables\/mailboxes\.ndjson\.gz/,
         );
         if (target.location.kind === 'sqlite') {
           const { readdir } = await import('node:fs/promises');
@@ -206,6 +236,7 @@ for (const name of backendNames) {
     it('reads a backup of format 1, which kept one file per content', async () => {
       const old = join(await tempDir(), 'format-1');
       await cp(first.dir, join(old, first.id), { recursive: true });
+      await cp(join(to, 'segments'), join(old, 'segments'), { recursive: true });
       const backup = await openBackup(first.dir);
       const pool = await backup.pool();
       for await (const { hash } of backup.contents()) {
@@ -223,9 +254,11 @@ for (const name of backendNames) {
     });
 
     it('refuses a backup of a newer schema and a directory that is no backup, saying why', async () => {
-      const copy = await tempDir('holdfast-newer-');
+      const place = await tempDir('holdfast-newer-');
+      const copy = join(place, first.id);
       try {
         await cp(first.dir, copy, { recursive: true });
+        await cp(join(to, 'segments'), join(place, 'segments'), { recursive: true });
         const manifest = JSON.parse(await readFile(join(copy, 'manifest.json'), 'utf8'));
         await writeFile(join(copy, 'manifest.json'), JSON.stringify({ ...manifest, schemaVersion: 999 }));
         const target = await newTarget();
@@ -247,7 +280,7 @@ for (const name of backendNames) {
         assert.equal(verdict.ok, false);
         assert.match(verdict.verdict, /no manifest\.json/);
       } finally {
-        await rm(copy, { recursive: true, force: true });
+        await rm(place, { recursive: true, force: true });
       }
     });
 

@@ -20,6 +20,7 @@ import * as sessionGeneration from './0016-session-generation.ts';
 import * as cluster from './0017-cluster.ts';
 import * as backupRestore from './0018-backup-restore.ts';
 import * as backupRuns from './0019-backup-runs.ts';
+import * as contentMetadataAge from './0021-content-metadata-age.ts';
 import * as continuity from './0020-continuity.ts';
 
 export interface Migration {
@@ -49,6 +50,7 @@ export const migrations: Migration[] = [
   { version: 18, name: 'backup-restore', up: backupRestore.up },
   { version: 19, name: 'backup-runs', up: backupRuns.up },
   { version: 20, name: 'continuity', up: continuity.up },
+  { version: 21, name: 'content-metadata-age', up: contentMetadataAge.up },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)!.version;
