@@ -2,7 +2,7 @@
 // refusal of a non-empty one, incremental contents, expiry, damage found by verify, and the content
 // collector held off while a backup copies what its snapshot refers to.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -130,14 +130,14 @@ for (const name of backendNames) {
       assert.equal(second.counts.messages, 6);
       const segmentsOf = async (dir: string) =>
         (await openBackup(dir)).manifest.tables.find((t) => t.name === 'blob_metadata')!.segments!.map((s) => s.file);
-      const [before, after] = [await segmentsOf(first.dir), await segmentsOf(second.dir)];
-      assert.ok(before.length >= 3, `the first backup's blob_metadata is in segments (${before.length})`);
+      const [earlier, later] = [await segmentsOf(first.dir), await segmentsOf(second.dir)];
+      assert.ok(earlier.length >= 3, `the first backup's blob_metadata is in segments (${earlier.length})`);
       assert.deepEqual(
-        after.slice(0, before.length - 1),
-        before.slice(0, -1),
+        later.slice(0, earlier.length - 1),
+        earlier.slice(0, -1),
         'segments with the same rows are shared',
       );
-      assert.ok(after.length > before.length, 'the last segment grew and was cut again');
+      assert.ok(later.length > earlier.length, 'the last segment grew and was cut again');
       assert.equal(second.blobs, first.blobs + 2);
       assert.equal(second.newBlobs, 2, 'the contents of the first backup were in the pool already');
       assert.deepEqual(
@@ -152,6 +152,17 @@ for (const name of backendNames) {
       const orphanPack = new PackWriter(join(to, 'packs'), 'backup-20200101T000000Z');
       await orphanPack.add(orphan, gone);
       await orphanPack.finish();
+      // A pack mostly unneeded: one small content a kept backup needs (its copy here is the one the
+      // pool reads: the pack sorts last) beside 200 KB nothing needs. Expiry rewrites it.
+      const poolBefore = await ContentPool.open(to);
+      let small = '';
+      for await (const { hash, size } of (await openBackup(second.dir)).contents()) if (size < 50_000) small = hash;
+      const smallBytes = await readAll(poolBefore.open(small));
+      const junk = randomBytes(200_000);
+      const sparse = new PackWriter(join(to, 'packs'), 'zz-sparse');
+      await sparse.add(small, smallBytes);
+      await sparse.add(createHash('sha256').update(junk).digest('hex'), junk);
+      await sparse.finish();
       const legacyOrphan = 'f'.repeat(64);
       await mkdir(join(poolPath(to, legacyOrphan), '..'), { recursive: true });
       await writeFile(poolPath(to, legacyOrphan), gzipSync('gone too'));
@@ -161,10 +172,13 @@ for (const name of backendNames) {
       await utimes(leftover, twoDaysAgo, twoDaysAgo);
       const expiry = await expireBackups(to, 1);
       assert.deepEqual(expiry.removed, [first.id]);
-      assert.equal(expiry.blobsRemoved, 2);
+      assert.equal(expiry.blobsRemoved, 3);
       const pool = await ContentPool.open(to);
       assert.equal(pool.size(orphan), undefined, 'the pack only the expired backup needed is gone');
-      assert.equal(pool.packs.length, 2, 'each kept content in the pack its backup wrote');
+      assert.equal(pool.packs.length, 3, `the backups' packs and one rewritten: ${pool.packs.join(', ')}`);
+      assert.ok(!pool.packs.includes('zz-sparse-0001.pack') && pool.packs.some((p) => p.startsWith('expiry-')));
+      assert.ok(pool.describe(small).includes('expiry-'), 'the needed content moved to the rewritten pack');
+      assert.deepEqual(await readAll(pool.open(small)), smallBytes);
       await assert.rejects(readFile(poolPath(to, legacyOrphan)), { code: 'ENOENT' });
       assert.deepEqual(
         (await listBackups(to)).map((b) => b.id),
