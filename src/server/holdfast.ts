@@ -45,7 +45,7 @@ export interface Holdfast {
   upstreamWatch: UpstreamWatch;
   /** This node in the cluster: its registration and heartbeat, and the singleton jobs it may run. */
   cluster: Cluster;
-  /** A worker of --workers: per-address and per-user limits counted by the primary for the machine (absent: by this process). */
+  /** A worker of --workers: per-address, per-forest and per-user limits counted by the primary for the machine (absent: by this process). */
   machineLimits?: MachineLimitsClient;
   now(): number;
 }

@@ -26,6 +26,14 @@ export interface MachineCount {
   give(key: string): void;
 }
 
+/** A machine-wide count whose limit comes with each take (a resource forest's limit is the forest's own). */
+export interface MachineLimit {
+  /** Takes a slot of `key` if fewer than `max` are in use: true if taken, false if not, undefined if the primary did not answer. */
+  take(key: string, max: number): Promise<boolean | undefined>;
+  /** Gives back a slot `take` took (nothing is sent for one the primary did not grant). */
+  give(key: string): void;
+}
+
 interface Pending {
   resolve(granted: boolean | undefined): void;
   timer: NodeJS.Timeout;
@@ -55,6 +63,11 @@ export class MachineLimitsClient {
   /** The count of one kind, with its limit. */
   count(kind: LimitKind, max: number): MachineCount {
     return { take: (key) => this.take(kind, key, max), give: (key) => this.give(kind, key) };
+  }
+
+  /** The count of one kind whose limit differs by key, given at each take. */
+  limit(kind: LimitKind): MachineLimit {
+    return { take: (key, max) => this.take(kind, key, max), give: (key) => this.give(kind, key) };
   }
 
   /** A message from the primary: true if it was an answer to one of ours. */

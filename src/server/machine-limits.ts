@@ -1,6 +1,6 @@
 // The primary's machine-wide counts under `holdfast start --workers N`: the limits an administrator
-// sets per client address or per user (smtp.max_connections_per_ip, imap.max_connections_per_user)
-// hold for the whole machine, not once per worker. Workers ask the primary for a slot (take) and
+// sets per client address, per resource forest or per user (smtp.max_connections_per_ip, a forest's
+// --max-connections, imap.max_connections_per_user) hold for the whole machine, not once per worker. Workers ask the primary for a slot (take) and
 // give it back when the connection ends; the primary alone decides, so two workers can never both
 // take the last slot. It also remembers which worker holds what, so a worker that dies gives back
 // everything at once (its connections died with it). Pure bookkeeping: workers.ts carries the messages.

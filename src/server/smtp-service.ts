@@ -18,6 +18,7 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
   const limits = new ConnectionLimits(
     config.smtp.maxConnectionsPerIp,
     holdfast.machineLimits?.count('smtp-ip', config.smtp.maxConnectionsPerIp),
+    holdfast.machineLimits?.limit('smtp-forest'),
   );
   holdfast.metrics.countForestConnections(() => limits.forestUsage());
   const intake = new Intake({

@@ -52,7 +52,7 @@ export interface StartOptions {
   now?: () => number;
   /** DNS for mail (tests inject one); default: HOLDFAST_DNS_SERVERS or the system's resolvers. */
   dns?: MailDns;
-  /** A worker of --workers: the primary counts the per-address and per-user limits for the machine. */
+  /** A worker of --workers: the primary counts the per-address, per-forest and per-user limits for the machine. */
   machineLimits?: MachineLimitsClient;
 }
 

@@ -29,9 +29,10 @@ export type PrimaryMessage =
 
 /**
  * The limits counted per machine under --workers: SMTP connections per client address
- * (smtp.max_connections_per_ip) and IMAP sessions per user (imap.max_connections_per_user).
+ * (smtp.max_connections_per_ip), SMTP connections per resource forest (the forest's
+ * --max-connections; key: the forest's id) and IMAP sessions per user (imap.max_connections_per_user).
  */
-export type LimitKind = 'smtp-ip' | 'imap-user';
+export type LimitKind = 'smtp-ip' | 'smtp-forest' | 'imap-user';
 
 export function isHoldfastMessage<T extends { holdfast: string }>(value: unknown): value is T {
   return typeof value === 'object' && value !== null && typeof (value as { holdfast?: unknown }).holdfast === 'string';

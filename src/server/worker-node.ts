@@ -36,7 +36,7 @@ export async function runWorker(
   // Password hashes are pure CPU: the workers share the machine's cores, so each takes its share
   // unless [auth] kdf_concurrency says otherwise.
   config.auth.kdfConcurrency ??= Math.max(1, Math.floor(defaultKdfConcurrency() / Math.max(1, options.count || 1)));
-  // Per-address and per-user limits hold for the machine: the primary keeps the counts.
+  // Per-address, per-forest and per-user limits hold for the machine: the primary keeps the counts.
   const machineLimits = new MachineLimitsClient(toPrimary, logger);
   process.on('message', (message) => {
     if (isHoldfastMessage<PrimaryMessage>(message)) machineLimits.receive(message);

@@ -2,9 +2,9 @@
 // (migrations, first-run bootstrap, the self-signed certificate), then forks N workers (node:cluster),
 // each a whole node (worker-node.ts) listening on the same ports: the primary accepts connections
 // and hands them to the workers in turn. It relays mailbox changes between workers (IDLE in one sees
-// a delivery made by another), keeps the machine-wide counts of the per-address and per-user limits
-// (machine-limits.ts; a worker that dies gives back what it held), restarts a worker that dies (with
-// backoff), stops them all on SIGTERM/SIGINT, and prints the start-up summary once.
+// a delivery made by another), keeps the machine-wide counts of the per-address, per-forest and
+// per-user limits (machine-limits.ts; a worker that dies gives back what it held), restarts a worker
+// that dies (with backoff), stops them all on SIGTERM/SIGINT, and prints the start-up summary once.
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';

@@ -1,5 +1,5 @@
-// smtp.max_connections_per_ip and imap.max_connections_per_user hold for the whole machine under
-// `holdfast start --workers 2` (the real program, real sockets): the primary keeps the counts, a
+// smtp.max_connections_per_ip, a resource forest's --max-connections and imap.max_connections_per_user
+// hold for the whole machine under `holdfast start --workers 2` (the real program, real sockets): the primary keeps the counts, a
 // connection over the limit gets the same refusal a single process gives whichever worker takes it,
 // and a worker killed with SIGKILL gives back what it held. Also the two halves on their own: the
 // primary's bookkeeping, and a worker's client when the primary answers late or not at all.
@@ -21,6 +21,8 @@ import { SmtpTalk } from '../helpers/smtp-talk.ts';
 const password = 'Wonderland-42';
 const smtpRefusal =
   '421 4.3.2 The maximum number of concurrent server connections has exceeded a per-source limit (3), closing transmission channel';
+const forestRefusal =
+  '421 4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit (forest default: 2), closing transmission channel';
 const imapRefusal = /^t\d+ NO \[LIMIT\] Too many open sessions for alice@test\.example \(limit 2\); close some/m;
 
 describe('machine-wide limits: the primary’s counts', () => {
@@ -41,6 +43,18 @@ describe('machine-wide limits: the primary’s counts', () => {
     assert.equal(limits.count('smtp-ip', '10.0.0.1'), 0);
     assert.equal(limits.releaseWorker(1), 2);
     assert.equal(limits.count('imap-user', '10.0.0.1'), 0);
+  });
+
+  it('takes the limit given with each take (a forest lowered while in use lets no one in until under it)', () => {
+    const limits = new MachineLimits();
+    assert.equal(limits.take(1, 'smtp-forest', '7', 3), true);
+    assert.equal(limits.take(2, 'smtp-forest', '7', 3), true);
+    assert.equal(limits.take(1, 'smtp-forest', '7', 1), false, 'lowered to 1 with 2 in use');
+    limits.give(1, 'smtp-forest', '7');
+    assert.equal(limits.take(2, 'smtp-forest', '7', 1), false, 'still 1 in use');
+    limits.give(2, 'smtp-forest', '7');
+    assert.equal(limits.take(2, 'smtp-forest', '7', 1), true);
+    assert.equal(limits.take(1, 'smtp-ip', '7', 1), true, 'a forest and an address of the same key count apart');
   });
 });
 
@@ -77,6 +91,18 @@ describe('machine-wide limits: a worker’s client', () => {
     assert.deepEqual(sent.slice(2), [{ holdfast: 'give', kind: 'smtp-ip', key: '10.0.0.1' }]);
   });
 
+  it('sends the limit given with each take of a per-key limit', async () => {
+    const { sent, channel } = fakePrimary();
+    const client = new MachineLimitsClient(channel, new LogCapture().logger, 5_000);
+    const forests = client.limit('smtp-forest');
+    const taken = forests.take('7', 2);
+    assert.deepEqual(sent, [{ holdfast: 'take', id: 1, kind: 'smtp-forest', key: '7', max: 2 }]);
+    client.receive({ holdfast: 'taken', id: 1, granted: true });
+    assert.equal(await taken, true);
+    forests.give('7');
+    assert.deepEqual(sent[1], { holdfast: 'give', kind: 'smtp-forest', key: '7' });
+  });
+
   it('answers "no answer" when the primary is late, logs it once, and gives back a late grant', async () => {
     const { sent, channel } = fakePrimary();
     const log = new LogCapture();
@@ -111,7 +137,7 @@ describe('machine-wide limits: a worker’s client', () => {
 
 const localPort = (talk: SmtpTalk | ImapTalk) => (talk as unknown as { socket: Socket }).socket.localPort!;
 
-/** A server with smtp.max_connections_per_ip = 3 and imap.max_connections_per_user = 2, and alice. */
+/** A server with smtp.max_connections_per_ip = 3, imap.max_connections_per_user = 2, the default forest's limit 2, and alice. */
 async function limitedServer(backend: TestBackend, args: string[]): Promise<StartedServer> {
   const configFile = join(backend.dataDir, 'holdfast.toml');
   await writeFile(configFile, '[smtp]\nmax_connections_per_ip = 3\n[imap]\nmax_connections_per_user = 2\n');
@@ -123,6 +149,8 @@ async function limitedServer(backend: TestBackend, args: string[]): Promise<Star
   await initHoldfast(env);
   const added = await runHoldfast(['user', 'add', 'alice@test.example', '--password', password], { env });
   assert.equal(added.code, 0, added.stderr);
+  const forest = await runHoldfast(['forest', 'set', 'default', '--max-connections', '2'], { env });
+  assert.equal(forest.code, 0, forest.stderr);
   return startHoldfast(env, args);
 }
 
@@ -191,6 +219,41 @@ for (const workers of [1, 2]) {
       });
       await smtpRefusedTimes(2);
       await Promise.all([quit(again), quit(held[1]!.talk), quit(held[2]!.talk)]);
+    });
+
+    /** An SMTP session that has touched alice's forest (RCPT); `reply` is RCPT's answer. */
+    const inForest = async () => {
+      const { talk, greeting } = await smtp();
+      assert.match(greeting, /^220 /);
+      assert.match(await talk.send('EHLO client.example'), /^250/);
+      assert.match(await talk.send('MAIL FROM:<sender@remote.example>'), /^250 /);
+      return { talk, reply: await talk.send('RCPT TO:<alice@test.example>') };
+    };
+
+    it('refuses a third SMTP session in a forest of 2 at RCPT whichever worker takes it, and takes one after a QUIT', async () => {
+      const held = [await inForest(), await inForest()];
+      for (const { reply } of held) assert.match(reply, /^250 /);
+      if (workers > 1) {
+        const pids = childrenOf(server.child.pid!);
+        const holders = new Set(held.map(({ talk }) => holderOf(pids, server.port('smtp'), localPort(talk))));
+        assert.equal(holders.size, 2, 'one session on each worker: each alone is under the limit');
+      }
+      // The third, on either worker, is over the machine's limit.
+      const third = await inForest();
+      assert.equal(third.reply, forestRefusal);
+      await waitUntil('the refused connection to close', () => third.talk.isClosed);
+      await quit(held[0]!.talk);
+      const again = await waitUntil('a session in the forest again', async () => {
+        const { talk, reply } = await inForest();
+        if (/^250 /.test(reply)) return talk;
+        assert.equal(reply, forestRefusal);
+        await waitUntil('the refused connection to close', () => talk.isClosed);
+        return undefined;
+      });
+      const over = await inForest();
+      assert.equal(over.reply, forestRefusal);
+      await waitUntil('the refused connection to close', () => over.talk.isClosed);
+      await Promise.all([quit(again), quit(held[1]!.talk)]);
     });
 
     it('refuses a third IMAP session of one user with [LIMIT], and opens one after a LOGOUT', async () => {

@@ -390,7 +390,10 @@ export class Intake {
   private async joinForest(state: SessionState, tenantId: number) {
     const forest = await this.routing.forestOfTenant(tenantId);
     if (state.forests.has(forest.id)) return;
-    this.deps.limits.acquireForest(forest.id, forest.maxConnections, forest.name);
+    await this.deps.limits.acquireForest(forest.id, forest.maxConnections, forest.name);
+    // The client may have gone while the forest was looked up or counted: its close released what
+    // the session held then, so this slot goes back at once.
+    if (this.sessions.get(state.info.id) !== state) return this.deps.limits.releaseForest(forest.id);
     state.forests.add(forest.id);
   }
 
