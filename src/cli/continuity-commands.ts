@@ -12,10 +12,11 @@ import { UpstreamRecords } from '../continuity/upstream-record.ts';
 import { importContinuityUsers } from '../continuity/user-import.ts';
 import { parseDomain } from '../directory/names.ts';
 import { invalid } from '../errors.ts';
-import { DkimKeys, dnsRecordName, dnsRecordValue } from '../flow/dkim-keys.ts';
+import { DkimKeys } from '../flow/dkim-keys.ts';
 import { copyStart } from '../flow/queue/domain-backlog.ts';
 import { durationText } from '../health/issue-posts.ts';
 import { action, withDirectory } from './context.ts';
+import { continuityRecords, zoneText } from './dns-records.ts';
 import { print, table, timeText } from './output.ts';
 
 export function registerContinuityCommands(program: Command) {
@@ -93,25 +94,9 @@ export function registerContinuityCommands(program: Command) {
             `${domain} is not a continuity domain: expected one of ${config.continuity.upstreams.flatMap((u) => u.domains).join(', ') || '(none configured in [[continuity.upstream]])'}`,
           );
         const key = await new DkimKeys(store.db).active(domain);
-        const records = [
-          {
-            name: domain,
-            type: 'TXT',
-            value: `v=spf1 a:${config.hostname} include:spf.protection.outlook.com -all`,
-            note: `SPF: add a:${config.hostname} (or its addresses) to the record you have; the include is Exchange Online's, keep yours`,
-          },
-          {
-            name: dnsRecordName(key),
-            type: 'TXT',
-            value: dnsRecordValue(key),
-            note: 'DKIM: mail users send through Holdfast during an event is signed with this key',
-          },
-        ];
+        const records = continuityRecords(config, domain, key);
         print(options, records, () =>
-          [
-            `Records for ${domain} (upstream ${upstream.name}):`,
-            ...records.flatMap((r) => ['', `# ${r.note}`, `${r.name}. IN ${r.type} "${r.value}"`]),
-          ].join('\n'),
+          [`Records for ${domain} (upstream ${upstream.name}):`, zoneText(records)].join('\n'),
         );
       }),
   );

@@ -1,6 +1,7 @@
 // holdfast dkim show|rotate — the DKIM keys Holdfast signs a domain's outgoing mail with.
 import type { Command } from 'commander';
 import { DkimKeys, dnsRecordName, dnsRecordValue } from '../flow/dkim-keys.ts';
+import { dkimRecord, zoneLine } from './dns-records.ts';
 import { parseDomain } from '../directory/names.ts';
 import { action, withDirectory } from './context.ts';
 import { print } from './output.ts';
@@ -28,12 +29,12 @@ export function registerDkimCommands(program: Command) {
           [
             `Publish this TXT record so receivers can verify mail signed for ${active.domain}:`,
             '',
-            `${dnsRecordName(active)}. IN TXT "${dnsRecordValue(active)}"`,
+            zoneLine(dkimRecord(active, '')),
             ...(all.length > 1
               ? [
                   '',
                   'Earlier keys (keep them published until mail signed with them has been delivered):',
-                  ...all.filter((k) => !k.active).map((k) => `${dnsRecordName(k)}. IN TXT "${dnsRecordValue(k)}"`),
+                  ...all.filter((k) => !k.active).map((k) => zoneLine(dkimRecord(k, ''))),
                 ]
               : []),
           ].join('\n'),
@@ -53,7 +54,7 @@ export function registerDkimCommands(program: Command) {
             [
               `New key ${key.selector} for ${key.domain} is now used for signing. Publish:`,
               '',
-              `${dnsRecordName(key)}. IN TXT "${dnsRecordValue(key)}"`,
+              zoneLine(dkimRecord(key, '')),
             ].join('\n'),
         );
       }),

@@ -1,7 +1,11 @@
-// holdfast domain add|list|remove — accepted domains of a tenant.
+// holdfast domain add|list|remove|dns — accepted domains of a tenant, and the DNS records each needs.
 import { Option, type Command } from 'commander';
 import type { DomainKind } from '../store/schema.ts';
+import { parseDomain } from '../directory/names.ts';
 import { domainKinds } from '../directory/tenant-directory.ts';
+import { DkimKeys } from '../flow/dkim-keys.ts';
+import { createMailDns } from '../flow/dns.ts';
+import { checkRecords, checkText, continuityRecords, domainRecords, zoneText } from './dns-records.ts';
 import { action, tenantsFor, withDirectory } from './context.ts';
 import { print, table } from './output.ts';
 
@@ -58,6 +62,38 @@ export function registerDomainCommands(program: Command) {
         const scope = await directory.tenantOfDomain(name);
         await scope.removeDomain(name);
         print(options, { removed: name.toLowerCase() }, () => `removed domain ${name.toLowerCase()}`);
+      }),
+  );
+
+  action<[string]>(
+    domain
+      .command('dns <domain>')
+      .description(
+        'the DNS records a domain needs (MX, SPF, DKIM, DMARC, autoconfig/autodiscover, SRV); --check compares them with DNS',
+      )
+      .option('--check', 'look each record up through the configured resolver and say which are missing or different'),
+    (name, options) =>
+      withDirectory(async ({ config, store, directory }) => {
+        const domain = parseDomain(name);
+        await directory.tenantOfDomain(domain); // unknown domains are refused, saying how to add one
+        // The key the domain's mail is signed with: created now if it has none, as signing would.
+        const key = await new DkimKeys(store.db).active(domain);
+        const upstream = config.continuity.upstreams.find((u) => u.domains.includes(domain));
+        const records = upstream ? continuityRecords(config, domain, key) : domainRecords(config, domain, key);
+        if (options.check) {
+          const checks = await checkRecords(createMailDns(config.dnsServers), records);
+          print(options, checks, () => checkText(checks));
+          if (checks.some((c) => c.status !== 'ok')) process.exitCode = 1;
+          return;
+        }
+        print(options, records, () =>
+          [
+            upstream
+              ? `Records for ${domain}, a continuity domain of ${upstream.name} (its MX and client settings stay with the upstream):`
+              : `Records for ${domain}:`,
+            zoneText(records),
+          ].join('\n'),
+        );
       }),
   );
 }
