@@ -89,7 +89,7 @@ export function domainRecords(
         name: `autoconfig.${domain}`,
         type: 'CNAME',
         value: host,
-        note: "Thunderbird's autoconfig (https://autoconfig.<domain>/mail/config-v1.1.xml; plain HTTP also works)",
+        note: "Thunderbird's autoconfig (https://autoconfig.<domain>/mail/config-v1.1.xml, or http:// if port 80 reaches Holdfast's HTTP listener)",
       },
       {
         name: `autodiscover.${domain}`,
