@@ -56,8 +56,12 @@ export const segmentedTables: Record<string, SegmentedTable> = {
   messages: { key: 'id', identity: 'id', measure: 'modseq + length(flags)' },
 };
 
-/** Rows per segment (a segment that grows past twice this is cut again). */
-export const defaultRowsPerSegment = 20_000;
+/**
+ * Rows per segment. The last segment takes the new rows and is cut again once it holds more: its
+ * first rows then form a closed segment, which is the file it was before whenever nothing was
+ * removed from it. An incremental backup rewrites at most about this many rows per table.
+ */
+export const defaultRowsPerSegment = 5_000;
 
 const fingerprintModulus = 2 ** 48;
 
@@ -102,7 +106,7 @@ export async function writeSegments(
   const lowerBounds: (number | null)[] = previous?.segments.length ? previous.segments.map((s) => s.from) : [null];
   const members = groupBySegment(order, keys, lowerBounds);
   const last = members.length - 1;
-  if (members[last]!.length > 2 * rowsPerSegment) {
+  if (members[last]!.length > rowsPerSegment) {
     const { bounds, groups } = cut(members[last]!, keys, rowsPerSegment);
     lowerBounds.push(...bounds);
     members.splice(last, 1, ...groups);
@@ -121,8 +125,9 @@ export async function writeSegments(
     const to = i + 1 < lowerBounds.length ? lowerBounds[i + 1]! : null;
     let sum = 0;
     for (const row of group) sum = (sum + digests[row]!) % fingerprintModulus;
+    // Named by what its rows are, not where its bounds are: the same rows, the same file.
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([table.name, table.columns, schemaVersion, from, to, group.length, sum]))
+      .update(JSON.stringify([table.name, table.columns, schemaVersion, group.length, sum]))
       .digest('hex')
       .slice(0, 40);
     const fileName = `${table.name}-${fingerprint}.ndjson.gz`;
