@@ -1,7 +1,9 @@
 // Prometheus metrics (prom-client): what the mail flow and the protocol services count as they work.
 // Gauges read at each scrape are added by their owners (flow/queue/queue-metrics.ts for the queue,
-// health/health-metrics.ts for service health) into the one registry. `GET /metrics` serves them.
+// health/health-metrics.ts for service health) into the one registry. `GET /metrics` serves them:
+// in a worker of --workers, added up with the other workers' figures (machine-metrics.ts).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { type Figure, machineRegistry, workerFigures } from './machine-metrics.ts';
 
 /** What the sign-in path counts (the shapes of directory/credential-cache.ts's and directory/kdf-queue.ts's stats). */
 export interface SignInStats {
@@ -9,8 +11,30 @@ export interface SignInStats {
   kdf: { running: number; waiting: number; completed: number; rejected: number; waitMsTotal: number };
 }
 
+/** Where a worker of --workers gets the other workers' figures for a scrape (server/machine-metrics-client.ts). */
+export interface MachineFigures {
+  /** The figures of the other workers that answered in time, and how many did not. */
+  gather(): Promise<{ figures: Figure[][]; missing: number }>;
+}
+
+/**
+ * The registry /metrics reads (`metrics()`): this process's figures, or with `machine` set the whole
+ * machine's, this process's added to the other workers'.
+ */
+class ScrapeRegistry extends Registry {
+  machine?: MachineFigures;
+
+  override async metrics(): Promise<string> {
+    if (!this.machine) return super.metrics();
+    const [own, others] = await Promise.all([this.getMetricsAsJSON(), this.machine.gather()]);
+    const workers = { reported: others.figures.length + 1, missing: others.missing };
+    return machineRegistry(own as unknown as Figure[], others.figures, workers).metrics();
+  }
+}
+
 export class Metrics {
-  readonly registry = new Registry();
+  private readonly scrape = new ScrapeRegistry();
+  readonly registry: Registry = this.scrape;
 
   readonly deliveryOutcomes = new Counter({
     name: 'holdfast_delivery_outcomes_total',
@@ -154,6 +178,16 @@ export class Metrics {
 
   countForestConnections(read: () => { forest: string; open: number; limit: number }[]) {
     this.connectionCounts.set('smtp', read);
+  }
+
+  /** A worker of --workers: scrapes answer with the machine's figures, the others' from `machine`. */
+  addUpWith(machine: MachineFigures) {
+    this.scrape.machine = machine;
+  }
+
+  /** This process's figures for another worker's scrape: all but those read from the store. */
+  workerFigures(): Promise<Figure[]> {
+    return workerFigures(this.registry);
   }
 }
 

@@ -28,6 +28,7 @@ import { openStore } from '../store/store.ts';
 import { messageDeps } from '../mailbox/messages.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
 import type { MachineLimitsClient } from './machine-limits-client.ts';
+import type { MachineMetricsClient } from './machine-metrics-client.ts';
 import type { ListenerInfo } from '../net/listen.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
@@ -54,6 +55,8 @@ export interface StartOptions {
   dns?: MailDns;
   /** A worker of --workers: the primary counts the per-address, per-forest and per-user limits for the machine. */
   machineLimits?: MachineLimitsClient;
+  /** A worker of --workers: /metrics answers with the figures of every worker of the machine. */
+  machineMetrics?: MachineMetricsClient;
 }
 
 export async function startNode(config: Config, options: StartOptions): Promise<RunningNode> {
@@ -111,6 +114,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     }
     const tls = await loadTlsMaterial(config);
     const metrics = new Metrics();
+    options.machineMetrics?.attach(metrics);
     metrics.watchSignIns(() => directory.signInStats());
     watchQueue(metrics, store.db, now);
     watchBackups(metrics, store.db, now);

@@ -2,6 +2,7 @@
 // cluster's IPC channel. Every message carries `holdfast` so that nothing else on the channel (Node's
 // own cluster messages) is mistaken for one.
 import type { ErrorKind } from '../errors.ts';
+import type { Figure } from '../metrics/machine-metrics.ts';
 import type { ListenerInfo } from '../net/listen.ts';
 import type { Role } from './roles.ts';
 
@@ -20,12 +21,20 @@ export type WorkerMessage =
   /** Take one of `max` machine-wide slots of kind + key (a connection, a session); answered by 'taken' with the same id. */
   | { holdfast: 'take'; id: number; kind: LimitKind; key: string; max: number }
   /** Give back a slot the primary granted this worker (the connection or session ended). */
-  | { holdfast: 'give'; kind: LimitKind; key: string };
+  | { holdfast: 'give'; kind: LimitKind; key: string }
+  /** A scrape of /metrics: the other workers' figures, please; answered by 'metrics-gathered' with the same id. */
+  | { holdfast: 'metrics-ask'; id: number }
+  /** The answer to the primary's 'metrics-collect' with this id: this worker's figures (absent: it could not read them). */
+  | { holdfast: 'metrics-report'; id: number; figures?: Figure[] };
 
 export type PrimaryMessage =
   | { holdfast: 'change'; message: string }
   /** The answer to the worker's 'take' with this id: whether it now holds the slot. */
-  | { holdfast: 'taken'; id: number; granted: boolean };
+  | { holdfast: 'taken'; id: number; granted: boolean }
+  /** Another worker is answering a scrape: this worker's figures, please ('metrics-report' with this id). */
+  | { holdfast: 'metrics-collect'; id: number }
+  /** The answer to the worker's 'metrics-ask' with this id: the figures of the others that answered in time. */
+  | { holdfast: 'metrics-gathered'; id: number; figures: Figure[][]; missing: number };
 
 /**
  * The limits counted per machine under --workers: SMTP connections per client address

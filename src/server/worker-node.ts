@@ -2,13 +2,15 @@
 // primary (workers.ts). Its listeners are the primary's, shared through node:cluster. On SQLite its
 // mailbox changes travel to the other workers through the primary (on PostgreSQL, startNode's
 // LISTEN/NOTIFY relay already carries them between every process, on this machine or another).
-// It stops on SIGTERM from the primary.
+// The machine-wide limits and the machine's /metrics figures go through the primary too
+// (machine-limits-client.ts, machine-metrics-client.ts). It stops on SIGTERM from the primary.
 import { HoldfastError } from '../errors.ts';
 import { defaultKdfConcurrency } from '../directory/kdf-queue.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
 import { MachineLimitsClient, type PrimaryChannel } from './machine-limits-client.ts';
+import { MachineMetricsClient } from './machine-metrics-client.ts';
 import { startNode, type RunningNode } from './start.ts';
 import { isHoldfastMessage, type PrimaryMessage, type WorkerMessage } from './worker-messages.ts';
 
@@ -38,12 +40,14 @@ export async function runWorker(
   config.auth.kdfConcurrency ??= Math.max(1, Math.floor(defaultKdfConcurrency() / Math.max(1, options.count || 1)));
   // Per-address, per-forest and per-user limits hold for the machine: the primary keeps the counts.
   const machineLimits = new MachineLimitsClient(toPrimary, logger);
+  // A scrape of /metrics answers with every worker's figures added up: the primary gathers them.
+  const machineMetrics = new MachineMetricsClient(toPrimary, options.count, logger);
   process.on('message', (message) => {
-    if (isHoldfastMessage<PrimaryMessage>(message)) machineLimits.receive(message);
+    if (isHoldfastMessage<PrimaryMessage>(message)) machineLimits.receive(message) || machineMetrics.receive(message);
   });
   let node: RunningNode;
   try {
-    node = await startNode(config, { roles: options.roles, logger, machineLimits });
+    node = await startNode(config, { roles: options.roles, logger, machineLimits, machineMetrics });
   } catch (error) {
     const e = error as Error;
     await send({

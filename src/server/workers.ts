@@ -3,8 +3,9 @@
 // each a whole node (worker-node.ts) listening on the same ports: the primary accepts connections
 // and hands them to the workers in turn. It relays mailbox changes between workers (IDLE in one sees
 // a delivery made by another), keeps the machine-wide counts of the per-address, per-forest and
-// per-user limits (machine-limits.ts; a worker that dies gives back what it held), restarts a worker
-// that dies (with backoff), stops them all on SIGTERM/SIGINT, and prints the start-up summary once.
+// per-user limits (machine-limits.ts; a worker that dies gives back what it held), gathers the
+// workers' figures for a scrape of /metrics (metrics-gathering.ts), restarts a worker that dies (with
+// backoff), stops them all on SIGTERM/SIGINT, and prints the start-up summary once.
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.ts';
 import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap.ts';
@@ -16,6 +17,7 @@ import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
 import type { Holdfast } from './holdfast.ts';
 import { MachineLimits } from './machine-limits.ts';
+import { MetricsGathering, type Peer } from './metrics-gathering.ts';
 import type { Role } from './roles.ts';
 import type { RunningNode } from './start.ts';
 import { startupSummary, startupSummaryJson } from './startup-summary.ts';
@@ -72,6 +74,16 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
   const answer = (worker: Worker, message: PrimaryMessage) => {
     if (worker.isConnected()) worker.send(message);
   };
+  // A scrape of /metrics in one worker adds up every worker's figures: the primary gathers them.
+  const gathering = new MetricsGathering();
+  const peer = (worker: Worker): Peer => ({ id: worker.id, send: (message) => answer(worker, message) });
+  const gatherFor = (asker: Worker, askId: number) => {
+    // A worker still starting (or restarting) has nothing to add yet: it counts as missing.
+    const others = slots
+      .filter((s) => s.ready && s.worker && s.worker !== asker && s.worker.isConnected())
+      .map((s) => peer(s.worker!));
+    gathering.ask(peer(asker), askId, others, slots.length - 1 - others.length);
+  };
 
   const relay = (from: Worker, message: string) => {
     const forward: PrimaryMessage = { holdfast: 'change', message };
@@ -95,6 +107,8 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
         const granted = !worker.isDead() && limits.take(worker.id, message.kind, message.key, message.max);
         answer(worker, { holdfast: 'taken', id: message.id, granted });
       } else if (message.holdfast === 'give') limits.give(worker.id, message.kind, message.key);
+      else if (message.holdfast === 'metrics-ask') gatherFor(worker, message.id);
+      else if (message.holdfast === 'metrics-report') gathering.report(worker.id, message.id, message.figures);
       else if (message.holdfast === 'change') relay(worker, message.message);
       else if (message.holdfast === 'ready') {
         slot.ready = true;
@@ -118,6 +132,7 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
       slot.ready = false;
       // Its connections and sessions ended with it (a restarted worker is a new Worker and holds nothing).
       const released = limits.releaseWorker(worker.id);
+      gathering.workerGone(worker.id);
       if (released) logger.info({ worker: slot.index, released }, 'worker exited: its connection slots are free again');
       if (stopping) return;
       if (!started) {
