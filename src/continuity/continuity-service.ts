@@ -150,11 +150,7 @@ export class ContinuityService {
     const settings = config.continuity;
     await this.flush();
     for (const upstream of settings.upstreams) {
-      const probe = await probeUpstream(upstream, { helo: config.hostname, timeoutMs: settings.probeTimeoutMs });
-      const record = await this.records.record(upstream.name, [
-        { at: now(), ok: probe.ok, reply: probe.reply, source: 'probe' },
-      ]);
-      if (!probe.ok) logger.warn({ upstream: upstream.name, reply: probe.reply }, 'continuity: upstream probe failed');
+      const record = await this.probed(upstream);
       const event = await this.events.open(upstream.name);
       const decision = decide(record, event, now(), settings.activateAfterMs);
       const log = logger.child({ upstream: upstream.name });
@@ -187,6 +183,23 @@ export class ContinuityService {
     }
     await this.tell();
     await removeExpiredCopies({ mail: this.deps.mail, events: this.events, logger }, settings.retainMs, now());
+  }
+
+  /**
+   * The upstream's record after this round's probe. A probe is left out while the queue's own
+   * deliveries to the upstream succeed (one since the last round, none failing since): it would only
+   * add a connection to those the upstream limits — during a replay, one it refuses.
+   */
+  private async probed(upstream: ContinuityUpstream) {
+    const { config, logger, now } = this.deps;
+    const settings = config.continuity;
+    const known = await this.records.get(upstream.name);
+    const since = now() - settings.probeIntervalMs;
+    if (known.failingSince === null && known.lastReplies.some((r) => r.ok && r.source === 'delivery' && r.at >= since))
+      return known;
+    const probe = await probeUpstream(upstream, { helo: config.hostname, timeoutMs: settings.probeTimeoutMs });
+    if (!probe.ok) logger.warn({ upstream: upstream.name, reply: probe.reply }, 'continuity: upstream probe failed');
+    return this.records.record(upstream.name, [{ at: now(), ok: probe.ok, reply: probe.reply, source: 'probe' }]);
   }
 
   /**

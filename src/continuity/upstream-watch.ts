@@ -24,10 +24,14 @@ export class UpstreamWatch {
       for (const domain of upstream.domains) this.upstreamOf.set(destinationOf(relays, domain), upstream.name);
   }
 
-  /** For DestinationControl: a success is an answer; push-back and unreachable are failures. */
+  /**
+   * For DestinationControl: a success is an answer; push-back, refusals and unreachable are failures,
+   * except a connection refused while others to the upstream were accepted (throttling during a
+   * replay: the upstream answers, it wants fewer connections).
+   */
   readonly observer: DestinationObserver = (destination, result, reply) => {
     const name = this.upstreamOf.get(destination);
-    if (!name || result === 'neutral') return;
+    if (!name || result === 'neutral' || result === 'throttled') return;
     const ok = result === 'success';
     const list = this.pending.get(name) ?? [];
     list.push({

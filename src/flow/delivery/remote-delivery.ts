@@ -6,14 +6,31 @@ import { openStoredMessage } from '../../message/stored-message.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import { isNameMissing, type MailDns } from '../dns.ts';
 import type { ClaimedRecipient, Outcome } from '../queue/queue.ts';
+import type { DeliverySignal } from './destination-control.ts';
 import { SmtpDeliveryError, type SmtpClient, type SmtpTarget } from './smtp-client.ts';
 
 export interface RemoteOutcomes {
   delivered: Outcome[];
   deferred: Outcome[];
   failed: Outcome[];
-  /** How the destination behaved, for its concurrency: success, push-back (421/4xx), unreachable. */
-  signal: 'success' | 'pushback' | 'unreachable' | 'neutral';
+  /** How the destination behaved, for its concurrency (destination-control.ts). */
+  signal: DeliverySignal;
+}
+
+/**
+ * A server's way of asking for fewer connections: a 4xx to the connection itself (421 at greeting,
+ * to EHLO or STARTTLS), any 421 (it closes the channel), or a 4xx that says so — 4.3.2 (Exchange
+ * Online's "concurrent connections per resource forest"), 4.4.5 (congestion), "too many connections".
+ */
+export function isConnectionRefusal(error: SmtpDeliveryError): boolean {
+  if (error.code < 400 || error.code >= 500) return false;
+  return (
+    error.stage === 'connect' ||
+    error.code === 421 ||
+    /\b4\.3\.2\b|\b4\.4\.5\b|too many (concurrent |simultaneous )?(connections|sessions)|connection limit|concurrent connections/i.test(
+      error.reply,
+    )
+  );
 }
 
 export interface RemoteDeliveryDeps {
@@ -143,11 +160,17 @@ export async function deliverRemotely(
       if (error.code >= 500 && error.stage !== 'connect')
         return { delivered: [], deferred: [], failed: all(error.reply, remoteMta), signal: 'neutral' };
       if (error.code >= 400 && error.stage === 'transaction')
-        return { delivered: [], deferred: all(error.reply, remoteMta), failed: [], signal: 'pushback' };
+        return {
+          delivered: [],
+          deferred: all(error.reply, remoteMta),
+          failed: [],
+          signal: isConnectionRefusal(error) ? 'refused' : 'pushback',
+        };
     }
   }
   const reply = lastError!.code
     ? lastError!.reply
     : `451 4.4.1 could not connect to the mail servers of ${domain} (${lastError!.reply})`;
-  return { delivered: [], deferred: all(reply), failed: [], signal: lastError!.code ? 'pushback' : 'unreachable' };
+  const signal = !lastError!.code ? 'unreachable' : isConnectionRefusal(lastError!) ? 'refused' : 'pushback';
+  return { delivered: [], deferred: all(reply), failed: [], signal };
 }

@@ -1,7 +1,11 @@
 // SMTP client transactions to remote servers (nodemailer's SMTPConnection): connect, opportunistic
 // STARTTLS, optional AUTH (relay routes), the envelope and the message, with every reply kept so the
 // queue can decide per recipient. Connections are kept open for a few seconds after a transaction and
-// reused (RSET) for the next message to the same server, as Postfix's connection cache does.
+// reused (RSET) for the next message to the same server, as Postfix's connection cache does. A
+// connection is ready for the next message as soon as its transaction ends (the next send waits for
+// its RSET), and one retired after maxUsesPerConnection is closed before the send returns: a server
+// that counts connections (Exchange Online's limit per resource forest) never sees a new one open
+// while the one it replaces still counts.
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 
@@ -47,11 +51,15 @@ interface CachedConnection {
   connection: SMTPConnection;
   uses: number;
   idleTimer?: NodeJS.Timeout;
+  /** Resolves to whether the RSET after the last transaction succeeded. */
+  ready?: Promise<boolean>;
 }
 
 const idleMs = 5_000;
 const maxUsesPerConnection = 100;
 const maxIdlePerTarget = 20;
+/** How long a send waits for a retired connection to close. */
+const closeWaitMs = 2_000;
 
 export class SmtpClient {
   private readonly idle = new Map<string, CachedConnection[]>();
@@ -60,7 +68,8 @@ export class SmtpClient {
   async send(target: SmtpTarget, input: SendInput): Promise<SmtpSendResult> {
     const key = `${target.secure ? 'smtps' : 'smtp'}://${target.auth?.user ?? ''}@${target.host}:${target.port}|${input.helo}`;
     const cached = this.take(key);
-    if (cached) {
+    if (cached && !(await cached.ready)) this.discard(cached);
+    else if (cached) {
       try {
         return await this.transaction(key, cached, input);
       } catch (error) {
@@ -85,6 +94,7 @@ export class SmtpClient {
     } finally {
       cached.uses++;
       if (reusable && cached.uses < maxUsesPerConnection) this.keep(key, cached);
+      else if (reusable) await this.retire(cached);
       else this.discard(cached);
     }
   }
@@ -98,21 +108,50 @@ export class SmtpClient {
   }
 
   private keep(key: string, cached: CachedConnection) {
-    // RSET so the next transaction starts clean; a connection that cannot is dropped.
-    cached.connection.reset((error) => {
-      if (error) return this.discard(cached);
-      const list = this.idle.get(key) ?? [];
-      if (list.length >= maxIdlePerTarget) return this.discard(cached);
-      cached.idleTimer = setTimeout(() => {
-        const current = this.idle.get(key);
-        const index = current?.indexOf(cached) ?? -1;
-        if (current && index >= 0) current.splice(index, 1);
-        this.discard(cached);
-      }, idleMs);
-      cached.idleTimer.unref();
-      list.push(cached);
-      this.idle.set(key, list);
+    // RSET so the next transaction starts clean (the next send waits for it); a connection that
+    // cannot is dropped.
+    const list = this.idle.get(key) ?? [];
+    if (list.length >= maxIdlePerTarget) return this.discard(cached);
+    cached.ready = new Promise((resolve) => {
+      // nodemailer calls back only with the server's reply: a connection lost meanwhile ends it too.
+      const lost = () => finish(false);
+      const finish = (ok: boolean) => {
+        cached.connection.off('end', lost).off('error', lost);
+        resolve(ok);
+      };
+      cached.connection.once('end', lost).once('error', lost);
+      cached.connection.reset((error) => finish(!error));
     });
+    void cached.ready.then((ok) => {
+      if (!ok) this.drop(key, cached);
+    });
+    cached.idleTimer = setTimeout(() => this.drop(key, cached), idleMs);
+    cached.idleTimer.unref();
+    list.push(cached);
+    this.idle.set(key, list);
+  }
+
+  /** Takes a connection out of the idle list, if it is still there, and closes it. */
+  private drop(key: string, cached: CachedConnection) {
+    const current = this.idle.get(key);
+    const index = current?.indexOf(cached) ?? -1;
+    if (current && index >= 0) current.splice(index, 1);
+    if (current?.length === 0) this.idle.delete(key);
+    if (index >= 0) this.discard(cached);
+  }
+
+  /** QUIT, and wait (briefly) until the server has closed the connection. */
+  private async retire(cached: CachedConnection) {
+    const closed = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, closeWaitMs);
+      timer.unref();
+      cached.connection.once('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.discard(cached);
+    await closed;
   }
 
   private discard(cached: CachedConnection) {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deliverLocally, type LocalDeliveryDeps } from '../delivery/local-delivery.ts';
-import type { DestinationControl } from '../delivery/destination-control.ts';
+import type { DeliverySignal, DestinationControl } from '../delivery/destination-control.ts';
 import {
   deliverRemotely,
   destinationOf,
@@ -36,10 +36,17 @@ export interface QueueRunnerDeps {
 
 /** How long new mail waits so that a burst is claimed together (see nudge()). */
 const nudgeDelayMs = 5;
+/**
+ * How many times a job whose connection was refused while others to the destination were open is
+ * kept and tried again soon (after the destination's hold) before it is deferred on the schedule.
+ */
+const refusedRetries = 3;
 
 interface RemoteJob {
   destination: string;
   recipients: ClaimedRecipient[];
+  /** Connections refused for it so far (throttling, see refusedRetries). */
+  refused?: number;
 }
 
 export class QueueRunner {
@@ -48,6 +55,8 @@ export class QueueRunner {
   private readonly active = new Map<number, ClaimedRecipient>();
   private readonly waiting = new Map<string, RemoteJob[]>();
   private readonly running = new Set<Promise<void>>();
+  /** Per destination: when its waiting mail is looked at again after a refusal's hold. */
+  private readonly wakeTimers = new Map<string, NodeJS.Timeout>();
   private timer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
   private nudgeTimer?: NodeJS.Timeout;
@@ -190,21 +199,63 @@ export class QueueRunner {
     }
     if (!destinations.tryAcquire(job.destination)) {
       this.waiting.set(job.destination, [...(this.waiting.get(job.destination) ?? []), job]);
+      this.wakeAfterHold(job.destination);
       return;
     }
     this.track(this.runRemote(job));
   }
 
+  /** A destination that refused a connection with nothing else in flight: its waiting mail goes on after the hold. */
+  private wakeAfterHold(destination: string, at = this.destinations.heldUntil(destination)) {
+    if (!at || this.wakeTimers.has(destination) || this.stopped) return;
+    const timer = setTimeout(
+      () => {
+        this.wakeTimers.delete(destination);
+        this.startWaiting(destination);
+      },
+      Math.max(0, at - this.deps.now()) + 5,
+    );
+    timer.unref();
+    this.wakeTimers.set(destination, timer);
+  }
+
+  /**
+   * Throttling (a connection refused while others to the destination are open) is not the mail's
+   * fault: it is kept, still leased, and goes first once the refusal's hold is over, without an
+   * attempt counted or a deferral written, a few times before it is deferred on the schedule.
+   */
+  private retrySoon(job: RemoteJob, at: number) {
+    const timer = setTimeout(
+      () => {
+        if (this.stopped) return;
+        this.waiting.set(job.destination, [job, ...(this.waiting.get(job.destination) ?? [])]);
+        this.startWaiting(job.destination);
+      },
+      Math.max(0, at - this.deps.now()),
+    );
+    timer.unref();
+  }
+
   private async runRemote(job: RemoteJob) {
-    let signal: 'success' | 'pushback' | 'unreachable' | 'neutral' = 'neutral';
+    let signal: DeliverySignal = 'neutral';
     let lastReply: string | null = null;
     let outcome: Awaited<ReturnType<typeof deliverRemotely>> | undefined;
+    let released = false;
     try {
       // A store error comes before the message's end of data reached the destination (its content is
       // read as it is sent): nothing was delivered, and it is tried again as local delivery is.
       outcome = await this.whileLeased(() => deliverRemotely(this.deps.remote, job.recipients));
       signal = outcome.signal;
       lastReply = (outcome.deferred[0] ?? outcome.failed[0] ?? outcome.delivered[0])?.reply ?? null;
+      if (signal === 'refused') {
+        released = true;
+        const { retrySoon, holdUntil } = this.destinations.release(job.destination, signal, lastReply);
+        if (retrySoon && (job.refused ?? 0) < refusedRetries && !this.stopped) {
+          this.retrySoon({ ...job, refused: (job.refused ?? 0) + 1 }, holdUntil);
+          this.startWaiting(job.destination);
+          return;
+        }
+      }
     } catch (error) {
       this.deps.logger.error({ err: error, destination: job.destination }, 'queue: remote delivery failed; will retry');
       await this.deps.queue
@@ -225,12 +276,12 @@ export class QueueRunner {
       // The lease brings the recipients back; those the destination accepted get a second transaction.
       this.unrecorded(failure);
     } finally {
-      if (this.destinations.release(job.destination, signal, lastReply)) {
-        const released = await this.deps.queue
+      if (!released && this.destinations.release(job.destination, signal, lastReply).back) {
+        const due = await this.deps.queue
           .retryDestination(mailOfDestination(this.deps.remote.relays, job.destination))
           .catch(() => 0);
         this.deps.logger.info(
-          { destination: job.destination, released },
+          { destination: job.destination, released: due },
           'queue: destination is reachable again; its deferred mail is retried now',
         );
       }
@@ -262,7 +313,10 @@ export class QueueRunner {
         if (this.destinations.state(destination).active > 0) break; // a delivery in flight will decide
         this.schedule(queue.shift()!);
       } else if (this.destinations.tryAcquire(destination)) this.track(this.runRemote(queue.shift()!));
-      else break;
+      else {
+        this.wakeAfterHold(destination);
+        break;
+      }
     }
     if (queue && queue.length === 0) this.waiting.delete(destination);
   }
@@ -287,6 +341,7 @@ export class QueueRunner {
     clearInterval(this.timer);
     clearInterval(this.renewTimer);
     clearTimeout(this.nudgeTimer);
+    for (const timer of this.wakeTimers.values()) clearTimeout(timer);
     while (this.running.size) await Promise.allSettled([...this.running]);
   }
 }

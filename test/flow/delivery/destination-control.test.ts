@@ -1,6 +1,7 @@
-// Per-destination concurrency and back-off: slots start few and grow on success, halve on push-back
-// (421, connection limits) and failures to connect, a destination unreachable several times in a row
-// is dead for a while, and while dead a probe every few seconds finds it when it comes back.
+// Per-destination concurrency and back-off: slots start few and grow slowly on success while all are
+// in use, halve on push-back and failures to connect, a refused connection sets a ceiling that is
+// tried again only after a wait that doubles, a destination unreachable several times in a row is
+// dead for a while, and while dead a probe every few seconds finds it when it comes back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -9,7 +10,14 @@ import {
   type DestinationPolicy,
 } from '../../../src/flow/delivery/destination-control.ts';
 
-const policy: DestinationPolicy = { initial: 2, max: 5, deadAfter: 3, deadForMs: 60_000, probeEveryMs: 5_000 };
+const policy: DestinationPolicy = {
+  ...defaultDestinationPolicy,
+  initial: 2,
+  max: 5,
+  deadAfter: 3,
+  deadForMs: 60_000,
+  probeEveryMs: 5_000,
+};
 
 /** A control on a clock the test moves. */
 function control(p: DestinationPolicy = policy) {
@@ -38,20 +46,38 @@ describe('Destination concurrency', () => {
     assert.equal(fill(c, 'mx.a.example'), 1, 'a released slot can be taken again');
   });
 
-  it('grows by one per success, up to the maximum', () => {
-    const { control: c } = control();
-    for (let i = 0; i < 10; i++) {
-      assert.ok(c.tryAcquire('mx.a.example'));
+  it('grows by one slot per `limit` successes while every slot is in use, at most one a second, up to the maximum', () => {
+    const { clock, control: c } = control();
+    /** One success with every slot in use (the others stay busy). */
+    const busySuccess = () => {
+      fill(c, 'mx.a.example');
       c.release('mx.a.example', 'success');
+    };
+    assert.ok(c.tryAcquire('mx.a.example'));
+    c.release('mx.a.example', 'success');
+    assert.equal(c.state('mx.a.example').limit, 2, 'a slot left unused says nothing about one more');
+    busySuccess();
+    assert.equal(c.state('mx.a.example').limit, 2, 'one success of two');
+    busySuccess();
+    assert.equal(c.state('mx.a.example').limit, 3);
+    for (let i = 0; i < 10; i++) busySuccess();
+    assert.equal(c.state('mx.a.example').limit, 3, 'not again within a second');
+    for (let i = 0; i < 20; i++) {
+      clock.now += 1000;
+      for (let j = 0; j < 5; j++) busySuccess();
     }
     assert.equal(c.state('mx.a.example').limit, 5);
-    assert.equal(fill(c, 'mx.a.example'), 5);
   });
 
   it('halves on push-back and on failures to connect, never below one', () => {
-    const { control: c } = control();
-    for (let i = 0; i < 3; i++) c.release('mx.a.example', 'success');
+    const { clock, control: c } = control();
+    for (let i = 0; i < 12; i++) {
+      clock.now += 1000;
+      fill(c, 'mx.a.example');
+      c.release('mx.a.example', 'success');
+    }
     assert.equal(c.state('mx.a.example').limit, 5);
+    while (c.state('mx.a.example').active) c.release('mx.a.example', 'neutral');
     c.release('mx.a.example', 'pushback', '421 4.7.0 Too many connections');
     assert.equal(c.state('mx.a.example').limit, 2);
     c.release('mx.a.example', 'pushback');
@@ -78,6 +104,106 @@ describe('Destination concurrency', () => {
       'a release without a reply keeps the last one',
     );
     assert.equal(c.state('mx.a.example').active, 0);
+  });
+});
+
+/** Grows the destination's limit to `limit` with busy successes a second apart, then leaves every slot taken. */
+function growTo(c: DestinationControl, clock: { now: number }, limit: number, destination = 'mx.a.example') {
+  while (c.state(destination).limit < limit) {
+    clock.now += 1000;
+    fill(c, destination);
+    c.release(destination, 'success');
+  }
+  fill(c, destination);
+}
+
+const busy = '421 4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit';
+
+describe('Refused connections', () => {
+  it('halves, puts a ceiling at the refused concurrency, and asks for the mail again soon when others are open', () => {
+    const { clock, control: c } = control({ ...policy, max: 20 });
+    growTo(c, clock, 4);
+    const released = c.release('mx.a.example', 'refused', busy);
+    assert.deepEqual(released, { back: false, retrySoon: true, holdUntil: clock.now + policy.refusedHoldMs });
+    const state = c.state('mx.a.example');
+    assert.equal(state.limit, 2);
+    assert.equal(state.ceiling, 4);
+    assert.equal(state.consecutiveFailures, 0, 'throttling is not a failure');
+    for (let i = 0; i < 10; i++) {
+      state.active = 3; // three deliveries still under way, one more refused each time
+      c.release('mx.a.example', 'refused', busy);
+    }
+    assert.equal(c.isDead('mx.a.example'), false, 'never dead while other connections are accepted');
+    assert.equal(c.state('mx.a.example').refused, 11);
+  });
+
+  it('grows back to just below the ceiling, tries the ceiling once its wait is over, and doubles the wait at each refusal there', () => {
+    const { clock, control: c } = control({ ...policy, max: 20 });
+    growTo(c, clock, 4);
+    c.release('mx.a.example', 'refused', busy);
+    const refusedAt = clock.now;
+    /** Busy successes a second apart until `until`; the highest limit seen. */
+    const runUntil = (until: number) => {
+      let highest = 0;
+      while (clock.now < until) {
+        clock.now += 1000;
+        fill(c, 'mx.a.example');
+        c.release('mx.a.example', 'success');
+        highest = Math.max(highest, c.state('mx.a.example').limit);
+      }
+      return highest;
+    };
+    assert.equal(runUntil(refusedAt + policy.ceilingWaitMs - 1000), 3, 'up to one below the ceiling, not to it');
+    assert.equal(runUntil(refusedAt + policy.ceilingWaitMs + 3000), 4, 'then the ceiling is tried');
+    fill(c, 'mx.a.example');
+    c.release('mx.a.example', 'refused', busy);
+    const again = clock.now;
+    assert.equal(c.state('mx.a.example').ceilingRetryAt, again + 2 * policy.ceilingWaitMs, 'the wait doubles');
+    assert.equal(runUntil(again + 2 * policy.ceilingWaitMs - 1000), 3);
+  });
+
+  it('lifts the ceiling when the destination takes that many at once', () => {
+    const { clock, control: c } = control({ ...policy, max: 20 });
+    growTo(c, clock, 4);
+    c.release('mx.a.example', 'refused', busy);
+    clock.now += policy.ceilingWaitMs;
+    growTo(c, clock, 4);
+    clock.now += policy.raiseEveryMs;
+    c.release('mx.a.example', 'success');
+    assert.equal(c.state('mx.a.example').ceiling, null);
+    growTo(c, clock, 6);
+    assert.equal(c.state('mx.a.example').limit, 6);
+  });
+
+  it('holds a destination that refused with nothing else in flight, and counts it towards dead', () => {
+    const { clock, control: c } = control();
+    assert.ok(c.tryAcquire('mx.a.example'));
+    const released = c.release('mx.a.example', 'refused', busy);
+    assert.equal(released.retrySoon, false, 'deferred on the schedule: the destination may be down');
+    assert.equal(c.heldUntil('mx.a.example'), clock.now + policy.refusedHoldMs);
+    assert.equal(c.tryAcquire('mx.a.example'), false, 'no tight loop of refusals');
+    clock.now += policy.refusedHoldMs;
+    assert.equal(c.heldUntil('mx.a.example'), 0);
+    assert.ok(c.tryAcquire('mx.a.example'));
+    c.release('mx.a.example', 'refused', busy);
+    clock.now += policy.refusedHoldMs;
+    assert.ok(c.tryAcquire('mx.a.example'));
+    c.release('mx.a.example', 'refused', busy);
+    assert.equal(c.isDead('mx.a.example'), true, 'refused every time with nothing open: down, probed from now on');
+  });
+
+  it('tells the observer a refusal among open connections apart from one with nothing open', () => {
+    const seen: string[] = [];
+    const clock = { now: 1_000_000 };
+    const c = new DestinationControl(
+      () => clock.now,
+      policy,
+      (_d, result) => seen.push(result),
+    );
+    fill(c, 'mx.a.example');
+    c.release('mx.a.example', 'refused', busy);
+    c.release('mx.a.example', 'refused', busy);
+    assert.deepEqual(seen, ['throttled', 'refused']);
   });
 });
 
@@ -116,6 +242,8 @@ describe('Dead destinations', () => {
   it('lets one probe through at a time, every few seconds, while dead', () => {
     const { clock, control: c } = control();
     markDead(c);
+    assert.equal(c.tryProbe('mx.a.example'), false, 'not right after the failure that made it dead');
+    clock.now += policy.probeEveryMs;
     assert.equal(c.tryProbe('mx.a.example'), true);
     assert.equal(c.tryProbe('mx.a.example'), false, 'one at a time');
     c.release('mx.a.example', 'unreachable');
@@ -127,14 +255,15 @@ describe('Dead destinations', () => {
   });
 
   it('brings the destination back on a successful probe, and says so once', () => {
-    const { control: c } = control();
+    const { clock, control: c } = control();
     markDead(c);
+    clock.now += policy.probeEveryMs;
     assert.ok(c.tryProbe('mx.a.example'));
-    assert.equal(c.release('mx.a.example', 'success'), true);
+    assert.equal(c.release('mx.a.example', 'success').back, true);
     assert.equal(c.isDead('mx.a.example'), false);
     assert.equal(c.state('mx.a.example').consecutiveFailures, 0);
     c.tryAcquire('mx.a.example');
-    assert.equal(c.release('mx.a.example', 'success'), false, 'an ordinary success brings nothing back');
+    assert.equal(c.release('mx.a.example', 'success').back, false, 'an ordinary success brings nothing back');
   });
 
   it('keeps a failed probe dead for another full period', () => {
