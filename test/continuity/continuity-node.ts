@@ -11,6 +11,8 @@ export async function startContinuityNode(
     outsidePort?: number;
     /** Lines of the [continuity] section (activate_after, probe_interval…). */
     settings: string[];
+    /** More lines of the [queue] section (expire…). */
+    queue?: string[];
     /** TOML after the upstream's own lines (e.g. its [continuity.upstream.sent]), and other sections. */
     toml?: string[];
     users: string[];
@@ -21,6 +23,7 @@ export async function startContinuityNode(
     toml: [
       '[queue]',
       'retry = ["1s"]',
+      ...(options.queue ?? []),
       ...(options.outsidePort ? [`remote_port = ${options.outsidePort}`] : []),
       '[cluster]',
       'heartbeat = "200ms"',

@@ -3,6 +3,8 @@
 // its trace events in one transaction and only while the claimant still holds the lease
 // (leases.ts), so a crash never leaves a half-recorded step and a late worker records nothing.
 import type { Kysely, Transaction } from 'kysely';
+import type { Config } from '../../config/schema.ts';
+import { expiryStarts } from '../../continuity/held-expiry.ts';
 import { formatSize } from '../../config/size.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { MailboxChange } from '../../mailbox/change-feed.ts';
@@ -19,6 +21,7 @@ import { endLeases, LeaseLostError, type LeaseDeps } from './leases.ts';
 import type { Notices } from './notices.ts';
 
 export interface OutcomeDeps extends LeaseDeps {
+  config: Pick<Config, 'queue' | 'continuity'>;
   notices: Notices;
   /** Counts outcomes and delivery latency, when set. */
   metrics?: Metrics;
@@ -152,13 +155,17 @@ export class Outcomes {
    * Temporary failures: retry on the schedule, or fail with "expired" once the message is too old.
    * `notAttempted` is for mail that was not tried at all (its destination is known to be down): it
    * waits on the schedule without the attempt counting; retryDestination() releases it early when
-   * the destination comes back.
+   * the destination comes back. Mail held for a continuity upstream expires by its own clock
+   * (src/continuity/held-expiry.ts).
    */
   async recordDeferred(outcomes: Outcome[], notAttempted = false) {
     if (!notAttempted) this.count('deferred', outcomes);
     const now = this.deps.now();
     const { retryMs, expireMs } = this.deps.config.queue;
-    const expired = outcomes.filter((o) => now - o.recipient.message.receivedAt >= expireMs);
+    const expired = await this.expired(
+      outcomes.filter((o) => now - o.recipient.message.receivedAt >= expireMs),
+      now,
+    );
     const retried = outcomes.filter((o) => !expired.includes(o));
     if (retried.length) {
       const retryAt = new Map<Outcome, number>();
@@ -202,6 +209,18 @@ export class Outcomes {
         'expired',
       );
     }
+  }
+
+  /** Of the outcomes past `queue.expire` since their arrival, those that expire (not held for an upstream). */
+  private async expired(outcomes: Outcome[], now: number): Promise<Outcome[]> {
+    const { continuity, queue } = this.deps.config;
+    if (outcomes.length === 0 || continuity.upstreams.length === 0) return outcomes;
+    const starts = await expiryStarts(
+      this.db,
+      continuity,
+      outcomes.map((o) => ({ domain: o.recipient.domain, receivedAt: o.recipient.message.receivedAt })),
+    );
+    return outcomes.filter((_, i) => starts[i] !== null && now - starts[i]! >= queue.expireMs);
   }
 
   /** Permanent failures: the recipient fails and the sender gets a DSN, in one transaction. */
