@@ -4,8 +4,6 @@
 // and a worker killed with SIGKILL gives back what it held. Also the two halves on their own: the
 // primary's bookkeeping, and a worker's client when the primary answers late or not at all.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MachineLimits } from '../../src/server/machine-limits.ts';
@@ -13,12 +11,12 @@ import { MachineLimitsClient, type PrimaryChannel } from '../../src/server/machi
 import type { WorkerMessage } from '../../src/server/worker-messages.ts';
 import { createBackend, type TestBackend } from '../helpers/backends.ts';
 import { childrenOf, holderOf, waitUntil } from '../helpers/worker-processes.ts';
-import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
+import type { StartedServer } from '../helpers/cli.ts';
 import { ImapTalk } from '../helpers/imap-talk.ts';
 import { LogCapture } from '../helpers/log-capture.ts';
 import { SmtpTalk } from '../helpers/smtp-talk.ts';
+import { alicePassword, startWithAlice } from './started-server.ts';
 
-const password = 'Wonderland-42';
 const smtpRefusal =
   '421 4.3.2 The maximum number of concurrent server connections has exceeded a per-source limit (3), closing transmission channel';
 const forestRefusal =
@@ -138,21 +136,10 @@ describe('machine-wide limits: a worker’s client', () => {
 const localPort = (talk: SmtpTalk | ImapTalk) => (talk as unknown as { socket: Socket }).socket.localPort!;
 
 /** A server with smtp.max_connections_per_ip = 3, imap.max_connections_per_user = 2, the default forest's limit 2, and alice. */
-async function limitedServer(backend: TestBackend, args: string[]): Promise<StartedServer> {
-  const configFile = join(backend.dataDir, 'holdfast.toml');
-  await writeFile(configFile, '[smtp]\nmax_connections_per_ip = 3\n[imap]\nmax_connections_per_user = 2\n');
-  const env = loopbackEnv(backend.dataDir, {
-    HOLDFAST_DATABASE_URL: backend.databaseUrl,
-    HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
-    HOLDFAST_CONFIG: configFile,
-  });
-  await initHoldfast(env);
-  const added = await runHoldfast(['user', 'add', 'alice@test.example', '--password', password], { env });
-  assert.equal(added.code, 0, added.stderr);
-  const forest = await runHoldfast(['forest', 'set', 'default', '--max-connections', '2'], { env });
-  assert.equal(forest.code, 0, forest.stderr);
-  return startHoldfast(env, args);
-}
+const limitedServer = (backend: TestBackend, args: string[]) =>
+  startWithAlice(backend, '[smtp]\nmax_connections_per_ip = 3\n[imap]\nmax_connections_per_user = 2\n', args, [
+    ['forest', 'set', 'default', '--max-connections', '2'],
+  ]);
 
 for (const workers of [1, 2]) {
   describe(`holdfast start --workers ${workers}: limits per machine`, () => {
@@ -169,7 +156,7 @@ for (const workers of [1, 2]) {
     const imap = async () => {
       const { talk } = await ImapTalk.open(server.port('imaps'), { tls: true });
       open.push(talk);
-      return { talk, reply: await talk.command(`LOGIN "alice@test.example" "${password}"`) };
+      return { talk, reply: await talk.command(`LOGIN "alice@test.example" "${alicePassword}"`) };
     };
     const quit = async (talk: SmtpTalk) => {
       assert.match(await talk.send('QUIT'), /^221 /);
