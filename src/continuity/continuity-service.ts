@@ -213,6 +213,7 @@ export class ContinuityService {
     const { waiting } = await backlogCounts(this.deps.db, upstream.domains, {
       before: event.recoveringSince ?? now,
       since: now,
+      afterId: event.copyCursor,
     });
     if (waiting > 0 || !(await this.sentItemsUpstream(event, upstream, log))) return;
     if (await this.events.move(event.id, 'recovering', 'closed', this.deps.now())) {
@@ -249,6 +250,7 @@ export class ContinuityService {
       const counts = await backlogCounts(this.deps.db, upstream.domains, {
         before: this.deps.now(),
         since: event.recoveringSince ?? event.startedAt,
+        afterId: event.copyCursor,
       });
       const issueId = await postEventState(this.deps.health, upstream, event, record, {
         held,

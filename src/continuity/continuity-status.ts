@@ -3,7 +3,7 @@
 // waiting, the upstream's last replies, and how long the rest should take at the current pace.
 import type { Kysely } from 'kysely';
 import type { ContinuitySettings, ContinuityUpstream } from '../config/schema.ts';
-import { backlogCounts } from '../flow/queue/domain-backlog.ts';
+import { backlogCounts, copyStart } from '../flow/queue/domain-backlog.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
 import { ContinuityEvents, type ContinuityEvent } from './continuity-events.ts';
@@ -29,7 +29,7 @@ export interface UpstreamStatus {
   replayed: number;
   /** Recipients of the upstream's domains waiting in the queue. */
   waiting: number;
-  /** Recipients delivered upstream in the last minute. */
+  /** Recipients delivered upstream in the last minute (with no event: only while something waits). */
   perMinute: number;
   /** Time to deliver what waits at the last minute's pace; null when nothing goes. */
   drainEstimateMs: number | null;
@@ -56,9 +56,12 @@ async function upstreamStatus(
   const event = (await events.open(upstream.name)) ?? null;
   const lastEvent = event ? null : ((await events.latest(upstream.name)) ?? null);
   const record = await records.get(upstream.name);
-  const counts = await backlogCounts(db, upstream.domains, { before: now, since: now - 60_000 });
+  // What finished in the last minute is counted above the event's copy cursor, or with no event above
+  // the oldest waiting recipient (none counted when nothing waits): never all that the queue keeps.
+  const afterId = event ? event.copyCursor : await copyStart(db, upstream.domains);
+  const counts = await backlogCounts(db, upstream.domains, { before: now, since: now - 60_000, afterId });
   const replayed = event?.recoveringSince
-    ? (await backlogCounts(db, upstream.domains, { before: now, since: event.recoveringSince })).deliveredSince
+    ? (await backlogCounts(db, upstream.domains, { before: now, since: event.recoveringSince, afterId })).deliveredSince
     : 0;
   const shown = event ?? lastEvent;
   const held = shown ? await copiesOf(db, shown.id) : 0;

@@ -110,10 +110,16 @@ export interface BacklogCounts {
   failedSince: number;
 }
 
+/**
+ * `afterId` bounds the finished recipients counted to those with a larger id: without it the count
+ * reads every finished recipient of the domains kept (`queue.keep_finished`, 30 days — hundreds of
+ * thousands at a busy gateway). An event's copy cursor is such a bound: whatever finished after the
+ * event began was waiting at its start or came later, so its id is above the cursor.
+ */
 export async function backlogCounts(
   db: Kysely<Database>,
   domains: string[],
-  window: { before: number; since: number },
+  window: { before: number; since: number; afterId?: number },
 ): Promise<BacklogCounts> {
   if (domains.length === 0) return { waiting: 0, deliveredSince: 0, failedSince: 0 };
   const waiting = await db
@@ -131,6 +137,7 @@ export async function backlogCounts(
     .where('domain', 'in', domains)
     .where('state', 'in', ['delivered', 'failed'])
     .where('last_attempt_at', '>=', window.since)
+    .$if(window.afterId !== undefined, (q) => q.where('id', '>', window.afterId!))
     .groupBy('state')
     .execute();
   const count = (state: string) => Number(finished.find((r) => r.state === state)?.n ?? 0);
