@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { ConnectionLimits } from '../../src/flow/intake/connection-limits.ts';
+import type { SmtpReply } from '../../src/flow/intake/smtp-reply.ts';
 import { MachineLimits } from '../../src/server/machine-limits.ts';
 import { MachineLimitsClient, type PrimaryChannel } from '../../src/server/machine-limits-client.ts';
 import type { WorkerMessage } from '../../src/server/worker-messages.ts';
@@ -99,6 +101,32 @@ describe('machine-wide limits: a worker’s client', () => {
     assert.equal(await taken, true);
     forests.give('7');
     assert.deepEqual(sent[1], { holdfast: 'give', kind: 'smtp-forest', key: '7' });
+  });
+
+  it('has a session’s forest counted by the primary, and by this process alone when the primary does not answer', async () => {
+    const answers: (boolean | undefined)[] = [true, false, undefined, undefined];
+    const given: string[] = [];
+    const limits = new ConnectionLimits(20, undefined, {
+      take: async (key, max) => {
+        assert.deepEqual([key, max], ['7', 2]);
+        return answers.shift();
+      },
+      give: (key) => given.push(key),
+    });
+    await limits.acquireForest(7, 2, 'eu'); // granted
+    await assert.rejects(Promise.resolve(limits.acquireForest(7, 2, 'eu')), (reply: SmtpReply) => {
+      assert.equal(
+        reply.reply,
+        '421 4.3.2 The maximum number of concurrent connections per resource forest has exceeded a limit (forest eu: 2), closing transmission channel',
+      );
+      return true;
+    });
+    await limits.acquireForest(7, 2, 'eu'); // no answer: 1 here, under 2
+    await assert.rejects(Promise.resolve(limits.acquireForest(7, 2, 'eu')), /forest eu: 2/); // no answer: 2 here
+    assert.deepEqual(limits.forestUsage(), [{ forest: 'eu', open: 2, limit: 2 }]);
+    limits.releaseForest(7);
+    assert.deepEqual(given, ['7']);
+    assert.deepEqual(limits.forestUsage(), [{ forest: 'eu', open: 1, limit: 2 }]);
   });
 
   it('answers "no answer" when the primary is late, logs it once, and gives back a late grant', async () => {
