@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Holdfast, RunningService } from './holdfast.ts';
 import { listen, type ListenerInfo } from '../net/listen.ts';
+import { registerClientSetupRoutes } from '../web/client-setup-routes.ts';
 import { registerHealthRoutes } from '../web/health-routes.ts';
 import { registerMetricsRoutes } from '../web/metrics-routes.ts';
 import { registerAdminRoutes } from '../web/admin-routes.ts';
@@ -64,6 +65,7 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   limitPipelining(app.server);
   addDavMethods(app);
   registerHealthRoutes(app, holdfast);
+  registerClientSetupRoutes(app, holdfast);
   registerMetricsRoutes(app, holdfast);
   registerAdminRoutes(app, holdfast);
   registerServiceHealthRoutes(app, holdfast);

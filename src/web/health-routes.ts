@@ -5,14 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import type { WebContext } from './web-context.ts';
 import { version } from '../version.ts';
 import { authenticateAdmin, loginRequest } from './admin-auth.ts';
-import { registerClientSetupRoutes } from './client-setup-routes.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, holdfast: WebContext) {
   app.get('/', async () => ({ service: 'holdfast', version, hostname: holdfast.config.hostname }));
-  // What clients discover about the service: autoconfig, autodiscover, Apple profiles. Mounted here
-  // because server/http-service.ts registers web/'s route groups one by one; it may call it itself.
-  registerClientSetupRoutes(app, holdfast);
-
   app.get('/health/live', async () => ({ status: 'ok' }));
 
   // Anyone (a load balancer) learns ready or not and which components were checked; the store's
