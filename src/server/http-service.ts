@@ -12,6 +12,7 @@ import { limitPipelining } from '../web/pipelining-limit.ts';
 import { registerStatusPage } from '../web/status-page.ts';
 import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
+import { registerJmapRoutes } from '../protocols/jmap/jmap-routes.ts';
 
 export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   const { config } = holdfast;
@@ -71,5 +72,6 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   registerServiceHealthRoutes(app, holdfast);
   registerStatusPage(app, holdfast);
   registerDavRoutes(app, holdfast, secure, authenticator);
+  registerJmapRoutes(app, holdfast, secure, authenticator);
   return app;
 }

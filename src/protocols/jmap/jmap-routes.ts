@@ -1,0 +1,175 @@
+// Mounts JMAP on the HTTP listeners: the session resource at `/.well-known/jmap` (and
+// `/jmap/session`), the API endpoint, and blob download. Signing in is HTTP Basic with the accounts,
+// TLS rule ([http] plaintext_login) and login limiter of CalDAV and mail; every request is bounded
+// in size, in method calls and in requests running at once per account.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../../directory/directory.ts';
+import type { FolderIndex } from '../../mailbox/folder-index.ts';
+import type { ChangeFeed } from '../../mailbox/change-feed.ts';
+import { messageDeps } from '../../mailbox/messages.ts';
+import type { Logger } from '../../logging/logger.ts';
+import type { HttpLoginRequest, HttpLoginResult } from '../../net/http-credentials.ts';
+import type { Store } from '../../store/store.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
+import type { JmapCallContext } from './jmap-context.ts';
+import { JmapRequestError } from './jmap-errors.ts';
+import { jmapLimits } from './jmap-limits.ts';
+import { jmapCapabilities, jmapMethods } from './jmap-methods.ts';
+import { parseApiRequest, runApiRequest } from './jmap-request.ts';
+import { jmapPaths, sessionResource } from './jmap-session.ts';
+import { sendDownload } from './blob-download.ts';
+
+/** What JMAP reads of the running server. */
+export interface JmapRoutesContext {
+  store: Store;
+  logger: Logger;
+  changes: ChangeFeed;
+  folderIndex: FolderIndex;
+  now(): number;
+}
+
+/** Signs in a request (the HTTP listeners share one, with its cache of verified sign-ins). */
+export interface JmapAuthenticator {
+  authenticate(request: HttpLoginRequest): Promise<HttpLoginResult>;
+}
+
+const problemType = 'application/problem+json; charset=utf-8';
+
+export function registerJmapRoutes(
+  app: FastifyInstance,
+  holdfast: JmapRoutesContext,
+  secure: boolean,
+  authenticator: JmapAuthenticator,
+) {
+  const log = holdfast.logger.child({ component: 'jmap' });
+  const mail = messageDeps({
+    store: holdfast.store,
+    changes: holdfast.changes,
+    folderIndex: holdfast.folderIndex,
+    now: holdfast.now,
+  });
+  /** Requests running per principal on this node. */
+  const running = new Map<number, number>();
+
+  const problem = (reply: FastifyReply, status: number, body: Record<string, unknown>) =>
+    reply.code(status).type(problemType).send(body);
+
+  /** The signed-in principal, or undefined once the refusal is sent. */
+  const signIn = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
+    const auth = await authenticator.authenticate({
+      authorization: request.headers.authorization,
+      remoteAddress: request.ip ?? 'unknown',
+      secure: secure || request.protocol === 'https',
+    });
+    if (auth.ok) return auth.principal;
+    if (auth.status === 401) reply.header('WWW-Authenticate', 'Basic realm="Holdfast", charset="UTF-8"');
+    if (auth.retryAfterSeconds) reply.header('Retry-After', String(auth.retryAfterSeconds));
+    problem(reply, auth.status, { type: 'about:blank', status: auth.status, detail: auth.message });
+    return undefined;
+  };
+
+  const baseUrl = (request: FastifyRequest) =>
+    `${secure || request.protocol === 'https' ? 'https' : 'http'}://${request.headers.host ?? request.hostname}`;
+
+  app.register(async (scope) => {
+    // The API body is read as text (a client may call it anything) and parsed here, so that a body
+    // that is not JSON is answered as JMAP says (notJSON), not by Fastify.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'string', bodyLimit: jmapLimits.maxSizeRequest },
+      (_request, body, done) => done(null, body),
+    );
+    scope.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        return problem(
+          reply,
+          400,
+          new JmapRequestError(
+            400,
+            'limit',
+            `The request is larger than ${jmapLimits.maxSizeRequest} bytes`,
+            'maxSizeRequest',
+          ).problem(),
+        );
+      if (isStoreUnavailable(error)) {
+        log.warn({ err: error }, 'jmap: store unavailable');
+        reply.header('Retry-After', '5');
+        return problem(reply, 503, { type: 'about:blank', status: 503, detail: 'The store is unavailable; try again' });
+      }
+      const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500;
+      if (status >= 500) log.error({ err: error }, 'jmap: request failed');
+      return problem(reply, status, {
+        type: 'about:blank',
+        status,
+        detail: status >= 500 ? 'Server error' : error.message,
+      });
+    });
+
+    const session = async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = await signIn(request, reply);
+      if (!principal) return reply;
+      return reply
+        .header('Cache-Control', 'no-cache, no-store, must-revalidate')
+        .type('application/json; charset=utf-8')
+        .send(sessionResource(principal, baseUrl(request), jmapCapabilities));
+    };
+    scope.get('/.well-known/jmap', session);
+    scope.get('/jmap/session', session);
+
+    scope.post(jmapPaths.api, async (request, reply) => {
+      const principal = await signIn(request, reply);
+      if (!principal) return reply;
+      const count = running.get(principal.id) ?? 0;
+      if (count >= jmapLimits.maxConcurrentRequests)
+        return problem(
+          reply,
+          429,
+          new JmapRequestError(
+            429,
+            'limit',
+            `${jmapLimits.maxConcurrentRequests} requests of this account are running already`,
+            'maxConcurrentRequests',
+          ).problem(),
+        );
+      running.set(principal.id, count + 1);
+      try {
+        const parsed = parseApiRequest(typeof request.body === 'string' ? request.body : '', jmapCapabilities);
+        const context: JmapCallContext = { principal, mail, log };
+        const methodResponses = await runApiRequest(parsed, jmapMethods, context, (error, method) =>
+          log.error({ err: error, method, principal: principal.address }, 'jmap: method failed'),
+        );
+        const { state } = sessionResource(principal, baseUrl(request), jmapCapabilities);
+        return reply.type('application/json; charset=utf-8').send({
+          methodResponses,
+          sessionState: state,
+          ...(parsed.createdIds ? { createdIds: parsed.createdIds } : {}),
+        });
+      } catch (error) {
+        if (error instanceof JmapRequestError) return problem(reply, error.status, error.problem());
+        throw error;
+      } finally {
+        const left = (running.get(principal.id) ?? 1) - 1;
+        if (left > 0) running.set(principal.id, left);
+        else running.delete(principal.id);
+      }
+    });
+
+    scope.get(`${jmapPaths.download}:account/:blob/:name`, async (request, reply) => {
+      const principal = await signIn(request, reply);
+      if (!principal) return reply;
+      const { account, blob, name } = request.params as { account: string; blob: string; name: string };
+      const type = (request.query as { type?: string }).type;
+      return sendDownload(reply, { mail, principal, account, blobId: blob, name, type });
+    });
+
+    // Not served yet; the session must name them (RFC 8620 2), so they answer what is missing.
+    const notYet = (what: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = await signIn(request, reply);
+      if (!principal) return reply;
+      return problem(reply, 501, { type: 'about:blank', status: 501, detail: `${what} is not served yet` });
+    };
+    scope.post(`${jmapPaths.upload}:account/`, notYet('Upload'));
+    scope.get(jmapPaths.eventSource, notYet('Push (EventSource)'));
+  });
+}

@@ -1,0 +1,56 @@
+// The session resource (RFC 8620 2): what the server offers and where, for one signed-in principal.
+import { createHash } from 'node:crypto';
+import type { Principal } from '../../directory/directory.ts';
+import { accountId } from './jmap-ids.ts';
+import { jmapLimits } from './jmap-limits.ts';
+import { coreCapability, mailCapability } from './jmap-request.ts';
+
+export const jmapPaths = {
+  api: '/jmap/api/',
+  download: '/jmap/download/',
+  upload: '/jmap/upload/',
+  eventSource: '/jmap/eventsource/',
+};
+
+/** The capabilities of an account, for the capabilities the server serves. */
+function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (capabilities.has(mailCapability))
+    out[mailCapability] = {
+      // A message row is in one folder (a copy is another row): docs/jmap.md.
+      maxMailboxesPerEmail: 1,
+      maxMailboxDepth: null,
+      maxSizeMailboxName: 1000,
+      maxSizeAttachmentsPerEmail: 0,
+      emailQuerySortOptions: ['receivedAt', 'size'],
+      // Mailbox/set is not served yet.
+      mayCreateTopLevelMailbox: false,
+    };
+  return out;
+}
+
+export function sessionResource(principal: Principal, baseUrl: string, capabilities: ReadonlySet<string>) {
+  const account = accountId(principal.id);
+  const serverCapabilities: Record<string, unknown> = { [coreCapability]: { ...jmapLimits } };
+  for (const capability of capabilities) if (capability !== coreCapability) serverCapabilities[capability] = {};
+  const session = {
+    capabilities: serverCapabilities,
+    accounts: {
+      [account]: {
+        name: principal.address,
+        isPersonal: true,
+        isReadOnly: false,
+        accountCapabilities: accountCapabilities(capabilities),
+      },
+    },
+    primaryAccounts: Object.fromEntries([...capabilities].filter((c) => c !== coreCapability).map((c) => [c, account])),
+    username: principal.address,
+    apiUrl: `${baseUrl}${jmapPaths.api}`,
+    downloadUrl: `${baseUrl}${jmapPaths.download}{accountId}/{blobId}/{name}?type={type}`,
+    uploadUrl: `${baseUrl}${jmapPaths.upload}{accountId}/`,
+    eventSourceUrl: `${baseUrl}${jmapPaths.eventSource}?types={types}&closeafter={closeafter}&ping={ping}`,
+  };
+  // The state changes when anything above does (the session is made from these alone).
+  const state = createHash('sha256').update(JSON.stringify(session)).digest('base64url').slice(0, 16);
+  return { ...session, state };
+}
