@@ -1,9 +1,13 @@
 // Every method this server answers, and the capabilities they make: a capability is advertised in
 // the session only when its methods are here.
 import { coreMethods } from './core-methods.ts';
+import { mailboxMethods } from './mailbox-methods.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
 
-export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new Map([...coreMethods]);
+export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new Map([
+  ...coreMethods,
+  ...mailboxMethods,
+]);
 
 export const jmapCapabilities: ReadonlySet<string> = new Set([...jmapMethods.values()].map((m) => m.capability));

@@ -1,0 +1,151 @@
+// The arguments every standard method shares (RFC 8620 5.1-5.5), checked once: the account, the
+// ids of a /get with the object limit, properties, sinceState and maxChanges, position and limit.
+import { invalidArguments, MethodError } from './jmap-errors.ts';
+import { parseAccountId } from './jmap-ids.ts';
+import { jmapLimits, maxChangesLimit, maxFilterDepth, maxQueryLimit } from './jmap-limits.ts';
+import type { JmapCallContext } from './jmap-context.ts';
+
+export function requireAccount(args: Record<string, unknown>, context: JmapCallContext): string {
+  const { accountId } = args;
+  if (typeof accountId !== 'string') throw invalidArguments('accountId is required');
+  if (parseAccountId(accountId) !== context.principal.id)
+    throw new MethodError('accountNotFound', `no account ${accountId} for ${context.principal.address}`);
+  return accountId;
+}
+
+/** The ids of a /get (null: all, for types small enough), refused past maxObjectsInGet. */
+export function getIds(args: Record<string, unknown>, allAllowed: boolean): string[] | null {
+  const { ids } = args;
+  if (ids === undefined || ids === null) {
+    if (!allAllowed) throw new MethodError('requestTooLarge', 'ids must be given for this type');
+    return null;
+  }
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string'))
+    throw invalidArguments('ids must be an array of ids or null');
+  if (ids.length > jmapLimits.maxObjectsInGet)
+    throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInGet} ids in one /get`);
+  return [...new Set(ids as string[])];
+}
+
+/** The properties asked for (the defaults when none), refused when one is not known. */
+export function getProperties(
+  value: unknown,
+  known: ReadonlySet<string>,
+  defaults: readonly string[],
+  what = 'properties',
+): string[] {
+  if (value === undefined || value === null) return [...defaults];
+  if (!Array.isArray(value) || !value.every((p) => typeof p === 'string'))
+    throw invalidArguments(`${what} must be an array of property names`);
+  const unknown = value.filter((p) => !known.has(p));
+  if (unknown.length) throw invalidArguments(`unknown ${what}: ${unknown.join(', ')}`);
+  // The id is always returned (RFC 8620 5.1).
+  return [...new Set(what === 'properties' ? ['id', ...(value as string[])] : (value as string[]))];
+}
+
+export function maxChanges(args: Record<string, unknown>): number {
+  const { maxChanges } = args;
+  if (maxChanges === undefined || maxChanges === null) return maxChangesLimit;
+  if (typeof maxChanges !== 'number' || !Number.isInteger(maxChanges) || maxChanges < 1)
+    throw invalidArguments('maxChanges must be a positive integer');
+  return Math.min(maxChanges, maxChangesLimit);
+}
+
+export function unsignedInt(args: Record<string, unknown>, name: string, fallback: number): number {
+  const value = args[name];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    throw invalidArguments(`${name} must be an unsigned integer`);
+  return value;
+}
+
+/** position, anchor and limit of a /query (RFC 8620 5.5); limit lowered to maxQueryLimit. */
+export function queryWindow(args: Record<string, unknown>) {
+  const position = args.position ?? 0;
+  if (typeof position !== 'number' || !Number.isInteger(position))
+    throw invalidArguments('position must be an integer');
+  const requested = unsignedInt(args, 'limit', maxQueryLimit);
+  const anchor = args.anchor ?? null;
+  if (anchor !== null && typeof anchor !== 'string') throw invalidArguments('anchor must be an id');
+  const anchorOffset = args.anchorOffset ?? 0;
+  if (typeof anchorOffset !== 'number' || !Number.isInteger(anchorOffset))
+    throw invalidArguments('anchorOffset must be an integer');
+  return {
+    position,
+    limit: Math.min(requested, maxQueryLimit),
+    limited: requested > maxQueryLimit,
+    anchor,
+    anchorOffset,
+  };
+}
+
+/** One page of sorted ids (RFC 8620 5.5: a negative position counts from the end; an anchor wins over position). */
+export function pageOf(ids: string[], window: ReturnType<typeof queryWindow>) {
+  let start: number;
+  if (window.anchor !== null) {
+    const at = ids.indexOf(window.anchor);
+    if (at === -1) throw new MethodError('anchorNotFound', `${window.anchor} is not in the results`);
+    start = Math.max(0, at + window.anchorOffset);
+  } else start = window.position < 0 ? Math.max(0, ids.length + window.position) : window.position;
+  return { position: Math.min(start, ids.length), ids: ids.slice(start, start + window.limit) };
+}
+
+export type Filter<C> = { operator: 'AND' | 'OR' | 'NOT'; conditions: Filter<C>[] } | { condition: C };
+
+/** A FilterOperator tree (RFC 8620 5.5) with its conditions checked by `condition`, bounded in depth. */
+export function parseFilter<C>(
+  value: unknown,
+  condition: (c: Record<string, unknown>) => C,
+  depth = 0,
+): Filter<C> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalidArguments('filter must be an object');
+  if (depth > maxFilterDepth) throw new MethodError('unsupportedFilter', `filters nest at most ${maxFilterDepth} deep`);
+  const record = value as Record<string, unknown>;
+  if ('operator' in record) {
+    const { operator, conditions } = record;
+    if (operator !== 'AND' && operator !== 'OR' && operator !== 'NOT')
+      throw invalidArguments('operator must be AND, OR or NOT');
+    if (!Array.isArray(conditions)) throw invalidArguments('a FilterOperator needs conditions');
+    return { operator, conditions: conditions.map((c) => parseFilter(c, condition, depth + 1)!) };
+  }
+  return { condition: condition(record) };
+}
+
+/** The items a filter keeps: each condition decides over all items at once (bulk, so lookups are shared). */
+export async function applyFilter<T, C>(
+  filter: Filter<C> | undefined,
+  items: T[],
+  matches: (condition: C, items: T[]) => Promise<Set<T>>,
+): Promise<Set<T>> {
+  if (!filter) return new Set(items);
+  if ('condition' in filter) return matches(filter.condition, items);
+  const parts: Set<T>[] = [];
+  for (const c of filter.conditions) parts.push(await applyFilter(c, items, matches));
+  if (filter.operator === 'AND') return new Set(items.filter((i) => parts.every((p) => p.has(i))));
+  if (filter.operator === 'OR') return new Set(items.filter((i) => parts.some((p) => p.has(i))));
+  return new Set(items.filter((i) => !parts.some((p) => p.has(i))));
+}
+
+export interface Comparator {
+  property: string;
+  isAscending: boolean;
+}
+
+export function parseSort(value: unknown, supported: ReadonlySet<string>): Comparator[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw invalidArguments('sort must be an array of comparators');
+  if (value.length > 8) throw new MethodError('unsupportedSort', 'at most 8 comparators');
+  return value.map((c) => {
+    if (typeof c !== 'object' || c === null || typeof c.property !== 'string')
+      throw invalidArguments('a comparator needs a property');
+    if (!supported.has(c.property))
+      throw new MethodError(
+        'unsupportedSort',
+        `sorting by ${c.property} is not supported (${[...supported].join(', ')})`,
+      );
+    if (c.collation !== undefined && c.collation !== 'i;unicode-casemap')
+      throw new MethodError('unsupportedSort', `collation ${c.collation} is not supported`);
+    return { property: c.property, isAscending: c.isAscending !== false };
+  });
+}
