@@ -87,7 +87,7 @@ function drained(stream: Writable): Promise<void> {
 
 /** The values of a compressed NDJSON file, one per line; a damaged file fails saying what is wrong. */
 export async function* readNdjson(path: string): AsyncIterable<unknown> {
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: batchChars });
   const source = createReadStream(path, { highWaterMark: 256 * 1024 });
   // Errors of both (a missing file, a truncated or corrupted stream) surface in the loop below.
   source.on('error', (error) => gunzip.destroy(error));

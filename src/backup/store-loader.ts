@@ -160,7 +160,9 @@ async function loadWithin(
 
   const counts: Record<string, number> = {};
   for (const table of source.tables) {
-    counts[table.name] = await loadTable(trx, table, source.rows(table), options);
+    counts[table.name] = handle.sqlite
+      ? await loadSqliteTable(handle.sqlite, table, source.rows(table), options)
+      : await loadTable(trx, table, source.rows(table), options);
     options.onProgress?.({ table: table.name, rows: counts[table.name] });
   }
 
@@ -179,6 +181,33 @@ async function loadWithin(
   };
 }
 
+/**
+ * SQLite: one prepared statement run per row, on the connection the load's transaction is open on
+ * (better-sqlite3 runs it in that transaction). A statement costs no round trip there, and building
+ * a multi-row insert cost more than the rows (Kysely compiles hundreds of parameters each time).
+ */
+async function loadSqliteTable(
+  connection: NonNullable<DatabaseHandle['sqlite']>,
+  table: TableInfo,
+  rows: AsyncIterable<unknown[]>,
+  options: LoadOptions,
+): Promise<number> {
+  const insert = connection.prepare(
+    `insert into ${quoteIdentifier(table.name)} (${table.columns.map(quoteIdentifier).join(', ')}) values (${table.columns.map(() => '?').join(', ')})`,
+  );
+  let count = 0;
+  for await (const values of rows) {
+    insert.run(
+      values.map((value) => (value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value)),
+    );
+    count++;
+    if (count % 5_000 === 0) await yieldToEventLoop();
+    if (count % 50_000 === 0) options.onProgress?.({ table: table.name, rows: count });
+  }
+  return count;
+}
+
+/** PostgreSQL: rows inserted several hundred at a time (each statement is a round trip). */
 async function loadTable(
   trx: Transaction<Database>,
   table: TableInfo,
