@@ -25,7 +25,7 @@ import type { Database } from '../store/schema.ts';
 import { recountFolderBytes, renewClientIdentities, setSequencesPastIds } from './restored-identities.ts';
 import { quoteIdentifier } from './sql-names.ts';
 import { syncDirectory } from './durable-files.ts';
-import type { TableInfo } from './table-catalog.ts';
+import { columnsOf, type TableInfo } from './table-catalog.ts';
 import { yieldToEventLoop } from './snapshot-shape.ts';
 import { chain, readHead, type HeadRead } from './content-stream.ts';
 
@@ -158,6 +158,7 @@ async function loadWithin(
     await applyMigrations(trx, dialect, 0, source.schemaVersion, options.now);
   }
 
+  await requireSameColumns(trx, dialect, source);
   const counts: Record<string, number> = {};
   for (const table of source.tables) {
     counts[table.name] = handle.sqlite
@@ -179,6 +180,25 @@ async function loadWithin(
     migratedTo: latestSchemaVersion,
     ...(renewed ? { renewed } : {}),
   };
+}
+
+/**
+ * Every table of the source has the columns the target's schema of the same version has (a source
+ * made by a development build of that version may not): said before anything is loaded.
+ */
+async function requireSameColumns(trx: Transaction<Database>, dialect: 'sqlite' | 'postgres', source: LoadSource) {
+  for (const table of source.tables) {
+    const expected = await columnsOf(trx, dialect, table.name);
+    const unknown = table.columns.filter((c) => !expected.includes(c));
+    if (expected.length > 0 && unknown.length === 0) continue;
+    const what =
+      expected.length === 0 ? `a table ${table.name}` : `column(s) ${unknown.join(', ')} in table ${table.name}`;
+    throw invalid(
+      'backup-schema-differs',
+      `${source.name} has ${what} that schema version ${source.schemaVersion} of this Holdfast does not have: ` +
+        'it was made by a different build; restore it with the Holdfast that made it',
+    );
+  }
 }
 
 /**

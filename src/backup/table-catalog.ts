@@ -49,7 +49,7 @@ export async function tableNames(db: Kysely<Database>, dialect: Dialect): Promis
   return rows.map((r) => r.name);
 }
 
-async function columnsOf(db: Kysely<Database>, dialect: Dialect, table: string): Promise<string[]> {
+export async function columnsOf(db: Kysely<Database>, dialect: Dialect, table: string): Promise<string[]> {
   const { rows } =
     dialect === 'sqlite'
       ? await sql<{ name: string }>`select name from pragma_table_info(${table}) order by cid`.execute(db)

@@ -276,6 +276,17 @@ for (const name of backendNames) {
           restoreBackup(copy, { location: target.location, dataDir: target.dataDir }),
           /has schema version 999 but this Holdfast knows only up to version \d+/,
         );
+        const otherBuild = {
+          ...manifest,
+          tables: manifest.tables.map((table: { name: string; columns: string[] }) =>
+            table.name === 'mailboxes' ? { ...table, columns: [...table.columns, 'colour'] } : table,
+          ),
+        };
+        await writeFile(join(copy, 'manifest.json'), JSON.stringify(otherBuild));
+        await assert.rejects(
+          restoreBackup(copy, { location: target.location, dataDir: target.dataDir }),
+          /has column\(s\) colour in table mailboxes that schema version \d+ of this Holdfast does not have: it was made by a different build/,
+        );
         await writeFile(join(copy, 'manifest.json'), JSON.stringify({ ...manifest, formatVersion: 7 }));
         await assert.rejects(
           restoreBackup(copy, { location: target.location, dataDir: target.dataDir }),
