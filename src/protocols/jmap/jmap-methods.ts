@@ -1,6 +1,10 @@
 // Every method this server answers, and the capabilities they make: a capability is advertised in
 // the session only when its methods are here.
 import { coreMethods } from './core-methods.ts';
+import { emailChangesMethod } from './email-changes.ts';
+import { emailGetMethod } from './email-get.ts';
+import { emailQueryMethod } from './email-query.ts';
+import { emailSetMethod } from './email-set.ts';
 import { mailboxMethods } from './mailbox-methods.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
@@ -8,6 +12,10 @@ import type { JmapMethod } from './jmap-request.ts';
 export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new Map([
   ...coreMethods,
   ...mailboxMethods,
+  emailGetMethod,
+  emailQueryMethod,
+  emailChangesMethod,
+  emailSetMethod,
 ]);
 
 export const jmapCapabilities: ReadonlySet<string> = new Set([...jmapMethods.values()].map((m) => m.capability));

@@ -1,0 +1,281 @@
+// Email/get (RFC 8621 4.2): a message row with what the mailbox layer keeps of its content — the
+// envelope and MIME tree (FETCH's structure cache), the decoded header fields — and, for body
+// properties, byte ranges of the blob. Contents stored before their metadata existed have it
+// computed once, as FETCH does.
+import libmime from 'libmime';
+import type { EnvelopeAddress } from '../../message/envelope.ts';
+import { loadComputingMissing, loadMetadata } from '../../mailbox/message-metadata.ts';
+import { messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
+import type { Folder } from '../../mailbox/folders.ts';
+import {
+  bodyLists,
+  bodyPartProperties,
+  bodyStructure,
+  bodyValue,
+  defaultBodyProperties,
+  htmlToText,
+  partHeaders,
+  partText,
+  previewOf,
+  showPart,
+  type BodyPart,
+} from './email-body.ts';
+import type { JmapCallContext } from './jmap-context.ts';
+import { invalidArguments } from './jmap-errors.ts';
+import { emailId, mailboxId, messageBlobId, parseEmailId, partBlobId, threadId } from './jmap-ids.ts';
+import { defaultMaxBodyValueBytes } from './jmap-limits.ts';
+import { mailCapability, type JmapMethod } from './jmap-request.ts';
+import { keywordsOf } from './keywords.ts';
+import { accountFolders } from './mail-folders.ts';
+import { getIds, getProperties, requireAccount, unsignedInt } from './method-arguments.ts';
+
+const metadataProperties = [
+  'messageId',
+  'inReplyTo',
+  'references',
+  'sender',
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'replyTo',
+  'subject',
+  'sentAt',
+] as const;
+const bodyProperties = [
+  'bodyStructure',
+  'bodyValues',
+  'textBody',
+  'htmlBody',
+  'attachments',
+  'hasAttachment',
+  'preview',
+] as const;
+const defaultProperties = [
+  'id',
+  'blobId',
+  'threadId',
+  'mailboxIds',
+  'keywords',
+  'size',
+  'receivedAt',
+  ...metadataProperties,
+  'hasAttachment',
+  'preview',
+  'bodyValues',
+  'textBody',
+  'htmlBody',
+  'attachments',
+];
+const knownProperties: ReadonlySet<string> = new Set([...defaultProperties, 'bodyStructure']);
+const knownBodyProperties: ReadonlySet<string> = new Set(bodyPartProperties);
+
+export const utcDate = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const decodeWords = (value: string) => {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+};
+
+/** Addresses of an envelope field as EmailAddress objects; groups are flattened (asAddresses). */
+function addresses(list: EnvelopeAddress[] | null): { name: string | null; email: string }[] | null {
+  if (!list) return null;
+  return list
+    .filter(([, , mailbox, host]) => mailbox !== null && host !== null)
+    .map(([name, , mailbox, host]) => ({ name: name ? decodeWords(name) : null, email: `${mailbox}@${host}` }));
+}
+
+/** The msg-ids of a header value, without angle brackets (asMessageIds). */
+function messageIds(value: string | null | undefined): string[] | null {
+  if (!value) return null;
+  const ids = [...value.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
+  return ids.length ? ids : null;
+}
+
+/** A found message: its row and the folder it is in. */
+export interface FoundEmail {
+  id: string;
+  folder: Folder;
+  row: MessageRow;
+}
+
+/** The rows of these Email ids among the principal's folders, in the order asked; the rest are not found. */
+export async function findEmails(context: JmapCallContext, folders: Folder[], ids: string[]) {
+  const byId = new Map(folders.map((f) => [f.id, f]));
+  const wanted = new Map<number, { folder: Folder; uids: number[] }>();
+  for (const id of ids) {
+    const key = parseEmailId(id);
+    const folder = key && byId.get(key.folderId);
+    if (!key || !folder) continue;
+    const entry = wanted.get(folder.id) ?? { folder, uids: [] };
+    entry.uids.push(key.uid);
+    wanted.set(folder.id, entry);
+  }
+  const found = new Map<string, FoundEmail>();
+  for (const { folder, uids } of wanted.values())
+    for (const row of await messagesByUid(context.mail.db, folder.id, uids))
+      found.set(emailId(folder.id, row.uid), { id: emailId(folder.id, row.uid), folder, row });
+  return { found: ids.flatMap((id) => found.get(id) ?? []), notFound: ids.filter((id) => !found.has(id)) };
+}
+
+function bodyValueOptions(args: Record<string, unknown>) {
+  const flag = (name: string) => {
+    const value = args[name] ?? false;
+    if (typeof value !== 'boolean') throw invalidArguments(`${name} must be true or false`);
+    return value;
+  };
+  return {
+    text: flag('fetchTextBodyValues'),
+    html: flag('fetchHTMLBodyValues'),
+    all: flag('fetchAllBodyValues'),
+    maxBytes: unsignedInt(args, 'maxBodyValueBytes', defaultMaxBodyValueBytes) || defaultMaxBodyValueBytes,
+  };
+}
+
+const emailGet: JmapMethod<JmapCallContext> = {
+  capability: mailCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const ids = getIds(args, false)!;
+    const wanted = getProperties(args.properties, knownProperties, defaultProperties);
+    const partProperties = getProperties(
+      args.bodyProperties,
+      knownBodyProperties,
+      defaultBodyProperties,
+      'bodyProperties',
+    );
+    const values = bodyValueOptions(args);
+    const { mail } = context;
+    const { folders, state } = await accountFolders(mail.db, context.principal, mail.now());
+    const { found, notFound } = await findEmails(context, folders, ids);
+    const hashes = found.map((e) => e.row.blobHash);
+    const needsMetadata = wanted.some((p) => (metadataProperties as readonly string[]).includes(p));
+    const needsBody = wanted.some((p) => (bodyProperties as readonly string[]).includes(p));
+    const structures =
+      needsMetadata || needsBody
+        ? await loadComputingMissing(mail, hashes, (some) => mail.index.structures.load(mail.db, some))
+        : [];
+    const metadata = needsMetadata
+      ? await loadComputingMissing(mail, hashes, (some) => loadMetadata(mail.db, some))
+      : [];
+    const list: Record<string, unknown>[] = [];
+    for (const [i, { id, folder, row }] of found.entries()) {
+      const email: Record<string, unknown> = {};
+      const structure = structures[i];
+      const meta = metadata[i];
+      const header = (name: string) =>
+        meta?.headers.reduce<string | null>((last, [n, v]) => (n === name ? v : last), null);
+      const has = (name: string) => meta?.headers.some(([n]) => n === name) ?? false;
+      const envelope = structure?.envelope;
+      const body =
+        needsBody && structure
+          ? bodyStructure(structure.tree, (part) => partBlobId(folder.id, row.uid, part))
+          : undefined;
+      const lists = body && bodyLists(body);
+      const headersOf = new Map<BodyPart, { name: string; value: string }[]>();
+      if (body && partProperties.includes('headers')) {
+        const visit = async (part: BodyPart) => {
+          headersOf.set(part, await partHeaders(mail.blobs, row.blobHash, part.mime));
+          for (const sub of part.subParts ?? []) await visit(sub);
+        };
+        await visit(body);
+      }
+      const show = (part: BodyPart) => showPart(part, partProperties, headersOf);
+      for (const property of wanted) {
+        switch (property) {
+          case 'id':
+            email.id = id;
+            break;
+          case 'blobId':
+            email.blobId = messageBlobId(folder.id, row.uid);
+            break;
+          case 'threadId':
+            email.threadId = threadId(folder.id, row.uid);
+            break;
+          case 'mailboxIds':
+            email.mailboxIds = { [mailboxId(folder.id)]: true };
+            break;
+          case 'keywords':
+            email.keywords = keywordsOf(row.flags);
+            break;
+          case 'size':
+            email.size = row.size;
+            break;
+          case 'receivedAt':
+            email.receivedAt = utcDate(row.internalDate);
+            break;
+          case 'messageId':
+            email.messageId = messageIds(envelope?.messageId);
+            break;
+          case 'inReplyTo':
+            email.inReplyTo = messageIds(envelope?.inReplyTo);
+            break;
+          case 'references':
+            email.references = messageIds(header('references'));
+            break;
+          case 'from':
+          case 'to':
+          case 'cc':
+          case 'bcc':
+            email[property] = addresses(envelope?.[property] ?? null);
+            break;
+          // The envelope fills Sender and Reply-To from From (IMAP); JMAP shows them only when present.
+          case 'sender':
+            email.sender = has('sender') ? addresses(envelope?.sender ?? null) : null;
+            break;
+          case 'replyTo':
+            email.replyTo = has('reply-to') ? addresses(envelope?.replyTo ?? null) : null;
+            break;
+          case 'subject':
+            email.subject = header('subject');
+            break;
+          case 'sentAt':
+            email.sentAt = meta?.sentAt == null ? null : utcDate(meta.sentAt);
+            break;
+          case 'bodyStructure':
+            email.bodyStructure = body ? show(body) : null;
+            break;
+          case 'textBody':
+          case 'htmlBody':
+          case 'attachments':
+            email[property] = lists ? lists[property].map(show) : [];
+            break;
+          case 'hasAttachment':
+            email.hasAttachment = (lists?.attachments.length ?? 0) > 0;
+            break;
+          case 'preview': {
+            const first = lists?.textBody.find((p) => p.type.startsWith('text/'));
+            const text = first ? await partText(mail.blobs, row.blobHash, first.mime) : undefined;
+            email.preview = text === undefined ? '' : previewOf(first!.type === 'text/html' ? htmlToText(text) : text);
+            break;
+          }
+          case 'bodyValues': {
+            const chosen = new Set<BodyPart>();
+            const textual = (p: BodyPart) => p.type.startsWith('text/');
+            if (lists && values.text) lists.textBody.filter(textual).forEach((p) => chosen.add(p));
+            if (lists && values.html) lists.htmlBody.filter(textual).forEach((p) => chosen.add(p));
+            if (body && values.all) {
+              const visit = (p: BodyPart) => {
+                if (p.subParts) p.subParts.forEach(visit);
+                else if (textual(p)) chosen.add(p);
+              };
+              visit(body);
+            }
+            const out: Record<string, unknown> = {};
+            for (const part of chosen)
+              out[part.partId!] = bodyValue(await partText(mail.blobs, row.blobHash, part.mime), values.maxBytes);
+            email.bodyValues = out;
+            break;
+          }
+        }
+      }
+      list.push(email);
+    }
+    return { accountId, state, list, notFound };
+  },
+};
+
+export const emailGetMethod: [string, JmapMethod<JmapCallContext>] = ['Email/get', emailGet];

@@ -1,0 +1,170 @@
+// Email/set (RFC 8621 4.6): keywords and mailboxIds updates and destroy, through the mailbox
+// layer's own operations — storeFlags (IMAP STORE), copyMessages with move (IMAP MOVE),
+// deleteMessages (an expunge) — so IMAP sessions see each change as their own kind: FETCH FLAGS,
+// EXPUNGE. A message row is in one folder: moving it makes a row with a new UID there, so its id
+// changes, which the answer says ({"id": new id}) and Email/changes shows as destroyed + created.
+import { applyFlagChange, copyMessages, deleteMessages, storeFlags } from '../../mailbox/messages.ts';
+import type { Folder } from '../../mailbox/folders.ts';
+import type { JmapCallContext } from './jmap-context.ts';
+import { MethodError, invalidArguments } from './jmap-errors.ts';
+import { emailId, mailboxId } from './jmap-ids.ts';
+import { jmapLimits } from './jmap-limits.ts';
+import { mailCapability, type JmapMethod } from './jmap-request.ts';
+import { flagOf, isKeyword } from './keywords.ts';
+import { accountFolders } from './mail-folders.ts';
+import { requireAccount } from './method-arguments.ts';
+import { findEmails, type FoundEmail } from './email-get.ts';
+
+interface SetError {
+  type: string;
+  description: string;
+  properties?: string[];
+}
+
+class PatchError extends Error {
+  constructor(readonly setError: SetError) {
+    super(setError.description);
+  }
+}
+
+const invalidProperty = (property: string, description: string) =>
+  new PatchError({ type: 'invalidProperties', description, properties: [property] });
+
+/** What one update asks: the new flags (from the current ones) and the folder the message should be in. */
+function planUpdate(email: FoundEmail, patch: Record<string, unknown>, folders: Map<string, Folder>) {
+  let flags = email.row.flags;
+  let boxes: Set<string> | undefined;
+  const checkKeyword = (keyword: string, property: string) => {
+    if (!isKeyword(keyword)) throw invalidProperty(property, `"${keyword}" is not a keyword`);
+  };
+  for (const [path, value] of Object.entries(patch)) {
+    if (path === 'keywords') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw invalidProperty(path, 'keywords must be an object of keywords set to true');
+      const keywords = Object.entries(value);
+      for (const [keyword, set] of keywords) {
+        checkKeyword(keyword, path);
+        if (set !== true) throw invalidProperty(path, 'a keyword can only be set to true');
+      }
+      // \Deleted has no keyword; it stays as IMAP set it.
+      const kept = flags.filter((f) => f === '\\Deleted');
+      flags = applyFlagChange([], 'set', [...kept, ...keywords.map(([k]) => flagOf(k))]);
+    } else if (path.startsWith('keywords/')) {
+      const keyword = path.slice('keywords/'.length);
+      checkKeyword(keyword, path);
+      if (value !== true && value !== null) throw invalidProperty(path, 'a keyword patch is true or null');
+      flags = applyFlagChange(flags, value ? 'add' : 'remove', [flagOf(keyword)]);
+    } else if (path === 'mailboxIds') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw invalidProperty(path, 'mailboxIds must be an object of Mailbox ids set to true');
+      if (Object.values(value).some((v) => v !== true))
+        throw invalidProperty(path, 'a Mailbox id can only be set to true');
+      boxes = new Set(Object.keys(value));
+    } else if (path.startsWith('mailboxIds/')) {
+      if (value !== true && value !== null) throw invalidProperty(path, 'a mailboxIds patch is true or null');
+      boxes ??= new Set([mailboxId(email.folder.id)]);
+      if (value) boxes.add(path.slice('mailboxIds/'.length));
+      else boxes.delete(path.slice('mailboxIds/'.length));
+    } else throw invalidProperty(path, `${path.split('/')[0]} cannot be changed (only keywords and mailboxIds)`);
+  }
+  let target = email.folder;
+  if (boxes) {
+    for (const id of boxes)
+      if (!folders.has(id)) throw invalidProperty('mailboxIds', `${id} is not a Mailbox of this account`);
+    if (boxes.size === 0)
+      throw invalidProperty('mailboxIds', 'an Email must be in a Mailbox: destroy it to remove it from its last one');
+    if (boxes.size > 1)
+      throw new PatchError({
+        type: 'tooManyMailboxes',
+        description: 'an Email is in one Mailbox on this server (maxMailboxesPerEmail is 1): copy it instead',
+      });
+    target = folders.get([...boxes][0]!)!;
+  }
+  return { flags, target };
+}
+
+const emailSet: JmapMethod<JmapCallContext> = {
+  capability: mailCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const { mail, principal } = context;
+    const create = (args.create ?? {}) as Record<string, unknown>;
+    const update = (args.update ?? {}) as Record<string, unknown>;
+    const destroy = (args.destroy ?? []) as unknown[];
+    if (typeof create !== 'object' || Array.isArray(create)) throw invalidArguments('create must be an object');
+    if (typeof update !== 'object' || Array.isArray(update)) throw invalidArguments('update must be an object');
+    if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
+      throw invalidArguments('destroy must be a list of ids');
+    const count = Object.keys(create).length + Object.keys(update).length + destroy.length;
+    if (count > jmapLimits.maxObjectsInSet)
+      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} objects in one /set`);
+    const before = await accountFolders(mail.db, principal, mail.now());
+    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.state)
+      throw new MethodError('stateMismatch', 'the account has changed since ifInState');
+    const folders = new Map(before.folders.map((f) => [mailboxId(f.id), f]));
+
+    const notCreated: Record<string, SetError> = {};
+    for (const creationId of Object.keys(create))
+      notCreated[creationId] = { type: 'forbidden', description: 'creating Emails is not served yet' };
+
+    const updated: Record<string, Record<string, unknown> | null> = {};
+    const notUpdated: Record<string, SetError> = {};
+    const toUpdate = await findEmails(context, before.folders, Object.keys(update));
+    for (const id of toUpdate.notFound) notUpdated[id] = { type: 'notFound', description: `no Email ${id}` };
+    for (const email of toUpdate.found) {
+      const patch = update[email.id];
+      try {
+        if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
+          throw new PatchError({ type: 'invalidPatch', description: 'a patch is an object' });
+        const plan = planUpdate(email, patch as Record<string, unknown>, folders);
+        if (plan.flags.join(' ') !== email.row.flags.join(' '))
+          await storeFlags(mail, email.folder, [email.row.uid], 'set', plan.flags);
+        if (plan.target.id !== email.folder.id) {
+          const [pair] = await copyMessages(mail, email.folder, [email.row.uid], plan.target, {
+            move: true,
+            quotaBytes: principal.quotaBytes,
+          });
+          updated[email.id] = pair ? { id: emailId(plan.target.id, pair[1]) } : null;
+        } else updated[email.id] = null;
+      } catch (error) {
+        if (!(error instanceof PatchError)) throw error;
+        notUpdated[email.id] = error.setError;
+      }
+    }
+
+    const destroyed: string[] = [];
+    const notDestroyed: Record<string, SetError> = {};
+    const toDestroy = await findEmails(context, before.folders, destroy as string[]);
+    for (const id of toDestroy.notFound) notDestroyed[id] = { type: 'notFound', description: `no Email ${id}` };
+    const byFolder = new Map<number, { folder: Folder; emails: FoundEmail[] }>();
+    for (const email of toDestroy.found) {
+      const entry = byFolder.get(email.folder.id) ?? { folder: email.folder, emails: [] };
+      entry.emails.push(email);
+      byFolder.set(email.folder.id, entry);
+    }
+    for (const { folder, emails } of byFolder.values()) {
+      await deleteMessages(
+        mail,
+        folder,
+        emails.map((e) => e.row.uid),
+      );
+      destroyed.push(...emails.map((e) => e.id));
+    }
+
+    const after = await accountFolders(mail.db, principal, mail.now());
+    const orNull = (value: object) => (Object.keys(value).length ? value : null);
+    return {
+      accountId,
+      oldState: before.state,
+      newState: after.state,
+      created: null,
+      updated: orNull(updated),
+      destroyed: destroyed.length ? destroyed : null,
+      notCreated: orNull(notCreated),
+      notUpdated: orNull(notUpdated),
+      notDestroyed: orNull(notDestroyed),
+    };
+  },
+};
+
+export const emailSetMethod: [string, JmapMethod<JmapCallContext>] = ['Email/set', emailSet];
