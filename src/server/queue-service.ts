@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { BackupSchedule, backupCheckIntervalMs } from '../backup/backup-schedule.ts';
 import { ContinuityService } from '../continuity/continuity-service.ts';
 import { SmtpClient } from '../flow/delivery/smtp-client.ts';
+import { WorkerDestinations } from '../flow/delivery/worker-destinations.ts';
 import { Housekeeping, housekeepingIntervalMs } from '../flow/queue/housekeeping.ts';
 import { Notices } from '../flow/queue/notices.ts';
 import { QueueRunner } from '../flow/queue/queue-runner.ts';
@@ -47,6 +48,9 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     host: hostname(),
     now,
   });
+  // A worker of --workers: slots granted by the primary wake the runner's waiting mail.
+  if (holdfast.destinations instanceof WorkerDestinations)
+    holdfast.destinations.onWake((destination) => runner.lookAgain(destination));
   await runner.start();
   const housekeeping = new Housekeeping({
     db: store.db,

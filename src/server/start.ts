@@ -15,7 +15,7 @@ import { bootstrapDirectory, type BootstrapResult } from '../directory/bootstrap
 import { Directory } from '../directory/directory.ts';
 import { kdfQueue } from '../directory/kdf-queue.ts';
 import { createMailDns, type MailDns } from '../flow/dns.ts';
-import { DestinationControl } from '../flow/delivery/destination-control.ts';
+import { DestinationControl, type DestinationObserver } from '../flow/delivery/destination-control.ts';
 import { UpstreamWatch } from '../continuity/upstream-watch.ts';
 import { watchContinuity } from '../continuity/continuity-metrics.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
@@ -57,6 +57,8 @@ export interface StartOptions {
   machineLimits?: MachineLimitsClient;
   /** A worker of --workers: /metrics answers with the figures of every worker of the machine. */
   machineMetrics?: MachineMetricsClient;
+  /** A worker of --workers: the remote destinations' concurrency, kept by the primary for the machine. */
+  destinations?: (now: () => number, observer: DestinationObserver) => DestinationControl;
 }
 
 export async function startNode(config: Config, options: StartOptions): Promise<RunningNode> {
@@ -155,7 +157,9 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       scheduler,
       metrics,
       health,
-      destinations: new DestinationControl(now, undefined, upstreamWatch.observer),
+      destinations:
+        options.destinations?.(now, upstreamWatch.observer) ??
+        new DestinationControl(now, undefined, upstreamWatch.observer),
       upstreamWatch,
       cluster,
       machineLimits: options.machineLimits,

@@ -2,6 +2,7 @@
 // cluster's IPC channel. Every message carries `holdfast` so that nothing else on the channel (Node's
 // own cluster messages) is mistaken for one.
 import type { ErrorKind } from '../errors.ts';
+import type { DestinationAnswer, DestinationRequest } from '../flow/delivery/machine-destinations.ts';
 import type { Figure } from '../metrics/machine-metrics.ts';
 import type { ListenerInfo } from '../net/listen.ts';
 import type { Role } from './roles.ts';
@@ -25,7 +26,9 @@ export type WorkerMessage =
   /** A scrape of /metrics: the other workers' figures, please; answered by 'metrics-gathered' with the same id. */
   | { holdfast: 'metrics-ask'; id: number }
   /** The answer to the primary's 'metrics-collect' with this id: this worker's figures (absent: it could not read them). */
-  | { holdfast: 'metrics-report'; id: number; figures?: Figure[] };
+  | { holdfast: 'metrics-report'; id: number; figures?: Figure[] }
+  /** Machine-wide delivery concurrency: slots for remote destinations (machine-destinations.ts). */
+  | DestinationRequest;
 
 export type PrimaryMessage =
   | { holdfast: 'change'; message: string }
@@ -34,7 +37,9 @@ export type PrimaryMessage =
   /** Another worker is answering a scrape: this worker's figures, please ('metrics-report' with this id). */
   | { holdfast: 'metrics-collect'; id: number }
   /** The answer to the worker's 'metrics-ask' with this id: the figures of the others that answered in time. */
-  | { holdfast: 'metrics-gathered'; id: number; figures: Figure[][]; missing: number };
+  | { holdfast: 'metrics-gathered'; id: number; figures: Figure[][]; missing: number }
+  /** Machine-wide delivery concurrency: grants and each destination's state (machine-destinations.ts). */
+  | DestinationAnswer;
 
 /**
  * The limits counted per machine under --workers: SMTP connections per client address

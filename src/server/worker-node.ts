@@ -2,15 +2,18 @@
 // primary (workers.ts). Its listeners are the primary's, shared through node:cluster. On SQLite its
 // mailbox changes travel to the other workers through the primary (on PostgreSQL, startNode's
 // LISTEN/NOTIFY relay already carries them between every process, on this machine or another).
-// The machine-wide limits and the machine's /metrics figures go through the primary too
-// (machine-limits-client.ts, machine-metrics-client.ts). It stops on SIGTERM from the primary.
+// The machine-wide limits, the machine's /metrics figures and the remote destinations' delivery
+// concurrency go through the primary too (machine-limits-client.ts, machine-metrics-client.ts,
+// flow/delivery/worker-destinations.ts). It stops on SIGTERM from the primary.
 import { HoldfastError } from '../errors.ts';
 import { defaultKdfConcurrency } from '../directory/kdf-queue.ts';
 import type { Config } from '../config/schema.ts';
+import type { DestinationObserver } from '../flow/delivery/destination-control.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Role } from './roles.ts';
 import { MachineLimitsClient, type PrimaryChannel } from './machine-limits-client.ts';
 import { MachineMetricsClient } from './machine-metrics-client.ts';
+import { WorkerDestinations } from '../flow/delivery/worker-destinations.ts';
 import { startNode, type RunningNode } from './start.ts';
 import { isHoldfastMessage, type PrimaryMessage, type WorkerMessage } from './worker-messages.ts';
 
@@ -42,12 +45,23 @@ export async function runWorker(
   const machineLimits = new MachineLimitsClient(toPrimary, logger);
   // A scrape of /metrics answers with every worker's figures added up: the primary gathers them.
   const machineMetrics = new MachineMetricsClient(toPrimary, options.count, logger);
+  // Each remote destination's delivery concurrency holds for the machine: the primary keeps the control.
+  let destinations: WorkerDestinations | undefined;
+  const machineDestinations = (now: () => number, observer: DestinationObserver) =>
+    (destinations = new WorkerDestinations(toPrimary, logger.child({ component: 'queue' }), now, undefined, observer));
   process.on('message', (message) => {
-    if (isHoldfastMessage<PrimaryMessage>(message)) machineLimits.receive(message) || machineMetrics.receive(message);
+    if (isHoldfastMessage<PrimaryMessage>(message))
+      machineLimits.receive(message) || machineMetrics.receive(message) || destinations?.receive(message);
   });
   let node: RunningNode;
   try {
-    node = await startNode(config, { roles: options.roles, logger, machineLimits, machineMetrics });
+    node = await startNode(config, {
+      roles: options.roles,
+      logger,
+      machineLimits,
+      machineMetrics,
+      destinations: machineDestinations,
+    });
   } catch (error) {
     const e = error as Error;
     await send({

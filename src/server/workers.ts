@@ -3,7 +3,8 @@
 // each a whole node (worker-node.ts) listening on the same ports: the primary accepts connections
 // and hands them to the workers in turn. It relays mailbox changes between workers (IDLE in one sees
 // a delivery made by another), keeps the machine-wide counts of the per-address, per-forest and
-// per-user limits (machine-limits.ts; a worker that dies gives back what it held), gathers the
+// per-user limits (machine-limits.ts; a worker that dies gives back what it held) and each remote
+// destination's delivery concurrency (flow/delivery/machine-destinations.ts), gathers the
 // workers' figures for a scrape of /metrics (metrics-gathering.ts), restarts a worker that dies (with
 // backoff), stops them all on SIGTERM/SIGINT, and prints the start-up summary once.
 import cluster, { type Worker } from 'node:cluster';
@@ -16,6 +17,7 @@ import { loadTlsMaterial, type TlsMaterial } from '../net/tls-certificate.ts';
 import type { MigrationResult } from '../store/migrate.ts';
 import { openStore } from '../store/store.ts';
 import type { Holdfast } from './holdfast.ts';
+import { isDestinationRequest, MachineDestinations } from '../flow/delivery/machine-destinations.ts';
 import { MachineLimits } from './machine-limits.ts';
 import { MetricsGathering, type Peer } from './metrics-gathering.ts';
 import type { Role } from './roles.ts';
@@ -85,6 +87,16 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
     gathering.ask(peer(asker), askId, others, slots.length - 1 - others.length);
   };
 
+  // Each remote destination's delivery concurrency, for the machine: workers hold slots it grants.
+  const destinations = new MachineDestinations(
+    (workerId, message) => {
+      const worker = slots.find((s) => s.worker?.id === workerId)?.worker;
+      if (worker) answer(worker, message);
+    },
+    // A worker delivers from its start, before it says it is ready.
+    () => slots.flatMap((s) => (s.worker && !s.worker.isDead() && s.worker.isConnected() ? [s.worker.id] : [])),
+  );
+
   const relay = (from: Worker, message: string) => {
     const forward: PrimaryMessage = { holdfast: 'change', message };
     for (const slot of slots)
@@ -110,7 +122,10 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
       else if (message.holdfast === 'metrics-ask') gatherFor(worker, message.id);
       else if (message.holdfast === 'metrics-report') gathering.report(worker.id, message.id, message.figures);
       else if (message.holdfast === 'change') relay(worker, message.message);
-      else if (message.holdfast === 'ready') {
+      else if (isDestinationRequest(message)) {
+        // As with 'take': a request read after the worker's exit would hold a slot forever.
+        if (!worker.isDead()) destinations.receive(worker.id, message);
+      } else if (message.holdfast === 'ready') {
         slot.ready = true;
         summaryListeners ??= message.listeners;
         logger.info({ worker: slot.index, workerPid: worker.process.pid }, 'worker started');
@@ -134,6 +149,9 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
       const released = limits.releaseWorker(worker.id);
       gathering.workerGone(worker.id);
       if (released) logger.info({ worker: slot.index, released }, 'worker exited: its connection slots are free again');
+      const deliveries = destinations.workerGone(worker.id);
+      if (deliveries)
+        logger.info({ worker: slot.index, released: deliveries }, 'worker exited: its delivery slots are free again');
       if (stopping) return;
       if (!started) {
         startFailed?.(new Error(`worker ${slot.index} exited during start (code ${code}, signal ${signal})`));

@@ -306,6 +306,11 @@ export class QueueRunner {
     }
   }
 
+  /** Looks at a destination's waiting mail again (a control whose slots come from elsewhere has one for it). */
+  lookAgain(destination: string) {
+    this.startWaiting(destination);
+  }
+
   private startWaiting(destination: string) {
     const queue = this.waiting.get(destination);
     while (queue?.length && !this.stopped) {
