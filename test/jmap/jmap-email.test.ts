@@ -227,15 +227,19 @@ for (const name of backendNames) {
           accountId,
           update: { [moveId]: { mailboxIds: { [archive]: true } } },
         });
-        const newId = (moved.updated?.[moveId] as { id: string }).id;
+        const newId = (moved.updated![moveId] as { id: string }).id;
         assert.match(newId, /^e\d+-\d+$/);
         const [destroyed] = await jam.api.Email.set({ accountId, destroy: [destroyId] });
         assert.deepEqual(destroyed.destroyed, [destroyId]);
         await client.noop();
-        await t.waitFor(async () => expunged.length === 2 || (await client.noop(), false), 'two EXPUNGEs over IMAP');
+        await t.waitFor(async () => {
+          if (expunged.length === 2) return true;
+          await client.noop();
+          return false;
+        }, 'two EXPUNGEs over IMAP');
         assert.equal(client.mailbox && (client.mailbox as { exists: number }).exists, count - 2);
         const status = await client.status('Archive', { messages: true });
-        assert.equal(status && status.messages, 1);
+        assert.equal(status ? status.messages : undefined, 1);
 
         const [changes] = await jam.api.Email.changes({ accountId, sinceState: state });
         assert.deepEqual(changes.destroyed.sort(), [destroyId, moveId].sort());
@@ -259,7 +263,7 @@ for (const name of backendNames) {
         const one = await client.append('INBOX', 'Subject: one\r\n\r\nbody\r\n');
         await client.append('INBOX', 'Subject: two\r\n\r\nbody\r\n');
         await client.mailboxOpen('INBOX');
-        await client.messageDelete(String(one && one.uid), { uid: true });
+        await client.messageDelete(String(one ? one.uid : 0), { uid: true });
       } finally {
         await client.logout();
       }
