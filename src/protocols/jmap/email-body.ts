@@ -4,7 +4,7 @@
 import libmime from 'libmime';
 import { paramValue } from '../../message/mime-params.ts';
 import type { MimePart } from '../../message/mime-tree.ts';
-import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
+import { decodeCharset, decodeTransfer, searchableText } from '../../message/part-content.ts';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import { readBlobBytes } from '../../store/blobs/blob-store.ts';
 
@@ -39,18 +39,7 @@ export const bodyPartProperties = [
   'location',
   'subParts',
 ] as const;
-export const defaultBodyProperties = [
-  'partId',
-  'blobId',
-  'size',
-  'name',
-  'type',
-  'charset',
-  'disposition',
-  'cid',
-  'language',
-  'location',
-];
+export const defaultBodyProperties = bodyPartProperties.filter((p) => p !== 'headers' && p !== 'subParts');
 
 const decodeWords = (value: string) => {
   try {
@@ -194,15 +183,14 @@ export function bodyValue(decoded: string | undefined, maxBytes: number) {
   return { value, isEncodingProblem, isTruncated: true };
 }
 
-export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&');
+/**
+ * The readable text of a text/plain or text/html part (HTML without its tags), as search reads it:
+ * the part's bytes taken as a message of that one part.
+ */
+export async function partReadableText(blobs: BlobStore, hash: string, part: MimePart): Promise<string> {
+  const bytes = await readBlobBytes(blobs, hash, part.bodyStart, part.end);
+  const alone = { ...part, headerStart: 0, bodyStart: 0, end: bytes.length, disposition: null };
+  return searchableText(bytes, { ...alone, children: undefined, message: undefined }, 64 * 1024);
 }
 
 /** Up to 256 characters of the text, spaces collapsed (RFC 8621 4.1.4 preview). */

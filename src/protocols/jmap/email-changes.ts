@@ -8,9 +8,9 @@ import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError } from './jmap-errors.ts';
 import { emailId } from './jmap-ids.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
-import { decodeState, encodeState, folderStateOf, type FolderState } from './jmap-state.ts';
+import { encodeState, folderStateOf, type FolderState } from './jmap-state.ts';
 import { accountFolders } from './mail-folders.ts';
-import { maxChanges, requireAccount } from './method-arguments.ts';
+import { changesArguments } from './method-arguments.ts';
 
 interface Change {
   uid: number;
@@ -21,10 +21,7 @@ interface Change {
 const emailChanges: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
-    const accountId = requireAccount(args, context);
-    const since = decodeState(args.sinceState);
-    if (!since) throw new MethodError('cannotCalculateChanges', 'sinceState is not a state this server gave');
-    const limit = maxChanges(args);
+    const { accountId, since, limit } = changesArguments(args, context);
     const { mail } = context;
     const { folders, state } = await accountFolders(mail.db, context.principal, mail.now());
     const present = new Set(folders.map((f) => f.id));

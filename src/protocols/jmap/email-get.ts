@@ -13,8 +13,8 @@ import {
   bodyStructure,
   bodyValue,
   defaultBodyProperties,
-  htmlToText,
   partHeaders,
+  partReadableText,
   partText,
   previewOf,
   showPart,
@@ -248,8 +248,7 @@ const emailGet: JmapMethod<JmapCallContext> = {
             break;
           case 'preview': {
             const first = lists?.textBody.find((p) => p.type.startsWith('text/'));
-            const text = first ? await partText(mail.blobs, row.blobHash, first.mime) : undefined;
-            email.preview = text === undefined ? '' : previewOf(first!.type === 'text/html' ? htmlToText(text) : text);
+            email.preview = first ? previewOf(await partReadableText(mail.blobs, row.blobHash, first.mime)) : '';
             break;
           }
           case 'bodyValues': {

@@ -12,7 +12,7 @@ import { emailId, parseMailboxId } from './jmap-ids.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
-import { applyFilter, pageOf, parseFilter, parseSort, queryWindow, requireAccount } from './method-arguments.ts';
+import { applyFilter, queryAnswer, parseFilter, parseSort, queryWindow, requireAccount } from './method-arguments.ts';
 
 interface Candidate {
   folderId: number;
@@ -162,19 +162,13 @@ const emailQuery: JmapMethod<JmapCallContext> = {
       // The same order every time: by folder and UID, newest first.
       return b.folderId - a.folderId || b.message.uid - a.message.uid;
     });
-    const page = pageOf(
+    return queryAnswer(
+      accountId,
+      state,
       sorted.map((c) => emailId(c.folderId, c.message.uid)),
       window,
+      args,
     );
-    return {
-      accountId,
-      queryState: state,
-      canCalculateChanges: false,
-      position: page.position,
-      ids: page.ids,
-      ...(args.calculateTotal === true ? { total: sorted.length } : {}),
-      ...(window.limited ? { limit: window.limit } : {}),
-    };
   },
 };
 

@@ -7,14 +7,14 @@ import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
 import { mailboxId, parseMailboxId } from './jmap-ids.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
-import { decodeState, encodeState, folderStateOf, type FolderState } from './jmap-state.ts';
+import { encodeState, folderStateOf, type FolderState } from './jmap-state.ts';
 import { accountFolders } from './mail-folders.ts';
 import {
   applyFilter,
   getIds,
   getProperties,
-  maxChanges,
-  pageOf,
+  changesArguments,
+  queryAnswer,
   parseFilter,
   parseSort,
   queryWindow,
@@ -116,10 +116,7 @@ const mailboxGet: JmapMethod<JmapCallContext> = {
 const mailboxChanges: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
-    const accountId = requireAccount(args, context);
-    const since = decodeState(args.sinceState);
-    if (!since) throw new MethodError('cannotCalculateChanges', 'sinceState is not a state this server gave');
-    const limit = maxChanges(args);
+    const { accountId, since, limit } = changesArguments(args, context);
     const { folders, state } = await accountFolders(context.mail.db, context.principal, context.mail.now());
     const now = new Map(folders.map((f) => [f.id, folderStateOf(f)]));
     type Change = { id: number; kind: 'created' | 'updated' | 'destroyed'; countsOnly: boolean };
@@ -231,19 +228,13 @@ const mailboxQuery: JmapMethod<JmapCallContext> = {
       }
       return a.name.localeCompare(b.name);
     });
-    const page = pageOf(
+    return queryAnswer(
+      accountId,
+      state,
       sorted.map((f) => mailboxId(f.id)),
       window,
+      args,
     );
-    return {
-      accountId,
-      queryState: state,
-      canCalculateChanges: false,
-      position: page.position,
-      ids: page.ids,
-      ...(args.calculateTotal === true ? { total: sorted.length } : {}),
-      ...(window.limited ? { limit: window.limit } : {}),
-    };
   },
 };
 

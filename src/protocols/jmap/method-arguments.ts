@@ -4,6 +4,7 @@ import { invalidArguments, MethodError } from './jmap-errors.ts';
 import { parseAccountId } from './jmap-ids.ts';
 import { jmapLimits, maxChangesLimit, maxFilterDepth, maxQueryLimit } from './jmap-limits.ts';
 import type { JmapCallContext } from './jmap-context.ts';
+import { decodeState } from './jmap-state.ts';
 
 export function requireAccount(args: Record<string, unknown>, context: JmapCallContext): string {
   const { accountId } = args;
@@ -51,6 +52,14 @@ export function maxChanges(args: Record<string, unknown>): number {
   return Math.min(maxChanges, maxChangesLimit);
 }
 
+/** The arguments of a /changes: the account, the folders of sinceState, and how many changes to answer. */
+export function changesArguments(args: Record<string, unknown>, context: JmapCallContext) {
+  const accountId = requireAccount(args, context);
+  const since = decodeState(args.sinceState);
+  if (!since) throw new MethodError('cannotCalculateChanges', 'sinceState is not a state this server gave');
+  return { accountId, since, limit: maxChanges(args) };
+}
+
 export function unsignedInt(args: Record<string, unknown>, name: string, fallback: number): number {
   const value = args[name];
   if (value === undefined || value === null) return fallback;
@@ -88,6 +97,26 @@ export function pageOf(ids: string[], window: ReturnType<typeof queryWindow>) {
     start = Math.max(0, at + window.anchorOffset);
   } else start = window.position < 0 ? Math.max(0, ids.length + window.position) : window.position;
   return { position: Math.min(start, ids.length), ids: ids.slice(start, start + window.limit) };
+}
+
+/** The answer of a /query (RFC 8620 5.5) for all matching ids in order; queryChanges is not served. */
+export function queryAnswer(
+  accountId: string,
+  state: string,
+  sortedIds: string[],
+  window: ReturnType<typeof queryWindow>,
+  args: Record<string, unknown>,
+) {
+  const page = pageOf(sortedIds, window);
+  return {
+    accountId,
+    queryState: state,
+    canCalculateChanges: false,
+    position: page.position,
+    ids: page.ids,
+    ...(args.calculateTotal === true ? { total: sortedIds.length } : {}),
+    ...(window.limited ? { limit: window.limit } : {}),
+  };
 }
 
 export type Filter<C> = { operator: 'AND' | 'OR' | 'NOT'; conditions: Filter<C>[] } | { condition: C };
