@@ -8,6 +8,7 @@ import type { Store } from '../store/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
 import { IntakeCommitter } from './queue/intake-committer.ts';
 import { NewMailSignal } from './queue/new-mail-signal.ts';
+import type { ExpiryClock } from './queue/outcomes.ts';
 import { Queue } from './queue/queue.ts';
 import { SenderLimits } from './sender-limits.ts';
 
@@ -29,6 +30,8 @@ export function createMailFlow(deps: {
   directory: Directory;
   metrics?: Metrics;
   log?: Logger;
+  /** When held mail's expiry clock starts (continuity mode); see queue/outcomes.ts. */
+  expiryClock?: ExpiryClock;
   now(): number;
 }): MailFlow {
   const queue = new Queue({
@@ -39,6 +42,7 @@ export function createMailFlow(deps: {
     config: deps.config,
     metrics: deps.metrics,
     log: deps.log,
+    expiryClock: deps.expiryClock,
     now: deps.now,
   });
   const newMail = new NewMailSignal();

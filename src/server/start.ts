@@ -18,6 +18,7 @@ import { createMailDns, type MailDns } from '../flow/dns.ts';
 import { DestinationControl, type DestinationObserver } from '../flow/delivery/destination-control.ts';
 import { UpstreamWatch } from '../continuity/upstream-watch.ts';
 import { watchContinuity } from '../continuity/continuity-metrics.ts';
+import { expiryStarts } from '../continuity/held-expiry.ts';
 import { createMailFlow } from '../flow/mail-flow.ts';
 import { LoginLimiter, loginLimits } from '../directory/login-limiter.ts';
 import { isProbeAddress } from '../health/checks/probe-account.ts';
@@ -121,7 +122,19 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     watchQueue(metrics, store.db, now);
     watchBackups(metrics, store.db, now);
     watchContinuity(metrics, store, config.continuity, now);
-    const flow = createMailFlow({ config, store, directory, metrics, log: logger.child({ component: 'mail' }), now });
+    const flow = createMailFlow({
+      config,
+      store,
+      directory,
+      metrics,
+      log: logger.child({ component: 'mail' }),
+      // Mail held for a continuity upstream does not expire while its event lasts.
+      expiryClock:
+        config.continuity.upstreams.length > 0
+          ? (items) => expiryStarts(store.db, config.continuity, items)
+          : undefined,
+      now,
+    });
     const scheduler = new Scheduler({
       db: store.db,
       directory,

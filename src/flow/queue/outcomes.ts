@@ -4,7 +4,6 @@
 // (leases.ts), so a crash never leaves a half-recorded step and a late worker records nothing.
 import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../../config/schema.ts';
-import { expiryStarts } from '../../continuity/held-expiry.ts';
 import { formatSize } from '../../config/size.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { MailboxChange } from '../../mailbox/change-feed.ts';
@@ -20,8 +19,16 @@ import type { ClaimedRecipient, Outcome } from './claimed-recipient.ts';
 import { endLeases, LeaseLostError, type LeaseDeps } from './leases.ts';
 import type { Notices } from './notices.ts';
 
+/**
+ * When the expiry clock of each item (a recipient's domain, its message's arrival) starts; null: not
+ * while it lasts. Continuity mode holds mail for an upstream in an event (continuity/held-expiry.ts,
+ * wired in by server/start.ts); without one every clock starts at arrival.
+ */
+export type ExpiryClock = (items: { domain: string; receivedAt: number }[]) => Promise<(number | null)[]>;
+
 export interface OutcomeDeps extends LeaseDeps {
   config: Pick<Config, 'queue' | 'continuity'>;
+  expiryClock?: ExpiryClock;
   notices: Notices;
   /** Counts outcomes and delivery latency, when set. */
   metrics?: Metrics;
@@ -156,7 +163,7 @@ export class Outcomes {
    * `notAttempted` is for mail that was not tried at all (its destination is known to be down): it
    * waits on the schedule without the attempt counting; retryDestination() releases it early when
    * the destination comes back. Mail held for a continuity upstream expires by its own clock
-   * (src/continuity/held-expiry.ts).
+   * (`expiryClock`).
    */
   async recordDeferred(outcomes: Outcome[], notAttempted = false) {
     if (!notAttempted) this.count('deferred', outcomes);
@@ -213,14 +220,12 @@ export class Outcomes {
 
   /** Of the outcomes past `queue.expire` since their arrival, those that expire (not held for an upstream). */
   private async expired(outcomes: Outcome[], now: number): Promise<Outcome[]> {
-    const { continuity, queue } = this.deps.config;
-    if (outcomes.length === 0 || continuity.upstreams.length === 0) return outcomes;
-    const starts = await expiryStarts(
-      this.db,
-      continuity,
+    const clock = this.deps.expiryClock;
+    if (outcomes.length === 0 || !clock) return outcomes;
+    const starts = await clock(
       outcomes.map((o) => ({ domain: o.recipient.domain, receivedAt: o.recipient.message.receivedAt })),
     );
-    return outcomes.filter((_, i) => starts[i] !== null && now - starts[i]! >= queue.expireMs);
+    return outcomes.filter((_, i) => starts[i] !== null && now - starts[i]! >= this.deps.config.queue.expireMs);
   }
 
   /** Permanent failures: the recipient fails and the sender gets a DSN, in one transaction. */

@@ -14,7 +14,7 @@ import { loadRecipients, type ClaimedRecipient, type Outcome } from './claimed-r
 import { Claims } from './claims.ts';
 import { releaseStaleLeases, renewLeases } from './leases.ts';
 import { Notices } from './notices.ts';
-import { Outcomes, type LocalDeliveries, type LocalRecipient } from './outcomes.ts';
+import { Outcomes, type ExpiryClock, type LocalDeliveries, type LocalRecipient } from './outcomes.ts';
 
 export type { ClaimedRecipient, Outcome, QueuedMessage } from './claimed-recipient.ts';
 
@@ -24,6 +24,8 @@ export interface QueueDeps {
   blobs: BlobStore;
   directory: Directory;
   config: Pick<Config, 'hostname' | 'queue' | 'continuity'>;
+  /** When held mail's expiry clock starts (outcomes.ts); every clock at arrival without it. */
+  expiryClock?: ExpiryClock;
   /** Counts outcomes and delivery latency, when set. */
   metrics?: Metrics;
   /** Where each recipient's outcome is logged (mail-log.ts), when set. */
