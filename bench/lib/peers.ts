@@ -5,52 +5,12 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freshPeerDir, requireTool, stopDaemon } from '../../test/helpers/daemon.ts';
+import { type Dovecot, startDovecot as startSharedDovecot } from '../../test/helpers/dovecot.ts';
 import { guarded, withStarted } from './cleanup.ts';
 
-export function requireTool(path: string, pkg: string) {
-  if (!existsSync(path)) throw new Error(`${path} is missing: install it with "apt-get install -y ${pkg}"`);
-}
-
-/** Where each peer's daemon writes its pid, relative to the directory it runs from. */
-const pidFiles = ['run/master.pid', 'dovecot/run/master.pid', 'spool/pid/master.pid', 'postfix/spool/pid/master.pid'];
-
-/**
- * Empties a peer's directory for a new run. A run that was killed (SIGKILL, a crash) may have left its
- * daemons running from there, holding the fixed ports: they are stopped first, by the pids they wrote.
- */
-export function freshPeerDir(dir: string) {
-  for (const file of pidFiles.map((f) => join(dir, f))) {
-    const pid = runningMaster(file);
-    if (!pid) continue;
-    process.stderr.write(`bench: stopping a daemon (pid ${pid}) left running by an earlier run in ${dir}\n`);
-    process.kill(pid, 'SIGTERM');
-    if (!exited(pid)) process.kill(pid, 'SIGKILL');
-  }
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-}
-
-/** The pid in a Dovecot or Postfix pid file, if that process is still a Dovecot or Postfix master (pids get reused). */
-function runningMaster(pidFile: string): number | undefined {
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  const comm = `/proc/${pid}/comm`;
-  const name = pid > 0 && existsSync(comm) ? readFileSync(comm, 'utf8').trim() : '';
-  return name === 'dovecot' || name === 'master' ? pid : undefined;
-}
-
-/** Waits up to 5 s for a process to end; whether it did. */
-function exited(pid: number): boolean {
-  for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.1']);
-  return !existsSync(`/proc/${pid}`);
-}
-
-/** Stops a daemon with its own command, and waits until its master process has gone (its ports are free). */
-function stopDaemon(pidFile: string, command: string, args: string[]) {
-  const pid = runningMaster(pidFile);
-  spawnSync(command, args, { stdio: 'ignore' });
-  if (pid && !exited(pid)) process.kill(pid, 'SIGKILL');
-}
+export { freshPeerDir, requireTool };
+export type { Dovecot };
 
 /**
  * Dovecot and Postfix delivering to it over LMTP, from a fresh `dir`; both stopped and the directory
@@ -82,89 +42,26 @@ export async function withMailPeers<T>(
 const uidOf = (user: string) => Number(execFileSync('id', ['-u', user]).toString().trim());
 const gidOf = (user: string) => Number(execFileSync('id', ['-g', user]).toString().trim());
 
-export interface Dovecot {
-  lmtpPort: number;
-  imapPort: number;
-  /** Messages delivered to a user's INBOX so far. */
-  count(user: string): number;
-  stop(): void;
-}
-
-export function startDovecot(dir: string, lmtpPort: number, imapPort: number): Dovecot {
-  requireTool('/usr/sbin/dovecot', 'dovecot-imapd dovecot-lmtpd');
-  for (const sub of ['run', 'state', 'mail']) mkdirSync(join(dir, sub), { recursive: true });
-  chownSync(join(dir, 'mail'), uidOf('nobody'), gidOf('nobody'));
-  const conf = join(dir, 'dovecot.conf');
-  writeFileSync(
-    conf,
-    `base_dir = ${dir}/run
-state_dir = ${dir}/state
-protocols = lmtp imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-log_path = ${dir}/dovecot.log
-mail_location = maildir:${dir}/mail/%n
-mail_uid = nobody
-mail_gid = nogroup
-first_valid_uid = 1
-auth_username_format = %n
-passdb {
-  driver = static
-  args = password=bench
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=${dir}/mail/%n
-}
-service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = ${lmtpPort}
-  }
-  unix_listener lmtp {
-    mode = 0666
-  }
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${imapPort}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service imap {
+/**
+ * Dovecot from `dir` (test/helpers/dovecot.ts): any user name, password "bench", LMTP and IMAP (no
+ * TLS) on these ports, limits raised for thousands of connections. The directory is left for its
+ * owner to remove.
+ */
+export function startDovecot(dir: string, lmtpPort: number, imapPort: number): Promise<Dovecot> {
+  return startSharedDovecot({
+    dir,
+    password: 'bench',
+    lmtpPort,
+    imapPort,
+    extraConfig: `service imap {
   process_limit = 2000
 }
 default_client_limit = 4000
 protocol imap {
   mail_max_userip_connections = 2000
 }
-service auth {
-  unix_listener auth-userdb {
-    mode = 0666
-  }
-}
 `,
-  );
-  // The daemon keeps inherited pipes open: give it none, and read its log if it fails.
-  const started = spawnSync('/usr/sbin/dovecot', ['-c', conf], { stdio: 'ignore' });
-  if (started.status !== 0) throw new Error(`dovecot did not start (exit ${started.status}); see ${dir}/dovecot.log`);
-  return {
-    lmtpPort,
-    imapPort,
-    count(user) {
-      let n = 0;
-      for (const sub of ['new', 'cur']) {
-        const path = join(dir, 'mail', user, sub);
-        if (existsSync(path)) n += readdirSync(path).length;
-      }
-      return n;
-    },
-    stop: () => stopDaemon(join(dir, 'run', 'master.pid'), '/usr/bin/doveadm', ['-c', conf, 'stop']),
-  };
+  });
 }
 
 export interface Postfix {

@@ -3,13 +3,12 @@
 // the configured resolver (a stub on loopback here, answering MX, TXT, CNAME and SRV) and says which
 // are missing or different. Needs `npm run build` (it runs the real command).
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as dnsPacket from 'dns-packet';
 import { createBackend, type TestBackend } from '../helpers/backends.ts';
 import { cliOn, initHoldfast } from '../helpers/cli.ts';
+import { DnsStub } from '../helpers/dns-stub.ts';
 
 interface Rec {
   name: string;
@@ -18,70 +17,10 @@ interface Rec {
   note: string;
 }
 
-/** A DNS server on loopback answering from zone-file-like records ("10 host." for MX, "0 1 993 host." for SRV). */
-class ZoneStub {
-  records: Rec[] = [];
-  private socket?: Socket;
-  port = 0;
-
-  async start() {
-    const socket = createSocket('udp4');
-    this.socket = socket;
-    socket.on('message', (message, remote) => {
-      const query = dnsPacket.decode(message);
-      const question = query.questions![0]!;
-      const name = question.name.toLowerCase();
-      const known = this.records.some((r) => r.name === name);
-      const answers = this.records
-        .filter((r) => r.name === name && r.type === question.type)
-        .map((r): dnsPacket.Answer => {
-          const parts = r.value.split(' ');
-          const host = (h: string) => h.replace(/\.$/, '');
-          if (r.type === 'MX')
-            return { type: 'MX', name, ttl: 60, data: { preference: Number(parts[0]), exchange: host(parts[1]!) } };
-          if (r.type === 'SRV')
-            return {
-              type: 'SRV',
-              name,
-              ttl: 60,
-              data: {
-                priority: Number(parts[0]),
-                weight: Number(parts[1]),
-                port: Number(parts[2]),
-                target: parts[3] === '.' ? '' : host(parts[3]!),
-              },
-            };
-          if (r.type === 'CNAME') return { type: 'CNAME', name, ttl: 60, data: host(r.value) };
-          return {
-            type: 'TXT',
-            name,
-            ttl: 60,
-            data: r.value.match(/.{1,255}/g)!.map((p) => Buffer.from(p)),
-          };
-        });
-      const response = dnsPacket.encode({
-        type: 'response',
-        id: query.id,
-        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3),
-        questions: query.questions,
-        answers,
-      });
-      socket.send(response, remote.port, remote.address);
-    });
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    this.port = socket.address().port;
-    return this;
-  }
-
-  stop() {
-    this.socket?.close();
-  }
-}
-
 describe('holdfast domain dns', () => {
   let backend: TestBackend;
   let env: Record<string, string>;
-  const dns = new ZoneStub();
+  const dns = new DnsStub();
   const { holdfast, json } = cliOn(() => env);
 
   before(async () => {
@@ -167,16 +106,18 @@ describe('holdfast domain dns', () => {
     const missing = JSON.parse(first.stdout) as { status: string }[];
     assert.ok(missing.every((c) => c.status === 'missing'));
     // Published as printed, with an SPF of the domain's own that lets the MX send, and other SRV priorities.
-    dns.records = records.map((r) => ({ ...r }));
-    dns.records[1]!.value = 'v=spf1 mx include:_spf.example.org ~all';
-    dns.records.find((r) => r.name === '_imaps._tcp.example.com')!.value = '5 10 993 mail.example.net.';
-    dns.records.push({ name: '_dmarc.example.com', type: 'TXT', value: 'not a dmarc record', note: '' });
+    const zone = records.map((r) => ({ ...r }));
+    zone[1]!.value = 'v=spf1 mx include:_spf.example.org ~all';
+    zone.find((r) => r.name === '_imaps._tcp.example.com')!.value = '5 10 993 mail.example.net.';
+    zone.push({ name: '_dmarc.example.com', type: 'TXT', value: 'not a dmarc record', note: '' });
+    dns.zone(zone);
     const checked = await holdfast('domain', 'dns', 'example.com', '--check');
     assert.equal(checked.code, 0, checked.stdout + checked.stderr);
     assert.match(checked.stdout, /every record is published/);
     // One wrong: autodiscover points elsewhere, the MX is another host.
-    dns.records.find((r) => r.name === 'autodiscover.example.com')!.value = 'autodiscover.outlook.com.';
-    dns.records[0]!.value = '10 mx.elsewhere.example.';
+    zone.find((r) => r.name === 'autodiscover.example.com')!.value = 'autodiscover.outlook.com.';
+    zone[0]!.value = '10 mx.elsewhere.example.';
+    dns.zone(zone);
     const wrong = await holdfast('domain', 'dns', 'example.com', '--check');
     assert.equal(wrong.code, 1);
     assert.match(

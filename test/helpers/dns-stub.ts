@@ -1,5 +1,6 @@
 // A DNS server on 127.0.0.1 answering from a table, so no test ever asks the machine's resolver.
-// Names not in the table get NXDOMAIN; a known name without the asked type gets an empty answer.
+// Names not in the table get NXDOMAIN; a known name without the asked type gets an empty answer. The
+// table is set a name at a time (`set`) or all at once from records as a zone file writes them (`zone`).
 import { createSocket, type Socket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 
@@ -8,6 +9,69 @@ export interface DnsRecords {
   A?: string[];
   AAAA?: string[];
   TXT?: string[];
+  /** Service records (RFC 2782); a target of "" is ".", no such service here. */
+  SRV?: { priority: number; weight: number; port: number; target: string }[];
+  /** The name is an alias of this one: answered to CNAME questions only (the stub does not follow it). */
+  CNAME?: string;
+}
+
+/**
+ * A record as a zone file writes it: "10 host." for MX, "0 1 993 host." for SRV ("0 0 0 ." for none),
+ * "host." for CNAME, the text or address as it is for TXT, A and AAAA.
+ */
+export interface ZoneRecord {
+  name: string;
+  type: string;
+  value: string;
+}
+
+const host = (name: string) => name.replace(/\.$/, '');
+
+/** One record of a zone added to a name's records. */
+function addRecord(records: DnsRecords, { type, value }: ZoneRecord) {
+  const parts = value.split(' ');
+  if (type === 'MX') (records.MX ??= []).push({ priority: Number(parts[0]), exchange: host(parts[1]!) });
+  else if (type === 'SRV')
+    (records.SRV ??= []).push({
+      priority: Number(parts[0]),
+      weight: Number(parts[1]),
+      port: Number(parts[2]),
+      target: parts[3] === '.' ? '' : host(parts[3]!),
+    });
+  else if (type === 'CNAME') records.CNAME = host(value);
+  else if (type === 'TXT' || type === 'A' || type === 'AAAA') (records[type] ??= []).push(value);
+  else throw new Error(`the DNS stub answers no ${type} records`);
+}
+
+/** The answers to a question about a name with these records. */
+function answersFor(name: string, type: string, records: DnsRecords): dnsPacket.Answer[] {
+  const ttl = 60;
+  switch (type) {
+    case 'MX':
+      return (records.MX ?? []).map((mx) => ({
+        type: 'MX',
+        name,
+        ttl,
+        data: { preference: mx.priority, exchange: mx.exchange },
+      }));
+    case 'A':
+    case 'AAAA':
+      return (records[type] ?? []).map((a) => ({ type, name, ttl, data: a }));
+    // A TXT string holds at most 255 bytes; longer values (DKIM keys) are split into several.
+    case 'TXT':
+      return (records.TXT ?? []).map((t) => ({
+        type: 'TXT',
+        name,
+        ttl,
+        data: t.match(/.{1,255}/g)!.map((part) => Buffer.from(part)),
+      }));
+    case 'SRV':
+      return (records.SRV ?? []).map((data) => ({ type: 'SRV', name, ttl, data }));
+    case 'CNAME':
+      return records.CNAME ? [{ type: 'CNAME', name, ttl, data: records.CNAME }] : [];
+    default:
+      return [];
+  }
 }
 
 export class DnsStub {
@@ -23,6 +87,17 @@ export class DnsStub {
     this.records.set(name.toLowerCase(), { ...this.records.get(name.toLowerCase()), ...records });
   }
 
+  /** Replaces the whole table with these records. */
+  zone(records: ZoneRecord[]) {
+    this.records.clear();
+    for (const record of records) {
+      const name = record.name.toLowerCase();
+      const entry = this.records.get(name) ?? {};
+      addRecord(entry, record);
+      this.records.set(name, entry);
+    }
+  }
+
   get server(): string {
     return `127.0.0.1:${this.port}`;
   }
@@ -36,30 +111,7 @@ export class DnsStub {
       if (!question) return;
       this.questions.push(`${question.type} ${question.name.toLowerCase()}`);
       const records = this.records.get(question.name.toLowerCase());
-      const answers: dnsPacket.Answer[] = [];
-      if (records) {
-        if (question.type === 'MX')
-          for (const mx of records.MX ?? [])
-            answers.push({
-              type: 'MX',
-              name: question.name,
-              ttl: 60,
-              data: { preference: mx.priority, exchange: mx.exchange },
-            });
-        if (question.type === 'A')
-          for (const a of records.A ?? []) answers.push({ type: 'A', name: question.name, ttl: 60, data: a });
-        if (question.type === 'AAAA')
-          for (const a of records.AAAA ?? []) answers.push({ type: 'AAAA', name: question.name, ttl: 60, data: a });
-        // A TXT string holds at most 255 bytes; longer values (DKIM keys) are split into several.
-        if (question.type === 'TXT')
-          for (const t of records.TXT ?? [])
-            answers.push({
-              type: 'TXT',
-              name: question.name,
-              ttl: 60,
-              data: t.match(/.{1,255}/g)!.map((part) => Buffer.from(part)),
-            });
-      }
+      const answers = records ? answersFor(question.name, question.type, records) : [];
       const response = dnsPacket.encode({
         type: 'response',
         id: query.id,
