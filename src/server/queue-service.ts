@@ -48,9 +48,12 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
     host: hostname(),
     now,
   });
-  // A worker of --workers: slots granted by the primary wake the runner's waiting mail.
-  if (holdfast.destinations instanceof WorkerDestinations)
+  // A worker of --workers: slots granted by the primary wake the runner's waiting mail, and the
+  // connections kept open between messages keep their slots.
+  if (holdfast.destinations instanceof WorkerDestinations) {
     holdfast.destinations.onWake((destination) => runner.lookAgain(destination));
+    holdfast.destinations.useConnections(smtp);
+  }
   await runner.start();
   const housekeeping = new Housekeeping({
     db: store.db,

@@ -174,6 +174,7 @@ export async function runWorkers(config: Config, options: WorkersOptions): Promi
    */
   const stopAll = async (signal: NodeJS.Signals = 'SIGTERM') => {
     stopping = true;
+    destinations.stop();
     for (const slot of slots) clearTimeout(slot.restartTimer);
     const running = slots.map((s) => s.worker).filter((w): w is Worker => w !== undefined && !w.isDead());
     const exits = running.map(

@@ -36,15 +36,22 @@ interface Runner {
   waiting: number;
   inFlight: number;
   log: LogCapture;
+  /** Connections its SMTP client keeps open, idle, to the destination; and how many it closed. */
+  idle: number;
+  closed: number;
 }
 
-function machine(workerIds = [1, 2], policy = defaultDestinationPolicy) {
+function machine(workerIds = [1, 2], options: { connections?: boolean; onReturn?: (workerId: number) => void } = {}) {
   const runners = new Map<number, Runner>();
   const alive = new Set(workerIds);
   const primary = new MachineDestinations(
     (workerId, message: DestinationAnswer) => carry(() => runners.get(workerId)?.control.receive(message)),
     () => [...alive],
   );
+  const receive = (id: number, message: DestinationRequest) => {
+    if (message.holdfast === 'dest-return') options.onReturn?.(id);
+    primary.receive(id, message);
+  };
   let peak = 0;
   const inFlight = () => [...runners.values()].reduce((n, r) => n + r.inFlight, 0);
   for (const id of workerIds) {
@@ -52,13 +59,29 @@ function machine(workerIds = [1, 2], policy = defaultDestinationPolicy) {
       connected: () => alive.has(id),
       send: (message: DestinationRequest, done) => {
         done(null);
-        carry(() => alive.has(id) && primary.receive(id, message));
+        carry(() => alive.has(id) && receive(id, message));
       },
     };
     const log = new LogCapture();
-    const control = new WorkerDestinations(channel, log.logger, Date.now, policy);
-    const runner: Runner = { control, waiting: 0, inFlight: 0, log };
+    const control = new WorkerDestinations(channel, log.logger, Date.now);
+    const runner: Runner = { control, waiting: 0, inFlight: 0, log, idle: 0, closed: 0 };
     control.onWake(() => start(runner));
+    if (options.connections)
+      control.useConnections({
+        idleFor: () => runner.idle,
+        // Closing takes a moment (QUIT, the server's close), counted as a message in transit.
+        closeIdle: (_destination, count) =>
+          new Promise((resolve) => {
+            inTransit++;
+            setTimeout(() => {
+              inTransit--;
+              const closing = Math.min(count, runner.idle);
+              runner.idle -= closing;
+              runner.closed += closing;
+              resolve();
+            }, 5);
+          }),
+      });
     runners.set(id, runner);
   }
   /** What the runner's startWaiting does: a delivery per slot while mail waits; one probe if the destination is dead. */
@@ -69,12 +92,15 @@ function machine(workerIds = [1, 2], policy = defaultDestinationPolicy) {
         break;
       runner.waiting--;
       runner.inFlight++;
+      if (runner.idle > 0) runner.idle--; // the delivery reuses an idle connection
       peak = Math.max(peak, inFlight());
     }
   };
-  const finish = (runner: Runner, signal: DeliverySignal, reply: string | null = null) => {
+  /** A delivery ends; `keepOpen`: its connection stays open, idle, as the SMTP client does after a success. */
+  const finish = (runner: Runner, signal: DeliverySignal, reply: string | null = null, keepOpen = false) => {
     assert.ok(runner.inFlight > 0);
     runner.inFlight--;
+    if (keepOpen) runner.idle++;
     const released = runner.control.release(dest, signal, reply);
     start(runner);
     return released;
@@ -204,6 +230,44 @@ describe('machine-wide delivery concurrency', () => {
     await settle();
     assert.equal(two.inFlight, 2, 'the dead worker’s slots went to the other');
     assert.equal(m.primary.control.state(dest).active, 2);
+  });
+
+  it('keeps a slot with the connection a delivery left open, and gives it back only once that connection is closed', async () => {
+    const idleAtReturn: number[] = [];
+    const m = machine([1, 2], { connections: true, onReturn: (id) => idleAtReturn.push(m.runner(id).idle) });
+    const [one, two] = [m.runner(1), m.runner(2)];
+    one.waiting = 1;
+    m.start(one);
+    await settle();
+    m.finish(one, 'success', '250 ok', true);
+    await settle();
+    assert.equal(m.primary.control.state(dest).active, 1, 'the open connection still counts on the machine');
+    assert.equal(m.primary.heldBy(1, dest), 1);
+    // The next message goes out on it without asking the primary.
+    one.waiting = 1;
+    m.start(one);
+    assert.equal(one.inFlight, 1);
+    m.finish(one, 'success', '250 ok', true);
+    await settle();
+    // The other worker wants more than the machine has room for: the idle slot is asked back, and
+    // returned only after its connection was closed.
+    two.waiting = 5;
+    m.start(two);
+    await settle();
+    assert.equal(one.closed, 1);
+    assert.deepEqual(idleAtReturn, [0], 'closed before it was given back');
+    assert.equal(two.inFlight, 2, 'the machine’s 2 slots are the other worker’s now');
+    assert.equal(m.primary.control.state(dest).active, 2);
+    // Kept slots unused for a second go back by themselves, their connections closed.
+    two.waiting = 0;
+    for (let i = 0; i < 2; i++) m.finish(two, 'success', '250 ok', true);
+    await settle();
+    assert.equal(m.primary.heldBy(2, dest), 2);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await settle();
+    assert.equal(two.closed, 2);
+    assert.equal(m.primary.heldBy(2, dest), 0);
+    assert.equal(m.primary.control.state(dest).active, 0);
   });
 
   it('uses the worker’s own control when the primary does not answer within the wait, and the machine’s again after', async () => {

@@ -6,7 +6,9 @@
 // and none free ('dest-want'), gives it back with the delivery's outcome ('dest-release') or unused
 // ('dest-return'). A want that cannot be granted at once waits in a queue per destination, served in
 // turn as slots free up (or when a refusal's hold ends); a destination found dead drops the queue, and
-// its probes are granted one at a time, machine-wide. Every change is sent to every worker, with the
+// its probes are granted one at a time, machine-wide. A connection a worker keeps open after a
+// delivery, for its next message there, keeps its slot: the machine counts open connections, not only
+// deliveries; a kept slot is asked back ('dest-revoke') when another worker waits for one. Every change is sent to every worker, with the
 // destination's state as the machine sees it. A worker that exits gives back everything it held.
 // Pure bookkeeping: the caller (server/workers.ts) carries the messages.
 import {
@@ -19,16 +21,20 @@ import {
 
 /**
  * A destination's state as the primary tells one worker: the machine's, except `active`, which counts
- * the slots held by the other workers (the worker adds its own).
+ * the slots held by the other workers (the worker adds its own); `waiting`: other workers waiting
+ * for a slot.
  */
-export type SharedDestinationState = DestinationState;
+export type SharedDestinationState = DestinationState & { waiting?: number };
 
 /** What a worker asks of the primary about destinations. */
 export type DestinationRequest =
   /** A slot for `destination` (a probe if it is dead), answered by 'dest-answer' with the same id. */
   | { holdfast: 'dest-want'; id: number; destination: string; probe: boolean }
-  /** A granted slot given back after a delivery, with what the destination did and said. */
-  | { holdfast: 'dest-release'; destination: string; signal: DeliverySignal; reply: string | null }
+  /**
+   * A delivery ended, with what the destination did and said; `keep`: its connection stays open, idle,
+   * for the worker's next message there, and the worker keeps the slot with it (until 'dest-return').
+   */
+  | { holdfast: 'dest-release'; destination: string; signal: DeliverySignal; reply: string | null; keep?: boolean }
   /** Granted slots given back unused. */
   | { holdfast: 'dest-return'; destination: string; slots: number };
 
@@ -39,7 +45,12 @@ export type DestinationAnswer =
   /** A queued want, granted a slot now, or dropped (the destination is dead: ask for a probe instead). */
   | { holdfast: 'dest-grant'; granted: boolean; state: SharedDestinationState }
   /** The destination changed (another worker's delivery, a grant, a probe). */
-  | { holdfast: 'dest-state'; state: SharedDestinationState };
+  | { holdfast: 'dest-state'; state: SharedDestinationState }
+  /**
+   * Give back the slots kept with idle connections (closing those first): another worker waits for
+   * one, or the machine is over the destination's limit. Slots in use are not affected.
+   */
+  | { holdfast: 'dest-revoke'; state: SharedDestinationState };
 
 export function isDestinationRequest(message: { holdfast: string }): message is DestinationRequest {
   return message.holdfast.startsWith('dest-');
@@ -74,7 +85,7 @@ export class MachineDestinations {
       const { control } = this;
       let granted = false;
       let queued = false;
-      let served: Served = { granted: [], dropped: [] };
+      let served: Served = { granted: [], dropped: [], revoked: [] };
       if (control.isDead(destination)) {
         // One probe at a time on the whole machine, every probe interval.
         if (message.probe && control.tryProbe(destination)) {
@@ -88,12 +99,26 @@ export class MachineDestinations {
         served = this.serve(destination);
         granted = served.granted.includes(workerId);
         queued = this.wants.get(destination)?.includes(workerId) ?? false;
+        // Slots other workers keep with an idle connection are asked back for it.
+        if (queued)
+          for (const other of this.workers())
+            if (other !== workerId && this.heldBy(other, destination)) served.revoked.push(other);
       }
       this.tell(destination, served, { workerId, id: message.id, granted, queued });
     } else if (message.holdfast === 'dest-release') {
-      if (!this.unhold(workerId, destination, 1)) return;
+      if (!this.heldBy(workerId, destination)) return;
       this.control.release(destination, message.signal, message.reply);
-      this.tell(destination, this.serve(destination));
+      if (message.keep) {
+        // The connection is still open: it keeps counting, whether the limit has room for it or not.
+        if (!this.control.tryAcquire(destination)) this.control.state(destination).active++;
+      } else this.unhold(workerId, destination, 1);
+      const served = this.serve(destination);
+      const state = this.control.state(destination);
+      // Over the limit (it was lowered), a kept slot is asked back (its connection closed first, so
+      // that no one opens one while it is still open). With others waiting, the worker yields one
+      // of its slots now and then itself (worker-destinations.ts).
+      if (message.keep && state.active > state.limit) served.revoked.push(workerId);
+      this.tell(destination, served);
     } else if (message.holdfast === 'dest-return') {
       const slots = this.unhold(workerId, destination, message.slots);
       // A slot unused says nothing about the destination: 'neutral' only frees it.
@@ -134,7 +159,7 @@ export class MachineDestinations {
 
   /** Grants queued wants in turn while the control has slots; a dead destination drops them all. */
   private serve(destination: string): Served {
-    const served: Served = { granted: [], dropped: [] };
+    const served: Served = { granted: [], dropped: [], revoked: [] };
     const queue = this.wants.get(destination);
     if (!queue) return served;
     if (this.control.isDead(destination)) served.dropped = queue.splice(0);
@@ -166,8 +191,13 @@ export class MachineDestinations {
     asker?: { workerId: number; id: number; granted: boolean; queued: boolean },
   ) {
     const live = this.control.state(destination);
+    const queue = this.wants.get(destination) ?? [];
     for (const workerId of this.workers()) {
-      const state = { ...live, active: live.active - this.heldBy(workerId, destination) };
+      const state = {
+        ...live,
+        active: live.active - this.heldBy(workerId, destination),
+        waiting: queue.filter((id) => id !== workerId).length,
+      };
       if (asker?.workerId === workerId)
         this.send(workerId, {
           holdfast: 'dest-answer',
@@ -179,6 +209,7 @@ export class MachineDestinations {
       else if (served.granted.includes(workerId)) this.send(workerId, { holdfast: 'dest-grant', granted: true, state });
       else if (served.dropped.includes(workerId))
         this.send(workerId, { holdfast: 'dest-grant', granted: false, state });
+      else if (served.revoked.includes(workerId)) this.send(workerId, { holdfast: 'dest-revoke', state });
       else this.send(workerId, { holdfast: 'dest-state', state });
     }
   }
@@ -205,4 +236,6 @@ export class MachineDestinations {
 interface Served {
   granted: number[];
   dropped: number[];
+  /** Workers asked to give back a kept slot. */
+  revoked: number[];
 }

@@ -138,6 +138,7 @@ export async function deliverRemotely(
         size: message.size + Buffer.byteLength(message.prefix),
         message: () => openStoredMessage(deps.blobs, message),
         dsn: { ret: message.ret, envid: message.envid, notify: recipients[0]!.notify, orcpt: recipients[0]!.orcpt },
+        destination: destinationOf(deps.relays, domain),
       });
       const outcome: RemoteOutcomes = { delivered: [], deferred: [], failed: [], signal: 'success' };
       for (const recipient of recipients) {

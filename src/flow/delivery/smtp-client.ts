@@ -45,6 +45,8 @@ export interface SendInput {
   message: () => Readable;
   dsn?: { ret?: string | null; envid?: string | null; notify?: string | null; orcpt?: string | null };
   timeoutMs?: number;
+  /** The destination whose concurrency the delivery counts against (its idle connections: idleFor). */
+  destination?: string;
 }
 
 interface CachedConnection {
@@ -53,6 +55,7 @@ interface CachedConnection {
   idleTimer?: NodeJS.Timeout;
   /** Resolves to whether the RSET after the last transaction succeeded. */
   ready?: Promise<boolean>;
+  destination?: string;
 }
 
 const idleMs = 5_000;
@@ -85,7 +88,29 @@ export class SmtpClient {
     this.idle.clear();
   }
 
+  /** Connections kept open, idle, for the next message to a destination. */
+  idleFor(destination: string): number {
+    let count = 0;
+    for (const list of this.idle.values()) for (const c of list) if (c.destination === destination) count++;
+    return count;
+  }
+
+  /** Closes up to `count` idle connections to a destination, and waits (briefly) until the server has closed them. */
+  async closeIdle(destination: string, count: number): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const [key, list] of this.idle)
+      for (const cached of [...list]) {
+        if (closing.length >= count) break;
+        if (cached.destination !== destination) continue;
+        list.splice(list.indexOf(cached), 1);
+        if (list.length === 0) this.idle.delete(key);
+        closing.push(this.retire(cached));
+      }
+    await Promise.all(closing);
+  }
+
   private async transaction(key: string, cached: CachedConnection, input: SendInput): Promise<SmtpSendResult> {
+    cached.destination = input.destination;
     let reusable = false;
     try {
       const result = await transact(cached.connection, input);

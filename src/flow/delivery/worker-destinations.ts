@@ -3,7 +3,10 @@
 // control). The queue runner's calls stay synchronous: `tryAcquire` and `tryProbe` succeed against a
 // slot already granted to this worker; with none free they ask the primary (one request in flight per
 // destination) and say no for now. When the grant arrives the runner is woken (`onWake`) and takes
-// it; a grant it no longer needs goes back at once. `release` sends the delivery's signal and reply to
+// it; a grant it no longer needs goes back at once. A delivery that leaves its connection open for
+// the next message keeps its slot with it for a second (asked back by the primary when another
+// worker waits), and a slot goes back only once its idle connection is closed: the machine never
+// has more connections open to a destination than slots granted. `release` sends the delivery's signal and reply to
 // the primary and answers the runner from the destination's state as last heard (updated by every
 // message of the primary): whether this success brought the destination back, whether a refusal is
 // throttling (others in flight) and when a refusal's hold ends. Whether a destination is dead, its
@@ -27,6 +30,14 @@ import type { DestinationAnswer, DestinationRequest, SharedDestinationState } fr
 export const defaultDestinationAnswerMs = 500;
 /** In a worker's own control, how often the primary is asked again whether it answers. */
 const retryPrimaryMs = 1000;
+/** How long a slot is kept, with the connection its delivery left open, for the worker's next message there. */
+export const keepSlotMs = 1000;
+
+/** The connections the worker keeps open between messages (SmtpClient): each one idle holds a slot. */
+export interface IdleConnections {
+  idleFor(destination: string): number;
+  closeIdle(destination: string, count: number): Promise<void>;
+}
 
 /** How the worker reaches the primary (process.send in a worker; a fake in tests). */
 export interface DestinationChannel {
@@ -35,8 +46,12 @@ export interface DestinationChannel {
 }
 
 interface Slots {
-  /** Granted by the primary, not yet taken by a delivery. */
+  /** Granted by the primary, not taken by a delivery: kept with an idle connection, or just granted. */
   free: number;
+  /** Gives back the kept slots that were not used again in time. */
+  keepTimer?: NodeJS.Timeout;
+  /** When this worker last gave a slot it would have kept to the other workers waiting. */
+  yieldedAt: number;
   /** Granted by the primary, taken by a delivery in flight. */
   inUse: number;
   /** Taken from this worker's own control (the primary did not answer), in flight. */
@@ -60,6 +75,7 @@ export class WorkerDestinations extends DestinationControl {
   private unansweredSince: number | undefined;
   private lastAskAt = 0;
   private wake?: (destination: string) => void;
+  private connections?: IdleConnections;
 
   constructor(
     private readonly channel: DestinationChannel,
@@ -77,6 +93,14 @@ export class WorkerDestinations extends DestinationControl {
   /** The queue runner looks at a destination's waiting mail again (a slot was granted, the state changed). */
   onWake(wake: (destination: string) => void) {
     this.wake = wake;
+  }
+
+  /**
+   * The worker's open connections: a delivery that leaves its connection open for the next message
+   * keeps its slot with it, and a slot goes back only once its idle connection is closed.
+   */
+  useConnections(connections: IdleConnections) {
+    this.connections = connections;
   }
 
   /** Whether the primary answers (false: this worker's own control decides). */
@@ -138,8 +162,20 @@ export class WorkerDestinations extends DestinationControl {
     const wasDown = view.deadUntil > 0;
     const throttled = result === 'refused' && view.active + slots.inUse + slots.local > 0;
     this.watch?.(destination, throttled ? 'throttled' : result, reply);
+    // The delivery's connection stays open for the next message there: the slot stays with it.
+    const keep = this.idle(destination) > slots.free;
+    if (keep) {
+      slots.free++;
+      this.keepFor(destination);
+    }
     if (this.channel.connected())
-      this.channel.send({ holdfast: 'dest-release', destination, signal: result, reply }, () => {});
+      this.channel.send({ holdfast: 'dest-release', destination, signal: result, reply, keep }, () => {});
+    // Other workers wait for a slot: once a keep time, one goes to them (with its connection closed)
+    // rather than to this worker's next message; a busy worker never keeps the destination to itself.
+    if (keep && (view.waiting ?? 0) > 0 && now - slots.yieldedAt >= keepSlotMs) {
+      slots.yieldedAt = now;
+      this.giveBack(destination, 1);
+    }
     // Until the primary's word arrives: a success ends a dead spell, a refusal holds.
     const next = { ...view, lastReply: reply ?? view.lastReply };
     if (result === 'success') Object.assign(next, { deadUntil: 0, consecutiveFailures: 0 });
@@ -156,8 +192,7 @@ export class WorkerDestinations extends DestinationControl {
   /** A message from the primary: true if it was about destinations. */
   receive(message: DestinationAnswer | { holdfast: string }): boolean {
     const answer = message as DestinationAnswer;
-    if (answer.holdfast !== 'dest-answer' && answer.holdfast !== 'dest-grant' && answer.holdfast !== 'dest-state')
-      return false;
+    if (!['dest-answer', 'dest-grant', 'dest-state', 'dest-revoke'].includes(answer.holdfast)) return false;
     const { destination } = answer.state;
     this.shared.set(destination, answer.state);
     const slots = this.slotsOf(destination);
@@ -172,13 +207,14 @@ export class WorkerDestinations extends DestinationControl {
     } else if (answer.holdfast === 'dest-grant') {
       slots.queued = false;
       if (answer.granted) slots.free++;
+    } else if (answer.holdfast === 'dest-revoke') {
+      this.giveBack(destination, slots.free);
+      return true;
     }
     this.wake?.(destination);
-    // A grant the runner did not take (its mail went otherwise) goes back: the machine counts it in flight.
-    if (slots.free > 0 && this.channel.connected()) {
-      this.channel.send({ holdfast: 'dest-return', destination, slots: slots.free }, () => {});
-      slots.free = 0;
-    }
+    // A grant the runner did not take (its mail went otherwise) goes back: the machine counts it in
+    // flight. Those kept with an idle connection wait a moment for the next message.
+    this.giveBack(destination, slots.free - this.idle(destination));
     return true;
   }
 
@@ -188,7 +224,7 @@ export class WorkerDestinations extends DestinationControl {
 
   private slotsOf(destination: string): Slots {
     let slots = this.slots.get(destination);
-    if (!slots) this.slots.set(destination, (slots = { free: 0, inUse: 0, local: 0, queued: false }));
+    if (!slots) this.slots.set(destination, (slots = { free: 0, inUse: 0, local: 0, queued: false, yieldedAt: 0 }));
     return slots;
   }
 
@@ -209,7 +245,51 @@ export class WorkerDestinations extends DestinationControl {
     if (slots.free === 0) return false;
     slots.free--;
     slots.inUse++;
+    if (slots.free === 0) {
+      clearTimeout(slots.keepTimer);
+      slots.keepTimer = undefined;
+    }
     return true;
+  }
+
+  private idle(destination: string): number {
+    return this.connections?.idleFor(destination) ?? 0;
+  }
+
+  /** Kept slots not used again within keepSlotMs go back (with their connections). */
+  private keepFor(destination: string) {
+    const slots = this.slotsOf(destination);
+    clearTimeout(slots.keepTimer);
+    slots.keepTimer = setTimeout(() => {
+      slots.keepTimer = undefined;
+      this.giveBack(destination, slots.free);
+    }, keepSlotMs);
+    slots.keepTimer.unref();
+  }
+
+  /**
+   * Gives `count` free slots back to the primary: first closing the idle connections they kept open,
+   * so that no other worker opens one while they still count at the destination.
+   */
+  private giveBack(destination: string, count: number) {
+    const slots = this.slotsOf(destination);
+    const n = Math.min(count, slots.free);
+    if (n <= 0) return;
+    slots.free -= n;
+    if (slots.free === 0) {
+      clearTimeout(slots.keepTimer);
+      slots.keepTimer = undefined;
+    }
+    const excess = this.idle(destination) - slots.free;
+    const give = () => {
+      if (this.channel.connected()) this.channel.send({ holdfast: 'dest-return', destination, slots: n }, () => {});
+    };
+    if (excess > 0 && this.connections)
+      void this.connections
+        .closeIdle(destination, excess)
+        .catch(() => {})
+        .then(give);
+    else give();
   }
 
   private takeLocal(destination: string, taken: boolean): boolean {
