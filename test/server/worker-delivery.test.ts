@@ -9,12 +9,11 @@
 // and refusals stay a small fraction of the connections (the limit is learnt for the machine).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { UpstreamGate } from '../../drill/lib/upstream-gate.ts';
-import { defaultDestinationPolicy } from '../../src/flow/delivery/destination-control.ts';
 import { createBackend, type TestBackend } from '../helpers/backends.ts';
 import type { StartedServer } from '../helpers/cli.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
+import { sendDuringOutage } from '../helpers/outage-mail.ts';
 import { childrenOf, waitUntil } from '../helpers/worker-processes.ts';
 import { alicePassword, startWithAlice } from './started-server.ts';
 
@@ -57,38 +56,18 @@ describe('holdfast start --workers 2: delivery concurrency per machine', () => {
   });
 
   it('never opens more connections than the destination allows, from both workers together, and delivers each message once', async () => {
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: server.port('submissions'),
-      secure: true,
-      tls: { rejectUnauthorized: false },
-      auth: { user: 'alice@test.example', pass: alicePassword },
-      pool: true,
-      maxConnections: 4,
-      maxMessages: Number.POSITIVE_INFINITY,
-    });
     // First the destination is down while the mail arrives: the machine tries it deadAfter times, then
     // probes it once per probe interval, whichever worker has mail for it (not once per worker).
-    gate.fail();
-    const outageStart = Date.now();
-    await Promise.all(
-      Array.from({ length: messages }, (_, i) =>
-        transport.sendMail({
-          from: 'alice@test.example',
-          to: `user${i % 7}@partner.example`,
-          subject: `machine ${i}`,
-          text: `message ${i}`,
-        }),
-      ),
-    );
-    transport.close();
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // the outage goes on a little
-    const outageSeconds = (Date.now() - outageStart) / 1000;
-    const { deadAfter, probeEveryMs } = defaultDestinationPolicy;
-    const outageBound = deadAfter + Math.ceil(outageSeconds / (probeEveryMs / 1000)) + 1;
-    const outage = `${gate.refusedDown} connections during an outage of ${outageSeconds.toFixed(1)} s (at most ${outageBound})`;
-    console.log(`# ${outage}`);
-    assert.ok(gate.refusedDown <= outageBound, `${outage}: tried by the machine, not by each worker`);
+    const outage = await sendDuringOutage({
+      gate,
+      submissionsPort: server.port('submissions'),
+      user: 'alice@test.example',
+      password: alicePassword,
+      messages,
+      subject: 'machine',
+    });
+    console.log(`# ${outage.text}`);
+    assert.ok(outage.refused <= outage.bound, `${outage.text}: tried by the machine, not by each worker`);
     assert.equal(mx.received.length, 0);
 
     gate.recover();
