@@ -38,7 +38,7 @@ for (const backend of backendNames) {
       t = await startContinuityNode(backend, {
         upstreamPort: upstream.port,
         outsidePort: outside.port,
-        settings: ['activate_after = "1500ms"', 'probe_interval = "300ms"', 'probe_timeout = "2s"'],
+        settings: ['activate_after = "3s"', 'probe_interval = "300ms"', 'probe_timeout = "2s"'],
         users,
         password,
       });
@@ -73,10 +73,13 @@ for (const backend of backendNames) {
           text: `message ${i} written while the upstream was down`,
         });
 
-      // Normal operation first: nothing copied while the upstream has not failed long enough.
-      const early = await status();
-      assert.equal(early.state, 'normal');
-      assert.equal((await t.mailbox(users[0]!)).length, 0);
+      // Normal operation first: nothing copied while the upstream has not failed long enough (checked
+      // when sending took well under activate_after: on a loaded machine it may not have).
+      if (Date.now() - firstFailure < 2000) {
+        const early = await status();
+        assert.equal(early.state, 'normal');
+        assert.equal((await t.mailbox(users[0]!)).length, 0);
+      }
 
       // The event starts by itself, within activate_after and a couple of probe rounds.
       const active = await t.waitFor(async () => {
@@ -84,7 +87,7 @@ for (const backend of backendNames) {
         return s.state === 'active' && s;
       }, 'the continuity event to start');
       const detected = Date.now() - firstFailure;
-      assert.ok(detected < 1500 + 3000, `detected after ${detected} ms`);
+      assert.ok(detected < 3000 + 3000, `detected after ${detected} ms`);
       assert.equal(active.event!.startedBy, 'automatic');
       const metric = (name: string) => t.node.holdfast.metrics.registry.getSingleMetricAsString(name);
       assert.match(await metric('holdfast_continuity_state'), /holdfast_continuity_state\{upstream="exchange"\} 1/);
