@@ -21,6 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { invalid } from '../errors.ts';
+import { isBlobHash } from '../store/blobs/blob-store.ts';
 import { syncDirectory } from './durable-files.ts';
 import { gzipLevel } from './ndjson-files.ts';
 
@@ -78,7 +79,7 @@ export async function readPackIndex(dir: string, name: string): Promise<PackEntr
       const numbers = [offset, length, start, contentSize];
       if (
         typeof hash !== 'string' ||
-        !/^[0-9a-f]{64}$/.test(hash) ||
+        !isBlobHash(hash) ||
         !numbers.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) ||
         (offset as number) + (length as number) > indexOffset
       )
