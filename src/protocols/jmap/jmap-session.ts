@@ -10,7 +10,11 @@ export const jmapPaths = {
   download: '/jmap/download/',
   upload: '/jmap/upload/',
   eventSource: '/jmap/eventsource/',
+  webSocket: '/jmap/ws/',
 };
+
+/** RFC 8887: JMAP over WebSocket, with push. */
+export const webSocketCapability = 'urn:ietf:params:jmap:websocket';
 
 /** The capabilities of an account, for the capabilities the server serves. */
 function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, unknown> {
@@ -23,8 +27,8 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
       maxSizeMailboxName: 1000,
       maxSizeAttachmentsPerEmail: 0,
       emailQuerySortOptions: ['receivedAt', 'size'],
-      // Mailbox/set is not served yet.
-      mayCreateTopLevelMailbox: false,
+      // Mailbox/set creates folders at the top as IMAP CREATE does.
+      mayCreateTopLevelMailbox: true,
     };
   return out;
 }
@@ -33,6 +37,10 @@ export function sessionResource(principal: Principal, baseUrl: string, capabilit
   const account = accountId(principal.id);
   const serverCapabilities: Record<string, unknown> = { [coreCapability]: { ...jmapLimits } };
   for (const capability of capabilities) if (capability !== coreCapability) serverCapabilities[capability] = {};
+  serverCapabilities[webSocketCapability] = {
+    url: `${baseUrl.replace(/^http/, 'ws')}${jmapPaths.webSocket}`,
+    supportsPush: true,
+  };
   const session = {
     capabilities: serverCapabilities,
     accounts: {

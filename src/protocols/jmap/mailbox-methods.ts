@@ -1,11 +1,25 @@
-// Mailbox/get, Mailbox/changes and Mailbox/query (RFC 8621 2): a Mailbox is a folder of the
-// principal's, with counts from the same rows IMAP's STATUS reads. Changes are worked out from the
-// state strings (jmap-state.ts): a folder whose HIGHESTMODSEQ moved has new counts; one whose name,
-// role or subscription moved is updated beyond them.
-import { folderDelimiter, folderStatus, type Folder } from '../../mailbox/folders.ts';
+// Mailbox/get, Mailbox/changes, Mailbox/query and Mailbox/set (RFC 8621 2): a Mailbox is a folder
+// of the principal's, with counts from the same rows IMAP's STATUS reads. Changes are worked out from
+// the state strings (jmap-state.ts): a folder whose HIGHESTMODSEQ moved has new counts; one whose
+// name, role or subscription moved is updated beyond them. Mailbox/set creates, renames, moves and
+// deletes through the folder code IMAP's CREATE, RENAME, DELETE and SUBSCRIBE use (mailbox/folders.ts),
+// so both protocols see one hierarchy.
+import { HoldfastError } from '../../errors.ts';
+import {
+  createFolder,
+  deleteFolder,
+  folderDelimiter,
+  folderStatus,
+  listFolders,
+  renameFolder,
+  setSubscribed,
+  type Folder,
+} from '../../mailbox/folders.ts';
+import { fullRights, ownerRights, sharedPrefix } from '../../mailbox/shared-folders.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
 import { mailboxId, parseMailboxId } from './jmap-ids.ts';
+import { jmapLimits } from './jmap-limits.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { encodeState, folderStateOf, type FolderState } from './jmap-state.ts';
 import { accountFolders } from './mail-folders.ts';
@@ -54,18 +68,30 @@ function parentOf(folder: Folder, byName: Map<string, Folder>): Folder | undefin
   return at === -1 ? undefined : byName.get(folder.name.slice(0, at));
 }
 
-/** Rights on one's own folders: what the methods served can do (Mailbox/set is not served yet). */
-const ownRights = {
-  mayReadItems: true,
-  mayAddItems: true,
-  mayRemoveItems: true,
-  maySetSeen: true,
-  maySetKeywords: true,
-  mayCreateChild: false,
-  mayRename: false,
-  mayDelete: false,
-  maySubmit: false,
-};
+/**
+ * JMAP rights from the RFC 4314 rights a principal holds on a folder, as RFC 8621 2 pairs them: the
+ * owner's own folders (ownerRights) or a mailbox shared with full access (fullRights). INBOX is never
+ * renamed or deleted (an IMAP RENAME of INBOX moves its messages; Mailbox/set refuses both).
+ * maySubmit has no IMAP right: sending is EmailSubmission's, not the folder's.
+ */
+export function jmapRights(acl: string, folder: Pick<Folder, 'name'>) {
+  const has = (rights: string) => [...rights].every((r) => acl.includes(r));
+  const inbox = folder.name === 'INBOX';
+  return {
+    mayReadItems: has('lr'),
+    mayAddItems: has('i'),
+    mayRemoveItems: has('te'),
+    maySetSeen: has('s'),
+    maySetKeywords: has('w'),
+    mayCreateChild: has('k'),
+    mayRename: has('x') && !inbox,
+    mayDelete: has('x') && !inbox,
+    maySubmit: false,
+  };
+}
+
+const rightsOf = (context: JmapCallContext, folder: Folder) =>
+  jmapRights(folder.principal_id === context.principal.id ? ownerRights : fullRights, folder);
 
 async function mailboxObject(
   context: JmapCallContext,
@@ -87,7 +113,7 @@ async function mailboxObject(
     unreadEmails: status?.unseen,
     totalThreads: status?.messages,
     unreadThreads: status?.unseen,
-    myRights: ownRights,
+    myRights: rightsOf(context, folder),
     isSubscribed: folder.subscribed === 1,
   };
   return Object.fromEntries(wanted.map((p) => [p, all[p]]));
@@ -238,8 +264,291 @@ const mailboxQuery: JmapMethod<JmapCallContext> = {
   },
 };
 
+// Mailbox/set ------------------------------------------------------------------------------------
+
+interface SetError {
+  type: string;
+  description: string;
+  properties?: string[];
+}
+
+class SetFailure extends Error {
+  constructor(readonly setError: SetError) {
+    super(setError.description);
+  }
+}
+
+const invalidProperty = (property: string, description: string) =>
+  new SetFailure({ type: 'invalidProperties', description, properties: [property] });
+
+/** JMAP roles a Mailbox may be created with, and the IMAP special use (RFC 6154) each is stored as. */
+const specialUseOfRole: Record<string, string> = {
+  drafts: '\\Drafts',
+  sent: '\\Sent',
+  trash: '\\Trash',
+  junk: '\\Junk',
+  archive: '\\Archive',
+  all: '\\All',
+  flagged: '\\Flagged',
+};
+
+/** Properties the server sets; a client may not write them. */
+const serverSet = new Set(['id', 'totalEmails', 'unreadEmails', 'totalThreads', 'unreadThreads', 'myRights']);
+
+/** A folder error of the mailbox layer as the SetError a client reads; anything else as it was. */
+function asSetFailure(error: unknown, property: string): unknown {
+  if (!(error instanceof HoldfastError)) return error;
+  if (error.kind === 'conflict' || error.kind === 'invalid') return invalidProperty(property, error.message);
+  if (error.kind === 'forbidden') return new SetFailure({ type: 'forbidden', description: error.message });
+  if (error.kind === 'not-found') return new SetFailure({ type: 'notFound', description: error.message });
+  return error;
+}
+
+const leafOf = (folder: Folder) => folder.name.slice(folder.name.lastIndexOf(folderDelimiter) + 1);
+const parentName = (name: string) => {
+  const at = name.lastIndexOf(folderDelimiter);
+  return at === -1 ? null : name.slice(0, at);
+};
+
+/** One Mailbox/set call: the account's folders as they are after each change made so far. */
+class MailboxSet {
+  /** Creation id → folder id, for a parentId of "#creationId" later in the same call. */
+  private readonly createdIds = new Map<string, number>();
+  private folders: Folder[] = [];
+
+  constructor(private readonly context: JmapCallContext) {}
+
+  async refresh() {
+    this.folders = await listFolders(this.context.mail.db, this.context.principal.id);
+  }
+
+  private byId(id: unknown): Folder | undefined {
+    const folderId =
+      typeof id === 'string' && id.startsWith('#') ? this.createdIds.get(id.slice(1)) : parseMailboxId(id);
+    return this.folders.find((f) => f.id === folderId);
+  }
+
+  private byName(name: string): Folder | undefined {
+    return this.folders.find((f) => f.name === name);
+  }
+
+  /** The folder name a leaf name under a parentId makes, checked as a JMAP name. */
+  private fullName(name: unknown, parentId: unknown): string {
+    if (typeof name !== 'string' || name.trim() === '')
+      throw invalidProperty('name', 'name must be a non-empty string');
+    if (name.includes(folderDelimiter))
+      throw invalidProperty('name', `a Mailbox name cannot contain "${folderDelimiter}" (it separates levels)`);
+    if (name.length > 1000) throw invalidProperty('name', 'a Mailbox name is at most 1000 characters');
+    let full = name;
+    if (parentId !== null && parentId !== undefined) {
+      const parent = this.byId(parentId);
+      if (!parent) throw invalidProperty('parentId', `${String(parentId)} is not a Mailbox of this account`);
+      full = `${parent.name}${folderDelimiter}${name}`;
+    }
+    // The shared namespace shows other people's mailboxes there (shared-folders.ts).
+    if (full.startsWith(sharedPrefix))
+      throw invalidProperty('parentId', `"${sharedPrefix}" holds the mailboxes shared with you; create it elsewhere`);
+    return full;
+  }
+
+  private checkWritable(value: Record<string, unknown>) {
+    for (const property of Object.keys(value)) {
+      if (serverSet.has(property)) throw invalidProperty(property, `${property} is set by the server`);
+      if (!['name', 'parentId', 'role', 'sortOrder', 'isSubscribed'].includes(property))
+        throw invalidProperty(property, `Mailbox has no property ${property}`);
+    }
+    if (value.isSubscribed !== undefined && typeof value.isSubscribed !== 'boolean')
+      throw invalidProperty('isSubscribed', 'isSubscribed must be true or false');
+    if (value.sortOrder !== undefined && (!Number.isInteger(value.sortOrder) || (value.sortOrder as number) < 0))
+      throw invalidProperty('sortOrder', 'sortOrder must be a non-negative integer');
+  }
+
+  /** What the server set differently from what the client sent (RFC 8620 5.3). */
+  private serverValues(folder: Folder, sent: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    // sortOrder is the server's (by role): not stored per folder.
+    if (sent.sortOrder !== undefined && sent.sortOrder !== sortOrderOf(folder)) out.sortOrder = sortOrderOf(folder);
+    return out;
+  }
+
+  async create(creationId: string, value: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.checkWritable(value);
+    const name = this.fullName(value.name, value.parentId);
+    let specialUse: string | null = null;
+    if (value.role !== undefined && value.role !== null) {
+      if (typeof value.role !== 'string' || !(value.role in specialUseOfRole))
+        throw invalidProperty('role', `role must be one of ${Object.keys(specialUseOfRole).join(', ')} (or null)`);
+      if (this.folders.some((f) => roleOf(f) === value.role))
+        throw invalidProperty('role', `another Mailbox has the role ${value.role}`);
+      specialUse = specialUseOfRole[value.role]!;
+    }
+    const { db, now } = this.context.mail;
+    try {
+      await createFolder(db, this.context.principal, name, specialUse, now());
+      if (value.isSubscribed === false) await setSubscribed(db, this.context.principal.id, name, false);
+    } catch (error) {
+      throw asSetFailure(error, 'name');
+    }
+    await this.refresh();
+    const folder = this.byName(name)!;
+    this.createdIds.set(creationId, folder.id);
+    return {
+      id: mailboxId(folder.id),
+      role: roleOf(folder),
+      sortOrder: sortOrderOf(folder),
+      totalEmails: 0,
+      unreadEmails: 0,
+      totalThreads: 0,
+      unreadThreads: 0,
+      myRights: rightsOf(this.context, folder),
+      isSubscribed: folder.subscribed === 1,
+    };
+  }
+
+  async update(id: string, patch: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+    const folder = this.byId(id);
+    if (!folder || id.startsWith('#')) throw new SetFailure({ type: 'notFound', description: `no Mailbox ${id}` });
+    this.checkWritable(patch);
+    if (patch.role !== undefined && patch.role !== roleOf(folder))
+      throw invalidProperty('role', 'a role is given when a Mailbox is created; it cannot be changed');
+    const { db, now } = this.context.mail;
+    const principalId = this.context.principal.id;
+    if (patch.name !== undefined || patch.parentId !== undefined) {
+      const leaf = patch.name ?? leafOf(folder);
+      // A rename alone keeps the folder where it is, even under a level that has no folder of its own.
+      const parent = parentName(folder.name);
+      const target =
+        patch.parentId !== undefined || parent === null
+          ? this.fullName(leaf, patch.parentId ?? null)
+          : `${parent}${folderDelimiter}${this.fullName(leaf, null)}`;
+      if (target !== folder.name) {
+        if (folder.name === 'INBOX')
+          throw new SetFailure({ type: 'forbidden', description: 'INBOX cannot be renamed or moved' });
+        if (target.startsWith(`${folder.name}${folderDelimiter}`))
+          throw invalidProperty('parentId', 'a Mailbox cannot be moved below itself');
+        try {
+          await renameFolder(db, principalId, folder.name, target, now());
+        } catch (error) {
+          throw asSetFailure(error, 'name');
+        }
+      }
+    }
+    await this.refresh();
+    const renamed = this.folders.find((f) => f.id === folder.id)!;
+    if (patch.isSubscribed !== undefined && (renamed.subscribed === 1) !== patch.isSubscribed) {
+      await setSubscribed(db, principalId, renamed.name, patch.isSubscribed as boolean);
+      await this.refresh();
+    }
+    const changed = this.serverValues(renamed, patch);
+    return Object.keys(changed).length ? changed : null;
+  }
+
+  async destroy(id: string, removeEmails: boolean): Promise<void> {
+    const folder = this.byId(id);
+    if (!folder || id.startsWith('#')) throw new SetFailure({ type: 'notFound', description: `no Mailbox ${id}` });
+    if (folder.name === 'INBOX') throw new SetFailure({ type: 'forbidden', description: 'INBOX cannot be destroyed' });
+    if (this.folders.some((f) => f.name.startsWith(`${folder.name}${folderDelimiter}`)))
+      throw new SetFailure({ type: 'mailboxHasChild', description: `${leafOf(folder)} has child Mailboxes` });
+    const { db } = this.context.mail;
+    if (!removeEmails && (await folderStatus(db, folder)).messages > 0)
+      throw new SetFailure({
+        type: 'mailboxHasEmail',
+        description: `${leafOf(folder)} has Emails: destroy them first, or set onDestroyRemoveEmails`,
+      });
+    try {
+      await deleteFolder(db, this.context.principal.id, folder.name);
+    } catch (error) {
+      throw asSetFailure(error, 'id');
+    }
+    await this.refresh();
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const mailboxSet: JmapMethod<JmapCallContext> = {
+  capability: mailCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const create = args.create ?? {};
+    const update = args.update ?? {};
+    const destroy = args.destroy ?? [];
+    if (!isObject(create)) throw invalidArguments('create must be an object');
+    if (!isObject(update)) throw invalidArguments('update must be an object');
+    if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
+      throw invalidArguments('destroy must be a list of ids');
+    const removeEmails = args.onDestroyRemoveEmails ?? false;
+    if (typeof removeEmails !== 'boolean') throw invalidArguments('onDestroyRemoveEmails must be true or false');
+    const count = Object.keys(create).length + Object.keys(update).length + destroy.length;
+    if (count > jmapLimits.maxObjectsInSet)
+      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} objects in one /set`);
+    const { mail, principal } = context;
+    const before = await accountFolders(mail.db, principal, mail.now());
+    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.state)
+      throw new MethodError('stateMismatch', 'the account has changed since ifInState');
+
+    const set = new MailboxSet(context);
+    await set.refresh();
+    const created: Record<string, unknown> = {};
+    const notCreated: Record<string, SetError> = {};
+    // In the order given, so that a later one may name an earlier one as its parent ("#creationId").
+    for (const [creationId, value] of Object.entries(create)) {
+      try {
+        if (!isObject(value)) throw new SetFailure({ type: 'invalidArguments', description: 'a Mailbox is an object' });
+        created[creationId] = await set.create(creationId, value);
+      } catch (error) {
+        if (!(error instanceof SetFailure)) throw error;
+        notCreated[creationId] = error.setError;
+      }
+    }
+    const updated: Record<string, unknown> = {};
+    const notUpdated: Record<string, SetError> = {};
+    for (const [id, patch] of Object.entries(update)) {
+      try {
+        if (!isObject(patch)) throw new SetFailure({ type: 'invalidPatch', description: 'a patch is an object' });
+        updated[id] = await set.update(id, patch);
+      } catch (error) {
+        if (!(error instanceof SetFailure)) throw error;
+        notUpdated[id] = error.setError;
+      }
+    }
+    const destroyed: string[] = [];
+    const notDestroyed: Record<string, SetError> = {};
+    // Deepest first: a Mailbox destroyed with its children in one call goes after them.
+    const depth = (id: string) => {
+      const folder = before.folders.find((f) => mailboxId(f.id) === id);
+      return folder ? folder.name.split(folderDelimiter).length : 0;
+    };
+    for (const id of [...new Set(destroy as string[])].sort((a, b) => depth(b) - depth(a))) {
+      try {
+        await set.destroy(id, removeEmails);
+        destroyed.push(id);
+      } catch (error) {
+        if (!(error instanceof SetFailure)) throw error;
+        notDestroyed[id] = error.setError;
+      }
+    }
+
+    const after = await accountFolders(mail.db, principal, mail.now());
+    const orNull = (value: object) => (Object.keys(value).length ? value : null);
+    return {
+      accountId,
+      oldState: before.state,
+      newState: after.state,
+      created: orNull(created),
+      updated: orNull(updated),
+      destroyed: destroyed.length ? destroyed : null,
+      notCreated: orNull(notCreated),
+      notUpdated: orNull(notUpdated),
+      notDestroyed: orNull(notDestroyed),
+    };
+  },
+};
+
 export const mailboxMethods: [string, JmapMethod<JmapCallContext>][] = [
   ['Mailbox/get', mailboxGet],
   ['Mailbox/changes', mailboxChanges],
   ['Mailbox/query', mailboxQuery],
+  ['Mailbox/set', mailboxSet],
 ];
