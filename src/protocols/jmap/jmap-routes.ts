@@ -16,7 +16,10 @@ import { JmapRequestError } from './jmap-errors.ts';
 import { jmapLimits } from './jmap-limits.ts';
 import { jmapCapabilities, jmapMethods } from './jmap-methods.ts';
 import { parseApiRequest, runApiRequest } from './jmap-request.ts';
-import { jmapPaths, sessionResource } from './jmap-session.ts';
+import { jmapPaths, sessionResource, webSocketCapability } from './jmap-session.ts';
+import { pushHubFor } from './jmap-push.ts';
+import { registerEventSource } from './jmap-push-eventsource.ts';
+import { registerWebSocket } from './jmap-websocket.ts';
 import { sendDownload } from './blob-download.ts';
 
 /** What JMAP reads of the running server. */
@@ -48,6 +51,8 @@ export function registerJmapRoutes(
     folderIndex: holdfast.folderIndex,
     now: holdfast.now,
   });
+  /** What a request's `using` may name: the methods' capabilities and WebSocket (advertised in the session). */
+  const requestCapabilities = new Set([...jmapCapabilities, webSocketCapability]);
   /** Requests running per principal on this node. */
   const running = new Map<number, number>();
 
@@ -134,7 +139,7 @@ export function registerJmapRoutes(
         );
       running.set(principal.id, count + 1);
       try {
-        const parsed = parseApiRequest(typeof request.body === 'string' ? request.body : '', jmapCapabilities);
+        const parsed = parseApiRequest(typeof request.body === 'string' ? request.body : '', requestCapabilities);
         const context: JmapCallContext = { principal, mail, log };
         const methodResponses = await runApiRequest(parsed, jmapMethods, context, (error, method) =>
           log.error({ err: error, method, principal: principal.address }, 'jmap: method failed'),
@@ -170,6 +175,18 @@ export function registerJmapRoutes(
       return problem(reply, 501, { type: 'about:blank', status: 501, detail: `${what} is not served yet` });
     };
     scope.post(`${jmapPaths.upload}:account/`, notYet('Upload'));
-    scope.get(jmapPaths.eventSource, notYet('Push (EventSource)'));
+
+    // Push (RFC 8620 7.3, RFC 8887): one hub per server, fed by the mailbox change feed.
+    const hub = pushHubFor(mail, log);
+    registerEventSource(scope, jmapPaths.eventSource, { hub, mail, log, signIn, problem });
+    await registerWebSocket(scope, jmapPaths.webSocket, {
+      hub,
+      mail,
+      log,
+      capabilities: requestCapabilities,
+      signIn,
+      problem,
+      sessionState: (principal, request) => sessionResource(principal, baseUrl(request), jmapCapabilities).state,
+    });
   });
 }

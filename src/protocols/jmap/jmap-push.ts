@@ -1,0 +1,242 @@
+// JMAP push (RFC 8620 7; RFC 8887 for WebSocket): the state strings of an account's data types, and
+// the hub that tells every open push connection of an account when they change. The hub listens to
+// the mailbox change feed, the one IMAP IDLE listens to: it carries the changes of this process, of
+// the other workers of the machine and of the other nodes on PostgreSQL (mailbox/change-feed.ts), so
+// a push connection hears of mail delivered anywhere. A change is only a hint: the hub reads the
+// account's states again from the store and each connection sends what differs from what it sent
+// last, so changes that come in a burst (or while a client is slow to read) make one event with the
+// latest states, never a queue of them.
+import { createHash } from 'node:crypto';
+import type { Principal } from '../../directory/principal.ts';
+import type { Logger } from '../../logging/logger.ts';
+import type { ChangeFeed } from '../../mailbox/change-feed.ts';
+import type { MessageDeps } from '../../mailbox/messages.ts';
+import { JmapRequestError } from './jmap-errors.ts';
+import { encodeState, folderStateOf } from './jmap-state.ts';
+import { accountFolders } from './mail-folders.ts';
+
+/** The data types whose states are pushed, as RFC 8620 7.1 TypeState names them. */
+export const pushTypes = ['Email', 'Mailbox', 'Thread', 'EmailDelivery'] as const;
+export type PushType = (typeof pushTypes)[number];
+export type TypeStates = Record<PushType, string>;
+
+export const pushLimits = {
+  /**
+   * Push connections (EventSource and WebSocket together) of one account open at once in one
+   * process: a few per device is plenty, and each holds a socket and a timer.
+   */
+  maxPushConnectionsPerAccount: 10,
+  /** Push connections of all accounts in one process: past it a client is told to come back later. */
+  maxPushConnections: 5000,
+  /** The ping interval a client may ask for, in seconds: RFC 8620 7.3 wants a minimum of at most 30 and a maximum of at least 300. */
+  minPingSeconds: 5,
+  maxPingSeconds: 300,
+  /** A connection whose client has not read what was written for this long is closed (it holds one event at most meanwhile). */
+  maxBlockedMs: 60_000,
+} as const;
+
+/**
+ * The states of an account's types. Email, Mailbox and Thread share the account state the methods
+ * answer (jmap-state.ts; a thread is one Email for now). EmailDelivery changes when the INBOX's
+ * UIDNEXT does: mail delivered (delivery only ever goes to the INBOX), but not flag changes,
+ * expunges or mail filed in other folders (drafts, sent copies).
+ */
+export function typeStatesOf(folders: Awaited<ReturnType<typeof accountFolders>>['folders']): TypeStates {
+  const state = encodeState(folders.map(folderStateOf));
+  const inbox = folders.find((f) => f.name === 'INBOX');
+  return {
+    Email: state,
+    Mailbox: state,
+    Thread: state,
+    EmailDelivery: inbox ? `d${Number(inbox.uidvalidity).toString(36)}.${Number(inbox.uidnext).toString(36)}` : 'd0',
+  };
+}
+
+/** Which types a connection wants: all of them, or the ones named (unknown names are never pushed). */
+export type TypeFilter = ReadonlySet<PushType>;
+
+/** RFC 8620 7.3 `types`: `*` (or absent, or the session's unexpanded template) for all, else a comma-separated list. */
+export function parseTypes(value: unknown): TypeFilter {
+  if (typeof value !== 'string' || value === '*' || value === '' || value === '{types}') return new Set(pushTypes);
+  return typesFrom(value.slice(0, 1000).split(','));
+}
+
+/** The known types among `names` (RFC 8887 `dataTypes`: null means all). */
+export function typesFrom(names: unknown[] | null): TypeFilter {
+  if (names === null) return new Set(pushTypes);
+  return new Set(pushTypes.filter((t) => names.includes(t)));
+}
+
+/** The part of `states` a connection wants. */
+export function filterStates(states: TypeStates, types: TypeFilter): Partial<TypeStates> {
+  const out: Partial<TypeStates> = {};
+  for (const type of pushTypes) if (types.has(type)) out[type] = states[type];
+  return out;
+}
+
+/** The types whose state differs between what was sent and what is now, among those wanted. */
+export function changedStates(
+  sent: Partial<TypeStates> | undefined,
+  now: TypeStates,
+  types: TypeFilter,
+): Partial<TypeStates> {
+  const out: Partial<TypeStates> = {};
+  for (const type of pushTypes) if (types.has(type) && sent?.[type] !== now[type]) out[type] = now[type];
+  return out;
+}
+
+/**
+ * A short name for a set of states: an EventSource event's id (the client sends it back as
+ * Last-Event-ID when it reconnects) and a WebSocket's pushState.
+ */
+export function statesId(states: Partial<TypeStates>): string {
+  return createHash('sha256').update(JSON.stringify(states)).digest('base64url').slice(0, 22);
+}
+
+/** One open push connection, as the hub sees it. */
+export interface PushSink {
+  /** The account's states now: the sink sends what differs from what it sent last (when its client can take it). */
+  update(states: TypeStates): void;
+}
+
+interface Account {
+  principal: Principal;
+  sinks: Set<PushSink>;
+  states?: TypeStates;
+  reading: boolean;
+  again: boolean;
+}
+
+/** A refusal to open one more push connection. */
+export class PushRefused extends JmapRequestError {}
+
+/** The push connections of one process, by account, and the one listener to the change feed they share. */
+export class PushHub {
+  private readonly accounts = new Map<number, Account>();
+  private open = 0;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly mail: MessageDeps,
+    private readonly log: Logger,
+  ) {}
+
+  private get changes(): ChangeFeed {
+    return this.mail.changes;
+  }
+
+  /** Connections open now (all accounts). */
+  get size(): number {
+    return this.open;
+  }
+
+  /**
+   * Adds a connection of `principal`; it is sent the account's states as soon as they are read. A
+   * PushRefused (429, or 503 for the whole process) when the limit is reached.
+   */
+  add(principal: Principal, sink: PushSink): () => void {
+    const refused = this.refusal(principal.id);
+    if (refused) throw refused;
+    let account = this.accounts.get(principal.id);
+    if (!account) {
+      account = { principal, sinks: new Set(), reading: false, again: false };
+      this.accounts.set(principal.id, account);
+    }
+    account.sinks.add(sink);
+    this.open++;
+    this.listen();
+    this.refresh(account);
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      this.open--;
+      account.sinks.delete(sink);
+      if (account.sinks.size === 0 && this.accounts.get(principal.id) === account) this.accounts.delete(principal.id);
+      if (this.accounts.size === 0) this.stopListening();
+    };
+  }
+
+  /** Why one more connection of this principal would be refused, if it would. */
+  refusal(principalId: number): PushRefused | undefined {
+    if ((this.accounts.get(principalId)?.sinks.size ?? 0) >= pushLimits.maxPushConnectionsPerAccount)
+      return new PushRefused(
+        429,
+        'limit',
+        `${pushLimits.maxPushConnectionsPerAccount} push connections of this account are open already`,
+        'maxPushConnections',
+      );
+    if (this.open >= pushLimits.maxPushConnections)
+      return new PushRefused(503, 'limit', 'The server has as many push connections as it takes; try again later');
+    return undefined;
+  }
+
+  /** The account's states now, read from the store. */
+  async statesOf(principal: Principal): Promise<TypeStates> {
+    const { folders } = await accountFolders(this.mail.db, principal, this.mail.now());
+    return typeStatesOf(folders);
+  }
+
+  private listen() {
+    if (this.unsubscribe) return;
+    const offChanges = this.changes.subscribe((change) => {
+      const account = this.accounts.get(change.principalId);
+      if (account) this.refresh(account);
+    });
+    // The feed lost its link to the other nodes for a while: what they changed meanwhile was not heard.
+    const offResync = this.changes.onResync(() => {
+      for (const account of this.accounts.values()) this.refresh(account);
+    });
+    this.unsubscribe = () => {
+      offChanges();
+      offResync();
+    };
+  }
+
+  private stopListening() {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** Reads the account's states and hands them to its sinks; one read at a time, a change meanwhile asks for one more. */
+  private refresh(account: Account) {
+    if (account.reading) {
+      account.again = true;
+      return;
+    }
+    account.reading = true;
+    void (async () => {
+      try {
+        do {
+          account.again = false;
+          if (account.sinks.size === 0) break;
+          const states = await this.statesOf(account.principal);
+          account.states = states;
+          for (const sink of account.sinks) sink.update(states);
+        } while (account.again);
+      } catch (error) {
+        // The next change (or a resync) reads again; the clients' states are only late meanwhile.
+        this.log.warn({ err: error, principal: account.principal.address }, 'jmap push: could not read the states');
+      } finally {
+        account.reading = false;
+      }
+    })();
+  }
+}
+
+/** One hub per change feed (one per running server), shared by the HTTP and HTTPS listeners. */
+const hubs = new WeakMap<ChangeFeed, PushHub>();
+
+export function pushHubFor(mail: MessageDeps, log: Logger): PushHub {
+  let hub = hubs.get(mail.changes);
+  if (!hub) {
+    hub = new PushHub(mail, log);
+    hubs.set(mail.changes, hub);
+  }
+  return hub;
+}
+
+/** Push connections open now on the server whose change feed is `changes` (for tests and figures). */
+export function openPushConnections(changes: ChangeFeed): number {
+  return hubs.get(changes)?.size ?? 0;
+}
