@@ -98,39 +98,6 @@ export async function readPackIndex(dir: string, name: string): Promise<PackEntr
   }
 }
 
-/** Spans read at once when blocks are read in order. */
-const spanBytes = 8 * 1024 * 1024;
-
-/**
- * The compressed blocks of one pack at these offsets (each { offset, length }, sorted by offset:
- * neighbours are read in long spans). Fails if the pack is missing or shorter than its index says.
- */
-export async function* readPackBlocks(
-  dir: string,
-  name: string,
-  blocks: { offset: number; length: number }[],
-): AsyncIterable<{ offset: number; block: Buffer }> {
-  const file = await open(join(dir, name), 'r');
-  try {
-    for (let i = 0; i < blocks.length; ) {
-      const first = blocks[i]!.offset;
-      let end = first + blocks[i]!.length;
-      let j = i + 1;
-      while (j < blocks.length && blocks[j]!.offset + blocks[j]!.length - first <= spanBytes) {
-        end = Math.max(end, blocks[j]!.offset + blocks[j]!.length);
-        j++;
-      }
-      const span = await readExactly(file, first, end - first);
-      for (; i < j; i++) {
-        const { offset, length } = blocks[i]!;
-        yield { offset, block: span.subarray(offset - first, offset - first + length) };
-      }
-    }
-  } finally {
-    await file.close();
-  }
-}
-
 /** One content's block, read alone (partial restore). */
 export async function readPackBlock(dir: string, entry: PackEntry): Promise<Buffer> {
   const file = await open(join(dir, entry.pack), 'r');

@@ -20,15 +20,15 @@ import {
   packsDirName,
   packTempPrefix,
   readPackBlock,
-  readPackBlocks,
   readPackIndex,
   type PackEntry,
 } from './content-packs.ts';
 import { readAll } from './content-stream.ts';
+import { decodePackContents } from './pack-decoder.ts';
 
 const gunzipAsync = promisify(gunzip);
 
-/** Contents read ahead while a backup is read in order (their blocks decompressed in the thread pool). */
+/** Format-1 contents opened ahead of the one the caller is at. */
 const readAhead = 64;
 
 export class ContentPool {
@@ -100,58 +100,41 @@ export class ContentPool {
 
   /**
    * The bytes of these contents, read pack by pack in the order they were written (long sequential
-   * reads), each block decompressed once, several at a time. Each comes with a promise of its bytes;
-   * a content that cannot be read (missing, damaged, its pack gone) has a rejected one, met by the
-   * caller in turn.
+   * reads), each block decompressed once and each content checked against its hash, in a worker
+   * thread (pack-decoder.ts). Each comes with a promise of its bytes and whether they were checked
+   * already; a content that cannot be read (missing, damaged, its pack gone) has a rejected one,
+   * met by the caller in turn.
    */
-  async *read(hashes: Iterable<string>): AsyncIterable<{ hash: string; data: Promise<Buffer> }> {
-    // pack → block offset → the contents wanted from that block
-    const byPack = new Map<string, Map<number, PackEntry[]>>();
+  async *read(hashes: Iterable<string>): AsyncIterable<PooledContent> {
+    const inPacks: PackEntry[] = [];
     const elsewhere: string[] = [];
     for (const hash of hashes) {
       const entry = this.entries.get(hash);
-      if (!entry) {
-        elsewhere.push(hash);
-        continue;
-      }
-      let blocks = byPack.get(entry.pack);
-      if (!blocks) byPack.set(entry.pack, (blocks = new Map()));
-      const wanted = blocks.get(entry.offset);
-      if (wanted) wanted.push(entry);
-      else blocks.set(entry.offset, [entry]);
+      if (entry) inPacks.push(entry);
+      else elsewhere.push(hash);
     }
-    const window: { hash: string; data: Promise<Buffer> }[] = [];
-    const started = (hash: string, data: Promise<Buffer>) => {
+    for await (const item of decodePackContents(this.packsDir, inPacks)) {
+      const data = 'data' in item ? Promise.resolve(item.data) : Promise.reject(item.error);
       data.catch(() => {}); // met by the caller in its turn
-      window.push({ hash, data });
-    };
-    for (const [pack, blocks] of [...byPack].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const order = [...blocks.values()]
-        .map((wanted) => ({ offset: wanted[0]!.offset, length: wanted[0]!.length, wanted }))
-        .sort((a, b) => a.offset - b.offset);
-      let done = 0;
-      try {
-        for await (const { block } of readPackBlocks(this.packsDir, pack, order)) {
-          const decompressed = gunzipAsync(block, { chunkSize: blockChunkBytes });
-          for (const entry of order[done]!.wanted)
-            started(
-              entry.hash,
-              decompressed.then((bytes) => contentOf(entry, bytes)),
-            );
-          done++;
-          while (window.length >= readAhead) yield window.shift()!;
-        }
-      } catch (error) {
-        // The pack is gone or short: each content it should have held fails with the reason.
-        for (const { wanted } of order.slice(done)) for (const { hash } of wanted) started(hash, Promise.reject(error));
-      }
+      yield { hash: item.hash, data, checked: true };
     }
+    // Format-1 files, and contents in no pack (which fail to open, saying so): opened a few at a time.
+    const window: PooledContent[] = [];
     for (const hash of elsewhere) {
-      started(hash, readAll(openLegacy(this.to, hash)));
+      const data = readAll(openLegacy(this.to, hash));
+      data.catch(() => {});
+      window.push({ hash, data, checked: false });
       while (window.length >= readAhead) yield window.shift()!;
     }
     yield* window.splice(0);
   }
+}
+
+/** A content read from the pool; `checked`: its bytes were found to hash to `hash`. */
+export interface PooledContent {
+  hash: string;
+  data: Promise<Buffer>;
+  checked: boolean;
 }
 
 /** Format-1 pool files below this size are read whole and decompressed at once rather than streamed. */

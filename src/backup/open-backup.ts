@@ -13,7 +13,7 @@ import {
   type BackupManifest,
   type TableEntry,
 } from './backup-format.ts';
-import { ContentPool } from './content-pool.ts';
+import { ContentPool, type PooledContent } from './content-pool.ts';
 import { hashFile } from './durable-files.ts';
 import { readNdjson } from './ndjson-files.ts';
 
@@ -31,7 +31,7 @@ export interface OpenedBackup {
   /** A content's bytes, uncompressed. */
   openBlob(hash: string): Readable;
   /** Every content of the backup with its bytes, in the order the pool reads fastest (content-pool.ts). */
-  readContents(): AsyncIterable<{ hash: string; data: Promise<Buffer> }>;
+  readContents(): AsyncIterable<PooledContent>;
   /** The target's content pool (its index read on first use). */
   pool(): Promise<ContentPool>;
   /** Files that are missing or differ from the manifest (size, SHA-256); none when intact. */

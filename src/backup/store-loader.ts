@@ -16,7 +16,13 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { invalid } from '../errors.ts';
 import { DatabaseBlobStore } from '../store/blobs/database-blob-store.ts';
 import { FileBlobStore } from '../store/blobs/file-blob-store.ts';
-import { inlineBlob, inlineBlobLimit, writeInlineBlobs, type InlineBlob } from '../store/blobs/inline-blob.ts';
+import {
+  inlineBlob,
+  inlineBlobLimit,
+  inlineChunksKey,
+  writeInlineBlobs,
+  type InlineBlob,
+} from '../store/blobs/inline-blob.ts';
 import { openDatabase, type DatabaseHandle, type StoreLocation } from '../store/database.ts';
 import { applyMigrations, createVersionTable, schemaVersion } from '../store/migrate.ts';
 import { latestSchemaVersion } from '../store/migrations/index.ts';
@@ -26,8 +32,10 @@ import { recountFolderBytes, renewClientIdentities, setSequencesPastIds } from '
 import { quoteIdentifier } from './sql-names.ts';
 import { syncDirectory } from './durable-files.ts';
 import { columnsOf, type TableInfo } from './table-catalog.ts';
+import { deferIndexesAndTriggers } from './deferred-indexes.ts';
 import { yieldToEventLoop } from './snapshot-shape.ts';
 import { chain, readHead, type HeadRead } from './content-stream.ts';
+import type { PooledContent } from './content-pool.ts';
 
 /** What is loaded: a backup read back, or a live store's snapshot. */
 export interface LoadSource {
@@ -38,9 +46,10 @@ export interface LoadSource {
   openContent(hash: string): Readable;
   /**
    * Every content with its bytes, read ahead in the order the source reads fastest (a backup's
-   * packs); without it, contents are opened one by one in the order of `contents`.
+   * packs), and whether the source checked them against their hash already; without it, contents
+   * are opened one by one in the order of `contents`.
    */
-  readContents?(): AsyncIterable<{ hash: string; data: Promise<Buffer> }>;
+  readContents?(): AsyncIterable<PooledContent>;
   /** Where a content comes from, for messages about it. */
   describeContent(hash: string): string;
   /** What the source is, for messages ("backup backup-…", "the source store"). */
@@ -159,6 +168,13 @@ async function loadWithin(
   }
 
   await requireSameColumns(trx, dialect, source);
+  const remakeIndexes =
+    handle.sqlite && !options.replace
+      ? deferIndexesAndTriggers(
+          handle.sqlite,
+          source.tables.map((t) => t.name),
+        )
+      : undefined;
   const counts: Record<string, number> = {};
   for (const table of source.tables) {
     counts[table.name] = handle.sqlite
@@ -167,7 +183,15 @@ async function loadWithin(
     options.onProgress?.({ table: table.name, rows: counts[table.name] });
   }
 
-  const contents = await loadContents(trx, source, options, files, filesWritten);
+  const contents = await loadContents(
+    trx,
+    source,
+    options,
+    files,
+    filesWritten,
+    remakeIndexes ? handle.sqlite : undefined,
+  );
+  remakeIndexes?.();
   if (options.replace) await dropUnreferencedContents(trx);
   await applyMigrations(trx, dialect, source.schemaVersion, latestSchemaVersion, options.now);
   await recountFolderBytes(trx);
@@ -268,6 +292,8 @@ async function loadContents(
   options: LoadOptions,
   files: FileBlobStore | undefined,
   filesWritten: string[],
+  /** A new SQLite database being built: small contents go straight in with plain inserts. */
+  building?: NonNullable<DatabaseHandle['sqlite']>,
 ): Promise<{ contents: number; contentsKept: number; contentBytes: number }> {
   // Larger contents: files beside SQLite, chunks inside PostgreSQL (written in this transaction).
   const large = files ?? new DatabaseBlobStore(trx, () => options.now);
@@ -281,6 +307,7 @@ async function loadContents(
     if (!options.onContentProblem) throw invalid('backup-content-damaged', text);
     options.onContentProblem(text);
   };
+  const insertNew = building ? newInlineBlobWriter(building, options.now) : undefined;
   const flush = async () => {
     if (pending.length === 0) return;
     await writeInlineBlobs(trx, pending);
@@ -290,11 +317,11 @@ async function loadContents(
   // The next contents are read while one is written (a fresh target: a catch-up first asks whether
   // the target has a content, and reads only those it lacks). They are written in the source's order.
   const ahead = options.replace || source.readContents ? undefined : new ReadAhead(source, contentsReadAhead);
-  const entries: AsyncIterable<{ hash: string; read?: Promise<HeadRead> }> = options.replace
+  const entries: AsyncIterable<{ hash: string; read?: Promise<HeadRead>; checked?: boolean }> = options.replace
     ? source.contents()
     : (ahead ?? wholeContents(source.readContents!()));
   try {
-    for await (const { hash, read: readAhead } of entries) {
+    for await (const { hash, read: readAhead, checked } of entries) {
       if (options.replace && ((await inline.has(hash)) || (await files?.has(hash)))) {
         contentsKept++;
         contents++;
@@ -308,20 +335,25 @@ async function loadContents(
         continue;
       }
       if (!read.rest && read.headBytes <= inlineBlobLimit) {
-        const blob = inlineBlob(Buffer.concat(read.head, read.headBytes));
+        const bytes = headBytes(read);
+        // Bytes the source checked are not hashed again (a backup's packs are checked as they are read).
+        const blob = checked ? { hash, size: bytes.length, data: bytes } : inlineBlob(bytes);
         if (blob.hash !== hash) {
           problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${blob.hash}`);
           continue;
         }
-        pending.push({ blob, now: options.now });
-        pendingBytes += blob.size;
-        if (pending.length >= inlinePerBatch || pendingBytes >= bytesPerInsert) await flush();
+        if (insertNew) insertNew(blob);
+        else {
+          pending.push({ blob, now: options.now });
+          pendingBytes += blob.size;
+          if (pending.length >= inlinePerBatch || pendingBytes >= bytesPerInsert) await flush();
+        }
         contentBytes += blob.size;
       } else {
         const existedBefore = files ? await files.has(hash) : true;
         let ref: { hash: string; size: number };
         try {
-          ref = await large.put(read.rest ? chain(read.head, read.rest) : Buffer.concat(read.head, read.headBytes));
+          ref = await large.put(read.rest ? chain(read.head, read.rest) : headBytes(read));
         } catch (error) {
           problem(contentError(source, hash, error));
           continue;
@@ -343,6 +375,25 @@ async function loadContents(
   options.onProgress?.({ blobs: contents });
   return { contents, contentsKept, contentBytes };
 }
+
+/**
+ * Writes small contents into a new SQLite database as the store keeps them inline (inline-blob.ts),
+ * with plain inserts: the database is empty and each content comes once, so there is nothing to
+ * find already there, and writing one statement at a time costs no round trip.
+ */
+function newInlineBlobWriter(connection: NonNullable<DatabaseHandle['sqlite']>, now: number) {
+  const blob = connection.prepare('insert into blobs (hash, chunks_key, size, created_at) values (?, ?, ?, ?)');
+  const chunk = connection.prepare('insert into blob_chunks (chunks_key, seq, data) values (?, 0, ?)');
+  return ({ hash, size, data }: InlineBlob) => {
+    const key = inlineChunksKey(hash);
+    blob.run(hash, key, size, now);
+    chunk.run(key, data);
+  };
+}
+
+/** The bytes read of a content's head, as one buffer (not copied when they are one already). */
+const headBytes = (read: HeadRead) =>
+  read.head.length === 1 ? read.head[0]! : Buffer.concat(read.head, read.headBytes);
 
 function contentError(source: LoadSource, hash: string, error: unknown): string {
   const code = (error as { code?: string }).code;
@@ -411,10 +462,10 @@ class ReadAhead implements AsyncIterable<{ hash: string; read: Promise<HeadRead>
 
 /** Contents read whole by the source, as reads of their head with nothing left. */
 async function* wholeContents(
-  contents: AsyncIterable<{ hash: string; data: Promise<Buffer> }>,
-): AsyncIterable<{ hash: string; read: Promise<HeadRead> }> {
-  for await (const { hash, data } of contents)
-    yield { hash, read: data.then((bytes) => ({ head: [bytes], headBytes: bytes.length })) };
+  contents: AsyncIterable<PooledContent>,
+): AsyncIterable<{ hash: string; read: Promise<HeadRead>; checked: boolean }> {
+  for await (const { hash, data, checked } of contents)
+    yield { hash, checked, read: data.then((bytes) => ({ head: [bytes], headBytes: bytes.length })) };
 }
 
 /** A catch-up: the rows of every loaded table go, to be loaded again (in reverse order of loading). */

@@ -14,6 +14,9 @@ export interface InlineBlob extends BlobRef {
   data: Buffer;
 }
 
+/** The key of an inline content's one chunk in blob_chunks. */
+export const inlineChunksKey = (hash: string) => `inline:${hash}`;
+
 export function inlineBlob(data: Buffer): InlineBlob {
   return { hash: createHash('sha256').update(data).digest('hex'), size: data.length, data };
 }
@@ -24,7 +27,7 @@ export function inlineBlob(data: Buffer): InlineBlob {
  * On PostgreSQL in one statement (each is a round trip), on SQLite in two.
  */
 export async function writeInlineBlob(trx: Transaction<Database>, blob: InlineBlob, now: number) {
-  const values = { hash: blob.hash, chunksKey: `inline:${blob.hash}`, size: blob.size, now, data: blob.data };
+  const values = { hash: blob.hash, chunksKey: inlineChunksKey(blob.hash), size: blob.size, now, data: blob.data };
   if (isPostgres(trx)) return void (await upsertBlobWithChunk.run(trx, values));
   await upsertBlob.run(trx, values);
   await insertChunk.run(trx, values);
