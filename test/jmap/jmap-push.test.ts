@@ -4,6 +4,7 @@
 // an EventSource served by the other.
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
@@ -348,6 +349,21 @@ for (const name of backendNames) {
           401,
         );
         assert.equal(await refusedUpgrade(url(), { auth }), 400);
+      });
+
+      it('answers an upgrade to another path over HTTP and closes its connection', async () => {
+        const closed = await new Promise<string>((resolve) => {
+          const socket = connect(t.port('http'), '127.0.0.1', () =>
+            socket.write(
+              'GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+            ),
+          );
+          let text = '';
+          socket.on('data', (d) => (text += d));
+          socket.on('close', () => resolve(text.split('\r\n')[0]!));
+          setTimeout(() => resolve('still open'), 5000);
+        });
+        assert.equal(closed, 'HTTP/1.1 404 Not Found');
       });
 
       it('answers Requests with Responses carrying their id, and RequestErrors', async () => {

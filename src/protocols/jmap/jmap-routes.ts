@@ -19,7 +19,7 @@ import { parseApiRequest, runApiRequest } from './jmap-request.ts';
 import { jmapPaths, sessionResource, webSocketCapability } from './jmap-session.ts';
 import { pushHubFor } from './jmap-push.ts';
 import { registerEventSource } from './jmap-push-eventsource.ts';
-import { registerWebSocket } from './jmap-websocket.ts';
+import { registerWebSocket, registerWebSocketPlugin } from './jmap-websocket.ts';
 import { sendDownload } from './blob-download.ts';
 
 /** What JMAP reads of the running server. */
@@ -76,6 +76,7 @@ export function registerJmapRoutes(
   const baseUrl = (request: FastifyRequest) =>
     `${secure || request.protocol === 'https' ? 'https' : 'http'}://${request.headers.host ?? request.hostname}`;
 
+  registerWebSocketPlugin(app);
   app.register(async (scope) => {
     // The API body is read as text (a client may call it anything) and parsed here, so that a body
     // that is not JSON is answered as JMAP says (notJSON), not by Fastify.
@@ -179,7 +180,7 @@ export function registerJmapRoutes(
     // Push (RFC 8620 7.3, RFC 8887): one hub per server, fed by the mailbox change feed.
     const hub = pushHubFor(mail, log);
     registerEventSource(scope, jmapPaths.eventSource, { hub, mail, log, signIn, problem });
-    await registerWebSocket(scope, jmapPaths.webSocket, {
+    registerWebSocket(scope, jmapPaths.webSocket, {
       hub,
       mail,
       log,

@@ -49,9 +49,13 @@ export interface WebSocketRoute {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Registers the WebSocket plugin on `scope` and serves `path`. */
-export async function registerWebSocket(scope: FastifyInstance, path: string, route: WebSocketRoute) {
-  await scope.register(fastifyWebsocket, {
+/**
+ * Registers the WebSocket plugin on the app itself (not in the JMAP scope): its hooks then end the
+ * connection of an upgrade request to any other path once it is answered (404 and the like), which
+ * would otherwise stay open outside the HTTP server's timeouts.
+ */
+export function registerWebSocketPlugin(app: FastifyInstance) {
+  app.register(fastifyWebsocket, {
     options: {
       maxPayload: jmapLimits.maxSizeRequest,
       // RFC 8887 4: the client offers the "jmap" subprotocol (checked before the upgrade, below).
@@ -59,6 +63,10 @@ export async function registerWebSocket(scope: FastifyInstance, path: string, ro
       perMessageDeflate: false,
     },
   });
+}
+
+/** Serves `path` on `scope` (registerWebSocketPlugin has run on the app). */
+export function registerWebSocket(scope: FastifyInstance, path: string, route: WebSocketRoute) {
   /** Who signed in on an upgrade request, for the socket's handler. */
   const signedIn = new WeakMap<FastifyRequest, Principal>();
 
