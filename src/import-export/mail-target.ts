@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import { invalid } from '../errors.ts';
 import { appendMessage } from '../mailbox/append.ts';
+import { placeContentInThread } from '../mailbox/conversation-threads.ts';
 import {
   createFolder,
   defaultFolders,
@@ -171,6 +172,7 @@ export class MailTarget {
           flags,
           internalDate: options.internalDate,
           deliveryKey: options.key,
+          thread: await placeContentInThread(trx, folder.principal_id, content.hash),
         },
         now,
       );

@@ -5,6 +5,7 @@
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { appendMessage } from './append.ts';
+import { placeInThread, threadHeadersOfContents } from './conversation-threads.ts';
 import type { MailboxChange } from './change-feed.ts';
 import { ensureDefaultFolders, findFolder, lockFolders } from './folders.ts';
 import { fitsQuota } from './quota.ts';
@@ -56,6 +57,11 @@ export async function deliver(
     inboxes.set(recipient.id, (await findFolder(trx, recipient.id, 'INBOX'))!.id);
   }
   await lockFolders(trx, [...inboxes.values()]);
+  // Read once per content: a message to many recipients is parsed once (its metadata is stored before delivery).
+  const threadHeaders = await threadHeadersOfContents(
+    trx,
+    deliveries.map((d) => d.message.blobHash),
+  );
   const results: DeliveryResult[] = [];
   for (const { recipient, message, key } of deliveries) {
     const inbox = inboxes.get(recipient.id)!;
@@ -75,6 +81,7 @@ export async function deliver(
         size,
         internalDate: message.receivedAt,
         deliveryKey: key,
+        thread: await placeInThread(trx, recipient.id, threadHeaders.get(message.blobHash)),
       },
       now,
     );

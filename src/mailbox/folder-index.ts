@@ -17,6 +17,9 @@ export interface IndexedMessage {
   size: number;
   internalDate: number;
   blobHash: string;
+  /** The JMAP Email and Thread (migration 22). */
+  emailId: number;
+  threadId: number;
 }
 
 interface Entry {
@@ -27,7 +30,7 @@ interface Entry {
   sorted: IndexedMessage[] | undefined;
 }
 
-const columns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash'] as const;
+const columns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'email_id', 'thread_id'] as const;
 
 function toIndexed(row: ChangedRow): IndexedMessage {
   return {
@@ -37,6 +40,8 @@ function toIndexed(row: ChangedRow): IndexedMessage {
     size: Number(row.size),
     internalDate: Number(row.internal_date),
     blobHash: row.blob_hash,
+    emailId: Number(row.email_id),
+    threadId: Number(row.thread_id),
   };
 }
 

@@ -14,8 +14,9 @@ import type { ChangeFeed, MailboxChange } from './change-feed.ts';
 import { lockFolders, type Folder } from './folders.ts';
 import { checkQuota } from './quota.ts';
 import { inlineBlob, inlineBlobLimit, writeInlineBlob } from '../store/blobs/inline-blob.ts';
-import { insertMetadata } from './message-metadata.ts';
+import { computeMetadata, storeMetadata } from './message-metadata.ts';
 import type { FolderIndex } from './folder-index.ts';
+import { placeContentInThread, placeInThread, threadHeadersOf, type ThreadPlacement } from './conversation-threads.ts';
 
 export interface MessageDeps {
   db: Kysely<Database>;
@@ -56,11 +57,17 @@ export interface MessageRow extends MessageState {
   internalDate: number;
   blobHash: string;
   prefix: string;
+  /** The JMAP Email it holds (kept by a move) and its conversation (mailbox/conversation-threads.ts). */
+  emailId: number;
+  threadId: number;
+  /** Read with the row from the store (not kept by the folder index). */
+  messageKey?: number | null;
+  rootKey?: number | null;
 }
 
 const splitFlags = (text: string) => (text ? text.split(' ') : []);
 
-function toRow(row: MessageRowFields): MessageRow {
+export function toMessageRow(row: MessageRowFields): MessageRow {
   return {
     uid: Number(row.uid),
     flags: splitFlags(row.flags),
@@ -69,6 +76,10 @@ function toRow(row: MessageRowFields): MessageRow {
     internalDate: Number(row.internal_date),
     blobHash: row.blob_hash,
     prefix: row.prefix,
+    emailId: Number(row.email_id),
+    threadId: Number(row.thread_id),
+    messageKey: row.message_key === null ? null : Number(row.message_key),
+    rootKey: row.root_key === null ? null : Number(row.root_key),
   };
 }
 
@@ -83,12 +94,28 @@ export async function listMessageStates(db: Kysely<Database>, folderId: number):
   return rows.map((r) => ({ uid: Number(r.uid), flags: splitFlags(r.flags), modseq: Number(r.modseq) }));
 }
 
-const rowColumns = ['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'prefix'] as const;
+export const messageRowColumns = [
+  'uid',
+  'flags',
+  'modseq',
+  'size',
+  'internal_date',
+  'blob_hash',
+  'prefix',
+  'email_id',
+  'thread_id',
+  'message_key',
+  'root_key',
+] as const;
 
 const messageByUid = new PreparedQuery<{ folderId: number; uid: number }, MessageRowFields>((db, arg) =>
-  db.selectFrom('messages').select(rowColumns).where('mailbox_id', '=', arg('folderId')).where('uid', '=', arg('uid')),
+  db
+    .selectFrom('messages')
+    .select(messageRowColumns)
+    .where('mailbox_id', '=', arg('folderId'))
+    .where('uid', '=', arg('uid')),
 );
-type MessageRowFields = {
+export type MessageRowFields = {
   uid: number;
   flags: string;
   modseq: number;
@@ -96,23 +123,28 @@ type MessageRowFields = {
   internal_date: number;
   blob_hash: string;
   prefix: string;
+  email_id: number;
+  thread_id: number;
+  message_key: number | null;
+  root_key: number | null;
 };
 
 /** Full rows of the messages with these UIDs (those that still exist), by UID. */
 export async function messagesByUid(db: Kysely<Database>, folderId: number, uids: number[]): Promise<MessageRow[]> {
   const [only] = uids;
-  if (only !== undefined && uids.length === 1) return (await messageByUid.rows(db, { folderId, uid: only })).map(toRow);
+  if (only !== undefined && uids.length === 1)
+    return (await messageByUid.rows(db, { folderId, uid: only })).map(toMessageRow);
   const out: MessageRow[] = [];
   const sorted = [...uids].sort((a, b) => a - b);
   for (const batch of batches(sorted)) {
     const rows = await db
       .selectFrom('messages')
-      .select(rowColumns)
+      .select(messageRowColumns)
       .where('mailbox_id', '=', folderId)
       .where('uid', 'in', batch)
       .orderBy('uid')
       .execute();
-    out.push(...rows.map(toRow));
+    out.push(...rows.map(toMessageRow));
   }
   return out;
 }
@@ -136,21 +168,26 @@ export type ChangedRow = {
   size: number;
   internal_date: number;
   blob_hash: string;
+  email_id: number;
+  thread_id: number;
 };
 /** Messages added or changed after a MODSEQ, in UID order: what sessions and the folder index catch up with. */
 export const changedSince = new PreparedQuery<Since, ChangedRow>((db, arg) =>
   db
     .selectFrom('messages')
-    .select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash'])
+    .select(['uid', 'flags', 'modseq', 'size', 'internal_date', 'blob_hash', 'email_id', 'thread_id'])
     .where('mailbox_id', '=', arg('folderId'))
     .where('modseq', '>', arg('modseq'))
     .orderBy('uid'),
 );
-/** UIDs expunged after a MODSEQ, with the MODSEQ of each expunge, in UID order. */
-export const expungedSince = new PreparedQuery<Since, { uid: number; modseq: number }>((db, arg) =>
+/** UIDs expunged after a MODSEQ, with the MODSEQ of each expunge (and the Email it took), in UID order. */
+export const expungedSince = new PreparedQuery<
+  Since,
+  { uid: number; modseq: number; email_id: number | null; thread_id: number | null }
+>((db, arg) =>
   db
     .selectFrom('mailbox_expunges')
-    .select(['uid', 'modseq'])
+    .select(['uid', 'modseq', 'email_id', 'thread_id'])
     .where('mailbox_id', '=', arg('folderId'))
     .where('modseq', '>', arg('modseq'))
     .orderBy('uid'),
@@ -305,27 +342,34 @@ export async function deleteMessages(deps: MessageDeps, folder: Folder, uids: nu
   return result.removed;
 }
 
-const deleteOne = new PreparedQuery<{ folderId: number; uid: number }, never>((db, arg) =>
-  db.deleteFrom('messages').where('mailbox_id', '=', arg('folderId')).where('uid', '=', arg('uid')),
-);
-const logExpunge = new PreparedQuery<{ folderId: number; uid: number; modseq: number }, never>((db, arg) =>
-  db.insertInto('mailbox_expunges').values({ mailbox_id: arg('folderId'), uid: arg('uid'), modseq: arg('modseq') }),
+type Removed = { uid: number; email_id: number; thread_id: number };
+const deleteOne = new PreparedQuery<{ folderId: number; uid: number }, Removed>((db, arg) =>
+  db
+    .deleteFrom('messages')
+    .where('mailbox_id', '=', arg('folderId'))
+    .where('uid', '=', arg('uid'))
+    .returning(['uid', 'email_id', 'thread_id']),
 );
 
+/** Removes the rows and logs each expunge with the Email and Thread it took (for JMAP's /changes). */
 async function removeMessages(trx: Transaction<Database>, folderId: number, uids: number[]): Promise<number> {
   const modseq = await bumpModseq(trx, folderId);
+  const logged = (rows: Removed[]) =>
+    rows.map((r) => ({ mailbox_id: folderId, uid: r.uid, modseq, email_id: r.email_id, thread_id: r.thread_id }));
   const [only] = uids;
   if (only !== undefined && uids.length === 1) {
-    await deleteOne.run(trx, { folderId, uid: only });
-    await logExpunge.run(trx, { folderId, uid: only, modseq });
+    const removed = await deleteOne.rows(trx, { folderId, uid: only });
+    if (removed.length) await trx.insertInto('mailbox_expunges').values(logged(removed)).execute();
     return modseq;
   }
   for (const slice of batches(uids)) {
-    await trx.deleteFrom('messages').where('mailbox_id', '=', folderId).where('uid', 'in', slice).execute();
-    await trx
-      .insertInto('mailbox_expunges')
-      .values(slice.map((uid) => ({ mailbox_id: folderId, uid, modseq })))
+    const removed = await trx
+      .deleteFrom('messages')
+      .where('mailbox_id', '=', folderId)
+      .where('uid', 'in', slice)
+      .returning(['uid', 'email_id', 'thread_id'])
       .execute();
+    if (removed.length) await trx.insertInto('mailbox_expunges').values(logged(removed)).execute();
   }
   return modseq;
 }
@@ -343,6 +387,17 @@ export async function copyMessages(
 ) {
   const now = deps.now();
   const rows = await messagesByUid(deps.db, source.id, uids);
+  // Within an account a copy stays in its conversation (a move is the same Email, a copy a new one);
+  // into another account's folder (a shared one) it is placed there as a new message would be.
+  const sameAccount = source.principal_id === target.principal_id;
+  const placements = new Map<number, ThreadPlacement>();
+  for (const row of rows)
+    placements.set(
+      row.uid,
+      sameAccount
+        ? { threadId: row.threadId, messageKey: row.messageKey ?? null, rootKey: row.rootKey ?? null }
+        : await placeContentInThread(deps.db, target.principal_id, row.blobHash),
+    );
   if (!options.move)
     await checkQuota(
       deps.db,
@@ -365,6 +420,8 @@ export async function copyMessages(
           size: row.size,
           flags: row.flags,
           internalDate: row.internalDate,
+          emailId: options.move && sameAccount ? row.emailId : undefined,
+          thread: placements.get(row.uid),
         },
         now,
       );
@@ -400,9 +457,11 @@ export async function appendContent(
   const now = deps.now();
   const inline = content.length <= inlineBlobLimit ? inlineBlob(content) : undefined;
   const blob = inline ?? (await deps.blobs.put(content));
+  const computed = computeMetadata(content);
   const appended = await groupCommit(deps.db, async (trx) => {
     if (inline) await writeInlineBlob(trx, inline, now);
-    await insertMetadata(trx, deps.dialect, blob.hash, content, now);
+    await storeMetadata(trx, deps.dialect, blob.hash, computed, now);
+    const thread = await placeInThread(trx, folder.principal_id, threadHeadersOf(computed.metadata.headers));
     return appendMessage(
       trx,
       {
@@ -413,6 +472,7 @@ export async function appendContent(
         size: content.length,
         flags: applyFlagChange([], 'add', options.flags),
         internalDate: options.internalDate ?? now,
+        thread,
       },
       now,
     );

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parseMimeTree } from '../../src/message/mime-tree.ts';
 import { bodyLists, bodyStructure, bodyValue } from '../../src/protocols/jmap/email-body.ts';
 import { MethodError } from '../../src/protocols/jmap/jmap-errors.ts';
-import { parseBlobId, parseEmailId } from '../../src/protocols/jmap/jmap-ids.ts';
+import { parseBlobId, parseEmailId, parseThreadId } from '../../src/protocols/jmap/jmap-ids.ts';
 import { evaluatePointer } from '../../src/protocols/jmap/jmap-request.ts';
 import { decodeState, encodeState } from '../../src/protocols/jmap/jmap-state.ts';
 import { flagOf, isKeyword, keywordsOf } from '../../src/protocols/jmap/keywords.ts';
@@ -43,7 +43,7 @@ describe('JMAP parts', () => {
       [...folders].sort((a, b) => a.id - b.id),
     );
     assert.deepEqual(decodeState(encodeState([])), new Map());
-    for (const other of ['', 'h1:1.2', 'h2:', 'h1:1.1.1.1.short', 42, null])
+    for (const other of ['', 'h2:1.2', 'h1:', 'h2:1.1.1.1.short', 42, null])
       assert.equal(decodeState(other), undefined);
   });
 
@@ -62,12 +62,14 @@ describe('JMAP parts', () => {
   });
 
   it('parses ids strictly', () => {
-    assert.deepEqual(parseEmailId('e12-345'), { folderId: 12, uid: 345 });
-    for (const bad of ['e0-1', 'e1-0', 'e1-01', 'x1-1', 'e1-1-1', 'e9999999999999999-1'])
+    assert.equal(parseEmailId('M345'), 345);
+    for (const bad of ['M0', 'M01', 'm1', 'e1-1', 'M1-1', 'M9999999999999999', 'T1', 42, null])
       assert.equal(parseEmailId(bad), undefined);
-    assert.deepEqual(parseBlobId('p1-2-1_2'), { folderId: 1, uid: 2, partId: '1.2' });
-    assert.deepEqual(parseBlobId('b1-2'), { folderId: 1, uid: 2 });
-    assert.equal(parseBlobId('p1-2-'), undefined);
+    assert.equal(parseThreadId('T7'), 7);
+    assert.equal(parseThreadId('M7'), undefined);
+    assert.deepEqual(parseBlobId('P2-1_2'), { emailId: 2, partId: '1.2' });
+    assert.deepEqual(parseBlobId('B2'), { emailId: 2 });
+    for (const bad of ['P2-', 'B0', 'b1-2', 'p1-2-1']) assert.equal(parseBlobId(bad), undefined);
   });
 
   it('finds text, HTML and attachments as RFC 8621 4.1.4 does', () => {

@@ -1,16 +1,17 @@
 // Blob download (RFC 8620 6.2): the whole message as stored (what Holdfast added on receipt, then
 // the sender's bytes), or one body part with its transfer encoding undone. A blob id names the
-// message row it comes from, so what may be downloaded is what the account's own folders hold.
+// Email it is part of (its email_id, which a move keeps), so what may be downloaded is what the
+// account's own folders hold.
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../directory/directory.ts';
 import { findPart } from '../../message/mime-tree.ts';
 import { decodeTransfer } from '../../message/part-content.ts';
 import { openStoredMessage } from '../../message/stored-message.ts';
 import { loadComputingMissing } from '../../mailbox/message-metadata.ts';
-import { messagesByUid, type MessageDeps } from '../../mailbox/messages.ts';
+import { messagesByEmailId } from '../../mailbox/account-messages.ts';
+import type { MessageDeps } from '../../mailbox/messages.ts';
 import { readBlobBytes } from '../../store/blobs/blob-store.ts';
 import { parseAccountId, parseBlobId } from './jmap-ids.ts';
-import { ownFolder } from './mail-folders.ts';
 
 /** Parts larger than this are not decoded in memory for download (the whole message still streams). */
 const maxDecodedPart = 50_000_000;
@@ -28,9 +29,7 @@ export async function sendDownload(
   if (parseAccountId(request.account) !== principal.id) return notFound();
   const key = parseBlobId(request.blobId);
   if (!key) return notFound();
-  const folder = await ownFolder(mail.db, principal.id, key.folderId);
-  if (!folder) return notFound();
-  const [row] = await messagesByUid(mail.db, folder.id, [key.uid]);
+  const [row] = await messagesByEmailId(mail.db, principal.id, [key.emailId]);
   if (!row) return notFound();
   const type = /^[\w.+-]+\/[\w.+-]+(;.*)?$/.test(request.type ?? '') ? request.type! : 'application/octet-stream';
   reply

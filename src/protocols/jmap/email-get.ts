@@ -5,7 +5,8 @@
 import libmime from 'libmime';
 import type { EnvelopeAddress } from '../../message/envelope.ts';
 import { loadComputingMissing, loadMetadata } from '../../mailbox/message-metadata.ts';
-import { messagesByUid, type MessageRow } from '../../mailbox/messages.ts';
+import { messagesByEmailId } from '../../mailbox/account-messages.ts';
+import type { MessageRow } from '../../mailbox/messages.ts';
 import type { Folder } from '../../mailbox/folders.ts';
 import {
   bodyLists,
@@ -102,23 +103,20 @@ export interface FoundEmail {
   row: MessageRow;
 }
 
-/** The rows of these Email ids among the principal's folders, in the order asked; the rest are not found. */
+/**
+ * The rows of these Email ids among the principal's folders (one indexed probe per batch of ids), in
+ * the order asked; the rest, and ids of other accounts, are not found.
+ */
 export async function findEmails(context: JmapCallContext, folders: Folder[], ids: string[]) {
   const byId = new Map(folders.map((f) => [f.id, f]));
-  const wanted = new Map<number, { folder: Folder; uids: number[] }>();
-  for (const id of ids) {
-    const key = parseEmailId(id);
-    const folder = key && byId.get(key.folderId);
-    if (!key || !folder) continue;
-    const entry = wanted.get(folder.id) ?? { folder, uids: [] };
-    entry.uids.push(key.uid);
-    wanted.set(folder.id, entry);
-  }
+  const keys = ids.map(parseEmailId).filter((key) => key !== undefined);
   const found = new Map<string, FoundEmail>();
-  for (const { folder, uids } of wanted.values())
-    for (const row of await messagesByUid(context.mail.db, folder.id, uids))
-      found.set(emailId(folder.id, row.uid), { id: emailId(folder.id, row.uid), folder, row });
-  return { found: ids.flatMap((id) => found.get(id) ?? []), notFound: ids.filter((id) => !found.has(id)) };
+  for (const row of await messagesByEmailId(context.mail.db, context.principal.id, keys)) {
+    const folder = byId.get(row.folderId);
+    if (folder) found.set(emailId(row.emailId), { id: emailId(row.emailId), folder, row });
+  }
+  const asked = [...new Set(ids)];
+  return { found: asked.flatMap((id) => found.get(id) ?? []), notFound: asked.filter((id) => !found.has(id)) };
 }
 
 function bodyValueOptions(args: Record<string, unknown>) {
@@ -171,9 +169,7 @@ const emailGet: JmapMethod<JmapCallContext> = {
       const has = (name: string) => meta?.headers.some(([n]) => n === name) ?? false;
       const envelope = structure?.envelope;
       const body =
-        needsBody && structure
-          ? bodyStructure(structure.tree, (part) => partBlobId(folder.id, row.uid, part))
-          : undefined;
+        needsBody && structure ? bodyStructure(structure.tree, (part) => partBlobId(row.emailId, part)) : undefined;
       const lists = body && bodyLists(body);
       const headersOf = new Map<BodyPart, { name: string; value: string }[]>();
       if (body && partProperties.includes('headers')) {
@@ -190,10 +186,10 @@ const emailGet: JmapMethod<JmapCallContext> = {
             email.id = id;
             break;
           case 'blobId':
-            email.blobId = messageBlobId(folder.id, row.uid);
+            email.blobId = messageBlobId(row.emailId);
             break;
           case 'threadId':
-            email.threadId = threadId(folder.id, row.uid);
+            email.threadId = threadId(row.threadId);
             break;
           case 'mailboxIds':
             email.mailboxIds = { [mailboxId(folder.id)]: true };

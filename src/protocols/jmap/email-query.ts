@@ -1,7 +1,8 @@
 // Email/query (RFC 8621 4.4): the messages of the principal's folders, from the folder index IMAP's
 // SELECT and SEARCH read (kept up to date by MODSEQ), filtered with SEARCH's own header and body
-// text tests, sorted by arrival or size. Each message is its own thread, so collapseThreads
-// changes nothing.
+// text tests, sorted by arrival or size. collapseThreads keeps the first Email of each thread in that
+// order; the thread keyword filters look at every Email of the thread in the account (the folder
+// indexes of all its folders, read only when a filter asks).
 import type { Folder } from '../../mailbox/folders.ts';
 import type { IndexedMessage } from '../../mailbox/folder-index.ts';
 import { loadComputingMissing } from '../../mailbox/message-metadata.ts';
@@ -18,6 +19,9 @@ interface Candidate {
   folderId: number;
   message: IndexedMessage;
 }
+
+/** The flags of each thread's Emails over the whole account, read once per call when a filter needs them. */
+type ThreadFlags = () => Promise<Map<number, string[][]>>;
 
 type Condition = Record<string, unknown>;
 
@@ -71,7 +75,18 @@ function hasFlag(message: IndexedMessage, keyword: string) {
   return message.flags.some((f) => f.toLowerCase() === flag);
 }
 
-async function matching(context: JmapCallContext, condition: Condition, items: Candidate[]): Promise<Set<Candidate>> {
+const threadKeywordTests: Record<string, (flagSets: string[][], flag: string) => boolean> = {
+  allInThreadHaveKeyword: (sets, flag) => sets.every((flags) => flags.some((f) => f.toLowerCase() === flag)),
+  someInThreadHaveKeyword: (sets, flag) => sets.some((flags) => flags.some((f) => f.toLowerCase() === flag)),
+  noneInThreadHaveKeyword: (sets, flag) => !sets.some((flags) => flags.some((f) => f.toLowerCase() === flag)),
+};
+
+async function matching(
+  context: JmapCallContext,
+  threadFlags: ThreadFlags,
+  condition: Condition,
+  items: Candidate[],
+): Promise<Set<Candidate>> {
   const { mail } = context;
   let kept = items;
   const needle = (name: string) => condition[name] as string;
@@ -86,10 +101,14 @@ async function matching(context: JmapCallContext, condition: Condition, items: C
     if (name === 'after') kept = kept.filter((c) => c.message.internalDate >= Date.parse(value as string));
     if (name === 'minSize') kept = kept.filter((c) => c.message.size >= (value as number));
     if (name === 'maxSize') kept = kept.filter((c) => c.message.size < (value as number));
-    if (name === 'hasKeyword' || name === 'allInThreadHaveKeyword' || name === 'someInThreadHaveKeyword')
-      kept = kept.filter((c) => hasFlag(c.message, value as string));
-    if (name === 'notKeyword' || name === 'noneInThreadHaveKeyword')
-      kept = kept.filter((c) => !hasFlag(c.message, value as string));
+    if (name === 'hasKeyword') kept = kept.filter((c) => hasFlag(c.message, value as string));
+    if (name === 'notKeyword') kept = kept.filter((c) => !hasFlag(c.message, value as string));
+    const threadTest = threadKeywordTests[name];
+    if (threadTest) {
+      const threads = await threadFlags();
+      const flag = flagOf(value as string).toLowerCase();
+      kept = kept.filter((c) => threadTest(threads.get(c.message.threadId) ?? [c.message.flags], flag));
+    }
   }
   const fields = textFields.filter((f) => condition[f] !== undefined);
   if (fields.length || condition.text !== undefined) {
@@ -144,15 +163,31 @@ const emailQuery: JmapMethod<JmapCallContext> = {
     const filter = parseFilter(args.filter, checkCondition);
     const sort = parseSort(args.sort, new Set(['receivedAt', 'size']));
     const window = queryWindow(args);
+    const collapseThreads = args.collapseThreads ?? false;
+    if (typeof collapseThreads !== 'boolean') throw invalidArguments('collapseThreads must be true or false');
     const { mail } = context;
     const { folders, state } = await accountFolders(mail.db, context.principal, mail.now());
+    let flagsOfThreads: Promise<Map<number, string[][]>> | undefined;
+    const threadFlags: ThreadFlags = () =>
+      (flagsOfThreads ??= (async () => {
+        const threads = new Map<number, string[][]>();
+        for (const folder of folders)
+          for (const message of await mail.index.messages(mail.db, folder.id)) {
+            const sets = threads.get(message.threadId);
+            if (sets) sets.push(message.flags);
+            else threads.set(message.threadId, [message.flags]);
+          }
+        return threads;
+      })());
     const candidates: Candidate[] = [];
     for (const folder of searchedFolders(folders, args.filter))
       for (const message of await mail.index.messages(mail.db, folder.id))
         candidates.push({ folderId: folder.id, message });
-    const kept = await applyFilter(filter, candidates, (condition, items) => matching(context, condition, items));
+    const kept = await applyFilter(filter, candidates, (condition, items) =>
+      matching(context, threadFlags, condition, items),
+    );
     const comparators = sort.length ? sort : [{ property: 'receivedAt', isAscending: false }];
-    const sorted = candidates.filter((c) => kept.has(c));
+    let sorted = candidates.filter((c) => kept.has(c));
     sorted.sort((a, b) => {
       for (const { property, isAscending } of comparators) {
         const order =
@@ -162,10 +197,14 @@ const emailQuery: JmapMethod<JmapCallContext> = {
       // The same order every time: by folder and UID, newest first.
       return b.folderId - a.folderId || b.message.uid - a.message.uid;
     });
+    if (collapseThreads) {
+      const shown = new Set<number>();
+      sorted = sorted.filter((c) => !shown.has(c.message.threadId) && shown.add(c.message.threadId));
+    }
     return queryAnswer(
       accountId,
       state,
-      sorted.map((c) => emailId(c.folderId, c.message.uid)),
+      sorted.map((c) => emailId(c.message.emailId)),
       window,
       args,
     );

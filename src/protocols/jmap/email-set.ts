@@ -1,13 +1,13 @@
 // Email/set (RFC 8621 4.6): keywords and mailboxIds updates and destroy, through the mailbox
 // layer's own operations — storeFlags (IMAP STORE), copyMessages with move (IMAP MOVE),
 // deleteMessages (an expunge) — so IMAP sessions see each change as their own kind: FETCH FLAGS,
-// EXPUNGE. A message row is in one folder: moving it makes a row with a new UID there, so its id
-// changes, which the answer says ({"id": new id}) and Email/changes shows as destroyed + created.
+// EXPUNGE. A message row is in one folder: moving it makes a row with a new UID there that holds the
+// same Email (messages.email_id), so the Email keeps its id and Email/changes shows it updated.
 import { applyFlagChange, copyMessages, deleteMessages, storeFlags } from '../../mailbox/messages.ts';
 import type { Folder } from '../../mailbox/folders.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
-import { emailId, mailboxId } from './jmap-ids.ts';
+import { mailboxId } from './jmap-ids.ts';
 import { jmapLimits } from './jmap-limits.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
@@ -120,12 +120,12 @@ const emailSet: JmapMethod<JmapCallContext> = {
         if (plan.flags.join(' ') !== email.row.flags.join(' '))
           await storeFlags(mail, email.folder, [email.row.uid], 'set', plan.flags);
         if (plan.target.id !== email.folder.id) {
-          const [pair] = await copyMessages(mail, email.folder, [email.row.uid], plan.target, {
+          await copyMessages(mail, email.folder, [email.row.uid], plan.target, {
             move: true,
             quotaBytes: principal.quotaBytes,
           });
-          updated[email.id] = pair ? { id: emailId(plan.target.id, pair[1]) } : null;
-        } else updated[email.id] = null;
+        }
+        updated[email.id] = null;
       } catch (error) {
         if (!(error instanceof PatchError)) throw error;
         notUpdated[email.id] = error.setError;

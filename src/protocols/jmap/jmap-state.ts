@@ -17,7 +17,8 @@ export interface FolderState {
   look: string;
 }
 
-const version = 'h1';
+// h2: Email ids are messages.email_id (migration 22); an h1 state named Emails by folder and UID.
+const version = 'h2';
 
 export function folderLook(folder: Pick<Folder, 'name' | 'special_use' | 'subscribed'>): string {
   return createHash('sha256')

@@ -23,6 +23,7 @@ import { jmapLimits } from './jmap-limits.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { encodeState, folderStateOf, type FolderState } from './jmap-state.ts';
 import { accountFolders } from './mail-folders.ts';
+import { threadCounts } from './thread-counts.ts';
 import {
   applyFilter,
   getIds,
@@ -101,6 +102,7 @@ async function mailboxObject(
 ): Promise<Record<string, unknown>> {
   const needsCounts = wanted.some((p) => countProperties.includes(p));
   const status = needsCounts ? await folderStatus(context.mail.db, folder) : undefined;
+  const threads = needsCounts ? await threadCounts(context.mail, folder) : undefined;
   const parent = parentOf(folder, byName);
   const all: Record<string, unknown> = {
     id: mailboxId(folder.id),
@@ -108,11 +110,10 @@ async function mailboxObject(
     parentId: parent ? mailboxId(parent.id) : null,
     role: roleOf(folder),
     sortOrder: sortOrderOf(folder),
-    // Every message is its own thread for now (Thread/get is not served).
     totalEmails: status?.messages,
     unreadEmails: status?.unseen,
-    totalThreads: status?.messages,
-    unreadThreads: status?.unseen,
+    totalThreads: threads?.totalThreads,
+    unreadThreads: threads?.unreadThreads,
     myRights: rightsOf(context, folder),
     isSubscribed: folder.subscribed === 1,
   };
