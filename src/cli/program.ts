@@ -34,6 +34,7 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   import: async () => [(await import('./import-commands.ts')).registerImportCommands],
   continuity: async () => [(await import('./continuity-commands.ts')).registerContinuityCommands],
   export: async () => [(await import('./export-command.ts')).registerExportCommand],
+  vacation: async () => [(await import('./vacation-commands.ts')).registerVacationCommands],
 };
 
 /** The program for `argv`: the named command's group only, or every group (help, an unknown command). */

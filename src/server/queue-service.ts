@@ -10,6 +10,7 @@ import { WorkerDestinations } from '../flow/delivery/worker-destinations.ts';
 import { Housekeeping, housekeepingIntervalMs } from '../flow/queue/housekeeping.ts';
 import { Notices } from '../flow/queue/notices.ts';
 import { QueueRunner } from '../flow/queue/queue-runner.ts';
+import { VacationResponder } from '../flow/vacation-responder.ts';
 import { messageDeps } from '../mailbox/messages.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
 import { workerIndexVariable } from './worker-messages.ts';
@@ -29,6 +30,16 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
       directory,
       queue: flow.queue,
       scheduler: holdfast.scheduler,
+      vacation: new VacationResponder({
+        db: store.db,
+        blobs: store.blobs,
+        directory,
+        committer: flow.committer,
+        dkim: flow.dkim,
+        config,
+        log: logger.child({ component: 'mail' }),
+        now,
+      }),
       log: logger.child({ component: 'calendar' }),
     },
     remote: {

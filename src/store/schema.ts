@@ -175,13 +175,6 @@ export interface MessageTable {
   internal_date: number;
   delivery_key: string | null;
   created_at: number;
-  /** The JMAP Email this row holds: its own id when it arrived, carried along by a move (migration 22). */
-  email_id: number;
-  /** The conversation: the email_id of the message that began it (migration 22). */
-  thread_id: number;
-  /** Account-scoped hashes of its Message-ID and of its conversation's first one (mailbox/conversation-threads.ts). */
-  message_key: number | null;
-  root_key: number | null;
 }
 
 export interface BlobMetadataTable {
@@ -197,9 +190,6 @@ export interface MailboxExpungeTable {
   mailbox_id: number;
   uid: number;
   modseq: number;
-  /** The Email and Thread the expunged row held; null for expunges older than migration 22. */
-  email_id: number | null;
-  thread_id: number | null;
 }
 
 export interface DkimKeyTable {
@@ -437,6 +427,28 @@ export interface ContinuityCopyTable {
   removed_at: number | null;
 }
 
+/** A user's automatic reply (RFC 8621 8); dates are epoch ms, null for open-ended (migration 24). */
+export interface VacationResponseTable {
+  principal_id: number;
+  is_enabled: number;
+  from_date: number | null;
+  to_date: number | null;
+  subject: string | null;
+  text_body: string | null;
+  html_body: string | null;
+  /** A sender is answered once in this many days (RFC 5230 :days). */
+  days: Generated<number>;
+  updated_at: number;
+}
+
+/** A sender answered by a user's automatic reply, and when (migration 24). */
+export interface VacationReplyTable {
+  principal_id: number;
+  /** The envelope sender answered, lower-case. */
+  sender: string;
+  replied_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -474,4 +486,6 @@ export interface Database {
   continuity_upstreams: ContinuityUpstreamTable;
   continuity_events: ContinuityEventTable;
   continuity_copies: ContinuityCopyTable;
+  vacation_responses: VacationResponseTable;
+  vacation_replies: VacationReplyTable;
 }

@@ -20,6 +20,7 @@ import { relaxedCommit } from '../../store/commit-modes.ts';
 import type { ClaimedRecipient, Outcome } from '../queue/claimed-recipient.ts';
 import type { LocalRecipient } from '../queue/outcomes.ts';
 import type { Queue } from '../queue/queue.ts';
+import type { VacationResponder } from '../vacation-responder.ts';
 
 export interface LocalDeliveryDeps {
   db: Kysely<Database>;
@@ -30,6 +31,8 @@ export interface LocalDeliveryDeps {
   changes: ChangeFeed;
   /** Applies iMIP mail (invitations, answers) to the recipients' calendars, when set. */
   scheduler?: Scheduler;
+  /** Sends the recipients' automatic replies (vacation responses), when set. */
+  vacation?: VacationResponder;
   log?: Logger;
   now(): number;
 }
@@ -55,6 +58,8 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
     const { delivered, changes } = await deps.queue.deliverLocally(ready);
     for (const change of changes) deps.changes.publish(change);
     await applyCalendarMail(deps, delivered, trees);
+    // After the commit, like calendar mail: a reply that fails is logged, the delivery stands.
+    await deps.vacation?.answer(delivered.map(({ recipient, mailbox }) => ({ mailbox, message: recipient.message })));
   }
   if (failed.length) await deps.queue.recordFailed(failed);
 }

@@ -6,6 +6,7 @@ import { jmapLimits, maxPointerTokens, maxReferencedValues } from './jmap-limits
 
 export const coreCapability = 'urn:ietf:params:jmap:core';
 export const mailCapability = 'urn:ietf:params:jmap:mail';
+export const vacationResponseCapability = 'urn:ietf:params:jmap:vacationresponse';
 
 export type Invocation = [name: string, args: Record<string, unknown>, callId: string];
 

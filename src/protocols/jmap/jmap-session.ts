@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Principal } from '../../directory/directory.ts';
 import { accountId } from './jmap-ids.ts';
 import { jmapLimits } from './jmap-limits.ts';
-import { coreCapability, mailCapability } from './jmap-request.ts';
+import { coreCapability, mailCapability, vacationResponseCapability } from './jmap-request.ts';
 
 export const jmapPaths = {
   api: '/jmap/api/',
@@ -30,6 +30,8 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
       // Mailbox/set creates folders at the top as IMAP CREATE does.
       mayCreateTopLevelMailbox: true,
     };
+  // RFC 8621 8: the account capability has no properties.
+  if (capabilities.has(vacationResponseCapability)) out[vacationResponseCapability] = {};
   return out;
 }
 
