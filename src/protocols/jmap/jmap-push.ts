@@ -37,7 +37,7 @@ export const pushLimits = {
 
 /**
  * The states of an account's types. Email, Mailbox and Thread share the account state the methods
- * answer (jmap-state.ts; a thread is one Email for now). EmailDelivery changes when the INBOX's
+ * answer (jmap-state.ts; Thread/get answers it too). EmailDelivery changes when the INBOX's
  * UIDNEXT does: mail delivered (delivery only ever goes to the INBOX), but not flag changes,
  * expunges or mail filed in other folders (drafts, sent copies).
  */
