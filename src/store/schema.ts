@@ -175,6 +175,13 @@ export interface MessageTable {
   internal_date: number;
   delivery_key: string | null;
   created_at: number;
+  /** The JMAP Email this row holds: its own id when it arrived, carried along by a move (migration 22). */
+  email_id: number;
+  /** The conversation: the email_id of the message that began it (migration 22). */
+  thread_id: number;
+  /** Account-scoped hashes of its Message-ID and of its conversation's first one (mailbox/conversation-threads.ts). */
+  message_key: number | null;
+  root_key: number | null;
 }
 
 export interface BlobMetadataTable {
@@ -190,6 +197,9 @@ export interface MailboxExpungeTable {
   mailbox_id: number;
   uid: number;
   modseq: number;
+  /** The Email and Thread the expunged row held; null for expunges older than migration 22. */
+  email_id: number | null;
+  thread_id: number | null;
 }
 
 export interface DkimKeyTable {

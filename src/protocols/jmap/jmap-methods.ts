@@ -6,6 +6,7 @@ import { emailGetMethod } from './email-get.ts';
 import { emailQueryMethod } from './email-query.ts';
 import { emailSetMethod } from './email-set.ts';
 import { mailboxMethods } from './mailbox-methods.ts';
+import { threadMethods } from './thread-methods.ts';
 import { vacationMethods } from './vacation-methods.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
@@ -18,6 +19,7 @@ export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new
   emailQueryMethod,
   emailChangesMethod,
   emailSetMethod,
+  ...threadMethods,
 ]);
 
 export const jmapCapabilities: ReadonlySet<string> = new Set([...jmapMethods.values()].map((m) => m.capability));

@@ -22,6 +22,7 @@ import * as backupRestore from './0018-backup-restore.ts';
 import * as backupRuns from './0019-backup-runs.ts';
 import * as contentMetadataAge from './0021-content-metadata-age.ts';
 import * as continuity from './0020-continuity.ts';
+import * as emailThreads from './0022-email-threads.ts';
 import * as vacationResponses from './0024-vacation-responses.ts';
 
 export interface Migration {
@@ -52,6 +53,7 @@ export const migrations: Migration[] = [
   { version: 19, name: 'backup-runs', up: backupRuns.up },
   { version: 20, name: 'continuity', up: continuity.up },
   { version: 21, name: 'content-metadata-age', up: contentMetadataAge.up },
+  { version: 22, name: 'email-threads', up: emailThreads.up },
   { version: 24, name: 'vacation-responses', up: vacationResponses.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
