@@ -485,5 +485,4 @@ async function dropUnreferencedContents(trx: Transaction<Database>) {
     trx,
   );
   await sql`delete from blob_chunks where chunks_key not in (select chunks_key from blobs)`.execute(trx);
-  await sql`delete from blob_text where hash not in (select hash from blob_metadata)`.execute(trx);
 }

@@ -13,9 +13,7 @@ export const tablesNotCopied: Record<string, string> = {
   holdfast_schema: 'the schema version is in the manifest; a restore creates the schema by migrating',
   blobs: "contents go to the backup's content pool and back through the target's blob store",
   blob_chunks: "contents go to the backup's content pool and back through the target's blob store",
-  blob_text:
-    'the full-text index is derived from the contents, in a form each database has its own of (FTS5, tsvector) ' +
-    'and SEARCH does not read it (mailbox/body-text.ts)',
+  blob_text: 'the full-text index of stores before schema version 25, which nothing read (migration 25 drops it)',
   cluster_nodes: 'the processes that ran the source; restored, they would show as silent nodes',
   singleton_leases: 'leases of those processes; the nodes of the target take them afresh',
   health_checks: "each node's latest check results, made again within a probe round",
@@ -24,7 +22,7 @@ export const tablesNotCopied: Record<string, string> = {
   backup_runs: "the schedule's record of the source's backups; the target keeps its own from its first",
 };
 
-/** SQLite's own tables and the shadow tables of the FTS5 index. */
+/** SQLite's own tables, and the shadow tables of the FTS5 index of stores before schema version 25. */
 const internalTable = (name: string) => name.startsWith('sqlite_') || name.startsWith('blob_text_');
 
 export interface TableInfo {

@@ -1,7 +1,7 @@
 // The decoded text of message bodies, for IMAP's BODY and TEXT search keys (RFC 3501 §6.4.4): a
 // message matches when the string occurs in it, case-insensitively, after transfer and charset
-// decoding — inside a word too. The full-text index matches words and word prefixes, so it cannot
-// decide that ("wert" is in "qwertyuiop"); the text itself does, read from the stored content and
+// decoding — inside a word too. A word index matches words and word prefixes, so it cannot decide
+// that ("wert" is in "qwertyuiop"); the text itself does, read from the stored content and
 // kept by content hash (contents never change) so a folder searched again costs no reading.
 //
 // TEXT also looks into the header fields inside the body: each MIME part's header and the header of

@@ -1,7 +1,6 @@
 // Metadata computed once per message content when it enters a mailbox (delivery or APPEND): the MIME
-// tree with byte offsets, the envelope, the decoded header fields for SEARCH, and the text indexed for
-// full-text index (store/full-text.ts). FETCH and SEARCH read these instead of
-// reparsing messages.
+// tree with byte offsets, the envelope, and the decoded header fields for SEARCH. FETCH and SEARCH
+// read these instead of reparsing messages.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import libmime from 'libmime';
 import { parseEnvelope, type Envelope } from '../message/envelope.ts';
@@ -13,14 +12,12 @@ import {
   type HeaderLine,
   type MimePart,
 } from '../message/mime-tree.ts';
-import { searchableText } from '../message/part-content.ts';
 import { batches } from '../store/batches.ts';
 import { readBlob, type BlobStore } from '../store/blobs/blob-store.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
 import { relaxedCommit } from '../store/commit-modes.ts';
 import { PreparedQuery, rawSql } from '../store/prepared-query.ts';
-import { indexText, indexTexts } from '../store/full-text.ts';
 
 export interface MessageMetadata {
   tree: MimePart;
@@ -71,21 +68,20 @@ export async function insertMetadata(
   await storeMetadata(trx, dialect, hash, computeMetadata(source), now);
 }
 
-/** What computeMetadata() found in a content: the metadata and the text to index for search. */
+/** What computeMetadata() found in a content. */
 export interface ComputedMetadata {
   metadata: MessageMetadata;
-  text: string;
 }
 
 /** Stores metadata computed earlier, within the caller's transaction (unless it is there already). */
 export async function storeMetadata(
   trx: Transaction<Database>,
-  dialect: Dialect,
+  _dialect: Dialect,
   hash: string,
-  { metadata, text }: ComputedMetadata,
+  { metadata }: ComputedMetadata,
   now: number,
 ): Promise<void> {
-  const inserted = await insertMetadataRow.run(trx, {
+  await insertMetadataRow.run(trx, {
     hash,
     tree: JSON.stringify(metadata.tree),
     envelope: JSON.stringify(metadata.envelope),
@@ -93,14 +89,11 @@ export async function storeMetadata(
     sentAt: metadata.sentAt,
     now,
   });
-  if (!inserted.numAffectedRows) return;
-  await indexText(trx, dialect, hash, text);
 }
 
 /**
  * Stores the metadata of several contents, as storeMetadata does each: on PostgreSQL with one
- * statement for the rows and one for their text, whatever their number; on SQLite (no round trips)
- * one by one.
+ * statement whatever their number; on SQLite (no round trips) one by one.
  */
 export async function storeMetadataOf(
   trx: Transaction<Database>,
@@ -115,7 +108,7 @@ export async function storeMetadataOf(
     for (const { hash, computed, now } of unique) await storeMetadata(trx, dialect, hash, computed, now);
     return;
   }
-  const inserted = await insertMetadataRows.rows(trx, {
+  await insertMetadataRows.run(trx, {
     hashes: unique.map((i) => i.hash),
     trees: unique.map((i) => JSON.stringify(i.computed.metadata.tree)),
     envelopes: unique.map((i) => JSON.stringify(i.computed.metadata.envelope)),
@@ -123,14 +116,9 @@ export async function storeMetadataOf(
     sentAts: unique.map((i) => i.computed.metadata.sentAt),
     times: unique.map((i) => i.now),
   });
-  const stored = new Set(inserted.map((r) => r.hash));
-  await indexTexts(
-    trx,
-    unique.filter((i) => stored.has(i.hash)).map((i) => ({ hash: i.hash, text: i.computed.text })),
-  );
 }
 
-/** PostgreSQL only: the rows of storeMetadataOf, returning the hashes that were not there yet. */
+/** PostgreSQL only: the rows of storeMetadataOf. */
 const insertMetadataRows = new PreparedQuery<
   {
     hashes: string[];
@@ -140,15 +128,14 @@ const insertMetadataRows = new PreparedQuery<
     sentAts: (number | null)[];
     times: number[];
   },
-  { hash: string }
+  never
 >((db, arg) =>
   rawSql(
     db,
     sql`insert into blob_metadata (hash, tree, envelope, headers, sent_at, created_at)
       select * from unnest(${arg('hashes')}::text[], ${arg('trees')}::text[], ${arg('envelopes')}::text[],
         ${arg('headers')}::text[], ${arg('sentAts')}::bigint[], ${arg('times')}::bigint[])
-      on conflict (hash) do nothing
-      returning hash`,
+      on conflict (hash) do nothing`,
   ),
 );
 
@@ -176,10 +163,8 @@ export function computeMetadata(source: Buffer): ComputedMetadata {
   const headers: HeaderLine[] = rawHeaders.map(([name, value]) => [name, decodeWords(value)]);
   const date = rawHeaders.find(([name]) => name === 'date')?.[1];
   const sentAt = date ? Date.parse(date.replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
-  const subject = headers.find(([name]) => name === 'subject')?.[1] ?? '';
   return {
     metadata: { tree, envelope: parseEnvelope(rawHeaders), headers, sentAt: Number.isFinite(sentAt) ? sentAt : null },
-    text: `${subject}\n${searchableText(source, tree)}`,
   };
 }
 

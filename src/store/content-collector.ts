@@ -24,7 +24,6 @@ import type { Kysely, Transaction } from 'kysely';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { batches } from './batches.ts';
 import type { Database } from './schema.ts';
-import { dropText } from './full-text.ts';
 
 const unusedForMs = 60_000;
 const storedAgoMs = 3_600_000;
@@ -119,7 +118,6 @@ async function deleteUnused(
     await db.transaction().execute(async (trx) => {
       await fence?.(trx);
       await trx.deleteFrom('blob_metadata').where('hash', '=', hash).execute();
-      await dropText(trx, hash);
     });
     deleted++;
   }
