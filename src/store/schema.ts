@@ -335,6 +335,47 @@ export interface ApiTokenTable {
   token_hash: string;
   created_at: number;
   last_used_at: number | null;
+  /** What the token opens: the admin and health API, or JMAP as its user's app token (migration 23). */
+  scope: Generated<ApiTokenScope>;
+}
+
+export type ApiTokenScope = 'admin' | 'jmap';
+
+/** A JMAP Identity (RFC 8621 6): how a user sends from one address they may send as (migration 23). */
+export interface JmapIdentityTable {
+  id: Generated<number>;
+  principal_id: number;
+  tenant_id: number;
+  email: string;
+  name: string;
+  /** JSON: EmailAddress[] or null. */
+  reply_to: string | null;
+  bcc: string | null;
+  text_signature: string;
+  html_signature: string;
+  /** 1: made by the server for an address the user may send as, and not deletable. */
+  is_default: number;
+  created_modseq: number;
+  /** Raised by every change; the row stays, destroyed, as a tombstone for /changes. */
+  modseq: number;
+  destroyed: number;
+}
+
+/** A JMAP EmailSubmission (RFC 8621 7): a message sent through JMAP and its queue entry (migration 23). */
+export interface JmapSubmissionTable {
+  id: Generated<number>;
+  principal_id: number;
+  tenant_id: number;
+  identity_id: number;
+  email_id: string;
+  thread_id: string;
+  queue_message_id: number;
+  /** JSON: {mailFrom: address, rcptTo: addresses} (flow/local-submission.ts SubmissionEnvelope). */
+  envelope: string;
+  send_at: number;
+  created_modseq: number;
+  modseq: number;
+  destroyed: number;
 }
 
 /** Failed sign-ins per (source address, account); account '' counts every failure from the source. */
@@ -488,6 +529,8 @@ export interface Database {
   health_issue_posts: HealthIssuePostTable;
   health_checks: HealthCheckTable;
   api_tokens: ApiTokenTable;
+  jmap_identities: JmapIdentityTable;
+  jmap_submissions: JmapSubmissionTable;
   login_failures: LoginFailureTable;
   cluster_nodes: ClusterNodeTable;
   singleton_leases: SingletonLeaseTable;

@@ -5,7 +5,7 @@
 // prefix), so bad tokens from one client never lock out the others. A tenant administrator sees
 // their tenant only.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiTokens } from '../directory/api-tokens.ts';
+import { ApiTokens, parseBearerAuthorization, tokenAccount } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/directory.ts';
 import type { WebContext } from './web-context.ts';
 import {
@@ -31,9 +31,6 @@ export interface RefusalWording {
   realm: string;
   body: (status: number, message: string) => unknown;
 }
-
-/** The limiter's account key of a bearer token: its first characters, enough to tell tokens apart, never the secret. */
-const tokenAccount = (token: string) => `api-token:${token.slice(0, 11)}`;
 
 /** The credentials and origin of an HTTP request. */
 export function loginRequest(request: FastifyRequest): HttpLoginRequest {
@@ -100,7 +97,7 @@ export const errorCodes: Record<number, string> = {
 };
 
 async function authenticatePrincipal(holdfast: WebContext, request: HttpLoginRequest): Promise<HttpLoginResult> {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
+  const bearer = parseBearerAuthorization(request.authorization);
   const credentials = parseBasicAuthorization(request.authorization);
   if (!bearer && !credentials) return { ok: false, status: 401, message: 'Sign in as an administrator' };
   const refusal = plainHttpRefusal(request, {
@@ -111,7 +108,7 @@ async function authenticatePrincipal(holdfast: WebContext, request: HttpLoginReq
   if (bearer) {
     const tokens = new ApiTokens(holdfast.store.db, holdfast.directory, holdfast.now);
     const outcome = await holdfast.logins.attempt<Principal>(request.remoteAddress, tokenAccount(bearer), () =>
-      tokens.principalOf(bearer),
+      tokens.principalOf(bearer, 'admin'),
     );
     return httpLoginResult(outcome, 'Unknown or revoked API token');
   }

@@ -261,7 +261,7 @@ describe('service health API', () => {
       HOLDFAST_ADMIN_PASSWORD: adminPassword,
     });
     const list = await runHoldfast(['token', 'list'], { env });
-    assert.match(list.stdout, /^1 +admin@test\.example +monitoring +\S+ +\S+Z$/m, 'last use recorded');
+    assert.match(list.stdout, /^1 +admin@test\.example +admin +monitoring +\S+ +\S+Z$/m, 'last use recorded');
     assert.equal((await runHoldfast(['token', 'revoke', '1'], { env })).code, 0);
     assert.equal((await call('GET', `${base}/issues`, `Bearer ${token}`)).status, 401);
     const user = await runHoldfast(['token', 'create', 'ivan@test.example'], { env });

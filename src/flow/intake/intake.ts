@@ -7,7 +7,6 @@ import type { Config } from '../../config/schema.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import { parseAddress } from '../../directory/names.ts';
 import {
-  authorsOf,
   captureHeaders,
   dropHeaderFields,
   headerAddresses,
@@ -33,6 +32,7 @@ import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
 import type { SenderLimits, SendingRefusal } from '../sender-limits.ts';
+import { checkAuthor, maySendFrom, sendAsRefusal } from '../sender-checks.ts';
 import {
   authenticatedDomains,
   domainOf,
@@ -397,48 +397,20 @@ export class Intake {
     state.forests.add(forest.id);
   }
 
-  private async checkSendAs(principal: Principal, address: string, what = 'Sender address') {
-    let resolved: Awaited<ReturnType<Directory['resolveAddress']>> | undefined;
-    try {
-      resolved = await this.deps.directory.resolveAddress(address);
-    } catch (error) {
-      resolved = unlessUnavailable(error);
-    }
-    if (!resolved || !(await this.deps.directory.maySendAs(principal.id, resolved.principal.id))) {
-      throw smtpReply(
-        553,
-        '5.7.1',
-        `${what} rejected: <${address}> is not an address ${principal.address} may send as`,
-      );
-    }
+  private async checkSendAs(principal: Principal, address: string) {
+    if (!(await maySendFrom(this.deps.directory, principal, address)))
+      throw smtpReply(553, '5.7.1', sendAsRefusal(principal, address));
   }
 
   /**
    * A submitted message names its author in exactly one From field, with addresses the user may send
-   * as (RFC 5322 §3.6: From occurs once); its DKIM signature vouches for that author. Returns the one
-   * author, if there is one.
+   * as (sender-checks.ts, shared with JMAP); its DKIM signature vouches for that author. Returns the
+   * one author, if there is one.
    */
   private async checkAuthor(principal: Principal, fields: HeaderField[]): Promise<string | null> {
-    const from = fields.filter((f) => f.name === 'from');
-    if (from.length !== 1) {
-      const found = from.length === 0 ? 'has no From header' : `has ${from.length} From headers`;
-      throw smtpReply(553, '5.7.1', `Message rejected: it ${found}; a message needs exactly one, naming its author`);
-    }
-    const { addresses, group } = authorsOf(from[0]!.value);
-    if (group)
-      throw smtpReply(
-        553,
-        '5.7.1',
-        `From header rejected: a group ("${from[0]!.value.slice(0, 100)}") names no author; give an address ${principal.address} may send as`,
-      );
-    if (addresses.length === 0)
-      throw smtpReply(
-        553,
-        '5.7.1',
-        `From header rejected: it names no address; give an address ${principal.address} may send as`,
-      );
-    for (const address of addresses) await this.checkSendAs(principal, address, 'From header');
-    return addresses.length === 1 ? addresses[0]! : null;
+    const checked = await checkAuthor(this.deps.directory, principal, fields);
+    if ('refusal' in checked) throw smtpReply(553, '5.7.1', checked.refusal.text);
+    return checked.author;
   }
 
   /**

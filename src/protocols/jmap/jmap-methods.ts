@@ -6,8 +6,11 @@ import { emailGetMethod } from './email-get.ts';
 import { emailQueryMethod } from './email-query.ts';
 import { emailSetMethod } from './email-set.ts';
 import { mailboxMethods } from './mailbox-methods.ts';
-import { threadMethods } from './thread-methods.ts';
 import { vacationMethods } from './vacation-methods.ts';
+import { identityMethods } from './identity-methods.ts';
+import { quotaMethods } from './quota-methods.ts';
+import { submissionMethods } from './submission-methods.ts';
+import { threadMethods } from './thread-methods.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
 
@@ -20,6 +23,9 @@ export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new
   emailChangesMethod,
   emailSetMethod,
   ...threadMethods,
+  ...identityMethods,
+  ...submissionMethods,
+  ...quotaMethods,
 ]);
 
 export const jmapCapabilities: ReadonlySet<string> = new Set([...jmapMethods.values()].map((m) => m.capability));

@@ -10,6 +10,15 @@ export const vacationResponseCapability = 'urn:ietf:params:jmap:vacationresponse
 
 export type Invocation = [name: string, args: Record<string, unknown>, callId: string];
 
+/**
+ * A method's result may carry responses of implicit calls under this key (RFC 8621 7.5:
+ * EmailSubmission/set's onSuccessUpdateEmail answers an Email/set with the same call id after it).
+ */
+export const implicitResponses = Symbol('implicitResponses');
+export type WithImplicitResponses = Record<string, unknown> & {
+  [implicitResponses]?: [name: string, args: Record<string, unknown>][];
+};
+
 export interface JmapApiRequest {
   using: string[];
   methodCalls: Invocation[];
@@ -92,8 +101,10 @@ export async function runApiRequest<C>(
           'unknownMethod',
           method ? `${name} needs ${method.capability} in "using"` : `${name} is not a method this server answers`,
         );
-      const result = await method.run(resolveReferences(args, responses), context);
+      const result: WithImplicitResponses = await method.run(resolveReferences(args, responses), context);
       responses.push([name, result, callId]);
+      for (const [implicitName, implicitResult] of result[implicitResponses] ?? [])
+        responses.push([implicitName, implicitResult, callId]);
     } catch (error) {
       if (error instanceof MethodError) {
         responses.push(['error', error.arguments(), callId]);

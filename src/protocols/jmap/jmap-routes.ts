@@ -21,6 +21,12 @@ import { pushHubFor } from './jmap-push.ts';
 import { registerEventSource } from './jmap-push-eventsource.ts';
 import { registerWebSocket, registerWebSocketPlugin } from './jmap-websocket.ts';
 import { sendDownload } from './blob-download.ts';
+import type { Config } from '../../config/schema.ts';
+import type { Directory } from '../../directory/directory.ts';
+import type { LoginLimiter } from '../../directory/login-limiter.ts';
+import type { MailFlow } from '../../flow/mail-flow.ts';
+import { withAppTokens } from './jmap-auth.ts';
+import { registerTokenRoutes } from './token-routes.ts';
 
 /** What JMAP reads of the running server. */
 export interface JmapRoutesContext {
@@ -28,6 +34,11 @@ export interface JmapRoutesContext {
   logger: Logger;
   changes: ChangeFeed;
   folderIndex: FolderIndex;
+  /** Bearer app tokens and the sending methods (Identity, EmailSubmission): jmap-auth.ts, flow/local-submission.ts. */
+  config: Config;
+  directory: Directory;
+  logins: LoginLimiter;
+  flow: MailFlow;
   now(): number;
 }
 
@@ -60,14 +71,31 @@ export function registerJmapRoutes(
     reply.code(status).type(problemType).send(body);
 
   /** The signed-in principal, or undefined once the refusal is sent. */
+  const tokenOrPassword = withAppTokens(authenticator, {
+    store: holdfast.store,
+    directory: holdfast.directory,
+    logins: holdfast.logins,
+    policy: { plaintextLogin: holdfast.config.http.plaintextLogin, httpsPort: holdfast.config.ports.https },
+    now: holdfast.now,
+  });
+  /** Sending through Identity and EmailSubmission, from this request's client. */
+  const sendingFor = (request: FastifyRequest): JmapCallContext['sending'] => ({
+    deps: holdfast,
+    client: {
+      ip: request.ip ?? 'unknown',
+      protocol: secure || request.protocol === 'https' ? 'HTTPS' : 'HTTP',
+      via: 'JMAP',
+    },
+  });
   const signIn = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
-    const auth = await authenticator.authenticate({
+    const auth = await tokenOrPassword.authenticate({
       authorization: request.headers.authorization,
       remoteAddress: request.ip ?? 'unknown',
       secure: secure || request.protocol === 'https',
     });
     if (auth.ok) return auth.principal;
-    if (auth.status === 401) reply.header('WWW-Authenticate', 'Basic realm="Holdfast", charset="UTF-8"');
+    if (auth.status === 401)
+      reply.header('WWW-Authenticate', ['Basic realm="Holdfast", charset="UTF-8"', 'Bearer realm="Holdfast"']);
     if (auth.retryAfterSeconds) reply.header('Retry-After', String(auth.retryAfterSeconds));
     problem(reply, auth.status, { type: 'about:blank', status: auth.status, detail: auth.message });
     return undefined;
@@ -141,7 +169,7 @@ export function registerJmapRoutes(
       running.set(principal.id, count + 1);
       try {
         const parsed = parseApiRequest(typeof request.body === 'string' ? request.body : '', requestCapabilities);
-        const context: JmapCallContext = { principal, mail, log };
+        const context: JmapCallContext = { principal, mail, log, sending: sendingFor(request) };
         const methodResponses = await runApiRequest(parsed, jmapMethods, context, (error, method) =>
           log.error({ err: error, method, principal: principal.address }, 'jmap: method failed'),
         );
@@ -176,6 +204,7 @@ export function registerJmapRoutes(
       return problem(reply, 501, { type: 'about:blank', status: 501, detail: `${what} is not served yet` });
     };
     scope.post(`${jmapPaths.upload}:account/`, notYet('Upload'));
+    registerTokenRoutes(scope, { ...holdfast, passwords: authenticator, secure });
 
     // Push (RFC 8620 7.3, RFC 8887): one hub per server, fed by the mailbox change feed.
     const hub = pushHubFor(mail, log);

@@ -4,6 +4,7 @@ import type { Principal } from '../../directory/directory.ts';
 import { accountId } from './jmap-ids.ts';
 import { jmapLimits } from './jmap-limits.ts';
 import { coreCapability, mailCapability, vacationResponseCapability } from './jmap-request.ts';
+import { quotaCapability, submissionCapability } from './jmap-sending.ts';
 
 export const jmapPaths = {
   api: '/jmap/api/',
@@ -32,6 +33,10 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
     };
   // RFC 8621 8: the account capability has no properties.
   if (capabilities.has(vacationResponseCapability)) out[vacationResponseCapability] = {};
+  // Submissions are queued at once: no delayed send, no SMTP extensions in envelopes (docs/jmap.md).
+  if (capabilities.has(submissionCapability))
+    out[submissionCapability] = { maxDelayedSend: 0, submissionExtensions: {} };
+  if (capabilities.has(quotaCapability)) out[quotaCapability] = {};
   return out;
 }
 

@@ -24,6 +24,7 @@ import * as contentMetadataAge from './0021-content-metadata-age.ts';
 import * as continuity from './0020-continuity.ts';
 import * as emailThreads from './0022-email-threads.ts';
 import * as vacationResponses from './0024-vacation-responses.ts';
+import * as jmapSubmission from './0023-jmap-submission.ts';
 
 export interface Migration {
   version: number;
@@ -54,6 +55,7 @@ export const migrations: Migration[] = [
   { version: 20, name: 'continuity', up: continuity.up },
   { version: 21, name: 'content-metadata-age', up: contentMetadataAge.up },
   { version: 22, name: 'email-threads', up: emailThreads.up },
+  { version: 23, name: 'jmap-submission', up: jmapSubmission.up },
   { version: 24, name: 'vacation-responses', up: vacationResponses.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
