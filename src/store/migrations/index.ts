@@ -25,6 +25,7 @@ import * as continuity from './0020-continuity.ts';
 import * as emailThreads from './0022-email-threads.ts';
 import * as vacationResponses from './0024-vacation-responses.ts';
 import * as jmapSubmission from './0023-jmap-submission.ts';
+import * as dropFullText from './0025-drop-full-text.ts';
 
 export interface Migration {
   version: number;
@@ -57,6 +58,7 @@ export const migrations: Migration[] = [
   { version: 22, name: 'email-threads', up: emailThreads.up },
   { version: 23, name: 'jmap-submission', up: jmapSubmission.up },
   { version: 24, name: 'vacation-responses', up: vacationResponses.up },
+  { version: 25, name: 'drop-full-text', up: dropFullText.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
 ].sort((a, b) => a.version - b.version);
