@@ -3,6 +3,7 @@
 // arguments) of each call against the responses before it. Pure but for the methods it calls.
 import { JmapRequestError, MethodError } from './jmap-errors.ts';
 import { jmapLimits, maxPointerTokens, maxReferencedValues } from './jmap-limits.ts';
+import { CreationIds } from './creation-ids.ts';
 
 export const coreCapability = 'urn:ietf:params:jmap:core';
 export const mailCapability = 'urn:ietf:params:jmap:mail';
@@ -84,7 +85,11 @@ export function parseApiRequest(body: string, capabilities: ReadonlySet<string>)
   };
 }
 
-/** Runs the calls in order; a failing call answers an `error` invocation and the next call runs. */
+/**
+ * Runs the calls in order; a failing call answers an `error` invocation and the next call runs.
+ * Ids created by a call stand in for `#creationId` in the calls after it (creation-ids.ts); the
+ * request's own `createdIds`, when given, gets every id created added, to be answered (RFC 8620 3.4).
+ */
 export async function runApiRequest<C>(
   request: JmapApiRequest,
   methods: ReadonlyMap<string, JmapMethod<C>>,
@@ -93,6 +98,7 @@ export async function runApiRequest<C>(
 ): Promise<Invocation[]> {
   const responses: Invocation[] = [];
   const using = new Set(request.using);
+  const creations = new CreationIds(request.createdIds);
   for (const [name, args, callId] of request.methodCalls) {
     try {
       const method = methods.get(name);
@@ -101,10 +107,16 @@ export async function runApiRequest<C>(
           'unknownMethod',
           method ? `${name} needs ${method.capability} in "using"` : `${name} is not a method this server answers`,
         );
-      const result: WithImplicitResponses = await method.run(resolveReferences(args, responses), context);
+      const result: WithImplicitResponses = await method.run(
+        creations.resolve(resolveReferences(args, responses)),
+        context,
+      );
       responses.push([name, result, callId]);
-      for (const [implicitName, implicitResult] of result[implicitResponses] ?? [])
+      creations.record(result);
+      for (const [implicitName, implicitResult] of result[implicitResponses] ?? []) {
         responses.push([implicitName, implicitResult, callId]);
+        creations.record(implicitResult);
+      }
     } catch (error) {
       if (error instanceof MethodError) {
         responses.push(['error', error.arguments(), callId]);
@@ -114,6 +126,7 @@ export async function runApiRequest<C>(
       responses.push(['error', { type: 'serverFail', description: 'The method failed on the server' }, callId]);
     }
   }
+  if (request.createdIds) Object.assign(request.createdIds, creations.toObject());
   return responses;
 }
 
