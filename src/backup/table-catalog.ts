@@ -20,6 +20,8 @@ export const tablesNotCopied: Record<string, string> = {
   login_failures: 'short-lived sign-in throttling',
   content_holds: 'backups running on the source',
   backup_runs: "the schedule's record of the source's backups; the target keeps its own from its first",
+  jmap_uploads:
+    'JMAP uploads, kept a day for the client that made them to import or attach; their contents are not in the backup',
 };
 
 /** SQLite's own tables, and the shadow tables of the FTS5 index of stores before schema version 25. */

@@ -1,5 +1,6 @@
-// Deletes message content that nothing uses any more: no mailbox message and no queue entry refers to
-// it (a user expunged the last copy, or the queue entry of mail delivered elsewhere was purged).
+// Deletes message content that nothing uses any more: no mailbox message, no queue entry and no JMAP
+// upload refers to it (a user expunged the last copy, the queue entry of mail delivered elsewhere was
+// purged, an upload expired).
 // Content is shared by hash, so it can only go once its last user is gone, and a new message may
 // start to use it again at any moment; three rules keep that safe:
 //
@@ -135,11 +136,14 @@ export async function contentHeld(db: Kysely<Database>, now: number): Promise<bo
   return row !== undefined;
 }
 
-/** Those of `hashes` that a mailbox message or a queue entry refers to. */
+/**
+ * Those of `hashes` that a mailbox message, a queue entry or a JMAP upload refers to (an upload row,
+ * expired or not, until housekeeping deletes it and hands its content back to the collector).
+ */
 async function contentsInUse(db: Kysely<Database>, hashes: string[]): Promise<Set<string>> {
   const used = new Set<string>();
   for (const batch of batches(hashes)) {
-    for (const table of ['messages', 'queue_messages'] as const) {
+    for (const table of ['messages', 'queue_messages', 'jmap_uploads'] as const) {
       const rows = await db.selectFrom(table).select('blob_hash').distinct().where('blob_hash', 'in', batch).execute();
       for (const row of rows) used.add(row.blob_hash);
     }

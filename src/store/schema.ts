@@ -500,6 +500,18 @@ export interface VacationReplyTable {
   replied_at: number;
 }
 
+/** A blob a JMAP client uploaded (RFC 8620 6.1), until it expires; the content is in the blob store (migration 26). */
+export interface JmapUploadTable {
+  id: Generated<number>;
+  principal_id: number;
+  blob_hash: string;
+  /** The media type the client gave. */
+  type: string;
+  size: number;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -541,4 +553,5 @@ export interface Database {
   continuity_copies: ContinuityCopyTable;
   vacation_responses: VacationResponseTable;
   vacation_replies: VacationReplyTable;
+  jmap_uploads: JmapUploadTable;
 }

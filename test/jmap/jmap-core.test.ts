@@ -32,7 +32,7 @@ for (const name of backendNames) {
       assert.equal(limits.maxCallsInRequest, 16);
       assert.equal(limits.maxObjectsInGet, 256);
       assert.equal(limits.maxSizeRequest, 2_000_000);
-      assert.equal(limits.maxSizeUpload, 0);
+      assert.equal(limits.maxSizeUpload, 50_000_000);
       const account = Object.keys(session.accounts)[0]!;
       assert.match(account, /^a[0-9]+$/);
       assert.equal(session.accounts[account]?.name, 'alice@test.example');

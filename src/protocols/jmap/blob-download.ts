@@ -1,5 +1,5 @@
 // Blob download (RFC 8620 6.2): the whole message as stored (what Holdfast added on receipt, then
-// the sender's bytes), or one body part with its transfer encoding undone. A blob id names the
+// the sender's bytes), or one body part with its transfer encoding undone; an upload as uploaded. A blob id names the
 // Email it is part of (its email_id, which a move keeps), so what may be downloaded is what the
 // account's own folders hold.
 import type { FastifyReply } from 'fastify';
@@ -12,6 +12,8 @@ import { messagesByEmailId } from '../../mailbox/account-messages.ts';
 import type { MessageDeps } from '../../mailbox/messages.ts';
 import { readBlobBytes } from '../../store/blobs/blob-store.ts';
 import { parseAccountId, parseBlobId } from './jmap-ids.ts';
+import { uploadOf } from './jmap-uploads.ts';
+import { readResolved, resolveBlob } from './jmap-blobs.ts';
 
 /** Parts larger than this are not decoded in memory for download (the whole message still streams). */
 const maxDecodedPart = 50_000_000;
@@ -27,6 +29,7 @@ export async function sendDownload(
       .type('application/problem+json; charset=utf-8')
       .send({ type: 'about:blank', status: 404, detail: 'No such blob in this account' });
   if (parseAccountId(request.account) !== principal.id) return notFound();
+  if (request.blobId.startsWith('U')) return sendUpload(reply, request, notFound);
   const key = parseBlobId(request.blobId);
   if (!key) return notFound();
   const [row] = await messagesByEmailId(mail.db, principal.id, [key.emailId]);
@@ -44,4 +47,24 @@ export async function sendDownload(
   if (!part || part.children || part.end - part.bodyStart > maxDecodedPart) return notFound();
   const body = await readBlobBytes(mail.blobs, row.blobHash, part.bodyStart, part.end);
   return reply.send(decodeTransfer(part, body) ?? body);
+}
+
+/** An upload (streamed), or a part of an uploaded message (decoded in memory). */
+async function sendUpload(
+  reply: FastifyReply,
+  request: { mail: MessageDeps; principal: Principal; blobId: string; name: string; type?: string },
+  notFound: () => FastifyReply,
+) {
+  const { mail, principal } = request;
+  const upload = await uploadOf(mail.db, principal.id, request.blobId, mail.now());
+  if (!upload) return notFound();
+  const type = /^[\w.+-]+\/[\w.+-]+(;.*)?$/.test(request.type ?? '') ? request.type! : upload.type;
+  reply
+    .header('Content-Type', type)
+    .header('Content-Disposition', `attachment; filename*=UTF-8''${encodeURIComponent(request.name)}`)
+    .header('Cache-Control', 'private, immutable, max-age=31536000');
+  if (!upload.partId) return reply.send(mail.blobs.open(upload.blobHash));
+  const blob = await resolveBlob({ principal, mail }, request.blobId);
+  const bytes = blob && blob.size <= maxDecodedPart ? await readResolved(blob) : undefined;
+  return bytes ? reply.send(bytes) : notFound();
 }

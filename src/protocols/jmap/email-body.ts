@@ -8,6 +8,21 @@ import { decodeCharset, decodeTransfer, searchableText } from '../../message/par
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
 import { readBlobBytes } from '../../store/blobs/blob-store.ts';
 
+/** Bytes [start, end) of a message's content (the offsets of its MIME tree). */
+export type ContentReader = (start: number, end: number) => Promise<Buffer>;
+
+/** A stored content, read from the blob store. */
+export const blobReader =
+  (blobs: BlobStore, hash: string): ContentReader =>
+  (start, end) =>
+    readBlobBytes(blobs, hash, start, end);
+
+/** A content in memory (Email/parse, a message being made). */
+export const bufferReader =
+  (source: Buffer): ContentReader =>
+  async (start, end) =>
+    source.subarray(start, end);
+
 export interface BodyPart {
   partId: string | null;
   blobId: string | null;
@@ -146,10 +161,18 @@ export function bodyLists(root: BodyPart) {
   return { textBody, htmlBody, attachments };
 }
 
+/** Bytes of a header section read at most (a longer one is cut: its last fields are not shown). */
+const maxHeaderSection = 1_000_000;
+
 /** A part's header fields as written (names in their case, values unfolded only by the client). */
-export async function partHeaders(blobs: BlobStore, hash: string, part: MimePart) {
+export async function partHeaders(read: ContentReader, part: MimePart) {
   if (part.bodyStart <= part.headerStart) return [];
-  const text = (await readBlobBytes(blobs, hash, part.headerStart, part.bodyStart)).toString('latin1');
+  const end = Math.min(part.bodyStart, part.headerStart + maxHeaderSection);
+  return headerFields((await read(part.headerStart, end)).toString('latin1'));
+}
+
+/** The fields of a header section (latin1 text: one character per byte), values as written. */
+export function headerFields(text: string) {
   const out: { name: string; value: string }[] = [];
   for (const raw of text
     .replace(/\r?\n$/, '')
@@ -163,8 +186,8 @@ export async function partHeaders(blobs: BlobStore, hash: string, part: MimePart
 }
 
 /** A text part decoded; undefined for a transfer encoding that cannot be undone. */
-export async function partText(blobs: BlobStore, hash: string, part: MimePart): Promise<string | undefined> {
-  const body = await readBlobBytes(blobs, hash, part.bodyStart, part.end);
+export async function partText(read: ContentReader, part: MimePart): Promise<string | undefined> {
+  const body = await read(part.bodyStart, part.end);
   const bytes = decodeTransfer(part, body);
   return bytes && decodeCharset(bytes, paramValue(part.params, 'charset'));
 }
@@ -187,8 +210,8 @@ export function bodyValue(decoded: string | undefined, maxBytes: number) {
  * The readable text of a text/plain or text/html part (HTML without its tags), as search reads it:
  * the part's bytes taken as a message of that one part.
  */
-export async function partReadableText(blobs: BlobStore, hash: string, part: MimePart): Promise<string> {
-  const bytes = await readBlobBytes(blobs, hash, part.bodyStart, part.end);
+export async function partReadableText(read: ContentReader, part: MimePart): Promise<string> {
+  const bytes = await read(part.bodyStart, part.end);
   const alone = { ...part, headerStart: 0, bodyStart: 0, end: bytes.length, disposition: null };
   return searchableText(bytes, { ...alone, children: undefined, message: undefined }, 64 * 1024);
 }
@@ -198,13 +221,22 @@ export function previewOf(text: string): string {
   return [...text.replace(/\s+/g, ' ').trim()].slice(0, 256).join('');
 }
 
-/** The part's properties the client asked for (subParts with the same properties). */
-export function showPart(part: BodyPart, wanted: string[], headers: Map<BodyPart, { name: string; value: string }[]>) {
+/**
+ * The part's properties the client asked for (subParts with the same properties); `header:…`
+ * properties are given by `headerProperty` from the part's fields.
+ */
+export function showPart(
+  part: BodyPart,
+  wanted: string[],
+  headers: Map<BodyPart, { name: string; value: string }[]>,
+  headerProperty: (fields: { name: string; value: string }[], property: string) => unknown = () => null,
+) {
   const out: Record<string, unknown> = {};
   for (const property of wanted) {
     if (property === 'subParts') {
-      if (part.subParts) out.subParts = part.subParts.map((p) => showPart(p, wanted, headers));
+      if (part.subParts) out.subParts = part.subParts.map((p) => showPart(p, wanted, headers, headerProperty));
     } else if (property === 'headers') out.headers = headers.get(part) ?? [];
+    else if (property.startsWith('header:')) out[property] = headerProperty(headers.get(part) ?? [], property);
     else out[property] = part[property as keyof BodyPart];
   }
   return out;

@@ -1,7 +1,8 @@
 // Email/get (RFC 8621 4.2): a message row with what the mailbox layer keeps of its content — the
 // envelope and MIME tree (FETCH's structure cache), the decoded header fields — and, for body
 // properties, byte ranges of the blob. Contents stored before their metadata existed have it
-// computed once, as FETCH does.
+// computed once, as FETCH does. `headers` and `header:{name}:as{Form}` read the header section as
+// written (email-headers.ts). renderEmail also shows the messages Email/parse reads.
 import libmime from 'libmime';
 import type { EnvelopeAddress } from '../../message/envelope.ts';
 import { loadComputingMissing, loadMetadata } from '../../mailbox/message-metadata.ts';
@@ -9,18 +10,24 @@ import { messagesByEmailId } from '../../mailbox/account-messages.ts';
 import type { MessageRow } from '../../mailbox/messages.ts';
 import type { Folder } from '../../mailbox/folders.ts';
 import {
+  blobReader,
   bodyLists,
   bodyPartProperties,
   bodyStructure,
   bodyValue,
   defaultBodyProperties,
+  headerFields,
   partHeaders,
   partReadableText,
   partText,
   previewOf,
   showPart,
   type BodyPart,
+  type ContentReader,
 } from './email-body.ts';
+import { headerPropertiesOf, headerPropertyByName, type HeaderField } from './email-headers.ts';
+import type { Envelope } from '../../message/envelope.ts';
+import type { HeaderLine, MimePart } from '../../message/mime-tree.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { invalidArguments } from './jmap-errors.ts';
 import { emailId, mailboxId, messageBlobId, parseEmailId, partBlobId, threadId } from './jmap-ids.ts';
@@ -68,7 +75,7 @@ const defaultProperties = [
   'htmlBody',
   'attachments',
 ];
-const knownProperties: ReadonlySet<string> = new Set([...defaultProperties, 'bodyStructure']);
+const knownProperties: ReadonlySet<string> = new Set([...defaultProperties, 'bodyStructure', 'headers']);
 const knownBodyProperties: ReadonlySet<string> = new Set(bodyPartProperties);
 
 export const utcDate = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -133,141 +140,209 @@ function bodyValueOptions(args: Record<string, unknown>) {
   };
 }
 
+/** What Email/get and Email/parse were asked to show. */
+export interface EmailRequest {
+  wanted: string[];
+  partProperties: string[];
+  values: ReturnType<typeof bodyValueOptions>;
+}
+
+/** The properties, body properties and body value options of an Email/get or Email/parse. */
+export function emailRequest(args: Record<string, unknown>, defaults: readonly string[] = defaultProperties) {
+  const wanted = getProperties(
+    args.properties,
+    new Set([...knownProperties, ...headerPropertiesOf(args.properties)]),
+    defaults,
+  );
+  const partProperties = getProperties(
+    args.bodyProperties,
+    new Set([...knownBodyProperties, ...headerPropertiesOf(args.bodyProperties)]),
+    defaultBodyProperties,
+    'bodyProperties',
+  );
+  return { wanted, partProperties, values: bodyValueOptions(args) };
+}
+
+/** A message to show as an Email: its content, MIME tree and metadata, and what the mailbox says of it. */
+export interface EmailSource {
+  /** The content's bytes (the offsets of `tree`). */
+  read: ContentReader;
+  /** Header lines Holdfast added on receipt, before the content (part of the Email's header). */
+  prefix: string;
+  tree: MimePart | undefined;
+  envelope: Envelope | undefined;
+  /** Top-level fields, decoded. */
+  headers: HeaderLine[] | undefined;
+  sentAt: number | null | undefined;
+  partBlobId(partId: string): string;
+  /** id, blobId, threadId, mailboxIds, keywords, size, receivedAt. */
+  mailbox: Record<string, unknown>;
+}
+
+export const needsMetadata = (wanted: string[]) =>
+  wanted.some((p) => (metadataProperties as readonly string[]).includes(p));
+export const needsStructure = (wanted: string[]) =>
+  wanted.some(
+    (p) =>
+      (metadataProperties as readonly string[]).includes(p) ||
+      (bodyProperties as readonly string[]).includes(p) ||
+      p === 'headers' ||
+      p.startsWith('header:'),
+  );
+
+/** The Email object of one message with the properties asked for. */
+export async function renderEmail(source: EmailSource, request: EmailRequest): Promise<Record<string, unknown>> {
+  const { wanted, partProperties, values } = request;
+  const { read, envelope } = source;
+  const email: Record<string, unknown> = {};
+  const header = (name: string) =>
+    source.headers?.reduce<string | null>((last, [n, v]) => (n === name ? v : last), null) ?? null;
+  const has = (name: string) => source.headers?.some(([n]) => n === name) ?? false;
+  const needsBody = wanted.some((p) => (bodyProperties as readonly string[]).includes(p));
+  const body = needsBody && source.tree ? bodyStructure(source.tree, source.partBlobId) : undefined;
+  const lists = body && bodyLists(body);
+  const headersOf = new Map<BodyPart, { name: string; value: string }[]>();
+  if (body && partProperties.some((p) => p === 'headers' || p.startsWith('header:'))) {
+    let budget = 2_000;
+    const visit = async (part: BodyPart) => {
+      if (budget-- <= 0) return;
+      headersOf.set(part, await partHeaders(read, part.mime));
+      for (const sub of part.subParts ?? []) await visit(sub);
+    };
+    await visit(body);
+  }
+  // The Email's own fields as written: the prefix's, then the content's header.
+  let fields: HeaderField[] | undefined;
+  const topFields = async () => {
+    fields ??= [
+      ...headerFields(Buffer.from(source.prefix, 'utf8').toString('latin1')),
+      ...(source.tree ? await partHeaders(read, source.tree) : []),
+    ];
+    return fields;
+  };
+  const show = (part: BodyPart) => showPart(part, partProperties, headersOf, headerPropertyByName);
+  for (const property of wanted) {
+    if (property in source.mailbox) {
+      email[property] = source.mailbox[property];
+      continue;
+    }
+    if (property.startsWith('header:')) {
+      email[property] = headerPropertyByName(await topFields(), property);
+      continue;
+    }
+    switch (property) {
+      case 'headers':
+        email.headers = await topFields();
+        break;
+      case 'messageId':
+        email.messageId = messageIds(envelope?.messageId);
+        break;
+      case 'inReplyTo':
+        email.inReplyTo = messageIds(envelope?.inReplyTo);
+        break;
+      case 'references':
+        email.references = messageIds(header('references'));
+        break;
+      case 'from':
+      case 'to':
+      case 'cc':
+      case 'bcc':
+        email[property] = addresses(envelope?.[property] ?? null);
+        break;
+      // The envelope fills Sender and Reply-To from From (IMAP); JMAP shows them only when present.
+      case 'sender':
+        email.sender = has('sender') ? addresses(envelope?.sender ?? null) : null;
+        break;
+      case 'replyTo':
+        email.replyTo = has('reply-to') ? addresses(envelope?.replyTo ?? null) : null;
+        break;
+      case 'subject':
+        email.subject = header('subject');
+        break;
+      case 'sentAt':
+        email.sentAt = source.sentAt == null ? null : utcDate(source.sentAt);
+        break;
+      case 'bodyStructure':
+        email.bodyStructure = body ? show(body) : null;
+        break;
+      case 'textBody':
+      case 'htmlBody':
+      case 'attachments':
+        email[property] = lists ? lists[property].map(show) : [];
+        break;
+      case 'hasAttachment':
+        email.hasAttachment = (lists?.attachments.length ?? 0) > 0;
+        break;
+      case 'preview': {
+        const first = lists?.textBody.find((p) => p.type.startsWith('text/'));
+        email.preview = first ? previewOf(await partReadableText(read, first.mime)) : '';
+        break;
+      }
+      case 'bodyValues': {
+        const chosen = new Set<BodyPart>();
+        const textual = (p: BodyPart) => p.type.startsWith('text/');
+        if (lists && values.text) lists.textBody.filter(textual).forEach((p) => chosen.add(p));
+        if (lists && values.html) lists.htmlBody.filter(textual).forEach((p) => chosen.add(p));
+        if (body && values.all) {
+          const visit = (p: BodyPart) => {
+            if (p.subParts) p.subParts.forEach(visit);
+            else if (textual(p)) chosen.add(p);
+          };
+          visit(body);
+        }
+        const out: Record<string, unknown> = {};
+        for (const part of chosen) out[part.partId!] = bodyValue(await partText(read, part.mime), values.maxBytes);
+        email.bodyValues = out;
+        break;
+      }
+    }
+  }
+  return email;
+}
+
 const emailGet: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
     const ids = getIds(args, false)!;
-    const wanted = getProperties(args.properties, knownProperties, defaultProperties);
-    const partProperties = getProperties(
-      args.bodyProperties,
-      knownBodyProperties,
-      defaultBodyProperties,
-      'bodyProperties',
-    );
-    const values = bodyValueOptions(args);
+    const request = emailRequest(args);
+    const { wanted } = request;
     const { mail } = context;
     const { folders, state } = await accountFolders(mail.db, context.principal, mail.now());
     const { found, notFound } = await findEmails(context, folders, ids);
     const hashes = found.map((e) => e.row.blobHash);
-    const needsMetadata = wanted.some((p) => (metadataProperties as readonly string[]).includes(p));
-    const needsBody = wanted.some((p) => (bodyProperties as readonly string[]).includes(p));
-    const structures =
-      needsMetadata || needsBody
-        ? await loadComputingMissing(mail, hashes, (some) => mail.index.structures.load(mail.db, some))
-        : [];
-    const metadata = needsMetadata
+    const structures = needsStructure(wanted)
+      ? await loadComputingMissing(mail, hashes, (some) => mail.index.structures.load(mail.db, some))
+      : [];
+    const metadata = needsMetadata(wanted)
       ? await loadComputingMissing(mail, hashes, (some) => loadMetadata(mail.db, some))
       : [];
     const list: Record<string, unknown>[] = [];
     for (const [i, { id, folder, row }] of found.entries()) {
-      const email: Record<string, unknown> = {};
-      const structure = structures[i];
       const meta = metadata[i];
-      const header = (name: string) =>
-        meta?.headers.reduce<string | null>((last, [n, v]) => (n === name ? v : last), null);
-      const has = (name: string) => meta?.headers.some(([n]) => n === name) ?? false;
-      const envelope = structure?.envelope;
-      const body =
-        needsBody && structure ? bodyStructure(structure.tree, (part) => partBlobId(row.emailId, part)) : undefined;
-      const lists = body && bodyLists(body);
-      const headersOf = new Map<BodyPart, { name: string; value: string }[]>();
-      if (body && partProperties.includes('headers')) {
-        const visit = async (part: BodyPart) => {
-          headersOf.set(part, await partHeaders(mail.blobs, row.blobHash, part.mime));
-          for (const sub of part.subParts ?? []) await visit(sub);
-        };
-        await visit(body);
-      }
-      const show = (part: BodyPart) => showPart(part, partProperties, headersOf);
-      for (const property of wanted) {
-        switch (property) {
-          case 'id':
-            email.id = id;
-            break;
-          case 'blobId':
-            email.blobId = messageBlobId(row.emailId);
-            break;
-          case 'threadId':
-            email.threadId = threadId(row.threadId);
-            break;
-          case 'mailboxIds':
-            email.mailboxIds = { [mailboxId(folder.id)]: true };
-            break;
-          case 'keywords':
-            email.keywords = keywordsOf(row.flags);
-            break;
-          case 'size':
-            email.size = row.size;
-            break;
-          case 'receivedAt':
-            email.receivedAt = utcDate(row.internalDate);
-            break;
-          case 'messageId':
-            email.messageId = messageIds(envelope?.messageId);
-            break;
-          case 'inReplyTo':
-            email.inReplyTo = messageIds(envelope?.inReplyTo);
-            break;
-          case 'references':
-            email.references = messageIds(header('references'));
-            break;
-          case 'from':
-          case 'to':
-          case 'cc':
-          case 'bcc':
-            email[property] = addresses(envelope?.[property] ?? null);
-            break;
-          // The envelope fills Sender and Reply-To from From (IMAP); JMAP shows them only when present.
-          case 'sender':
-            email.sender = has('sender') ? addresses(envelope?.sender ?? null) : null;
-            break;
-          case 'replyTo':
-            email.replyTo = has('reply-to') ? addresses(envelope?.replyTo ?? null) : null;
-            break;
-          case 'subject':
-            email.subject = header('subject');
-            break;
-          case 'sentAt':
-            email.sentAt = meta?.sentAt == null ? null : utcDate(meta.sentAt);
-            break;
-          case 'bodyStructure':
-            email.bodyStructure = body ? show(body) : null;
-            break;
-          case 'textBody':
-          case 'htmlBody':
-          case 'attachments':
-            email[property] = lists ? lists[property].map(show) : [];
-            break;
-          case 'hasAttachment':
-            email.hasAttachment = (lists?.attachments.length ?? 0) > 0;
-            break;
-          case 'preview': {
-            const first = lists?.textBody.find((p) => p.type.startsWith('text/'));
-            email.preview = first ? previewOf(await partReadableText(mail.blobs, row.blobHash, first.mime)) : '';
-            break;
-          }
-          case 'bodyValues': {
-            const chosen = new Set<BodyPart>();
-            const textual = (p: BodyPart) => p.type.startsWith('text/');
-            if (lists && values.text) lists.textBody.filter(textual).forEach((p) => chosen.add(p));
-            if (lists && values.html) lists.htmlBody.filter(textual).forEach((p) => chosen.add(p));
-            if (body && values.all) {
-              const visit = (p: BodyPart) => {
-                if (p.subParts) p.subParts.forEach(visit);
-                else if (textual(p)) chosen.add(p);
-              };
-              visit(body);
-            }
-            const out: Record<string, unknown> = {};
-            for (const part of chosen)
-              out[part.partId!] = bodyValue(await partText(mail.blobs, row.blobHash, part.mime), values.maxBytes);
-            email.bodyValues = out;
-            break;
-          }
-        }
-      }
-      list.push(email);
+      list.push(
+        await renderEmail(
+          {
+            read: blobReader(mail.blobs, row.blobHash),
+            prefix: row.prefix,
+            tree: structures[i]?.tree,
+            envelope: structures[i]?.envelope,
+            headers: meta?.headers,
+            sentAt: meta?.sentAt,
+            partBlobId: (part) => partBlobId(row.emailId, part),
+            mailbox: {
+              id,
+              blobId: messageBlobId(row.emailId),
+              threadId: threadId(row.threadId),
+              mailboxIds: { [mailboxId(folder.id)]: true },
+              keywords: keywordsOf(row.flags),
+              size: row.size,
+              receivedAt: utcDate(row.internalDate),
+            },
+          },
+          request,
+        ),
+      );
     }
     return { accountId, state, list, notFound };
   },

@@ -1,4 +1,5 @@
-// Email/set (RFC 8621 4.6): keywords and mailboxIds updates and destroy, through the mailbox
+// Email/set (RFC 8621 4.6): create (email-create.ts: a message written from the object, stored as IMAP
+// APPEND stores one), keywords and mailboxIds updates and destroy, through the mailbox
 // layer's own operations — storeFlags (IMAP STORE), copyMessages with move (IMAP MOVE),
 // deleteMessages (an expunge) — so IMAP sessions see each change as their own kind: FETCH FLAGS,
 // EXPUNGE. A message row is in one folder: moving it makes a row with a new UID there that holds the
@@ -14,6 +15,7 @@ import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
 import { requireAccount } from './method-arguments.ts';
 import { findEmails, type FoundEmail } from './email-get.ts';
+import { createEmails } from './email-create.ts';
 
 interface SetError {
   type: string;
@@ -103,9 +105,8 @@ const emailSet: JmapMethod<JmapCallContext> = {
       throw new MethodError('stateMismatch', 'the account has changed since ifInState');
     const folders = new Map(before.folders.map((f) => [mailboxId(f.id), f]));
 
-    const notCreated: Record<string, SetError> = {};
-    for (const creationId of Object.keys(create))
-      notCreated[creationId] = { type: 'forbidden', description: 'creating Emails is not served yet' };
+    // Made first (RFC 8620 5.3: create, then update, then destroy), each as IMAP APPEND stores a message.
+    const { created, notCreated } = await createEmails(context, before.folders, create);
 
     const updated: Record<string, Record<string, unknown> | null> = {};
     const notUpdated: Record<string, SetError> = {};
@@ -157,7 +158,7 @@ const emailSet: JmapMethod<JmapCallContext> = {
       accountId,
       oldState: before.state,
       newState: after.state,
-      created: null,
+      created: orNull(created),
       updated: orNull(updated),
       destroyed: destroyed.length ? destroyed : null,
       notCreated: orNull(notCreated),

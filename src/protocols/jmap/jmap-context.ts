@@ -11,6 +11,8 @@ export interface JmapCallContext {
   log: Logger;
   /** Identity and EmailSubmission: the directory and the mail flow (absent where sending is not served). */
   sending?: JmapSending;
+  /** maxSizeUpload, also the largest message Email/set and Email/import make (absent: jmap-limits.ts). */
+  maxSizeUpload?: number;
 }
 
 /** What the sending methods need: the directory and mail flow (flow/local-submission.ts) and the client. */

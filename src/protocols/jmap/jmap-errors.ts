@@ -41,7 +41,8 @@ export type MethodErrorType =
   | 'anchorNotFound'
   | 'unsupportedSort'
   | 'unsupportedFilter'
-  | 'tooManyChanges';
+  | 'tooManyChanges'
+  | 'fromAccountNotFound';
 
 /** Thrown by a method; the dispatcher answers `["error", {type, description}, callId]`. */
 export class MethodError extends Error {

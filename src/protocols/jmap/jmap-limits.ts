@@ -3,9 +3,10 @@
 // runs. Each bound keeps one request from holding the server's thread or its memory for long.
 
 export const jmapLimits = {
-  /** Upload is not served yet: nothing may be uploaded. */
-  maxSizeUpload: 0,
-  maxConcurrentUpload: 1,
+  /** Bytes of one upload; the session says the server's message size limit (`[smtp] max_message_size`). */
+  maxSizeUpload: 50_000_000,
+  /** Uploads of one account running at once (on this node). */
+  maxConcurrentUpload: 4,
   /** Bytes of one API request's body. */
   maxSizeRequest: 2_000_000,
   /** Requests of one account running at once (on this node). */

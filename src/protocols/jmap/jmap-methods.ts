@@ -5,6 +5,8 @@ import { emailChangesMethod } from './email-changes.ts';
 import { emailGetMethod } from './email-get.ts';
 import { emailQueryMethod } from './email-query.ts';
 import { emailSetMethod } from './email-set.ts';
+import { emailCopyMethod, emailImportMethod } from './email-create.ts';
+import { emailParseMethod, searchSnippetMethod } from './email-parse.ts';
 import { mailboxMethods } from './mailbox-methods.ts';
 import { vacationMethods } from './vacation-methods.ts';
 import { identityMethods } from './identity-methods.ts';
@@ -22,6 +24,10 @@ export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new
   emailQueryMethod,
   emailChangesMethod,
   emailSetMethod,
+  emailImportMethod,
+  emailCopyMethod,
+  emailParseMethod,
+  searchSnippetMethod,
   ...threadMethods,
   ...identityMethods,
   ...submissionMethods,

@@ -27,6 +27,7 @@ import type { LoginLimiter } from '../../directory/login-limiter.ts';
 import type { MailFlow } from '../../flow/mail-flow.ts';
 import { withAppTokens } from './jmap-auth.ts';
 import { registerTokenRoutes } from './token-routes.ts';
+import { registerUploadRoute } from './jmap-uploads.ts';
 
 /** What JMAP reads of the running server. */
 export interface JmapRoutesContext {
@@ -103,6 +104,10 @@ export function registerJmapRoutes(
 
   const baseUrl = (request: FastifyRequest) =>
     `${secure || request.protocol === 'https' ? 'https' : 'http'}://${request.headers.host ?? request.hostname}`;
+  /** Uploads (and messages made over JMAP) are held to the server's message size limit. */
+  const maxSizeUpload = holdfast.config.smtp.maxMessageSize;
+  const sessionOf = (principal: Principal, request: FastifyRequest) =>
+    sessionResource(principal, baseUrl(request), jmapCapabilities, { maxSizeUpload });
 
   registerWebSocketPlugin(app);
   app.register(async (scope) => {
@@ -146,7 +151,7 @@ export function registerJmapRoutes(
       return reply
         .header('Cache-Control', 'no-cache, no-store, must-revalidate')
         .type('application/json; charset=utf-8')
-        .send(sessionResource(principal, baseUrl(request), jmapCapabilities));
+        .send(sessionOf(principal, request));
     };
     scope.get('/.well-known/jmap', session);
     scope.get('/jmap/session', session);
@@ -169,11 +174,11 @@ export function registerJmapRoutes(
       running.set(principal.id, count + 1);
       try {
         const parsed = parseApiRequest(typeof request.body === 'string' ? request.body : '', requestCapabilities);
-        const context: JmapCallContext = { principal, mail, log, sending: sendingFor(request) };
+        const context: JmapCallContext = { principal, mail, log, sending: sendingFor(request), maxSizeUpload };
         const methodResponses = await runApiRequest(parsed, jmapMethods, context, (error, method) =>
           log.error({ err: error, method, principal: principal.address }, 'jmap: method failed'),
         );
-        const { state } = sessionResource(principal, baseUrl(request), jmapCapabilities);
+        const { state } = sessionOf(principal, request);
         return reply.type('application/json; charset=utf-8').send({
           methodResponses,
           sessionState: state,
@@ -197,13 +202,16 @@ export function registerJmapRoutes(
       return sendDownload(reply, { mail, principal, account, blobId: blob, name, type });
     });
 
-    // Not served yet; the session must name them (RFC 8620 2), so they answer what is missing.
-    const notYet = (what: string) => async (request: FastifyRequest, reply: FastifyReply) => {
-      const principal = await signIn(request, reply);
-      if (!principal) return reply;
-      return problem(reply, 501, { type: 'about:blank', status: 501, detail: `${what} is not served yet` });
-    };
-    scope.post(`${jmapPaths.upload}:account/`, notYet('Upload'));
+    registerUploadRoute(scope, jmapPaths.upload, {
+      db: holdfast.store.db,
+      blobs: holdfast.store.blobs,
+      log,
+      maxSize: maxSizeUpload,
+      maxConcurrent: jmapLimits.maxConcurrentUpload,
+      now: holdfast.now,
+      signIn,
+      problem,
+    });
     registerTokenRoutes(scope, { ...holdfast, passwords: authenticator, secure });
 
     // Push (RFC 8620 7.3, RFC 8887): one hub per server, fed by the mailbox change feed.
@@ -216,7 +224,7 @@ export function registerJmapRoutes(
       capabilities: requestCapabilities,
       signIn,
       problem,
-      sessionState: (principal, request) => sessionResource(principal, baseUrl(request), jmapCapabilities).state,
+      sessionState: (principal, request) => sessionOf(principal, request).state,
     });
   });
 }

@@ -40,9 +40,15 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
   return out;
 }
 
-export function sessionResource(principal: Principal, baseUrl: string, capabilities: ReadonlySet<string>) {
+export function sessionResource(
+  principal: Principal,
+  baseUrl: string,
+  capabilities: ReadonlySet<string>,
+  /** Limits of this server's configuration (maxSizeUpload: its message size limit). */
+  limits: { maxSizeUpload?: number } = {},
+) {
   const account = accountId(principal.id);
-  const serverCapabilities: Record<string, unknown> = { [coreCapability]: { ...jmapLimits } };
+  const serverCapabilities: Record<string, unknown> = { [coreCapability]: { ...jmapLimits, ...limits } };
   for (const capability of capabilities) if (capability !== coreCapability) serverCapabilities[capability] = {};
   serverCapabilities[webSocketCapability] = {
     url: `${baseUrl.replace(/^http/, 'ws')}${jmapPaths.webSocket}`,
