@@ -372,10 +372,12 @@ for (const name of backendNames) {
         ws.send({
           '@type': 'Request',
           id: 'R1',
-          using,
+          using: [...using, 'urn:ietf:params:jmap:submission'],
           methodCalls: [
             ['Core/echo', { hello: 'socket' }, 'e'],
             ['Mailbox/get', { accountId, ids: null, properties: ['role'] }, 'm'],
+            // The sending methods run over the socket as over HTTP.
+            ['Identity/get', { accountId }, 'i'],
           ],
         });
         const response = await ws.next();
@@ -383,6 +385,8 @@ for (const name of backendNames) {
         assert.equal(response.requestId, 'R1');
         assert.deepEqual(response.methodResponses[0], ['Core/echo', { hello: 'socket' }, 'e']);
         assert.ok(response.methodResponses[1][1].list.some((m: { role: string }) => m.role === 'inbox'));
+        assert.equal(response.methodResponses[2][0], 'Identity/get', JSON.stringify(response.methodResponses[2]));
+        assert.ok(response.methodResponses[2][1].list.length >= 1);
         assert.equal(typeof response.sessionState, 'string');
 
         ws.send('not json');

@@ -88,6 +88,16 @@ export function registerJmapRoutes(
       via: 'JMAP',
     },
   });
+  /** Uploads (and messages made over JMAP) are held to the server's message size limit. */
+  const maxSizeUpload = holdfast.config.smtp.maxMessageSize;
+  /** What a method call runs with, over HTTP and over WebSocket alike. */
+  const callContext = (principal: Principal, request: FastifyRequest): JmapCallContext => ({
+    principal,
+    mail,
+    log,
+    sending: sendingFor(request),
+    maxSizeUpload,
+  });
   const signIn = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
     const auth = await tokenOrPassword.authenticate({
       authorization: request.headers.authorization,
@@ -104,8 +114,6 @@ export function registerJmapRoutes(
 
   const baseUrl = (request: FastifyRequest) =>
     `${secure || request.protocol === 'https' ? 'https' : 'http'}://${request.headers.host ?? request.hostname}`;
-  /** Uploads (and messages made over JMAP) are held to the server's message size limit. */
-  const maxSizeUpload = holdfast.config.smtp.maxMessageSize;
   const sessionOf = (principal: Principal, request: FastifyRequest) =>
     sessionResource(principal, baseUrl(request), jmapCapabilities, { maxSizeUpload });
 
@@ -174,7 +182,7 @@ export function registerJmapRoutes(
       running.set(principal.id, count + 1);
       try {
         const parsed = parseApiRequest(typeof request.body === 'string' ? request.body : '', requestCapabilities);
-        const context: JmapCallContext = { principal, mail, log, sending: sendingFor(request), maxSizeUpload };
+        const context = callContext(principal, request);
         const methodResponses = await runApiRequest(parsed, jmapMethods, context, (error, method) =>
           log.error({ err: error, method, principal: principal.address }, 'jmap: method failed'),
         );
@@ -221,6 +229,7 @@ export function registerJmapRoutes(
       hub,
       mail,
       log,
+      callContext,
       capabilities: requestCapabilities,
       signIn,
       problem,

@@ -44,6 +44,8 @@ export interface WebSocketRoute {
   problem(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply;
   /** The session state a Response carries. */
   sessionState(principal: Principal, request: FastifyRequest): string;
+  /** What the socket's method calls run with (as the API endpoint's). */
+  callContext(principal: Principal, request: FastifyRequest): JmapCallContext;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -128,7 +130,7 @@ class JmapSocket implements PushSink {
     private readonly request: FastifyRequest,
     private readonly route: WebSocketRoute,
   ) {
-    this.context = { principal, mail: route.mail, log: route.log };
+    this.context = route.callContext(principal, request);
     this.remove = route.hub.add(principal, this);
     this.check = new SessionCheck(route.mail, principal, {
       log: route.log,
