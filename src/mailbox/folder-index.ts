@@ -56,6 +56,8 @@ export class FolderIndex {
   /** One refresh at a time per folder: two interleaved catch-ups could undo an expunge. */
   private readonly refreshing = new Map<number, Promise<IndexedMessage[]>>();
   private held = 0;
+  /** Each `messages` array in arrival order (see byArrival), made once per array: a change makes a new array. */
+  private readonly arrivalViews = new WeakMap<IndexedMessage[], IndexedMessage[]>();
 
   /** @param maxMessages how many messages all copies together may hold; the least recently used folders go first. */
   constructor(private readonly maxMessages = 500_000) {}
@@ -85,6 +87,23 @@ export class FolderIndex {
       this.refreshing.set(folderId, work);
       return work;
     }
+  }
+
+  /**
+   * The folder's messages by arrival: INTERNALDATE, then UID, oldest first (JMAP's receivedAt order).
+   * UIDs grow with arrival, so this is usually `messages` itself; an APPEND with an older date makes a
+   * sorted copy, kept until the folder changes. Shared like `messages`: never change it.
+   */
+  async byArrival(db: Kysely<Database>, folderId: number, highestModseq?: number): Promise<IndexedMessage[]> {
+    const messages = await this.messages(db, folderId, highestModseq);
+    let view = this.arrivalViews.get(messages);
+    if (!view) {
+      view = messages.every((m, i) => i === 0 || messages[i - 1]!.internalDate <= m.internalDate)
+        ? messages
+        : [...messages].sort((a, b) => a.internalDate - b.internalDate || a.uid - b.uid);
+      this.arrivalViews.set(messages, view);
+    }
+    return view;
   }
 
   private async load(db: Kysely<Database>, folderId: number, modseq: number): Promise<IndexedMessage[]> {

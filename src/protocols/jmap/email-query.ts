@@ -3,17 +3,31 @@
 // text tests, sorted by arrival or size. collapseThreads keeps the first Email of each thread in that
 // order; the thread keyword filters look at every Email of the thread in the account (the folder
 // indexes of all its folders, read only when a filter asks).
+//
+// The common query — one Mailbox (inMailbox), perhaps with keyword conditions, by receivedAt — is
+// read from the folder index's arrival order (INTERNALDATE, then UID) without sorting or copying:
+// the page is picked from that order's newest or oldest end. Ties in a sort are broken by folder and
+// UID in the direction of the first comparator, so the descending order is the ascending one
+// reversed. Queries within one Mailbox whose conditions look only at the message itself can be
+// brought up to date by Email/queryChanges (email-query-changes.ts): canCalculateChanges says so.
 import type { Folder } from '../../mailbox/folders.ts';
 import type { IndexedMessage } from '../../mailbox/folder-index.ts';
 import { loadComputingMissing } from '../../mailbox/message-metadata.ts';
 import { fieldContains, type SearchHeaders } from '../../mailbox/search-headers.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
-import { emailId, parseMailboxId } from './jmap-ids.ts';
+import { emailId, parseEmailId, parseMailboxId } from './jmap-ids.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
-import { applyFilter, queryAnswer, parseFilter, parseSort, queryWindow, requireAccount } from './method-arguments.ts';
+import {
+  applyFilter,
+  parseFilter,
+  parseSort,
+  queryWindow,
+  requireAccount,
+  type Comparator,
+} from './method-arguments.ts';
 
 interface Candidate {
   folderId: number;
@@ -147,67 +161,224 @@ function bodyMatches(context: JmapCallContext, items: Candidate[], needle: strin
   );
 }
 
-/** The folders a filter can match in: the one named by a top-level inMailbox, else all. */
-function searchedFolders(folders: Folder[], filter: unknown): Folder[] {
-  const only =
-    typeof filter === 'object' && filter !== null && !('operator' in filter)
-      ? parseMailboxId((filter as Condition).inMailbox)
-      : undefined;
-  return only === undefined ? folders : folders.filter((f) => f.id === only);
+const threadConditions = new Set(Object.keys(threadKeywordTests));
+
+/** The folder a filter keeps to: a top-level inMailbox, or one among the conditions of a top-level AND. */
+function onlyFolder(filter: unknown): number | undefined {
+  if (typeof filter !== 'object' || filter === null) return undefined;
+  if (!('operator' in filter)) return parseMailboxId((filter as Condition).inMailbox);
+  const { operator, conditions } = filter as { operator: unknown; conditions: unknown };
+  if (operator !== 'AND' || !Array.isArray(conditions)) return undefined;
+  for (const c of conditions) {
+    const folderId =
+      typeof c === 'object' && c !== null && !('operator' in c) ? parseMailboxId(c.inMailbox) : undefined;
+    if (folderId !== undefined) return folderId;
+  }
+  return undefined;
+}
+
+/** The plain conditions of a filter that is one condition or an AND of them; undefined for anything else. */
+function plainConditions(filter: unknown): Condition[] | undefined {
+  if (typeof filter !== 'object' || filter === null) return undefined;
+  if (!('operator' in filter)) return [filter as Condition];
+  const { operator, conditions } = filter as { operator: unknown; conditions: unknown[] };
+  if (operator !== 'AND' || !conditions.every((c) => typeof c === 'object' && c !== null && !('operator' in c)))
+    return undefined;
+  return conditions as Condition[];
+}
+
+/** Whether any condition of the filter tree names one of these properties. */
+function mentions(filter: unknown, names: ReadonlySet<string>): boolean {
+  if (typeof filter !== 'object' || filter === null) return false;
+  if ('operator' in filter) {
+    const { conditions } = filter as { conditions?: unknown[] };
+    return (conditions ?? []).some((c) => mentions(c, names));
+  }
+  return Object.keys(filter).some((name) => names.has(name));
+}
+
+const arrivalConditions = new Set(['inMailbox', 'hasKeyword', 'notKeyword']);
+
+/**
+ * The tests of a query the folder's arrival order answers alone: inMailbox, with or without
+ * hasKeyword/notKeyword, sorted by receivedAt; undefined for any other.
+ */
+function arrivalTests(filter: unknown, sort: Comparator[]): { has: string[]; not: string[] } | undefined {
+  if (sort.length > 1 || (sort.length === 1 && sort[0]!.property !== 'receivedAt')) return undefined;
+  const conditions = plainConditions(filter);
+  if (!conditions?.every((c) => Object.keys(c).every((name) => arrivalConditions.has(name)))) return undefined;
+  const folderId = onlyFolder(filter);
+  const tests = { has: [] as string[], not: [] as string[] };
+  for (const c of conditions) {
+    if (c.inMailbox !== undefined && parseMailboxId(c.inMailbox) !== folderId) return undefined;
+    if (c.hasKeyword !== undefined) tests.has.push(flagOf(c.hasKeyword as string).toLowerCase());
+    if (c.notKeyword !== undefined) tests.not.push(flagOf(c.notKeyword as string).toLowerCase());
+  }
+  return tests;
+}
+
+const hasLowerFlag = (m: IndexedMessage, flag: string) => m.flags.some((f) => f === flag || f.toLowerCase() === flag);
+
+/** The folder's keyword-filtered arrival orders, per arrival order (a folder change makes a new one): a client pages through one. */
+const keywordViews = new WeakMap<IndexedMessage[], Map<string, IndexedMessage[]>>();
+
+function withKeywords(byArrival: IndexedMessage[], tests: { has: string[]; not: string[] }): IndexedMessage[] {
+  if (!tests.has.length && !tests.not.length) return byArrival;
+  const key = `${tests.has.sort().join(' ')}\0${tests.not.sort().join(' ')}`;
+  let views = keywordViews.get(byArrival);
+  if (!views) keywordViews.set(byArrival, (views = new Map()));
+  let view = views.get(key);
+  if (!view) {
+    view = byArrival.filter(
+      (m) => tests.has.every((f) => hasLowerFlag(m, f)) && !tests.not.some((f) => hasLowerFlag(m, f)),
+    );
+    if (views.size >= 8) views.delete(views.keys().next().value!);
+    views.set(key, view);
+  }
+  return view;
+}
+
+/** The query's results in order, read by position (without a copy of the folder's order). */
+export interface OrderedEmails {
+  length: number;
+  at(index: number): IndexedMessage;
+}
+
+export interface EmailQueryResult {
+  accountId: string;
+  state: string;
+  results: OrderedEmails;
+  /**
+   * For a query Email/queryChanges can follow: the one folder it reads, all that folder's messages
+   * now, and the query's order over them (a message's place in it never changes while it stays).
+   */
+  changes?: {
+    folderId: number;
+    exists: boolean;
+    messages: () => Promise<IndexedMessage[]>;
+    compare: (a: IndexedMessage, b: IndexedMessage) => number;
+  };
+}
+
+/** The arguments Email/query and Email/queryChanges share, checked, and all the query's results. */
+export async function runEmailQuery(
+  args: Record<string, unknown>,
+  context: JmapCallContext,
+): Promise<EmailQueryResult> {
+  const accountId = requireAccount(args, context);
+  const filter = parseFilter(args.filter, checkCondition);
+  const sort = parseSort(args.sort, new Set(['receivedAt', 'size']));
+  const collapseThreads = args.collapseThreads ?? false;
+  if (typeof collapseThreads !== 'boolean') throw invalidArguments('collapseThreads must be true or false');
+  const { mail } = context;
+  const { folders, state } = await accountFolders(mail.db, context.principal, mail.now());
+  const messagesOf = (folder: Folder) => mail.index.messages(mail.db, folder.id, Number(folder.highest_modseq));
+  const folderId = onlyFolder(args.filter);
+  const folder = folders.find((f) => f.id === folderId);
+  const comparators = sort.length ? sort : [{ property: 'receivedAt', isAscending: false }];
+  const descending = !comparators[0]!.isAscending;
+  const followable = folderId !== undefined && !collapseThreads && !mentions(args.filter, threadConditions);
+
+  const tests = collapseThreads ? undefined : arrivalTests(args.filter, sort);
+  if (tests && folderId !== undefined) {
+    const byArrival = folder ? await mail.index.byArrival(mail.db, folder.id, Number(folder.highest_modseq)) : [];
+    const matched = withKeywords(byArrival, tests);
+    const last = matched.length - 1;
+    return {
+      accountId,
+      state,
+      results: { length: matched.length, at: descending ? (i) => matched[last - i]! : (i) => matched[i]! },
+      changes: followable
+        ? {
+            folderId,
+            exists: folder !== undefined,
+            messages: async () => (folder ? messagesOf(folder) : []),
+            compare: (a, b) => (descending ? -1 : 1) * (a.internalDate - b.internalDate || a.uid - b.uid),
+          }
+        : undefined,
+    };
+  }
+
+  let flagsOfThreads: Promise<Map<number, string[][]>> | undefined;
+  const threadFlags: ThreadFlags = () =>
+    (flagsOfThreads ??= (async () => {
+      const threads = new Map<number, string[][]>();
+      for (const folder of folders)
+        for (const message of await messagesOf(folder)) {
+          const sets = threads.get(message.threadId);
+          if (sets) sets.push(message.flags);
+          else threads.set(message.threadId, [message.flags]);
+        }
+      return threads;
+    })());
+  const candidates: Candidate[] = [];
+  for (const searched of folderId === undefined ? folders : folder ? [folder] : [])
+    for (const message of await messagesOf(searched)) candidates.push({ folderId: searched.id, message });
+  const kept = await applyFilter(filter, candidates, (condition, items) =>
+    matching(context, threadFlags, condition, items),
+  );
+  const order = (a: Candidate, b: Candidate) => {
+    for (const { property, isAscending } of comparators) {
+      const difference =
+        property === 'size' ? a.message.size - b.message.size : a.message.internalDate - b.message.internalDate;
+      if (difference) return isAscending ? difference : -difference;
+    }
+    // The same order every time: by folder and UID, in the first comparator's direction.
+    const tie = a.folderId - b.folderId || a.message.uid - b.message.uid;
+    return descending ? -tie : tie;
+  };
+  let sorted = candidates.filter((c) => kept.has(c));
+  sorted.sort(order);
+  if (collapseThreads) {
+    const shown = new Set<number>();
+    sorted = sorted.filter((c) => !shown.has(c.message.threadId) && shown.add(c.message.threadId));
+  }
+  return {
+    accountId,
+    state,
+    results: { length: sorted.length, at: (i) => sorted[i]!.message },
+    changes: followable
+      ? {
+          folderId,
+          exists: folder !== undefined,
+          messages: async () => (folder ? messagesOf(folder) : []),
+          compare: (a, b) => order({ folderId, message: a }, { folderId, message: b }),
+        }
+      : undefined,
+  };
+}
+
+/** The index of an Email among the results, -1 when it is not there. */
+export function indexOfEmail(results: OrderedEmails, id: unknown): number {
+  const wanted = parseEmailId(id);
+  if (wanted !== undefined) for (let i = 0; i < results.length; i++) if (results.at(i).emailId === wanted) return i;
+  return -1;
 }
 
 const emailQuery: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
-    const accountId = requireAccount(args, context);
-    const filter = parseFilter(args.filter, checkCondition);
-    const sort = parseSort(args.sort, new Set(['receivedAt', 'size']));
     const window = queryWindow(args);
-    const collapseThreads = args.collapseThreads ?? false;
-    if (typeof collapseThreads !== 'boolean') throw invalidArguments('collapseThreads must be true or false');
-    const { mail } = context;
-    const { folders, state } = await accountFolders(mail.db, context.principal, mail.now());
-    let flagsOfThreads: Promise<Map<number, string[][]>> | undefined;
-    const threadFlags: ThreadFlags = () =>
-      (flagsOfThreads ??= (async () => {
-        const threads = new Map<number, string[][]>();
-        for (const folder of folders)
-          for (const message of await mail.index.messages(mail.db, folder.id)) {
-            const sets = threads.get(message.threadId);
-            if (sets) sets.push(message.flags);
-            else threads.set(message.threadId, [message.flags]);
-          }
-        return threads;
-      })());
-    const candidates: Candidate[] = [];
-    for (const folder of searchedFolders(folders, args.filter))
-      for (const message of await mail.index.messages(mail.db, folder.id))
-        candidates.push({ folderId: folder.id, message });
-    const kept = await applyFilter(filter, candidates, (condition, items) =>
-      matching(context, threadFlags, condition, items),
-    );
-    const comparators = sort.length ? sort : [{ property: 'receivedAt', isAscending: false }];
-    let sorted = candidates.filter((c) => kept.has(c));
-    sorted.sort((a, b) => {
-      for (const { property, isAscending } of comparators) {
-        const order =
-          property === 'size' ? a.message.size - b.message.size : a.message.internalDate - b.message.internalDate;
-        if (order) return isAscending ? order : -order;
-      }
-      // The same order every time: by folder and UID, newest first.
-      return b.folderId - a.folderId || b.message.uid - a.message.uid;
-    });
-    if (collapseThreads) {
-      const shown = new Set<number>();
-      sorted = sorted.filter((c) => !shown.has(c.message.threadId) && shown.add(c.message.threadId));
-    }
-    return queryAnswer(
+    const { accountId, state, results, changes } = await runEmailQuery(args, context);
+    // One page (RFC 8620 5.5: a negative position counts from the end; an anchor wins over position).
+    let start: number;
+    if (window.anchor !== null) {
+      const at = indexOfEmail(results, window.anchor);
+      if (at === -1) throw new MethodError('anchorNotFound', `${window.anchor} is not in the results`);
+      start = Math.max(0, at + window.anchorOffset);
+    } else start = window.position < 0 ? Math.max(0, results.length + window.position) : window.position;
+    const ids: string[] = [];
+    for (let i = start; i < Math.min(results.length, start + window.limit); i++)
+      ids.push(emailId(results.at(i).emailId));
+    return {
       accountId,
-      state,
-      sorted.map((c) => emailId(c.message.emailId)),
-      window,
-      args,
-    );
+      queryState: state,
+      canCalculateChanges: changes !== undefined,
+      position: Math.min(start, results.length),
+      ids,
+      ...(args.calculateTotal === true ? { total: results.length } : {}),
+      ...(window.limited ? { limit: window.limit } : {}),
+    };
   },
 };
 

@@ -4,6 +4,7 @@ import { coreMethods } from './core-methods.ts';
 import { emailChangesMethod } from './email-changes.ts';
 import { emailGetMethod } from './email-get.ts';
 import { emailQueryMethod } from './email-query.ts';
+import { emailQueryChangesMethod } from './email-query-changes.ts';
 import { emailSetMethod } from './email-set.ts';
 import { emailCopyMethod, emailImportMethod } from './email-create.ts';
 import { emailParseMethod, searchSnippetMethod } from './email-parse.ts';
@@ -22,6 +23,7 @@ export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new
   ...vacationMethods,
   emailGetMethod,
   emailQueryMethod,
+  emailQueryChangesMethod,
   emailChangesMethod,
   emailSetMethod,
   emailImportMethod,
