@@ -22,6 +22,7 @@ export const tablesNotCopied: Record<string, string> = {
   backup_runs: "the schedule's record of the source's backups; the target keeps its own from its first",
   jmap_uploads:
     'JMAP uploads, kept a day for the client that made them to import or attach; their contents are not in the backup',
+  web_sessions: 'web app sign-ins: restored, a signed-out or stolen cookie would open the mailbox again',
 };
 
 /** SQLite's own tables, and the shadow tables of the FTS5 index of stores before schema version 25. */

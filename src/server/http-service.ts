@@ -1,5 +1,5 @@
-// The HTTP listeners (plain HTTP and HTTPS). They carry CalDAV and the admin and health API now, and
-// JMAP and the web app as those parts arrive.
+// The HTTP listeners (plain HTTP and HTTPS): CalDAV, the admin and health API, JMAP and the web app
+// (/mail/).
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Holdfast, RunningService } from './holdfast.ts';
 import { listen, type ListenerInfo } from '../net/listen.ts';
@@ -13,6 +13,7 @@ import { registerStatusPage } from '../web/status-page.ts';
 import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts';
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
 import { registerJmapRoutes } from '../protocols/jmap/jmap-routes.ts';
+import { registerWebmailRoutes } from '../web/webmail-routes.ts';
 
 export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   const { config } = holdfast;
@@ -73,5 +74,6 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   registerStatusPage(app, holdfast);
   registerDavRoutes(app, holdfast, secure, authenticator);
   registerJmapRoutes(app, holdfast, secure, authenticator);
+  registerWebmailRoutes(app, holdfast, secure, authenticator);
   return app;
 }

@@ -512,6 +512,20 @@ export interface JmapUploadTable {
   expires_at: number;
 }
 
+/** A signed-in session of the web app (migration 28); the cookie's id is stored as its SHA-256. */
+export interface WebSessionTable {
+  id_hash: string;
+  principal_id: number;
+  /** The principal's session_generation at sign-in: another one ends the session. */
+  session_generation: number;
+  created_at: number;
+  /** Written at most once a minute. */
+  last_seen_at: number;
+  expires_at: number;
+  remote_address: string;
+  user_agent: string;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -554,4 +568,5 @@ export interface Database {
   vacation_responses: VacationResponseTable;
   vacation_replies: VacationReplyTable;
   jmap_uploads: JmapUploadTable;
+  web_sessions: WebSessionTable;
 }

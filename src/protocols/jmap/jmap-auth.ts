@@ -4,6 +4,7 @@
 // token is refused over plain HTTP from another machine as a password is, goes through the login
 // limiter (per source and token prefix, as the admin API counts tokens: a bad token is a failure),
 // and is read from the store at every request, so a revoked token is refused at once, on every node.
+// Or the web app's session cookie (withWebSessions; directory/web-sessions.ts).
 import { ApiTokens, parseBearerAuthorization, tokenAccount } from '../../directory/api-tokens.ts';
 import type { Directory, Principal } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
@@ -15,6 +16,7 @@ import {
   type PlainHttpPolicy,
 } from '../../net/http-credentials.ts';
 import type { Store } from '../../store/store.ts';
+import { WebSessions, type WebSessionRequest } from '../../directory/web-sessions.ts';
 
 export interface JmapSignIn {
   authenticate(request: HttpLoginRequest): Promise<HttpLoginResult>;
@@ -36,6 +38,27 @@ export function withAppTokens(
         tokens.principalOf(bearer, 'jmap'),
       );
       return httpLoginResult(outcome, 'Unknown or revoked app token');
+    },
+  };
+}
+
+/** A sign-in request that may carry the web app's session cookie (directory/web-sessions.ts). */
+export type JmapSignInRequest = HttpLoginRequest & { webSession?: WebSessionRequest };
+
+/**
+ * The web app's session cookie, when a request has no Authorization header and carries one; the
+ * other ways (`inner`) otherwise. The cookie is HttpOnly and SameSite=Strict; requests that change
+ * something must carry the session's CSRF token too, and requests from another origin are refused.
+ */
+export function withWebSessions(inner: JmapSignIn, deps: { store: Store; now(): number }) {
+  const sessions = new WebSessions(deps.store.db, deps.now);
+  return {
+    /** `fromWebSession` on a refusal of the cookie: it is answered without a Basic challenge (no browser prompt). */
+    async authenticate(request: JmapSignInRequest): Promise<HttpLoginResult & { fromWebSession?: true }> {
+      if (request.authorization || !request.webSession) return inner.authenticate(request);
+      const found = await sessions.check(request.webSession);
+      if (!found) return inner.authenticate(request);
+      return found.ok ? { ok: true, principal: found.principal } : { ...found, fromWebSession: true };
     },
   };
 }

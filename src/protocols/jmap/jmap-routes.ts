@@ -25,7 +25,8 @@ import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
 import type { MailFlow } from '../../flow/mail-flow.ts';
-import { withAppTokens } from './jmap-auth.ts';
+import { withAppTokens, withWebSessions } from './jmap-auth.ts';
+import { webSessionRequest } from '../../directory/web-sessions.ts';
 import { registerTokenRoutes } from './token-routes.ts';
 import { registerUploadRoute } from './jmap-uploads.ts';
 
@@ -72,13 +73,16 @@ export function registerJmapRoutes(
     reply.code(status).type(problemType).send(body);
 
   /** The signed-in principal, or undefined once the refusal is sent. */
-  const tokenOrPassword = withAppTokens(authenticator, {
-    store: holdfast.store,
-    directory: holdfast.directory,
-    logins: holdfast.logins,
-    policy: { plaintextLogin: holdfast.config.http.plaintextLogin, httpsPort: holdfast.config.ports.https },
-    now: holdfast.now,
-  });
+  const tokenOrPassword = withWebSessions(
+    withAppTokens(authenticator, {
+      store: holdfast.store,
+      directory: holdfast.directory,
+      logins: holdfast.logins,
+      policy: { plaintextLogin: holdfast.config.http.plaintextLogin, httpsPort: holdfast.config.ports.https },
+      now: holdfast.now,
+    }),
+    holdfast,
+  );
   /** Sending through Identity and EmailSubmission, from this request's client. */
   const sendingFor = (request: FastifyRequest): JmapCallContext['sending'] => ({
     deps: holdfast,
@@ -103,9 +107,11 @@ export function registerJmapRoutes(
       authorization: request.headers.authorization,
       remoteAddress: request.ip ?? 'unknown',
       secure: secure || request.protocol === 'https',
+      // The web app's session cookie (docs/webmail.md), when there is no Authorization header.
+      webSession: webSessionRequest(request, secure || request.protocol === 'https'),
     });
     if (auth.ok) return auth.principal;
-    if (auth.status === 401)
+    if (auth.status === 401 && !auth.fromWebSession)
       reply.header('WWW-Authenticate', ['Basic realm="Holdfast", charset="UTF-8"', 'Bearer realm="Holdfast"']);
     if (auth.retryAfterSeconds) reply.header('Retry-After', String(auth.retryAfterSeconds));
     problem(reply, auth.status, { type: 'about:blank', status: auth.status, detail: auth.message });

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Builds the web app (docs/webmail.md) from webapp/src/ into dist/webapp/, which the HTTP
+// listeners serve at /mail/: one JavaScript and one CSS bundle under assets/, named by a hash of
+// their content (served with a year's caching), and index.html naming them (revalidated at every
+// load). esbuild bundles and minifies; Preact's JSX runtime. Nothing is fetched at run time, and no
+// inline script is written (the pages' Content-Security-Policy allows only these files).
+// `npm run build` (and so `npm install`, `npm start`, `npm test`) runs it from the top of the checkout.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { build } from 'esbuild';
+
+const root = join(import.meta.dirname, '..');
+const source = join(root, 'webapp');
+const out = join(root, 'dist', 'webapp');
+const entry = 'webapp/src/main.tsx';
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'assets'), { recursive: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [entry],
+  outdir: join(out, 'assets'),
+  entryNames: '[name]-[hash]',
+  assetNames: '[name]-[hash]',
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: 'es2022',
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  legalComments: 'eof',
+  metafile: true,
+  logLevel: 'warning',
+});
+const [js, output] = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === entry) ?? [];
+if (!js || !output?.cssBundle) throw new Error(`esbuild made no bundle for ${entry}`);
+const html = readFileSync(join(source, 'index.html'), 'utf8')
+  .replace('{{js}}', `/mail/assets/${basename(js)}`)
+  .replace('{{css}}', `/mail/assets/${basename(output.cssBundle)}`);
+writeFileSync(join(out, 'index.html'), html);

@@ -1,0 +1,195 @@
+// The app's JMAP client: the session resource, method calls on /jmap/api/ and push over EventSource,
+// all on this origin with the session cookie. Requests that change something carry the CSRF token
+// the server gave at sign-in (X-Holdfast-CSRF); JMAP refuses them without it.
+
+export const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission'];
+
+/** Who is signed in, as /mail/api/session and /mail/api/login answer. */
+export interface Me {
+  address: string;
+  name: string | null;
+  csrfToken: string;
+}
+
+export interface EmailAddress {
+  name: string | null;
+  email: string;
+}
+
+export interface Mailbox {
+  id: string;
+  name: string;
+  parentId: string | null;
+  role: string | null;
+  sortOrder: number;
+  totalEmails: number;
+  unreadEmails: number;
+}
+
+export interface EmailSummary {
+  id: string;
+  threadId: string;
+  mailboxIds: Record<string, boolean>;
+  keywords: Record<string, boolean>;
+  from: EmailAddress[] | null;
+  to: EmailAddress[] | null;
+  subject: string | null;
+  receivedAt: string;
+  preview: string;
+  hasAttachment: boolean;
+}
+
+export interface BodyPart {
+  partId: string | null;
+  blobId: string | null;
+  type: string;
+  name: string | null;
+  size: number;
+  cid: string | null;
+  disposition: string | null;
+}
+
+export interface EmailFull extends EmailSummary {
+  cc: EmailAddress[] | null;
+  replyTo: EmailAddress[] | null;
+  sentAt: string | null;
+  messageId: string[] | null;
+  references: string[] | null;
+  textBody: BodyPart[];
+  htmlBody: BodyPart[];
+  attachments: BodyPart[];
+  bodyValues: Record<string, { value: string; isTruncated: boolean }>;
+}
+
+export interface Identity {
+  id: string;
+  name: string;
+  email: string;
+}
+
+/** The session has ended (signed out elsewhere, expired, password changed): sign in again. */
+export class SignedOut extends Error {}
+
+/** A method call answered with an error, or a request refused. */
+export class JmapError extends Error {}
+
+type Call = [string, Record<string, unknown>, string];
+
+export class Jmap {
+  accountId = '';
+  apiUrl = '/jmap/api/';
+  eventSourceUrl = '/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}';
+  downloadUrl = '/jmap/download/{accountId}/{blobId}/{name}?type={type}';
+
+  constructor(private readonly me: Me) {}
+
+  /** Reads the session resource: the account and the URLs. */
+  async start(): Promise<void> {
+    const response = await fetch('/.well-known/jmap', { credentials: 'same-origin' });
+    if (response.status === 401) throw new SignedOut('The session has ended');
+    if (!response.ok) throw new JmapError(`The server answered ${response.status}`);
+    const session = await response.json();
+    this.accountId = session.primaryAccounts['urn:ietf:params:jmap:mail'];
+    // Paths only: the app talks to the origin it was loaded from.
+    this.apiUrl = new URL(session.apiUrl, location.href).pathname;
+    this.eventSourceUrl = pathOf(session.eventSourceUrl);
+    this.downloadUrl = pathOf(session.downloadUrl);
+  }
+
+  /** Runs method calls; answers their responses in order (an `error` response throws). */
+  // biome-ignore lint/suspicious/noExplicitAny: the shape of each answer is the method's
+  async call(calls: Call[]): Promise<any[]> {
+    const response = await fetch(this.apiUrl, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-Holdfast-CSRF': this.me.csrfToken },
+      body: JSON.stringify({ using, methodCalls: calls }),
+    });
+    if (response.status === 401) throw new SignedOut('The session has ended');
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      throw new JmapError(problem.detail ?? `The server answered ${response.status}`);
+    }
+    const body = await response.json();
+    return body.methodResponses.map(([name, args]: [string, Record<string, unknown>]) => {
+      if (name === 'error') throw new JmapError(`${args.type}: ${args.description ?? ''}`);
+      return args;
+    });
+  }
+
+  /** An EventSource for state changes of these types (the browser reconnects by itself). */
+  push(types: string[]): EventSource {
+    const url = this.eventSourceUrl
+      .replace('{types}', types.join(','))
+      .replace('{closeafter}', 'no')
+      .replace('{ping}', '60');
+    return new EventSource(url);
+  }
+
+  downloadHref(blobId: string, name: string | null, type: string): string {
+    return this.downloadUrl
+      .replace('{accountId}', encodeURIComponent(this.accountId))
+      .replace('{blobId}', encodeURIComponent(blobId))
+      .replace('{name}', encodeURIComponent(name ?? 'download'))
+      .replace('{type}', encodeURIComponent(type));
+  }
+}
+
+/** A URL template's path and query, whatever host the server put in it (the braces kept). */
+function pathOf(template: string): string {
+  const at = template.indexOf('/', template.indexOf('//') + 2);
+  return template.includes('//') ? template.slice(at) : template;
+}
+
+/** Signs in; answers who, or throws with the server's words. */
+export async function signIn(username: string, password: string): Promise<Me> {
+  const response = await fetch('/mail/api/login', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const wait = response.headers.get('Retry-After');
+    throw new Error(
+      `${body.message ?? `Sign-in failed (${response.status})`}${wait ? ` (try again in ${wait} s)` : ''}`,
+    );
+  }
+  return body as Me;
+}
+
+/** Who is signed in, or undefined. */
+export async function currentSession(): Promise<Me | undefined> {
+  const response = await fetch('/mail/api/session', { credentials: 'same-origin' });
+  if (response.status === 401) return undefined;
+  if (!response.ok) throw new Error(`The server answered ${response.status}`);
+  return response.json();
+}
+
+export async function signOut(me: Me): Promise<void> {
+  await fetch('/mail/api/logout', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'X-Holdfast-CSRF': me.csrfToken },
+  });
+}
+
+/** "Name <address>, other@example.com" into EmailAddress objects; throws on one that is not an address. */
+export function parseAddresses(text: string): EmailAddress[] {
+  return text
+    .split(/[,;]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const angle = /^(.*)<([^<>\s]+@[^<>\s]+)>$/.exec(part);
+      const name = angle ? angle[1]!.trim().replace(/^"|"$/g, '') || null : null;
+      const email = angle ? angle[2]! : part;
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new Error(`"${part}" is not an email address`);
+      return { name, email };
+    });
+}
+
+export function formatAddress(address: EmailAddress): string {
+  return address.name ? `${address.name} <${address.email}>` : address.email;
+}
