@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { BasicJam, basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
+import { password, startJmapNode } from './jmap-test-node.ts';
 const core = 'urn:ietf:params:jmap:core';
 
 for (const name of backendNames) {
@@ -18,10 +17,7 @@ for (const name of backendNames) {
     const alice = basicAuth('alice@test.example', password);
 
     before(async () => {
-      t = await startTestNode(name);
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
+      ({ t, base } = await startJmapNode(name, ['alice@test.example']));
     });
     after(() => t.stop());
 

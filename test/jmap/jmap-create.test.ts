@@ -6,13 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { basicAuth, postApi } from './jmap-client.ts';
+import type { TestNode } from '../helpers/node.ts';
+import { type JmapTestNode, password, startJmapNode } from './jmap-test-node.ts';
 import { highlight } from '../../src/protocols/jmap/email-parse.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
 
 for (const name of backendNames) {
   describe(`JMAP Email/set create on ${name}`, { skip: skipFor(name) }, () => {
@@ -21,33 +17,24 @@ for (const name of backendNames) {
     let accountId: string;
     let drafts: string;
     let inbox: string;
-    const auth = basicAuth('alice@test.example', password);
-    const call = async (methodCalls: unknown[], who = auth) => {
-      const { status, json } = await postApi(base, { using, methodCalls }, who);
-      assert.equal(status, 200, JSON.stringify(json));
-      return json.methodResponses;
-    };
+    let node: JmapTestNode;
+    let auth: string;
+    const call = (methodCalls: unknown[], who = auth) => node.call(methodCalls, who);
     const upload = async (body: string | Buffer, type: string, who = auth, account = accountId) => {
-      const response = await fetch(`${base}/jmap/upload/${account}/`, {
-        method: 'POST',
-        headers: { Authorization: who, 'Content-Type': type },
-        body: typeof body === 'string' ? body : new Uint8Array(body),
-      });
-      assert.equal(response.status, 201);
-      return (await response.json()).blobId as string;
+      const { status, json } = await node.upload(body, type, who, account);
+      assert.equal(status, 201);
+      return json.blobId as string;
     };
 
     before(async () => {
-      t = await startTestNode(name, { toml: '[smtp]\nmax_message_size = "200KB"\n' });
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'quinn@test.example', password, quotaBytes: 3000 });
-      const session = await (await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: auth } })).json();
-      accountId = Object.keys(session.accounts)[0]!;
-      const [[, boxes]] = await call([['Mailbox/get', { accountId }, 'm']]);
-      drafts = boxes.list.find((m: { role: string }) => m.role === 'drafts').id;
-      inbox = boxes.list.find((m: { role: string }) => m.role === 'inbox').id;
+      node = await startJmapNode(
+        name,
+        ['alice@test.example', { kind: 'user', address: 'quinn@test.example', password, quotaBytes: 3000 }],
+        { toml: '[smtp]\nmax_message_size = "200KB"\n' },
+      );
+      ({ t, base, accountId } = node);
+      auth = node.auth();
+      ({ drafts, inbox } = (await node.mailboxRoles()) as { drafts: string; inbox: string });
     });
     after(() => t.stop());
 
@@ -91,8 +78,7 @@ for (const name of backendNames) {
       assert.match(created.threadId, /^T[0-9]+$/);
       assert.ok(created.size > pdf.length);
 
-      const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await client.connect();
+      const client = await node.imap();
       let source: Buffer;
       try {
         await client.mailboxOpen('Drafts');
@@ -286,9 +272,8 @@ for (const name of backendNames) {
       assert.equal(type('twoBoxes'), 'tooManyMailboxes');
 
       // The mailbox quota.
-      const quinn = basicAuth('quinn@test.example', password);
-      const session = await (await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: quinn } })).json();
-      const quinnAccount = Object.keys(session.accounts)[0]!;
+      const quinn = node.auth('quinn@test.example');
+      const quinnAccount = await node.accountIdOf('quinn@test.example');
       const [[, boxes]] = await call([['Mailbox/get', { accountId: quinnAccount }, 'm']], quinn);
       const quinnDrafts = boxes.list.find((m: { role: string }) => m.role === 'drafts').id;
       const [[, over]] = await call(

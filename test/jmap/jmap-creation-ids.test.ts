@@ -4,41 +4,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+import type { ImapFlow } from 'imapflow';
+import { postApi } from './jmap-client.ts';
+import { type JmapTestNode, mailUsing as using, startJmapNode } from './jmap-test-node.ts';
 const message = (subject: string) =>
   `From: Bob <bob@test.example>\r\nTo: alice@test.example\r\nSubject: ${subject}\r\nDate: Sat, 05 Dec 2026 10:00:00 +0000\r\n\r\nHello\r\n`;
 
 for (const name of backendNames) {
   describe(`JMAP creation ids on ${name}`, { skip: skipFor(name) }, () => {
-    let t: TestNode;
+    let node: JmapTestNode;
     let base: string;
-    const accountIdOf = async () => {
-      const response = await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: auth } });
-      return Object.keys(((await response.json()) as { accounts: Record<string, unknown> }).accounts)[0]!;
-    };
-    const auth = basicAuth('alice@test.example', password);
-    const imap = async <T>(use: (client: ReturnType<typeof imapflowClient>) => Promise<T>) => {
-      const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await client.connect();
-      try {
-        return await use(client);
-      } finally {
-        await client.logout();
-      }
-    };
+    let auth: string;
+    const accountIdOf = () => node.accountIdOf();
+    const imap = <T>(use: (client: ImapFlow) => Promise<T>) => node.withImap(use);
 
     before(async () => {
-      t = await startTestNode(name);
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
+      node = await startJmapNode(name, ['alice@test.example']);
+      ({ base } = node);
+      auth = node.auth();
     });
-    after(() => t.stop());
+    after(() => node.t.stop());
 
     it('moves an Email into a Mailbox created earlier in the same request, and answers createdIds', async () => {
       const accountId = await accountIdOf();

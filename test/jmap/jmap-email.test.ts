@@ -3,13 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { submission } from '../helpers/submission.ts';
-import { BasicJam, basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+import type { TestNode } from '../helpers/node.ts';
+import { type BasicJam, postApi } from './jmap-client.ts';
+import { type JmapTestNode, mailUsing as using, startJmapNode } from './jmap-test-node.ts';
 const attachment = 'attached bytes\n'.repeat(20);
 
 for (const name of backendNames) {
@@ -20,39 +16,26 @@ for (const name of backendNames) {
     let base: string;
     let inbox: string;
     let archive: string;
-    const auth = basicAuth('alice@test.example', password);
-    const imap = async () => {
-      const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await client.connect();
-      return client;
-    };
-    const send = async (subject: string, text: string, extra: object = {}) => {
-      const before = (await t.mailbox('alice@test.example')).length;
-      await submission(t.port('submissions'), 'bob@test.example', password).sendMail({
+    let node: JmapTestNode;
+    let auth: string;
+    const imap = () => node.imap();
+    const send = (subject: string, text: string, extra: object = {}) =>
+      node.deliver('bob@test.example', 'alice@test.example', {
         from: '"Bob Example" <bob@test.example>',
-        to: 'alice@test.example',
         subject,
         text,
         ...extra,
       });
-      await t.waitFor(async () => (await t.mailbox('alice@test.example')).length > before, `${subject} delivered`);
-    };
     const newest = async () => {
       const [query] = await jam.api.Email.query({ accountId, filter: { inMailbox: inbox }, limit: 1 });
       return query.ids[0]!;
     };
 
     before(async () => {
-      t = await startTestNode(name);
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
-      jam = new BasicJam(`${base}/.well-known/jmap`, 'alice@test.example', password);
-      accountId = await jam.getPrimaryAccount();
-      const [boxes] = await jam.api.Mailbox.get({ accountId });
-      inbox = boxes.list.find((m) => m.role === 'inbox')!.id;
-      archive = boxes.list.find((m) => m.role === 'archive')!.id;
+      node = await startJmapNode(name, ['alice@test.example', 'bob@test.example']);
+      ({ t, base, jam, accountId } = node);
+      auth = node.auth();
+      ({ inbox, archive } = (await node.mailboxRoles()) as { inbox: string; archive: string });
     });
     after(() => t.stop());
 
@@ -163,7 +146,7 @@ for (const name of backendNames) {
         fileName: 'figures.txt',
       });
       assert.equal(await part.text(), attachment);
-      const bob = basicAuth('bob@test.example', password);
+      const bob = node.auth('bob@test.example');
       const foreign = await fetch(`${base}/jmap/download/${accountId}/${email.blobId}/m.eml`, {
         headers: { Authorization: bob },
       });

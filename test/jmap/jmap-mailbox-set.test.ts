@@ -6,11 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { BasicJam, basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+import type { TestNode } from '../helpers/node.ts';
+import { type BasicJam, basicAuth, postApi } from './jmap-client.ts';
+import { mailUsing as using, password, startJmapNode } from './jmap-test-node.ts';
 const message = (subject: string) =>
   `From: Bob <bob@test.example>\r\nTo: alice@test.example\r\nSubject: ${subject}\r\nDate: Sat, 05 Dec 2026 10:00:00 +0000\r\n\r\nHello\r\n`;
 
@@ -50,12 +48,7 @@ for (const name of backendNames) {
     const state = async () => (await jam.api.Mailbox.get({ accountId, ids: [] }))[0].state;
 
     before(async () => {
-      t = await startTestNode(name);
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      jam = new BasicJam(`${base}/.well-known/jmap`, 'alice@test.example', password);
-      accountId = await jam.getPrimaryAccount();
+      ({ t, base, jam, accountId } = await startJmapNode(name, ['alice@test.example']));
     });
     after(() => t.stop());
 

@@ -4,33 +4,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { BasicJam, basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+import type { TestNode } from '../helpers/node.ts';
+import { type BasicJam, postApi } from './jmap-client.ts';
+import { type JmapTestNode, mailUsing as using, startJmapNode } from './jmap-test-node.ts';
 const message = (subject: string) =>
   `From: Bob <bob@test.example>\r\nTo: alice@test.example\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@test.example>\r\nDate: Sat, 05 Dec 2026 10:00:00 +0000\r\n\r\nHello\r\n`;
 
 for (const name of backendNames) {
   describe(`JMAP Mailbox on ${name}`, { skip: skipFor(name) }, () => {
+    let node: JmapTestNode;
     let t: TestNode;
     let jam: BasicJam;
     let accountId: string;
-    const imap = async () => {
-      const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await client.connect();
-      return client;
-    };
+    const imap = () => node.imap();
 
     before(async () => {
-      t = await startTestNode(name);
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
-      jam = new BasicJam(`http://127.0.0.1:${t.port('http')}/.well-known/jmap`, 'alice@test.example', password);
-      accountId = await jam.getPrimaryAccount();
+      node = await startJmapNode(name, ['alice@test.example', 'bob@test.example']);
+      ({ t, jam, accountId } = node);
     });
     after(() => t.stop());
 
@@ -136,9 +126,9 @@ for (const name of backendNames) {
     });
 
     it('answers errors per RFC 8620 and never shows another account', async () => {
-      const auth = basicAuth('alice@test.example', password);
-      const base = `http://127.0.0.1:${t.port('http')}`;
-      const bob = new BasicJam(`${base}/.well-known/jmap`, 'bob@test.example', password);
+      const { base } = node;
+      const auth = node.auth();
+      const bob = node.jamOf('bob@test.example');
       const bobAccount = await bob.getPrimaryAccount();
       const { json } = await postApi(
         base,

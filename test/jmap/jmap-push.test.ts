@@ -9,15 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
 import { initHoldfast, loopbackEnv, runHoldfast, startHoldfast, type StartedServer } from '../helpers/cli.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
 import { childrenOf, holderOf } from '../helpers/worker-processes.ts';
 import { openPushConnections } from '../../src/protocols/jmap/jmap-push.ts';
 import { basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+import { type JmapTestNode, mailUsing as using, password, startJmapNode } from './jmap-test-node.ts';
 
 interface PushEvent {
   event: string;
@@ -174,6 +171,7 @@ function refusedUpgrade(url: string, options: { auth?: string; protocol?: string
 
 for (const name of backendNames) {
   describe(`JMAP push on ${name}`, { skip: skipFor(name) }, () => {
+    let node: JmapTestNode;
     let t: TestNode;
     let base: string;
     let accountId: string;
@@ -184,36 +182,21 @@ for (const name of backendNames) {
       streams.push(s);
       return s;
     };
-    const send = async (subject: string) => {
-      const before = (await t.mailbox('alice@test.example')).length;
-      await submission(t.port('submissions'), 'bob@test.example', password).sendMail({
-        from: 'bob@test.example',
-        to: 'alice@test.example',
-        subject,
-        text: `${subject}\n`,
-      });
-      await t.waitFor(async () => (await t.mailbox('alice@test.example')).length > before, `${subject} delivered`);
-    };
+    const send = (subject: string) =>
+      node.deliver('bob@test.example', 'alice@test.example', { subject, text: `${subject}\n` });
     const emailState = async () => {
       const { json } = await postApi(base, { using, methodCalls: [['Email/get', { accountId, ids: [] }, 'g']] }, auth);
       return json.methodResponses[0][1].state as string;
     };
-    const storeFlag = async (flag: string) => {
-      const imap = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await imap.connect();
-      await imap.mailboxOpen('INBOX');
-      await imap.messageFlagsAdd('1:*', [flag]);
-      await imap.logout();
-    };
+    const storeFlag = (flag: string) =>
+      node.withImap(async (imap) => {
+        await imap.mailboxOpen('INBOX');
+        await imap.messageFlagsAdd('1:*', [flag]);
+      });
 
     before(async () => {
-      t = await startTestNode(name);
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
-      const session = await (await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: auth } })).json();
-      accountId = session.primaryAccounts['urn:ietf:params:jmap:mail'];
+      node = await startJmapNode(name, ['alice@test.example', 'bob@test.example']);
+      ({ t, base, accountId } = node);
       await send('first');
     });
     after(async () => {

@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiTokens } from '../../src/directory/api-tokens.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { BasicJam, basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
+import type { TestNode } from '../helpers/node.ts';
+import { type BasicJam, basicAuth, postApi } from './jmap-client.ts';
+import { type JmapTestNode, password, startJmapNode } from './jmap-test-node.ts';
 // biome-ignore lint/suspicious/noExplicitAny: each test reads the fields of the answer it checks
 type Invocation = [string, Record<string, any>, string];
 const using = [
@@ -25,6 +23,7 @@ const draft = (from: string, subject: string, extra = 'To: Bob <bob@test.example
 
 for (const name of backendNames) {
   describe(`JMAP sending on ${name}`, { skip: skipFor(name) }, () => {
+    let node: JmapTestNode;
     let t: TestNode;
     let jam: BasicJam;
     let accountId: string;
@@ -41,13 +40,7 @@ for (const name of backendNames) {
     };
     /** A draft put in Drafts over IMAP, found with Email/query. */
     const putDraft = async (text: string) => {
-      const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await client.connect();
-      try {
-        await client.append('Drafts', text, ['\\Draft', '\\Seen']);
-      } finally {
-        await client.logout();
-      }
+      await node.withImap((client) => client.append('Drafts', text, ['\\Draft', '\\Seen']));
       const drafts = await mailboxByRole('drafts');
       const subject = /^Subject: (.*)$/m.exec(text)![1]!;
       const [found] = await jam.api.Email.query({ accountId, filter: { inMailbox: drafts, subject } });
@@ -60,16 +53,15 @@ for (const name of backendNames) {
     };
 
     before(async () => {
-      t = await startTestNode(name);
+      node = await startJmapNode(name, [
+        { kind: 'user', address: 'alice@test.example', password, displayName: 'Alice' },
+        'bob@test.example',
+        'hidden@test.example',
+        { kind: 'shared', address: 'team@test.example' },
+      ]);
+      ({ t, base, jam, accountId } = node);
       const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password, displayName: 'Alice' });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'hidden@test.example', password });
-      await tenant.addPrincipal({ kind: 'shared', address: 'team@test.example' });
       await tenant.grant('team@test.example', 'alice@test.example', { fullAccess: false, sendAs: true });
-      base = `http://127.0.0.1:${t.port('http')}`;
-      jam = new BasicJam(`${base}/.well-known/jmap`, 'alice@test.example', password);
-      accountId = await jam.getPrimaryAccount();
     });
     after(() => t.stop());
 

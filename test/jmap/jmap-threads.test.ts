@@ -6,13 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { submission } from '../helpers/submission.ts';
-import { BasicJam, basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+import type { TestNode } from '../helpers/node.ts';
+import { type BasicJam, postApi } from './jmap-client.ts';
+import { type JmapTestNode, mailUsing as using, startJmapNode } from './jmap-test-node.ts';
 
 for (const name of backendNames) {
   describe(`JMAP Threads and stable ids on ${name}`, { skip: skipFor(name) }, () => {
@@ -23,22 +19,11 @@ for (const name of backendNames) {
     let inbox: string;
     let archive: string;
 
-    const imap = async () => {
-      const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await client.connect();
-      return client;
-    };
+    let node: JmapTestNode;
+    const imap = () => node.imap();
     /** Sends from Bob to Alice and answers the Email id it got. */
     const send = async (subject: string, headers: { messageId: string; inReplyTo?: string; references?: string[] }) => {
-      const before = (await t.mailbox('alice@test.example')).length;
-      await submission(t.port('submissions'), 'bob@test.example', password).sendMail({
-        from: 'bob@test.example',
-        to: 'alice@test.example',
-        subject,
-        text: `${subject}\n`,
-        ...headers,
-      });
-      await t.waitFor(async () => (await t.mailbox('alice@test.example')).length > before, `${subject} delivered`);
+      await node.deliver('bob@test.example', 'alice@test.example', { subject, text: `${subject}\n`, ...headers });
       const [query] = await jam.api.Email.query({ accountId, filter: { subject }, limit: 1 });
       assert.equal(query.ids.length, 1, `${subject} found`);
       return query.ids[0]!;
@@ -58,16 +43,9 @@ for (const name of backendNames) {
     };
 
     before(async () => {
-      t = await startTestNode(name);
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
-      jam = new BasicJam(`${base}/.well-known/jmap`, 'alice@test.example', password);
-      accountId = await jam.getPrimaryAccount();
-      const [boxes] = await jam.api.Mailbox.get({ accountId });
-      inbox = boxes.list.find((m) => m.role === 'inbox')!.id;
-      archive = boxes.list.find((m) => m.role === 'archive')!.id;
+      node = await startJmapNode(name, ['alice@test.example', 'bob@test.example']);
+      ({ t, base, jam, accountId } = node);
+      ({ inbox, archive } = (await node.mailboxRoles()) as { inbox: string; archive: string });
     });
     after(() => t.stop());
 
@@ -237,12 +215,8 @@ for (const name of backendNames) {
       const [lunch] = await jam.api.Email.query({ accountId, filter: { subject: 'Lunch on Friday' } });
       const aliceEmail = lunch.ids[0]!;
       const aliceThread = (await emailOf(aliceEmail)).threadId;
-      const bob = basicAuth('bob@test.example', password);
-      const bobAccount = await new BasicJam(
-        `${base}/.well-known/jmap`,
-        'bob@test.example',
-        password,
-      ).getPrimaryAccount();
+      const bob = node.auth('bob@test.example');
+      const bobAccount = await node.accountIdOf('bob@test.example');
       const { json } = await postApi(
         base,
         {

@@ -6,12 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { Housekeeping } from '../../src/flow/queue/housekeeping.ts';
 import { silentLogger } from '../../src/logging/logger.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
-const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+import type { TestNode } from '../helpers/node.ts';
+import { type JmapTestNode, startJmapNode } from './jmap-test-node.ts';
 
 const message = [
   'From: "Carol Sender" <carol@elsewhere.example>',
@@ -49,38 +45,23 @@ for (const name of backendNames) {
     let inbox: string;
     let archive: string;
     let maxSizeUpload: number;
-    const auth = basicAuth('alice@test.example', password);
-    const bobAuth = basicAuth('bob@test.example', password);
-    const upload = async (body: string | Buffer, type = 'message/rfc822', who = auth, account = accountId) => {
-      const response = await fetch(`${base}/jmap/upload/${account}/`, {
-        method: 'POST',
-        headers: { Authorization: who, 'Content-Type': type },
-        body: typeof body === 'string' ? body : new Uint8Array(body),
-      });
-      return { status: response.status, json: await response.json() };
-    };
-    const call = async (methodCalls: unknown[], who = auth) => {
-      const { status, json } = await postApi(base, { using, methodCalls }, who);
-      assert.equal(status, 200, JSON.stringify(json));
-      return json.methodResponses;
-    };
+    let node: JmapTestNode;
+    let auth: string;
+    let bobAuth: string;
+    const upload = (body: string | Buffer, type = 'message/rfc822', who = auth, account = accountId) =>
+      node.upload(body, type, who, account);
+    const call = (methodCalls: unknown[], who = auth) => node.call(methodCalls, who);
 
     before(async () => {
-      t = await startTestNode(name, { toml: '[smtp]\nmax_message_size = "1MB"\n' });
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
-      const session = await (await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: auth } })).json();
-      accountId = Object.keys(session.accounts)[0]!;
-      maxSizeUpload = session.capabilities['urn:ietf:params:jmap:core'].maxSizeUpload;
-      const bobSession = await (
-        await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: bobAuth } })
-      ).json();
-      bobAccount = Object.keys(bobSession.accounts)[0]!;
-      const [[, boxes]] = await call([['Mailbox/get', { accountId }, 'm']]);
-      inbox = boxes.list.find((m: { role: string }) => m.role === 'inbox').id;
-      archive = boxes.list.find((m: { role: string }) => m.role === 'archive').id;
+      node = await startJmapNode(name, ['alice@test.example', 'bob@test.example'], {
+        toml: '[smtp]\nmax_message_size = "1MB"\n',
+      });
+      ({ t, base, accountId } = node);
+      auth = node.auth();
+      bobAuth = node.auth('bob@test.example');
+      maxSizeUpload = (await node.session()).capabilities['urn:ietf:params:jmap:core'].maxSizeUpload;
+      bobAccount = await node.accountIdOf('bob@test.example');
+      ({ inbox, archive } = (await node.mailboxRoles()) as { inbox: string; archive: string });
     });
     after(() => t.stop());
 
@@ -141,18 +122,14 @@ for (const name of backendNames) {
       assert.equal(email.receivedAt, '2024-01-02T09:45:00Z');
       assert.deepEqual(email.messageId, ['imported-1@elsewhere.example']);
 
-      const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
-      await client.connect();
-      try {
+      await node.withImap(async (client) => {
         await client.mailboxOpen('Archive');
         const fetched = await client.fetchOne('*', { flags: true, internalDate: true, source: true });
         assert.ok(fetched);
         assert.deepEqual([...fetched.flags!].sort(), ['\\Flagged', '\\Seen', 'project']);
         assert.equal((fetched.internalDate as Date).toISOString(), '2024-01-02T09:45:00.000Z');
         assert.equal(fetched.source!.toString(), message);
-      } finally {
-        await client.logout();
-      }
+      });
     });
 
     it('parses uploaded messages and their parts with Email/parse, header forms included', async () => {

@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readBlob } from '../../src/store/blobs/blob-store.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { SmtpTalk } from '../helpers/smtp-talk.ts';
 import { submission } from '../helpers/submission.ts';
-import { BasicJam, basicAuth, postApi } from './jmap-client.ts';
-
-const password = 'Wonderland-42';
+import { type BasicJam, basicAuth, postApi } from './jmap-client.ts';
+import { password, startJmapNode } from './jmap-test-node.ts';
 const day = 86_400_000;
 const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:vacationresponse'];
 
@@ -68,13 +67,10 @@ for (const name of backendNames) {
     };
 
     before(async () => {
-      t = await startTestNode(name);
-      base = `http://127.0.0.1:${t.port('http')}`;
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password, displayName: 'Alice' });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
-      jam = new BasicJam(`${base}/.well-known/jmap`, 'alice@test.example', password);
-      accountId = await jam.getPrimaryAccount();
+      ({ t, base, jam, accountId } = await startJmapNode(name, [
+        { kind: 'user', address: 'alice@test.example', password, displayName: 'Alice' },
+        'bob@test.example',
+      ]));
     });
     after(() => t.stop());
 

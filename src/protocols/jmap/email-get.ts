@@ -37,7 +37,8 @@ import { keywordsOf } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
 import { getIds, getProperties, requireAccount, unsignedInt } from './method-arguments.ts';
 
-const metadataProperties = [
+/** The properties of an Email read from its header fields (RFC 8621 4.1.2-4.1.3). */
+export const metadataProperties = [
   'messageId',
   'inReplyTo',
   'references',
@@ -59,6 +60,16 @@ const bodyProperties = [
   'hasAttachment',
   'preview',
 ] as const;
+/** What Email/get shows of a message's content when no properties are named (Email/parse too: RFC 8621 4.9). */
+export const defaultContentProperties = [
+  ...metadataProperties,
+  'hasAttachment',
+  'preview',
+  'bodyValues',
+  'textBody',
+  'htmlBody',
+  'attachments',
+];
 const defaultProperties = [
   'id',
   'blobId',
@@ -67,13 +78,7 @@ const defaultProperties = [
   'keywords',
   'size',
   'receivedAt',
-  ...metadataProperties,
-  'hasAttachment',
-  'preview',
-  'bodyValues',
-  'textBody',
-  'htmlBody',
-  'attachments',
+  ...defaultContentProperties,
 ];
 const knownProperties: ReadonlySet<string> = new Set([...defaultProperties, 'bodyStructure', 'headers']);
 const knownBodyProperties: ReadonlySet<string> = new Set(bodyPartProperties);

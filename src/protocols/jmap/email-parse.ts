@@ -7,36 +7,15 @@ import libmime from 'libmime';
 import { computeMetadata, loadComputingMissing } from '../../mailbox/message-metadata.ts';
 import type { Folder } from '../../mailbox/folders.ts';
 import { bodyLists, bodyStructure, blobReader, bufferReader, partReadableText } from './email-body.ts';
-import { emailRequest, findEmails, renderEmail } from './email-get.ts';
+import { defaultContentProperties, emailRequest, findEmails, renderEmail } from './email-get.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { invalidArguments, MethodError } from './jmap-errors.ts';
 import { jmapLimits, maxFilterDepth } from './jmap-limits.ts';
 import { readResolved, resolveBlob } from './jmap-blobs.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { accountFolders } from './mail-folders.ts';
-import { requireAccount } from './method-arguments.ts';
+import { idList, requireAccount } from './method-arguments.ts';
 import { partBlobId } from './jmap-ids.ts';
-
-/** What Email/parse shows when the client names no properties (RFC 8621 4.9). */
-const parseDefaults = [
-  'messageId',
-  'inReplyTo',
-  'references',
-  'sender',
-  'from',
-  'to',
-  'cc',
-  'bcc',
-  'replyTo',
-  'subject',
-  'sentAt',
-  'hasAttachment',
-  'preview',
-  'bodyValues',
-  'textBody',
-  'htmlBody',
-  'attachments',
-];
 
 /** Bytes of messages parsed by one Email/parse call at most (each is parsed in memory). */
 const maxParsedBytes = 100_000_000;
@@ -45,19 +24,15 @@ const emailParse: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const { blobIds } = args;
-    if (!Array.isArray(blobIds) || !blobIds.every((id) => typeof id === 'string'))
-      throw invalidArguments('blobIds must be a list of blob ids');
-    if (blobIds.length > jmapLimits.maxObjectsInGet)
-      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInGet} blobs in one Email/parse`);
-    const request = emailRequest(args, parseDefaults);
+    const blobIds = idList(args, 'blobIds', 'blob', 'Email/parse');
+    const request = emailRequest(args, defaultContentProperties);
     // The id is always asked for by getProperties; an Email/parse answers it null (no Email yet).
     const parsed: Record<string, unknown> = {};
     const notParsable: string[] = [];
     const notFound: string[] = [];
     const maxSize = context.maxSizeUpload ?? jmapLimits.maxSizeUpload;
     let budget = maxParsedBytes;
-    for (const blobId of new Set(blobIds as string[])) {
+    for (const blobId of new Set(blobIds)) {
       const blob = await resolveBlob(context, blobId);
       if (!blob) {
         notFound.push(blobId);
@@ -199,15 +174,11 @@ const searchSnippetGet: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const { emailIds } = args;
-    if (!Array.isArray(emailIds) || !emailIds.every((id) => typeof id === 'string'))
-      throw invalidArguments('emailIds must be a list of Email ids');
-    if (emailIds.length > jmapLimits.maxObjectsInGet)
-      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInGet} Emails in one SearchSnippet/get`);
+    const emailIds = idList(args, 'emailIds', 'Email', 'SearchSnippet/get');
     const terms = filterTerms(args.filter);
     const { mail } = context;
     const { folders } = await accountFolders(mail.db, context.principal, mail.now());
-    const { found, notFound } = await findEmails(context, folders as Folder[], emailIds as string[]);
+    const { found, notFound } = await findEmails(context, folders as Folder[], emailIds);
     const hashes = found.map((e) => e.row.blobHash);
     const wantsBody = terms.body.length > 0;
     const wantsSubject = terms.subject.length > 0;

@@ -9,12 +9,11 @@ import { maySendFrom } from '../../flow/sender-checks.ts';
 import type { Database, JmapIdentityTable } from '../../store/schema.ts';
 import type { Kysely, Selectable } from 'kysely';
 import type { JmapCallContext } from './jmap-context.ts';
-import { MethodError, invalidArguments } from './jmap-errors.ts';
-import { jmapLimits } from './jmap-limits.ts';
 import type { JmapMethod } from './jmap-request.ts';
-import { boundedString, emailAddresses, sendingOf, submissionCapability, type SetError } from './jmap-sending.ts';
-import { changesSince, highestModseq, modseqOfState, nextModseq } from './object-changes.ts';
-import { getIds, getProperties, maxChanges, requireAccount } from './method-arguments.ts';
+import { boundedString, emailAddresses, sendingOf, submissionCapability } from './jmap-sending.ts';
+import { setResponse, type SetError } from './set-outcome.ts';
+import { changesOfTable, highestModseq, nextModseq } from './object-changes.ts';
+import { getIds, getList, getProperties, requireAccount, requireInState, setArguments } from './method-arguments.ts';
 
 const properties = ['id', 'name', 'email', 'replyTo', 'bcc', 'textSignature', 'htmlSignature', 'mayDelete'] as const;
 const knownProperties: ReadonlySet<string> = new Set(properties);
@@ -137,17 +136,10 @@ const identityGet: JmapMethod<JmapCallContext> = {
     const wanted = getProperties(args.properties, knownProperties, properties);
     const { rows, state } = await currentIdentities(context);
     const byId = new Map(rows.map((r) => [identityId(Number(r.id)), r]));
-    const list: Record<string, unknown>[] = [];
-    const notFound: string[] = [];
-    for (const id of ids ?? [...byId.keys()]) {
-      const row = byId.get(id);
-      if (!row) {
-        notFound.push(id);
-        continue;
-      }
+    const { list, notFound } = await getList(ids, byId, (row) => {
       const all = identityObject(row);
-      list.push(Object.fromEntries(wanted.map((p) => [p, all[p]])));
-    }
+      return Object.fromEntries(wanted.map((p) => [p, all[p]]));
+    });
     return { accountId, state, list, notFound };
   },
 };
@@ -156,21 +148,16 @@ const identityChanges: JmapMethod<JmapCallContext> = {
   capability: submissionCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const since = modseqOfState(args.sinceState, 'i');
-    const limit = maxChanges(args);
     const { state } = await currentIdentities(context);
-    if (since > modseqOfState(state, 'i'))
-      throw new MethodError('cannotCalculateChanges', 'sinceState is newer than this account');
-    const found = await changesSince(context.mail.db, 'jmap_identities', context.principal.id, since, limit);
-    const of = (kind: string) => found.changes.filter((c) => c.kind === kind).map((c) => identityId(c.id));
+    const changes = await changesOfTable(args, context.mail.db, 'jmap_identities', context.principal.id, 'i', state);
     return {
       accountId,
       oldState: args.sinceState,
-      newState: found.hasMore ? identityState(found.upTo) : state,
-      hasMoreChanges: found.hasMore,
-      created: of('created'),
-      updated: of('updated'),
-      destroyed: of('destroyed'),
+      newState: changes.hasMore ? identityState(changes.upTo) : state,
+      hasMoreChanges: changes.hasMore,
+      created: changes.created.map(identityId),
+      updated: changes.updated.map(identityId),
+      destroyed: changes.destroyed.map(identityId),
     };
   },
 };
@@ -233,18 +220,9 @@ const identitySet: JmapMethod<JmapCallContext> = {
     const { principal } = context;
     const { db } = context.mail;
     const { directory } = sendingOf(context).deps;
-    const create = (args.create ?? {}) as Record<string, unknown>;
-    const update = (args.update ?? {}) as Record<string, unknown>;
-    const destroy = (args.destroy ?? []) as unknown[];
-    if (typeof create !== 'object' || Array.isArray(create)) throw invalidArguments('create must be an object');
-    if (typeof update !== 'object' || Array.isArray(update)) throw invalidArguments('update must be an object');
-    if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
-      throw invalidArguments('destroy must be a list of ids');
-    if (Object.keys(create).length + Object.keys(update).length + destroy.length > jmapLimits.maxObjectsInSet)
-      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} objects in one /set`);
+    const { create, update, destroy } = setArguments(args);
     const before = await currentIdentities(context);
-    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.state)
-      throw new MethodError('stateMismatch', 'the identities have changed since ifInState');
+    requireInState(args, before.state, 'the identities');
     const byId = new Map(before.rows.map((r) => [identityId(Number(r.id)), r]));
 
     const created: Record<string, unknown> = {};
@@ -298,7 +276,7 @@ const identitySet: JmapMethod<JmapCallContext> = {
       else changes.push([id, checked.values]);
     }
     const removals: string[] = [];
-    for (const id of destroy as string[]) {
+    for (const id of destroy) {
       const row = byId.get(id);
       if (!row) notDestroyed[id] = { type: 'notFound', description: `no Identity ${id}` };
       else if (row.is_default === 1)
@@ -352,18 +330,15 @@ const identitySet: JmapMethod<JmapCallContext> = {
           destroyed.push(id);
         }
       });
-    const orNull = (value: object) => (Object.keys(value).length ? value : null);
-    return {
-      accountId,
-      oldState: before.state,
-      newState: identityState(await highestModseq(db, 'jmap_identities', principal.id)),
-      created: orNull(created),
-      updated: orNull(updated),
-      destroyed: destroyed.length ? destroyed : null,
-      notCreated: orNull(notCreated),
-      notUpdated: orNull(notUpdated),
-      notDestroyed: orNull(notDestroyed),
-    };
+    const newState = identityState(await highestModseq(db, 'jmap_identities', principal.id));
+    return setResponse(accountId, before.state, newState, {
+      created,
+      updated,
+      destroyed,
+      notCreated,
+      notUpdated,
+      notDestroyed,
+    });
   },
 };
 

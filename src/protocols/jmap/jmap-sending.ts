@@ -12,9 +12,6 @@ export function sendingOf(context: JmapCallContext): JmapSending {
   return context.sending;
 }
 
-/** A SetError (RFC 8620 5.3) with the extra properties some types carry. */
-export type SetError = { type: string; description: string } & Record<string, unknown>;
-
 /** A string of at most `max` characters, or undefined. */
 export const boundedString = (value: unknown, max: number) =>
   typeof value === 'string' && value.length <= max ? value : undefined;

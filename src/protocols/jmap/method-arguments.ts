@@ -1,5 +1,6 @@
 // The arguments every standard method shares (RFC 8620 5.1-5.5), checked once: the account, the
-// ids of a /get with the object limit, properties, sinceState and maxChanges, position and limit.
+// ids of a /get with the object limit, properties, sinceState and maxChanges, position and limit,
+// the create/update/destroy of a /set and its ifInState.
 import { invalidArguments, MethodError } from './jmap-errors.ts';
 import { parseAccountId } from './jmap-ids.ts';
 import { jmapLimits, maxChangesLimit, maxFilterDepth, maxQueryLimit } from './jmap-limits.ts';
@@ -28,6 +29,22 @@ export function getIds(args: Record<string, unknown>, allAllowed: boolean): stri
   return [...new Set(ids as string[])];
 }
 
+/** The list and notFound of a /get (RFC 8620 5.1): the objects of the ids asked for (all when null), in that order. */
+export async function getList<T>(
+  ids: string[] | null,
+  byId: ReadonlyMap<string, T>,
+  render: (item: T) => Record<string, unknown> | Promise<Record<string, unknown>>,
+) {
+  const list: Record<string, unknown>[] = [];
+  const notFound: string[] = [];
+  for (const id of ids ?? [...byId.keys()]) {
+    const item = byId.get(id);
+    if (item === undefined) notFound.push(id);
+    else list.push(await render(item));
+  }
+  return { list, notFound };
+}
+
 /** The properties asked for (the defaults when none), refused when one is not known. */
 export function getProperties(
   value: unknown,
@@ -42,6 +59,39 @@ export function getProperties(
   if (unknown.length) throw invalidArguments(`unknown ${what}: ${unknown.join(', ')}`);
   // The id is always returned (RFC 8620 5.1).
   return [...new Set(what === 'properties' ? ['id', ...(value as string[])] : (value as string[]))];
+}
+
+/** A list of ids (an argument other than a /get's `ids`: blobIds, emailIds), bounded by maxObjectsInGet. */
+export function idList(args: Record<string, unknown>, name: string, what: string, method: string): string[] {
+  const value = args[name];
+  if (!Array.isArray(value) || !value.every((id) => typeof id === 'string'))
+    throw invalidArguments(`${name} must be a list of ${what} ids`);
+  if (value.length > jmapLimits.maxObjectsInGet)
+    throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInGet} ${what}s in one ${method}`);
+  return value as string[];
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** create, update and destroy of a /set (RFC 8620 5.3), checked in shape and refused past maxObjectsInSet. */
+export function setArguments(args: Record<string, unknown>) {
+  const create = args.create ?? {};
+  const update = args.update ?? {};
+  const destroy = args.destroy ?? [];
+  if (!isObject(create)) throw invalidArguments('create must be an object');
+  if (!isObject(update)) throw invalidArguments('update must be an object');
+  if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
+    throw invalidArguments('destroy must be a list of ids');
+  if (Object.keys(create).length + Object.keys(update).length + destroy.length > jmapLimits.maxObjectsInSet)
+    throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} objects in one /set`);
+  return { create, update, destroy: destroy as string[] };
+}
+
+/** ifInState (RFC 8620 5.3): the call is refused when `what` (its objects) has moved on from that state. */
+export function requireInState(args: Record<string, unknown>, state: string, what: string): void {
+  if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== state)
+    throw new MethodError('stateMismatch', `ifInState is not the current state of ${what}: it has changed since`);
 }
 
 export function maxChanges(args: Record<string, unknown>): number {

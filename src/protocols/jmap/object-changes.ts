@@ -6,6 +6,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { isPostgres } from '../../store/prepared-query.ts';
 import type { Database } from '../../store/schema.ts';
 import { MethodError } from './jmap-errors.ts';
+import { maxChanges } from './method-arguments.ts';
 
 export type ModseqTable = 'jmap_identities' | 'jmap_submissions';
 
@@ -70,4 +71,32 @@ export function modseqOfState(state: unknown, prefix: string): number {
   const match = typeof state === 'string' ? new RegExp(`^${prefix}([0-9]{1,15})(?:\\.|$)`).exec(state) : null;
   if (!match) throw new MethodError('cannotCalculateChanges', 'sinceState is not a state this server gave');
   return Number(match[1]);
+}
+
+/**
+ * The arguments and changes of a /changes (RFC 8620 5.2) of a type kept in `table`: the rows changed
+ * since sinceState (`<prefix><MODSEQ>…`), at most maxChanges, by kind (row ids); a state newer than
+ * `currentState` was not made by this server for this account.
+ */
+export async function changesOfTable(
+  args: Record<string, unknown>,
+  db: Kysely<Database>,
+  table: ModseqTable,
+  principalId: number,
+  prefix: string,
+  currentState: string,
+) {
+  const since = modseqOfState(args.sinceState, prefix);
+  const limit = maxChanges(args);
+  if (since > modseqOfState(currentState, prefix))
+    throw new MethodError('cannotCalculateChanges', 'sinceState is newer than this account');
+  const found = await changesSince(db, table, principalId, since, limit);
+  const of = (kind: RowChange['kind']) => found.changes.filter((c) => c.kind === kind).map((c) => c.id);
+  return {
+    hasMore: found.hasMore,
+    upTo: found.upTo,
+    created: of('created'),
+    updated: of('updated'),
+    destroyed: of('destroyed'),
+  };
 }

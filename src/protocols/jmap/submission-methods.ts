@@ -12,21 +12,22 @@ import { emailGetMethod, findEmails, utcDate } from './email-get.ts';
 import { emailSetMethod } from './email-set.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
-import { jmapLimits } from './jmap-limits.ts';
 import { implicitResponses, type JmapMethod, type WithImplicitResponses } from './jmap-request.ts';
-import { sendingOf, submissionCapability, type SetError } from './jmap-sending.ts';
+import { sendingOf, submissionCapability } from './jmap-sending.ts';
+import { setResponse, type SetError } from './set-outcome.ts';
 import { findIdentity, identityId } from './identity-methods.ts';
-import { changesSince, highestModseq, modseqOfState, nextModseq } from './object-changes.ts';
+import { changesOfTable, highestModseq, nextModseq } from './object-changes.ts';
 import {
   applyFilter,
   getIds,
   getProperties,
-  maxChanges,
   parseFilter,
   parseSort,
   queryAnswer,
   queryWindow,
   requireAccount,
+  requireInState,
+  setArguments,
 } from './method-arguments.ts';
 
 type SubmissionRow = Selectable<JmapSubmissionTable>;
@@ -166,16 +167,11 @@ const submissionChanges: JmapMethod<JmapCallContext> = {
   capability: submissionCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const since = modseqOfState(args.sinceState, 's');
     const sinceDelivery = deliveredAt(args.sinceState as string);
-    const limit = maxChanges(args);
     const state = await submissionState(context);
-    if (since > modseqOfState(state, 's'))
-      throw new MethodError('cannotCalculateChanges', 'sinceState is newer than this account');
-    const found = await changesSince(context.mail.db, 'jmap_submissions', context.principal.id, since, limit);
-    const created = found.changes.filter((c) => c.kind === 'created').map((c) => c.id);
-    const updated = new Set(found.changes.filter((c) => c.kind === 'updated').map((c) => c.id));
-    const destroyed = found.changes.filter((c) => c.kind === 'destroyed').map((c) => c.id);
+    const found = await changesOfTable(args, context.mail.db, 'jmap_submissions', context.principal.id, 's', state);
+    const { created, destroyed } = found;
+    const updated = new Set(found.updated);
     if (!found.hasMore) {
       // Deliveries since the state: their submissions are updated (deliveryStatus).
       const delivered = await context.mail.db
@@ -316,15 +312,7 @@ const submissionSet: JmapMethod<JmapCallContext> = {
     const accountId = requireAccount(args, context);
     const { principal, mail } = context;
     const sending = sendingOf(context);
-    const create = (args.create ?? {}) as Record<string, unknown>;
-    const update = (args.update ?? {}) as Record<string, unknown>;
-    const destroy = (args.destroy ?? []) as unknown[];
-    if (typeof create !== 'object' || Array.isArray(create)) throw invalidArguments('create must be an object');
-    if (typeof update !== 'object' || Array.isArray(update)) throw invalidArguments('update must be an object');
-    if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
-      throw invalidArguments('destroy must be a list of ids');
-    if (Object.keys(create).length + Object.keys(update).length + destroy.length > jmapLimits.maxObjectsInSet)
-      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} objects in one /set`);
+    const { create, update, destroy } = setArguments(args);
     const onSuccessUpdate = args.onSuccessUpdateEmail ?? null;
     const onSuccessDestroy = args.onSuccessDestroyEmail ?? null;
     if (onSuccessUpdate !== null && (typeof onSuccessUpdate !== 'object' || Array.isArray(onSuccessUpdate)))
@@ -332,8 +320,7 @@ const submissionSet: JmapMethod<JmapCallContext> = {
     if (onSuccessDestroy !== null && !Array.isArray(onSuccessDestroy))
       throw invalidArguments('onSuccessDestroyEmail must be a list');
     const oldState = await submissionState(context);
-    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== oldState)
-      throw new MethodError('stateMismatch', 'the submissions have changed since ifInState');
+    requireInState(args, oldState, 'the submissions');
 
     const created: Record<string, unknown> = {};
     const notCreated: Record<string, SetError> = {};
@@ -431,7 +418,7 @@ const submissionSet: JmapMethod<JmapCallContext> = {
       (
         await liveRows(
           context,
-          [...Object.keys(update), ...(destroy as string[])].map(parseSubmissionId).filter((n) => n !== undefined),
+          [...Object.keys(update), ...destroy].map(parseSubmissionId).filter((n) => n !== undefined),
         )
       ).map((r) => [submissionId(Number(r.id)), r]),
     );
@@ -458,7 +445,7 @@ const submissionSet: JmapMethod<JmapCallContext> = {
 
     const destroyed: string[] = [];
     const notDestroyed: Record<string, SetError> = {};
-    const removals = (destroy as string[]).filter((id) => {
+    const removals = destroy.filter((id) => {
       if (existing.has(id)) return true;
       notDestroyed[id] = { type: 'notFound', description: `no EmailSubmission ${id}` };
       return false;
@@ -479,18 +466,14 @@ const submissionSet: JmapMethod<JmapCallContext> = {
         }
       });
 
-    const orNull = (value: object) => (Object.keys(value).length ? value : null);
-    const result: WithImplicitResponses = {
-      accountId,
-      oldState,
-      newState: await submissionState(context),
-      created: orNull(created),
-      updated: orNull(updated),
-      destroyed: destroyed.length ? destroyed : null,
-      notCreated: orNull(notCreated),
-      notUpdated: orNull(notUpdated),
-      notDestroyed: orNull(notDestroyed),
-    };
+    const result: WithImplicitResponses = setResponse(accountId, oldState, await submissionState(context), {
+      created,
+      updated,
+      destroyed,
+      notCreated,
+      notUpdated,
+      notDestroyed,
+    });
 
     // onSuccessUpdateEmail / onSuccessDestroyEmail: one implicit Email/set for the successes.
     const emailUpdate: Record<string, unknown> = {};

@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { HoldfastError } from '../../errors.ts';
 import { setVacation, vacationOf, type VacationSettings } from '../../mailbox/vacation.ts';
 import type { JmapCallContext } from './jmap-context.ts';
-import { MethodError, invalidArguments } from './jmap-errors.ts';
+import { MethodError } from './jmap-errors.ts';
 import { vacationResponseCapability, type JmapMethod } from './jmap-request.ts';
-import { getIds, getProperties, requireAccount } from './method-arguments.ts';
+import { getIds, getProperties, requireAccount, requireInState, setArguments } from './method-arguments.ts';
+import { setResponse, type SetError } from './set-outcome.ts';
 
 const singleton = 'singleton';
 const properties = ['id', 'isEnabled', 'fromDate', 'toDate', 'subject', 'textBody', 'htmlBody'] as const;
@@ -121,26 +122,18 @@ const vacationSet: JmapMethod<JmapCallContext> = {
   capability: vacationResponseCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const create = args.create ?? {};
-    const update = args.update ?? {};
-    const destroy = args.destroy ?? [];
-    if (!isObject(create)) throw invalidArguments('create must be an object');
-    if (!isObject(update)) throw invalidArguments('update must be an object');
-    if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
-      throw invalidArguments('destroy must be a list of ids');
+    const { create, update, destroy } = setArguments(args);
     const { db, now } = context.mail;
     const principalId = context.principal.id;
     const before = await vacationOf(db, principalId);
     const oldState = stateOf(before);
-    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== oldState)
-      throw new MethodError('stateMismatch', 'the VacationResponse has changed since ifInState');
+    requireInState(args, oldState, 'the VacationResponse');
 
-    type SetError = { type: string; description: string; properties?: string[] };
     const notCreated: Record<string, SetError> = {};
     for (const creationId of Object.keys(create))
       notCreated[creationId] = { type: 'singleton', description: 'there is one VacationResponse: update it' };
     const notDestroyed: Record<string, SetError> = {};
-    for (const id of destroy as string[])
+    for (const id of destroy)
       notDestroyed[id] = { type: 'singleton', description: 'the VacationResponse cannot be destroyed: turn it off' };
     const updated: Record<string, null> = {};
     const notUpdated: Record<string, SetError> = {};
@@ -166,18 +159,12 @@ const vacationSet: JmapMethod<JmapCallContext> = {
         else throw error;
       }
     }
-    const orNull = (value: object) => (Object.keys(value).length ? value : null);
-    return {
-      accountId,
-      oldState,
-      newState: stateOf(await vacationOf(db, principalId)),
-      created: null,
-      updated: orNull(updated),
-      destroyed: null,
-      notCreated: orNull(notCreated),
-      notUpdated: orNull(notUpdated),
-      notDestroyed: orNull(notDestroyed),
-    };
+    return setResponse(accountId, oldState, stateOf(await vacationOf(db, principalId)), {
+      updated,
+      notCreated,
+      notUpdated,
+      notDestroyed,
+    });
   },
 };
 
