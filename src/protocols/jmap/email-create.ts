@@ -18,25 +18,10 @@ import { readResolved, resolveBlob, type ResolvedBlob } from './jmap-blobs.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
-import { requireAccount } from './method-arguments.ts';
-
-export interface SetError {
-  type: string;
-  description: string;
-  properties?: string[];
-  notFound?: string[];
-  maxSize?: number;
-}
-
-/** A refusal of one object (notCreated). */
-export class CreateError extends Error {
-  constructor(readonly setError: SetError) {
-    super(setError.description);
-  }
-}
-
-const invalid = (property: string, description: string) =>
-  new CreateError({ type: 'invalidProperties', description, properties: [property] });
+import { metadataProperties } from './email-get.ts';
+import { requireRights } from './jmap-accounts.ts';
+import { requireAccount, requireInState } from './method-arguments.ts';
+import { createResponse, invalidProperty, SetFailure, type SetError } from './set-outcome.ts';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -53,27 +38,28 @@ const maxSizeOf = (context: JmapCallContext) => context.maxSizeUpload ?? jmapLim
 export function placement(object: Record<string, unknown>, folders: Map<string, Folder>, now: number) {
   const boxes = object.mailboxIds;
   if (!isObject(boxes) || Object.values(boxes).some((v) => v !== true))
-    throw invalid('mailboxIds', 'mailboxIds must be an object of Mailbox ids set to true');
+    throw invalidProperty('mailboxIds', 'mailboxIds must be an object of Mailbox ids set to true');
   const ids = Object.keys(boxes);
-  if (ids.length === 0) throw invalid('mailboxIds', 'an Email must be in a Mailbox');
+  if (ids.length === 0) throw invalidProperty('mailboxIds', 'an Email must be in a Mailbox');
   if (ids.length > 1)
-    throw new CreateError({
+    throw new SetFailure({
       type: 'tooManyMailboxes',
       description: 'an Email is in one Mailbox on this server (maxMailboxesPerEmail is 1)',
     });
   const folder = folders.get(ids[0]!);
-  if (!folder) throw invalid('mailboxIds', `${ids[0]} is not a Mailbox of this account`);
+  if (!folder) throw invalidProperty('mailboxIds', `${ids[0]} is not a Mailbox of this account`);
   const keywords = object.keywords ?? {};
-  if (!isObject(keywords)) throw invalid('keywords', 'keywords must be an object of keywords set to true');
+  if (!isObject(keywords)) throw invalidProperty('keywords', 'keywords must be an object of keywords set to true');
   const flags: string[] = [];
   for (const [keyword, set] of Object.entries(keywords)) {
-    if (!isKeyword(keyword) || set !== true) throw invalid('keywords', `"${keyword}" is not a keyword set to true`);
+    if (!isKeyword(keyword) || set !== true)
+      throw invalidProperty('keywords', `"${keyword}" is not a keyword set to true`);
     flags.push(flagOf(keyword));
   }
   let internalDate = now;
   if (object.receivedAt !== undefined && object.receivedAt !== null) {
     const ms = typeof object.receivedAt === 'string' ? utcDateMs(object.receivedAt) : undefined;
-    if (ms === undefined) throw invalid('receivedAt', 'receivedAt must be a UTCDate (2024-01-31T10:00:00Z)');
+    if (ms === undefined) throw invalidProperty('receivedAt', 'receivedAt must be a UTCDate (2024-01-31T10:00:00Z)');
     internalDate = ms;
   }
   return { folder, flags, internalDate };
@@ -91,9 +77,10 @@ export async function storeEmail(
   where: ReturnType<typeof placement>,
   content: Buffer,
 ): Promise<Record<string, unknown>> {
+  requireRights(context, 'i', 'Adding an Email');
   const maxSize = maxSizeOf(context);
   if (content.length > maxSize)
-    throw new CreateError({ type: 'tooLarge', description: `a message is at most ${maxSize} bytes`, maxSize });
+    throw new SetFailure({ type: 'tooLarge', description: `a message is at most ${maxSize} bytes`, maxSize });
   try {
     const appended = await appendContent(context.mail, where.folder, content, {
       flags: where.flags,
@@ -107,21 +94,21 @@ export async function storeEmail(
       size: content.length,
     };
   } catch (error) {
-    if (error instanceof QuotaExceeded) throw new CreateError({ type: 'overQuota', description: error.message });
+    if (error instanceof QuotaExceeded) throw new SetFailure({ type: 'overQuota', description: error.message });
     throw error;
   }
 }
 
 /** A blob's bytes for a message being made or imported, refusing what is missing or too large. */
-async function blobBytes(context: JmapCallContext, blobId: unknown, property: string): Promise<Buffer> {
-  if (typeof blobId !== 'string') throw invalid(property, 'blobId must be a blob id');
+export async function blobBytes(context: JmapCallContext, blobId: unknown, property: string): Promise<Buffer> {
+  if (typeof blobId !== 'string') throw invalidProperty(property, 'blobId must be a blob id');
   const blob: ResolvedBlob | undefined = await resolveBlob(context, blobId);
   const notFound = () =>
-    new CreateError({ type: 'blobNotFound', description: `no blob ${blobId} in this account`, notFound: [blobId] });
+    new SetFailure({ type: 'blobNotFound', description: `no blob ${blobId} in this account`, notFound: [blobId] });
   if (!blob) throw notFound();
   const maxSize = maxSizeOf(context);
   if (blob.size > maxSize)
-    throw new CreateError({ type: 'tooLarge', description: `a message is at most ${maxSize} bytes`, maxSize });
+    throw new SetFailure({ type: 'tooLarge', description: `a message is at most ${maxSize} bytes`, maxSize });
   const bytes = await readResolved(blob);
   if (!bytes) throw notFound();
   return bytes;
@@ -134,17 +121,7 @@ const creatableProperties: ReadonlySet<string> = new Set([
   'mailboxIds',
   'keywords',
   'receivedAt',
-  'messageId',
-  'inReplyTo',
-  'references',
-  'sender',
-  'from',
-  'to',
-  'cc',
-  'bcc',
-  'replyTo',
-  'subject',
-  'sentAt',
+  ...metadataProperties,
   'bodyStructure',
   'bodyValues',
   'textBody',
@@ -179,7 +156,7 @@ function headerFieldsOf(object: Record<string, unknown>, topLevel: boolean, path
   const seen = new Set<string>();
   const add = (property: string, field: string, form: HeaderForm, value: unknown, all: boolean) => {
     const lower = field.toLowerCase();
-    if (seen.has(lower)) throw invalid(property, `${field} is given by two properties`);
+    if (seen.has(lower)) throw invalidProperty(property, `${field} is given by two properties`);
     seen.add(lower);
     if (value === null || value === undefined) return;
     try {
@@ -191,28 +168,28 @@ function headerFieldsOf(object: Record<string, unknown>, topLevel: boolean, path
         fields.push({ key: field, value: text, raw: form === 'Raw' });
       }
     } catch (error) {
-      if (error instanceof HeaderValueError) throw invalid(property, `${property}: ${error.message}`);
+      if (error instanceof HeaderValueError) throw invalidProperty(property, `${property}: ${error.message}`);
       throw error;
     }
   };
   const headerProperties = Object.keys(object).filter((p) => p.startsWith('header:'));
   if (headerProperties.length > maxHeaderProperties)
-    throw invalid(`${path}header:`, `at most ${maxHeaderProperties} header properties`);
+    throw invalidProperty(`${path}header:`, `at most ${maxHeaderProperties} header properties`);
   for (const property of headerProperties) {
     let spec: ReturnType<typeof parseHeaderProperty>;
     try {
       spec = parseHeaderProperty(property);
     } catch {
-      throw invalid(`${path}${property}`, `${property} is not a header property`);
+      throw invalidProperty(`${path}${property}`, `${property} is not a header property`);
     }
     if (!spec) continue;
     const lower = spec.name.toLowerCase();
     if (lower === 'content-transfer-encoding')
-      throw invalid(`${path}${property}`, 'the server chooses the transfer encoding');
+      throw invalidProperty(`${path}${property}`, 'the server chooses the transfer encoding');
     if (topLevel && lower.startsWith('content-'))
-      throw invalid(property, 'Content-* fields belong to body parts, not to the Email');
+      throw invalidProperty(property, 'Content-* fields belong to body parts, not to the Email');
     if (!topLevel && (formattedFields.has(lower) || lower === 'mime-version'))
-      throw invalid(`${path}${property}`, `${spec.name} belongs to the Email, not to a body part`);
+      throw invalidProperty(`${path}${property}`, `${spec.name} belongs to the Email, not to a body part`);
     add(`${path}${property}`, spec.name, spec.form, object[property], spec.all);
   }
   if (topLevel)
@@ -248,26 +225,28 @@ class BodyBuilder {
 
   /** One EmailBodyPart of the object (`path` names it in errors). */
   async part(value: unknown, path: string, depth: number, defaultType?: string): Promise<PartPlan> {
-    if (!isObject(value)) throw invalid(path, 'a body part is an object');
-    if (++this.parts > maxParts) throw invalid(path, `an Email has at most ${maxParts} body parts`);
-    if (depth > maxDepth) throw invalid(path, `body parts nest at most ${maxDepth} deep`);
-    if (value.headers !== undefined) throw invalid(`${path}/headers`, 'give header:… properties instead of headers');
+    if (!isObject(value)) throw invalidProperty(path, 'a body part is an object');
+    if (++this.parts > maxParts) throw invalidProperty(path, `an Email has at most ${maxParts} body parts`);
+    if (depth > maxDepth) throw invalidProperty(path, `body parts nest at most ${maxDepth} deep`);
+    if (value.headers !== undefined)
+      throw invalidProperty(`${path}/headers`, 'give header:… properties instead of headers');
     const str = (key: string) => {
       const v = value[key];
       if (v === undefined || v === null) return undefined;
       if (typeof v !== 'string' || v.length > 1000 || /[\r\n]/.test(v))
-        throw invalid(`${path}/${key}`, `${key} must be a string`);
+        throw invalidProperty(`${path}/${key}`, `${key} must be a string`);
       return v;
     };
     let type = str('type')?.toLowerCase();
-    if (type !== undefined && !mediaType.test(type)) throw invalid(`${path}/type`, `${type} is not a media type`);
+    if (type !== undefined && !mediaType.test(type))
+      throw invalidProperty(`${path}/type`, `${type} is not a media type`);
     const language = value.language;
     if (
       language !== undefined &&
       language !== null &&
       !(Array.isArray(language) && language.every((l) => typeof l === 'string' && /^[\w-]{1,40}$/.test(l)))
     )
-      throw invalid(`${path}/language`, 'language is a list of language tags');
+      throw invalidProperty(`${path}/language`, 'language is a list of language tags');
     const plan: PartPlan = {
       type: type ?? '',
       name: str('name'),
@@ -279,29 +258,29 @@ class BodyBuilder {
       fields: headerFieldsOf(value, false, `${path}/`),
     };
     if (plan.fields.some((f) => /^content-type$/i.test(f.key)) && type)
-      throw invalid(`${path}/type`, 'Content-Type is given by two properties');
+      throw invalidProperty(`${path}/type`, 'Content-Type is given by two properties');
     if (value.subParts !== undefined) {
-      if (!type?.startsWith('multipart/')) throw invalid(`${path}/type`, 'a part with subParts is multipart/…');
+      if (!type?.startsWith('multipart/')) throw invalidProperty(`${path}/type`, 'a part with subParts is multipart/…');
       if (!Array.isArray(value.subParts) || value.subParts.length === 0)
-        throw invalid(`${path}/subParts`, 'subParts is a list of parts');
+        throw invalidProperty(`${path}/subParts`, 'subParts is a list of parts');
       plan.subParts = [];
       for (const [i, sub] of value.subParts.entries())
         plan.subParts.push(await this.part(sub, `${path}/subParts/${i}`, depth + 1));
       return plan;
     }
-    if (type?.startsWith('multipart/')) throw invalid(`${path}/subParts`, 'a multipart part has subParts');
+    if (type?.startsWith('multipart/')) throw invalidProperty(`${path}/subParts`, 'a multipart part has subParts');
     const partId = value.partId;
     const blobId = value.blobId;
     if ((partId === undefined || partId === null) === (blobId === undefined || blobId === null))
-      throw invalid(path, 'a body part has either partId (of bodyValues) or blobId');
+      throw invalidProperty(path, 'a body part has either partId (of bodyValues) or blobId');
     if (typeof partId === 'string') {
       const body = this.bodyValues[partId];
       if (!isObject(body) || typeof body.value !== 'string')
-        throw invalid(`${path}/partId`, `bodyValues has no value for part ${partId}`);
+        throw invalidProperty(`${path}/partId`, `bodyValues has no value for part ${partId}`);
       if (body.isTruncated === true || body.isEncodingProblem === true)
-        throw invalid('bodyValues', `the value of part ${partId} is truncated or has an encoding problem`);
+        throw invalidProperty('bodyValues', `the value of part ${partId} is truncated or has an encoding problem`);
       type ??= defaultType ?? 'text/plain';
-      if (!type.startsWith('text/')) throw invalid(`${path}/type`, 'a part from bodyValues is text/…');
+      if (!type.startsWith('text/')) throw invalidProperty(`${path}/type`, 'a part from bodyValues is text/…');
       plan.type = type;
       plan.charset = 'utf-8';
       plan.content = body.value.replace(/\r?\n/g, '\r\n');
@@ -319,7 +298,7 @@ class BodyBuilder {
     this.bytes += bytes;
     const maxSize = maxSizeOf(this.context);
     if (this.bytes > maxSize)
-      throw new CreateError({ type: 'tooLarge', description: `a message is at most ${maxSize} bytes`, maxSize });
+      throw new SetFailure({ type: 'tooLarge', description: `a message is at most ${maxSize} bytes`, maxSize });
   }
 }
 
@@ -360,35 +339,35 @@ function mimeNode(plan: PartPlan, parent?: MimeNode): MimeNode {
 export async function composeEmail(context: JmapCallContext, object: Record<string, unknown>): Promise<Buffer> {
   for (const property of Object.keys(object))
     if (!creatableProperties.has(property) && !property.startsWith('header:'))
-      throw invalid(
+      throw invalidProperty(
         property,
         `${property} cannot be given when making an Email (the server sets it, or it is not one)`,
       );
   const fields = headerFieldsOf(object, true, '');
   const bodyValues = object.bodyValues ?? {};
-  if (!isObject(bodyValues)) throw invalid('bodyValues', 'bodyValues is an object of part ids');
+  if (!isObject(bodyValues)) throw invalidProperty('bodyValues', 'bodyValues is an object of part ids');
   const builder = new BodyBuilder(context, bodyValues);
   let root: PartPlan;
   if (object.bodyStructure !== undefined && object.bodyStructure !== null) {
     for (const list of ['textBody', 'htmlBody', 'attachments'])
       if (object[list] !== undefined && object[list] !== null)
-        throw invalid(list, `${list} cannot be given with bodyStructure`);
+        throw invalidProperty(list, `${list} cannot be given with bodyStructure`);
     root = await builder.part(object.bodyStructure, 'bodyStructure', 0);
   } else {
     const single = async (property: 'textBody' | 'htmlBody', type: string) => {
       const value = object[property];
       if (value === undefined || value === null) return undefined;
       if (!Array.isArray(value) || value.length !== 1)
-        throw invalid(property, `${property} is a list of one part (give more parts in bodyStructure)`);
+        throw invalidProperty(property, `${property} is a list of one part (give more parts in bodyStructure)`);
       const part = await builder.part(value[0], `${property}/0`, 0, type);
-      if (part.type !== type) throw invalid(`${property}/0/type`, `the part of ${property} is ${type}`);
+      if (part.type !== type) throw invalidProperty(`${property}/0/type`, `the part of ${property} is ${type}`);
       return part;
     };
     const text = await single('textBody', 'text/plain');
     const html = await single('htmlBody', 'text/html');
     const attachments: PartPlan[] = [];
     const listed = object.attachments ?? [];
-    if (!Array.isArray(listed)) throw invalid('attachments', 'attachments is a list of parts');
+    if (!Array.isArray(listed)) throw invalidProperty('attachments', 'attachments is a list of parts');
     for (const [i, part] of listed.entries()) attachments.push(await builder.part(part, `attachments/${i}`, 0));
     root = simpleBody(text, html, attachments);
   }
@@ -420,11 +399,11 @@ export async function createEmails(context: JmapCallContext, folders: Folder[], 
   const notCreated: Record<string, SetError> = {};
   for (const [creationId, object] of Object.entries(create)) {
     try {
-      if (!isObject(object)) throw new CreateError({ type: 'invalidProperties', description: 'an Email is an object' });
+      if (!isObject(object)) throw new SetFailure({ type: 'invalidProperties', description: 'an Email is an object' });
       const where = placement(object, byId, context.mail.now());
       created[creationId] = await storeEmail(context, where, await composeEmail(context, object));
     } catch (error) {
-      if (!(error instanceof CreateError)) throw error;
+      if (!(error instanceof SetFailure)) throw error;
       notCreated[creationId] = error.setError;
     }
   }
@@ -451,54 +430,30 @@ const emailImport: JmapMethod<JmapCallContext> = {
       throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} Emails in one Email/import`);
     const { mail, principal } = context;
     const before = await accountFolders(mail.db, principal, mail.now());
-    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.state)
-      throw new MethodError('stateMismatch', 'the account has changed since ifInState');
+    requireInState(args, before.state, 'the account');
     const folders = new Map(before.folders.map((f) => [mailboxId(f.id), f]));
     const created: Record<string, Record<string, unknown>> = {};
     const notCreated: Record<string, SetError> = {};
     for (const [creationId, object] of Object.entries(emails)) {
       try {
         if (!isObject(object))
-          throw new CreateError({ type: 'invalidProperties', description: 'an EmailImport is an object' });
+          throw new SetFailure({ type: 'invalidProperties', description: 'an EmailImport is an object' });
         for (const property of Object.keys(object))
           if (!['blobId', 'mailboxIds', 'keywords', 'receivedAt'].includes(property))
-            throw invalid(property, `${property} is not a property of an EmailImport`);
+            throw invalidProperty(property, `${property} is not a property of an EmailImport`);
         const where = placement(object, folders, mail.now());
         const content = await blobBytes(context, object.blobId, 'blobId');
         if (!isMessage(content))
-          throw new CreateError({ type: 'invalidEmail', description: 'the blob is not an RFC 5322 message' });
+          throw new SetFailure({ type: 'invalidEmail', description: 'the blob is not an RFC 5322 message' });
         created[creationId] = await storeEmail(context, where, content);
       } catch (error) {
-        if (!(error instanceof CreateError)) throw error;
+        if (!(error instanceof SetFailure)) throw error;
         notCreated[creationId] = error.setError;
       }
     }
     const after = await accountFolders(mail.db, principal, mail.now());
-    const orNull = (value: object) => (Object.keys(value).length ? value : null);
-    return {
-      accountId,
-      oldState: before.state,
-      newState: after.state,
-      created: orNull(created),
-      notCreated: orNull(notCreated),
-    };
-  },
-};
-
-// Email/copy: between accounts only (RFC 8620 5.4). The session lists one account, the user's own:
-// folders shared with the user are not JMAP accounts yet (docs/jmap.md), so there is no other
-// account to copy from. Within the account a copy is not a copy: an Email is in one Mailbox, and
-// Email/set's mailboxIds moves it.
-const emailCopy: JmapMethod<JmapCallContext> = {
-  capability: mailCapability,
-  async run(args, context) {
-    const accountId = requireAccount(args, context);
-    if (typeof args.fromAccountId !== 'string') throw invalidArguments('fromAccountId is required');
-    if (args.fromAccountId === accountId)
-      throw invalidArguments('fromAccountId must be another account than accountId (use Email/set to move)');
-    throw new MethodError('fromAccountNotFound', `no account ${args.fromAccountId} for ${context.principal.address}`);
+    return createResponse(accountId, before.state, after.state, { created, notCreated });
   },
 };
 
 export const emailImportMethod: [string, JmapMethod<JmapCallContext>] = ['Email/import', emailImport];
-export const emailCopyMethod: [string, JmapMethod<JmapCallContext>] = ['Email/copy', emailCopy];

@@ -7,30 +7,15 @@
 import { applyFlagChange, copyMessages, deleteMessages, storeFlags } from '../../mailbox/messages.ts';
 import type { Folder } from '../../mailbox/folders.ts';
 import type { JmapCallContext } from './jmap-context.ts';
-import { MethodError, invalidArguments } from './jmap-errors.ts';
 import { mailboxId } from './jmap-ids.ts';
-import { jmapLimits } from './jmap-limits.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
-import { requireAccount } from './method-arguments.ts';
+import { requireAccount, requireInState, setArguments } from './method-arguments.ts';
+import { invalidProperty, SetFailure, setResponse, type SetError } from './set-outcome.ts';
 import { findEmails, type FoundEmail } from './email-get.ts';
+import { requireRights } from './jmap-accounts.ts';
 import { createEmails } from './email-create.ts';
-
-interface SetError {
-  type: string;
-  description: string;
-  properties?: string[];
-}
-
-class PatchError extends Error {
-  constructor(readonly setError: SetError) {
-    super(setError.description);
-  }
-}
-
-const invalidProperty = (property: string, description: string) =>
-  new PatchError({ type: 'invalidProperties', description, properties: [property] });
 
 /** What one update asks: the new flags (from the current ones) and the folder the message should be in. */
 function planUpdate(email: FoundEmail, patch: Record<string, unknown>, folders: Map<string, Folder>) {
@@ -76,7 +61,7 @@ function planUpdate(email: FoundEmail, patch: Record<string, unknown>, folders: 
     if (boxes.size === 0)
       throw invalidProperty('mailboxIds', 'an Email must be in a Mailbox: destroy it to remove it from its last one');
     if (boxes.size > 1)
-      throw new PatchError({
+      throw new SetFailure({
         type: 'tooManyMailboxes',
         description: 'an Email is in one Mailbox on this server (maxMailboxesPerEmail is 1): copy it instead',
       });
@@ -85,24 +70,26 @@ function planUpdate(email: FoundEmail, patch: Record<string, unknown>, folders: 
   return { flags, target };
 }
 
+/** The RFC 4314 rights an update takes: s for $seen alone, w for other keywords; t, e and i to move. */
+function rightsForUpdate(email: FoundEmail, plan: ReturnType<typeof planUpdate>): string {
+  const before = new Set(email.row.flags);
+  const after = new Set(plan.flags);
+  const changed = [...before, ...after].filter((f) => before.has(f) !== after.has(f));
+  let rights = '';
+  if (changed.includes('\\Seen')) rights += 's';
+  if (changed.some((f) => f !== '\\Seen')) rights += 'w';
+  if (plan.target.id !== email.folder.id) rights += 'tei';
+  return rights;
+}
+
 const emailSet: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
     const { mail, principal } = context;
-    const create = (args.create ?? {}) as Record<string, unknown>;
-    const update = (args.update ?? {}) as Record<string, unknown>;
-    const destroy = (args.destroy ?? []) as unknown[];
-    if (typeof create !== 'object' || Array.isArray(create)) throw invalidArguments('create must be an object');
-    if (typeof update !== 'object' || Array.isArray(update)) throw invalidArguments('update must be an object');
-    if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
-      throw invalidArguments('destroy must be a list of ids');
-    const count = Object.keys(create).length + Object.keys(update).length + destroy.length;
-    if (count > jmapLimits.maxObjectsInSet)
-      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} objects in one /set`);
+    const { create, update, destroy } = setArguments(args);
     const before = await accountFolders(mail.db, principal, mail.now());
-    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.state)
-      throw new MethodError('stateMismatch', 'the account has changed since ifInState');
+    requireInState(args, before.state, 'the account');
     const folders = new Map(before.folders.map((f) => [mailboxId(f.id), f]));
 
     // Made first (RFC 8620 5.3: create, then update, then destroy), each as IMAP APPEND stores a message.
@@ -116,8 +103,9 @@ const emailSet: JmapMethod<JmapCallContext> = {
       const patch = update[email.id];
       try {
         if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
-          throw new PatchError({ type: 'invalidPatch', description: 'a patch is an object' });
+          throw new SetFailure({ type: 'invalidPatch', description: 'a patch is an object' });
         const plan = planUpdate(email, patch as Record<string, unknown>, folders);
+        requireRights(context, rightsForUpdate(email, plan), 'Changing an Email');
         if (plan.flags.join(' ') !== email.row.flags.join(' '))
           await storeFlags(mail, email.folder, [email.row.uid], 'set', plan.flags);
         if (plan.target.id !== email.folder.id) {
@@ -128,17 +116,24 @@ const emailSet: JmapMethod<JmapCallContext> = {
         }
         updated[email.id] = null;
       } catch (error) {
-        if (!(error instanceof PatchError)) throw error;
+        if (!(error instanceof SetFailure)) throw error;
         notUpdated[email.id] = error.setError;
       }
     }
 
     const destroyed: string[] = [];
     const notDestroyed: Record<string, SetError> = {};
-    const toDestroy = await findEmails(context, before.folders, destroy as string[]);
+    const toDestroy = await findEmails(context, before.folders, destroy);
     for (const id of toDestroy.notFound) notDestroyed[id] = { type: 'notFound', description: `no Email ${id}` };
     const byFolder = new Map<number, { folder: Folder; emails: FoundEmail[] }>();
     for (const email of toDestroy.found) {
+      try {
+        requireRights(context, 'te', 'Destroying an Email');
+      } catch (error) {
+        if (!(error instanceof SetFailure)) throw error;
+        notDestroyed[email.id] = error.setError;
+        continue;
+      }
       const entry = byFolder.get(email.folder.id) ?? { folder: email.folder, emails: [] };
       entry.emails.push(email);
       byFolder.set(email.folder.id, entry);
@@ -153,18 +148,14 @@ const emailSet: JmapMethod<JmapCallContext> = {
     }
 
     const after = await accountFolders(mail.db, principal, mail.now());
-    const orNull = (value: object) => (Object.keys(value).length ? value : null);
-    return {
-      accountId,
-      oldState: before.state,
-      newState: after.state,
-      created: orNull(created),
-      updated: orNull(updated),
-      destroyed: destroyed.length ? destroyed : null,
-      notCreated: orNull(notCreated),
-      notUpdated: orNull(notUpdated),
-      notDestroyed: orNull(notDestroyed),
-    };
+    return setResponse(accountId, before.state, after.state, {
+      created,
+      updated,
+      destroyed,
+      notCreated,
+      notUpdated,
+      notDestroyed,
+    });
   },
 };
 

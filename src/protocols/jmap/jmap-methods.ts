@@ -6,7 +6,8 @@ import { emailGetMethod } from './email-get.ts';
 import { emailQueryMethod } from './email-query.ts';
 import { emailQueryChangesMethod } from './email-query-changes.ts';
 import { emailSetMethod } from './email-set.ts';
-import { emailCopyMethod, emailImportMethod } from './email-create.ts';
+import { emailImportMethod } from './email-create.ts';
+import { emailCopyMethod } from './email-copy.ts';
 import { emailParseMethod, searchSnippetMethod } from './email-parse.ts';
 import { mailboxMethods } from './mailbox-methods.ts';
 import { vacationMethods } from './vacation-methods.ts';
@@ -16,8 +17,9 @@ import { submissionMethods } from './submission-methods.ts';
 import { threadMethods } from './thread-methods.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
+import { inNamedAccount, runsInSharedAccounts } from './jmap-accounts.ts';
 
-export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new Map([
+const methods: [string, JmapMethod<JmapCallContext>][] = [
   ...coreMethods,
   ...mailboxMethods,
   ...vacationMethods,
@@ -34,6 +36,11 @@ export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new
   ...identityMethods,
   ...submissionMethods,
   ...quotaMethods,
-]);
+];
+
+/** Mail methods run in the account their accountId names, the user's own or a shared one (jmap-accounts.ts). */
+export const jmapMethods: ReadonlyMap<string, JmapMethod<JmapCallContext>> = new Map(
+  methods.map(([name, method]) => [name, runsInSharedAccounts(method) ? inNamedAccount(method) : method]),
+);
 
 export const jmapCapabilities: ReadonlySet<string> = new Set([...jmapMethods.values()].map((m) => m.capability));

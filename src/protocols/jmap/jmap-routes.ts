@@ -21,6 +21,7 @@ import { pushHubFor } from './jmap-push.ts';
 import { registerEventSource } from './jmap-push-eventsource.ts';
 import { registerWebSocket, registerWebSocketPlugin } from './jmap-websocket.ts';
 import { sendDownload } from './blob-download.ts';
+import { accountContext, sharedAccountsOf } from './jmap-accounts.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Directory } from '../../directory/directory.ts';
 import type { LoginLimiter } from '../../directory/login-limiter.ts';
@@ -120,8 +121,14 @@ export function registerJmapRoutes(
 
   const baseUrl = (request: FastifyRequest) =>
     `${secure || request.protocol === 'https' ? 'https' : 'http'}://${request.headers.host ?? request.hostname}`;
-  const sessionOf = (principal: Principal, request: FastifyRequest) =>
-    sessionResource(principal, baseUrl(request), jmapCapabilities, { maxSizeUpload });
+  const sessionOf = async (principal: Principal, request: FastifyRequest) =>
+    sessionResource(
+      principal,
+      baseUrl(request),
+      jmapCapabilities,
+      { maxSizeUpload },
+      await sharedAccountsOf(holdfast.store.db, principal),
+    );
 
   registerWebSocketPlugin(app);
   app.register(async (scope) => {
@@ -165,7 +172,7 @@ export function registerJmapRoutes(
       return reply
         .header('Cache-Control', 'no-cache, no-store, must-revalidate')
         .type('application/json; charset=utf-8')
-        .send(sessionOf(principal, request));
+        .send(await sessionOf(principal, request));
     };
     scope.get('/.well-known/jmap', session);
     scope.get('/jmap/session', session);
@@ -192,7 +199,7 @@ export function registerJmapRoutes(
         const methodResponses = await runApiRequest(parsed, jmapMethods, context, (error, method) =>
           log.error({ err: error, method, principal: principal.address }, 'jmap: method failed'),
         );
-        const { state } = sessionOf(principal, request);
+        const { state } = await sessionOf(principal, request);
         return reply.type('application/json; charset=utf-8').send({
           methodResponses,
           sessionState: state,
@@ -213,7 +220,9 @@ export function registerJmapRoutes(
       if (!principal) return reply;
       const { account, blob, name } = request.params as { account: string; blob: string; name: string };
       const type = (request.query as { type?: string }).type;
-      return sendDownload(reply, { mail, principal, account, blobId: blob, name, type });
+      // A blob of a shared account is read as its owner's (the account's folders); any other is not found.
+      const owner = (await accountContext({ principal, mail, log }, account)).principal;
+      return sendDownload(reply, { mail, principal: owner, account, blobId: blob, name, type });
     });
 
     registerUploadRoute(scope, jmapPaths.upload, {
@@ -239,7 +248,7 @@ export function registerJmapRoutes(
       capabilities: requestCapabilities,
       signIn,
       problem,
-      sessionState: (principal, request) => sessionOf(principal, request).state,
+      sessionState: async (principal, request) => (await sessionOf(principal, request)).state,
     });
   });
 }

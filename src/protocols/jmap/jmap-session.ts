@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Principal } from '../../directory/directory.ts';
 import { accountId } from './jmap-ids.ts';
+import { isReadOnly, type SharedAccount } from './jmap-accounts.ts';
 import { jmapLimits } from './jmap-limits.ts';
 import { coreCapability, mailCapability, vacationResponseCapability } from './jmap-request.ts';
 import { quotaCapability, submissionCapability } from './jmap-sending.ts';
@@ -40,12 +41,20 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
   return out;
 }
 
+/** A shared account's capabilities: mail, without creating folders at the top (they are the owner's). */
+function sharedAccountCapabilities(capabilities: ReadonlySet<string>): Record<string, unknown> {
+  const mail = accountCapabilities(capabilities)[mailCapability];
+  return mail ? { [mailCapability]: { ...(mail as object), mayCreateTopLevelMailbox: false } } : {};
+}
+
 export function sessionResource(
   principal: Principal,
   baseUrl: string,
   capabilities: ReadonlySet<string>,
   /** Limits of this server's configuration (maxSizeUpload: its message size limit). */
   limits: { maxSizeUpload?: number } = {},
+  /** Mailboxes shared with the principal, each an account of its own (jmap-accounts.ts). */
+  shared: SharedAccount[] = [],
 ) {
   const account = accountId(principal.id);
   const serverCapabilities: Record<string, unknown> = { [coreCapability]: { ...jmapLimits, ...limits } };
@@ -63,6 +72,18 @@ export function sessionResource(
         isReadOnly: false,
         accountCapabilities: accountCapabilities(capabilities),
       },
+      ...Object.fromEntries(
+        shared.map(({ owner, access }) => [
+          accountId(owner.id),
+          {
+            name: owner.address,
+            isPersonal: false,
+            isReadOnly: isReadOnly(access),
+            // Mail only: identities, submissions, quota and automatic replies are the owner's business.
+            accountCapabilities: sharedAccountCapabilities(capabilities),
+          },
+        ]),
+      ),
     },
     primaryAccounts: Object.fromEntries([...capabilities].filter((c) => c !== coreCapability).map((c) => [c, account])),
     username: principal.address,

@@ -43,7 +43,7 @@ export interface WebSocketRoute {
   signIn(request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined>;
   problem(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply;
   /** The session state a Response carries. */
-  sessionState(principal: Principal, request: FastifyRequest): string;
+  sessionState(principal: Principal, request: FastifyRequest): Promise<string>;
   /** What the socket's method calls run with (as the API endpoint's). */
   callContext(principal: Principal, request: FastifyRequest): JmapCallContext;
 }
@@ -213,13 +213,14 @@ class JmapSocket implements PushSink {
       const methodResponses = await runApiRequest(parsed, jmapMethods, this.context, (error, method) =>
         this.route.log.error({ err: error, method, principal: this.principal.address }, 'jmap: method failed'),
       );
+      const sessionState = await this.route.sessionState(this.principal, this.request);
       await new Promise<void>((written) =>
         this.send(
           {
             '@type': 'Response',
             ...(requestId !== undefined ? { requestId } : {}),
             methodResponses,
-            sessionState: this.route.sessionState(this.principal, this.request),
+            sessionState,
             ...(parsed.createdIds ? { createdIds: parsed.createdIds } : {}),
           },
           written,

@@ -15,11 +15,11 @@ import {
   setSubscribed,
   type Folder,
 } from '../../mailbox/folders.ts';
-import { fullRights, ownerRights, sharedPrefix } from '../../mailbox/shared-folders.ts';
+import { sharedPrefix } from '../../mailbox/shared-folders.ts';
+import { accessOf, requireRights } from './jmap-accounts.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
 import { mailboxId, parseMailboxId } from './jmap-ids.ts';
-import { jmapLimits } from './jmap-limits.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { encodeState, folderStateOf, type FolderState } from './jmap-state.ts';
 import { accountFolders } from './mail-folders.ts';
@@ -27,6 +27,7 @@ import { threadCounts } from './thread-counts.ts';
 import {
   applyFilter,
   getIds,
+  getList,
   getProperties,
   changesArguments,
   queryAnswer,
@@ -34,7 +35,10 @@ import {
   parseSort,
   queryWindow,
   requireAccount,
+  requireInState,
+  setArguments,
 } from './method-arguments.ts';
+import { invalidProperty, SetFailure, setResponse, type SetError } from './set-outcome.ts';
 
 const properties = [
   'id',
@@ -71,11 +75,11 @@ function parentOf(folder: Folder, byName: Map<string, Folder>): Folder | undefin
 
 /**
  * JMAP rights from the RFC 4314 rights a principal holds on a folder, as RFC 8621 2 pairs them: the
- * owner's own folders (ownerRights) or a mailbox shared with full access (fullRights). INBOX is never
- * renamed or deleted (an IMAP RENAME of INBOX moves its messages; Mailbox/set refuses both).
- * maySubmit has no IMAP right: sending is EmailSubmission's, not the folder's.
+ * owner's own folders (ownerRights) or a shared mailbox's (jmap-accounts.ts). INBOX is never renamed
+ * or deleted (an IMAP RENAME of INBOX moves its messages; Mailbox/set refuses both). maySubmit has no
+ * IMAP right: it is whether the user may send as the account's owner (send-as, flow/sender-checks.ts).
  */
-export function jmapRights(acl: string, folder: Pick<Folder, 'name'>) {
+export function jmapRights(acl: string, folder: Pick<Folder, 'name'>, maySubmit = false) {
   const has = (rights: string) => [...rights].every((r) => acl.includes(r));
   const inbox = folder.name === 'INBOX';
   return {
@@ -87,12 +91,14 @@ export function jmapRights(acl: string, folder: Pick<Folder, 'name'>) {
     mayCreateChild: has('k'),
     mayRename: has('x') && !inbox,
     mayDelete: has('x') && !inbox,
-    maySubmit: false,
+    maySubmit,
   };
 }
 
-const rightsOf = (context: JmapCallContext, folder: Folder) =>
-  jmapRights(folder.principal_id === context.principal.id ? ownerRights : fullRights, folder);
+const rightsOf = (context: JmapCallContext, folder: Folder) => {
+  const { rights, maySubmit } = accessOf(context);
+  return jmapRights(rights, folder, maySubmit);
+};
 
 async function mailboxObject(
   context: JmapCallContext,
@@ -129,13 +135,7 @@ const mailboxGet: JmapMethod<JmapCallContext> = {
     const { folders, state } = await accountFolders(context.mail.db, context.principal, context.mail.now());
     const byName = new Map(folders.map((f) => [f.name, f]));
     const byId = new Map(folders.map((f) => [mailboxId(f.id), f]));
-    const list: Record<string, unknown>[] = [];
-    const notFound: string[] = [];
-    for (const id of ids ?? [...byId.keys()]) {
-      const folder = byId.get(id);
-      if (folder) list.push(await mailboxObject(context, folder, byName, wanted));
-      else notFound.push(id);
-    }
+    const { list, notFound } = await getList(ids, byId, (folder) => mailboxObject(context, folder, byName, wanted));
     return { accountId, state, list, notFound };
   },
 };
@@ -267,21 +267,6 @@ const mailboxQuery: JmapMethod<JmapCallContext> = {
 
 // Mailbox/set ------------------------------------------------------------------------------------
 
-interface SetError {
-  type: string;
-  description: string;
-  properties?: string[];
-}
-
-class SetFailure extends Error {
-  constructor(readonly setError: SetError) {
-    super(setError.description);
-  }
-}
-
-const invalidProperty = (property: string, description: string) =>
-  new SetFailure({ type: 'invalidProperties', description, properties: [property] });
-
 /** JMAP roles a Mailbox may be created with, and the IMAP special use (RFC 6154) each is stored as. */
 const specialUseOfRole: Record<string, string> = {
   drafts: '\\Drafts',
@@ -373,6 +358,7 @@ class MailboxSet {
   }
 
   async create(creationId: string, value: Record<string, unknown>): Promise<Record<string, unknown>> {
+    requireRights(this.context, 'k', 'Creating a Mailbox');
     this.checkWritable(value);
     const name = this.fullName(value.name, value.parentId);
     let specialUse: string | null = null;
@@ -423,6 +409,7 @@ class MailboxSet {
           ? this.fullName(leaf, patch.parentId ?? null)
           : `${parent}${folderDelimiter}${this.fullName(leaf, null)}`;
       if (target !== folder.name) {
+        requireRights(this.context, 'x', 'Renaming or moving a Mailbox');
         if (folder.name === 'INBOX')
           throw new SetFailure({ type: 'forbidden', description: 'INBOX cannot be renamed or moved' });
         if (target.startsWith(`${folder.name}${folderDelimiter}`))
@@ -437,6 +424,12 @@ class MailboxSet {
     await this.refresh();
     const renamed = this.folders.find((f) => f.id === folder.id)!;
     if (patch.isSubscribed !== undefined && (renamed.subscribed === 1) !== patch.isSubscribed) {
+      // A folder's subscription is kept on the folder, for its owner: a grantee's change would be theirs.
+      if (this.context.signedIn)
+        throw new SetFailure({
+          type: 'forbidden',
+          description: `the subscriptions of ${this.context.principal.address} are its owner's`,
+        });
       await setSubscribed(db, principalId, renamed.name, patch.isSubscribed as boolean);
       await this.refresh();
     }
@@ -447,6 +440,7 @@ class MailboxSet {
   async destroy(id: string, removeEmails: boolean): Promise<void> {
     const folder = this.byId(id);
     if (!folder || id.startsWith('#')) throw new SetFailure({ type: 'notFound', description: `no Mailbox ${id}` });
+    requireRights(this.context, 'x', 'Destroying a Mailbox');
     if (folder.name === 'INBOX') throw new SetFailure({ type: 'forbidden', description: 'INBOX cannot be destroyed' });
     if (this.folders.some((f) => f.name.startsWith(`${folder.name}${folderDelimiter}`)))
       throw new SetFailure({ type: 'mailboxHasChild', description: `${leafOf(folder)} has child Mailboxes` });
@@ -472,22 +466,12 @@ const mailboxSet: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const create = args.create ?? {};
-    const update = args.update ?? {};
-    const destroy = args.destroy ?? [];
-    if (!isObject(create)) throw invalidArguments('create must be an object');
-    if (!isObject(update)) throw invalidArguments('update must be an object');
-    if (!Array.isArray(destroy) || !destroy.every((id) => typeof id === 'string'))
-      throw invalidArguments('destroy must be a list of ids');
+    const { create, update, destroy } = setArguments(args);
     const removeEmails = args.onDestroyRemoveEmails ?? false;
     if (typeof removeEmails !== 'boolean') throw invalidArguments('onDestroyRemoveEmails must be true or false');
-    const count = Object.keys(create).length + Object.keys(update).length + destroy.length;
-    if (count > jmapLimits.maxObjectsInSet)
-      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} objects in one /set`);
     const { mail, principal } = context;
     const before = await accountFolders(mail.db, principal, mail.now());
-    if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.state)
-      throw new MethodError('stateMismatch', 'the account has changed since ifInState');
+    requireInState(args, before.state, 'the account');
 
     const set = new MailboxSet(context);
     await set.refresh();
@@ -521,7 +505,7 @@ const mailboxSet: JmapMethod<JmapCallContext> = {
       const folder = before.folders.find((f) => mailboxId(f.id) === id);
       return folder ? folder.name.split(folderDelimiter).length : 0;
     };
-    for (const id of [...new Set(destroy as string[])].sort((a, b) => depth(b) - depth(a))) {
+    for (const id of [...new Set(destroy)].sort((a, b) => depth(b) - depth(a))) {
       try {
         await set.destroy(id, removeEmails);
         destroyed.push(id);
@@ -532,18 +516,14 @@ const mailboxSet: JmapMethod<JmapCallContext> = {
     }
 
     const after = await accountFolders(mail.db, principal, mail.now());
-    const orNull = (value: object) => (Object.keys(value).length ? value : null);
-    return {
-      accountId,
-      oldState: before.state,
-      newState: after.state,
-      created: orNull(created),
-      updated: orNull(updated),
-      destroyed: destroyed.length ? destroyed : null,
-      notCreated: orNull(notCreated),
-      notUpdated: orNull(notUpdated),
-      notDestroyed: orNull(notDestroyed),
-    };
+    return setResponse(accountId, before.state, after.state, {
+      created,
+      updated,
+      destroyed,
+      notCreated,
+      notUpdated,
+      notDestroyed,
+    });
   },
 };
 
