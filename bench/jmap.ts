@@ -32,7 +32,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -42,6 +41,7 @@ import { benchArgs } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
 import { guarded, withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
+import { sendOneMessage } from './lib/smtp-load.ts';
 
 const { values } = benchArgs(import.meta.url, {
   messages: { type: 'string', default: '50000' },
@@ -208,36 +208,9 @@ function eventSource(url: string, auth: string) {
 }
 
 /** Sends one message to `port` (MX intake); resolves with the time its DATA was accepted (250). */
-function sendOne(port: number, i: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const steps = ['EHLO push.sender.example', 'MAIL FROM:<push@sender.example>', `RCPT TO:<${user}>`, 'DATA'];
-    const body = `From: push@sender.example\r\nTo: ${user}\r\nSubject: push probe ${i}\r\n\r\nProbe ${i}.\r\n`;
-    let buffer = '';
-    let dataSent = false;
-    socket.setEncoding('utf8');
-    socket.on('error', reject);
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const lines = buffer.split('\r\n');
-      buffer = lines.pop()!;
-      for (const line of lines) {
-        if (!/^\d{3} /.test(line)) continue;
-        if (Number(line.slice(0, 3)) >= 400) return reject(new Error(line));
-        if (dataSent) {
-          const at = performance.now();
-          socket.end('QUIT\r\n');
-          return resolve(at);
-        }
-        const next = steps.shift();
-        if (next) socket.write(`${next}\r\n`);
-        else {
-          dataSent = true;
-          socket.write(`${body}.\r\n`);
-        }
-      }
-    });
-  });
+async function sendOne(port: number, i: number): Promise<number> {
+  const body = `From: push@sender.example\r\nTo: ${user}\r\nSubject: push probe ${i}\r\n\r\nProbe ${i}.`;
+  return (await sendOneMessage(port, user, body, 'push@sender.example')).acceptedAt;
 }
 
 interface HoldfastFigures {

@@ -37,13 +37,21 @@ export async function smtpSource(options: {
   return (performance.now() - started) / 1000;
 }
 
-/** Sends one message on a new connection; resolves with the accept latency in ms. */
-function sendOne(port: number, to: string, body: string): Promise<number> {
+/**
+ * Sends one message on a new connection (EHLO, MAIL, RCPT, DATA); resolves with when its body was
+ * sent and when the 250 for it came (performance.now()).
+ */
+export function sendOneMessage(
+  port: number,
+  to: string,
+  body: string,
+  from = 'load@sender.example',
+): Promise<{ sentAt: number; acceptedAt: number }> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
-    const steps = ['EHLO load.sender.example', 'MAIL FROM:<load@sender.example>', `RCPT TO:<${to}>`, 'DATA'];
+    const steps = [`EHLO ${from.split('@')[1]}`, `MAIL FROM:<${from}>`, `RCPT TO:<${to}>`, 'DATA'];
     let buffer = '';
-    let dataSentAt = 0;
+    let sentAt = 0;
     socket.setEncoding('utf8');
     socket.on('error', reject);
     socket.on('data', (chunk: string) => {
@@ -54,15 +62,15 @@ function sendOne(port: number, to: string, body: string): Promise<number> {
         if (!/^\d{3} /.test(line)) continue;
         const code = Number(line.slice(0, 3));
         if (code >= 400) return reject(new Error(line));
-        if (dataSentAt) {
-          const latency = performance.now() - dataSentAt;
+        if (sentAt) {
+          const acceptedAt = performance.now();
           socket.end('QUIT\r\n');
-          return resolve(latency);
+          return resolve({ sentAt, acceptedAt });
         }
         const next = steps.shift();
         if (next) socket.write(`${next}\r\n`);
         else {
-          dataSentAt = performance.now();
+          sentAt = performance.now();
           socket.write(`${body}\r\n.\r\n`);
         }
       }
@@ -82,7 +90,11 @@ export async function pacedLatency(options: { port: number; rate: number; second
     const due = started + (i * 1000) / options.rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inFlight.push(sendOne(options.port, options.to, body).then((ms) => void latencies.push(ms)));
+    inFlight.push(
+      sendOneMessage(options.port, options.to, body).then(
+        ({ sentAt, acceptedAt }) => void latencies.push(acceptedAt - sentAt),
+      ),
+    );
   }
   await Promise.all(inFlight);
   latencies.sort((a, b) => a - b);
