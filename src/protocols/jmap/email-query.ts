@@ -1,6 +1,6 @@
 // Email/query (RFC 8621 4.4): the messages of the principal's folders, from the folder index IMAP's
 // SELECT and SEARCH read (kept up to date by MODSEQ), filtered with SEARCH's own header and body
-// text tests, sorted by arrival or size. collapseThreads keeps the first Email of each thread in that
+// text tests, sorted by any of RFC 8621's sort properties (email-sort.ts). collapseThreads keeps the first Email of each thread in that
 // order; the thread keyword filters look at every Email of the thread in the account (the folder
 // indexes of all its folders, read only when a filter asks).
 //
@@ -12,7 +12,7 @@
 // brought up to date by Email/queryChanges (email-query-changes.ts): canCalculateChanges says so.
 import type { Folder } from '../../mailbox/folders.ts';
 import type { IndexedMessage } from '../../mailbox/folder-index.ts';
-import { loadComputingMissing } from '../../mailbox/message-metadata.ts';
+import { loadComputingMissing, loadMetadata } from '../../mailbox/message-metadata.ts';
 import { fieldContains, type SearchHeaders } from '../../mailbox/search-headers.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
@@ -20,6 +20,7 @@ import { emailId, parseEmailId, parseMailboxId } from './jmap-ids.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
+import { checkEmailSort, emailComparison, emailSortProperties, sortsByIndexAlone } from './email-sort.ts';
 import {
   applyFilter,
   parseFilter,
@@ -267,7 +268,7 @@ export async function runEmailQuery(
 ): Promise<EmailQueryResult> {
   const accountId = requireAccount(args, context);
   const filter = parseFilter(args.filter, checkCondition);
-  const sort = parseSort(args.sort, new Set(['receivedAt', 'size']));
+  const sort = checkEmailSort(parseSort(args.sort, new Set(emailSortProperties)));
   const collapseThreads = args.collapseThreads ?? false;
   if (typeof collapseThreads !== 'boolean') throw invalidArguments('collapseThreads must be true or false');
   const { mail } = context;
@@ -277,7 +278,11 @@ export async function runEmailQuery(
   const folder = folders.find((f) => f.id === folderId);
   const comparators = sort.length ? sort : [{ property: 'receivedAt', isAscending: false }];
   const descending = !comparators[0]!.isAscending;
-  const followable = folderId !== undefined && !collapseThreads && !mentions(args.filter, threadConditions);
+  const followable =
+    folderId !== undefined &&
+    !collapseThreads &&
+    !mentions(args.filter, threadConditions) &&
+    sortsByIndexAlone(comparators);
 
   const tests = collapseThreads ? undefined : arrivalTests(args.filter, sort);
   if (tests && folderId !== undefined) {
@@ -317,17 +322,27 @@ export async function runEmailQuery(
   const kept = await applyFilter(filter, candidates, (condition, items) =>
     matching(context, threadFlags, condition, items),
   );
+  let sorted = candidates.filter((c) => kept.has(c));
+  const compare = await emailComparison(
+    comparators,
+    sorted.map((c) => c.message),
+    {
+      metadata: (messages) =>
+        loadComputingMissing(
+          mail,
+          messages.map((m) => m.blobHash),
+          (hashes) => loadMetadata(mail.db, hashes),
+        ),
+      threadFlags,
+    },
+  );
   const order = (a: Candidate, b: Candidate) => {
-    for (const { property, isAscending } of comparators) {
-      const difference =
-        property === 'size' ? a.message.size - b.message.size : a.message.internalDate - b.message.internalDate;
-      if (difference) return isAscending ? difference : -difference;
-    }
+    const difference = compare(a.message, b.message);
+    if (difference) return difference;
     // The same order every time: by folder and UID, in the first comparator's direction.
     const tie = a.folderId - b.folderId || a.message.uid - b.message.uid;
     return descending ? -tie : tie;
   };
-  let sorted = candidates.filter((c) => kept.has(c));
   sorted.sort(order);
   if (collapseThreads) {
     const shown = new Set<number>();

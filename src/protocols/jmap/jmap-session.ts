@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Principal } from '../../directory/directory.ts';
 import { accountId } from './jmap-ids.ts';
+import { emailSortProperties } from './email-sort.ts';
 import { isReadOnly, type SharedAccount } from './jmap-accounts.ts';
 import { jmapLimits } from './jmap-limits.ts';
 import { coreCapability, mailCapability, vacationResponseCapability } from './jmap-request.ts';
@@ -28,7 +29,7 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
       maxMailboxDepth: null,
       maxSizeMailboxName: 1000,
       maxSizeAttachmentsPerEmail: 0,
-      emailQuerySortOptions: ['receivedAt', 'size'],
+      emailQuerySortOptions: [...emailSortProperties],
       // Mailbox/set creates folders at the top as IMAP CREATE does.
       mayCreateTopLevelMailbox: true,
     };

@@ -209,6 +209,8 @@ export async function applyFilter<T, C>(
 export interface Comparator {
   property: string;
   isAscending: boolean;
+  /** For the keyword sorts of Email/query (RFC 8621 4.4.2). */
+  keyword?: string;
 }
 
 export function parseSort(value: unknown, supported: ReadonlySet<string>): Comparator[] {
@@ -225,6 +227,10 @@ export function parseSort(value: unknown, supported: ReadonlySet<string>): Compa
       );
     if (c.collation !== undefined && c.collation !== 'i;unicode-casemap')
       throw new MethodError('unsupportedSort', `collation ${c.collation} is not supported`);
-    return { property: c.property, isAscending: c.isAscending !== false };
+    return {
+      property: c.property,
+      isAscending: c.isAscending !== false,
+      ...(c.keyword !== undefined ? { keyword: c.keyword } : {}),
+    };
   });
 }
