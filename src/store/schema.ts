@@ -512,7 +512,7 @@ export interface JmapUploadTable {
   expires_at: number;
 }
 
-/** A signed-in session of the web app (migration 28); the cookie's id is stored as its SHA-256. */
+/** A signed-in session of the web app (migration 27); the cookie's id is stored as its SHA-256. */
 export interface WebSessionTable {
   id_hash: string;
   principal_id: number;

@@ -154,3 +154,12 @@ for (const name of backendNames) {
     });
   });
 }
+
+describe('the list of migrations', () => {
+  it('is numbered 1 to N without a gap, so that none added later is skipped by stores past its number', () => {
+    assert.deepEqual(
+      migrations.map((m) => m.version),
+      Array.from({ length: latestSchemaVersion }, (_, i) => i + 1),
+    );
+  });
+});

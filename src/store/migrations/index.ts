@@ -27,7 +27,7 @@ import * as vacationResponses from './0024-vacation-responses.ts';
 import * as jmapSubmission from './0023-jmap-submission.ts';
 import * as dropFullText from './0025-drop-full-text.ts';
 import * as jmapUploads from './0026-jmap-uploads.ts';
-import * as webSessions from './0028-web-sessions.ts';
+import * as webSessions from './0027-web-sessions.ts';
 
 export interface Migration {
   version: number;
@@ -62,7 +62,7 @@ export const migrations: Migration[] = [
   { version: 24, name: 'vacation-responses', up: vacationResponses.up },
   { version: 25, name: 'drop-full-text', up: dropFullText.up },
   { version: 26, name: 'jmap-uploads', up: jmapUploads.up },
-  { version: 28, name: 'web-sessions', up: webSessions.up },
+  { version: 27, name: 'web-sessions', up: webSessions.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
 ].sort((a, b) => a.version - b.version);
