@@ -12,7 +12,7 @@ import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
 import { boundedString, emailAddresses, sendingOf, submissionCapability } from './jmap-sending.ts';
 import { setResponse, type SetError } from './set-outcome.ts';
-import { changesOfTable, highestModseq, nextModseq } from './object-changes.ts';
+import { changesOfTable, destroyRows, highestModseq, nextModseq } from './object-changes.ts';
 import { getIds, getList, getProperties, requireAccount, requireInState, setArguments } from './method-arguments.ts';
 
 const properties = ['id', 'name', 'email', 'replyTo', 'bcc', 'textSignature', 'htmlSignature', 'mayDelete'] as const;
@@ -320,15 +320,14 @@ const identitySet: JmapMethod<JmapCallContext> = {
             .execute();
           updated[id] = null;
         }
-        for (const id of removals) {
-          await trx
-            .updateTable('jmap_identities')
-            .set({ destroyed: 1, modseq: modseq++ })
-            .where('id', '=', parseIdentityId(id)!)
-            .where('principal_id', '=', principal.id)
-            .execute();
-          destroyed.push(id);
-        }
+        modseq = await destroyRows(
+          trx,
+          'jmap_identities',
+          principal.id,
+          removals.map((id) => parseIdentityId(id)!),
+          modseq,
+        );
+        destroyed.push(...removals);
       });
     const newState = identityState(await highestModseq(db, 'jmap_identities', principal.id));
     return setResponse(accountId, before.state, newState, {

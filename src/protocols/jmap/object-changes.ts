@@ -26,6 +26,27 @@ export async function highestModseq(db: Kysely<Database>, table: ModseqTable, pr
   return Number(row?.modseq ?? 0);
 }
 
+/**
+ * Marks these rows of the principal destroyed (tombstones /changes reports), each with its own MODSEQ
+ * from `modseq` on; answers the next MODSEQ free (in the caller's transaction, after nextModseq).
+ */
+export async function destroyRows(
+  trx: Transaction<Database>,
+  table: ModseqTable,
+  principalId: number,
+  rowIds: number[],
+  modseq: number,
+): Promise<number> {
+  for (const id of rowIds)
+    await trx
+      .updateTable(table)
+      .set({ destroyed: 1, modseq: modseq++ })
+      .where('id', '=', id)
+      .where('principal_id', '=', principalId)
+      .execute();
+  return modseq;
+}
+
 export interface RowChange {
   id: number;
   kind: 'created' | 'updated' | 'destroyed';

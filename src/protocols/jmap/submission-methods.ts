@@ -16,7 +16,7 @@ import { implicitResponses, type JmapMethod, type WithImplicitResponses } from '
 import { sendingOf, submissionCapability } from './jmap-sending.ts';
 import { setResponse, type SetError } from './set-outcome.ts';
 import { findIdentity, identityId } from './identity-methods.ts';
-import { changesOfTable, highestModseq, nextModseq } from './object-changes.ts';
+import { changesOfTable, destroyRows, highestModseq, nextModseq } from './object-changes.ts';
 import {
   applyFilter,
   getIds,
@@ -452,15 +452,16 @@ const submissionSet: JmapMethod<JmapCallContext> = {
     });
     if (removals.length)
       await mail.db.transaction().execute(async (trx) => {
-        let modseq = await nextModseq(trx, 'jmap_submissions', principal.id);
+        // The record goes; the message does not come back (it is in the queue or delivered).
+        const modseq = await nextModseq(trx, 'jmap_submissions', principal.id);
+        await destroyRows(
+          trx,
+          'jmap_submissions',
+          principal.id,
+          removals.map((id) => parseSubmissionId(id)!),
+          modseq,
+        );
         for (const id of removals) {
-          // The record goes; the message does not come back (it is in the queue or delivered).
-          await trx
-            .updateTable('jmap_submissions')
-            .set({ destroyed: 1, modseq: modseq++ })
-            .where('id', '=', parseSubmissionId(id)!)
-            .where('principal_id', '=', principal.id)
-            .execute();
           destroyed.push(id);
           emailOf.set(id, existing.get(id)!.email_id);
         }
