@@ -9,7 +9,7 @@
 // The messages are in the INBOXes, committed, before this runs: a failure here is logged and the
 // delivery stands. A crash between the two loses a reply, never a message.
 import MailComposer from 'nodemailer/lib/mail-composer';
-import libmime from 'libmime';
+import { decodeEncodedWords } from '../message/encoded-words.ts';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Directory, Principal } from '../directory/directory.ts';
@@ -73,14 +73,6 @@ export function refusal(sender: string, headers: HeaderLine[], userAddresses: Re
   return undefined;
 }
 
-const decodeWords = (value: string) => {
-  try {
-    return libmime.decodeWords(value);
-  } catch {
-    return value;
-  }
-};
-
 /** The default body when the user wrote none (RFC 8621 8 asks the server for an appropriate one). */
 const defaultText = 'I am away at the moment and will read your message when I am back.';
 
@@ -135,7 +127,7 @@ export class VacationResponder {
     const last = (name: string) => headers.filter(([n]) => n === name).at(-1)?.[1];
     const messageId = last('message-id')?.match(/<[^<>\s]+>/)?.[0];
     const references = [...(last('references')?.match(/<[^<>\s]+>/g) ?? []), ...(messageId ? [messageId] : [])];
-    const original = decodeWords(last('subject') ?? '').trim();
+    const original = decodeEncodedWords(last('subject') ?? '').trim();
     const subject = vacation.subject ?? (original ? `Auto: ${original}` : 'Automatic reply');
     const domain = mailbox.address.split('@')[1]!;
     const mail = new MailComposer({

@@ -7,7 +7,7 @@
 // TEXT also looks into the header fields inside the body: each MIME part's header and the header of
 // each encapsulated message (message/rfc822), decoded, as Dovecot does. BODY does not, and neither
 // looks at the top-level header, which SEARCH keeps apart (search-headers.ts).
-import libmime from 'libmime';
+import { decodeEncodedWords } from '../message/encoded-words.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import { readBlob } from '../store/blobs/blob-store.ts';
 import { parseHeaderLines, type MimePart } from '../message/mime-tree.ts';
@@ -89,7 +89,7 @@ function innerHeaders(source: Buffer, root: MimePart): string {
     if (length >= innerHeadersLimit) return;
     if (!top) {
       for (const [name, value] of parseHeaderLines(source.toString('latin1', part.headerStart, part.bodyStart))) {
-        const line = `${name}: ${decodeWords(value)}`;
+        const line = `${name}: ${decodeEncodedWords(value)}`;
         lines.push(line);
         length += line.length;
       }
@@ -99,12 +99,4 @@ function innerHeaders(source: Buffer, root: MimePart): string {
   };
   visit(root, true);
   return lines.join('\n').slice(0, innerHeadersLimit);
-}
-
-function decodeWords(value: string): string {
-  try {
-    return libmime.decodeWords(value);
-  } catch {
-    return value; // as written when its encoded words cannot be decoded
-  }
 }

@@ -2,7 +2,7 @@
 // tree with byte offsets, the envelope, and the decoded header fields for SEARCH. FETCH and SEARCH
 // read these instead of reparsing messages.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import libmime from 'libmime';
+import { decodeEncodedWords } from '../message/encoded-words.ts';
 import { parseEnvelope, type Envelope } from '../message/envelope.ts';
 import {
   isCurrentTree,
@@ -160,20 +160,12 @@ export function computeMetadata(source: Buffer): ComputedMetadata {
   const tree = parseMimeTree(source);
   const latin1 = source.toString('latin1');
   const rawHeaders = parseHeaderLines(latin1.slice(0, splitHeader(latin1, 0, latin1.length).headerEnd));
-  const headers: HeaderLine[] = rawHeaders.map(([name, value]) => [name, decodeWords(value)]);
+  const headers: HeaderLine[] = rawHeaders.map(([name, value]) => [name, decodeEncodedWords(value)]);
   const date = rawHeaders.find(([name]) => name === 'date')?.[1];
   const sentAt = date ? Date.parse(date.replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
   return {
     metadata: { tree, envelope: parseEnvelope(rawHeaders), headers, sentAt: Number.isFinite(sentAt) ? sentAt : null },
   };
-}
-
-function decodeWords(value: string): string {
-  try {
-    return libmime.decodeWords(value);
-  } catch {
-    return value;
-  }
 }
 
 /** The first bytes of a stored tree: enough to read its format (isCurrentTree). */
@@ -198,6 +190,18 @@ export async function loadMimeTree(db: Kysely<Database>, hash: string): Promise<
 
 /** What SORT and THREAD read of a content: its metadata but the MIME tree. */
 export type SortMetadata = Omit<MessageMetadata, 'tree'>;
+
+/**
+ * The Subject with encoded words decoded, as RFC 5256 2.1 takes it (the envelope keeps it encoded).
+ * Of a message with more than one, the last, as ENVELOPE gives it: the order a client is told
+ * agrees with the subjects it shows (Dovecot sorts and threads by the first). IMAP SORT and THREAD
+ * and JMAP's subject sort read it.
+ */
+export function decodedSubject(meta: SortMetadata | undefined): string | null {
+  return (
+    meta?.headers.reduce<string | null>((last, [name, value]) => (name === 'subject' ? value : last), null) ?? null
+  );
+}
 
 /**
  * The envelope, header fields and sent date of these contents, in their order: undefined for a

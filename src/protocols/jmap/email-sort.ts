@@ -5,9 +5,9 @@
 // i;unicode-casemap (lower case, then by code point); an Email without the value sorts as the empty
 // string. from and to are the first address's name, or its address when it has none; subject is
 // the base subject (RFC 5256 2.1: "Re:", "Fwd:" and list tags taken off).
-import libmime from 'libmime';
+import { decodeEncodedWords } from '../../message/encoded-words.ts';
 import type { IndexedMessage } from '../../mailbox/folder-index.ts';
-import type { SortMetadata } from '../../mailbox/message-metadata.ts';
+import { decodedSubject, type SortMetadata } from '../../mailbox/message-metadata.ts';
 import { baseSubject } from '../../message/base-subject.ts';
 import type { EnvelopeAddress } from '../../message/envelope.ts';
 import { invalidArguments } from './jmap-errors.ts';
@@ -93,7 +93,7 @@ function sortKey(
     case 'to':
       return (m) => addressKey(metadata?.get(m)?.envelope.to);
     case 'subject':
-      return (m) => casemap(baseSubject(lastSubject(metadata?.get(m))).text);
+      return (m) => casemap(baseSubject(decodedSubject(metadata?.get(m))).text);
     // false before true when ascending (RFC 8621 4.4.2).
     case 'hasKeyword':
       return (m) => (hasFlag(m.flags) ? 1 : 0);
@@ -114,21 +114,6 @@ function addressKey(addresses: EnvelopeAddress[] | null | undefined): string {
   const first = addresses?.[0];
   if (!first) return '';
   const [name, , mailbox, host] = first;
-  if (name) return casemap(decodeWords(name));
+  if (name) return casemap(decodeEncodedWords(name));
   return casemap(mailbox && host ? `${mailbox}@${host}` : (mailbox ?? ''));
-}
-
-/** The Subject, decoded; of a message with more than one, the last (as IMAP's ENVELOPE and SORT take it). */
-function lastSubject(meta: SortMetadata | undefined): string | null {
-  return (
-    meta?.headers.reduce<string | null>((last, [name, value]) => (name === 'subject' ? value : last), null) ?? null
-  );
-}
-
-function decodeWords(value: string): string {
-  try {
-    return libmime.decodeWords(value);
-  } catch {
-    return value;
-  }
 }

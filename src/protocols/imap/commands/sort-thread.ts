@@ -1,7 +1,12 @@
 // SORT and THREAD (RFC 5256): the messages a search finds, ordered by criteria or grouped into
 // conversations. Both read the envelope and header fields kept per content at delivery, computed
 // again where an older version stored them, as FETCH and SEARCH do.
-import { loadComputingMissing, loadMetadata, type SortMetadata } from '../../../mailbox/message-metadata.ts';
+import {
+  decodedSubject,
+  loadComputingMissing,
+  loadMetadata,
+  type SortMetadata,
+} from '../../../mailbox/message-metadata.ts';
 import type { IndexedMessage } from '../../../mailbox/folder-index.ts';
 import {
   formatThreads,
@@ -127,17 +132,6 @@ function metadataOf(session: ImapSession, rows: IndexedMessage[]): Promise<(Sort
 /** The Date header, or the arrival time for a message without one (RFC 5256 §2.2). */
 function sentDate(row: IndexedMessage, meta: SortMetadata | undefined): number {
   return meta?.sentAt ?? row.internalDate;
-}
-
-/**
- * The Subject with encoded words decoded, as RFC 5256 §2.1 takes it (the envelope keeps it encoded).
- * Of a message with more than one, the last, as ENVELOPE gives it: the order a client is told
- * agrees with the subjects it shows (Dovecot sorts and threads by the first).
- */
-function decodedSubject(meta: SortMetadata | undefined): string | null {
-  return (
-    meta?.headers.reduce<string | null>((last, [name, value]) => (name === 'subject' ? value : last), null) ?? null
-  );
 }
 
 /** The local part of the first address, as i;ascii-casemap compares it (RFC 5256: addr-mailbox). */
