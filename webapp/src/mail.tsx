@@ -203,14 +203,19 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
     };
   }, [ready, refresh]);
 
-  // More messages as the end of the list scrolls into view.
+  // More messages as the end of the list scrolls into view. An observer's report describes the list as
+  // it was laid out when the observer was made; by the time it arrives a page may have landed and pushed
+  // the end out of view. So it acts only if the list is still the one it was made for (a changed list
+  // makes a new observer, whose first report tells where the end is now).
   const sentinel = useRef<HTMLLIElement>(null);
   useEffect(() => {
     const target = sentinel.current;
     if (!target) return;
+    const observedFor = list;
     const observer = new IntersectionObserver((entries) => {
       const l = listRef.current;
-      if (entries.some((e) => e.isIntersecting) && !l.loading && l.ids.length < l.total)
+      const unchanged = l.mailboxId === observedFor.mailboxId && l.ids.length === observedFor.ids.length;
+      if (unchanged && entries.some((e) => e.isIntersecting) && !l.loading && l.ids.length < l.total)
         guard(() => loadMessages(l.mailboxId, l.ids.length, pageSize));
     });
     observer.observe(target);
