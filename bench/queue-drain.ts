@@ -7,7 +7,7 @@
 //
 // --workers runs Holdfast as `holdfast start --workers N` (processes sharing the listeners and the queue).
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
 import { benchArgs, workersOption } from './lib/bench-args.ts';
@@ -22,7 +22,7 @@ const messages = Number(values.messages);
 const recipient = 'someone@sink.example';
 const sinkPort = 2_626;
 
-const withSink = <T>(use: () => Promise<T>) =>
+const withSink = <T>(use: (sink: ReturnType<typeof startSmtpSink>) => Promise<T>) =>
   withStarted(
     () => startSmtpSink(sinkPort),
     (sink) => sink.stop(),
@@ -53,7 +53,14 @@ async function drainPostfix(): Promise<number> {
   });
 }
 
-async function drainHoldfast(): Promise<number> {
+interface HoldfastDrain {
+  rate: number;
+  /** Server CPU (every process) and smtp-sink's, per message drained, in ms. */
+  cpuPerMessage: number;
+  sinkCpuPerMessage: number;
+}
+
+async function drainHoldfast(): Promise<HoldfastDrain> {
   return withInstallation(values.database, (installation) =>
     withStarted(
       () => new DnsStub().start(),
@@ -74,8 +81,10 @@ async function drainHoldfast(): Promise<number> {
           (await store.query<{ n: number }>('select count(*) as n from queue_recipients where state = ?', state))[0]!.n;
         await smtpSource({ port: server.port('smtp'), messages, sessions: 20, size: 5120, to: recipient });
         await waitFor(async () => (await count('deferred')) >= messages, 600_000);
-        return withSink(async () => {
+        return withSink(async (sink) => {
           await new Promise((r) => setTimeout(r, 300));
+          const cpuBefore = server.cpuSeconds();
+          const sinkCpuBefore = sink.cpuSeconds();
           const started = performance.now();
           installation.cli(['queue', 'retry', '--domain', 'sink.example']);
           const progress = setInterval(
@@ -94,7 +103,11 @@ async function drainHoldfast(): Promise<number> {
               throw new Error(`${error.message}; not delivered: ${JSON.stringify(replies)}`);
             })
             .finally(() => clearInterval(progress));
-          return messages / ((done - started) / 1000);
+          return {
+            rate: messages / ((done - started) / 1000),
+            cpuPerMessage: ((server.cpuSeconds() - cpuBefore) * 1000) / messages,
+            sinkCpuPerMessage: ((sink.cpuSeconds() - sinkCpuBefore) * 1000) / messages,
+          };
         });
       },
     ),
@@ -108,5 +121,13 @@ const peer = await drainPostfix();
 const ours = await drainHoldfast();
 console.log('');
 console.log(`Postfix            ${peer.toFixed(0).padStart(6)} msg/s`);
-console.log(`${`Holdfast (${storeName(values.database)})`.padEnd(19)}${ours.toFixed(0).padStart(6)} msg/s`);
-console.log(`ratio              ${(ours / peer).toFixed(2).padStart(6)}`);
+console.log(`${`Holdfast (${storeName(values.database)})`.padEnd(19)}${ours.rate.toFixed(0).padStart(6)} msg/s`);
+console.log(`ratio              ${(ours.rate / peer).toFixed(2).padStart(6)}`);
+// What the machine's cores allow at these costs, whatever the number of processes (PostgreSQL's
+// backends, if any, not counted): the server and the sink share the same cores.
+const perMessage = ours.cpuPerMessage + ours.sinkCpuPerMessage;
+const ceiling = (availableParallelism() * 1000) / perMessage;
+console.log(
+  `Holdfast CPU per message drained ${ours.cpuPerMessage.toFixed(2)} ms (all processes), smtp-sink ${ours.sinkCpuPerMessage.toFixed(2)} ms; ` +
+    `${availableParallelism()} cores allow at most ${ceiling.toFixed(0)} msg/s (${(ceiling / peer).toFixed(2)} × Postfix; goal with every core: 2 ×)`,
+);

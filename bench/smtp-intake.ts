@@ -11,7 +11,7 @@
 // --rounds rounds, and prints PostgreSQL's figures as a share of SQLite's. --workers runs Holdfast as
 // `holdfast start --workers N` (processes sharing the listeners; CPU counts all of them).
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
 import { benchArgs, workersOption } from './lib/bench-args.ts';
@@ -35,6 +35,7 @@ const sessions = Number(values.sessions);
 const size = Number(values.size);
 const rounds = Number(values.rounds);
 const recipient = 'bench@bench.example';
+const cores = availableParallelism();
 
 interface Figures {
   acceptRate: number;
@@ -46,6 +47,7 @@ type HoldfastFigures = Figures & {
   latencyRate: number;
   cpuPerMessage: number;
   databaseCpuPerMessage: number;
+  generatorCpuPerMessage: number;
 };
 
 async function measureHoldfast(databaseUrl: string | undefined): Promise<HoldfastFigures> {
@@ -66,11 +68,12 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
         const cpuBefore = server.cpuSeconds();
         const databaseCpuBefore = installation.store.serverCpuSeconds();
         const started = performance.now();
-        const seconds = await smtpSource({ port: server.port('smtp'), messages, sessions, size, to: recipient });
+        const load = await smtpSource({ port: server.port('smtp'), messages, sessions, size, to: recipient });
         const done = await waitFor(async () => (await server.count(recipient)) >= before + messages, 600_000);
         const cpuPerMessage = ((server.cpuSeconds() - cpuBefore) * 1000) / messages;
         const databaseCpuPerMessage = ((installation.store.serverCpuSeconds() - databaseCpuBefore) * 1000) / messages;
-        const acceptRate = messages / seconds;
+        const acceptRate = messages / load.seconds;
+        const generatorCpuPerMessage = (load.cpuSeconds * 1000) / messages;
         const endToEndRate = messages / ((done - started) / 1000);
         const latencyRate = Math.max(1, Math.round(acceptRate / 2));
         const latency = await pacedLatency({
@@ -80,7 +83,15 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
           size,
           to: recipient,
         });
-        return { acceptRate, endToEndRate, latency, latencyRate, cpuPerMessage, databaseCpuPerMessage };
+        return {
+          acceptRate,
+          endToEndRate,
+          latency,
+          latencyRate,
+          cpuPerMessage,
+          databaseCpuPerMessage,
+          generatorCpuPerMessage,
+        };
       },
     );
   });
@@ -96,9 +107,9 @@ async function measurePostfix(): Promise<Figures> {
       await new Promise((r) => setTimeout(r, 1000));
       const user = recipient.split('@')[0]!;
       const started = performance.now();
-      const seconds = await smtpSource({ port: postfix.port, messages, sessions, size, to: recipient });
+      const load = await smtpSource({ port: postfix.port, messages, sessions, size, to: recipient });
       const done = await waitFor(() => dovecot.count(user) >= messages, 600_000);
-      return { acceptRate: messages / seconds, endToEndRate: messages / ((done - started) / 1000) };
+      return { acceptRate: messages / load.seconds, endToEndRate: messages / ((done - started) / 1000) };
     },
   );
 }
@@ -149,6 +160,15 @@ for (const [name, list] of [
         (f.databaseCpuPerMessage ? ` + ${f.databaseCpuPerMessage.toFixed(2)} ms in PostgreSQL's backends` : '') +
         `; accept latency at ${f.latencyRate} msg/s (half its peak), ` +
         `${f.latency.count} messages: p50 ${f.latency.p50.toFixed(1)} ms, p99 ${f.latency.p99.toFixed(1)} ms, max ${f.latency.max.toFixed(1)} ms (goal: p99 < 50 ms)`,
+    );
+    // What the machine's cores allow at these costs, whatever the number of processes: every message
+    // costs the server, PostgreSQL's backends and the load generator (smtp-source, on the same cores).
+    const perMessage = f.cpuPerMessage + f.databaseCpuPerMessage + f.generatorCpuPerMessage;
+    const ceiling = (cores * 1000) / perMessage;
+    console.log(
+      `  smtp-source used ${f.generatorCpuPerMessage.toFixed(2)} ms of CPU per message; at ${perMessage.toFixed(2)} ms a message in all, ` +
+        `${cores} cores allow at most ${ceiling.toFixed(0)} msg/s end to end` +
+        (peer ? ` (${(ceiling / peer.endToEndRate).toFixed(2)} × the peer; goal with every core: 3 ×)` : ''),
     );
   }
 }

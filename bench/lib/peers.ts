@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { freshPeerDir, requireTool, stopDaemon } from '../../test/helpers/daemon.ts';
 import { type Dovecot, startDovecot as startSharedDovecot } from '../../test/helpers/dovecot.ts';
 import { guarded, withStarted } from './cleanup.ts';
+import { processCpuSeconds } from './process-cpu.ts';
 
 export { freshPeerDir, requireTool };
 export type { Dovecot };
@@ -143,5 +144,5 @@ ${extraMain}`,
 export function startSmtpSink(port: number) {
   requireTool('/usr/sbin/smtp-sink', 'postfix');
   const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', `127.0.0.1:${port}`, '1000'], { stdio: 'ignore' });
-  return { stop: () => child.kill() };
+  return { stop: () => child.kill(), cpuSeconds: () => processCpuSeconds(child.pid!) };
 }

@@ -17,7 +17,7 @@ export interface Timing {
  * a step is the CPU of the commands it ran — their threads included (gzip in libuv's pool, for one)
  * and the processes they waited for in turn — as long as nothing else runs meanwhile.
  */
-function childrenCpuSeconds(): number {
+export function childrenCpuSeconds(): number {
   const fields = readFileSync('/proc/self/stat', 'utf8')
     .replace(/^.*\) /, '')
     .split(' ');
