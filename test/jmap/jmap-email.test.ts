@@ -307,7 +307,7 @@ for (const name of backendNames) {
           using,
           methodCalls: [
             ['Email/get', { accountId }, 'a'],
-            ['Email/query', { accountId, filter: { header: ['X-Spam', 'yes'] } }, 'b'],
+            ['Email/query', { accountId, filter: { colour: 'red' } }, 'b'],
             ['Email/query', { accountId, sort: [{ property: 'colour' }] }, 'c'],
             ['Email/changes', { accountId, sinceState: 'h2:zz' }, 'd'],
             ['Email/set', { accountId, ifInState: 'old', destroy: [id] }, 'e'],

@@ -1,6 +1,7 @@
 // Email/query (RFC 8621 4.4): the messages of the principal's folders, from the folder index IMAP's
 // SELECT and SEARCH read (kept up to date by MODSEQ), filtered with SEARCH's own header and body
-// text tests, sorted by any of RFC 8621's sort properties (email-sort.ts). collapseThreads keeps the first Email of each thread in that
+// text tests (the header condition also reads the lines Holdfast added on receipt, which Email/get
+// shows as part of the header: message-prefixes.ts), sorted by any of RFC 8621's sort properties (email-sort.ts). collapseThreads keeps the first Email of each thread in that
 // order; the thread keyword filters look at every Email of the thread in the account (the folder
 // indexes of all its folders, read only when a filter asks).
 //
@@ -13,7 +14,10 @@
 import type { Folder } from '../../mailbox/folders.ts';
 import type { IndexedMessage } from '../../mailbox/folder-index.ts';
 import { loadComputingMissing, loadMetadata } from '../../mailbox/message-metadata.ts';
-import { fieldContains, type SearchHeaders } from '../../mailbox/search-headers.ts';
+import { prefixesNaming } from '../../mailbox/message-prefixes.ts';
+import { fieldContains, toSearchHeaders, type SearchHeaders } from '../../mailbox/search-headers.ts';
+import { decodeEncodedWords } from '../../message/encoded-words.ts';
+import { parseHeaderLines } from '../../message/mime-tree.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
 import { emailId, parseEmailId, parseMailboxId } from './jmap-ids.ts';
@@ -41,6 +45,9 @@ type ThreadFlags = () => Promise<Map<number, string[][]>>;
 type Condition = Record<string, unknown>;
 
 const textFields = ['from', 'to', 'cc', 'bcc', 'subject'] as const;
+
+/** A header field name (RFC 5322 2.2): printable ASCII but the colon. */
+const fieldName = /^[\x21-\x39\x3b-\x7e]+$/;
 
 function checkCondition(condition: Condition): Condition {
   for (const [name, value] of Object.entries(condition)) {
@@ -77,6 +84,12 @@ function checkCondition(condition: Condition): Condition {
       case 'bcc':
       case 'subject':
         if (typeof value !== 'string') throw invalidArguments(`${name} must be a string`);
+        break;
+      case 'header':
+        if (!Array.isArray(value) || value.length < 1 || value.length > 2 || !value.every((v) => typeof v === 'string'))
+          throw invalidArguments('header must be [name] or [name, text]');
+        if (!fieldName.test(value[0] as string))
+          throw invalidArguments(`header: "${value[0]}" is not a header field name (printable ASCII without ":")`);
         break;
       default:
         throw new MethodError('unsupportedFilter', `Email/query does not filter by ${name} yet`);
@@ -126,7 +139,8 @@ async function matching(
     }
   }
   const fields = textFields.filter((f) => condition[f] !== undefined);
-  if (fields.length || condition.text !== undefined) {
+  const header = condition.header as [string, string?] | undefined;
+  if (fields.length || condition.text !== undefined || header) {
     const hashes = kept.map((c) => c.message.blobHash);
     const headers = await loadComputingMissing(mail, hashes, (some) => mail.index.searchHeaders.load(mail.db, some));
     const headerOf = new Map<Candidate, SearchHeaders | undefined>(kept.map((c, i) => [c, headers[i]]));
@@ -139,12 +153,66 @@ async function matching(
       const inBody = await bodyMatches(context, kept, needle('text'));
       kept = kept.filter((c) => inBody.has(c.message.blobHash) || inHeaders.some((test) => test(headerOf.get(c))));
     }
+    if (header) {
+      // The Email's header is the lines Holdfast added on receipt and the content's own (as Email/get
+      // shows it): the content's first, from memory, then the added lines of the messages still out.
+      const test = fieldContains(header[0], header[1] ?? '');
+      const inContent = new Set(kept.filter((c) => test(headerOf.get(c))));
+      const inPrefix = await prefixMatches(
+        context,
+        kept.filter((c) => !inContent.has(c)),
+        header[0],
+        test,
+      );
+      kept = kept.filter((c) => inContent.has(c) || inPrefix.has(c));
+    }
   }
   if (condition.body !== undefined) {
     const inBody = await bodyMatches(context, kept, needle('body'));
     kept = kept.filter((c) => inBody.has(c.message.blobHash));
   }
   return new Set(kept);
+}
+
+/**
+ * The candidates whose header lines added on receipt (the row's prefix) pass `test`: read per folder
+ * in batches, only the prefixes that name the field (messages APPENDed or imported have none).
+ */
+async function prefixMatches(
+  context: JmapCallContext,
+  items: Candidate[],
+  name: string,
+  test: (headers: SearchHeaders | undefined) => boolean,
+): Promise<Set<Candidate>> {
+  const byFolder = new Map<number, Candidate[]>();
+  for (const c of items) {
+    const list = byFolder.get(c.folderId);
+    if (list) list.push(c);
+    else byFolder.set(c.folderId, [c]);
+  }
+  const found = new Set<Candidate>();
+  for (const [folderId, list] of byFolder) {
+    const prefixes = await prefixesNaming(
+      context.mail,
+      folderId,
+      list.map((c) => c.message.uid),
+      name,
+    );
+    for (const c of list) {
+      const prefix = prefixes.get(c.message.uid);
+      if (prefix !== undefined && test(prefixHeaders(prefix))) found.add(c);
+    }
+  }
+  return found;
+}
+
+/** A prefix's fields as SEARCH compares them: values unfolded and decoded (as the content's are kept). */
+function prefixHeaders(prefix: string): SearchHeaders {
+  const lines = parseHeaderLines(Buffer.from(prefix, 'utf8').toString('latin1'));
+  return toSearchHeaders(
+    lines.map(([name, value]) => [name, decodeEncodedWords(value)]),
+    null,
+  );
 }
 
 function bodyMatches(context: JmapCallContext, items: Candidate[], needle: string): Promise<Set<string>> {
