@@ -1,6 +1,7 @@
 // Every method this server answers, and the capabilities they make: a capability is advertised in
 // the session only when its methods are here.
 import { coreMethods } from './core-methods.ts';
+import { blobCopyMethod } from './blob-copy.ts';
 import { emailChangesMethod } from './email-changes.ts';
 import { emailGetMethod } from './email-get.ts';
 import { emailQueryMethod } from './email-query.ts';
@@ -21,6 +22,7 @@ import { inNamedAccount, runsInSharedAccounts } from './jmap-accounts.ts';
 
 const methods: [string, JmapMethod<JmapCallContext>][] = [
   ...coreMethods,
+  blobCopyMethod,
   ...mailboxMethods,
   ...vacationMethods,
   emailGetMethod,

@@ -27,7 +27,7 @@ export interface SetOutcome {
 }
 
 /** An empty map or list is answered as null (RFC 8620 5.3). */
-const orNull = (value: object | undefined) => (value && Object.keys(value).length ? value : null);
+export const orNull = (value: object | undefined) => (value && Object.keys(value).length ? value : null);
 
 /** The /set response: every field present, empty ones null. */
 export function setResponse(accountId: string, oldState: string, newState: string, outcome: SetOutcome) {
