@@ -18,6 +18,7 @@ import { benchArgs, workersOption } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
 import { withStarted } from './lib/cleanup.ts';
 import { withInstallation } from './lib/holdfast-process.ts';
+import { addActivity, type ProcessActivity } from './lib/process-cpu.ts';
 import { withMailPeers } from './lib/peers.ts';
 import { pacedLatency, smtpSource, waitFor } from './lib/smtp-load.ts';
 
@@ -48,6 +49,8 @@ type HoldfastFigures = Figures & {
   cpuPerMessage: number;
   databaseCpuPerMessage: number;
   generatorCpuPerMessage: number;
+  /** The server's activity (every process) from intake to mailbox, divided by the messages. */
+  perMessage: ProcessActivity;
 };
 
 async function measureHoldfast(databaseUrl: string | undefined): Promise<HoldfastFigures> {
@@ -66,11 +69,13 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
         );
         const before = await server.count(recipient);
         const cpuBefore = server.cpuSeconds();
+        const activityBefore = server.activity();
         const databaseCpuBefore = installation.store.serverCpuSeconds();
         const started = performance.now();
         const load = await smtpSource({ port: server.port('smtp'), messages, sessions, size, to: recipient });
         const done = await waitFor(async () => (await server.count(recipient)) >= before + messages, 600_000);
         const cpuPerMessage = ((server.cpuSeconds() - cpuBefore) * 1000) / messages;
+        const activity = addActivity(server.activity(), activityBefore, -1);
         const databaseCpuPerMessage = ((installation.store.serverCpuSeconds() - databaseCpuBefore) * 1000) / messages;
         const acceptRate = messages / load.seconds;
         const generatorCpuPerMessage = (load.cpuSeconds * 1000) / messages;
@@ -91,6 +96,12 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
           cpuPerMessage,
           databaseCpuPerMessage,
           generatorCpuPerMessage,
+          perMessage: {
+            userSeconds: (activity.userSeconds * 1000) / messages,
+            systemSeconds: (activity.systemSeconds * 1000) / messages,
+            syscalls: activity.syscalls / messages,
+            contextSwitches: activity.contextSwitches / messages,
+          },
         };
       },
     );
@@ -163,6 +174,11 @@ for (const [name, list] of [
     );
     // What the machine's cores allow at these costs, whatever the number of processes: every message
     // costs the server, PostgreSQL's backends and the load generator (smtp-source, on the same cores).
+    const a = f.perMessage;
+    console.log(
+      `  server per message: ${a.userSeconds.toFixed(2)} ms user + ${a.systemSeconds.toFixed(2)} ms system, ` +
+        `${a.syscalls.toFixed(1)} read/write system calls, ${a.contextSwitches.toFixed(1)} context switches`,
+    );
     const perMessage = f.cpuPerMessage + f.databaseCpuPerMessage + f.generatorCpuPerMessage;
     const ceiling = (cores * 1000) / perMessage;
     console.log(

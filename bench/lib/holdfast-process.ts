@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBenchStore, type BenchStore } from './bench-store.ts';
 import { guarded } from './cleanup.ts';
-import { processCpuSeconds, processTree } from './process-cpu.ts';
+import { type ProcessActivity, processCpuSeconds, processTree, treeActivity } from './process-cpu.ts';
 
 const bin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 /** SIGUSR2 makes the server collect garbage (for memory measurements). */
@@ -23,6 +23,8 @@ export interface HoldfastProcess {
   pids(): number[];
   /** CPU time the server's processes have used so far (user + system, all their threads), in seconds. */
   cpuSeconds(): number;
+  /** CPU split into user and system, system calls and context switches, of every process. */
+  activity(): ProcessActivity;
   stop(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ function startHoldfastProcess(
         pids: () => processTree(child.pid!),
         // Workers that died and were restarted take their CPU time with them (they should not die).
         cpuSeconds: () => processTree(child.pid!).reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
+        activity: () => treeActivity(child.pid!),
         stop: () =>
           (stopped ??= new Promise((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done();

@@ -14,6 +14,56 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/** What a process has done so far, for dividing by the work it did (all its threads). */
+export interface ProcessActivity {
+  userSeconds: number;
+  systemSeconds: number;
+  /** read-like and write-like system calls (/proc/PID/io syscr + syscw: sockets, files, pipes). */
+  syscalls: number;
+  /** Times a thread gave up its core, waiting (voluntary) or pre-empted (involuntary). */
+  contextSwitches: number;
+}
+
+const noActivity: ProcessActivity = { userSeconds: 0, systemSeconds: 0, syscalls: 0, contextSwitches: 0 };
+
+export function processActivity(pid: number): ProcessActivity {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const ioField = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    let contextSwitches = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) contextSwitches += Number(m[1]);
+    }
+    return {
+      userSeconds: Number(stat[11]) / 100,
+      systemSeconds: Number(stat[12]) / 100,
+      syscalls: ioField('syscr') + ioField('syscw'),
+      contextSwitches,
+    };
+  } catch {
+    return noActivity; // gone
+  }
+}
+
+/** Sum and difference of activity readings. */
+export function addActivity(a: ProcessActivity, b: ProcessActivity, sign = 1): ProcessActivity {
+  return {
+    userSeconds: a.userSeconds + sign * b.userSeconds,
+    systemSeconds: a.systemSeconds + sign * b.systemSeconds,
+    syscalls: a.syscalls + sign * b.syscalls,
+    contextSwitches: a.contextSwitches + sign * b.contextSwitches,
+  };
+}
+
+/** Activity of a process and all its children (the workers of `holdfast start --workers N`). */
+export function treeActivity(pid: number): ProcessActivity {
+  return processTree(pid).reduce((sum, p) => addActivity(sum, processActivity(p)), noActivity);
+}
+
 /** A process and its children (the workers of `holdfast start --workers N`), from /proc. */
 export function processTree(pid: number): number[] {
   let children: number[] = [];
