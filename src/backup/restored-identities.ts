@@ -3,9 +3,9 @@
 // PostgreSQL, identity sequences past the loaded ids. After a restore also new identities for
 // what clients cache: the restored state may be older than what they have seen, so each folder
 // gets a new UIDVALIDITY (the client drops the UIDs it knows and fetches the folder again, RFC 3501
-// 2.3.1.1; a QRESYNC client's remembered state no longer matches either) and each calendar a sync
-// floor past every token issued before, so an old token is answered with DAV:valid-sync-token and
-// the client syncs in full (RFC 6578 3.2). A copy of a store taken while nothing serves keeps them.
+// 2.3.1.1; a QRESYNC client's remembered state no longer matches either) and each calendar and
+// address book a sync floor past every token issued before, so an old token is answered with
+// DAV:valid-sync-token and the client syncs in full (RFC 6578 3.2). A copy of a store taken while nothing serves keeps them.
 import { sql, type Transaction } from 'kysely';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
@@ -57,5 +57,9 @@ export async function renewClientIdentities(
     await sql`update calendars set sync_floor = ${sql.raw(greatest)}(sync_seq + 1, ${now}), sync_seq = ${sql.raw(greatest)}(sync_seq + 1, ${now})`.execute(
       trx,
     );
+  // Address books (migration 29) keep their sync tokens the same way.
+  await sql`update address_books set sync_floor = ${sql.raw(greatest)}(sync_seq + 1, ${now}), sync_seq = ${sql.raw(greatest)}(sync_seq + 1, ${now})`.execute(
+    trx,
+  );
   return { folders: Number(folders.numAffectedRows ?? 0), calendars: Number(calendars.numAffectedRows ?? 0) };
 }

@@ -318,7 +318,7 @@ export async function deleteObject(
   });
 }
 
-function checkConditions(currentEtag: string | undefined, conditions: WriteConditions, uri: string) {
+export function checkConditions(currentEtag: string | undefined, conditions: WriteConditions, uri: string) {
   if (conditions.ifNoneMatch !== undefined && currentEtag !== undefined) {
     const tags = conditions.ifNoneMatch.split(',').map((t) => t.trim());
     if (tags.includes('*') || tags.includes(currentEtag))

@@ -2,7 +2,9 @@
 // the path names, the method's handler, and the mapping of domain errors to WebDAV error bodies
 // (RFC 4918 §16 preconditions, RFC 4791 §5.3.2.1).
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
-import { HoldfastError } from '../../errors.ts';
+import { forbidden, HoldfastError } from '../../errors.ts';
+import { cardHandlers } from './carddav/card-methods.ts';
+import { isCardPath, resolveCard } from './carddav/card-resources.ts';
 import type { DavContext, DavReply, DavRequest, MethodHandler } from './dav-reply.ts';
 import { resolve } from './dav-resources.ts';
 import { handleDelete, handleGet, handlePut } from './methods/objects.ts';
@@ -10,7 +12,7 @@ import { handleMkcalendar, handleProppatch } from './methods/proppatch.ts';
 import { handlePropfind } from './methods/propfind.ts';
 import { handlePost } from './methods/outbox.ts';
 import { handleReport } from './methods/report.ts';
-import { caldav, dav, node, writeXml } from './xml/dav-xml.ts';
+import { caldav, carddav, dav, node, writeXml } from './xml/dav-xml.ts';
 
 export const davMethods = [
   'OPTIONS',
@@ -26,8 +28,9 @@ export const davMethods = [
   'REPORT',
 ] as const;
 
-/** The DAV header: WebDAV class 1 and 3, CalDAV access and implicit scheduling, extended MKCOL (RFC 5689). */
-export const davCompliance = '1, 3, calendar-access, calendar-auto-schedule, extended-mkcol';
+/** The DAV header: WebDAV class 1 and 3, CalDAV access and implicit scheduling, CardDAV (RFC 6352
+ * §6.1), extended MKCOL (RFC 5689). */
+export const davCompliance = '1, 3, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol';
 
 const handlers: Record<string, MethodHandler> = {
   GET: handleGet,
@@ -51,7 +54,13 @@ export async function handleDav(context: DavContext, request: DavRequest): Promi
         headers: { Allow: davMethods.join(', ') },
         body: `${request.method} is not supported here`,
       };
-    const resource = await resolve({ db: context.db, viewer: context.viewer, now: context.now() }, request.path);
+    const resolveContext = { db: context.db, viewer: context.viewer, now: context.now() };
+    if (isCardPath(request.path)) {
+      const cardHandler = cardHandlers[request.method];
+      if (!cardHandler) throw forbidden('need-privileges', `${request.method} is not answered on address books`);
+      return await cardHandler(context, await resolveCard(resolveContext, request.path), request);
+    }
+    const resource = await resolve(resolveContext, request.path);
     return await handler(context, resource, request);
   } catch (error) {
     if (error instanceof HoldfastError) return errorReply(error);
@@ -100,6 +109,13 @@ const preconditions: Record<string, { element: string; status?: number }> = {
   'supported-collation': { element: caldav('supported-collation'), status: 403 },
   'supported-calendar-data': { element: caldav('supported-calendar-data'), status: 415 },
   'max-attendees-per-instance': { element: caldav('max-attendees-per-instance'), status: 403 },
+  // CardDAV (RFC 6352 §6.3.2.1, §8.3).
+  'valid-address-data': { element: carddav('valid-address-data'), status: 403 },
+  'supported-address-data': { element: carddav('supported-address-data'), status: 415 },
+  'card-uid-conflict': { element: carddav('no-uid-conflict'), status: 409 },
+  'card-max-resource-size': { element: carddav('max-resource-size'), status: 403 },
+  'supported-address-collation': { element: carddav('supported-collation'), status: 403 },
+  'collection-exists': { element: dav('resource-must-be-null'), status: 405 },
   // The sender's sending limits (as on SMTP submission): temporary, so 429 (RFC 6585).
   'sending-limit': { element: '{urn:holdfast:dav}sending-limit', status: 429 },
 };

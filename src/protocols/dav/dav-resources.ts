@@ -6,6 +6,7 @@
 //   /dav/calendars/{address}/{calendar}/      a calendar collection
 //   /dav/calendars/{address}/{calendar}/{name} one calendar object (an .ics resource)
 //   /dav/calendars/{address}/inbox/ and outbox/  scheduling collections (RFC 6638), owner only
+//   /dav/addressbooks/...                     CardDAV: carddav/card-resources.ts
 //
 // Principals of another tenant do not exist as far as a requester can tell (404).
 import type { Kysely } from 'kysely';
@@ -20,6 +21,7 @@ export const principalHref = (address: string) => `${davRoot}principals/${segmen
 export const homeHref = (address: string) => `${davRoot}calendars/${segment(address)}/`;
 export const calendarHref = (address: string, uri: string) => `${homeHref(address)}${segment(uri)}/`;
 export const objectHref = (collection: string, uri: string) => `${collection}${segment(uri)}`;
+export const addressBookHomeHref = (address: string) => `${davRoot}addressbooks/${segment(address)}/`;
 
 /** Percent-encodes a path segment, leaving @ readable (it is allowed in a path, RFC 3986). */
 export function segment(value: string): string {
@@ -103,7 +105,8 @@ export async function resolve(context: ResolveContext, path: string): Promise<Da
   };
 }
 
-async function homeOwner(context: ResolveContext, address: string): Promise<Principal | undefined> {
+/** The principal whose home an address names: the viewer, or a principal of the viewer's tenant. */
+export async function homeOwner(context: ResolveContext, address: string): Promise<Principal | undefined> {
   if (address.toLowerCase() === context.viewer.address) return context.viewer;
   return principalInTenant(context.db, context.viewer.tenantId, address);
 }
@@ -140,7 +143,7 @@ async function calendarInHome(
   return right ? { calendar, right, sharedBy } : undefined;
 }
 
-function decodeSegment(part: string): string | undefined {
+export function decodeSegment(part: string): string | undefined {
   try {
     return decodeURIComponent(part);
   } catch {

@@ -1,4 +1,5 @@
-// Mounts CalDAV on the HTTP listeners: `/.well-known/caldav` (RFC 6764 discovery), `/dav/...`, and
+// Mounts CalDAV and CardDAV on the HTTP listeners: `/.well-known/caldav` and `/.well-known/carddav`
+// (RFC 6764 discovery), `/dav/...`, and
 // the WebDAV methods on `/`, since some clients start their discovery there.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
@@ -64,7 +65,8 @@ export function registerDavRoutes(
 
     const wellKnown = async (_request: FastifyRequest, reply: FastifyReply) =>
       reply.code(301).header('Location', davRoot).send();
-    scope.route({ method: ['GET', 'HEAD', 'PROPFIND', 'OPTIONS'], url: '/.well-known/caldav', handler: wellKnown });
+    for (const url of ['/.well-known/caldav', '/.well-known/carddav'])
+      scope.route({ method: ['GET', 'HEAD', 'PROPFIND', 'OPTIONS'], url, handler: wellKnown });
 
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const path = new URL(request.url, 'http://placeholder').pathname;

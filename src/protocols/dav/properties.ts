@@ -8,13 +8,22 @@ import {
   apple,
   caldav,
   calendarServer,
+  carddav,
   dav,
   node,
   type PropStat,
   type XmlElement,
   type XmlNode,
 } from './xml/dav-xml.ts';
-import { calendarHref, davRoot, homeHref, principalHref, type DavResource } from './dav-resources.ts';
+import { syncToken } from './collection-reports.ts';
+import {
+  addressBookHomeHref,
+  calendarHref,
+  davRoot,
+  homeHref,
+  principalHref,
+  type DavResource,
+} from './dav-resources.ts';
 
 export type PropertyValue = XmlNode[] | string;
 export type PropertyGetters = Map<string, () => PropertyValue | undefined>;
@@ -31,14 +40,6 @@ export interface ObjectEntry {
 }
 
 const href = (value: string) => [node(dav('href'), value)];
-
-export const syncToken = (calendar: CalendarRow) => `http://holdfast.invalid/ns/sync/${calendar.sync_seq}`;
-
-/** The change number in a sync token this server issued, or undefined. */
-export function parseSyncToken(token: string): number | undefined {
-  const match = /^http:\/\/holdfast\.invalid\/ns\/sync\/(\d+)$/.exec(token.trim());
-  return match ? Number(match[1]) : undefined;
-}
 
 export function resourceProperties(resource: DavResource, context: PropertyContext): PropertyGetters {
   const getters: PropertyGetters = new Map();
@@ -82,6 +83,7 @@ function principalProperties(set: (name: string, get: () => PropertyValue | unde
   set(dav('displayname'), () => principal.displayName ?? principal.address);
   set(dav('principal-URL'), () => href(principalHref(principal.address)));
   set(caldav('calendar-home-set'), () => href(homeHref(principal.address)));
+  set(carddav('addressbook-home-set'), () => href(addressBookHomeHref(principal.address)));
   set(caldav('calendar-user-address-set'), () => [
     node(dav('href'), `mailto:${principal.address}`),
     node(dav('href'), principalHref(principal.address)),
@@ -187,12 +189,16 @@ export function deadProperties(calendar: CalendarRow): Record<string, string> {
   return calendar.dead_properties ? (JSON.parse(calendar.dead_properties) as Record<string, string>) : {};
 }
 
-function privileges(right: 'owner' | 'write' | 'read'): XmlNode[] {
+/** The privileges of a right; calendar ones (RFC 4791 §6.1.1, RFC 6638) unless `calendar` is false. */
+export function privileges(right: 'owner' | 'write' | 'read', calendar = true): XmlNode[] {
   const names = ['read', 'read-current-user-privilege-set'];
   if (mayWrite(right)) names.push('write', 'write-content', 'write-properties', 'bind', 'unbind');
   if (right === 'owner') names.push('all');
-  const calendarPrivileges =
-    right === 'owner' ? ['read-free-busy', 'schedule-send', 'schedule-deliver'] : ['read-free-busy'];
+  const calendarPrivileges = !calendar
+    ? []
+    : right === 'owner'
+      ? ['read-free-busy', 'schedule-send', 'schedule-deliver']
+      : ['read-free-busy'];
   return [
     ...names.map((name) => node(dav('privilege'), [node(dav(name))])),
     ...calendarPrivileges.map((name) => node(dav('privilege'), [node(caldav(name))])),
@@ -206,6 +212,9 @@ function reports(kind: DavResource['kind']): XmlNode[] {
       : [];
   return names.map((name) => node(dav('supported-report'), [node(dav('report'), [node(name)])]));
 }
+
+/** The whole resource as a property: allprop leaves them out (RFC 4791 §9.6, RFC 6352 §10.4). */
+const contentProperties = new Set([caldav('calendar-data'), carddav('address-data')]);
 
 /**
  * Answers a property request: every requested name is either found (200) or not (404). `request`
@@ -221,7 +230,7 @@ export function propstats(
   const missing: XmlNode[] = [];
   if (request === 'names') return [{ status: 200, properties: [...getters.keys()].map((name) => node(name)) }];
   const names =
-    request === 'all' ? [...getters.keys()].filter((n) => n !== caldav('calendar-data')) : request.map((e) => e.name);
+    request === 'all' ? [...getters.keys()].filter((n) => !contentProperties.has(n)) : request.map((e) => e.name);
   for (const name of names) {
     const value = getters.get(name)?.();
     if (value === undefined) missing.push(node(name));

@@ -28,6 +28,8 @@ import * as jmapSubmission from './0023-jmap-submission.ts';
 import * as dropFullText from './0025-drop-full-text.ts';
 import * as jmapUploads from './0026-jmap-uploads.ts';
 import * as webSessions from './0027-web-sessions.ts';
+import * as sieveScripts from './0028-sieve-scripts.ts';
+import * as contacts from './0029-contacts.ts';
 
 export interface Migration {
   version: number;
@@ -63,6 +65,8 @@ export const migrations: Migration[] = [
   { version: 25, name: 'drop-full-text', up: dropFullText.up },
   { version: 26, name: 'jmap-uploads', up: jmapUploads.up },
   { version: 27, name: 'web-sessions', up: webSessions.up },
+  { version: 28, name: 'sieve-scripts', up: sieveScripts.up },
+  { version: 29, name: 'contacts', up: contacts.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
 ].sort((a, b) => a.version - b.version);

@@ -14,6 +14,7 @@ import { busyPeriods, freeBusyCalendar } from '../../../calendar/free-busy.ts';
 import { overlaps } from '../../../calendar/recurrence.ts';
 import { principalById } from '../../../directory/principal.ts';
 import { HoldfastError, invalid } from '../../../errors.ts';
+import { multigetResponses, syncCollectionBody } from '../collection-reports.ts';
 import { parseFilter, timeRange } from '../calendar-filter-xml.ts';
 import {
   InstanceAllowance,
@@ -25,18 +26,15 @@ import {
 import { ExpansionBudgetSpent, type ExpansionBudget } from '../../../calendar/recurrence-budget.ts';
 import { objectHref, type DavResource } from '../dav-resources.ts';
 import { xmlReply, type DavContext, type MethodHandler } from '../dav-reply.ts';
-import { objectProperties, parseSyncToken, propstats, syncToken } from '../properties.ts';
+import { objectProperties, propstats } from '../properties.ts';
 import {
   caldav,
   child,
-  childrenNamed,
   dav,
   displayName,
   multistatus,
-  node,
   parseXml,
   propstatResponse,
-  statusResponse,
   type XmlElement,
   type XmlNode,
 } from '../xml/dav-xml.ts';
@@ -125,69 +123,27 @@ function isSimpleRangeQuery(filter: ComponentFilter): boolean {
 
 async function calendarMultiget(context: DavContext, resource: CalendarResource, root: XmlElement) {
   const { wanted, expand } = reportProperties(root);
-  const hrefs = childrenNamed(root, dav('href')).map((h) => h.text.trim());
-  const names = new Map<string, string>();
-  for (const href of hrefs) {
-    const uri = memberName(resource.href, href);
-    if (uri !== undefined) names.set(href, uri);
-  }
-  const rows = new Map(
-    (await getObjects(context.db, resource.calendar.id, [...new Set(names.values())])).map((row) => [row.uri, row]),
+  const responses = await multigetResponses(
+    root,
+    resource.href,
+    (uris) => getObjects(context.db, resource.calendar.id, uris),
+    (row) => objectResponse(context, resource, row, wanted, expand),
   );
-  const responses = hrefs.map((href) => {
-    const row = rows.get(names.get(href) ?? '');
-    return row ? objectResponse(context, resource, row, wanted, expand) : statusResponse(href, 404);
-  });
   return xmlReply(207, multistatus(responses));
-}
-
-/** The object name an href names inside the collection (full URL or absolute path), if it does. */
-function memberName(collectionHref: string, href: string): string | undefined {
-  let path = href;
-  try {
-    path = new URL(href, 'http://placeholder').pathname;
-  } catch {
-    return undefined;
-  }
-  if (!path.startsWith(collectionHref)) return undefined;
-  const rest = path.slice(collectionHref.length);
-  if (!rest || rest.includes('/')) return undefined;
-  try {
-    return decodeURIComponent(rest);
-  } catch {
-    return undefined;
-  }
 }
 
 async function syncCollection(context: DavContext, resource: CalendarResource, root: XmlElement) {
   const { wanted } = reportProperties(root);
-  const level = child(root, dav('sync-level'))?.text.trim() ?? '1';
-  if (level !== '1')
-    throw invalid('valid-sync-level', `sync-level ${level} is not supported: calendars have no sub-collections, use 1`);
-  const tokenText = child(root, dav('sync-token'))?.text.trim() ?? '';
-  const current = syncToken(resource.calendar);
-  let responses: XmlNode[];
-  if (!tokenText) {
-    const rows = await listObjects(context.db, resource.calendar.id);
-    responses = rows.map((row) => objectResponse(context, resource, row, wanted));
-  } else {
-    const since = parseSyncToken(tokenText);
-    // Tokens below the floor were issued before a restore to an older state (migration 18).
-    if (since === undefined || since > resource.calendar.sync_seq || since < Number(resource.calendar.sync_floor)) {
-      throw new HoldfastError(
-        'forbidden',
-        'valid-sync-token',
-        `sync token ${tokenText} was not issued for this calendar; sync again without a token`,
-      );
-    }
-    const { changed, deleted } = await changesSince(context.db, resource.calendar.id, since);
-    const rows = await getObjects(context.db, resource.calendar.id, changed);
-    responses = [
-      ...rows.map((row) => objectResponse(context, resource, row, wanted)),
-      ...deleted.map((uri) => statusResponse(objectHref(resource.href, uri), 404)),
-    ];
-  }
-  return xmlReply(207, multistatus(responses, [node(dav('sync-token'), current)]));
+  const { calendar } = resource;
+  const body = await syncCollectionBody(root, {
+    href: resource.href,
+    collection: calendar,
+    all: () => listObjects(context.db, calendar.id),
+    changesSince: (since) => changesSince(context.db, calendar.id, since),
+    members: (uris) => getObjects(context.db, calendar.id, uris),
+    response: (row) => objectResponse(context, resource, row, wanted),
+  });
+  return xmlReply(207, body);
 }
 
 async function freeBusyQuery(context: DavContext, resource: CalendarResource, root: XmlElement) {

@@ -7,12 +7,14 @@ import { invalid } from '../../../errors.ts';
 export const ns = {
   dav: 'DAV:',
   caldav: 'urn:ietf:params:xml:ns:caldav',
+  carddav: 'urn:ietf:params:xml:ns:carddav',
   calendarServer: 'http://calendarserver.org/ns/',
   apple: 'http://apple.com/ns/ical/',
 } as const;
 
 export const dav = (local: string) => `{DAV:}${local}`;
 export const caldav = (local: string) => `{${ns.caldav}}${local}`;
+export const carddav = (local: string) => `{${ns.carddav}}${local}`;
 export const calendarServer = (local: string) => `{${ns.calendarServer}}${local}`;
 export const apple = (local: string) => `{${ns.apple}}${local}`;
 
@@ -121,7 +123,13 @@ export interface XmlNode {
 export const node = (name: string, content?: XmlNode[] | string, attributes?: Record<string, string>): XmlNode =>
   typeof content === 'string' ? { name, text: content, attributes } : { name, children: content, attributes };
 
-const prefixes: Record<string, string> = { D: ns.dav, C: ns.caldav, CS: ns.calendarServer, A: ns.apple };
+const prefixes: Record<string, string> = {
+  D: ns.dav,
+  C: ns.caldav,
+  CR: ns.carddav,
+  CS: ns.calendarServer,
+  A: ns.apple,
+};
 
 /** Serialises a document, declaring the usual prefixes on the root and any other namespace where used. */
 export function writeXml(root: XmlNode): string {
