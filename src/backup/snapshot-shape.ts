@@ -23,12 +23,14 @@ export interface StoreSnapshot {
 }
 
 /**
- * Where rows refer to contents. Messages and queue entries need theirs; `blob_metadata` also names
- * contents whose last message is gone (the collector deletes both), copied when still there.
+ * Where rows refer to contents. Messages, queue entries and quarantined messages need theirs;
+ * `blob_metadata` also names contents whose last message is gone (the collector deletes both),
+ * copied when still there.
  */
 export const contentReferencesSql = `select hash, max(required) as required from (
     select blob_hash as hash, 1 as required from messages
     union all select blob_hash as hash, 1 as required from queue_messages
+    union all select blob_hash as hash, 1 as required from quarantine
     union all select hash, 0 as required from blob_metadata
   ) refs group by hash order by hash`;
 

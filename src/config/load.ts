@@ -10,6 +10,7 @@ import { parseDuration } from './duration.ts';
 import {
   authSettings,
   clusterSettings,
+  filteringSettings,
   defaultHostname,
   defaultPorts,
   environmentKeys,
@@ -130,6 +131,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     continuity,
     health: healthSettings(values.health, hostname),
     cluster: clusterSettings(values.cluster),
+    filtering: filteringSettings(values.filtering),
     backup: {
       everyMs: values.backup?.schedule === 'off' ? undefined : values.backup?.schedule,
       keep: values.backup?.keep ?? 7,

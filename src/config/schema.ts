@@ -145,6 +145,35 @@ const webhookUrl = setting('an "http://" or "https://" URL', (raw) => {
   }
 });
 
+/** [filtering] rspamd_url / rspamd_controller_url: rspamd's worker or controller, over HTTP. */
+const rspamdUrl = setting('an "http://host:port" URL such as "http://127.0.0.1:11333"', (raw) => {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const url = new URL(raw.trim());
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname ? url : undefined;
+  } catch {
+    return undefined;
+  }
+});
+
+/** [filtering] clamd: clamd's TCP address ("host:port") or its local socket (an absolute path). */
+const clamdAddress = setting(
+  'clamd\'s address: "host:port" such as "127.0.0.1:3310", or the path of its socket such as "/run/clamav/clamd.ctl"',
+  (raw): ClamdAddress | undefined => {
+    const value = typeof raw === 'string' ? raw.trim() : '';
+    if (value.startsWith('/')) return { path: value };
+    const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
+    const port = match ? Number(match[2]) : NaN;
+    return match && port > 0 && port < 65536 ? { host: match[1]!.replace(/^\[|\]$/g, ''), port } : undefined;
+  },
+);
+
+/** A spam score threshold: a number such as 15 or 12.5. */
+const spamScore = setting('a spam score such as 15 or 12.5', (raw) => {
+  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  return Number.isFinite(value) ? value : undefined;
+});
+
 export const fileSchema = z.strictObject({
   data_dir: nonEmptyText('a directory path').optional(),
   database_url: databaseUrl.optional(),
@@ -298,6 +327,22 @@ export const fileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  filtering: z
+    .strictObject({
+      rspamd_url: rspamdUrl.optional(),
+      rspamd_controller_url: rspamdUrl.optional(),
+      rspamd_password: nonEmptyText("the password of rspamd's controller").optional(),
+      clamd: clamdAddress.optional(),
+      on_failure: oneOf(['fail_open', 'fail_closed'] as const).optional(),
+      timeout: duration.optional(),
+      max_scan_size: size.optional(),
+      quarantine_score: spamScore.optional(),
+      malware: oneOf(['reject', 'quarantine'] as const).optional(),
+      scan_submission: yesNo.optional(),
+      quarantine_retention: duration.optional(),
+      tenant: z.record(z.string(), z.strictObject({ quarantine_score: spamScore.optional() })).optional(),
+    })
+    .optional(),
   log: z
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).optional(),
@@ -420,6 +465,7 @@ export interface Config {
   health: HealthSettings;
   cluster: ClusterSettings;
   backup: BackupSettings;
+  filtering: FilteringSettings;
 }
 
 /**
@@ -535,6 +581,56 @@ export function authSettings(section: NonNullable<FileConfig['auth']> | undefine
     cacheTtlMs: section?.cache_ttl,
     kdfConcurrency: section?.kdf_concurrency,
     kdfQueue: section?.kdf_queue,
+  };
+}
+
+export type ClamdAddress = { host: string; port: number } | { path: string };
+
+/** [filtering]: spam and malware scanning at intake (src/filtering/, docs/filtering.md). */
+export interface FilteringSettings {
+  /** rspamd's normal worker (/checkv2); undefined: no spam scanning. */
+  rspamdUrl?: URL;
+  /** rspamd's controller (learn_spam, learn_ham); undefined: moves into and out of Junk teach nothing. */
+  rspamdControllerUrl?: URL;
+  rspamdPassword?: string;
+  /** clamd (INSTREAM); undefined: no malware scanning. */
+  clamd?: ClamdAddress;
+  /** A scanner that cannot answer: accept unscanned (marked, and a health problem), or 451 4.7.1. */
+  onFailure: 'fail_open' | 'fail_closed';
+  /** How long one scan may take before it counts as a failure. */
+  timeoutMs: number;
+  /** Larger messages are not scanned (marked "not scanned"): what a scanner is sent is bounded. */
+  maxScanSize: number;
+  /** Spam at or above this score is quarantined instead of delivered to Junk; undefined: never by score. */
+  quarantineScore?: number;
+  /** Per tenant (by name): its own quarantine_score. */
+  tenantQuarantineScore: Record<string, number>;
+  /** Malware: refused (554 5.7.1) or held in quarantine. */
+  malware: 'reject' | 'quarantine';
+  /** Scan authenticated submission too (outbound spam and malware). */
+  scanSubmission: boolean;
+  /** How long quarantined messages are kept. */
+  quarantineRetentionMs: number;
+}
+
+export function filteringSettings(section: FileConfig['filtering']): FilteringSettings {
+  return {
+    rspamdUrl: section?.rspamd_url,
+    rspamdControllerUrl: section?.rspamd_controller_url,
+    rspamdPassword: section?.rspamd_password,
+    clamd: section?.clamd,
+    onFailure: section?.on_failure ?? 'fail_open',
+    timeoutMs: section?.timeout ?? 20_000,
+    maxScanSize: section?.max_scan_size ?? 20_000_000,
+    quarantineScore: section?.quarantine_score,
+    tenantQuarantineScore: Object.fromEntries(
+      Object.entries(section?.tenant ?? {}).flatMap(([name, t]) =>
+        t.quarantine_score === undefined ? [] : [[name, t.quarantine_score]],
+      ),
+    ),
+    malware: section?.malware ?? 'reject',
+    scanSubmission: section?.scan_submission ?? true,
+    quarantineRetentionMs: section?.quarantine_retention ?? 30 * 86_400_000,
   };
 }
 

@@ -9,6 +9,7 @@ import { placeInThread, threadHeadersOfContents } from './conversation-threads.t
 import type { MailboxChange } from './change-feed.ts';
 import { ensureDefaultFolders, findFolder, lockFolders } from './folders.ts';
 import { fitsQuota } from './quota.ts';
+import { junkFolder, junkKeyword, markedAsJunk } from './junk-marker.ts';
 
 /** The mailbox a message is delivered to. */
 export interface Recipient {
@@ -51,12 +52,17 @@ export async function deliver(
   now: number,
 ): Promise<DeliveryResult[]> {
   const inboxes = new Map<number, number>();
-  for (const { recipient } of [...deliveries].sort((a, b) => a.recipient.id - b.recipient.id)) {
-    if (inboxes.has(recipient.id)) continue;
-    await ensureDefaultFolders(trx, recipient, now);
-    inboxes.set(recipient.id, (await findFolder(trx, recipient.id, 'INBOX'))!.id);
+  // Copies the spam filter marked go to the Junk folder instead (filtering, mailbox/junk-marker.ts).
+  const junk = new Map<number, number>();
+  for (const { recipient, message } of [...deliveries].sort((a, b) => a.recipient.id - b.recipient.id)) {
+    if (!inboxes.has(recipient.id)) {
+      await ensureDefaultFolders(trx, recipient, now);
+      inboxes.set(recipient.id, (await findFolder(trx, recipient.id, 'INBOX'))!.id);
+    }
+    if (markedAsJunk(message.prefix) && !junk.has(recipient.id))
+      junk.set(recipient.id, (await findFolder(trx, recipient.id, junkFolder))?.id ?? inboxes.get(recipient.id)!);
   }
-  await lockFolders(trx, [...inboxes.values()]);
+  await lockFolders(trx, [...new Set([...inboxes.values(), ...junk.values()])]);
   // Read once per content: a message to many recipients is parsed once (its metadata is stored before delivery).
   const threadHeaders = await threadHeadersOfContents(
     trx,
@@ -64,7 +70,8 @@ export async function deliver(
   );
   const results: DeliveryResult[] = [];
   for (const { recipient, message, key } of deliveries) {
-    const inbox = inboxes.get(recipient.id)!;
+    const toJunk = markedAsJunk(message.prefix) && junk.has(recipient.id);
+    const inbox = toJunk ? junk.get(recipient.id)! : inboxes.get(recipient.id)!;
     const headers = deliveryHeaders(message.sender, recipient.address);
     const size = message.size + Buffer.byteLength(headers);
     if (!(await fitsQuota(trx, recipient.id, recipient.quotaBytes, size))) {
@@ -81,6 +88,7 @@ export async function deliver(
         size,
         internalDate: message.receivedAt,
         deliveryKey: key,
+        flags: toJunk ? [junkKeyword] : undefined,
         thread: await placeInThread(trx, recipient.id, threadHeaders.get(message.blobHash)),
       },
       now,

@@ -2,6 +2,7 @@
 import { BackPressure } from '../flow/intake/back-pressure.ts';
 import { ConnectionLimits } from '../flow/intake/connection-limits.ts';
 import { Intake } from '../flow/intake/intake.ts';
+import { MessageFilter } from '../filtering/message-filter.ts';
 import { startSmtpListeners } from '../protocols/smtp/smtp-listeners.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
 
@@ -33,6 +34,12 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     dkim: flow.dkim,
     senderLimits: flow.senderLimits,
     metrics: holdfast.metrics,
+    filter: new MessageFilter(config.filtering, {
+      db: store.db,
+      tenantName: (id) => flow.senderLimits.tenantName(id),
+      log: holdfast.logger.child({ component: 'filtering' }),
+    }),
+    log: holdfast.logger.child({ component: 'mail' }),
     now,
   });
   const settings = { config, tls: holdfast.tls, logger: holdfast.logger, signIns: { db: store.db, now } };

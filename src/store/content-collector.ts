@@ -137,14 +137,22 @@ export async function contentHeld(db: Kysely<Database>, now: number): Promise<bo
 }
 
 /**
- * Those of `hashes` that a mailbox message, a queue entry or a JMAP upload refers to (an upload row,
- * expired or not, until housekeeping deletes it and hands its content back to the collector).
+ * Those of `hashes` that a mailbox message, a queue entry, a JMAP upload or a quarantined message
+ * refers to (an upload row, expired or not, until housekeeping deletes it and hands its content back
+ * to the collector).
  */
 async function contentsInUse(db: Kysely<Database>, hashes: string[]): Promise<Set<string>> {
   const used = new Set<string>();
   for (const batch of batches(hashes)) {
-    for (const table of ['messages', 'queue_messages', 'jmap_uploads'] as const) {
-      const rows = await db.selectFrom(table).select('blob_hash').distinct().where('blob_hash', 'in', batch).execute();
+    // quarantine: messages held by the spam and malware filter (migration 30, filtering/quarantine.ts).
+    for (const table of ['messages', 'queue_messages', 'jmap_uploads', 'quarantine'] as const) {
+      const rows = await db
+        .withTables<{ quarantine: { blob_hash: string } }>()
+        .selectFrom(table)
+        .select('blob_hash')
+        .distinct()
+        .where('blob_hash', 'in', batch)
+        .execute();
       for (const row of rows) used.add(row.blob_hash);
     }
   }

@@ -21,6 +21,11 @@ import type { Metrics } from '../../metrics/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
 import type { Store } from '../../store/store.ts';
+import { readBlob } from '../../store/blobs/blob-store.ts';
+import type { FilteredRecipient, FilterPlan, MessageFilter } from '../../filtering/message-filter.ts';
+import { holdMessage, type HeldMessage } from '../../filtering/quarantine.ts';
+import { junkMarker } from '../../mailbox/junk-marker.ts';
+import type { Logger } from '../../logging/logger.ts';
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { fitsQuota, sizeNotKnown } from '../../mailbox/quota.ts';
 import { formatSize } from '../../config/size.ts';
@@ -84,6 +89,9 @@ export interface IntakeDeps {
   senderLimits: SenderLimits;
   /** Observes accept latency (end of DATA to 250), when set. */
   metrics?: Metrics;
+  /** Spam and malware scanning after DATA (src/filtering/), when [filtering] names a scanner. */
+  filter?: MessageFilter;
+  log?: Logger;
   now(): number;
 }
 
@@ -292,43 +300,161 @@ export class Intake {
     if (state.info.source === 'submission')
       prefix = (await this.dkimSignature(state, fields, prefix, spooled)) + prefix;
     // Our Received line goes on top, as every hop's does (RFC 5321 4.4).
-    prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
+    const receivedLine = `${this.receivedHeader(state, now)}\r\n`;
+    prefix = `${receivedLine}${prefix}`;
 
-    const recipients = oncePerMailbox(
+    let recipients = oncePerMailbox(
       state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify }))),
     );
-    const forMailboxes = spooled.inline && recipients.some((r) => r.route === 'local');
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
-    const id = await this.deps.committer.submit({
-      blobHash: blob.hash,
-      inlineBlob: spooled.inline,
-      prefix,
-      size: blob.size + Buffer.byteLength(prefix),
-      sender: state.sender ?? '',
-      messageId,
-      subject: headerValue(fields, 'subject')?.slice(0, 500) ?? null,
-      source: state.info.source,
-      clientIp: state.info.clientIp,
-      authPrincipalId: state.principal?.id ?? null,
-      verifiedFrom,
-      envid: envelope.envid ?? null,
-      ret: envelope.ret ?? null,
-      receivedAt: now,
-      recipients,
-      metadata: forMailboxes ? metadataOf(spooled.inline!.data) : undefined,
-      receivedDetail: {
-        client: state.info.clientIp,
-        helo: state.info.helo,
-        tls: state.info.secure,
-        auth: state.principal?.address,
+    const subject = headerValue(fields, 'subject')?.slice(0, 500) ?? null;
+    // The spam and malware scan: after the message is whole, before the 250 (filtering/).
+    const junk: typeof recipients = [];
+    if (this.deps.filter?.appliesTo(state.info.source)) {
+      const plan = await this.scan(this.deps.filter, state, spooled, prefix, recipients);
+      prefix = `${receivedLine}${plan.header}\r\n${prefix.slice(receivedLine.length)}`;
+      const held: HeldMessage[] = [];
+      const rest: typeof recipients = [];
+      for (const r of recipients) {
+        const placed = plan.dispositions.get(r.recipient);
+        if (placed?.to === 'quarantine' && r.route === 'local' && plan.principals.has(r.recipient)) {
+          const { principalId, tenantId } = plan.principals.get(r.recipient)!;
+          held.push({
+            tenantId,
+            principalId,
+            recipient: r.recipient,
+            sender: state.sender ?? '',
+            subject,
+            messageId,
+            prefix,
+            reason: placed.reason,
+            detail: placed.detail,
+            score: plan.outcome.spam?.score ?? null,
+            clientIp: state.info.clientIp,
+          });
+        } else if (placed && placed.to !== 'inbox') junk.push(r);
+        else rest.push(r);
+      }
+      if (held.length) {
+        const ids = await holdMessage(
+          this.deps.store,
+          { hash: blob.hash, size: blob.size, data: spooled.inline?.data },
+          held,
+          now,
+          this.deps.filter.settings.quarantineRetentionMs,
+        );
+        this.deps.log?.info(
+          {
+            quarantineIds: ids,
+            sender: state.sender ?? '',
+            recipients: held.map((h) => h.recipient),
+            reason: held[0]!.reason,
+            session: state.info.id,
+          },
+          'mail quarantined',
+        );
+      }
+      recipients = rest;
+      if (!recipients.length && !junk.length) {
+        state.recipients = [];
+        return '2.0.0 Ok: accepted';
+      }
+    }
+    const forMailboxes = spooled.inline && [...recipients, ...junk].some((r) => r.route === 'local');
+    const metadata = forMailboxes ? metadataOf(spooled.inline!.data) : undefined;
+    const commit = (recipients: typeof junk, prefix: string) =>
+      this.deps.committer.submit({
+        blobHash: blob.hash,
+        inlineBlob: spooled.inline,
+        prefix,
+        size: blob.size + Buffer.byteLength(prefix),
+        sender: state.sender ?? '',
+        messageId,
+        subject,
         source: state.info.source,
-        session: state.info.id,
-        ...authResults,
-      },
-    });
+        clientIp: state.info.clientIp,
+        authPrincipalId: state.principal?.id ?? null,
+        verifiedFrom,
+        envid: envelope.envid ?? null,
+        ret: envelope.ret ?? null,
+        receivedAt: now,
+        recipients,
+        metadata,
+        receivedDetail: {
+          client: state.info.clientIp,
+          helo: state.info.helo,
+          tls: state.info.secure,
+          auth: state.principal?.address,
+          source: state.info.source,
+          session: state.info.id,
+          ...authResults,
+        },
+      });
+    // Copies for the Junk folder are a queue entry of their own, marked for local delivery.
+    const ids = [
+      ...(recipients.length ? [await commit(recipients, prefix)] : []),
+      ...(junk.length
+        ? [await commit(junk, `${receivedLine}${junkMarker}\r\n${prefix.slice(receivedLine.length)}`)]
+        : []),
+    ];
     this.deps.metrics?.acceptLatency.observe((performance.now() - dataEnded) / 1000);
     state.recipients = [];
-    return `2.0.0 Ok: queued as ${id}`;
+    return `2.0.0 Ok: queued as ${ids.join(', ')}`;
+  }
+
+  /**
+   * Scans the message (Holdfast's header lines and the content, if within max_scan_size) and plans
+   * each local recipient's copy; throws the refusal of the whole message, if the filter refuses it.
+   */
+  private async scan(
+    filter: MessageFilter,
+    state: SessionState,
+    spooled: SpooledMessage,
+    prefix: string,
+    recipients: { recipient: string; route: string; tenantId: number | null }[],
+  ): Promise<FilterPlan & { principals: Map<string, FilteredRecipient> }> {
+    const size = spooled.blob.size + Buffer.byteLength(prefix);
+    const content =
+      size > filter.settings.maxScanSize
+        ? undefined
+        : Buffer.concat([
+            Buffer.from(prefix),
+            spooled.inline?.data ?? (await readBlob(this.deps.store.blobs, spooled.blob.hash)),
+          ]);
+    const outcome = await filter.scan(content, {
+      clientIp: state.info.clientIp,
+      helo: state.info.helo,
+      hostname: state.info.clientHostname,
+      sender: state.sender ?? '',
+      recipients: recipients.map((r) => r.recipient),
+      user: state.principal?.address,
+      queueId: state.info.id,
+    });
+    const principals = new Map<string, FilteredRecipient>();
+    for (const r of recipients) {
+      if (r.route !== 'local' || principals.has(r.recipient)) continue;
+      const resolved = await this.routing.resolveAddress(r.recipient).catch(unlessUnavailable);
+      if (resolved && resolved.principal.kind !== 'group')
+        principals.set(r.recipient, {
+          address: r.recipient,
+          principalId: resolved.principal.id,
+          tenantId: resolved.principal.tenantId,
+        });
+    }
+    const plan = await filter.plan(outcome, state.sender ?? '', [...principals.values()]);
+    if (plan.refusal) {
+      this.deps.log?.info(
+        {
+          session: state.info.id,
+          client: state.info.clientIp,
+          sender: state.sender ?? '',
+          reply: `${plan.refusal.code} ${plan.refusal.enhanced} ${plan.refusal.text}`,
+        },
+        'filtering: message refused',
+      );
+      throw smtpReply(plan.refusal.code, plan.refusal.enhanced, plan.refusal.text);
+    }
+    return { ...plan, principals };
   }
 
   private async verify(state: SessionState, message: SpooledMessage) {

@@ -29,6 +29,7 @@ import * as dropFullText from './0025-drop-full-text.ts';
 import * as jmapUploads from './0026-jmap-uploads.ts';
 import * as webSessions from './0027-web-sessions.ts';
 import * as sieveScripts from './0028-sieve-scripts.ts';
+import * as quarantine from './0030-quarantine.ts';
 import * as contacts from './0029-contacts.ts';
 
 export interface Migration {
@@ -66,6 +67,7 @@ export const migrations: Migration[] = [
   { version: 26, name: 'jmap-uploads', up: jmapUploads.up },
   { version: 27, name: 'web-sessions', up: webSessions.up },
   { version: 28, name: 'sieve-scripts', up: sieveScripts.up },
+  { version: 30, name: 'quarantine', up: quarantine.up },
   { version: 29, name: 'contacts', up: contacts.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.

@@ -1,0 +1,130 @@
+// rspamd over its HTTP protocol: /checkv2 on the normal worker (a verdict for one message, with the
+// envelope and connection passed as request headers, https://rspamd.com/doc/developers/protocol.html)
+// and learn_spam / learn_ham on the controller. Node's own fetch (undici): nothing else is needed for
+// two POSTs, and every request carries a deadline, so a hung scanner costs the timeout and no more.
+
+/** What intake knows about a message besides its bytes. */
+export interface ScanEnvelope {
+  clientIp: string;
+  helo?: string;
+  /** The client's host name (its PTR), when intake knows it. */
+  hostname?: string;
+  /** "" for the null sender. */
+  sender: string;
+  recipients: string[];
+  /** The authenticated user (submission). */
+  user?: string;
+  queueId?: string;
+}
+
+/** The part of rspamd's /checkv2 answer Holdfast reads. */
+export interface RspamdResult {
+  action: 'no action' | 'greylist' | 'add header' | 'rewrite subject' | 'soft reject' | 'reject' | string;
+  score: number;
+  requiredScore: number;
+  /** Symbols with a score, highest first (what made the verdict), as NAME(score). */
+  symbols: string[];
+  /** rspamd's reply text for the client, when a rule set one (`messages.smtp_message`). */
+  smtpMessage?: string;
+  /** The subject rspamd would write for "rewrite subject". */
+  subject?: string;
+}
+
+export class ScannerFailure extends Error {
+  constructor(
+    readonly engine: 'rspamd' | 'clamd',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class RspamdClient {
+  constructor(private readonly settings: { url?: URL; controllerUrl?: URL; password?: string; timeoutMs: number }) {}
+
+  async check(message: Buffer, envelope: ScanEnvelope): Promise<RspamdResult> {
+    const headers: Record<string, string> = { IP: envelope.clientIp, From: envelope.sender || '<>' };
+    if (envelope.helo) headers.Helo = envelope.helo;
+    if (envelope.hostname) headers.Hostname = envelope.hostname;
+    if (envelope.user) headers.User = envelope.user;
+    if (envelope.queueId) headers['Queue-Id'] = envelope.queueId;
+    const body = await this.post(this.settings.url!, '/checkv2', message, headers, envelope.recipients);
+    return parseCheck(body);
+  }
+
+  /** Teaches rspamd's Bayes classifier (the controller's learn_spam or learn_ham). */
+  async learn(kind: 'spam' | 'ham', message: Buffer): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (this.settings.password) headers.Password = this.settings.password;
+    await this.post(this.settings.controllerUrl!, `/learn${kind}`, message, headers);
+  }
+
+  /** rspamd's /ping on the worker: for service health. */
+  async ping(url = this.settings.url!): Promise<void> {
+    const response = await this.request(new URL('/ping', url), { method: 'GET' });
+    const text = await response.text();
+    if (!response.ok || !text.startsWith('pong'))
+      throw new ScannerFailure('rspamd', `rspamd answered /ping with ${response.status}`);
+  }
+
+  private async post(base: URL, path: string, message: Buffer, headers: Record<string, string>, rcpts: string[] = []) {
+    // A Buffer is a Uint8Array, which fetch sends as is; its types ask for one over an ArrayBuffer only.
+    const init: RequestInit = {
+      method: 'POST',
+      body: message as Uint8Array<ArrayBuffer>,
+      headers: new Headers(headers),
+    };
+    // One Rcpt header per recipient, as rspamd reads them.
+    for (const rcpt of rcpts) (init.headers as Headers).append('Rcpt', rcpt);
+    const response = await this.request(new URL(path, base), init);
+    const text = await response.text();
+    if (!response.ok) {
+      throw new ScannerFailure('rspamd', `rspamd answered ${path} with ${response.status}: ${text.slice(0, 200)}`);
+    }
+    return text;
+  }
+
+  private async request(url: URL, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(this.settings.timeoutMs) });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? `no answer within ${this.settings.timeoutMs} ms`
+          : (cause?.code ?? cause?.message ?? (error as Error).message);
+      throw new ScannerFailure('rspamd', `rspamd at ${url.host} could not be reached: ${reason}`);
+    }
+  }
+}
+
+/** Reads /checkv2's JSON; anything unexpected is the scanner's failure, never a verdict. */
+export function parseCheck(text: string): RspamdResult {
+  let json: {
+    action?: unknown;
+    score?: unknown;
+    required_score?: unknown;
+    symbols?: Record<string, { score?: number }>;
+    messages?: { smtp_message?: unknown };
+    subject?: unknown;
+  };
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ScannerFailure('rspamd', `rspamd's answer is not JSON: ${text.slice(0, 100)}`);
+  }
+  if (typeof json.action !== 'string' || typeof json.score !== 'number')
+    throw new ScannerFailure('rspamd', 'rspamd answered without an action and a score');
+  const symbols = Object.entries(json.symbols ?? {})
+    .filter(([, s]) => typeof s.score === 'number' && s.score !== 0)
+    .sort(([, a], [, b]) => Math.abs(b.score!) - Math.abs(a.score!))
+    .map(([name, s]) => `${name}(${Math.round(s.score! * 100) / 100})`);
+  return {
+    action: json.action,
+    score: json.score,
+    requiredScore: typeof json.required_score === 'number' ? json.required_score : 0,
+    symbols,
+    smtpMessage: typeof json.messages?.smtp_message === 'string' ? json.messages.smtp_message : undefined,
+    subject: typeof json.subject === 'string' ? json.subject : undefined,
+  };
+}

@@ -1,0 +1,191 @@
+// Spam and malware filtering at SMTP intake against a real rspamd and a real clamd, both started by
+// the test (scan-engines.ts): the actions and their replies, Junk with $Junk, quarantine by a tenant's
+// threshold, malware refused by signature, allow and block lists; on SQLite and PostgreSQL.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { addListEntry } from '../../src/filtering/sender-lists.ts';
+import { listQuarantine } from '../../src/filtering/quarantine.ts';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { eicarAttachment, eicarSignature, gtubeAddHeader, gtubeReject, startEngines } from './scan-engines.ts';
+
+const password = 'Wonderland-42';
+// Started once for the file (both backends use them); a daemon that does not come up skips the tests.
+const engines = await startEngines();
+after(() => engines.stop());
+
+const mx = (t: TestNode) =>
+  nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: t.port('smtp'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+
+for (const name of backendNames) {
+  describe(`spam and malware filtering at intake on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
+    let t: TestNode;
+    before(async () => {
+      const { rspamd, clamd } = engines;
+      assert.ok(rspamd && clamd);
+      t = await startTestNode(name, {
+        toml: [
+          '[filtering]',
+          `rspamd_url = "${rspamd!.url}"`,
+          `clamd = "${clamd!.address}"`,
+          'quarantine_score = 12',
+          '[filtering.tenant.strict]',
+          'quarantine_score = 8',
+          '',
+        ].join('\n'),
+      });
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
+      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
+      await t.node.holdfast.directory.addTenant({ name: 'strict' });
+      const strict = await t.node.holdfast.directory.tenant('strict');
+      await strict.addDomain('strict.example');
+      await strict.addPrincipal({ kind: 'user', address: 'sam@strict.example', password });
+    });
+    after(() => t?.stop());
+
+    it('delivers clean mail to the INBOX with what the scanners said', async () => {
+      const info = await mx(t).sendMail({
+        from: 'friend@remote.example',
+        to: 'alice@test.example',
+        subject: 'clean one',
+        text: 'Lunch on Thursday?',
+      });
+      assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+$/);
+      const message = await t.waitFor(
+        async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('clean one')),
+        'the clean message in the INBOX',
+      );
+      assert.match(message.text, /^X-Holdfast-Scan: rspamd score=-?[\d.]+ action="no action"/m);
+      assert.match(message.text, /clamav clean/);
+      assert.doesNotMatch(message.text, /X-Spam-Flag/);
+    });
+
+    it("refuses what rspamd rejects with 550 5.7.1 and rspamd's reason", async () => {
+      await assert.rejects(
+        mx(t).sendMail({ from: 'spammer@remote.example', to: 'alice@test.example', subject: 'buy', text: gtubeReject }),
+        (error: Error & { response?: string }) => {
+          assert.match(error.response ?? '', /^550 5\.7\.1 Message rejected as spam \(score [\d.]+\): Gtube pattern/);
+          return true;
+        },
+      );
+    });
+
+    it('defers a soft reject with 451 4.7.1', async () => {
+      await assert.rejects(
+        mx(t).sendMail({
+          from: 'bulk@remote.example',
+          to: 'alice@test.example',
+          subject: 'later',
+          text: 'hello',
+          headers: { 'X-Holdfast-Test-Action': 'soft reject' },
+        }),
+        (error: Error & { response?: string }) => {
+          assert.match(error.response ?? '', /^451 4\.7\.1 Message deferred by the spam filter \(soft reject\)/);
+          return true;
+        },
+      );
+    });
+
+    it('delivers "add header" spam to Junk with $Junk', async () => {
+      await mx(t).sendMail({
+        from: 'ads@remote.example',
+        to: 'bob@test.example',
+        subject: 'offer',
+        text: gtubeAddHeader,
+      });
+      const junk = await t.waitFor(
+        async () => (await t.mailbox('bob@test.example', 'Junk')).find((m) => m.text.includes('offer')),
+        'the spam in Junk',
+      );
+      assert.match(junk.flags, /\$Junk/);
+      assert.match(junk.text, /^X-Spam-Flag: YES\r$/m);
+      assert.equal((await t.mailbox('bob@test.example')).filter((m) => m.text.includes('offer')).length, 0);
+    });
+
+    it("quarantines by each recipient's tenant threshold", async () => {
+      await mx(t).sendMail({
+        from: 'promo@remote.example',
+        to: ['alice@test.example', 'sam@strict.example'],
+        subject: 'scored nine',
+        text: 'a promotion',
+        headers: { 'X-Holdfast-Test-Score': '9' },
+      });
+      // 9 is under the default quarantine_score (12): alice's copy goes to Junk; strict's is 8: held.
+      await t.waitFor(
+        async () => (await t.mailbox('alice@test.example', 'Junk')).find((m) => m.text.includes('scored nine')),
+        "alice's copy in Junk",
+      );
+      const strict = await t.node.holdfast.directory.getTenant('strict');
+      const held = await listQuarantine(t.node.holdfast.store.db, { tenantId: strict.id });
+      assert.equal(held.length, 1);
+      assert.equal(held[0]!.recipient, 'sam@strict.example');
+      assert.equal(held[0]!.reason, 'spam');
+      assert.ok(held[0]!.score! >= 8.5, `score ${held[0]!.score}`);
+      assert.match(held[0]!.detail, /HOLDFAST_TEST_SCORE\(9\)/);
+      assert.equal((await t.mailbox('sam@strict.example')).length, 0);
+      assert.equal((await t.mailbox('sam@strict.example', 'Junk')).length, 0);
+    });
+
+    it('refuses malware with 554 5.7.1 naming the signature (EICAR)', async () => {
+      await assert.rejects(
+        mx(t).sendMail({
+          from: 'worm@remote.example',
+          to: 'alice@test.example',
+          subject: 'invoice',
+          text: 'see attached',
+          attachments: [eicarAttachment()],
+        }),
+        (error: Error & { response?: string }) => {
+          assert.equal(error.response, `554 5.7.1 Message rejected: it contains malware (${eicarSignature})`);
+          return true;
+        },
+      );
+      assert.equal((await t.mailbox('alice@test.example')).filter((m) => m.text.includes('invoice')).length, 0);
+    });
+
+    it("honours a user's allow and block lists before the verdict", async () => {
+      const { db } = t.node.holdfast.store;
+      const tenant = await t.node.holdfast.directory.getTenant('default');
+      const bob = (await t.node.holdfast.directory.resolveAddress('bob@test.example'))!.principal;
+      await addListEntry(
+        db,
+        { tenantId: tenant.id, principalId: bob.id, list: 'allow', sender: 'partner.example' },
+        Date.now(),
+      );
+      await addListEntry(
+        db,
+        { tenantId: tenant.id, principalId: bob.id, list: 'block', sender: 'pest@remote.example' },
+        Date.now(),
+      );
+      // rspamd would reject this; bob allows the sender's domain, so it is his INBOX's.
+      await mx(t).sendMail({
+        from: 'news@partner.example',
+        to: 'bob@test.example',
+        subject: 'allowed',
+        text: gtubeReject,
+      });
+      await t.waitFor(
+        async () => (await t.mailbox('bob@test.example')).find((m) => m.text.includes('allowed')),
+        'the allowed message in the INBOX',
+      );
+      // Clean by rspamd, but bob blocked the sender: Junk.
+      await mx(t).sendMail({
+        from: 'pest@remote.example',
+        to: 'bob@test.example',
+        subject: 'blocked',
+        text: 'hi again',
+      });
+      await t.waitFor(
+        async () => (await t.mailbox('bob@test.example', 'Junk')).find((m) => m.text.includes('blocked')),
+        'the blocked message in Junk',
+      );
+    });
+  });
+}

@@ -1,0 +1,251 @@
+// Real rspamd and clamd for the filtering tests, each started by the test from a directory of its own
+// on loopback ports of its own (never the system's services or their sockets): rspamd with Debian's
+// configuration plus local.d/override.d files here (Bayes in Redis at 127.0.0.1:6379 under a database
+// number of its own, DNS pointed at a closed loopback port so nothing leaves the machine, the GTUBE
+// test patterns, and two test rules: X-Holdfast-Test-Score adds that score, X-Holdfast-Test-Action
+// forces that action); clamd with one signature, EICAR's MD5 in an .hdb (no freshclam download).
+// When a binary is missing or a daemon does not come up, the tests skip with the reason.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const rspamdBinary = '/usr/bin/rspamd';
+const clamdBinary = '/usr/sbin/clamd';
+
+/** The EICAR test file (https://www.eicar.org), which every scanner reports and nothing else is. */
+export const eicar = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+export const eicarSignature = 'Eicar-Test-Signature.UNOFFICIAL';
+/** rspamd's test patterns (enable_test_patterns): GTUBE rejects, its "Y" variant adds a header. */
+export const gtubeReject = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+export const gtubeAddHeader = 'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+
+export const noRspamd: string | false = existsSync(rspamdBinary)
+  ? false
+  : 'rspamd is not installed (apt-get install rspamd)';
+export const noClamd: string | false = existsSync(clamdBinary)
+  ? false
+  : 'clamd is not installed (apt-get install clamav-daemon)';
+
+export interface Daemon {
+  stop(): Promise<void>;
+}
+
+export interface Rspamd extends Daemon {
+  url: string;
+  controllerUrl: string;
+  password: string;
+  /** The Redis database its Bayes statistics are in. */
+  redisDb: number;
+}
+
+export interface Clamd extends Daemon {
+  address: string;
+  port: number;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const asRoot = process.getuid?.() === 0;
+
+function startProcess(command: string, args: string[], dir: string): ChildProcess {
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (data: Buffer) => {
+    output = (output + data.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  (child as ChildProcess & { output: () => string }).output = () => output;
+  return child;
+}
+
+const outputOf = (child: ChildProcess) => (child as ChildProcess & { output?: () => string }).output?.() ?? '';
+
+async function stopProcess(child: ChildProcess, dir: string) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function waitUntil(check: () => Promise<boolean>, child: ChildProcess, what: string, timeoutMs: number) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}): ${outputOf(child).slice(-1500)}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${what} did not come up within ${timeoutMs} ms: ${outputOf(child).slice(-1500)}`);
+}
+
+const testRules = `-- Holdfast's filtering tests: a score or an action asked for by a header of the test message.
+rspamd_config:register_symbol({
+  name = 'HOLDFAST_TEST_SCORE', score = 1.0, group = 'holdfast_test',
+  callback = function(task)
+    local h = task:get_header('X-Holdfast-Test-Score')
+    if h then task:insert_result('HOLDFAST_TEST_SCORE', tonumber(h)) end
+  end
+})
+rspamd_config:register_symbol({
+  name = 'HOLDFAST_TEST_ACTION', type = 'prefilter', priority = 10,
+  callback = function(task)
+    local a = task:get_header('X-Holdfast-Test-Action')
+    if a then task:set_pre_result(a, 'Holdfast test: ' .. a, 'holdfast_test') end
+  end
+})
+`;
+
+/**
+ * rspamd compiles its regular expressions for Hyperscan at start (about 50 s on two cores) and keeps
+ * them in this cache, named by their hash: shared by every test run, a start takes under a second.
+ */
+const hyperscanCache = join(tmpdir(), 'holdfast-rspamd-hyperscan');
+
+export async function startRspamd(): Promise<Rspamd> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-rspamd-'));
+  mkdirSync(hyperscanCache, { recursive: true });
+  for (const sub of ['local.d', 'override.d', 'db', 'run', 'log']) mkdirSync(join(dir, sub));
+  const [port, controllerPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+  const closedPort = await freePort();
+  const password = 'holdfast-test-controller';
+  // Databases 8 to 15: away from 0, which other users of the shared Redis take by default.
+  const redisDb = 8 + Math.floor(Math.random() * 8);
+  const files: Record<string, string> = {
+    'override.d/worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = 1;\nmime = true;\n`,
+    'override.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controllerPort}";\ncount = 1;\npassword = "${password}";\nsecure_ip = "127.0.0.2";\nstatic_dir = "\${WWWDIR}";\n`,
+    'override.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxyPort}";\ncount = -1;\n`,
+    'override.d/worker-fuzzy.inc': 'count = -1;\n',
+    'override.d/logging.inc': 'type = "console";\nlevel = "error";\n',
+    'local.d/options.inc': `dns { nameserver = ["127.0.0.1:${closedPort}"]; timeout = 0.1s; retransmits = 0; }\nenable_test_patterns = true;\nhs_cache_dir = "${hyperscanCache}";\ncontrol_socket = "${dir}/run/rspamd.sock mode=0600";\n`,
+    'local.d/redis.conf': `servers = "127.0.0.1:6379";\ndb = "${redisDb}";\n`,
+    'local.d/classifier-bayes.conf': `backend = "redis";\nservers = "127.0.0.1:6379";\ndb = "${redisDb}";\nmin_learns = 1;\nautolearn = false;\n`,
+    'local.d/fuzzy_check.conf': 'enabled = false;\n',
+    'rspamd.local.lua': testRules,
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const args = [
+    '-f',
+    '-c',
+    '/etc/rspamd/rspamd.conf',
+    ...(asRoot ? ['-i', '-u', 'root', '-g', 'root'] : []),
+    '--var',
+    `LOCAL_CONFDIR=${dir}`,
+    '--var',
+    `DBDIR=${dir}/db`,
+    '--var',
+    `RUNDIR=${dir}/run`,
+    '--var',
+    `LOGDIR=${dir}/log`,
+  ];
+  const child = startProcess(rspamdBinary, args, dir);
+  const url = `http://127.0.0.1:${port}`;
+  const controllerUrl = `http://127.0.0.1:${controllerPort}`;
+  try {
+    await waitUntil(
+      async () => (await fetch(`${url}/ping`)).ok && (await fetch(`${controllerUrl}/ping`)).ok,
+      child,
+      'rspamd',
+      60_000,
+    );
+  } catch (error) {
+    await stopProcess(child, dir);
+    throw error;
+  }
+  return { url, controllerUrl, password, redisDb, stop: () => stopProcess(child, dir) };
+}
+
+export async function startClamd(): Promise<Clamd> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-clamd-'));
+  mkdirSync(join(dir, 'db'));
+  const md5 = createHash('md5').update(eicar).digest('hex');
+  writeFileSync(join(dir, 'db', 'holdfast-test.hdb'), `${md5}:${eicar.length}:Eicar-Test-Signature\n`);
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'clamd.conf'),
+    [
+      'Foreground yes',
+      `TCPSocket ${port}`,
+      'TCPAddr 127.0.0.1',
+      `DatabaseDirectory ${dir}/db`,
+      `PidFile ${dir}/clamd.pid`,
+      `TemporaryDirectory ${dir}`,
+      'LogTime no',
+      ...(asRoot ? ['User root'] : []),
+      'ScanMail yes',
+      'StreamMaxLength 30M',
+      '',
+    ].join('\n'),
+  );
+  const child = startProcess(clamdBinary, ['-c', join(dir, 'clamd.conf')], dir);
+  try {
+    await waitUntil(() => clamdPing(port), child, 'clamd', 60_000);
+  } catch (error) {
+    await stopProcess(child, dir);
+    throw error;
+  }
+  return { address: `127.0.0.1:${port}`, port, stop: () => stopProcess(child, dir) };
+}
+
+function clamdPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end('zPING\0'));
+    let answer = '';
+    socket.on('data', (d) => {
+      answer += d.toString();
+    });
+    socket.on('error', () => resolve(false));
+    socket.on('close', () => resolve(answer.startsWith('PONG')));
+  });
+}
+
+/** Whether the shared Redis answers (rspamd's Bayes needs it; the rest of rspamd does not). */
+export function redisAnswers(): boolean {
+  return (
+    spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG'
+  );
+}
+
+/** A test message with an EICAR attachment, as a mail client would send it. */
+export function eicarAttachment() {
+  return { filename: 'eicar.com', content: Buffer.from(eicar), contentType: 'application/octet-stream' };
+}
+
+export interface Engines {
+  rspamd?: Rspamd;
+  clamd?: Clamd;
+  /** Why tests needing both are skipped, or false. */
+  skip: string | false;
+  stop(): Promise<void>;
+}
+
+/** Both scanners, or the reason a test that needs them is skipped (not installed, did not start). */
+export async function startEngines(): Promise<Engines> {
+  const missing = noRspamd || noClamd;
+  if (missing) return { skip: missing, stop: async () => {} };
+  const [rspamd, clamd] = await Promise.allSettled([startRspamd(), startClamd()]);
+  const engines: Engines = {
+    rspamd: rspamd.status === 'fulfilled' ? rspamd.value : undefined,
+    clamd: clamd.status === 'fulfilled' ? clamd.value : undefined,
+    skip: false,
+    stop: async () => {
+      await engines.rspamd?.stop();
+      await engines.clamd?.stop();
+    },
+  };
+  const failed = [rspamd, clamd].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failed) engines.skip = `the scanners did not start: ${(failed.reason as Error).message}`;
+  return engines;
+}
