@@ -15,6 +15,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import { checkPasswordStrength, hashPassword } from './passwords.ts';
 import { toPrincipal, type Principal } from './principal.ts';
 
 /** The cookie's name: `__Host-` over HTTPS (browsers then insist on Secure, Path=/ and no Domain). */
@@ -157,6 +158,119 @@ export class WebSessions {
         .execute();
     }
     return { ok: true, principal: toPrincipal(found), id, csrfToken: csrfTokenOf(id), expiresAt };
+  }
+}
+
+/** One of a principal's sessions as its owner sees it in the app's settings. */
+export interface WebSessionInfo {
+  /** The start of the id's hash: names the session without being its cookie. */
+  handle: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  remoteAddress: string;
+  userAgent: string;
+  /** The session this request came with. */
+  current: boolean;
+}
+
+/** A session's handle: the first 16 hex digits of its id's hash (what settings show and sign out by). */
+const handleOf = (idHash: string) => idHash.slice(0, 16);
+
+/**
+ * What the signed-in user does with their own sessions and password from the app's settings
+ * (web/webmail-settings-routes.ts). Each takes the id of the session the request came with.
+ */
+export class OwnWebSessions {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number,
+  ) {}
+
+  /** The principal's sessions still running, the newest first. */
+  async list(principal: Principal, currentId: string): Promise<WebSessionInfo[]> {
+    const current = hashOf(currentId);
+    const rows = await this.db
+      .selectFrom('web_sessions')
+      .selectAll()
+      .where('principal_id', '=', principal.id)
+      .where('session_generation', '=', principal.sessionGeneration)
+      .where('expires_at', '>', this.now())
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map((r) => ({
+      handle: handleOf(r.id_hash),
+      createdAt: Number(r.created_at),
+      lastSeenAt: Number(r.last_seen_at),
+      expiresAt: Number(r.expires_at),
+      remoteAddress: r.remote_address,
+      userAgent: r.user_agent,
+      current: r.id_hash === current,
+    }));
+  }
+
+  /** Ends one of the principal's sessions by its handle (not the current one); false when there is none. */
+  async endOne(principal: Principal, currentId: string, handle: string): Promise<boolean> {
+    if (!/^[0-9a-f]{16}$/.test(handle)) return false;
+    const rows = await this.db
+      .selectFrom('web_sessions')
+      .select('id_hash')
+      .where('principal_id', '=', principal.id)
+      .execute();
+    const target = rows.find((r) => handleOf(r.id_hash) === handle && r.id_hash !== hashOf(currentId));
+    if (!target) return false;
+    await this.db
+      .deleteFrom('web_sessions')
+      .where('id_hash', '=', target.id_hash)
+      .where('principal_id', '=', principal.id)
+      .execute();
+    return true;
+  }
+
+  /** Ends every session of the principal but the current one; how many. */
+  async endOthers(principal: Principal, currentId: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('web_sessions')
+      .where('principal_id', '=', principal.id)
+      .where('id_hash', '!=', hashOf(currentId))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /**
+   * Sets the principal's new password (the caller has checked the current one): the strength rule
+   * and the KDF every way of setting a password uses, and, in one transaction, a new session
+   * generation — which ends the user's IMAP, POP3, JMAP and CalDAV sessions and drops their entries
+   * in the cache of verified sign-ins (credential-cache.ts compares the hash and generation) — with
+   * the current web session moved to the new generation and every other web session deleted. One
+   * transaction, so no request of the current session ever sees it ended.
+   */
+  async changePassword(principal: Principal, currentId: string, password: string): Promise<void> {
+    checkPasswordStrength(password, principal.address);
+    const passwordHash = await hashPassword(password);
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('principals')
+        .set((eb) => ({ password_hash: passwordHash, session_generation: eb('session_generation', '+', 1) }))
+        .where('id', '=', principal.id)
+        .where('tenant_id', '=', principal.tenantId)
+        .execute();
+      const row = await trx
+        .selectFrom('principals')
+        .select('session_generation')
+        .where('id', '=', principal.id)
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable('web_sessions')
+        .set({ session_generation: row.session_generation })
+        .where('id_hash', '=', hashOf(currentId))
+        .execute();
+      await trx
+        .deleteFrom('web_sessions')
+        .where('principal_id', '=', principal.id)
+        .where('id_hash', '!=', hashOf(currentId))
+        .execute();
+    });
   }
 }
 

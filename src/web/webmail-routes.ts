@@ -3,7 +3,8 @@
 // password through the HTTP listeners' authenticator (the one JMAP and CalDAV use: the cache of
 // verified sign-ins, the login limiter, no password over plain HTTP from another machine) and starts
 // a session (directory/web-sessions.ts) whose cookie JMAP accepts; the app then calls /jmap/api/
-// directly.
+// directly. Settings JMAP has no method for (password, app tokens, sessions) are in
+// webmail-settings-routes.ts.
 //
 // Headers: every page gets a strict Content-Security-Policy (scripts and styles only from the
 // app's own files, no inline script, frames only from /mail/), nosniff, no Referer, no framing by
@@ -21,6 +22,7 @@ import {
 } from '../directory/web-sessions.ts';
 import type { HttpLoginRequest, HttpLoginResult } from '../net/http-credentials.ts';
 import type { WebContext } from './web-context.ts';
+import { jsonAnswer as json, registerWebmailSettingsRoutes } from './webmail-settings-routes.ts';
 
 /** Checks an address and password: the listeners' authenticator (Basic credentials, login limiter). */
 export interface PasswordCheck {
@@ -173,13 +175,6 @@ export function registerWebmailRoutes(
     name: principal.displayName,
     csrfToken,
   });
-  const json = (reply: FastifyReply, status: number, body: unknown) =>
-    reply
-      .code(status)
-      .header('Cache-Control', 'no-store')
-      .header('X-Content-Type-Options', 'nosniff')
-      .type('application/json; charset=utf-8')
-      .send(body);
   const cookie = (request: FastifyRequest, value: string, maxAgeSeconds: number) =>
     [
       `${webSessionCookieName(isSecure(request))}=${value}`,
@@ -235,4 +230,6 @@ export function registerWebmailRoutes(
     reply.header('Set-Cookie', cookie(request, '', 0));
     return json(reply, 200, { signedOut: true });
   });
+
+  registerWebmailSettingsRoutes(app, { holdfast, sessions, isSecure, passwords });
 }
