@@ -1,31 +1,75 @@
 // Email/queryChanges (RFC 8620 5.6, RFC 8621 4.5): how the results of an Email/query moved since a
-// queryState, for the queries Email/query answers with canCalculateChanges — those within one
-// Mailbox (inMailbox) whose conditions look only at the message itself (keywords, dates, sizes,
-// text), without collapseThreads or the thread keyword filters. Any other answers
-// cannotCalculateChanges, and the client queries again.
+// queryState (the account's state: each folder's MODSEQ and UIDNEXT), for any filter and sort, with
+// or without collapseThreads.
 //
-// The change log is the one Email/changes reads (email-change-log.ts): the folder's rows whose MODSEQ
-// passed the state's and its expunge log after it. Within one folder, whether a message is in the
-// results and where depend on that message's row alone (its flags, date, size and content; ties by
-// UID), so the Emails of rows changed or expunged since the state are all that can have moved:
-// each is `removed` (it may have been in the results; an extra one is allowed, RFC 8620 5.6) and,
-// when in the results now, `added` at its index. Every other Email kept its place relative to the
-// rest, so a client that splices these out and in holds the new results. A move is an expunge here
-// and a new row there; a rename keeps the rows.
+// The change log is the one Email/changes reads (email-change-log.ts): each folder's rows whose MODSEQ
+// passed the state's and its expunge log after it. Whether an Email is in the results, and where,
+// depends on its own row (folder, keywords, date, size, content; ties by folder and UID) — and, for
+// queries that look at threads (collapseThreads, the thread keyword filters and sorts), on the rows
+// of the other Emails of its thread, in any folder. So the Emails that can have moved are those of
+// the rows changed or expunged since the state, and for those queries every Email of a thread one
+// of them belongs to. Each of these is `removed` (it may have been in the results: an id the client
+// does not hold is ignored, RFC 8620 5.6) and, when in the results now, `added` at its index. Every
+// other Email kept its membership and its place relative to the rest, so a client that splices
+// these out and in holds the new results. A move is an expunge in one folder and a new row in
+// another; a rename keeps the rows. Only the folders that can matter are read: the query's one
+// Mailbox (inMailbox), or every folder when the query reads them all or looks at threads.
 //
-// upToId: a row's place in the order never changes while it stays in the folder, so when the upToId
-// Email is in the results in a row older than the state, changes of rows after it in the order are
-// left out (Emails whose row is gone are always told: where they were is not known any more).
+// What cannot be calculated: a folder that mattered destroyed since the state (its expunge log went
+// with it), more than 5,000 Emails to tell, or a state this server did not make.
+//
+// upToId, for an order of properties an Email keeps (receivedAt, size, from, to, subject, sentAt;
+// not keywords or threads, where it is ignored as RFC 8620 5.6 allows): when the upToId Email is in
+// the results in a row older than the state, it had this place then too, and so had every such row
+// after it; those the client never held are left out of removed and added.
+import type { IndexedMessage } from '../../mailbox/folder-index.ts';
 import { changedSince, expungedSince } from '../../mailbox/messages.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { invalidArguments, MethodError } from './jmap-errors.ts';
 import { emailId } from './jmap-ids.ts';
 import { maxChangesLimit } from './jmap-limits.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
-import { decodeState } from './jmap-state.ts';
-import { indexOfEmail, runEmailQuery } from './email-query.ts';
+import { decodeState, type FolderState } from './jmap-state.ts';
+import { indexOfEmail, runEmailQuery, type QueryDependence } from './email-query.ts';
 
 const cannot = (why: string) => new MethodError('cannotCalculateChanges', `${why}: run Email/query again`);
+
+/** The Emails whose place in the results may have changed since the state (by Email id). */
+async function movedEmails(
+  context: JmapCallContext,
+  since: Map<number, FolderState>,
+  query: QueryDependence,
+): Promise<Set<number>> {
+  const { mail } = context;
+  const { folders, folderId, byThread } = query;
+  const oneFolder = byThread ? undefined : folderId;
+  const present = new Set(folders.map((f) => f.id));
+  // A destroyed folder takes its expunge log with it.
+  const gone = [...since.keys()].filter((id) => !present.has(id) && (oneFolder === undefined || id === oneFolder));
+  if (gone.length) throw cannot('a Mailbox was destroyed since that state');
+  const emails = new Set<number>();
+  const threads = new Set<number>();
+  for (const folder of folders) {
+    if (oneFolder !== undefined && folder.id !== oneFolder) continue;
+    const modseq = since.get(folder.id)?.modseq ?? 0;
+    if (Number(folder.highest_modseq) <= modseq) continue;
+    for (const row of await changedSince.rows(mail.db, { folderId: folder.id, modseq })) {
+      emails.add(Number(row.email_id));
+      threads.add(Number(row.thread_id));
+    }
+    // Expunges from before migration 22 name no Email; no state of this version reaches back to them.
+    for (const row of await expungedSince.rows(mail.db, { folderId: folder.id, modseq }))
+      if (row.email_id !== null) {
+        emails.add(Number(row.email_id));
+        threads.add(Number(row.thread_id));
+      }
+    if (emails.size > maxChangesLimit) break;
+  }
+  if (byThread && threads.size && emails.size <= maxChangesLimit)
+    for (const message of await query.candidates()) if (threads.has(message.threadId)) emails.add(message.emailId);
+  if (emails.size > maxChangesLimit) throw cannot(`more than ${maxChangesLimit} Emails changed since that state`);
+  return emails;
+}
 
 const emailQueryChanges: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
@@ -42,49 +86,26 @@ const emailQueryChanges: JmapMethod<JmapCallContext> = {
       throw invalidArguments('upToId must be an id');
     const { accountId, state, results, changes } = await runEmailQuery(args, context);
     if (!since) throw cannot('sinceQueryState is not a state this server gave');
-    if (!changes)
-      throw cannot(
-        'changes are calculated for queries within one Mailbox (inMailbox), without collapseThreads or thread keyword filters',
-      );
-    const { mail } = context;
-    const { folderId, exists, messages, compare } = changes;
-    const old = since.get(folderId);
-    // A destroyed folder takes its expunge log with it.
-    if (old && !exists) throw cannot('the Mailbox was destroyed since that state');
-    const fromModseq = old?.modseq ?? 0;
-    const fromUidnext = old?.uidnext ?? 1;
+    const moved = await movedEmails(context, since, changes);
 
-    // The Emails of the rows changed or expunged since the state, with the row each has now (if any).
-    const changed = new Set<number>();
-    for (const row of await changedSince.rows(mail.db, { folderId, modseq: fromModseq }))
-      changed.add(Number(row.email_id));
-    for (const row of await expungedSince.rows(mail.db, { folderId, modseq: fromModseq }))
-      if (row.email_id !== null) changed.add(Number(row.email_id));
-    if (changed.size > maxChangesLimit) throw cannot(`more than ${maxChangesLimit} Emails changed since that state`);
-
-    // Where upToId is, when its row's place is the one it had at the state.
+    // A row older than the state, in the same folder: it had its place in a fixed order then too.
+    const wasThere = (message: IndexedMessage) => message.uid < (since.get(changes.folderOf(message))?.uidnext ?? 1);
     let upTo: number | undefined;
-    if (typeof upToId === 'string') {
+    if (typeof upToId === 'string' && changes.fixedOrder) {
       const at = indexOfEmail(results, upToId);
-      if (at !== -1 && results.at(at).uid < fromUidnext) upTo = at;
+      if (at !== -1 && wasThere(results.at(at))) upTo = at;
     }
-    const upToRow = upTo === undefined ? undefined : results.at(upTo);
 
     const added: { id: string; index: number }[] = [];
-    const end = upTo === undefined ? results.length : upTo + 1;
-    for (let i = 0; i < end; i++) {
-      const id = results.at(i).emailId;
-      if (changed.has(id)) added.push({ id: emailId(id), index: i });
+    const leftOut = new Set<number>();
+    for (let i = 0; i < results.length; i++) {
+      const message = results.at(i);
+      if (!moved.has(message.emailId)) continue;
+      if (upTo === undefined || i <= upTo) added.push({ id: emailId(message.emailId), index: i });
+      // After upToId in the order now and then: never held by the client.
+      else if (wasThere(message)) leftOut.add(message.emailId);
     }
-    let removed = [...changed];
-    if (upToRow) {
-      // A row that was there at the state and comes after upToId in the order was after it then too.
-      const rowOf = new Map((await messages()).filter((m) => changed.has(m.emailId)).map((m) => [m.emailId, m]));
-      removed = removed.filter((id) => {
-        const row = rowOf.get(id);
-        return !row || row.uid >= fromUidnext || compare(row, upToRow) <= 0;
-      });
-    }
+    const removed = [...moved].filter((id) => !leftOut.has(id));
     if (typeof maxChanges === 'number' && removed.length + added.length > maxChanges)
       throw new MethodError(
         'tooManyChanges',

@@ -9,8 +9,8 @@
 // read from the folder index's arrival order (INTERNALDATE, then UID) without sorting or copying:
 // the page is picked from that order's newest or oldest end. Ties in a sort are broken by folder and
 // UID in the direction of the first comparator, so the descending order is the ascending one
-// reversed. Queries within one Mailbox whose conditions look only at the message itself can be
-// brought up to date by Email/queryChanges (email-query-changes.ts): canCalculateChanges says so.
+// reversed. Every query can be brought up to date by Email/queryChanges (email-query-changes.ts),
+// which is told what the results depend on (QueryDependence).
 import type { Folder } from '../../mailbox/folders.ts';
 import type { IndexedMessage } from '../../mailbox/folder-index.ts';
 import { loadComputingMissing, loadMetadata } from '../../mailbox/message-metadata.ts';
@@ -24,7 +24,13 @@ import { emailId, parseEmailId, parseMailboxId } from './jmap-ids.ts';
 import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
-import { checkEmailSort, emailComparison, emailSortProperties, sortsByIndexAlone } from './email-sort.ts';
+import {
+  checkEmailSort,
+  emailComparison,
+  emailSortProperties,
+  sortsByFixedProperties,
+  sortsByThread,
+} from './email-sort.ts';
 import {
   applyFilter,
   parseFilter,
@@ -317,16 +323,27 @@ export interface EmailQueryResult {
   accountId: string;
   state: string;
   results: OrderedEmails;
+  /** What Email/queryChanges needs to say how these results moved since a state (email-query-changes.ts). */
+  changes: QueryDependence;
+}
+
+/** What an Email's place in a query's results depends on. */
+export interface QueryDependence {
+  /** The account's folders now. */
+  folders: Folder[];
+  /** The one folder the query reads (inMailbox), or undefined for every folder of the account. */
+  folderId: number | undefined;
   /**
-   * For a query Email/queryChanges can follow: the one folder it reads, all that folder's messages
-   * now, and the query's order over them (a message's place in it never changes while it stays).
+   * Whether an Email's place depends on the other Emails of its thread (collapseThreads, the thread
+   * keyword filters and sorts), in any folder: a change to one may move every Email of the thread.
    */
-  changes?: {
-    folderId: number;
-    exists: boolean;
-    messages: () => Promise<IndexedMessage[]>;
-    compare: (a: IndexedMessage, b: IndexedMessage) => number;
-  };
+  byThread: boolean;
+  /** Whether the order is of properties that never change (receivedAt, size, from, to, subject, sentAt). */
+  fixedOrder: boolean;
+  /** Every message the query looked at (before filtering). */
+  candidates(): Promise<IndexedMessage[]>;
+  /** The folder of one of those messages. */
+  folderOf(message: IndexedMessage): number;
 }
 
 /** The arguments Email/query and Email/queryChanges share, checked, and all the query's results. */
@@ -346,11 +363,13 @@ export async function runEmailQuery(
   const folder = folders.find((f) => f.id === folderId);
   const comparators = sort.length ? sort : [{ property: 'receivedAt', isAscending: false }];
   const descending = !comparators[0]!.isAscending;
-  const followable =
-    folderId !== undefined &&
-    !collapseThreads &&
-    !mentions(args.filter, threadConditions) &&
-    sortsByIndexAlone(comparators);
+  const byThread = collapseThreads || mentions(args.filter, threadConditions) || sortsByThread(comparators);
+  const dependence = {
+    folders,
+    folderId,
+    byThread,
+    fixedOrder: !byThread && sortsByFixedProperties(comparators),
+  };
 
   const tests = collapseThreads ? undefined : arrivalTests(args.filter, sort);
   if (tests && folderId !== undefined) {
@@ -361,14 +380,7 @@ export async function runEmailQuery(
       accountId,
       state,
       results: { length: matched.length, at: descending ? (i) => matched[last - i]! : (i) => matched[i]! },
-      changes: followable
-        ? {
-            folderId,
-            exists: folder !== undefined,
-            messages: async () => (folder ? messagesOf(folder) : []),
-            compare: (a, b) => (descending ? -1 : 1) * (a.internalDate - b.internalDate || a.uid - b.uid),
-          }
-        : undefined,
+      changes: { ...dependence, candidates: async () => byArrival, folderOf: () => folderId },
     };
   }
 
@@ -416,18 +428,17 @@ export async function runEmailQuery(
     const shown = new Set<number>();
     sorted = sorted.filter((c) => !shown.has(c.message.threadId) && shown.add(c.message.threadId));
   }
+  let folderOfMessage: Map<IndexedMessage, number> | undefined;
   return {
     accountId,
     state,
     results: { length: sorted.length, at: (i) => sorted[i]!.message },
-    changes: followable
-      ? {
-          folderId,
-          exists: folder !== undefined,
-          messages: async () => (folder ? messagesOf(folder) : []),
-          compare: (a, b) => order({ folderId, message: a }, { folderId, message: b }),
-        }
-      : undefined,
+    changes: {
+      ...dependence,
+      candidates: async () => candidates.map((c) => c.message),
+      folderOf: (message) =>
+        (folderOfMessage ??= new Map(candidates.map((c) => [c.message, c.folderId]))).get(message) ?? -1,
+    },
   };
 }
 
@@ -442,7 +453,7 @@ const emailQuery: JmapMethod<JmapCallContext> = {
   capability: mailCapability,
   async run(args, context) {
     const window = queryWindow(args);
-    const { accountId, state, results, changes } = await runEmailQuery(args, context);
+    const { accountId, state, results } = await runEmailQuery(args, context);
     // One page (RFC 8620 5.5: a negative position counts from the end; an anchor wins over position).
     let start: number;
     if (window.anchor !== null) {
@@ -456,7 +467,7 @@ const emailQuery: JmapMethod<JmapCallContext> = {
     return {
       accountId,
       queryState: state,
-      canCalculateChanges: changes !== undefined,
+      canCalculateChanges: true,
       position: Math.min(start, results.length),
       ids,
       ...(args.calculateTotal === true ? { total: results.length } : {}),

@@ -38,9 +38,14 @@ export function checkEmailSort(comparators: Comparator[]): Comparator[] {
   return comparators;
 }
 
-/** Whether the order can be decided from the folder index alone, message by message (no loading). */
-export function sortsByIndexAlone(comparators: Comparator[]): boolean {
-  return comparators.every((c) => !metadataSorts.has(c.property) && !threadSorts.has(c.property));
+/** Whether the order depends on the other Emails of each one's thread (the thread keyword sorts). */
+export function sortsByThread(comparators: Comparator[]): boolean {
+  return comparators.some((c) => threadSorts.has(c.property));
+}
+
+/** Whether the order is of properties an Email keeps while it stays in its folder (not keywords). */
+export function sortsByFixedProperties(comparators: Comparator[]): boolean {
+  return comparators.every((c) => !keywordSorts.has(c.property));
 }
 
 /** What a sort needs that the folder index does not hold, for the messages being sorted. */
@@ -51,8 +56,7 @@ export interface SortSources {
 
 /**
  * A compare function over messages by these comparators (0 on a tie: the caller breaks ties), with
- * what it needs loaded first for `messages`. A message not among them compares by the index's values
- * only, so callers that compare others pass comparators for which sortsByIndexAlone holds.
+ * what it needs loaded first for `messages` (compare only those).
  */
 export async function emailComparison(
   comparators: Comparator[],
