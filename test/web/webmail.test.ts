@@ -5,21 +5,24 @@
 // imapflow), hostile HTML mail that runs nothing and loads nothing remote until allowed, the
 // session cookie's rules for JMAP (CSRF header, origin), and signing out.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
+import {
+  folderOf,
+  fromOutside as deliver,
+  imapSubjects as subjectsOver,
+  password,
+  rowOf,
+  skipWithoutChromium,
+  startWebApp,
+  type WebApp,
+} from './web-app-harness.ts';
 
-const chromiumPath = '/usr/bin/chromium';
-const root = join(import.meta.dirname, '..', '..');
-const password = 'Wonderland-42';
 const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
 
 /** A stand-in for the remote servers a message's images and links name: it counts what reaches it. */
@@ -34,69 +37,37 @@ async function remoteHost(): Promise<{ server: Server; url: string; hits: string
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
 }
 
-describe('the web app in Chromium', { skip: existsSync(chromiumPath) ? false : `no ${chromiumPath}` }, () => {
+describe('the web app in Chromium', { skip: skipWithoutChromium }, () => {
+  let app: WebApp;
   let t: TestNode;
   let base: string;
-  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
   let remote: Awaited<ReturnType<typeof remoteHost>>;
   const dialogs: string[] = [];
   let navigations = 0;
 
-  const row = (subject: string) =>
-    page.locator('.messages .row').filter({ has: page.locator('.subject-text').getByText(subject, { exact: true }) });
-  const folder = (name: string) => page.locator('.folders .folder', { hasText: name });
+  const row = (subject: string) => rowOf(page, subject);
+  const folder = (name: string) => folderOf(page, name);
   const frameDocument = <T>(fn: (doc: Document) => T) =>
     page.evaluate((source) => {
       const doc = (document.querySelector('iframe.message-frame') as HTMLIFrameElement).contentDocument!;
       return new Function('doc', `return (${source})(doc)`)(doc);
     }, fn.toString()) as Promise<T>;
   const sessionCookie = async () => (await context.cookies(base)).find((c) => c.name === 'hf_session');
-  const imapSubjects = async (address: string, folderName: string) => {
-    const client = imapflowClient(t.port('imaps'), address, password);
-    await client.connect();
-    try {
-      await client.mailboxOpen(folderName);
-      const subjects: string[] = [];
-      for await (const message of client.fetch('1:*', { envelope: true }))
-        subjects.push(message.envelope?.subject ?? '');
-      return subjects;
-    } catch {
-      return [];
-    } finally {
-      await client.logout();
-    }
-  };
+  const imapSubjects = (address: string, folderName: string) => subjectsOver(t, address, folderName);
   const fromOutside = (message: { subject: string; text?: string; html?: string }) =>
-    nodemailer
-      .createTransport({ host: '127.0.0.1', port: t.port('smtp'), secure: false, tls: { rejectUnauthorized: false } })
-      .sendMail({ from: 'Mallory <mallory@remote.example>', to: 'alice@test.example', ...message });
+    deliver(t, { to: 'alice@test.example', ...message });
 
   before(async () => {
-    if (!existsSync(join(root, 'dist', 'webapp', 'index.html')))
-      execFileSync(process.execPath, [join(root, 'webapp', 'build.js')], { cwd: root, stdio: 'inherit' });
-    t = await startTestNode('sqlite');
-    base = `http://127.0.0.1:${t.port('http')}`;
-    const tenant = await t.node.holdfast.directory.tenant('default');
-    await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password, displayName: 'Alice' });
-    await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password, displayName: 'Bob' });
-    await tenant.addPrincipal({ kind: 'user', address: 'carol@test.example', password });
+    app = await startWebApp([
+      { address: 'alice@test.example', displayName: 'Alice' },
+      { address: 'bob@test.example', displayName: 'Bob' },
+      { address: 'carol@test.example' },
+    ]);
+    ({ t, base } = app);
     remote = await remoteHost();
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    context = await browser.newContext();
-    page = await context.newPage();
+    ({ context, page } = await app.newPage());
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
       dialog.dismiss().catch(() => {});
@@ -106,9 +77,8 @@ describe('the web app in Chromium', { skip: existsSync(chromiumPath) ? false : `
     });
   });
   after(async () => {
-    await browser?.close();
     remote?.server.close();
-    await t?.stop();
+    await app?.stop();
   });
 
   it('serves the app with a strict Content-Security-Policy and caching headers', async () => {
@@ -254,7 +224,7 @@ describe('the web app in Chromium', { skip: existsSync(chromiumPath) ? false : `
   });
 
   it('replies, and the reply reaches the sender and is kept in Sent', async () => {
-    await page.getByRole('button', { name: 'Reply' }).click();
+    await page.getByRole('button', { name: 'Reply', exact: true }).click();
     const compose = page.locator('form.compose');
     assert.match(await compose.locator('input[name=to]').inputValue(), /bob@test\.example/);
     assert.equal(await compose.locator('input[name=subject]').inputValue(), 'Re: Lunch on Friday');

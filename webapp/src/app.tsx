@@ -1,11 +1,13 @@
-// The app: the sign-in form, then the mail view (mail.tsx).
+// The app: the sign-in form, then the mail view (mail.tsx) or the settings (settings.tsx).
 import { useEffect, useState } from 'preact/hooks';
 import { currentSession, type Me, signIn } from './jmap.ts';
 import { MailView } from './mail.tsx';
+import { SettingsView } from './settings.tsx';
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [error, setError] = useState('');
+  const [view, setView] = useState<'mail' | 'settings'>('mail');
   useEffect(() => {
     currentSession()
       .then((found) => setMe(found ?? null))
@@ -16,7 +18,15 @@ export function App() {
   }, []);
   if (me === undefined) return <p class="loading">Loading…</p>;
   if (me === null) return <SignIn onSignedIn={setMe} notice={error} />;
-  return <MailView me={me} onSignedOut={() => setMe(null)} />;
+  const signedOut = () => {
+    setView('mail');
+    setMe(null);
+  };
+  return view === 'settings' ? (
+    <SettingsView me={me} onBack={() => setView('mail')} onSignedOut={signedOut} />
+  ) : (
+    <MailView me={me} onSignedOut={signedOut} onSettings={() => setView('settings')} />
+  );
 }
 
 function SignIn(props: { onSignedIn(me: Me): void; notice: string }) {

@@ -2,7 +2,12 @@
 // all on this origin with the session cookie. Requests that change something carry the CSRF token
 // the server gave at sign-in (X-Holdfast-CSRF); JMAP refuses them without it.
 
-export const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission'];
+export const using = [
+  'urn:ietf:params:jmap:core',
+  'urn:ietf:params:jmap:mail',
+  'urn:ietf:params:jmap:submission',
+  'urn:ietf:params:jmap:vacationresponse',
+];
 
 /** Who is signed in, as /mail/api/session and /mail/api/login answer. */
 export interface Me {
@@ -65,6 +70,17 @@ export interface Identity {
   id: string;
   name: string;
   email: string;
+  textSignature: string;
+  htmlSignature: string;
+  mayDelete: boolean;
+}
+
+/** A file uploaded for a message being written (POST /jmap/upload/…). */
+export interface Upload {
+  blobId: string;
+  type: string;
+  name: string;
+  size: number;
 }
 
 /** The session has ended (signed out elsewhere, expired, password changed): sign in again. */
@@ -80,6 +96,7 @@ export class Jmap {
   apiUrl = '/jmap/api/';
   eventSourceUrl = '/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}';
   downloadUrl = '/jmap/download/{accountId}/{blobId}/{name}?type={type}';
+  uploadUrl = '/jmap/upload/{accountId}/';
 
   constructor(private readonly me: Me) {}
 
@@ -94,6 +111,24 @@ export class Jmap {
     this.apiUrl = new URL(session.apiUrl, location.href).pathname;
     this.eventSourceUrl = pathOf(session.eventSourceUrl);
     this.downloadUrl = pathOf(session.downloadUrl);
+    this.uploadUrl = pathOf(session.uploadUrl);
+  }
+
+  /** Uploads a file (RFC 8620 6.1): its blob id for Email/set, valid for a day. */
+  async upload(file: File): Promise<Upload> {
+    const response = await fetch(this.uploadUrl.replace('{accountId}', encodeURIComponent(this.accountId)), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': file.type || 'application/octet-stream', 'X-Holdfast-CSRF': this.me.csrfToken },
+      body: file,
+    });
+    if (response.status === 401) throw new SignedOut('The session has ended');
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      throw new JmapError(`${file.name}: ${problem.detail ?? `the server answered ${response.status}`}`);
+    }
+    const body = await response.json();
+    return { blobId: body.blobId, type: body.type, name: file.name, size: body.size };
   }
 
   /** Runs method calls; answers their responses in order (an `error` response throws). */
@@ -165,6 +200,30 @@ export async function currentSession(): Promise<Me | undefined> {
   if (response.status === 401) return undefined;
   if (!response.ok) throw new Error(`The server answered ${response.status}`);
   return response.json();
+}
+
+/** Calls the app's own API (/mail/api/…, docs/webmail.md): the answer's JSON, or throws with the server's words. */
+// biome-ignore lint/suspicious/noExplicitAny: each route answers its own shape
+export async function mailApi(me: Me, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`/mail/api/${path}`, {
+    method,
+    credentials: 'same-origin',
+    headers: {
+      'X-Holdfast-CSRF': me.csrfToken,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (response.status === 401) throw new SignedOut('The session has ended');
+  if (response.status === 204) return undefined;
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const wait = response.headers.get('Retry-After');
+    throw new Error(
+      `${answer.message ?? `The server answered ${response.status}`}${wait ? ` (try again in ${wait} s)` : ''}`,
+    );
+  }
+  return answer;
 }
 
 export async function signOut(me: Me): Promise<void> {

@@ -1,85 +1,59 @@
-// The mail view: folders with unread counts, a folder's messages newest first (more load as the list
-// scrolls), the reading pane, and the composer. Everything goes through JMAP (jmap.ts); push over
-// EventSource tells of new mail and of changes made elsewhere, and the view reads them again.
+// The mail view: folders with unread counts, a folder's conversations newest first (more load as the
+// list scrolls), search across all folders, the reading pane (reader.tsx) and the composer
+// (compose.tsx). Everything goes through JMAP (jmap.ts); push over EventSource tells of new mail and
+// of changes made elsewhere, and the view reads them again. Moves and deletes can be undone for a
+// few seconds; keyboard shortcuts work outside text fields.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Compose, type Draft, draftOf, forwardDraft, newDraft, replyDraft } from './compose.tsx';
 import {
-  type EmailAddress,
   type EmailFull,
   type EmailSummary,
-  formatAddress,
   type Identity,
   Jmap,
   type Mailbox,
   type Me,
-  parseAddresses,
   SignedOut,
   signOut,
 } from './jmap.ts';
-import { MessageFrame } from './message-frame.tsx';
+import { filesOf, mailboxLabel, Reader, summaryProperties } from './reader.tsx';
+import { ownIdentity } from './settings.tsx';
 
 const pageSize = 50;
-const summaryProperties = [
-  'id',
-  'threadId',
-  'mailboxIds',
-  'keywords',
-  'from',
-  'to',
-  'subject',
-  'receivedAt',
-  'preview',
-  'hasAttachment',
-];
-const fullProperties = [
-  ...summaryProperties,
-  'cc',
-  'replyTo',
-  'sentAt',
-  'messageId',
-  'references',
-  'textBody',
-  'htmlBody',
-  'attachments',
-  'bodyValues',
-];
-
-const roleNames: Record<string, string> = {
-  inbox: 'Inbox',
-  drafts: 'Drafts',
-  sent: 'Sent',
-  trash: 'Trash',
-  junk: 'Junk',
-  archive: 'Archive',
-};
 const roleOrder = ['inbox', 'drafts', 'sent', 'archive', 'junk', 'trash'];
-
-interface Draft {
-  to: string;
-  cc: string;
-  subject: string;
-  body: string;
-  inReplyTo: string[] | null;
-  references: string[] | null;
-}
+/** How long a move or delete can be undone. */
+const undoMs = 8000;
 
 interface ListState {
   mailboxId: string;
+  /** A search across all folders instead of a folder's conversations. */
+  search: string;
   ids: string[];
   total: number;
   loading: boolean;
 }
 
-export function MailView(props: { me: Me; onSignedOut(): void }) {
+interface Toast {
+  text: string;
+  undo?: () => Promise<void>;
+}
+
+export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): void }) {
   const jmap = useMemo(() => new Jmap(props.me), [props.me]);
   const [ready, setReady] = useState(false);
   const [mailboxes, setMailboxes] = useState<Mailbox[]>([]);
-  const [list, setList] = useState<ListState>({ mailboxId: '', ids: [], total: 0, loading: false });
+  const [identities, setIdentities] = useState<Identity[]>([]);
+  const [list, setList] = useState<ListState>({ mailboxId: '', search: '', ids: [], total: 0, loading: false });
   const [emails, setEmails] = useState<Record<string, EmailSummary>>({});
+  const [threadSizes, setThreadSizes] = useState<Record<string, number>>({});
   const [selected, setSelected] = useState<string | null>(null);
-  const [draft, setDraft] = useState<Draft | null>(null);
+  const [opened, setOpened] = useState<EmailFull | null>(null);
+  const [composing, setComposing] = useState<{ key: number; draft: Draft } | null>(null);
   const [status, setStatus] = useState('');
+  const [toast, setToast] = useState<Toast | null>(null);
+  const [query, setQuery] = useState('');
   const listRef = useRef(list);
   listRef.current = list;
+  const searchBox = useRef<HTMLInputElement>(null);
 
   /** Runs an action; a SignedOut ends the view, other errors are shown. */
   const guard = useCallback(
@@ -106,18 +80,22 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
     return list;
   }, [jmap]);
 
-  /** Reads `limit` messages of a folder from `position`; replaces the list from 0, appends otherwise. */
+  /**
+   * Reads `limit` rows from `position`: of a folder one per conversation (its newest message there),
+   * of a search every message found; replaces the list from 0, appends otherwise.
+   */
   const loadMessages = useCallback(
-    async (mailboxId: string, position: number, limit: number) => {
+    async (mailboxId: string, search: string, position: number, limit: number) => {
       setList((l) => ({ ...l, loading: true }));
       try {
-        const [query, got] = await jmap.call([
+        const [query, got, threads] = await jmap.call([
           [
             'Email/query',
             {
               accountId: jmap.accountId,
-              filter: { inMailbox: mailboxId },
+              filter: search ? { text: search } : { inMailbox: mailboxId },
               sort: [{ property: 'receivedAt', isAscending: false }],
+              collapseThreads: !search,
               position,
               limit,
               calculateTotal: true,
@@ -133,15 +111,28 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
             },
             'g',
           ],
+          [
+            'Thread/get',
+            { accountId: jmap.accountId, '#ids': { resultOf: 'g', name: 'Email/get', path: '/list/*/threadId' } },
+            't',
+          ],
         ]);
-        if (listRef.current.mailboxId && listRef.current.mailboxId !== mailboxId) return;
+        const now = listRef.current;
+        if (now.mailboxId !== mailboxId || now.search !== search) return;
         setEmails((known) => {
           const next = { ...known };
           for (const email of got.list as EmailSummary[]) next[email.id] = email;
           return next;
         });
+        setThreadSizes((known) => {
+          const next = { ...known };
+          for (const thread of threads.list as { id: string; emailIds: string[] }[])
+            next[thread.id] = thread.emailIds.length;
+          return next;
+        });
         setList((l) => ({
           mailboxId,
+          search,
           ids: position === 0 ? query.ids : [...l.ids.slice(0, position), ...query.ids],
           total: query.total,
           loading: false,
@@ -154,23 +145,33 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
     [jmap],
   );
 
-  const openMailbox = (mailboxId: string) => {
+  const show = (mailboxId: string, search: string) => {
     setSelected(null);
-    listRef.current = { mailboxId, ids: [], total: 0, loading: true };
+    listRef.current = { mailboxId, search, ids: [], total: 0, loading: true };
     setList(listRef.current);
-    guard(() => loadMessages(mailboxId, 0, pageSize));
+    guard(() => loadMessages(mailboxId, search, 0, pageSize));
+  };
+  const openMailbox = (mailboxId: string) => {
+    setQuery('');
+    show(mailboxId, '');
   };
 
-  // Start: the session, the folders, the INBOX.
+  // Start: the session, the folders, the identities, the INBOX.
   useEffect(() => {
     guard(async () => {
       await jmap.start();
-      const boxes = await loadMailboxes();
+      const [boxes, [ids]] = await Promise.all([
+        loadMailboxes(),
+        jmap.call([['Identity/get', { accountId: jmap.accountId, ids: null }, 'i']]),
+      ]);
+      const own = ownIdentity(ids.list as Identity[], props.me.address);
+      setIdentities([...(own ? [own] : []), ...(ids.list as Identity[]).filter((i) => i !== own)]);
       const inbox = boxes.find((m) => m.role === 'inbox') ?? boxes[0];
       setReady(true);
       if (inbox) {
-        listRef.current = { mailboxId: inbox.id, ids: [], total: 0, loading: true };
-        await loadMessages(inbox.id, 0, pageSize);
+        listRef.current = { mailboxId: inbox.id, search: '', ids: [], total: 0, loading: true };
+        setList(listRef.current);
+        await loadMessages(inbox.id, '', 0, pageSize);
       }
     });
   }, [jmap]);
@@ -179,8 +180,8 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
   const refresh = useCallback(async () => {
     const current = listRef.current;
     await loadMailboxes();
-    if (current.mailboxId)
-      await loadMessages(current.mailboxId, 0, Math.min(Math.max(current.ids.length, pageSize), 500));
+    if (current.mailboxId || current.search)
+      await loadMessages(current.mailboxId, current.search, 0, Math.min(Math.max(current.ids.length, pageSize), 500));
   }, [loadMailboxes, loadMessages]);
 
   // Push: a state change (new mail, or a change made by another client) reads the view again.
@@ -214,13 +215,23 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
     const observedFor = list;
     const observer = new IntersectionObserver((entries) => {
       const l = listRef.current;
-      const unchanged = l.mailboxId === observedFor.mailboxId && l.ids.length === observedFor.ids.length;
+      const unchanged =
+        l.mailboxId === observedFor.mailboxId &&
+        l.search === observedFor.search &&
+        l.ids.length === observedFor.ids.length;
       if (unchanged && entries.some((e) => e.isIntersecting) && !l.loading && l.ids.length < l.total)
-        guard(() => loadMessages(l.mailboxId, l.ids.length, pageSize));
+        guard(() => loadMessages(l.mailboxId, l.search, l.ids.length, pageSize));
     });
     observer.observe(target);
     return () => observer.disconnect();
-  }, [sentinel.current, list.mailboxId, list.ids.length, list.total, list.loading]);
+  }, [sentinel.current, list.mailboxId, list.search, list.ids.length, list.total, list.loading]);
+
+  // The undo toast goes after a while.
+  useEffect(() => {
+    if (!toast) return;
+    const timer = setTimeout(() => setToast(null), undoMs);
+    return () => clearTimeout(timer);
+  }, [toast]);
 
   const update = async (id: string, patch: Record<string, unknown>) => {
     const [result] = await jmap.call([['Email/set', { accountId: jmap.accountId, update: { [id]: patch } }, 'u']]);
@@ -237,92 +248,150 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
       });
       await loadMailboxes();
     });
-  const moveToTrash = (email: EmailSummary) =>
+
+  /** The row after (or else before) `id` in the list, to select once it is gone. */
+  const neighbour = (id: string) => {
+    const at = list.ids.indexOf(id);
+    return at < 0 ? null : (list.ids[at + 1] ?? list.ids[at - 1] ?? null);
+  };
+
+  /** Moves a message to one folder (out of all others), with a toast that moves it back. */
+  const moveTo = (email: EmailSummary, target: Mailbox) =>
     guard(async () => {
-      const trash = byRole('trash');
-      if (!trash) throw new Error('There is no Trash folder');
-      if (email.mailboxIds[trash.id]) {
-        const [result] = await jmap.call([['Email/set', { accountId: jmap.accountId, destroy: [email.id] }, 'd']]);
-        if (result.notDestroyed?.[email.id]) throw new Error(result.notDestroyed[email.id].type);
-        setStatus('Deleted');
-      } else {
-        await update(email.id, { mailboxIds: { [trash.id]: true } });
-        setStatus('Moved to Trash');
-      }
-      setSelected(null);
+      const before = email.mailboxIds;
+      await update(email.id, { mailboxIds: { [target.id]: true } });
+      setSelected(neighbour(email.id));
+      setToast({
+        text: target.role === 'trash' ? 'Moved to Trash' : `Moved to ${mailboxLabel(target)}`,
+        undo: async () => {
+          await update(email.id, { mailboxIds: before });
+          setSelected(email.id);
+        },
+      });
       await refresh();
     });
 
-  const send = (message: Draft) =>
+  const remove = (email: EmailSummary) =>
     guard(async () => {
-      const drafts = byRole('drafts');
-      const sent = byRole('sent');
-      if (!drafts || !sent) throw new Error('The Drafts or Sent folder is missing');
-      const [identities] = await jmap.call([['Identity/get', { accountId: jmap.accountId, ids: null }, 'i']]);
-      const identity =
-        (identities.list as Identity[]).find((i) => i.email === props.me.address) ?? (identities.list as Identity[])[0];
-      if (!identity) throw new Error('You have no identity to send as');
-      const to = parseAddresses(message.to);
-      const cc = parseAddresses(message.cc);
-      if (!to.length && !cc.length) throw new Error('Name at least one recipient');
-      const from: EmailAddress = { name: identity.name || null, email: identity.email };
-      const [created, submitted] = await jmap.call([
-        [
-          'Email/set',
-          {
-            accountId: jmap.accountId,
-            create: {
-              draft: {
-                mailboxIds: { [drafts.id]: true },
-                keywords: { $draft: true, $seen: true },
-                from: [from],
-                to,
-                ...(cc.length ? { cc } : {}),
-                subject: message.subject,
-                ...(message.inReplyTo ? { inReplyTo: message.inReplyTo } : {}),
-                ...(message.references ? { references: message.references } : {}),
-                textBody: [{ partId: 'body', type: 'text/plain' }],
-                bodyValues: { body: { value: message.body } },
-              },
-            },
-          },
-          'c',
-        ],
-        [
-          'EmailSubmission/set',
-          {
-            accountId: jmap.accountId,
-            create: { send: { identityId: identity.id, emailId: '#draft' } },
-            onSuccessUpdateEmail: {
-              '#send': { [`mailboxIds/${drafts.id}`]: null, [`mailboxIds/${sent.id}`]: true, 'keywords/$draft': null },
-            },
-          },
-          's',
-        ],
-      ]);
-      if (created.notCreated?.draft)
-        throw new Error(`Not sent: ${created.notCreated.draft.description ?? created.notCreated.draft.type}`);
-      if (submitted.notCreated?.send)
-        throw new Error(`Not sent: ${submitted.notCreated.send.description ?? submitted.notCreated.send.type}`);
-      setDraft(null);
-      setStatus('Sent');
-      await loadMailboxes();
+      const trash = byRole('trash');
+      if (!trash) throw new Error('There is no Trash folder');
+      if (!email.mailboxIds[trash.id]) return moveTo(email, trash);
+      const [result] = await jmap.call([['Email/set', { accountId: jmap.accountId, destroy: [email.id] }, 'd']]);
+      if (result.notDestroyed?.[email.id]) throw new Error(result.notDestroyed[email.id].type);
+      setSelected(neighbour(email.id));
+      setToast({ text: 'Deleted forever' });
+      await refresh();
     });
+
+  const undo = async () => {
+    const action = toast?.undo;
+    setToast(null);
+    if (!action) return;
+    await guard(async () => {
+      await action();
+      setStatus('Undone');
+      await refresh();
+    });
+  };
+
+  const compose = (draft: Draft) => setComposing({ key: Date.now(), draft });
+  const own = identities.map((i) => i.email);
+  const defaultIdentity = identities[0];
+  const reply = (email: EmailFull, all: boolean) => compose(replyDraft(email, defaultIdentity, own, all));
+  const forward = (email: EmailFull) => compose(forwardDraft(email, defaultIdentity, filesOf(email)));
 
   const current = mailboxes.find((m) => m.id === list.mailboxId);
   const selectedEmail = selected ? emails[selected] : undefined;
+  const drafts = byRole('drafts');
+  const sent = byRole('sent');
+
+  // Keyboard shortcuts, outside text fields: j/k next and previous, r reply, a reply all, f forward,
+  // c new message, # delete, / search.
+  const keys = useRef<(e: KeyboardEvent) => void>(() => {});
+  keys.current = (e: KeyboardEvent) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    const target = e.target as HTMLElement;
+    if (target.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"], [role=dialog]'))
+      return;
+    const at = selected ? list.ids.indexOf(selected) : -1;
+    const act = (action: () => void) => {
+      e.preventDefault();
+      action();
+    };
+    switch (e.key) {
+      case 'j':
+        return act(() => {
+          const next = list.ids[at + 1];
+          if (next) select(next);
+        });
+      case 'k':
+        return act(() => {
+          const previous = list.ids[at - 1] ?? (at < 0 ? list.ids[0] : undefined);
+          if (previous) select(previous);
+        });
+      case 'r':
+        return opened && !composing ? act(() => reply(opened, false)) : undefined;
+      case 'a':
+        return opened && !composing ? act(() => reply(opened, true)) : undefined;
+      case 'f':
+        return opened && !composing ? act(() => forward(opened)) : undefined;
+      case 'c':
+        return composing ? undefined : act(() => compose(newDraft(defaultIdentity)));
+      case '#':
+        return selectedEmail && !composing ? act(() => remove(selectedEmail)) : undefined;
+      case '/':
+        return act(() => searchBox.current?.focus());
+    }
+  };
+  useEffect(() => {
+    const listener = (e: KeyboardEvent) => keys.current(e);
+    document.addEventListener('keydown', listener);
+    return () => document.removeEventListener('keydown', listener);
+  }, []);
+
+  const select = (id: string) => {
+    setSelected(id);
+    setComposing(null);
+    document
+      .querySelector<HTMLElement>(`.messages .row[data-id="${CSS.escape(id)}"]`)
+      ?.scrollIntoView({ block: 'nearest' });
+  };
 
   return (
     <div class="mail">
       <header class="top">
         <span class="brand">Holdfast Mail</span>
-        <button type="button" class="primary" onClick={() => setDraft(emptyDraft())}>
+        <button type="button" class="primary" aria-keyshortcuts="c" onClick={() => compose(newDraft(defaultIdentity))}>
           New message
         </button>
+        <search class="search">
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              const text = query.trim();
+              if (text) show('', text);
+              else if (!list.mailboxId) openMailbox(byRole('inbox')?.id ?? mailboxes[0]?.id ?? '');
+            }}
+          >
+            <input
+              ref={searchBox}
+              type="search"
+              name="search"
+              placeholder="Search mail"
+              aria-label="Search mail"
+              aria-keyshortcuts="/"
+              value={query}
+              onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
+            />
+          </form>
+        </search>
         <p class="status" role="status">
           {status}
         </p>
         <span class="me">{props.me.address}</span>
+        <button type="button" onClick={props.onSettings}>
+          Settings
+        </button>
         <button
           type="button"
           onClick={async () => {
@@ -344,7 +413,7 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
                 data-role={m.role ?? undefined}
                 onClick={() => openMailbox(m.id)}
               >
-                <span class="name">{mailboxName(m)}</span>
+                <span class="name">{mailboxLabel(m)}</span>
                 {m.unreadEmails > 0 && (
                   <span class="unread">
                     {m.unreadEmails}
@@ -356,22 +425,41 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
           ))}
         </ul>
       </nav>
-      <section class="list" aria-label={current ? `Messages in ${mailboxName(current)}` : 'Messages'}>
+      <section
+        class="list"
+        aria-label={
+          list.search
+            ? `Search results for ${list.search}`
+            : current
+              ? `Messages in ${mailboxLabel(current)}`
+              : 'Messages'
+        }
+      >
+        {list.search && (
+          <p class="list-title">
+            Results for “{list.search}” in all folders{' '}
+            <button
+              type="button"
+              class="link"
+              onClick={() => openMailbox(byRole('inbox')?.id ?? mailboxes[0]?.id ?? '')}
+            >
+              Clear search
+            </button>
+          </p>
+        )}
         <ul class="messages">
           {list.ids.map((id) => {
             const email = emails[id];
             if (!email) return null;
             const unread = !email.keywords.$seen;
+            const size = list.search ? 1 : (threadSizes[email.threadId] ?? 1);
             return (
               <li key={id}>
                 <button
                   type="button"
                   class={`row${unread ? ' unread' : ''}${id === selected ? ' current' : ''}`}
                   data-id={id}
-                  onClick={() => {
-                    setSelected(id);
-                    setDraft(null);
-                  }}
+                  onClick={() => select(id)}
                 >
                   <span class="from">{senderOf(email)}</span>
                   <time class="date" dateTime={email.receivedAt}>
@@ -384,6 +472,19 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
                       </span>
                     )}
                     <span class="subject-text">{email.subject || '(no subject)'}</span>
+                    {size > 1 && (
+                      <span class="thread-size">
+                        {' '}
+                        {size}
+                        <span class="visually-hidden"> messages in the conversation</span>
+                      </span>
+                    )}
+                    {email.hasAttachment && (
+                      <span class="has-attachment" role="img" aria-label="Has attachments">
+                        {' '}
+                        📎
+                      </span>
+                    )}
                   </span>
                   <span class="preview">{email.preview}</span>
                 </button>
@@ -391,20 +492,41 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
             );
           })}
           <li ref={sentinel} class="sentinel">
-            {list.loading ? 'Loading…' : list.ids.length === 0 ? 'No messages' : ''}
+            {list.loading ? 'Loading…' : list.ids.length === 0 ? (list.search ? 'Nothing found' : 'No messages') : ''}
           </li>
         </ul>
       </section>
       <section class="reader" aria-label="Message">
-        {draft ? (
-          <Compose draft={draft} onChange={setDraft} onSend={send} onCancel={() => setDraft(null)} />
+        {composing && drafts && sent ? (
+          <Compose
+            key={composing.key}
+            jmap={jmap}
+            initial={composing.draft}
+            identities={identities}
+            draftsId={drafts.id}
+            sentId={sent.id}
+            guard={guard}
+            onSent={() => {
+              setComposing(null);
+              setStatus('Sent');
+              guard(refresh);
+            }}
+            onClose={(message) => {
+              setComposing(null);
+              setStatus(message);
+              guard(refresh);
+            }}
+          />
         ) : selectedEmail ? (
           <Reader
             key={selectedEmail.id}
             jmap={jmap}
             summary={selectedEmail}
+            mailboxes={mailboxes}
+            trashId={byRole('trash')?.id}
+            draftsId={drafts?.id}
             guard={guard}
-            inTrash={!!byRole('trash') && !!selectedEmail.mailboxIds[byRole('trash')!.id]}
+            onLoaded={setOpened}
             onSeen={() => {
               setEmails((known) => ({
                 ...known,
@@ -414,223 +536,40 @@ export function MailView(props: { me: Me; onSignedOut(): void }) {
             }}
             onFlag={(on) => setKeyword(selectedEmail, '$flagged', on)}
             onSeenToggle={(on) => setKeyword(selectedEmail, '$seen', on)}
-            onTrash={() => moveToTrash(selectedEmail)}
-            onReply={(email) => setDraft(replyTo(email))}
+            onTrash={() => remove(selectedEmail)}
+            onMove={(id) => {
+              const target = mailboxes.find((m) => m.id === id);
+              if (target) moveTo(selectedEmail, target);
+            }}
+            onReply={reply}
+            onForward={forward}
+            onEditDraft={(email) => compose(draftOf(email, identities))}
+            onOpen={(summary) => {
+              setEmails((known) => ({ ...known, [summary.id]: summary }));
+              setSelected(summary.id);
+            }}
           />
         ) : (
           <p class="empty">Select a message to read it.</p>
         )}
       </section>
+      {toast && (
+        <div class="toast" role="status">
+          <span>{toast.text}</span>
+          {toast.undo && (
+            <button type="button" onClick={undo}>
+              Undo
+            </button>
+          )}
+        </div>
+      )}
     </div>
   );
-}
-
-function Reader(props: {
-  jmap: Jmap;
-  summary: EmailSummary;
-  inTrash: boolean;
-  guard<T>(action: () => Promise<T>): Promise<T | undefined>;
-  onSeen(): void;
-  onFlag(on: boolean): void;
-  onSeenToggle(on: boolean): void;
-  onTrash(): void;
-  onReply(email: EmailFull): void;
-}) {
-  const { jmap, summary } = props;
-  const [email, setEmail] = useState<EmailFull | null>(null);
-  const [remoteImages, setRemoteImages] = useState(false);
-  const [blocked, setBlocked] = useState(0);
-  useEffect(() => {
-    props.guard(async () => {
-      const [got] = await jmap.call([
-        [
-          'Email/get',
-          {
-            accountId: jmap.accountId,
-            ids: [summary.id],
-            properties: fullProperties,
-            fetchHTMLBodyValues: true,
-            fetchTextBodyValues: true,
-          },
-          'e',
-        ],
-      ]);
-      const full = got.list[0] as EmailFull | undefined;
-      if (!full) throw new Error('The message is gone');
-      setEmail(full);
-      if (!full.keywords.$seen) {
-        await jmap.call([
-          ['Email/set', { accountId: jmap.accountId, update: { [full.id]: { 'keywords/$seen': true } } }, 's'],
-        ]);
-        props.onSeen();
-      }
-    });
-  }, [summary.id]);
-
-  if (!email) return <p class="loading">Loading…</p>;
-  const htmlPart = email.htmlBody.find((p) => p.type === 'text/html');
-  const text = email.textBody
-    .filter((p) => p.partId && email.bodyValues[p.partId])
-    .map((p) => email.bodyValues[p.partId!]!.value)
-    .join('\n');
-  const inline = new Map(
-    [...email.attachments, ...email.htmlBody]
-      .filter((p) => p.cid && p.blobId)
-      .map((p) => [p.cid!.replace(/^<|>$/g, ''), jmap.downloadHref(p.blobId!, p.name, p.type)] as const),
-  );
-  const files = email.attachments.filter((p) => p.blobId && !(p.cid && p.disposition === 'inline'));
-  const flagged = !!summary.keywords.$flagged;
-  const seen = !!summary.keywords.$seen;
-  return (
-    <article class="message">
-      <header>
-        <h2 class="subject">{email.subject || '(no subject)'}</h2>
-        <dl class="addresses">
-          <dt>From</dt>
-          <dd class="from">{(email.from ?? []).map(formatAddress).join(', ')}</dd>
-          <dt>To</dt>
-          <dd>{(email.to ?? []).map(formatAddress).join(', ')}</dd>
-          {email.cc?.length ? (
-            <>
-              <dt>Cc</dt>
-              <dd>{email.cc.map(formatAddress).join(', ')}</dd>
-            </>
-          ) : null}
-          <dt>Date</dt>
-          <dd>
-            <time dateTime={email.sentAt ?? email.receivedAt}>
-              {new Date(email.sentAt ?? email.receivedAt).toLocaleString()}
-            </time>
-          </dd>
-        </dl>
-        <div class="actions">
-          <button type="button" onClick={() => props.onReply(email)}>
-            Reply
-          </button>
-          <button type="button" aria-pressed={flagged} onClick={() => props.onFlag(!flagged)}>
-            {flagged ? 'Unflag' : 'Flag'}
-          </button>
-          <button type="button" onClick={() => props.onSeenToggle(!seen)}>
-            {seen ? 'Mark unread' : 'Mark read'}
-          </button>
-          <button type="button" onClick={props.onTrash}>
-            {props.inTrash ? 'Delete forever' : 'Delete'}
-          </button>
-        </div>
-      </header>
-      {blocked > 0 && !remoteImages && (
-        <p class="remote-notice">
-          Remote images in this message were blocked to protect your privacy.{' '}
-          <button type="button" onClick={() => setRemoteImages(true)}>
-            Show images
-          </button>
-        </p>
-      )}
-      {files.length > 0 && (
-        <ul class="attachments" aria-label="Attachments">
-          {files.map((p) => (
-            <li key={p.blobId}>
-              <a href={jmap.downloadHref(p.blobId!, p.name, p.type)} download={p.name ?? 'attachment'}>
-                {p.name ?? 'attachment'} ({formatSize(p.size)})
-              </a>
-            </li>
-          ))}
-        </ul>
-      )}
-      {htmlPart?.partId && email.bodyValues[htmlPart.partId] ? (
-        <MessageFrame
-          html={email.bodyValues[htmlPart.partId]!.value}
-          remoteImages={remoteImages}
-          cidUrl={(cid) => inline.get(cid)}
-          onBlocked={setBlocked}
-        />
-      ) : (
-        <pre class="text-body">{text}</pre>
-      )}
-    </article>
-  );
-}
-
-function Compose(props: {
-  draft: Draft;
-  onChange(draft: Draft): void;
-  onSend(draft: Draft): Promise<unknown>;
-  onCancel(): void;
-}) {
-  const [busy, setBusy] = useState(false);
-  const field = (name: keyof Draft) => (e: Event) =>
-    props.onChange({ ...props.draft, [name]: (e.target as HTMLInputElement).value });
-  return (
-    <form
-      class="compose"
-      aria-label="New message"
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        await props.onSend(props.draft);
-        setBusy(false);
-      }}
-    >
-      <label>
-        To
-        <input name="to" type="text" required value={props.draft.to} onInput={field('to')} />
-      </label>
-      <label>
-        Cc
-        <input name="cc" type="text" value={props.draft.cc} onInput={field('cc')} />
-      </label>
-      <label>
-        Subject
-        <input name="subject" type="text" value={props.draft.subject} onInput={field('subject')} />
-      </label>
-      <label class="body">
-        Message
-        <textarea name="body" value={props.draft.body} onInput={field('body')} />
-      </label>
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Sending…' : 'Send'}
-        </button>
-        <button type="button" onClick={props.onCancel}>
-          Discard
-        </button>
-      </div>
-    </form>
-  );
-}
-
-const emptyDraft = (): Draft => ({ to: '', cc: '', subject: '', body: '', inReplyTo: null, references: null });
-
-function replyTo(email: EmailFull): Draft {
-  const to = (email.replyTo?.length ? email.replyTo : (email.from ?? [])).map(formatAddress).join(', ');
-  const subject = /^re:/i.test(email.subject ?? '') ? (email.subject ?? '') : `Re: ${email.subject ?? ''}`;
-  const text = email.textBody
-    .filter((p) => p.partId && email.bodyValues[p.partId])
-    .map((p) => email.bodyValues[p.partId!]!.value)
-    .join('\n');
-  const who = email.from?.[0] ? formatAddress(email.from[0]) : 'someone';
-  const when = new Date(email.sentAt ?? email.receivedAt).toLocaleString();
-  const quoted = text
-    .split('\n')
-    .map((line) => `> ${line}`)
-    .join('\n');
-  return {
-    to,
-    cc: '',
-    subject,
-    body: `\n\nOn ${when}, ${who} wrote:\n${quoted}\n`,
-    inReplyTo: email.messageId,
-    references: email.messageId ? [...(email.references ?? []), ...email.messageId] : email.references,
-  };
 }
 
 function mailboxRank(m: Mailbox): number {
   const at = m.role ? roleOrder.indexOf(m.role) : -1;
   return at >= 0 ? at : roleOrder.length;
-}
-
-function mailboxName(m: Mailbox): string {
-  return (m.role && roleNames[m.role]) || m.name;
 }
 
 function senderOf(email: EmailSummary): string {
@@ -644,10 +583,4 @@ function shortDate(iso: string): string {
   return date.toDateString() === now.toDateString()
     ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
     : date.toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' });
-}
-
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
