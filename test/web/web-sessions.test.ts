@@ -1,10 +1,13 @@
 // The web app's sessions (directory/web-sessions.ts) on both backends: what starts one, what ends
 // it (signing out, idle time, the longest life, `holdfast user kick`, a new password, a disabled or
-// removed account), and the cookie's rules (CSRF token on changing requests, same origin only).
+// removed account), and the cookie's rules (CSRF token on changing requests, same origin only); and
+// what the user does with their own sessions from the settings (OwnWebSessions): list them, end one
+// or all others, change the password keeping only the current one.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   csrfTokenOf,
+  OwnWebSessions,
   type WebSessionRequest,
   WebSessions,
   webSessionLimits,
@@ -47,7 +50,7 @@ for (const name of backendNames) {
       await s.directory.addTenant({ name: 'default' });
       tenant = await s.directory.tenant('default');
       await tenant.addDomain('test.example');
-      for (const user of ['alice', 'bob', 'carol', 'dave'])
+      for (const user of ['alice', 'bob', 'carol', 'dave', 'erin'])
         await tenant.addPrincipal({ kind: 'user', address: `${user}@test.example`, password });
       sessions = new WebSessions(s.store.db, () => clock);
     });
@@ -115,6 +118,50 @@ for (const name of backendNames) {
       const later = await signIn('dave@test.example');
       await tenant.removePrincipal('dave@test.example');
       assert.equal(await holds(later.id), 401);
+    });
+
+    it("lists a user's own sessions, ends one or all others, and changes the password keeping the current one", async () => {
+      const own = new OwnWebSessions(s.store.db, () => clock);
+      const erin = async () => (await tenant.getPrincipal('erin@test.example')) as Principal;
+      const here = await signIn('erin@test.example');
+      const phone = await signIn('erin@test.example');
+      const laptop = await signIn('erin@test.example');
+      const bob = await signIn('bob@test.example');
+      const listed = await own.list(await erin(), here.id);
+      assert.equal(listed.length, 3, "erin's three, not bob's");
+      assert.deepEqual(listed.filter((x) => x.current).length, 1, 'the current one is marked');
+      assert.ok(listed.every((x) => /^[0-9a-f]{16}$/.test(x.handle) && !JSON.stringify(x).includes(here.id)));
+      const phoneHandle = listed.find((x) => !x.current)!.handle;
+      assert.equal(
+        await own.endOne(await erin(), here.id, listed.find((x) => x.current)!.handle),
+        false,
+        'not this one',
+      );
+      const bobHandle = (await own.list((await tenant.getPrincipal('bob@test.example')) as Principal, bob.id))[0]!
+        .handle;
+      assert.equal(await own.endOne(await erin(), here.id, bobHandle), false, "another user's session is not found");
+      assert.equal(await own.endOne(await erin(), here.id, phoneHandle), true);
+      assert.equal((await own.list(await erin(), here.id)).length, 2);
+      assert.equal(await own.endOthers(await erin(), here.id), 1);
+      assert.deepEqual(
+        [await holds(here.id), await holds(phone.id), await holds(laptop.id), await holds(bob.id)],
+        ['erin@test.example', 401, 401, 'bob@test.example'],
+      );
+
+      const other = await signIn('erin@test.example');
+      const before = await erin();
+      await assert.rejects(own.changePassword(before, here.id, 'short'), /password too weak/);
+      await own.changePassword(before, here.id, 'Kettle-Moon-Harbour-9');
+      const after = await erin();
+      assert.equal(after.sessionGeneration, before.sessionGeneration + 1, 'other sessions of every protocol end');
+      assert.equal(await holds(here.id), 'erin@test.example', 'the current session goes on');
+      assert.equal(await holds(other.id), 401);
+      assert.equal(await s.directory.authenticate('erin@test.example', password), undefined);
+      assert.equal(
+        (await s.directory.authenticate('erin@test.example', 'Kettle-Moon-Harbour-9'))?.address,
+        'erin@test.example',
+      );
+      assert.equal(await holds(bob.id), 'bob@test.example', "another user's session is untouched");
     });
   });
 }
