@@ -35,6 +35,8 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   continuity: async () => [(await import('./continuity-commands.ts')).registerContinuityCommands],
   export: async () => [(await import('./export-command.ts')).registerExportCommand],
   vacation: async () => [(await import('./vacation-commands.ts')).registerVacationCommands],
+  quarantine: async () => [(await import('./quarantine-commands.ts')).registerQuarantineCommands],
+  senders: async () => [(await import('./quarantine-commands.ts')).registerSenderListCommands],
 };
 
 /** The program for `argv`: the named command's group only, or every group (help, an unknown command). */

@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../store/schema.ts';
 import { ClamdClient } from './clamd-client.ts';
 import { RspamdClient, type ScanEnvelope } from './rspamd-client.ts';
+import { expireQuarantine } from './quarantine.ts';
 import { listVerdict } from './sender-lists.ts';
 import {
   disposition,
@@ -40,11 +41,16 @@ export interface FilterDeps {
   /** A tenant's name, for its quarantine_score. */
   tenantName(tenantId: number): Promise<string>;
   log?: Logger;
+  now(): number;
 }
+
+/** How often a node deletes quarantined messages past their retention (every node may; it is idempotent). */
+const expiryEveryMs = 3_600_000;
 
 export class MessageFilter {
   readonly rspamd?: RspamdClient;
   readonly clamd?: ClamdClient;
+  private nextExpiry = 0;
 
   constructor(
     readonly settings: FilteringSettings,
@@ -71,6 +77,7 @@ export class MessageFilter {
    * message), or undefined when it is larger than max_scan_size.
    */
   async scan(content: Buffer | undefined, envelope: ScanEnvelope): Promise<ScanOutcome> {
+    this.expireQuarantine();
     const outcome: ScanOutcome = { notScanned: [] };
     if (!content) {
       outcome.notScanned.push({
@@ -110,6 +117,17 @@ export class MessageFilter {
           disposition(outcome, listed.get(r.address), await this.quarantineScore(r.tenantId)),
         );
     return { refusal, header: scanHeader(outcome), dispositions, outcome };
+  }
+
+  /** Retention, kept by the nodes that quarantine: at most hourly, never waited for by a scan. */
+  private expireQuarantine() {
+    const now = this.deps.now();
+    if (now < this.nextExpiry) return;
+    this.nextExpiry = now + expiryEveryMs;
+    expireQuarantine(this.deps.db, now).then(
+      (deleted) => deleted && this.deps.log?.info({ deleted }, 'filtering: expired quarantined messages deleted'),
+      (error) => this.deps.log?.warn({ err: error }, 'filtering: expired quarantined messages could not be deleted'),
+    );
   }
 
   private async quarantineScore(tenantId: number): Promise<number | undefined> {

@@ -16,6 +16,7 @@ export const components = [
   { id: 'Queue', name: 'Queue', service: 'MailFlow' },
   { id: 'LocalDelivery', name: 'Local delivery', service: 'MailFlow' },
   { id: 'RemoteDelivery', name: 'Remote delivery', service: 'MailFlow' },
+  { id: 'Filtering', name: 'Spam and malware filtering', service: 'MailFlow' },
   { id: 'Imap', name: 'IMAP', service: 'MailboxAccess' },
   { id: 'Pop3', name: 'POP3', service: 'MailboxAccess' },
   { id: 'CalDav', name: 'CalDAV', service: 'Calendar' },

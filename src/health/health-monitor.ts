@@ -30,6 +30,7 @@ import { withinTime, type ProbeAccount, type ProbeContext } from './checks/probe
 import { checkBackups } from './checks/backup-check.ts';
 import { checkQueue } from './checks/queue-checks.ts';
 import { checkStore } from './checks/store-check.ts';
+import { checkFilters } from './checks/filter-check.ts';
 import { watchHealth } from './health-metrics.ts';
 import { IncidentRules, type IssueAction, type OpenIssueView } from './incident-rules.ts';
 import type { IssueAdmin } from './issue-admin.ts';
@@ -178,6 +179,10 @@ export class HealthMonitor implements IssueAdmin {
     if (storeUp) {
       const probes = await Promise.allSettled([
         ...(selfChecks ? [this.probes(context)] : []),
+        // The scanners intake uses, from the nodes that take mail.
+        ...(selfChecks && this.listeners.some((l) => ['smtp', 'submission', 'submissions'].includes(l.name))
+          ? [checkFilters(context, this.deps.config.filtering)]
+          : []),
         ...(sharedToken === undefined
           ? []
           : [checkQueue(context), this.checkCluster(context), checkBackups(context, this.deps.config.backup)]),

@@ -38,6 +38,7 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
       db: store.db,
       tenantName: (id) => flow.senderLimits.tenantName(id),
       log: holdfast.logger.child({ component: 'filtering' }),
+      now,
     }),
     log: holdfast.logger.child({ component: 'mail' }),
     now,
