@@ -35,6 +35,7 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   continuity: async () => [(await import('./continuity-commands.ts')).registerContinuityCommands],
   export: async () => [(await import('./export-command.ts')).registerExportCommand],
   vacation: async () => [(await import('./vacation-commands.ts')).registerVacationCommands],
+  sieve: async () => [(await import('./sieve-commands.ts')).registerSieveCommands],
   quarantine: async () => [(await import('./quarantine-commands.ts')).registerQuarantineCommands],
   senders: async () => [(await import('./quarantine-commands.ts')).registerSenderListCommands],
 };

@@ -8,6 +8,7 @@
 //
 // The messages are in the INBOXes, committed, before this runs: a failure here is logged and the
 // delivery stands. A crash between the two loses a reply, never a message.
+import { createHash } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { decodeEncodedWords } from '../message/encoded-words.ts';
 import type { Kysely } from 'kysely';
@@ -25,6 +26,50 @@ import { dkimSignature } from './dkim-sign.ts';
 import type { IntakeCommitter } from './queue/intake-committer.ts';
 import type { QueuedMessage } from './queue/claimed-recipient.ts';
 import { routeRecipient, upstreamDomainsOf } from './router.ts';
+
+/** The reply a Sieve script's vacation action asks for (sieve/interpreter.ts). */
+export interface SieveVacation {
+  reason: string;
+  subject?: string;
+  from?: string;
+  addresses: string[];
+  mime: boolean;
+  handle: string;
+  seconds: number;
+}
+
+interface ReplySpec {
+  subject: string | null;
+  text?: string;
+  html?: string;
+  /** A whole MIME entity (its header fields and body) as the reply's content (:mime). */
+  mime?: string;
+  from?: string;
+  seconds: number;
+  /** The key the reply to a sender is remembered by (mailbox/vacation.ts claimReply). */
+  claimKey: (sender: string) => string;
+  /** Addresses besides the user's own that count as naming the user (:addresses). */
+  extraAddresses: string[];
+  now: number;
+}
+
+/** The address of a :from value when it is one of the user's own, else undefined. */
+function ownAddress(from: string | undefined, own: ReadonlySet<string>): string | undefined {
+  if (!from) return undefined;
+  const address = (/<([^<>]+)>\s*$/.exec(from)?.[1] ?? from).trim().toLowerCase();
+  return own.has(address) ? address : undefined;
+}
+
+/** The composed reply's header fields with `entity` (header fields, blank line, body) as its content. */
+async function withMimeBody(mail: MailComposer, entity: string): Promise<Buffer> {
+  const built = (await mail.compile().build()).toString('utf8');
+  const head = built.slice(0, built.search(/\r?\n\r?\n/));
+  const fields = head
+    .split(/\r\n(?![ \t])/)
+    .filter((f) => !/^(content-type|content-transfer-encoding|mime-version):/i.test(f));
+  const body = entity.replace(/\r?\n/g, '\r\n').replace(/^(\r\n)+/, '');
+  return Buffer.from(`${fields.join('\r\n')}\r\nMIME-Version: 1.0\r\n${body}`);
+}
 
 export interface VacationResponderDeps {
   db: Kysely<Database>;
@@ -109,33 +154,83 @@ export class VacationResponder {
     }
   }
 
-  private async answerOne(mailbox: Principal, message: QueuedMessage, vacation: VacationSettings, now: number) {
+  private answerOne(mailbox: Principal, message: QueuedMessage, vacation: VacationSettings, now: number) {
+    return this.reply(mailbox, message, {
+      subject: vacation.subject,
+      text: vacation.textBody ?? (vacation.htmlBody ? undefined : defaultText),
+      html: vacation.htmlBody ?? undefined,
+      seconds: vacation.days * 86_400,
+      claimKey: (sender) => sender,
+      extraAddresses: [],
+      now,
+    });
+  }
+
+  /**
+   * Sends the reply a Sieve `vacation` action asked for (RFC 5230), under the same rules as the
+   * response set through JMAP: never to the null sender, lists, bulk or automatic mail, nor to mail
+   * that does not name the user (or one of `:addresses`); once per sender in `:days`/`:seconds` for
+   * each `:handle`. `:from` is used only when it is one of the user's own addresses. Never throws.
+   */
+  async answerSieve(mailbox: Principal, message: QueuedMessage, action: SieveVacation, now: number): Promise<void> {
+    try {
+      const handle = createHash('sha256').update(action.handle).digest('hex').slice(0, 16);
+      await this.reply(mailbox, message, {
+        subject: action.subject ?? null,
+        text: action.mime ? undefined : action.reason,
+        mime: action.mime ? action.reason : undefined,
+        from: action.from,
+        seconds: action.seconds,
+        // Replies are remembered per handle (RFC 5230 4.2), beside those of the JMAP response.
+        claimKey: (sender) => `${sender} sieve:${handle}`,
+        extraAddresses: action.addresses,
+        now,
+      });
+    } catch (error) {
+      this.deps.log?.warn(
+        { recipient: mailbox.address, sender: message.sender, err: error },
+        'vacation: automatic reply not sent',
+      );
+    }
+  }
+
+  private async reply(mailbox: Principal, message: QueuedMessage, spec: ReplySpec) {
+    const { now } = spec;
     const addresses = await this.deps.db
       .selectFrom('addresses')
       .select('address')
       .where('principal_id', '=', mailbox.id)
       .execute();
-    const userAddresses = new Set([mailbox.address, ...addresses.map((a) => a.address.toLowerCase())]);
+    const own = new Set([mailbox.address, ...addresses.map((a) => a.address.toLowerCase())]);
+    const userAddresses = new Set([...own, ...spec.extraAddresses.map((a) => a.toLowerCase())]);
     const headers = parseHeaderLines(await readHeaderSection(this.deps.blobs, message));
     const why = refusal(message.sender, headers, userAddresses);
     if (why) {
       this.deps.log?.debug({ recipient: mailbox.address, sender: message.sender, why }, 'vacation: not answered');
       return;
     }
-    if (!(await claimReply(this.deps.db, mailbox.id, message.sender, vacation.days, now))) return;
+    if (!(await claimReply(this.deps.db, mailbox.id, spec.claimKey(message.sender), spec.seconds / 86_400, now)))
+      return;
 
     const last = (name: string) => headers.filter(([n]) => n === name).at(-1)?.[1];
     const messageId = last('message-id')?.match(/<[^<>\s]+>/)?.[0];
     const references = [...(last('references')?.match(/<[^<>\s]+>/g) ?? []), ...(messageId ? [messageId] : [])];
     const original = decodeEncodedWords(last('subject') ?? '').trim();
-    const subject = vacation.subject ?? (original ? `Auto: ${original}` : 'Automatic reply');
-    const domain = mailbox.address.split('@')[1]!;
+    const subject = spec.subject ?? (original ? `Auto: ${original}` : 'Automatic reply');
+    const fromAddress = ownAddress(spec.from, own) ?? mailbox.address;
+    const domain = fromAddress.split('@')[1]!;
+    const from =
+      spec.from && fromAddress !== mailbox.address
+        ? spec.from
+        : mailbox.displayName
+          ? { name: mailbox.displayName, address: mailbox.address }
+          : mailbox.address;
     const mail = new MailComposer({
-      from: mailbox.displayName ? { name: mailbox.displayName, address: mailbox.address } : mailbox.address,
+      from,
       to: message.sender,
       subject,
-      text: vacation.textBody ?? (vacation.htmlBody ? undefined : defaultText),
-      html: vacation.htmlBody ?? undefined,
+      text: spec.text,
+      html: spec.html,
       inReplyTo: messageId,
       references: references.length ? references.slice(-20).join(' ') : undefined,
       messageId: `<vacation-${now}-${Math.random().toString(36).slice(2)}@${this.deps.config.hostname}>`,
@@ -143,7 +238,7 @@ export class VacationResponder {
       // RFC 3834 5.2: marks the reply as automatic, so other responders leave it unanswered.
       headers: { 'Auto-Submitted': 'auto-replied' },
     });
-    const unsigned = await mail.compile().build();
+    const unsigned = spec.mime === undefined ? await mail.compile().build() : await withMimeBody(mail, spec.mime);
     // Signed like mail the user submits, so the sender's DMARC check passes.
     const source = Buffer.concat([Buffer.from(await dkimSignature(this.deps.dkim, domain, unsigned, now)), unsigned]);
     const route = await routeRecipient(
@@ -166,7 +261,7 @@ export class VacationResponder {
       source: 'submission',
       // Server mail on the user's behalf: it does not draw on their sending limits.
       authPrincipalId: null,
-      verifiedFrom: mailbox.address,
+      verifiedFrom: fromAddress,
       receivedAt: now,
       recipients: route.recipients.map((r) => ({ ...r, originalRecipient: message.sender })),
       receivedDetail: { source: 'vacation', inReplyToQueueId: message.id, for: mailbox.address },

@@ -10,6 +10,7 @@ import { WorkerDestinations } from '../flow/delivery/worker-destinations.ts';
 import { Housekeeping, housekeepingIntervalMs } from '../flow/queue/housekeeping.ts';
 import { Notices } from '../flow/queue/notices.ts';
 import { QueueRunner } from '../flow/queue/queue-runner.ts';
+import { SieveDelivery } from '../flow/sieve-delivery.ts';
 import { VacationResponder } from '../flow/vacation-responder.ts';
 import { messageDeps } from '../mailbox/messages.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
@@ -38,6 +39,15 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
         dkim: flow.dkim,
         config,
         log: logger.child({ component: 'mail' }),
+        now,
+      }),
+      sieve: new SieveDelivery({
+        db: store.db,
+        blobs: store.blobs,
+        directory,
+        committer: flow.committer,
+        config,
+        log: logger.child({ component: 'sieve' }),
         now,
       }),
       log: logger.child({ component: 'calendar' }),

@@ -20,6 +20,7 @@ import { relaxedCommit } from '../../store/commit-modes.ts';
 import type { ClaimedRecipient, Outcome } from '../queue/claimed-recipient.ts';
 import type { LocalRecipient } from '../queue/outcomes.ts';
 import type { Queue } from '../queue/queue.ts';
+import type { SieveDelivery } from '../sieve-delivery.ts';
 import type { VacationResponder } from '../vacation-responder.ts';
 
 export interface LocalDeliveryDeps {
@@ -33,6 +34,8 @@ export interface LocalDeliveryDeps {
   scheduler?: Scheduler;
   /** Sends the recipients' automatic replies (vacation responses), when set. */
   vacation?: VacationResponder;
+  /** Runs the recipients' Sieve scripts, when set: their folders, redirects, rejections and replies. */
+  sieve?: SieveDelivery;
   log?: Logger;
   now(): number;
 }
@@ -54,12 +57,36 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   }
 
   if (ready.length) {
-    const trees = await mimeTrees(deps, [...new Set(ready.map((r) => r.recipient.message.blobHash))]);
-    const { delivered, changes } = await deps.queue.deliverLocally(ready);
-    for (const change of changes) deps.changes.publish(change);
-    await applyCalendarMail(deps, delivered, trees);
-    // After the commit, like calendar mail: a reply that fails is logged, the delivery stands.
-    await deps.vacation?.answer(delivered.map(({ recipient, mailbox }) => ({ mailbox, message: recipient.message })));
+    const decided = deps.sieve ? await deps.sieve.decide(ready) : { deliver: ready, rejected: [], replies: [] };
+    failed.push(...decided.rejected);
+    // The contents as received, and as editheader changed them (their metadata is stored here too).
+    const hashes = decided.deliver.flatMap(({ recipient, filed }) =>
+      filed?.content ? [recipient.message.blobHash, filed.content.blobHash] : [recipient.message.blobHash],
+    );
+    const trees = await mimeTrees(deps, [...new Set(hashes)]);
+    // Mail the rules filed is delivered in a transaction of its own (filed-delivery.ts), the rest as always.
+    const delivered: LocalRecipient[] = [];
+    for (const group of [decided.deliver.filter((r) => !r.filed), decided.deliver.filter((r) => r.filed)]) {
+      if (group.length === 0) continue;
+      const result = await deps.queue.deliverLocally(group);
+      for (const change of result.changes) deps.changes.publish(change);
+      delivered.push(...result.delivered);
+    }
+    // Only what was stored somewhere (not discarded, not only redirected) is calendar mail or answered.
+    const stored = delivered.filter((r) => !r.filed || r.filed.placements.length > 0);
+    await applyCalendarMail(deps, stored, trees);
+    // After the commit, like calendar mail: a reply that fails is logged, the delivery stands. A
+    // script's vacation action answers instead of the response set through JMAP.
+    const answeredBySieve = new Set(decided.replies.map((r) => r.recipient.recipient.id));
+    const committed = new Set(delivered.map((r) => r.recipient.id));
+    for (const { recipient, vacation } of decided.replies)
+      if (committed.has(recipient.recipient.id))
+        await deps.vacation?.answerSieve(recipient.mailbox, recipient.recipient.message, vacation, deps.now());
+    await deps.vacation?.answer(
+      stored
+        .filter((r) => !answeredBySieve.has(r.recipient.id))
+        .map(({ recipient, mailbox }) => ({ mailbox, message: recipient.message })),
+    );
   }
   if (failed.length) await deps.queue.recordFailed(failed);
 }

@@ -8,7 +8,8 @@ import { formatSize } from '../../config/size.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { MailboxChange } from '../../mailbox/change-feed.ts';
 import type { Principal } from '../../directory/directory.ts';
-import { deliver } from '../../mailbox/delivery.ts';
+import { type DeliveredMessage, deliver } from '../../mailbox/delivery.ts';
+import { deliverFiled, type Placement } from '../../mailbox/filed-delivery.ts';
 import { replyCode, type Metrics } from '../../metrics/metrics.ts';
 import { Batcher } from '../../store/batcher.ts';
 import { groupCommit } from '../../store/commit-modes.ts';
@@ -40,6 +41,17 @@ export interface OutcomeDeps extends LeaseDeps {
 export interface LocalRecipient {
   recipient: ClaimedRecipient;
   mailbox: Principal;
+  /**
+   * Where the recipient's rules (Sieve) put the message, when they decided: the folders and flags
+   * (none: not stored, e.g. discarded or only redirected). Absent: the INBOX (or Junk) as always.
+   */
+  filed?: {
+    placements: Placement[];
+    /** The message as the rules changed it (editheader), when they did. */
+    content?: DeliveredMessage;
+    /** What the delivered reply says when nothing is stored. */
+    note: string;
+  };
 }
 
 export interface LocalDeliveries {
@@ -100,17 +112,17 @@ export class Outcomes {
       refused = [];
       delivered = [];
       const changes: MailboxChange[] = [];
-      const results = await deliver(
-        trx,
-        recipients.map(({ recipient, mailbox }) => ({
-          recipient: mailbox,
-          message: recipient.message,
-          key: `queue-recipient:${recipient.id}`,
-        })),
-        now,
-      );
+      const deliveries = recipients.map(({ recipient, mailbox, filed }) => ({
+        recipient: mailbox,
+        message: filed?.content ?? recipient.message,
+        key: `queue-recipient:${recipient.id}`,
+        placements: filed?.placements ?? [],
+      }));
+      // A batch is filed by rules or delivered as always, never both (local-delivery.ts splits them).
+      const filedBatch = recipients.some((r) => r.filed);
+      const results = filedBatch ? await deliverFiled(trx, deliveries, now) : await deliver(trx, deliveries, now);
       results.forEach((result, i) => {
-        const { recipient, mailbox } = recipients[i]!;
+        const { recipient, mailbox, filed } = recipients[i]!;
         if (!result.delivered) {
           refused.push({
             recipient,
@@ -118,9 +130,18 @@ export class Outcomes {
           });
           return;
         }
-        outcomes.push({ recipient, reply: `250 2.0.0 delivered to ${mailbox.address} INBOX (uid ${result.uid})` });
+        if ('placed' in result) {
+          const where = result.placed.map((p) => `${p.folder} (uid ${p.uid})`).join(', ');
+          outcomes.push({
+            recipient,
+            reply: `250 2.0.0 ${where ? `delivered to ${mailbox.address} ${where}` : filed!.note}`,
+          });
+          changes.push(...result.changes);
+        } else {
+          outcomes.push({ recipient, reply: `250 2.0.0 delivered to ${mailbox.address} INBOX (uid ${result.uid})` });
+          if (result.change) changes.push(result.change);
+        }
         delivered.push(recipients[i]!);
-        if (result.change) changes.push(result.change);
       });
       // A recipient whose lease is no longer ours rolls everything back, its append included.
       if ((await this.writeDelivered(trx, outcomes)).length < outcomes.length) throw new LeaseLostError();

@@ -1,0 +1,341 @@
+// Sieve at local delivery: each recipient's active script (sieve/) decides where the message goes
+// before it is stored. What the script asked for is done here or handed back:
+//
+// - folders and flags: handed back as the recipient's `filed` placements (mailbox/filed-delivery.ts);
+// - redirect: queued as new mail (remote delivery, retries, DSNs) before the delivery commits, so a
+//   crash in between sends a redirect twice rather than losing the message; never when the message
+//   already passed this mailbox (a Delivered-To of its own, RFC 5321 6.3: the loop is broken by
+//   keeping the message in the INBOX);
+// - reject/ereject: the recipient fails with 550 5.7.1 and the reason, so the sender gets a DSN
+//   (none to the null sender);
+// - vacation: sent after the commit by the vacation responder, under its RFC 3834 rules;
+// - editheader: the message is stored (and redirected) as changed, a new content.
+//
+// A script that cannot be compiled or fails while it runs changes nothing: the message goes to the
+// INBOX as if there were no script, and the owner is told once per version of the script.
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/schema.ts';
+import type { Directory, Principal } from '../directory/directory.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { DeliveredMessage } from '../mailbox/delivery.ts';
+import { listFolders } from '../mailbox/folders.ts';
+import { openStoredMessage, readHeaderSection } from '../message/stored-message.ts';
+import { type CompiledScript, compileScript } from '../sieve/compile.ts';
+import { defaultSieveLimits, runScript, type SieveLimits, type SieveResult } from '../sieve/interpreter.ts';
+import { SieveError } from '../sieve/sieve-error.ts';
+import { SieveMessage } from '../sieve/sieve-message.ts';
+import { activeScripts, claimErrorNotice, type SieveScript } from '../sieve/sieve-scripts.ts';
+import type { BlobStore } from '../store/blobs/blob-store.ts';
+import type { Database } from '../store/schema.ts';
+import type { Outcome, QueuedMessage } from './queue/claimed-recipient.ts';
+import type { IntakeCommitter } from './queue/intake-committer.ts';
+import type { LocalRecipient } from './queue/outcomes.ts';
+import { routeRecipient, upstreamDomainsOf } from './router.ts';
+import type { SieveVacation } from './vacation-responder.ts';
+
+export interface SieveDeliveryDeps {
+  db: Kysely<Database>;
+  blobs: BlobStore;
+  directory: Directory;
+  committer: IntakeCommitter;
+  config: Pick<Config, 'hostname' | 'continuity'>;
+  limits?: SieveLimits;
+  log?: Logger;
+  now(): number;
+}
+
+/** What the scripts decided for a batch of local recipients. */
+export interface SieveOutcome {
+  /** Every recipient still to be stored, with `filed` set where a script chose the folders. */
+  deliver: LocalRecipient[];
+  /** Recipients whose script rejected the message (failed with a DSN). */
+  rejected: Outcome[];
+  /** Automatic replies scripts asked for, to send once the delivery has committed. */
+  replies: { recipient: LocalRecipient; vacation: SieveVacation }[];
+}
+
+/** Compiled scripts kept by id and version: a busy mailbox's script is compiled once. */
+const maxCompiled = 1000;
+/** Personal scripts one delivery loads for include, at most. */
+const maxIncludedScripts = 16;
+
+export class SieveDelivery {
+  private readonly compiled = new Map<string, CompiledScript | SieveError>();
+
+  constructor(private readonly deps: SieveDeliveryDeps) {}
+
+  async decide(ready: LocalRecipient[]): Promise<SieveOutcome> {
+    const outcome: SieveOutcome = { deliver: [], rejected: [], replies: [] };
+    let scripts: Map<number, SieveScript>;
+    try {
+      scripts = await activeScripts(
+        this.deps.db,
+        ready.map((r) => r.mailbox.id),
+      );
+    } catch (error) {
+      // Mail is not held up by a store that cannot say which scripts are active: delivered as if none.
+      this.deps.log?.warn({ err: error }, 'sieve: active scripts not read; delivering without filtering');
+      return { deliver: ready, rejected: [], replies: [] };
+    }
+    for (const local of ready) {
+      const script = scripts.get(local.mailbox.id);
+      if (!script) {
+        outcome.deliver.push(local);
+        continue;
+      }
+      try {
+        await this.decideOne(local, script, outcome);
+      } catch (error) {
+        if (!(error instanceof SieveError)) throw error;
+        outcome.deliver.push(local);
+        await this.tellOwner(local, script, error);
+      }
+    }
+    return outcome;
+  }
+
+  private async decideOne(local: LocalRecipient, script: SieveScript, outcome: SieveOutcome) {
+    const { mailbox, recipient } = local;
+    const message = recipient.message;
+    const compiled = this.compile(script);
+    const scriptsByName = await this.includes(mailbox.id, compiled);
+    const needsBody = [compiled, ...scriptsByName.values()].some(
+      (s) => s.capabilities.has('body') || s.capabilities.has('editheader'),
+    );
+    const source = needsBody
+      ? await readWhole(this.deps.blobs, message)
+      : Buffer.from(`${await readHeaderSection(this.deps.blobs, message, 256 * 1024)}\r\n\r\n`, 'utf8');
+    const view = new SieveMessage(source, message.size + Buffer.byteLength(message.prefix));
+    const usesMailbox = [compiled, ...scriptsByName.values()].some((s) => s.capabilities.has('mailbox'));
+    const folders = usesMailbox
+      ? new Set((await listFolders(this.deps.db, mailbox.id)).map((f) => f.name))
+      : new Set<string>();
+    const started = Date.now();
+    const result = runScript(compiled, view, {
+      envelope: { from: message.sender, to: recipient.recipient },
+      now: this.deps.now(),
+      folders,
+      scripts: scriptsByName,
+      limits: this.deps.limits ?? defaultSieveLimits,
+    });
+    this.deps.log?.debug(
+      { recipient: mailbox.address, script: script.name, ms: Date.now() - started, actions: summary(result) },
+      'sieve: script ran',
+    );
+
+    if (result.reject) {
+      // RFC 5429 2.1: a rejection of a message from the null sender is a discard.
+      const reason = oneLine(result.reject.reason);
+      outcome.rejected.push({ recipient, reply: `550 5.7.1 <${recipient.recipient}>: ${reason}` });
+      return;
+    }
+    const content = view.edited ? await this.storeEdited(view, source, message) : undefined;
+    let stores = result.stores;
+    let redirects = result.redirects;
+    if (redirects.length && this.passedBefore(view, mailbox)) {
+      this.deps.log?.warn(
+        { recipient: mailbox.address, sender: message.sender, redirects },
+        'sieve: redirect not sent: the message has been delivered to this mailbox before (a loop); kept in the INBOX',
+      );
+      redirects = [];
+      if (!stores.some((s) => s.folder === 'INBOX'))
+        stores = [...stores, { folder: 'INBOX', flags: [], create: false }];
+    }
+    for (const address of redirects) await this.redirect(mailbox, message, content, address);
+    if (result.vacation) outcome.replies.push({ recipient: local, vacation: result.vacation });
+
+    const plain =
+      !content &&
+      stores.length === 1 &&
+      stores[0]!.folder === 'INBOX' &&
+      stores[0]!.flags.length === 0 &&
+      result.implicitKeep;
+    if (plain) {
+      outcome.deliver.push(local);
+      return;
+    }
+    const note = redirects.length
+      ? `redirected by ${mailbox.address}'s Sieve script to ${redirects.join(', ')}`
+      : `discarded by ${mailbox.address}'s Sieve script`;
+    outcome.deliver.push({ ...local, filed: { placements: stores, content, note } });
+  }
+
+  private compile(script: SieveScript): CompiledScript {
+    const key = `${script.id}:${script.updatedAt}:${script.content.length}`;
+    let compiled = this.compiled.get(key);
+    if (!compiled) {
+      try {
+        compiled = compileScript(script.content);
+      } catch (error) {
+        if (!(error instanceof SieveError)) throw error;
+        compiled = error;
+      }
+      if (this.compiled.size >= maxCompiled) this.compiled.delete(this.compiled.keys().next().value!);
+      this.compiled.set(key, compiled);
+    }
+    if (compiled instanceof SieveError) throw compiled;
+    return compiled;
+  }
+
+  /** The user's scripts the script includes, and those they include, compiled (bounded). */
+  private async includes(principalId: number, compiled: CompiledScript): Promise<Map<string, CompiledScript>> {
+    const out = new Map<string, CompiledScript>();
+    const wanted = [...compiled.includes];
+    while (wanted.length) {
+      const name = wanted.shift()!;
+      if (out.has(name)) continue;
+      if (out.size >= maxIncludedScripts)
+        throw new SieveError(`a script includes more than ${maxIncludedScripts} scripts`, 0, true);
+      const row = await this.deps.db
+        .selectFrom('sieve_scripts')
+        .selectAll()
+        .where('principal_id', '=', principalId)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      // A missing script is the interpreter's to judge (:optional or an error) when include runs.
+      if (!row) continue;
+      const script = this.compile({
+        id: Number(row.id),
+        name: row.name,
+        content: row.content,
+        active: false,
+        updatedAt: Number(row.updated_at),
+        errorNotifiedAt: null,
+      });
+      out.set(name, script);
+      wanted.push(...script.includes);
+    }
+    return out;
+  }
+
+  /** Whether the message carries a Delivered-To naming this mailbox: it came round again. */
+  private passedBefore(view: SieveMessage, mailbox: Principal): boolean {
+    return view.values('delivered-to').some((v) => v.trim().toLowerCase() === mailbox.address.toLowerCase());
+  }
+
+  /** The message as editheader left it, stored as a new content. */
+  private async storeEdited(view: SieveMessage, source: Buffer, message: QueuedMessage): Promise<DeliveredMessage> {
+    const text = source.toString('latin1');
+    const m = /\r?\n\r?\n/.exec(text);
+    const body = m ? source.subarray(m.index + m[0].length) : Buffer.alloc(0);
+    const edited = Buffer.concat([Buffer.from(view.headerText(), 'latin1'), body]);
+    const blob = await this.deps.blobs.put(edited);
+    return { sender: message.sender, blobHash: blob.hash, prefix: '', size: blob.size, receivedAt: message.receivedAt };
+  }
+
+  /**
+   * Queues the message to `address` with its envelope sender kept (as Pigeonhole does by default) and
+   * a Delivered-To naming this mailbox, which stops it should it come back here.
+   */
+  private async redirect(
+    mailbox: Principal,
+    message: QueuedMessage,
+    content: DeliveredMessage | undefined,
+    address: string,
+  ) {
+    const route = await routeRecipient(
+      this.deps.directory,
+      address,
+      mailbox.tenantId,
+      undefined,
+      upstreamDomainsOf(this.deps.config.continuity),
+    );
+    if (route.kind === 'unknown' || route.recipients.length === 0)
+      throw new SieveError(`redirect: there is no mailbox ${address} here`, 0, true);
+    const stored = content ?? message;
+    const queueId = await this.deps.committer.submit({
+      blobHash: stored.blobHash,
+      prefix: `Delivered-To: ${mailbox.address}\r\n${stored.prefix}`,
+      size: stored.size,
+      sender: message.sender,
+      messageId: null,
+      source: message.source === 'submission' ? 'submission' : 'mx',
+      verifiedFrom: message.verifiedFrom,
+      receivedAt: this.deps.now(),
+      recipients: route.recipients.map((r) => ({ ...r, originalRecipient: address })),
+      receivedDetail: { source: 'sieve-redirect', redirectedBy: mailbox.address, fromQueueId: message.id },
+    });
+    this.deps.log?.info({ recipient: mailbox.address, to: address, queueId }, 'sieve: message redirected');
+  }
+
+  /** Tells the owner, once per version of the script, that it failed; the mail went to the INBOX. */
+  private async tellOwner(local: LocalRecipient, script: SieveScript, error: SieveError) {
+    const { mailbox, recipient } = local;
+    this.deps.log?.warn(
+      { recipient: mailbox.address, script: script.name, sender: recipient.message.sender, reason: error.message },
+      'sieve: script failed; message delivered to the INBOX',
+    );
+    try {
+      if (!(await claimErrorNotice(this.deps.db, script, this.deps.now()))) return;
+      const hostname = this.deps.config.hostname;
+      const text = [
+        `Your mail filter (the Sieve script "${script.name}") failed on a message from <${recipient.message.sender}>:`,
+        '',
+        `  ${error.message}`,
+        '',
+        'The message was delivered to your INBOX, as is every message the script fails on. You are told',
+        'once; save or activate the script again once it is fixed.',
+        '',
+      ].join('\r\n');
+      const source = await new MailComposer({
+        from: { name: 'Mail Delivery System', address: `MAILER-DAEMON@${hostname}` },
+        to: mailbox.address,
+        subject: `Your mail filter "${script.name}" failed`,
+        text,
+        date: new Date(this.deps.now()),
+        messageId: `<sieve-error-${script.id}-${script.updatedAt}@${hostname}>`,
+        headers: { 'Auto-Submitted': 'auto-generated' },
+      })
+        .compile()
+        .build();
+      const blob = await this.deps.blobs.put(source);
+      await this.deps.committer.submit({
+        blobHash: blob.hash,
+        prefix: '',
+        size: blob.size,
+        sender: '',
+        messageId: null,
+        subject: `Your mail filter "${script.name}" failed`,
+        source: 'dsn',
+        receivedAt: this.deps.now(),
+        recipients: [
+          {
+            recipient: mailbox.address,
+            originalRecipient: mailbox.address,
+            route: 'local',
+            domain: mailbox.address.split('@')[1]!,
+            tenantId: mailbox.tenantId,
+          },
+        ],
+        receivedDetail: { source: 'sieve-error', script: script.name },
+      });
+    } catch (noticeError) {
+      this.deps.log?.warn(
+        { recipient: mailbox.address, err: noticeError },
+        'sieve: owner not told of the failed script',
+      );
+    }
+  }
+}
+
+async function readWhole(blobs: BlobStore, message: QueuedMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of openStoredMessage(blobs, message)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return (line || 'rejected by the recipient').slice(0, 400);
+}
+
+function summary(result: SieveResult): string[] {
+  return [
+    ...result.stores.map((s) => `store ${s.folder}`),
+    ...result.redirects.map((r) => `redirect ${r}`),
+    ...(result.discarded ? ['discard'] : []),
+    ...(result.reject ? ['reject'] : []),
+    ...(result.vacation ? ['vacation'] : []),
+  ];
+}
