@@ -25,7 +25,17 @@ export interface MessageDeps {
   changes: ChangeFeed;
   /** Whole-folder reads (SELECT, SEARCH), kept up to date by MODSEQ. */
   index: FolderIndex;
+  /** Told of every copy and move after it committed (the spam filter learns from moves into and out of Junk). */
+  copied?: (event: CopyEvent) => void;
   now(): number;
+}
+
+/** Messages copied or moved from one folder into another, as copyMessages committed them. */
+export interface CopyEvent {
+  source: Folder;
+  target: Folder;
+  move: boolean;
+  messages: { blobHash: string; prefix: string }[];
 }
 
 /** The mailbox's dependencies taken from the running server's parts (IMAP, POP3, local delivery, probes). */
@@ -440,6 +450,7 @@ export async function copyMessages(
   });
   if (result.targetModseq) publish(deps, target, 'append', result.targetModseq);
   if (result.sourceModseq) publish(deps, source, 'expunge', result.sourceModseq);
+  if (rows.length) deps.copied?.({ source, target, move: options.move, messages: rows });
   return result.pairs;
 }
 

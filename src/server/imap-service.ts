@@ -2,6 +2,7 @@
 // and 993 (implicit TLS). Each connection is an ImapSession.
 import { createSecureContext } from 'node:tls';
 import { messageDeps } from '../mailbox/messages.ts';
+import { junkLearner } from '../filtering/junk-learning.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
 import { startSocketListeners } from '../net/socket-listeners.ts';
 import { ImapContext } from '../protocols/imap/imap-context.ts';
@@ -12,7 +13,8 @@ export async function startImap(holdfast: Holdfast): Promise<RunningService> {
   const log = logger.child({ component: 'imap' });
   const context = new ImapContext(
     config.imap,
-    messageDeps(holdfast),
+    // Moves into and out of Junk teach the spam filter, when it has rspamd's controller.
+    { ...messageDeps(holdfast), copied: junkLearner(config.filtering, holdfast.store.blobs, logger)?.copied },
     holdfast.directory,
     holdfast.logins,
     log,
