@@ -17,7 +17,7 @@ import { jmapLimits } from './jmap-limits.ts';
 import { coreCapability, type JmapMethod } from './jmap-request.ts';
 import { uploadBlobId } from './jmap-uploads.ts';
 import { idList, requireAccount } from './method-arguments.ts';
-import { orNull, SetFailure, type SetError } from './set-outcome.ts';
+import { orNull, SetFailure, SetResults } from './set-outcome.ts';
 
 const blobCopy: JmapMethod<JmapCallContext> = {
   capability: coreCapability,
@@ -35,10 +35,9 @@ const blobCopy: JmapMethod<JmapCallContext> = {
     const { mail } = context;
     const maxSize = context.maxSizeUpload ?? jmapLimits.maxSizeUpload;
 
-    const copied: Record<string, string> = {};
-    const notCopied: Record<string, SetError> = {};
-    for (const blobId of new Set(blobIds)) {
-      try {
+    const results = new SetResults();
+    for (const blobId of new Set(blobIds))
+      await results.create(blobId, async () => {
         requireRights(target, 'i', 'Copying a blob');
         const blob = await resolveBlob(from, blobId);
         const missing = () =>
@@ -61,13 +60,9 @@ const blobCopy: JmapMethod<JmapCallContext> = {
           { principalId: target.principal.id, blobHash: stored.hash, type: blob.type, size: stored.size },
           mail.now(),
         );
-        copied[blobId] = uploadBlobId(id);
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notCopied[blobId] = error.setError;
-      }
-    }
-    return { fromAccountId, accountId, copied: orNull(copied), notCopied: orNull(notCopied) };
+        return uploadBlobId(id);
+      });
+    return { fromAccountId, accountId, copied: orNull(results.created), notCopied: orNull(results.notCreated) };
   },
 };
 

@@ -16,7 +16,7 @@ import { implicitResponses, mailCapability, type JmapMethod, type WithImplicitRe
 import { keywordsOf } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
 import { requireAccount, requireInState } from './method-arguments.ts';
-import { createResponse, invalidProperty, SetFailure, type SetError } from './set-outcome.ts';
+import { invalidProperty, SetFailure, SetResults } from './set-outcome.ts';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -53,11 +53,10 @@ const emailCopy: JmapMethod<JmapCallContext> = {
 
     const wanted = Object.values(create).flatMap((o) => (isObject(o) && typeof o.id === 'string' ? [o.id] : []));
     const originals = new Map((await findEmails(from, source.folders, wanted)).found.map((e) => [e.id, e]));
-    const created: Record<string, unknown> = {};
-    const notCreated: Record<string, SetError> = {};
+    const results = new SetResults();
     const copiedOriginals: string[] = [];
-    for (const [creationId, object] of Object.entries(create)) {
-      try {
+    for (const [creationId, object] of Object.entries(create))
+      await results.create(creationId, async () => {
         if (!isObject(object)) throw new SetFailure({ type: 'invalidProperties', description: 'a copy is an object' });
         const extra = Object.keys(object).find((p) => !copyProperties.has(p));
         if (extra)
@@ -78,18 +77,15 @@ const emailCopy: JmapMethod<JmapCallContext> = {
           mail.now(),
         );
         const content = await blobBytes(from, messageBlobId(original.row.emailId), 'id');
-        created[creationId] = await storeEmail(context, where, content);
+        const made = await storeEmail(context, where, content);
         copiedOriginals.push(original.id);
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notCreated[creationId] = error.setError;
-      }
-    }
+        return made;
+      });
 
     const after = await accountFolders(mail.db, context.principal, mail.now());
     const result: WithImplicitResponses = {
       fromAccountId,
-      ...createResponse(accountId, before.state, after.state, { created, notCreated }),
+      ...results.createResponse(accountId, before.state, after.state),
     };
     if (destroyOriginals && copiedOriginals.length) {
       const destroyed = await emailSetMethod[1].run({ accountId: fromAccountId, destroy: copiedOriginals }, from);

@@ -21,7 +21,7 @@ import { accountFolders } from './mail-folders.ts';
 import { metadataProperties } from './email-get.ts';
 import { requireRights } from './jmap-accounts.ts';
 import { requireAccount, requireInState } from './method-arguments.ts';
-import { createResponse, invalidProperty, SetFailure, type SetError } from './set-outcome.ts';
+import { invalidProperty, SetFailure, SetResults } from './set-outcome.ts';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -392,22 +392,20 @@ export async function composeEmail(context: JmapCallContext, object: Record<stri
   return Buffer.concat([Buffer.from([...own, ...generated].join('\r\n'), 'latin1'), built.subarray(split)]);
 }
 
-/** Email/set's create: each object made and stored in order; answers created and notCreated. */
-export async function createEmails(context: JmapCallContext, folders: Folder[], create: Record<string, unknown>) {
+/** Email/set's create: each object made and stored in order, into `results` (created and notCreated). */
+export async function createEmails(
+  context: JmapCallContext,
+  folders: Folder[],
+  create: Record<string, unknown>,
+  results: SetResults,
+) {
   const byId = new Map(folders.map((f) => [mailboxId(f.id), f]));
-  const created: Record<string, Record<string, unknown>> = {};
-  const notCreated: Record<string, SetError> = {};
-  for (const [creationId, object] of Object.entries(create)) {
-    try {
+  for (const [creationId, object] of Object.entries(create))
+    await results.create(creationId, async () => {
       if (!isObject(object)) throw new SetFailure({ type: 'invalidProperties', description: 'an Email is an object' });
       const where = placement(object, byId, context.mail.now());
-      created[creationId] = await storeEmail(context, where, await composeEmail(context, object));
-    } catch (error) {
-      if (!(error instanceof SetFailure)) throw error;
-      notCreated[creationId] = error.setError;
-    }
-  }
-  return { created, notCreated };
+      return storeEmail(context, where, await composeEmail(context, object));
+    });
 }
 
 // Email/import.
@@ -432,10 +430,9 @@ const emailImport: JmapMethod<JmapCallContext> = {
     const before = await accountFolders(mail.db, principal, mail.now());
     requireInState(args, before.state, 'the account');
     const folders = new Map(before.folders.map((f) => [mailboxId(f.id), f]));
-    const created: Record<string, Record<string, unknown>> = {};
-    const notCreated: Record<string, SetError> = {};
-    for (const [creationId, object] of Object.entries(emails)) {
-      try {
+    const results = new SetResults();
+    for (const [creationId, object] of Object.entries(emails))
+      await results.create(creationId, async () => {
         if (!isObject(object))
           throw new SetFailure({ type: 'invalidProperties', description: 'an EmailImport is an object' });
         for (const property of Object.keys(object))
@@ -445,14 +442,10 @@ const emailImport: JmapMethod<JmapCallContext> = {
         const content = await blobBytes(context, object.blobId, 'blobId');
         if (!isMessage(content))
           throw new SetFailure({ type: 'invalidEmail', description: 'the blob is not an RFC 5322 message' });
-        created[creationId] = await storeEmail(context, where, content);
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notCreated[creationId] = error.setError;
-      }
-    }
+        return storeEmail(context, where, content);
+      });
     const after = await accountFolders(mail.db, principal, mail.now());
-    return createResponse(accountId, before.state, after.state, { created, notCreated });
+    return results.createResponse(accountId, before.state, after.state);
   },
 };
 

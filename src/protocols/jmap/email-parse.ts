@@ -16,6 +16,7 @@ import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { accountFolders } from './mail-folders.ts';
 import { idList, requireAccount } from './method-arguments.ts';
 import { partBlobId } from './jmap-ids.ts';
+import { orNull } from './set-outcome.ts';
 
 /** Bytes of messages parsed by one Email/parse call at most (each is parsed in memory). */
 const maxParsedBytes = 100_000_000;
@@ -71,7 +72,6 @@ const emailParse: JmapMethod<JmapCallContext> = {
         request,
       );
     }
-    const orNull = <T extends object>(value: T) => (Object.keys(value).length ? value : null);
     return { accountId, parsed: orNull(parsed), notParsable: orNull(notParsable), notFound: orNull(notFound) };
   },
 };

@@ -12,7 +12,7 @@ import { mailCapability, type JmapMethod } from './jmap-request.ts';
 import { flagOf, isKeyword } from './keywords.ts';
 import { accountFolders } from './mail-folders.ts';
 import { requireAccount, requireInState, setArguments } from './method-arguments.ts';
-import { invalidProperty, SetFailure, setResponse, type SetError } from './set-outcome.ts';
+import { invalidProperty, SetFailure, SetResults } from './set-outcome.ts';
 import { findEmails, type FoundEmail } from './email-get.ts';
 import { requireRights } from './jmap-accounts.ts';
 import { createEmails } from './email-create.ts';
@@ -93,15 +93,14 @@ const emailSet: JmapMethod<JmapCallContext> = {
     const folders = new Map(before.folders.map((f) => [mailboxId(f.id), f]));
 
     // Made first (RFC 8620 5.3: create, then update, then destroy), each as IMAP APPEND stores a message.
-    const { created, notCreated } = await createEmails(context, before.folders, create);
+    const results = new SetResults();
+    await createEmails(context, before.folders, create, results);
 
-    const updated: Record<string, Record<string, unknown> | null> = {};
-    const notUpdated: Record<string, SetError> = {};
     const toUpdate = await findEmails(context, before.folders, Object.keys(update));
-    for (const id of toUpdate.notFound) notUpdated[id] = { type: 'notFound', description: `no Email ${id}` };
+    for (const id of toUpdate.notFound) results.notUpdated[id] = { type: 'notFound', description: `no Email ${id}` };
     for (const email of toUpdate.found) {
       const patch = update[email.id];
-      try {
+      await results.update(email.id, async () => {
         if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
           throw new SetFailure({ type: 'invalidPatch', description: 'a patch is an object' });
         const plan = planUpdate(email, patch as Record<string, unknown>, folders);
@@ -114,48 +113,30 @@ const emailSet: JmapMethod<JmapCallContext> = {
             quotaBytes: principal.quotaBytes,
           });
         }
-        updated[email.id] = null;
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notUpdated[email.id] = error.setError;
-      }
+        return null;
+      });
     }
 
-    const destroyed: string[] = [];
-    const notDestroyed: Record<string, SetError> = {};
+    // Destroyed folder by folder, one expunge each.
     const toDestroy = await findEmails(context, before.folders, destroy);
-    for (const id of toDestroy.notFound) notDestroyed[id] = { type: 'notFound', description: `no Email ${id}` };
+    for (const id of toDestroy.notFound) results.notDestroyed[id] = { type: 'notFound', description: `no Email ${id}` };
     const byFolder = new Map<number, { folder: Folder; emails: FoundEmail[] }>();
-    for (const email of toDestroy.found) {
-      try {
+    for (const email of toDestroy.found)
+      await results.destroy(email.id, async () => {
         requireRights(context, 'te', 'Destroying an Email');
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notDestroyed[email.id] = error.setError;
-        continue;
-      }
-      const entry = byFolder.get(email.folder.id) ?? { folder: email.folder, emails: [] };
-      entry.emails.push(email);
-      byFolder.set(email.folder.id, entry);
-    }
-    for (const { folder, emails } of byFolder.values()) {
+        const entry = byFolder.get(email.folder.id) ?? { folder: email.folder, emails: [] };
+        entry.emails.push(email);
+        byFolder.set(email.folder.id, entry);
+      });
+    for (const { folder, emails } of byFolder.values())
       await deleteMessages(
         mail,
         folder,
         emails.map((e) => e.row.uid),
       );
-      destroyed.push(...emails.map((e) => e.id));
-    }
 
     const after = await accountFolders(mail.db, principal, mail.now());
-    return setResponse(accountId, before.state, after.state, {
-      created,
-      updated,
-      destroyed,
-      notCreated,
-      notUpdated,
-      notDestroyed,
-    });
+    return results.setResponse(accountId, before.state, after.state);
   },
 };
 

@@ -11,7 +11,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
 import { boundedString, emailAddresses, sendingOf, submissionCapability } from './jmap-sending.ts';
-import { setResponse, type SetError } from './set-outcome.ts';
+import { SetResults, type SetError } from './set-outcome.ts';
 import { changesOfTable, destroyRows, highestModseq, nextModseq } from './object-changes.ts';
 import { getIds, getList, getProperties, requireAccount, requireInState, setArguments } from './method-arguments.ts';
 
@@ -225,12 +225,8 @@ const identitySet: JmapMethod<JmapCallContext> = {
     requireInState(args, before.state, 'the identities');
     const byId = new Map(before.rows.map((r) => [identityId(Number(r.id)), r]));
 
-    const created: Record<string, unknown> = {};
-    const notCreated: Record<string, SetError> = {};
-    const updated: Record<string, null> = {};
-    const notUpdated: Record<string, SetError> = {};
-    const destroyed: string[] = [];
-    const notDestroyed: Record<string, SetError> = {};
+    const results = new SetResults();
+    const { created, notCreated, updated, notUpdated, destroyed, notDestroyed } = results;
 
     // Checked first (the directory is read outside the transaction), written in one transaction.
     const inserts: [string, IdentityValues][] = [];
@@ -330,14 +326,7 @@ const identitySet: JmapMethod<JmapCallContext> = {
         destroyed.push(...removals);
       });
     const newState = identityState(await highestModseq(db, 'jmap_identities', principal.id));
-    return setResponse(accountId, before.state, newState, {
-      created,
-      updated,
-      destroyed,
-      notCreated,
-      notUpdated,
-      notDestroyed,
-    });
+    return results.setResponse(accountId, before.state, newState);
   },
 };
 

@@ -38,7 +38,7 @@ import {
   requireInState,
   setArguments,
 } from './method-arguments.ts';
-import { invalidProperty, SetFailure, setResponse, type SetError } from './set-outcome.ts';
+import { invalidProperty, SetFailure, SetResults } from './set-outcome.ts';
 
 const properties = [
   'id',
@@ -475,55 +475,28 @@ const mailboxSet: JmapMethod<JmapCallContext> = {
 
     const set = new MailboxSet(context);
     await set.refresh();
-    const created: Record<string, unknown> = {};
-    const notCreated: Record<string, SetError> = {};
+    const results = new SetResults();
     // In the order given, so that a later one may name an earlier one as its parent ("#creationId").
-    for (const [creationId, value] of Object.entries(create)) {
-      try {
+    for (const [creationId, value] of Object.entries(create))
+      await results.create(creationId, async () => {
         if (!isObject(value)) throw new SetFailure({ type: 'invalidArguments', description: 'a Mailbox is an object' });
-        created[creationId] = await set.create(creationId, value);
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notCreated[creationId] = error.setError;
-      }
-    }
-    const updated: Record<string, unknown> = {};
-    const notUpdated: Record<string, SetError> = {};
-    for (const [id, patch] of Object.entries(update)) {
-      try {
+        return set.create(creationId, value);
+      });
+    for (const [id, patch] of Object.entries(update))
+      await results.update(id, async () => {
         if (!isObject(patch)) throw new SetFailure({ type: 'invalidPatch', description: 'a patch is an object' });
-        updated[id] = await set.update(id, patch);
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notUpdated[id] = error.setError;
-      }
-    }
-    const destroyed: string[] = [];
-    const notDestroyed: Record<string, SetError> = {};
+        return set.update(id, patch);
+      });
     // Deepest first: a Mailbox destroyed with its children in one call goes after them.
     const depth = (id: string) => {
       const folder = before.folders.find((f) => mailboxId(f.id) === id);
       return folder ? folder.name.split(folderDelimiter).length : 0;
     };
-    for (const id of [...new Set(destroy)].sort((a, b) => depth(b) - depth(a))) {
-      try {
-        await set.destroy(id, removeEmails);
-        destroyed.push(id);
-      } catch (error) {
-        if (!(error instanceof SetFailure)) throw error;
-        notDestroyed[id] = error.setError;
-      }
-    }
+    for (const id of [...new Set(destroy)].sort((a, b) => depth(b) - depth(a)))
+      await results.destroy(id, () => set.destroy(id, removeEmails));
 
     const after = await accountFolders(mail.db, principal, mail.now());
-    return setResponse(accountId, before.state, after.state, {
-      created,
-      updated,
-      destroyed,
-      notCreated,
-      notUpdated,
-      notDestroyed,
-    });
+    return results.setResponse(accountId, before.state, after.state);
   },
 };
 

@@ -14,7 +14,7 @@ import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError, invalidArguments } from './jmap-errors.ts';
 import { implicitResponses, type JmapMethod, type WithImplicitResponses } from './jmap-request.ts';
 import { sendingOf, submissionCapability } from './jmap-sending.ts';
-import { setResponse, type SetError } from './set-outcome.ts';
+import { SetResults } from './set-outcome.ts';
 import { findIdentity, identityId } from './identity-methods.ts';
 import { changesOfTable, destroyRows, highestModseq, nextModseq } from './object-changes.ts';
 import {
@@ -322,8 +322,8 @@ const submissionSet: JmapMethod<JmapCallContext> = {
     const oldState = await submissionState(context);
     requireInState(args, oldState, 'the submissions');
 
-    const created: Record<string, unknown> = {};
-    const notCreated: Record<string, SetError> = {};
+    const results = new SetResults();
+    const { created, notCreated, updated, notUpdated, destroyed, notDestroyed } = results;
     /** Email id of each submission this call created, updated or destroyed, by id and by #creation id. */
     const emailOf = new Map<string, string>();
     const { folders } = await accountFolders(mail.db, principal, mail.now());
@@ -412,8 +412,6 @@ const submissionSet: JmapMethod<JmapCallContext> = {
       );
     }
 
-    const updated: Record<string, null> = {};
-    const notUpdated: Record<string, SetError> = {};
     const existing = new Map(
       (
         await liveRows(
@@ -443,8 +441,6 @@ const submissionSet: JmapMethod<JmapCallContext> = {
         };
     }
 
-    const destroyed: string[] = [];
-    const notDestroyed: Record<string, SetError> = {};
     const removals = destroy.filter((id) => {
       if (existing.has(id)) return true;
       notDestroyed[id] = { type: 'notFound', description: `no EmailSubmission ${id}` };
@@ -467,14 +463,7 @@ const submissionSet: JmapMethod<JmapCallContext> = {
         }
       });
 
-    const result: WithImplicitResponses = setResponse(accountId, oldState, await submissionState(context), {
-      created,
-      updated,
-      destroyed,
-      notCreated,
-      notUpdated,
-      notDestroyed,
-    });
+    const result: WithImplicitResponses = results.setResponse(accountId, oldState, await submissionState(context));
 
     // onSuccessUpdateEmail / onSuccessDestroyEmail: one implicit Email/set for the successes.
     const emailUpdate: Record<string, unknown> = {};

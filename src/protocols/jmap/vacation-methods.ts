@@ -10,7 +10,7 @@ import type { JmapCallContext } from './jmap-context.ts';
 import { MethodError } from './jmap-errors.ts';
 import { vacationResponseCapability, type JmapMethod } from './jmap-request.ts';
 import { getIds, getProperties, requireAccount, requireInState, setArguments } from './method-arguments.ts';
-import { setResponse, type SetError } from './set-outcome.ts';
+import { SetResults } from './set-outcome.ts';
 
 const singleton = 'singleton';
 const properties = ['id', 'isEnabled', 'fromDate', 'toDate', 'subject', 'textBody', 'htmlBody'] as const;
@@ -129,14 +129,12 @@ const vacationSet: JmapMethod<JmapCallContext> = {
     const oldState = stateOf(before);
     requireInState(args, oldState, 'the VacationResponse');
 
-    const notCreated: Record<string, SetError> = {};
+    const results = new SetResults();
+    const { notCreated, notDestroyed, updated, notUpdated } = results;
     for (const creationId of Object.keys(create))
       notCreated[creationId] = { type: 'singleton', description: 'there is one VacationResponse: update it' };
-    const notDestroyed: Record<string, SetError> = {};
     for (const id of destroy)
       notDestroyed[id] = { type: 'singleton', description: 'the VacationResponse cannot be destroyed: turn it off' };
-    const updated: Record<string, null> = {};
-    const notUpdated: Record<string, SetError> = {};
     for (const [id, patch] of Object.entries(update)) {
       if (id !== singleton) {
         notUpdated[id] = { type: 'notFound', description: `the VacationResponse is "${singleton}"` };
@@ -159,12 +157,7 @@ const vacationSet: JmapMethod<JmapCallContext> = {
         else throw error;
       }
     }
-    return setResponse(accountId, oldState, stateOf(await vacationOf(db, principalId)), {
-      updated,
-      notCreated,
-      notUpdated,
-      notDestroyed,
-    });
+    return results.setResponse(accountId, oldState, stateOf(await vacationOf(db, principalId)));
   },
 };
 
