@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { changesSince as changesLoggedSince, recordChange, type ChangeLog } from '../store/change-log.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { CalendarObjectTable, CalendarTable, Database } from '../store/schema.ts';
 import { calendarComponents, parseCalendar, parseCalendarObject, type CalendarObject } from './calendar-object.ts';
@@ -337,46 +338,20 @@ export function checkConditions(currentEtag: string | undefined, conditions: Wri
   }
 }
 
+/** Calendars' change log (calendar_changes, store/change-log.ts). */
+const calendarChanges: ChangeLog = {
+  collections: 'calendars',
+  changes: 'calendar_changes',
+  collectionColumn: 'calendar_id',
+};
+
 /** Takes the calendar's next change number and records that `uri` changed with it. */
-async function nextChange(
-  trx: Transaction<Database>,
-  calendarId: number,
-  uri: string,
-  deleted: boolean,
-): Promise<number> {
-  // Updating the calendar row first also serialises concurrent writers to one calendar (PostgreSQL row lock).
-  const { sync_seq: seq } = await trx
-    .updateTable('calendars')
-    .set((eb) => ({ sync_seq: eb('sync_seq', '+', 1) }))
-    .where('id', '=', calendarId)
-    .returning('sync_seq')
-    .executeTakeFirstOrThrow();
-  await trx
-    .insertInto('calendar_changes')
-    .values({ calendar_id: calendarId, uri, seq, deleted: deleted ? 1 : 0 })
-    .onConflict((oc) => oc.columns(['calendar_id', 'uri']).doUpdateSet({ seq, deleted: deleted ? 1 : 0 }))
-    .execute();
-  return seq;
-}
+const nextChange = (trx: Transaction<Database>, calendarId: number, uri: string, deleted: boolean) =>
+  recordChange(trx, calendarChanges, calendarId, uri, deleted);
 
 /** What changed after change number `since` (RFC 6578): names still present, and names deleted. */
-export async function changesSince(
-  db: Db,
-  calendarId: number,
-  since: number,
-): Promise<{ changed: string[]; deleted: string[] }> {
-  const rows = await db
-    .selectFrom('calendar_changes')
-    .select(['uri', 'deleted'])
-    .where('calendar_id', '=', calendarId)
-    .where('seq', '>', since)
-    .orderBy('seq')
-    .execute();
-  return {
-    changed: rows.filter((r) => !r.deleted).map((r) => r.uri),
-    deleted: rows.filter((r) => r.deleted).map((r) => r.uri),
-  };
-}
+export const changesSince = (db: Db, calendarId: number, since: number) =>
+  changesLoggedSince(db, calendarChanges, calendarId, since);
 
 /** The object with this UID in any of a principal's own calendars (where scheduling keeps its copy). */
 export async function findObjectByUid(

@@ -6,6 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { checkConditions, objectEtag, type WriteConditions } from '../calendar/calendars.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { changesSince, recordChange, type ChangeLog } from '../store/change-log.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { Database } from '../store/schema.ts';
 import { contactsDb, type AddressBookRow, type CardRow, type ContactsDatabase } from './contacts-tables.ts';
@@ -310,43 +311,17 @@ export async function removeCard(
   await trx.deleteFrom('address_book_cards').where('id', '=', existing.id).execute();
 }
 
+/** Address books' change log (address_book_changes, store/change-log.ts). */
+const cardChanges: ChangeLog = {
+  collections: 'address_books',
+  changes: 'address_book_changes',
+  collectionColumn: 'address_book_id',
+};
+
 /** Takes the address book's next change number and records that `uri` changed with it. */
-async function nextChange(
-  trx: Transaction<ContactsDatabase>,
-  addressBookId: number,
-  uri: string,
-  deleted: boolean,
-): Promise<number> {
-  // Updating the address book row first also serialises concurrent writers to it (PostgreSQL row lock).
-  const { sync_seq: seq } = await trx
-    .updateTable('address_books')
-    .set((eb) => ({ sync_seq: eb('sync_seq', '+', 1) }))
-    .where('id', '=', addressBookId)
-    .returning('sync_seq')
-    .executeTakeFirstOrThrow();
-  await trx
-    .insertInto('address_book_changes')
-    .values({ address_book_id: addressBookId, uri, seq, deleted: deleted ? 1 : 0 })
-    .onConflict((oc) => oc.columns(['address_book_id', 'uri']).doUpdateSet({ seq, deleted: deleted ? 1 : 0 }))
-    .execute();
-  return seq;
-}
+const nextChange = (trx: Transaction<ContactsDatabase>, addressBookId: number, uri: string, deleted: boolean) =>
+  recordChange(trx, cardChanges, addressBookId, uri, deleted);
 
 /** What changed after change number `since` (RFC 6578): names still present, and names deleted. */
-export async function cardChangesSince(
-  db: Db,
-  addressBookId: number,
-  since: number,
-): Promise<{ changed: string[]; deleted: string[] }> {
-  const rows = await contactsDb(db)
-    .selectFrom('address_book_changes')
-    .select(['uri', 'deleted'])
-    .where('address_book_id', '=', addressBookId)
-    .where('seq', '>', since)
-    .orderBy('seq')
-    .execute();
-  return {
-    changed: rows.filter((r) => !r.deleted).map((r) => r.uri),
-    deleted: rows.filter((r) => r.deleted).map((r) => r.uri),
-  };
-}
+export const cardChangesSince = (db: Db, addressBookId: number, since: number) =>
+  changesSince(db, cardChanges, addressBookId, since);

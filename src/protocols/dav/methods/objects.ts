@@ -1,6 +1,6 @@
 // GET, HEAD, PUT and DELETE of calendar objects (RFC 4791 §5.3.2) with ETag preconditions
 // (If-Match / If-None-Match), and DELETE of whole calendars.
-import { mayWrite } from '../../../calendar/calendar-access.ts';
+import { dropCalendarGrant, mayWrite } from '../../../calendar/calendar-access.ts';
 import { exportCalendar } from '../../../calendar/calendar-export.ts';
 import {
   defaultCalendar,
@@ -154,12 +154,7 @@ export const handleDelete: MethodHandler = async (context, resource, request) =>
   if (resource.kind === 'calendar') {
     if (resource.sharedBy) {
       // Removing a shared calendar from one's own home drops the share, not the owner's calendar.
-      const removed = await context.db
-        .deleteFrom('calendar_grants')
-        .where('calendar_id', '=', resource.calendar.id)
-        .where('grantee_id', '=', context.viewer.id)
-        .executeTakeFirst();
-      if (!Number(removed.numDeletedRows))
+      if (!(await dropCalendarGrant(context.db, resource.calendar.id, context.viewer.id)))
         throw forbidden(
           'need-privileges',
           `${resource.href} comes with full access to ${resource.sharedBy}'s mailbox; an administrator removes that grant`,
