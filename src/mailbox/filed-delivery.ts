@@ -12,6 +12,7 @@ import { type Delivery, deliveryHeaders } from './delivery.ts';
 import { createFolder, ensureDefaultFolders, findFolder, lockFolders, normalizeFolderName } from './folders.ts';
 import { systemFlag } from './messages.ts';
 import { fitsQuota } from './quota.ts';
+import { junkFolder, junkKeyword, markedAsJunk } from './junk-marker.ts';
 
 /** One copy: the folder (as the rule wrote it), its flags, and whether a missing folder is created. */
 export interface Placement {
@@ -55,7 +56,14 @@ export async function deliverFiled(
     const { recipient } = delivery;
     await ensureDefaultFolders(trx, recipient, now);
     const targets: { id: number; name: string; flags: string[] }[] = [];
-    for (const placement of delivery.placements.length ? delivery.placements : []) {
+    // A copy the spam filter marked that the rules keep in the INBOX goes to Junk, as without rules
+    // (delivery.ts); a folder the rules chose stands.
+    const junk = markedAsJunk(delivery.message.prefix);
+    for (const placement of (delivery.placements.length ? delivery.placements : []).map((p) =>
+      junk && p.folder.toUpperCase() === 'INBOX'
+        ? { folder: junkFolder, flags: [...p.flags, junkKeyword], create: false }
+        : p,
+    )) {
       const folder = await resolveFolder(trx, recipient, placement, now);
       const same = targets.find((t) => t.id === folder.id);
       const flags = deliverableFlags(placement.flags);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { addListEntry } from '../../src/filtering/sender-lists.ts';
+import { activateScript, putScript } from '../../src/sieve/sieve-scripts.ts';
 import { listQuarantine } from '../../src/filtering/quarantine.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
@@ -107,6 +108,33 @@ for (const name of backendNames) {
       assert.match(junk.flags, /\$Junk/);
       assert.match(junk.text, /^X-Spam-Flag: YES\r$/m);
       assert.equal((await t.mailbox('bob@test.example')).filter((m) => m.text.includes('offer')).length, 0);
+    });
+
+    it('keeps spam in Junk for a user whose Sieve rules keep it, and drops scan headers a sender wrote', async () => {
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      const carol = await tenant.addPrincipal({ kind: 'user', address: 'carol@test.example', password });
+      const { db } = t.node.holdfast.store;
+      await putScript(
+        db,
+        carol.id,
+        'rules',
+        'require "fileinto";\nif header :contains "subject" "report" { fileinto "INBOX"; }\n',
+        Date.now(),
+      );
+      await activateScript(db, carol.id, 'rules', Date.now());
+      await mx(t).sendMail({
+        from: 'ads@remote.example',
+        to: 'carol@test.example',
+        subject: 'sieve keeps',
+        text: gtubeAddHeader,
+        headers: { 'X-Spam-Flag': 'NO', 'X-Holdfast-Scan': 'clean, trust me' },
+      });
+      const junk = await t.waitFor(
+        async () => (await t.mailbox('carol@test.example', 'Junk')).find((m) => m.text.includes('sieve keeps')),
+        "carol's spam in Junk",
+      );
+      assert.match(junk.flags, /\$Junk/);
+      assert.doesNotMatch(junk.text, /X-Spam-Flag: NO|trust me/);
     });
 
     it("quarantines by each recipient's tenant threshold", async () => {

@@ -52,8 +52,10 @@ export type IntakeSource = 'mx' | 'submission';
  * Header fields removed from every message received, as Postfix's cleanup(8) does (its
  * message_drop_headers): Return-Path is what final delivery writes from the envelope (RFC 5321
  * §4.4), so one that came with the message is at best stale and at worst a forged bounce address.
+ * X-Holdfast-Scan and X-Spam-Flag are what our own spam filter writes (filtering/verdict.ts): a
+ * sender's would pass for a verdict it never gave.
  */
-const droppedOnReceipt: ReadonlySet<string> = new Set(['return-path']);
+const droppedOnReceipt: ReadonlySet<string> = new Set(['return-path', 'x-holdfast-scan', 'x-spam-flag']);
 
 export interface SessionInfo {
   id: string;
