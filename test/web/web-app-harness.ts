@@ -102,3 +102,13 @@ export function fromOutside(t: TestNode, message: SendMailOptions & { subject: s
     .createTransport({ host: '127.0.0.1', port: t.port('smtp'), secure: false, tls: { rejectUnauthorized: false } })
     .sendMail({ from: 'Mallory <mallory@remote.example>', ...message });
 }
+
+/** Waits for the mail view's status line to say `text`; a timeout says what it said instead. */
+export async function statusShows(page: Page, text: string, timeout = 30_000): Promise<void> {
+  const status = page.locator('header.top p.status');
+  try {
+    await status.filter({ hasText: text }).waitFor({ timeout });
+  } catch (error) {
+    throw new Error(`the status line never said "${text}"; it says "${await status.textContent()}"`, { cause: error });
+  }
+}

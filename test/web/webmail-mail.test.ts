@@ -18,6 +18,7 @@ import {
   signIn,
   skipWithoutChromium,
   startWebApp,
+  statusShows,
   type WebApp,
 } from './web-app-harness.ts';
 
@@ -116,8 +117,8 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await page.keyboard.type('zebra');
     await page.keyboard.press('Enter');
     await page.getByText('Results for “zebra” in all folders').waitFor();
-    await row('Quarterly figures').waitFor();
-    await row('Zebra sighting').waitFor();
+    await row('Quarterly figures').locator('.in-folder', { hasText: 'Archive' }).waitFor();
+    await row('Zebra sighting').locator('.in-folder', { hasText: 'Inbox' }).waitFor();
     assert.equal(await page.locator('.messages .row').count(), 2);
     await page.getByRole('button', { name: 'Clear search' }).click();
     await row('Re: Plans for the trip').waitFor();
@@ -142,7 +143,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     assert.equal(await compose().locator('input[name=subject]').inputValue(), 'Re: Team lunch');
     await compose().locator('input[name=cc]').fill('carol@test.example');
     await compose().getByRole('button', { name: 'Send' }).click();
-    await page.getByRole('status').filter({ hasText: 'Sent' }).waitFor();
+    await statusShows(page, 'Sent');
     const atCarol = await messageAt('carol@test.example', 'Re: Team lunch');
     assert.match(atCarol.text, /^Cc: carol@test\.example$/m);
     assert.match(atCarol.text, /^To: Bob <bob@test\.example>$/m);
@@ -171,6 +172,10 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await attachments.getByRole('button', { name: 'Preview photo.png' }).click();
     const dialog = page.getByRole('dialog', { name: 'Preview of photo.png' });
     await dialog.waitFor();
+    await dialog.getByRole('img', { name: 'photo.png' }).waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await attachments.getByRole('button', { name: 'Preview photo.png' }).click();
     await dialog.getByRole('button', { name: 'Close preview' }).click();
     await dialog.waitFor({ state: 'detached' });
 
@@ -191,7 +196,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     assert.match(await compose().locator('textarea').inputValue(), /Forwarded message[\s\S]*Two files\./);
     await compose().locator('input[name=to]').fill('carol@test.example');
     await compose().getByRole('button', { name: 'Send' }).click();
-    await page.getByRole('status').filter({ hasText: 'Sent' }).waitFor();
+    await statusShows(page, 'Sent');
     const forwarded = await messageAt('carol@test.example', 'Fwd: Photos');
     assert.match(forwarded.text, /filename="?notes\.txt"?/);
     assert.match(forwarded.text, /filename="?photo\.png"?/);
@@ -211,7 +216,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
       .setInputFiles({ name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from('Step 1: pack.\n') });
     await compose().getByRole('list', { name: 'Attached files' }).getByText('plan.txt').waitFor();
     await compose().getByRole('button', { name: 'Send' }).click();
-    await page.getByRole('status').filter({ hasText: 'Sent' }).waitFor();
+    await statusShows(page, 'Sent');
     const sent = await messageAt('bob@test.example', 'The plan');
     assert.match(sent.text, /filename="?plan\.txt"?/);
     assert.ok(
@@ -229,7 +234,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await folderHolds(alice, 'Drafts', ['A whole thought']);
     await compose().locator('textarea').fill('Here it is.');
     await compose().getByRole('button', { name: 'Send' }).click();
-    await page.getByRole('status').filter({ hasText: 'Sent' }).waitFor();
+    await statusShows(page, 'Sent');
     await messageAt('bob@test.example', 'A whole thought');
     await folderHolds(alice, 'Drafts', []);
     assert.ok((await imapSubjects(t, alice, 'Sent')).includes('A whole thought'));
@@ -246,7 +251,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     assert.equal(await compose().locator('input[name=subject]').inputValue(), 'Resume me');
     assert.match(await compose().locator('textarea').inputValue(), /^To be continued\s*$/);
     await compose().getByRole('button', { name: 'Discard' }).click();
-    await page.getByRole('status').filter({ hasText: 'Draft discarded' }).waitFor();
+    await statusShows(page, 'Draft discarded');
     await folderHolds(alice, 'Drafts', []);
     await row('Resume me').waitFor({ state: 'detached' });
     await folderOf(page, 'Inbox').click();
@@ -259,7 +264,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await compose().locator('input[name=to]').fill('bob@test.example');
     await compose().locator('input[name=subject]').fill('From the sales desk');
     await compose().getByRole('button', { name: 'Send' }).click();
-    await page.getByRole('status').filter({ hasText: 'Sent' }).waitFor();
+    await statusShows(page, 'Sent');
     const sent = await messageAt('bob@test.example', 'From the sales desk');
     assert.match(sent.text, /^From: Sales <sales@test\.example>$/m);
   });
@@ -281,6 +286,14 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await row('Zebra sighting').waitFor();
     await folderHolds(alice, 'Projects', []);
     assert.ok((await imapSubjects(t, alice, 'INBOX')).includes('Zebra sighting'));
+
+    await open('Zebra sighting');
+    await page.locator('.message .actions').getByRole('button', { name: 'Archive', exact: true }).click();
+    await toast.getByText('Moved to Archive').waitFor();
+    await folderHolds(alice, 'Archive', ['Quarterly figures', 'Zebra sighting']);
+    await toast.getByRole('button', { name: 'Undo' }).click();
+    await row('Zebra sighting').waitFor();
+    await folderHolds(alice, 'Archive', ['Quarterly figures']);
 
     await open('Zebra sighting');
     await page.getByRole('button', { name: 'Delete', exact: true }).click();

@@ -16,6 +16,7 @@ import {
   signIn,
   skipWithoutChromium,
   startWebApp,
+  statusShows,
   type WebApp,
 } from './web-app-harness.ts';
 
@@ -169,7 +170,7 @@ describe('the web app settings in Chromium', { skip: skipWithoutChromium }, () =
     await compose.locator('textarea').press('Control+Home');
     await compose.locator('textarea').pressSequentially('Hello Erin');
     await compose.getByRole('button', { name: 'Send' }).click();
-    await page.getByRole('status').filter({ hasText: 'Sent' }).waitFor();
+    await statusShows(page, 'Sent');
     const received = await t.waitFor(
       async () => (await t.mailbox('erin@test.example')).find((m) => /^Subject: Signed$/m.test(m.text)),
       'the signed message at erin@test.example',

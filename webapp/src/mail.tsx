@@ -294,13 +294,26 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
     });
   };
 
-  const compose = (draft: Draft) => setComposing({ key: Date.now(), draft });
+  const compose = (draft: Draft) => {
+    setStatus('');
+    setComposing({ key: Date.now(), draft });
+  };
+  /** Closes the composer; a draft it was opened from is gone (replaced, sent or discarded), so it is not shown. */
+  const leaveDraft = () => {
+    if (composing?.draft.savedId && composing.draft.savedId === selected) setSelected(null);
+    setComposing(null);
+  };
   const own = identities.map((i) => i.email);
   const defaultIdentity = identities[0];
   const reply = (email: EmailFull, all: boolean) => compose(replyDraft(email, defaultIdentity, own, all));
   const forward = (email: EmailFull) => compose(forwardDraft(email, defaultIdentity, filesOf(email)));
 
   const current = mailboxes.find((m) => m.id === list.mailboxId);
+  const foldersOf = (email: EmailSummary) =>
+    mailboxes
+      .filter((m) => email.mailboxIds[m.id])
+      .map(mailboxLabel)
+      .join(', ');
   const selectedEmail = selected ? emails[selected] : undefined;
   const drafts = byRole('drafts');
   const sent = byRole('sent');
@@ -486,7 +499,10 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
                       </span>
                     )}
                   </span>
-                  <span class="preview">{email.preview}</span>
+                  <span class="preview">
+                    {list.search && <span class="in-folder">{foldersOf(email)} · </span>}
+                    {email.preview}
+                  </span>
                 </button>
               </li>
             );
@@ -507,12 +523,12 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
             sentId={sent.id}
             guard={guard}
             onSent={() => {
-              setComposing(null);
+              leaveDraft();
               setStatus('Sent');
               guard(refresh);
             }}
             onClose={(message) => {
-              setComposing(null);
+              leaveDraft();
               setStatus(message);
               guard(refresh);
             }}

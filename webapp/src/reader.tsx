@@ -115,6 +115,7 @@ export function Reader(props: {
   const seen = !!summary.keywords.$seen;
   const isDraft = !!email.keywords.$draft && !!props.draftsId && !!email.mailboxIds[props.draftsId];
   const href = (p: BodyPart) => jmap.downloadHref(p.blobId!, p.name, p.type);
+  const archive = props.mailboxes.find((m) => m.role === 'archive');
   const moveTargets = props.mailboxes.filter((m) => !summary.mailboxIds[m.id] && m.role !== 'drafts');
   return (
     <article class="message">
@@ -162,6 +163,11 @@ export function Reader(props: {
           <button type="button" onClick={() => props.onSeenToggle(!seen)}>
             {seen ? 'Mark unread' : 'Mark read'}
           </button>
+          {archive && !summary.mailboxIds[archive.id] && (
+            <button type="button" onClick={() => props.onMove(archive.id)}>
+              Archive
+            </button>
+          )}
           <select
             aria-label="Move to"
             class="move-to"
@@ -239,6 +245,9 @@ export function Reader(props: {
           role="dialog"
           aria-modal="true"
           aria-label={`Preview of ${preview.name ?? 'image'}`}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') setPreview(null);
+          }}
         >
           <img src={href(preview)} alt={preview.name ?? 'image'} />
           <div class="actions">
