@@ -9,13 +9,16 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import type { AddressPart, Command, CompiledScript, DateZone, IndexSpec, Test } from './compile.ts';
 import { datePart, localZone, parseMailDate, parseZone } from './dates.ts';
-import { type Captures, compare, matchOne, type MatchSpec, relate } from './match.ts';
+import { type Captures, compare, matchCost, matchOne, type MatchSpec, relate } from './match.ts';
 import { maxReplyDays } from '../mailbox/vacation.ts';
 import { SieveError } from './sieve-error.ts';
 import { fieldValue, type SieveField, type SieveMessage } from './sieve-message.ts';
 
 export interface SieveLimits {
-  /** Comparison cost units (about one per 64 characters compared). */
+  /**
+   * Work one message's run may do, in estimated microseconds (match.ts matchCost: each comparison is
+   * charged before it runs, so none starts that would overrun it), with one per command and test.
+   */
   maxSteps: number;
   /** Wall-clock time one message's run may take, in milliseconds. */
   maxMillis: number;
@@ -30,7 +33,7 @@ export interface SieveLimits {
 }
 
 export const defaultSieveLimits: SieveLimits = {
-  maxSteps: 2_000_000,
+  maxSteps: 50_000,
   maxMillis: 50,
   maxRedirects: 4,
   maxActions: 32,
@@ -141,7 +144,11 @@ class Run {
   private charge(units: number, line = 0) {
     this.steps += units;
     if (this.steps > this.limits.maxSteps)
-      throw new SieveError(`the script did more work than allowed (${this.limits.maxSteps} steps)`, line, true);
+      throw new SieveError(
+        `the script would do more work than allowed (about ${this.limits.maxSteps / 1000} ms)`,
+        line,
+        true,
+      );
     if (this.clock() > this.deadline)
       throw new SieveError(`the script ran longer than allowed (${this.limits.maxMillis} ms)`, line, true);
   }
@@ -466,16 +473,12 @@ class Run {
     }
     for (const value of values)
       for (const key of keys) {
-        const cost =
-          spec.type === 'matches' || spec.type === 'regex'
-            ? 1 + Math.ceil((value.length * Math.max(1, key.length)) / 4096)
-            : 1 + Math.ceil(value.length / 64);
-        this.charge(cost, line);
         let result: { matched: boolean; captures?: Captures };
         try {
+          this.charge(matchCost(spec, value, key), line);
           result = matchOne(spec, value, key);
         } catch (error) {
-          if (error instanceof SieveError) throw new SieveError(error.message.replace(/^line 0: /, ''), line, true);
+          if (error instanceof SieveError && !error.line) throw new SieveError(error.message, line, true);
           throw error;
         }
         if (result.matched) {

@@ -16,6 +16,12 @@ export interface LexLimits {
   maxTokens: number;
 }
 
+// Sticky expressions read at a position without copying the rest of the script.
+const quotedRun = /[^"\\]*/y;
+const tagWord = /:([A-Za-z_][A-Za-z0-9_]*)/y;
+const numberWord = /([0-9]+)([KkMmGg])?/y;
+const identifierWord = /[A-Za-z_][A-Za-z0-9_]*/y;
+
 const punctuation = new Set(['[', ']', '(', ')', '{', '}', ',', ';']);
 const quantifiers: Record<string, number> = { k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 };
 
@@ -49,36 +55,41 @@ export function tokenize(text: string, limits: LexLimits): Token[] {
       at++;
     } else if (c === '"') {
       const start = line;
-      let value = '';
+      const pieces: string[] = [];
       at++;
       for (;;) {
+        quotedRun.lastIndex = at;
+        const run = quotedRun.exec(text)!;
+        pieces.push(run[0]);
+        line += countLines(text, at, quotedRun.lastIndex);
+        at = quotedRun.lastIndex;
         if (at >= text.length) throw new SieveError('a quoted string is not closed', start);
-        const d = text[at]!;
-        if (d === '"') break;
-        if (d === '\\' && at + 1 < text.length) {
-          // RFC 5228 2.4.2: a backslash keeps the character after it (only \" and \\ are meaningful).
-          at++;
-          value += text[at];
-        } else value += d;
-        if (text[at] === '\n') line++;
-        at++;
+        if (text[at] === '"') break;
+        // RFC 5228 2.4.2: a backslash keeps the character after it (only \" and \\ are meaningful).
+        if (at + 1 >= text.length) throw new SieveError('a quoted string is not closed', start);
+        pieces.push(text[at + 1]!);
+        if (text[at + 1] === '\n') line++;
+        at += 2;
       }
       at++;
-      push({ kind: 'string', value: value.replace(/\r?\n/g, '\r\n'), line: start });
+      push({ kind: 'string', value: pieces.join('').replace(/\r?\n/g, '\r\n'), line: start });
     } else if (c === ':') {
-      const m = /^:([A-Za-z_][A-Za-z0-9_]*)/.exec(text.slice(at, at + 256));
+      tagWord.lastIndex = at;
+      const m = tagWord.exec(text);
       if (!m) throw new SieveError('a ":" not followed by a tag name', line);
       push({ kind: 'tag', value: m[1]!.toLowerCase(), line });
       at += m[0].length;
     } else if (c >= '0' && c <= '9') {
-      const m = /^([0-9]+)([KkMmGg])?/.exec(text.slice(at, at + 64))!;
+      numberWord.lastIndex = at;
+      const m = numberWord.exec(text)!;
       const value = Number(m[1]) * (m[2] ? quantifiers[m[2].toLowerCase()]! : 1);
       // RFC 5228 2.4.1: numbers are at least 31 bits; beyond 2^53 they would not be exact.
       if (!Number.isSafeInteger(value)) throw new SieveError(`number ${m[0]} is too large`, line);
       push({ kind: 'number', value, line });
       at += m[0].length;
     } else if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at, at + 256))!;
+      identifierWord.lastIndex = at;
+      const m = identifierWord.exec(text)!;
       const word = m[0].toLowerCase();
       at += m[0].length;
       if (word === 'text' && text[at] === ':') {

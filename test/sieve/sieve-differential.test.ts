@@ -280,9 +280,11 @@ describe('Sieve against Pigeonhole (sieve-test)', {
     let next = 0;
     const worker = async (w: number) => {
       while (next < pairs.length) {
-        const { scriptName, script, messageName, message } = pairs[next++]!;
+        const index = next++;
+        const { scriptName, script, messageName, message } = pairs[index]!;
         const envelope = { from: message.from, to: me };
-        const theirs = await pigeonhole.actions(`w${w}`, script, message.text, envelope);
+        // A file name of its own per run: sieve-test reuses a compiled script younger than its source.
+        const theirs = await pigeonhole.actions(`w${w}-${index}`, script, message.text, envelope);
         const ours = ourActions(script, message.text, envelope);
         if (JSON.stringify(theirs) === JSON.stringify(ours)) continue;
         const known = deliberate[scriptName];
