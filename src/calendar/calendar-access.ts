@@ -9,6 +9,7 @@ import {
   checkGrant,
   collectionRight,
   dropGrant,
+  listGrants,
   sharedCollections,
   writeGrant,
   type CollectionRight,
@@ -90,13 +91,6 @@ export async function listCalendarGrants(
   db: Kysely<Database>,
   ownerId: number,
 ): Promise<{ calendar: string; grantee: string; access: CalendarAccess }[]> {
-  return db
-    .selectFrom('calendar_grants')
-    .innerJoin('calendars', 'calendars.id', 'calendar_grants.calendar_id')
-    .innerJoin('principals', 'principals.id', 'calendar_grants.grantee_id')
-    .select(['calendars.uri as calendar', 'principals.address as grantee', 'calendar_grants.access'])
-    .where('calendars.principal_id', '=', ownerId)
-    .orderBy('calendars.uri')
-    .orderBy('principals.address')
-    .execute();
+  const grants = await listGrants(db, calendarGrants, ownerId);
+  return grants.map(({ collection, ...grant }) => ({ calendar: collection, ...grant }));
 }

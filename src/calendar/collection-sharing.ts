@@ -163,3 +163,21 @@ export async function dropGrant(
     .executeTakeFirst();
   return Number(removed.numDeletedRows) > 0;
 }
+
+/** Every grant on the owner's collections: the collection's name, the grantee and the access. */
+export async function listGrants(
+  db: Kysely<Database>,
+  tables: SharedCollections,
+  ownerId: number,
+): Promise<{ collection: string; grantee: string; access: CollectionAccess }[]> {
+  const { collections, grants, collectionColumn } = tables;
+  return untyped(db)
+    .selectFrom(grants)
+    .innerJoin(collections, `${collections}.id`, `${grants}.${collectionColumn}`)
+    .innerJoin('principals', 'principals.id', `${grants}.grantee_id`)
+    .select([`${collections}.uri as collection`, 'principals.address as grantee', `${grants}.access`])
+    .where(`${collections}.principal_id`, '=', ownerId)
+    .orderBy(`${collections}.uri`)
+    .orderBy('principals.address')
+    .execute();
+}

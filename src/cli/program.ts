@@ -25,6 +25,7 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   token: async () => [(await import('./token-commands.ts')).registerTokenCommands],
   dkim: async () => [(await import('./dkim-commands.ts')).registerDkimCommands],
   calendar: async () => [(await import('./calendar-commands.ts')).registerCalendarCommands],
+  contacts: async () => [(await import('./contacts-commands.ts')).registerContactsCommands],
   cluster: async () => [(await import('./cluster-commands.ts')).registerClusterCommands],
   backup: async () => [
     (await import('./backup-commands.ts')).registerBackupCommands,

@@ -7,6 +7,7 @@ import {
   checkGrant,
   collectionRight,
   dropGrant,
+  listGrants,
   sharedCollections,
   writeGrant,
   type CollectionRight,
@@ -85,3 +86,9 @@ export async function revokeAddressBook(
 /** Removes one grant of an address book; false when there was none. */
 export const dropAddressBookGrant = (db: Kysely<Database>, addressBookId: number, granteeId: number) =>
   dropGrant(db, addressBookGrants, addressBookId, granteeId);
+
+/** Who the owner's address books are shared with. */
+export async function listAddressBookGrants(db: Kysely<Database>, ownerId: number) {
+  const grants = await listGrants(db, addressBookGrants, ownerId);
+  return grants.map(({ collection, ...grant }) => ({ addressBook: collection, ...grant }));
+}

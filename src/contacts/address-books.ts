@@ -204,6 +204,16 @@ export async function listCards(db: Db, addressBookId: number): Promise<CardRow[
     .execute();
 }
 
+/** How many cards an address book holds. */
+export async function countCards(db: Db, addressBookId: number): Promise<number> {
+  const { n } = await contactsDb(db)
+    .selectFrom('address_book_cards')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('address_book_id', '=', addressBookId)
+    .executeTakeFirstOrThrow();
+  return Number(n);
+}
+
 /** The properties a card's filters read, from its stored row. */
 export const cardProperties = (row: Pick<CardRow, 'search'>): CardProperty[] =>
   JSON.parse(row.search) as CardProperty[];
