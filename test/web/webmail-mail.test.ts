@@ -68,6 +68,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
       { address: alice, displayName: 'Alice' },
       { address: 'bob@test.example', displayName: 'Bob' },
       { address: 'carol@test.example', displayName: 'Carol' },
+      { address: 'frank@test.example', displayName: 'Doe, Frank' },
     ]);
     t = app.t;
     const tenant = await t.node.holdfast.directory.tenant('default');
@@ -129,7 +130,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await fromBob({
       subject: 'Team lunch',
       to: [alice, 'carol@test.example'],
-      cc: 'Dan <dan@remote.example>',
+      cc: '"Doe, Frank" <frank@test.example>',
       text: 'Thai?',
     });
     await row('Team lunch').waitFor({ timeout: 15_000 });
@@ -138,16 +139,32 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     assert.equal(await compose().locator('input[name=to]').inputValue(), 'Bob <bob@test.example>');
     assert.equal(
       await compose().locator('input[name=cc]').inputValue(),
-      'carol@test.example, Dan <dan@remote.example>',
+      'carol@test.example, "Doe, Frank" <frank@test.example>',
+      'a name with a comma is quoted, so it stays one address',
     );
     assert.equal(await compose().locator('input[name=subject]').inputValue(), 'Re: Team lunch');
-    await compose().locator('input[name=cc]').fill('carol@test.example');
     await compose().getByRole('button', { name: 'Send' }).click();
     await statusShows(page, 'Sent');
     const atCarol = await messageAt('carol@test.example', 'Re: Team lunch');
-    assert.match(atCarol.text, /^Cc: carol@test\.example$/m);
+    assert.match(atCarol.text, /^Cc: carol@test\.example, "Doe, Frank" <frank@test\.example>$/m);
     assert.match(atCarol.text, /^To: Bob <bob@test\.example>$/m);
     await messageAt('bob@test.example', 'Re: Team lunch');
+    await messageAt('frank@test.example', 'Re: Team lunch');
+  });
+
+  it('quotes an HTML-only message as the text it shows', async () => {
+    await fromBob({
+      subject: 'Menu',
+      html: '<style>p{color:red}</style><p>Soup <b>and</b> bread</p><p>Cake<br>Tea</p><script>document.title="x"</script>',
+    });
+    await row('Menu').waitFor({ timeout: 15_000 });
+    await open('Menu');
+    await page.getByRole('button', { name: 'Reply', exact: true }).click();
+    const body = await compose().locator('textarea').inputValue();
+    assert.match(body, /^> Soup and bread\n> Cake\n> Tea$/m);
+    assert.doesNotMatch(body, /<p>|<b>|color:red|document\.title/);
+    await compose().getByRole('button', { name: 'Discard' }).click();
+    await compose().waitFor({ state: 'detached' });
   });
 
   it('downloads an attachment and previews an image', async () => {

@@ -49,11 +49,31 @@ export function newDraft(identity: Identity | undefined, to = ''): Draft {
   };
 }
 
+/**
+ * A message's text to quote: its text parts, and an HTML part (of a message without text, which
+ * JMAP's textBody then names) as the text it shows — parsed inertly, nothing in it runs or loads.
+ */
 const textOf = (email: EmailFull) =>
   email.textBody
     .filter((p) => p.partId && email.bodyValues[p.partId])
-    .map((p) => email.bodyValues[p.partId!]!.value)
+    .map((p) => {
+      const value = email.bodyValues[p.partId!]!.value;
+      return p.type === 'text/html' ? textOfHtml(value) : value;
+    })
     .join('\n');
+
+/** The text an HTML body shows: scripts and styles left out, a line break after each block. */
+function textOfHtml(html: string): string {
+  const body = new DOMParser().parseFromString(html, 'text/html').body;
+  for (const hidden of body.querySelectorAll('script, style, template, noscript')) hidden.remove();
+  for (const br of body.querySelectorAll('br')) br.replaceWith('\n');
+  for (const block of body.querySelectorAll('p, div, li, tr, h1, h2, h3, h4, h5, h6, blockquote, pre, table'))
+    block.append('\n');
+  return (body.textContent ?? '')
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
 
 const withPrefix = (prefix: string, subject: string | null) =>
   new RegExp(`^${prefix}:`, 'i').test(subject ?? '') ? (subject ?? '') : `${prefix}: ${subject ?? ''}`;

@@ -236,19 +236,42 @@ export async function signOut(me: Me): Promise<void> {
 
 /** "Name <address>, other@example.com" into EmailAddress objects; throws on one that is not an address. */
 export function parseAddresses(text: string): EmailAddress[] {
-  return text
-    .split(/[,;]/)
+  return splitAddresses(text)
     .map((s) => s.trim())
     .filter(Boolean)
     .map((part) => {
       const angle = /^(.*)<([^<>\s]+@[^<>\s]+)>$/.exec(part);
-      const name = angle ? angle[1]!.trim().replace(/^"|"$/g, '') || null : null;
+      const quoted = angle?.[1]!.trim();
+      const name = quoted ? (/^"(.*)"$/.exec(quoted)?.[1]?.replace(/\\(.)/g, '$1') ?? quoted) || null : null;
       const email = angle ? angle[2]! : part;
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new Error(`"${part}" is not an email address`);
       return { name, email };
     });
 }
 
+/** A list split at commas and semicolons outside quotes ("Doe, Jane" <jane@example.com> is one). */
+function splitAddresses(text: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && quoted) {
+      current += c + (text[++i] ?? '');
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if ((c === ',' || c === ';') && !quoted) {
+      parts.push(current);
+      current = '';
+    } else current += c;
+  }
+  return [...parts, current];
+}
+
+/** An address as written in a field: the name quoted when it holds a character that would split or misread it. */
 export function formatAddress(address: EmailAddress): string {
-  return address.name ? `${address.name} <${address.email}>` : address.email;
+  if (!address.name) return address.email;
+  const name = /[,;<>"@()\\]/.test(address.name) ? `"${address.name.replace(/["\\]/g, '\\$&')}"` : address.name;
+  return `${name} <${address.email}>`;
 }
