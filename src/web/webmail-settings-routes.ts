@@ -79,12 +79,10 @@ export function registerWebmailSettingsRoutes(
     });
     if (result.ok && result.principal.id === principal.id) return true;
     if (!result.ok && result.retryAfterSeconds) reply.header('Retry-After', String(result.retryAfterSeconds));
-    // 403, not 401: the session holds; only the password given was wrong.
-    const status = !result.ok && result.status !== 401 ? result.status : 403;
-    jsonAnswer(reply, status, {
-      error: 'wrong-password',
-      message: status === 403 ? 'The current password is wrong' : (result as { message: string }).message,
-    });
+    // A wrong password is 403, not 401: the session holds, only the password given was wrong.
+    if (result.ok || result.status === 401)
+      jsonAnswer(reply, 403, { error: 'wrong-password', message: 'The current password is wrong' });
+    else jsonAnswer(reply, result.status, { error: 'refused', message: result.message });
     return false;
   };
 

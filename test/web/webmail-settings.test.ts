@@ -226,4 +226,26 @@ describe('the web app settings in Chromium', { skip: skipWithoutChromium }, () =
     await page.reload();
     await page.locator('.folders .folder', { hasText: 'Inbox' }).waitFor();
   });
+
+  it('counts wrong current passwords in the login limiter, as failed sign-ins', async () => {
+    await openSettings();
+    const form = section('Password');
+    const attempt = async (current: string) => {
+      await form.getByLabel('Current password').fill(current);
+      await form.getByLabel('New password', { exact: true }).fill('Another-Long-Phrase-5');
+      await form.getByLabel('New password again').fill('Another-Long-Phrase-5');
+      await form.getByRole('button', { name: 'Change password' }).click();
+    };
+    for (let i = 0; i < 5; i++) {
+      await attempt(`Guess-Number-${i}-Wrong`);
+      await form.getByRole('alert').filter({ hasText: 'The current password is wrong' }).waitFor();
+      await form.getByRole('button', { name: 'Change password' }).and(page.locator(':enabled')).waitFor();
+    }
+    await attempt(newPassword);
+    await form
+      .getByRole('alert')
+      .filter({ hasText: /try again in \d+ s/ })
+      .waitFor();
+    assert.equal(await jmapWith(basic(newPassword)), 429, 'JMAP waits too, for the same source and account');
+  });
 });
