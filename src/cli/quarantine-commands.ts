@@ -15,7 +15,9 @@ import {
   type QuarantineEntry,
   type QuarantineScope,
 } from '../filtering/quarantine.ts';
+import { pausedSenders, resumeSending } from '../filtering/outbound-spam.ts';
 import { addListEntry, listEntries, removeListEntry, type ListName } from '../filtering/sender-lists.ts';
+import { principalById } from '../directory/principal.ts';
 import { action, type CommandOptions, integerOption, tenantFor, withDirectory } from './context.ts';
 import { print, table, timeText } from './output.ts';
 
@@ -216,5 +218,37 @@ export function registerSenderListCommands(program: Command) {
             : `no entries for ${who.label}`,
         );
       }),
+  );
+
+  action<[]>(
+    senders
+      .command('paused')
+      .description('users whose sending is paused because their mail was taken for spam')
+      .option('--tenant <name>', 'only this tenant'),
+    (options) =>
+      withDirectory(async ({ directory, store }) => {
+        const tenantId = options.tenant ? (await directory.getTenant(options.tenant)).id : undefined;
+        const paused = await Promise.all(
+          (await pausedSenders(store.db, tenantId)).map(async (p) => ({
+            user: (await principalById(store.db, p.principalId)).address,
+            ...p,
+          })),
+        );
+        print(options, paused, () =>
+          paused.length
+            ? table(
+                ['USER', 'PAUSED', 'STRIKES', 'LAST VERDICT'],
+                paused.map((p) => [p.user, timeText(p.pausedAt), p.strikes, p.detail]),
+              )
+            : 'no paused senders',
+        );
+      }),
+  );
+  action<[string]>(senders.command('resume <user>').description('let a paused user send again'), (address, options) =>
+    withDirectory(async ({ directory, store }) => {
+      const user = await (await tenantFor(directory, { address })).getPrincipal(address, ['user']);
+      await resumeSending(store.db, user.id);
+      print(options, { user: user.address, resumed: true }, () => `${user.address} may send again`);
+    }),
   );
 }

@@ -339,6 +339,8 @@ export const fileSchema = z.strictObject({
       quarantine_score: spamScore.optional(),
       malware: oneOf(['reject', 'quarantine'] as const).optional(),
       scan_submission: yesNo.optional(),
+      outbound_spam_limit: positiveInteger('a number of spam messages within an hour, 1 or more').optional(),
+      quarantine_digest: yesNo.optional(),
       quarantine_retention: duration.optional(),
       tenant: z.record(z.string(), z.strictObject({ quarantine_score: spamScore.optional() })).optional(),
     })
@@ -609,6 +611,10 @@ export interface FilteringSettings {
   malware: 'reject' | 'quarantine';
   /** Scan authenticated submission too (outbound spam and malware). */
   scanSubmission: boolean;
+  /** Spam messages a user may submit within an hour before their sending is paused. */
+  outboundSpamLimit: number;
+  /** Mail each user with held messages a digest of them, at most daily. */
+  quarantineDigest: boolean;
   /** How long quarantined messages are kept. */
   quarantineRetentionMs: number;
 }
@@ -630,6 +636,8 @@ export function filteringSettings(section: FileConfig['filtering']): FilteringSe
     ),
     malware: section?.malware ?? 'reject',
     scanSubmission: section?.scan_submission ?? true,
+    outboundSpamLimit: section?.outbound_spam_limit ?? 3,
+    quarantineDigest: section?.quarantine_digest ?? true,
     quarantineRetentionMs: section?.quarantine_retention ?? 30 * 86_400_000,
   };
 }

@@ -38,9 +38,21 @@ export interface SenderListTable {
   created_at: number;
 }
 
+export interface OutboundSpamTable {
+  principal_id: number;
+  tenant_id: number;
+  /** Spam verdicts on the user's submitted mail since first_strike_at (within an hour). */
+  strikes: number;
+  first_strike_at: number;
+  last_detail: string;
+  /** Set when sending was paused; cleared by `holdfast senders resume`. */
+  paused_at: number | null;
+}
+
 export type FilterTables = {
   quarantine: QuarantineTable;
   sender_lists: SenderListTable;
+  outbound_spam: OutboundSpamTable;
 };
 
 export type FilterDb = Kysely<Database & FilterTables>;

@@ -4,11 +4,14 @@
 // (verdict.ts). Only sockets are waited on: the event loop stays free while the scanners work.
 import type { Kysely } from 'kysely';
 import type { FilteringSettings } from '../config/schema.ts';
+import type { Directory } from '../directory/directory.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../store/schema.ts';
 import { ClamdClient } from './clamd-client.ts';
 import { RspamdClient, type ScanEnvelope } from './rspamd-client.ts';
+import { recordOutboundSpam, sendingPaused } from './outbound-spam.ts';
 import { expireQuarantine } from './quarantine.ts';
+import { digestsDue, digestText, markNotified } from './quarantine-digest.ts';
 import { listVerdict } from './sender-lists.ts';
 import {
   disposition,
@@ -40,9 +43,20 @@ export interface FilterDeps {
   db: Kysely<Database>;
   /** A tenant's name, for its quarantine_score. */
   tenantName(tenantId: number): Promise<string>;
+  /** Who is told of a paused sender: the tenant's administrators and the global ones. */
+  directory?: Pick<Directory, 'administrators'>;
+  /** Sends the server's own mail to local mailboxes (digests, alerts); without it none is sent. */
+  sendNotice?: (notice: {
+    to: { address: string; tenantId: number }[];
+    subject: string;
+    text: string;
+  }) => Promise<void>;
   log?: Logger;
   now(): number;
 }
+
+/** rspamd's actions that make a submitted message a strike against its sender. */
+const outboundSpamActions = new Set(['reject', 'soft reject', 'add header', 'rewrite subject']);
 
 /** How often a node deletes quarantined messages past their retention (every node may; it is idempotent). */
 const expiryEveryMs = 3_600_000;
@@ -77,7 +91,7 @@ export class MessageFilter {
    * message), or undefined when it is larger than max_scan_size.
    */
   async scan(content: Buffer | undefined, envelope: ScanEnvelope): Promise<ScanOutcome> {
-    this.expireQuarantine();
+    this.housekeeping();
     const outcome: ScanOutcome = { notScanned: [] };
     if (!content) {
       outcome.notScanned.push({
@@ -119,15 +133,74 @@ export class MessageFilter {
     return { refusal, header: scanHeader(outcome), dispositions, outcome };
   }
 
-  /** Retention, kept by the nodes that quarantine: at most hourly, never waited for by a scan. */
-  private expireQuarantine() {
+  /**
+   * A submitted message's verdict against its sender: spam is a strike, and the strike that reaches
+   * outbound_spam_limit within an hour pauses the user's sending and alerts the administrators.
+   */
+  async judgeSender(sender: { principalId: number; tenantId: number; address: string }, outcome: ScanOutcome) {
+    const spam = outcome.spam;
+    if (!spam || !outboundSpamActions.has(spam.action)) return;
+    const detail = `rspamd: ${spam.action}, score ${spam.score}`;
+    const { paused, strikes } = await recordOutboundSpam(
+      this.deps.db,
+      sender,
+      detail,
+      this.settings.outboundSpamLimit,
+      this.deps.now(),
+    );
+    this.deps.log?.warn({ user: sender.address, strikes, detail, paused }, 'filtering: a user submitted spam');
+    if (!paused || !this.deps.sendNotice || !this.deps.directory) return;
+    const admins = [
+      ...(await this.deps.directory.administrators(sender.tenantId)),
+      ...(await this.deps.directory.administrators(null)),
+    ];
+    const to = [...new Map(admins.map((a) => [a.address, { address: a.address, tenantId: a.tenantId }])).values()];
+    await this.deps
+      .sendNotice({
+        to,
+        subject: `Sending paused for ${sender.address}: it sent spam`,
+        text: [
+          `${sender.address} submitted ${strikes} messages within an hour that the spam filter took for spam`,
+          `(the last: ${detail}). Its sending is paused: further mail it submits is refused with 550 5.7.1.`,
+          'Mail to it is still delivered. If its password may be known to others, change it',
+          `(holdfast user passwd ${sender.address}); then let it send again with:`,
+          '',
+          `  holdfast senders resume ${sender.address}`,
+          '',
+        ].join('\n'),
+      })
+      .catch((error) => this.deps.log?.warn({ err: error }, 'filtering: the alert of a paused sender was not sent'));
+  }
+
+  /** The refusal of a paused user's MAIL FROM, if their sending is paused. */
+  async pausedRefusal(principal: { id: number; address: string }): Promise<string | undefined> {
+    const paused = await sendingPaused(this.deps.db, principal.id);
+    if (!paused) return undefined;
+    return `Sending is paused for ${principal.address} since ${new Date(paused.pausedAt).toISOString()}: its mail was taken for spam; an administrator can resume it`;
+  }
+
+  /**
+   * What the nodes that quarantine keep up, at most hourly and never waited for by a scan: held
+   * messages past their retention are deleted, and users with newly held messages get their digest.
+   * Every node may do it: both are idempotent.
+   */
+  private housekeeping() {
     const now = this.deps.now();
     if (now < this.nextExpiry) return;
     this.nextExpiry = now + expiryEveryMs;
-    expireQuarantine(this.deps.db, now).then(
-      (deleted) => deleted && this.deps.log?.info({ deleted }, 'filtering: expired quarantined messages deleted'),
-      (error) => this.deps.log?.warn({ err: error }, 'filtering: expired quarantined messages could not be deleted'),
-    );
+    (async () => {
+      const deleted = await expireQuarantine(this.deps.db, now);
+      if (deleted) this.deps.log?.info({ deleted }, 'filtering: expired quarantined messages deleted');
+      if (this.settings.quarantineDigest && this.deps.sendNotice) await this.sendDigests(now);
+    })().catch((error) => this.deps.log?.warn({ err: error }, 'filtering: quarantine housekeeping failed'));
+  }
+
+  async sendDigests(now: number) {
+    for (const digest of await digestsDue(this.deps.db, now)) {
+      const { subject, text } = digestText(digest, this.settings.quarantineRetentionMs);
+      await this.deps.sendNotice!({ to: [{ address: digest.recipient, tenantId: digest.tenantId }], subject, text });
+      await markNotified(this.deps.db, digest, now);
+    }
   }
 
   private async quarantineScore(tenantId: number): Promise<number | undefined> {

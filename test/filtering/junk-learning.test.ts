@@ -7,11 +7,13 @@ import { backendNames, skipFor } from '../helpers/backends.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
-import { startEngines } from './scan-engines.ts';
+import { redisAnswers, startEngines } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 const engines = await startEngines();
 after(() => engines.stop());
+const noRedis =
+  !(await redisAnswers()) && "Redis does not answer on 127.0.0.1:6379 (rspamd's Bayes statistics live there)";
 
 describe('what a copy teaches', () => {
   const folder = (name: string, specialUse: string | null = null) => ({ name, special_use: specialUse });
@@ -36,7 +38,7 @@ const words = (seed: string) =>
   Array.from({ length: 60 }, (_, i) => `${seed}${i} word${(i * 7) % 13} text${i % 5}`).join(' ');
 
 for (const name of backendNames) {
-  describe(`learning from IMAP moves on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
+  describe(`learning from IMAP moves on ${name}`, { skip: skipFor(name) || engines.skip || noRedis }, () => {
     let t: TestNode;
     before(async () => {
       t = await startTestNode(name, {

@@ -161,6 +161,9 @@ export class Intake {
     if (!address) throw smtpReply(553, '5.7.1', 'Sender address rejected: a null sender is not allowed on submission');
     await this.checkSendAs(principal, address);
     await this.checkSenderRate(principal);
+    // A user whose mail was taken for spam too often sends nothing until an administrator resumes it.
+    const paused = this.deps.filter?.appliesTo('submission') && (await this.deps.filter.pausedRefusal(principal));
+    if (paused) throw smtpReply(550, '5.7.1', paused);
   }
 
   async rcptTo(sessionId: string, address: string, dsn: { orcpt?: string; notify?: string[] } = {}) {
@@ -444,6 +447,11 @@ export class Intake {
         });
     }
     const plan = await filter.plan(outcome, state.sender ?? '', [...principals.values()]);
+    if (state.info.source === 'submission' && state.principal)
+      await filter.judgeSender(
+        { principalId: state.principal.id, tenantId: state.principal.tenantId, address: state.principal.address },
+        outcome,
+      );
     if (plan.refusal) {
       this.deps.log?.info(
         {

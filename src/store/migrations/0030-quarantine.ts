@@ -1,8 +1,9 @@
 // Spam and malware filtering (docs/filtering.md): messages held in quarantine instead of delivered,
 // one row per recipient mailbox with the reason and score, kept `filtering.quarantine_retention`
-// (30 days) and released into the INBOX or deleted by an administrator; and the allow and block
-// lists of senders (an address or a domain), per tenant (principal_id null) or per user. Both are
-// carried by backups; quarantined contents are kept by the content collector and backed up like
+// (30 days) and released into the INBOX or deleted by an administrator; the allow and block lists
+// of senders (an address or a domain), per tenant (principal_id null) or per user; and users whose
+// submitted mail rspamd took for spam (outbound_spam: strikes within an hour, and when their sending
+// was paused, until an administrator resumes it). All are carried by backups; quarantined contents are kept by the content collector and backed up like
 // messages' (store/content-collector.ts, backup/snapshot-shape.ts).
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.ts';
@@ -40,4 +41,14 @@ export async function up(db: Kysely<any>, dialect: Dialect) {
     .addColumn('created_at', 'bigint', notNull)
     .execute();
   await db.schema.createIndex('sender_lists_sender').on('sender_lists').columns(['tenant_id', 'sender']).execute();
+
+  await db.schema
+    .createTable('outbound_spam')
+    .addColumn('principal_id', 'bigint', (c) => c.primaryKey().references('principals.id').onDelete('cascade'))
+    .addColumn('tenant_id', 'bigint', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+    .addColumn('strikes', 'integer', notNull)
+    .addColumn('first_strike_at', 'bigint', notNull)
+    .addColumn('last_detail', 'text', notNull)
+    .addColumn('paused_at', 'bigint')
+    .execute();
 }
