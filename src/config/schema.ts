@@ -631,7 +631,7 @@ export function filteringSettings(section: FileConfig['filtering']): FilteringSe
     quarantineScore: section?.quarantine_score,
     tenantQuarantineScore: Object.fromEntries(
       Object.entries(section?.tenant ?? {}).flatMap(([name, t]) =>
-        t.quarantine_score === undefined ? [] : [[name, t.quarantine_score]],
+        t.quarantine_score === undefined ? [] : [[name.toLowerCase(), t.quarantine_score]],
       ),
     ),
     malware: section?.malware ?? 'reject',
