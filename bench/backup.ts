@@ -75,9 +75,19 @@ interface Step {
   dovecot?: Timing & { bytes?: number };
 }
 
+// With HOLDFAST_BENCH_PROFILE=1 every holdfast command writes a CPU profile to /tmp/prof, named
+// after its step (backup-create-…, backup-restore-…).
+const profile = (args: string[]) =>
+  process.env.HOLDFAST_BENCH_PROFILE
+    ? [
+        '--cpu-prof',
+        '--cpu-prof-dir=/tmp/prof',
+        `--cpu-prof-name=${args.slice(0, 2).join('-')}-${Date.now()}.cpuprofile`,
+      ]
+    : [];
 const holdfastJob = (env: NodeJS.ProcessEnv, args: string[]): Job => ({
   command: process.execPath,
-  args: [bin, ...args],
+  args: [...profile(args), bin, ...args],
   env,
 });
 

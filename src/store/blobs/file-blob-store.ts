@@ -16,6 +16,26 @@ export class FileBlobStore implements BlobStore {
   ) {}
 
   async put(source: BlobSource): Promise<BlobRef> {
+    return this.write(source, true);
+  }
+
+  /**
+   * Writes a content without waiting for the disk: for a bulk load (a restore) that syncs everything
+   * it wrote at once with syncWritten() before anything may refer to it. Syncing each file and its
+   * directory one after the other left a restore waiting on the disk twice per large content.
+   */
+  async putUnsynced(source: BlobSource): Promise<BlobRef> {
+    return this.write(source, false);
+  }
+
+  /** Puts the files of these contents and their directory entries on disk, several at a time. */
+  async syncWritten(hashes: Iterable<string>, parallel = 16): Promise<void> {
+    const paths = [...hashes].filter(isBlobHash).map((hash) => this.pathOf(hash));
+    await eachAtOnce(paths, parallel, syncPath);
+    await eachAtOnce([...new Set(paths.map((path) => dirname(path)))], parallel, syncPath);
+  }
+
+  private async write(source: BlobSource, sync: boolean): Promise<BlobRef> {
     const tmpDir = join(this.root, 'tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmpPath = join(tmpDir, randomUUID());
@@ -28,7 +48,7 @@ export class FileBlobStore implements BlobStore {
         size += chunk.length;
         await file.write(chunk);
       }
-      await file.sync();
+      if (sync) await file.sync();
     } catch (error) {
       await file.close();
       await rm(tmpPath, { force: true });
@@ -51,7 +71,7 @@ export class FileBlobStore implements BlobStore {
       await utimes(tmpPath, storedAt, storedAt);
       await mkdir(dirname(finalPath), { recursive: true });
       await rename(tmpPath, finalPath);
-      await syncDirectory(dirname(finalPath));
+      if (sync) await syncPath(dirname(finalPath));
     }
     return { hash, size };
   }
@@ -109,12 +129,21 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-// A rename is durable only once the directory entry itself is synced.
-async function syncDirectory(path: string) {
-  const dir = await open(path, 'r');
+// A file's bytes, or a directory's entries (a rename is durable only once its directory is synced).
+async function syncPath(path: string) {
+  const handle = await open(path, 'r');
   try {
-    await dir.sync();
+    await handle.sync();
   } finally {
-    await dir.close();
+    await handle.close();
   }
+}
+
+/** Runs `work` on every item, at most `parallel` at once. */
+async function eachAtOnce<T>(items: T[], parallel: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, lane));
 }
