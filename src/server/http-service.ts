@@ -7,6 +7,7 @@ import { registerClientSetupRoutes } from '../web/client-setup-routes.ts';
 import { registerHealthRoutes } from '../web/health-routes.ts';
 import { registerMetricsRoutes } from '../web/metrics-routes.ts';
 import { registerAdminRoutes } from '../web/admin-routes.ts';
+import { registerQuarantineRoutes } from '../web/quarantine-routes.ts';
 import { registerServiceHealthRoutes } from '../web/service-health-routes.ts';
 import { limitPipelining } from '../web/pipelining-limit.ts';
 import { registerStatusPage } from '../web/status-page.ts';
@@ -70,6 +71,7 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   registerClientSetupRoutes(app, holdfast);
   registerMetricsRoutes(app, holdfast);
   registerAdminRoutes(app, holdfast);
+  registerQuarantineRoutes(app, holdfast);
   registerServiceHealthRoutes(app, holdfast);
   registerStatusPage(app, holdfast);
   registerDavRoutes(app, holdfast, secure, authenticator);

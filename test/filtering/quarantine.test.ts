@@ -43,8 +43,11 @@ for (const name of backendNames) {
       });
       const tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
+      await tenant.addPrincipal({ kind: 'user', address: 'boss@test.example', password, role: 'tenant-admin' });
       await t.node.holdfast.directory.addTenant({ name: 'other' });
-      await (await t.node.holdfast.directory.tenant('other')).addDomain('other.example');
+      const other = await t.node.holdfast.directory.tenant('other');
+      await other.addDomain('other.example');
+      await other.addPrincipal({ kind: 'user', address: 'chief@other.example', password, role: 'tenant-admin' });
     });
     after(() => t?.stop());
 
@@ -86,6 +89,31 @@ for (const name of backendNames) {
       assert.match(shown.stderr + shown.stdout, new RegExp(`no quarantined message ${spam!.id} in this tenant`));
       const released = await holdfast('quarantine', 'release', String(spam!.id), '--tenant', 'other');
       assert.equal(released.code, 1);
+    });
+
+    it('serves the admin API, each tenant administrator their own tenant only', async () => {
+      const api = (user: string, path: string, method = 'GET') =>
+        fetch(`http://127.0.0.1:${t.port('http')}/admin/quarantine${path}`, {
+          method,
+          headers: { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+        });
+      const [spam] = await listQuarantine(t.node.holdfast.store.db, {}, { reason: 'spam' });
+      const own = await (await api('boss@test.example', '')).json();
+      assert.deepEqual(
+        own.value.map((e: { subject: string }) => e.subject),
+        ['held malware', 'held spam'],
+      );
+      assert.deepEqual(await (await api('chief@other.example', '')).json(), { value: [] });
+      const foreign = await api('chief@other.example', `/${spam!.id}`);
+      assert.equal(foreign.status, 404);
+      assert.equal((await api('chief@other.example', `/${spam!.id}/release`, 'POST')).status, 404);
+      assert.equal((await api('chief@other.example', `/${spam!.id}`, 'DELETE')).status, 404);
+      const shown = await (await api('boss@test.example', `/${spam!.id}`)).json();
+      assert.equal(shown.reason, 'spam');
+      const message = await api('boss@test.example', `/${spam!.id}/message`);
+      assert.equal(message.headers.get('content-type'), 'message/rfc822');
+      assert.match(await message.text(), /Subject: held spam/);
+      assert.equal((await api('alice@test.example', '')).status, 403, 'not an administrator');
     });
 
     it('shows why a message was held, and the whole message', async () => {
