@@ -4,16 +4,16 @@
 // tenant: an id from another tenant is not found, as for that tenant's administrators.
 import type { Command } from 'commander';
 import type { Directory } from '../directory/directory.ts';
-import { notFound } from '../errors.ts';
 import {
   deleteQuarantined,
   expireQuarantine,
   listQuarantine,
   quarantined,
   quarantinedText,
+  quarantineScope,
   releaseQuarantined,
+  shownEntry,
   type QuarantineEntry,
-  type QuarantineScope,
 } from '../filtering/quarantine.ts';
 import { pausedSenders, resumeSending } from '../filtering/outbound-spam.ts';
 import { addListEntry, listEntries, removeListEntry, type ListName } from '../filtering/sender-lists.ts';
@@ -21,20 +21,8 @@ import { principalById } from '../directory/principal.ts';
 import { action, type CommandOptions, integerOption, tenantFor, withDirectory } from './context.ts';
 import { print, table, timeText } from './output.ts';
 
-async function scopeOf(directory: Directory, options: CommandOptions): Promise<QuarantineScope> {
-  const scope: QuarantineScope = {};
-  if (options.tenant) scope.tenantId = (await directory.getTenant(options.tenant)).id;
-  if (options.user) {
-    const resolved = await directory.resolveAddress(options.user);
-    if (!resolved || (scope.tenantId !== undefined && resolved.tenantId !== scope.tenantId))
-      throw notFound(
-        'user-not-found',
-        `no user ${options.user}${options.tenant ? ` in tenant ${options.tenant}` : ''}`,
-      );
-    scope.principalId = resolved.principal.id;
-  }
-  return scope;
-}
+const scopeOf = (directory: Directory, options: CommandOptions) =>
+  quarantineScope(directory, { tenant: options.tenant, user: options.user });
 
 function describeEntry(e: QuarantineEntry): string {
   return [
@@ -50,8 +38,6 @@ function describeEntry(e: QuarantineEntry): string {
     `expires:    ${timeText(e.expiresAt)}`,
   ].join('\n');
 }
-
-const entryJson = ({ prefix: _prefix, blobHash: _hash, ...e }: QuarantineEntry) => e;
 
 export function registerQuarantineCommands(program: Command) {
   const quarantine = program
@@ -72,7 +58,7 @@ export function registerQuarantineCommands(program: Command) {
           limit: options.limit,
           reason: options.reason,
         });
-        print(options, entries.map(entryJson), () =>
+        print(options, entries.map(shownEntry), () =>
           entries.length
             ? table(
                 ['ID', 'RECEIVED', 'RECIPIENT', 'SENDER', 'REASON', 'SCORE', 'SUBJECT'],
@@ -104,7 +90,7 @@ export function registerQuarantineCommands(program: Command) {
           process.stdout.write(await quarantinedText(store, entry));
           return;
         }
-        print(options, entryJson(entry), () => describeEntry(entry));
+        print(options, shownEntry(entry), () => describeEntry(entry));
       }),
   );
 

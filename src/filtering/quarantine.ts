@@ -4,7 +4,8 @@
 // as local delivery would put it there) or deletes them; every query can be held to one tenant.
 // Rows expire after `filtering.quarantine_retention` (30 days); their contents are then left to the
 // content collector, which keeps whatever a quarantine row still names.
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { Directory } from '../directory/directory.ts';
 import { principalById } from '../directory/principal.ts';
 import { conflict, notFound } from '../errors.ts';
 import { deliver } from '../mailbox/delivery.ts';
@@ -15,7 +16,7 @@ import { readBlob } from '../store/blobs/blob-store.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { Dialect } from '../store/database.ts';
 import type { Database } from '../store/schema.ts';
-import { filterDb, filterTrx } from './filter-tables.ts';
+import { filterDb, filterTrx, type QuarantineTable } from './filter-tables.ts';
 
 export interface HeldMessage {
   tenantId: number;
@@ -95,6 +96,27 @@ export async function holdMessage(
 export interface QuarantineScope {
   tenantId?: number;
   principalId?: number;
+}
+
+/** The scope a tenant name and a user address ask for; a user of another tenant is not found. */
+export async function quarantineScope(
+  directory: Pick<Directory, 'getTenant' | 'resolveAddress'>,
+  asked: { tenant?: string; user?: string },
+): Promise<QuarantineScope> {
+  const scope: QuarantineScope = {};
+  if (asked.tenant) scope.tenantId = (await directory.getTenant(asked.tenant)).id;
+  if (asked.user) {
+    const resolved = await directory.resolveAddress(asked.user);
+    if (!resolved || (scope.tenantId !== undefined && resolved.tenantId !== scope.tenantId))
+      throw notFound('user-not-found', `no user ${asked.user}${asked.tenant ? ` in tenant ${asked.tenant}` : ''}`);
+    scope.principalId = resolved.principal.id;
+  }
+  return scope;
+}
+
+/** A held message as administrators are shown it (without its stored prefix and content hash). */
+export function shownEntry({ prefix: _prefix, blobHash: _hash, ...entry }: QuarantineEntry) {
+  return entry;
 }
 
 export async function listQuarantine(
@@ -194,24 +216,7 @@ export async function expireQuarantine(db: Kysely<Database>, now: number): Promi
   return Number(result.numDeletedRows);
 }
 
-function toEntry(row: {
-  id: number;
-  tenant_id: number;
-  principal_id: number;
-  recipient: string;
-  sender: string;
-  subject: string | null;
-  message_id: string | null;
-  blob_hash: string;
-  prefix: string;
-  size: number;
-  reason: string;
-  detail: string;
-  score: number | null;
-  client_ip: string;
-  received_at: number;
-  expires_at: number;
-}): QuarantineEntry {
+function toEntry(row: Selectable<QuarantineTable>): QuarantineEntry {
   return {
     id: Number(row.id),
     tenantId: Number(row.tenant_id),

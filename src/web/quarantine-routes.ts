@@ -13,8 +13,9 @@ import {
   listQuarantine,
   quarantined,
   quarantinedText,
+  quarantineScope,
   releaseQuarantined,
-  type QuarantineEntry,
+  shownEntry,
   type QuarantineScope,
 } from '../filtering/quarantine.ts';
 import { errorCodes, requireAdmin } from './admin-auth.ts';
@@ -25,26 +26,18 @@ const wording = {
   body: (status: number, message: string) => ({ error: { code: errorCodes[status], message } }),
 };
 
-const entryJson = ({ prefix: _prefix, blobHash: _hash, ...entry }: QuarantineEntry) => entry;
-
 export function registerQuarantineRoutes(app: FastifyInstance, holdfast: WebContext) {
   /** The administrator's scope, or undefined when the request was refused (the reply is sent). */
   const scopeOf = async (request: FastifyRequest, reply: FastifyReply): Promise<QuarantineScope | undefined> => {
     const admin = await requireAdmin(holdfast, request, reply, wording);
     if (!admin) return undefined;
     const query = request.query as { tenant?: string; user?: string };
-    const tenantName = admin.role === 'tenant-admin' ? admin.tenant : query.tenant;
-    const scope: QuarantineScope = {};
-    if (admin.role === 'tenant-admin' && !tenantName)
+    if (admin.role === 'tenant-admin' && !admin.tenant)
       throw notFound('tenant-not-found', 'no tenant for this administrator');
-    if (tenantName) scope.tenantId = (await holdfast.directory.getTenant(tenantName)).id;
-    if (query.user) {
-      const resolved = await holdfast.directory.resolveAddress(query.user);
-      if (!resolved || (scope.tenantId !== undefined && resolved.tenantId !== scope.tenantId))
-        throw notFound('user-not-found', `no user ${query.user}`);
-      scope.principalId = resolved.principal.id;
-    }
-    return scope;
+    return quarantineScope(holdfast.directory, {
+      tenant: admin.role === 'tenant-admin' ? admin.tenant : query.tenant,
+      user: query.user,
+    });
   };
   const handle =
     (work: (scope: QuarantineScope, id: number, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
@@ -65,12 +58,12 @@ export function registerQuarantineRoutes(app: FastifyInstance, holdfast: WebCont
       const query = request.query as { reason?: string; limit?: string };
       const limit = Math.min(Number(query.limit) || 100, 1000);
       const entries = await listQuarantine(holdfast.store.db, scope, { reason: query.reason, limit });
-      return { value: entries.map(entryJson) };
+      return { value: entries.map(shownEntry) };
     }),
   );
   app.get(
     '/admin/quarantine/:id',
-    handle(async (scope, id) => entryJson(await quarantined(holdfast.store.db, id, scope))),
+    handle(async (scope, id) => shownEntry(await quarantined(holdfast.store.db, id, scope))),
   );
   app.get(
     '/admin/quarantine/:id/message',

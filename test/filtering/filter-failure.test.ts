@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { fileSchema, filteringSettings } from '../../src/config/schema.ts';
 import { checkFilters } from '../../src/health/checks/filter-check.ts';
 import type { ProbeContext } from '../../src/health/checks/probe-context.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { freePort, startEngines } from './scan-engines.ts';
+import { freePort, startEngines, mxClient } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 const engines = await startEngines();
@@ -26,14 +25,6 @@ async function silentServer(): Promise<{ server: Server; port: number; sockets: 
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return { server, port, sockets };
 }
-
-const mx = (t: TestNode) =>
-  nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: t.port('smtp'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
 
 async function nodeWith(filtering: string): Promise<TestNode> {
   const t = await startTestNode('sqlite', { toml: `[filtering]\n${filtering}\n` });
@@ -70,7 +61,7 @@ describe('filtering when a scanner fails', () => {
       `rspamd_url = "http://127.0.0.1:${closedPort}"\nclamd = "127.0.0.1:${silent.port}"\ntimeout = "300ms"`,
     );
     try {
-      const info = await mx(t).sendMail({
+      const info = await mxClient(t).sendMail({
         from: 'friend@remote.example',
         to: 'alice@test.example',
         subject: 'unscanned',
@@ -98,7 +89,12 @@ describe('filtering when a scanner fails', () => {
     const t = await nodeWith(`clamd = "127.0.0.1:${closedPort}"\non_failure = "fail_closed"`);
     try {
       await assert.rejects(
-        mx(t).sendMail({ from: 'friend@remote.example', to: 'alice@test.example', subject: 'deferred', text: 'hi' }),
+        mxClient(t).sendMail({
+          from: 'friend@remote.example',
+          to: 'alice@test.example',
+          subject: 'deferred',
+          text: 'hi',
+        }),
         (error: Error & { response?: string }) => {
           assert.equal(
             error.response,

@@ -3,26 +3,24 @@
 // threshold, malware refused by signature, allow and block lists; on SQLite and PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { addListEntry } from '../../src/filtering/sender-lists.ts';
 import { activateScript, putScript } from '../../src/sieve/sieve-scripts.ts';
 import { listQuarantine } from '../../src/filtering/quarantine.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { eicarAttachment, eicarSignature, gtubeAddHeader, gtubeReject, startEngines } from './scan-engines.ts';
+import {
+  eicarAttachment,
+  eicarSignature,
+  gtubeAddHeader,
+  gtubeReject,
+  startEngines,
+  mxClient,
+} from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 // Started once for the file (both backends use them); a daemon that does not come up skips the tests.
 const engines = await startEngines();
 after(() => engines.stop());
-
-const mx = (t: TestNode) =>
-  nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: t.port('smtp'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
 
 for (const name of backendNames) {
   describe(`spam and malware filtering at intake on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
@@ -52,7 +50,7 @@ for (const name of backendNames) {
     after(() => t?.stop());
 
     it('delivers clean mail to the INBOX with what the scanners said', async () => {
-      const info = await mx(t).sendMail({
+      const info = await mxClient(t).sendMail({
         from: 'friend@remote.example',
         to: 'alice@test.example',
         subject: 'clean one',
@@ -70,7 +68,12 @@ for (const name of backendNames) {
 
     it("refuses what rspamd rejects with 550 5.7.1 and rspamd's reason", async () => {
       await assert.rejects(
-        mx(t).sendMail({ from: 'spammer@remote.example', to: 'alice@test.example', subject: 'buy', text: gtubeReject }),
+        mxClient(t).sendMail({
+          from: 'spammer@remote.example',
+          to: 'alice@test.example',
+          subject: 'buy',
+          text: gtubeReject,
+        }),
         (error: Error & { response?: string }) => {
           assert.match(error.response ?? '', /^550 5\.7\.1 Message rejected as spam \(score [\d.]+\): Gtube pattern/);
           return true;
@@ -80,7 +83,7 @@ for (const name of backendNames) {
 
     it('defers a soft reject with 451 4.7.1', async () => {
       await assert.rejects(
-        mx(t).sendMail({
+        mxClient(t).sendMail({
           from: 'bulk@remote.example',
           to: 'alice@test.example',
           subject: 'later',
@@ -95,7 +98,7 @@ for (const name of backendNames) {
     });
 
     it('delivers "add header" spam to Junk with $Junk', async () => {
-      await mx(t).sendMail({
+      await mxClient(t).sendMail({
         from: 'ads@remote.example',
         to: 'bob@test.example',
         subject: 'offer',
@@ -122,7 +125,7 @@ for (const name of backendNames) {
         Date.now(),
       );
       await activateScript(db, carol.id, 'rules', Date.now());
-      await mx(t).sendMail({
+      await mxClient(t).sendMail({
         from: 'ads@remote.example',
         to: 'carol@test.example',
         subject: 'sieve keeps',
@@ -138,7 +141,7 @@ for (const name of backendNames) {
     });
 
     it("quarantines by each recipient's tenant threshold", async () => {
-      await mx(t).sendMail({
+      await mxClient(t).sendMail({
         from: 'promo@remote.example',
         to: ['alice@test.example', 'sam@strict.example'],
         subject: 'scored nine',
@@ -163,7 +166,7 @@ for (const name of backendNames) {
 
     it('refuses malware with 554 5.7.1 naming the signature (EICAR)', async () => {
       await assert.rejects(
-        mx(t).sendMail({
+        mxClient(t).sendMail({
           from: 'worm@remote.example',
           to: 'alice@test.example',
           subject: 'invoice',
@@ -193,7 +196,7 @@ for (const name of backendNames) {
         Date.now(),
       );
       // rspamd would reject this; bob allows the sender's domain, so it is his INBOX's.
-      await mx(t).sendMail({
+      await mxClient(t).sendMail({
         from: 'news@partner.example',
         to: 'bob@test.example',
         subject: 'allowed',
@@ -204,7 +207,7 @@ for (const name of backendNames) {
         'the allowed message in the INBOX',
       );
       // Clean by rspamd, but bob blocked the sender: Junk.
-      await mx(t).sendMail({
+      await mxClient(t).sendMail({
         from: 'pest@remote.example',
         to: 'bob@test.example',
         subject: 'blocked',

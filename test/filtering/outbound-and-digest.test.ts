@@ -4,7 +4,6 @@
 // backends, a real rspamd.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { MessageFilter } from '../../src/filtering/message-filter.ts';
 import { pausedSenders } from '../../src/filtering/outbound-spam.ts';
 import { createNoticeSender } from '../../src/flow/intake/notice-mail.ts';
@@ -12,7 +11,7 @@ import { backendNames, skipFor } from '../helpers/backends.ts';
 import { cliOn, loopbackEnv } from '../helpers/cli.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
-import { gtubeAddHeader, startEngines } from './scan-engines.ts';
+import { gtubeAddHeader, startEngines, mxClient } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 const engines = await startEngines();
@@ -73,12 +72,7 @@ for (const name of backendNames) {
     });
 
     it('mails each user with held messages a digest, at most daily', async () => {
-      const mx = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: t.port('smtp'),
-        secure: false,
-        tls: { rejectUnauthorized: false },
-      });
+      const mx = mxClient(t);
       await mx.sendMail({
         from: 'ads@remote.example',
         to: 'bob@test.example',

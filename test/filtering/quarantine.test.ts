@@ -4,13 +4,12 @@
 // scoping (another tenant's id is not found), and retention.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import nodemailer from 'nodemailer';
 import { expireQuarantine, listQuarantine } from '../../src/filtering/quarantine.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { cliOn, loopbackEnv } from '../helpers/cli.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { eicarAttachment, gtubeAddHeader, startEngines } from './scan-engines.ts';
+import { eicarAttachment, gtubeAddHeader, startEngines, mxClient } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 const engines = await startEngines();
@@ -22,13 +21,7 @@ for (const name of backendNames) {
     const { holdfast, json } = cliOn(() =>
       loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl }),
     );
-    const mx = () =>
-      nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: t.port('smtp'),
-        secure: false,
-        tls: { rejectUnauthorized: false },
-      });
+    const mx = () => mxClient(t);
 
     before(async () => {
       t = await startTestNode(name, {

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import nodemailer from 'nodemailer';
 
 const rspamdBinary = '/usr/bin/rspamd';
 const clamdBinary = '/usr/sbin/clamd';
@@ -256,4 +257,14 @@ export async function startEngines(): Promise<Engines> {
   const failed = [rspamd, clamd].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
   if (failed) engines.skip = `the scanners did not start: ${(failed.reason as Error).message}`;
   return engines;
+}
+
+/** An SMTP client to a node's port 25, as another mail server connects (the test certificate is self-signed). */
+export function mxClient(node: { port(name: string): number }) {
+  return nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: node.port('smtp'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
 }
