@@ -1,9 +1,10 @@
 // Email/query (RFC 8621 4.4): the messages of the principal's folders, from the folder index IMAP's
 // SELECT and SEARCH read (kept up to date by MODSEQ), filtered with SEARCH's own header and body
 // text tests (the header condition also reads the lines Holdfast added on receipt, which Email/get
-// shows as part of the header: message-prefixes.ts), sorted by any of RFC 8621's sort properties (email-sort.ts). collapseThreads keeps the first Email of each thread in that
-// order; the thread keyword filters look at every Email of the thread in the account (the folder
-// indexes of all its folders, read only when a filter asks).
+// shows as part of the header: message-prefixes.ts), sorted by any of RFC 8621's sort properties
+// (email-sort.ts). collapseThreads keeps the first Email of each thread in that order; the thread
+// keyword filters look at every Email of the thread in the account (the folder indexes of all its
+// folders, read only when a filter asks).
 //
 // The common query — one Mailbox (inMailbox), perhaps with keyword conditions, by receivedAt — is
 // read from the folder index's arrival order (INTERNALDATE, then UID) without sorting or copying:
@@ -198,16 +199,9 @@ async function prefixMatches(
   }
   const found = new Set<Candidate>();
   for (const [folderId, list] of byFolder) {
-    const prefixes = await prefixesNaming(
-      context.mail,
-      folderId,
-      list.map((c) => c.message.uid),
-      name,
-    );
-    for (const c of list) {
-      const prefix = prefixes.get(c.message.uid);
-      if (prefix !== undefined && test(prefixHeaders(prefix))) found.add(c);
-    }
+    const byUid = new Map(list.map((c) => [c.message.uid, c]));
+    for await (const batch of prefixesNaming(context.mail, folderId, [...byUid.keys()], name))
+      for (const { uid, prefix } of batch) if (test(prefixHeaders(prefix))) found.add(byUid.get(uid)!);
   }
   return found;
 }
