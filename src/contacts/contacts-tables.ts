@@ -71,5 +71,13 @@ export type CardRow = Selectable<CardTable>;
 export function contactsDb(db: Transaction<Database>): Transaction<ContactsDatabase>;
 export function contactsDb(db: Kysely<Database>): Kysely<ContactsDatabase>;
 export function contactsDb(db: Kysely<Database>): Kysely<ContactsDatabase> {
-  return db.withTables<ContactsTables>() as Kysely<ContactsDatabase>;
+  // withTables makes a new Kysely object each time: one per database or transaction is kept.
+  let typed = typedViews.get(db);
+  if (!typed) {
+    typed = db.withTables<ContactsTables>() as Kysely<ContactsDatabase>;
+    typedViews.set(db, typed);
+  }
+  return typed;
 }
+
+const typedViews = new WeakMap<Kysely<Database>, Kysely<ContactsDatabase>>();

@@ -5,6 +5,7 @@
 // kept cards up to date before the address book is read, writing only what differs (one
 // transaction, and none when nothing changed). Only the tenant's own principals are read.
 import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import ICAL from 'ical.js';
 import type { Kysely } from 'kysely';
 import { objectEtag } from '../calendar/calendars.ts';
@@ -15,6 +16,11 @@ import type { Database } from '../store/schema.ts';
 import { directoryBook, removeCard, writeCard } from './address-books.ts';
 import { contactsDb, type AddressBookRow } from './contacts-tables.ts';
 import { parseCard } from './vcard.ts';
+
+/** Cards generated between two turns of the event loop. */
+const cardsPerSlice = 100;
+/** Cards written in one transaction (on SQLite a transaction holds the thread from start to end). */
+const cardsPerTransaction = 25;
 
 interface DirectoryCard {
   uri: string;
@@ -52,7 +58,8 @@ export async function directoryCards(db: Kysely<Database>, tenantId: number): Pr
     for (const alias of aliases.get(principal.address) ?? []) byAddress.set(alias, principal);
   }
   const cards: DirectoryCard[] = [];
-  for (const principal of principals) {
+  for (const [at, principal] of principals.entries()) {
+    if (at > 0 && at % cardsPerSlice === 0) await nextTurn();
     const members = principal.kind === 'group' ? await directory.membersOf(principal.address) : [];
     cards.push({
       uri: directoryCardUri(principal),
@@ -111,32 +118,68 @@ export async function refreshDirectoryBook(
   const book = await directoryBook(db, tenantId, now);
   const wanted = await directoryCards(db, tenantId);
   const stored = await storedEtags(db, book.id);
-  const changed = wanted.filter((card) => stored.get(card.uri) !== objectEtag(card.data));
+  const changed: DirectoryCard[] = [];
+  for (const [at, card] of wanted.entries()) {
+    if (at > 0 && at % (cardsPerSlice * 10) === 0) await nextTurn();
+    if (stored.get(card.uri) !== objectEtag(card.data)) changed.push(card);
+  }
   const wantedUris = new Set(wanted.map((c) => c.uri));
   const gone = [...stored.keys()].filter((uri) => !wantedUris.has(uri));
-  if (changed.length === 0 && gone.length === 0) return book;
-  await groupCommit(db, async (transaction) => {
-    const trx = contactsDb(transaction);
-    // Taking the address book's row first serialises refreshes: the second finds the first's cards.
-    await trx
-      .updateTable('address_books')
-      .set((eb) => ({ sync_seq: eb.ref('sync_seq') }))
-      .where('id', '=', book.id)
-      .execute();
-    const current = await storedEtags(transaction, book.id);
-    for (const card of changed)
-      if (current.get(card.uri) !== objectEtag(card.data))
-        await writeCard(trx, book, card.uri, card.data, parseCard(card.data), {}, now);
-    for (const uri of gone) if (current.has(uri)) await removeCard(trx, book, uri, {});
-  });
-  return (await directoryBook(db, tenantId, now)) ?? book;
+  // A slice of changes per transaction, the event loop free in between (SQLite runs a transaction
+  // on the one thread from start to end).
+  for (let at = 0; at < changed.length || (at === 0 && gone.length); at += cardsPerTransaction) {
+    if (at > 0) await nextTurn();
+    const slice = changed.slice(at, at + cardsPerTransaction);
+    const removals = at === 0 ? gone : [];
+    await groupCommit(db, async (transaction) => {
+      const trx = contactsDb(transaction);
+      // Taking the address book's row first serialises refreshes: the second finds the first's cards.
+      await trx
+        .updateTable('address_books')
+        .set((eb) => ({ sync_seq: eb.ref('sync_seq') }))
+        .where('id', '=', book.id)
+        .execute();
+      const current = await storedEtags(transaction, book.id, [...slice.map((c) => c.uri), ...removals]);
+      for (const card of slice)
+        if (current.get(card.uri) !== objectEtag(card.data))
+          await writeCard(trx, book, card.uri, card.data, parseCard(card.data), {}, now);
+      for (const uri of removals) if (current.has(uri)) await removeCard(trx, book, uri, {});
+    });
+  }
+  return changed.length || gone.length ? directoryBook(db, tenantId, now) : book;
 }
 
-async function storedEtags(db: Kysely<Database>, addressBookId: number): Promise<Map<string, string>> {
-  const rows = await contactsDb(db)
+/**
+ * When each tenant's directory address book was last brought up to date, so that it is done at
+ * most once per `maxAgeMs` however often clients ask: a directory of thousands costs its
+ * generation each time. A change in the directory shows in the address book within that time.
+ * One per server, made where the CardDAV routes are.
+ */
+export class DirectoryBooks {
+  private readonly refreshed = new Map<number, number>();
+
+  constructor(private readonly maxAgeMs = directoryMaxAgeMs) {}
+
+  async current(db: Kysely<Database>, tenantId: number, now: number): Promise<AddressBookRow> {
+    const last = this.refreshed.get(tenantId);
+    if (last !== undefined && now - last < this.maxAgeMs && now >= last) return directoryBook(db, tenantId, now);
+    const book = await refreshDirectoryBook(db, tenantId, now);
+    this.refreshed.set(tenantId, now);
+    return book;
+  }
+}
+
+/** How stale the directory address book may be: a new colleague shows within this time. */
+export const directoryMaxAgeMs = 60_000;
+
+/** The ETags of the directory's cards: all, or those with the names given. */
+async function storedEtags(db: Kysely<Database>, addressBookId: number, uris?: string[]): Promise<Map<string, string>> {
+  if (uris?.length === 0) return new Map();
+  let query = contactsDb(db)
     .selectFrom('address_book_cards')
     .select(['uri', 'etag'])
-    .where('address_book_id', '=', addressBookId)
-    .execute();
+    .where('address_book_id', '=', addressBookId);
+  if (uris) query = query.where('uri', 'in', uris);
+  const rows = await query.execute();
   return new Map(rows.map((r) => [r.uri, r.etag]));
 }

@@ -10,7 +10,7 @@ import {
   child,
   childrenNamed,
   dav,
-  multistatus,
+  multistatusInSlices,
   node,
   statusResponse,
   type XmlElement,
@@ -50,10 +50,8 @@ export async function syncCollectionBody<Row extends { uri: string }>(
   const tokenText = child(root, dav('sync-token'))?.text.trim() ?? '';
   const { collection } = source;
   const current = syncToken(collection);
-  let responses: XmlNode[];
-  if (!tokenText) {
-    responses = (await source.all()).map((row) => source.response(row));
-  } else {
+  if (!tokenText) return multistatusInSlices(await source.all(), source.response, [node(dav('sync-token'), current)]);
+  {
     const since = parseSyncToken(tokenText);
     if (since === undefined || since > collection.sync_seq || since < Number(collection.sync_floor)) {
       throw new HoldfastError(
@@ -63,21 +61,23 @@ export async function syncCollectionBody<Row extends { uri: string }>(
       );
     }
     const { changed, deleted } = await source.changesSince(since);
-    responses = [
-      ...(await source.members(changed)).map((row) => source.response(row)),
-      ...deleted.map((uri) => statusResponse(objectHref(source.href, uri), 404)),
-    ];
+    const members: (Row | string)[] = [...(await source.members(changed)), ...deleted];
+    return multistatusInSlices(
+      members,
+      (member) =>
+        typeof member === 'string' ? statusResponse(objectHref(source.href, member), 404) : source.response(member),
+      [node(dav('sync-token'), current)],
+    );
   }
-  return multistatus(responses, [node(dav('sync-token'), current)]);
 }
 
-/** The responses of a multiget: each href's member, or 404 for an href that names none. */
-export async function multigetResponses<Row extends { uri: string }>(
+/** The multistatus body of a multiget: each href's member, or 404 for an href that names none. */
+export async function multigetBody<Row extends { uri: string }>(
   root: XmlElement,
   collectionHref: string,
   members: (uris: string[]) => Promise<Row[]>,
   response: (row: Row) => XmlNode,
-): Promise<XmlNode[]> {
+): Promise<string> {
   const hrefs = childrenNamed(root, dav('href')).map((h) => h.text.trim());
   const names = new Map<string, string>();
   for (const href of hrefs) {
@@ -85,7 +85,7 @@ export async function multigetResponses<Row extends { uri: string }>(
     if (uri !== undefined) names.set(href, uri);
   }
   const rows = new Map((await members([...new Set(names.values())])).map((row) => [row.uri, row]));
-  return hrefs.map((href) => {
+  return multistatusInSlices(hrefs, (href) => {
     const row = rows.get(names.get(href) ?? '');
     return row ? response(row) : statusResponse(href, 404);
   });

@@ -58,7 +58,8 @@ export async function handleDav(context: DavContext, request: DavRequest): Promi
     if (isCardPath(request.path)) {
       const cardHandler = cardHandlers[request.method];
       if (!cardHandler) throw forbidden('need-privileges', `${request.method} is not answered on address books`);
-      return await cardHandler(context, await resolveCard(resolveContext, request.path), request);
+      const resource = await resolveCard({ ...resolveContext, directoryBooks: context.directoryBooks }, request.path);
+      return await cardHandler(context, resource, request);
     }
     const resource = await resolve(resolveContext, request.path);
     return await handler(context, resource, request);

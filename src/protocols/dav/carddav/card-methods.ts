@@ -2,6 +2,7 @@
 // PROPFIND, PROPPATCH, address book creation by extended MKCOL (RFC 5689), DELETE of address books,
 // and REPORT addressbook-query (§8.6), addressbook-multiget (§8.7) and sync-collection (RFC 6578).
 // The directory address book is read-only: every change to it is refused with 403.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { dropAddressBookGrant } from '../../../contacts/address-book-access.ts';
 import {
   cardChangesSince,
@@ -20,7 +21,7 @@ import {
 import { matchesCardFilter } from '../../../contacts/card-query.ts';
 import type { CardRow } from '../../../contacts/contacts-tables.ts';
 import { conflict, forbidden, HoldfastError, notFound } from '../../../errors.ts';
-import { multigetResponses, syncCollectionBody } from '../collection-reports.ts';
+import { multigetBody, syncCollectionBody } from '../collection-reports.ts';
 import { objectHref } from '../dav-resources.ts';
 import { xmlReply, type DavContext, type DavReply, type DavRequest } from '../dav-reply.ts';
 import { propertyRequest, type PropertyRequest } from '../methods/propfind.ts';
@@ -34,6 +35,7 @@ import {
   displayName,
   expectRoot,
   multistatus,
+  multistatusInSlices,
   node,
   parseXml,
   propstatResponse,
@@ -50,6 +52,9 @@ import {
   writableAddressBookProperties,
 } from './card-properties.ts';
 import { addressBooksInHome, type CardResource } from './card-resources.ts';
+
+/** Cards an addressbook-query filters between two turns of the event loop. */
+const cardsPerSlice = 500;
 
 export type CardMethodHandler = (context: DavContext, resource: CardResource, request: DavRequest) => Promise<DavReply>;
 
@@ -180,10 +185,11 @@ const handlePropfind: CardMethodHandler = async (context, resource, request) => 
     }
     case 'address-book': {
       const rows = depth === 0 ? [] : await listCards(context.db, resource.book.id);
-      return xmlReply(
-        207,
-        multistatus([describe(resource), ...rows.map((row) => cardResponse(context, resource, row, wanted))]),
+      const members: (CardRow | undefined)[] = [undefined, ...rows];
+      const body = await multistatusInSlices(members, (row) =>
+        row ? cardResponse(context, resource, row, wanted) : describe(resource),
       );
+      return xmlReply(207, body);
     }
     case 'card-home': {
       const books = depth === 0 ? [] : await addressBooksInHome({ ...context, now: context.now() }, resource);
@@ -315,9 +321,7 @@ const handleReport: CardMethodHandler = async (context, resource, request) => {
     case carddav('addressbook-multiget'):
       return xmlReply(
         207,
-        multistatus(
-          await multigetResponses(root, resource.href, (uris) => getCards(context.db, book.id, uris), respond),
-        ),
+        await multigetBody(root, resource.href, (uris) => getCards(context.db, book.id, uris), respond),
       );
     case dav('sync-collection'):
       return xmlReply(
@@ -355,28 +359,30 @@ async function addressBookQuery(
 ) {
   const filter = parseCardFilter(child(root, carddav('filter')));
   const limit = Math.min(parseLimit(root) ?? maxQueryResults, maxQueryResults);
-  // The filter reads each card's stored properties; only the matches' text is read afterwards.
+  // The filter reads each card's stored properties; only the matches' text is read afterwards. The
+  // event loop is let go between slices, so a large address book does not hold the thread.
   const matches: string[] = [];
   let truncated = false;
-  for (const row of await listCardIndex(context.db, resource.book.id)) {
+  const index = await listCardIndex(context.db, resource.book.id);
+  for (let at = 0; at < index.length && !truncated; at++) {
+    if (at > 0 && at % cardsPerSlice === 0) await nextTurn();
+    const row = index[at]!;
     if (!matchesCardFilter(storedProperties(row), filter)) continue;
-    if (matches.length === limit) {
-      truncated = true;
-      break;
-    }
-    matches.push(row.uri);
+    if (matches.length === limit) truncated = true;
+    else matches.push(row.uri);
   }
   const rows = await getCards(context.db, resource.book.id, matches);
-  const responses = rows.map((row) => cardResponse(context, resource, row, wanted));
   // More matches than the limit: the request-URI is answered 507 (RFC 6352 §8.6.1).
-  if (truncated)
-    responses.push(
-      node(dav('response'), [
-        ...statusResponse(resource.href, 507).children!,
-        node(dav('error'), [node(dav('number-of-matches-within-limits'))]),
-      ]),
-    );
-  return xmlReply(207, multistatus(responses));
+  const overLimit = truncated
+    ? [
+        node(dav('response'), [
+          ...statusResponse(resource.href, 507).children!,
+          node(dav('error'), [node(dav('number-of-matches-within-limits'))]),
+        ]),
+      ]
+    : [];
+  const body = await multistatusInSlices(rows, (row) => cardResponse(context, resource, row, wanted), overLimit);
+  return xmlReply(207, body);
 }
 
 export const cardHandlers: Record<string, CardMethodHandler> = {

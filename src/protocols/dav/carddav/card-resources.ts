@@ -20,7 +20,7 @@ import {
   listAddressBooks,
 } from '../../../contacts/address-books.ts';
 import type { AddressBookRow } from '../../../contacts/contacts-tables.ts';
-import { refreshDirectoryBook } from '../../../contacts/directory-cards.ts';
+import type { DirectoryBooks } from '../../../contacts/directory-cards.ts';
 import { principalById, type Principal } from '../../../directory/principal.ts';
 import {
   addressBookHomeHref,
@@ -54,7 +54,12 @@ const area = `${davRoot}addressbooks/`;
 /** Whether a request path is CardDAV's (under /dav/addressbooks/). */
 export const isCardPath = (path: string) => path === area.slice(0, -1) || path.startsWith(area);
 
-export async function resolveCard(context: ResolveContext, path: string): Promise<CardResource> {
+/** What resolving a CardDAV path reads: the store, the viewer, and the directory books kept current. */
+export interface CardResolveContext extends ResolveContext {
+  directoryBooks: DirectoryBooks;
+}
+
+export async function resolveCard(context: CardResolveContext, path: string): Promise<CardResource> {
   const decoded = path.split('/').filter(Boolean).map(decodeSegment);
   if (decoded.some((part) => part === undefined)) return { kind: 'missing', href: path };
   const [, , address, bookUri, cardUri, ...rest] = decoded as string[];
@@ -75,11 +80,13 @@ export async function resolveCard(context: ResolveContext, path: string): Promis
 }
 
 /** An address book of the home's owner, the directory, or one shared into the viewer's own home. */
-async function bookInHome(context: ResolveContext, owner: Principal, uri: string): Promise<BookInHome | undefined> {
+async function bookInHome(context: CardResolveContext, owner: Principal, uri: string): Promise<BookInHome | undefined> {
   const { db, viewer } = context;
   const own = owner.id === viewer.id;
   if (uri === directoryAddressBook.uri)
-    return own ? { book: await refreshDirectoryBook(db, viewer.tenantId, context.now), right: 'read' } : undefined;
+    return own
+      ? { book: await context.directoryBooks.current(db, viewer.tenantId, context.now), right: 'read' }
+      : undefined;
   let book: AddressBookRow | undefined;
   let sharedBy: string | undefined;
   const sharedId = /^shared-(\d+)$/.exec(uri);
@@ -101,7 +108,7 @@ async function bookInHome(context: ResolveContext, owner: Principal, uri: string
 /** The address books a home lists to the viewer: in their own home their own, the directory and
  * those shared with them; in someone else's, only the ones the viewer has rights on. */
 export async function addressBooksInHome(
-  context: ResolveContext,
+  context: CardResolveContext,
   home: Extract<CardResource, { kind: 'card-home' }>,
 ): Promise<CardResource[]> {
   const { principal } = home;
@@ -123,7 +130,7 @@ export async function addressBooksInHome(
       kind: 'address-book',
       href: addressBookHref(principal.address, directoryAddressBook.uri),
       principal,
-      book: await refreshDirectoryBook(db, viewer.tenantId, context.now),
+      book: await context.directoryBooks.current(db, viewer.tenantId, context.now),
       right: 'read',
     });
     for (const shared of await addressBooksSharedWith(db, viewer)) {

@@ -14,7 +14,7 @@ import { busyPeriods, freeBusyCalendar } from '../../../calendar/free-busy.ts';
 import { overlaps } from '../../../calendar/recurrence.ts';
 import { principalById } from '../../../directory/principal.ts';
 import { HoldfastError, invalid } from '../../../errors.ts';
-import { multigetResponses, syncCollectionBody } from '../collection-reports.ts';
+import { multigetBody, syncCollectionBody } from '../collection-reports.ts';
 import { parseFilter, timeRange } from '../calendar-filter-xml.ts';
 import {
   InstanceAllowance,
@@ -123,13 +123,13 @@ function isSimpleRangeQuery(filter: ComponentFilter): boolean {
 
 async function calendarMultiget(context: DavContext, resource: CalendarResource, root: XmlElement) {
   const { wanted, expand } = reportProperties(root);
-  const responses = await multigetResponses(
+  const body = await multigetBody(
     root,
     resource.href,
     (uris) => getObjects(context.db, resource.calendar.id, uris),
     (row) => objectResponse(context, resource, row, wanted, expand),
   );
-  return xmlReply(207, multistatus(responses));
+  return xmlReply(207, body);
 }
 
 async function syncCollection(context: DavContext, resource: CalendarResource, root: XmlElement) {

@@ -136,23 +136,49 @@ export function writeXml(root: XmlNode): string {
   const declarations = Object.entries(prefixes)
     .map(([prefix, uri]) => ` xmlns:${prefix}="${uri}"`)
     .join('');
-  return `<?xml version="1.0" encoding="utf-8"?>\n${writeNode(root, declarations)}`;
+  const out: string[] = ['<?xml version="1.0" encoding="utf-8"?>\n'];
+  writeNode(root, out, declarations);
+  return out.join('');
 }
 
-function writeNode(xml: XmlNode, declarations = ''): string {
-  const { namespace, local } = splitName(xml.name);
+/** How an element name is written: its tag, and the declaration a namespace without a prefix needs. */
+interface WrittenName {
+  tag: string;
+  declaration: string;
+}
+
+/** Names repeat in every response of a multistatus: each is worked out once per process. */
+const writtenNames = new Map<string, WrittenName>();
+const maxWrittenNames = 1000;
+
+function writtenName(clark: string): WrittenName {
+  let written = writtenNames.get(clark);
+  if (written) return written;
+  const { namespace, local } = splitName(clark);
   const prefix = Object.entries(prefixes).find(([, uri]) => uri === namespace)?.[0];
-  let tag: string;
-  let extra = declarations;
-  if (prefix) tag = `${prefix}:${local}`;
-  else if (namespace) {
-    tag = `x:${local}`;
-    extra += ` xmlns:x="${escapeAttribute(namespace)}"`;
-  } else tag = local;
-  for (const [name, value] of Object.entries(xml.attributes ?? {})) extra += ` ${name}="${escapeAttribute(value)}"`;
-  if (xml.text !== undefined && xml.text !== '') return `<${tag}${extra}>${escapeXml(xml.text)}</${tag}>`;
-  if (!xml.children?.length) return `<${tag}${extra}/>`;
-  return `<${tag}${extra}>${xml.children.map((c) => writeNode(c)).join('')}</${tag}>`;
+  if (prefix) written = { tag: `${prefix}:${local}`, declaration: '' };
+  else if (namespace) written = { tag: `x:${local}`, declaration: ` xmlns:x="${escapeAttribute(namespace)}"` };
+  else written = { tag: local, declaration: '' };
+  // Clients name the properties they want: a bounded number of them is kept.
+  if (writtenNames.size < maxWrittenNames) writtenNames.set(clark, written);
+  return written;
+}
+
+/** Appends the element to `out`, piece by piece: one join at the end instead of a string per level. */
+function writeNode(xml: XmlNode, out: string[], declarations = ''): void {
+  const { tag, declaration } = writtenName(xml.name);
+  let extra = declarations + declaration;
+  if (xml.attributes)
+    for (const [name, value] of Object.entries(xml.attributes)) extra += ` ${name}="${escapeAttribute(value)}"`;
+  if (xml.text !== undefined && xml.text !== '') {
+    out.push(`<${tag}${extra}>`, escapeXml(xml.text), `</${tag}>`);
+  } else if (!xml.children?.length) {
+    out.push(`<${tag}${extra}/>`);
+  } else {
+    out.push(`<${tag}${extra}>`);
+    for (const child of xml.children) writeNode(child, out);
+    out.push(`</${tag}>`);
+  }
 }
 
 export function splitName(clark: string): { namespace: string; local: string } {
@@ -164,7 +190,7 @@ const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 
 /** Escapes element text; CR is written as a reference so that iCalendar's CRLF survives parsing. */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>\r]/g, (c) => escapes[c]!);
+  return /[&<>\r]/.test(text) ? text.replace(/[&<>\r]/g, (c) => escapes[c]!) : text;
 }
 
 function escapeAttribute(text: string): string {
@@ -193,6 +219,31 @@ export function statusResponse(href: string, status: number): XmlNode {
 
 export function multistatus(responses: XmlNode[], extra: XmlNode[] = []): string {
   return writeXml(node(dav('multistatus'), [...responses, ...extra]));
+}
+
+/** Responses made and written between two turns of the event loop in `multistatusInSlices`. */
+const responsesPerSlice = 100;
+
+/**
+ * A multistatus of one response per item, made and written a slice at a time with the event loop
+ * free in between: an address book or calendar of thousands of members never holds the thread for
+ * the whole answer. Each slice's nodes are garbage once written.
+ */
+export async function multistatusInSlices<T>(
+  items: readonly T[],
+  respond: (item: T) => XmlNode,
+  extra: XmlNode[] = [],
+): Promise<string> {
+  const document = writeXml(node(dav('multistatus'), [node('{}slot')]));
+  const [head, tail] = document.split('<slot/>') as [string, string];
+  const out: string[] = [head];
+  for (let at = 0; at < items.length; at += responsesPerSlice) {
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const item of items.slice(at, at + responsesPerSlice)) writeNode(respond(item), out);
+  }
+  for (const element of extra) writeNode(element, out);
+  out.push(tail);
+  return out.join('');
 }
 
 const reasons: Record<number, string> = {
