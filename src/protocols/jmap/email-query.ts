@@ -14,6 +14,7 @@
 // which is told what the results depend on (QueryDependence).
 import type { Folder } from '../../mailbox/folders.ts';
 import type { IndexedMessage } from '../../mailbox/folder-index.ts';
+import { collapsedByThread } from './collapsed-threads.ts';
 import { loadComputingMissing, loadMetadata } from '../../mailbox/message-metadata.ts';
 import { prefixesNaming } from '../../mailbox/message-prefixes.ts';
 import { fieldContains, toSearchHeaders, type SearchHeaders } from '../../mailbox/search-headers.ts';
@@ -365,10 +366,11 @@ export async function runEmailQuery(
     fixedOrder: !byThread && sortsByFixedProperties(comparators),
   };
 
-  const tests = collapseThreads ? undefined : arrivalTests(args.filter, sort);
+  const tests = arrivalTests(args.filter, sort);
   if (tests && folderId !== undefined) {
     const byArrival = folder ? await mail.index.byArrival(mail.db, folder.id, Number(folder.highest_modseq)) : [];
-    const matched = withKeywords(byArrival, tests);
+    const withFlags = withKeywords(byArrival, tests);
+    const matched = collapseThreads ? collapsedByThread(withFlags, descending) : withFlags;
     const last = matched.length - 1;
     return {
       accountId,
