@@ -341,7 +341,7 @@ for (const name of backendNames) {
       assert.deepEqual(r.f[1].notCreated.k1.properties, ['mailboxIds']);
       assert.equal(r.f[1].notUpdated.M999999999999.type, 'notFound');
       assert.equal(r.f[1].notUpdated[id].type, 'invalidProperties');
-      assert.equal(r.f[1].notDestroyed['M999999'].type, 'notFound');
+      assert.equal(r.f[1].notDestroyed.M999999.type, 'notFound');
       assert.equal(r.g[1].notUpdated[id].type, 'tooManyMailboxes');
       assert.deepEqual(r.h[1].notUpdated[id].properties, ['subject']);
       assert.equal(r.i[1].type, 'anchorNotFound');

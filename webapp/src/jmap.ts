@@ -241,7 +241,7 @@ export function parseAddresses(text: string): EmailAddress[] {
     .filter(Boolean)
     .map((part) => {
       const angle = /^(.*)<([^<>\s]+@[^<>\s]+)>$/.exec(part);
-      const quoted = angle?.[1]!.trim();
+      const quoted = angle?.[1]?.trim();
       const name = quoted ? (/^"(.*)"$/.exec(quoted)?.[1]?.replace(/\\(.)/g, '$1') ?? quoted) || null : null;
       const email = angle ? angle[2]! : part;
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new Error(`"${part}" is not an email address`);
