@@ -254,6 +254,10 @@ export async function writeCard(
   conditions: WriteConditions,
   now: number,
 ): Promise<boolean> {
+  // The change number first: it takes the address book's row, so concurrent writers to it run one
+  // after the other and each sees the other's cards (a UID taken meanwhile is a conflict, not a
+  // failed insert). A refusal below rolls it back with the rest.
+  const seq = await nextChange(trx, book.id, uri, false);
   const existing = await trx
     .selectFrom('address_book_cards')
     .select(['id', 'etag', 'uid'])
@@ -277,7 +281,6 @@ export async function writeCard(
       'card-uid-conflict',
       `${uri} holds UID ${existing.uid}; a replacement must keep it (found ${card.uid ?? 'none'})`,
     );
-  const seq = await nextChange(trx, book.id, uri, false);
   const values = {
     uid: card.uid ?? null,
     version: card.version,
@@ -309,6 +312,7 @@ export async function removeCard(
   uri: string,
   conditions: WriteConditions,
 ) {
+  await nextChange(trx, book.id, uri, true); // first, as in writeCard
   const existing = await trx
     .selectFrom('address_book_cards')
     .select(['id', 'etag'])
@@ -317,7 +321,6 @@ export async function removeCard(
     .executeTakeFirst();
   if (!existing) throw notFound('no-such-object', `${uri} is not in address book ${book.uri}`);
   checkConditions(existing.etag, conditions, uri);
-  await nextChange(trx, book.id, uri, true);
   await trx.deleteFrom('address_book_cards').where('id', '=', existing.id).execute();
 }
 

@@ -366,6 +366,25 @@ for (const name of backendNames) {
       assert.equal((await request('DELETE', `${home}contacts/`)).status, 403);
     });
 
+    it('serialises concurrent writers: one card per UID, every change numbered', async () => {
+      const path = '/dav/addressbooks/alice@test.example/contacts/';
+      const before = Number(/\/(\d+)$/.exec((await book('/contacts/')).syncToken as string)![1]);
+      const sameUid = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => request('PUT', `${path}race-${i}.vcf`, card('race-uid', `Racer ${i}`))),
+      );
+      assert.deepEqual(sameUid.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
+      const distinct = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => request('PUT', `${path}many-${i}.vcf`, card(`many-${i}`, `Many ${i}`))),
+      );
+      assert.deepEqual(
+        distinct.map((r) => r.status),
+        Array.from({ length: 8 }, () => 201),
+      );
+      const after = Number(/\/(\d+)$/.exec((await book('/contacts/')).syncToken as string)![1]);
+      assert.equal(after - before, 9, 'one change per card stored, none for the refused');
+      assert.equal((await request('POST', path, 'x')).status, 405);
+    });
+
     it("lists the tenant's directory read-only, and never another tenant's principals", async () => {
       const directory = await book('/directory/');
       const dav = await client();

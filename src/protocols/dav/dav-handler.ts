@@ -2,7 +2,7 @@
 // the path names, the method's handler, and the mapping of domain errors to WebDAV error bodies
 // (RFC 4918 §16 preconditions, RFC 4791 §5.3.2.1).
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
-import { forbidden, HoldfastError } from '../../errors.ts';
+import { HoldfastError } from '../../errors.ts';
 import { cardHandlers } from './carddav/card-methods.ts';
 import { isCardPath, resolveCard } from './carddav/card-resources.ts';
 import type { DavContext, DavReply, DavRequest, MethodHandler } from './dav-reply.ts';
@@ -57,7 +57,12 @@ export async function handleDav(context: DavContext, request: DavRequest): Promi
     const resolveContext = { db: context.db, viewer: context.viewer, now: context.now() };
     if (isCardPath(request.path)) {
       const cardHandler = cardHandlers[request.method];
-      if (!cardHandler) throw forbidden('need-privileges', `${request.method} is not answered on address books`);
+      if (!cardHandler)
+        return {
+          status: 405,
+          headers: { Allow: Object.keys(cardHandlers).join(', ') },
+          body: `${request.method} is not supported on address books`,
+        };
       const resource = await resolveCard({ ...resolveContext, directoryBooks: context.directoryBooks }, request.path);
       return await cardHandler(context, resource, request);
     }
