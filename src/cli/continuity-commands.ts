@@ -16,7 +16,7 @@ import { DkimKeys } from '../flow/dkim-keys.ts';
 import { copyStart } from '../flow/queue/domain-backlog.ts';
 import { durationText } from '../health/issue-posts.ts';
 import { action, withDirectory } from './context.ts';
-import { continuityRecords, zoneText } from './dns-records.ts';
+import { continuityRecords, zoneText } from '../flow/dns-records.ts';
 import { print, table, timeText } from './output.ts';
 
 export function registerContinuityCommands(program: Command) {

@@ -1,7 +1,7 @@
 // holdfast dkim show|rotate — the DKIM keys Holdfast signs a domain's outgoing mail with.
 import type { Command } from 'commander';
 import { DkimKeys, dnsRecordName, dnsRecordValue } from '../flow/dkim-keys.ts';
-import { dkimRecord, zoneLine } from './dns-records.ts';
+import { dkimRecord, zoneLine } from '../flow/dns-records.ts';
 import { parseDomain } from '../directory/names.ts';
 import { action, withDirectory } from './context.ts';
 import { print } from './output.ts';

@@ -3,9 +3,8 @@ import { Option, type Command } from 'commander';
 import type { DomainKind } from '../store/schema.ts';
 import { parseDomain } from '../directory/names.ts';
 import { domainKinds } from '../directory/tenant-directory.ts';
-import { DkimKeys } from '../flow/dkim-keys.ts';
 import { createMailDns } from '../flow/dns.ts';
-import { checkRecords, checkText, continuityRecords, domainRecords, zoneText } from './dns-records.ts';
+import { checkRecords, checkText, recordsOfDomain, zoneText } from '../flow/dns-records.ts';
 import { action, tenantsFor, withDirectory } from './context.ts';
 import { print, table } from './output.ts';
 
@@ -76,10 +75,7 @@ export function registerDomainCommands(program: Command) {
       withDirectory(async ({ config, store, directory }) => {
         const domain = parseDomain(name);
         await directory.tenantOfDomain(domain); // unknown domains are refused, saying how to add one
-        // The key the domain's mail is signed with: created now if it has none, as signing would.
-        const key = await new DkimKeys(store.db).active(domain);
-        const upstream = config.continuity.upstreams.find((u) => u.domains.includes(domain));
-        const records = upstream ? continuityRecords(config, domain, key) : domainRecords(config, domain, key);
+        const { records, upstream } = await recordsOfDomain(config, store.db, domain);
         if (options.check) {
           const checks = await checkRecords(createMailDns(config.dnsServers), records);
           print(options, checks, () => checkText(checks));
@@ -89,7 +85,7 @@ export function registerDomainCommands(program: Command) {
         print(options, records, () =>
           [
             upstream
-              ? `Records for ${domain}, a continuity domain of ${upstream.name} (its MX and client settings stay with the upstream):`
+              ? `Records for ${domain}, a continuity domain of ${upstream} (its MX and client settings stay with the upstream):`
               : `Records for ${domain}:`,
             zoneText(records),
           ].join('\n'),

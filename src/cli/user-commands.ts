@@ -4,7 +4,7 @@ import { parseSize, sizeRule } from '../config/size.ts';
 import { LoginLimiter, loginAccount, loginLimits } from '../directory/login-limiter.ts';
 import { generatePassword } from '../directory/passwords.ts';
 import { sessionRecheckMs } from '../directory/session-check.ts';
-import { isProbeAddress } from '../health/checks/probe-account.ts';
+import { refuseProbeAccount } from '../health/probe-guard.ts';
 import { invalid } from '../errors.ts';
 import type { Principal } from '../directory/directory.ts';
 import type { Role } from '../store/schema.ts';
@@ -175,15 +175,6 @@ export function registerUserCommands(program: Command) {
         const removed = await scope.removePrincipal(address, ['user']);
         print(options, { removed: removed.address }, () => `removed user ${removed.address}`);
       }),
-  );
-}
-
-/** The probe signs in with its account every round: changing it would make the probe report false outages. */
-function refuseProbeAccount(address: string, change: string) {
-  if (!isProbeAddress(address)) return;
-  throw invalid(
-    'probe-account',
-    `${loginAccount(address)} is a service health probe account: ${change} would make the probe report false outages (to stop probing, set [health] enabled = false)`,
   );
 }
 

@@ -1,11 +1,14 @@
 // The DNS records a domain served here needs, as `holdfast domain dns` and `holdfast continuity dns`
-// print them, and the check of what DNS says against them (`domain dns --check`, through the
-// configured resolver). Records are built from the configuration (host name, the ports of the
-// listeners that are on) and the domain's active DKIM key.
+// print them and the admin API (GET /admin/domains/{domain}/dns) answers them, and the check of
+// what DNS says against them (`domain dns --check`, /dns/check, through the configured resolver).
+// Records are built from the configuration (host name, the ports of the listeners that are on) and
+// the domain's active DKIM key.
+import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
-import { type DkimKey, dnsRecordName, dnsRecordValue } from '../flow/dkim-keys.ts';
-import type { MailDns } from '../flow/dns.ts';
-import { isNameMissing } from '../flow/dns.ts';
+import type { Database } from '../store/schema.ts';
+import { type DkimKey, DkimKeys, dnsRecordName, dnsRecordValue } from './dkim-keys.ts';
+import type { MailDns } from './dns.ts';
+import { isNameMissing } from './dns.ts';
 
 export type RecordType = 'MX' | 'TXT' | 'CNAME' | 'SRV';
 
@@ -35,6 +38,19 @@ export function continuityRecords(config: Pick<Config, 'hostname'>, domain: stri
     },
     dkimRecord(key, 'DKIM: mail users send through Holdfast during an event is signed with this key'),
   ];
+}
+
+/** The records of a domain known here: a continuity domain's (its upstream named) or a whole domain's. */
+export async function recordsOfDomain(
+  config: Pick<Config, 'hostname' | 'ports' | 'http' | 'continuity'>,
+  db: Kysely<Database>,
+  domain: string,
+): Promise<{ records: DnsRecord[]; upstream?: string }> {
+  // The key the domain's mail is signed with: created now if it has none, as signing would.
+  const key = await new DkimKeys(db).active(domain);
+  const upstream = config.continuity.upstreams.find((u) => u.domains.includes(domain));
+  if (upstream) return { records: continuityRecords(config, domain, key), upstream: upstream.name };
+  return { records: domainRecords(config, domain, key) };
 }
 
 const usable = (port: number | 'off'): port is number => port !== 'off' && port > 0;

@@ -3,10 +3,13 @@
 // are refused over plain HTTP from another machine, as CalDAV does ([http] plaintext_login), and
 // both go through the login limiter: passwords per (source, address), tokens per (source, token
 // prefix), so bad tokens from one client never lock out the others. A tenant administrator sees
-// their tenant only.
+// their tenant only. A request without an Authorization header may instead carry the web app's
+// session cookie (directory/web-sessions.ts: the admin center at /admin/), with its CSRF header on
+// every method but GET and HEAD and no other site's Origin; its refusals never ask for Basic.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokens, parseBearerAuthorization, tokenAccount } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/directory.ts';
+import { cookieValue, webSessionCookieName, webSessionRequest, WebSessions } from '../directory/web-sessions.ts';
 import type { WebContext } from './web-context.ts';
 import {
   checkHttpPassword,
@@ -45,7 +48,11 @@ export function loginRequest(request: FastifyRequest): HttpLoginRequest {
 export async function authenticateAdmin(holdfast: WebContext, request: HttpLoginRequest): Promise<AdminAuthResult> {
   const result = await authenticatePrincipal(holdfast, request);
   if (!result.ok) return result;
-  const { principal } = result;
+  return adminOf(holdfast, result.principal);
+}
+
+/** The administrator a signed-in principal is, or 403 for a user. */
+async function adminOf(holdfast: WebContext, principal: Principal): Promise<AdminAuthResult> {
   if (principal.role === 'user')
     return { ok: false, status: 403, message: `${principal.address} is not an administrator` };
   if (principal.role === 'global-admin')
@@ -64,10 +71,15 @@ export async function requireAdmin(
   reply: FastifyReply,
   options: RefusalWording,
 ): Promise<AdminIdentity | undefined> {
-  const result = await authenticateAdmin(holdfast, loginRequest(request));
+  const cookie = !request.headers.authorization && hasSessionCookie(request);
+  const result = cookie
+    ? await sessionAdmin(holdfast, request)
+    : await authenticateAdmin(holdfast, loginRequest(request));
   if (result.ok) return result.principal;
   reply.code(result.status);
-  if (result.status === 401) reply.header('WWW-Authenticate', `Basic realm="${options.realm}", charset="UTF-8"`);
+  // A browser's session is refused without a challenge: it must never show its own password prompt.
+  if (result.status === 401 && !cookie)
+    reply.header('WWW-Authenticate', `Basic realm="${options.realm}", charset="UTF-8"`);
   if (result.retryAfterSeconds) reply.header('Retry-After', String(result.retryAfterSeconds));
   reply.send(options.body(result.status, result.message));
   return undefined;
@@ -86,6 +98,21 @@ export async function requireGlobalAdmin(
     .code(403)
     .send(options.body(403, `${admin.address} is a tenant administrator; this needs a global administrator`));
   return undefined;
+}
+
+const secureRequest = (request: FastifyRequest) => request.protocol === 'https';
+
+function hasSessionCookie(request: FastifyRequest): boolean {
+  return cookieValue(request.headers.cookie, webSessionCookieName(secureRequest(request))) !== undefined;
+}
+
+/** The administrator of a request's web session (its CSRF header and origin checked): 401 when it ended. */
+async function sessionAdmin(holdfast: WebContext, request: FastifyRequest): Promise<AdminAuthResult> {
+  const sessions = new WebSessions(holdfast.store.db, holdfast.now);
+  const found = await sessions.check(webSessionRequest(request, secureRequest(request)));
+  if (!found) return { ok: false, status: 401, message: 'Sign in as an administrator' };
+  if (!found.ok) return { ok: false, status: found.status, message: found.message };
+  return adminOf(holdfast, found.principal);
 }
 
 /** The `code` of an error body for each refusal status. */

@@ -1,11 +1,19 @@
-// The administrative HTTP API (global administrators, HTTP Basic). Queue insight now; the service
-// health API joins it.
+// The administrative HTTP API (docs/administration.md, "Admin API"): queue insight (global
+// administrators), users and domains (admin-directory-routes.ts), the queue and message trace
+// (admin-queue-routes.ts),.  The quarantine and
+// service health have their own files, registered beside this one.
 import type { FastifyInstance } from 'fastify';
+import type { MailFlow } from '../flow/mail-flow.ts';
 import { queueInsight } from '../flow/queue/queue-insight.ts';
 import type { WebContext } from './web-context.ts';
 import { errorCodes, requireGlobalAdmin } from './admin-auth.ts';
+import { registerAdminDirectoryRoutes } from './admin-directory-routes.ts';
+import { registerAdminQueueRoutes } from './admin-queue-routes.ts';
 
-export function registerAdminRoutes(app: FastifyInstance, holdfast: WebContext) {
+/** What the admin API reads besides the web context: the queue. */
+export type AdminApiContext = WebContext & { flow: Pick<MailFlow, 'queue' | 'newMail'> };
+
+export function registerAdminRoutes(app: FastifyInstance, holdfast: AdminApiContext) {
   app.get('/admin/queue/insight', async (request, reply) => {
     if (
       !(await requireGlobalAdmin(holdfast, request, reply, {
@@ -22,4 +30,6 @@ export function registerAdminRoutes(app: FastifyInstance, holdfast: WebContext) 
     // Concurrency per destination lives in this node's queue runner, when it runs the queue role.
     return { destinations: await queueInsight(holdfast.store.db, holdfast.now(), holdfast.destinations.snapshot()) };
   });
+  registerAdminDirectoryRoutes(app, holdfast);
+  registerAdminQueueRoutes(app, holdfast);
 }
