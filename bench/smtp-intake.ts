@@ -5,15 +5,19 @@
 //
 //   npm run bench:smtp-intake -- [--messages 10000] [--sessions 20] [--size 5120] [--holdfast-only]
 //                                [--database postgres://…] [--compare-sqlite] [--rounds 1] [--workers N|auto]
+//                                [--filtering]
 //
 // --database runs Holdfast on a new PostgreSQL database on that server (created and dropped by the
 // run); --compare-sqlite measures Holdfast on SQLite as well, alternating with PostgreSQL for
 // --rounds rounds, and prints PostgreSQL's figures as a share of SQLite's. --workers runs Holdfast as
 // `holdfast start --workers N` (processes sharing the listeners; CPU counts all of them).
+// --filtering scans every message with a real rspamd and clamd ([filtering], docs/filtering.md),
+// started on loopback as the filtering tests start them (test/filtering/scan-engines.ts).
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsStub } from '../test/helpers/dns-stub.ts';
+import { startEngines } from '../test/filtering/scan-engines.ts';
 import { benchArgs, workersOption } from './lib/bench-args.ts';
 import { storeName } from './lib/bench-store.ts';
 import { withStarted } from './lib/cleanup.ts';
@@ -29,6 +33,7 @@ const { values } = benchArgs(import.meta.url, {
   'holdfast-only': { type: 'boolean', default: false },
   'compare-sqlite': { type: 'boolean', default: false },
   rounds: { type: 'string', default: '1' },
+  filtering: { type: 'boolean', default: false },
   ...workersOption,
 });
 const messages = Number(values.messages);
@@ -37,6 +42,11 @@ const size = Number(values.size);
 const rounds = Number(values.rounds);
 const recipient = 'bench@bench.example';
 const cores = availableParallelism();
+const engines = values.filtering ? await startEngines() : undefined;
+if (engines?.skip) throw new Error(`--filtering: ${engines.skip}`);
+const filteringToml = engines
+  ? `[filtering]\nrspamd_url = "${engines.rspamd!.url}"\nclamd = "${engines.clamd!.address}"\n`
+  : '';
 
 interface Figures {
   acceptRate: number;
@@ -57,7 +67,10 @@ async function measureHoldfast(databaseUrl: string | undefined): Promise<Holdfas
   return withInstallation(databaseUrl, async (installation) => {
     installation.cli(['user', 'add', recipient, '--password', 'Load-Test-Password-7']);
     // All load comes from one address: lift the per-source connection limit (20) above the sessions.
-    writeFileSync(join(installation.dir, 'holdfast.toml'), `[smtp]\nmax_connections_per_ip = ${sessions * 4}\n`);
+    writeFileSync(
+      join(installation.dir, 'holdfast.toml'),
+      `[smtp]\nmax_connections_per_ip = ${sessions * 4}\n${filteringToml}`,
+    );
     // SPF/DKIM/DMARC lookups go to a DNS stub on loopback (no records: "none"), never the machine's resolver.
     return withStarted(
       () => new DnsStub().start(),
@@ -188,3 +201,4 @@ for (const [name, list] of [
     );
   }
 }
+await engines?.stop();

@@ -115,7 +115,8 @@ rspamd_config:register_symbol({
  */
 const hyperscanCache = join(tmpdir(), 'holdfast-rspamd-hyperscan');
 
-export async function startRspamd(): Promise<Rspamd> {
+/** `lua`: more of rspamd.local.lua (a benchmark rescoring what only a replay of old mail triggers). */
+export async function startRspamd(options: { lua?: string } = {}): Promise<Rspamd> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-rspamd-'));
   mkdirSync(hyperscanCache, { recursive: true });
   for (const sub of ['local.d', 'override.d', 'db', 'run', 'log']) mkdirSync(join(dir, sub));
@@ -134,7 +135,7 @@ export async function startRspamd(): Promise<Rspamd> {
     'local.d/redis.conf': `servers = "127.0.0.1:6379";\ndb = "${redisDb}";\n`,
     'local.d/classifier-bayes.conf': `backend = "redis";\nservers = "127.0.0.1:6379";\ndb = "${redisDb}";\nmin_learns = 1;\nautolearn = false;\n`,
     'local.d/fuzzy_check.conf': 'enabled = false;\n',
-    'rspamd.local.lua': testRules,
+    'rspamd.local.lua': testRules + (options.lua ?? ''),
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const args = [
