@@ -434,6 +434,95 @@ for (const name of backendNames) {
   });
 }
 
+for (const name of backendNames) {
+  describe(`JMAP push of shared accounts on ${name}`, { skip: skipFor(name) }, () => {
+    let node: JmapTestNode;
+    let own: string;
+    let teamAccount: string;
+    let bobAccount: string;
+    const team = 'team@test.example';
+    const auth = basicAuth('alice@test.example', password);
+    const streams: Stream[] = [];
+    const stream = async (who = auth) => {
+      const s = await openStream(`${node.base}/jmap/eventsource/?types=*&closeafter=no&ping=0`, who);
+      streams.push(s);
+      return s;
+    };
+    const emailState = async (accountId: string) => {
+      const [[, got]] = await node.call([['Email/get', { accountId, ids: [] }, 'g']]);
+      return got.state as string;
+    };
+
+    before(async () => {
+      node = await startJmapNode(name, ['alice@test.example', 'bob@test.example', { kind: 'shared', address: team }]);
+      const tenant = await node.t.node.holdfast.directory.tenant('default');
+      await tenant.grant(team, 'alice@test.example', { fullAccess: true, sendAs: false });
+      await tenant.grant('bob@test.example', 'alice@test.example', { fullAccess: true, sendAs: false });
+      own = node.accountId;
+      const session = await node.session();
+      const byName = (address: string) =>
+        Object.entries(session.accounts as Record<string, { name: string }>).find(([, a]) => a.name === address)![0];
+      teamAccount = byName(team);
+      bobAccount = byName('bob@test.example');
+    });
+    after(async () => {
+      for (const s of streams) s.close();
+      await node.t.stop();
+    });
+
+    it('pushes the states of every account the user may work in, each when it changes', async () => {
+      const s = await stream();
+      const first = (await s.next()).data.changed;
+      assert.deepEqual(Object.keys(first).sort(), [own, teamAccount, bobAccount].sort());
+      for (const account of [own, teamAccount, bobAccount]) {
+        assert.deepEqual(Object.keys(first[account]).sort(), ['Email', 'EmailDelivery', 'Mailbox', 'Thread']);
+        assert.equal(first[account].Email, await emailState(account));
+      }
+
+      await node.deliver('bob@test.example', team, { subject: 'for the team', text: 'Hello team.' });
+      const change = (await s.next()).data.changed;
+      assert.deepEqual(Object.keys(change), [teamAccount], 'only the shared account changed');
+      assert.notEqual(change[teamAccount].EmailDelivery, first[teamAccount].EmailDelivery);
+      assert.equal(change[teamAccount].Email, await emailState(teamAccount));
+
+      await node.deliver('bob@test.example', 'alice@test.example', { subject: 'for Alice', text: 'Hello.' });
+      assert.deepEqual(Object.keys((await s.next()).data.changed), [own]);
+      s.close();
+    });
+
+    it('pushes a shared account over WebSocket, and a change made in it over JMAP', async () => {
+      const ws = await openSocket(`ws://127.0.0.1:${node.t.port('http')}/jmap/ws/`, auth);
+      ws.send({ '@type': 'WebSocketPushEnable', dataTypes: ['Email'] });
+      assert.ok(await ws.quietFor(300));
+      const [[, query]] = await node.call([['Email/query', { accountId: teamAccount }, 'q']]);
+      await node.call([
+        ['Email/set', { accountId: teamAccount, update: { [query.ids[0]]: { 'keywords/$flagged': true } } }, 's'],
+      ]);
+      const change = await ws.next();
+      assert.equal(change['@type'], 'StateChange');
+      assert.deepEqual(Object.keys(change.changed), [teamAccount]);
+      assert.deepEqual(change.changed[teamAccount], { Email: await emailState(teamAccount) });
+      ws.socket.close();
+    });
+
+    it('counts a connection in the account of the user who opened it only', async () => {
+      await node.t.waitFor(
+        async () => openPushConnections(node.t.node.holdfast.changes) === 0,
+        'no push connection open',
+      );
+      // Alice's ten connections each hear Bob's account (shared with her): Bob may still open his own.
+      const open: Stream[] = [];
+      for (let i = 0; i < 10; i++) open.push(await stream());
+      assert.ok(open.every((s) => s.status === 200));
+      assert.equal((await stream()).status, 429);
+      const bobs = await stream(basicAuth('bob@test.example', password));
+      assert.equal(bobs.status, 200);
+      assert.deepEqual(Object.keys((await bobs.next()).data.changed), [bobAccount]);
+      for (const s of [...open, bobs]) s.close();
+    });
+  });
+}
+
 describe('JMAP push under holdfast start --workers 2', () => {
   let backend: TestBackend;
   let server: StartedServer;

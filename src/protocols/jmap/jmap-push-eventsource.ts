@@ -1,6 +1,7 @@
 // JMAP push over EventSource (RFC 8620 7.3): `GET /jmap/eventsource/?types=…&closeafter=…&ping=…`
-// answers a text/event-stream of `state` events, each a StateChange with the types (of those asked)
-// whose state changed since the connection's last event, and `ping` events when nothing was sent for
+// answers a text/event-stream of `state` events, each a StateChange with the accounts (the user's
+// own and those shared with them) and types (of those asked) whose state changed since the
+// connection's last event, and `ping` events when nothing was sent for
 // the ping interval. The first event carries the states as they are when the connection opens, unless
 // the client reconnects with the Last-Event-ID of those very states (then it waits for the next
 // change), so a client that reconnects never misses a change. A slow reader is never queued more
@@ -12,18 +13,18 @@ import { SessionCheck } from '../../directory/session-check.ts';
 import type { Principal } from '../../directory/principal.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { MessageDeps } from '../../mailbox/messages.ts';
-import { accountId } from './jmap-ids.ts';
 import {
-  changedStates,
-  filterStates,
+  type AccountStates,
+  AccountWatch,
+  changedAccountStates,
+  filterAccountStates,
   parseTypes,
   type PushRefused,
   pushLimits,
   statesId,
   type PushHub,
-  type PushSink,
   type TypeFilter,
-  type TypeStates,
+  type WantedStates,
 } from './jmap-push.ts';
 
 export interface EventSourceOptions {
@@ -48,9 +49,9 @@ export function eventSourceOptions(query: Record<string, unknown>, lastEventId: 
 }
 
 /** One open EventSource response. */
-class EventSourceSink implements PushSink {
-  private sent: Partial<TypeStates> | undefined;
-  private latest: TypeStates | undefined;
+class EventSourceSink {
+  private sent: WantedStates | undefined;
+  private latest: AccountStates | undefined;
   private blocked = false;
   private blockedTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -58,13 +59,13 @@ class EventSourceSink implements PushSink {
 
   constructor(
     private readonly response: ServerResponse,
-    private readonly account: string,
     private readonly options: EventSourceOptions,
   ) {
     this.armPing();
   }
 
-  update(states: TypeStates) {
+  /** The states of every account the connection hears of, now. */
+  update(states: AccountStates) {
     this.latest = states;
     if (!this.blocked && !this.ended) this.flush();
   }
@@ -72,16 +73,16 @@ class EventSourceSink implements PushSink {
   private flush() {
     const latest = this.latest;
     if (!latest) return;
-    const wanted = filterStates(latest, this.options.types);
+    const wanted = filterAccountStates(latest, this.options.types);
     // A reconnecting client that saw these very states waits for the next change.
     if (this.sent === undefined && this.options.lastEventId === statesId(wanted)) {
       this.sent = wanted;
       return;
     }
-    const changed = changedStates(this.sent, latest, this.options.types);
+    const changed = changedAccountStates(this.sent, latest, this.options.types);
     if (Object.keys(changed).length === 0) return;
     this.sent = wanted;
-    const data = JSON.stringify({ '@type': 'StateChange', changed: { [this.account]: changed } });
+    const data = JSON.stringify({ '@type': 'StateChange', changed });
     this.write(`event: state\nid: ${statesId(wanted)}\ndata: ${data}\n\n`);
     if (this.options.closeAfterState) this.end();
   }
@@ -156,9 +157,9 @@ export function registerEventSource(scope: FastifyInstance, path: string, route:
       'X-Accel-Buffering': 'no',
     });
     response.flushHeaders();
-    const sink = new EventSourceSink(response, accountId(principal.id), options);
+    const sink = new EventSourceSink(response, options);
     open.add(sink);
-    const remove = route.hub.add(principal, sink);
+    const watch = new AccountWatch(route.hub, principal, (states) => sink.update(states));
     // A long-lived connection ends when its sign-in is revoked, as IMAP sessions do.
     const check = new SessionCheck(route.mail, principal, {
       log: route.log,
@@ -169,7 +170,7 @@ export function registerEventSource(scope: FastifyInstance, path: string, route:
       open.delete(sink);
       sink.stop();
       check.stop();
-      remove();
+      watch.close();
     });
     return reply;
   });

@@ -6,12 +6,18 @@
 // account's states again from the store and each connection sends what differs from what it sent
 // last, so changes that come in a burst (or while a client is slow to read) make one event with the
 // latest states, never a queue of them.
+//
+// A connection hears of every account its user may work in (RFC 8620 7.1): their own and the
+// mailboxes shared with them (jmap-accounts.ts), as they are when it opens; its StateChange names
+// each account whose states changed (AccountWatch).
 import { createHash } from 'node:crypto';
 import type { Principal } from '../../directory/principal.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { ChangeFeed } from '../../mailbox/change-feed.ts';
 import type { MessageDeps } from '../../mailbox/messages.ts';
+import { sharedAccountsOf } from './jmap-accounts.ts';
 import { JmapRequestError } from './jmap-errors.ts';
+import { accountId } from './jmap-ids.ts';
 import { encodeState, folderStateOf } from './jmap-state.ts';
 import { accountFolders } from './mail-folders.ts';
 
@@ -85,11 +91,34 @@ export function changedStates(
   return out;
 }
 
+/** The states of each account a connection hears of, by account id. */
+export type AccountStates = Record<string, TypeStates>;
+export type WantedStates = Record<string, Partial<TypeStates>>;
+
+/** The part of every account's states a connection wants. */
+export function filterAccountStates(all: AccountStates, types: TypeFilter): WantedStates {
+  return Object.fromEntries(Object.entries(all).map(([account, states]) => [account, filterStates(states, types)]));
+}
+
+/** StateChange's `changed`: the accounts (and their types) whose state differs from what was sent. */
+export function changedAccountStates(
+  sent: WantedStates | undefined,
+  all: AccountStates,
+  types: TypeFilter,
+): WantedStates {
+  const out: WantedStates = {};
+  for (const [account, states] of Object.entries(all)) {
+    const changed = changedStates(sent?.[account], states, types);
+    if (Object.keys(changed).length) out[account] = changed;
+  }
+  return out;
+}
+
 /**
  * A short name for a set of states: an EventSource event's id (the client sends it back as
  * Last-Event-ID when it reconnects) and a WebSocket's pushState.
  */
-export function statesId(states: Partial<TypeStates>): string {
+export function statesId(states: WantedStates): string {
   return createHash('sha256').update(JSON.stringify(states)).digest('base64url').slice(0, 22);
 }
 
@@ -102,6 +131,8 @@ export interface PushSink {
 interface Account {
   principal: Principal;
   sinks: Set<PushSink>;
+  /** The sinks of connections the account's own user opened (the limit counts these). */
+  own: number;
   states?: TypeStates;
   reading: boolean;
   again: boolean;
@@ -131,26 +162,36 @@ export class PushHub {
   }
 
   /**
-   * Adds a connection of `principal`; it is sent the account's states as soon as they are read. A
-   * PushRefused (429, or 503 for the whole process) when the limit is reached.
+   * Adds a sink for the account of `principal`; it is sent the account's states as soon as they are
+   * read. A connection of the account's own user is counted: a PushRefused (429, or 503 for the whole
+   * process) when the limit is reached. One of another user, who was shared the account, is not
+   * (their connection is counted in their own account).
    */
-  add(principal: Principal, sink: PushSink): () => void {
-    const refused = this.refusal(principal.id);
-    if (refused) throw refused;
+  add(principal: Principal, sink: PushSink, counted = true): () => void {
+    if (counted) {
+      const refused = this.refusal(principal.id);
+      if (refused) throw refused;
+    }
     let account = this.accounts.get(principal.id);
     if (!account) {
-      account = { principal, sinks: new Set(), reading: false, again: false };
+      account = { principal, sinks: new Set(), own: 0, reading: false, again: false };
       this.accounts.set(principal.id, account);
     }
     account.sinks.add(sink);
-    this.open++;
+    if (counted) {
+      account.own++;
+      this.open++;
+    }
     this.listen();
     this.refresh(account);
     let removed = false;
     return () => {
       if (removed) return;
       removed = true;
-      this.open--;
+      if (counted) {
+        account.own--;
+        this.open--;
+      }
       account.sinks.delete(sink);
       if (account.sinks.size === 0 && this.accounts.get(principal.id) === account) this.accounts.delete(principal.id);
       if (this.accounts.size === 0) this.stopListening();
@@ -159,7 +200,7 @@ export class PushHub {
 
   /** Why one more connection of this principal would be refused, if it would. */
   refusal(principalId: number): PushRefused | undefined {
-    if ((this.accounts.get(principalId)?.sinks.size ?? 0) >= pushLimits.maxPushConnectionsPerAccount)
+    if ((this.accounts.get(principalId)?.own ?? 0) >= pushLimits.maxPushConnectionsPerAccount)
       return new PushRefused(
         429,
         'limit',
@@ -169,6 +210,15 @@ export class PushHub {
     if (this.open >= pushLimits.maxPushConnections)
       return new PushRefused(503, 'limit', 'The server has as many push connections as it takes; try again later');
     return undefined;
+  }
+
+  /** The mailboxes shared with `user` (jmap-accounts.ts), each an account a connection of theirs hears of. */
+  sharedAccountsOf(user: Principal) {
+    return sharedAccountsOf(this.mail.db, user);
+  }
+
+  warn(error: unknown, user: Principal, message: string) {
+    this.log.warn({ err: error, principal: user.address }, message);
   }
 
   /** The account's states now, read from the store. */
@@ -221,6 +271,62 @@ export class PushHub {
         account.reading = false;
       }
     })();
+  }
+}
+
+/**
+ * What one push connection hears: the states of the user's own account and of each account shared
+ * with them, handed to `onStates` all together once each has been read, then at every change. The
+ * user's own account is added at once (counted: it may be refused); the shared ones after they are
+ * looked up. `close` takes them all off the hub.
+ */
+export class AccountWatch {
+  private readonly states = new Map<string, TypeStates>();
+  private expected: string[] | undefined;
+  private readonly removers: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly hub: PushHub,
+    user: Principal,
+    private readonly onStates: (all: AccountStates) => void,
+  ) {
+    this.removers.push(hub.add(user, this.sinkOf(user)));
+    void this.addShared(user);
+  }
+
+  private sinkOf(owner: Principal): PushSink {
+    const account = accountId(owner.id);
+    return {
+      update: (states) => {
+        this.states.set(account, states);
+        this.deliver();
+      },
+    };
+  }
+
+  private async addShared(user: Principal) {
+    let shared: Awaited<ReturnType<typeof sharedAccountsOf>> = [];
+    try {
+      shared = await this.hub.sharedAccountsOf(user);
+    } catch (error) {
+      // The user's own account is still pushed; the shared ones are read again at the next connection.
+      this.hub.warn(error, user, 'jmap push: could not list the shared accounts');
+    }
+    if (this.closed) return;
+    this.expected = [accountId(user.id), ...shared.map((s) => accountId(s.owner.id))];
+    for (const { owner } of shared) this.removers.push(this.hub.add(owner, this.sinkOf(owner), false));
+    this.deliver();
+  }
+
+  private deliver() {
+    if (this.closed || !this.expected?.every((account) => this.states.has(account))) return;
+    this.onStates(Object.fromEntries(this.expected.map((account) => [account, this.states.get(account)!])));
+  }
+
+  close() {
+    this.closed = true;
+    for (const remove of this.removers.splice(0)) remove();
   }
 }
 

@@ -13,19 +13,19 @@ import type { Logger } from '../../logging/logger.ts';
 import type { MessageDeps } from '../../mailbox/messages.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { JmapRequestError } from './jmap-errors.ts';
-import { accountId } from './jmap-ids.ts';
 import { jmapLimits } from './jmap-limits.ts';
 import { jmapMethods } from './jmap-methods.ts';
 import {
-  changedStates,
-  filterStates,
+  type AccountStates,
+  AccountWatch,
+  changedAccountStates,
+  filterAccountStates,
   PushRefused,
   statesId,
   typesFrom,
   type PushHub,
-  type PushSink,
   type TypeFilter,
-  type TypeStates,
+  type WantedStates,
 } from './jmap-push.ts';
 import { parseApiRequest, runApiRequest } from './jmap-request.ts';
 
@@ -113,15 +113,15 @@ export function registerWebSocket(scope: FastifyInstance, path: string, route: W
 }
 
 /** One signed-in socket: its requests in order, and its pushes when enabled. */
-class JmapSocket implements PushSink {
+class JmapSocket {
   private readonly queue: string[] = [];
   private running = false;
-  private push: { types: TypeFilter; sent?: Partial<TypeStates>; pushState?: string } | undefined;
-  private latest: TypeStates | undefined;
+  private push: { types: TypeFilter; sent?: WantedStates; pushState?: string } | undefined;
+  private latest: AccountStates | undefined;
   /** A push is being written: the next one waits, with the latest states. */
   private pushing = false;
   private readonly check: SessionCheck;
-  private readonly remove: () => void;
+  private readonly watch: AccountWatch;
   private readonly context: JmapCallContext;
 
   constructor(
@@ -131,7 +131,7 @@ class JmapSocket implements PushSink {
     private readonly route: WebSocketRoute,
   ) {
     this.context = route.callContext(principal, request);
-    this.remove = route.hub.add(principal, this);
+    this.watch = new AccountWatch(route.hub, principal, (states) => this.update(states));
     this.check = new SessionCheck(route.mail, principal, {
       log: route.log,
       waiting: () => !this.running,
@@ -140,7 +140,7 @@ class JmapSocket implements PushSink {
     socket.on('message', (data, isBinary) => this.received(data, isBinary));
     socket.on('close', () => {
       this.check.stop();
-      this.remove();
+      this.watch.close();
       this.queue.length = 0;
     });
   }
@@ -255,11 +255,13 @@ class JmapSocket implements PushSink {
       ...(typeof pushState === 'string' ? { pushState: pushState.slice(0, 64) } : {}),
     };
     // Without a pushState the client knows the states as they are now: only later changes are sent.
-    if (this.push.pushState === undefined) this.push.sent = this.latest && filterStates(this.latest, this.push.types);
+    if (this.push.pushState === undefined)
+      this.push.sent = this.latest && filterAccountStates(this.latest, this.push.types);
     this.flush();
   }
 
-  update(states: TypeStates) {
+  /** The states of every account the socket hears of, now. */
+  update(states: AccountStates) {
     this.latest = states;
     this.flush();
   }
@@ -268,7 +270,7 @@ class JmapSocket implements PushSink {
     const push = this.push;
     const latest = this.latest;
     if (!push || !latest || this.pushing) return;
-    const wanted = filterStates(latest, push.types);
+    const wanted = filterAccountStates(latest, push.types);
     if (push.sent === undefined && push.pushState === undefined) {
       push.sent = wanted;
       return;
@@ -278,16 +280,13 @@ class JmapSocket implements PushSink {
       push.sent = wanted;
       return;
     }
-    const changed = changedStates(push.sent, latest, push.types);
+    const changed = changedAccountStates(push.sent, latest, push.types);
     if (Object.keys(changed).length === 0) return;
     push.sent = wanted;
     this.pushing = true;
-    this.send(
-      { '@type': 'StateChange', changed: { [accountId(this.principal.id)]: changed }, pushState: statesId(wanted) },
-      () => {
-        this.pushing = false;
-        this.flush();
-      },
-    );
+    this.send({ '@type': 'StateChange', changed, pushState: statesId(wanted) }, () => {
+      this.pushing = false;
+      this.flush();
+    });
   }
 }
