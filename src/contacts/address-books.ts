@@ -3,9 +3,10 @@
 // calendars do (calendar/calendars.ts), so a client syncing by token never misses a change. Every
 // query is scoped by address book id, and ids are only handed out after the access check in
 // address-book-access.ts.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Kysely, Transaction } from 'kysely';
 import { checkConditions, objectEtag, type WriteConditions } from '../calendar/calendars.ts';
-import { conflict, invalid, notFound } from '../errors.ts';
+import { conflict, forbidden, invalid, notFound } from '../errors.ts';
 import { changesSince, recordChange, type ChangeLog } from '../store/change-log.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { Database } from '../store/schema.ts';
@@ -103,6 +104,9 @@ export interface AddressBookProperties {
   deadProperties?: string | null;
 }
 
+/** Address books one principal may have: clients show a handful; this bounds what a listing reads. */
+export const maxAddressBooks = 100;
+
 /** Names under an address book home that are not the owner's own address books. */
 const reservedNames = [directoryAddressBook.uri];
 
@@ -125,6 +129,8 @@ export async function createAddressBook(
     );
   if (await findAddressBook(db, principal.id, uri))
     throw conflict('collection-exists', `an address book named ${uri} already exists`);
+  if ((await listAddressBooks(db, principal.id)).length >= maxAddressBooks)
+    throw forbidden('need-privileges', `a principal has at most ${maxAddressBooks} address books; delete one first`);
   return contactsDb(db)
     .insertInto('address_books')
     .values({
@@ -168,40 +174,99 @@ export async function getCard(db: Db, addressBookId: number, uri: string): Promi
     .executeTakeFirst();
 }
 
-/** The cards with these names; asked for in slices, so that any number of names fits a statement. */
+/** Cards read in one statement: with their text (which may hold a photo), and without. */
+const cardsPerRead = 100;
+const summariesPerRead = 1000;
+
+/** The cards with these names, read a slice at a time with the event loop free in between. */
 export async function getCards(db: Db, addressBookId: number, uris: string[]): Promise<CardRow[]> {
   const rows: CardRow[] = [];
-  for (let at = 0; at < uris.length; at += 500) {
+  for (let at = 0; at < uris.length; at += cardsPerRead) {
+    if (at > 0) await nextTurn();
     rows.push(
       ...(await contactsDb(db)
         .selectFrom('address_book_cards')
         .selectAll()
         .where('address_book_id', '=', addressBookId)
-        .where('uri', 'in', uris.slice(at, at + 500))
-        .orderBy('id')
+        .where('uri', 'in', uris.slice(at, at + cardsPerRead))
+        .orderBy('uri')
         .execute()),
     );
   }
   return rows;
 }
 
-/** The names and searchable properties of an address book's cards, without their text. */
-export async function listCardIndex(db: Db, addressBookId: number): Promise<Pick<CardRow, 'uri' | 'search'>[]> {
-  return contactsDb(db)
-    .selectFrom('address_book_cards')
-    .select(['uri', 'search'])
-    .where('address_book_id', '=', addressBookId)
-    .orderBy('id')
-    .execute();
+/**
+ * Every row of an address book, read page by page in name order (the unique index on address book
+ * and name), with the event loop free between pages: on SQLite a statement holds the thread until
+ * its last row.
+ */
+async function readPages<T extends { uri: string }>(
+  perPage: number,
+  page: (after: string | null, limit: number) => Promise<T[]>,
+): Promise<T[]> {
+  const rows: T[] = [];
+  for (let after: string | null = null; ; ) {
+    const batch: T[] = await page(after, perPage);
+    rows.push(...batch);
+    if (batch.length < perPage) return rows;
+    after = batch.at(-1)!.uri;
+    await nextTurn();
+  }
 }
 
-export async function listCards(db: Db, addressBookId: number): Promise<CardRow[]> {
-  return contactsDb(db)
-    .selectFrom('address_book_cards')
-    .selectAll()
-    .where('address_book_id', '=', addressBookId)
-    .orderBy('id')
-    .execute();
+/** The names and searchable properties of an address book's cards, without their text. */
+export function listCardIndex(db: Db, addressBookId: number): Promise<Pick<CardRow, 'uri' | 'search'>[]> {
+  return readPages(summariesPerRead, (after, limit) => {
+    let query = contactsDb(db)
+      .selectFrom('address_book_cards')
+      .select(['uri', 'search'])
+      .where('address_book_id', '=', addressBookId);
+    if (after !== null) query = query.where('uri', '>', after);
+    return query.orderBy('uri').limit(limit).execute();
+  });
+}
+
+/** A card without its text (for listings that do not ask for it), or with it. */
+export type CardSummary = Omit<CardRow, 'data' | 'search'> & Partial<Pick<CardRow, 'data' | 'search'>>;
+
+const summaryColumns = [
+  'id',
+  'address_book_id',
+  'tenant_id',
+  'uri',
+  'uid',
+  'version',
+  'etag',
+  'size',
+  'full_name',
+  'seq',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** An address book's cards in name order, with their text. */
+export function listCards(db: Db, addressBookId: number): Promise<CardRow[]> {
+  return readPages(cardsPerRead, (after, limit) => {
+    let query = contactsDb(db)
+      .selectFrom('address_book_cards')
+      .selectAll()
+      .where('address_book_id', '=', addressBookId);
+    if (after !== null) query = query.where('uri', '>', after);
+    return query.orderBy('uri').limit(limit).execute();
+  });
+}
+
+/** An address book's cards in name order, without their text. */
+export function listCardSummaries(db: Db, addressBookId: number): Promise<CardSummary[]> {
+  return readPages(summariesPerRead, (after, limit) => {
+    let query = contactsDb(db)
+      .selectFrom('address_book_cards')
+      .select(summaryColumns)
+      .where('address_book_id', '=', addressBookId);
+    if (after !== null) query = query.where('uri', '>', after);
+    return query.orderBy('uri').limit(limit).execute();
+  });
 }
 
 /** How many cards an address book holds. */

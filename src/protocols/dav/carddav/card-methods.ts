@@ -14,12 +14,13 @@ import {
   getCard,
   getCards,
   listCardIndex,
+  listCardSummaries,
   listCards,
+  type CardSummary,
   putCard,
   updateAddressBook,
 } from '../../../contacts/address-books.ts';
 import { matchesCardFilter } from '../../../contacts/card-query.ts';
-import type { CardRow } from '../../../contacts/contacts-tables.ts';
 import { conflict, forbidden, HoldfastError, notFound } from '../../../errors.ts';
 import { multigetBody, syncCollectionBody } from '../collection-reports.ts';
 import { objectHref } from '../dav-resources.ts';
@@ -118,7 +119,7 @@ const handlePut: CardMethodHandler = async (context, resource, request) => {
     throw forbidden('need-privileges', `${resource.href} is a collection; PUT vCards inside an address book`);
   if (!mayWrite(resource)) throw readOnlyRefusal(resource);
   const type = request.headers['content-type'];
-  if (type && !/^text\/(x-)?vcard\b/i.test(type))
+  if (type && !/^text\/((x-)?vcard|directory)\b/i.test(type))
     throw new HoldfastError(
       'invalid',
       'supported-address-data',
@@ -184,8 +185,8 @@ const handlePropfind: CardMethodHandler = async (context, resource, request) => 
       return xmlReply(207, multistatus([cardResponse(context, resource, row, wanted)]));
     }
     case 'address-book': {
-      const rows = depth === 0 ? [] : await listCards(context.db, resource.book.id);
-      const members: (CardRow | undefined)[] = [undefined, ...rows];
+      const rows = depth === 0 ? [] : await cardsFor(context, resource.book.id, wanted);
+      const members: (CardSummary | undefined)[] = [undefined, ...rows];
       const body = await multistatusInSlices(members, (row) =>
         row ? cardResponse(context, resource, row, wanted) : describe(resource),
       );
@@ -198,10 +199,16 @@ const handlePropfind: CardMethodHandler = async (context, resource, request) => 
   }
 };
 
+/** An address book's cards for a listing: with their text only when the request asks for it. */
+function cardsFor(context: DavContext, addressBookId: number, wanted: PropertyRequest): Promise<CardSummary[]> {
+  const wantsText = Array.isArray(wanted) && wanted.some((element) => element.name === carddav('address-data'));
+  return wantsText ? listCards(context.db, addressBookId) : listCardSummaries(context.db, addressBookId);
+}
+
 function cardResponse(
   context: DavContext,
   resource: BookResource | CardItem,
-  row: CardRow,
+  row: CardSummary,
   wanted: PropertyRequest,
 ): XmlNode {
   const collection = resource.kind === 'card' ? resource.collectionHref : resource.href;
@@ -313,7 +320,7 @@ const handleReport: CardMethodHandler = async (context, resource, request) => {
       `${displayName(root.name)} is answered on address books; ${resource.href} is not one`,
     );
   const wanted = reportProperties(root);
-  const respond = (row: CardRow) => cardResponse(context, resource, row, wanted);
+  const respond = (row: CardSummary) => cardResponse(context, resource, row, wanted);
   const { book } = resource;
   switch (root.name) {
     case carddav('addressbook-query'):
@@ -329,7 +336,7 @@ const handleReport: CardMethodHandler = async (context, resource, request) => {
         await syncCollectionBody(root, {
           href: resource.href,
           collection: book,
-          all: () => listCards(context.db, book.id),
+          all: () => cardsFor(context, book.id, wanted),
           changesSince: (since) => cardChangesSince(context.db, book.id, since),
           members: (uris) => getCards(context.db, book.id, uris),
           response: respond,

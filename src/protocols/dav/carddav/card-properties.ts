@@ -2,7 +2,8 @@
 // and vCards, in the getters that properties.ts turns into propstat blocks.
 import { maxCardSize } from '../../../contacts/vcard.ts';
 import type { AddressBookRight } from '../../../contacts/address-book-access.ts';
-import type { AddressBookRow, CardRow } from '../../../contacts/contacts-tables.ts';
+import type { CardSummary } from '../../../contacts/address-books.ts';
+import type { AddressBookRow } from '../../../contacts/contacts-tables.ts';
 import { syncToken } from '../collection-reports.ts';
 import { davRoot, principalHref } from '../dav-resources.ts';
 import { privileges, type PropertyContext, type PropertyGetters, type PropertyValue } from '../properties.ts';
@@ -59,7 +60,8 @@ function addressBookProperties(
   set(carddav('max-resource-size'), () => String(maxCardSize));
 }
 
-export function cardProperties(row: CardRow, context: PropertyContext, right: AddressBookRight): PropertyGetters {
+/** A card's properties; `address-data` only when its text was read. */
+export function cardProperties(row: CardSummary, context: PropertyContext, right: AddressBookRight): PropertyGetters {
   return new Map<string, () => PropertyValue | undefined>([
     [dav('resourcetype'), () => []],
     [dav('getetag'), () => row.etag],
