@@ -51,7 +51,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     t.waitFor(
       async () => JSON.stringify((await imapSubjects(t, address, folder)).sort()) === JSON.stringify(subjects.sort()),
       `${address} ${folder} holding ${JSON.stringify(subjects)}`,
-      15_000,
+      30_000,
     );
   const messageAt = (address: string, subject: string) =>
     t.waitFor(
@@ -60,7 +60,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
           new RegExp(`^Subject: ${subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm').test(m.text),
         ),
       `"${subject}" at ${address}`,
-      15_000,
+      30_000,
     );
 
   before(async () => {
@@ -90,7 +90,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
       inReplyTo: '<trip-1@test.example>',
       references: ['<trip-1@test.example>'],
     });
-    await row('Re: Plans for the trip').locator('.thread-size', { hasText: '2' }).waitFor({ timeout: 15_000 });
+    await row('Re: Plans for the trip').locator('.thread-size', { hasText: '2' }).waitFor();
     assert.equal(await row('Plans for the trip').count(), 0, 'the older message is in the same row');
     await open('Re: Plans for the trip');
     const thread = page.getByRole('navigation', { name: 'Conversation' });
@@ -98,6 +98,16 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await thread.getByRole('button', { name: /Mountains or sea\?/ }).click();
     await heading('Plans for the trip').waitFor();
     await page.locator('.text-body', { hasText: 'Mountains or sea?' }).waitFor();
+
+    // Deleting acts on the conversation in the folder, and is undone as one.
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.locator('.toast').getByText('Moved 2 messages to Trash').waitFor();
+    await row('Re: Plans for the trip').waitFor({ state: 'detached' });
+    await folderHolds(alice, 'Trash', ['Plans for the trip', 'Re: Plans for the trip']);
+    await page.locator('.toast').getByRole('button', { name: 'Undo' }).click();
+    await row('Re: Plans for the trip').waitFor();
+    await folderHolds(alice, 'Trash', []);
+    assert.equal(await row('Plans for the trip').count(), 0);
   });
 
   it('searches every folder on the server, from the search box reached with /', async () => {
@@ -110,7 +120,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     );
     await client.logout();
     await fromBob({ subject: 'Zebra sighting', text: 'At the zoo.' });
-    await row('Zebra sighting').waitFor({ timeout: 15_000 });
+    await row('Zebra sighting').waitFor();
 
     await page.locator('.messages .row').first().focus();
     await page.keyboard.press('/');
@@ -133,7 +143,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
       cc: '"Doe, Frank" <frank@test.example>',
       text: 'Thai?',
     });
-    await row('Team lunch').waitFor({ timeout: 15_000 });
+    await row('Team lunch').waitFor();
     await open('Team lunch');
     await page.getByRole('button', { name: 'Reply all' }).click();
     assert.equal(await compose().locator('input[name=to]').inputValue(), 'Bob <bob@test.example>');
@@ -157,7 +167,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
       subject: 'Menu',
       html: '<style>p{color:red}</style><p>Soup <b>and</b> bread</p><p>Cake<br>Tea</p><script>document.title="x"</script>',
     });
-    await row('Menu').waitFor({ timeout: 15_000 });
+    await row('Menu').waitFor();
     await open('Menu');
     await page.getByRole('button', { name: 'Reply', exact: true }).click();
     const body = await compose().locator('textarea').inputValue();
@@ -176,7 +186,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
         { filename: 'notes.txt', content: 'Bring sunscreen.\n', contentType: 'text/plain' },
       ],
     });
-    await row('Photos').waitFor({ timeout: 15_000 });
+    await row('Photos').waitFor();
     await row('Photos').locator('.has-attachment').waitFor();
     await open('Photos');
     const attachments = page.getByRole('list', { name: 'Attachments' });
@@ -262,7 +272,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await compose().locator('input[name=subject]').fill('Resume me');
     await compose().locator('textarea').fill('To be continued');
     await folderOf(page, 'Drafts').click();
-    await row('Resume me').waitFor({ timeout: 15_000 });
+    await row('Resume me').waitFor();
     await open('Resume me');
     await page.getByRole('button', { name: 'Edit draft' }).click();
     assert.equal(await compose().locator('input[name=subject]').inputValue(), 'Resume me');
@@ -293,7 +303,7 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await client.logout();
     await open('Zebra sighting');
     const moveTo = page.getByLabel('Move to');
-    await moveTo.locator('option', { hasText: 'Projects' }).waitFor({ state: 'attached', timeout: 15_000 });
+    await moveTo.locator('option', { hasText: 'Projects' }).waitFor({ state: 'attached' });
     await moveTo.selectOption({ label: 'Projects' });
     await row('Zebra sighting').waitFor({ state: 'detached' });
     const toast = page.locator('.toast');
@@ -361,6 +371,6 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await page.keyboard.press('#');
     await row(first).waitFor({ state: 'detached' });
     await page.locator('.toast').getByText('Moved to Trash').waitFor();
-    await t.waitFor(async () => (await imapSubjects(t, alice, 'Trash')).includes(first), `${first} in Trash`);
+    await t.waitFor(async () => (await imapSubjects(t, alice, 'Trash')).includes(first), `${first} in Trash`, 30_000);
   });
 });

@@ -143,7 +143,7 @@ describe('the web app settings in Chromium', { skip: skipWithoutChromium }, () =
     await t.waitFor(
       async () => (await imapSubjects(t, 'erin@test.example', 'INBOX')).includes('Away until Monday'),
       'the automatic reply in erin@test.example INBOX',
-      20_000,
+      30_000,
     );
     const [reply] = await t.mailbox('erin@test.example');
     assert.match(reply!.text, /I am hiking\. Back on Monday\./);
@@ -174,6 +174,7 @@ describe('the web app settings in Chromium', { skip: skipWithoutChromium }, () =
     const received = await t.waitFor(
       async () => (await t.mailbox('erin@test.example')).find((m) => /^Subject: Signed$/m.test(m.text)),
       'the signed message at erin@test.example',
+      30_000,
     );
     assert.match(received.text, /Hello Erin\r?\n\r?\n-- \r?\nDave Example\r?\nHoldfast tests/);
   });

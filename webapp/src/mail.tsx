@@ -249,22 +249,54 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
       await loadMailboxes();
     });
 
-  /** The row after (or else before) `id` in the list, to select once it is gone. */
-  const neighbour = (id: string) => {
-    const at = list.ids.indexOf(id);
+  /** The row after (or else before) the row of `email` (its own, or its conversation's), to select once it is gone. */
+  const neighbour = (email: EmailSummary) => {
+    const at = list.ids.findIndex((id) => id === email.id || (!list.search && emails[id]?.threadId === email.threadId));
     return at < 0 ? null : (list.ids[at + 1] ?? list.ids[at - 1] ?? null);
   };
 
-  /** Moves a message to one folder (out of all others), with a toast that moves it back. */
+  /**
+   * What an action on a message applies to: in a folder (one row per conversation), the messages of
+   * its conversation in that folder; in search results (one row per message), the message.
+   */
+  const targetsOf = async (email: EmailSummary): Promise<Pick<EmailSummary, 'id' | 'mailboxIds'>[]> => {
+    const { mailboxId, search } = listRef.current;
+    if (search || !mailboxId) return [email];
+    const [, got] = await jmap.call([
+      ['Thread/get', { accountId: jmap.accountId, ids: [email.threadId] }, 't'],
+      [
+        'Email/get',
+        {
+          accountId: jmap.accountId,
+          '#ids': { resultOf: 't', name: 'Thread/get', path: '/list/*/emailIds' },
+          properties: ['id', 'mailboxIds'],
+        },
+        'g',
+      ],
+    ]);
+    const inFolder = (got.list as Pick<EmailSummary, 'id' | 'mailboxIds'>[]).filter((e) => e.mailboxIds[mailboxId]);
+    return inFolder.some((e) => e.id === email.id) ? inFolder : [email];
+  };
+
+  /** Sets each message's folders; throws with the first refusal. */
+  const setFolders = async (changes: { id: string; mailboxIds: Record<string, boolean> }[]) => {
+    const update = Object.fromEntries(changes.map((c) => [c.id, { mailboxIds: c.mailboxIds }]));
+    const [result] = await jmap.call([['Email/set', { accountId: jmap.accountId, update }, 'u']]);
+    const refused = Object.values(result.notUpdated ?? {})[0] as { type: string; description?: string } | undefined;
+    if (refused) throw new Error(refused.description ?? refused.type);
+  };
+
+  /** Moves a message (in a folder, its conversation there) to one folder, with a toast that moves them back. */
   const moveTo = (email: EmailSummary, target: Mailbox) =>
     guard(async () => {
-      const before = email.mailboxIds;
-      await update(email.id, { mailboxIds: { [target.id]: true } });
-      setSelected(neighbour(email.id));
+      const moved = await targetsOf(email);
+      await setFolders(moved.map((m) => ({ id: m.id, mailboxIds: { [target.id]: true } })));
+      setSelected(neighbour(email));
+      const what = moved.length > 1 ? `${moved.length} messages` : '';
       setToast({
-        text: target.role === 'trash' ? 'Moved to Trash' : `Moved to ${mailboxLabel(target)}`,
+        text: `${what ? `Moved ${what} to` : 'Moved to'} ${mailboxLabel(target)}`,
         undo: async () => {
-          await update(email.id, { mailboxIds: before });
+          await setFolders(moved);
           setSelected(email.id);
         },
       });
@@ -276,10 +308,12 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
       const trash = byRole('trash');
       if (!trash) throw new Error('There is no Trash folder');
       if (!email.mailboxIds[trash.id]) return moveTo(email, trash);
-      const [result] = await jmap.call([['Email/set', { accountId: jmap.accountId, destroy: [email.id] }, 'd']]);
-      if (result.notDestroyed?.[email.id]) throw new Error(result.notDestroyed[email.id].type);
-      setSelected(neighbour(email.id));
-      setToast({ text: 'Deleted forever' });
+      const ids = (await targetsOf(email)).map((m) => m.id);
+      const [result] = await jmap.call([['Email/set', { accountId: jmap.accountId, destroy: ids }, 'd']]);
+      const refused = Object.values(result.notDestroyed ?? {})[0] as { type: string } | undefined;
+      if (refused) throw new Error(refused.type);
+      setSelected(neighbour(email));
+      setToast({ text: ids.length > 1 ? `Deleted ${ids.length} messages forever` : 'Deleted forever' });
       await refresh();
     });
 
