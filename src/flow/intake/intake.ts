@@ -314,52 +314,16 @@ export class Intake {
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
     const subject = headerValue(fields, 'subject')?.slice(0, 500) ?? null;
     // The spam and malware scan: after the message is whole, before the 250 (filtering/).
-    const junk: typeof recipients = [];
+    let junk: typeof recipients = [];
     if (this.deps.filter?.appliesTo(state.info.source)) {
       const plan = await this.scan(this.deps.filter, state, spooled, prefix, recipients);
       prefix = `${receivedLine}${plan.header}\r\n${prefix.slice(receivedLine.length)}`;
-      const held: HeldMessage[] = [];
-      const rest: typeof recipients = [];
-      for (const r of recipients) {
-        const placed = plan.dispositions.get(r.recipient);
-        if (placed?.to === 'quarantine' && r.route === 'local' && plan.principals.has(r.recipient)) {
-          const { principalId, tenantId } = plan.principals.get(r.recipient)!;
-          held.push({
-            tenantId,
-            principalId,
-            recipient: r.recipient,
-            sender: state.sender ?? '',
-            subject,
-            messageId,
-            prefix,
-            reason: placed.reason,
-            detail: placed.detail,
-            score: plan.outcome.spam?.score ?? null,
-            clientIp: state.info.clientIp,
-          });
-        } else if (placed && placed.to !== 'inbox') junk.push(r);
-        else rest.push(r);
-      }
-      if (held.length) {
-        const ids = await holdMessage(
-          this.deps.store,
-          { hash: blob.hash, size: blob.size, data: spooled.inline?.data },
-          held,
-          now,
-          this.deps.filter.settings.quarantineRetentionMs,
-        );
-        this.deps.log?.info(
-          {
-            quarantineIds: ids,
-            sender: state.sender ?? '',
-            recipients: held.map((h) => h.recipient),
-            reason: held[0]!.reason,
-            session: state.info.id,
-          },
-          'mail quarantined',
-        );
-      }
-      recipients = rest;
+      ({ inbox: recipients, junk } = await this.placeCopies(this.deps.filter, plan, state, spooled, recipients, {
+        prefix,
+        subject,
+        messageId,
+        now,
+      }));
       if (!recipients.length && !junk.length) {
         state.recipients = [];
         return '2.0.0 Ok: accepted';
@@ -411,6 +375,64 @@ export class Intake {
    * Scans the message (Holdfast's header lines and the content, if within max_scan_size) and plans
    * each local recipient's copy; throws the refusal of the whole message, if the filter refuses it.
    */
+  /**
+   * Where the filter's plan puts each copy: quarantine (held here, before the 250), Junk (returned,
+   * queued with the junk marker) or the INBOX (returned). Remote copies the plan would hold are marked
+   * like Junk's: only a local mailbox has a quarantine.
+   */
+  private async placeCopies<R extends { recipient: string; route: string }>(
+    filter: MessageFilter,
+    plan: FilterPlan & { principals: Map<string, FilteredRecipient> },
+    state: SessionState,
+    spooled: SpooledMessage,
+    recipients: R[],
+    message: { prefix: string; subject: string | null; messageId: string | null; now: number },
+  ): Promise<{ inbox: R[]; junk: R[] }> {
+    const held: HeldMessage[] = [];
+    const inbox: R[] = [];
+    const junk: R[] = [];
+    for (const r of recipients) {
+      const placed = plan.dispositions.get(r.recipient);
+      const mailbox = r.route === 'local' ? plan.principals.get(r.recipient) : undefined;
+      if (placed?.to === 'quarantine' && mailbox)
+        held.push({
+          tenantId: mailbox.tenantId,
+          principalId: mailbox.principalId,
+          recipient: r.recipient,
+          sender: state.sender ?? '',
+          subject: message.subject,
+          messageId: message.messageId,
+          prefix: message.prefix,
+          reason: placed.reason,
+          detail: placed.detail,
+          score: plan.outcome.spam?.score ?? null,
+          clientIp: state.info.clientIp,
+        });
+      else if (placed && placed.to !== 'inbox') junk.push(r);
+      else inbox.push(r);
+    }
+    if (held.length) {
+      const ids = await holdMessage(
+        this.deps.store,
+        { hash: spooled.blob.hash, size: spooled.blob.size, data: spooled.inline?.data },
+        held,
+        message.now,
+        filter.settings.quarantineRetentionMs,
+      );
+      this.deps.log?.info(
+        {
+          quarantineIds: ids,
+          sender: state.sender ?? '',
+          recipients: held.map((h) => h.recipient),
+          reason: held[0]!.reason,
+          session: state.info.id,
+        },
+        'mail quarantined',
+      );
+    }
+    return { inbox, junk };
+  }
+
   private async scan(
     filter: MessageFilter,
     state: SessionState,
