@@ -58,10 +58,7 @@ for (const name of backendNames) {
       const tenant = await node.t.node.holdfast.directory.tenant('default');
       await tenant.grant(team, 'alice@test.example', { fullAccess: true, sendAs: false });
       own = node.accountId;
-      const session = await node.session();
-      teamAccount = Object.entries(session.accounts as Record<string, { name: string }>).find(
-        ([, a]) => a.name === team,
-      )![0];
+      teamAccount = await node.accountNamed(team);
       carolAccount = await node.accountIdOf('carol@test.example');
     });
     after(() => node.t.stop());

@@ -26,22 +26,8 @@ for (const name of backendNames) {
     let inbox: string;
     let archive: string;
     /** The subjects of the Emails a filter finds, sorted. */
-    const subjects = async (filter: object, extra: object = {}): Promise<string[]> => {
-      const [[, query], [, got]] = await node.call([
-        ['Email/query', { accountId: node.accountId, filter, ...extra }, 'q'],
-        [
-          'Email/get',
-          {
-            accountId: node.accountId,
-            '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' },
-            properties: ['subject'],
-          },
-          'g',
-        ],
-      ]);
-      assert.ok(query.ids, JSON.stringify(query));
-      return (got.list as { subject: string }[]).map((e) => e.subject).sort();
-    };
+    const subjects = async (filter: object, extra: object = {}): Promise<string[]> =>
+      (await node.subjectsOf({ filter, ...extra })).sort();
     const refusal = async (filter: object) => {
       const [[name, answer]] = await node.call([['Email/query', { accountId: node.accountId, filter }, 'q']]);
       return name === 'error' ? answer.type : name;

@@ -459,11 +459,8 @@ for (const name of backendNames) {
       await tenant.grant(team, 'alice@test.example', { fullAccess: true, sendAs: false });
       await tenant.grant('bob@test.example', 'alice@test.example', { fullAccess: true, sendAs: false });
       own = node.accountId;
-      const session = await node.session();
-      const byName = (address: string) =>
-        Object.entries(session.accounts as Record<string, { name: string }>).find(([, a]) => a.name === address)![0];
-      teamAccount = byName(team);
-      bobAccount = byName('bob@test.example');
+      teamAccount = await node.accountNamed(team);
+      bobAccount = await node.accountNamed('bob@test.example');
     });
     after(async () => {
       for (const s of streams) s.close();

@@ -48,10 +48,7 @@ for (const name of backendNames) {
       const tenant = await holdfast.directory.tenant('default');
       await tenant.grant(team, 'alice@test.example', { fullAccess: true, sendAs: false });
       own = node.accountId;
-      const session = await node.session();
-      teamAccount = Object.entries(session.accounts as Record<string, { name: string }>).find(
-        ([, a]) => a.name === team,
-      )![0];
+      teamAccount = await node.accountNamed(team);
       // Mail in team@ (its folders made by a first look) and in Alice's own INBOX, put there with her
       // full access over IMAP.
       await node.call([['Mailbox/get', { accountId: teamAccount, ids: [] }, 'm']]);

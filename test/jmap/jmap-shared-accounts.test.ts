@@ -57,11 +57,8 @@ for (const name of backendNames) {
       await acme.addDomain('acme.example');
       await acme.addPrincipal({ kind: 'user', address: 'mallory@acme.example', password });
       own = node.accountId;
-      const session = await node.session();
-      const byName = (address: string) =>
-        Object.entries(session.accounts as Record<string, { name: string }>).find(([, a]) => a.name === address)![0];
-      teamAccount = byName(team);
-      bobAccount = byName(bob);
+      teamAccount = await node.accountNamed(team);
+      bobAccount = await node.accountNamed(bob);
     });
     after(() => node.t.stop());
 

@@ -20,22 +20,7 @@ const mail: [string, string, string, string, string[]][] = [
 for (const name of backendNames) {
   describe(`JMAP Email/query sorts on ${name}`, { skip: skipFor(name) }, () => {
     let node: JmapTestNode;
-    const subjectsBy = async (sort: object[]) => {
-      const [[, query], [, got]] = await node.call([
-        ['Email/query', { accountId: node.accountId, sort }, 'q'],
-        [
-          'Email/get',
-          {
-            accountId: node.accountId,
-            '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' },
-            properties: ['subject'],
-          },
-          'g',
-        ],
-      ]);
-      assert.ok(query.ids, JSON.stringify(query));
-      return (got.list as { subject: string }[]).map((e) => e.subject);
-    };
+    const subjectsBy = (sort: object[]) => node.subjectsOf({ sort });
 
     before(async () => {
       node = await startJmapNode(name, ['alice@test.example']);

@@ -32,6 +32,10 @@ export interface JmapTestNode {
   jamOf(address: string): BasicJam;
   /** The user's own account id, from the session resource. */
   accountIdOf(address?: string): Promise<string>;
+  /** The id of the account a user's session names `name` (the address of a mailbox shared with them). */
+  accountNamed(name: string, address?: string): Promise<string>;
+  /** The subjects of the Emails an Email/query with these arguments finds, in its order (the first user's account unless `accountId` says). */
+  subjectsOf(query: Record<string, unknown>): Promise<string[]>;
   /** The session resource as a user reads it. */
   // biome-ignore lint/suspicious/noExplicitAny: each test reads the fields it checks
   session(address?: string): Promise<any>;
@@ -85,6 +89,33 @@ export async function startJmapNode(
     session,
     async accountIdOf(address = user) {
       return (await session(address)).primaryAccounts['urn:ietf:params:jmap:mail'];
+    },
+    async accountNamed(name, address = user) {
+      const { accounts } = await session(address);
+      const found = Object.entries(accounts as Record<string, { name: string }>).find(([, a]) => a.name === name);
+      assert.ok(found, `${address}'s session has an account named ${name}`);
+      return found[0];
+    },
+    async subjectsOf(query) {
+      const accountId = query.accountId ?? (await jam.getPrimaryAccount());
+      const { json } = await postApi(
+        base,
+        {
+          using: mailUsing,
+          methodCalls: [
+            ['Email/query', { accountId, ...query }, 'q'],
+            [
+              'Email/get',
+              { accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: ['subject'] },
+              'g',
+            ],
+          ],
+        },
+        auth(),
+      );
+      const [[, found], [, got]] = json.methodResponses;
+      assert.ok(found.ids, JSON.stringify(found));
+      return (got.list as { subject: string }[]).map((e) => e.subject);
     },
     async call(methodCalls, who = auth(), using = mailUsing) {
       const { status, json } = await postApi(base, { using, methodCalls }, who);
