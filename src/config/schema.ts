@@ -31,6 +31,7 @@ export const listenerNames = [
   'pop3s',
   'http',
   'https',
+  'managesieve',
 ] as const;
 export type ListenerName = (typeof listenerNames)[number];
 
@@ -44,6 +45,7 @@ export const defaultPorts: Record<ListenerName, number> = {
   pop3s: 995,
   http: 8080,
   https: 443,
+  managesieve: 4190,
 };
 
 const databaseUrl = setting('an SQLite file path (or "sqlite:<path>"), or a "postgres://" URL', (raw) => {
@@ -373,6 +375,7 @@ export const environmentKeys: Record<string, string> = {
   HOLDFAST_POP3S_PORT: 'ports.pop3s',
   HOLDFAST_HTTP_PORT: 'ports.http',
   HOLDFAST_HTTPS_PORT: 'ports.https',
+  HOLDFAST_MANAGESIEVE_PORT: 'ports.managesieve',
   HOLDFAST_TLS_CERT: 'tls.cert',
   HOLDFAST_TLS_KEY: 'tls.key',
   HOLDFAST_DNS_SERVERS: 'dns_servers',

@@ -1,5 +1,6 @@
-// The service each role starts. The imap role serves mailbox access: IMAP and POP3.
+// The service each role starts. The imap role serves mailbox access: IMAP, POP3 and ManageSieve.
 import { startImap } from './imap-service.ts';
+import { startManageSieve } from './managesieve-service.ts';
 import { startPop3 } from './pop3-service.ts';
 import { startQueue } from './queue-service.ts';
 import { startSmtp } from './smtp-service.ts';
@@ -8,11 +9,12 @@ import type { RunningService, ServiceStarter } from './holdfast.ts';
 import type { Role } from './roles.ts';
 
 const startMailboxAccess: ServiceStarter = async (holdfast) => {
-  const imap = await startImap(holdfast);
+  const started: RunningService[] = [];
   try {
-    return together(imap, await startPop3(holdfast));
+    for (const start of [startImap, startPop3, startManageSieve]) started.push(await start(holdfast));
+    return together(...started);
   } catch (error) {
-    await imap.close();
+    await Promise.all(started.map((s) => s.close()));
     throw error;
   }
 };

@@ -23,7 +23,7 @@ describe('holdfast health', () => {
       HOLDFAST_IMAP_PORT: String(imap),
       HOLDFAST_HTTP_PORT: String(http),
       ...Object.fromEntries(
-        ['SMTP', 'SUBMISSION', 'SUBMISSIONS', 'IMAPS', 'POP3', 'POP3S', 'HTTPS'].map((n) => [
+        ['SMTP', 'SUBMISSION', 'SUBMISSIONS', 'IMAPS', 'POP3', 'POP3S', 'HTTPS', 'MANAGESIEVE'].map((n) => [
           `HOLDFAST_${n}_PORT`,
           'off',
         ]),
@@ -48,6 +48,7 @@ describe('holdfast health', () => {
         pop3s: 'off',
         http: 'accepting',
         https: 'off',
+        managesieve: 'off',
       });
       assert.deepEqual(health.queue, { queued: 0, inFlight: 0, deferred: 0, oldestAgeSeconds: 0 });
     } finally {

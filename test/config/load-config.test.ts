@@ -35,6 +35,7 @@ describe('configuration', () => {
       pop3s: 995,
       http: 8080,
       https: 443,
+      managesieve: 4190,
     });
     assert.equal(config.shutdownGraceMs, 10_000);
     assert.deepEqual(config.caldav, { maxResourceSize: 10_000_000, maxAttendees: 500 });

@@ -114,6 +114,7 @@ export function loopbackEnv(dataDir: string, extra: Record<string, string> = {})
     HOLDFAST_POP3S_PORT: '0',
     HOLDFAST_HTTP_PORT: '0',
     HOLDFAST_HTTPS_PORT: '0',
+    HOLDFAST_MANAGESIEVE_PORT: '0',
     ...extra,
   };
 }

@@ -173,7 +173,7 @@ describe('holdfast start refusals', () => {
     try {
       assert.deepEqual(
         server.summary.listeners.map((l) => l.name),
-        ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'],
+        ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'managesieve', 'http'],
       );
     } finally {
       assert.equal(await server.stop('SIGINT'), 0);

@@ -17,6 +17,8 @@ const componentOfListener: Record<ListenerName, ComponentId> = {
   pop3s: 'Pop3',
   http: 'HttpApi',
   https: 'HttpApi',
+  // Mailbox access, as IMAP: a ManageSieve listener that refuses shows as IMAP's incident.
+  managesieve: 'Imap',
 };
 
 const impactOf: Record<string, string> = {
