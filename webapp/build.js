@@ -13,12 +13,14 @@ const root = join(import.meta.dirname, '..');
 const source = join(root, 'webapp');
 const out = join(root, 'dist', 'webapp');
 const entry = 'webapp/src/main.tsx';
+// The admin center (docs/admin-center.md): its own bundle and page, admin.html, served at /admin/.
+const adminEntry = 'webapp/src/admin/main.tsx';
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'assets'), { recursive: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: [entry],
+  entryPoints: { main: entry, admin: adminEntry },
   outdir: join(out, 'assets'),
   entryNames: '[name]-[hash]',
   assetNames: '[name]-[hash]',
@@ -32,9 +34,14 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
 });
-const [js, output] = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === entry) ?? [];
-if (!js || !output?.cssBundle) throw new Error(`esbuild made no bundle for ${entry}`);
-const html = readFileSync(join(source, 'index.html'), 'utf8')
-  .replace('{{js}}', `/mail/assets/${basename(js)}`)
-  .replace('{{css}}', `/mail/assets/${basename(output.cssBundle)}`);
-writeFileSync(join(out, 'index.html'), html);
+for (const [from, page] of [
+  [entry, 'index.html'],
+  [adminEntry, 'admin.html'],
+]) {
+  const [js, output] = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === from) ?? [];
+  if (!js || !output?.cssBundle) throw new Error(`esbuild made no bundle for ${from}`);
+  const html = readFileSync(join(source, page), 'utf8')
+    .replace('{{js}}', `/mail/assets/${basename(js)}`)
+    .replace('{{css}}', `/mail/assets/${basename(output.cssBundle)}`);
+  writeFileSync(join(out, page), html);
+}

@@ -1,12 +1,13 @@
 // The administrative HTTP API (docs/administration.md, "Admin API"): queue insight (global
 // administrators), users and domains (admin-directory-routes.ts), the queue and message trace
-// (admin-queue-routes.ts),.  The quarantine and
+// (admin-queue-routes.ts), and the admin center's page at /admin/ that uses them. The quarantine and
 // service health have their own files, registered beside this one.
 import type { FastifyInstance } from 'fastify';
 import type { MailFlow } from '../flow/mail-flow.ts';
 import { queueInsight } from '../flow/queue/queue-insight.ts';
 import type { WebContext } from './web-context.ts';
 import { errorCodes, requireGlobalAdmin } from './admin-auth.ts';
+import { registerAdminCenterRoutes } from './admin-center-routes.ts';
 import { registerAdminDirectoryRoutes } from './admin-directory-routes.ts';
 import { registerAdminQueueRoutes } from './admin-queue-routes.ts';
 
@@ -32,4 +33,5 @@ export function registerAdminRoutes(app: FastifyInstance, holdfast: AdminApiCont
   });
   registerAdminDirectoryRoutes(app, holdfast);
   registerAdminQueueRoutes(app, holdfast);
+  registerAdminCenterRoutes(app);
 }

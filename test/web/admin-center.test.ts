@@ -1,0 +1,226 @@
+// The admin center (docs/admin-center.md) in Debian's Chromium, driven by playwright-core, against a
+// node started in this process on loopback: its page's headers; a global administrator creates a
+// user who then signs in to mail; a tenant administrator sees their tenant only and a user is told
+// they are not an administrator; a domain's DNS records and their live check (against the DNS stub);
+// a deferred message held, released, retried and bounced; message trace; an update posted on a
+// service health issue. Pages are used with the keyboard where it matters (search, navigation).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { adminPassword, type TestNode } from '../helpers/node.ts';
+import { submission } from '../helpers/submission.ts';
+import { password, signIn as signInToMail, skipWithoutChromium, startWebApp, type WebApp } from './web-app-harness.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const timeout = 30_000;
+
+describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
+  let app: WebApp;
+  let t: TestNode;
+  let base: string;
+
+  /** A new browser profile signed in to the admin center as `address`. */
+  const signedIn = async (address: string, pass = password): Promise<Page> => {
+    const { page } = await app.newPage();
+    await page.goto(`${base}/admin/`);
+    await page.getByLabel('Email address').fill(address);
+    await page.getByLabel('Password').fill(pass);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    return page;
+  };
+  const row = (page: Page, text: string) => page.locator('table.admin-table tbody tr').filter({ hasText: text });
+  const status = (page: Page, text: string | RegExp) =>
+    page.getByRole('status').filter({ hasText: text }).first().waitFor({ timeout });
+
+  before(async () => {
+    // The admin center's page is part of the build; build when it is missing.
+    if (!existsSync(join(root, 'dist', 'webapp', 'admin.html')))
+      execFileSync(process.execPath, [join(root, 'webapp', 'build.js')], { cwd: root, stdio: 'inherit' });
+    app = await startWebApp([{ address: 'ivan@test.example' }]);
+    ({ t, base } = app);
+    const { directory } = t.node.holdfast;
+    await directory.addTenant({ name: 'acme' });
+    const acme = await directory.tenant('acme');
+    await acme.addDomain('acme.example');
+    await acme.addPrincipal({ kind: 'user', address: 'boss@acme.example', password, role: 'tenant-admin' });
+    await acme.addPrincipal({ kind: 'user', address: 'ann@acme.example', password, displayName: 'Ann' });
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  it('serves /admin/ with the strict policy, no inline script and revalidation', async () => {
+    const page = await fetch(`${base}/admin/`);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    const csp = page.headers.get('content-security-policy')!;
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    const html = await page.text();
+    assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)[^>]*>/, 'no inline script');
+    const script = /src="(\/mail\/assets\/admin-[^"]+\.js)"/.exec(html)![1]!;
+    const asset = await fetch(`${base}${script}`);
+    assert.equal(asset.status, 200);
+    assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  });
+
+  it('lets a global administrator create a user, who then signs in to mail', async () => {
+    const page = await signedIn('admin@test.example', adminPassword);
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor({ timeout });
+    await row(page, 'ann@acme.example').waitFor({ timeout });
+    await page.getByLabel('Email address').fill('dora@test.example');
+    await page.getByLabel('Display name').last().fill('Dora');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await status(page, 'Added dora@test.example');
+    const shown = await page.locator('.password-note code').textContent({ timeout });
+    assert.ok(shown && shown.length >= 10, 'the generated password is shown once');
+    await row(page, 'dora@test.example').filter({ hasText: 'Dora' }).waitFor({ timeout });
+
+    const { page: mail } = await app.newPage();
+    await signInToMail(mail, base, 'dora@test.example', shown!);
+  });
+
+  it('changes, disables and enables a user, refusing bad input with the field named', async () => {
+    const page = await signedIn('admin@test.example', adminPassword);
+    // The keyboard: type into the search box and press Enter.
+    await page.getByLabel('Search users').fill('ann');
+    await page.getByLabel('Search users').press('Enter');
+    await page.getByText('Users 1–1 of 1').waitFor({ timeout });
+    await page.getByRole('button', { name: 'Manage ann@acme.example' }).click();
+    const manage = page.getByRole('region', { name: 'Manage ann@acme.example' });
+    await manage.getByLabel('Quota').fill('lots');
+    await manage.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('alert').filter({ hasText: 'quota:' }).waitFor({ timeout });
+    await manage.getByLabel('Quota').fill('5GB');
+    await manage.getByRole('button', { name: 'Save changes' }).click();
+    await status(page, 'Saved ann@acme.example');
+    await row(page, 'ann@acme.example').filter({ hasText: '5GB' }).waitFor({ timeout });
+    await manage.getByRole('button', { name: 'Disable sign-in' }).click();
+    await row(page, 'ann@acme.example').filter({ hasText: 'disabled' }).waitFor({ timeout });
+    const refused = await fetch(`${base}/mail/api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'ann@acme.example', password }),
+    });
+    assert.equal(refused.status, 401);
+    await manage.getByRole('button', { name: 'Enable sign-in' }).click();
+    await row(page, 'ann@acme.example').filter({ hasText: 'enabled' }).waitFor({ timeout });
+  });
+
+  it('shows a tenant administrator their tenant only, and a user that they are not an administrator', async () => {
+    const page = await signedIn('boss@acme.example');
+    await row(page, 'ann@acme.example').waitFor({ timeout });
+    assert.equal(await row(page, 'ivan@test.example').count(), 0);
+    await page.getByText('administrator of acme').waitFor({ timeout });
+    assert.equal(
+      await page.getByRole('combobox', { name: 'Role' }).locator('option', { hasText: 'Global administrator' }).count(),
+      0,
+    );
+    // Navigation with the keyboard.
+    await page.getByRole('link', { name: 'Domains' }).focus();
+    await page.keyboard.press('Enter');
+    await row(page, 'acme.example').waitFor({ timeout });
+    assert.equal(await row(page, 'test.example').count(), 0);
+
+    const user = await signedIn('ivan@test.example');
+    await user.getByRole('alert').filter({ hasText: 'ivan@test.example is not an administrator' }).waitFor({ timeout });
+  });
+
+  it("shows a domain's DNS records and checks them against DNS", async () => {
+    const page = await signedIn('admin@test.example', adminPassword);
+    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByRole('button', { name: 'DNS records of acme.example' }).click();
+    const section = page.getByRole('region', { name: 'DNS records of acme.example' });
+    await section.getByText('10 mail.test.example.', { exact: true }).waitFor({ timeout });
+    const answer = await fetch(`${base}/admin/domains/acme.example/dns`, {
+      headers: { Authorization: `Basic ${Buffer.from(`admin@test.example:${adminPassword}`).toString('base64')}` },
+    });
+    const { records } = (await answer.json()) as { records: { name: string; type: string; value: string }[] };
+    t.dns.zone(records.filter((r) => r.type !== 'MX'));
+    await section.getByRole('button', { name: 'Check DNS now' }).click();
+    await status(page, '1 of');
+    await section.locator('tr.dns-missing').filter({ hasText: 'MX' }).waitFor({ timeout });
+    t.dns.zone(records);
+    await section.getByRole('button', { name: 'Check DNS now' }).click();
+    await status(page, 'Every record is published');
+  });
+
+  it('holds, releases, retries and bounces a deferred message, and traces it', async () => {
+    // A destination that refuses connections: the message is deferred and waits in the queue.
+    t.dns.set('faraway.example', { MX: [{ exchange: 'mx.faraway.example', priority: 10 }] });
+    t.dns.set('mx.faraway.example', { A: ['127.0.0.1'] });
+    await submission(t.port('submissions'), 'ann@acme.example', password).sendMail({
+      from: 'ann@acme.example',
+      to: 'zed@faraway.example',
+      subject: 'to faraway',
+      text: 'hello',
+    });
+    const page = await signedIn('boss@acme.example');
+    await page.getByRole('link', { name: 'Queue' }).click();
+    const entry = row(page, 'zed@faraway.example');
+    await t.waitFor(
+      async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return (await entry.filter({ hasText: 'deferred' }).count()) > 0;
+      },
+      'the message deferred',
+      timeout,
+    );
+    await entry.getByRole('button', { name: /^Hold message/ }).click();
+    await entry.filter({ hasText: '(held)' }).waitFor({ timeout });
+    await entry.getByRole('button', { name: /^Release message/ }).click();
+    await entry.getByRole('button', { name: /^Hold message/ }).waitFor({ timeout });
+    await entry.getByRole('button', { name: /^Retry message/ }).click();
+    await status(page, /will be retried now/);
+    await entry.getByRole('button', { name: /^Bounce message/ }).click();
+    await status(page, /bounced/);
+    await page.getByLabel('State').selectOption('failed');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await row(page, 'zed@faraway.example').filter({ hasText: 'failed' }).waitFor({ timeout });
+
+    await page.getByRole('link', { name: 'Message trace' }).click();
+    await page.getByLabel('Recipient').fill('zed@faraway.example');
+    await page.getByRole('button', { name: 'Trace' }).click();
+    const traced = page.getByRole('article').filter({ hasText: 'to faraway' });
+    for (const event of ['received', 'queued', 'held', 'released', 'retry', 'bounced'])
+      await traced
+        .locator('.timeline li strong', { hasText: new RegExp(`^${event}$`) })
+        .first()
+        .waitFor({ timeout });
+  });
+
+  it('shows service health and posts an update on an issue', async () => {
+    const opened = await fetch(`${base}/admin/serviceAnnouncement/issues`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`admin@test.example:${adminPassword}`).toString('base64')}`,
+        'Content-Type': 'application/json',
+      },
+      body: JSON.stringify({
+        service: 'Imap',
+        title: 'Slow folder lists',
+        impactDescription: 'Some users wait for their folders.',
+        message: 'We are looking into it.',
+      }),
+    });
+    assert.equal(opened.status, 201);
+    const { id } = (await opened.json()) as { id: string };
+    const page = await signedIn('admin@test.example', adminPassword);
+    await page.getByRole('link', { name: 'Service health' }).click();
+    const issue = page.getByRole('region', { name: `${id}: Slow folder lists` });
+    await issue.getByText('We are looking into it.').waitFor({ timeout });
+    await issue.getByLabel(`Update for ${id}`).fill('Fixed by restarting the index.');
+    await issue.getByLabel('Status').selectOption('serviceRestored');
+    await issue.getByRole('button', { name: 'Post update' }).click();
+    await status(page, `Update posted on ${id}`);
+    await page
+      .getByRole('region', { name: `${id}: Slow folder lists` })
+      .getByText('Fixed by restarting the index.')
+      .waitFor({ timeout });
+  });
+});

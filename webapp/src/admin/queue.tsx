@@ -1,0 +1,163 @@
+// The queue: recipients waiting or in flight (or every one, finished included), filtered by state
+// and destination domain, 50 at a time; retry, hold, release or bounce the message of a row.
+import { useEffect, useState } from 'preact/hooks';
+import type { PageProps } from './admin-app.tsx';
+import { adminApi, query, when } from './api.ts';
+import { Choice, Field, OutcomeLine, useRequests } from './common.tsx';
+
+interface Entry {
+  messageId: number;
+  recipientId: number;
+  sender: string;
+  recipient: string;
+  state: string;
+  held: boolean;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastReply: string | null;
+  subject: string | null;
+}
+
+const pageSize = 50;
+const states = [
+  ['', 'Waiting or in flight'],
+  ['queued', 'Queued'],
+  ['inflight', 'In flight'],
+  ['deferred', 'Deferred'],
+  ['delivered', 'Delivered'],
+  ['failed', 'Failed'],
+] as const;
+
+export function QueuePage({ admin, onSignedOut }: PageProps) {
+  const { outcome, busy, run } = useRequests(onSignedOut);
+  const [state, setState] = useState('');
+  const [domain, setDomain] = useState('');
+  const [all, setAll] = useState(false);
+  const [filter, setFilter] = useState({ state: '', domain: '', all: false });
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<{ more: boolean; value: Entry[] } | undefined>(undefined);
+
+  const load = () =>
+    run(() =>
+      adminApi(admin, 'GET', `queue${query({ ...filter, all: filter.all || undefined, offset, limit: pageSize })}`),
+    ).then((found) => found && setPage(found));
+  useEffect(() => {
+    load();
+  }, [filter, offset]);
+
+  const act = (entry: Entry, verb: 'retry' | 'hold' | 'release' | 'bounce') =>
+    run(
+      () => adminApi(admin, 'POST', `queue/${entry.messageId}/${verb}`, {}),
+      (done: { retried?: number; bounced?: number }) => {
+        load();
+        if (verb === 'retry') return `Message ${entry.messageId}: ${done.retried} recipient(s) will be retried now`;
+        if (verb === 'bounce') return `Message ${entry.messageId}: ${done.bounced} recipient(s) bounced`;
+        return `Message ${entry.messageId} ${verb === 'hold' ? 'held' : 'released'}`;
+      },
+    );
+
+  return (
+    <div class="queue-page">
+      <form
+        class="toolbar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setOffset(0);
+          setFilter({ state, domain: domain.trim(), all });
+        }}
+      >
+        <Choice label="State" value={state} choices={states} onChange={setState} />
+        <Field label="Destination domain" name="domain" value={domain} onInput={setDomain} />
+        <label class="inline">
+          <input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} />
+          Include delivered and failed
+        </label>
+        <button type="submit">Show</button>
+        <button type="button" onClick={load}>
+          Refresh
+        </button>
+      </form>
+      <OutcomeLine outcome={outcome} />
+      {page && (
+        <>
+          <table class="admin-table">
+            <caption>{page.value.length === 0 ? 'Nothing in the queue' : `Recipients from ${offset + 1}`}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Message</th>
+                <th scope="col">Recipient</th>
+                <th scope="col">State</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Next attempt</th>
+                <th scope="col">Sender</th>
+                <th scope="col">Last reply</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.value.map((e) => (
+                <tr key={e.recipientId}>
+                  <th scope="row">
+                    {e.messageId}
+                    <div class="note">{e.subject ?? ''}</div>
+                  </th>
+                  <td>{e.recipient}</td>
+                  <td>{e.held ? `${e.state} (held)` : e.state}</td>
+                  <td>{e.attempts}</td>
+                  <td>{when(e.nextAttemptAt)}</td>
+                  <td>{e.sender || '<>'}</td>
+                  <td class="reply">{e.lastReply ?? ''}</td>
+                  <td class="row-actions">
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() => act(e, 'retry')}
+                      aria-label={`Retry message ${e.messageId}`}
+                    >
+                      Retry
+                    </button>
+                    {e.held ? (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        onClick={() => act(e, 'release')}
+                        aria-label={`Release message ${e.messageId}`}
+                      >
+                        Release
+                      </button>
+                    ) : (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        onClick={() => act(e, 'hold')}
+                        aria-label={`Hold message ${e.messageId}`}
+                      >
+                        Hold
+                      </button>
+                    )}
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() => act(e, 'bounce')}
+                      aria-label={`Bounce message ${e.messageId}`}
+                    >
+                      Bounce
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div class="pager">
+            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - pageSize))}>
+              Previous page
+            </button>
+            <button type="button" disabled={!page.more} onClick={() => setOffset(offset + pageSize)}>
+              Next page
+            </button>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
