@@ -44,8 +44,27 @@ export interface SharedAddressBook {
   access: AddressBookAccess;
 }
 
-/** Address books other principals have shared with this one (by grant or full mailbox access). */
-export async function addressBooksSharedWith(db: Kysely<Database>, viewer: Viewer): Promise<SharedAddressBook[]> {
+/**
+ * Address books other principals have shared with this one (by grant or full mailbox access). A
+ * mailbox the viewer has full access to gets its default address book here if it has none yet:
+ * shared mailboxes never sign in to make theirs.
+ */
+export async function addressBooksSharedWith(
+  db: Kysely<Database>,
+  viewer: Viewer,
+  now: number,
+): Promise<SharedAddressBook[]> {
+  const mailboxes = await db
+    .selectFrom('mailbox_grants')
+    .innerJoin('principals', 'principals.id', 'mailbox_grants.target_id')
+    .select(['principals.id', 'principals.tenant_id'])
+    .where('mailbox_grants.grantee_id', '=', viewer.id)
+    .where('mailbox_grants.full_access', '=', 1)
+    .where('principals.tenant_id', '=', viewer.tenantId)
+    .where('principals.kind', '!=', 'group')
+    .execute();
+  for (const mailbox of mailboxes)
+    await ensureDefaultAddressBook(db, { id: mailbox.id, tenantId: mailbox.tenant_id }, now);
   const shared = await sharedCollections<AddressBookRow>(db, addressBookGrants, viewer);
   return shared.map(({ collection, ...rest }) => ({ book: collection, ...rest }));
 }

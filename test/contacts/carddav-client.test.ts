@@ -488,6 +488,30 @@ for (const name of backendNames) {
       // Removing it from Bob's home drops the share.
       assert.equal((await request('DELETE', sharedPath, undefined, {}, 'bob@test.example')).status, 204);
       assert.equal((await request('GET', `${sharedPath}q1.vcf`, undefined, {}, 'bob@test.example')).status, 404);
+
+      // Full access to a shared mailbox includes its address book, writable, though the mailbox
+      // never signed in to make one.
+      await tenant.grant('sales@test.example', 'alice@test.example', { fullAccess: true, sendAs: false });
+      const sales = (await (await client()).fetchAddressBooks()).find(
+        (b) => String(b.displayName) === 'Contacts (Sales)',
+      );
+      assert.ok(sales, 'the shared mailbox address book is listed');
+      const salesPath = new URL(sales.url).pathname;
+      assert.equal((await request('PUT', `${salesPath}lead.vcf`, card('lead-1', 'A lead'))).status, 201);
+      assert.equal((await request('GET', '/dav/addressbooks/sales@test.example/contacts/lead.vcf')).status, 200);
+      assert.equal(
+        (
+          await request(
+            'GET',
+            '/dav/addressbooks/sales@test.example/contacts/lead.vcf',
+            undefined,
+            {},
+            'bob@test.example',
+          )
+        ).status,
+        404,
+      );
+      assert.equal((await request('DELETE', salesPath)).status, 403, 'the grant is for an administrator to remove');
     });
   });
 }

@@ -67,7 +67,9 @@ export async function resolveCard(context: CardResolveContext, path: string): Pr
   const principal = await homeOwner(context, address);
   if (!principal) return { kind: 'missing', href: path };
   const own = principal.id === context.viewer.id;
-  if (own) await ensureDefaultAddressBook(context.db, principal, context.now);
+  // The owner's default address book, made the first time it is needed; in another's home the
+  // viewer may hold full access to that mailbox (checked with the address book's rights).
+  await ensureDefaultAddressBook(context.db, principal, context.now);
   if (!bookUri) return { kind: 'card-home', href: addressBookHomeHref(principal.address), principal };
   const found = await bookInHome(context, principal, bookUri);
   const href = addressBookHref(principal.address, bookUri);
@@ -133,7 +135,7 @@ export async function addressBooksInHome(
       book: await context.directoryBooks.current(db, viewer.tenantId, context.now),
       right: 'read',
     });
-    for (const shared of await addressBooksSharedWith(db, viewer)) {
+    for (const shared of await addressBooksSharedWith(db, viewer, context.now)) {
       members.push({
         kind: 'address-book',
         href: addressBookHref(principal.address, sharedAddressBookUri(shared.book.id)),
