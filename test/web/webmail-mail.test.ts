@@ -285,15 +285,28 @@ describe('the web app mail features in Chromium', { skip: skipWithoutChromium },
     await row('Photos').waitFor();
   });
 
-  it('sends as another identity the user may send as', async () => {
+  it("sends as another identity the user may send as, with that identity's signature", async () => {
+    await page.getByRole('button', { name: 'Settings' }).click();
+    const signatures = page.locator('section.settings-section', { hasText: 'Signature' });
+    await signatures.locator('form.signature').nth(1).waitFor();
+    const sales = signatures.locator('form.signature', { hasText: 'sales@test.example' });
+    await sales.locator('textarea').fill('The sales desk');
+    await sales.getByRole('button', { name: 'Save signature for sales@test.example' }).click();
+    await sales.getByRole('status').filter({ hasText: 'Signature for Sales <sales@test.example> saved' }).waitFor();
+    await page.getByRole('button', { name: 'Back to mail' }).click();
+    await row('Photos').waitFor();
+
     await page.getByRole('button', { name: 'New message' }).click();
+    assert.equal(await compose().locator('textarea').inputValue(), '', 'her own identity has no signature');
     await compose().getByLabel('From').selectOption({ label: 'Sales <sales@test.example>' });
+    assert.equal(await compose().locator('textarea').inputValue(), '\n\n-- \nThe sales desk');
     await compose().locator('input[name=to]').fill('bob@test.example');
     await compose().locator('input[name=subject]').fill('From the sales desk');
     await compose().getByRole('button', { name: 'Send' }).click();
     await statusShows(page, 'Sent');
     const sent = await messageAt('bob@test.example', 'From the sales desk');
     assert.match(sent.text, /^From: Sales <sales@test\.example>$/m);
+    assert.match(sent.text, /-- \r?\nThe sales desk/);
   });
 
   it('moves a message to any folder, and undoes the move and a delete', async () => {

@@ -35,6 +35,17 @@ const saveDelayMs = 1000;
 const signatureBlock = (identity: Identity | undefined) =>
   identity?.textSignature ? `\n\n-- \n${identity.textSignature}` : '';
 
+/**
+ * A body with one identity's signature block in place of another's: where the old one was, or (there
+ * was none) after what the user wrote, above a quoted or forwarded message.
+ */
+function withSignature(body: string, before: string, after: string): string {
+  if (before && body.includes(before)) return body.replace(before, after);
+  if (!after) return body;
+  const quote = body.search(/\n\n(On .* wrote:\n|---------- Forwarded message ----------\n)/);
+  return quote >= 0 ? body.slice(0, quote) + after + body.slice(quote) : body + after;
+}
+
 export function newDraft(identity: Identity | undefined, to = ''): Draft {
   return {
     identityId: identity?.id ?? '',
@@ -268,10 +279,7 @@ export function Compose(props: {
 
   const switchIdentity = (id: string) => {
     const next = props.identities.find((i) => i.id === id);
-    const before = signatureBlock(identity);
-    const after = signatureBlock(next);
-    const body = before && draft.body.includes(before) ? draft.body.replace(before, after) : draft.body;
-    change({ identityId: id, body });
+    change({ identityId: id, body: withSignature(draft.body, signatureBlock(identity), signatureBlock(next)) });
   };
 
   const addFiles = async (files: FileList | null) => {

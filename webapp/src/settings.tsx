@@ -253,45 +253,61 @@ function VacationSection(props: { jmap: Jmap; onSignedOut(): void }) {
 
 function SignatureSection(props: { jmap: Jmap; me: Me; onSignedOut(): void }) {
   const { jmap } = props;
-  const { run, done, busy, line } = useSection(props.onSignedOut);
-  const [identity, setIdentity] = useState<Identity | null>(null);
-  const [signature, setSignature] = useState('');
+  const { run, line } = useSection(props.onSignedOut);
+  const [identities, setIdentities] = useState<Identity[] | null>(null);
   useEffect(() => {
     run(async () => {
       const [got] = await jmap.call([['Identity/get', { accountId: jmap.accountId, ids: null }, 'i']]);
-      const own = ownIdentity(got.list as Identity[], props.me.address);
-      setIdentity(own ?? null);
-      setSignature(own?.textSignature ?? '');
+      const list = got.list as Identity[];
+      const own = ownIdentity(list, props.me.address);
+      setIdentities([...(own ? [own] : []), ...list.filter((i) => i !== own)]);
     });
   }, [jmap]);
   return (
     <Section id="signature-title" title="Signature">
-      {identity ? (
-        <form
-          class="settings-form"
-          onSubmit={async (e) => {
-            e.preventDefault();
-            await run(async () => {
-              await updateOne(jmap, 'Identity', identity.id, { textSignature: signature });
-              done('Signature saved');
-            });
-          }}
-        >
-          <label>
-            Added below new messages, replies and forwards from {identity.email}
-            <textarea
-              name="signature"
-              rows={4}
-              value={signature}
-              onInput={(e) => setSignature((e.target as HTMLTextAreaElement).value)}
+      {identities
+        ? identities.map((identity) => (
+            <SignatureForm
+              key={identity.id}
+              jmap={jmap}
+              identity={identity}
+              many={identities.length > 1}
+              onSignedOut={props.onSignedOut}
             />
-          </label>
-          <Submit busy={busy} label="Save signature" line={line} />
-        </form>
-      ) : (
-        (line ?? <p class="loading">Loading…</p>)
-      )}
+          ))
+        : (line ?? <p class="loading">Loading…</p>)}
     </Section>
+  );
+}
+
+/** One identity's signature (its textSignature, Identity/set). */
+function SignatureForm(props: { jmap: Jmap; identity: Identity; many: boolean; onSignedOut(): void }) {
+  const { identity } = props;
+  const { run, done, busy, line } = useSection(props.onSignedOut);
+  const [signature, setSignature] = useState(identity.textSignature ?? '');
+  const from = identity.name ? `${identity.name} <${identity.email}>` : identity.email;
+  return (
+    <form
+      class="settings-form signature"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        await run(async () => {
+          await updateOne(props.jmap, 'Identity', identity.id, { textSignature: signature });
+          done(props.many ? `Signature for ${from} saved` : 'Signature saved');
+        });
+      }}
+    >
+      <label>
+        Added below new messages, replies and forwards from {from}
+        <textarea
+          name="signature"
+          rows={4}
+          value={signature}
+          onInput={(e) => setSignature((e.target as HTMLTextAreaElement).value)}
+        />
+      </label>
+      <Submit busy={busy} label={props.many ? `Save signature for ${identity.email}` : 'Save signature'} line={line} />
+    </form>
   );
 }
 
