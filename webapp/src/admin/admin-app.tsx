@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { currentSession, type Me, SignedOut, signIn, signOut } from '../jmap.ts';
 import { AdminError, adminApi } from './api.ts';
+import { Field } from './common.tsx';
 import { DomainsPage } from './domains.tsx';
 import { HealthPage } from './health.tsx';
 import { QueuePage } from './queue.tsx';
@@ -140,28 +141,24 @@ function SignInForm(props: { onSignedIn(me: Me): void }) {
     <main class="sign-in">
       <form onSubmit={submit} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">Holdfast admin center</h1>
-        <label>
-          Email address
-          <input
-            name="username"
-            type="email"
-            autocomplete="username"
-            required
-            value={username}
-            onInput={(e) => setUsername((e.target as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
-          />
-        </label>
+        <Field
+          label="Email address"
+          name="username"
+          type="email"
+          autocomplete="username"
+          required
+          value={username}
+          onInput={setUsername}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={password}
+          onInput={setPassword}
+        />
         {error && (
           <p class="error" role="alert">
             {error}

@@ -51,12 +51,14 @@ export function Field(props: {
   name?: string;
   required?: boolean;
   placeholder?: string;
+  autocomplete?: string;
 }) {
   return (
     <label>
       {props.label}
       <input
         name={props.name}
+        autocomplete={props.autocomplete}
         type={(props.type ?? 'text') as 'text'}
         required={props.required}
         placeholder={props.placeholder}
@@ -96,5 +98,23 @@ export function Section(props: { title: string; children: ComponentChildren }) {
       <h2 id={id}>{props.title}</h2>
       {props.children}
     </section>
+  );
+}
+
+/** Previous and next page of a listing `size` rows at a time, from `offset`. */
+export function Pager(props: { offset: number; size: number; more: boolean; onMove(offset: number): void }) {
+  return (
+    <div class="pager">
+      <button
+        type="button"
+        disabled={props.offset === 0}
+        onClick={() => props.onMove(Math.max(0, props.offset - props.size))}
+      >
+        Previous page
+      </button>
+      <button type="button" disabled={!props.more} onClick={() => props.onMove(props.offset + props.size)}>
+        Next page
+      </button>
+    </div>
   );
 }

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { PageProps } from './admin-app.tsx';
 import { adminApi, query, when } from './api.ts';
-import { Choice, Field, OutcomeLine, useRequests } from './common.tsx';
+import { Choice, Field, OutcomeLine, Pager, useRequests } from './common.tsx';
 
 interface Entry {
   messageId: number;
@@ -19,6 +19,7 @@ interface Entry {
 }
 
 const pageSize = 50;
+const verbNames = { retry: 'Retry', hold: 'Hold', release: 'Release', bounce: 'Bounce' };
 const states = [
   ['', 'Waiting or in flight'],
   ['queued', 'Queued'],
@@ -108,54 +109,23 @@ export function QueuePage({ admin, onSignedOut }: PageProps) {
                   <td>{e.sender || '<>'}</td>
                   <td class="reply">{e.lastReply ?? ''}</td>
                   <td class="row-actions">
-                    <button
-                      type="button"
-                      disabled={busy}
-                      onClick={() => act(e, 'retry')}
-                      aria-label={`Retry message ${e.messageId}`}
-                    >
-                      Retry
-                    </button>
-                    {e.held ? (
+                    {(['retry', e.held ? 'release' : 'hold', 'bounce'] as const).map((verb) => (
                       <button
+                        key={verb}
                         type="button"
                         disabled={busy}
-                        onClick={() => act(e, 'release')}
-                        aria-label={`Release message ${e.messageId}`}
+                        onClick={() => act(e, verb)}
+                        aria-label={`${verbNames[verb]} message ${e.messageId}`}
                       >
-                        Release
+                        {verbNames[verb]}
                       </button>
-                    ) : (
-                      <button
-                        type="button"
-                        disabled={busy}
-                        onClick={() => act(e, 'hold')}
-                        aria-label={`Hold message ${e.messageId}`}
-                      >
-                        Hold
-                      </button>
-                    )}
-                    <button
-                      type="button"
-                      disabled={busy}
-                      onClick={() => act(e, 'bounce')}
-                      aria-label={`Bounce message ${e.messageId}`}
-                    >
-                      Bounce
-                    </button>
+                    ))}
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
-          <div class="pager">
-            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - pageSize))}>
-              Previous page
-            </button>
-            <button type="button" disabled={!page.more} onClick={() => setOffset(offset + pageSize)}>
-              Next page
-            </button>
-          </div>
+          <Pager offset={offset} size={pageSize} more={page.more} onMove={setOffset} />
         </>
       )}
     </div>

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { PageProps } from './admin-app.tsx';
 import { adminApi, query } from './api.ts';
-import { Choice, Field, OutcomeLine, Section, useRequests } from './common.tsx';
+import { Choice, Field, OutcomeLine, Pager, Section, useRequests } from './common.tsx';
 
 export interface User {
   address: string;
@@ -98,18 +98,7 @@ export function UsersPage({ admin, onSignedOut }: PageProps) {
               ))}
             </tbody>
           </table>
-          <div class="pager">
-            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - pageSize))}>
-              Previous page
-            </button>
-            <button
-              type="button"
-              disabled={offset + pageSize >= list.total}
-              onClick={() => setOffset(offset + pageSize)}
-            >
-              Next page
-            </button>
-          </div>
+          <Pager offset={offset} size={pageSize} more={offset + pageSize < list.total} onMove={setOffset} />
         </>
       )}
       {chosen && (
