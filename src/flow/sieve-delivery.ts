@@ -22,7 +22,13 @@ import type { DeliveredMessage } from '../mailbox/delivery.ts';
 import { listFolders } from '../mailbox/folders.ts';
 import { openStoredMessage, readHeaderSection } from '../message/stored-message.ts';
 import { type CompiledScript, compileScript } from '../sieve/compile.ts';
-import { defaultSieveLimits, runScript, type SieveLimits, type SieveResult } from '../sieve/interpreter.ts';
+import {
+  defaultSieveLimits,
+  runScript,
+  type SieveLimits,
+  type SieveResult,
+  type VacationAction,
+} from '../sieve/interpreter.ts';
 import { SieveError } from '../sieve/sieve-error.ts';
 import { SieveMessage } from '../sieve/sieve-message.ts';
 import { activeScripts, claimErrorNotice, type SieveScript } from '../sieve/sieve-scripts.ts';
@@ -32,7 +38,6 @@ import type { Outcome, QueuedMessage } from './queue/claimed-recipient.ts';
 import type { IntakeCommitter } from './queue/intake-committer.ts';
 import type { LocalRecipient } from './queue/outcomes.ts';
 import { routeRecipient, upstreamDomainsOf } from './router.ts';
-import type { SieveVacation } from './vacation-responder.ts';
 
 export interface SieveDeliveryDeps {
   db: Kysely<Database>;
@@ -52,7 +57,7 @@ export interface SieveOutcome {
   /** Recipients whose script rejected the message (failed with a DSN). */
   rejected: Outcome[];
   /** Automatic replies scripts asked for, to send once the delivery has committed. */
-  replies: { recipient: LocalRecipient; vacation: SieveVacation }[];
+  replies: { recipient: LocalRecipient; vacation: VacationAction }[];
 }
 
 /** Compiled scripts kept by id and version: a busy mailbox's script is compiled once. */

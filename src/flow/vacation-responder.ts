@@ -19,6 +19,7 @@ import { claimReply, enabledVacations, vacationActive, type VacationSettings } f
 import { headerAddresses } from '../message/headers.ts';
 import { parseHeaderLines, type HeaderLine } from '../message/mime-tree.ts';
 import { readHeaderSection } from '../message/stored-message.ts';
+import type { VacationAction } from '../sieve/interpreter.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import type { Database } from '../store/schema.ts';
 import type { DkimKeys } from './dkim-keys.ts';
@@ -26,17 +27,6 @@ import { dkimSignature } from './dkim-sign.ts';
 import type { IntakeCommitter } from './queue/intake-committer.ts';
 import type { QueuedMessage } from './queue/claimed-recipient.ts';
 import { routeRecipient, upstreamDomainsOf } from './router.ts';
-
-/** The reply a Sieve script's vacation action asks for (sieve/interpreter.ts). */
-export interface SieveVacation {
-  reason: string;
-  subject?: string;
-  from?: string;
-  addresses: string[];
-  mime: boolean;
-  handle: string;
-  seconds: number;
-}
 
 interface ReplySpec {
   subject: string | null;
@@ -172,7 +162,7 @@ export class VacationResponder {
    * that does not name the user (or one of `:addresses`); once per sender in `:days`/`:seconds` for
    * each `:handle`. `:from` is used only when it is one of the user's own addresses. Never throws.
    */
-  async answerSieve(mailbox: Principal, message: QueuedMessage, action: SieveVacation, now: number): Promise<void> {
+  async answerSieve(mailbox: Principal, message: QueuedMessage, action: VacationAction, now: number): Promise<void> {
     try {
       const handle = createHash('sha256').update(action.handle).digest('hex').slice(0, 16);
       await this.reply(mailbox, message, {
