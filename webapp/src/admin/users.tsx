@@ -171,7 +171,7 @@ function EditUser(props: {
         <Choice
           label="Role"
           value={role}
-          choices={user.role === 'global-admin' ? [['global-admin', 'Global administrator']] : props.roles}
+          choices={props.roles.some(([r]) => r === user.role) ? props.roles : [[user.role, roleNames[user.role]]]}
           onChange={setRole}
         />
         <Field label="Quota" name="quota" value={quota} onInput={setQuota} placeholder="e.g. 5GB or unlimited" />
