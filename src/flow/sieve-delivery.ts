@@ -33,6 +33,7 @@ import { SieveError } from '../sieve/sieve-error.ts';
 import { SieveMessage } from '../sieve/sieve-message.ts';
 import { activeScripts, claimErrorNotice, type SieveScript } from '../sieve/sieve-scripts.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
+import { isStoreUnavailable } from '../store/store-unavailable.ts';
 import type { Database } from '../store/schema.ts';
 import type { Outcome, QueuedMessage } from './queue/claimed-recipient.ts';
 import type { IntakeCommitter } from './queue/intake-committer.ts';
@@ -92,9 +93,16 @@ export class SieveDelivery {
       try {
         await this.decideOne(local, script, outcome);
       } catch (error) {
-        if (!(error instanceof SieveError)) throw error;
+        // The store gone for a moment: the delivery is tried again later, script and all.
+        if (isStoreUnavailable(error)) throw error;
         outcome.deliver.push(local);
-        await this.tellOwner(local, script, error);
+        if (error instanceof SieveError) await this.tellOwner(local, script, error);
+        // Anything else is ours, not the script's: the message is not held up by it either.
+        else
+          this.deps.log?.error(
+            { recipient: local.mailbox.address, script: script.name, err: error },
+            'sieve: script not run; message delivered to the INBOX',
+          );
       }
     }
     return outcome;

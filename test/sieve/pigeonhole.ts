@@ -3,7 +3,7 @@
 // as ours (sieveActions below), so the differential test compares like with like.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,10 +19,18 @@ export class Pigeonhole {
     private readonly config: string,
   ) {}
 
-  static async start(): Promise<Pigeonhole> {
+  /** `personal`: the user's other scripts, by name, for include. */
+  static async start(personal: Record<string, string> = {}): Promise<Pigeonhole> {
     const dir = await mkdtemp(join(tmpdir(), 'holdfast-pigeonhole-'));
     // sieve-test run as root drops to mail_uid, which must be able to read and write here.
     await chmod(dir, 0o777);
+    const scripts = join(dir, 'personal');
+    await mkdir(scripts);
+    await chmod(scripts, 0o777);
+    for (const [name, text] of Object.entries(personal)) {
+      await writeFile(join(scripts, `${name}.sieve`), text);
+      await chmod(join(scripts, `${name}.sieve`), 0o644);
+    }
     const root = process.getuid?.() === 0;
     const config = join(dir, 'dovecot.conf');
     await writeFile(
@@ -32,7 +40,7 @@ export class Pigeonhole {
         `mail_location = maildir:${dir}/mail`,
         'plugin {',
         '  sieve_extensions = +editheader +vacation-seconds',
-        // Pigeonhole's default minimum for :days is one day, as ours.
+        `  sieve = file:${scripts}`,
         '}',
         '',
       ].join('\n'),

@@ -120,7 +120,14 @@ const messages: Record<string, { from: string; text: string }> = {
 const all =
   '["fileinto", "envelope", "imap4flags", "body", "variables", "relational", "comparator-i;ascii-numeric", "copy", "mailbox", "date", "index", "regex", "editheader", "vacation", "vacation-seconds", "reject", "encoded-character"]';
 
-/** The grid's scripts: each uses what it needs; together they cover every extension we offer but ereject and include. */
+/** The user's other scripts, which the grid's include scripts include. */
+const personal: Record<string, string> = {
+  helper: 'require "fileinto"; fileinto "FromInclude";',
+  globals: 'require ["include", "variables"]; global "who"; set "who" "${who}-inner";',
+  returner: 'require ["include", "fileinto"]; fileinto "Before"; return; fileinto "After";',
+};
+
+/** The grid's scripts: each uses what it needs; together they cover every extension we offer but ereject (Pigeonhole 2.3 has none). */
 const scripts: Record<string, string> = {
   'implicit keep': '# nothing\n',
   keep: 'keep;',
@@ -231,6 +238,12 @@ const scripts: Record<string, string> = {
   'encoded-character':
     'require ["encoded-character", "fileinto"]; if header :contains "subject" "${hex:4d 65}eting" { fileinto "${unicode:263a}"; }',
   'all extensions': `require ${all}; if allof (header :contains "to" "me", not header :regex "subject" "^x$") { set "f" "all"; fileinto :copy :flags "\\\\Seen" "\${f}"; }`,
+  include: 'require ["include"]; include :personal "helper"; include :optional "nothere"; keep;',
+  'include once': 'require ["include"]; include :once "helper"; include :once "helper";',
+  'include global':
+    'require ["include", "variables", "fileinto"]; global "who"; set "who" "outer"; include "globals"; fileinto "${who}";',
+  'include return': 'require ["include", "fileinto"]; include "returner"; fileinto "Main";',
+  'include missing': 'require "include"; include "nothere";',
   'unknown capability': 'require "frobnicate"; keep;',
   'missing require': 'fileinto "A";',
   'syntax error': 'if header "subject" "x" keep;',
@@ -247,6 +260,10 @@ const scripts: Record<string, string> = {
  * Differences we mean, by script, with the reason. (Message names narrow one to some messages.)
  */
 const deliberate: Record<string, { messages?: string[]; reason: string }> = {
+  'include missing': {
+    reason:
+      'an include of a script that does not exist is found when the script runs (the user may upload it later), a runtime error; Pigeonhole refuses the script when it compiles. Either way the message is kept in the INBOX',
+  },
   'value lt text': {
     messages: ['list'],
     reason:
@@ -268,7 +285,7 @@ describe('Sieve against Pigeonhole (sieve-test)', {
 }, () => {
   let pigeonhole: Pigeonhole;
   before(async () => {
-    pigeonhole = await Pigeonhole.start();
+    pigeonhole = await Pigeonhole.start(personal);
   });
   after(() => pigeonhole?.stop());
 
@@ -277,6 +294,7 @@ describe('Sieve against Pigeonhole (sieve-test)', {
       Object.entries(messages).map(([messageName, message]) => ({ scriptName, script, messageName, message })),
     );
     const differences: string[] = [];
+    const explained = new Set<string>();
     let next = 0;
     const worker = async (w: number) => {
       while (next < pairs.length) {
@@ -288,7 +306,10 @@ describe('Sieve against Pigeonhole (sieve-test)', {
         const ours = ourActions(script, message.text, envelope);
         if (JSON.stringify(theirs) === JSON.stringify(ours)) continue;
         const known = deliberate[scriptName];
-        if (known && (!known.messages || known.messages.includes(messageName))) continue;
+        if (known && (!known.messages || known.messages.includes(messageName))) {
+          explained.add(scriptName);
+          continue;
+        }
         differences.push(
           `${scriptName} × ${messageName}:\n   sieve-test ${JSON.stringify(theirs)}\n   holdfast   ${JSON.stringify(ours)}`,
         );
@@ -296,6 +317,8 @@ describe('Sieve against Pigeonhole (sieve-test)', {
     };
     await Promise.all([0, 1, 2, 3].map(worker));
     assert.equal(differences.length, 0, `differences from sieve-test:\n${differences.join('\n')}`);
+    // Every difference listed still happens (a stale entry would hide nothing, but mislead).
+    assert.deepEqual([...explained].sort(), Object.keys(deliberate).sort());
   });
 });
 
@@ -313,7 +336,7 @@ function ourActions(script: string, message: string, envelope: { from: string; t
       envelope,
       now: Date.now(),
       folders: new Set(['INBOX']),
-      scripts: new Map(),
+      scripts: new Map(Object.entries(personal).map(([name, text]) => [name, compileScript(text)])),
     });
     return sieveActions(result);
   } catch (error) {
