@@ -203,7 +203,8 @@ for (const name of backendNames) {
       await j.t.waitFor(async () => (await j.t.mailbox(alice, 'Talk')).length === 1, 'the message filed into Talk');
       await j.withImap(async (client) => {
         const status = await client.status('Talk', { messages: true });
-        assert.equal(status && status.messages, 1);
+        assert.ok(status);
+        assert.equal(status.messages, 1);
       }, alice);
     });
 
