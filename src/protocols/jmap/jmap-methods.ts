@@ -16,6 +16,7 @@ import { identityMethods } from './identity-methods.ts';
 import { quotaMethods } from './quota-methods.ts';
 import { submissionMethods } from './submission-methods.ts';
 import { threadMethods } from './thread-methods.ts';
+import { contactsMethods } from './contacts-methods.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import type { JmapMethod } from './jmap-request.ts';
 import { inNamedAccount, runsInSharedAccounts } from './jmap-accounts.ts';
@@ -38,6 +39,7 @@ const methods: [string, JmapMethod<JmapCallContext>][] = [
   ...identityMethods,
   ...submissionMethods,
   ...quotaMethods,
+  ...contactsMethods,
 ];
 
 /** Mail methods run in the account their accountId names, the user's own or a shared one (jmap-accounts.ts). */

@@ -1,0 +1,316 @@
+// JMAP for Contacts (RFC 9610), read-only: AddressBook/get and /changes, ContactCard/get, /changes
+// and /query, over the address books CardDAV serves (contacts/): the user's own, those shared with
+// them, and the tenant's directory. Cards are JSContact (contacts/jscontact.ts) made from the stored
+// vCards. Writing (AddressBook/set, ContactCard/set) is CardDAV's for now.
+//
+// Ids: an address book is `b` and its number; a card is `c`, its address book's number and a hash of
+// its name in the address book, so the id of a deleted card is known from the change log. A state is
+// each visible address book's number and change number: /changes reads the address books' change
+// logs since them.
+import { createHash } from 'node:crypto';
+import { addressBookRight, addressBooksSharedWith } from '../../contacts/address-book-access.ts';
+import {
+  cardChangesSince,
+  cardProperties,
+  defaultAddressBook,
+  listAddressBooks,
+  listCardIndex,
+} from '../../contacts/address-books.ts';
+import type { AddressBookRow } from '../../contacts/contacts-tables.ts';
+import { refreshDirectoryBook } from '../../contacts/directory-cards.ts';
+import { toJsContact } from '../../contacts/jscontact.ts';
+import type { CardProperty } from '../../contacts/vcard.ts';
+import type { JmapCallContext } from './jmap-context.ts';
+import { invalidArguments, MethodError } from './jmap-errors.ts';
+import type { JmapMethod } from './jmap-request.ts';
+import {
+  applyFilter,
+  getIds,
+  getProperties,
+  maxChanges,
+  parseFilter,
+  parseSort,
+  queryAnswer,
+  queryWindow,
+  requireAccount,
+} from './method-arguments.ts';
+
+export const contactsCapability = 'urn:ietf:params:jmap:contacts';
+
+interface VisibleBook {
+  book: AddressBookRow;
+  name: string;
+  mayWrite: boolean;
+}
+
+/** The address books the user sees, the directory brought up to date first. */
+async function visibleBooks(context: JmapCallContext): Promise<VisibleBook[]> {
+  const { db } = context.mail;
+  const viewer = context.principal;
+  const now = context.mail.now();
+  const books: VisibleBook[] = [];
+  for (const book of await listAddressBooks(db, viewer.id))
+    books.push({ book, name: book.display_name ?? book.uri, mayWrite: true });
+  const directory = await refreshDirectoryBook(db, viewer.tenantId, now);
+  books.push({ book: directory, name: directory.display_name ?? 'Directory', mayWrite: false });
+  for (const shared of await addressBooksSharedWith(db, viewer, now)) {
+    const right = await addressBookRight(db, viewer, shared.book);
+    if (right)
+      books.push({
+        book: shared.book,
+        name: `${shared.book.display_name ?? shared.book.uri} (${shared.ownerName ?? shared.owner})`,
+        mayWrite: right !== 'read',
+      });
+  }
+  return books;
+}
+
+const bookId = (book: AddressBookRow) => `b${book.id}`;
+const cardId = (book: AddressBookRow, uri: string) =>
+  `c${book.id}-${createHash('sha256').update(uri).digest('base64url').slice(0, 16)}`;
+
+/** The state of all visible address books: their numbers and change numbers. */
+const stateOf = (books: VisibleBook[]) => books.map(({ book }) => `${book.id}.${book.sync_seq}`).join('-');
+
+function parseState(state: unknown): Map<number, number> | undefined {
+  if (typeof state !== 'string' || !/^(\d+\.\d+)(-\d+\.\d+)*$/.test(state)) return undefined;
+  return new Map(state.split('-').map((part) => part.split('.').map(Number) as [number, number]));
+}
+
+// AddressBook --------------------------------------------------------------------------------------
+
+const bookProperties = ['id', 'name', 'description', 'sortOrder', 'isDefault', 'isSubscribed', 'shareWith', 'myRights'];
+
+function bookObject({ book, name, mayWrite }: VisibleBook, viewerId: number): Record<string, unknown> {
+  return {
+    id: bookId(book),
+    name,
+    description: book.description,
+    sortOrder: book.kind === 'directory' ? 1 : 0,
+    // Only the user's own default counts as default; a shared mailbox's is listed as shared.
+    isDefault: book.principal_id === viewerId && book.uri === defaultAddressBook.uri,
+    isSubscribed: true,
+    shareWith: null,
+    myRights: { mayRead: true, mayWrite, mayShare: false, mayDelete: false },
+  };
+}
+
+const addressBookGet: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const ids = getIds(args, true);
+    const wanted = getProperties(args.properties, new Set(bookProperties), bookProperties);
+    const books = await visibleBooks(context);
+    const objects = books.map((b) => bookObject(b, context.principal.id));
+    const byId = new Map(objects.map((o) => [o.id as string, o]));
+    const list = (ids ?? [...byId.keys()])
+      .filter((id) => byId.has(id))
+      .map((id) => Object.fromEntries(wanted.map((p) => [p, byId.get(id)![p]])));
+    return { accountId, state: stateOf(books), list, notFound: (ids ?? []).filter((id) => !byId.has(id)) };
+  },
+};
+
+const addressBookChanges: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const since = parseState(args.sinceState);
+    if (!since) throw new MethodError('cannotCalculateChanges', 'sinceState is not a state this server gave');
+    const books = await visibleBooks(context);
+    const now = new Set(books.map(({ book }) => book.id));
+    const created = books.filter(({ book }) => !since.has(book.id)).map(({ book }) => bookId(book));
+    const destroyed = [...since.keys()].filter((id) => !now.has(id)).map((id) => `b${id}`);
+    return {
+      accountId,
+      oldState: args.sinceState,
+      newState: stateOf(books),
+      hasMoreChanges: false,
+      created,
+      // A book's name can change without its change number: every remaining book is reported.
+      updated: books.filter(({ book }) => since.has(book.id)).map(({ book }) => bookId(book)),
+      destroyed,
+    };
+  },
+};
+
+// ContactCard --------------------------------------------------------------------------------------
+
+interface CardEntry {
+  id: string;
+  book: AddressBookRow;
+  uri: string;
+  properties: CardProperty[];
+}
+
+/** Every card of the visible address books (names and properties, not the vCard text). */
+async function allCards(context: JmapCallContext, books: VisibleBook[]): Promise<CardEntry[]> {
+  const entries: CardEntry[] = [];
+  for (const { book } of books)
+    for (const row of await listCardIndex(context.mail.db, book.id))
+      entries.push({ id: cardId(book, row.uri), book, uri: row.uri, properties: cardProperties(row) });
+  return entries;
+}
+
+function cardObject(entry: CardEntry): Record<string, unknown> {
+  return {
+    id: entry.id,
+    addressBookIds: { [bookId(entry.book)]: true },
+    ...toJsContact(entry.properties, `urn:holdfast:card:${entry.id}`),
+  };
+}
+
+const contactCardGet: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const ids = getIds(args, false)!;
+    const books = await visibleBooks(context);
+    const wantedBooks = new Set(
+      ids
+        .map((id) => /^c(\d+)-/.exec(id)?.[1])
+        .filter(Boolean)
+        .map(Number),
+    );
+    const entries = await allCards(
+      context,
+      books.filter(({ book }) => wantedBooks.has(book.id)),
+    );
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const properties = args.properties;
+    if (properties !== undefined && properties !== null && !Array.isArray(properties))
+      throw invalidArguments('properties must be an array of property names');
+    const list = ids
+      .filter((id) => byId.has(id))
+      .map((id) => {
+        const object = cardObject(byId.get(id)!);
+        if (!Array.isArray(properties)) return object;
+        return Object.fromEntries(
+          ['id', ...(properties as string[])].filter((p) => p in object).map((p) => [p, object[p]]),
+        );
+      });
+    return { accountId, state: stateOf(books), list, notFound: ids.filter((id) => !byId.has(id)) };
+  },
+};
+
+const contactCardChanges: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const since = parseState(args.sinceState);
+    if (!since) throw new MethodError('cannotCalculateChanges', 'sinceState is not a state this server gave');
+    const limit = maxChanges(args);
+    const books = await visibleBooks(context);
+    const updated: string[] = [];
+    const destroyed: string[] = [];
+    const sameBooks = books.length === since.size && books.every(({ book }) => since.has(book.id));
+    if (!sameBooks)
+      throw new MethodError(
+        'cannotCalculateChanges',
+        'address books were added or removed since; fetch the cards again',
+      );
+    for (const { book } of books) {
+      const old = since.get(book.id)!;
+      if (old > book.sync_seq || old < Number(book.sync_floor))
+        throw new MethodError(
+          'cannotCalculateChanges',
+          'the state is older than the address book (restored from backup)',
+        );
+      const { changed, deleted } = await cardChangesSince(context.mail.db, book.id, old);
+      updated.push(...changed.map((uri) => cardId(book, uri)));
+      destroyed.push(...deleted.map((uri) => cardId(book, uri)));
+    }
+    if (updated.length + destroyed.length > limit)
+      throw new MethodError('cannotCalculateChanges', `more than ${limit} changes; fetch the cards again`);
+    // The change log does not tell a new card from a changed one: both are reported as updated.
+    return {
+      accountId,
+      oldState: args.sinceState,
+      newState: stateOf(books),
+      hasMoreChanges: false,
+      created: [],
+      updated,
+      destroyed,
+    };
+  },
+};
+
+type CardCondition = {
+  inAddressBook?: string;
+  text?: string;
+  name?: string;
+  email?: string;
+  phone?: string;
+  uid?: string;
+  kind?: string;
+};
+const conditionNames = new Set(['inAddressBook', 'text', 'name', 'email', 'phone', 'uid', 'kind']);
+
+function cardCondition(condition: Record<string, unknown>): CardCondition {
+  for (const [name, value] of Object.entries(condition)) {
+    if (!conditionNames.has(name))
+      throw new MethodError(
+        'unsupportedFilter',
+        `ContactCard/query filters by ${[...conditionNames].join(', ')}, not ${name}`,
+      );
+    if (typeof value !== 'string') throw invalidArguments(`${name} must be a string`);
+  }
+  return condition as CardCondition;
+}
+
+/** Whether a card passes one condition: text matches anywhere, case-insensitively, as a substring. */
+function passes(entry: CardEntry, condition: CardCondition): boolean {
+  const values = (...names: string[]) =>
+    entry.properties.filter(([name]) => names.includes(name)).map(([, value]) => value.toLowerCase());
+  const has = (needle: string, ...names: string[]) => values(...names).some((v) => v.includes(needle.toLowerCase()));
+  if (condition.inAddressBook !== undefined && condition.inAddressBook !== bookId(entry.book)) return false;
+  if (condition.uid !== undefined && !values('UID').includes(condition.uid.toLowerCase())) return false;
+  if (condition.kind !== undefined && (toJsContact(entry.properties, '').kind as string) !== condition.kind)
+    return false;
+  if (condition.name !== undefined && !has(condition.name, 'FN', 'N', 'NICKNAME')) return false;
+  if (condition.email !== undefined && !has(condition.email, 'EMAIL')) return false;
+  if (condition.phone !== undefined && !has(condition.phone, 'TEL')) return false;
+  if (condition.text !== undefined)
+    return has(condition.text, 'FN', 'N', 'NICKNAME', 'EMAIL', 'TEL', 'ORG', 'TITLE', 'NOTE', 'ADR', 'CATEGORIES');
+  return true;
+}
+
+const sortable = new Set(['name/full']);
+
+const contactCardQuery: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const filter = parseFilter(args.filter, cardCondition);
+    const sort = parseSort(args.sort, sortable);
+    const window = queryWindow(args);
+    const books = await visibleBooks(context);
+    const entries = await allCards(context, books);
+    const kept = await applyFilter(
+      filter,
+      entries,
+      async (condition, items) => new Set(items.filter((e) => passes(e, condition))),
+    );
+    let sorted = entries.filter((e) => kept.has(e));
+    const byName = sort.find((c) => c.property === 'name/full');
+    if (byName) {
+      const name = (e: CardEntry) => e.properties.find(([n]) => n === 'FN')?.[1] ?? '';
+      sorted = sorted.sort((a, b) => name(a).localeCompare(name(b)) * (byName.isAscending ? 1 : -1));
+    }
+    return queryAnswer(
+      accountId,
+      stateOf(books),
+      sorted.map((e) => e.id),
+      window,
+      args,
+    );
+  },
+};
+
+export const contactsMethods: [string, JmapMethod<JmapCallContext>][] = [
+  ['AddressBook/get', addressBookGet],
+  ['AddressBook/changes', addressBookChanges],
+  ['ContactCard/get', contactCardGet],
+  ['ContactCard/changes', contactCardChanges],
+  ['ContactCard/query', contactCardQuery],
+];

@@ -1,0 +1,156 @@
+// JMAP for Contacts (RFC 9610), read-only: the address books and cards CardDAV stores, seen over
+// JMAP as AddressBook and JSContact ContactCard objects, queried and followed by state, on both
+// backends.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import type { TestNode } from '../helpers/node.ts';
+import { type JmapTestNode, password, startJmapNode } from '../jmap/jmap-test-node.ts';
+
+const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:contacts'];
+
+for (const name of backendNames) {
+  describe(`JMAP Contacts on ${name}`, { skip: skipFor(name) }, () => {
+    let node: JmapTestNode;
+    let t: TestNode;
+    const put = (path: string, vcard: string) =>
+      fetch(`${node.base}/dav/addressbooks/alice@test.example/${path}`, {
+        method: 'PUT',
+        body: vcard,
+        headers: {
+          Authorization: `Basic ${Buffer.from(`alice@test.example:${password}`).toString('base64')}`,
+          'Content-Type': 'text/vcard',
+        },
+      });
+    const call = (calls: unknown[]) => node.call(calls, undefined, using);
+
+    before(async () => {
+      node = await startJmapNode(name, [
+        'alice@test.example',
+        { kind: 'room', address: 'boardroom@test.example', displayName: 'Board room' },
+      ]);
+      t = node.t;
+      const response = await put(
+        'contacts/hatter.vcf',
+        [
+          'BEGIN:VCARD',
+          'VERSION:3.0',
+          'UID:hatter-1',
+          'FN:Mad Hatter',
+          'N:Hatter;Mad;;Mr.;',
+          'NICKNAME:Hatta',
+          'EMAIL;TYPE=INTERNET,WORK,pref:hatter@tea.example',
+          'TEL;TYPE=CELL:+44 20 7946 0000',
+          'ADR;TYPE=HOME:;;1 Tea Table;Wonderland;;W1;UK',
+          'ORG:Tea Party;Hats',
+          'TITLE:Hatter',
+          'BDAY:1865-11-26',
+          'CATEGORIES:friends,tea',
+          'END:VCARD',
+          '',
+        ].join('\r\n'),
+      );
+      assert.equal(response.status, 201);
+    });
+    after(() => t.stop());
+
+    it('lists the address books and answers a card as JSContact', async () => {
+      const session = await node.session();
+      assert.ok(session.capabilities['urn:ietf:params:jmap:contacts']);
+      const [[, books]] = await call([['AddressBook/get', { accountId: node.accountId }, '0']]);
+      assert.deepEqual(
+        books.list.map((b: { name: string; isDefault: boolean; myRights: { mayWrite: boolean } }) => [
+          b.name,
+          b.isDefault,
+          b.myRights.mayWrite,
+        ]),
+        [
+          ['Contacts', true, true],
+          ['Directory', false, false],
+        ],
+      );
+      const contactsId = books.list[0].id;
+
+      const [[, query]] = await call([
+        ['ContactCard/query', { accountId: node.accountId, filter: { inAddressBook: contactsId } }, '0'],
+      ]);
+      assert.equal(query.ids.length, 1);
+      const [[, got]] = await call([['ContactCard/get', { accountId: node.accountId, ids: query.ids }, '0']]);
+      const card = got.list[0];
+      assert.deepEqual(card.addressBookIds, { [contactsId]: true });
+      assert.equal(card['@type'], 'Card');
+      assert.equal(card.uid, 'hatter-1');
+      assert.equal(card.kind, 'individual');
+      assert.deepEqual(card.name, {
+        full: 'Mad Hatter',
+        components: [
+          { kind: 'title', value: 'Mr.' },
+          { kind: 'given', value: 'Mad' },
+          { kind: 'surname', value: 'Hatter' },
+        ],
+      });
+      assert.deepEqual(card.emails, {
+        e1: { '@type': 'EmailAddress', address: 'hatter@tea.example', contexts: { work: true }, pref: 1 },
+      });
+      assert.deepEqual(card.phones.p1.features, { mobile: true });
+      assert.deepEqual(
+        card.addresses.a1.components.map((c: { kind: string }) => c.kind),
+        ['name', 'locality', 'postcode', 'country'],
+      );
+      assert.equal(card.organizations.o1.name, 'Tea Party');
+      assert.deepEqual(card.organizations.o1.units, [{ name: 'Hats' }]);
+      assert.deepEqual(card.anniversaries.b1.date, { '@type': 'PartialDate', year: 1865, month: 11, day: 26 });
+      assert.deepEqual(card.keywords, { friends: true, tea: true });
+      assert.equal(card.nicknames.k1.name, 'Hatta');
+    });
+
+    it('finds colleagues in the directory by text and follows changes by state', async () => {
+      const [[, found]] = await call([
+        ['ContactCard/query', { accountId: node.accountId, filter: { text: 'board' } }, '0'],
+        [
+          'ContactCard/get',
+          { accountId: node.accountId, '#ids': { resultOf: '0', name: 'ContactCard/query', path: '/ids' } },
+          '1',
+        ],
+      ]);
+      assert.equal(found.ids.length, 1);
+      const [, [, room]] = await call([
+        ['ContactCard/query', { accountId: node.accountId, filter: { email: 'boardroom@' } }, '0'],
+        [
+          'ContactCard/get',
+          { accountId: node.accountId, '#ids': { resultOf: '0', name: 'ContactCard/query', path: '/ids' } },
+          '1',
+        ],
+      ]);
+      assert.equal(room.list[0].name.full, 'Board room');
+      assert.deepEqual(room.list[0].keywords, { Room: true });
+
+      const [[, before]] = await call([['ContactCard/get', { accountId: node.accountId, ids: [] }, '0']]);
+      const state = before.state;
+      const response = await put(
+        'contacts/dodo.vcf',
+        'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:dodo\r\nFN:Dodo\r\nKIND:individual\r\nEND:VCARD\r\n',
+      );
+      assert.equal(response.status, 201);
+      const deleted = await fetch(`${node.base}/dav/addressbooks/alice@test.example/contacts/hatter.vcf`, {
+        method: 'DELETE',
+        headers: { Authorization: `Basic ${Buffer.from(`alice@test.example:${password}`).toString('base64')}` },
+      });
+      assert.equal(deleted.status, 204);
+      const [[, changes]] = await call([
+        ['ContactCard/changes', { accountId: node.accountId, sinceState: state }, '0'],
+      ]);
+      assert.notEqual(changes.newState, state);
+      assert.equal(changes.updated.length, 1);
+      assert.equal(changes.destroyed.length, 1);
+      const [[, dodo]] = await call([['ContactCard/get', { accountId: node.accountId, ids: changes.updated }, '0']]);
+      assert.equal(dodo.list[0].uid, 'dodo');
+
+      const [[type, error]] = await call([
+        ['ContactCard/changes', { accountId: node.accountId, sinceState: 'nonsense' }, '0'],
+      ]);
+      assert.equal(type, 'error');
+      assert.equal(error.type, 'cannotCalculateChanges');
+    });
+  });
+}
