@@ -153,7 +153,7 @@ export async function refreshDirectoryBook(
  * When each tenant's directory address book was last brought up to date, so that it is done at
  * most once per `maxAgeMs` however often clients ask: a directory of thousands costs its
  * generation each time. A change in the directory shows in the address book within that time.
- * One per server, made where the CardDAV routes are.
+ * One per database (`directoryBooksOf`), so CardDAV and JMAP share it.
  */
 export class DirectoryBooks {
   private readonly refreshed = new Map<number, number>();
@@ -171,6 +171,18 @@ export class DirectoryBooks {
 
 /** How stale the directory address book may be: a new colleague shows within this time. */
 export const directoryMaxAgeMs = 60_000;
+
+/** One DirectoryBooks per database, shared by CardDAV and JMAP (a WeakMap: it goes with the database). */
+const booksByDatabase = new WeakMap<Kysely<Database>, DirectoryBooks>();
+
+export function directoryBooksOf(db: Kysely<Database>): DirectoryBooks {
+  let books = booksByDatabase.get(db);
+  if (!books) {
+    books = new DirectoryBooks();
+    booksByDatabase.set(db, books);
+  }
+  return books;
+}
 
 /** The ETags of the directory's cards: all, or those with the names given. */
 async function storedEtags(db: Kysely<Database>, addressBookId: number, uris?: string[]): Promise<Map<string, string>> {

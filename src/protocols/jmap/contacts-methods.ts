@@ -17,7 +17,7 @@ import {
   listCardIndex,
 } from '../../contacts/address-books.ts';
 import type { AddressBookRow } from '../../contacts/contacts-tables.ts';
-import { refreshDirectoryBook } from '../../contacts/directory-cards.ts';
+import { directoryBooksOf } from '../../contacts/directory-cards.ts';
 import { toJsContact } from '../../contacts/jscontact.ts';
 import type { CardProperty } from '../../contacts/vcard.ts';
 import type { JmapCallContext } from './jmap-context.ts';
@@ -51,7 +51,7 @@ async function visibleBooks(context: JmapCallContext): Promise<VisibleBook[]> {
   const books: VisibleBook[] = [];
   for (const book of await listAddressBooks(db, viewer.id))
     books.push({ book, name: book.display_name ?? book.uri, mayWrite: true });
-  const directory = await refreshDirectoryBook(db, viewer.tenantId, now);
+  const directory = await directoryBooksOf(db).current(db, viewer.tenantId, now);
   books.push({ book: directory, name: directory.display_name ?? 'Directory', mayWrite: false });
   for (const shared of await addressBooksSharedWith(db, viewer, now)) {
     const right = await addressBookRight(db, viewer, shared.book);
