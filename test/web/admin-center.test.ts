@@ -2,7 +2,7 @@
 // node started in this process on loopback: its page's headers; a global administrator creates a
 // user who then signs in to mail; a tenant administrator sees their tenant only and a user is told
 // they are not an administrator; a domain's DNS records and their live check (against the DNS stub);
-// a deferred message held, released, retried and bounced; message trace; an update posted on a
+// a deferred message held, released, retried and bounced, and why it waits; message trace; an update posted on a
 // service health issue. Pages are used with the keyboard where it matters (search, navigation).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -177,6 +177,13 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await entry.getByRole('button', { name: /^Hold message/ }).waitFor({ timeout });
     await entry.getByRole('button', { name: /^Retry message/ }).click();
     await status(page, /will be retried now/);
+    // A global administrator also sees why mail waits, per destination.
+    const operator = await signedIn('admin@test.example', adminPassword);
+    await operator.getByRole('link', { name: 'Queue' }).click();
+    await operator
+      .getByRole('region', { name: 'Why mail waits' })
+      .locator('tr', { hasText: 'faraway.example' })
+      .waitFor({ timeout });
     await entry.getByRole('button', { name: /^Bounce message/ }).click();
     await status(page, /bounced/);
     await page.getByLabel('State').selectOption('failed');

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { PageProps } from './admin-app.tsx';
 import { adminApi, query, when } from './api.ts';
-import { Choice, Field, OutcomeLine, Pager, useRequests } from './common.tsx';
+import { Choice, Field, OutcomeLine, Pager, Section, useRequests } from './common.tsx';
 
 interface Entry {
   messageId: number;
@@ -16,6 +16,18 @@ interface Entry {
   nextAttemptAt: string | null;
   lastReply: string | null;
   subject: string | null;
+}
+
+/** Why remote mail waits, per destination (GET /admin/queue/insight; global administrators). */
+interface Insight {
+  destination: string;
+  waiting: number;
+  deferred: number;
+  inFlight: number;
+  oldestSince: number;
+  attempts: number;
+  lastReply: string | null;
+  explanation: string;
 }
 
 const pageSize = 50;
@@ -37,6 +49,7 @@ export function QueuePage({ admin, onSignedOut }: PageProps) {
   const [filter, setFilter] = useState({ state: '', domain: '', all: false });
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState<{ more: boolean; value: Entry[] } | undefined>(undefined);
+  const [insight, setInsight] = useState<Insight[] | undefined>(undefined);
 
   const load = () =>
     run(() =>
@@ -45,6 +58,13 @@ export function QueuePage({ admin, onSignedOut }: PageProps) {
   useEffect(() => {
     load();
   }, [filter, offset]);
+  useEffect(() => {
+    // Beside the list, without touching the page's status line: a failure here only leaves it out.
+    if (admin.role === 'global-admin')
+      adminApi(admin, 'GET', 'queue/insight')
+        .then((found) => setInsight(found.destinations))
+        .catch(() => setInsight(undefined));
+  }, [page]);
 
   const act = (entry: Entry, verb: 'retry' | 'hold' | 'release' | 'bounce') =>
     run(
@@ -127,6 +147,40 @@ export function QueuePage({ admin, onSignedOut }: PageProps) {
           </table>
           <Pager offset={offset} size={pageSize} more={page.more} onMove={setOffset} />
         </>
+      )}
+      {insight && (
+        <Section title="Why mail waits">
+          {insight.length === 0 ? (
+            <p class="empty">No remote mail is waiting.</p>
+          ) : (
+            <table class="admin-table">
+              <thead>
+                <tr>
+                  <th scope="col">Destination</th>
+                  <th scope="col">Waiting</th>
+                  <th scope="col">Since</th>
+                  <th scope="col">Attempts</th>
+                  <th scope="col">Last reply</th>
+                  <th scope="col">Why</th>
+                </tr>
+              </thead>
+              <tbody>
+                {insight.map((i) => (
+                  <tr key={i.destination}>
+                    <th scope="row">{i.destination}</th>
+                    <td>
+                      {i.waiting} ({i.deferred} deferred, {i.inFlight} in flight)
+                    </td>
+                    <td>{when(new Date(i.oldestSince).toISOString())}</td>
+                    <td>{i.attempts}</td>
+                    <td class="reply">{i.lastReply ?? ''}</td>
+                    <td>{i.explanation}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Section>
       )}
     </div>
   );
