@@ -63,7 +63,7 @@ export async function handleDav(context: DavContext, request: DavRequest): Promi
           headers: { Allow: Object.keys(cardHandlers).join(', ') },
           body: `${request.method} is not supported on address books`,
         };
-      const resource = await resolveCard({ ...resolveContext, directoryBooks: context.directoryBooks }, request.path);
+      const resource = await resolveCard(resolveContext, request.path);
       return await cardHandler(context, resource, request);
     }
     const resource = await resolve(resolveContext, request.path);

@@ -3,7 +3,6 @@
 // the method modules and the dispatcher that imports them do not import each other.
 import type { Kysely } from 'kysely';
 import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
-import type { DirectoryBooks } from '../../contacts/directory-cards.ts';
 import type { Principal } from '../../directory/directory.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { Database } from '../../store/schema.ts';
@@ -30,8 +29,6 @@ export interface DavContext {
   /** The client asked for `Prefer: return=minimal` (or the older `Brief: t`): no 404 propstats. */
   preferMinimal: boolean;
   scheduler: Scheduler;
-  /** The tenants' directory address books, kept current (CardDAV). */
-  directoryBooks: DirectoryBooks;
   log: Logger;
 }
 

@@ -4,7 +4,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import type { Scheduler } from '../../calendar/scheduling/scheduler.ts';
-import { directoryBooksOf } from '../../contacts/directory-cards.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
@@ -40,7 +39,6 @@ export function registerDavRoutes(
   const { config } = holdfast;
   const log = holdfast.logger.child({ component: 'caldav' });
   const bodyLimit = Math.max(config.caldav.maxResourceSize, 1_000_000) + 64_000;
-  const directoryBooks = directoryBooksOf(holdfast.store.db);
 
   app.register(async (scope) => {
     // Calendar data and WebDAV XML are read as text, whatever the client calls them.
@@ -97,7 +95,6 @@ export function registerDavRoutes(
           maxResourceSize: config.caldav.maxResourceSize,
           preferMinimal,
           scheduler: holdfast.scheduler,
-          directoryBooks,
           log,
         },
         { method: request.method, path, headers, body: typeof request.body === 'string' ? request.body : '' },

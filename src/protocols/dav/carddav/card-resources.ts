@@ -20,7 +20,7 @@ import {
   listAddressBooks,
 } from '../../../contacts/address-books.ts';
 import type { AddressBookRow } from '../../../contacts/contacts-tables.ts';
-import type { DirectoryBooks } from '../../../contacts/directory-cards.ts';
+import { directoryBooksOf } from '../../../contacts/directory-cards.ts';
 import { principalById, type Principal } from '../../../directory/principal.ts';
 import {
   addressBookHomeHref,
@@ -54,12 +54,7 @@ const area = `${davRoot}addressbooks/`;
 /** Whether a request path is CardDAV's (under /dav/addressbooks/). */
 export const isCardPath = (path: string) => path === area.slice(0, -1) || path.startsWith(area);
 
-/** What resolving a CardDAV path reads: the store, the viewer, and the directory books kept current. */
-export interface CardResolveContext extends ResolveContext {
-  directoryBooks: DirectoryBooks;
-}
-
-export async function resolveCard(context: CardResolveContext, path: string): Promise<CardResource> {
+export async function resolveCard(context: ResolveContext, path: string): Promise<CardResource> {
   const decoded = path.split('/').filter(Boolean).map(decodeSegment);
   if (decoded.some((part) => part === undefined)) return { kind: 'missing', href: path };
   const [, , address, bookUri, cardUri, ...rest] = decoded as string[];
@@ -82,12 +77,12 @@ export async function resolveCard(context: CardResolveContext, path: string): Pr
 }
 
 /** An address book of the home's owner, the directory, or one shared into the viewer's own home. */
-async function bookInHome(context: CardResolveContext, owner: Principal, uri: string): Promise<BookInHome | undefined> {
+async function bookInHome(context: ResolveContext, owner: Principal, uri: string): Promise<BookInHome | undefined> {
   const { db, viewer } = context;
   const own = owner.id === viewer.id;
   if (uri === directoryAddressBook.uri)
     return own
-      ? { book: await context.directoryBooks.current(db, viewer.tenantId, context.now), right: 'read' }
+      ? { book: await directoryBooksOf(db).current(db, viewer.tenantId, context.now), right: 'read' }
       : undefined;
   let book: AddressBookRow | undefined;
   let sharedBy: string | undefined;
@@ -110,7 +105,7 @@ async function bookInHome(context: CardResolveContext, owner: Principal, uri: st
 /** The address books a home lists to the viewer: in their own home their own, the directory and
  * those shared with them; in someone else's, only the ones the viewer has rights on. */
 export async function addressBooksInHome(
-  context: CardResolveContext,
+  context: ResolveContext,
   home: Extract<CardResource, { kind: 'card-home' }>,
 ): Promise<CardResource[]> {
   const { principal } = home;
@@ -132,7 +127,7 @@ export async function addressBooksInHome(
       kind: 'address-book',
       href: addressBookHref(principal.address, directoryAddressBook.uri),
       principal,
-      book: await context.directoryBooks.current(db, viewer.tenantId, context.now),
+      book: await directoryBooksOf(db).current(db, viewer.tenantId, context.now),
       right: 'read',
     });
     for (const shared of await addressBooksSharedWith(db, viewer, context.now)) {
