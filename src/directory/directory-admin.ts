@@ -5,7 +5,7 @@
 // administrator can neither make anyone a global administrator nor change a global administrator
 // (their password, role, quota or sign-in): that would hand them the whole installation.
 import { forbidden, invalid, notFound } from '../errors.ts';
-import type { DomainKind, Role } from '../store/schema.ts';
+import type { DomainKind, PrincipalKind, Role } from '../store/schema.ts';
 import type { Directory, Tenant } from './directory.ts';
 import { parseAddress, parseDomain } from './names.ts';
 import { generatePassword } from './passwords.ts';
@@ -93,19 +93,39 @@ export class DirectoryAdmin {
   // Users -------------------------------------------------------------------------------------------
 
   async listUsers(query: UserSearch): Promise<UserPage> {
+    return this.list(['user'], query);
+  }
+
+  /** Principals of these kinds in the tenants covered, by address, one page of them. */
+  async list(kinds: PrincipalKind[], query: UserSearch): Promise<UserPage> {
     const search = query.search?.trim().toLowerCase();
     const domain = query.domain ? parseDomain(query.domain) : undefined;
     const matching: ListedUser[] = [];
     for (const t of await this.tenants(query.tenant)) {
       const scope = await this.directory.tenant(t.name);
-      for (const user of await scope.listPrincipals(['user'])) {
-        if (domain && !user.address.endsWith(`@${domain}`)) continue;
-        if (search && !`${user.address}\n${user.displayName ?? ''}`.toLowerCase().includes(search)) continue;
-        matching.push({ ...user, tenant: t.name });
+      for (const principal of await scope.listPrincipals(kinds)) {
+        if (domain && !principal.address.endsWith(`@${domain}`)) continue;
+        if (search && !`${principal.address}\n${principal.displayName ?? ''}`.toLowerCase().includes(search)) continue;
+        matching.push({ ...principal, tenant: t.name });
       }
     }
     matching.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     return { total: matching.length, users: matching.slice(query.offset, query.offset + query.limit) };
+  }
+
+  /** Adds a group, shared mailbox, room or equipment (they have no password and no role). */
+  async addMailbox(
+    kind: Exclude<PrincipalKind, 'user'>,
+    input: { address: string; displayName?: string; quotaBytes?: number | null },
+  ): Promise<ListedUser> {
+    const scope = await this.scopeOfAddress(input.address);
+    return this.listed(await scope.addPrincipal({ ...input, kind }));
+  }
+
+  /** Removes a principal of one of these kinds (not users: the admin API does not remove them). */
+  async remove(address: string, kinds: Exclude<PrincipalKind, 'user'>[]): Promise<string> {
+    const scope = await this.scopeOfAddress(address);
+    return (await scope.removePrincipal(address, kinds)).address;
   }
 
   async getUser(address: string): Promise<ListedUser> {
@@ -144,7 +164,8 @@ export class DirectoryAdmin {
 
   // ---------------------------------------------------------------------------------------------------
 
-  private async scopeOfAddress(address: string): Promise<TenantDirectory> {
+  /** The tenant owning an address's domain, when the administrator covers it; otherwise "unknown domain". */
+  async scopeOfAddress(address: string): Promise<TenantDirectory> {
     return this.scopeOfDomain(parseAddress(address).domain);
   }
 

@@ -39,7 +39,7 @@ export const shownUser = (u: ListedUser) => ({
 });
 
 /** A quota: bytes, null or "unlimited" for none, or a size such as "5GB". */
-function quotaOf(fields: Fields): number | null | undefined {
+export function quotaOf(fields: Fields): number | null | undefined {
   if (!fields.has('quota')) return undefined;
   const raw = fields.raw('quota');
   if (raw === null) return null;

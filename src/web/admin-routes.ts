@@ -1,5 +1,6 @@
 // The administrative HTTP API (docs/administration.md, "Admin API"): queue insight (global
-// administrators), users and domains (admin-directory-routes.ts), the queue and message trace
+// administrators), users and domains (admin-directory-routes.ts), groups, shared mailboxes, rooms
+// and equipment (admin-mailbox-routes.ts), the queue and message trace
 // (admin-queue-routes.ts), and the admin center's page at /admin/ that uses them. The quarantine and
 // service health have their own files, registered beside this one.
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +10,7 @@ import type { WebContext } from './web-context.ts';
 import { errorCodes, requireGlobalAdmin } from './admin-auth.ts';
 import { registerAdminCenterRoutes } from './admin-center-routes.ts';
 import { registerAdminDirectoryRoutes } from './admin-directory-routes.ts';
+import { registerAdminMailboxRoutes } from './admin-mailbox-routes.ts';
 import { registerAdminQueueRoutes } from './admin-queue-routes.ts';
 
 /** What the admin API reads besides the web context: the queue. */
@@ -32,6 +34,7 @@ export function registerAdminRoutes(app: FastifyInstance, holdfast: AdminApiCont
     return { destinations: await queueInsight(holdfast.store.db, holdfast.now(), holdfast.destinations.snapshot()) };
   });
   registerAdminDirectoryRoutes(app, holdfast);
+  registerAdminMailboxRoutes(app, holdfast);
   registerAdminQueueRoutes(app, holdfast);
   registerAdminCenterRoutes(app);
 }

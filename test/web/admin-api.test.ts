@@ -333,6 +333,102 @@ for (const backend of backendNames) {
       assert.deepEqual(names(await as(globalAdmin).get(`/admin/trace?since=0&until=${encodeURIComponent(past)}`)), []);
     });
 
+    it('manages groups, shared mailboxes with their grants, rooms and equipment, within the tenant', async () => {
+      const group = await as(boss).post('/admin/groups', { address: 'team@acme.example', name: 'Team' });
+      assert.equal(group.status, 201, JSON.stringify(group.json));
+      assert.deepEqual(group.json.members, []);
+      const members = await as(boss).post('/admin/groups/team@acme.example/members', { member: 'ann@acme.example' });
+      assert.deepEqual(members.json.members, ['ann@acme.example']);
+      const outside = await as(boss).post('/admin/groups/team@acme.example/members', {
+        member: 'partner@fabrikam.example',
+      });
+      assert.deepEqual(outside.json.members, ['ann@acme.example', 'partner@fabrikam.example']);
+      assert.equal(
+        (await as(boss).post('/admin/groups/team@acme.example/members', { member: 'nobody@acme.example' })).status,
+        404,
+      );
+      assert.equal(
+        (await as(chief).post('/admin/groups/team@acme.example/members', { member: 'x@y.example' })).status,
+        404,
+      );
+      assert.deepEqual(
+        (await as(boss).delete('/admin/groups/team@acme.example/members/partner@fabrikam.example')).json.members,
+        ['ann@acme.example'],
+      );
+      assert.deepEqual(
+        (await as(boss).get('/admin/groups')).json.value.map((g: { address: string; members: string[] }) => [
+          g.address,
+          g.members,
+        ]),
+        [['team@acme.example', ['ann@acme.example']]],
+      );
+      assert.deepEqual((await as(chief).get('/admin/groups')).json.value, []);
+
+      const shared = await as(boss).post('/admin/shared', { address: 'support@acme.example', quota: '1GB' });
+      assert.equal(shared.status, 201);
+      assert.equal(shared.json.quota, 1_000_000_000);
+      const granted = await call('PUT', '/admin/shared/support@acme.example/grants/ann@acme.example', {
+        auth: boss,
+        body: { sendAs: true },
+      });
+      assert.deepEqual(granted.json, {
+        mailbox: 'support@acme.example',
+        grantee: 'ann@acme.example',
+        fullAccess: false,
+        sendAs: true,
+      });
+      // A user of another tenant cannot be given rights: they are not found in this tenant.
+      const foreign = await call('PUT', '/admin/shared/support@acme.example/grants/gus@globex.example', {
+        auth: boss,
+        body: { fullAccess: true },
+      });
+      assert.equal(foreign.status, 404);
+      const none = await call('PUT', '/admin/shared/support@acme.example/grants/ann@acme.example', {
+        auth: boss,
+        body: {},
+      });
+      assert.equal(none.json.error.field, 'body');
+      assert.deepEqual(
+        (await as(boss).get('/admin/shared')).json.value[0].grants.map((g: { grantee: string }) => g.grantee),
+        ['ann@acme.example'],
+      );
+      assert.equal(
+        (
+          await call('PUT', '/admin/shared/support@acme.example/grants/ann@acme.example', {
+            auth: chief,
+            body: { sendAs: true },
+          })
+        ).status,
+        404,
+      );
+      assert.equal((await as(boss).delete('/admin/shared/support@acme.example/grants/ann@acme.example')).status, 200);
+
+      const room = await as(boss).post('/admin/resources', {
+        address: 'board@acme.example',
+        kind: 'room',
+        name: 'Board',
+      });
+      assert.equal(room.status, 201);
+      assert.equal(room.json.kind, 'room');
+      assert.equal(
+        (await as(boss).post('/admin/resources', { address: 'beamer@acme.example' })).json.error.field,
+        'kind',
+      );
+      assert.equal(
+        (await as(boss).post('/admin/resources', { address: 'x@acme.example', kind: 'group' })).json.error.field,
+        'kind',
+      );
+      assert.deepEqual(
+        (await as(boss).get('/admin/resources')).json.value.map((r: { address: string }) => r.address),
+        ['board@acme.example'],
+      );
+      assert.equal((await as(chief).delete('/admin/resources/board@acme.example')).status, 404);
+      assert.equal((await as(boss).delete('/admin/groups/board@acme.example')).status, 404, 'not a group');
+      assert.equal((await as(boss).delete('/admin/resources/board@acme.example')).json.removed, 'board@acme.example');
+      assert.equal((await as(boss).delete('/admin/groups/team@acme.example')).status, 200);
+      assert.equal((await as(boss).delete('/admin/shared/support@acme.example')).status, 200);
+    });
+
     it('takes the web session cookie with its CSRF header, and refuses it without', async () => {
       const login = await call('POST', '/mail/api/login', {
         body: { username: 'boss@acme.example', password },

@@ -1,0 +1,145 @@
+// Groups, shared mailboxes, rooms and equipment over the admin API (docs/administration.md, "Admin
+// API"), as `holdfast group`, `shared` and `resource` do them, within what the administrator covers
+// (directory/directory-admin.ts: another tenant's address is 404).
+//   GET    /admin/groups                        {total, offset, limit, value: [{…, members}]}
+//   POST   /admin/groups                        {address, name?} → 201
+//   DELETE /admin/groups/{address}
+//   POST   /admin/groups/{address}/members      {member} → {address, members}
+//   DELETE /admin/groups/{address}/members/{member}
+//   GET    /admin/shared                        {…, value: [{…, grants}]}
+//   POST   /admin/shared                        {address, name?, quota?} → 201
+//   DELETE /admin/shared/{address}
+//   PUT    /admin/shared/{address}/grants/{user}   {fullAccess, sendAs}
+//   DELETE /admin/shared/{address}/grants/{user}
+//   GET    /admin/resources                     rooms and equipment
+//   POST   /admin/resources                     {address, kind: room|equipment, name?} → 201
+//   DELETE /admin/resources/{address}
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DirectoryAdmin, type ListedUser } from '../directory/directory-admin.ts';
+import { parseAddress } from '../directory/names.ts';
+import type { TenantDirectory } from '../directory/tenant-directory.ts';
+import type { PrincipalKind } from '../store/schema.ts';
+import { adminRoute, asField, FieldError, Fields, paging } from './admin-api.ts';
+import { quotaOf, shownUser } from './admin-directory-routes.ts';
+import type { WebContext } from './web-context.ts';
+
+type MailboxKind = Exclude<PrincipalKind, 'user'>;
+
+/** How each collection is listed and made: its path, its kinds and what a listed entry carries besides. */
+const collections: {
+  path: string;
+  kinds: MailboxKind[];
+  extra(scope: TenantDirectory, principal: ListedUser): Promise<Record<string, unknown>>;
+}[] = [
+  { path: 'groups', kinds: ['group'], extra: async (scope, p) => ({ members: await scope.membersOf(p.address) }) },
+  { path: 'shared', kinds: ['shared'], extra: async (scope, p) => ({ grants: await scope.listGrants(p.address) }) },
+  { path: 'resources', kinds: ['room', 'equipment'], extra: async (_scope, p) => ({ kind: p.kind }) },
+];
+
+const addressIn = (request: FastifyRequest, name: 'address' | 'member' | 'user') =>
+  asField(name, () => parseAddress((request.params as Record<string, string>)[name]!).address);
+
+export function registerAdminMailboxRoutes(app: FastifyInstance, holdfast: WebContext) {
+  const directoryOf = (admin: ConstructorParameters<typeof DirectoryAdmin>[1]) =>
+    new DirectoryAdmin(holdfast.directory, admin);
+
+  for (const { path, kinds, extra } of collections) {
+    app.get(
+      `/admin/${path}`,
+      adminRoute(holdfast, async (admin, request) => {
+        const query = new Fields(request.query, ['tenant', 'search', 'offset', 'limit']);
+        const page = paging(query);
+        const directory = directoryOf(admin);
+        const found = await directory.list(kinds, {
+          tenant: query.text('tenant', { max: 100 }) || undefined,
+          search: query.text('search', { max: 200 }),
+          ...page,
+        });
+        const value = [];
+        for (const p of found.users) {
+          const scope = await directory.scopeOfAddress(p.address);
+          const { role: _, disabled: __, ...shown } = shownUser(p);
+          value.push({ ...shown, ...(await extra(scope, p)) });
+        }
+        return { total: found.total, ...page, value };
+      }),
+    );
+
+    app.post(
+      `/admin/${path}`,
+      adminRoute(holdfast, async (admin, request, reply) => {
+        const body = new Fields(request.body, [
+          'address',
+          'name',
+          ...(path === 'shared' ? ['quota'] : []),
+          ...(kinds.length > 1 ? ['kind'] : []),
+        ]);
+        const input = {
+          address: asField('address', () => parseAddress(body.required('address', 320)).address),
+          displayName: body.text('name', { max: 200 }) || undefined,
+          quotaBytes: path === 'shared' ? quotaOf(body) : undefined,
+        };
+        const kind = kinds.length > 1 ? body.choice('kind', kinds) : kinds[0];
+        if (!kind) throw new FieldError('kind', `is required: one of ${kinds.join(', ')}`);
+        const directory = directoryOf(admin);
+        const added = await directory.addMailbox(kind, input);
+        reply.code(201);
+        const { role: _, disabled: __, ...shown } = shownUser(added);
+        return { ...shown, ...(await extra(await directory.scopeOfAddress(added.address), added)) };
+      }),
+    );
+
+    app.delete(
+      `/admin/${path}/:address`,
+      adminRoute(holdfast, async (admin, request) => ({
+        removed: await directoryOf(admin).remove(addressIn(request, 'address'), kinds),
+      })),
+    );
+  }
+
+  app.post(
+    '/admin/groups/:address/members',
+    adminRoute(holdfast, async (admin, request) => {
+      const group = addressIn(request, 'address');
+      const body = new Fields(request.body, ['member']);
+      const member = asField('member', () => parseAddress(body.required('member', 320)).address);
+      const scope = await directoryOf(admin).scopeOfAddress(group);
+      return { address: group, members: await scope.addGroupMember(group, member) };
+    }),
+  );
+
+  app.delete(
+    '/admin/groups/:address/members/:member',
+    adminRoute(holdfast, async (admin, request) => {
+      const group = addressIn(request, 'address');
+      const scope = await directoryOf(admin).scopeOfAddress(group);
+      return { address: group, members: await scope.removeGroupMember(group, addressIn(request, 'member')) };
+    }),
+  );
+
+  app.put(
+    '/admin/shared/:address/grants/:user',
+    adminRoute(holdfast, async (admin, request) => {
+      const mailbox = addressIn(request, 'address');
+      const user = addressIn(request, 'user');
+      const body = new Fields(request.body, ['fullAccess', 'sendAs']);
+      const rights = { fullAccess: body.boolean('fullAccess') ?? false, sendAs: body.boolean('sendAs') ?? false };
+      if (!rights.fullAccess && !rights.sendAs) throw new FieldError('body', 'give fullAccess, sendAs or both as true');
+      const scope = await directoryOf(admin).scopeOfAddress(mailbox);
+      await scope.getPrincipal(mailbox, ['shared']);
+      return scope.grant(mailbox, user, rights);
+    }),
+  );
+
+  app.delete(
+    '/admin/shared/:address/grants/:user',
+    adminRoute(holdfast, async (admin, request) => {
+      const mailbox = addressIn(request, 'address');
+      const user = addressIn(request, 'user');
+      const scope = await directoryOf(admin).scopeOfAddress(mailbox);
+      await scope.getPrincipal(mailbox, ['shared']);
+      await scope.revoke(mailbox, user);
+      return { mailbox, grantee: user, revoked: true };
+    }),
+  );
+}
