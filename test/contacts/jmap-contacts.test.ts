@@ -152,5 +152,96 @@ for (const name of backendNames) {
       assert.equal(type, 'error');
       assert.equal(error.type, 'cannotCalculateChanges');
     });
+
+    it('creates, changes and destroys cards with ContactCard/set, keeping what JSContact does not speak for', async () => {
+      const [[, books]] = await call([['AddressBook/get', { accountId: node.accountId }, '0']]);
+      const contacts = books.list.find((b: { name: string }) => b.name === 'Contacts').id;
+      const directory = books.list.find((b: { name: string }) => b.name === 'Directory').id;
+      const [[, made]] = await call([
+        [
+          'ContactCard/set',
+          {
+            accountId: node.accountId,
+            create: {
+              k1: {
+                '@type': 'Card',
+                addressBookIds: { [contacts]: true },
+                name: {
+                  components: [
+                    { kind: 'given', value: 'Mock' },
+                    { kind: 'surname', value: 'Turtle' },
+                  ],
+                },
+                emails: { e1: { address: 'turtle@sea.example', contexts: { private: true }, pref: 1 } },
+                phones: { p1: { number: '+44 1', features: { mobile: true } } },
+                keywords: { sea: true },
+              },
+              k2: { addressBookIds: { [directory]: true }, name: { full: 'Intruder' } },
+              k3: { addressBookIds: { [contacts]: true } },
+            },
+          },
+          '0',
+        ],
+      ]);
+      assert.deepEqual(Object.keys(made.created), ['k1']);
+      assert.equal(made.notCreated.k2.type, 'forbidden');
+      assert.equal(made.notCreated.k3.type, 'invalidProperties');
+      const turtleId = made.created.k1.id;
+
+      // CardDAV sees a vCard 4.0 made from it.
+      const auth = { Authorization: `Basic ${Buffer.from(`alice@test.example:${password}`).toString('base64')}` };
+      const listing = await (
+        await fetch(`${node.base}/dav/addressbooks/alice@test.example/contacts/`, {
+          method: 'REPORT',
+          headers: { ...auth, Depth: '1' },
+          body: '<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><C:address-data/></D:prop><C:filter><C:prop-filter name="EMAIL"><C:text-match>turtle@</C:text-match></C:prop-filter></C:filter></C:addressbook-query>',
+        })
+      ).text();
+      assert.match(listing, /VERSION:4.0/);
+      assert.match(listing, /FN:Mock Turtle/);
+      assert.match(listing, /EMAIL;TYPE=home;PREF=1:turtle@sea\.example/);
+      assert.match(listing, /TEL;TYPE=cell(;VALUE=TEXT)?:\+44 1/);
+
+      // A vCard 3.0 with a photo, changed over JMAP: the photo stays, the version too.
+      const photoCard =
+        'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:gryphon\r\nFN:Gryphon\r\nEMAIL:old@sea.example\r\nPHOTO;ENCODING=b;TYPE=JPEG:AAAA\r\nX-CUSTOM:kept\r\nEND:VCARD\r\n';
+      assert.equal((await put('contacts/gryphon.vcf', photoCard)).status, 201);
+      const [[, found]] = await call([
+        ['ContactCard/query', { accountId: node.accountId, filter: { uid: 'gryphon' } }, '0'],
+      ]);
+      const [[, changed]] = await call([
+        [
+          'ContactCard/set',
+          {
+            accountId: node.accountId,
+            update: {
+              [found.ids[0]]: { 'emails/e1/address': 'new@sea.example', 'name/full': 'The Gryphon' },
+              [turtleId]: { uid: 'another' },
+            },
+          },
+          '0',
+        ],
+      ]);
+      assert.deepEqual(Object.keys(changed.updated), [found.ids[0]]);
+      assert.equal(changed.notUpdated[turtleId].type, 'invalidProperties');
+      const gryphon = await (
+        await fetch(`${node.base}/dav/addressbooks/alice@test.example/contacts/gryphon.vcf`, { headers: auth })
+      ).text();
+      assert.match(gryphon, /VERSION:3.0/);
+      assert.match(gryphon, /FN:The Gryphon/);
+      assert.match(gryphon, /EMAIL:new@sea\.example/);
+      assert.match(gryphon, /PHOTO;ENCODING=b;TYPE=JPEG:AAAA/);
+      assert.match(gryphon, /X-CUSTOM:kept/);
+
+      const [[, gone]] = await call([
+        ['ContactCard/set', { accountId: node.accountId, destroy: [turtleId, 'c999-nothing'] }, '0'],
+      ]);
+      assert.deepEqual(gone.destroyed, [turtleId]);
+      assert.equal(gone.notDestroyed['c999-nothing'].type, 'notFound');
+      const [[, stale]] = await call([
+        ['ContactCard/set', { accountId: node.accountId, ifInState: made.oldState, destroy: [] }, '0'],
+      ]);
+      assert.equal(stale.type, 'stateMismatch');
+    });
   });
 }

@@ -1,25 +1,32 @@
-// JMAP for Contacts (RFC 9610), read-only: AddressBook/get and /changes, ContactCard/get, /changes
-// and /query, over the address books CardDAV serves (contacts/): the user's own, those shared with
+// JMAP for Contacts (RFC 9610): AddressBook/get and /changes, ContactCard/get, /changes, /query and
+// /set, over the address books CardDAV serves (contacts/): the user's own, those shared with
 // them, and the tenant's directory. Cards are JSContact (contacts/jscontact.ts) made from the stored
-// vCards. Writing (AddressBook/set, ContactCard/set) is CardDAV's for now.
+// vCards; ContactCard/set writes vCards through the same store as CardDAV (a card changed keeps the
+// vCard properties JSContact does not speak for, such as photos). Address books are made and
+// shared with CardDAV and `holdfast contacts` (no AddressBook/set).
 //
 // Ids: an address book is `b` and its number; a card is `c`, its address book's number and a hash of
 // its name in the address book, so the id of a deleted card is known from the change log. A state is
 // each visible address book's number and change number: /changes reads the address books' change
 // logs since them.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import ICAL from 'ical.js';
 import { addressBookRight, addressBooksSharedWith } from '../../contacts/address-book-access.ts';
 import {
   cardChangesSince,
   cardProperties,
   defaultAddressBook,
+  deleteCard,
+  getCards,
   listAddressBooks,
   listCardIndex,
+  putCard,
 } from '../../contacts/address-books.ts';
 import type { AddressBookRow } from '../../contacts/contacts-tables.ts';
 import { directoryBooksOf } from '../../contacts/directory-cards.ts';
-import { toJsContact } from '../../contacts/jscontact.ts';
-import type { CardProperty } from '../../contacts/vcard.ts';
+import { fromJsContact, JsContactError, type Json, toJsContact } from '../../contacts/jscontact.ts';
+import { type CardProperty, parseCard } from '../../contacts/vcard.ts';
+import { HoldfastError } from '../../errors.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { invalidArguments, MethodError } from './jmap-errors.ts';
 import type { JmapMethod } from './jmap-request.ts';
@@ -33,7 +40,10 @@ import {
   queryAnswer,
   queryWindow,
   requireAccount,
+  requireInState,
+  setArguments,
 } from './method-arguments.ts';
+import { invalidProperty, SetFailure, SetResults } from './set-outcome.ts';
 
 export const contactsCapability = 'urn:ietf:params:jmap:contacts';
 
@@ -307,10 +317,141 @@ const contactCardQuery: JmapMethod<JmapCallContext> = {
   },
 };
 
+// ContactCard/set ----------------------------------------------------------------------------------
+
+/** Applies a PatchObject (RFC 8620 5.3: JSON pointers to values, null removing) to a copy of `object`. */
+function applyPatch(object: Json, patch: Json): Json {
+  const copy = structuredClone(object);
+  for (const [pointer, value] of Object.entries(patch)) {
+    const path = pointer.split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    let target: Json = copy;
+    for (const step of path.slice(0, -1)) {
+      const next = target[step];
+      if (typeof next !== 'object' || next === null || Array.isArray(next))
+        throw invalidProperty(pointer, `${pointer} does not name a member of an object`);
+      target = next as Json;
+    }
+    const last = path.at(-1)!;
+    if (value === null) delete target[last];
+    else target[last] = value;
+  }
+  return copy;
+}
+
+/** The one writable address book `addressBookIds` names. */
+function targetBook(value: unknown, books: VisibleBook[]): VisibleBook {
+  const ids =
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? Object.entries(value).filter(([, on]) => on === true)
+      : [];
+  if (ids.length !== 1) throw invalidProperty('addressBookIds', 'addressBookIds must name exactly one address book');
+  const found = books.find(({ book }) => bookId(book) === ids[0]![0]);
+  if (!found) throw invalidProperty('addressBookIds', `there is no address book ${ids[0]![0]}`);
+  if (!found.mayWrite) throw new SetFailure({ type: 'forbidden', description: `${found.name} is read-only` });
+  return found;
+}
+
+/** A card the JSContact object makes, or the SetFailure saying why it cannot. */
+function vcardOf(card: Json, version: '3.0' | '4.0', uid: string, previous?: unknown[]): string {
+  try {
+    const text = fromJsContact(card, version, uid, previous);
+    parseCard(text);
+    return text;
+  } catch (error) {
+    if (error instanceof JsContactError) throw invalidProperty(error.property, error.message);
+    if (error instanceof HoldfastError) throw new SetFailure({ type: 'invalidProperties', description: error.message });
+    throw error;
+  }
+}
+
+const readOnlyMembers = new Set(['id', '@type', 'version']);
+
+const contactCardSet: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const { create, update, destroy } = setArguments(args);
+    const { db } = context.mail;
+    const books = await visibleBooks(context);
+    const oldState = stateOf(books);
+    requireInState(args, oldState, 'the contact cards');
+    const results = new SetResults();
+    for (const [creationId, value] of Object.entries(create)) {
+      await results.create(creationId, async () => {
+        const card = value as Json;
+        for (const member of Object.keys(card))
+          if (member === 'id') throw invalidProperty('id', 'id is set by the server');
+        const { book } = targetBook(card.addressBookIds, books);
+        const uid = typeof card.uid === 'string' && card.uid ? card.uid : `urn:uuid:${randomUUID()}`;
+        const uri = `${randomUUID()}.vcf`;
+        await putCardOr(db, book, uri, vcardOf(card, '4.0', uid), { ifNoneMatch: '*' }, context.mail.now());
+        return { id: cardId(book, uri), uid };
+      });
+    }
+    const entries = new Map((await allCards(context, books)).map((e) => [e.id, e]));
+    for (const [id, value] of Object.entries(update)) {
+      await results.update(id, async () => {
+        const entry = entries.get(id);
+        if (!entry) throw new SetFailure({ type: 'notFound', description: `there is no card ${id}` });
+        const visible = books.find(({ book }) => book.id === entry.book.id)!;
+        if (!visible.mayWrite) throw new SetFailure({ type: 'forbidden', description: `${visible.name} is read-only` });
+        const current = { ...cardObject(entry) };
+        const next = applyPatch(current, value as Json);
+        for (const member of readOnlyMembers)
+          if (JSON.stringify(next[member]) !== JSON.stringify(current[member]))
+            throw invalidProperty(member, `${member} cannot be changed`);
+        if (JSON.stringify(next.addressBookIds) !== JSON.stringify(current.addressBookIds))
+          throw invalidProperty('addressBookIds', 'moving a card to another address book is not supported');
+        if (next.uid !== current.uid) throw invalidProperty('uid', 'uid cannot be changed');
+        const [row] = await getCards(db, entry.book.id, [entry.uri]);
+        if (!row) throw new SetFailure({ type: 'notFound', description: `there is no card ${id}` });
+        const previous = (ICAL.parse(row.data) as [string, unknown[][], unknown[]])[1];
+        const version = row.version === '3.0' ? '3.0' : '4.0';
+        const text = vcardOf(next, version, String(current.uid), previous);
+        await putCardOr(db, entry.book, entry.uri, text, { ifMatch: row.etag }, context.mail.now());
+        return null;
+      });
+    }
+    for (const id of destroy) {
+      await results.destroy(id, async () => {
+        const entry = entries.get(id);
+        if (!entry) throw new SetFailure({ type: 'notFound', description: `there is no card ${id}` });
+        const visible = books.find(({ book }) => book.id === entry.book.id)!;
+        if (!visible.mayWrite) throw new SetFailure({ type: 'forbidden', description: `${visible.name} is read-only` });
+        try {
+          await deleteCard(db, entry.book, entry.uri, {});
+        } catch (error) {
+          if (error instanceof HoldfastError && error.kind === 'not-found')
+            throw new SetFailure({ type: 'notFound', description: error.message });
+          throw error;
+        }
+      });
+    }
+    return results.setResponse(accountId, oldState, stateOf(await visibleBooks(context)));
+  },
+};
+
+/** putCard, its refusals (a UID already used, a card changed meanwhile) as SetErrors. */
+async function putCardOr(...args: Parameters<typeof putCard>) {
+  try {
+    return await putCard(...args);
+  } catch (error) {
+    if (!(error instanceof HoldfastError)) throw error;
+    if (error.code === 'card-uid-conflict') throw invalidProperty('uid', error.message);
+    if (error.code === 'etag-mismatch')
+      throw new SetFailure({
+        type: 'stateMismatch',
+        description: 'the card changed meanwhile; fetch it and try again',
+      });
+    throw new SetFailure({ type: 'invalidProperties', description: error.message });
+  }
+}
+
 export const contactsMethods: [string, JmapMethod<JmapCallContext>][] = [
   ['AddressBook/get', addressBookGet],
   ['AddressBook/changes', addressBookChanges],
   ['ContactCard/get', contactCardGet],
   ['ContactCard/changes', contactCardChanges],
   ['ContactCard/query', contactCardQuery],
+  ['ContactCard/set', contactCardSet],
 ];
