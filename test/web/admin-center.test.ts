@@ -131,6 +131,43 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await user.getByRole('alert').filter({ hasText: 'ivan@test.example is not an administrator' }).waitFor({ timeout });
   });
 
+  it('adds a group and its members, a shared mailbox with a grant, and a room', async () => {
+    const page = await signedIn('boss@acme.example');
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await page.getByText('No groups').waitFor({ timeout });
+    await page.getByLabel('Email address').fill('team@acme.example');
+    await page.getByRole('button', { name: 'Add group' }).click();
+    await status(page, 'Added team@acme.example');
+    await page.getByLabel('New member of team@acme.example').fill('ann@acme.example');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await status(page, 'Added ann@acme.example to team@acme.example');
+    await row(page, 'team@acme.example').locator('ul.members li', { hasText: 'ann@acme.example' }).waitFor({ timeout });
+    await page.getByLabel('New member of team@acme.example').fill('nobody@acme.example');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('alert').filter({ hasText: 'nobody@acme.example' }).waitFor({ timeout });
+
+    await page.getByRole('link', { name: 'Shared mailboxes' }).click();
+    await page.getByLabel('Email address').fill('support@acme.example');
+    await page.getByLabel('Quota').fill('1GB');
+    await page.getByRole('button', { name: 'Add shared mailbox' }).click();
+    await status(page, 'Added support@acme.example');
+    await page.getByLabel('User to give rights on support@acme.example').fill('ann@acme.example');
+    await page.getByRole('combobox', { name: /^Rights/ }).selectOption('send-as');
+    await page.getByRole('button', { name: 'Grant' }).click();
+    await row(page, 'support@acme.example').getByText('ann@acme.example (send as)').waitFor({ timeout });
+    const grants = await t.node.holdfast.directory.tenant('acme').then((s) => s.listGrants('support@acme.example'));
+    assert.deepEqual(grants, [
+      { mailbox: 'support@acme.example', grantee: 'ann@acme.example', fullAccess: false, sendAs: true },
+    ]);
+
+    await page.getByRole('link', { name: 'Rooms and equipment' }).click();
+    await page.getByLabel('Email address').fill('board@acme.example');
+    await page.getByLabel('Display name').fill('Board room');
+    await page.getByLabel('Kind').selectOption('room');
+    await page.getByRole('button', { name: 'Add room or equipment' }).click();
+    await row(page, 'board@acme.example').filter({ hasText: 'Board room' }).waitFor({ timeout });
+  });
+
   it("shows a domain's DNS records and checks them against DNS", async () => {
     const page = await signedIn('admin@test.example', adminPassword);
     await page.getByRole('link', { name: 'Domains' }).click();

@@ -8,6 +8,7 @@ import { AdminError, adminApi } from './api.ts';
 import { Field } from './common.tsx';
 import { DomainsPage } from './domains.tsx';
 import { HealthPage } from './health.tsx';
+import { GroupsPage, ResourcesPage, SharedPage } from './mailboxes.tsx';
 import { QueuePage } from './queue.tsx';
 import { TracePage } from './trace.tsx';
 import { UsersPage } from './users.tsx';
@@ -26,6 +27,9 @@ export interface PageProps {
 
 const pages = [
   { id: 'users', title: 'Users', Page: UsersPage },
+  { id: 'groups', title: 'Groups', Page: GroupsPage },
+  { id: 'shared', title: 'Shared mailboxes', Page: SharedPage },
+  { id: 'resources', title: 'Rooms and equipment', Page: ResourcesPage },
   { id: 'domains', title: 'Domains', Page: DomainsPage },
   { id: 'queue', title: 'Queue', Page: QueuePage },
   { id: 'trace', title: 'Message trace', Page: TracePage },
