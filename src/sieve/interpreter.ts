@@ -34,7 +34,7 @@ export interface SieveLimits {
 
 export const defaultSieveLimits: SieveLimits = {
   maxSteps: 50_000,
-  maxMillis: 50,
+  maxMillis: 100,
   maxRedirects: 4,
   maxActions: 32,
   maxVariables: 256,
