@@ -41,12 +41,30 @@ export interface ObjectEntry {
 
 const href = (value: string) => [node(dav('href'), value)];
 
-export function resourceProperties(resource: DavResource, context: PropertyContext): PropertyGetters {
+export type PropertySetter = (name: string, get: () => PropertyValue | undefined) => void;
+
+/** The getters every resource has (who is asking, where principals are, its reports), and a setter for more. */
+export function baseProperties(
+  context: PropertyContext,
+  reports: () => XmlNode[],
+): { getters: PropertyGetters; set: PropertySetter } {
   const getters: PropertyGetters = new Map();
-  const set = (name: string, get: () => PropertyValue | undefined) => getters.set(name, get);
+  const set: PropertySetter = (name, get) => getters.set(name, get);
   set(dav('current-user-principal'), () => href(principalHref(context.viewer.address)));
   set(dav('principal-collection-set'), () => href(`${davRoot}principals/`));
-  set(dav('supported-report-set'), () => reports(resource.kind));
+  set(dav('supported-report-set'), reports);
+  return { getters, set };
+}
+
+/** A principal's calendar or address book home: a collection they own, readable by the tenant. */
+export function homeProperties(set: PropertySetter, owner: Principal, context: PropertyContext, calendar: boolean) {
+  set(dav('resourcetype'), () => [node(dav('collection'))]);
+  set(dav('owner'), () => href(principalHref(owner.address)));
+  set(dav('current-user-privilege-set'), () => privileges(owner.id === context.viewer.id ? 'owner' : 'read', calendar));
+}
+
+export function resourceProperties(resource: DavResource, context: PropertyContext): PropertyGetters {
+  const { getters, set } = baseProperties(context, () => reports(resource.kind));
 
   switch (resource.kind) {
     case 'root':
@@ -57,11 +75,7 @@ export function resourceProperties(resource: DavResource, context: PropertyConte
       principalProperties(set, resource.principal);
       break;
     case 'home':
-      set(dav('resourcetype'), () => [node(dav('collection'))]);
-      set(dav('owner'), () => href(principalHref(resource.principal.address)));
-      set(dav('current-user-privilege-set'), () =>
-        privileges(resource.principal.id === context.viewer.id ? 'owner' : 'read'),
-      );
+      homeProperties(set, resource.principal, context, true);
       break;
     case 'calendar':
       calendarProperties(set, resource, context);

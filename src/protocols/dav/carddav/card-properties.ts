@@ -5,8 +5,16 @@ import type { AddressBookRight } from '../../../contacts/address-book-access.ts'
 import type { CardSummary } from '../../../contacts/address-books.ts';
 import type { AddressBookRow } from '../../../contacts/contacts-tables.ts';
 import { syncToken } from '../collection-reports.ts';
-import { davRoot, principalHref } from '../dav-resources.ts';
-import { privileges, type PropertyContext, type PropertyGetters, type PropertyValue } from '../properties.ts';
+import { principalHref } from '../dav-resources.ts';
+import {
+  baseProperties,
+  homeProperties,
+  privileges,
+  type PropertyContext,
+  type PropertyGetters,
+  type PropertySetter,
+  type PropertyValue,
+} from '../properties.ts';
 import { calendarServer, carddav, dav, node, type XmlNode } from '../xml/dav-xml.ts';
 import type { CardResource } from './card-resources.ts';
 
@@ -14,18 +22,10 @@ const href = (value: string) => [node(dav('href'), value)];
 const cardPrivileges = (right: AddressBookRight) => privileges(right, false);
 
 export function cardResourceProperties(resource: CardResource, context: PropertyContext): PropertyGetters {
-  const getters: PropertyGetters = new Map();
-  const set = (name: string, get: () => PropertyValue | undefined) => getters.set(name, get);
-  set(dav('current-user-principal'), () => href(principalHref(context.viewer.address)));
-  set(dav('principal-collection-set'), () => href(`${davRoot}principals/`));
-  set(dav('supported-report-set'), () => (resource.kind === 'address-book' ? reports() : []));
+  const { getters, set } = baseProperties(context, () => (resource.kind === 'address-book' ? reports() : []));
   switch (resource.kind) {
     case 'card-home':
-      set(dav('resourcetype'), () => [node(dav('collection'))]);
-      set(dav('owner'), () => href(principalHref(resource.principal.address)));
-      set(dav('current-user-privilege-set'), () =>
-        cardPrivileges(resource.principal.id === context.viewer.id ? 'owner' : 'read'),
-      );
+      homeProperties(set, resource.principal, context, false);
       break;
     case 'address-book':
       addressBookProperties(set, resource);
@@ -36,10 +36,7 @@ export function cardResourceProperties(resource: CardResource, context: Property
   return getters;
 }
 
-function addressBookProperties(
-  set: (name: string, get: () => PropertyValue | undefined) => void,
-  resource: Extract<CardResource, { kind: 'address-book' }>,
-) {
+function addressBookProperties(set: PropertySetter, resource: Extract<CardResource, { kind: 'address-book' }>) {
   const { book, principal, right } = resource;
   for (const [name, value] of Object.entries(deadProperties(book))) set(name, () => value);
   set(dav('resourcetype'), () => [node(dav('collection')), node(carddav('addressbook'))]);
