@@ -30,7 +30,7 @@ import {
   type VacationAction,
 } from '../sieve/interpreter.ts';
 import { SieveError } from '../sieve/sieve-error.ts';
-import { SieveMessage } from '../sieve/sieve-message.ts';
+import { maxBodyTextBytes, SieveMessage } from '../sieve/sieve-message.ts';
 import { activeScripts, claimErrorNotice, type SieveScript } from '../sieve/sieve-scripts.ts';
 import type { BlobStore } from '../store/blobs/blob-store.ts';
 import { isStoreUnavailable } from '../store/store-unavailable.ts';
@@ -113,15 +113,15 @@ export class SieveDelivery {
     const message = recipient.message;
     const compiled = this.compile(script);
     const scriptsByName = await this.includes(mailbox.id, compiled);
-    const needsBody = [compiled, ...scriptsByName.values()].some(
-      (s) => s.capabilities.has('body') || s.capabilities.has('editheader'),
-    );
-    const source = needsBody
-      ? await readWhole(this.deps.blobs, message)
-      : Buffer.from(`${await readHeaderSection(this.deps.blobs, message, 256 * 1024)}\r\n\r\n`, 'utf8');
+    const uses = (capability: string) =>
+      [compiled, ...scriptsByName.values()].some((s) => s.capabilities.has(capability));
+    // editheader stores the message changed: all of it. The body test reads its first MiB of text.
+    const source =
+      uses('editheader') || uses('body')
+        ? await readStart(this.deps.blobs, message, uses('editheader') ? Infinity : maxBodyTextBytes + 256 * 1024)
+        : Buffer.from(`${await readHeaderSection(this.deps.blobs, message, 256 * 1024)}\r\n\r\n`, 'utf8');
     const view = new SieveMessage(source, message.size + Buffer.byteLength(message.prefix));
-    const usesMailbox = [compiled, ...scriptsByName.values()].some((s) => s.capabilities.has('mailbox'));
-    const folders = usesMailbox
+    const folders = uses('mailbox')
       ? new Set((await listFolders(this.deps.db, mailbox.id)).map((f) => f.name))
       : new Set<string>();
     const started = Date.now();
@@ -332,9 +332,19 @@ export class SieveDelivery {
   }
 }
 
-async function readWhole(blobs: BlobStore, message: QueuedMessage): Promise<Buffer> {
+/** The message's first `limit` bytes (all of it with Infinity). */
+async function readStart(blobs: BlobStore, message: QueuedMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of openStoredMessage(blobs, message)) chunks.push(chunk as Buffer);
+  let length = 0;
+  const stream = openStoredMessage(blobs, message);
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    if (length >= limit) {
+      stream.destroy();
+      break;
+    }
+  }
   return Buffer.concat(chunks);
 }
 

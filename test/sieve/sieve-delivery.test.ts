@@ -123,6 +123,23 @@ for (const name of backendNames) {
       }, alice);
     });
 
+    it('tests the body of a message, decoded', async () => {
+      await install(
+        alice,
+        'require ["body", "fileinto", "mailbox"]; if body :text :contains "coupon" { fileinto :create "Offers"; }',
+      );
+      const html = Buffer.from('<p>Your <b>coupon</b> inside</p>').toString('base64');
+      await mx(
+        'shop@remote.example',
+        alice,
+        'Subject: Deals\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n',
+        `${html}\r\n`,
+      );
+      await j.withImap(async (client) => {
+        assert.equal((await folderOf(client, 'Offers', 'Deals')).length, 1);
+      }, alice);
+    });
+
     it('files into the INBOX where the folder is missing and :create was not given', async () => {
       await install(alice, 'require "fileinto"; fileinto "Nowhere";');
       await mx('erin@remote.example', alice, 'Subject: To nowhere\r\n');
