@@ -59,6 +59,10 @@ const asRoot = process.getuid?.() === 0;
 
 function startProcess(command: string, args: string[], dir: string): ChildProcess {
   const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A test or benchmark that dies before stop() (a crash, process.exit) takes its daemon with it.
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
   let output = '';
   const keep = (data: Buffer) => {
     output = (output + data.toString()).slice(-4000);
