@@ -102,6 +102,9 @@ export function refusal(sender: string, headers: HeaderLine[], userAddresses: Re
   // RFC 2369/2919 fields mark list traffic; Microsoft's suppression header asks for no auto-reply.
   if (headers.some(([n]) => n === 'list-id' || n === 'list-unsubscribe' || n === 'list-post')) return 'mailing list';
   if (field('x-auto-response-suppress').some((v) => /\b(all|oof)\b/i.test(v))) return 'asked for none';
+  // Our spam filter's mark (filtering/; a sender's own is dropped on receipt): replying to spam
+  // confirms the address to the spammer and sends mail to forged senders.
+  if (field('x-spam-flag').some((v) => /^yes$/i.test(v.trim()))) return 'filed as junk';
   // RFC 5230 4.5: only mail that names the user (To, Cc, or their Resent- forms) is answered.
   const named = ['to', 'cc', 'resent-to', 'resent-cc'].flatMap((name) => field(name).flatMap(headerAddresses));
   if (!named.some((address) => userAddresses.has(address))) return 'user not in To or Cc';
