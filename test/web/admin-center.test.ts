@@ -1,6 +1,6 @@
 // The admin center (docs/admin-center.md) in Debian's Chromium, driven by playwright-core, against a
 // node started in this process on loopback: its page's headers; a global administrator creates a
-// user who then signs in to mail; a tenant administrator sees their tenant only and a user is told
+// user who then signs in to mail (where only administrators see the link to the admin center); a tenant administrator sees their tenant only and a user is told
 // they are not an administrator; a domain's DNS records and their live check (against the DNS stub);
 // a deferred message held, released, retried and bounced, and why it waits; message trace; an update posted on a
 // service health issue. Pages are used with the keyboard where it matters (search, navigation).
@@ -82,7 +82,15 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await row(page, 'dora@test.example').filter({ hasText: 'Dora' }).waitFor({ timeout });
 
     const { page: mail } = await app.newPage();
+    const asked = mail.waitForResponse((r) => r.url().includes('/admin/users/dora'), { timeout });
     await signInToMail(mail, base, 'dora@test.example', shown!);
+    // Only administrators are offered the admin center from mail.
+    assert.equal((await asked).status(), 403);
+    assert.equal(await mail.getByRole('link', { name: 'Admin center' }).count(), 0);
+    const { page: operator } = await app.newPage();
+    await signInToMail(operator, base, 'admin@test.example', adminPassword);
+    await operator.getByRole('link', { name: 'Admin center' }).click();
+    await operator.getByRole('heading', { name: 'Users', level: 1 }).waitFor({ timeout });
   });
 
   it('changes, disables and enables a user, refusing bad input with the field named', async () => {

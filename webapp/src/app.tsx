@@ -1,5 +1,6 @@
 // The app: the sign-in form, then the mail view (mail.tsx) or the settings (settings.tsx).
 import { useEffect, useState } from 'preact/hooks';
+import { AdminLink } from './admin/admin-link.tsx';
 import { currentSession, type Me, signIn } from './jmap.ts';
 import { MailView } from './mail.tsx';
 import { SettingsView } from './settings.tsx';
@@ -25,7 +26,10 @@ export function App() {
   return view === 'settings' ? (
     <SettingsView me={me} onBack={() => setView('mail')} onSignedOut={signedOut} />
   ) : (
-    <MailView me={me} onSignedOut={signedOut} onSettings={() => setView('settings')} />
+    <>
+      <MailView me={me} onSignedOut={signedOut} onSettings={() => setView('settings')} />
+      <AdminLink me={me} />
+    </>
   );
 }
 
