@@ -57,6 +57,10 @@ for (const name of backendNames) {
     it('lists the address books and answers a card as JSContact', async () => {
       const session = await node.session();
       assert.ok(session.capabilities['urn:ietf:params:jmap:contacts']);
+      assert.deepEqual(session.accounts[node.accountId].accountCapabilities['urn:ietf:params:jmap:contacts'], {
+        maxAddressBooksPerCard: 1,
+        mayCreateAddressBook: false,
+      });
       const [[, books]] = await call([['AddressBook/get', { accountId: node.accountId }, '0']]);
       assert.deepEqual(
         books.list.map((b: { name: string; isDefault: boolean; myRights: { mayWrite: boolean } }) => [

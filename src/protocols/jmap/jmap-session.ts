@@ -1,6 +1,7 @@
 // The session resource (RFC 8620 2): what the server offers and where, for one signed-in principal.
 import { createHash } from 'node:crypto';
 import type { Principal } from '../../directory/directory.ts';
+import { contactsCapability } from './contacts-methods.ts';
 import { accountId } from './jmap-ids.ts';
 import { emailSortProperties } from './email-sort.ts';
 import { isReadOnly, type SharedAccount } from './jmap-accounts.ts';
@@ -39,6 +40,9 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
   if (capabilities.has(submissionCapability))
     out[submissionCapability] = { maxDelayedSend: 0, submissionExtensions: {} };
   if (capabilities.has(quotaCapability)) out[quotaCapability] = {};
+  // RFC 9610 1.4.1: a card is in one address book; address books are made with CardDAV or the CLI.
+  if (capabilities.has(contactsCapability))
+    out[contactsCapability] = { maxAddressBooksPerCard: 1, mayCreateAddressBook: false };
   return out;
 }
 
