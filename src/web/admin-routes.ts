@@ -1,14 +1,15 @@
 // The administrative HTTP API (docs/administration.md, "Admin API"): queue insight (global
 // administrators), users and domains (admin-directory-routes.ts), groups, shared mailboxes, rooms
-// and equipment (admin-mailbox-routes.ts), the queue and message trace
-// (admin-queue-routes.ts), and the admin center's page at /admin/ that uses them. The quarantine and
-// service health have their own files, registered beside this one.
+// and equipment (admin-mailbox-routes.ts), continuity status (admin-continuity-routes.ts), the queue
+// and message trace (admin-queue-routes.ts), and the admin center's page at /admin/ that uses them.
+// The quarantine and service health have their own files, registered beside this one.
 import type { FastifyInstance } from 'fastify';
 import type { MailFlow } from '../flow/mail-flow.ts';
 import { queueInsight } from '../flow/queue/queue-insight.ts';
 import type { WebContext } from './web-context.ts';
 import { errorCodes, requireGlobalAdmin } from './admin-auth.ts';
 import { registerAdminCenterRoutes } from './admin-center-routes.ts';
+import { registerAdminContinuityRoutes } from './admin-continuity-routes.ts';
 import { registerAdminDirectoryRoutes } from './admin-directory-routes.ts';
 import { registerAdminMailboxRoutes } from './admin-mailbox-routes.ts';
 import { registerAdminQueueRoutes } from './admin-queue-routes.ts';
@@ -35,6 +36,7 @@ export function registerAdminRoutes(app: FastifyInstance, holdfast: AdminApiCont
   });
   registerAdminDirectoryRoutes(app, holdfast);
   registerAdminMailboxRoutes(app, holdfast);
+  registerAdminContinuityRoutes(app, holdfast);
   registerAdminQueueRoutes(app, holdfast);
   registerAdminCenterRoutes(app);
 }

@@ -468,3 +468,35 @@ for (const backend of backendNames) {
     });
   });
 }
+
+describe('admin API: continuity status', () => {
+  let t: TestNode;
+  before(async () => {
+    t = await startTestNode('sqlite', {
+      roles: ['http'],
+      toml: '[[continuity.upstream]]\nname = "exchange"\ndomains = ["contoso.example"]\nurl = "smtp://127.0.0.1:9"\n',
+    });
+    const acme = await t.node.holdfast.directory
+      .addTenant({ name: 'acme' })
+      .then(() => t.node.holdfast.directory.tenant('acme'));
+    await acme.addDomain('acme.example');
+    await acme.addPrincipal({ kind: 'user', address: 'boss@acme.example', password, role: 'tenant-admin' });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("says each upstream's state to a global administrator, and refuses a tenant administrator", async () => {
+    const http = `http://127.0.0.1:${t.port('http')}`;
+    const answer = await fetch(`${http}/admin/continuity`, { headers: { Authorization: globalAdmin } });
+    assert.equal(answer.status, 200);
+    const { value } = (await answer.json()) as { value: Record<string, unknown>[] };
+    assert.equal(value.length, 1);
+    assert.deepEqual(
+      [value[0]!.upstream, value[0]!.domains, value[0]!.state],
+      ['exchange', ['contoso.example'], 'normal'],
+    );
+    const refused = await fetch(`${http}/admin/continuity`, { headers: { Authorization: boss } });
+    assert.equal(refused.status, 403);
+  });
+});

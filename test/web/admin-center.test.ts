@@ -125,6 +125,7 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await row(page, 'ann@acme.example').waitFor({ timeout });
     assert.equal(await row(page, 'ivan@test.example').count(), 0);
     await page.getByText('administrator of acme').waitFor({ timeout });
+    assert.equal(await page.getByRole('link', { name: 'Continuity' }).count(), 0, 'global administrators only');
     assert.equal(
       await page.getByRole('combobox', { name: 'Role' }).locator('option', { hasText: 'Global administrator' }).count(),
       0,
@@ -132,8 +133,9 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     // Navigation with the keyboard.
     await page.getByRole('link', { name: 'Domains' }).focus();
     await page.keyboard.press('Enter');
-    await row(page, 'acme.example').waitFor({ timeout });
-    assert.equal(await row(page, 'test.example').count(), 0);
+    await page.getByRole('heading', { name: 'Domains', level: 1 }).waitFor({ timeout });
+    await page.getByRole('button', { name: 'DNS records of acme.example' }).waitFor({ timeout });
+    assert.equal(await page.getByRole('button', { name: 'DNS records of test.example' }).count(), 0);
 
     const user = await signedIn('ivan@test.example');
     await user.getByRole('alert').filter({ hasText: 'ivan@test.example is not an administrator' }).waitFor({ timeout });
@@ -246,7 +248,7 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
         .waitFor({ timeout });
   });
 
-  it('shows service health and posts an update on an issue', async () => {
+  it('shows service health and posts an update on an issue, and continuity status', async () => {
     const opened = await fetch(`${base}/admin/serviceAnnouncement/issues`, {
       method: 'POST',
       headers: {
@@ -274,5 +276,8 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
       .getByRole('region', { name: `${id}: Slow folder lists` })
       .getByText('Fixed by restarting the index.')
       .waitFor({ timeout });
+
+    await page.getByRole('link', { name: 'Continuity' }).click();
+    await page.getByText('No continuity upstream is configured').waitFor({ timeout });
   });
 });

@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { currentSession, type Me, SignedOut, signIn, signOut } from '../jmap.ts';
 import { AdminError, adminApi } from './api.ts';
 import { Field } from './common.tsx';
+import { ContinuityPage } from './continuity.tsx';
 import { DomainsPage } from './domains.tsx';
 import { HealthPage } from './health.tsx';
 import { GroupsPage, ResourcesPage, SharedPage } from './mailboxes.tsx';
@@ -34,7 +35,8 @@ const pages = [
   { id: 'queue', title: 'Queue', Page: QueuePage },
   { id: 'trace', title: 'Message trace', Page: TracePage },
   { id: 'health', title: 'Service health', Page: HealthPage },
-] as const;
+  { id: 'continuity', title: 'Continuity', Page: ContinuityPage, globalOnly: true },
+];
 
 const pageOf = () => pages.find((p) => `#${p.id}` === location.hash) ?? pages[0];
 
@@ -108,13 +110,15 @@ export function AdminApp() {
       </header>
       <nav class="admin-nav" aria-label="Admin center">
         <ul>
-          {pages.map((p) => (
-            <li key={p.id}>
-              <a href={`#${p.id}`} aria-current={p.id === page.id ? 'page' : undefined}>
-                {p.title}
-              </a>
-            </li>
-          ))}
+          {pages
+            .filter((p) => !('globalOnly' in p) || admin.role === 'global-admin')
+            .map((p) => (
+              <li key={p.id}>
+                <a href={`#${p.id}`} aria-current={p.id === page.id ? 'page' : undefined}>
+                  {p.title}
+                </a>
+              </li>
+            ))}
         </ul>
       </nav>
       <main class="admin-page" aria-labelledby="page-title">
