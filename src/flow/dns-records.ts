@@ -137,6 +137,14 @@ export function domainRecords(
       value: 'path=/dav/',
       note: 'CalDAV: where the service starts (RFC 6764)',
     });
+  records.push(srv('carddavs', 0, https, 'CardDAV over HTTPS', 'RFC 6764'));
+  if (https !== undefined)
+    records.push({
+      name: `_carddavs._tcp.${domain}`,
+      type: 'TXT',
+      value: 'path=/dav/',
+      note: 'CardDAV: where the service starts (RFC 6764)',
+    });
   return records;
 }
 

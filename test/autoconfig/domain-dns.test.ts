@@ -77,6 +77,8 @@ describe('holdfast domain dns', () => {
       '_submission._tcp.example.com SRV 10 1 587 mail.example.net.',
       '_caldavs._tcp.example.com SRV 0 1 443 mail.example.net.',
       '_caldavs._tcp.example.com TXT path=/dav/',
+      '_carddavs._tcp.example.com SRV 0 1 443 mail.example.net.',
+      '_carddavs._tcp.example.com TXT path=/dav/',
     ]);
     assert.equal(records[2]!.value, dkim.value, 'the key `holdfast dkim show` prints, which signing uses');
     const text = await holdfast('domain', 'dns', 'example.com');
@@ -128,6 +130,6 @@ describe('holdfast domain dns', () => {
       wrong.stdout,
       /^DIFFERENT example\.com\. IN MX 10 mail\.example\.net\.\n\s+found: 10 mx\.elsewhere\.example\./m,
     );
-    assert.match(wrong.stdout, /2 of 15 records missing or different/);
+    assert.match(wrong.stdout, /2 of 17 records missing or different/);
   });
 });
