@@ -3,6 +3,8 @@
 // administrator posts an update on an issue (with a new status or not); a tenant administrator sees
 // the issues that concern their tenant.
 import { useEffect, useState } from 'preact/hooks';
+// The statuses an issue may take, from the server's own list (no other server code is bundled).
+import { issueStatuses as statuses } from '../../../src/health/components.ts';
 import type { PageProps } from './admin-app.tsx';
 import { adminApi, when } from './api.ts';
 import { Choice, OutcomeLine, Section, useRequests } from './common.tsx';
@@ -32,17 +34,6 @@ interface Overview {
   issues: Issue[];
 }
 
-const statuses = [
-  'investigating',
-  'serviceDegradation',
-  'serviceInterruption',
-  'restoringService',
-  'extendedRecovery',
-  'verifyingService',
-  'serviceRestored',
-  'falsePositive',
-  'postIncidentReviewPublished',
-];
 /** "serviceDegradation" as "service degradation". */
 const words = (status: string) => status.replace(/([A-Z])/g, ' $1').toLowerCase();
 
