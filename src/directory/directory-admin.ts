@@ -10,7 +10,7 @@ import type { Directory, Tenant } from './directory.ts';
 import { parseAddress, parseDomain } from './names.ts';
 import { generatePassword } from './passwords.ts';
 import type { Principal } from './principal.ts';
-import type { Domain, PrincipalChanges, TenantDirectory } from './tenant-directory.ts';
+import type { Alias, Domain, PrincipalChanges, TenantDirectory } from './tenant-directory.ts';
 
 /** Who acts: what the admin API's authentication found. */
 export interface AdminActor {
@@ -82,6 +82,29 @@ export class DirectoryAdmin {
     const scope = await this.targetTenant(tenant);
     const added = await scope.addDomain(name, kind);
     return { ...added, tenant: await this.tenantName(scope.tenantId) };
+  }
+
+  /** The aliases of the tenants covered (`tenant` alone when given), by alias. */
+  async listAliases(tenant?: string): Promise<(Alias & { tenant: string })[]> {
+    const rows: (Alias & { tenant: string })[] = [];
+    for (const t of await this.tenants(tenant)) {
+      const scope = await this.directory.tenant(t.name);
+      for (const a of await scope.listAliases()) rows.push({ ...a, tenant: t.name });
+    }
+    return rows.sort((a, b) => (a.alias < b.alias ? -1 : 1));
+  }
+
+  /** Adds an alias in the tenant owning its domain; the target must be in that tenant too (else unknown). */
+  async addAlias(alias: string, target: string): Promise<Alias & { tenant: string }> {
+    const scope = await this.scopeOfAddress(alias);
+    const added = await scope.addAlias(alias, target);
+    return { ...added, tenant: await this.tenantName(scope.tenantId) };
+  }
+
+  async removeAlias(alias: string): Promise<string> {
+    const scope = await this.scopeOfAddress(alias);
+    await scope.removeAlias(alias);
+    return parseAddress(alias).address;
   }
 
   async removeDomain(name: string): Promise<string> {

@@ -14,6 +14,9 @@
 //   GET    /admin/resources                     rooms and equipment
 //   POST   /admin/resources                     {address, kind: room|equipment, name?} → 201
 //   DELETE /admin/resources/{address}
+//   GET    /admin/aliases[?tenant=]                {value: [{alias, target, tenant}]}
+//   POST   /admin/aliases                       {alias, target} → 201
+//   DELETE /admin/aliases/{alias}
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DirectoryAdmin, type ListedUser } from '../directory/directory-admin.ts';
 import { parseAddress } from '../directory/names.ts';
@@ -36,7 +39,7 @@ const collections: {
   { path: 'resources', kinds: ['room', 'equipment'], extra: async (_scope, p) => ({ kind: p.kind }) },
 ];
 
-const addressIn = (request: FastifyRequest, name: 'address' | 'member' | 'user') =>
+const addressIn = (request: FastifyRequest, name: 'address' | 'member' | 'user' | 'alias') =>
   asField(name, () => parseAddress((request.params as Record<string, string>)[name]!).address);
 
 export function registerAdminMailboxRoutes(app: FastifyInstance, holdfast: WebContext) {
@@ -96,6 +99,33 @@ export function registerAdminMailboxRoutes(app: FastifyInstance, holdfast: WebCo
       })),
     );
   }
+
+  app.get(
+    '/admin/aliases',
+    adminRoute(holdfast, async (admin, request) => {
+      const query = new Fields(request.query, ['tenant']);
+      return { value: await directoryOf(admin).listAliases(query.text('tenant', { max: 100 }) || undefined) };
+    }),
+  );
+
+  app.post(
+    '/admin/aliases',
+    adminRoute(holdfast, async (admin, request, reply) => {
+      const body = new Fields(request.body, ['alias', 'target']);
+      const alias = asField('alias', () => parseAddress(body.required('alias', 320)).address);
+      const target = asField('target', () => parseAddress(body.required('target', 320)).address);
+      const added = await directoryOf(admin).addAlias(alias, target);
+      reply.code(201);
+      return added;
+    }),
+  );
+
+  app.delete(
+    '/admin/aliases/:alias',
+    adminRoute(holdfast, async (admin, request) => {
+      return { removed: await directoryOf(admin).removeAlias(addressIn(request, 'alias')) };
+    }),
+  );
 
   app.post(
     '/admin/groups/:address/members',

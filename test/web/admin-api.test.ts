@@ -429,6 +429,31 @@ for (const backend of backendNames) {
       assert.equal((await as(boss).delete('/admin/shared/support@acme.example')).status, 200);
     });
 
+    it("adds and removes aliases in the tenant, never to another tenant's user", async () => {
+      const added = await as(boss).post('/admin/aliases', { alias: 'Sales@acme.example', target: 'ann@acme.example' });
+      assert.equal(added.status, 201);
+      assert.deepEqual(added.json, { alias: 'sales@acme.example', target: 'ann@acme.example', tenant: 'acme' });
+      assert.equal(
+        (await as(boss).post('/admin/aliases', { alias: 'x@acme.example', target: 'gus@globex.example' })).status,
+        404,
+      );
+      assert.equal(
+        (await as(chief).post('/admin/aliases', { alias: 'x@acme.example', target: 'gus@globex.example' })).status,
+        404,
+      );
+      const taken = await as(boss).post('/admin/aliases', { alias: 'ann@acme.example', target: 'boss@acme.example' });
+      assert.equal(taken.status, 409);
+      assert.equal((await as(boss).post('/admin/aliases', { alias: 'y@acme.example' })).json.error.field, 'target');
+      assert.deepEqual(
+        (await as(boss).get('/admin/aliases')).json.value.map((a: { alias: string }) => a.alias),
+        ['sales@acme.example'],
+      );
+      assert.deepEqual((await as(chief).get('/admin/aliases')).json.value, []);
+      assert.equal((await as(chief).delete('/admin/aliases/sales@acme.example')).status, 404);
+      assert.equal((await as(boss).delete('/admin/aliases/sales@acme.example')).json.removed, 'sales@acme.example');
+      assert.equal((await as(boss).delete('/admin/aliases/sales@acme.example')).status, 404);
+    });
+
     it('takes the web session cookie with its CSRF header, and refuses it without', async () => {
       const login = await call('POST', '/mail/api/login', {
         body: { username: 'boss@acme.example', password },

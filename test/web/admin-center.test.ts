@@ -141,7 +141,7 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await user.getByRole('alert').filter({ hasText: 'ivan@test.example is not an administrator' }).waitFor({ timeout });
   });
 
-  it('adds a group and its members, a shared mailbox with a grant, and a room', async () => {
+  it('adds a group and its members, an alias, a shared mailbox with a grant, and a room', async () => {
     const page = await signedIn('boss@acme.example');
     await page.getByRole('link', { name: 'Groups' }).click();
     await page.getByText('No groups').waitFor({ timeout });
@@ -155,6 +155,17 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await page.getByLabel('New member of team@acme.example').fill('nobody@acme.example');
     await page.getByRole('button', { name: 'Add member' }).click();
     await page.getByRole('alert').filter({ hasText: 'nobody@acme.example' }).waitFor({ timeout });
+
+    await page.getByRole('link', { name: 'Aliases' }).click();
+    await page.getByLabel('Alias', { exact: true }).fill('crew@acme.example');
+    await page.getByLabel('Reaches (address in the same tenant)').fill('team@acme.example');
+    await page.getByRole('button', { name: 'Add alias' }).click();
+    await status(page, 'crew@acme.example now reaches team@acme.example');
+    await row(page, 'crew@acme.example').filter({ hasText: 'team@acme.example' }).waitFor({ timeout });
+    assert.equal(
+      (await t.node.holdfast.directory.resolveAddress('crew@acme.example'))?.principal.address,
+      'team@acme.example',
+    );
 
     await page.getByRole('link', { name: 'Shared mailboxes' }).click();
     await page.getByLabel('Email address').fill('support@acme.example');

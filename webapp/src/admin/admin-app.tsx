@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { currentSession, type Me, SignedOut, signIn, signOut } from '../jmap.ts';
 import { AdminError, adminApi } from './api.ts';
 import { Field } from './common.tsx';
+import { AliasesPage } from './aliases.tsx';
 import { ContinuityPage } from './continuity.tsx';
 import { DomainsPage } from './domains.tsx';
 import { HealthPage } from './health.tsx';
@@ -28,6 +29,7 @@ export interface PageProps {
 
 const pages = [
   { id: 'users', title: 'Users', Page: UsersPage },
+  { id: 'aliases', title: 'Aliases', Page: AliasesPage },
   { id: 'groups', title: 'Groups', Page: GroupsPage },
   { id: 'shared', title: 'Shared mailboxes', Page: SharedPage },
   { id: 'resources', title: 'Rooms and equipment', Page: ResourcesPage },
