@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { createHash } from 'node:crypto';
+import { holdMessage } from '../../src/filtering/quarantine.ts';
 import { adminPassword, type TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
 import { password, signIn as signInToMail, skipWithoutChromium, startWebApp, type WebApp } from './web-app-harness.ts';
@@ -187,6 +189,56 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await page.getByLabel('Kind').selectOption('room');
     await page.getByRole('button', { name: 'Add room or equipment' }).click();
     await row(page, 'board@acme.example').filter({ hasText: 'Board room' }).waitFor({ timeout });
+  });
+
+  it("releases and deletes held messages of the tenant's own quarantine", async () => {
+    const { holdfast } = t.node;
+    const hold = async (address: string, subject: string) => {
+      const recipient = (await holdfast.directory.resolveAddress(address))!.principal;
+      const data = Buffer.from(
+        `From: spammer@remote.example\r\nTo: ${address}\r\nSubject: ${subject}\r\n\r\nbuy now\r\n`,
+      );
+      const hash = createHash('sha256').update(data).digest('hex');
+      await holdMessage(
+        holdfast.store,
+        { hash, size: data.length, data },
+        [
+          {
+            tenantId: recipient.tenantId,
+            principalId: recipient.id,
+            recipient: address,
+            sender: 'spammer@remote.example',
+            subject,
+            messageId: null,
+            prefix: '',
+            reason: 'spam',
+            detail: 'rspamd: add header, score 9',
+            score: 9,
+            clientIp: '192.0.2.7',
+          },
+        ],
+        Date.now(),
+        86_400_000,
+      );
+    };
+    await hold('ann@acme.example', 'cheap watches');
+    await hold('ann@acme.example', 'more watches');
+    await hold('ivan@test.example', 'for ivan only');
+    const page = await signedIn('boss@acme.example');
+    await page.getByRole('link', { name: 'Quarantine' }).click();
+    await page.getByText('2 held').waitFor({ timeout });
+    assert.equal(await row(page, 'for ivan only').count(), 0, "another tenant's held mail is not shown");
+    await row(page, 'cheap watches')
+      .getByRole('button', { name: /^Release/ })
+      .click();
+    await status(page, 'Released cheap watches to ann@acme.example');
+    await page.getByText('1 held').waitFor({ timeout });
+    const inbox = await t.mailbox('ann@acme.example');
+    assert.ok(inbox.some((m) => m.text.includes('Subject: cheap watches')));
+    await row(page, 'more watches')
+      .getByRole('button', { name: /^Delete/ })
+      .click();
+    await page.getByText('Nothing is held').waitFor({ timeout });
   });
 
   it("shows a domain's DNS records and checks them against DNS", async () => {

@@ -11,6 +11,7 @@ import { ContinuityPage } from './continuity.tsx';
 import { DomainsPage } from './domains.tsx';
 import { HealthPage } from './health.tsx';
 import { GroupsPage, ResourcesPage, SharedPage } from './mailboxes.tsx';
+import { QuarantinePage } from './quarantine.tsx';
 import { QueuePage } from './queue.tsx';
 import { TracePage } from './trace.tsx';
 import { UsersPage } from './users.tsx';
@@ -36,6 +37,7 @@ const pages = [
   { id: 'domains', title: 'Domains', Page: DomainsPage },
   { id: 'queue', title: 'Queue', Page: QueuePage },
   { id: 'trace', title: 'Message trace', Page: TracePage },
+  { id: 'quarantine', title: 'Quarantine', Page: QuarantinePage },
   { id: 'health', title: 'Service health', Page: HealthPage },
   { id: 'continuity', title: 'Continuity', Page: ContinuityPage, globalOnly: true },
 ];
