@@ -1,7 +1,22 @@
-// holdfast tenant add|list — organisations, each in one resource forest.
+// holdfast tenant add|list|show|set — organisations, each in one resource forest, and the settings
+// their administrator sets for the whole organisation (directory/tenant-settings.ts).
 import type { Command } from 'commander';
+import { invalid } from '../errors.ts';
+import {
+  parseExternalForwarding,
+  setTenantSettings,
+  type TenantSettings,
+  tenantSettings,
+} from '../directory/tenant-settings.ts';
 import { action, withDirectory } from './context.ts';
 import { print, table } from './output.ts';
+
+function describeSettings(name: string, forest: string, settings: TenantSettings): string {
+  return [
+    `tenant ${name} (resource forest ${forest})`,
+    `external forwarding: ${settings.externalForwarding}${settings.externalForwarding === 'block' ? " (users' rules may not forward mail outside the organisation)" : ''}`,
+  ].join('\n');
+}
 
 export function registerTenantCommands(program: Command) {
   const tenant = program.command('tenant').description('tenants (organisations)');
@@ -25,5 +40,36 @@ export function registerTenantCommands(program: Command) {
         ),
       );
     }),
+  );
+
+  action<[string]>(tenant.command('show <name>').description('show a tenant and its settings'), (name, options) =>
+    withDirectory(async ({ directory, store }) => {
+      const found = await directory.getTenant(name);
+      const settings = await tenantSettings(store.db, found.id);
+      print(options, { ...found, settings }, () => describeSettings(found.name, found.forest, settings));
+    }),
+  );
+
+  action<[string]>(
+    tenant
+      .command('set <name>')
+      .description("change a tenant's settings")
+      .option(
+        '--external-forwarding <allow|block>',
+        "whether users' rules may forward mail to addresses outside the organisation",
+      ),
+    (name, options) =>
+      withDirectory(async ({ directory, store }) => {
+        const found = await directory.getTenant(name);
+        if (options.externalForwarding === undefined)
+          throw invalid('nothing-to-set', 'say what to change, e.g. --external-forwarding block');
+        const settings = await setTenantSettings(
+          store.db,
+          found.id,
+          { externalForwarding: parseExternalForwarding(String(options.externalForwarding)) },
+          Date.now(),
+        );
+        print(options, { ...found, settings }, () => describeSettings(found.name, found.forest, settings));
+      }),
   );
 }

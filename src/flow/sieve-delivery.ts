@@ -5,7 +5,10 @@
 // - redirect: queued as new mail (remote delivery, retries, DSNs) before the delivery commits, so a
 //   crash in between sends a redirect twice rather than losing the message; never when the message
 //   already passed this mailbox (a Delivered-To of its own, RFC 5321 6.3: the loop is broken by
-//   keeping the message in the INBOX);
+//   keeping the message in the INBOX); to another domain with the envelope sender rewritten by SRS
+//   (srs.ts), so the next server's SPF check passes and bounces come back through our MX; not at all
+//   to an address outside the organisation when its tenant blocks external forwarding: the message is
+//   kept and the user told why;
 // - reject/ereject: the recipient fails with 550 5.7.1 and the reason, so the sender gets a DSN
 //   (none to the null sender);
 // - vacation: sent after the commit by the vacation responder, under its RFC 3834 rules;
@@ -17,6 +20,8 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Directory, Principal } from '../directory/directory.ts';
+import { parseAddress } from '../directory/names.ts';
+import { tenantSettings } from '../directory/tenant-settings.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { DeliveredMessage } from '../mailbox/delivery.ts';
 import { listFolders } from '../mailbox/folders.ts';
@@ -38,7 +43,8 @@ import type { Database } from '../store/schema.ts';
 import type { Outcome, QueuedMessage } from './queue/claimed-recipient.ts';
 import type { IntakeCommitter } from './queue/intake-committer.ts';
 import type { LocalRecipient } from './queue/outcomes.ts';
-import { routeRecipient, upstreamDomainsOf } from './router.ts';
+import { type RouteResult, routeRecipient, upstreamDomainsOf } from './router.ts';
+import { SrsKey } from './srs.ts';
 
 export interface SieveDeliveryDeps {
   db: Kysely<Database>;
@@ -68,8 +74,11 @@ const maxIncludedScripts = 16;
 
 export class SieveDelivery {
   private readonly compiled = new Map<string, CompiledScript | SieveError>();
+  private readonly srs: SrsKey;
 
-  constructor(private readonly deps: SieveDeliveryDeps) {}
+  constructor(private readonly deps: SieveDeliveryDeps) {
+    this.srs = new SrsKey(deps.db, deps.now);
+  }
 
   async decide(ready: LocalRecipient[]): Promise<SieveOutcome> {
     const outcome: SieveOutcome = { deliver: [], rejected: [], replies: [] };
@@ -155,7 +164,21 @@ export class SieveDelivery {
       if (!stores.some((s) => s.folder === 'INBOX'))
         stores = [...stores, { folder: 'INBOX', flags: [], create: false }];
     }
-    for (const address of redirects) await this.redirect(mailbox, message, content, address);
+    const blocked: string[] = [];
+    const sent: string[] = [];
+    for (const address of redirects) {
+      if (await this.redirect(mailbox, message, content, address)) sent.push(address);
+      else blocked.push(address);
+    }
+    if (blocked.length) {
+      // Not forwarded, so not lost: a message that was only to be forwarded stays in the INBOX.
+      if (stores.length === 0) stores = [{ folder: 'INBOX', flags: [], create: false }];
+      await this.tellForwardingBlocked(local, view, blocked).catch((error: unknown) => {
+        if (isStoreUnavailable(error)) throw error;
+        this.deps.log?.warn({ recipient: mailbox.address, err: error }, 'sieve: user not told of the blocked forward');
+      });
+    }
+    redirects = sent;
     if (result.vacation) outcome.replies.push({ recipient: local, vacation: result.vacation });
 
     const plain =
@@ -170,7 +193,9 @@ export class SieveDelivery {
     }
     const note = redirects.length
       ? `redirected by ${mailbox.address}'s Sieve script to ${redirects.join(', ')}`
-      : `discarded by ${mailbox.address}'s Sieve script`;
+      : blocked.length
+        ? `kept: forwarding outside the organisation is turned off (${blocked.join(', ')})`
+        : `discarded by ${mailbox.address}'s Sieve script`;
     outcome.deliver.push({ ...local, filed: { placements: stores, content, note } });
   }
 
@@ -238,15 +263,17 @@ export class SieveDelivery {
   }
 
   /**
-   * Queues the message to `address` with its envelope sender kept (as Pigeonhole does by default) and
-   * a Delivered-To naming this mailbox, which stops it should it come back here.
+   * Queues the message to `address` with a Delivered-To naming this mailbox, which stops it should
+   * it come back here. The envelope sender is kept for mail that stays here, and rewritten by SRS for
+   * mail that leaves (the null sender stays null). Returns false, sending nothing, when the address
+   * is outside the organisation and its tenant has turned external forwarding off.
    */
   private async redirect(
     mailbox: Principal,
     message: QueuedMessage,
     content: DeliveredMessage | undefined,
     address: string,
-  ) {
+  ): Promise<boolean> {
     const route = await routeRecipient(
       this.deps.directory,
       address,
@@ -256,20 +283,106 @@ export class SieveDelivery {
     );
     if (route.kind === 'unknown' || route.recipients.length === 0)
       throw new SieveError(`redirect: there is no mailbox ${address} here`, 0, true);
+    if (outsideOrganisation(route, mailbox.tenantId)) {
+      const settings = await tenantSettings(this.deps.db, mailbox.tenantId);
+      if (settings.externalForwarding === 'block') {
+        this.deps.log?.warn(
+          { recipient: mailbox.address, to: address, sender: message.sender },
+          'sieve: redirect not sent: forwarding outside the organisation is turned off for the tenant',
+        );
+        return false;
+      }
+    }
+    const leaves = route.recipients.some((r) => r.route === 'remote');
+    const sender =
+      leaves && message.sender
+        ? (await this.srs.get()).forward(message.sender, parseAddress(mailbox.address).domain, this.deps.now())
+        : message.sender;
     const stored = content ?? message;
     const queueId = await this.deps.committer.submit({
       blobHash: stored.blobHash,
       prefix: `Delivered-To: ${mailbox.address}\r\n${stored.prefix}`,
       size: stored.size,
-      sender: message.sender,
+      sender,
       messageId: null,
       source: message.source === 'submission' ? 'submission' : 'mx',
       verifiedFrom: message.verifiedFrom,
       receivedAt: this.deps.now(),
       recipients: route.recipients.map((r) => ({ ...r, originalRecipient: address })),
-      receivedDetail: { source: 'sieve-redirect', redirectedBy: mailbox.address, fromQueueId: message.id },
+      receivedDetail: {
+        source: 'sieve-redirect',
+        redirectedBy: mailbox.address,
+        fromQueueId: message.id,
+        ...(sender !== message.sender ? { srsFrom: message.sender } : {}),
+      },
     });
-    this.deps.log?.info({ recipient: mailbox.address, to: address, queueId }, 'sieve: message redirected');
+    this.deps.log?.info({ recipient: mailbox.address, to: address, queueId, sender }, 'sieve: message redirected');
+    return true;
+  }
+
+  /** Tells the user that their rule's forward was not sent, and why; the message was kept. */
+  private async tellForwardingBlocked(local: LocalRecipient, view: SieveMessage, blocked: string[]) {
+    const { mailbox, recipient } = local;
+    const subject = oneLine(view.values('subject')[0] ?? '').slice(0, 200) || '(no subject)';
+    const sender = recipient.message.sender || 'the null sender (a delivery report)';
+    const text = [
+      `Your mail rule tried to forward a message to ${blocked.join(', ')}, outside your organisation.`,
+      '',
+      'Forwarding outside the organisation is turned off by your administrator, so the message was not',
+      'forwarded. It is in your mailbox:',
+      '',
+      `  From:    ${sender}`,
+      `  Subject: ${subject}`,
+      '',
+      'Ask your administrator if you need mail forwarded outside the organisation.',
+      '',
+    ].join('\r\n');
+    await this.notice(mailbox, {
+      subject: 'Undeliverable: forwarding outside the organisation is turned off',
+      text,
+      messageId: `<forward-blocked-${recipient.id}@${this.deps.config.hostname}>`,
+      detail: { source: 'forward-blocked', to: blocked },
+    });
+  }
+
+  /** A message from "Mail Delivery System" to a local user, through the queue. */
+  private async notice(
+    mailbox: Principal,
+    notice: { subject: string; text: string; messageId: string; detail: Record<string, unknown> },
+  ) {
+    const hostname = this.deps.config.hostname;
+    const source = await new MailComposer({
+      from: { name: 'Mail Delivery System', address: `MAILER-DAEMON@${hostname}` },
+      to: mailbox.address,
+      subject: notice.subject,
+      text: notice.text,
+      date: new Date(this.deps.now()),
+      messageId: notice.messageId,
+      headers: { 'Auto-Submitted': 'auto-generated' },
+    })
+      .compile()
+      .build();
+    const blob = await this.deps.blobs.put(source);
+    await this.deps.committer.submit({
+      blobHash: blob.hash,
+      prefix: '',
+      size: blob.size,
+      sender: '',
+      messageId: null,
+      subject: notice.subject,
+      source: 'dsn',
+      receivedAt: this.deps.now(),
+      recipients: [
+        {
+          recipient: mailbox.address,
+          originalRecipient: mailbox.address,
+          route: 'local',
+          domain: mailbox.address.split('@')[1]!,
+          tenantId: mailbox.tenantId,
+        },
+      ],
+      receivedDetail: notice.detail,
+    });
   }
 
   /** Tells the owner, once per version of the script, that it failed; the mail went to the INBOX. */
@@ -281,7 +394,6 @@ export class SieveDelivery {
     );
     try {
       if (!(await claimErrorNotice(this.deps.db, script, this.deps.now()))) return;
-      const hostname = this.deps.config.hostname;
       const text = [
         `Your mail filter (the Sieve script "${script.name}") failed on a message from <${recipient.message.sender}>:`,
         '',
@@ -291,37 +403,11 @@ export class SieveDelivery {
         'once; save or activate the script again once it is fixed.',
         '',
       ].join('\r\n');
-      const source = await new MailComposer({
-        from: { name: 'Mail Delivery System', address: `MAILER-DAEMON@${hostname}` },
-        to: mailbox.address,
+      await this.notice(mailbox, {
         subject: `Your mail filter "${script.name}" failed`,
         text,
-        date: new Date(this.deps.now()),
-        messageId: `<sieve-error-${script.id}-${script.updatedAt}@${hostname}>`,
-        headers: { 'Auto-Submitted': 'auto-generated' },
-      })
-        .compile()
-        .build();
-      const blob = await this.deps.blobs.put(source);
-      await this.deps.committer.submit({
-        blobHash: blob.hash,
-        prefix: '',
-        size: blob.size,
-        sender: '',
-        messageId: null,
-        subject: `Your mail filter "${script.name}" failed`,
-        source: 'dsn',
-        receivedAt: this.deps.now(),
-        recipients: [
-          {
-            recipient: mailbox.address,
-            originalRecipient: mailbox.address,
-            route: 'local',
-            domain: mailbox.address.split('@')[1]!,
-            tenantId: mailbox.tenantId,
-          },
-        ],
-        receivedDetail: { source: 'sieve-error', script: script.name },
+        messageId: `<sieve-error-${script.id}-${script.updatedAt}@${this.deps.config.hostname}>`,
+        detail: { source: 'sieve-error', script: script.name },
       });
     } catch (noticeError) {
       this.deps.log?.warn(
@@ -346,6 +432,15 @@ async function readStart(blobs: BlobStore, message: QueuedMessage, limit: number
     }
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Whether a redirect leaves the organisation: to another domain (not one of the tenant's own
+ * internal-relay domains), or to another tenant of this server.
+ */
+function outsideOrganisation(route: RouteResult, tenantId: number): boolean {
+  if (route.kind === 'remote') return !route.ownDomain || route.recipients.some((r) => r.tenantId !== tenantId);
+  return route.kind !== 'unknown' && route.tenantId !== tenantId;
 }
 
 function oneLine(text: string): string {

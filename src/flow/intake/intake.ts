@@ -32,6 +32,7 @@ import { formatSize } from '../../config/size.ts';
 import type { MailDns } from '../dns.ts';
 import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts';
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
+import { Srs, SrsKey } from '../srs.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
@@ -104,11 +105,14 @@ export class Intake {
   private readonly routing: Directory;
   /** Domains served by a continuity upstream: their mail is relayed there (router.ts). */
   private readonly upstreamDomains: ReadonlySet<string>;
+  /** The key of the SRS addresses forwarded mail leaves with (flow/srs.ts). */
+  private readonly srs: SrsKey;
 
   constructor(private readonly deps: IntakeDeps) {
     this.trustedRelays = new TrustedRelays(deps.config.smtp.trustedRelays);
     this.routing = deps.directory.routing;
     this.upstreamDomains = upstreamDomainsOf(deps.config.continuity);
+    this.srs = new SrsKey(deps.store.db, deps.now);
   }
 
   /** Throws (or, with machine-wide limits under --workers, rejects with) the refusal of a connection over a limit. */
@@ -184,9 +188,11 @@ export class Intake {
     } catch {
       throw smtpReply(501, '5.1.3', `Bad recipient address syntax <${address}>`);
     }
+    // A bounce (or reply) to the SRS address a forward of ours left with goes to the original sender.
+    const srsOriginal = await this.reverseSrs(parsed);
     const route = await routeRecipient(
       this.routing,
-      parsed,
+      srsOriginal ?? parsed,
       state.principal?.tenantId ?? null,
       config.hostname,
       this.upstreamDomains,
@@ -194,7 +200,7 @@ export class Intake {
     if (route.kind === 'unknown')
       throw smtpReply(550, '5.1.1', `<${parsed}>: Recipient address rejected: no such user here`);
     if (route.kind === 'remote') {
-      if (!state.principal && !route.ownDomain)
+      if (!state.principal && !route.ownDomain && !srsOriginal)
         throw smtpReply(
           550,
           '5.7.1',
@@ -228,6 +234,40 @@ export class Intake {
         tenantId: r.tenantId,
       })),
     });
+  }
+
+  /**
+   * The original sender behind an SRS0 address at one of our domains (flow/srs.ts), undefined for
+   * any other address. One whose hash is wrong or that is too old is refused as an unknown user:
+   * without the check anyone could relay through it.
+   */
+  private async reverseSrs(address: string): Promise<string | undefined> {
+    let current = address;
+    // A forward of a forward nests one SRS0 address in another; a few levels at most.
+    for (let depth = 0; depth < 3; depth++) {
+      const at = current.lastIndexOf('@');
+      if (at <= 0) break;
+      const local = current.slice(0, at);
+      const domain = current.slice(at + 1).toLowerCase();
+      if (!Srs.isSrs(local) || !(await this.routing.findDomain(domain))) break;
+      const original = (await this.srs.get()).reverse(local, this.deps.now());
+      if (!original)
+        throw smtpReply(
+          550,
+          '5.1.1',
+          `<${address}>: Recipient address rejected: not a valid forwarding return address (wrong or expired)`,
+        );
+      try {
+        current = parseAddress(original).asGiven;
+      } catch {
+        throw smtpReply(
+          550,
+          '5.1.1',
+          `<${address}>: Recipient address rejected: not a valid forwarding return address`,
+        );
+      }
+    }
+    return current === address ? undefined : current;
   }
 
   /**

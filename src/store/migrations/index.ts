@@ -31,6 +31,7 @@ import * as webSessions from './0027-web-sessions.ts';
 import * as sieveScripts from './0028-sieve-scripts.ts';
 import * as quarantine from './0030-quarantine.ts';
 import * as contacts from './0029-contacts.ts';
+import * as tenantSettings from './0031-tenant-settings.ts';
 
 export interface Migration {
   version: number;
@@ -69,6 +70,7 @@ export const migrations: Migration[] = [
   { version: 28, name: 'sieve-scripts', up: sieveScripts.up },
   { version: 30, name: 'quarantine', up: quarantine.up },
   { version: 29, name: 'contacts', up: contacts.up },
+  { version: 31, name: 'tenant-settings', up: tenantSettings.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
 ].sort((a, b) => a.version - b.version);

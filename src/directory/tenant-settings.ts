@@ -1,0 +1,60 @@
+// Organisation-wide settings a tenant's administrator sets (`holdfast tenant set`), kept one row per
+// setting in tenant_settings (migration 31). A setting never set has its default.
+import type { Kysely } from 'kysely';
+import { invalid } from '../errors.ts';
+import type { Database } from '../store/schema.ts';
+
+export interface TenantSettingsTable {
+  tenant_id: number;
+  name: string;
+  value: string;
+  updated_at: number;
+}
+
+type SettingsDb = Kysely<Database & { tenant_settings: TenantSettingsTable }>;
+
+/** Whether users' rules may forward mail outside the organisation (Exchange's outbound spam policy). */
+export type ExternalForwarding = 'allow' | 'block';
+
+export interface TenantSettings {
+  externalForwarding: ExternalForwarding;
+}
+
+export const defaultTenantSettings: TenantSettings = { externalForwarding: 'allow' };
+
+const columns: Record<keyof TenantSettings, string> = { externalForwarding: 'external_forwarding' };
+
+export function parseExternalForwarding(value: string): ExternalForwarding {
+  const v = value.trim().toLowerCase();
+  if (v === 'allow' || v === 'block') return v;
+  throw invalid('invalid-setting', `external forwarding is "allow" or "block", not "${value}"`);
+}
+
+export async function tenantSettings(db: Kysely<Database>, tenantId: number): Promise<TenantSettings> {
+  const rows = await (db as SettingsDb)
+    .selectFrom('tenant_settings')
+    .select(['name', 'value'])
+    .where('tenant_id', '=', tenantId)
+    .execute();
+  const settings = { ...defaultTenantSettings };
+  for (const row of rows)
+    if (row.name === columns.externalForwarding) settings.externalForwarding = parseExternalForwarding(row.value);
+  return settings;
+}
+
+export async function setTenantSettings(
+  db: Kysely<Database>,
+  tenantId: number,
+  changes: Partial<TenantSettings>,
+  now: number,
+): Promise<TenantSettings> {
+  for (const [key, value] of Object.entries(changes) as [keyof TenantSettings, string | undefined][]) {
+    if (value === undefined) continue;
+    await (db as SettingsDb)
+      .insertInto('tenant_settings')
+      .values({ tenant_id: tenantId, name: columns[key], value, updated_at: now })
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ value, updated_at: now }))
+      .execute();
+  }
+  return tenantSettings(db, tenantId);
+}

@@ -1,0 +1,51 @@
+// `holdfast tenant show|set`: an administrator turns forwarding outside the organisation off and on
+// again for a tenant and reads it back; a value that is neither allow nor block is refused in one line.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
+import { cliOn, initHoldfast } from '../helpers/cli.ts';
+
+for (const name of backendNames) {
+  describe(`holdfast tenant settings on ${name}`, { skip: skipFor(name) }, () => {
+    let backend: TestBackend;
+    let env: Record<string, string>;
+    const { holdfast, json } = cliOn(() => env);
+
+    before(async () => {
+      backend = await createBackend(name);
+      env = {
+        HOLDFAST_DATA_DIR: backend.dataDir,
+        HOLDFAST_DATABASE_URL: backend.databaseUrl,
+        HOLDFAST_DOMAIN: 'acme.example',
+        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
+      };
+      await initHoldfast(env);
+      await json('tenant', 'add', 'contoso');
+    });
+    after(() => backend.cleanup());
+
+    it('blocks and allows external forwarding, per tenant', async () => {
+      assert.equal((await json('tenant', 'show', 'default')).settings.externalForwarding, 'allow');
+      const set = await json('tenant', 'set', 'default', '--external-forwarding', 'block');
+      assert.equal(set.settings.externalForwarding, 'block');
+      const shown = await holdfast('tenant', 'show', 'default');
+      assert.match(shown.stdout, /^external forwarding: block \(users' rules may not forward mail outside/m);
+      assert.equal((await json('tenant', 'show', 'contoso')).settings.externalForwarding, 'allow');
+      assert.equal(
+        (await json('tenant', 'set', 'default', '--external-forwarding', 'allow')).settings.externalForwarding,
+        'allow',
+      );
+    });
+
+    it('refuses a value it does not know and an unknown tenant', async () => {
+      const bad = await holdfast('tenant', 'set', 'default', '--external-forwarding', 'sometimes');
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /external forwarding is "allow" or "block", not "sometimes"/);
+      const nothing = await holdfast('tenant', 'set', 'default');
+      assert.equal(nothing.code, 1);
+      const unknown = await holdfast('tenant', 'show', 'nobody');
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /unknown tenant "nobody"/);
+    });
+  });
+}
