@@ -381,7 +381,7 @@ for (const name of backendNames) {
       assert.deepEqual(incident!.tenants, [], 'every tenant on the node');
       assert.match(
         incident!.posts[0]!.description.content,
-        /imap \(port \d+\) and imaps \(port \d+\) on mail\.test\.example refused connections/,
+        /imap \(port \d+\), imaps \(port \d+\),? and managesieve \(port \d+\) on mail\.test\.example refused connections/,
       );
       assert.equal((await get<{ status: string }>(`${base}/healthOverviews/Imap`)).status, 'serviceInterruption');
       assert.match(

@@ -51,7 +51,7 @@ export async function checkListeners(context: ProbeContext, listeners: ListenerI
       state: refused.length ? 'failing' : 'healthy',
       latencyMs: Math.round(performance.now() - started),
       detail: refused.length
-        ? `${refused.map((l) => `${l.name} (port ${l.port})`).join(' and ')} on ${context.node} refused connections.`
+        ? `${new Intl.ListFormat('en', { type: 'conjunction' }).format(refused.map((l) => `${l.name} (port ${l.port})`))} on ${context.node} refused connections.`
         : `${ports} accepting connections.`,
       issue: {
         classification: 'incident',
