@@ -37,6 +37,7 @@ const commandGroups: Record<string, () => Promise<Register[]>> = {
   export: async () => [(await import('./export-command.ts')).registerExportCommand],
   vacation: async () => [(await import('./vacation-commands.ts')).registerVacationCommands],
   sieve: async () => [(await import('./sieve-commands.ts')).registerSieveCommands],
+  rules: async () => [(await import('./rules-commands.ts')).registerRulesCommands],
   quarantine: async () => [(await import('./quarantine-commands.ts')).registerQuarantineCommands],
   senders: async () => [(await import('./quarantine-commands.ts')).registerSenderListCommands],
 };

@@ -35,6 +35,7 @@ export async function tenantSettings(db: Kysely<Database>, tenantId: number): Pr
     .selectFrom('tenant_settings')
     .select(['name', 'value'])
     .where('tenant_id', '=', tenantId)
+    .where('name', 'in', Object.values(columns))
     .execute();
   const settings = { ...defaultTenantSettings };
   for (const row of rows)
@@ -57,4 +58,48 @@ export async function setTenantSettings(
       .execute();
   }
   return tenantSettings(db, tenantId);
+}
+
+/** The organisation's Sieve script (`holdfast rules`), run before each user's at delivery. */
+export interface TenantRules {
+  content: string;
+  updatedAt: number;
+}
+
+const rulesName = 'rules_script';
+
+export async function tenantRules(db: Kysely<Database>, tenantIds: number[]): Promise<Map<number, TenantRules>> {
+  const out = new Map<number, TenantRules>();
+  if (tenantIds.length === 0) return out;
+  const rows = await (db as SettingsDb)
+    .selectFrom('tenant_settings')
+    .select(['tenant_id', 'value', 'updated_at'])
+    .where('tenant_id', 'in', [...new Set(tenantIds)])
+    .where('name', '=', rulesName)
+    .execute();
+  for (const row of rows) out.set(Number(row.tenant_id), { content: row.value, updatedAt: Number(row.updated_at) });
+  return out;
+}
+
+/** Stores the organisation's script (checked by the caller), replacing any; undefined deletes it. */
+export async function setTenantRules(
+  db: Kysely<Database>,
+  tenantId: number,
+  content: string | undefined,
+  now: number,
+): Promise<boolean> {
+  if (content === undefined) {
+    const result = await (db as SettingsDb)
+      .deleteFrom('tenant_settings')
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', rulesName)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+  await (db as SettingsDb)
+    .insertInto('tenant_settings')
+    .values({ tenant_id: tenantId, name: rulesName, value: content, updated_at: now })
+    .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ value: content, updated_at: now }))
+    .execute();
+  return true;
 }

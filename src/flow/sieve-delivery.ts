@@ -21,7 +21,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.ts';
 import type { Directory, Principal } from '../directory/directory.ts';
 import { parseAddress } from '../directory/names.ts';
-import { tenantSettings } from '../directory/tenant-settings.ts';
+import { type TenantRules, tenantRules, tenantSettings } from '../directory/tenant-settings.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { DeliveredMessage } from '../mailbox/delivery.ts';
 import { listFolders } from '../mailbox/folders.ts';
@@ -83,10 +83,15 @@ export class SieveDelivery {
   async decide(ready: LocalRecipient[]): Promise<SieveOutcome> {
     const outcome: SieveOutcome = { deliver: [], rejected: [], replies: [] };
     let scripts: Map<number, SieveScript>;
+    let organisation: Map<number, TenantRules>;
     try {
       scripts = await activeScripts(
         this.deps.db,
         ready.map((r) => r.mailbox.id),
+      );
+      organisation = await tenantRules(
+        this.deps.db,
+        ready.map((r) => r.mailbox.tenantId),
       );
     } catch (error) {
       // Mail is not held up by a store that cannot say which scripts are active: delivered as if none.
@@ -95,21 +100,22 @@ export class SieveDelivery {
     }
     for (const local of ready) {
       const script = scripts.get(local.mailbox.id);
-      if (!script) {
+      const rules = organisation.get(local.mailbox.tenantId);
+      if (!script && !rules) {
         outcome.deliver.push(local);
         continue;
       }
       try {
-        await this.decideOne(local, script, outcome);
+        await this.decideOne(local, script, rules, outcome);
       } catch (error) {
         // The store gone for a moment: the delivery is tried again later, script and all.
         if (isStoreUnavailable(error)) throw error;
         outcome.deliver.push(local);
-        if (error instanceof SieveError) await this.tellOwner(local, script, error);
+        if (error instanceof SieveError && script) await this.tellOwner(local, script, error);
         // Anything else is ours, not the script's: the message is not held up by it either.
         else
           this.deps.log?.error(
-            { recipient: local.mailbox.address, script: script.name, err: error },
+            { recipient: local.mailbox.address, script: script?.name, err: error },
             'sieve: script not run; message delivered to the INBOX',
           );
       }
@@ -117,35 +123,116 @@ export class SieveDelivery {
     return outcome;
   }
 
-  private async decideOne(local: LocalRecipient, script: SieveScript, outcome: SieveOutcome) {
+  /** The organisation's script, compiled; undefined (and logged) when it cannot be. */
+  private organisationScript(local: LocalRecipient, rules: TenantRules | undefined): CompiledScript | undefined {
+    if (!rules) return undefined;
+    try {
+      return this.compile({
+        id: -local.mailbox.tenantId,
+        name: 'organisation rules',
+        content: rules.content,
+        active: true,
+        updatedAt: rules.updatedAt,
+        errorNotifiedAt: null,
+      });
+    } catch (error) {
+      if (!(error instanceof SieveError)) throw error;
+      this.deps.log?.warn(
+        { recipient: local.mailbox.address, tenantId: local.mailbox.tenantId, reason: error.message },
+        "sieve: the organisation's rules do not compile; not run",
+      );
+      return undefined;
+    }
+  }
+
+  private async decideOne(
+    local: LocalRecipient,
+    script: SieveScript | undefined,
+    rules: TenantRules | undefined,
+    outcome: SieveOutcome,
+  ) {
     const { mailbox, recipient } = local;
     const message = recipient.message;
-    const compiled = this.compile(script);
-    const scriptsByName = await this.includes(mailbox.id, compiled);
+    const organisation = this.organisationScript(local, rules);
+    // A user script that does not compile is the owner's to hear of; the organisation's rules still run.
+    let compiled: CompiledScript | undefined;
+    let userError: SieveError | undefined;
+    try {
+      compiled = script ? this.compile(script) : undefined;
+    } catch (error) {
+      if (!(error instanceof SieveError) || !organisation) throw error;
+      userError = error;
+    }
+    if (!organisation && !compiled) {
+      outcome.deliver.push(local);
+      return;
+    }
+    const scriptsByName = compiled ? await this.includes(mailbox.id, compiled) : new Map<string, CompiledScript>();
     const uses = (capability: string) =>
-      [compiled, ...scriptsByName.values()].some((s) => s.capabilities.has(capability));
+      [organisation, compiled, ...scriptsByName.values()].some((s) => s?.capabilities.has(capability));
     // editheader stores the message changed: all of it. The body test reads its first MiB of text.
     const source =
       uses('editheader') || uses('body')
         ? await readStart(this.deps.blobs, message, uses('editheader') ? Infinity : maxBodyTextBytes + 256 * 1024)
         : Buffer.from(`${await readHeaderSection(this.deps.blobs, message, 256 * 1024)}\r\n\r\n`, 'utf8');
-    const view = new SieveMessage(source, message.size + Buffer.byteLength(message.prefix));
+    const size = message.size + Buffer.byteLength(message.prefix);
+    let view = new SieveMessage(source, size);
     const folders = uses('mailbox')
       ? new Set((await listFolders(this.deps.db, mailbox.id)).map((f) => f.name))
       : new Set<string>();
     const started = Date.now();
-    const result = runScript(compiled, view, {
+    const environment = {
       envelope: { from: message.sender, to: recipient.recipient },
       now: this.deps.now(),
       folders,
       scripts: scriptsByName,
       limits: this.deps.limits ?? defaultSieveLimits,
-    });
+    };
+    // The organisation's rules run first, on the message as it came; what they change the user's
+    // script sees. Rules that reject, file, forward or discard the message decide alone.
+    let first: SieveResult | undefined;
+    if (organisation) {
+      try {
+        first = runScript(organisation, view, { ...environment, scripts: new Map() });
+      } catch (error) {
+        if (!(error instanceof SieveError)) throw error;
+        this.deps.log?.warn(
+          { recipient: mailbox.address, tenantId: mailbox.tenantId, reason: error.message },
+          "sieve: the organisation's rules failed; the message goes on as if there were none",
+        );
+        view = new SieveMessage(source, size);
+      }
+    }
+    let result: SieveResult;
+    let organisationDecided = false;
+    if (first && (first.reject || !first.implicitKeep || !compiled)) {
+      result = first;
+      organisationDecided = true;
+    } else if (compiled) {
+      try {
+        const own = runScript(compiled, view, environment);
+        result = first ? combine(first, own) : own;
+      } catch (error) {
+        if (!(error instanceof SieveError) || !first) throw error;
+        userError = error;
+        result = first;
+      }
+    } else {
+      outcome.deliver.push(local);
+      return;
+    }
+    if (userError && script) await this.tellOwner(local, script, userError);
+    const byOrganisation = new Set(organisationDecided ? result.redirects : (first?.redirects ?? []));
     this.deps.log?.debug(
-      { recipient: mailbox.address, script: script.name, ms: Date.now() - started, actions: summary(result) },
+      {
+        recipient: mailbox.address,
+        script: script?.name,
+        organisation: Boolean(first),
+        ms: Date.now() - started,
+        actions: summary(result),
+      },
       'sieve: script ran',
     );
-
     if (result.reject) {
       // RFC 5429 2.1: a rejection of a message from the null sender is a discard.
       const reason = oneLine(result.reject.reason);
@@ -167,7 +254,7 @@ export class SieveDelivery {
     const blocked: string[] = [];
     const sent: string[] = [];
     for (const address of redirects) {
-      if (await this.redirect(mailbox, message, content, address)) sent.push(address);
+      if (await this.redirect(mailbox, message, content, address, byOrganisation.has(address))) sent.push(address);
       else blocked.push(address);
     }
     if (blocked.length) {
@@ -191,11 +278,12 @@ export class SieveDelivery {
       outcome.deliver.push(local);
       return;
     }
+    const by = organisationDecided ? "the organisation's rules" : `${mailbox.address}'s Sieve script`;
     const note = redirects.length
-      ? `redirected by ${mailbox.address}'s Sieve script to ${redirects.join(', ')}`
+      ? `redirected by ${by} to ${redirects.join(', ')}`
       : blocked.length
         ? `kept: forwarding outside the organisation is turned off (${blocked.join(', ')})`
-        : `discarded by ${mailbox.address}'s Sieve script`;
+        : `discarded by ${by}`;
     outcome.deliver.push({ ...local, filed: { placements: stores, content, note } });
   }
 
@@ -273,6 +361,8 @@ export class SieveDelivery {
     message: QueuedMessage,
     content: DeliveredMessage | undefined,
     address: string,
+    /** A forward the organisation's own rules made: not subject to its block on external forwarding. */
+    byOrganisation = false,
   ): Promise<boolean> {
     const route = await routeRecipient(
       this.deps.directory,
@@ -283,7 +373,7 @@ export class SieveDelivery {
     );
     if (route.kind === 'unknown' || route.recipients.length === 0)
       throw new SieveError(`redirect: there is no mailbox ${address} here`, 0, true);
-    if (outsideOrganisation(route, mailbox.tenantId)) {
+    if (!byOrganisation && outsideOrganisation(route, mailbox.tenantId)) {
       const settings = await tenantSettings(this.deps.db, mailbox.tenantId);
       if (settings.externalForwarding === 'block') {
         this.deps.log?.warn(
@@ -432,6 +522,23 @@ async function readStart(blobs: BlobStore, message: QueuedMessage, limit: number
     }
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * What the organisation's rules (which kept the message) and the user's script decided together: the
+ * copies the rules filed besides the INBOX and the user's choices, the forwards of both; the INBOX,
+ * rejection and the automatic reply are the user's script's to decide.
+ */
+function combine(organisation: SieveResult, own: SieveResult): SieveResult {
+  const stores = [...organisation.stores.filter((s) => s.folder !== 'INBOX'), ...own.stores].filter(
+    (store, i, all) => all.findIndex((s) => s.folder === store.folder) === i,
+  );
+  return {
+    ...own,
+    stores,
+    redirects: [...new Set([...organisation.redirects, ...own.redirects])],
+    vacation: own.vacation ?? organisation.vacation,
+  };
 }
 
 /**

@@ -1,6 +1,9 @@
 // `holdfast tenant show|set`: an administrator turns forwarding outside the organisation off and on
 // again for a tenant and reads it back; a value that is neither allow nor block is refused in one line.
+// `holdfast rules put|show|delete`: the organisation's Sieve script, refused when it does not compile.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
 import { cliOn, initHoldfast } from '../helpers/cli.ts';
@@ -46,6 +49,23 @@ for (const name of backendNames) {
       const unknown = await holdfast('tenant', 'show', 'nobody');
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /unknown tenant "nobody"/);
+    });
+
+    it('puts, shows and deletes the organisation rules; a script with an error is refused', async () => {
+      const file = join(backend.dataDir, 'org.sieve');
+      await writeFile(file, 'require "fileinto";\nif header :contains "subject" "spam" { fileinto "Junk"; }\n');
+      assert.equal((await json('rules', 'put', 'default', file)).tenant, 'default');
+      const shown = await holdfast('rules', 'show', 'default');
+      assert.match(shown.stdout, /fileinto "Junk"/);
+      await writeFile(file, 'if header :contains "subject" "x" { fileinto "Junk"; }\n');
+      const bad = await holdfast('rules', 'put', 'default', file);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /the script is not valid: line 1/);
+      assert.match((await holdfast('rules', 'show', 'default')).stdout, /require "fileinto"/, 'the old one kept');
+      assert.equal((await json('rules', 'delete', 'default')).deleted, true);
+      const none = await holdfast('rules', 'show', 'default');
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /tenant default has no rules/);
     });
   });
 }

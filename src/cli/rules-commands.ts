@@ -1,0 +1,65 @@
+// holdfast rules put|show|delete <tenant> — the organisation's rules: one Sieve script per tenant,
+// run at delivery before each of its users' own (flow/sieve-delivery.ts), kept with the tenant's
+// settings (directory/tenant-settings.ts). docs/rules.md says what it can do.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { setTenantRules, tenantRules } from '../directory/tenant-settings.ts';
+import { invalid, notFound } from '../errors.ts';
+import { checkScript } from '../sieve/sieve-scripts.ts';
+import { action, withDirectory } from './context.ts';
+import { print } from './output.ts';
+
+/** The largest organisation script, as for a user's. */
+const maxRulesBytes = 256 * 1024;
+
+async function readScript(file: string): Promise<string> {
+  if (file !== '-') return readFile(file, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function registerRulesCommands(program: Command) {
+  const rules = program
+    .command('rules')
+    .description("the organisation's rules: a Sieve script run before each user's at delivery");
+
+  action<[string, string]>(
+    rules.command('put <tenant> <file>').description("set the tenant's rules from a Sieve file (- for standard input)"),
+    (name, file, options) =>
+      withDirectory(async ({ directory, store }) => {
+        const tenant = await directory.getTenant(name);
+        const content = await readScript(file);
+        if (Buffer.byteLength(content) > maxRulesBytes)
+          throw invalid('sieve-too-large', `the script is larger than ${maxRulesBytes / 1024} KiB`);
+        const error = checkScript(content);
+        if (error) throw invalid('bad-sieve', `the script is not valid: ${error}`);
+        await setTenantRules(store.db, tenant.id, content, Date.now());
+        print(
+          options,
+          { tenant: tenant.name, bytes: Buffer.byteLength(content) },
+          () => `rules of tenant ${tenant.name} set`,
+        );
+      }),
+  );
+
+  action<[string]>(rules.command('show <tenant>').description("print the tenant's rules"), (name, options) =>
+    withDirectory(async ({ directory, store }) => {
+      const tenant = await directory.getTenant(name);
+      const found = (await tenantRules(store.db, [tenant.id])).get(tenant.id);
+      if (!found) throw notFound('no-rules', `tenant ${tenant.name} has no rules`);
+      print(options, { tenant: tenant.name, content: found.content, updatedAt: found.updatedAt }, () =>
+        found.content.replace(/\n$/, ''),
+      );
+    }),
+  );
+
+  action<[string]>(rules.command('delete <tenant>').description("remove the tenant's rules"), (name, options) =>
+    withDirectory(async ({ directory, store }) => {
+      const tenant = await directory.getTenant(name);
+      if (!(await setTenantRules(store.db, tenant.id, undefined, Date.now())))
+        throw notFound('no-rules', `tenant ${tenant.name} has no rules`);
+      print(options, { tenant: tenant.name, deleted: true }, () => `rules of tenant ${tenant.name} deleted`);
+    }),
+  );
+}
