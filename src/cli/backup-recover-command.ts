@@ -3,7 +3,7 @@
 // "Recovered" folder and calendar, without changing anything that is there (backup/partial-restore.ts).
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { recoverFromBackup, type RecoverySummary } from '../backup/partial-restore.ts';
+import type { RecoverySummary } from '../backup/partial-restore.ts';
 import { invalid } from '../errors.ts';
 import { action, tenantFor, withDirectory } from './context.ts';
 import { print } from './output.ts';
@@ -30,6 +30,9 @@ export function registerBackupRecoverCommand(program: Command) {
       .option('--dry-run', 'count what would come back, change nothing'),
     (dir, options) =>
       withDirectory(async ({ store, directory }) => {
+        // Loaded here, not with the command group: recovering parses messages (MIME, charsets), which
+        // every other `holdfast backup` command would otherwise load at start for nothing.
+        const { recoverFromBackup } = await import('../backup/partial-restore.ts');
         const summary = await recoverFromBackup(
           resolve(dir),
           {
