@@ -1,9 +1,10 @@
-// holdfast rules put|show|delete <tenant> — the organisation's rules: one Sieve script per tenant,
-// run at delivery before each of its users' own (flow/sieve-delivery.ts), kept with the tenant's
-// settings (directory/tenant-settings.ts). docs/rules.md says what it can do.
+// holdfast rules put|show|delete|disclaimer <tenant> — the organisation's rules: one Sieve script per
+// tenant, run at delivery before each of its users' own (flow/sieve-delivery.ts), and the disclaimer
+// appended to the mail its users submit (flow/intake/disclaimer.ts), kept with the tenant's settings
+// (directory/tenant-settings.ts). docs/rules.md says what they do.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { setTenantRules, tenantRules } from '../directory/tenant-settings.ts';
+import { setTenantDisclaimer, setTenantRules, tenantDisclaimer, tenantRules } from '../directory/tenant-settings.ts';
 import { invalid, notFound } from '../errors.ts';
 import { checkScript } from '../sieve/sieve-scripts.ts';
 import { action, withDirectory } from './context.ts';
@@ -61,5 +62,31 @@ export function registerRulesCommands(program: Command) {
         throw notFound('no-rules', `tenant ${tenant.name} has no rules`);
       print(options, { tenant: tenant.name, deleted: true }, () => `rules of tenant ${tenant.name} deleted`);
     }),
+  );
+
+  action<[string]>(
+    rules
+      .command('disclaimer <tenant>')
+      .description("show, set or remove the text appended to the mail the tenant's users send")
+      .option('--text <text>', 'the disclaimer')
+      .option('--text-file <path>', 'read the disclaimer from a file')
+      .option('--off', 'remove the disclaimer'),
+    (name, options) =>
+      withDirectory(async ({ directory, store }) => {
+        const tenant = await directory.getTenant(name);
+        const given = [options.text !== undefined, options.textFile !== undefined, Boolean(options.off)];
+        if (given.filter(Boolean).length > 1)
+          throw invalid('conflicting-options', 'give one of --text, --text-file and --off');
+        if (options.off) await setTenantDisclaimer(store.db, tenant.id, undefined, Date.now());
+        else if (options.text !== undefined || options.textFile !== undefined) {
+          const text = options.textFile !== undefined ? await readFile(options.textFile, 'utf8') : String(options.text);
+          if (!text.trim()) throw invalid('empty-disclaimer', 'the disclaimer is empty; --off removes it');
+          await setTenantDisclaimer(store.db, tenant.id, text.trim(), Date.now());
+        }
+        const disclaimer = (await tenantDisclaimer(store.db, tenant.id)) ?? null;
+        print(options, { tenant: tenant.name, disclaimer }, () =>
+          disclaimer === null ? `tenant ${tenant.name} has no disclaimer` : disclaimer,
+        );
+      }),
   );
 }

@@ -103,3 +103,39 @@ export async function setTenantRules(
     .execute();
   return true;
 }
+
+const disclaimerName = 'disclaimer';
+
+/** The text appended to mail the tenant's users submit (`holdfast rules disclaimer`), if any. */
+export async function tenantDisclaimer(db: Kysely<Database>, tenantId: number): Promise<string | undefined> {
+  const row = await (db as SettingsDb)
+    .selectFrom('tenant_settings')
+    .select('value')
+    .where('tenant_id', '=', tenantId)
+    .where('name', '=', disclaimerName)
+    .executeTakeFirst();
+  return row?.value || undefined;
+}
+
+/** Sets the disclaimer (at most 4,000 characters); undefined removes it. */
+export async function setTenantDisclaimer(
+  db: Kysely<Database>,
+  tenantId: number,
+  text: string | undefined,
+  now: number,
+): Promise<void> {
+  if (text === undefined || text.trim() === '') {
+    await (db as SettingsDb)
+      .deleteFrom('tenant_settings')
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', disclaimerName)
+      .execute();
+    return;
+  }
+  if (text.length > 4000) throw invalid('disclaimer-too-long', 'a disclaimer is at most 4,000 characters');
+  await (db as SettingsDb)
+    .insertInto('tenant_settings')
+    .values({ tenant_id: tenantId, name: disclaimerName, value: text, updated_at: now })
+    .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ value: text, updated_at: now }))
+    .execute();
+}

@@ -1,6 +1,7 @@
 // `holdfast tenant show|set`: an administrator turns forwarding outside the organisation off and on
 // again for a tenant and reads it back; a value that is neither allow nor block is refused in one line.
-// `holdfast rules put|show|delete`: the organisation's Sieve script, refused when it does not compile.
+// `holdfast rules put|show|delete`: the organisation's Sieve script, refused when it does not compile;
+// `holdfast rules disclaimer`: its text set, shown and removed.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,6 +67,16 @@ for (const name of backendNames) {
       const none = await holdfast('rules', 'show', 'default');
       assert.equal(none.code, 1);
       assert.match(none.stderr, /tenant default has no rules/);
+    });
+
+    it('sets, shows and removes the disclaimer', async () => {
+      assert.match((await holdfast('rules', 'disclaimer', 'default')).stdout, /tenant default has no disclaimer/);
+      const set = await json('rules', 'disclaimer', 'default', '--text', 'Confidential.');
+      assert.equal(set.disclaimer, 'Confidential.');
+      assert.equal((await holdfast('rules', 'disclaimer', 'default')).stdout.trim(), 'Confidential.');
+      const both = await holdfast('rules', 'disclaimer', 'default', '--text', 'x', '--off');
+      assert.equal(both.code, 1);
+      assert.equal((await json('rules', 'disclaimer', 'default', '--off')).disclaimer, null);
     });
   });
 }

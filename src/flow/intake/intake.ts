@@ -33,6 +33,9 @@ import type { MailDns } from '../dns.ts';
 import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts';
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
 import { Srs, SrsKey } from '../srs.ts';
+import { tenantDisclaimer } from '../../directory/tenant-settings.ts';
+import { inlineBlob, inlineBlobLimit } from '../../store/blobs/inline-blob.ts';
+import { addDisclaimer } from './disclaimer.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
@@ -305,11 +308,11 @@ export class Intake {
         `Message size exceeds the maximum message size of tenant ${tenant} (${formatSize(maxBytes)})`,
       );
     };
-    const spooled = await spoolMessage(capture.stream, store.blobs, maxBytes).catch(async (error: unknown) => {
+    let spooled = await spoolMessage(capture.stream, store.blobs, maxBytes).catch(async (error: unknown) => {
       throw error instanceof MessageTooLarge ? await tooLarge() : error;
     });
     const dataEnded = performance.now();
-    const blob = spooled.blob;
+    let blob = spooled.blob;
     // Every header field is checked (From above all), so a header section longer than what is read is refused.
     if (!capture.complete())
       throw smtpReply(
@@ -333,6 +336,9 @@ export class Intake {
     let verifiedFrom: string | null;
     if (state.info.source === 'submission') {
       verifiedFrom = await this.checkAuthor(this.requirePrincipal(state), fields);
+      // The organisation's disclaimer goes in before the DKIM signature is made, which covers it.
+      spooled = await this.withDisclaimer(state, spooled);
+      blob = spooled.blob;
       if (!headerValue(fields, 'message-id')) added.push(`Message-ID: <${randomUUID()}@${config.hostname}>`);
       if (!headerValue(fields, 'date')) added.push(`Date: ${rfc5322Date(now)}`);
     } else {
@@ -561,6 +567,21 @@ export class Intake {
   }
 
   /** A DKIM-Signature for mail submitted from one of the sender's tenant's domains. */
+  /** The message with its tenant's disclaimer (flow/intake/disclaimer.ts), or as it was. */
+  private async withDisclaimer(state: SessionState, spooled: SpooledMessage): Promise<SpooledMessage> {
+    const disclaimer = await tenantDisclaimer(this.deps.store.db, this.requirePrincipal(state).tenantId);
+    if (!disclaimer) return spooled;
+    const source = spooled.inline ? spooled.inline.data : await readBlob(this.deps.store.blobs, spooled.blob.hash);
+    const changed = addDisclaimer(source, disclaimer);
+    if (!changed) return spooled;
+    const open = () => Readable.from([changed], { objectMode: false });
+    if (changed.length <= inlineBlobLimit) {
+      const inline = inlineBlob(changed);
+      return { blob: { hash: inline.hash, size: inline.size }, inline, open };
+    }
+    return { blob: await this.deps.store.blobs.put(changed), open };
+  }
+
   private async dkimSignature(
     state: SessionState,
     fields: HeaderField[],
