@@ -15,6 +15,8 @@ import { addDavMethods, registerDavRoutes } from '../protocols/dav/dav-routes.ts
 import { DavAuthenticator } from '../protocols/dav/dav-auth.ts';
 import { registerJmapRoutes } from '../protocols/jmap/jmap-routes.ts';
 import { registerWebmailRoutes } from '../web/webmail-routes.ts';
+import { junkLearner } from '../filtering/junk-learning.ts';
+import type { MessageDeps } from '../mailbox/messages.ts';
 
 export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   const { config } = holdfast;
@@ -25,11 +27,13 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
     plaintextLogin: config.http.plaintextLogin,
     httpsPort: config.ports.https,
   });
+  // Moves into and out of Junk made through JMAP (and the web app) teach the spam filter, as IMAP's do.
+  const junkCopied = junkLearner(config.filtering, holdfast.store.blobs, holdfast.logger)?.copied;
   try {
     for (const name of ['http', 'https'] as const) {
       const port = config.ports[name];
       if (port === 'off') continue;
-      const app = buildApp(holdfast, name === 'https', authenticator);
+      const app = buildApp(holdfast, name === 'https', authenticator, junkCopied);
       apps.push(app);
       await app.ready();
       const actual = await listen(app.server, name, config.bind, port);
@@ -54,7 +58,12 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
   };
 }
 
-function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthenticator): FastifyInstance {
+function buildApp(
+  holdfast: Holdfast,
+  secure: boolean,
+  authenticator: DavAuthenticator,
+  junkCopied: MessageDeps['copied'],
+): FastifyInstance {
   const options = {
     loggerInstance: holdfast.logger.child({ component: secure ? 'https' : 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -75,7 +84,7 @@ function buildApp(holdfast: Holdfast, secure: boolean, authenticator: DavAuthent
   registerServiceHealthRoutes(app, holdfast);
   registerStatusPage(app, holdfast);
   registerDavRoutes(app, holdfast, secure, authenticator);
-  registerJmapRoutes(app, holdfast, secure, authenticator);
+  registerJmapRoutes(app, holdfast, secure, authenticator, junkCopied);
   registerWebmailRoutes(app, holdfast, secure, authenticator);
   return app;
 }

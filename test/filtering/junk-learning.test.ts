@@ -1,5 +1,6 @@
 // Moving a message into Junk over IMAP teaches rspamd spam, moving it out (not to Trash) teaches ham,
-// through rspamd's controller with its password (a real rspamd, Bayes in Redis); the rules alone too.
+// through rspamd's controller with its password (a real rspamd, Bayes in Redis); a move made through
+// JMAP teaches the same; the rules alone too.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { lessonOf } from '../../src/filtering/junk-learning.ts';
@@ -7,6 +8,7 @@ import { backendNames, skipFor } from '../helpers/backends.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
+import { basicAuth, postApi } from '../jmap/jmap-client.ts';
 import { redisAnswers, startEngines } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
@@ -83,6 +85,49 @@ for (const name of backendNames) {
       } finally {
         await imap.logout();
       }
+    });
+
+    it('learns from a move into Junk made through JMAP (as the web app makes it)', async () => {
+      const subject = `jmap offers ${name}`;
+      await submission(t.port('submissions'), 'alice@test.example', password).sendMail({
+        from: 'alice@test.example',
+        to: 'alice@test.example',
+        subject,
+        text: words(`jmapoffer${name}${Date.now()}`),
+      });
+      await t.waitFor(
+        async () => (await t.mailbox('alice@test.example')).some((m) => m.text.includes(subject)),
+        'the message in the INBOX',
+      );
+      const base = `http://127.0.0.1:${t.port('http')}`;
+      const auth = basicAuth('alice@test.example', password);
+      const session = await (await fetch(`${base}/.well-known/jmap`, { headers: { Authorization: auth } })).json();
+      const accountId = session.primaryAccounts['urn:ietf:params:jmap:mail'];
+      const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+      const boxes = await postApi(base, { using, methodCalls: [['Mailbox/get', { accountId }, 'b']] }, auth);
+      const roles = Object.fromEntries(
+        boxes.json.methodResponses[0][1].list.map((m: { role: string; id: string }) => [m.role, m.id]),
+      );
+      const found = await postApi(
+        base,
+        {
+          using,
+          methodCalls: [['Email/query', { accountId, filter: { inMailbox: roles.inbox, subject } }, 'q']],
+        },
+        auth,
+      );
+      const [id] = found.json.methodResponses[0][1].ids;
+      const before = await learned();
+      const moved = await postApi(
+        base,
+        {
+          using,
+          methodCalls: [['Email/set', { accountId, update: { [id]: { mailboxIds: { [roles.junk]: true } } } }, 'm']],
+        },
+        auth,
+      );
+      assert.deepEqual(Object.keys(moved.json.methodResponses[0][1].updated ?? {}), [id]);
+      await t.waitFor(async () => (await learned()) === before + 1, 'rspamd learning spam from the JMAP move', 20_000);
     });
   });
 }

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../directory/directory.ts';
 import type { FolderIndex } from '../../mailbox/folder-index.ts';
 import type { ChangeFeed } from '../../mailbox/change-feed.ts';
-import { messageDeps } from '../../mailbox/messages.ts';
+import { type MessageDeps, messageDeps } from '../../mailbox/messages.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { HttpLoginRequest, HttpLoginResult } from '../../net/http-credentials.ts';
 import type { Store } from '../../store/store.ts';
@@ -57,14 +57,19 @@ export function registerJmapRoutes(
   holdfast: JmapRoutesContext,
   secure: boolean,
   authenticator: JmapAuthenticator,
+  /** Told of messages copied or moved between folders (the spam filter learns from moves into and out of Junk). */
+  copied?: MessageDeps['copied'],
 ) {
   const log = holdfast.logger.child({ component: 'jmap' });
-  const mail = messageDeps({
-    store: holdfast.store,
-    changes: holdfast.changes,
-    folderIndex: holdfast.folderIndex,
-    now: holdfast.now,
-  });
+  const mail = {
+    ...messageDeps({
+      store: holdfast.store,
+      changes: holdfast.changes,
+      folderIndex: holdfast.folderIndex,
+      now: holdfast.now,
+    }),
+    copied,
+  };
   /** What a request's `using` may name: the methods' capabilities and WebSocket (advertised in the session). */
   const requestCapabilities = new Set([...jmapCapabilities, webSocketCapability]);
   /** Requests running per principal on this node. */
