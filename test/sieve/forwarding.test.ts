@@ -137,6 +137,24 @@ for (const name of backendNames) {
       }
     });
 
+    it("tells the original sender when the next server refuses a forward (the queue's own report)", async () => {
+      await install(alice, 'redirect "refuses@remote.example";');
+      mx.script.rcpt = (address) =>
+        address === 'refuses@remote.example' ? { code: 550, message: '5.1.1 no such user here' } : undefined;
+      try {
+        assert.equal(await smtp('henry@origin.example', alice, 'Forward refused'), undefined);
+        const report = await j.t.waitFor(
+          async () => mx.received.find((m) => m.to.includes('henry@origin.example') && m.from === ''),
+          "the delivery report at the original sender's server",
+        );
+        assert.match(report.data, /^To: <henry@origin\.example>\r$/m);
+        assert.match(report.data, /refuses@remote\.example/);
+        assert.match(report.data, /5\.1\.1 no such user here/);
+      } finally {
+        mx.script.rcpt = undefined;
+      }
+    });
+
     it('does not forward outside the organisation when the tenant blocks it: kept, and the user told', async () => {
       const db = j.t.node.holdfast.store.db;
       const tenant = await j.t.node.holdfast.directory.getTenant('default');

@@ -13,6 +13,7 @@ import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
 import { logReceived } from '../mail-log.ts';
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
+import { Srs, SrsKey } from '../srs.ts';
 import { writeTrace } from '../trace.ts';
 import { loadRecipients, type Outcome, type QueuedMessage } from './claimed-recipient.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from './dsn.ts';
@@ -36,7 +37,28 @@ export interface PreparedNotice {
 }
 
 export class Notices {
-  constructor(private readonly deps: NoticeDeps) {}
+  private readonly srs: SrsKey;
+
+  constructor(private readonly deps: NoticeDeps) {
+    this.srs = new SrsKey(deps.db, deps.now);
+  }
+
+  /**
+   * Who a notice about `sender`'s message goes to: a forward we made carries an SRS0 sender at our
+   * domain (flow/srs.ts), whose notice belongs to the original sender. Only our own SRS0 addresses
+   * are undone (their keyed hash says so); any other address is answered as it is.
+   */
+  private async noticeAddress(sender: string): Promise<string> {
+    let current = sender;
+    for (let depth = 0; depth < 3; depth++) {
+      const at = current.lastIndexOf('@');
+      if (at <= 0 || !Srs.isSrs(current.slice(0, at))) break;
+      const original = (await this.srs.get()).reverse(current.slice(0, at), this.deps.now());
+      if (!original) break;
+      current = original;
+    }
+    return current;
+  }
 
   /** Queues notices in the caller's transaction; logQueued() logs them once it has committed. */
   async queue(trx: Transaction<Database>, notices: PreparedNotice[]) {
@@ -117,10 +139,11 @@ export class Notices {
     const notices: PreparedNotice[] = [];
     for (const group of byMessage.values()) {
       const message = group[0]!.recipient.message;
+      const notifyTo = await this.noticeAddress(message.sender);
       // To a continuity user, a notice goes to the upstream with the rest of their mail (docs/continuity.md).
       const route = await routeRecipient(
         this.deps.directory,
-        message.sender,
+        notifyTo,
         null,
         undefined,
         upstreamDomainsOf(this.deps.config.continuity),
@@ -137,7 +160,7 @@ export class Notices {
         buildDsn(this.deps.blobs, {
           kind,
           hostname: this.deps.config.hostname,
-          sender: message.sender,
+          sender: notifyTo,
           original: message,
           recipients,
           retryUntil: retryUntil?.(message),
@@ -154,7 +177,7 @@ export class Notices {
           subject: kind === 'failed' ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)',
           source: 'dsn' as const,
           receivedAt: now,
-          recipients: route.recipients.map((r) => ({ ...r, originalRecipient: message.sender })),
+          recipients: route.recipients.map((r) => ({ ...r, originalRecipient: notifyTo })),
           receivedDetail: { dsnFor: message.id, kind },
         },
       });
