@@ -1,5 +1,6 @@
 // What administrative commands share: configuration, the store (the same data dir or database the
 // server uses, safely, while it runs) and the directory.
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -63,12 +64,18 @@ export async function tenantsFor(directory: Directory, tenant?: string) {
   return Promise.all(tenants.map(async (t) => ({ tenant: t, scope: await directory.tenant(t.name) })));
 }
 
-export async function readPasswordStdin(): Promise<string> {
+/** Everything on standard input, as text. */
+export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A file's text, or standard input's for "-". */
+export const readFileOrStdin = (file: string): Promise<string> => (file === '-' ? readStdin() : readFile(file, 'utf8'));
+
+export async function readPasswordStdin(): Promise<string> {
+  const password = (await readStdin()).replace(/\r?\n$/, '');
   if (!password) throw invalid('password-required', 'no password on standard input');
   return password;
 }

@@ -7,18 +7,11 @@ import type { Command } from 'commander';
 import { setTenantDisclaimer, setTenantRules, tenantDisclaimer, tenantRules } from '../directory/tenant-settings.ts';
 import { invalid, notFound } from '../errors.ts';
 import { checkScript } from '../sieve/sieve-scripts.ts';
-import { action, withDirectory } from './context.ts';
+import { action, readFileOrStdin, withDirectory } from './context.ts';
 import { print } from './output.ts';
 
 /** The largest organisation script, as for a user's. */
 const maxRulesBytes = 256 * 1024;
-
-async function readScript(file: string): Promise<string> {
-  if (file !== '-') return readFile(file, 'utf8');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export function registerRulesCommands(program: Command) {
   const rules = program
@@ -30,7 +23,7 @@ export function registerRulesCommands(program: Command) {
     (name, file, options) =>
       withDirectory(async ({ directory, store }) => {
         const tenant = await directory.getTenant(name);
-        const content = await readScript(file);
+        const content = await readFileOrStdin(file);
         if (Buffer.byteLength(content) > maxRulesBytes)
           throw invalid('sieve-too-large', `the script is larger than ${maxRulesBytes / 1024} KiB`);
         const error = checkScript(content);

@@ -1,7 +1,6 @@
 // holdfast sieve list|show|put|activate|deactivate|delete|rename|check — a user's Sieve scripts
 // (sieve/sieve-scripts.ts), the ones ManageSieve clients manage, and the active one run at delivery.
 // docs/rules.md says what a script can do.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import { invalid } from '../errors.ts';
@@ -15,17 +14,10 @@ import {
   renameScript,
 } from '../sieve/sieve-scripts.ts';
 import type { Database } from '../store/schema.ts';
-import { action, tenantFor, withDirectory } from './context.ts';
+import { action, readFileOrStdin, tenantFor, withDirectory } from './context.ts';
 import { print, table, timeText } from './output.ts';
 
 /** The script text: from a file, or standard input with "-". */
-async function readScript(file: string): Promise<string> {
-  if (file !== '-') return readFile(file, 'utf8');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export function registerSieveCommands(program: Command) {
   const sieve = program.command('sieve').description("users' mail filters (Sieve scripts, RFC 5228)");
   const user = (address: string, fn: (db: Kysely<Database>, id: number, address: string) => Promise<void>) =>
@@ -79,7 +71,7 @@ export function registerSieveCommands(program: Command) {
       .option('--activate', 'make it the active script'),
     (address, scriptName, file, options) =>
       user(address, async (db, id, owner) => {
-        await putScript(db, id, scriptName, await readScript(file), Date.now());
+        await putScript(db, id, scriptName, await readFileOrStdin(file), Date.now());
         if (options.activate) await activateScript(db, id, scriptName, Date.now());
         print(options, { user: owner, name: scriptName, active: Boolean(options.activate) }, () =>
           options.activate
@@ -126,7 +118,7 @@ export function registerSieveCommands(program: Command) {
   action<[string]>(
     sieve.command('check <file>').description('check a script without storing it ("-": standard input)'),
     async (file, options) => {
-      const problem = checkScript(await readScript(file));
+      const problem = checkScript(await readFileOrStdin(file));
       if (problem) throw invalid('bad-sieve-script', `the script has an error: ${problem}`);
       print(options, { ok: true }, () => 'the script is valid');
     },
