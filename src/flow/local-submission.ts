@@ -18,6 +18,7 @@ import { computeMetadata } from '../mailbox/message-metadata.ts';
 import type { Store } from '../store/store.ts';
 import { dkimSignature } from './dkim-sign.ts';
 import { rfc5322Date } from './intake/intake.ts';
+import { withTenantDisclaimer } from './intake/disclaimer.ts';
 import { MessageTooLarge, spoolMessage } from './intake/spool.ts';
 import type { MailFlow } from './mail-flow.ts';
 import type { NewRecipient } from './queue/intake-committer.ts';
@@ -168,6 +169,8 @@ export async function submitStoredMessage(
     });
   }
 
+  // The organisation's disclaimer, as on SMTP submission, before the DKIM signature that covers it.
+  spooled = await withTenantDisclaimer(store, principal.tenantId, spooled);
   const now = deps.now();
   const added: string[] = [];
   if (!headerValue(fields, 'message-id')) added.push(`Message-ID: <${randomUUID()}@${config.hostname}>`);

@@ -1,7 +1,8 @@
 // The organisation's disclaimer at submission, end to end on both backends: a user sends through
 // the submission port (nodemailer), the fake remote MX (loopback, found through the DNS stub)
 // records what leaves. The disclaimer is in the text and the HTML alternative, the DKIM signature
-// made after it verifies, signed mail leaves unchanged, and without a disclaimer nothing is added.
+// made after it verifies, mail sent through JMAP gets it too, signed mail leaves unchanged, and
+// without a disclaimer nothing is added.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authenticate } from 'mailauth';
@@ -79,6 +80,45 @@ for (const name of backendNames) {
       });
       const got = await atMx('Signed');
       assert.ok(got.data.endsWith(body), 'the body is as it was sent');
+    });
+
+    it('appends it to mail sent through JMAP (the web app) as well', async () => {
+      const roles = await j.mailboxRoles();
+      const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission'];
+      const [[, identities]] = await j.call([['Identity/get', { accountId: j.accountId }, 'i']], undefined, using);
+      const [[, set], [, sent]] = await j.call(
+        [
+          [
+            'Email/set',
+            {
+              accountId: j.accountId,
+              create: {
+                d: {
+                  mailboxIds: { [roles.drafts!]: true },
+                  keywords: { $draft: true },
+                  from: [{ email: alice }],
+                  to: [{ email: 'frank@remote.example' }],
+                  subject: 'From the web app',
+                  textBody: [{ partId: '1', type: 'text/plain' }],
+                  bodyValues: { '1': { value: 'Written in the browser.' } },
+                },
+              },
+            },
+            'e',
+          ],
+          [
+            'EmailSubmission/set',
+            { accountId: j.accountId, create: { s: { identityId: identities.list[0].id, emailId: '#d' } } },
+            's',
+          ],
+        ],
+        undefined,
+        using,
+      );
+      assert.equal(set.notCreated, null, JSON.stringify(set.notCreated));
+      assert.equal(sent.notCreated, null, JSON.stringify(sent.notCreated));
+      const parsed = await simpleParser((await atMx('From the web app')).data);
+      assert.match(parsed.text!, /Written in the browser\.\n\nConfidential: for the addressee only\./);
     });
 
     it('adds nothing once it is removed', async () => {

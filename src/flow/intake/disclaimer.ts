@@ -4,7 +4,14 @@
 // message changes. Signed or encrypted mail (S/MIME, PGP/MIME, inline PGP) is left as it is: a change
 // would break its signature. A part whose charset cannot hold the text is left as it is too.
 // DKIM signs what this returns (intake.ts), so the signature covers the disclaimer.
+import { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
 import { encode as encodeQuotedPrintable, wrap as wrapQuotedPrintable } from 'libqp';
+import { tenantDisclaimer } from '../../directory/tenant-settings.ts';
+import { readBlob, type BlobStore } from '../../store/blobs/blob-store.ts';
+import { inlineBlob, inlineBlobLimit } from '../../store/blobs/inline-blob.ts';
+import type { Database } from '../../store/schema.ts';
+import type { SpooledMessage } from './spool.ts';
 import { paramValue } from '../../message/mime-params.ts';
 import { type MimePart, parseMimeTree } from '../../message/mime-tree.ts';
 import { decodeCharset, decodeTransfer } from '../../message/part-content.ts';
@@ -18,6 +25,29 @@ const sealed = new Set([
   'application/pgp-encrypted',
   'application/pgp-signature',
 ]);
+
+/**
+ * A submitted message with its tenant's disclaimer, or as it was (no disclaimer set, signed, no text
+ * body). Both ways of submitting use it, SMTP (intake.ts) and JMAP (flow/local-submission.ts), before
+ * they sign.
+ */
+export async function withTenantDisclaimer(
+  store: { db: Kysely<Database>; blobs: BlobStore },
+  tenantId: number,
+  spooled: SpooledMessage,
+): Promise<SpooledMessage> {
+  const disclaimer = await tenantDisclaimer(store.db, tenantId);
+  if (!disclaimer) return spooled;
+  const source = spooled.inline ? spooled.inline.data : await readBlob(store.blobs, spooled.blob.hash);
+  const changed = addDisclaimer(source, disclaimer);
+  if (!changed) return spooled;
+  const open = () => Readable.from([changed], { objectMode: false });
+  if (changed.length <= inlineBlobLimit) {
+    const inline = inlineBlob(changed);
+    return { blob: { hash: inline.hash, size: inline.size }, inline, open };
+  }
+  return { blob: await store.blobs.put(changed), open };
+}
 
 /** The message with the disclaimer added, or undefined when nothing was (signed, or no text body). */
 export function addDisclaimer(source: Buffer, disclaimer: string): Buffer | undefined {

@@ -33,9 +33,7 @@ import type { MailDns } from '../dns.ts';
 import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts';
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
 import { Srs, SrsKey } from '../srs.ts';
-import { tenantDisclaimer } from '../../directory/tenant-settings.ts';
-import { inlineBlob, inlineBlobLimit } from '../../store/blobs/inline-blob.ts';
-import { addDisclaimer } from './disclaimer.ts';
+import { withTenantDisclaimer } from './disclaimer.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
@@ -337,7 +335,7 @@ export class Intake {
     if (state.info.source === 'submission') {
       verifiedFrom = await this.checkAuthor(this.requirePrincipal(state), fields);
       // The organisation's disclaimer goes in before the DKIM signature is made, which covers it.
-      spooled = await this.withDisclaimer(state, spooled);
+      spooled = await withTenantDisclaimer(this.deps.store, this.requirePrincipal(state).tenantId, spooled);
       blob = spooled.blob;
       if (!headerValue(fields, 'message-id')) added.push(`Message-ID: <${randomUUID()}@${config.hostname}>`);
       if (!headerValue(fields, 'date')) added.push(`Date: ${rfc5322Date(now)}`);
@@ -567,21 +565,6 @@ export class Intake {
   }
 
   /** A DKIM-Signature for mail submitted from one of the sender's tenant's domains. */
-  /** The message with its tenant's disclaimer (flow/intake/disclaimer.ts), or as it was. */
-  private async withDisclaimer(state: SessionState, spooled: SpooledMessage): Promise<SpooledMessage> {
-    const disclaimer = await tenantDisclaimer(this.deps.store.db, this.requirePrincipal(state).tenantId);
-    if (!disclaimer) return spooled;
-    const source = spooled.inline ? spooled.inline.data : await readBlob(this.deps.store.blobs, spooled.blob.hash);
-    const changed = addDisclaimer(source, disclaimer);
-    if (!changed) return spooled;
-    const open = () => Readable.from([changed], { objectMode: false });
-    if (changed.length <= inlineBlobLimit) {
-      const inline = inlineBlob(changed);
-      return { blob: { hash: inline.hash, size: inline.size }, inline, open };
-    }
-    return { blob: await this.deps.store.blobs.put(changed), open };
-  }
-
   private async dkimSignature(
     state: SessionState,
     fields: HeaderField[],
