@@ -9,7 +9,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../store/schema.ts';
 import { ClamdClient } from './clamd-client.ts';
 import { RspamdClient, type ScanEnvelope } from './rspamd-client.ts';
-import { recordOutboundSpam, sendingPaused } from './outbound-spam.ts';
+import { recordOutboundSpam } from './outbound-spam.ts';
 import { expireQuarantine } from './quarantine.ts';
 import { digestsDue, digestText, markNotified } from './quarantine-digest.ts';
 import { listVerdict } from './sender-lists.ts';
@@ -170,13 +170,6 @@ export class MessageFilter {
         ].join('\n'),
       })
       .catch((error) => this.deps.log?.warn({ err: error }, 'filtering: the alert of a paused sender was not sent'));
-  }
-
-  /** The refusal of a paused user's MAIL FROM, if their sending is paused. */
-  async pausedRefusal(principal: { id: number; address: string }): Promise<string | undefined> {
-    const paused = await sendingPaused(this.deps.db, principal.id);
-    if (!paused) return undefined;
-    return `Sending is paused for ${principal.address} since ${new Date(paused.pausedAt).toISOString()}: its mail was taken for spam; an administrator can resume it`;
   }
 
   /**

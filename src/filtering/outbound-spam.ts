@@ -60,6 +60,16 @@ export async function recordOutboundSpam(
     });
 }
 
+/** Why a paused user's message is refused, however it is sent (SMTP submission, JMAP). */
+export async function pausedRefusal(
+  db: Kysely<Database>,
+  principal: { id: number; address: string },
+): Promise<string | undefined> {
+  const paused = await sendingPaused(db, principal.id);
+  if (!paused) return undefined;
+  return `Sending is paused for ${principal.address} since ${new Date(paused.pausedAt).toISOString()}: its mail was taken for spam; an administrator can resume it`;
+}
+
 export async function sendingPaused(db: Kysely<Database>, principalId: number): Promise<PausedSender | undefined> {
   const row = await filterDb(db)
     .selectFrom('outbound_spam')

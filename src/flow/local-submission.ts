@@ -18,6 +18,7 @@ import { computeMetadata } from '../mailbox/message-metadata.ts';
 import type { Store } from '../store/store.ts';
 import { dkimSignature } from './dkim-sign.ts';
 import { rfc5322Date } from './intake/intake.ts';
+import { pausedRefusal } from '../filtering/outbound-spam.ts';
 import { withTenantDisclaimer } from './intake/disclaimer.ts';
 import { MessageTooLarge, spoolMessage } from './intake/spool.ts';
 import type { MailFlow } from './mail-flow.ts';
@@ -111,6 +112,10 @@ export async function submitStoredMessage(
   if (!(await maySendFrom(directory, principal, envelope.mailFrom)))
     return refuse({ type: 'forbiddenMailFrom', description: sendAsRefusal(principal, envelope.mailFrom) });
 
+  // A user whose submitted mail was taken for spam too often sends nothing, by any door, until an
+  // administrator resumes them (filtering/outbound-spam.ts).
+  const paused = await pausedRefusal(store.db, principal);
+  if (paused) return refuse({ type: 'forbiddenToSend', description: paused });
   const limits = await flow.senderLimits.of(principal);
   const messageRefusal = await flow.senderLimits.messageRefusal(principal);
   if (messageRefusal) return refuse({ type: 'forbiddenToSend', description: messageRefusal.text });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiTokens } from '../../src/directory/api-tokens.ts';
+import { recordOutboundSpam, resumeSending } from '../../src/filtering/outbound-spam.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import type { TestNode } from '../helpers/node.ts';
 import { type BasicJam, basicAuth, postApi } from './jmap-client.ts';
@@ -305,6 +306,30 @@ for (const name of backendNames) {
       assert.equal(revoked.status, 204);
       const after = await postApi(base, { using, methodCalls: [] }, bearer);
       assert.equal(after.status, 401);
+    });
+
+    it('refuses to send for a user whose sending is paused for spam, until resumed', async () => {
+      const db = t.node.holdfast.store.db;
+      const alice = await (await t.node.holdfast.directory.tenant('default')).getPrincipal('alice@test.example', [
+        'user',
+      ]);
+      await recordOutboundSpam(db, { principalId: alice.id, tenantId: alice.tenantId }, 'test', 1, Date.now());
+      const identity = await ownIdentity();
+      const send = async (subject: string) => {
+        const emailId = await putDraft(draft('Alice <alice@test.example>', subject, 'To: Bob <bob@test.example>\r\n'));
+        const [[, result]] = await call([
+          ['EmailSubmission/set', { accountId, create: { k: { identityId: identity.id, emailId } } }, 's'],
+        ]);
+        return result;
+      };
+      try {
+        const refused = await send('While paused');
+        assert.equal(refused.notCreated?.k?.type, 'forbiddenToSend');
+        assert.match(refused.notCreated.k.description, /^Sending is paused for alice@test\.example since /);
+      } finally {
+        await resumeSending(db, alice.id);
+      }
+      assert.equal((await send('Resumed')).notCreated, null);
     });
   });
 }

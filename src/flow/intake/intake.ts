@@ -24,6 +24,7 @@ import type { Store } from '../../store/store.ts';
 import { readBlob } from '../../store/blobs/blob-store.ts';
 import type { FilteredRecipient, FilterPlan, MessageFilter } from '../../filtering/message-filter.ts';
 import { holdMessage, type HeldMessage } from '../../filtering/quarantine.ts';
+import { pausedRefusal } from '../../filtering/outbound-spam.ts';
 import { junkMarker } from '../../mailbox/junk-marker.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
@@ -167,7 +168,7 @@ export class Intake {
     await this.checkSendAs(principal, address);
     await this.checkSenderRate(principal);
     // A user whose mail was taken for spam too often sends nothing until an administrator resumes it.
-    const paused = this.deps.filter?.appliesTo('submission') && (await this.deps.filter.pausedRefusal(principal));
+    const paused = await pausedRefusal(this.deps.store.db, principal);
     if (paused) throw smtpReply(550, '5.7.1', paused);
   }
 
