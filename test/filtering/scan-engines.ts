@@ -7,7 +7,7 @@
 // When a binary is missing or a daemon does not come up, the tests skip with the reason.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +129,9 @@ export async function startRspamd(options: { lua?: string } = {}): Promise<Rspam
   const password = 'holdfast-test-controller';
   // Databases 8 to 15: away from 0, which other users of the shared Redis take by default.
   const redisDb = 8 + Math.floor(Math.random() * 8);
+  // Bayes starts empty: a database left full by an earlier run (a corpus benchmark learns thousands)
+  // was seen to make rspamd learn nothing from the tests' moves.
+  await emptyRedisDb(redisDb);
   const files: Record<string, string> = {
     'override.d/worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = 1;\nmime = true;\n`,
     'override.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controllerPort}";\ncount = 1;\npassword = "${password}";\nsecure_ip = "127.0.0.2";\nstatic_dir = "\${WWWDIR}";\n`,
@@ -232,6 +235,22 @@ export function redisAnswers(): Promise<boolean> {
   });
 }
 
+/** Empties one Redis database (SELECT n, FLUSHDB): the scanners' own, never 0. */
+function emptyRedisDb(db: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(6379, '127.0.0.1', () => socket.write(`SELECT ${db}\r\nFLUSHDB\r\n`));
+    let answers = '';
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.on('data', (data) => {
+      answers += data.toString();
+      if (answers.split('\r\n').filter(Boolean).length >= 2) socket.end();
+    });
+    // No Redis: the learning tests skip on their own (redisAnswers).
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+  });
+}
+
 /** A test message with an EICAR attachment, as a mail client would send it. */
 export function eicarAttachment() {
   return { filename: 'eicar.com', content: Buffer.from(eicar), contentType: 'application/octet-stream' };
@@ -246,17 +265,58 @@ export interface Engines {
 }
 
 /** Both scanners, or the reason a test that needs them is skipped (not installed, did not start). */
+/**
+ * One test file at a time runs scanners (npm test runs two files at once): each empties the Redis
+ * database its rspamd keeps Bayes in, which must not be another running file's. A lock directory
+ * holding the owner's pid; a lock whose owner is gone is taken over.
+ */
+const enginesLock = join(tmpdir(), 'holdfast-scan-engines.lock');
+
+async function lockEngines(): Promise<() => void> {
+  for (;;) {
+    try {
+      mkdirSync(enginesLock);
+      writeFileSync(join(enginesLock, 'pid'), String(process.pid));
+      return () => rmSync(enginesLock, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(join(enginesLock, 'pid'), 'utf8'));
+      } catch {
+        // being written or removed: look again
+      }
+      if (owner && !alive(owner)) rmSync(enginesLock, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startEngines(): Promise<Engines> {
   const missing = noRspamd || noClamd;
   if (missing) return { skip: missing, stop: async () => {} };
+  const unlock = await lockEngines();
   const [rspamd, clamd] = await Promise.allSettled([startRspamd(), startClamd()]);
   const engines: Engines = {
     rspamd: rspamd.status === 'fulfilled' ? rspamd.value : undefined,
     clamd: clamd.status === 'fulfilled' ? clamd.value : undefined,
     skip: false,
     stop: async () => {
-      await engines.rspamd?.stop();
-      await engines.clamd?.stop();
+      try {
+        await engines.rspamd?.stop();
+        await engines.clamd?.stop();
+      } finally {
+        unlock();
+      }
     },
   };
   const failed = [rspamd, clamd].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
