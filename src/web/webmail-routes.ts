@@ -4,7 +4,7 @@
 // verified sign-ins, the login limiter, no password over plain HTTP from another machine) and starts
 // a session (directory/web-sessions.ts) whose cookie JMAP accepts; the app then calls /jmap/api/
 // directly. Settings JMAP has no method for (password, app tokens, sessions) are in
-// webmail-settings-routes.ts.
+// webmail-settings-routes.ts; what the calendar needs besides CalDAV in webmail-calendar-routes.ts.
 //
 // Headers: every page gets a strict Content-Security-Policy (scripts and styles only from the
 // app's own files, no inline script, frames only from /mail/), nosniff, no Referer, no framing by
@@ -22,6 +22,7 @@ import {
 } from '../directory/web-sessions.ts';
 import type { HttpLoginRequest, HttpLoginResult } from '../net/http-credentials.ts';
 import type { WebContext } from './web-context.ts';
+import { registerWebmailCalendarRoutes } from './webmail-calendar-routes.ts';
 import { jsonAnswer as json, registerWebmailSettingsRoutes } from './webmail-settings-routes.ts';
 
 /** Checks an address and password: the listeners' authenticator (Basic credentials, login limiter). */
@@ -232,4 +233,5 @@ export function registerWebmailRoutes(
   });
 
   registerWebmailSettingsRoutes(app, { holdfast, sessions, isSecure, passwords });
+  registerWebmailCalendarRoutes(app, { holdfast, sessions, isSecure });
 }

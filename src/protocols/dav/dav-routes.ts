@@ -8,7 +8,8 @@ import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../store/store.ts';
-import type { DavAuthenticator } from './dav-auth.ts';
+import { webSessionRequest } from '../../directory/web-sessions.ts';
+import { type DavAuthenticator, withDavWebSessions } from './dav-auth.ts';
 import { davCompliance, davMethods, handleDav, storeUnavailableReply } from './dav-handler.ts';
 import type { DavReply } from './dav-reply.ts';
 import { davRoot } from './dav-resources.ts';
@@ -39,6 +40,8 @@ export function registerDavRoutes(
   const { config } = holdfast;
   const log = holdfast.logger.child({ component: 'caldav' });
   const bodyLimit = Math.max(config.caldav.maxResourceSize, 1_000_000) + 64_000;
+  // Basic, or the web app's session cookie with its CSRF header (docs/webmail.md).
+  const signIn = withDavWebSessions(authenticator, holdfast);
 
   app.register(async (scope) => {
     // Calendar data and WebDAV XML are read as text, whatever the client calls them.
@@ -71,14 +74,16 @@ export function registerDavRoutes(
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const path = new URL(request.url, 'http://placeholder').pathname;
       if (request.method === 'OPTIONS') return send(reply, { status: 200, headers: { Allow: davMethods.join(', ') } });
-      const auth = await authenticator.authenticate({
+      const auth = await signIn.authenticate({
         authorization: request.headers.authorization,
         remoteAddress: request.ip ?? 'unknown', // behind a trusted proxy, the client's own address
         secure: secure || request.protocol === 'https',
+        webSession: webSessionRequest(request, secure || request.protocol === 'https'),
       });
       if (!auth.ok) {
         const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
-        if (auth.status === 401) headers['WWW-Authenticate'] = 'Basic realm="Holdfast", charset="UTF-8"';
+        if (auth.status === 401 && !auth.fromWebSession)
+          headers['WWW-Authenticate'] = 'Basic realm="Holdfast", charset="UTF-8"';
         if (auth.retryAfterSeconds) headers['Retry-After'] = String(auth.retryAfterSeconds);
         return send(reply, { status: auth.status, headers, body: `${auth.message}\n` });
       }

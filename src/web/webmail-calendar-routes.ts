@@ -1,0 +1,84 @@
+// What the web app's calendar (docs/webmail.md) needs besides CalDAV: address completion for
+// attendees from the user's own tenant, and the tenant's rooms for the room finder. Both need the
+// session cookie (a GET: no CSRF header, but a request from another origin is refused) and answer
+// only principals of the signed-in user's tenant; free/busy itself goes through CalDAV's
+// scheduling outbox.
+//   GET /mail/api/directory?q=TEXT → 200 {people: [{address, name, kind}]} (at most 20)
+//   GET /mail/api/rooms            → 200 {rooms: [{address, name, capacity}]}
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../directory/principal.ts';
+import { TenantDirectory } from '../directory/tenant-directory.ts';
+import { type WebSessions, webSessionRequest } from '../directory/web-sessions.ts';
+import type { WebContext } from './web-context.ts';
+import { jsonAnswer } from './webmail-settings-routes.ts';
+
+/** Completion answers at most this many people; the text typed at most this long. */
+export const directoryLimits = { results: 20, queryLength: 100 };
+
+/**
+ * A room's capacity (seats) for the room finder. The directory keeps no capacity yet (resource
+ * settings are being added to src/directory/): until it does, every room answers null and the app
+ * shows rooms without one.
+ */
+const capacityOf = (_room: Principal): number | null => null;
+
+export function registerWebmailCalendarRoutes(
+  app: FastifyInstance,
+  deps: { holdfast: WebContext; sessions: WebSessions; isSecure(request: FastifyRequest): boolean },
+) {
+  const { holdfast } = deps;
+  const signedIn = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
+    const found = await deps.sessions.check(webSessionRequest(request, deps.isSecure(request)));
+    if (!found) {
+      jsonAnswer(reply, 401, { error: 'unauthorized', message: 'Not signed in' });
+      return undefined;
+    }
+    if (!found.ok) {
+      jsonAnswer(reply, found.status, {
+        error: found.status === 401 ? 'unauthorized' : 'forbidden',
+        message: found.message,
+      });
+      return undefined;
+    }
+    return found.principal;
+  };
+  const tenantOf = (principal: Principal) => new TenantDirectory(holdfast.store.db, principal.tenantId, holdfast.now);
+
+  app.get('/mail/api/directory', async (request, reply) => {
+    const principal = await signedIn(request, reply);
+    if (!principal) return reply;
+    const q = (request.query as { q?: unknown }).q;
+    if (typeof q !== 'string' || !q.trim())
+      return jsonAnswer(reply, 400, { error: 'invalid', message: 'Give the start of a name or address in q' });
+    if (q.length > directoryLimits.queryLength)
+      return jsonAnswer(reply, 400, {
+        error: 'invalid',
+        message: `q is ${q.length} characters long; at most ${directoryLimits.queryLength} are allowed`,
+      });
+    const text = q.trim().toLowerCase();
+    const everyone = await tenantOf(principal).listPrincipals(['user', 'shared', 'room', 'equipment', 'group']);
+    const people = everyone
+      .filter((p) => !p.disabled && p.id !== principal.id)
+      .filter(
+        (p) =>
+          p.address.toLowerCase().startsWith(text) ||
+          (p.displayName ?? '')
+            .toLowerCase()
+            .split(/\s+/)
+            .some((word) => word.startsWith(text)) ||
+          (p.displayName ?? '').toLowerCase().startsWith(text),
+      )
+      .slice(0, directoryLimits.results)
+      .map((p) => ({ address: p.address, name: p.displayName, kind: p.kind }));
+    return jsonAnswer(reply, 200, { people });
+  });
+
+  app.get('/mail/api/rooms', async (request, reply) => {
+    const principal = await signedIn(request, reply);
+    if (!principal) return reply;
+    const rooms = (await tenantOf(principal).listPrincipals(['room']))
+      .filter((r) => !r.disabled)
+      .map((r) => ({ address: r.address, name: r.displayName, capacity: capacityOf(r) }));
+    return jsonAnswer(reply, 200, { rooms });
+  });
+}
