@@ -208,6 +208,33 @@ for (const name of backendNames) {
       }, alice);
     });
 
+    it('UNAUTHENTICATE (RFC 5804 2.14.1) forgets the user: scripts need AUTHENTICATE again, as another user too', async () => {
+      const { talk, greeting } = await SieveTalk.open(j.t.port('managesieve'));
+      try {
+        assert.ok(greeting.includes('"UNAUTHENTICATE"'));
+        assert.match((await talk.send('UNAUTHENTICATE')).at(-1)!, /^NO "Not authenticated"/);
+        await talk.startTls();
+        assert.match((await talk.send(`AUTHENTICATE "PLAIN" "${plain(alice, password)}"`)).at(-1)!, /^OK/);
+        assert.match((await talk.send(`PUTSCRIPT "alices" "keep;"`)).at(-1)!, /^OK/);
+        assert.match((await talk.send('UNAUTHENTICATE "x"')).at(-1)!, /^NO "UNAUTHENTICATE takes no arguments"/);
+        assert.match((await talk.send('UNAUTHENTICATE')).at(-1)!, /^OK "Unauthenticate completed"/);
+        assert.match((await talk.send('LISTSCRIPTS')).at(-1)!, /^NO "LISTSCRIPTS needs AUTHENTICATE first"/);
+        const capabilities = await talk.send('CAPABILITY');
+        assert.ok(capabilities.includes('"SASL" "PLAIN"'), 'PLAIN offered again');
+        assert.ok(!capabilities.some((l) => l.startsWith('"OWNER"')));
+        assert.match(
+          (await talk.send(`AUTHENTICATE "PLAIN" "${plain('bob@test.example', password)}"`)).at(-1)!,
+          /^OK "Authenticated"/,
+        );
+        assert.ok((await talk.send('CAPABILITY')).includes('"OWNER" "bob@test.example"'));
+        const bobs = await talk.send('LISTSCRIPTS');
+        assert.ok(!bobs.some((l) => l.includes('alices')), "bob does not see alice's script");
+        assert.match((await talk.send('DELETESCRIPT "alices"')).at(-1)!, /^NO \(NONEXISTENT\)/);
+      } finally {
+        talk.close();
+      }
+    });
+
     it('counts failed logins with the limiter IMAP uses', async () => {
       const { talk } = await SieveTalk.open(j.t.port('managesieve'));
       try {

@@ -1,7 +1,8 @@
 // One ManageSieve connection (RFC 5804): the capability greeting, STARTTLS, AUTHENTICATE PLAIN (the
 // same sign-in and limiter as IMAP and POP3, and after TLS only unless [imap] plaintext_login), then
 // the user's scripts (sieve/sieve-scripts.ts): LISTSCRIPTS, GETSCRIPT, PUTSCRIPT, CHECKSCRIPT,
-// SETACTIVE, DELETESCRIPT, RENAMESCRIPT, HAVESPACE; NOOP, CAPABILITY, LOGOUT.
+// SETACTIVE, DELETESCRIPT, RENAMESCRIPT, HAVESPACE; NOOP, CAPABILITY, LOGOUT, and UNAUTHENTICATE
+// (RFC 5804 2.14.1: back to the state after the greeting, on the same connection and TLS).
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Kysely } from 'kysely';
@@ -171,6 +172,8 @@ export class ManageSieveSession {
         return this.startTls();
       case 'AUTHENTICATE':
         return this.authenticate(args);
+      case 'UNAUTHENTICATE':
+        return this.unauthenticate(args);
     }
     const principal = this.principal;
     if (this.state !== 'authenticated' || !principal) {
@@ -261,6 +264,7 @@ export class ManageSieveSession {
       `"SASL" "${this.state === 'unauthenticated' && this.loginAllowed() ? 'PLAIN' : ''}"`,
       `"SIEVE" "${sieveExtensions.join(' ')}"`,
       ...(this.secure ? [] : ['"STARTTLS"']),
+      '"UNAUTHENTICATE"',
       `"MAXREDIRECTS" "${defaultSieveLimits.maxRedirects}"`,
       ...(this.principal ? [`"OWNER" ${encodeString(this.principal.address)}`] : []),
       `"VERSION" "1.0"`,
@@ -300,6 +304,18 @@ export class ManageSieveSession {
     }
     if (initial.kind !== 'string') return this.no('The initial response is a string');
     await this.saslPlain(initial.value);
+  }
+
+  /** RFC 5804 2.14.1: the session forgets its user and may AUTHENTICATE again (as anyone). */
+  private unauthenticate(args: Word[]) {
+    if (args.length) return this.no('UNAUTHENTICATE takes no arguments');
+    if (this.state !== 'authenticated' || !this.principal) return this.no('Not authenticated');
+    this.signIn?.stop();
+    this.signIn = undefined;
+    this.log.info({ user: this.principal.address }, 'managesieve: unauthenticated');
+    this.principal = undefined;
+    this.state = 'unauthenticated';
+    this.ok('Unauthenticate completed');
   }
 
   private async saslPlain(response: string) {
