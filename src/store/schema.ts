@@ -526,6 +526,22 @@ export interface WebSessionTable {
   user_agent: string;
 }
 
+/** A room's or equipment's settings (migration 32); a resource without a row books by the defaults. */
+export interface ResourceSettingsTable {
+  principal_id: number;
+  tenant_id: number;
+  /** How many people a room seats; null when not said (equipment has none). */
+  capacity: number | null;
+  auto_accept: number;
+  allow_conflicts: number;
+  window_days: number;
+  max_duration_minutes: number;
+  allow_recurring: number;
+  /** Null: everyone in the tenant may book; else a JSON array of addresses and groups. */
+  bookers: string | null;
+  updated_at: number;
+}
+
 export interface Database {
   holdfast_schema: SchemaVersionTable;
   forests: ForestTable;
@@ -569,4 +585,5 @@ export interface Database {
   vacation_replies: VacationReplyTable;
   jmap_uploads: JmapUploadTable;
   web_sessions: WebSessionTable;
+  resource_settings: ResourceSettingsTable;
 }

@@ -11,8 +11,10 @@
 //   DELETE /admin/shared/{address}
 //   PUT    /admin/shared/{address}/grants/{user}   {fullAccess, sendAs}
 //   DELETE /admin/shared/{address}/grants/{user}
-//   GET    /admin/resources                     rooms and equipment
+//   GET    /admin/resources                     rooms and equipment, each with capacity and booking policy
 //   POST   /admin/resources                     {address, kind: room|equipment, name?} → 201
+//   PATCH  /admin/resources/{address}           {capacity?, autoAccept?, allowConflicts?, windowDays?,
+//                                                maxDurationMinutes?, allowRecurring?, bookInPolicy?, bookers?}
 //   DELETE /admin/resources/{address}
 //   GET    /admin/aliases[?tenant=]                {value: [{alias, target, tenant}]}
 //   POST   /admin/aliases                       {alias, target} → 201
@@ -21,7 +23,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DirectoryAdmin, type ListedUser } from '../directory/directory-admin.ts';
 import { parseAddress } from '../directory/names.ts';
 import type { TenantDirectory } from '../directory/tenant-directory.ts';
-import type { PrincipalKind } from '../store/schema.ts';
+import {
+  parseBookers,
+  parseBookInPolicy,
+  parseCapacity,
+  parseMaxDuration,
+  parseWindowDays,
+  parseYesNo,
+  ResourceSettingError,
+  resourceSettings,
+  setResourceSettings,
+  type ResourceSettingsChange,
+} from '../directory/resource-settings.ts';
+import type { Kysely } from 'kysely';
+import type { Database, PrincipalKind } from '../store/schema.ts';
 import { adminRoute, asField, FieldError, Fields, paging } from './admin-api.ts';
 import { quotaOf, shownUser } from './admin-directory-routes.ts';
 import type { WebContext } from './web-context.ts';
@@ -32,12 +47,51 @@ type MailboxKind = Exclude<PrincipalKind, 'user'>;
 const collections: {
   path: string;
   kinds: MailboxKind[];
-  extra(scope: TenantDirectory, principal: ListedUser): Promise<Record<string, unknown>>;
+  extra(scope: TenantDirectory, principal: ListedUser, db: Kysely<Database>): Promise<Record<string, unknown>>;
 }[] = [
   { path: 'groups', kinds: ['group'], extra: async (scope, p) => ({ members: await scope.membersOf(p.address) }) },
   { path: 'shared', kinds: ['shared'], extra: async (scope, p) => ({ grants: await scope.listGrants(p.address) }) },
-  { path: 'resources', kinds: ['room', 'equipment'], extra: async (_scope, p) => ({ kind: p.kind }) },
+  {
+    path: 'resources',
+    kinds: ['room', 'equipment'],
+    extra: async (_scope, p, db) => ({ kind: p.kind, ...(await resourceSettings(db, p.id)) }),
+  },
 ];
+
+/** The settings fields of a resource request, each read (and refused naming it) before anything changes. */
+const settingsFields = [
+  'capacity',
+  'autoAccept',
+  'allowConflicts',
+  'windowDays',
+  'maxDurationMinutes',
+  'allowRecurring',
+  'bookInPolicy',
+  'bookers',
+];
+
+function settingsChange(body: Record<string, unknown>): ResourceSettingsChange {
+  const change: ResourceSettingsChange = {};
+  const has = (name: string) => body[name] !== undefined;
+  try {
+    if (has('capacity')) change.capacity = parseCapacity(body.capacity);
+    if (has('autoAccept')) change.autoAccept = parseYesNo('autoAccept', body.autoAccept);
+    if (has('allowConflicts')) change.allowConflicts = parseYesNo('allowConflicts', body.allowConflicts);
+    if (has('windowDays')) change.windowDays = parseWindowDays(body.windowDays);
+    if (has('maxDurationMinutes')) change.maxDurationMinutes = parseMaxDuration(body.maxDurationMinutes);
+    if (has('allowRecurring')) change.allowRecurring = parseYesNo('allowRecurring', body.allowRecurring);
+    if (has('bookInPolicy')) change.bookInPolicy = parseBookInPolicy(body.bookInPolicy);
+    if (has('bookers')) change.bookers = parseBookers(body.bookers);
+  } catch (error) {
+    throw asFieldError(error);
+  }
+  return change;
+}
+
+/** A refused setting as the admin API says it: `invalid-field` naming the field. */
+function asFieldError(error: unknown): unknown {
+  return error instanceof ResourceSettingError ? new FieldError(error.setting, error.problem) : error;
+}
 
 const addressIn = (request: FastifyRequest, name: 'address' | 'member' | 'user' | 'alias') =>
   asField(name, () => parseAddress((request.params as Record<string, string>)[name]!).address);
@@ -62,7 +116,7 @@ export function registerAdminMailboxRoutes(app: FastifyInstance, holdfast: WebCo
         for (const p of found.users) {
           const scope = await directory.scopeOfAddress(p.address);
           const { role: _, disabled: __, ...shown } = shownUser(p);
-          value.push({ ...shown, ...(await extra(scope, p)) });
+          value.push({ ...shown, ...(await extra(scope, p, holdfast.store.db)) });
         }
         return { total: found.total, ...page, value };
       }),
@@ -88,7 +142,7 @@ export function registerAdminMailboxRoutes(app: FastifyInstance, holdfast: WebCo
         const added = await directory.addMailbox(kind, input);
         reply.code(201);
         const { role: _, disabled: __, ...shown } = shownUser(added);
-        return { ...shown, ...(await extra(await directory.scopeOfAddress(added.address), added)) };
+        return { ...shown, ...(await extra(await directory.scopeOfAddress(added.address), added, holdfast.store.db)) };
       }),
     );
 
@@ -99,6 +153,29 @@ export function registerAdminMailboxRoutes(app: FastifyInstance, holdfast: WebCo
       })),
     );
   }
+
+  app.patch(
+    '/admin/resources/:address',
+    adminRoute(holdfast, async (admin, request) => {
+      const address = addressIn(request, 'address');
+      const body = new Fields(request.body, settingsFields);
+      const change = settingsChange((request.body ?? {}) as Record<string, unknown>);
+      if (!settingsFields.some((f) => body.has(f)))
+        throw new FieldError('body', `give at least one of ${settingsFields.join(', ')}`);
+      const directory = directoryOf(admin);
+      const scope = await directory.scopeOfAddress(address);
+      const resource = await scope.getPrincipal(address, ['room', 'equipment']);
+      const settings = await setResourceSettings(holdfast.store.db, resource, change, holdfast.now()).catch((e) => {
+        throw asFieldError(e);
+      });
+      const {
+        role: _,
+        disabled: __,
+        ...shown
+      } = shownUser({ ...resource, tenant: (await directory.tenants()).find((t) => t.id === resource.tenantId)!.name });
+      return { ...shown, kind: resource.kind, ...settings };
+    }),
+  );
 
   app.get(
     '/admin/aliases',

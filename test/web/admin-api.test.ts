@@ -429,6 +429,94 @@ for (const backend of backendNames) {
       assert.equal((await as(boss).delete('/admin/shared/support@acme.example')).status, 200);
     });
 
+    it("sets a room's capacity and booking policy within the tenant; bad settings are 400 naming the field", async () => {
+      assert.equal(
+        (await as(boss).post('/admin/resources', { address: 'atrium@acme.example', kind: 'room', name: 'Atrium' }))
+          .status,
+        201,
+      );
+      assert.equal(
+        (await as(boss).post('/admin/resources', { address: 'van@acme.example', kind: 'equipment' })).status,
+        201,
+      );
+      const listed = async () =>
+        Object.fromEntries(
+          (await as(boss).get('/admin/resources')).json.value.map((r: { address: string }) => [r.address, r]),
+        );
+      // A resource never set books by the defaults: what every resource did before settings existed.
+      const before = (await listed())['atrium@acme.example'];
+      assert.deepEqual(
+        {
+          capacity: before.capacity,
+          autoAccept: before.autoAccept,
+          allowConflicts: before.allowConflicts,
+          windowDays: before.windowDays,
+          maxDurationMinutes: before.maxDurationMinutes,
+          allowRecurring: before.allowRecurring,
+          bookInPolicy: before.bookInPolicy,
+          bookers: before.bookers,
+        },
+        {
+          capacity: null,
+          autoAccept: true,
+          allowConflicts: false,
+          windowDays: 180,
+          maxDurationMinutes: 1440,
+          allowRecurring: true,
+          bookInPolicy: 'everyone',
+          bookers: [],
+        },
+      );
+
+      const set = await as(boss).patch('/admin/resources/atrium@acme.example', {
+        capacity: 12,
+        autoAccept: false,
+        windowDays: 30,
+        maxDurationMinutes: 240,
+        bookers: ['ann@acme.example'],
+      });
+      assert.equal(set.status, 200, JSON.stringify(set.json));
+      assert.equal(set.json.capacity, 12);
+      assert.equal(set.json.bookInPolicy, 'list', 'giving bookers makes the policy a list');
+      assert.deepEqual(set.json.bookers, ['ann@acme.example']);
+      const after = (await listed())['atrium@acme.example'];
+      assert.equal(after.capacity, 12);
+      assert.equal(after.autoAccept, false);
+      assert.equal(after.windowDays, 30);
+      assert.equal(after.maxDurationMinutes, 240);
+
+      // Bad input names the field and changes nothing.
+      for (const [body, field, message] of [
+        [{ capacity: 'lots' }, 'capacity', /capacity: "lots" is not allowed: a whole number from 1 to 100,000/],
+        [{ capacity: 0, windowDays: 10 }, 'capacity', /from 1/],
+        [{ windowDays: 5000 }, 'windowDays', /windowDays: 5000 is not allowed: a whole number from 1 to 1,080/],
+        [{ maxDurationMinutes: 'forever' }, 'maxDurationMinutes', /"forever" is not allowed: a duration/],
+        [{ autoAccept: 'maybe' }, 'autoAccept', /yes or no/],
+        [{ bookInPolicy: 'friends' }, 'bookInPolicy', /everyone or list/],
+        [{ bookers: ['gus@globex.example'] }, 'bookers', /"gus@globex.example" is not an address of a user or group/],
+        [{ bookers: ['not an address'] }, 'bookers', /"not an address" is not an address/],
+        [{ bookInPolicy: 'list', bookers: [] }, 'bookers', /at least one address or group/],
+        [{ colour: 'red' }, 'colour', /not a field of this request/],
+      ] as const) {
+        const refused = await as(boss).patch('/admin/resources/atrium@acme.example', body);
+        assert.equal(refused.status, 400, JSON.stringify(body));
+        assert.equal(refused.json.error.field, field, JSON.stringify(refused.json));
+        assert.match(refused.json.error.message, message);
+      }
+      const van = await as(boss).patch('/admin/resources/van@acme.example', { capacity: 3 });
+      assert.equal(van.status, 400);
+      assert.match(van.json.error.message, /only rooms have a capacity/);
+      assert.deepEqual((await listed())['atrium@acme.example'], after, 'nothing changed');
+
+      // Another tenant's administrator finds no such room; everyone again clears the list.
+      assert.equal((await as(chief).patch('/admin/resources/atrium@acme.example', { capacity: 2 })).status, 404);
+      assert.equal((await as(boss).patch('/admin/resources/ann@acme.example', { capacity: 2 })).status, 404);
+      const open = await as(globalAdmin).patch('/admin/resources/atrium@acme.example', { bookInPolicy: 'everyone' });
+      assert.deepEqual([open.json.bookInPolicy, open.json.bookers, open.json.tenant], ['everyone', [], 'acme']);
+      await as(boss).delete('/admin/resources/atrium@acme.example');
+      await as(boss).delete('/admin/resources/van@acme.example');
+    });
+
     it("adds and removes aliases in the tenant, never to another tenant's user", async () => {
       const added = await as(boss).post('/admin/aliases', { alias: 'Sales@acme.example', target: 'ann@acme.example' });
       assert.equal(added.status, 201);

@@ -32,6 +32,7 @@ import * as sieveScripts from './0028-sieve-scripts.ts';
 import * as quarantine from './0030-quarantine.ts';
 import * as contacts from './0029-contacts.ts';
 import * as tenantSettings from './0031-tenant-settings.ts';
+import * as resourceSettings from './0032-resource-settings.ts';
 
 export interface Migration {
   version: number;
@@ -71,6 +72,7 @@ export const migrations: Migration[] = [
   { version: 30, name: 'quarantine', up: quarantine.up },
   { version: 29, name: 'contacts', up: contacts.up },
   { version: 31, name: 'tenant-settings', up: tenantSettings.up },
+  { version: 32, name: 'resource-settings', up: resourceSettings.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
 ].sort((a, b) => a.version - b.version);
