@@ -14,7 +14,14 @@ import { createHash } from 'node:crypto';
 import { holdMessage } from '../../src/filtering/quarantine.ts';
 import { adminPassword, type TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
-import { password, signIn as signInToMail, skipWithoutChromium, startWebApp, type WebApp } from './web-app-harness.ts';
+import {
+  expectNoSeriousAxeViolations,
+  password,
+  signIn as signInToMail,
+  skipWithoutChromium,
+  startWebApp,
+  type WebApp,
+} from './web-app-harness.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const timeout = 30_000;
@@ -342,5 +349,47 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
 
     await page.getByRole('link', { name: 'Continuity' }).click();
     await page.getByText('No continuity upstream is configured').waitFor({ timeout });
+  });
+
+  it('has pages without serious accessibility violations (axe-core), each with what it loaded', async () => {
+    const { page } = await app.newPage();
+    await page.goto(`${base}/admin/`);
+    await page.getByLabel('Email address').waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin center sign-in');
+    await page.getByLabel('Email address').fill('admin@test.example');
+    await page.getByLabel('Password').fill(adminPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await row(page, 'ann@acme.example').waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin users');
+    await page.getByRole('button', { name: 'Manage ann@acme.example' }).click();
+    await page.getByRole('button', { name: 'Reset password' }).waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin users, managing a user');
+    for (const title of ['Aliases', 'Groups', 'Shared mailboxes', 'Rooms and equipment', 'Quarantine', 'Continuity']) {
+      const loaded = page.waitForResponse((r) => r.request().resourceType() === 'fetch', { timeout });
+      await page.getByRole('link', { name: title, exact: true }).click();
+      await page.getByRole('heading', { name: title, level: 1 }).waitFor({ timeout });
+      await loaded;
+      await page.waitForTimeout(200);
+      await expectNoSeriousAxeViolations(page, `admin ${title}`);
+    }
+    await page.getByRole('link', { name: 'Domains' }).click();
+    await row(page, 'acme.example').first().waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin domains');
+    await page.getByRole('button', { name: 'DNS records of acme.example' }).click();
+    await page.getByText('10 mail.test.example.', { exact: true }).waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, "admin domains, a domain's DNS records");
+    await page.getByRole('link', { name: 'Queue' }).click();
+    await page.getByLabel('State').selectOption('failed');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await row(page, 'zed@faraway.example').waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin queue');
+    await page.getByRole('link', { name: 'Message trace' }).click();
+    await page.getByLabel('Recipient').fill('zed@faraway.example');
+    await page.getByRole('button', { name: 'Trace' }).click();
+    await page.getByRole('article').filter({ hasText: 'to faraway' }).waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin message trace');
+    await page.getByRole('link', { name: 'Service health' }).click();
+    await page.getByText('Slow folder lists').first().waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin service health');
   });
 });

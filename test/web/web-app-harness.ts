@@ -2,8 +2,10 @@
 // Chromium driven by playwright-core (no browser download), users, signing in, finding rows and
 // folders, and reading a folder back over IMAP with imapflow.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { AxeResults } from 'axe-core';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { imapflowClient } from '../helpers/imapflow.ts';
@@ -111,4 +113,28 @@ export async function statusShows(page: Page, text: string, timeout = 30_000): P
   } catch (error) {
     throw new Error(`the status line never said "${text}"; it says "${await status.textContent()}"`, { cause: error });
   }
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core (WCAG 2.x A and AA rules and best practices) on the page as it is now and fails listing
+ * each serious or critical violation: rule, element and what to do. axe is evaluated through the
+ * DevTools protocol, which the page's Content-Security-Policy does not apply to, so the app is checked
+ * as it is served. The message's sandboxed frame (no scripts) is not entered: it holds the sender's HTML.
+ */
+export async function expectNoSeriousAxeViolations(page: Page, label: string): Promise<void> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(`${axeSource};window.axe = axe;`);
+  const results = (await page.evaluate(() =>
+    (window as unknown as { axe: { run(context: Document, options: object): Promise<unknown> } }).axe.run(document, {
+      iframes: false,
+      resultTypes: ['violations'],
+    }),
+  )) as AxeResults;
+  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (!serious.length) return;
+  const lines = serious.flatMap((v) =>
+    v.nodes.map((node) => `- ${v.id} (${v.impact}) at ${node.target.join(' ')}: ${v.help}`),
+  );
+  throw new Error(`${label}: ${lines.length} serious or critical accessibility violations\n${lines.join('\n')}`);
 }

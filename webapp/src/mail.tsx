@@ -472,16 +472,14 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
           ))}
         </ul>
       </nav>
-      <section
-        class="list"
-        aria-label={
-          list.search
+      <main class="list" aria-labelledby="list-title">
+        <h1 id="list-title" class="visually-hidden">
+          {list.search
             ? `Search results for ${list.search}`
             : current
               ? `Messages in ${mailboxLabel(current)}`
-              : 'Messages'
-        }
-      >
+              : 'Messages'}
+        </h1>
         {list.search && (
           <p class="list-title">
             Results for “{list.search}” in all folders{' '}
@@ -545,7 +543,7 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
             {list.loading ? 'Loading…' : list.ids.length === 0 ? (list.search ? 'Nothing found' : 'No messages') : ''}
           </li>
         </ul>
-      </section>
+      </main>
       <section class="reader" aria-label="Message">
         {composing && drafts && sent ? (
           <Compose
