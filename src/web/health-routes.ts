@@ -7,7 +7,11 @@ import { version } from '../version.ts';
 import { authenticateAdmin, loginRequest } from './admin-auth.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, holdfast: WebContext) {
-  app.get('/', async () => ({ service: 'holdfast', version, hostname: holdfast.config.hostname }));
+  // A browser (it asks for HTML) is sent to the web app; anything else gets the service's description.
+  app.get('/', async (request, reply) => {
+    if (/\btext\/html\b/.test(request.headers.accept ?? '')) return reply.redirect('/mail/', 302);
+    return { service: 'holdfast', version, hostname: holdfast.config.hostname };
+  });
   app.get('/health/live', async () => ({ status: 'ok' }));
 
   // Anyone (a load balancer) learns ready or not and which components were checked; the store's

@@ -111,6 +111,16 @@ describe('the web app in Chromium', { skip: skipWithoutChromium }, () => {
     assert.match(allowed.headers.get('content-security-policy')!, /img-src 'self' data: https: http:;/);
   });
 
+  it('sends a browser opening / to the app, and gives other clients the JSON description', async () => {
+    await page.goto(`${base}/`);
+    assert.equal(new URL(page.url()).pathname, '/mail/');
+    await page.getByLabel('Email address').waitFor();
+    const described = await fetch(`${base}/`, { headers: { Accept: 'application/json' } });
+    assert.equal(described.status, 200);
+    assert.equal(((await described.json()) as { service: string }).service, 'holdfast');
+    assert.equal((await fetch(`${base}/`, { redirect: 'manual', headers: { Accept: 'text/html' } })).status, 302);
+  });
+
   it('refuses a wrong password and signs in with the right one, setting an HttpOnly SameSite=Strict cookie', async () => {
     await page.goto(`${base}/mail/`);
     await page.getByLabel('Email address').fill('alice@test.example');
