@@ -352,11 +352,21 @@ export class Scheduler {
   ): Promise<DeliveryResult | undefined> {
     const target = await this.localPrincipal(attendee, organizer.tenantId);
     if (!target) return (await this.unknownLocalAddress(attendee)) ? { status: '3.7' } : undefined;
-    if (target.kind === 'room' || target.kind === 'equipment') {
-      const decision = await decideBooking(this.deps.db, target, object, this.deps.now());
-      const answer: PartStat = decision.accept ? 'ACCEPTED' : 'DECLINED';
+    // A resource that does not auto-accept takes a request within its policy as a person does: its
+    // delegates answer it in the resource's calendar.
+    const decision =
+      target.kind === 'room' || target.kind === 'equipment'
+        ? await decideBooking(this.deps.db, target, organizer.address, object, this.deps.now())
+        : undefined;
+    if (decision?.outcome === 'wait')
+      this.deps.log.info(
+        { resource: target.address, uid: object.uid },
+        'calendar: resource request waits for a delegate',
+      );
+    if (decision && decision.outcome !== 'wait') {
+      const answer: PartStat = decision.outcome === 'accept' ? 'ACCEPTED' : 'DECLINED';
       const existing = await findObjectByUid(this.deps.db, target.id, object.uid);
-      if (decision.accept) await this.store(target, withPartStat(data, attendee, 'ACCEPTED'), object.uid);
+      if (answer === 'ACCEPTED') await this.store(target, withPartStat(data, attendee, 'ACCEPTED'), object.uid);
       else if (existing) await deleteObject(this.deps.db, existing.calendar, existing.row.uri, {});
       // The organizer's calendar has the answer already; the mail tells them why, as Exchange does.
       await this.mail(
