@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds the web app (docs/webmail.md) from webapp/src/ into dist/webapp/, which the HTTP
-// listeners serve at /mail/: one JavaScript and one CSS bundle under assets/, named by a hash of
-// their content (served with a year's caching), and index.html naming them (revalidated at every
-// load). esbuild bundles and minifies; Preact's JSX runtime. Nothing is fetched at run time, and no
+// listeners serve at /mail/: an entry JavaScript file and one CSS bundle under assets/, named by a
+// hash of their content (served with a year's caching), and index.html naming them (revalidated at
+// every load). Code splitting (ESM): what a dynamic import() loads — the calendar and ical.js —
+// and what the two entries share are chunks of their own under assets/, fetched when needed. esbuild bundles and minifies; Preact's JSX runtime. Nothing is fetched at run time, and no
 // inline script is written (the pages' Content-Security-Policy allows only these files).
 // `npm run build` (and so `npm install`, `npm start`, `npm test`) runs it from the top of the checkout.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,9 @@ const result = await build({
   entryPoints: { main: entry, admin: adminEntry },
   outdir: join(out, 'assets'),
   entryNames: '[name]-[hash]',
+  chunkNames: 'chunk-[hash]',
   assetNames: '[name]-[hash]',
+  splitting: true,
   bundle: true,
   minify: true,
   format: 'esm',

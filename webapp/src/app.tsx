@@ -1,5 +1,9 @@
-// The app: the sign-in form, then the mail view (mail.tsx) or the settings (settings.tsx).
+// The app: the sign-in form, then the mail view (mail.tsx), the calendar (calendar/, a chunk loaded
+// when first opened) or the settings (settings.tsx). Mail and Calendar are switched from the bar at
+// the top; which one is open is in the address's fragment (#mail, #calendar/week/2026-12-07).
+import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import type { CalendarRoute, CalendarView as CalendarViewType } from './calendar/calendar-view.tsx';
 import { AdminLink } from './admin/admin-link.tsx';
 import { currentSession, type Me, signIn } from './jmap.ts';
 import { MailView } from './mail.tsx';
@@ -9,6 +13,15 @@ export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [error, setError] = useState('');
   const [view, setView] = useState<'mail' | 'settings'>('mail');
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const changed = () => {
+      setHash(location.hash);
+      setView('mail');
+    };
+    window.addEventListener('hashchange', changed);
+    return () => window.removeEventListener('hashchange', changed);
+  }, []);
   useEffect(() => {
     currentSession()
       .then((found) => setMe(found ?? null))
@@ -23,13 +36,69 @@ export function App() {
     setView('mail');
     setMe(null);
   };
-  return view === 'settings' ? (
-    <SettingsView me={me} onBack={() => setView('mail')} onSignedOut={signedOut} />
-  ) : (
-    <>
-      <MailView me={me} onSignedOut={signedOut} onSettings={() => setView('settings')} />
-      <AdminLink me={me} />
-    </>
+  const section = hash.startsWith('#calendar') ? 'calendar' : 'mail';
+  return (
+    <div class="shell">
+      <nav class="app-switch" aria-label="Apps">
+        <a href="#mail" aria-current={section === 'mail' && view === 'mail' ? 'page' : undefined}>
+          Mail
+        </a>
+        <a href="#calendar" aria-current={section === 'calendar' && view === 'mail' ? 'page' : undefined}>
+          Calendar
+        </a>
+      </nav>
+      <div class="shell-body">
+        {view === 'settings' ? (
+          <SettingsView me={me} onBack={() => setView('mail')} onSignedOut={signedOut} />
+        ) : section === 'calendar' ? (
+          <LazyCalendar me={me} hash={hash} onSignedOut={signedOut} />
+        ) : (
+          <>
+            <MailView me={me} onSignedOut={signedOut} onSettings={() => setView('settings')} />
+            <AdminLink me={me} />
+          </>
+        )}
+      </div>
+    </div>
+  );
+}
+
+type CalendarModule = {
+  CalendarView: typeof CalendarViewType;
+  routeOf(hash: string, zone: string): CalendarRoute;
+  hashOf(route: CalendarRoute): string;
+  chosenZone(): string;
+};
+let calendarModule: Promise<CalendarModule> | undefined;
+
+/** The calendar, its code fetched the first time it is opened. */
+function LazyCalendar(props: { me: Me; hash: string; onSignedOut(): void }) {
+  const [loaded, setLoaded] = useState<CalendarModule | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    calendarModule ??= import('./calendar/calendar-view.tsx');
+    calendarModule.then(setLoaded, (e: Error) => {
+      calendarModule = undefined;
+      setError(`The calendar could not be loaded: ${e.message}`);
+    });
+  }, []);
+  if (error)
+    return (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    );
+  if (!loaded) return <p class="loading">Loading the calendar…</p>;
+  const View = loaded.CalendarView as ComponentType<Parameters<typeof CalendarViewType>[0]>;
+  return (
+    <View
+      me={props.me}
+      route={loaded.routeOf(props.hash, loaded.chosenZone())}
+      onNavigate={(route) => {
+        location.hash = loaded.hashOf(route);
+      }}
+      onSignedOut={props.onSignedOut}
+    />
   );
 }
 

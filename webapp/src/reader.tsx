@@ -2,6 +2,7 @@
 // body — HTML sanitised in a sandboxed frame, message-frame.tsx) and the other messages of its
 // conversation (Thread/get), any of which opens in its place.
 import { useEffect, useState } from 'preact/hooks';
+import { calendarPartOf, InvitationBar } from './calendar/invitation-bar.tsx';
 import { formatSize } from './compose.tsx';
 import { type BodyPart, type EmailFull, type EmailSummary, formatAddress, type Jmap, type Mailbox } from './jmap.ts';
 import { MessageFrame } from './message-frame.tsx';
@@ -111,6 +112,7 @@ export function Reader(props: {
       .map((p) => [p.cid!.replace(/^<|>$/g, ''), jmap.downloadHref(p.blobId!, p.name, p.type)] as const),
   );
   const files = filesOf(email);
+  const invitation = calendarPartOf(email);
   const flagged = !!summary.keywords.$flagged;
   const seen = !!summary.keywords.$seen;
   const isDraft = !!email.keywords.$draft && !!props.draftsId && !!email.mailboxIds[props.draftsId];
@@ -189,6 +191,7 @@ export function Reader(props: {
           </button>
         </div>
       </header>
+      {invitation && <InvitationBar key={invitation.blobId} jmap={jmap} part={invitation} />}
       {thread.length > 1 && (
         <nav class="thread" aria-label="Conversation">
           <p class="thread-title">{thread.length} messages in this conversation</p>
