@@ -10,9 +10,6 @@ import { checkScript } from '../sieve/sieve-scripts.ts';
 import { action, readFileOrStdin, withDirectory } from './context.ts';
 import { print } from './output.ts';
 
-/** The largest organisation script, as for a user's. */
-const maxRulesBytes = 256 * 1024;
-
 export function registerRulesCommands(program: Command) {
   const rules = program
     .command('rules')
@@ -21,12 +18,14 @@ export function registerRulesCommands(program: Command) {
   action<[string, string]>(
     rules.command('put <tenant> <file>').description("set the tenant's rules from a Sieve file (- for standard input)"),
     (name, file, options) =>
-      withDirectory(async ({ directory, store }) => {
+      withDirectory(async ({ config, directory, store }) => {
         const tenant = await directory.getTenant(name);
         const content = await readFileOrStdin(file);
-        if (Buffer.byteLength(content) > maxRulesBytes)
-          throw invalid('sieve-too-large', `the script is larger than ${maxRulesBytes / 1024} KiB`);
-        const error = checkScript(content);
+        // The organisation's script is bounded as a user's is ([sieve] in the configuration).
+        const { maxScriptBytes } = config.sieve.compile;
+        if (Buffer.byteLength(content) > maxScriptBytes)
+          throw invalid('sieve-too-large', `the script is larger than ${maxScriptBytes / 1024} KiB`);
+        const error = checkScript(content, config.sieve.compile);
         if (error) throw invalid('bad-sieve', `the script is not valid: ${error}`);
         await setTenantRules(store.db, tenant.id, content, Date.now());
         print(

@@ -3,6 +3,7 @@
 // docs/rules.md says what a script can do.
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
+import { loadConfig } from '../config/load.ts';
 import { invalid } from '../errors.ts';
 import {
   activateScript,
@@ -71,7 +72,7 @@ export function registerSieveCommands(program: Command) {
       .option('--activate', 'make it the active script'),
     (address, scriptName, file, options) =>
       user(address, async (db, id, owner) => {
-        await putScript(db, id, scriptName, await readFileOrStdin(file), Date.now());
+        await putScript(db, id, scriptName, await readFileOrStdin(file), Date.now(), loadConfig().sieve.compile);
         if (options.activate) await activateScript(db, id, scriptName, Date.now());
         print(options, { user: owner, name: scriptName, active: Boolean(options.activate) }, () =>
           options.activate
@@ -118,7 +119,7 @@ export function registerSieveCommands(program: Command) {
   action<[string]>(
     sieve.command('check <file>').description('check a script without storing it ("-": standard input)'),
     async (file, options) => {
-      const problem = checkScript(await readFileOrStdin(file));
+      const problem = checkScript(await readFileOrStdin(file), loadConfig().sieve.compile);
       if (problem) throw invalid('bad-sieve-script', `the script has an error: ${problem}`);
       print(options, { ok: true }, () => 'the script is valid');
     },

@@ -11,6 +11,7 @@ import {
   authSettings,
   clusterSettings,
   filteringSettings,
+  sieveSettings,
   defaultHostname,
   defaultPorts,
   environmentKeys,
@@ -132,6 +133,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     health: healthSettings(values.health, hostname),
     cluster: clusterSettings(values.cluster),
     filtering: filteringSettings(values.filtering),
+    sieve: sieveSettings(values.sieve),
     backup: {
       everyMs: values.backup?.schedule === 'off' ? undefined : values.backup?.schedule,
       keep: values.backup?.keep ?? 7,

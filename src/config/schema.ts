@@ -3,6 +3,7 @@
 import { hostname as machineHostname } from 'node:os';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { parseSize } from './size.ts';
 import {
   dnsServers,
   domainName,
@@ -83,6 +84,28 @@ const wholeNumber = (allowed: string) =>
     const value =
       typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
     return Number.isInteger(value) && value >= 0 ? value : undefined;
+  });
+
+/** A whole number from `min` to `max`, named in the error. */
+const integerFrom = (min: number, max: number) =>
+  setting(`a whole number from ${min.toLocaleString('en')} to ${max.toLocaleString('en')}`, (raw) => {
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+  });
+
+/** A size from `min` to `max` bytes. */
+const sizeFrom = (min: number, max: number, shown: string) =>
+  setting(`a size from ${shown}`, (raw) => {
+    const bytes = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseSize(raw) : undefined;
+    return typeof bytes === 'number' && bytes >= min && bytes <= max ? bytes : undefined;
+  });
+
+/** A duration from `min` to `max` milliseconds. */
+const durationFrom = (min: number, max: number, shown: string) =>
+  setting(`a duration from ${shown}`, (raw) => {
+    const value = typeof raw === 'string' ? parseDuration(raw) : undefined;
+    return value !== undefined && value >= min && value <= max ? value : undefined;
   });
 
 const relayUrl = setting('an "smtp://[user:password@]host[:port]" or "smtps://…" URL', (raw) => {
@@ -347,6 +370,23 @@ export const fileSchema = z.strictObject({
       tenant: z.record(z.string(), z.strictObject({ quarantine_score: spamScore.optional() })).optional(),
     })
     .optional(),
+  // The bounds of Sieve scripts (src/sieve/, docs/rules.md "Limits").
+  sieve: z
+    .strictObject({
+      max_script_size: sizeFrom(1024, 1024 * 1024, '1KiB to 1MiB').optional(),
+      max_tokens: integerFrom(100, 1_000_000).optional(),
+      max_commands: integerFrom(10, 100_000).optional(),
+      max_nesting: integerFrom(4, 64).optional(),
+      max_list_length: integerFrom(16, 65_536).optional(),
+      max_work: durationFrom(1, 10_000, '1ms to 10s').optional(),
+      max_run_time: durationFrom(10, 10_000, '10ms to 10s').optional(),
+      max_redirects: integerFrom(0, 64).optional(),
+      max_actions: integerFrom(1, 1024).optional(),
+      max_variables: integerFrom(8, 4096).optional(),
+      max_variable_length: integerFrom(64, 1024 * 1024).optional(),
+      max_include_depth: integerFrom(1, 32).optional(),
+    })
+    .optional(),
   log: z
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).optional(),
@@ -471,6 +511,46 @@ export interface Config {
   cluster: ClusterSettings;
   backup: BackupSettings;
   filtering: FilteringSettings;
+  sieve: SieveSettings;
+}
+
+/**
+ * [sieve]: the bounds of Sieve scripts, as sieve/ takes them: `compile` is its CompileLimits (size and
+ * shape of a script, checked when it is saved and when it runs), `run` its SieveLimits (one message's run).
+ */
+export interface SieveSettings {
+  compile: { maxScriptBytes: number; maxTokens: number; maxNodes: number; maxNesting: number; maxListLength: number };
+  run: {
+    /** Estimated microseconds of comparing (sieve/match.ts matchCost). */
+    maxSteps: number;
+    maxMillis: number;
+    maxRedirects: number;
+    maxActions: number;
+    maxVariables: number;
+    maxVariableLength: number;
+    maxIncludeDepth: number;
+  };
+}
+
+export function sieveSettings(section: FileConfig['sieve']): SieveSettings {
+  return {
+    compile: {
+      maxScriptBytes: section?.max_script_size ?? 256 * 1024,
+      maxTokens: section?.max_tokens ?? 50_000,
+      maxNodes: section?.max_commands ?? 10_000,
+      maxNesting: section?.max_nesting ?? 24,
+      maxListLength: section?.max_list_length ?? 1024,
+    },
+    run: {
+      maxSteps: (section?.max_work ?? 50) * 1000,
+      maxMillis: section?.max_run_time ?? 100,
+      maxRedirects: section?.max_redirects ?? 4,
+      maxActions: section?.max_actions ?? 32,
+      maxVariables: section?.max_variables ?? 256,
+      maxVariableLength: section?.max_variable_length ?? 4096,
+      maxIncludeDepth: section?.max_include_depth ?? 8,
+    },
+  };
 }
 
 /**

@@ -51,7 +51,8 @@ export interface SieveDeliveryDeps {
   blobs: BlobStore;
   directory: Directory;
   committer: IntakeCommitter;
-  config: Pick<Config, 'hostname' | 'continuity'>;
+  /** `sieve` ([sieve] in the configuration) bounds the scripts; without it, sieve/'s defaults. */
+  config: Pick<Config, 'hostname' | 'continuity'> & Partial<Pick<Config, 'sieve'>>;
   limits?: SieveLimits;
   log?: Logger;
   now(): number;
@@ -186,7 +187,7 @@ export class SieveDelivery {
       now: this.deps.now(),
       folders,
       scripts: scriptsByName,
-      limits: this.deps.limits ?? defaultSieveLimits,
+      limits: this.deps.limits ?? this.deps.config.sieve?.run ?? defaultSieveLimits,
     };
     // The organisation's rules run first, on the message as it came; what they change the user's
     // script sees. Rules that reject, file, forward or discard the message decide alone.
@@ -292,7 +293,7 @@ export class SieveDelivery {
     let compiled = this.compiled.get(key);
     if (!compiled) {
       try {
-        compiled = compileScript(script.content);
+        compiled = compileScript(script.content, this.deps.config.sieve?.compile);
       } catch (error) {
         if (!(error instanceof SieveError)) throw error;
         compiled = error;

@@ -14,6 +14,7 @@ export async function startManageSieve(holdfast: Holdfast): Promise<RunningServi
     directory: holdfast.directory,
     logins: holdfast.logins,
     plaintextLogin: config.imap.plaintextLogin,
+    sieve: config.sieve,
     log: logger.child({ component: 'managesieve' }),
     sessions: new Set(),
   };

@@ -4,7 +4,7 @@
 import type { Generated, Kysely, Selectable } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
 import type { Database } from '../store/schema.ts';
-import { compileScript } from './compile.ts';
+import { type CompileLimits, compileScript, defaultCompileLimits } from './compile.ts';
 import { SieveError } from './sieve-error.ts';
 
 export interface SieveScriptTable {
@@ -58,9 +58,9 @@ export function checkScriptName(name: string) {
 }
 
 /** Compiles the script and says why it cannot be kept, if it cannot (line and reason). */
-export function checkScript(content: string): string | undefined {
+export function checkScript(content: string, limits: CompileLimits = defaultCompileLimits): string | undefined {
   try {
-    compileScript(content);
+    compileScript(content, limits);
     return undefined;
   } catch (error) {
     if (error instanceof SieveError) return error.message;
@@ -96,9 +96,10 @@ export async function putScript(
   name: string,
   content: string,
   now: number,
+  limits: CompileLimits = defaultCompileLimits,
 ): Promise<void> {
   checkScriptName(name);
-  const problem = checkScript(content);
+  const problem = checkScript(content, limits);
   if (problem) throw invalid('bad-sieve-script', `script "${name}" has an error: ${problem}`);
   await db.transaction().execute(async (trx) => {
     const existing = await trx

@@ -12,8 +12,8 @@ import type { LoginLimiter, LoginOutcome } from '../../directory/login-limiter.t
 import { SessionCheck } from '../../directory/session-check.ts';
 import { HoldfastError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { defaultCompileLimits, sieveExtensions } from '../../sieve/compile.ts';
-import { defaultSieveLimits } from '../../sieve/interpreter.ts';
+import { type CompileLimits, defaultCompileLimits, sieveExtensions } from '../../sieve/compile.ts';
+import { defaultSieveLimits, type SieveLimits } from '../../sieve/interpreter.ts';
 import {
   activateScript,
   checkScript,
@@ -36,11 +36,12 @@ export interface ManageSieveContext {
   directory: Directory;
   logins: LoginLimiter;
   plaintextLogin: boolean;
+  /** The bounds of scripts ([sieve] in the configuration); without them, sieve/'s defaults. */
+  sieve?: { compile: CompileLimits; run: SieveLimits };
   log: Logger;
   sessions: Set<ManageSieveSession>;
 }
 
-const limits = { maxLine: 8 * 1024, maxLiteral: defaultCompileLimits.maxScriptBytes + 1024 };
 const idleTimeoutMs = 30 * 60_000;
 
 type State = 'unauthenticated' | 'authenticated' | 'closed';
@@ -58,6 +59,9 @@ export class ManageSieveSession {
   private awaitingSasl = false;
   private running = false;
   private signIn?: SessionCheck;
+  private readonly compileLimits: CompileLimits;
+  /** A command line and a literal (a script with room for its command) at most. */
+  private readonly lineLimits: { maxLine: number; maxLiteral: number };
   readonly log: Logger;
 
   constructor(
@@ -73,6 +77,8 @@ export class ManageSieveSession {
       closed: () => this.state === 'closed',
     });
     this.log = context.log.child({ client: socket.remoteAddress });
+    this.compileLimits = context.sieve?.compile ?? defaultCompileLimits;
+    this.lineLimits = { maxLine: 8 * 1024, maxLiteral: this.compileLimits.maxScriptBytes + 1024 };
   }
 
   start() {
@@ -99,7 +105,7 @@ export class ManageSieveSession {
   private onData(chunk: Buffer) {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
     while (this.buffer.length >= this.need) {
-      const parsed: Parsed = parseCommand(this.buffer, limits);
+      const parsed: Parsed = parseCommand(this.buffer, this.lineLimits);
       if (parsed.kind === 'incomplete') {
         this.need = parsed.need;
         return;
@@ -209,13 +215,13 @@ export class ManageSieveSession {
       case 'PUTSCRIPT': {
         const [name, content] = strings(2) ?? [];
         if (name === undefined || content === undefined) return;
-        await putScript(db, principal.id, name, content, now());
+        await putScript(db, principal.id, name, content, now(), this.compileLimits);
         return this.ok('Putscript completed');
       }
       case 'CHECKSCRIPT': {
         const [content] = strings(1) ?? [];
         if (content === undefined) return;
-        const problem = checkScript(content);
+        const problem = checkScript(content, this.compileLimits);
         return problem ? this.no(problem) : this.ok('Checkscript completed');
       }
       case 'SETACTIVE': {
@@ -241,8 +247,8 @@ export class ManageSieveSession {
         if (name?.kind !== 'string' || size?.kind !== 'number')
           return this.no('HAVESPACE takes a script name and a size');
         checkScriptName(name.value);
-        if (size.value > defaultCompileLimits.maxScriptBytes)
-          return this.no(`A script is at most ${defaultCompileLimits.maxScriptBytes} octets`, 'QUOTA/MAXSIZE');
+        if (size.value > this.compileLimits.maxScriptBytes)
+          return this.no(`A script is at most ${this.compileLimits.maxScriptBytes} octets`, 'QUOTA/MAXSIZE');
         const scripts = await listScripts(db, principal.id);
         if (scripts.length >= maxScriptsPerUser && !scripts.some((s) => s.name === name.value))
           return this.no(`A user keeps at most ${maxScriptsPerUser} scripts`, 'QUOTA/MAXSCRIPTS');
@@ -265,7 +271,7 @@ export class ManageSieveSession {
       `"SIEVE" "${sieveExtensions.join(' ')}"`,
       ...(this.secure ? [] : ['"STARTTLS"']),
       '"UNAUTHENTICATE"',
-      `"MAXREDIRECTS" "${defaultSieveLimits.maxRedirects}"`,
+      `"MAXREDIRECTS" "${(this.context.sieve?.run ?? defaultSieveLimits).maxRedirects}"`,
       ...(this.principal ? [`"OWNER" ${encodeString(this.principal.address)}`] : []),
       `"VERSION" "1.0"`,
     ];
