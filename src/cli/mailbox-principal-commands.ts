@@ -1,6 +1,22 @@
-// holdfast resource add|list (rooms, equipment) and holdfast shared add|list (shared mailboxes):
-// mailboxes nobody signs in to directly.
+// holdfast resource add|list|set|show (rooms, equipment, their capacity and booking policy:
+// directory/resource-settings.ts) and holdfast shared add|list (shared mailboxes): mailboxes nobody
+// signs in to directly.
 import { Option, type Command } from 'commander';
+import {
+  durationText,
+  parseBookers,
+  parseBookInPolicy,
+  parseCapacity,
+  parseMaxDuration,
+  parseWindowDays,
+  parseYesNo,
+  ResourceSettingError,
+  type ResourceSettings,
+  type ResourceSettingsChange,
+  resourceSettings,
+  setResourceSettings,
+} from '../directory/resource-settings.ts';
+import { invalid } from '../errors.ts';
 import type { Grant } from '../directory/tenant-directory.ts';
 import type { PrincipalKind } from '../store/schema.ts';
 import { action, tenantFor, withDirectory } from './context.ts';
@@ -31,6 +47,102 @@ export function registerResourceCommands(program: Command) {
         );
       }),
   );
+
+  action<[string]>(
+    resource.command('show <address>').description("show a room's or equipment's capacity and booking policy"),
+    (address, options) =>
+      withDirectory(async ({ directory, store }) => {
+        const scope = await tenantFor(directory, { address });
+        const found = await scope.getPrincipal(address, ['room', 'equipment']);
+        const settings = await resourceSettings(store.db, found.id);
+        print(options, { address: found.address, kind: found.kind, name: found.displayName, ...settings }, () =>
+          describeResource(found, settings),
+        );
+      }),
+  );
+
+  action<[string]>(
+    resource
+      .command('set <address>')
+      .description("change a room's capacity or a resource's booking policy")
+      .option('--capacity <n>', 'people the room seats (rooms only; "none" to unset)')
+      .option('--auto-accept <yes|no>', 'answer at once; "no": requests wait for a delegate with write access')
+      .option('--allow-conflicts <yes|no>', 'accept meetings that overlap existing bookings')
+      .option('--window-days <n>', 'how many days ahead it may be booked')
+      .option('--max-duration <duration>', 'the longest a meeting may last, such as 90m, 4h or 1d')
+      .option('--recurring <yes|no>', 'accept recurring meetings')
+      .option('--book-in-policy <everyone|list>', 'who may book: everyone in the organisation, or --bookers only')
+      .option('--bookers <addresses>', 'comma-separated addresses and groups that may book'),
+    (address, options) =>
+      withDirectory(async ({ directory, store }) => {
+        const change = settingsChange(options);
+        if (Object.keys(change).length === 0)
+          throw invalid('nothing-to-set', 'say what to change, e.g. --capacity 12 or --auto-accept no');
+        const scope = await tenantFor(directory, { address });
+        const found = await scope.getPrincipal(address, ['room', 'equipment']);
+        const settings = await setResourceSettings(store.db, found, change, Date.now()).catch((e) => {
+          throw optionError(e);
+        });
+        print(options, { address: found.address, kind: found.kind, name: found.displayName, ...settings }, () =>
+          describeResource(found, settings),
+        );
+      }),
+  );
+}
+
+/** Each setting's option, as refusals name it. */
+const settingOptions: Record<keyof ResourceSettings, string> = {
+  capacity: '--capacity',
+  autoAccept: '--auto-accept',
+  allowConflicts: '--allow-conflicts',
+  windowDays: '--window-days',
+  maxDurationMinutes: '--max-duration',
+  allowRecurring: '--recurring',
+  bookInPolicy: '--book-in-policy',
+  bookers: '--bookers',
+};
+
+/** The change the options ask for; a refused value names its option, the value and what is allowed. */
+function settingsChange(options: Record<string, unknown>): ResourceSettingsChange {
+  const change: ResourceSettingsChange = {};
+  try {
+    if (options.capacity !== undefined) change.capacity = parseCapacity(options.capacity);
+    if (options.autoAccept !== undefined) change.autoAccept = parseYesNo('autoAccept', options.autoAccept);
+    if (options.allowConflicts !== undefined)
+      change.allowConflicts = parseYesNo('allowConflicts', options.allowConflicts);
+    if (options.windowDays !== undefined) change.windowDays = parseWindowDays(options.windowDays);
+    if (options.maxDuration !== undefined) change.maxDurationMinutes = parseMaxDuration(options.maxDuration);
+    if (options.recurring !== undefined) change.allowRecurring = parseYesNo('allowRecurring', options.recurring);
+    if (options.bookInPolicy !== undefined) change.bookInPolicy = parseBookInPolicy(options.bookInPolicy);
+    if (options.bookers !== undefined) change.bookers = parseBookers(options.bookers);
+  } catch (error) {
+    throw optionError(error);
+  }
+  return change;
+}
+
+function optionError(error: unknown): unknown {
+  return error instanceof ResourceSettingError
+    ? invalid(error.code, `${settingOptions[error.setting]}: ${error.problem}`)
+    : error;
+}
+
+const yesNo = (value: boolean) => (value ? 'yes' : 'no');
+
+function describeResource(
+  resource: { address: string; kind: string; displayName: string | null },
+  s: ResourceSettings,
+): string {
+  return [
+    `${resource.kind} ${resource.address}${resource.displayName ? ` (${resource.displayName})` : ''}`,
+    ...(resource.kind === 'room' ? [`capacity: ${s.capacity ?? 'not set'}`] : []),
+    `auto-accept: ${yesNo(s.autoAccept)}${s.autoAccept ? '' : ' (requests wait for a delegate with write access to its calendar)'}`,
+    `allow conflicts: ${yesNo(s.allowConflicts)}`,
+    `booking window: ${s.windowDays} days`,
+    `maximum duration: ${durationText(s.maxDurationMinutes)}`,
+    `recurring meetings: ${yesNo(s.allowRecurring)}`,
+    `who may book: ${s.bookInPolicy === 'everyone' ? 'everyone in the organisation' : s.bookers.join(', ')}`,
+  ].join('\n');
 }
 
 export function registerSharedMailboxCommands(program: Command) {
