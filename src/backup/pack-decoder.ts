@@ -1,11 +1,15 @@
-// Reads, decompresses and checks the contents of pack files in a worker thread, for a restore and
+// Reads, decompresses and checks the contents of pack files in worker threads, for a restore and
 // a verify: the main thread is left only the writing of what arrives. Decompressing and hashing a
 // backup's contents (1.1 GB at 100,000 messages) cost as much CPU as writing them into the store;
-// done here they run on the other core at the same time.
+// done here they run on the other cores at the same time. One worker could not keep up with the
+// main thread's writing (the main thread waited on it for about 60 % of a restore's contents), so
+// the packs' spans are shared out among up to one worker per core.
 //
-// The worker reads each pack's blocks in order in spans of up to 8 MB, decompresses each block once, checks every wanted content's SHA-256, and hands the block over
-// (its memory transferred, not copied) with where each content is in it. What it hands over and
-// the main thread has not taken is bounded in bytes: the worker waits for the main thread.
+// Each worker reads its spans (up to 8 MB of a pack's consecutive blocks) in order, decompresses
+// each block once, checks every wanted content's SHA-256, and hands the block over (its memory
+// transferred, not copied) with where each content is in it. What a worker hands over and the main
+// thread has not taken is bounded in bytes: the worker waits for the main thread.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { blockChunkBytes, type PackEntry } from './content-packs.ts';
 
@@ -19,8 +23,10 @@ interface PlannedBlock {
 /** A content read: its bytes (checked against its hash), or why it could not be. */
 export type DecodedContent = { hash: string; data: Buffer } | { hash: string; error: Error };
 
-/** Decompressed bytes handed over and not yet taken, at most (a larger block still goes alone). */
+/** Decompressed bytes handed over and not yet taken, at most, in all (a larger block still goes alone). */
 const bytesInFlight = 32 * 1024 * 1024;
+/** Workers at most: more than two or three saturate the disk and the main thread's writing. */
+const maxWorkers = 4;
 /** Spans read at once from a pack. */
 const spanBytes = 8 * 1024 * 1024;
 
@@ -120,8 +126,17 @@ type WorkerMessage =
   | { done: true }
   | { fatal: string };
 
-/** The plan for the worker: packs in name order, their blocks by offset, each with its wanted contents. */
-function plan(entries: Iterable<PackEntry>): { name: string; blocks: PlannedBlock[] }[] {
+/** A run of one pack's consecutive blocks, read at once; what one worker is given, several of. */
+interface PlannedSpan {
+  name: string;
+  blocks: PlannedBlock[];
+}
+
+/**
+ * The spans to read: packs in name order, their blocks by offset (each with its wanted contents),
+ * cut into runs of at most `spanBytes` (a larger block is a span alone), as the worker reads them.
+ */
+function plan(entries: Iterable<PackEntry>): PlannedSpan[] {
   const byPack = new Map<string, Map<number, PlannedBlock>>();
   for (const entry of entries) {
     let blocks = byPack.get(entry.pack);
@@ -130,9 +145,24 @@ function plan(entries: Iterable<PackEntry>): { name: string; blocks: PlannedBloc
     if (!block) blocks.set(entry.offset, (block = { offset: entry.offset, length: entry.length, contents: [] }));
     block.contents.push([entry.hash, entry.start, entry.size]);
   }
-  return [...byPack]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, blocks]) => ({ name, blocks: [...blocks.values()].sort((a, b) => a.offset - b.offset) }));
+  const spans: PlannedSpan[] = [];
+  for (const [name, blocks] of [...byPack].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    let span: PlannedSpan | undefined;
+    for (const block of [...blocks.values()].sort((a, b) => a.offset - b.offset)) {
+      const first = span?.blocks[0];
+      if (!span || !first || block.offset + block.length - first.offset > spanBytes)
+        spans.push((span = { name, blocks: [] }));
+      span.blocks.push(block);
+    }
+  }
+  return spans;
+}
+
+/** The spans shared out among `workers` workers in turn, so each reads about as much, in order. */
+function shareOut(spans: PlannedSpan[], workers: number): PlannedSpan[][] {
+  const shares = Array.from({ length: workers }, (): PlannedSpan[] => []);
+  spans.forEach((span, i) => shares[i % workers]!.push(span));
+  return shares;
 }
 
 const damaged = (message: string, code = 'backup-pack-damaged') =>
@@ -147,43 +177,59 @@ export async function* decodePackContents(
   packsDir: string,
   entries: Iterable<PackEntry>,
 ): AsyncIterable<DecodedContent> {
-  const worker = new Worker(workerSource, {
-    eval: true,
-    workerData: { packsDir, packs: plan(entries), bytesInFlight, spanBytes, chunkSize: blockChunkBytes },
-  });
-  const inbox: WorkerMessage[] = [];
+  const spans = plan(entries);
+  const count = Math.max(1, Math.min(maxWorkers, availableParallelism(), spans.length));
+  const inbox: { message: WorkerMessage; from: Worker }[] = [];
   let notify: (() => void) | undefined;
   let exitError: Error | undefined;
-  let exited = false;
+  let running = count;
+  const finished = new Set<Worker>();
   const wakeUp = () => {
     const n = notify;
     notify = undefined;
     n?.();
   };
-  worker.on('message', (message: WorkerMessage) => {
-    inbox.push(message);
-    wakeUp();
-  });
-  worker.on('error', (error) => {
-    exitError = error;
-    wakeUp();
-  });
-  worker.on('exit', () => {
-    exited = true;
-    wakeUp();
+  const workers = shareOut(spans, count).map((share) => {
+    const worker = new Worker(workerSource, {
+      eval: true,
+      workerData: {
+        packsDir,
+        packs: share,
+        bytesInFlight: Math.ceil(bytesInFlight / count),
+        spanBytes,
+        chunkSize: blockChunkBytes,
+      },
+    });
+    worker.on('message', (message: WorkerMessage) => {
+      if ('done' in message) finished.add(worker);
+      inbox.push({ message, from: worker });
+      wakeUp();
+    });
+    worker.on('error', (error) => {
+      exitError ??= error;
+      wakeUp();
+    });
+    worker.on('exit', () => {
+      if (!finished.has(worker)) exitError ??= new Error('a pack reading worker stopped before it was done');
+      wakeUp();
+    });
+    return worker;
   });
   try {
-    for (;;) {
-      const message = inbox.shift();
-      if (!message) {
+    while (running > 0) {
+      const next = inbox.shift();
+      if (!next) {
         if (exitError) throw exitError;
-        if (exited) throw new Error('the pack reading worker stopped before it was done');
         await new Promise<void>((resolve) => {
           notify = resolve;
         });
         continue;
       }
-      if ('done' in message) return;
+      const { message, from } = next;
+      if ('done' in message) {
+        running--;
+        continue;
+      }
       if ('fatal' in message) throw new Error(`the pack reading worker failed: ${message.fatal}`);
       if ('failed' in message) {
         for (const hash of message.failed) yield { hash, error: damaged(message.reason, message.code) };
@@ -192,9 +238,9 @@ export async function* decodePackContents(
       const block = Buffer.from(message.memory, message.at, message.length);
       for (const [hash, start, size, problem] of message.contents)
         yield problem ? { hash, error: damaged(problem) } : { hash, data: block.subarray(start, start + size) };
-      worker.postMessage(block.length);
+      from.postMessage(block.length);
     }
   } finally {
-    await worker.terminate();
+    await Promise.all(workers.map((worker) => worker.terminate()));
   }
 }

@@ -178,21 +178,20 @@ async function loadWithin(
           source.tables.map((t) => t.name),
         )
       : undefined;
+  // The rows and the contents are loaded at the same time: the contents arrive from the pack
+  // reading workers, and while the main thread waits for them it loads rows. Neither refers to the
+  // other until the load is complete (a message's content is looked up by its hash only when read).
   const counts: Record<string, number> = {};
-  for (const table of source.tables) {
-    counts[table.name] = handle.sqlite
-      ? await loadSqliteTable(handle.sqlite, table, source.rows(table), options)
-      : await loadTable(trx, table, source.rows(table), options);
-    options.onProgress?.({ table: table.name, rows: counts[table.name] });
-  }
-
-  const contents = await loadContents(
-    trx,
-    source,
-    options,
-    files,
-    filesWritten,
-    remakeIndexes ? handle.sqlite : undefined,
+  const [, contents] = await bothOrNeither(
+    async (stop) => {
+      for (const table of source.tables) {
+        counts[table.name] = handle.sqlite
+          ? await loadSqliteTable(handle.sqlite, table, source.rows(table), options, stop)
+          : await loadTable(trx, table, source.rows(table), options, stop);
+        options.onProgress?.({ table: table.name, rows: counts[table.name] });
+      }
+    },
+    (stop) => loadContents(trx, source, options, files, filesWritten, remakeIndexes ? handle.sqlite : undefined, stop),
   );
   remakeIndexes?.();
   if (options.replace) await dropUnreferencedContents(trx);
@@ -238,6 +237,7 @@ async function loadSqliteTable(
   table: TableInfo,
   rows: AsyncIterable<unknown[]>,
   options: LoadOptions,
+  stop: AbortSignal,
 ): Promise<number> {
   const insert = connection.prepare(
     `insert into ${quoteIdentifier(table.name)} (${table.columns.map(quoteIdentifier).join(', ')}) values (${table.columns.map(() => '?').join(', ')})`,
@@ -248,7 +248,10 @@ async function loadSqliteTable(
       values.map((value) => (value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value)),
     );
     count++;
-    if (count % 5_000 === 0) await yieldToEventLoop();
+    if (count % 5_000 === 0) {
+      await yieldToEventLoop();
+      stop.throwIfAborted();
+    }
     if (count % 50_000 === 0) options.onProgress?.({ table: table.name, rows: count });
   }
   return count;
@@ -260,6 +263,7 @@ async function loadTable(
   table: TableInfo,
   rows: AsyncIterable<unknown[]>,
   options: LoadOptions,
+  stop: AbortSignal,
 ): Promise<number> {
   const perInsert = Math.max(1, Math.min(rowsPerInsert, Math.floor(30_000 / table.columns.length)));
   let batch: Record<string, unknown>[] = [];
@@ -272,6 +276,7 @@ async function loadTable(
     batch = [];
     batchBytes = 0;
     await yieldToEventLoop();
+    stop.throwIfAborted();
   };
   for await (const values of rows) {
     const record: Record<string, unknown> = {};
@@ -296,7 +301,8 @@ async function loadContents(
   files: FileBlobStore | undefined,
   filesWritten: string[],
   /** A new SQLite database being built: small contents go straight in with plain inserts. */
-  building?: NonNullable<DatabaseHandle['sqlite']>,
+  building: NonNullable<DatabaseHandle['sqlite']> | undefined,
+  stop: AbortSignal,
 ): Promise<{ contents: number; contentsKept: number; contentBytes: number }> {
   // Larger contents: files beside SQLite, chunks inside PostgreSQL (written in this transaction).
   const large = files ?? new DatabaseBlobStore(trx, () => options.now);
@@ -325,6 +331,7 @@ async function loadContents(
     : (ahead ?? wholeContents(source.readContents!()));
   try {
     for await (const { hash, read: readAhead, checked } of entries) {
+      stop.throwIfAborted();
       if (options.replace && ((await inline.has(hash)) || (await files?.has(hash)))) {
         contentsKept++;
         contents++;
@@ -410,6 +417,26 @@ function contentError(source: LoadSource, hash: string, error: unknown): string 
   if (code?.startsWith('Z_') || code === 'backup-pack-damaged')
     return `content ${hash} (${source.describeContent(hash)}) is damaged: ${(error as Error).message}`;
   return `content ${hash} (${source.describeContent(hash)}) cannot be read: ${(error as Error).message}`;
+}
+
+/**
+ * Runs both at once; when one fails the other is told to stop (it stops at its next check) and is
+ * waited for, so nothing of either still runs when the caller rolls the load back.
+ */
+async function bothOrNeither<A, B>(
+  a: (stop: AbortSignal) => Promise<A>,
+  b: (stop: AbortSignal) => Promise<B>,
+): Promise<[A, B]> {
+  const stop = new AbortController();
+  const run = <T>(work: (stop: AbortSignal) => Promise<T>) =>
+    work(stop.signal).catch((error: unknown) => {
+      stop.abort(error);
+      throw error;
+    });
+  const [first, second] = await Promise.allSettled([run(a), run(b)]);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  // The error that started it, not the other's "stopped" that followed.
+  throw stop.signal.reason;
 }
 
 /** Contents read ahead of the one being written. */

@@ -146,10 +146,13 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 /** Progress on stderr for a person at a terminal; nothing with --json or when not a terminal. */
 export function progress(json: boolean | undefined) {
   if (json || !process.stderr.isTTY) return undefined;
+  // Rows and contents load at the same time: the line shows where each is.
   let table = '';
+  let contents = '';
   return (p: { table?: string; rows?: number; blobs?: number; step?: string }) => {
     if (p.table) table = `${p.table}: ${p.rows ?? 0} rows`;
-    const text = p.blobs !== undefined ? `contents: ${p.blobs}` : p.step ? `${p.step}…` : table;
+    if (p.blobs !== undefined) contents = `contents: ${p.blobs}`;
+    const text = p.step ? `${p.step}…` : [table, contents].filter(Boolean).join(' · ');
     process.stderr.write(`\r\x1b[K${text}`);
   };
 }
