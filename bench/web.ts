@@ -108,7 +108,7 @@ function scriptsOf(page: Page) {
   return () => Promise.all(seen.splice(0));
 }
 
-async function signIn(page: Page, base: string) {
+async function signIn(page: Page) {
   await page.getByLabel('Email address').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -239,7 +239,7 @@ const figures = await withInstallation(values.database, async (installation) => 
       await page.goto(`${base}/mail/`);
       await page.getByLabel('Email address').waitFor();
       const signInScripts = await scripts();
-      await signIn(page, base);
+      await signIn(page);
       await page.waitForTimeout(1000); // any script the mail view loads after its first rows
       const mailScripts = await scripts();
 
