@@ -206,6 +206,12 @@ export async function applyFilter<T, C>(
   return new Set(items.filter((i) => !parts.some((p) => p.has(i))));
 }
 
+/** What a filter of predicate conditions keeps of objects held in memory, in their order. */
+export async function filterInMemory<T>(filter: Filter<(item: T) => boolean> | undefined, items: T[]): Promise<T[]> {
+  const kept = await applyFilter(filter, items, async (test, all) => new Set(all.filter(test)));
+  return items.filter((item) => kept.has(item));
+}
+
 export interface Comparator {
   property: string;
   isAscending: boolean;

@@ -8,7 +8,7 @@ import { MethodError, invalidArguments } from './jmap-errors.ts';
 import type { JmapMethod } from './jmap-request.ts';
 import { quotaCapability } from './jmap-sending.ts';
 import {
-  applyFilter,
+  filterInMemory,
   getIds,
   getProperties,
   parseFilter,
@@ -144,11 +144,11 @@ const quotaQuery: JmapMethod<JmapCallContext> = {
     const window = queryWindow(args);
     const { quota, state } = await quotaNow(context);
     const all = quota ? [quota] : [];
-    const kept = await applyFilter(filter, all, async (test, items) => new Set(items.filter(test)));
+    const kept = await filterInMemory(filter, all);
     return queryAnswer(
       accountId,
       state,
-      all.filter((q) => kept.has(q)).map((q) => q.id),
+      kept.map((q) => q.id),
       window,
       args,
     );

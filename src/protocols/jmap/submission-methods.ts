@@ -18,7 +18,7 @@ import { SetResults } from './set-outcome.ts';
 import { findIdentity, identityId } from './identity-methods.ts';
 import { changesOfTable, destroyRows, highestModseq, nextModseq } from './object-changes.ts';
 import {
-  applyFilter,
+  filterInMemory,
   getIds,
   getProperties,
   parseFilter,
@@ -259,8 +259,7 @@ const submissionQuery: JmapMethod<JmapCallContext> = {
     const window = queryWindow(args);
     const state = await submissionState(context);
     const rows = await liveRows(context);
-    const kept = await applyFilter(filter, rows, async (test, items) => new Set(items.filter(test)));
-    const sorted = rows.filter((r) => kept.has(r));
+    const sorted = await filterInMemory(filter, rows);
     sorted.sort((a, b) => {
       for (const { property, isAscending } of sort) {
         const order =
