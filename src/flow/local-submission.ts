@@ -18,7 +18,10 @@ import { computeMetadata } from '../mailbox/message-metadata.ts';
 import type { Store } from '../store/store.ts';
 import { dkimSignature } from './dkim-sign.ts';
 import { rfc5322Date } from './intake/intake.ts';
+import { filterMessage, type RewrittenContent } from '../filtering/filter-message.ts';
 import { pausedRefusal } from '../filtering/outbound-spam.ts';
+import type { FilterRefusal } from '../filtering/verdict.ts';
+import type { Logger } from '../logging/logger.ts';
 import { withTenantDisclaimer } from './intake/disclaimer.ts';
 import { MessageTooLarge, spoolMessage } from './intake/spool.ts';
 import type { MailFlow } from './mail-flow.ts';
@@ -30,7 +33,8 @@ export interface LocalSubmissionDeps {
   config: Config;
   store: Store;
   directory: Directory;
-  flow: Pick<MailFlow, 'committer' | 'dkim' | 'senderLimits'>;
+  flow: Pick<MailFlow, 'committer' | 'dkim' | 'senderLimits' | 'filter'>;
+  logger?: Logger;
   now(): number;
 }
 
@@ -58,9 +62,12 @@ export type SubmissionRefusal =
   | { type: 'invalidRecipients'; description: string; invalidRecipients: string[] }
   | { type: 'forbiddenMailFrom'; description: string }
   | { type: 'forbiddenFrom'; description: string }
-  | { type: 'forbiddenToSend'; description: string };
+  | { type: 'forbiddenToSend'; description: string }
+  /** Not sent for now (the spam filter could not scan it, or deferred it): the same may succeed later. */
+  | { type: 'serverUnavailable'; description: string };
 
 export type SubmissionOutcome =
+  /** `queueId`: the queue entry of its copies (0 when the spam filter held every copy in quarantine). */
   | { ok: true; queueId: number; envelope: SubmissionEnvelope; sentAt: number }
   | { ok: false; refusal: SubmissionRefusal };
 
@@ -200,32 +207,80 @@ export async function submitStoredMessage(
   const forClause = envelope.rcptTo.length === 1 ? `\r\n\tfor <${envelope.rcptTo[0]}>` : '';
   prefix = `Received: from [${client.ip}] (${client.via})\r\n\tby ${config.hostname} (Holdfast) with ${client.protocol} id ${id}${forClause};\r\n\t${rfc5322Date(now)}\r\n${prefix}`;
 
-  const recipients = onceEach(routed);
-  const forMailboxes = spooled.inline && recipients.some((r) => r.route === 'local');
-  const queueId = await flow.committer.submit({
-    blobHash: spooled.blob.hash,
-    inlineBlob: spooled.inline,
-    prefix,
-    size: spooled.blob.size + Buffer.byteLength(prefix),
-    sender: envelope.mailFrom,
-    messageId: headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null,
-    subject: headerValue(fields, 'subject')?.slice(0, 500) ?? null,
-    source: 'submission',
-    clientIp: client.ip,
-    authPrincipalId: principal.id,
-    verifiedFrom: author.author,
-    receivedAt: now,
-    recipients: recipients.map(({ recipient, originalRecipient, route, domain, tenantId }) => ({
-      recipient,
-      originalRecipient,
-      route,
-      domain,
-      tenantId,
-    })),
-    metadata: forMailboxes ? metadataOf(spooled.inline!.data) : undefined,
-    receivedDetail: { client: client.ip, auth: principal.address, source: client.via, session: id },
-  });
+  let recipients = onceEach(routed);
+  const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
+  const subject = headerValue(fields, 'subject')?.slice(0, 500) ?? null;
+  // Scanned for spam and malware as SMTP submission is (filtering/filter-message.ts): spam is a
+  // strike against the user, malware and rspamd's reject refuse it, and local copies go where the
+  // verdict puts them.
+  let junk: NewRecipient[] = [];
+  let junkPrefix = prefix;
+  let junkContent: RewrittenContent | undefined;
+  if (flow.filter?.appliesTo('submission')) {
+    const filtered = await filterMessage(
+      flow.filter,
+      { store, routing: directory.routing, log: deps.logger?.child({ component: 'filtering' }) },
+      {
+        prefix,
+        message: { hash: spooled.blob.hash, size: spooled.blob.size, data: spooled.inline?.data },
+        envelope: {
+          clientIp: client.ip,
+          sender: envelope.mailFrom,
+          recipients: recipients.map((r) => r.recipient),
+          user: principal.address,
+          queueId: id,
+        },
+        recipients,
+        submittedBy: { principalId: principal.id, tenantId: principal.tenantId, address: principal.address },
+        subject,
+        messageId,
+        now,
+      },
+    );
+    if (filtered.refusal) return refuse(refusalOf(filtered.refusal));
+    ({ prefix, junkPrefix, inbox: recipients, junk, junkContent } = filtered);
+  }
+
+  const commit = (copies: NewRecipient[], prefix: string, content?: RewrittenContent) => {
+    const blob = content?.blob ?? spooled.blob;
+    const inline = content ? content.inline : spooled.inline;
+    return flow.committer.submit({
+      blobHash: blob.hash,
+      inlineBlob: inline,
+      prefix,
+      size: blob.size + Buffer.byteLength(prefix),
+      sender: envelope.mailFrom,
+      messageId,
+      subject,
+      source: 'submission',
+      clientIp: client.ip,
+      authPrincipalId: principal.id,
+      verifiedFrom: author.author,
+      receivedAt: now,
+      recipients: copies.map(({ recipient, originalRecipient, route, domain, tenantId }) => ({
+        recipient,
+        originalRecipient,
+        route,
+        domain,
+        tenantId,
+      })),
+      metadata: inline && copies.some((r) => r.route === 'local') ? metadataOf(inline.data) : undefined,
+      receivedDetail: { client: client.ip, auth: principal.address, source: client.via, session: id },
+    });
+  };
+  const queueIds = [
+    ...(recipients.length ? [await commit(recipients, prefix)] : []),
+    ...(junk.length ? [await commit(junk, junkPrefix, junkContent)] : []),
+  ];
+  const queueId = queueIds[0] ?? 0;
   return { ok: true, queueId, envelope, sentAt: now };
+}
+
+/** The spam filter's refusal in RFC 8621's terms: refused for good, or for now (451: try again later). */
+function refusalOf(refusal: FilterRefusal): SubmissionRefusal {
+  return refusal.code === 451
+    ? { type: 'serverUnavailable', description: refusal.text }
+    : { type: 'forbiddenToSend', description: refusal.text };
 }
 
 /** A mailbox reached twice (named, and through a group) gets one copy, as intake does. */

@@ -1,11 +1,13 @@
 // The mail flow's shared parts on one node: the queue and the intake committer. The SMTP role feeds
 // the committer; the queue role runs deliveries and is woken as soon as new mail is committed.
 import type { Config } from '../config/schema.ts';
+import { MessageFilter } from '../filtering/message-filter.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Directory } from '../directory/directory.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Store } from '../store/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
+import { createNoticeSender } from './intake/notice-mail.ts';
 import { IntakeCommitter } from './queue/intake-committer.ts';
 import { NewMailSignal } from './queue/new-mail-signal.ts';
 import type { ExpiryClock } from './queue/outcomes.ts';
@@ -21,6 +23,8 @@ export interface MailFlow {
   senderLimits: SenderLimits;
   /** Raised when mail is committed, so that the queue role picks it up at once rather than at its next poll. */
   newMail: NewMailSignal;
+  /** Spam and malware scanning (filtering/), for SMTP intake and JMAP's EmailSubmission alike. */
+  filter?: MessageFilter;
 }
 
 /** `log` receives the per-message lines of mail-log.ts (received, delivered, deferred, bounced). */
@@ -30,6 +34,8 @@ export function createMailFlow(deps: {
   directory: Directory;
   metrics?: Metrics;
   log?: Logger;
+  /** The filter's log lines (`filtering: …`); without it, `log`. */
+  filterLog?: Logger;
   /** When held mail's expiry clock starts (continuity mode); see queue/outcomes.ts. */
   expiryClock?: ExpiryClock;
   now(): number;
@@ -46,11 +52,21 @@ export function createMailFlow(deps: {
     now: deps.now,
   });
   const newMail = new NewMailSignal();
+  const committer = new IntakeCommitter(deps.store.db, deps.store.dialect, () => newMail.raise(), deps.log);
+  const senderLimits = new SenderLimits(deps);
   return {
     queue,
-    committer: new IntakeCommitter(deps.store.db, deps.store.dialect, () => newMail.raise(), deps.log),
+    committer,
     dkim: new DkimKeys(deps.store.db, deps.now),
-    senderLimits: new SenderLimits(deps),
+    senderLimits,
     newMail,
+    filter: new MessageFilter(deps.config.filtering, {
+      db: deps.store.db,
+      tenantName: (id) => senderLimits.tenantName(id),
+      directory: deps.directory,
+      sendNotice: createNoticeSender({ config: deps.config, store: deps.store, committer, now: deps.now }),
+      log: deps.filterLog ?? deps.log,
+      now: deps.now,
+    }),
   };
 }

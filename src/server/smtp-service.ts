@@ -2,8 +2,6 @@
 import { BackPressure } from '../flow/intake/back-pressure.ts';
 import { ConnectionLimits } from '../flow/intake/connection-limits.ts';
 import { Intake } from '../flow/intake/intake.ts';
-import { MessageFilter } from '../filtering/message-filter.ts';
-import { createNoticeSender } from '../flow/intake/notice-mail.ts';
 import { startSmtpListeners } from '../protocols/smtp/smtp-listeners.ts';
 import type { Holdfast, RunningService } from './holdfast.ts';
 
@@ -35,14 +33,7 @@ export async function startSmtp(holdfast: Holdfast): Promise<RunningService> {
     dkim: flow.dkim,
     senderLimits: flow.senderLimits,
     metrics: holdfast.metrics,
-    filter: new MessageFilter(config.filtering, {
-      db: store.db,
-      tenantName: (id) => flow.senderLimits.tenantName(id),
-      directory,
-      sendNotice: createNoticeSender({ config, store, committer: flow.committer, now }),
-      log: holdfast.logger.child({ component: 'filtering' }),
-      now,
-    }),
+    filter: flow.filter,
     log: holdfast.logger.child({ component: 'mail' }),
     now,
   });

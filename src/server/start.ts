@@ -128,6 +128,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
       directory,
       metrics,
       log: logger.child({ component: 'mail' }),
+      filterLog: logger.child({ component: 'filtering' }),
       // Mail held for a continuity upstream does not expire while its event lasts.
       expiryClock:
         config.continuity.upstreams.length > 0

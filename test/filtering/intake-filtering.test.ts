@@ -3,10 +3,12 @@
 // threshold, malware refused by signature, allow and block lists; on SQLite and PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import libmime from 'libmime';
 import { addListEntry } from '../../src/filtering/sender-lists.ts';
 import { activateScript, putScript } from '../../src/sieve/sieve-scripts.ts';
 import { listQuarantine } from '../../src/filtering/quarantine.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
+import { imapflowClient } from '../helpers/imapflow.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import {
   eicarAttachment,
@@ -111,6 +113,57 @@ for (const name of backendNames) {
       assert.match(junk.flags, /\$Junk/);
       assert.match(junk.text, /^X-Spam-Flag: YES\r$/m);
       assert.equal((await t.mailbox('bob@test.example')).filter((m) => m.text.includes('offer')).length, 0);
+    });
+
+    it('writes the subject rspamd gives for "rewrite subject" on the Junk copy only, encoded', async () => {
+      const { db } = t.node.holdfast.store;
+      const tenant = await t.node.holdfast.directory.getTenant('default');
+      const alice = (await t.node.holdfast.directory.resolveAddress('alice@test.example'))!.principal;
+      await addListEntry(
+        db,
+        { tenantId: tenant.id, principalId: alice.id, list: 'allow', sender: 'promo@friendly.example' },
+        Date.now(),
+      );
+      await mxClient(t).sendMail({
+        from: 'promo@friendly.example',
+        to: ['alice@test.example', 'bob@test.example'],
+        subject: 'Grüße aus Köln',
+        text: 'Our prices',
+        headers: { 'X-Holdfast-Test-Action': 'rewrite subject' },
+      });
+      const subjectsOf = (text: string) =>
+        [...text.split('\r\n\r\n')[0]!.matchAll(/^Subject:(.*(?:\r\n[ \t].*)*)/gim)].map((m) =>
+          libmime.decodeWords(m[1]!.replace(/\r\n/g, '').trim()),
+        );
+      const junk = await t.waitFor(
+        async () => (await t.mailbox('bob@test.example', 'Junk')).find((m) => m.text.includes('Our prices')),
+        "bob's copy in Junk",
+      );
+      assert.match(junk.text, /action="rewrite subject"/);
+      assert.deepEqual(subjectsOf(junk.text), ['*** SPAM *** Grüße aus Köln']);
+      // Encoded words (RFC 2047), never raw 8-bit, in lines within 78 characters.
+      const field = /^Subject:.*(?:\r\n[ \t].*)*/m.exec(junk.text)![0];
+      assert.match(field, /=\?UTF-8\?Q\?/);
+      assert.doesNotMatch(field, /[^\x00-\x7f]/);
+      for (const line of field.split('\r\n')) assert.ok(line.length <= 78, line);
+      // The body is unchanged, and the IMAP envelope reads the new subject.
+      assert.match(junk.text, /\r\n\r\nOur prices/);
+      const imap = imapflowClient(t.port('imaps'), 'bob@test.example', password);
+      await imap.connect();
+      try {
+        await imap.mailboxOpen('Junk');
+        const subjects: string[] = [];
+        for await (const m of imap.fetch('1:*', { envelope: true })) subjects.push(m.envelope?.subject ?? '');
+        assert.ok(subjects.includes('*** SPAM *** Grüße aus Köln'), JSON.stringify(subjects));
+      } finally {
+        await imap.logout();
+      }
+      // alice allows the sender: her copy is in her INBOX with the sender's subject.
+      const kept = await t.waitFor(
+        async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Our prices')),
+        "alice's copy in her INBOX",
+      );
+      assert.deepEqual(subjectsOf(kept.text), ['Grüße aus Köln']);
     });
 
     it('keeps spam in Junk for a user whose Sieve rules keep it, and drops scan headers a sender wrote', async () => {

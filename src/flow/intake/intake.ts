@@ -21,11 +21,9 @@ import type { Metrics } from '../../metrics/metrics.ts';
 import type { DkimKeys } from '../dkim-keys.ts';
 import { dkimSignature } from '../dkim-sign.ts';
 import type { Store } from '../../store/store.ts';
-import { readBlob } from '../../store/blobs/blob-store.ts';
-import type { FilteredRecipient, FilterPlan, MessageFilter } from '../../filtering/message-filter.ts';
-import { holdMessage, type HeldMessage } from '../../filtering/quarantine.ts';
+import { filterMessage, type RewrittenContent } from '../../filtering/filter-message.ts';
+import type { MessageFilter } from '../../filtering/message-filter.ts';
 import { pausedRefusal } from '../../filtering/outbound-spam.ts';
-import { junkMarker } from '../../mailbox/junk-marker.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { fitsQuota, sizeNotKnown } from '../../mailbox/quota.ts';
@@ -56,9 +54,15 @@ export type IntakeSource = 'mx' | 'submission';
  * message_drop_headers): Return-Path is what final delivery writes from the envelope (RFC 5321
  * §4.4), so one that came with the message is at best stale and at worst a forged bounce address.
  * X-Holdfast-Scan and X-Spam-Flag are what our own spam filter writes (filtering/verdict.ts): a
- * sender's would pass for a verdict it never gave.
+ * sender's would pass for a verdict it never gave; X-Holdfast-External what the organisation's
+ * banner writes at delivery (external-banner.ts).
  */
-const droppedOnReceipt: ReadonlySet<string> = new Set(['return-path', 'x-holdfast-scan', 'x-spam-flag']);
+const droppedOnReceipt: ReadonlySet<string> = new Set([
+  'return-path',
+  'x-holdfast-scan',
+  'x-spam-flag',
+  'x-holdfast-external',
+]);
 
 export interface SessionInfo {
   id: string;
@@ -350,25 +354,49 @@ export class Intake {
     if (state.info.source === 'submission')
       prefix = (await this.dkimSignature(state, fields, prefix, spooled)) + prefix;
     // Our Received line goes on top, as every hop's does (RFC 5321 4.4).
-    const receivedLine = `${this.receivedHeader(state, now)}\r\n`;
-    prefix = `${receivedLine}${prefix}`;
+    prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
 
     let recipients = oncePerMailbox(
       state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify }))),
     );
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
     const subject = headerValue(fields, 'subject')?.slice(0, 500) ?? null;
-    // The spam and malware scan: after the message is whole, before the 250 (filtering/).
+    // The spam and malware scan: after the message is whole, before the 250 (filtering/), as for JMAP.
     let junk: typeof recipients = [];
+    let junkPrefix = prefix;
+    let junkContent: RewrittenContent | undefined;
     if (this.deps.filter?.appliesTo(state.info.source)) {
-      const plan = await this.scan(this.deps.filter, state, spooled, prefix, recipients);
-      prefix = `${receivedLine}${plan.header}\r\n${prefix.slice(receivedLine.length)}`;
-      ({ inbox: recipients, junk } = await this.placeCopies(this.deps.filter, plan, state, spooled, recipients, {
-        prefix,
-        subject,
-        messageId,
-        now,
-      }));
+      const filtered = await filterMessage(
+        this.deps.filter,
+        { store: this.deps.store, routing: this.routing, log: this.deps.log },
+        {
+          prefix,
+          message: { hash: blob.hash, size: blob.size, data: spooled.inline?.data },
+          envelope: {
+            clientIp: state.info.clientIp,
+            helo: state.info.helo,
+            hostname: state.info.clientHostname,
+            sender: state.sender ?? '',
+            recipients: recipients.map((r) => r.recipient),
+            user: state.principal?.address,
+            queueId: state.info.id,
+          },
+          recipients,
+          submittedBy:
+            state.info.source === 'submission' && state.principal
+              ? {
+                  principalId: state.principal.id,
+                  tenantId: state.principal.tenantId,
+                  address: state.principal.address,
+                }
+              : undefined,
+          subject,
+          messageId,
+          now,
+        },
+      );
+      if (filtered.refusal) throw smtpReply(filtered.refusal.code, filtered.refusal.enhanced, filtered.refusal.text);
+      ({ prefix, junkPrefix, inbox: recipients, junk, junkContent } = filtered);
       if (!recipients.length && !junk.length) {
         state.recipients = [];
         return '2.0.0 Ok: accepted';
@@ -376,12 +404,20 @@ export class Intake {
     }
     const forMailboxes = spooled.inline && [...recipients, ...junk].some((r) => r.route === 'local');
     const metadata = forMailboxes ? metadataOf(spooled.inline!.data) : undefined;
-    const commit = (recipients: typeof junk, prefix: string) =>
+    const commit = (
+      recipients: typeof junk,
+      prefix: string,
+      content: Pick<RewrittenContent, 'blob' | 'inline'> & { metadata?: typeof metadata } = {
+        blob,
+        inline: spooled.inline,
+        metadata,
+      },
+    ) =>
       this.deps.committer.submit({
-        blobHash: blob.hash,
-        inlineBlob: spooled.inline,
+        blobHash: content.blob.hash,
+        inlineBlob: content.inline,
         prefix,
-        size: blob.size + Buffer.byteLength(prefix),
+        size: content.blob.size + Buffer.byteLength(prefix),
         sender: state.sender ?? '',
         messageId,
         subject,
@@ -393,7 +429,7 @@ export class Intake {
         ret: envelope.ret ?? null,
         receivedAt: now,
         recipients,
-        metadata,
+        metadata: content.metadata,
         receivedDetail: {
           client: state.info.clientIp,
           helo: state.info.helo,
@@ -408,130 +444,18 @@ export class Intake {
     const ids = [
       ...(recipients.length ? [await commit(recipients, prefix)] : []),
       ...(junk.length
-        ? [await commit(junk, `${receivedLine}${junkMarker}\r\n${prefix.slice(receivedLine.length)}`)]
+        ? [
+            await commit(
+              junk,
+              junkPrefix,
+              junkContent && { ...junkContent, metadata: junkContent.inline && metadataOf(junkContent.data) },
+            ),
+          ]
         : []),
     ];
     this.deps.metrics?.acceptLatency.observe((performance.now() - dataEnded) / 1000);
     state.recipients = [];
     return `2.0.0 Ok: queued as ${ids.join(', ')}`;
-  }
-
-  /**
-   * Scans the message (Holdfast's header lines and the content, if within max_scan_size) and plans
-   * each local recipient's copy; throws the refusal of the whole message, if the filter refuses it.
-   */
-  /**
-   * Where the filter's plan puts each copy: quarantine (held here, before the 250), Junk (returned,
-   * queued with the junk marker) or the INBOX (returned). Remote copies the plan would hold are marked
-   * like Junk's: only a local mailbox has a quarantine.
-   */
-  private async placeCopies<R extends { recipient: string; route: string }>(
-    filter: MessageFilter,
-    plan: FilterPlan & { principals: Map<string, FilteredRecipient> },
-    state: SessionState,
-    spooled: SpooledMessage,
-    recipients: R[],
-    message: { prefix: string; subject: string | null; messageId: string | null; now: number },
-  ): Promise<{ inbox: R[]; junk: R[] }> {
-    const held: HeldMessage[] = [];
-    const inbox: R[] = [];
-    const junk: R[] = [];
-    for (const r of recipients) {
-      const placed = plan.dispositions.get(r.recipient);
-      const mailbox = r.route === 'local' ? plan.principals.get(r.recipient) : undefined;
-      if (placed?.to === 'quarantine' && mailbox)
-        held.push({
-          tenantId: mailbox.tenantId,
-          principalId: mailbox.principalId,
-          recipient: r.recipient,
-          sender: state.sender ?? '',
-          subject: message.subject,
-          messageId: message.messageId,
-          prefix: message.prefix,
-          reason: placed.reason,
-          detail: placed.detail,
-          score: plan.outcome.spam?.score ?? null,
-          clientIp: state.info.clientIp,
-        });
-      else if (placed && placed.to !== 'inbox') junk.push(r);
-      else inbox.push(r);
-    }
-    if (held.length) {
-      const ids = await holdMessage(
-        this.deps.store,
-        { hash: spooled.blob.hash, size: spooled.blob.size, data: spooled.inline?.data },
-        held,
-        message.now,
-        filter.settings.quarantineRetentionMs,
-      );
-      this.deps.log?.info(
-        {
-          quarantineIds: ids,
-          sender: state.sender ?? '',
-          recipients: held.map((h) => h.recipient),
-          reason: held[0]!.reason,
-          session: state.info.id,
-        },
-        'mail quarantined',
-      );
-    }
-    return { inbox, junk };
-  }
-
-  private async scan(
-    filter: MessageFilter,
-    state: SessionState,
-    spooled: SpooledMessage,
-    prefix: string,
-    recipients: { recipient: string; route: string; tenantId: number | null }[],
-  ): Promise<FilterPlan & { principals: Map<string, FilteredRecipient> }> {
-    const size = spooled.blob.size + Buffer.byteLength(prefix);
-    const content =
-      size > filter.settings.maxScanSize
-        ? undefined
-        : Buffer.concat([
-            Buffer.from(prefix),
-            spooled.inline?.data ?? (await readBlob(this.deps.store.blobs, spooled.blob.hash)),
-          ]);
-    const outcome = await filter.scan(content, {
-      clientIp: state.info.clientIp,
-      helo: state.info.helo,
-      hostname: state.info.clientHostname,
-      sender: state.sender ?? '',
-      recipients: recipients.map((r) => r.recipient),
-      user: state.principal?.address,
-      queueId: state.info.id,
-    });
-    const principals = new Map<string, FilteredRecipient>();
-    for (const r of recipients) {
-      if (r.route !== 'local' || principals.has(r.recipient)) continue;
-      const resolved = await this.routing.resolveAddress(r.recipient).catch(unlessUnavailable);
-      if (resolved && resolved.principal.kind !== 'group')
-        principals.set(r.recipient, {
-          address: r.recipient,
-          principalId: resolved.principal.id,
-          tenantId: resolved.principal.tenantId,
-        });
-    }
-    const plan = await filter.plan(outcome, state.sender ?? '', [...principals.values()]);
-    if (state.info.source === 'submission' && state.principal)
-      await filter.judgeSender(
-        { principalId: state.principal.id, tenantId: state.principal.tenantId, address: state.principal.address },
-        outcome,
-      );
-    if (plan.refusal) {
-      this.deps.log?.info(
-        {
-          session: state.info.id,
-          client: state.info.clientIp,
-          sender: state.sender ?? '',
-          reply: `${plan.refusal.code} ${plan.refusal.enhanced} ${plan.refusal.text}`,
-        },
-        'filtering: message refused',
-      );
-      throw smtpReply(plan.refusal.code, plan.refusal.enhanced, plan.refusal.text);
-    }
-    return { ...plan, principals };
   }
 
   private async verify(state: SessionState, message: SpooledMessage) {
