@@ -25,6 +25,7 @@ import { conflict, forbidden, HoldfastError, notFound } from '../../../errors.ts
 import { multigetBody, syncCollectionBody } from '../collection-reports.ts';
 import { objectHref } from '../dav-resources.ts';
 import { xmlReply, type DavContext, type DavReply, type DavRequest } from '../dav-reply.ts';
+import { deleteCollection } from '../methods/collection-delete.ts';
 import { propertyRequest, type PropertyRequest } from '../methods/propfind.ts';
 import { propstats } from '../properties.ts';
 import { limitProperties } from '../request-limits.ts';
@@ -144,21 +145,17 @@ const handleDelete: CardMethodHandler = async (context, resource, request) => {
     return { status: 204 };
   }
   if (resource.kind === 'address-book') {
-    if (resource.book.kind === 'directory') throw readOnlyRefusal(resource);
-    if (resource.sharedBy) {
-      // Removing a shared address book from one's own home drops the share, not the owner's book.
-      if (!(await dropAddressBookGrant(context.db, resource.book.id, context.viewer.id)))
-        throw forbidden(
-          'need-privileges',
-          `${resource.href} comes with full access to ${resource.sharedBy}'s mailbox; an administrator removes that grant`,
-        );
-      return { status: 204 };
-    }
-    if (resource.right !== 'owner') throw forbidden('need-privileges', `only the owner may delete ${resource.href}`);
-    if (resource.book.uri === defaultAddressBook.uri)
-      throw forbidden('need-privileges', 'the default address book cannot be deleted');
-    await deleteAddressBook(context.db, resource.book.id);
-    return { status: 204 };
+    const { book } = resource;
+    if (book.kind === 'directory') throw readOnlyRefusal(resource);
+    return deleteCollection({
+      href: resource.href,
+      right: resource.right,
+      sharedBy: resource.sharedBy,
+      isDefault: book.uri === defaultAddressBook.uri,
+      defaultStays: 'the default address book cannot be deleted',
+      dropShare: () => dropAddressBookGrant(context.db, book.id, context.viewer.id),
+      remove: () => deleteAddressBook(context.db, book.id),
+    });
   }
   if (resource.kind === 'missing' || resource.kind === 'new-address-book') throw missing(resource);
   throw forbidden('need-privileges', `${resource.href} cannot be deleted`);

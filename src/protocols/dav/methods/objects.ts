@@ -17,6 +17,7 @@ import { principalById, type Principal } from '../../../directory/principal.ts';
 import { forbidden, HoldfastError, invalid, notFound } from '../../../errors.ts';
 import type { DavResource } from '../dav-resources.ts';
 import type { DavContext, DavReply, DavRequest, MethodHandler } from '../dav-reply.ts';
+import { deleteCollection } from './collection-delete.ts';
 
 export const handleGet: MethodHandler = async (context, resource, request): Promise<DavReply> => {
   if (resource.kind === 'inbox-item') {
@@ -152,20 +153,16 @@ export const handleDelete: MethodHandler = async (context, resource, request) =>
     return { status: 204 };
   }
   if (resource.kind === 'calendar') {
-    if (resource.sharedBy) {
-      // Removing a shared calendar from one's own home drops the share, not the owner's calendar.
-      if (!(await dropCalendarGrant(context.db, resource.calendar.id, context.viewer.id)))
-        throw forbidden(
-          'need-privileges',
-          `${resource.href} comes with full access to ${resource.sharedBy}'s mailbox; an administrator removes that grant`,
-        );
-      return { status: 204 };
-    }
-    if (resource.right !== 'owner') throw forbidden('need-privileges', `only the owner may delete ${resource.href}`);
-    if (resource.calendar.uri === defaultCalendar.uri)
-      throw forbidden('need-privileges', 'the default calendar cannot be deleted (meeting invitations arrive in it)');
-    await deleteCalendar(context.db, resource.calendar.id);
-    return { status: 204 };
+    const { calendar } = resource;
+    return deleteCollection({
+      href: resource.href,
+      right: resource.right,
+      sharedBy: resource.sharedBy,
+      isDefault: calendar.uri === defaultCalendar.uri,
+      defaultStays: 'the default calendar cannot be deleted (meeting invitations arrive in it)',
+      dropShare: () => dropCalendarGrant(context.db, calendar.id, context.viewer.id),
+      remove: () => deleteCalendar(context.db, calendar.id),
+    });
   }
   if (resource.kind === 'inbox-item') {
     // The client has dealt with the message (RFC 6638 §4.2).
