@@ -1,5 +1,5 @@
-// holdfast tenant add|list|show|set — organisations, each in one resource forest, and the settings
-// their administrator sets for the whole organisation (directory/tenant-settings.ts).
+// holdfast tenant add|list|show|set — organisations, each in one resource forest (set --forest moves
+// one), and the settings their administrator sets for the whole organisation (directory/tenant-settings.ts).
 import type { Command } from 'commander';
 import { invalid } from '../errors.ts';
 import {
@@ -57,18 +57,19 @@ export function registerTenantCommands(program: Command) {
       .option(
         '--external-forwarding <allow|block>',
         "whether users' rules may forward mail to addresses outside the organisation",
-      ),
+      )
+      .option('--forest <name>', 'move the tenant into this resource forest'),
     (name, options) =>
       withDirectory(async ({ directory, store }) => {
-        const found = await directory.getTenant(name);
-        if (options.externalForwarding === undefined)
-          throw invalid('nothing-to-set', 'say what to change, e.g. --external-forwarding block');
-        const settings = await setTenantSettings(
-          store.db,
-          found.id,
-          { externalForwarding: parseExternalForwarding(String(options.externalForwarding)) },
-          Date.now(),
-        );
+        let found = await directory.getTenant(name);
+        if (options.externalForwarding === undefined && options.forest === undefined)
+          throw invalid('nothing-to-set', 'say what to change, e.g. --external-forwarding block or --forest eu');
+        const externalForwarding =
+          options.externalForwarding === undefined
+            ? undefined
+            : parseExternalForwarding(String(options.externalForwarding));
+        if (options.forest !== undefined) found = await directory.moveTenant(found.name, String(options.forest));
+        const settings = await setTenantSettings(store.db, found.id, { externalForwarding }, Date.now());
         print(options, { ...found, settings }, () => describeSettings(found.name, found.forest, settings));
       }),
   );

@@ -154,6 +154,17 @@ export class Directory {
     return tenant;
   }
 
+  /** Moves a tenant into another resource forest: its mail counts against that forest's limits from now on. */
+  async moveTenant(nameInput: string, forestInput: string): Promise<Tenant> {
+    const tenant = await this.getTenant(nameInput);
+    const forest = await this.getForest(forestInput);
+    if (forest.id !== tenant.forestId) {
+      await this.db.updateTable('tenants').set({ forest_id: forest.id }).where('id', '=', tenant.id).execute();
+      this.routingCache.clear();
+    }
+    return this.getTenant(tenant.name);
+  }
+
   /** The forest a tenant belongs to, with its limits (one query: this is on the SMTP hot path). */
   async forestOfTenant(tenantId: number): Promise<{ id: number; name: string; maxConnections: number }> {
     const row = await lookups.forestOfTenant.first(this.db, { tenantId });

@@ -1,7 +1,7 @@
 // The administrative HTTP API (docs/administration.md, "Admin API"): queue insight (global
 // administrators), users and domains (admin-directory-routes.ts), groups, shared mailboxes, rooms
 // and equipment (admin-mailbox-routes.ts), continuity status (admin-continuity-routes.ts), the queue
-// and message trace (admin-queue-routes.ts), and the admin center's page at /admin/ that uses them.
+// and message trace (admin-queue-routes.ts), tenants and resource forests (admin-tenant-routes.ts), and the admin center's page at /admin/ that uses them.
 // The quarantine and service health have their own files, registered beside this one.
 import type { FastifyInstance } from 'fastify';
 import type { MailFlow } from '../flow/mail-flow.ts';
@@ -13,6 +13,7 @@ import { registerAdminContinuityRoutes } from './admin-continuity-routes.ts';
 import { registerAdminDirectoryRoutes } from './admin-directory-routes.ts';
 import { registerAdminMailboxRoutes } from './admin-mailbox-routes.ts';
 import { registerAdminQueueRoutes } from './admin-queue-routes.ts';
+import { registerAdminTenantRoutes } from './admin-tenant-routes.ts';
 
 /** What the admin API reads besides the web context: the queue. */
 export type AdminApiContext = WebContext & { flow: Pick<MailFlow, 'queue' | 'newMail'> };
@@ -38,5 +39,6 @@ export function registerAdminRoutes(app: FastifyInstance, holdfast: AdminApiCont
   registerAdminMailboxRoutes(app, holdfast);
   registerAdminContinuityRoutes(app, holdfast);
   registerAdminQueueRoutes(app, holdfast);
+  registerAdminTenantRoutes(app, holdfast);
   registerAdminCenterRoutes(app);
 }

@@ -517,6 +517,64 @@ for (const backend of backendNames) {
       await as(boss).delete('/admin/resources/van@acme.example');
     });
 
+    it('lists, creates and moves tenants between resource forests for global administrators only', async () => {
+      await t.node.holdfast.directory.addForest({ name: 'eu', maxConnections: 50 });
+      const tenants = await as(globalAdmin).get('/admin/tenants');
+      assert.equal(tenants.status, 200);
+      const acme = tenants.json.value.find((x: { name: string }) => x.name === 'acme');
+      const acmeUsers = (await as(boss).get('/admin/users')).json.total;
+      assert.ok(acmeUsers >= 2);
+      assert.deepEqual(acme, { name: 'acme', forest: 'default', domains: 1, users: acmeUsers });
+
+      const added = await as(globalAdmin).post('/admin/tenants', { name: 'Initech', forest: 'eu' });
+      assert.equal(added.status, 201, JSON.stringify(added.json));
+      assert.deepEqual(added.json, { name: 'initech', forest: 'eu', domains: 0, users: 0 });
+      assert.equal((await as(globalAdmin).post('/admin/tenants', { name: 'initech' })).status, 409);
+      for (const [body, field, message] of [
+        [{ name: 'no spaces' }, 'name', /"no spaces" is not a valid tenant name/],
+        [{ name: 'hooli', forest: 'mars' }, 'forest', /unknown resource forest "mars"/],
+        [{}, 'name', /is required/],
+        [{ name: 'hooli', colour: 'red' }, 'colour', /not a field/],
+      ] as const) {
+        const refused = await as(globalAdmin).post('/admin/tenants', body);
+        assert.equal(refused.status, 400, JSON.stringify(refused.json));
+        assert.equal(refused.json.error.field, field);
+        assert.match(refused.json.error.message, message);
+      }
+
+      const moved = await as(globalAdmin).patch('/admin/tenants/acme', { forest: 'eu' });
+      assert.deepEqual(moved.json, { name: 'acme', forest: 'eu', domains: 1, users: acmeUsers });
+      assert.equal((await t.node.holdfast.directory.getTenant('acme')).forest, 'eu');
+      assert.equal((await as(globalAdmin).patch('/admin/tenants/acme', { forest: 'mars' })).json.error.field, 'forest');
+      assert.equal((await as(globalAdmin).patch('/admin/tenants/nobody', { forest: 'eu' })).status, 404);
+      const forests = await as(globalAdmin).get('/admin/forests');
+      assert.deepEqual(
+        forests.json.value.map((f: { name: string; maxConnections: number; tenants: number }) => [
+          f.name,
+          f.maxConnections,
+          f.tenants,
+        ]),
+        [
+          ['default', 1000, 2],
+          ['eu', 50, 2],
+        ],
+      );
+      assert.equal((await as(globalAdmin).patch('/admin/tenants/acme', { forest: 'default' })).json.forest, 'default');
+
+      // A tenant administrator neither sees nor changes tenants and forests.
+      for (const refused of [
+        await as(boss).get('/admin/tenants'),
+        await as(boss).get('/admin/forests'),
+        await as(boss).post('/admin/tenants', { name: 'sneaky' }),
+        await as(boss).patch('/admin/tenants/globex', { forest: 'eu' }),
+      ]) {
+        assert.equal(refused.status, 403);
+        assert.match(refused.json.error.message, /needs a global administrator/);
+      }
+      assert.equal((await t.node.holdfast.directory.getTenant('globex')).forest, 'default');
+      await assert.rejects(t.node.holdfast.directory.getTenant('sneaky'));
+    });
+
     it("adds and removes aliases in the tenant, never to another tenant's user", async () => {
       const added = await as(boss).post('/admin/aliases', { alias: 'Sales@acme.example', target: 'ann@acme.example' });
       assert.equal(added.status, 201);
