@@ -290,12 +290,20 @@ export class HealthMonitor implements IssueAdmin {
     }
     if (!shared) return;
     // Destinations that no longer wait or refuse, and nodes that stopped, are no longer checks; nor
-    // are shared checks recorded under a node's name (by versions before the cluster registry).
+    // are shared checks recorded under a node's name (by versions before the cluster registry); nor
+    // a node's own checks once the node has stopped or been forgotten (its last results would
+    // otherwise stay among the failing checks for good).
     const current = results.map((r) => r.rule);
-    await this.deps.db
+    const db = this.deps.db;
+    await db
       .deleteFrom('health_checks')
       .where((eb) =>
         eb.or([
+          eb.and([
+            eb('node', '!=', sharedCheckNode),
+            eb('node', '!=', this.node),
+            eb('node', 'not in', db.selectFrom('cluster_nodes').select('name').where('stopped_at', 'is', null)),
+          ]),
           eb.and([
             eb('node', '=', sharedCheckNode),
             eb.or([

@@ -146,6 +146,52 @@ for (const name of backendNames) {
       assert.equal(probeTenant.forest, 'holdfast-probe', 'probe traffic counts in its own forest, not a customer one');
     });
 
+    it("a stopped node's own check results are removed, so its last failures do not stay among the failing checks", async () => {
+      const { db } = t.node.holdfast.store;
+      const now = Date.now();
+      await db
+        .insertInto('cluster_nodes')
+        .values({
+          id: 'departed1',
+          host: 'departed.test.example',
+          name: 'departed.test.example',
+          pid: 1,
+          roles: 'smtp',
+          version: '0.0.0',
+          heartbeat_ms: 1000,
+          started_at: now - 60_000,
+          heartbeat_at: now - 30_000,
+          stopped_at: now - 30_000,
+        })
+        .execute();
+      await db
+        .insertInto('health_checks')
+        .values({
+          node: 'departed.test.example',
+          check_name: 'listener:smtp@departed.test.example',
+          component: 'Mail flow',
+          state: 'unhealthy',
+          detail: 'port 25 refused connections',
+          latency_ms: null,
+          checked_at: now - 30_000,
+        })
+        .execute();
+      await t.waitFor(
+        async () =>
+          (await db.selectFrom('health_checks').select('node').where('node', '=', 'departed.test.example').execute())
+            .length === 0,
+        "the departed node's checks removed",
+        20_000,
+      );
+      const own = await db
+        .selectFrom('health_checks')
+        .select('check_name')
+        .where('node', '=', 'mail.test.example')
+        .execute();
+      assert.ok(own.length > 0, "the running node's own checks stay");
+      await db.deleteFrom('cluster_nodes').where('id', '=', 'departed1').execute();
+    });
+
     it('the probe account cannot be locked out by strangers or removed, and its own trouble is a note, not an incident', async () => {
       const { db } = t.node.holdfast.store;
       const probe = probeAddress('mail.test.example');
