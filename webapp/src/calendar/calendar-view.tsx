@@ -95,9 +95,12 @@ export function CalendarView(props: {
   const [occurrences, setOccurrences] = useState<Occurrence[]>([]);
   const [status, setStatus] = useState('');
   const [loading, setLoading] = useState(true);
+  /** Which range the events shown were read for: the view is busy until it is the one shown. */
+  const [loadedKey, setLoadedKey] = useState('');
   const [editing, setEditing] = useState<EditorTarget | null>(null);
   const [generation, setGeneration] = useState(0);
   const days = useMemo(() => daysOf(route), [route.mode, route.day]);
+  const rangeKey = `${days[0]}/${days.length}/${zone}/${generation}/${calendars.length}`;
 
   const guard = useCallback(
     async <T,>(action: () => Promise<T>): Promise<T | undefined> => {
@@ -129,7 +132,9 @@ export function CalendarView(props: {
           (await dav.expanded(c.href, start, end)).flatMap((r) => occurrencesOf(r, c.href, props.me.address)),
         ),
       );
-      if (current) setOccurrences(found.flat().sort((a, b) => a.start - b.start || a.title.localeCompare(b.title)));
+      if (!current) return;
+      setOccurrences(found.flat().sort((a, b) => a.start - b.start || a.title.localeCompare(b.title)));
+      setLoadedKey(rangeKey);
     }).finally(() => current && setLoading(false));
     return () => {
       current = false;
@@ -260,7 +265,7 @@ export function CalendarView(props: {
           </select>
         </label>
       </aside>
-      <main class="calendar-main">
+      <main class="calendar-main" aria-busy={loading || loadedKey !== rangeKey}>
         {route.mode === 'month' ? (
           <MonthGrid
             days={days}

@@ -82,9 +82,19 @@ export function EventEditor(props: {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const titleInput = useRef<HTMLInputElement>(null);
+  const dialog = useRef<HTMLFormElement>(null);
+  // Focus into the dialog (the title of a new event); Escape closes it wherever the focus is.
   useEffect(() => {
     if (!existing) titleInput.current?.focus();
+    const escape = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') props.onClose();
+    };
+    document.addEventListener('keydown', escape);
+    return () => document.removeEventListener('keydown', escape);
   }, []);
+  useEffect(() => {
+    if (existing && form && !dialog.current?.contains(document.activeElement)) dialog.current?.focus();
+  }, [!!form]);
 
   // An existing event: its stored object (and ETag) as it is now, the form from it.
   useEffect(() => {
@@ -173,16 +183,8 @@ export function EventEditor(props: {
   });
   const title = existing ? (readOnly ? 'Event' : 'Edit event') : 'New event';
   return (
-    <div
-      class="editor-backdrop"
-      role="dialog"
-      aria-modal="true"
-      aria-labelledby="editor-title"
-      onKeyDown={(e) => {
-        if (e.key === 'Escape') props.onClose();
-      }}
-    >
-      <form class="editor" onSubmit={save}>
+    <div class="editor-backdrop" role="dialog" aria-modal="true" aria-labelledby="editor-title">
+      <form class="editor" onSubmit={save} ref={dialog} tabIndex={-1}>
         <h2 id="editor-title">{title}</h2>
         {invited && (
           <fieldset class="answer">
@@ -377,7 +379,7 @@ function RepeatFields(props: { form: EventForm; set<K extends keyof EventForm>(k
       {form.repeat !== 'none' && (
         <div class="ends">
           <select
-            aria-label="Ends"
+            aria-label="Repeat ends"
             name="ends"
             value={form.ends}
             onChange={(e) => set('ends', (e.target as HTMLSelectElement).value as EventForm['ends'])}
