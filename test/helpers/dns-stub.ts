@@ -13,6 +13,8 @@ export interface DnsRecords {
   SRV?: { priority: number; weight: number; port: number; target: string }[];
   /** The name is an alias of this one: answered to CNAME questions only (the stub does not follow it). */
   CNAME?: string;
+  /** Host names of a reverse name (1.0.0.127.in-addr.arpa): an address's PTR records. */
+  PTR?: string[];
 }
 
 /**
@@ -69,6 +71,8 @@ function answersFor(name: string, type: string, records: DnsRecords): dnsPacket.
       return (records.SRV ?? []).map((data) => ({ type: 'SRV', name, ttl, data }));
     case 'CNAME':
       return records.CNAME ? [{ type: 'CNAME', name, ttl, data: records.CNAME }] : [];
+    case 'PTR':
+      return (records.PTR ?? []).map((data) => ({ type: 'PTR', name, ttl, data }));
     default:
       return [];
   }

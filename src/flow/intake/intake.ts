@@ -368,7 +368,7 @@ export class Intake {
     if (this.deps.filter?.appliesTo(state.info.source)) {
       const filtered = await filterMessage(
         this.deps.filter,
-        { store: this.deps.store, routing: this.routing, log: this.deps.log },
+        { store: this.deps.store, routing: this.routing, dns: this.deps.dns, log: this.deps.log },
         {
           prefix,
           message: { hash: blob.hash, size: blob.size, data: spooled.inline?.data },
@@ -377,7 +377,8 @@ export class Intake {
             helo: state.info.helo,
             hostname: state.info.clientHostname,
             sender: state.sender ?? '',
-            recipients: recipients.map((r) => r.recipient),
+            // As the client gave them (RCPT TO), not as routed: rspamd compares them with To and Cc.
+            recipients: state.recipients.map((r) => r.original),
             user: state.principal?.address,
             queueId: state.info.id,
           },

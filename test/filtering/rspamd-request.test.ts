@@ -1,0 +1,103 @@
+// What Holdfast tells rspamd about a message from another server (the /checkv2 request headers),
+// seen by a recording relay in front of a real rspamd: the client's forward-confirmed host name
+// (PTR, then an A record naming the address again) as Hostname, "[address]" when it has none that
+// is confirmed, and the recipients as the client gave them in RCPT TO (an alias, not the mailbox it
+// reaches), which rspamd compares with To and Cc. DNS from the test's stub. Both backends.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { freePort, mxClient, startEngines } from './scan-engines.ts';
+
+const engines = await startEngines();
+after(() => engines.stop());
+
+/** Requests to rspamd, recorded and passed on to it; its answers passed back. */
+async function recordingRelay(target: string) {
+  const seen: { hostname?: string; ip?: string; rcpt: string[]; from?: string }[] = [];
+  const server: Server = createServer(async (request: IncomingMessage, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const headers = new Headers();
+    for (const [name, values] of Object.entries(request.headersDistinct))
+      if (!['host', 'connection', 'content-length', 'transfer-encoding'].includes(name))
+        for (const value of values ?? []) headers.append(name, value);
+    seen.push({
+      hostname: request.headers.hostname as string | undefined,
+      ip: request.headers.ip as string | undefined,
+      rcpt: request.headersDistinct.rcpt ?? [],
+      from: request.headers.from as string | undefined,
+    });
+    const answer = await fetch(new URL(request.url!, target), {
+      method: request.method,
+      headers,
+      body: request.method === 'POST' ? Buffer.concat(chunks) : undefined,
+    });
+    response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+    response.end(Buffer.from(await answer.arrayBuffer()));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+for (const name of backendNames) {
+  describe(`what rspamd is told on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
+    let t: TestNode;
+    let relay: Awaited<ReturnType<typeof recordingRelay>>;
+    before(async () => {
+      relay = await recordingRelay(engines.rspamd!.url);
+      t = await startTestNode(name, { toml: `[filtering]\nrspamd_url = "${relay.url}"\n` });
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password: 'Wonderland-42' });
+      await tenant.addAlias('sales@test.example', 'alice@test.example');
+    });
+    after(async () => {
+      await t?.stop();
+      await relay?.close();
+    });
+
+    it('names a client whose PTR is confirmed by its A record, and the recipients as given', async () => {
+      t.dns.set('1.0.0.127.in-addr.arpa', { PTR: ['mx1.remote.example'] });
+      t.dns.set('mx1.remote.example', { A: ['127.0.0.1'] });
+      await mxClient(t).sendMail({
+        from: 'news@remote.example',
+        to: 'sales@test.example',
+        subject: 'to an alias',
+        text: 'Hello',
+      });
+      const request = relay.seen.at(-1)!;
+      assert.equal(request.hostname, 'mx1.remote.example');
+      assert.equal(request.ip, '127.0.0.1');
+      assert.deepEqual(request.rcpt, ['sales@test.example']);
+      await t.waitFor(
+        async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('to an alias')),
+        "the message in alice's INBOX",
+      );
+    });
+  });
+
+  describe(`a client without a confirmed name on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
+    let t: TestNode;
+    let relay: Awaited<ReturnType<typeof recordingRelay>>;
+    before(async () => {
+      relay = await recordingRelay(engines.rspamd!.url);
+      t = await startTestNode(name, { toml: `[filtering]\nrspamd_url = "${relay.url}"\n` });
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password: 'Wonderland-42' });
+    });
+    after(async () => {
+      await t?.stop();
+      await relay?.close();
+    });
+
+    it('sends the address in brackets when the PTR name does not lead back to it', async () => {
+      // The PTR names a host whose A record is another address: not confirmed.
+      t.dns.set('1.0.0.127.in-addr.arpa', { PTR: ['forged.remote.example'] });
+      t.dns.set('forged.remote.example', { A: ['192.0.2.7'] });
+      await mxClient(t).sendMail({ from: 'x@remote.example', to: 'alice@test.example', subject: 's', text: 'Hi' });
+      assert.equal(relay.seen.at(-1)!.hostname, '[127.0.0.1]');
+    });
+  });
+}
