@@ -139,3 +139,83 @@ export async function setTenantDisclaimer(
     .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ value: text, updated_at: now }))
     .execute();
 }
+
+/** One named setting of some tenants (those that have it). */
+async function settingOf(db: Kysely<Database>, tenantIds: number[], name: string): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  if (tenantIds.length === 0) return out;
+  const rows = await (db as SettingsDb)
+    .selectFrom('tenant_settings')
+    .select(['tenant_id', 'value'])
+    .where('tenant_id', 'in', [...new Set(tenantIds)])
+    .where('name', '=', name)
+    .execute();
+  for (const row of rows) out.set(Number(row.tenant_id), row.value);
+  return out;
+}
+
+/** Sets a named setting; undefined removes it. */
+async function setSetting(
+  db: Kysely<Database>,
+  tenantId: number,
+  name: string,
+  value: string | undefined,
+  now: number,
+): Promise<void> {
+  if (value === undefined) {
+    await (db as SettingsDb)
+      .deleteFrom('tenant_settings')
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', name)
+      .execute();
+    return;
+  }
+  await (db as SettingsDb)
+    .insertInto('tenant_settings')
+    .values({ tenant_id: tenantId, name, value, updated_at: now })
+    .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ value, updated_at: now }))
+    .execute();
+}
+
+const bannerName = 'external_banner';
+
+/** The warning put at the top of mail from outside the organisation (`holdfast rules external-banner`), by tenant. */
+export function tenantExternalBanners(db: Kysely<Database>, tenantIds: number[]): Promise<Map<number, string>> {
+  return settingOf(db, tenantIds, bannerName);
+}
+
+/** Turns the banner on with this text (at most 1,000 characters); undefined turns it off. */
+export async function setTenantExternalBanner(
+  db: Kysely<Database>,
+  tenantId: number,
+  text: string | undefined,
+  now: number,
+): Promise<void> {
+  if (text !== undefined && !text.trim()) throw invalid('empty-banner', 'the banner text is empty');
+  if (text !== undefined && text.length > 1000)
+    throw invalid('banner-too-long', 'a banner text is at most 1,000 characters');
+  await setSetting(db, tenantId, bannerName, text?.trim(), now);
+}
+
+const attachmentsName = 'blocked_attachments';
+
+/** The file name extensions (lower case, no dot) each tenant refuses in mail to its users. */
+export async function tenantBlockedAttachments(
+  db: Kysely<Database>,
+  tenantIds: number[],
+): Promise<Map<number, Set<string>>> {
+  const out = new Map<number, Set<string>>();
+  for (const [id, value] of await settingOf(db, tenantIds, attachmentsName))
+    out.set(id, new Set(value.split(',').filter(Boolean)));
+  return out;
+}
+
+/** Stores the tenant's blocked extensions (checked by the caller); undefined or none turns the rule off. */
+export async function setTenantBlockedAttachments(
+  db: Kysely<Database>,
+  tenantId: number,
+  extensions: string[] | undefined,
+  now: number,
+): Promise<void> {
+  await setSetting(db, tenantId, attachmentsName, extensions?.length ? extensions.join(',') : undefined, now);
+}

@@ -21,6 +21,7 @@ import type { ClaimedRecipient, Outcome } from '../queue/claimed-recipient.ts';
 import type { LocalRecipient } from '../queue/outcomes.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { SieveDelivery } from '../sieve-delivery.ts';
+import { withExternalBanners } from '../intake/external-banner.ts';
 import type { VacationResponder } from '../vacation-responder.ts';
 
 export interface LocalDeliveryDeps {
@@ -57,7 +58,9 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   }
 
   if (ready.length) {
-    const decided = deps.sieve ? await deps.sieve.decide(ready) : { deliver: ready, rejected: [], replies: [] };
+    // The organisation's warning on mail from outside goes in first: its rules and the user's see it.
+    const bannered = await withExternalBanners(deps, ready);
+    const decided = deps.sieve ? await deps.sieve.decide(bannered) : { deliver: bannered, rejected: [], replies: [] };
     failed.push(...decided.rejected);
     // The contents as received, and as editheader changed them (their metadata is stored here too).
     const hashes = decided.deliver.flatMap(({ recipient, filed }) =>

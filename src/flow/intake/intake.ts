@@ -33,6 +33,7 @@ import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
 import { Srs, SrsKey } from '../srs.ts';
 import { withTenantDisclaimer } from './disclaimer.ts';
+import { applyBlockedAttachments } from './attachment-filter.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
@@ -358,6 +359,25 @@ export class Intake {
 
     let recipients = oncePerMailbox(
       state.recipients.flatMap((r) => r.routed.map((routed) => ({ ...routed, orcpt: r.orcpt, notify: r.notify }))),
+    );
+    // The organisation's blocked attachment types: refused, or held for the recipients whose tenant blocks them.
+    recipients = await applyBlockedAttachments(
+      {
+        store,
+        routing: this.routing,
+        quarantineRetentionMs: config.filtering.quarantineRetentionMs,
+        log: this.deps.log,
+      },
+      {
+        spooled,
+        prefix,
+        fields,
+        sender: state.sender ?? '',
+        clientIp: state.info.clientIp,
+        session: state.info.id,
+        now,
+      },
+      recipients,
     );
     const messageId = headerValue(fields, 'message-id') ?? /^Message-ID: (.*)$/m.exec(prefix)?.[1] ?? null;
     const subject = headerValue(fields, 'subject')?.slice(0, 500) ?? null;

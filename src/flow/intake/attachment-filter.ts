@@ -1,0 +1,269 @@
+// The organisation's blocked attachment types (`holdfast rules attachments`), as Exchange's common
+// attachment filter: a message to a tenant's users carrying a file whose name ends in one of the
+// tenant's blocked extensions is refused at DATA (`550 5.7.1`, naming the file) when every recipient
+// blocks it, and otherwise held in quarantine (filtering/quarantine.ts, reason "blocked") for the
+// recipients that do, so the others still get it. Checked at intake, before the 250, for mail from
+// outside and mail users submit alike; the sender hears of it at once and nothing bounces later.
+//
+// Files are found by name only, never by content: the filename of Content-Disposition and the name of
+// Content-Type (RFC 2231 and RFC 2047 encoded names decoded), in every part, those of attached messages
+// (message/rfc822) included. Archives are not opened. The walk is bounded: a message with more parts
+// than `maxPartsChecked` is treated as blocked, since what it carries could not all be checked.
+import type { Directory } from '../../directory/directory.ts';
+import { tenantBlockedAttachments } from '../../directory/tenant-settings.ts';
+import { invalid } from '../../errors.ts';
+import { holdMessage, type HeldMessage } from '../../filtering/quarantine.ts';
+import type { Logger } from '../../logging/logger.ts';
+import { decodeEncodedWords } from '../../message/encoded-words.ts';
+import { type HeaderField, headerValue } from '../../message/headers.ts';
+import { decodeExtendedValue } from '../../message/mime-params.ts';
+import { type MimePart, parseMimeTree } from '../../message/mime-tree.ts';
+import { readBlob } from '../../store/blobs/blob-store.ts';
+import type { Store } from '../../store/store.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
+import { smtpReply } from './smtp-reply.ts';
+import type { SpooledMessage } from './spool.ts';
+
+/**
+ * `--block default`: the file types Exchange Online's common attachment filter blocks by default
+ * (programs, scripts, installers, disk images, shortcuts, macro-enabled add-ins, some archive formats).
+ */
+export const defaultBlockedExtensions: readonly string[] = [
+  'ace',
+  'ani',
+  'apk',
+  'app',
+  'appx',
+  'arj',
+  'bat',
+  'cab',
+  'cmd',
+  'com',
+  'deb',
+  'dex',
+  'dll',
+  'docm',
+  'elf',
+  'exe',
+  'hta',
+  'img',
+  'iso',
+  'jar',
+  'jnlp',
+  'kext',
+  'lha',
+  'lib',
+  'library',
+  'lnk',
+  'lzh',
+  'macho',
+  'msc',
+  'msi',
+  'msix',
+  'msp',
+  'mst',
+  'pif',
+  'ppa',
+  'ppam',
+  'reg',
+  'rev',
+  'scf',
+  'scr',
+  'sct',
+  'sys',
+  'uif',
+  'vb',
+  'vbe',
+  'vbs',
+  'vxd',
+  'wsc',
+  'wsf',
+  'wsh',
+  'xll',
+  'xz',
+  'z',
+];
+
+/** Extensions one tenant may block, at most. */
+export const maxBlockedExtensions = 200;
+/** Parts of one message looked at, at most (attached messages' parts included). */
+export const maxPartsChecked = 1000;
+
+/**
+ * The extensions of `--block` ("exe,.js, VBS", "default", "default,zip"): lower case, without the
+ * dot, each once; a word that is not an extension is refused, naming it.
+ */
+export function parseBlockedExtensions(given: string): string[] {
+  const out = new Set<string>();
+  for (const raw of given.split(/[\s,]+/).filter(Boolean)) {
+    const word = raw.toLowerCase().replace(/^\*?\./, '');
+    if (word === 'default') {
+      for (const e of defaultBlockedExtensions) out.add(e);
+      continue;
+    }
+    if (!/^[a-z0-9][a-z0-9_-]{0,15}$/.test(word))
+      throw invalid(
+        'bad-extension',
+        `"${raw.slice(0, 40)}" is not a file name extension: letters, digits, "-" and "_", at most 16 (such as exe or .js), or "default"`,
+      );
+    out.add(word);
+  }
+  if (out.size === 0) throw invalid('bad-extension', 'no extension given; --off turns the rule off');
+  if (out.size > maxBlockedExtensions)
+    throw invalid('too-many-extensions', `at most ${maxBlockedExtensions} extensions, not ${out.size}`);
+  return [...out].sort();
+}
+
+/** What makes a message blocked: the first file of a blocked type, or too many parts to check. */
+export type BlockedFile = { name: string; extension: string } | { tooManyParts: true };
+
+/** The first attachment whose name ends in one of `blocked`, if the message has one. */
+export function findBlockedFile(source: Buffer, blocked: ReadonlySet<string>): BlockedFile | undefined {
+  const budget = { parts: 0 };
+  const walk = (part: MimePart): BlockedFile | undefined => {
+    if (++budget.parts > maxPartsChecked) return { tooManyParts: true };
+    for (const name of fileNames(part)) {
+      const extension = extensionOf(name);
+      if (extension && blocked.has(extension)) return { name, extension };
+    }
+    for (const child of [...(part.children ?? []), ...(part.message ? [part.message.root] : [])]) {
+      const found = walk(child);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return walk(parseMimeTree(source));
+}
+
+/** What a refusal or a quarantine says of the file. */
+export function describeBlocked(found: BlockedFile): string {
+  if ('tooManyParts' in found)
+    return `the message has more than ${maxPartsChecked} parts, too many to check for blocked attachments`;
+  return `attachment "${oneLine(found.name)}": .${found.extension} files are blocked`;
+}
+
+/** The names a part gives its file: Content-Disposition's filename and Content-Type's name, decoded. */
+function fileNames(part: MimePart): string[] {
+  const names: string[] = [];
+  for (const [params, key] of [
+    [part.disposition?.params, 'filename'],
+    [part.params, 'name'],
+  ] as const) {
+    if (!params) continue;
+    const extended = params[`${key}*`];
+    const decoded = extended !== undefined ? decodeExtendedValue(extended) : undefined;
+    // A value whose charset is unknown still shows its extension in its ASCII letters.
+    if (extended !== undefined) names.push(decoded ?? extended.replace(/^[^']*'[^']*'/, ''));
+    const plain = params[key];
+    if (plain !== undefined) names.push(plain.includes('=?') ? decodeEncodedWords(plain) : plain);
+  }
+  return names;
+}
+
+/**
+ * The extension of a file name as Windows reads it: after the last dot of its last path segment,
+ * with trailing dots and spaces dropped ("invoice.pdf.exe. " is an .exe), lower case.
+ */
+function extensionOf(name: string): string | undefined {
+  const base = name
+    .split(/[/\\]/)
+    .pop()!
+    .replace(/[\s.\u0000]+$/, '');
+  const dot = base.lastIndexOf('.');
+  if (dot < 0 || dot === base.length - 1) return undefined;
+  return base.slice(dot + 1).toLowerCase();
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f"]+/g, ' ').slice(0, 120);
+}
+
+export interface AttachmentFilterDeps {
+  store: Store;
+  routing: Pick<Directory, 'resolveAddress'>;
+  /** How long a held message stays (filtering.quarantine_retention). */
+  quarantineRetentionMs: number;
+  log?: Logger;
+}
+
+/**
+ * The recipients still to receive the message once the tenants' blocked attachment types are
+ * applied: those whose tenant blocks a file of the message are held in quarantine; when that is every
+ * recipient, the message is refused (throws the 550) and nothing is kept.
+ */
+export async function applyBlockedAttachments<R extends { recipient: string; route: string; tenantId: number | null }>(
+  deps: AttachmentFilterDeps,
+  message: {
+    spooled: SpooledMessage;
+    prefix: string;
+    fields: HeaderField[];
+    sender: string;
+    clientIp: string;
+    session: string;
+    now: number;
+  },
+  recipients: R[],
+): Promise<R[]> {
+  const local = recipients.filter((r) => r.route === 'local' && r.tenantId !== null);
+  if (local.length === 0) return recipients;
+  const rules = await tenantBlockedAttachments(
+    deps.store.db,
+    local.map((r) => r.tenantId!),
+  );
+  if (rules.size === 0) return recipients;
+  const { spooled } = message;
+  const source = spooled.inline?.data ?? (await readBlob(deps.store.blobs, spooled.blob.hash));
+  const found = new Map<number, BlockedFile | undefined>();
+  for (const [tenantId, blocked] of rules) found.set(tenantId, findBlockedFile(source, blocked));
+  const blockedFor = (r: R) => (r.route === 'local' && r.tenantId !== null ? found.get(r.tenantId) : undefined);
+  const stopped = recipients.filter((r) => blockedFor(r));
+  if (stopped.length === 0) return recipients;
+  const first = blockedFor(stopped[0]!)!;
+  if (stopped.length === recipients.length) {
+    deps.log?.info(
+      { session: message.session, sender: message.sender, reason: describeBlocked(first) },
+      'rules: message refused for a blocked attachment',
+    );
+    throw smtpReply(550, '5.7.1', `Message rejected: ${describeBlocked(first)} by the recipient's organisation`);
+  }
+  const held: HeldMessage[] = [];
+  for (const r of stopped) {
+    const resolved = await deps.routing.resolveAddress(r.recipient).catch((error: unknown) => {
+      if (isStoreUnavailable(error)) throw error;
+      return undefined;
+    });
+    if (!resolved || resolved.principal.kind === 'group') continue;
+    held.push({
+      tenantId: resolved.principal.tenantId,
+      principalId: resolved.principal.id,
+      recipient: r.recipient,
+      sender: message.sender,
+      subject: headerValue(message.fields, 'subject')?.slice(0, 500) ?? null,
+      messageId: headerValue(message.fields, 'message-id') ?? null,
+      prefix: message.prefix,
+      reason: 'blocked',
+      detail: `${describeBlocked(blockedFor(r)!)} by the organisation`,
+      score: null,
+      clientIp: message.clientIp,
+    });
+  }
+  if (held.length) {
+    const ids = await holdMessage(
+      deps.store,
+      { hash: spooled.blob.hash, size: spooled.blob.size, data: spooled.inline?.data },
+      held,
+      message.now,
+      deps.quarantineRetentionMs,
+    );
+    deps.log?.info(
+      {
+        quarantineIds: ids,
+        sender: message.sender,
+        recipients: held.map((h) => h.recipient),
+        session: message.session,
+      },
+      'rules: quarantined for a blocked attachment',
+    );
+  }
+  return recipients.filter((r) => !blockedFor(r));
+}
