@@ -128,6 +128,17 @@ export async function deliverRemotely(
     return { delivered: [], deferred: all(resolution.temporary), failed: [], signal: 'unreachable' };
 
   let lastError: SmtpDeliveryError | undefined;
+  // A message that cannot be read from the store (the database failing over, a content file gone)
+  // breaks the transaction as a lost connection would; it is the store's trouble, not the
+  // destination's, and must not count against the destination or be tried on its next host.
+  let readFailure: Error | undefined;
+  const openMessage = () => {
+    const stream = openStoredMessage(deps.blobs, message);
+    stream.once('error', (error) => {
+      readFailure ??= error;
+    });
+    return stream;
+  };
   for (const target of resolution.targets) {
     const remoteMta = target.servername ?? target.host;
     try {
@@ -136,7 +147,7 @@ export async function deliverRemotely(
         from: message.sender,
         to: recipients.map((r) => r.recipient),
         size: message.size + Buffer.byteLength(message.prefix),
-        message: () => openStoredMessage(deps.blobs, message),
+        message: openMessage,
         dsn: { ret: message.ret, envid: message.envid, notify: recipients[0]!.notify, orcpt: recipients[0]!.orcpt },
         destination: destinationOf(deps.relays, domain),
       });
@@ -155,6 +166,13 @@ export async function deliverRemotely(
       if (outcome.delivered.length === 0 && outcome.deferred.length > 0) outcome.signal = 'pushback';
       return outcome;
     } catch (error) {
+      if (readFailure)
+        return {
+          delivered: [],
+          deferred: all(`451 4.3.0 the message could not be read from the store (${readFailure.message})`),
+          failed: [],
+          signal: 'neutral',
+        };
       if (!(error instanceof SmtpDeliveryError)) throw error;
       lastError = error;
       // A 5xx to the transaction is the message's fate; a 421/connection failure means try the next host.
