@@ -270,7 +270,9 @@ for (const backend of backendNames) {
       // Friday's opened; meanwhile another client changes the series; saving says so and keeps theirs.
       await eventIn(page, friday, 'Standup').click();
       await form.getByLabel('Title').waitFor();
-      await page.locator('.editor input[name="title"][value="Standup"]').waitFor();
+      await page.waitForFunction(
+        () => document.querySelector<HTMLInputElement>('.editor input[name="title"]')?.value === 'Standup',
+      );
       const href = await fetchHrefOf(alice, /SUMMARY:Standup(\r|&#13;|\n)/);
       const current = await dav(alice, 'GET', `${base}${href}`);
       const etag = current.headers.get('etag') ?? '';

@@ -86,11 +86,11 @@ export function EventEditor(props: {
   // Focus into the dialog (the title of a new event); Escape closes it wherever the focus is.
   useEffect(() => {
     if (!existing) titleInput.current?.focus();
-    const escape = (e: KeyboardEvent) => {
+    const onEscape = (e: KeyboardEvent) => {
       if (e.key === 'Escape') props.onClose();
     };
-    document.addEventListener('keydown', escape);
-    return () => document.removeEventListener('keydown', escape);
+    document.addEventListener('keydown', onEscape);
+    return () => document.removeEventListener('keydown', onEscape);
   }, []);
   useEffect(() => {
     if (existing && form && !dialog.current?.contains(document.activeElement)) dialog.current?.focus();
