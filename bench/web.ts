@@ -6,7 +6,7 @@
 //    it (its response bodies), with what it weighs compressed with gzip (level 9) and brotli (quality
 //    11). Goal: under 200 KB compressed.
 // 2. Opening a message: from the click on a row to its body in the reading pane and the next frame,
-//    for each of the --opens newest messages in turn. Goal: median and p95 under 100 ms.
+//    for each of the --opens newest messages in turn, a second apart. Goal: median and p95 under 100 ms.
 // 3. Scrolling a folder of --messages messages (seeded by IMAP APPEND over 8 connections) down to its
 //    --rows'th row with the mouse wheel, the list loading 50 rows at a time as it goes: frames over
 //    50 ms (gaps between requestAnimationFrame callbacks) and long tasks (PerformanceObserver
@@ -115,11 +115,14 @@ async function signIn(page: Page) {
   await page.locator('.messages .row').first().waitFor({ timeout: 60_000 });
 }
 
-/** Clicks row `index` in the page and waits for its body in the reading pane and the next frame: ms. */
-function openRow(page: Page, index: number): Promise<number> {
+/**
+ * Clicks row `index` in the page and waits for its body in the reading pane and the next frame: ms, and
+ * of them the first JMAP request made after the click (the reader's Email/get and Thread/get).
+ */
+function openRow(page: Page, index: number): Promise<{ ms: number; requestMs: number }> {
   return page.evaluate(
     (i) =>
-      new Promise<number>((resolve, reject) => {
+      new Promise<{ ms: number; requestMs: number }>((resolve, reject) => {
         const row = document.querySelectorAll<HTMLButtonElement>('.messages .row')[i];
         if (!row) return reject(new Error(`no row ${i}`));
         const subject = row.querySelector('.subject-text')?.textContent ?? '';
@@ -131,7 +134,14 @@ function openRow(page: Page, index: number): Promise<number> {
           );
         };
         const started = performance.now();
-        const done = () => requestAnimationFrame(() => resolve(performance.now() - started));
+        const done = () =>
+          requestAnimationFrame(() => {
+            const ms = performance.now() - started;
+            const request = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).find(
+              (e) => e.startTime >= started && e.name.includes('/jmap/api/'),
+            );
+            resolve({ ms, requestMs: request ? request.responseEnd - request.startTime : Number.NaN });
+          });
         const observer = new MutationObserver(() => {
           if (!shown()) return;
           observer.disconnect();
@@ -244,9 +254,12 @@ const figures = await withInstallation(values.database, async (installation) => 
       const mailScripts = await scripts();
 
       const openMs: number[] = [];
+      const requestMs: number[] = [];
       for (let i = 0; i < opens; i++) {
-        openMs.push(await openRow(page, i));
-        await page.waitForTimeout(100);
+        const opened = await openRow(page, i);
+        openMs.push(opened.ms);
+        requestMs.push(opened.requestMs);
+        await page.waitForTimeout(1000); // as someone reading: what the open set off (read flag, push, refresh) is over
       }
       // A fresh page for scrolling: the list as it first loads, nothing open.
       await page.close();
@@ -255,12 +268,12 @@ const figures = await withInstallation(values.database, async (installation) => 
       await scrolling.goto(`${base}/mail/`);
       await scrolling.locator('.messages .row').first().waitFor({ timeout: 60_000 });
       const scroll = await scrollTo(scrolling, rows);
-      return { seedSeconds, signInScripts, mailScripts, openMs, scroll };
+      return { seedSeconds, signInScripts, mailScripts, openMs, requestMs, scroll };
     },
   );
 });
 
-const { signInScripts, mailScripts, openMs, scroll } = figures;
+const { signInScripts, mailScripts, openMs, requestMs, scroll } = figures;
 const all = [...signInScripts, ...mailScripts];
 const sum = (key: 'bytes' | 'gzip' | 'brotli') => all.reduce((n, s) => n + s[key], 0);
 const goal = (ok: boolean) => (ok ? 'meets the goal' : 'MISSES the goal');
@@ -285,6 +298,9 @@ const median = percentile(openMs, 0.5);
 const p95 = percentile(openMs, 0.95);
 console.log(
   `opening a message (click to body shown, ${openMs.length} messages): median ${median.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, slowest ${Math.max(...openMs).toFixed(1)} ms; goal < 100 ms: ${goal(p95 < 100)}`,
+);
+console.log(
+  `  of which the JMAP request (Email/get + Thread/get, in the browser's resource timing): median ${percentile(requestMs, 0.5).toFixed(1)} ms, p95 ${percentile(requestMs, 0.95).toFixed(1)} ms`,
 );
 console.log('');
 console.log(

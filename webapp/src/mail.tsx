@@ -3,6 +3,7 @@
 // (compose.tsx). Everything goes through JMAP (jmap.ts); push over EventSource tells of new mail and
 // of changes made elsewhere, and the view reads them again. Moves and deletes can be undone for a
 // few seconds; keyboard shortcuts work outside text fields.
+import { Component } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Compose, type Draft, draftOf, forwardDraft, newDraft, replyDraft } from './compose.tsx';
 import {
@@ -403,6 +404,10 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
       .querySelector<HTMLElement>(`.messages .row[data-id="${CSS.escape(id)}"]`)
       ?.scrollIntoView({ block: 'nearest' });
   };
+  // The rows get one callback for the life of the view, so a row re-renders only when what it shows changes.
+  const selectRef = useRef(select);
+  selectRef.current = select;
+  const selectRow = useCallback((id: string) => selectRef.current(id), []);
 
   return (
     <div class="mail">
@@ -496,47 +501,15 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
           {list.ids.map((id) => {
             const email = emails[id];
             if (!email) return null;
-            const unread = !email.keywords.$seen;
-            const size = list.search ? 1 : (threadSizes[email.threadId] ?? 1);
             return (
-              <li key={id}>
-                <button
-                  type="button"
-                  class={`row${unread ? ' unread' : ''}${id === selected ? ' current' : ''}`}
-                  data-id={id}
-                  onClick={() => select(id)}
-                >
-                  <span class="from">{senderOf(email)}</span>
-                  <time class="date" dateTime={email.receivedAt}>
-                    {shortDate(email.receivedAt)}
-                  </time>
-                  <span class="subject">
-                    {email.keywords.$flagged && (
-                      <span class="flag" role="img" aria-label="Flagged">
-                        ⚑{' '}
-                      </span>
-                    )}
-                    <span class="subject-text">{email.subject || '(no subject)'}</span>
-                    {size > 1 && (
-                      <span class="thread-size">
-                        {' '}
-                        {size}
-                        <span class="visually-hidden"> messages in the conversation</span>
-                      </span>
-                    )}
-                    {email.hasAttachment && (
-                      <span class="has-attachment" role="img" aria-label="Has attachments">
-                        {' '}
-                        📎
-                      </span>
-                    )}
-                  </span>
-                  <span class="preview">
-                    {list.search && <span class="in-folder">{foldersOf(email)} · </span>}
-                    {email.preview}
-                  </span>
-                </button>
-              </li>
+              <MessageRow
+                key={id}
+                email={email}
+                current={id === selected}
+                size={list.search ? 1 : (threadSizes[email.threadId] ?? 1)}
+                inFolders={list.search ? foldersOf(email) : ''}
+                onSelect={selectRow}
+              />
             );
           })}
           <li ref={sentinel} class="sentinel">
@@ -620,15 +593,87 @@ function mailboxRank(m: Mailbox): number {
   return at >= 0 ? at : roleOrder.length;
 }
 
+interface RowProps {
+  email: EmailSummary;
+  current: boolean;
+  /** Messages in the conversation (1 in search results). */
+  size: number;
+  /** In search results, the folders the message is in; empty otherwise. */
+  inFolders: string;
+  onSelect(id: string): void;
+}
+
+/**
+ * A row of the list. A folder scrolled far holds thousands of rows, and the view renders again at each
+ * page loaded, message opened or flag set: a row whose message, place and size are the same is left as
+ * it is (shouldComponentUpdate), so that work stays with the rows that changed.
+ */
+class MessageRow extends Component<RowProps> {
+  override shouldComponentUpdate(next: RowProps) {
+    const now = this.props;
+    return (
+      next.email !== now.email ||
+      next.current !== now.current ||
+      next.size !== now.size ||
+      next.inFolders !== now.inFolders
+    );
+  }
+  override render() {
+    const { email, current, size, inFolders, onSelect } = this.props;
+    const unread = !email.keywords.$seen;
+    return (
+      <li>
+        <button
+          type="button"
+          class={`row${unread ? ' unread' : ''}${current ? ' current' : ''}`}
+          data-id={email.id}
+          onClick={() => onSelect(email.id)}
+        >
+          <span class="from">{senderOf(email)}</span>
+          <time class="date" dateTime={email.receivedAt}>
+            {shortDate(email.receivedAt)}
+          </time>
+          <span class="subject">
+            {email.keywords.$flagged && (
+              <span class="flag" role="img" aria-label="Flagged">
+                ⚑{' '}
+              </span>
+            )}
+            <span class="subject-text">{email.subject || '(no subject)'}</span>
+            {size > 1 && (
+              <span class="thread-size">
+                {' '}
+                {size}
+                <span class="visually-hidden"> messages in the conversation</span>
+              </span>
+            )}
+            {email.hasAttachment && (
+              <span class="has-attachment" role="img" aria-label="Has attachments">
+                {' '}
+                📎
+              </span>
+            )}
+          </span>
+          <span class="preview">
+            {inFolders && <span class="in-folder">{inFolders} · </span>}
+            {email.preview}
+          </span>
+        </button>
+      </li>
+    );
+  }
+}
+
 function senderOf(email: EmailSummary): string {
   const first = email.from?.[0];
   return first ? first.name || first.email : '(unknown sender)';
 }
 
+// Made once: toLocale…String makes a formatter at each call, which a list of thousands of rows feels.
+const timeFormat = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat([], { day: 'numeric', month: 'short', year: 'numeric' });
+
 function shortDate(iso: string): string {
   const date = new Date(iso);
-  const now = new Date();
-  return date.toDateString() === now.toDateString()
-    ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : date.toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' });
+  return date.toDateString() === new Date().toDateString() ? timeFormat.format(date) : dayFormat.format(date);
 }
