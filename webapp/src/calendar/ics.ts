@@ -151,7 +151,21 @@ export interface EventForm {
   until: string;
   count: number;
   attendees: Attendee[];
+  /** The repeat fields as read from a stored series: while they are unchanged its own RRULE is kept as it is. */
+  readRepeat?: string;
 }
+
+/** The repeat fields of a form, to tell whether the user changed them. */
+const repeatOf = (form: EventForm) =>
+  JSON.stringify([
+    form.repeat,
+    form.weekdays.slice().sort(),
+    form.ends,
+    form.until,
+    form.count,
+    form.allDay,
+    form.timeZone,
+  ]);
 
 /** How a stored time is written: a date, a wall time in an IANA zone, UTC, or floating. */
 type TimeForm = { kind: 'date' } | { kind: 'zone'; zone: string } | { kind: 'utc' } | { kind: 'floating' };
@@ -255,7 +269,8 @@ function applyForm(event: ICAL.Component, form: EventForm, me: string, withRule:
   setText(event, 'summary', form.title.trim());
   setText(event, 'location', form.location.trim());
   setText(event, 'description', form.description);
-  if (withRule) {
+  // A rule the form cannot say (every second week, the last Friday…) stays as it is unless the repeat was changed.
+  if (withRule && !(form.readRepeat !== undefined && form.readRepeat === repeatOf(form))) {
     event.removeAllProperties('rrule');
     const rule = ruleOf(form);
     if (rule) event.addProperty(ICAL.Property.fromString(rule));
@@ -381,26 +396,25 @@ export function formOf(
   const until = rule?.until
     ? dayKey(rule.until.isDate ? rule.until : wallOf(rule.until.toJSDate().getTime(), zone))
     : '';
-  return {
-    recurs: !!rule || master.hasProperty('rdate'),
-    form: {
-      title: textOf(event, 'summary'),
-      allDay,
-      startDay: dayOfMs(startMs),
-      startTime: allDay ? '09:00' : clock(startMs),
-      endDay: allDay ? addDays(dayOfMs(endMs), -1) : dayOfMs(endMs),
-      endTime: allDay ? '10:00' : clock(endMs),
-      timeZone: zone,
-      location: textOf(event, 'location'),
-      description: textOf(event, 'description'),
-      repeat,
-      weekdays: byDay.length ? byDay : [weekdayCodes[(new Date(startMs).getUTCDay() + 6) % 7]!],
-      ends: rule?.count ? 'count' : rule?.until ? 'until' : 'never',
-      until,
-      count: rule?.count ?? 10,
-      attendees: attendeesOf(event),
-    },
+  const form: EventForm = {
+    title: textOf(event, 'summary'),
+    allDay,
+    startDay: dayOfMs(startMs),
+    startTime: allDay ? '09:00' : clock(startMs),
+    endDay: allDay ? addDays(dayOfMs(endMs), -1) : dayOfMs(endMs),
+    endTime: allDay ? '10:00' : clock(endMs),
+    timeZone: zone,
+    location: textOf(event, 'location'),
+    description: textOf(event, 'description'),
+    repeat,
+    weekdays: byDay.length ? byDay : [weekdayCodes[(new Date(startMs).getUTCDay() + 6) % 7]!],
+    ends: rule?.count ? 'count' : rule?.until ? 'until' : 'never',
+    until,
+    count: rule?.count ?? 10,
+    attendees: attendeesOf(event),
   };
+  if (rule) form.readRepeat = repeatOf(form);
+  return { recurs: !!rule || master.hasProperty('rdate'), form };
 }
 
 /** The object with the whole series changed as the form says. */
