@@ -31,6 +31,7 @@ export async function startQueue(holdfast: Holdfast): Promise<RunningService> {
       directory,
       queue: flow.queue,
       scheduler: holdfast.scheduler,
+      quarantineRetentionMs: config.filtering.quarantineRetentionMs,
       vacation: new VacationResponder({
         db: store.db,
         blobs: store.blobs,

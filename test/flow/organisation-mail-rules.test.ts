@@ -219,5 +219,35 @@ for (const name of backendNames) {
       assert.equal(passed.match(/CAUTION/g)?.length, 1);
       assert.equal(passed.match(/^X-Holdfast-External:/gim)?.length, 1);
     });
+
+    it('holds a copy in quarantine at delivery when the message reached the tenant without passing intake for it', async () => {
+      const { directory, store } = j.t.node.holdfast;
+      await directory.addTenant({ name: 'fabrikam' });
+      const fabrikam = await directory.tenant('fabrikam');
+      await fabrikam.addDomain('fabrikam.example');
+      const dave = 'dave@fabrikam.example';
+      const { id: daveId } = await fabrikam.addPrincipal({ kind: 'user', address: dave, password });
+      // Dave's tenant blocks nothing; his rule forwards everything to Bob, whose tenant blocks .exe.
+      await putScript(store.db, daveId, 'fwd', `require "copy";\r\nredirect :copy "${bob}";\r\n`, Date.now());
+      await activateScript(store.db, daveId, 'fwd', Date.now());
+      const reply = await fromOutside(
+        j.t.port('smtp'),
+        [dave],
+        withAttachment('Setup for Dave', 'attachment; filename="setup.exe"').replace(`To: ${alice}`, `To: ${dave}`),
+      );
+      assert.match(reply.response, /^250 /);
+      assert.match(await inbox(dave, 'Setup for Dave'), /filename="setup\.exe"/);
+      await j.t.waitFor(
+        async () =>
+          (await listQuarantine(store.db, { tenantId })).some(
+            (h) => h.recipient === bob && h.subject === 'Setup for Dave',
+          ),
+        "Bob's copy in quarantine",
+      );
+      const held = (await listQuarantine(store.db, { tenantId })).find((h) => h.subject === 'Setup for Dave')!;
+      assert.equal(held.reason, 'blocked');
+      assert.equal(held.detail, 'attachment "setup.exe": .exe files are blocked by the organisation');
+      assert.equal((await j.t.mailbox(bob)).filter((m) => m.text.includes('Setup for Dave')).length, 0);
+    });
   });
 }

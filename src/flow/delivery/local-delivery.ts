@@ -21,6 +21,7 @@ import type { ClaimedRecipient, Outcome } from '../queue/claimed-recipient.ts';
 import type { LocalRecipient } from '../queue/outcomes.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { SieveDelivery } from '../sieve-delivery.ts';
+import { holdBlockedAttachments } from '../intake/attachment-filter.ts';
 import { withExternalBanners } from '../intake/external-banner.ts';
 import type { VacationResponder } from '../vacation-responder.ts';
 
@@ -37,6 +38,8 @@ export interface LocalDeliveryDeps {
   vacation?: VacationResponder;
   /** Runs the recipients' Sieve scripts, when set: their folders, redirects, rejections and replies. */
   sieve?: SieveDelivery;
+  /** How long copies held for a blocked attachment stay in quarantine (filtering.quarantine_retention). */
+  quarantineRetentionMs?: number;
   log?: Logger;
   now(): number;
 }
@@ -58,9 +61,12 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   }
 
   if (ready.length) {
-    // The organisation's warning on mail from outside goes in first: its rules and the user's see it.
-    const bannered = await withExternalBanners(deps, ready);
+    // The organisation's blocked attachment types hold copies in quarantine (mail that did not pass
+    // SMTP intake for them); then its warning on mail from outside goes in: its rules and the user's see it.
+    const { deliver: passed, held } = await holdBlockedAttachments(deps, ready);
+    const bannered = await withExternalBanners(deps, passed);
     const decided = deps.sieve ? await deps.sieve.decide(bannered) : { deliver: bannered, rejected: [], replies: [] };
+    decided.deliver.push(...held);
     failed.push(...decided.rejected);
     // The contents as received, and as editheader changed them (their metadata is stored here too).
     const hashes = decided.deliver.flatMap(({ recipient, filed }) =>

@@ -4,6 +4,8 @@
 // blocks it, and otherwise held in quarantine (filtering/quarantine.ts, reason "blocked") for the
 // recipients that do, so the others still get it. Checked at intake, before the 250, for mail from
 // outside and mail users submit alike; the sender hears of it at once and nothing bounces later.
+// Mail that reaches a mailbox without passing intake for it (sent through JMAP, forwarded by a rule)
+// is checked at local delivery instead (holdBlockedAttachments): held in quarantine, never bounced.
 //
 // Files are found by name only, never by content: the filename of Content-Disposition and the name of
 // Content-Type (RFC 2231 and RFC 2047 encoded names decoded), in every part, those of attached messages
@@ -15,11 +17,12 @@ import { invalid } from '../../errors.ts';
 import { holdMessage, type HeldMessage } from '../../filtering/quarantine.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { decodeEncodedWords } from '../../message/encoded-words.ts';
-import { type HeaderField, headerValue } from '../../message/headers.ts';
+import { type HeaderField, headerValue, parseHeaderSection } from '../../message/headers.ts';
 import { decodeExtendedValue } from '../../message/mime-params.ts';
 import { type MimePart, parseMimeTree } from '../../message/mime-tree.ts';
 import { readBlob } from '../../store/blobs/blob-store.ts';
 import type { Store } from '../../store/store.ts';
+import type { LocalRecipient } from '../queue/outcomes.ts';
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { smtpReply } from './smtp-reply.ts';
 import type { SpooledMessage } from './spool.ts';
@@ -266,4 +269,87 @@ export async function applyBlockedAttachments<R extends { recipient: string; rou
     );
   }
   return recipients.filter((r) => !blockedFor(r));
+}
+
+export interface DeliveryCheckDeps {
+  db: Store['db'];
+  dialect: Store['dialect'];
+  blobs: Store['blobs'];
+  /** How long a held message stays (filtering.quarantine_retention; 30 days without it). */
+  quarantineRetentionMs?: number;
+  log?: Logger;
+  now(): number;
+}
+
+/**
+ * At local delivery, for mail that did not pass SMTP intake for these recipients (sent through JMAP,
+ * forwarded by a rule): the copies for recipients whose tenant blocks a file of the message are held
+ * in quarantine and handed back as `held`, to be recorded delivered with a note saying so; nobody
+ * is sent a bounce. Mail that did pass intake was checked there and passes again.
+ */
+export async function holdBlockedAttachments(
+  deps: DeliveryCheckDeps,
+  ready: LocalRecipient[],
+): Promise<{ deliver: LocalRecipient[]; held: LocalRecipient[] }> {
+  if (ready.length === 0) return { deliver: ready, held: [] };
+  const rules = await tenantBlockedAttachments(
+    deps.db,
+    ready.map((r) => r.mailbox.tenantId),
+  );
+  if (rules.size === 0) return { deliver: ready, held: [] };
+  const sources = new Map<string, Buffer>();
+  const found = new Map<string, BlockedFile | undefined>();
+  const deliver: LocalRecipient[] = [];
+  const stopped = new Map<string, { local: LocalRecipient; file: BlockedFile }[]>();
+  for (const local of ready) {
+    const blocked = rules.get(local.mailbox.tenantId);
+    const { message } = local.recipient;
+    const key = `${message.blobHash}:${local.mailbox.tenantId}`;
+    if (blocked && !found.has(key)) {
+      if (!sources.has(message.blobHash)) sources.set(message.blobHash, await readBlob(deps.blobs, message.blobHash));
+      found.set(key, findBlockedFile(sources.get(message.blobHash)!, blocked));
+    }
+    const file = blocked && found.get(key);
+    if (!file) deliver.push(local);
+    else stopped.set(message.blobHash, [...(stopped.get(message.blobHash) ?? []), { local, file }]);
+  }
+  const held: LocalRecipient[] = [];
+  for (const [hash, copies] of stopped) {
+    const source = sources.get(hash)!;
+    const headerEnd = source.indexOf('\r\n\r\n');
+    const fields = parseHeaderSection(source.subarray(0, headerEnd < 0 ? source.length : headerEnd).toString('utf8'));
+    const ids = await holdMessage(
+      deps,
+      { hash, size: source.length },
+      copies.map(({ local, file }) => ({
+        tenantId: local.mailbox.tenantId,
+        principalId: local.mailbox.id,
+        recipient: local.mailbox.address,
+        sender: local.recipient.message.sender,
+        subject: headerValue(fields, 'subject')?.slice(0, 500) ?? null,
+        messageId: headerValue(fields, 'message-id') ?? null,
+        prefix: local.recipient.message.prefix,
+        reason: 'blocked',
+        detail: `${describeBlocked(file)} by the organisation`,
+        score: null,
+        clientIp: '',
+      })),
+      deps.now(),
+      deps.quarantineRetentionMs ?? 30 * 86_400_000,
+    );
+    deps.log?.info(
+      {
+        quarantineIds: ids,
+        recipients: copies.map((c) => c.local.mailbox.address),
+        queueId: copies[0]!.local.recipient.message.id,
+      },
+      'rules: quarantined at delivery for a blocked attachment',
+    );
+    for (const { local, file } of copies)
+      held.push({
+        ...local,
+        filed: { placements: [], note: `quarantined: ${describeBlocked(file)} by the organisation` },
+      });
+  }
+  return { deliver, held };
 }
