@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { createHash } from 'node:crypto';
+import { resourceSettings } from '../../src/directory/resource-settings.ts';
 import { holdMessage } from '../../src/filtering/quarantine.ts';
 import { adminPassword, type TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
@@ -198,6 +199,80 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await row(page, 'board@acme.example').filter({ hasText: 'Board room' }).waitFor({ timeout });
   });
 
+  it("shows and edits a room's capacity and booking policy, refusing a bad value with the field named", async () => {
+    const page = await signedIn('boss@acme.example');
+    await page.getByRole('link', { name: 'Rooms and equipment' }).click();
+    const board = row(page, 'board@acme.example');
+    await board.getByText('accepts at once · no conflicts · 180 days ahead · at most 24 h').waitFor({ timeout });
+    await board.getByRole('button', { name: 'Settings of board@acme.example' }).click();
+    const form = page.getByRole('region', { name: 'Settings of board@acme.example' });
+    await form.getByLabel('Capacity (people)').waitFor({ timeout });
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).name), 'capacity');
+    await form.getByLabel('Capacity (people)').fill('many');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('alert').filter({ hasText: 'capacity: "many" is not allowed' }).waitFor({ timeout });
+
+    await form.getByLabel('Capacity (people)').fill('10');
+    await form.getByLabel('Accept requests at once').selectOption('no');
+    await form.getByLabel('Booking window (days)').fill('30');
+    await form.getByLabel('Maximum duration (minutes)').fill('120');
+    await form.getByLabel('Who may book').selectOption('list');
+    await form
+      .getByLabel('People and groups who may book (comma-separated)')
+      .fill('ann@acme.example, team@acme.example');
+    await form.getByText('wait until someone with write access').waitFor({ timeout });
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await status(page, 'Saved the settings of board@acme.example');
+    await board
+      .getByText(
+        'a delegate answers · no conflicts · 30 days ahead · at most 2 h · recurring allowed · only ann@acme.example, team@acme.example',
+      )
+      .waitFor({ timeout });
+    await board.getByRole('cell', { name: '10', exact: true }).waitFor({ timeout });
+    const room = await (await t.node.holdfast.directory.tenant('acme')).getPrincipal('board@acme.example');
+    const saved = await resourceSettings(t.node.holdfast.store.db, room.id);
+    assert.deepEqual(
+      [saved.capacity, saved.autoAccept, saved.windowDays, saved.maxDurationMinutes, saved.bookers],
+      [10, false, 30, 120, ['ann@acme.example', 'team@acme.example']],
+    );
+    await form.getByRole('button', { name: 'Close' }).click();
+    await form.waitFor({ state: 'hidden', timeout });
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
+      'Settings of board@acme.example',
+    );
+  });
+
+  it('lets a global administrator add tenants and move them between forests; a tenant administrator has no such page', async () => {
+    await t.node.holdfast.directory.addForest({ name: 'eu', maxConnections: 40 });
+    const page = await signedIn('admin@test.example', adminPassword);
+    await page.getByRole('link', { name: 'Tenants and forests' }).click();
+    const acme = row(page, 'acme').first();
+    await acme.getByRole('rowheader', { name: 'acme', exact: true }).waitFor({ timeout });
+    await page.getByLabel('Tenant name').fill('initech');
+    await page.getByRole('combobox', { name: /^Resource forest/ }).selectOption('eu');
+    await page.getByRole('button', { name: 'Add tenant' }).click();
+    await status(page, 'Added the tenant initech in the forest eu');
+    await page.getByLabel('Tenant name').fill('bad name');
+    await page.getByRole('button', { name: 'Add tenant' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'name: "bad name" is not a valid tenant name' })
+      .waitFor({ timeout });
+
+    await acme.getByRole('combobox', { name: /^Forest of acme/ }).selectOption('eu');
+    await acme.getByRole('button', { name: 'Move' }).click();
+    await status(page, 'Moved acme to the forest eu');
+    assert.equal((await t.node.holdfast.directory.getTenant('acme')).forest, 'eu');
+    const forests = page.getByRole('region', { name: 'Resource forests' });
+    await forests.locator('tr', { hasText: 'eu' }).filter({ hasText: '40' }).waitFor({ timeout });
+    await t.node.holdfast.directory.moveTenant('acme', 'default');
+
+    const boss = await signedIn('boss@acme.example');
+    await boss.getByRole('link', { name: 'Users' }).waitFor({ timeout });
+    assert.equal(await boss.getByRole('link', { name: 'Tenants and forests' }).count(), 0);
+  });
+
   it("releases and deletes held messages of the tenant's own quarantine", async () => {
     const { holdfast } = t.node;
     const hold = async (address: string, subject: string) => {
@@ -242,9 +317,27 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await page.getByText('1 held').waitFor({ timeout });
     const inbox = await t.mailbox('ann@acme.example');
     assert.ok(inbox.some((m) => m.text.includes('Subject: cheap watches')));
-    await row(page, 'more watches')
-      .getByRole('button', { name: /^Delete/ })
-      .click();
+    // Delete asks first: Escape leaves the message and gives focus back to its button.
+    const remove = row(page, 'more watches').getByRole('button', { name: /^Delete/ });
+    await remove.focus();
+    await page.keyboard.press('Enter');
+    const ask = page.getByRole('dialog', { name: /^Delete message \d+\?$/ });
+    await ask.waitFor({ timeout });
+    assert.match(
+      (await ask.textContent()) ?? '',
+      /more watches from spammer@remote\.example to ann@acme\.example is deleted for good/,
+    );
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel', 'focus starts on Cancel');
+    await page.keyboard.press('Escape');
+    await ask.waitFor({ state: 'hidden', timeout });
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
+      await remove.getAttribute('aria-label'),
+      'focus is back on the Delete button',
+    );
+    await page.getByText('1 held').waitFor({ timeout });
+    await remove.click();
+    await ask.getByRole('button', { name: 'Delete' }).click();
     await page.getByText('Nothing is held').waitFor({ timeout });
   });
 
@@ -301,8 +394,24 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
       .getByRole('region', { name: 'Why mail waits' })
       .locator('tr', { hasText: 'faraway.example' })
       .waitFor({ timeout });
+    // Bounce asks first; the dialog is used with the keyboard: Tab from Cancel to Bounce, then Enter.
     await entry.getByRole('button', { name: /^Bounce message/ }).click();
+    const confirm = page.getByRole('dialog', { name: /^Bounce message \d+\?$/ });
+    await confirm.getByText('This cannot be undone').waitFor({ timeout });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'hidden', timeout });
+    assert.match(
+      (await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))) ?? '',
+      /^Bounce message/,
+      'focus is back on the Bounce button',
+    );
+    await entry.getByRole('button', { name: /^Bounce message/ }).click();
+    await confirm.waitFor({ timeout });
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Bounce');
+    await page.keyboard.press('Enter');
     await status(page, /bounced/);
+    assert.notEqual(await page.evaluate(() => document.activeElement?.tagName), 'BODY', 'focus is kept on the page');
     await page.getByLabel('State').selectOption('failed');
     await page.getByRole('button', { name: 'Show' }).click();
     await row(page, 'zed@faraway.example').filter({ hasText: 'failed' }).waitFor({ timeout });

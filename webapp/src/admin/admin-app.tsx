@@ -1,5 +1,6 @@
 // The admin center: signing in (the web app's session), then one page at a time — users, domains,
-// the queue, message trace and service health — chosen by the URL's fragment (#users…), each a link
+// the queue, message trace, service health, and for global administrators continuity, tenants and
+// forests — chosen by the URL's fragment (#users…), each a link
 // in the navigation. What an administrator sees is what the admin API answers them: a tenant
 // administrator their tenant only. A user who is not an administrator is told so.
 import { useEffect, useState } from 'preact/hooks';
@@ -13,6 +14,7 @@ import { HealthPage } from './health.tsx';
 import { GroupsPage, ResourcesPage, SharedPage } from './mailboxes.tsx';
 import { QuarantinePage } from './quarantine.tsx';
 import { QueuePage } from './queue.tsx';
+import { TenantsPage } from './tenants.tsx';
 import { TracePage } from './trace.tsx';
 import { UsersPage } from './users.tsx';
 
@@ -40,6 +42,7 @@ const pages = [
   { id: 'quarantine', title: 'Quarantine', Page: QuarantinePage },
   { id: 'health', title: 'Service health', Page: HealthPage },
   { id: 'continuity', title: 'Continuity', Page: ContinuityPage, globalOnly: true },
+  { id: 'tenants', title: 'Tenants and forests', Page: TenantsPage, globalOnly: true },
 ];
 
 const pageOf = () => pages.find((p) => `#${p.id}` === location.hash) ?? pages[0];

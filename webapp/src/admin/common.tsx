@@ -1,7 +1,8 @@
 // What the admin center's pages share: running a request with its outcome announced (a status line
-// for screen readers, an alert for a refusal, naming the field the server named), and a labelled field.
+// for screen readers, an alert for a refusal, naming the field the server named), a labelled field,
+// and asking before something that cannot be undone (a modal dialog, focus given back after it).
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { SignedOut } from '../jmap.ts';
 
 export interface Outcome {
@@ -116,5 +117,85 @@ export function Pager(props: { offset: number; size: number; more: boolean; onMo
         Next page
       </button>
     </div>
+  );
+}
+
+interface Question {
+  title: string;
+  text: string;
+  /** The button that goes ahead, naming the action ("Bounce"). */
+  action: string;
+  work: () => Promise<unknown>;
+  /** What had focus when the question was asked: focus goes back there. */
+  opener: HTMLElement | null;
+}
+
+/**
+ * Asks before an action that cannot be undone: `ask(…)` opens a modal dialog (Escape or "Cancel"
+ * leaves, the action's button goes ahead); render `dialog` in the page. Focus starts on "Cancel" and
+ * goes back to the button that asked, or to the page when that button is gone once the work is done.
+ */
+export function useConfirm() {
+  const [question, setQuestion] = useState<Question | undefined>(undefined);
+  const ask = (title: string, text: string, action: string, work: () => Promise<unknown>) =>
+    setQuestion({ title, text, action, work, opener: document.activeElement as HTMLElement | null });
+  const giveFocusBack = (opener: HTMLElement | null) => {
+    if (opener?.isConnected && !(opener as HTMLButtonElement).disabled) opener.focus();
+    else document.querySelector<HTMLElement>('.admin-page')?.focus();
+  };
+  const answer = async (yes: boolean) => {
+    const asked = question;
+    setQuestion(undefined);
+    if (!asked) return;
+    giveFocusBack(asked.opener);
+    if (!yes) return;
+    await asked.work();
+    // Once the page has shown the outcome: the button that asked may be gone with its row.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (!document.activeElement || document.activeElement === document.body) giveFocusBack(asked.opener);
+  };
+  const dialog = question && (
+    <ConfirmDialog title={question.title} text={question.text} action={question.action} onAnswer={answer} />
+  );
+  return { ask, dialog };
+}
+
+function ConfirmDialog(props: { title: string; text: string; action: string; onAnswer(yes: boolean): void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (!dialog.open) dialog.showModal();
+    cancel.current?.focus();
+    return () => dialog.open && dialog.close();
+  }, []);
+  // Closed before the answer is acted on: while it is open the rest of the page cannot take focus.
+  const close = (yes: boolean) => {
+    if (ref.current?.open) ref.current.close();
+    props.onAnswer(yes);
+  };
+  return (
+    <dialog
+      ref={ref}
+      class="confirm-dialog"
+      aria-labelledby="confirm-title"
+      aria-describedby="confirm-text"
+      onCancel={(e) => {
+        e.preventDefault();
+        close(false);
+      }}
+    >
+      <h2 id="confirm-title">{props.title}</h2>
+      <p id="confirm-text">{props.text}</p>
+      <div class="dialog-actions">
+        <button type="button" ref={cancel} onClick={() => close(false)}>
+          Cancel
+        </button>
+        <button type="button" class="danger" onClick={() => close(true)}>
+          {props.action}
+        </button>
+      </div>
+    </dialog>
   );
 }

@@ -1,8 +1,8 @@
 // Groups (their members, outside addresses too), shared mailboxes (who may open them and send as
-// them) and rooms and equipment: listed, added and removed; one page each, sharing the list and the
-// "Add" form.
+// them) and rooms and equipment (a room's capacity and each one's booking policy, shown and edited):
+// listed, added and removed; one page each, sharing the list and the "Add" form.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { PageProps } from './admin-app.tsx';
 import { adminApi } from './api.ts';
 import { Choice, Field, OutcomeLine, Section, useRequests } from './common.tsx';
@@ -15,6 +15,14 @@ interface Listed {
   kind?: string;
   members?: string[];
   grants?: { grantee: string; fullAccess: boolean; sendAs: boolean }[];
+  capacity?: number | null;
+  autoAccept?: boolean;
+  allowConflicts?: boolean;
+  windowDays?: number;
+  maxDurationMinutes?: number;
+  allowRecurring?: boolean;
+  bookInPolicy?: 'everyone' | 'list';
+  bookers?: string[];
 }
 
 /** One collection of the admin API (groups, shared, resources): its list, what each row shows, adding and removing. */
@@ -26,6 +34,8 @@ function Collection(
     columns: string[];
     cells(entry: Listed, act: Act): ComponentChildren[];
     addFields?(values: Record<string, string>, set: (name: string, value: string) => void): ComponentChildren;
+    /** Shown under the list (a resource's settings). */
+    below?(entries: Listed[], act: Act): ComponentChildren;
   },
 ) {
   const { admin, path, noun } = props;
@@ -93,6 +103,7 @@ function Collection(
           </tbody>
         </table>
       )}
+      {entries && props.below?.(entries, act)}
       <Section title={`Add a ${noun}`}>
         <form
           class="admin-form"
@@ -277,15 +288,195 @@ export function SharedPage(props: PageProps) {
   );
 }
 
+const yesNo = (value: boolean | undefined) => (value ? 'yes' : 'no');
+
+const durationWords = (minutes: number) =>
+  minutes % 60 === 0
+    ? `${minutes / 60} h`
+    : minutes > 60
+      ? `${Math.floor(minutes / 60)} h ${minutes % 60} min`
+      : `${minutes} min`;
+
+/** A resource's booking policy in one line. */
+function policyText(r: Listed): string {
+  return [
+    r.autoAccept ? 'accepts at once' : 'a delegate answers',
+    r.allowConflicts ? 'conflicts allowed' : 'no conflicts',
+    `${r.windowDays} days ahead`,
+    `at most ${durationWords(r.maxDurationMinutes ?? 0)}`,
+    r.allowRecurring ? 'recurring allowed' : 'no recurring',
+    r.bookInPolicy === 'list' ? `only ${(r.bookers ?? []).join(', ')}` : 'anyone in the organisation',
+  ].join(' · ');
+}
+
+/** The settings of one room or piece of equipment, as a form that saves them (PATCH /admin/resources/{address}). */
+function ResourceSettingsForm(props: { resource: Listed; act: Act; onClose(): void }) {
+  const r = props.resource;
+  const initial = () => ({
+    capacity: r.capacity == null ? '' : String(r.capacity),
+    autoAccept: yesNo(r.autoAccept),
+    allowConflicts: yesNo(r.allowConflicts),
+    windowDays: String(r.windowDays ?? ''),
+    maxDurationMinutes: String(r.maxDurationMinutes ?? ''),
+    allowRecurring: yesNo(r.allowRecurring),
+    bookInPolicy: r.bookInPolicy ?? 'everyone',
+    bookers: (r.bookers ?? []).join(', '),
+  });
+  const [v, setV] = useState(initial);
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => setV(initial()), [r]);
+  // Opened from the row's "settings": focus moves to the form.
+  useEffect(() => form.current?.querySelector<HTMLElement>('input, select')?.focus(), [r.address]);
+  const set = (name: keyof ReturnType<typeof initial>) => (value: string) => setV((old) => ({ ...old, [name]: value }));
+  const yesNoChoices = [
+    ['yes', 'Yes'],
+    ['no', 'No'],
+  ] as const;
+  const number = (text: string) => (/^\s*\d+\s*$/.test(text) ? Number(text) : text);
+  return (
+    <Section title={`Settings of ${r.address}`}>
+      <form
+        ref={form}
+        class="settings-form"
+        onSubmit={(event) => {
+          event.preventDefault();
+          const bookers = v.bookers
+            .split(',')
+            .map((b) => b.trim())
+            .filter(Boolean);
+          props.act(
+            'PATCH',
+            encodeURIComponent(r.address),
+            {
+              ...(r.kind === 'room' ? { capacity: v.capacity.trim() ? number(v.capacity) : null } : {}),
+              autoAccept: v.autoAccept === 'yes',
+              allowConflicts: v.allowConflicts === 'yes',
+              windowDays: number(v.windowDays),
+              maxDurationMinutes: number(v.maxDurationMinutes),
+              allowRecurring: v.allowRecurring === 'yes',
+              bookInPolicy: v.bookInPolicy,
+              ...(v.bookInPolicy === 'list' ? { bookers } : {}),
+            },
+            `Saved the settings of ${r.address}`,
+          );
+        }}
+      >
+        {r.kind === 'room' && (
+          <Field
+            label="Capacity (people)"
+            name="capacity"
+            value={v.capacity}
+            onInput={set('capacity')}
+            placeholder="not set"
+          />
+        )}
+        <Choice
+          label="Accept requests at once"
+          value={v.autoAccept}
+          choices={yesNoChoices}
+          onChange={set('autoAccept')}
+        />
+        <Choice
+          label="Allow conflicting bookings"
+          value={v.allowConflicts}
+          choices={yesNoChoices}
+          onChange={set('allowConflicts')}
+        />
+        <Field label="Booking window (days)" name="windowDays" value={v.windowDays} onInput={set('windowDays')} />
+        <Field
+          label="Maximum duration (minutes)"
+          name="maxDurationMinutes"
+          value={v.maxDurationMinutes}
+          onInput={set('maxDurationMinutes')}
+        />
+        <Choice
+          label="Allow recurring meetings"
+          value={v.allowRecurring}
+          choices={yesNoChoices}
+          onChange={set('allowRecurring')}
+        />
+        <Choice
+          label="Who may book"
+          value={v.bookInPolicy}
+          choices={[
+            ['everyone', 'Everyone in the organisation'],
+            ['list', 'Only these people and groups'],
+          ]}
+          onChange={set('bookInPolicy')}
+        />
+        {v.bookInPolicy === 'list' && (
+          <Field
+            label="People and groups who may book (comma-separated)"
+            name="bookers"
+            value={v.bookers}
+            onInput={set('bookers')}
+          />
+        )}
+        <div class="buttons">
+          <button type="submit" class="primary">
+            Save settings
+          </button>
+          <button type="button" onClick={props.onClose}>
+            Close
+          </button>
+        </div>
+      </form>
+      {v.autoAccept === 'no' ? (
+        <p class="note">
+          Requests within the policy wait until someone with write access to its calendar accepts or declines them in
+          their calendar app.
+        </p>
+      ) : null}
+    </Section>
+  );
+}
+
 export function ResourcesPage(props: PageProps) {
+  const [editing, setEditing] = useState<string | undefined>(undefined);
+  // Once the settings are closed, focus goes back to the row's "settings" button.
+  const [closed, setClosed] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    if (!closed) return;
+    document.querySelector<HTMLElement>(`button[aria-label="Settings of ${closed}"]`)?.focus();
+    setClosed(undefined);
+  }, [closed]);
   return (
     <Collection
       {...props}
       path="resources"
       noun="room or equipment"
       plural="rooms and equipment"
-      columns={['Kind']}
-      cells={(r) => [r.kind]}
+      columns={['Kind', 'Capacity', 'Booking policy']}
+      cells={(r) => [
+        r.kind,
+        r.kind === 'room' ? (r.capacity ?? '—') : '',
+        <>
+          {policyText(r)}{' '}
+          <button
+            type="button"
+            class="link"
+            aria-label={`Settings of ${r.address}`}
+            onClick={() => setEditing(r.address)}
+          >
+            settings
+          </button>
+        </>,
+      ]}
+      below={(entries, act) => {
+        const resource = entries.find((e) => e.address === editing);
+        return (
+          resource && (
+            <ResourceSettingsForm
+              resource={resource}
+              act={act}
+              onClose={() => {
+                setEditing(undefined);
+                setClosed(resource.address);
+              }}
+            />
+          )
+        );
+      }}
       addFields={(values, set) => (
         <Choice
           label="Kind"

@@ -1,9 +1,10 @@
 // The quarantine: messages held for being spam, malware or blocked (docs/filtering.md), newest
-// first, with why; each released into its recipient's INBOX or deleted, over /admin/quarantine.
+// first, with why; each released into its recipient's INBOX or deleted (after a confirmation), over
+// /admin/quarantine.
 import { useEffect, useState } from 'preact/hooks';
 import type { PageProps } from './admin-app.tsx';
 import { adminApi, when } from './api.ts';
-import { OutcomeLine, useRequests } from './common.tsx';
+import { OutcomeLine, useConfirm, useRequests } from './common.tsx';
 
 interface Held {
   id: number;
@@ -21,25 +22,31 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function QuarantinePage({ admin, onSignedOut }: PageProps) {
   const { outcome, busy, run } = useRequests(onSignedOut);
+  const { ask, dialog } = useConfirm();
   const [held, setHeld] = useState<Held[] | undefined>(undefined);
   const load = () =>
     run(() => adminApi(admin, 'GET', 'quarantine?limit=500')).then((found) => found && setHeld(found.value));
   useEffect(() => {
     load();
   }, []);
-  const act = (entry: Held, release: boolean) =>
-    run(
+  /** Releases or deletes a held message; settles once the list is shown again. */
+  const act = async (entry: Held, release: boolean) => {
+    let reloaded: Promise<unknown> | undefined;
+    await run(
       () => adminApi(admin, release ? 'POST' : 'DELETE', `quarantine/${entry.id}${release ? '/release' : ''}`),
       () => {
-        load();
+        reloaded = load();
         return release
           ? `Released ${entry.subject ?? `message ${entry.id}`} to ${entry.recipient}`
           : `Deleted message ${entry.id}`;
       },
     );
+    await reloaded;
+  };
   return (
     <div class="quarantine-page">
       <OutcomeLine outcome={outcome} />
+      {dialog}
       {held && (
         <table class="admin-table">
           <caption>{held.length === 0 ? 'Nothing is held' : `${held.length} held`}</caption>
@@ -79,7 +86,14 @@ export function QuarantinePage({ admin, onSignedOut }: PageProps) {
                   <button
                     type="button"
                     disabled={busy}
-                    onClick={() => act(h, false)}
+                    onClick={() =>
+                      ask(
+                        `Delete message ${h.id}?`,
+                        `${h.subject ?? '(no subject)'} from ${h.sender || '<>'} to ${h.recipient} is deleted for good, never delivered.`,
+                        'Delete',
+                        () => act(h, false),
+                      )
+                    }
                     aria-label={`Delete message ${h.id}`}
                   >
                     Delete

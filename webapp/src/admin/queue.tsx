@@ -1,9 +1,10 @@
 // The queue: recipients waiting or in flight (or every one, finished included), filtered by state
-// and destination domain, 50 at a time; retry, hold, release or bounce the message of a row.
+// and destination domain, 50 at a time; retry, hold, release or bounce the message of a row (bounce
+// after a confirmation: it cannot be undone).
 import { useEffect, useState } from 'preact/hooks';
 import type { PageProps } from './admin-app.tsx';
 import { adminApi, query, when } from './api.ts';
-import { Choice, Field, OutcomeLine, Pager, Section, useRequests } from './common.tsx';
+import { Choice, Field, OutcomeLine, Pager, Section, useConfirm, useRequests } from './common.tsx';
 
 interface Entry {
   messageId: number;
@@ -43,6 +44,7 @@ const states = [
 
 export function QueuePage({ admin, onSignedOut }: PageProps) {
   const { outcome, busy, run } = useRequests(onSignedOut);
+  const { ask, dialog } = useConfirm();
   const [state, setState] = useState('');
   const [domain, setDomain] = useState('');
   const [all, setAll] = useState(false);
@@ -66,16 +68,20 @@ export function QueuePage({ admin, onSignedOut }: PageProps) {
         .catch(() => setInsight(undefined));
   }, [page]);
 
-  const act = (entry: Entry, verb: 'retry' | 'hold' | 'release' | 'bounce') =>
-    run(
+  /** Acts on a row's message; settles once the list is shown again. */
+  const act = async (entry: Entry, verb: 'retry' | 'hold' | 'release' | 'bounce') => {
+    let reloaded: Promise<unknown> | undefined;
+    await run(
       () => adminApi(admin, 'POST', `queue/${entry.messageId}/${verb}`, {}),
       (done: { retried?: number; bounced?: number }) => {
-        load();
+        reloaded = load();
         if (verb === 'retry') return `Message ${entry.messageId}: ${done.retried} recipient(s) will be retried now`;
         if (verb === 'bounce') return `Message ${entry.messageId}: ${done.bounced} recipient(s) bounced`;
         return `Message ${entry.messageId} ${verb === 'hold' ? 'held' : 'released'}`;
       },
     );
+    await reloaded;
+  };
 
   return (
     <div class="queue-page">
@@ -99,6 +105,7 @@ export function QueuePage({ admin, onSignedOut }: PageProps) {
         </button>
       </form>
       <OutcomeLine outcome={outcome} />
+      {dialog}
       {page && (
         <>
           <table class="admin-table">
@@ -134,7 +141,16 @@ export function QueuePage({ admin, onSignedOut }: PageProps) {
                         key={verb}
                         type="button"
                         disabled={busy}
-                        onClick={() => act(e, verb)}
+                        onClick={() =>
+                          verb === 'bounce'
+                            ? ask(
+                                `Bounce message ${e.messageId}?`,
+                                `Its recipients still waiting fail now and ${e.sender || 'the sender'} gets a delivery report. This cannot be undone.`,
+                                'Bounce',
+                                () => act(e, verb),
+                              )
+                            : act(e, verb)
+                        }
                         aria-label={`${verbNames[verb]} message ${e.messageId}`}
                       >
                         {verbNames[verb]}
