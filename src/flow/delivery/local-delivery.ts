@@ -63,7 +63,10 @@ export async function deliverLocally(deps: LocalDeliveryDeps, recipients: Claime
   if (ready.length) {
     // The organisation's blocked attachment types hold copies in quarantine (mail that did not pass
     // SMTP intake for them); then its warning on mail from outside goes in: its rules and the user's see it.
-    const { deliver: passed, held } = await holdBlockedAttachments(deps, ready);
+    const { deliver: passed, held } = await holdBlockedAttachments(
+      { ...deps, treesOf: (hashes) => mimeTrees(deps, hashes) },
+      ready,
+    );
     const bannered = await withExternalBanners(deps, passed);
     const decided = deps.sieve ? await deps.sieve.decide(bannered) : { deliver: bannered, rejected: [], replies: [] };
     decided.deliver.push(...held);

@@ -120,8 +120,8 @@ export function parseBlockedExtensions(given: string): string[] {
 /** What makes a message blocked: the first file of a blocked type, or too many parts to check. */
 export type BlockedFile = { name: string; extension: string } | { tooManyParts: true };
 
-/** The first attachment whose name ends in one of `blocked`, if the message has one. */
-export function findBlockedFile(source: Buffer, blocked: ReadonlySet<string>): BlockedFile | undefined {
+/** The first attachment whose name ends in one of `blocked`, if the message (or its parsed tree) has one. */
+export function findBlockedFile(source: Buffer | MimePart, blocked: ReadonlySet<string>): BlockedFile | undefined {
   const budget = { parts: 0 };
   const walk = (part: MimePart): BlockedFile | undefined => {
     if (++budget.parts > maxPartsChecked) return { tooManyParts: true };
@@ -135,7 +135,7 @@ export function findBlockedFile(source: Buffer, blocked: ReadonlySet<string>): B
     }
     return undefined;
   };
-  return walk(parseMimeTree(source));
+  return walk(Buffer.isBuffer(source) ? parseMimeTree(source) : source);
 }
 
 /** What a refusal or a quarantine says of the file. */
@@ -277,6 +277,8 @@ export interface DeliveryCheckDeps {
   blobs: Store['blobs'];
   /** How long a held message stays (filtering.quarantine_retention; 30 days without it). */
   quarantineRetentionMs?: number;
+  /** The stored MIME trees of contents (their metadata), so a message is not read and parsed again. */
+  treesOf?(hashes: string[]): Promise<Map<string, MimePart>>;
   log?: Logger;
   now(): number;
 }
@@ -297,7 +299,9 @@ export async function holdBlockedAttachments(
     ready.map((r) => r.mailbox.tenantId),
   );
   if (rules.size === 0) return { deliver: ready, held: [] };
-  const sources = new Map<string, Buffer>();
+  // The trees delivery stores anyway (intake stored those of small messages); others are parsed here.
+  const wanted = ready.filter((r) => rules.has(r.mailbox.tenantId)).map((r) => r.recipient.message.blobHash);
+  const trees = deps.treesOf ? await deps.treesOf([...new Set(wanted)]) : new Map<string, MimePart>();
   const found = new Map<string, BlockedFile | undefined>();
   const deliver: LocalRecipient[] = [];
   const stopped = new Map<string, { local: LocalRecipient; file: BlockedFile }[]>();
@@ -306,8 +310,9 @@ export async function holdBlockedAttachments(
     const { message } = local.recipient;
     const key = `${message.blobHash}:${local.mailbox.tenantId}`;
     if (blocked && !found.has(key)) {
-      if (!sources.has(message.blobHash)) sources.set(message.blobHash, await readBlob(deps.blobs, message.blobHash));
-      found.set(key, findBlockedFile(sources.get(message.blobHash)!, blocked));
+      let tree = trees.get(message.blobHash);
+      if (!tree) trees.set(message.blobHash, (tree = parseMimeTree(await readBlob(deps.blobs, message.blobHash))));
+      found.set(key, findBlockedFile(tree, blocked));
     }
     const file = blocked && found.get(key);
     if (!file) deliver.push(local);
@@ -315,7 +320,7 @@ export async function holdBlockedAttachments(
   }
   const held: LocalRecipient[] = [];
   for (const [hash, copies] of stopped) {
-    const source = sources.get(hash)!;
+    const source = await readBlob(deps.blobs, hash);
     const headerEnd = source.indexOf('\r\n\r\n');
     const fields = parseHeaderSection(source.subarray(0, headerEnd < 0 ? source.length : headerEnd).toString('utf8'));
     const ids = await holdMessage(
