@@ -1,17 +1,21 @@
 // [sieve] in the configuration: the bounds of scripts (docs/rules.md "Limits") with the documented
 // values as defaults; a value out of range is refused naming the key, the value and what is allowed;
-// the values given are the ones scripts are held to when saved and when they run.
+// the values given are the ones scripts are held to when saved and when they run: by ManageSieve
+// (MAXREDIRECTS, HAVESPACE, PUTSCRIPT) and at delivery, on both backends.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { compileScript, defaultCompileLimits } from '../../src/sieve/compile.ts';
 import { defaultSieveLimits, runScript } from '../../src/sieve/interpreter.ts';
 import { SieveError } from '../../src/sieve/sieve-error.ts';
 import { SieveMessage } from '../../src/sieve/sieve-message.ts';
 import { checkScript } from '../../src/sieve/sieve-scripts.ts';
-import { tempDir } from '../helpers/backends.ts';
+import { backendNames, skipFor, tempDir } from '../helpers/backends.ts';
+import { password, startJmapNode } from '../jmap/jmap-test-node.ts';
 
 const env = { HOLDFAST_HOSTNAME: 'mail.example.com' };
 
@@ -113,3 +117,92 @@ describe('[sieve] configuration', () => {
     assert.match(message, /unknown key "max_scripts" in \[sieve\]/);
   });
 });
+
+/** A ManageSieve exchange over a plain socket: each send resolves to the text up to its OK/NO line. */
+async function manageSieve(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  let buffer = '';
+  let wake: (() => void) | undefined;
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    wake?.();
+  });
+  const response = async () => {
+    for (;;) {
+      const end = /^(OK|NO|BYE)\b.*\r\n/m.exec(buffer);
+      // A reason with quotes in it comes as a literal after the line: {n} and n more bytes.
+      const literal = end && /\{(\d+)\}\r\n$/.exec(end[0]);
+      const length = end ? end.index + end[0].length + (literal ? Number(literal[1]) + 2 : 0) : Infinity;
+      if (end && buffer.length >= length) {
+        const text = buffer.slice(0, length);
+        buffer = buffer.slice(length);
+        return text;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  };
+  const greeting = await response();
+  return {
+    greeting,
+    send: (line: string) => {
+      socket.write(`${line}\r\n`);
+      return response();
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+for (const name of backendNames) {
+  describe(`[sieve] settings in a running server on ${name}`, { skip: skipFor(name) }, () => {
+    it('ManageSieve and delivery hold scripts to the configured limits', async () => {
+      const alice = 'alice@test.example';
+      const j = await startJmapNode(name, [alice], {
+        toml: '[imap]\nplaintext_login = true\n[sieve]\nmax_redirects = 1\nmax_script_size = "2KiB"\n',
+      });
+      try {
+        const talk = await manageSieve(j.t.port('managesieve'));
+        try {
+          assert.match(talk.greeting, /^"MAXREDIRECTS" "1"\r$/m);
+          const plain = Buffer.from(`\0${alice}\0${password}`).toString('base64');
+          assert.match(await talk.send(`AUTHENTICATE "PLAIN" "${plain}"`), /^OK/m);
+          assert.match(
+            await talk.send('HAVESPACE "big" 3000'),
+            /^NO \(QUOTA\/MAXSIZE\) "A script is at most 2048 octets"/m,
+          );
+          const big = `# ${'x'.repeat(2100)}\r\nkeep;\r\n`;
+          assert.match(
+            await talk.send(`PUTSCRIPT "big" {${big.length}+}\r\n${big}`),
+            /^NO \{\d+\}\r\n.*larger than 2048 bytes/m,
+          );
+          const two = 'redirect "a@elsewhere.example";\r\nredirect "b@elsewhere.example";\r\n';
+          assert.match(await talk.send(`PUTSCRIPT "two" {${two.length}+}\r\n${two}`), /^OK/m);
+          assert.match(await talk.send('SETACTIVE "two"'), /^OK/m);
+        } finally {
+          talk.close();
+        }
+        const transport = nodemailer.createTransport({
+          host: '127.0.0.1',
+          port: j.t.port('smtp'),
+          secure: false,
+          ignoreTLS: true,
+        });
+        await transport.sendMail({
+          envelope: { from: 'erin@remote.example', to: [alice] },
+          raw: `From: erin@remote.example\r\nTo: ${alice}\r\nSubject: Twice\r\nMessage-ID: <twice@remote.example>\r\n\r\nHi\r\n`,
+        });
+        transport.close();
+        // Over the configured limit the script fails: the message is kept and the owner told why.
+        await j.t.waitFor(
+          async () => (await j.t.mailbox(alice)).some((m) => /more than 1 redirects for one message/.test(m.text)),
+          'the notice of the failed script',
+        );
+        assert.ok((await j.t.mailbox(alice)).some((m) => m.text.includes('Subject: Twice')));
+      } finally {
+        await j.t.stop();
+      }
+    });
+  });
+}
