@@ -1,6 +1,7 @@
 // `holdfast resource set|show`: an administrator gives a room a capacity and a booking policy and
 // reads it back; a resource never set shows the defaults; a refused value names the option, the
-// value and what is allowed, and changes nothing.
+// value and what is allowed, and changes nothing. `holdfast tenant set --forest` moves a tenant
+// into another resource forest (the admin API's move uses the same function).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
@@ -96,6 +97,19 @@ for (const name of backendNames) {
         (await json('resource', 'set', 'board@acme.example', '--book-in-policy', 'everyone')).bookers.length,
         0,
       );
+    });
+
+    it('moves a tenant into another resource forest', async () => {
+      await json('forest', 'add', 'eu', '--max-connections', '50');
+      await json('tenant', 'add', 'contoso');
+      assert.equal((await json('tenant', 'set', 'contoso', '--forest', 'eu')).forest, 'eu');
+      assert.match((await holdfast('tenant', 'show', 'contoso')).stdout, /^tenant contoso \(resource forest eu\)$/m);
+      const forests = await json('forest', 'list');
+      assert.equal(forests.find((f: { name: string }) => f.name === 'eu').tenants, 1);
+      const unknown = await holdfast('tenant', 'set', 'contoso', '--forest', 'mars');
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /unknown resource forest "mars"/);
+      assert.equal((await json('tenant', 'show', 'contoso')).forest, 'eu');
     });
 
     it('refuses bad values naming the option, the value and what is allowed, changing nothing', async () => {

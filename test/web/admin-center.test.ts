@@ -221,6 +221,7 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
       .getByLabel('People and groups who may book (comma-separated)')
       .fill('ann@acme.example, team@acme.example');
     await form.getByText('wait until someone with write access').waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, "admin rooms and equipment, a room's settings");
     await form.getByRole('button', { name: 'Save settings' }).click();
     await status(page, 'Saved the settings of board@acme.example');
     await board
@@ -266,6 +267,7 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     assert.equal((await t.node.holdfast.directory.getTenant('acme')).forest, 'eu');
     const forests = page.getByRole('region', { name: 'Resource forests' });
     await forests.locator('tr', { hasText: 'eu' }).filter({ hasText: '40' }).waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin tenants and forests');
     await t.node.holdfast.directory.moveTenant('acme', 'default');
 
     const boss = await signedIn('boss@acme.example');
@@ -337,6 +339,8 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     );
     await page.getByText('1 held').waitFor({ timeout });
     await remove.click();
+    await ask.waitFor({ timeout });
+    await expectNoSeriousAxeViolations(page, 'admin quarantine, the delete confirmation');
     await ask.getByRole('button', { name: 'Delete' }).click();
     await page.getByText('Nothing is held').waitFor({ timeout });
   });
