@@ -181,8 +181,46 @@ function oneLine(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f"]+/g, ' ').slice(0, 120);
 }
 
+/**
+ * The tenants' blocked types for intake, read again at most once a second per tenant: a message to a
+ * tenant costs no query of its own (a change applies within a second on each node). Held by the
+ * Intake; at most `maxTenants` remembered.
+ */
+export class BlockedAttachmentRules {
+  private readonly cached = new Map<number, { at: number; blocked: Set<string> | undefined }>();
+  private static readonly maxTenants = 10_000;
+
+  constructor(
+    private readonly db: Store['db'],
+    private readonly now: () => number,
+    private readonly ttlMs = 1000,
+  ) {}
+
+  async of(tenantIds: number[]): Promise<Map<number, Set<string>>> {
+    const now = this.now();
+    const wanted = [...new Set(tenantIds)];
+    const stale = wanted.filter((id) => {
+      const entry = this.cached.get(id);
+      return !entry || now - entry.at >= this.ttlMs || now < entry.at;
+    });
+    if (stale.length) {
+      const read = await tenantBlockedAttachments(this.db, stale);
+      if (this.cached.size + stale.length > BlockedAttachmentRules.maxTenants) this.cached.clear();
+      for (const id of stale) this.cached.set(id, { at: now, blocked: read.get(id) });
+    }
+    const out = new Map<number, Set<string>>();
+    for (const id of wanted) {
+      const blocked = this.cached.get(id)?.blocked;
+      if (blocked) out.set(id, blocked);
+    }
+    return out;
+  }
+}
+
 export interface AttachmentFilterDeps {
   store: Store;
+  /** Where the tenants' blocked types are read (each time, without it). */
+  rules?: BlockedAttachmentRules;
   routing: Pick<Directory, 'resolveAddress'>;
   /** How long a held message stays (filtering.quarantine_retention). */
   quarantineRetentionMs: number;
@@ -209,10 +247,8 @@ export async function applyBlockedAttachments<R extends { recipient: string; rou
 ): Promise<R[]> {
   const local = recipients.filter((r) => r.route === 'local' && r.tenantId !== null);
   if (local.length === 0) return recipients;
-  const rules = await tenantBlockedAttachments(
-    deps.store.db,
-    local.map((r) => r.tenantId!),
-  );
+  const tenantIds = local.map((r) => r.tenantId!);
+  const rules = deps.rules ? await deps.rules.of(tenantIds) : await tenantBlockedAttachments(deps.store.db, tenantIds);
   if (rules.size === 0) return recipients;
   const { spooled } = message;
   const source = spooled.inline?.data ?? (await readBlob(deps.store.blobs, spooled.blob.hash));

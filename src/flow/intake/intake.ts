@@ -33,7 +33,7 @@ import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
 import { Srs, SrsKey } from '../srs.ts';
 import { withTenantDisclaimer } from './disclaimer.ts';
-import { applyBlockedAttachments } from './attachment-filter.ts';
+import { applyBlockedAttachments, BlockedAttachmentRules } from './attachment-filter.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
@@ -114,12 +114,15 @@ export class Intake {
   private readonly upstreamDomains: ReadonlySet<string>;
   /** The key of the SRS addresses forwarded mail leaves with (flow/srs.ts). */
   private readonly srs: SrsKey;
+  /** The tenants' blocked attachment types, read at most once a second (attachment-filter.ts). */
+  private readonly attachmentRules: BlockedAttachmentRules;
 
   constructor(private readonly deps: IntakeDeps) {
     this.trustedRelays = new TrustedRelays(deps.config.smtp.trustedRelays);
     this.routing = deps.directory.routing;
     this.upstreamDomains = upstreamDomainsOf(deps.config.continuity);
     this.srs = new SrsKey(deps.store.db, deps.now);
+    this.attachmentRules = new BlockedAttachmentRules(deps.store.db, deps.now);
   }
 
   /** Throws (or, with machine-wide limits under --workers, rejects with) the refusal of a connection over a limit. */
@@ -365,6 +368,7 @@ export class Intake {
       {
         store,
         routing: this.routing,
+        rules: this.attachmentRules,
         quarantineRetentionMs: config.filtering.quarantineRetentionMs,
         log: this.deps.log,
       },
