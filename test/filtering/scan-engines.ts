@@ -119,8 +119,12 @@ rspamd_config:register_symbol({
  */
 const hyperscanCache = join(tmpdir(), 'holdfast-rspamd-hyperscan');
 
-/** `lua`: more of rspamd.local.lua (a benchmark rescoring what only a replay of old mail triggers). */
-export async function startRspamd(options: { lua?: string } = {}): Promise<Rspamd> {
+/**
+ * `lua`: more of rspamd.local.lua; `files`: more configuration files by name under the local
+ * directory, e.g. `local.d/headers_group.conf` (a benchmark rescoring what only a replay of old mail
+ * triggers).
+ */
+export async function startRspamd(options: { lua?: string; files?: Record<string, string> } = {}): Promise<Rspamd> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-rspamd-'));
   mkdirSync(hyperscanCache, { recursive: true });
   for (const sub of ['local.d', 'override.d', 'db', 'run', 'log']) mkdirSync(join(dir, sub));
@@ -143,6 +147,7 @@ export async function startRspamd(options: { lua?: string } = {}): Promise<Rspam
     'local.d/classifier-bayes.conf': `backend = "redis";\nservers = "127.0.0.1:6379";\ndb = "${redisDb}";\nmin_learns = 1;\nautolearn = false;\n`,
     'local.d/fuzzy_check.conf': 'enabled = false;\n',
     'rspamd.local.lua': testRules + (options.lua ?? ''),
+    ...options.files,
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const args = [
@@ -272,7 +277,7 @@ export interface Engines {
  */
 const enginesLock = join(tmpdir(), 'holdfast-scan-engines.lock');
 
-async function lockEngines(): Promise<() => void> {
+export async function lockEngines(): Promise<() => void> {
   for (;;) {
     try {
       mkdirSync(enginesLock);
