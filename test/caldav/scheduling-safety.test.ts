@@ -375,6 +375,44 @@ for (const name of backendNames) {
       );
     });
 
+    it("declines an outside organizer's booking of a room by mail and keeps the room free for its organisation", async () => {
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'room', address: 'boardroom@test.example', displayName: 'Board room' });
+      const start = nextWeek + 9 * day;
+      await imip(
+        'mallory@remote.example',
+        'boardroom@test.example',
+        'REQUEST',
+        calendar({
+          method: 'REQUEST',
+          uid: 'outside-hold',
+          start,
+          summary: 'All day, every day',
+          organizer: 'mallory@remote.example',
+          attendees: ['boardroom@test.example'],
+        }),
+        'room request from outside',
+      );
+      const declined = await t.waitFor(
+        () => mx.received.find((m) => m.to.includes('mallory@remote.example') && m.data.includes('All day, every day')),
+        "the room's answer to the outside organizer",
+      );
+      assert.match(declined.data, /Subject: Declined: All day, every day/);
+      assert.match(declined.data, /PARTSTAT=DECLINED/);
+      assert.match(declined.data, /takes bookings only from its own organisation/);
+      assert.equal(await copyOf('boardroom@test.example', 'outside-hold'), undefined, 'nothing held in the room');
+      // The room is free at that time for its own people.
+      const own = calendar({
+        uid: 'inside-booking',
+        start,
+        summary: 'Planning',
+        organizer: 'alice@test.example',
+        attendees: ['alice@test.example', 'boardroom@test.example'],
+      });
+      assert.equal((await put('alice@test.example', 'inside-booking.ics', own)).status, 201);
+      assert.match((await copyOf('boardroom@test.example', 'inside-booking')) ?? '', /PARTSTAT=ACCEPTED/);
+    });
+
     it("refuses iMIP mail that forges the organizer's own domain at the door", async () => {
       const { talk } = await SmtpTalk.open(t.port('smtp'));
       await talk.send('EHLO outside.example');

@@ -244,6 +244,20 @@ export class Scheduler {
         return `ignored: invitation sent by ${author} for a meeting organized by ${organizer ?? 'nobody'}`;
       if (otherMeeting) return otherMeeting;
       const me = (await this.attendeeAddress(object, principal)) ?? principal.address;
+      if (principal.kind === 'room' || principal.kind === 'equipment') {
+        // Rooms and equipment are booked by their own organisation only (Exchange's default too):
+        // an outside organizer would otherwise hold them past every rule of their booking policy.
+        const reason = `${principal.displayName ?? principal.address} takes bookings only from its own organisation`;
+        await this.mail(
+          principal,
+          [organizer],
+          'REPLY',
+          replyMessage(withoutMethod(text), me, 'DECLINED', reason),
+          `${partStatWords.DECLINED}: ${summaryOf(object)}`,
+          `${reason}.`,
+        );
+        return `declined: ${reason}`;
+      }
       const data =
         stored && !timesChanged(stored, object) ? keepPartStat(withoutMethod(text), me, stored) : withoutMethod(text);
       await this.store(principal, data, object.uid);
