@@ -167,20 +167,6 @@ export async function resourceSettings(db: Kysely<Database>, principalId: number
   return fromRow(row);
 }
 
-/** The settings of several resources of one tenant, by principal id (those without a row: the defaults). */
-export async function resourceSettingsOf(
-  db: Kysely<Database>,
-  tenantId: number,
-  principalIds: number[],
-): Promise<Map<number, ResourceSettings>> {
-  const out = new Map<number, ResourceSettings>();
-  for (const id of principalIds) out.set(id, fromRow(undefined));
-  if (principalIds.length === 0) return out;
-  const rows = await db.selectFrom('resource_settings').selectAll().where('tenant_id', '=', tenantId).execute();
-  for (const row of rows) if (out.has(Number(row.principal_id))) out.set(Number(row.principal_id), fromRow(row));
-  return out;
-}
-
 /** A room of a tenant as a room finder shows it. */
 export interface ListedRoom {
   address: string;
