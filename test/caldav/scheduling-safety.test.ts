@@ -394,7 +394,8 @@ for (const name of backendNames) {
         'room request from outside',
       );
       const declined = await t.waitFor(
-        () => mx.received.find((m) => m.to.includes('mallory@remote.example') && m.data.includes('All day, every day')),
+        async () =>
+          mx.received.find((m) => m.to.includes('mallory@remote.example') && m.data.includes('All day, every day')),
         "the room's answer to the outside organizer",
       );
       assert.match(declined.data, /Subject: Declined: All day, every day/);
