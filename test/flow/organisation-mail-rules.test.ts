@@ -2,15 +2,16 @@
 // both backends: mail comes in over SMTP (nodemailer, to port 25 from outside and through submission
 // as a user), and what users find in their mailboxes is read back. An .exe (by its plain name, an
 // RFC 2231 encoded one, or inside an attached message) is refused at DATA with 550 5.7.1 naming the
-// file; when only some recipients block it, their copies are held in quarantine and the others get
-// the message; a .pdf passes. The banner is put on mail from outside in text, HTML and
+// file; when only some recipients block it, their copies are held in quarantine (an administrator
+// can release them) and the others get the message; mail forwarded from another tenant is held at
+// delivery; a .pdf passes. The banner is put on mail from outside in text, HTML and
 // multipart/alternative, never on mail from inside, never twice, never on signed mail.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import { setTenantBlockedAttachments, setTenantExternalBanner } from '../../src/directory/tenant-settings.ts';
-import { listQuarantine } from '../../src/filtering/quarantine.ts';
+import { listQuarantine, releaseQuarantined } from '../../src/filtering/quarantine.ts';
 import { activateScript, putScript } from '../../src/sieve/sieve-scripts.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { FakeMx } from '../helpers/fake-mx.ts';
@@ -136,6 +137,9 @@ for (const name of backendNames) {
       assert.equal(held[0]!.detail, 'attachment "tool.exe": .exe files are blocked by the organisation');
       assert.equal(held[0]!.subject, 'Tool for you');
       assert.equal((await j.t.mailbox(bob)).filter((m) => m.text.includes('Tool for you')).length, 0);
+      // An administrator releases it: Bob gets the message as it came, attachment and all.
+      await releaseQuarantined(j.t.node.holdfast.store, held[0]!.id, { tenantId }, Date.now());
+      assert.match(await inbox(bob, 'Tool for you'), /filename=tool\.exe|filename="tool\.exe"/);
     });
 
     it('puts the banner on mail from outside: text, HTML and both alternatives, with X-Holdfast-External', async () => {
