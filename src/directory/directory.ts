@@ -51,6 +51,24 @@ export interface DomainOwner {
 
 export const defaultForestMaxConnections = 1000;
 
+/**
+ * The service health probe's own tenant and forest (health/checks/probe-account.ts): its traffic is
+ * kept out of customers' limits and statistics, so no other tenant joins that forest and the probe's
+ * tenant never leaves it.
+ */
+export const probeTenantName = 'holdfast-probe';
+
+/** Refuses a tenant in a forest where it may not be: only the probe's tenant is in the probe's forest. */
+export function requireTenantForest(tenant: string, forest: string) {
+  if ((tenant === probeTenantName) === (forest === probeTenantName)) return;
+  throw invalid(
+    'reserved-forest',
+    tenant === probeTenantName
+      ? `tenant "${probeTenantName}" is the service health probe's and stays in its own forest`
+      : `forest "${probeTenantName}" is the service health probe's own; choose another forest`,
+  );
+}
+
 export class Directory {
   /** Cleared after every change made through this directory or its TenantDirectories. */
   private readonly routingCache: LookupCache;
@@ -130,6 +148,7 @@ export class Directory {
   async addTenant(input: { name: string; forest?: string }): Promise<Tenant> {
     const name = parseName('tenant', input.name);
     const forest = await this.getForest(input.forest ?? 'default');
+    requireTenantForest(name, forest.name);
     if (await this.db.selectFrom('tenants').select('id').where('name', '=', name).executeTakeFirst()) {
       throw conflict('duplicate-tenant', `tenant "${name}" already exists`);
     }
@@ -158,6 +177,7 @@ export class Directory {
   async moveTenant(nameInput: string, forestInput: string): Promise<Tenant> {
     const tenant = await this.getTenant(nameInput);
     const forest = await this.getForest(forestInput);
+    requireTenantForest(tenant.name, forest.name);
     if (forest.id !== tenant.forestId) {
       await this.db.updateTable('tenants').set({ forest_id: forest.id }).where('id', '=', tenant.id).execute();
       this.routingCache.clear();

@@ -7,7 +7,7 @@
 //   PATCH /admin/tenants/{name}     {forest} → the tenant, moved into that forest
 //   GET   /admin/forests            {value: [{name, maxConnections, tenants}]}, by name
 import type { FastifyInstance } from 'fastify';
-import type { Directory, Tenant } from '../directory/directory.ts';
+import { requireTenantForest, type Directory, type Tenant } from '../directory/directory.ts';
 import { forbidden, HoldfastError } from '../errors.ts';
 import { adminRoute, FieldError, Fields } from './admin-api.ts';
 import type { AdminIdentity } from './admin-auth.ts';
@@ -65,7 +65,8 @@ export function registerAdminTenantRoutes(app: FastifyInstance, holdfast: WebCon
       const body = new Fields(request.body, ['name', 'forest']);
       const name = body.required('name', 100);
       const forest = body.text('forest', { max: 100 }) || undefined;
-      if (forest) await asFieldOf('forest', () => directory.getForest(forest));
+      if (forest)
+        await asFieldOf('forest', async () => requireTenantForest(name, (await directory.getForest(forest)).name));
       const added = await asFieldOf('name', () => directory.addTenant({ name, forest }));
       reply.code(201);
       return shownTenant(directory, added);
@@ -79,7 +80,7 @@ export function registerAdminTenantRoutes(app: FastifyInstance, holdfast: WebCon
       const body = new Fields(request.body, ['forest']);
       const forest = body.required('forest', 100);
       const tenant = await directory.getTenant((request.params as { name: string }).name);
-      await asFieldOf('forest', () => directory.getForest(forest));
+      await asFieldOf('forest', async () => requireTenantForest(tenant.name, (await directory.getForest(forest)).name));
       return shownTenant(directory, await directory.moveTenant(tenant.name, forest));
     }),
   );

@@ -5,11 +5,11 @@
 // the probe out. When the probe cannot sign in because of its own account (removed, password
 // changed outside Holdfast) that is a monitoring problem: a note, not a service incident.
 import { generatePassword } from '../../directory/passwords.ts';
-import type { Directory } from '../../directory/directory.ts';
+import { probeTenantName, type Directory } from '../../directory/directory.ts';
 import { nodeRule, type CheckResult } from '../check-result.ts';
 import type { ProbeAccount } from './probe-context.ts';
 
-export const probeTenant = 'holdfast-probe';
+export const probeTenant = probeTenantName;
 export const probeDomain = 'holdfast-probe.invalid';
 
 export function probeAddress(node: string): string {
