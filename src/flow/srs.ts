@@ -118,4 +118,26 @@ export class SrsKey {
     });
     return this.loading;
   }
+
+  /**
+   * The address behind an SRS0 address, undone level by level (a forward of a forward nests one in
+   * another; three levels at most) while each is at a domain `ours` accepts. `refused` is the SRS0
+   * address whose hash was wrong or that was too old, where undoing stopped.
+   */
+  async unwind(
+    address: string,
+    ours: (domain: string) => boolean | Promise<boolean>,
+  ): Promise<{ address: string; refused?: string }> {
+    let current = address;
+    for (let depth = 0; depth < 3; depth++) {
+      const at = current.lastIndexOf('@');
+      if (at <= 0) break;
+      const local = current.slice(0, at);
+      if (!Srs.isSrs(local) || !(await ours(current.slice(at + 1).toLowerCase()))) break;
+      const original = (await this.get()).reverse(local, this.now());
+      if (!original) return { address: current, refused: current };
+      current = original;
+    }
+    return { address: current };
+  }
 }

@@ -31,7 +31,7 @@ import { formatSize } from '../../config/size.ts';
 import type { MailDns } from '../dns.ts';
 import type { IntakeCommitter, NewRecipient } from '../queue/intake-committer.ts';
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
-import { Srs, SrsKey } from '../srs.ts';
+import { SrsKey } from '../srs.ts';
 import { withTenantDisclaimer } from './disclaimer.ts';
 import { applyBlockedAttachments, BlockedAttachmentRules } from './attachment-filter.ts';
 import type { BackPressure } from './back-pressure.ts';
@@ -252,32 +252,19 @@ export class Intake {
    * without the check anyone could relay through it.
    */
   private async reverseSrs(address: string): Promise<string | undefined> {
-    let current = address;
-    // A forward of a forward nests one SRS0 address in another; a few levels at most.
-    for (let depth = 0; depth < 3; depth++) {
-      const at = current.lastIndexOf('@');
-      if (at <= 0) break;
-      const local = current.slice(0, at);
-      const domain = current.slice(at + 1).toLowerCase();
-      if (!Srs.isSrs(local) || !(await this.routing.findDomain(domain))) break;
-      const original = (await this.srs.get()).reverse(local, this.deps.now());
-      if (!original)
-        throw smtpReply(
-          550,
-          '5.1.1',
-          `<${address}>: Recipient address rejected: not a valid forwarding return address (wrong or expired)`,
-        );
-      try {
-        current = parseAddress(original).asGiven;
-      } catch {
-        throw smtpReply(
-          550,
-          '5.1.1',
-          `<${address}>: Recipient address rejected: not a valid forwarding return address`,
-        );
-      }
+    const unwound = await this.srs.unwind(address, async (domain) => Boolean(await this.routing.findDomain(domain)));
+    if (unwound.refused)
+      throw smtpReply(
+        550,
+        '5.1.1',
+        `<${address}>: Recipient address rejected: not a valid forwarding return address (wrong or expired)`,
+      );
+    if (unwound.address === address) return undefined;
+    try {
+      return parseAddress(unwound.address).asGiven;
+    } catch {
+      throw smtpReply(550, '5.1.1', `<${address}>: Recipient address rejected: not a valid forwarding return address`);
     }
-    return current === address ? undefined : current;
   }
 
   /**

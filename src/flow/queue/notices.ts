@@ -13,7 +13,7 @@ import type { Dialect } from '../../store/database.ts';
 import type { Database } from '../../store/schema.ts';
 import { logReceived } from '../mail-log.ts';
 import { routeRecipient, upstreamDomainsOf } from '../router.ts';
-import { Srs, SrsKey } from '../srs.ts';
+import { SrsKey } from '../srs.ts';
 import { writeTrace } from '../trace.ts';
 import { loadRecipients, type Outcome, type QueuedMessage } from './claimed-recipient.ts';
 import { buildDsn, wantsNotice, type DsnRecipient } from './dsn.ts';
@@ -49,15 +49,7 @@ export class Notices {
    * are undone (their keyed hash says so); any other address is answered as it is.
    */
   private async noticeAddress(sender: string): Promise<string> {
-    let current = sender;
-    for (let depth = 0; depth < 3; depth++) {
-      const at = current.lastIndexOf('@');
-      if (at <= 0 || !Srs.isSrs(current.slice(0, at))) break;
-      const original = (await this.srs.get()).reverse(current.slice(0, at), this.deps.now());
-      if (!original) break;
-      current = original;
-    }
-    return current;
+    return (await this.srs.unwind(sender, () => true)).address;
   }
 
   /** Queues notices in the caller's transaction; logQueued() logs them once it has committed. */
