@@ -42,7 +42,7 @@ export async function startHttp(holdfast: Holdfast): Promise<RunningService> {
         host: config.bind,
         port: actual,
         scheme: name,
-        description: 'CalDAV, status page, metrics, admin and health API',
+        description: 'web app /mail/, admin center /admin/, JMAP, CalDAV, CardDAV, API, metrics',
       });
     }
   } catch (error) {
