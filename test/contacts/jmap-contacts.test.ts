@@ -247,5 +247,57 @@ for (const name of backendNames) {
       ]);
       assert.equal(stale.type, 'stateMismatch');
     });
+
+    it("follows a query's results with ContactCard/queryChanges", async () => {
+      const [[, books]] = await call([['AddressBook/get', { accountId: node.accountId }, '0']]);
+      const contacts = books.list.find((b: { name: string }) => b.name === 'Contacts').id;
+      const query = {
+        accountId: node.accountId,
+        filter: { inAddressBook: contacts },
+        sort: [{ property: 'name/full' }],
+      };
+      const [[, first]] = await call([['ContactCard/query', query, '0']]);
+      assert.equal(first.canCalculateChanges, true);
+      const [[, nothing]] = await call([
+        ['ContactCard/queryChanges', { ...query, sinceQueryState: first.queryState }, '0'],
+      ]);
+      assert.deepEqual([nothing.removed, nothing.added], [[], []]);
+
+      assert.equal(
+        (
+          await put(
+            'contacts/alice.vcf',
+            'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:alice-l\r\nFN:Alice Liddell\r\nEND:VCARD\r\n',
+          )
+        ).status,
+        201,
+      );
+      const dropped = first.ids[first.ids.length - 1];
+      const [[, gone]] = await call([['ContactCard/set', { accountId: node.accountId, destroy: [dropped] }, '0']]);
+      assert.deepEqual(gone.destroyed, [dropped]);
+      const [[, now], [, changes]] = await call([
+        ['ContactCard/query', query, '0'],
+        ['ContactCard/queryChanges', { ...query, sinceQueryState: first.queryState, calculateTotal: true }, '1'],
+      ]);
+      assert.equal(changes.oldQueryState, first.queryState);
+      assert.equal(changes.newQueryState, now.queryState);
+      assert.equal(changes.total, now.ids.length);
+      const alice = now.ids[0];
+      assert.deepEqual(changes.added, [{ id: alice, index: 0 }]);
+      assert.deepEqual(changes.removed.sort(), [alice, dropped].sort());
+      // The client's list, changed as RFC 8620 5.6 says, is the new results.
+      const spliced = first.ids.filter((id: string) => !changes.removed.includes(id));
+      for (const { id, index } of changes.added) spliced.splice(index, 0, id);
+      assert.deepEqual(spliced, now.ids);
+
+      const [[tooMany, tooManyError]] = await call([
+        ['ContactCard/queryChanges', { ...query, sinceQueryState: first.queryState, maxChanges: 1 }, '0'],
+      ]);
+      assert.deepEqual([tooMany, tooManyError.type], ['error', 'tooManyChanges']);
+      const [[type, error]] = await call([
+        ['ContactCard/queryChanges', { ...query, sinceQueryState: '1.2-garbage' }, '0'],
+      ]);
+      assert.deepEqual([type, error.type], ['error', 'cannotCalculateChanges']);
+    });
   });
 }

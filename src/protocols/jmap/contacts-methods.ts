@@ -30,6 +30,7 @@ import { type CardProperty, parseCard } from '../../contacts/vcard.ts';
 import { HoldfastError } from '../../errors.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { invalidArguments, MethodError } from './jmap-errors.ts';
+import { maxChangesLimit } from './jmap-limits.ts';
 import type { JmapMethod } from './jmap-request.ts';
 import {
   applyFilter,
@@ -291,33 +292,87 @@ function passes(entry: CardEntry, condition: CardCondition): boolean {
 
 const sortable = new Set(['name/full']);
 
+/** The ids a ContactCard/query's filter and sort select, in order, and the address books they come from. */
+async function runCardQuery(args: Record<string, unknown>, context: JmapCallContext) {
+  const filter = parseFilter(args.filter, cardCondition);
+  const sort = parseSort(args.sort, sortable);
+  const books = await visibleBooks(context);
+  const entries = await allCards(context, books);
+  const kept = await applyFilter(
+    filter,
+    entries,
+    async (condition, items) => new Set(items.filter((e) => passes(e, condition))),
+  );
+  // Cards in address book order, then by name in the book; a sort is stable, so ties keep that order.
+  let sorted = entries.filter((e) => kept.has(e));
+  const byName = sort.find((c) => c.property === 'name/full');
+  if (byName) {
+    const name = (e: CardEntry) => e.properties.find(([n]) => n === 'FN')?.[1] ?? '';
+    sorted = sorted.sort((a, b) => name(a).localeCompare(name(b)) * (byName.isAscending ? 1 : -1));
+  }
+  return { books, ids: sorted.map((e) => e.id) };
+}
+
 const contactCardQuery: JmapMethod<JmapCallContext> = {
   capability: contactsCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const filter = parseFilter(args.filter, cardCondition);
-    const sort = parseSort(args.sort, sortable);
     const window = queryWindow(args);
-    const books = await visibleBooks(context);
-    const entries = await allCards(context, books);
-    const kept = await applyFilter(
-      filter,
-      entries,
-      async (condition, items) => new Set(items.filter((e) => passes(e, condition))),
-    );
-    let sorted = entries.filter((e) => kept.has(e));
-    const byName = sort.find((c) => c.property === 'name/full');
-    if (byName) {
-      const name = (e: CardEntry) => e.properties.find(([n]) => n === 'FN')?.[1] ?? '';
-      sorted = sorted.sort((a, b) => name(a).localeCompare(name(b)) * (byName.isAscending ? 1 : -1));
+    const { books, ids } = await runCardQuery(args, context);
+    return { ...queryAnswer(accountId, stateOf(books), ids, window, args), canCalculateChanges: true };
+  },
+};
+
+/**
+ * ContactCard/queryChanges (RFC 8620 5.6): a card's place in the results depends on nothing but the
+ * card itself (its properties and address book), so the cards that can have moved since the state
+ * are those the address books' change logs name since it. Each is `removed` and, when in the results
+ * now, `added` at its index; every other card kept its place relative to the rest. upToId is
+ * ignored, as RFC 8620 5.6 allows. Not calculated: address books added or removed since, a state
+ * older than a restore, more than 5,000 cards changed, or a state this server did not make.
+ */
+const contactCardQueryChanges: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const limit = args.maxChanges;
+    if (limit !== undefined && limit !== null && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0))
+      throw invalidArguments('maxChanges must be an unsigned integer');
+    if (args.upToId !== undefined && args.upToId !== null && typeof args.upToId !== 'string')
+      throw invalidArguments('upToId must be an id');
+    const since = parseState(args.sinceQueryState);
+    const { books, ids } = await runCardQuery(args, context);
+    const cannot = (why: string) => new MethodError('cannotCalculateChanges', `${why}: run ContactCard/query again`);
+    if (!since) throw cannot('sinceQueryState is not a state this server gave');
+    if (books.length !== since.size || !books.every(({ book }) => since.has(book.id)))
+      throw cannot('address books were added or removed since that state');
+    const moved = new Set<string>();
+    for (const { book } of books) {
+      const old = since.get(book.id)!;
+      if (old > book.sync_seq || old < Number(book.sync_floor))
+        throw cannot('the state is older than the address book (restored from backup)');
+      if (old === book.sync_seq) continue;
+      const { changed, deleted } = await cardChangesSince(context.mail.db, book.id, old);
+      for (const uri of [...changed, ...deleted]) moved.add(cardId(book, uri));
+      if (moved.size > maxChangesLimit) throw cannot(`more than ${maxChangesLimit} cards changed since that state`);
     }
-    return queryAnswer(
+    const added: { id: string; index: number }[] = [];
+    ids.forEach((id, index) => {
+      if (moved.has(id)) added.push({ id, index });
+    });
+    if (typeof limit === 'number' && moved.size + added.length > limit)
+      throw new MethodError(
+        'tooManyChanges',
+        `${moved.size + added.length} changes, more than maxChanges (${limit}): ask for more or query again`,
+      );
+    return {
       accountId,
-      stateOf(books),
-      sorted.map((e) => e.id),
-      window,
-      args,
-    );
+      oldQueryState: args.sinceQueryState,
+      newQueryState: stateOf(books),
+      ...(args.calculateTotal === true ? { total: ids.length } : {}),
+      removed: [...moved],
+      added,
+    };
   },
 };
 
@@ -457,5 +512,6 @@ export const contactsMethods: [string, JmapMethod<JmapCallContext>][] = [
   ['ContactCard/get', contactCardGet],
   ['ContactCard/changes', contactCardChanges],
   ['ContactCard/query', contactCardQuery],
+  ['ContactCard/queryChanges', contactCardQueryChanges],
   ['ContactCard/set', contactCardSet],
 ];
