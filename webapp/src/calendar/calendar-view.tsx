@@ -85,6 +85,7 @@ export function CalendarView(props: {
   const { route } = props;
   const [zone, setZone] = useState(chosenZone);
   const [calendars, setCalendars] = useState<Calendar[]>([]);
+  const [calendarsRead, setCalendarsRead] = useState(false);
   const [hidden, setHidden] = useState<string[]>(() => {
     try {
       return JSON.parse(localStorage.getItem(hiddenKey) ?? '[]');
@@ -116,12 +117,21 @@ export function CalendarView(props: {
   );
 
   useEffect(() => {
-    guard(async () => setCalendars(await dav.calendars()));
+    guard(async () => {
+      setCalendars(await dav.calendars());
+      setCalendarsRead(true);
+    });
   }, [dav]);
 
   // The instances of the days shown (a day more on each side: all-day events are dates, not instants).
   useEffect(() => {
-    if (!calendars.length) return;
+    if (!calendars.length) {
+      if (calendarsRead) {
+        setLoading(false);
+        setLoadedKey(rangeKey);
+      }
+      return;
+    }
     let current = true;
     setLoading(true);
     const start = dayStart(addDays(days[0]!, -1), zone);
@@ -139,7 +149,7 @@ export function CalendarView(props: {
     return () => {
       current = false;
     };
-  }, [calendars, days, zone, generation]);
+  }, [calendars, calendarsRead, days, zone, generation]);
 
   const colorOf = (href: string) => calendars.find((c) => c.href === href)?.color ?? '#1f5fbf';
   const shown = occurrences.filter((o) => !hidden.includes(o.calendarHref));
