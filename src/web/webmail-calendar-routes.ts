@@ -4,9 +4,11 @@
 // only principals of the signed-in user's tenant; free/busy itself goes through CalDAV's
 // scheduling outbox.
 //   GET /mail/api/directory?q=TEXT → 200 {people: [{address, name, kind}]} (at most 20)
-//   GET /mail/api/rooms            → 200 {rooms: [{address, name, capacity}]}
+//   GET /mail/api/rooms[?seats=N]  → 200 {rooms: [{address, name, capacity, autoAccept}]}
+//                                     (with seats: those known to seat at least N)
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../directory/principal.ts';
+import { listRooms, resourceLimits } from '../directory/resource-settings.ts';
 import { TenantDirectory } from '../directory/tenant-directory.ts';
 import { type WebSessions, webSessionRequest } from '../directory/web-sessions.ts';
 import type { WebContext } from './web-context.ts';
@@ -14,13 +16,6 @@ import { jsonAnswer } from './webmail-settings-routes.ts';
 
 /** Completion answers at most this many people; the text typed at most this long. */
 export const directoryLimits = { results: 20, queryLength: 100 };
-
-/**
- * A room's capacity (seats) for the room finder. The directory keeps no capacity yet (resource
- * settings are being added to src/directory/): until it does, every room answers null and the app
- * shows rooms without one.
- */
-const capacityOf = (_room: Principal): number | null => null;
 
 export function registerWebmailCalendarRoutes(
   app: FastifyInstance,
@@ -76,9 +71,19 @@ export function registerWebmailCalendarRoutes(
   app.get('/mail/api/rooms', async (request, reply) => {
     const principal = await signedIn(request, reply);
     if (!principal) return reply;
-    const rooms = (await tenantOf(principal).listPrincipals(['room']))
-      .filter((r) => !r.disabled)
-      .map((r) => ({ address: r.address, name: r.displayName, capacity: capacityOf(r) }));
+    const seats = (request.query as { seats?: unknown }).seats;
+    let minCapacity: number | undefined;
+    if (seats !== undefined && seats !== '') {
+      const n = Number(seats);
+      if (typeof seats !== 'string' || !Number.isInteger(n) || n < 1 || n > resourceLimits.capacity.max)
+        return jsonAnswer(reply, 400, {
+          error: 'invalid',
+          message: `seats must be a whole number from 1 to ${resourceLimits.capacity.max}, not "${String(seats).slice(0, 20)}"`,
+        });
+      minCapacity = n;
+    }
+    // Each room with its capacity (null when its administrators have not said) and whether it answers by itself.
+    const rooms = await listRooms(holdfast.store.db, principal.tenantId, { minCapacity });
     return jsonAnswer(reply, 200, { rooms });
   });
 }

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { setResourceSettings } from '../../src/directory/resource-settings.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import {
@@ -143,7 +144,14 @@ for (const backend of backendNames) {
       const tenant = await t.node.holdfast.directory.tenant('default');
       await tenant.addPrincipal({ kind: 'user', address: alice, displayName: 'Alice Archer', password });
       await tenant.addPrincipal({ kind: 'user', address: bob, displayName: 'Bob Baker', password });
-      await tenant.addPrincipal({ kind: 'room', address: room, displayName: 'Board room' });
+      const boardroom = await tenant.addPrincipal({ kind: 'room', address: room, displayName: 'Board room' });
+      const quiet = await tenant.addPrincipal({
+        kind: 'room',
+        address: 'quiet@test.example',
+        displayName: 'Quiet room',
+      });
+      await setResourceSettings(t.node.holdfast.store.db, boardroom, { capacity: 12 }, Date.now());
+      await setResourceSettings(t.node.holdfast.store.db, quiet, { capacity: 2 }, Date.now());
       base = `http://127.0.0.1:${t.port('http')}`;
       browser = await chromium.launch({
         executablePath: chromiumPath,
@@ -328,9 +336,15 @@ for (const backend of backendNames) {
       assert.equal(await bobRow.locator('.busy').count(), 1);
       assert.equal((await bobRow.locator('.busy').textContent())?.trim(), 'Busy 10:00–11:00');
       assert.doesNotMatch((await form.textContent()) ?? '', /Dentist/);
-      // The room finder: the tenant's rooms with their availability for the chosen time.
+      // The room finder: the tenant's rooms with their capacity and availability for the chosen time.
       await form.getByRole('button', { name: 'Find a room' }).click();
+      await form.locator('.room[data-address="quiet@test.example"]', { hasText: '2 seats' }).waitFor();
+      // Ten people: only the rooms known to seat them.
+      await form.getByLabel('Seats').fill('10');
+      await form.getByRole('button', { name: 'Find a room' }).click();
+      await form.locator('.room[data-address="quiet@test.example"]').waitFor({ state: 'detached' });
       const boardroom = form.locator(`.room[data-address="${room}"]`);
+      await boardroom.locator('.capacity', { hasText: '12 seats' }).waitFor();
       await boardroom.locator('.availability', { hasText: 'Free' }).waitFor();
       await boardroom.getByRole('button', { name: 'Add Board room' }).click();
       await form.locator(`.attendee[data-address="${room}"]`).waitFor();
@@ -421,6 +435,8 @@ for (const backend of backendNames) {
         async () => (await (await fetch('/mail/api/directory?q=b')).json()).people as { address: string }[],
       );
       assert.deepEqual(people.map((p) => p.address).sort(), [room, bob].sort());
+      const seats = await page.evaluate(async () => (await fetch('/mail/api/rooms?seats=many')).status);
+      assert.equal(seats, 400);
       const tooLong = await page.evaluate(async () => (await fetch(`/mail/api/directory?q=${'x'.repeat(101)}`)).status);
       assert.equal(tooLong, 400);
       await context.close();

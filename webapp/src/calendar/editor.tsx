@@ -422,7 +422,10 @@ interface Person {
 interface Room {
   address: string;
   name: string | null;
+  /** Seats, when the room's administrators said. */
   capacity: number | null;
+  /** False: the room's managers answer invitations themselves. */
+  autoAccept: boolean;
 }
 
 function Attendees(props: {
@@ -440,6 +443,7 @@ function Attendees(props: {
   const [freeBusy, setFreeBusy] = useState<Map<string, Busy[] | undefined>>(new Map());
   const [rooms, setRooms] = useState<(Room & { free: boolean | undefined })[] | null>(null);
   const [problem, setProblem] = useState('');
+  const [seats, setSeats] = useState('');
   const others = form.attendees.filter((a) => a.address !== props.me.address.toLowerCase());
   const { start, end } = useMemo(
     () => formSpan(form),
@@ -495,7 +499,12 @@ function Attendees(props: {
   const findRooms = async () => {
     setProblem('');
     try {
-      const answer: { rooms: Room[] } = await mailApi(props.me, 'GET', 'rooms');
+      const wanted = seats.trim();
+      const answer: { rooms: Room[] } = await mailApi(
+        props.me,
+        'GET',
+        wanted ? `rooms?seats=${encodeURIComponent(wanted)}` : 'rooms',
+      );
       const busy = await dav.freeBusy(
         answer.rooms.map((r) => r.address),
         start,
@@ -585,6 +594,16 @@ function Attendees(props: {
               ))}
             </ul>
           )}
+          <label class="inline seats">
+            Seats
+            <input
+              type="number"
+              min={1}
+              max={100000}
+              value={seats}
+              onInput={(e) => setSeats((e.target as HTMLInputElement).value)}
+            />
+          </label>
           <button type="button" class="find-rooms" onClick={findRooms}>
             Find a room
           </button>
@@ -597,11 +616,14 @@ function Attendees(props: {
       )}
       {rooms && (
         <ul class="rooms" aria-label="Rooms">
-          {rooms.length === 0 && <li>This organisation has no rooms</li>}
+          {rooms.length === 0 && (
+            <li>{seats.trim() ? `No room is known to seat ${seats.trim()}` : 'This organisation has no rooms'}</li>
+          )}
           {rooms.map((r) => (
             <li key={r.address} class="room" data-address={r.address}>
               <span>{r.name ?? r.address}</span>
               {r.capacity !== null && <span class="capacity"> {r.capacity} seats</span>}
+              {!r.autoAccept && <span class="approval"> (its managers answer)</span>}
               <span class={`availability ${r.free ? 'free' : 'busy'}`}>
                 {r.free === undefined ? ' unknown' : r.free ? ' Free' : ' Busy'}
               </span>
