@@ -299,5 +299,81 @@ for (const name of backendNames) {
       ]);
       assert.deepEqual([type, error.type], ['error', 'cannotCalculateChanges']);
     });
+
+    it("copies cards between the user's account and a shared mailbox's with ContactCard/copy", async () => {
+      const team = 'team@test.example';
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'shared', address: team });
+      await tenant.grant(team, 'alice@test.example', { fullAccess: true, sendAs: false });
+      const teamAccount = await node.accountNamed(team);
+      const session = await node.session();
+      assert.ok(session.accounts[teamAccount].accountCapabilities['urn:ietf:params:jmap:contacts']);
+
+      const bookIds = async (accountId: string) => {
+        const [[, books]] = await call([['AddressBook/get', { accountId }, '0']]);
+        return Object.fromEntries(books.list.map((b: { name: string; id: string }) => [b.name, b.id]));
+      };
+      const own = await bookIds(node.accountId);
+      const theirs = await bookIds(teamAccount);
+      assert.deepEqual(Object.keys(theirs), ['Contacts', 'Directory']);
+      // Alice's own account lists the team's address book too ("Contacts (team@…)"): her own is asked.
+      const cardOf = async (accountId: string, uid: string) => {
+        const inAddressBook = accountId === node.accountId ? own.Contacts : theirs.Contacts;
+        const [[, found]] = await call([['ContactCard/query', { accountId, filter: { uid, inAddressBook } }, '0']]);
+        return found.ids as string[];
+      };
+      const [alice] = await cardOf(node.accountId, 'alice-l');
+      const [dodo] = await cardOf(node.accountId, 'dodo');
+
+      const copy = (args: Record<string, unknown>) =>
+        call([['ContactCard/copy', { accountId: teamAccount, fromAccountId: node.accountId, ...args }, '0']]);
+      const [[, copied]] = await copy({
+        create: {
+          k1: { id: alice, addressBookIds: { [theirs.Contacts]: true } },
+          k2: { id: 'c999-nothing', addressBookIds: { [theirs.Contacts]: true } },
+          k3: { id: alice, addressBookIds: { [theirs.Directory]: true } },
+        },
+      });
+      assert.equal(copied.fromAccountId, node.accountId);
+      assert.deepEqual(Object.keys(copied.created), ['k1']);
+      assert.equal(copied.notCreated.k2.type, 'notFound');
+      assert.equal(copied.notCreated.k3.type, 'forbidden');
+      const [[, got]] = await call([['ContactCard/get', { accountId: teamAccount, ids: [copied.created.k1.id] }, '0']]);
+      assert.deepEqual(
+        [got.list[0].uid, got.list[0].name.full, got.list[0].addressBookIds],
+        ['alice-l', 'Alice Liddell', { [theirs.Contacts]: true }],
+      );
+      // The original stays where it was.
+      assert.deepEqual(await cardOf(node.accountId, 'alice-l'), [alice]);
+      const [[, again]] = await copy({ create: { k1: { id: alice, addressBookIds: { [theirs.Contacts]: true } } } });
+      assert.deepEqual(
+        [again.notCreated.k1.type, again.notCreated.k1.existingId],
+        ['alreadyExists', copied.created.k1.id],
+      );
+
+      // A move: the copy changed on the way, the original destroyed by the implicit ContactCard/set.
+      const moved = await copy({
+        onSuccessDestroyOriginal: true,
+        create: { m: { id: dodo, addressBookIds: { [theirs.Contacts]: true }, name: { full: 'Dodo Bird' } } },
+      });
+      assert.deepEqual(
+        moved.map(([name]: [string]) => name),
+        ['ContactCard/copy', 'ContactCard/set'],
+      );
+      assert.deepEqual(moved[1][1].destroyed, [dodo]);
+      assert.deepEqual(await cardOf(node.accountId, 'dodo'), []);
+      const [[, bird]] = await call([
+        ['ContactCard/get', { accountId: teamAccount, ids: [moved[0][1].created.m.id] }, '0'],
+      ]);
+      assert.equal(bird.list[0].name.full, 'Dodo Bird');
+      assert.ok(Object.keys(own).some((name) => name.startsWith('Contacts (')));
+
+      const [[sameType, same]] = await copy({ fromAccountId: teamAccount, create: {} });
+      assert.deepEqual([sameType, same.type], ['error', 'invalidArguments']);
+      const [[nobodyType, nobody]] = await copy({ fromAccountId: 'a99999', create: {} });
+      assert.deepEqual([nobodyType, nobody.type], ['error', 'fromAccountNotFound']);
+      const [[strangerType, stranger]] = await call([['AddressBook/get', { accountId: 'a99999' }, '0']]);
+      assert.deepEqual([strangerType, stranger.type], ['error', 'accountNotFound']);
+    });
   });
 }

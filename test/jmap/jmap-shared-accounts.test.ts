@@ -62,7 +62,7 @@ for (const name of backendNames) {
     });
     after(() => node.t.stop());
 
-    it('lists each mailbox shared with the user as an account of its own, with mail only', async () => {
+    it('lists each mailbox shared with the user as an account of its own, with mail and contacts only', async () => {
       const session = await node.session();
       assert.equal(Object.keys(session.accounts).length, 3);
       assert.equal(session.accounts[own].isPersonal, true);
@@ -71,7 +71,7 @@ for (const name of backendNames) {
         const account = session.accounts[id];
         assert.equal(account.isPersonal, false);
         assert.equal(account.isReadOnly, false);
-        assert.deepEqual(Object.keys(account.accountCapabilities), [mail]);
+        assert.deepEqual(Object.keys(account.accountCapabilities), [mail, 'urn:ietf:params:jmap:contacts']);
         assert.equal(account.accountCapabilities[mail].mayCreateTopLevelMailbox, false);
       }
       // Nobody shared anything with Bob: his session has his own account alone.

@@ -18,6 +18,7 @@ import {
   cardProperties,
   defaultAddressBook,
   deleteCard,
+  ensureDefaultAddressBook,
   getCards,
   listAddressBooks,
   listCardIndex,
@@ -28,10 +29,12 @@ import { directoryBooksOf } from '../../contacts/directory-cards.ts';
 import { fromJsContact, JsContactError, type Json, toJsContact } from '../../contacts/jscontact.ts';
 import { type CardProperty, parseCard } from '../../contacts/vcard.ts';
 import { HoldfastError } from '../../errors.ts';
+import { accountContext, inNamedAccount, signedInUser } from './jmap-accounts.ts';
 import type { JmapCallContext } from './jmap-context.ts';
+import { parseAccountId } from './jmap-ids.ts';
 import { invalidArguments, MethodError } from './jmap-errors.ts';
-import { maxChangesLimit } from './jmap-limits.ts';
-import type { JmapMethod } from './jmap-request.ts';
+import { jmapLimits, maxChangesLimit } from './jmap-limits.ts';
+import { implicitResponses, type JmapMethod, type WithImplicitResponses } from './jmap-request.ts';
 import {
   applyFilter,
   getIds,
@@ -61,6 +64,8 @@ async function visibleBooks(context: JmapCallContext): Promise<VisibleBook[]> {
   const viewer = context.principal;
   const now = context.mail.now();
   const books: VisibleBook[] = [];
+  // A shared mailbox never signs in to make its own: its account gets it when first read.
+  await ensureDefaultAddressBook(db, viewer, now);
   for (const book of await listAddressBooks(db, viewer.id))
     books.push({ book, name: book.display_name ?? book.uri, mayWrite: true });
   const directory = await directoryBooksOf(db).current(db, viewer.tenantId, now);
@@ -490,6 +495,113 @@ const contactCardSet: JmapMethod<JmapCallContext> = {
   },
 };
 
+// ContactCard/copy ---------------------------------------------------------------------------------
+
+/** What a create of ContactCard/copy may leave out: everything but the original's id and the target address book. */
+const copyOverrides = (object: Json) =>
+  Object.fromEntries(Object.entries(object).filter(([name]) => name !== 'id' && name !== 'addressBookIds'));
+
+/**
+ * ContactCard/copy (RFC 8620 5.4, RFC 9610): cards of one of the user's accounts copied into an
+ * address book of another, their own and a shared mailbox's either way (jmap-accounts.ts). The copy
+ * is the original's vCard as it is (photos and all) in the address book `addressBookIds` names,
+ * with the same UID; JSContact properties given besides `id` and `addressBookIds` change the copy as
+ * ContactCard/set would. A UID the target address book holds already is `alreadyExists` with
+ * `existingId`. onSuccessDestroyOriginal destroys the copied originals with an implicit
+ * ContactCard/set in the source account, answered after the copy with the same call id.
+ */
+const contactCardCopy: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    // The call runs in the target account (accountId): inNamedAccount gave it that context.
+    const accountId = requireAccount(args, context);
+    const { fromAccountId } = args;
+    if (typeof fromAccountId !== 'string') throw invalidArguments('fromAccountId is required');
+    if (fromAccountId === accountId)
+      throw invalidArguments('fromAccountId must be another account than accountId (use ContactCard/set within one)');
+    const from = await accountContext(context, fromAccountId);
+    if (parseAccountId(fromAccountId) !== from.principal.id)
+      throw new MethodError('fromAccountNotFound', `no account ${fromAccountId} for ${signedInUser(context).address}`);
+    const create = args.create ?? {};
+    if (typeof create !== 'object' || create === null || Array.isArray(create))
+      throw invalidArguments('create must be an object');
+    if (Object.keys(create).length > jmapLimits.maxObjectsInSet)
+      throw new MethodError('requestTooLarge', `at most ${jmapLimits.maxObjectsInSet} cards in one ContactCard/copy`);
+    const destroyOriginals = args.onSuccessDestroyOriginal ?? false;
+    if (typeof destroyOriginals !== 'boolean') throw invalidArguments('onSuccessDestroyOriginal must be true or false');
+
+    const { db } = context.mail;
+    const sourceBooks = await visibleBooks(from);
+    if (args.ifFromInState !== undefined && args.ifFromInState !== null && args.ifFromInState !== stateOf(sourceBooks))
+      throw new MethodError('stateMismatch', `ifFromInState is not the current state of ${fromAccountId}`);
+    const books = await visibleBooks(context);
+    const oldState = stateOf(books);
+    requireInState(args, oldState, 'the contact cards');
+    const wanted = new Set(
+      Object.values(create).flatMap((o) => (typeof o?.id === 'string' ? [/^c(\d+)-/.exec(o.id)?.[1]] : [])),
+    );
+    const originals = new Map(
+      (
+        await allCards(
+          from,
+          sourceBooks.filter(({ book }) => wanted.has(String(book.id))),
+        )
+      ).map((e) => [e.id, e]),
+    );
+    const results = new SetResults();
+    const copied: string[] = [];
+    for (const [creationId, value] of Object.entries(create as Record<string, unknown>))
+      await results.create(creationId, async () => {
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          throw new SetFailure({ type: 'invalidProperties', description: 'a copy is an object' });
+        const object = value as Json;
+        const original = typeof object.id === 'string' ? originals.get(object.id) : undefined;
+        if (!original)
+          throw new SetFailure({ type: 'notFound', description: `no card ${String(object.id)} in ${fromAccountId}` });
+        const { book } = targetBook(object.addressBookIds, books);
+        const [row] = await getCards(db, original.book.id, [original.uri]);
+        if (!row) throw new SetFailure({ type: 'notFound', description: `no card ${object.id} in ${fromAccountId}` });
+        const uid = original.properties.find(([name]) => name === 'UID')?.[1];
+        if (uid !== undefined) {
+          const existing = (await allCards(context, [{ book, name: '', mayWrite: true }])).find((e) =>
+            e.properties.some(([name, v]) => name === 'UID' && v === uid),
+          );
+          if (existing)
+            throw new SetFailure({
+              type: 'alreadyExists',
+              description: `the address book has a card with UID ${uid} already`,
+              existingId: existing.id,
+            });
+        }
+        const overrides = copyOverrides(object);
+        let text = row.data;
+        if (Object.keys(overrides).length) {
+          const current = cardObject(original);
+          const next = { ...current, ...overrides };
+          for (const member of [...readOnlyMembers, 'uid'])
+            if (JSON.stringify(next[member]) !== JSON.stringify(current[member]))
+              throw invalidProperty(member, `${member} cannot be changed by a copy`);
+          const previous = (ICAL.parse(row.data) as [string, unknown[][], unknown[]])[1];
+          text = vcardOf(next, row.version === '3.0' ? '3.0' : '4.0', String(current.uid), previous);
+        }
+        const uri = `${randomUUID()}.vcf`;
+        await putCardOr(db, book, uri, text, { ifNoneMatch: '*' }, context.mail.now());
+        copied.push(original.id);
+        return { id: cardId(book, uri) };
+      });
+
+    const result: WithImplicitResponses = {
+      fromAccountId,
+      ...results.createResponse(accountId, oldState, stateOf(await visibleBooks(context))),
+    };
+    if (destroyOriginals && copied.length)
+      result[implicitResponses] = [
+        ['ContactCard/set', await contactCardSet.run({ accountId: fromAccountId, destroy: copied }, from)],
+      ];
+    return result;
+  },
+};
+
 /** putCard, its refusals (a UID already used, a card changed meanwhile) as SetErrors. */
 async function putCardOr(...args: Parameters<typeof putCard>) {
   try {
@@ -506,12 +618,16 @@ async function putCardOr(...args: Parameters<typeof putCard>) {
   }
 }
 
-export const contactsMethods: [string, JmapMethod<JmapCallContext>][] = [
-  ['AddressBook/get', addressBookGet],
-  ['AddressBook/changes', addressBookChanges],
-  ['ContactCard/get', contactCardGet],
-  ['ContactCard/changes', contactCardChanges],
-  ['ContactCard/query', contactCardQuery],
-  ['ContactCard/queryChanges', contactCardQueryChanges],
-  ['ContactCard/set', contactCardSet],
-];
+/** The contacts methods, each run in the account its accountId names: the user's own or a shared mailbox's. */
+export const contactsMethods: [string, JmapMethod<JmapCallContext>][] = (
+  [
+    ['AddressBook/get', addressBookGet],
+    ['AddressBook/changes', addressBookChanges],
+    ['ContactCard/get', contactCardGet],
+    ['ContactCard/changes', contactCardChanges],
+    ['ContactCard/query', contactCardQuery],
+    ['ContactCard/queryChanges', contactCardQueryChanges],
+    ['ContactCard/set', contactCardSet],
+    ['ContactCard/copy', contactCardCopy],
+  ] as [string, JmapMethod<JmapCallContext>][]
+).map(([name, method]) => [name, inNamedAccount(method)]);

@@ -46,10 +46,17 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
   return out;
 }
 
-/** A shared account's capabilities: mail, without creating folders at the top (they are the owner's). */
+/**
+ * A shared account's capabilities: mail, without creating folders at the top (they are the owner's),
+ * and the mailbox's contacts (full access includes its address books).
+ */
 function sharedAccountCapabilities(capabilities: ReadonlySet<string>): Record<string, unknown> {
-  const mail = accountCapabilities(capabilities)[mailCapability];
-  return mail ? { [mailCapability]: { ...(mail as object), mayCreateTopLevelMailbox: false } } : {};
+  const all = accountCapabilities(capabilities);
+  const mail = all[mailCapability];
+  return {
+    ...(mail ? { [mailCapability]: { ...(mail as object), mayCreateTopLevelMailbox: false } } : {}),
+    ...(all[contactsCapability] ? { [contactsCapability]: all[contactsCapability] } : {}),
+  };
 }
 
 export function sessionResource(
@@ -84,7 +91,7 @@ export function sessionResource(
             name: owner.address,
             isPersonal: false,
             isReadOnly: isReadOnly(access),
-            // Mail only: identities, submissions, quota and automatic replies are the owner's business.
+            // Mail and contacts: identities, submissions, quota and automatic replies are the owner's business.
             accountCapabilities: sharedAccountCapabilities(capabilities),
           },
         ]),
