@@ -1,6 +1,6 @@
 // The directory inside one tenant: domains, principals, aliases and groups. Every query carries
 // the tenant id; objects of other tenants are reported exactly as if they did not exist.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { conflict, invalid, notFound } from '../errors.ts';
 import type { Database, DomainKind, PrincipalKind, Role } from '../store/schema.ts';
 import { toPrincipal, type Principal } from './principal.ts';
@@ -168,6 +168,32 @@ export class TenantDirectory {
     let query = this.db.selectFrom('principals').selectAll().where('tenant_id', '=', this.tenantId);
     if (kinds?.length) query = query.where('kind', 'in', kinds);
     return (await query.orderBy('address').execute()).map(toPrincipal);
+  }
+
+  /**
+   * Enabled principals whose address, or a word of whose name, starts with `text` (address
+   * completion), by address, at most `limit`: the database finds them, so a large tenant costs one
+   * bounded answer rather than every principal in memory.
+   */
+  async findPrincipals(text: string, kinds: PrincipalKind[], limit: number): Promise<Principal[]> {
+    const start = `${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.db
+      .selectFrom('principals')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('kind', 'in', kinds)
+      .where('disabled_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          sql<boolean>`${eb.ref('address')} like ${start} escape '\\'`,
+          sql<boolean>`lower(${eb.ref('display_name')}) like ${start} escape '\\'`,
+          sql<boolean>`lower(${eb.ref('display_name')}) like ${`% ${start}`} escape '\\'`,
+        ]),
+      )
+      .orderBy('address')
+      .limit(limit)
+      .execute();
+    return rows.map(toPrincipal);
   }
 
   /** A principal by its primary address or an alias, in this tenant only. */

@@ -50,19 +50,13 @@ export function registerWebmailCalendarRoutes(
         error: 'invalid',
         message: `q is ${q.length} characters long; at most ${directoryLimits.queryLength} are allowed`,
       });
-    const text = q.trim().toLowerCase();
-    const everyone = await tenantOf(principal).listPrincipals(['user', 'shared', 'room', 'equipment', 'group']);
-    const people = everyone
-      .filter((p) => !p.disabled && p.id !== principal.id)
-      .filter(
-        (p) =>
-          p.address.toLowerCase().startsWith(text) ||
-          (p.displayName ?? '')
-            .toLowerCase()
-            .split(/\s+/)
-            .some((word) => word.startsWith(text)) ||
-          (p.displayName ?? '').toLowerCase().startsWith(text),
-      )
+    const found = await tenantOf(principal).findPrincipals(
+      q.trim(),
+      ['user', 'shared', 'room', 'equipment', 'group'],
+      directoryLimits.results + 1,
+    );
+    const people = found
+      .filter((p) => p.id !== principal.id)
       .slice(0, directoryLimits.results)
       .map((p) => ({ address: p.address, name: p.displayName, kind: p.kind }));
     return jsonAnswer(reply, 200, { people });

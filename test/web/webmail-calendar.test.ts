@@ -435,6 +435,19 @@ for (const backend of backendNames) {
         async () => (await (await fetch('/mail/api/directory?q=b')).json()).people as { address: string }[],
       );
       assert.deepEqual(people.map((p) => p.address).sort(), [room, bob].sort());
+      const found = (q: string) =>
+        page.evaluate(
+          async (text) =>
+            (
+              (await (await fetch(`/mail/api/directory?q=${encodeURIComponent(text)}`)).json()).people as {
+                address: string;
+              }[]
+            ).map((p) => p.address),
+          q,
+        );
+      assert.deepEqual(await found('baker'), [bob], 'a word of the name');
+      assert.deepEqual(await found('%'), [], 'a wildcard is a character like any other');
+      assert.deepEqual(await found('_ob'), []);
       const seats = await page.evaluate(async () => (await fetch('/mail/api/rooms?seats=many')).status);
       assert.equal(seats, 400);
       const tooLong = await page.evaluate(async () => (await fetch(`/mail/api/directory?q=${'x'.repeat(101)}`)).status);
