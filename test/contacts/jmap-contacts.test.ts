@@ -59,7 +59,7 @@ for (const name of backendNames) {
       assert.ok(session.capabilities['urn:ietf:params:jmap:contacts']);
       assert.deepEqual(session.accounts[node.accountId].accountCapabilities['urn:ietf:params:jmap:contacts'], {
         maxAddressBooksPerCard: 1,
-        mayCreateAddressBook: false,
+        mayCreateAddressBook: true,
       });
       const [[, books]] = await call([['AddressBook/get', { accountId: node.accountId }, '0']]);
       assert.deepEqual(
@@ -374,6 +374,104 @@ for (const name of backendNames) {
       assert.deepEqual([nobodyType, nobody.type], ['error', 'fromAccountNotFound']);
       const [[strangerType, stranger]] = await call([['AddressBook/get', { accountId: 'a99999' }, '0']]);
       assert.deepEqual([strangerType, stranger.type], ['error', 'accountNotFound']);
+    });
+
+    it('makes, renames and destroys address books with AddressBook/set, CardDAV seeing the same', async () => {
+      const session = await node.session();
+      const teamAccount = await node.accountNamed('team@test.example');
+      const capability = (id: string) => session.accounts[id].accountCapabilities['urn:ietf:params:jmap:contacts'];
+      assert.equal(capability(node.accountId).mayCreateAddressBook, true);
+      assert.equal(capability(teamAccount).mayCreateAddressBook, false);
+      const set = (args: Record<string, unknown>, accountId = node.accountId) =>
+        call([['AddressBook/set', { accountId, ...args }, '0']]).then(([[, answer]]) => answer);
+      const [[, before]] = await call([['AddressBook/get', { accountId: node.accountId }, '0']]);
+      const named = (name: string) => before.list.find((b: { name: string }) => b.name.startsWith(name)).id;
+      const [contacts, directory, team] = [named('Contacts'), named('Directory'), named('Contacts (')];
+
+      const made = await set({
+        create: {
+          n: { name: 'Tea party', description: 'Guests' },
+          blank: { name: ' ' },
+          odd: { name: 'Odd', color: 'red' },
+          shared: { name: 'Shared', shareWith: { bob: { mayRead: true } } },
+        },
+      });
+      assert.deepEqual(Object.keys(made.created), ['n']);
+      const tea = made.created.n.id;
+      assert.equal(made.created.n.isDefault, false);
+      assert.equal(made.created.n.myRights.mayDelete, true);
+      assert.deepEqual(made.notCreated.blank.properties, ['name']);
+      assert.deepEqual(made.notCreated.odd.properties, ['color']);
+      assert.deepEqual(made.notCreated.shared.properties, ['shareWith']);
+      const [[, created]] = await call([
+        ['AddressBook/changes', { accountId: node.accountId, sinceState: before.state }, '0'],
+      ]);
+      assert.deepEqual([created.created, created.destroyed], [[tea], []]);
+
+      // CardDAV lists it with its name, and a card made over JMAP is in it.
+      const auth = { Authorization: `Basic ${Buffer.from(`alice@test.example:${password}`).toString('base64')}` };
+      const home = () =>
+        fetch(`${node.base}/dav/addressbooks/alice@test.example/`, {
+          method: 'PROPFIND',
+          headers: { ...auth, Depth: '1' },
+          body: '<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>',
+        }).then((r) => r.text());
+      assert.match(await home(), /<D:displayname>Tea party<\/D:displayname>/i);
+      const [[, card]] = await call([
+        [
+          'ContactCard/set',
+          {
+            accountId: node.accountId,
+            create: { c: { addressBookIds: { [tea]: true }, name: { full: 'March Hare' } } },
+          },
+          '0',
+        ],
+      ]);
+      const hare = card.created.c.id;
+
+      const renamed = await set({
+        ifInState: created.newState,
+        update: {
+          [tea]: { name: 'Tea Party Guests', description: null, isSubscribed: true },
+          [contacts]: { name: 'Mine' },
+          [directory]: { name: 'Everyone' },
+          [team]: { name: 'Theirs' },
+        },
+      });
+      // The default address book can be renamed (not destroyed); the directory and a shared one cannot.
+      assert.deepEqual(Object.keys(renamed.updated), [tea, contacts]);
+      assert.deepEqual(Object.keys((await set({ update: { [contacts]: { name: 'Contacts' } } })).updated), [contacts]);
+      assert.equal(renamed.notUpdated[directory].type, 'forbidden');
+      assert.equal(renamed.notUpdated[team].type, 'forbidden');
+      assert.match(await home(), /<D:displayname>Tea Party Guests<\/D:displayname>/i);
+      const [[, after]] = await call([
+        ['AddressBook/changes', { accountId: node.accountId, sinceState: created.newState }, '0'],
+      ]);
+      assert.ok(after.updated.includes(tea));
+      const [[, stale]] = await call([
+        ['AddressBook/set', { accountId: node.accountId, ifInState: created.newState, destroy: [tea] }, '0'],
+      ]);
+      assert.equal(stale.type, 'stateMismatch');
+      const refused = await set({ update: { [tea]: { sortOrder: 7 }, [contacts]: { isSubscribed: false } } });
+      assert.deepEqual(refused.notUpdated[tea].properties, ['sortOrder']);
+      assert.deepEqual(refused.notUpdated[contacts].properties, ['isSubscribed']);
+
+      const kept = await set({ destroy: [tea, contacts, directory, team, 'b999999'] });
+      assert.equal(kept.destroyed, null);
+      assert.equal(kept.notDestroyed[tea].type, 'addressBookHasContents');
+      assert.equal(kept.notDestroyed[contacts].type, 'forbidden');
+      assert.equal(kept.notDestroyed[directory].type, 'forbidden');
+      assert.equal(kept.notDestroyed[team].type, 'forbidden');
+      assert.equal(kept.notDestroyed.b999999.type, 'notFound');
+      const gone = await set({ destroy: [tea], onDestroyRemoveContents: true });
+      assert.deepEqual(gone.destroyed, [tea]);
+      const [[, hareNow]] = await call([['ContactCard/get', { accountId: node.accountId, ids: [hare] }, '0']]);
+      assert.deepEqual(hareNow.notFound, [hare]);
+      assert.doesNotMatch(await home(), /Tea Party Guests/);
+
+      // A shared mailbox's address books are its owner's to make.
+      const theirs = await set({ create: { n: { name: 'Ours' } } }, teamAccount);
+      assert.equal(theirs.notCreated.n.type, 'forbidden');
     });
   });
 }

@@ -1,28 +1,34 @@
-// JMAP for Contacts (RFC 9610): AddressBook/get and /changes, ContactCard/get, /changes, /query and
-// /set, over the address books CardDAV serves (contacts/): the user's own, those shared with
-// them, and the tenant's directory. Cards are JSContact (contacts/jscontact.ts) made from the stored
+// JMAP for Contacts (RFC 9610): AddressBook/get, /changes and /set, ContactCard/get, /changes,
+// /query, /queryChanges, /set and /copy, over the address books CardDAV serves (contacts/): the
+// user's own, those shared with them, and the tenant's directory; in a shared mailbox's account
+// (jmap-accounts.ts), the mailbox's. Cards are JSContact (contacts/jscontact.ts) made from the stored
 // vCards; ContactCard/set writes vCards through the same store as CardDAV (a card changed keeps the
-// vCard properties JSContact does not speak for, such as photos). Address books are made and
-// shared with CardDAV and `holdfast contacts` (no AddressBook/set).
+// vCard properties JSContact does not speak for, such as photos). AddressBook/set makes and deletes
+// address books with the functions CardDAV's MKCOL and DELETE use; sharing is `holdfast contacts`'.
 //
 // Ids: an address book is `b` and its number; a card is `c`, its address book's number and a hash of
-// its name in the address book, so the id of a deleted card is known from the change log. A state is
-// each visible address book's number and change number: /changes reads the address books' change
-// logs since them.
+// its name in the address book, so the id of a deleted card is known from the change log. A
+// ContactCard state is each visible address book's number and change number: /changes reads the
+// address books' change logs since them. An AddressBook state is the visible address books' numbers
+// and a hash of their names and descriptions.
 import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import ICAL from 'ical.js';
-import { addressBookRight, addressBooksSharedWith } from '../../contacts/address-book-access.ts';
+import { addressBookRight, addressBooksSharedWith, dropAddressBookGrant } from '../../contacts/address-book-access.ts';
 import {
   cardChangesSince,
   cardProperties,
+  countCards,
+  createAddressBook,
   defaultAddressBook,
+  deleteAddressBook,
   deleteCard,
   ensureDefaultAddressBook,
   getCards,
   listAddressBooks,
   listCardIndex,
   putCard,
+  updateAddressBook,
 } from '../../contacts/address-books.ts';
 import type { AddressBookRow } from '../../contacts/contacts-tables.ts';
 import { directoryBooksOf } from '../../contacts/directory-cards.ts';
@@ -89,6 +95,22 @@ const cardId = (book: AddressBookRow, uri: string) =>
 /** The state of all visible address books: their numbers and change numbers. */
 const stateOf = (books: VisibleBook[]) => books.map(({ book }) => `${book.id}.${book.sync_seq}`).join('-');
 
+/**
+ * The state of the address books themselves (AddressBook/get, /changes, /set): which are visible,
+ * and a hash of their names and descriptions, so a rename changes it and a card's change does not.
+ */
+const bookStateOf = (books: VisibleBook[]) =>
+  `${books.map(({ book }) => book.id).join('-')}~${createHash('sha256')
+    .update(JSON.stringify(books.map(({ book, name, mayWrite }) => [book.id, name, book.description, mayWrite])))
+    .digest('base64url')
+    .slice(0, 10)}`;
+
+function parseBookState(state: unknown): { ids: Set<number>; look: string } | undefined {
+  const match = typeof state === 'string' ? /^(\d+(?:-\d+)*)~([A-Za-z0-9_-]{10})$/.exec(state) : null;
+  if (!match || match[1]!.length > 10_000) return undefined;
+  return { ids: new Set(match[1]!.split('-').map(Number)), look: match[2]! };
+}
+
 function parseState(state: unknown): Map<number, number> | undefined {
   if (typeof state !== 'string' || !/^(\d+\.\d+)(-\d+\.\d+)*$/.test(state)) return undefined;
   return new Map(state.split('-').map((part) => part.split('.').map(Number) as [number, number]));
@@ -98,7 +120,16 @@ function parseState(state: unknown): Map<number, number> | undefined {
 
 const bookProperties = ['id', 'name', 'description', 'sortOrder', 'isDefault', 'isSubscribed', 'shareWith', 'myRights'];
 
-function bookObject({ book, name, mayWrite }: VisibleBook, viewerId: number): Record<string, unknown> {
+/** Whether the user may rename and destroy the address book: their own, not the default, not in a shared account. */
+const mayManage = ({ book }: VisibleBook, context: JmapCallContext) =>
+  book.kind === 'personal' &&
+  book.principal_id === context.principal.id &&
+  book.uri !== defaultAddressBook.uri &&
+  !context.signedIn;
+
+function bookObject(visible: VisibleBook, context: JmapCallContext): Record<string, unknown> {
+  const { book, name, mayWrite } = visible;
+  const viewerId = context.principal.id;
   return {
     id: bookId(book),
     name,
@@ -108,7 +139,7 @@ function bookObject({ book, name, mayWrite }: VisibleBook, viewerId: number): Re
     isDefault: book.principal_id === viewerId && book.uri === defaultAddressBook.uri,
     isSubscribed: true,
     shareWith: null,
-    myRights: { mayRead: true, mayWrite, mayShare: false, mayDelete: false },
+    myRights: { mayRead: true, mayWrite, mayShare: false, mayDelete: mayManage(visible, context) },
   };
 }
 
@@ -119,12 +150,12 @@ const addressBookGet: JmapMethod<JmapCallContext> = {
     const ids = getIds(args, true);
     const wanted = getProperties(args.properties, new Set(bookProperties), bookProperties);
     const books = await visibleBooks(context);
-    const objects = books.map((b) => bookObject(b, context.principal.id));
+    const objects = books.map((b) => bookObject(b, context));
     const byId = new Map(objects.map((o) => [o.id as string, o]));
     const list = (ids ?? [...byId.keys()])
       .filter((id) => byId.has(id))
       .map((id) => Object.fromEntries(wanted.map((p) => [p, byId.get(id)![p]])));
-    return { accountId, state: stateOf(books), list, notFound: (ids ?? []).filter((id) => !byId.has(id)) };
+    return { accountId, state: bookStateOf(books), list, notFound: (ids ?? []).filter((id) => !byId.has(id)) };
   },
 };
 
@@ -132,22 +163,179 @@ const addressBookChanges: JmapMethod<JmapCallContext> = {
   capability: contactsCapability,
   async run(args, context) {
     const accountId = requireAccount(args, context);
-    const since = parseState(args.sinceState);
+    const since = parseBookState(args.sinceState);
     if (!since) throw new MethodError('cannotCalculateChanges', 'sinceState is not a state this server gave');
     const books = await visibleBooks(context);
+    const newState = bookStateOf(books);
     const now = new Set(books.map(({ book }) => book.id));
-    const created = books.filter(({ book }) => !since.has(book.id)).map(({ book }) => bookId(book));
-    const destroyed = [...since.keys()].filter((id) => !now.has(id)).map((id) => `b${id}`);
+    const created = books.filter(({ book }) => !since.ids.has(book.id)).map(({ book }) => bookId(book));
+    const destroyed = [...since.ids].filter((id) => !now.has(id)).map((id) => `b${id}`);
+    // The state keeps a hash of the names, not each one: a rename reports every remaining book.
+    const renamed = newState.slice(newState.indexOf('~') + 1) !== since.look;
     return {
       accountId,
       oldState: args.sinceState,
-      newState: stateOf(books),
+      newState,
       hasMoreChanges: false,
       created,
-      // A book's name can change without its change number: every remaining book is reported.
-      updated: books.filter(({ book }) => since.has(book.id)).map(({ book }) => bookId(book)),
+      updated: renamed ? books.filter(({ book }) => since.ids.has(book.id)).map(({ book }) => bookId(book)) : [],
       destroyed,
     };
+  },
+};
+
+// AddressBook/set ----------------------------------------------------------------------------------
+
+const maxBookName = 255;
+const maxBookDescription = 1000;
+
+/** The name and description an AddressBook create or update sets, the rest refused or checked against what the server keeps. */
+function bookChanges(object: Json, current: Record<string, unknown> | undefined) {
+  const changes: { displayName?: string; description?: string | null } = {};
+  for (const [property, value] of Object.entries(object)) {
+    const same = current !== undefined && JSON.stringify(value) === JSON.stringify(current[property]);
+    switch (property) {
+      case 'name':
+        if (typeof value !== 'string' || !value.trim() || value.length > maxBookName)
+          throw invalidProperty('name', `name must be a string of 1 to ${maxBookName} characters`);
+        changes.displayName = value.trim();
+        break;
+      case 'description':
+        if (value !== null && (typeof value !== 'string' || value.length > maxBookDescription))
+          throw invalidProperty('description', `description must be null or at most ${maxBookDescription} characters`);
+        changes.description = value === null || !value.trim() ? null : value;
+        break;
+      case 'sortOrder':
+        // Not stored: the server's order (personal address books first, then the directory).
+        if (!same && !(current === undefined && value === 0))
+          throw invalidProperty(
+            'sortOrder',
+            "sortOrder is the server's (address books first, then the directory) and cannot be set",
+          );
+        break;
+      case 'isSubscribed':
+        if (value !== true)
+          throw invalidProperty(
+            'isSubscribed',
+            'every address book the user can see is subscribed; remove a shared one by destroying it',
+          );
+        break;
+      case 'shareWith':
+        if (value !== null && !same)
+          throw invalidProperty('shareWith', 'address books are shared with `holdfast contacts grant`, not over JMAP');
+        break;
+      case 'id':
+      case 'isDefault':
+      case 'myRights':
+        if (!same && !(current === undefined && property === 'isDefault' && value === false))
+          throw invalidProperty(property, `${property} is set by the server`);
+        break;
+      default:
+        throw invalidProperty(property, `AddressBook has no property ${property.split('/')[0]} that can be set`);
+    }
+  }
+  return changes;
+}
+
+/** A refusal of contacts/ (too many address books, a bad name) as a SetError. */
+function bookFailure(error: unknown): never {
+  if (!(error instanceof HoldfastError)) throw error;
+  if (error.code === 'need-privileges') throw new SetFailure({ type: 'overQuota', description: error.message });
+  throw new SetFailure({ type: 'invalidProperties', description: error.message });
+}
+
+/**
+ * AddressBook/set (RFC 9610 2.3): create (a new address book of the user's, as CardDAV's MKCOL makes
+ * one), update (name, description), destroy (an address book with cards only with
+ * onDestroyRemoveContents, else addressBookHasContents; one shared with the user leaves their list as
+ * CardDAV's DELETE makes it). The default address book cannot be destroyed, the directory cannot be
+ * changed; a shared mailbox's address books are its owner's to make, rename and destroy.
+ */
+const addressBookSet: JmapMethod<JmapCallContext> = {
+  capability: contactsCapability,
+  async run(args, context) {
+    const accountId = requireAccount(args, context);
+    const { create, update, destroy } = setArguments(args);
+    const removeContents = args.onDestroyRemoveContents ?? false;
+    if (typeof removeContents !== 'boolean') throw invalidArguments('onDestroyRemoveContents must be true or false');
+    const { db } = context.mail;
+    const books = await visibleBooks(context);
+    const oldState = bookStateOf(books);
+    requireInState(args, oldState, 'the address books');
+    const isDefault = args.onSuccessSetIsDefault;
+    if (isDefault !== undefined && isDefault !== null) {
+      const named = books.find(({ book }) => bookId(book) === isDefault);
+      if (!named || !bookObject(named, context).isDefault)
+        throw invalidArguments("the default address book is the user's Contacts and cannot be changed");
+    }
+    const sharedAccount = () => {
+      if (context.signedIn)
+        throw new SetFailure({
+          type: 'forbidden',
+          description: `address books of ${context.principal.address} are its owner's to make, rename and destroy`,
+        });
+    };
+    const results = new SetResults();
+    for (const [creationId, value] of Object.entries(create))
+      await results.create(creationId, async () => {
+        sharedAccount();
+        const changes = bookChanges(value as Json, undefined);
+        if (changes.displayName === undefined) throw invalidProperty('name', 'name is required');
+        const made = await createAddressBook(db, context.principal, randomUUID(), changes, context.mail.now()).catch(
+          bookFailure,
+        );
+        const { id, ...rest } = bookObject({ book: made, name: changes.displayName, mayWrite: true }, context);
+        return { id, ...Object.fromEntries(Object.entries(rest).filter(([p]) => !(p in (value as Json)))) };
+      });
+    const find = (id: string) => {
+      const found = books.find(({ book }) => bookId(book) === id);
+      if (!found) throw new SetFailure({ type: 'notFound', description: `there is no address book ${id}` });
+      return found;
+    };
+    for (const [id, value] of Object.entries(update))
+      await results.update(id, async () => {
+        const visible = find(id);
+        const changes = bookChanges(value as Json, bookObject(visible, context));
+        if (!Object.keys(changes).length) return null;
+        sharedAccount();
+        if (visible.book.kind === 'directory')
+          throw new SetFailure({
+            type: 'forbidden',
+            description: "the directory is the organisation's and cannot be changed",
+          });
+        if (visible.book.principal_id !== context.principal.id)
+          throw new SetFailure({ type: 'forbidden', description: `${visible.name} is its owner's to rename` });
+        await updateAddressBook(db, visible.book.id, changes);
+        return null;
+      });
+    for (const id of destroy)
+      await results.destroy(id, async () => {
+        const { book, name } = find(id);
+        if (book.kind === 'directory')
+          throw new SetFailure({
+            type: 'forbidden',
+            description: "the directory is the organisation's and cannot be destroyed",
+          });
+        sharedAccount();
+        if (book.principal_id !== context.principal.id) {
+          // Shared with the user: it leaves their list, as CardDAV's DELETE of it does; the owner keeps it.
+          if (!(await dropAddressBookGrant(db, book.id, context.principal.id)))
+            throw new SetFailure({
+              type: 'forbidden',
+              description: `${name} comes with full access to its owner's mailbox; an administrator removes that grant`,
+            });
+          return;
+        }
+        if (book.uri === defaultAddressBook.uri)
+          throw new SetFailure({ type: 'forbidden', description: 'the default address book cannot be destroyed' });
+        if (!removeContents && (await countCards(db, book.id)) > 0)
+          throw new SetFailure({
+            type: 'addressBookHasContents',
+            description: `${name} has cards: destroy them first or set onDestroyRemoveContents`,
+          });
+        await deleteAddressBook(db, book.id);
+      });
+    return results.setResponse(accountId, oldState, bookStateOf(await visibleBooks(context)));
   },
 };
 
@@ -623,6 +811,7 @@ export const contactsMethods: [string, JmapMethod<JmapCallContext>][] = (
   [
     ['AddressBook/get', addressBookGet],
     ['AddressBook/changes', addressBookChanges],
+    ['AddressBook/set', addressBookSet],
     ['ContactCard/get', contactCardGet],
     ['ContactCard/changes', contactCardChanges],
     ['ContactCard/query', contactCardQuery],

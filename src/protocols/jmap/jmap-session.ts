@@ -40,9 +40,9 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
   if (capabilities.has(submissionCapability))
     out[submissionCapability] = { maxDelayedSend: 0, submissionExtensions: {} };
   if (capabilities.has(quotaCapability)) out[quotaCapability] = {};
-  // RFC 9610 1.4.1: a card is in one address book; address books are made with CardDAV or the CLI.
+  // RFC 9610 1.4.1: a card is in one address book; AddressBook/set makes them (as CardDAV's MKCOL).
   if (capabilities.has(contactsCapability))
-    out[contactsCapability] = { maxAddressBooksPerCard: 1, mayCreateAddressBook: false };
+    out[contactsCapability] = { maxAddressBooksPerCard: 1, mayCreateAddressBook: true };
   return out;
 }
 
@@ -55,7 +55,10 @@ function sharedAccountCapabilities(capabilities: ReadonlySet<string>): Record<st
   const mail = all[mailCapability];
   return {
     ...(mail ? { [mailCapability]: { ...(mail as object), mayCreateTopLevelMailbox: false } } : {}),
-    ...(all[contactsCapability] ? { [contactsCapability]: all[contactsCapability] } : {}),
+    // A shared mailbox's address books are its owner's to make, as its folders are.
+    ...(all[contactsCapability]
+      ? { [contactsCapability]: { ...(all[contactsCapability] as object), mayCreateAddressBook: false } }
+      : {}),
   };
 }
 
