@@ -21,6 +21,8 @@ export class ClamdClient {
 
   async scan(message: Buffer): Promise<ClamdResult> {
     const answer = await this.talk((socket) => {
+      // Written at once (one writev): the command, each chunk with its length, the zero length.
+      socket.cork();
       socket.write('zINSTREAM\0');
       for (let at = 0; at < message.length; at += chunkBytes) {
         const chunk = message.subarray(at, at + chunkBytes);
@@ -30,6 +32,7 @@ export class ClamdClient {
         socket.write(chunk);
       }
       socket.end(Buffer.alloc(4));
+      socket.uncork();
     });
     return parseScanAnswer(answer);
   }

@@ -1,7 +1,14 @@
 // rspamd over its HTTP protocol: /checkv2 on the normal worker (a verdict for one message, with the
 // envelope and connection passed as request headers, https://rspamd.com/doc/developers/protocol.html)
-// and learn_spam / learn_ham on the controller. Node's own fetch (undici): nothing else is needed for
-// two POSTs, and every request carries a deadline, so a hung scanner costs the timeout and no more.
+// and learn_spam / learn_ham on the controller. Node's own http client (a request is one message and
+// one JSON answer; fetch's streams and objects cost about twice its CPU per scan), and every request
+// carries a deadline, so a hung scanner costs the timeout and no more. rspamd closes each connection
+// after its answer (`Connection: close`), so there is no connection to keep between scans.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+/** rspamd's answers are a few kilobytes of JSON; more than this is not rspamd. */
+const maxAnswerBytes = 4 * 1024 * 1024;
 
 /** What intake knows about a message besides its bytes. */
 export interface ScanEnvelope {
@@ -61,40 +68,68 @@ export class RspamdClient {
 
   /** rspamd's /ping on the worker: for service health. */
   async ping(url = this.settings.url!): Promise<void> {
-    const response = await this.request(new URL('/ping', url), { method: 'GET' });
-    const text = await response.text();
-    if (!response.ok || !text.startsWith('pong'))
-      throw new ScannerFailure('rspamd', `rspamd answered /ping with ${response.status}`);
+    const { status, text } = await this.request(new URL('/ping', url), 'GET', {});
+    if (status !== 200 || !text.startsWith('pong'))
+      throw new ScannerFailure('rspamd', `rspamd answered /ping with ${status}`);
   }
 
   private async post(base: URL, path: string, message: Buffer, headers: Record<string, string>, rcpts: string[] = []) {
-    // A Buffer is a Uint8Array, which fetch sends as is; its types ask for one over an ArrayBuffer only.
-    const init: RequestInit = {
-      method: 'POST',
-      body: message as Uint8Array<ArrayBuffer>,
-      headers: new Headers(headers),
-    };
     // One Rcpt header per recipient, as rspamd reads them.
-    for (const rcpt of rcpts) (init.headers as Headers).append('Rcpt', rcpt);
-    const response = await this.request(new URL(path, base), init);
-    const text = await response.text();
-    if (!response.ok) {
-      throw new ScannerFailure('rspamd', `rspamd answered ${path} with ${response.status}: ${text.slice(0, 200)}`);
-    }
+    const all: Record<string, string | string[]> = rcpts.length ? { ...headers, Rcpt: rcpts } : headers;
+    const { status, text } = await this.request(new URL(path, base), 'POST', all, message);
+    if (status < 200 || status > 299)
+      throw new ScannerFailure('rspamd', `rspamd answered ${path} with ${status}: ${text.slice(0, 200)}`);
     return text;
   }
 
-  private async request(url: URL, init: RequestInit): Promise<Response> {
-    try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(this.settings.timeoutMs) });
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason =
-        (error as Error).name === 'TimeoutError'
-          ? `no answer within ${this.settings.timeoutMs} ms`
-          : (cause?.code ?? cause?.message ?? (error as Error).message);
-      throw new ScannerFailure('rspamd', `rspamd at ${url.host} could not be reached: ${reason}`);
-    }
+  /** One request with the deadline: the status and the answer's text, or the ScannerFailure saying why not. */
+  private request(
+    url: URL,
+    method: 'GET' | 'POST',
+    headers: Record<string, string | string[]>,
+    body?: Buffer,
+  ): Promise<{ status: number; text: string }> {
+    const { timeoutMs } = this.settings;
+    return new Promise((resolve, reject) => {
+      const failed = (reason: string) =>
+        reject(new ScannerFailure('rspamd', `rspamd at ${url.host} could not be reached: ${reason}`));
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const request = send(url, {
+        method,
+        headers: body ? { ...headers, 'Content-Length': String(body.length) } : headers,
+      });
+      const timer = setTimeout(() => {
+        request.destroy();
+        failed(`no answer within ${timeoutMs} ms`);
+      }, timeoutMs);
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        failed(error.code ?? error.message);
+      });
+      request.on('response', (response: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxAnswerBytes) {
+            clearTimeout(timer);
+            request.destroy();
+            reject(
+              new ScannerFailure('rspamd', `rspamd at ${url.host} answered with more than ${maxAnswerBytes} bytes`),
+            );
+          } else chunks.push(chunk);
+        });
+        response.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        response.on('error', (error: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          failed(error.code ?? error.message);
+        });
+      });
+      request.end(body);
+    });
   }
 }
 
