@@ -17,6 +17,7 @@ import {
 import { notFound } from '../errors.ts';
 import type { Database } from '../store/schema.ts';
 import { ensureDefaultAddressBook, findAddressBook } from './address-books.ts';
+import { contactsChanged } from './contacts-changes.ts';
 import type { AddressBookAccess, AddressBookRow } from './contacts-tables.ts';
 
 export type AddressBookRight = CollectionRight;
@@ -89,6 +90,7 @@ export async function grantAddressBook(
   const book = await findAddressBook(db, owner.id, input.addressBook);
   if (!book) throw notFound('no-such-address-book', `${owner.address} has no address book named ${input.addressBook}`);
   await writeGrant(db, addressBookGrants, book, grantee.id, access, now);
+  contactsChanged(owner.tenantId);
   return { owner: owner.address, addressBook: book.uri, grantee: grantee.address, access };
 }
 
@@ -100,11 +102,15 @@ export async function revokeAddressBook(
   if (!book)
     throw notFound('no-such-address-book', `${input.owner.address} has no address book named ${input.addressBook}`);
   await dropGrant(db, addressBookGrants, book.id, input.grantee.id);
+  contactsChanged(input.grantee.tenantId);
 }
 
 /** Removes one grant of an address book; false when there was none. */
-export const dropAddressBookGrant = (db: Kysely<Database>, addressBookId: number, granteeId: number) =>
-  dropGrant(db, addressBookGrants, addressBookId, granteeId);
+export async function dropAddressBookGrant(db: Kysely<Database>, addressBookId: number, granteeId: number) {
+  const dropped = await dropGrant(db, addressBookGrants, addressBookId, granteeId);
+  if (dropped) contactsChanged();
+  return dropped;
+}
 
 /** Who the owner's address books are shared with. */
 export async function listAddressBookGrants(db: Kysely<Database>, ownerId: number) {

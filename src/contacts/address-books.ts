@@ -10,6 +10,7 @@ import { conflict, forbidden, invalid, notFound } from '../errors.ts';
 import { changesSince, recordChange, type ChangeLog } from '../store/change-log.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { Database } from '../store/schema.ts';
+import { contactsChanged } from './contacts-changes.ts';
 import { contactsDb, type AddressBookRow, type CardRow, type ContactsDatabase } from './contacts-tables.ts';
 import { parseCard, type Card, type CardProperty } from './vcard.ts';
 
@@ -131,7 +132,7 @@ export async function createAddressBook(
     throw conflict('collection-exists', `an address book named ${uri} already exists`);
   if ((await listAddressBooks(db, principal.id)).length >= maxAddressBooks)
     throw forbidden('need-privileges', `a principal has at most ${maxAddressBooks} address books; delete one first`);
-  return contactsDb(db)
+  const book = await contactsDb(db)
     .insertInto('address_books')
     .values({
       tenant_id: principal.tenantId,
@@ -146,6 +147,8 @@ export async function createAddressBook(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  contactsChanged(principal.tenantId);
+  return book;
 }
 
 export async function updateAddressBook(db: Db, id: number, properties: AddressBookProperties) {
@@ -153,12 +156,15 @@ export async function updateAddressBook(db: Db, id: number, properties: AddressB
   if (properties.displayName !== undefined) values.display_name = properties.displayName;
   if (properties.description !== undefined) values.description = properties.description;
   if (properties.deadProperties !== undefined) values.dead_properties = properties.deadProperties;
-  if (Object.keys(values).length)
+  if (Object.keys(values).length) {
     await contactsDb(db).updateTable('address_books').set(values).where('id', '=', id).execute();
+    contactsChanged();
+  }
 }
 
 export async function deleteAddressBook(db: Db, id: number) {
   await contactsDb(db).deleteFrom('address_books').where('id', '=', id).execute();
+  contactsChanged();
 }
 
 // Cards ----------------------------------------------------------------------------------------------
@@ -306,6 +312,7 @@ export async function putCard(
   const card = parseCard(data);
   const etag = objectEtag(data);
   const created = await groupCommit(db, (trx) => writeCard(contactsDb(trx), book, uri, data, card, conditions, now));
+  contactsChanged(book.tenant_id);
   return { etag, created, card };
 }
 
@@ -368,6 +375,7 @@ export async function writeCard(
 
 export async function deleteCard(db: Kysely<Database>, book: AddressBookRow, uri: string, conditions: WriteConditions) {
   await groupCommit(db, (trx) => removeCard(contactsDb(trx), book, uri, conditions));
+  contactsChanged(book.tenant_id);
 }
 
 /** Deletes a card in a transaction, recording the deletion for sync. */

@@ -14,6 +14,7 @@ import { TenantDirectory } from '../directory/tenant-directory.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { Database } from '../store/schema.ts';
 import { directoryBook, removeCard, writeCard } from './address-books.ts';
+import { contactsChanged } from './contacts-changes.ts';
 import { contactsDb, type AddressBookRow } from './contacts-tables.ts';
 import { parseCard } from './vcard.ts';
 
@@ -146,7 +147,9 @@ export async function refreshDirectoryBook(
       for (const uri of removals) if (current.has(uri)) await removeCard(trx, book, uri, {});
     });
   }
-  return changed.length || gone.length ? directoryBook(db, tenantId, now) : book;
+  if (!changed.length && !gone.length) return book;
+  contactsChanged(tenantId);
+  return directoryBook(db, tenantId, now);
 }
 
 /**

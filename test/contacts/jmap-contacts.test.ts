@@ -473,5 +473,75 @@ for (const name of backendNames) {
       const theirs = await set({ create: { n: { name: 'Ours' } } }, teamAccount);
       assert.equal(theirs.notCreated.n.type, 'forbidden');
     });
+
+    it('pushes AddressBook and ContactCard state changes over EventSource', async () => {
+      const controller = new AbortController();
+      const response = await fetch(
+        `${node.base}/jmap/eventsource/?types=AddressBook,ContactCard&closeafter=no&ping=0`,
+        {
+          headers: { Authorization: `Basic ${Buffer.from(`alice@test.example:${password}`).toString('base64')}` },
+          signal: controller.signal,
+        },
+      );
+      assert.equal(response.status, 200);
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      // The `changed` of the next state event.
+      const nextChange = async (): Promise<Record<string, Record<string, string>>> => {
+        for (;;) {
+          const at = buffer.indexOf('\n\n');
+          if (at >= 0) {
+            const block = buffer.slice(0, at);
+            buffer = buffer.slice(at + 2);
+            const data = block
+              .split('\n')
+              .filter((line) => line.startsWith('data:'))
+              .map((line) => line.slice(5).trim())
+              .join('\n');
+            if (/^event: ?state$/m.test(block)) return JSON.parse(data).changed;
+            continue;
+          }
+          const { value, done } = await reader.read();
+          if (done) throw new Error('the stream ended');
+          buffer += value;
+        }
+      };
+      const within = <T>(promise: Promise<T>) =>
+        Promise.race([
+          promise,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no push within 10 s')), 10_000)),
+        ]);
+      try {
+        const first = await within(nextChange());
+        const states = first[node.accountId]!;
+        assert.deepEqual(Object.keys(states).sort(), ['AddressBook', 'ContactCard']);
+        const [[, books]] = await call([['AddressBook/get', { accountId: node.accountId, ids: [] }, '0']]);
+        const [[, cards]] = await call([['ContactCard/get', { accountId: node.accountId, ids: [] }, '0']]);
+        assert.deepEqual([states.AddressBook, states.ContactCard], [books.state, cards.state]);
+
+        // A card written over CardDAV: the ContactCard state moves, the AddressBook one does not.
+        const written = await put(
+          'contacts/cheshire.vcf',
+          'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:cheshire\r\nFN:Cheshire Cat\r\nEND:VCARD\r\n',
+        );
+        assert.equal(written.status, 201);
+        const afterCard = (await within(nextChange()))[node.accountId]!;
+        assert.deepEqual(Object.keys(afterCard), ['ContactCard']);
+        const [[, changes]] = await call([
+          ['ContactCard/changes', { accountId: node.accountId, sinceState: states.ContactCard }, '0'],
+        ]);
+        assert.equal(changes.newState, afterCard.ContactCard);
+        assert.equal(changes.updated.length, 1);
+
+        // An address book made over JMAP: the AddressBook state moves (and the ContactCard one, the set of books being part of it).
+        const [[, made]] = await call([
+          ['AddressBook/set', { accountId: node.accountId, create: { n: { name: 'Croquet' } } }, '0'],
+        ]);
+        const afterBook = (await within(nextChange()))[node.accountId]!;
+        assert.equal(afterBook.AddressBook, made.newState);
+      } finally {
+        controller.abort();
+      }
+    });
   });
 }

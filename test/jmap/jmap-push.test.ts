@@ -233,7 +233,14 @@ for (const name of backendNames) {
       assert.equal(first.data['@type'], 'StateChange');
       assert.ok(first.id, 'a state event has an id (the client sends it back as Last-Event-ID)');
       const initial = first.data.changed[accountId];
-      assert.deepEqual(Object.keys(initial).sort(), ['Email', 'EmailDelivery', 'Mailbox', 'Thread']);
+      assert.deepEqual(Object.keys(initial).sort(), [
+        'AddressBook',
+        'ContactCard',
+        'Email',
+        'EmailDelivery',
+        'Mailbox',
+        'Thread',
+      ]);
       assert.equal(initial.Email, await emailState());
 
       await send('pushed');
@@ -472,7 +479,14 @@ for (const name of backendNames) {
       const first = (await s.next()).data.changed;
       assert.deepEqual(Object.keys(first).sort(), [own, teamAccount, bobAccount].sort());
       for (const account of [own, teamAccount, bobAccount]) {
-        assert.deepEqual(Object.keys(first[account]).sort(), ['Email', 'EmailDelivery', 'Mailbox', 'Thread']);
+        assert.deepEqual(Object.keys(first[account]).sort(), [
+          'AddressBook',
+          'ContactCard',
+          'Email',
+          'EmailDelivery',
+          'Mailbox',
+          'Thread',
+        ]);
         assert.equal(first[account].Email, await emailState(account));
       }
 

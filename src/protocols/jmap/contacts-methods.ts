@@ -14,6 +14,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import ICAL from 'ical.js';
+import type { Kysely } from 'kysely';
 import { addressBookRight, addressBooksSharedWith, dropAddressBookGrant } from '../../contacts/address-book-access.ts';
 import {
   cardChangesSince,
@@ -34,7 +35,9 @@ import type { AddressBookRow } from '../../contacts/contacts-tables.ts';
 import { directoryBooksOf } from '../../contacts/directory-cards.ts';
 import { fromJsContact, JsContactError, type Json, toJsContact } from '../../contacts/jscontact.ts';
 import { type CardProperty, parseCard } from '../../contacts/vcard.ts';
+import type { Principal } from '../../directory/principal.ts';
 import { HoldfastError } from '../../errors.ts';
+import type { Database } from '../../store/schema.ts';
 import { accountContext, inNamedAccount, signedInUser } from './jmap-accounts.ts';
 import type { JmapCallContext } from './jmap-context.ts';
 import { parseAccountId } from './jmap-ids.ts';
@@ -64,11 +67,8 @@ interface VisibleBook {
   mayWrite: boolean;
 }
 
-/** The address books the user sees, the directory brought up to date first. */
-async function visibleBooks(context: JmapCallContext): Promise<VisibleBook[]> {
-  const { db } = context.mail;
-  const viewer = context.principal;
-  const now = context.mail.now();
+/** The address books `viewer` sees (a shared mailbox in its account), the directory brought up to date first. */
+async function booksVisibleTo(db: Kysely<Database>, viewer: Principal, now: number): Promise<VisibleBook[]> {
   const books: VisibleBook[] = [];
   // A shared mailbox never signs in to make its own: its account gets it when first read.
   await ensureDefaultAddressBook(db, viewer, now);
@@ -87,6 +87,9 @@ async function visibleBooks(context: JmapCallContext): Promise<VisibleBook[]> {
   }
   return books;
 }
+
+const visibleBooks = (context: JmapCallContext) =>
+  booksVisibleTo(context.mail.db, context.principal, context.mail.now());
 
 const bookId = (book: AddressBookRow) => `b${book.id}`;
 const cardId = (book: AddressBookRow, uri: string) =>
@@ -114,6 +117,12 @@ function parseBookState(state: unknown): { ids: Set<number>; look: string } | un
 function parseState(state: unknown): Map<number, number> | undefined {
   if (typeof state !== 'string' || !/^(\d+\.\d+)(-\d+\.\d+)*$/.test(state)) return undefined;
   return new Map(state.split('-').map((part) => part.split('.').map(Number) as [number, number]));
+}
+
+/** The AddressBook and ContactCard states of `principal`'s account, as the methods answer them (for push). */
+export async function contactsStatesOf(db: Kysely<Database>, principal: Principal, now: number) {
+  const books = await booksVisibleTo(db, principal, now);
+  return { AddressBook: bookStateOf(books), ContactCard: stateOf(books) };
 }
 
 // AddressBook --------------------------------------------------------------------------------------

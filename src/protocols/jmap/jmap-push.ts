@@ -7,6 +7,10 @@
 // last, so changes that come in a burst (or while a client is slow to read) make one event with the
 // latest states, never a queue of them.
 //
+// Address books and cards are not in that feed: the hub hears of their changes in this process from
+// contacts/contacts-changes.ts and reads the AddressBook and ContactCard states again every minute
+// besides (other processes and nodes, the directory).
+//
 // A connection hears of every account its user may work in (RFC 8620 7.1): their own and the
 // mailboxes shared with them (jmap-accounts.ts), as they are when it opens; its StateChange names
 // each account whose states changed (AccountWatch).
@@ -15,6 +19,8 @@ import type { Principal } from '../../directory/principal.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { ChangeFeed } from '../../mailbox/change-feed.ts';
 import type { MessageDeps } from '../../mailbox/messages.ts';
+import { onContactsChange } from '../../contacts/contacts-changes.ts';
+import { contactsStatesOf } from './contacts-methods.ts';
 import { sharedAccountsOf } from './jmap-accounts.ts';
 import { JmapRequestError } from './jmap-errors.ts';
 import { accountId } from './jmap-ids.ts';
@@ -22,9 +28,12 @@ import { encodeState, folderStateOf } from './jmap-state.ts';
 import { accountFolders } from './mail-folders.ts';
 
 /** The data types whose states are pushed, as RFC 8620 7.1 TypeState names them. */
-export const pushTypes = ['Email', 'Mailbox', 'Thread', 'EmailDelivery'] as const;
+export const pushTypes = ['Email', 'Mailbox', 'Thread', 'EmailDelivery', 'AddressBook', 'ContactCard'] as const;
 export type PushType = (typeof pushTypes)[number];
 export type TypeStates = Record<PushType, string>;
+/** The types of mail, whose states come from the account's folders. */
+type MailStates = Omit<TypeStates, 'AddressBook' | 'ContactCard'>;
+type ContactStates = Pick<TypeStates, 'AddressBook' | 'ContactCard'>;
 
 export const pushLimits = {
   /**
@@ -39,6 +48,12 @@ export const pushLimits = {
   maxPingSeconds: 300,
   /** A connection whose client has not read what was written for this long is closed (it holds one event at most meanwhile). */
   maxBlockedMs: 60_000,
+  /**
+   * How often the contacts states of the accounts with push connections are read again: address
+   * books and cards changed in this process are pushed at once (contacts/contacts-changes.ts), those
+   * of other processes and nodes, and the directory's, within this time.
+   */
+  contactsPollMs: 60_000,
 } as const;
 
 /**
@@ -47,7 +62,7 @@ export const pushLimits = {
  * UIDNEXT does: mail delivered (delivery only ever goes to the INBOX), but not flag changes,
  * expunges or mail filed in other folders (drafts, sent copies).
  */
-export function typeStatesOf(folders: Awaited<ReturnType<typeof accountFolders>>['folders']): TypeStates {
+export function typeStatesOf(folders: Awaited<ReturnType<typeof accountFolders>>['folders']): MailStates {
   const state = encodeState(folders.map(folderStateOf));
   const inbox = folders.find((f) => f.name === 'INBOX');
   return {
@@ -134,6 +149,9 @@ interface Account {
   /** The sinks of connections the account's own user opened (the limit counts these). */
   own: number;
   states?: TypeStates;
+  /** The AddressBook and ContactCard states last read, and whether a contacts change asks for a new read. */
+  contacts?: ContactStates;
+  contactsStale: boolean;
   reading: boolean;
   again: boolean;
 }
@@ -174,7 +192,7 @@ export class PushHub {
     }
     let account = this.accounts.get(principal.id);
     if (!account) {
-      account = { principal, sinks: new Set(), own: 0, reading: false, again: false };
+      account = { principal, sinks: new Set(), own: 0, contactsStale: true, reading: false, again: false };
       this.accounts.set(principal.id, account);
     }
     account.sinks.add(sink);
@@ -221,10 +239,15 @@ export class PushHub {
     this.log.warn({ err: error, principal: user.address }, message);
   }
 
-  /** The account's states now, read from the store. */
-  async statesOf(principal: Principal): Promise<TypeStates> {
+  /** The account's states now, read from the store (the contacts ones when a contacts change or the poll asked). */
+  private async statesOf(account: Account): Promise<TypeStates> {
+    const { principal } = account;
     const { folders } = await accountFolders(this.mail.db, principal, this.mail.now());
-    return typeStatesOf(folders);
+    if (account.contactsStale || !account.contacts) {
+      account.contactsStale = false;
+      account.contacts = await contactsStatesOf(this.mail.db, principal, this.mail.now());
+    }
+    return { ...typeStatesOf(folders), ...account.contacts };
   }
 
   private listen() {
@@ -237,9 +260,20 @@ export class PushHub {
     const offResync = this.changes.onResync(() => {
       for (const account of this.accounts.values()) this.refresh(account);
     });
+    // Address books and cards are not in the mailbox feed: their own signal, within this process.
+    const offContacts = onContactsChange((tenantId) => {
+      for (const account of this.accounts.values())
+        if (tenantId === undefined || account.principal.tenantId === tenantId) this.refresh(account, true);
+    });
+    const poll = setInterval(() => {
+      for (const account of this.accounts.values()) this.refresh(account, true);
+    }, pushLimits.contactsPollMs);
+    poll.unref();
     this.unsubscribe = () => {
       offChanges();
       offResync();
+      offContacts();
+      clearInterval(poll);
     };
   }
 
@@ -249,7 +283,8 @@ export class PushHub {
   }
 
   /** Reads the account's states and hands them to its sinks; one read at a time, a change meanwhile asks for one more. */
-  private refresh(account: Account) {
+  private refresh(account: Account, contacts = false) {
+    if (contacts) account.contactsStale = true;
     if (account.reading) {
       account.again = true;
       return;
@@ -260,7 +295,7 @@ export class PushHub {
         do {
           account.again = false;
           if (account.sinks.size === 0) break;
-          const states = await this.statesOf(account.principal);
+          const states = await this.statesOf(account);
           account.states = states;
           for (const sink of account.sinks) sink.update(states);
         } while (account.again);
