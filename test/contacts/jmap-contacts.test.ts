@@ -1,6 +1,7 @@
-// JMAP for Contacts (RFC 9610), read-only: the address books and cards CardDAV stores, seen over
-// JMAP as AddressBook and JSContact ContactCard objects, queried and followed by state, on both
-// backends.
+// JMAP for Contacts (RFC 9610): the address books and cards CardDAV stores, seen over JMAP as
+// AddressBook and JSContact ContactCard objects — queried, followed by state and by push, written,
+// copied between the user's account and a shared mailbox's, address books made and destroyed — on
+// both backends, with CardDAV seeing the same.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backendNames, skipFor } from '../helpers/backends.ts';
@@ -394,6 +395,7 @@ for (const name of backendNames) {
           blank: { name: ' ' },
           odd: { name: 'Odd', color: 'red' },
           shared: { name: 'Shared', shareWith: { bob: { mayRead: true } } },
+          nothing: null,
         },
       });
       assert.deepEqual(Object.keys(made.created), ['n']);
@@ -403,6 +405,7 @@ for (const name of backendNames) {
       assert.deepEqual(made.notCreated.blank.properties, ['name']);
       assert.deepEqual(made.notCreated.odd.properties, ['color']);
       assert.deepEqual(made.notCreated.shared.properties, ['shareWith']);
+      assert.equal(made.notCreated.nothing.type, 'invalidProperties');
       const [[, created]] = await call([
         ['AddressBook/changes', { accountId: node.accountId, sinceState: before.state }, '0'],
       ]);

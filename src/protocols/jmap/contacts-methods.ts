@@ -199,7 +199,9 @@ const maxBookName = 255;
 const maxBookDescription = 1000;
 
 /** The name and description an AddressBook create or update sets, the rest refused or checked against what the server keeps. */
-function bookChanges(object: Json, current: Record<string, unknown> | undefined) {
+function bookChanges(object: unknown, current: Record<string, unknown> | undefined) {
+  if (typeof object !== 'object' || object === null || Array.isArray(object))
+    throw new SetFailure({ type: 'invalidProperties', description: 'an AddressBook (or its patch) is an object' });
   const changes: { displayName?: string; description?: string | null } = {};
   for (const [property, value] of Object.entries(object)) {
     const same = current !== undefined && JSON.stringify(value) === JSON.stringify(current[property]);
@@ -288,7 +290,7 @@ const addressBookSet: JmapMethod<JmapCallContext> = {
     for (const [creationId, value] of Object.entries(create))
       await results.create(creationId, async () => {
         sharedAccount();
-        const changes = bookChanges(value as Json, undefined);
+        const changes = bookChanges(value, undefined);
         if (changes.displayName === undefined) throw invalidProperty('name', 'name is required');
         const made = await createAddressBook(db, context.principal, randomUUID(), changes, context.mail.now()).catch(
           bookFailure,
@@ -304,7 +306,7 @@ const addressBookSet: JmapMethod<JmapCallContext> = {
     for (const [id, value] of Object.entries(update))
       await results.update(id, async () => {
         const visible = find(id);
-        const changes = bookChanges(value as Json, bookObject(visible, context));
+        const changes = bookChanges(value, bookObject(visible, context));
         if (!Object.keys(changes).length) return null;
         sharedAccount();
         if (visible.book.kind === 'directory')
@@ -639,6 +641,8 @@ const contactCardSet: JmapMethod<JmapCallContext> = {
     const results = new SetResults();
     for (const [creationId, value] of Object.entries(create)) {
       await results.create(creationId, async () => {
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          throw new SetFailure({ type: 'invalidProperties', description: 'a ContactCard is an object' });
         const card = value as Json;
         for (const member of Object.keys(card))
           if (member === 'id') throw invalidProperty('id', 'id is set by the server');
