@@ -10,9 +10,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../directory/principal.ts';
 import { listRooms, resourceLimits } from '../directory/resource-settings.ts';
 import { TenantDirectory } from '../directory/tenant-directory.ts';
-import { type WebSessions, webSessionRequest } from '../directory/web-sessions.ts';
+import type { WebSessions } from '../directory/web-sessions.ts';
 import type { WebContext } from './web-context.ts';
-import { jsonAnswer } from './webmail-settings-routes.ts';
+import { jsonAnswer, signedInSession } from './webmail-answers.ts';
 
 /** Completion answers at most this many people; the text typed at most this long. */
 export const directoryLimits = { results: 20, queryLength: 100 };
@@ -22,21 +22,8 @@ export function registerWebmailCalendarRoutes(
   deps: { holdfast: WebContext; sessions: WebSessions; isSecure(request: FastifyRequest): boolean },
 ) {
   const { holdfast } = deps;
-  const signedIn = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
-    const found = await deps.sessions.check(webSessionRequest(request, deps.isSecure(request)));
-    if (!found) {
-      jsonAnswer(reply, 401, { error: 'unauthorized', message: 'Not signed in' });
-      return undefined;
-    }
-    if (!found.ok) {
-      jsonAnswer(reply, found.status, {
-        error: found.status === 401 ? 'unauthorized' : 'forbidden',
-        message: found.message,
-      });
-      return undefined;
-    }
-    return found.principal;
-  };
+  const signedIn = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> =>
+    (await signedInSession(deps.sessions, deps.isSecure(request), request, reply))?.principal;
   const tenantOf = (principal: Principal) => new TenantDirectory(holdfast.store.db, principal.tenantId, holdfast.now);
 
   app.get('/mail/api/directory', async (request, reply) => {

@@ -23,7 +23,8 @@ import {
 import type { HttpLoginRequest, HttpLoginResult } from '../net/http-credentials.ts';
 import type { WebContext } from './web-context.ts';
 import { registerWebmailCalendarRoutes } from './webmail-calendar-routes.ts';
-import { jsonAnswer as json, registerWebmailSettingsRoutes } from './webmail-settings-routes.ts';
+import { jsonAnswer as json } from './webmail-answers.ts';
+import { registerWebmailSettingsRoutes } from './webmail-settings-routes.ts';
 
 /** Checks an address and password: the listeners' authenticator (Basic credentials, login limiter). */
 export interface PasswordCheck {

@@ -15,20 +15,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokens } from '../directory/api-tokens.ts';
 import type { Principal } from '../directory/principal.ts';
-import { OwnWebSessions, type WebSessions, webSessionRequest } from '../directory/web-sessions.ts';
+import { OwnWebSessions, type WebSessions } from '../directory/web-sessions.ts';
 import { HoldfastError } from '../errors.ts';
 import type { HttpLoginRequest, HttpLoginResult } from '../net/http-credentials.ts';
 import { maxAppTokens } from '../protocols/jmap/token-routes.ts';
 import type { WebContext } from './web-context.ts';
-
-/** A JSON answer of the app's API: never cached. */
-export const jsonAnswer = (reply: FastifyReply, status: number, body: unknown) =>
-  reply
-    .code(status)
-    .header('Cache-Control', 'no-store')
-    .header('X-Content-Type-Options', 'nosniff')
-    .type('application/json; charset=utf-8')
-    .send(body);
+import { jsonAnswer, signedInSession } from './webmail-answers.ts';
 
 const maxPasswordLength = 1024;
 
@@ -46,24 +38,8 @@ export function registerWebmailSettingsRoutes(
   const tokens = new ApiTokens(holdfast.store.db, holdfast.directory, holdfast.now);
 
   /** The request's session, or undefined once the refusal is sent. */
-  const signedIn = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<{ principal: Principal; id: string } | undefined> => {
-    const found = await deps.sessions.check(webSessionRequest(request, deps.isSecure(request)));
-    if (!found) {
-      jsonAnswer(reply, 401, { error: 'unauthorized', message: 'Not signed in' });
-      return undefined;
-    }
-    if (!found.ok) {
-      jsonAnswer(reply, found.status, {
-        error: found.status === 401 ? 'unauthorized' : 'forbidden',
-        message: found.message,
-      });
-      return undefined;
-    }
-    return found;
-  };
+  const signedIn = (request: FastifyRequest, reply: FastifyReply) =>
+    signedInSession(deps.sessions, deps.isSecure(request), request, reply);
 
   /** Whether `password` is the principal's, through the authenticator; otherwise the refusal is sent. */
   const passwordHolds = async (
