@@ -5,9 +5,13 @@
 // every load). Code splitting (ESM): what a dynamic import() loads — the calendar and ical.js —
 // and what the two entries share are chunks of their own under assets/, fetched when needed. esbuild bundles and minifies; Preact's JSX runtime. Nothing is fetched at run time, and no
 // inline script is written (the pages' Content-Security-Policy allows only these files).
+// The PDF preview's pdf.js worker (pdfjs-dist's own minified build) is copied to assets/ under a
+// hashed name, which the app is told at build time (PDF_WORKER_URL): workers come from this origin.
 // `npm run build` (and so `npm install`, `npm start`, `npm test`) runs it from the top of the checkout.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const root = join(import.meta.dirname, '..');
@@ -19,6 +23,11 @@ const adminEntry = 'webapp/src/admin/main.tsx';
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'assets'), { recursive: true });
+const pdfWorker = readFileSync(
+  join(dirname(createRequire(import.meta.url).resolve('pdfjs-dist')), 'pdf.worker.min.mjs'),
+);
+const pdfWorkerName = `pdf.worker-${createHash('sha256').update(pdfWorker).digest('hex').slice(0, 8).toUpperCase()}.js`;
+writeFileSync(join(out, 'assets', pdfWorkerName), pdfWorker);
 const result = await build({
   absWorkingDir: root,
   entryPoints: { main: entry, admin: adminEntry },
@@ -35,6 +44,7 @@ const result = await build({
   jsxImportSource: 'preact',
   legalComments: 'eof',
   metafile: true,
+  define: { PDF_WORKER_URL: JSON.stringify(`/mail/assets/${pdfWorkerName}`) },
   logLevel: 'warning',
 });
 for (const [from, page] of [

@@ -1,7 +1,7 @@
-// The reading pane: one message (its header, actions, attachments with previews of images, the
-// body — HTML sanitised in a sandboxed frame, message-frame.tsx) and the other messages of its
+// The reading pane: one message (its header, actions, attachments with previews of images and
+// PDFs — pdf-preview.tsx, a chunk loaded with pdf.js at the first PDF preview — the body — HTML sanitised in a sandboxed frame, message-frame.tsx) and the other messages of its
 // conversation (Thread/get), any of which opens in its place.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { calendarPartOf, InvitationBar } from './calendar/invitation-bar.tsx';
 import { formatSize } from './compose.tsx';
 import { type BodyPart, type EmailFull, type EmailSummary, formatAddress, type Jmap, type Mailbox } from './jmap.ts';
@@ -36,6 +36,10 @@ const fullProperties = [
 export const filesOf = (email: EmailFull) =>
   email.attachments.filter((p) => p.blobId && !(p.cid && p.disposition === 'inline'));
 
+const isPdf = (p: BodyPart) => p.type === 'application/pdf' || /\.pdf$/i.test(p.name ?? '');
+
+type PdfModule = typeof import('./pdf-preview.tsx');
+
 export function Reader(props: {
   jmap: Jmap;
   summary: EmailSummary;
@@ -60,6 +64,19 @@ export function Reader(props: {
   const [remoteImages, setRemoteImages] = useState(false);
   const [blocked, setBlocked] = useState(0);
   const [preview, setPreview] = useState<BodyPart | null>(null);
+  const [pdf, setPdf] = useState<PdfModule | Error | null>(null);
+  /** What opened the preview, focused again when it closes. */
+  const opener = useRef<HTMLElement | null>(null);
+  const openPreview = (p: BodyPart, e: Event) => {
+    opener.current = e.currentTarget as HTMLElement;
+    setPreview(p);
+    if (isPdf(p) && (!pdf || pdf instanceof Error))
+      import('./pdf-preview.tsx').then(setPdf, (error: Error) => setPdf(error));
+  };
+  const closePreview = () => {
+    setPreview(null);
+    opener.current?.focus();
+  };
   useEffect(() => {
     props.onLoaded(null);
     props.guard(async () => {
@@ -230,9 +247,19 @@ export function Reader(props: {
                   type="button"
                   class="thumbnail"
                   aria-label={`Preview ${p.name ?? 'image'}`}
-                  onClick={() => setPreview(p)}
+                  onClick={(e) => openPreview(p, e)}
                 >
                   <img src={href(p)} alt="" loading="lazy" />
+                </button>
+              )}
+              {isPdf(p) && (
+                <button
+                  type="button"
+                  class="pdf-open"
+                  aria-label={`Preview ${p.name ?? 'PDF'}`}
+                  onClick={(e) => openPreview(p, e)}
+                >
+                  Preview
                 </button>
               )}
               <a href={href(p)} download={p.name ?? 'attachment'}>
@@ -247,17 +274,27 @@ export function Reader(props: {
           class="preview-overlay"
           role="dialog"
           aria-modal="true"
-          aria-label={`Preview of ${preview.name ?? 'image'}`}
+          aria-label={`Preview of ${preview.name ?? (isPdf(preview) ? 'PDF' : 'image')}`}
           onKeyDown={(e) => {
-            if (e.key === 'Escape') setPreview(null);
+            if (e.key === 'Escape') closePreview();
           }}
         >
-          <img src={href(preview)} alt={preview.name ?? 'image'} />
+          {!isPdf(preview) ? (
+            <img src={href(preview)} alt={preview.name ?? 'image'} />
+          ) : pdf instanceof Error ? (
+            <p class="pdf-status" role="alert">
+              The PDF viewer could not be loaded. Download the file to open it.
+            </p>
+          ) : pdf ? (
+            <pdf.PdfPreview url={href(preview)} name={preview.name ?? 'PDF'} size={preview.size} />
+          ) : (
+            <p class="pdf-status">Loading the preview…</p>
+          )}
           <div class="actions">
             <a href={href(preview)} download={preview.name ?? 'attachment'}>
               Download
             </a>
-            <button type="button" onClick={() => setPreview(null)} ref={(b) => b?.focus()}>
+            <button type="button" onClick={closePreview} ref={(b) => b?.focus()}>
               Close preview
             </button>
           </div>
