@@ -1,12 +1,14 @@
-// The preview of a PDF attachment (docs/webmail.md, "Attachments"): its pages drawn on a canvas by
-// Mozilla's pdf.js, one at a time with Previous/Next. This module and pdf.js are a chunk of their
-// own, loaded the first time a PDF is previewed; pdf.js parses in its worker, served from
+// The preview of an attachment (docs/webmail.md, "Attachments"), a dialog closed with Escape or its
+// button: an image as it is, a PDF's pages drawn on a canvas by Mozilla's pdf.js, one at a time with
+// Previous/Next. This module is a chunk loaded at the first preview, and pdf.js one of its own
+// loaded at the first PDF preview; pdf.js parses in its worker, served from
 // /mail/assets/ like the rest of the app (PDF_WORKER_URL, written by webapp/build.js). Nothing in
 // the PDF runs: no eval (isEvalSupported: false) and no PDF JavaScript (pdf.js runs it only
 // through its scripting sandbox, which is not loaded). Bounded: files up to maxPdfBytes, the first
 // maxPdfPages pages, each canvas at most maxCanvasPixels.
 import type { PDFDocumentProxy } from 'pdfjs-dist';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { BodyPart } from './jmap.ts';
 
 declare const PDF_WORKER_URL: string;
 
@@ -133,6 +135,34 @@ export function PdfPreview(props: { url: string; name: string; size: number }) {
           The preview shows the first {shown} of {doc.numPages} pages; download the file for the rest.
         </p>
       )}
+    </div>
+  );
+}
+
+/** The dialog: the image or the PDF's pages, Download, and Close (focused when it opens). */
+export function PreviewDialog(props: { part: BodyPart; href: string; onClose(): void }) {
+  const { part, href } = props;
+  const image = part.type.startsWith('image/');
+  const name = part.name ?? (image ? 'image' : 'PDF');
+  return (
+    <div
+      class="preview-overlay"
+      role="dialog"
+      aria-modal="true"
+      aria-label={`Preview of ${name}`}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') props.onClose();
+      }}
+    >
+      {image ? <img src={href} alt={name} /> : <PdfPreview url={href} name={name} size={part.size} />}
+      <div class="actions">
+        <a href={href} download={part.name ?? 'attachment'}>
+          Download
+        </a>
+        <button type="button" onClick={props.onClose} ref={(b) => b?.focus()}>
+          Close preview
+        </button>
+      </div>
     </div>
   );
 }

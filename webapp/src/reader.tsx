@@ -1,6 +1,7 @@
 // The reading pane: one message (its header, actions, attachments with previews of images and
-// PDFs — pdf-preview.tsx, a chunk loaded with pdf.js at the first PDF preview — the body — HTML sanitised in a sandboxed frame, message-frame.tsx) and the other messages of its
-// conversation (Thread/get), any of which opens in its place.
+// PDFs, the body — HTML sanitised in a sandboxed frame, message-frame.tsx) and the other messages
+// of its conversation (Thread/get), any of which opens in its place. The preview dialog is
+// pdf-preview.tsx, a chunk loaded at the first preview (and pdf.js only at the first PDF's).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { calendarPartOf, InvitationBar } from './calendar/invitation-bar.tsx';
 import { formatSize } from './compose.tsx';
@@ -38,8 +39,6 @@ export const filesOf = (email: EmailFull) =>
 
 const isPdf = (p: BodyPart) => p.type === 'application/pdf' || /\.pdf$/i.test(p.name ?? '');
 
-type PdfModule = typeof import('./pdf-preview.tsx');
-
 export function Reader(props: {
   jmap: Jmap;
   summary: EmailSummary;
@@ -64,14 +63,13 @@ export function Reader(props: {
   const [remoteImages, setRemoteImages] = useState(false);
   const [blocked, setBlocked] = useState(0);
   const [preview, setPreview] = useState<BodyPart | null>(null);
-  const [pdf, setPdf] = useState<PdfModule | Error | null>(null);
+  const [dialog, setDialog] = useState<typeof import('./pdf-preview.tsx') | undefined>();
   /** What opened the preview, focused again when it closes. */
   const opener = useRef<HTMLElement | null>(null);
-  const openPreview = (p: BodyPart, e: Event) => {
+  const openPreview = async (p: BodyPart, e: Event) => {
     opener.current = e.currentTarget as HTMLElement;
     setPreview(p);
-    if (isPdf(p) && (!pdf || pdf instanceof Error))
-      import('./pdf-preview.tsx').then(setPdf, (error: Error) => setPdf(error));
+    setDialog(dialog ?? (await props.guard(() => import('./pdf-preview.tsx'))));
   };
   const closePreview = () => {
     setPreview(null);
@@ -242,24 +240,14 @@ export function Reader(props: {
         <ul class="attachments" aria-label="Attachments">
           {files.map((p) => (
             <li key={p.blobId} class="attachment">
-              {p.type.startsWith('image/') && (
+              {(p.type.startsWith('image/') || isPdf(p)) && (
                 <button
                   type="button"
                   class="thumbnail"
-                  aria-label={`Preview ${p.name ?? 'image'}`}
+                  aria-label={`Preview ${p.name ?? 'attachment'}`}
                   onClick={(e) => openPreview(p, e)}
                 >
-                  <img src={href(p)} alt="" loading="lazy" />
-                </button>
-              )}
-              {isPdf(p) && (
-                <button
-                  type="button"
-                  class="pdf-open"
-                  aria-label={`Preview ${p.name ?? 'PDF'}`}
-                  onClick={(e) => openPreview(p, e)}
-                >
-                  Preview
+                  {isPdf(p) ? 'Preview' : <img src={href(p)} alt="" loading="lazy" />}
                 </button>
               )}
               <a href={href(p)} download={p.name ?? 'attachment'}>
@@ -269,37 +257,7 @@ export function Reader(props: {
           ))}
         </ul>
       )}
-      {preview && (
-        <div
-          class="preview-overlay"
-          role="dialog"
-          aria-modal="true"
-          aria-label={`Preview of ${preview.name ?? (isPdf(preview) ? 'PDF' : 'image')}`}
-          onKeyDown={(e) => {
-            if (e.key === 'Escape') closePreview();
-          }}
-        >
-          {!isPdf(preview) ? (
-            <img src={href(preview)} alt={preview.name ?? 'image'} />
-          ) : pdf instanceof Error ? (
-            <p class="pdf-status" role="alert">
-              The PDF viewer could not be loaded. Download the file to open it.
-            </p>
-          ) : pdf ? (
-            <pdf.PdfPreview url={href(preview)} name={preview.name ?? 'PDF'} size={preview.size} />
-          ) : (
-            <p class="pdf-status">Loading the preview…</p>
-          )}
-          <div class="actions">
-            <a href={href(preview)} download={preview.name ?? 'attachment'}>
-              Download
-            </a>
-            <button type="button" onClick={closePreview} ref={(b) => b?.focus()}>
-              Close preview
-            </button>
-          </div>
-        </div>
-      )}
+      {preview && dialog && <dialog.PreviewDialog part={preview} href={href(preview)} onClose={closePreview} />}
       {htmlPart?.partId && email.bodyValues[htmlPart.partId] ? (
         <MessageFrame
           html={email.bodyValues[htmlPart.partId]!.value}
