@@ -19,17 +19,25 @@ import {
   skipWithoutChromium,
 } from './web-app-harness.ts';
 
-/** A one-page PDF (200 × 100 points: a blue band and a line of text), its xref offsets computed. */
-function makePdf(extraCatalog = '', extraObjects: string[] = []): Buffer {
-  const content = '0 0 1 rg 0 0 200 50 re f 0 g BT /F1 18 Tf 10 70 Td (Hello PDF) Tj ET';
+/**
+ * A PDF of `pages` pages (200 × 100 points: a blue band and "Page n"), its xref offsets computed;
+ * objects 1 to 3 are the catalog, the page tree and the font, `extraObjects` come next, then the pages.
+ */
+function makePdf(extraCatalog = '', extraObjects: string[] = [], pages = 1): Buffer {
+  const first = 4 + extraObjects.length;
   const objects = [
     `<< /Type /Catalog /Pages 2 0 R ${extraCatalog}>>`,
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
+    `<< /Type /Pages /Kids [${Array.from({ length: pages }, (_, i) => `${first + 2 * i} 0 R`).join(' ')}] /Count ${pages} >>`,
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
     ...extraObjects,
   ];
+  for (let n = 1; n <= pages; n++) {
+    const content = `0 0 1 rg 0 0 200 50 re f 0 g BT /F1 18 Tf 10 70 Td (Page ${n}) Tj ET`;
+    objects.push(
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents ${objects.length + 2} 0 R /Resources << /Font << /F1 3 0 R >> >> >>`,
+      `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
+    );
+  }
   let pdf = '%PDF-1.4\n';
   const offsets: number[] = [];
   objects.forEach((body, i) => {
@@ -44,7 +52,8 @@ function makePdf(extraCatalog = '', extraObjects: string[] = []): Buffer {
 }
 
 const goodPdf = makePdf();
-const scriptedPdf = makePdf('/OpenAction 6 0 R /AA << /WC 6 0 R >> ', [
+const longPdf = makePdf('', [], 22);
+const scriptedPdf = makePdf('/OpenAction 4 0 R /AA << /WC 4 0 R >> ', [
   "<< /Type /Action /S /JavaScript /JS (app.alert\\('pwned'\\); this.print\\(\\); window.__pwned = 1;) >>",
 ]);
 const brokenPdf = Buffer.from('%PDF-1.4\n1 0 obj\n<< /Type /Catal', 'latin1');
@@ -113,6 +122,7 @@ for (const backend of backendNames) {
         ['Quarterly report', 'report.pdf', goodPdf],
         ['Broken file', 'broken.pdf', brokenPdf],
         ['Scripted file', 'scripted.pdf', scriptedPdf],
+        ['Long file', 'long.pdf', longPdf],
       ] as const)
         await fromOutside(t, {
           to: alice,
@@ -182,6 +192,27 @@ for (const backend of backendNames) {
       await dialog.getByRole('button', { name: 'Close preview' }).click();
       await dialog.waitFor({ state: 'detached' });
       assert.equal(await button.evaluate((b) => b === document.activeElement), true, 'focus is back on Preview');
+    });
+
+    it('pages through the first 20 pages of a longer PDF and says the rest are not shown', async () => {
+      await open('Long file');
+      await attachments().getByRole('button', { name: 'Preview long.pdf' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Preview of long.pdf' });
+      await dialog.getByText('Page 1 of 22').waitFor();
+      await dialog.getByText('The preview shows the first 20 of 22 pages; download the file for the rest.').waitFor();
+      const previous = dialog.getByRole('button', { name: 'Previous page' });
+      const next = dialog.getByRole('button', { name: 'Next page' });
+      assert.equal(await previous.isDisabled(), true);
+      await next.click();
+      await dialog.getByRole('img', { name: 'Page 2 of long.pdf' }).waitFor();
+      await dialog.getByText('Page 2 of 22').waitFor();
+      await previous.click();
+      await dialog.getByText('Page 1 of 22').waitFor();
+      for (let n = 1; n < 20; n++) await next.click();
+      await dialog.getByText('Page 20 of 22').waitFor();
+      assert.equal(await next.isDisabled(), true);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
     });
 
     it('says a malformed PDF cannot be read and offers its download', async () => {

@@ -144,16 +144,16 @@ export function PreviewDialog(props: { part: BodyPart; href: string; onClose(): 
   const { part, href } = props;
   const image = part.type.startsWith('image/');
   const name = part.name ?? (image ? 'image' : 'PDF');
+  // Escape closes it wherever the focus is (a page button that became disabled leaves it on the body).
+  useEffect(() => {
+    const escape = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') props.onClose();
+    };
+    document.addEventListener('keydown', escape);
+    return () => document.removeEventListener('keydown', escape);
+  }, [props.onClose]);
   return (
-    <div
-      class="preview-overlay"
-      role="dialog"
-      aria-modal="true"
-      aria-label={`Preview of ${name}`}
-      onKeyDown={(e) => {
-        if (e.key === 'Escape') props.onClose();
-      }}
-    >
+    <div class="preview-overlay" role="dialog" aria-modal="true" aria-label={`Preview of ${name}`}>
       {image ? <img src={href} alt={name} /> : <PdfPreview url={href} name={name} size={part.size} />}
       <div class="actions">
         <a href={href} download={part.name ?? 'attachment'}>
