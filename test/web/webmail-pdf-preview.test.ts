@@ -241,9 +241,14 @@ for (const backend of backendNames) {
       await dialog.waitFor({ state: 'detached' });
     });
 
-    it('violated no part of the Content-Security-Policy and threw nothing', () => {
+    it('violated no part of the Content-Security-Policy and threw nothing', async () => {
       assert.deepEqual(cspReports, []);
       assert.deepEqual(pageErrors, []);
+      // The watch works: an image from elsewhere is a violation it reports.
+      await page.evaluate(() => {
+        document.body.append(Object.assign(document.createElement('img'), { src: 'http://192.0.2.1/x.png' }));
+      });
+      await t.waitFor(async () => String(cspReports).includes('img-src'), 'the violation reported', 10_000);
     });
   });
 }
