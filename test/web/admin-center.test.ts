@@ -27,6 +27,40 @@ import {
 const root = join(import.meta.dirname, '..', '..');
 const timeout = 30_000;
 
+/**
+ * Waits until the focused element's aria-label, text or name matches: the app moves focus in
+ * effects that run after the render a click or key causes, so it is not read at once.
+ */
+async function expectFocus(page: Page, what: 'aria-label' | 'text' | 'name', expected: string | RegExp, message = '') {
+  const pattern =
+    typeof expected === 'string' ? `^${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` : expected.source;
+  const read = () =>
+    page.evaluate((kind) => {
+      const element = document.activeElement;
+      if (kind === 'text') return element?.textContent ?? '';
+      if (kind === 'name') return (element as HTMLInputElement | null)?.name ?? '';
+      return element?.getAttribute('aria-label') ?? '';
+    }, what);
+  try {
+    await page.waitForFunction(
+      ([kind, source]) => {
+        const element = document.activeElement;
+        const value =
+          kind === 'text'
+            ? element?.textContent
+            : kind === 'name'
+              ? (element as HTMLInputElement | null)?.name
+              : element?.getAttribute('aria-label');
+        return new RegExp(source).test(value ?? '');
+      },
+      [what, pattern] as const,
+      { timeout },
+    );
+  } catch {
+    assert.fail(`${message || 'focus'}: the focused element's ${what} is "${await read()}", not ${expected}`);
+  }
+}
+
 describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
   let app: WebApp;
   let t: TestNode;
@@ -207,7 +241,7 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await board.getByRole('button', { name: 'Settings of board@acme.example' }).click();
     const form = page.getByRole('region', { name: 'Settings of board@acme.example' });
     await form.getByLabel('Capacity (people)').waitFor({ timeout });
-    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).name), 'capacity');
+    await expectFocus(page, 'name', 'capacity');
     await form.getByLabel('Capacity (people)').fill('many');
     await form.getByRole('button', { name: 'Save settings' }).click();
     await page.getByRole('alert').filter({ hasText: 'capacity: "many" is not allowed' }).waitFor({ timeout });
@@ -238,10 +272,7 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     );
     await form.getByRole('button', { name: 'Close' }).click();
     await form.waitFor({ state: 'hidden', timeout });
-    assert.equal(
-      await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
-      'Settings of board@acme.example',
-    );
+    await expectFocus(page, 'aria-label', 'Settings of board@acme.example');
   });
 
   it('lets a global administrator add tenants and move them between forests; a tenant administrator has no such page', async () => {
@@ -329,12 +360,13 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
       (await ask.textContent()) ?? '',
       /more watches from spammer@remote\.example to ann@acme\.example is deleted for good/,
     );
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel', 'focus starts on Cancel');
+    await expectFocus(page, 'text', 'Cancel', 'focus starts on Cancel');
     await page.keyboard.press('Escape');
     await ask.waitFor({ state: 'hidden', timeout });
-    assert.equal(
-      await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
-      await remove.getAttribute('aria-label'),
+    await expectFocus(
+      page,
+      'aria-label',
+      (await remove.getAttribute('aria-label')) ?? '',
       'focus is back on the Delete button',
     );
     await page.getByText('1 held').waitFor({ timeout });
@@ -404,15 +436,11 @@ describe('the admin center in Chromium', { skip: skipWithoutChromium }, () => {
     await confirm.getByText('This cannot be undone').waitFor({ timeout });
     await confirm.getByRole('button', { name: 'Cancel' }).click();
     await confirm.waitFor({ state: 'hidden', timeout });
-    assert.match(
-      (await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))) ?? '',
-      /^Bounce message/,
-      'focus is back on the Bounce button',
-    );
+    await expectFocus(page, 'aria-label', /^Bounce message/, 'focus is back on the Bounce button');
     await entry.getByRole('button', { name: /^Bounce message/ }).click();
     await confirm.waitFor({ timeout });
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Bounce');
+    await expectFocus(page, 'text', 'Bounce');
     await page.keyboard.press('Enter');
     await status(page, /bounced/);
     assert.notEqual(await page.evaluate(() => document.activeElement?.tagName), 'BODY', 'focus is kept on the page');
