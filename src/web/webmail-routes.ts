@@ -8,7 +8,8 @@
 //
 // Headers: every page gets a strict Content-Security-Policy (scripts and styles only from the
 // app's own files, no inline script, frames only from /mail/), nosniff, no Referer, no framing by
-// other sites. Hashed assets are cached for a year, index.html is revalidated at every load.
+// other sites. Hashed assets are cached for a year, index.html is revalidated at every load; text
+// files go compressed (brotli or gzip) to browsers that accept it (compressed-files.ts).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import {
   webSessionLimits,
 } from '../directory/web-sessions.ts';
 import type { HttpLoginRequest, HttpLoginResult } from '../net/http-credentials.ts';
+import { CompressedCopies, isCompressible, preferredEncoding } from './compressed-files.ts';
 import type { WebContext } from './web-context.ts';
 import { registerWebmailCalendarRoutes } from './webmail-calendar-routes.ts';
 import { jsonAnswer as json } from './webmail-answers.ts';
@@ -90,6 +92,8 @@ interface StaticFile {
   type: string;
   /** Under assets/: the name carries a hash of the content. */
   immutable: boolean;
+  /** Brotli and gzip copies, for the files worth compressing. */
+  compressed?: CompressedCopies;
 }
 
 /** The built files, read once (the app is a few hundred kilobytes). */
@@ -102,10 +106,13 @@ function readBuiltFiles(dir: string): Map<string, StaticFile> {
       if (statSync(path).isDirectory()) walk(path);
       else {
         const key = relative(dir, path).split(sep).join('/');
+        const body = readFileSync(path);
+        const type = contentTypes[extname(name)] ?? 'application/octet-stream';
         files.set(key, {
-          body: readFileSync(path),
-          type: contentTypes[extname(name)] ?? 'application/octet-stream',
+          body,
+          type,
           immutable: key.startsWith('assets/'),
+          compressed: isCompressible(type, body.length) ? new CompressedCopies(body) : undefined,
         });
       }
     }
@@ -133,13 +140,18 @@ export function registerWebmailRoutes(
   let files: Map<string, StaticFile> | undefined;
   const builtFiles = () => {
     // Read at the first request (a test builds the app after the server started), then kept.
-    if (!files?.size) files = readBuiltFiles(dir);
+    if (!files?.size) {
+      files = readBuiltFiles(dir);
+      // Every compressed copy is started now, on the thread pool, so the page's other files are
+      // ready compressed by the time the browser asks for them.
+      for (const file of files.values()) void file.compressed?.ready();
+    }
     return files;
   };
   const sessions = new WebSessions(holdfast.store.db, holdfast.now);
   const isSecure = (request: FastifyRequest) => secure || request.protocol === 'https';
 
-  const sendFile = (reply: FastifyReply, key: string) => {
+  const sendFile = (reply: FastifyReply, key: string, acceptEncoding?: string) => {
     const file = builtFiles().get(key);
     if (!file) {
       if (key === 'index.html')
@@ -150,14 +162,18 @@ export function registerWebmailRoutes(
         .type('text/plain; charset=utf-8')
         .send('Not found\n');
     }
-    return securityHeaders(reply, appContentSecurityPolicy)
+    securityHeaders(reply, appContentSecurityPolicy)
       .header('Cache-Control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
-      .type(file.type)
-      .send(file.body);
+      .type(file.type);
+    if (!file.compressed) return reply.send(file.body);
+    reply.header('Vary', 'Accept-Encoding');
+    const encoding = preferredEncoding(acceptEncoding);
+    const copy = encoding && file.compressed.get(encoding);
+    return copy ? reply.header('Content-Encoding', encoding).send(copy) : reply.send(file.body);
   };
 
   app.get('/mail', (_request, reply) => reply.redirect('/mail/'));
-  app.get('/mail/', (_request, reply) => sendFile(reply, 'index.html'));
+  app.get('/mail/', (request, reply) => sendFile(reply, 'index.html', request.headers['accept-encoding']));
   app.get('/mail/frame.html', (request, reply) => {
     const remote = (request.query as { images?: string }).images === 'remote';
     return securityHeaders(reply, frameContentSecurityPolicy(remote))
@@ -168,7 +184,7 @@ export function registerWebmailRoutes(
   app.get('/mail/*', (request, reply) => {
     const key = decodeURIComponent((request.params as { '*': string })['*']);
     if (key.split('/').some((part) => part === '..' || part === '')) return sendFile(reply, '');
-    return sendFile(reply, key);
+    return sendFile(reply, key, request.headers['accept-encoding']);
   });
 
   /** The answer of the session routes: who is signed in and the CSRF token for changing requests. */
