@@ -146,11 +146,11 @@ export function PreviewDialog(props: { part: BodyPart; href: string; onClose(): 
   const name = part.name ?? (image ? 'image' : 'PDF');
   // Escape closes it wherever the focus is (a page button that became disabled leaves it on the body).
   useEffect(() => {
-    const escape = (e: KeyboardEvent) => {
+    const closeOnEscape = (e: KeyboardEvent) => {
       if (e.key === 'Escape') props.onClose();
     };
-    document.addEventListener('keydown', escape);
-    return () => document.removeEventListener('keydown', escape);
+    document.addEventListener('keydown', closeOnEscape);
+    return () => document.removeEventListener('keydown', closeOnEscape);
   }, [props.onClose]);
   return (
     <div class="preview-overlay" role="dialog" aria-modal="true" aria-label={`Preview of ${name}`}>
