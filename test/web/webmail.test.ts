@@ -386,6 +386,60 @@ describe('the web app in Chromium', { skip: skipWithoutChromium }, () => {
     assert.equal(subjects.at(-1), 'archived 1');
   });
 
+  it('keeps the page that landed while new mail was read again (the read began before it)', async () => {
+    await folder('Inbox').click();
+    await folder('Archive').click();
+    await row('archived 70').waitFor();
+    assert.equal(await page.locator('.messages .row').count(), 50);
+    // The order that lost rows: the next page is asked for, new mail makes the app read the loaded
+    // part again, the next page lands, then the read lands. The requests are held to make it so.
+    const signal = () => {
+      let resolve: () => void = () => {};
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      return { promise, resolve };
+    };
+    const readAgainAsked = signal();
+    const nextPageShown = signal();
+    await page.route('**/jmap/api/**', async (route) => {
+      const body = route.request().postData() ?? '';
+      if (body.includes('"Email/query"') && body.includes('"position":50')) await readAgainAsked.promise;
+      if (body.includes('"Email/query"') && body.includes('"position":0')) {
+        readAgainAsked.resolve();
+        await nextPageShown.promise;
+      }
+      await route.continue();
+    });
+    await page.locator('.messages .sentinel').scrollIntoViewIfNeeded();
+    const client = imapflowClient(t.port('imaps'), 'alice@test.example', password);
+    await client.connect();
+    await client.append('INBOX', 'From: bob@test.example\r\nSubject: meanwhile\r\n\r\nnew\r\n');
+    await client.logout();
+    await row('archived 1').waitFor();
+    assert.equal(await page.locator('.messages .row').count(), 70);
+    // Every change of the list from now on is watched: it must never show fewer rows, not even for a
+    // moment (it used to drop to the first 50 and load the next page again).
+    await page.evaluate(() => {
+      const w = window as unknown as { fewestRows: number };
+      w.fewestRows = Number.POSITIVE_INFINITY;
+      new MutationObserver(() => {
+        w.fewestRows = Math.min(w.fewestRows, document.querySelectorAll('.messages .row').length);
+      }).observe(document.querySelector('.messages')!, { childList: true, subtree: true });
+    });
+    const readAgain = page.waitForResponse(
+      (response) =>
+        response.url().includes('/jmap/api/') && (response.request().postData() ?? '').includes('"position":0'),
+    );
+    nextPageShown.resolve();
+    await readAgain;
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('.messages .row').count(), 70, 'the page that landed is still there');
+    const fewest = await page.evaluate(() => (window as unknown as { fewestRows: number }).fewestRows);
+    assert.ok(fewest >= 70, `the list went down to ${fewest} rows meanwhile`);
+    await page.unroute('**/jmap/api/**');
+  });
+
   it('signs out: the cookie no longer opens JMAP', async () => {
     const cookie = `hf_session=${(await sessionCookie())!.value}`;
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -83,7 +83,7 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
 
   /**
    * Reads `limit` rows from `position`: of a folder one per conversation (its newest message there),
-   * of a search every message found; replaces the list from 0, appends otherwise.
+   * of a search every message found; replaces the list's first rows from 0, appends otherwise.
    */
   const loadMessages = useCallback(
     async (mailboxId: string, search: string, position: number, limit: number) => {
@@ -134,7 +134,10 @@ export function MailView(props: { me: Me; onSignedOut(): void; onSettings(): voi
         setList((l) => ({
           mailboxId,
           search,
-          ids: position === 0 ? query.ids : [...l.ids.slice(0, position), ...query.ids],
+          ids:
+            position === 0
+              ? readAgain(l, mailboxId, search, query.ids, limit)
+              : [...l.ids.slice(0, position), ...query.ids],
           total: query.total,
           loading: false,
         }));
@@ -601,6 +604,18 @@ interface RowProps {
   /** In search results, the folders the message is in; empty otherwise. */
   inFolders: string;
   onSelect(id: string): void;
+}
+
+/**
+ * The list's rows after its first `limit` were read again (`fresh`). Rows loaded beyond them stay: a
+ * read of the loaded part (after push) may have started before the next page landed, and must not
+ * take that page away, nor cut a long list down to what one read fetches. Another folder or search
+ * starts from `fresh` alone.
+ */
+function readAgain(list: ListState, mailboxId: string, search: string, fresh: string[], limit: number): string[] {
+  if (list.mailboxId !== mailboxId || list.search !== search || list.ids.length <= limit) return fresh;
+  const seen = new Set(fresh);
+  return [...fresh, ...list.ids.slice(limit).filter((id) => !seen.has(id))];
 }
 
 /**
