@@ -148,6 +148,8 @@ export function registerWebmailRoutes(
     }
     return files;
   };
+  // A built app is read, and its compression started, at start: the first visitor gets it compressed.
+  if (existsSync(join(dir, 'index.html'))) builtFiles();
   const sessions = new WebSessions(holdfast.store.db, holdfast.now);
   const isSecure = (request: FastifyRequest) => secure || request.protocol === 'https';
 
