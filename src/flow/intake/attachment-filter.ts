@@ -120,8 +120,8 @@ export function parseBlockedExtensions(given: string): string[] {
 /** What makes a message blocked: the first file of a blocked type, or too many parts to check. */
 export type BlockedFile = { name: string; extension: string } | { tooManyParts: true };
 
-/** The first attachment whose name ends in one of `blocked`, if the message (or its parsed tree) has one. */
-export function findBlockedFile(source: Buffer | MimePart, blocked: ReadonlySet<string>): BlockedFile | undefined {
+/** The first attachment whose name ends in one of `blocked`, if the message's MIME tree has one. */
+export function findBlockedFile(tree: MimePart, blocked: ReadonlySet<string>): BlockedFile | undefined {
   const budget = { parts: 0 };
   const walk = (part: MimePart): BlockedFile | undefined => {
     if (++budget.parts > maxPartsChecked) return { tooManyParts: true };
@@ -135,7 +135,7 @@ export function findBlockedFile(source: Buffer | MimePart, blocked: ReadonlySet<
     }
     return undefined;
   };
-  return walk(Buffer.isBuffer(source) ? parseMimeTree(source) : source);
+  return walk(tree);
 }
 
 /** What a refusal or a quarantine says of the file. */
@@ -251,9 +251,10 @@ export async function applyBlockedAttachments<R extends { recipient: string; rou
   const rules = deps.rules ? await deps.rules.of(tenantIds) : await tenantBlockedAttachments(deps.store.db, tenantIds);
   if (rules.size === 0) return recipients;
   const { spooled } = message;
-  const source = spooled.inline?.data ?? (await readBlob(deps.store.blobs, spooled.blob.hash));
+  // Parsed once, whatever the number of tenants that look at it.
+  const tree = parseMimeTree(spooled.inline?.data ?? (await readBlob(deps.store.blobs, spooled.blob.hash)));
   const found = new Map<number, BlockedFile | undefined>();
-  for (const [tenantId, blocked] of rules) found.set(tenantId, findBlockedFile(source, blocked));
+  for (const [tenantId, blocked] of rules) found.set(tenantId, findBlockedFile(tree, blocked));
   const blockedFor = (r: R) => (r.route === 'local' && r.tenantId !== null ? found.get(r.tenantId) : undefined);
   const stopped = recipients.filter((r) => blockedFor(r));
   if (stopped.length === 0) return recipients;
@@ -338,6 +339,13 @@ export async function holdBlockedAttachments(
   // The trees delivery stores anyway (intake stored those of small messages); others are parsed here.
   const wanted = ready.filter((r) => rules.has(r.mailbox.tenantId)).map((r) => r.recipient.message.blobHash);
   const trees = deps.treesOf ? await deps.treesOf([...new Set(wanted)]) : new Map<string, MimePart>();
+  // A content read here is read once, for its tree and, if held, its header.
+  const read = new Map<string, Buffer>();
+  const bytesOf = async (hash: string) => {
+    let bytes = read.get(hash);
+    if (!bytes) read.set(hash, (bytes = await readBlob(deps.blobs, hash)));
+    return bytes;
+  };
   const found = new Map<string, BlockedFile | undefined>();
   const deliver: LocalRecipient[] = [];
   const stopped = new Map<string, { local: LocalRecipient; file: BlockedFile }[]>();
@@ -347,7 +355,7 @@ export async function holdBlockedAttachments(
     const key = `${message.blobHash}:${local.mailbox.tenantId}`;
     if (blocked && !found.has(key)) {
       let tree = trees.get(message.blobHash);
-      if (!tree) trees.set(message.blobHash, (tree = parseMimeTree(await readBlob(deps.blobs, message.blobHash))));
+      if (!tree) trees.set(message.blobHash, (tree = parseMimeTree(await bytesOf(message.blobHash))));
       found.set(key, findBlockedFile(tree, blocked));
     }
     const file = blocked && found.get(key);
@@ -356,7 +364,7 @@ export async function holdBlockedAttachments(
   }
   const held: LocalRecipient[] = [];
   for (const [hash, copies] of stopped) {
-    const source = await readBlob(deps.blobs, hash);
+    const source = await bytesOf(hash);
     const headerEnd = source.indexOf('\r\n\r\n');
     const fields = parseHeaderSection(source.subarray(0, headerEnd < 0 ? source.length : headerEnd).toString('utf8'));
     const ids = await holdMessage(
