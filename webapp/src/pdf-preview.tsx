@@ -7,7 +7,7 @@
 // through its scripting sandbox, which is not loaded). Bounded: files up to maxPdfBytes, the first
 // maxPdfPages pages, each canvas at most maxCanvasPixels.
 import type { PDFDocumentProxy } from 'pdfjs-dist';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { BodyPart } from './jmap.ts';
 
 declare const PDF_WORKER_URL: string;
@@ -145,7 +145,8 @@ export function PreviewDialog(props: { part: BodyPart; href: string; onClose(): 
   const image = part.type.startsWith('image/');
   const name = part.name ?? (image ? 'image' : 'PDF');
   // Escape closes it wherever the focus is (a page button that became disabled leaves it on the body).
-  useEffect(() => {
+  // A layout effect: the listener is there as soon as the dialog is, not a frame later (a quick Escape was lost).
+  useLayoutEffect(() => {
     const closeOnEscape = (e: KeyboardEvent) => {
       if (e.key === 'Escape') props.onClose();
     };

@@ -5,7 +5,7 @@
 // outbox), a room finder (/mail/api/rooms with the rooms' free/busy for the chosen time), the
 // attendees' answers as the organizer's copy records them, and Accept / Tentative / Decline for
 // the user's own invitations (their copy stored with the new PARTSTAT; the server tells the organizer).
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { mailApi, type Me, SignedOut } from '../jmap.ts';
 import type { Busy, CalDav, Calendar, Resource } from './caldav.ts';
 import {
@@ -83,8 +83,9 @@ export function EventEditor(props: {
   const [busy, setBusy] = useState(false);
   const titleInput = useRef<HTMLInputElement>(null);
   const dialog = useRef<HTMLFormElement>(null);
-  // Focus into the dialog (the title of a new event); Escape closes it wherever the focus is.
-  useEffect(() => {
+  // Focus into the dialog (the title of a new event); Escape closes it wherever the focus is. A layout
+  // effect, so the listener is there as soon as the dialog is shown, not a frame later.
+  useLayoutEffect(() => {
     if (!existing) titleInput.current?.focus();
     const onEscape = (e: KeyboardEvent) => {
       if (e.key === 'Escape') props.onClose();
