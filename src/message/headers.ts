@@ -21,6 +21,11 @@ export function parseHeaderSection(section: string): HeaderField[] {
   return fields;
 }
 
+/** A date as RFC 5322 writes it (section 3.3), in UTC. */
+export function rfc5322Date(ms: number): string {
+  return new Date(ms).toUTCString().replace(/GMT$/, '+0000');
+}
+
 export const headerValue = (fields: HeaderField[], name: string) => fields.find((f) => f.name === name)?.value;
 
 /** Addresses in an address header (From, To...), lower-cased. */

@@ -13,6 +13,7 @@ import {
   headerValue,
   parseHeaderSection,
   type HeaderField,
+  rfc5322Date,
 } from '../../message/headers.ts';
 import { Readable } from 'node:stream';
 import { MessageTooLarge, spoolMessage, type SpooledMessage } from './spool.ts';
@@ -660,10 +661,6 @@ function withPrefix(prefix: string, content: Readable): Readable {
     })(),
     { objectMode: false },
   );
-}
-
-export function rfc5322Date(ms: number): string {
-  return new Date(ms).toUTCString().replace('GMT', '+0000');
 }
 
 /** The content's metadata, or nothing if it cannot be computed: delivery tries again and reports it. */

@@ -2,6 +2,7 @@
 // failed or are delayed, and why. Never sent for a message with the null sender.
 import { randomUUID } from 'node:crypto';
 import type { BlobStore } from '../../store/blobs/blob-store.ts';
+import { rfc5322Date } from '../../message/headers.ts';
 import { openStoredMessage, readHeaderSection, type StoredMessageRef } from '../../message/stored-message.ts';
 
 export interface DsnRecipient {
@@ -33,7 +34,7 @@ export function statusOf(reply: string | null, kind: 'failed' | 'delayed'): stri
 
 export async function* buildDsn(blobs: BlobStore, input: DsnInput): AsyncIterable<Uint8Array> {
   const boundary = `=_holdfast_${randomUUID()}`;
-  const date = (ms: number) => new Date(ms).toUTCString().replace('GMT', '+0000');
+  const date = rfc5322Date;
   const failed = input.kind === 'failed';
   const subject = failed ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)';
   const human = failed

@@ -3,6 +3,7 @@
 // back into fields when a client makes an Email (Email/set create).
 import libmime from 'libmime';
 import { addressList, type EnvelopeAddress } from '../../message/envelope.ts';
+import { rfc5322Date } from '../../message/headers.ts';
 import { invalidArguments } from './jmap-errors.ts';
 
 export type HeaderForm = 'Raw' | 'Text' | 'Addresses' | 'GroupedAddresses' | 'MessageIds' | 'Date' | 'URLs';
@@ -281,9 +282,4 @@ export function fieldValue(value: unknown, form: HeaderForm): string {
         })
         .join(', ');
   }
-}
-
-/** A date as RFC 5322 writes it, in UTC. */
-export function rfc5322Date(ms: number): string {
-  return new Date(ms).toUTCString().replace(/GMT$/, '+0000');
 }
