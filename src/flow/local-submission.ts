@@ -66,8 +66,11 @@ export type SubmissionRefusal =
   | { type: 'serverUnavailable'; description: string };
 
 export type SubmissionOutcome =
-  /** `queueId`: the queue entry of its copies (0 when the spam filter held every copy in quarantine). */
-  | { ok: true; queueId: number; envelope: SubmissionEnvelope; sentAt: number }
+  /**
+   * `queueId`: the queue entry of its copies (0 when the spam filter held every copy in quarantine);
+   * `junkQueueId`: the entry of the copies it sent to local recipients' Junk, when it split them.
+   */
+  | { ok: true; queueId: number; junkQueueId?: number; envelope: SubmissionEnvelope; sentAt: number }
   | { ok: false; refusal: SubmissionRefusal };
 
 /** Header fields that never leave with the message (Bcc: RFC 5322 3.6.3; Return-Path: intake.ts). */
@@ -267,12 +270,10 @@ export async function submitStoredMessage(
       receivedDetail: { client: client.ip, auth: principal.address, source: client.via, session: id },
     });
   };
-  const queueIds = [
-    ...(recipients.length ? [await commit(recipients, prefix)] : []),
-    ...(junk.length ? [await commit(junk, junkPrefix, junkContent)] : []),
-  ];
-  const queueId = queueIds[0] ?? 0;
-  return { ok: true, queueId, envelope, sentAt: now };
+  const inboxQueueId = recipients.length ? await commit(recipients, prefix) : undefined;
+  const junkQueueId = junk.length ? await commit(junk, junkPrefix, junkContent) : undefined;
+  const queueId = inboxQueueId ?? junkQueueId ?? 0;
+  return { ok: true, queueId, junkQueueId: inboxQueueId ? junkQueueId : undefined, envelope, sentAt: now };
 }
 
 /** The spam filter's refusal in RFC 8621's terms: refused for good, or for now (451: try again later). */

@@ -369,7 +369,10 @@ export interface JmapSubmissionTable {
   identity_id: number;
   email_id: string;
   thread_id: string;
+  /** The queue entry of its copies (0 when the spam filter held every copy in quarantine). */
   queue_message_id: number;
+  /** The entry of the copies the spam filter sent to local recipients' Junk, when it split them. */
+  junk_queue_message_id: number | null;
   /** JSON: {mailFrom: address, rcptTo: addresses} (flow/local-submission.ts SubmissionEnvelope). */
   envelope: string;
   send_at: number;

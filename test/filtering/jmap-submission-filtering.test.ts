@@ -2,10 +2,12 @@
 // filter as SMTP submission does, against a real rspamd and clamd (scan-engines.ts): an EICAR
 // attachment is refused with forbiddenToSend naming the signature, GTUBE spam counts against the
 // sender until its sending is paused, its local copy goes to Junk, and with fail_closed a scanner that
-// does not answer makes the submission fail for now (serverUnavailable). Both backends.
+// does not answer makes the submission fail for now (serverUnavailable); deliveryStatus names every
+// recipient when the filter splits them between INBOX and Junk. Both backends.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pausedSenders, resumeSending } from '../../src/filtering/outbound-spam.ts';
+import { addListEntry } from '../../src/filtering/sender-lists.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { postApi } from '../jmap/jmap-client.ts';
 import { type JmapTestNode, startJmapNode } from '../jmap/jmap-test-node.ts';
@@ -15,11 +17,11 @@ const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ie
 const engines = await startEngines();
 after(() => engines.stop());
 
-const users = ['alice@test.example', 'bob@test.example'];
+const users = ['alice@test.example', 'bob@test.example', 'carol@test.example'];
 
-/** A draft from alice to bob, with an attachment when given. */
-function draft(subject: string, text: string, attachment?: string) {
-  const head = `From: Alice <alice@test.example>\r\nTo: Bob <bob@test.example>\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@test.example>\r\nMIME-Version: 1.0\r\n`;
+/** A draft from alice to bob (or to `to`), with an attachment when given. */
+function draft(subject: string, text: string, attachment?: string, to = 'Bob <bob@test.example>') {
+  const head = `From: Alice <alice@test.example>\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@test.example>\r\nMIME-Version: 1.0\r\n`;
   if (!attachment) return `${head}Content-Type: text/plain; charset=us-ascii\r\n\r\n${text}\r\n`;
   return [
     `${head}Content-Type: multipart/mixed; boundary="b1"`,
@@ -40,8 +42,8 @@ function draft(subject: string, text: string, attachment?: string) {
 }
 
 /** Puts a draft in alice's Drafts over IMAP and sends it with EmailSubmission/set: the set's answer. */
-async function send(node: JmapTestNode, subject: string, text: string, attachment?: string) {
-  await node.withImap((client) => client.append('Drafts', draft(subject, text, attachment), ['\\Draft']));
+async function send(node: JmapTestNode, subject: string, text: string, attachment?: string, to?: string) {
+  await node.withImap((client) => client.append('Drafts', draft(subject, text, attachment, to), ['\\Draft']));
   const [[, found]] = await node.call([['Email/query', { accountId: node.accountId, filter: { subject } }, 'q']]);
   assert.equal(found.ids.length, 1);
   const [[, identities]] = await node.call([['Identity/get', { accountId: node.accountId }, 'i']], undefined, using);
@@ -127,6 +129,39 @@ for (const name of backendNames) {
         async () => (await t.mailbox('bob@test.example')).find((m) => m.text.includes('Another plain note')),
         "the clean message in bob's INBOX",
       );
+    });
+
+    it("reports every recipient's delivery when the filter splits them between INBOX and Junk", async () => {
+      const t = node.t;
+      const { db } = t.node.holdfast.store;
+      const bob = (await t.node.holdfast.directory.resolveAddress('bob@test.example'))!.principal;
+      await addListEntry(
+        db,
+        { tenantId: bob.tenantId, principalId: bob.id, list: 'allow', sender: 'alice@test.example' },
+        Date.now(),
+      );
+      const sent = await send(node, 'Offer three', gtubeAddHeader, undefined, 'bob@test.example, carol@test.example');
+      assert.equal(sent.notCreated, null, JSON.stringify(sent.notCreated));
+      // bob allows alice: his copy is in his INBOX; carol's is in her Junk.
+      await t.waitFor(
+        async () => (await t.mailbox('bob@test.example')).find((m) => m.text.includes('Offer three')),
+        "the allowed copy in bob's INBOX",
+      );
+      await t.waitFor(
+        async () => (await t.mailbox('carol@test.example', 'Junk')).find((m) => m.text.includes('Offer three')),
+        "the spam in carol's Junk",
+      );
+      const status = await t.waitFor(async () => {
+        const [[, got]] = await node.call(
+          [['EmailSubmission/get', { accountId: node.accountId, ids: [sent.created.k.id] }, 'g']],
+          undefined,
+          using,
+        );
+        const delivery = got.list[0].deliveryStatus;
+        return Object.values(delivery).every((d) => (d as { delivered: string }).delivered === 'yes') && delivery;
+      }, 'both recipients delivered in deliveryStatus');
+      assert.deepEqual(Object.keys(status).sort(), ['bob@test.example', 'carol@test.example']);
+      for (const paused of await pausedSenders(db)) await resumeSending(db, paused.principalId);
     });
   });
 

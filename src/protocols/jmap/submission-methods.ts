@@ -61,7 +61,15 @@ async function submissionState(context: JmapCallContext): Promise<string> {
   const modseq = await highestModseq(db, 'jmap_submissions', context.principal.id);
   const row = await db
     .selectFrom('jmap_submissions as s')
-    .innerJoin('queue_recipients as r', 'r.message_id', 's.queue_message_id')
+    // Its entry's recipients, and those of its Junk copies' entry.
+    .innerJoin('queue_recipients as r', (join) =>
+      join.on((eb) =>
+        eb.or([
+          eb('r.message_id', '=', eb.ref('s.queue_message_id')),
+          eb('r.message_id', '=', eb.ref('s.junk_queue_message_id')),
+        ]),
+      ),
+    )
     .select((eb) => eb.fn.max<number>('r.updated_at').as('at'))
     .where('s.principal_id', '=', context.principal.id)
     .where('s.destroyed', '=', 0)
@@ -88,7 +96,10 @@ async function liveRows(context: JmapCallContext, ids?: number[]): Promise<Submi
 
 /** deliveryStatus (RFC 8621 7) of each submission, by its queue entry: per envelope recipient. */
 async function deliveryStatuses(context: JmapCallContext, rows: SubmissionRow[]) {
-  const queueIds = [...new Set(rows.map((r) => Number(r.queue_message_id)))];
+  // Its entry, and its Junk copies' entry when the spam filter split its local recipients.
+  const copiesIn = (row: SubmissionRow) =>
+    [row.queue_message_id, row.junk_queue_message_id].filter((id) => id !== null).map(Number);
+  const queueIds = [...new Set(rows.flatMap(copiesIn))];
   const recipients = queueIds.length
     ? await context.mail.db
         .selectFrom('queue_recipients')
@@ -99,7 +110,8 @@ async function deliveryStatuses(context: JmapCallContext, rows: SubmissionRow[])
   const out = new Map<number, Record<string, unknown>>();
   for (const row of rows) {
     const envelope = JSON.parse(row.envelope) as SubmissionEnvelope;
-    const mine = recipients.filter((r) => Number(r.message_id) === Number(row.queue_message_id));
+    const entries = copiesIn(row);
+    const mine = recipients.filter((r) => entries.includes(Number(r.message_id)));
     const status: Record<string, unknown> = {};
     for (const email of envelope.rcptTo) {
       const reached = mine.filter((r) => r.original_recipient.toLowerCase() === email.toLowerCase());
@@ -176,7 +188,15 @@ const submissionChanges: JmapMethod<JmapCallContext> = {
       // Deliveries since the state: their submissions are updated (deliveryStatus).
       const delivered = await context.mail.db
         .selectFrom('jmap_submissions as s')
-        .innerJoin('queue_recipients as r', 'r.message_id', 's.queue_message_id')
+        // Its entry's recipients, and those of its Junk copies' entry.
+        .innerJoin('queue_recipients as r', (join) =>
+          join.on((eb) =>
+            eb.or([
+              eb('r.message_id', '=', eb.ref('s.queue_message_id')),
+              eb('r.message_id', '=', eb.ref('s.junk_queue_message_id')),
+            ]),
+          ),
+        )
         .select('s.id')
         .distinct()
         .where('s.principal_id', '=', context.principal.id)
@@ -387,6 +407,7 @@ const submissionSet: JmapMethod<JmapCallContext> = {
             email_id: email.id,
             thread_id: got?.threadId ?? email.id,
             queue_message_id: outcome.queueId,
+            junk_queue_message_id: outcome.junkQueueId ?? null,
             envelope: JSON.stringify(outcome.envelope),
             send_at: outcome.sentAt,
             created_modseq: modseq,

@@ -33,6 +33,7 @@ import * as quarantine from './0030-quarantine.ts';
 import * as contacts from './0029-contacts.ts';
 import * as tenantSettings from './0031-tenant-settings.ts';
 import * as resourceSettings from './0032-resource-settings.ts';
+import * as submissionJunkCopies from './0033-submission-junk-copies.ts';
 
 export interface Migration {
   version: number;
@@ -73,6 +74,7 @@ export const migrations: Migration[] = [
   { version: 29, name: 'contacts', up: contacts.up },
   { version: 31, name: 'tenant-settings', up: tenantSettings.up },
   { version: 32, name: 'resource-settings', up: resourceSettings.up },
+  { version: 33, name: 'submission-junk-copies', up: submissionJunkCopies.up },
   // Versions 22 to 24 were written side by side: whatever order their entries end up in, the
   // migrations run, and the latest version is read, by number.
 ].sort((a, b) => a.version - b.version);
