@@ -5,7 +5,6 @@
 // held here; the caller commits the INBOX's and Junk's to the queue (Junk's with the junk marker and,
 // for rspamd's "rewrite subject", the content with the subject rspamd wrote).
 import type { Directory } from '../directory/directory.ts';
-import { confirmedHostname, type HostnameResolver } from './client-hostname.ts';
 import type { Logger } from '../logging/logger.ts';
 import { junkMarker } from '../mailbox/junk-marker.ts';
 import type { BlobRef } from '../store/blobs/blob-store.ts';
@@ -35,8 +34,6 @@ export interface MessageToFilter<R extends { recipient: string; route: string }>
 
 export interface FilterMessageDeps {
   store: QuarantineStore;
-  /** For the client's forward-confirmed host name (client-hostname.ts); without it rspamd gets what the envelope says. */
-  dns?: HostnameResolver;
   /** Finds the mailbox behind a local recipient's address (a group is none). */
   routing: Pick<Directory, 'resolveAddress'>;
   log?: Logger;
@@ -76,12 +73,7 @@ export async function filterMessage<R extends { recipient: string; route: string
   deps: FilterMessageDeps,
   message: MessageToFilter<R>,
 ): Promise<FilterResult<R>> {
-  let { envelope } = message;
-  // rspamd is told the client's host name when its address has one (mail from other servers only).
-  if (deps.dns && !message.submittedBy && (!envelope.hostname || envelope.hostname.startsWith('['))) {
-    const hostname = await confirmedHostname(deps.dns, envelope.clientIp, Math.min(filter.settings.timeoutMs, 3000));
-    if (hostname) envelope = { ...envelope, hostname };
-  }
+  const { envelope } = message;
   const size = message.message.size + Buffer.byteLength(message.prefix);
   const data =
     size > filter.settings.maxScanSize

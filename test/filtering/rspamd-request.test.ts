@@ -2,7 +2,8 @@
 // seen by a recording relay in front of a real rspamd: the client's forward-confirmed host name
 // (PTR, then an A record naming the address again) as Hostname, "[address]" when it has none that
 // is confirmed, and the recipients as the client gave them in RCPT TO (an alias, not the mailbox it
-// reaches), which rspamd compares with To and Cc. DNS from the test's stub. Both backends.
+// reaches), which rspamd compares with To and Cc; our Received line names the client as rspamd is
+// told. DNS from the test's stub. Both backends.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -71,10 +72,12 @@ for (const name of backendNames) {
       assert.equal(request.hostname, 'mx1.remote.example');
       assert.equal(request.ip, '127.0.0.1');
       assert.deepEqual(request.rcpt, ['sales@test.example']);
-      await t.waitFor(
+      const stored = await t.waitFor(
         async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('to an alias')),
         "the message in alice's INBOX",
       );
+      // Our Received line names the client by its confirmed name too, as Postfix's does.
+      assert.match(stored.text, /^Received: from \S+ \(mx1\.remote\.example \[127\.0\.0\.1\]\)\r\n\tby /m);
     });
   });
 
@@ -98,6 +101,11 @@ for (const name of backendNames) {
       t.dns.set('forged.remote.example', { A: ['192.0.2.7'] });
       await mxClient(t).sendMail({ from: 'x@remote.example', to: 'alice@test.example', subject: 's', text: 'Hi' });
       assert.equal(relay.seen.at(-1)!.hostname, '[127.0.0.1]');
+      const stored = await t.waitFor(
+        async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('Hi')),
+        "the message in alice's INBOX",
+      );
+      assert.match(stored.text, /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby /m);
     });
   });
 }

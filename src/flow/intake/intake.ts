@@ -35,6 +35,7 @@ import { routeRecipient, upstreamDomainsOf } from '../router.ts';
 import { SrsKey } from '../srs.ts';
 import { withTenantDisclaimer } from './disclaimer.ts';
 import { applyBlockedAttachments, BlockedAttachmentRules } from './attachment-filter.ts';
+import { confirmedHostname } from './client-hostname.ts';
 import type { BackPressure } from './back-pressure.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import { smtpReply } from './smtp-reply.ts';
@@ -59,6 +60,9 @@ export type IntakeSource = 'mx' | 'submission';
  * sender's would pass for a verdict it never gave; X-Holdfast-External what the organisation's
  * banner writes at delivery (external-banner.ts).
  */
+/** How long the client's host name is looked up for, at most: after that the client has none. */
+const hostnameTimeoutMs = 3000;
+
 const droppedOnReceipt: ReadonlySet<string> = new Set([
   'return-path',
   'x-holdfast-scan',
@@ -77,6 +81,8 @@ export interface SessionInfo {
 
 interface SessionState {
   info: SessionInfo;
+  /** The client's forward-confirmed host name, looked up from the connection on (a server's only). */
+  hostname?: Promise<string | undefined>;
   principal?: Principal;
   forests: Set<number>;
   sender?: string;
@@ -129,9 +135,14 @@ export class Intake {
   /** Throws (or, with machine-wide limits under --workers, rejects with) the refusal of a connection over a limit. */
   connect(info: SessionInfo): Promise<void> | void {
     const counting = this.deps.limits.acquireIp(info.clientIp);
-    if (counting)
-      return counting.then(() => void this.sessions.set(info.id, { info, forests: new Set(), recipients: [] }));
-    this.sessions.set(info.id, { info, forests: new Set(), recipients: [] });
+    const open = () => {
+      // As Postfix does at connect: the name is there for our Received line and rspamd by the end of DATA.
+      const hostname =
+        info.source === 'submission' ? undefined : confirmedHostname(this.deps.dns, info.clientIp, hostnameTimeoutMs);
+      this.sessions.set(info.id, { info, hostname, forests: new Set(), recipients: [] });
+    };
+    if (counting) return counting.then(open);
+    open();
   }
 
   close(sessionId: string) {
@@ -325,6 +336,8 @@ export class Intake {
       );
     }
 
+    const hostname = await state.hostname;
+    if (hostname) state.info.clientHostname = hostname;
     const now = this.deps.now();
     const added: string[] = [];
     let authResults: Record<string, unknown> = {};
@@ -380,7 +393,7 @@ export class Intake {
     if (this.deps.filter?.appliesTo(state.info.source)) {
       const filtered = await filterMessage(
         this.deps.filter,
-        { store: this.deps.store, routing: this.routing, dns: this.deps.dns, log: this.deps.log },
+        { store: this.deps.store, routing: this.routing, log: this.deps.log },
         {
           prefix,
           message: { hash: blob.hash, size: blob.size, data: spooled.inline?.data },

@@ -1,10 +1,10 @@
-// The client's host name as rspamd wants it in its `Hostname` request header: the name of the
-// address's PTR record, confirmed by that name's A or AAAA records naming the address again
+// The client's host name, for our Received line and for rspamd's `Hostname` request header: the name
+// of the address's PTR record, confirmed by that name's A or AAAA records naming the address again
 // (forward-confirmed reverse DNS, as Postfix's `reverse_client_name` and rspamd's hfilter read it).
 // Without one rspamd takes the client for a host with no name: HFILTER_HOSTNAME_UNKNOWN (2.5 points
-// in Debian's configuration) on every message from the Internet, ham included. Looked up only for
-// mail from other servers (signed-in users are not judged by their host), bounded in time and in the
-// number of names tried; a failure is "no name", never a scan failure.
+// in Debian's configuration) on every message from the Internet, ham included. Looked up when a
+// server connects (not for submission: signed-in users are not judged by their host), bounded in time
+// and in the number of names tried; a failure is "no name", never a refusal.
 import { isIPv4, isIPv6 } from 'node:net';
 
 /** The resolver: MailDns's resolve(name, type), which throws for a name without records. */

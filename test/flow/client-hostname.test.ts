@@ -1,7 +1,7 @@
-// The reverse names the client's PTR is asked under (filtering/client-hostname.ts), IPv4 and IPv6.
+// The reverse names the client's PTR is asked under (flow/intake/client-hostname.ts), IPv4 and IPv6.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { reverseName } from '../../src/filtering/client-hostname.ts';
+import { reverseName } from '../../src/flow/intake/client-hostname.ts';
 
 describe("the client's reverse name", () => {
   it('reverses IPv4 octets and IPv6 nibbles', () => {
