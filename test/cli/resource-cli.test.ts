@@ -3,31 +3,20 @@
 // value and what is allowed, and changes nothing. `holdfast tenant set --forest` moves a tenant
 // into another resource forest (the admin API's move uses the same function).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { cliOn, initHoldfast } from '../helpers/cli.ts';
+import { before, describe, it } from 'node:test';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { cliInstallation } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast resource set and show on ${name}`, { skip: skipFor(name) }, () => {
-    let backend: TestBackend;
-    let env: Record<string, string>;
-    const { holdfast, json } = cliOn(() => env);
+    const { holdfast, json } = cliInstallation(name, 'acme.example');
 
     before(async () => {
-      backend = await createBackend(name);
-      env = {
-        HOLDFAST_DATA_DIR: backend.dataDir,
-        HOLDFAST_DATABASE_URL: backend.databaseUrl,
-        HOLDFAST_DOMAIN: 'acme.example',
-        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
-      };
-      await initHoldfast(env);
       await json('resource', 'add', 'board@acme.example', '--type', 'room', '--name', 'Board room');
       await json('resource', 'add', 'van@acme.example', '--type', 'equipment');
       await json('user', 'add', 'ann@acme.example', '--password', 'Keep-Mail-Flowing-42');
       await json('group', 'add', 'execs@acme.example');
     });
-    after(() => backend.cleanup());
 
     it('shows the defaults, sets capacity and policy, and shows them', async () => {
       const shown = await holdfast('resource', 'show', 'board@acme.example');

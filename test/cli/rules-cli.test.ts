@@ -3,30 +3,19 @@
 // naming it and changes nothing. `holdfast rules external-banner`: the warning on mail from outside
 // turned on with the default text or one given, shown, turned off; other tenants are not touched.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { defaultBlockedExtensions } from '../../src/flow/intake/attachment-filter.ts';
 import { defaultBannerText } from '../../src/flow/intake/external-banner.ts';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { cliOn, initHoldfast } from '../helpers/cli.ts';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { cliInstallation } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast rules attachments and external-banner on ${name}`, { skip: skipFor(name) }, () => {
-    let backend: TestBackend;
-    let env: Record<string, string>;
-    const { holdfast, json } = cliOn(() => env);
+    const { holdfast, json } = cliInstallation(name, 'acme.example');
 
     before(async () => {
-      backend = await createBackend(name);
-      env = {
-        HOLDFAST_DATA_DIR: backend.dataDir,
-        HOLDFAST_DATABASE_URL: backend.databaseUrl,
-        HOLDFAST_DOMAIN: 'acme.example',
-        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
-      };
-      await initHoldfast(env);
       await json('tenant', 'add', 'contoso');
     });
-    after(() => backend.cleanup());
 
     it('blocks attachment types, shows them and turns the rule off', async () => {
       assert.match(

@@ -5,28 +5,17 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { cliOn, initHoldfast } from '../helpers/cli.ts';
+import { before, describe, it } from 'node:test';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { cliInstallation } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast tenant settings on ${name}`, { skip: skipFor(name) }, () => {
-    let backend: TestBackend;
-    let env: Record<string, string>;
-    const { holdfast, json } = cliOn(() => env);
+    const { holdfast, json, backend } = cliInstallation(name, 'acme.example');
 
     before(async () => {
-      backend = await createBackend(name);
-      env = {
-        HOLDFAST_DATA_DIR: backend.dataDir,
-        HOLDFAST_DATABASE_URL: backend.databaseUrl,
-        HOLDFAST_DOMAIN: 'acme.example',
-        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
-      };
-      await initHoldfast(env);
       await json('tenant', 'add', 'contoso');
     });
-    after(() => backend.cleanup());
 
     it('blocks and allows external forwarding, per tenant', async () => {
       assert.equal((await json('tenant', 'show', 'default')).settings.externalForwarding, 'allow');
@@ -53,7 +42,7 @@ for (const name of backendNames) {
     });
 
     it('puts, shows and deletes the organisation rules; a script with an error is refused', async () => {
-      const file = join(backend.dataDir, 'org.sieve');
+      const file = join(backend().dataDir, 'org.sieve');
       await writeFile(file, 'require "fileinto";\nif header :contains "subject" "spam" { fileinto "Junk"; }\n');
       assert.equal((await json('rules', 'put', 'default', file)).tenant, 'default');
       const shown = await holdfast('rules', 'show', 'default');

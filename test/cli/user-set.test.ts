@@ -1,15 +1,13 @@
 // `holdfast user set`: display name, role, quota and sign-in in one command; and the command line's
 // own refusals (unknown option, a value outside an option's choices) reported like every other error.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { cliOn, initHoldfast } from '../helpers/cli.ts';
+import { before, describe, it } from 'node:test';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { cliInstallation } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast user set on ${name}`, { skip: skipFor(name) }, () => {
-    let backend: TestBackend;
-    let env: Record<string, string>;
-    const { holdfast, json } = cliOn(() => env);
+    const { holdfast, json } = cliInstallation(name, 'set.example');
     const failsWith = async (args: string[], error: { code: string; message: string }) => {
       const result = await holdfast(...args, '--json');
       assert.equal(result.code, 1);
@@ -18,17 +16,8 @@ for (const name of backendNames) {
     };
 
     before(async () => {
-      backend = await createBackend(name);
-      env = {
-        HOLDFAST_DATA_DIR: backend.dataDir,
-        HOLDFAST_DATABASE_URL: backend.databaseUrl,
-        HOLDFAST_DOMAIN: 'set.example',
-        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
-      };
-      await initHoldfast(env);
       await json('user', 'add', 'bob@set.example', '--password', 'Can-We-Fix-It-77');
     });
-    after(() => backend.cleanup());
 
     it('changes name, role and quota, and disables and enables sign-in', async () => {
       const bob = await json(

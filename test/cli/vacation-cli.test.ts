@@ -1,28 +1,17 @@
 // `holdfast vacation show|set|off`: an administrator turns a user's automatic reply on with its text
 // and dates, reads it back, turns it off keeping the text; impossible settings are refused in one line.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { backendNames, createBackend, skipFor, type TestBackend } from '../helpers/backends.ts';
-import { cliOn, initHoldfast } from '../helpers/cli.ts';
+import { before, describe, it } from 'node:test';
+import { backendNames, skipFor } from '../helpers/backends.ts';
+import { cliInstallation } from '../helpers/cli.ts';
 
 for (const name of backendNames) {
   describe(`holdfast vacation on ${name}`, { skip: skipFor(name) }, () => {
-    let backend: TestBackend;
-    let env: Record<string, string>;
-    const { holdfast, json } = cliOn(() => env);
+    const { holdfast, json } = cliInstallation(name, 'away.example');
 
     before(async () => {
-      backend = await createBackend(name);
-      env = {
-        HOLDFAST_DATA_DIR: backend.dataDir,
-        HOLDFAST_DATABASE_URL: backend.databaseUrl,
-        HOLDFAST_DOMAIN: 'away.example',
-        HOLDFAST_ADMIN_PASSWORD: 'Keep-Mail-Flowing-42',
-      };
-      await initHoldfast(env);
       await json('user', 'add', 'bob@away.example', '--password', 'Can-We-Fix-It-77');
     });
-    after(() => backend.cleanup());
 
     it('sets, shows and turns off a reply', async () => {
       assert.equal((await json('vacation', 'show', 'bob@away.example')).isEnabled, false);

@@ -1,7 +1,9 @@
 // Runs the real `holdfast` command as a user would, in its own process.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type BackendName, createBackend, type TestBackend } from './backends.ts';
 
 export const holdfastBin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 
@@ -48,6 +50,31 @@ export function cliOn(env: () => Record<string, string>) {
 export async function initHoldfast(env: Record<string, string>): Promise<void> {
   const result = await runHoldfast(['init', '--json'], { env });
   if (result.code !== 0) throw new Error(`holdfast init failed:\n${result.stdout}${result.stderr}`);
+}
+
+/** The bootstrap administrator's password in the installations cliInstallation sets up. */
+export const cliAdminPassword = 'Keep-Mail-Flowing-42';
+
+/**
+ * A new installation for the CLI tests of one describe block: its store on the backend and `holdfast
+ * init` for `domain` before the tests (hooks registered here, so a later `before` may add to it),
+ * removed after them. `holdfast` and `json` as cliOn gives them; `backend` once set up.
+ */
+export function cliInstallation(backendName: BackendName, domain: string) {
+  let backend: TestBackend | undefined;
+  let env: Record<string, string> = {};
+  before(async () => {
+    backend = await createBackend(backendName);
+    env = {
+      HOLDFAST_DATA_DIR: backend.dataDir,
+      HOLDFAST_DATABASE_URL: backend.databaseUrl,
+      HOLDFAST_DOMAIN: domain,
+      HOLDFAST_ADMIN_PASSWORD: cliAdminPassword,
+    };
+    await initHoldfast(env);
+  });
+  after(() => backend?.cleanup());
+  return { ...cliOn(() => env), backend: () => backend! };
 }
 
 export interface StartedServer {
