@@ -31,6 +31,8 @@ export const noClamd: string | false = existsSync(clamdBinary)
   : 'clamd is not installed (apt-get install clamav-daemon)';
 
 export interface Daemon {
+  /** The daemon's main process (a benchmark reads its CPU and its children's). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -119,12 +121,24 @@ rspamd_config:register_symbol({
  */
 const hyperscanCache = join(tmpdir(), 'holdfast-rspamd-hyperscan');
 
-/**
- * `lua`: more of rspamd.local.lua; `files`: more configuration files by name under the local
- * directory, e.g. `local.d/headers_group.conf` (a benchmark rescoring what only a replay of old mail
- * triggers).
- */
-export async function startRspamd(options: { lua?: string; files?: Record<string, string> } = {}): Promise<Rspamd> {
+export interface RspamdOptions {
+  /** More of rspamd.local.lua. */
+  lua?: string;
+  /**
+   * More configuration files by name under the local directory, e.g. `local.d/headers_group.conf` (a
+   * benchmark rescoring what only a replay of old mail triggers).
+   */
+  files?: Record<string, string>;
+  /** Scanner processes (`count` of the normal worker): 1 for tests, more for a benchmark's load. */
+  workers?: number;
+  /**
+   * A DNS server for rspamd's lookups ("127.0.0.1:PORT", e.g. a test's DNS stub). Without it rspamd
+   * asks a closed port and each lookup fails at its 0.1 s timeout: offline, but every scan waits.
+   */
+  nameserver?: string;
+}
+
+export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-rspamd-'));
   mkdirSync(hyperscanCache, { recursive: true });
   for (const sub of ['local.d', 'override.d', 'db', 'run', 'log']) mkdirSync(join(dir, sub));
@@ -137,12 +151,12 @@ export async function startRspamd(options: { lua?: string; files?: Record<string
   // was seen to make rspamd learn nothing from the tests' moves.
   await emptyRedisDb(redisDb);
   const files: Record<string, string> = {
-    'override.d/worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = 1;\nmime = true;\n`,
+    'override.d/worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = ${options.workers ?? 1};\nmime = true;\n`,
     'override.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controllerPort}";\ncount = 1;\npassword = "${password}";\nsecure_ip = "127.0.0.2";\nstatic_dir = "\${WWWDIR}";\n`,
     'override.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxyPort}";\ncount = -1;\n`,
     'override.d/worker-fuzzy.inc': 'count = -1;\n',
     'override.d/logging.inc': 'type = "console";\nlevel = "error";\n',
-    'local.d/options.inc': `dns { nameserver = ["127.0.0.1:${closedPort}"]; timeout = 0.1s; retransmits = 0; }\nenable_test_patterns = true;\nhs_cache_dir = "${hyperscanCache}";\ncontrol_socket = "${dir}/run/rspamd.sock mode=0600";\n`,
+    'local.d/options.inc': `dns { nameserver = ["${options.nameserver ?? `127.0.0.1:${closedPort}`}"]; timeout = 0.1s; retransmits = 0; }\nenable_test_patterns = true;\nhs_cache_dir = "${hyperscanCache}";\ncontrol_socket = "${dir}/run/rspamd.sock mode=0600";\n`,
     'local.d/redis.conf': `servers = "127.0.0.1:6379";\ndb = "${redisDb}";\n`,
     'local.d/classifier-bayes.conf': `backend = "redis";\nservers = "127.0.0.1:6379";\ndb = "${redisDb}";\nmin_learns = 1;\nautolearn = false;\n`,
     'local.d/fuzzy_check.conf': 'enabled = false;\n',
@@ -179,7 +193,7 @@ export async function startRspamd(options: { lua?: string; files?: Record<string
     await stopProcess(child, dir);
     throw error;
   }
-  return { url, controllerUrl, password, redisDb, stop: () => stopProcess(child, dir) };
+  return { pid: child.pid!, url, controllerUrl, password, redisDb, stop: () => stopProcess(child, dir) };
 }
 
 export async function startClamd(): Promise<Clamd> {
@@ -211,7 +225,7 @@ export async function startClamd(): Promise<Clamd> {
     await stopProcess(child, dir);
     throw error;
   }
-  return { address: `127.0.0.1:${port}`, port, stop: () => stopProcess(child, dir) };
+  return { pid: child.pid!, address: `127.0.0.1:${port}`, port, stop: () => stopProcess(child, dir) };
 }
 
 function clamdPing(port: number): Promise<boolean> {
@@ -306,11 +320,11 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function startEngines(): Promise<Engines> {
+export async function startEngines(rspamdOptions?: RspamdOptions): Promise<Engines> {
   const missing = noRspamd || noClamd;
   if (missing) return { skip: missing, stop: async () => {} };
   const unlock = await lockEngines();
-  const [rspamd, clamd] = await Promise.allSettled([startRspamd(), startClamd()]);
+  const [rspamd, clamd] = await Promise.allSettled([startRspamd(rspamdOptions), startClamd()]);
   const engines: Engines = {
     rspamd: rspamd.status === 'fulfilled' ? rspamd.value : undefined,
     clamd: clamd.status === 'fulfilled' ? clamd.value : undefined,
