@@ -336,8 +336,6 @@ export class Intake {
       );
     }
 
-    const hostname = await state.hostname;
-    if (hostname) state.info.clientHostname = hostname;
     const now = this.deps.now();
     const added: string[] = [];
     let authResults: Record<string, unknown> = {};
@@ -358,7 +356,10 @@ export class Intake {
     let prefix = added.map((h) => `${h}\r\n`).join('');
     if (state.info.source === 'submission')
       prefix = (await this.dkimSignature(state, fields, prefix, spooled)) + prefix;
-    // Our Received line goes on top, as every hop's does (RFC 5321 4.4).
+    // Our Received line goes on top, as every hop's does (RFC 5321 4.4), naming the client by its
+    // confirmed name: looked up since the connection, so by now it is there (or its 3 s have passed).
+    const hostname = await state.hostname;
+    if (hostname) state.info.clientHostname = hostname;
     prefix = `${this.receivedHeader(state, now)}\r\n${prefix}`;
 
     let recipients = oncePerMailbox(
