@@ -52,6 +52,9 @@ import {
 
 export type IntakeSource = 'mx' | 'submission';
 
+/** How long the client's host name is looked up for, at most: after that the client has none. */
+const hostnameTimeoutMs = 3000;
+
 /**
  * Header fields removed from every message received, as Postfix's cleanup(8) does (its
  * message_drop_headers): Return-Path is what final delivery writes from the envelope (RFC 5321
@@ -60,9 +63,6 @@ export type IntakeSource = 'mx' | 'submission';
  * sender's would pass for a verdict it never gave; X-Holdfast-External what the organisation's
  * banner writes at delivery (external-banner.ts).
  */
-/** How long the client's host name is looked up for, at most: after that the client has none. */
-const hostnameTimeoutMs = 3000;
-
 const droppedOnReceipt: ReadonlySet<string> = new Set([
   'return-path',
   'x-holdfast-scan',
