@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseHeaderSection } from '../src/message/headers.ts';
 import { lockEngines, mxClient, startRspamd } from '../test/filtering/scan-engines.ts';
 import { startTestNode } from '../test/helpers/node.ts';
 
@@ -70,15 +71,13 @@ function loadCorpus(dir: string): Sample[] {
 
 const measuredMailbox = 'corpus@test.example';
 
-/** The header section's fields, unfolded, in order, as [lower-case name, value]. */
-function headerFields(text: string): [string, string][] {
+/** The values of the message's header fields named `name` (lower case), unfolded, in order. */
+function valuesOf(text: string, name: string): string[] {
   const end = text.indexOf('\r\n\r\n');
-  return (end < 0 ? text : text.slice(0, end))
-    .replace(/\r\n[ \t]+/g, ' ')
-    .split('\r\n')
-    .map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]);
+  return parseHeaderSection(end < 0 ? text : text.slice(0, end))
+    .filter((field) => field.name === name)
+    .map((field) => field.value);
 }
-const valuesOf = (fields: [string, string][], name: string) => fields.filter(([n]) => n === name).map(([, v]) => v);
 
 /**
  * The address the message was delivered to: its Delivered-To (the topmost is the last delivery; a
@@ -87,11 +86,10 @@ const valuesOf = (fields: [string, string][], name: string) => fields.filter(([n
  * `domain` was given `user@domain`.
  */
 function deliveredTo(text: string): string {
-  const fields = headerFields(text);
   const candidates = [
-    ...valuesOf(fields, 'delivered-to').filter((v) => !/^mailing list/i.test(v)),
-    ...valuesOf(fields, 'received').map((v) => /\bfor\s+<?([^\s<>;]+@[^\s<>;]+)/i.exec(v)?.[1] ?? ''),
-    ...valuesOf(fields, 'to'),
+    ...valuesOf(text, 'delivered-to').filter((v) => !/^mailing list/i.test(v)),
+    ...valuesOf(text, 'received').map((v) => /\bfor\s+<?([^\s<>;]+@[^\s<>;]+)/i.exec(v)?.[1] ?? ''),
+    ...valuesOf(text, 'to'),
   ];
   for (const candidate of candidates) {
     const match = /([a-z0-9._+=-]+)@((?:[a-z0-9-]+\.)+[a-z]{2,})/i.exec(candidate);
@@ -103,8 +101,8 @@ function deliveredTo(text: string): string {
 }
 
 /** When the message was received: the date of its topmost Received line. */
-function receivedAt(fields: [string, string][]): number | undefined {
-  const received = valuesOf(fields, 'received')[0];
+function receivedAt(text: string): number | undefined {
+  const received = valuesOf(text, 'received')[0];
   if (!received?.includes(';')) return undefined;
   const ms = Date.parse(
     received
@@ -117,9 +115,8 @@ function receivedAt(fields: [string, string][]): number | undefined {
 
 /** The message with its Date moved by the time between its receipt and `now` (unchanged without both dates). */
 function dateAsOfNow(text: string, now: number): string {
-  const fields = headerFields(text);
-  const received = receivedAt(fields);
-  const date = Date.parse((valuesOf(fields, 'date')[0] ?? '').replace(/\([^)]*\)/g, '').trim());
+  const received = receivedAt(text);
+  const date = Date.parse((valuesOf(text, 'date')[0] ?? '').replace(/\([^)]*\)/g, '').trim());
   if (received === undefined || Number.isNaN(date)) return text;
   const moved = new Date(date + (now - received)).toUTCString().replace(/GMT$/, '+0000');
   const headerEnd = text.indexOf('\r\n\r\n');
@@ -172,7 +169,7 @@ type Place = 'refused' | 'deferred' | 'junk' | 'inbox';
 
 /** The address in the message's From field, or a stand-in when it has none that SMTP takes. */
 function authorOf(text: string): string {
-  const from = /^From:[ \t]*(.*(?:\r\n[ \t].*)*)/im.exec(text.slice(0, text.indexOf('\r\n\r\n')))?.[1] ?? '';
+  const from = valuesOf(text, 'from')[0] ?? '';
   const address = /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? /([^\s<>"()]+@[^\s<>"(),;]+)/.exec(from)?.[1];
   return address ?? 'sender@corpus.example';
 }

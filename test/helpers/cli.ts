@@ -53,7 +53,7 @@ export async function initHoldfast(env: Record<string, string>): Promise<void> {
 }
 
 /** The bootstrap administrator's password in the installations cliInstallation sets up. */
-export const cliAdminPassword = 'Keep-Mail-Flowing-42';
+const cliAdminPassword = 'Keep-Mail-Flowing-42';
 
 /**
  * A new installation for the CLI tests of one describe block: its store on the backend and `holdfast

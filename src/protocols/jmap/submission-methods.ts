@@ -53,15 +53,12 @@ const parseSubmissionId = (id: unknown) =>
   typeof id === 'string' && /^s[1-9][0-9]{0,14}$/.test(id) ? Number(id.slice(1)) : undefined;
 
 /**
- * The state: the highest MODSEQ of the principal's submissions and the latest change the queue made to
- * their recipients (delivered, deferred, failed), so that a delivery changes the state too.
+ * The principal's live submissions (s) with their queue recipients (r): those of the submission's
+ * entry and of its Junk copies' entry, when the spam filter split its local recipients.
  */
-async function submissionState(context: JmapCallContext): Promise<string> {
-  const { db } = context.mail;
-  const modseq = await highestModseq(db, 'jmap_submissions', context.principal.id);
-  const row = await db
+function recipientsOfSubmissions(context: JmapCallContext) {
+  return context.mail.db
     .selectFrom('jmap_submissions as s')
-    // Its entry's recipients, and those of its Junk copies' entry.
     .innerJoin('queue_recipients as r', (join) =>
       join.on((eb) =>
         eb.or([
@@ -70,9 +67,19 @@ async function submissionState(context: JmapCallContext): Promise<string> {
         ]),
       ),
     )
-    .select((eb) => eb.fn.max<number>('r.updated_at').as('at'))
     .where('s.principal_id', '=', context.principal.id)
-    .where('s.destroyed', '=', 0)
+    .where('s.destroyed', '=', 0);
+}
+
+/**
+ * The state: the highest MODSEQ of the principal's submissions and the latest change the queue made to
+ * their recipients (delivered, deferred, failed), so that a delivery changes the state too.
+ */
+async function submissionState(context: JmapCallContext): Promise<string> {
+  const { db } = context.mail;
+  const modseq = await highestModseq(db, 'jmap_submissions', context.principal.id);
+  const row = await recipientsOfSubmissions(context)
+    .select((eb) => eb.fn.max<number>('r.updated_at').as('at'))
     .executeTakeFirst();
   return `s${modseq}.${Number(row?.at ?? 0).toString(36)}`;
 }
@@ -186,21 +193,9 @@ const submissionChanges: JmapMethod<JmapCallContext> = {
     const updated = new Set(found.updated);
     if (!found.hasMore) {
       // Deliveries since the state: their submissions are updated (deliveryStatus).
-      const delivered = await context.mail.db
-        .selectFrom('jmap_submissions as s')
-        // Its entry's recipients, and those of its Junk copies' entry.
-        .innerJoin('queue_recipients as r', (join) =>
-          join.on((eb) =>
-            eb.or([
-              eb('r.message_id', '=', eb.ref('s.queue_message_id')),
-              eb('r.message_id', '=', eb.ref('s.junk_queue_message_id')),
-            ]),
-          ),
-        )
+      const delivered = await recipientsOfSubmissions(context)
         .select('s.id')
         .distinct()
-        .where('s.principal_id', '=', context.principal.id)
-        .where('s.destroyed', '=', 0)
         .where('r.updated_at', '>', sinceDelivery)
         .execute();
       for (const { id } of delivered) if (!created.includes(Number(id))) updated.add(Number(id));
