@@ -1,9 +1,9 @@
 // What Holdfast tells rspamd about a message from another server (the /checkv2 request headers),
 // seen by a recording relay in front of a real rspamd: the client's forward-confirmed host name
 // (PTR, then an A record naming the address again) as Hostname, "[address]" when it has none that
-// is confirmed, and the recipients as the client gave them in RCPT TO (an alias, not the mailbox it
-// reaches), which rspamd compares with To and Cc; our Received line names the client as rspamd is
-// told. DNS from the test's stub. Both backends.
+// is confirmed or its PTR query is never answered, and the recipients as the client gave them in
+// RCPT TO (an alias, not the mailbox it reaches), which rspamd compares with To and Cc; our Received
+// line names the client as rspamd is told. DNS from the test's stub. Both backends.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -106,6 +106,53 @@ for (const name of backendNames) {
         "the message in alice's INBOX",
       );
       assert.match(stored.text, /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby /m);
+    });
+  });
+
+  describe(`a client whose PTR query is never answered on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
+    let t: TestNode;
+    let relay: Awaited<ReturnType<typeof recordingRelay>>;
+    before(async () => {
+      relay = await recordingRelay(engines.rspamd!.url);
+      t = await startTestNode(name, { toml: `[filtering]\nrspamd_url = "${relay.url}"\n` });
+      const tenant = await t.node.holdfast.directory.tenant('default');
+      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password: 'Wonderland-42' });
+    });
+    after(async () => {
+      await t?.stop();
+      await relay?.close();
+    });
+
+    it('accepts the message within the lookup bound and names the client by its address alone', async () => {
+      // A DNS server that never replies for the reverse name: the lookup is cut off by intake's 3 s
+      // bound, well before the resolver's own timeouts, and the client counts as one without a name.
+      t.dns.dropped.add('1.0.0.127.in-addr.arpa');
+      const send = async (subject: string) => {
+        const started = Date.now();
+        const info = await mxClient(t).sendMail({
+          from: 'x@remote.example',
+          to: 'alice@test.example',
+          subject,
+          text: subject,
+        });
+        const seconds = (Date.now() - started) / 1000;
+        assert.match(info.response, /^250 /);
+        assert.ok(seconds < 10, `accepted after ${seconds} s`);
+      };
+      await send('unanswered PTR, first');
+      assert.ok(t.dns.questions.includes('PTR 1.0.0.127.in-addr.arpa'), 'the PTR was asked');
+      assert.equal(relay.seen.at(-1)!.hostname, '[127.0.0.1]');
+      const stored = await t.waitFor(
+        async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('unanswered PTR, first')),
+        "the message in alice's INBOX",
+      );
+      assert.match(stored.text, /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby /m);
+      // The server goes on serving: the next connection, asking the same unanswered name, is accepted too.
+      await send('unanswered PTR, second');
+      await t.waitFor(
+        async () => (await t.mailbox('alice@test.example')).find((m) => m.text.includes('unanswered PTR, second')),
+        "the second message in alice's INBOX",
+      );
     });
   });
 }

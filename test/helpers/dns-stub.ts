@@ -1,6 +1,7 @@
 // A DNS server on 127.0.0.1 answering from a table, so no test ever asks the machine's resolver.
-// Names not in the table get NXDOMAIN; a known name without the asked type gets an empty answer. The
-// table is set a name at a time (`set`) or all at once from records as a zone file writes them (`zone`).
+// Names not in the table get NXDOMAIN; a known name without the asked type gets an empty answer; a
+// `dropped` name gets no answer at all. The table is set a name at a time (`set`) or all at once from
+// records as a zone file writes them (`zone`).
 import { createSocket, type Socket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 
@@ -82,6 +83,8 @@ export class DnsStub {
   readonly records = new Map<string, DnsRecords>();
   /** Names answered SERVFAIL (the server could not get an answer). */
   readonly failing = new Set<string>();
+  /** Names whose questions get no answer at all (a server that never replies): the asker times out. */
+  readonly dropped = new Set<string>();
   /** Questions received so far, as "TYPE name". */
   readonly questions: string[] = [];
   private socket?: Socket;
@@ -114,6 +117,7 @@ export class DnsStub {
       const question = query.questions?.[0];
       if (!question) return;
       this.questions.push(`${question.type} ${question.name.toLowerCase()}`);
+      if (this.dropped.has(question.name.toLowerCase())) return;
       const records = this.records.get(question.name.toLowerCase());
       const answers = records ? answersFor(question.name, question.type, records) : [];
       const response = dnsPacket.encode({
