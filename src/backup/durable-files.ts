@@ -33,3 +33,32 @@ export async function hashFile(path: string): Promise<{ sha256: string; bytes: n
   }
   return { sha256: hash.digest('hex'), bytes };
 }
+
+/** Pause between two syncs of a file being written (syncedWhileWritten). */
+const syncPauseMs = 200;
+
+/**
+ * Syncs the file at `path` over and over while `work` writes it, so its bytes go to the disk as they
+ * are written instead of all in one sync at the end: the kernel starts writing dirty pages on its
+ * own only past a share of the memory (10 % by default), more than a restored store of a few GB,
+ * and the one sync at its end then waited for all of it (a second per ~400 MB here). The syncs run
+ * in the thread pool, so the writing thread does not wait for them. The caller still syncs the file
+ * once it is complete.
+ */
+export async function syncedWhileWritten<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const file = await open(path, 'r');
+  let done = false;
+  const syncing = (async () => {
+    while (!done) {
+      await file.datasync();
+      await new Promise((resolve) => setTimeout(resolve, syncPauseMs));
+    }
+  })();
+  try {
+    return await work();
+  } finally {
+    done = true;
+    await syncing.catch(() => {});
+    await file.close();
+  }
+}

@@ -30,7 +30,7 @@ import { keepPrivate } from '../store/private-files.ts';
 import type { Database } from '../store/schema.ts';
 import { recountFolderBytes, renewClientIdentities, setSequencesPastIds } from './restored-identities.ts';
 import { quoteIdentifier } from './sql-names.ts';
-import { syncDirectory } from './durable-files.ts';
+import { syncDirectory, syncedWhileWritten } from './durable-files.ts';
 import { columnsOf, type TableInfo } from './table-catalog.ts';
 import { deferIndexesAndTriggers } from './deferred-indexes.ts';
 import { yieldToEventLoop } from './snapshot-shape.ts';
@@ -123,9 +123,9 @@ export async function loadStore(source: LoadSource, target: LoadTarget, options:
   const files = sqlitePath ? new FileBlobStore(join(target.dataDir, 'blobs'), () => options.now) : undefined;
   const filesWritten: string[] = [];
   try {
-    const result = await handle.db
-      .transaction()
-      .execute((trx) => loadWithin(trx, handle, source, options, files, filesWritten));
+    const load = () =>
+      handle.db.transaction().execute((trx) => loadWithin(trx, handle, source, options, files, filesWritten));
+    const result = building ? await syncedWhileWritten(buildPath!, load) : await load();
     if (sqlitePath && buildPath !== sqlitePath) {
       // The finished file is in WAL mode like every store (recorded in its header, kept on close).
       const mode = building?.pragma('journal_mode = WAL', { simple: true });

@@ -6,13 +6,20 @@
 //
 //   <to>/segments/<table>-<fingerprint>.ndjson.gz    a header line, then the segment's rows
 //
-// Whether a segment is "the same" is read from a fingerprint of its rows taken in one cheap scan
-// (their number, identities and the lengths of their values; see `segmentedTables`), not from the
-// rows themselves. That is sound only where every change to a row shows in it: blob_metadata's rows
-// are derived from a content (named by its hash), and the one update they get, a MIME structure
-// re-derived in a newer form, leaves a valid older form in a segment that missed it (the server
-// re-derives it again when it reads it); a messages row changes in place only by a flag change,
-// which always gives it a higher modseq (test/architecture/message-updates.test.ts keeps it so).
+// Whether a segment is "the same" is read from a fingerprint that the database computes in one
+// aggregate over the segment's key range, with no row coming back: the rows' number, the sum of
+// their keys and the sum of a measure per row that stands for its identity and for the changes it
+// can get in place (see `segmentedTables`). A row removed or added changes the number; one removed
+// and another added at once change the sums. That is sound only where every change to a row in
+// place shows in its measure:
+// - blob_metadata's rows are derived from a content (named by its hash). The one update they get, a
+//   MIME structure re-derived in a newer form, leaves a valid older form in a segment that missed
+//   it (the server re-derives it again when it reads it), so their measure is their identity alone:
+//   on SQLite the rowid, which the index on created_at holds too, so the aggregate reads that index
+//   and not the table (a tenth of the pages; a VACUUM renumbers rowids and makes the next backup
+//   write every segment once); on PostgreSQL the first 48 bits of the hash.
+// - a messages row changes in place only by a flag change, which always gives it a higher modseq
+//   (test/architecture/message-updates.test.ts keeps it so).
 //
 // Segment boundaries are kept from one backup to the next (the newest in the target), so new rows
 // (the newest creation times) change only the last segment, and a removed row only its own.
@@ -40,10 +47,10 @@ export interface SegmentEntry {
 interface SegmentedTable {
   /** The column segments are cut by: rows are added with ever larger values of it. */
   key: string;
-  /** What identifies a row (hashed into the fingerprint). */
+  /** What identifies a row: rows of the same key are dumped in its order. */
   identity: string;
-  /** A non-negative integer per row that changes when its values do (their lengths, mostly). */
-  measure: string;
+  /** An integer per row standing for its identity and its changes in place, in each dialect's SQL. */
+  measure: Record<StoreSnapshot['dialect'], string>;
 }
 
 /** Tables dumped in segments, and how their rows are fingerprinted. */
@@ -51,9 +58,13 @@ export const segmentedTables: Record<string, SegmentedTable> = {
   blob_metadata: {
     key: 'created_at',
     identity: 'hash',
-    measure: 'length(tree) + length(envelope) + length(headers) + coalesce(sent_at, 0) % 1000003',
+    measure: { sqlite: 'rowid', postgres: "('x' || substr(hash, 1, 12))::bit(48)::bigint" },
   },
-  messages: { key: 'id', identity: 'id', measure: 'modseq + length(flags)' },
+  messages: {
+    key: 'id',
+    identity: 'id',
+    measure: { sqlite: 'modseq + length(flags)', postgres: 'modseq + length(flags)' },
+  },
 };
 
 /**
@@ -62,8 +73,6 @@ export const segmentedTables: Record<string, SegmentedTable> = {
  * removed from it. An incremental backup rewrites at most about this many rows per table.
  */
 export const defaultRowsPerSegment = 5_000;
-
-const fingerprintModulus = 2 ** 48;
 
 export interface WrittenSegments {
   segments: SegmentEntry[];
@@ -88,29 +97,13 @@ export async function writeSegments(
   rowsPerSegment = defaultRowsPerSegment,
 ): Promise<WrittenSegments> {
   const spec = segmentedTables[table.name]!;
-  const name = quoteIdentifier(table.name);
-
-  // One scan of small values: each row's key and a number standing for its identity and values.
-  const keys: number[] = [];
-  const digests: number[] = [];
-  for await (const [key, identity, measure] of snapshot.query(
-    `select ${quoteIdentifier(spec.key)}, ${quoteIdentifier(spec.identity)}, ${spec.measure} from ${name}`,
-    [],
-  )) {
-    keys.push(Number(key));
-    digests.push((Number.parseInt(String(identity).slice(0, 12), 16) + Number(measure)) % fingerprintModulus);
-  }
-  const order = keys.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]!);
 
   // Boundaries: the previous backup's (each segment's lower bound), then new ones where the last grew.
-  const lowerBounds: (number | null)[] = previous?.segments.length ? previous.segments.map((s) => s.from) : [null];
-  const members = groupBySegment(order, keys, lowerBounds);
-  const last = members.length - 1;
-  if (members[last]!.length > rowsPerSegment) {
-    const { bounds, groups } = cut(members[last]!, keys, rowsPerSegment);
-    lowerBounds.push(...bounds);
-    members.splice(last, 1, ...groups);
-  }
+  // The first is unbounded whatever the previous one said: a row whose key is older than every
+  // bound (a clock set back) still belongs to a segment.
+  const lowerBounds: (number | null)[] = [null, ...(previous?.segments.slice(1).map((s) => s.from) ?? [])];
+  const lastKeys = await keysFrom(snapshot, table.name, spec, lowerBounds.at(-1)!);
+  if (lastKeys.length > rowsPerSegment) lowerBounds.push(...cut(lastKeys, rowsPerSegment));
 
   const dir = join(to, segmentsDirName);
   await mkdir(dir, { recursive: true });
@@ -119,17 +112,10 @@ export async function writeSegments(
   let bytesWritten = 0;
   let rows = 0;
   let wrote = false;
-  for (const [i, group] of members.entries()) {
-    if (group.length === 0) continue;
-    const from = lowerBounds[i] ?? null;
+  for (const [i, from] of lowerBounds.entries()) {
     const to = i + 1 < lowerBounds.length ? lowerBounds[i + 1]! : null;
-    let sum = 0;
-    for (const row of group) sum = (sum + digests[row]!) % fingerprintModulus;
-    // Named by what its rows are, not where its bounds are: the same rows, the same file.
-    const fingerprint = createHash('sha256')
-      .update(JSON.stringify([table.name, table.columns, schemaVersion, group.length, sum]))
-      .digest('hex')
-      .slice(0, 40);
+    const { count, fingerprint } = await segmentFingerprint(snapshot, table, spec, schemaVersion, from, to);
+    if (count === 0) continue;
     const fileName = `${table.name}-${fingerprint}.ndjson.gz`;
     const file = `../${segmentsDirName}/${fileName}`;
     const path = join(dir, fileName);
@@ -147,36 +133,82 @@ export async function writeSegments(
         wrote = true;
       }
     }
-    segments.push({ file, from, to, rows: group.length });
-    rows += group.length;
+    segments.push({ file, from, to, rows: count });
+    rows += count;
   }
   if (wrote) await syncDirectory(dir);
   return { segments, files, rows, bytesWritten };
 }
 
-/** Row indexes (sorted by key) grouped by the segment their key falls in. */
-function groupBySegment(order: number[], keys: number[], lowerBounds: (number | null)[]): number[][] {
-  const groups: number[][] = lowerBounds.map(() => []);
-  let segment = 0;
-  for (const row of order) {
-    while (segment + 1 < lowerBounds.length && keys[row]! >= lowerBounds[segment + 1]!) segment++;
-    groups[segment]!.push(row);
-  }
-  return groups;
+/** The keys of the rows from `from` on (the last segment's), in order. */
+async function keysFrom(snapshot: StoreSnapshot, table: string, spec: SegmentedTable, from: number | null) {
+  const key = quoteIdentifier(spec.key);
+  const keys: number[] = [];
+  for await (const [value] of snapshot.query(
+    `select ${key} from ${quoteIdentifier(table)}${from === null ? '' : ` where ${key} >= ?`} order by ${key}`,
+    from === null ? [] : [from],
+  ))
+    keys.push(Number(value));
+  return keys;
 }
 
-/** A segment that grew cut into pieces of rowsPerSegment rows, each starting where the key changes. */
-function cut(group: number[], keys: number[], rowsPerSegment: number): { bounds: number[]; groups: number[][] } {
+/** Lower bounds cutting sorted keys into pieces of rowsPerSegment rows, each starting where the key changes. */
+function cut(keys: number[], rowsPerSegment: number): number[] {
   const bounds: number[] = [];
-  const groups: number[][] = [[]];
-  for (const row of group) {
-    const current = groups.at(-1)!;
-    if (current.length >= rowsPerSegment && keys[row]! !== keys[current.at(-1)!]) {
-      bounds.push(keys[row]!);
-      groups.push([row]);
-    } else current.push(row);
+  let inPiece = 0;
+  for (const [i, key] of keys.entries()) {
+    if (inPiece >= rowsPerSegment && key !== keys[i - 1]) {
+      bounds.push(key);
+      inPiece = 0;
+    }
+    inPiece++;
   }
-  return { bounds, groups };
+  return bounds;
+}
+
+/**
+ * A segment's row count and fingerprint, from one aggregate over its key range (the database sums,
+ * nothing but three numbers comes back). Named by what its rows are, not where its bounds are: the
+ * same rows, the same fingerprint. The sums come back as text: exact on both backends, where a
+ * sum of millisecond keys passes 2^53 after a few thousand rows.
+ */
+async function segmentFingerprint(
+  snapshot: StoreSnapshot,
+  table: TableInfo,
+  spec: SegmentedTable,
+  schemaVersion: number,
+  from: number | null,
+  to: number | null,
+): Promise<{ count: number; fingerprint: string }> {
+  const range = keyRange(spec, from, to);
+  let values: unknown[] = [];
+  for await (const row of snapshot.query(
+    `select count(*), cast(sum(${quoteIdentifier(spec.key)}) as text), cast(sum(${spec.measure[snapshot.dialect]}) as text) from ${quoteIdentifier(table.name)}${range.where}`,
+    range.params,
+  ))
+    values = row;
+  const count = Number(values[0] ?? 0);
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([table.name, table.columns, schemaVersion, count, values[1] ?? null, values[2] ?? null]))
+    .digest('hex')
+    .slice(0, 40);
+  return { count, fingerprint };
+}
+
+/** `where` for keys in [from, to) (null: unbounded) and its parameters. */
+function keyRange(spec: SegmentedTable, from: number | null, to: number | null) {
+  const key = quoteIdentifier(spec.key);
+  const where: string[] = [];
+  const params: number[] = [];
+  if (from !== null) {
+    where.push(`${key} >= ?`);
+    params.push(from);
+  }
+  if (to !== null) {
+    where.push(`${key} < ?`);
+    params.push(to);
+  }
+  return { where: where.length ? ` where ${where.join(' and ')}` : '', params };
 }
 
 /**
@@ -192,27 +224,14 @@ async function dumpSegment(
   to: number | null,
   path: string,
 ): Promise<{ entry: FileEntry; written: boolean }> {
-  const key = spec.key;
-  const where: string[] = [];
-  const params: number[] = [];
-  if (from !== null) {
-    where.push(`${quoteIdentifier(key)} >= ?`);
-    params.push(from);
-  }
-  if (to !== null) {
-    where.push(`${quoteIdentifier(key)} < ?`);
-    params.push(to);
-  }
+  const range = keyRange(spec, from, to);
   const tmp = join(path, '..', `.tmp-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const writer = await createNdjsonWriter(tmp);
   try {
     await writer.write({ table: table.name, columns: table.columns });
     const select = `select ${table.columns.map(quoteIdentifier).join(', ')} from ${quoteIdentifier(table.name)}`;
-    const order = ` order by ${quoteIdentifier(key)}, ${quoteIdentifier(spec.identity)}`;
-    for await (const row of snapshot.query(
-      `${select}${where.length ? ` where ${where.join(' and ')}` : ''}${order}`,
-      params,
-    ))
+    const order = ` order by ${quoteIdentifier(spec.key)}, ${quoteIdentifier(spec.identity)}`;
+    for await (const row of snapshot.query(`${select}${range.where}${order}`, range.params))
       await writer.write(row.map(encodeValue));
     const entry = await writer.finish();
     const published = await link(tmp, path).then(

@@ -128,12 +128,20 @@ for (const name of backendNames) {
       }
       const second = await createBackup(t.node.holdfast.store, { to, segmentRows: 1 });
       assert.equal(second.counts.messages, 6);
-      const segmentsOf = async (dir: string) =>
-        (await openBackup(dir)).manifest.tables.find((t) => t.name === 'blob_metadata')!.segments!.map((s) => s.file);
+      const segmentsOf = async (dir: string, table = 'blob_metadata') =>
+        (await openBackup(dir)).manifest.tables.find((t) => t.name === table)!.segments!.map((s) => s.file);
       const [earlier, later] = [await segmentsOf(first.dir), await segmentsOf(second.dir)];
       assert.ok(earlier.length >= 3, `the first backup's blob_metadata is in segments (${earlier.length})`);
       assert.deepEqual(later.slice(0, earlier.length), earlier, 'segments with the same rows are shared');
       assert.ok(later.length > earlier.length, 'the last segment grew and was cut again');
+      // One message per segment: the flagged one's was written again, the other three are shared.
+      const [messagesBefore, messagesAfter] = [
+        await segmentsOf(first.dir, 'messages'),
+        await segmentsOf(second.dir, 'messages'),
+      ];
+      assert.equal(messagesBefore.length, 4);
+      assert.notEqual(messagesAfter[0], messagesBefore[0], "the flagged message's segment is new");
+      assert.deepEqual(messagesAfter.slice(1, 4), messagesBefore.slice(1), 'the others are shared');
       assert.equal(second.blobs, first.blobs + 2);
       assert.equal(second.newBlobs, 2, 'the contents of the first backup were in the pool already');
       assert.deepEqual(
