@@ -57,9 +57,11 @@ export async function copyStore(
           name: 'the source store',
           schemaVersion: snapshot.schemaVersion,
           tables: snapshot.tables,
-          rows: (table) => snapshot.rows(table),
+          async *rows(table) {
+            for await (const batch of snapshot.rows(table)) yield* batch;
+          },
           async *contents() {
-            for await (const reference of snapshot.contents()) yield reference;
+            for await (const batch of snapshot.contents()) yield* batch;
           },
           openContent: (hash) => source.blobs.open(hash),
           describeContent: () => `in ${from}`,

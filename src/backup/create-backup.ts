@@ -123,10 +123,11 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         let rows = 0;
         try {
           await writer.write({ table: table.name, columns: table.columns });
-          for await (const row of snapshot.rows(table)) {
-            await writer.write(row.map(encodeValue));
-            if (++rows % 10_000 === 0) options.onProgress?.({ table: table.name, rows });
-          }
+          for await (const batch of snapshot.rows(table))
+            for (const row of batch) {
+              await writer.write(row.map(encodeValue));
+              if (++rows % 10_000 === 0) options.onProgress?.({ table: table.name, rows });
+            }
           files[file] = await writer.finish();
         } catch (error) {
           await writer.abort();
@@ -155,24 +156,25 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         };
         const running = new Set<Promise<void>>();
         let failure: unknown;
-        for await (const { hash, required } of snapshot.contents()) {
-          const job: Promise<void> = copyOne(hash, required)
-            .then(async (copied) => {
-              if (!copied) return;
-              await list.write([hash, copied.size]);
-              contentCount++;
-              contentBytes += copied.size;
-              if (copied.added) newBlobs++;
-              if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
-            })
-            .catch((error) => {
-              failure ??= error;
-            })
-            .finally(() => running.delete(job));
-          running.add(job);
-          if (running.size >= parallelCopies) await Promise.race(running);
-          if (failure) break;
-        }
+        contents: for await (const batch of snapshot.contents())
+          for (const { hash, required } of batch) {
+            const job: Promise<void> = copyOne(hash, required)
+              .then(async (copied) => {
+                if (!copied) return;
+                await list.write([hash, copied.size]);
+                contentCount++;
+                contentBytes += copied.size;
+                if (copied.added) newBlobs++;
+                if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
+              })
+              .catch((error) => {
+                failure ??= error;
+              })
+              .finally(() => running.delete(job));
+            running.add(job);
+            if (running.size >= parallelCopies) await Promise.race(running);
+            if (failure) break contents;
+          }
         await Promise.all(running);
         if (failure) throw failure;
         // Packs sealed before a failure stay: their contents are whole, and a later backup uses them.

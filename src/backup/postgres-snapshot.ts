@@ -18,14 +18,14 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
       'select max(version) as version from holdfast_schema',
     );
     let cursors = 0;
-    async function* read(query: string, params: unknown[] = []): AsyncIterable<unknown[]> {
+    async function* read(query: string, params: unknown[] = []): AsyncIterable<unknown[][]> {
       const cursor = `holdfast_backup_${++cursors}`;
       let n = 0;
       await client.query(`declare ${cursor} no scroll cursor for ${query.replace(/\?/g, () => `$${++n}`)}`, params);
       try {
         for (;;) {
           const batch = await client.query({ text: `fetch ${snapshotBatch} from ${cursor}`, rowMode: 'array' });
-          yield* batch.rows as unknown[][];
+          if (batch.rows.length > 0) yield batch.rows as unknown[][];
           if (batch.rows.length < snapshotBatch) return;
         }
       } finally {
@@ -40,8 +40,8 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
         read(`select ${table.columns.map(quoteIdentifier).join(', ')} from ${quoteIdentifier(table.name)}`),
       query: (text, params) => read(text, params),
       async *contents() {
-        for await (const row of read(contentReferencesSql))
-          yield { hash: String(row[0]), required: Number(row[1]) === 1 };
+        for await (const batch of read(contentReferencesSql))
+          yield batch.map((row) => ({ hash: String(row[0]), required: Number(row[1]) === 1 }));
       },
       close: async () => {
         await client.query('commit').catch(() => {});

@@ -27,8 +27,8 @@ export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Pro
         ),
       query: (text, params) => batches<unknown[]>(connection.prepare(text).raw(true), params),
       async *contents() {
-        for await (const row of batches<[string, number]>(connection.prepare(contentReferencesSql).raw(true)))
-          yield { hash: row[0], required: Number(row[1]) === 1 };
+        for await (const batch of batches<[string, number]>(connection.prepare(contentReferencesSql).raw(true)))
+          yield batch.map((row) => ({ hash: row[0], required: Number(row[1]) === 1 }));
       },
       close: async () => {
         if (connection.inTransaction) connection.exec('commit');
@@ -41,7 +41,7 @@ export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Pro
   }
 }
 
-async function* batches<Row>(statement: SqliteDatabase.Statement, params: unknown[] = []): AsyncIterable<Row> {
+async function* batches<Row>(statement: SqliteDatabase.Statement, params: unknown[] = []): AsyncIterable<Row[]> {
   const rows = statement.iterate(...params) as IterableIterator<Row>;
   try {
     for (;;) {
@@ -51,7 +51,7 @@ async function* batches<Row>(statement: SqliteDatabase.Statement, params: unknow
         if (next.done) break;
         batch.push(next.value);
       }
-      yield* batch;
+      if (batch.length > 0) yield batch;
       if (batch.length < snapshotBatch) return;
       await yieldToEventLoop();
     }

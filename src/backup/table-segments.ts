@@ -144,11 +144,11 @@ export async function writeSegments(
 async function keysFrom(snapshot: StoreSnapshot, table: string, spec: SegmentedTable, from: number | null) {
   const key = quoteIdentifier(spec.key);
   const keys: number[] = [];
-  for await (const [value] of snapshot.query(
+  for await (const batch of snapshot.query(
     `select ${key} from ${quoteIdentifier(table)}${from === null ? '' : ` where ${key} >= ?`} order by ${key}`,
     from === null ? [] : [from],
   ))
-    keys.push(Number(value));
+    for (const [value] of batch) keys.push(Number(value));
   return keys;
 }
 
@@ -182,11 +182,11 @@ async function segmentFingerprint(
 ): Promise<{ count: number; fingerprint: string }> {
   const range = keyRange(spec, from, to);
   let values: unknown[] = [];
-  for await (const row of snapshot.query(
+  for await (const [row] of snapshot.query(
     `select count(*), cast(sum(${quoteIdentifier(spec.key)}) as text), cast(sum(${spec.measure[snapshot.dialect]}) as text) from ${quoteIdentifier(table.name)}${range.where}`,
     range.params,
   ))
-    values = row;
+    values = row ?? values;
   const count = Number(values[0] ?? 0);
   const fingerprint = createHash('sha256')
     .update(JSON.stringify([table.name, table.columns, schemaVersion, count, values[1] ?? null, values[2] ?? null]))
@@ -231,8 +231,8 @@ async function dumpSegment(
     await writer.write({ table: table.name, columns: table.columns });
     const select = `select ${table.columns.map(quoteIdentifier).join(', ')} from ${quoteIdentifier(table.name)}`;
     const order = ` order by ${quoteIdentifier(spec.key)}, ${quoteIdentifier(spec.identity)}`;
-    for await (const row of snapshot.query(`${select}${range.where}${order}`, range.params))
-      await writer.write(row.map(encodeValue));
+    for await (const batch of snapshot.query(`${select}${range.where}${order}`, range.params))
+      for (const row of batch) await writer.write(row.map(encodeValue));
     const entry = await writer.finish();
     const published = await link(tmp, path).then(
       () => true,
