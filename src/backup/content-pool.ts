@@ -28,6 +28,9 @@ import { decodePackContents } from './pack-decoder.ts';
 
 const gunzipAsync = promisify(gunzip);
 
+/** Pack indexes read at once when the pool is opened. */
+const indexesAtOnce = 8;
+
 /** Format-1 contents opened ahead of the one the caller is at. */
 const readAhead = 64;
 
@@ -50,13 +53,18 @@ export class ContentPool {
     const entries = new Map<string, PackEntry>();
     const damaged: { pack: string; reason: string }[] = [];
     const packs: string[] = [];
-    for (const name of names) {
-      try {
-        const list = await readPackIndex(dir, name);
-        for (const entry of list) entries.set(entry.hash, entry);
+    // Several read at once (their decompression runs in the thread pool), taken in name order.
+    for (let first = 0; first < names.length; first += indexesAtOnce) {
+      const group = names.slice(first, first + indexesAtOnce);
+      const indexes = await Promise.allSettled(group.map((name) => readPackIndex(dir, name)));
+      for (const [i, name] of group.entries()) {
+        const index = indexes[i]!;
+        if (index.status === 'rejected') {
+          damaged.push({ pack: name, reason: (index.reason as Error).message });
+          continue;
+        }
+        for (const entry of index.value) entries.set(entry.hash, entry);
         packs.push(name);
-      } catch (error) {
-        damaged.push({ pack: name, reason: (error as Error).message });
       }
     }
     return new ContentPool(to, entries, damaged, packs);

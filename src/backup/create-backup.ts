@@ -24,7 +24,7 @@ import {
   type TableEntry,
 } from './backup-format.ts';
 import { takeContentHold } from './content-hold.ts';
-import { PackWriter, streamedContentBytes } from './content-packs.ts';
+import { PackWriter, packsDirName, streamedContentBytes } from './content-packs.ts';
 import { ContentPool } from './content-pool.ts';
 import { chain, readHead } from './content-stream.ts';
 import { syncDirectory, writeFileAtomically } from './durable-files.ts';
@@ -85,9 +85,12 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
     const tables: TableEntry[] = [];
     const counts: Record<string, number> = {};
     let bytesWritten = 0;
-    const pool = await ContentPool.open(to);
-    await mkdir(pool.packsDir, { recursive: true });
-    const packs = new PackWriter(pool.packsDir, id);
+    // The target's pool of contents is opened (its pack indexes read) while the tables are dumped.
+    const opening = ContentPool.open(to);
+    opening.catch(() => {}); // met below
+    const packsDir = join(to, packsDirName);
+    await mkdir(packsDir, { recursive: true });
+    const packs = new PackWriter(packsDir, id);
     let contentCount = 0;
     let contentBytes = 0;
     let newBlobs = 0;
@@ -140,11 +143,23 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         await options.onProgress?.({ table: table.name, rows });
       }
 
+      const pool = await opening;
       const list = await createNdjsonWriter(join(partial, contentsListName));
       try {
+        const listed = async (hash: string, copied: { size: number; added: boolean }) => {
+          await list.write([hash, copied.size]);
+          contentCount++;
+          contentBytes += copied.size;
+          if (copied.added) newBlobs++;
+          if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
+        };
         const copyOne = async (hash: string, required: boolean) => {
-          const pooledSize = pool.size(hash);
-          if (pooledSize !== undefined) return { size: pooledSize, added: false };
+          // Most mail is kept inline: read in the snapshot with one query, not through a blob stream.
+          const inline = await snapshot.inlineContent(hash);
+          if (inline) {
+            await packs.add(hash, inline);
+            return { size: inline.length, added: true };
+          }
           try {
             return await copyContent(packs, hash, store.blobs.open(hash) as Readable);
           } catch (error) {
@@ -158,15 +173,14 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         let failure: unknown;
         contents: for await (const batch of snapshot.contents())
           for (const { hash, required } of batch) {
+            // In an incremental backup nearly every content is in the pool already: listed, nothing to copy.
+            const pooledSize = pool.size(hash);
+            if (pooledSize !== undefined) {
+              await listed(hash, { size: pooledSize, added: false });
+              continue;
+            }
             const job: Promise<void> = copyOne(hash, required)
-              .then(async (copied) => {
-                if (!copied) return;
-                await list.write([hash, copied.size]);
-                contentCount++;
-                contentBytes += copied.size;
-                if (copied.added) newBlobs++;
-                if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
-              })
+              .then((copied) => (copied ? listed(hash, copied) : undefined))
               .catch((error) => {
                 failure ??= error;
               })

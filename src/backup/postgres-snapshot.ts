@@ -3,7 +3,8 @@
 // a batch at a time. A read-only repeatable-read transaction takes no locks that writers wait for.
 import pg from 'pg';
 import { quoteIdentifier } from './sql-names.ts';
-import { contentReferencesSql, snapshotBatch, type StoreSnapshot } from './snapshot-shape.ts';
+import { inlineChunksKey } from '../store/blobs/inline-blob.ts';
+import { contentReferencesSql, inlineContentSql, snapshotBatch, type StoreSnapshot } from './snapshot-shape.ts';
 import type { TableInfo } from './table-catalog.ts';
 
 export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Promise<StoreSnapshot> {
@@ -42,6 +43,12 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
       async *contents() {
         for await (const batch of read(contentReferencesSql))
           yield batch.map((row) => ({ hash: String(row[0]), required: Number(row[1]) === 1 }));
+      },
+      async inlineContent(hash) {
+        const { rows } = await client.query<{ data: Buffer }>(inlineContentSql.replace('?', '$1'), [
+          inlineChunksKey(hash),
+        ]);
+        return rows[0]?.data;
       },
       close: async () => {
         await client.query('commit').catch(() => {});

@@ -20,6 +20,11 @@ export interface StoreSnapshot {
   query(text: string, params: unknown[]): AsyncIterable<unknown[][]>;
   /** Each content the snapshot refers to, once, in hash order, in batches. */
   contents(): AsyncIterable<ContentReference[]>;
+  /**
+   * A content the store keeps inline (store/blobs/inline-blob.ts: most mail), read in the snapshot
+   * with one query; undefined for one kept elsewhere (read through the store's blob store instead).
+   */
+  inlineContent(hash: string): Promise<Buffer | undefined>;
   close(): Promise<void>;
 }
 
@@ -34,6 +39,9 @@ export const contentReferencesSql = `select hash, max(required) as required from
     union all select blob_hash as hash, 1 as required from quarantine
     union all select hash, 0 as required from blob_metadata
   ) refs group by hash order by hash`;
+
+/** The query of an inline content's bytes (its one chunk); `?` is its chunks key (inlineChunksKey). */
+export const inlineContentSql = 'select data from blob_chunks where chunks_key = ? and seq = 0';
 
 /** Rows per batch read from the database. */
 export const snapshotBatch = 1000;

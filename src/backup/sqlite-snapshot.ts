@@ -3,7 +3,14 @@
 // in better-sqlite3, so rows are taken a batch at a time with a turn of the event loop between.
 import SqliteDatabase from 'better-sqlite3';
 import { quoteIdentifier } from './sql-names.ts';
-import { contentReferencesSql, snapshotBatch, yieldToEventLoop, type StoreSnapshot } from './snapshot-shape.ts';
+import { inlineChunksKey } from '../store/blobs/inline-blob.ts';
+import {
+  contentReferencesSql,
+  inlineContentSql,
+  snapshotBatch,
+  yieldToEventLoop,
+  type StoreSnapshot,
+} from './snapshot-shape.ts';
 import type { TableInfo } from './table-catalog.ts';
 
 export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Promise<StoreSnapshot> {
@@ -15,6 +22,7 @@ export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Pro
     const row = connection.prepare('select max(version) as version from holdfast_schema').get() as {
       version: number | null;
     };
+    const inline = connection.prepare(inlineContentSql).pluck();
     return {
       dialect: 'sqlite',
       schemaVersion: Number(row.version ?? 0),
@@ -30,6 +38,7 @@ export async function openSqliteSnapshot(path: string, tables: TableInfo[]): Pro
         for await (const batch of batches<[string, number]>(connection.prepare(contentReferencesSql).raw(true)))
           yield batch.map((row) => ({ hash: row[0], required: Number(row[1]) === 1 }));
       },
+      inlineContent: async (hash) => inline.get(inlineChunksKey(hash)) as Buffer | undefined,
       close: async () => {
         if (connection.inTransaction) connection.exec('commit');
         connection.close();
