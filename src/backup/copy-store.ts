@@ -57,9 +57,7 @@ export async function copyStore(
           name: 'the source store',
           schemaVersion: snapshot.schemaVersion,
           tables: snapshot.tables,
-          async *rows(table) {
-            for await (const batch of snapshot.rows(table)) yield* batch;
-          },
+          rows: (table) => snapshot.rows(table),
           async *contents() {
             for await (const batch of snapshot.contents()) yield* batch;
           },

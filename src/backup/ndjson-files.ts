@@ -85,8 +85,11 @@ function drained(stream: Writable): Promise<void> {
   });
 }
 
-/** The values of a compressed NDJSON file, one per line; a damaged file fails saying what is wrong. */
-export async function* readNdjson(path: string): AsyncIterable<unknown> {
+/**
+ * The values of a compressed NDJSON file, one per line, in batches (the lines of each decompressed
+ * chunk: a promise per batch, not per line); a damaged file fails saying what is wrong.
+ */
+export async function* readNdjson(path: string): AsyncIterable<unknown[]> {
   const gunzip = createGunzip({ chunkSize: batchChars });
   const source = createReadStream(path, { highWaterMark: 256 * 1024 });
   // Errors of both (a missing file, a truncated or corrupted stream) surface in the loop below.
@@ -106,13 +109,15 @@ export async function* readNdjson(path: string): AsyncIterable<unknown> {
   try {
     for await (const chunk of gunzip) {
       pending += decoder.write(chunk as Buffer);
+      const values: unknown[] = [];
       let start = 0;
       for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n', start)) {
         const line = pending.slice(start, end);
         start = end + 1;
-        if (line !== '') yield parse(line);
+        if (line !== '') values.push(parse(line));
       }
       pending = pending.slice(start);
+      if (values.length > 0) yield values;
     }
     pending += decoder.end();
     if (pending !== '') throw new Error(`the last line (${number + 1}) is cut off`);

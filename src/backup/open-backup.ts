@@ -24,8 +24,8 @@ export interface OpenedBackup {
   manifest: BackupManifest;
   /** The rows of a table as records; a table the backup does not hold yields nothing. */
   rows(table: string): AsyncIterable<Record<string, unknown>>;
-  /** The same rows as arrays in the order of `columns`. */
-  rowArrays(table: string): AsyncIterable<unknown[]>;
+  /** The same rows as arrays in the order of `columns`, in batches. */
+  rowBatches(table: string): AsyncIterable<unknown[][]>;
   /** [hash, size] of every content in the backup. */
   contents(): AsyncIterable<{ hash: string; size: number }>;
   /** A content's bytes, uncompressed. */
@@ -67,30 +67,34 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
     return opened;
   };
 
-  async function* rowArrays(table: string): AsyncIterable<unknown[]> {
+  async function* rowBatches(table: string): AsyncIterable<unknown[][]> {
     const found = entry(table);
     if (!found) return;
     for (const file of tableFiles(found)) yield* fileRows(found, file);
   }
 
-  async function* fileRows(found: TableEntry, name: string): AsyncIterable<unknown[]> {
+  async function* fileRows(found: TableEntry, name: string): AsyncIterable<unknown[][]> {
     const table = found.name;
     const file = join(path, name);
     let first = true;
     try {
-      for await (const line of readNdjson(file)) {
-        if (first) {
-          first = false;
-          const header = line as { table?: string; columns?: string[] };
-          if (header.table !== table || JSON.stringify(header.columns) !== JSON.stringify(found.columns))
-            throw new Error('its first line does not name the table and columns the manifest lists');
-          continue;
+      for await (const lines of readNdjson(file)) {
+        const rows: unknown[][] = [];
+        for (const line of lines) {
+          if (first) {
+            first = false;
+            const header = line as { table?: string; columns?: string[] };
+            if (header.table !== table || JSON.stringify(header.columns) !== JSON.stringify(found.columns))
+              throw new Error('its first line does not name the table and columns the manifest lists');
+            continue;
+          }
+          if (!Array.isArray(line) || line.length !== found.columns.length)
+            throw new Error(
+              `a row has ${Array.isArray(line) ? line.length : 'no'} values for ${found.columns.length} columns`,
+            );
+          rows.push(line.map(decodeValue));
         }
-        if (!Array.isArray(line) || line.length !== found.columns.length)
-          throw new Error(
-            `a row has ${Array.isArray(line) ? line.length : 'no'} values for ${found.columns.length} columns`,
-          );
-        yield line.map(decodeValue);
+        if (rows.length > 0) yield rows;
       }
       if (first) throw new Error('it is empty');
     } catch (error) {
@@ -105,10 +109,11 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
   async function* contents() {
     const file = join(path, manifest.contents.file);
     try {
-      for await (const line of readNdjson(file)) {
-        const [hash, size] = line as [string, number];
-        yield { hash, size };
-      }
+      for await (const lines of readNdjson(file))
+        for (const line of lines) {
+          const [hash, size] = line as [string, number];
+          yield { hash, size };
+        }
     } catch (error) {
       if ((error as { code?: string }).code === 'ENOENT')
         throw notFound('backup-file-missing', `${manifest.contents.file} of backup ${manifest.id} is missing`);
@@ -123,13 +128,13 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
     dir: path,
     to,
     manifest,
-    rowArrays,
+    rowBatches,
     contents,
     pool,
     async *rows(table) {
       const columns = entry(table)?.columns ?? [];
-      for await (const values of rowArrays(table))
-        yield Object.fromEntries(columns.map((column, i) => [column, values[i]]));
+      for await (const batch of rowBatches(table))
+        for (const values of batch) yield Object.fromEntries(columns.map((column, i) => [column, values[i]]));
     },
     openBlob(hash) {
       const out = new PassThrough();

@@ -62,7 +62,7 @@ export async function backupSource(backup: OpenedBackup): Promise<LoadSource> {
     name: `backup ${backup.manifest.id}`,
     schemaVersion: backup.manifest.schemaVersion,
     tables: backup.manifest.tables.map((t) => ({ name: t.name, columns: t.columns })),
-    rows: (table) => backup.rowArrays(table.name),
+    rows: (table) => backup.rowBatches(table.name),
     contents: () => backup.contents(),
     openContent: (hash): Readable => backup.openBlob(hash),
     readContents: () => backup.readContents(),

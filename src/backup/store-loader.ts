@@ -41,7 +41,8 @@ import type { PooledContent } from './content-pool.ts';
 export interface LoadSource {
   schemaVersion: number;
   tables: TableInfo[];
-  rows(table: TableInfo): AsyncIterable<unknown[]>;
+  /** A table's rows as arrays in the order of its columns, in batches. */
+  rows(table: TableInfo): AsyncIterable<unknown[][]>;
   contents(): AsyncIterable<{ hash: string }>;
   openContent(hash: string): Readable;
   /**
@@ -235,7 +236,7 @@ async function requireSameColumns(trx: Transaction<Database>, dialect: 'sqlite' 
 async function loadSqliteTable(
   connection: NonNullable<DatabaseHandle['sqlite']>,
   table: TableInfo,
-  rows: AsyncIterable<unknown[]>,
+  batches: AsyncIterable<unknown[][]>,
   options: LoadOptions,
   stop: AbortSignal,
 ): Promise<number> {
@@ -243,16 +244,21 @@ async function loadSqliteTable(
     `insert into ${quoteIdentifier(table.name)} (${table.columns.map(quoteIdentifier).join(', ')}) values (${table.columns.map(() => '?').join(', ')})`,
   );
   let count = 0;
-  for await (const values of rows) {
-    insert.run(
-      values.map((value) => (value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value)),
-    );
-    count++;
-    if (count % 5_000 === 0) {
+  let sinceTurn = 0;
+  for await (const batch of batches) {
+    for (const values of batch) {
+      insert.run(
+        values.map((value) => (value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value)),
+      );
+      if (++count % 50_000 === 0) options.onProgress?.({ table: table.name, rows: count });
+    }
+    // A turn for the contents arriving meanwhile, every 5,000 rows or so.
+    sinceTurn += batch.length;
+    if (sinceTurn >= 5_000) {
+      sinceTurn = 0;
       await yieldToEventLoop();
       stop.throwIfAborted();
     }
-    if (count % 50_000 === 0) options.onProgress?.({ table: table.name, rows: count });
   }
   return count;
 }
@@ -261,7 +267,7 @@ async function loadSqliteTable(
 async function loadTable(
   trx: Transaction<Database>,
   table: TableInfo,
-  rows: AsyncIterable<unknown[]>,
+  batches: AsyncIterable<unknown[][]>,
   options: LoadOptions,
   stop: AbortSignal,
 ): Promise<number> {
@@ -278,7 +284,7 @@ async function loadTable(
     await yieldToEventLoop();
     stop.throwIfAborted();
   };
-  for await (const values of rows) {
+  for await (const values of flatten(batches)) {
     const record: Record<string, unknown> = {};
     table.columns.forEach((column, i) => {
       const value = values[i];
@@ -519,4 +525,9 @@ async function dropUnreferencedContents(trx: Transaction<Database>) {
     trx,
   );
   await sql`delete from blob_chunks where chunks_key not in (select chunks_key from blobs)`.execute(trx);
+}
+
+/** The rows of batches, one by one. */
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncIterable<T> {
+  for await (const batch of batches) yield* batch;
 }
