@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { backendNames, skipFor } from '../helpers/backends.ts';
+import { backendNames, skipFor, type BackendName } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { freePort, mxClient, startEngines } from './scan-engines.ts';
 
@@ -43,23 +43,33 @@ async function recordingRelay(target: string) {
   return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
+/**
+ * A node on `backend` whose requests to rspamd go through a recording relay, with alice to deliver
+ * to (and sales@ as her alias); set up before the suite's tests (each suite its own: answers of the
+ * DNS stub are cached for a minute, so one suite's PTR would hide the next one's).
+ */
+function relayedNode(backend: BackendName) {
+  const node = {} as { t: TestNode; relay: Awaited<ReturnType<typeof recordingRelay>> };
+  before(async () => {
+    node.relay = await recordingRelay(engines.rspamd!.url);
+    node.t = await startTestNode(backend, { toml: `[filtering]\nrspamd_url = "${node.relay.url}"\n` });
+    const tenant = await node.t.node.holdfast.directory.tenant('default');
+    await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password: 'Wonderland-42' });
+    await tenant.addAlias('sales@test.example', 'alice@test.example');
+  });
+  after(async () => {
+    await node.t?.stop();
+    await node.relay?.close();
+  });
+  return node;
+}
+
 for (const name of backendNames) {
   describe(`what rspamd is told on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
-    let t: TestNode;
-    let relay: Awaited<ReturnType<typeof recordingRelay>>;
-    before(async () => {
-      relay = await recordingRelay(engines.rspamd!.url);
-      t = await startTestNode(name, { toml: `[filtering]\nrspamd_url = "${relay.url}"\n` });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password: 'Wonderland-42' });
-      await tenant.addAlias('sales@test.example', 'alice@test.example');
-    });
-    after(async () => {
-      await t?.stop();
-      await relay?.close();
-    });
+    const node = relayedNode(name);
 
     it('names a client whose PTR is confirmed by its A record, and the recipients as given', async () => {
+      const { t, relay } = node;
       t.dns.set('1.0.0.127.in-addr.arpa', { PTR: ['mx1.remote.example'] });
       t.dns.set('mx1.remote.example', { A: ['127.0.0.1'] });
       await mxClient(t).sendMail({
@@ -82,20 +92,10 @@ for (const name of backendNames) {
   });
 
   describe(`a client without a confirmed name on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
-    let t: TestNode;
-    let relay: Awaited<ReturnType<typeof recordingRelay>>;
-    before(async () => {
-      relay = await recordingRelay(engines.rspamd!.url);
-      t = await startTestNode(name, { toml: `[filtering]\nrspamd_url = "${relay.url}"\n` });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password: 'Wonderland-42' });
-    });
-    after(async () => {
-      await t?.stop();
-      await relay?.close();
-    });
+    const node = relayedNode(name);
 
     it('sends the address in brackets when the PTR name does not lead back to it', async () => {
+      const { t, relay } = node;
       // The PTR names a host whose A record is another address: not confirmed.
       t.dns.set('1.0.0.127.in-addr.arpa', { PTR: ['forged.remote.example'] });
       t.dns.set('forged.remote.example', { A: ['192.0.2.7'] });
@@ -110,20 +110,10 @@ for (const name of backendNames) {
   });
 
   describe(`a client whose PTR query is never answered on ${name}`, { skip: skipFor(name) || engines.skip }, () => {
-    let t: TestNode;
-    let relay: Awaited<ReturnType<typeof recordingRelay>>;
-    before(async () => {
-      relay = await recordingRelay(engines.rspamd!.url);
-      t = await startTestNode(name, { toml: `[filtering]\nrspamd_url = "${relay.url}"\n` });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password: 'Wonderland-42' });
-    });
-    after(async () => {
-      await t?.stop();
-      await relay?.close();
-    });
+    const node = relayedNode(name);
 
     it('accepts the message within the lookup bound and names the client by its address alone', async () => {
+      const { t, relay } = node;
       // A DNS server that never replies for the reverse name: the lookup is cut off by intake's 3 s
       // bound, well before the resolver's own timeouts, and the client counts as one without a name.
       t.dns.dropped.add('1.0.0.127.in-addr.arpa');
