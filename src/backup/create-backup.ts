@@ -171,25 +171,29 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         };
         const running = new Set<Promise<void>>();
         let failure: unknown;
-        contents: for await (const batch of snapshot.contents())
-          for (const { hash, required } of batch) {
-            // In an incremental backup nearly every content is in the pool already: listed, nothing to copy.
-            const pooledSize = pool.size(hash);
-            if (pooledSize !== undefined) {
-              await listed(hash, { size: pooledSize, added: false });
-              continue;
+        try {
+          contents: for await (const batch of snapshot.contents())
+            for (const { hash, required } of batch) {
+              if (failure) break contents;
+              // In an incremental backup nearly every content is in the pool already: listed, nothing to copy.
+              const pooledSize = pool.size(hash);
+              if (pooledSize !== undefined) {
+                await listed(hash, { size: pooledSize, added: false });
+                continue;
+              }
+              const job: Promise<void> = copyOne(hash, required)
+                .then((copied) => (copied ? listed(hash, copied) : undefined))
+                .catch((error) => {
+                  failure ??= error;
+                })
+                .finally(() => running.delete(job));
+              running.add(job);
+              if (running.size >= parallelCopies) await Promise.race(running);
             }
-            const job: Promise<void> = copyOne(hash, required)
-              .then((copied) => (copied ? listed(hash, copied) : undefined))
-              .catch((error) => {
-                failure ??= error;
-              })
-              .finally(() => running.delete(job));
-            running.add(job);
-            if (running.size >= parallelCopies) await Promise.race(running);
-            if (failure) break contents;
-          }
-        await Promise.all(running);
+        } finally {
+          // Whatever ended the loop, no copy is still writing into a pack when the packs are finished or given up.
+          await Promise.all(running);
+        }
         if (failure) throw failure;
         // Packs sealed before a failure stay: their contents are whole, and a later backup uses them.
         await packs.finish();

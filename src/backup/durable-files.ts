@@ -53,12 +53,15 @@ export async function syncedWhileWritten<T>(path: string, work: () => Promise<T>
       await file.datasync();
       await new Promise((resolve) => setTimeout(resolve, syncPauseMs));
     }
-  })();
+  })().catch(() => {
+    // Syncing early only saves time: a sync that fails stops it, and the caller's own sync at the
+    // end (or its write) meets the problem and reports it.
+  });
   try {
     return await work();
   } finally {
     done = true;
-    await syncing.catch(() => {});
+    await syncing;
     await file.close();
   }
 }

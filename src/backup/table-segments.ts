@@ -10,16 +10,23 @@
 // aggregate over the segment's key range, with no row coming back: the rows' number, the sum of
 // their keys and the sum of a measure per row that stands for its identity and for the changes it
 // can get in place (see `segmentedTables`). A row removed or added changes the number; one removed
-// and another added at once change the sums. That is sound only where every change to a row in
-// place shows in its measure:
+// and another added at once change the sums. That is sound only where every change to a row shows
+// in its measure, and only ever in one direction (two changes must not cancel out):
+// - a messages row changes in place only by a flag change, which always gives it a higher modseq
+//   (test/architecture/message-updates.test.ts keeps it so): its measure is its modseq, which only
+//   rises, plus the first six hex digits of its content's hash (twelve on PostgreSQL). The hash matters after a restore of an older backup
+//   that goes on into the same target: new mail then gets the ids and modseqs the lost mail had,
+//   and only the content tells the two apart. (The flags' length is not in it: a flag removed
+//   shortens them by as much as the modseq may have risen.)
 // - blob_metadata's rows are derived from a content (named by its hash). The one update they get, a
 //   MIME structure re-derived in a newer form, leaves a valid older form in a segment that missed
 //   it (the server re-derives it again when it reads it), so their measure is their identity alone:
-//   on SQLite the rowid, which the index on created_at holds too, so the aggregate reads that index
-//   and not the table (a tenth of the pages; a VACUUM renumbers rowids and makes the next backup
-//   write every segment once); on PostgreSQL the first 48 bits of the hash.
-// - a messages row changes in place only by a flag change, which always gives it a higher modseq
-//   (test/architecture/message-updates.test.ts keeps it so).
+//   on PostgreSQL the first 48 bits of the hash; on SQLite the rowid, which the index on created_at
+//   holds too, so the aggregate reads that index and not the table (a tenth of the pages; a VACUUM
+//   renumbers rowids and makes the next backup write every segment once). A rowid is reused only
+//   when the newest row is deleted, and a row added after it with the same rowid has a later
+//   created_at (the key), since the content collector deletes only contents older than its grace
+//   period.
 //
 // Segment boundaries are kept from one backup to the next (the newest in the target), so new rows
 // (the newest creation times) change only the last segment, and a removed row only its own.
@@ -63,7 +70,11 @@ export const segmentedTables: Record<string, SegmentedTable> = {
   messages: {
     key: 'id',
     identity: 'id',
-    measure: { sqlite: 'modseq + length(flags)', postgres: 'modseq + length(flags)' },
+    measure: {
+      // Six hex digits as their character codes, seven bits each (SQLite has no hex to integer).
+      sqlite: `modseq + ${[0, 1, 2, 3, 4, 5].map((i) => `unicode(substr(blob_hash, ${i + 1}, 1)) * ${2 ** (7 * i)}`).join(' + ')}`,
+      postgres: "modseq + ('x' || substr(blob_hash, 1, 12))::bit(48)::bigint",
+    },
   },
 };
 

@@ -1,5 +1,5 @@
 // Every update of a messages row gives it a new modseq. Backups rely on it: they recognise a
-// segment of the messages table that did not change by its rows' ids, modseqs and flag lengths
+// segment of the messages table that did not change by its rows' ids, modseqs and contents
 // (backup/table-segments.ts), so an update that left modseq alone would go unseen by the next
 // backup. IMAP's CONDSTORE relies on it too. This reads every update of the table in src/.
 import assert from 'node:assert/strict';
