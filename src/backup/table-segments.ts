@@ -14,10 +14,11 @@
 // in its measure, and only ever in one direction (two changes must not cancel out):
 // - a messages row changes in place only by a flag change, which always gives it a higher modseq
 //   (test/architecture/message-updates.test.ts keeps it so): its measure is its modseq, which only
-//   rises, plus the first six hex digits of its content's hash (twelve on PostgreSQL). The hash matters after a restore of an older backup
-//   that goes on into the same target: new mail then gets the ids and modseqs the lost mail had,
-//   and only the content tells the two apart. (The flags' length is not in it: a flag removed
-//   shortens them by as much as the modseq may have risen.)
+//   rises, plus the first six hex digits of its content's hash (twelve on PostgreSQL). The hash
+//   matters after a restore of an older backup that goes on into the same target: new mail then
+//   gets the ids and modseqs the lost mail had, and only the content tells the two apart. (The
+//   flags' length is not in it: a flag removed shortens them by as much as the modseq may have
+//   risen.)
 // - blob_metadata's rows are derived from a content (named by its hash). The one update they get, a
 //   MIME structure re-derived in a newer form, leaves a valid older form in a segment that missed
 //   it (the server re-derives it again when it reads it), so their measure is their identity alone:
