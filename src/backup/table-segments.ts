@@ -155,10 +155,11 @@ export async function writeSegments(
 /** The keys of the rows from `from` on (the last segment's), in order. */
 async function keysFrom(snapshot: StoreSnapshot, table: string, spec: SegmentedTable, from: number | null) {
   const key = quoteIdentifier(spec.key);
+  const range = keyRange(spec, from, null);
   const keys: number[] = [];
   for await (const batch of snapshot.query(
-    `select ${key} from ${quoteIdentifier(table)}${from === null ? '' : ` where ${key} >= ?`} order by ${key}`,
-    from === null ? [] : [from],
+    `select ${key} from ${quoteIdentifier(table)}${range.where} order by ${key}`,
+    range.params,
   ))
     for (const [value] of batch) keys.push(Number(value));
   return keys;
