@@ -7,6 +7,7 @@ import { describeLocation, type StoreLocation } from '../store/database.ts';
 import type { Store } from '../store/store.ts';
 import { conflict, invalid } from '../errors.ts';
 import { takeContentHold } from './content-hold.ts';
+import { flatten } from './snapshot-shape.ts';
 import { openSnapshot } from './store-snapshot.ts';
 import { loadStore, type LoadResult } from './store-loader.ts';
 import { requireEmptyTarget, targetContents } from './target-state.ts';
@@ -58,9 +59,7 @@ export async function copyStore(
           schemaVersion: snapshot.schemaVersion,
           tables: snapshot.tables,
           rows: (table) => snapshot.rows(table),
-          async *contents() {
-            for await (const batch of snapshot.contents()) yield* batch;
-          },
+          contents: () => flatten(snapshot.contents()),
           openContent: (hash) => source.blobs.open(hash),
           describeContent: () => `in ${from}`,
         },

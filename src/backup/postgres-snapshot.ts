@@ -21,8 +21,7 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
     let cursors = 0;
     async function* read(query: string, params: unknown[] = []): AsyncIterable<unknown[][]> {
       const cursor = `holdfast_backup_${++cursors}`;
-      let n = 0;
-      await client.query(`declare ${cursor} no scroll cursor for ${query.replace(/\?/g, () => `$${++n}`)}`, params);
+      await client.query(`declare ${cursor} no scroll cursor for ${numbered(query)}`, params);
       try {
         for (;;) {
           const batch = await client.query({ text: `fetch ${snapshotBatch} from ${cursor}`, rowMode: 'array' });
@@ -45,9 +44,7 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
           yield batch.map((row) => ({ hash: String(row[0]), required: Number(row[1]) === 1 }));
       },
       async inlineContent(hash) {
-        const { rows } = await client.query<{ data: Buffer }>(inlineContentSql.replace('?', '$1'), [
-          inlineChunksKey(hash),
-        ]);
+        const { rows } = await client.query<{ data: Buffer }>(numbered(inlineContentSql), [inlineChunksKey(hash)]);
         return rows[0]?.data;
       },
       close: async () => {
@@ -59,4 +56,10 @@ export async function openPostgresSnapshot(url: string, tables: TableInfo[]): Pr
     await client.end().catch(() => {});
     throw error;
   }
+}
+
+/** A query with `?` marks in PostgreSQL's numbered form ($1, $2, …). */
+function numbered(query: string): string {
+  let n = 0;
+  return query.replace(/\?/g, () => `$${++n}`);
 }

@@ -43,6 +43,11 @@ export const contentReferencesSql = `select hash, max(required) as required from
 /** The query of an inline content's bytes (its one chunk); `?` is its chunks key (inlineChunksKey). */
 export const inlineContentSql = 'select data from blob_chunks where chunks_key = ? and seq = 0';
 
+/** The items of batches, one by one (for a consumer that takes them singly). */
+export async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncIterable<T> {
+  for await (const batch of batches) yield* batch;
+}
+
 /** Rows per batch read from the database. */
 export const snapshotBatch = 1000;
 

@@ -33,7 +33,7 @@ import { quoteIdentifier } from './sql-names.ts';
 import { syncDirectory, syncedWhileWritten } from './durable-files.ts';
 import { columnsOf, type TableInfo } from './table-catalog.ts';
 import { deferIndexesAndTriggers } from './deferred-indexes.ts';
-import { yieldToEventLoop } from './snapshot-shape.ts';
+import { flatten, yieldToEventLoop } from './snapshot-shape.ts';
 import { chain, readHead, type HeadRead } from './content-stream.ts';
 import type { PooledContent } from './content-pool.ts';
 
@@ -525,9 +525,4 @@ async function dropUnreferencedContents(trx: Transaction<Database>) {
     trx,
   );
   await sql`delete from blob_chunks where chunks_key not in (select chunks_key from blobs)`.execute(trx);
-}
-
-/** The rows of batches, one by one. */
-async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncIterable<T> {
-  for await (const batch of batches) yield* batch;
 }
