@@ -193,6 +193,19 @@ const clamdAddress = setting(
   },
 );
 
+/** A whole number from 1 to `max`, described as `what` in a refusal. */
+const wholeNumberUpTo = (max: number, what: string) =>
+  setting(`${what}, a whole number from 1 to ${max.toLocaleString('en')}`, (raw) => {
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    return Number.isInteger(value) && value >= 1 && value <= max ? value : undefined;
+  });
+
+/** [filtering] fuzzy_flag: the flag of rspamd's local fuzzy rule (rspamd's fuzzy commands carry it in a byte). */
+const fuzzyFlag = wholeNumberUpTo(255, "the flag of the local fuzzy rule's fuzzy_map in rspamd");
+/** [filtering] fuzzy_weight: what one report adds to a fuzzy hash's weight in rspamd's storage. */
+const fuzzyWeight = wholeNumberUpTo(1000, 'the weight one report adds to a fuzzy hash');
+
 /** A spam score threshold: a number such as 15 or 12.5. */
 const spamScore = setting('a spam score such as 15 or 12.5', (raw) => {
   const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
@@ -357,6 +370,8 @@ export const fileSchema = z.strictObject({
       rspamd_url: rspamdUrl.optional(),
       rspamd_controller_url: rspamdUrl.optional(),
       rspamd_password: nonEmptyText("the password of rspamd's controller").optional(),
+      fuzzy_flag: fuzzyFlag.optional(),
+      fuzzy_weight: fuzzyWeight.optional(),
       clamd: clamdAddress.optional(),
       on_failure: oneOf(['fail_open', 'fail_closed'] as const).optional(),
       timeout: duration.optional(),
@@ -678,6 +693,13 @@ export interface FilteringSettings {
   /** rspamd's controller (learn_spam, learn_ham); undefined: moves into and out of Junk teach nothing. */
   rspamdControllerUrl?: URL;
   rspamdPassword?: string;
+  /**
+   * The flag of rspamd's local fuzzy rule: moves into Junk also add the message's fuzzy hashes under
+   * it, moves out of Junk delete them; undefined: Bayes only.
+   */
+  fuzzyFlag?: number;
+  /** What one move into Junk adds to the hashes' weight (reports of the same spam add up). */
+  fuzzyWeight: number;
   /** clamd (INSTREAM); undefined: no malware scanning. */
   clamd?: ClamdAddress;
   /** A scanner that cannot answer: accept unscanned (marked, and a health problem), or 451 4.7.1. */
@@ -707,6 +729,8 @@ export function filteringSettings(section: FileConfig['filtering']): FilteringSe
     rspamdUrl: section?.rspamd_url,
     rspamdControllerUrl: section?.rspamd_controller_url,
     rspamdPassword: section?.rspamd_password,
+    fuzzyFlag: section?.fuzzy_flag,
+    fuzzyWeight: section?.fuzzy_weight ?? 5,
     clamd: section?.clamd,
     onFailure: section?.on_failure ?? 'fail_open',
     timeoutMs: section?.timeout ?? 20_000,

@@ -1,7 +1,10 @@
-// Teaching rspamd's Bayes classifier from what users do, as Dovecot's IMAPSieve spam training does: a
-// message moved or copied into Junk is spam (learn_spam), one moved out of Junk into any folder but
-// Trash is ham (learn_ham), through rspamd's controller. Learning runs after the move has committed
-// and never delays or fails it: a controller that does not answer is logged, and the move stands.
+// Teaching rspamd from what users do, as Dovecot's IMAPSieve spam training does: a message moved or
+// copied into Junk is spam (learn_spam), one moved out of Junk into any folder but Trash is ham
+// (learn_ham), through rspamd's controller. With [filtering] fuzzy_flag, a user's spam report also adds
+// the message's fuzzy hashes to rspamd's local fuzzy storage (fuzzy_add), so near-copies of it sent to
+// other users are caught, and a move out of Junk deletes them (fuzzy_del: a user said it is not spam).
+// Learning runs after the move has committed and never delays or fails it: a controller that does not
+// answer is logged, and the move stands.
 import type { Logger } from '../logging/logger.ts';
 import type { CopyEvent } from '../mailbox/messages.ts';
 import { readBlob } from '../store/blobs/blob-store.ts';
@@ -29,12 +32,57 @@ export function lessonOf(event: { source: FolderLike; target: FolderLike }): 'sp
   return undefined;
 }
 
+/** rspamd's local fuzzy rule, as [filtering] fuzzy_flag and fuzzy_weight name it. */
+export interface FuzzyLearning {
+  flag: number;
+  weight: number;
+}
+
+/**
+ * What one message moved into or out of Junk teaches rspamd: its Bayes classifier always, its local
+ * fuzzy storage when configured (spam adds the message's hashes, ham deletes them). The corpus
+ * benchmark teaches through this too, so it measures what users' moves teach.
+ */
+export class RspamdTeacher {
+  constructor(
+    readonly rspamd: RspamdClient,
+    readonly fuzzy?: FuzzyLearning,
+  ) {}
+
+  /** Both lessons are tried (one failing says nothing of the other); the first failure is thrown after. */
+  async teach(lesson: 'spam' | 'ham', message: Buffer): Promise<void> {
+    const { rspamd, fuzzy } = this;
+    const steps: Promise<unknown>[] = [rspamd.learn(lesson, message)];
+    if (fuzzy)
+      steps.push(
+        lesson === 'spam'
+          ? rspamd.fuzzyAdd(message, fuzzy.flag, fuzzy.weight)
+          : rspamd.fuzzyDelete(message, fuzzy.flag),
+      );
+    const failed = (await Promise.allSettled(steps)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+}
+
+/** The teacher [filtering] asks for: rspamd_controller_url set (fuzzy_flag for fuzzy hashes); otherwise none. */
+export function rspamdTeacher(settings: FilteringSettings): RspamdTeacher | undefined {
+  if (!settings.rspamdControllerUrl) return undefined;
+  const rspamd = new RspamdClient({
+    controllerUrl: settings.rspamdControllerUrl,
+    password: settings.rspamdPassword,
+    timeoutMs: settings.timeoutMs,
+  });
+  const fuzzy =
+    settings.fuzzyFlag === undefined ? undefined : { flag: settings.fuzzyFlag, weight: settings.fuzzyWeight };
+  return new RspamdTeacher(rspamd, fuzzy);
+}
+
 export class JunkLearner {
   /** Learning in flight, so a test (or shutdown) can wait for it. */
   private pending = new Set<Promise<void>>();
 
   constructor(
-    private readonly rspamd: RspamdClient,
+    private readonly teacher: RspamdTeacher,
     private readonly blobs: BlobStore,
     private readonly log?: Logger,
   ) {}
@@ -57,7 +105,7 @@ export class JunkLearner {
       try {
         const content = await readBlob(this.blobs, message.blobHash);
         if (content.length > maxLearnedBytes) continue;
-        await this.rspamd.learn(lesson, Buffer.concat([Buffer.from(message.prefix), content]));
+        await this.teacher.teach(lesson, Buffer.concat([Buffer.from(message.prefix), content]));
         learned++;
       } catch (error) {
         this.log?.warn(
@@ -68,7 +116,7 @@ export class JunkLearner {
       }
     }
     this.log?.info(
-      { lesson, learned, from: event.source.name, to: event.target.name },
+      { lesson, learned, fuzzy: this.teacher.fuzzy !== undefined, from: event.source.name, to: event.target.name },
       'filtering: rspamd learned from a move',
     );
   }
@@ -76,11 +124,6 @@ export class JunkLearner {
 
 /** The learner [filtering] asks for: rspamd_controller_url set; otherwise none. */
 export function junkLearner(settings: FilteringSettings, blobs: BlobStore, log?: Logger): JunkLearner | undefined {
-  if (!settings.rspamdControllerUrl) return undefined;
-  const rspamd = new RspamdClient({
-    controllerUrl: settings.rspamdControllerUrl,
-    password: settings.rspamdPassword,
-    timeoutMs: settings.timeoutMs,
-  });
-  return new JunkLearner(rspamd, blobs, log?.child({ component: 'filtering' }));
+  const teacher = rspamdTeacher(settings);
+  return teacher && new JunkLearner(teacher, blobs, log?.child({ component: 'filtering' }));
 }

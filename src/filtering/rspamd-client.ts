@@ -1,9 +1,10 @@
 // rspamd over its HTTP protocol: /checkv2 on the normal worker (a verdict for one message, with the
 // envelope and connection passed as request headers, https://rspamd.com/doc/developers/protocol.html)
-// and learn_spam / learn_ham on the controller. Node's own http client (a request is one message and
-// one JSON answer; fetch's streams and objects cost about twice its CPU per scan), and every request
-// carries a deadline, so a hung scanner costs the timeout and no more. rspamd closes each connection
-// after its answer (`Connection: close`), so there is no connection to keep between scans.
+// and, on the controller, learn_spam / learn_ham (Bayes) and fuzzy_add / fuzzy_del (a fuzzy storage's
+// hashes, https://rspamd.com/doc/modules/fuzzy_check.html). Node's own http client (a request is one
+// message and one JSON answer; fetch's streams and objects cost about twice its CPU per scan), and
+// every request carries a deadline, so a hung scanner costs the timeout and no more. rspamd closes each
+// connection after its answer (`Connection: close`), so there is no connection to keep between scans.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
@@ -61,9 +62,36 @@ export class RspamdClient {
 
   /** Teaches rspamd's Bayes classifier (the controller's learn_spam or learn_ham). */
   async learn(kind: 'spam' | 'ham', message: Buffer): Promise<void> {
-    const headers: Record<string, string> = {};
-    if (this.settings.password) headers.Password = this.settings.password;
-    await this.post(this.settings.controllerUrl!, `/learn${kind}`, message, headers);
+    await this.post(this.settings.controllerUrl!, `/learn${kind}`, message, this.passwordHeader());
+  }
+
+  /**
+   * Adds the message's fuzzy hashes to the storage of the fuzzy_check rule whose fuzzy_map has `flag`
+   * (the controller's fuzzy_add): `weight` is added to what a hash already holds, so reports add up.
+   * False when rspamd found nothing to hash (no text part, nothing long enough).
+   */
+  fuzzyAdd(message: Buffer, flag: number, weight: number): Promise<boolean> {
+    return this.fuzzy('/fuzzyadd', message, { Flag: String(flag), Weight: String(weight) });
+  }
+
+  /** Deletes the message's fuzzy hashes under `flag` (the controller's fuzzy_del), whatever they held. */
+  fuzzyDelete(message: Buffer, flag: number): Promise<boolean> {
+    return this.fuzzy('/fuzzydel', message, { Flag: String(flag) });
+  }
+
+  private async fuzzy(path: string, message: Buffer, headers: Record<string, string>): Promise<boolean> {
+    const url = new URL(path, this.settings.controllerUrl!);
+    const { status, text } = await this.request(url, 'POST', { ...this.passwordHeader(), ...headers }, message);
+    // rspamd 3.4 answers 404 both for a message with nothing to hash, which is no failure, and for a
+    // flag no rule can learn ("No fuzzy rules matched for flag 7"), which is a configuration's.
+    if (status === 404 && text.includes('No content to generate fuzzy')) return false;
+    if (status < 200 || status > 299)
+      throw new ScannerFailure('rspamd', `rspamd answered ${path} with ${status}: ${text.slice(0, 200)}`);
+    return true;
+  }
+
+  private passwordHeader(): Record<string, string> {
+    return this.settings.password ? { Password: this.settings.password } : {};
   }
 
   /** rspamd's /ping on the worker: for service health. */

@@ -23,6 +23,7 @@ describe('[filtering] configuration', () => {
     assert.equal(filtering.onFailure, 'fail_open');
     assert.equal(filtering.quarantineRetentionMs, 30 * 86_400_000);
     assert.equal(filtering.maxScanSize, 20_000_000);
+    assert.deepEqual([filtering.fuzzyFlag, filtering.fuzzyWeight], [undefined, 5]);
   });
 
   it('reads every key, a local socket and a tenant threshold', async () => {
@@ -32,6 +33,8 @@ describe('[filtering] configuration', () => {
         'rspamd_url = "http://127.0.0.1:11333"',
         'rspamd_controller_url = "http://127.0.0.1:11334"',
         'rspamd_password = "secret"',
+        'fuzzy_flag = 11',
+        'fuzzy_weight = 20',
         'clamd = "/run/clamav/clamd.ctl"',
         'on_failure = "fail_closed"',
         'timeout = "5s"',
@@ -56,6 +59,7 @@ describe('[filtering] configuration', () => {
     );
     assert.deepEqual([f.outboundSpamLimit, f.quarantineDigest, f.quarantineRetentionMs], [5, false, 14 * 86_400_000]);
     assert.deepEqual(f.tenantQuarantineScore, { contoso: 9 });
+    assert.deepEqual([f.fuzzyFlag, f.fuzzyWeight], [11, 20]);
   });
 
   it('reads clamd over TCP, IPv6 too', async () => {
@@ -76,6 +80,14 @@ describe('[filtering] configuration', () => {
       'filtering.quarantine_score = "high" is not allowed: expected a spam score such as 15 or 12.5',
     ],
     ['max_scan_size = 0', 'filtering.max_scan_size = 0 is not allowed: expected a size such as "25MB"'],
+    [
+      'fuzzy_flag = 0',
+      "filtering.fuzzy_flag = 0 is not allowed: expected the flag of the local fuzzy rule's fuzzy_map in rspamd, a whole number from 1 to 255",
+    ],
+    [
+      'fuzzy_weight = "heavy"',
+      'filtering.fuzzy_weight = "heavy" is not allowed: expected the weight one report adds to a fuzzy hash, a whole number from 1 to 1,000',
+    ],
     ['scanner = "x"', 'unknown key "scanner" in [filtering]'],
   ]) {
     it(`refuses ${line}, naming key, value and what is allowed`, async () => {

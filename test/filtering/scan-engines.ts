@@ -2,8 +2,9 @@
 // on loopback ports of its own (never the system's services or their sockets): rspamd with Debian's
 // configuration plus local.d/override.d files here (Bayes in Redis at 127.0.0.1:6379 under a database
 // number of its own, DNS pointed at a closed loopback port so nothing leaves the machine, the GTUBE
-// test patterns, and two test rules: X-Holdfast-Test-Score adds that score, X-Holdfast-Test-Action
-// forces that action); clamd with one signature, EICAR's MD5 in an .hdb (no freshclam download).
+// test patterns, a local fuzzy storage and its fuzzy_check rule as docs/filtering.md sets them up, and
+// two test rules: X-Holdfast-Test-Score adds that score, X-Holdfast-Test-Action forces that action);
+// clamd with one signature, EICAR's MD5 in an .hdb (no freshclam download).
 // When a binary is missing or a daemon does not come up, the tests skip with the reason.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,6 +41,8 @@ export interface Rspamd extends Daemon {
   url: string;
   controllerUrl: string;
   password: string;
+  /** The local fuzzy rule's flag ([filtering] fuzzy_flag). */
+  fuzzyFlag: number;
   /** The Redis database its Bayes statistics are in. */
   redisDb: number;
 }
@@ -115,6 +118,49 @@ rspamd_config:register_symbol({
 })
 `;
 
+/** The flag of the local fuzzy rule's one fuzzy_map entry, LOCAL_FUZZY_DENIED. */
+export const localFuzzyFlag = 1;
+
+/**
+ * rspamd's local fuzzy storage, as docs/filtering.md sets it up (only the port differs): a fuzzy
+ * worker on loopback that 127.0.0.1 (the controller) may teach, its hashes in Redis (Debian's
+ * worker-fuzzy.inc: backend "redis", expire 90d) beside Bayes; a fuzzy_check rule "local" that
+ * checks and learns it; and the score of its symbol. Empty, it matches nothing, so it changes no
+ * other test's scores.
+ */
+function localFuzzyFiles(fuzzyPort: number): Record<string, string> {
+  return {
+    'local.d/worker-fuzzy.inc': `bind_socket = "127.0.0.1:${fuzzyPort}";\ncount = 1;\nallow_update = ["127.0.0.1"];\nsync = 1s;\n`,
+    // override.d, not local.d as in production: it also drops Debian's rule for rspamd.com's public
+    // storage, which the offline tests cannot reach.
+    'override.d/fuzzy_check.conf': `rule "local" {
+  algorithm = "mumhash";
+  servers = "127.0.0.1:${fuzzyPort}";
+  symbol = "LOCAL_FUZZY_UNKNOWN";
+  mime_types = ["*"];
+  max_score = 20.0;
+  read_only = false;
+  skip_unknown = true;
+  short_text_direct_hash = true;
+  min_length = 64;
+  fuzzy_map = {
+    LOCAL_FUZZY_DENIED {
+      max_score = 20.0;
+      flag = ${localFuzzyFlag};
+    }
+  }
+}
+`,
+    'local.d/fuzzy_group.conf': `symbols = {
+  "LOCAL_FUZZY_DENIED" {
+    weight = 12.0;
+    description = "Like a message this server's users reported as spam";
+  }
+}
+`,
+  };
+}
+
 /**
  * rspamd compiles its regular expressions for Hyperscan at start (about 50 s on two cores) and keeps
  * them in this cache, named by their hash: shared by every test run, a start takes under a second.
@@ -143,6 +189,8 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
   mkdirSync(hyperscanCache, { recursive: true });
   for (const sub of ['local.d', 'override.d', 'db', 'run', 'log']) mkdirSync(join(dir, sub));
   const [port, controllerPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+  // The fuzzy worker listens on UDP: a port free for TCP on loopback is all but always free for UDP.
+  const fuzzyPort = await freePort();
   const closedPort = await freePort();
   const password = 'holdfast-test-controller';
   // Databases 8 to 15: away from 0, which other users of the shared Redis take by default.
@@ -154,12 +202,11 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     'override.d/worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = ${options.workers ?? 1};\nmime = true;\n`,
     'override.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controllerPort}";\ncount = 1;\npassword = "${password}";\nsecure_ip = "127.0.0.2";\nstatic_dir = "\${WWWDIR}";\n`,
     'override.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxyPort}";\ncount = -1;\n`,
-    'override.d/worker-fuzzy.inc': 'count = -1;\n',
     'override.d/logging.inc': 'type = "console";\nlevel = "error";\n',
     'local.d/options.inc': `dns { nameserver = ["${options.nameserver ?? `127.0.0.1:${closedPort}`}"]; timeout = 0.1s; retransmits = 0; }\nenable_test_patterns = true;\nhs_cache_dir = "${hyperscanCache}";\ncontrol_socket = "${dir}/run/rspamd.sock mode=0600";\n`,
     'local.d/redis.conf': `servers = "127.0.0.1:6379";\ndb = "${redisDb}";\n`,
     'local.d/classifier-bayes.conf': `backend = "redis";\nservers = "127.0.0.1:6379";\ndb = "${redisDb}";\nmin_learns = 1;\nautolearn = false;\n`,
-    'local.d/fuzzy_check.conf': 'enabled = false;\n',
+    ...localFuzzyFiles(fuzzyPort),
     'rspamd.local.lua': testRules + (options.lua ?? ''),
     ...options.files,
   };
@@ -193,7 +240,15 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     await stopProcess(child, dir);
     throw error;
   }
-  return { pid: child.pid!, url, controllerUrl, password, redisDb, stop: () => stopProcess(child, dir) };
+  return {
+    pid: child.pid!,
+    url,
+    controllerUrl,
+    password,
+    fuzzyFlag: localFuzzyFlag,
+    redisDb,
+    stop: () => stopProcess(child, dir),
+  };
 }
 
 export async function startClamd(): Promise<Clamd> {
