@@ -146,12 +146,15 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
       const pool = await opening;
       const list = await createNdjsonWriter(join(partial, contentsListName));
       try {
+        const counted = (size: number, added: boolean) => {
+          contentCount++;
+          contentBytes += size;
+          if (added) newBlobs++;
+          if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
+        };
         const listed = async (hash: string, copied: { size: number; added: boolean }) => {
           await list.write([hash, copied.size]);
-          contentCount++;
-          contentBytes += copied.size;
-          if (copied.added) newBlobs++;
-          if (contentCount % 1000 === 0) options.onProgress?.({ blobs: contentCount });
+          counted(copied.size, copied.added);
         };
         const copyOne = async (hash: string, required: boolean) => {
           // Most mail is kept inline: read in the snapshot with one query, not through a blob stream.
@@ -172,13 +175,15 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
         const running = new Set<Promise<void>>();
         let failure: unknown;
         try {
-          contents: for await (const batch of snapshot.contents())
+          contents: for await (const batch of snapshot.contents()) {
+            // In an incremental backup nearly every content is in the pool already: listed, nothing to copy.
+            const pooled: [string, number][] = [];
             for (const { hash, required } of batch) {
               if (failure) break contents;
-              // In an incremental backup nearly every content is in the pool already: listed, nothing to copy.
               const pooledSize = pool.size(hash);
               if (pooledSize !== undefined) {
-                await listed(hash, { size: pooledSize, added: false });
+                pooled.push([hash, pooledSize]);
+                counted(pooledSize, false);
                 continue;
               }
               const job: Promise<void> = copyOne(hash, required)
@@ -190,6 +195,8 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
               running.add(job);
               if (running.size >= parallelCopies) await Promise.race(running);
             }
+            await list.writeAll(pooled);
+          }
         } finally {
           // Whatever ended the loop, no copy is still writing into a pack when the packs are finished or given up.
           await Promise.all(running);

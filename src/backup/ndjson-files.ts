@@ -13,6 +13,8 @@ export const gzipLevel = 3;
 
 export interface NdjsonWriter {
   write(value: unknown): Promise<void>;
+  /** Writes these values in order: one promise for many lines (an incremental backup lists 100,000 contents). */
+  writeAll(values: unknown[]): Promise<void>;
   /** Ends the file, syncs it, and returns its hash and size on disk. */
   finish(): Promise<FileEntry>;
   /** Gives up: closes the file (the caller removes it). */
@@ -56,6 +58,13 @@ export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
       if (failure) throw failure;
       batch += `${JSON.stringify(value)}\n`;
       if (batch.length >= batchChars) await handOn();
+    },
+    async writeAll(values) {
+      if (failure) throw failure;
+      for (const value of values) {
+        batch += `${JSON.stringify(value)}\n`;
+        if (batch.length >= batchChars) await handOn();
+      }
     },
     async finish() {
       if (batch) await handOn();

@@ -92,7 +92,9 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
             throw new Error(
               `a row has ${Array.isArray(line) ? line.length : 'no'} values for ${found.columns.length} columns`,
             );
-          rows.push(line.map(decodeValue));
+          // Decoded in place: the parsed line is this row's own array.
+          for (let i = 0; i < line.length; i++) line[i] = decodeValue(line[i]);
+          rows.push(line);
         }
         if (rows.length > 0) yield rows;
       }

@@ -69,6 +69,7 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     location: config.database,
     dataDir: config.dataDir,
     now,
+    tightenAll: true,
     backgroundCheckpoints: true,
     onCheckpointError: (error) => logger.warn({ error }, 'WAL checkpoint failed; retrying'),
   });

@@ -248,7 +248,11 @@ async function prepareStore(
   config: Config,
   logger: Logger,
 ): Promise<{ migration: MigrationResult; bootstrap: BootstrapResult; tls: TlsMaterial }> {
-  const { store, migration, madePrivate } = await openStore({ location: config.database, dataDir: config.dataDir });
+  const { store, migration, madePrivate } = await openStore({
+    location: config.database,
+    dataDir: config.dataDir,
+    tightenAll: true,
+  });
   try {
     if (madePrivate)
       logger.warn(

@@ -10,10 +10,10 @@ export const privateUmask = 0o077;
 
 /**
  * Sets this process's umask to `privateUmask`, then takes group and other permissions off every
- * file and directory under `paths` (symbolic links are neither followed nor changed). Answers how
- * many were too open.
+ * file and directory under `paths` (symbolic links are neither followed nor changed), or with
+ * `{ walk: false }` off the paths themselves only. Answers how many were too open.
  */
-export async function keepPrivate(paths: string[]): Promise<number> {
+export async function keepPrivate(paths: string[], { walk = true }: { walk?: boolean } = {}): Promise<number> {
   process.umask(privateUmask);
   let tightened = 0;
   const visit = async (path: string): Promise<void> => {
@@ -23,7 +23,7 @@ export async function keepPrivate(paths: string[]): Promise<number> {
       await chmod(path, stats.mode & 0o700);
       tightened++;
     }
-    if (stats.isDirectory()) for (const name of await readdir(path)) await visit(join(path, name));
+    if (walk && stats.isDirectory()) for (const name of await readdir(path)) await visit(join(path, name));
   };
   for (const path of new Set(paths)) await visit(path);
   return tightened;

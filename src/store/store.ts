@@ -32,6 +32,13 @@ export interface OpenStoreOptions extends OpenDatabaseOptions {
   location: StoreLocation;
   dataDir: string;
   now?: () => number;
+  /**
+   * Tightens the permissions of everything under the data dir, every content file included (the
+   * server's start). Without it only the data dir and the database's own files are checked: a
+   * command's start must not cost a walk of a store's many thousand files, and what it creates is
+   * private through the umask.
+   */
+  tightenAll?: boolean;
 }
 
 /** An SQLite database's files, wherever it is (never its whole directory, which may be shared). */
@@ -42,10 +49,10 @@ export async function openStore(
   options: OpenStoreOptions,
 ): Promise<{ store: Store; migration: MigrationResult; madePrivate: number }> {
   // Before anything is created: the database, its WAL, blobs and backups are for Holdfast's user only.
-  const madePrivate = await keepPrivate([
-    options.dataDir,
-    ...(options.location.kind === 'sqlite' ? sqliteFiles(options.location.path) : []),
-  ]);
+  const madePrivate = await keepPrivate(
+    [options.dataDir, ...(options.location.kind === 'sqlite' ? sqliteFiles(options.location.path) : [])],
+    { walk: options.tightenAll ?? false },
+  );
   const handle = await openDatabase(options.location, options);
   try {
     const migration = await migrate(handle, (options.now ?? Date.now)());
