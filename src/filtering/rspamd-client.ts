@@ -130,11 +130,17 @@ export class RspamdClient {
         request.destroy();
         failed(`no answer within ${timeoutMs} ms`);
       }, timeoutMs);
+      let noContent: IncomingMessage | undefined;
       request.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        failed(error.code ?? error.message);
+        // rspamd answers a learn its learn conditions refuse (Bayes is already sure of the message)
+        // with "204 <reason>" and a JSON body, which HTTP does not allow after a 204: Node's parser
+        // takes the body for data after the answer and fails the request. The answer stands.
+        if (noContent) resolve({ status: 204, text: noContent.statusMessage ?? '' });
+        else failed(error.code ?? error.message);
       });
       request.on('response', (response: IncomingMessage) => {
+        if (response.statusCode === 204) noContent = response;
         const chunks: Buffer[] = [];
         let size = 0;
         response.on('data', (chunk: Buffer) => {
