@@ -111,9 +111,10 @@ export class ContentPool {
    * reads), each block decompressed once and each content checked against its hash, in a worker
    * thread (pack-decoder.ts). Each comes with a promise of its bytes and whether they were checked
    * already; a content that cannot be read (missing, damaged, its pack gone) has a rejected one,
-   * met by the caller in turn.
+   * met by the caller in turn. With `lent`, the bytes of contents from packs are valid only until
+   * the next content is asked for (pack-decoder.ts).
    */
-  async *read(hashes: Iterable<string>): AsyncIterable<PooledContent> {
+  async *read(hashes: Iterable<string>, { lent = false }: { lent?: boolean } = {}): AsyncIterable<PooledContent> {
     const inPacks: PackEntry[] = [];
     const elsewhere: string[] = [];
     for (const hash of hashes) {
@@ -121,7 +122,7 @@ export class ContentPool {
       if (entry) inPacks.push(entry);
       else elsewhere.push(hash);
     }
-    for await (const item of decodePackContents(this.packsDir, inPacks)) {
+    for await (const item of decodePackContents(this.packsDir, inPacks, { lent })) {
       const data = 'data' in item ? Promise.resolve(item.data) : Promise.reject(item.error);
       data.catch(() => {}); // met by the caller in its turn
       yield { hash: item.hash, data, checked: true };

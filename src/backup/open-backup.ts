@@ -30,8 +30,11 @@ export interface OpenedBackup {
   contents(): AsyncIterable<{ hash: string; size: number }>;
   /** A content's bytes, uncompressed. */
   openBlob(hash: string): Readable;
-  /** Every content of the backup with its bytes, in the order the pool reads fastest (content-pool.ts). */
-  readContents(): AsyncIterable<PooledContent>;
+  /**
+   * Every content of the backup with its bytes, in the order the pool reads fastest (content-pool.ts);
+   * with `lent`, each one's bytes are valid only until the next is asked for.
+   */
+  readContents(options?: { lent?: boolean }): AsyncIterable<PooledContent>;
   /** The target's content pool (its index read on first use). */
   pool(): Promise<ContentPool>;
   /** Files that are missing or differ from the manifest (size, SHA-256); none when intact. */
@@ -150,10 +153,10 @@ export async function openBackup(dir: string): Promise<OpenedBackup> {
       );
       return out;
     },
-    async *readContents() {
+    async *readContents(options) {
       const hashes: string[] = [];
       for await (const { hash } of contents()) hashes.push(hash);
-      yield* (await pool()).read(hashes);
+      yield* (await pool()).read(hashes, options);
     },
     fileProblems: () => fileProblems(path, manifest),
     async checkFiles() {

@@ -65,7 +65,7 @@ export async function backupSource(backup: OpenedBackup): Promise<LoadSource> {
     rows: (table) => backup.rowBatches(table.name),
     contents: () => backup.contents(),
     openContent: (hash): Readable => backup.openBlob(hash),
-    readContents: () => backup.readContents(),
+    readContents: (options) => backup.readContents(options),
     describeContent: (hash) => pool.describe(hash),
   };
 }

@@ -48,9 +48,10 @@ export interface LoadSource {
   /**
    * Every content with its bytes, read ahead in the order the source reads fastest (a backup's
    * packs), and whether the source checked them against their hash already; without it, contents
-   * are opened one by one in the order of `contents`.
+   * are opened one by one in the order of `contents`. With `lent`, each content's bytes are valid
+   * only until the next is asked for (the load is done with them by then).
    */
-  readContents?(): AsyncIterable<PooledContent>;
+  readContents?(options: { lent: boolean }): AsyncIterable<PooledContent>;
   /** Where a content comes from, for messages about it. */
   describeContent(hash: string): string;
   /** What the source is, for messages ("backup backup-…", "the source store"). */
@@ -337,7 +338,8 @@ async function loadContents(
   const ahead = options.replace || source.readContents ? undefined : new ReadAhead(source, contentsReadAhead);
   const entries: AsyncIterable<{ hash: string; read?: Promise<HeadRead>; checked?: boolean }> = options.replace
     ? source.contents()
-    : (ahead ?? wholeContents(source.readContents!()));
+    : // A new SQLite database takes each content's bytes before it asks for the next: they may be lent.
+      (ahead ?? wholeContents(source.readContents!({ lent: insertNew !== undefined })));
   try {
     for await (const { hash, read: readAhead, checked } of entries) {
       stop.throwIfAborted();
