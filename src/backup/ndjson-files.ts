@@ -45,6 +45,9 @@ export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
   // Lines are handed to the compressor a batch at a time: one call per line cost more than the line.
   let batch = '';
   const handOn = async () => {
+    // The pipeline destroys the compressor a few ticks before it reports why: a write in between
+    // would wait for a drain that never comes.
+    if (gzip.destroyed) throw failure ?? new Error(`${path} was closed while it was being written`);
     const text = batch;
     batch = '';
     // Writers running at once (a backup's copies) share one wait for the compressor to drain.
@@ -79,18 +82,27 @@ export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
   };
 }
 
+/** Resolves when the stream takes writes again; rejects if it fails or closes first (no drain comes then). */
 function drained(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      stream.off('error', onError);
-      resolve();
-    };
-    const onError = (error: Error) => {
+    const closed = () => stream.errored ?? new Error('the stream was closed before it drained');
+    if (stream.destroyed) {
+      reject(closed());
+      return;
+    }
+    const done = (error?: Error) => {
       stream.off('drain', onDrain);
-      reject(error);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
     };
+    const onDrain = () => done();
+    const onError = (error: Error) => done(error);
+    const onClose = () => done(closed());
     stream.once('drain', onDrain);
     stream.once('error', onError);
+    stream.once('close', onClose);
   });
 }
 
