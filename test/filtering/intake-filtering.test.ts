@@ -9,13 +9,14 @@ import { activateScript, putScript } from '../../src/sieve/sieve-scripts.ts';
 import { listQuarantine } from '../../src/filtering/quarantine.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import {
   eicarAttachment,
   eicarSignature,
   gtubeAddHeader,
   gtubeReject,
   startEngines,
+  startFilteringNode,
   mxClient,
 } from './scan-engines.ts';
 
@@ -30,20 +31,18 @@ for (const name of backendNames) {
     before(async () => {
       const { rspamd, clamd } = engines;
       assert.ok(rspamd && clamd);
-      t = await startTestNode(name, {
-        toml: [
-          '[filtering]',
+      t = await startFilteringNode(
+        name,
+        [
           `rspamd_url = "${rspamd!.url}"`,
           `clamd = "${clamd!.address}"`,
           'quarantine_score = 12',
           '[filtering.tenant.strict]',
           'quarantine_score = 8',
-          '',
-        ].join('\n'),
-      });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
+        ],
+        ['alice@test.example', 'bob@test.example'],
+        password,
+      );
       await t.node.holdfast.directory.addTenant({ name: 'strict' });
       const strict = await t.node.holdfast.directory.tenant('strict');
       await strict.addDomain('strict.example');

@@ -9,11 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import { lessonOf } from '../../src/filtering/junk-learning.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
 import { basicAuth, postApi } from '../jmap/jmap-client.ts';
 import { RspamdClient } from '../../src/filtering/rspamd-client.ts';
-import { mxClient, redisAnswers, startEngines } from './scan-engines.ts';
+import { mxClient, redisAnswers, startEngines, startFilteringNode } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 const engines = await startEngines();
@@ -47,16 +47,15 @@ for (const name of backendNames) {
   describe(`learning from IMAP moves on ${name}`, { skip: skipFor(name) || engines.skip || noRedis }, () => {
     let t: TestNode;
     before(async () => {
-      t = await startTestNode(name, {
-        toml: [
-          '[filtering]',
+      t = await startFilteringNode(
+        name,
+        [
           `rspamd_controller_url = "${engines.rspamd!.controllerUrl}"`,
           `rspamd_password = "${engines.rspamd!.password}"`,
-          '',
-        ].join('\n'),
-      });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
+        ],
+        ['alice@test.example'],
+        password,
+      );
     });
     after(() => t?.stop());
 
@@ -159,19 +158,17 @@ for (const name of backendNames) {
     let t: TestNode;
     const rspamd = () => engines.rspamd!;
     before(async () => {
-      t = await startTestNode(name, {
-        toml: [
-          '[filtering]',
+      t = await startFilteringNode(
+        name,
+        [
           `rspamd_url = "${rspamd().url}"`,
           `rspamd_controller_url = "${rspamd().controllerUrl}"`,
           `rspamd_password = "${rspamd().password}"`,
           `fuzzy_flag = ${rspamd().fuzzyFlag}`,
-          '',
-        ].join('\n'),
-      });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
+        ],
+        ['alice@test.example', 'bob@test.example'],
+        password,
+      );
     });
     after(() => t?.stop());
 

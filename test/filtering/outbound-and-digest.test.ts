@@ -9,9 +9,9 @@ import { pausedSenders } from '../../src/filtering/outbound-spam.ts';
 import { createNoticeSender } from '../../src/flow/intake/notice-mail.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { cliOn, loopbackEnv } from '../helpers/cli.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { TestNode } from '../helpers/node.ts';
 import { submission } from '../helpers/submission.ts';
-import { gtubeAddHeader, startEngines, mxClient } from './scan-engines.ts';
+import { gtubeAddHeader, startEngines, startFilteringNode, mxClient } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 const engines = await startEngines();
@@ -22,18 +22,12 @@ for (const name of backendNames) {
     let t: TestNode;
     const { json } = cliOn(() => loopbackEnv(t.backend.dataDir, { HOLDFAST_DATABASE_URL: t.backend.databaseUrl }));
     before(async () => {
-      t = await startTestNode(name, {
-        toml: [
-          '[filtering]',
-          `rspamd_url = "${engines.rspamd!.url}"`,
-          'outbound_spam_limit = 2',
-          'quarantine_score = 5',
-          '',
-        ].join('\n'),
-      });
-      const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
-      await tenant.addPrincipal({ kind: 'user', address: 'bob@test.example', password });
+      t = await startFilteringNode(
+        name,
+        [`rspamd_url = "${engines.rspamd!.url}"`, 'outbound_spam_limit = 2', 'quarantine_score = 5'],
+        ['alice@test.example', 'bob@test.example'],
+        password,
+      );
     });
     after(() => t?.stop());
 

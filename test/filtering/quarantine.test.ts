@@ -8,8 +8,8 @@ import { expireQuarantine, listQuarantine } from '../../src/filtering/quarantine
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { cliOn, loopbackEnv } from '../helpers/cli.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
-import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { eicarAttachment, gtubeAddHeader, startEngines, mxClient } from './scan-engines.ts';
+import type { TestNode } from '../helpers/node.ts';
+import { eicarAttachment, gtubeAddHeader, startEngines, startFilteringNode, mxClient } from './scan-engines.ts';
 
 const password = 'Wonderland-42';
 const engines = await startEngines();
@@ -24,18 +24,18 @@ for (const name of backendNames) {
     const mx = () => mxClient(t);
 
     before(async () => {
-      t = await startTestNode(name, {
-        toml: [
-          '[filtering]',
+      t = await startFilteringNode(
+        name,
+        [
           `rspamd_url = "${engines.rspamd!.url}"`,
           `clamd = "${engines.clamd!.address}"`,
           'quarantine_score = 5',
           'malware = "quarantine"',
-          '',
-        ].join('\n'),
-      });
+        ],
+        ['alice@test.example'],
+        password,
+      );
       const tenant = await t.node.holdfast.directory.tenant('default');
-      await tenant.addPrincipal({ kind: 'user', address: 'alice@test.example', password });
       await tenant.addPrincipal({ kind: 'user', address: 'boss@test.example', password, role: 'tenant-admin' });
       await t.node.holdfast.directory.addTenant({ name: 'other' });
       const other = await t.node.holdfast.directory.tenant('other');

@@ -13,6 +13,8 @@ import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import type { BackendName } from '../helpers/backends.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
 
 const rspamdBinary = '/usr/bin/rspamd';
 const clamdBinary = '/usr/sbin/clamd';
@@ -406,4 +408,20 @@ export function mxClient(node: { port(name: string): number }) {
     secure: false,
     tls: { rejectUnauthorized: false },
   });
+}
+
+/**
+ * A node for a filtering test: these [filtering] lines (TOML, after the section's header) and these
+ * users, with `password`, in its default tenant.
+ */
+export async function startFilteringNode(
+  backend: BackendName,
+  filtering: string[],
+  users: string[],
+  password: string,
+): Promise<TestNode> {
+  const t = await startTestNode(backend, { toml: ['[filtering]', ...filtering, ''].join('\n') });
+  const tenant = await t.node.holdfast.directory.tenant('default');
+  for (const address of users) await tenant.addPrincipal({ kind: 'user', address, password });
+  return t;
 }
