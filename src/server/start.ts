@@ -69,7 +69,8 @@ export async function startNode(config: Config, options: StartOptions): Promise<
     location: config.database,
     dataDir: config.dataDir,
     now,
-    tightenAll: true,
+    // A worker of --workers: the primary has tightened the data dir before it started the workers.
+    tightenAll: options.machineLimits === undefined,
     backgroundCheckpoints: true,
     onCheckpointError: (error) => logger.warn({ error }, 'WAL checkpoint failed; retrying'),
   });
