@@ -7,6 +7,7 @@
 // and the user is told why; forwards inside the organisation still go.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import { setTenantSettings } from '../../src/directory/tenant-settings.ts';
 import { srsMaxAgeDays } from '../../src/flow/srs.ts';
@@ -169,9 +170,11 @@ for (const name of backendNames) {
         assert.equal(await smtp('erin@origin.example', alice, 'Blocked forward'), undefined);
         await inInbox(alice, 'Blocked forward');
         const notice = await inInbox(alice, 'Undeliverable: forwarding outside the organisation is turned off');
-        assert.match(notice.text, /frank@remote\.example/);
-        assert.match(notice.text, /Subject: Blocked forward/);
         assert.match(notice.text, /^From: Mail Delivery System <MAILER-DAEMON@/m);
+        // Its text is quoted-printable: where a line is wrapped depends on what came before it.
+        const { text } = await simpleParser(notice.text);
+        assert.match(text ?? '', /frank@remote\.example/);
+        assert.match(text ?? '', /Subject: Blocked forward/);
 
         assert.equal(await smtp('erin@origin.example', alice, 'To another tenant'), undefined);
         await inInbox(alice, 'To another tenant');

@@ -23,6 +23,9 @@ import { decodeLoginResponse, decodePlain, saslMechanisms, temporaryAuthFailure 
 import { InputStopped, SmtpInput } from './smtp-input.ts';
 import { formatReply, reply, type Reply } from './smtp-reply.ts';
 
+/** How early a timer may end a wait before Date.now() says its time has come. */
+const deadlineSlackMs = 20;
+
 /** What the session needs of flow/intake. */
 export type SmtpIntake = Pick<Intake, 'connect' | 'update' | 'login' | 'mailFrom' | 'rcptTo' | 'data' | 'close'>;
 
@@ -208,7 +211,11 @@ export class SmtpSession {
   private stopReply(stopped: InputStopped): Reply {
     if (this.signedOut !== undefined) return this.signedOutReply();
     if (stopped.reason === 'interrupted') return reply(421, '4.3.2', 'Server shutting down');
-    if (Date.now() >= this.deadline) return reply(421, '4.4.2', 'Session time limit reached - closing connection');
+    // The wait that ends at the deadline is a timer on Node's monotonic clock, which can fire a
+    // millisecond or two before Date.now() reaches the deadline: a wait ended that close to it ended
+    // at the session's limit.
+    if (Date.now() >= this.deadline - deadlineSlackMs)
+      return reply(421, '4.4.2', 'Session time limit reached - closing connection');
     return reply(421, '4.4.2', 'Timeout - closing connection');
   }
 
