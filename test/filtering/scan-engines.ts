@@ -8,6 +8,7 @@
 // When a binary is missing or a daemon does not come up, the tests skip with the reason.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,6 +60,22 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * A UDP port on loopback that nothing holds now, as the kernel picks one. A port free for TCP says
+ * nothing of UDP: a DNS stub of another test file running at the same time may hold it, and a fuzzy
+ * worker that cannot bind it leaves rspamd running without its fuzzy storage.
+ */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', resolve);
+  });
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
 }
 
@@ -191,8 +208,8 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
   mkdirSync(hyperscanCache, { recursive: true });
   for (const sub of ['local.d', 'override.d', 'db', 'run', 'log']) mkdirSync(join(dir, sub));
   const [port, controllerPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
-  // The fuzzy worker listens on UDP: a port free for TCP on loopback is all but always free for UDP.
-  const fuzzyPort = await freePort();
+  // The fuzzy worker listens on UDP, where other tests' DNS stubs take ports of their own.
+  const fuzzyPort = await freeUdpPort();
   const closedPort = await freePort();
   const password = 'holdfast-test-controller';
   // Databases 8 to 15: away from 0, which other users of the shared Redis take by default.
