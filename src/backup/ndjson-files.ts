@@ -56,19 +56,16 @@ export async function createNdjsonWriter(path: string): Promise<NdjsonWriter> {
       await draining;
     } else if (draining) await draining;
   };
-  return {
-    async write(value) {
-      if (failure) throw failure;
+  const writeAll = async (values: unknown[]) => {
+    if (failure) throw failure;
+    for (const value of values) {
       batch += `${JSON.stringify(value)}\n`;
       if (batch.length >= batchChars) await handOn();
-    },
-    async writeAll(values) {
-      if (failure) throw failure;
-      for (const value of values) {
-        batch += `${JSON.stringify(value)}\n`;
-        if (batch.length >= batchChars) await handOn();
-      }
-    },
+    }
+  };
+  return {
+    write: (value) => writeAll([value]),
+    writeAll,
     async finish() {
       if (batch) await handOn();
       gzip.end();

@@ -79,20 +79,25 @@ const portsSchema = z.strictObject(
   >,
 );
 
+/** A setting's whole number as written (a number, or a string of digits); NaN for anything else. */
+const wholeNumberOf = (raw: unknown) =>
+  typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+
 const wholeNumber = (allowed: string) =>
   setting(allowed, (raw) => {
-    const value =
-      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    const value = wholeNumberOf(raw);
     return Number.isInteger(value) && value >= 0 ? value : undefined;
   });
 
-/** A whole number from `min` to `max`, named in the error. */
-const integerFrom = (min: number, max: number) =>
-  setting(`a whole number from ${min.toLocaleString('en')} to ${max.toLocaleString('en')}`, (raw) => {
-    const value =
-      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-    return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
-  });
+/** A whole number from `min` to `max`, named in the error (after what it is, when `what` says). */
+const integerFrom = (min: number, max: number, what?: string) =>
+  setting(
+    `${what ? `${what}, ` : ''}a whole number from ${min.toLocaleString('en')} to ${max.toLocaleString('en')}`,
+    (raw) => {
+      const value = wholeNumberOf(raw);
+      return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+    },
+  );
 
 /** A size from `min` to `max` bytes. */
 const sizeFrom = (min: number, max: number, shown: string) =>
@@ -193,18 +198,10 @@ const clamdAddress = setting(
   },
 );
 
-/** A whole number from 1 to `max`, described as `what` in a refusal. */
-const wholeNumberUpTo = (max: number, what: string) =>
-  setting(`${what}, a whole number from 1 to ${max.toLocaleString('en')}`, (raw) => {
-    const value =
-      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-    return Number.isInteger(value) && value >= 1 && value <= max ? value : undefined;
-  });
-
 /** [filtering] fuzzy_flag: the flag of rspamd's local fuzzy rule (rspamd's fuzzy commands carry it in a byte). */
-const fuzzyFlag = wholeNumberUpTo(255, "the flag of the local fuzzy rule's fuzzy_map in rspamd");
+const fuzzyFlag = integerFrom(1, 255, "the flag of the local fuzzy rule's fuzzy_map in rspamd");
 /** [filtering] fuzzy_weight: what one report adds to a fuzzy hash's weight in rspamd's storage. */
-const fuzzyWeight = wholeNumberUpTo(1000, 'the weight one report adds to a fuzzy hash');
+const fuzzyWeight = integerFrom(1, 1000, 'the weight one report adds to a fuzzy hash');
 
 /** A spam score threshold: a number such as 15 or 12.5. */
 const spamScore = setting('a spam score such as 15 or 12.5', (raw) => {
