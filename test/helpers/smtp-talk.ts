@@ -1,9 +1,9 @@
 // A plain SMTP conversation over a socket, for asserting exact replies (codes, enhanced codes, texts)
 // that client libraries would hide. Multi-line replies are returned joined with "\n".
-import { SocketTalk } from './socket-talk.ts';
+import { SocketTalk, type TalkOptions } from './socket-talk.ts';
 
 export class SmtpTalk extends SocketTalk {
-  static async open(port: number, options: { tls?: boolean } = {}): Promise<{ talk: SmtpTalk; greeting: string }> {
+  static async open(port: number, options: TalkOptions = {}): Promise<{ talk: SmtpTalk; greeting: string }> {
     const talk = new SmtpTalk(await SocketTalk.connect(port, options), 'utf8');
     return { talk, greeting: await talk.reply() };
   }

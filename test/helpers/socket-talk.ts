@@ -3,6 +3,11 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
+export interface TalkOptions {
+  tls?: boolean;
+  localAddress?: string;
+}
+
 export class SocketTalk {
   private buffer = '';
   private waiters: (() => void)[] = [];
@@ -28,10 +33,12 @@ export class SocketTalk {
     socket.on('error', () => {});
   }
 
-  protected static async connect(port: number, options: { tls?: boolean } = {}): Promise<Socket | TLSSocket> {
+  /** `localAddress`: another loopback address (127.0.0.2, …) to connect from, a client of its own to per-address limits. */
+  protected static async connect(port: number, options: TalkOptions = {}): Promise<Socket | TLSSocket> {
+    const { localAddress } = options;
     const socket = options.tls
-      ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
-      : connect({ host: '127.0.0.1', port });
+      ? tlsConnect({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false })
+      : connect({ host: '127.0.0.1', port, localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

@@ -175,8 +175,8 @@ for (const workers of [1, 2]) {
     let server: StartedServer;
     const open: (SmtpTalk | ImapTalk)[] = [];
 
-    const smtp = async () => {
-      const { talk, greeting } = await SmtpTalk.open(server.port('smtp'));
+    const smtp = async (localAddress?: string) => {
+      const { talk, greeting } = await SmtpTalk.open(server.port('smtp'), { localAddress });
       open.push(talk);
       return { talk, greeting };
     };
@@ -236,9 +236,14 @@ for (const workers of [1, 2]) {
       await Promise.all([quit(again), quit(held[1]!.talk), quit(held[2]!.talk)]);
     });
 
-    /** An SMTP session that has touched alice's forest (RCPT); `reply` is RCPT's answer. */
+    /**
+     * An SMTP session that has touched alice's forest (RCPT); `reply` is RCPT's answer. Each comes from a
+     * loopback address of its own: a closed session's per-address slot reaches the primary by IPC a moment
+     * after the close, and must not refuse the next session before the forest is asked.
+     */
+    let forestClients = 0;
     const inForest = async () => {
-      const { talk, greeting } = await smtp();
+      const { talk, greeting } = await smtp(`127.0.0.${10 + forestClients++}`);
       assert.match(greeting, /^220 /);
       assert.match(await talk.send('EHLO client.example'), /^250/);
       assert.match(await talk.send('MAIL FROM:<sender@remote.example>'), /^250 /);
