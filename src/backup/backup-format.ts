@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { invalid } from '../errors.ts';
 
 export const backupFormat = 'holdfast-backup';
-export const backupFormatVersion = 2;
+export const backupFormatVersion = 3;
 /** Format versions this Holdfast reads. */
-const readableFormatVersions = [1, 2];
+const readableFormatVersions = [1, 2, 3];
 
 export const manifestName = 'manifest.json';
 export const contentsListName = 'contents.ndjson.gz';

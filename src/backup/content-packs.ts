@@ -3,14 +3,15 @@
 // messages that was most of a backup's and a restore's time. A pack is written once, start to end,
 // synced once and renamed into place complete; it is read in long sequential spans.
 //
-//   <to>/packs/<name>.pack   blocks, each a gzip member holding one or more whole contents back to
-//                            back (about 256 KB of them; a large content is a block of its own);
-//                            then the index, a gzip'd JSON list of [hash, block offset, block
-//                            length, start in the block, size]; then a footer of 24 bytes:
-//                            "HFPACK01", the index's offset and its length (64-bit little-endian).
+//   <to>/packs/<name>.pack   blocks, each a zstd frame (block-codec.ts; a gzip member in packs of
+//                            format 2) holding one or more whole contents back to back (about
+//                            256 KB of them; a large content is a block of its own); then the
+//                            index, a gzip'd JSON list of [hash, block offset, block length, start
+//                            in the block, size]; then a footer of 24 bytes: "HFPACK01", the
+//                            index's offset and its length (64-bit little-endian).
 //
 // Contents are compressed a block at a time because compressing or decompressing a few kilobytes
-// costs mostly the call (zlib's set-up), not the bytes. A pack being written is named
+// costs mostly the call (the codec's set-up), not the bytes. A pack being written is named
 // `.tmp-<name>.pack`: a crash leaves that, never a pack that looks whole. Any content can be read
 // alone (partial restore) by decompressing its block.
 import { createHash } from 'node:crypto';
@@ -19,9 +20,10 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { createGzip, gunzip, gzip, gzipSync } from 'node:zlib';
+import { gunzip, gzipSync } from 'node:zlib';
 import { invalid } from '../errors.ts';
 import { isBlobHash } from '../store/blobs/blob-store.ts';
+import { compressBlock, compressingStream } from './block-codec.ts';
 import { syncDirectory } from './durable-files.ts';
 import { gzipLevel } from './ndjson-files.ts';
 
@@ -29,7 +31,10 @@ export const packsDirName = 'packs';
 export const packSuffix = '.pack';
 export const packTempPrefix = '.tmp-';
 
-/** Where a content is: its pack, its block's offset and compressed length, where in the block, its size. */
+/**
+ * Where a content is: its pack, its block's offset and compressed length, where in the block, its
+ * size; and its block's uncompressed size (the furthest end of the block's contents).
+ */
 export interface PackEntry {
   hash: string;
   pack: string;
@@ -37,6 +42,7 @@ export interface PackEntry {
   length: number;
   start: number;
   size: number;
+  blockSize: number;
 }
 
 const footerMagic = Buffer.from('HFPACK01', 'latin1');
@@ -47,12 +53,9 @@ export const packTargetBytes = 64 * 1024 * 1024;
 const blockTargetBytes = 256 * 1024;
 /** Contents at least this large are streamed into a block of their own rather than held whole. */
 export const streamedContentBytes = 8 * 1024 * 1024;
-/** Output chunk size for a block's decompression: most blocks in one chunk (each is a round trip from the thread pool). */
-export const blockChunkBytes = 2 * blockTargetBytes;
 /** Blocks being compressed (in the thread pool) or waiting to be written, at most. */
 const blocksInFlight = 4;
 
-const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
 const isOffset = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -80,6 +83,7 @@ export async function readPackIndex(dir: string, name: string): Promise<PackEntr
     }
     if (!Array.isArray(list)) throw damaged('its index is not a list');
     const entries: PackEntry[] = new Array(list.length);
+    const blockSizes = new Map<number, number>();
     for (let i = 0; i < list.length; i++) {
       const [hash, offset, length, start, size] = list[i] as unknown[];
       if (
@@ -92,8 +96,10 @@ export async function readPackIndex(dir: string, name: string): Promise<PackEntr
         offset + length > indexOffset
       )
         throw damaged('its index holds an entry that is not [hash, offset, length, start, size] within the pack');
-      entries[i] = { hash, pack: name, offset, length, start, size };
+      entries[i] = { hash, pack: name, offset, length, start, size, blockSize: 0 };
+      blockSizes.set(offset, Math.max(blockSizes.get(offset) ?? 0, start + size));
     }
+    for (const entry of entries) entry.blockSize = blockSizes.get(entry.offset)!;
     return entries;
   } finally {
     await file.close();
@@ -108,16 +114,6 @@ export async function readPackBlock(dir: string, entry: PackEntry): Promise<Buff
   } finally {
     await file.close();
   }
-}
-
-/** A content cut out of its decompressed block; a block too short for it is damage. */
-export function contentOf(entry: PackEntry, block: Buffer): Buffer {
-  if (entry.start + entry.size > block.length)
-    throw invalid(
-      'backup-pack-damaged',
-      `its block in pack ${entry.pack} at byte ${entry.offset} holds ${block.length} bytes, too few for it`,
-    );
-  return block.subarray(entry.start, entry.start + entry.size);
 }
 
 async function readExactly(file: FileHandle, position: number, length: number): Promise<Buffer> {
@@ -195,7 +191,7 @@ export class PackWriter {
             done(null, chunk);
           },
         }),
-        createGzip({ level: gzipLevel }),
+        compressingStream(),
         async (compressed: AsyncIterable<Buffer>) => {
           for await (const chunk of compressed) {
             await writeAll(file, chunk, this.position);
@@ -247,12 +243,9 @@ export class PackWriter {
     const contents = this.block;
     this.block = [];
     this.blockBytes = 0;
-    const bytes = Buffer.concat(contents.map((c) => c.data));
-    // One output chunk as large as the block: each chunk is a round trip from the thread pool.
-    const compressed = gzipAsync(bytes, { level: gzipLevel, chunkSize: bytes.length + 1024 });
-    compressed.catch(() => {}); // met below, in turn
+    // Compressed here, at once: about a millisecond for a block, while earlier blocks are written.
+    const block = compressBlock(Buffer.concat(contents.map((c) => c.data)));
     const written = this.inTurn(async () => {
-      const block = await compressed;
       const file = await this.current();
       await writeAll(file, block, this.position);
       let start = 0;

@@ -10,12 +10,10 @@ import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
-import { createGunzip, gunzip, gunzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { poolDirName, poolPath } from './backup-format.ts';
+import { decompressBlock } from './block-codec.ts';
 import {
-  blockChunkBytes,
-  contentOf,
   packSuffix,
   packsDirName,
   packTempPrefix,
@@ -25,8 +23,6 @@ import {
 } from './content-packs.ts';
 import { readAll } from './content-stream.ts';
 import { decodePackContents } from './pack-decoder.ts';
-
-const gunzipAsync = promisify(gunzip);
 
 /** Pack indexes read at once when the pool is opened. */
 const indexesAtOnce = 8;
@@ -98,9 +94,9 @@ export class ContentPool {
     if (!entry) return openLegacy(this.to, hash);
     const out = new PassThrough();
     readPackBlock(this.packsDir, entry)
-      .then((block) => gunzipAsync(block, { chunkSize: blockChunkBytes }))
+      .then((block) => decompressBlock(block, entry.blockSize))
       .then(
-        (block) => out.end(Buffer.from(contentOf(entry, block))),
+        (block) => out.end(Buffer.from(block.subarray(entry.start, entry.start + entry.size))),
         (error) => out.destroy(error),
       );
     return out;

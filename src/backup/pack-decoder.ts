@@ -11,18 +11,21 @@
 // thread has not taken is bounded in bytes: the worker waits for the main thread.
 //
 // A caller that is done with each content before it asks for the next (a restore writing it into
-// the store) can have the blocks lent instead: each worker copies them into a ring of shared memory
-// that it reuses once the main thread has taken them. A restore receives 1.1 GB of blocks at 100,000
+// the store) can have the blocks lent instead: each worker decompresses them into a ring of shared
+// memory (a gzip block of format 2 is copied there) that it reuses once the main thread has taken
+// them. A restore receives 1.1 GB of blocks at 100,000
 // messages; transferred, each became new memory of the main thread's, and freeing it took a full
 // garbage collection every few megabytes (over a tenth of the main thread's time).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { blockChunkBytes, type PackEntry } from './content-packs.ts';
+import { zstdBindingPath } from './block-codec.ts';
+import type { PackEntry } from './content-packs.ts';
 
-/** One block to read and the contents wanted from it: [hash, start in the block, size]. */
+/** One block to read, its uncompressed size, and the contents wanted from it: [hash, start in the block, size]. */
 interface PlannedBlock {
   offset: number;
   length: number;
+  size: number;
   contents: [string, number, number][];
 }
 
@@ -52,7 +55,9 @@ const { openSync, readSync, closeSync } = require('node:fs');
 const { join } = require('node:path');
 const { gunzipSync } = require('node:zlib');
 const { createHash } = require('node:crypto');
-const { packsDir, packs, bytesInFlight, spanBytes, chunkSize, ring } = workerData;
+const { packsDir, packs, bytesInFlight, spanBytes, ring, zstdBindingPath } = workerData;
+const zstd = require(zstdBindingPath);
+const decompressor = new zstd.DCtx();
 const ringMemory = ring ? Buffer.from(ring) : undefined;
 // Blocks lent in the ring and not yet taken, oldest first: [start, length]. The main thread takes
 // them in the order they were sent.
@@ -79,13 +84,44 @@ function placeInRing(length) {
   }
   return ringHead + length <= oldest ? ringHead : -1;
 }
-async function lend(block, contents) {
+// A place of this many bytes in the ring, waiting until the main thread has taken enough.
+async function ringPlace(size) {
   let at;
-  while ((at = placeInRing(block.length)) < 0) await waitForTaken();
-  block.copy(ringMemory, at);
-  lent.push([at, block.length]);
-  ringHead = at + block.length;
-  parentPort.postMessage({ at, length: block.length, contents });
+  while ((at = placeInRing(size)) < 0) await waitForTaken();
+  lent.push([at, size]);
+  ringHead = at + size;
+  return at;
+}
+// A block's uncompressed bytes, into the buffer given (exactly that long) or a new one. As
+// block-codec.ts: a zstd frame or (format 2) a gzip member, refused when it does not decompress to
+// exactly the size its pack's index says.
+function decompress(compressed, size, into) {
+  const out = into || Buffer.allocUnsafeSlow(size);
+  let written;
+  if (compressed.length >= 4 && compressed.readUInt32LE(0) === zstd.MAGICNUMBER) {
+    try {
+      written = decompressor.decompress(out, compressed);
+    } catch (error) {
+      throw damaged(/destination buffer is too small/i.test(error.message)
+        ? 'its block decompresses to more bytes than its index says'
+        : 'its block cannot be decompressed (' + error.message + ')');
+    }
+  } else {
+    let inflated;
+    try {
+      inflated = gunzipSync(compressed, { chunkSize: Math.max(64, size), maxOutputLength: Math.max(1, size) });
+    } catch (error) {
+      throw damaged(error.code === 'ERR_BUFFER_TOO_LARGE'
+        ? 'its block decompresses to more bytes than its index says'
+        : 'its block cannot be decompressed (' + error.message + ')');
+    }
+    written = inflated.copy(out);
+  }
+  if (written !== size) throw damaged('its block decompresses to ' + written + ' bytes, not the ' + size + ' its index says');
+  return out;
+}
+function damaged(message) {
+  return Object.assign(new Error(message), { code: 'backup-pack-damaged' });
 }
 function readExactly(fd, position, length) {
   const buffer = Buffer.allocUnsafeSlow(length);
@@ -100,13 +136,6 @@ function readExactly(fd, position, length) {
     done += read;
   }
   return buffer;
-}
-function transferable(buffer) {
-  // Small buffers share Node's pool, which cannot be transferred: those are copied into their own.
-  if (buffer.buffer.byteLength > Buffer.poolSize) return buffer;
-  const copy = Buffer.allocUnsafeSlow(buffer.length);
-  buffer.copy(copy);
-  return copy;
 }
 async function main() {
   for (const pack of packs) {
@@ -125,28 +154,32 @@ async function main() {
         }
         const span = readExactly(fd, first, end - first);
         for (; next < last; next++) {
-          const { offset, length, contents } = blocks[next];
+          const { offset, length, size, contents } = blocks[next];
+          const compressed = span.subarray(offset - first, offset - first + length);
+          const inRing = ringMemory !== undefined && size <= ringMemory.length;
+          const at = inRing ? await ringPlace(size) : 0;
           let block;
           try {
-            block = gunzipSync(span.subarray(offset - first, offset - first + length), { chunkSize });
+            block = decompress(compressed, size, inRing ? ringMemory.subarray(at, at + size) : undefined);
           } catch (error) {
+            if (inRing) {
+              lent.pop();
+              ringHead = at;
+            }
             parentPort.postMessage({ failed: contents.map((c) => c[0]), reason: error.message, code: error.code });
             continue;
           }
           const out = contents.map(([hash, start, size]) => {
-            if (start + size > block.length)
-              return [hash, 0, 0, 'its block in pack ' + pack.name + ' at byte ' + offset + ' holds ' + block.length + ' bytes, too few for it'];
             const actual = createHash('sha256').update(block.subarray(start, start + size)).digest('hex');
             return actual === hash ? [hash, start, size] : [hash, 0, 0, 'its bytes hash to ' + actual];
           });
-          if (ringMemory && block.length <= ringMemory.length) {
-            await lend(block, out);
+          if (inRing) {
+            parentPort.postMessage({ at, length: size, contents: out });
             continue;
           }
-          block = transferable(block);
           await room();
-          outstanding += block.length;
-          parentPort.postMessage({ memory: block.buffer, at: block.byteOffset, length: block.length, contents: out }, [block.buffer]);
+          outstanding += size;
+          parentPort.postMessage({ memory: block.buffer, at: 0, length: size, contents: out }, [block.buffer]);
         }
       }
     } catch (error) {
@@ -184,7 +217,11 @@ function plan(entries: Iterable<PackEntry>): PlannedSpan[] {
     let blocks = byPack.get(entry.pack);
     if (!blocks) byPack.set(entry.pack, (blocks = new Map()));
     let block = blocks.get(entry.offset);
-    if (!block) blocks.set(entry.offset, (block = { offset: entry.offset, length: entry.length, contents: [] }));
+    if (!block)
+      blocks.set(
+        entry.offset,
+        (block = { offset: entry.offset, length: entry.length, size: entry.blockSize, contents: [] }),
+      );
     block.contents.push([entry.hash, entry.start, entry.size]);
   }
   const spans: PlannedSpan[] = [];
@@ -243,8 +280,8 @@ export async function* decodePackContents(
         packs: share,
         bytesInFlight: Math.ceil(bytesInFlight / count),
         spanBytes,
-        chunkSize: blockChunkBytes,
         ring,
+        zstdBindingPath,
       },
     });
     if (ring) rings.set(worker, Buffer.from(ring));

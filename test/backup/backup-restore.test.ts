@@ -23,6 +23,7 @@ import { backendNames, createBackend, skipFor, tempDir, type TestBackend } from 
 import { imapflowClient } from '../helpers/imapflow.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { SelfMailer } from '../helpers/submission.ts';
+import { rewriteAsGzip } from './gzip-packs.ts';
 
 const password = 'Backup-Drill-42';
 const alice = 'alice@test.example';
@@ -264,6 +265,22 @@ for (const name of backendNames) {
       const manifestPath = join(old, first.id, 'manifest.json');
       const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
       await writeFile(manifestPath, JSON.stringify({ ...manifest, formatVersion: 1 }));
+      const verified = await verifyBackup(join(old, first.id));
+      assert.equal(verified.ok, true, verified.verdict);
+      const target = await newTarget();
+      const restored = await restoreBackup(join(old, first.id), { location: target.location, dataDir: target.dataDir });
+      assert.equal(restored.contents, first.blobs);
+    });
+
+    it('reads a backup of format 2, whose packs hold gzip blocks', async () => {
+      const old = join(await tempDir(), 'format-2');
+      await cp(first.dir, join(old, first.id), { recursive: true });
+      await cp(join(to, 'segments'), join(old, 'segments'), { recursive: true });
+      await mkdir(join(old, 'packs'));
+      await rewriteAsGzip(join(to, 'packs'), join(old, 'packs'));
+      const manifestPath = join(old, first.id, 'manifest.json');
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+      await writeFile(manifestPath, JSON.stringify({ ...manifest, formatVersion: 2 }));
       const verified = await verifyBackup(join(old, first.id));
       assert.equal(verified.ok, true, verified.verdict);
       const target = await newTarget();

@@ -1,20 +1,26 @@
 // Reading a pack's contents back in worker threads (pack-decoder.ts), as a restore does: every
 // content comes back whole and checked, also when the blocks are lent through a small ring of shared
-// memory that the workers fill again while the caller is still at work on earlier contents.
+// memory that the workers fill again while the caller is still at work on earlier contents; packs of
+// format 2 (gzip blocks) are read as well; a block that would decompress to more than its index
+// says is refused without being decompressed into memory.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { compressBlock } from '../../src/backup/block-codec.ts';
 import { PackWriter } from '../../src/backup/content-packs.ts';
 import { ContentPool } from '../../src/backup/content-pool.ts';
-import { decodePackContents } from '../../src/backup/pack-decoder.ts';
+import { readAll } from '../../src/backup/content-stream.ts';
+import { decodePackContents, type DecodedContent } from '../../src/backup/pack-decoder.ts';
 import { tempDir } from '../helpers/backends.ts';
+import { rewriteAsGzip, writePack } from './gzip-packs.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** A pool of `count` random contents of 2–70 KB and one of 3 MB (a block of its own), in two packs. */
+/** A pool of `count` random contents of 2–70 KB in two packs, and one of 3 MB and one of 9 MB (each a block of its own) in a third. */
 async function writePool(dir: string, count: number) {
   const contents = new Map<string, Buffer>();
   for (const prefix of ['backup-a', 'backup-b']) {
@@ -30,8 +36,30 @@ async function writePool(dir: string, count: number) {
   contents.set(sha256(large), large);
   const writer = new PackWriter(join(dir, 'packs'), 'backup-c');
   await writer.add(sha256(large), large);
+  // As create-backup.ts adds a content of 8 MB or more: streamed, one zstd frame of unknown size.
+  const huge = Buffer.concat([randomBytes(4 * 1024 * 1024), Buffer.alloc(5 * 1024 * 1024, 'x')]);
+  contents.set(sha256(huge), huge);
+  await writer.addStream(
+    sha256(huge),
+    (async function* () {
+      for (let at = 0; at < huge.length; at += 1024 * 1024) yield huge.subarray(at, at + 1024 * 1024);
+    })(),
+  );
   await writer.finish();
   return contents;
+}
+
+/** Every content of the pool at `dir`, read by the workers. */
+async function decodeAll(dir: string, lent: boolean): Promise<DecodedContent[]> {
+  const pool = await ContentPool.open(dir);
+  const read: DecodedContent[] = [];
+  for await (const item of decodePackContents(
+    pool.packsDir,
+    [...pool.located()].map(([, entry]) => entry),
+    { lent },
+  ))
+    read.push('data' in item ? { hash: item.hash, data: Buffer.from(item.data) } : item);
+  return read;
 }
 
 describe('pack contents read back by workers', () => {
@@ -45,7 +73,7 @@ describe('pack contents read back by workers', () => {
       const seen = new Set<string>();
       let transferredWhole = 0;
       // A ring of 1 MB holds a few blocks of 256 KB: the workers wait for the caller and wrap round
-      // again and again; the 3 MB content's block does not fit and is transferred instead.
+      // again and again; the 3 MB and 9 MB contents' blocks do not fit and are transferred instead.
       for await (const item of decodePackContents(
         pool.packsDir,
         [...pool.located()].map(([, entry]) => entry),
@@ -63,6 +91,67 @@ describe('pack contents read back by workers', () => {
         if (item.data.length > 1024 * 1024) transferredWhole++;
       }
       assert.equal(seen.size, contents.size);
-      assert.equal(transferredWhole, 1);
+      assert.equal(transferredWhole, 2);
     });
+
+  it('reads packs of format 2, whose blocks are gzip members, and writes zstd frames', async (t) => {
+    const dir = await tempDir();
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'packs'));
+    await mkdir(join(dir, 'old', 'packs'), { recursive: true });
+    const contents = await writePool(dir, 60);
+    await rewriteAsGzip(join(dir, 'packs'), join(dir, 'old', 'packs'));
+    const firstBytes = async (path: string) => (await readFile(path)).subarray(0, 4).toString('hex');
+    assert.equal(await firstBytes(join(dir, 'packs', 'backup-a-0001.pack')), '28b52ffd', 'a zstd frame');
+    assert.equal((await firstBytes(join(dir, 'old', 'packs', 'backup-a-0001.pack'))).slice(0, 4), '1f8b', 'gzip');
+    for (const lent of [false, true]) {
+      const read = await decodeAll(join(dir, 'old'), lent);
+      assert.equal(read.length, contents.size);
+      for (const item of read) assert.ok('data' in item && sha256(item.data) === item.hash, `${item.hash} read back`);
+    }
+    const pool = await ContentPool.open(join(dir, 'old'));
+    for (const [hash, data] of contents) assert.ok((await readAll(pool.open(hash))).equals(data), 'read alone');
+  });
+
+  it('refuses a block that decompresses to more or fewer bytes than its index says, and gives the rest', async (t) => {
+    const dir = await tempDir();
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'packs'));
+    // 256 MB of zeros compress to a few kilobytes: decompressed whole, they would be 256 MB of memory.
+    const bomb = Buffer.alloc(256 * 1024 * 1024);
+    const kilobyte = bomb.subarray(0, 1024);
+    const good = randomBytes(5_000);
+    const blocks = [
+      { compressed: compressBlock(good), contents: [[sha256(good), 0, good.length]] },
+      { compressed: compressBlock(bomb), contents: [[sha256(kilobyte), 0, 1024]] },
+      { compressed: gzipSync(bomb), contents: [[sha256(kilobyte.subarray(1)), 0, 1023]] },
+      { compressed: compressBlock(kilobyte), contents: [[sha256(Buffer.alloc(2048)), 0, 2048]] },
+      { compressed: Buffer.from('28b52ffd0000deadbeef', 'hex'), contents: [[sha256(good.subarray(1)), 0, 10]] },
+    ] as Parameters<typeof writePack>[1];
+    await writePack(join(dir, 'packs', 'backup-x-0001.pack'), blocks);
+    const expected = [
+      undefined,
+      /^its block decompresses to more bytes than its index says$/,
+      /^its block decompresses to more bytes than its index says$/,
+      /^its block decompresses to 1024 bytes, not the 2048 its index says$/,
+      /^its block cannot be decompressed \(.+\)$/,
+    ];
+    for (const lent of [false, true]) {
+      const read = await decodeAll(dir, lent);
+      assert.equal(read.length, blocks.length);
+      read.forEach((item, i) => {
+        const problem = expected[i];
+        if (!problem) assert.ok('data' in item && item.data.equals(good), 'the good block is read');
+        else assert.match('error' in item ? item.error.message : 'read', problem, `block ${i}, lent: ${lent}`);
+      });
+    }
+    // Read alone, as a partial restore does: the same answers.
+    const pool = await ContentPool.open(dir);
+    for (const [i, block] of blocks.entries()) {
+      const reading = readAll(pool.open(block.contents[0]![0]));
+      const problem = expected[i];
+      if (problem) await assert.rejects(reading, { message: problem });
+      else assert.ok((await reading).equals(good));
+    }
+  });
 });

@@ -35,10 +35,10 @@ export class SocketTalk {
 
   /** `localAddress`: another loopback address (127.0.0.2, …) to connect from, a client of its own to per-address limits. */
   protected static async connect(port: number, options: TalkOptions = {}): Promise<Socket | TLSSocket> {
-    const { localAddress } = options;
+    const from = options.localAddress ? { localAddress: options.localAddress } : {};
     const socket = options.tls
-      ? tlsConnect({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false })
-      : connect({ host: '127.0.0.1', port, localAddress });
+      ? tlsConnect({ host: '127.0.0.1', port, ...from, rejectUnauthorized: false })
+      : connect({ host: '127.0.0.1', port, ...from });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
