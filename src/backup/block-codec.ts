@@ -5,7 +5,11 @@
 // format's magic number), so both are read.
 //
 // A block is decompressed into exactly the bytes its pack's index says it holds: a damaged or
-// hostile block that would grow beyond that is refused, never allocated.
+// hostile block that would grow beyond that is refused. Before any memory is taken for it, the
+// index's size is checked against what the block can hold: a zstd frame states its size (a frame
+// of a streamed content does not), and deflate expands at most 1,032 times. Frames carry zstd's
+// checksum, so damage is found as the block is decompressed, before a content's SHA-256 is checked.
+import { constants as bufferConstants } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
@@ -28,12 +32,12 @@ const inlineInflateBytes = 256 * 1024;
 
 /** A block's bytes compressed as one zstd frame. */
 export function compressBlock(data: Buffer): Buffer {
-  return zstd.compress(data, { compressionLevel });
+  return zstd.compress(data, { compressionLevel, checksumFlag: true });
 }
 
 /** A stream compressing one large content into one zstd frame. */
 export function compressingStream(): Transform {
-  return new zstd.CompressStream({ compressionLevel });
+  return new zstd.CompressStream({ compressionLevel, checksumFlag: true });
 }
 
 const isZstdFrame = (block: Buffer) => block.length >= 4 && block.readUInt32LE(0) === zstdBinding.MAGICNUMBER;
@@ -51,6 +55,7 @@ const inflateOptions = (size: number): ZlibOptions => ({
 export async function decompressBlock(block: Buffer, size: number): Promise<Buffer> {
   if (isZstdFrame(block) || block.length <= inlineInflateBytes) return decompressBlockSync(block, size);
   try {
+    checkPlausible(block, size);
     return checkedSize(await gunzipAsync(block, inflateOptions(size)), size);
   } catch (error) {
     throw blockFailure(error);
@@ -60,12 +65,28 @@ export async function decompressBlock(block: Buffer, size: number): Promise<Buff
 /** As decompressBlock, on this thread. */
 function decompressBlockSync(block: Buffer, size: number): Buffer {
   try {
+    checkPlausible(block, size);
     if (!isZstdFrame(block)) return checkedSize(gunzipSync(block, inflateOptions(size)), size);
     const out = Buffer.allocUnsafe(size);
     return checkedSize(out.subarray(0, decompressor.decompress(out, block)), size);
   } catch (error) {
     throw blockFailure(error);
   }
+}
+
+/** Deflate's largest expansion (RFC 1951 blocks of 258-byte matches), with room for gzip's header. */
+export const maxInflateRatio = 1032;
+
+/** Refuses, before anything is allocated, an index size the block cannot hold. */
+function checkPlausible(block: Buffer, size: number) {
+  const damaged = (why: string) =>
+    invalid('backup-pack-damaged', `its index says its block holds ${size} bytes, ${why}`);
+  if (size > bufferConstants.MAX_LENGTH) throw damaged('more than a block can');
+  if (isZstdFrame(block)) {
+    const stated = zstdBinding.getFrameContentSize(block);
+    if (stated !== null && stated !== size) throw damaged(`but the block says ${stated}`);
+  } else if (size > block.length * maxInflateRatio + 1024)
+    throw damaged(`more than its ${block.length} compressed bytes can hold`);
 }
 
 function checkedSize(data: Buffer, size: number): Buffer {

@@ -18,7 +18,7 @@
 // garbage collection every few megabytes (over a tenth of the main thread's time).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { zstdBindingPath } from './block-codec.ts';
+import { maxInflateRatio, zstdBindingPath } from './block-codec.ts';
 import type { PackEntry } from './content-packs.ts';
 
 /** One block to read, its uncompressed size, and the contents wanted from it: [hash, start in the block, size]. */
@@ -55,7 +55,8 @@ const { openSync, readSync, closeSync } = require('node:fs');
 const { join } = require('node:path');
 const { gunzipSync } = require('node:zlib');
 const { createHash } = require('node:crypto');
-const { packsDir, packs, bytesInFlight, spanBytes, ring, zstdBindingPath } = workerData;
+const { constants: { MAX_LENGTH } } = require('node:buffer');
+const { packsDir, packs, bytesInFlight, spanBytes, ring, zstdBindingPath, maxInflateRatio } = workerData;
 const zstd = require(zstdBindingPath);
 const decompressor = new zstd.DCtx();
 const ringMemory = ring ? Buffer.from(ring) : undefined;
@@ -94,31 +95,37 @@ async function ringPlace(size) {
 }
 // A block's uncompressed bytes, into the buffer given (exactly that long) or a new one. As
 // block-codec.ts: a zstd frame or (format 2) a gzip member, refused when it does not decompress to
-// exactly the size its pack's index says.
+// exactly the size its pack's index says, and before any memory is taken when it cannot hold that.
 function decompress(compressed, size, into) {
-  const out = into || Buffer.allocUnsafeSlow(size);
+  const isZstd = compressed.length >= 4 && compressed.readUInt32LE(0) === zstd.MAGICNUMBER;
+  let out;
   let written;
-  if (compressed.length >= 4 && compressed.readUInt32LE(0) === zstd.MAGICNUMBER) {
-    try {
+  try {
+    if (size > MAX_LENGTH) throw implausible(size, 'more than a block can');
+    if (isZstd) {
+      const stated = zstd.getFrameContentSize(compressed);
+      if (stated !== null && stated !== size) throw implausible(size, 'but the block says ' + stated);
+      out = into || Buffer.allocUnsafeSlow(size);
       written = decompressor.decompress(out, compressed);
-    } catch (error) {
-      throw damaged(/destination buffer is too small/i.test(error.message)
-        ? 'its block decompresses to more bytes than its index says'
-        : 'its block cannot be decompressed (' + error.message + ')');
+    } else {
+      if (size > compressed.length * maxInflateRatio + 1024)
+        throw implausible(size, 'more than its ' + compressed.length + ' compressed bytes can hold');
+      const inflated = gunzipSync(compressed, { chunkSize: Math.max(64, size), maxOutputLength: Math.max(1, size) });
+      out = into || Buffer.allocUnsafeSlow(size);
+      written = inflated.length;
+      if (written === size) inflated.copy(out);
     }
-  } else {
-    let inflated;
-    try {
-      inflated = gunzipSync(compressed, { chunkSize: Math.max(64, size), maxOutputLength: Math.max(1, size) });
-    } catch (error) {
-      throw damaged(error.code === 'ERR_BUFFER_TOO_LARGE'
-        ? 'its block decompresses to more bytes than its index says'
-        : 'its block cannot be decompressed (' + error.message + ')');
-    }
-    written = inflated.copy(out);
+  } catch (error) {
+    if (error.code === 'backup-pack-damaged') throw error;
+    throw damaged(error.code === 'ERR_BUFFER_TOO_LARGE' || /destination buffer is too small/i.test(error.message)
+      ? 'its block decompresses to more bytes than its index says'
+      : 'its block cannot be decompressed (' + error.message + ')');
   }
   if (written !== size) throw damaged('its block decompresses to ' + written + ' bytes, not the ' + size + ' its index says');
   return out;
+}
+function implausible(size, why) {
+  return damaged('its index says its block holds ' + size + ' bytes, ' + why);
 }
 function damaged(message) {
   return Object.assign(new Error(message), { code: 'backup-pack-damaged' });
@@ -282,6 +289,7 @@ export async function* decodePackContents(
         spanBytes,
         ring,
         zstdBindingPath,
+        maxInflateRatio,
       },
     });
     if (ring) rings.set(worker, Buffer.from(ring));

@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { invalid } from '../errors.ts';
 import { DatabaseBlobStore } from '../store/blobs/database-blob-store.ts';
+import type { BlobSource } from '../store/blobs/blob-store.ts';
 import { FileBlobStore } from '../store/blobs/file-blob-store.ts';
 import {
   inlineBlob,
@@ -327,6 +328,7 @@ async function loadContents(
     options.onContentProblem(text);
   };
   const insertNew = building ? newInlineBlobWriter(building, options.now) : undefined;
+  const fileWrites = new BoundedWork(contentFilesAtOnce);
   const flush = async () => {
     if (pending.length === 0) return;
     await writeInlineBlobs(trx, pending);
@@ -371,27 +373,34 @@ async function loadContents(
         }
         contentBytes += blob.size;
       } else {
-        const existedBefore = files ? await files.has(hash) : true;
-        let ref: { hash: string; size: number };
-        try {
-          const bytes = read.rest ? chain(read.head, read.rest) : headBytes(read);
-          ref = await (files ? files.putUnsynced(bytes) : large.put(bytes));
-        } catch (error) {
-          problem(contentError(source, hash, error));
-          continue;
-        }
-        if (files && !existedBefore) filesWritten.push(ref.hash);
-        if (ref.hash !== hash) {
-          problem(`content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${ref.hash}`);
-          continue;
-        }
-        contentBytes += ref.size;
+        const writeLarge = async (bytes: BlobSource) => {
+          const existedBefore = files ? await files.has(hash) : true;
+          let ref: { hash: string; size: number };
+          try {
+            ref = await (files ? files.putUnsynced(bytes) : large.put(bytes));
+          } catch (error) {
+            return problem(contentError(source, hash, error));
+          }
+          if (files && !existedBefore) filesWritten.push(ref.hash);
+          if (ref.hash !== hash)
+            return problem(
+              `content ${hash} (${source.describeContent(hash)}) is damaged: its bytes hash to ${ref.hash}`,
+            );
+          contentBytes += ref.size;
+        };
+        // A content file held whole is written while the next contents go in (its bytes copied:
+        // lent ones are overwritten once the next is asked for); a streamed one, or a PostgreSQL
+        // content (in this transaction), before the next.
+        if (files && !read.rest) await fileWrites.add(writeLarge(Buffer.from(headBytes(read))));
+        else await writeLarge(read.rest ? chain(read.head, read.rest) : headBytes(read));
       }
       contents++;
       if (contents % 1000 === 0) options.onProgress?.({ blobs: contents });
     }
+    await fileWrites.all();
   } finally {
     await ahead?.discard();
+    await fileWrites.settled();
   }
   await flush();
   // The content files are on disk before the rows that refer to them can be seen (the commit, or
@@ -452,6 +461,46 @@ async function bothOrNeither<A, B>(
 
 /** Contents read ahead of the one being written. */
 const contentsReadAhead = 8;
+/** Content files written at once during a load (each several file-system calls in the thread pool). */
+const contentFilesAtOnce = 8;
+
+/**
+ * Work started and not awaited one by one, at most `limit` at once: `add` waits while that many
+ * run. The first failure is thrown by the next `add` or by `all`; `settled` waits for the rest
+ * whatever happened (nothing may still run when a failed load is rolled back).
+ */
+class BoundedWork {
+  private readonly running = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  async add(work: Promise<void>): Promise<void> {
+    const tracked = work.then(
+      () => {},
+      (error) => {
+        this.failure ??= { error };
+      },
+    );
+    this.running.add(tracked);
+    tracked.finally(() => this.running.delete(tracked));
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.throwIfFailed();
+  }
+
+  async all(): Promise<void> {
+    await this.settled();
+    this.throwIfFailed();
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.running);
+  }
+
+  private throwIfFailed() {
+    if (this.failure) throw this.failure.error;
+  }
+}
 
 /**
  * The source's contents in order, each with its head being read (`readHead`), up to `depth` ahead of

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { compressBlock } from '../../src/backup/block-codec.ts';
+import { compressBlock, compressingStream } from '../../src/backup/block-codec.ts';
 import { PackWriter } from '../../src/backup/content-packs.ts';
 import { ContentPool } from '../../src/backup/content-pool.ts';
 import { readAll } from '../../src/backup/content-stream.ts';
@@ -113,28 +115,39 @@ describe('pack contents read back by workers', () => {
     for (const [hash, data] of contents) assert.ok((await readAll(pool.open(hash))).equals(data), 'read alone');
   });
 
-  it('refuses a block that decompresses to more or fewer bytes than its index says, and gives the rest', async (t) => {
+  it('refuses a block that does not hold what its index says, before allocating a bomb, and gives the rest', async (t) => {
     const dir = await tempDir();
     t.after(() => rm(dir, { recursive: true, force: true }));
     await mkdir(join(dir, 'packs'));
     // 256 MB of zeros compress to a few kilobytes: decompressed whole, they would be 256 MB of memory.
+    // A streamed content's frame does not state its size; one of a block's does.
     const bomb = Buffer.alloc(256 * 1024 * 1024);
     const kilobyte = bomb.subarray(0, 1024);
     const good = randomBytes(5_000);
+    const streamed = async (data: Buffer) => buffer(Readable.from([data]).pipe(compressingStream()));
+    const flipped = compressBlock(randomBytes(5_000));
+    flipped[100]! ^= 0xff;
+    const id = (n: number) => sha256(Buffer.from(`content ${n}`));
     const blocks = [
       { compressed: compressBlock(good), contents: [[sha256(good), 0, good.length]] },
-      { compressed: compressBlock(bomb), contents: [[sha256(kilobyte), 0, 1024]] },
-      { compressed: gzipSync(bomb), contents: [[sha256(kilobyte.subarray(1)), 0, 1023]] },
-      { compressed: compressBlock(kilobyte), contents: [[sha256(Buffer.alloc(2048)), 0, 2048]] },
-      { compressed: Buffer.from('28b52ffd0000deadbeef', 'hex'), contents: [[sha256(good.subarray(1)), 0, 10]] },
+      { compressed: compressBlock(bomb), contents: [[id(1), 0, 1024]] },
+      { compressed: await streamed(bomb), contents: [[id(2), 0, 1024]] },
+      { compressed: gzipSync(bomb), contents: [[id(3), 0, 1023]] },
+      { compressed: gzipSync(kilobyte), contents: [[id(4), 0, 3 * 1024 ** 3]] },
+      { compressed: await streamed(kilobyte), contents: [[id(5), 0, 2048]] },
+      { compressed: Buffer.from('28b52ffd0000deadbeef', 'hex'), contents: [[id(6), 0, 10]] },
+      { compressed: flipped, contents: [[id(7), 0, 5_000]] },
     ] as Parameters<typeof writePack>[1];
     await writePack(join(dir, 'packs', 'backup-x-0001.pack'), blocks);
     const expected = [
       undefined,
+      /^its index says its block holds 1024 bytes, but the block says 268435456$/,
       /^its block decompresses to more bytes than its index says$/,
       /^its block decompresses to more bytes than its index says$/,
+      /^its index says its block holds 3221225472 bytes, more than its \d+ compressed bytes can hold$/,
       /^its block decompresses to 1024 bytes, not the 2048 its index says$/,
       /^its block cannot be decompressed \(.+\)$/,
+      /^its block cannot be decompressed \(.*checksum.*\)$/,
     ];
     for (const lent of [false, true]) {
       const read = await decodeAll(dir, lent);

@@ -18,9 +18,10 @@ export function holderOf(pids: number[], serverPort: number, clientPort: number)
   const line = readFileSync('/proc/net/tcp', 'utf8')
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .find((f) => f[1]?.endsWith(`:${hex(serverPort)}`) && f[2]?.endsWith(`:${hex(clientPort)}`));
+    // An open connection (state 01), not an earlier one's row lingering in TIME_WAIT with the same port.
+    .find((f) => f[1]?.endsWith(`:${hex(serverPort)}`) && f[2]?.endsWith(`:${hex(clientPort)}`) && f[3] === '01');
   const inode = line?.[9];
-  if (!inode) return undefined;
+  if (!inode || inode === '0') return undefined;
   return pids.find((pid) => {
     try {
       return readdirSync(`/proc/${pid}/fd`).some((fd) => {
