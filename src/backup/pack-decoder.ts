@@ -47,7 +47,7 @@ const defaultRingBytes = 16 * 1024 * 1024;
  * TypeScript sources and from the build. Messages to the main thread: { memory, at, length,
  * contents: [[hash, start, size, problem?]] } with the block's memory transferred, or { at, length,
  * contents } for a block lent in the ring, or { failed: [hash…], reason, code } or { done: true }.
- * From it: { bytes, lent }, a block taken.
+ * From it: { bytes, lent }, blocks taken: the bytes of transferred ones, and how many lent ones.
  */
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -66,9 +66,9 @@ const lent = [];
 let ringHead = 0;
 let outstanding = 0;
 let wake;
-parentPort.on('message', ({ bytes, lent: wasLent }) => {
-  if (wasLent) lent.shift();
-  else outstanding -= bytes;
+parentPort.on('message', ({ bytes, lent: taken }) => {
+  lent.splice(0, taken);
+  outstanding -= bytes;
   if (wake) { const w = wake; wake = undefined; w(); }
 });
 const waitForTaken = () => new Promise((resolve) => { wake = resolve; });
@@ -244,6 +244,37 @@ function plan(entries: Iterable<PackEntry>): PlannedSpan[] {
   return spans;
 }
 
+/** Bytes of blocks taken before a worker is told, at most: a message per block cost the main thread a tenth of a second per 100,000 messages. */
+const ackBytes = 1024 * 1024;
+
+/**
+ * Blocks taken from each worker and not yet told to it. A worker is told once a megabyte or so is
+ * taken, and every worker before the main thread waits for the next block: a worker waiting for
+ * room is never left waiting on blocks the main thread is done with.
+ */
+class TakenBlocks {
+  private readonly untold = new Map<Worker, { bytes: number; lent: number; size: number }>();
+
+  constructor(private readonly tellAfterBytes: number) {}
+
+  /** `bytes` of a transferred block or one `lent` block, of `size` bytes, taken from `worker`. */
+  add(worker: Worker, bytes: number, lent: number, size: number) {
+    let counts = this.untold.get(worker);
+    if (!counts) this.untold.set(worker, (counts = { bytes: 0, lent: 0, size: 0 }));
+    counts.bytes += bytes;
+    counts.lent += lent;
+    counts.size += size;
+    if (counts.size >= this.tellAfterBytes) this.tell(worker);
+  }
+
+  tell(worker: Worker) {
+    const counts = this.untold.get(worker);
+    if (!counts || (counts.bytes === 0 && counts.lent === 0)) return;
+    worker.postMessage({ bytes: counts.bytes, lent: counts.lent });
+    counts.bytes = counts.lent = counts.size = 0;
+  }
+}
+
 /** The spans shared out among `workers` workers in turn, so each reads about as much, in order. */
 function shareOut(spans: PlannedSpan[], workers: number): PlannedSpan[][] {
   const shares = Array.from({ length: workers }, (): PlannedSpan[] => []);
@@ -278,6 +309,7 @@ export async function* decodePackContents(
     n?.();
   };
   const rings = new Map<Worker, Buffer>();
+  const taken = new TakenBlocks(Math.min(ackBytes, ringBytes / 8));
   const workers = shareOut(spans, count).map((share) => {
     const ring = lent ? new SharedArrayBuffer(ringBytes) : undefined;
     const worker = new Worker(workerSource, {
@@ -313,6 +345,7 @@ export async function* decodePackContents(
       const next = inbox.shift();
       if (!next) {
         if (exitError) throw exitError;
+        for (const worker of workers) taken.tell(worker);
         await new Promise<void>((resolve) => {
           notify = resolve;
         });
@@ -334,7 +367,7 @@ export async function* decodePackContents(
       for (const [hash, start, size, problem] of message.contents)
         yield problem ? { hash, error: damaged(problem) } : { hash, data: block.subarray(start, start + size) };
       // Taken: a lent block's place in the ring is written again from now on.
-      from.postMessage({ bytes: block.length, lent: !message.memory });
+      taken.add(from, message.memory ? block.length : 0, message.memory ? 0 : 1, block.length);
     }
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));

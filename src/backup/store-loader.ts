@@ -377,7 +377,7 @@ async function loadContents(
           const existedBefore = files ? await files.has(hash) : true;
           let ref: { hash: string; size: number };
           try {
-            ref = await (files ? files.putUnsynced(bytes) : large.put(bytes));
+            ref = await (files ? files.putUnsynced(bytes, checked ? hash : undefined) : large.put(bytes));
           } catch (error) {
             return problem(contentError(source, hash, error));
           }

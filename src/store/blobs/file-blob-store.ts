@@ -23,9 +23,11 @@ export class FileBlobStore implements BlobStore {
    * Writes a content without waiting for the disk: for a bulk load (a restore) that syncs everything
    * it wrote at once with syncWritten() before anything may refer to it. Syncing each file and its
    * directory one after the other left a restore waiting on the disk twice per large content.
+   * `checkedHash`: the bytes were found to hash to it already (a backup's packs are checked as they
+   * are read), so they are not hashed again.
    */
-  async putUnsynced(source: BlobSource): Promise<BlobRef> {
-    return this.write(source, false);
+  async putUnsynced(source: BlobSource, checkedHash?: string): Promise<BlobRef> {
+    return this.write(source, false, checkedHash);
   }
 
   /** Puts the files of these contents and their directory entries on disk, several at a time. */
@@ -35,16 +37,16 @@ export class FileBlobStore implements BlobStore {
     await eachAtOnce([...new Set(paths.map((path) => dirname(path)))], parallel, syncPath);
   }
 
-  private async write(source: BlobSource, sync: boolean): Promise<BlobRef> {
+  private async write(source: BlobSource, sync: boolean, checkedHash?: string): Promise<BlobRef> {
     const tmpDir = join(this.root, 'tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmpPath = join(tmpDir, randomUUID());
-    const hasher = createHash('sha256');
+    const hasher = checkedHash ? undefined : createHash('sha256');
     let size = 0;
     const file = await open(tmpPath, 'wx');
     try {
       for await (const chunk of chunksOf(source)) {
-        hasher.update(chunk);
+        hasher?.update(chunk);
         size += chunk.length;
         await file.write(chunk);
       }
@@ -56,7 +58,7 @@ export class FileBlobStore implements BlobStore {
     }
     await file.close();
 
-    const hash = hasher.digest('hex');
+    const hash = checkedHash ?? hasher!.digest('hex');
     const finalPath = this.pathOf(hash);
     // Existing content is marked as stored again (its mtime), which keeps the collector off it; if
     // the collector took it away meanwhile, it is written anew.
