@@ -18,6 +18,8 @@
 //                   empty data directory or database      |   backup -R -u USER maildir:DIR/USER
 //   then 1 % new mail is added to both (Holdfast: import maildir; Dovecot: saved as before), and
 //   incremental     holdfast backup create --to DIR again  | doveadm backup -u USER … again
+// Every doveadm step runs with -o maildir_copy_with_hardlinks=no: on one file system Dovecot would
+// otherwise link the message files rather than copy them, a backup that shares the mail's disk.
 // doveadm cannot name a destination per user in one run (-A/-F do not expand %u there), so it runs
 // once per user, --dovecot-jobs at a time (default 2, one per core: Holdfast's backup also uses both);
 // the time 100 doveadm processes take only to start is printed too. Holdfast runs as the CLI, on the
@@ -113,6 +115,11 @@ function log(text: string) {
 
 function dovecotTool(conf: string) {
   const doveadm = (args: string[]): Job => ({ command: '/usr/bin/doveadm', args: ['-c', conf, ...args] });
+  // Between two Maildirs on one file system Dovecot links each message file instead of copying it
+  // (maildir_copy_with_hardlinks, on by default): its "backup" and "restore" would then share every
+  // file with the mail they came from and copy no mail at all. A backup belongs on another disk,
+  // where no link is possible, so the measured steps copy, as they would there.
+  const copying = ['-o', 'maildir_copy_with_hardlinks=no'];
   return {
     /**
      * Saves the files' mail into Dovecot's mail location — only what it does not have yet — through
@@ -125,13 +132,14 @@ function dovecotTool(conf: string) {
       ),
     backup: (to: string) =>
       timed(
-        users.map((user) => doveadm(['backup', '-u', user, `maildir:${join(to, user)}`])),
+        users.map((user) => doveadm([...copying, 'backup', '-u', user, `maildir:${join(to, user)}`])),
         dovecotJobs,
       ),
     restore: (from: string, into: string) =>
       timed(
         users.map((user) =>
           doveadm([
+            ...copying,
             '-o',
             `mail_location=maildir:${join(into, user)}`,
             'backup',
