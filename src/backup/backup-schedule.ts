@@ -6,9 +6,9 @@
 // where service health (the "Backup" component) and the metrics read when the last good one was.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { BackupSettings, Config } from '../config/schema.ts';
+import { inInstallation } from '../installation-root.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../store/schema.ts';
 import { backupRecord } from './backup-runs.ts';
@@ -18,7 +18,7 @@ export const backupCheckIntervalMs = 60_000;
 /** After a failed run, the next try waits this long (or the schedule's period, if shorter). */
 const retryAfterFailureMs = 60 * 60_000;
 
-const holdfastBin = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
+const holdfastBin = inInstallation('bin', 'holdfast.js');
 
 export interface BackupScheduleDeps {
   db: Kysely<Database>;

@@ -12,7 +12,6 @@
 // files go compressed (brotli or gzip) to browsers that accept it (compressed-files.ts).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   cookieValue,
@@ -21,6 +20,7 @@ import {
   WebSessions,
   webSessionLimits,
 } from '../directory/web-sessions.ts';
+import { inInstallation } from '../installation-root.ts';
 import type { HttpLoginRequest, HttpLoginResult } from '../net/http-credentials.ts';
 import { CompressedCopies, isCompressible, preferredEncoding } from './compressed-files.ts';
 import type { WebContext } from './web-context.ts';
@@ -33,8 +33,8 @@ export interface PasswordCheck {
   authenticate(request: HttpLoginRequest): Promise<HttpLoginResult>;
 }
 
-/** Where the built app is: dist/webapp/ at the top of the installation (from src/web/ and from dist/web/ alike). */
-export const webappDir = fileURLToPath(new URL('../../dist/webapp/', import.meta.url));
+/** Where the built app is: dist/webapp/ at the top of the installation. */
+export const webappDir = `${inInstallation('dist', 'webapp')}/`;
 
 /** The app's pages: its own scripts and styles, JMAP on this origin, message frames from /mail/frame.html. */
 export const appContentSecurityPolicy = [
