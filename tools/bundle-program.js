@@ -4,7 +4,7 @@
 // it are the two libraries made of many small modules, Kysely (about 300) and zod (about 60): loaded
 // file by file they were about 100 ms of every command's start. Every other package stays in
 // node_modules, loaded as it is. `npm run build` runs this after tsc.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -12,12 +12,16 @@ const root = join(import.meta.dirname, '..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const bundled = new Set(['kysely', 'zod']);
 const out = join(root, 'dist', 'program');
+// Built beside it and put in its place at once: a command starting meanwhile (a scheduled backup,
+// a restarted worker) finds the old bundle or the new one, never half of one.
+const building = `${out}.building-${process.pid}`;
+const old = `${out}.old-${process.pid}`;
 
-rmSync(out, { recursive: true, force: true });
+rmSync(building, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: { main: 'dist/main.js' },
-  outdir: out,
+  outdir: building,
   chunkNames: 'chunk-[hash]',
   splitting: true,
   bundle: true,
@@ -30,3 +34,10 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+try {
+  renameSync(out, old);
+} catch (error) {
+  if (error.code !== 'ENOENT') throw error;
+}
+renameSync(building, out);
+rmSync(old, { recursive: true, force: true });

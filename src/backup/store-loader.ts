@@ -328,7 +328,7 @@ async function loadContents(
     options.onContentProblem(text);
   };
   const insertNew = building ? newInlineBlobWriter(building, options.now) : undefined;
-  const fileWrites = new BoundedWork(contentFilesAtOnce);
+  const fileWrites = new BoundedWork(contentFilesAtOnce, contentFileBytesAtOnce);
   const flush = async () => {
     if (pending.length === 0) return;
     await writeInlineBlobs(trx, pending);
@@ -391,8 +391,10 @@ async function loadContents(
         // A content file held whole is written while the next contents go in (its bytes copied:
         // lent ones are overwritten once the next is asked for); a streamed one, or a PostgreSQL
         // content (in this transaction), before the next.
-        if (files && !read.rest) await fileWrites.add(writeLarge(Buffer.from(headBytes(read))));
-        else await writeLarge(read.rest ? chain(read.head, read.rest) : headBytes(read));
+        if (files && !read.rest) {
+          const bytes = Buffer.from(headBytes(read));
+          await fileWrites.add(writeLarge(bytes), bytes.length);
+        } else await writeLarge(read.rest ? chain(read.head, read.rest) : headBytes(read));
       }
       contents++;
       if (contents % 1000 === 0) options.onProgress?.({ blobs: contents });
@@ -463,28 +465,40 @@ async function bothOrNeither<A, B>(
 const contentsReadAhead = 8;
 /** Content files written at once during a load (each several file-system calls in the thread pool). */
 const contentFilesAtOnce = 8;
+/** Bytes of content files being written at once, about (a larger content is written alone). */
+const contentFileBytesAtOnce = 64 * 1024 * 1024;
 
 /**
- * Work started and not awaited one by one, at most `limit` at once: `add` waits while that many
- * run. The first failure is thrown by the next `add` or by `all`; `settled` waits for the rest
+ * Work started and not awaited one by one, at most `limit` at once and holding at most about
+ * `byteLimit` bytes: `add` waits while either is reached. The first failure is thrown by the next `add` or by `all`; `settled` waits for the rest
  * whatever happened (nothing may still run when a failed load is rolled back).
  */
 class BoundedWork {
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new Map<Promise<void>, number>();
+  private bytes = 0;
   private failure: { error: unknown } | undefined;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly byteLimit: number,
+  ) {}
 
-  async add(work: Promise<void>): Promise<void> {
+  /** `work` holding `bytes` of memory until it ends; waits while the limits are reached. */
+  async add(work: Promise<void>, bytes: number): Promise<void> {
     const tracked = work.then(
       () => {},
       (error) => {
         this.failure ??= { error };
       },
     );
-    this.running.add(tracked);
-    tracked.finally(() => this.running.delete(tracked));
-    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.running.set(tracked, bytes);
+    this.bytes += bytes;
+    tracked.finally(() => {
+      this.running.delete(tracked);
+      this.bytes -= bytes;
+    });
+    while (this.running.size >= this.limit || (this.bytes >= this.byteLimit && this.running.size > 0))
+      await Promise.race(this.running.keys());
     this.throwIfFailed();
   }
 
@@ -494,7 +508,7 @@ class BoundedWork {
   }
 
   async settled(): Promise<void> {
-    await Promise.all(this.running);
+    await Promise.all(this.running.keys());
   }
 
   private throwIfFailed() {

@@ -27,6 +27,8 @@ export class FileBlobStore implements BlobStore {
    * are read), so they are not hashed again.
    */
   async putUnsynced(source: BlobSource, checkedHash?: string): Promise<BlobRef> {
+    // It names the file: only ever a hash.
+    if (checkedHash !== undefined && !isBlobHash(checkedHash)) throw new Error(`${checkedHash} is not a content hash`);
     return this.write(source, false, checkedHash);
   }
 
