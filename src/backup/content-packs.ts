@@ -53,7 +53,7 @@ export const packTargetBytes = 64 * 1024 * 1024;
 const blockTargetBytes = 256 * 1024;
 /** Contents at least this large are streamed into a block of their own rather than held whole. */
 export const streamedContentBytes = 8 * 1024 * 1024;
-/** Blocks being compressed (in the thread pool) or waiting to be written, at most. */
+/** Blocks compressed and waiting to be written, at most. */
 const blocksInFlight = 4;
 
 const gunzipAsync = promisify(gunzip);
