@@ -252,40 +252,42 @@ for (const name of backendNames) {
       assert.equal((await verifyBackup(first.dir)).ok, true);
     });
 
-    it('reads a backup of format 1, which kept one file per content', async () => {
-      const old = join(await tempDir(), 'format-1');
+    /**
+     * The first backup as an earlier version wrote it: its files and segments, its contents as
+     * `writeContents` puts them into the place, and its manifest's format version. Verified, then
+     * restored whole.
+     */
+    const readsOlderFormat = async (formatVersion: number, writeContents: (place: string) => Promise<void>) => {
+      const old = join(await tempDir(), `format-${formatVersion}`);
       await cp(first.dir, join(old, first.id), { recursive: true });
       await cp(join(to, 'segments'), join(old, 'segments'), { recursive: true });
-      const backup = await openBackup(first.dir);
-      const pool = await backup.pool();
-      for await (const { hash } of backup.contents()) {
-        await mkdir(join(poolPath(old, hash), '..'), { recursive: true });
-        await writeFile(poolPath(old, hash), gzipSync(await readAll(pool.open(hash))));
-      }
+      await writeContents(old);
       const manifestPath = join(old, first.id, 'manifest.json');
       const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
-      await writeFile(manifestPath, JSON.stringify({ ...manifest, formatVersion: 1 }));
+      await writeFile(manifestPath, JSON.stringify({ ...manifest, formatVersion }));
       const verified = await verifyBackup(join(old, first.id));
       assert.equal(verified.ok, true, verified.verdict);
       const target = await newTarget();
       const restored = await restoreBackup(join(old, first.id), { location: target.location, dataDir: target.dataDir });
       assert.equal(restored.contents, first.blobs);
+    };
+
+    it('reads a backup of format 1, which kept one file per content', async () => {
+      await readsOlderFormat(1, async (old) => {
+        const backup = await openBackup(first.dir);
+        const pool = await backup.pool();
+        for await (const { hash } of backup.contents()) {
+          await mkdir(join(poolPath(old, hash), '..'), { recursive: true });
+          await writeFile(poolPath(old, hash), gzipSync(await readAll(pool.open(hash))));
+        }
+      });
     });
 
     it('reads a backup of format 2, whose packs hold gzip blocks', async () => {
-      const old = join(await tempDir(), 'format-2');
-      await cp(first.dir, join(old, first.id), { recursive: true });
-      await cp(join(to, 'segments'), join(old, 'segments'), { recursive: true });
-      await mkdir(join(old, 'packs'));
-      await rewriteAsGzip(join(to, 'packs'), join(old, 'packs'));
-      const manifestPath = join(old, first.id, 'manifest.json');
-      const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
-      await writeFile(manifestPath, JSON.stringify({ ...manifest, formatVersion: 2 }));
-      const verified = await verifyBackup(join(old, first.id));
-      assert.equal(verified.ok, true, verified.verdict);
-      const target = await newTarget();
-      const restored = await restoreBackup(join(old, first.id), { location: target.location, dataDir: target.dataDir });
-      assert.equal(restored.contents, first.blobs);
+      await readsOlderFormat(2, async (old) => {
+        await mkdir(join(old, 'packs'));
+        await rewriteAsGzip(join(to, 'packs'), join(old, 'packs'));
+      });
     });
 
     it('refuses a backup of a newer schema and a directory that is no backup, saying why', async () => {
