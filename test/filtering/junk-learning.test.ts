@@ -10,6 +10,7 @@ import { lessonOf } from '../../src/filtering/junk-learning.ts';
 import { backendNames, skipFor } from '../helpers/backends.ts';
 import { imapflowClient } from '../helpers/imapflow.ts';
 import type { TestNode } from '../helpers/node.ts';
+import { LogCapture } from '../helpers/log-capture.ts';
 import { submission } from '../helpers/submission.ts';
 import { basicAuth, postApi } from '../jmap/jmap-client.ts';
 import { RspamdClient } from '../../src/filtering/rspamd-client.ts';
@@ -157,6 +158,8 @@ for (const name of backendNames) {
   describe(`fuzzy hashes from Junk moves on ${name}`, { skip: skipFor(name) || engines.skip || noRedis }, () => {
     let t: TestNode;
     const rspamd = () => engines.rspamd!;
+    // What the node logs of its learning: named when the fuzzy storage does not get what a move reports.
+    const log = new LogCapture();
     before(async () => {
       t = await startFilteringNode(
         name,
@@ -168,9 +171,20 @@ for (const name of backendNames) {
         ],
         ['alice@test.example', 'bob@test.example'],
         password,
+        log.logger,
       );
     });
     after(() => t?.stop());
+
+    /** Waits for `check`, failing with the node's filtering log lines. */
+    async function waitWithLog(check: () => Promise<boolean>, what: string) {
+      try {
+        await t.waitFor(check, what, 60_000);
+      } catch (error) {
+        const lines = log.lines.filter((line) => line.includes('filtering'));
+        throw new Error(`${(error as Error).message}; the node's filtering log: ${lines.join(' | ') || 'nothing'}`);
+      }
+    }
 
     /** Sends the spam over SMTP as another server would, and waits for it in `folder`. */
     async function arrives(to: string, text: string, folder: string) {
@@ -215,7 +229,7 @@ for (const name of backendNames) {
       assert.doesNotMatch(original.text, /LOCAL_FUZZY_DENIED/);
       await move('alice@test.example', 'INBOX', 'Junk');
       const nearCopy = spamText(seed, 'second');
-      await t.waitFor(() => fuzzyMatches(nearCopy), 'the fuzzy storage holding the reported spam', 20_000);
+      await waitWithLog(() => fuzzyMatches(nearCopy), 'the fuzzy storage holding the reported spam');
 
       // Another recipient, Message-ID, Date and a changed sentence: Junk, by the fuzzy hash.
       const copy = await arrives('bob@test.example', nearCopy, 'Junk');
@@ -228,7 +242,7 @@ for (const name of backendNames) {
       // Bob says it is not spam: its hashes are deleted (and Bayes learns ham).
       await move('bob@test.example', 'Junk', 'INBOX');
       const later = spamText(seed, 'third');
-      await t.waitFor(async () => !(await fuzzyMatches(later)), 'the fuzzy hashes deleted', 20_000);
+      await waitWithLog(async () => !(await fuzzyMatches(later)), 'the fuzzy hashes deleted');
       const laterCopy = await arrives('bob@test.example', later, 'INBOX');
       assert.doesNotMatch(laterCopy.text, /LOCAL_FUZZY_DENIED/);
     });

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { BackendName } from '../helpers/backends.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
+import type { Logger } from '../../src/logging/logger.ts';
 
 const rspamdBinary = '/usr/bin/rspamd';
 const clamdBinary = '/usr/sbin/clamd';
@@ -77,6 +78,14 @@ export async function freeUdpPort(): Promise<number> {
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
+}
+
+/** Whether something is bound to 127.0.0.1:`port` over UDP (Linux /proc/net/udp). */
+function udpBound(port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/udp', 'utf8')
+    .split('\n')
+    .some((line) => line.trim().split(/\s+/)[1] === local);
 }
 
 const asRoot = process.getuid?.() === 0;
@@ -255,6 +264,9 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
       // A first start compiles rspamd's expressions (~50 s on two cores; longer beside other tests).
       240_000,
     );
+    // The fuzzy worker answers no ping: until it has bound its UDP port, a report sent to it is lost
+    // (two CI runs saw the fuzzy test's first report never reach the storage).
+    await waitUntil(async () => udpBound(fuzzyPort), child, "rspamd's fuzzy worker", 60_000);
   } catch (error) {
     await stopProcess(child, dir);
     throw error;
@@ -436,8 +448,9 @@ export async function startFilteringNode(
   filtering: string[],
   users: string[],
   password: string,
+  logger?: Logger,
 ): Promise<TestNode> {
-  const t = await startTestNode(backend, { toml: ['[filtering]', ...filtering, ''].join('\n') });
+  const t = await startTestNode(backend, { toml: ['[filtering]', ...filtering, ''].join('\n'), logger });
   const tenant = await t.node.holdfast.directory.tenant('default');
   for (const address of users) await tenant.addPrincipal({ kind: 'user', address, password });
   return t;
