@@ -470,11 +470,12 @@ const contentFileBytesAtOnce = 64 * 1024 * 1024;
 
 /**
  * Work started and not awaited one by one, at most `limit` at once and holding at most about
- * `byteLimit` bytes: `add` waits while either is reached. The first failure is thrown by the next `add` or by `all`; `settled` waits for the rest
- * whatever happened (nothing may still run when a failed load is rolled back).
+ * `byteLimit` bytes: `add` waits while either is reached. The first failure is thrown by the next
+ * `add` or by `all`; `settled` waits for the rest whatever happened (nothing may still run when a
+ * failed load is rolled back).
  */
 class BoundedWork {
-  private readonly running = new Map<Promise<void>, number>();
+  private readonly running = new Set<Promise<void>>();
   private bytes = 0;
   private failure: { error: unknown } | undefined;
 
@@ -491,14 +492,14 @@ class BoundedWork {
         this.failure ??= { error };
       },
     );
-    this.running.set(tracked, bytes);
+    this.running.add(tracked);
     this.bytes += bytes;
     tracked.finally(() => {
       this.running.delete(tracked);
       this.bytes -= bytes;
     });
     while (this.running.size >= this.limit || (this.bytes >= this.byteLimit && this.running.size > 0))
-      await Promise.race(this.running.keys());
+      await Promise.race(this.running);
     this.throwIfFailed();
   }
 
@@ -508,7 +509,7 @@ class BoundedWork {
   }
 
   async settled(): Promise<void> {
-    await Promise.all(this.running.keys());
+    await Promise.all(this.running);
   }
 
   private throwIfFailed() {
