@@ -33,6 +33,7 @@ import { openSnapshot } from './store-snapshot.ts';
 import { listBackups } from './backup-list.ts';
 import { openBackup } from './open-backup.ts';
 import { segmentedTables, writeSegments } from './table-segments.ts';
+import { BoundedWork } from './bounded-work.ts';
 
 export interface BackupProgress {
   table?: string;
@@ -172,36 +173,28 @@ export async function createBackup(store: Store, options: CreateBackupOptions): 
             return undefined;
           }
         };
-        const running = new Set<Promise<void>>();
-        let failure: unknown;
+        const copies = new BoundedWork(parallelCopies);
         try {
-          contents: for await (const batch of snapshot.contents()) {
+          for await (const batch of snapshot.contents()) {
             // In an incremental backup nearly every content is in the pool already: listed, nothing to copy.
             const pooled: [string, number][] = [];
             for (const { hash, required } of batch) {
-              if (failure) break contents;
               const pooledSize = pool.size(hash);
               if (pooledSize !== undefined) {
                 pooled.push([hash, pooledSize]);
                 counted(pooledSize, false);
                 continue;
               }
-              const job: Promise<void> = copyOne(hash, required)
-                .then((copied) => (copied ? listed(hash, copied) : undefined))
-                .catch((error) => {
-                  failure ??= error;
-                })
-                .finally(() => running.delete(job));
-              running.add(job);
-              if (running.size >= parallelCopies) await Promise.race(running);
+              // Waits while `parallelCopies` run; throws the first copy's failure.
+              await copies.add(copyOne(hash, required).then((copied) => copied && listed(hash, copied)));
             }
             await list.writeAll(pooled);
           }
+          await copies.all();
         } finally {
           // Whatever ended the loop, no copy is still writing into a pack when the packs are finished or given up.
-          await Promise.all(running);
+          await copies.settled();
         }
-        if (failure) throw failure;
         // Packs sealed before a failure stay: their contents are whole, and a later backup uses them.
         await packs.finish();
         bytesWritten += packs.bytesWritten;

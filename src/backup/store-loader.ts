@@ -37,6 +37,7 @@ import { deferIndexesAndTriggers } from './deferred-indexes.ts';
 import { flatten, yieldToEventLoop } from './snapshot-shape.ts';
 import { chain, readHead, type HeadRead } from './content-stream.ts';
 import type { PooledContent } from './content-pool.ts';
+import { BoundedWork } from './bounded-work.ts';
 
 /** What is loaded: a backup read back, or a live store's snapshot. */
 export interface LoadSource {
@@ -467,55 +468,6 @@ const contentsReadAhead = 8;
 const contentFilesAtOnce = 8;
 /** Bytes of content files being written at once, about (a larger content is written alone). */
 const contentFileBytesAtOnce = 64 * 1024 * 1024;
-
-/**
- * Work started and not awaited one by one, at most `limit` at once and holding at most about
- * `byteLimit` bytes: `add` waits while either is reached. The first failure is thrown by the next
- * `add` or by `all`; `settled` waits for the rest whatever happened (nothing may still run when a
- * failed load is rolled back).
- */
-class BoundedWork {
-  private readonly running = new Set<Promise<void>>();
-  private bytes = 0;
-  private failure: { error: unknown } | undefined;
-
-  constructor(
-    private readonly limit: number,
-    private readonly byteLimit: number,
-  ) {}
-
-  /** `work` holding `bytes` of memory until it ends; waits while the limits are reached. */
-  async add(work: Promise<void>, bytes: number): Promise<void> {
-    const tracked = work.then(
-      () => {},
-      (error) => {
-        this.failure ??= { error };
-      },
-    );
-    this.running.add(tracked);
-    this.bytes += bytes;
-    tracked.finally(() => {
-      this.running.delete(tracked);
-      this.bytes -= bytes;
-    });
-    while (this.running.size >= this.limit || (this.bytes >= this.byteLimit && this.running.size > 0))
-      await Promise.race(this.running);
-    this.throwIfFailed();
-  }
-
-  async all(): Promise<void> {
-    await this.settled();
-    this.throwIfFailed();
-  }
-
-  async settled(): Promise<void> {
-    await Promise.all(this.running);
-  }
-
-  private throwIfFailed() {
-    if (this.failure) throw this.failure.error;
-  }
-}
 
 /**
  * The source's contents in order, each with its head being read (`readHead`), up to `depth` ahead of
