@@ -49,6 +49,8 @@ export interface Rspamd extends Daemon {
   fuzzyFlag: number;
   /** The Redis database its Bayes statistics are in. */
   redisDb: number;
+  /** The last lines of rspamd's log that match `pattern`: what a failing test names. */
+  logLines(pattern: RegExp): string;
 }
 
 export interface Clamd extends Daemon {
@@ -210,6 +212,8 @@ export interface RspamdOptions {
    * asks a closed port and each lookup fails at its 0.1 s timeout: offline, but every scan waits.
    */
   nameserver?: string;
+  /** What rspamd logs: errors (the default), or each task too, with the fuzzy storage's steps. */
+  logLevel?: 'error' | 'info';
 }
 
 export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> {
@@ -230,7 +234,8 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     'override.d/worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = ${options.workers ?? 1};\nmime = true;\n`,
     'override.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controllerPort}";\ncount = 1;\npassword = "${password}";\nsecure_ip = "127.0.0.2";\nstatic_dir = "\${WWWDIR}";\n`,
     'override.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxyPort}";\ncount = -1;\n`,
-    'override.d/logging.inc': 'type = "console";\nlevel = "error";\n',
+    // A file a failing test quotes from (logLines).
+    'override.d/logging.inc': `type = "file";\nfilename = "${dir}/log/rspamd.log";\nlevel = "${options.logLevel ?? 'error'}";\n${options.logLevel === 'info' ? 'debug_modules = ["fuzzy_storage", "fuzzy_check"];\n' : ''}`,
     'local.d/options.inc': `dns { nameserver = ["${options.nameserver ?? `127.0.0.1:${closedPort}`}"]; timeout = 0.1s; retransmits = 0; }\nenable_test_patterns = true;\nhs_cache_dir = "${hyperscanCache}";\ncontrol_socket = "${dir}/run/rspamd.sock mode=0600";\n`,
     'local.d/redis.conf': `servers = "127.0.0.1:6379";\ndb = "${redisDb}";\n`,
     'local.d/classifier-bayes.conf': `backend = "redis";\nservers = "127.0.0.1:6379";\ndb = "${redisDb}";\nmin_learns = 1;\nautolearn = false;\n`,
@@ -278,8 +283,24 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     password,
     fuzzyFlag: localFuzzyFlag,
     redisDb,
+    logLines: (pattern) => logLines(join(dir, 'log', 'rspamd.log'), pattern),
     stop: () => stopProcess(child, dir),
   };
+}
+
+function logLines(file: string, pattern: RegExp): string {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return 'no log';
+  }
+  return text
+    .split('\n')
+    .filter((line) => pattern.test(line))
+    .slice(-20)
+    .map((line) => line.slice(0, 300))
+    .join('\n');
 }
 
 export async function startClamd(): Promise<Clamd> {
