@@ -121,14 +121,21 @@ async function stopProcess(child: ChildProcess, dir: string) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-async function waitUntil(check: () => Promise<boolean>, child: ChildProcess, what: string, timeoutMs: number) {
+/** Waits for `check`; a daemon that exits or does not come up fails with `details` (its output by default). */
+async function waitUntil(
+  check: () => Promise<boolean>,
+  child: ChildProcess,
+  what: string,
+  timeoutMs: number,
+  details = () => outputOf(child).slice(-1500),
+) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}): ${outputOf(child).slice(-1500)}`);
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}): ${details()}`);
     if (await check().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`${what} did not come up within ${timeoutMs} ms: ${outputOf(child).slice(-1500)}`);
+  throw new Error(`${what} did not come up within ${timeoutMs} ms: ${details()}`);
 }
 
 const testRules = `-- Holdfast's filtering tests: a score or an action asked for by a header of the test message.
@@ -220,6 +227,7 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-rspamd-'));
   mkdirSync(hyperscanCache, { recursive: true });
   for (const sub of ['local.d', 'override.d', 'db', 'run', 'log']) mkdirSync(join(dir, sub));
+  const logFile = join(dir, 'log', 'rspamd.log');
   const [port, controllerPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
   // The fuzzy worker listens on UDP, where other tests' DNS stubs take ports of their own.
   const fuzzyPort = await freeUdpPort();
@@ -235,7 +243,7 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     'override.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controllerPort}";\ncount = 1;\npassword = "${password}";\nsecure_ip = "127.0.0.2";\nstatic_dir = "\${WWWDIR}";\n`,
     'override.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxyPort}";\ncount = -1;\n`,
     // A file a failing test quotes from (logLines).
-    'override.d/logging.inc': `type = "file";\nfilename = "${dir}/log/rspamd.log";\nlevel = "${options.logLevel ?? 'error'}";\n${options.logLevel === 'info' ? 'debug_modules = ["fuzzy_storage", "fuzzy_check"];\n' : ''}`,
+    'override.d/logging.inc': `type = "file";\nfilename = "${logFile}";\nlevel = "${options.logLevel ?? 'error'}";\n${options.logLevel === 'info' ? 'debug_modules = ["fuzzy_storage", "fuzzy_check"];\n' : ''}`,
     'local.d/options.inc': `dns { nameserver = ["${options.nameserver ?? `127.0.0.1:${closedPort}`}"]; timeout = 0.1s; retransmits = 0; }\nenable_test_patterns = true;\nhs_cache_dir = "${hyperscanCache}";\ncontrol_socket = "${dir}/run/rspamd.sock mode=0600";\n`,
     'local.d/redis.conf': `servers = "127.0.0.1:6379";\ndb = "${redisDb}";\n`,
     'local.d/classifier-bayes.conf': `backend = "redis";\nservers = "127.0.0.1:6379";\ndb = "${redisDb}";\nmin_learns = 1;\nautolearn = false;\n`,
@@ -259,6 +267,8 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     `LOGDIR=${dir}/log`,
   ];
   const child = startProcess(rspamdBinary, args, dir);
+  // What rspamd said before its log file was opened (configuration errors), and the end of that file.
+  const details = () => `${outputOf(child).slice(-1000)}\n${logLines(logFile, /./)}`;
   const url = `http://127.0.0.1:${port}`;
   const controllerUrl = `http://127.0.0.1:${controllerPort}`;
   try {
@@ -268,10 +278,11 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
       'rspamd',
       // A first start compiles rspamd's expressions (~50 s on two cores; longer beside other tests).
       240_000,
+      details,
     );
     // The fuzzy worker answers no ping: until it has bound its UDP port, a report sent to it is lost
     // (two CI runs saw the fuzzy test's first report never reach the storage).
-    await waitUntil(async () => udpBound(fuzzyPort), child, "rspamd's fuzzy worker", 60_000);
+    await waitUntil(async () => udpBound(fuzzyPort), child, "rspamd's fuzzy worker", 60_000, details);
   } catch (error) {
     await stopProcess(child, dir);
     throw error;
@@ -283,7 +294,7 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     password,
     fuzzyFlag: localFuzzyFlag,
     redisDb,
-    logLines: (pattern) => logLines(join(dir, 'log', 'rspamd.log'), pattern),
+    logLines: (pattern) => logLines(logFile, pattern),
     stop: () => stopProcess(child, dir),
   };
 }
