@@ -290,6 +290,7 @@ export class TenantDirectory {
 
   async removePrincipal(addressInput: string, kinds?: PrincipalKind[]): Promise<Principal> {
     const principal = await this.getPrincipal(addressInput, kinds);
+    if (principal.role === 'global-admin' && !principal.disabled) await this.requireAnotherGlobalAdmin(principal);
     const addresses = await this.addressesOf(principal.id);
     await this.db.transaction().execute(async (trx) => {
       await trx

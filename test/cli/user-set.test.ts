@@ -40,11 +40,15 @@ for (const name of backendNames) {
       assert.equal(text.stdout, 'bob@set.example: "Bob Builder", role tenant-admin, quota 1GB, sign-in enabled\n');
     });
 
-    it('keeps one enabled global administrator, and asks for something to change', async () => {
+    it('keeps one enabled global administrator (no disable, demotion or removal), and asks for something to change', async () => {
       const message =
         'admin@set.example is the only enabled global administrator: make another user one first (holdfast user set <address> --role global-admin)';
       await failsWith(['user', 'set', 'admin@set.example', '--disable'], { code: 'last-global-admin', message });
       await failsWith(['user', 'set', 'admin@set.example', '--role', 'user'], { code: 'last-global-admin', message });
+      // Removing the last one would leave nobody to sign in to the admin center or run the CLI.
+      await failsWith(['user', 'remove', 'admin@set.example'], { code: 'last-global-admin', message });
+      const users = (await json('user', 'list')) as { address: string; role: string }[];
+      assert.equal(users.find((u) => u.address === 'admin@set.example')?.role, 'global-admin');
       await failsWith(['user', 'set', 'bob@set.example'], {
         code: 'nothing-to-change',
         message: 'give at least one of --name, --role, --quota, --disable, --enable',
