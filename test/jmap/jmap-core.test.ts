@@ -30,6 +30,13 @@ for (const name of backendNames) {
       assert.equal(limits.maxSizeRequest, 2_000_000);
       assert.equal(limits.maxSizeUpload, 50_000_000);
       const account = Object.keys(session.accounts)[0]!;
+      // RFC 8621 1.3.1: attachments whose base64 fits in a 50 MB message with 64 KB to spare (0 would
+      // tell a client to offer none).
+      const mail = session.accounts[account]?.accountCapabilities['urn:ietf:params:jmap:mail'] as Record<
+        string,
+        unknown
+      >;
+      assert.equal(mail.maxSizeAttachmentsPerEmail, 36_490_569);
       assert.match(account, /^a[0-9]+$/);
       assert.equal(session.accounts[account]?.name, 'alice@test.example');
       assert.equal(session.username, 'alice@test.example');

@@ -20,8 +20,16 @@ export const jmapPaths = {
 /** RFC 8887: JMAP over WebSocket, with push. */
 export const webSocketCapability = 'urn:ietf:params:jmap:websocket';
 
-/** The capabilities of an account, for the capabilities the server serves. */
-function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, unknown> {
+/**
+ * RFC 8621 1.3.1: the attachments' total, unencoded, that fits in a message of `maxMessageBytes` once
+ * base64 makes each 57 bytes a 76-character line and its CRLF, with 64 KB left for the headers, the
+ * text and the MIME structure.
+ */
+export const attachmentsLimit = (maxMessageBytes: number) =>
+  Math.max(0, Math.floor(((maxMessageBytes - 65_536) * 57) / 78));
+
+/** The capabilities of an account, for the capabilities the server serves and its message size limit. */
+function accountCapabilities(capabilities: ReadonlySet<string>, maxMessageBytes: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (capabilities.has(mailCapability))
     out[mailCapability] = {
@@ -29,7 +37,7 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
       maxMailboxesPerEmail: 1,
       maxMailboxDepth: null,
       maxSizeMailboxName: 1000,
-      maxSizeAttachmentsPerEmail: 0,
+      maxSizeAttachmentsPerEmail: attachmentsLimit(maxMessageBytes),
       emailQuerySortOptions: [...emailSortProperties],
       // Mailbox/set creates folders at the top as IMAP CREATE does.
       mayCreateTopLevelMailbox: true,
@@ -50,8 +58,11 @@ function accountCapabilities(capabilities: ReadonlySet<string>): Record<string, 
  * A shared account's capabilities: mail, without creating folders at the top (they are the owner's),
  * and the mailbox's contacts (full access includes its address books).
  */
-function sharedAccountCapabilities(capabilities: ReadonlySet<string>): Record<string, unknown> {
-  const all = accountCapabilities(capabilities);
+function sharedAccountCapabilities(
+  capabilities: ReadonlySet<string>,
+  maxMessageBytes: number,
+): Record<string, unknown> {
+  const all = accountCapabilities(capabilities, maxMessageBytes);
   const mail = all[mailCapability];
   return {
     ...(mail ? { [mailCapability]: { ...(mail as object), mayCreateTopLevelMailbox: false } } : {}),
@@ -72,6 +83,7 @@ export function sessionResource(
   shared: SharedAccount[] = [],
 ) {
   const account = accountId(principal.id);
+  const maxMessageBytes = limits.maxSizeUpload ?? jmapLimits.maxSizeUpload;
   const serverCapabilities: Record<string, unknown> = { [coreCapability]: { ...jmapLimits, ...limits } };
   for (const capability of capabilities) if (capability !== coreCapability) serverCapabilities[capability] = {};
   serverCapabilities[webSocketCapability] = {
@@ -85,7 +97,7 @@ export function sessionResource(
         name: principal.address,
         isPersonal: true,
         isReadOnly: false,
-        accountCapabilities: accountCapabilities(capabilities),
+        accountCapabilities: accountCapabilities(capabilities, maxMessageBytes),
       },
       ...Object.fromEntries(
         shared.map(({ owner, access }) => [
@@ -95,7 +107,7 @@ export function sessionResource(
             isPersonal: false,
             isReadOnly: isReadOnly(access),
             // Mail and contacts: identities, submissions, quota and automatic replies are the owner's business.
-            accountCapabilities: sharedAccountCapabilities(capabilities),
+            accountCapabilities: sharedAccountCapabilities(capabilities, maxMessageBytes),
           },
         ]),
       ),
