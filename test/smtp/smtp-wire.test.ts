@@ -318,6 +318,9 @@ describe('SMTP wire', () => {
     assert.equal(await talk.send(`NOOP ${'x'.repeat(100_000)}`), '500 5.5.2 Error: line too long');
     assert.equal(await talk.send('NOOP'), '250 2.0.0 OK');
     assert.equal(await talk.send('WIZ please'), '500 5.5.2 Error: command not recognized');
+    // The MX port offers no AUTH, as Postfix words it.
+    await talk.send('EHLO client.example');
+    assert.equal(await talk.send('AUTH PLAIN'), '503 5.5.1 Error: authentication not enabled');
     assert.equal(await talk.send('GET / HTTP/1.1'), '421 4.4.2 HTTP requests not allowed');
     await talk.reply(); // the close
     assert.ok(talk.isClosed);
@@ -383,6 +386,21 @@ describe('SMTP wire: AUTH on submission over implicit TLS', () => {
     assert.doesNotMatch(await talk.send('EHLO client.example'), /AUTH/);
     assert.equal(await talk.send('MAIL FROM:<alice@test.example>'), '250 2.1.0 Accepted');
     talk.close();
+  });
+
+  it('tells a client that tries AUTH before STARTTLS to start TLS first (RFC 3207 4)', async () => {
+    const plain = await startWire({ source: 'submission' });
+    try {
+      const talk = await open(plain);
+      assert.doesNotMatch(await talk.send('EHLO client.example'), /AUTH/);
+      assert.equal(
+        await talk.send(`AUTH PLAIN ${plainAuth('alice@test.example', 'secret')}`),
+        '530 5.7.0 Must issue a STARTTLS command first',
+      );
+      talk.close();
+    } finally {
+      await plain.close();
+    }
   });
 
   it('closes a session that sends ten commands without signing in', async () => {

@@ -223,7 +223,14 @@ export class SmtpSession {
     const parsed = parseCommand(line);
     const { verb } = parsed;
     if (verb === 'HTTP') return this.send(reply(421, '4.4.2', 'HTTP requests not allowed'));
-    if (verb === 'UNKNOWN' || (verb === 'AUTH' && !this.authOffered && !this.user)) return this.unrecognizedCommand();
+    if (verb === 'UNKNOWN') return this.unrecognizedCommand();
+    if (verb === 'AUTH' && !this.authOffered && !this.user)
+      return this.unrecognizedCommand(
+        // RFC 3207 4: the reply that says what to do on submission; Postfix's wording on the MX port.
+        this.config.source === 'submission'
+          ? reply(530, '5.7.0', 'Must issue a STARTTLS command first')
+          : reply(503, '5.5.1', 'Error: authentication not enabled'),
+      );
     if (this.authOffered && verb !== 'AUTH' && ++this.unauthenticated >= maxBadCommands)
       return this.send(reply(421, '4.4.2', 'Error: too many unauthenticated commands'));
     if (!this.helo && (verb === 'MAIL' || verb === 'RCPT' || verb === 'DATA' || verb === 'AUTH'))
