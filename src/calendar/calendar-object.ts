@@ -34,6 +34,8 @@ export type CostlyRecurrence = 'refuse' | 'open-ended';
 
 export function parseCalendarObject(text: string, costlyRecurrence: CostlyRecurrence = 'refuse'): CalendarObject {
   const root = parseCalendar(text);
+  // Only a new object is held to this: one stored before these checks existed must stay readable.
+  if (costlyRecurrence === 'refuse') checkDateText(text);
   const unknownZones = resolveTimezones(root);
   if (unknownZones.length) {
     throw invalid(
@@ -141,6 +143,107 @@ function nesting(jcal: unknown): number {
     if (Array.isArray(children)) for (const child of children) stack.push([child, depth + 1]);
   }
   return deepest;
+}
+
+/** The properties whose values are dates or date-times an instance's time depends on. */
+const datedProperties = new Set(['dtstart', 'dtend', 'due', 'recurrence-id', 'exdate', 'rdate', 'rrule']);
+/** The components whose dates are checked: the calendar components and a VTIMEZONE's observances. */
+const datedComponents = new Set(['vevent', 'vtodo', 'vjournal', 'standard', 'daylight']);
+/** A design set that keeps every value as the text the client sent (ical.js rewrites date-times as it parses). */
+const rawDesignSet = { ...ICAL.design.icalendar, value: {} } as typeof ICAL.design.icalendar;
+
+/**
+ * ical.js reads a date-time by slicing it into numbers and lets them overflow: month 13 becomes January
+ * of the next year, 31 February becomes 3 March, hour 25 the next day. So the text of every DATE and
+ * DATE-TIME (RFC 5545 §3.3.4, §3.3.5) of DTSTART, DTEND, DUE, RECURRENCE-ID, EXDATE, RDATE (and its
+ * PERIODs, §3.3.9) and the RRULE's UNTIL is checked as written, before ical.js converts it; and DTEND
+ * and DUE must have DTSTART's value type (§3.8.2.2, §3.8.2.3). One more pass over the lines, no more.
+ */
+function checkDateText(text: string) {
+  const root: unknown[] = [];
+  const state = { component: root, stack: [root], designSet: rawDesignSet };
+  ICAL.parse._eachLine(text, (_error, line) =>
+    ICAL.parse._handleContentLine(line, state as unknown as Parameters<typeof ICAL.parse._handleContentLine>[1]),
+  );
+  const stack = [root[0] as RawComponent];
+  while (stack.length) {
+    const [name, properties, children] = stack.pop()!;
+    for (const child of children) stack.push(child);
+    if (!datedComponents.has(name)) continue;
+    const where = `of the ${name.toUpperCase()}`;
+    const types: Record<string, string> = {};
+    for (const [property, , type, ...values] of properties) {
+      if (!datedProperties.has(property)) continue;
+      const label = `${property.toUpperCase()} ${where}`;
+      types[property] ??= type;
+      for (const value of values) checkDatedValue(label, property, type, String(value));
+    }
+    for (const end of ['dtend', 'due']) {
+      if (types.dtstart && types[end] && types[end] !== types.dtstart) {
+        throw invalid(
+          'valid-calendar-data',
+          `${end.toUpperCase()} ${where} is a ${types[end].toUpperCase()} but its DTSTART is a ${types.dtstart.toUpperCase()}; ` +
+            `RFC 5545 §${end === 'dtend' ? '3.8.2.2' : '3.8.2.3'} requires both to have the same value type`,
+        );
+      }
+    }
+  }
+}
+
+type RawComponent = [string, [string, unknown, string, ...unknown[]][], RawComponent[]];
+
+function checkDatedValue(label: string, property: string, type: string, value: string) {
+  if (property === 'rrule') {
+    const until = value.split(';').find((part) => part.toUpperCase().startsWith('UNTIL='));
+    if (until) {
+      const date = until.slice('UNTIL='.length);
+      checkDateOrDateTime(`UNTIL of the ${label}`, date.length === 8 ? 'date' : 'date-time', date);
+    }
+  } else if (type === 'period' && property === 'rdate') {
+    const [start, end = ''] = value.split('/');
+    checkDateOrDateTime(`${label} (period start)`, 'date-time', start!);
+    if (!/^[+-]?P/.test(end)) checkDateOrDateTime(`${label} (period end)`, 'date-time', end);
+  } else if (type === 'date' || type === 'date-time') {
+    checkDateOrDateTime(label, type, value);
+  } else {
+    const allowed = property === 'rdate' ? 'DATE, DATE-TIME or PERIOD' : 'DATE or DATE-TIME';
+    throw invalid('valid-calendar-data', `${label} has value type ${type.toUpperCase()}; it must be ${allowed}`);
+  }
+}
+
+const dateText = /^(\d{4})(\d{2})(\d{2})$/;
+const dateTimeText = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z?$/;
+
+/** Checks one DATE (YYYYMMDD) or DATE-TIME (YYYYMMDDTHHMMSS[Z]) exactly as written. */
+function checkDateOrDateTime(label: string, type: 'date' | 'date-time', value: string) {
+  const match = (type === 'date' ? dateText : dateTimeText).exec(value);
+  const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (!match) {
+    const hint =
+      type === 'date-time' && dateText.test(value)
+        ? '; a DATE needs VALUE=DATE'
+        : type === 'date' && dateTimeText.test(value)
+          ? '; a DATE-TIME must not have VALUE=DATE'
+          : '';
+    throw invalid(
+      'valid-calendar-data',
+      `${label} is not a valid ${type}: ${shown} is not an RFC 5545 ${type === 'date' ? 'DATE (YYYYMMDD)' : 'DATE-TIME (YYYYMMDDTHHMMSS, with Z for UTC)'}${hint}`,
+    );
+  }
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1).map(Number) as number[];
+  const bad = (what: string) => {
+    throw invalid('valid-calendar-data', `${label} is not a valid ${type}: ${shown} has ${what}`);
+  };
+  if (month! < 1 || month! > 12) bad(`month ${month}`);
+  const days = new Date(Date.UTC(2000, month!, 0)).getUTCDate() - (month === 2 && !leapYear(year!) ? 1 : 0);
+  if (day! < 1 || day! > days) bad(`day ${day} (month ${month} of ${year} has ${days} days)`);
+  if (hour > 23) bad(`hour ${hour}`);
+  if (minute > 59) bad(`minute ${minute}`);
+  if (second > 60) bad(`second ${second}`); // 60 is a leap second (RFC 5545 §3.3.12)
+}
+
+function leapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
 
 /** Reads every date-time now, so that a malformed one fails the PUT instead of a later query. */
