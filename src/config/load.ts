@@ -59,7 +59,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const [variable, key] of Object.entries(environmentKeys)) {
     const value = env[variable];
     if (value === undefined || value === '') continue;
-    setPath(raw, key, value);
+    setPath(raw, key, value, file);
     sources.set(key, variable);
   }
 
@@ -79,6 +79,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
   const tls = { cert: values.tls?.cert, key: values.tls?.key };
   checkTlsPair(tls, sources, file, cwd);
+  const ports = Object.fromEntries(
+    listenerNames.map((name) => [name, values.ports?.[name] ?? defaultPorts[name]]),
+  ) as Config['ports'];
+  checkDistinctPorts(ports, new Set(Object.keys(values.ports ?? {})), sources, file);
 
   const smtp = {
     maxMessageSize: values.smtp?.max_message_size ?? 50_000_000,
@@ -104,9 +108,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     domain,
     adminPassword: values.admin_password,
     bind: values.bind ?? '0.0.0.0',
-    ports: Object.fromEntries(
-      listenerNames.map((name) => [name, values.ports?.[name] ?? defaultPorts[name]]),
-    ) as Config['ports'],
+    ports,
     tls: { cert: tls.cert && resolve(cwd, tls.cert), key: tls.key && resolve(cwd, tls.key) },
     log: { level: values.log?.level ?? 'info', format: values.log?.format ?? 'auto' },
     shutdownGraceMs: values.shutdown_grace ?? 10_000,
@@ -293,8 +295,42 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Raw, sources: Map<string, s
   const where = sources.get(path) ?? `${file ?? 'configuration'}: ${path}`;
   const value = getPath(raw, path);
   const shown = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
-  const expected = issue.code === 'invalid_type' ? `a ${issue.expected}` : issue.message;
+  const expected = issue.code === 'invalid_type' ? typeWanted(issue.expected, path) : issue.message;
   return new ConfigError(`${where} = ${shown} is not allowed: expected ${expected}`);
+}
+
+/**
+ * Two listeners on one port: refused here, naming both settings, rather than when the second one
+ * finds the port taken ("in use by another program", which it is not).
+ */
+function checkDistinctPorts(
+  ports: Config['ports'],
+  configured: Set<string>,
+  sources: Map<string, string>,
+  file: string | undefined,
+) {
+  const variableOf = (key: string) => Object.entries(environmentKeys).find(([, k]) => k === key)![0];
+  const label = (name: string) =>
+    sources.get(`ports.${name}`) ??
+    (configured.has(name) ? `${file}: ports.${name}` : `${variableOf(`ports.${name}`)} (by default)`);
+  const taken = new Map<number, string>();
+  for (const name of listenerNames) {
+    const port = ports[name];
+    if (port === 'off' || port === 0) continue;
+    const other = taken.get(port);
+    if (other)
+      throw new ConfigError(
+        `${label(name)} = ${port} is not allowed: ${label(other)} is ${port} too; each listener needs a port of its own (or "off")`,
+      );
+    taken.set(port, name);
+  }
+}
+
+/** What a value of the wrong type should have been, in TOML's words. */
+function typeWanted(type: string, path: string): string {
+  if (type === 'object') return `a table ([${path}])`;
+  if (type === 'array') return 'an array';
+  return `a ${type}`;
 }
 
 function checkTlsPair(
@@ -324,13 +360,20 @@ function resolveDatabase(url: string | undefined, dataDir: string, cwd: string):
   return { kind: 'sqlite', path: resolve(cwd, url.replace(/^sqlite:(\/\/)?/, '')) };
 }
 
-function setPath(target: Raw, path: string, value: unknown) {
+/** Sets `path` to an environment variable's value; the file's value for a section that is not a table is refused, not replaced. */
+function setPath(target: Raw, path: string, value: unknown, file: string | undefined) {
   const keys = path.split('.');
   let node = target;
-  for (const key of keys.slice(0, -1)) {
-    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+  keys.slice(0, -1).forEach((key, i) => {
+    if (node[key] !== undefined && (typeof node[key] !== 'object' || node[key] === null || Array.isArray(node[key]))) {
+      const section = keys.slice(0, i + 1).join('.');
+      throw new ConfigError(
+        `${file ?? 'configuration'}: ${section} = ${JSON.stringify(node[key])} is not allowed: expected a table ([${section}])`,
+      );
+    }
+    node[key] ??= {};
     node = node[key] as Raw;
-  }
+  });
   node[keys.at(-1)!] = value;
 }
 

@@ -108,6 +108,45 @@ describe('configuration', () => {
     assert.match(configError({}, cwd), /holdfast\.toml: not valid TOML/);
   });
 
+  it('refuses one port for two listeners, naming both settings', async () => {
+    assert.equal(
+      configError({ HOLDFAST_IMAP_PORT: '2510', HOLDFAST_POP3_PORT: '2510' }),
+      'HOLDFAST_POP3_PORT = 2510 is not allowed: HOLDFAST_IMAP_PORT is 2510 too; each listener needs a port of its own (or "off")',
+    );
+    assert.equal(
+      configError({ HOLDFAST_IMAP_PORT: '25' }),
+      'HOLDFAST_IMAP_PORT = 25 is not allowed: HOLDFAST_SMTP_PORT (by default) is 25 too; each listener needs a port of its own (or "off")',
+    );
+    const cwd = await tempDir();
+    await writeFile(join(cwd, 'holdfast.toml'), '[ports]\nhttp = 8443\nhttps = 8443\n');
+    assert.match(
+      configError({}, cwd),
+      /holdfast\.toml: ports\.https = 8443 is not allowed: .*holdfast\.toml: ports\.http is 8443 too/,
+    );
+    // 0 (a free port each) and "off" are no conflict.
+    loadConfig({
+      env: {
+        ...base,
+        HOLDFAST_IMAP_PORT: '0',
+        HOLDFAST_POP3_PORT: '0',
+        HOLDFAST_SMTP_PORT: 'off',
+        HOLDFAST_SUBMISSION_PORT: 'off',
+      },
+    });
+  });
+
+  it('refuses a section given as a value, also when an environment variable sets a key in it', async () => {
+    const cwd = await tempDir();
+    const file = join(cwd, 'holdfast.toml');
+    await writeFile(file, 'ports = 5\n');
+    const refusal = `${file}: ports = 5 is not allowed: expected a table ([ports])`;
+    assert.equal(configError({}, cwd), refusal);
+    // The variable's key is in [ports]: the file's 5 was replaced by a table before, and never seen.
+    assert.equal(configError({ HOLDFAST_IMAP_PORT: '1143' }, cwd), refusal);
+    await writeFile(file, 'health = true\n');
+    assert.equal(configError({}, cwd), `${file}: health = true is not allowed: expected a table ([health])`);
+  });
+
   it('checks the [health] section key by key', async () => {
     const cwd = await tempDir();
     const file = join(cwd, 'holdfast.toml');
