@@ -48,6 +48,18 @@ describe('CalDAV protocol details', () => {
     assert.equal(wellKnown.headers.get('location'), '/dav/');
   });
 
+  it('answers WebDAV methods it does not serve (MOVE, COPY, LOCK) 405 with the ones it does', async () => {
+    for (const method of ['MOVE', 'COPY', 'LOCK', 'UNLOCK']) {
+      const response = await fetch(`${base}/dav/calendars/alice@test.example/calendar/event.ics`, {
+        method,
+        headers: { Destination: `${base}/dav/calendars/alice@test.example/other/event.ics` },
+      });
+      assert.equal(response.status, 405, method);
+      assert.match(response.headers.get('allow') ?? '', /\bPUT\b.*\bDELETE\b/);
+      assert.match(await response.text(), new RegExp(`^${method} is not supported here`));
+    }
+  });
+
   it('leaves unknown properties out when the client prefers minimal answers', async () => {
     const body =
       '<d:propfind xmlns:d="DAV:" xmlns:x="urn:example"><d:prop><d:displayname/><x:unknown/></d:prop></d:propfind>';

@@ -16,9 +16,16 @@ import { davRoot } from './dav-resources.ts';
 
 const methodsWithBody = ['PROPFIND', 'PROPPATCH', 'MKCALENDAR', 'MKCOL', 'REPORT'];
 
+/**
+ * WebDAV methods (RFC 4918) Holdfast does not serve: answered 405 with the methods it does, so a
+ * client that tries to MOVE an event falls back to PUT and DELETE instead of taking it for missing.
+ */
+const unservedDavMethods = ['COPY', 'MOVE', 'LOCK', 'UNLOCK'];
+
 /** Adds the WebDAV methods to a Fastify instance; call once, before any route is registered. */
 export function addDavMethods(app: FastifyInstance) {
   for (const method of methodsWithBody) app.addHttpMethod(method, { hasBody: true });
+  for (const method of unservedDavMethods) app.addHttpMethod(method, { hasBody: method === 'LOCK' });
 }
 
 /** What CalDAV reads from the running server. */
@@ -111,6 +118,13 @@ export function registerDavRoutes(
     };
     scope.route({ method: [...davMethods], url: '/dav', handler });
     scope.route({ method: [...davMethods], url: '/dav/*', handler });
+    const notServed = async (request: FastifyRequest, reply: FastifyReply) =>
+      send(reply, {
+        status: 405,
+        headers: { Allow: davMethods.join(', '), 'Content-Type': 'text/plain; charset=utf-8' },
+        body: `${request.method} is not supported here; the methods are ${davMethods.join(', ')}\n`,
+      });
+    for (const url of ['/dav', '/dav/*']) scope.route({ method: unservedDavMethods, url, handler: notServed });
     // `/` itself answers GET with the service description (health routes); the WebDAV methods here.
     scope.route({ method: davMethods.filter((m) => m !== 'GET' && m !== 'HEAD'), url: '/', handler });
   });
