@@ -1,7 +1,8 @@
 // What IMAP4rev1 clients rely on beyond RFC 9051: \Recent (RFC 3501 2.3.2: one session sees a
 // message as recent, the first to SELECT its folder after it arrived; Dovecot's behaviour is the
 // reference), a FLAGS response before any FETCH that shows a keyword new to the folder, and the
-// untagged responses of EXAMINE and COPY.
+// untagged responses of EXAMINE and COPY; and what IMAP4rev2 sessions get instead (no \Recent, the
+// folder's LIST at SELECT).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -115,6 +116,18 @@ for (const name of backendNames) {
       assert.match(await rev2.command('FETCH 1 (FLAGS)'), /\* 1 FETCH \(FLAGS \(\)\)/);
       const rev1 = await open();
       assert.match(await rev1.command('SELECT Rev2'), /\* 1 RECENT\r\n/);
+    });
+
+    it("answers an IMAP4rev2 session's SELECT and EXAMINE with the folder's LIST, and IMAP4rev1's without", async () => {
+      const rev2 = await open();
+      await rev2.command('CREATE Rev2/Child');
+      assert.match(await rev2.command('ENABLE IMAP4rev2'), /ENABLED IMAP4REV2/i);
+      // RFC 9051 6.3.2: LIST is required, its attributes as LIST gives them, the name as the client uses it.
+      assert.match(await rev2.command('SELECT Rev2'), /\* LIST \(\\HasChildren\) "\/" "Rev2"\r\n/);
+      assert.match(await rev2.command('EXAMINE inbox'), /\* LIST \(\\HasNoChildren\) "\/" "INBOX"\r\n/);
+      assert.match(await rev2.command('SELECT Sent'), /\* LIST \(\\HasNoChildren \\Sent\) "\/" "Sent"\r\n/);
+      const rev1 = await open();
+      assert.doesNotMatch(await rev1.command('SELECT Rev2'), /\* LIST/);
     });
 
     it('counts delivered mail as recent to imaplib, at SELECT and at NOOP during a session', async () => {

@@ -18,6 +18,8 @@ interface ListOptions {
   returnSpecialUse: boolean;
   status?: string[];
   lsub: boolean;
+  /** The one pattern is a folder's name, not a pattern (its `*` and `%` are characters). */
+  exact?: boolean;
 }
 
 export async function listCommand(command: AuthenticatedCommand) {
@@ -62,6 +64,22 @@ export async function lsubCommand(command: AuthenticatedCommand) {
     lsub: true,
   });
   return 'LSUB completed';
+}
+
+/**
+ * IMAP4rev2 SELECT and EXAMINE: the folder's LIST response, its attributes as LIST gives them
+ * (RFC 9051 6.3.2 requires it). `name` is the folder's name as the client sees it, normalized.
+ */
+export async function listSelected(command: AuthenticatedCommand, name: string) {
+  await list(command, '', [name], {
+    subscribedOnly: false,
+    specialUseOnly: false,
+    recursiveMatch: false,
+    returnSubscribed: false,
+    returnSpecialUse: true,
+    lsub: false,
+    exact: true,
+  });
 }
 
 export async function namespaceCommand({ session, args }: CommandInput) {
@@ -139,7 +157,9 @@ async function list(
   const regexes = patterns.map((p) =>
     patternRegex(reference && !p.startsWith(folderDelimiter) ? `${reference}${p}` : p),
   );
-  const matches = (name: string) => regexes.some((r) => r.test(name));
+  const matches = options.exact
+    ? (name: string) => name === patterns[0]
+    : (name: string) => regexes.some((r) => r.test(name));
   const hasChildren = (name: string) => [...names].some((n) => n.startsWith(`${name}${folderDelimiter}`));
   // A subscribed name below this one that the pattern does not reach (LSUB's \Noselect parent, RFC 3501
   // 6.3.9; CHILDINFO under RECURSIVEMATCH, RFC 5258 3.5): the client learns where it lies.

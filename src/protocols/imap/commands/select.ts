@@ -1,4 +1,5 @@
 // SELECT/EXAMINE (with CONDSTORE and QRESYNC parameters), CLOSE, UNSELECT and EXPUNGE.
+import { normalizeFolderName } from '../../../mailbox/folders.ts';
 import { changesSince, expungeDeleted } from '../../../mailbox/messages.ts';
 import { ImapNo } from '../imap-error.ts';
 import { Args, parseSequenceSet, inRanges } from '../parser/args.ts';
@@ -8,6 +9,7 @@ import { atom } from '../response/encode.ts';
 import { SelectedFolder } from '../selected-folder.ts';
 import type { ImapSession } from '../session.ts';
 import type { AuthenticatedCommand, SelectedCommand } from './index.ts';
+import { listSelected } from './list.ts';
 import { announceFlags } from './sync.ts';
 import { decodeFolderName, flagList, requireFolder, uidSetText } from './values.ts';
 
@@ -46,7 +48,8 @@ async function open(command: AuthenticatedCommand, readOnly: boolean) {
     session.untagged(atom('OK'), atom('[CLOSED]'), atom('Previous mailbox closed'));
   }
   const { db, index } = session.context.mail;
-  const folder = await requireFolder(command, decodeFolderName(session, rawName), 'NONEXISTENT', 'missing');
+  const name = decodeFolderName(session, rawName);
+  const folder = await requireFolder(command, name, 'NONEXISTENT', 'missing');
   const messages = await index.messages(db, folder.id, Number(folder.highest_modseq));
   const selected = new SelectedFolder(folder, messages, readOnly);
   announceFlags(session, selected);
@@ -63,6 +66,7 @@ async function open(command: AuthenticatedCommand, readOnly: boolean) {
   session.untagged(atom('OK'), atom(`[UIDNEXT ${folder.uidnext}]`), atom('Predicted next UID'));
   session.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${folder.highest_modseq}]`), atom('Highest'));
   session.untagged(atom('OK'), atom(`[MAILBOXID (F${folder.id})]`), atom('Ok'));
+  if (session.rev2) await listSelected(command, normalizeFolderName(name));
   if (qresync && qresync.uidvalidity === Number(folder.uidvalidity)) await resync(session, selected, qresync);
   session.state = { name: 'selected', principal: command.principal, selected };
   return `[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`;
