@@ -1,6 +1,6 @@
 // holdfast user add|list|passwd|unlock|kick|set|remove — people who sign in and have a mailbox.
 import { Option, type Command } from 'commander';
-import { parseSize, sizeRule } from '../config/size.ts';
+import { parseSize, sizeRule, zeroQuotaRule } from '../config/size.ts';
 import { LoginLimiter, loginAccount, loginLimits } from '../directory/login-limiter.ts';
 import { generatePassword } from '../directory/passwords.ts';
 import { sessionRecheckMs } from '../directory/session-check.ts';
@@ -186,6 +186,7 @@ function describeUser(principal: Principal): string {
 export function quota(text: string): number | null {
   const bytes = parseSize(text);
   if (bytes === undefined) throw invalid('invalid-option', `--quota = "${text}" is not allowed: expected ${sizeRule}`);
+  if (bytes === 0) throw invalid('invalid-option', `--quota = "${text}" is not allowed: expected ${zeroQuotaRule}`);
   return bytes;
 }
 

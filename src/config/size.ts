@@ -14,6 +14,9 @@ const unitBytes: Record<string, number> = {
 
 export const sizeRule = 'a size such as "500MB", "2GB" or "10GiB", or "unlimited"';
 
+/** Why a quota of 0 is refused: it would refuse every message, where Dovecot reads 0 as no limit. */
+export const zeroQuotaRule = 'a quota above 0, or "unlimited" for none (0 would refuse every message)';
+
 /** Bytes, null for "unlimited", undefined when the text is not a size. */
 export function parseSize(text: string): number | null | undefined {
   const value = text.trim().toLowerCase();

@@ -37,6 +37,20 @@ export function parseDomain(input: string): string {
   return domain;
 }
 
+/**
+ * A domain to add to the directory: as parseDomain, and no IP address (no top-level domain is all
+ * digits, RFC 3696 2). Lookups keep parseDomain: mail to x@192.0.2.1 is a relay question, not an error.
+ */
+export function parseNewDomain(input: string): string {
+  const domain = parseDomain(input);
+  if (/^\d+$/.test(domain.slice(domain.lastIndexOf('.') + 1)))
+    throw invalid(
+      'invalid-domain',
+      `"${input}" is an IP address, not a domain name (expected something like example.com)`,
+    );
+  return domain;
+}
+
 const namePattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Tenant and forest names: short, lower-case, usable in URLs and file names. */

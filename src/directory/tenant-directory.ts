@@ -5,7 +5,7 @@ import { conflict, invalid, notFound } from '../errors.ts';
 import type { Database, DomainKind, PrincipalKind, Role } from '../store/schema.ts';
 import { toPrincipal, type Principal } from './principal.ts';
 import { expandGroup, findLoop } from './group-expansion.ts';
-import { parseAddress, parseDomain } from './names.ts';
+import { parseAddress, parseDomain, parseNewDomain } from './names.ts';
 import { checkPasswordStrength, hashPassword } from './passwords.ts';
 
 export interface Domain {
@@ -61,7 +61,7 @@ export class TenantDirectory {
   // Domains -----------------------------------------------------------------------------------------
 
   async addDomain(nameInput: string, kind: DomainKind = 'authoritative'): Promise<Domain> {
-    const name = parseDomain(nameInput);
+    const name = parseNewDomain(nameInput);
     if (!domainKinds.includes(kind))
       throw invalid(
         'invalid-domain-kind',

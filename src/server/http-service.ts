@@ -6,6 +6,7 @@ import { listen, type ListenerInfo } from '../net/listen.ts';
 import { registerClientSetupRoutes } from '../web/client-setup-routes.ts';
 import { registerHealthRoutes } from '../web/health-routes.ts';
 import { registerMetricsRoutes } from '../web/metrics-routes.ts';
+import { registerAdminFallbacks } from '../web/admin-fallbacks.ts';
 import { registerAdminRoutes } from '../web/admin-routes.ts';
 import { registerQuarantineRoutes } from '../web/quarantine-routes.ts';
 import { registerServiceHealthRoutes } from '../web/service-health-routes.ts';
@@ -76,6 +77,7 @@ function buildApp(
     : Fastify(options)) as unknown as FastifyInstance;
   limitPipelining(app.server);
   addDavMethods(app);
+  registerAdminFallbacks(app);
   registerHealthRoutes(app, holdfast);
   registerClientSetupRoutes(app, holdfast);
   registerMetricsRoutes(app, holdfast);

@@ -12,7 +12,7 @@
 //   GET    /admin/domains/{name}/dns         the records the domain needs
 //   GET    /admin/domains/{name}/dns/check   each record looked up through the configured resolver
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { formatSize, parseSize, sizeRule } from '../config/size.ts';
+import { formatSize, parseSize, sizeRule, zeroQuotaRule } from '../config/size.ts';
 import { DirectoryAdmin, type ListedUser } from '../directory/directory-admin.ts';
 import { parseAddress, parseDomain } from '../directory/names.ts';
 import { checkPasswordStrength } from '../directory/passwords.ts';
@@ -45,11 +45,13 @@ export function quotaOf(fields: Fields): number | null | undefined {
   if (raw === null) return null;
   if (typeof raw === 'number') {
     if (!Number.isSafeInteger(raw) || raw < 0) throw new FieldError('quota', 'expected a whole number of bytes');
+    if (raw === 0) throw new FieldError('quota', `0 is not allowed: expected ${zeroQuotaRule}`);
     return raw;
   }
   const text = fields.required('quota', 40);
   const bytes = parseSize(text);
   if (bytes === undefined) throw new FieldError('quota', `"${text}" is not ${sizeRule}`);
+  if (bytes === 0) throw new FieldError('quota', `"${text}" is not allowed: expected ${zeroQuotaRule}`);
   return bytes;
 }
 

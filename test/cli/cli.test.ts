@@ -65,6 +65,11 @@ for (const name of backendNames) {
       await fails(['domain', 'add', 'acme.example'], 'domain acme.example is already in use');
       await fails(['domain', 'add', 'other.example', '--tenant', 'globex'], 'unknown tenant "globex"');
       await fails(
+        ['domain', 'add', '192.0.2.1'],
+        '"192.0.2.1" is an IP address, not a domain name (expected something like example.com)',
+      );
+      await fails(['user', 'list', '--domain', 'nosuch.example'], /unknown domain nosuch\.example/);
+      await fails(
         ['forest', 'set', 'eu-west', '--max-connections', 'many'],
         '--max-connections = "many" is not allowed: expected a whole number',
       );

@@ -95,6 +95,11 @@ for (const name of backendNames) {
         await talk.send('RCPT TO:<someone@elsewhere.example>'),
         '550 5.7.1 <someone@elsewhere.example>: Unable to relay; authenticate on the submission port to send to other domains',
       );
+      // A domain that is an IP address is no domain of ours either: relaying, not an error.
+      assert.equal(
+        await talk.send('RCPT TO:<x@192.0.2.1>'),
+        '550 5.7.1 <x@192.0.2.1>: Unable to relay; authenticate on the submission port to send to other domains',
+      );
       talk.close();
     });
 

@@ -188,6 +188,8 @@ for (const backend of backendNames) {
     it('answers bad input with 400 naming the field, and changes nothing', async () => {
       const cases: [string, string, unknown, string][] = [
         ['POST', '/admin/users', { address: 'q@acme.example', quota: 'lots' }, 'quota'],
+        ['POST', '/admin/users', { address: 'q@acme.example', quota: '0MB' }, 'quota'],
+        ['POST', '/admin/users', { address: 'q@acme.example', quota: 0 }, 'quota'],
         ['POST', '/admin/users', { address: 'q@acme.example', password: 'short' }, 'password'],
         ['POST', '/admin/users', { address: 'not an address' }, 'address'],
         ['POST', '/admin/users', { address: 'q@acme.example', role: 'boss' }, 'role'],
@@ -213,6 +215,31 @@ for (const backend of backendNames) {
       assert.equal((await as(boss).get('/admin/queue?state=lost')).json.error.field, 'state');
       assert.equal((await as(boss).get('/admin/trace?since=yesterday')).json.error.field, 'since');
       assert.equal((await as(boss).get('/admin/trace')).json.error.field, 'query');
+    });
+
+    it('answers what Fastify refuses before a route runs in the same shape: a body not JSON, a request the API has not', async () => {
+      const notJson = await fetch(`${http}/admin/users`, {
+        method: 'POST',
+        headers: { Authorization: boss, 'Content-Type': 'application/json' },
+        body: '{"address": ',
+      });
+      assert.equal(notJson.status, 400);
+      assert.equal(notJson.headers.get('cache-control'), 'no-store');
+      const refusal = (await notJson.json()) as { error: { code: string; message: string } };
+      assert.equal(refusal.error.code, 'invalid-json');
+      assert.match(refusal.error.message, /JSON/);
+      const missing = await call('DELETE', '/admin/nothing-here/x', { auth: boss });
+      assert.equal(missing.status, 404);
+      assert.deepEqual(missing.json, {
+        error: {
+          code: 'not-found',
+          message: 'the admin API has no DELETE /admin/nothing-here/x; see docs/administration.md for its requests',
+        },
+      });
+      // Elsewhere Fastify's own answer stays.
+      const elsewhere = await fetch(`${http}/no-such-page`);
+      assert.equal(elsewhere.status, 404);
+      assert.equal(((await elsewhere.json()) as { error: string }).error, 'Not Found');
     });
 
     it("lists and adds domains in the administrator's tenant; another tenant's domain is 404", async () => {
