@@ -157,7 +157,7 @@ const rawDesignSet = { ...ICAL.design.icalendar, value: {} } as typeof ICAL.desi
  * of the next year, 31 February becomes 3 March, hour 25 the next day. So the text of every DATE and
  * DATE-TIME (RFC 5545 §3.3.4, §3.3.5) of DTSTART, DTEND, DUE, RECURRENCE-ID, EXDATE, RDATE (and its
  * PERIODs, §3.3.9) and the RRULE's UNTIL is checked as written, before ical.js converts it; and DTEND
- * and DUE must have DTSTART's value type (§3.8.2.2, §3.8.2.3). One more pass over the lines, no more.
+ * must have DTSTART's value type (§3.8.2.2). One more pass over the lines, no more.
  */
 function checkDateText(text: string) {
   const root: unknown[] = [];
@@ -176,16 +176,17 @@ function checkDateText(text: string) {
       if (!datedProperties.has(property)) continue;
       const label = `${property.toUpperCase()} ${where}`;
       types[property] ??= type;
-      for (const value of values) checkDatedValue(label, property, type, String(value));
+      // Spaces before the line's end are no part of the value (ical.js reads past them too).
+      for (const value of values) checkDatedValue(label, property, type, String(value).trimEnd());
     }
-    for (const end of ['dtend', 'due']) {
-      if (types.dtstart && types[end] && types[end] !== types.dtstart) {
-        throw invalid(
-          'valid-calendar-data',
-          `${end.toUpperCase()} ${where} is a ${types[end].toUpperCase()} but its DTSTART is a ${types.dtstart.toUpperCase()}; ` +
-            `RFC 5545 §${end === 'dtend' ? '3.8.2.2' : '3.8.2.3'} requires both to have the same value type`,
-        );
-      }
+    // DUE may differ (RFC 5545 3.8.2.3 says it must not): tasks.org, 2Do and Evolution send all-day
+    // tasks due at a time, and refusing them would fail every sync of those tasks.
+    if (types.dtstart && types.dtend && types.dtend !== types.dtstart) {
+      throw invalid(
+        'valid-calendar-data',
+        `DTEND ${where} is a ${types.dtend.toUpperCase()} but its DTSTART is a ${types.dtstart.toUpperCase()}; ` +
+          'RFC 5545 §3.8.2.2 requires both to have the same value type',
+      );
     }
   }
 }
