@@ -64,6 +64,18 @@ export async function sharedFolders(
  * The folder a name means to this viewer: one of their own, or "Shared/<address>/<folder>" of a
  * mailbox shared with them. Undefined when there is none (or no right to it: the same to the viewer).
  */
+/**
+ * The name a folder is listed under (LIST, sharedFolders' visibleName) for a name a client gave,
+ * normalized as resolveFolder reads it: INBOX in capitals, a shared mailbox's address in lower case.
+ */
+export function listedFolderName(name: string): string {
+  if (!name.startsWith(sharedPrefix)) return normalizeFolderName(name);
+  const rest = name.slice(sharedPrefix.length);
+  const split = rest.indexOf(folderDelimiter);
+  if (split < 0) return name;
+  return `${sharedPrefix}${rest.slice(0, split).toLowerCase()}${folderDelimiter}${normalizeFolderName(rest.slice(split + 1))}`;
+}
+
 export async function resolveFolder(
   db: Kysely<Database>,
   viewer: { id: number; tenantId: number },

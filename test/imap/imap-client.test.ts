@@ -219,6 +219,12 @@ for (const name of backendNames) {
         /NO \[NOPERM\] Access to a mailbox is granted by an administrator/,
       );
       assert.match(await talk.command('CREATE "Shared/support@test.example/Mine"'), /NO \[NOPERM\]/);
+      // IMAP4rev2's SELECT lists the folder under the name LIST gives it, whatever case the client used.
+      await talk.command('ENABLE IMAP4rev2');
+      assert.match(
+        await talk.command('EXAMINE "Shared/SUPPORT@test.example/inbox"'),
+        /\* LIST \(\\HasNoChildren\) "\/" "Shared\/support@test\.example\/INBOX"\r\n/,
+      );
       talk.close();
 
       // Without a grant the shared folders do not exist, as far as alice can tell.

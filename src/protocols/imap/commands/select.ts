@@ -1,6 +1,6 @@
 // SELECT/EXAMINE (with CONDSTORE and QRESYNC parameters), CLOSE, UNSELECT and EXPUNGE.
-import { normalizeFolderName } from '../../../mailbox/folders.ts';
 import { changesSince, expungeDeleted } from '../../../mailbox/messages.ts';
+import { listedFolderName } from '../../../mailbox/shared-folders.ts';
 import { ImapNo } from '../imap-error.ts';
 import { Args, parseSequenceSet, inRanges } from '../parser/args.ts';
 import { ParseError } from '../parser/tokenizer.ts';
@@ -66,7 +66,7 @@ async function open(command: AuthenticatedCommand, readOnly: boolean) {
   session.untagged(atom('OK'), atom(`[UIDNEXT ${folder.uidnext}]`), atom('Predicted next UID'));
   session.untagged(atom('OK'), atom(`[HIGHESTMODSEQ ${folder.highest_modseq}]`), atom('Highest'));
   session.untagged(atom('OK'), atom(`[MAILBOXID (F${folder.id})]`), atom('Ok'));
-  if (session.rev2) await listSelected(command, normalizeFolderName(name));
+  if (session.rev2) await listSelected(command, listedFolderName(name));
   if (qresync && qresync.uidvalidity === Number(folder.uidvalidity)) await resync(session, selected, qresync);
   session.state = { name: 'selected', principal: command.principal, selected };
   return `[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`;
