@@ -22,16 +22,19 @@ interface ListOptions {
   exact?: boolean;
 }
 
+/** A plain LIST: every folder the patterns match, with its special use. */
+const plainList = (): ListOptions => ({
+  subscribedOnly: false,
+  specialUseOnly: false,
+  recursiveMatch: false,
+  returnSubscribed: false,
+  returnSpecialUse: true,
+  lsub: false,
+});
+
 export async function listCommand(command: AuthenticatedCommand) {
   const { session, args } = command;
-  const options: ListOptions = {
-    subscribedOnly: false,
-    specialUseOnly: false,
-    recursiveMatch: false,
-    returnSubscribed: false,
-    returnSpecialUse: true,
-    lsub: false,
-  };
+  const options = plainList();
   const selection = args.optionalList();
   for (const token of selection ?? []) {
     const option = token.kind === 'atom' ? token.value.toUpperCase() : '';
@@ -71,15 +74,7 @@ export async function lsubCommand(command: AuthenticatedCommand) {
  * (RFC 9051 6.3.2 requires it). `name` is the folder's name as the client sees it, normalized.
  */
 export async function listSelected(command: AuthenticatedCommand, name: string) {
-  await list(command, '', [name], {
-    subscribedOnly: false,
-    specialUseOnly: false,
-    recursiveMatch: false,
-    returnSubscribed: false,
-    returnSpecialUse: true,
-    lsub: false,
-    exact: true,
-  });
+  await list(command, '', [name], { ...plainList(), exact: true });
 }
 
 export async function namespaceCommand({ session, args }: CommandInput) {
