@@ -58,7 +58,8 @@ for (const name of backendNames) {
     it('reports option errors as JSON under --json', async () => {
       await failsWith(['user', 'set', 'bob@set.example', '--quota', '0'], {
         code: 'invalid-option',
-        message: '--quota = "0" is not allowed: expected a quota above 0, or "unlimited" for none (0 would refuse every message)',
+        message:
+          '--quota = "0" is not allowed: expected a quota above 0, or "unlimited" for none (0 would refuse every message)',
       });
       await failsWith(['user', 'set', 'bob@set.example', '--role', 'boss'], {
         code: 'invalid-option',
