@@ -27,6 +27,17 @@ export class HoldfastError extends Error {
   }
 }
 
+/** A conflict with another resource of the same collection (a UID already in use): `resource` is its name there. */
+export class ResourceConflict extends HoldfastError {
+  constructor(
+    code: string,
+    message: string,
+    readonly resource: string,
+  ) {
+    super('conflict', code, message);
+  }
+}
+
 export const invalid = (code: string, message: string) => new HoldfastError('invalid', code, message);
 export const notFound = (code: string, message: string) => new HoldfastError('not-found', code, message);
 export const conflict = (code: string, message: string) => new HoldfastError('conflict', code, message);

@@ -4,7 +4,7 @@
 // ids are only handed out after the access check in calendar-access.ts.
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { conflict, invalid, notFound } from '../errors.ts';
+import { conflict, invalid, notFound, ResourceConflict } from '../errors.ts';
 import { changesSince as changesLoggedSince, recordChange, type ChangeLog } from '../store/change-log.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { CalendarObjectTable, CalendarTable, Database } from '../store/schema.ts';
@@ -267,12 +267,18 @@ export async function putObject(
       .where('uid', '=', object.uid)
       .where('uri', '!=', uri)
       .executeTakeFirst();
-    if (clash) throw conflict('no-uid-conflict', `UID ${object.uid} is already used by ${clash.uri} in this calendar`);
+    if (clash)
+      throw new ResourceConflict(
+        'no-uid-conflict',
+        `UID ${object.uid} is already used by ${clash.uri} in this calendar`,
+        clash.uri,
+      );
     if (existing && existing.uid !== object.uid) {
       // RFC 4791 §5.3.2: replacing an object keeps its UID.
-      throw conflict(
+      throw new ResourceConflict(
         'no-uid-conflict',
         `${uri} holds UID ${existing.uid}; a replacement must keep it (found ${object.uid})`,
+        uri,
       );
     }
     const seq = await nextChange(trx, calendar.id, uri, false);

@@ -6,7 +6,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Kysely, Transaction } from 'kysely';
 import { checkConditions, objectEtag, type WriteConditions } from '../calendar/calendars.ts';
-import { conflict, forbidden, invalid, notFound } from '../errors.ts';
+import { conflict, forbidden, invalid, notFound, ResourceConflict } from '../errors.ts';
 import { changesSince, recordChange, type ChangeLog } from '../store/change-log.ts';
 import { groupCommit } from '../store/commit-modes.ts';
 import type { Database } from '../store/schema.ts';
@@ -346,12 +346,17 @@ export async function writeCard(
       .where('uri', '!=', uri)
       .executeTakeFirst();
     if (clash)
-      throw conflict('card-uid-conflict', `UID ${card.uid} is already used by ${clash.uri} in this address book`);
+      throw new ResourceConflict(
+        'card-uid-conflict',
+        `UID ${card.uid} is already used by ${clash.uri} in this address book`,
+        clash.uri,
+      );
   }
   if (existing?.uid && existing.uid !== card.uid)
-    throw conflict(
+    throw new ResourceConflict(
       'card-uid-conflict',
       `${uri} holds UID ${existing.uid}; a replacement must keep it (found ${card.uid ?? 'none'})`,
+      uri,
     );
   const values = {
     uid: card.uid ?? null,

@@ -233,7 +233,13 @@ describe('CalDAV protocol details', () => {
       { 'Content-Type': 'text/calendar' },
     );
     assert.equal(twin.status, 409);
-    assert.match(await twin.text(), /no-uid-conflict.*UID same-uid is already used by one\.ics/s);
+    const twinError = await twin.text();
+    assert.match(twinError, /no-uid-conflict.*UID same-uid is already used by one\.ics/s);
+    // RFC 4791 5.3.2.1: the precondition names the resource that has the UID.
+    assert.match(
+      twinError,
+      /<C:no-uid-conflict><D:href>\/dav\/calendars\/alice@test\.example\/calendar\/one\.ics<\/D:href><\/C:no-uid-conflict>/,
+    );
 
     const big = await request(
       'PUT',

@@ -198,7 +198,11 @@ for (const name of backendNames) {
       assert.equal(first.status, 201);
       const clash = await request('PUT', `${new URL(contacts.url).pathname}other.vcf`, card('dup-uid', 'Second'));
       assert.equal(clash.status, 409);
-      assert.match(await clash.text(), /no-uid-conflict/);
+      // RFC 6352 6.3.2.1: the precondition names the card that has the UID.
+      assert.match(
+        await clash.text(),
+        new RegExp(`<CR:no-uid-conflict><D:href>${path.replace(/[.]/g, '\\.')}</D:href></CR:no-uid-conflict>`),
+      );
       assert.equal((await request('DELETE', path)).status, 204);
     });
 

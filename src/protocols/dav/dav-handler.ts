@@ -2,11 +2,11 @@
 // the path names, the method's handler, and the mapping of domain errors to WebDAV error bodies
 // (RFC 4918 §16 preconditions, RFC 4791 §5.3.2.1).
 import { isStoreUnavailable } from '../../store/store-unavailable.ts';
-import { HoldfastError } from '../../errors.ts';
+import { HoldfastError, ResourceConflict } from '../../errors.ts';
 import { cardHandlers } from './carddav/card-methods.ts';
 import { isCardPath, resolveCard } from './carddav/card-resources.ts';
 import type { DavContext, DavReply, DavRequest, MethodHandler } from './dav-reply.ts';
-import { resolve } from './dav-resources.ts';
+import { objectHref, resolve } from './dav-resources.ts';
 import { handleDelete, handleGet, handlePut } from './methods/objects.ts';
 import { handleMkcalendar, handleProppatch } from './methods/proppatch.ts';
 import { handlePropfind } from './methods/propfind.ts';
@@ -69,7 +69,7 @@ export async function handleDav(context: DavContext, request: DavRequest): Promi
     const resource = await resolve(resolveContext, request.path);
     return await handler(context, resource, request);
   } catch (error) {
-    if (error instanceof HoldfastError) return errorReply(error);
+    if (error instanceof HoldfastError) return errorReply(error, request.path);
     if (isStoreUnavailable(error)) {
       context.log.warn({ err: error, method: request.method, path: request.path }, 'caldav: store unavailable');
       return storeUnavailableReply();
@@ -126,12 +126,18 @@ const preconditions: Record<string, { element: string; status?: number }> = {
   'sending-limit': { element: '{urn:holdfast:dav}sending-limit', status: 429 },
 };
 
-export function errorReply(error: HoldfastError): DavReply {
+export function errorReply(error: HoldfastError, path?: string): DavReply {
   const precondition = preconditions[error.code];
   const status = precondition?.status ?? error.httpStatus;
+  // A UID conflict names the resource that has the UID (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1): it is
+  // in the collection the request's path is in.
+  const conflicting =
+    error instanceof ResourceConflict && path
+      ? [node(dav('href'), objectHref(path.slice(0, path.lastIndexOf('/') + 1), error.resource))]
+      : [];
   const body = writeXml(
     node(dav('error'), [
-      ...(precondition ? [node(precondition.element)] : []),
+      ...(precondition ? [node(precondition.element, conflicting)] : []),
       node('{urn:holdfast:dav}message', error.message),
     ]),
   );
