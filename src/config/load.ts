@@ -309,7 +309,6 @@ function checkDistinctPorts(
   sources: Map<string, string>,
   file: string | undefined,
 ) {
-  const variableOf = (key: string) => Object.entries(environmentKeys).find(([, k]) => k === key)![0];
   const label = (name: string) =>
     sources.get(`ports.${name}`) ??
     (configured.has(name) ? `${file}: ports.${name}` : `${variableOf(`ports.${name}`)} (by default)`);
@@ -326,6 +325,9 @@ function checkDistinctPorts(
   }
 }
 
+/** The environment variable that sets a file key. */
+const variableOf = (key: string) => Object.entries(environmentKeys).find(([, k]) => k === key)![0];
+
 /** What a value of the wrong type should have been, in TOML's words. */
 function typeWanted(type: string, path: string): string {
   if (type === 'object') return `a table ([${path}])`;
@@ -339,7 +341,6 @@ function checkTlsPair(
   file: string | undefined,
   cwd: string,
 ) {
-  const variableOf = (key: string) => Object.entries(environmentKeys).find(([, k]) => k === key)![0];
   const label = (key: string) => sources.get(key) ?? (file ? `${file}: ${key}` : variableOf(key));
   if (Boolean(tls.cert) !== Boolean(tls.key)) {
     const missing = tls.cert ? 'tls.key' : 'tls.cert';

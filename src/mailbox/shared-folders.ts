@@ -61,34 +61,40 @@ export async function sharedFolders(
 }
 
 /**
+ * A name under "Shared/" read as resolveFolder reads it: the shared mailbox's address in lower case
+ * and the folder's name normalized (INBOX in capitals). Undefined for a name of the viewer's own.
+ */
+function sharedName(name: string): { address: string; folder: string } | undefined | 'incomplete' {
+  if (!name.startsWith(sharedPrefix)) return undefined;
+  const rest = name.slice(sharedPrefix.length);
+  const split = rest.indexOf(folderDelimiter);
+  if (split < 0) return 'incomplete';
+  return { address: rest.slice(0, split).toLowerCase(), folder: normalizeFolderName(rest.slice(split + 1)) };
+}
+
+/** The name a folder is listed under (LIST, sharedFolders' visibleName) for a name a client gave. */
+export function listedFolderName(name: string): string {
+  const shared = sharedName(name);
+  if (shared === undefined) return normalizeFolderName(name);
+  if (shared === 'incomplete') return name;
+  return `${sharedPrefix}${shared.address}${folderDelimiter}${shared.folder}`;
+}
+
+/**
  * The folder a name means to this viewer: one of their own, or "Shared/<address>/<folder>" of a
  * mailbox shared with them. Undefined when there is none (or no right to it: the same to the viewer).
  */
-/**
- * The name a folder is listed under (LIST, sharedFolders' visibleName) for a name a client gave,
- * normalized as resolveFolder reads it: INBOX in capitals, a shared mailbox's address in lower case.
- */
-export function listedFolderName(name: string): string {
-  if (!name.startsWith(sharedPrefix)) return normalizeFolderName(name);
-  const rest = name.slice(sharedPrefix.length);
-  const split = rest.indexOf(folderDelimiter);
-  if (split < 0) return name;
-  return `${sharedPrefix}${rest.slice(0, split).toLowerCase()}${folderDelimiter}${normalizeFolderName(rest.slice(split + 1))}`;
-}
-
 export async function resolveFolder(
   db: Kysely<Database>,
   viewer: { id: number; tenantId: number },
   name: string,
 ): Promise<Folder | undefined> {
-  if (!name.startsWith(sharedPrefix)) return findFolder(db, viewer.id, normalizeFolderName(name));
-  const rest = name.slice(sharedPrefix.length);
-  const split = rest.indexOf(folderDelimiter);
-  if (split < 0) return undefined;
-  const address = rest.slice(0, split).toLowerCase();
-  const mailbox = (await sharedMailboxesOf(db, viewer)).find((m) => m.address === address);
+  const shared = sharedName(name);
+  if (shared === undefined) return findFolder(db, viewer.id, normalizeFolderName(name));
+  if (shared === 'incomplete') return undefined;
+  const mailbox = (await sharedMailboxesOf(db, viewer)).find((m) => m.address === shared.address);
   if (!mailbox) return undefined;
-  return findFolder(db, mailbox.principalId, normalizeFolderName(rest.slice(split + 1)));
+  return findFolder(db, mailbox.principalId, shared.folder);
 }
 
 /** Who may open a principal's mailbox besides its owner (for GETACL). */
